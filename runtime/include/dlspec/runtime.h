@@ -1,0 +1,169 @@
+/* dlspec runtime: the C ABI that compiled training programs call.
+ *
+ * A program compiled by `dlspec build` is an object file that defines `main`, which calls
+ * dls_rt_main() with three generated functions:
+ *
+ *   void dls_gen_setup(dls_rt* rt);       declares config, data, tensors, parameters and ops
+ *   void dls_gen_train_step(dls_rt* rt);  forward, loss, backward, optimizer update: straight-line calls
+ *   void dls_gen_eval_step(dls_rt* rt);   forward and loss in eval mode
+ *
+ * Every shape and constant is baked into those calls by the compiler. The runtime owns memory, data
+ * loading, the training loop, checkpoints, guards and the command line of the built executable.
+ * Each backend (CPU: oneDNN, CUDA: cuDNN/cuBLAS) is a table of function pointers behind this ABI.
+ *
+ * Conventions
+ *  - Tensor and op ids are dense small integers returned by the create calls, in call order from 0.
+ *  - Shapes are row-major, NCHW for images; rank <= 4 (unused dims are 1).
+ *  - Dense weights are [out, in] and conv weights [K, C/groups, R, S], as in PyTorch.
+ *  - A tensor with arena_offset >= 0 lives at that byte offset of the step arena (planned by the
+ *    compiler's memory plan, lifetimes already resolved); arena_offset == -1 means persistent storage
+ *    owned by the runtime (parameters, their gradients, optimizer state, running statistics).
+ */
+#ifndef DLSPEC_RUNTIME_H
+#define DLSPEC_RUNTIME_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dls_rt dls_rt;
+typedef void (*dls_gen_fn)(dls_rt*);
+
+/* ---- entry point ---------------------------------------------------------------------------- */
+/* Parses the executable's command line (train, train --resume DIR, eval, predict FILE, --help),
+ * runs it, and returns the process exit code (0 ok, 1 a reported fault, 2 a usage error). */
+int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn train_step, dls_gen_fn eval_step);
+
+/* ---- program description (called from dls_gen_setup) ------------------------------------------ */
+enum dls_device_kind { DLS_DEVICE_CPU = 0, DLS_DEVICE_CUDA = 1 };
+
+/* Identity of the program: its name, the spec it came from, and a hash of the spec's
+ * network/parameter layout (checkpoints from another spec are refused with a diagnostic). */
+void dls_rt_program(dls_rt* rt, const char* name, const char* spec_path, uint64_t layout_hash);
+/* Placement: devices = first_device .. first_device + device_count - 1 of device_kind. */
+void dls_rt_placement(dls_rt* rt, int32_t device_kind, int32_t first_device, int32_t device_count);
+void dls_rt_train_config(dls_rt* rt, int64_t epochs, int64_t batch, int64_t seed);
+/* Checkpoint directory (relative to the working directory), written every `every_epochs`,
+ * keeping the newest `keep`. dir may be NULL: no checkpoints. */
+void dls_rt_checkpoint(dls_rt* rt, const char* dir, int64_t every_epochs, int64_t keep);
+/* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST. */
+enum dls_metric { DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2 };
+void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
+
+enum dls_optimizer { DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3 };
+/* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum.
+ * weight_decay is L2 (added to the gradient) except for AdamW, where it is decoupled. */
+void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
+                      double eps, double weight_decay, int32_t nesterov);
+
+enum dls_schedule {
+  DLS_SCHED_CONSTANT = 0,
+  DLS_SCHED_STEP = 1,      /* a = every (epochs), b = gamma */
+  DLS_SCHED_MULTISTEP = 2, /* a..c = milestones in epochs (0 = unused), d = gamma */
+  DLS_SCHED_COSINE = 3,    /* a = T_max in epochs (0 = total epochs), b = eta_min */
+  DLS_SCHED_WARMUP = 4     /* linear warm-up over a steps, then the schedule set before it continues */
+};
+/* May be called twice: a warm-up followed by (or preceded by) one decay schedule. */
+void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d);
+
+/* ---- data ---------------------------------------------------------------------------------------- */
+enum dls_split { DLS_SPLIT_TRAIN = 0, DLS_SPLIT_VALID = 1, DLS_SPLIT_TEST = 2 };
+enum dls_data_format {
+  DLS_DATA_IDX = 0, /* path_a = images IDX (gzip or raw), path_b = labels IDX */
+  DLS_DATA_CSV = 1, /* path_a = CSV file with a header row; label_column = index of the label column */
+  DLS_DATA_NPY = 2  /* path_a = features .npy (f32/f64/u8), path_b = labels .npy (integer) */
+};
+/* Declares the data of one split. sample_rank/dims: the declared per-sample shape (checked against the
+ * file header); classes: the number of classes of the label kind (labels outside [0, classes) are a
+ * diagnostic naming the file and the record). */
+void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_a, const char* path_b,
+                    int32_t label_column, int32_t sample_rank, int64_t d0, int64_t d1, int64_t d2,
+                    int64_t d3, int64_t classes);
+/* Take `fraction` of the train split as the validation split (deterministic by seed), 0 = none. */
+void dls_rt_split(dls_rt* rt, double fraction);
+
+enum dls_pipe_op {
+  DLS_PIPE_TO_F32 = 0,     /* u8/int samples to float */
+  DLS_PIPE_SCALE = 1,      /* x *= a */
+  DLS_PIPE_NORMALIZE = 2,  /* x = (x - a) / b */
+  DLS_PIPE_SHUFFLE = 3,    /* a = buffer size, 0 = whole split; reshuffled each epoch from the seed */
+  DLS_PIPE_RANDOM_CROP = 4,/* a = size, b = pad (zero padding), per sample, training only */
+  DLS_PIPE_RANDOM_FLIP = 5 /* a = probability of a horizontal flip, training only */
+};
+/* Appends a pipeline step to a split, in order. */
+void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d);
+
+/* ---- tensors, parameters, ops ----------------------------------------------------------------- */
+enum dls_dtype { DLS_F32 = 0, DLS_I32 = 1, DLS_U8 = 2, DLS_F16 = 3, DLS_BF16 = 4, DLS_I64 = 5 };
+/* Size in bytes of the step arena (the memory plan's peak). Called before any tensor. */
+void dls_rt_arena(dls_rt* rt, int64_t bytes);
+/* Declares a tensor; returns its id. */
+int32_t dls_rt_tensor(dls_rt* rt, int32_t dtype, int32_t rank, int64_t d0, int64_t d1, int64_t d2,
+                      int64_t d3, int64_t arena_offset);
+
+enum dls_init {
+  DLS_INIT_ZEROS = 0, DLS_INIT_CONSTANT = 1 /* a */, DLS_INIT_NORMAL = 2 /* mean a, std b */,
+  DLS_INIT_UNIFORM = 3 /* [a, b) */, DLS_INIT_HE = 4 /* kaiming uniform, gain sqrt(2), fan_in */,
+  DLS_INIT_GLOROT = 5 /* xavier uniform */, DLS_INIT_TORCH_DEFAULT = 6 /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */,
+  DLS_INIT_ONES = 7
+};
+/* Marks tensor `value` as a trainable parameter (or, with trainable = 0, persistent state such as
+ * running statistics) with gradient tensor `grad` (-1 when not trainable). `name` is its stable name
+ * in checkpoints ("conv1.weight"). decay = 1 if weight decay applies. */
+void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int32_t init, double a,
+                  double b, int64_t fan_in, int64_t fan_out, int32_t trainable, int32_t decay);
+
+enum dls_opcode {
+  DLS_OP_DENSE = 0,       /* t: x[N,K], w[M,K], b[M] or -1, y[N,M];   attrs: - */
+  DLS_OP_CONV2D = 1,      /* t: x, w, b or -1, y;  attrs: stride_h, stride_w, pad_top, pad_left, pad_bottom,
+                             pad_right, dilation_h, dilation_w, groups */
+  DLS_OP_MAXPOOL = 2,     /* t: x, y, workspace(-1: runtime-owned);  attrs: kh, kw, sh, sw, pt, pl, pb, pr */
+  DLS_OP_AVGPOOL = 3,     /* same as maxpool; padding excluded from the average */
+  DLS_OP_GLOBAL_AVGPOOL = 4, /* t: x[N,C,H,W], y[N,C] */
+  DLS_OP_BATCH_NORM = 5,  /* t: x, gamma, beta, running_mean, running_var, y; attrs: eps, momentum */
+  DLS_OP_LAYER_NORM = 6,  /* t: x, gamma, beta, y; attrs: eps (normalises the last axis) */
+  DLS_OP_DROPOUT = 7,     /* t: x, y; attrs: p  (identity in eval mode) */
+  DLS_OP_RELU = 8,        /* t: x, y */
+  DLS_OP_LEAKY_RELU = 9,  /* t: x, y; attrs: alpha */
+  DLS_OP_GELU = 10, DLS_OP_TANH = 11, DLS_OP_SIGMOID = 12, /* t: x, y */
+  DLS_OP_SOFTMAX = 13, DLS_OP_LOG_SOFTMAX = 14,            /* t: x[N,C], y[N,C] (last axis) */
+  DLS_OP_ADD = 15,        /* t: a, b, y (same shape) */
+  DLS_OP_CONCAT = 16,     /* t: x1 .. xk, y; attrs: axis */
+  DLS_OP_TRANSPOSE = 17,  /* t: x, y; attrs: perm[0..rank) */
+  DLS_OP_EMBEDDING = 18,  /* t: idx[N,...] (i32), table[V,D], y[N,...,D] */
+  DLS_OP_UPSAMPLE = 19,   /* t: x, y; attrs: factor (nearest) */
+  DLS_OP_COPY = 20,       /* t: x, y (same element count: reshape into a separate buffer) */
+  /* losses: t: input, labels, loss[1] (f32 scalar, the mean over the valid rows of the batch) */
+  DLS_OP_CROSS_ENTROPY = 32, /* input logits[N,C], labels i32[N]; attrs: label_smoothing */
+  DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N] */
+  DLS_OP_BCE_WITH_LOGITS = 34, /* input logits[N,K], targets f32[N,K] */
+  DLS_OP_MSE = 35,           /* input [N,K], targets f32[N,K] */
+  DLS_OP_BCE = 36            /* input sigmoid probs[N,K], targets f32[N,K] */
+};
+/* Creates a forward op over the given tensors with the given attributes. line/col: the op's location in
+ * the spec, used by runtime guards. Backends create their primitives here, once, for the static shapes. */
+int32_t dls_rt_op(dls_rt* rt, int32_t opcode, const int32_t* tensors, int32_t ntensors,
+                  const double* attrs, int32_t nattrs, int32_t line, int32_t col);
+/* Creates the gradient op of forward op `fwd_op`: reads d(out) from `dout`, writes d(input i) to
+ * dins[i] (-1: not needed) and the gradients of the op's parameters to the grad tensors given in
+ * dls_rt_param. Bit i of accumulate_mask: add into dins[i] instead of overwriting it (a value used by
+ * several ops). Loss ops take dout = -1 (the seed gradient 1/valid_rows is implied). */
+int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* dins, int32_t nins,
+                       int32_t accumulate_mask);
+
+/* Which tensors carry the batch: input x, labels (i32[N] for class labels, f32[N,K] otherwise), the
+ * network output (for accuracy and predict) and the scalar loss. */
+void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_t loss);
+
+/* ---- step execution (called from dls_gen_train_step / dls_gen_eval_step) -------------------------- */
+void dls_rt_fwd(dls_rt* rt, int32_t op);
+void dls_rt_bwd(dls_rt* rt, int32_t grad_op);
+/* Zero-fills a tensor (gradient accumulators). */
+void dls_rt_zero(dls_rt* rt, int32_t tensor);
+/* One optimizer update of every trainable parameter, at the current learning rate. */
+void dls_rt_update(dls_rt* rt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
