@@ -1,0 +1,18 @@
+# Writes a C++ source holding every docs/diagnostics/*.md, so `dlspec explain` works from any directory.
+# Invoked as: cmake -DDOCS_DIR=... -DOUT=... -P EmbedDocs.cmake
+file(GLOB docs "${DOCS_DIR}/*.md")
+list(SORT docs)
+set(body "// Generated from docs/diagnostics by EmbedDocs.cmake. Do not edit.\n#include <string_view>\n#include <utility>\n#include <vector>\nnamespace dls {\nconst std::vector<std::pair<std::string_view, std::string_view>>& embeddedDocs() {\n  static const std::vector<std::pair<std::string_view, std::string_view>> docs = {\n")
+foreach(doc ${docs})
+  get_filename_component(code "${doc}" NAME_WE)
+  file(READ "${doc}" text)
+  string(APPEND body "    {\"${code}\", R\"dlsdoc(${text})dlsdoc\"},\n")
+endforeach()
+string(APPEND body "  };\n  return docs;\n}\n}  // namespace dls\n")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+  if(old STREQUAL body)
+    return()
+  endif()
+endif()
+file(WRITE "${OUT}" "${body}")

@@ -1,0 +1,33 @@
+// dlspec explain CODE : the long explanation of a diagnostic code (docs/diagnostics/CODE.md, embedded).
+#include <cstdio>
+#include <fmt/format.h>
+
+#include "driver/Command.h"
+
+namespace dls {
+
+const std::vector<std::pair<std::string_view, std::string_view>>& embeddedDocs();
+
+static constexpr std::string_view kUsage = "dlspec explain CODE | dlspec explain --list";
+
+int cmdExplain(const std::vector<std::string>& argv) {
+  if (argv.size() == 1 && argv[0] == "--list") {
+    for (const CodeInfo& info : allCodes())
+      fmt::print("{}  {:<7}  {}{}\n", info.id, severityName(info.severity), info.name,
+                 info.taxonomy.empty() ? "" : fmt::format("  [{}]", info.taxonomy));
+    return kExitOk;
+  }
+  if (argv.size() != 1 || (!argv[0].empty() && argv[0][0] == '-'))
+    return usageError(argv.empty() ? "no code given" : "expected exactly one code", kUsage);
+  const CodeInfo* info = findCode(argv[0]);
+  if (!info) return usageError(fmt::format("no diagnostic code `{}` (see `dlspec explain --list`)", argv[0]), kUsage);
+  for (auto& [code, text] : embeddedDocs())
+    if (code == info->id) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      return kExitOk;
+    }
+  fmt::print("{} ({}): {}\n\nThis code has no long explanation yet.\n", info->id, info->name, info->message);
+  return kExitErrors;
+}
+
+}  // namespace dls

@@ -1,0 +1,4 @@
+#pragma once
+namespace dls::sema {
+struct Program {};
+}

@@ -1,0 +1,63 @@
+#include "support/DiagnosticEngine.h"
+
+#include <algorithm>
+
+namespace dls {
+
+Diagnostic& DiagnosticEngine::add(Code code, Span span, std::string message) {
+  Diagnostic d;
+  d.code = code;
+  d.severity = codeInfo(code).severity;
+  d.message = std::move(message);
+  d.span = span;
+  diags_.push_back(std::move(d));
+  return diags_.back();
+}
+
+std::optional<Severity> DiagnosticEngine::effective(const Diagnostic& d) const {
+  Severity sev = d.severity;
+  for (const LevelEntry& l : levels_) {
+    if (l.code != d.code) continue;
+    if (l.level == Level::Allow) return std::nullopt;
+    sev = l.level == Level::Deny ? Severity::Error : Severity::Warning;
+  }
+  // Internal errors and syntax errors cannot be silenced by a spec.
+  if (d.span.valid() && d.code != Code::I0001)
+    for (const Suppression& s : suppressions_)
+      if (s.code == d.code && s.scope.file == d.span.file && s.scope.begin <= d.span.begin &&
+          d.span.end <= s.scope.end)
+        return std::nullopt;
+  return sev;
+}
+
+std::vector<Diagnostic> DiagnosticEngine::finish() const {
+  std::vector<Diagnostic> out;
+  for (const Diagnostic& d : diags_) {
+    auto sev = effective(d);
+    if (!sev) continue;
+    Diagnostic copy = d;
+    copy.severity = *sev;
+    out.push_back(std::move(copy));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    if (a.span.valid() != b.span.valid()) return !a.span.valid();
+    if (a.span.file != b.span.file) return a.span.file < b.span.file;
+    return a.span.begin < b.span.begin;
+  });
+  return out;
+}
+
+bool DiagnosticEngine::hasErrors() const {
+  for (const Diagnostic& d : diags_) {
+    auto sev = effective(d);
+    if (sev && *sev == Severity::Error) return true;
+  }
+  return false;
+}
+
+size_t DiagnosticEngine::rawErrorCount() const {
+  return static_cast<size_t>(std::count_if(diags_.begin(), diags_.end(),
+                                           [](const Diagnostic& d) { return d.severity == Severity::Error; }));
+}
+
+}  // namespace dls

@@ -1,0 +1,16 @@
+// Json: a minimal streaming JSON writer for diagnostics, summaries and SARIF.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace dls {
+
+// Appends `s` to `out` as a quoted JSON string.
+void jsonString(std::string& out, std::string_view s);
+inline std::string jsonQuote(std::string_view s) {
+  std::string out;
+  jsonString(out, s);
+  return out;
+}
+
+}  // namespace dls

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dlspec needs. Quick when they are already there.
+# Usage: scripts/deps.sh [build|test|train|bench|fuzz|all]
+set -euo pipefail
+what=${1:-build}
+build=(cmake g++ make pkg-config antlr4 libantlr4-runtime-dev llvm-19-dev libfmt-dev catch2 zlib1g-dev libdnnl-dev
+       ocl-icd-opencl-dev libzstd-dev libxml2-dev libedit-dev libffi-dev libcurl4-openssl-dev)
+data=(dataset-fashion-mnist)
+tools=(graphviz)
+peer=(python3-torch python3-numpy)
+fuzz=(clang-19 libclang-rt-19-dev)
+darknet=(darknet)
+case "$what" in
+  build) want=("${build[@]}") ;;
+  train) want=("${build[@]}" "${data[@]}" "${tools[@]}") ;;
+  test)  want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${darknet[@]}") ;;
+  bench) want=("${build[@]}" "${data[@]}" "${peer[@]}" "${darknet[@]}") ;;
+  fuzz)  want=("${build[@]}" "${fuzz[@]}") ;;
+  all)   want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${fuzz[@]}" "${darknet[@]}") ;;
+  *) echo "deps.sh: unknown set '$what' (build|test|train|bench|fuzz|all)" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "dlspec: installing ${missing[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
