@@ -1,0 +1,170 @@
+#include "OpDecode.h"
+
+namespace dls {
+
+static int64_t tail_numel(const dls_tensor_desc& t) { return t.rank <= 1 ? 1 : t.numel / t.dims[0]; }
+
+void decode_op(const dls_rt* rt, Op& op) {
+  dls_op_desc& d = op.d;
+  const auto& T = op.tensors;
+  const std::string where = op_location(rt, d.id);
+  auto bad = [&](const std::string& why) {
+    fail(Diag::R0504, where, fmt::format("{} op: {}", opcode_name(d.opcode), why));
+  };
+  auto need = [&](int n) {
+    if ((int)T.size() != n) bad(fmt::format("expects {} tensors, got {}", n, T.size()));
+  };
+  auto nattr = [&](int n) {
+    if ((int)op.attrs.size() < n) bad(fmt::format("expects {} attributes, got {}", n, op.attrs.size()));
+  };
+  auto present = [&](int i) {
+    if (T[i].id < 0) bad(fmt::format("tensor {} is required", i));
+  };
+  switch (d.opcode) {
+    case DLS_OP_DENSE: {
+      need(4), present(0), present(1), present(3);
+      d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
+      if (T[1].rank != 2 || T[1].dims[1] != d.cols) bad(fmt::format("weight {} does not match input {}", shape_str(T[1]), shape_str(T[0])));
+      if (T[3].numel != d.rows * T[1].dims[0]) bad(fmt::format("output {} is not [{}, {}]", shape_str(T[3]), d.rows, T[1].dims[0]));
+      if (T[2].id >= 0 && T[2].numel != T[1].dims[0]) bad("bias size differs from the output features");
+      break;
+    }
+    case DLS_OP_CONV2D: {
+      need(4), nattr(9), present(0), present(1), present(3);
+      const double* a = op.attrs.data();
+      dls_window2d& w = d.win;
+      w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3];
+      w.k = T[1].dims[0], w.kh = T[1].dims[2], w.kw = T[1].dims[3];
+      w.sh = (int64_t)a[0], w.sw = (int64_t)a[1], w.pt = (int64_t)a[2], w.pl = (int64_t)a[3];
+      w.pb = (int64_t)a[4], w.pr = (int64_t)a[5], w.dh = (int64_t)a[6], w.dw = (int64_t)a[7];
+      w.groups = (int64_t)a[8];
+      if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 || w.groups < 1) bad("stride, dilation and groups must be >= 1");
+      if (w.c % w.groups || w.k % w.groups || T[1].dims[1] * w.groups != w.c) bad("channels do not match groups");
+      w.oh = (w.h + w.pt + w.pb - w.dh * (w.kh - 1) - 1) / w.sh + 1;
+      w.ow = (w.w + w.pl + w.pr - w.dw * (w.kw - 1) - 1) / w.sw + 1;
+      if (T[3].dims[0] != w.n || T[3].dims[1] != w.k || T[3].dims[2] != w.oh || T[3].dims[3] != w.ow)
+        bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[3]), w.n, w.k, w.oh, w.ow));
+      if (T[2].id >= 0 && T[2].numel != w.k) bad("bias size differs from the filters");
+      break;
+    }
+    case DLS_OP_MAXPOOL:
+    case DLS_OP_AVGPOOL: {
+      need(3), nattr(8), present(0), present(1);
+      const double* a = op.attrs.data();
+      dls_window2d& w = d.win;
+      w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3], w.k = w.c;
+      w.kh = (int64_t)a[0], w.kw = (int64_t)a[1], w.sh = (int64_t)a[2], w.sw = (int64_t)a[3];
+      w.pt = (int64_t)a[4], w.pl = (int64_t)a[5], w.pb = (int64_t)a[6], w.pr = (int64_t)a[7];
+      w.dh = w.dw = 1, w.groups = 1;
+      if (w.sh < 1 || w.sw < 1 || w.kh < 1 || w.kw < 1) bad("window and stride must be >= 1");
+      w.oh = (w.h + w.pt + w.pb - w.kh) / w.sh + 1;
+      w.ow = (w.w + w.pl + w.pr - w.kw) / w.sw + 1;
+      if (T[1].dims[0] != w.n || T[1].dims[1] != w.c || T[1].dims[2] != w.oh || T[1].dims[3] != w.ow)
+        bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[1]), w.n, w.c, w.oh, w.ow));
+      op.output = T[1].id;
+      return;
+    }
+    case DLS_OP_GLOBAL_AVGPOOL:
+      need(2), present(0), present(1);
+      d.rows = T[0].dims[0] * T[0].dims[1], d.cols = T[0].dims[2] * T[0].dims[3];
+      if (T[1].numel != d.rows) bad("output must be [N, C]");
+      break;
+    case DLS_OP_BATCH_NORM:
+      need(6), nattr(2);
+      for (int i = 0; i < 6; ++i) present(i);
+      d.rows = T[0].dims[0], d.cols = T[0].dims[1];  // N, C
+      for (int i = 1; i <= 4; ++i)
+        if (T[i].numel != d.cols) bad("gamma, beta and running statistics must have C elements");
+      if (T[5].numel != T[0].numel) bad("output shape differs from input");
+      break;
+    case DLS_OP_LAYER_NORM:
+      need(4), nattr(1);
+      for (int i = 0; i < 4; ++i) present(i);
+      d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;
+      if (T[1].numel != d.cols || T[2].numel != d.cols) bad("gamma and beta must match the last axis");
+      break;
+    case DLS_OP_DROPOUT:
+      need(2), nattr(1), present(0), present(1);
+      if (op.attrs[0] < 0 || op.attrs[0] >= 1) bad("p must be in [0, 1)");
+      break;
+    case DLS_OP_LEAKY_RELU:
+      nattr(1);
+      [[fallthrough]];
+    case DLS_OP_RELU:
+    case DLS_OP_GELU:
+    case DLS_OP_TANH:
+    case DLS_OP_SIGMOID:
+    case DLS_OP_COPY:
+      need(2), present(0), present(1);
+      if (T[0].numel != T[1].numel) bad("input and output sizes differ");
+      break;
+    case DLS_OP_SOFTMAX:
+    case DLS_OP_LOG_SOFTMAX:
+      need(2), present(0), present(1);
+      d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;
+      if (T[0].numel != T[1].numel) bad("input and output sizes differ");
+      break;
+    case DLS_OP_ADD:
+      need(3);
+      for (int i = 0; i < 3; ++i) present(i);
+      if (T[0].numel != T[2].numel || T[1].numel != T[2].numel) bad("operands must have the same shape");
+      break;
+    case DLS_OP_CONCAT: {
+      if (T.size() < 3) bad("needs at least two inputs");
+      nattr(1);
+      int axis = (int)op.attrs[0];
+      const auto& y = T.back();
+      if (axis < 0 || axis >= y.rank) bad("axis out of range");
+      int64_t sum = 0;
+      for (size_t i = 0; i + 1 < T.size(); ++i) {
+        present((int)i);
+        for (int k = 0; k < y.rank; ++k)
+          if (k != axis && T[i].dims[k] != y.dims[k]) bad("inputs differ outside the concat axis");
+        sum += T[i].dims[axis];
+      }
+      if (sum != y.dims[axis]) bad("output size along the axis is not the sum of the inputs");
+      break;
+    }
+    case DLS_OP_TRANSPOSE: {
+      need(2), present(0), present(1);
+      nattr(T[0].rank);
+      for (int k = 0; k < T[0].rank; ++k) {
+        int p = (int)op.attrs[k];
+        if (p < 0 || p >= T[0].rank || T[1].dims[k] != T[0].dims[p]) bad("perm does not match the shapes");
+      }
+      break;
+    }
+    case DLS_OP_EMBEDDING:
+      need(3), present(0), present(1), present(2);
+      if (T[0].dtype != DLS_I32) bad("indices must be i32");
+      d.rows = T[0].numel, d.cols = T[1].dims[1];
+      if (T[2].numel != d.rows * d.cols) bad("output must be [indices..., D]");
+      break;
+    case DLS_OP_UPSAMPLE:
+      need(2), nattr(1), present(0), present(1);
+      if (T[1].numel != T[0].numel * (int64_t)op.attrs[0] * (int64_t)op.attrs[0]) bad("output size is not input * factor^2");
+      break;
+    case DLS_OP_CROSS_ENTROPY:
+    case DLS_OP_NLL:
+    case DLS_OP_BCE_WITH_LOGITS:
+    case DLS_OP_MSE:
+    case DLS_OP_BCE:
+      need(3), present(0), present(1), present(2);
+      d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
+      if (d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL) {
+        if (T[1].dtype != DLS_I32 || T[1].numel != d.rows) bad("labels must be i32[N]");
+      } else if (T[1].numel != T[0].numel) {
+        bad("targets must have the input's shape");
+      }
+      if (T[2].numel != 1) bad("loss must be a scalar");
+      break;
+    default:
+      bad(fmt::format("unknown opcode {}", d.opcode));
+  }
+  op.output = T.back().id;
+  for (const auto& t : T)
+    if (t.id >= 0 && t.dtype != DLS_F32 && !(t.dtype == DLS_I32 && (d.opcode == DLS_OP_EMBEDDING || d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL)))
+      bad(fmt::format("tensor {} has dtype {}; only f32 is supported by this runtime", t.id, t.dtype));
+}
+
+}  // namespace dls

@@ -1,0 +1,485 @@
+// Runtime.cpp: the C entry points of runtime.h that declare and run a program, over the selected backend.
+// Each entry point catches every fault: generated code has no unwind tables, so nothing may propagate
+// through it. The first fault is stored in rt->error, later calls do nothing, and the driver
+// (dls_rt_main, tests) reports it after the generated function returns.
+#include "Runtime.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "Init.h"
+#include "OpDecode.h"
+
+using namespace dls;
+
+namespace {
+
+template <class R, class F>
+R guarded(dls_rt* rt, R dflt, F&& f) {
+  if (!rt || rt->error) return dflt;
+  try {
+    return f();
+  } catch (const Fault& e) {
+    rt->error = e;
+  } catch (const std::bad_alloc&) {
+    rt->error = make_fault(Diag::R0503, "", 0, "host memory");
+  } catch (const std::exception& e) {
+    rt->error = make_fault(Diag::R0001, "", e.what());
+  }
+  return dflt;
+}
+
+void check_be(const dls_rt* rt, int rc, const char* err, const std::string& where = "") {
+  if (rc != 0) fail(Diag::R0502, where, rt->be ? rt->be->name : "?", err);
+}
+
+void ensure_backend(dls_rt* rt) {
+  if (rt->be) return;
+  const dls_backend* be = rt->device_kind == DLS_DEVICE_CUDA ? dls_cuda_backend() : dls_cpu_backend();
+  if (!be)
+    fail(Diag::R0501, "", rt->device_kind == DLS_DEVICE_CUDA ? "CUDA" : "CPU", rt->first_device,
+         "this runtime was built without that backend");
+  char err[512] = "";
+  void* ctx = be->init(rt->first_device, rt->threads, err, sizeof err);
+  if (!ctx) fail(Diag::R0501, "", be->name, rt->first_device, err);
+  rt->be = be;
+  rt->ctx = ctx;
+}
+
+const Tensor& tensor_at(const dls_rt* rt, int32_t id, const char* what) {
+  if (id < 0 || id >= (int32_t)rt->tensors.size())
+    fail(Diag::R0504, "", fmt::format("{} refers to tensor {}, which was not declared", what, id));
+  return rt->tensors[id];
+}
+
+dls_tensor_desc desc_or_none(const dls_rt* rt, int32_t id, const char* what) {
+  if (id < 0) {
+    dls_tensor_desc none{};
+    none.id = -1;
+    return none;
+  }
+  return tensor_at(rt, id, what).d;
+}
+
+}  // namespace
+
+namespace dls {
+
+size_t dtype_size(int32_t dtype) {
+  switch (dtype) {
+    case DLS_F32: case DLS_I32: return 4;
+    case DLS_U8: return 1;
+    case DLS_F16: case DLS_BF16: return 2;
+    case DLS_I64: return 8;
+    default: return 0;
+  }
+}
+
+std::string shape_str(const dls_tensor_desc& d) {
+  std::string s = "[";
+  for (int i = 0; i < d.rank; ++i) s += (i ? ", " : "") + std::to_string(d.dims[i]);
+  return s + "]";
+}
+
+const char* opcode_name(int32_t opcode) {
+  switch (opcode) {
+    case DLS_OP_DENSE: return "dense"; case DLS_OP_CONV2D: return "conv2d";
+    case DLS_OP_MAXPOOL: return "maxpool"; case DLS_OP_AVGPOOL: return "avgpool";
+    case DLS_OP_GLOBAL_AVGPOOL: return "global_avgpool"; case DLS_OP_BATCH_NORM: return "batch_norm";
+    case DLS_OP_LAYER_NORM: return "layer_norm"; case DLS_OP_DROPOUT: return "dropout";
+    case DLS_OP_RELU: return "relu"; case DLS_OP_LEAKY_RELU: return "leaky_relu";
+    case DLS_OP_GELU: return "gelu"; case DLS_OP_TANH: return "tanh"; case DLS_OP_SIGMOID: return "sigmoid";
+    case DLS_OP_SOFTMAX: return "softmax"; case DLS_OP_LOG_SOFTMAX: return "log_softmax";
+    case DLS_OP_ADD: return "add"; case DLS_OP_CONCAT: return "concat"; case DLS_OP_TRANSPOSE: return "transpose";
+    case DLS_OP_EMBEDDING: return "embedding"; case DLS_OP_UPSAMPLE: return "upsample"; case DLS_OP_COPY: return "copy";
+    case DLS_OP_CROSS_ENTROPY: return "cross_entropy"; case DLS_OP_NLL: return "nll";
+    case DLS_OP_BCE_WITH_LOGITS: return "bce_with_logits"; case DLS_OP_MSE: return "mse"; case DLS_OP_BCE: return "bce";
+    default: return "unknown";
+  }
+}
+
+std::string op_location(const dls_rt* rt, int32_t op) {
+  if (op < 0 || op >= (int32_t)rt->ops.size()) return rt->spec_path;
+  const auto& d = rt->ops[op]->d;
+  return fmt::format("{}:{}:{}", rt->spec_path, d.line, d.col);
+}
+
+void raise_pending(dls_rt* rt) {
+  if (rt->error) {
+    Fault f = *rt->error;
+    rt->error.reset();
+    throw f;
+  }
+}
+
+void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes) {
+  char err[512] = "";
+  check_be(rt, rt->be->copy_to_host(rt->ctx, host, dev, bytes, err, sizeof err), err);
+}
+void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes) {
+  char err[512] = "";
+  check_be(rt, rt->be->copy_to_device(rt->ctx, dev, host, bytes, err, sizeof err), err);
+}
+std::vector<float> read_tensor(dls_rt* rt, int32_t id) {
+  const Tensor& t = tensor_at(rt, id, "read");
+  std::vector<float> v(t.d.numel);
+  if (t.d.dtype == DLS_F32) {
+    to_host(rt, v.data(), t.d.data, t.bytes);
+  } else if (t.d.dtype == DLS_I32) {
+    std::vector<int32_t> iv(t.d.numel);
+    to_host(rt, iv.data(), t.d.data, t.bytes);
+    for (size_t i = 0; i < iv.size(); ++i) v[i] = float(iv[i]);
+  } else {
+    internal_error("read_tensor: unsupported dtype");
+  }
+  return v;
+}
+void write_tensor(dls_rt* rt, int32_t id, const void* host, size_t bytes) {
+  const Tensor& t = tensor_at(rt, id, "write");
+  if (bytes != t.bytes) internal_error(fmt::format("write_tensor {}: {} bytes for a {}-byte tensor", id, bytes, t.bytes));
+  to_device(rt, t.d.data, host, bytes);
+}
+
+std::unique_ptr<dls_rt> make_runtime(int32_t threads) {
+  auto rt = std::make_unique<dls_rt>();
+  rt->threads = threads;
+  return rt;
+}
+
+}  // namespace dls
+
+dls_rt::~dls_rt() {
+  if (!be) return;
+  for (auto& g : gops)
+    if (g->state) be->destroy_op(ctx, g->state);
+  for (auto& o : ops)
+    if (o->state) be->destroy_op(ctx, o->state);
+  for (auto& p : params) {
+    if (p.state0) be->free(ctx, p.state0);
+    if (p.state1) be->free(ctx, p.state1);
+  }
+  for (auto& t : tensors)
+    if (t.arena_offset < 0 && t.d.data) be->free(ctx, t.d.data);
+  if (arena) be->free(ctx, arena);
+  be->shutdown(ctx);
+}
+
+extern "C" {
+
+void dls_rt_program(dls_rt* rt, const char* name, const char* spec_path, uint64_t layout_hash) {
+  guarded(rt, 0, [&] {
+    if (name) rt->name = name;
+    if (spec_path) rt->spec_path = spec_path;
+    rt->layout_hash = layout_hash;
+    return 0;
+  });
+}
+
+void dls_rt_placement(dls_rt* rt, int32_t device_kind, int32_t first_device, int32_t device_count) {
+  guarded(rt, 0, [&] {
+    if (rt->be) fail(Diag::R0504, "", "placement declared after tensors");
+    if (device_kind != DLS_DEVICE_CPU && device_kind != DLS_DEVICE_CUDA)
+      fail(Diag::R0504, "", fmt::format("unknown device kind {}", device_kind));
+    if (device_count > 1)
+      fail(Diag::R0501, "", device_kind == DLS_DEVICE_CUDA ? "CUDA" : "CPU", first_device + 1,
+           "this runtime runs on one device; multi-device placement is not implemented");
+    rt->device_kind = device_kind, rt->first_device = first_device, rt->device_count = device_count;
+    return 0;
+  });
+}
+
+void dls_rt_train_config(dls_rt* rt, int64_t epochs, int64_t batch, int64_t seed) {
+  guarded(rt, 0, [&] {
+    if (epochs < 1 || batch < 1) fail(Diag::R0504, "", "epochs and batch must be >= 1");
+    rt->epochs = epochs, rt->batch = batch, rt->seed = seed;
+    rt->step.seed = (uint64_t)seed;
+    return 0;
+  });
+}
+
+void dls_rt_checkpoint(dls_rt* rt, const char* dir, int64_t every_epochs, int64_t keep) {
+  guarded(rt, 0, [&] {
+    rt->ckpt_dir = dir ? dir : "";
+    rt->ckpt_every = every_epochs > 0 ? every_epochs : 1;
+    rt->ckpt_keep = keep > 0 ? keep : 1;
+    return 0;
+  });
+}
+
+void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask) {
+  guarded(rt, 0, [&] {
+    rt->validate_every = every_epochs, rt->metrics_mask = metrics_mask;
+    return 0;
+  });
+}
+
+void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
+                      double eps, double weight_decay, int32_t nesterov) {
+  guarded(rt, 0, [&] {
+    if (kind < DLS_OPT_SGD || kind > DLS_OPT_RMSPROP) fail(Diag::R0504, "", fmt::format("unknown optimizer {}", kind));
+    rt->opt = {kind, lr, momentum, beta1, beta2, eps, weight_decay, nesterov};
+    rt->lr_now = lr;
+    return 0;
+  });
+}
+
+void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d) {
+  guarded(rt, 0, [&] {
+    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_WARMUP) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
+    rt->schedules.push_back({kind, a, b, c, d});
+    return 0;
+  });
+}
+
+void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_a, const char* path_b,
+                    int32_t label_column, int32_t sample_rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                    int64_t classes) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (format < 0 || format > 2) fail(Diag::R0504, "", fmt::format("unknown data format {}", format));
+    if (sample_rank < 1 || sample_rank > 4) fail(Diag::R0504, "", "sample rank must be 1..4");
+    auto& dd = rt->data[split];
+    dd.declared = true, dd.format = format;
+    dd.path_a = path_a ? path_a : "", dd.path_b = path_b ? path_b : "";
+    dd.label_column = label_column, dd.sample_rank = sample_rank;
+    int64_t dims[4] = {d0, d1, d2, d3};
+    for (int i = 0; i < 4; ++i) dd.dims[i] = i < sample_rank ? dims[i] : 1;
+    dd.classes = classes;
+    return 0;
+  });
+}
+
+void dls_rt_split(dls_rt* rt, double fraction) {
+  guarded(rt, 0, [&] {
+    if (fraction < 0 || fraction >= 1) fail(Diag::R0504, "", "split fraction must be in [0, 1)");
+    rt->split_fraction = fraction;
+    return 0;
+  });
+}
+
+void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (op < DLS_PIPE_TO_F32 || op > DLS_PIPE_RANDOM_FLIP) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if (op == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
+    rt->pipes[split].push_back({op, a, b, c, d});
+    return 0;
+  });
+}
+
+void dls_rt_arena(dls_rt* rt, int64_t bytes) {
+  guarded(rt, 0, [&] {
+    if (!rt->tensors.empty() || rt->arena) fail(Diag::R0504, "", "dls_rt_arena must come before any tensor, once");
+    if (bytes < 0) fail(Diag::R0504, "", "negative arena size");
+    ensure_backend(rt);
+    rt->arena_bytes = bytes;
+    if (bytes > 0) {
+      rt->arena = rt->be->alloc(rt->ctx, (size_t)bytes);
+      if (!rt->arena) fail(Diag::R0503, "", bytes, "the step arena");
+    }
+    return 0;
+  });
+}
+
+int32_t dls_rt_tensor(dls_rt* rt, int32_t dtype, int32_t rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                      int64_t arena_offset) {
+  return guarded(rt, (int32_t)-1, [&] {
+    ensure_backend(rt);
+    int32_t id = (int32_t)rt->tensors.size();
+    if (rank < 0 || rank > 4 || dtype_size(dtype) == 0)
+      fail(Diag::R0504, "", fmt::format("tensor {}: bad rank {} or dtype {}", id, rank, dtype));
+    Tensor t;
+    t.d.id = id, t.d.dtype = dtype, t.d.rank = rank;
+    int64_t dims[4] = {d0, d1, d2, d3};
+    t.d.numel = 1;
+    for (int i = 0; i < 4; ++i) {
+      t.d.dims[i] = i < rank ? dims[i] : 1;
+      if (t.d.dims[i] < 1) fail(Diag::R0504, "", fmt::format("tensor {}: dimension {} is {}", id, i, t.d.dims[i]));
+      t.d.numel *= t.d.dims[i];
+    }
+    t.bytes = (size_t)t.d.numel * dtype_size(dtype);
+    t.arena_offset = arena_offset;
+    if (arena_offset >= 0) {
+      if (arena_offset + (int64_t)t.bytes > rt->arena_bytes || arena_offset % 4)
+        fail(Diag::R0504, "", fmt::format("tensor {}: [{}, {}) is outside the {}-byte arena or misaligned", id,
+                                          arena_offset, arena_offset + (int64_t)t.bytes, rt->arena_bytes));
+      t.d.data = static_cast<char*>(rt->arena) + arena_offset;
+    } else {
+      t.d.data = rt->be->alloc(rt->ctx, t.bytes);
+      if (!t.d.data) fail(Diag::R0503, "", t.bytes, fmt::format("tensor {}", id));
+    }
+    rt->tensors.push_back(t);
+    return id;
+  });
+}
+
+void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int32_t init, double a, double b,
+                  int64_t fan_in, int64_t fan_out, int32_t trainable, int32_t decay) {
+  guarded(rt, 0, [&] {
+    const Tensor& v = tensor_at(rt, value, "parameter");
+    Param p;
+    p.value = value, p.grad = grad, p.name = name ? name : fmt::format("param{}", rt->params.size());
+    p.init = init, p.a = a, p.b = b, p.fan_in = fan_in, p.fan_out = fan_out;
+    p.trainable = trainable != 0, p.decay = decay != 0;
+    if (v.arena_offset >= 0 || v.d.dtype != DLS_F32)
+      fail(Diag::R0504, "", fmt::format("parameter '{}' must be a persistent f32 tensor", p.name));
+    for (const auto& q : rt->params)
+      if (q.name == p.name) fail(Diag::R0504, "", fmt::format("parameter name '{}' declared twice", p.name));
+    if (p.trainable) {
+      const Tensor& g = tensor_at(rt, grad, "parameter gradient");
+      if (g.d.numel != v.d.numel || g.d.dtype != DLS_F32)
+        fail(Diag::R0504, "", fmt::format("gradient of '{}' has a different shape", p.name));
+      size_t bytes = (size_t)v.d.numel * 4;
+      p.state0 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
+      p.state1 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
+      if (!p.state0 || !p.state1) fail(Diag::R0503, "", 2 * bytes, "optimizer state of " + p.name);
+    }
+    std::vector<float> host((size_t)v.d.numel);
+    init_values(p, (int64_t)rt->params.size(), (uint64_t)rt->seed, host);
+    to_device(rt, v.d.data, host.data(), v.bytes);
+    rt->params.push_back(p);
+    return 0;
+  });
+}
+
+int32_t dls_rt_op(dls_rt* rt, int32_t opcode, const int32_t* tensors, int32_t ntensors, const double* attrs,
+                  int32_t nattrs, int32_t line, int32_t col) {
+  return guarded(rt, (int32_t)-1, [&] {
+    auto op = std::make_unique<Op>();
+    op->d.id = (int32_t)rt->ops.size();
+    op->d.opcode = opcode, op->d.line = line, op->d.col = col;
+    rt->ops.push_back(std::move(op));  // pushed first so op_location() works in decode errors
+    Op& o = *rt->ops.back();
+    for (int i = 0; i < ntensors; ++i) o.tensors.push_back(desc_or_none(rt, tensors[i], "op"));
+    o.attrs.assign(attrs, attrs + (nattrs > 0 ? nattrs : 0));
+    try {
+      decode_op(rt, o);
+    } catch (...) {
+      rt->ops.pop_back();
+      throw;
+    }
+    o.d.ntensors = (int32_t)o.tensors.size(), o.d.tensors = o.tensors.data();
+    o.d.nattrs = (int32_t)o.attrs.size(), o.d.attrs = o.attrs.data();
+    char err[512] = "";
+    int rc = rt->be->create_op(rt->ctx, &o.d, &o.state, err, sizeof err);
+    if (rc) {
+      std::string where = op_location(rt, o.d.id);
+      rt->ops.pop_back();
+      check_be(rt, rc, err, where);
+    }
+    return o.d.id;
+  });
+}
+
+int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* dins, int32_t nins,
+                       int32_t accumulate_mask) {
+  return guarded(rt, (int32_t)-1, [&] {
+    if (fwd_op < 0 || fwd_op >= (int32_t)rt->ops.size())
+      fail(Diag::R0504, "", fmt::format("gradient op of undeclared op {}", fwd_op));
+    Op& f = *rt->ops[fwd_op];
+    auto g = std::make_unique<GradOp>();
+    g->d.id = (int32_t)rt->gops.size();
+    g->d.fwd = &f.d, g->d.fwd_state = f.state;
+    g->d.dout = desc_or_none(rt, dout, "gradient op");
+    bool loss = f.d.opcode >= DLS_OP_CROSS_ENTROPY;
+    if (!loss && dout < 0) fail(Diag::R0504, op_location(rt, fwd_op), "gradient op needs d(output)");
+    if (!loss && g->d.dout.numel != rt->tensors[f.output].d.numel)
+      fail(Diag::R0504, op_location(rt, fwd_op), "d(output) has a different size than the output");
+    for (int i = 0; i < nins; ++i) {
+      g->dins.push_back(desc_or_none(rt, dins[i], "gradient op"));
+      if (dins[i] >= 0 && i < f.d.ntensors && g->dins.back().numel != f.tensors[i].numel)
+        fail(Diag::R0504, op_location(rt, fwd_op), fmt::format("d(input {}) has a different size than input {}", i, i));
+    }
+    g->d.nins = nins, g->d.dins = g->dins.data();
+    g->d.accumulate_mask = (uint32_t)accumulate_mask;
+    int np = 0;
+    for (int i = 0; i < f.d.ntensors && np < 2; ++i)
+      for (const auto& p : rt->params)
+        if (p.value == f.tensors[i].id && f.tensors[i].id >= 0 && p.trainable) g->d.dparams[np++] = rt->tensors[p.grad].d;
+    for (int i = np; i < 2; ++i) g->d.dparams[i].id = -1;
+    char err[512] = "";
+    check_be(rt, rt->be->create_grad_op(rt->ctx, &g->d, &g->state, err, sizeof err), err, op_location(rt, fwd_op));
+    rt->gops.push_back(std::move(g));
+    return rt->gops.back()->d.id;
+  });
+}
+
+void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_t loss) {
+  guarded(rt, 0, [&] {
+    tensor_at(rt, input, "io input"), tensor_at(rt, labels, "io labels");
+    tensor_at(rt, output, "io output"), tensor_at(rt, loss, "io loss");
+    rt->io_input = input, rt->io_labels = labels, rt->io_output = output, rt->io_loss = loss;
+    return 0;
+  });
+}
+
+void dls_rt_fwd(dls_rt* rt, int32_t op) {
+  guarded(rt, 0, [&] {
+    if (op < 0 || op >= (int32_t)rt->ops.size()) internal_error(fmt::format("dls_rt_fwd: no op {}", op));
+    Op& o = *rt->ops[op];
+    char err[512] = "";
+    check_be(rt, rt->be->fwd(rt->ctx, &o.d, o.state, &rt->step, err, sizeof err), err, op_location(rt, op));
+    if (rt->check_outputs && rt->first_nonfinite_op < 0) {
+      std::vector<float> out = read_tensor(rt, o.output);
+      for (float v : out)
+        if (!std::isfinite(v)) {
+          rt->first_nonfinite_op = op;
+          break;
+        }
+    }
+    return 0;
+  });
+}
+
+void dls_rt_bwd(dls_rt* rt, int32_t grad_op) {
+  guarded(rt, 0, [&] {
+    if (grad_op < 0 || grad_op >= (int32_t)rt->gops.size()) internal_error(fmt::format("dls_rt_bwd: no gradient op {}", grad_op));
+    GradOp& g = *rt->gops[grad_op];
+    char err[512] = "";
+    check_be(rt, rt->be->bwd(rt->ctx, &g.d, g.state, &rt->step, err, sizeof err), err, op_location(rt, g.d.fwd->id));
+    return 0;
+  });
+}
+
+void dls_rt_zero(dls_rt* rt, int32_t tensor) {
+  guarded(rt, 0, [&] {
+    const Tensor& t = tensor_at(rt, tensor, "zero");
+    char err[512] = "";
+    check_be(rt, rt->be->zero(rt->ctx, t.d.data, t.bytes, err, sizeof err), err);
+    return 0;
+  });
+}
+
+void dls_rt_update(dls_rt* rt) {
+  guarded(rt, 0, [&] {
+    rt->update_skipped = false;
+    if (rt->suppress_update) return 0;
+    if (rt->io_loss >= 0) {
+      float loss = 0;
+      to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
+      if (!std::isfinite(loss)) {
+        rt->update_skipped = true;
+        return 0;
+      }
+    }
+    ++rt->updates;
+    const OptimizerConfig& o = rt->opt;
+    for (auto& p : rt->params) {
+      if (!p.trainable) continue;
+      const Tensor& v = rt->tensors[p.value];
+      dls_update_desc u{};
+      u.kind = o.kind;
+      u.param = static_cast<float*>(v.d.data);
+      u.grad = static_cast<const float*>(rt->tensors[p.grad].d.data);
+      u.state0 = p.state0, u.state1 = p.state1, u.numel = v.d.numel;
+      u.lr = rt->lr_now, u.momentum = o.momentum, u.beta1 = o.beta1, u.beta2 = o.beta2, u.eps = o.eps;
+      u.weight_decay = p.decay ? o.weight_decay : 0.0;
+      u.nesterov = o.nesterov, u.t = rt->updates;
+      char err[512] = "";
+      check_be(rt, rt->be->update(rt->ctx, &u, err, sizeof err), err);
+    }
+    return 0;
+  });
+}
+
+}  // extern "C"

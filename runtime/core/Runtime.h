@@ -1,0 +1,140 @@
+// Runtime.h: the dls_rt struct, the program a compiled spec declares through the C ABI: configuration,
+// data declarations, tensors (arena-planned or persistent), parameters, forward ops and gradient ops,
+// bound to one backend. Host-side logic shared by all backends lives here (shape/attr decoding in
+// OpDecode, initialisers in Init, schedules in Schedule).
+#ifndef DLSPEC_RUNTIME_CORE_RUNTIME_H
+#define DLSPEC_RUNTIME_CORE_RUNTIME_H
+#include <dlspec/runtime.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Backend.h"
+#include "Diagnostics.h"
+
+namespace dls {
+
+struct Tensor {
+  dls_tensor_desc d{};
+  int64_t arena_offset = -1;  // -1: persistent, owned by the runtime
+  size_t bytes = 0;
+};
+
+struct Param {
+  int32_t value = -1, grad = -1;
+  std::string name;
+  int32_t init = 0;
+  double a = 0, b = 0;
+  int64_t fan_in = 0, fan_out = 0;
+  bool trainable = true, decay = true;
+  float* state0 = nullptr;  // optimizer state (device), numel floats each, trainable params only
+  float* state1 = nullptr;
+};
+
+struct Op {
+  dls_op_desc d{};
+  std::vector<dls_tensor_desc> tensors;
+  std::vector<double> attrs;
+  void* state = nullptr;
+  int32_t output = -1;  // tensor id of the op's main output (guards check it)
+};
+
+struct GradOp {
+  dls_grad_op_desc d{};
+  std::vector<dls_tensor_desc> dins;
+  void* state = nullptr;
+};
+
+struct OptimizerConfig {
+  int32_t kind = DLS_OPT_SGD;
+  double lr = 0.01, momentum = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  int32_t nesterov = 0;
+};
+struct ScheduleConfig {
+  int32_t kind = DLS_SCHED_CONSTANT;
+  double a = 0, b = 0, c = 0, d = 0;
+};
+struct DataDecl {
+  bool declared = false;
+  int32_t format = 0;
+  std::string path_a, path_b;
+  int32_t label_column = 0;
+  int32_t sample_rank = 0;
+  int64_t dims[4] = {1, 1, 1, 1};
+  int64_t classes = 0;
+};
+struct PipeStep {
+  int32_t op = 0;
+  double a = 0, b = 0, c = 0, d = 0;
+};
+
+}  // namespace dls
+
+struct dls_rt {
+  // identity and configuration
+  std::string name = "program", spec_path = "spec.dls";
+  uint64_t layout_hash = 0;
+  int32_t device_kind = DLS_DEVICE_CPU, first_device = 0, device_count = 1;
+  int64_t epochs = 1, batch = 1, seed = 0;
+  std::string ckpt_dir;
+  int64_t ckpt_every = 1, ckpt_keep = 3;
+  int64_t validate_every = 1;
+  int32_t metrics_mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
+  dls::OptimizerConfig opt;
+  std::vector<dls::ScheduleConfig> schedules;
+  dls::DataDecl data[3];
+  double split_fraction = 0;
+  std::vector<dls::PipeStep> pipes[3];
+
+  // backend and memory
+  int32_t threads = 2;  // set by dls_rt_main before setup
+  const dls_backend* be = nullptr;
+  void* ctx = nullptr;
+  void* arena = nullptr;
+  int64_t arena_bytes = 0;
+
+  std::vector<dls::Tensor> tensors;
+  std::vector<dls::Param> params;
+  std::vector<std::unique_ptr<dls::Op>> ops;
+  std::vector<std::unique_ptr<dls::GradOp>> gops;
+  int32_t io_input = -1, io_labels = -1, io_output = -1, io_loss = -1;
+
+  // step state
+  dls_step_ctx step{1, 1, 0, 0};
+  int64_t updates = 0;     // optimizer updates done (Adam's t)
+  double lr_now = 0;       // learning rate of the current step
+  // Guard mode: after each forward op, check its output; the first op with a non-finite output is kept.
+  bool check_outputs = false;
+  int32_t first_nonfinite_op = -1;
+  // dls_rt_update does nothing when suppress_update is set (step-check, guard re-runs) or when this step's
+  // loss is not finite (then update_skipped is set: the parameters stay as they were before the step).
+  bool suppress_update = false;
+  bool update_skipped = false;
+
+  // The first fault raised inside a C entry point; later calls are no-ops until it is reported.
+  std::optional<dls::Fault> error;
+
+  ~dls_rt();
+};
+
+namespace dls {
+// Creates an empty runtime bound to no backend yet (the backend is chosen by dls_rt_placement or, by
+// default, the CPU backend at the first dls_rt_arena/dls_rt_tensor call).
+std::unique_ptr<dls_rt> make_runtime(int32_t threads);
+// Throws the pending fault, if any (used after running generated code).
+void raise_pending(dls_rt* rt);
+// Host <-> device helpers that throw an R0502 fault on failure.
+void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes);
+void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes);
+// Reads tensor `id` to host floats (f32 tensors only).
+std::vector<float> read_tensor(dls_rt* rt, int32_t id);
+void write_tensor(dls_rt* rt, int32_t id, const void* host, size_t bytes);
+size_t dtype_size(int32_t dtype);
+std::string shape_str(const dls_tensor_desc& d);
+// "spec.dls:LINE:COL" for an op.
+std::string op_location(const dls_rt* rt, int32_t op);
+const char* opcode_name(int32_t opcode);
+}  // namespace dls
+#endif

@@ -1,0 +1,37 @@
+#include "Schedule.h"
+
+#include <cmath>
+
+namespace dls {
+
+double schedule_lr(const std::vector<ScheduleConfig>& sched, double base, int64_t epoch, int64_t step,
+                   int64_t total_epochs) {
+  double lr = base, warm = 1.0;
+  for (const auto& s : sched) {
+    switch (s.kind) {
+      case DLS_SCHED_STEP:  // StepLR(step_size=a, gamma=b)
+        if (s.a >= 1) lr = base * std::pow(s.b, std::floor(double(epoch) / s.a));
+        break;
+      case DLS_SCHED_MULTISTEP: {  // MultiStepLR(milestones=[a,b,c], gamma=d)
+        int passed = 0;
+        for (double m : {s.a, s.b, s.c})
+          if (m > 0 && double(epoch) >= m) ++passed;
+        lr = base * std::pow(s.d, passed);
+        break;
+      }
+      case DLS_SCHED_COSINE: {  // CosineAnnealingLR(T_max=a or total epochs, eta_min=b), closed form
+        double tmax = s.a > 0 ? s.a : double(total_epochs);
+        double e = std::min(double(epoch), tmax);
+        lr = s.b + (base - s.b) * (1 + std::cos(M_PI * e / tmax)) / 2;
+        break;
+      }
+      case DLS_SCHED_WARMUP:
+        if (s.a > 0 && double(step) < s.a) warm = double(step + 1) / s.a;
+        break;
+      default: break;
+    }
+  }
+  return lr * warm;
+}
+
+}  // namespace dls

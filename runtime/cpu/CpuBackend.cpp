@@ -1,0 +1,126 @@
+// CpuBackend.cpp: the CPU backend table (oneDNN with its OpenMP runtime, plus hand-written loops).
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "CpuOp.h"
+
+namespace dls::cpu {
+
+Buf::Buf(size_t count) : n(count) {
+  size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+  p = static_cast<float*>(std::aligned_alloc(64, bytes ? bytes : 64));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+}
+Buf::~Buf() { std::free(p); }
+
+void run_steps(Ctx& c, std::vector<Step>& steps, const dls_step_ctx& s) {
+  for (auto& st : steps) {
+    if (st.prim) {
+      st.prim->execute(c.strm, st.args);
+    } else {
+      st.fn(s);
+    }
+  }
+  // Primitives on the CPU engine run synchronously in the OpenMP runtime; wait() is cheap.
+  c.strm.wait();
+}
+
+namespace {
+
+void put_err(char* err, size_t len, const char* what) {
+  if (err && len) {
+    std::strncpy(err, what, len - 1);
+    err[len - 1] = 0;
+  }
+}
+
+template <class F>
+int catching(char* err, size_t len, F&& f) {
+  try {
+    f();
+    return 0;
+  } catch (const dnnl::error& e) {
+    put_err(err, len, (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::bad_alloc&) {
+    put_err(err, len, "out of host memory");
+  } catch (const std::exception& e) {
+    put_err(err, len, e.what());
+  }
+  return 1;
+}
+
+void* be_init(int32_t device, int32_t threads, char* err, size_t len) {
+  Ctx* c = nullptr;
+  int rc = catching(err, len, [&] {
+    if (device != 0) throw std::runtime_error("the CPU backend has only device 0");
+    if (threads < 1) threads = 1;
+    omp_set_num_threads(threads);
+    c = new Ctx();
+    c->threads = threads;
+  });
+  return rc ? nullptr : c;
+}
+void be_shutdown(void* ctx) { delete static_cast<Ctx*>(ctx); }
+
+void* be_alloc(void*, size_t bytes) {
+  size_t rounded = ((bytes + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (p) std::memset(p, 0, rounded);
+  return p;
+}
+void be_free(void*, void* p) { std::free(p); }
+int be_copy(void*, void* dst, const void* src, size_t bytes, char*, size_t) {
+  std::memcpy(dst, src, bytes);
+  return 0;
+}
+int be_zero(void*, void* p, size_t bytes, char*, size_t) {
+  std::memset(p, 0, bytes);
+  return 0;
+}
+
+int be_create_op(void* ctx, const dls_op_desc* op, void** state, char* err, size_t len) {
+  auto st = std::make_unique<OpState>();
+  int rc = catching(err, len, [&] { build_forward(*static_cast<Ctx*>(ctx), *op, *st); });
+  if (rc == 0) *state = st.release();
+  return rc;
+}
+int be_create_grad_op(void* ctx, const dls_grad_op_desc* g, void** state, char* err, size_t len) {
+  auto st = std::make_unique<OpState>();
+  int rc = catching(err, len, [&] {
+    build_backward(*static_cast<Ctx*>(ctx), *g, *static_cast<OpState*>(g->fwd_state), *st);
+  });
+  if (rc == 0) *state = st.release();
+  return rc;
+}
+void be_destroy_op(void*, void* state) { delete static_cast<OpState*>(state); }
+
+int be_fwd(void* ctx, const dls_op_desc*, void* state, const dls_step_ctx* s, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto* st = static_cast<OpState*>(state);
+    run_steps(*static_cast<Ctx*>(ctx), (!s->training && !st->eval.empty()) ? st->eval : st->train, *s);
+  });
+}
+int be_bwd(void* ctx, const dls_grad_op_desc*, void* state, const dls_step_ctx* s, char* err, size_t len) {
+  return catching(err, len, [&] { run_steps(*static_cast<Ctx*>(ctx), static_cast<OpState*>(state)->train, *s); });
+}
+int be_update(void*, const dls_update_desc* u, char* err, size_t len) {
+  return catching(err, len, [&] { update(*u); });
+}
+int be_sync(void* ctx, char* err, size_t len) {
+  return catching(err, len, [&] { static_cast<Ctx*>(ctx)->strm.wait(); });
+}
+
+const dls_backend kCpu = {
+    DLS_BACKEND_VERSION, "cpu", be_init, be_shutdown, be_alloc, be_free, be_copy, be_copy, be_zero,
+    be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
+};
+
+}  // namespace
+}  // namespace dls::cpu
+
+extern "C" const dls_backend* dls_cpu_backend(void) { return &dls::cpu::kCpu; }

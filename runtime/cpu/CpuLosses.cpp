@@ -1,0 +1,146 @@
+// CpuLosses.cpp: loss ops (hand-written loops). Every loss is the mean over the VALID rows of the batch
+// (dls_step_ctx::valid_rows; padded rows of the last evaluation batch contribute nothing), and its
+// backward seeds d(loss) = 1 implicitly, writing d(input) = d(mean)/d(input) (zero for padded rows).
+#include <cmath>
+#include <cstring>
+
+#include "CpuOp.h"
+
+namespace dls::cpu {
+
+namespace {
+Step fn_step(std::function<void(const dls_step_ctx&)> f) {
+  Step s;
+  s.fn = std::move(f);
+  return s;
+}
+int64_t valid(const dls_step_ctx& s, int64_t rows) { return s.valid_rows > 0 && s.valid_rows < rows ? s.valid_rows : rows; }
+}  // namespace
+
+bool build_loss_forward(const dls_op_desc& op, OpState& st) {
+  if (op.opcode < DLS_OP_CROSS_ENTROPY) return false;
+  const auto& T = op.tensors;
+  const float* x = fptr(T[0]);
+  float* loss = fptr(T[2]);
+  const int64_t R = op.rows, C = op.cols;
+  switch (op.opcode) {
+    case DLS_OP_CROSS_ENTROPY: {
+      const int32_t* y = static_cast<const int32_t*>(T[1].data);
+      const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
+      float* prob = st.buf(size_t(R * C))->p;  // softmax, kept for the backward
+      st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+        const int64_t V = valid(s, R);
+        double total = 0;
+        for (int64_t r = 0; r < V; ++r) {
+          const float* xr = x + r * C;
+          float m = xr[0];
+          for (int64_t i = 1; i < C; ++i) m = std::max(m, xr[i]);
+          float sum = 0;
+          for (int64_t i = 0; i < C; ++i) sum += (prob[r * C + i] = std::exp(xr[i] - m));
+          const float inv = 1.f / sum, lse = m + std::log(sum);
+          double mean_x = 0;
+          for (int64_t i = 0; i < C; ++i) {
+            prob[r * C + i] *= inv;
+            mean_x += xr[i];
+          }
+          mean_x /= double(C);
+          int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+          total += (1.0 - eps) * (lse - xr[label]) + eps * (lse - mean_x);
+        }
+        loss[0] = float(total / double(V));
+      }));
+      return true;
+    }
+    case DLS_OP_NLL: {
+      const int32_t* y = static_cast<const int32_t*>(T[1].data);
+      st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+        const int64_t V = valid(s, R);
+        double total = 0;
+        for (int64_t r = 0; r < V; ++r) total -= x[r * C + (y[r] < 0 || y[r] >= C ? 0 : y[r])];
+        loss[0] = float(total / double(V));
+      }));
+      return true;
+    }
+    case DLS_OP_BCE_WITH_LOGITS:
+    case DLS_OP_MSE:
+    case DLS_OP_BCE: {
+      const float* t = fptr(T[1]);
+      const int opcode = op.opcode;
+      st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+        const int64_t n = valid(s, R) * C;
+        double total = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const float v = x[i], tv = t[i];
+          if (opcode == DLS_OP_MSE) {
+            total += double(v - tv) * double(v - tv);
+          } else if (opcode == DLS_OP_BCE_WITH_LOGITS) {
+            total += std::max(v, 0.f) - v * tv + std::log1p(std::exp(-std::fabs(v)));
+          } else {  // PyTorch clamps the logs at -100
+            total -= tv * std::max(std::log(v), -100.f) + (1 - tv) * std::max(std::log1p(-v), -100.f);
+          }
+        }
+        loss[0] = float(total / double(n));
+      }));
+      return true;
+    }
+    default: return false;
+  }
+}
+
+bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
+  const dls_op_desc& op = *g.fwd;
+  if (op.opcode < DLS_OP_CROSS_ENTROPY) return false;
+  if (g.nins < 1 || !g.dins[0].data) return true;  // nothing to do
+  const auto& T = op.tensors;
+  float* dx = fptr(g.dins[0]);
+  const bool acc = (g.accumulate_mask & 1u) != 0;
+  const float* x = fptr(T[0]);
+  const int64_t R = op.rows, C = op.cols;
+  const int opcode = op.opcode;
+  if (opcode == DLS_OP_CROSS_ENTROPY || opcode == DLS_OP_NLL) {
+    const int32_t* y = static_cast<const int32_t*>(T[1].data);
+    const float eps = (opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0) ? float(op.attrs[0]) : 0.f;
+    const float* prob = opcode == DLS_OP_CROSS_ENTROPY ? f.bufs.at(0)->p : nullptr;
+    st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+      const int64_t V = valid(s, R);
+      const float scale = 1.f / float(V);
+      for (int64_t r = 0; r < R; ++r) {
+        int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+        for (int64_t i = 0; i < C; ++i) {
+          float d = 0;
+          if (r < V) {
+            if (prob) {
+              d = (prob[r * C + i] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale;
+            } else {
+              d = i == label ? -scale : 0.f;
+            }
+          }
+          dx[r * C + i] = acc ? dx[r * C + i] + d : d;
+        }
+      }
+    }));
+    return true;
+  }
+  const float* t = fptr(T[1]);
+  st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+    const int64_t n = valid(s, R) * C, all = R * C;
+    const float scale = 1.f / float(n);
+    for (int64_t i = 0; i < all; ++i) {
+      float d = 0;
+      if (i < n) {
+        const float v = x[i], tv = t[i];
+        if (opcode == DLS_OP_MSE) {
+          d = 2.f * (v - tv) * scale;
+        } else if (opcode == DLS_OP_BCE_WITH_LOGITS) {
+          d = (1.f / (1.f + std::exp(-v)) - tv) * scale;
+        } else {
+          d = (v - tv) / std::max(v * (1 - v), 1e-12f) * scale;
+        }
+      }
+      dx[i] = acc ? dx[i] + d : d;
+    }
+  }));
+  return true;
+}
+
+}  // namespace dls::cpu

@@ -1,0 +1,78 @@
+// CpuOptimizer.cpp: PyTorch's optimizer update formulas (torch.optim, single-tensor "foreach=False" path),
+// in float, one pass over each parameter.
+#include <cmath>
+
+#include "CpuOp.h"
+
+namespace dls::cpu {
+
+void update(const dls_update_desc& u) {
+  float* p = u.param;
+  const float* g = u.grad;
+  float* s0 = u.state0;
+  float* s1 = u.state1;
+  const int64_t n = u.numel;
+  const float lr = float(u.lr), wd = float(u.weight_decay), mom = float(u.momentum);
+  switch (u.kind) {
+    case DLS_OPT_SGD: {
+      // d = g + wd*p; buf = mom*buf + d (buf = d at the first step: buf starts at 0); d = nesterov ?
+      // d + mom*buf : buf; p -= lr*d
+      const bool nest = u.nesterov != 0;
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float d = g[i] + wd * p[i];
+        if (mom != 0.f) {
+          float b = (u.t == 1) ? d : mom * s0[i] + d;
+          s0[i] = b;
+          d = nest ? d + mom * b : b;
+        }
+        p[i] -= lr * d;
+      }
+      break;
+    }
+    case DLS_OPT_ADAM:
+    case DLS_OPT_ADAMW: {
+      const float b1 = float(u.beta1), b2 = float(u.beta2), eps = float(u.eps);
+      const float bc1 = 1.f - float(std::pow(u.beta1, double(u.t)));
+      const float bc2 = 1.f - float(std::pow(u.beta2, double(u.t)));
+      const float step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
+      const bool decoupled = u.kind == DLS_OPT_ADAMW;
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float d = g[i];
+        if (decoupled) {
+          p[i] *= 1.f - lr * wd;
+        } else {
+          d += wd * p[i];
+        }
+        float m = s0[i] * b1 + (1.f - b1) * d;
+        float v = s1[i] * b2 + (1.f - b2) * d * d;
+        s0[i] = m, s1[i] = v;
+        float denom = std::sqrt(v) / bc2_sqrt + eps;
+        p[i] -= step_size * m / denom;
+      }
+      break;
+    }
+    case DLS_OPT_RMSPROP: {
+      const float alpha = float(u.beta2), eps = float(u.eps);
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float d = g[i] + wd * p[i];
+        float v = alpha * s0[i] + (1.f - alpha) * d * d;
+        s0[i] = v;
+        float avg = std::sqrt(v) + eps;
+        if (mom > 0.f) {
+          float b = mom * s1[i] + d / avg;
+          s1[i] = b;
+          p[i] -= lr * b;
+        } else {
+          p[i] -= lr * d / avg;
+        }
+      }
+      break;
+    }
+    default: throw std::runtime_error("unknown optimizer kind");
+  }
+}
+
+}  // namespace dls::cpu

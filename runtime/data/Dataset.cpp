@@ -1,0 +1,161 @@
+// Dataset.cpp: loading a declared split from its files and validating it against the spec.
+#include "Dataset.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "../core/Rng.h"
+
+namespace dls {
+
+namespace {
+
+std::string dims_str(const int64_t* d, int rank) {
+  std::string s = "[";
+  for (int i = 0; i < rank; ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+// Checks that the per-sample part of `shape` (after the leading count) has the declared element count and,
+// when it has the declared rank, the declared dims. Returns the sample count.
+int64_t check_samples(const std::string& path, const std::vector<int64_t>& shape, const DataDecl& decl) {
+  int64_t declared = 1;
+  for (int i = 0; i < decl.sample_rank; ++i) declared *= decl.dims[i];
+  int64_t per = 1;
+  std::vector<int64_t> tail(shape.begin() + (shape.empty() ? 0 : 1), shape.end());
+  for (auto d : tail) per *= d;
+  bool same_rank_ok = (int)tail.size() != decl.sample_rank ||
+                      std::equal(tail.begin(), tail.end(), decl.dims);
+  if (shape.empty() || per != declared || !same_rank_ok)
+    fail(Diag::R0205, fmt::format("{}:byte 0", path), path, dims_str(tail.data(), (int)tail.size()),
+         dims_str(decl.dims, decl.sample_rank));
+  return shape[0];
+}
+
+void set_labels(Dataset& ds, const std::vector<double>& raw, const std::string& path, int64_t classes,
+                int64_t stride, int64_t offset) {
+  if (classes > 0) {
+    ds.labels.resize((size_t)ds.n);
+    for (int64_t i = 0; i < ds.n; ++i) {
+      double v = raw[size_t(i * stride + offset)];
+      if (!std::isfinite(v)) fail(Diag::R0208, fmt::format("{}:record {}", path, i), path, i);
+      if (v < 0 || v >= double(classes) || v != std::floor(v))
+        fail(Diag::R0209, fmt::format("{}:record {}", path, i), path, i, v, classes);
+      ds.labels[size_t(i)] = int32_t(v);
+    }
+  } else {
+    ds.target_numel = 1;
+    ds.targets.resize((size_t)ds.n);
+    for (int64_t i = 0; i < ds.n; ++i) {
+      double v = raw[size_t(i * stride + offset)];
+      if (!std::isfinite(v)) fail(Diag::R0208, fmt::format("{}:record {}", path, i), path, i);
+      ds.targets[size_t(i)] = float(v);
+    }
+  }
+}
+
+void init_shape(Dataset& ds, const DataDecl& decl) {
+  ds.rank = decl.sample_rank;
+  ds.sample_numel = 1;
+  for (int i = 0; i < 4; ++i) {
+    ds.dims[i] = decl.dims[i];
+    if (i < decl.sample_rank) ds.sample_numel *= decl.dims[i];
+  }
+}
+
+}  // namespace
+
+Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
+  Dataset ds;
+  ds.name = split_name;
+  init_shape(ds, decl);
+  if (decl.format == DLS_DATA_CSV) {
+    int64_t cols = 0;
+    Array a = read_csv(decl.path_a, &cols);
+    if (decl.label_column < 0 || decl.label_column >= cols)
+      fail(Diag::R0213, decl.path_a, fmt::format("'{}' has {} columns; the label column {} does not exist", decl.path_a, cols, decl.label_column));
+    std::vector<int64_t> shape = {a.shape[0], cols - 1};
+    if (cols - 1 != ds.sample_numel)
+      fail(Diag::R0205, fmt::format("{}:1", decl.path_a), decl.path_a, dims_str(&shape[1], 1), dims_str(decl.dims, decl.sample_rank));
+    ds.n = a.shape[0];
+    ds.x.resize(size_t(ds.n * ds.sample_numel));
+    for (int64_t i = 0; i < ds.n; ++i)
+      for (int64_t c = 0, k = 0; c < cols; ++c) {
+        if (c == decl.label_column) continue;
+        double v = a.values[size_t(i * cols + c)];
+        if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, i + 2, c + 1), decl.path_a, i + 2, c + 1, v);
+        ds.x[size_t(i * ds.sample_numel + k++)] = float(v);
+      }
+    // Header is line 1, so record i is on line i + 2 (blank lines aside); records are 0-based in messages.
+    set_labels(ds, a.values, decl.path_a, decl.classes, cols, decl.label_column);
+    return ds;
+  }
+  Array x = decl.format == DLS_DATA_IDX ? read_idx(decl.path_a) : read_npy(decl.path_a);
+  ds.n = check_samples(decl.path_a, x.shape, decl);
+  ds.x.resize(x.values.size());
+  for (size_t i = 0; i < x.values.size(); ++i) ds.x[i] = float(x.values[i]);
+  Array y = decl.format == DLS_DATA_IDX ? read_idx(decl.path_b) : read_npy(decl.path_b);
+  int64_t ny = y.shape.empty() ? 0 : y.shape[0];
+  if (ny != ds.n) fail(Diag::R0212, decl.path_b, decl.path_a, ds.n, decl.path_b, ny);
+  int64_t stride = ny ? int64_t(y.values.size()) / ny : 1;
+  if (decl.classes > 0 && stride != 1)
+    fail(Diag::R0205, decl.path_b, decl.path_b, fmt::format("[{}]", stride), "[] (one class label per sample)");
+  if (decl.classes > 0) {
+    set_labels(ds, y.values, decl.path_b, decl.classes, 1, 0);
+  } else {
+    ds.target_numel = stride;
+    ds.targets.resize(y.values.size());
+    for (size_t i = 0; i < y.values.size(); ++i) {
+      if (!std::isfinite(y.values[i])) fail(Diag::R0208, fmt::format("{}:record {}", decl.path_b, i / size_t(stride)), decl.path_b, i / size_t(stride));
+      ds.targets[i] = float(y.values[i]);
+    }
+  }
+  return ds;
+}
+
+Dataset load_samples(const std::string& path, const DataDecl& decl) {
+  Dataset ds;
+  ds.name = path;
+  init_shape(ds, decl);
+  bool npy = path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0;
+  Array x = npy ? read_npy(path) : read_idx(path);
+  int64_t declared = ds.sample_numel;
+  if (x.values.size() == size_t(declared)) x.shape.insert(x.shape.begin(), 1);  // a single sample
+  ds.n = check_samples(path, x.shape, decl);
+  ds.x.assign(x.values.begin(), x.values.end());
+  ds.labels.assign(size_t(ds.n), 0);
+  return ds;
+}
+
+Dataset split_off(Dataset& train, double fraction, uint64_t seed) {
+  Dataset v;
+  v.name = "valid";
+  v.rank = train.rank, v.sample_numel = train.sample_numel, v.target_numel = train.target_numel;
+  std::copy(train.dims, train.dims + 4, v.dims);
+  int64_t nv = int64_t(double(train.n) * fraction);
+  if (nv <= 0) return v;
+  std::vector<int64_t> idx(size_t(train.n));
+  std::iota(idx.begin(), idx.end(), 0);
+  Rng rng(hash3(seed, 0x73706c6974ull /* "split" */, 0));
+  for (int64_t i = train.n - 1; i > 0; --i) std::swap(idx[size_t(i)], idx[size_t(rng.below(uint64_t(i + 1)))]);
+  Dataset t;
+  t.name = train.name, t.rank = train.rank, t.sample_numel = train.sample_numel, t.target_numel = train.target_numel;
+  std::copy(train.dims, train.dims + 4, t.dims);
+  auto take = [&](Dataset& dst, int64_t from, int64_t to) {
+    dst.n = to - from;
+    for (int64_t k = from; k < to; ++k) {
+      int64_t i = idx[size_t(k)];
+      dst.x.insert(dst.x.end(), train.x.begin() + i * train.sample_numel, train.x.begin() + (i + 1) * train.sample_numel);
+      if (!train.labels.empty()) dst.labels.push_back(train.labels[size_t(i)]);
+      if (!train.targets.empty())
+        dst.targets.insert(dst.targets.end(), train.targets.begin() + i * train.target_numel,
+                           train.targets.begin() + (i + 1) * train.target_numel);
+    }
+  };
+  take(v, 0, nv);
+  take(t, nv, train.n);
+  train = std::move(t);
+  return v;
+}
+
+}  // namespace dls

@@ -1,0 +1,47 @@
+// Dataset.h: one split held in memory, as float samples plus class labels (or float targets), and the
+// readers that fill it. Every reader validates what it reads and reports problems as R02xx diagnostics
+// naming the file and the byte offset, line or record.
+#ifndef DLSPEC_RUNTIME_DATA_DATASET_H
+#define DLSPEC_RUNTIME_DATA_DATASET_H
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/Runtime.h"
+
+namespace dls {
+
+struct Dataset {
+  std::string name;            // "train", "valid", "test", or a file name for predict
+  int64_t n = 0;               // samples
+  int64_t dims[4] = {1, 1, 1, 1};
+  int32_t rank = 1;
+  int64_t sample_numel = 1;
+  std::vector<float> x;        // n * sample_numel
+  std::vector<int32_t> labels; // n (classification)
+  std::vector<float> targets;  // n * target_numel (regression: classes == 0)
+  int64_t target_numel = 0;
+};
+
+// A decoded array file (IDX or NPY): shape and values as float (exact for integers below 2^24).
+struct Array {
+  std::vector<int64_t> shape;
+  std::vector<double> values;  // double so that i64 labels and NaN checks survive
+};
+
+// Whole file, gunzipped when it starts with the gzip magic. R0201 / R0202.
+std::vector<uint8_t> read_file(const std::string& path);
+Array read_idx(const std::string& path);   // R0203, R0204
+Array read_npy(const std::string& path);   // R0203, R0210, R0211
+// CSV with a header row: rows of numeric cells. R0206, R0207.
+Array read_csv(const std::string& path, int64_t* columns);
+
+// Loads the split declared in `decl` (checking the declared sample shape and the label range).
+Dataset load_dataset(const DataDecl& decl, const std::string& split_name);
+// Loads bare samples for `predict` (IDX or .npy by extension), checking the sample shape against `decl`.
+Dataset load_samples(const std::string& path, const DataDecl& decl);
+// Takes `fraction` of `train` out as a validation split, deterministic by seed.
+Dataset split_off(Dataset& train, double fraction, uint64_t seed);
+
+}  // namespace dls
+#endif

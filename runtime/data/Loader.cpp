@@ -1,0 +1,89 @@
+#include "Loader.h"
+
+#include <cstring>
+
+namespace dls {
+
+Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed)
+    : ds_(ds), aug_(aug), batch_(batch), seed_(seed) {
+  nbatches_ = drop_last ? ds.n / batch : (ds.n + batch - 1) / batch;
+  for (auto& b : buf_) {
+    b.x.resize(size_t(batch * ds.sample_numel));
+    b.labels.resize(size_t(batch));
+    b.targets.resize(size_t(batch * (ds.target_numel > 0 ? ds.target_numel : 1)));
+  }
+  th_ = std::thread([this] { worker(); });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  th_.join();
+}
+
+void Loader::fill(Batch& b, int64_t k) {
+  const int64_t first = k * batch_, valid = std::min(batch_, ds_.n - first);
+  b.valid = valid;
+  for (int64_t r = 0; r < batch_; ++r) {
+    float* dst = b.x.data() + r * ds_.sample_numel;
+    if (r >= valid) {
+      std::memset(dst, 0, size_t(ds_.sample_numel) * 4);
+      b.labels[size_t(r)] = 0;
+      continue;
+    }
+    int64_t i = order_[size_t(first + r)];
+    augment_sample(ds_, aug_, i, seed_, epoch_, dst);
+    if (!ds_.labels.empty()) b.labels[size_t(r)] = ds_.labels[size_t(i)];
+    if (!ds_.targets.empty())
+      std::memcpy(b.targets.data() + r * ds_.target_numel, ds_.targets.data() + i * ds_.target_numel,
+                  size_t(ds_.target_numel) * 4);
+  }
+}
+
+void Loader::worker() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [this] { return stop_ || want_ >= 0; });
+    if (stop_) return;
+    int64_t k = want_;
+    want_ = -1;
+    busy_ = true;
+    l.unlock();
+    fill(buf_[k % 2], k);
+    l.lock();
+    busy_ = false;
+    ready_k_[k % 2] = k;
+    cv_.notify_all();
+  }
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t first) {
+  std::unique_lock<std::mutex> l(mu_);
+  // Wait until the worker is idle before replacing the order it reads.
+  cv_.wait(l, [this] { return want_ < 0 && !busy_; });
+  epoch_ = epoch, next_ = first;
+  order_ = epoch_order(ds_.n, aug_.shuffle, seed_, epoch);
+  ready_k_[0] = ready_k_[1] = -1;
+  if (first < nbatches_) want_ = first;  // the worker prepares the first batch of the epoch
+  l.unlock();
+  cv_.notify_all();
+}
+
+const Batch& Loader::next() {
+  std::unique_lock<std::mutex> l(mu_);
+  const int64_t k = next_++;
+  cv_.wait(l, [&] { return ready_k_[k % 2] == k; });
+  if (k + 1 < nbatches_) {
+    // The worker may only touch the other buffer, which the caller finished with (it asked for batch k).
+    cv_.wait(l, [this] { return want_ < 0 && !busy_; });
+    want_ = k + 1;
+    cv_.notify_all();
+  }
+  return buf_[k % 2];
+}
+
+}  // namespace dls
+

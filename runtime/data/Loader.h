@@ -1,0 +1,51 @@
+// Loader.h: assembles batches of one split on a background thread: while the caller trains on batch k,
+// the worker prepares batch k+1 into the other of two buffers. The worker only copies/augments (cheap,
+// memory-bound) and sleeps otherwise, so it does not compete with the step's compute threads for long.
+#ifndef DLSPEC_RUNTIME_DATA_LOADER_H
+#define DLSPEC_RUNTIME_DATA_LOADER_H
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "Pipeline.h"
+
+namespace dls {
+
+struct Batch {
+  std::vector<float> x;        // batch * sample_numel (padded rows are zero)
+  std::vector<int32_t> labels; // batch (classification)
+  std::vector<float> targets;  // batch * target_numel (regression)
+  int64_t valid = 0;           // real rows
+};
+
+class Loader {
+ public:
+  // drop_last: training drops the final partial batch; evaluation pads it.
+  Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed);
+  ~Loader();
+  int64_t batches() const { return nbatches_; }
+  // Starts epoch `epoch` at batch `first`.
+  void start_epoch(int64_t epoch, int64_t first = 0);
+  // The next batch; valid until the following call.
+  const Batch& next();
+
+ private:
+  void fill(Batch& b, int64_t k);
+  void worker();
+  const Dataset& ds_;
+  Augment aug_;
+  int64_t batch_, nbatches_;
+  uint64_t seed_;
+  int64_t epoch_ = 0, next_ = 0;
+  std::vector<int64_t> order_;
+  Batch buf_[2];
+  int64_t ready_k_[2] = {-1, -1};
+  int64_t want_ = -1;  // batch the worker should fill next (-1: none)
+  bool stop_ = false, busy_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread th_;
+};
+
+}  // namespace dls
+#endif

@@ -1,0 +1,73 @@
+#include "Pipeline.h"
+
+#include <cstring>
+#include <numeric>
+
+#include "../core/Rng.h"
+
+namespace dls {
+
+Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
+  Augment a;
+  for (const auto& s : steps) {
+    switch (s.op) {
+      case DLS_PIPE_TO_F32: break;  // samples are held as float from loading on
+      case DLS_PIPE_SCALE: {
+        const float k = float(s.a);
+        for (auto& v : ds.x) v *= k;
+        break;
+      }
+      case DLS_PIPE_NORMALIZE: {
+        const float m = float(s.a), inv = float(1.0 / s.b);
+        for (auto& v : ds.x) v = (v - m) * inv;
+        break;
+      }
+      case DLS_PIPE_SHUFFLE: a.shuffle = training; break;
+      case DLS_PIPE_RANDOM_CROP:
+        if (training) a.crop = int64_t(s.a), a.pad = int64_t(s.b);
+        break;
+      case DLS_PIPE_RANDOM_FLIP:
+        if (training) a.flip = s.a;
+        break;
+      default: break;
+    }
+  }
+  if (a.crop > 0 && (ds.rank != 3 || a.crop != ds.dims[1] || a.crop != ds.dims[2]))
+    fail(Diag::R0205, ds.name, ds.name, fmt::format("{}x{}", ds.dims[1], ds.dims[2]),
+         fmt::format("random_crop({}) of [C, H, W] samples with H = W = {}", a.crop, a.crop));
+  return a;
+}
+
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> idx((size_t)n);
+  std::iota(idx.begin(), idx.end(), 0);
+  if (!shuffle) return idx;
+  Rng rng(hash3(seed, 0x73687566ull /* "shuf" */, uint64_t(epoch)));
+  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[size_t(i)], idx[size_t(rng.below(uint64_t(i + 1)))]);
+  return idx;
+}
+
+void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out) {
+  const float* src = ds.x.data() + index * ds.sample_numel;
+  if (a.crop == 0 && a.flip == 0) {
+    std::memcpy(out, src, size_t(ds.sample_numel) * 4);
+    return;
+  }
+  Rng rng(hash3(seed, uint64_t(epoch) * 0x100000001ull + 0x61756700ull, uint64_t(index)));
+  const int64_t C = ds.rank == 3 ? ds.dims[0] : 1, H = ds.rank == 3 ? ds.dims[1] : ds.dims[0],
+                W = ds.rank == 3 ? ds.dims[2] : ds.dims[1];
+  int64_t dy = 0, dx = 0;
+  if (a.crop > 0) {
+    dy = int64_t(rng.below(uint64_t(2 * a.pad + 1))) - a.pad;
+    dx = int64_t(rng.below(uint64_t(2 * a.pad + 1))) - a.pad;
+  }
+  bool flip = a.flip > 0 && rng.uniform() < a.flip;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        int64_t sy = y + dy, sx = (flip ? W - 1 - x : x) + dx;
+        out[(c * H + y) * W + x] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? 0.f : src[(c * H + sy) * W + sx];
+      }
+}
+
+}  // namespace dls

@@ -1,0 +1,21 @@
+// Pipeline.h: the data pipeline of a split. Element-wise steps (to_f32, scale, normalize) are applied once
+// to the whole split at load time; shuffling and augmentation (random_crop, random_flip; training split
+// only) run per batch, from deterministic per-(seed, epoch, sample) random numbers.
+#ifndef DLSPEC_RUNTIME_DATA_PIPELINE_H
+#define DLSPEC_RUNTIME_DATA_PIPELINE_H
+#include "Dataset.h"
+
+namespace dls {
+struct Augment {
+  bool shuffle = false;
+  int64_t crop = 0, pad = 0;  // random_crop: output size (= input size) and zero padding
+  double flip = 0;             // random_flip probability
+};
+// Applies the element-wise steps in order and returns the per-batch part.
+Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training);
+// Sample order of `epoch`: identity, or a permutation that is a pure function of (seed, epoch).
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch);
+// Writes sample `index` of `ds` into `out`, augmented for (seed, epoch).
+void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out);
+}  // namespace dls
+#endif

@@ -1,0 +1,93 @@
+#include "Guards.h"
+
+#include <cmath>
+
+namespace dls {
+
+namespace {
+const double kExplode = 1e4, kVanish = 1e-9;
+const int64_t kReluSamples = 10;
+const double kDeadShare = 0.5;
+}  // namespace
+
+Guards::Guards(dls_rt* rt, int64_t every) : rt_(rt), every_(every) {
+  for (const auto& op : rt->ops)
+    if (op->d.opcode == DLS_OP_RELU) {
+      relu_ops_.push_back(op->d.id);
+      relu_alive_.emplace_back(size_t(rt->tensors[op->output].d.numel / rt->tensors[op->output].d.dims[0]), 0);
+    }
+}
+
+void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float loss) {
+  if (!std::isfinite(loss)) {
+    // Re-run this step (same batch, same dropout masks) without updating, checking each op's output.
+    rt_->check_outputs = true;
+    rt_->first_nonfinite_op = -1;
+    rt_->suppress_update = true;
+    call(rt_, p.train_step);
+    rt_->check_outputs = false;
+    rt_->suppress_update = false;
+    int32_t op = rt_->first_nonfinite_op;
+    Fault f = make_fault(Diag::R0101, op >= 0 ? op_location(rt_, op) : rt_->spec_path,
+                         std::isnan(loss) ? "NaN" : "infinite", epoch + 1, step + 1);
+    if (op >= 0)
+      f.notes.push_back(fmt::format("first non-finite value: output of {} (tensor {}); parameters are as before this step",
+                                    opcode_name(rt_->ops[op]->d.opcode), rt_->ops[op]->output));
+    throw f;
+  }
+  if (every_ <= 0 || step % every_ != 0) return;
+  // Gradient norms per parameter.
+  for (const auto& prm : rt_->params) {
+    if (!prm.trainable) continue;
+    std::vector<float> g = read_tensor(rt_, prm.grad);
+    double s = 0;
+    for (float v : g) s += double(v) * v;
+    double norm = std::sqrt(s);
+    if ((norm > kExplode || !std::isfinite(norm)) && warned_.insert("explode:" + prm.name).second)
+      warn(Diag::R0102, rt_->spec_path, prm.name, norm, epoch + 1, step + 1);
+    if (norm < kVanish && warned_.insert("vanish:" + prm.name).second)
+      warn(Diag::R0103, rt_->spec_path, prm.name, norm, epoch + 1, step + 1);
+  }
+  // Dying ReLU: share of units never positive over the first kReluSamples sampled batches.
+  if (relu_samples_ < kReluSamples && !relu_ops_.empty()) {
+    for (size_t k = 0; k < relu_ops_.size(); ++k) {
+      const Op& op = *rt_->ops[relu_ops_[k]];
+      std::vector<float> y = read_tensor(rt_, op.output);
+      auto& alive = relu_alive_[k];
+      const int64_t rows = std::min<int64_t>(rt_->step.valid_rows, int64_t(y.size() / alive.size()));
+      for (int64_t r = 0; r < rows; ++r)
+        for (size_t u = 0; u < alive.size(); ++u)
+          if (y[size_t(r) * alive.size() + u] > 0) alive[u] = 1;
+    }
+    if (++relu_samples_ == kReluSamples)
+      for (size_t k = 0; k < relu_ops_.size(); ++k) {
+        size_t dead = 0;
+        for (auto a : relu_alive_[k]) dead += a == 0;
+        double share = double(dead) / double(relu_alive_[k].size());
+        if (share > kDeadShare) warn(Diag::R0104, op_location(rt_, relu_ops_[k]), share * 100, kReluSamples);
+      }
+  }
+}
+
+void Guards::after_epoch(int64_t epoch, double train_loss, double val_loss) {
+  train_losses_.push_back(train_loss);
+  val_losses_.push_back(val_loss);
+  const size_t n = train_losses_.size();
+  if (n == 3 && train_losses_[2] >= train_losses_[0] && warned_.insert("flat").second)
+    warn(Diag::R0105, rt_->spec_path, 3, train_losses_[0], train_losses_[2]);
+  // Overfitting: validation loss rose for 2+ consecutive epochs while training loss fell.
+  if (n >= 3 && std::isfinite(val_loss)) {
+    int rising = 0;
+    for (size_t i = n - 1; i >= 1 && rising < 8; --i) {
+      if (val_losses_[i] > val_losses_[i - 1] && train_losses_[i] < train_losses_[i - 1]) {
+        ++rising;
+      } else {
+        break;
+      }
+    }
+    if (rising >= 2 && warned_.insert("overfit").second)
+      warn(Diag::R0106, rt_->spec_path, rising, val_losses_[n - 1 - size_t(rising)], val_losses_[n - 1]);
+  }
+}
+
+}  // namespace dls

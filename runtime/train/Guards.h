@@ -1,0 +1,32 @@
+// Guards.h: runtime checks during training. Cheap per step (the scalar loss is already on the host);
+// gradient norms and ReLU activity are sampled every `every` steps; epoch-level trends once per epoch.
+#ifndef DLSPEC_RUNTIME_TRAIN_GUARDS_H
+#define DLSPEC_RUNTIME_TRAIN_GUARDS_H
+#include <set>
+#include <vector>
+
+#include "Trainer.h"
+
+namespace dls {
+
+class Guards {
+ public:
+  explicit Guards(dls_rt* rt, int64_t every = 50);
+  // After a training step with loss `loss`. On a non-finite loss re-runs the step's forward pass (no update)
+  // checking every op's output and throws R0101 located at the first op producing a non-finite value.
+  void after_step(const Program& p, int64_t epoch, int64_t step, float loss);
+  // After an epoch (val_loss NaN when there is no validation).
+  void after_epoch(int64_t epoch, double train_loss, double val_loss);
+
+ private:
+  dls_rt* rt_;
+  int64_t every_;
+  std::set<std::string> warned_;
+  std::vector<std::vector<uint8_t>> relu_alive_;  // per relu op: unit ever positive
+  std::vector<int32_t> relu_ops_;
+  int64_t relu_samples_ = 0;
+  std::vector<double> train_losses_, val_losses_;
+};
+
+}  // namespace dls
+#endif

@@ -1,0 +1,121 @@
+// Main.cpp: dls_rt_main, the command line of a built executable.
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "Trainer.h"
+
+namespace dls {
+
+namespace {
+
+const char* kUsage =
+    "usage: %s <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train [--epochs N] [--threads N] [--resume DIR]   train the network (resume from DIR's newest checkpoint)\n"
+    "  eval [--checkpoint DIR] [--threads N]            evaluate on the test split\n"
+    "  predict FILE [--checkpoint DIR]                  print the predicted class of each sample in FILE (.npy or IDX)\n"
+    "\n"
+    "options:\n"
+    "  --epochs N      number of epochs (default: the spec's)\n"
+    "  --threads N     compute threads (default 2)\n"
+    "  --help          this text\n";
+
+int64_t parse_count(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || n <= 0 || n > 1000000) fail(Diag::R0404, "", flag, v);
+  return n;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.empty()) fail(Diag::R0406, "", argv[0], "a command (train, eval, predict; see --help)");
+  size_t i = 0;
+  if (a[0] == "--help" || a[0] == "-h" || a[0] == "help") {
+    o.command = "help";
+    return o;
+  }
+  o.command = a[i++];
+  if (o.command != "train" && o.command != "eval" && o.command != "predict" && o.command != "step-check")
+    fail(Diag::R0401, "", o.command);
+  auto value = [&](const std::string& flag) -> std::string {
+    if (i >= a.size() || a[i].rfind("--", 0) == 0) fail(Diag::R0403, "", flag);
+    return a[i++];
+  };
+  while (i < a.size()) {
+    std::string f = a[i++];
+    if (f == "--help" || f == "-h") {
+      o.command = "help";
+      return o;
+    } else if (f == "--epochs" && o.command == "train") {
+      o.epochs = parse_count(f, value(f));
+    } else if (f == "--threads") {
+      o.threads = int32_t(parse_count(f, value(f)));
+    } else if (f == "--resume" && o.command == "train") {
+      o.resume = value(f);
+      struct stat st;
+      if (::stat(o.resume.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.resume);
+    } else if (f == "--checkpoint" && (o.command == "eval" || o.command == "predict")) {
+      o.checkpoint = value(f);
+      struct stat st;
+      if (::stat(o.checkpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.checkpoint);
+    } else if (o.command == "step-check" && f == "--weights") {
+      o.weights = value(f);
+    } else if (o.command == "step-check" && f == "--batch") {
+      o.batch_x = value(f);
+      o.batch_y = value(f);
+    } else if (o.command == "step-check" && f == "--out") {
+      o.out = value(f);
+    } else if (o.command == "predict" && f.rfind("--", 0) != 0 && o.predict_file.empty()) {
+      o.predict_file = f;
+    } else {
+      fail(Diag::R0402, "", f, o.command);
+    }
+  }
+  if (o.command == "predict" && o.predict_file.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy or IDX)");
+  return o;
+}
+
+}  // namespace
+
+// Runs one command line with already-parsed options; shared by dls_rt_main and the tests.
+int run(const Options& o, const Program& p) {
+  auto rt = make_runtime(o.threads);
+  call(rt.get(), p.setup);
+  if (o.command == "train") return run_train(rt.get(), p, o);
+  if (o.command == "eval") return run_eval(rt.get(), p, o);
+  if (o.command == "predict") return run_predict(rt.get(), p, o);
+  return run_step_check(rt.get(), p, o);
+}
+
+}  // namespace dls
+
+extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn train_step, dls_gen_fn eval_step) {
+  using namespace dls;
+  Options o;
+  try {
+    o = parse(argc, argv);
+  } catch (const Fault& f) {
+    emit(f);
+    return 2;
+  }
+  if (o.command == "help") {
+    std::printf(kUsage, argc > 0 ? argv[0] : "program");
+    return 0;
+  }
+  try {
+    return run(o, Program{setup, train_step, eval_step});
+  } catch (const Fault& f) {
+    emit(f);
+    return 1;
+  } catch (const std::bad_alloc&) {
+    emit(make_fault(Diag::R0503, "", 0, "host memory"));
+    return 1;
+  } catch (const std::exception& e) {
+    emit(make_fault(Diag::R0001, "", e.what()));
+    return 1;
+  }
+}

@@ -1,0 +1,104 @@
+#include "Metrics.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace dls {
+
+namespace {
+std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
+}  // namespace
+
+void append_metrics(const std::string& dir, const EpochMetrics& m) {
+  ::mkdir(dir.c_str(), 0777);
+  {
+    std::ofstream j(dir + "/metrics.jsonl", std::ios::app);
+    j << fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{}}}\n",
+                     m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr));
+  }
+  std::string csv = dir + "/metrics.csv";
+  struct stat st;
+  bool fresh = ::stat(csv.c_str(), &st) != 0 || st.st_size == 0;
+  std::ofstream c(csv, std::ios::app);
+  if (fresh) c << "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr\n";
+  auto cn = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
+  c << fmt::format("{},{},{},{},{},{},{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc), cn(m.img_s),
+                   cn(m.seconds), cn(m.lr));
+}
+
+std::vector<EpochMetrics> read_metrics(const std::string& dir) {
+  std::vector<EpochMetrics> out;
+  std::ifstream c(dir + "/metrics.csv");
+  std::string line;
+  std::getline(c, line);  // header
+  while (std::getline(c, line)) {
+    std::vector<double> v;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) v.push_back(cell.empty() ? NAN : std::atof(cell.c_str()));
+    while (v.size() < 7) v.push_back(NAN);
+    EpochMetrics m{int64_t(v[0]), v[1], v[2], v[3], v[4], v[5], v[6]};
+    // A resumed run may repeat epochs after a crash: keep the latest row per epoch.
+    while (!out.empty() && out.back().epoch >= m.epoch) out.pop_back();
+    out.push_back(m);
+  }
+  return out;
+}
+
+void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
+  const int W = 900, H = 360, pw = 380, ph = 260, top = 50, left1 = 70, left2 = 520;
+  std::string s = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+                              "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n", W, H);
+  auto panel = [&](int left, const char* title, std::vector<std::pair<std::string, std::vector<double>>> series,
+                   bool percent) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (auto& [name, v] : series)
+      for (double x : v)
+        if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+    if (!std::isfinite(lo)) lo = 0, hi = 1;
+    if (hi - lo < 1e-12) hi = lo + 1;
+    const double pad = (hi - lo) * 0.05;
+    lo -= pad, hi += pad;
+    const size_t n = ms.size();
+    auto X = [&](size_t i) { return left + (n > 1 ? double(i) * pw / double(n - 1) : pw / 2.0); };
+    auto Y = [&](double v) { return top + ph - (v - lo) / (hi - lo) * ph; };
+    s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, top - 20, title);
+    s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n", left, top, pw, ph);
+    for (int k = 0; k <= 4; ++k) {
+      double v = lo + (hi - lo) * k / 4;
+      s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 5, Y(v) + 4,
+                       percent ? fmt::format("{:.1f}%", v * 100) : fmt::format("{:.3g}", v));
+      s += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", left, left + pw, Y(v), Y(v));
+    }
+    for (size_t i = 0; i < n; ++i)
+      if (n <= 20 || i % (n / 10) == 0)
+        s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", X(i), top + ph + 16, ms[i].epoch);
+    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">epoch</text>\n", left + pw / 2, top + ph + 34);
+    const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c"};
+    int ci = 0;
+    for (auto& [name, v] : series) {
+      std::string pts;
+      for (size_t i = 0; i < v.size(); ++i)
+        if (std::isfinite(v[i])) pts += fmt::format("{:.1f},{:.1f} ", X(i), Y(v[i]));
+      s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", colors[ci], pts);
+      for (size_t i = 0; i < v.size(); ++i)
+        if (std::isfinite(v[i])) s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", X(i), Y(v[i]), colors[ci]);
+      s += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>\n", left + pw - 110, top + 16 + 16 * ci, colors[ci], name);
+      ++ci;
+    }
+  };
+  std::vector<double> tl, vl, va;
+  for (const auto& m : ms) tl.push_back(m.train_loss), vl.push_back(m.val_loss), va.push_back(m.val_acc);
+  panel(left1, "loss", {{"train loss", tl}, {"validation loss", vl}}, false);
+  panel(left2, "accuracy", {{"validation accuracy", va}}, true);
+  s += "</svg>\n";
+  std::ofstream(dir + "/curves.svg") << s;
+}
+
+}  // namespace dls

@@ -1,0 +1,78 @@
+// StepCheck.cpp: the developer command `step-check --weights DIR --batch X.npy Y.npy --out DIR`: loads every
+// parameter from DIR/<name>.npy, runs ONE training step's forward and backward on the batch (training
+// mode, no update) and writes loss.npy and <name>.grad.npy for each trainable parameter to --out.
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "../data/Dataset.h"
+#include "Trainer.h"
+
+namespace dls {
+
+namespace {
+void write_npy(const std::string& path, const std::vector<float>& v, const dls_tensor_desc& d) {
+  std::string shape = "(";
+  for (int i = 0; i < d.rank; ++i) shape += std::to_string(d.dims[i]) + (d.rank == 1 || i + 1 < d.rank ? "," : "");
+  shape += ")";
+  std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + h.size() + 1) % 64) h += ' ';
+  h += '\n';
+  std::ofstream f(path, std::ios::binary);
+  if (!f) fail(Diag::R0407, path, path, std::strerror(errno));
+  f.write("\x93NUMPY\x01\x00", 8);
+  uint16_t len = uint16_t(h.size());
+  f.write(reinterpret_cast<const char*>(&len), 2);
+  f.write(h.data(), std::streamsize(h.size()));
+  f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * 4));
+}
+}  // namespace
+
+int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
+  if (o.weights.empty() || o.batch_x.empty() || o.batch_y.empty() || o.out.empty())
+    fail(Diag::R0406, "", "step-check", "--weights DIR --batch X.npy Y.npy --out DIR");
+  if (rt->io_input < 0 || rt->io_loss < 0) fail(Diag::R0504, rt->spec_path, "the program declares no io tensors");
+  for (const auto& prm : rt->params) {
+    std::string path = o.weights + "/" + prm.name + ".npy";
+    Array a = read_npy(path);
+    const Tensor& t = rt->tensors[prm.value];
+    if ((int64_t)a.values.size() != t.d.numel)
+      fail(Diag::R0205, path, path, fmt::format("{} values", a.values.size()), shape_str(t.d));
+    std::vector<float> v(a.values.begin(), a.values.end());
+    to_device(rt, t.d.data, v.data(), t.bytes);
+  }
+  Array x = read_npy(o.batch_x), y = read_npy(o.batch_y);
+  const Tensor& xt = rt->tensors[rt->io_input];
+  const Tensor& yt = rt->tensors[rt->io_labels];
+  if ((int64_t)x.values.size() != xt.d.numel) fail(Diag::R0205, o.batch_x, o.batch_x, fmt::format("{} values", x.values.size()), shape_str(xt.d));
+  if ((int64_t)y.values.size() != yt.d.numel) fail(Diag::R0205, o.batch_y, o.batch_y, fmt::format("{} values", y.values.size()), shape_str(yt.d));
+  Batch b;
+  b.x.assign(x.values.begin(), x.values.end());
+  b.valid = xt.d.dims[0];
+  if (yt.d.dtype == DLS_I32) {
+    for (size_t i = 0; i < y.values.size(); ++i) {
+      double v = y.values[i];
+      const Tensor& out = rt->tensors[rt->io_output];
+      int64_t C = out.d.numel / out.d.dims[0];
+      if (!(v >= 0 && v < double(C))) fail(Diag::R0209, fmt::format("{}:record {}", o.batch_y, i), o.batch_y, i, v, C);
+      b.labels.push_back(int32_t(v));
+    }
+  } else {
+    b.targets.assign(y.values.begin(), y.values.end());
+  }
+  bind_batch(rt, b);
+  rt->step.training = 1, rt->step.step = 0;
+  rt->suppress_update = true;
+  call(rt, p.train_step);
+  rt->suppress_update = false;
+  ::mkdir(o.out.c_str(), 0777);
+  dls_tensor_desc scalar{};
+  scalar.rank = 0;
+  write_npy(o.out + "/loss.npy", read_tensor(rt, rt->io_loss), scalar);
+  for (const auto& prm : rt->params)
+    if (prm.trainable) write_npy(o.out + "/" + prm.name + ".grad.npy", read_tensor(rt, prm.grad), rt->tensors[prm.value].d);
+  return 0;
+}
+
+}  // namespace dls

@@ -1,0 +1,262 @@
+// Trainer.cpp: the training loop, evaluation and prediction over the generated step functions.
+#include "Trainer.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "../core/Schedule.h"
+#include "Checkpoint.h"
+#include "Guards.h"
+#include "Metrics.h"
+
+namespace dls {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void require_io(const dls_rt* rt) {
+  if (rt->io_input < 0 || rt->io_labels < 0 || rt->io_output < 0 || rt->io_loss < 0)
+    fail(Diag::R0504, rt->spec_path, "the program did not declare its input/label/output/loss tensors (dls_rt_io)");
+  const auto& x = rt->tensors[rt->io_input].d;
+  if (x.dims[0] != rt->batch)
+    fail(Diag::R0504, rt->spec_path, fmt::format("input tensor {} does not have the batch size {}", shape_str(x), rt->batch));
+}
+
+struct Splits {
+  Dataset train, valid;
+  bool has_valid = false;
+  Augment train_aug, valid_aug;
+};
+
+Splits load_splits(dls_rt* rt, bool need_train) {
+  Splits s;
+  if (need_train) {
+    if (!rt->data[DLS_SPLIT_TRAIN].declared) fail(Diag::R0213, rt->spec_path, "the program declares no training data");
+    s.train = load_dataset(rt->data[DLS_SPLIT_TRAIN], "train");
+  }
+  if (rt->data[DLS_SPLIT_VALID].declared) {
+    s.valid = load_dataset(rt->data[DLS_SPLIT_VALID], "valid");
+    s.has_valid = true;
+    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_VALID], false);
+  } else if (need_train && rt->split_fraction > 0) {
+    s.valid = split_off(s.train, rt->split_fraction, uint64_t(rt->seed));
+    s.has_valid = s.valid.n > 0;
+    // The carved-out split gets the training pipeline's element-wise steps (no augmentation).
+    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TRAIN], false);
+  } else if (rt->data[DLS_SPLIT_TEST].declared) {
+    s.valid = load_dataset(rt->data[DLS_SPLIT_TEST], "test");
+    s.has_valid = true;
+    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TEST], false);
+  }
+  if (need_train) {
+    s.train_aug = apply_pipeline(s.train, rt->pipes[DLS_SPLIT_TRAIN], true);
+    if (s.train.n < rt->batch) fail(Diag::R0214, rt->data[DLS_SPLIT_TRAIN].path_a, "train", s.train.n, rt->batch);
+  }
+  return s;
+}
+
+// Progress display: a redrawn bar on a terminal, nothing per step otherwise.
+struct Progress {
+  bool tty = ::isatty(STDOUT_FILENO) != 0;
+  bool quiet = false;
+  Clock::time_point last = Clock::now();
+  void step(int64_t epoch, int64_t epochs, int64_t b, int64_t nb, double loss, double img_s, double eta) {
+    if (quiet || !tty || since(last) < 0.2) return;
+    last = Clock::now();
+    const int width = 30;
+    int filled = int(double(width) * double(b) / double(nb));
+    std::printf("\r\x1b[Kepoch %lld/%lld [%s%s] %lld/%lld  loss %.4f  %.0f img/s  ETA %.0fs", (long long)epoch,
+                (long long)epochs, std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
+                (long long)b, (long long)nb, loss, img_s, eta);
+    std::fflush(stdout);
+  }
+  void line(const std::string& s) {
+    if (quiet) return;
+    if (tty) std::printf("\r\x1b[K");
+    std::printf("%s\n", s.c_str());
+    std::fflush(stdout);
+  }
+};
+
+int64_t argmax_row(const float* p, int64_t c) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < c; ++i)
+    if (p[i] > p[best]) best = i;
+  return best;
+}
+
+}  // namespace
+
+void call(dls_rt* rt, dls_gen_fn f) {
+  f(rt);
+  raise_pending(rt);
+}
+
+void bind_batch(dls_rt* rt, const Batch& b) {
+  const Tensor& x = rt->tensors[rt->io_input];
+  to_device(rt, x.d.data, b.x.data(), x.bytes);
+  const Tensor& y = rt->tensors[rt->io_labels];
+  if (y.d.dtype == DLS_I32) {
+    to_device(rt, y.d.data, b.labels.data(), y.bytes);
+  } else if (b.targets.size() * 4 >= y.bytes) {
+    to_device(rt, y.d.data, b.targets.data(), y.bytes);
+  }
+  rt->step.valid_rows = b.valid;
+}
+
+std::string run_dir(const dls_rt* rt) { return rt->ckpt_dir.empty() ? "runs/" + rt->name : rt->ckpt_dir; }
+
+EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
+  Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
+  loader.start_epoch(0);
+  const Tensor& out = rt->tensors[rt->io_output];
+  const int64_t C = out.d.numel / out.d.dims[0];
+  const bool classify = !ds.labels.empty() && C > 1;
+  std::vector<float> o(size_t(out.d.numel));
+  double loss_sum = 0;
+  int64_t correct = 0, n = 0;
+  rt->step.training = 0;
+  for (int64_t k = 0; k < loader.batches(); ++k) {
+    const Batch& b = loader.next();
+    bind_batch(rt, b);
+    call(rt, p.eval_step);
+    float loss = 0;
+    to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
+    loss_sum += double(loss) * double(b.valid);
+    if (classify) {
+      to_host(rt, o.data(), out.d.data, out.bytes);
+      for (int64_t r = 0; r < b.valid; ++r) correct += argmax_row(o.data() + r * C, C) == b.labels[size_t(r)];
+    }
+    n += b.valid;
+  }
+  rt->step.training = 1;
+  EvalResult r;
+  r.samples = n;
+  r.loss = n ? loss_sum / double(n) : NAN;
+  r.accuracy = classify && n ? double(correct) / double(n) : NAN;
+  return r;
+}
+
+int run_train(dls_rt* rt, const Program& p, const Options& o) {
+  require_io(rt);
+  const int64_t epochs = o.epochs > 0 ? o.epochs : rt->epochs;
+  Splits s = load_splits(rt, true);
+  const std::string dir = run_dir(rt);
+  int64_t start_epoch = 0, global_step = 0;
+  if (!o.resume.empty()) {
+    CheckpointInfo ci = load_checkpoint(rt, o.resume);
+    start_epoch = ci.epoch, global_step = ci.global_step;
+    if (!o.quiet) std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
+  }
+  Loader loader(s.train, s.train_aug, rt->batch, true, uint64_t(rt->seed));
+  Guards guards(rt);
+  Progress prog;
+  prog.quiet = o.quiet;
+  const std::string ckdir = rt->ckpt_dir;
+  for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
+    auto t0 = Clock::now();
+    loader.start_epoch(epoch);
+    const int64_t nb = loader.batches();
+    double loss_sum = 0;
+    rt->step.training = 1;
+    for (int64_t k = 0; k < nb; ++k) {
+      const Batch& b = loader.next();
+      bind_batch(rt, b);
+      rt->step.step = global_step;
+      rt->lr_now = schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs);
+      call(rt, p.train_step);
+      float loss = 0;
+      to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
+      guards.after_step(p, epoch, global_step, loss);
+      loss_sum += loss;
+      ++global_step;
+      double el = since(t0), img_s = double((k + 1) * rt->batch) / el;
+      prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(k + 1), img_s, el / double(k + 1) * double(nb - k - 1));
+    }
+    const double train_time = since(t0);
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.train_loss = loss_sum / double(nb);
+    m.img_s = double(nb * rt->batch) / train_time;
+    m.lr = rt->lr_now;
+    m.val_loss = m.val_acc = NAN;
+    bool validate = s.has_valid && rt->validate_every > 0 && ((epoch + 1) % rt->validate_every == 0 || epoch + 1 == epochs);
+    if (validate) {
+      EvalResult r = evaluate(rt, p, s.valid);
+      m.val_loss = r.loss, m.val_acc = r.accuracy;
+    }
+    m.seconds = since(t0);
+    std::string line = fmt::format("epoch {}/{}  loss {:.4f}", epoch + 1, epochs, m.train_loss);
+    if (validate) line += fmt::format("  val_loss {:.4f}", m.val_loss);
+    if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
+    line += fmt::format("  {:.0f} img/s  {:.1f}s", m.img_s, m.seconds);
+    prog.line(line);
+    append_metrics(dir, m);
+    guards.after_epoch(epoch, m.train_loss, m.val_loss);
+    if (!ckdir.empty() && ((epoch + 1) % rt->ckpt_every == 0 || epoch + 1 == epochs)) {
+      try {
+        save_checkpoint(rt, ckdir, epoch + 1, global_step);
+      } catch (const Fault& f) {
+        emit(f);  // the run goes on; the previous checkpoint is intact
+      }
+    }
+  }
+  write_curves(dir, read_metrics(dir));
+  if (!o.quiet) std::printf("metrics: %s/metrics.jsonl, %s/metrics.csv, %s/curves.svg\n", dir.c_str(), dir.c_str(), dir.c_str());
+  return 0;
+}
+
+namespace {
+void load_weights(dls_rt* rt, const Options& o) {
+  std::string dir = !o.checkpoint.empty() ? o.checkpoint : rt->ckpt_dir;
+  if (dir.empty()) fail(Diag::R0406, "", o.command, "--checkpoint DIR (the program declares no checkpoint directory)");
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", dir);
+  load_checkpoint(rt, dir);
+}
+}  // namespace
+
+int run_eval(dls_rt* rt, const Program& p, const Options& o) {
+  require_io(rt);
+  load_weights(rt, o);
+  const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_VALID;
+  if (!rt->data[split].declared) fail(Diag::R0213, rt->spec_path, "the program declares no test or validation data");
+  Dataset ds = load_dataset(rt->data[split], split == DLS_SPLIT_TEST ? "test" : "valid");
+  apply_pipeline(ds, rt->pipes[split], false);
+  EvalResult r = evaluate(rt, p, ds);
+  std::printf("%s: %lld samples  loss %.4f", ds.name.c_str(), (long long)r.samples, r.loss);
+  if (std::isfinite(r.accuracy)) std::printf("  accuracy %.2f%%", r.accuracy * 100);
+  std::printf("\n");
+  return 0;
+}
+
+int run_predict(dls_rt* rt, const Program& p, const Options& o) {
+  require_io(rt);
+  load_weights(rt, o);
+  const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_TRAIN;
+  Dataset ds = load_samples(o.predict_file, rt->data[split]);
+  apply_pipeline(ds, rt->pipes[split], false);
+  Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
+  loader.start_epoch(0);
+  const Tensor& out = rt->tensors[rt->io_output];
+  const int64_t C = out.d.numel / out.d.dims[0];
+  std::vector<float> v(size_t(out.d.numel));
+  rt->step.training = 0;
+  for (int64_t k = 0; k < loader.batches(); ++k) {
+    const Batch& b = loader.next();
+    bind_batch(rt, b);
+    call(rt, p.eval_step);
+    to_host(rt, v.data(), out.d.data, out.bytes);
+    for (int64_t r = 0; r < b.valid; ++r) std::printf("%lld\n", (long long)argmax_row(v.data() + r * C, C));
+  }
+  return 0;
+}
+
+}  // namespace dls

@@ -1,0 +1,46 @@
+// Trainer.h: the commands of a built executable (train, eval, predict, step-check) over a set-up runtime.
+#ifndef DLSPEC_RUNTIME_TRAIN_TRAINER_H
+#define DLSPEC_RUNTIME_TRAIN_TRAINER_H
+#include <string>
+
+#include "../core/Runtime.h"
+#include "../data/Loader.h"
+
+namespace dls {
+
+struct Program {
+  dls_gen_fn setup = nullptr, train_step = nullptr, eval_step = nullptr;
+};
+
+struct Options {
+  std::string command;          // train | eval | predict | step-check | help
+  int64_t epochs = -1;          // --epochs override
+  int32_t threads = 2;          // --threads
+  std::string resume;           // train --resume DIR
+  std::string checkpoint;       // eval/predict --checkpoint DIR
+  std::string predict_file;     // predict FILE
+  std::string weights, batch_x, batch_y, out;  // step-check
+  bool quiet = false;           // tests: no progress output
+};
+
+// Each returns the process exit code; faults are thrown as dls::Fault.
+int run_train(dls_rt* rt, const Program& p, const Options& o);
+int run_eval(dls_rt* rt, const Program& p, const Options& o);
+int run_predict(dls_rt* rt, const Program& p, const Options& o);
+int run_step_check(dls_rt* rt, const Program& p, const Options& o);
+
+// Copies a batch into the program's input/label tensors and sets the step's valid row count.
+void bind_batch(dls_rt* rt, const Batch& b);
+// Runs generated code and rethrows a fault it recorded.
+void call(dls_rt* rt, dls_gen_fn f);
+// Where metrics and default checkpoints go: the checkpoint dir or ./runs/NAME.
+std::string run_dir(const dls_rt* rt);
+// Evaluates a split in eval mode: mean loss over all samples and accuracy (NaN when not classification).
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t samples = 0;
+};
+EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds);
+
+}  // namespace dls
+#endif
