@@ -104,7 +104,8 @@ UNTERMINATED_STRING : '"' ( ESC | ~["\\\r\n] )* ('\\')? ;
 
 LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
-UNTERMINATED_COMMENT : '/*' .*? EOF ;
+// Cannot contain `*/`: otherwise, being the longer match, it would swallow every closed comment too.
+UNTERMINATED_COMMENT : '/*' ( ~'*' | '*'+ ~[*/] )* '*'* EOF ;
 WS       : [ \t\r\n\f]+ -> skip ;
 ERROR_CHAR : . ;
 

@@ -1,5 +1,6 @@
 #include "syntax/Parser.h"
 
+#include <algorithm>
 #include <antlr4-runtime.h>
 #include <charconv>
 #include <cmath>
@@ -88,7 +89,10 @@ std::string tokenDescription(const Token* t) {
     case DLSpecLexer::ID: return fmt::format("name `{}`", t->getText().substr(0, 40));
     case DLSpecLexer::NUMBER: return fmt::format("number `{}`", t->getText().substr(0, 40));
     case DLSpecLexer::STRING:
-    case DLSpecLexer::UNTERMINATED_STRING: return "a string";
+    case DLSpecLexer::UNTERMINATED_STRING: {
+      std::string text = t->getText();
+      return fmt::format("string {}", text.size() > 40 ? text.substr(0, 40) + "…" : text);
+    }
     default: break;
   }
   std::string text = t->getText();
@@ -138,6 +142,16 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
 public:
   ErrorStrategy(DiagnosticEngine& d, FileId f, const OffsetMap& m) : diags_(d), file_(f), map_(m) {}
   size_t errors = 0;
+  // Errors are reported per declaration (see parseSpec): after the first error in one, a later error on
+  // the same line, or at the end of the declaration, is a consequence of the first and is not reported.
+  size_t errorsInChunk = 0;
+  uint32_t lastErrorLine = 0;
+  const SourceManager* sm = nullptr;
+
+  void startChunk() {
+    errorsInChunk = 0;
+    lastErrorLine = 0;
+  }
 
   Span spanOf(const Token* t) const {
     if (t->getType() == Token::EOF) {
@@ -148,6 +162,52 @@ public:
   }
 
 protected:
+  // After an error in a declaration, a later one is reported only when it is in an item (statement,
+  // field, pipeline step, setting) that starts on a line after the last error: errors in between are
+  // the parser's recovery reading the rest of the broken item.
+  bool worthReporting(antlr4::Parser* p, const Token* t) {
+    uint32_t line = sm->lineCol(spanOf(t)).line;
+    if (errorsInChunk > 0) {
+      if (t->getType() == Token::EOF || line <= lastErrorLine) return false;
+      antlr4::ParserRuleContext* item = nullptr;
+      for (auto* c = p->getContext(); c && !item; c = dynamic_cast<antlr4::ParserRuleContext*>(c->parent)) {
+        size_t r = c->getRuleIndex();
+        if (r == P::RuleStmt || r == P::RuleDatasetItem || r == P::RulePipeItem || r == P::RuleTrainItem) item = c;
+      }
+      if (!item || !item->getStart() || sm->lineCol(spanOf(item->getStart())).line <= lastErrorLine) return false;
+    }
+    lastErrorLine = line;
+    ++errorsInChunk;
+    return true;
+  }
+
+  // `h = x |>` followed by a new line: say what is missing rather than what came next.
+  bool missingOperand(antlr4::Parser* p, const Token* t) {
+    Token* prev = p->getTokenStream()->LT(-1);
+    if (!prev) return false;
+    size_t ty = prev->getType();
+    if (ty != DLSpecLexer::PIPE && ty != DLSpecLexer::ASSIGN && ty != DLSpecLexer::PLUS && ty != DLSpecLexer::MINUS &&
+        ty != DLSpecLexer::STAR && ty != DLSpecLexer::SLASH && ty != DLSpecLexer::RETURN)
+      return false;
+    auto& d = diags_.report(Code::E0013, spanOf(t), "an expression", fmt::format("after `{}`", prev->getText()),
+                            tokenDescription(t));
+    d.label(spanOf(prev), "needs an operand");
+    count();
+    return true;
+  }
+
+  // `lable kind: class<10>` reads as `lable = …` with the `=` missing: point out the likely misspelt keyword.
+  void suggestPreviousKeyword(Diagnostic& d, antlr4::Parser* p) {
+    Token* prev = p->getTokenStream()->LT(-1);
+    if (!prev || prev->getType() != DLSpecLexer::ID) return;
+    static const std::vector<std::string> itemKeywords = {"sample", "label", "return", "augment"};
+    if (auto k = closest(prev->getText(), itemKeywords)) {
+      d.label(spanOf(prev), fmt::format("is this a misspelt `{}`?", *k));
+      d.help(fmt::format("did you mean `{}`?", *k));
+      d.fixit(spanOf(prev), *k);
+    }
+  }
+
   void count() {
     if (++errors >= kMaxSyntaxErrors) {
       diags_.report(Code::E0018, Span{}, errors);
@@ -171,8 +231,29 @@ protected:
     }
   }
 
+  // Brackets are balanced before the parser runs, so deleting one to recover is always wrong (and would
+  // turn `dataset {` into a dataset named after its first field).
+  Token* singleTokenDeletion(antlr4::Parser* p) override {
+    size_t t = p->getCurrentToken()->getType();
+    if (t == DLSpecLexer::LPAREN || t == DLSpecLexer::RPAREN || t == DLSpecLexer::LBRACK ||
+        t == DLSpecLexer::RBRACK || t == DLSpecLexer::LBRACE || t == DLSpecLexer::RBRACE)
+      return nullptr;
+    return antlr4::DefaultErrorStrategy::singleTokenDeletion(p);
+  }
+
   std::string expectedList(antlr4::Parser* p, const antlr4::misc::IntervalSet& set) {
-    auto types = set.toList();
+    auto all = set.toList();
+    // Keywords that are also names (`sample`, `train`, …) are "a name" when a name is expected.
+    std::vector<size_t> types;
+    bool name = set.contains(static_cast<size_t>(DLSpecLexer::ID));
+    if (name) types.push_back(DLSpecLexer::ID);
+    for (size_t t : all)
+      if (!name || !(t == DLSpecLexer::ID || t == DLSpecLexer::SAMPLE || t == DLSpecLexer::LABEL ||
+                     t == DLSpecLexer::FROM || t == DLSpecLexer::AUGMENT || t == DLSpecLexer::ON ||
+                     t == DLSpecLexer::EVERY || t == DLSpecLexer::METRICS || t == DLSpecLexer::KEEP ||
+                     t == DLSpecLexer::DLSPEC || t == DLSpecLexer::DATASET || t == DLSpecLexer::PIPELINE ||
+                     t == DLSpecLexer::BLOCK || t == DLSpecLexer::NETWORK || t == DLSpecLexer::TRAIN))
+        types.push_back(t);
     if (types.size() > 5) return "";
     std::string out;
     for (size_t i = 0; i < types.size(); ++i) {
@@ -196,9 +277,13 @@ protected:
 
   void reportNoViableAlternative(antlr4::Parser* p, const antlr4::NoViableAltException& e) override {
     Token* t = e.getOffendingToken();
+    if (!worthReporting(p, t) || missingOperand(p, t)) return;
     auto* ctx = p->getContext();
     if (ctx && (ctx->getRuleIndex() == P::RuleDecl || ctx->getRuleIndex() == P::RuleSpec)) {
       atDeclLevel(p, t);
+    } else if (ctx && ctx->getRuleIndex() == P::RuleIdent) {
+      auto* outer = dynamic_cast<antlr4::ParserRuleContext*>(ctx->parent);
+      diags_.report(Code::E0013, spanOf(t), "a name", contextPhrase(outer ? outer : ctx), tokenDescription(t));
     } else {
       auto& d = diags_.report(Code::E0012, spanOf(t), tokenDescription(t), contextPhrase(ctx));
       suggestKeyword(d, t, e.getExpectedTokens(), p);
@@ -208,8 +293,9 @@ protected:
 
   void reportInputMismatch(antlr4::Parser* p, const antlr4::InputMismatchException& e) override {
     Token* t = e.getOffendingToken();
+    if (!worthReporting(p, t) || missingOperand(p, t)) return;
     auto* ctx = p->getContext();
-    if (ctx && ctx->getRuleIndex() == P::RuleSpec) {
+    if (ctx && (ctx->getRuleIndex() == P::RuleSpec || ctx->getRuleIndex() == P::RuleDecl)) {
       atDeclLevel(p, t);
       count();
       return;
@@ -221,6 +307,7 @@ protected:
     } else {
       auto& d = diags_.report(Code::E0013, spanOf(t), exp, contextPhrase(ctx), tokenDescription(t));
       suggestKeyword(d, t, e.getExpectedTokens(), p);
+      if (exp == "`=`") suggestPreviousKeyword(d, p);
     }
     count();
   }
@@ -229,8 +316,9 @@ protected:
     if (inErrorRecoveryMode(p)) return;
     beginErrorCondition(p);
     Token* t = p->getCurrentToken();
+    if (!worthReporting(p, t) || missingOperand(p, t)) return;
     auto* ctx = p->getContext();
-    if (ctx && ctx->getRuleIndex() == P::RuleSpec) {
+    if (ctx && (ctx->getRuleIndex() == P::RuleSpec || ctx->getRuleIndex() == P::RuleDecl)) {
       atDeclLevel(p, t);
     } else {
       auto& d = diags_.report(Code::E0012, spanOf(t), tokenDescription(t), contextPhrase(ctx));
@@ -244,14 +332,17 @@ protected:
     if (inErrorRecoveryMode(p)) return;
     beginErrorCondition(p);
     Token* t = p->getCurrentToken();
+    if (!worthReporting(p, t)) return;
     std::string exp = expectedList(p, getExpectedTokens(p));
     if (exp.empty()) exp = "more input";
     auto& d = diags_.report(Code::E0013, spanOf(t), exp, contextPhrase(p->getContext()), tokenDescription(t));
     suggestKeyword(d, t, getExpectedTokens(p), p);
+    if (exp == "`=`") suggestPreviousKeyword(d, p);
     count();
   }
 
   void reportFailedPredicate(antlr4::Parser* p, const antlr4::FailedPredicateException& e) override {
+    if (!worthReporting(p, e.getOffendingToken())) return;
     diags_.report(Code::E0012, spanOf(e.getOffendingToken()), tokenDescription(e.getOffendingToken()),
                   contextPhrase(p->getContext()));
     count();
@@ -790,6 +881,8 @@ std::unique_ptr<ast::Spec> parseSpec(const SourceManager& sm, FileId file, Diagn
             .help("add `\"` at the end of the string; a string cannot span lines (use \\n)");
         copy->setType(DLSpecLexer::STRING);
         copy->setText("\"\"");
+        // The string may have swallowed closing brackets: any bracket error after it is a consequence.
+        bracketError = true;
         break;
       case DLSpecLexer::UNTERMINATED_COMMENT: {
         Span s = spanOf(t);
@@ -811,10 +904,14 @@ std::unique_ptr<ast::Spec> parseSpec(const SourceManager& sm, FileId file, Diagn
       case DLSpecLexer::RBRACE: {
         size_t open = type == DLSpecLexer::RPAREN ? DLSpecLexer::LPAREN
                       : type == DLSpecLexer::RBRACK ? DLSpecLexer::LBRACK : DLSpecLexer::LBRACE;
-        if (stack.empty()) {
+        bool openerOpen = std::any_of(stack.begin(), stack.end(), [&](const Bracket& b) { return b.type == open; });
+        if (!openerOpen && (stack.empty() || stack.back().type == DLSpecLexer::LBRACE)) {
+          // `)` with no `(` open anywhere, directly in a body: an extra closer, not a mismatch with the body.
           if (!bracketError)
-            diags.report(Code::E0008, spanOf(t), closerOf(open), openerOf(type)).primary("unmatched");
+            diags.report(Code::E0008, spanOf(t), t->getText(), openerOf(type)).primary("unmatched");
           bracketError = true;
+          prevType = type;
+          continue;
         } else if (stack.back().type != open) {
           if (!bracketError)
             diags.report(Code::E0009, stack.back().span, closerOf(stack.back().type), bracketWhat(stack.back().type, stack.back().before),
@@ -866,9 +963,60 @@ std::unique_ptr<ast::Spec> parseSpec(const SourceManager& sm, FileId file, Diagn
     tree = nullptr;
   }
   if (!tree) {
+    // Error path. The brackets are balanced here, so the file splits into top-level declarations, each
+    // ending with the `}` that closes its body. Each is parsed on its own, so that an error in one cannot
+    // cascade into the next (a keyword like `network` is also a name, so ANTLR's own recovery would
+    // happily read the next declaration as statements of the broken one).
+    auto strategy = std::make_shared<ErrorStrategy>(diags, file, map);
+    strategy->sm = &sm;
+    const auto& all = tokens.getTokens();
+    size_t begin = 0;
+    int depth = 0;
+    try {
+      for (size_t i = 0; i < all.size(); ++i) {
+        Token* t = all[i];
+        bool last = t->getType() == Token::EOF;
+        if (t->getChannel() == Token::DEFAULT_CHANNEL) {
+          size_t ty = t->getType();
+          if (ty == DLSpecLexer::LPAREN || ty == DLSpecLexer::LBRACK || ty == DLSpecLexer::LBRACE) ++depth;
+          if (ty == DLSpecLexer::RPAREN || ty == DLSpecLexer::RBRACK || ty == DLSpecLexer::RBRACE) --depth;
+        }
+        bool endsDecl = depth == 0 && t->getType() == DLSpecLexer::RBRACE;
+        if (!endsDecl && !last) continue;
+        std::vector<std::unique_ptr<Token>> chunk;
+        for (size_t k = begin; k <= i && k < all.size(); ++k)
+          if (all[k]->getType() != Token::EOF) chunk.push_back(std::make_unique<antlr4::CommonToken>(all[k]));
+        begin = i + 1;
+        bool onlyHidden = true;
+        for (auto& c : chunk)
+          if (c->getChannel() == Token::DEFAULT_CHANNEL) onlyHidden = false;
+        if (onlyHidden) continue;
+        // The chunk's end of input sits just after its last token.
+        auto eof = std::make_unique<antlr4::CommonToken>(Token::EOF, "<EOF>");
+        Token* back = chunk.back().get();
+        eof->setStartIndex(back->getStopIndex() + 1);
+        eof->setStopIndex(back->getStopIndex());
+        eof->setLine(back->getLine());
+        chunk.push_back(std::move(eof));
+        antlr4::ListTokenSource chunkSource(std::move(chunk));
+        antlr4::CommonTokenStream chunkTokens(&chunkSource);
+        chunkTokens.fill();
+        DLSpecParser chunkParser(&chunkTokens);
+        chunkParser.removeErrorListeners();
+        chunkParser.setErrorHandler(strategy);
+        chunkParser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+            antlr4::atn::PredictionMode::LL);
+        strategy->startChunk();
+        chunkParser.spec();
+        if (last) break;
+      }
+    } catch (const StopParsing&) {
+      return nullptr;
+    }
+    if (strategy->errors > 0 || diags.rawErrorCount() > errorsBefore) return nullptr;
+    // SLL failed where full LL succeeds: parse the whole file again with LL for the tree.
     tokens.seek(0);
     parser.reset();
-    auto strategy = std::make_shared<ErrorStrategy>(diags, file, map);
     parser.setErrorHandler(strategy);
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::LL);
     try {
