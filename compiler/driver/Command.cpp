@@ -19,6 +19,15 @@ int usageError(const std::string& message, std::string_view usage) {
   return kExitUsage;
 }
 
+// E0902: a code given on the command line (explain, --deny/--warn/--allow) that is not in the table.
+int unknownCodeError(const std::string& code, std::string_view usage) {
+  bool color = isTerminal(2);
+  fmt::print(stderr, "{}error[E0902]{}: no diagnostic code `{}` (see `dlspec explain --list`)\n", color ? "\033[1;31m" : "",
+             color ? "\033[0m" : "", code);
+  if (!usage.empty()) fmt::print(stderr, "\nusage: {}\n", usage);
+  return kExitUsage;
+}
+
 bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args& rest) {
   opt.color = isTerminal(1);
   for (size_t i = 0; i < argv.size(); ++i) {
@@ -76,7 +85,7 @@ bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
   for (auto& [code, level] : opt.levels) {
     const CodeInfo* info = findCode(code);
     if (!info) {
-      usageError(fmt::format("no diagnostic code `{}` (see `dlspec explain --list`)", code), "");
+      unknownCodeError(code, "");
       return false;
     }
     diags.setLevel(info->code, level);

@@ -7,6 +7,7 @@
 namespace dls {
 
 const std::vector<std::pair<std::string_view, std::string_view>>& embeddedDocs();
+int unknownCodeError(const std::string& code, std::string_view usage);  // Command.cpp
 
 static constexpr std::string_view kUsage = "dlspec explain CODE | dlspec explain --list";
 
@@ -20,7 +21,7 @@ int cmdExplain(const std::vector<std::string>& argv) {
   if (argv.size() != 1 || (!argv[0].empty() && argv[0][0] == '-'))
     return usageError(argv.empty() ? "no code given" : "expected exactly one code", kUsage);
   const CodeInfo* info = findCode(argv[0]);
-  if (!info) return usageError(fmt::format("no diagnostic code `{}` (see `dlspec explain --list`)", argv[0]), kUsage);
+  if (!info) return unknownCodeError(argv[0], kUsage);
   for (auto& [code, text] : embeddedDocs())
     if (code == info->id) {
       std::fwrite(text.data(), 1, text.size(), stdout);
