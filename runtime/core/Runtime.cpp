@@ -4,6 +4,7 @@
 // (dls_rt_main, tests) reports it after the generated function returns.
 #include "Runtime.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -418,7 +419,12 @@ void dls_rt_fwd(dls_rt* rt, int32_t op) {
     if (op < 0 || op >= (int32_t)rt->ops.size()) internal_error(fmt::format("dls_rt_fwd: no op {}", op));
     Op& o = *rt->ops[op];
     char err[512] = "";
+    auto t0 = std::chrono::steady_clock::now();
     check_be(rt, rt->be->fwd(rt->ctx, &o.d, o.state, &rt->step, err, sizeof err), err, op_location(rt, op));
+    if (rt->profile) {
+      rt->op_seconds.resize(rt->ops.size());
+      rt->op_seconds[op] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     if (rt->check_outputs && rt->first_nonfinite_op < 0) {
       std::vector<float> out = read_tensor(rt, o.output);
       for (float v : out)
@@ -436,7 +442,12 @@ void dls_rt_bwd(dls_rt* rt, int32_t grad_op) {
     if (grad_op < 0 || grad_op >= (int32_t)rt->gops.size()) internal_error(fmt::format("dls_rt_bwd: no gradient op {}", grad_op));
     GradOp& g = *rt->gops[grad_op];
     char err[512] = "";
+    auto t0 = std::chrono::steady_clock::now();
     check_be(rt, rt->be->bwd(rt->ctx, &g.d, g.state, &rt->step, err, sizeof err), err, op_location(rt, g.d.fwd->id));
+    if (rt->profile) {
+      rt->gop_seconds.resize(rt->gops.size());
+      rt->gop_seconds[grad_op] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     return 0;
   });
 }
@@ -463,6 +474,7 @@ void dls_rt_update(dls_rt* rt) {
       }
     }
     ++rt->updates;
+    auto t0 = std::chrono::steady_clock::now();
     const OptimizerConfig& o = rt->opt;
     for (auto& p : rt->params) {
       if (!p.trainable) continue;
@@ -478,6 +490,7 @@ void dls_rt_update(dls_rt* rt) {
       char err[512] = "";
       check_be(rt, rt->be->update(rt->ctx, &u, err, sizeof err), err);
     }
+    if (rt->profile) rt->update_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return 0;
   });
 }

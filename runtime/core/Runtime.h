@@ -111,6 +111,10 @@ struct dls_rt {
   // dls_rt_update does nothing when suppress_update is set (step-check, guard re-runs) or when this step's
   // loss is not finite (then update_skipped is set: the parameters stay as they were before the step).
   bool suppress_update = false;
+  // Profiling (bench, DLS_PROFILE=1): accumulated seconds per forward op, gradient op and update.
+  bool profile = false;
+  std::vector<double> op_seconds, gop_seconds;
+  double update_seconds = 0;
   bool update_skipped = false;
 
   // The first fault raised inside a C entry point; later calls are no-ops until it is reported.

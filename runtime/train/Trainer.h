@@ -23,6 +23,8 @@ struct Options {
   bool quiet = false;           // tests: no progress output
 };
 
+// Runs one parsed command line (set-up included); used by dls_rt_main and the tests.
+int run(const Options& o, const Program& p);
 // Each returns the process exit code; faults are thrown as dls::Fault.
 int run_train(dls_rt* rt, const Program& p, const Options& o);
 int run_eval(dls_rt* rt, const Program& p, const Options& o);

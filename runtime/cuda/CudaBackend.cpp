@@ -1,0 +1,805 @@
+// CudaBackend.cpp: the CUDA backend table (Backend.h) over cuDNN 9 (convolution, pooling, batch norm,
+// softmax), cuBLASLt/cuBLAS (dense, row-major mapped onto column-major GEMMs as in CudaPlan) and the
+// backend's own kernels (CudaKernels.cu). Everything is decided at create_op for the static shapes
+// (descriptors, convolution algorithms measured once with cudnnFind*, workspace sized then); fwd/bwd only
+// enqueue work on one stream: no allocation, no host synchronisation, so a whole step can be captured as a
+// CUDA graph (CudaExt.h). Numerics follow the CPU backend: fp32 without TF32 unless DLS_CUDA_TF32=1.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // cuDNN 9 marks the legacy descriptor API deprecated
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <dlspec/runtime.h>
+
+#include "CudaExt.h"
+#include "CudaKernels.h"
+#include "CudaPlan.h"
+
+namespace dls::cuda {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+#define CK(call)                                                                                   \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess) throw Error(std::string(#call ": ") + cudaGetErrorString(e_));          \
+  } while (0)
+#define DNN(call)                                                                                  \
+  do {                                                                                             \
+    cudnnStatus_t e_ = (call);                                                                     \
+    if (e_ != CUDNN_STATUS_SUCCESS) throw Error(std::string(#call ": ") + cudnnGetErrorString(e_)); \
+  } while (0)
+#define BLAS(call)                                                                                 \
+  do {                                                                                             \
+    cublasStatus_t e_ = (call);                                                                    \
+    if (e_ != CUBLAS_STATUS_SUCCESS)                                                               \
+      throw Error(std::string(#call ": ") + cublasGetStatusString(e_));                            \
+  } while (0)
+
+constexpr size_t kBlasWorkspace = size_t(32) << 20;
+constexpr size_t kConvWorkspaceLimit = size_t(512) << 20;
+constexpr int kSlots = 4;
+
+struct Ctx {
+  int device = 0;
+  cudaStream_t s = nullptr, copy = nullptr;
+  cublasHandle_t blas = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  cudnnHandle_t dnn = nullptr;
+  bool tf32 = false;
+  void* blas_ws = nullptr;
+  void* conv_ws = nullptr;
+  size_t conv_ws_bytes = 0;
+  DevScalars* scal = nullptr;  // device
+  DevScalars host{};           // last values written
+  bool scal_valid = false;
+  int* flags = nullptr;        // device error flags (embedding index)
+  bool capturing = false;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  void* stage[kSlots] = {};
+  size_t stage_bytes[kSlots] = {};
+  cudaEvent_t staged[kSlots] = {};
+  void* nccl = nullptr;  // ncclComm_t
+};
+
+// Per-op state: the descriptors and buffers one op needs, created once.
+struct Op {
+  int opcode = -1;
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, b = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnPoolingDescriptor_t pool = nullptr;
+  cudnnActivationDescriptor_t ident = nullptr;
+  cudnnConvolutionFwdAlgo_t fwd_algo{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
+  bool fused_bias = false;
+  cublasLtMatmulDesc_t md = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulAlgo_t lt_algo{};
+  std::vector<void*> bufs;  // device buffers owned by the op
+  float* buf(size_t floats) {
+    void* p = nullptr;
+    CK(cudaMalloc(&p, (floats ? floats : 1) * 4));
+    CK(cudaMemset(p, 0, (floats ? floats : 1) * 4));
+    bufs.push_back(p);
+    return static_cast<float*>(p);
+  }
+  ~Op() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (b) cudnnDestroyTensorDescriptor(b);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (pool) cudnnDestroyPoolingDescriptor(pool);
+    if (ident) cudnnDestroyActivationDescriptor(ident);
+    if (md) cublasLtMatmulDescDestroy(md);
+    for (auto l : {la, lb, lc})
+      if (l) cublasLtMatrixLayoutDestroy(l);
+    for (void* p : bufs) cudaFree(p);
+  }
+};
+
+// NCCL (CudaNccl.cpp).
+void nccl_destroy(void* comm);
+int nccl_init(void** ctxs, int32_t n, char* err, size_t len);
+int nccl_allreduce(void** ctxs, int32_t n, float* const* const* grads, const int64_t* numels, int32_t ngrads,
+                   const float* weights, char* err, size_t len);
+
+namespace {
+
+float* fp(const dls_tensor_desc& t) { return static_cast<float*>(t.data); }
+bool acc_bit(const dls_grad_op_desc& g, int i) { return ((g.accumulate_mask >> i) & 1u) != 0; }
+float* din(const dls_grad_op_desc& g, int i) { return i < g.nins ? static_cast<float*>(g.dins[i].data) : nullptr; }
+
+cudnnTensorDescriptor_t tdesc(int64_t n, int64_t c, int64_t h, int64_t w) {
+  cudnnTensorDescriptor_t d;
+  DNN(cudnnCreateTensorDescriptor(&d));
+  DNN(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(n), int(c), int(h), int(w)));
+  return d;
+}
+cudnnTensorDescriptor_t tdesc(const dls_tensor_desc& t) { return tdesc(t.dims[0], t.dims[1], t.dims[2], t.dims[3]); }
+
+void put_err(char* err, size_t len, const std::string& what) {
+  if (err && len) {
+    std::strncpy(err, what.c_str(), len - 1);
+    err[len - 1] = 0;
+  }
+}
+template <class F>
+int catching(char* err, size_t len, F&& f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::bad_alloc&) {
+    put_err(err, len, "out of host memory");
+  } catch (const std::exception& e) {
+    put_err(err, len, e.what());
+  }
+  return 1;
+}
+
+// Per-step scalars: written by a one-thread kernel when they change; during capture they are not written
+// (replay writes them before each launch).
+void sync_scalars(Ctx& c, const dls_step_ctx* s, const double* lr, const int64_t* t) {
+  if (c.capturing) return;
+  DevScalars v = c.host;
+  if (s) v.step = s->step, v.seed = s->seed, v.valid_rows = s->valid_rows;
+  if (lr) v.lr = float(*lr);
+  if (t) v.t = *t;
+  if (c.scal_valid && std::memcmp(&v, &c.host, sizeof v) == 0) return;
+  set_scalars(c.s, c.scal, v);
+  c.host = v, c.scal_valid = true;
+}
+
+void grow_conv_workspace(Ctx& c, size_t bytes) {
+  bytes = shared_workspace({bytes, c.conv_ws_bytes});
+  if (bytes <= c.conv_ws_bytes) return;
+  if (c.capturing) throw Error("workspace growth during graph capture");
+  CK(cudaStreamSynchronize(c.s));
+  if (c.conv_ws) CK(cudaFree(c.conv_ws));
+  c.conv_ws = nullptr;
+  CK(cudaMalloc(&c.conv_ws, bytes));
+  c.conv_ws_bytes = bytes;
+}
+
+// ---- dense: cuBLASLt forward with the bias fused in the epilogue; cuBLAS backward -----------------------
+void dense_create(Ctx& c, const dls_op_desc& op, Op& st) {
+  const auto& T = op.tensors;
+  const int64_t N = op.rows, K = op.cols, M = T[1].dims[0];
+  Gemm g = gemm_forward(N, K, M);
+  BLAS(cublasLtMatmulDescCreate(&st.md, c.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cublasOperation_t ta = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  BLAS(cublasLtMatmulDescSetAttribute(st.md, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  BLAS(cublasLtMatmulDescSetAttribute(st.md, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  if (T[2].id >= 0) {
+    cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_BIAS;
+    BLAS(cublasLtMatmulDescSetAttribute(st.md, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep));
+    const void* bias = T[2].data;
+    BLAS(cublasLtMatmulDescSetAttribute(st.md, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  }
+  // Stored (column-major) shapes: A = w as K x M, B = x as K x N, C = y as M x N.
+  BLAS(cublasLtMatrixLayoutCreate(&st.la, CUDA_R_32F, g.ta ? g.k : g.m, g.ta ? g.m : g.k, g.lda));
+  BLAS(cublasLtMatrixLayoutCreate(&st.lb, CUDA_R_32F, g.tb ? g.n : g.k, g.tb ? g.k : g.n, g.ldb));
+  BLAS(cublasLtMatrixLayoutCreate(&st.lc, CUDA_R_32F, g.m, g.n, g.ldc));
+  cublasLtMatmulPreference_t pref;
+  BLAS(cublasLtMatmulPreferenceCreate(&pref));
+  size_t ws = kBlasWorkspace;
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+  cublasLtMatmulHeuristicResult_t res{};
+  int found = 0;
+  cublasStatus_t rc = cublasLtMatmulAlgoGetHeuristic(c.lt, st.md, st.la, st.lb, st.lc, st.lc, pref, 1, &res, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (rc != CUBLAS_STATUS_SUCCESS || found == 0) throw Error("cuBLASLt has no algorithm for this dense layer");
+  st.lt_algo = res.algo;
+}
+void dense_fwd(Ctx& c, const dls_op_desc& op, Op& st) {
+  const auto& T = op.tensors;
+  const float one = 1.f, zero = 0.f;
+  BLAS(cublasLtMatmul(c.lt, st.md, &one, T[1].data, st.la, T[0].data, st.lb, &zero, T[3].data, st.lc, T[3].data,
+                      st.lc, &st.lt_algo, c.blas_ws, kBlasWorkspace, c.s));
+}
+void dense_bwd(Ctx& c, const dls_grad_op_desc& gd, Op&) {
+  const dls_op_desc& op = *gd.fwd;
+  const auto& T = op.tensors;
+  const int64_t N = op.rows, K = op.cols, M = T[1].dims[0];
+  const float one = 1.f, zero = 0.f;
+  const float* dy = fp(gd.dout);
+  if (float* dx = din(gd, 0)) {
+    Gemm g = gemm_backward_data(N, K, M);
+    BLAS(cublasSgemm(c.blas, CUBLAS_OP_N, CUBLAS_OP_N, int(g.m), int(g.n), int(g.k), &one, fp(T[1]), int(g.lda), dy,
+                     int(g.ldb), acc_bit(gd, 0) ? &one : &zero, dx, int(g.ldc)));
+  }
+  if (gd.dparams[0].id >= 0) {
+    Gemm g = gemm_backward_weights(N, K, M);
+    BLAS(cublasSgemm(c.blas, CUBLAS_OP_N, CUBLAS_OP_T, int(g.m), int(g.n), int(g.k), &one, fp(T[0]), int(g.lda), dy,
+                     int(g.ldb), &zero, fp(gd.dparams[0]), int(g.ldc)));
+  }
+  if (T[2].id >= 0 && gd.dparams[1].id >= 0) col_sum(c.s, dy, fp(gd.dparams[1]), N, M);
+}
+
+// ---- convolution: cuDNN, algorithms measured once ------------------------------------------------------
+template <class Perf>
+std::vector<AlgoCandidate> candidates(const Perf* p, int n) {
+  std::vector<AlgoCandidate> v;
+  for (int i = 0; i < n; ++i) v.push_back({int(p[i].algo), int(p[i].status), p[i].time, p[i].memory});
+  return v;
+}
+void conv_create(Ctx& c, const dls_op_desc& op, Op& st) {
+  const dls_window2d& v = op.win;
+  const auto& T = op.tensors;
+  st.x = tdesc(v.n, v.c, v.h, v.w);
+  st.y = tdesc(v.n, v.k, v.oh, v.ow);
+  DNN(cudnnCreateFilterDescriptor(&st.w));
+  DNN(cudnnSetFilter4dDescriptor(st.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(v.k), int(v.c / v.groups), int(v.kh),
+                                 int(v.kw)));
+  DNN(cudnnCreateConvolutionDescriptor(&st.conv));
+  DNN(cudnnSetConvolution2dDescriptor(st.conv, int(v.pt), int(v.pl), int(v.sh), int(v.sw), int(v.dh), int(v.dw),
+                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  if (v.groups > 1) DNN(cudnnSetConvolutionGroupCount(st.conv, int(v.groups)));
+  DNN(cudnnSetConvolutionMathType(st.conv, c.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  int n, ch, oh, ow;
+  DNN(cudnnGetConvolution2dForwardOutputDim(st.conv, st.x, st.w, &n, &ch, &oh, &ow));
+  if (oh != v.oh || ow != v.ow)
+    throw Error("asymmetric padding (top/left " + std::to_string(v.pt) + "/" + std::to_string(v.pl) + ", bottom/right " +
+                std::to_string(v.pb) + "/" + std::to_string(v.pr) + ") is not supported by cuDNN convolution");
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int found = 0;
+  DNN(cudnnFindConvolutionForwardAlgorithm(c.dnn, st.x, st.w, st.conv, st.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
+                                           perf));
+  int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+  if (i < 0) throw Error("cuDNN found no forward convolution algorithm for these shapes");
+  st.fwd_algo = perf[i].algo;
+  grow_conv_workspace(c, perf[i].memory);
+  if (T[2].id >= 0) {
+    st.b = tdesc(1, v.k, 1, 1);
+    // cuDNN fuses the bias (identity activation) only with IMPLICIT_PRECOMP_GEMM.
+    if (st.fwd_algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) {
+      DNN(cudnnCreateActivationDescriptor(&st.ident));
+      DNN(cudnnSetActivationDescriptor(st.ident, CUDNN_ACTIVATION_IDENTITY, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+      st.fused_bias = true;
+    }
+  }
+}
+void conv_fwd(Ctx& c, const dls_op_desc& op, Op& st) {
+  const auto& T = op.tensors;
+  const float one = 1.f, zero = 0.f;
+  if (st.fused_bias) {
+    DNN(cudnnConvolutionBiasActivationForward(c.dnn, &one, st.x, T[0].data, st.w, T[1].data, st.conv, st.fwd_algo,
+                                              c.conv_ws, c.conv_ws_bytes, &zero, st.y, T[3].data, st.b, T[2].data,
+                                              st.ident, st.y, T[3].data));
+    return;
+  }
+  DNN(cudnnConvolutionForward(c.dnn, &one, st.x, T[0].data, st.w, T[1].data, st.conv, st.fwd_algo, c.conv_ws,
+                              c.conv_ws_bytes, &zero, st.y, T[3].data));
+  if (st.b) DNN(cudnnAddTensor(c.dnn, &one, st.b, T[2].data, &one, st.y, T[3].data));
+}
+void conv_create_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  if (din(g, 0)) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int found = 0;
+    DNN(cudnnFindConvolutionBackwardDataAlgorithm(c.dnn, f.w, f.y, f.conv, f.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                  &found, perf));
+    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+    if (i < 0) throw Error("cuDNN found no backward-data convolution algorithm for these shapes");
+    st.bwd_data_algo = perf[i].algo;
+    grow_conv_workspace(c, perf[i].memory);
+  }
+  if (g.dparams[0].id >= 0) {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int found = 0;
+    DNN(cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn, f.x, f.y, f.conv, f.w,
+                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, perf));
+    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+    if (i < 0) throw Error("cuDNN found no backward-filter convolution algorithm for these shapes");
+    st.bwd_filter_algo = perf[i].algo;
+    grow_conv_workspace(c, perf[i].memory);
+  }
+}
+void conv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  const auto& T = g.fwd->tensors;
+  const float one = 1.f, zero = 0.f;
+  if (float* dx = din(g, 0))
+    DNN(cudnnConvolutionBackwardData(c.dnn, &one, f.w, T[1].data, f.y, g.dout.data, f.conv, st.bwd_data_algo,
+                                     c.conv_ws, c.conv_ws_bytes, acc_bit(g, 0) ? &one : &zero, f.x, dx));
+  if (g.dparams[0].id >= 0)
+    DNN(cudnnConvolutionBackwardFilter(c.dnn, &one, f.x, T[0].data, f.y, g.dout.data, f.conv, st.bwd_filter_algo,
+                                       c.conv_ws, c.conv_ws_bytes, &zero, f.w, g.dparams[0].data));
+  if (f.b && g.dparams[1].id >= 0)
+    DNN(cudnnConvolutionBackwardBias(c.dnn, &one, f.y, g.dout.data, &zero, f.b, g.dparams[1].data));
+}
+
+// ---- pooling, batch norm, softmax: cuDNN -----------------------------------------------------------------
+void pool_create(const dls_op_desc& op, Op& st) {
+  const dls_window2d& v = op.win;
+  st.x = tdesc(v.n, v.c, v.h, v.w);
+  st.y = tdesc(v.n, v.c, v.oh, v.ow);
+  DNN(cudnnCreatePoolingDescriptor(&st.pool));
+  DNN(cudnnSetPooling2dDescriptor(st.pool,
+                                  op.opcode == DLS_OP_MAXPOOL ? CUDNN_POOLING_MAX_DETERMINISTIC
+                                                              : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING,
+                                  CUDNN_NOT_PROPAGATE_NAN, int(v.kh), int(v.kw), int(v.pt), int(v.pl), int(v.sh),
+                                  int(v.sw)));
+  int n, ch, oh, ow;
+  DNN(cudnnGetPooling2dForwardOutputDim(st.pool, st.x, &n, &ch, &oh, &ow));
+  if (oh != v.oh || ow != v.ow) throw Error("asymmetric pooling padding is not supported by cuDNN pooling");
+}
+void bn_create(const dls_op_desc& op, Op& st) {
+  const auto& T = op.tensors;
+  if (op.attrs[0] < CUDNN_BN_MIN_EPSILON) throw Error("batch norm eps is below cuDNN's minimum 1e-5");
+  st.x = tdesc(T[0]);
+  st.b = tdesc(1, T[0].dims[1], 1, 1);
+  st.buf(size_t(T[0].dims[1]));  // bufs[0]: saved mean
+  st.buf(size_t(T[0].dims[1]));  // bufs[1]: saved inverse std
+}
+void bn_fwd(Ctx& c, const dls_op_desc& op, Op& st, bool training) {
+  const auto& T = op.tensors;
+  const float one = 1.f, zero = 0.f;
+  if (training)
+    DNN(cudnnBatchNormalizationForwardTraining(c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, st.x, T[0].data, st.x,
+                                               T[5].data, st.b, T[1].data, T[2].data, op.attrs[1], T[3].data,
+                                               T[4].data, op.attrs[0], st.bufs[0], st.bufs[1]));
+  else
+    DNN(cudnnBatchNormalizationForwardInference(c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, st.x, T[0].data, st.x,
+                                                T[5].data, st.b, T[1].data, T[2].data, T[3].data, T[4].data,
+                                                op.attrs[0]));
+}
+void bn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  const auto& T = g.fwd->tensors;
+  const float one = 1.f, zero = 0.f;
+  float* dx = din(g, 0);
+  DNN(cudnnBatchNormalizationBackward(
+      c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, dx && acc_bit(g, 0) ? &one : &zero, &one, &zero, f.x, T[0].data, f.x,
+      g.dout.data, f.x, dx ? dx : st.bufs[0], f.b, T[1].data, g.dparams[0].id >= 0 ? g.dparams[0].data : st.bufs[1],
+      g.dparams[1].id >= 0 ? g.dparams[1].data : st.bufs[2], g.fwd->attrs[0], f.bufs[0], f.bufs[1]));
+}
+
+int act_of(int opcode) {
+  switch (opcode) {
+    case DLS_OP_RELU: return ACT_RELU;
+    case DLS_OP_LEAKY_RELU: return ACT_LEAKY;
+    case DLS_OP_GELU: return ACT_GELU;
+    case DLS_OP_TANH: return ACT_TANH;
+    default: return ACT_SIGMOID;
+  }
+}
+
+void create(Ctx& c, const dls_op_desc& op, Op& st) {
+  st.opcode = op.opcode;
+  const auto& T = op.tensors;
+  switch (op.opcode) {
+    case DLS_OP_DENSE: dense_create(c, op, st); break;
+    case DLS_OP_CONV2D: conv_create(c, op, st); break;
+    case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL: pool_create(op, st); break;
+    case DLS_OP_BATCH_NORM: bn_create(op, st); break;
+    case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: st.x = tdesc(op.rows, op.cols, 1, 1); break;
+    case DLS_OP_DROPOUT: st.buf(size_t(T[0].numel)); break;           // mask
+    case DLS_OP_LAYER_NORM: st.buf(size_t(2 * op.rows)); break;       // mean, rstd per row
+    case DLS_OP_CROSS_ENTROPY: st.buf(size_t(op.rows * op.cols)); break;  // softmax for the backward
+    case DLS_OP_GLOBAL_AVGPOOL: case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH:
+    case DLS_OP_SIGMOID: case DLS_OP_ADD: case DLS_OP_CONCAT: case DLS_OP_TRANSPOSE: case DLS_OP_EMBEDDING:
+    case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_NLL: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
+    case DLS_OP_BCE:
+      break;
+    default: throw Error("op is not supported by the CUDA backend");
+  }
+}
+
+void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
+  const auto& T = op.tensors;
+  const float one = 1.f, zero = 0.f;
+  switch (op.opcode) {
+    case DLS_OP_DENSE: dense_fwd(c, op, st); return;
+    case DLS_OP_CONV2D: conv_fwd(c, op, st); return;
+    case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
+      DNN(cudnnPoolingForward(c.dnn, st.pool, &one, st.x, T[0].data, &zero, st.y, T[1].data));
+      return;
+    case DLS_OP_BATCH_NORM: bn_fwd(c, op, st, s.training != 0); return;
+    case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX:
+      DNN(cudnnSoftmaxForward(c.dnn, op.opcode == DLS_OP_SOFTMAX ? CUDNN_SOFTMAX_ACCURATE : CUDNN_SOFTMAX_LOG,
+                              CUDNN_SOFTMAX_MODE_INSTANCE, &one, st.x, T[0].data, &zero, st.x, T[1].data));
+      return;
+    case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+      act_fwd(c.s, act_of(op.opcode), op.nattrs > 0 ? float(op.attrs[0]) : 0.f, fp(T[0]), fp(T[1]), T[0].numel);
+      return;
+    case DLS_OP_DROPOUT:
+      if (s.training) dropout_fwd(c.s, c.scal, uint64_t(op.id), float(op.attrs[0]), fp(T[0]), fp(T[1]),
+                                  static_cast<float*>(st.bufs[0]), T[0].numel);
+      else if (T[0].data != T[1].data) CK(cudaMemcpyAsync(T[1].data, T[0].data, size_t(T[0].numel) * 4, cudaMemcpyDeviceToDevice, c.s));
+      return;
+    case DLS_OP_GLOBAL_AVGPOOL: row_mean(c.s, fp(T[0]), fp(T[1]), op.rows, op.cols); return;
+    case DLS_OP_LAYER_NORM:
+      layer_norm_fwd(c.s, fp(T[0]), fp(T[1]), fp(T[2]), fp(T[3]), static_cast<float*>(st.bufs[0]), op.rows, op.cols,
+                     float(op.attrs[0]));
+      return;
+    case DLS_OP_ADD: binary(c.s, 0, fp(T[0]), fp(T[1]), fp(T[2]), T[2].numel, false); return;
+    case DLS_OP_COPY:
+      if (T[0].data != T[1].data) CK(cudaMemcpyAsync(T[1].data, T[0].data, size_t(T[0].numel) * 4, cudaMemcpyDeviceToDevice, c.s));
+      return;
+    case DLS_OP_CONCAT: {
+      const int axis = int(op.attrs[0]);
+      const dls_tensor_desc& y = T[op.ntensors - 1];
+      int64_t outer = 1, inner = 1;
+      for (int k = 0; k < axis; ++k) outer *= y.dims[k];
+      for (int k = axis + 1; k < 4; ++k) inner *= y.dims[k];
+      int64_t off = 0;
+      for (int i = 0; i + 1 < op.ntensors; ++i) {
+        const int64_t len = T[i].dims[axis] * inner;
+        copy2d(c.s, fp(T[i]), len, fp(y) + off, y.dims[axis] * inner, outer, len, false);
+        off += len;
+      }
+      return;
+    }
+    case DLS_OP_TRANSPOSE: {
+      int perm[4] = {0, 1, 2, 3};
+      for (int k = 0; k < T[0].rank; ++k) perm[k] = int(op.attrs[k]);
+      transpose4(c.s, fp(T[0]), fp(T[1]), T[0].dims, perm, false, false);
+      return;
+    }
+    case DLS_OP_EMBEDDING:
+      embedding_fwd(c.s, static_cast<const int32_t*>(T[0].data), fp(T[1]), fp(T[2]), op.rows, op.cols, T[1].dims[0],
+                    c.flags);
+      return;
+    case DLS_OP_UPSAMPLE:
+      upsample_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
+      return;
+    default:  // losses
+      loss_fwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]),
+               fp(T[2]), op.rows, op.cols,
+               op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
+      return;
+  }
+}
+
+void create_grad(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  st.opcode = g.fwd->opcode;
+  if (st.opcode == DLS_OP_CONV2D) conv_create_bwd(c, g, f, st);
+  if (st.opcode == DLS_OP_BATCH_NORM) {
+    const int64_t C = g.fwd->tensors[0].dims[1];
+    st.buf(din(g, 0) ? 1 : size_t(g.fwd->tensors[0].numel));  // scratch d(x) when not needed
+    st.buf(size_t(C));                                         // scratch d(gamma)
+    st.buf(size_t(C));                                         // scratch d(beta)
+  }
+  if (st.opcode == DLS_OP_SOFTMAX || st.opcode == DLS_OP_LOG_SOFTMAX || st.opcode == DLS_OP_MAXPOOL ||
+      st.opcode == DLS_OP_AVGPOOL || st.opcode == DLS_OP_DENSE)
+    return;
+}
+
+void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  const dls_op_desc& op = *g.fwd;
+  const auto& T = op.tensors;
+  const float one = 1.f, zero = 0.f;
+  const float* dy = fp(g.dout);
+  float* dx = din(g, 0);
+  const bool acc = acc_bit(g, 0);
+  switch (op.opcode) {
+    case DLS_OP_DENSE: dense_bwd(c, g, f); return;
+    case DLS_OP_CONV2D: conv_bwd(c, g, f, st); return;
+    case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
+      if (dx)
+        DNN(cudnnPoolingBackward(c.dnn, f.pool, &one, f.y, T[1].data, f.y, dy, f.x, T[0].data, acc ? &one : &zero, f.x, dx));
+      return;
+    case DLS_OP_BATCH_NORM: bn_bwd(c, g, f, st); return;
+    case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX:
+      if (dx)
+        DNN(cudnnSoftmaxBackward(c.dnn, op.opcode == DLS_OP_SOFTMAX ? CUDNN_SOFTMAX_ACCURATE : CUDNN_SOFTMAX_LOG,
+                                 CUDNN_SOFTMAX_MODE_INSTANCE, &one, f.x, T[1].data, f.x, dy, acc ? &one : &zero, f.x, dx));
+      return;
+    case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+      if (dx) act_bwd(c.s, act_of(op.opcode), op.nattrs > 0 ? float(op.attrs[0]) : 0.f, fp(T[0]), fp(T[1]), dy, dx, T[0].numel, acc);
+      return;
+    case DLS_OP_DROPOUT:
+      if (dx) binary(c.s, 1, dy, static_cast<const float*>(f.bufs[0]), dx, T[0].numel, acc);
+      return;
+    case DLS_OP_GLOBAL_AVGPOOL:
+      if (dx) row_mean_bwd(c.s, dy, dx, op.rows, op.cols, acc);
+      return;
+    case DLS_OP_LAYER_NORM:
+      layer_norm_bwd(c.s, fp(T[0]), fp(T[1]), static_cast<const float*>(f.bufs[0]), dy, dx, acc,
+                     g.dparams[0].id >= 0 ? fp(g.dparams[0]) : nullptr, g.dparams[1].id >= 0 ? fp(g.dparams[1]) : nullptr,
+                     op.rows, op.cols);
+      return;
+    case DLS_OP_ADD: case DLS_OP_COPY:
+      for (int k = 0; k < (op.opcode == DLS_OP_ADD ? 2 : 1); ++k)
+        if (float* d = din(g, k)) {
+          if (acc_bit(g, k)) binary(c.s, 2, dy, nullptr, d, T[k].numel, true);
+          else if (d != dy) CK(cudaMemcpyAsync(d, dy, size_t(T[k].numel) * 4, cudaMemcpyDeviceToDevice, c.s));
+        }
+      return;
+    case DLS_OP_CONCAT: {
+      const int axis = int(op.attrs[0]);
+      const dls_tensor_desc& y = T[op.ntensors - 1];
+      int64_t outer = 1, inner = 1;
+      for (int k = 0; k < axis; ++k) outer *= y.dims[k];
+      for (int k = axis + 1; k < 4; ++k) inner *= y.dims[k];
+      int64_t off = 0;
+      for (int i = 0; i + 1 < op.ntensors; ++i) {
+        const int64_t len = T[i].dims[axis] * inner;
+        if (float* d = din(g, i)) copy2d(c.s, dy + off, y.dims[axis] * inner, d, len, outer, len, acc_bit(g, i));
+        off += len;
+      }
+      return;
+    }
+    case DLS_OP_TRANSPOSE: {
+      if (!dx) return;
+      int perm[4] = {0, 1, 2, 3};
+      for (int k = 0; k < T[0].rank; ++k) perm[k] = int(op.attrs[k]);
+      transpose4(c.s, dy, dx, T[0].dims, perm, true, acc);
+      return;
+    }
+    case DLS_OP_EMBEDDING:
+      if (g.dparams[0].id < 0) return;
+      CK(cudaMemsetAsync(g.dparams[0].data, 0, size_t(T[1].numel) * 4, c.s));
+      embedding_bwd(c.s, static_cast<const int32_t*>(T[0].data), dy, fp(g.dparams[0]), op.rows, op.cols, T[1].dims[0]);
+      return;
+    case DLS_OP_UPSAMPLE:
+      if (dx) upsample_bwd(c.s, dy, dx, T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
+      return;
+    default:  // losses
+      if (dx)
+        loss_bwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, f.bufs.empty() ? nullptr : static_cast<const float*>(f.bufs[0]),
+                 dx, acc, op.rows, op.cols, op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
+      return;
+  }
+}
+
+// ---- start-up --------------------------------------------------------------------------------------------
+void* be_init(int32_t device, int32_t, char* err, size_t len) {
+  StartFacts f;
+  f.device = device;
+  cudaError_t rc = cudaGetDeviceCount(&f.device_count);
+  f.count_status = int(rc);
+  if (rc != cudaSuccess) f.device_count = 0;
+  cudaDriverGetVersion(&f.driver_version);
+  cudaRuntimeGetVersion(&f.runtime_version);
+  StartFault k = classify_start(f);
+  if (k == StartFault::none) {
+    f.cudnn_version = cudnnGetVersion();
+    f.cudnn_built = CUDNN_VERSION;
+    k = classify_start(f);
+  }
+  if (k != StartFault::none) {
+    put_err(err, len, start_message(k, f));
+    return nullptr;
+  }
+  auto c = std::make_unique<Ctx>();
+  int r = catching(err, len, [&] {
+    c->device = device;
+    const char* tf = std::getenv("DLS_CUDA_TF32");
+    c->tf32 = tf && std::strcmp(tf, "1") == 0;
+    CK(cudaSetDevice(device));
+    CK(cudaStreamCreateWithFlags(&c->s, cudaStreamNonBlocking));
+    CK(cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking));
+    BLAS(cublasCreate(&c->blas));
+    BLAS(cublasLtCreate(&c->lt));
+    DNN(cudnnCreate(&c->dnn));
+    // Explicit workspaces: graph capture forbids cuBLAS allocating its own.
+    CK(cudaMalloc(&c->blas_ws, kBlasWorkspace));
+    BLAS(cublasSetStream(c->blas, c->s));
+    BLAS(cublasSetWorkspace(c->blas, c->blas_ws, kBlasWorkspace));
+    BLAS(cublasSetMathMode(c->blas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+    DNN(cudnnSetStream(c->dnn, c->s));
+    CK(cudaMalloc(&c->scal, sizeof(DevScalars)));
+    CK(cudaMemset(c->scal, 0, sizeof(DevScalars)));
+    CK(cudaMalloc(&c->flags, 64));
+    CK(cudaMemset(c->flags, 0, 64));
+    for (auto& e : c->staged) CK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  });
+  if (r) return nullptr;
+  return c.release();
+}
+
+void be_shutdown(void* ctx) {
+  auto* c = static_cast<Ctx*>(ctx);
+  if (!c) return;
+  cudaStreamSynchronize(c->s);
+  cudaStreamSynchronize(c->copy);
+  if (c->exec) cudaGraphExecDestroy(c->exec);
+  if (c->graph) cudaGraphDestroy(c->graph);
+  for (int i = 0; i < kSlots; ++i) {
+    if (c->stage[i]) cudaFree(c->stage[i]);
+    if (c->staged[i]) cudaEventDestroy(c->staged[i]);
+  }
+  nccl_destroy(c->nccl);
+  cudaFree(c->conv_ws), cudaFree(c->blas_ws), cudaFree(c->scal), cudaFree(c->flags);
+  if (c->dnn) cudnnDestroy(c->dnn);
+  if (c->lt) cublasLtDestroy(c->lt);
+  if (c->blas) cublasDestroy(c->blas);
+  if (c->s) cudaStreamDestroy(c->s);
+  if (c->copy) cudaStreamDestroy(c->copy);
+  delete c;
+}
+
+// alloc: the plan's arena and persistent tensors. Checks free memory first so that the core's R0503 names
+// the need; the allocation is 256-byte aligned (cudaMalloc) and zero-filled.
+void* be_alloc(void* ctx, size_t bytes) {
+  auto* c = static_cast<Ctx*>(ctx);
+  size_t rounded = (bytes + 255) / 256 * 256;
+  void* p = nullptr;
+  if (cudaMalloc(&p, rounded ? rounded : 256) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  if (cudaMemsetAsync(p, 0, rounded ? rounded : 256, c->s) != cudaSuccess || cudaStreamSynchronize(c->s) != cudaSuccess) {
+    cudaFree(p);
+    return nullptr;
+  }
+  return p;
+}
+void be_free(void* ctx, void* p) {
+  auto* c = static_cast<Ctx*>(ctx);
+  cudaStreamSynchronize(c->s);
+  cudaFree(p);
+}
+int be_to_device(void* ctx, void* dst, const void* src, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto* c = static_cast<Ctx*>(ctx);
+    // Synchronous from the host's view: the source may be reused as soon as this returns.
+    CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->s));
+    CK(cudaStreamSynchronize(c->s));
+  });
+}
+int be_to_host(void* ctx, void* dst, const void* src, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto* c = static_cast<Ctx*>(ctx);
+    CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->s));
+    CK(cudaStreamSynchronize(c->s));
+  });
+}
+int be_zero(void* ctx, void* p, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] { CK(cudaMemsetAsync(p, 0, bytes, static_cast<Ctx*>(ctx)->s)); });
+}
+
+int be_create_op(void* ctx, const dls_op_desc* op, void** state, char* err, size_t len) {
+  auto st = std::make_unique<Op>();
+  int rc = catching(err, len, [&] { create(*static_cast<Ctx*>(ctx), *op, *st); });
+  if (rc == 0) *state = st.release();
+  return rc;
+}
+int be_create_grad_op(void* ctx, const dls_grad_op_desc* g, void** state, char* err, size_t len) {
+  auto st = std::make_unique<Op>();
+  int rc = catching(err, len, [&] { create_grad(*static_cast<Ctx*>(ctx), *g, *static_cast<Op*>(g->fwd_state), *st); });
+  if (rc == 0) *state = st.release();
+  return rc;
+}
+void be_destroy_op(void*, void* state) { delete static_cast<Op*>(state); }
+
+int be_fwd(void* ctx, const dls_op_desc* op, void* state, const dls_step_ctx* s, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    sync_scalars(c, s, nullptr, nullptr);
+    forward(c, *op, *static_cast<Op*>(state), *s);
+  });
+}
+int be_bwd(void* ctx, const dls_grad_op_desc* g, void* state, const dls_step_ctx* s, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    sync_scalars(c, s, nullptr, nullptr);
+    backward(c, *g, *static_cast<Op*>(g->fwd_state), *static_cast<Op*>(state));
+  });
+}
+
+UpdateHyper hyper_of(const dls_update_desc& u) {
+  UpdateHyper h;
+  h.kind = u.kind, h.momentum = float(u.momentum), h.eps = float(u.eps), h.beta1 = u.beta1, h.beta2 = u.beta2;
+  h.nesterov = u.nesterov;
+  return h;
+}
+int update_all(void* ctx, const dls_update_desc* us, int32_t n, const float* loss, char* err, size_t len) {
+  return catching(err, len, [&] {
+    if (n <= 0) return;
+    auto& c = *static_cast<Ctx*>(ctx);
+    sync_scalars(c, nullptr, &us[0].lr, &us[0].t);
+    std::vector<UpdateTensor> ts;
+    for (int i = 0; i < n; ++i) {
+      if (us[i].kind != us[0].kind) throw Error("update_all: mixed optimizer kinds");
+      ts.push_back({us[i].param, us[i].grad, us[i].state0, us[i].state1, us[i].numel, float(us[i].weight_decay)});
+    }
+    multi_update(c.s, c.scal, hyper_of(us[0]), ts.data(), n, loss);
+    CK(cudaGetLastError());
+  });
+}
+int be_update(void* ctx, const dls_update_desc* u, char* err, size_t len) { return update_all(ctx, u, 1, nullptr, err, len); }
+
+int be_sync(void* ctx, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    CK(cudaStreamSynchronize(c.s));
+    CK(cudaGetLastError());
+    int flag = 0;
+    CK(cudaMemcpy(&flag, c.flags, sizeof flag, cudaMemcpyDeviceToHost));
+    if (flag) {
+      CK(cudaMemset(c.flags, 0, sizeof flag));
+      throw Error("embedding index of row " + std::to_string(flag - 1) + " is outside the table");
+    }
+  });
+}
+
+// ---- extensions -------------------------------------------------------------------------------------------
+int begin_capture(void* ctx, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    if (c.capturing) throw Error("begin_capture: already capturing");
+    if (c.exec) CK(cudaGraphExecDestroy(c.exec)), c.exec = nullptr;
+    if (c.graph) CK(cudaGraphDestroy(c.graph)), c.graph = nullptr;
+    CK(cudaStreamSynchronize(c.s));
+    CK(cudaStreamBeginCapture(c.s, cudaStreamCaptureModeThreadLocal));
+    c.capturing = true;
+  });
+}
+int end_capture(void* ctx, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    if (!c.capturing) throw Error("end_capture without begin_capture");
+    c.capturing = false;
+    CK(cudaStreamEndCapture(c.s, &c.graph));
+    CK(cudaGraphInstantiate(&c.exec, c.graph, 0));
+    CK(cudaGraphUpload(c.exec, c.s));
+  });
+}
+int replay(void* ctx, const dls_step_ctx* s, double lr, int64_t t, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    if (!c.exec) throw Error("replay: no captured step");
+    sync_scalars(c, s, &lr, &t);
+    CK(cudaGraphLaunch(c.exec, c.s));
+  });
+}
+void* host_alloc(void*, size_t bytes) {
+  void* p = nullptr;
+  return cudaMallocHost(&p, bytes ? bytes : 1) == cudaSuccess ? p : nullptr;
+}
+void host_free(void*, void* p) { cudaFreeHost(p); }
+int prefetch(void* ctx, int32_t slot, const void* src, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    if (slot < 0 || slot >= kSlots) throw Error("prefetch: slot out of range");
+    if (c.stage_bytes[slot] < bytes) {  // first batch only: sized once
+      CK(cudaStreamSynchronize(c.copy));
+      if (c.stage[slot]) CK(cudaFree(c.stage[slot]));
+      CK(cudaMalloc(&c.stage[slot], bytes));
+      c.stage_bytes[slot] = bytes;
+    }
+    CK(cudaMemcpyAsync(c.stage[slot], src, bytes, cudaMemcpyHostToDevice, c.copy));
+    CK(cudaEventRecord(c.staged[slot], c.copy));
+  });
+}
+int consume(void* ctx, int32_t slot, void* dst, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] {
+    auto& c = *static_cast<Ctx*>(ctx);
+    if (slot < 0 || slot >= kSlots || c.stage_bytes[slot] < bytes) throw Error("consume: slot was not prefetched");
+    if (!c.capturing) CK(cudaStreamWaitEvent(c.s, c.staged[slot], 0));
+    CK(cudaMemcpyAsync(dst, c.stage[slot], bytes, cudaMemcpyDeviceToDevice, c.s));
+  });
+}
+
+}  // namespace
+
+int ctx_device(void* ctx) { return static_cast<Ctx*>(ctx)->device; }
+void* ctx_stream(void* ctx) { return static_cast<Ctx*>(ctx)->s; }
+void*& ctx_nccl(void* ctx) { return static_cast<Ctx*>(ctx)->nccl; }
+
+const dls_backend kCuda = {
+    DLS_BACKEND_VERSION, "cuda", be_init, be_shutdown, be_alloc, be_free, be_to_device, be_to_host, be_zero,
+    be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
+};
+const dls_backend_ext kCudaExt = {
+    DLS_BACKEND_EXT_VERSION, update_all, begin_capture, end_capture, replay, host_alloc, host_free, prefetch, consume,
+    nccl_init, nccl_allreduce,
+};
+
+}  // namespace dls::cuda
+
+extern "C" const dls_backend* dls_cuda_backend(void) { return &dls::cuda::kCuda; }
+extern "C" const dls_backend_ext* dls_cuda_backend_ext(void) { return &dls::cuda::kCudaExt; }

@@ -1,0 +1,454 @@
+// CudaKernels.cu: the CUDA backend's own kernels (see CudaKernels.h). Kept to one translation unit: nvcc is
+// slow. Grid-stride loops everywhere; every kernel reads per-step values from DevScalars.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "CudaKernels.h"
+
+namespace dls::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+inline unsigned blocks(int64_t n) {
+  int64_t b = (n + kThreads - 1) / kThreads;
+  return unsigned(b < 1 ? 1 : (b > 65535 * 8 ? 65535 * 8 : b));
+}
+#define GRID_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
+
+// The CPU backend's counter-based RNG (core/Rng.h), bit for bit.
+__device__ __forceinline__ uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+__device__ __forceinline__ uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) { return mix64(mix64(mix64(a) ^ b) ^ c); }
+__device__ __forceinline__ float u01(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }
+
+__device__ __forceinline__ int64_t valid_of(const DevScalars* sc, int64_t R) {
+  int64_t v = sc->valid_rows;
+  return v > 0 && v < R ? v : R;
+}
+__device__ __forceinline__ void put(float* p, int64_t i, float v, bool acc) { p[i] = acc ? p[i] + v : v; }
+
+// Block-wide sum of a double (kThreads threads).
+__device__ double block_sum(double v) {
+  __shared__ double sh[kThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    v = threadIdx.x < kThreads / 32 ? sh[threadIdx.x] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  }
+  __syncthreads();
+  return v;  // valid in thread 0
+}
+
+__global__ void k_set_scalars(DevScalars* d, DevScalars v) { *d = v; }
+
+__global__ void k_act_fwd(int act, float alpha, const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+  GRID_LOOP(i, n) {
+    float v = x[i], r;
+    switch (act) {
+      case ACT_RELU: r = v > 0.f ? v : 0.f; break;
+      case ACT_LEAKY: r = v > 0.f ? v : alpha * v; break;
+      case ACT_GELU: r = 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); break;
+      case ACT_TANH: r = tanhf(v); break;
+      default: r = 1.f / (1.f + expf(-v)); break;
+    }
+    y[i] = r;
+  }
+}
+
+__global__ void k_act_bwd(int act, float alpha, const float* __restrict__ x, const float* __restrict__ y,
+                          const float* __restrict__ dy, float* dx, int64_t n, bool acc) {
+  GRID_LOOP(i, n) {
+    float d;
+    switch (act) {
+      case ACT_RELU: d = y[i] > 0.f ? dy[i] : 0.f; break;
+      case ACT_LEAKY: d = x[i] > 0.f ? dy[i] : alpha * dy[i]; break;
+      case ACT_GELU: {
+        float v = x[i];
+        d = dy[i] * (0.5f * (1.f + erff(v * 0.70710678118654752f)) + v * expf(-0.5f * v * v) * 0.3989422804014327f);
+        break;
+      }
+      case ACT_TANH: d = dy[i] * (1.f - y[i] * y[i]); break;
+      default: d = dy[i] * y[i] * (1.f - y[i]); break;
+    }
+    put(dx, i, d, acc);
+  }
+}
+
+__global__ void k_dropout(const DevScalars* sc, uint64_t op, float p, const float* __restrict__ x, float* __restrict__ y,
+                          float* __restrict__ mask, int64_t n) {
+  const uint64_t key = hash3(sc->seed, (uint64_t)sc->step, op);
+  const float scale = 1.f / (1.f - p);
+  GRID_LOOP(i, n) {
+    float m = u01(mix64(key ^ (uint64_t)i * 0x9e3779b97f4a7c15ull)) >= p ? scale : 0.f;
+    mask[i] = m;
+    y[i] = x[i] * m;
+  }
+}
+
+__global__ void k_binary(int kind, const float* a, const float* b, float* y, int64_t n, bool acc, float scale) {
+  GRID_LOOP(i, n) {
+    float v = kind == 0 ? a[i] + b[i] : kind == 1 ? a[i] * b[i] : kind == 2 ? a[i] : a[i] * scale;
+    put(y, i, v, acc);
+  }
+}
+
+__global__ void k_row_mean(const float* x, float* y, int64_t R, int64_t C) {
+  // one warp per row
+  int64_t warp = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5;
+  int lane = threadIdx.x & 31;
+  if (warp >= R) return;
+  float s = 0;
+  for (int64_t i = lane; i < C; i += 32) s += x[warp * C + i];
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+  if (lane == 0) y[warp] = s / float(C);
+}
+__global__ void k_row_mean_bwd(const float* dy, float* dx, int64_t R, int64_t C, bool acc) {
+  GRID_LOOP(i, R * C) put(dx, i, dy[i / C] / float(C), acc);
+}
+__global__ void k_col_sum(const float* dy, float* db, int64_t N, int64_t M) {
+  GRID_LOOP(m, M) {
+    float s = 0;
+    for (int64_t r = 0; r < N; ++r) s += dy[r * M + m];
+    db[m] = s;
+  }
+}
+
+__global__ void k_layer_norm_fwd(const float* x, const float* g, const float* b, float* y, float* stats, int64_t R,
+                                 int64_t C, float eps) {
+  int64_t r = blockIdx.x;
+  if (r >= R) return;
+  const float* xr = x + r * C;
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) s += xr[i];
+  __shared__ double mean_sh, rstd_sh;
+  s = block_sum(s);
+  if (threadIdx.x == 0) mean_sh = s / double(C);
+  __syncthreads();
+  const double m = mean_sh;
+  double v = 0;
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) v += (xr[i] - m) * (xr[i] - m);
+  v = block_sum(v);
+  if (threadIdx.x == 0) {
+    rstd_sh = 1.0 / sqrt(v / double(C) + eps);
+    stats[2 * r] = float(m), stats[2 * r + 1] = float(rstd_sh);
+  }
+  __syncthreads();
+  const float mf = float(m), rs = float(rstd_sh);
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) y[r * C + i] = (xr[i] - mf) * rs * g[i] + b[i];
+}
+__global__ void k_layer_norm_bwd_dx(const float* x, const float* g, const float* stats, const float* dy, float* dx,
+                                    bool acc, int64_t R, int64_t C) {
+  int64_t r = blockIdx.x;
+  if (r >= R) return;
+  const float m = stats[2 * r], rs = stats[2 * r + 1];
+  double s1 = 0, s2 = 0;
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+    float xh = (x[r * C + i] - m) * rs, dg = dy[r * C + i] * g[i];
+    s1 += dg, s2 += dg * xh;
+  }
+  __shared__ double a_sh, b_sh;
+  s1 = block_sum(s1);
+  if (threadIdx.x == 0) a_sh = s1;
+  s2 = block_sum(s2);
+  if (threadIdx.x == 0) b_sh = s2;
+  __syncthreads();
+  const float a = float(a_sh / C), b = float(b_sh / C);
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
+    float xh = (x[r * C + i] - m) * rs;
+    put(dx, r * C + i, rs * (dy[r * C + i] * g[i] - a - xh * b), acc);
+  }
+}
+__global__ void k_layer_norm_bwd_params(const float* x, const float* stats, const float* dy, float* dg, float* db,
+                                        int64_t R, int64_t C) {
+  GRID_LOOP(c, C) {
+    float sg = 0, sb = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      float xh = (x[r * C + c] - stats[2 * r]) * stats[2 * r + 1];
+      sg += dy[r * C + c] * xh, sb += dy[r * C + c];
+    }
+    if (dg) dg[c] = sg;
+    if (db) db[c] = sb;
+  }
+}
+
+// One block: rows strided over threads, double accumulation, mean over valid rows.
+__global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
+                           float* prob, float* loss, int64_t R, int64_t C, float eps) {
+  const int64_t V = valid_of(sc, R);
+  double total = 0;
+  if (opcode == 32 || opcode == 33) {  // cross entropy, nll
+    const int32_t* y = static_cast<const int32_t*>(labels);
+    for (int64_t r = threadIdx.x; r < V; r += blockDim.x) {
+      const float* xr = x + r * C;
+      int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+      if (opcode == 33) {
+        total -= xr[label];
+        continue;
+      }
+      float m = xr[0];
+      for (int64_t i = 1; i < C; ++i) m = fmaxf(m, xr[i]);
+      float sum = 0;
+      for (int64_t i = 0; i < C; ++i) sum += (prob[r * C + i] = expf(xr[i] - m));
+      const float inv = 1.f / sum, lse = m + logf(sum);
+      double mean_x = 0;
+      for (int64_t i = 0; i < C; ++i) prob[r * C + i] *= inv, mean_x += xr[i];
+      mean_x /= double(C);
+      total += (1.0 - eps) * (lse - xr[label]) + eps * (lse - mean_x);
+    }
+    total = block_sum(total);
+    if (threadIdx.x == 0) loss[0] = float(total / double(V));
+    return;
+  }
+  const float* t = static_cast<const float*>(labels);
+  const int64_t n = V * C;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = x[i], tv = t[i];
+    if (opcode == 35) total += double(v - tv) * double(v - tv);
+    else if (opcode == 34) total += fmaxf(v, 0.f) - v * tv + log1pf(expf(-fabsf(v)));
+    else total -= tv * fmaxf(logf(v), -100.f) + (1 - tv) * fmaxf(log1pf(-v), -100.f);
+  }
+  total = block_sum(total);
+  if (threadIdx.x == 0) loss[0] = float(total / double(n));
+}
+
+__global__ void k_loss_bwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
+                           const float* prob, float* dx, bool acc, int64_t R, int64_t C, float eps) {
+  const int64_t V = valid_of(sc, R);
+  if (opcode == 32 || opcode == 33) {
+    const int32_t* y = static_cast<const int32_t*>(labels);
+    const float scale = 1.f / float(V);
+    GRID_LOOP(j, R * C) {
+      int64_t r = j / C, i = j % C;
+      int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+      float d = 0;
+      if (r < V) d = opcode == 32 ? (prob[j] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale
+                                  : (i == label ? -scale : 0.f);
+      put(dx, j, d, acc);
+    }
+    return;
+  }
+  const float* t = static_cast<const float*>(labels);
+  const int64_t n = V * C;
+  const float scale = 1.f / float(n);
+  GRID_LOOP(i, R * C) {
+    float d = 0;
+    if (i < n) {
+      const float v = x[i], tv = t[i];
+      if (opcode == 35) d = 2.f * (v - tv) * scale;
+      else if (opcode == 34) d = (1.f / (1.f + expf(-v)) - tv) * scale;
+      else d = (v - tv) / fmaxf(v * (1 - v), 1e-12f) * scale;
+    }
+    put(dx, i, d, acc);
+  }
+}
+
+struct Dims4 {
+  int64_t x[4];
+  int perm[4];
+};
+__global__ void k_transpose4(const float* x, float* y, Dims4 d, bool inverse, bool acc) {
+  const int64_t xs[4] = {d.x[1] * d.x[2] * d.x[3], d.x[2] * d.x[3], d.x[3], 1};
+  const int64_t yd[4] = {d.x[d.perm[0]], d.x[d.perm[1]], d.x[d.perm[2]], d.x[d.perm[3]]};
+  const int64_t n = d.x[0] * d.x[1] * d.x[2] * d.x[3];
+  GRID_LOOP(i, n) {
+    int64_t rem = i, src = 0;
+    for (int k = 3; k >= 0; --k) {
+      int64_t idx = rem % yd[k];
+      rem /= yd[k];
+      src += idx * xs[d.perm[k]];
+    }
+    if (!inverse) put(y, i, x[src], acc);  // forward: y[i] = x[src]
+    else put(y, src, x[i], acc);           // backward: dx[src] (+)= dy[i] (a permutation: no collisions)
+  }
+}
+
+__global__ void k_upsample_fwd(const float* x, float* y, int64_t NC, int64_t H, int64_t W, int64_t f) {
+  const int64_t OH = H * f, OW = W * f;
+  GRID_LOOP(i, NC * OH * OW) {
+    int64_t w = i % OW, h = (i / OW) % OH, p = i / (OW * OH);
+    y[i] = x[(p * H + h / f) * W + w / f];
+  }
+}
+__global__ void k_upsample_bwd(const float* dy, float* dx, int64_t NC, int64_t H, int64_t W, int64_t f, bool acc) {
+  GRID_LOOP(i, NC * H * W) {
+    int64_t w = i % W, h = (i / W) % H, p = i / (W * H);
+    float s = 0;
+    for (int64_t a = 0; a < f; ++a)
+      for (int64_t b = 0; b < f; ++b) s += dy[(p * H * f + h * f + a) * W * f + w * f + b];
+    put(dx, i, s, acc);
+  }
+}
+
+__global__ void k_embedding_fwd(const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
+                                int* flag) {
+  GRID_LOOP(i, R * D) {
+    int64_t r = i / D, c = i % D;
+    int32_t k = idx[r];
+    if (k < 0 || k >= V) {
+      y[i] = 0.f;
+      if (c == 0) atomicCAS(flag, 0, int(r) + 1);
+    } else {
+      y[i] = table[int64_t(k) * D + c];
+    }
+  }
+}
+__global__ void k_embedding_bwd(const int32_t* idx, const float* dy, float* dt, int64_t R, int64_t D, int64_t V) {
+  GRID_LOOP(i, R * D) {
+    int64_t r = i / D, c = i % D;
+    int32_t k = idx[r];
+    if (k >= 0 && k < V) atomicAdd(&dt[int64_t(k) * D + c], dy[i]);
+  }
+}
+
+__global__ void k_copy2d(const float* src, int64_t ss, float* dst, int64_t ds, int64_t outer, int64_t len, bool acc) {
+  GRID_LOOP(i, outer * len) {
+    int64_t o = i / len, j = i % len;
+    put(dst, o * ds + j, src[o * ss + j], acc);
+  }
+}
+
+struct UpdateArgs {
+  UpdateTensor t[kMaxUpdateTensors];
+  int64_t first_block[kMaxUpdateTensors + 1];
+  int n;
+};
+
+__global__ void k_multi_update(const DevScalars* sc, UpdateHyper h, UpdateArgs a, const float* loss) {
+  if (loss && !isfinite(*loss)) return;
+  // Which tensor does this block belong to? (n <= 48: a linear scan is cheapest)
+  int ti = 0;
+  while (ti + 1 < a.n && a.first_block[ti + 1] <= (int64_t)blockIdx.x) ++ti;
+  const UpdateTensor T = a.t[ti];
+  const int64_t begin = ((int64_t)blockIdx.x - a.first_block[ti]) * kUpdateChunk;
+  const int64_t end = begin + kUpdateChunk < T.n ? begin + kUpdateChunk : T.n;
+  const float lr = sc->lr, wd = T.wd, mom = h.momentum;
+  const int64_t t = sc->t;
+  if (h.kind == 0) {  // SGD
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float d = T.g[i] + wd * T.p[i];
+      if (mom != 0.f) {
+        float b = t == 1 ? d : mom * T.s0[i] + d;
+        T.s0[i] = b;
+        d = h.nesterov ? d + mom * b : b;
+      }
+      T.p[i] -= lr * d;
+    }
+  } else if (h.kind == 1 || h.kind == 2) {  // Adam, AdamW
+    const float b1 = float(h.beta1), b2 = float(h.beta2), eps = h.eps;
+    const float bc1 = 1.f - float(pow(h.beta1, double(t))), bc2 = 1.f - float(pow(h.beta2, double(t)));
+    const float step_size = lr / bc1, bc2_sqrt = sqrtf(bc2);
+    const bool decoupled = h.kind == 2;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float d = T.g[i];
+      if (decoupled) T.p[i] *= 1.f - lr * wd;
+      else d += wd * T.p[i];
+      float m = T.s0[i] * b1 + (1.f - b1) * d;
+      float v = T.s1[i] * b2 + (1.f - b2) * d * d;
+      T.s0[i] = m, T.s1[i] = v;
+      T.p[i] -= step_size * m / (sqrtf(v) / bc2_sqrt + eps);
+    }
+  } else {  // RMSprop
+    const float alpha = float(h.beta2), eps = h.eps;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float d = T.g[i] + wd * T.p[i];
+      float v = alpha * T.s0[i] + (1.f - alpha) * d * d;
+      T.s0[i] = v;
+      float avg = sqrtf(v) + eps;
+      if (mom > 0.f) {
+        float b = mom * T.s1[i] + d / avg;
+        T.s1[i] = b;
+        T.p[i] -= lr * b;
+      } else {
+        T.p[i] -= lr * d / avg;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void set_scalars(cudaStream_t s, DevScalars* d, DevScalars v) { k_set_scalars<<<1, 1, 0, s>>>(d, v); }
+void act_fwd(cudaStream_t s, int act, float alpha, const float* x, float* y, int64_t n) {
+  k_act_fwd<<<blocks(n), kThreads, 0, s>>>(act, alpha, x, y, n);
+}
+void act_bwd(cudaStream_t s, int act, float alpha, const float* x, const float* y, const float* dy, float* dx, int64_t n,
+             bool acc) {
+  k_act_bwd<<<blocks(n), kThreads, 0, s>>>(act, alpha, x, y, dy, dx, n, acc);
+}
+void dropout_fwd(cudaStream_t s, const DevScalars* sc, uint64_t op, float p, const float* x, float* y, float* mask,
+                 int64_t n) {
+  k_dropout<<<blocks(n), kThreads, 0, s>>>(sc, op, p, x, y, mask, n);
+}
+void binary(cudaStream_t s, int kind, const float* a, const float* b, float* y, int64_t n, bool acc, float scale) {
+  k_binary<<<blocks(n), kThreads, 0, s>>>(kind, a, b, y, n, acc, scale);
+}
+void row_mean(cudaStream_t s, const float* x, float* y, int64_t R, int64_t C) {
+  k_row_mean<<<blocks(R * 32), kThreads, 0, s>>>(x, y, R, C);
+}
+void row_mean_bwd(cudaStream_t s, const float* dy, float* dx, int64_t R, int64_t C, bool acc) {
+  k_row_mean_bwd<<<blocks(R * C), kThreads, 0, s>>>(dy, dx, R, C, acc);
+}
+void col_sum(cudaStream_t s, const float* dy, float* db, int64_t N, int64_t M) {
+  k_col_sum<<<blocks(M), kThreads, 0, s>>>(dy, db, N, M);
+}
+void layer_norm_fwd(cudaStream_t s, const float* x, const float* g, const float* b, float* y, float* stats, int64_t R,
+                    int64_t C, float eps) {
+  k_layer_norm_fwd<<<unsigned(R), kThreads, 0, s>>>(x, g, b, y, stats, R, C, eps);
+}
+void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float* stats, const float* dy, float* dx,
+                    bool acc, float* dg, float* db, int64_t R, int64_t C) {
+  if (dx) k_layer_norm_bwd_dx<<<unsigned(R), kThreads, 0, s>>>(x, g, stats, dy, dx, acc, R, C);
+  if (dg || db) k_layer_norm_bwd_params<<<blocks(C), kThreads, 0, s>>>(x, stats, dy, dg, db, R, C);
+}
+void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
+              float* loss, int64_t R, int64_t C, float smoothing) {
+  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, smoothing);
+}
+void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
+              float* dx, bool acc, int64_t R, int64_t C, float smoothing) {
+  k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, smoothing);
+}
+void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse, bool acc) {
+  Dims4 d;
+  for (int k = 0; k < 4; ++k) d.x[k] = xdims[k], d.perm[k] = perm[k];
+  k_transpose4<<<blocks(d.x[0] * d.x[1] * d.x[2] * d.x[3]), kThreads, 0, s>>>(x, y, d, inverse, acc);
+}
+void upsample_fwd(cudaStream_t s, const float* x, float* y, int64_t NC, int64_t H, int64_t W, int64_t f) {
+  k_upsample_fwd<<<blocks(NC * H * W * f * f), kThreads, 0, s>>>(x, y, NC, H, W, f);
+}
+void upsample_bwd(cudaStream_t s, const float* dy, float* dx, int64_t NC, int64_t H, int64_t W, int64_t f, bool acc) {
+  k_upsample_bwd<<<blocks(NC * H * W), kThreads, 0, s>>>(dy, dx, NC, H, W, f, acc);
+}
+void embedding_fwd(cudaStream_t s, const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
+                   int* flag) {
+  k_embedding_fwd<<<blocks(R * D), kThreads, 0, s>>>(idx, table, y, R, D, V, flag);
+}
+void embedding_bwd(cudaStream_t s, const int32_t* idx, const float* dy, float* dt, int64_t R, int64_t D, int64_t V) {
+  k_embedding_bwd<<<blocks(R * D), kThreads, 0, s>>>(idx, dy, dt, R, D, V);
+}
+void copy2d(cudaStream_t s, const float* src, int64_t ss, float* dst, int64_t ds, int64_t outer, int64_t len, bool acc) {
+  k_copy2d<<<blocks(outer * len), kThreads, 0, s>>>(src, ss, dst, ds, outer, len, acc);
+}
+void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, const UpdateTensor* ts, int n,
+                  const float* loss) {
+  for (int b = 0; b < n; b += kMaxUpdateTensors) {
+    UpdateArgs a{};
+    a.n = n - b < kMaxUpdateTensors ? n - b : kMaxUpdateTensors;
+    a.first_block[0] = 0;
+    for (int i = 0; i < a.n; ++i) {
+      a.t[i] = ts[b + i];
+      a.first_block[i + 1] = a.first_block[i] + (ts[b + i].n + kUpdateChunk - 1) / kUpdateChunk;
+    }
+    k_multi_update<<<unsigned(a.first_block[a.n]), kThreads, 0, s>>>(sc, h, a, loss);
+  }
+}
+
+}  // namespace dls::cuda

@@ -1,0 +1,88 @@
+// CudaKernels.h: launchers of the CUDA backend's own kernels (CudaKernels.cu), for what neither cuDNN nor
+// cuBLAS does. All run on the given stream, allocate nothing and never synchronise, so a whole training
+// step can be captured into a CUDA graph. Per-step values that change between replays (learning rate,
+// update count, step, seed, valid rows) are read from device memory (DevScalars), never from arguments.
+#ifndef DLSPEC_RUNTIME_CUDA_CUDAKERNELS_H
+#define DLSPEC_RUNTIME_CUDA_CUDAKERNELS_H
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace dls::cuda {
+
+struct DevScalars {
+  float lr;
+  int32_t skip;        // 1: this step's loss was not finite, the update kernels do nothing
+  int64_t t;           // optimizer update count (1-based)
+  int64_t step;        // global step (dropout)
+  uint64_t seed;       // program seed (dropout)
+  int64_t valid_rows;  // real rows of the batch (losses)
+};
+
+// Writes the scalars (stream-ordered: a graph replayed after it sees the new values).
+void set_scalars(cudaStream_t s, DevScalars* d, DevScalars v);
+
+enum Act { ACT_RELU = 0, ACT_LEAKY = 1, ACT_GELU = 2, ACT_TANH = 3, ACT_SIGMOID = 4 };
+void act_fwd(cudaStream_t s, int act, float alpha, const float* x, float* y, int64_t n);
+// dx (=|+=) dy * f'(x, y)
+void act_bwd(cudaStream_t s, int act, float alpha, const float* x, const float* y, const float* dy, float* dx,
+             int64_t n, bool acc);
+
+void dropout_fwd(cudaStream_t s, const DevScalars* sc, uint64_t op, float p, const float* x, float* y, float* mask,
+                 int64_t n);
+// y = a (*) b, with acc: y += ...; kinds: 0 y = a + b, 1 y = a * b, 2 y = a (copy), 3 y = a * scale
+void binary(cudaStream_t s, int kind, const float* a, const float* b, float* y, int64_t n, bool acc, float scale = 1.f);
+
+// Row reductions: y[r] = mean of x[r, 0..C) (global average pooling); dx[r, c] (=|+=) dy[r] / C.
+void row_mean(cudaStream_t s, const float* x, float* y, int64_t R, int64_t C);
+void row_mean_bwd(cudaStream_t s, const float* dy, float* dx, int64_t R, int64_t C, bool acc);
+// db[m] = sum_n dy[n, m] (dense bias gradient).
+void col_sum(cudaStream_t s, const float* dy, float* db, int64_t N, int64_t M);
+
+void layer_norm_fwd(cudaStream_t s, const float* x, const float* g, const float* b, float* y, float* stats, int64_t R,
+                    int64_t C, float eps);
+void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float* stats, const float* dy, float* dx,
+                    bool acc, float* dg, float* db, int64_t R, int64_t C);
+
+// Losses: mean over the valid rows (DevScalars::valid_rows). opcode as dls_opcode; prob: CE softmax kept.
+void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
+              float* loss, int64_t R, int64_t C, float smoothing);
+void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
+              float* dx, bool acc, int64_t R, int64_t C, float smoothing);
+
+// 4-D permutation y = transpose(x, perm) (gather); backward: dx (=|+=) scatter of dy.
+void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse,
+                bool acc);
+void upsample_fwd(cudaStream_t s, const float* x, float* y, int64_t NC, int64_t H, int64_t W, int64_t f);
+void upsample_bwd(cudaStream_t s, const float* dy, float* dx, int64_t NC, int64_t H, int64_t W, int64_t f, bool acc);
+// Embedding gather; out-of-range indices write zeros and set *flag to 1 + the first bad row.
+void embedding_fwd(cudaStream_t s, const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
+                   int* flag);
+void embedding_bwd(cudaStream_t s, const int32_t* idx, const float* dy, float* dtable, int64_t R, int64_t D, int64_t V);
+// Strided block copy (concat): dst[o * dst_stride + i] (=|+=) src[o * src_stride + i], i < len.
+void copy2d(cudaStream_t s, const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t outer,
+            int64_t len, bool acc);
+
+// One fused multi-tensor optimizer update (PyTorch's formulas). Tensors of one launch share hyperparameters.
+struct UpdateTensor {
+  float* p;
+  const float* g;
+  float* s0;
+  float* s1;
+  int64_t n;
+  float wd;
+};
+constexpr int kMaxUpdateTensors = 48;
+constexpr int64_t kUpdateChunk = 4096;
+struct UpdateHyper {
+  int kind;  // dls_optimizer
+  float momentum, eps;
+  double beta1, beta2;  // double: the bias corrections use pow(beta, t) as the CPU backend does
+  int nesterov;
+};
+// loss (may be null): when it is not finite the update is skipped on the device (no host round trip).
+void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, const UpdateTensor* ts, int n,
+                  const float* loss);
+
+}  // namespace dls::cuda
+#endif

@@ -1,0 +1,56 @@
+// The executable's command line: every mistake is a diagnostic with exit code 2 (usage) or 1 (fault).
+#include <catch2/catch.hpp>
+
+#include "SmallData.h"
+#include "train/Trainer.h"
+
+namespace {
+int main_with(std::vector<std::string> args, std::vector<std::string>* seen = nullptr) {
+  std::vector<char*> argv;
+  args.insert(args.begin(), "prog");
+  for (auto& a : args) argv.push_back(a.data());
+  std::vector<std::string> sink;
+  dls::set_diagnostic_capture(seen ? seen : &sink);
+  int rc = dls_rt_main(int(argv.size()), argv.data(), mlp_setup, mlp_train_step, mlp_eval_step);
+  dls::set_diagnostic_capture(nullptr);
+  return rc;
+}
+}  // namespace
+
+TEST_CASE("command-line errors are diagnostics", "[cli]") {
+  mlp_config() = ProgramConfig{};
+  mlp_config().data = false;
+  std::vector<std::string> seen;
+  CHECK(main_with({"--help"}) == 0);
+  CHECK(main_with({}, &seen) == 2);
+  CHECK(main_with({"fly"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0401]"));
+  CHECK(main_with({"train", "--bogus"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0402]") && Catch::Contains("--bogus"));
+  CHECK(main_with({"train", "--epochs"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0403]"));
+  CHECK(main_with({"train", "--epochs", "x1"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0404]"));
+  CHECK(main_with({"train", "--resume", "/nonexistent/dir"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0405]"));
+  CHECK(main_with({"predict"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0406]"));
+  CHECK(main_with({"eval", "--checkpoint", "/tmp"}, &seen) == 1);  // no checkpoint in /tmp
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0302]"));
+  CHECK(main_with({"train"}, &seen) == 1);  // the program declares no data
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0213]"));
+}
+
+TEST_CASE("resume from a checkpoint of another spec is refused", "[cli]") {
+  std::string data = dlt::temp_dir();
+  dlt::write_small_mnist(data, 128, 64);
+  lenet_config() = dlt::small_config(data);
+  lenet_config().checkpoint_dir = data + "/lenet";
+  dls::Options o;
+  o.command = "train", o.epochs = 1, o.quiet = true;
+  REQUIRE(dls::run(o, {lenet_setup, lenet_train_step, lenet_eval_step}) == 0);
+  mlp_config() = dlt::small_config(data);
+  std::vector<std::string> seen;
+  CHECK(main_with({"train", "--resume", data + "/lenet"}, &seen) == 1);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0305]"));
+}

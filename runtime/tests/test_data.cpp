@@ -1,0 +1,192 @@
+// Readers, validation diagnostics, pipeline and loader.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+
+#include "TestUtil.h"
+#include "data/Loader.h"
+
+using namespace dls;
+
+namespace {
+DataDecl idx_decl(const std::string& a, const std::string& b, int64_t classes = 10) {
+  DataDecl d;
+  d.declared = true, d.format = DLS_DATA_IDX, d.path_a = a, d.path_b = b, d.sample_rank = 3;
+  d.dims[0] = 1, d.dims[1] = 4, d.dims[2] = 4, d.classes = classes;
+  return d;
+}
+std::vector<uint8_t> pixels(int n, int size) {
+  std::vector<uint8_t> v(size_t(n * size));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = uint8_t(i * 7);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("IDX raw and gzipped", "[data]") {
+  std::string d = dlt::temp_dir();
+  auto img = dlt::idx_bytes(0x08, {5, 4, 4}, pixels(5, 16));
+  auto lab = dlt::idx_bytes(0x08, {5}, {0, 1, 2, 3, 9});
+  dlt::write_bytes(d + "/x.idx", img);
+  dlt::write_bytes(d + "/y.idx.gz", lab, true);
+  Dataset ds = load_dataset(idx_decl(d + "/x.idx", d + "/y.idx.gz"), "train");
+  CHECK(ds.n == 5);
+  CHECK(ds.x[17] == float(uint8_t(17 * 7)));
+  CHECK(ds.labels[4] == 9);
+}
+
+TEST_CASE("data diagnostics", "[data]") {
+  std::string d = dlt::temp_dir();
+  auto img = dlt::idx_bytes(0x08, {5, 4, 4}, pixels(5, 16));
+  auto lab = dlt::idx_bytes(0x08, {5}, {0, 1, 2, 3, 4});
+  dlt::write_bytes(d + "/x.idx", img);
+  dlt::write_bytes(d + "/y.idx", lab);
+  // missing file
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/nope", d + "/y.idx"), "train"); }, Diag::R0201),
+             Catch::StartsWith("R0201") && Catch::Contains("nope"));
+  // truncated gzip
+  dlt::write_bytes(d + "/x.gz", img, true);
+  {
+    FILE* f = std::fopen((d + "/x.gz").c_str(), "rb");
+    std::vector<uint8_t> b(4096);
+    b.resize(std::fread(b.data(), 1, b.size(), f));
+    std::fclose(f);
+    b.resize(b.size() / 2);
+    dlt::write_bytes(d + "/trunc.gz", b);
+  }
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/trunc.gz", d + "/y.idx"), "train"); }, Diag::R0202),
+             Catch::StartsWith("R0202") && Catch::Contains("trunc.gz") && Catch::Contains("byte"));
+  // corrupt gzip body
+  {
+    std::vector<uint8_t> b = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+    dlt::write_bytes(d + "/bad.gz", b);
+  }
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/bad.gz", d + "/y.idx"), "train"); }, Diag::R0202),
+             Catch::StartsWith("R0202"));
+  // bad magic
+  dlt::write_bytes(d + "/magic.idx", {1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/magic.idx", d + "/y.idx"), "train"); }, Diag::R0204),
+             Catch::StartsWith("R0204"));
+  // shape disagrees with the declaration
+  dlt::write_bytes(d + "/x5.idx", dlt::idx_bytes(0x08, {5, 5, 5}, pixels(5, 25)));
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/x5.idx", d + "/y.idx"), "train"); }, Diag::R0205),
+             Catch::StartsWith("R0205") && Catch::Contains("[5, 5]"));
+  // truncated IDX payload
+  auto cut = img;
+  cut.resize(cut.size() - 10);
+  dlt::write_bytes(d + "/cut.idx", cut);
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/cut.idx", d + "/y.idx"), "train"); }, Diag::R0203),
+             Catch::StartsWith("R0203"));
+  // label out of range
+  dlt::write_bytes(d + "/ybig.idx", dlt::idx_bytes(0x08, {5}, {0, 1, 12, 3, 4}));
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/x.idx", d + "/ybig.idx"), "train"); }, Diag::R0209),
+             Catch::StartsWith("R0209") && Catch::Contains("record 2"));
+  // count mismatch
+  dlt::write_bytes(d + "/y4.idx", dlt::idx_bytes(0x08, {4}, {0, 1, 2, 3}));
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/x.idx", d + "/y4.idx"), "train"); }, Diag::R0212),
+             Catch::StartsWith("R0212"));
+}
+
+TEST_CASE("CSV reader and diagnostics", "[data]") {
+  std::string d = dlt::temp_dir();
+  DataDecl decl;
+  decl.declared = true, decl.format = DLS_DATA_CSV, decl.label_column = 2, decl.sample_rank = 1, decl.dims[0] = 2;
+  decl.classes = 3;
+  auto put = [&](const std::string& name, const std::string& text) {
+    dlt::write_bytes(d + "/" + name, std::vector<uint8_t>(text.begin(), text.end()));
+    decl.path_a = d + "/" + name;
+  };
+  put("ok.csv", "a,b,label\n1.5,2,0\n3,-4e-1,2\n");
+  Dataset ds = load_dataset(decl, "train");
+  CHECK(ds.n == 2);
+  CHECK(ds.x[3] == Approx(-0.4));
+  CHECK(ds.labels[1] == 2);
+  put("ragged.csv", "a,b,label\n1,2,0\n3,1\n");
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0206), Catch::Contains("line 3"));
+  put("nan.csv", "a,b,label\n1,2,0\n3,abc,1\n");
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0207), Catch::Contains("'abc'") && Catch::Contains("line 3"));
+  put("nanlabel.csv", "a,b,label\n1,2,nan\n");
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0208), Catch::StartsWith("R0208"));
+  put("range.csv", "a,b,label\n1,2,3\n");
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0209), Catch::StartsWith("R0209"));
+}
+
+TEST_CASE("NPY reader: versions and dtypes", "[data]") {
+  std::string d = dlt::temp_dir();
+  float f[6] = {1, 2, 3, 4, 5, 6};
+  double g[6] = {1, 2, 3, 4, 5, 6.5};
+  uint8_t u[6] = {1, 2, 3, 4, 5, 255};
+  int32_t i4[3] = {0, 2, 1};
+  int64_t i8[3] = {2, 1, 0};
+  dlt::write_bytes(d + "/f.npy", dlt::npy_bytes("<f4", {3, 2}, f, sizeof f));
+  dlt::write_bytes(d + "/g.npy", dlt::npy_bytes("<f8", {3, 2}, g, sizeof g, 2));
+  dlt::write_bytes(d + "/u.npy", dlt::npy_bytes("|u1", {3, 2}, u, sizeof u));
+  dlt::write_bytes(d + "/i4.npy", dlt::npy_bytes("<i4", {3}, i4, sizeof i4));
+  dlt::write_bytes(d + "/i8.npy", dlt::npy_bytes("<i8", {3}, i8, sizeof i8));
+  CHECK(read_npy(d + "/f.npy").values[5] == 6);
+  CHECK(read_npy(d + "/g.npy").values[5] == 6.5);
+  CHECK(read_npy(d + "/u.npy").values[5] == 255);
+  DataDecl decl;
+  decl.declared = true, decl.format = DLS_DATA_NPY, decl.sample_rank = 1, decl.dims[0] = 2, decl.classes = 3;
+  decl.path_a = d + "/f.npy", decl.path_b = d + "/i4.npy";
+  CHECK(load_dataset(decl, "train").labels[1] == 2);
+  decl.path_b = d + "/i8.npy";
+  CHECK(load_dataset(decl, "train").labels[0] == 2);
+  dlt::write_bytes(d + "/c.npy", dlt::npy_bytes("<c8", {3}, f, 24));
+  CHECK_THAT(dlt::fault_of([&] { read_npy(d + "/c.npy"); }, Diag::R0211), Catch::Contains("<c8"));
+  dlt::write_bytes(d + "/h.npy", {0x93, 'N', 'O', 'P', 'E', 0, 0, 0, 0, 0, 0});
+  CHECK_THAT(dlt::fault_of([&] { read_npy(d + "/h.npy"); }, Diag::R0210), Catch::StartsWith("R0210"));
+  auto trunc = dlt::npy_bytes("<f4", {3, 2}, f, sizeof f);
+  trunc.resize(trunc.size() - 4);
+  dlt::write_bytes(d + "/t.npy", trunc);
+  CHECK_THAT(dlt::fault_of([&] { read_npy(d + "/t.npy"); }, Diag::R0203), Catch::StartsWith("R0203"));
+}
+
+TEST_CASE("pipeline and loader: deterministic shuffle, drop last, padded last batch, augmentation", "[data]") {
+  Dataset ds;
+  ds.n = 10, ds.rank = 3, ds.dims[0] = 1, ds.dims[1] = 2, ds.dims[2] = 2, ds.sample_numel = 4;
+  for (int i = 0; i < 40; ++i) ds.x.push_back(float(i));
+  for (int i = 0; i < 10; ++i) ds.labels.push_back(i % 3);
+  Dataset copy = ds;
+  std::vector<PipeStep> steps = {{DLS_PIPE_SCALE, 2, 0, 0, 0}, {DLS_PIPE_NORMALIZE, 1, 2, 0, 0}, {DLS_PIPE_SHUFFLE, 0, 0, 0, 0}};
+  Augment a = apply_pipeline(ds, steps, true);
+  CHECK(a.shuffle);
+  CHECK(ds.x[3] == Approx((3 * 2 - 1) / 2.0));
+  CHECK(epoch_order(10, true, 5, 1) == epoch_order(10, true, 5, 1));
+  CHECK(epoch_order(10, true, 5, 1) != epoch_order(10, true, 5, 2));
+  {
+    Loader l(ds, a, 4, true, 5);
+    CHECK(l.batches() == 2);
+    for (int e = 0; e < 2; ++e) {
+      l.start_epoch(e);
+      auto order = epoch_order(10, true, 5, e);
+      for (int k = 0; k < 2; ++k) {
+        const Batch& b = l.next();
+        CHECK(b.valid == 4);
+        for (int r = 0; r < 4; ++r) CHECK(b.labels[size_t(r)] == ds.labels[size_t(order[size_t(k * 4 + r)])]);
+      }
+    }
+  }
+  {
+    Augment none;
+    Loader l(copy, none, 4, false, 5);
+    CHECK(l.batches() == 3);
+    l.start_epoch(0);
+    l.next(), l.next();
+    const Batch& last = l.next();
+    CHECK(last.valid == 2);
+    CHECK(last.x[0] == 32.f);
+    CHECK(last.x[15] == 0.f);
+  }
+  // random crop with padding and flip keep the shape and are deterministic
+  std::vector<PipeStep> aug = {{DLS_PIPE_RANDOM_CROP, 2, 1, 0, 0}, {DLS_PIPE_RANDOM_FLIP, 0.5, 0, 0, 0}};
+  Dataset c2 = copy;
+  Augment ag = apply_pipeline(c2, aug, true);
+  float o1[4], o2[4];
+  augment_sample(c2, ag, 3, 9, 1, o1);
+  augment_sample(c2, ag, 3, 9, 1, o2);
+  CHECK(std::memcmp(o1, o2, sizeof o1) == 0);
+  Augment ev = apply_pipeline(c2, aug, false);
+  CHECK(ev.crop == 0);
+  CHECK(ev.flip == 0);
+}

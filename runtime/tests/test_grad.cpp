@@ -1,0 +1,298 @@
+// Finite-difference checks of every op's backward on small shapes (float, relative tolerance).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "TestUtil.h"
+#include "core/Rng.h"
+#include "train/Trainer.h"
+
+using namespace dls;
+
+namespace {
+
+struct GradCheck {
+  std::unique_ptr<dls_rt> rt = make_runtime(1);
+  std::vector<int> ts;            // op tensors
+  std::vector<int> grads;         // per op tensor: gradient tensor to check (-1: none)
+  std::vector<bool> param;        // per op tensor: is a trainable parameter
+  Rng rng{123};
+  int N;
+  explicit GradCheck(int batch = 2) : N(batch) {
+    dls_rt_train_config(rt.get(), 1, batch, 7);
+    dls_rt_arena(rt.get(), 0);
+  }
+  int tensor(std::vector<int64_t> d, int dtype = DLS_F32) {
+    int rank = int(d.size());
+    d.resize(4, 1);
+    return dls_rt_tensor(rt.get(), dtype, rank, d[0], d[1], d[2], d[3], -1);
+  }
+  void fill(int id, double lo, double hi) {
+    auto& t = rt->tensors[size_t(id)];
+    std::vector<float> v(size_t(t.d.numel));
+    for (auto& x : v) x = float(lo + (hi - lo) * rng.uniform());
+    write_tensor(rt.get(), id, v.data(), t.bytes);
+  }
+  int input(std::vector<int64_t> d, double lo = -1, double hi = 1) {
+    int id = tensor(d), g = tensor(d);
+    fill(id, lo, hi);
+    ts.push_back(id), grads.push_back(g), param.push_back(false);
+    return id;
+  }
+  int weight(std::vector<int64_t> d, double lo = -1, double hi = 1) {
+    int id = tensor(d), g = tensor(d);
+    std::string name = "p" + std::to_string(rt->params.size());
+    dls_rt_param(rt.get(), id, g, name.c_str(), DLS_INIT_UNIFORM, lo, hi, 1, 1, 1, 1);
+    ts.push_back(id), grads.push_back(g), param.push_back(true);
+    return id;
+  }
+  int plain(std::vector<int64_t> d, int dtype = DLS_F32) {
+    int id = tensor(d, dtype);
+    ts.push_back(id), grads.push_back(-1), param.push_back(false);
+    return id;
+  }
+  void none() { ts.push_back(-1), grads.push_back(-1), param.push_back(false); }
+  void labels(int id, int classes) {
+    auto& t = rt->tensors[size_t(id)];
+    std::vector<int32_t> v(size_t(t.d.numel));
+    for (auto& x : v) x = int32_t(rng.below(uint64_t(classes)));
+    write_tensor(rt.get(), id, v.data(), t.bytes);
+  }
+
+  // Creates op + gradient op, then compares analytic with central differences of S = sum(y * r) (or the
+  // loss itself for loss ops) for a sample of elements of every checked tensor.
+  void run(int opcode, std::vector<double> attrs, int out_index, bool loss, double rtol = 3e-2, uint32_t acc_mask = 0) {
+    dls_rt* r = rt.get();
+    int op = dls_rt_op(r, opcode, ts.data(), int(ts.size()), attrs.data(), int(attrs.size()), 1, 1);
+    raise_pending(r);
+    int y = ts[size_t(out_index)];
+    int dout = -1;
+    if (!loss) {
+      dout = tensor({rt->tensors[size_t(y)].d.numel});
+      fill(dout, -1, 1);
+    }
+    std::vector<int> dins;
+    for (size_t i = 0; i < ts.size(); ++i) dins.push_back(param[i] ? -1 : grads[i]);
+    int g = dls_rt_grad_op(r, op, dout, dins.data(), int(dins.size()), int(acc_mask));
+    raise_pending(r);
+    rt->step = {1, N, 7, 3};
+    // Pre-fill accumulated gradients with a known value.
+    for (size_t i = 0; i < ts.size(); ++i)
+      if (grads[i] >= 0 && ((acc_mask >> i) & 1u)) {
+        std::vector<float> ones(size_t(rt->tensors[size_t(grads[i])].d.numel), 1.f);
+        write_tensor(r, grads[i], ones.data(), ones.size() * 4);
+      }
+    auto S = [&]() -> double {
+      dls_rt_fwd(r, op);
+      raise_pending(r);
+      std::vector<float> yv = read_tensor(r, y);
+      if (loss) return yv[0];
+      std::vector<float> rv = read_tensor(r, dout);
+      double s = 0;
+      for (size_t i = 0; i < yv.size(); ++i) s += double(yv[i]) * rv[i];
+      return s;
+    };
+    S();
+    dls_rt_bwd(r, g);
+    raise_pending(r);
+    for (size_t i = 0; i < ts.size(); ++i) {
+      if (grads[i] < 0) continue;
+      std::vector<float> an = read_tensor(r, grads[i]);
+      if ((acc_mask >> i) & 1u)
+        for (auto& v : an) v -= 1.f;
+      std::vector<float> x = read_tensor(r, ts[i]);
+      const size_t n = x.size(), samples = std::min<size_t>(n, 24);
+      double maxabs = 0;
+      for (float v : an) maxabs = std::max(maxabs, double(std::fabs(v)));
+      for (size_t k = 0; k < samples; ++k) {
+        size_t j = samples == n ? k : size_t(rng.below(n));
+        const float keep = x[j], eps = 2e-3f * std::max(1.f, std::fabs(keep));
+        x[j] = keep + eps;
+        write_tensor(r, ts[i], x.data(), n * 4);
+        double sp = S();
+        x[j] = keep - eps;
+        write_tensor(r, ts[i], x.data(), n * 4);
+        double sm = S();
+        x[j] = keep;
+        write_tensor(r, ts[i], x.data(), n * 4);
+        double num = (sp - sm) / (2.0 * double(eps));
+        double tol = rtol * std::max({std::fabs(num), double(std::fabs(an[j])), 0.05 * maxabs}) + 1e-4;
+        INFO(opcode_name(opcode) << " tensor " << i << " element " << j << ": analytic " << an[j] << " numeric " << num);
+        CHECK(std::fabs(num - double(an[j])) <= tol);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("dense backward", "[grad]") {
+  GradCheck c(3);
+  c.input({3, 5}), c.weight({4, 5}), c.weight({4}), c.plain({3, 4});
+  c.run(DLS_OP_DENSE, {}, 3, false);
+}
+
+TEST_CASE("dense backward without bias, accumulating d(input)", "[grad]") {
+  GradCheck c(3);
+  c.input({3, 2, 2, 2}), c.weight({4, 8}), c.none(), c.plain({3, 4});
+  c.run(DLS_OP_DENSE, {}, 3, false, 3e-2, 1u);
+}
+
+TEST_CASE("conv2d backward (stride, padding, dilation)", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 3, 7, 6}), c.weight({4, 3, 3, 3}), c.weight({4}), c.plain({2, 4, 4, 3});
+  c.run(DLS_OP_CONV2D, {2, 2, 1, 1, 1, 0, 1, 1, 1}, 3, false);
+}
+
+TEST_CASE("conv2d backward (groups, dilation 2)", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 4, 7, 7}), c.weight({6, 2, 3, 3}), c.weight({6}), c.plain({2, 6, 3, 3});
+  c.run(DLS_OP_CONV2D, {1, 1, 0, 0, 0, 0, 2, 2, 2}, 3, false);
+}
+
+TEST_CASE("maxpool backward", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 3, 6, 6}), c.plain({2, 3, 3, 3}), c.none();
+  c.run(DLS_OP_MAXPOOL, {2, 2, 2, 2, 0, 0, 0, 0}, 1, false);
+}
+
+TEST_CASE("avgpool backward with padding", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 2, 5, 5}), c.plain({2, 2, 3, 3}), c.none();
+  c.run(DLS_OP_AVGPOOL, {3, 3, 2, 2, 1, 1, 1, 1}, 1, false);
+}
+
+TEST_CASE("global avgpool backward", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 3, 4, 4}), c.plain({2, 3});
+  c.run(DLS_OP_GLOBAL_AVGPOOL, {}, 1, false);
+}
+
+TEST_CASE("batch norm backward (training mode) and running statistics", "[grad]") {
+  GradCheck c(4);
+  c.input({4, 3, 2, 2}), c.weight({3}, 0.5, 1.5), c.weight({3});
+  int rm = c.plain({3}), rv = c.plain({3});
+  std::vector<float> ones(3, 1.f);
+  write_tensor(c.rt.get(), rv, ones.data(), 12);
+  c.plain({4, 3, 2, 2});
+  c.run(DLS_OP_BATCH_NORM, {1e-5, 0.1}, 5, false);
+  std::vector<float> m = read_tensor(c.rt.get(), rm);
+  CHECK(std::fabs(m[0]) > 0);  // running mean moved
+}
+
+TEST_CASE("layer norm backward", "[grad]") {
+  GradCheck c(3);
+  c.input({3, 6}), c.weight({6}, 0.5, 1.5), c.weight({6}), c.plain({3, 6});
+  c.run(DLS_OP_LAYER_NORM, {1e-5}, 3, false);
+}
+
+TEST_CASE("dropout backward (mask fixed by seed and step)", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 50}), c.plain({2, 50});
+  c.run(DLS_OP_DROPOUT, {0.3}, 1, false);
+}
+
+TEST_CASE("activation backward", "[grad]") {
+  for (int opc : {DLS_OP_RELU, DLS_OP_LEAKY_RELU, DLS_OP_GELU, DLS_OP_TANH, DLS_OP_SIGMOID}) {
+    GradCheck c(2);
+    c.input({2, 10}), c.plain({2, 10});
+    c.run(opc, {0.1}, 1, false);
+  }
+}
+
+TEST_CASE("softmax and log-softmax backward", "[grad]") {
+  for (int opc : {DLS_OP_SOFTMAX, DLS_OP_LOG_SOFTMAX}) {
+    GradCheck c(3);
+    c.input({3, 5}), c.plain({3, 5});
+    c.run(opc, {}, 1, false);
+  }
+}
+
+TEST_CASE("add, copy, concat, transpose, upsample backward", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3}), c.input({2, 3}), c.plain({2, 3});
+    c.run(DLS_OP_ADD, {}, 2, false, 3e-2, 2u);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 2}), c.plain({2, 6});
+    c.run(DLS_OP_COPY, {}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 2, 3}), c.input({2, 3, 3}), c.plain({2, 5, 3});
+    c.run(DLS_OP_CONCAT, {1}, 2, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4}), c.plain({4, 2, 3});
+    c.run(DLS_OP_TRANSPOSE, {2, 0, 1, 3}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 1, 2, 3}), c.plain({2, 1, 4, 6});
+    c.run(DLS_OP_UPSAMPLE, {2}, 1, false);
+  }
+}
+
+TEST_CASE("embedding backward", "[grad]") {
+  GradCheck c(4);
+  int idx = c.plain({4}, DLS_I32);
+  std::vector<int32_t> v = {1, 3, 1, 0};
+  write_tensor(c.rt.get(), idx, v.data(), 16);
+  c.weight({5, 3}), c.plain({4, 3});
+  c.run(DLS_OP_EMBEDDING, {}, 2, false);
+}
+
+TEST_CASE("loss backward: cross-entropy (with label smoothing), NLL", "[grad]") {
+  for (double smooth : {0.0, 0.1}) {
+    GradCheck c(4);
+    c.input({4, 5}, -2, 2);
+    int y = c.plain({4}, DLS_I32);
+    c.labels(y, 5);
+    c.plain({1});
+    c.run(DLS_OP_CROSS_ENTROPY, {smooth}, 2, true);
+  }
+  GradCheck c(4);
+  c.input({4, 5}, -3, -0.1);
+  int y = c.plain({4}, DLS_I32);
+  c.labels(y, 5);
+  c.plain({1});
+  c.run(DLS_OP_NLL, {}, 2, true);
+}
+
+TEST_CASE("loss backward: MSE, BCE, BCE with logits", "[grad]") {
+  for (int opc : {DLS_OP_MSE, DLS_OP_BCE_WITH_LOGITS, DLS_OP_BCE}) {
+    GradCheck c(3);
+    if (opc == DLS_OP_BCE) c.input({3, 4}, 0.1, 0.9); else c.input({3, 4});
+    int t = c.plain({3, 4});
+    c.fill(t, 0, 1);
+    c.plain({1});
+    c.run(opc, {}, 2, true);
+  }
+}
+
+TEST_CASE("losses average over valid rows only", "[grad]") {
+  GradCheck c(4);
+  int x = c.input({4, 3});
+  int y = c.plain({4}, DLS_I32);
+  c.labels(y, 3);
+  int l = c.plain({1});
+  dls_rt* r = c.rt.get();
+  int op = dls_rt_op(r, DLS_OP_CROSS_ENTROPY, c.ts.data(), 3, nullptr, 0, 1, 1);
+  raise_pending(r);
+  r->step = {0, 4, 7, 0};
+  dls_rt_fwd(r, op);
+  float full = read_tensor(r, l)[0];
+  // Garbage in rows 2..3 must not matter when only 2 rows are valid.
+  std::vector<float> xv = read_tensor(r, x);
+  r->step.valid_rows = 2;
+  dls_rt_fwd(r, op);
+  float two = read_tensor(r, l)[0];
+  for (int i = 6; i < 12; ++i) xv[size_t(i)] = 1e6f;
+  write_tensor(r, x, xv.data(), 48);
+  dls_rt_fwd(r, op);
+  CHECK(read_tensor(r, l)[0] == Approx(two));
+  CHECK(std::isfinite(full));
+}

@@ -1,0 +1,148 @@
+// Optimizer updates against reference implementations of PyTorch's formulas (double precision), schedules
+// and initialisers.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "TestUtil.h"
+#include "core/Init.h"
+#include "core/Schedule.h"
+#include "cpu/CpuOp.h"
+
+using namespace dls;
+
+namespace {
+struct Ref {  // torch.optim, written out in double
+  int kind;
+  double lr, mom, b1, b2, eps, wd;
+  bool nest;
+  std::vector<double> p, s0, s1;
+  int t = 0;
+  void step(const std::vector<double>& g) {
+    ++t;
+    for (size_t i = 0; i < p.size(); ++i) {
+      double d = g[i];
+      if (kind == DLS_OPT_SGD) {
+        d += wd * p[i];
+        if (mom != 0) {
+          s0[i] = t == 1 ? d : mom * s0[i] + d;
+          d = nest ? d + mom * s0[i] : s0[i];
+        }
+        p[i] -= lr * d;
+      } else if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW) {
+        if (kind == DLS_OPT_ADAMW) p[i] *= 1 - lr * wd; else d += wd * p[i];
+        s0[i] = b1 * s0[i] + (1 - b1) * d;
+        s1[i] = b2 * s1[i] + (1 - b2) * d * d;
+        double bc1 = 1 - std::pow(b1, t), bc2 = 1 - std::pow(b2, t);
+        p[i] -= lr / bc1 * s0[i] / (std::sqrt(s1[i]) / std::sqrt(bc2) + eps);
+      } else {
+        d += wd * p[i];
+        s0[i] = b2 * s0[i] + (1 - b2) * d * d;
+        double avg = std::sqrt(s0[i]) + eps;
+        if (mom > 0) {
+          s1[i] = mom * s1[i] + d / avg;
+          p[i] -= lr * s1[i];
+        } else {
+          p[i] -= lr * d / avg;
+        }
+      }
+    }
+  }
+};
+
+void check_optimizer(int kind, double lr, double mom, double b1, double b2, double eps, double wd, bool nest) {
+  const int n = 37;
+  std::vector<float> p(n), g(n), s0(n, 0.f), s1(n, 0.f);
+  Ref ref{kind, lr, mom, b1, b2, eps, wd, nest, {}, std::vector<double>(n), std::vector<double>(n)};
+  for (int i = 0; i < n; ++i) p[size_t(i)] = float(std::sin(i + 1.0)), ref.p.push_back(p[size_t(i)]);
+  for (int t = 1; t <= 5; ++t) {
+    std::vector<double> gd(n);
+    for (int i = 0; i < n; ++i) g[size_t(i)] = float(std::cos(i * 0.7 + t)), gd[size_t(i)] = g[size_t(i)];
+    dls_update_desc u{kind, p.data(), g.data(), s0.data(), s1.data(), n, lr, mom, b1, b2, eps, wd, nest ? 1 : 0, t};
+    cpu::update(u);
+    ref.step(gd);
+  }
+  for (int i = 0; i < n; ++i) CHECK(p[size_t(i)] == Approx(ref.p[size_t(i)]).epsilon(1e-5).margin(1e-6));
+}
+}  // namespace
+
+TEST_CASE("SGD: plain, momentum, Nesterov, weight decay", "[optim]") {
+  check_optimizer(DLS_OPT_SGD, 0.1, 0, 0, 0, 0, 0, false);
+  check_optimizer(DLS_OPT_SGD, 0.1, 0.9, 0, 0, 0, 0, false);
+  check_optimizer(DLS_OPT_SGD, 0.1, 0.9, 0, 0, 0, 1e-2, true);
+}
+
+TEST_CASE("Adam, AdamW, RMSprop", "[optim]") {
+  check_optimizer(DLS_OPT_ADAM, 1e-2, 0, 0.9, 0.999, 1e-8, 0, false);
+  check_optimizer(DLS_OPT_ADAM, 1e-2, 0, 0.9, 0.999, 1e-8, 1e-2, false);
+  check_optimizer(DLS_OPT_ADAMW, 1e-2, 0, 0.9, 0.999, 1e-8, 1e-2, false);
+  check_optimizer(DLS_OPT_RMSPROP, 1e-2, 0, 0, 0.99, 1e-8, 0, false);
+  check_optimizer(DLS_OPT_RMSPROP, 1e-2, 0.9, 0, 0.99, 1e-8, 1e-3, false);
+}
+
+TEST_CASE("learning-rate schedules", "[optim]") {
+  std::vector<ScheduleConfig> step = {{DLS_SCHED_STEP, 2, 0.5, 0, 0}};
+  CHECK(schedule_lr(step, 0.1, 0, 0, 10) == Approx(0.1));
+  CHECK(schedule_lr(step, 0.1, 2, 0, 10) == Approx(0.05));
+  CHECK(schedule_lr(step, 0.1, 5, 0, 10) == Approx(0.025));
+  std::vector<ScheduleConfig> ms = {{DLS_SCHED_MULTISTEP, 3, 6, 0, 0.1}};
+  CHECK(schedule_lr(ms, 1, 2, 0, 10) == Approx(1));
+  CHECK(schedule_lr(ms, 1, 3, 0, 10) == Approx(0.1));
+  CHECK(schedule_lr(ms, 1, 7, 0, 10) == Approx(0.01));
+  std::vector<ScheduleConfig> cos = {{DLS_SCHED_COSINE, 0, 0.0, 0, 0}};
+  CHECK(schedule_lr(cos, 1, 0, 0, 10) == Approx(1));
+  CHECK(schedule_lr(cos, 1, 5, 0, 10) == Approx(0.5));
+  CHECK(schedule_lr(cos, 1, 10, 0, 10) == Approx(0).margin(1e-12));
+  std::vector<ScheduleConfig> warm = {{DLS_SCHED_WARMUP, 4, 0, 0, 0}, {DLS_SCHED_STEP, 1, 0.5, 0, 0}};
+  CHECK(schedule_lr(warm, 1, 0, 0, 10) == Approx(0.25));
+  CHECK(schedule_lr(warm, 1, 0, 3, 10) == Approx(1));
+  CHECK(schedule_lr(warm, 1, 1, 10, 10) == Approx(0.5));
+}
+
+TEST_CASE("initialisers", "[optim]") {
+  auto stats = [](const std::vector<float>& v, double& mean, double& sd, double& lo, double& hi) {
+    mean = sd = 0, lo = 1e9, hi = -1e9;
+    for (float x : v) mean += x, lo = std::min(lo, double(x)), hi = std::max(hi, double(x));
+    mean /= double(v.size());
+    for (float x : v) sd += (x - mean) * (x - mean);
+    sd = std::sqrt(sd / double(v.size()));
+  };
+  std::vector<float> v(20000);
+  double mean, sd, lo, hi;
+  Param p;
+  p.fan_in = 100, p.fan_out = 50;
+  p.init = DLS_INIT_TORCH_DEFAULT;
+  init_values(p, 0, 1, v);
+  stats(v, mean, sd, lo, hi);
+  CHECK(hi <= 0.1);
+  CHECK(lo >= -0.1);
+  CHECK(hi > 0.099);
+  p.init = DLS_INIT_HE;
+  init_values(p, 0, 1, v);
+  stats(v, mean, sd, lo, hi);
+  CHECK(hi <= std::sqrt(6.0 / 100));
+  CHECK(sd == Approx(std::sqrt(2.0 / 100)).epsilon(0.03));
+  p.init = DLS_INIT_GLOROT;
+  init_values(p, 0, 1, v);
+  stats(v, mean, sd, lo, hi);
+  CHECK(hi <= std::sqrt(6.0 / 150));
+  p.init = DLS_INIT_NORMAL, p.a = 1, p.b = 2;
+  init_values(p, 0, 1, v);
+  stats(v, mean, sd, lo, hi);
+  CHECK(mean == Approx(1).margin(0.05));
+  CHECK(sd == Approx(2).epsilon(0.03));
+  p.init = DLS_INIT_CONSTANT, p.a = 0.5;
+  init_values(p, 0, 1, v);
+  CHECK(v[123] == 0.5f);
+  p.init = DLS_INIT_ONES;
+  init_values(p, 0, 1, v);
+  CHECK(v[7] == 1.f);
+  // Deterministic from (seed, index), different across indices.
+  std::vector<float> a(10), b(10), c(10);
+  p.init = DLS_INIT_UNIFORM, p.a = -1, p.b = 1;
+  init_values(p, 3, 9, a);
+  init_values(p, 3, 9, b);
+  init_values(p, 4, 9, c);
+  CHECK(a == b);
+  CHECK(a != c);
+}

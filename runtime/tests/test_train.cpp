@@ -1,0 +1,78 @@
+// End-to-end runs of the hand-made programs on a small synthetic dataset: learning, resume == uninterrupted,
+// the non-finite loss guard, evaluation and prediction.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "SmallData.h"
+#include "train/Metrics.h"
+#include "train/Trainer.h"
+
+using namespace dls;
+
+namespace {
+Program mlp_program() { return {mlp_setup, mlp_train_step, mlp_eval_step}; }
+Options train_opts(int64_t epochs) {
+  Options o;
+  o.command = "train", o.epochs = epochs, o.threads = 2, o.quiet = true;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("mlp learns; resume continues the exact trajectory", "[train]") {
+  std::string data = dlt::temp_dir(), a = dlt::temp_dir(), b = dlt::temp_dir();
+  dlt::write_small_mnist(data);
+  mlp_config() = dlt::small_config(data);
+  mlp_config().dropout = true;  // exercises the per-step dropout RNG
+  mlp_config().checkpoint_dir = a + "/ck";
+  REQUIRE(run(train_opts(4), mlp_program()) == 0);
+  auto full = read_metrics(a + "/ck");
+  REQUIRE(full.size() == 4);
+  CHECK(full[3].train_loss < full[0].train_loss);
+  CHECK(full[3].val_acc > 0.9);
+  // Interrupted after 2 epochs, then resumed.
+  mlp_config().checkpoint_dir = b + "/ck";
+  REQUIRE(run(train_opts(2), mlp_program()) == 0);
+  Options r = train_opts(4);
+  r.resume = b + "/ck";
+  REQUIRE(run(r, mlp_program()) == 0);
+  auto resumed = read_metrics(b + "/ck");
+  REQUIRE(resumed.size() == 4);
+  for (int e = 0; e < 4; ++e) {
+    CHECK(resumed[size_t(e)].train_loss == full[size_t(e)].train_loss);
+    CHECK(resumed[size_t(e)].val_loss == full[size_t(e)].val_loss);
+  }
+  std::ifstream svg(b + "/ck/curves.svg");
+  std::stringstream ss;
+  ss << svg.rdbuf();
+  CHECK_THAT(ss.str(), Catch::StartsWith("<svg") && Catch::Contains("polyline"));
+  // eval and predict from the checkpoint
+  Options ev;
+  ev.command = "eval", ev.checkpoint = b + "/ck", ev.quiet = true;
+  CHECK(run(ev, mlp_program()) == 0);
+  Options pr;
+  pr.command = "predict", pr.checkpoint = b + "/ck", pr.predict_file = data + "/test-images.gz";
+  CHECK(run(pr, mlp_program()) == 0);
+}
+
+TEST_CASE("a non-finite loss stops training at the op that produced it", "[train]") {
+  std::string data = dlt::temp_dir();
+  dlt::write_small_mnist(data, 256, 64);
+  mlp_config() = dlt::small_config(data);
+  mlp_config().lr = 1e12;
+  mlp_config().checkpoint_dir = data + "/ck";
+  std::string text = dlt::fault_of([&] { run(train_opts(3), mlp_program()); }, Diag::R0101);
+  CHECK_THAT(text, Catch::StartsWith("R0101: loss became") && Catch::Contains("@ mlp.dls:"));
+}
+
+TEST_CASE("LeNet trains on the small set", "[train]") {
+  std::string data = dlt::temp_dir();
+  dlt::write_small_mnist(data, 512, 128);
+  lenet_config() = dlt::small_config(data);
+  lenet_config().checkpoint_dir = data + "/ck";
+  REQUIRE(run(train_opts(2), {lenet_setup, lenet_train_step, lenet_eval_step}) == 0);
+  auto m = read_metrics(data + "/ck");
+  REQUIRE(m.size() == 2);
+  CHECK(m[1].val_acc > 0.5);
+}
