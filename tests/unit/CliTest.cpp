@@ -1,0 +1,94 @@
+// The real dlspec binary: exit codes 0 (clean), 1 (errors in a spec), 2 (usage), and their messages.
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+
+namespace {
+
+struct Result {
+  int rc = -1;
+  std::string out;
+};
+
+Result dlspec(const std::string& args) {
+  Result r;
+  std::string cmd = std::string("cd '") + DLSPEC_SOURCE_DIR + "' && '" + DLSPEC_BIN + "' " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("dlspec check: 0 when clean, 1 on errors, 2 on usage errors", "[cli]") {
+  CHECK(dlspec("check specs/lenet.dls").rc == 0);
+  Result bad = dlspec("check tests/specs/syntax/missing_assign.dls");
+  CHECK(bad.rc == 1);
+  CHECK(bad.out.find("error[E0013]") != std::string::npos);
+  CHECK(bad.out.find("1 error emitted") != std::string::npos);
+  // Warnings alone do not fail; --deny makes them errors; --allow drops them.
+  CHECK(dlspec("check tests/specs/syntax/missing_version.dls").rc == 0);
+  CHECK(dlspec("check --deny W0016 tests/specs/syntax/missing_version.dls").rc == 1);
+  Result allowed = dlspec("check --allow W0016 tests/specs/syntax/missing_version.dls");
+  CHECK(allowed.rc == 0);
+  CHECK(allowed.out.find("W0016") == std::string::npos);
+  CHECK(dlspec("check --format=json tests/specs/syntax/missing_assign.dls").out.find("\"code\":\"E0013\"") !=
+        std::string::npos);
+  CHECK(dlspec("check --format sarif specs/lenet.dls").out.find("\"version\":\"2.1.0\"") != std::string::npos);
+}
+
+TEST_CASE("dlspec check: missing file, directory, no file", "[cli]") {
+  Result missing = dlspec("check no/such/file.dls");
+  CHECK(missing.rc == 1);
+  CHECK(missing.out.find("error[E0901]") != std::string::npos);
+  Result dir = dlspec("check specs");
+  CHECK(dir.rc == 1);
+  CHECK(dir.out.find("is a directory") != std::string::npos);
+  CHECK(dlspec("check").rc == 2);
+}
+
+TEST_CASE("dlspec: bad command lines exit 2 with a useful message", "[cli]") {
+  Result unknown = dlspec("chekc specs/lenet.dls");
+  CHECK(unknown.rc == 2);
+  CHECK(unknown.out.find("error[E0903]: unknown command `chekc`; did you mean `check`?") != std::string::npos);
+  Result flag = dlspec("check --frobnicate specs/lenet.dls");
+  CHECK(flag.rc == 2);
+  CHECK(flag.out.find("unknown option `--frobnicate`") != std::string::npos);
+  CHECK(dlspec("check --format=xml specs/lenet.dls").rc == 2);
+  CHECK(dlspec("check --deny E9999 specs/lenet.dls").out.find("error[E0902]") != std::string::npos);
+  CHECK(dlspec("").rc == 2);
+  CHECK(dlspec("--help").rc == 0);
+  CHECK(dlspec("--version").rc == 0);
+}
+
+TEST_CASE("dlspec explain: a known code, an unknown code, --list", "[cli]") {
+  Result known = dlspec("explain E0013");
+  CHECK(known.rc == 0);
+  CHECK(known.out.rfind("# E0013: ", 0) == 0);
+  CHECK(dlspec("explain e0013").rc == 0);
+  Result unknown = dlspec("explain E9999");
+  CHECK(unknown.rc == 2);
+  CHECK(unknown.out.find("error[E0902]") != std::string::npos);
+  CHECK(dlspec("explain").rc == 2);
+  CHECK(dlspec("explain E0013 E0014").rc == 2);
+  Result list = dlspec("explain --list");
+  CHECK(list.rc == 0);
+  CHECK(list.out.find("W0016") != std::string::npos);
+}
+
+TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {
+  CHECK(dlspec("fmt specs/lenet.dls").rc == 0);
+  CHECK(dlspec("fmt --check specs/lenet.dls").rc == 0);
+  CHECK(dlspec("fmt tests/specs/syntax/missing_assign.dls").rc == 1);
+  CHECK(dlspec("fmt --write --check specs/lenet.dls").rc == 2);
+  CHECK(dlspec("fmt --bogus specs/lenet.dls").rc == 2);
+  CHECK(dlspec("fmt").rc == 2);
+  CHECK(dlspec("fmt no/such/file.dls").rc == 1);
+}
