@@ -1,0 +1,34 @@
+// DataTable: one split of a data set as read by `dlspec check --data`: every sample's bytes (for hashing),
+// CSV features as numbers, and the labels. Readers never throw: a problem is returned as text with the byte
+// or line it concerns.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dls::checker::data {
+
+struct DataTable {
+  std::string file;                 // the samples' file (as written in the spec)
+  std::string labelFile;            // where the labels came from (IDX: second file; CSV: same file)
+  int64_t rows = 0;
+  size_t rowBytes = 0;              // bytes per sample in `raw`
+  std::vector<uint8_t> raw;         // rows × rowBytes
+  std::vector<int64_t> sampleDims;  // IDX: per-sample dims from the header
+  std::vector<std::string> columns; // CSV feature columns (label excluded)
+  std::vector<double> values;       // CSV: rows × columns.size()
+  std::vector<int64_t> labels;      // one per row
+  std::vector<double> rawLabels;    // CSV: labels as read (NaN kept)
+  std::vector<int64_t> lineOf;      // CSV: 1-based line of each row
+  bool csv = false;
+  std::string recordName(int64_t row) const;  // "record 17" / "line 18"
+};
+
+// IDX (raw or gzip): images file + labels file. Returns false and sets `error` on a damaged file.
+bool readIdx(const std::string& images, const std::string& labels, DataTable& out, std::string& error);
+// Reads a whole file, gunzipping it when it starts with the gzip magic.
+bool readMaybeGzip(const std::string& path, std::vector<uint8_t>& out, std::string& error);
+// CSV with a header line; `labelColumn` names the label column (default: the last column).
+bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error);
+
+}  // namespace dls::checker::data

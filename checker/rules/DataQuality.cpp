@@ -1,0 +1,316 @@
+// D01xx: `dlspec check --data` reads each declared split (IDX or CSV) and checks labels (range, off by
+// one, empty and rare classes, balance), samples (non-finite, duplicates, conflicting labels), features
+// (near-constant, leaking the label, dropped although predictive), train/test overlap, and how many
+// samples there are for the parameters (D0104) and for augmentation (W0804).
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <cmath>
+#include <fmt/format.h>
+#include <unordered_map>
+
+#include "checker/NetShapes.h"
+#include "checker/RuleSupport.h"
+#include "checker/data/DataTable.h"
+
+namespace dls::checker {
+
+using data::DataTable;
+
+namespace {
+
+uint64_t hashRow(const uint8_t* p, size_t n) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a, 8 bytes at a time
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+    h ^= h >> 29;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+bool sameRow(const DataTable& a, int64_t i, const DataTable& b, int64_t j) {
+  if (a.rowBytes != b.rowBytes) return false;
+  return std::memcmp(&a.raw[static_cast<size_t>(i) * a.rowBytes], &b.raw[static_cast<size_t>(j) * b.rowBytes], a.rowBytes) == 0;
+}
+
+struct Loaded {
+  std::string split;
+  Span span;
+  DataTable table;
+};
+
+bool load(const RuleContext& c, const ast::Item& it, const std::string& labelField, Loaded& out) {
+  auto u = asOp(it.value.get());
+  if (!u) return false;
+  out.split = it.key.name;
+  out.span = it.value->span;
+  std::vector<std::string> paths;
+  for (auto* e : u->positional)
+    if (auto* s = stripParens(e); s && s->kind == ast::ExprKind::String) paths.push_back(s->text);
+  std::string error;
+  bool ok = false;
+  if (u->op == "idx" && paths.size() == 2) {
+    ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
+  } else if (u->op == "csv" && paths.size() == 1) {
+    std::string label = labelField;
+    if (auto* l = stripParens(u->arg("label")); l && l->kind == ast::ExprKind::String) label = l->text;
+    ok = data::readCsv(resolvePath(c, paths[0]), label, out.table, error);
+  } else {
+    return false;
+  }
+  if (!ok) {
+    c.diags.report(Code::D0106, out.span, paths.empty() ? std::string("?") : paths[0], error)
+        .primary("cannot be used")
+        .help("repair or replace the file");
+    return false;
+  }
+  if (!out.table.csv) out.table.file = paths[0], out.table.labelFile = paths[1];
+  else out.table.file = out.table.labelFile = paths[0];
+  return true;
+}
+
+void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, bool weighted) {
+  const DataTable& t = L.table;
+  Span at = L.span;
+  for (int64_t i = 0; i < t.rows; ++i)
+    if (t.csv && !std::isfinite(t.rawLabels[static_cast<size_t>(i)])) {
+      c.diags.report(Code::D0105, at, t.labelFile, t.recordName(i), "the label", "not a number")
+          .primary("read from here")
+          .help("remove the record or repair its label");
+      return;
+    }
+  std::vector<int64_t> count(static_cast<size_t>(C), 0);
+  int64_t lo = INT64_MAX, hi = INT64_MIN, firstOut = -1;
+  for (int64_t i = 0; i < t.rows; ++i) {
+    int64_t v = t.labels[static_cast<size_t>(i)];
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    if (v < 0 || v >= C) { if (firstOut < 0) firstOut = i; }
+    else ++count[static_cast<size_t>(v)];
+  }
+  if (t.rows == 0) return;
+  if (firstOut >= 0) {
+    if (lo == 1 && hi == C)
+      c.diags.report(Code::D0102, at, t.labelFile, C, C - 1)
+          .primary("labels read from here")
+          .label(d.label->type->span, "declared class indices in [0, " + std::to_string(C) + ")")
+          .help("subtract 1 in the pipeline: `" + d.label->key.name + " = " + d.label->key.name + " |> add(-1)`");
+    else
+      c.diags.report(Code::D0101, at, t.labelFile, t.recordName(firstOut), t.labels[static_cast<size_t>(firstOut)], C)
+          .primary("labels read from here")
+          .label(d.label->type->span, "declared here")
+          .help("fix the label, or declare the right number of classes");
+    return;
+  }
+  int64_t present = 0, maxC = 0, minC = 0;
+  for (int64_t k = 0; k < C; ++k) {
+    if (count[static_cast<size_t>(k)]) ++present;
+    if (count[static_cast<size_t>(k)] > count[static_cast<size_t>(maxC)]) maxC = k;
+  }
+  minC = -1;
+  for (int64_t k = 0; k < C; ++k)
+    if (count[static_cast<size_t>(k)] && (minC < 0 || count[static_cast<size_t>(k)] < count[static_cast<size_t>(minC)])) minC = k;
+  if (present < C && L.split == "train")
+    c.diags.report(Code::D0114, d.label->type->span, t.labelFile, C, present)
+        .primary("declared classes")
+        .help("declare `class<" + std::to_string(present) + ">` or add samples of the missing classes");
+  if (minC >= 0 && L.split == "train") {
+    int64_t mn = count[static_cast<size_t>(minC)], mx = count[static_cast<size_t>(maxC)];
+    if (mn < 5 && t.rows >= 5 * C)
+      c.diags.report(Code::D0109, at, t.labelFile, minC, mn).primary("read from here").help("collect more samples of this class, or merge it with another");
+    else if (!weighted && mn > 0 && mx >= 10 * mn)
+      c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, minC, mn, mx / mn)
+          .primary("read from here")
+          .help("weight the loss (`cross_entropy(model.out, kind, weights: balanced)`) or resample (`resample(balanced)` in the pipeline)");
+  }
+}
+
+void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
+  const DataTable& t = L.table;
+  if (t.csv)
+    for (size_t i = 0; i < t.values.size(); ++i)
+      if (!std::isfinite(t.values[i])) {
+        int64_t row = static_cast<int64_t>(i / std::max<size_t>(t.columns.size(), 1));
+        c.diags.report(Code::D0105, L.span, t.file, t.recordName(row),
+                       "column `" + t.columns[i % t.columns.size()] + "`", std::isnan(t.values[i]) ? "NaN" : "infinite")
+            .primary("read from here")
+            .help("drop or impute the record before training");
+        break;
+      }
+  std::unordered_map<uint64_t, int64_t> first;
+  first.reserve(static_cast<size_t>(t.rows) * 2);
+  int64_t dups = 0, conflicts = 0, d1 = -1, d2 = -1, c1 = -1, c2 = -1;
+  for (int64_t i = 0; i < t.rows; ++i) {
+    uint64_t h = hashRow(&t.raw[static_cast<size_t>(i) * t.rowBytes], t.rowBytes);
+    auto [it, fresh] = first.emplace(h, i);
+    if (fresh || !sameRow(t, it->second, t, i)) continue;
+    if (t.labels[static_cast<size_t>(i)] != t.labels[static_cast<size_t>(it->second)]) {
+      if (conflicts++ == 0) c1 = it->second, c2 = i;
+    } else if (dups++ == 0) {
+      d1 = it->second, d2 = i;
+    }
+  }
+  // A few exact repeats are normal in real image sets; report from 1% on.
+  if (dups > 0 && dups * 100 >= t.rows)
+    c.diags.report(Code::D0107, L.span, t.file, dups, t.recordName(d2), t.recordName(d1))
+        .primary("read from here")
+        .help("remove the duplicates");
+  if (wantConflicts && conflicts > 0 && conflicts * 1000 >= t.rows)
+    c.diags.report(Code::D0108, L.span, t.file, t.recordName(c1), t.recordName(c2), t.labels[static_cast<size_t>(c1)],
+                   t.labels[static_cast<size_t>(c2)], conflicts)
+        .primary("read from here")
+        .help("relabel them, or merge the classes they confuse");
+}
+
+double agreement(const std::vector<double>& x, const std::vector<int64_t>& y, double& chance) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : x) if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  std::map<std::pair<int, int64_t>, int64_t> joint;
+  std::map<int, int64_t> bins;
+  std::map<int64_t, int64_t> labels;
+  for (size_t i = 0; i < x.size(); ++i) {
+    int b = hi > lo && std::isfinite(x[i]) ? std::min(9, static_cast<int>((x[i] - lo) / (hi - lo) * 10)) : 0;
+    joint[{b, y[i]}]++;
+    bins[b]++;
+    labels[y[i]]++;
+  }
+  std::map<int, int64_t> best;
+  for (auto& [k, n] : joint) best[k.first] = std::max(best[k.first], n);
+  int64_t s = 0, m = 0;
+  for (auto& [b, n] : best) s += n;
+  for (auto& [l, n] : labels) m = std::max(m, n);
+  chance = x.empty() ? 0 : 100.0 * static_cast<double>(m) / static_cast<double>(x.size());
+  return x.empty() ? 0 : 100.0 * static_cast<double>(s) / static_cast<double>(x.size());
+}
+
+void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
+  const DataTable& t = L.table;
+  if (!t.csv || t.rows < 2) return;
+  size_t nc = t.columns.size();
+  std::vector<std::string> dropped;
+  Span dropSpan;
+  if (p)
+    for (const OpUse& s : p->steps)
+      if (s.op == "drop") {
+        dropSpan = s.span;
+        for (auto* e : s.positional)
+          if (auto* x = stripParens(e); x && x->kind == ast::ExprKind::List)
+            for (auto& it : x->items) if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
+            else if (x && x->kind == ast::ExprKind::String) dropped.push_back(x->text);
+        if (auto* x = stripParens(s.arg("columns")); x && x->kind == ast::ExprKind::List)
+          for (auto& it : x->items) if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
+      }
+  for (size_t j = 0; j < nc; ++j) {
+    std::vector<double> col(static_cast<size_t>(t.rows));
+    for (int64_t i = 0; i < t.rows; ++i) col[static_cast<size_t>(i)] = t.values[static_cast<size_t>(i) * nc + j];
+    bool isDropped = std::find(dropped.begin(), dropped.end(), t.columns[j]) != dropped.end();
+    bool leak = true;
+    for (int64_t i = 0; i < t.rows && leak; ++i) leak = col[static_cast<size_t>(i)] == t.rawLabels[static_cast<size_t>(i)];
+    if (leak && !isDropped) {
+      c.diags.report(Code::D0112, L.span, t.file, t.columns[j]).primary("read from here").help("drop the column: `drop([\"" + t.columns[j] + "\"])` in the pipeline");
+      continue;
+    }
+    std::map<double, int64_t> freq;
+    for (double v : col) freq[v]++;
+    int64_t top = 0;
+    for (auto& [v, n] : freq) top = std::max(top, n);
+    if (!isDropped && (freq.size() == 1 || (t.rows >= 100 && top * 100 >= 99 * t.rows)))
+      c.diags.report(Code::D0110, L.span, t.file, t.columns[j],
+                     freq.size() == 1 ? "every record has the same value" : fmt::format("{} of {} records share one value", top, t.rows))
+          .primary("read from here")
+          .help("drop the column, or check how it was recorded");
+    if (isDropped) {
+      double chance;
+      double a = agreement(col, t.labels, chance);
+      if (a >= 90 && a - chance >= 30)
+        c.diags.report(Code::D0111, dropSpan, t.columns[j], t.file, a, chance)
+            .primary("dropped here")
+            .help("keep the column: it carries most of the label's information");
+    }
+  }
+}
+
+}  // namespace
+
+void checkDataQuality(const RuleContext& c) {
+  for (const DataView& d : c.view.datasets) {
+    if (!d.label || !d.label->type) continue;
+    int64_t C = 0;
+    if (d.label->type->base.name == "class" && !d.label->type->params.empty()) C = evalInt(d.label->type->params[0].get()).value_or(0);
+    std::vector<Loaded> loaded;
+    for (auto& [name, item] : d.splits) {
+      Loaded L;
+      if (load(c, *item, d.label->key.name, L)) loaded.push_back(std::move(L));
+    }
+    // Which pipeline trains on this data set, and with what.
+    const PipeView* trainPipe = nullptr;
+    const TrainView* trainBlock = nullptr;
+    for (const TrainView& t : c.view.trains)
+      if (const PipeView* p = pipelineOf(c, t, "data"); p && p->dataset == d.decl->name.name) trainPipe = p, trainBlock = &t;
+    bool weighted = false;
+    if (trainBlock)
+      if (auto* l = trainBlock->item("loss"))
+        if (auto u = asOp(l->value.get())) weighted = u->arg("weights") || u->arg("class_weights");
+    if (trainPipe)
+      for (const OpUse& s : trainPipe->steps) weighted |= s.op == "resample" || s.op == "oversample";
+    for (Loaded& L : loaded) {
+      if (!L.table.csv && d.sample && d.sample->type) {
+        auto dims = typeDims(*d.sample->type);
+        std::vector<int64_t> want;
+        int64_t a = 1, b = 1;
+        for (auto& x : dims) a *= x.value_or(-1);
+        for (auto x : L.table.sampleDims) b *= x;
+        if (a != b) {
+          c.diags.report(Code::D0115, d.sample->type->span, L.table.file, fmt::format("{}", fmt::join(L.table.sampleDims, "x")),
+                         std::string(c.sources.text(d.sample->type->span)))
+              .primary("declared here")
+              .help("declare the shape the file holds");
+          continue;
+        }
+      }
+      if (C > 0) checkLabels(c, d, L, C, weighted);
+      checkSamples(c, L, L.split == "train");
+      checkFeatures(c, trainPipe && trainPipe->split == L.split ? trainPipe : nullptr, L);
+    }
+    // Train/test overlap.
+    const Loaded* tr = nullptr;
+    for (auto& L : loaded) if (L.split == "train") tr = &L;
+    for (auto& L : loaded) {
+      if (!tr || &L == tr || L.table.rowBytes != tr->table.rowBytes) continue;
+      std::unordered_map<uint64_t, int64_t> h;
+      h.reserve(static_cast<size_t>(tr->table.rows) * 2);
+      for (int64_t i = 0; i < tr->table.rows; ++i) h.emplace(hashRow(&tr->table.raw[static_cast<size_t>(i) * tr->table.rowBytes], tr->table.rowBytes), i);
+      int64_t overlap = 0, o1 = -1, o2 = -1;
+      for (int64_t j = 0; j < L.table.rows; ++j) {
+        auto it = h.find(hashRow(&L.table.raw[static_cast<size_t>(j) * L.table.rowBytes], L.table.rowBytes));
+        if (it != h.end() && sameRow(tr->table, it->second, L.table, j) && overlap++ == 0) o1 = j, o2 = it->second;
+      }
+      if (overlap > 0 && overlap * 100 >= L.table.rows)
+        c.diags.report(Code::D0113, L.span, overlap, L.table.file, tr->table.file, L.table.recordName(o1), tr->table.recordName(o2))
+            .primary("evaluation split")
+            .label(tr->span, "training split")
+            .help("remove the shared samples from the evaluation split");
+    }
+    // Samples against parameters; augmentation of small image sets.
+    if (tr && trainBlock) {
+      const NetView* n = modelOf(c, *trainBlock);
+      NetFacts f = n ? analyzeNet(*n) : NetFacts{};
+      if (f.params && tr->table.rows * 10 < *f.params / 100 && tr->table.rows < 100000)
+        c.diags.report(Code::D0104, tr->span, tr->table.file, tr->table.rows, *f.params)
+            .primary("read from here")
+            .help("collect more data, augment it, or use a smaller model");
+      bool augmented = false;
+      if (trainPipe) for (const OpUse& s : trainPipe->steps) augmented |= s.augment;
+      if (!tr->table.csv && tr->table.sampleDims.size() >= 2 && tr->table.rows < 10000 && !augmented && trainPipe)
+        c.diags.report(Code::W0804, trainPipe->decl->name.span, tr->table.rows)
+            .primary("training pipeline")
+            .help("add `augment random_crop(…)` or `augment random_flip()` to the pipeline");
+    }
+  }
+}
+
+}  // namespace dls::checker

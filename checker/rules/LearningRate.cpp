@@ -1,0 +1,36 @@
+// E0701: learning rate ≤ 0. W0702: implausible learning rates per optimizer (sgd > 1, adam-family > 0.01,
+// any < 1e-6).
+#include <fmt/format.h>
+
+#include "checker/RuleSupport.h"
+
+namespace dls::checker {
+
+void checkLearningRate(const RuleContext& c) {
+  for (const TrainView& t : c.view.trains) {
+    const ast::Item* it = t.item("optimizer");
+    auto u = it ? asOp(it->value.get()) : std::nullopt;
+    if (!u) continue;
+    const char* key = u->arg("lr") ? "lr" : u->arg("learning_rate") ? "learning_rate" : nullptr;
+    if (!key) continue;
+    auto lr = numArg(*u, key);
+    if (!lr) continue;
+    Span s = u->argSpans.at(key);
+    std::string text = std::string(c.sources.text(u->arg(key)->span));
+    if (*lr <= 0) {
+      c.diags.report(Code::E0701, s, text).primary("not positive").help("use a positive learning rate, e.g. `lr: 0.01`");
+      continue;
+    }
+    bool adamLike = u->op == "adam" || u->op == "adamw" || u->op == "rmsprop" || u->op == "nadam";
+    std::string why;
+    if (u->op == "sgd" && *lr > 1) why = "SGD diverges above about 1";
+    else if (adamLike && *lr > 0.01) why = "adaptive optimizers diverge above about 0.01 (typical: 1e-3)";
+    else if (*lr < 1e-6) why = "below 1e-6 training barely moves";
+    if (why.empty()) continue;
+    c.diags.report(Code::W0702, s, text, u->op, why)
+        .primary("learning rate")
+        .help(adamLike ? "try `lr: 0.001`" : "try `lr: 0.01` to `lr: 0.1`");
+  }
+}
+
+}  // namespace dls::checker
