@@ -672,6 +672,24 @@ private:
   }
 
   ast::ExprPtr expr(P::ExprContext* c) {
+    // A pipe chain `x |> a |> b |> …` is a left-deep tree as long as the chain: build it with a loop, so
+    // that a 10,000-stage network is not mistaken for deep nesting.
+    if (auto* p = dynamic_cast<P::PipeExprContext*>(c); p && dynamic_cast<P::PipeExprContext*>(p->expr(0))) {
+      std::vector<P::PipeExprContext*> spine;
+      P::ExprContext* left = c;
+      while (auto* q = dynamic_cast<P::PipeExprContext*>(left)) {
+        spine.push_back(q);
+        left = q->expr(0);
+      }
+      ast::ExprPtr acc = expr(left);
+      for (auto it = spine.rbegin(); it != spine.rend(); ++it) {
+        auto e = make(ast::ExprKind::Pipe, spanOf(*it));
+        e->items.push_back(std::move(acc));
+        e->items.push_back(expr((*it)->expr(1)));
+        acc = std::move(e);
+      }
+      return acc;
+    }
     Depth guard(depth_);
     if (depth_ > kMaxExprDepth) {
       if (!depthReported_) diags_.report(Code::E0010, spanOf(c), kMaxExprDepth);
