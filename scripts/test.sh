@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds dlspec and runs every test: scripts/test.sh [ctest arguments...]
+# Installs what it needs (scripts/deps.sh test), configures build/ once (warnings are errors when CI=true),
+# builds with all cores, and prints ctest's summary. Quick when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+build=${DLSPEC_BUILD_DIR:-build}
+gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  opts=(); [ "${CI:-}" = true ] && opts+=(-DDLSPEC_WERROR=ON)
+  if ! cmake -S . -B "$build" "${gen[@]}" "${opts[@]}" >"$build.configure.log" 2>&1; then
+    # The runtime is optional for the compiler's tests; say so rather than fail on it.
+    echo "test.sh: configuring with the runtime failed (see $build.configure.log); testing without it" >&2
+    rm -rf "$build"
+    cmake -S . -B "$build" "${gen[@]}" "${opts[@]}" -DDLSPEC_BUILD_RUNTIME=OFF >"$build.configure.log"
+  fi
+fi
+cmake --build "$build" -j "$(nproc)"
+set +e
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" "$@" | tee "$build/ctest.log" | grep -v '^ *Start\|Passed\|^$'
+rc=${PIPESTATUS[0]}
+set -e
+grep -E '^[0-9]+% tests passed' "$build/ctest.log" || true
+exit "$rc"
