@@ -731,8 +731,14 @@ int begin_capture(void* ctx, char* err, size_t len) {
   return catching(err, len, [&] {
     auto& c = *static_cast<Ctx*>(ctx);
     if (c.capturing) throw Error("begin_capture: already capturing");
-    if (c.exec) CK(cudaGraphExecDestroy(c.exec)), c.exec = nullptr;
-    if (c.graph) CK(cudaGraphDestroy(c.graph)), c.graph = nullptr;
+    if (c.exec) {
+      CK(cudaGraphExecDestroy(c.exec));
+      c.exec = nullptr;
+    }
+    if (c.graph) {
+      CK(cudaGraphDestroy(c.graph));
+      c.graph = nullptr;
+    }
     CK(cudaStreamSynchronize(c.s));
     CK(cudaStreamBeginCapture(c.s, cudaStreamCaptureModeThreadLocal));
     c.capturing = true;

@@ -78,6 +78,8 @@ StartFault classify_start(const StartFacts& f) {
 namespace {
 std::string ver(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
 std::string dnnver(size_t v) {
+  if (v < 10000)  // cuDNN 8 and older: major * 1000 + minor * 100 + patch
+    return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 100) + "." + std::to_string(v % 100);
   return std::to_string(v / 10000) + "." + std::to_string(v % 10000 / 100) + "." + std::to_string(v % 100);
 }
 }  // namespace
@@ -88,7 +90,7 @@ std::string start_message(StartFault k, const StartFacts& f) {
     case StartFault::none: return "";
     case StartFault::no_driver:
       return "this executable was built for " + where +
-             " but no CUDA driver is installed (libcuda.so not found); place the model `on cpu`";
+             " but no CUDA device is available (no NVIDIA driver: libcuda.so not found); place the model `on cpu`";
     case StartFault::no_device:
       return "this executable was built for " + where + " but no CUDA device is available; place the model `on cpu`";
     case StartFault::bad_index:
