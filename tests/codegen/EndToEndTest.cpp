@@ -20,6 +20,7 @@
 
 using namespace dls;
 
+#ifdef DLSPEC_HAVE_RUNTIME
 namespace {
 
 // The train_loss column of a metrics.csv, one value per epoch.
@@ -42,6 +43,7 @@ std::vector<double> trainLosses(const std::string& csvPath) {
 }
 
 }  // namespace
+#endif
 
 TEST_CASE("end to end: a tiny MLP plan links with the runtime and trains", "[e2e]") {
 #ifndef DLSPEC_HAVE_RUNTIME
