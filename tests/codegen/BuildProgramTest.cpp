@@ -22,7 +22,7 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("--emit=llvm writes IR to a file or hands it back for stdout", "[build]") {
+TEST_CASE("emit=llvm writes IR to a file or hands it back for stdout", "[build]") {
   codegen::test::TempDir dir;
   REQUIRE(dir.ok());
   plan::StepPlan p = codegen::test::tinyMlpPlan("x.npy", "y.npy", 1);
@@ -33,7 +33,7 @@ TEST_CASE("--emit=llvm writes IR to a file or hands it back for stdout", "[build
   CHECK(slurp(dir.file("p.ll")) == text);
 }
 
-TEST_CASE("--emit=obj writes an object; a bad plan writes nothing", "[build]") {
+TEST_CASE("emit=obj writes an object and a bad plan writes nothing", "[build]") {
   codegen::test::TempDir dir;
   REQUIRE(dir.ok());
   std::string error;
@@ -51,7 +51,7 @@ TEST_CASE("--emit=obj writes an object; a bad plan writes nothing", "[build]") {
   CHECK_THAT(error, Catch::Contains("/nonexistent-dlspec-dir/p.ll"));
 }
 
-TEST_CASE("--emit=exe links a LeNet-sized program quickly", "[build][e2e]") {
+TEST_CASE("emit=exe links a LeNet-sized program quickly", "[build][e2e]") {
 #ifndef DLSPEC_HAVE_RUNTIME
   WARN("SKIPPED --emit=exe test: the dlspec_rt target was not part of this CMake configuration");
   return;

@@ -83,7 +83,7 @@ TEST_CASE("an empty plan still has the three functions and main", "[emit]") {
   CHECK_THAT(ir, Catch::Contains("define i32 @main("));
 }
 
-TEST_CASE("int32 constants widen to int64 parameters; strings keep odd bytes", "[emit]") {
+TEST_CASE("int32 constants widen to int64 parameters and strings keep odd bytes", "[emit]") {
   std::string ir = irOf(oneCall("dls_rt_train_config", {plan::RtArg{}, int32_t{5}, int64_t{-1}, int32_t{7}}));
   CHECK_THAT(ir, Catch::Contains("call void @dls_rt_train_config(ptr %rt, i64 5, i64 -1, i64 7)"));
   std::string odd = irOf(oneCall("dls_rt_program", {plan::RtArg{}, std::string("a\"b\\c\n\xff"), std::string(""),

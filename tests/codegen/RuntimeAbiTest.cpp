@@ -75,7 +75,7 @@ TEST_CASE("runtime.h prototypes match the codegen runtime table", "[abi]") {
   }
 }
 
-TEST_CASE("the prototype parser sees through names, spacing and comments", "[abi]") {
+TEST_CASE("the prototype parser sees through names and spacing and comments", "[abi]") {
   auto protos = parsePrototypes(
       "/* void dls_rt_ignored(int); */\nenum e { A = 1 };\nint32_t  dls_rt_x(dls_rt *rt, const  char* s,\n"
       "  const int32_t *v, int64_t d0); // trailing\nvoid dls_rt_y(dls_rt* rt);");
