@@ -6,8 +6,8 @@
 
 namespace {
 int main_with(std::vector<std::string> args, std::vector<std::string>* seen = nullptr) {
-  std::vector<char*> argv;
-  args.insert(args.begin(), "prog");
+  static char prog[] = "prog";
+  std::vector<char*> argv = {prog};
   for (auto& a : args) argv.push_back(a.data());
   std::vector<std::string> sink;
   dls::set_diagnostic_capture(seen ? seen : &sink);

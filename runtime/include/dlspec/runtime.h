@@ -18,6 +18,31 @@
  *  - A tensor with arena_offset >= 0 lives at that byte offset of the step arena (planned by the
  *    compiler's memory plan, lifetimes already resolved); arena_offset == -1 means persistent storage
  *    owned by the runtime (parameters, their gradients, optimizer state, running statistics).
+ *  - Errors: every entry point below records the first fault (a diagnostic from
+ *    runtime/core/RuntimeDiagnostics.def) in the dls_rt and turns every later call into a no-op;
+ *    dls_rt_main reports it once the generated function returns. Nothing throws through generated code.
+ *
+ * Changes made by the runtime engineer (2026-11-26); ids and enum values are unchanged:
+ *  [1] dls_rt_grad_op: dins[] is indexed like the forward op's tensor list; entries for parameter tensors
+ *      are ignored (parameter gradients always go to the grad tensor given in dls_rt_param and are
+ *      OVERWRITTEN, so a parameter may feed only one op). Loss ops: dins = {d(input), -1}.
+ *  [2] Every op documents what its gradient op reads ("bwd reads"), for the memory planner: those tensors
+ *      must still hold their forward values when dls_rt_bwd runs.
+ *  [3] Losses average over the valid rows (training: the whole batch; evaluation pads the last batch
+ *      and counts only real rows); MSE/BCE/BCE_WITH_LOGITS average over valid_rows * K elements.
+ *  [4] BATCH_NORM momentum has PyTorch's meaning (running = (1 - m) running + m batch, running_var
+ *      uses the unbiased batch variance); eval mode normalises with the running statistics.
+ *  [5] dls_rt_update skips the update when the step's loss is not finite (the R0101 guard then
+ *      re-runs the step's forward pass to locate the op that produced it).
+ *  [6] Only f32 tensors (plus i32 labels and embedding indices) are supported; placement with
+ *      device_count > 1 is refused with R0501 by the CPU backend.
+ *  [7] Pipeline semantics: to_f32/scale/normalize are applied once to the whole split at load time, in
+ *      order; shuffle, random_crop (needs [C, H, W] samples with H = W = size; zero padding in the
+ *      values of that point) and random_flip run per batch, on the training split only.
+ *  [8] Schedules: STEP/MULTISTEP/COSINE decay per epoch (PyTorch's schedulers stepped once per epoch),
+ *      WARMUP multiplies by (step + 1) / a for the first a steps.
+ *  [9] dls_rt_main also accepts the developer command `step-check --weights DIR --batch X.npy Y.npy
+ *      --out DIR` (one forward+backward, no update; writes loss.npy and <param>.grad.npy).
  */
 #ifndef DLSPEC_RUNTIME_H
 #define DLSPEC_RUNTIME_H
@@ -30,7 +55,8 @@ typedef struct dls_rt dls_rt;
 typedef void (*dls_gen_fn)(dls_rt*);
 
 /* ---- entry point ---------------------------------------------------------------------------- */
-/* Parses the executable's command line (train, train --resume DIR, eval, predict FILE, --help),
+/* Parses the executable's command line (train [--epochs N] [--threads N] [--resume DIR],
+ * eval [--checkpoint DIR], predict FILE [--checkpoint DIR], --help; and step-check, see [9]),
  * runs it, and returns the process exit code (0 ok, 1 a reported fault, 2 a usage error). */
 int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn train_step, dls_gen_fn eval_step);
 
@@ -114,31 +140,37 @@ void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int
                   double b, int64_t fan_in, int64_t fan_out, int32_t trainable, int32_t decay);
 
 enum dls_opcode {
-  DLS_OP_DENSE = 0,       /* t: x[N,K], w[M,K], b[M] or -1, y[N,M];   attrs: - */
+  DLS_OP_DENSE = 0,       /* t: x[N,K] (or [N,C,H,W], flattened), w[M,K], b[M] or -1, y[N,M];  attrs: -
+                             bwd reads x, w */
   DLS_OP_CONV2D = 1,      /* t: x, w, b or -1, y;  attrs: stride_h, stride_w, pad_top, pad_left, pad_bottom,
-                             pad_right, dilation_h, dilation_w, groups */
-  DLS_OP_MAXPOOL = 2,     /* t: x, y, workspace(-1: runtime-owned);  attrs: kh, kw, sh, sw, pt, pl, pb, pr */
-  DLS_OP_AVGPOOL = 3,     /* same as maxpool; padding excluded from the average */
-  DLS_OP_GLOBAL_AVGPOOL = 4, /* t: x[N,C,H,W], y[N,C] */
-  DLS_OP_BATCH_NORM = 5,  /* t: x, gamma, beta, running_mean, running_var, y; attrs: eps, momentum */
-  DLS_OP_LAYER_NORM = 6,  /* t: x, gamma, beta, y; attrs: eps (normalises the last axis) */
-  DLS_OP_DROPOUT = 7,     /* t: x, y; attrs: p  (identity in eval mode) */
-  DLS_OP_RELU = 8,        /* t: x, y */
-  DLS_OP_LEAKY_RELU = 9,  /* t: x, y; attrs: alpha */
-  DLS_OP_GELU = 10, DLS_OP_TANH = 11, DLS_OP_SIGMOID = 12, /* t: x, y */
-  DLS_OP_SOFTMAX = 13, DLS_OP_LOG_SOFTMAX = 14,            /* t: x[N,C], y[N,C] (last axis) */
-  DLS_OP_ADD = 15,        /* t: a, b, y (same shape) */
-  DLS_OP_CONCAT = 16,     /* t: x1 .. xk, y; attrs: axis */
-  DLS_OP_TRANSPOSE = 17,  /* t: x, y; attrs: perm[0..rank) */
-  DLS_OP_EMBEDDING = 18,  /* t: idx[N,...] (i32), table[V,D], y[N,...,D] */
-  DLS_OP_UPSAMPLE = 19,   /* t: x, y; attrs: factor (nearest) */
-  DLS_OP_COPY = 20,       /* t: x, y (same element count: reshape into a separate buffer) */
-  /* losses: t: input, labels, loss[1] (f32 scalar, the mean over the valid rows of the batch) */
-  DLS_OP_CROSS_ENTROPY = 32, /* input logits[N,C], labels i32[N]; attrs: label_smoothing */
-  DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N] */
-  DLS_OP_BCE_WITH_LOGITS = 34, /* input logits[N,K], targets f32[N,K] */
-  DLS_OP_MSE = 35,           /* input [N,K], targets f32[N,K] */
-  DLS_OP_BCE = 36            /* input sigmoid probs[N,K], targets f32[N,K] */
+                             pad_right, dilation_h, dilation_w, groups;  bwd reads x, w */
+  DLS_OP_MAXPOOL = 2,     /* t: x, y, workspace(-1: runtime-owned);  attrs: kh, kw, sh, sw, pt, pl, pb, pr
+                             (floor mode); bwd reads only the runtime-owned workspace */
+  DLS_OP_AVGPOOL = 3,     /* same as maxpool; padding excluded from the average; bwd reads nothing */
+  DLS_OP_GLOBAL_AVGPOOL = 4, /* t: x[N,C,H,W], y[N,C]; bwd reads nothing */
+  DLS_OP_BATCH_NORM = 5,  /* t: x, gamma, beta, running_mean, running_var, y; attrs: eps, momentum [4];
+                             x may be [N,C] or [N,C,H,W]; bwd reads x, gamma, beta (+ runtime-owned stats) */
+  DLS_OP_LAYER_NORM = 6,  /* t: x, gamma, beta, y; attrs: eps (normalises the last axis); bwd reads x, gamma */
+  DLS_OP_DROPOUT = 7,     /* t: x, y; attrs: p  (identity in eval mode; mask from seed, step, op);
+                             bwd reads only its runtime-owned mask */
+  DLS_OP_RELU = 8,        /* t: x, y; bwd reads y */
+  DLS_OP_LEAKY_RELU = 9,  /* t: x, y; attrs: alpha; bwd reads y (alpha > 0) or x (alpha <= 0) */
+  DLS_OP_GELU = 10, DLS_OP_TANH = 11, DLS_OP_SIGMOID = 12, /* t: x, y; bwd reads x (gelu, erf form) or y */
+  DLS_OP_SOFTMAX = 13, DLS_OP_LOG_SOFTMAX = 14,            /* t: x[N,C], y[N,C] (last axis); bwd reads y */
+  DLS_OP_ADD = 15,        /* t: a, b, y (same shape); bwd reads nothing */
+  DLS_OP_CONCAT = 16,     /* t: x1 .. xk, y; attrs: axis; bwd reads nothing */
+  DLS_OP_TRANSPOSE = 17,  /* t: x, y; attrs: perm[0..rank); bwd reads nothing */
+  DLS_OP_EMBEDDING = 18,  /* t: idx[N,...] (i32), table[V,D], y[N,...,D]; bwd reads idx */
+  DLS_OP_UPSAMPLE = 19,   /* t: x, y; attrs: factor (nearest); bwd reads nothing */
+  DLS_OP_COPY = 20,       /* t: x, y (same element count: reshape into a separate buffer); bwd reads nothing */
+  /* losses: t: input, labels, loss[1] (f32 scalar, the mean over the valid rows of the batch [3]) */
+  DLS_OP_CROSS_ENTROPY = 32, /* input logits[N,C], labels i32[N]; attrs: label_smoothing (optional);
+                                bwd reads labels (+ runtime-owned softmax) */
+  DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N]; bwd reads labels */
+  DLS_OP_BCE_WITH_LOGITS = 34, /* input logits[N,K], targets f32[N,K]; bwd reads input, targets */
+  DLS_OP_MSE = 35,           /* input [N,K], targets f32[N,K]; bwd reads input, targets */
+  DLS_OP_BCE = 36            /* input sigmoid probs[N,K], targets f32[N,K] (logs clamped at -100, as
+                                PyTorch); bwd reads input, targets */
 };
 /* Creates a forward op over the given tensors with the given attributes. line/col: the op's location in
  * the spec, used by runtime guards. Backends create their primitives here, once, for the static shapes. */
@@ -147,7 +179,9 @@ int32_t dls_rt_op(dls_rt* rt, int32_t opcode, const int32_t* tensors, int32_t nt
 /* Creates the gradient op of forward op `fwd_op`: reads d(out) from `dout`, writes d(input i) to
  * dins[i] (-1: not needed) and the gradients of the op's parameters to the grad tensors given in
  * dls_rt_param. Bit i of accumulate_mask: add into dins[i] instead of overwriting it (a value used by
- * several ops). Loss ops take dout = -1 (the seed gradient 1/valid_rows is implied). */
+ * several ops). Loss ops take dout = -1 (the seed gradient 1/valid_rows is implied).
+ * dins[i] corresponds to the forward op's tensor i; entries at parameter positions are ignored and
+ * parameter gradients are overwritten, never accumulated [1]. */
 int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* dins, int32_t nins,
                        int32_t accumulate_mask);
 
@@ -160,7 +194,8 @@ void dls_rt_fwd(dls_rt* rt, int32_t op);
 void dls_rt_bwd(dls_rt* rt, int32_t grad_op);
 /* Zero-fills a tensor (gradient accumulators). */
 void dls_rt_zero(dls_rt* rt, int32_t tensor);
-/* One optimizer update of every trainable parameter, at the current learning rate. */
+/* One optimizer update of every trainable parameter, at the current learning rate (PyTorch's formulas;
+ * skipped when this step's loss is not finite [5]). */
 void dls_rt_update(dls_rt* rt);
 
 #ifdef __cplusplus
