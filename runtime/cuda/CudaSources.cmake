@@ -20,7 +20,7 @@ if(DLSPEC_NCCL_LIBRARY AND DLSPEC_NCCL_INCLUDE)
 else()
   message(STATUS "dlspec: CUDA backend without NCCL (libnccl not found): multi-device placement unavailable")
 endif()
-string(APPEND DLSPEC_RT_CUDA_LINK " -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR}")
+string(APPEND DLSPEC_RT_CUDA_LINK " -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR}:${_dls_cuda_libdir}")
 
 function(dlspec_rt_add_cuda target)
   target_sources(${target} PRIVATE $<TARGET_OBJECTS:dlspec_rt_cuda_kernels>)

@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
     char err[512] = "";
     void* ctx = dls_cuda_backend()->init(0, 1, err, sizeof err);
     std::printf("init(cuda:0) -> %s: %s\n", ctx ? "context" : "refused", err);
-    bool ok = !ctx && std::strstr(err, "no CUDA device is available; place the model `on cpu`") != nullptr;
+    bool ok = !ctx && std::strstr(err, "built for cuda:0 but no CUDA device is available") != nullptr &&
+              std::strstr(err, "place the model `on cpu`") != nullptr;
     return ok ? 0 : 1;
   }
   if (rc != cudaSuccess || n == 0) {
