@@ -1,4 +1,216 @@
+// Program: the typed form of a spec, produced by analyze() (sema/Analyze.h) and read by the checker,
+// summary/graph views, the lowering (autodiff, step plan) and importers.
+//
+// A Network is a DAG of Nodes over Values; every Node is one op of the op table (sema/OpTable.h) with
+// its attributes resolved (defaults applied, ranges checked), its parameters created, and the source
+// span of the call that made it. Blocks are inlined: a node remembers the block instances it came from.
 #pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sema/Types.h"
+#include "support/SourceManager.h"
+#include "syntax/Ast.h"
+
 namespace dls::sema {
-struct Program {};
-}
+
+struct OpInfo;  // sema/OpTable.h
+
+// A resolved attribute value.
+using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>>;
+
+struct Attr {
+  AttrValue value;
+  Span span;           // the argument's span, or the call's span for a default
+  bool isDefault = true;
+};
+
+struct Value {
+  int id = -1;
+  Type type;
+  std::string name;    // the spec's name for it (h, x) or "" for an intermediate
+  int producer = -1;   // node id, or -1 for a network input
+  Span span;           // the expression that produced it
+};
+
+enum class ParamRole : uint8_t { Weight, Bias, Gamma, Beta, RunningMean, RunningVar, Embedding };
+
+enum class InitKind : uint8_t { Zeros, Ones, Constant, Normal, Uniform, He, Glorot, TorchDefault };
+std::string_view initName(InitKind k);
+
+struct Param {
+  int id = -1;
+  std::string name;      // stable name: "conv2d_1.weight"
+  Shape shape;           // constants only
+  ParamRole role = ParamRole::Weight;
+  bool trainable = true; // false for running statistics
+  InitKind init = InitKind::TorchDefault;
+  double initA = 0, initB = 0;
+  int64_t fanIn = 0, fanOut = 0;
+  int node = -1;
+  Span initSpan;         // the init: argument, if given
+};
+
+struct Node {
+  int id = -1;
+  const OpInfo* op = nullptr;
+  std::string layer;                 // unique layer name: "conv2d_1"
+  std::vector<int> inputs;           // value ids
+  int output = -1;                   // value id
+  std::map<std::string, Attr> attrs; // every attribute of the op, defaults included
+  std::vector<int> params;           // param ids, in the op's declared order
+  Span span;                         // the call (conv2d(filters: 20, kernel: 5))
+  Span nameSpan;                     // the callee's name
+  std::vector<std::string> blockPath;// block instances it was inlined from, outermost first
+  Device device;
+
+  const AttrValue* attr(const std::string& n) const {
+    auto it = attrs.find(n);
+    return it == attrs.end() ? nullptr : &it->second.value;
+  }
+  int64_t intAttr(const std::string& n, int64_t dflt = 0) const;
+  double floatAttr(const std::string& n, double dflt = 0) const;
+  bool boolAttr(const std::string& n, bool dflt = false) const;
+  std::string strAttr(const std::string& n, const std::string& dflt = "") const;
+  std::vector<int64_t> intsAttr(const std::string& n) const;
+};
+
+struct Network {
+  std::string name;
+  Span span, nameSpan;
+  const ast::Decl* decl = nullptr;
+  std::vector<Value> values;
+  std::vector<Node> nodes;      // in topological (source) order
+  std::vector<Param> params;
+  std::vector<int> inputs;      // value ids of the network's parameters (x)
+  int output = -1;              // value id returned
+  Type declaredOutput;          // from `-> logits[N, 10]`
+  Span declaredOutputSpan;
+  std::vector<Type> declaredInputs;
+  std::vector<Span> declaredInputSpans;
+  std::vector<std::string> symbols;  // symbolic dims used (N)
+};
+
+// ---- data -----------------------------------------------------------------------------------------
+
+enum class DataFormat : uint8_t { Idx, Csv, Npy };
+
+struct DataSource {
+  std::string split;             // train, test, valid
+  DataFormat format = DataFormat::Idx;
+  std::vector<std::string> paths;       // as written in the spec
+  std::vector<std::string> resolved;    // resolved relative to the spec's directory
+  std::vector<Span> pathSpans;
+  std::string labelColumn;       // CSV: the label column's name
+  Span span;
+};
+
+struct Dataset {
+  std::string name;
+  Span span, nameSpan;
+  const ast::Decl* decl = nullptr;
+  std::vector<DataSource> splits;
+  std::string sampleName;        // image
+  Type sample;                   // u8[28, 28] (no batch dim)
+  Span sampleSpan;
+  std::string labelName;         // kind
+  Type label;                    // class<10>
+  Span labelSpan;
+  std::optional<double> validationFraction;  // split(valid: 0.1)
+  const DataSource* find(const std::string& split) const {
+    for (auto& s : splits)
+      if (s.split == split) return &s;
+    return nullptr;
+  }
+};
+
+struct PipeStep {
+  const OpInfo* op = nullptr;   // a pipeline op of the op table (to_f32, scale, normalize, shuffle, batch …)
+  std::string name;
+  std::map<std::string, Attr> attrs;
+  bool augment = false;         // declared with `augment`
+  std::string field;            // the field it applies to (image, label) for `field = field |> …`
+  Span span;
+  Type before, after;           // sample type around the step (per sample, no batch dim)
+};
+
+struct Pipeline {
+  std::string name;
+  Span span, nameSpan;
+  const ast::Decl* decl = nullptr;
+  const Dataset* dataset = nullptr;
+  std::string split;            // fashion.train → "train"
+  Span sourceSpan;
+  std::vector<PipeStep> steps;  // in order, including shuffle/batch/repeat/split
+  std::optional<int64_t> batch; // batch(64)
+  Span batchSpan;
+  Type sample;                  // per-sample type after the pipeline (f32[1, 28, 28])
+  Type label;                   // label type after the pipeline (class<10> or onehot<10>)
+};
+
+// ---- training ---------------------------------------------------------------------------------------
+
+struct Setting {
+  Span span;      // the whole `key = …` item
+  Span valueSpan;
+};
+
+struct Call {
+  std::string name;              // cross_entropy, sgd, step …
+  std::map<std::string, Attr> args;  // named arguments resolved (defaults applied)
+  std::vector<const ast::Expr*> positional; // positional argument expressions (loss inputs)
+  Span span, nameSpan;
+};
+
+struct TrainConfig {
+  std::string name;
+  Span span, nameSpan;
+  const ast::Decl* decl = nullptr;
+  const Network* network = nullptr;
+  Setting model;
+  std::vector<Device> devices;   // `on cpu`, `on [cuda:0, cuda:1]`
+  Span placementSpan;
+  const Pipeline* data = nullptr;
+  Setting dataSetting;
+  std::optional<Call> loss;      // cross_entropy(model.out, kind)
+  std::optional<Call> optimizer; // sgd(lr: 0.01, momentum: 0.9)
+  std::vector<Call> schedules;   // step(every: 5 epochs, gamma: 0.1), warmup(…)
+  std::optional<int64_t> epochs;
+  Setting epochsSetting;
+  const Pipeline* validate = nullptr;  // validate = test_input every 1 epoch metrics [...]
+  Setting validateSetting;
+  int64_t validateEvery = 1;
+  std::vector<std::string> metrics;
+  std::optional<std::string> checkpoint;  // directory
+  Setting checkpointSetting;
+  int64_t checkpointEvery = 1, checkpointKeep = 3;
+  std::optional<std::string> resume;      // resume = "runs/lenet/ckpt-3"
+  Setting resumeSetting;
+  std::optional<int64_t> seed;
+  Setting seedSetting;
+  std::optional<std::string> precision;   // f32 (default), f16, bf16
+  std::optional<int64_t> memoryLimit;     // bytes, from `memory = 16 GiB` if given
+  std::map<std::string, Setting> settings;  // every key given, for rules
+  std::map<std::string, int64_t> symbols;   // symbolic dims bound by the data (N -> batch size)
+};
+
+struct Program {
+  const ast::Spec* spec = nullptr;
+  std::string specPath;
+  std::string specDir;
+  std::vector<std::unique_ptr<Dataset>> datasets;
+  std::vector<std::unique_ptr<Pipeline>> pipelines;
+  std::vector<std::unique_ptr<Network>> networks;
+  std::vector<std::unique_ptr<TrainConfig>> trains;
+  const Network* findNetwork(const std::string& n) const {
+    for (auto& x : networks)
+      if (x->name == n) return x.get();
+    return nullptr;
+  }
+};
+
+}  // namespace dls::sema

@@ -1,0 +1,50 @@
+// FLOPs rules of the op table: forward FLOPs of one sample. A multiply-add counts 2 (dense, conv);
+// elementwise ops count 1 per output element, pooling 1 per window element, normalisation 4 and
+// softmax 3 per element. Views count 0.
+#include "sema/OpRules.h"
+
+namespace dls::sema::rules {
+namespace {
+std::optional<int64_t> perSample(const Type& t) {
+  if (t.shape.unknownRank || t.shape.rank() == 0) return std::nullopt;
+  return t.shape.elements(1);
+}
+std::optional<int64_t> times(std::optional<int64_t> a, int64_t b) {
+  int64_t r;
+  if (!a || !mulChecked(*a, b, r)) return std::nullopt;
+  return r;
+}
+}  // namespace
+
+std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node&) {
+  auto k = perSample(*in[0]);
+  if (!k) return std::nullopt;
+  return times(times(perSample(out), *k), 2);
+}
+
+std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n) {
+  const Type& x = *in[0];
+  if (x.shape.unknownRank || x.shape.rank() != 4 || !x.shape.dims[1].isConst()) return std::nullopt;
+  int64_t perOut = x.shape.dims[1].value / n.intAttr("groups", 1) * n.intAttr("kernel_h") * n.intAttr("kernel_w");
+  return times(times(perSample(out), perOut), 2);
+}
+
+std::optional<int64_t> poolFlops(const std::vector<const Type*>&, const Type& out, const Node& n) {
+  return times(perSample(out), n.intAttr("kernel_h") * n.intAttr("kernel_w"));
+}
+
+std::optional<int64_t> elementFlops(const std::vector<const Type*>&, const Type& out, const Node&) {
+  return perSample(out);
+}
+std::optional<int64_t> inputElemFlops(const std::vector<const Type*>& in, const Type&, const Node&) {
+  return perSample(*in[0]);
+}
+std::optional<int64_t> normFlops(const std::vector<const Type*>&, const Type& out, const Node&) {
+  return times(perSample(out), 4);
+}
+std::optional<int64_t> softmaxFlops(const std::vector<const Type*>&, const Type& out, const Node&) {
+  return times(perSample(out), 3);
+}
+std::optional<int64_t> noFlops(const std::vector<const Type*>&, const Type&, const Node&) { return 0; }
+
+}  // namespace dls::sema::rules

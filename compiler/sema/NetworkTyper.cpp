@@ -1,0 +1,344 @@
+// Networks: inputs, statements (named values, reassignment, the pipe form, `a + b`), every call typed
+// against the op table, parameters created, the returned type checked against the declared one.
+// After an error the value is poisoned: nothing downstream reports the same root cause again.
+#include <fmt/format.h>
+
+#include "sema/Analyzer.h"
+#include "support/Suggest.h"
+
+namespace dls::sema {
+namespace {
+std::unordered_set<uint64_t>& reportedUnused() {
+  static thread_local std::unordered_set<uint64_t> s;
+  return s;
+}
+int newValue(Analyzer::NetCtx& n, Type t, Span span, int producer) {
+  Value v;
+  v.id = static_cast<int>(n.net->values.size());
+  v.type = std::move(t);
+  v.span = span;
+  v.producer = producer;
+  n.net->values.push_back(std::move(v));
+  n.used.push_back(false);
+  return n.net->values.back().id;
+}
+}  // namespace
+
+int Analyzer::poison(NetCtx& n, Span span) {
+  Type t;
+  t.poisoned = true;
+  t.shape.unknownRank = true;
+  t.kind = SemKind::Unknown;
+  t.dtype = DType::Unknown;
+  return newValue(n, t, span, -1);
+}
+
+std::string Analyzer::producerName(const NetCtx& n, int id) const {
+  const Value& v = n.net->values[id];
+  if (v.producer >= 0) return n.net->nodes[v.producer].layer;
+  return v.name.empty() ? "the input" : v.name;
+}
+
+void Analyzer::labelOperand(Diagnostic& d, const NetCtx& n, int id, std::string_view role) {
+  const Value& v = n.net->values[id];
+  if (v.producer >= 0) {
+    const Node& p = n.net->nodes[v.producer];
+    d.label(p.span, fmt::format("{}{} comes from `{}`{}", role, v.type.brief(), p.layer,
+                                v.name.empty() ? "" : fmt::format(" (`{}`)", v.name)));
+  } else {
+    d.label(v.span, fmt::format("{}`{}` is {} (a network input)", role, v.name, v.type.brief()));
+  }
+}
+
+int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::vector<int> inputs,
+                      std::vector<const ast::Arg*> attrArgs, const ConstEnv* env, Span span, Span nameSpan) {
+  std::map<std::string, Attr> attrs;
+  bool ok = resolveArgs(op, attrArgs, env, span, attrs);
+  for (int i : inputs)
+    if (n.net->values[i].type.poisoned) ok = false;
+  if (!ok) return poison(n, span);
+  std::vector<const Type*> in;
+  for (int i : inputs) in.push_back(&n.net->values[i].type);
+  ShapeCtx c{op, in, attrs, span, {}, {}};
+  op.shape(c);
+  if (c.error) {
+    auto& d = diags.add(c.error->code, span, c.error->message);
+    if (!c.error->primary.empty()) d.primary(c.error->primary);
+    const char* roles[] = {"the left operand ", "the right operand "};
+    for (int k : c.error->inputs)
+      if (k < static_cast<int>(inputs.size()))
+        labelOperand(d, n, inputs[k], inputs.size() == 2 && op.inputsFromArgs ? roles[k] : "its input ");
+    if (!c.error->help.empty()) d.help(c.error->help);
+    return poison(n, span);
+  }
+  Node node;
+  node.id = static_cast<int>(n.net->nodes.size());
+  node.op = &op;
+  node.layer = fmt::format("{}_{}", op.name, ++n.opCounters[std::string(op.name)]);
+  node.inputs = inputs;
+  node.attrs = std::move(attrs);
+  node.span = span;
+  node.nameSpan = nameSpan;
+  node.blockPath = n.blockPath;
+  for (int i : inputs) n.used[i] = true;
+  if (op.params) {
+    std::vector<ParamDesc> descs = op.params(*in[0], node);
+    std::string init = node.strAttr("init");
+    for (ParamDesc& pd : descs) {
+      Param p;
+      p.id = static_cast<int>(n.net->params.size());
+      p.name = node.layer + "." + std::string(pd.suffix);
+      p.shape = pd.shape;
+      p.role = pd.role;
+      p.trainable = pd.trainable;
+      p.init = pd.init, p.initA = pd.a, p.initB = pd.b;
+      p.fanIn = pd.fanIn, p.fanOut = pd.fanOut;
+      p.node = node.id;
+      if (!p.shape.elements()) {
+        bool allConst = true;
+        for (auto& dd : p.shape.dims) allConst &= dd.isConst();
+        if (allConst) {
+          diags.report(Code::E0210, span, fmt::format("the size of `{}` ({})", p.name, p.shape.str()))
+              .primary("this layer's parameter count")
+              .help("use fewer units or filters");
+          return poison(n, span);
+        }
+      }
+      if (!init.empty() && pd.role == ParamRole::Weight) {
+        auto a = node.attrs.find("init");
+        p.initSpan = a->second.span;
+        double x = 0, y = 0;
+        std::string name = init.substr(0, init.find('('));
+        if (init.find('(') != std::string::npos) std::sscanf(init.c_str() + init.find('(') + 1, "%lf, %lf", &x, &y);
+        static const std::map<std::string, InitKind> kinds = {
+            {"zeros", InitKind::Zeros}, {"ones", InitKind::Ones}, {"constant", InitKind::Constant},
+            {"normal", InitKind::Normal}, {"uniform", InitKind::Uniform}, {"he", InitKind::He}, {"glorot", InitKind::Glorot}};
+        if (auto k = kinds.find(name); k != kinds.end()) p.init = k->second, p.initA = x, p.initB = y;
+      }
+      node.params.push_back(p.id);
+      n.net->params.push_back(std::move(p));
+    }
+  }
+  int out = newValue(n, c.out, span, node.id);
+  node.output = out;
+  n.net->nodes.push_back(std::move(node));
+  return out;
+}
+
+int Analyzer::typeCall(NetCtx& n, Scope& s, const ast::Expr& call, int piped) {
+  const ast::Ident& name = call.path.back();
+  if (call.path.size() == 1) {
+    auto b = decls.find(name.name);
+    if (b != decls.end() && b->second->kind == ast::DeclKind::Block) return inlineBlock(n, s, *b->second, call, piped);
+  }
+  std::initializer_list<OpCategory> cats = {OpCategory::Layer, OpCategory::Activation, OpCategory::Structural};
+  const OpInfo* op = findOp(name.name, cats);
+  if (!op || call.path.size() != 1) {
+    if (call.path.size() > 1) {
+      // A qualified callee is never a layer: most likely a value of another network (Net.h).
+      auto it = decls.find(call.path[0].name);
+      if (it != decls.end() && it->second->kind == ast::DeclKind::Network) {
+        diags.report(Code::E0107, call.span, call.dotted(), call.path[0].name, n.net->name)
+            .help("a network can only use its own values; share layers through a `block`");
+        return poison(n, call.span);
+      }
+    }
+    auto& d = diags.report(Code::E0102, name.span, "layer", call.dotted());
+    std::vector<std::string> cands = opNames(cats);
+    for (auto& bn : declNames(ast::DeclKind::Block)) cands.push_back(bn);
+    if (auto near = closest(name.name, cands)) d.help(fmt::format("did you mean `{}`?", *near)).fixit(name.span, *near);
+    for (auto& a : call.args)
+      if (!a.name) typeExpr(n, s, *a.value), void();
+    return poison(n, call.span);
+  }
+  if (!op->replacedBy.empty()) op = lookupOp(name, cats, "layer");
+  std::vector<int> inputs;
+  if (piped >= 0) inputs.push_back(piped);
+  std::vector<const ast::Arg*> attrArgs;
+  for (size_t i = 0; i < call.args.size(); ++i) {
+    const ast::Arg& a = call.args[i];
+    bool isInput = false;
+    if (!a.name) {
+      if (op->inputsFromArgs) isInput = true;
+      else if (piped < 0 && inputs.empty() && i == 0 && a.value->kind == ast::ExprKind::Name &&
+               a.value->path.size() == 1 && s.values.count(a.value->dotted()))
+        isInput = true;  // relu(h)
+    }
+    if (isInput) inputs.push_back(typeExpr(n, s, *a.value));
+    else attrArgs.push_back(&a);
+  }
+  int count = static_cast<int>(inputs.size());
+  if (count < op->minInputs || (op->maxInputs >= 0 && count > op->maxInputs)) {
+    std::string want = op->maxInputs < 0 ? fmt::format("at least {}", op->minInputs)
+                       : op->minInputs == op->maxInputs ? fmt::format("{}", op->minInputs)
+                                                        : fmt::format("{} to {}", op->minInputs, op->maxInputs);
+    auto& d = diags.report(Code::E0108, call.span, op->name, want, fmt::format("{} {}", count, count == 1 ? "was" : "were"));
+    if (count == 0 && !op->inputsFromArgs) d.help(fmt::format("feed it a value: `x |> {}`", op->name));
+    return poison(n, call.span);
+  }
+  return applyOp(n, *op, call, inputs, attrArgs, s.consts, call.span, name.span);
+}
+
+int Analyzer::typeExpr(NetCtx& n, Scope& s, const ast::Expr& e) {
+  switch (e.kind) {
+    case ast::ExprKind::Name: {
+      std::string nm = e.dotted();
+      if (e.path.size() == 1) {
+        if (auto it = s.values.find(nm); it != s.values.end()) {
+          n.used[it->second] = true;
+          return it->second;
+        }
+        if (auto ow = valueOwner.find(nm); ow != valueOwner.end() && ow->second != n.net->name) {
+          diags.report(Code::E0107, e.span, nm, ow->second, n.net->name)
+              .help("a network can only use its own values and inputs; share layers through a `block`");
+          return poison(n, e.span);
+        }
+      } else if (auto it = decls.find(e.path[0].name); it != decls.end() && it->second->kind == ast::DeclKind::Network) {
+        diags.report(Code::E0107, e.span, nm, e.path[0].name, n.net->name)
+            .help("a network can only use its own values and inputs; share layers through a `block`");
+        return poison(n, e.span);
+      }
+      auto& d = diags.report(Code::E0101, e.span, "value", nm);
+      std::vector<std::string> names;
+      for (auto& [k, _] : s.values) names.push_back(k);
+      if (auto near = closest(nm, names)) d.help(fmt::format("did you mean `{}`?", *near)).fixit(e.span, *near);
+      else if (findOp(nm, {OpCategory::Layer, OpCategory::Activation, OpCategory::Structural}))
+        d.help(fmt::format("`{}` is a layer: apply it with `x |> {}`", nm, nm));
+      return poison(n, e.span);
+    }
+    case ast::ExprKind::Paren:
+      return typeExpr(n, s, *e.items[0]);
+    case ast::ExprKind::Call:
+      return typeCall(n, s, e, -1);
+    case ast::ExprKind::Pipe: {
+      int lhs = typeExpr(n, s, *e.items[0]);
+      const ast::Expr& rhs = *e.items[1];
+      if (rhs.kind == ast::ExprKind::Call) return typeCall(n, s, rhs, lhs);
+      if (rhs.kind == ast::ExprKind::Name) {
+        ast::Expr call;
+        call.kind = ast::ExprKind::Call;
+        call.span = rhs.span;
+        call.path = rhs.path;
+        call.argsSpan = rhs.span;
+        return typeCall(n, s, call, lhs);
+      }
+      diags.report(Code::E0215, rhs.span, "the right side of `|>` must be a layer or block, such as `relu` or `dense(10)`");
+      return poison(n, rhs.span);
+    }
+    case ast::ExprKind::Binary: {
+      int a = typeExpr(n, s, *e.items[0]);
+      int b = typeExpr(n, s, *e.items[1]);
+      if (e.op != '+') {
+        diags.report(Code::E0215, e.span, fmt::format("`{}` is not defined on values; only `a + b` (add) is", e.op));
+        return poison(n, e.span);
+      }
+      const OpInfo* add = findOp("add", {OpCategory::Structural});
+      Span opSpan{e.span.file, e.items[0]->span.end, e.items[1]->span.begin};
+      return applyOp(n, *add, e, {a, b}, {}, s.consts, e.span, opSpan);
+    }
+    default:
+      diags.report(Code::E0215, e.span, "expected a value: a name, a layer call or `x |> layer`");
+      return poison(n, e.span);
+  }
+}
+
+int Analyzer::typeBody(NetCtx& n, Scope& s, const std::vector<ast::Item>& items, std::string_view what, Span declSpan) {
+  int result = -1;
+  struct Binding { std::string name; int id; Span span; };
+  std::vector<Binding> bindings;
+  for (const ast::Item& it : items) {
+    if (!it.value) continue;
+    if (it.kind == ast::ItemKind::Return) {
+      if (result >= 0) {
+        diags.report(Code::E0104, it.span, "return").primary("a second `return`");
+        continue;
+      }
+      result = typeExpr(n, s, *it.value);
+      continue;
+    }
+    if (it.kind != ast::ItemKind::Assign) {
+      diags.report(Code::E0215, it.span, "expected `name = …` or `return …`");
+      continue;
+    }
+    int id = typeExpr(n, s, *it.value);
+    Value& v = n.net->values[id];
+    if (v.name.empty()) v.name = it.key.name;
+    s.values[it.key.name] = id;
+    if (n.blockStack.empty()) valueOwner.emplace(it.key.name, n.net->name);
+    bindings.push_back({it.key.name, id, it.key.span});
+  }
+  if (result < 0) {
+    diags.report(Code::E0111, declSpan, what).help("end the body with `return …`");
+    return poison(n, declSpan);
+  }
+  n.used[result] = true;
+  for (const Binding& b : bindings) {
+    if (n.used[b.id] || b.name.rfind('_', 0) == 0 || n.net->values[b.id].type.poisoned) continue;
+    uint64_t key = (uint64_t(b.span.file) << 32) | b.span.begin;
+    if (!reportedUnused().insert(key).second) continue;
+    diags.report(Code::W0101, b.span, b.name).primary("assigned here, never read")
+        .help(fmt::format("remove it, or name it `_{}` to keep it", b.name));
+  }
+  return result;
+}
+
+void Analyzer::typeNetwork(const ast::Decl& d) {
+  auto net = std::make_unique<Network>();
+  net->name = d.name.name;
+  net->span = d.span;
+  net->nameSpan = d.name.span;
+  net->decl = &d;
+  NetCtx n;
+  n.net = net.get();
+  Scope s;
+  reportedUnused().clear();
+  std::unordered_set<std::string> syms;
+  for (const ast::Param& p : d.params) {
+    auto t = resolveType(p.type, nullptr, true);
+    Type ty = t ? *t : Type{};
+    if (!t) ty.poisoned = true, ty.shape.unknownRank = true;
+    int id = newValue(n, ty, p.span, -1);
+    net->values[id].name = p.name.name;
+    if (s.values.count(p.name.name)) diags.report(Code::E0104, p.name.span, p.name.name);
+    s.values[p.name.name] = id;
+    net->inputs.push_back(id);
+    net->declaredInputs.push_back(ty);
+    net->declaredInputSpans.push_back(p.type.span);
+    for (auto& dd : ty.shape.dims)
+      if (dd.kind == Dim::Kind::Sym && syms.insert(dd.sym).second) net->symbols.push_back(dd.sym);
+  }
+  std::optional<Type> declared = d.returns ? resolveType(*d.returns, nullptr, true) : std::nullopt;
+  if (declared) net->declaredOutput = *declared, net->declaredOutputSpan = d.returns->span;
+  else net->declaredOutput.poisoned = true;
+  int out = typeBody(n, s, d.items, fmt::format("network `{}`", d.name.name), d.name.span);
+  net->output = out;
+  Value& ov = net->values[out];
+  if (declared && !ov.type.poisoned) {
+    if (!Shape::compatible(ov.type.shape, declared->shape)) {
+      const ast::Item* ret = nullptr;
+      for (auto& it : d.items)
+        if (it.kind == ast::ItemKind::Return) ret = &it;
+      auto& dg = diags.report(Code::E0202, ret ? ret->value->span : d.name.span, net->name, ov.type.brief(),
+                              declared->brief());
+      dg.primary(fmt::format("returns {}", ov.type.brief()));
+      dg.label(d.returns->span, fmt::format("declared {}", declared->brief()));
+      if (ov.producer >= 0) labelOperand(dg, n, out, "the result ");
+      bool lastDiffers = !ov.type.shape.unknownRank && ov.type.shape.rank() == declared->shape.rank() &&
+                         !Dim::compatible(ov.type.shape.dims.back(), declared->shape.dims.back());
+      dg.help(lastDiffers ? fmt::format("make the last layer produce {} units, or change the declared output",
+                                        declared->shape.dims.back().str())
+                          : "change the layers or the declared output so that they agree");
+    }
+    if (ov.type.kind == SemKind::Real && declared->kind != SemKind::Real) {
+      ov.type.kind = declared->kind;
+      ov.type.classes = declared->classes;
+    }
+  }
+  for (int id : net->inputs)
+    if (!n.used[id] && !net->values[id].name.empty() && net->values[id].name[0] != '_')
+      diags.report(Code::W0101, net->values[id].span, net->values[id].name).primary("this input is never read");
+  networks[net->name] = net.get();
+  prog.networks.push_back(std::move(net));
+}
+
+}  // namespace dls::sema

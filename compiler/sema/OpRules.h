@@ -1,0 +1,62 @@
+// OpRules: the shape, parameter and FLOPs rules the op table (sema/OpTable.cpp) points to.
+// Shape rules: ShapeRules.cpp (conv and pooling share WindowRule.cpp); parameters: ParamRules.cpp;
+// FLOPs: FlopsRules.cpp.
+#pragma once
+#include "sema/OpTable.h"
+
+namespace dls::sema::rules {
+
+// Shapes (network: inputs carry the batch dim first).
+void dense(ShapeCtx&);
+void conv2d(ShapeCtx&);
+void pool2d(ShapeCtx&);
+void globalAvgPool(ShapeCtx&);
+void batchNorm(ShapeCtx&);
+void layerNorm(ShapeCtx&);
+void same(ShapeCtx&);         // elementwise: the input's type
+void softmaxLike(ShapeCtx&);  // elementwise over the class axis, records classes
+void flatten(ShapeCtx&);
+void reshape(ShapeCtx&);      // network: batch dim kept
+void transpose(ShapeCtx&);
+void squeeze(ShapeCtx&);
+void unsqueeze(ShapeCtx&);
+void add(ShapeCtx&);
+void concat(ShapeCtx&);
+void embedding(ShapeCtx&);
+void upsample(ShapeCtx&);
+void reorg(ShapeCtx&);
+// Pipeline (one sample, no batch dim).
+void toF32(ShapeCtx&);
+void sampleReshape(ShapeCtx&);
+void oneHot(ShapeCtx&);
+void randomCrop(ShapeCtx&);
+void datasetLevel(ShapeCtx&);  // shuffle, batch, split, repeat: the sample is unchanged
+
+// The one window rule of conv and pooling: reads kernel/stride/pad/dilation, writes the normalised
+// kernel_h … dilation_w attributes and the output spatial dims; rejects windows larger than the padded
+// input and outputs that collapse to zero. `isConv` picks the codes and stride default (pool: = kernel).
+bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW);
+// One spatial dim of the window rule (exposed for tests): nullopt when the window does not fit.
+std::optional<int64_t> windowOut(int64_t in, int64_t kernel, int64_t stride, int64_t padBefore, int64_t padAfter,
+                                 int64_t dilation);
+// `same` padding for one dim (TensorFlow's split: the extra pixel goes after).
+void samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t& before, int64_t& after);
+
+// Parameters.
+std::vector<ParamDesc> denseParams(const Type& in, const Node& n);
+std::vector<ParamDesc> convParams(const Type& in, const Node& n);
+std::vector<ParamDesc> normParams(const Type& in, const Node& n);
+std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
+std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
+
+// FLOPs per sample.
+std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> poolFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> elementFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);   // 1/elem
+std::optional<int64_t> inputElemFlops(const std::vector<const Type*>& in, const Type& out, const Node& n); // 1/in elem
+std::optional<int64_t> normFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);      // 4/elem
+std::optional<int64_t> softmaxFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);   // 3/elem
+std::optional<int64_t> noFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+
+}  // namespace dls::sema::rules

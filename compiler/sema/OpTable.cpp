@@ -1,0 +1,294 @@
+// The op table: every op of the language, once. Read by analyze() (names, arguments, shapes, kinds,
+// parameters), the checker (categories, backends), the lowering (opcodes, differentiability) and the
+// summary view (FLOPs). Attribute names after resolution are listed in docs of each op's rule.
+#include "sema/OpTable.h"
+
+#include <unordered_map>
+
+#include "dlspec/runtime.h"
+#include "sema/OpRules.h"
+
+// Entries use designated initialisers: the fields left out take their declared defaults on purpose.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace dls::sema {
+
+std::string_view categoryName(OpCategory c) {
+  switch (c) {
+    case OpCategory::Layer: return "layer";
+    case OpCategory::Activation: return "activation";
+    case OpCategory::Structural: return "structural op";
+    case OpCategory::Pipeline: return "pipeline step";
+    case OpCategory::Loss: return "loss";
+    case OpCategory::Optimizer: return "optimizer";
+    case OpCategory::Schedule: return "schedule";
+    case OpCategory::DataSource: return "data source";
+    case OpCategory::Metric: return "metric";
+    case OpCategory::Initializer: return "initialiser";
+  }
+  return "op";
+}
+
+std::string_view attrTypeName(AttrType t) {
+  switch (t) {
+    case AttrType::Int: return "an integer";
+    case AttrType::Float: return "a number";
+    case AttrType::Bool: return "`true` or `false`";
+    case AttrType::String: return "a string";
+    case AttrType::Enum: return "one of the listed words";
+    case AttrType::IntOrPair: return "an integer or a pair [h, w]";
+    case AttrType::Padding: return "an integer, [h, w], [top, left, bottom, right], `same` or `valid`";
+    case AttrType::IntList: return "a list of integers";
+    case AttrType::IntOrWord: return "an integer or a listed word";
+    case AttrType::Init: return "an initialiser (zeros, ones, constant(v), normal(mean, std), uniform(a, b), he, glorot)";
+  }
+  return "a value";
+}
+
+namespace {
+using AV = AttrValue;
+constexpr int64_t kMaxI = std::numeric_limits<int64_t>::max();
+AV I(int64_t v) { return AV{v}; }
+AV F(double v) { return AV{v}; }
+AV B(bool v) { return AV{v}; }
+AV S(const char* v) { return AV{std::string(v)}; }
+AV L(std::vector<int64_t> v) { return AV{std::move(v)}; }
+
+using namespace rules;
+const auto LAYER = OpCategory::Layer;
+const auto ACT = OpCategory::Activation;
+const auto STRUCT = OpCategory::Structural;
+const auto PIPE = OpCategory::Pipeline;
+
+AttrSpec init() { return {.name = "init", .type = AttrType::Init, .optional = true}; }
+
+std::vector<OpInfo> build() {
+  std::vector<OpInfo> t;
+  auto act = [&](std::string_view n, int opcode, std::optional<SemKind> kind, std::vector<AttrSpec> attrs = {},
+                 FlopsRule fl = elementFlops, ShapeRule sr = same) {
+    t.push_back({.name = n, .category = ACT, .attrs = std::move(attrs), .shape = sr,
+                 .kind = kind ? kind : std::optional<SemKind>(SemKind::Real), .opcode = opcode, .flops = fl});
+  };
+  // ---- layers ----
+  t.push_back({.name = "dense", .category = LAYER,
+               .attrs = {{.name = "units", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 0},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
+                         init()},
+               .shape = dense, .kind = SemKind::Real, .params = denseParams, .opcode = DLS_OP_DENSE,
+               .flops = denseFlops, .doc = "y = x W^T + b over [N, features]"});
+  t.push_back({.name = "conv2d", .category = LAYER,
+               .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
+                         {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
+                         {.name = "stride", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
+                         {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"},
+                         {.name = "dilation", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
+                         {.name = "groups", .type = AttrType::Int, .dflt = I(1), .min = 1},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
+                         init()},
+               .shape = conv2d, .kind = SemKind::Real, .params = convParams, .opcode = DLS_OP_CONV2D,
+               .flops = convFlops, .doc = "2-D convolution over [N, C, H, W]"});
+  for (auto [n, opc] : {std::pair{"maxpool", int(DLS_OP_MAXPOOL)}, std::pair{"avgpool", int(DLS_OP_AVGPOOL)}}) {
+    std::vector<AttrSpec> a = {{.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
+                               {.name = "stride", .type = AttrType::IntOrPair, .min = 1, .positional = 1, .optional = true},
+                               {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"}};
+    if (opc == DLS_OP_MAXPOOL) a.push_back({.name = "dilation", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1});
+    t.push_back({.name = n, .category = LAYER, .attrs = a, .shape = pool2d, .opcode = opc, .flops = poolFlops,
+                 .doc = "pooling over [N, C, H, W]; stride defaults to the kernel"});
+  }
+  t.push_back({.name = "global_avgpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_AVGPOOL,
+               .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]"});
+  t.push_back({.name = "batch_norm", .category = LAYER,
+               .attrs = {{.name = "eps", .type = AttrType::Float, .dflt = F(1e-5), .min = 0, .minExclusive = true},
+                         {.name = "momentum", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1}},
+               .shape = batchNorm, .kind = SemKind::Real, .params = normParams, .opcode = DLS_OP_BATCH_NORM,
+               .flops = normFlops, .doc = "batch normalisation over the channel axis"});
+  t.push_back({.name = "layer_norm", .category = LAYER,
+               .attrs = {{.name = "eps", .type = AttrType::Float, .dflt = F(1e-5), .min = 0, .minExclusive = true}},
+               .shape = layerNorm, .kind = SemKind::Real, .params = layerNormParams, .opcode = DLS_OP_LAYER_NORM,
+               .flops = normFlops, .doc = "layer normalisation over the last axis"});
+  t.push_back({.name = "dropout", .category = LAYER,
+               .attrs = {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 0.999999, .positional = 0}},
+               .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation"});
+  t.push_back({.name = "embedding", .category = LAYER,
+               .attrs = {{.name = "vocab", .type = AttrType::Int, .min = 1, .positional = 0},
+                         {.name = "dim", .type = AttrType::Int, .min = 1, .positional = 1}},
+               .shape = embedding, .kind = SemKind::Real, .params = embeddingParams, .opcode = DLS_OP_EMBEDDING,
+               .flops = noFlops, .doc = "table lookup: integer indices -> vectors"});
+  t.push_back({.name = "upsample", .category = LAYER,
+               .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
+               .shape = upsample, .opcode = DLS_OP_UPSAMPLE, .flops = noFlops, .doc = "nearest-neighbour upsampling"});
+  t.push_back({.name = "reorg", .category = LAYER,
+               .attrs = {{.name = "stride", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
+               .shape = reorg, .cpu = false, .cuda = false, .opcode = kOpcodeNone, .flops = noFlops,
+               .doc = "darknet's space-to-depth (checked, no runtime kernel yet)"});
+  // ---- activations ----
+  act("relu", DLS_OP_RELU, SemKind::Real);
+  act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real,
+      {{.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .positional = 0}});
+  act("gelu", DLS_OP_GELU, SemKind::Real);
+  act("tanh", DLS_OP_TANH, SemKind::Real);
+  act("sigmoid", DLS_OP_SIGMOID, SemKind::SigmoidProbs, {}, elementFlops, softmaxLike);
+  act("softmax", DLS_OP_SOFTMAX, SemKind::Probs, {}, softmaxFlops, softmaxLike);
+  act("log_softmax", DLS_OP_LOG_SOFTMAX, SemKind::LogProbs, {}, softmaxFlops, softmaxLike);
+  // ---- structural ----
+  t.push_back({.name = "flatten", .category = STRUCT, .shape = flatten, .opcode = kOpcodeView, .flops = noFlops});
+  t.push_back({.name = "reshape", .category = STRUCT,
+               .attrs = {{.name = "shape", .type = AttrType::IntList, .positional = 0}},
+               .shape = reshape, .opcode = kOpcodeView, .flops = noFlops, .doc = "per-sample shape; the batch dim is kept"});
+  t.push_back({.name = "transpose", .category = STRUCT,
+               .attrs = {{.name = "perm", .type = AttrType::IntList, .positional = 0}},
+               .shape = transpose, .opcode = DLS_OP_TRANSPOSE, .flops = noFlops, .doc = "perm over all axes, batch included"});
+  t.push_back({.name = "squeeze", .category = STRUCT,
+               .attrs = {{.name = "axis", .type = AttrType::Int, .positional = 0}},
+               .shape = squeeze, .opcode = kOpcodeView, .flops = noFlops});
+  t.push_back({.name = "unsqueeze", .category = STRUCT,
+               .attrs = {{.name = "axis", .type = AttrType::Int, .positional = 0}},
+               .shape = unsqueeze, .opcode = kOpcodeView, .flops = noFlops});
+  t.push_back({.name = "add", .category = STRUCT, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
+               .shape = add, .kind = SemKind::Real, .opcode = DLS_OP_ADD, .flops = elementFlops,
+               .doc = "elementwise sum; also written a + b"});
+  t.push_back({.name = "concat", .category = STRUCT, .minInputs = 2, .maxInputs = -1, .inputsFromArgs = true,
+               .attrs = {{.name = "axis", .type = AttrType::Int, .dflt = I(1)}},
+               .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops});
+  // ---- pipeline steps (per sample) ----
+  auto pipe = [&](std::string_view n, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
+    t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,
+                 .opcode = kOpcodeNone, .doc = doc});
+  };
+  pipe("to_f32", toF32, {});
+  pipe("scale", same, {{.name = "factor", .type = AttrType::Float, .positional = 0}});
+  pipe("normalize", same, {{.name = "mean", .type = AttrType::Float, .positional = 0},
+                           {.name = "std", .type = AttrType::Float, .min = 0, .positional = 1, .minExclusive = true}});
+  pipe("reshape", sampleReshape, {{.name = "shape", .type = AttrType::IntList, .positional = 0}});
+  pipe("one_hot", oneHot, {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0}});
+  pipe("random_crop", randomCrop, {{.name = "size", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
+                                   {.name = "pad", .type = AttrType::Int, .dflt = I(0), .min = 0}});
+  pipe("random_flip", same, {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 1, .positional = 0},
+                             {.name = "axis", .type = AttrType::Enum, .dflt = S("horizontal"), .words = "horizontal|vertical"}});
+  pipe("shuffle", datasetLevel, {{.name = "buffer", .type = AttrType::IntOrWord, .dflt = S("all"), .min = 1,
+                                  .positional = 0, .words = "all"}});
+  pipe("batch", datasetLevel, {{.name = "size", .type = AttrType::Int, .min = 1, .max = 1 << 24, .positional = 0},
+                               {.name = "drop_last", .type = AttrType::Bool, .dflt = B(false)}});
+  pipe("split", datasetLevel, {{.name = "valid", .type = AttrType::Float, .min = 0, .max = 1, .positional = 0,
+                                .minExclusive = true}});
+  pipe("repeat", datasetLevel, {{.name = "count", .type = AttrType::Int, .dflt = I(1), .min = 1, .positional = 0}});
+  // ---- data sources ----
+  auto src = [&](std::string_view n, std::vector<AttrSpec> a) {
+    t.push_back({.name = n, .category = OpCategory::DataSource, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
+                 .differentiable = false});
+  };
+  src("idx", {{.name = "images", .type = AttrType::String, .positional = 0},
+              {.name = "labels", .type = AttrType::String, .positional = 1}});
+  src("csv", {{.name = "path", .type = AttrType::String, .positional = 0},
+              {.name = "label", .type = AttrType::String, .dflt = S("label")}});
+  src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
+              {.name = "labels", .type = AttrType::String, .positional = 1}});
+  // ---- losses: loss(input, target) ----
+  auto loss = [&](std::string_view n, int opcode, std::vector<AttrSpec> a = {}) {
+    t.push_back({.name = n, .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
+                 .attrs = std::move(a), .cpu = opcode >= 0, .cuda = opcode >= 0, .opcode = opcode});
+  };
+  loss("cross_entropy", DLS_OP_CROSS_ENTROPY,
+       {{.name = "label_smoothing", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999}});
+  loss("nll", DLS_OP_NLL);
+  loss("bce_with_logits", DLS_OP_BCE_WITH_LOGITS);
+  loss("bce", DLS_OP_BCE);
+  loss("mse", DLS_OP_MSE);
+  loss("l1", kOpcodeNone);
+  t.push_back({.name = "softmax_cross_entropy", .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2,
+               .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
+               .deprecatedSince = 1});
+  // ---- optimizers (opcode: enum dls_optimizer) ----
+  auto opt = [&](std::string_view n, int opcode, std::vector<AttrSpec> a) {
+    t.push_back({.name = n, .category = OpCategory::Optimizer, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
+                 .differentiable = false, .opcode = opcode});
+  };
+  AttrSpec lrReq{.name = "lr", .type = AttrType::Float, .min = 0, .max = 10, .positional = 0, .minExclusive = true};
+  auto lr = [&](double d) { AttrSpec a = lrReq; a.dflt = F(d); return a; };
+  AttrSpec wd0{.name = "weight_decay", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 1};
+  opt("sgd", DLS_OPT_SGD, {lrReq, {.name = "momentum", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999},
+                           {.name = "nesterov", .type = AttrType::Bool, .dflt = B(false)}, wd0});
+  std::vector<AttrSpec> adamish = {{.name = "beta1", .type = AttrType::Float, .dflt = F(0.9), .min = 0, .max = 0.999999},
+                                   {.name = "beta2", .type = AttrType::Float, .dflt = F(0.999), .min = 0, .max = 0.999999},
+                                   {.name = "eps", .type = AttrType::Float, .dflt = F(1e-8), .min = 0, .minExclusive = true}};
+  std::vector<AttrSpec> a1 = {lr(0.001)};
+  a1.insert(a1.end(), adamish.begin(), adamish.end());
+  std::vector<AttrSpec> a2 = a1;
+  a1.push_back(wd0);
+  a2.push_back({.name = "weight_decay", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .max = 1});
+  opt("adam", DLS_OPT_ADAM, a1);
+  opt("adamw", DLS_OPT_ADAMW, a2);
+  opt("rmsprop", DLS_OPT_RMSPROP, {lr(0.01), {.name = "alpha", .type = AttrType::Float, .dflt = F(0.99), .min = 0, .max = 1},
+                                   {.name = "eps", .type = AttrType::Float, .dflt = F(1e-8), .min = 0, .minExclusive = true},
+                                   {.name = "momentum", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999},
+                                   wd0});
+  // ---- schedules ----
+  auto sched = [&](std::string_view n, std::vector<AttrSpec> a) {
+    t.push_back({.name = n, .category = OpCategory::Schedule, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
+                 .differentiable = false});
+  };
+  sched("constant", {});
+  sched("step", {{.name = "every", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
+                 {.name = "gamma", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1, .minExclusive = true}});
+  sched("multistep", {{.name = "milestones", .type = AttrType::IntList, .positional = 0},
+                      {.name = "gamma", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1, .minExclusive = true}});
+  sched("cosine", {{.name = "t_max", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
+                   {.name = "eta_min", .type = AttrType::Float, .dflt = F(0), .min = 0}});
+  sched("warmup", {{.name = "steps", .type = AttrType::Int, .min = 1, .positional = 0, .units = "step|steps"}});
+  // ---- initialisers ----
+  auto ini = [&](std::string_view n, std::vector<AttrSpec> a) {
+    t.push_back({.name = n, .category = OpCategory::Initializer, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
+                 .differentiable = false});
+  };
+  ini("zeros", {});
+  ini("ones", {});
+  ini("constant", {{.name = "value", .type = AttrType::Float, .positional = 0}});
+  ini("normal", {{.name = "mean", .type = AttrType::Float, .dflt = F(0), .positional = 0},
+                 {.name = "std", .type = AttrType::Float, .dflt = F(1), .min = 0, .positional = 1, .minExclusive = true}});
+  ini("uniform", {{.name = "a", .type = AttrType::Float, .dflt = F(0), .positional = 0},
+                  {.name = "b", .type = AttrType::Float, .dflt = F(1), .positional = 1}});
+  ini("he", {});
+  ini("glorot", {});
+  // ---- metrics ----
+  for (const char* m : {"accuracy", "loss"})
+    t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false});
+  return t;
+}
+
+struct Index {
+  std::unordered_multimap<std::string_view, const OpInfo*> byName;
+};
+const Index& index() {
+  static const Index idx = [] {
+    Index i;
+    for (const OpInfo& op : opTable()) i.byName.emplace(op.name, &op);
+    return i;
+  }();
+  return idx;
+}
+}  // namespace
+
+const std::vector<OpInfo>& opTable() {
+  static const std::vector<OpInfo> table = build();
+  return table;
+}
+
+const OpInfo* findOp(std::string_view name, std::initializer_list<OpCategory> cats) {
+  auto [b, e] = index().byName.equal_range(name);
+  for (auto it = b; it != e; ++it)
+    for (OpCategory c : cats)
+      if (it->second->category == c) return it->second;
+  return nullptr;
+}
+
+std::vector<std::string> opNames(std::initializer_list<OpCategory> cats) {
+  std::vector<std::string> out;
+  for (const OpInfo& op : opTable())
+    for (OpCategory c : cats)
+      if (op.category == c) out.emplace_back(op.name);
+  return out;
+}
+
+}  // namespace dls::sema

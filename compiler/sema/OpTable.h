@@ -1,0 +1,130 @@
+// OpTable: every op a spec can name, declared once as data (in the style of ONNX op schemas): its
+// category, inputs, attributes (type, default, range, position), shape rule, kind rule, parameters,
+// backends, differentiability, runtime opcode, FLOPs rule and deprecation. sema/OpTable.cpp is the table.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sema/Program.h"
+#include "support/Diagnostic.h"
+
+namespace dls::sema {
+
+enum class OpCategory : uint8_t {
+  Layer, Activation, Structural, Pipeline, Loss, Optimizer, Schedule, DataSource, Metric, Initializer
+};
+std::string_view categoryName(OpCategory c);
+
+enum class AttrType : uint8_t {
+  Int,        // 3
+  Float,      // 0.1 (an int is accepted)
+  Bool,       // true, false
+  String,     // "path"
+  Enum,       // one of `words`
+  IntOrPair,  // 3 or [3, 5]  -> stored as [a, b]
+  Padding,    // int, [h, w], [top, left, bottom, right], `same` or `valid`
+  IntList,    // [1, 28, 28]
+  IntOrWord,  // 1000 or one of `words` (shuffle(buffer: all))
+  Init        // an initialiser: he, glorot, normal(0, 0.01) …  -> stored as its canonical spelling
+};
+std::string_view attrTypeName(AttrType t);
+
+constexpr double kNoMin = -std::numeric_limits<double>::infinity();
+constexpr double kNoMax = std::numeric_limits<double>::infinity();
+
+struct AttrSpec {
+  std::string_view name;
+  AttrType type = AttrType::Int;
+  std::optional<AttrValue> dflt;  // nullopt: required unless `optional`
+  double min = kNoMin, max = kNoMax;
+  int positional = -1;            // index when given without a name, -1 = by name only
+  std::string_view words = {};    // Enum / Padding / IntOrWord: the words allowed, "|"-separated
+  bool minExclusive = false;      // (min, max] instead of [min, max]
+  bool optional = false;          // may be absent, with no default (maxpool stride = kernel)
+  std::string_view units = {};    // units accepted after the value ("epoch|epochs"), "|"-separated
+};
+
+// What a shape rule sees and produces. Network rules see the batch dim; pipeline rules see one sample.
+struct ShapeCtx {
+  const struct OpInfo& op;
+  std::vector<const Type*> in;
+  std::map<std::string, Attr>& attrs;  // resolved attributes; rules add the normalised ones
+  Span span;
+  Type out;
+  struct Error {
+    Code code;
+    std::string message;
+    std::string primary;            // label under the call
+    std::string help;
+    std::vector<int> inputs;        // inputs to label with their type and producer
+  };
+  std::optional<Error> error;
+
+  void fail(Code c, std::string message, std::string primary = {}, std::string help = {},
+            std::vector<int> labelInputs = {0}) {
+    if (!error) error = Error{c, std::move(message), std::move(primary), std::move(help), std::move(labelInputs)};
+  }
+  int64_t i(const std::string& n, int64_t d = 0) const;
+  double f(const std::string& n, double d = 0) const;
+  bool b(const std::string& n, bool d = false) const;
+  std::string s(const std::string& n) const;
+  std::vector<int64_t> ints(const std::string& n) const;
+  void set(const std::string& n, AttrValue v) { attrs[n] = Attr{std::move(v), span, true}; }
+};
+
+// A parameter an op creates from its input and attributes.
+struct ParamDesc {
+  std::string_view suffix;  // weight, bias, gamma, beta, running_mean, running_var
+  Shape shape;
+  ParamRole role = ParamRole::Weight;
+  bool trainable = true;
+  InitKind init = InitKind::TorchDefault;
+  double a = 0, b = 0;
+  int64_t fanIn = 0, fanOut = 0;
+};
+
+using ShapeRule = void (*)(ShapeCtx&);
+using ParamRule = std::vector<ParamDesc> (*)(const Type& in, const Node& node);
+// Forward FLOPs for one sample (multiply-adds count 2); nullopt on overflow or unknown dims.
+using FlopsRule = std::optional<int64_t> (*)(const std::vector<const Type*>& in, const Type& out, const Node& node);
+
+constexpr int kOpcodeView = -1;   // a pure view (flatten, reshape, squeeze, unsqueeze): the lowering aliases it
+constexpr int kOpcodeNone = -2;   // no runtime kernel (check-only ops)
+
+struct OpInfo {
+  std::string_view name;
+  OpCategory category;
+  int minInputs = 1, maxInputs = 1;  // maxInputs -1: variadic
+  bool inputsFromArgs = false;       // add(a, b), concat(a, b), losses: positional args are the inputs
+  std::vector<AttrSpec> attrs;
+  ShapeRule shape = nullptr;
+  std::optional<SemKind> kind;       // the kind of the output; nullopt keeps the input's
+  ParamRule params = nullptr;
+  bool cpu = true, cuda = true;      // backends with a kernel
+  bool differentiable = true;
+  int opcode = kOpcodeNone;          // enum dls_opcode / dls_optimizer, kOpcodeView, kOpcodeNone
+  FlopsRule flops = nullptr;
+  std::string_view doc;
+  std::string_view replacedBy = {};  // deprecated: the op to use instead
+  int deprecatedSince = 0;           // language version of the deprecation
+
+  const AttrSpec* attr(std::string_view n) const {
+    for (const AttrSpec& a : attrs)
+      if (a.name == n) return &a;
+    return nullptr;
+  }
+};
+
+// The table, in declaration order.
+const std::vector<OpInfo>& opTable();
+// Finds an op by name among the given categories (reshape is both a layer and a pipeline op).
+const OpInfo* findOp(std::string_view name, std::initializer_list<OpCategory> cats);
+// Names of the ops of these categories, for did-you-mean.
+std::vector<std::string> opNames(std::initializer_list<OpCategory> cats);
+
+}  // namespace dls::sema

@@ -1,0 +1,59 @@
+// Parameter rules of the op table: shapes, fan-in/out and PyTorch's default initialisers, so that
+// parameter counts and initial values match torch.nn.
+#include "sema/OpRules.h"
+
+namespace dls::sema::rules {
+namespace {
+int64_t lastDim(const Type& in) {
+  if (in.shape.unknownRank || in.shape.dims.empty() || !in.shape.dims.back().isConst()) return -1;
+  return in.shape.dims.back().value;
+}
+Shape shape(std::initializer_list<int64_t> d) {
+  Shape s;
+  for (int64_t v : d) s.dims.push_back(v < 0 ? Dim::unknown() : Dim::constant(v));
+  return s;
+}
+}  // namespace
+
+std::vector<ParamDesc> denseParams(const Type& in, const Node& n) {
+  int64_t k = lastDim(in), m = n.intAttr("units");
+  std::vector<ParamDesc> p;
+  // nn.Linear: weight kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias the same.
+  p.push_back({"weight", shape({m, k}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, k, m});
+  if (n.boolAttr("bias", true)) p.push_back({"bias", shape({m}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, k, m});
+  return p;
+}
+
+std::vector<ParamDesc> convParams(const Type& in, const Node& n) {
+  int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
+  int64_t f = n.intAttr("filters"), g = n.intAttr("groups", 1), kh = n.intAttr("kernel_h"), kw = n.intAttr("kernel_w");
+  int64_t cg = c < 0 ? -1 : c / g;
+  int64_t fanIn = cg < 0 ? 0 : cg * kh * kw, fanOut = f * kh * kw;
+  std::vector<ParamDesc> p;
+  p.push_back({"weight", shape({f, cg, kh, kw}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  if (n.boolAttr("bias", true))
+    p.push_back({"bias", shape({f}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  return p;
+}
+
+std::vector<ParamDesc> normParams(const Type& in, const Node&) {
+  int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
+  return {{"weight", shape({c}), ParamRole::Gamma, true, InitKind::Ones},
+          {"bias", shape({c}), ParamRole::Beta, true, InitKind::Zeros},
+          {"running_mean", shape({c}), ParamRole::RunningMean, false, InitKind::Zeros},
+          {"running_var", shape({c}), ParamRole::RunningVar, false, InitKind::Ones}};
+}
+
+std::vector<ParamDesc> layerNormParams(const Type& in, const Node&) {
+  int64_t d = lastDim(in);
+  return {{"weight", shape({d}), ParamRole::Gamma, true, InitKind::Ones},
+          {"bias", shape({d}), ParamRole::Beta, true, InitKind::Zeros}};
+}
+
+std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {
+  // nn.Embedding: N(0, 1).
+  return {{"weight", shape({n.intAttr("vocab"), n.intAttr("dim")}), ParamRole::Embedding, true, InitKind::Normal, 0, 1,
+           n.intAttr("vocab"), n.intAttr("dim")}};
+}
+
+}  // namespace dls::sema::rules

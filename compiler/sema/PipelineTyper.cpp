@@ -1,0 +1,139 @@
+// Pipelines: the source split, each step with the per-sample type before and after it, the batch size.
+#include <fmt/format.h>
+
+#include "sema/Analyzer.h"
+#include "sema/OpRules.h"
+#include "support/Suggest.h"
+
+namespace dls::sema {
+
+void Analyzer::typePipeline(const ast::Decl& d) {
+  auto p = std::make_unique<Pipeline>();
+  p->name = d.name.name;
+  p->span = d.span;
+  p->nameSpan = d.name.span;
+  p->decl = &d;
+  bool poisoned = false;
+  if (!d.source.empty()) {
+    p->sourceSpan = Span::join(d.source.front().span, d.source.back().span);
+    if (const ast::Decl* dd = lookupDecl(d.source[0], ast::DeclKind::Dataset, "dataset")) {
+      auto it = datasets.find(dd->name.name);
+      if (it != datasets.end()) p->dataset = it->second;
+    }
+    if (p->dataset) {
+      if (d.source.size() != 2) {
+        diags.report(Code::E0215, p->sourceSpan, fmt::format("a pipeline reads one split: `from {}.train`", p->dataset->name));
+      } else if (!p->dataset->find(d.source[1].name)) {
+        std::vector<std::string> splits;
+        for (auto& s : p->dataset->splits) splits.push_back(s.split);
+        auto& e = diags.report(Code::E0101, d.source[1].span, fmt::format("split of `{}`", p->dataset->name), d.source[1].name);
+        if (auto near = closest(d.source[1].name, splits)) e.help(fmt::format("did you mean `{}`?", *near));
+      } else {
+        p->split = d.source[1].name;
+      }
+    }
+  }
+  std::unordered_map<std::string, Type> fields;
+  if (p->dataset) {
+    fields[p->dataset->sampleName] = p->dataset->sample;
+    if (!p->dataset->labelName.empty()) fields[p->dataset->labelName] = p->dataset->label;
+  } else {
+    poisoned = true;
+  }
+  auto step = [&](const ast::Expr& call, const std::string& field, bool augment, Type before) -> std::optional<Type> {
+    if (call.kind != ast::ExprKind::Call && call.kind != ast::ExprKind::Name) {
+      diags.report(Code::E0215, call.span, "expected a pipeline step such as `to_f32` or `scale(1/255)`");
+      return std::nullopt;
+    }
+    const OpInfo* op = lookupOp(call.path.back(), {OpCategory::Pipeline}, "pipeline step");
+    if (!op) return std::nullopt;
+    PipeStep s;
+    s.op = op;
+    s.name = std::string(op->name);
+    s.augment = augment;
+    s.field = field;
+    s.span = call.span;
+    std::vector<const ast::Arg*> args;
+    for (auto& a : call.args) args.push_back(&a);
+    if (!resolveArgs(*op, args, nullptr, call.span, s.attrs)) return std::nullopt;
+    s.before = before;
+    if (before.poisoned) {
+      s.after = before;
+    } else {
+      ShapeCtx c{*op, {&before}, s.attrs, call.span, {}, {}};
+      op->shape(c);
+      if (c.error) {
+        auto& dg = diags.add(c.error->code, call.span, c.error->message);
+        if (!c.error->primary.empty()) dg.primary(c.error->primary);
+        if (!c.error->inputs.empty() && field.size()) dg.note(fmt::format("the sample `{}` is {} here", field, before.brief()));
+        if (!c.error->help.empty()) dg.help(c.error->help);
+        s.after = before, s.after.poisoned = true;
+      } else {
+        s.after = c.out;
+      }
+    }
+    if (op->name == "batch") {
+      if (p->batch) diags.report(Code::E0104, call.span, "batch").primary("the pipeline is batched twice");
+      else p->batch = std::get<int64_t>(s.attrs["size"].value), p->batchSpan = call.span;
+    }
+    if (op->name == "split")
+      if (p->dataset) datasets[p->dataset->name]->validationFraction = std::get<double>(s.attrs["valid"].value);
+    Type after = s.after;
+    p->steps.push_back(std::move(s));
+    return after;
+  };
+  for (const ast::Item& it : d.items) {
+    if (it.kind == ast::ItemKind::Assign) {
+      auto f = fields.find(it.key.name);
+      if (f == fields.end()) {
+        if (!poisoned) {
+          std::vector<std::string> names;
+          for (auto& [k, _] : fields) names.push_back(k);
+          auto& e = diags.report(Code::E0101, it.key.span, "field", it.key.name);
+          if (auto near = closest(it.key.name, names)) e.help(fmt::format("did you mean `{}`?", *near));
+        }
+        continue;
+      }
+      // field = field |> a |> b …
+      std::vector<const ast::Expr*> chain;
+      const ast::Expr* e = it.value.get();
+      while (e && e->kind == ast::ExprKind::Pipe) {
+        chain.push_back(e->items[1].get());
+        e = e->items[0].get();
+      }
+      if (!e || e->kind != ast::ExprKind::Name || e->dotted() != it.key.name) {
+        diags.report(Code::E0215, e ? e->span : it.span,
+                     fmt::format("a pipeline assignment transforms its own field: `{0} = {0} |> …`", it.key.name));
+        continue;
+      }
+      Type t = f->second;
+      for (auto rit = chain.rbegin(); rit != chain.rend(); ++rit) {
+        auto r = step(**rit, it.key.name, false, t);
+        if (!r) {
+          t.poisoned = true;
+          break;
+        }
+        t = *r;
+      }
+      f->second = t;
+    } else if (it.kind == ast::ItemKind::Call || it.kind == ast::ItemKind::Augment) {
+      std::string field = p->dataset ? p->dataset->sampleName : "";
+      Type before = p->dataset ? fields[field] : Type{};
+      if (!p->dataset) before.poisoned = true;
+      auto r = step(*it.value, field, it.kind == ast::ItemKind::Augment, before);
+      if (r && p->dataset && !p->steps.empty() && p->steps.back().op->shape != rules::datasetLevel) fields[field] = *r;
+    } else {
+      diags.report(Code::E0112, it.span, "pipeline", "item");
+    }
+  }
+  if (p->dataset) {
+    p->sample = fields[p->dataset->sampleName];
+    if (!p->dataset->labelName.empty()) p->label = fields[p->dataset->labelName];
+  } else {
+    p->sample.poisoned = p->label.poisoned = true;
+  }
+  pipelines[p->name] = p.get();
+  prog.pipelines.push_back(std::move(p));
+}
+
+}  // namespace dls::sema

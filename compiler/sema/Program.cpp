@@ -1,0 +1,53 @@
+#include "sema/Program.h"
+
+namespace dls::sema {
+
+std::string_view initName(InitKind k) {
+  switch (k) {
+    case InitKind::Zeros: return "zeros";
+    case InitKind::Ones: return "ones";
+    case InitKind::Constant: return "constant";
+    case InitKind::Normal: return "normal";
+    case InitKind::Uniform: return "uniform";
+    case InitKind::He: return "he";
+    case InitKind::Glorot: return "glorot";
+    case InitKind::TorchDefault: return "torch_default";
+  }
+  return "?";
+}
+
+int64_t Node::intAttr(const std::string& n, int64_t dflt) const {
+  const AttrValue* v = attr(n);
+  if (!v) return dflt;
+  if (auto* i = std::get_if<int64_t>(v)) return *i;
+  if (auto* b = std::get_if<bool>(v)) return *b;
+  return dflt;
+}
+double Node::floatAttr(const std::string& n, double dflt) const {
+  const AttrValue* v = attr(n);
+  if (!v) return dflt;
+  if (auto* d = std::get_if<double>(v)) return *d;
+  if (auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
+  return dflt;
+}
+bool Node::boolAttr(const std::string& n, bool dflt) const {
+  const AttrValue* v = attr(n);
+  if (!v) return dflt;
+  if (auto* b = std::get_if<bool>(v)) return *b;
+  return dflt;
+}
+std::string Node::strAttr(const std::string& n, const std::string& dflt) const {
+  const AttrValue* v = attr(n);
+  if (!v) return dflt;
+  if (auto* s = std::get_if<std::string>(v)) return *s;
+  return dflt;
+}
+std::vector<int64_t> Node::intsAttr(const std::string& n) const {
+  const AttrValue* v = attr(n);
+  if (!v) return {};
+  if (auto* l = std::get_if<std::vector<int64_t>>(v)) return *l;
+  if (auto* i = std::get_if<int64_t>(v)) return {*i};
+  return {};
+}
+
+}  // namespace dls::sema

@@ -1,0 +1,465 @@
+// Shape rules of the op table: one function per rule, each reading its inputs' types and the resolved
+// attributes, writing the output type (unknown dims propagate) or one error that shows both sides.
+#include <fmt/format.h>
+
+#include "sema/OpRules.h"
+
+namespace dls::sema {
+
+int64_t ShapeCtx::i(const std::string& n, int64_t d) const {
+  auto it = attrs.find(n);
+  if (it == attrs.end()) return d;
+  if (auto* v = std::get_if<int64_t>(&it->second.value)) return *v;
+  if (auto* v = std::get_if<bool>(&it->second.value)) return *v;
+  return d;
+}
+double ShapeCtx::f(const std::string& n, double d) const {
+  auto it = attrs.find(n);
+  if (it == attrs.end()) return d;
+  if (auto* v = std::get_if<double>(&it->second.value)) return *v;
+  if (auto* v = std::get_if<int64_t>(&it->second.value)) return static_cast<double>(*v);
+  return d;
+}
+bool ShapeCtx::b(const std::string& n, bool d) const {
+  auto it = attrs.find(n);
+  if (it == attrs.end()) return d;
+  if (auto* v = std::get_if<bool>(&it->second.value)) return *v;
+  return d;
+}
+std::string ShapeCtx::s(const std::string& n) const {
+  auto it = attrs.find(n);
+  if (it == attrs.end()) return {};
+  if (auto* v = std::get_if<std::string>(&it->second.value)) return *v;
+  return {};
+}
+std::vector<int64_t> ShapeCtx::ints(const std::string& n) const {
+  auto it = attrs.find(n);
+  if (it == attrs.end()) return {};
+  if (auto* v = std::get_if<std::vector<int64_t>>(&it->second.value)) return *v;
+  if (auto* v = std::get_if<int64_t>(&it->second.value)) return {*v};
+  return {};
+}
+
+namespace rules {
+namespace {
+
+Type outLike(const Type& in) {
+  Type t = in;
+  t.kind = SemKind::Real;
+  t.classes = 0;
+  return t;
+}
+
+bool needRank(ShapeCtx& c, size_t rank, const char* what, const char* help) {
+  const Type& x = *c.in[0];
+  if (x.shape.unknownRank || x.shape.rank() == rank) return true;
+  c.fail(Code::E0207, fmt::format("`{}` expects {}, but its input is {}", c.op.name, what, x.brief()),
+         fmt::format("`{}` needs a rank-{} input", c.op.name, rank), help);
+  return false;
+}
+
+bool needFloat(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (x.dtype == DType::F32 || x.dtype == DType::F16 || x.dtype == DType::BF16 || x.dtype == DType::Unknown) return true;
+  c.fail(Code::E0213, fmt::format("`{}` expects floating-point values, but its input is {}", c.op.name, x.brief()),
+         "needs f32", "convert the samples in the pipeline: `|> to_f32`");
+  return false;
+}
+
+// Resolves a possibly negative axis against `rank`; false when out of range.
+bool axisIn(int64_t& axis, size_t rank) {
+  int64_t r = static_cast<int64_t>(rank);
+  if (axis < 0) axis += r;
+  return axis >= 0 && axis < r;
+}
+
+}  // namespace
+
+void same(ShapeCtx& c) {
+  c.out = *c.in[0];
+  if (c.op.kind) c.out.kind = *c.op.kind;
+}
+
+void softmaxLike(ShapeCtx& c) {
+  if (!needFloat(c)) return;
+  c.out = *c.in[0];
+  if (c.op.kind) c.out.kind = *c.op.kind;
+  if (!c.out.shape.unknownRank && c.out.shape.rank() >= 1 && c.out.shape.dims.back().isConst())
+    c.out.classes = c.out.shape.dims.back().value;
+}
+
+void dense(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 2, "a [N, features] input", "flatten it first: `|> flatten |> dense(...)`")) return;
+  int64_t units = c.i("units");
+  c.out = outLike(x);
+  if (x.shape.unknownRank) {
+    c.out.shape = Shape{{Dim::unknown(), Dim::constant(units)}};
+    return;
+  }
+  const Dim& k = x.shape.dims[1];
+  int64_t declared = c.i("in", 0);
+  if (declared > 0 && k.isConst() && k.value != declared)
+    c.fail(Code::E0208, fmt::format("`dense` declares {} input features, but its input has {}", declared, k.value),
+           fmt::format("declared `in: {}`", declared), fmt::format("use `in: {}` or drop `in:` to infer it", k.value));
+  c.out.shape = Shape{{x.shape.dims[0], Dim::constant(units)}};
+  c.out.classes = units;
+}
+
+void conv2d(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 4, "a [N, channels, height, width] input",
+                "reshape the samples to [channels, height, width] in the pipeline")) return;
+  int64_t filters = c.i("filters"), groups = c.i("groups", 1);
+  const Dim& C = x.shape.dims[1];
+  int64_t declared = c.i("in", 0);
+  if (declared > 0 && C.isConst() && C.value != declared) {
+    c.fail(Code::E0208, fmt::format("`conv2d` declares {} input channels, but its input has {}", declared, C.value),
+           fmt::format("declared `in: {}`", declared), fmt::format("use `in: {}` or drop `in:` to infer it", C.value));
+    return;
+  }
+  if (C.isConst() && (C.value % groups != 0 || filters % groups != 0)) {
+    c.fail(Code::E0212, fmt::format("argument `groups` of `conv2d` must divide the input channels ({}) and the filters ({}), found {}",
+                                    C.value, filters, groups),
+           "groups do not divide the channels", "", {});
+    return;
+  }
+  Dim h, w;
+  if (!window(c, true, h, w)) return;
+  c.out = outLike(x);
+  c.out.shape = Shape{{x.shape.dims[0], Dim::constant(filters), h, w}};
+}
+
+void pool2d(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "pooling works on images; use it after conv2d")) return;
+  Dim h, w;
+  if (!window(c, false, h, w)) return;
+  c.out = x;
+  c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1], h, w}};
+}
+
+void globalAvgPool(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
+  c.out = x;
+  c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1]}};
+}
+
+void batchNorm(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!x.shape.unknownRank && x.shape.rank() != 2 && x.shape.rank() != 4) {
+    c.fail(Code::E0207, fmt::format("`batch_norm` expects a [N, C] or [N, C, H, W] input, but its input is {}", x.brief()),
+           "needs rank 2 or 4", "");
+    return;
+  }
+  c.out = outLike(x);
+}
+
+void layerNorm(ShapeCtx& c) {
+  if (!needFloat(c)) return;
+  c.out = outLike(*c.in[0]);
+}
+
+void flatten(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  c.out = x;
+  if (x.shape.unknownRank) return;
+  if (x.shape.rank() < 1) {
+    c.fail(Code::E0207, fmt::format("`flatten` expects a batched input, but its input is {}", x.brief()), "", "");
+    return;
+  }
+  Dim d = Dim::unknown();
+  bool known = true;
+  int64_t n = 1;
+  for (size_t i = 1; i < x.shape.rank(); ++i) {
+    if (!x.shape.dims[i].isConst()) {
+      known = false;
+      continue;
+    }
+    if (!mulChecked(n, x.shape.dims[i].value, n)) {
+      c.fail(Code::E0210, fmt::format("flattening {} overflows 64-bit integers", x.shape.str()), "too many elements", "");
+      return;
+    }
+  }
+  if (known) d = Dim::constant(n);
+  c.out.shape = Shape{{x.shape.dims[0], d}};
+}
+
+namespace {
+// Target shape with one -1 inferred; `fixedLead` dims of the input are kept (the batch dim in networks).
+void reshapeImpl(ShapeCtx& c, size_t lead) {
+  const Type& x = *c.in[0];
+  std::vector<int64_t> target = c.ints("shape");
+  c.out = x;
+  std::optional<int64_t> have;
+  if (!x.shape.unknownRank) have = x.shape.elements(lead);
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1 && infer < 0) {
+      infer = static_cast<int>(i);
+      continue;
+    }
+    if (target[i] <= 0) {
+      c.fail(Code::E0212, fmt::format("argument `shape` of `reshape` must hold positive sizes (one may be -1), found {}",
+                                      target[i]), "", "", {});
+      return;
+    }
+    if (!mulChecked(known, target[i], known)) {
+      c.fail(Code::E0210, "the reshape target's element count overflows 64-bit integers", "", "", {});
+      return;
+    }
+  }
+  Shape out;
+  for (size_t i = 0; i < lead && !x.shape.unknownRank && i < x.shape.rank(); ++i) out.dims.push_back(x.shape.dims[i]);
+  for (size_t i = 0; i < target.size(); ++i) out.dims.push_back(Dim::constant(target[i]));
+  if (have) {
+    if (infer >= 0) {
+      if (*have % known != 0) {
+        c.fail(Code::E0209, fmt::format("cannot reshape {} ({} elements) into {} (a multiple of {} elements)",
+                                        x.brief(), *have, Shape{out}.str(), known),
+               "does not divide", "");
+        return;
+      }
+      out.dims[lead + infer] = Dim::constant(*have / known);
+    } else if (*have != known) {
+      Shape tgt;
+      for (int64_t t : target) tgt.dims.push_back(Dim::constant(t));
+      c.fail(Code::E0209, fmt::format("cannot reshape {} ({} elements) into {} ({} elements)", x.brief(), *have,
+                                      tgt.str(), known),
+             fmt::format("{} elements", known), "make the element counts equal");
+      return;
+    }
+  } else if (infer >= 0) {
+    out.dims[lead + infer] = Dim::unknown();
+  }
+  c.out.shape = out;
+}
+}  // namespace
+
+void reshape(ShapeCtx& c) { reshapeImpl(c, 1); }
+void sampleReshape(ShapeCtx& c) { reshapeImpl(c, 0); }
+
+void transpose(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  std::vector<int64_t> perm = c.ints("perm");
+  c.out = x;
+  if (x.shape.unknownRank) return;
+  std::vector<bool> seen(x.shape.rank(), false);
+  bool ok = perm.size() == x.shape.rank();
+  for (int64_t p : perm) {
+    if (!ok || p < 0 || p >= static_cast<int64_t>(seen.size()) || seen[p]) {
+      ok = false;
+      break;
+    }
+    seen[p] = true;
+  }
+  if (!ok) {
+    c.fail(Code::E0212, fmt::format("argument `perm` of `transpose` must be a permutation of the {} axes of {}",
+                                    x.shape.rank(), x.brief()), "not a permutation", "", {0});
+    return;
+  }
+  for (size_t i = 0; i < perm.size(); ++i) c.out.shape.dims[i] = x.shape.dims[perm[i]];
+}
+
+void squeeze(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  c.out = x;
+  if (x.shape.unknownRank) return;
+  int64_t axis = c.i("axis");
+  if (!axisIn(axis, x.shape.rank()) || axis == 0) {
+    c.fail(Code::E0212, fmt::format("argument `axis` of `squeeze` must name a non-batch axis of {}", x.brief()), "", "");
+    return;
+  }
+  const Dim& d = x.shape.dims[axis];
+  if (d.isConst() && d.value != 1) {
+    c.fail(Code::E0207, fmt::format("`squeeze` expects axis {} to have size 1, but its input is {}", axis, x.brief()),
+           fmt::format("axis {} has size {}", axis, d.value), "");
+    return;
+  }
+  c.out.shape.dims.erase(c.out.shape.dims.begin() + axis);
+  c.set("axis", axis);
+}
+
+void unsqueeze(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  c.out = x;
+  if (x.shape.unknownRank) return;
+  int64_t axis = c.i("axis");
+  if (!axisIn(axis, x.shape.rank() + 1) || axis == 0) {
+    c.fail(Code::E0212, fmt::format("argument `axis` of `unsqueeze` must be a non-batch axis of the result, found {}",
+                                    c.i("axis")), "", "");
+    return;
+  }
+  c.out.shape.dims.insert(c.out.shape.dims.begin() + axis, Dim::constant(1));
+  c.set("axis", axis);
+}
+
+void add(ShapeCtx& c) {
+  const Type& a = *c.in[0];
+  const Type& b = *c.in[1];
+  if (!Shape::compatible(a.shape, b.shape)) {
+    c.fail(Code::E0205, fmt::format("cannot add values of different shapes: {} and {}", a.brief(), b.brief()),
+           "shapes differ", "project one side to the other's shape (a 1x1 conv2d or a dense layer) before adding",
+           {0, 1});
+    return;
+  }
+  c.out = a;
+  c.out.kind = SemKind::Real;
+  for (size_t i = 0; i < c.out.shape.dims.size() && !b.shape.unknownRank; ++i)
+    if (!c.out.shape.dims[i].isConst() && b.shape.dims[i].isConst()) c.out.shape.dims[i] = b.shape.dims[i];
+}
+
+void concat(ShapeCtx& c) {
+  const Type& a = *c.in[0];
+  c.out = a;
+  c.out.kind = SemKind::Real;
+  if (a.shape.unknownRank) return;
+  int64_t axis = c.i("axis", 1);
+  if (!axisIn(axis, a.shape.rank()) || axis == 0) {
+    c.fail(Code::E0212, fmt::format("argument `axis` of `concat` must name a non-batch axis of {}", a.brief()), "", "");
+    return;
+  }
+  c.set("axis", axis);
+  Dim total = a.shape.dims[axis];
+  for (size_t k = 1; k < c.in.size(); ++k) {
+    const Type& b = *c.in[k];
+    if (b.shape.unknownRank) {
+      total = Dim::unknown();
+      continue;
+    }
+    bool ok = b.shape.rank() == a.shape.rank();
+    for (size_t i = 0; ok && i < a.shape.rank(); ++i)
+      if (static_cast<int64_t>(i) != axis && !Dim::compatible(a.shape.dims[i], b.shape.dims[i])) ok = false;
+    if (!ok) {
+      c.fail(Code::E0206, fmt::format("cannot concatenate {} and {} along axis {}", a.brief(), b.brief(), axis),
+             "the other axes differ", "concatenated values must agree on every axis but the concatenation axis",
+             {0, static_cast<int>(k)});
+      return;
+    }
+    const Dim& d = b.shape.dims[axis];
+    if (total.isConst() && d.isConst()) {
+      int64_t s;
+      if (!addChecked(total.value, d.value, s)) {
+        c.fail(Code::E0210, "the concatenated size overflows 64-bit integers", "", "", {});
+        return;
+      }
+      total = Dim::constant(s);
+    } else {
+      total = Dim::unknown();
+    }
+  }
+  c.out.shape.dims[axis] = total;
+}
+
+void embedding(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (x.dtype != DType::I64 && x.dtype != DType::I32 && x.dtype != DType::U8 && x.dtype != DType::Unknown) {
+    c.fail(Code::E0213, fmt::format("`embedding` expects integer indices, but its input is {}", x.brief()),
+           "needs integer indices", "");
+    return;
+  }
+  c.out = x;
+  c.out.dtype = DType::F32;
+  c.out.kind = SemKind::Real;
+  c.out.classes = 0;
+  c.out.shape.dims.push_back(Dim::constant(c.i("dim")));
+}
+
+void upsample(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
+  c.out = x;
+  int64_t f = c.i("factor", 2);
+  for (size_t i = 2; i < 4; ++i) {
+    Dim& d = c.out.shape.dims[i];
+    if (!d.isConst()) continue;
+    int64_t v;
+    if (!mulChecked(d.value, f, v)) {
+      c.fail(Code::E0210, "the upsampled size overflows 64-bit integers", "", "", {});
+      return;
+    }
+    d = Dim::constant(v);
+  }
+}
+
+void reorg(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
+  int64_t s = c.i("stride", 2);
+  c.out = x;
+  for (size_t i = 2; i < 4; ++i) {
+    Dim& d = c.out.shape.dims[i];
+    if (!d.isConst()) continue;
+    if (d.value % s != 0) {
+      c.fail(Code::E0207, fmt::format("`reorg` expects height and width divisible by {}, but its input is {}", s, x.brief()),
+             "not divisible", "");
+      return;
+    }
+    d = Dim::constant(d.value / s);
+  }
+  Dim& ch = c.out.shape.dims[1];
+  int64_t v;
+  if (ch.isConst()) {
+    if (!mulChecked(ch.value, s * s, v)) {
+      c.fail(Code::E0210, "the reorganised channel count overflows 64-bit integers", "", "", {});
+      return;
+    }
+    ch = Dim::constant(v);
+  }
+}
+
+void toF32(ShapeCtx& c) {
+  c.out = *c.in[0];
+  c.out.dtype = DType::F32;
+}
+
+void oneHot(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  int64_t n = c.i("classes");
+  if (x.kind != SemKind::Class && x.kind != SemKind::Unknown) {
+    c.fail(Code::E0213, fmt::format("`one_hot` expects class labels, but its input is {}", x.brief()), "", "");
+    return;
+  }
+  if (x.kind == SemKind::Class && x.classes != n) {
+    c.fail(Code::E0212, fmt::format("argument `classes` of `one_hot` must be {} (the labels are {}), found {}", x.classes,
+                                    x.kindStr(), n), "", "", {});
+    return;
+  }
+  c.out = x;
+  c.out.dtype = DType::F32;
+  c.out.kind = SemKind::OneHot;
+  c.out.classes = n;
+  c.out.shape = Shape{{Dim::constant(n)}};
+}
+
+void randomCrop(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!x.shape.unknownRank && x.shape.rank() != 3) {
+    c.fail(Code::E0207, fmt::format("`random_crop` expects a [channels, height, width] sample, but the sample is {}", x.brief()),
+           "", "reshape the samples first: `|> reshape([1, 28, 28])`");
+    return;
+  }
+  std::vector<int64_t> size = c.ints("size");
+  int64_t pad = c.i("pad", 0);
+  c.out = x;
+  if (x.shape.unknownRank || size.size() != 2) return;
+  for (int i = 0; i < 2; ++i) {
+    const Dim& d = x.shape.dims[1 + i];
+    if (d.isConst() && size[i] > d.value + 2 * pad) {
+      c.fail(Code::E0212, fmt::format("argument `size` of `random_crop` must fit the padded sample ({} + 2x{}), found {}",
+                                      d.value, pad, size[i]), "", "", {0});
+      return;
+    }
+    c.out.shape.dims[1 + i] = Dim::constant(size[i]);
+  }
+}
+
+void datasetLevel(ShapeCtx& c) { c.out = *c.in[0]; }
+
+}  // namespace rules
+}  // namespace dls::sema

@@ -1,0 +1,415 @@
+// Train configs: the model and its placement (propagated to every node), the data and its fit with the
+// network's input, the loss with its typed signature, optimizer, schedules, epochs, validation,
+// checkpoints, resume, seed and precision.
+#include <fmt/format.h>
+
+#include "sema/Analyzer.h"
+#include "support/Suggest.h"
+
+namespace dls::sema {
+namespace {
+
+const std::vector<std::string>& trainKeys() {
+  static const std::vector<std::string> k = {"model", "data", "loss", "optimizer", "schedule", "epochs", "validate",
+                                             "checkpoint", "resume", "seed", "precision", "memory"};
+  return k;
+}
+
+// What each loss accepts: the input kinds and the target kinds.
+struct LossSig {
+  std::string_view name;
+  std::vector<SemKind> inputs;
+  std::vector<SemKind> targets;
+  std::string_view inputText, targetText;
+};
+const LossSig* lossSig(std::string_view n) {
+  static const std::vector<LossSig> sigs = {
+      {"cross_entropy", {SemKind::Logits, SemKind::Real}, {SemKind::Class, SemKind::OneHot}, "logits", "class<C> or onehot<C>"},
+      {"nll", {SemKind::LogProbs}, {SemKind::Class}, "log_probs (a log_softmax output)", "class<C>"},
+      {"bce_with_logits", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "logits", "multilabel<K>"},
+      {"bce", {SemKind::SigmoidProbs}, {SemKind::MultiLabel, SemKind::OneHot}, "sigmoid_probs (a sigmoid output)", "multilabel<K>"},
+      {"mse", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
+      {"l1", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
+  };
+  for (auto& s : sigs)
+    if (s.name == n) return &s;
+  return nullptr;
+}
+
+bool has(const std::vector<SemKind>& v, SemKind k) {
+  for (SemKind x : v)
+    if (x == k) return true;
+  return false;
+}
+
+}  // namespace
+
+void Analyzer::typeTrain(const ast::Decl& d) {
+  auto tc = std::make_unique<TrainConfig>();
+  tc->name = d.name.name;
+  tc->span = d.span;
+  tc->nameSpan = d.name.span;
+  tc->decl = &d;
+  Network* net = nullptr;
+  const ast::Item* lossItem = nullptr;
+  auto intSetting = [&](const ast::Item& it, const char* what, int64_t min) -> std::optional<int64_t> {
+    auto c = evalConst(*it.value, nullptr);
+    if (!c) return std::nullopt;
+    if (c->kind != Const::Kind::Int || c->i < min) {
+      diags.report(Code::E0211, it.value->span, what, "train", fmt::format("an integer of at least {}", min), c->describe());
+      return std::nullopt;
+    }
+    return c->i;
+  };
+  auto clauseCount = [&](const ast::Clause& cl, const char* what) -> int64_t {
+    if (!cl.value) return 1;
+    auto c = evalConst(*cl.value, nullptr);
+    if (!c) return 1;
+    if (c->kind != Const::Kind::Int || c->i < 1) {
+      diags.report(Code::E0212, cl.value->span, what, "train", "a positive integer", c->describe());
+      return 1;
+    }
+    return c->i;
+  };
+  for (const ast::Item& it : d.items) {
+    if (it.kind != ast::ItemKind::Assign || !it.value) continue;
+    const std::string& key = it.key.name;
+    if (tc->settings.count(key)) {
+      diags.report(Code::E0104, it.key.span, key).label(tc->settings[key].span, "first set here");
+      continue;
+    }
+    Setting st{it.span, it.value->span};
+    tc->settings[key] = st;
+    const ast::Expr& v = *it.value;
+    if (key == "model") {
+      tc->model = st;
+      if (v.kind == ast::ExprKind::Name && v.path.size() == 1) {
+        if (lookupDecl(v.path[0], ast::DeclKind::Network, "network"))
+          if (auto f = networks.find(v.path[0].name); f != networks.end()) net = f->second;
+      } else {
+        diags.report(Code::E0215, v.span, "`model` names a network: `model = LeNet on cpu`");
+      }
+      for (const ast::Clause& cl : it.clauses) {
+        if (cl.kind != ast::ClauseKind::On) continue;
+        tc->placementSpan = cl.span;
+        std::unordered_map<std::string, Span> seen;
+        bool anyCpu = false, anyCuda = false;
+        for (const ast::Device& dv : cl.devices) {
+          Device dev;
+          if (dv.name.name == "cpu") {
+            dev.kind = Device::Kind::Cpu;
+            anyCpu = true;
+            if (dv.index) diags.report(Code::E0301, dv.span, fmt::format("cpu:{}", *dv.index)).help("write `cpu`");
+          } else if (dv.name.name == "cuda" || dv.name.name == "gpu") {
+            if (dv.name.name == "gpu")
+              diags.report(Code::E0301, dv.name.span, "gpu").help("did you mean `cuda`?").fixit(dv.name.span, "cuda");
+            dev.kind = Device::Kind::Cuda;
+            anyCuda = true;
+            if (!dv.index) {
+              diags.report(Code::W0301, dv.span).fixit(dv.span, "cuda:0").help("write `cuda:0` to say which GPU");
+            } else if (*dv.index > 1023) {
+              diags.report(Code::E0301, dv.span, fmt::format("cuda:{}", *dv.index)).primary("no such GPU index");
+            }
+            dev.index = static_cast<int>(dv.index.value_or(0) > 1023 ? 0 : dv.index.value_or(0));
+          } else {
+            auto& e = diags.report(Code::E0301, dv.name.span, dv.name.name);
+            if (auto near = closest(dv.name.name, {"cpu", "cuda"})) e.help(fmt::format("did you mean `{}`?", *near));
+            continue;
+          }
+          std::string k = dev.str();
+          if (seen.count(k)) {
+            diags.report(Code::E0302, dv.span, k).label(seen[k], "first listed here")
+                .help("list each GPU once: every replica needs its own device");
+            continue;
+          }
+          seen[k] = dv.span;
+          tc->devices.push_back(dev);
+        }
+        if (anyCpu && anyCuda && cl.devices.size() > 1)
+          diags.report(Code::E0303, cl.span, "cpu", "cuda").help("place the model on GPUs only: `on [cuda:0, cuda:1]`");
+        else if (anyCpu && cl.devices.size() > 1)
+          diags.report(Code::E0303, cl.span, "cpu", "cpu").help("data parallelism needs several CUDA devices; use `on cpu`");
+      }
+    } else if (key == "data" || key == "validate") {
+      if (key == "data") tc->dataSetting = st;
+      else tc->validateSetting = st;
+      const Pipeline* p = nullptr;
+      if (v.kind == ast::ExprKind::Name && v.path.size() == 1) {
+        if (lookupDecl(v.path[0], ast::DeclKind::Pipeline, "pipeline"))
+          if (auto f = pipelines.find(v.path[0].name); f != pipelines.end()) p = f->second;
+      } else if (v.kind == ast::ExprKind::Name && v.path.size() == 2) {
+        // dataset.split: the pipeline that reads it
+        if (lookupDecl(v.path[0], ast::DeclKind::Dataset, "dataset")) {
+          for (auto& pp : prog.pipelines)
+            if (pp->dataset && pp->dataset->name == v.path[0].name && pp->split == v.path[1].name) p = pp.get();
+          if (!p)
+            diags.report(Code::E0101, v.span, "pipeline reading", v.dotted())
+                .help(fmt::format("declare one: `pipeline {}_input from {} {{ … batch(64) }}`", v.path[1].name, v.dotted()));
+        }
+      } else {
+        diags.report(Code::E0215, v.span, fmt::format("`{}` names a pipeline", key));
+      }
+      if (key == "data") tc->data = p;
+      else tc->validate = p;
+      for (const ast::Clause& cl : it.clauses) {
+        if (cl.kind == ast::ClauseKind::Every && key == "validate") tc->validateEvery = clauseCount(cl, "every");
+        if (cl.kind == ast::ClauseKind::Metrics && cl.value) {
+          for (auto& m : cl.value->items) {
+            if (m->kind != ast::ExprKind::Name || m->path.size() != 1) {
+              diags.report(Code::E0215, m->span, "a metric is a name: `accuracy` or `loss`");
+              continue;
+            }
+            if (lookupOp(m->path[0], {OpCategory::Metric}, "metric")) tc->metrics.push_back(m->dotted());
+          }
+        }
+      }
+    } else if (key == "loss") {
+      lossItem = &it;
+    } else if (key == "optimizer" || key == "schedule") {
+      std::vector<const ast::Expr*> calls;
+      if (v.kind == ast::ExprKind::List && key == "schedule")
+        for (auto& x : v.items) calls.push_back(x.get());
+      else
+        calls.push_back(&v);
+      for (const ast::Expr* e : calls) {
+        if (e->kind != ast::ExprKind::Call && e->kind != ast::ExprKind::Name) {
+          diags.report(Code::E0215, e->span, fmt::format("`{}` is a call such as `{}`", key,
+                                                         key == "optimizer" ? "sgd(lr: 0.01)" : "step(every: 5 epochs)"));
+          continue;
+        }
+        OpCategory cat = key == "optimizer" ? OpCategory::Optimizer : OpCategory::Schedule;
+        const OpInfo* op = lookupOp(e->path.back(), {cat}, key);
+        if (!op) continue;
+        Call c;
+        c.name = std::string(op->name);
+        c.span = e->span;
+        c.nameSpan = e->path.back().span;
+        std::vector<const ast::Arg*> args;
+        for (auto& a : e->args) args.push_back(&a);
+        if (!resolveArgs(*op, args, nullptr, e->span, c.args)) continue;
+        if (key == "optimizer") tc->optimizer = std::move(c);
+        else tc->schedules.push_back(std::move(c));
+      }
+    } else if (key == "epochs") {
+      tc->epochsSetting = st;
+      tc->epochs = intSetting(it, "epochs", 1);
+    } else if (key == "seed") {
+      tc->seedSetting = st;
+      tc->seed = intSetting(it, "seed", 0);
+    } else if (key == "checkpoint" || key == "resume") {
+      auto c = evalConst(v, nullptr);
+      if (c && c->kind != Const::Kind::String) {
+        diags.report(Code::E0211, v.span, key, "train", "a path string", c->describe());
+        c.reset();
+      }
+      if (key == "checkpoint") {
+        tc->checkpointSetting = st;
+        if (c) tc->checkpoint = c->s;
+        for (const ast::Clause& cl : it.clauses) {
+          if (cl.kind == ast::ClauseKind::Every) tc->checkpointEvery = clauseCount(cl, "every");
+          if (cl.kind == ast::ClauseKind::Keep) tc->checkpointKeep = clauseCount(cl, "keep");
+        }
+      } else {
+        tc->resumeSetting = st;
+        if (c) tc->resume = c->s;
+      }
+    } else if (key == "precision") {
+      auto c = evalConst(v, nullptr);
+      std::string p = c ? c->s : "";
+      if (c && (p == "f32" || p == "f16" || p == "bf16")) tc->precision = p;
+      else if (c)
+        diags.report(Code::E0211, v.span, "precision", "train", "`f32`, `f16` or `bf16`", c->describe());
+    } else if (key == "memory") {
+      auto c = evalConst(v, nullptr);
+      if (c && c->kind == Const::Kind::Int && c->i > 0) {
+        int64_t mult = 1;
+        // memory = 16 GiB is parsed as a call-free name-with-unit only inside arguments; accept bytes here.
+        tc->memoryLimit = c->i * mult;
+      } else if (c) {
+        diags.report(Code::E0211, v.span, "memory", "train", "a byte count", c->describe());
+      }
+    } else {
+      auto& e = diags.report(Code::E0112, it.key.span, "train", key);
+      if (auto near = closest(key, trainKeys())) e.help(fmt::format("did you mean `{}`?", *near)).fixit(it.key.span, *near);
+    }
+  }
+  tc->network = net;
+  if (!tc->settings.count("model")) diags.report(Code::E0113, d.name.span, "train", d.name.name, "model");
+  if (!tc->settings.count("data")) diags.report(Code::E0113, d.name.span, "train", d.name.name, "data");
+  if (!tc->settings.count("optimizer")) diags.report(Code::E0113, d.name.span, "train", d.name.name, "optimizer")
+      .help("add `optimizer = sgd(lr: 0.01)`");
+  if (tc->devices.empty()) tc->devices.push_back(Device{});
+  // Placement: every node and value of the model lives on the first device (replicas mirror it).
+  if (net) {
+    Device dev = tc->devices.front();
+    for (Value& v : net->values) v.type.device = dev;
+    for (Node& nd : net->nodes) {
+      nd.device = dev;
+      bool supported = dev.kind == Device::Kind::Cpu ? nd.op->cpu : nd.op->cuda;
+      if (!supported)
+        diags.report(Code::E0304, nd.nameSpan, nd.op->name, dev.kind == Device::Kind::Cpu ? "CPU" : "CUDA")
+            .label(tc->placementSpan.valid() ? tc->placementSpan : tc->model.span, fmt::format("the model is placed on {}", dev.str()))
+            .help("replace it with a supported layer");
+    }
+  }
+  const Pipeline* data = tc->data;
+  // Data vs the network's input: N is bound by the batch.
+  if (net && data && data->batch) tc->symbols["N"] = *data->batch;
+  if (net && data && !data->sample.poisoned && !net->declaredInputs.empty() && !net->declaredInputs[0].poisoned) {
+    const Type& in = net->declaredInputs[0];
+    const Type& sm = data->sample;
+    Shape want;
+    for (size_t i = 1; i < in.shape.rank(); ++i) want.dims.push_back(in.shape.dims[i]);
+    auto wantN = want.elements(), haveN = sm.shape.elements();
+    auto label = [&](Diagnostic& dg) {
+      dg.label(net->declaredInputSpans[0], fmt::format("the network takes {} per sample", want.str()));
+      dg.label(data->span.valid() ? data->nameSpan : tc->dataSetting.span,
+               fmt::format("`{}` gives {} per sample", data->name, sm.brief()));
+    };
+    if (wantN && haveN && *wantN != *haveN) {
+      auto& dg = diags.report(Code::E0201, tc->dataSetting.valueSpan, *wantN, *haveN);
+      dg.primary(fmt::format("samples of {} elements", *haveN));
+      label(dg);
+      dg.help("declare the input shape the data has, or resize the samples in the pipeline");
+    } else if (!Shape::compatible(want, sm.shape)) {
+      auto& dg = diags.report(Code::E0214, net->declaredInputSpans[0], in.brief(), sm.brief());
+      dg.primary(fmt::format("per sample {}", want.str()));
+      dg.label(data->nameSpan, fmt::format("`{}` gives {}", data->name, sm.brief()));
+      dg.help(fmt::format("reshape in the pipeline (`|> reshape({})`) or declare `{}`", want.str(),
+                          fmt::format("{}[N{}{}]", dtypeName(in.dtype), sm.shape.rank() ? ", " : "",
+                                      sm.shape.str().substr(1, sm.shape.str().size() - 2))));
+    } else if (sm.dtype != in.dtype && sm.dtype != DType::Unknown) {
+      diags.report(Code::E0213, tc->dataSetting.valueSpan, net->name, dtypeName(in.dtype), sm.brief())
+          .label(net->declaredInputSpans[0], fmt::format("declared {}", in.brief()))
+          .help("convert the samples in the pipeline: `|> to_f32`");
+    } else if (!in.shape.dims.empty() && in.shape.dims[0].isConst() && data->batch && in.shape.dims[0].value != *data->batch) {
+      diags.report(Code::E0214, net->declaredInputSpans[0], in.brief(), fmt::format("batches of {}", *data->batch))
+          .label(data->batchSpan, "batched here")
+          .help("write the batch dimension as a symbol: `N`");
+    }
+  }
+  // The loss: input model.out, target the label field.
+  if (lossItem) {
+    const ast::Expr& v = *lossItem->value;
+    if (v.kind != ast::ExprKind::Call) {
+      diags.report(Code::E0215, v.span, "`loss` is a call such as `cross_entropy(model.out, kind)`");
+    } else if (const OpInfo* op = lookupOp(v.path.back(), {OpCategory::Loss}, "loss")) {
+      Call c;
+      c.name = std::string(op->name);
+      c.span = v.span;
+      c.nameSpan = v.path.back().span;
+      std::vector<const ast::Arg*> named;
+      for (auto& a : v.args) {
+        if (a.name) named.push_back(&a);
+        else c.positional.push_back(a.value.get());
+      }
+      bool ok = resolveArgs(*op, named, nullptr, v.span, c.args);
+      if (c.positional.size() != 2) {
+        diags.report(Code::E0108, v.span, op->name, 2, fmt::format("{} {}", c.positional.size(), c.positional.size() == 1 ? "was" : "were"))
+            .help(fmt::format("`{}(model.out, {})`", op->name,
+                              data && data->dataset && !data->dataset->labelName.empty() ? data->dataset->labelName : "label"));
+        ok = false;
+      }
+      const Value* out = nullptr;
+      const Node* producer = nullptr;
+      const Type* target = nullptr;
+      if (ok) {
+        const ast::Expr& a0 = *c.positional[0];
+        std::string s0 = a0.kind == ast::ExprKind::Name ? a0.dotted() : "";
+        if (s0 == "model.out" || (net && s0 == net->name + ".out")) {
+          if (net && net->output >= 0) {
+            out = &net->values[net->output];
+            if (out->producer >= 0) producer = &net->nodes[out->producer];
+          }
+        } else {
+          diags.report(Code::E0101, a0.span, "loss input", s0.empty() ? "this expression" : s0)
+              .help("the loss's first argument is the model's output: `model.out`");
+          ok = false;
+        }
+        const ast::Expr& a1 = *c.positional[1];
+        std::string s1 = a1.kind == ast::ExprKind::Name ? a1.dotted() : "";
+        if (data && data->dataset) {
+          if (s1 == data->dataset->labelName || s1 == data->dataset->name + "." + data->dataset->labelName) {
+            target = &data->label;
+          } else {
+            auto& e = diags.report(Code::E0101, a1.span, "label field", s1.empty() ? "this expression" : s1);
+            if (!data->dataset->labelName.empty())
+              e.help(fmt::format("the data's label field is `{}`", data->dataset->labelName)).fixit(a1.span, data->dataset->labelName);
+            ok = false;
+          }
+        }
+      }
+      const LossSig* sig = lossSig(op->name);
+      if (ok && out && target && sig && !out->type.poisoned && !target->poisoned) {
+        const Type& ot = out->type;
+        auto labelProducer = [&](Diagnostic& dg) {
+          if (producer) dg.label(producer->span, fmt::format("this produces {}", ot.brief()));
+          else dg.label(out->span, fmt::format("`model.out` is {}", ot.brief()));
+        };
+        if (!has(sig->inputs, ot.kind)) {
+          bool softmaxIntoCe = op->name == "cross_entropy" && ot.kind == SemKind::Probs;
+          Diagnostic* dg;
+          if (softmaxIntoCe) {
+            dg = &diags.report(Code::E0412, c.nameSpan);
+            dg->primary(fmt::format("expects logits{}", ot.shape.str()));
+            if (producer) dg->help("remove `|> softmax` (the network's logits go straight into the loss), or use `nll` after `log_softmax`");
+          } else {
+            dg = &diags.report(Code::E0401, c.nameSpan, op->name, sig->inputText, ot.brief());
+            dg->primary(fmt::format("expects {}", sig->inputText));
+            std::string help;
+            if (op->name == "nll" && (ot.kind == SemKind::Logits || ot.kind == SemKind::Real))
+              help = "use `cross_entropy(model.out, …)`, which applies log_softmax itself, or end the network with `|> log_softmax`";
+            else if (op->name == "nll" && ot.kind == SemKind::Probs)
+              help = "replace the final `softmax` with `log_softmax`";
+            else if (op->name == "bce_with_logits" && ot.kind == SemKind::SigmoidProbs)
+              help = "remove the final `|> sigmoid` (the loss applies it), or use `bce`";
+            else if (op->name == "bce")
+              help = "end the network with `|> sigmoid`, or use `bce_with_logits` on the logits";
+            else if (op->name == "cross_entropy" && ot.kind == SemKind::LogProbs)
+              help = "use `nll` on log_softmax outputs, or remove `|> log_softmax`";
+            else if (op->name == "cross_entropy" && ot.kind == SemKind::SigmoidProbs)
+              help = "remove `|> sigmoid`: cross_entropy takes logits";
+            else
+              help = fmt::format("the network should produce {}", sig->inputText);
+            dg->help(help);
+          }
+          labelProducer(*dg);
+          dg->label(lossItem->key.span, fmt::format("`{}` is the loss", op->name));
+        } else if (!has(sig->targets, target->kind)) {
+          auto& dg = diags.report(Code::E0402, c.positional[1]->span, op->name, sig->targetText,
+                                  c.positional[1]->dotted(), target->kindStr());
+          dg.primary(fmt::format("this is {}", target->brief()));
+          if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
+          if (target->kind == SemKind::Class)
+            dg.help("class labels need a classification loss: `cross_entropy(model.out, …)` on logits");
+          else if (op->name == "cross_entropy")
+            dg.help("cross_entropy needs class labels: declare `label …: class<C>`");
+          else
+            dg.help(fmt::format("use a loss for {} targets", target->kindStr()));
+        } else if (target->classes > 0 && !ot.shape.unknownRank && ot.shape.rank() >= 1 && ot.shape.dims.back().isConst() &&
+                   ot.shape.dims.back().value != target->classes) {
+          auto& dg = diags.report(Code::E0403, producer ? producer->span : out->span, ot.shape.dims.back().value,
+                                  target->kindStr());
+          dg.primary(fmt::format("{} outputs", ot.shape.dims.back().value));
+          if (data && data->dataset) dg.label(data->dataset->labelSpan, fmt::format("{} classes", target->classes));
+          dg.label(c.span, "compared here");
+          if (!net->declaredOutput.poisoned) dg.label(net->declaredOutputSpan, fmt::format("declared {}", net->declaredOutput.brief()));
+          dg.help(fmt::format("make the last layer produce {} units (`dense({})`)", target->classes, target->classes));
+        } else if ((op->name == "mse" || op->name == "l1") && !target->shape.unknownRank && !ot.shape.unknownRank) {
+          Shape per;
+          for (size_t i = 1; i < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
+          if (!Shape::compatible(per, target->shape))
+            diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(), target->shape.str())
+                .label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()))
+                .help("make the output's per-sample shape equal the target's");
+        }
+      }
+      tc->loss = std::move(c);
+    }
+  } else {
+    diags.report(Code::E0404, d.name.span, d.name.name).help("add `loss = cross_entropy(model.out, …)`");
+  }
+  prog.trains.push_back(std::move(tc));
+}
+
+}  // namespace dls::sema
