@@ -197,10 +197,15 @@ void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
     for (const OpUse& s : p->steps)
       if (s.op == "drop") {
         dropSpan = s.span;
-        for (auto* e : s.positional)
-          if (auto* x = stripParens(e); x && x->kind == ast::ExprKind::List)
-            for (auto& it : x->items) if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
-            else if (x && x->kind == ast::ExprKind::String) dropped.push_back(x->text);
+        for (auto* e : s.positional) {
+          const ast::Expr* x = stripParens(e);
+          if (x && x->kind == ast::ExprKind::List) {
+            for (auto& it : x->items)
+              if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
+          } else if (x && x->kind == ast::ExprKind::String) {
+            dropped.push_back(x->text);
+          }
+        }
         if (auto* x = stripParens(s.arg("columns")); x && x->kind == ast::ExprKind::List)
           for (auto& it : x->items) if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
       }

@@ -23,7 +23,10 @@ void checkPreprocessingDiffers(const RuleContext& c) {
       if (!s.augment && !isOrderOp(s.op) && !s.field.empty()) a[s.field].push_back(&s);
     for (const OpUse& s : va->steps)
       if (!s.augment && !isOrderOp(s.op) && !s.field.empty()) b[s.field].push_back(&s);
+    const DataView* ds = datasetOf(c, *tr);
+    std::string labelField = ds && ds->label ? ds->label->key.name : "";
     for (auto& [field, steps] : a) {
+      if (field == labelField) continue;  // label conversions are judged by E0507
       auto& other = b[field];
       size_t n = std::min(steps.size(), other.size());
       size_t i = 0;
