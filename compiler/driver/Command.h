@@ -41,5 +41,7 @@ using CommandFn = int (*)(const std::vector<std::string>& argv);
 int cmdCheck(const std::vector<std::string>& argv);
 int cmdFmt(const std::vector<std::string>& argv);
 int cmdExplain(const std::vector<std::string>& argv);
+int cmdSummary(const std::vector<std::string>& argv);
+int cmdGraph(const std::vector<std::string>& argv);
 
 }  // namespace dls

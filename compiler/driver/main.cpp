@@ -22,6 +22,8 @@ const std::vector<CommandEntry>& commands() {
       {"check", cmdCheck, "type-check a spec and run the fault taxonomy rules"},
       {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)"},
       {"explain", cmdExplain, "explain a diagnostic code, with a failing and a fixed example"},
+      {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network"},
+      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)"},
   };
   return table;
 }

@@ -1,0 +1,112 @@
+#include "sema/Summary.h"
+
+#include <fmt/format.h>
+
+#include "sema/OpTable.h"
+#include "support/Json.h"
+
+namespace dls::sema {
+namespace {
+void accumulate(std::optional<int64_t>& total, std::optional<int64_t> v) {
+  int64_t r;
+  if (!total || !v || !addChecked(*total, *v, r)) total.reset();
+  else total = r;
+}
+std::string num(std::optional<int64_t> v) {
+  if (!v) return "?";
+  std::string s = std::to_string(*v), out;
+  int k = 0;
+  for (auto it = s.rbegin(); it != s.rend(); ++it, ++k) {
+    if (k && k % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
+    out.insert(out.begin(), *it);
+  }
+  return out;
+}
+std::string jnum(std::optional<int64_t> v) { return v ? std::to_string(*v) : "null"; }
+}  // namespace
+
+NetworkSummary summarize(const Program& p, const Network& n) {
+  NetworkSummary s;
+  s.network = n.name;
+  s.flops = 0, s.macFlops = 0, s.activationBytes = 0;
+  for (const Node& nd : n.nodes) {
+    LayerRow r;
+    for (auto& b : nd.blockPath) r.blockPath += b + "/";
+    r.layer = nd.layer;
+    r.op = std::string(nd.op->name);
+    r.node = nd.id;
+    const Type& out = n.values[nd.output].type;
+    r.outShape = out.shape.str();
+    for (int pid : nd.params) {
+      const Param& pa = n.params[pid];
+      auto e = pa.shape.elements();
+      if (pa.trainable) r.params += e.value_or(0);
+      else s.buffers += e.value_or(0);
+    }
+    std::vector<const Type*> in;
+    for (int i : nd.inputs) in.push_back(&n.values[i].type);
+    r.flops = nd.op->flops ? nd.op->flops(in, out, nd) : std::optional<int64_t>(0);
+    if (auto e = out.shape.unknownRank || out.shape.rank() == 0 ? std::nullopt : out.shape.elements(1)) {
+      int64_t b;
+      if (mulChecked(*e, static_cast<int64_t>(dtypeBytes(out.dtype)), b)) r.activationBytes = b;
+    }
+    if (nd.op->opcode == kOpcodeView) r.activationBytes = 0;  // aliases its input
+    s.params += r.params;
+    accumulate(s.flops, r.flops);
+    if (nd.op->name == "dense" || nd.op->name == "conv2d") accumulate(s.macFlops, r.flops);
+    accumulate(s.activationBytes, r.activationBytes);
+    s.rows.push_back(std::move(r));
+  }
+  for (auto& t : p.trains)
+    if (t->network == &n) {
+      s.train = t->name;
+      if (t->data) s.batch = t->data->batch;
+      break;
+    }
+  return s;
+}
+
+std::string summaryText(const std::vector<NetworkSummary>& all) {
+  std::string o;
+  for (const NetworkSummary& s : all) {
+    o += fmt::format("network {}{}\n", s.network, s.train.empty() ? "" : fmt::format(" (train {})", s.train));
+    o += fmt::format("  {:<28} {:<14} {:<20} {:>12} {:>14} {:>12}\n", "layer", "op", "output", "params", "FLOPs/sample",
+                     "act B/sample");
+    for (const LayerRow& r : s.rows)
+      o += fmt::format("  {:<28} {:<14} {:<20} {:>12} {:>14} {:>12}\n", r.blockPath + r.layer, r.op, r.outShape,
+                       num(r.params), num(r.flops), num(r.activationBytes));
+    o += fmt::format("  total: {} trainable parameters ({} bytes f32), {} non-trainable\n", num(s.params),
+                     num(s.params * 4), num(s.buffers));
+    o += fmt::format("  forward: {} FLOPs per sample ({} in dense/conv multiply-adds); forward+backward ~ 3x = {}\n",
+                     num(s.flops), num(s.macFlops), num(s.flops ? std::optional<int64_t>(*s.flops * 3) : std::nullopt));
+    o += fmt::format("  activations: {} bytes per sample", num(s.activationBytes));
+    if (s.batch && s.activationBytes)
+      o += fmt::format(", {} per batch of {}", num(*s.activationBytes * *s.batch), *s.batch);
+    o += "\n";
+    if (s.batch) o += fmt::format("  batch: {}\n", *s.batch);
+  }
+  return o;
+}
+
+std::string summaryJson(const std::vector<NetworkSummary>& all) {
+  std::string o = "{\"networks\":[";
+  for (size_t k = 0; k < all.size(); ++k) {
+    const NetworkSummary& s = all[k];
+    o += k ? "," : "";
+    o += "{\"name\":" + jsonQuote(s.network) + ",\"train\":" + (s.train.empty() ? "null" : jsonQuote(s.train)) +
+         ",\"batch\":" + jnum(s.batch) + ",\"layers\":[";
+    for (size_t i = 0; i < s.rows.size(); ++i) {
+      const LayerRow& r = s.rows[i];
+      o += i ? "," : "";
+      o += "{\"block\":" + jsonQuote(r.blockPath) + ",\"layer\":" + jsonQuote(r.layer) + ",\"op\":" + jsonQuote(r.op) +
+           ",\"output\":" + jsonQuote(r.outShape) + ",\"params\":" + std::to_string(r.params) +
+           ",\"flops\":" + jnum(r.flops) + ",\"activation_bytes\":" + jnum(r.activationBytes) + "}";
+    }
+    o += "],\"total_params\":" + std::to_string(s.params) + ",\"non_trainable\":" + std::to_string(s.buffers) +
+         ",\"forward_flops\":" + jnum(s.flops) + ",\"dense_conv_flops\":" + jnum(s.macFlops) +
+         ",\"activation_bytes\":" + jnum(s.activationBytes) + "}";
+  }
+  return o + "]}\n";
+}
+
+}  // namespace dls::sema
