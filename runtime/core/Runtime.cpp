@@ -4,6 +4,9 @@
 // (dls_rt_main, tests) reports it after the generated function returns.
 #include "Runtime.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -139,6 +142,16 @@ void write_tensor(dls_rt* rt, int32_t id, const void* host, size_t bytes) {
   const Tensor& t = tensor_at(rt, id, "write");
   if (bytes != t.bytes) internal_error(fmt::format("write_tensor {}: {} bytes for a {}-byte tensor", id, bytes, t.bytes));
   to_device(rt, t.d.data, host, bytes);
+}
+
+bool make_dirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') continue;
+    std::string prefix = path.substr(0, i);
+    if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) return false;
+  }
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 std::unique_ptr<dls_rt> make_runtime(int32_t threads) {

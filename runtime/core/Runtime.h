@@ -140,5 +140,7 @@ std::string shape_str(const dls_tensor_desc& d);
 // "spec.dls:LINE:COL" for an op.
 std::string op_location(const dls_rt* rt, int32_t op);
 const char* opcode_name(int32_t opcode);
+// mkdir -p; returns false (errno set) on failure.
+bool make_dirs(const std::string& path);
 }  // namespace dls
 #endif

@@ -25,9 +25,9 @@ TEST_CASE("mlp learns; resume continues the exact trajectory", "[train]") {
   dlt::write_small_mnist(data);
   mlp_config() = dlt::small_config(data);
   mlp_config().dropout = true;  // exercises the per-step dropout RNG
-  mlp_config().checkpoint_dir = a + "/ck";
+  mlp_config().checkpoint_dir = a + "/ck/nested";  // directories are created as needed
   REQUIRE(run(train_opts(4), mlp_program()) == 0);
-  auto full = read_metrics(a + "/ck");
+  auto full = read_metrics(a + "/ck/nested");
   REQUIRE(full.size() == 4);
   CHECK(full[3].train_loss < full[0].train_loss);
   CHECK(full[3].val_acc > 0.9);

@@ -165,7 +165,7 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info) 
 std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step) {
   ::signal(SIGXFSZ, SIG_IGN);  // exceeding RLIMIT_FSIZE then fails write() with EFBIG instead of killing us
   std::string final_path = fmt::format("{}/ckpt-{:06d}.dlsc", dir, epoch);
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
+  if (!make_dirs(dir))
     fail(Diag::R0301, dir, final_path, fmt::format("cannot create directory: {}", std::strerror(errno)));
   Writer w;
   w.bytes(kMagic, 8);

@@ -9,6 +9,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "../core/Runtime.h"
+
 namespace dls {
 
 namespace {
@@ -16,9 +21,13 @@ std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) :
 }  // namespace
 
 void append_metrics(const std::string& dir, const EpochMetrics& m) {
-  ::mkdir(dir.c_str(), 0777);
+  if (!make_dirs(dir)) {
+    warn(Diag::R0108, dir, dir, std::strerror(errno));
+    return;
+  }
   {
     std::ofstream j(dir + "/metrics.jsonl", std::ios::app);
+    if (!j) warn(Diag::R0108, dir + "/metrics.jsonl", dir + "/metrics.jsonl", std::strerror(errno));
     j << fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{}}}\n",
                      m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr));
   }

@@ -66,7 +66,7 @@ int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
   rt->suppress_update = true;
   call(rt, p.train_step);
   rt->suppress_update = false;
-  ::mkdir(o.out.c_str(), 0777);
+  if (!make_dirs(o.out)) fail(Diag::R0407, o.out, o.out, std::strerror(errno));
   dls_tensor_desc scalar{};
   scalar.rank = 0;
   write_npy(o.out + "/loss.npy", read_tensor(rt, rt->io_loss), scalar);

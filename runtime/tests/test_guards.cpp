@@ -1,0 +1,78 @@
+// Training guards: exploding/vanishing gradients, dying ReLU, loss not decreasing, overfitting.
+#include <catch2/catch.hpp>
+
+#include "TestUtil.h"
+#include "programs/Programs.h"
+#include "train/Guards.h"
+
+using namespace dls;
+
+namespace {
+std::unique_ptr<dls_rt> mlp_rt() {
+  mlp_config() = ProgramConfig{};
+  mlp_config().data = false, mlp_config().batch = 4;
+  auto rt = make_runtime(1);
+  call(rt.get(), mlp_setup);
+  return rt;
+}
+bool any_contains(const std::vector<std::string>& v, const std::string& s) {
+  for (const auto& x : v)
+    if (x.find(s) != std::string::npos) return true;
+  return false;
+}
+}  // namespace
+
+TEST_CASE("gradient norm guards", "[guards]") {
+  auto rt = mlp_rt();
+  Program p{mlp_setup, mlp_train_step, mlp_eval_step};
+  Guards g(rt.get(), 1);
+  std::vector<float> big(512 * 784, 100.f);
+  write_tensor(rt.get(), rt->params[0].grad, big.data(), big.size() * 4);  // fc1.weight: exploding
+  std::vector<std::string> seen;
+  set_diagnostic_capture(&seen);
+  g.after_step(p, 0, 0, 1.0f);  // fc2..: zero gradients -> vanishing
+  set_diagnostic_capture(nullptr);
+  CHECK(any_contains(seen, "warning[R0102]: gradient norm of 'fc1.weight'"));
+  CHECK(any_contains(seen, "warning[R0103]: gradient norm of 'fc2.weight'"));
+}
+
+TEST_CASE("dying ReLU guard points at the ReLU", "[guards]") {
+  auto rt = mlp_rt();
+  Program p{mlp_setup, mlp_train_step, mlp_eval_step};
+  std::vector<float> neg(512, -100.f);
+  write_tensor(rt.get(), rt->params[1].value, neg.data(), neg.size() * 4);  // fc1.bias far below zero
+  rt->suppress_update = true;
+  Guards g(rt.get(), 1);
+  std::vector<std::string> seen;
+  set_diagnostic_capture(&seen);
+  for (int s = 0; s < 10; ++s) {
+    call(rt.get(), mlp_train_step);
+    g.after_step(p, 0, s, 2.3f);
+  }
+  set_diagnostic_capture(nullptr);
+  CHECK(any_contains(seen, "warning[R0104]: 100% of the units of this ReLU"));
+  CHECK(any_contains(seen, "--> mlp.dls:4:3"));
+}
+
+TEST_CASE("epoch trend guards", "[guards]") {
+  auto rt = mlp_rt();
+  std::vector<std::string> seen;
+  set_diagnostic_capture(&seen);
+  {
+    Guards g(rt.get());
+    g.after_epoch(0, 2.30, 2.2);
+    g.after_epoch(1, 2.31, 2.2);
+    g.after_epoch(2, 2.31, 2.2);
+  }
+  CHECK(any_contains(seen, "warning[R0105]"));
+  seen.clear();
+  {
+    Guards g(rt.get());
+    g.after_epoch(0, 1.0, 0.9);
+    g.after_epoch(1, 0.8, 0.85);
+    g.after_epoch(2, 0.6, 0.9);
+    g.after_epoch(3, 0.4, 1.0);
+  }
+  set_diagnostic_capture(nullptr);
+  CHECK(any_contains(seen, "warning[R0106]: validation loss rose for 2 epochs"));
+}
