@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 
 #include "Init.h"
 #include "OpDecode.h"
@@ -17,6 +18,19 @@
 using namespace dls;
 
 namespace {
+
+// Profiling clock: wall time, or this thread's CPU time with DLS_PROFILE=cpu (robust on a loaded machine
+// when running with one thread).
+std::chrono::steady_clock::time_point prof_now() {
+  static const bool cpu = [] {
+    const char* e = std::getenv("DLS_PROFILE");
+    return e && std::string(e) == "cpu";
+  }();
+  if (!cpu) return std::chrono::steady_clock::now();
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec));
+}
 
 template <class R, class F>
 R guarded(dls_rt* rt, R dflt, F&& f) {
@@ -432,11 +446,11 @@ void dls_rt_fwd(dls_rt* rt, int32_t op) {
     if (op < 0 || op >= (int32_t)rt->ops.size()) internal_error(fmt::format("dls_rt_fwd: no op {}", op));
     Op& o = *rt->ops[op];
     char err[512] = "";
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = prof_now();
     check_be(rt, rt->be->fwd(rt->ctx, &o.d, o.state, &rt->step, err, sizeof err), err, op_location(rt, op));
     if (rt->profile) {
       rt->op_seconds.resize(rt->ops.size());
-      rt->op_seconds[op] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rt->op_seconds[op] += std::chrono::duration<double>(prof_now() - t0).count();
     }
     if (rt->check_outputs && rt->first_nonfinite_op < 0) {
       std::vector<float> out = read_tensor(rt, o.output);
@@ -455,11 +469,11 @@ void dls_rt_bwd(dls_rt* rt, int32_t grad_op) {
     if (grad_op < 0 || grad_op >= (int32_t)rt->gops.size()) internal_error(fmt::format("dls_rt_bwd: no gradient op {}", grad_op));
     GradOp& g = *rt->gops[grad_op];
     char err[512] = "";
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = prof_now();
     check_be(rt, rt->be->bwd(rt->ctx, &g.d, g.state, &rt->step, err, sizeof err), err, op_location(rt, g.d.fwd->id));
     if (rt->profile) {
       rt->gop_seconds.resize(rt->gops.size());
-      rt->gop_seconds[grad_op] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rt->gop_seconds[grad_op] += std::chrono::duration<double>(prof_now() - t0).count();
     }
     return 0;
   });
@@ -487,7 +501,7 @@ void dls_rt_update(dls_rt* rt) {
       }
     }
     ++rt->updates;
-    auto t0 = std::chrono::steady_clock::now();
+    auto t0 = prof_now();
     const OptimizerConfig& o = rt->opt;
     for (auto& p : rt->params) {
       if (!p.trainable) continue;
@@ -503,7 +517,7 @@ void dls_rt_update(dls_rt* rt) {
       char err[512] = "";
       check_be(rt, rt->be->update(rt->ctx, &u, err, sizeof err), err);
     }
-    if (rt->profile) rt->update_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rt->profile) rt->update_seconds += std::chrono::duration<double>(prof_now() - t0).count();
     return 0;
   });
 }

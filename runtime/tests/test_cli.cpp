@@ -6,6 +6,7 @@
 
 namespace {
 int main_with(std::vector<std::string> args, std::vector<std::string>* seen = nullptr) {
+  ::setenv("DLS_NO_REEXEC", "1", 1);  // in-process: never re-execute the test binary
   static char prog[] = "prog";
   std::vector<char*> argv = {prog};
   for (auto& a : args) argv.push_back(a.data());

@@ -1,5 +1,8 @@
 // Main.cpp: dls_rt_main, the command line of a built executable.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <cstring>
 
@@ -105,6 +108,15 @@ extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn t
   if (o.command == "help") {
     std::printf(kUsage, argc > 0 ? argv[0] : "program");
     return 0;
+  }
+  // OpenMP waiting: libgomp spins by default, which collapses throughput (10x and more) when the cores
+  // are shared with other processes, and it reads its settings only at load time. Unless the user chose
+  // a policy, re-execute once with OMP_WAIT_POLICY=PASSIVE (threads sleep at barriers). DLS_NO_REEXEC=1
+  // disables this (tests that call dls_rt_main in-process set it).
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT") && !std::getenv("DLS_NO_REEXEC")) {
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::setenv("DLS_NO_REEXEC", "1", 1);
+    ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
   }
   try {
     return run(o, Program{setup, train_step, eval_step});
