@@ -124,6 +124,10 @@ def write(path, results, t):
          "conv BFLOPs are compared with the importer's shape walk, which follows Darknet's own rules. Layers",
          "darknet prints no shape for (route, yolo, region, detection) are counted as unprinted; their shape",
          "is checked through the next layer's input.", "",
+         "`dlspec check` errors other than the shape faults are the cfg's own [net] settings, faithfully carried:",
+         "E0504 (deploy cfgs with batch=1 train batch_norm on one sample), E0801 (448-pixel cfgs at batch 64 do not",
+         "fit this machine's memory for training on cpu), E1002 (reorg has no runtime kernel yet). Sema reports the",
+         "first shape fault of a network and stops, so only the first darknet-silent fault per file is at its line.", "",
          f"**Totals**: {t['files']} cfg files, {t['imported']} imported, {t['checked']} pass `dlspec check` without errors; "
          f"{t['layers']} layers: {t['agree']} agree with darknet, {t['differ']} differ, {t['unprinted']} unprinted by darknet, "
          f"{t['faults']} silently accepted by darknet but faulty ({t['faults_reported']} of them reported by `dlspec check` "

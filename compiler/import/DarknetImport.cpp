@@ -499,8 +499,9 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   if (!headInputs.empty()) {
     if (headInputs.size() == 1) {
       retValue = headInputs[0];
-      const DarknetLayer& last = layers_.back();
-      returns = fmt::format("real[N, {}, {}, {}]", last.c, last.h, last.w);
+      const DarknetLayer& last = layers_.back();  // a head's output is its input
+      returns = last.flat ? fmt::format("real[N, {}]", last.w * last.h * last.c)
+                          : fmt::format("real[N, {}, {}, {}]", last.c, last.h, last.w);
     } else {
       int64_t total = 0;
       for (size_t k = 0; k < headInputs.size(); ++k) {
