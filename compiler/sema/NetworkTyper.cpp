@@ -244,6 +244,7 @@ int Analyzer::typeExpr(NetCtx& n, Scope& s, const ast::Expr& e) {
 
 int Analyzer::typeBody(NetCtx& n, Scope& s, const std::vector<ast::Item>& items, std::string_view what, Span declSpan) {
   int result = -1;
+  size_t errorsBefore = diags.rawErrorCount();
   struct Binding { std::string name; int id; Span span; };
   std::vector<Binding> bindings;
   for (const ast::Item& it : items) {
@@ -272,6 +273,8 @@ int Analyzer::typeBody(NetCtx& n, Scope& s, const std::vector<ast::Item>& items,
     return poison(n, declSpan);
   }
   n.used[result] = true;
+  // After an error in this body the unused value is most likely the one a broken reference meant.
+  if (diags.rawErrorCount() != errorsBefore) return result;
   for (const Binding& b : bindings) {
     if (n.used[b.id] || b.name.rfind('_', 0) == 0 || n.net->values[b.id].type.poisoned) continue;
     uint64_t key = (uint64_t(b.span.file) << 32) | b.span.begin;
@@ -328,6 +331,10 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
       dg.help(lastDiffers ? fmt::format("make the last layer produce {} units, or change the declared output",
                                         declared->shape.dims.back().str())
                           : "change the layers or the declared output so that they agree");
+      // Later checks (the loss) see the declared type: the mismatch is reported once, here.
+      Type t = *declared;
+      t.device = ov.type.device;
+      ov.type = t;
     }
     if (ov.type.kind == SemKind::Real && declared->kind != SemKind::Real) {
       ov.type.kind = declared->kind;

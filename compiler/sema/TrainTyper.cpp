@@ -11,7 +11,7 @@ namespace {
 
 const std::vector<std::string>& trainKeys() {
   static const std::vector<std::string> k = {"model", "data", "loss", "optimizer", "schedule", "epochs", "validate",
-                                             "checkpoint", "resume", "seed", "precision", "memory"};
+                                             "checkpoint", "resume", "seed", "precision", "memory", "devices"};
   return k;
 }
 
@@ -219,11 +219,19 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       if (c && (p == "f32" || p == "f16" || p == "bf16")) tc->precision = p;
       else if (c)
         diags.report(Code::E0211, v.span, "precision", "train", "`f32`, `f16` or `bf16`", c->describe());
+    } else if (key == "devices") {
+      intSetting(it, "devices", 0);  // the GPU count; the checker compares placements with it (E0501, W0509)
     } else if (key == "memory") {
-      auto c = evalConst(v, nullptr);
-      if (c && c->kind == Const::Kind::Int && c->i > 0) {
-        int64_t mult = 1;
-        // memory = 16 GiB is parsed as a call-free name-with-unit only inside arguments; accept bytes here.
+      // bytes, or `N * KiB|MiB|GiB|TiB`
+      int64_t mult = 1;
+      const ast::Expr* num = &v;
+      if (v.kind == ast::ExprKind::Binary && v.op == '*' && v.items.size() == 2 && v.items[1]->kind == ast::ExprKind::Name) {
+        const std::string u = v.items[1]->dotted();
+        int shift = u == "KiB" ? 10 : u == "MiB" ? 20 : u == "GiB" ? 30 : u == "TiB" ? 40 : 0;
+        if (shift) mult = int64_t{1} << shift, num = v.items[0].get();
+      }
+      auto c = evalConst(*num, nullptr);
+      if (c && c->kind == Const::Kind::Int && c->i > 0 && c->i <= (INT64_MAX / mult)) {
         tc->memoryLimit = c->i * mult;
       } else if (c) {
         diags.report(Code::E0211, v.span, "memory", "train", "a byte count", c->describe());
