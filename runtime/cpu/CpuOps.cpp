@@ -73,9 +73,10 @@ bool use_any_formats() {
 // Activation format asked of convolutions. Channels-last (nhwc) by default: measured on LeNet (AVX-512,
 // oneDNN 2.6) it beats oneDNN's blocked choice (nChw16c pads 20 channels to 32) by ~15% per step even
 // with the reorders from/to the arena's NCHW. DLS_CONV_ANY=1: let oneDNN choose; DLS_CONV_PLAIN=1: nchw.
-tag conv_act_tag() {
+// First layers with very few input channels (images) do better with oneDNN's own choice.
+tag conv_act_tag(int64_t in_channels) {
   static const tag t = std::getenv("DLS_CONV_PLAIN") ? tag::nchw : std::getenv("DLS_CONV_ANY") ? tag::any : tag::nhwc;
-  return t;
+  return (t == tag::nhwc && in_channels < 4) ? tag::any : t;
 }
 
 // ---- dense ------------------------------------------------------------------------------------------
@@ -173,8 +174,8 @@ void conv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   ConvGeom G = conv_geom(op);
   const bool any = use_any_formats();
-  auto xa = fmd(G.x, conv_act_tag()), wa = fmd(G.w, any ? tag::any : G.wtag);
-  auto ya = fmd(G.y, conv_act_tag()), ba = fmd(G.b, tag::a);
+  auto xa = fmd(G.x, conv_act_tag(op.win.c)), wa = fmd(G.w, any ? tag::any : G.wtag);
+  auto ya = fmd(G.y, conv_act_tag(op.win.c)), ba = fmd(G.b, tag::a);
   bool has_b = T[2].id >= 0;
   auto d = has_b ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, xa, wa, ba,
                                              ya, G.strides, G.dil, G.pl, G.pr)
@@ -198,8 +199,8 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   ConvGeom G = conv_geom(op);
   const bool any = use_any_formats();
   auto* F = static_cast<ConvPds*>(f.fwd_pd.get());
-  auto xa = fmd(G.x, conv_act_tag()), wa = fmd(G.w, any ? tag::any : G.wtag);
-  auto ya = fmd(G.y, conv_act_tag()), ba = fmd(G.b, tag::a);
+  auto xa = fmd(G.x, conv_act_tag(op.win.c)), wa = fmd(G.w, any ? tag::any : G.wtag);
+  auto ya = fmd(G.y, conv_act_tag(op.win.c)), ba = fmd(G.b, tag::a);
   memory dy_user = umem(c, G.y, tag::nchw, g.dout.data);
   std::vector<Step> post;
   memory dy_inner;  // d(output) in the blocked format, shared by both backward primitives when equal
