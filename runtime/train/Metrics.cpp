@@ -28,17 +28,18 @@ void append_metrics(const std::string& dir, const EpochMetrics& m) {
   {
     std::ofstream j(dir + "/metrics.jsonl", std::ios::app);
     if (!j) warn(Diag::R0108, dir + "/metrics.jsonl", dir + "/metrics.jsonl", std::strerror(errno));
-    j << fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{}}}\n",
-                     m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr));
+    j << fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{},\"train_accuracy\":{}}}\n",
+                     m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr),
+                     num(m.train_acc));
   }
   std::string csv = dir + "/metrics.csv";
   struct stat st;
   bool fresh = ::stat(csv.c_str(), &st) != 0 || st.st_size == 0;
   std::ofstream c(csv, std::ios::app);
-  if (fresh) c << "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr\n";
+  if (fresh) c << "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr,train_accuracy\n";
   auto cn = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
-  c << fmt::format("{},{},{},{},{},{},{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc), cn(m.img_s),
-                   cn(m.seconds), cn(m.lr));
+  c << fmt::format("{},{},{},{},{},{},{},{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc), cn(m.img_s),
+                   cn(m.seconds), cn(m.lr), cn(m.train_acc));
 }
 
 std::vector<EpochMetrics> read_metrics(const std::string& dir) {
@@ -51,8 +52,8 @@ std::vector<EpochMetrics> read_metrics(const std::string& dir) {
     std::stringstream ss(line);
     std::string cell;
     while (std::getline(ss, cell, ',')) v.push_back(cell.empty() ? NAN : std::atof(cell.c_str()));
-    while (v.size() < 7) v.push_back(NAN);
-    EpochMetrics m{int64_t(v[0]), v[1], v[2], v[3], v[4], v[5], v[6]};
+    while (v.size() < 8) v.push_back(NAN);
+    EpochMetrics m{int64_t(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
     // A resumed run may repeat epochs after a crash: keep the latest row per epoch.
     while (!out.empty() && out.back().epoch >= m.epoch) out.pop_back();
     out.push_back(m);
@@ -102,10 +103,11 @@ void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
       ++ci;
     }
   };
-  std::vector<double> tl, vl, va;
-  for (const auto& m : ms) tl.push_back(m.train_loss), vl.push_back(m.val_loss), va.push_back(m.val_acc);
-  panel(left1, "loss", {{"train loss", tl}, {"validation loss", vl}}, false);
-  panel(left2, "accuracy", {{"validation accuracy", va}}, true);
+  std::vector<double> tl, vl, ta, va;
+  for (const auto& m : ms)
+    tl.push_back(m.train_loss), vl.push_back(m.val_loss), ta.push_back(m.train_acc), va.push_back(m.val_acc);
+  panel(left1, "loss", {{"train", tl}, {"validation", vl}}, false);
+  panel(left2, "accuracy", {{"train", ta}, {"validation", va}}, true);
   s += "</svg>\n";
   std::ofstream(dir + "/curves.svg") << s;
 }

@@ -165,6 +165,11 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     loader.start_epoch(epoch);
     const int64_t nb = loader.batches();
     double loss_sum = 0;
+    int64_t correct = 0;
+    const Tensor& out = rt->tensors[rt->io_output];
+    const int64_t C = out.d.numel / out.d.dims[0];
+    const bool classify = !s.train.labels.empty() && C > 1;
+    std::vector<float> logits(size_t(out.d.numel));
     rt->step.training = 1;
     for (int64_t k = 0; k < nb; ++k) {
       const Batch& b = loader.next();
@@ -176,6 +181,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
       guards.after_step(p, epoch, global_step, loss);
       loss_sum += loss;
+      if (classify) {  // training accuracy from this step's (training-mode) outputs: B x C floats
+        to_host(rt, logits.data(), out.d.data, out.bytes);
+        for (int64_t r = 0; r < b.valid; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
+      }
       ++global_step;
       double el = since(t0), img_s = double((k + 1) * rt->batch) / el;
       prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(k + 1), img_s, el / double(k + 1) * double(nb - k - 1));
@@ -184,6 +193,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.train_loss = loss_sum / double(nb);
+    m.train_acc = classify ? double(correct) / double(nb * rt->batch) : NAN;
     m.img_s = double(nb * rt->batch) / train_time;
     m.lr = rt->lr_now;
     m.val_loss = m.val_acc = NAN;
@@ -194,6 +204,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     }
     m.seconds = since(t0);
     std::string line = fmt::format("epoch {}/{}  loss {:.4f}", epoch + 1, epochs, m.train_loss);
+    if (classify) line += fmt::format("  acc {:.2f}%", m.train_acc * 100);
     if (validate) line += fmt::format("  val_loss {:.4f}", m.val_loss);
     if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
     line += fmt::format("  {:.0f} img/s  {:.1f}s", m.img_s, m.seconds);
