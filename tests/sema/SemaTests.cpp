@@ -1,0 +1,172 @@
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "Compilation.h"
+#include "sema/OpRules.h"
+#include "sema/Program.h"
+#include "sema/Summary.h"
+
+using namespace dls;
+using namespace dls::sema;
+
+namespace {
+std::string readSpec(const std::string& rel) {
+  std::ifstream f(std::string(DLSPEC_SOURCE_DIR) + "/" + rel);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+struct Analyzed {
+  Compilation c;
+  bool ok = false;
+  std::vector<Diagnostic> diags;
+};
+std::unique_ptr<Analyzed> analyzeText(const std::string& text) {
+  auto a = std::make_unique<Analyzed>();
+  a->c.loadText("test.dls", text);
+  a->ok = a->c.parse() && a->c.analyze();
+  a->diags = a->c.diags.finish();
+  return a;
+}
+bool hasCode(const Analyzed& a, std::string_view id) {
+  for (auto& d : a.diags)
+    if (codeInfo(d.code).id == id) return true;
+  return false;
+}
+const std::string kNet = "network Net(x: f32[N, 784]) -> f32[N, 10] {\n";
+const std::string kNetHead = "dlspec 1\n" + kNet;
+}  // namespace
+
+TEST_CASE("checked dimension arithmetic") {
+  int64_t r;
+  CHECK(mulChecked(int64_t{1} << 31, int64_t{1} << 31, r));
+  CHECK(r == int64_t{1} << 62);
+  CHECK_FALSE(mulChecked(int64_t{1} << 62, 4, r));
+  CHECK_FALSE(addChecked(INT64_MAX, 1, r));
+  CHECK_FALSE(subChecked(INT64_MIN, 1, r));
+  Shape s{{Dim::constant(int64_t{1} << 62), Dim::constant(784)}};
+  CHECK_FALSE(s.elements().has_value());
+  Shape t{{Dim::symbol("N"), Dim::constant(3), Dim::constant(4)}};
+  CHECK(t.elements(1) == 12);
+  CHECK_FALSE(t.elements(0).has_value());
+  CHECK(t.bind({{"N", 64}}).elements() == 768);
+}
+
+TEST_CASE("a 2^62-unit dense layer is a diagnostic, not a wrap") {
+  auto a = analyzeText(kNetHead + "  return x |> dense(4611686018427387904)\n}\n");
+  CHECK_FALSE(a->ok);
+  CHECK(hasCode(*a, "E0210"));
+  auto b = analyzeText(kNetHead + "  return x |> dense(9223372036854775807) |> dense(2)\n}\n");
+  CHECK(hasCode(*b, "E0210"));
+  auto c = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4611686018427387904, 4]) -> f32[N, 1] {\n  return x |> flatten |> dense(1)\n}\n");
+  CHECK(hasCode(*c, "E0210"));
+}
+
+TEST_CASE("the window rule") {
+  using rules::windowOut;
+  CHECK(windowOut(28, 5, 1, 0, 0, 1) == 24);
+  CHECK(windowOut(24, 2, 2, 0, 0, 1) == 12);
+  CHECK(windowOut(32, 3, 1, 1, 1, 1) == 32);
+  CHECK(windowOut(7, 3, 2, 1, 1, 1) == 4);
+  CHECK(windowOut(10, 3, 1, 0, 0, 2) == 6);   // dilated window spans 5
+  CHECK_FALSE(windowOut(4, 5, 1, 0, 0, 1));   // larger than the input
+  CHECK(windowOut(4, 5, 1, 1, 0, 1) == 1);    // fits once padded
+  CHECK_FALSE(windowOut(1, 2, 2, 0, 0, 1));   // pooling to zero
+  CHECK_FALSE(windowOut(INT64_MAX, 3, 1, 1, 1, 1));  // overflow is refused
+  int64_t b, e;
+  rules::samePadding(28, 5, 1, 1, b, e);
+  CHECK((b == 2 && e == 2));
+  rules::samePadding(7, 2, 2, 1, b, e);
+  CHECK(b + e == 1);
+  auto k = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 1, 4, 4]) -> f32[N, 1] {\n  return x |> conv2d(1, 5) |> flatten\n}\n");
+  CHECK(hasCode(*k, "E0203"));
+  auto p = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 1, 3, 3]) -> f32[N, 1] {\n  return x |> maxpool(2) |> maxpool(2) |> flatten\n}\n");
+  CHECK(hasCode(*p, "E0204"));
+  auto s = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 32, 32]) -> f32[N, 8, 16, 16] {\n  return x |> conv2d(8, 3, stride: 2, pad: same)\n}\n");
+  REQUIRE(s->ok);
+  const Node& n = s->c.program->networks[0]->nodes[0];
+  CHECK(n.intAttr("kernel_h") == 3);
+  CHECK(n.intAttr("stride_w") == 2);
+  CHECK(n.intAttr("pad_top") + n.intAttr("pad_bottom") == 1);
+  CHECK(n.intAttr("dilation_h") == 1);
+  CHECK(n.intAttr("groups") == 1);
+  CHECK(n.boolAttr("bias"));
+}
+
+TEST_CASE("parameter counts match PyTorch") {
+  for (auto [file, want] : {std::pair{"specs/mlp.dls", 535818}, std::pair{"specs/lenet.dls", 431080},
+                            std::pair{"specs/vgg.dls", 1188170}}) {
+    auto a = analyzeText(readSpec(file));
+    INFO(file);
+    REQUIRE(a->ok);
+    NetworkSummary s = summarize(*a->c.program, *a->c.program->networks[0]);
+    CHECK(s.params == want);
+  }
+}
+
+TEST_CASE("LeNet forward FLOPs") {
+  auto a = analyzeText(readSpec("specs/lenet.dls"));
+  REQUIRE(a->ok);
+  NetworkSummary s = summarize(*a->c.program, *a->c.program->networks[0]);
+  // conv/dense multiply-adds: 288,000 + 1,600,000 + 400,000 + 5,000 = 2,293,000 MACs = 4,586,000 FLOPs.
+  CHECK(s.macFlops == 4586000);
+  // Everything (pooling, ReLU): 4,601,220; x3 for forward + backward ~ 13.8 MFLOP (anchors: ~14).
+  CHECK(s.flops == 4601220);
+  CHECK(*s.flops * 3 > 13'500'000);
+  CHECK(*s.flops * 3 < 14'500'000);
+  CHECK(s.batch == 64);
+}
+
+TEST_CASE("block cycles are diagnostics with the chain") {
+  auto a = analyzeText(
+      "dlspec 1\nblock a() (x) {\n  return x |> b\n}\nblock b() (x) {\n  return x |> a\n}\n" + kNet +
+      "  return x |> a |> dense(10)\n}\n");
+  CHECK(hasCode(*a, "E0106"));
+  bool chain = false;
+  for (auto& d : a->diags)
+    if (d.message.find("`a` -> `b` -> `a`") != std::string::npos) chain = true;
+  CHECK(chain);
+  auto self = analyzeText("dlspec 1\nblock a() (x) {\n  return x |> a\n}\n" + kNet + "  return x |> a\n}\n");
+  CHECK(hasCode(*self, "E0106"));
+}
+
+TEST_CASE("blocks inline with typed parameters and defaults") {
+  auto a = analyzeText("dlspec 1\nblock cbr(c: int, k: int = 3) (x) {\n  return x |> conv2d(filters: c, kernel: k, pad: same) |> relu\n}\n"
+                       "network Net(x: f32[N, 3, 8, 8]) -> f32[N, 16, 8, 8] {\n  return x |> cbr(16)\n}\n");
+  REQUIRE(a->ok);
+  const Network& n = *a->c.program->networks[0];
+  REQUIRE(n.nodes.size() == 2);
+  CHECK(n.nodes[0].intAttr("kernel_w") == 3);
+  CHECK(n.nodes[0].blockPath == std::vector<std::string>{"cbr_1"});
+  auto bad = analyzeText("dlspec 1\nblock cbr(c: int) (x) {\n  return x |> dense(c)\n}\n" + kNet + "  return x |> cbr(1.5)\n}\n");
+  CHECK(hasCode(*bad, "E0211"));
+}
+
+TEST_CASE("residual add shows both operands") {
+  auto a = analyzeText(kNetHead + "  a = x |> dense(10)\n  b = x |> dense(20)\n  return a + b\n}\n");
+  REQUIRE(hasCode(*a, "E0205"));
+  for (auto& d : a->diags)
+    if (codeInfo(d.code).id == "E0205") {
+      REQUIRE(d.labels.size() == 2);
+      CHECK(d.labels[0].message.find("dense_1") != std::string::npos);
+      CHECK(d.labels[1].message.find("dense_2") != std::string::npos);
+    }
+}
+
+TEST_CASE("one root cause, one error") {
+  auto a = analyzeText(kNetHead + "  h = x |> dense(10) |> reshape([3, 7])\n  h = h |> dense(10) |> relu\n  return h\n}\n");
+  int errors = 0;
+  for (auto& d : a->diags) errors += d.severity == Severity::Error;
+  CHECK(errors == 1);
+}
+
+TEST_CASE("summary JSON") {
+  auto a = analyzeText(readSpec("specs/mlp.dls"));
+  REQUIRE(a->ok);
+  std::string j = summaryJson({summarize(*a->c.program, *a->c.program->networks[0])});
+  CHECK(j.find("\"total_params\":535818") != std::string::npos);
+  CHECK(j.find("\"batch\":128") != std::string::npos);
+  CHECK(j.find("\"output\":\"[N, 512]\"") != std::string::npos);
+  CHECK(j.front() == '{');
+}
