@@ -1,5 +1,6 @@
 #include "Compilation.h"
 
+#include "plan/Lower.h"
 #include "sema/Analyze.h"
 #include "sema/Program.h"
 #include "syntax/Parser.h"
@@ -33,6 +34,16 @@ bool Compilation::analyze() {
   size_t before = diags.rawErrorCount();
   program = sema::analyze(*spec, sources, diags);
   return program && diags.rawErrorCount() == before;
+}
+
+}  // namespace dls
+
+namespace dls {
+
+void Compilation::validateLowering() {
+  if (!program || diags.rawErrorCount() > 0) return;
+  for (const auto& t : program->trains)
+    if (t->network && t->optimizer) plan::lowerProgram(*program, t->name, sources, diags);
 }
 
 }  // namespace dls

@@ -33,6 +33,9 @@ public:
   bool parse();
   // Names, types, shapes, devices and kinds; false when errors were reported.
   bool analyze();
+  // Lowers every train block to a step plan and discards it: reports what the backends cannot run
+  // (E10xx) at check time. Call after the checker; does nothing when errors were reported.
+  void validateLowering();
 };
 
 }  // namespace dls

@@ -24,7 +24,10 @@ int cmdCheck(const std::vector<std::string>& argv) {
   for (const std::string& path : args.positional) {
     Compilation c;
     if (!applyLevels(opt, c.diags)) return kExitUsage;
-    if (c.load(path) && c.parse() && c.analyze()) runChecker(c, check);
+    if (c.load(path) && c.parse() && c.analyze()) {
+      runChecker(c, check);
+      c.validateLowering();
+    }
     printDiagnostics(c, opt);
     errors |= c.diags.hasErrors();
   }

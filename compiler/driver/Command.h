@@ -43,6 +43,8 @@ int cmdFmt(const std::vector<std::string>& argv);
 int cmdExplain(const std::vector<std::string>& argv);
 int cmdSummary(const std::vector<std::string>& argv);
 int cmdGraph(const std::vector<std::string>& argv);
+int cmdBuild(const std::vector<std::string>& argv);
+int cmdRun(const std::vector<std::string>& argv);
 int cmdImport(const std::vector<std::string>& argv);
 
 }  // namespace dls

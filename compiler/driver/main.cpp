@@ -24,6 +24,8 @@ const std::vector<CommandEntry>& commands() {
       {"explain", cmdExplain, "explain a diagnostic code, with a failing and a fixed example"},
       {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network"},
       {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)"},
+      {"build", cmdBuild, "compile a spec's train block to a standalone training executable"},
+      {"run", cmdRun, "build a spec and start training"},
       {"import", cmdImport, "translate a Darknet .cfg network into a spec (dlspec import darknet FILE.cfg)"},
   };
   return table;

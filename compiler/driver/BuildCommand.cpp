@@ -1,0 +1,179 @@
+// dlspec build FILE [-o EXE] [--emit=exe|obj|llvm] [--train NAME]: check, lower, emit through LLVM, link.
+// dlspec run FILE [--train NAME] [-- ARGS...]: build into .dlspec/ and start `EXE train ARGS...`.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "checker/Checker.h"
+#include "driver/Command.h"
+#include "plan/Lower.h"
+#include "sema/Program.h"
+
+#ifdef DLSPEC_HAVE_CODEGEN
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include "codegen/LLVMEmitter.h"
+#include "codegen/Linker.h"
+#include "codegen/ObjectEmitter.h"
+#endif
+
+namespace dls {
+
+static constexpr std::string_view kBuildUsage =
+    "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--format=…] FILE";
+static constexpr std::string_view kRunUsage = "dlspec run [--train NAME] FILE [-- EXECUTABLE-ARGS...]";
+
+namespace {
+
+enum class Emit { Exe, Obj, Llvm };
+
+struct BuildRequest {
+  std::string file, output, train;
+  Emit emit = Emit::Exe;
+};
+
+// Checks, lowers and emits. Returns the exit code; prints diagnostics.
+int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtPath) {
+  Compilation c;
+  if (!applyLevels(opt, c.diags)) return kExitUsage;
+  bool ok = c.load(req.file) && c.parse() && c.analyze();
+  if (ok) runChecker(c, CheckOptions{});
+  if (!ok || c.diags.hasErrors()) {
+    printDiagnostics(c, opt);
+    return kExitErrors;
+  }
+  auto lowered = plan::lowerProgram(*c.program, req.train, c.sources, c.diags);
+  if (!lowered) {
+    printDiagnostics(c, opt);
+    return kExitErrors;
+  }
+#ifdef DLSPEC_HAVE_CODEGEN
+  std::string output = req.output.empty() ? lowered->plan.programName + (req.emit == Emit::Obj ? ".o" : req.emit == Emit::Llvm ? ".ll" : "")
+                                          : req.output;
+  llvm::LLVMContext ctx;
+  std::string error;
+  auto module = codegen::emitModule(lowered->plan, ctx, error);
+  if (!module) {
+    c.diags.report(Code::I0001, Span{}, error);
+    printDiagnostics(c, opt);
+    return kExitUsage;
+  }
+  if (req.emit == Emit::Llvm) {
+    std::string ir = codegen::emitLLVMText(*module);
+    if (output == "-") {
+      std::fwrite(ir.data(), 1, ir.size(), stdout);
+    } else {
+      std::string tmp = output + ".tmp";
+      FILE* f = std::fopen(tmp.c_str(), "wb");
+      bool good = f && std::fwrite(ir.data(), 1, ir.size(), f) == ir.size();
+      if (f) good = (std::fclose(f) == 0) && good;
+      if (!good || std::rename(tmp.c_str(), output.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        c.diags.report(Code::E0901, Span{}, output, std::strerror(errno));
+        printDiagnostics(c, opt);
+        return kExitErrors;
+      }
+    }
+    printDiagnostics(c, opt);
+    return kExitOk;
+  }
+  std::string object = req.emit == Emit::Obj ? output : output + ".o";
+  if (!codegen::emitObject(*module, object, error)) {
+    c.diags.report(Code::E1005, Span{}, error);
+    printDiagnostics(c, opt);
+    return kExitErrors;
+  }
+  if (req.emit == Emit::Exe) {
+    bool linked = codegen::linkExecutable(object, output, error);
+    std::remove(object.c_str());
+    if (!linked) {
+      c.diags.report(Code::E1005, Span{}, error);
+      printDiagnostics(c, opt);
+      return kExitErrors;
+    }
+  }
+  printDiagnostics(c, opt);
+  if (builtPath) *builtPath = output;
+  return kExitOk;
+#else
+  (void)builtPath;
+  c.diags.report(Code::E1005, Span{}, "this dlspec was built without the LLVM code generator");
+  printDiagnostics(c, opt);
+  return kExitUsage;
+#endif
+}
+
+}  // namespace
+
+int cmdBuild(const std::vector<std::string>& argv) {
+  CommonOptions opt;
+  Args args;
+  std::vector<std::string> rest;
+  BuildRequest req;
+  // -o and --train take a value; pull them out before the common parser sees them.
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if ((a == "-o" || a == "--train") && i + 1 < argv.size()) {
+      (a == "-o" ? req.output : req.train) = argv[++i];
+    } else if (a == "-o" || a == "--train") {
+      return usageError(fmt::format("`{}` needs a value", a), kBuildUsage);
+    } else if (a.rfind("--train=", 0) == 0) {
+      req.train = a.substr(8);
+    } else if (a.rfind("--emit=", 0) == 0) {
+      std::string e = a.substr(7);
+      if (e == "exe") req.emit = Emit::Exe;
+      else if (e == "obj") req.emit = Emit::Obj;
+      else if (e == "llvm") req.emit = Emit::Llvm;
+      else return usageError(fmt::format("unknown --emit kind `{}` (expected exe, obj or llvm)", e), kBuildUsage);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (!parseCommon(rest, opt, args)) return kExitUsage;
+  if (!rejectUnknown(args, kBuildUsage)) return kExitUsage;
+  if (args.positional.size() != 1) return usageError("expected exactly one spec file", kBuildUsage);
+  req.file = args.positional[0];
+  return build(req, opt, nullptr);
+}
+
+int cmdRun(const std::vector<std::string>& argv) {
+  CommonOptions opt;
+  Args args;
+  BuildRequest req;
+  std::vector<std::string> mine, exeArgs;
+  bool pass = false;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (pass) exeArgs.push_back(argv[i]);
+    else if (argv[i] == "--") pass = true;
+    else if (argv[i] == "--train" && i + 1 < argv.size()) req.train = argv[++i];
+    else mine.push_back(argv[i]);
+  }
+  if (!parseCommon(mine, opt, args)) return kExitUsage;
+  if (!rejectUnknown(args, kRunUsage)) return kExitUsage;
+  if (args.positional.size() != 1) return usageError("expected exactly one spec file", kRunUsage);
+  req.file = args.positional[0];
+  std::error_code ec;
+  std::filesystem::create_directories(".dlspec", ec);
+  if (ec) return usageError(fmt::format("cannot create .dlspec/: {}", ec.message()), kRunUsage);
+  std::string stem = std::filesystem::path(req.file).stem().string();
+  req.output = ".dlspec/" + (req.train.empty() ? stem : req.train);
+  std::string built;
+  int rc = build(req, opt, &built);
+  if (rc != kExitOk) return rc;
+  std::vector<std::string> full = {built, "train"};
+  full.insert(full.end(), exeArgs.begin(), exeArgs.end());
+  if (!exeArgs.empty() && exeArgs[0][0] != '-') full.erase(full.begin() + 1);  // an explicit subcommand
+  std::vector<char*> cargv;
+  for (std::string& s : full) cargv.push_back(s.data());
+  cargv.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::execv(built.c_str(), cargv.data());
+  return usageError(fmt::format("cannot start `{}`: {}", built, std::strerror(errno)), kRunUsage);
+}
+
+}  // namespace dls

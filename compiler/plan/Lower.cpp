@@ -1,0 +1,543 @@
+#include "plan/Lower.h"
+
+#include <dlspec/runtime.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "sema/OpTable.h"
+
+namespace dls::plan {
+namespace {
+
+using sema::Attr;
+using sema::AttrValue;
+using sema::Network;
+using sema::Node;
+using sema::Value;
+
+double num(const AttrValue& v, double dflt = 0) {
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  if (auto* b = std::get_if<bool>(&v)) return *b ? 1 : 0;
+  return dflt;
+}
+double arg(const sema::Call& c, const std::string& name, double dflt) {
+  auto it = c.args.find(name);
+  return it == c.args.end() ? dflt : num(it->second.value, dflt);
+}
+double attr(const std::map<std::string, Attr>& attrs, const std::string& name, double dflt) {
+  auto it = attrs.find(name);
+  return it == attrs.end() ? dflt : num(it->second.value, dflt);
+}
+
+// FNV-1a over the parameter layout: a checkpoint from another spec is refused by the runtime.
+uint64_t layoutHash(const Network& net) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  for (const sema::Param& p : net.params) mix(p.name + p.shape.str());
+  return h;
+}
+
+int32_t dlsDtype(sema::DType d) {
+  switch (d) {
+    case sema::DType::F32: return DLS_F32;
+    case sema::DType::I32: return DLS_I32;
+    case sema::DType::I64: return DLS_I32;  // class labels travel as i32
+    case sema::DType::U8: return DLS_U8;
+    case sema::DType::F16: return DLS_F16;
+    case sema::DType::BF16: return DLS_BF16;
+    default: return DLS_F32;
+  }
+}
+
+int32_t initKind(sema::InitKind k) {
+  switch (k) {
+    case sema::InitKind::Zeros: return DLS_INIT_ZEROS;
+    case sema::InitKind::Ones: return DLS_INIT_ONES;
+    case sema::InitKind::Constant: return DLS_INIT_CONSTANT;
+    case sema::InitKind::Normal: return DLS_INIT_NORMAL;
+    case sema::InitKind::Uniform: return DLS_INIT_UNIFORM;
+    case sema::InitKind::He: return DLS_INIT_HE;
+    case sema::InitKind::Glorot: return DLS_INIT_GLOROT;
+    case sema::InitKind::TorchDefault: return DLS_INIT_TORCH_DEFAULT;
+  }
+  return DLS_INIT_TORCH_DEFAULT;
+}
+
+struct TensorDesc {
+  int32_t dtype = DLS_F32;
+  std::vector<int64_t> dims;
+  int buffer = -1;  // memory-plan buffer, -1: runtime-owned (parameters)
+};
+
+class Lowerer {
+public:
+  Lowerer(const sema::Program& p, const sema::TrainConfig& tc, const SourceManager& sm, DiagnosticEngine& d)
+      : prog_(p), tc_(tc), net_(*tc.network), sm_(sm), diags_(d) {}
+
+  std::optional<LowerResult> run() {
+    if (!tc_.data || !tc_.data->batch) {
+      diags_.report(Code::E1004, tc_.span, fmt::format("train block `{}` has no batched input pipeline (`data = …` with batch(…))", tc_.name));
+      return std::nullopt;
+    }
+    batch_ = *tc_.data->batch;
+    if (!tc_.loss) {
+      diags_.report(Code::E1004, tc_.span, fmt::format("train block `{}` has no loss to train on", tc_.name));
+      return std::nullopt;
+    }
+    size_t before = diags_.rawErrorCount();
+    analyseNodes();
+    if (diags_.rawErrorCount() != before) return std::nullopt;
+    planBuffers();
+    emitSetup();
+    if (diags_.rawErrorCount() != before) return std::nullopt;
+    emitSteps();
+    LowerResult r;
+    r.plan = std::move(plan_);
+    r.memory = std::move(mem_);
+    return r;
+  }
+
+private:
+  // ---- analysis ------------------------------------------------------------------------------------
+  struct NodeInfo {
+    int opcode = -1;        // runtime opcode, -1 for a view
+    bool hasBwd = false;    // needs a gradient op
+    int fwdTime = 0, bwdTime = 0;
+  };
+
+  std::vector<int64_t> concreteDims(const sema::Shape& s, Span where, const std::string& what) {
+    std::vector<int64_t> out;
+    for (const sema::Dim& d : s.dims) {
+      if (d.isConst()) out.push_back(d.value);
+      else if (d.kind == sema::Dim::Kind::Sym) out.push_back(batch_);
+      else {
+        diags_.report(Code::E1004, where, fmt::format("the shape of `{}` is not known after type checking", what));
+        out.push_back(1);
+      }
+    }
+    if (out.size() > 4) diags_.report(Code::E1003, where, what, out.size());
+    return out;
+  }
+
+  void analyseNodes() {
+    const int F = static_cast<int>(net_.nodes.size());
+    info_.resize(net_.nodes.size());
+    needsGrad_.assign(net_.values.size(), false);
+    consumers_.assign(net_.values.size(), {});
+    for (const Node& n : net_.nodes) {
+      NodeInfo& ni = info_[n.id];
+      ni.opcode = n.op->opcode >= 0 ? n.op->opcode : -1;
+      ni.fwdTime = n.id;
+      bool trainable = false;
+      for (int p : n.params) trainable |= net_.params[p].trainable;
+      bool anyIn = false;
+      for (int v : n.inputs) {
+        anyIn |= needsGrad_[v];
+        consumers_[v].push_back(n.id);
+      }
+      needsGrad_[n.output] = (trainable || anyIn) && n.op->differentiable;
+      ni.hasBwd = needsGrad_[n.output] && ni.opcode >= 0;
+      // Loss forward at F, loss backward at F + 1, then node k's backward at F + 2 + (F - 1 - k).
+      ni.bwdTime = F + 2 + (F - 1 - n.id);
+      bool cuda = !tc_.devices.empty() && tc_.devices.front().kind == sema::Device::Kind::Cuda;
+      if (!(cuda ? n.op->cuda : n.op->cpu))
+        diags_.report(Code::E1002, n.nameSpan, n.op->name, cuda ? "CUDA" : "CPU")
+            .help("place the model on a device whose backend implements it");
+      if (n.op->opcode == sema::kOpcodeNone)
+        diags_.report(Code::E1002, n.nameSpan, n.op->name, "runtime").note("this op has no runtime implementation yet");
+    }
+    lossFwd_ = F;
+    lossBwd_ = F + 1;
+    stepEnd_ = 2 * F + 2;
+  }
+
+  // Root value of a chain of views (flatten/reshape of x shares x's memory).
+  int rootOf(int v) const {
+    while (true) {
+      int p = net_.values[v].producer;
+      if (p < 0 || net_.nodes[p].op->opcode != sema::kOpcodeView) return v;
+      v = net_.nodes[p].inputs[0];
+    }
+  }
+
+  int addBuffer(std::string name, int64_t bytes, int start, int end) {
+    mem_.buffers.push_back({std::move(name), bytes, start, end, -1});
+    return static_cast<int>(mem_.buffers.size() - 1);
+  }
+
+  void planBuffers() {
+    const size_t V = net_.values.size();
+    valueBuf_.assign(V, -1);
+    gradBuf_.assign(V, -1);
+    // Lifetimes per root value: from its producer's forward to the last backward that reads it.
+    std::vector<int> start(V, stepEnd_), end(V, 0);
+    std::vector<int> gStart(V, stepEnd_), gEnd(V, 0);
+    for (const Value& v : net_.values) {
+      int r = rootOf(v.id);
+      int s = v.producer < 0 ? 0 : info_[v.producer].fwdTime;
+      start[r] = std::min(start[r], s);
+      end[r] = std::max(end[r], s);
+      if (v.producer >= 0 && info_[v.producer].hasBwd) end[r] = std::max(end[r], info_[v.producer].bwdTime);
+      for (int c : consumers_[v.id]) {
+        end[r] = std::max(end[r], info_[c].fwdTime);
+        if (info_[c].hasBwd) end[r] = std::max(end[r], info_[c].bwdTime);
+      }
+      // The runtime reads the output (accuracy) after the step.
+      if (v.id == net_.output) end[r] = stepEnd_;
+      if (v.producer < 0) end[r] = stepEnd_;  // the input batch lives for the whole step
+      if (needsGrad_[v.id]) {
+        for (int c : consumers_[v.id])
+          if (info_[c].hasBwd) gStart[r] = std::min(gStart[r], info_[c].bwdTime);
+        if (v.id == net_.output) gStart[r] = std::min(gStart[r], lossBwd_);
+        int pb = v.producer >= 0 ? info_[v.producer].bwdTime : stepEnd_;
+        gEnd[r] = std::max(gEnd[r], pb);
+      }
+    }
+    for (const Value& v : net_.values) {
+      if (rootOf(v.id) != v.id) continue;
+      std::vector<int64_t> dims = concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name);
+      int64_t elems = 1;
+      for (int64_t d : dims) elems *= d;
+      std::string nm = v.producer >= 0 ? net_.nodes[v.producer].layer + ".out" : v.name;
+      valueBuf_[v.id] = addBuffer(nm, elems * 4, start[v.id], std::max(end[v.id], start[v.id]));
+      if (needsGrad_[v.id] && gStart[v.id] <= gEnd[v.id])
+        gradBuf_[v.id] = addBuffer("grad(" + nm + ")", elems * 4, gStart[v.id], gEnd[v.id]);
+    }
+    // Labels for the whole step; the scalar loss from the loss forward to its backward.
+    std::vector<int64_t> ld = labelDims();
+    int64_t le = 1;
+    for (int64_t d : ld) le *= d;
+    labelBuf_ = addBuffer("labels", le * 4, 0, stepEnd_);
+    lossBuf_ = addBuffer("loss", 4, lossFwd_, stepEnd_);  // read by the runtime after the step
+    planMemory(mem_);
+  }
+
+  bool classLabels() const {
+    const std::string& l = tc_.loss->name;
+    return l == "cross_entropy" || l == "nll";
+  }
+  std::vector<int64_t> labelDims() {
+    if (classLabels()) return {batch_};
+    return concreteDims(net_.values[net_.output].type.shape, net_.values[net_.output].span, "output");
+  }
+
+  // ---- emission --------------------------------------------------------------------------------------
+  static Arg rt() { return RtArg{}; }
+  void call(std::vector<Call>& list, std::string callee, std::vector<Arg> args) {
+    args.insert(args.begin(), rt());
+    list.push_back({std::move(callee), std::move(args)});
+  }
+
+  int32_t tensor(const TensorDesc& t) {
+    int64_t d[4] = {1, 1, 1, 1};
+    for (size_t i = 0; i < t.dims.size() && i < 4; ++i) d[i] = t.dims[i];
+    int64_t off = t.buffer >= 0 ? mem_.buffers[t.buffer].offset : -1;
+    call(plan_.setup, "dls_rt_tensor",
+         {int32_t{t.dtype}, static_cast<int32_t>(t.dims.size()), d[0], d[1], d[2], d[3], off});
+    return nextTensor_++;
+  }
+
+  int32_t splitOf(const sema::Pipeline& p) const {
+    if (p.split == "train") return DLS_SPLIT_TRAIN;
+    if (p.split == "valid" || p.split == "validation" || p.split == "val") return DLS_SPLIT_VALID;
+    return DLS_SPLIT_TEST;
+  }
+
+  void emitData(const sema::Pipeline& p, int32_t split) {
+    const sema::Dataset& ds = *p.dataset;
+    const sema::DataSource* src = ds.find(p.split);
+    if (!src) {
+      diags_.report(Code::E1004, p.sourceSpan, fmt::format("data set `{}` has no split `{}`", ds.name, p.split));
+      return;
+    }
+    int32_t format = src->format == sema::DataFormat::Idx ? DLS_DATA_IDX
+                     : src->format == sema::DataFormat::Csv ? DLS_DATA_CSV : DLS_DATA_NPY;
+    std::string a = src->resolved.size() > 0 ? src->resolved[0] : "";
+    std::string b = src->resolved.size() > 1 ? src->resolved[1] : "";
+    int64_t d[4] = {1, 1, 1, 1};
+    const auto& sd = ds.sample.shape.dims;
+    for (size_t i = 0; i < sd.size() && i < 4; ++i) d[i] = sd[i].isConst() ? sd[i].value : 1;
+    int32_t labelCol = -1;
+    if (!src->labelColumn.empty()) {
+      // CSV label column by index if numeric; the runtime resolves names against the header otherwise.
+      labelCol = std::all_of(src->labelColumn.begin(), src->labelColumn.end(), ::isdigit) ? std::stoi(src->labelColumn) : -2;
+    }
+    call(plan_.setup, "dls_rt_dataset",
+         {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});
+    for (const sema::PipeStep& s : p.steps) {
+      const std::string& op = s.name;
+      if (op == "to_f32") call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_TO_F32}, 0.0, 0.0, 0.0, 0.0});
+      else if (op == "scale")
+        call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_SCALE}, attr(s.attrs, "factor", 1), 0.0, 0.0, 0.0});
+      else if (op == "normalize")
+        call(plan_.setup, "dls_rt_pipe",
+             {split, int32_t{DLS_PIPE_NORMALIZE}, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1), 0.0, 0.0});
+      else if (op == "shuffle")
+        call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_SHUFFLE}, attr(s.attrs, "buffer", 0), 0.0, 0.0, 0.0});
+      else if (op == "random_crop")
+        call(plan_.setup, "dls_rt_pipe",
+             {split, int32_t{DLS_PIPE_RANDOM_CROP}, attr(s.attrs, "size", 0), attr(s.attrs, "pad", 0), 0.0, 0.0});
+      else if (op == "random_flip")
+        call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_RANDOM_FLIP}, attr(s.attrs, "p", 0.5), 0.0, 0.0, 0.0});
+      else if (op == "reshape" || op == "batch" || op == "repeat") {
+        // reshape keeps the element order (a view); batch is the train config; repeat is the epoch loop.
+      } else {
+        diags_.report(Code::E1004, s.span, fmt::format("pipeline step `{}` is not supported by the runtime yet", op));
+      }
+    }
+  }
+
+  void emitSetup() {
+    auto& S = plan_.setup;
+    plan_.programName = tc_.name;
+    plan_.arenaBytes = mem_.peak;
+    call(S, "dls_rt_program", {tc_.name, prog_.specPath, uint64_t{layoutHash(net_)}});
+    int32_t kind = DLS_DEVICE_CPU, first = 0, count = 1;
+    if (!tc_.devices.empty() && tc_.devices.front().kind == sema::Device::Kind::Cuda) {
+      kind = DLS_DEVICE_CUDA;
+      first = tc_.devices.front().index;
+      count = static_cast<int32_t>(tc_.devices.size());
+    }
+    call(S, "dls_rt_placement", {kind, first, count});
+    call(S, "dls_rt_train_config", {int64_t{tc_.epochs.value_or(1)}, int64_t{batch_}, int64_t{tc_.seed.value_or(0)}});
+    call(S, "dls_rt_checkpoint",
+         {tc_.checkpoint.value_or(std::string()), int64_t{tc_.checkpointEvery}, int64_t{tc_.checkpointKeep}});
+    if (tc_.validate) {
+      int32_t mask = 0;
+      for (const std::string& m : tc_.metrics) mask |= m == "accuracy" ? DLS_METRIC_ACCURACY : m == "loss" ? DLS_METRIC_LOSS : 0;
+      if (!mask) mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
+      call(S, "dls_rt_validate", {int64_t{tc_.validateEvery}, mask});
+    }
+    const sema::Call& opt = *tc_.optimizer;
+    int32_t okind = opt.name == "adam" ? DLS_OPT_ADAM : opt.name == "adamw" ? DLS_OPT_ADAMW
+                    : opt.name == "rmsprop" ? DLS_OPT_RMSPROP : DLS_OPT_SGD;
+    double beta2 = okind == DLS_OPT_RMSPROP ? arg(opt, "alpha", 0.99) : arg(opt, "beta2", 0.999);
+    call(S, "dls_rt_optimizer",
+         {okind, arg(opt, "lr", 0.01), arg(opt, "momentum", 0), arg(opt, "beta1", 0.9), beta2, arg(opt, "eps", 1e-8),
+          arg(opt, "weight_decay", okind == DLS_OPT_ADAMW ? 0.01 : 0), static_cast<int32_t>(arg(opt, "nesterov", 0))});
+    for (const sema::Call& s : tc_.schedules) {
+      if (s.name == "step")
+        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_STEP}, arg(s, "every", 1), arg(s, "gamma", 0.1), 0.0, 0.0});
+      else if (s.name == "cosine")
+        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_COSINE}, arg(s, "t_max", 0), arg(s, "eta_min", 0), 0.0, 0.0});
+      else if (s.name == "warmup")
+        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_WARMUP}, arg(s, "steps", 0), 0.0, 0.0, 0.0});
+      else if (s.name == "multistep") {
+        double m[3] = {0, 0, 0};
+        if (auto it = s.args.find("milestones"); it != s.args.end())
+          if (auto* v = std::get_if<std::vector<int64_t>>(&it->second.value))
+            for (size_t i = 0; i < v->size() && i < 3; ++i) m[i] = static_cast<double>((*v)[i]);
+        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_MULTISTEP}, m[0], m[1], m[2], arg(s, "gamma", 0.1)});
+      }
+    }
+    emitData(*tc_.data, DLS_SPLIT_TRAIN);
+    if (tc_.validate) emitData(*tc_.validate, splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate));
+    call(S, "dls_rt_arena", {int64_t{mem_.peak}});
+
+    // Tensors: values (views share their root's buffer), their gradients, labels and loss.
+    valueTensor_.assign(net_.values.size(), -1);
+    gradTensor_.assign(net_.values.size(), -1);
+    for (const Value& v : net_.values) {
+      TensorDesc t{dlsDtype(v.type.dtype), concreteDims(v.type.shape, v.span, v.name), valueBuf_[rootOf(v.id)]};
+      valueTensor_[v.id] = tensor(t);
+    }
+    for (const Value& v : net_.values) {
+      if (!needsGrad_[v.id] || gradBuf_[rootOf(v.id)] < 0) continue;
+      TensorDesc t{DLS_F32, concreteDims(v.type.shape, v.span, v.name), gradBuf_[rootOf(v.id)]};
+      gradTensor_[v.id] = tensor(t);
+    }
+    labelTensor_ = tensor({classLabels() ? DLS_I32 : DLS_F32, labelDims(), labelBuf_});
+    lossTensor_ = tensor({DLS_F32, {1}, lossBuf_});
+
+    // Parameters: persistent value and gradient tensors owned by the runtime.
+    paramTensor_.assign(net_.params.size(), -1);
+    for (const sema::Param& p : net_.params) {
+      std::vector<int64_t> dims = concreteDims(p.shape, net_.nodes[p.node].span, p.name);
+      int32_t value = tensor({DLS_F32, dims, -1});
+      int32_t grad = p.trainable ? tensor({DLS_F32, dims, -1}) : -1;
+      paramTensor_[p.id] = value;
+      bool decay = p.role == sema::ParamRole::Weight || p.role == sema::ParamRole::Embedding;
+      call(S, "dls_rt_param",
+           {value, grad, p.name, initKind(p.init), p.initA, p.initB, int64_t{p.fanIn}, int64_t{p.fanOut},
+            int32_t{p.trainable ? 1 : 0}, int32_t{decay ? 1 : 0}});
+    }
+
+    // Forward ops, the loss, then gradient ops in reverse order.
+    opId_.assign(net_.nodes.size(), -1);
+    for (const Node& n : net_.nodes) {
+      if (info_[n.id].opcode < 0) continue;
+      std::vector<int32_t> ts;
+      std::vector<double> as;
+      operands(n, ts, as);
+      LineCol lc = sm_.lineCol(n.span);
+      call(S, "dls_rt_op", {int32_t{info_[n.id].opcode}, I32Array{ts}, static_cast<int32_t>(ts.size()), F64Array{as},
+                            static_cast<int32_t>(as.size()), static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
+      opId_[n.id] = nextOp_++;
+    }
+    const std::string& ln = tc_.loss->name;
+    int32_t lossCode = ln == "cross_entropy" ? DLS_OP_CROSS_ENTROPY : ln == "nll" ? DLS_OP_NLL
+                       : ln == "bce_with_logits" ? DLS_OP_BCE_WITH_LOGITS : ln == "bce" ? DLS_OP_BCE
+                       : ln == "mse" ? DLS_OP_MSE : -1;
+    if (lossCode < 0) {
+      diags_.report(Code::E1004, tc_.loss->nameSpan, fmt::format("loss `{}` is not supported by the runtime yet", ln));
+      return;
+    }
+    LineCol llc = sm_.lineCol(tc_.loss->span);
+    std::vector<int32_t> lt = {valueTensor_[net_.output], labelTensor_, lossTensor_};
+    std::vector<double> la = {arg(*tc_.loss, "label_smoothing", 0)};
+    call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, int32_t{1}, static_cast<int32_t>(llc.line),
+                          static_cast<int32_t>(llc.col)});
+    lossOp_ = nextOp_++;
+    call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[net_.output], lossTensor_});
+
+    // Gradient ops. Reverse order; a gradient buffer is written by the first op that reaches it and
+    // accumulated into by the later ones (values with several consumers: residual connections).
+    std::vector<bool> written(mem_.buffers.size(), false);
+    auto dinFor = [&](int v, int& accumulate, int bit) -> int32_t {
+      if (!needsGrad_[v] || gradTensor_[v] < 0) return -1;
+      int buf = gradBuf_[rootOf(v)];
+      if (written[buf]) accumulate |= 1 << bit;
+      written[buf] = true;
+      return gradTensor_[v];
+    };
+    {
+      int acc = 0;
+      std::vector<int32_t> dins = {dinFor(net_.output, acc, 0), -1};
+      call(S, "dls_rt_grad_op", {lossOp_, int32_t{-1}, I32Array{dins}, int32_t{2}, int32_t{acc}});
+      lossGradOp_ = nextGradOp_++;
+    }
+    gradOp_.assign(net_.nodes.size(), -1);
+    for (auto it = net_.nodes.rbegin(); it != net_.nodes.rend(); ++it) {
+      const Node& n = *it;
+      if (!info_[n.id].hasBwd) continue;
+      int acc = 0;
+      std::vector<int32_t> dins;
+      for (size_t i = 0; i < n.inputs.size(); ++i) dins.push_back(dinFor(n.inputs[i], acc, static_cast<int>(i)));
+      call(S, "dls_rt_grad_op", {int32_t{opId_[n.id]}, gradTensor_[n.output], I32Array{dins},
+                                  static_cast<int32_t>(dins.size()), int32_t{acc}});
+      gradOp_[n.id] = nextGradOp_++;
+    }
+  }
+
+  int32_t paramByRole(const Node& n, sema::ParamRole role) const {
+    for (int p : n.params)
+      if (net_.params[p].role == role) return paramTensor_[p];
+    return -1;
+  }
+
+  void operands(const Node& n, std::vector<int32_t>& ts, std::vector<double>& as) {
+    auto in = [&](size_t i) { return valueTensor_[n.inputs[i]]; };
+    int32_t out = valueTensor_[n.output];
+    auto i64 = [&](const char* name) { return static_cast<double>(n.intAttr(name)); };
+    switch (info_[n.id].opcode) {
+      case DLS_OP_DENSE:
+      case DLS_OP_CONV2D:
+        ts = {in(0), paramByRole(n, sema::ParamRole::Weight), paramByRole(n, sema::ParamRole::Bias), out};
+        if (info_[n.id].opcode == DLS_OP_CONV2D)
+          as = {i64("stride_h"), i64("stride_w"), i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right"),
+                i64("dilation_h"), i64("dilation_w"), static_cast<double>(n.intAttr("groups", 1))};
+        break;
+      case DLS_OP_MAXPOOL:
+      case DLS_OP_AVGPOOL:
+        ts = {in(0), out, -1};
+        as = {i64("kernel_h"), i64("kernel_w"), i64("stride_h"), i64("stride_w"),
+              i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right")};
+        break;
+      case DLS_OP_BATCH_NORM:
+        ts = {in(0), paramByRole(n, sema::ParamRole::Gamma), paramByRole(n, sema::ParamRole::Beta),
+              paramByRole(n, sema::ParamRole::RunningMean), paramByRole(n, sema::ParamRole::RunningVar), out};
+        as = {n.floatAttr("eps", 1e-5), n.floatAttr("momentum", 0.1)};
+        break;
+      case DLS_OP_LAYER_NORM:
+        ts = {in(0), paramByRole(n, sema::ParamRole::Gamma), paramByRole(n, sema::ParamRole::Beta), out};
+        as = {n.floatAttr("eps", 1e-5)};
+        break;
+      case DLS_OP_DROPOUT: ts = {in(0), out}; as = {n.floatAttr("p", 0.5)}; break;
+      case DLS_OP_LEAKY_RELU: ts = {in(0), out}; as = {n.floatAttr("alpha", 0.01)}; break;
+      case DLS_OP_CONCAT:
+        for (size_t i = 0; i < n.inputs.size(); ++i) ts.push_back(in(i));
+        ts.push_back(out);
+        as = {static_cast<double>(n.intAttr("axis", 1))};
+        break;
+      case DLS_OP_TRANSPOSE:
+        ts = {in(0), out};
+        for (int64_t p : n.intsAttr("perm")) as.push_back(static_cast<double>(p));
+        break;
+      case DLS_OP_EMBEDDING: ts = {in(0), paramByRole(n, sema::ParamRole::Embedding), out}; break;
+      case DLS_OP_UPSAMPLE: ts = {in(0), out}; as = {static_cast<double>(n.intAttr("factor", 2))}; break;
+      default:
+        for (size_t i = 0; i < n.inputs.size(); ++i) ts.push_back(in(i));
+        ts.push_back(out);
+        break;
+    }
+  }
+
+  void emitSteps() {
+    for (const Node& n : net_.nodes)
+      if (opId_[n.id] >= 0) {
+        call(plan_.train, "dls_rt_fwd", {int32_t{opId_[n.id]}});
+        call(plan_.eval, "dls_rt_fwd", {int32_t{opId_[n.id]}});
+      }
+    call(plan_.train, "dls_rt_fwd", {int32_t{lossOp_}});
+    call(plan_.eval, "dls_rt_fwd", {int32_t{lossOp_}});
+    call(plan_.train, "dls_rt_bwd", {int32_t{lossGradOp_}});
+    for (auto it = net_.nodes.rbegin(); it != net_.nodes.rend(); ++it)
+      if (gradOp_[it->id] >= 0) call(plan_.train, "dls_rt_bwd", {int32_t{gradOp_[it->id]}});
+    call(plan_.train, "dls_rt_update", {});
+  }
+
+  const sema::Program& prog_;
+  const sema::TrainConfig& tc_;
+  const Network& net_;
+  const SourceManager& sm_;
+  DiagnosticEngine& diags_;
+  StepPlan plan_;
+  MemoryPlan mem_;
+  int64_t batch_ = 1;
+  std::vector<NodeInfo> info_;
+  std::vector<bool> needsGrad_;
+  std::vector<std::vector<int>> consumers_;
+  std::vector<int> valueBuf_, gradBuf_;
+  std::vector<int32_t> valueTensor_, gradTensor_, paramTensor_, opId_, gradOp_;
+  int labelBuf_ = -1, lossBuf_ = -1;
+  int32_t labelTensor_ = -1, lossTensor_ = -1, lossOp_ = -1, lossGradOp_ = -1;
+  int32_t nextTensor_ = 0, nextOp_ = 0, nextGradOp_ = 0;
+  int lossFwd_ = 0, lossBwd_ = 0, stepEnd_ = 0;
+};
+
+}  // namespace
+
+std::optional<LowerResult> lowerProgram(const sema::Program& program, const std::string& train,
+                                        const SourceManager& sm, DiagnosticEngine& diags) {
+  const sema::TrainConfig* tc = nullptr;
+  for (auto& t : program.trains)
+    if (train.empty() || t->name == train) {
+      if (tc && train.empty()) {
+        diags.report(Code::E1001, t->nameSpan, "the spec has several train blocks; choose one with --train NAME");
+        return std::nullopt;
+      }
+      tc = t.get();
+    }
+  if (!tc) {
+    diags.report(Code::E1001, Span{}, train.empty() ? "the spec has no train block to build"
+                                                     : fmt::format("the spec has no train block `{}`", train));
+    return std::nullopt;
+  }
+  if (!tc->network) {
+    diags.report(Code::E1004, tc->span, fmt::format("train block `{}` names no network (`model = …`)", tc->name));
+    return std::nullopt;
+  }
+  if (!tc->optimizer) {
+    diags.report(Code::E1004, tc->span, fmt::format("train block `{}` has no optimizer", tc->name));
+    return std::nullopt;
+  }
+  return Lowerer(program, *tc, sm, diags).run();
+}
+
+}  // namespace dls::plan

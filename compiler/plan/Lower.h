@@ -1,0 +1,26 @@
+// lowerProgram: typed program → StepPlan. Runs reverse-mode autodiff over the network (each op's
+// gradient is the runtime's gradient op for it, wired here: which inputs need a gradient and which
+// gradients accumulate), plans the step's memory (buffer lifetimes and offsets in one arena), and
+// emits the setup, train-step and eval-step call lists with every shape and constant baked in.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "plan/MemoryPlan.h"
+#include "plan/StepPlan.h"
+#include "sema/Program.h"
+#include "support/DiagnosticEngine.h"
+
+namespace dls::plan {
+
+struct LowerResult {
+  StepPlan plan;
+  MemoryPlan memory;
+};
+
+// Lowers the train block `train` (or the only one when empty). Reports E1xxx diagnostics for what the
+// backend cannot run; returns nullopt when lowering failed.
+std::optional<LowerResult> lowerProgram(const sema::Program& program, const std::string& train,
+                                        const SourceManager& sm, DiagnosticEngine& diags);
+
+}  // namespace dls::plan
