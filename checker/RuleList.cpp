@@ -5,7 +5,6 @@ namespace dls::checker {
 
 void checkConstantInit(const RuleContext&);
 void checkInitVariance(const RuleContext&);
-void checkDoubleInit(const RuleContext&);
 void checkLinearStack(const RuleContext&);
 void checkNoNonlinearity(const RuleContext&);
 void checkRegressionHead(const RuleContext&);
@@ -14,11 +13,7 @@ void checkPoolingCollapse(const RuleContext&);
 void checkDeviceReference(const RuleContext&);
 void checkSharedState(const RuleContext&);
 void checkDataParallelBatch(const RuleContext&);
-void checkBackendSupport(const RuleContext&);
-void checkTransferInStep(const RuleContext&);
 void checkLabelDType(const RuleContext&);
-void checkCpuOpOnDevice(const RuleContext&);
-void checkDeprecated(const RuleContext&);
 void checkDecodeLayout(const RuleContext&);
 void checkShufflePosition(const RuleContext&);
 void checkSplitAfterShuffle(const RuleContext&);
@@ -26,12 +21,9 @@ void checkShadowing(const RuleContext&);
 void checkLearningRate(const RuleContext&);
 void checkAdamEpsilon(const RuleContext&);
 void checkAdamL2(const RuleContext&);
-void checkUnmaskedLoss(const RuleContext&);
 void checkTrainCompleteness(const RuleContext&);
 void checkPreprocessingDiffers(const RuleContext&);
-void checkStatsFromTest(const RuleContext&);
 void checkUnscaledInput(const RuleContext&);
-void checkHyperparameters(const RuleContext&);
 void checkMissingShuffle(const RuleContext&);
 void checkMemoryEstimate(const RuleContext&);
 void checkResumeMissing(const RuleContext&);
@@ -43,7 +35,6 @@ namespace {
 const Rule kRules[] = {
     {Code::M0101, "constant or zero weight initialisation", checkConstantInit},
     {Code::M0102, "initialisers mismatched to the activations (signal propagation)", checkInitVariance},
-    {Code::M0103, "parameters initialised twice", checkDoubleInit},
     {Code::M0104, "consecutive linear layers", checkLinearStack},
     {Code::M0106, "a network with no non-linearity", checkNoNonlinearity},
     {Code::M0105, "regression head on class labels", checkRegressionHead},
@@ -52,24 +43,17 @@ const Rule kRules[] = {
     {Code::E0501, "device index beyond the declared devices; missing placement", checkDeviceReference},
     {Code::E0502, "state shared across devices", checkSharedState},
     {Code::E0503, "data-parallel batch split", checkDataParallelBatch},
-    {Code::E0505, "host-only ops on a GPU backend", checkBackendSupport},
-    {Code::E0506, "explicit transfer inside the step", checkTransferInStep},
     {Code::E0507, "labels converted to a float dtype", checkLabelDType},
-    {Code::E0508, "CPU-only pipeline op fed device tensors", checkCpuOpOnDevice},
-    {Code::W0601, "deprecated ops and arguments", checkDeprecated},
     {Code::E0602, "channels-last samples fed to a channels-first network", checkDecodeLayout},
     {Code::E0603, "shuffle after batch or repeat", checkShufflePosition},
     {Code::W0604, "split after an unseeded shuffle", checkSplitAfterShuffle},
     {Code::W0605, "names that shadow declarations", checkShadowing},
-    {Code::E0701, "learning rates per optimizer", checkLearningRate},
+    {Code::W0702, "implausible learning rates per optimizer", checkLearningRate},
     {Code::W0703, "Adam epsilon too low", checkAdamEpsilon},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
-    {Code::E0706, "declared mask not passed to the loss", checkUnmaskedLoss},
-    {Code::E0707, "missing loss, optimizer or validation set", checkTrainCompleteness},
+    {Code::W0709, "missing validation set", checkTrainCompleteness},
     {Code::W0710, "train and validation preprocessing differ", checkPreprocessingDiffers},
-    {Code::E0711, "normalisation statistics fitted on held-out data", checkStatsFromTest},
     {Code::W0712, "u8 inputs not scaled", checkUnscaledInput},
-    {Code::E0713, "hyperparameters outside their domain", checkHyperparameters},
     {Code::W0714, "training data never shuffled", checkMissingShuffle},
     {Code::E0801, "memory estimate against the device", checkMemoryEstimate},
     {Code::E0803, "resume from a missing checkpoint", checkResumeMissing},

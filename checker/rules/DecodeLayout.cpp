@@ -22,7 +22,8 @@ void checkDecodeLayout(const RuleContext& c) {
     const DataView* d = p ? datasetOf(c, *p) : nullptr;
     if (!n || !d || !d->sample || !d->sample->type || n->inputDims.size() != 3) continue;
     auto sd = typeDims(*d->sample->type);
-    if (sd.size() != 3) continue;
+    // One channel: [H, W, 1] and [1, H, W] hold the pixels in the same order, so a reshape is harmless.
+    if (sd.size() != 3 || (sd[2] && *sd[2] == 1)) continue;
     bool reordered = false;
     for (const OpUse& s : p->steps)
       if (s.field == d->sample->key.name && (s.op == "transpose" || s.op == "permute" || s.op == "to_channels_first"))
@@ -32,10 +33,10 @@ void checkDecodeLayout(const RuleContext& c) {
     // channels-last [H, W, C] vs channels-first [C, H, W], C in {1, 3, 4}, H, W larger.
     if (sd[2] && in[0] && *sd[2] == *in[0] && sd[0] == in[1] && sd[1] == in[2] && sd[0] != sd[2] && *sd[2] <= 4) {
       c.diags.report(Code::E0602, d->sample->type->span, "channels-last " + dimsStr(sd), n->decl->name.name,
-                     "channels-first " + dimsStr(in), "the pipeline does not transpose them")
+                     "channels-first " + dimsStr(in), "reshaping does not reorder axes")
           .primary("height, width, channels")
           .label(n->decl->params[0].type.span, "channels, height, width")
-          .help("add `|> transpose([2, 0, 1])` to the sample in the pipeline");
+          .help("declare the network input channels-last, as the data is, and reorder inside the network: `x |> transpose([0, 3, 1, 2])`");
     }
   }
 }

@@ -1,5 +1,5 @@
-// E0701: learning rate ≤ 0. W0702: implausible learning rates per optimizer (sgd > 1, adam-family > 0.01,
-// any < 1e-6).
+// W0702: implausible learning rates per optimizer (sgd > 1, adam-family > 0.01, any < 1e-6).
+// A learning rate ≤ 0 is sema's (E0212, from the op table's range for `lr`): this rule skips it.
 #include <fmt/format.h>
 
 #include "checker/RuleSupport.h"
@@ -17,10 +17,7 @@ void checkLearningRate(const RuleContext& c) {
     if (!lr) continue;
     Span s = u->argSpans.at(key);
     std::string text = std::string(c.sources.text(u->arg(key)->span));
-    if (*lr <= 0) {
-      c.diags.report(Code::E0701, s, text).primary("not positive").help("use a positive learning rate, e.g. `lr: 0.01`");
-      continue;
-    }
+    if (*lr <= 0) continue;  // sema's E0212
     bool adamLike = u->op == "adam" || u->op == "adamw" || u->op == "rmsprop" || u->op == "nadam";
     std::string why;
     if (u->op == "sgd" && *lr > 1) why = "SGD diverges above about 1";

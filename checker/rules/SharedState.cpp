@@ -1,5 +1,5 @@
-// E0502: parameters or optimizer state shared across devices: a device listed twice in a data-parallel
-// placement (two replicas on one device share its parameters), or the optimizer placed on another device.
+// E0502: optimizer state placed on another device than the parameters it updates. (A device listed twice in
+// a data-parallel placement, two replicas sharing one device's parameters, is sema's E0302.)
 #include "checker/RuleSupport.h"
 
 namespace dls::checker {
@@ -11,16 +11,6 @@ std::string devName(const ast::Device& d) { return d.name.name + (d.index ? ":" 
 void checkSharedState(const RuleContext& c) {
   for (const TrainView& t : c.view.trains) {
     const ast::Clause* on = onClause(t.item("model"));
-    if (on)
-      for (size_t i = 0; i < on->devices.size(); ++i)
-        for (size_t j = 0; j < i; ++j)
-          if (devName(on->devices[i]) == devName(on->devices[j])) {
-            c.diags.report(Code::E0502, on->devices[i].span, "`" + devName(on->devices[i]) + "` is listed twice: two replicas would share one device's parameters")
-                .primary("listed again")
-                .label(on->devices[j].span, "first listed here")
-                .help("list each device once");
-            break;
-          }
     const ast::Item* opt = t.item("optimizer");
     const ast::Clause* oon = onClause(opt);
     if (!oon || oon->devices.empty()) continue;
