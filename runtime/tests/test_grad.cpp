@@ -41,7 +41,8 @@ struct GradCheck {
   }
   int weight(std::vector<int64_t> d, double lo = -1, double hi = 1) {
     int id = tensor(d), g = tensor(d);
-    std::string name = "p" + std::to_string(rt->params.size());
+    std::string name = "p";  // (not "p" + to_string: GCC 12 -Wrestrict false positive)
+    name += std::to_string(rt->params.size());
     dls_rt_param(rt.get(), id, g, name.c_str(), DLS_INIT_UNIFORM, lo, hi, 1, 1, 1, 1);
     ts.push_back(id), grads.push_back(g), param.push_back(true);
     return id;

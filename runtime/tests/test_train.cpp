@@ -2,6 +2,9 @@
 // the non-finite loss guard, evaluation and prediction.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -51,9 +54,33 @@ TEST_CASE("mlp learns; resume continues the exact trajectory", "[train]") {
   Options ev;
   ev.command = "eval", ev.checkpoint = b + "/ck", ev.quiet = true;
   CHECK(run(ev, mlp_program()) == 0);
+  // predict: an .npy of 3 samples (u8, as the raw IDX pixels), one class per line on stdout
+  std::vector<uint8_t> px(3 * 784);
+  for (int i = 0; i < 3; ++i)
+    for (int p = 0; p < 784; ++p) px[size_t(i * 784 + p)] = uint8_t((p / 28) * 10 / 28 == i * 3 ? 200 : 40);
+  dlt::write_bytes(data + "/three.npy", dlt::npy_bytes("|u1", {3, 1, 28, 28}, px.data(), px.size()));
   Options pr;
-  pr.command = "predict", pr.checkpoint = b + "/ck", pr.predict_file = data + "/test-images.gz";
-  CHECK(run(pr, mlp_program()) == 0);
+  pr.command = "predict", pr.checkpoint = b + "/ck", pr.predict_file = data + "/three.npy";
+  std::fflush(stdout);
+  std::string out_path = data + "/predict.txt";
+  int saved = dup(1);
+  FILE* f = std::freopen(out_path.c_str(), "w", stdout);
+  REQUIRE(f != nullptr);
+  int rc = run(pr, mlp_program());
+  std::fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  CHECK(rc == 0);
+  std::ifstream pin(out_path);
+  std::string l1, l2, l3;
+  pin >> l1 >> l2 >> l3;
+  CHECK(l1 == "0");
+  CHECK(l2 == "3");
+  CHECK(l3 == "6");
+  // a sample file of the wrong shape is a diagnostic
+  dlt::write_bytes(data + "/bad.npy", dlt::npy_bytes("|u1", {3, 27, 28}, px.data(), 3 * 27 * 28));
+  pr.predict_file = data + "/bad.npy";
+  CHECK_THAT(dlt::fault_of([&] { run(pr, mlp_program()); }, Diag::R0205), Catch::Contains("bad.npy"));
 }
 
 TEST_CASE("a non-finite loss stops training at the op that produced it", "[train]") {
