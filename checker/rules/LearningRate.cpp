@@ -1,4 +1,4 @@
-// W0702: implausible learning rates per optimizer (sgd > 1, adam-family > 0.01, any < 1e-6).
+// W0702: implausible learning rates per optimizer (sgd ≥ 1, adam-family > 0.01, any < 1e-6).
 // A learning rate ≤ 0 is sema's (E0212, from the op table's range for `lr`): this rule skips it.
 #include <fmt/format.h>
 
@@ -20,7 +20,7 @@ void checkLearningRate(const RuleContext& c) {
     if (*lr <= 0) continue;  // sema's E0212
     bool adamLike = u->op == "adam" || u->op == "adamw" || u->op == "rmsprop" || u->op == "nadam";
     std::string why;
-    if (u->op == "sgd" && *lr > 1) why = "SGD diverges above about 1";
+    if (u->op == "sgd" && *lr >= 1) why = "SGD diverges from about 1 on";
     else if (adamLike && *lr > 0.01) why = "adaptive optimizers diverge above about 0.01 (typical: 1e-3)";
     else if (*lr < 1e-6) why = "below 1e-6 training barely moves";
     if (why.empty()) continue;

@@ -16,8 +16,9 @@ void checkLinearStack(const RuleContext& c) {
               .label(prev->nameSpan, "previous linear layer, no activation after it")
               .help("add an activation between them (`|> relu`), or merge them into one layer");
         prev = &u;
-      } else if (isNonLinear(u.op) || cls == LayerClass::Norm || cls == LayerClass::Other) {
-        prev = nullptr;  // a non-linearity, or an op (add, concat) that may join other paths
+      } else if (isNonLinear(u.op) || cls == LayerClass::Other) {
+        prev = nullptr;  // a non-linearity, or an op (add, concat) that may join other paths; a normalisation
+                         // layer is affine, so it does not separate two linear layers
       }
     }
   }

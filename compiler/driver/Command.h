@@ -46,5 +46,6 @@ int cmdGraph(const std::vector<std::string>& argv);
 int cmdBuild(const std::vector<std::string>& argv);
 int cmdRun(const std::vector<std::string>& argv);
 int cmdImport(const std::vector<std::string>& argv);
+int cmdMutate(const std::vector<std::string>& argv);
 
 }  // namespace dls

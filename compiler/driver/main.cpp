@@ -27,6 +27,7 @@ const std::vector<CommandEntry>& commands() {
       {"build", cmdBuild, "compile a spec's train block to a standalone training executable"},
       {"run", cmdRun, "build a spec and start training"},
       {"import", cmdImport, "translate a Darknet .cfg network into a spec (dlspec import darknet FILE.cfg)"},
+      {"mutate", cmdMutate, "write DeepCrime-style mutants of a spec and a manifest (dlspec mutate FILE -o DIR)"},
   };
   return table;
 }
