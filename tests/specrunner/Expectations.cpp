@@ -64,11 +64,13 @@ struct Holder {
 };
 }  // namespace
 
-CheckResult checkText(const std::string& path, std::string text) {
+CheckResult checkText(const std::string& path, std::string text, bool data) {
   auto h = std::make_shared<Holder>();
   Compilation& c = h->c;
   c.loadText(path, std::move(text));
-  if (c.parse() && c.analyze()) runChecker(c, CheckOptions{});
+  CheckOptions opt;
+  opt.data = data;
+  if (c.parse() && c.analyze()) runChecker(c, opt);
   CheckResult r;
   r.diags = c.diags.finish();
   r.sources = &c.sources;

@@ -32,7 +32,9 @@ struct CheckResult {
   std::string renderProblem;         // non-empty when a renderer misbehaved
   std::shared_ptr<void> keepAlive;
 };
-CheckResult checkText(const std::string& path, std::string text);
+// `data`: also run the data checks (`dlspec check --data`); `path` must then locate the spec on disk, since
+// data paths are relative to it. A spec asks for this with a `// dlspec-check: --data` line.
+CheckResult checkText(const std::string& path, std::string text, bool data = false);
 
 // Compares diagnostics with expectations; returns a report, empty when they agree.
 std::string compare(const std::string& path, const CheckResult& r, std::vector<Expectation>& exps);

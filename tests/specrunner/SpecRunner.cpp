@@ -11,6 +11,7 @@
 //   // expect-error[E0013]@+1       ... on the next line (@-2: two lines up)
 //   // expect-warning[W0016]:14     ... starting at column 14 (code points, 1-based)
 //   // expect-error[E0001]@file     anywhere or without a location; only in *.fail.dls files
+//   // dlspec-check: --data         (a line of its own) also run the data checks, as `dlspec check --data`
 // A file without expectations must produce no diagnostic at all. Exit status 0 when every file agrees.
 #include <algorithm>
 #include <chrono>
@@ -34,7 +35,8 @@ bool endsWith(const std::string& s, std::string_view suffix) {
 
 // One case: a name (a path or generated/NAME.dls) and its text.
 // `extra` holds expectations for texts that cannot carry their own (an empty file).
-std::string runCase(const std::string& name, std::string text, const std::string& extra = {}) {
+std::string runCase(const std::string& name, std::string text, const std::string& extra = {},
+                    const std::string& diskPath = {}) {
   std::vector<std::string> problems;
   auto exps = parseExpectations(text, endsWith(name, ".fail.dls"), problems);
   for (auto& e : parseExpectations(extra, true, problems)) exps.push_back(e);
@@ -43,7 +45,9 @@ std::string runCase(const std::string& name, std::string text, const std::string
     for (auto& p : problems) r += "  " + p + "\n";
     return r;
   }
-  CheckResult res = checkText(name, std::move(text));
+  // `// dlspec-check: --data` turns on the data checks; data paths resolve against the spec's own file.
+  bool data = !diskPath.empty() && text.find("// dlspec-check: --data") != std::string::npos;
+  CheckResult res = checkText(data ? diskPath : name, std::move(text), data);
   return compare(name, res, exps);
 }
 
@@ -152,7 +156,7 @@ int run(int argc, char** argv) {
         failures += fmt::format("FAIL {}: cannot read the file\n", f);
         continue;
       }
-      failures += runCase(f, std::move(text));
+      failures += runCase(f, std::move(text), {}, (fs::path(root) / f).string());
     }
   }
   if (!failures.empty()) {
