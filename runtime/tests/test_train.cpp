@@ -23,7 +23,7 @@ Options train_opts(int64_t epochs) {
 }
 }  // namespace
 
-TEST_CASE("mlp learns; resume continues the exact trajectory", "[train]") {
+TEST_CASE("mlp learns, and a resumed run continues the exact trajectory", "[train]") {
   std::string data = dlt::temp_dir(), a = dlt::temp_dir(), b = dlt::temp_dir();
   dlt::write_small_mnist(data);
   mlp_config() = dlt::small_config(data);
