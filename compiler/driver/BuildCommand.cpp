@@ -1,5 +1,6 @@
 // dlspec build FILE [-o EXE] [--emit=exe|obj|llvm] [--train NAME]: check, lower, emit through LLVM, link.
 // dlspec run FILE [--train NAME] [-- ARGS...]: build into .dlspec/ and start `EXE train ARGS...`.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,15 +25,51 @@
 namespace dls {
 
 static constexpr std::string_view kBuildUsage =
-    "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--format=…] FILE";
-static constexpr std::string_view kRunUsage = "dlspec run [--train NAME] FILE [-- EXECUTABLE-ARGS...]";
+    "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--device cpu|cuda:K] [--format=…] FILE";
+static constexpr std::string_view kRunUsage = "dlspec run [--train NAME] [--device cpu|cuda:K] FILE [-- EXECUTABLE-ARGS...]";
 
 namespace {
+
+// Parses `cpu` or `cuda:K` for --device.
+std::optional<sema::Device> parseDevice(const std::string& s) {
+  if (s == "cpu") return sema::Device{sema::Device::Kind::Cpu, 0};
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.size() < 9 &&
+      s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return sema::Device{sema::Device::Kind::Cuda, std::stoi(s.substr(5))};
+  return std::nullopt;
+}
+
+// Takes `--device X` / `--device=X` out of argv into `req`; false (after a usage error) when malformed.
+bool takeDevice(std::vector<std::string>& argv, std::optional<sema::Device>& out, std::string_view usage, int& rc) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    std::string v;
+    if (argv[i] == "--device" && i + 1 < argv.size()) {
+      v = argv[i + 1];
+      argv.erase(argv.begin() + static_cast<long>(i), argv.begin() + static_cast<long>(i) + 2);
+    } else if (argv[i].rfind("--device=", 0) == 0) {
+      v = argv[i].substr(9);
+      argv.erase(argv.begin() + static_cast<long>(i));
+    } else if (argv[i] == "--device") {
+      rc = usageError("`--device` needs a value (cpu or cuda:K)", usage);
+      return false;
+    } else {
+      continue;
+    }
+    out = parseDevice(v);
+    if (!out) {
+      rc = usageError(fmt::format("unknown device `{}` (expected cpu or cuda:K)", v), usage);
+      return false;
+    }
+    --i;
+  }
+  return true;
+}
 
 enum class Emit { Exe, Obj, Llvm };
 
 struct BuildRequest {
   std::string file, output, train;
+  std::optional<sema::Device> device;  // --device cpu|cuda:K overrides the spec's placement
   Emit emit = Emit::Exe;
 };
 
@@ -46,7 +83,7 @@ int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtP
     printDiagnostics(c, opt);
     return kExitErrors;
   }
-  auto lowered = plan::lowerProgram(*c.program, req.train, c.sources, c.diags);
+  auto lowered = plan::lowerProgram(*c.program, req.train, c.sources, c.diags, req.device);
   if (!lowered) {
     printDiagnostics(c, opt);
     return kExitErrors;
@@ -109,11 +146,14 @@ int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtP
 
 }  // namespace
 
-int cmdBuild(const std::vector<std::string>& argv) {
+int cmdBuild(const std::vector<std::string>& argvIn) {
   CommonOptions opt;
   Args args;
   std::vector<std::string> rest;
   BuildRequest req;
+  std::vector<std::string> argv = argvIn;
+  int rc = kExitUsage;
+  if (!takeDevice(argv, req.device, kBuildUsage, rc)) return rc;
   // -o and --train take a value; pull them out before the common parser sees them.
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
@@ -140,12 +180,20 @@ int cmdBuild(const std::vector<std::string>& argv) {
   return build(req, opt, nullptr);
 }
 
-int cmdRun(const std::vector<std::string>& argv) {
+int cmdRun(const std::vector<std::string>& argvIn) {
   CommonOptions opt;
   Args args;
   BuildRequest req;
   std::vector<std::string> mine, exeArgs;
   bool pass = false;
+  // Only the part before `--` belongs to dlspec.
+  std::vector<std::string> argv = argvIn;
+  auto sep = std::find(argv.begin(), argv.end(), "--");
+  std::vector<std::string> head(argv.begin(), sep), tail(sep, argv.end());
+  int rc0 = kExitUsage;
+  if (!takeDevice(head, req.device, kRunUsage, rc0)) return rc0;
+  argv = head;
+  argv.insert(argv.end(), tail.begin(), tail.end());
   for (size_t i = 0; i < argv.size(); ++i) {
     if (pass) exeArgs.push_back(argv[i]);
     else if (argv[i] == "--") pass = true;

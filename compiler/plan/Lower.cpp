@@ -21,6 +21,7 @@ double num(const AttrValue& v, double dflt = 0) {
   if (auto* d = std::get_if<double>(&v)) return *d;
   if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
   if (auto* b = std::get_if<bool>(&v)) return *b ? 1 : 0;
+  if (auto* l = std::get_if<std::vector<int64_t>>(&v)) return l->empty() ? dflt : static_cast<double>(l->front());
   return dflt;
 }
 double arg(const sema::Call& c, const std::string& name, double dflt) {
@@ -77,8 +78,11 @@ struct TensorDesc {
 
 class Lowerer {
 public:
-  Lowerer(const sema::Program& p, const sema::TrainConfig& tc, const SourceManager& sm, DiagnosticEngine& d)
-      : prog_(p), tc_(tc), net_(*tc.network), sm_(sm), diags_(d) {}
+  Lowerer(const sema::Program& p, const sema::TrainConfig& tc, const SourceManager& sm, DiagnosticEngine& d,
+          std::optional<sema::Device> device)
+      : prog_(p), tc_(tc), net_(*tc.network), sm_(sm), diags_(d), devices_(tc.devices) {
+    if (device) devices_ = {*device};
+  }
 
   std::optional<LowerResult> run() {
     if (!tc_.data || !tc_.data->batch) {
@@ -145,12 +149,9 @@ private:
       ni.hasBwd = needsGrad_[n.output] && ni.opcode >= 0;
       // Loss forward at F, loss backward at F + 1, then node k's backward at F + 2 + (F - 1 - k).
       ni.bwdTime = F + 2 + (F - 1 - n.id);
-      bool cuda = !tc_.devices.empty() && tc_.devices.front().kind == sema::Device::Kind::Cuda;
-      if (!(cuda ? n.op->cuda : n.op->cpu))
-        diags_.report(Code::E1002, n.nameSpan, n.op->name, cuda ? "CUDA" : "CPU")
-            .help("place the model on a device whose backend implements it");
+      // Sema reports ops without a kernel on the chosen device (E0304); one reaching here is our bug.
       if (n.op->opcode == sema::kOpcodeNone)
-        diags_.report(Code::E1002, n.nameSpan, n.op->name, "runtime").note("this op has no runtime implementation yet");
+        diags_.report(Code::I0001, n.nameSpan, fmt::format("`{}` reached the lowering without a runtime kernel", n.op->name));
     }
     lossFwd_ = F;
     lossBwd_ = F + 1;
@@ -299,10 +300,10 @@ private:
     plan_.arenaBytes = mem_.peak;
     call(S, "dls_rt_program", {tc_.name, prog_.specPath, uint64_t{layoutHash(net_)}});
     int32_t kind = DLS_DEVICE_CPU, first = 0, count = 1;
-    if (!tc_.devices.empty() && tc_.devices.front().kind == sema::Device::Kind::Cuda) {
+    if (!devices_.empty() && devices_.front().kind == sema::Device::Kind::Cuda) {
       kind = DLS_DEVICE_CUDA;
-      first = tc_.devices.front().index;
-      count = static_cast<int32_t>(tc_.devices.size());
+      first = devices_.front().index;
+      count = static_cast<int32_t>(devices_.size());
     }
     call(S, "dls_rt_placement", {kind, first, count});
     call(S, "dls_rt_train_config", {int64_t{tc_.epochs.value_or(1)}, int64_t{batch_}, int64_t{tc_.seed.value_or(0)}});
@@ -497,6 +498,7 @@ private:
   const Network& net_;
   const SourceManager& sm_;
   DiagnosticEngine& diags_;
+  std::vector<sema::Device> devices_;
   StepPlan plan_;
   MemoryPlan mem_;
   int64_t batch_ = 1;
@@ -514,7 +516,8 @@ private:
 }  // namespace
 
 std::optional<LowerResult> lowerProgram(const sema::Program& program, const std::string& train,
-                                        const SourceManager& sm, DiagnosticEngine& diags) {
+                                        const SourceManager& sm, DiagnosticEngine& diags,
+                                        std::optional<sema::Device> device) {
   const sema::TrainConfig* tc = nullptr;
   for (auto& t : program.trains)
     if (train.empty() || t->name == train) {
@@ -537,7 +540,7 @@ std::optional<LowerResult> lowerProgram(const sema::Program& program, const std:
     diags.report(Code::E1004, tc->span, fmt::format("train block `{}` has no optimizer", tc->name));
     return std::nullopt;
   }
-  return Lowerer(program, *tc, sm, diags).run();
+  return Lowerer(program, *tc, sm, diags, device).run();
 }
 
 }  // namespace dls::plan

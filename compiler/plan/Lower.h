@@ -20,7 +20,9 @@ struct LowerResult {
 
 // Lowers the train block `train` (or the only one when empty). Reports E1xxx diagnostics for what the
 // backend cannot run; returns nullopt when lowering failed.
+// `device`, when given, overrides the train block's placement (`dlspec run --device cuda:0`).
 std::optional<LowerResult> lowerProgram(const sema::Program& program, const std::string& train,
-                                        const SourceManager& sm, DiagnosticEngine& diags);
+                                        const SourceManager& sm, DiagnosticEngine& diags,
+                                        std::optional<sema::Device> device = std::nullopt);
 
 }  // namespace dls::plan

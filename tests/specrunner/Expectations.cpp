@@ -70,7 +70,10 @@ CheckResult checkText(const std::string& path, std::string text, bool data) {
   c.loadText(path, std::move(text));
   CheckOptions opt;
   opt.data = data;
-  if (c.parse() && c.analyze()) runChecker(c, opt);
+  if (c.parse() && c.analyze()) {
+    runChecker(c, opt);
+    c.validateLowering();  // what the backends cannot run (E10xx) is part of checking
+  }
   CheckResult r;
   r.diags = c.diags.finish();
   r.sources = &c.sources;
