@@ -1,0 +1,7 @@
+// libFuzzer target: arbitrary bytes as a spec, through Stage::Parse (see FuzzEntry.h).
+#include "FuzzEntry.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  dls::fuzz::runSpec(data, size, dls::fuzz::Stage::Parse);
+  return 0;
+}
