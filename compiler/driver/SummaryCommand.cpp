@@ -1,7 +1,11 @@
 // dlspec summary FILE [--format=text|json]: per layer output shape, parameters, FLOPs, activation memory.
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "driver/Command.h"
+#include "plan/Lower.h"
+#include "support/Json.h"
 #include "sema/Program.h"
 #include "sema/Summary.h"
 
@@ -28,6 +32,45 @@ int cmdSummary(const std::vector<std::string>& argv) {
   std::vector<sema::NetworkSummary> all;
   for (auto& n : c.program->networks) all.push_back(sema::summarize(*c.program, *n));
   std::string out = opt.format == DiagFormat::Json ? sema::summaryJson(all) : sema::summaryText(all);
+  // The training step's static memory plan, per train block: the arena (activations and their
+  // gradients, with buffers sharing memory when their lifetimes do not overlap) and the persistent
+  // state (parameters, gradients, optimizer state).
+  std::string steps;
+  for (const auto& t : c.program->trains) {
+    if (!t->network || !t->optimizer || !t->loss) continue;
+    DiagnosticEngine quiet(c.sources);
+    auto lowered = plan::lowerProgram(*c.program, t->name, c.sources, quiet);
+    if (!lowered) continue;
+    int64_t paramBytes = 0, trainable = 0;
+    for (const sema::Param& p : t->network->params) {
+      int64_t n = p.shape.elements().value_or(0);
+      paramBytes += 4 * n;
+      if (p.trainable) trainable += 4 * n;
+    }
+    const std::string& o = t->optimizer->name;
+    int stateBuffers = o == "adam" || o == "adamw" ? 2 : o == "rmsprop" ? 2 : 1;
+    int64_t persistent = paramBytes + trainable /* gradients */ + stateBuffers * trainable;
+    const plan::MemoryPlan& m = lowered->memory;
+    if (opt.format == DiagFormat::Json) {
+      steps += fmt::format("{}{{\"train\":{},\"arena_bytes\":{},\"arena_without_reuse_bytes\":{},\"buffers\":{},"
+                           "\"persistent_bytes\":{},\"total_bytes\":{}}}",
+                           steps.empty() ? "" : ",", jsonQuote(t->name), m.peak, m.withoutReuse, m.buffers.size(),
+                           persistent, m.peak + persistent);
+    } else {
+      steps += fmt::format("\ntraining step `{}` (memory plan):\n"
+                           "  arena: {:.2f} MiB peak for {} buffers ({:.2f} MiB without reuse)\n"
+                           "  parameters, gradients and {} state: {:.2f} MiB\n"
+                           "  total: {:.2f} MiB\n",
+                           t->name, m.peak / 1048576.0, m.buffers.size(), m.withoutReuse / 1048576.0, o,
+                           persistent / 1048576.0, (m.peak + persistent) / 1048576.0);
+    }
+  }
+  if (opt.format == DiagFormat::Json) {
+    size_t close = out.rfind('}');
+    if (close != std::string::npos) out.insert(close, ",\"train_steps\":[" + steps + "]");
+  } else {
+    out += steps;
+  }
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }

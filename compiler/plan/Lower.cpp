@@ -265,9 +265,10 @@ private:
     const auto& sd = ds.sample.shape.dims;
     for (size_t i = 0; i < sd.size() && i < 4; ++i) d[i] = sd[i].isConst() ? sd[i].value : 1;
     int32_t labelCol = -1;
-    if (!src->labelColumn.empty()) {
-      // CSV label column by index if numeric; the runtime resolves names against the header otherwise.
-      labelCol = std::all_of(src->labelColumn.begin(), src->labelColumn.end(), ::isdigit) ? std::stoi(src->labelColumn) : -2;
+    if (src->format == sema::DataFormat::Csv) {
+      // The label column by name: the runtime finds it in the file's header row.
+      labelCol = -2;
+      b = src->labelColumn.empty() ? "label" : src->labelColumn;
     }
     call(plan_.setup, "dls_rt_dataset",
          {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});

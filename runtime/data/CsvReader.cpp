@@ -7,7 +7,7 @@
 
 namespace dls {
 
-Array read_csv(const std::string& path, int64_t* columns) {
+Array read_csv(const std::string& path, int64_t* columns, std::vector<std::string>* header) {
   std::vector<uint8_t> b = read_file(path);
   std::string text(b.begin(), b.end());
   Array a;
@@ -31,6 +31,11 @@ Array read_csv(const std::string& path, int64_t* columns) {
     }
     if (ncols < 0) {  // header
       ncols = (int64_t)cells.size();
+      if (header)
+        for (std::string cell : cells) {
+          size_t f = cell.find_first_not_of(" \t\""), l = cell.find_last_not_of(" \t\"");
+          header->push_back(f == std::string::npos ? "" : cell.substr(f, l - f + 1));
+        }
       continue;
     }
     if ((int64_t)cells.size() != ncols)

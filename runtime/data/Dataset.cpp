@@ -1,7 +1,9 @@
 // Dataset.cpp: loading a declared split from its files and validating it against the spec.
 #include "Dataset.h"
 
+#include <algorithm>
 #include <cmath>
+#include <fmt/ranges.h>
 #include <numeric>
 
 #include "../core/Rng.h"
@@ -71,9 +73,19 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   init_shape(ds, decl);
   if (decl.format == DLS_DATA_CSV) {
     int64_t cols = 0;
-    Array a = read_csv(decl.path_a, &cols);
-    if (decl.label_column < 0 || decl.label_column >= cols)
-      fail(Diag::R0213, decl.path_a, fmt::format("'{}' has {} columns; the label column {} does not exist", decl.path_a, cols, decl.label_column));
+    std::vector<std::string> header;
+    Array a = read_csv(decl.path_a, &cols, &header);
+    int64_t labelColumn = decl.label_column;
+    if (labelColumn == -2) {  // by name: path_b holds the label column's name (see runtime.h)
+      auto it = std::find(header.begin(), header.end(), decl.path_b);
+      if (it == header.end())
+        fail(Diag::R0213, fmt::format("{}:1", decl.path_a),
+             fmt::format("'{}' has no column named '{}' for the labels (its header: {})", decl.path_a, decl.path_b,
+                         fmt::join(header, ", ")));
+      labelColumn = it - header.begin();
+    }
+    if (labelColumn < 0 || labelColumn >= cols)
+      fail(Diag::R0213, decl.path_a, fmt::format("'{}' has {} columns; the label column {} does not exist", decl.path_a, cols, labelColumn));
     std::vector<int64_t> shape = {a.shape[0], cols - 1};
     if (cols - 1 != ds.sample_numel)
       fail(Diag::R0205, fmt::format("{}:1", decl.path_a), decl.path_a, dims_str(&shape[1], 1), dims_str(decl.dims, decl.sample_rank));
@@ -81,13 +93,13 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
     ds.x.resize(size_t(ds.n * ds.sample_numel));
     for (int64_t i = 0; i < ds.n; ++i)
       for (int64_t c = 0, k = 0; c < cols; ++c) {
-        if (c == decl.label_column) continue;
+        if (c == labelColumn) continue;
         double v = a.values[size_t(i * cols + c)];
         if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, i + 2, c + 1), decl.path_a, i + 2, c + 1, v);
         ds.x[size_t(i * ds.sample_numel + k++)] = float(v);
       }
     // Header is line 1, so record i is on line i + 2 (blank lines aside); records are 0-based in messages.
-    set_labels(ds, a.values, decl.path_a, decl.classes, cols, decl.label_column);
+    set_labels(ds, a.values, decl.path_a, decl.classes, cols, labelColumn);
     return ds;
   }
   Array x = decl.format == DLS_DATA_IDX ? read_idx(decl.path_a) : read_npy(decl.path_a);

@@ -34,7 +34,8 @@ std::vector<uint8_t> read_file(const std::string& path);
 Array read_idx(const std::string& path);   // R0203, R0204
 Array read_npy(const std::string& path);   // R0203, R0210, R0211
 // CSV with a header row: rows of numeric cells. R0206, R0207.
-Array read_csv(const std::string& path, int64_t* columns);
+// `header`, when given, receives the header row's cell names.
+Array read_csv(const std::string& path, int64_t* columns, std::vector<std::string>* header = nullptr);
 
 // Loads the split declared in `decl` (checking the declared sample shape and the label range).
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name);

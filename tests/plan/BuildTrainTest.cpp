@@ -130,6 +130,56 @@ TEST_CASE("a compiled spec trains, validates, checkpoints and resumes", "[e2e]")
   CHECK(run("cd " + dir.string() + " && ./blobs train --no-such-flag > bad.log 2>&1") == 2);
   fs::remove_all(dir);
 }
+TEST_CASE("a compiled spec reads CSV data with the label column named in the spec", "[e2e]") {
+  fs::path dir = fs::temp_directory_path() / ("dlspec-csv-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.f, 0.5f);
+  for (const char* split : {"train", "test"}) {
+    std::ofstream csv(dir / (std::string(split) + ".csv"));
+    csv << "a,species,b\n";  // the label is the middle column
+    for (int i = 0; i < 300; ++i) {
+      int c = i % 2;
+      csv << (c ? 1.5f : -1.5f) + noise(rng) << "," << c << "," << (c ? -1.f : 1.f) + noise(rng) << "\n";
+    }
+  }
+  std::string spec = R"(dlspec 1
+dataset pts {
+  train = csv("train.csv", label: "species")
+  test  = csv("test.csv", label: "species")
+  sample x: f32[2]
+  label  species: class<2>
+}
+pipeline train_input from pts.train {
+  shuffle(buffer: all)
+  batch(20)
+}
+pipeline test_input from pts.test {
+  batch(20)
+}
+network Net(x: f32[N, 2]) -> logits[N, 2] {
+  return x |> dense(8) |> relu |> dense(2)
+}
+train csv_run {
+  model     = Net on cpu
+  data      = train_input
+  loss      = cross_entropy(model.out, species)
+  optimizer = sgd(lr: 0.1, momentum: 0.9)
+  epochs    = 3
+  validate  = test_input every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed      = 1
+}
+)";
+  { std::ofstream(dir / "pts.dls") << spec; }
+  REQUIRE(run(std::string(DLSPEC_BIN) + " build " + (dir / "pts.dls").string() + " -o " + (dir / "pts").string()) == 0);
+  REQUIRE(run("cd " + dir.string() + " && ./pts train > train.log 2>&1") == 0);
+  auto rows = readMetrics(dir / "ckpt" / "metrics.csv");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.back()["val_accuracy"] > 0.9);
+  fs::remove_all(dir);
+}
 #else
 TEST_CASE("a compiled spec trains, validates, checkpoints and resumes", "[e2e]") {
   WARN("SKIPPED: this build has no runtime or code generator to link against");

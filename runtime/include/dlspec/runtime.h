@@ -96,7 +96,8 @@ void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, dou
 enum dls_split { DLS_SPLIT_TRAIN = 0, DLS_SPLIT_VALID = 1, DLS_SPLIT_TEST = 2 };
 enum dls_data_format {
   DLS_DATA_IDX = 0, /* path_a = images IDX (gzip or raw), path_b = labels IDX */
-  DLS_DATA_CSV = 1, /* path_a = CSV file with a header row; label_column = index of the label column */
+  DLS_DATA_CSV = 1, /* path_a = CSV file with a header row; label_column = index of the label column, or -2:
+                       the column whose header name is path_b */
   DLS_DATA_NPY = 2  /* path_a = features .npy (f32/f64/u8), path_b = labels .npy (integer) */
 };
 /* Declares the data of one split. sample_rank/dims: the declared per-sample shape (checked against the
