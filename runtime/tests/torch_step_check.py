@@ -55,17 +55,15 @@ def rel(a, b):
     return ((a - b).norm() / max(b.norm().item(), 1e-30)).item()
 
 
-def check(name, exe, make, work):
-    torch.manual_seed(0)
-    model, layers, batch = make()
+def compare(name, exe, model, layers, x, y, work):
+    """Writes the weights and the batch, runs `exe step-check`, runs the same step in PyTorch, and compares
+    the loss and every parameter gradient. Returns True when all agree within TOL."""
     wdir, odir = os.path.join(work, name, "w"), os.path.join(work, name, "out")
     os.makedirs(wdir, exist_ok=True)
     os.makedirs(odir, exist_ok=True)
     for lname, layer in layers.items():
         write_npy(os.path.join(wdir, lname + ".weight.npy"), layer.weight)
         write_npy(os.path.join(wdir, lname + ".bias.npy"), layer.bias)
-    x = torch.randn(batch, 1, 28, 28)
-    y = torch.randint(0, 10, (batch,))
     write_npy(os.path.join(work, name, "x.npy"), x)
     write_npy(os.path.join(work, name, "y.npy"), y)
     r = subprocess.run([exe, "step-check", "--weights", wdir, "--batch", os.path.join(work, name, "x.npy"),
@@ -89,6 +87,14 @@ def check(name, exe, make, work):
             print(f"{name}: d {lname}.{pname:6s} {tuple(ref.shape)} rel {e:.2e}{'' if e <= TOL else '  MISMATCH'}")
             ok &= e <= TOL
     return ok
+
+
+def check(name, exe, make, work):
+    torch.manual_seed(0)
+    model, layers, batch = make()
+    x = torch.randn(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+    return compare(name, exe, model, layers, x, y, work)
 
 
 def main():

@@ -11,9 +11,7 @@ import os, subprocess, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
-from torch_step_check import write_npy, read_npy, rel  # noqa: E402  (the .npy helpers)
-
-TOL = 1e-4
+from torch_step_check import compare  # noqa: E402  (one step against PyTorch)
 
 
 def mlp():
@@ -28,7 +26,7 @@ def lenet():
 
 
 def check(dlspec, repo, name, make, work):
-    exe = os.path.join(work, name)
+    exe = os.path.join(work, name + ".bin")
     r = subprocess.run([dlspec, "build", os.path.join(repo, "specs", name + ".dls"), "-o", exe],
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -36,36 +34,9 @@ def check(dlspec, repo, name, make, work):
         return False
     torch.manual_seed(0)
     model, layers, shape = make()
-    wdir, odir = os.path.join(work, name + "-w"), os.path.join(work, name + "-out")
-    os.makedirs(wdir, exist_ok=True)
-    os.makedirs(odir, exist_ok=True)
-    for lname, layer in layers.items():
-        write_npy(os.path.join(wdir, lname + ".weight.npy"), layer.weight)
-        write_npy(os.path.join(wdir, lname + ".bias.npy"), layer.bias)
     x = torch.randn(*shape)
     y = torch.randint(0, 10, (shape[0],))
-    write_npy(os.path.join(work, name + "-x.npy"), x)
-    write_npy(os.path.join(work, name + "-y.npy"), y)
-    r = subprocess.run([exe, "step-check", "--weights", wdir, "--batch", os.path.join(work, name + "-x.npy"),
-                        os.path.join(work, name + "-y.npy"), "--out", odir], capture_output=True, text=True)
-    if r.returncode != 0:
-        print(f"{name}: step-check failed ({r.returncode}):\n{r.stdout}{r.stderr}")
-        return False
-    model.zero_grad()
-    loss = F.cross_entropy(model(x), y)
-    loss.backward()
-    got = read_npy(os.path.join(odir, "loss.npy")).reshape(())
-    e = rel(got, loss.detach())
-    print(f"{name}: loss dlspec {got.item():.7f} torch {loss.item():.7f} rel {e:.2e}")
-    ok = e <= TOL
-    for lname, layer in layers.items():
-        for pname in ("weight", "bias"):
-            ref = getattr(layer, pname).grad
-            g = read_npy(os.path.join(odir, f"{lname}.{pname}.grad.npy")).reshape(ref.shape)
-            e = rel(g, ref)
-            print(f"{name}: d {lname}.{pname:6s} {tuple(ref.shape)} rel {e:.2e}{'' if e <= TOL else '  MISMATCH'}")
-            ok &= e <= TOL
-    return ok
+    return compare(name, exe, model, layers, x, y, work)
 
 
 def main():
