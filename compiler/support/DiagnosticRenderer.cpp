@@ -227,6 +227,23 @@ std::string renderJson(const SourceManager& sm, const std::vector<Diagnostic>& d
   return out;
 }
 
+// A message template as a rule description: each `{…}` placeholder becomes `…`.
+static std::string describeTemplate(std::string_view tpl) {
+  std::string out;
+  for (size_t i = 0; i < tpl.size(); ++i) {
+    if (tpl[i] == '{') {
+      size_t close = tpl.find('}', i);
+      if (close != std::string_view::npos) {
+        out += "…";
+        i = close;
+        continue;
+      }
+    }
+    out += tpl[i];
+  }
+  return out;
+}
+
 static std::string sarifRegion(const SourceManager& sm, Span s) {
   LineCol b = sm.lineCol(s.file, s.begin), e = sm.lineCol(s.file, std::max(s.end, s.begin));
   return fmt::format("{{\"startLine\":{},\"startColumn\":{},\"endLine\":{},\"endColumn\":{},\"charOffset\":{},\"charLength\":{}}}",
@@ -250,7 +267,7 @@ std::string renderSarif(const SourceManager& sm, const std::vector<Diagnostic>& 
     if (!rules.empty()) rules += ',';
     ruleIndex[id] = ruleIndex.size();
     rules += "{\"id\":" + jsonQuote(id) + ",\"name\":" + jsonQuote(info->name) +
-             ",\"shortDescription\":{\"text\":" + jsonQuote(info->message) + "}" +
+             ",\"shortDescription\":{\"text\":" + jsonQuote(describeTemplate(info->message)) + "}" +
              ",\"helpUri\":" + jsonQuote(fmt::format("docs/diagnostics/{}.md", id)) +
              ",\"defaultConfiguration\":{\"level\":" +
              jsonQuote(info->severity == Severity::Error ? "error" : info->severity == Severity::Warning ? "warning" : "note") + "}" +
