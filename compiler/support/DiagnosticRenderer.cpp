@@ -111,15 +111,60 @@ static void renderOne(std::string& out, const SourceManager& sm, const Diagnosti
       std::string shown = window(disp, f0, t0);
       size_t shift = marks[i].from - f0;
       out += fmt::format("{}{:>{}} |{} {}\n", st.blue(), ln, w, st.reset(), shown);
+      // The marks of this line, as display ranges; sorted left to right.
+      struct Under {
+        size_t from, to;
+        const Mark* m;
+      };
+      std::vector<Under> row;
       for (; j < marks.size() && marks[j].line == ln; ++j) {
         const Mark& m = marks[j];
         size_t from = m.from >= shift ? m.from - shift : 0;
         size_t to = std::max(from + 1, m.to >= shift ? m.to - shift : from + 1);
-        to = std::min(to, from + kMaxShown);
-        std::string under(to - from, m.primary ? '^' : '-');
-        out += fmt::format("{} {}|{} {}{}{}{}{}\n", pad, st.blue(), st.reset(), std::string(from, ' '),
-                           m.primary ? st.sev(d.severity) : st.blue(), under, m.text.empty() ? "" : " " + m.text,
-                           st.reset());
+        row.push_back({from, std::min(to, from + kMaxShown), &m});
+      }
+      std::stable_sort(row.begin(), row.end(), [](const Under& a, const Under& b) { return a.from < b.from; });
+      bool disjoint = true;
+      for (size_t k = 1; k < row.size(); ++k) disjoint &= row[k - 1].to < row[k].from;
+      auto colour = [&](const Mark& m) { return m.primary ? st.sev(d.severity) : st.blue(); };
+      if (!disjoint || row.size() == 1) {
+        // One underline row per mark.
+        for (const Under& u : row)
+          out += fmt::format("{} {}|{} {}{}{}{}{}\n", pad, st.blue(), st.reset(), std::string(u.from, ' '), colour(*u.m),
+                             std::string(u.to - u.from, u.m->primary ? '^' : '-'),
+                             u.m->text.empty() ? "" : " " + u.m->text, st.reset());
+      } else {
+        // rustc's layout: all underlines on one row, the rightmost label inline, the others hung below
+        // their underline with a `|` connector.
+        std::string line;
+        size_t col = 0;
+        for (const Under& u : row) {
+          line += std::string(u.from - col, ' ') + std::string(colour(*u.m)) +
+                  std::string(u.to - u.from, u.m->primary ? '^' : '-') + std::string(st.reset());
+          col = u.to;
+        }
+        if (!row.back().m->text.empty()) line += " " + std::string(colour(*row.back().m)) + row.back().m->text + std::string(st.reset());
+        out += fmt::format("{} {}|{} {}\n", pad, st.blue(), st.reset(), line);
+        for (size_t k = row.size() - 1; k-- > 0;) {
+          if (row[k].m->text.empty()) continue;
+          std::string bars;
+          size_t c = 0;
+          for (size_t q = 0; q <= k; ++q) {
+            if (row[q].m->text.empty()) continue;
+            bars += std::string(row[q].from - c, ' ') + std::string(colour(*row[q].m)) + "|" + std::string(st.reset());
+            c = row[q].from + 1;
+          }
+          out += fmt::format("{} {}|{} {}\n", pad, st.blue(), st.reset(), bars);
+          std::string text;
+          c = 0;
+          for (size_t q = 0; q < k; ++q) {
+            if (row[q].m->text.empty()) continue;
+            text += std::string(row[q].from - c, ' ') + std::string(colour(*row[q].m)) + "|" + std::string(st.reset());
+            c = row[q].from + 1;
+          }
+          text += std::string(row[k].from - c, ' ') + std::string(colour(*row[k].m)) + row[k].m->text + std::string(st.reset());
+          out += fmt::format("{} {}|{} {}\n", pad, st.blue(), st.reset(), text);
+        }
       }
       prev = ln;
       i = j;
