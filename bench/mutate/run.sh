@@ -3,6 +3,8 @@
 # specs/faults/), `dlspec check` every mutant, and report per operator the share of mutants flagged (any
 # error or warning). Fault operators whose fault is reported statically should be flagged in >= 90% of their
 # mutants; non-fault operators (legal variations) should mostly pass. The clean originals must check clean.
+# Data operators (data_relabel, data_unbalance) write a modified copy of the training data beside their
+# mutant and are checked with `dlspec check --data`.
 #   bench/mutate/run.sh [DLSPEC]        (default: build/compiler/dlspec)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,7 +26,9 @@ rows = {}
 for spec in sorted(os.listdir(work)):
     man = json.load(open(os.path.join(work, spec, "manifest.json")))
     for m in man["mutants"]:
-        out = subprocess.run([dlspec, "check", os.path.join(work, spec, m["file"])], capture_output=True, text=True)
+        # Data operators change the data, not the spec: their mutants are checked with --data.
+        data = ["--data"] if m["operator"].startswith("data_") else []
+        out = subprocess.run([dlspec, "check", *data, os.path.join(work, spec, m["file"])], capture_output=True, text=True)
         text = out.stdout + out.stderr
         codes = sorted(set(re.findall(r"^(?:error|warning)\[(\w+)\]", text, re.M)))
         r = rows.setdefault(m["operator"], {"by": m["detected_by"], "n": 0, "faults": 0, "ff": 0, "fn": 0, "codes": {}})

@@ -18,8 +18,10 @@ struct DataTable {
   std::vector<std::string> columns; // CSV feature columns (label excluded)
   std::vector<double> values;       // CSV: rows × columns.size()
   std::vector<int64_t> labels;      // one per row
-  std::vector<double> rawLabels;    // CSV: labels as read (NaN kept)
+  std::vector<double> rawLabels;    // CSV and float NPY: labels as read (NaN kept)
   std::vector<int64_t> lineOf;      // CSV: 1-based line of each row
+  char sampleKind = 'u';            // IDX/NPY element type: 'u' u8, 'i' i32, 'l' i64, 'f' f32, 'd' f64
+  size_t elemSize = 1;
   bool csv = false;
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
 };
@@ -28,6 +30,17 @@ struct DataTable {
 bool readIdx(const std::string& images, const std::string& labels, DataTable& out, std::string& error);
 // Reads a whole file, gunzipping it when it starts with the gzip magic.
 bool readMaybeGzip(const std::string& path, std::vector<uint8_t>& out, std::string& error);
+// One .npy array (v1/v2 header, <f4/<f8/|u1/<i4/<i8, C order); errors read "byte N: why".
+struct NpyArray {
+  std::vector<int64_t> shape;
+  char kind = 0;
+  size_t elemSize = 0;
+  std::vector<uint8_t> bytes;
+  double at(size_t i) const;
+};
+bool readNpyArray(const std::string& path, NpyArray& out, std::string& error);
+// NPY samples file + labels file (labels: shape (n,) or (n, 1), integer or float).
+bool readNpy(const std::string& samples, const std::string& labels, DataTable& out, std::string& error);
 // CSV with a header line; `labelColumn` names the label column (default: the last column).
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error);
 

@@ -1,9 +1,15 @@
 #include "checker/mutate/Mutate.h"
 
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
 #include <fmt/format.h>
 #include <functional>
 #include <regex>
+#include <zlib.h>
+
+#include "checker/data/DataTable.h"
 
 namespace dls::checker {
 
@@ -25,6 +31,8 @@ const std::vector<MutationOperator>& mutationOperators() {
       {"augment_test", "augment the validation/test pipeline"},
       {"adam_eps", "adam with eps 1e-12"},
       {"missing_device", "place the model on cuda:7 of a one-GPU machine"},
+      {"data_relabel", "give 20% of the training labels another class (copy of the labels file)"},
+      {"data_unbalance", "keep every sample of class 0 and 1 in 20 of each other class (copy of the training files)"},
   };
   return ops;
 }
@@ -289,6 +297,137 @@ std::vector<Mutant> mutateSpec(const std::string& s) {
     size_t at = p->open + static_cast<size_t>(bm.position(0));
     B.add("augment_test", at + 1, B.splice(at, at, "\n  augment random_flip(0.5)"), true,
           "5.7 redundant data augmentation (of evaluation data)", "static");
+  }
+  return out;
+}
+
+namespace {
+
+std::string idxBytes(const std::vector<int64_t>& dims, const uint8_t* data, size_t n) {
+  std::string b = {0, 0, 0x08, static_cast<char>(dims.size())};
+  for (int64_t d : dims)
+    for (int k = 3; k >= 0; --k) b += static_cast<char>((static_cast<uint64_t>(d) >> (8 * k)) & 0xff);
+  b.append(reinterpret_cast<const char*>(data), n);
+  return b;
+}
+
+std::string gzipBytes(const std::string& raw) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, raw.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
+  z.avail_in = static_cast<uInt>(raw.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string csvBytes(const data::DataTable& t, const std::string& labelName, const std::vector<int64_t>& rows,
+                     const std::vector<int64_t>& labels) {
+  std::string out;
+  for (auto& c : t.columns) out += c + ",";
+  out += labelName + "\n";
+  size_t nc = t.columns.size();
+  for (size_t k = 0; k < rows.size(); ++k) {
+    for (size_t j = 0; j < nc; ++j) out += fmt::format("{:.9g},", t.values[static_cast<size_t>(rows[k]) * nc + j]);
+    out += std::to_string(labels[k]) + "\n";
+  }
+  return out;
+}
+
+std::string quoted(const std::string& p) {
+  std::string q = "\"";
+  for (char ch : p) q += ch == '"' || ch == '\\' ? std::string("\\") + ch : std::string(1, ch);
+  return q + "\"";
+}
+
+}  // namespace
+
+std::vector<Mutant> mutateData(const std::string& s, const std::string& specDir, const std::string& outDir) {
+  std::vector<Mutant> out;
+  Builder B{s, out, {}};
+  namespace fs = std::filesystem;
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (fs::path(specDir) / p).string(); };
+  std::string absOut = fs::absolute(outDir).lexically_normal().string();
+  for (const Decl& d : declarations(s)) {
+    if (d.kind != "dataset") continue;
+    std::string body = s.substr(d.open, d.close - d.open);
+    static const std::regex train(R"re(\n[ \t]*train[ \t]*=[ \t]*(idx|csv)\(\s*"([^"]*)"\s*(,\s*"([^"]*)")?)re");
+    static const std::regex labelArg(R"re(label:\s*"([^"]*)")re");
+    static const std::regex classes(R"(class<\s*([0-9]+)\s*>)");
+    std::smatch m, cm;
+    if (!std::regex_search(body, m, train) || !std::regex_search(body, cm, classes)) continue;
+    int64_t C = std::stoll(cm[1]);
+    if (C < 2) continue;
+    bool csv = m[1] == "csv";
+    if (!csv && !m[4].matched) continue;
+    data::DataTable t;
+    std::string err, labelName = "label";
+    size_t lineEnd = body.find('\n', static_cast<size_t>(m.position(0)) + 1);
+    std::string line = body.substr(static_cast<size_t>(m.position(0)), lineEnd - static_cast<size_t>(m.position(0)));
+    std::smatch lm;
+    if (csv && std::regex_search(line, lm, labelArg)) labelName = lm[1];
+    bool ok = csv ? data::readCsv(resolve(m[2]), labelName, t, err) : data::readIdx(resolve(m[2]), resolve(m[4]), t, err);
+    if (!ok || t.rows < 2 || t.raw.size() > (size_t{256} << 20)) continue;
+    // Offsets of the quoted paths in the spec.
+    size_t pathA = d.open + static_cast<size_t>(m.position(2)) - 1, pathAEnd = pathA + m[2].length() + 2;
+    size_t pathB = m[4].matched ? d.open + static_cast<size_t>(m.position(4)) - 1 : 0, pathBEnd = pathB + (m[4].matched ? m[4].length() + 2 : 0);
+    std::string tag = d.name;
+    std::vector<int64_t> all(static_cast<size_t>(t.rows));
+    for (int64_t i = 0; i < t.rows; ++i) all[static_cast<size_t>(i)] = i;
+
+    // data_relabel: every fifth record gets the next class (a fixed, reproducible 20%).
+    {
+      std::vector<int64_t> labels = t.labels;
+      for (size_t i = 0; i < labels.size(); i += 5)
+        if (labels[i] >= 0 && labels[i] < C) labels[i] = (labels[i] + 1) % C;
+      std::string file = fmt::format("data_relabel_{}_{}", B.counts["data_relabel"] + 1, tag);
+      Mutant tmp;
+      std::string mutated;
+      if (csv) {
+        file += ".csv";
+        tmp.files.push_back({file, csvBytes(t, labelName, all, labels)});
+        mutated = B.splice(pathA, pathAEnd, quoted(absOut + "/" + file));
+      } else {
+        file += "-labels.idx";
+        std::vector<uint8_t> lb(labels.begin(), labels.end());
+        tmp.files.push_back({file, idxBytes({t.rows}, lb.data(), lb.size())});
+        mutated = B.splice(pathB, pathBEnd, quoted(absOut + "/" + file));
+      }
+      B.add("data_relabel", pathA, mutated, true, "5.6 wrong labels for training data", "runtime");
+      out.back().files = std::move(tmp.files);
+    }
+    // data_unbalance: all of class 0, every 20th sample of the other classes.
+    {
+      std::vector<int64_t> keep, labels;
+      for (int64_t i = 0, seen = 0; i < t.rows; ++i) {
+        int64_t l = t.labels[static_cast<size_t>(i)];
+        if (l == 0 || (seen++ % 20) == 0) keep.push_back(i), labels.push_back(l);
+      }
+      std::string base = fmt::format("data_unbalance_{}_{}", B.counts["data_unbalance"] + 1, tag);
+      std::vector<std::pair<std::string, std::string>> files;
+      std::string mutated;
+      if (csv) {
+        files.push_back({base + ".csv", csvBytes(t, labelName, keep, labels)});
+        mutated = B.splice(pathA, pathAEnd, quoted(absOut + "/" + base + ".csv"));
+      } else {
+        std::vector<uint8_t> px(keep.size() * t.rowBytes), lb(labels.begin(), labels.end());
+        for (size_t k = 0; k < keep.size(); ++k)
+          std::memcpy(&px[k * t.rowBytes], &t.raw[static_cast<size_t>(keep[k]) * t.rowBytes], t.rowBytes);
+        std::vector<int64_t> dims = {static_cast<int64_t>(keep.size())};
+        dims.insert(dims.end(), t.sampleDims.begin(), t.sampleDims.end());
+        files.push_back({base + "-images.idx.gz", gzipBytes(idxBytes(dims, px.data(), px.size()))});
+        files.push_back({base + "-labels.idx", idxBytes({static_cast<int64_t>(keep.size())}, lb.data(), lb.size())});
+        // Replace the later path first so the earlier offsets stay valid.
+        std::string tmp = s.substr(0, pathB) + quoted(absOut + "/" + files[1].first) + s.substr(pathBEnd);
+        mutated = tmp.substr(0, pathA) + quoted(absOut + "/" + files[0].first) + tmp.substr(pathAEnd);
+      }
+      B.add("data_unbalance", pathA, mutated, true, "5.6 unbalanced training data", "data");
+      out.back().files = std::move(files);
+    }
   }
   return out;
 }

@@ -15,6 +15,9 @@ struct Mutant {
   std::string leaf;        // its taxonomy leaf (for faults), or why it is not a fault
   std::string detectedBy;  // "static", "data" or "runtime": where the project reports this fault
   std::string text;        // the mutated spec
+  // Data files the mutant needs beside it (name relative to the mutant, bytes): data operators write a
+  // modified copy of a small data file and point the spec at it.
+  std::vector<std::pair<std::string, std::string>> files;
 };
 
 struct MutationOperator {
@@ -24,5 +27,9 @@ const std::vector<MutationOperator>& mutationOperators();
 
 // Every mutant of `text` (a spec). Operators that do not apply produce nothing.
 std::vector<Mutant> mutateSpec(const std::string& text);
+// The data operators (data_relabel, data_unbalance) on the training split of each data set, whose files
+// are read relative to `specDir`; the modified copies are returned in Mutant::files and the mutated spec
+// names them with absolute paths resolved against `outDir` (where the mutants are written).
+std::vector<Mutant> mutateData(const std::string& text, const std::string& specDir, const std::string& outDir);
 
 }  // namespace dls::checker

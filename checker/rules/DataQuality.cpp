@@ -1,9 +1,12 @@
 // D01xx: `dlspec check --data` reads each declared split (IDX or CSV) and checks labels (range, off by
 // one, empty and rare classes, balance), samples (non-finite, duplicates, conflicting labels), features
-// (near-constant, leaking the label, dropped although predictive), train/test overlap, and how many
+// (near-constant, leaking the label), train/test overlap, and how many
 // samples there are for the parameters (D0104) and for augmentation (W0804).
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <cmath>
 #include <fmt/format.h>
@@ -53,7 +56,25 @@ bool load(const RuleContext& c, const ast::Item& it, const std::string& labelFie
     if (auto* s = stripParens(e); s && s->kind == ast::ExprKind::String) paths.push_back(s->text);
   std::string error;
   bool ok = false;
-  if (u->op == "idx" && paths.size() == 2) {
+  if ((u->op == "idx" || u->op == "npy") && paths.size() != 2) return false;
+  if (u->op == "csv" && paths.size() != 1) return false;
+  // A file that is not there (or not a file) cannot be read at all: D0116; a damaged one is D0106.
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    std::string r = resolvePath(c, p);
+    std::string why = !std::filesystem::exists(r, ec) ? "no such file"
+                      : std::filesystem::is_directory(r, ec) ? "it is a directory"
+                      : !std::filesystem::is_regular_file(r, ec) ? "not a regular file" : "";
+    if (!why.empty()) {
+      c.diags.report(Code::D0116, out.span, p, why + " (looked for `" + r + "`)")
+          .primary("named here")
+          .help("data paths are relative to the spec's directory");
+      return false;
+    }
+  }
+  if (u->op == "npy" && paths.size() == 2) {
+    ok = data::readNpy(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
+  } else if (u->op == "idx" && paths.size() == 2) {
     ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
   } else if (u->op == "csv" && paths.size() == 1) {
     std::string label = labelField;
@@ -70,6 +91,9 @@ bool load(const RuleContext& c, const ast::Item& it, const std::string& labelFie
   }
   if (!out.table.csv) out.table.file = paths[0], out.table.labelFile = paths[1];
   else out.table.file = out.table.labelFile = paths[0];
+  if (std::getenv("DLSPEC_DATA_DEBUG"))
+    std::fprintf(stderr, "dlspec-data: %s: %s: %lld records of %zu bytes, %zu labels\n", out.split.c_str(), out.table.file.c_str(),
+                 static_cast<long long>(out.table.rows), out.table.rowBytes, out.table.labels.size());
   return true;
 }
 
@@ -77,7 +101,7 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
   const DataTable& t = L.table;
   Span at = L.span;
   for (int64_t i = 0; i < t.rows; ++i)
-    if (t.csv && !std::isfinite(t.rawLabels[static_cast<size_t>(i)])) {
+    if (!t.rawLabels.empty() && !std::isfinite(t.rawLabels[static_cast<size_t>(i)])) {
       c.diags.report(Code::D0105, at, t.labelFile, t.recordName(i), "the label", "not a number")
           .primary("read from here")
           .help("remove the record or repair its label");
@@ -125,7 +149,7 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
     else if (!weighted && mn > 0 && mx >= 10 * mn)
       c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, minC, mn, mx / mn)
           .primary("read from here")
-          .help("weight the loss (`cross_entropy(model.out, kind, weights: balanced)`) or resample (`resample(balanced)` in the pipeline)");
+          .help("balance the data set (collect or oversample the rare classes, or subsample the frequent ones)");
   }
 }
 
@@ -141,6 +165,19 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
             .help("drop or impute the record before training");
         break;
       }
+  if (!t.csv && (t.sampleKind == 'f' || t.sampleKind == 'd'))
+    for (size_t i = 0, n = t.raw.size() / t.elemSize; i < n; ++i) {
+      double v;
+      if (t.sampleKind == 'f') { float f; std::memcpy(&f, &t.raw[i * 4], 4); v = f; }
+      else std::memcpy(&v, &t.raw[i * 8], 8);
+      if (!std::isfinite(v)) {
+        c.diags.report(Code::D0105, L.span, t.file, t.recordName(static_cast<int64_t>(i * t.elemSize / t.rowBytes)),
+                       "element " + std::to_string(i % (t.rowBytes / t.elemSize)), std::isnan(v) ? "NaN" : "infinite")
+            .primary("read from here")
+            .help("drop or impute the record before training");
+        break;
+      }
+    }
   std::unordered_map<uint64_t, int64_t> first;
   first.reserve(static_cast<size_t>(t.rows) * 2);
   int64_t dups = 0, conflicts = 0, d1 = -1, d2 = -1, c1 = -1, c2 = -1;
@@ -166,37 +203,14 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
         .help("relabel them, or merge the classes they confuse");
 }
 
-double agreement(const std::vector<double>& x, const std::vector<int64_t>& y, double& chance) {
-  double lo = INFINITY, hi = -INFINITY;
-  for (double v : x) if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  std::map<std::pair<int, int64_t>, int64_t> joint;
-  std::map<int, int64_t> bins;
-  std::map<int64_t, int64_t> labels;
-  for (size_t i = 0; i < x.size(); ++i) {
-    int b = hi > lo && std::isfinite(x[i]) ? std::min(9, static_cast<int>((x[i] - lo) / (hi - lo) * 10)) : 0;
-    joint[{b, y[i]}]++;
-    bins[b]++;
-    labels[y[i]]++;
-  }
-  std::map<int, int64_t> best;
-  for (auto& [k, n] : joint) best[k.first] = std::max(best[k.first], n);
-  int64_t s = 0, m = 0;
-  for (auto& [b, n] : best) s += n;
-  for (auto& [l, n] : labels) m = std::max(m, n);
-  chance = x.empty() ? 0 : 100.0 * static_cast<double>(m) / static_cast<double>(x.size());
-  return x.empty() ? 0 : 100.0 * static_cast<double>(s) / static_cast<double>(x.size());
-}
-
 void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
   const DataTable& t = L.table;
   if (!t.csv || t.rows < 2) return;
   size_t nc = t.columns.size();
   std::vector<std::string> dropped;
-  Span dropSpan;
   if (p)
     for (const OpUse& s : p->steps)
       if (s.op == "drop") {
-        dropSpan = s.span;
         for (auto* e : s.positional) {
           const ast::Expr* x = stripParens(e);
           if (x && x->kind == ast::ExprKind::List) {
@@ -216,7 +230,7 @@ void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
     bool leak = true;
     for (int64_t i = 0; i < t.rows && leak; ++i) leak = col[static_cast<size_t>(i)] == t.rawLabels[static_cast<size_t>(i)];
     if (leak && !isDropped) {
-      c.diags.report(Code::D0112, L.span, t.file, t.columns[j]).primary("read from here").help("drop the column: `drop([\"" + t.columns[j] + "\"])` in the pipeline");
+      c.diags.report(Code::D0112, L.span, t.file, t.columns[j]).primary("read from here").help("remove the column from the file: it is the answer, not a feature");
       continue;
     }
     std::map<double, int64_t> freq;
@@ -227,15 +241,7 @@ void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
       c.diags.report(Code::D0110, L.span, t.file, t.columns[j],
                      freq.size() == 1 ? "every record has the same value" : fmt::format("{} of {} records share one value", top, t.rows))
           .primary("read from here")
-          .help("drop the column, or check how it was recorded");
-    if (isDropped) {
-      double chance;
-      double a = agreement(col, t.labels, chance);
-      if (a >= 90 && a - chance >= 30)
-        c.diags.report(Code::D0111, dropSpan, t.columns[j], t.file, a, chance)
-            .primary("dropped here")
-            .help("keep the column: it carries most of the label's information");
-    }
+          .help("remove the column from the file, or check how it was recorded");
   }
 }
 
@@ -262,6 +268,7 @@ void checkDataQuality(const RuleContext& c) {
         if (auto u = asOp(l->value.get())) weighted = u->arg("weights") || u->arg("class_weights");
     if (trainPipe)
       for (const OpUse& s : trainPipe->steps) weighted |= s.op == "resample" || s.op == "oversample";
+    bool shapeReported = false;
     for (Loaded& L : loaded) {
       if (!L.table.csv && d.sample && d.sample->type) {
         auto dims = typeDims(*d.sample->type);
@@ -270,6 +277,8 @@ void checkDataQuality(const RuleContext& c) {
         for (auto& x : dims) a *= x.value_or(-1);
         for (auto x : L.table.sampleDims) b *= x;
         if (a != b) {
+          if (shapeReported) continue;
+          shapeReported = true;
           c.diags.report(Code::D0115, d.sample->type->span, L.table.file, fmt::format("{}", fmt::join(L.table.sampleDims, "x")),
                          std::string(c.sources.text(d.sample->type->span)))
               .primary("declared here")

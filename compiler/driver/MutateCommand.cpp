@@ -45,6 +45,8 @@ int cmdMutate(const std::vector<std::string>& argv) {
   std::filesystem::create_directories(out, ec);
   if (ec) return usageError(fmt::format("cannot create `{}`: {}", out, ec.message()), kUsage);
   std::vector<checker::Mutant> mutants = checker::mutateSpec(ss.str());
+  std::string specDir = std::filesystem::path(in).parent_path().string();
+  for (checker::Mutant& m : checker::mutateData(ss.str(), specDir.empty() ? "." : specDir, out)) mutants.push_back(std::move(m));
   std::string manifest = fmt::format("{{\n  \"spec\": {},\n  \"mutants\": [", jsonQuote(in));
   for (size_t i = 0; i < mutants.size(); ++i) {
     const checker::Mutant& m = mutants[i];
@@ -52,6 +54,11 @@ int cmdMutate(const std::vector<std::string>& argv) {
     std::ofstream o(std::filesystem::path(out) / name, std::ios::binary);
     o << m.text;
     if (!o) return usageError(fmt::format("cannot write `{}/{}`", out, name), kUsage);
+    for (auto& [file, bytes] : m.files) {
+      std::ofstream df(std::filesystem::path(out) / file, std::ios::binary);
+      df << bytes;
+      if (!df) return usageError(fmt::format("cannot write `{}/{}`", out, file), kUsage);
+    }
     manifest += fmt::format(
         "{}\n    {{\"file\": {}, \"operator\": {}, \"location\": {{\"line\": {}, \"column\": {}}}, \"fault\": {}, "
         "\"taxonomy\": {}, \"detected_by\": {}}}",

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <tuple>
 
 #include "checker/data/DataTable.h"
 #include "support/Diagnostic.h"
@@ -29,7 +30,74 @@ std::string idxHeader(uint8_t rank, std::initializer_list<uint32_t> dims) {
   return s;
 }
 
+// A .npy file: version `major`, header dict `dict` (padded as NumPy pads it), then `data`.
+std::string npy(const std::string& dict, const std::string& data, int major = 1) {
+  size_t pre = major == 1 ? 10 : 12;
+  std::string h = dict;
+  while ((pre + h.size() + 1) % 64) h += ' ';
+  h += '\n';
+  std::string s = "\x93NUMPY";
+  s += static_cast<char>(major);
+  s += '\0';
+  for (size_t k = 0; k < pre - 8; ++k) s += static_cast<char>((h.size() >> (8 * k)) & 0xff);
+  return s + h + data;
+}
+
+template <class T>
+std::string bytesOf(std::initializer_list<T> v) {
+  std::string s;
+  for (T x : v) s.append(reinterpret_cast<const char*>(&x), sizeof x);
+  return s;
+}
+
 }  // namespace
+
+TEST_CASE("NPY: v1 and v2 headers, every element type, samples and labels") {
+  std::string x = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", bytesOf<float>({1, 2, 3, 4, 5, 6}));
+  std::string y = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", bytesOf<int64_t>({0, 2, 1}), 2);
+  DataTable t;
+  std::string err;
+  REQUIRE(readNpy(tempFile("x.npy", x).string(), tempFile("y.npy", y).string(), t, err));
+  CHECK(t.rows == 3);
+  CHECK(t.sampleDims == std::vector<int64_t>{2});
+  CHECK(t.rowBytes == 8);
+  CHECK(t.sampleKind == 'f');
+  CHECK(t.labels == std::vector<int64_t>{0, 2, 1});
+  NpyArray a;
+  for (auto [descr, data, want] : std::vector<std::tuple<std::string, std::string, double>>{
+           {"|u1", std::string("\x07\x09", 2), 9}, {"<i4", bytesOf<int32_t>({-3, -4}), -4},
+           {"<f8", bytesOf<double>({0.5, 1.5}), 1.5}, {"<i8", bytesOf<int64_t>({5, 6}), 6}}) {
+    INFO(descr);
+    REQUIRE(readNpyArray(tempFile("t.npy", npy("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (2,), }", data)).string(), a, err));
+    CHECK(a.shape == std::vector<int64_t>{2});
+    CHECK(a.at(1) == want);
+  }
+}
+
+TEST_CASE("NPY: malformed headers are errors with the byte offset") {
+  NpyArray a;
+  auto bad = [&](const std::string& bytes) {
+    std::string err;
+    CHECK_FALSE(readNpyArray(tempFile("bad.npy", bytes).string(), a, err));
+    return err;
+  };
+  CHECK(bad("not numpy at all") == "byte 0: not an .npy file (no \\x93NUMPY magic)");
+  CHECK(bad(std::string("\x93NUMPY\x04\x00\x10\x00", 10)).rfind("byte 6: format version 4.0", 0) == 0);
+  CHECK(bad(std::string("\x93NUMPY\x01\x00\xff\x00{", 11)).rfind("byte 10: the header is 255 bytes", 0) == 0);
+  std::string fortran = bad(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", bytesOf<float>({1})));
+  CHECK(fortran.find("Fortran order") != std::string::npos);
+  CHECK(fortran.rfind("byte 44:", 0) == 0);  // 10 bytes of preamble + the value's offset in the dict
+  CHECK(bad(npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", bytesOf<float>({1}))).find("'>f4'") != std::string::npos);
+  CHECK(bad(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (x,), }", "")).rfind("byte 61:", 0) == 0);
+  CHECK(bad(npy("{'descr': '<f4', 'fortran_order': False, }", "")).find("no 'shape'") != std::string::npos);
+  CHECK(bad(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", bytesOf<float>({1, 2}))).find("truncated") != std::string::npos);
+  // Samples and labels that disagree on the count.
+  DataTable t;
+  std::string err;
+  CHECK_FALSE(readNpy(tempFile("x2.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 1), }", "ab")).string(),
+                      tempFile("y2.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "abc")).string(), t, err));
+  CHECK(err.find("2 samples") != std::string::npos);
+}
 
 TEST_CASE("IDX: images and labels are read with their dims") {
   std::string images = idxHeader(3, {3, 2, 2}) + std::string("\x01\x02\x03\x04" "\x05\x06\x07\x08" "\x09\x0a\x0b\x0c", 12);

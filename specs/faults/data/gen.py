@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Writes the tiny data files of specs/faults/data/ (deterministic; rerun to regenerate them).
+
+IDX: 100 training and 20 test images of 6x6 grey levels, 4 classes, and variants that each carry one data
+fault (D01xx). CSV: 60 training and 20 test records of 3 features and a 2-class label, and variants."""
+import os, random, struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+rng = random.Random(1059)
+N, T, H, W = 100, 20, 6, 6
+
+
+def idx(name, dims, data):
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data))
+
+
+def image():
+    return [rng.randrange(256) for _ in range(H * W)]
+
+
+train = [image() for _ in range(N)]
+test = [image() for _ in range(T)]
+flat = lambda imgs: [p for im in imgs for p in im]
+labels = [i % 4 for i in range(N)]
+idx("img-train.idx", [N, H, W], flat(train))
+idx("lbl-train.idx", [N], labels)
+idx("img-test.idx", [T, H, W], flat(test))
+idx("lbl-test.idx", [T], [i % 4 for i in range(T)])
+# D0101: one label outside [0, 4).
+idx("lbl-range.idx", [N], [9 if i == 17 else l for i, l in enumerate(labels)])
+# D0102: labels 1..4 instead of 0..3.
+idx("lbl-onebased.idx", [N], [l + 1 for l in labels])
+# D0103: 82 samples of class 0, 6 of each other class.
+idx("lbl-unbalanced.idx", [N], [0] * 82 + [1] * 6 + [2] * 6 + [3] * 6)
+# D0109: class 3 has 2 samples.
+idx("lbl-rare.idx", [N], [3 if i < 2 else i % 3 for i in range(N)])
+# D0114: only classes 0..2 occur.
+idx("lbl-three.idx", [N], [i % 3 for i in range(N)])
+# D0107: records 90..99 repeat records 10..19 (same labels).
+idx("img-dups.idx", [N, H, W], flat(train[:90] + train[10:20]))
+# D0108: records 95..99 repeat records 0..4 under other labels.
+idx("img-conflict.idx", [N, H, W], flat(train[:95] + train[0:5]))
+# D0113: the first 5 test images are training images.
+idx("img-test-overlap.idx", [T, H, W], flat(train[40:45] + test[5:]))
+# D0106: the header promises 100 images, the file holds 1000 bytes of them.
+idx("img-truncated.idx", [N, H, W], flat(train)[:1000])
+
+
+def csv(name, rows, header=("a", "b", "c", "y")):
+    with open(os.path.join(here, name), "w") as f:
+        f.write(",".join(header) + "\n")
+        for r in rows:
+            f.write(",".join(x if isinstance(x, str) else (str(x) if isinstance(x, int) else f"{x:.3f}") for x in r) + "\n")
+
+
+def records(n):
+    return [[rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-1, 1), i % 2] for i in range(n)]
+
+
+tab, tabtest = records(60), records(20)
+csv("tab-train.csv", tab)
+csv("tab-test.csv", tabtest)
+# D0105: a NaN feature on line 7.
+csv("tab-nan.csv", [r[:1] + ["nan"] + r[2:] if i == 5 else r for i, r in enumerate(tab)])
+# D0110: column c is constant.
+csv("tab-const.csv", [r[:2] + [0.5] + r[3:] for r in tab])
+# D0112: column c is the label.
+csv("tab-leak.csv", [r[:2] + [r[3]] + r[3:] for r in tab])
+
+
+def npy(name, descr, shape, data, fortran=False):
+    d = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, "".join(f"{s}, " for s in shape).rstrip(" "))
+    d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+    with open(os.path.join(here, name), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + bytes(data))
+
+
+# NPY: the same training set as u8 samples and i8 labels; a copy whose header says Fortran order (D0106).
+npy("npy-train-x.npy", "|u1", [N, H, W], flat(train))
+npy("npy-train-y.npy", "<i8", [N], b"".join(struct.pack("<q", l) for l in labels))
+npy("npy-fortran-x.npy", "|u1", [N, H, W], flat(train), fortran=True)
