@@ -1,39 +1,58 @@
 #!/usr/bin/env bash
-# CPU training throughput of dlspec's runtime (hand-made mlp, batch 128, and LeNet, batch 64; synthetic data
-# in memory, SGD momentum 0.9, cross-entropy) against PyTorch (torch_cpu_anchor.py, a copy of
-# /work/shared/bench/torch_cpu_anchor.py), 2 threads each, alternated ROUNDS times in the same run; the table
-# shows every round and the best of each side, and the ratio of the bests.
-#   bench/cpu/run.sh [BUILD_DIR] [ROUNDS]     (default: build-rt, 2 rounds; builds dls_bench if missing, -j2)
-# Timings drift with the machine's load (a shared 2-core machine): quote ratios from one run, on a quiet machine.
+# CPU training throughput of COMPILED specs against PyTorch 1.13 (Debian's, 2 threads).
+#   bench/cpu/run.sh [DLSPEC] [ROUNDS] [STEPS]
+#     DLSPEC  the dlspec compiler (default: build/compiler/dlspec)     ROUNDS  default 3     STEPS  default 200
+# Builds specs/mlp.dls (batch 128) and specs/lenet.dls (batch 64) with `dlspec build`, then alternates, ROUNDS
+# times: `./mlp bench`, `./lenet bench` (synthetic batches in memory, no data loading; see runtime/train/Main.cpp)
+# and bench/cpu/torch_cpu_anchor.py (the same networks, SGD momentum 0.9, cross-entropy, synthetic data).
+# Prints every round, then the table: medians of each side and the ratio of the medians.
+# The machine is shared (2 cores): only ratios from the same run mean anything.
+#   HAND=1 bench/cpu/run.sh ...   also prints a second table for the HAND-MADE runtime programs
+#                                 (runtime/tests/programs via dls_bench in $HAND_BUILD, default build-rt).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$root/build-rt}
-rounds=${2:-2}
-if [ ! -x "$build/tests/dls_bench" ]; then
-  cmake -S "$root/runtime" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDLSPEC_CUDA=OFF >/dev/null
-  cmake --build "$build" -j2 --target dls_bench >/dev/null
-fi
-# Passive OpenMP waiting for both sides (the built executables default to it, see train/Main.cpp): on a
-# shared machine, spinning threads steal the cores the other thread needs.
+dlspec=${1:-$root/build/compiler/dlspec}
+rounds=${2:-3}
+steps=${3:-200}
+work=$(mktemp -d /tmp/dls-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$dlspec" build "$root/specs/mlp.dls" -o "$work/mlp" >/dev/null
+"$dlspec" build "$root/specs/lenet.dls" -o "$work/lenet" >/dev/null
+# Passive OpenMP waiting on both sides (the built executables default to it): on a shared machine,
+# spinning threads steal the cores the other thread needs.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-results=()
+ours=() theirs=() hand=()
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
-  results+=("$("$build/tests/dls_bench" --threads 2 | tail -1)")
-  results+=("$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_anchor.py" | tail -1)")
+  m=$(cd "$work" && ./mlp bench --steps "$steps" --warmup 10 --threads 2 | tail -1)
+  l=$(cd "$work" && ./lenet bench --steps "$((steps / 2))" --warmup 10 --threads 2 | tail -1)
+  t=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_anchor.py" | tail -1)
+  echo "round $r: $m $l $t"
+  ours+=("$m" "$l") theirs+=("$t")
+  if [ -n "${HAND:-}" ]; then
+    hand+=("$("${HAND_BUILD:-$root/build-rt}/tests/dls_bench" --threads 2 | tail -1)")
+  fi
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-/usr/bin/python3 - "${results[@]}" <<'PY'
-import json, sys
-runs = [json.loads(a) for a in sys.argv[1:]]
-d = [r for r in runs if "dlspec" in r]
-t = [r for r in runs if "torch" in r]
-print(f"{'workload':16s} {'dlspec img/s (rounds)':>26s} {'PyTorch img/s (rounds)':>26s} {'best/best':>10s}")
-for k in ("mlp_mnist_b128", "lenet_mnist_b64"):
-    dv = [r["img_s"][k] for r in d]
-    tv = [r["img_s"][k] for r in t]
-    ds = ", ".join(f"{v:,d}" for v in dv)
-    ts = ", ".join(f"{v:,d}" for v in tv)
-    print(f"{k:16s} {ds:>26s} {ts:>26s} {max(dv) / max(tv):9.2f}x")
-print(f"PyTorch {t[0]['torch']}, {t[0]['threads']} threads; dlspec {d[0]['threads']} threads")
+/usr/bin/python3 - "$rounds" "${ours[@]}" "${theirs[@]}" "${hand[@]}" <<'PY'
+import json, statistics, sys
+n = int(sys.argv[1]); a = sys.argv[2:]
+ours = [json.loads(x) for x in a[:2 * n]]
+torch = [json.loads(x) for x in a[2 * n:3 * n]]
+hand = [json.loads(x) for x in a[3 * n:]]
+rows = [("mlp (specs/mlp.dls, b128)", "mlp", "mlp_mnist_b128"), ("lenet (specs/lenet.dls, b64)", "lenet", "lenet_mnist_b64")]
+print(f"\ncompiled specs, {n} rounds alternated, medians")
+print(f"| {'workload':30s} | {'dlspec img/s':>12s} | {'PyTorch img/s':>13s} | {'ratio':>7s} |")
+print(f"|{'-'*32}|{'-'*14}|{'-'*15}|{'-'*9}|")
+for label, prog, key in rows:
+    d = statistics.median(r["img_per_s"] for r in ours if r["program"] == prog)
+    t = statistics.median(r["img_s"][key] for r in torch)
+    print(f"| {label:30s} | {d:12,.0f} | {t:13,.0f} | {d / t:6.2f}x |")
+print(f"PyTorch {torch[0]['torch']}, {torch[0]['threads']} threads; dlspec {ours[0]['threads']} threads")
+if hand:
+    print(f"\nHAND-MADE runtime programs (runtime/tests/programs, dls_bench; not the compiler's output), medians")
+    for label, prog, key in rows:
+        d = statistics.median(r["img_s"][key] for r in hand)
+        t = statistics.median(r["img_s"][key] for r in torch)
+        print(f"| {key:30s} | {d:12,.0f} | {t:13,.0f} | {d / t:6.2f}x |")
 PY

@@ -74,9 +74,16 @@ void* be_alloc(void*, size_t bytes) {
   return p;
 }
 void be_free(void*, void* p) { std::free(p); }
-int be_copy(void*, void* dst, const void* src, size_t bytes, char*, size_t) {
-  std::memcpy(dst, src, bytes);
-  return 0;
+// Host copies of channels-last activations are transposed so the host always sees NCHW (CpuOp.h, Nhwc).
+int be_copy_to_device(void* ctx, void* dst, const void* src, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] {
+    if (!copy_with_layout(*static_cast<Ctx*>(ctx), dst, src, bytes, false)) std::memcpy(dst, src, bytes);
+  });
+}
+int be_copy_to_host(void* ctx, void* dst, const void* src, size_t bytes, char* err, size_t len) {
+  return catching(err, len, [&] {
+    if (!copy_with_layout(*static_cast<Ctx*>(ctx), dst, src, bytes, true)) std::memcpy(dst, src, bytes);
+  });
 }
 int be_zero(void*, void* p, size_t bytes, char*, size_t) {
   std::memset(p, 0, bytes);
@@ -116,7 +123,7 @@ int be_sync(void* ctx, char* err, size_t len) {
 }
 
 const dls_backend kCpu = {
-    DLS_BACKEND_VERSION, "cpu", be_init, be_shutdown, be_alloc, be_free, be_copy, be_copy, be_zero,
+    DLS_BACKEND_VERSION, "cpu", be_init, be_shutdown, be_alloc, be_free, be_copy_to_device, be_copy_to_host, be_zero,
     be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
 };
 

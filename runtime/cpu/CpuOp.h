@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -17,10 +18,26 @@
 
 namespace dls::cpu {
 
+struct OpState;
+
+// Channels-last activations. Convolution, pooling and eltwise ops leave their 4-D outputs (and gradient
+// ops their 4-D d(input)s) in the arena in NHWC order instead of NCHW (same size), so a conv -> pool ->
+// conv chain runs without reorders. Ops are created in execution order (forward ops, then gradient ops),
+// so at creation time `nhwc` says what the LAST writer of an arena address left there: an entry means
+// "channels-last data of shape dims (logical NCHW)". Every other op ("plain" ops: dense, losses, the
+// hand-written loops...) gets a reorder of such inputs into a private NCHW buffer and its outputs clear
+// the entries they overwrite. DLS_CPU_PLAIN_LAYOUT=1 turns this off (all arena tensors stay NCHW).
+struct Nhwc {
+  size_t bytes = 0;
+  dnnl::memory::dims dims;  // N, C, H, W
+  OpState* producer = nullptr;
+};
+
 struct Ctx {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   int threads = 1;
+  std::map<const char*, Nhwc> nhwc;
 };
 
 struct Step {
@@ -49,6 +66,14 @@ struct OpState {
   dnnl::memory workspace;           // maxpool workspace
   dnnl::memory mean, var;           // batch-norm batch statistics of the last training forward
   std::vector<std::unique_ptr<Buf>> bufs;
+  // Plain ops reading channels-last inputs: the op desc with those inputs replaced by NCHW copies (kept
+  // for the gradient op, which reads the same copies).
+  std::vector<dls_tensor_desc> subst;
+  dls_op_desc subst_desc{};
+  bool has_subst = false;
+  std::vector<std::unique_ptr<Buf>> sbufs;  // the copies (kept apart from bufs: gradient ops index bufs)
+  // Eltwise: dims of the channels-last layout its forward output was left in (empty: NCHW).
+  dnnl::memory::dims out_cl;
   Buf* buf(size_t count) {
     bufs.push_back(std::make_unique<Buf>(count));
     return bufs.back().get();
@@ -60,8 +85,13 @@ void run_steps(Ctx& c, std::vector<Step>& steps, const dls_step_ctx& s);
 // Op construction (CpuOps.cpp, CpuLosses.cpp).
 void build_forward(Ctx& c, const dls_op_desc& op, OpState& st);
 void build_backward(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
+// The same without the channels-last bookkeeping (CpuOps.cpp).
+void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st);
+void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 bool build_loss_forward(const dls_op_desc& op, OpState& st);
 bool build_loss_backward(const dls_grad_op_desc& g, OpState& fwd, OpState& st);
+// Host <-> arena copy of a whole channels-last tensor, transposed so the host sees NCHW (CpuOps.cpp).
+bool copy_with_layout(Ctx& c, void* dst, const void* src, size_t bytes, bool to_host);
 // Optimizer update (CpuOptimizer.cpp).
 void update(const dls_update_desc& u);
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <omp.h>
+
 #include "CpuOp.h"
 #include "../core/Rng.h"
 
@@ -64,6 +66,92 @@ float* grad_dst(OpState& st, const dls_grad_op_desc& g, int i, std::vector<Step>
   float* tmp = st.buf((size_t)n)->p;
   post.push_back(fn_step([=](const dls_step_ctx&) { add_into(dst, tmp, n); }));
   return tmp;
+}
+
+// ---- channels-last bookkeeping (see Nhwc in CpuOp.h) ---------------------------------------------------
+bool layouts_on() {
+  static const bool off = std::getenv("DLS_CPU_PLAIN_LAYOUT") != nullptr || std::getenv("DLS_CONV_PLAIN") != nullptr;
+  return !off;
+}
+const Nhwc* marked(Ctx& c, const void* p) {
+  auto it = c.nhwc.find(static_cast<const char*>(p));
+  return it == c.nhwc.end() ? nullptr : &it->second;
+}
+void unmark(Ctx& c, const void* p, size_t bytes) {
+  const char* b = static_cast<const char*>(p);
+  c.nhwc.erase(c.nhwc.lower_bound(b), c.nhwc.lower_bound(b + (bytes ? bytes : 1)));
+}
+void mark(Ctx& c, void* p, const memory::dims& d, OpState* producer) {
+  size_t bytes = size_t(d[0] * d[1] * d[2] * d[3]) * 4;
+  unmark(c, p, bytes);
+  c.nhwc[static_cast<const char*>(p)] = Nhwc{bytes, d, producer};
+}
+// The channels-last dims of p when it holds channels-last data of exactly dims d; nullptr otherwise.
+bool is_cl(Ctx& c, const void* p, const memory::dims& d) {
+  const Nhwc* m = marked(c, p);
+  return m && m->dims == d;
+}
+// A step list's reorder of channels-last data at p (dims m.dims) into a new NCHW buffer; returns it.
+float* to_plain_copy(Ctx& c, std::vector<Step>& steps, std::vector<std::unique_ptr<Buf>>& owner, void* p, const Nhwc& m) {
+  owner.push_back(std::make_unique<Buf>(m.bytes / 4));
+  float* q = owner.back()->p;
+  memory from(fmd(m.dims, tag::nhwc), c.eng, p), to(fmd(m.dims, tag::nchw), c.eng, q);
+  steps.push_back(prim_step(reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}));
+  return q;
+}
+// User memory of a 4-D activation input of an aware op: channels-last when p holds it with these dims,
+// NCHW otherwise (channels-last data of other dims, e.g. a view, is first copied to NCHW).
+memory act_in(Ctx& c, std::vector<Step>& steps, OpState& st, void* p, const memory::dims& d) {
+  if (const Nhwc* m = marked(c, p)) {
+    if (m->dims == d) return umem(c, d, tag::nhwc, p);
+    return umem(c, d, tag::nchw, to_plain_copy(c, steps, st.sbufs, p, *m));
+  }
+  return umem(c, d, tag::nchw, p);
+}
+// Reorder that ADDS src into dst (layouts may differ).
+Step reorder_add(Ctx& c, const memory& src, const memory& dst) {
+  primitive_attr attr;
+  post_ops po;
+  po.append_sum(1.f);
+  attr.set_post_ops(po);
+  return prim_step(reorder(reorder::primitive_desc(src, dst, attr)), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+}
+// Where an aware gradient op writes d(input i) of dims d, in layout `cl` (channels-last) or NCHW. Not
+// accumulating: the tensor itself, re-marked. Accumulating: a temporary in the wanted layout added into the
+// tensor (in the tensor's current layout) by a step appended to `post`. Null memory: not needed.
+memory grad_act_out(Ctx& c, OpState& st, const dls_grad_op_desc& g, int i, const memory::dims& d, bool cl,
+                    std::vector<Step>& post) {
+  if (i >= g.nins || !g.dins[i].data) return memory();
+  void* p = g.dins[i].data;
+  if (!((g.accumulate_mask >> i) & 1u)) {
+    if (cl) {
+      mark(c, p, d, &st);
+    } else {
+      unmark(c, p, size_t(g.dins[i].numel) * 4);
+    }
+    return umem(c, d, cl ? tag::nhwc : tag::nchw, p);
+  }
+  const Nhwc* m = marked(c, p);
+  memory target = m ? umem(c, m->dims, tag::nhwc, p) : umem(c, d, tag::nchw, p);
+  float* tmp = st.buf((size_t)g.dins[i].numel)->p;
+  memory inner = umem(c, d, cl ? tag::nhwc : tag::nchw, tmp);
+  if (!m || m->dims == d) {
+    if ((m != nullptr) == cl) {
+      const int64_t n = g.dins[i].numel;
+      float* dst = static_cast<float*>(p);
+      post.push_back(fn_step([=](const dls_step_ctx&) { add_into(dst, tmp, n); }));
+    } else {
+      post.push_back(reorder_add(c, inner, target));
+    }
+  } else {  // the accumulator holds channels-last data of other dims: go through NCHW of those dims
+    memory plain = umem(c, m->dims, tag::nchw, cl ? st.buf((size_t)g.dins[i].numel)->p : tmp);
+    if (cl) {
+      memory inner_plain = umem(c, d, tag::nchw, plain.get_data_handle());
+      post.push_back(prim_step(reorder(inner, inner_plain), {{DNNL_ARG_FROM, inner}, {DNNL_ARG_TO, inner_plain}}));
+    }
+    post.push_back(reorder_add(c, plain, target));
+  }
+  return inner;
 }
 
 bool use_any_formats() {
@@ -144,6 +232,7 @@ void dense_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
 struct ConvPds {
   convolution_forward::primitive_desc fwd;
   memory x_inner;  // the forward's (possibly reordered) input, reused by backward-weights
+  memory x_user;   // the forward's input as stored (NCHW or channels-last)
 };
 
 struct ConvGeom {
@@ -170,12 +259,22 @@ ConvGeom conv_geom(const dls_op_desc& op) {
   return g;
 }
 
+// Activation format asked of a convolution primitive.
+tag conv_tag(int64_t in_channels) {
+  if (layouts_on()) {
+    static const bool any = std::getenv("DLS_CONV_ANY") != nullptr;
+    return any ? tag::any : tag::nhwc;
+  }
+  return conv_act_tag(in_channels);
+}
+
 void conv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   ConvGeom G = conv_geom(op);
   const bool any = use_any_formats();
-  auto xa = fmd(G.x, conv_act_tag(op.win.c)), wa = fmd(G.w, any ? tag::any : G.wtag);
-  auto ya = fmd(G.y, conv_act_tag(op.win.c)), ba = fmd(G.b, tag::a);
+  const tag at = conv_tag(op.win.c);
+  auto xa = fmd(G.x, at), wa = fmd(G.w, any ? tag::any : G.wtag);
+  auto ya = fmd(G.y, at), ba = fmd(G.b, tag::a);
   bool has_b = T[2].id >= 0;
   auto d = has_b ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, xa, wa, ba,
                                              ya, G.strides, G.dil, G.pl, G.pr)
@@ -184,13 +283,101 @@ void conv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   auto pd = convolution_forward::primitive_desc(d, c.eng);
   std::vector<Step> post;
   std::unordered_map<int, memory> a;
-  a[DNNL_ARG_SRC] = in_arg(c, st.train, umem(c, G.x, tag::nchw, T[0].data), pd.src_desc());
+  memory x_user;
+  if (layouts_on()) {
+    x_user = act_in(c, st.train, st, T[0].data, G.x);
+    // One input channel: NCHW and NHWC are the same bytes.
+    if (op.win.c == 1 && x_user.get_desc() == fmd(G.x, tag::nchw)) x_user = umem(c, G.x, tag::nhwc, x_user.get_data_handle());
+  } else {
+    x_user = umem(c, G.x, tag::nchw, T[0].data);
+  }
+  a[DNNL_ARG_SRC] = in_arg(c, st.train, x_user, pd.src_desc());
   a[DNNL_ARG_WEIGHTS] = in_arg(c, st.train, umem(c, G.w, G.wtag, T[1].data), pd.weights_desc());
   if (has_b) a[DNNL_ARG_BIAS] = umem(c, G.b, tag::a, T[2].data);
-  a[DNNL_ARG_DST] = out_arg(c, post, umem(c, G.y, tag::nchw, T[3].data), pd.dst_desc());
+  memory y_user = umem(c, G.y, layouts_on() ? tag::nhwc : tag::nchw, T[3].data);
+  a[DNNL_ARG_DST] = out_arg(c, post, y_user, pd.dst_desc());
   st.train.push_back(prim_step(convolution_forward(pd), a));
   for (auto& s : post) st.train.push_back(std::move(s));
-  st.fwd_pd = std::make_shared<ConvPds>(ConvPds{pd, a[DNNL_ARG_SRC]});
+  if (layouts_on()) {
+    mark(c, T[3].data, G.y, &st);
+  } else {
+    unmark(c, T[3].data, size_t(T[3].numel) * 4);
+  }
+  st.fwd_pd = std::make_shared<ConvPds>(ConvPds{pd, a[DNNL_ARG_SRC], x_user});
+}
+
+// d(weights), d(bias) of a convolution with ONE input channel (the first layer on images), from
+// channels-last d(output): oneDNN 2.6's kernels for C = 1 are slow here (a reduction over N*OH*OW with a
+// 25-wide inner dimension), so: per thread, im2col of a few images at a time and one sgemm
+//   dW[K, R*S] += dY[rows, K]^T * col[rows, R*S],  db[K] += column sums of dY,
+// then the per-thread partials are summed.
+bool conv1_bwd_weights(Ctx& c, const dls_grad_op_desc& g, OpState& st, const memory& x_user, const memory& dy) {
+  const dls_op_desc& op = *g.fwd;
+  const dls_window2d& v = op.win;
+  if (v.c != 1 || v.groups != 1 || v.dh != 1 || v.dw != 1) return false;
+  if (!x_user || x_user.get_desc() != fmd({v.n, v.c, v.h, v.w}, tag::nhwc)) return false;
+  if (dy.get_desc() != fmd({v.n, v.k, v.oh, v.ow}, tag::nhwc)) return false;
+  if (std::getenv("DLS_CONV1_ONEDNN")) return false;
+  const bool has_b = op.tensors[2].id >= 0 && g.dparams[1].id >= 0;
+  const int64_t N = v.n, H = v.h, W = v.w, K = v.k, R = v.kh, S = v.kw, OH = v.oh, OW = v.ow;
+  const int64_t sh = v.sh, sw = v.sw, pt = v.pt, pl = v.pl, RS = R * S, P = OH * OW;
+  const int nt = std::max(1, c.threads);
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(N, 8));
+  float* col = st.buf(size_t(nt * chunk * P * RS))->p;
+  float* part = st.buf(size_t(nt * (K * RS + K)))->p;
+  const float* x = static_cast<const float*>(x_user.get_data_handle());
+  const float* dyp = static_cast<const float*>(dy.get_data_handle());
+  float* dw = fptr(g.dparams[0]);
+  float* db = has_b ? fptr(g.dparams[1]) : nullptr;
+  st.train.push_back(fn_step([=](const dls_step_ctx&) {
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      const int64_t n0 = N * t / T, n1 = N * (t + 1) / T;
+      float* my_col = col + int64_t(t) * chunk * P * RS;
+      float* my_dw = part + int64_t(t) * (K * RS + K);
+      float* my_db = my_dw + K * RS;
+      std::memset(my_dw, 0, size_t(K * RS + K) * 4);
+      for (int64_t nb = n0; nb < n1; nb += chunk) {
+        const int64_t ne = std::min(n1, nb + chunk), rows = (ne - nb) * P;
+        for (int64_t n = nb; n < ne; ++n) {
+          const float* xn = x + n * H * W;
+          float* cn = my_col + (n - nb) * P * RS;
+          for (int64_t oh = 0; oh < OH; ++oh)
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              float* cr = cn + (oh * OW + ow) * RS;
+              for (int64_t r = 0; r < R; ++r) {
+                const int64_t ih = oh * sh - pt + r;
+                for (int64_t s2 = 0; s2 < S; ++s2) {
+                  const int64_t iw = ow * sw - pl + s2;
+                  cr[r * S + s2] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn[ih * W + iw] : 0.f;
+                }
+              }
+            }
+        }
+        const float* dyc = dyp + nb * P * K;
+        dnnl_sgemm('T', 'N', K, RS, rows, 1.f, dyc, K, my_col, RS, 1.f, my_dw, RS);
+        if (has_b)
+          for (int64_t q = 0; q < rows; ++q) {
+            const float* row = dyc + q * K;
+#pragma omp simd
+            for (int64_t k = 0; k < K; ++k) my_db[k] += row[k];
+          }
+      }
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < K * RS + K; ++i) {
+        float s = 0;
+        for (int u = 0; u < T; ++u) s += part[int64_t(u) * (K * RS + K) + i];
+        if (i < K * RS) {
+          dw[i] = s;
+        } else if (db) {
+          db[i - K * RS] = s;
+        }
+      }
+    }
+  }));
+  return true;
 }
 
 void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
@@ -199,23 +386,31 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   ConvGeom G = conv_geom(op);
   const bool any = use_any_formats();
   auto* F = static_cast<ConvPds*>(f.fwd_pd.get());
-  auto xa = fmd(G.x, conv_act_tag(op.win.c)), wa = fmd(G.w, any ? tag::any : G.wtag);
-  auto ya = fmd(G.y, conv_act_tag(op.win.c)), ba = fmd(G.b, tag::a);
-  memory dy_user = umem(c, G.y, tag::nchw, g.dout.data);
+  const tag at = conv_tag(op.win.c);
+  auto xa = fmd(G.x, at), wa = fmd(G.w, any ? tag::any : G.wtag);
+  auto ya = fmd(G.y, at), ba = fmd(G.b, tag::a);
+  memory dy_user = layouts_on() ? act_in(c, st.train, st, g.dout.data, G.y) : umem(c, G.y, tag::nchw, g.dout.data);
   std::vector<Step> post;
-  memory dy_inner;  // d(output) in the blocked format, shared by both backward primitives when equal
-  if (float* dx = grad_dst(st, g, 0, post)) {
+  memory dy_inner;  // d(output) in the primitive's format, shared by both backward primitives when equal
+  if (g.nins > 0 && g.dins[0].data) {
     auto d = convolution_backward_data::desc(algorithm::convolution_direct, xa, wa, ya, G.strides, G.dil, G.pl, G.pr);
     auto pd = convolution_backward_data::primitive_desc(d, c.eng, F->fwd);
     std::vector<Step> post2;
     std::unordered_map<int, memory> a;
     a[DNNL_ARG_DIFF_DST] = dy_inner = in_arg(c, st.train, dy_user, pd.diff_dst_desc());
     a[DNNL_ARG_WEIGHTS] = in_arg(c, st.train, umem(c, G.w, G.wtag, T[1].data), pd.weights_desc());
-    a[DNNL_ARG_DIFF_SRC] = out_arg(c, post2, umem(c, G.x, tag::nchw, dx), pd.diff_src_desc());
+    memory dx_user;
+    if (layouts_on()) {
+      // d(x) takes the layout x had (an NCHW input such as the batch gets an NCHW gradient).
+      dx_user = grad_act_out(c, st, g, 0, G.x, F->x_user.get_desc() == fmd(G.x, tag::nhwc), post);
+    } else {
+      dx_user = umem(c, G.x, tag::nchw, grad_dst(st, g, 0, post));
+    }
+    a[DNNL_ARG_DIFF_SRC] = out_arg(c, post2, dx_user, pd.diff_src_desc());
     st.train.push_back(prim_step(convolution_backward_data(pd), a));
     for (auto& s : post2) st.train.push_back(std::move(s));
   }
-  if (g.dparams[0].id >= 0) {
+  if (g.dparams[0].id >= 0 && !conv1_bwd_weights(c, g, st, F->x_user, dy_user)) {
     bool has_b = T[2].id >= 0 && g.dparams[1].id >= 0;
     auto d = has_b ? convolution_backward_weights::desc(algorithm::convolution_direct, xa, wa, ba, ya, G.strides, G.dil,
                                                         G.pl, G.pr)
@@ -225,9 +420,7 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
     std::vector<Step> post2;
     std::unordered_map<int, memory> a;
     // The forward's reordered input is still valid (nothing writes it between forward and backward).
-    a[DNNL_ARG_SRC] = F->x_inner.get_desc() == pd.src_desc()
-                          ? F->x_inner
-                          : in_arg(c, st.train, umem(c, G.x, tag::nchw, T[0].data), pd.src_desc());
+    a[DNNL_ARG_SRC] = F->x_inner.get_desc() == pd.src_desc() ? F->x_inner : in_arg(c, st.train, F->x_user, pd.src_desc());
     a[DNNL_ARG_DIFF_DST] = (dy_inner && dy_inner.get_desc() == pd.diff_dst_desc())
                                ? dy_inner
                                : in_arg(c, st.train, dy_user, pd.diff_dst_desc());
@@ -240,8 +433,10 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
 }
 
 // ---- pooling ------------------------------------------------------------------------------------------
+// Runs in the layout its input is stored in (channels-last after a convolution) and leaves its output so.
 struct PoolPds {
   pooling_forward::primitive_desc fwd;
+  bool cl = false;
 };
 algorithm pool_alg(int opcode) {
   return opcode == DLS_OP_MAXPOOL ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
@@ -249,31 +444,47 @@ algorithm pool_alg(int opcode) {
 
 void pool_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   const dls_window2d& v = op.win;
-  auto x = fmd({v.n, v.c, v.h, v.w}, tag::nchw), y = fmd({v.n, v.c, v.oh, v.ow}, tag::nchw);
+  const memory::dims xd = {v.n, v.c, v.h, v.w}, yd = {v.n, v.c, v.oh, v.ow};
+  memory xm = layouts_on() ? act_in(c, st.train, st, op.tensors[0].data, xd) : umem(c, xd, tag::nchw, op.tensors[0].data);
+  const bool cl = xm.get_desc() == fmd(xd, tag::nhwc);
+  auto x = xm.get_desc(), y = fmd(yd, cl ? tag::nhwc : tag::nchw);
   auto d = pooling_forward::desc(prop_kind::forward_training, pool_alg(op.opcode), x, y, {v.sh, v.sw}, {v.kh, v.kw},
                                  {v.pt, v.pl}, {v.pb, v.pr});
   auto pd = pooling_forward::primitive_desc(d, c.eng);
-  std::unordered_map<int, memory> a{{DNNL_ARG_SRC, memory(x, c.eng, op.tensors[0].data)},
-                                    {DNNL_ARG_DST, memory(y, c.eng, op.tensors[1].data)}};
+  std::unordered_map<int, memory> a{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, memory(y, c.eng, op.tensors[1].data)}};
   if (op.opcode == DLS_OP_MAXPOOL) {
     st.workspace = memory(pd.workspace_desc(), c.eng);
     a[DNNL_ARG_WORKSPACE] = st.workspace;
   }
   st.train.push_back(prim_step(pooling_forward(pd), a));
-  st.fwd_pd = std::make_shared<PoolPds>(PoolPds{pd});
+  if (cl) {
+    mark(c, op.tensors[1].data, yd, &st);
+  } else {
+    unmark(c, op.tensors[1].data, size_t(op.tensors[1].numel) * 4);
+  }
+  st.fwd_pd = std::make_shared<PoolPds>(PoolPds{pd, cl});
 }
 
 void pool_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
   const dls_window2d& v = op.win;
+  if (g.nins < 1 || !g.dins[0].data) return;
+  auto* F = static_cast<PoolPds*>(f.fwd_pd.get());
+  const memory::dims xd = {v.n, v.c, v.h, v.w}, yd = {v.n, v.c, v.oh, v.ow};
+  const tag t = F->cl ? tag::nhwc : tag::nchw;
+  auto x = fmd(xd, t), y = fmd(yd, t);
   std::vector<Step> post;
-  float* dx = grad_dst(st, g, 0, post);
-  if (!dx) return;
-  auto x = fmd({v.n, v.c, v.h, v.w}, tag::nchw), y = fmd({v.n, v.c, v.oh, v.ow}, tag::nchw);
+  memory dy_user = layouts_on() ? act_in(c, st.train, st, g.dout.data, yd) : umem(c, yd, tag::nchw, g.dout.data);
+  memory dy = in_arg(c, st.train, dy_user, y);
+  memory dx;
+  if (layouts_on()) {
+    dx = grad_act_out(c, st, g, 0, xd, F->cl, post);
+  } else {
+    dx = umem(c, xd, tag::nchw, grad_dst(st, g, 0, post));
+  }
   auto d = pooling_backward::desc(pool_alg(op.opcode), x, y, {v.sh, v.sw}, {v.kh, v.kw}, {v.pt, v.pl}, {v.pb, v.pr});
-  auto pd = pooling_backward::primitive_desc(d, c.eng, static_cast<PoolPds*>(f.fwd_pd.get())->fwd);
-  std::unordered_map<int, memory> a{{DNNL_ARG_DIFF_DST, memory(y, c.eng, g.dout.data)},
-                                    {DNNL_ARG_DIFF_SRC, memory(x, c.eng, dx)}};
+  auto pd = pooling_backward::primitive_desc(d, c.eng, F->fwd);
+  std::unordered_map<int, memory> a{{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}};
   if (op.opcode == DLS_OP_MAXPOOL) a[DNNL_ARG_WORKSPACE] = f.workspace;
   st.train.push_back(prim_step(pooling_backward(pd), a));
   for (auto& s : post) st.train.push_back(std::move(s));
@@ -378,7 +589,20 @@ void elt_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   elt_alg(op.opcode, op.attrs, fa, ba, alpha, use_dst);
   auto m = fmd({op.tensors[0].numel}, tag::a);
   auto pd = eltwise_forward::primitive_desc(eltwise_forward::desc(prop_kind::forward_training, fa, m, alpha, 0.f), c.eng);
-  st.train.push_back(prim_step(eltwise_forward(pd), {{DNNL_ARG_SRC, memory(m, c.eng, op.tensors[0].data)},
+  // Element-wise: the output keeps the input's layout (channels-last stays channels-last).
+  const Nhwc* in = layouts_on() ? marked(c, op.tensors[0].data) : nullptr;
+  if (in && in->bytes == size_t(op.tensors[0].numel) * 4) {
+    st.out_cl = in->dims;
+    mark(c, op.tensors[1].data, st.out_cl, &st);
+  } else {
+    void* x = op.tensors[0].data;
+    if (in) x = to_plain_copy(c, st.train, st.sbufs, x, *in);
+    st.subst.assign(op.tensors, op.tensors + op.ntensors);
+    st.subst[0].data = x;
+    unmark(c, op.tensors[1].data, size_t(op.tensors[1].numel) * 4);
+  }
+  void* xp = st.subst.empty() ? op.tensors[0].data : st.subst[0].data;
+  st.train.push_back(prim_step(eltwise_forward(pd), {{DNNL_ARG_SRC, memory(m, c.eng, xp)},
                                                      {DNNL_ARG_DST, memory(m, c.eng, op.tensors[1].data)}}));
   st.fwd_pd = std::make_shared<EltPds>(EltPds{pd});
 }
@@ -389,15 +613,41 @@ void elt_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   bool use_dst;
   elt_alg(op.opcode, op.attrs, fa, ba, alpha, use_dst);
   std::vector<Step> post;
-  float* dx = grad_dst(st, g, 0, post);
-  if (!dx) return;
+  if (g.nins < 1 || !g.dins[0].data) return;
   auto m = fmd({op.tensors[0].numel}, tag::a);
+  // Everything runs in the layout the forward left its output in (f.out_cl; empty: NCHW).
+  const bool cl = !f.out_cl.empty();
+  void* dyp = g.dout.data;
+  if (layouts_on()) {
+    const Nhwc* dm = marked(c, dyp);
+    if (cl && !(dm && dm->dims == f.out_cl)) {
+      memory plain = dm ? umem(c, dm->dims, tag::nchw, to_plain_copy(c, st.train, st.sbufs, dyp, *dm))
+                        : umem(c, f.out_cl, tag::nchw, dyp);
+      st.sbufs.push_back(std::make_unique<Buf>((size_t)op.tensors[0].numel));
+      memory inner = umem(c, f.out_cl, tag::nhwc, st.sbufs.back()->p);
+      st.train.push_back(prim_step(reorder(plain, inner), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, inner}}));
+      dyp = inner.get_data_handle();
+    } else if (!cl && dm) {
+      dyp = to_plain_copy(c, st.train, st.sbufs, dyp, *dm);
+    }
+  }
+  void* dx;
+  if (layouts_on() && cl) {
+    dx = grad_act_out(c, st, g, 0, f.out_cl, true, post).get_data_handle();
+  } else if (layouts_on() && marked(c, g.dins[0].data) && ((g.accumulate_mask & 1u) != 0)) {
+    const Nhwc* tm = marked(c, g.dins[0].data);
+    dx = grad_act_out(c, st, g, 0, tm->dims, false, post).get_data_handle();
+  } else {
+    if (layouts_on() && !(g.accumulate_mask & 1u)) unmark(c, g.dins[0].data, size_t(g.dins[0].numel) * 4);
+    dx = grad_dst(st, g, 0, post);
+  }
+  void* fwd_in = (!f.subst.empty()) ? f.subst[0].data : op.tensors[0].data;
   auto pd = eltwise_backward::primitive_desc(eltwise_backward::desc(ba, m, m, alpha, 0.f), c.eng,
                                              static_cast<EltPds*>(f.fwd_pd.get())->fwd);
   st.train.push_back(prim_step(eltwise_backward(pd),
                                {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC,
-                                 memory(m, c.eng, op.tensors[use_dst ? 1 : 0].data)},
-                                {DNNL_ARG_DIFF_DST, memory(m, c.eng, g.dout.data)},
+                                 memory(m, c.eng, use_dst ? op.tensors[1].data : fwd_in)},
+                                {DNNL_ARG_DIFF_DST, memory(m, c.eng, dyp)},
                                 {DNNL_ARG_DIFF_SRC, memory(m, c.eng, dx)}}));
   for (auto& s : post) st.train.push_back(std::move(s));
 }
@@ -747,8 +997,94 @@ void misc_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
 
 }  // namespace
 
+// Host copies see NCHW: a copy of a whole channels-last tensor is transposed on the way (to_host: from the
+// arena's NHWC into the host's NCHW; to the device: the reverse). Returns false when p holds no such tensor.
+bool copy_with_layout(Ctx& c, void* dst, const void* src, size_t bytes, bool to_host) {
+  const void* dev = to_host ? src : dst;
+  const Nhwc* m = marked(c, dev);
+  if (!m || m->bytes != bytes) return false;
+  memory nhwc_m(fmd(m->dims, tag::nhwc), c.eng, const_cast<void*>(dev));
+  memory nchw_m(fmd(m->dims, tag::nchw), c.eng, to_host ? dst : const_cast<void*>(src));
+  if (to_host) {
+    reorder(nhwc_m, nchw_m).execute(c.strm, nhwc_m, nchw_m);
+  } else {
+    reorder(nchw_m, nhwc_m).execute(c.strm, nchw_m, nhwc_m);
+  }
+  c.strm.wait();
+  return true;
+}
+
+namespace {
+bool layout_aware(int opcode) {
+  switch (opcode) {
+    case DLS_OP_CONV2D: case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
+    case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+      return true;
+    default: return false;
+  }
+}
+// Index of a forward op's output tensor (runtime.h): pooling (x, y, workspace) has it second, others last.
+int output_index(const dls_op_desc& op) {
+  return (op.opcode == DLS_OP_MAXPOOL || op.opcode == DLS_OP_AVGPOOL) ? 1 : op.ntensors - 1;
+}
+size_t tensor_bytes(const dls_tensor_desc& t) { return size_t(t.numel) * (t.dtype == DLS_F32 || t.dtype == DLS_I32 ? 4 : 8); }
+
+// The network output (read by the host for accuracy and predict) must be NCHW: its producer converts it
+// back in place after it ran.
+void make_plain_in_place(Ctx& c, void* p) {
+  const Nhwc* m = marked(c, p);
+  if (!m) return;
+  OpState* prod = m->producer;
+  Nhwc mk = *m;
+  prod->sbufs.push_back(std::make_unique<Buf>(mk.bytes / 4));
+  float* tmp = prod->sbufs.back()->p;
+  memory from(fmd(mk.dims, tag::nhwc), c.eng, p), to(fmd(mk.dims, tag::nchw), c.eng, tmp);
+  auto steps = [&](std::vector<Step>& v) {
+    v.push_back(prim_step(reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}));
+    v.push_back(fn_step([=](const dls_step_ctx&) { std::memcpy(p, tmp, mk.bytes); }));
+  };
+  steps(prod->train);
+  if (!prod->eval.empty()) steps(prod->eval);
+  prod->out_cl.clear();
+  unmark(c, p, mk.bytes);
+}
+}  // namespace
+
 void build_forward(Ctx& c, const dls_op_desc& op, OpState& st) {
   st.opcode = op.opcode;
+  if (layouts_on() && !layout_aware(op.opcode)) {
+    // A plain op: channels-last inputs are copied to NCHW first; its output overwrites any marks.
+    if (op.opcode >= DLS_OP_CROSS_ENTROPY && op.ntensors > 0) make_plain_in_place(c, op.tensors[0].data);
+    const int out = output_index(op);
+    std::vector<Step> pre;
+    st.subst.assign(op.tensors, op.tensors + op.ntensors);
+    for (int i = 0; i < op.ntensors; ++i) {
+      if (i == out || !st.subst[i].data) continue;
+      if (const Nhwc* m = marked(c, st.subst[i].data)) {
+        st.subst[i].data = to_plain_copy(c, pre, st.sbufs, st.subst[i].data, *m);
+        st.has_subst = true;
+      }
+    }
+    if (out >= 0 && op.tensors[out].data) unmark(c, op.tensors[out].data, tensor_bytes(op.tensors[out]));
+    if (st.has_subst) {
+      st.subst_desc = op;
+      st.subst_desc.tensors = st.subst.data();
+      build_forward_plain(c, st.subst_desc, st);
+      st.train.insert(st.train.begin(), std::make_move_iterator(pre.begin()), std::make_move_iterator(pre.end()));
+      if (!st.eval.empty()) {
+        // the eval list gets its own copy steps (same primitives and buffers)
+        std::vector<Step> pre2;
+        for (size_t k = 0; k < pre.size(); ++k) pre2.push_back(st.train[k]);
+        st.eval.insert(st.eval.begin(), pre2.begin(), pre2.end());
+      }
+      return;
+    }
+    st.subst.clear();
+  }
+  build_forward_plain(c, op, st);
+}
+
+void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
   if (build_loss_forward(op, st)) return;
   switch (op.opcode) {
     case DLS_OP_DENSE: dense_fwd(c, op, st); break;
@@ -765,6 +1101,47 @@ void build_forward(Ctx& c, const dls_op_desc& op, OpState& st) {
 
 void build_backward(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   st.opcode = f.opcode;
+  if (layouts_on() && !layout_aware(g.fwd->opcode)) {
+    // A plain gradient op: it sees the forward's NCHW copies, an NCHW copy of a channels-last d(output),
+    // and writes NCHW d(inputs) (accumulation into a channels-last one goes through a temporary).
+    bool changed = f.has_subst;
+    dls_grad_op_desc g2 = g;
+    if (f.has_subst) g2.fwd = &f.subst_desc;
+    std::vector<Step> pre, post;
+    if (g.dout.data) {
+      if (const Nhwc* m = marked(c, g.dout.data)) {
+        g2.dout.data = to_plain_copy(c, pre, st.sbufs, g.dout.data, *m);
+        changed = true;
+      }
+    }
+    std::vector<dls_tensor_desc> dins(g.dins, g.dins + g.nins);
+    for (int i = 0; i < g.nins; ++i) {
+      if (!dins[i].data) continue;
+      const Nhwc* m = marked(c, dins[i].data);
+      if (!m) continue;
+      if ((g.accumulate_mask >> i) & 1u) {
+        st.sbufs.push_back(std::make_unique<Buf>(m->bytes / 4));
+        memory tmp = umem(c, m->dims, tag::nchw, st.sbufs.back()->p);
+        post.push_back(reorder_add(c, tmp, umem(c, m->dims, tag::nhwc, dins[i].data)));
+        dins[i].data = tmp.get_data_handle();
+        g2.accumulate_mask &= ~(1u << i);
+        changed = true;
+      } else {
+        unmark(c, dins[i].data, tensor_bytes(dins[i]));
+      }
+    }
+    if (changed) {
+      g2.dins = dins.data();
+      build_backward_plain(c, g2, f, st);
+      st.train.insert(st.train.begin(), std::make_move_iterator(pre.begin()), std::make_move_iterator(pre.end()));
+      for (auto& s : post) st.train.push_back(std::move(s));
+      return;
+    }
+  }
+  build_backward_plain(c, g, f, st);
+}
+
+void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   if (build_loss_backward(g, f, st)) return;
   switch (g.fwd->opcode) {
     case DLS_OP_DENSE: dense_bwd(c, g, f, st); break;

@@ -2,10 +2,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
-
 #include <cstring>
 
+#include "../core/Rng.h"
 #include "Trainer.h"
 
 namespace dls {
@@ -19,11 +21,20 @@ const char* kUsage =
     "  train [--epochs N] [--threads N] [--resume DIR]   train the network (resume from DIR's newest checkpoint)\n"
     "  eval [--checkpoint DIR] [--threads N]            evaluate on the test split\n"
     "  predict FILE [--checkpoint DIR]                  print the predicted class of each sample in FILE (.npy or IDX)\n"
+    "  bench [--steps N] [--warmup N] [--threads N]     training throughput on synthetic in-memory batches (no data\n"
+    "                                                   loading, validation or checkpoints); prints one JSON line\n"
+    "                                                   (DLS_PROFILE=1 or =cpu: a per-op table on stderr)\n"
     "\n"
     "options:\n"
     "  --epochs N      number of epochs (default: the spec's)\n"
     "  --threads N     compute threads (default 2)\n"
     "  --help          this text\n";
+
+// bench options (only the bench command reads them).
+struct BenchArgs {
+  int64_t steps = 100, warmup = 10;
+};
+BenchArgs g_bench;
 
 int64_t parse_count(const std::string& flag, const std::string& v) {
   char* end = nullptr;
@@ -42,7 +53,8 @@ Options parse(int argc, char** argv) {
     return o;
   }
   o.command = a[i++];
-  if (o.command != "train" && o.command != "eval" && o.command != "predict" && o.command != "step-check")
+  if (o.command != "train" && o.command != "eval" && o.command != "predict" && o.command != "step-check" &&
+      o.command != "bench")
     fail(Diag::R0401, "", o.command);
   auto value = [&](const std::string& flag) -> std::string {
     if (i >= a.size() || a[i].rfind("--", 0) == 0) fail(Diag::R0403, "", flag);
@@ -65,6 +77,11 @@ Options parse(int argc, char** argv) {
       o.checkpoint = value(f);
       struct stat st;
       if (::stat(o.checkpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.checkpoint);
+    } else if (o.command == "bench" && f == "--steps") {
+      g_bench.steps = parse_count(f, value(f));
+    } else if (o.command == "bench" && f == "--warmup") {
+      std::string v = value(f);
+      g_bench.warmup = v == "0" ? 0 : parse_count(f, v);
     } else if (o.command == "step-check" && f == "--weights") {
       o.weights = value(f);
     } else if (o.command == "step-check" && f == "--batch") {
@@ -82,6 +99,62 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// bench: `steps` training steps (after `warmup` untimed ones) on 8 random batches already in memory
+// (inputs ~ N(0, 1) of the declared input shape, class labels uniform in [0, C) or targets ~ U(0, 1)), as
+// bench/cpu/torch_cpu_anchor.py measures PyTorch. Prints {"program", "batch", "steps", "img_per_s"}.
+int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
+  if (rt->io_input < 0 || rt->io_labels < 0 || rt->io_output < 0 || rt->io_loss < 0)
+    fail(Diag::R0504, rt->spec_path, "the program did not declare its input/label/output/loss tensors (dls_rt_io)");
+  const Tensor& x = rt->tensors[rt->io_input];
+  const Tensor& y = rt->tensors[rt->io_labels];
+  const Tensor& out = rt->tensors[rt->io_output];
+  const int64_t B = x.d.dims[0];
+  const int64_t C = std::max<int64_t>(1, out.d.numel / std::max<int64_t>(1, out.d.dims[0]));
+  std::vector<Batch> batches(8);
+  Rng rng(uint64_t(rt->seed) ^ 0x5eedull);
+  for (auto& b : batches) {
+    b.x.resize(size_t(x.d.numel));
+    for (auto& v : b.x) v = float(rng.normal());
+    if (y.d.dtype == DLS_I32) {
+      b.labels.resize(size_t(B));
+      for (auto& l : b.labels) l = int32_t(rng.below(uint64_t(C)));
+    } else {
+      b.targets.resize(size_t(y.d.numel));
+      for (auto& t : b.targets) t = u01(rng.next());
+    }
+    b.valid = B;
+  }
+  rt->step.training = 1;
+  rt->lr_now = rt->opt.lr;
+  int64_t k = 0;
+  auto step = [&] {
+    bind_batch(rt, batches[size_t(k % 8)]);
+    rt->step.step = k++;
+    call(rt, p.train_step);
+  };
+  for (int64_t i = 0; i < a.warmup; ++i) step();
+  const char* prof = std::getenv("DLS_PROFILE");
+  rt->profile = prof && *prof && std::strcmp(prof, "0") != 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < a.steps; ++i) step();
+  char err[512] = "";
+  if (rt->be->synchronize(rt->ctx, err, sizeof err) != 0) fail(Diag::R0502, "", rt->be->name, err);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (rt->profile) {
+    const double n = double(a.steps);
+    std::fprintf(stderr, "%s: %.3f ms/step\n", rt->name.c_str(), 1e3 * s / n);
+    for (size_t i = 0; i < rt->op_seconds.size(); ++i)
+      std::fprintf(stderr, "  fwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->ops[i]->d.opcode), 1e3 * rt->op_seconds[i] / n);
+    for (size_t i = 0; i < rt->gop_seconds.size(); ++i)
+      std::fprintf(stderr, "  bwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->gops[i]->d.fwd->opcode), 1e3 * rt->gop_seconds[i] / n);
+    std::fprintf(stderr, "  update               %8.3f ms\n", 1e3 * rt->update_seconds / n);
+  }
+  std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f}\n", rt->name.c_str(),
+              (long long)B, (long long)a.steps, rt->threads, double(a.steps) * double(B) / s);
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 // Runs one command line with already-parsed options; shared by dls_rt_main and the tests.
@@ -91,6 +164,7 @@ int run(const Options& o, const Program& p) {
   if (o.command == "train") return run_train(rt.get(), p, o);
   if (o.command == "eval") return run_eval(rt.get(), p, o);
   if (o.command == "predict") return run_predict(rt.get(), p, o);
+  if (o.command == "bench") return run_bench(rt.get(), p, g_bench);
   return run_step_check(rt.get(), p, o);
 }
 
