@@ -79,6 +79,7 @@ public:
     std::vector<bool> used;               // per value id
     std::vector<Span> usedAt;
     size_t blockInstances = 0;
+    std::unordered_set<std::string> recursiveBlocks;  // reported by E0106 once; later instances are poison
   };
   // Types an expression; returns a value id (-1 after an error: the caller poisons).
   int typeExpr(NetCtx& n, Scope& s, const ast::Expr& e);
