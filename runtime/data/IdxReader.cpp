@@ -1,5 +1,6 @@
 // IdxReader.cpp: whole-file reading (raw or gzip through zlib) and the IDX format (big-endian header:
 // 0x00 0x00 type ndims, then ndims u32 sizes, then the data).
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -13,6 +14,12 @@ namespace dls {
 std::vector<uint8_t> read_file(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(Diag::R0201, path, path, std::strerror(errno));
+  // fopen succeeds on a directory (and its ftell is LONG_MAX, which once ended in "out of memory").
+  struct stat st;
+  if (::fstat(::fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+    std::fclose(f);
+    fail(Diag::R0201, path, path, S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+  }
   unsigned char magic[2] = {0, 0};
   size_t got = std::fread(magic, 1, 2, f);
   std::vector<uint8_t> out;
