@@ -160,6 +160,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   Progress prog;
   prog.quiet = o.quiet;
   const std::string ckdir = rt->ckpt_dir;
+  int64_t ckpt_failures = 0;  // checkpoint writes that failed (R0301): training goes on, the exit status is 1
   for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     auto t0 = Clock::now();
     loader.start_epoch(epoch);
@@ -216,12 +217,13 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         save_checkpoint(rt, ckdir, epoch + 1, global_step);
       } catch (const Fault& f) {
         emit(f);  // the run goes on; the previous checkpoint is intact
+        ++ckpt_failures;
       }
     }
   }
   write_curves(dir, read_metrics(dir));
   if (!o.quiet) std::printf("metrics: %s/metrics.jsonl, %s/metrics.csv, %s/curves.svg\n", dir.c_str(), dir.c_str(), dir.c_str());
-  return 0;
+  return ckpt_failures > 0 ? 1 : 0;  // errors were reported (R0301): the run's exit status must say so
 }
 
 namespace {
