@@ -137,10 +137,10 @@ def data_tests(t, dlspec, tmp):
             ("idx count disagrees with labels", gzip.compress(struct.pack(">IIII", 0x0803, 299, 2, 2) + raw[16:-4]), "R0212", r"train-images\.idx\.gz'"),
             ("idx truncated payload", gzip.compress(raw[:-50]), "R0203", r"train-images\.idx\.gz'")]:
         cases.append((what, exe_i, d, goodi, "train-images.idx.gz", data, code, where))
-    # --- csv --- (label column by index: a label given by name is refused by the runtime, see docs/reliability.md)
+    # --- csv --- (label column by name)
     d = f"{tmp}/csv"; os.makedirs(d)
     write_csv_set(d, "train", 300, 1); write_csv_set(d, "test", 90, 2)
-    exe_c = build(t, dlspec, d, "net", train='csv("train.csv", label: "4")', test='csv("test.csv", label: "4")',
+    exe_c = build(t, dlspec, d, "net", train='csv("train.csv", label: "y")', test='csv("test.csv", label: "y")',
                   sample="x: f32[4]", pre="", hidden=16, epochs=1)
     goodc = {f: open(f"{d}/{f}", "rb").read() for f in os.listdir(d) if f.endswith(".csv")}
     lines = goodc["train.csv"].decode().split("\n")
