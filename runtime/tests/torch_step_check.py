@@ -55,15 +55,19 @@ def rel(a, b):
     return ((a - b).norm() / max(b.norm().item(), 1e-30)).item()
 
 
-def compare(name, exe, model, layers, x, y, work):
+def compare(name, exe, model, layers, x, y, work, extra=None):
     """Writes the weights and the batch, runs `exe step-check`, runs the same step in PyTorch, and compares
-    the loss and every parameter gradient. Returns True when all agree within TOL."""
+    the loss and every parameter gradient. `extra` maps further state names (running statistics) to tensors.
+    Returns True when all agree within TOL."""
     wdir, odir = os.path.join(work, name, "w"), os.path.join(work, name, "out")
     os.makedirs(wdir, exist_ok=True)
     os.makedirs(odir, exist_ok=True)
     for lname, layer in layers.items():
         write_npy(os.path.join(wdir, lname + ".weight.npy"), layer.weight)
-        write_npy(os.path.join(wdir, lname + ".bias.npy"), layer.bias)
+        if layer.bias is not None:
+            write_npy(os.path.join(wdir, lname + ".bias.npy"), layer.bias)
+    for sname, t in (extra or {}).items():
+        write_npy(os.path.join(wdir, sname + ".npy"), t)
     write_npy(os.path.join(work, name, "x.npy"), x)
     write_npy(os.path.join(work, name, "y.npy"), y)
     r = subprocess.run([exe, "step-check", "--weights", wdir, "--batch", os.path.join(work, name, "x.npy"),
@@ -81,6 +85,8 @@ def compare(name, exe, model, layers, x, y, work):
     ok &= e <= TOL
     for lname, layer in layers.items():
         for pname in ("weight", "bias"):
+            if getattr(layer, pname) is None:
+                continue
             ref = getattr(layer, pname).grad
             g = read_npy(os.path.join(odir, f"{lname}.{pname}.grad.npy")).reshape(ref.shape)
             e = rel(g, ref)
