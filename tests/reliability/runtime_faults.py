@@ -258,7 +258,7 @@ def kill_tests(t, dlspec, tmp, kills):
         newest_epochs.append(int(ckpts(d)[-1][5:11]))
     stray = [f for f in os.listdir(f"{d}/ckpt") if f.startswith(".tmp")] if os.path.isdir(f"{d}/ckpt") else []
     grew = all(b >= a for a, b in zip(newest_epochs, newest_epochs[1:])) and newest_epochs and newest_epochs[-1] > newest_epochs[0]
-    t.check(bad == 0 and survived >= kills * 0.8 and grew,
+    t.check(bad == 0 and survived >= kills * 0.8 and grew and len(stray) <= 1,
             f"kill: {kills} kill -9s in {time.monotonic() - t0:.0f} s, {survived} left a checkpoint that loaded cleanly, "
             f"{resumed} runs resumed, newest epoch {newest_epochs[0] if newest_epochs else '-'} -> {newest_epochs[-1] if newest_epochs else '-'}, "
             f"{len(stray)} stray temporaries, 0 lost")
