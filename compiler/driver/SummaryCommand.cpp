@@ -24,6 +24,15 @@ int cmdSummary(const std::vector<std::string>& argv) {
   if (!applyLevels(opt, c.diags)) return kExitUsage;
   bool ok = c.load(args.positional[0]) && c.parse() && c.analyze();
   if (!ok || !c.program) {
+    // With errors in the spec the layers sema could type are still listed (a layer after a shape error
+    // keeps the shape sema's error recovery gives it, see sema/NetworkTyper.cpp; a poisoned one is left
+    // out); the diagnostics go to stderr and the exit status says the spec has errors.
+    if (c.program) {
+      std::vector<sema::NetworkSummary> all;
+      for (auto& n : c.program->networks) all.push_back(sema::summarize(*c.program, *n));
+      std::string out = opt.format == DiagFormat::Json ? sema::summaryJson(all) : sema::summaryText(all);
+      std::fputs(out.c_str(), stdout);
+    }
     CommonOptions diagOpt = opt;
     diagOpt.format = DiagFormat::Text;
     printDiagnostics(c, diagOpt);

@@ -568,8 +568,8 @@ std::string DarknetImport::layersJson() const {
     std::string fault;
     for (char ch : l.fault) fault += ch == '"' ? std::string("\\\"") : std::string(1, ch);
     j += fmt::format("  {{\"index\": {}, \"section\": \"{}\", \"cfg_line\": {}, \"w\": {}, \"h\": {}, \"c\": {}, "
-                     "\"bflops\": {:.6f}, \"dls_line\": {}, \"fault\": \"{}\"}}{}\n",
-                     l.index, l.section, l.cfgLine, l.w, l.h, l.c, l.bflops, l.dlsLine, fault,
+                     "\"bflops\": {:.6f}, \"flat\": {}, \"dls_line\": {}, \"dls_name\": \"{}\", \"fault\": \"{}\"}}{}\n",
+                     l.index, l.section, l.cfgLine, l.w, l.h, l.c, l.bflops, l.flat, l.dlsLine, l.dlsName, fault,
                      k + 1 < layers.size() ? "," : "");
   }
   return j + "]\n";

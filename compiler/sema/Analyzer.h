@@ -77,6 +77,7 @@ public:
     std::vector<std::string> blockPath;
     std::vector<std::string> blockStack;  // block names being inlined (cycle detection)
     std::vector<bool> used;               // per value id
+    std::vector<bool> recovered;          // per value id: computed from an error's fallback result (NetworkTyper.cpp)
     std::vector<Span> usedAt;
     size_t blockInstances = 0;
     std::unordered_set<std::string> recursiveBlocks;  // reported by E0106 once; later instances are poison

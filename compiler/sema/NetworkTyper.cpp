@@ -1,6 +1,20 @@
 // Networks: inputs, statements (named values, reassignment, the pipe form, `a + b`), every call typed
 // against the op table, parameters created, the returned type checked against the declared one.
 // After an error the value is poisoned: nothing downstream reports the same root cause again.
+//
+// Error recovery, so that one network reports every independent fault rather than only its first:
+//  - poisoned: the failing op has no meaningful result (unknown rank, dtype and kind). Every op with a
+//    poisoned input yields a poisoned value without a check and without a node, so nothing computed
+//    from it is ever reported (no cascades).
+//  - recovered: the failing op has a defined fallback result (ShapeCtx::recover; today only `add`, which
+//    continues with its left operand's shape: Darknet's [shortcut] output is the shape of the layer it
+//    is in, i.e. its first input). The error is reported, the node is built with the fallback type and
+//    the recovered mark (NetCtx::recovered) propagates to everything computed from it. Such values are
+//    well-typed: a later fault is reported when none of the op's inputs is poisoned (recovered ones
+//    count as well-typed), with a note that an operand's shape assumes the earlier error keeps the left
+//    operand's shape. A later mismatch with a poisoned operand is never reported. This is what
+//    lets all 30 silently mismatched shortcuts of Darknet's ResNet/ResNeXt cfgs be reported, each at
+//    its own line, while the shapes of the layers in between stay those Darknet computes.
 #include <fmt/format.h>
 
 #include "sema/Analyzer.h"
@@ -20,6 +34,7 @@ int newValue(Analyzer::NetCtx& n, Type t, Span span, int producer) {
   v.producer = producer;
   n.net->values.push_back(std::move(v));
   n.used.push_back(false);
+  n.recovered.push_back(false);
   return n.net->values.back().id;
 }
 }  // namespace
@@ -61,6 +76,8 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
   for (int i : inputs) in.push_back(&n.net->values[i].type);
   ShapeCtx c{op, in, attrs, span, {}, {}};
   op.shape(c);
+  bool recoveredInput = false;
+  for (int i : inputs) recoveredInput = recoveredInput || n.recovered[i];
   if (c.error) {
     auto& d = diags.add(c.error->code, span, c.error->message);
     if (!c.error->primary.empty()) d.primary(c.error->primary);
@@ -69,7 +86,11 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
       if (k < static_cast<int>(inputs.size()))
         labelOperand(d, n, inputs[k], inputs.size() == 2 && op.inputsFromArgs ? roles[k] : "its input ");
     if (!c.error->help.empty()) d.help(c.error->help);
-    return poison(n, span);
+    if (recoveredInput)
+      d.note("an operand's shape follows an earlier `+` error in this network, which continues with its left "
+             "operand's shape (as if the right side were projected to it)");
+    if (!c.recover) return poison(n, span);
+    recoveredInput = true;
   }
   Node node;
   node.id = static_cast<int>(n.net->nodes.size());
@@ -120,6 +141,7 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
     }
   }
   int out = newValue(n, c.out, span, node.id);
+  n.recovered[out] = recoveredInput;
   node.output = out;
   n.net->nodes.push_back(std::move(node));
   return out;

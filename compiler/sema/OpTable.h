@@ -64,6 +64,9 @@ struct ShapeCtx {
     std::vector<int> inputs;        // inputs to label with their type and producer
   };
   std::optional<Error> error;
+  // Set by a rule that reports an error but leaves a defined fallback in `out` (add: the left operand's
+  // shape): the value keeps a concrete type instead of being poisoned, so later faults stay checkable.
+  bool recover = false;
 
   void fail(Code c, std::string message, std::string primary = {}, std::string help = {},
             std::vector<int> labelInputs = {0}) {

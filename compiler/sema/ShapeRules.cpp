@@ -306,6 +306,15 @@ void add(ShapeCtx& c) {
     c.fail(Code::E0205, fmt::format("cannot add values of different shapes: {} and {}", a.brief(), b.brief()),
            "shapes differ", "project one side to the other's shape (a 1x1 conv2d or a dense layer) before adding",
            {0, 1});
+    // Error recovery: the sum continues with the left operand's shape. That is what Darknet's
+    // [shortcut] computes (its output is the layer's own input, the left operand of the imported
+    // `add(prev, from)`), and what the usual fix (projecting the right side) keeps; so a later
+    // shortcut whose operands both derive from it is still checked against real shapes.
+    if (!a.shape.unknownRank) {
+      c.out = a;
+      c.out.kind = SemKind::Real;
+      c.recover = true;
+    }
     return;
   }
   c.out = a;

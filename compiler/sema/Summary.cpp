@@ -35,6 +35,7 @@ NetworkSummary summarize(const Program& p, const Network& n) {
     r.layer = nd.layer;
     r.op = std::string(nd.op->name);
     r.node = nd.id;
+    r.value = n.values[nd.output].name;
     const Type& out = n.values[nd.output].type;
     r.outShape = out.shape.str();
     for (int pid : nd.params) {
@@ -100,7 +101,8 @@ std::string summaryJson(const std::vector<NetworkSummary>& all) {
       o += i ? "," : "";
       o += "{\"block\":" + jsonQuote(r.blockPath) + ",\"layer\":" + jsonQuote(r.layer) + ",\"op\":" + jsonQuote(r.op) +
            ",\"output\":" + jsonQuote(r.outShape) + ",\"params\":" + std::to_string(r.params) +
-           ",\"flops\":" + jnum(r.flops) + ",\"activation_bytes\":" + jnum(r.activationBytes) + "}";
+           ",\"flops\":" + jnum(r.flops) + ",\"activation_bytes\":" + jnum(r.activationBytes) +
+           ",\"value\":" + (r.value.empty() ? "null" : jsonQuote(r.value)) + "}";
     }
     o += "],\"total_params\":" + std::to_string(s.params) + ",\"non_trainable\":" + std::to_string(s.buffers) +
          ",\"forward_flops\":" + jnum(s.flops) + ",\"dense_conv_flops\":" + jnum(s.macFlops) +

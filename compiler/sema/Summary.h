@@ -18,6 +18,7 @@ struct LayerRow {
   std::optional<int64_t> flops;        // forward, per sample
   std::optional<int64_t> activationBytes;  // output, per sample
   int node = -1;
+  std::string value;       // the spec's name for the output (h, l12), or "" for an intermediate
 };
 
 struct NetworkSummary {
