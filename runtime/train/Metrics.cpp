@@ -62,7 +62,7 @@ std::vector<EpochMetrics> read_metrics(const std::string& dir) {
 }
 
 void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
-  const int W = 900, H = 360, pw = 380, ph = 260, top = 50, left1 = 70, left2 = 520;
+  const int W = 940, H = 360, pw = 380, ph = 260, top = 50, left1 = 70, left2 = 520;
   std::string s = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">\n"
                               "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n", W, H);
   auto panel = [&](int left, const char* title, std::vector<std::pair<std::string, std::vector<double>>> series,
@@ -99,7 +99,11 @@ void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
       s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", colors[ci], pts);
       for (size_t i = 0; i < v.size(); ++i)
         if (std::isfinite(v[i])) s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", X(i), Y(v[i]), colors[ci]);
-      s += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>\n", left + pw - 110, top + 16 + 16 * ci, colors[ci], name);
+      // Legend above the plot, right-aligned on the title's line, so it never covers a curve.
+      int lx = left + pw - 170 + 90 * ci;
+      s += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"/>\n", lx, lx + 16,
+                       top - 24, top - 24, colors[ci]);
+      s += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>\n", lx + 20, top - 20, colors[ci], name);
       ++ci;
     }
   };
