@@ -86,11 +86,6 @@ void mark(Ctx& c, void* p, const memory::dims& d, OpState* producer) {
   unmark(c, p, bytes);
   c.nhwc[static_cast<const char*>(p)] = Nhwc{bytes, d, producer};
 }
-// The channels-last dims of p when it holds channels-last data of exactly dims d; nullptr otherwise.
-bool is_cl(Ctx& c, const void* p, const memory::dims& d) {
-  const Nhwc* m = marked(c, p);
-  return m && m->dims == d;
-}
 // A step list's reorder of channels-last data at p (dims m.dims) into a new NCHW buffer; returns it.
 float* to_plain_copy(Ctx& c, std::vector<Step>& steps, std::vector<std::unique_ptr<Buf>>& owner, void* p, const Nhwc& m) {
   owner.push_back(std::make_unique<Buf>(m.bytes / 4));

@@ -5,7 +5,7 @@ find_library(DLSPEC_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/loca
 find_path(DLSPEC_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
 set(DLSPEC_RT_CUDA_SOURCES cuda/CudaBackend.cpp cuda/CudaPlan.cpp cuda/CudaNccl.cpp)
 
-# The kernels: one object library so that the runtime's C++ flags (-march=native, warnings) stay off nvcc.
+# The kernels: one object library so that the runtime's C++ flags (-march, warnings) stay off nvcc.
 add_library(dlspec_rt_cuda_kernels OBJECT ${CMAKE_CURRENT_LIST_DIR}/CudaKernels.cu)
 set_target_properties(dlspec_rt_cuda_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_STANDARD 17
                       CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")

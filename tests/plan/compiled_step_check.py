@@ -7,7 +7,7 @@ gradient must agree within 1e-4 relative.
 
 usage: compiled_step_check.py DLSPEC REPO WORKDIR
 """
-import os, subprocess, sys
+import os, shutil, subprocess, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
@@ -72,6 +72,7 @@ def main():
         print(__doc__)
         return 2
     torch.set_num_threads(2)
+    shutil.rmtree(sys.argv[3], ignore_errors=True)  # results of an earlier run must not count
     os.makedirs(sys.argv[3], exist_ok=True)
     ok = check(sys.argv[1], sys.argv[2], "mlp", mlp, sys.argv[3])
     ok &= check(sys.argv[1], sys.argv[2], "lenet", lenet, sys.argv[3])
