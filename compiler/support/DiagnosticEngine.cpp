@@ -10,6 +10,7 @@ Diagnostic& DiagnosticEngine::add(Code code, Span span, std::string message) {
   d.severity = codeInfo(code).severity;
   d.message = std::move(message);
   d.span = span;
+  if (d.severity == Severity::Error) ++rawErrors_;
   diags_.push_back(std::move(d));
   return diags_.back();
 }
@@ -55,9 +56,8 @@ bool DiagnosticEngine::hasErrors() const {
   return false;
 }
 
-size_t DiagnosticEngine::rawErrorCount() const {
-  return static_cast<size_t>(std::count_if(diags_.begin(), diags_.end(),
-                                           [](const Diagnostic& d) { return d.severity == Severity::Error; }));
-}
+// Counted in add(): stages call this after every item, and counting the list each time was quadratic
+// (32,768 errors from one block body under a fan-out took 13 s in fuzz_check).
+size_t DiagnosticEngine::rawErrorCount() const { return rawErrors_; }
 
 }  // namespace dls

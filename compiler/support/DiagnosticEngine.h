@@ -51,6 +51,7 @@ private:
   struct Suppression { Span scope; Code code; };
   const SourceManager& sm_;
   std::deque<Diagnostic> diags_;
+  size_t rawErrors_ = 0;  // diagnostics in diags_ reported as errors (severity never changes after add)
   std::vector<LevelEntry> levels_;
   std::vector<Suppression> suppressions_;
 };
