@@ -43,7 +43,7 @@ namespace dls {
 void Compilation::validateLowering() {
   if (!program || diags.rawErrorCount() > 0) return;
   for (const auto& t : program->trains)
-    if (t->network && t->optimizer) plan::lowerProgram(*program, t->name, sources, diags);
+    if (t->network && t->optimizer) plan::lowerProgram(*program, t->name, sources, diags, std::nullopt, /*planOffsets=*/false);
 }
 
 }  // namespace dls

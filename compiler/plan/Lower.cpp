@@ -79,8 +79,8 @@ struct TensorDesc {
 class Lowerer {
 public:
   Lowerer(const sema::Program& p, const sema::TrainConfig& tc, const SourceManager& sm, DiagnosticEngine& d,
-          std::optional<sema::Device> device)
-      : prog_(p), tc_(tc), net_(*tc.network), sm_(sm), diags_(d), devices_(tc.devices) {
+          std::optional<sema::Device> device, bool planOffsets)
+      : prog_(p), tc_(tc), net_(*tc.network), sm_(sm), diags_(d), devices_(tc.devices), planOffsets_(planOffsets) {
     if (device) devices_ = {*device};
   }
 
@@ -216,7 +216,12 @@ private:
     for (int64_t d : ld) le *= d;
     labelBuf_ = addBuffer("labels", le * 4, 0, stepEnd_);
     lossBuf_ = addBuffer("loss", 4, lossFwd_, stepEnd_);  // read by the runtime after the step
-    planMemory(mem_);
+    if (planOffsets_) {
+      planMemory(mem_);
+    } else {
+      for (Buffer& b : mem_.buffers) b.offset = 0, mem_.withoutReuse += b.bytes;
+      mem_.peak = mem_.withoutReuse;
+    }
   }
 
   bool classLabels() const {
@@ -500,6 +505,7 @@ private:
   const SourceManager& sm_;
   DiagnosticEngine& diags_;
   std::vector<sema::Device> devices_;
+  bool planOffsets_ = true;
   StepPlan plan_;
   MemoryPlan mem_;
   int64_t batch_ = 1;
@@ -518,7 +524,7 @@ private:
 
 std::optional<LowerResult> lowerProgram(const sema::Program& program, const std::string& train,
                                         const SourceManager& sm, DiagnosticEngine& diags,
-                                        std::optional<sema::Device> device) {
+                                        std::optional<sema::Device> device, bool planOffsets) {
   const sema::TrainConfig* tc = nullptr;
   for (auto& t : program.trains)
     if (train.empty() || t->name == train) {
@@ -541,7 +547,7 @@ std::optional<LowerResult> lowerProgram(const sema::Program& program, const std:
     diags.report(Code::E1004, tc->span, fmt::format("train block `{}` has no optimizer", tc->name));
     return std::nullopt;
   }
-  return Lowerer(program, *tc, sm, diags, device).run();
+  return Lowerer(program, *tc, sm, diags, device, planOffsets).run();
 }
 
 }  // namespace dls::plan

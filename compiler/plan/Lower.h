@@ -21,8 +21,10 @@ struct LowerResult {
 // Lowers the train block `train` (or the only one when empty). Reports E1xxx diagnostics for what the
 // backend cannot run; returns nullopt when lowering failed.
 // `device`, when given, overrides the train block's placement (`dlspec run --device cuda:0`).
+// `planOffsets` = false skips assigning arena offsets (the one super-linear step, O(buffers^2) in the
+// worst case): for `dlspec check`, which only needs the diagnostics. Offsets are then all 0.
 std::optional<LowerResult> lowerProgram(const sema::Program& program, const std::string& train,
                                         const SourceManager& sm, DiagnosticEngine& diags,
-                                        std::optional<sema::Device> device = std::nullopt);
+                                        std::optional<sema::Device> device = std::nullopt, bool planOffsets = true);
 
 }  // namespace dls::plan
