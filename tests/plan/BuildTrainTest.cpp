@@ -126,6 +126,16 @@ TEST_CASE("a compiled spec trains, validates, checkpoints and resumes", "[e2e]")
   rows = readMetrics(dir / "ckpt" / "metrics.csv");
   REQUIRE(rows.size() == 6);
   CHECK(rows.back()["epoch"] == 6);
+  // The resumed run continues the exact trajectory of an uninterrupted one with the same seed.
+  fs::create_directories(dir / "straight");
+  REQUIRE(run("cd " + (dir / "straight").string() + " && ../blobs train --epochs 6 > train.log 2>&1") == 0);
+  auto straight = readMetrics(dir / "straight" / "ckpt" / "metrics.csv");
+  REQUIRE(straight.size() == 6);
+  for (size_t e = 0; e < 6; ++e) {
+    INFO("epoch " << e + 1);
+    CHECK(rows[e]["train_loss"] == straight[e]["train_loss"]);
+    CHECK(rows[e]["val_loss"] == straight[e]["val_loss"]);
+  }
   // A bad command line is a diagnostic, not a crash.
   CHECK(run("cd " + dir.string() + " && ./blobs train --no-such-flag > bad.log 2>&1") == 2);
   fs::remove_all(dir);
