@@ -24,7 +24,7 @@ void add(ShapeCtx&);
 void concat(ShapeCtx&);
 void embedding(ShapeCtx&);
 void upsample(ShapeCtx&);
-void reorg(ShapeCtx&);
+void reorg(ShapeCtx&);        // darknet's space-to-depth; `extra: k` flattens and appends k zeros
 // Pipeline (one sample, no batch dim).
 void toF32(ShapeCtx&);
 void sampleReshape(ShapeCtx&);
@@ -45,6 +45,7 @@ void samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, i
 // Parameters.
 std::vector<ParamDesc> denseParams(const Type& in, const Node& n);
 std::vector<ParamDesc> convParams(const Type& in, const Node& n);
+std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's window, no weight sharing
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);

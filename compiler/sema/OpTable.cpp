@@ -120,9 +120,21 @@ std::vector<OpInfo> build() {
                .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
                .shape = upsample, .opcode = DLS_OP_UPSAMPLE, .flops = noFlops, .doc = "nearest-neighbour upsampling"});
   t.push_back({.name = "reorg", .category = LAYER,
-               .attrs = {{.name = "stride", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
+               .attrs = {{.name = "stride", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0},
+                         {.name = "extra", .type = AttrType::Int, .dflt = I(0), .min = 0}},
                .shape = reorg, .cpu = false, .cuda = false, .opcode = kOpcodeNone, .flops = noFlops,
                .doc = "darknet's space-to-depth (checked, no runtime kernel yet)"});
+  t.push_back({.name = "local", .category = LAYER,
+               .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
+                         {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
+                         {.name = "stride", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
+                         {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         init()},
+               .shape = conv2d, .kind = SemKind::Real, .params = localParams, .cpu = false, .cuda = false,
+               .opcode = kOpcodeNone, .flops = convFlops,
+               .doc = "locally connected 2-D layer (darknet's [local]): conv's window without weight sharing "
+                      "(checked, no runtime kernel yet)"});
   // ---- activations ----
   act("relu", DLS_OP_RELU, SemKind::Real);
   act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real,

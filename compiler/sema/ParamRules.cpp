@@ -36,6 +36,26 @@ std::vector<ParamDesc> convParams(const Type& in, const Node& n) {
   return p;
 }
 
+// A locally connected layer (Darknet's [local]): conv's window, one filter bank per output position, one
+// bias per output value (local_layer.c: weights c*n*size*size*locations, biases outputs).
+std::vector<ParamDesc> localParams(const Type& in, const Node& n) {
+  auto dim = [&](size_t i) {
+    return in.shape.unknownRank || in.shape.rank() != 4 || !in.shape.dims[i].isConst() ? -1 : in.shape.dims[i].value;
+  };
+  int64_t c = dim(1), H = dim(2), W = dim(3);
+  int64_t f = n.intAttr("filters"), kh = n.intAttr("kernel_h"), kw = n.intAttr("kernel_w");
+  int64_t sh = n.intAttr("stride_h", 1), sw = n.intAttr("stride_w", 1);
+  int64_t oh = H < 0 ? -1 : (H + n.intAttr("pad_top") + n.intAttr("pad_bottom") - kh) / sh + 1;
+  int64_t ow = W < 0 ? -1 : (W + n.intAttr("pad_left") + n.intAttr("pad_right") - kw) / sw + 1;
+  int64_t loc = oh < 0 || ow < 0 ? -1 : oh * ow;
+  int64_t fanIn = c < 0 ? 0 : c * kh * kw, fanOut = f * kh * kw;
+  std::vector<ParamDesc> p;
+  p.push_back({"weight", shape({loc, f, c, kh, kw}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  if (n.boolAttr("bias", true))
+    p.push_back({"bias", shape({f, oh, ow}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  return p;
+}
+
 std::vector<ParamDesc> normParams(const Type& in, const Node&) {
   int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
   return {{"weight", shape({c}), ParamRole::Gamma, true, InitKind::Ones},

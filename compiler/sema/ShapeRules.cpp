@@ -401,6 +401,24 @@ void reorg(ShapeCtx& c) {
   if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
   int64_t s = c.i("stride", 2);
   c.out = x;
+  if (int64_t extra = c.i("extra", 0); extra > 0) {
+    // Darknet's reorg with `extra=`: the stride is ignored, each sample is copied flat and `extra` zero
+    // values follow it (reorg_layer.c: outputs = inputs + extra).
+    int64_t n = 1;
+    for (size_t i = 1; i < x.shape.dims.size(); ++i) {
+      const Dim& d = x.shape.dims[i];
+      if (!d.isConst()) {
+        c.out.shape = Shape{{x.shape.dims[0], Dim::unknown()}};
+        return;
+      }
+      if (!mulChecked(n, d.value, n)) {
+        c.fail(Code::E0210, "the reorganised value count overflows 64-bit integers", "", "", {});
+        return;
+      }
+    }
+    c.out.shape = Shape{{x.shape.dims[0], Dim::constant(n + extra)}};
+    return;
+  }
   for (size_t i = 2; i < 4; ++i) {
     Dim& d = c.out.shape.dims[i];
     if (!d.isConst()) continue;
