@@ -60,6 +60,7 @@ def diagnostics(text):
 
 
 ALIAS = re.compile(r"^\s*(\w+) = (\w+)\s*(//.*)?$")
+INPUT = re.compile(r"^network \w+\((\w+): \w+(\[[^\]]*\])", re.M)
 LNAME = re.compile(r"^l(\d+)$")
 
 
@@ -75,6 +76,10 @@ def summary_groups(js, spec_text):
             if row.get("value"):
                 groups[row["value"]] = cur
                 cur = []
+    # The network's input: the statement of a leading [crop] (the crop is the input pipeline's).
+    m = INPUT.search(spec_text)
+    if m and m.group(1) not in groups:
+        groups[m.group(1)] = [{"op": "input", "output": m.group(2), "flops": 0}]
     for line in spec_text.splitlines():
         m = ALIAS.match(line)
         if m and m.group(1) not in groups and m.group(2) in groups:
@@ -194,8 +199,16 @@ def write(path, results, t):
          "layer's input. The importer's own shape walk (Darknet's rules) is cross-checked against the summary too.", "",
          "`dlspec check` errors other than the shape faults are the cfg's own [net] settings, faithfully carried:",
          "E0504 (deploy cfgs with batch=1 train batch_norm on one sample), E0801 (448-pixel cfgs at batch 64 do not",
-         "fit this machine's memory for training on cpu), E1002 (reorg has no runtime kernel yet); the checker runs",
-         "only on specs without sema errors, so the files with E0205 list no checker codes.", "",
+         "fit this machine's memory for training on cpu), E0304 (go: `reorg`, a check-only op without a runtime",
+         "kernel, in a train block on cpu); the checker runs only on specs without sema errors, so the files with",
+         "E0205 list no checker codes.", "",
+         "Translations with a caveat: a leading `[crop]` (vgg-16, strided) is input augmentation, so it becomes the",
+         "pipeline's `random_crop` / `random_flip` / `normalize(mean: 0.5, std: 0.5)` (Darknet maps values to [-1, 1])",
+         "and the network's input is the crop (its layer 0 row is compared with the network's declared input);",
+         "rotation, saturation, exposure and brightness shift are W1103 at their keys. `[local]` (yolov1) is the",
+         "check-only op `local` (conv's window without weight sharing; Darknet prints no BFLOPs for it).",
+         "`[reorg] extra=` (go) is `reorg(stride, extra: k)`: Darknet copies the input flat and appends k zeros.",
+         "`[softmax] tree=` (darknet9000) is a plain softmax over all values, W1103: the hierarchy is not modelled.", "",
          "Darknet-silent faults are shortcuts between maps of different sizes or channels: Darknet strides and",
          "truncates silently, `dlspec check` reports E0205 at the shortcut's statement. Sema reports every one of",
          "them: after a failed `+` it continues with the left operand's shape, which is exactly the shape Darknet",

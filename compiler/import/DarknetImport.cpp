@@ -34,6 +34,8 @@ const std::map<std::string, std::set<std::string>>& knownKeys() {
                "seen", "random", "notruth", "max_ratio", "min_ratio", "center", "clip"}},
       {"convolutional", {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize"}},
       {"connected", {"output", "activation", "batch_normalize"}},
+      {"local", {"filters", "size", "stride", "pad", "activation"}},
+      {"crop", {"crop_height", "crop_width", "flip", "angle", "saturation", "exposure", "shift", "noadjust"}},
       {"maxpool", {"size", "stride", "padding"}},
       {"avgpool", {}},
       {"dropout", {"probability"}},
@@ -56,7 +58,7 @@ const std::map<std::string, std::set<std::string>>& knownKeys() {
 
 // Sections Darknet knows that dlspec has no op for: reported as E1103 (never dropped).
 const std::set<std::string>& knownButInexpressible() {
-  static const std::set<std::string> s = {"local", "rnn", "gru", "lstm", "crnn", "deconvolutional", "crop",
+  static const std::set<std::string> s = {"rnn", "gru", "lstm", "crnn", "deconvolutional",
                                           "normalization", "batchnorm", "l2norm", "logistic", "iseg", "xnor",
                                           "network", "conv", "conn", "max", "avg", "deconv", "lrn", "soft"};
   return s;
@@ -119,6 +121,10 @@ private:
   std::optional<std::vector<int>> refs(Section& s, const std::string& key, int self);
   // The activation suffix (` |> leaky_relu(0.1)`), or nullopt after E1103.
   std::optional<std::string> activation(Section& s, const std::string& dflt);
+  // W1103: translated, but part of the feature's behaviour is not in the spec.
+  void notModelled(Span at, const std::string& what, const std::string& why) {
+    diags_.report(Code::W1103, at, what, why);
+  }
   void inexpressible(Span at, const std::string& what, const std::string& why) {
     diags_.report(Code::E1103, at, what, why);
     bad_ = true;
@@ -292,6 +298,9 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   bool classifier = false;
   int classes = 0;
   std::string costType;
+  int inW = w, inH = h;             // the network's input: [net]'s size, or a leading [crop]'s output
+  std::vector<std::string> augment; // a leading [crop]'s input-pipeline steps
+  std::string adjust;               // [crop]'s value mapping, a pipeline transform
 
   for (size_t si = 1; si < sections_.size(); ++si) {
     Section& s = sections_[si];
@@ -321,7 +330,60 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     for (Option& o : s.options)
       if (!known.at(s.name).count(o.key)) diags_.report(Code::W1101, o.keySpan, o.key, s.name);
 
-    if (s.name == "convolutional") {
+    if (s.name == "crop") {
+      // Darknet's crop layer is input augmentation (crop_layer.c): a random crop_width x crop_height window
+      // (the centre one when not training), a random horizontal flip, values mapped to [-1, 1] unless
+      // noadjust=1, and on the GPU random rotation, saturation, exposure and brightness shift. Here it is the
+      // input pipeline's random_crop / random_flip / normalize; the network's input is the crop.
+      if (si != 1) {
+        inexpressible(s.span, feature(s), "a crop inside the network (dlspec crops in the input pipeline, "
+                                          "so only a leading `[crop]` translates)");
+        return std::nullopt;
+      }
+      auto ch = integer(s, "crop_height", 1, 1), cw = integer(s, "crop_width", 1, 1), flip = integer(s, "flip", 0, 0);
+      auto noadjust = integer(s, "noadjust", 0, 0);
+      auto angle = number(s, "angle", 0), sat = number(s, "saturation", 1), expo = number(s, "exposure", 1),
+           shift = number(s, "shift", 0);
+      if (!ch || !cw || !flip || !noadjust || !angle || !sat || !expo || !shift) return std::nullopt;
+      if (*ch > h || *cw > w) {
+        Option* o = find(s, *ch > h ? "crop_height" : "crop_width");
+        diags_.report(Code::E1102, o ? o->valueSpan : s.span, *ch > h ? "crop_height" : "crop_width",
+                      std::to_string(*ch > h ? *ch : *cw), fmt::format("the crop must fit the {}x{} input", w, h));
+        return std::nullopt;
+      }
+      auto unmodelled = [&](const char* key, bool on, const std::string& what) {
+        if (Option* o = find(s, key); o && on)
+          notModelled(o->keySpan, fmt::format("`[crop]` key `{}` at line {}", key, o->line),
+                      fmt::format("{} (`{}={}`): the pipeline has no such augmentation", what, key, o->value));
+      };
+      unmodelled("angle", *angle != 0, "a random rotation");
+      unmodelled("saturation", *sat != 1, "a random saturation change");
+      unmodelled("exposure", *expo != 1, "a random exposure change");
+      unmodelled("shift", *shift != 0, "a random brightness shift");
+      augment.push_back(*ch == *cw ? fmt::format("random_crop({})", *ch)
+                                   : fmt::format("random_crop([{}, {}])", *ch, *cw));
+      if (*flip) augment.push_back("random_flip(0.5)");
+      if (!*noadjust) adjust = "normalize(mean: 0.5, std: 0.5)";
+      comment += fmt::format(" (input augmentation: the pipeline's {}{}; Darknet takes the centre crop when "
+                             "not training)", augment[0], *flip ? " and random_flip" : "");
+      w = inW = static_cast<int>(*cw), h = inH = static_cast<int>(*ch), flat = false;
+    } else if (s.name == "local") {
+      // Darknet's locally connected layer (local_layer.c): conv's window, no weight sharing; `pad` is a flag
+      // (out = (in - 1) / stride + 1 with it, (in - size) / stride + 1 without).
+      auto filters = integer(s, "filters", 1, 1), size = integer(s, "size", 1, 1), stride = integer(s, "stride", 1, 1);
+      auto pad = integer(s, "pad", 0, 0);
+      auto act = activation(s, "logistic");
+      if (!filters || !size || !stride || !pad || !act) return std::nullopt;
+      int k = static_cast<int>(*size), st = static_cast<int>(*stride);
+      int p = *pad ? k / 2 : 0;
+      int oh = *pad ? (h - 1) / st + 1 : (h - k) / st + 1, ow = *pad ? (w - 1) / st + 1 : (w - k) / st + 1;
+      stmt = fmt::format("{} |> local(filters: {}, kernel: {}", spatial(), *filters, k);
+      if (st != 1) stmt += fmt::format(", stride: {}", st);
+      if (p) stmt += fmt::format(", pad: {}", p);
+      stmt += ")" + *act;
+      L.bflops = (2.0 * double(*filters) * k * k * double(c) * oh * ow) / 1e9;
+      w = ow, h = oh, c = static_cast<int>(*filters), flat = false;
+    } else if (s.name == "convolutional") {
       auto filters = integer(s, "filters", 1, 1), size = integer(s, "size", 1, 1), stride = integer(s, "stride", 1, 1);
       auto pad = integer(s, "pad", 0, 0), padding = integer(s, "padding", 0, 0), groups = integer(s, "groups", 1, 1);
       auto bn = integer(s, "batch_normalize", 0, 0);
@@ -383,10 +445,11 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     } else if (s.name == "softmax") {
       auto groups = integer(s, "groups", 1, 1);
       if (!groups) return std::nullopt;
-      if (find(s, "tree")) {
-        inexpressible(find(s, "tree")->keySpan, feature(s, "tree"), "a hierarchical (tree) softmax");
-        return std::nullopt;
-      }
+      if (Option* t = find(s, "tree"))
+        notModelled(t->keySpan, feature(s, "tree"),
+                    fmt::format("a hierarchical softmax over the tree `{}` is translated as one softmax over all "
+                                "{} values; the shape is Darknet's, the per-group normalisation is not modelled",
+                                t->value, w * h * c));
       if (*groups != 1) {
         inexpressible(find(s, "groups")->keySpan, feature(s, "groups"), "a softmax over groups of channels");
         return std::nullopt;
@@ -451,14 +514,23 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     } else if (s.name == "reorg") {
       auto stride = integer(s, "stride", 1, 1);
       if (!stride) return std::nullopt;
-      for (const char* k : {"reverse", "flatten", "extra"})
+      for (const char* k : {"reverse", "flatten"})
         if (Option* o = find(s, k); o && o->value != "0") {
           inexpressible(o->keySpan, feature(s, k), fmt::format("reorg with `{}`", k));
           return std::nullopt;
         }
+      auto extra = integer(s, "extra", 0, 0);
+      if (!extra) return std::nullopt;
       int st = static_cast<int>(*stride);
-      stmt = fmt::format("{} |> reorg({})", spatial(), st);
-      w /= st, h /= st, c *= st * st, flat = false;
+      if (*extra) {
+        // reorg_layer.c with extra: the stride is ignored; each sample is copied flat, `extra` zeros follow.
+        stmt = fmt::format("{} |> reorg({}, extra: {})", spatial(), st, *extra);
+        comment += fmt::format(" (extra={}: the input flat, then {} zero values)", *extra, *extra);
+        c = w * h * c + static_cast<int>(*extra), w = h = 1, flat = true;
+      } else {
+        stmt = fmt::format("{} |> reorg({})", spatial(), st);
+        w /= st, h /= st, c *= st * st, flat = false;
+      }
     } else if (s.name == "cost") {
       costType = word(s, "type", "sse");
       comment += fmt::format(" (cost type={}: the train block's loss)", costType);
@@ -535,9 +607,16 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
         data, stem, stem, *C, *H, *W, classes);
     out += fmt::format("\n// [net] batch={} subdivisions={}: Darknet updates once per {} images.\n", *batch, *subdiv,
                        *batch);
-    out += fmt::format("pipeline train_input from {}.train {{\n  shuffle(buffer: all)\n  batch({})\n}}\n", data, *batch);
+    out += fmt::format("pipeline train_input from {}.train {{\n", data);
+    if (!adjust.empty()) out += fmt::format("  image = image |> {}  // [crop]: values to [-1, 1]\n", adjust);
+    out += "  shuffle(buffer: all)\n";
+    for (const std::string& a : augment) out += fmt::format("  augment {}  // [crop]\n", a);
+    out += fmt::format("  batch({})\n}}\n", *batch);
   }
-  out += fmt::format("\nnetwork {}(x: f32[N, {}, {}, {}]) -> {} {{\n", netName, *C, *H, *W, returns);
+  if (!augment.empty() && !classifier)
+    out += fmt::format("\n// [crop]: the input is the {}x{} crop of the {}x{} image ({}); this spec has no pipeline.\n",
+                       inW, inH, *W, *H, augment[0]);
+  out += fmt::format("\nnetwork {}(x: f32[N, {}, {}, {}]) -> {} {{\n", netName, *C, inH, inW, returns);
   uint32_t lineNo = 0;
   for (char ch : out) lineNo += ch == '\n';
   for (size_t k = 0; k < body_.size(); ++k) {
