@@ -280,10 +280,12 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
        decay = number(net, "decay", 0.0001);
   auto maxBatches = integer(net, "max_batches", 0, 0);
   if (!W || !H || !C || !batch || !subdiv || !lr || !mom || !decay || !maxBatches) return std::nullopt;
-  if (find(net, "inputs") && (*W == 0 || *H == 0 || *C == 0)) {
-    inexpressible(find(net, "inputs")->keySpan, feature(net, "inputs"),
-                  "a flat or recurrent input (`inputs=` without width/height/channels)");
-    return std::nullopt;
+  // `inputs=` without width/height/channels: a flat input of that many values (Darknet's net->inputs).
+  std::optional<int64_t> flatInputs;
+  if (find(net, "inputs") && *W == 0 && *H == 0 && *C == 0) {
+    flatInputs = integer(net, "inputs", 1, 1);
+    if (!*flatInputs) return std::nullopt;
+    W = 1, H = 1, C = *flatInputs;
   }
   if (*W == 0 || *H == 0 || *C == 0) {
     diags_.report(Code::E1102, net.span, "width/height/channels", "", "`[net]` must give all three, above zero");
@@ -291,7 +293,7 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   }
 
   int w = static_cast<int>(*W), h = static_cast<int>(*H), c = static_cast<int>(*C);
-  bool flat = false;
+  bool flat = flatInputs.has_value();
   std::string prev = "x";
   std::vector<std::string> headInputs;  // detection heads: the values their loss would read
   std::vector<Span> headSpans;
@@ -319,7 +321,11 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     auto flattened = [&]() { return flat ? in : in + " |> flatten"; };
     const auto& known = knownKeys();
     if (known.count(s.name) == 0) {
-      if (knownButInexpressible().count(s.name))
+      static const std::set<std::string> recurrent = {"rnn", "gru", "lstm", "crnn"};
+      if (recurrent.count(s.name))
+        inexpressible(s.span, feature(s), "a recurrent layer: dlspec has no recurrent op (no state carried across "
+                                          "time steps)");
+      else if (knownButInexpressible().count(s.name))
         inexpressible(s.span, feature(s), "dlspec has no op for this Darknet layer");
       else {
         diags_.report(Code::E1101, s.span, s.name);
@@ -603,8 +609,8 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     out += fmt::format(
         "\n// A placeholder source: point it at real files before `dlspec check --data` or training.\n"
         "dataset {} {{\n  train = npy(\"data/{}/train_images.npy\", \"data/{}/train_labels.npy\")\n"
-        "  sample image: f32[{}, {}, {}]\n  label kind: class<{}>\n}}\n",
-        data, stem, stem, *C, *H, *W, classes);
+        "  sample image: f32[{}]\n  label kind: class<{}>\n}}\n",
+        data, stem, stem, flatInputs ? std::to_string(*C) : fmt::format("{}, {}, {}", *C, *H, *W), classes);
     out += fmt::format("\n// [net] batch={} subdivisions={}: Darknet updates once per {} images.\n", *batch, *subdiv,
                        *batch);
     out += fmt::format("pipeline train_input from {}.train {{\n", data);
@@ -616,7 +622,8 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   if (!augment.empty() && !classifier)
     out += fmt::format("\n// [crop]: the input is the {}x{} crop of the {}x{} image ({}); this spec has no pipeline.\n",
                        inW, inH, *W, *H, augment[0]);
-  out += fmt::format("\nnetwork {}(x: f32[N, {}, {}, {}]) -> {} {{\n", netName, *C, inH, inW, returns);
+  out += fmt::format("\nnetwork {}(x: f32[N, {}]) -> {} {{\n", netName,
+                     flatInputs ? std::to_string(*C) : fmt::format("{}, {}, {}", *C, inH, inW), returns);
   uint32_t lineNo = 0;
   for (char ch : out) lineNo += ch == '\n';
   for (size_t k = 0; k < body_.size(); ++k) {

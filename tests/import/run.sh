@@ -25,6 +25,13 @@ expect $C/crop.cfg 0 'crop.cfg:15:1'
 expect $C/crop.cfg 0 'crop.cfg:17:1'
 expect $C/crop.cfg 0 'W1103.*tree'
 expect $C/crop_inside.cfg 1 'E1103.*crop'
+# `inputs=` without width/height/channels: a flat input; a recurrent layer stops at its own section
+expect $C/flat_input.cfg 0 '^$'
+expect $C/rnn.cfg 1 'E1103.*recurrent'
+expect $C/rnn.cfg 1 'rnn.cfg:6:1'
+"$B" import darknet $C/flat_input.cfg -o "$T.dls" >/dev/null 2>&1 && "$B" check "$T.dls" >"$T.out" 2>&1 \
+  && grep -q 'x: f32\[N, 32\]' "$T.dls" && echo "ok   flat_input.cfg: x: f32[N, 32], check passes" \
+  || { echo "FAIL flat_input.cfg:"; cat "$T.dls" "$T.out"; fail=1; }
 "$B" import darknet $C/crop.cfg -o "$T.dls" >/dev/null 2>&1 && "$B" check "$T.dls" >"$T.out" 2>&1
 if grep -q 'x: f32\[N, 3, 16, 16\]' "$T.dls" && grep -q 'augment random_crop(16)' "$T.dls" && grep -q 'augment random_flip' "$T.dls" \
    && grep -q 'local(filters: 4, kernel: 3, stride: 2, pad: 1)' "$T.dls" && grep -q 'reorg(1, extra: 1)' "$T.dls" \
