@@ -251,7 +251,8 @@ std::optional<std::string> Importer::activation(Section& s, const std::string& d
   if (a == "relu") return std::string(" |> relu");
   if (a == "logistic") return std::string(" |> sigmoid");
   if (a == "tanh") return std::string(" |> tanh");
-  static const std::set<std::string> darknetOnly = {"mish", "swish", "elu", "selu", "relie", "ramp", "plse",
+  if (a == "ramp") return std::string(" |> ramp");  // check-only: relu(x) + 0.1 x
+  static const std::set<std::string> darknetOnly = {"mish", "swish", "elu", "selu", "relie", "plse",
                                                     "stair", "hardtan", "lhtan", "loggy", "gelu", "relu6"};
   Span at = o ? o->valueSpan : s.span;
   if (darknetOnly.count(a))

@@ -144,6 +144,9 @@ std::vector<OpInfo> build() {
   act("sigmoid", DLS_OP_SIGMOID, SemKind::SigmoidProbs, {}, elementFlops, softmaxLike);
   act("softmax", DLS_OP_SOFTMAX, SemKind::Probs, {}, softmaxFlops, softmaxLike);
   act("log_softmax", DLS_OP_LOG_SOFTMAX, SemKind::LogProbs, {}, softmaxFlops, softmaxLike);
+  t.push_back({.name = "ramp", .category = ACT, .shape = same, .kind = SemKind::Real, .cpu = false, .cuda = false,
+               .opcode = kOpcodeNone, .flops = elementFlops,
+               .doc = "darknet's ramp activation, relu(x) + 0.1 x (checked, no runtime kernel yet)"});
   // ---- structural ----
   t.push_back({.name = "flatten", .category = STRUCT, .shape = flatten, .opcode = kOpcodeView, .flops = noFlops});
   t.push_back({.name = "reshape", .category = STRUCT,

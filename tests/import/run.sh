@@ -34,7 +34,7 @@ expect $C/rnn.cfg 1 'rnn.cfg:6:1'
   || { echo "FAIL flat_input.cfg:"; cat "$T.dls" "$T.out"; fail=1; }
 "$B" import darknet $C/crop.cfg -o "$T.dls" >/dev/null 2>&1 && "$B" check "$T.dls" >"$T.out" 2>&1
 if grep -q 'x: f32\[N, 3, 16, 16\]' "$T.dls" && grep -q 'augment random_crop(16)' "$T.dls" && grep -q 'augment random_flip' "$T.dls" \
-   && grep -q 'local(filters: 4, kernel: 3, stride: 2, pad: 1)' "$T.dls" && grep -q 'reorg(1, extra: 1)' "$T.dls" \
+   && grep -q 'local(filters: 4, kernel: 3, stride: 2, pad: 1)' "$T.dls" && grep -q 'reorg(1, extra: 1)' "$T.dls" && grep -q 'kernel: 1) |> ramp' "$T.dls" \
    && ! grep -q 'error\[E0[0-2]' "$T.out" && grep -q 'E0304\|E1002' "$T.out"; then
   echo "ok   crop.cfg: pipeline crop, local, reorg extra and tree softmax check (no kernel: reported)"
 else echo "FAIL crop.cfg spec:"; cat "$T.dls" "$T.out"; fail=1; fi
