@@ -132,6 +132,14 @@ typedef struct dls_backend {
   int (*synchronize)(void* ctx, char* err, size_t errlen);
 } dls_backend;
 
+// Writes a one-line reason into a backend's err buffer (errlen bytes, always NUL-terminated).
+static inline void dls_put_error(char* err, size_t errlen, const char* what) {
+  if (!err || !errlen) return;
+  size_t i = 0;
+  for (; what && what[i] && i + 1 < errlen; ++i) err[i] = what[i];
+  err[i] = 0;
+}
+
 // The backends compiled into this library (NULL when not built).
 const dls_backend* dls_cpu_backend(void);
 const dls_backend* dls_cuda_backend(void);

@@ -32,24 +32,17 @@ void run_steps(Ctx& c, std::vector<Step>& steps, const dls_step_ctx& s) {
 
 namespace {
 
-void put_err(char* err, size_t len, const char* what) {
-  if (err && len) {
-    std::strncpy(err, what, len - 1);
-    err[len - 1] = 0;
-  }
-}
-
 template <class F>
 int catching(char* err, size_t len, F&& f) {
   try {
     f();
     return 0;
   } catch (const dnnl::error& e) {
-    put_err(err, len, (std::string("oneDNN: ") + e.what()).c_str());
+    dls_put_error(err, len, (std::string("oneDNN: ") + e.what()).c_str());
   } catch (const std::bad_alloc&) {
-    put_err(err, len, "out of host memory");
+    dls_put_error(err, len, "out of host memory");
   } catch (const std::exception& e) {
-    put_err(err, len, e.what());
+    dls_put_error(err, len, e.what());
   }
   return 1;
 }

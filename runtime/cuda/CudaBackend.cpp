@@ -131,21 +131,15 @@ cudnnTensorDescriptor_t tdesc(int64_t n, int64_t c, int64_t h, int64_t w) {
 }
 cudnnTensorDescriptor_t tdesc(const dls_tensor_desc& t) { return tdesc(t.dims[0], t.dims[1], t.dims[2], t.dims[3]); }
 
-void put_err(char* err, size_t len, const std::string& what) {
-  if (err && len) {
-    std::strncpy(err, what.c_str(), len - 1);
-    err[len - 1] = 0;
-  }
-}
 template <class F>
 int catching(char* err, size_t len, F&& f) {
   try {
     f();
     return 0;
   } catch (const std::bad_alloc&) {
-    put_err(err, len, "out of host memory");
+    dls_put_error(err, len, "out of host memory");
   } catch (const std::exception& e) {
-    put_err(err, len, e.what());
+    dls_put_error(err, len, e.what());
   }
   return 1;
 }
@@ -570,7 +564,7 @@ void* be_init(int32_t device, int32_t, char* err, size_t len) {
     k = classify_start(f);
   }
   if (k != StartFault::none) {
-    put_err(err, len, start_message(k, f));
+    dls_put_error(err, len, start_message(k, f).c_str());
     return nullptr;
   }
   auto c = std::make_unique<Ctx>();
