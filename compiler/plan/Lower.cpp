@@ -200,20 +200,22 @@ private:
         gEnd[r] = std::max(gEnd[r], pb);
       }
     }
+    // Every value's concrete dims, once: a shape the runtime cannot take is reported once.
+    dims_.clear();
+    for (const Value& v : net_.values) dims_.push_back(concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name));
+    labelDims_ = classLabels() ? std::vector<int64_t>{batch_} : dims_[net_.output];
     for (const Value& v : net_.values) {
       if (rootOf(v.id) != v.id) continue;
-      std::vector<int64_t> dims = concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name);
       int64_t elems = 1;
-      for (int64_t d : dims) elems *= d;
+      for (int64_t d : dims_[v.id]) elems *= d;
       std::string nm = v.producer >= 0 ? net_.nodes[v.producer].layer + ".out" : v.name;
       valueBuf_[v.id] = addBuffer(nm, elems * 4, start[v.id], std::max(end[v.id], start[v.id]));
       if (needsGrad_[v.id] && gStart[v.id] <= gEnd[v.id])
         gradBuf_[v.id] = addBuffer("grad(" + nm + ")", elems * 4, gStart[v.id], gEnd[v.id]);
     }
     // Labels for the whole step; the scalar loss from the loss forward to its backward.
-    std::vector<int64_t> ld = labelDims();
     int64_t le = 1;
-    for (int64_t d : ld) le *= d;
+    for (int64_t d : labelDims_) le *= d;
     labelBuf_ = addBuffer("labels", le * 4, 0, stepEnd_);
     lossBuf_ = addBuffer("loss", 4, lossFwd_, stepEnd_);  // read by the runtime after the step
     if (planOffsets_) {
@@ -227,10 +229,6 @@ private:
   bool classLabels() const {
     const std::string& l = tc_.loss->name;
     return l == "cross_entropy" || l == "nll";
-  }
-  std::vector<int64_t> labelDims() {
-    if (classLabels()) return {batch_};
-    return concreteDims(net_.values[net_.output].type.shape, net_.values[net_.output].span, "output");
   }
 
   // ---- emission --------------------------------------------------------------------------------------
@@ -351,15 +349,15 @@ private:
     valueTensor_.assign(net_.values.size(), -1);
     gradTensor_.assign(net_.values.size(), -1);
     for (const Value& v : net_.values) {
-      TensorDesc t{dlsDtype(v.type.dtype), concreteDims(v.type.shape, v.span, v.name), valueBuf_[rootOf(v.id)]};
+      TensorDesc t{dlsDtype(v.type.dtype), dims_[v.id], valueBuf_[rootOf(v.id)]};
       valueTensor_[v.id] = tensor(t);
     }
     for (const Value& v : net_.values) {
       if (!needsGrad_[v.id] || gradBuf_[rootOf(v.id)] < 0) continue;
-      TensorDesc t{DLS_F32, concreteDims(v.type.shape, v.span, v.name), gradBuf_[rootOf(v.id)]};
+      TensorDesc t{DLS_F32, dims_[v.id], gradBuf_[rootOf(v.id)]};
       gradTensor_[v.id] = tensor(t);
     }
-    labelTensor_ = tensor({classLabels() ? DLS_I32 : DLS_F32, labelDims(), labelBuf_});
+    labelTensor_ = tensor({classLabels() ? DLS_I32 : DLS_F32, labelDims_, labelBuf_});
     lossTensor_ = tensor({DLS_F32, {1}, lossBuf_});
 
     // Parameters: persistent value and gradient tensors owned by the runtime.
@@ -513,6 +511,8 @@ private:
   std::vector<bool> needsGrad_;
   std::vector<std::vector<int>> consumers_;
   std::vector<int> valueBuf_, gradBuf_;
+  std::vector<std::vector<int64_t>> dims_;  // concrete dims per value (the batch symbol bound)
+  std::vector<int64_t> labelDims_;
   std::vector<int32_t> valueTensor_, gradTensor_, paramTensor_, opId_, gradOp_;
   int labelBuf_ = -1, lossBuf_ = -1;
   int32_t labelTensor_ = -1, lossTensor_ = -1, lossOp_ = -1, lossGradOp_ = -1;
