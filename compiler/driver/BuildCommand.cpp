@@ -184,21 +184,17 @@ int cmdRun(const std::vector<std::string>& argvIn) {
   CommonOptions opt;
   Args args;
   BuildRequest req;
-  std::vector<std::string> mine, exeArgs;
-  bool pass = false;
-  // Only the part before `--` belongs to dlspec.
-  std::vector<std::string> argv = argvIn;
-  auto sep = std::find(argv.begin(), argv.end(), "--");
-  std::vector<std::string> head(argv.begin(), sep), tail(sep, argv.end());
+  // Only the part before `--` belongs to dlspec; the rest goes to the executable.
+  auto sep = std::find(argvIn.begin(), argvIn.end(), "--");
+  std::vector<std::string> head(argvIn.begin(), sep);
+  std::vector<std::string> exeArgs(sep == argvIn.end() ? sep : sep + 1, argvIn.end());
   int rc0 = kExitUsage;
   if (!takeDevice(head, req.device, kRunUsage, rc0)) return rc0;
-  argv = head;
-  argv.insert(argv.end(), tail.begin(), tail.end());
-  for (size_t i = 0; i < argv.size(); ++i) {
-    if (pass) exeArgs.push_back(argv[i]);
-    else if (argv[i] == "--") pass = true;
-    else if (argv[i] == "--train" && i + 1 < argv.size()) req.train = argv[++i];
-    else mine.push_back(argv[i]);
+  std::vector<std::string> mine;
+  for (size_t i = 0; i < head.size(); ++i) {
+    if (head[i] == "--train" && i + 1 < head.size()) req.train = head[++i];
+    else if (head[i].rfind("--train=", 0) == 0) req.train = head[i].substr(8);
+    else mine.push_back(head[i]);
   }
   if (!parseCommon(mine, opt, args)) return kExitUsage;
   if (!rejectUnknown(args, kRunUsage)) return kExitUsage;
