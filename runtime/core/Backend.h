@@ -140,6 +140,13 @@ static inline void dls_put_error(char* err, size_t errlen, const char* what) {
   err[i] = 0;
 }
 
+// Splits a tensor around `axis` into outer x (size along axis) x inner elements (concat and its gradient).
+static inline void dls_around_axis(const dls_tensor_desc* t, int axis, int64_t* outer, int64_t* inner) {
+  *outer = *inner = 1;
+  for (int k = 0; k < axis; ++k) *outer *= t->dims[k];
+  for (int k = axis + 1; k < 4; ++k) *inner *= t->dims[k];
+}
+
 // The backends compiled into this library (NULL when not built).
 const dls_backend* dls_cpu_backend(void);
 const dls_backend* dls_cuda_backend(void);

@@ -694,13 +694,6 @@ GradOut gout(const dls_grad_op_desc& g, int i) {
   return {fptr(g.dins[i]), ((g.accumulate_mask >> i) & 1u) != 0};
 }
 
-// Splits a tensor around `axis` into outer x (size along axis) x inner.
-void around_axis(const dls_tensor_desc& t, int axis, int64_t& outer, int64_t& inner) {
-  outer = inner = 1;
-  for (int k = 0; k < axis; ++k) outer *= t.dims[k];
-  for (int k = axis + 1; k < 4; ++k) inner *= t.dims[k];
-}
-
 void misc_fwd(const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   switch (op.opcode) {
@@ -761,7 +754,7 @@ void misc_fwd(const dls_op_desc& op, OpState& st) {
       dls_tensor_desc y = T[op.ntensors - 1];
       st.train.push_back(fn_step([=](const dls_step_ctx&) {
         int64_t outer, inner;
-        around_axis(y, axis, outer, inner);
+        dls_around_axis(&y, axis, &outer, &inner);
         int64_t off = 0;
         for (const auto& t : ins) {
           int64_t len = t.dims[axis] * inner;
@@ -891,7 +884,7 @@ void misc_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
       int64_t off = 0;
       for (int k = 0; k + 1 < op.ntensors; ++k) {
         int64_t outer, inner;
-        around_axis(y, axis, outer, inner);
+        dls_around_axis(&y, axis, &outer, &inner);
         int64_t len = T[k].dims[axis] * inner, yax = y.dims[axis];
         GradOut dx = gout(g, k);
         if (dx.p)

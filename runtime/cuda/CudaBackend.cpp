@@ -424,9 +424,8 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_CONCAT: {
       const int axis = int(op.attrs[0]);
       const dls_tensor_desc& y = T[op.ntensors - 1];
-      int64_t outer = 1, inner = 1;
-      for (int k = 0; k < axis; ++k) outer *= y.dims[k];
-      for (int k = axis + 1; k < 4; ++k) inner *= y.dims[k];
+      int64_t outer, inner;
+      dls_around_axis(&y, axis, &outer, &inner);
       int64_t off = 0;
       for (int i = 0; i + 1 < op.ntensors; ++i) {
         const int64_t len = T[i].dims[axis] * inner;
@@ -514,9 +513,8 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     case DLS_OP_CONCAT: {
       const int axis = int(op.attrs[0]);
       const dls_tensor_desc& y = T[op.ntensors - 1];
-      int64_t outer = 1, inner = 1;
-      for (int k = 0; k < axis; ++k) outer *= y.dims[k];
-      for (int k = axis + 1; k < 4; ++k) inner *= y.dims[k];
+      int64_t outer, inner;
+      dls_around_axis(&y, axis, &outer, &inner);
       int64_t off = 0;
       for (int i = 0; i + 1 < op.ntensors; ++i) {
         const int64_t len = T[i].dims[axis] * inner;
