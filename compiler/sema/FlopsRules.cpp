@@ -17,9 +17,22 @@ std::optional<int64_t> times(std::optional<int64_t> a, int64_t b) {
 }  // namespace
 
 std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node&) {
-  auto k = perSample(*in[0]);
-  if (!k) return std::nullopt;
-  return times(times(perSample(out), *k), 2);
+  const Type& x = *in[0];
+  if (x.shape.unknownRank || x.shape.rank() < 2 || !x.shape.dims.back().isConst()) return std::nullopt;
+  return times(times(perSample(out), x.shape.dims.back().value), 2);
+}
+
+// rnn, gru, lstm: per time step, the input and recurrent products (2 per multiply-add) and the two bias
+// adds of every gate value; the gates' activations and the state update are not counted.
+std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const Type&, const Node& n) {
+  const Type& x = *in[0];
+  if (x.shape.unknownRank || x.shape.rank() != 3 || !x.shape.dims[1].isConst() || !x.shape.dims[2].isConst())
+    return std::nullopt;
+  int64_t t = x.shape.dims[1].value, f = x.shape.dims[2].value, u = n.intAttr("units");
+  int64_t g = n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1;
+  int64_t perGate;
+  if (!addChecked(f, u, perGate) || !addChecked(perGate, 1, perGate)) return std::nullopt;
+  return times(times(times(times(std::optional<int64_t>(t), g), u), perGate), 2);
 }
 
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n) {

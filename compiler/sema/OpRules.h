@@ -7,7 +7,8 @@
 namespace dls::sema::rules {
 
 // Shapes (network: inputs carry the batch dim first).
-void dense(ShapeCtx&);
+void dense(ShapeCtx&);        // [N, K] or a sequence [N, T, K] (last axis)
+void recurrent(ShapeCtx&);    // rnn, gru, lstm: [N, T, F] -> [N, T, units] or [N, units]
 void conv2d(ShapeCtx&);
 void pool2d(ShapeCtx&);
 void globalAvgPool(ShapeCtx&);
@@ -49,9 +50,11 @@ std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's wi
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
+std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh
 
 // FLOPs per sample.
 std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> poolFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> elementFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);   // 1/elem

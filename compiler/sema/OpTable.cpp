@@ -76,7 +76,7 @@ std::vector<OpInfo> build() {
                          {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
                          init()},
                .shape = dense, .kind = SemKind::Real, .params = denseParams, .opcode = DLS_OP_DENSE,
-               .flops = denseFlops, .doc = "y = x W^T + b over [N, features]"});
+               .flops = denseFlops, .doc = "y = x W^T + b over [N, features], or at every step of [N, T, features]"});
   t.push_back({.name = "conv2d", .category = LAYER,
                .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
                          {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
@@ -116,6 +116,32 @@ std::vector<OpInfo> build() {
                          {.name = "dim", .type = AttrType::Int, .min = 1, .positional = 1}},
                .shape = embedding, .kind = SemKind::Real, .params = embeddingParams, .opcode = DLS_OP_EMBEDDING,
                .flops = noFlops, .doc = "table lookup: integer indices -> vectors"});
+  // Recurrent layers over [N, time, features], torch.nn's cells and parameter layout (sema/ParamRules.cpp).
+  auto recurrentAttrs = [](std::vector<AttrSpec> extra) {
+    std::vector<AttrSpec> a = {{.name = "units", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 0}};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back({.name = "bias", .type = AttrType::Bool, .dflt = B(true)});
+    a.push_back({.name = "output", .type = AttrType::Enum, .dflt = S("sequence"), .words = "sequence|last"});
+    a.push_back(init());
+    return a;
+  };
+  t.push_back({.name = "rnn", .category = LAYER,
+               .attrs = recurrentAttrs({{.name = "activation", .type = AttrType::Enum, .dflt = S("tanh"),
+                                         .words = "tanh|relu|leaky_relu"},
+                                        {.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0}}),
+               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = false, .cuda = false,
+               .opcode = kOpcodeNone, .flops = recurrentFlops,
+               .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
+                      "(`alpha`: leaky_relu's slope)"});
+  t.push_back({.name = "gru", .category = LAYER,
+               .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool, .dflt = B(true)}}),
+               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = false, .cuda = false,
+               .opcode = kOpcodeNone, .flops = recurrentFlops,
+               .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
+                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])"});
+  t.push_back({.name = "lstm", .category = LAYER, .attrs = recurrentAttrs({}), .shape = recurrent,
+               .kind = SemKind::Real, .params = recurrentParams, .cpu = false, .cuda = false, .opcode = kOpcodeNone,
+               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM"});
   t.push_back({.name = "upsample", .category = LAYER,
                .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
                .shape = upsample, .opcode = DLS_OP_UPSAMPLE, .flops = noFlops, .doc = "nearest-neighbour upsampling"});

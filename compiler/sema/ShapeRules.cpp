@@ -91,20 +91,51 @@ void softmaxLike(ShapeCtx& c) {
 void dense(ShapeCtx& c) {
   const Type& x = *c.in[0];
   if (!needFloat(c)) return;
-  if (!needRank(c, 2, "a [N, features] input", "flatten it first: `|> flatten |> dense(...)`")) return;
+  // [N, features], or a sequence [N, time, features] (applied at every time step, over the last axis). A
+  // rank-4 feature map still needs `flatten`: feeding one to dense is the classic forgotten flatten.
+  if (!x.shape.unknownRank && x.shape.rank() != 2 && x.shape.rank() != 3) {
+    needRank(c, 2, "a [N, features] input (or a [N, time, features] sequence)",
+             "flatten it first: `|> flatten |> dense(...)`");
+    return;
+  }
   int64_t units = c.i("units");
   c.out = outLike(x);
   if (x.shape.unknownRank) {
     c.out.shape = Shape{{Dim::unknown(), Dim::constant(units)}};
     return;
   }
-  const Dim& k = x.shape.dims[1];
+  const Dim& k = x.shape.dims.back();
   int64_t declared = c.i("in", 0);
   if (declared > 0 && k.isConst() && k.value != declared)
     c.fail(Code::E0208, fmt::format("`dense` declares {} input features, but its input has {}", declared, k.value),
            fmt::format("declared `in: {}`", declared), fmt::format("use `in: {}` or drop `in:` to infer it", k.value));
-  c.out.shape = Shape{{x.shape.dims[0], Dim::constant(units)}};
+  c.out.shape = x.shape;
+  c.out.shape.dims.back() = Dim::constant(units);
   c.out.classes = units;
+}
+
+// rnn, gru, lstm over [N, time, features]: [N, time, units] (`output: sequence`) or the last step's
+// state [N, units] (`output: last`).
+void recurrent(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 3, "a [N, time, features] sequence",
+                "give the samples a time axis in the pipeline (`reshape([time, features])`), or embed token indices "
+                "with `embedding(vocab, dim)`")) return;
+  int64_t units = c.i("units");
+  c.out = outLike(x);
+  if (x.shape.unknownRank) {
+    c.out.shape = Shape{{Dim::unknown(), Dim::unknown(), Dim::constant(units)}};
+  } else {
+    const Dim& t = x.shape.dims[1];
+    if (t.isConst() && t.value < 1) {
+      c.fail(Code::E0207, fmt::format("`{}` needs at least one time step, but its input is {}", c.op.name, x.brief()),
+             "no time steps");
+      return;
+    }
+    c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1], Dim::constant(units)}};
+  }
+  if (c.s("output") == "last") c.out.shape.dims.erase(c.out.shape.dims.begin() + 1);
 }
 
 void conv2d(ShapeCtx& c) {

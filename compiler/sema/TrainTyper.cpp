@@ -403,6 +403,19 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           dg.label(c.span, "compared here");
           if (!net->declaredOutput.poisoned) dg.label(net->declaredOutputSpan, fmt::format("declared {}", net->declaredOutput.brief()));
           dg.help(fmt::format("make the last layer produce {} units (`dense({})`)", target->classes, target->classes));
+        } else if (target->kind == SemKind::Class && !target->shape.unknownRank && !ot.shape.unknownRank &&
+                   ot.shape.rank() >= 2) {
+          // Class labels name one class per output row: logits [N, C] take a label per sample, a sequence's
+          // logits [N, T, C] a label per step (`label next: class<C>[T]`).
+          Shape per;
+          for (size_t i = 1; i + 1 < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
+          if (!Shape::compatible(per, target->shape)) {
+            auto& dg = diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(), target->shape.str());
+            dg.label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()));
+            if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
+            dg.help(per.dims.empty() ? std::string("declare one class per sample: `label …: class<C>`")
+                                     : fmt::format("declare one class per step: `label …: {}{}`", target->kindStr(), per.str()));
+          }
         } else if ((op->name == "mse" || op->name == "l1") && !target->shape.unknownRank && !ot.shape.unknownRank) {
           Shape per;
           for (size_t i = 1; i < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
