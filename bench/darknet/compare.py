@@ -6,6 +6,7 @@ import argparse, glob, json, os, re, subprocess, tempfile
 ROW = re.compile(r"^\s*(\d+)\s+(\S+)")
 SHAPE = re.compile(r"(\d+)\s*x\s*(\d+)\s*x\s*(\d+)")
 DIAG = re.compile(r"^(error|warning)\[([EWI]\d+)\]: (.*)$")
+RECURRENT = re.compile(r"(?:RNN|GRU|LSTM) Layer: (\d+) inputs, (\d+) outputs")
 LOC = re.compile(r"-->\s*(\S+?):(\d+):(\d+)")
 
 
@@ -31,7 +32,10 @@ def darknet_table(cfg, data):
         if not m or line.lstrip().startswith("layer"):
             continue
         idx, kind = int(m.group(1)), m.group(2)
-        if "->" in line:
+        rec = RECURRENT.search(line)
+        if rec:  # "RNN Layer: 256 inputs, 1024 outputs": values per time step
+            out = ("n", int(rec.group(2)))
+        elif "->" in line:
             right = line.split("->", 1)[1]
             s = SHAPE.search(right)
             out = ("whc",) + tuple(int(v) for v in s.groups()) if s else ("n", int(right.split()[0]))
@@ -138,8 +142,10 @@ def main():
             ours = dims(g[-1]["output"]) if g else None
             conv = [x for x in g or [] if x["op"] == "conv2d"]
             bflops = sum((x["flops"] or 0) for x in conv) / 1e9 if conv else 0.0
+            steps = l.get("steps", 0)
             if ours is not None:
-                walk = (l["w"] * l["h"] * l["c"],) if l["flat"] else (l["c"], l["h"], l["w"])
+                walk = ((steps, l["c"]) if steps else (l["w"] * l["h"] * l["c"],) if l["flat"]
+                        else (l["c"], l["h"], l["w"]))
                 if walk != ours:
                     totals["walk_differs"] += 1
                     r["walk"].append(f"layer {l['index']}: importer walk {walk}, summary {ours}")
@@ -155,7 +161,11 @@ def main():
             kind, out, bf = row
             if ours is None:
                 ok, got = False, "no summary row" if not g else f"summary {g[-1]['output']}"
+            elif steps and (len(ours) != 2 or ours[0] != steps):
+                ok, got = False, f"summary {g[-1]['output']}, not [N, {steps}, C]"
             else:
+                if steps:  # a sequence [N, steps, C]: darknet prints the values of one step
+                    ours = ours[1:]
                 count = 1
                 for v in ours:
                     count *= v
@@ -209,8 +219,16 @@ def write(path, results, t):
          "check-only op `local` (conv's window without weight sharing; Darknet prints no BFLOPs for it).",
          "`[reorg] extra=` (go) is `reorg(stride, extra: k)`: Darknet copies the input flat and appends k zeros.",
          "`[softmax] tree=` (darknet9000) is a plain softmax over all values, W1103: the hierarchy is not modelled.",
-         "`activation=ramp` (strided) is the check-only activation `ramp`, relu(x) + 0.1 x. The recurrent cfgs",
-         "(gru, rnn, rnn.train) stop with E1103 at their first `[rnn]`/`[gru]`: dlspec has no recurrent op.", "",
+         "`activation=ramp` (strided) is the check-only activation `ramp`, relu(x) + 0.1 x.", "",
+         "Recurrent cfgs (gru, rnn, rnn.train): the input is `[N, time_steps, inputs]` and the layers act at every",
+         "step; darknet prints a recurrent layer's values per step (`RNN Layer: 256 inputs, 1024 outputs`), compared",
+         "with the last axis of our `[N, time_steps, C]`, the time axis checked against `time_steps`. `[gru]` is",
+         "`gru(units, reset_after: false)` (Darknet applies the reset gate before the recurrent product), W1103 where",
+         "the cfg leaves out `tanh=1`: Darknet's candidate is then logistic, ours tanh. `[rnn]` is three connected",
+         "layers in Darknet (input, self, output) and `rnn(units) |> dense(units) |> act` here, the same three weight",
+         "matrices; W1103 because Darknet activates the input and recurrent terms before adding them, and at",
+         "`batch_normalize=1` (normalisation over batch and time inside the cell is not modelled). `adam=1` becomes",
+         "`adam(…)` with Darknet's B1, B2 and eps.", "",
          "Darknet-silent faults are shortcuts between maps of different sizes or channels: Darknet strides and",
          "truncates silently, `dlspec check` reports E0205 at the shortcut's statement. Sema reports every one of",
          "them: after a failed `+` it continues with the left operand's shape, which is exactly the shape Darknet",

@@ -34,6 +34,9 @@ const std::map<std::string, std::set<std::string>>& knownKeys() {
                "seen", "random", "notruth", "max_ratio", "min_ratio", "center", "clip"}},
       {"convolutional", {"filters", "size", "stride", "pad", "padding", "groups", "activation", "batch_normalize"}},
       {"connected", {"output", "activation", "batch_normalize"}},
+      {"rnn", {"output", "hidden", "activation", "batch_normalize", "shortcut"}},
+      {"gru", {"output", "batch_normalize", "tanh"}},
+      {"lstm", {"output", "batch_normalize"}},
       {"local", {"filters", "size", "stride", "pad", "activation"}},
       {"crop", {"crop_height", "crop_width", "flip", "angle", "saturation", "exposure", "shift", "noadjust"}},
       {"maxpool", {"size", "stride", "padding"}},
@@ -58,7 +61,7 @@ const std::map<std::string, std::set<std::string>>& knownKeys() {
 
 // Sections Darknet knows that dlspec has no op for: reported as E1103 (never dropped).
 const std::set<std::string>& knownButInexpressible() {
-  static const std::set<std::string> s = {"rnn", "gru", "lstm", "crnn", "deconvolutional",
+  static const std::set<std::string> s = {"crnn", "deconvolutional",
                                           "normalization", "batchnorm", "l2norm", "logistic", "iseg", "xnor",
                                           "network", "conv", "conn", "max", "avg", "deconv", "lrn", "soft"};
   return s;
@@ -280,7 +283,11 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   auto lr = number(net, "learning_rate", 0.001), mom = number(net, "momentum", 0.9),
        decay = number(net, "decay", 0.0001);
   auto maxBatches = integer(net, "max_batches", 0, 0);
-  if (!W || !H || !C || !batch || !subdiv || !lr || !mom || !decay || !maxBatches) return std::nullopt;
+  // adam=1: Darknet's Adam (network.c), B1/B2/eps defaulting to .9, .999 and 1e-7, decay as L2 on the gradient.
+  auto adam = integer(net, "adam", 0, 0);
+  auto b1 = number(net, "B1", 0.9), b2 = number(net, "B2", 0.999), eps = number(net, "eps", 1e-7);
+  if (!W || !H || !C || !batch || !subdiv || !lr || !mom || !decay || !maxBatches || !adam || !b1 || !b2 || !eps)
+    return std::nullopt;
   // `inputs=` without width/height/channels: a flat input of that many values (Darknet's net->inputs).
   std::optional<int64_t> flatInputs;
   if (find(net, "inputs") && *W == 0 && *H == 0 && *C == 0) {
@@ -295,6 +302,24 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
 
   int w = static_cast<int>(*W), h = static_cast<int>(*H), c = static_cast<int>(*C);
   bool flat = flatInputs.has_value();
+  // A network with [rnn], [gru] or [lstm] reads sequences: Darknet feeds `time_steps` steps of `inputs`
+  // values each (its batch is batch/subdivisions sequences), so the input is [N, time_steps, inputs] and the
+  // layers around the recurrent ones act at every step.
+  int steps = 0;
+  auto time = integer(net, "time_steps", 1, 1);
+  if (!time) return std::nullopt;
+  for (size_t si = 1; si < sections_.size(); ++si) {
+    const Section& s = sections_[si];
+    if (s.name != "rnn" && s.name != "gru" && s.name != "lstm") continue;
+    if (!flat) {
+      inexpressible(s.span, feature(s), fmt::format("a recurrent layer over a {}x{}x{} image input (dlspec's "
+                                                    "recurrent layers read [N, time, features] sequences: give "
+                                                    "[net] `inputs=` instead of width/height/channels)", w, h, c));
+      return std::nullopt;
+    }
+    steps = static_cast<int>(*time);
+    break;
+  }
   std::string prev = "x";
   std::vector<std::string> headInputs;  // detection heads: the values their loss would read
   std::vector<Span> headSpans;
@@ -322,10 +347,9 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     auto flattened = [&]() { return flat ? in : in + " |> flatten"; };
     const auto& known = knownKeys();
     if (known.count(s.name) == 0) {
-      static const std::set<std::string> recurrent = {"rnn", "gru", "lstm", "crnn"};
-      if (recurrent.count(s.name))
-        inexpressible(s.span, feature(s), "a recurrent layer: dlspec has no recurrent op (no state carried across "
-                                          "time steps)");
+      if (s.name == "crnn")
+        inexpressible(s.span, feature(s), "a convolutional recurrent layer: dlspec's recurrent layers (rnn, gru, "
+                                          "lstm) are dense over [N, time, features]");
       else if (knownButInexpressible().count(s.name))
         inexpressible(s.span, feature(s), "dlspec has no op for this Darknet layer");
       else {
@@ -336,6 +360,20 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     }
     for (Option& o : s.options)
       if (!known.at(s.name).count(o.key)) diags_.report(Code::W1101, o.keySpan, o.key, s.name);
+    static const std::set<std::string> perStep = {"rnn", "gru", "lstm", "connected", "dropout", "softmax", "cost"};
+    if (steps && !perStep.count(s.name)) {
+      inexpressible(s.span, feature(s), "this layer in a recurrent network: around recurrent layers dlspec "
+                                        "translates the per-step ones (connected, dropout, softmax, cost)");
+      return std::nullopt;
+    }
+    // Batch normalisation inside a sequence network: Darknet normalises each connected layer over the batch
+    // at every step; dlspec's batch_norm normalises axis 1, which is time in [N, time, features].
+    auto seqBatchNorm = [&](const char* what) {
+      if (Option* o = find(s, "batch_normalize"); o && o->value != "0")
+        notModelled(o->keySpan, feature(s, "batch_normalize"),
+                    fmt::format("batch normalisation inside {} is not modelled (dlspec's batch_norm normalises "
+                                "axis 1, which is time in a [N, time, features] sequence)", what));
+    };
 
     if (s.name == "crop") {
       // Darknet's crop layer is input augmentation (crop_layer.c): a random crop_width x crop_height window
@@ -413,13 +451,67 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
       stmt += *act;
       L.bflops = (2.0 * double(*filters) * double(*size) * double(*size) * double(c / *groups) * oh * ow) / 1e9;
       w = ow, h = oh, c = static_cast<int>(*filters), flat = false;
+    } else if (s.name == "rnn") {
+      // rnn_layer.c: three connected layers, `output` units each (`hidden` is unused): s_t = act(W_in x_t) +
+      // act(W_self s_(t-1)) (+ s_(t-1) with shortcut=1), y_t = act(W_out s_t). Translated as dlspec's Elman
+      // cell followed by the output layer, the same three weight matrices: rnn(output) |> dense(output) |> act.
+      auto out = integer(s, "output", 1, 1), bn = integer(s, "batch_normalize", 0, 0);
+      auto shortcut = integer(s, "shortcut", 0, 0);
+      auto act = activation(s, "logistic");
+      if (!out || !bn || !shortcut || !act) return std::nullopt;
+      if (*shortcut) {
+        inexpressible(find(s, "shortcut")->keySpan, feature(s, "shortcut"), "an rnn whose state adds the previous state");
+        return std::nullopt;
+      }
+      std::string cell;
+      if (*act == " |> tanh") cell = "";
+      else if (*act == " |> relu") cell = ", activation: relu";
+      else if (*act == " |> leaky_relu(0.1)") cell = ", activation: leaky_relu, alpha: 0.1";
+      else {
+        Option* o = find(s, "activation");
+        inexpressible(o ? o->valueSpan : s.span, feature(s, "activation"),
+                      fmt::format("an rnn cell with activation `{}` (dlspec's rnn takes tanh, relu or leaky_relu)",
+                                  o ? o->value : "logistic"));
+        return std::nullopt;
+      }
+      notModelled(s.span, feature(s),
+                  "Darknet's rnn activates its input and recurrent terms separately and adds them; dlspec's rnn "
+                  "activates their sum (the weights, their shapes and the output layer are Darknet's)");
+      seqBatchNorm("Darknet's rnn");
+      stmt = fmt::format("{} |> rnn({}{}) |> dense({}){}", in, *out, cell, *out, *act);
+      comment += " (cell, then Darknet's output layer)";
+      w = h = 1, c = static_cast<int>(*out), flat = true;
+    } else if (s.name == "gru" || s.name == "lstm") {
+      // gru_layer.c: z = logistic(U_z x + W_z h), r = logistic(U_r x + W_r h), h~ = act(U_h x + W_h (r * h)),
+      // h = z * h + (1 - z) * h~, act = tanh with tanh=1, logistic otherwise: dlspec's gru with the reset gate
+      // before the recurrent product. lstm_layer.c: the standard cell, dlspec's lstm.
+      auto out = integer(s, "output", 1, 1), bn = integer(s, "batch_normalize", 0, 0);
+      if (!out || !bn) return std::nullopt;
+      if (s.name == "gru") {
+        auto tanh = integer(s, "tanh", 0, 0);
+        if (!tanh) return std::nullopt;
+        if (!*tanh)
+          notModelled(s.span, feature(s),
+                      "without `tanh=1` Darknet's gru squashes its candidate state with the logistic function; "
+                      "dlspec's gru uses tanh");
+        stmt = fmt::format("{} |> gru({}, reset_after: false)", in, *out);
+      } else {
+        stmt = fmt::format("{} |> lstm({})", in, *out);
+      }
+      seqBatchNorm(fmt::format("Darknet's {}", s.name).c_str());
+      w = h = 1, c = static_cast<int>(*out), flat = true;
     } else if (s.name == "connected") {
       auto out = integer(s, "output", 1, 1), bn = integer(s, "batch_normalize", 0, 0);
       auto act = activation(s, "logistic");
       if (!out || !bn || !act) return std::nullopt;
-      stmt = fmt::format("{} |> dense({}", flattened(), *out);
-      stmt += *bn ? ", bias: false) |> batch_norm" : ")";
-      stmt += *act;
+      if (steps) {  // at every step
+        seqBatchNorm("a connected layer of a sequence network");
+        stmt = fmt::format("{} |> dense({}){}", in, *out, *act);
+      } else {
+        stmt = fmt::format("{} |> dense({}", flattened(), *out);
+        stmt += *bn ? ", bias: false) |> batch_norm" : ")";
+        stmt += *act;
+      }
       w = h = 1, c = static_cast<int>(*out), flat = true;
     } else if (s.name == "maxpool") {
       auto stride = integer(s, "stride", 1, 1);
@@ -465,10 +557,10 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
       if (last) {  // the loss applies the softmax: the network returns logits
         classifier = true;
         classes = w * h * c;
-        stmt = flattened();
+        stmt = steps ? in : flattened();
         comment += " (applied by cross_entropy)";
       } else {
-        stmt = flattened() + " |> softmax";
+        stmt = (steps ? in : flattened()) + " |> softmax";
       }
       w = h = 1, c = classes ? classes : w * h * c, flat = true;
     } else if (s.name == "route") {
@@ -558,7 +650,7 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
       bodyLayer_.push_back(-1);
       L.dlsName = in;
     }
-    L.w = w, L.h = h, L.c = c, L.flat = flat;
+    L.w = w, L.h = h, L.c = c, L.flat = flat, L.steps = steps;
     layers_.push_back(L);
   }
   if (bad_ || diags_.hasErrors()) return std::nullopt;
@@ -602,18 +694,26 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   } else {
     const DarknetLayer& last = layers_.back();
     retValue = prev;
-    returns = last.flat ? fmt::format("{}[N, {}]", classifier ? "logits" : "real", last.c)
-                        : fmt::format("real[N, {}, {}, {}]", last.c, last.h, last.w);
+    returns = steps      ? fmt::format("{}[N, {}, {}]", classifier ? "logits" : "real", steps, last.c)
+              : last.flat ? fmt::format("{}[N, {}]", classifier ? "logits" : "real", last.c)
+                          : fmt::format("real[N, {}, {}, {}]", last.c, last.h, last.w);
   }
   std::string data = fmt::format("{}_data", snake(stem));
   if (classifier) {
     out += fmt::format(
         "\n// A placeholder source: point it at real files before `dlspec check --data` or training.\n"
         "dataset {} {{\n  train = npy(\"data/{}/train_images.npy\", \"data/{}/train_labels.npy\")\n"
-        "  sample image: f32[{}]\n  label kind: class<{}>\n}}\n",
-        data, stem, stem, flatInputs ? std::to_string(*C) : fmt::format("{}, {}, {}", *C, *H, *W), classes);
-    out += fmt::format("\n// [net] batch={} subdivisions={}: Darknet updates once per {} images.\n", *batch, *subdiv,
-                       *batch);
+        "  sample image: f32[{}]\n  label kind: class<{}>{}\n}}\n",
+        data, stem, stem,
+        steps        ? fmt::format("{}, {}", steps, *C)
+        : flatInputs ? std::to_string(*C)
+                     : fmt::format("{}, {}, {}", *C, *H, *W),
+        classes, steps ? fmt::format("[{}]", steps) : "");
+    if (steps)
+      out += fmt::format("// [net] time_steps={}: a sample is a sequence of {} step{} of {} values, labelled at "
+                         "every step.\n", steps, steps, steps == 1 ? "" : "s", *C);
+    out += fmt::format("\n// [net] batch={} subdivisions={}: Darknet updates once per {} {}.\n", *batch, *subdiv,
+                       *batch, steps ? "sequences" : "images");
     out += fmt::format("pipeline train_input from {}.train {{\n", data);
     if (!adjust.empty()) out += fmt::format("  image = image |> {}  // [crop]: values to [-1, 1]\n", adjust);
     out += "  shuffle(buffer: all)\n";
@@ -624,7 +724,10 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
     out += fmt::format("\n// [crop]: the input is the {}x{} crop of the {}x{} image ({}); this spec has no pipeline.\n",
                        inW, inH, *W, *H, augment[0]);
   out += fmt::format("\nnetwork {}(x: f32[N, {}]) -> {} {{\n", netName,
-                     flatInputs ? std::to_string(*C) : fmt::format("{}, {}, {}", *C, inH, inW), returns);
+                     steps        ? fmt::format("{}, {}", steps, *C)
+                     : flatInputs ? std::to_string(*C)
+                                  : fmt::format("{}, {}, {}", *C, inH, inW),
+                     returns);
   uint32_t lineNo = 0;
   for (char ch : out) lineNo += ch == '\n';
   for (size_t k = 0; k < body_.size(); ++k) {
@@ -633,12 +736,16 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
   }
   out += fmt::format("  return {}\n}}\n", retValue);
   if (classifier) {
-    out += fmt::format("\n// [net] learning_rate={} momentum={} decay={} max_batches={} ({} images).\n",
-                       *lr, *mom, *decay, *maxBatches, *maxBatches * *batch);
+    std::string optimizer =
+        *adam ? fmt::format("adam(lr: {}, beta1: {}, beta2: {}, eps: {}, weight_decay: {})", *lr, *b1, *b2, *eps, *decay)
+              : fmt::format("sgd(lr: {}, momentum: {}, weight_decay: {})", *lr, *mom, *decay);
+    out += fmt::format("\n// [net] learning_rate={} {} decay={} max_batches={} ({} {}).\n", *lr,
+                       *adam ? "adam=1" : fmt::format("momentum={}", *mom), *decay, *maxBatches, *maxBatches * *batch,
+                       steps ? "sequences" : "images");
     out += fmt::format("train {} {{\n  model     = {} on cpu\n  data      = train_input\n"
                        "  loss      = cross_entropy(model.out, kind)\n"
-                       "  optimizer = sgd(lr: {}, momentum: {}, weight_decay: {})\n  epochs    = 1\n}}\n",
-                       snake(stem), netName, *lr, *mom, *decay);
+                       "  optimizer = {}\n  epochs    = 1\n}}\n",
+                       snake(stem), netName, optimizer);
   }
   DarknetImport result;
   result.spec = std::move(out);
@@ -655,8 +762,9 @@ std::string DarknetImport::layersJson() const {
     std::string fault;
     for (char ch : l.fault) fault += ch == '"' ? std::string("\\\"") : std::string(1, ch);
     j += fmt::format("  {{\"index\": {}, \"section\": \"{}\", \"cfg_line\": {}, \"w\": {}, \"h\": {}, \"c\": {}, "
-                     "\"bflops\": {:.6f}, \"flat\": {}, \"dls_line\": {}, \"dls_name\": \"{}\", \"fault\": \"{}\"}}{}\n",
-                     l.index, l.section, l.cfgLine, l.w, l.h, l.c, l.bflops, l.flat, l.dlsLine, l.dlsName, fault,
+                     "\"bflops\": {:.6f}, \"flat\": {}, \"steps\": {}, \"dls_line\": {}, \"dls_name\": \"{}\", "
+                     "\"fault\": \"{}\"}}{}\n",
+                     l.index, l.section, l.cfgLine, l.w, l.h, l.c, l.bflops, l.flat, l.steps, l.dlsLine, l.dlsName, fault,
                      k + 1 < layers.size() ? "," : "");
   }
   return j + "]\n";

@@ -17,6 +17,7 @@ struct DarknetLayer {
   int w = 0, h = 0, c = 0;   // output, by Darknet's rules
   double bflops = 0;         // Darknet's BFLOPs (conv only, as Darknet prints them)
   bool flat = false;         // the dlspec value is [N, w*h*c] rather than [N, c, h, w]
+  int steps = 0;             // a recurrent network's time steps: the value is [N, steps, c]; 0 otherwise
   std::string fault;         // what Darknet accepts silently and dlspec reports (shape mismatch), or empty
   uint32_t dlsLine = 0;      // line of the layer's statement in the generated spec; 0 when none
   std::string dlsName;       // the value it defines (l12), or empty

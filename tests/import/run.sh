@@ -25,10 +25,25 @@ expect $C/crop.cfg 0 'crop.cfg:15:1'
 expect $C/crop.cfg 0 'crop.cfg:17:1'
 expect $C/crop.cfg 0 'W1103.*tree'
 expect $C/crop_inside.cfg 1 'E1103.*crop'
-# `inputs=` without width/height/channels: a flat input; a recurrent layer stops at its own section
+# `inputs=` without width/height/channels: a flat input
 expect $C/flat_input.cfg 0 '^$'
-expect $C/rnn.cfg 1 'E1103.*recurrent'
-expect $C/rnn.cfg 1 'rnn.cfg:6:1'
+# recurrent layers: sequences [N, time_steps, inputs]; what does not translate is reported at its section or key
+expect $C/rnn.cfg 0 'W1103.*activates their sum'
+expect $C/rnn.cfg 0 'rnn.cfg:6:1'
+expect $C/gru.cfg 0 '^$'
+expect $C/rnn_logistic.cfg 1 'E1103.*activation `logistic`'
+expect $C/rnn_logistic.cfg 1 'rnn_logistic.cfg:5:1'
+expect $C/rnn_image.cfg 1 'E1103.*over a 8x8x3 image input'
+expect $C/rnn_image.cfg 1 'rnn_image.cfg:7:1'
+expect $C/rnn_conv.cfg 1 'E1103.*in a recurrent network'
+expect $C/rnn_conv.cfg 1 'rnn_conv.cfg:10:1'
+expect $C/crnn.cfg 1 'E1103.*convolutional recurrent'
+"$B" import darknet $C/gru.cfg -o "$T.dls" >/dev/null 2>&1 && "$B" check "$T.dls" >"$T.out" 2>&1
+if grep -q 'x: f32\[N, 5, 8\]) -> logits\[N, 5, 8\]' "$T.dls" && grep -q 'gru(6, reset_after: false)' "$T.dls" \
+   && grep -q 'lstm(7)' "$T.dls" && grep -q 'label kind: class<8>\[5\]' "$T.dls" && grep -q 'dense(8)$\|dense(8) //' "$T.dls" \
+   && grep -q 'optimizer = adam(lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-07' "$T.dls" && ! grep -q 'error\[E0[0-24-9]' "$T.out"; then
+  echo "ok   gru.cfg: a [N, 5, 8] sequence through gru, lstm and a per-step dense, adam, checks"
+else echo "FAIL gru.cfg spec:"; cat "$T.dls" "$T.out"; fail=1; fi
 "$B" import darknet $C/flat_input.cfg -o "$T.dls" >/dev/null 2>&1 && "$B" check "$T.dls" >"$T.out" 2>&1 \
   && grep -q 'x: f32\[N, 32\]' "$T.dls" && echo "ok   flat_input.cfg: x: f32[N, 32], check passes" \
   || { echo "FAIL flat_input.cfg:"; cat "$T.dls" "$T.out"; fail=1; }
