@@ -21,4 +21,13 @@ void runChecker(Compilation& c, const CheckOptions& opt) {
   }
 }
 
+bool checkSpec(Compilation& c, const CheckOptions& opt) {
+  if (!c.spec) return false;
+  bool syntaxOk = !c.diags.hasErrors();
+  bool typed = c.analyze();
+  if (syntaxOk) runChecker(c, opt);
+  if (typed) c.validateLowering();  // what the backends cannot run (E10xx) is part of checking
+  return typed;
+}
+
 }  // namespace dls

@@ -1,5 +1,6 @@
 #include "checker/SpecView.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace dls::checker {
@@ -150,6 +151,9 @@ void addOp(const ast::Spec& spec, const ast::Expr* e, const Bindings& bind, std:
   if (!u) return;
   substitute(*u, bind);
   const ast::Decl* block = u->expr->path.size() == 1 ? spec.find(ast::DeclKind::Block, u->op) : nullptr;
+  // A block that contains itself (sema's E0106) adds nothing more: expanding it again would repeat its
+  // layers, and every rule would report them once per repetition.
+  if (block && std::find(path.begin(), path.end(), u->op) != path.end()) return;
   if (block && depth < 16) {
     Bindings inner;
     size_t pos = 0;

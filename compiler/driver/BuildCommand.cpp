@@ -77,8 +77,12 @@ struct BuildRequest {
 int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtPath) {
   Compilation c;
   if (!applyLevels(opt, c.diags)) return kExitUsage;
-  bool ok = c.load(req.file) && c.parse() && c.analyze();
-  if (ok) runChecker(c, CheckOptions{});
+  bool ok = c.load(req.file) && c.parse();
+  if (ok) {  // as `dlspec check`: the taxonomy rules run after type errors too, not after syntax errors
+    bool syntaxOk = !c.diags.hasErrors();
+    ok = c.analyze();
+    if (syntaxOk) runChecker(c, CheckOptions{});
+  }
   if (!ok || c.diags.hasErrors()) {
     printDiagnostics(c, opt);
     return kExitErrors;

@@ -24,10 +24,7 @@ int cmdCheck(const std::vector<std::string>& argv) {
   for (const std::string& path : args.positional) {
     Compilation c;
     if (!applyLevels(opt, c.diags)) return kExitUsage;
-    if (c.load(path) && c.parse() && c.analyze()) {
-      runChecker(c, check);
-      c.validateLowering();
-    }
+    if (c.load(path) && c.parse()) checkSpec(c, check);
     printDiagnostics(c, opt);
     errors |= c.diags.hasErrors();
   }
