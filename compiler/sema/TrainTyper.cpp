@@ -410,7 +410,9 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           Shape per;
           for (size_t i = 1; i + 1 < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
           if (!Shape::compatible(per, target->shape)) {
-            auto& dg = diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(), target->shape.str());
+            auto& dg = diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(),
+                                    target->shape.dims.empty() ? std::string("[] (one class per sample)")
+                                                               : target->shape.str());
             dg.label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()));
             if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
             dg.help(per.dims.empty() ? std::string("declare one class per sample: `label …: class<C>`")
