@@ -57,7 +57,13 @@ int cmdSummary(const std::vector<std::string>& argv) {
       if (p.trainable) trainable += 4 * n;
     }
     const std::string& o = t->optimizer->name;
-    int stateBuffers = o == "adam" || o == "adamw" ? 2 : o == "rmsprop" ? 2 : 1;
+    // As the runtime keeps them (runtime/core/Runtime.h, OptimizerConfig::state_slots).
+    double momentum = 0;
+    if (auto it = t->optimizer->args.find("momentum"); it != t->optimizer->args.end()) {
+      if (auto* d = std::get_if<double>(&it->second.value)) momentum = *d;
+      else if (auto* i = std::get_if<int64_t>(&it->second.value)) momentum = double(*i);
+    }
+    int stateBuffers = o == "adam" || o == "adamw" ? 2 : o == "rmsprop" ? (momentum > 0 ? 2 : 1) : momentum != 0 ? 1 : 0;
     int64_t persistent = paramBytes + trainable /* gradients */ + stateBuffers * trainable;
     const plan::MemoryPlan& m = lowered->memory;
     if (opt.format == DiagFormat::Json) {

@@ -245,6 +245,8 @@ void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, doub
                       double eps, double weight_decay, int32_t nesterov) {
   guarded(rt, 0, [&] {
     if (kind < DLS_OPT_SGD || kind > DLS_OPT_RMSPROP) fail(Diag::R0504, "", fmt::format("unknown optimizer {}", kind));
+    // The parameters' state buffers are sized by the optimizer (OptimizerConfig::state_slots).
+    if (!rt->params.empty()) fail(Diag::R0504, "", "the optimizer must be set before the parameters are declared");
     rt->opt = {kind, lr, momentum, beta1, beta2, eps, weight_decay, nesterov};
     rt->lr_now = lr;
     return 0;
@@ -358,9 +360,11 @@ void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int
       if (g.d.numel != v.d.numel || g.d.dtype != DLS_F32)
         fail(Diag::R0504, "", fmt::format("gradient of '{}' has a different shape", p.name));
       size_t bytes = (size_t)v.d.numel * 4;
-      p.state0 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
-      p.state1 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
-      if (!p.state0 || !p.state1) fail(Diag::R0503, "", 2 * bytes, "optimizer state of " + p.name);
+      const int slots = rt->opt.state_slots();  // the update never reads a slot its optimizer does not keep
+      if (slots > 0) p.state0 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
+      if (slots > 1) p.state1 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
+      if ((slots > 0 && !p.state0) || (slots > 1 && !p.state1))
+        fail(Diag::R0503, "", size_t(slots) * bytes, "optimizer state of " + p.name);
     }
     std::vector<float> host((size_t)v.d.numel);
     init_values(p, (int64_t)rt->params.size(), (uint64_t)rt->seed, host);

@@ -114,3 +114,26 @@ TEST_CASE("a full disk (RLIMIT_FSIZE) leaves the previous checkpoint intact", "[
   CHECK(load_checkpoint(b.get(), dir).epoch == 1);
   CHECK(all_params(a.get()) == all_params(b.get()));
 }
+
+TEST_CASE("optimizer state buffers follow the optimizer, and checkpoints carry exactly those", "[checkpoint]") {
+  // SGD keeps a momentum buffer only with momentum (torch.optim.SGD): none is allocated or saved without.
+  std::string dir = dlt::temp_dir();
+  mlp_config() = ProgramConfig{};
+  mlp_config().data = false, mlp_config().seed = 1, mlp_config().batch = 8, mlp_config().momentum = 0;
+  auto a = make_runtime(1);
+  call(a.get(), mlp_setup);
+  REQUIRE(!a->params.empty());
+  for (auto& p : a->params) CHECK((p.state0 == nullptr && p.state1 == nullptr));
+  save_checkpoint(a.get(), dir, 1, 10);
+  auto b = mlp_runtime(2);  // momentum 0.9: one buffer per trainable parameter
+  for (auto& p : b->params) CHECK((p.trainable == (p.state0 != nullptr) && p.state1 == nullptr));
+  // A checkpoint of SGD without momentum lacks the momentum buffers this program expects: refused, by name.
+  CHECK_THAT(dlt::fault_of([&] { load_checkpoint(b.get(), dir); }, Diag::R0306),
+             Catch::Contains("holds 6 tensors, this program has 12") && Catch::Contains("another optimizer"));
+  mlp_config().momentum = 0, mlp_config().seed = 3;
+  auto c = make_runtime(1);
+  call(c.get(), mlp_setup);
+  CheckpointInfo ci = load_checkpoint(c.get(), dir);
+  CHECK(ci.epoch == 1);
+  CHECK(all_params(a.get()) == all_params(c.get()));
+}

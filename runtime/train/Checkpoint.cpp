@@ -61,10 +61,8 @@ std::vector<Entry> entries(dls_rt* rt) {
   for (const auto& p : rt->params) {
     const Tensor& t = rt->tensors[p.value];
     out.push_back({p.name, &t, nullptr, t.d.numel, t.d});
-    if (p.trainable) {
-      out.push_back({p.name + "#0", nullptr, p.state0, t.d.numel, t.d});
-      out.push_back({p.name + "#1", nullptr, p.state1, t.d.numel, t.d});
-    }
+    if (p.state0) out.push_back({p.name + "#0", nullptr, p.state0, t.d.numel, t.d});
+    if (p.state1) out.push_back({p.name + "#1", nullptr, p.state1, t.d.numel, t.d});
   }
   return out;
 }
@@ -143,7 +141,8 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info) 
   uint32_t count = r.get<uint32_t>();
   std::vector<Entry> want = entries(rt);
   if (count != want.size())
-    fail(Diag::R0306, path, path, fmt::format("it holds {} tensors, this program has {}", count, want.size()));
+    fail(Diag::R0306, path, path, fmt::format("it holds {} tensors, this program has {} (parameters and their optimizer state: "
+                                              "was it saved with another optimizer or momentum?)", count, want.size()));
   std::vector<std::vector<float>> data(want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     uint32_t len = r.get<uint32_t>();
