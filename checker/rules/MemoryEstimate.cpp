@@ -31,8 +31,11 @@ void checkMemoryEstimate(const RuleContext& c) {
     double state = 0;  // optimizer slots per parameter
     if (const ast::Item* o = t.item("optimizer"))
       if (auto u = asOp(o->value.get())) {
+        // As the runtime keeps them (OptimizerConfig::state_slots): momentum buffers only with momentum.
+        double momentum = evalNumber(u->arg("momentum")).value_or(0);
         if (u->op == "adam" || u->op == "adamw" || u->op == "nadam") state = 2;
-        else if (u->op == "rmsprop" || u->op == "adagrad" || u->arg("momentum")) state = 1;
+        else if (u->op == "rmsprop") state = momentum > 0 ? 2 : 1;
+        else if (u->op == "adagrad" || momentum != 0) state = 1;
       }
     double P = static_cast<double>(*f.params), A = static_cast<double>(*f.activationElems) * static_cast<double>(*batch);
     double total = P * 4 * (2 + state) + A * bytes * 2 + static_cast<double>(f.maxLayerElems.value_or(0)) * static_cast<double>(*batch) * bytes;
