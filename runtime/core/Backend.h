@@ -43,7 +43,7 @@ typedef struct dls_tensor_desc {
   void* data;
 } dls_tensor_desc;
 
-// Decoded geometry of a 2-D window op (conv, pooling). Filled by the core from the op's attrs and the
+// Decoded geometry of a 2-D window op (conv, pooling, local). Filled by the core from the op's attrs and the
 // tensor shapes; backends never parse attrs of these ops themselves.
 typedef struct dls_window2d {
   int64_t n, c, h, w;        // input
@@ -64,8 +64,8 @@ typedef struct dls_op_desc {
   const dls_tensor_desc* tensors;
   int32_t nattrs;
   const double* attrs;
-  dls_window2d win;           // CONV2D, MAXPOOL, AVGPOOL
-  int64_t rows, cols;         // DENSE: N, K (x flattened to [N, K]); losses/softmax: N, C
+  dls_window2d win;           // CONV2D, MAXPOOL, AVGPOOL, LOCAL (k: filters; dilation 1, groups 1)
+  int64_t rows, cols;         // DENSE: N, K (x flattened to [N, K]); losses/softmax: N, C; REORG: N, C*H*W
   int32_t line, col;          // spec location (for backend error messages)
 } dls_op_desc;
 

@@ -91,6 +91,7 @@ void decode_op(const dls_rt* rt, Op& op) {
       nattr(1);
       [[fallthrough]];
     case DLS_OP_RELU:
+    case DLS_OP_RAMP:
     case DLS_OP_GELU:
     case DLS_OP_TANH:
     case DLS_OP_SIGMOID:
@@ -144,6 +145,48 @@ void decode_op(const dls_rt* rt, Op& op) {
       need(2), nattr(1), present(0), present(1);
       if (T[1].numel != T[0].numel * (int64_t)op.attrs[0] * (int64_t)op.attrs[0]) bad("output size is not input * factor^2");
       break;
+    case DLS_OP_REORG: {
+      need(2), nattr(2), present(0), present(1);
+      const dls_tensor_desc &x = T[0], &y = T[1];
+      const int64_t s = (int64_t)op.attrs[0], extra = (int64_t)op.attrs[1];
+      if (extra < 0) bad("extra must be >= 0");
+      d.rows = x.dims[0], d.cols = tail_numel(x);
+      if (extra > 0) {
+        if (y.dims[0] != d.rows || y.numel != d.rows * (d.cols + extra))
+          bad(fmt::format("output {} should be [{}, {}] (the input flat, then {} zeros)", shape_str(y), d.rows, d.cols + extra, extra));
+        break;
+      }
+      if (s < 1) bad("stride must be >= 1");
+      if (x.rank != 4) bad(fmt::format("input {} is not [N, C, H, W]", shape_str(x)));
+      if (x.dims[1] % (s * s) || x.dims[2] % s || x.dims[3] % s)
+        bad(fmt::format("input {} needs channels divisible by {} and height and width divisible by {}", shape_str(x), s * s, s));
+      if (y.rank != 4 || y.dims[0] != x.dims[0] || y.dims[1] != x.dims[1] * s * s || y.dims[2] != x.dims[2] / s ||
+          y.dims[3] != x.dims[3] / s)
+        bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(y), x.dims[0], x.dims[1] * s * s, x.dims[2] / s, x.dims[3] / s));
+      break;
+    }
+    case DLS_OP_LOCAL: {
+      need(4), nattr(6), present(0), present(1), present(3);
+      const double* a = op.attrs.data();
+      dls_window2d& w = d.win;
+      if (T[0].rank != 4 || T[1].rank != 4 || T[3].rank != 4) bad("input, weight and output must be rank 4");
+      w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3];
+      w.k = T[3].dims[1], w.kh = T[1].dims[2], w.kw = T[1].dims[3];
+      w.sh = (int64_t)a[0], w.sw = (int64_t)a[1], w.pt = (int64_t)a[2], w.pl = (int64_t)a[3];
+      w.pb = (int64_t)a[4], w.pr = (int64_t)a[5], w.dh = w.dw = 1, w.groups = 1;
+      if (w.sh < 1 || w.sw < 1) bad("stride must be >= 1");
+      if (w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0) bad("padding must be >= 0");
+      w.oh = (w.h + w.pt + w.pb - w.kh) / w.sh + 1;
+      w.ow = (w.w + w.pl + w.pr - w.kw) / w.sw + 1;
+      if (w.h + w.pt + w.pb < w.kh || w.w + w.pl + w.pr < w.kw) bad("the window is larger than the padded input");
+      if (T[3].dims[0] != w.n || T[3].dims[2] != w.oh || T[3].dims[3] != w.ow)
+        bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[3]), w.n, w.k, w.oh, w.ow));
+      if (T[1].dims[0] != w.oh * w.ow * w.k || T[1].dims[1] != w.c)
+        bad(fmt::format("weight {} should be [{} * {}, {}, {}, {}] (one [filters, C, KH, KW] bank per output position)",
+                        shape_str(T[1]), w.oh * w.ow, w.k, w.c, w.kh, w.kw));
+      if (T[2].id >= 0 && T[2].numel != w.k * w.oh * w.ow) bad("bias size differs from filters * output height * width");
+      break;
+    }
     case DLS_OP_CROSS_ENTROPY:
     case DLS_OP_NLL:
     case DLS_OP_BCE_WITH_LOGITS:

@@ -110,6 +110,7 @@ const char* opcode_name(int32_t opcode) {
     case DLS_OP_SOFTMAX: return "softmax"; case DLS_OP_LOG_SOFTMAX: return "log_softmax";
     case DLS_OP_ADD: return "add"; case DLS_OP_CONCAT: return "concat"; case DLS_OP_TRANSPOSE: return "transpose";
     case DLS_OP_EMBEDDING: return "embedding"; case DLS_OP_UPSAMPLE: return "upsample"; case DLS_OP_COPY: return "copy";
+    case DLS_OP_REORG: return "reorg"; case DLS_OP_RAMP: return "ramp"; case DLS_OP_LOCAL: return "local";
     case DLS_OP_CROSS_ENTROPY: return "cross_entropy"; case DLS_OP_NLL: return "nll";
     case DLS_OP_BCE_WITH_LOGITS: return "bce_with_logits"; case DLS_OP_MSE: return "mse"; case DLS_OP_BCE: return "bce";
     default: return "unknown";

@@ -577,13 +577,19 @@ void elt_alg(int opcode, const double* attrs, algorithm& fwd, algorithm& bwd, fl
     default: fwd = bwd = algorithm::eltwise_logistic_use_dst_for_bwd; break;
   }
 }
+// Darknet's ramp, y = max(x, 0) + 0.1 x: no oneDNN algorithm, a loop (layout-blind like the primitives).
+void ramp_loop(const float* __restrict x, float* __restrict y, int64_t n) {
+#pragma omp parallel for simd if (n > 262144) schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] > 0.f ? x[i] : 0.f) + 0.1f * x[i];
+}
+// dx = dy * ramp'(x), from y (y > 0 exactly where x > 0).
+void ramp_grad_loop(const float* __restrict y, const float* __restrict dy, float* __restrict dx, int64_t n) {
+#pragma omp parallel for simd if (n > 262144) schedule(static)
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * ((y[i] > 0.f ? 1.f : 0.f) + 0.1f);
+}
+
 void elt_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
-  algorithm fa, ba;
-  float alpha;
-  bool use_dst;
-  elt_alg(op.opcode, op.attrs, fa, ba, alpha, use_dst);
-  auto m = fmd({op.tensors[0].numel}, tag::a);
-  auto pd = eltwise_forward::primitive_desc(eltwise_forward::desc(prop_kind::forward_training, fa, m, alpha, 0.f), c.eng);
+  const bool ramp = op.opcode == DLS_OP_RAMP;
   // Element-wise: the output keeps the input's layout (channels-last stays channels-last).
   const Nhwc* in = layouts_on() ? marked(c, op.tensors[0].data) : nullptr;
   if (in && in->bytes == size_t(op.tensors[0].numel) * 4) {
@@ -597,6 +603,19 @@ void elt_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
     unmark(c, op.tensors[1].data, size_t(op.tensors[1].numel) * 4);
   }
   void* xp = st.subst.empty() ? op.tensors[0].data : st.subst[0].data;
+  if (ramp) {
+    const float* x = static_cast<const float*>(xp);
+    float* y = fptr(op.tensors[1]);
+    const int64_t n = op.tensors[0].numel;
+    st.train.push_back(fn_step([=](const dls_step_ctx&) { ramp_loop(x, y, n); }));
+    return;
+  }
+  algorithm fa, ba;
+  float alpha;
+  bool use_dst;
+  elt_alg(op.opcode, op.attrs, fa, ba, alpha, use_dst);
+  auto m = fmd({op.tensors[0].numel}, tag::a);
+  auto pd = eltwise_forward::primitive_desc(eltwise_forward::desc(prop_kind::forward_training, fa, m, alpha, 0.f), c.eng);
   st.train.push_back(prim_step(eltwise_forward(pd), {{DNNL_ARG_SRC, memory(m, c.eng, xp)},
                                                      {DNNL_ARG_DST, memory(m, c.eng, op.tensors[1].data)}}));
   st.fwd_pd = std::make_shared<EltPds>(EltPds{pd});
@@ -637,6 +656,15 @@ void elt_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
     dx = grad_dst(st, g, 0, post);
   }
   void* fwd_in = (!f.subst.empty()) ? f.subst[0].data : op.tensors[0].data;
+  if (op.opcode == DLS_OP_RAMP) {  // reads y, in the layout the forward left it in, like dy and dx here
+    const float* y = fptr(op.tensors[1]);
+    const float* dyf = static_cast<const float*>(dyp);
+    float* dxf = static_cast<float*>(dx);
+    const int64_t n = op.tensors[0].numel;
+    st.train.push_back(fn_step([=](const dls_step_ctx&) { ramp_grad_loop(y, dyf, dxf, n); }));
+    for (auto& s : post) st.train.push_back(std::move(s));
+    return;
+  }
   auto pd = eltwise_backward::primitive_desc(eltwise_backward::desc(ba, m, m, alpha, 0.f), c.eng,
                                              static_cast<EltPds*>(f.fwd_pd.get())->fwd);
   st.train.push_back(prim_step(eltwise_backward(pd),
@@ -692,6 +720,27 @@ struct GradOut {
 GradOut gout(const dls_grad_op_desc& g, int i) {
   if (i >= g.nins || !g.dins[i].data) return {nullptr, false};
   return {fptr(g.dins[i]), ((g.accumulate_mask >> i) & 1u) != 0};
+}
+
+// Darknet's reorg (runtime.h DLS_OP_REORG, extra = 0) over N samples of C x H x W (x's dims): y = perm(x), or
+// with `grad`, dx (=|+=) perm^-1(dy). A permutation, so every target element is written exactly once.
+void reorg_loop(const float* __restrict src, float* __restrict dst, int64_t N, int64_t C, int64_t H, int64_t W,
+                int64_t s, bool grad, bool acc) {
+  const int64_t Cp = C / (s * s), HW = H * W;
+#pragma omp parallel for if (N * C * HW > 262144) schedule(static)
+  for (int64_t bk = 0; bk < N * C; ++bk) {
+    const int64_t b = bk / C, k = bk % C, o = k / Cp, c2 = k % Cp;
+    const int64_t ybase = bk * HW, xbase = b * C * HW + (c2 * H * s + o / s) * W * s + o % s;
+    for (int64_t j = 0; j < H; ++j)
+      for (int64_t i = 0; i < W; ++i) {
+        const int64_t yi = ybase + j * W + i, xi = xbase + j * s * W * s + i * s;
+        if (!grad) {
+          dst[yi] = src[xi];
+        } else {
+          dst[xi] = acc ? dst[xi] + src[yi] : src[yi];
+        }
+      }
+  }
 }
 
 void misc_fwd(const dls_op_desc& op, OpState& st) {
@@ -830,6 +879,23 @@ void misc_fwd(const dls_op_desc& op, OpState& st) {
           for (int64_t i = 0; i < C; ++i) y[r * C + i] = (xr[i] - float(m)) * rstd * gm[i] + bt[i];
         }
       }));
+      return;
+    }
+    case DLS_OP_REORG: {
+      const float* x = fptr(T[0]);
+      float* y = fptr(T[1]);
+      const int64_t N = op.rows, n = op.cols, extra = (int64_t)op.attrs[1];
+      if (extra > 0) {  // each sample flat, then `extra` zeros
+        st.train.push_back(fn_step([=](const dls_step_ctx&) {
+          for (int64_t b = 0; b < N; ++b) {
+            std::memcpy(y + b * (n + extra), x + b * n, size_t(n) * 4);
+            std::memset(y + b * (n + extra) + n, 0, size_t(extra) * 4);
+          }
+        }));
+        return;
+      }
+      const int64_t s = (int64_t)op.attrs[0], C = T[0].dims[1], H = T[0].dims[2], W = T[0].dims[3];
+      st.train.push_back(fn_step([=](const dls_step_ctx&) { reorg_loop(x, y, N, C, H, W, s, false, false); }));
       return;
     }
     default: throw std::runtime_error(std::string("op is not supported by the CPU backend"));
@@ -979,8 +1045,140 @@ void misc_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
       }));
       return;
     }
+    case DLS_OP_REORG: {
+      GradOut dx = gout(g, 0);
+      if (!dx.p) return;
+      const int64_t N = op.rows, n = op.cols, extra = (int64_t)op.attrs[1];
+      if (extra > 0) {  // the appended zeros take no gradient
+        st.train.push_back(fn_step([=](const dls_step_ctx&) {
+          for (int64_t b = 0; b < N; ++b)
+            for (int64_t i = 0; i < n; ++i) dx.put(b * n + i, dy[b * (n + extra) + i]);
+        }));
+        return;
+      }
+      const int64_t s = (int64_t)op.attrs[0], C = T[0].dims[1], H = T[0].dims[2], W = T[0].dims[3];
+      st.train.push_back(fn_step([=](const dls_step_ctx&) { reorg_loop(dy, dx.p, N, C, H, W, s, true, dx.acc); }));
+      return;
+    }
     default: throw std::runtime_error("op has no gradient in the CPU backend");
   }
+}
+
+// ---- local (a convolution without weight sharing) ---------------------------------------------------------
+// Per output position l = oh*OW + ow (L of them) one GEMM over the batch, with the im2col rows of all samples
+// at that position gathered into col[l] = [N, K] (K = C*KH*KW, row order c, r, s as the weight's):
+//   forward   Y_l[N, F] = col_l W_l^T                  (then y[n, f, l] = Y_l[n, f] + b[f, l])
+//   backward  dW_l[F, K] = dY_l^T col_l,  dcol_l[N, K] = dY_l W_l,  dx = col2im(dcol),  db[f, l] = sum_n dy
+// Positions are independent, so they are spread over the threads (each GEMM then runs on one thread).
+// col is kept by the forward op for the gradient op (bufs[0]); x is not read again.
+struct LocalGeom {
+  int64_t N, C, H, W, F, R, S, OH, OW, L, K, sh, sw, pt, pl;
+};
+LocalGeom local_geom(const dls_op_desc& op) {
+  const dls_window2d& v = op.win;
+  return {v.n, v.c, v.h, v.w, v.k, v.kh, v.kw, v.oh, v.ow, v.oh * v.ow, v.c * v.kh * v.kw, v.sh, v.sw, v.pt, v.pl};
+}
+
+void local_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
+  const LocalGeom G = local_geom(op);
+  const auto& T = op.tensors;
+  float* col = st.buf(size_t(G.L * G.N * G.K))->p;  // [L, N, K]
+  float* yt = st.buf(size_t(G.L * G.N * G.F))->p;   // [L, N, F]
+  const float* x = fptr(T[0]);
+  const float* w = fptr(T[1]);
+  const float* b = T[2].id >= 0 ? fptr(T[2]) : nullptr;
+  float* y = fptr(T[3]);
+  const int nt = std::max(1, c.threads);
+  st.train.push_back(fn_step([=](const dls_step_ctx&) {
+    const LocalGeom g = G;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t l = 0; l < g.L; ++l) {
+      const int64_t oh = l / g.OW, ow = l % g.OW;
+      float* cl = col + l * g.N * g.K;
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t ch = 0; ch < g.C; ++ch) {
+          const float* xc = x + (n * g.C + ch) * g.H * g.W;
+          float* cr = cl + n * g.K + ch * g.R * g.S;
+          for (int64_t r = 0; r < g.R; ++r) {
+            const int64_t ih = oh * g.sh - g.pt + r;
+            for (int64_t s2 = 0; s2 < g.S; ++s2) {
+              const int64_t iw = ow * g.sw - g.pl + s2;
+              cr[r * g.S + s2] = (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) ? xc[ih * g.W + iw] : 0.f;
+            }
+          }
+        }
+      dnnl_sgemm('N', 'T', g.N, g.F, g.K, 1.f, cl, g.K, w + l * g.F * g.K, g.K, 0.f, yt + l * g.N * g.F, g.F);
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t nf = 0; nf < g.N * g.F; ++nf) {
+      const int64_t n = nf / g.F, f = nf % g.F;
+      float* yr = y + nf * g.L;
+      for (int64_t l = 0; l < g.L; ++l) yr[l] = yt[(l * g.N + n) * g.F + f] + (b ? b[f * g.L + l] : 0.f);
+    }
+  }));
+}
+
+void local_bwd(Ctx& c, const dls_grad_op_desc& gd, OpState& f, OpState& st) {
+  const dls_op_desc& op = *gd.fwd;
+  const LocalGeom G = local_geom(op);
+  const auto& T = op.tensors;
+  const float* col = f.bufs.at(0)->p;
+  const float* w = fptr(T[1]);
+  const float* dy = fptr(gd.dout);
+  float* dw = gd.dparams[0].id >= 0 ? fptr(gd.dparams[0]) : nullptr;
+  float* db = T[2].id >= 0 && gd.dparams[1].id >= 0 ? fptr(gd.dparams[1]) : nullptr;
+  const GradOut dx = gout(gd, 0);
+  if (!dw && !db && !dx.p) return;
+  float* dyt = st.buf(size_t(G.L * G.N * G.F))->p;                      // [L, N, F]
+  float* dcol = dx.p ? st.buf(size_t(G.L * G.N * G.K))->p : nullptr;  // [L, N, K]
+  const int nt = std::max(1, c.threads);
+  st.train.push_back(fn_step([=](const dls_step_ctx&) {
+    const LocalGeom g = G;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+      for (int64_t nf = 0; nf < g.N * g.F; ++nf) {
+        const int64_t n = nf / g.F, fi = nf % g.F;
+        const float* dr = dy + nf * g.L;
+        for (int64_t l = 0; l < g.L; ++l) dyt[(l * g.N + n) * g.F + fi] = dr[l];
+      }
+      if (db) {
+#pragma omp for schedule(static)
+        for (int64_t fl = 0; fl < g.F * g.L; ++fl) {
+          const int64_t fi = fl / g.L, l = fl % g.L;
+          float sum = 0.f;
+          for (int64_t n = 0; n < g.N; ++n) sum += dy[(n * g.F + fi) * g.L + l];
+          db[fl] = sum;
+        }
+      }
+#pragma omp for schedule(static)
+      for (int64_t l = 0; l < g.L; ++l) {
+        const float* dyl = dyt + l * g.N * g.F;
+        if (dw) dnnl_sgemm('T', 'N', g.F, g.K, g.N, 1.f, dyl, g.F, col + l * g.N * g.K, g.K, 0.f, dw + l * g.F * g.K, g.K);
+        if (dcol) dnnl_sgemm('N', 'N', g.N, g.K, g.F, 1.f, dyl, g.F, w + l * g.F * g.K, g.K, 0.f, dcol + l * g.N * g.K, g.K);
+      }
+      if (dcol) {  // col2im: one (sample, channel) plane per iteration, so no two threads add into one element
+#pragma omp for schedule(static)
+        for (int64_t nc = 0; nc < g.N * g.C; ++nc) {
+          const int64_t n = nc / g.C, ch = nc % g.C;
+          float* dp = dx.p + nc * g.H * g.W;
+          if (!dx.acc) std::memset(dp, 0, size_t(g.H * g.W) * 4);
+          for (int64_t l = 0; l < g.L; ++l) {
+            const int64_t oh = l / g.OW, ow = l % g.OW;
+            const float* dc = dcol + (l * g.N + n) * g.K + ch * g.R * g.S;
+            for (int64_t r = 0; r < g.R; ++r) {
+              const int64_t ih = oh * g.sh - g.pt + r;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t s2 = 0; s2 < g.S; ++s2) {
+                const int64_t iw = ow * g.sw - g.pl + s2;
+                if (iw >= 0 && iw < g.W) dp[ih * g.W + iw] += dc[r * g.S + s2];
+              }
+            }
+          }
+        }
+      }
+    }
+  }));
 }
 
 }  // namespace
@@ -1007,6 +1205,7 @@ bool layout_aware(int opcode) {
   switch (opcode) {
     case DLS_OP_CONV2D: case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+    case DLS_OP_RAMP:
       return true;
     default: return false;
   }
@@ -1080,8 +1279,10 @@ void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL: pool_fwd(c, op, st); break;
     case DLS_OP_BATCH_NORM: bn_fwd(c, op, st); break;
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+    case DLS_OP_RAMP:
       elt_fwd(c, op, st);
       break;
+    case DLS_OP_LOCAL: local_fwd(c, op, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_fwd(c, op, st); break;
     default: misc_fwd(op, st); break;
   }
@@ -1137,8 +1338,10 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL: pool_bwd(c, g, f, st); break;
     case DLS_OP_BATCH_NORM: bn_bwd(c, g, f, st); break;
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+    case DLS_OP_RAMP:
       elt_bwd(c, g, f, st);
       break;
+    case DLS_OP_LOCAL: local_bwd(c, g, f, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_bwd(c, g, f, st); break;
     default: misc_bwd(g, f, st); break;
   }

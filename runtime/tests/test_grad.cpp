@@ -237,6 +237,44 @@ TEST_CASE("add, copy, concat, transpose, upsample backward", "[grad]") {
   }
 }
 
+TEST_CASE("ramp backward", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 3, 4, 5}), c.plain({2, 3, 4, 5});
+  c.run(DLS_OP_RAMP, {}, 1, false);
+}
+
+TEST_CASE("reorg backward: darknet's order (strides 2 and 3), extra zeros, accumulating d(input)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 8, 4, 6}), c.plain({2, 32, 2, 3});
+    c.run(DLS_OP_REORG, {2, 0}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 9, 3, 6}), c.plain({2, 81, 1, 2});
+    c.run(DLS_OP_REORG, {3, 0}, 1, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 2, 2}), c.plain({2, 17});
+    c.run(DLS_OP_REORG, {2, 5}, 1, false, 3e-2, 1u);
+  }
+}
+
+TEST_CASE("local backward (stride 2, padding 1, bias)", "[grad]") {
+  // OH = (5 + 2 - 3) / 2 + 1 = 3, OW = (6 + 2 - 3) / 2 + 1 = 3: 9 positions of 4 filters over 3 x 3 x 3.
+  GradCheck c(2);
+  c.input({2, 3, 5, 6}), c.weight({9 * 4, 3, 3, 3}), c.weight({4, 3, 3}), c.plain({2, 4, 3, 3});
+  c.run(DLS_OP_LOCAL, {2, 2, 1, 1, 1, 1}, 3, false);
+}
+
+TEST_CASE("local backward (asymmetric padding, no bias, accumulating d(input))", "[grad]") {
+  // OH = (4 + 1 + 0 - 2) / 1 + 1 = 4, OW = (5 + 0 + 2 - 3) / 2 + 1 = 3.
+  GradCheck c(3);
+  c.input({3, 2, 4, 5}), c.weight({12 * 2, 2, 2, 3}), c.none(), c.plain({3, 2, 4, 3});
+  c.run(DLS_OP_LOCAL, {1, 2, 1, 0, 0, 2}, 3, false, 3e-2, 1u);
+}
+
 TEST_CASE("embedding backward", "[grad]") {
   GradCheck c(4);
   int idx = c.plain({4}, DLS_I32);

@@ -164,6 +164,21 @@ enum dls_opcode {
   DLS_OP_EMBEDDING = 18,  /* t: idx[N,...] (i32), table[V,D], y[N,...,D]; bwd reads idx */
   DLS_OP_UPSAMPLE = 19,   /* t: x, y; attrs: factor (nearest); bwd reads nothing */
   DLS_OP_COPY = 20,       /* t: x, y (same element count: reshape into a separate buffer); bwd reads nothing */
+  DLS_OP_REORG = 21,      /* t: x[N,C,H,W], y;  attrs: stride s, extra k;  bwd reads nothing.
+                             k = 0: y[N, C*s*s, H/s, W/s] in DARKNET's reorg order (forward_reorg_layer with
+                             reverse=0, i.e. reorg_cpu(x, W, H, C, N, s, forward=0, y)), which is NOT the standard
+                             space-to-depth; it needs C % (s*s) == 0. Per sample, with C' = C/(s*s) and
+                             k < C, j < H, i < W (x's own dims), o = k / C':
+                               y_flat[(k*H + j)*W + i] = x_flat[((k % C')*H*s + j*s + o/s)*W*s + i*s + o%s]
+                             (x read as [C', H*s, W*s] and y as [C, H, W]: a space-to-depth of those views).
+                             k > 0: y[N, C*H*W + k]: each sample copied flat, then k zeros (stride ignored). */
+  DLS_OP_RAMP = 22,       /* t: x, y;  y = max(x, 0) + 0.1 x (Darknet's ramp); bwd reads y (dy * (1.1 or 0.1)) */
+  DLS_OP_LOCAL = 23,      /* t: x[N,C,H,W], w, b[F,OH,OW] or -1, y[N,F,OH,OW];  attrs: stride_h, stride_w,
+                             pad_top, pad_left, pad_bottom, pad_right.  A convolution without weight sharing
+                             (Darknet's [local]): one filter bank per output position l = oh*OW + ow, so w is
+                             [OH*OW, F, C, KH, KW] row-major (declared as the rank-4 [OH*OW*F, C, KH, KW]):
+                               y[n,f,oh,ow] = b[f,oh,ow] + sum_{c,r,s} w[l,f,c,r,s] * x[n, c, oh*sh - pt + r, ow*sw - pl + s]
+                             (x is zero outside [0,H) x [0,W)); bwd reads x, w */
   /* losses: t: input, labels, loss[1] (f32 scalar, the mean over the valid rows of the batch [3]) */
   DLS_OP_CROSS_ENTROPY = 32, /* input logits[N,C], labels i32[N]; attrs: label_smoothing (optional);
                                 bwd reads labels (+ runtime-owned softmax) */
