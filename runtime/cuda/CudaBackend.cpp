@@ -365,8 +365,12 @@ int act_of(int opcode) {
     case DLS_OP_LEAKY_RELU: return ACT_LEAKY;
     case DLS_OP_GELU: return ACT_GELU;
     case DLS_OP_TANH: return ACT_TANH;
+    case DLS_OP_RAMP: return ACT_RAMP;
     default: return ACT_SIGMOID;
   }
+}
+LocalDims local_dims(const dls_window2d& v) {
+  return {v.n, v.c, v.h, v.w, v.k, v.kh, v.kw, v.oh, v.ow, v.sh, v.sw, v.pt, v.pl};
 }
 
 void create(Ctx& c, const dls_op_desc& op, Op& st) {
@@ -384,7 +388,7 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_GLOBAL_AVGPOOL: case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH:
     case DLS_OP_SIGMOID: case DLS_OP_ADD: case DLS_OP_CONCAT: case DLS_OP_TRANSPOSE: case DLS_OP_EMBEDDING:
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_NLL: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
-    case DLS_OP_BCE:
+    case DLS_OP_BCE: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
       break;
     default: throw Error("op is not supported by the CUDA backend");
   }
@@ -405,6 +409,7 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
                               CUDNN_SOFTMAX_MODE_INSTANCE, &one, st.x, T[0].data, &zero, st.x, T[1].data));
       return;
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+    case DLS_OP_RAMP:
       act_fwd(c.s, act_of(op.opcode), op.nattrs > 0 ? float(op.attrs[0]) : 0.f, fp(T[0]), fp(T[1]), T[0].numel);
       return;
     case DLS_OP_DROPOUT:
@@ -443,6 +448,19 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_EMBEDDING:
       embedding_fwd(c.s, static_cast<const int32_t*>(T[0].data), fp(T[1]), fp(T[2]), op.rows, op.cols, T[1].dims[0],
                     c.flags);
+      return;
+    case DLS_OP_REORG: {
+      const int64_t extra = int64_t(op.attrs[1]);
+      if (extra > 0) {  // each sample flat, then `extra` zeros
+        CK(cudaMemsetAsync(T[1].data, 0, size_t(T[1].numel) * 4, c.s));
+        copy2d(c.s, fp(T[0]), op.cols, fp(T[1]), op.cols + extra, op.rows, op.cols, false);
+      } else {
+        reorg_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0], T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
+      }
+      return;
+    }
+    case DLS_OP_LOCAL:
+      local_fwd(c.s, fp(T[0]), fp(T[1]), T[2].id >= 0 ? fp(T[2]) : nullptr, fp(T[3]), local_dims(op.win));
       return;
     case DLS_OP_UPSAMPLE:
       upsample_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
@@ -490,6 +508,7 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
                                  CUDNN_SOFTMAX_MODE_INSTANCE, &one, f.x, T[1].data, f.x, dy, acc ? &one : &zero, f.x, dx));
       return;
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
+    case DLS_OP_RAMP:
       if (dx) act_bwd(c.s, act_of(op.opcode), op.nattrs > 0 ? float(op.attrs[0]) : 0.f, fp(T[0]), fp(T[1]), dy, dx, T[0].numel, acc);
       return;
     case DLS_OP_DROPOUT:
@@ -535,6 +554,20 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
       CK(cudaMemsetAsync(g.dparams[0].data, 0, size_t(T[1].numel) * 4, c.s));
       embedding_bwd(c.s, static_cast<const int32_t*>(T[0].data), dy, fp(g.dparams[0]), op.rows, op.cols, T[1].dims[0]);
       return;
+    case DLS_OP_REORG: {
+      if (!dx) return;
+      const int64_t extra = int64_t(op.attrs[1]);
+      if (extra > 0) copy2d(c.s, dy, op.cols + extra, dx, op.cols, op.rows, op.cols, acc);  // the zeros take none
+      else reorg_bwd(c.s, dy, dx, T[0].dims[0], T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
+      return;
+    }
+    case DLS_OP_LOCAL: {
+      const LocalDims d = local_dims(op.win);
+      if (dx) local_bwd_data(c.s, dy, fp(T[1]), dx, d, acc);
+      local_bwd_params(c.s, fp(T[0]), dy, g.dparams[0].id >= 0 ? fp(g.dparams[0]) : nullptr,
+                       T[2].id >= 0 && g.dparams[1].id >= 0 ? fp(g.dparams[1]) : nullptr, d);
+      return;
+    }
     case DLS_OP_UPSAMPLE:
       if (dx) upsample_bwd(c.s, dy, dx, T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
       return;

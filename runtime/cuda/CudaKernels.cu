@@ -57,6 +57,7 @@ __global__ void k_act_fwd(int act, float alpha, const float* __restrict__ x, flo
       case ACT_LEAKY: r = v > 0.f ? v : alpha * v; break;
       case ACT_GELU: r = 0.5f * v * (1.f + erff(v * 0.70710678118654752f)); break;
       case ACT_TANH: r = tanhf(v); break;
+      case ACT_RAMP: r = (v > 0.f ? v : 0.f) + 0.1f * v; break;
       default: r = 1.f / (1.f + expf(-v)); break;
     }
     y[i] = r;
@@ -76,6 +77,7 @@ __global__ void k_act_bwd(int act, float alpha, const float* __restrict__ x, con
         break;
       }
       case ACT_TANH: d = dy[i] * (1.f - y[i] * y[i]); break;
+      case ACT_RAMP: d = dy[i] * ((y[i] > 0.f ? 1.f : 0.f) + 0.1f); break;  // y > 0 exactly where x > 0
       default: d = dy[i] * y[i] * (1.f - y[i]); break;
     }
     put(dx, i, d, acc);
@@ -287,6 +289,83 @@ __global__ void k_upsample_bwd(const float* dy, float* dx, int64_t NC, int64_t H
   }
 }
 
+// Darknet's reorg: y's element (b, k, j, i) of [N, C, H, W] reads x as [N, C / s^2, H*s, W*s] (runtime.h).
+__global__ void k_reorg(const float* __restrict__ src, float* dst, int64_t N, int64_t C, int64_t H, int64_t W,
+                        int64_t s, bool grad, bool acc) {
+  const int64_t Cp = C / (s * s);
+  GRID_LOOP(yi, N * C * H * W) {
+    const int64_t i = yi % W, j = (yi / W) % H, k = (yi / (H * W)) % C, b = yi / (C * H * W);
+    const int64_t o = k / Cp, c2 = k % Cp;
+    const int64_t xi = b * C * H * W + ((c2 * H * s + j * s + o / s) * W * s + i * s + o % s);
+    if (!grad) dst[yi] = src[xi];
+    else put(dst, xi, src[yi], acc);  // a permutation: no two threads write one element
+  }
+}
+
+__global__ void k_local_fwd(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+                            float* __restrict__ y, LocalDims d) {
+  const int64_t L = d.oh * d.ow, K = d.c * d.r * d.s;
+  GRID_LOOP(i, d.n * d.f * L) {
+    const int64_t l = i % L, f = (i / L) % d.f, n = i / (L * d.f);
+    const int64_t oh = l / d.ow, ow = l % d.ow;
+    const float* wr = w + (l * d.f + f) * K;
+    float acc = 0.f;
+    for (int64_t c = 0; c < d.c; ++c) {
+      const float* xc = x + (n * d.c + c) * d.h * d.w;
+      for (int64_t r = 0; r < d.r; ++r) {
+        const int64_t ih = oh * d.sh - d.pt + r;
+        if (ih < 0 || ih >= d.h) continue;
+        for (int64_t s = 0; s < d.s; ++s) {
+          const int64_t iw = ow * d.sw - d.pl + s;
+          if (iw >= 0 && iw < d.w) acc += wr[(c * d.r + r) * d.s + s] * xc[ih * d.w + iw];
+        }
+      }
+    }
+    y[i] = acc + (b ? b[f * L + l] : 0.f);
+  }
+}
+__global__ void k_local_bwd_data(const float* __restrict__ dy, const float* __restrict__ w, float* dx, LocalDims d,
+                                 bool acc) {
+  const int64_t L = d.oh * d.ow, K = d.c * d.r * d.s;
+  GRID_LOOP(i, d.n * d.c * d.h * d.w) {
+    const int64_t iw = i % d.w, ih = (i / d.w) % d.h, c = (i / (d.h * d.w)) % d.c, n = i / (d.c * d.h * d.w);
+    float sum = 0.f;
+    for (int64_t r = 0; r < d.r; ++r) {
+      const int64_t t = ih + d.pt - r;
+      if (t < 0 || t % d.sh != 0 || t / d.sh >= d.oh) continue;
+      for (int64_t s = 0; s < d.s; ++s) {
+        const int64_t u = iw + d.pl - s;
+        if (u < 0 || u % d.sw != 0 || u / d.sw >= d.ow) continue;
+        const int64_t l = (t / d.sh) * d.ow + u / d.sw;
+        const float* wp = w + l * d.f * K + (c * d.r + r) * d.s + s;  // stride K over filters
+        const float* dp = dy + n * d.f * L + l;                        // stride L over filters
+        for (int64_t f = 0; f < d.f; ++f) sum += dp[f * L] * wp[f * K];
+      }
+    }
+    put(dx, i, sum, acc);
+  }
+}
+__global__ void k_local_bwd_w(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dw,
+                              LocalDims d) {
+  const int64_t L = d.oh * d.ow, K = d.c * d.r * d.s;
+  GRID_LOOP(i, L * d.f * K) {
+    const int64_t k = i % K, f = (i / K) % d.f, l = i / (K * d.f);
+    const int64_t s = k % d.s, r = (k / d.s) % d.r, c = k / (d.r * d.s);
+    const int64_t ih = (l / d.ow) * d.sh - d.pt + r, iw = (l % d.ow) * d.sw - d.pl + s;
+    float sum = 0.f;
+    if (ih >= 0 && ih < d.h && iw >= 0 && iw < d.w)
+      for (int64_t n = 0; n < d.n; ++n) sum += dy[(n * d.f + f) * L + l] * x[((n * d.c + c) * d.h + ih) * d.w + iw];
+    dw[i] = sum;
+  }
+}
+__global__ void k_local_bwd_b(const float* __restrict__ dy, float* __restrict__ db, int64_t N, int64_t FL) {
+  GRID_LOOP(i, FL) {
+    float sum = 0.f;
+    for (int64_t n = 0; n < N; ++n) sum += dy[n * FL + i];
+    db[i] = sum;
+  }
+}
+
 __global__ void k_embedding_fwd(const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
                                 int* flag) {
   GRID_LOOP(i, R * D) {
@@ -426,6 +505,24 @@ void upsample_fwd(cudaStream_t s, const float* x, float* y, int64_t NC, int64_t 
 }
 void upsample_bwd(cudaStream_t s, const float* dy, float* dx, int64_t NC, int64_t H, int64_t W, int64_t f, bool acc) {
   k_upsample_bwd<<<blocks(NC * H * W), kThreads, 0, s>>>(dy, dx, NC, H, W, f, acc);
+}
+void reorg_fwd(cudaStream_t s, const float* x, float* y, int64_t N, int64_t C, int64_t H, int64_t W, int64_t stride) {
+  k_reorg<<<blocks(N * C * H * W), kThreads, 0, s>>>(x, y, N, C, H, W, stride, false, false);
+}
+void reorg_bwd(cudaStream_t s, const float* dy, float* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t stride,
+               bool acc) {
+  k_reorg<<<blocks(N * C * H * W), kThreads, 0, s>>>(dy, dx, N, C, H, W, stride, true, acc);
+}
+void local_fwd(cudaStream_t s, const float* x, const float* w, const float* b, float* y, const LocalDims& d) {
+  k_local_fwd<<<blocks(d.n * d.f * d.oh * d.ow), kThreads, 0, s>>>(x, w, b, y, d);
+}
+void local_bwd_data(cudaStream_t s, const float* dy, const float* w, float* dx, const LocalDims& d, bool acc) {
+  k_local_bwd_data<<<blocks(d.n * d.c * d.h * d.w), kThreads, 0, s>>>(dy, w, dx, d, acc);
+}
+void local_bwd_params(cudaStream_t s, const float* x, const float* dy, float* dw, float* db, const LocalDims& d) {
+  const int64_t L = d.oh * d.ow;
+  if (dw) k_local_bwd_w<<<blocks(L * d.f * d.c * d.r * d.s), kThreads, 0, s>>>(x, dy, dw, d);
+  if (db) k_local_bwd_b<<<blocks(d.f * L), kThreads, 0, s>>>(dy, db, d.n, d.f * L);
 }
 void embedding_fwd(cudaStream_t s, const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
                    int* flag) {

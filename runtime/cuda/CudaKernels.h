@@ -22,7 +22,7 @@ struct DevScalars {
 // Writes the scalars (stream-ordered: a graph replayed after it sees the new values).
 void set_scalars(cudaStream_t s, DevScalars* d, DevScalars v);
 
-enum Act { ACT_RELU = 0, ACT_LEAKY = 1, ACT_GELU = 2, ACT_TANH = 3, ACT_SIGMOID = 4 };
+enum Act { ACT_RELU = 0, ACT_LEAKY = 1, ACT_GELU = 2, ACT_TANH = 3, ACT_SIGMOID = 4, ACT_RAMP = 5 /* reads y */ };
 void act_fwd(cudaStream_t s, int act, float alpha, const float* x, float* y, int64_t n);
 // dx (=|+=) dy * f'(x, y)
 void act_bwd(cudaStream_t s, int act, float alpha, const float* x, const float* y, const float* dy, float* dx,
@@ -55,6 +55,20 @@ void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, 
                 bool acc);
 void upsample_fwd(cudaStream_t s, const float* x, float* y, int64_t NC, int64_t H, int64_t W, int64_t f);
 void upsample_bwd(cudaStream_t s, const float* dy, float* dx, int64_t NC, int64_t H, int64_t W, int64_t f, bool acc);
+// Darknet's reorg order (runtime.h DLS_OP_REORG, extra = 0) over N samples of C x H x W (x's dims), stride s:
+// y = perm(x); backward dx (=|+=) perm^-1(dy).
+void reorg_fwd(cudaStream_t s, const float* x, float* y, int64_t N, int64_t C, int64_t H, int64_t W, int64_t stride);
+void reorg_bwd(cudaStream_t s, const float* dy, float* dx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t stride,
+               bool acc);
+// Locally connected layer (runtime.h DLS_OP_LOCAL): x[N,C,H,W], w[OH*OW, F, C, R, S], b[F, OH, OW] (may be null),
+// y[N, F, OH, OW]. Direct loops, one thread per output (forward), per weight (d(w)), per input (d(x)).
+struct LocalDims {
+  int64_t n, c, h, w, f, r, s, oh, ow, sh, sw, pt, pl;
+};
+void local_fwd(cudaStream_t s, const float* x, const float* w, const float* b, float* y, const LocalDims& d);
+void local_bwd_data(cudaStream_t s, const float* dy, const float* w, float* dx, const LocalDims& d, bool acc);
+// dw (overwritten; may be null) and db (overwritten; may be null).
+void local_bwd_params(cudaStream_t s, const float* x, const float* dy, float* dw, float* db, const LocalDims& d);
 // Embedding gather; out-of-range indices write zeros and set *flag to 1 + the first bad row.
 void embedding_fwd(cudaStream_t s, const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
                    int* flag);

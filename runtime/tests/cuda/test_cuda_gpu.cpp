@@ -62,6 +62,91 @@ void compare(const StepResult& cpu, const StepResult& gpu) {
 }
 }  // namespace
 
+namespace {
+// One op's forward and backward on `placement`, on deterministic values. shapes: the op's tensors in runtime.h
+// order (empty: absent); kinds: 'x' an input whose gradient is wanted, 'p' a trainable parameter, 'y' the
+// output. Returns y, then d(input) / d(parameter) in tensor order.
+std::vector<std::vector<float>> op_step(const char* placement, int opcode, const std::vector<std::vector<int64_t>>& shapes,
+                                        const std::string& kinds, const std::vector<double>& attrs) {
+  setenv("DLS_PLACEMENT", placement, 1);
+  auto rt = dls::make_runtime(2);
+  dls_rt* r = rt.get();
+  dls_rt_placement(r, DLS_DEVICE_CPU, 0, 1);  // redirected by placement_override.cpp
+  dls_rt_train_config(r, 1, shapes[0][0], 7);
+  dls_rt_arena(r, 0);
+  auto tensor = [&](std::vector<int64_t> d) {
+    const int rank = int(d.size());
+    d.resize(4, 1);
+    return dls_rt_tensor(r, DLS_F32, rank, d[0], d[1], d[2], d[3], -1);
+  };
+  auto fill = [&](int id, float salt) {
+    std::vector<float> v(size_t(rt->tensors[size_t(id)].d.numel));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.37f * float(i) + salt);
+    dls::write_tensor(r, id, v.data(), v.size() * 4);
+  };
+  std::vector<int> ts, dins, grads;
+  int y = -1;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (shapes[i].empty()) {
+      ts.push_back(-1), dins.push_back(-1);
+      continue;
+    }
+    const int t = tensor(shapes[i]);
+    ts.push_back(t);
+    dins.push_back(-1);
+    if (kinds[i] == 'y') {
+      y = t;
+      continue;
+    }
+    const int g = tensor(shapes[i]);
+    grads.push_back(g);
+    if (kinds[i] == 'p') {
+      const std::string name = "p" + std::to_string(i);
+      dls_rt_param(r, t, g, name.c_str(), DLS_INIT_ZEROS, 0, 0, 1, 1, 1, 1);
+    } else {
+      dins.back() = g;
+    }
+    fill(t, float(i));
+  }
+  const int op = dls_rt_op(r, opcode, ts.data(), int(ts.size()), attrs.data(), int(attrs.size()), 1, 1);
+  const int dy = tensor({rt->tensors[size_t(y)].d.numel});
+  fill(dy, 9.f);
+  const int g = dls_rt_grad_op(r, op, dy, dins.data(), int(dins.size()), 0);
+  rt->step.training = 1, rt->step.step = 0, rt->step.valid_rows = shapes[0][0];
+  dls_rt_fwd(r, op);
+  dls_rt_bwd(r, g);
+  dls::raise_pending(r);
+  std::vector<std::vector<float>> out = {dls::read_tensor(r, y)};
+  for (int t : grads) out.push_back(dls::read_tensor(r, t));
+  return out;
+}
+
+void compare_op(int opcode, const std::vector<std::vector<int64_t>>& shapes, const std::string& kinds,
+                const std::vector<double>& attrs) {
+  auto cpu = op_step("cpu", opcode, shapes, kinds, attrs), gpu = op_step("cuda:0", opcode, shapes, kinds, attrs);
+  REQUIRE(cpu.size() == gpu.size());
+  for (size_t k = 0; k < cpu.size(); ++k) {
+    REQUIRE(cpu[k].size() == gpu[k].size());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < cpu[k].size(); ++i) {
+      double d = double(cpu[k][i]) - double(gpu[k][i]);
+      num += d * d, den += double(cpu[k][i]) * double(cpu[k][i]);
+    }
+    INFO(dls::opcode_name(opcode) << (k == 0 ? " output" : " gradient ") << k);
+    CHECK(std::sqrt(num) <= 1e-5 * std::sqrt(den) + 1e-7);
+  }
+}
+}  // namespace
+
+TEST_CASE("cuda: reorg, ramp and local forward and backward match the CPU backend") {
+  compare_op(DLS_OP_RAMP, {{2, 3, 4, 5}, {2, 3, 4, 5}}, "xy", {});
+  compare_op(DLS_OP_REORG, {{2, 8, 4, 6}, {2, 32, 2, 3}}, "xy", {2, 0});
+  compare_op(DLS_OP_REORG, {{2, 9, 3, 6}, {2, 81, 1, 2}}, "xy", {3, 0});
+  compare_op(DLS_OP_REORG, {{2, 3, 2, 2}, {2, 17}}, "xy", {2, 5});
+  compare_op(DLS_OP_LOCAL, {{2, 3, 5, 6}, {36, 3, 3, 3}, {4, 3, 3}, {2, 4, 3, 3}}, "xppy", {2, 2, 1, 1, 1, 1});
+  compare_op(DLS_OP_LOCAL, {{3, 2, 4, 5}, {24, 2, 2, 3}, {}, {3, 2, 4, 3}}, "xp y", {1, 2, 1, 0, 0, 2});
+}
+
 TEST_CASE("cuda: copy round trip and zero through the backend table") {
   const dls_backend* be = dls_cuda_backend();
   REQUIRE(be);
