@@ -363,7 +363,7 @@ private:
     // Parameters: persistent value and gradient tensors owned by the runtime.
     paramTensor_.assign(net_.params.size(), -1);
     for (const sema::Param& p : net_.params) {
-      std::vector<int64_t> dims = concreteDims(p.shape, net_.nodes[p.node].span, p.name);
+      std::vector<int64_t> dims = concreteDims(runtimeShape(p.shape), net_.nodes[p.node].span, p.name);
       int32_t value = tensor({DLS_F32, dims, -1});
       int32_t grad = p.trainable ? tensor({DLS_F32, dims, -1}) : -1;
       paramTensor_[p.id] = value;
@@ -430,6 +430,20 @@ private:
     }
   }
 
+  // A parameter of rank > 4 (local's weight [L, F, C, KH, KW]) travels as rank 4 with its leading dims merged
+  // ([L*F, C, KH, KW]): the same values in the same row-major order (runtime.h DLS_OP_LOCAL).
+  static sema::Shape runtimeShape(const sema::Shape& s) {
+    if (s.rank() <= 4) return s;
+    size_t lead = s.rank() - 3;
+    auto n = s.elements(0);
+    auto tail = s.elements(lead);
+    if (!n || !tail || *tail == 0) return s;  // not concrete: concreteDims reports it
+    sema::Shape out;
+    out.dims.push_back(sema::Dim::constant(*n / *tail));
+    out.dims.insert(out.dims.end(), s.dims.begin() + static_cast<std::ptrdiff_t>(lead), s.dims.end());
+    return out;
+  }
+
   int32_t paramByRole(const Node& n, sema::ParamRole role) const {
     for (int p : n.params)
       if (net_.params[p].role == role) return paramTensor_[p];
@@ -447,6 +461,14 @@ private:
         if (info_[n.id].opcode == DLS_OP_CONV2D)
           as = {i64("stride_h"), i64("stride_w"), i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right"),
                 i64("dilation_h"), i64("dilation_w"), static_cast<double>(n.intAttr("groups", 1))};
+        break;
+      case DLS_OP_LOCAL:
+        ts = {in(0), paramByRole(n, sema::ParamRole::Weight), paramByRole(n, sema::ParamRole::Bias), out};
+        as = {i64("stride_h"), i64("stride_w"), i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right")};
+        break;
+      case DLS_OP_REORG:
+        ts = {in(0), out};
+        as = {static_cast<double>(n.intAttr("stride", 2)), static_cast<double>(n.intAttr("extra", 0))};
         break;
       case DLS_OP_MAXPOOL:
       case DLS_OP_AVGPOOL:

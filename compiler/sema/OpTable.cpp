@@ -148,8 +148,9 @@ std::vector<OpInfo> build() {
   t.push_back({.name = "reorg", .category = LAYER,
                .attrs = {{.name = "stride", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0},
                          {.name = "extra", .type = AttrType::Int, .dflt = I(0), .min = 0}},
-               .shape = reorg, .cpu = false, .cuda = false, .opcode = kOpcodeNone, .flops = noFlops,
-               .doc = "darknet's space-to-depth (checked, no runtime kernel yet)"});
+               .shape = reorg, .cpu = true, .cuda = true, .opcode = DLS_OP_REORG, .flops = noFlops,
+               .doc = "darknet's reorg: [N, C, H, W] -> [N, C*s*s, H/s, W/s] in darknet's element order (not the "
+                      "standard space-to-depth; C divisible by s*s); `extra: k`: each sample flat, then k zeros"});
   t.push_back({.name = "local", .category = LAYER,
                .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
                          {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
@@ -157,10 +158,10 @@ std::vector<OpInfo> build() {
                          {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"},
                          {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
                          init()},
-               .shape = conv2d, .kind = SemKind::Real, .params = localParams, .cpu = false, .cuda = false,
-               .opcode = kOpcodeNone, .flops = convFlops,
-               .doc = "locally connected 2-D layer (darknet's [local]): conv's window without weight sharing "
-                      "(checked, no runtime kernel yet)"});
+               .shape = conv2d, .kind = SemKind::Real, .params = localParams, .cpu = true, .cuda = true,
+               .opcode = DLS_OP_LOCAL, .flops = convFlops,
+               .doc = "locally connected 2-D layer (darknet's [local]): conv's window without weight sharing; "
+                      "weight [OH*OW, filters, C, KH, KW], bias [filters, OH, OW]"});
   // ---- activations ----
   act("relu", DLS_OP_RELU, SemKind::Real);
   act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real,
@@ -170,9 +171,8 @@ std::vector<OpInfo> build() {
   act("sigmoid", DLS_OP_SIGMOID, SemKind::SigmoidProbs, {}, elementFlops, softmaxLike);
   act("softmax", DLS_OP_SOFTMAX, SemKind::Probs, {}, softmaxFlops, softmaxLike);
   act("log_softmax", DLS_OP_LOG_SOFTMAX, SemKind::LogProbs, {}, softmaxFlops, softmaxLike);
-  t.push_back({.name = "ramp", .category = ACT, .shape = same, .kind = SemKind::Real, .cpu = false, .cuda = false,
-               .opcode = kOpcodeNone, .flops = elementFlops,
-               .doc = "darknet's ramp activation, relu(x) + 0.1 x (checked, no runtime kernel yet)"});
+  t.push_back({.name = "ramp", .category = ACT, .shape = same, .kind = SemKind::Real, .cpu = true, .cuda = true,
+               .opcode = DLS_OP_RAMP, .flops = elementFlops, .doc = "darknet's ramp activation, relu(x) + 0.1 x"});
   // ---- structural ----
   t.push_back({.name = "flatten", .category = STRUCT, .shape = flatten, .opcode = kOpcodeView, .flops = noFlops});
   t.push_back({.name = "reshape", .category = STRUCT,

@@ -462,6 +462,14 @@ void reorg(ShapeCtx& c) {
   }
   Dim& ch = c.out.shape.dims[1];
   int64_t v;
+  int64_t ss;
+  if (ch.isConst() && s > 1 && (!mulChecked(s, s, ss) || ch.value % ss != 0)) {
+    // Darknet's reorg reads each sample as [C / (s*s), H*s, W*s] (reorg_cpu's out_c): s*s must divide C.
+    c.fail(Code::E0207, fmt::format("`reorg` expects channels divisible by the stride squared ({}*{}), but its input is {}",
+                                    s, s, x.brief()),
+           "channels not divisible", "");
+    return;
+  }
   if (ch.isConst()) {
     if (!mulChecked(ch.value, s * s, v)) {
       c.fail(Code::E0210, "the reorganised channel count overflows 64-bit integers", "", "", {});

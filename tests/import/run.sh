@@ -50,14 +50,14 @@ else echo "FAIL gru.cfg spec:"; cat "$T.dls" "$T.out"; fail=1; fi
 "$B" import darknet $C/crop.cfg -o "$T.dls" >/dev/null 2>&1 && "$B" check "$T.dls" >"$T.out" 2>&1
 if grep -q 'x: f32\[N, 3, 16, 16\]' "$T.dls" && grep -q 'augment random_crop(16)' "$T.dls" && grep -q 'augment random_flip' "$T.dls" \
    && grep -q 'local(filters: 4, kernel: 3, stride: 2, pad: 1)' "$T.dls" && grep -q 'reorg(1, extra: 1)' "$T.dls" && grep -q 'kernel: 1) |> ramp' "$T.dls" \
-   && ! grep -q 'error\[E0[0-2]' "$T.out" && grep -q 'E0304\|E1002' "$T.out"; then
-  echo "ok   crop.cfg: pipeline crop, local, reorg extra and tree softmax check (no kernel: reported)"
+   && ! grep -q 'error\[' "$T.out"; then
+  echo "ok   crop.cfg: pipeline crop, local, reorg extra and tree softmax check without errors (all have kernels)"
 else echo "FAIL crop.cfg spec:"; cat "$T.dls" "$T.out"; fail=1; fi
 "$B" summary --format=json "$T.dls" >"$T.out" 2>/dev/null
 grep -q '"output":"\[N, 65\]"' "$T.out" && echo "ok   reorg extra=1: 8x8x1 -> 65 values" || { echo "FAIL reorg extra summary:"; cat "$T.out"; fail=1; }
 # the generated spec of every section type reads back; the shortcut Darknet accepts is a sema fault
 "$B" import darknet $C/all_sections.cfg -o "$T.dls" && "$B" check "$T.dls" >"$T.out" 2>&1
-grep -q 'E0[0-9][0-9][0-9]\|E10' "$T.out" && ! grep -q 'E000[0-9]\|E010' "$T.out" || { echo "FAIL all_sections check:"; cat "$T.out"; fail=1; }
+grep -q 'reorg(2)' "$T.dls" && ! grep -q 'error\[' "$T.out" || { echo "FAIL all_sections check:"; cat "$T.out"; fail=1; }
 "$B" import darknet $C/shortcut_mismatch.cfg -o "$T.dls" && "$B" check "$T.dls" >"$T.out" 2>&1
 # both mismatched shortcuts, the second one's operands derived from the first (sema's error recovery)
 [ "$(grep -c 'error\[E0205\]' "$T.out")" = 2 ] && echo "ok   shortcut_mismatch: both shortcuts reported as E0205" || { echo "FAIL shortcut_mismatch:"; cat "$T.out"; fail=1; }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """One training step of the COMPILED example specs against PyTorch.
 
-`dlspec build specs/mlp.dls` and `specs/lenet.dls`, then each executable's `step-check` runs forward and
-backward (no update) on a batch with given weights; PyTorch does the same. The loss and every parameter
-gradient must agree within 1e-4 relative.
+`dlspec build specs/mlp.dls`, `specs/lenet.dls` and tests/plan/specs/*.dls, then each executable's `step-check`
+runs forward and backward (no update) on a batch with given weights; PyTorch does the same. The loss and every
+parameter gradient must agree within 1e-4 relative.
 
 usage: compiled_step_check.py DLSPEC REPO WORKDIR
 """
@@ -48,7 +48,57 @@ def resblock():
     return m, layers, (16, 3, 8, 8), extra
 
 
-SPECS = {"mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls"}
+def ramp(x):
+    """Darknet's ramp activation."""
+    return F.relu(x) + 0.1 * x
+
+
+def darknet_reorg(x, s):
+    """Darknet's reorg (forward_reorg_layer, reverse=0): each sample read as [C/s^2, H*s, W*s], block offset
+    (dy, dx) moved to channel block dy*s + dx of a [C, H, W] view, which is the [C*s*s, H/s, W/s] output."""
+    n, c, h, w = x.shape
+    v = x.reshape(n, c // (s * s), h, s, w, s)  # [n, c2, j, dy, i, dx]: row j*s + dy, column i*s + dx
+    return v.permute(0, 3, 5, 1, 2, 4).reshape(n, c * s * s, h // s, w // s)
+
+
+class Local(nn.Module):
+    """Darknet's [local]: conv's window, one [filters, C, k, k] bank and one bias per output position."""
+
+    def __init__(self, c, filters, k, stride, pad, oh, ow):
+        super().__init__()
+        self.k, self.stride, self.pad, self.oh, self.ow = k, stride, pad, oh, ow
+        bound = 1 / (c * k * k) ** 0.5
+        self.weight = nn.Parameter(torch.empty(oh * ow, filters, c, k, k).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(filters, oh, ow).uniform_(-bound, bound))
+
+    def forward(self, x):
+        cols = F.unfold(x, self.k, padding=self.pad, stride=self.stride)  # [N, C*k*k, L], rows (c, r, s)
+        L, f = self.oh * self.ow, self.weight.shape[1]
+        y = torch.einsum("nkl,lfk->nfl", cols, self.weight.reshape(L, f, -1)) + self.bias.reshape(f, L)
+        return y.reshape(x.shape[0], f, self.oh, self.ow)
+
+
+class DarknetOps(nn.Module):
+    """tests/plan/specs/darknet_ops.dls: ramp, reorg (darknet's order and the extra form), local."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.loc, self.fc = nn.Conv2d(4, 8, 3, padding=1), Local(32, 6, 3, 2, 1, 3, 3), nn.Linear(57, 10)
+
+    def forward(self, x):
+        h = darknet_reorg(ramp(self.c1(x)), 2)
+        h = ramp(self.loc(h)).flatten(1)
+        h = torch.cat([h, torch.zeros(h.shape[0], 3)], 1)  # reorg(1, extra: 3)
+        return self.fc(h)
+
+
+def darknet_ops():
+    m = DarknetOps()
+    return m, {"conv2d_1": m.c1, "local_1": m.loc, "dense_1": m.fc}, (8, 4, 12, 12)
+
+
+SPECS = {"mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
+         "darknet_ops": "tests/plan/specs/darknet_ops.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -77,6 +127,7 @@ def main():
     ok = check(sys.argv[1], sys.argv[2], "mlp", mlp, sys.argv[3])
     ok &= check(sys.argv[1], sys.argv[2], "lenet", lenet, sys.argv[3])
     ok &= check(sys.argv[1], sys.argv[2], "resblock", resblock, sys.argv[3])
+    ok &= check(sys.argv[1], sys.argv[2], "darknet_ops", darknet_ops, sys.argv[3])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
