@@ -145,8 +145,13 @@ void substitute(OpUse& u, const Bindings& b) {
 void addLayers(const ast::Spec& spec, const std::vector<ast::Item>& stmts, const Bindings& bind,
                std::vector<std::string>& path, NetView& net, int depth);
 
+// Sema stops at 200,000 block instances (E0115); the view stops at as many layers, so that a fan-out of blocks
+// (each using the previous one twice) cannot make the rules walk 2^k layers.
+constexpr size_t kMaxViewLayers = 200000;
+
 void addOp(const ast::Spec& spec, const ast::Expr* e, const Bindings& bind, std::vector<std::string>& path,
            NetView& net, int depth) {
+  if (net.layers.size() >= kMaxViewLayers) return;
   auto u = asOp(e);
   if (!u) return;
   substitute(*u, bind);

@@ -81,6 +81,9 @@ public:
     std::vector<Span> usedAt;
     size_t blockInstances = 0;
     std::unordered_set<std::string> recursiveBlocks;  // reported by E0106 once; later instances are poison
+    // Unknown callees already reported (by span start): a block body's typo is reported, with its
+    // did-you-mean search, once, not once per block instance (2^16 under a fan-out, found by fuzz_check).
+    std::unordered_set<uint32_t> unknownCallees;
   };
   // Types an expression; returns a value id (-1 after an error: the caller poisons).
   int typeExpr(NetCtx& n, Scope& s, const ast::Expr& e);

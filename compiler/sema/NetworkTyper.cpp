@@ -165,10 +165,12 @@ int Analyzer::typeCall(NetCtx& n, Scope& s, const ast::Expr& call, int piped) {
         return poison(n, call.span);
       }
     }
-    auto& d = diags.report(Code::E0102, name.span, "layer", call.dotted());
-    std::vector<std::string> cands = opNames(cats);
-    for (auto& bn : declNames(ast::DeclKind::Block)) cands.push_back(bn);
-    if (auto near = closest(name.name, cands)) d.help(fmt::format("did you mean `{}`?", *near)).fixit(name.span, *near);
+    if (n.unknownCallees.insert(name.span.begin).second) {
+      auto& d = diags.report(Code::E0102, name.span, "layer", call.dotted());
+      std::vector<std::string> cands = opNames(cats);
+      for (auto& bn : declNames(ast::DeclKind::Block)) cands.push_back(bn);
+      if (auto near = closest(name.name, cands)) d.help(fmt::format("did you mean `{}`?", *near)).fixit(name.span, *near);
+    }
     for (auto& a : call.args)
       if (!a.name) typeExpr(n, s, *a.value), void();
     return poison(n, call.span);

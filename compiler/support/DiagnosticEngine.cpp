@@ -1,6 +1,7 @@
 #include "support/DiagnosticEngine.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace dls {
 
@@ -33,9 +34,16 @@ std::optional<Severity> DiagnosticEngine::effective(const Diagnostic& d) const {
 
 std::vector<Diagnostic> DiagnosticEngine::finish() const {
   std::vector<Diagnostic> out;
+  // The same code with the same message at the same place is shown once (as rustc does): a block used by
+  // 2^16 instances has one error in its body, not 65,536 copies of it.
+  std::unordered_set<std::string> seen;
   for (const Diagnostic& d : diags_) {
     auto sev = effective(d);
     if (!sev) continue;
+    if (d.span.valid() &&
+        !seen.insert(fmt::format("{}:{}:{}:{}:{}\x1f{}", int(d.code), d.span.file, d.span.begin, d.span.end, d.message,
+                                 d.primaryLabel)).second)
+      continue;
     Diagnostic copy = d;
     copy.severity = *sev;
     out.push_back(std::move(copy));
