@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLS_BACKEND_VERSION 1
+#define DLS_BACKEND_VERSION 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,7 +72,7 @@ typedef struct dls_op_desc {
 // The gradient op of a forward op. dins[i] receives d(input i) (data == NULL: not needed);
 // bit i of accumulate_mask: add into dins[i]. dparams[i] receives the gradient of the op's i-th
 // parameter input (for DENSE/CONV2D: weight, bias; BATCH_NORM/LAYER_NORM: gamma, beta; EMBEDDING:
-// table) and is always overwritten. dout is d(output) (data == NULL for losses: the seed is 1/valid_rows).
+// table; RNN/GRU/LSTM: w_ih, w_hh, b_ih, b_hh) and is always overwritten; unused entries have id -1. dout is d(output) (data == NULL for losses: the seed is 1/valid_rows).
 typedef struct dls_grad_op_desc {
   int32_t id;
   const dls_op_desc* fwd;
@@ -81,7 +81,7 @@ typedef struct dls_grad_op_desc {
   int32_t nins;
   const dls_tensor_desc* dins;
   uint32_t accumulate_mask;
-  dls_tensor_desc dparams[2];
+  dls_tensor_desc dparams[4];  // version 2: 4 entries (was 2)
 } dls_grad_op_desc;
 
 // Per-step context shared by fwd and bwd.

@@ -1,5 +1,7 @@
 #include "OpDecode.h"
 
+#include <cmath>
+
 namespace dls {
 
 static int64_t tail_numel(const dls_tensor_desc& t) { return t.rank <= 1 ? 1 : t.numel / t.dims[0]; }
@@ -24,6 +26,9 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_DENSE: {
       need(4), present(0), present(1), present(3);
       d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
+      // A sequence [N, T, K]: every step, over the last axis (rows N*T).
+      if (T[0].rank == 3 && T[1].rank == 2 && T[1].dims[1] != d.cols && T[1].dims[1] == T[0].dims[2])
+        d.cols = T[0].dims[2], d.rows = T[0].dims[0] * T[0].dims[1];
       if (T[1].rank != 2 || T[1].dims[1] != d.cols) bad(fmt::format("weight {} does not match input {}", shape_str(T[1]), shape_str(T[0])));
       if (T[3].numel != d.rows * T[1].dims[0]) bad(fmt::format("output {} is not [{}, {}]", shape_str(T[3]), d.rows, T[1].dims[0]));
       if (T[2].id >= 0 && T[2].numel != T[1].dims[0]) bad("bias size differs from the output features");
@@ -135,6 +140,42 @@ void decode_op(const dls_rt* rt, Op& op) {
       }
       break;
     }
+    case DLS_OP_RNN:
+    case DLS_OP_GRU:
+    case DLS_OP_LSTM: {
+      // x[N,T,F], w_ih[G*U,F], w_hh[G*U,U], b_ih, b_hh (both or neither), y[N,T,U] or [N,U] (runtime.h).
+      need(6), present(0), present(1), present(2), present(5);
+      const int na = d.opcode == DLS_OP_RNN ? 3 : d.opcode == DLS_OP_GRU ? 2 : 1;
+      nattr(na);
+      const int64_t G = d.opcode == DLS_OP_RNN ? 1 : d.opcode == DLS_OP_GRU ? 3 : 4;
+      const dls_tensor_desc &x = T[0], &wi = T[1], &wh = T[2], &y = T[5];
+      if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
+        bad(fmt::format("input {} is not a sequence [N, T, F]", shape_str(x)));
+      if (wh.rank != 2 || wh.dims[1] < 1 || wh.dims[0] != G * wh.dims[1])
+        bad(fmt::format("w_hh {} is not [{} * U, U]", shape_str(wh), G));
+      const int64_t U = wh.dims[1];
+      if (wi.rank != 2 || wi.dims[0] != G * U || wi.dims[1] != x.dims[2])
+        bad(fmt::format("w_ih {} should be [{}, {}]", shape_str(wi), G * U, x.dims[2]));
+      if ((T[3].id >= 0) != (T[4].id >= 0)) bad("b_ih and b_hh must both be given or both be -1");
+      for (int i = 3; i <= 4; ++i)
+        if (T[i].id >= 0 && T[i].numel != G * U) bad(fmt::format("bias {} should have {} elements", shape_str(T[i]), G * U));
+      const double last = op.attrs[size_t(na - 1)];
+      if (last != 0 && last != 1) bad("output_last must be 0 or 1");
+      if (d.opcode == DLS_OP_RNN) {
+        const double act = op.attrs[0], alpha = op.attrs[1];
+        if (act != 0 && act != 1 && act != 2) bad("activation must be 0 (tanh), 1 (relu) or 2 (leaky_relu)");
+        if (!(alpha >= 0) || !std::isfinite(alpha)) bad("alpha must be a finite number >= 0");
+      } else if (d.opcode == DLS_OP_GRU && op.attrs[0] != 0 && op.attrs[0] != 1) {
+        bad("reset_after must be 0 or 1");
+      }
+      const bool ok = last != 0 ? (y.rank == 2 && y.dims[0] == x.dims[0] && y.dims[1] == U)
+                                : (y.rank == 3 && y.dims[0] == x.dims[0] && y.dims[1] == x.dims[1] && y.dims[2] == U);
+      if (!ok)
+        bad(last != 0 ? fmt::format("output {} should be [{}, {}]", shape_str(y), x.dims[0], U)
+                      : fmt::format("output {} should be [{}, {}, {}]", shape_str(y), x.dims[0], x.dims[1], U));
+      d.rows = x.dims[0], d.cols = U;
+      break;
+    }
     case DLS_OP_EMBEDDING:
       need(3), present(0), present(1), present(2);
       if (T[0].dtype != DLS_I32) bad("indices must be i32");
@@ -195,7 +236,12 @@ void decode_op(const dls_rt* rt, Op& op) {
       need(3), present(0), present(1), present(2);
       d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
       if (d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL) {
-        if (T[1].dtype != DLS_I32 || T[1].numel != d.rows) bad("labels must be i32[N]");
+        // A sequence's logits [N, T, C] take one label per step, i32[N, T]: rows N*T.
+        if (T[0].rank == 3 && T[1].numel != d.rows && T[1].dims[0] == T[0].dims[0])
+          d.cols = T[0].dims[2], d.rows = T[0].dims[0] * T[0].dims[1];
+        if (T[1].dtype != DLS_I32 || T[1].numel != d.rows)
+          bad(T[0].rank == 3 ? fmt::format("labels {} must be i32[N] or, per step, i32[{}, {}]", shape_str(T[1]), T[0].dims[0], T[0].dims[1])
+                             : std::string("labels must be i32[N]"));
       } else if (T[1].numel != T[0].numel) {
         bad("targets must have the input's shape");
       }

@@ -111,6 +111,7 @@ const char* opcode_name(int32_t opcode) {
     case DLS_OP_ADD: return "add"; case DLS_OP_CONCAT: return "concat"; case DLS_OP_TRANSPOSE: return "transpose";
     case DLS_OP_EMBEDDING: return "embedding"; case DLS_OP_UPSAMPLE: return "upsample"; case DLS_OP_COPY: return "copy";
     case DLS_OP_REORG: return "reorg"; case DLS_OP_RAMP: return "ramp"; case DLS_OP_LOCAL: return "local";
+    case DLS_OP_RNN: return "rnn"; case DLS_OP_GRU: return "gru"; case DLS_OP_LSTM: return "lstm";
     case DLS_OP_CROSS_ENTROPY: return "cross_entropy"; case DLS_OP_NLL: return "nll";
     case DLS_OP_BCE_WITH_LOGITS: return "bce_with_logits"; case DLS_OP_MSE: return "mse"; case DLS_OP_BCE: return "bce";
     default: return "unknown";
@@ -426,10 +427,10 @@ int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* 
     g->d.nins = nins, g->d.dins = g->dins.data();
     g->d.accumulate_mask = (uint32_t)accumulate_mask;
     int np = 0;
-    for (int i = 0; i < f.d.ntensors && np < 2; ++i)
+    for (int i = 0; i < f.d.ntensors && np < 4; ++i)
       for (const auto& p : rt->params)
         if (p.value == f.tensors[i].id && f.tensors[i].id >= 0 && p.trainable) g->d.dparams[np++] = rt->tensors[p.grad].d;
-    for (int i = np; i < 2; ++i) g->d.dparams[i].id = -1;
+    for (int i = np; i < 4; ++i) g->d.dparams[i].id = -1;
     char err[512] = "";
     check_be(rt, rt->be->create_grad_op(rt->ctx, &g->d, &g->state, err, sizeof err), err, op_location(rt, fwd_op));
     rt->gops.push_back(std::move(g));
@@ -442,6 +443,10 @@ void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_
     tensor_at(rt, input, "io input"), tensor_at(rt, labels, "io labels");
     tensor_at(rt, output, "io output"), tensor_at(rt, loss, "io loss");
     rt->io_input = input, rt->io_labels = labels, rt->io_output = output, rt->io_loss = loss;
+    // Class labels per sample: 1, or one per step of a sequence (labels i32[N, T]).
+    const dls_tensor_desc& y = rt->tensors[labels].d;
+    const int64_t per = y.dtype == DLS_I32 && y.dims[0] > 0 ? y.numel / y.dims[0] : 1;
+    for (auto& d : rt->data) d.label_numel = per;
     return 0;
   });
 }

@@ -71,6 +71,7 @@ struct DataDecl {
   int32_t sample_rank = 0;
   int64_t dims[4] = {1, 1, 1, 1};
   int64_t classes = 0;
+  int64_t label_numel = 1;  // class labels per sample: T for per-step labels [N, T] (set by dls_rt_io)
 };
 struct PipeStep {
   int32_t op = 0;

@@ -1,6 +1,7 @@
 // CpuLosses.cpp: loss ops (hand-written loops). Every loss is the mean over the VALID rows of the batch
 // (dls_step_ctx::valid_rows; padded rows of the last evaluation batch contribute nothing), and its
 // backward seeds d(loss) = 1 implicitly, writing d(input) = d(mean)/d(input) (zero for padded rows).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -14,7 +15,11 @@ Step fn_step(std::function<void(const dls_step_ctx&)> f) {
   s.fn = std::move(f);
   return s;
 }
-int64_t valid(const dls_step_ctx& s, int64_t rows) { return s.valid_rows > 0 && s.valid_rows < rows ? s.valid_rows : rows; }
+// Valid rows of `rows`: valid_rows counts samples, each of which is `per` rows (a sequence's steps).
+int64_t valid(const dls_step_ctx& s, int64_t rows, int64_t per) {
+  const int64_t v = s.valid_rows * per;
+  return v > 0 && v < rows ? v : rows;
+}
 }  // namespace
 
 bool build_loss_forward(const dls_op_desc& op, OpState& st) {
@@ -22,14 +27,14 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   const float* x = fptr(T[0]);
   float* loss = fptr(T[2]);
-  const int64_t R = op.rows, C = op.cols;
+  const int64_t R = op.rows, C = op.cols, per = R / std::max<int64_t>(1, T[0].dims[0]);
   switch (op.opcode) {
     case DLS_OP_CROSS_ENTROPY: {
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
       const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
       float* prob = st.buf(size_t(R * C))->p;  // softmax, kept for the backward
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-        const int64_t V = valid(s, R);
+        const int64_t V = valid(s, R, per);
         double total = 0;
         for (int64_t r = 0; r < V; ++r) {
           const float* xr = x + r * C;
@@ -54,7 +59,7 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
     case DLS_OP_NLL: {
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-        const int64_t V = valid(s, R);
+        const int64_t V = valid(s, R, per);
         double total = 0;
         for (int64_t r = 0; r < V; ++r) total -= x[r * C + (y[r] < 0 || y[r] >= C ? 0 : y[r])];
         loss[0] = float(total / double(V));
@@ -67,7 +72,7 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
       const float* t = fptr(T[1]);
       const int opcode = op.opcode;
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-        const int64_t n = valid(s, R) * C;
+        const int64_t n = valid(s, R, per) * C;
         double total = 0;
         for (int64_t i = 0; i < n; ++i) {
           const float v = x[i], tv = t[i];
@@ -95,14 +100,14 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
   float* dx = fptr(g.dins[0]);
   const bool acc = (g.accumulate_mask & 1u) != 0;
   const float* x = fptr(T[0]);
-  const int64_t R = op.rows, C = op.cols;
+  const int64_t R = op.rows, C = op.cols, per = R / std::max<int64_t>(1, T[0].dims[0]);
   const int opcode = op.opcode;
   if (opcode == DLS_OP_CROSS_ENTROPY || opcode == DLS_OP_NLL) {
     const int32_t* y = static_cast<const int32_t*>(T[1].data);
     const float eps = (opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0) ? float(op.attrs[0]) : 0.f;
     const float* prob = opcode == DLS_OP_CROSS_ENTROPY ? f.bufs.at(0)->p : nullptr;
     st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-      const int64_t V = valid(s, R);
+      const int64_t V = valid(s, R, per);
       const float scale = 1.f / float(V);
       for (int64_t r = 0; r < R; ++r) {
         int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
@@ -123,7 +128,7 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
   }
   const float* t = fptr(T[1]);
   st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-    const int64_t n = valid(s, R) * C, all = R * C;
+    const int64_t n = valid(s, R, per) * C, all = R * C;
     const float scale = 1.f / float(n);
     for (int64_t i = 0; i < all; ++i) {
       float d = 0;

@@ -467,7 +467,7 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
       return;
     default:  // losses
       loss_fwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]),
-               fp(T[2]), op.rows, op.cols,
+               fp(T[2]), op.rows, op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
                op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
       return;
   }
@@ -574,7 +574,8 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     default:  // losses
       if (dx)
         loss_bwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, f.bufs.empty() ? nullptr : static_cast<const float*>(f.bufs[0]),
-                 dx, acc, op.rows, op.cols, op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
+                 dx, acc, op.rows, op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
+                 op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
       return;
   }
 }

@@ -27,8 +27,8 @@ __device__ __forceinline__ uint64_t mix64(uint64_t z) {
 __device__ __forceinline__ uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) { return mix64(mix64(mix64(a) ^ b) ^ c); }
 __device__ __forceinline__ float u01(uint64_t bits) { return float(bits >> 40) * (1.0f / 16777216.0f); }
 
-__device__ __forceinline__ int64_t valid_of(const DevScalars* sc, int64_t R) {
-  int64_t v = sc->valid_rows;
+__device__ __forceinline__ int64_t valid_of(const DevScalars* sc, int64_t R, int64_t per = 1) {
+  int64_t v = sc->valid_rows * per;  // valid_rows counts samples; a sequence's sample is `per` rows
   return v > 0 && v < R ? v : R;
 }
 __device__ __forceinline__ void put(float* p, int64_t i, float v, bool acc) { p[i] = acc ? p[i] + v : v; }
@@ -183,8 +183,8 @@ __global__ void k_layer_norm_bwd_params(const float* x, const float* stats, cons
 
 // One block: rows strided over threads, double accumulation, mean over valid rows.
 __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
-                           float* prob, float* loss, int64_t R, int64_t C, float eps) {
-  const int64_t V = valid_of(sc, R);
+                           float* prob, float* loss, int64_t R, int64_t C, int64_t per, float eps) {
+  const int64_t V = valid_of(sc, R, per);
   double total = 0;
   if (opcode == 32 || opcode == 33) {  // cross entropy, nll
     const int32_t* y = static_cast<const int32_t*>(labels);
@@ -222,8 +222,8 @@ __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __rest
 }
 
 __global__ void k_loss_bwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
-                           const float* prob, float* dx, bool acc, int64_t R, int64_t C, float eps) {
-  const int64_t V = valid_of(sc, R);
+                           const float* prob, float* dx, bool acc, int64_t R, int64_t C, int64_t per, float eps) {
+  const int64_t V = valid_of(sc, R, per);
   if (opcode == 32 || opcode == 33) {
     const int32_t* y = static_cast<const int32_t*>(labels);
     const float scale = 1.f / float(V);
@@ -488,12 +488,12 @@ void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float*
   if (dg || db) k_layer_norm_bwd_params<<<blocks(C), kThreads, 0, s>>>(x, stats, dy, dg, db, R, C);
 }
 void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
-              float* loss, int64_t R, int64_t C, float smoothing) {
-  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, smoothing);
+              float* loss, int64_t R, int64_t C, int64_t per, float smoothing) {
+  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, per, smoothing);
 }
 void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
-              float* dx, bool acc, int64_t R, int64_t C, float smoothing) {
-  k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, smoothing);
+              float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing) {
+  k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, per, smoothing);
 }
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse, bool acc) {
   Dims4 d;

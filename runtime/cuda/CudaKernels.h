@@ -44,11 +44,12 @@ void layer_norm_fwd(cudaStream_t s, const float* x, const float* g, const float*
 void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float* stats, const float* dy, float* dx,
                     bool acc, float* dg, float* db, int64_t R, int64_t C);
 
-// Losses: mean over the valid rows (DevScalars::valid_rows). opcode as dls_opcode; prob: CE softmax kept.
+// Losses: mean over the valid rows (DevScalars::valid_rows samples of `per` rows each: a sequence's steps).
+// opcode as dls_opcode; prob: CE softmax kept.
 void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
-              float* loss, int64_t R, int64_t C, float smoothing);
+              float* loss, int64_t R, int64_t C, int64_t per, float smoothing);
 void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
-              float* dx, bool acc, int64_t R, int64_t C, float smoothing);
+              float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing);
 
 // 4-D permutation y = transpose(x, perm) (gather); backward: dx (=|+=) scatter of dy.
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse,

@@ -75,6 +75,9 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
     int64_t cols = 0;
     std::vector<std::string> header;
     Array a = read_csv(decl.path_a, &cols, &header);
+    if (decl.classes > 0 && decl.label_numel > 1)
+      fail(Diag::R0213, decl.path_a, fmt::format("'{}' is a CSV file: it has one label column, but the program takes {} class "
+                                                 "labels per sample (one per step); give per-step labels as .npy", decl.path_a, decl.label_numel));
     int64_t labelColumn = decl.label_column;
     if (labelColumn == -2) {  // by name: path_b holds the label column's name (see runtime.h)
       auto it = std::find(header.begin(), header.end(), decl.path_b);
@@ -110,10 +113,17 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   int64_t ny = y.shape.empty() ? 0 : y.shape[0];
   if (ny != ds.n) fail(Diag::R0212, decl.path_b, decl.path_a, ds.n, decl.path_b, ny);
   int64_t stride = ny ? int64_t(y.values.size()) / ny : 1;
-  if (decl.classes > 0 && stride != 1)
-    fail(Diag::R0205, decl.path_b, decl.path_b, fmt::format("[{}]", stride), "[] (one class label per sample)");
+  const int64_t per = std::max<int64_t>(1, decl.label_numel);
+  if (decl.classes > 0 && stride != per)
+    fail(Diag::R0205, decl.path_b, decl.path_b, fmt::format("[{}]", stride),
+         per == 1 ? std::string("[] (one class label per sample)") : fmt::format("[{}] (one class label per step)", per));
   if (decl.classes > 0) {
-    set_labels(ds, y.values, decl.path_b, decl.classes, 1, 0);
+    // One label per sample, or per step: record i's labels are values [i*per, (i+1)*per).
+    Dataset flat;
+    flat.n = ds.n * per;
+    set_labels(flat, y.values, decl.path_b, decl.classes, 1, 0);
+    ds.labels = std::move(flat.labels);
+    ds.label_numel = per;
   } else {
     ds.target_numel = stride;
     ds.targets.resize(y.values.size());
@@ -135,7 +145,8 @@ Dataset load_samples(const std::string& path, const DataDecl& decl) {
   if (x.values.size() == size_t(declared)) x.shape.insert(x.shape.begin(), 1);  // a single sample
   ds.n = check_samples(path, x.shape, decl);
   ds.x.assign(x.values.begin(), x.values.end());
-  ds.labels.assign(size_t(ds.n), 0);
+  ds.label_numel = std::max<int64_t>(1, decl.label_numel);
+  ds.labels.assign(size_t(ds.n * ds.label_numel), 0);
   return ds;
 }
 
@@ -143,6 +154,7 @@ Dataset split_off(Dataset& train, double fraction, uint64_t seed) {
   Dataset v;
   v.name = "valid";
   v.rank = train.rank, v.sample_numel = train.sample_numel, v.target_numel = train.target_numel;
+  v.label_numel = train.label_numel;
   std::copy(train.dims, train.dims + 4, v.dims);
   int64_t nv = int64_t(double(train.n) * fraction);
   if (nv <= 0) return v;
@@ -152,13 +164,16 @@ Dataset split_off(Dataset& train, double fraction, uint64_t seed) {
   for (int64_t i = train.n - 1; i > 0; --i) std::swap(idx[size_t(i)], idx[size_t(rng.below(uint64_t(i + 1)))]);
   Dataset t;
   t.name = train.name, t.rank = train.rank, t.sample_numel = train.sample_numel, t.target_numel = train.target_numel;
+  t.label_numel = train.label_numel;
   std::copy(train.dims, train.dims + 4, t.dims);
   auto take = [&](Dataset& dst, int64_t from, int64_t to) {
     dst.n = to - from;
     for (int64_t k = from; k < to; ++k) {
       int64_t i = idx[size_t(k)];
       dst.x.insert(dst.x.end(), train.x.begin() + i * train.sample_numel, train.x.begin() + (i + 1) * train.sample_numel);
-      if (!train.labels.empty()) dst.labels.push_back(train.labels[size_t(i)]);
+      if (!train.labels.empty())
+        dst.labels.insert(dst.labels.end(), train.labels.begin() + i * train.label_numel,
+                          train.labels.begin() + (i + 1) * train.label_numel);
       if (!train.targets.empty())
         dst.targets.insert(dst.targets.end(), train.targets.begin() + i * train.target_numel,
                            train.targets.begin() + (i + 1) * train.target_numel);

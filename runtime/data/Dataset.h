@@ -18,7 +18,8 @@ struct Dataset {
   int32_t rank = 1;
   int64_t sample_numel = 1;
   std::vector<float> x;        // n * sample_numel
-  std::vector<int32_t> labels; // n (classification)
+  std::vector<int32_t> labels; // n * label_numel (classification)
+  int64_t label_numel = 1;     // class labels per sample (T: one per step of a sequence)
   std::vector<float> targets;  // n * target_numel (regression: classes == 0)
   int64_t target_numel = 0;
 };

@@ -1,5 +1,6 @@
 #include "Loader.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace dls {
@@ -9,7 +10,7 @@ Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_l
   nbatches_ = drop_last ? ds.n / batch : (ds.n + batch - 1) / batch;
   for (auto& b : buf_) {
     b.x.resize(size_t(batch * ds.sample_numel));
-    b.labels.resize(size_t(batch));
+    b.labels.resize(size_t(batch * ds.label_numel));
     b.targets.resize(size_t(batch * (ds.target_numel > 0 ? ds.target_numel : 1)));
   }
   th_ = std::thread([this] { worker(); });
@@ -31,12 +32,13 @@ void Loader::fill(Batch& b, int64_t k) {
     float* dst = b.x.data() + r * ds_.sample_numel;
     if (r >= valid) {
       std::memset(dst, 0, size_t(ds_.sample_numel) * 4);
-      b.labels[size_t(r)] = 0;
+      std::fill_n(b.labels.begin() + r * ds_.label_numel, ds_.label_numel, 0);
       continue;
     }
     int64_t i = order_[size_t(first + r)];
     augment_sample(ds_, aug_, i, seed_, epoch_, dst);
-    if (!ds_.labels.empty()) b.labels[size_t(r)] = ds_.labels[size_t(i)];
+    if (!ds_.labels.empty())
+      std::copy_n(ds_.labels.begin() + i * ds_.label_numel, ds_.label_numel, b.labels.begin() + r * ds_.label_numel);
     if (!ds_.targets.empty())
       std::memcpy(b.targets.data() + r * ds_.target_numel, ds_.targets.data() + i * ds_.target_numel,
                   size_t(ds_.target_numel) * 4);

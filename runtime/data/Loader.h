@@ -13,7 +13,7 @@ namespace dls {
 
 struct Batch {
   std::vector<float> x;        // batch * sample_numel (padded rows are zero)
-  std::vector<int32_t> labels; // batch (classification)
+  std::vector<int32_t> labels; // batch * label_numel (classification)
   std::vector<float> targets;  // batch * target_numel (regression)
   int64_t valid = 0;           // real rows
 };

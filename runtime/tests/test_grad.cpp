@@ -1,6 +1,7 @@
 // Finite-difference checks of every op's backward on small shapes (float, relative tolerance).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "TestUtil.h"
@@ -334,4 +335,110 @@ TEST_CASE("losses average over valid rows only", "[grad]") {
   dls_rt_fwd(r, op);
   CHECK(read_tensor(r, l)[0] == Approx(two));
   CHECK(std::isfinite(full));
+}
+
+// Recurrent layers on T = 3, N = 2, F = 4, U = 5: every attribute combination the op table allows.
+namespace {
+void recurrent_case(int opcode, std::vector<double> attrs, bool bias) {
+  const int64_t N = 2, T = 3, F = 4, U = 5, G = opcode == DLS_OP_RNN ? 1 : opcode == DLS_OP_GRU ? 3 : 4;
+  const bool last = attrs.back() != 0;
+  INFO(opcode_name(opcode) << " attrs " << attrs.size() << " last " << last << " bias " << bias);
+  GradCheck c{int(N)};
+  c.input({N, T, F});
+  c.weight({G * U, F}, -0.6, 0.6), c.weight({G * U, U}, -0.6, 0.6);
+  if (bias) {
+    c.weight({G * U}, -0.4, 0.4), c.weight({G * U}, -0.4, 0.4);
+  } else {
+    c.none(), c.none();
+  }
+  if (last) {
+    c.plain({N, U});
+  } else {
+    c.plain({N, T, U});
+  }
+  c.run(opcode, attrs, 5, false);
+}
+}  // namespace
+
+TEST_CASE("rnn backward through time: tanh relu leaky_relu x sequence/last x bias or not", "[grad]") {
+  for (double act : {0.0, 1.0, 2.0})
+    for (double last : {0.0, 1.0})
+      for (bool bias : {true, false}) recurrent_case(DLS_OP_RNN, {act, 0.1, last}, bias);
+}
+
+TEST_CASE("gru backward through time: reset_after true/false x sequence/last x bias or not", "[grad]") {
+  for (double after : {1.0, 0.0})
+    for (double last : {0.0, 1.0})
+      for (bool bias : {true, false}) recurrent_case(DLS_OP_GRU, {after, last}, bias);
+}
+
+TEST_CASE("lstm backward through time: sequence/last x bias or not and an accumulated d(input)", "[grad]") {
+  for (double last : {0.0, 1.0})
+    for (bool bias : {true, false}) recurrent_case(DLS_OP_LSTM, {last}, bias);
+  // d(x) added into a gradient that already holds a value.
+  GradCheck c(2);
+  c.input({2, 3, 4}), c.weight({20, 4}, -0.6, 0.6), c.weight({20, 5}, -0.6, 0.6), c.none(), c.none(), c.plain({2, 3, 5});
+  c.run(DLS_OP_LSTM, {0}, 5, false, 3e-2, 1u);
+}
+
+TEST_CASE("dense and cross-entropy over a sequence [N T C] with per-step labels and valid rows", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4}), c.weight({5, 4}), c.weight({5}), c.plain({2, 3, 5});
+    c.run(DLS_OP_DENSE, {}, 3, false);
+  }
+  GradCheck c(2);
+  c.input({2, 3, 4}, -2, 2);
+  int y = c.plain({2, 3}, DLS_I32);
+  c.labels(y, 4);
+  int l = c.plain({1});
+  c.run(DLS_OP_CROSS_ENTROPY, {0.0}, 2, true);
+  // One valid sample of two: the mean over its 3 steps only.
+  dls_rt* r = c.rt.get();
+  int op = dls_rt_op(r, DLS_OP_CROSS_ENTROPY, c.ts.data(), 3, nullptr, 0, 1, 1);
+  raise_pending(r);
+  std::vector<float> x = read_tensor(r, c.ts[0]);
+  std::vector<int32_t> lab(6);
+  to_host(r, lab.data(), r->tensors[size_t(y)].d.data, 24);
+  double want = 0;
+  for (int s = 0; s < 3; ++s) {
+    const float* row = x.data() + s * 4;
+    double m = *std::max_element(row, row + 4), z = 0;
+    for (int k = 0; k < 4; ++k) z += std::exp(double(row[k]) - m);
+    want += m + std::log(z) - row[lab[size_t(s)]];
+  }
+  r->step = {0, 1, 7, 0};
+  dls_rt_fwd(r, op);
+  raise_pending(r);
+  CHECK(read_tensor(r, l)[0] == Approx(want / 3).epsilon(1e-5));
+}
+
+TEST_CASE("recurrent op descriptions that do not fit are R0504 errors", "[grad]") {
+  auto rt = make_runtime(1);
+  dls_rt* r = rt.get();
+  dls_rt_train_config(r, 1, 2, 7);
+  dls_rt_arena(r, 0);
+  auto t = [&](int rank, int64_t a, int64_t b = 1, int64_t c = 1) { return dls_rt_tensor(r, DLS_F32, rank, a, b, c, 1, -1); };
+  int x = t(3, 2, 3, 4), wi = t(2, 15, 4), wh = t(2, 15, 5), b = t(1, 15), y = t(3, 2, 3, 5), y2 = t(2, 2, 5);
+  auto attempt = [&](int opcode, std::vector<int> ts, std::vector<double> as) {
+    int id = dls_rt_op(r, opcode, ts.data(), int(ts.size()), as.data(), int(as.size()), 4, 2);
+    std::string msg;
+    try {
+      raise_pending(r);
+    } catch (const Fault& f) {
+      msg = f.message;
+    }
+    return std::make_pair(id, msg);
+  };
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1, 0}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y2}, {1, 1}).second.empty());
+  auto e = attempt(DLS_OP_LSTM, {x, wi, wh, b, b, y}, {0});  // G = 4 needs 20 rows
+  CHECK(e.first == -1);
+  CHECK(e.second.find("w_hh") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, -1, y}, {1, 0}).second.find("both") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y2}, {1, 0}).second.find("should be [2, 3, 5]") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {2, 0}).second.find("reset_after") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1}).second.find("attributes") != std::string::npos);
+  CHECK(attempt(DLS_OP_RNN, {x, wi, wh, b, b}, {0, 0, 0}).second.find("expects 6 tensors") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {t(2, 2, 12), wi, wh, b, b, y}, {1, 0}).second.find("not a sequence") != std::string::npos);
 }

@@ -109,14 +109,14 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   const Tensor& y = rt->tensors[rt->io_labels];
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t B = x.d.dims[0];
-  const int64_t C = std::max<int64_t>(1, out.d.numel / std::max<int64_t>(1, out.d.dims[0]));
+  const int64_t C = std::max<int64_t>(1, out.d.numel / std::max<int64_t>(1, y.d.dtype == DLS_I32 ? y.d.numel : out.d.dims[0]));
   std::vector<Batch> batches(8);
   Rng rng(uint64_t(rt->seed) ^ 0x5eedull);
   for (auto& b : batches) {
     b.x.resize(size_t(x.d.numel));
     for (auto& v : b.x) v = float(rng.normal());
     if (y.d.dtype == DLS_I32) {
-      b.labels.resize(size_t(B));
+      b.labels.resize(size_t(y.d.numel));  // B, or B x T per-step labels
       for (auto& l : b.labels) l = int32_t(rng.below(uint64_t(C)));
     } else {
       b.targets.resize(size_t(y.d.numel));

@@ -54,7 +54,7 @@ int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
     for (size_t i = 0; i < y.values.size(); ++i) {
       double v = y.values[i];
       const Tensor& out = rt->tensors[rt->io_output];
-      int64_t C = out.d.numel / out.d.dims[0];
+      int64_t C = out.d.numel / yt.d.numel;  // classes per labelled row (a sequence: per step)
       if (!(v >= 0 && v < double(C))) fail(Diag::R0209, fmt::format("{}:record {}", o.batch_y, i), o.batch_y, i, v, C);
       b.labels.push_back(int32_t(v));
     }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -85,6 +86,16 @@ struct Progress {
   }
 };
 
+// Class labels per sample (a sequence: one per step) and the classes per output row.
+int64_t labels_per_sample(const dls_rt* rt) {
+  const auto& y = rt->tensors[rt->io_labels].d;
+  return y.dtype == DLS_I32 && y.dims[0] > 0 ? std::max<int64_t>(1, y.numel / y.dims[0]) : 1;
+}
+int64_t classes_per_row(const dls_rt* rt) {
+  const auto& out = rt->tensors[rt->io_output].d;
+  return out.numel / (out.dims[0] * labels_per_sample(rt));
+}
+
 int64_t argmax_row(const float* p, int64_t c) {
   int64_t best = 0;
   for (int64_t i = 1; i < c; ++i)
@@ -117,7 +128,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
-  const int64_t C = out.d.numel / out.d.dims[0];
+  const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
   const bool classify = !ds.labels.empty() && C > 1;
   std::vector<float> o(size_t(out.d.numel));
   double loss_sum = 0;
@@ -132,7 +143,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     loss_sum += double(loss) * double(b.valid);
     if (classify) {
       to_host(rt, o.data(), out.d.data, out.bytes);
-      for (int64_t r = 0; r < b.valid; ++r) correct += argmax_row(o.data() + r * C, C) == b.labels[size_t(r)];
+      for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(o.data() + r * C, C) == b.labels[size_t(r)];
     }
     n += b.valid;
   }
@@ -140,7 +151,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   EvalResult r;
   r.samples = n;
   r.loss = n ? loss_sum / double(n) : NAN;
-  r.accuracy = classify && n ? double(correct) / double(n) : NAN;
+  r.accuracy = classify && n ? double(correct) / double(n * L) : NAN;  // per step for sequences
   return r;
 }
 
@@ -168,7 +179,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     double loss_sum = 0;
     int64_t correct = 0;
     const Tensor& out = rt->tensors[rt->io_output];
-    const int64_t C = out.d.numel / out.d.dims[0];
+    const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
     const bool classify = !s.train.labels.empty() && C > 1;
     std::vector<float> logits(size_t(out.d.numel));
     rt->step.training = 1;
@@ -182,9 +193,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
       guards.after_step(p, epoch, global_step, loss);
       loss_sum += loss;
-      if (classify) {  // training accuracy from this step's (training-mode) outputs: B x C floats
+      if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
         to_host(rt, logits.data(), out.d.data, out.bytes);
-        for (int64_t r = 0; r < b.valid; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
+        for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
       }
       ++global_step;
       double el = since(t0), img_s = double((k + 1) * rt->batch) / el;
@@ -194,7 +205,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.train_loss = loss_sum / double(nb);
-    m.train_acc = classify ? double(correct) / double(nb * rt->batch) : NAN;
+    m.train_acc = classify ? double(correct) / double(nb * rt->batch * L) : NAN;
     m.img_s = double(nb * rt->batch) / train_time;
     m.lr = rt->lr_now;
     m.val_loss = m.val_acc = NAN;
@@ -259,7 +270,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
-  const int64_t C = out.d.numel / out.d.dims[0];
+  const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
   std::vector<float> v(size_t(out.d.numel));
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
@@ -267,7 +278,10 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     bind_batch(rt, b);
     call(rt, p.eval_step);
     to_host(rt, v.data(), out.d.data, out.bytes);
-    for (int64_t r = 0; r < b.valid; ++r) std::printf("%lld\n", (long long)argmax_row(v.data() + r * C, C));
+    // One line per sample: its class, or a sequence's classes per step separated by spaces.
+    for (int64_t r = 0; r < b.valid; ++r)
+      for (int64_t k = 0; k < L; ++k)
+        std::printf("%lld%c", (long long)argmax_row(v.data() + (r * L + k) * C, C), k + 1 < L ? ' ' : '\n');
   }
   return 0;
 }

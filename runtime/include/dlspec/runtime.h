@@ -142,7 +142,7 @@ void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int
 
 enum dls_opcode {
   DLS_OP_DENSE = 0,       /* t: x[N,K] (or [N,C,H,W], flattened), w[M,K], b[M] or -1, y[N,M];  attrs: -
-                             bwd reads x, w */
+                             a sequence x[N,T,K] gives y[N,T,M] (every step: rows N*T);  bwd reads x, w */
   DLS_OP_CONV2D = 1,      /* t: x, w, b or -1, y;  attrs: stride_h, stride_w, pad_top, pad_left, pad_bottom,
                              pad_right, dilation_h, dilation_w, groups;  bwd reads x, w */
   DLS_OP_MAXPOOL = 2,     /* t: x, y, workspace(-1: runtime-owned);  attrs: kh, kw, sh, sw, pt, pl, pb, pr
@@ -179,10 +179,23 @@ enum dls_opcode {
                              [OH*OW, F, C, KH, KW] row-major (declared as the rank-4 [OH*OW*F, C, KH, KW]):
                                y[n,f,oh,ow] = b[f,oh,ow] + sum_{c,r,s} w[l,f,c,r,s] * x[n, c, oh*sh - pt + r, ow*sw - pl + s]
                              (x is zero outside [0,H) x [0,W)); bwd reads x, w */
+  /* Recurrent layers over x[N,T,F] (batch first), h_0 = 0 (and c_0 = 0), in torch.nn's cells and layout:
+       t: x[N,T,F], w_ih[G*U,F], w_hh[G*U,U], b_ih[G*U] or -1, b_hh[G*U] or -1 (both or neither),
+          y[N,T,U] (output_last = 0: every step's h) or y[N,U] (output_last = 1: the last step's h);
+       G = 1 (RNN), 3 (GRU: gate rows r, z, n) or 4 (LSTM: gate rows i, f, g, o); bwd (BPTT) reads x, w_ih,
+       w_hh and the gates and states the forward kept in runtime-owned scratch. */
+  DLS_OP_RNN = 24,        /* h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh);  attrs: activation (0 tanh, 1 relu,
+                             2 leaky_relu), alpha (leaky_relu's slope), output_last */
+  DLS_OP_GRU = 25,        /* r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(.. z ..), h' = (1 - z) n + z h with
+                             reset_after = 1: n = tanh(W_in x + b_in + r (W_hn h + b_hn))   (torch.nn.GRU)
+                             reset_after = 0: n = tanh(W_in x + b_in + W_hn (r h) + b_hn)   (Keras v1, Darknet);
+                             attrs: reset_after, output_last */
+  DLS_OP_LSTM = 26,       /* i, f, o = s(..), g = tanh(..), c' = f c + i g, h' = o tanh(c');  attrs: output_last */
   /* losses: t: input, labels, loss[1] (f32 scalar, the mean over the valid rows of the batch [3]) */
   DLS_OP_CROSS_ENTROPY = 32, /* input logits[N,C], labels i32[N]; attrs: label_smoothing (optional);
-                                bwd reads labels (+ runtime-owned softmax) */
-  DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N]; bwd reads labels */
+                                bwd reads labels (+ runtime-owned softmax). A sequence: logits[N,T,C] with
+                                labels i32[N,T], the mean over the N*T steps (valid samples * T) */
+  DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N] (or [N,T,C] and [N,T]); bwd reads labels */
   DLS_OP_BCE_WITH_LOGITS = 34, /* input logits[N,K], targets f32[N,K]; bwd reads input, targets */
   DLS_OP_MSE = 35,           /* input [N,K], targets f32[N,K]; bwd reads input, targets */
   DLS_OP_BCE = 36            /* input sigmoid probs[N,K], targets f32[N,K] (logs clamped at -100, as
