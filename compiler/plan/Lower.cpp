@@ -204,6 +204,9 @@ private:
     dims_.clear();
     for (const Value& v : net_.values) dims_.push_back(concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name));
     labelDims_ = classLabels() ? std::vector<int64_t>{batch_} : dims_[net_.output];
+    // Class labels per step of a sequence (`label next: class<C>[T]`): [N, T].
+    if (classLabels() && !tc_.data->label.shape.unknownRank)
+      for (int64_t d : concreteDims(tc_.data->label.shape, tc_.data->sourceSpan, "the label")) labelDims_.push_back(d);
     for (const Value& v : net_.values) {
       if (rootOf(v.id) != v.id) continue;
       int64_t elems = 1;
@@ -497,6 +500,23 @@ private:
         for (int64_t p : n.intsAttr("perm")) as.push_back(static_cast<double>(p));
         break;
       case DLS_OP_EMBEDDING: ts = {in(0), paramByRole(n, sema::ParamRole::Embedding), out}; break;
+      case DLS_OP_RNN:
+      case DLS_OP_GRU:
+      case DLS_OP_LSTM: {
+        // n.params in declared order: weight_ih, weight_hh and, with bias: true, bias_ih, bias_hh.
+        auto param = [&](size_t k) { return k < n.params.size() ? paramTensor_[n.params[k]] : int32_t{-1}; };
+        ts = {in(0), param(0), param(1), param(2), param(3), out};
+        double last = n.strAttr("output", "sequence") == "last" ? 1 : 0;
+        if (info_[n.id].opcode == DLS_OP_RNN) {
+          std::string a = n.strAttr("activation", "tanh");
+          as = {a == "relu" ? 1.0 : a == "leaky_relu" ? 2.0 : 0.0, n.floatAttr("alpha", 0.01), last};
+        } else if (info_[n.id].opcode == DLS_OP_GRU) {
+          as = {n.boolAttr("reset_after", true) ? 1.0 : 0.0, last};
+        } else {
+          as = {last};
+        }
+        break;
+      }
       case DLS_OP_UPSAMPLE: ts = {in(0), out}; as = {static_cast<double>(n.intAttr("factor", 2))}; break;
       default:
         for (size_t i = 0; i < n.inputs.size(); ++i) ts.push_back(in(i));

@@ -129,18 +129,18 @@ std::vector<OpInfo> build() {
                .attrs = recurrentAttrs({{.name = "activation", .type = AttrType::Enum, .dflt = S("tanh"),
                                          .words = "tanh|relu|leaky_relu"},
                                         {.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0}}),
-               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = false, .cuda = false,
-               .opcode = kOpcodeNone, .flops = recurrentFlops,
+               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = false,
+               .opcode = DLS_OP_RNN, .flops = recurrentFlops,
                .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
                       "(`alpha`: leaky_relu's slope)"});
   t.push_back({.name = "gru", .category = LAYER,
                .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool, .dflt = B(true)}}),
-               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = false, .cuda = false,
-               .opcode = kOpcodeNone, .flops = recurrentFlops,
+               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = false,
+               .opcode = DLS_OP_GRU, .flops = recurrentFlops,
                .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
                       "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])"});
   t.push_back({.name = "lstm", .category = LAYER, .attrs = recurrentAttrs({}), .shape = recurrent,
-               .kind = SemKind::Real, .params = recurrentParams, .cpu = false, .cuda = false, .opcode = kOpcodeNone,
+               .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = false, .opcode = DLS_OP_LSTM,
                .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM"});
   t.push_back({.name = "upsample", .category = LAYER,
                .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},

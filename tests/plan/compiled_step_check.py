@@ -3,7 +3,8 @@
 
 `dlspec build specs/mlp.dls`, `specs/lenet.dls` and tests/plan/specs/*.dls, then each executable's `step-check`
 runs forward and backward (no update) on a batch with given weights; PyTorch does the same. The loss and every
-parameter gradient must agree within 1e-4 relative.
+parameter gradient must agree within 1e-4 relative. The sequence cases (recurrent layers, per-step dense and
+cross-entropy over [N, T, C]) compare against torch.nn's LSTM/GRU/RNN or a few lines of hand-written PyTorch.
 
 usage: compiled_step_check.py DLSPEC REPO WORKDIR
 """
@@ -11,7 +12,7 @@ import os, shutil, subprocess, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
-from torch_step_check import compare  # noqa: E402  (one step against PyTorch)
+from torch_step_check import TOL, compare, read_npy, rel, write_npy  # noqa: E402  (one step against PyTorch)
 
 
 def mlp():
@@ -97,7 +98,114 @@ def darknet_ops():
     return m, {"conv2d_1": m.c1, "local_1": m.loc, "dense_1": m.fc}, (8, 4, 12, 12)
 
 
-SPECS = {"mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
+class Seq(nn.Module):
+    """tests/plan/specs/sequence.dls: torch.nn's LSTM (no biases), GRU and ReLU RNN, a Linear at every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(10, 12, bias=False, batch_first=True)
+        self.gru = nn.GRU(12, 10, batch_first=True)
+        self.rnn = nn.RNN(10, 9, nonlinearity="relu", batch_first=True)
+        self.fc = nn.Linear(9, 7)
+
+    def forward(self, x):
+        return self.fc(self.rnn(self.gru(self.lstm(x)[0])[0])[0])
+
+
+def sequence():
+    m = Seq()
+    with torch.no_grad():  # h stays away from ReLU's kink: positive input biases
+        m.rnn.bias_ih_l0.uniform_(0.0, 0.4)
+    params = {"dense_1.weight": m.fc.weight, "dense_1.bias": m.fc.bias}
+    for lname, mod in (("lstm_1", m.lstm), ("gru_1", m.gru), ("rnn_1", m.rnn)):
+        for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            if hasattr(mod, p + "_l0"):
+                params[f"{lname}.{p}"] = getattr(mod, p + "_l0")
+    x = torch.randn(8, 6, 10)
+    y = torch.randint(0, 7, (8, 6))
+    return m, params, x, y
+
+
+class GruBefore(nn.Module):
+    """tests/plan/specs/gru_reset_before.dls, by hand: a GRU whose reset gate multiplies h before W_hn
+    (reset_after: false), then a leaky-ReLU Elman RNN whose last step feeds a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        b8, b6 = 1 / 8 ** 0.5, 1 / 6 ** 0.5
+        u = lambda *s, b: nn.Parameter(torch.empty(*s).uniform_(-b, b))  # noqa: E731
+        self.g_wih, self.g_whh, self.g_bih, self.g_bhh = u(24, 6, b=b8), u(24, 8, b=b8), u(24, b=b8), u(24, b=b8)
+        self.r_wih, self.r_whh, self.r_bih, self.r_bhh = u(6, 8, b=b6), u(6, 6, b=b6), u(6, b=b6), u(6, b=b6)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        n, t, _ = x.shape
+        h, hs = torch.zeros(n, 8), []
+        for k in range(t):
+            gx = x[:, k] @ self.g_wih.T + self.g_bih
+            r = torch.sigmoid(gx[:, :8] + h @ self.g_whh[:8].T + self.g_bhh[:8])
+            z = torch.sigmoid(gx[:, 8:16] + h @ self.g_whh[8:16].T + self.g_bhh[8:16])
+            c = torch.tanh(gx[:, 16:] + (r * h) @ self.g_whh[16:].T + self.g_bhh[16:])
+            h = (1 - z) * c + z * h
+            hs.append(h)
+        g = torch.zeros(n, 6)
+        for k in range(t):
+            g = F.leaky_relu(hs[k] @ self.r_wih.T + self.r_bih + g @ self.r_whh.T + self.r_bhh, 0.1)
+        return self.fc(g)
+
+
+def gru_reset_before():
+    m = GruBefore()
+    params = {"gru_1.weight_ih": m.g_wih, "gru_1.weight_hh": m.g_whh, "gru_1.bias_ih": m.g_bih,
+              "gru_1.bias_hh": m.g_bhh, "rnn_1.weight_ih": m.r_wih, "rnn_1.weight_hh": m.r_whh,
+              "rnn_1.bias_ih": m.r_bih, "rnn_1.bias_hh": m.r_bhh, "dense_1.weight": m.fc.weight,
+              "dense_1.bias": m.fc.bias}
+    return m, params, torch.randn(8, 5, 6), torch.randint(0, 4, (8,))
+
+
+def check_params(dlspec, repo, name, make, work):
+    """Like check, for models whose parameters are not (weight, bias) layers: `make` gives the model, a map
+    from dlspec's parameter names to tensors, the batch and its labels ([N] or, per step, [N, T]); the loss
+    is cross-entropy over every labelled row (logits.reshape(-1, C) for a sequence)."""
+    exe = os.path.join(work, name + ".bin")
+    r = subprocess.run([dlspec, "build", os.path.join(repo, SPECS[name]), "-o", exe], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"{name}: dlspec build failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return False
+    torch.manual_seed(0)
+    model, params, x, y = make()
+    wdir, odir = os.path.join(work, name, "w"), os.path.join(work, name, "out")
+    os.makedirs(wdir, exist_ok=True)
+    os.makedirs(odir, exist_ok=True)
+    for pname, t in params.items():
+        write_npy(os.path.join(wdir, pname + ".npy"), t)
+    write_npy(os.path.join(work, name, "x.npy"), x)
+    write_npy(os.path.join(work, name, "y.npy"), y)
+    r = subprocess.run([exe, "step-check", "--weights", wdir, "--batch", os.path.join(work, name, "x.npy"),
+                        os.path.join(work, name, "y.npy"), "--out", odir], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"{name}: step-check failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return False
+    model.zero_grad()
+    logits = model(x)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss.backward()
+    got = read_npy(os.path.join(odir, "loss.npy")).reshape(())
+    e = rel(got, loss.detach())
+    print(f"{name}: loss dlspec {got.item():.7f} torch {loss.item():.7f} rel {e:.2e}")
+    ok, worst = e <= TOL, e
+    for pname, t in params.items():
+        g = read_npy(os.path.join(odir, pname + ".grad.npy")).reshape(t.shape)
+        e = rel(g, t.grad)
+        worst = max(worst, e)
+        print(f"{name}: d {pname:16s} {tuple(t.shape)} rel {e:.2e}{'' if e <= TOL else '  MISMATCH'}")
+        ok &= e <= TOL
+    print(f"{name}: worst relative error {worst:.2e}")
+    return ok
+
+
+SPECS = {"sequence": "tests/plan/specs/sequence.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",
+         "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
          "darknet_ops": "tests/plan/specs/darknet_ops.dls"}
 
 
@@ -128,6 +236,8 @@ def main():
     ok &= check(sys.argv[1], sys.argv[2], "lenet", lenet, sys.argv[3])
     ok &= check(sys.argv[1], sys.argv[2], "resblock", resblock, sys.argv[3])
     ok &= check(sys.argv[1], sys.argv[2], "darknet_ops", darknet_ops, sys.argv[3])
+    ok &= check_params(sys.argv[1], sys.argv[2], "sequence", sequence, sys.argv[3])
+    ok &= check_params(sys.argv[1], sys.argv[2], "gru_reset_before", gru_reset_before, sys.argv[3])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
