@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLS_BACKEND_VERSION 2
+#define DLS_BACKEND_VERSION 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -130,6 +130,21 @@ typedef struct dls_backend {
   int (*update)(void* ctx, const dls_update_desc* u, char* err, size_t errlen);
   // Waits for all queued work.
   int (*synchronize)(void* ctx, char* err, size_t errlen);
+
+  // ---- version 3 -------------------------------------------------------------------------------------
+  // Every parameter's update in one call: us[i] share kind and hyper-parameters except weight_decay; lr and t
+  // are us[0]'s. loss is the step's loss (a device f32 scalar) or NULL: when it is not finite no parameter
+  // changes, decided where the loss is (on a GPU, without a host round trip). NULL: the core calls update()
+  // per parameter after reading the loss itself.
+  int (*update_all)(void* ctx, const dls_update_desc* us, int32_t n, const float* loss, char* err, size_t errlen);
+  // Whole-step graphs (NULL where a backend has none). Between begin_capture and end_capture the core issues
+  // one training step (zero, fwd, bwd, update_all) exactly as it would run it, and nothing runs. replay()
+  // runs the captured step with this step's scalars (step, seed, valid rows; lr and t of the update). A
+  // backend keeps what its kernels read per step in device memory that replay() writes, and the core keeps
+  // every tensor, op and workspace as it was at capture (they are fixed after setup).
+  int (*begin_capture)(void* ctx, char* err, size_t errlen);
+  int (*end_capture)(void* ctx, char* err, size_t errlen);
+  int (*replay)(void* ctx, const dls_step_ctx* step, double lr, int64_t t, char* err, size_t errlen);
 } dls_backend;
 
 // Writes a one-line reason into a backend's err buffer (errlen bytes, always NUL-terminated).

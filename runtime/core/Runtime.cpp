@@ -53,7 +53,9 @@ void check_be(const dls_rt* rt, int rc, const char* err, const std::string& wher
 
 void ensure_backend(dls_rt* rt) {
   if (rt->be) return;
-  const dls_backend* be = rt->device_kind == DLS_DEVICE_CUDA ? dls_cuda_backend() : dls_cpu_backend();
+  const dls_backend* be = rt->backend_override ? rt->backend_override
+                          : rt->device_kind == DLS_DEVICE_CUDA ? dls_cuda_backend()
+                                                               : dls_cpu_backend();
   if (!be)
     fail(Diag::R0501, "", rt->device_kind == DLS_DEVICE_CUDA ? "CUDA" : "CPU", rt->first_device,
          "this runtime was built without that backend");
@@ -139,6 +141,27 @@ void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes) {
 void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes) {
   char err[512] = "";
   check_be(rt, rt->be->copy_to_device(rt->ctx, dev, host, bytes, err, sizeof err), err);
+}
+bool can_capture(const dls_rt* rt) {
+  return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
+         !rt->profile && !rt->check_outputs;  // timing and output checks need each op to run as it is issued
+}
+void capture_step(dls_rt* rt, dls_gen_fn step) {
+  if (!can_capture(rt)) internal_error("capture_step: the backend has no step graphs");
+  char err[512] = "";
+  check_be(rt, rt->be->begin_capture(rt->ctx, err, sizeof err), err);
+  rt->capturing = true;
+  step(rt);
+  rt->capturing = false;
+  int rc = rt->be->end_capture(rt->ctx, err, sizeof err);  // ends the capture even after a fault in the step
+  raise_pending(rt);
+  check_be(rt, rc, err);
+}
+void replay_step(dls_rt* rt) {
+  char err[512] = "";
+  const int64_t t = rt->updates + 1;
+  check_be(rt, rt->be->replay(rt->ctx, &rt->step, rt->lr_now, t, err, sizeof err), err);
+  rt->updates = t;
 }
 std::vector<float> read_tensor(dls_rt* rt, int32_t id) {
   const Tensor& t = tensor_at(rt, id, "read");
@@ -500,19 +523,13 @@ void dls_rt_zero(dls_rt* rt, int32_t tensor) {
 
 void dls_rt_update(dls_rt* rt) {
   guarded(rt, 0, [&] {
-    rt->update_skipped = false;
     if (rt->suppress_update) return 0;
-    if (rt->io_loss >= 0) {
-      float loss = 0;
-      to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
-      if (!std::isfinite(loss)) {
-        rt->update_skipped = true;
-        return 0;
-      }
-    }
-    ++rt->updates;
     auto t0 = prof_now();
     const OptimizerConfig& o = rt->opt;
+    // While a step graph is captured, nothing runs: replay counts the update and passes its t.
+    const int64_t t = rt->capturing ? rt->updates + 1 : ++rt->updates;
+    auto& us = rt->update_descs;
+    us.clear();
     for (auto& p : rt->params) {
       if (!p.trainable) continue;
       const Tensor& v = rt->tensors[p.value];
@@ -523,9 +540,20 @@ void dls_rt_update(dls_rt* rt) {
       u.state0 = p.state0, u.state1 = p.state1, u.numel = v.d.numel;
       u.lr = rt->lr_now, u.momentum = o.momentum, u.beta1 = o.beta1, u.beta2 = o.beta2, u.eps = o.eps;
       u.weight_decay = p.decay ? o.weight_decay : 0.0;
-      u.nesterov = o.nesterov, u.t = rt->updates;
-      char err[512] = "";
-      check_be(rt, rt->be->update(rt->ctx, &u, err, sizeof err), err);
+      u.nesterov = o.nesterov, u.t = t;
+      us.push_back(u);
+    }
+    const float* loss = rt->io_loss >= 0 ? static_cast<const float*>(rt->tensors[rt->io_loss].d.data) : nullptr;
+    char err[512] = "";
+    if (rt->be->update_all) {
+      // One call; a non-finite loss is detected where it lives (on a GPU without a host round trip).
+      if (!us.empty()) check_be(rt, rt->be->update_all(rt->ctx, us.data(), int32_t(us.size()), loss, err, sizeof err), err);
+    } else {
+      if (rt->capturing) internal_error("step capture needs a backend with update_all");
+      float host_loss = 0;
+      if (loss) to_host(rt, &host_loss, loss, 4);
+      if (!loss || std::isfinite(host_loss))
+        for (const dls_update_desc& u : us) check_be(rt, rt->be->update(rt->ctx, &u, err, sizeof err), err);
     }
     if (rt->profile) rt->update_seconds += std::chrono::duration<double>(prof_now() - t0).count();
     return 0;

@@ -100,6 +100,7 @@ struct dls_rt {
   int32_t threads = 2;  // set by dls_rt_main before setup
   const dls_backend* be = nullptr;
   void* ctx = nullptr;
+  const dls_backend* backend_override = nullptr;  // tests: this table instead of the placement's backend
   void* arena = nullptr;
   int64_t arena_bytes = 0;
 
@@ -116,14 +117,17 @@ struct dls_rt {
   // Guard mode: after each forward op, check its output; the first op with a non-finite output is kept.
   bool check_outputs = false;
   int32_t first_nonfinite_op = -1;
-  // dls_rt_update does nothing when suppress_update is set (step-check, guard re-runs) or when this step's
-  // loss is not finite (then update_skipped is set: the parameters stay as they were before the step).
+  // dls_rt_update does nothing when suppress_update is set (step-check, guard re-runs); the backend leaves
+  // the parameters as they were when this step's loss is not finite (dls_backend::update_all).
   bool suppress_update = false;
+  // Whole-step graphs (backends with begin_capture): while `capturing`, the generated step is recorded, not
+  // run, and dls_rt_update counts no update (replay does).
+  bool capturing = false;
+  std::vector<dls_update_desc> update_descs;  // one per trainable parameter, rebuilt by each dls_rt_update
   // Profiling (bench, DLS_PROFILE=1): accumulated seconds per forward op, gradient op and update.
   bool profile = false;
   std::vector<double> op_seconds, gop_seconds;
   double update_seconds = 0;
-  bool update_skipped = false;
 
   // The first fault raised inside a C entry point; later calls are no-ops until it is reported.
   std::optional<dls::Fault> error;
@@ -140,6 +144,12 @@ void raise_pending(dls_rt* rt);
 // Host <-> device helpers that throw an R0502 fault on failure.
 void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes);
 void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes);
+// Whole-step graphs (dls_backend::begin_capture): whether this runtime's backend has them; records the
+// generated training step `step` without running it; runs the recorded step with the current step context,
+// learning rate and the next update count (Adam's t).
+bool can_capture(const dls_rt* rt);
+void capture_step(dls_rt* rt, dls_gen_fn step);
+void replay_step(dls_rt* rt);
 // Reads tensor `id` to host floats (f32 tensors only).
 std::vector<float> read_tensor(dls_rt* rt, int32_t id);
 void write_tensor(dls_rt* rt, int32_t id, const void* host, size_t bytes);

@@ -1,6 +1,7 @@
 // CpuBackend.cpp: the CPU backend table (oneDNN with its OpenMP runtime, plus hand-written loops).
 #include <omp.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -114,10 +115,23 @@ int be_update(void*, const dls_update_desc* u, char* err, size_t len) {
 int be_sync(void* ctx, char* err, size_t len) {
   return catching(err, len, [&] { static_cast<Ctx*>(ctx)->strm.wait(); });
 }
+// The loss is host memory here: a step whose loss is not finite changes no parameter.
+int be_update_all(void* ctx, const dls_update_desc* us, int32_t n, const float* loss, char* err, size_t len) {
+  return catching(err, len, [&] {
+    static_cast<Ctx*>(ctx)->strm.wait();
+    if (loss && !std::isfinite(*loss)) return;
+    for (int32_t i = 0; i < n; ++i) {
+      dls_update_desc u = us[i];
+      u.lr = us[0].lr, u.t = us[0].t;
+      update(u);
+    }
+  });
+}
 
 const dls_backend kCpu = {
     DLS_BACKEND_VERSION, "cpu", be_init, be_shutdown, be_alloc, be_free, be_copy_to_device, be_copy_to_host, be_zero,
     be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
+    be_update_all, nullptr, nullptr, nullptr,  // no step graphs: the CPU runs each step as issued
 };
 
 }  // namespace

@@ -825,10 +825,10 @@ void*& ctx_nccl(void* ctx) { return static_cast<Ctx*>(ctx)->nccl; }
 const dls_backend kCuda = {
     DLS_BACKEND_VERSION, "cuda", be_init, be_shutdown, be_alloc, be_free, be_to_device, be_to_host, be_zero,
     be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
+    update_all, begin_capture, end_capture, replay,
 };
 const dls_backend_ext kCudaExt = {
-    DLS_BACKEND_EXT_VERSION, update_all, begin_capture, end_capture, replay, host_alloc, host_free, prefetch, consume,
-    nccl_init, nccl_allreduce,
+    DLS_BACKEND_EXT_VERSION, host_alloc, host_free, prefetch, consume, nccl_init, nccl_allreduce,
 };
 
 }  // namespace dls::cuda

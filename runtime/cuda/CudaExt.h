@@ -1,8 +1,6 @@
-// CudaExt.h: what the CUDA backend offers beyond the dls_backend table (Backend.h, version 1), for the core
-// to call where present: a fused multi-tensor optimizer update with the finiteness check on the device,
-// whole-step CUDA graph capture and replay, pinned host memory with next-batch prefetch on a second
-// stream, and NCCL gradient all-reduce. Kept out of Backend.h so that the core's table and the CPU
-// backend stay unchanged until the core adopts them (then they can be appended to dls_backend).
+// CudaExt.h: what the CUDA backend offers beyond the dls_backend table (Backend.h), not yet called by the
+// core: pinned host memory with next-batch prefetch on a second stream, and NCCL gradient all-reduce. The
+// fused multi-tensor update and whole-step graphs moved into dls_backend (version 3), where the core uses them.
 #ifndef DLSPEC_RUNTIME_CUDA_CUDAEXT_H
 #define DLSPEC_RUNTIME_CUDA_CUDAEXT_H
 #include "../core/Backend.h"
@@ -11,22 +9,10 @@
 extern "C" {
 #endif
 
-#define DLS_BACKEND_EXT_VERSION 1
+#define DLS_BACKEND_EXT_VERSION 2
 
 typedef struct dls_backend_ext {
   int32_t version;
-  // One update of every parameter in one launch (per 48 tensors). All descs share kind and hyper-
-  // parameters except weight_decay. lr and t are taken from us[0] and written to device memory, so a
-  // captured step replays with the values passed to replay(). loss (a device f32 scalar, may be NULL):
-  // when it is not finite the update is skipped on the device, with no host round trip.
-  int (*update_all)(void* ctx, const dls_update_desc* us, int32_t n, const float* loss, char* err, size_t errlen);
-  // Whole-step CUDA graph. Between begin_capture and end_capture the core issues one training step
-  // (zero, fwd, bwd, update_all) exactly as usual; nothing runs then. replay() sets the step scalars
-  // (step, seed, valid rows, lr, t) and launches the graph. Valid only while the ops, tensors and
-  // workspace stay as they were at capture (they do after setup).
-  int (*begin_capture)(void* ctx, char* err, size_t errlen);
-  int (*end_capture)(void* ctx, char* err, size_t errlen);
-  int (*replay)(void* ctx, const dls_step_ctx* step, double lr, int64_t t, char* err, size_t errlen);
   // Pinned (page-locked) host memory for batches.
   void* (*host_alloc)(void* ctx, size_t bytes);
   void (*host_free)(void* ctx, void* p);

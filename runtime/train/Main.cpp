@@ -127,14 +127,17 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   rt->step.training = 1;
   rt->lr_now = rt->opt.lr;
   int64_t k = 0;
+  // Profiling times each op as it is issued: no step graph then.
+  const char* prof = std::getenv("DLS_PROFILE");
+  const bool profile = prof && *prof && std::strcmp(prof, "0") != 0;
+  StepRunner runner(rt, p.train_step, !profile);
   auto step = [&] {
     bind_batch(rt, batches[size_t(k % 8)]);
     rt->step.step = k++;
-    call(rt, p.train_step);
+    runner.run();
   };
   for (int64_t i = 0; i < a.warmup; ++i) step();
-  const char* prof = std::getenv("DLS_PROFILE");
-  rt->profile = prof && *prof && std::strcmp(prof, "0") != 0;
+  rt->profile = profile;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < a.steps; ++i) step();
   char err[512] = "";
@@ -149,8 +152,9 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
       std::fprintf(stderr, "  bwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->gops[i]->d.fwd->opcode), 1e3 * rt->gop_seconds[i] / n);
     std::fprintf(stderr, "  update               %8.3f ms\n", 1e3 * rt->update_seconds / n);
   }
-  std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f}\n", rt->name.c_str(),
-              (long long)B, (long long)a.steps, rt->threads, double(a.steps) * double(B) / s);
+  std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f,\"graph_replays\":%lld}\n",
+              rt->name.c_str(), (long long)B, (long long)a.steps, rt->threads, double(a.steps) * double(B) / s,
+              (long long)runner.replays());
   std::fflush(stdout);
   return 0;
 }
@@ -160,6 +164,7 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
 // Runs one command line with already-parsed options; shared by dls_rt_main and the tests.
 int run(const Options& o, const Program& p) {
   auto rt = make_runtime(o.threads);
+  rt->backend_override = o.backend;
   call(rt.get(), p.setup);
   if (o.command == "train") return run_train(rt.get(), p, o);
   if (o.command == "eval") return run_eval(rt.get(), p, o);

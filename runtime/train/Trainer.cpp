@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -110,6 +111,25 @@ void call(dls_rt* rt, dls_gen_fn f) {
   raise_pending(rt);
 }
 
+StepRunner::StepRunner(dls_rt* rt, dls_gen_fn step, bool allow_graphs) : rt_(rt), step_(step) {
+  const char* env = std::getenv("DLS_GRAPHS");
+  graphs_ = allow_graphs && can_capture(rt) && !(env && std::string(env) == "0");
+}
+
+void StepRunner::run() {
+  if (!captured_ && graphs_ && eager_ >= 2) {
+    capture_step(rt_, step_);
+    captured_ = true;
+  }
+  if (captured_) {
+    replay_step(rt_);
+    ++replays_;
+  } else {
+    call(rt_, step_);
+    ++eager_;
+  }
+}
+
 void bind_batch(dls_rt* rt, const Batch& b) {
   const Tensor& x = rt->tensors[rt->io_input];
   to_device(rt, x.d.data, b.x.data(), x.bytes);
@@ -167,6 +187,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     if (!o.quiet) std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
   }
   Loader loader(s.train, s.train_aug, rt->batch, true, uint64_t(rt->seed));
+  StepRunner steps(rt, p.train_step);
   Guards guards(rt);
   Progress prog;
   prog.quiet = o.quiet;
@@ -188,7 +209,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       bind_batch(rt, b);
       rt->step.step = global_step;
       rt->lr_now = schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs);
-      call(rt, p.train_step);
+      steps.run();
       float loss = 0;
       to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
       guards.after_step(p, epoch, global_step, loss);

@@ -21,6 +21,7 @@ struct Options {
   std::string predict_file;     // predict FILE
   std::string weights, batch_x, batch_y, out;  // step-check
   bool quiet = false;           // tests: no progress output
+  const dls_backend* backend = nullptr;  // tests: run on this backend table instead of the placement's
 };
 
 // Runs one parsed command line (set-up included); used by dls_rt_main and the tests.
@@ -35,6 +36,24 @@ int run_step_check(dls_rt* rt, const Program& p, const Options& o);
 void bind_batch(dls_rt* rt, const Batch& b);
 // Runs generated code and rethrows a fault it recorded.
 void call(dls_rt* rt, dls_gen_fn f);
+
+// Runs the generated training step: eagerly for the first two steps (a backend's lazy set-up, algorithm
+// choice and workspace growth happen there), then, on a backend with step graphs (dls_backend::begin_capture,
+// CUDA) and unless DLS_GRAPHS=0 or `allow_graphs` is false, as one recording replayed with each step's
+// scalars. Before each run() the caller binds the batch and sets rt->step and rt->lr_now, as for an eager step.
+class StepRunner {
+public:
+  StepRunner(dls_rt* rt, dls_gen_fn step, bool allow_graphs = true);
+  void run();
+  int64_t replays() const { return replays_; }
+
+private:
+  dls_rt* rt_;
+  dls_gen_fn step_;
+  bool graphs_;
+  bool captured_ = false;
+  int64_t eager_ = 0, replays_ = 0;
+};
 // Where metrics and default checkpoints go: the checkpoint dir or ./runs/NAME.
 std::string run_dir(const dls_rt* rt);
 // Evaluates a split in eval mode: mean loss over all samples and accuracy (NaN when not classification).
