@@ -1,6 +1,7 @@
-// StepCheck.cpp: the developer command `step-check --weights DIR --batch X.npy Y.npy --out DIR`: loads every
-// parameter from DIR/<name>.npy, runs ONE training step's forward and backward on the batch (training
-// mode, no update) and writes loss.npy and <name>.grad.npy for each trainable parameter to --out.
+// StepCheck.cpp: the developer command `step-check [--weights DIR] --batch X.npy Y.npy --out DIR`: loads every
+// parameter from DIR/<name>.npy (without --weights: the program's own seeded initial values, the same on
+// every backend), runs ONE training step's forward and backward on the batch (training mode, no update) and
+// writes loss.npy and <name>.grad.npy for each trainable parameter to --out.
 #include <sys/stat.h>
 
 #include <cstring>
@@ -30,10 +31,11 @@ void write_npy(const std::string& path, const std::vector<float>& v, const dls_t
 }  // namespace
 
 int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
-  if (o.weights.empty() || o.batch_x.empty() || o.batch_y.empty() || o.out.empty())
-    fail(Diag::R0406, "", "step-check", "--weights DIR --batch X.npy Y.npy --out DIR");
+  if (o.batch_x.empty() || o.batch_y.empty() || o.out.empty())
+    fail(Diag::R0406, "", "step-check", "[--weights DIR] --batch X.npy Y.npy --out DIR");
   if (rt->io_input < 0 || rt->io_loss < 0) fail(Diag::R0504, rt->spec_path, "the program declares no io tensors");
   for (const auto& prm : rt->params) {
+    if (o.weights.empty()) break;
     std::string path = o.weights + "/" + prm.name + ".npy";
     Array a = read_npy(path);
     const Tensor& t = rt->tensors[prm.value];
