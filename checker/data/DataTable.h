@@ -17,8 +17,10 @@ struct DataTable {
   std::vector<int64_t> sampleDims;  // IDX: per-sample dims from the header
   std::vector<std::string> columns; // CSV feature columns (label excluded)
   std::vector<double> values;       // CSV: rows × columns.size()
-  std::vector<int64_t> labels;      // one per row
-  std::vector<double> rawLabels;    // CSV and float NPY: labels as read (NaN kept)
+  std::vector<int64_t> labels;      // rows × labelsPerRow: one per row, or one per step of a sequence
+  std::vector<double> rawLabels;    // CSV and float NPY: labels as read (NaN kept), laid out as `labels`
+  std::vector<int64_t> labelDims;   // IDX/NPY: the label file's dims after the sample axis ([] for (n,))
+  int64_t labelsPerRow = 1;         // product of labelDims: 1, or T for `class<C>[T]` labels of shape (n, T)
   std::vector<int64_t> lineOf;      // CSV: 1-based line of each row
   char sampleKind = 'u';            // IDX/NPY element type: 'u' u8, 'i' i32, 'l' i64, 'f' f32, 'd' f64
   size_t elemSize = 1;
@@ -26,7 +28,8 @@ struct DataTable {
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
 };
 
-// IDX (raw or gzip): images file + labels file. Returns false and sets `error` on a damaged file.
+// IDX (raw or gzip): images file + labels file, whose first dim counts the images (labels (n,) or, per step,
+// (n, T)). Returns false and sets `error` on a damaged file.
 bool readIdx(const std::string& images, const std::string& labels, DataTable& out, std::string& error);
 // Reads a whole file, gunzipping it when it starts with the gzip magic.
 bool readMaybeGzip(const std::string& path, std::vector<uint8_t>& out, std::string& error);
@@ -39,7 +42,9 @@ struct NpyArray {
   double at(size_t i) const;
 };
 bool readNpyArray(const std::string& path, NpyArray& out, std::string& error);
-// NPY samples file + labels file (labels: shape (n,) or (n, 1), integer or float).
+// NPY samples file + labels file (labels: shape (n, ...), integer or float; `labelDims` keeps the dims after n,
+// and whether they fit the declared label is the caller's question: (n,) for one label per sample, (n, T)
+// for one per step).
 bool readNpy(const std::string& samples, const std::string& labels, DataTable& out, std::string& error);
 // CSV with a header line; `labelColumn` names the label column (default: the last column).
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error);

@@ -83,9 +83,9 @@ bool readIdx(const std::string& images, const std::string& labels, DataTable& ou
   size_t io = 0, lo = 0;
   if (!header(ib, idims, io, e)) { error = "`" + images + "`: " + e; return false; }
   if (!header(lb, ldims, lo, e)) { error = "`" + labels + "`: " + e; return false; }
-  if (ldims.size() != 1 || ldims[0] != idims[0]) {
+  if (ldims[0] != idims[0]) {
     error = "`" + images + "` has " + std::to_string(idims[0]) + " samples but `" + labels + "` has " +
-            std::to_string(ldims[0]) + " labels";
+            std::to_string(ldims[0]) + (ldims.size() == 1 ? " labels" : " rows of labels");
     return false;
   }
   out.file = images;
@@ -95,8 +95,13 @@ bool readIdx(const std::string& images, const std::string& labels, DataTable& ou
   out.rowBytes = 1;
   for (auto d : out.sampleDims) out.rowBytes *= static_cast<size_t>(d);
   out.raw.assign(ib.begin() + static_cast<long>(io), ib.begin() + static_cast<long>(io + out.rowBytes * static_cast<size_t>(out.rows)));
-  out.labels.resize(static_cast<size_t>(out.rows));
-  for (int64_t i = 0; i < out.rows; ++i) out.labels[static_cast<size_t>(i)] = lb[lo + static_cast<size_t>(i)];
+  // Labels after the sample axis: (n,) holds one per sample, (n, T) one per step.
+  out.labelDims.assign(ldims.begin() + 1, ldims.end());
+  out.labelsPerRow = 1;
+  for (auto d : out.labelDims) out.labelsPerRow *= d;
+  size_t count = static_cast<size_t>(out.rows) * static_cast<size_t>(out.labelsPerRow);
+  out.labels.resize(count);
+  for (size_t i = 0; i < count; ++i) out.labels[i] = lb[lo + i];
   return true;
 }
 

@@ -156,7 +156,7 @@ bool readNpy(const std::string& samples, const std::string& labels, DataTable& o
   if (!readNpyArray(samples, x, e)) { error = "`" + samples + "`: " + e; return false; }
   if (!readNpyArray(labels, y, e)) { error = "`" + labels + "`: " + e; return false; }
   if (x.shape.empty()) { error = "`" + samples + "`: a scalar, not an array of samples"; return false; }
-  if (y.shape.empty() || y.shape[0] != x.shape[0] || y.shape.size() > 2 || (y.shape.size() == 2 && y.shape[1] != 1)) {
+  if (y.shape.empty() || y.shape[0] != x.shape[0]) {
     std::string ys = "(";
     for (auto d : y.shape) ys += std::to_string(d) + ",";
     error = "`" + samples + "` has " + std::to_string(x.shape[0]) + " samples but `" + labels + "` has shape " + ys + ")";
@@ -172,13 +172,18 @@ bool readNpy(const std::string& samples, const std::string& labels, DataTable& o
   out.rowBytes = x.elemSize;
   for (auto d : out.sampleDims) out.rowBytes *= static_cast<size_t>(d);
   out.raw = std::move(x.bytes);
-  out.labels.resize(static_cast<size_t>(out.rows));
+  // Labels after the sample axis: (n,) and (n, 1) hold one per sample, (n, T) one per step.
+  out.labelDims.assign(y.shape.begin() + 1, y.shape.end());
+  out.labelsPerRow = 1;
+  for (auto d : out.labelDims) out.labelsPerRow *= d;
+  size_t count = static_cast<size_t>(out.rows) * static_cast<size_t>(out.labelsPerRow);
+  out.labels.resize(count);
   bool floatLabels = y.kind == 'f' || y.kind == 'd';
-  if (floatLabels) out.rawLabels.resize(static_cast<size_t>(out.rows));
-  for (int64_t i = 0; i < out.rows; ++i) {
-    double v = y.at(static_cast<size_t>(i));
-    if (floatLabels) out.rawLabels[static_cast<size_t>(i)] = v;
-    out.labels[static_cast<size_t>(i)] = std::isfinite(v) ? static_cast<int64_t>(std::llround(v)) : INT64_MIN;
+  if (floatLabels) out.rawLabels.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    double v = y.at(i);
+    if (floatLabels) out.rawLabels[i] = v;
+    out.labels[i] = std::isfinite(v) ? static_cast<int64_t>(std::llround(v)) : INT64_MIN;
   }
   return true;
 }

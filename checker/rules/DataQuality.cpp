@@ -1,5 +1,6 @@
-// D01xx: `dlspec check --data` reads each declared split (IDX or CSV) and checks labels (range, off by
-// one, empty and rare classes, balance), samples (non-finite, duplicates, conflicting labels), features
+// D01xx: `dlspec check --data` reads each declared split (IDX, NPY or CSV) and checks labels (their shape
+// against the declaration: one per sample, or one per step for `class<C>[T]`; range, off by one, empty and
+// rare classes, balance, over every label), samples (non-finite, duplicates, conflicting labels), features
 // (near-constant, leaking the label), train/test overlap, and how many
 // samples there are for the parameters (D0104) and for augmentation (W0804).
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <cmath>
+#include <optional>
 #include <fmt/format.h>
 #include <unordered_map>
 
@@ -97,26 +99,81 @@ bool load(const RuleContext& c, const ast::Item& it, const std::string& labelFie
   return true;
 }
 
+std::string dimsText(const std::vector<int64_t>& dims) { return fmt::format("[{}]", fmt::join(dims, ", ")); }
+
+// Label `k` of the flat `labels`: "record 17", or "record 17, step 3" when each sample has one per step.
+std::string labelName(const DataTable& t, size_t k) {
+  int64_t per = std::max<int64_t>(t.labelsPerRow, 1);
+  int64_t row = static_cast<int64_t>(k) / per;
+  return per == 1 ? t.recordName(row) : t.recordName(row) + ", step " + std::to_string(static_cast<int64_t>(k) % per);
+}
+
+// Whether the labels file holds what the class label declares: `class<C>` one label per sample ((n,) or
+// (n, 1)), `class<C>[T]` one per step ((n, T)); size-1 axes aside, and a symbolic dim fits any length. A CSV
+// file has one label column, so one per sample. D0117 when not.
+bool labelShapeFits(const RuleContext& c, const DataView& d, const Loaded& L, int64_t C) {
+  const DataTable& t = L.table;
+  std::vector<std::optional<int64_t>> want;
+  for (auto& x : typeDims(*d.label->type))
+    if (!x || *x != 1) want.push_back(x);
+  std::vector<int64_t> have;
+  if (!t.csv)
+    for (auto x : t.labelDims)
+      if (x != 1) have.push_back(x);
+  bool fits = want.size() == have.size();
+  for (size_t k = 0; fits && k < want.size(); ++k) fits = !want[k] || *want[k] == have[k];
+  if (fits) return true;
+  std::vector<std::string> wantText = {std::to_string(t.rows)};
+  for (auto& x : typeDims(*d.label->type)) wantText.push_back(x ? std::to_string(*x) : "T");
+  std::vector<int64_t> file = {t.rows};
+  if (!t.csv) file.insert(file.end(), t.labelDims.begin(), t.labelDims.end());
+  bool perStep = !want.empty();
+  std::string decl = "label " + d.label->key.name + ": " + std::string(c.sources.text(d.label->type->span));
+  std::string stepDims = fmt::format("{}", fmt::join(wantText.begin() + 1, wantText.end(), ", "));
+  Diagnostic& diag = c.diags.report(Code::D0117, L.span, t.labelFile, dimsText(file) + (t.csv ? " (one label column)" : ""), decl,
+                                    fmt::format("[{}]", fmt::join(wantText, ", ")),
+                                    perStep ? "one class label per step" : "one class label per sample");
+  diag.primary("labels read from here").label(d.label->type->span, "declared here");
+  if (t.csv && perStep)
+    diag.help(fmt::format("a CSV file has one label column: give per-step labels as `npy(SAMPLES, LABELS)` with labels of "
+                          "shape [samples, {}]",
+                          stepDims));
+  else if (perStep)
+    diag.help(fmt::format("save the labels as an array of shape [samples, {}], one class per step of each sample, or declare "
+                          "`class<{}>` for one label per sample",
+                          stepDims, C));
+  else
+    diag.help(fmt::format("declare `class<{}>{}` if the file holds one label per step, or save one label per sample, shape "
+                          "[samples]",
+                          C, have.empty() ? std::string() : dimsText(have)));
+  return false;
+}
+
 void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, bool weighted) {
   const DataTable& t = L.table;
   Span at = L.span;
-  for (int64_t i = 0; i < t.rows; ++i)
-    if (!t.rawLabels.empty() && !std::isfinite(t.rawLabels[static_cast<size_t>(i)])) {
-      c.diags.report(Code::D0105, at, t.labelFile, t.recordName(i), "the label", "not a number")
+  for (size_t k = 0; k < t.rawLabels.size(); ++k)
+    if (!std::isfinite(t.rawLabels[k])) {
+      c.diags.report(Code::D0105, at, t.labelFile, labelName(t, k), "the label", "not a number")
           .primary("read from here")
           .help("remove the record or repair its label");
       return;
     }
+  // Every label counts: one per sample, or one per step of each sample (`class<C>[T]`).
+  int64_t per = std::max<int64_t>(t.labelsPerRow, 1);
   std::vector<int64_t> count(static_cast<size_t>(C), 0);
   int64_t lo = INT64_MAX, hi = INT64_MIN, firstOut = -1;
-  for (int64_t i = 0; i < t.rows; ++i) {
-    int64_t v = t.labels[static_cast<size_t>(i)];
+  for (size_t k = 0; k < t.labels.size(); ++k) {
+    int64_t v = t.labels[k];
     lo = std::min(lo, v);
     hi = std::max(hi, v);
-    if (v < 0 || v >= C) { if (firstOut < 0) firstOut = i; }
+    if (v < 0 || v >= C) { if (firstOut < 0) firstOut = static_cast<int64_t>(k); }
     else ++count[static_cast<size_t>(v)];
   }
-  if (t.rows == 0) return;
+  if (t.labels.empty()) return;
+  std::string unit = per == 1 ? "samples" : "step labels";
+  std::string perStepNote = fmt::format("each sample has {} labels, one per step: the counts are over all {} x {} of them", per,
+                                        t.rows, per);
   if (firstOut >= 0) {
     if (lo == 1 && hi == C)
       c.diags.report(Code::D0102, at, t.labelFile, C, C - 1)
@@ -124,7 +181,7 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
           .label(d.label->type->span, "declared class indices in [0, " + std::to_string(C) + ")")
           .help("subtract 1 in the pipeline: `" + d.label->key.name + " = " + d.label->key.name + " |> add(-1)`");
     else
-      c.diags.report(Code::D0101, at, t.labelFile, t.recordName(firstOut), t.labels[static_cast<size_t>(firstOut)], C)
+      c.diags.report(Code::D0101, at, t.labelFile, labelName(t, static_cast<size_t>(firstOut)), t.labels[static_cast<size_t>(firstOut)], C)
           .primary("labels read from here")
           .label(d.label->type->span, "declared here")
           .help("fix the label, or declare the right number of classes");
@@ -144,12 +201,15 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
         .help("declare `class<" + std::to_string(present) + ">` or add samples of the missing classes");
   if (minC >= 0 && L.split == "train") {
     int64_t mn = count[static_cast<size_t>(minC)], mx = count[static_cast<size_t>(maxC)];
-    if (mn < 5 && t.rows >= 5 * C)
-      c.diags.report(Code::D0109, at, t.labelFile, minC, mn).primary("read from here").help("collect more samples of this class, or merge it with another");
-    else if (!weighted && mn > 0 && mx >= 10 * mn)
-      c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, minC, mn, mx / mn)
-          .primary("read from here")
-          .help("balance the data set (collect or oversample the rare classes, or subsample the frequent ones)");
+    if (mn < 5 && static_cast<int64_t>(t.labels.size()) >= 5 * C) {
+      Diagnostic& r = c.diags.report(Code::D0109, at, t.labelFile, minC, mn, unit);
+      r.primary("read from here").help("collect more samples of this class, or merge it with another");
+      if (per > 1) r.note(perStepNote);
+    } else if (!weighted && mn > 0 && mx >= 10 * mn) {
+      Diagnostic& r = c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, unit, minC, mn, mx / mn);
+      r.primary("read from here").help("balance the data set (collect or oversample the rare classes, or subsample the frequent ones)");
+      if (per > 1) r.note(perStepNote);
+    }
   }
 }
 
@@ -180,13 +240,21 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
     }
   std::unordered_map<uint64_t, int64_t> first;
   first.reserve(static_cast<size_t>(t.rows) * 2);
-  int64_t dups = 0, conflicts = 0, d1 = -1, d2 = -1, c1 = -1, c2 = -1;
+  // Identical samples conflict when any of their labels differ (one per sample, or one per step).
+  size_t per = static_cast<size_t>(std::max<int64_t>(t.labelsPerRow, 1));
+  auto firstDifference = [&](int64_t a, int64_t b) -> int64_t {
+    for (size_t s = 0; s < per; ++s)
+      if (t.labels[static_cast<size_t>(a) * per + s] != t.labels[static_cast<size_t>(b) * per + s]) return static_cast<int64_t>(s);
+    return -1;
+  };
+  bool labelled = t.labels.size() == static_cast<size_t>(t.rows) * per;
+  int64_t dups = 0, conflicts = 0, d1 = -1, d2 = -1, c1 = -1, c2 = -1, cs = -1;
   for (int64_t i = 0; i < t.rows; ++i) {
     uint64_t h = hashRow(&t.raw[static_cast<size_t>(i) * t.rowBytes], t.rowBytes);
     auto [it, fresh] = first.emplace(h, i);
     if (fresh || !sameRow(t, it->second, t, i)) continue;
-    if (t.labels[static_cast<size_t>(i)] != t.labels[static_cast<size_t>(it->second)]) {
-      if (conflicts++ == 0) c1 = it->second, c2 = i;
+    if (int64_t s = labelled ? firstDifference(it->second, i) : -1; s >= 0) {
+      if (conflicts++ == 0) c1 = it->second, c2 = i, cs = s;
     } else if (dups++ == 0) {
       d1 = it->second, d2 = i;
     }
@@ -197,8 +265,11 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
         .primary("read from here")
         .help("remove the duplicates");
   if (wantConflicts && conflicts > 0 && conflicts * 1000 >= t.rows)
-    c.diags.report(Code::D0108, L.span, t.file, t.recordName(c1), t.recordName(c2), t.labels[static_cast<size_t>(c1)],
-                   t.labels[static_cast<size_t>(c2)], conflicts)
+    c.diags.report(Code::D0108, L.span, t.file, t.recordName(c1), t.recordName(c2),
+                   t.labels[static_cast<size_t>(c1) * per + static_cast<size_t>(cs)],
+                   std::to_string(t.labels[static_cast<size_t>(c2) * per + static_cast<size_t>(cs)]) +
+                       (per > 1 ? " at step " + std::to_string(cs) : ""),
+                   conflicts)
         .primary("read from here")
         .help("relabel them, or merge the classes they confuse");
 }
@@ -286,7 +357,7 @@ void checkDataQuality(const RuleContext& c) {
           continue;
         }
       }
-      if (C > 0) checkLabels(c, d, L, C, weighted);
+      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C, weighted);
       checkSamples(c, L, L.split == "train");
       checkFeatures(c, trainPipe && trainPipe->split == L.split ? trainPipe : nullptr, L);
     }
@@ -319,7 +390,11 @@ void checkDataQuality(const RuleContext& c) {
             .help("collect more data, augment it, or use a smaller model");
       bool augmented = false;
       if (trainPipe) for (const OpUse& s : trainPipe->steps) augmented |= s.augment;
-      if (!tr->table.csv && tr->table.sampleDims.size() >= 2 && tr->table.rows < 10000 && !augmented && trainPipe)
+      // Samples of two or more axes are images, unless they are sequences ([T, F]): the network reads them
+      // with a recurrent layer, or the labels are per step. Cropping or flipping a sequence is no augmentation.
+      bool sequence = C > 0 && !typeDims(*d.label->type).empty();
+      if (n) for (const OpUse& l : n->layers) sequence |= l.op == "rnn" || l.op == "gru" || l.op == "lstm";
+      if (!tr->table.csv && tr->table.sampleDims.size() >= 2 && tr->table.rows < 10000 && !augmented && trainPipe && !sequence)
         c.diags.report(Code::W0804, trainPipe->decl->name.span, tr->table.rows)
             .primary("training pipeline")
             .help("add `augment random_crop(…)` or `augment random_flip()` to the pipeline");

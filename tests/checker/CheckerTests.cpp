@@ -1,15 +1,19 @@
-// Tests of the taxonomy checker: the IDX and CSV readers, and docs/taxonomy.md (every diagnostic code it
-// names is in the table, every spec file it names exists).
+// Tests of the taxonomy checker: the IDX, NPY and CSV readers, the data rules over per-step class labels
+// (`class<C>[T]`, labels of shape [samples, T]), and docs/taxonomy.md (every diagnostic code it names is in
+// the table, every spec file it names exists).
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <tuple>
 
+#include "checker/Checker.h"
 #include "checker/data/DataTable.h"
+#include "compiler/Compilation.h"
 #include "support/Diagnostic.h"
 
 namespace fs = std::filesystem;
@@ -48,6 +52,111 @@ std::string bytesOf(std::initializer_list<T> v) {
   std::string s;
   for (T x : v) s.append(reinterpret_cast<const char*>(&x), sizeof x);
   return s;
+}
+
+// Shape text for an .npy header: (3,) or (3, 8).
+std::string shapeText(std::initializer_list<int64_t> dims) {
+  std::string s = "(";
+  for (int64_t d : dims) s += std::to_string(d) + ", ";
+  if (dims.size() > 1) s.resize(s.size() - 2);
+  else s.resize(s.size() - 1);
+  return s + ")";
+}
+
+std::string npyI8(std::initializer_list<int64_t> dims, const std::vector<int64_t>& v) {
+  std::string data(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int64_t));
+  return npy("{'descr': '<i8', 'fortran_order': False, 'shape': " + shapeText(dims) + ", }", data);
+}
+
+std::string npyF4(std::initializer_list<int64_t> dims, const std::vector<float>& v) {
+  std::string data(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  return npy("{'descr': '<f4', 'fortran_order': False, 'shape': " + shapeText(dims) + ", }", data);
+}
+
+void write(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+// 40 samples of 8 steps x 2 features, distinct (no duplicates), as f32 [n, 8, 2]; `from` offsets the values.
+std::string sequences(int64_t n = 40, float from = 0) {
+  std::vector<float> x;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < 16; ++k) x.push_back(from + static_cast<float>(i) + 0.01f * static_cast<float>(k));
+  return npyF4({n, 8, 2}, x);
+}
+
+// Balanced per-step labels: sample i, step s has class (i + s) % 4.
+std::vector<int64_t> stepLabels(int64_t n = 40) {
+  std::vector<int64_t> y;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t s = 0; s < 8; ++s) y.push_back((i + s) % 4);
+  return y;
+}
+
+// A fresh directory for one test's data files and spec, with a clean test split (test.npy, test-labels.npy).
+fs::path dataDir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("dlspec_checker_tests_" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  write(d / "test.npy", sequences(12, 1000));
+  write(d / "test-labels.npy", npyI8({12, 8}, stepLabels(12)));
+  return d;
+}
+
+// A sequence tagger over windows of 8 steps x 2 features with 4 classes per step: `trainSplit` is the training
+// split (`npy(...)`, `idx(...)` or `csv(...)`), validated on the clean test split of dataDir().
+std::string taggerSpec(const std::string& trainSplit, const std::string& labelType = "class<4>[8]") {
+  return "dlspec 1\n"
+         "dataset seq {\n"
+         "  train = " + trainSplit + "\n"
+         "  test  = npy(\"test.npy\", \"test-labels.npy\")\n"
+         "  sample steps: f32[8, 2]\n"
+         "  label next: " + labelType + "\n"
+         "}\n"
+         "pipeline train_input from seq.train {\n"
+         "  shuffle(buffer: all)\n"
+         "  batch(10)\n"
+         "}\n"
+         "pipeline test_input from seq.test {\n"
+         "  batch(10)\n"
+         "}\n"
+         "network Tagger(x: f32[N, 8, 2]) -> logits[N, 8, 4] {\n"
+         "  h = x |> gru(4)\n"
+         "  return h |> dense(4)\n"
+         "}\n"
+         "train tagger {\n"
+         "  model     = Tagger on cpu\n"
+         "  data      = train_input\n"
+         "  loss      = cross_entropy(model.out, next)\n"
+         "  optimizer = adam(lr: 0.01)\n"
+         "  epochs    = 1\n"
+         "  validate  = test_input every 1 epoch metrics [accuracy, loss]\n"
+         "  seed      = 42\n"
+         "}\n";
+}
+
+struct Checked {
+  std::vector<dls::Diagnostic> diags;
+  const dls::Diagnostic* find(const std::string& code) const {
+    for (const auto& d : diags)
+      if (dls::codeInfo(d.code).id == code) return &d;
+    return nullptr;
+  }
+  std::string all() const {
+    std::string s;
+    for (const auto& d : diags) s += std::string(dls::codeInfo(d.code).id) + ": " + d.message + "\n";
+    return s;
+  }
+};
+
+// Writes `spec` into `dir` and checks it with the data rules on.
+Checked checkWithData(const fs::path& dir, const std::string& spec) {
+  fs::path p = dir / "spec.dls";
+  write(p, spec);
+  dls::Compilation c;
+  c.loadText(p.string(), spec);
+  dls::CheckOptions opt;
+  opt.data = true;
+  if (c.parse()) dls::checkSpec(c, opt);
+  return Checked{c.diags.finish()};
 }
 
 }  // namespace
@@ -182,4 +291,188 @@ TEST_CASE("docs/taxonomy.md names only existing codes and spec files") {
   }
   CHECK(codes > 30);
   CHECK(specs > 10);
+}
+
+TEST_CASE("NPY: per-step labels of shape (n, T) are read as n x T labels") {
+  DataTable t;
+  std::string err;
+  REQUIRE(readNpy(tempFile("sx.npy", sequences(3)).string(), tempFile("sy.npy", npyI8({3, 8}, stepLabels(3))).string(), t, err));
+  CHECK(t.rows == 3);
+  CHECK(t.labelDims == std::vector<int64_t>{8});
+  CHECK(t.labelsPerRow == 8);
+  CHECK(t.labels == stepLabels(3));
+  DataTable one;
+  REQUIRE(readNpy(tempFile("sx1.npy", sequences(3)).string(), tempFile("sy1.npy", npyI8({3}, {0, 1, 2})).string(), one, err));
+  CHECK(one.labelDims.empty());
+  CHECK(one.labelsPerRow == 1);
+}
+
+TEST_CASE("IDX: labels of shape (n, T) are read per step") {
+  std::string images = idxHeader(3, {2, 1, 1}) + std::string("\x01\x02", 2);
+  std::string labels = idxHeader(2, {2, 3}) + std::string("\x00\x01\x02\x03\x00\x01", 6);
+  DataTable t;
+  std::string err;
+  REQUIRE(readIdx(tempFile("si.idx", images).string(), tempFile("sl.idx", labels).string(), t, err));
+  CHECK(t.labelsPerRow == 3);
+  CHECK(t.labels == std::vector<int64_t>{0, 1, 2, 3, 0, 1});
+}
+
+TEST_CASE("data rules: per-step labels of shape (samples, T) for class<C> with T steps are accepted") {
+  fs::path d = dataDir("seq_ok");
+  write(d / "train.npy", sequences());
+  write(d / "labels.npy", npyI8({40, 8}, stepLabels()));
+  Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(r.all());
+  CHECK(r.diags.empty());
+}
+
+TEST_CASE("data rules: a labels file of the wrong shape is D0117 with the file and both shapes") {
+  fs::path d = dataDir("seq_shape");
+  write(d / "train.npy", sequences());
+  SECTION("one label per sample where per-step labels are declared") {
+    write(d / "labels.npy", npyI8({40}, std::vector<int64_t>(40, 1)));
+    Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+    INFO(r.all());
+    const dls::Diagnostic* e = r.find("D0117");
+    REQUIRE(e);
+    CHECK(e->message == "`labels.npy` holds labels of shape [40], but `label next: class<4>[8]` wants [40, 8] (one class label per step)");
+    CHECK(e->span.valid());
+    CHECK(r.find("D0101") == nullptr);
+    CHECK(r.find("D0106") == nullptr);
+  }
+  SECTION("another number of steps") {
+    std::vector<int64_t> y(40 * 6, 2);
+    write(d / "labels.npy", npyI8({40, 6}, y));
+    Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+    INFO(r.all());
+    const dls::Diagnostic* e = r.find("D0117");
+    REQUIRE(e);
+    CHECK(e->message.find("shape [40, 6]") != std::string::npos);
+    CHECK(e->message.find("wants [40, 8]") != std::string::npos);
+  }
+  SECTION("per-step labels where one per sample is declared") {
+    write(d / "labels.npy", npyI8({40, 8}, stepLabels()));
+    std::string spec = taggerSpec("npy(\"train.npy\", \"labels.npy\")", "class<4>");
+    // The network's per-step logits need per-step labels (E0405); the data check still names the file.
+    Checked r = checkWithData(d, spec);
+    INFO(r.all());
+    const dls::Diagnostic* e = r.find("D0117");
+    REQUIRE(e);
+    CHECK(e->message == "`labels.npy` holds labels of shape [40, 8], but `label next: class<4>` wants [40] (one class label per sample)");
+    REQUIRE_FALSE(e->helps.empty());
+    CHECK(e->helps[0].find("class<4>[8]") != std::string::npos);
+  }
+  SECTION("a labels file with another number of samples stays D0106") {
+    write(d / "labels.npy", npyI8({39, 8}, std::vector<int64_t>(39 * 8, 0)));
+    Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+    INFO(r.all());
+    REQUIRE(r.find("D0106"));
+    CHECK(r.find("D0106")->message.find("40 samples") != std::string::npos);
+  }
+}
+
+TEST_CASE("data rules: a class outside 0..C-1 at one step names the sample and the step") {
+  fs::path d = dataDir("seq_range");
+  write(d / "train.npy", sequences());
+  std::vector<int64_t> y = stepLabels();
+  y[17 * 8 + 5] = 9;
+  write(d / "labels.npy", npyI8({40, 8}, y));
+  Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(r.all());
+  const dls::Diagnostic* e = r.find("D0101");
+  REQUIRE(e);
+  CHECK(e->message == "`labels.npy` record 17, step 5: label 9 is outside [0, 4)");
+}
+
+TEST_CASE("data rules: a NaN label at one step names the sample and the step") {
+  fs::path d = dataDir("seq_nan");
+  write(d / "train.npy", sequences());
+  std::vector<float> y;
+  for (int64_t v : stepLabels()) y.push_back(static_cast<float>(v));
+  y[3 * 8 + 2] = NAN;
+  write(d / "labels.npy", npyF4({40, 8}, y));
+  Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(r.all());
+  const dls::Diagnostic* e = r.find("D0105");
+  REQUIRE(e);
+  CHECK(e->message.find("record 3, step 2") != std::string::npos);
+}
+
+TEST_CASE("data rules: class balance counts every step's label") {
+  fs::path d = dataDir("seq_balance");
+  write(d / "train.npy", sequences());
+  // Per sample the classes look balanced at step 0 (i % 4), but steps 1..7 are all class 0: 290 step labels
+  // of class 0 against 10 of classes 1, 2 and 3.
+  std::vector<int64_t> y;
+  for (int64_t i = 0; i < 40; ++i)
+    for (int64_t s = 0; s < 8; ++s) y.push_back(s == 0 ? i % 4 : 0);
+  write(d / "labels.npy", npyI8({40, 8}, y));
+  Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(r.all());
+  const dls::Diagnostic* e = r.find("D0103");
+  REQUIRE(e);
+  CHECK(e->message.find("class 0 has 290 step labels, class 1 has 10 (29:1)") != std::string::npos);
+  REQUIRE_FALSE(e->notes.empty());
+  CHECK(e->notes[0].find("per step") != std::string::npos);
+  CHECK(e->notes[0].find("40 x 8") != std::string::npos);
+}
+
+TEST_CASE("data rules: identical samples whose labels differ at one step conflict") {
+  fs::path d = dataDir("seq_conflict");
+  // Sample 39 repeats sample 0; its labels differ at step 6 only.
+  std::vector<float> x;
+  for (int64_t i = 0; i < 40; ++i)
+    for (int64_t k = 0; k < 16; ++k) x.push_back(static_cast<float>(i == 39 ? 0 : i) + 0.01f * static_cast<float>(k));
+  write(d / "train.npy", npyF4({40, 8, 2}, x));
+  std::vector<int64_t> y = stepLabels();
+  for (int64_t s = 0; s < 8; ++s) y[39 * 8 + s] = y[s];
+  y[39 * 8 + 6] = (y[6] + 1) % 4;
+  write(d / "labels.npy", npyI8({40, 8}, y));
+  Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(r.all());
+  const dls::Diagnostic* e = r.find("D0108");
+  REQUIRE(e);
+  CHECK(e->message.find("record 0 and record 39 are identical but labelled 2 and 3 at step 6") != std::string::npos);
+  CHECK(r.find("D0107") == nullptr);
+}
+
+TEST_CASE("data rules: per-step labels from a CSV file (one label column) are D0117") {
+  fs::path d = dataDir("seq_csv");
+  std::string csv = "a,b,next\n";
+  for (int i = 0; i < 40; ++i) csv += std::to_string(i) + "," + std::to_string(i * 2 + 1) + "," + std::to_string(i % 4) + "\n";
+  write(d / "train.csv", csv);
+  Checked r = checkWithData(d, taggerSpec("csv(\"train.csv\")"));
+  INFO(r.all());
+  const dls::Diagnostic* e = r.find("D0117");
+  REQUIRE(e);
+  CHECK(e->message == "`train.csv` holds labels of shape [40] (one label column), but `label next: class<4>[8]` wants [40, 8] (one class label per step)");
+  REQUIRE_FALSE(e->helps.empty());
+  CHECK(e->helps[0].find("npy(") != std::string::npos);
+}
+
+TEST_CASE("data rules: per-step labels from a 1-D IDX labels file are D0117, an (n, T) IDX file is read per step") {
+  fs::path d = dataDir("seq_idx");
+  std::string images = idxHeader(3, {40, 8, 2});
+  for (int i = 0; i < 40 * 16; ++i) images += static_cast<char>((i * 7 + i / 16) & 0xff);
+  write(d / "img.idx", images);
+  std::string flat = idxHeader(1, {40});
+  for (int i = 0; i < 40; ++i) flat += static_cast<char>(i % 4);
+  write(d / "flat.idx", flat);
+  std::string steps = idxHeader(2, {40, 8});
+  for (int64_t v : stepLabels()) steps += static_cast<char>(v);
+  steps[steps.size() - 1] = 7;  // record 39, step 7
+  write(d / "steps.idx", steps);
+  std::string spec = taggerSpec("idx(\"img.idx\", \"flat.idx\")");
+  size_t at = spec.find("f32[8, 2]\n");
+  spec.replace(at, 9, "u8[8, 2]");
+  Checked r = checkWithData(d, spec);
+  INFO(r.all());
+  REQUIRE(r.find("D0117"));
+  CHECK(r.find("D0117")->message.find("`flat.idx` holds labels of shape [40]") != std::string::npos);
+  spec.replace(spec.find("flat.idx"), 8, "steps.idx");
+  Checked r2 = checkWithData(d, spec);
+  INFO(r2.all());
+  CHECK(r2.find("D0117") == nullptr);
+  REQUIRE(r2.find("D0101"));
+  CHECK(r2.find("D0101")->message == "`steps.idx` record 39, step 7: label 7 is outside [0, 4)");
 }

@@ -80,3 +80,15 @@ def npy(name, descr, shape, data, fortran=False):
 npy("npy-train-x.npy", "|u1", [N, H, W], flat(train))
 npy("npy-train-y.npy", "<i8", [N], b"".join(struct.pack("<q", l) for l in labels))
 npy("npy-fortran-x.npy", "|u1", [N, H, W], flat(train), fortran=True)
+
+# Sequences: 100 training and 20 test windows of 8 steps x 4 features (f32), one class of 4 per step
+# (`label next: class<4>[8]`, labels of shape [samples, 8]). D0117: per-step labels declared, the file holds
+# one per sample (npy-train-y.npy, shape [100]).
+S, F = 8, 4
+f32 = lambda xs: b"".join(struct.pack("<f", x) for x in xs)
+i64 = lambda xs: b"".join(struct.pack("<q", x) for x in xs)
+seq = lambda n: [round(rng.uniform(-1, 1), 3) for _ in range(n * S * F)]
+npy("seq-train-x.npy", "<f4", [N, S, F], f32(seq(N)))
+npy("seq-train-y.npy", "<i8", [N, S], i64([(i + s) % 4 for i in range(N) for s in range(S)]))
+npy("seq-test-x.npy", "<f4", [T, S, F], f32(seq(T)))
+npy("seq-test-y.npy", "<i8", [T, S], i64([(i + s) % 4 for i in range(T) for s in range(S)]))
