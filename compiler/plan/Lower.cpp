@@ -129,6 +129,16 @@ private:
     return out;
   }
 
+  void reportWithoutCuda(const Node& n) {
+    const std::string_view setting = n.op->cuda ? sema::cudaMissing(*n.op, n) : std::string_view{};
+    if (n.op->cuda && setting.empty()) return;
+    const std::string what = setting.empty() ? std::string(n.op->name) : fmt::format("{}({})", n.op->name, setting);
+    diags_.report(Code::E0304, n.nameSpan, what, "CUDA")
+        .help(fmt::format("the build places the model on {}; build it `--device cpu`{}", devices_.front().str(),
+                          setting.empty() ? std::string(", or replace the layer")
+                                          : fmt::format(", or choose another `{}`", setting.substr(0, setting.find(':')))));
+  }
+
   void analyseNodes() {
     const int F = static_cast<int>(net_.nodes.size());
     info_.resize(net_.nodes.size());
@@ -152,6 +162,9 @@ private:
       // Sema reports ops without a kernel on the chosen device (E0304); one reaching here is our bug.
       if (n.op->opcode == sema::kOpcodeNone)
         diags_.report(Code::I0001, n.nameSpan, fmt::format("`{}` reached the lowering without a runtime kernel", n.op->name));
+      // `--device cuda:K` overrides a placement sema checked: what has no CUDA kernel is E0304 here.
+      else if (!devices_.empty() && devices_.front().kind == sema::Device::Kind::Cuda)
+        reportWithoutCuda(n);
     }
     lossFwd_ = F;
     lossBwd_ = F + 1;

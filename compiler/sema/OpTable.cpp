@@ -129,18 +129,18 @@ std::vector<OpInfo> build() {
                .attrs = recurrentAttrs({{.name = "activation", .type = AttrType::Enum, .dflt = S("tanh"),
                                          .words = "tanh|relu|leaky_relu"},
                                         {.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0}}),
-               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = false,
-               .opcode = DLS_OP_RNN, .flops = recurrentFlops,
+               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
+               .cudaWithout = "activation: leaky_relu", .opcode = DLS_OP_RNN, .flops = recurrentFlops,
                .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
                       "(`alpha`: leaky_relu's slope)"});
   t.push_back({.name = "gru", .category = LAYER,
                .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool, .dflt = B(true)}}),
-               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = false,
-               .opcode = DLS_OP_GRU, .flops = recurrentFlops,
+               .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
+               .cudaWithout = "reset_after: false", .opcode = DLS_OP_GRU, .flops = recurrentFlops,
                .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
                       "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])"});
   t.push_back({.name = "lstm", .category = LAYER, .attrs = recurrentAttrs({}), .shape = recurrent,
-               .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = false, .opcode = DLS_OP_LSTM,
+               .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true, .opcode = DLS_OP_LSTM,
                .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM"});
   t.push_back({.name = "upsample", .category = LAYER,
                .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
@@ -322,6 +322,23 @@ const OpInfo* findOp(std::string_view name, std::initializer_list<OpCategory> ca
     for (OpCategory c : cats)
       if (it->second->category == c) return it->second;
   return nullptr;
+}
+
+std::string_view cudaMissing(const OpInfo& op, const Node& node) {
+  std::string_view rest = op.cudaWithout;
+  while (!rest.empty()) {
+    const size_t bar = rest.find('|');
+    const std::string_view setting = rest.substr(0, bar);
+    rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
+    const size_t colon = setting.find(": ");
+    if (colon == std::string_view::npos) continue;
+    const AttrValue* v = node.attr(std::string(setting.substr(0, colon)));
+    const std::string_view want = setting.substr(colon + 2);
+    if (!v) continue;
+    if (const bool* b = std::get_if<bool>(v); b && want == (*b ? "true" : "false")) return setting;
+    if (const std::string* w = std::get_if<std::string>(v); w && *w == want) return setting;
+  }
+  return {};
 }
 
 std::vector<std::string> opNames(std::initializer_list<OpCategory> cats) {

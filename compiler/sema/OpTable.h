@@ -109,6 +109,7 @@ struct OpInfo {
   std::optional<SemKind> kind;       // the kind of the output; nullopt keeps the input's
   ParamRule params = nullptr;
   bool cpu = true, cuda = true;      // backends with a kernel
+  std::string_view cudaWithout = {}; // settings with no CUDA kernel although the op has one: "attr: value", "|"-separated
   bool differentiable = true;
   int opcode = kOpcodeNone;          // enum dls_opcode / dls_optimizer, kOpcodeView, kOpcodeNone
   FlopsRule flops = nullptr;
@@ -127,6 +128,8 @@ struct OpInfo {
 const std::vector<OpInfo>& opTable();
 // Finds an op by name among the given categories (reshape is both a layer and a pipeline op).
 const OpInfo* findOp(std::string_view name, std::initializer_list<OpCategory> cats);
+// The first of op.cudaWithout's settings that the node has ("activation: leaky_relu"), or empty.
+std::string_view cudaMissing(const OpInfo& op, const Node& node);
 // Names of the ops of these categories, for did-you-mean.
 std::vector<std::string> opNames(std::initializer_list<OpCategory> cats);
 

@@ -254,10 +254,24 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     for (Node& nd : net->nodes) {
       nd.device = dev;
       bool supported = dev.kind == Device::Kind::Cpu ? nd.op->cpu : nd.op->cuda;
-      if (!supported)
+      const Span placed = tc->placementSpan.valid() ? tc->placementSpan : tc->model.span;
+      if (!supported) {
         diags.report(Code::E0304, nd.nameSpan, nd.op->name, dev.kind == Device::Kind::Cpu ? "CPU" : "CUDA")
-            .label(tc->placementSpan.valid() ? tc->placementSpan : tc->model.span, fmt::format("the model is placed on {}", dev.str()))
+            .label(placed, fmt::format("the model is placed on {}", dev.str()))
             .help("replace it with a supported layer");
+      } else if (dev.kind != Device::Kind::Cpu) {
+        // The op has a CUDA kernel, but not for every setting of its attributes (op table: cudaWithout).
+        const std::string_view setting = sema::cudaMissing(*nd.op, nd);
+        if (!setting.empty()) {
+          const std::string attr(setting.substr(0, setting.find(':')));
+          auto& dg = diags.report(Code::E0304, nd.nameSpan, fmt::format("{}({})", nd.op->name, setting), "CUDA");
+          auto it = nd.attrs.find(attr);
+          if (it != nd.attrs.end() && !it->second.isDefault && it->second.span.valid())
+            dg.label(it->second.span, "this setting has no CUDA kernel");
+          dg.label(placed, fmt::format("the model is placed on {}", dev.str()))
+              .help(fmt::format("choose another `{}`, or place the model `on cpu`", attr));
+        }
+      }
     }
   }
   const Pipeline* data = tc->data;

@@ -1,6 +1,6 @@
 // CudaBackend.cpp: the CUDA backend table (Backend.h) over cuDNN 9 (convolution, pooling, batch norm,
-// softmax), cuBLASLt/cuBLAS (dense, row-major mapped onto column-major GEMMs as in CudaPlan) and the
-// backend's own kernels (CudaKernels.cu). Everything is decided at create_op for the static shapes
+// softmax; RNN, GRU and LSTM in CudaRecurrent.cpp), cuBLASLt/cuBLAS (dense, row-major mapped onto
+// column-major GEMMs as in CudaPlan) and the backend's own kernels (CudaKernels.cu). Everything is decided at create_op for the static shapes
 // (descriptors, convolution algorithms measured once with cudnnFind*, workspace sized then); fwd/bwd only
 // enqueue work on one stream: no allocation, no host synchronisation, so a whole step can be captured as a
 // CUDA graph (CudaExt.h). Numerics follow the CPU backend: fp32 without TF32 unless DLS_CUDA_TF32=1.
@@ -22,6 +22,7 @@
 #include "CudaExt.h"
 #include "CudaKernels.h"
 #include "CudaPlan.h"
+#include "CudaRecurrent.h"
 
 namespace dls::cuda {
 
@@ -89,6 +90,7 @@ struct Op {
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
   cublasLtMatmulAlgo_t lt_algo{};
   std::vector<void*> bufs;  // device buffers owned by the op
+  RecurrentPtr rec;         // RNN, GRU, LSTM (CudaRecurrent.cpp); its grad op's buffers live here too
   float* buf(size_t floats) {
     void* p = nullptr;
     CK(cudaMalloc(&p, (floats ? floats : 1) * 4));
@@ -385,6 +387,10 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_DROPOUT: st.buf(size_t(T[0].numel)); break;           // mask
     case DLS_OP_LAYER_NORM: st.buf(size_t(2 * op.rows)); break;       // mean, rstd per row
     case DLS_OP_CROSS_ENTROPY: st.buf(size_t(op.rows * op.cols)); break;  // softmax for the backward
+    case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
+      st.rec = recurrent_create(c.dnn, c.tf32, op);
+      grow_conv_workspace(c, recurrent_workspace(*st.rec));
+      break;
     case DLS_OP_GLOBAL_AVGPOOL: case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH:
     case DLS_OP_SIGMOID: case DLS_OP_ADD: case DLS_OP_CONCAT: case DLS_OP_TRANSPOSE: case DLS_OP_EMBEDDING:
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_NLL: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
@@ -462,6 +468,9 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_LOCAL:
       local_fwd(c.s, fp(T[0]), fp(T[1]), T[2].id >= 0 ? fp(T[2]) : nullptr, fp(T[3]), local_dims(op.win));
       return;
+    case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
+      recurrent_fwd(c.dnn, c.s, op, *st.rec, c.conv_ws, c.conv_ws_bytes);
+      return;
     case DLS_OP_UPSAMPLE:
       upsample_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
       return;
@@ -476,6 +485,7 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
 void create_grad(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   st.opcode = g.fwd->opcode;
   if (st.opcode == DLS_OP_CONV2D) conv_create_bwd(c, g, f, st);
+  if (f.rec) recurrent_create_grad(g, *f.rec);
   if (st.opcode == DLS_OP_BATCH_NORM) {
     const int64_t C = g.fwd->tensors[0].dims[1];
     st.buf(din(g, 0) ? 1 : size_t(g.fwd->tensors[0].numel));  // scratch d(x) when not needed
@@ -568,6 +578,9 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
                        T[2].id >= 0 && g.dparams[1].id >= 0 ? fp(g.dparams[1]) : nullptr, d);
       return;
     }
+    case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
+      recurrent_bwd(c.dnn, c.s, g, *f.rec, c.conv_ws, c.conv_ws_bytes);
+      return;
     case DLS_OP_UPSAMPLE:
       if (dx) upsample_bwd(c.s, dy, dx, T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
       return;

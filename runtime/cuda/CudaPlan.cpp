@@ -1,6 +1,8 @@
 // CudaPlan.cpp: host-side arithmetic of the CUDA backend (see CudaPlan.h).
 #include "CudaPlan.h"
 
+#include "../include/dlspec/runtime.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -32,6 +34,40 @@ size_t shared_workspace(const std::vector<size_t>& req) {
   size_t m = 0;
   for (size_t r : req) m = std::max(m, r);
   return (m + 255) / 256 * 256;
+}
+
+RnnCell rnn_cell(int opcode, const double* attrs, int nattrs) {
+  switch (opcode) {
+    case DLS_OP_RNN:  // activation: 0 tanh, 1 relu, 2 leaky_relu
+      if (nattrs < 1) return RnnCell::none;
+      return attrs[0] == 0 ? RnnCell::tanh : attrs[0] == 1 ? RnnCell::relu : RnnCell::none;
+    case DLS_OP_GRU:  // reset_after
+      return nattrs >= 1 && attrs[0] == 1 ? RnnCell::gru : RnnCell::none;
+    case DLS_OP_LSTM: return RnnCell::lstm;
+    default: return RnnCell::none;
+  }
+}
+
+int rnn_gates(RnnCell c) {
+  switch (c) {
+    case RnnCell::relu: case RnnCell::tanh: return 1;
+    case RnnCell::gru: return 3;
+    case RnnCell::lstm: return 4;
+    case RnnCell::none: return 0;
+  }
+  return 0;
+}
+
+std::vector<CopySeg> merge_copies(const std::vector<CopySeg>& segs) {
+  std::vector<CopySeg> out;
+  for (const CopySeg& s : segs) {
+    if (s.bytes == 0) continue;
+    if (!out.empty() && out.back().ours + out.back().bytes == s.ours && out.back().theirs + out.back().bytes == s.theirs)
+      out.back().bytes += s.bytes;
+    else
+      out.push_back(s);
+  }
+  return out;
 }
 
 std::vector<int64_t> chunk_starts(const std::vector<int64_t>& numels, int64_t chunk) {

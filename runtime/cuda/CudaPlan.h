@@ -34,6 +34,23 @@ int pick_algo(const std::vector<AlgoCandidate>& c, size_t workspace_limit);
 // Workspace bytes shared by all ops: the largest requirement, rounded up to 256 bytes.
 size_t shared_workspace(const std::vector<size_t>& requirements);
 
+// Recurrent layers (CudaRecurrent.cpp) on cuDNN's RNN API. The cuDNN cell for an op (runtime.h
+// DLS_OP_RNN/GRU/LSTM and its activation / reset_after attribute), or none where cuDNN has no such cell:
+// rnn leaky_relu, gru reset_after = 0 (cuDNN's GRU applies the reset gate after the recurrent product).
+enum class RnnCell { relu, tanh, lstm, gru, none };
+RnnCell rnn_cell(int opcode, const double* attrs, int nattrs);
+// Gates per step (1, 3, 4) of a cell; 0 for none.
+int rnn_gates(RnnCell c);
+// One device-to-device copy between a parameter tensor and cuDNN's weight space: `bytes` at offset `ours`
+// of the tensor and at offset `theirs` of the weight space.
+struct CopySeg {
+  size_t ours = 0, theirs = 0, bytes = 0;
+  bool operator==(const CopySeg&) const = default;
+};
+// Joins segments that continue each other on both sides, keeping the order (cuDNN usually keeps a layer's
+// gate matrices adjacent, so a whole weight_ih becomes one copy).
+std::vector<CopySeg> merge_copies(const std::vector<CopySeg>& segs);
+
 // Multi-tensor optimizer launch: each tensor is cut into chunks of `chunk` elements; block b of the
 // launch handles chunk b. first_block[i] is tensor i's first block; the last entry is the block count.
 std::vector<int64_t> chunk_starts(const std::vector<int64_t>& numels, int64_t chunk);

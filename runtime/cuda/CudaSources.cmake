@@ -3,7 +3,7 @@
 # programs' link line) and defines dlspec_rt_add_cuda(target).
 find_library(DLSPEC_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
 find_path(DLSPEC_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
-set(DLSPEC_RT_CUDA_SOURCES cuda/CudaBackend.cpp cuda/CudaPlan.cpp cuda/CudaNccl.cpp)
+set(DLSPEC_RT_CUDA_SOURCES cuda/CudaBackend.cpp cuda/CudaPlan.cpp cuda/CudaNccl.cpp cuda/CudaRecurrent.cpp)
 
 # The kernels: one object library so that the runtime's C++ flags (-march, warnings) stay off nvcc.
 add_library(dlspec_rt_cuda_kernels OBJECT ${CMAKE_CURRENT_LIST_DIR}/CudaKernels.cu)

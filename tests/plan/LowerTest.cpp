@@ -102,3 +102,31 @@ TEST_CASE("the first layer computes no input gradient", "[lower]") {
     }
   FAIL("no gradient op for the first conv");
 }
+
+TEST_CASE("lowering for a cuda device override reports recurrent settings without a CUDA kernel (E0304)", "[lower]") {
+  const sema::Device cuda0{sema::Device::Kind::Cuda, 0};
+  {  // gru(reset_after: false) and rnn(activation: leaky_relu), placed on cpu in the spec
+    Compilation c;
+    REQUIRE(c.load(std::string(DLSPEC_SOURCE_DIR) + "/tests/plan/specs/gru_reset_before.dls"));
+    REQUIRE(c.parse());
+    REQUIRE(c.analyze());
+    REQUIRE(plan::lowerProgram(*c.program, "", c.sources, c.diags));  // on its own placement (cpu): fine
+  }
+  Compilation c;
+  REQUIRE(c.load(std::string(DLSPEC_SOURCE_DIR) + "/tests/plan/specs/gru_reset_before.dls"));
+  REQUIRE(c.parse());
+  REQUIRE(c.analyze());
+  CHECK_FALSE(plan::lowerProgram(*c.program, "", c.sources, c.diags, cuda0));
+  std::vector<std::string> messages;
+  for (const Diagnostic& d : c.diags.finish())
+    if (d.code == Code::E0304) messages.push_back(d.message);
+  CHECK(messages == std::vector<std::string>{"`gru(reset_after: false)` has no CUDA kernel",
+                                             "`rnn(activation: leaky_relu)` has no CUDA kernel"});
+  // torch.nn's cells (lstm without biases, gru, relu rnn) lower for cuda:0.
+  Compilation s;
+  REQUIRE(s.load(std::string(DLSPEC_SOURCE_DIR) + "/tests/plan/specs/sequence.dls"));
+  REQUIRE(s.parse());
+  REQUIRE(s.analyze());
+  CHECK(plan::lowerProgram(*s.program, "", s.sources, s.diags, cuda0));
+  CHECK_FALSE(s.diags.hasErrors());
+}

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda/CudaPlan.h"
+#include "include/dlspec/runtime.h"
 
 using namespace dls::cuda;
 
@@ -146,4 +147,36 @@ TEST_CASE("memory message says how much, for what, and what is free") {
   CHECK(m == "not enough free memory on cuda:0: the step arena needs 3.00 GiB but only 1.00 GiB of 80.00 GiB is free");
   CHECK(human_bytes(100) == "100 bytes");
   CHECK(human_bytes(size_t(5) << 20) == "5.0 MiB");
+}
+
+TEST_CASE("recurrent ops map onto cuDNN's cells where cuDNN has one") {
+  const double tanh_[] = {0, 0.01, 0}, relu[] = {1, 0.01, 1}, leaky[] = {2, 0.2, 0};
+  CHECK(rnn_cell(DLS_OP_RNN, tanh_, 3) == RnnCell::tanh);
+  CHECK(rnn_cell(DLS_OP_RNN, relu, 3) == RnnCell::relu);
+  CHECK(rnn_cell(DLS_OP_RNN, leaky, 3) == RnnCell::none);
+  const double after[] = {1, 0}, before[] = {0, 1};
+  CHECK(rnn_cell(DLS_OP_GRU, after, 2) == RnnCell::gru);
+  CHECK(rnn_cell(DLS_OP_GRU, before, 2) == RnnCell::none);
+  const double last[] = {1};
+  CHECK(rnn_cell(DLS_OP_LSTM, last, 1) == RnnCell::lstm);
+  CHECK(rnn_cell(DLS_OP_DENSE, last, 1) == RnnCell::none);
+  CHECK(rnn_gates(RnnCell::tanh) == 1);
+  CHECK(rnn_gates(RnnCell::relu) == 1);
+  CHECK(rnn_gates(RnnCell::gru) == 3);
+  CHECK(rnn_gates(RnnCell::lstm) == 4);
+  CHECK(rnn_gates(RnnCell::none) == 0);
+}
+
+TEST_CASE("weight-space copies join where both sides continue, and only there") {
+  // Four gate matrices of 48 bytes, adjacent in the weight space: one copy.
+  std::vector<CopySeg> gates;
+  for (size_t k = 0; k < 4; ++k) gates.push_back({k * 48, 1024 + k * 48, 48});
+  CHECK(merge_copies(gates) == std::vector<CopySeg>{{0, 1024, 192}});
+  // A gap in the weight space (cuDNN's alignment) splits it; empty segments vanish; order is kept.
+  std::vector<CopySeg> gap = {{0, 0, 16}, {16, 16, 16}, {32, 64, 16}, {48, 80, 0}, {48, 80, 16}};
+  CHECK(merge_copies(gap) == std::vector<CopySeg>{{0, 0, 32}, {32, 64, 32}});
+  // Contiguous in the weight space but not in the tensor (gates in another order): no join.
+  std::vector<CopySeg> swapped = {{16, 0, 16}, {0, 16, 16}};
+  CHECK(merge_copies(swapped) == swapped);
+  CHECK(merge_copies({}).empty());
 }
