@@ -55,25 +55,35 @@ def rel(a, b):
     return ((a - b).norm() / max(b.norm().item(), 1e-30)).item()
 
 
-def compare(name, exe, model, layers, x, y, work, extra=None):
-    """Writes the weights and the batch, runs `exe step-check`, runs the same step in PyTorch, and compares
-    the loss and every parameter gradient. `extra` maps further state names (running statistics) to tensors.
-    Returns True when all agree within TOL."""
+def step_check(name, exe, weights, x, y, work):
+    """Writes `weights` (dlspec parameter name -> tensor) and the batch, runs `exe step-check` on them and
+    returns the directory of its results (loss.npy, NAME.grad.npy), or None after printing why it failed."""
     wdir, odir = os.path.join(work, name, "w"), os.path.join(work, name, "out")
     os.makedirs(wdir, exist_ok=True)
     os.makedirs(odir, exist_ok=True)
-    for lname, layer in layers.items():
-        write_npy(os.path.join(wdir, lname + ".weight.npy"), layer.weight)
-        if layer.bias is not None:
-            write_npy(os.path.join(wdir, lname + ".bias.npy"), layer.bias)
-    for sname, t in (extra or {}).items():
-        write_npy(os.path.join(wdir, sname + ".npy"), t)
+    for pname, t in weights.items():
+        write_npy(os.path.join(wdir, pname + ".npy"), t)
     write_npy(os.path.join(work, name, "x.npy"), x)
     write_npy(os.path.join(work, name, "y.npy"), y)
     r = subprocess.run([exe, "step-check", "--weights", wdir, "--batch", os.path.join(work, name, "x.npy"),
                         os.path.join(work, name, "y.npy"), "--out", odir], capture_output=True, text=True)
     if r.returncode != 0:
         print(f"{name}: step-check failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return None
+    return odir
+
+
+def compare(name, exe, model, layers, x, y, work, extra=None):
+    """Writes the weights and the batch, runs `exe step-check`, runs the same step in PyTorch, and compares
+    the loss and every parameter gradient. `extra` maps further state names (running statistics) to tensors.
+    Returns True when all agree within TOL."""
+    weights = dict(extra or {})
+    for lname, layer in layers.items():
+        weights[lname + ".weight"] = layer.weight
+        if layer.bias is not None:
+            weights[lname + ".bias"] = layer.bias
+    odir = step_check(name, exe, weights, x, y, work)
+    if odir is None:
         return False
     model.zero_grad()
     loss = F.cross_entropy(model(x), y)

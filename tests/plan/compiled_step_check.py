@@ -12,7 +12,7 @@ import os, shutil, subprocess, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
-from torch_step_check import TOL, compare, read_npy, rel, write_npy  # noqa: E402  (one step against PyTorch)
+from torch_step_check import TOL, compare, read_npy, rel, step_check, write_npy  # noqa: E402  (one step against PyTorch)
 
 
 def mlp():
@@ -174,17 +174,8 @@ def check_params(dlspec, repo, name, make, work):
         return False
     torch.manual_seed(0)
     model, params, x, y = make()
-    wdir, odir = os.path.join(work, name, "w"), os.path.join(work, name, "out")
-    os.makedirs(wdir, exist_ok=True)
-    os.makedirs(odir, exist_ok=True)
-    for pname, t in params.items():
-        write_npy(os.path.join(wdir, pname + ".npy"), t)
-    write_npy(os.path.join(work, name, "x.npy"), x)
-    write_npy(os.path.join(work, name, "y.npy"), y)
-    r = subprocess.run([exe, "step-check", "--weights", wdir, "--batch", os.path.join(work, name, "x.npy"),
-                        os.path.join(work, name, "y.npy"), "--out", odir], capture_output=True, text=True)
-    if r.returncode != 0:
-        print(f"{name}: step-check failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    odir = step_check(name, exe, params, x, y, work)
+    if odir is None:
         return False
     model.zero_grad()
     logits = model(x)
