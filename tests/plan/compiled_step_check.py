@@ -12,7 +12,7 @@ import os, shutil, subprocess, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
-from torch_step_check import TOL, compare, read_npy, rel, step_check, write_npy  # noqa: E402  (one step against PyTorch)
+from torch_step_check import TOL, compare, read_npy, rel, step_check  # noqa: E402  (one step against PyTorch)
 
 
 def mlp():
