@@ -306,6 +306,15 @@ private:
              {split, int32_t{DLS_PIPE_RANDOM_CROP}, attr(s.attrs, "size", 0), attr(s.attrs, "pad", 0), 0.0, 0.0});
       else if (op == "random_flip")
         call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_RANDOM_FLIP}, attr(s.attrs, "p", 0.5), 0.0, 0.0, 0.0});
+      else if (op == "split" && split == DLS_SPLIT_TRAIN)
+        // The runtime holds out this share of the training samples (seeded), validation data unless the train
+        // block validates on another pipeline.
+        call(plan_.setup, "dls_rt_split", {attr(s.attrs, "valid", 0)});
+      else if (op == "split")
+        diags_.report(Code::E1004, s.span,
+                      fmt::format("`split` holds out part of the training data, but pipeline `{}` is not the one train "
+                                  "block `{}` trains on",
+                                  p.name, tc_.name));
       else if (op == "reshape" || op == "batch" || op == "repeat") {
         // reshape keeps the element order (a view); batch is the train config; repeat is the epoch loop.
       } else {
@@ -358,7 +367,9 @@ private:
       }
     }
     emitData(*tc_.data, DLS_SPLIT_TRAIN);
-    if (tc_.validate) emitData(*tc_.validate, splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate));
+    // validate = train_input.valid: the held-out samples of the training data, which the runtime carves out.
+    if (tc_.validate && !tc_.validateHeldOut)
+      emitData(*tc_.validate, splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate));
     call(S, "dls_rt_arena", {int64_t{mem_.peak}});
 
     // Tensors: values (views share their root's buffer), their gradients, labels and loss.

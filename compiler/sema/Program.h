@@ -182,6 +182,9 @@ struct TrainConfig {
   std::optional<int64_t> epochs;
   Setting epochsSetting;
   const Pipeline* validate = nullptr;  // validate = test_input every 1 epoch metrics [...]
+  // validate = train_input.valid: the samples the training pipeline's split(valid: f) holds out (then
+  // `validate` is that training pipeline).
+  bool validateHeldOut = false;
   Setting validateSetting;
   int64_t validateEvery = 1;
   std::vector<std::string> metrics;

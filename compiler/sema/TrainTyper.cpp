@@ -137,6 +137,24 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       if (v.kind == ast::ExprKind::Name && v.path.size() == 1) {
         if (lookupDecl(v.path[0], ast::DeclKind::Pipeline, "pipeline"))
           if (auto f = pipelines.find(v.path[0].name); f != pipelines.end()) p = f->second;
+      } else if (v.kind == ast::ExprKind::Name && v.path.size() == 2 && key == "validate" &&
+                 pipelines.count(v.path[0].name)) {
+        // pipeline.valid: the samples that pipeline's split(valid: f) holds out of its training data
+        const Pipeline* src = pipelines.at(v.path[0].name);
+        bool splits = false;
+        for (const PipeStep& s : src->steps) splits |= s.name == "split";
+        if (v.path[1].name != "valid") {
+          diags.report(Code::E0101, v.path[1].span, fmt::format("part of pipeline `{}`", src->name), v.path[1].name)
+              .help(fmt::format("the samples a pipeline holds out with `split(valid: …)` are `{}.valid`", src->name))
+              .fixit(v.path[1].span, "valid");
+        } else if (!splits) {
+          diags.report(Code::E0101, v.span, "held-out split", v.dotted())
+              .primary(fmt::format("`{}` holds nothing out", src->name))
+              .help(fmt::format("add `split(valid: 0.1)` to pipeline `{}`, or validate on another pipeline", src->name));
+        } else {
+          p = src;
+          tc->validateHeldOut = true;
+        }
       } else if (v.kind == ast::ExprKind::Name && v.path.size() == 2) {
         // dataset.split: the pipeline that reads it
         if (lookupDecl(v.path[0], ast::DeclKind::Dataset, "dataset")) {

@@ -43,19 +43,23 @@ Splits load_splits(dls_rt* rt, bool need_train) {
     if (!rt->data[DLS_SPLIT_TRAIN].declared) fail(Diag::R0213, rt->spec_path, "the program declares no training data");
     s.train = load_dataset(rt->data[DLS_SPLIT_TRAIN], "train");
   }
+  // split(valid: f) holds out a seeded share of the training samples. Validation is on the data the train
+  // block names (a validation or test split), or on the held-out samples when it names those.
+  Dataset held_out;
+  if (need_train && rt->split_fraction > 0) held_out = split_off(s.train, rt->split_fraction, uint64_t(rt->seed));
   if (rt->data[DLS_SPLIT_VALID].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_VALID], "valid");
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_VALID], false);
-  } else if (need_train && rt->split_fraction > 0) {
-    s.valid = split_off(s.train, rt->split_fraction, uint64_t(rt->seed));
-    s.has_valid = s.valid.n > 0;
-    // The carved-out split gets the training pipeline's element-wise steps (no augmentation).
-    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TRAIN], false);
   } else if (rt->data[DLS_SPLIT_TEST].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_TEST], "test");
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TEST], false);
+  } else if (held_out.n > 0) {
+    s.valid = std::move(held_out);
+    s.has_valid = true;
+    // The held-out samples get the training pipeline's element-wise steps (no augmentation).
+    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TRAIN], false);
   }
   if (need_train) {
     s.train_aug = apply_pipeline(s.train, rt->pipes[DLS_SPLIT_TRAIN], true);
@@ -272,9 +276,15 @@ int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
   load_weights(rt, o);
   const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_VALID;
-  if (!rt->data[split].declared) fail(Diag::R0213, rt->spec_path, "the program declares no test or validation data");
-  Dataset ds = load_dataset(rt->data[split], split == DLS_SPLIT_TEST ? "test" : "valid");
-  apply_pipeline(ds, rt->pipes[split], false);
+  Dataset ds;
+  if (rt->data[split].declared) {
+    ds = load_dataset(rt->data[split], split == DLS_SPLIT_TEST ? "test" : "valid");
+    apply_pipeline(ds, rt->pipes[split], false);
+  } else if (rt->split_fraction > 0 && rt->data[DLS_SPLIT_TRAIN].declared) {
+    ds = std::move(load_splits(rt, true).valid);  // the samples training holds out (split(valid: f))
+  } else {
+    fail(Diag::R0213, rt->spec_path, "the program declares no test or validation data");
+  }
   EvalResult r = evaluate(rt, p, ds);
   std::printf("%s: %lld samples  loss %.4f", ds.name.c_str(), (long long)r.samples, r.loss);
   if (std::isfinite(r.accuracy)) std::printf("  accuracy %.2f%%", r.accuracy * 100);

@@ -217,6 +217,44 @@ void writeShifted(const fs::path& dir, const std::string& name, int n, unsigned 
 }
 }  // namespace
 
+TEST_CASE("split(valid:) holds out training samples, and validate = PIPELINE.valid validates on them", "[e2e]") {
+  fs::path dir = fs::temp_directory_path() / ("dlspec-split-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  writeBlobs(dir, "train", 600, 1);
+  std::string spec = kSpec;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    size_t at = spec.find(from);
+    REQUIRE(at != std::string::npos);
+    spec.replace(at, from.size(), to);
+  };
+  replace("  test  = npy(\"test_x.npy\", \"test_y.npy\")\n", "");
+  replace("pipeline test_input from blobs.test {\n  batch(32)\n}\n", "");
+  replace("  shuffle(buffer: all)\n", "  split(valid: 0.25)\n  shuffle(buffer: all)\n");
+  replace("validate   = test_input every", "validate   = train_input.valid every");
+  { std::ofstream(dir / "split.dls") << spec; }
+  std::string dlspec = DLSPEC_BIN;
+  REQUIRE(run(dlspec + " build " + (dir / "split.dls").string() + " -o " + (dir / "split").string() + " > build.log 2>&1") == 0);
+  REQUIRE(run("cd " + dir.string() + " && ./split train --epochs 3 > train.log 2>&1") == 0);
+  auto rows = readMetrics(dir / "ckpt" / "metrics.csv");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.back()["val_accuracy"] > 0.9);
+  CHECK(rows.back()["val_loss"] > 0);
+  // eval of the checkpoint: on the same 150 held-out samples (600 x 0.25)
+  REQUIRE(run("cd " + dir.string() + " && ./split eval --checkpoint ckpt > eval.log 2>&1") == 0);
+  std::ifstream in(dir / "eval.log");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("valid: 150 samples") != std::string::npos);
+  // Naming the held-out part of a pipeline that holds nothing out is an error at check time.
+  replace("  split(valid: 0.25)\n", "");
+  { std::ofstream(dir / "nosplit.dls") << spec; }
+  CHECK(run(dlspec + " check " + (dir / "nosplit.dls").string() + " > " + (dir / "check.log").string() + " 2>&1") == 1);
+  std::ifstream cin(dir / "check.log");
+  std::string check((std::istreambuf_iterator<char>(cin)), std::istreambuf_iterator<char>());
+  CHECK(check.find("`train_input` holds nothing out") != std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a compiled sequence model (gru, per-step dense and cross-entropy) learns to recall the previous symbol", "[e2e]") {
   fs::path dir = fs::temp_directory_path() / ("dlspec-seq-" + std::to_string(::getpid()));
   fs::remove_all(dir);
