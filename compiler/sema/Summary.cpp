@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <set>
+#include <string_view>
+
 #include "sema/OpTable.h"
 #include "support/Json.h"
 
@@ -54,7 +57,8 @@ NetworkSummary summarize(const Program& p, const Network& n) {
     if (nd.op->opcode == kOpcodeView) r.activationBytes = 0;  // aliases its input
     s.params += r.params;
     accumulate(s.flops, r.flops);
-    if (nd.op->name == "dense" || nd.op->name == "conv2d") accumulate(s.macFlops, r.flops);
+    static const std::set<std::string_view> products = {"dense", "conv2d", "local", "rnn", "gru", "lstm"};
+    if (products.count(nd.op->name)) accumulate(s.macFlops, r.flops);
     accumulate(s.activationBytes, r.activationBytes);
     s.rows.push_back(std::move(r));
   }
@@ -78,7 +82,7 @@ std::string summaryText(const std::vector<NetworkSummary>& all) {
                        num(r.params), num(r.flops), num(r.activationBytes));
     o += fmt::format("  total: {} trainable parameters ({} bytes f32), {} non-trainable\n", num(s.params),
                      num(s.params * 4), num(s.buffers));
-    o += fmt::format("  forward: {} FLOPs per sample ({} in dense/conv multiply-adds); forward+backward ~ 3x = {}\n",
+    o += fmt::format("  forward: {} FLOPs per sample ({} in matrix products and convolutions); forward+backward ~ 3x = {}\n",
                      num(s.flops), num(s.macFlops), num(s.flops ? std::optional<int64_t>(*s.flops * 3) : std::nullopt));
     o += fmt::format("  activations: {} bytes per sample", num(s.activationBytes));
     if (s.batch && s.activationBytes)
@@ -105,7 +109,7 @@ std::string summaryJson(const std::vector<NetworkSummary>& all) {
            ",\"value\":" + (r.value.empty() ? "null" : jsonQuote(r.value)) + "}";
     }
     o += "],\"total_params\":" + std::to_string(s.params) + ",\"non_trainable\":" + std::to_string(s.buffers) +
-         ",\"forward_flops\":" + jnum(s.flops) + ",\"dense_conv_flops\":" + jnum(s.macFlops) +
+         ",\"forward_flops\":" + jnum(s.flops) + ",\"product_flops\":" + jnum(s.macFlops) +
          ",\"activation_bytes\":" + jnum(s.activationBytes) + "}";
   }
   return o + "]}\n";

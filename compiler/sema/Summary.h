@@ -27,7 +27,7 @@ struct NetworkSummary {
   int64_t params = 0;            // trainable
   int64_t buffers = 0;           // non-trainable state (running statistics)
   std::optional<int64_t> flops;  // forward, per sample
-  std::optional<int64_t> macFlops;  // dense and conv only (2 x multiply-adds), per sample
+  std::optional<int64_t> macFlops;  // dense, conv, local and recurrent products (2 x multiply-adds), per sample
   std::optional<int64_t> activationBytes;  // all layer outputs, per sample
   std::optional<int64_t> batch;  // from the train config that uses the network
   std::string train;
