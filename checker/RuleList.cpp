@@ -22,6 +22,7 @@ void checkLearningRate(const RuleContext&);
 void checkAdamEpsilon(const RuleContext&);
 void checkAdamL2(const RuleContext&);
 void checkTrainCompleteness(const RuleContext&);
+void checkValidateOnTraining(const RuleContext&);
 void checkPreprocessingDiffers(const RuleContext&);
 void checkUnscaledInput(const RuleContext&);
 void checkMissingShuffle(const RuleContext&);
@@ -52,6 +53,7 @@ const Rule kRules[] = {
     {Code::W0703, "Adam epsilon too low", checkAdamEpsilon},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
     {Code::W0709, "missing validation set", checkTrainCompleteness},
+    {Code::W0715, "validation on the training samples", checkValidateOnTraining},
     {Code::W0710, "train and validation preprocessing differ", checkPreprocessingDiffers},
     {Code::W0712, "u8 inputs not scaled", checkUnscaledInput},
     {Code::W0714, "training data never shuffled", checkMissingShuffle},
