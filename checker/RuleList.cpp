@@ -16,7 +16,6 @@ void checkDataParallelBatch(const RuleContext&);
 void checkLabelDType(const RuleContext&);
 void checkDecodeLayout(const RuleContext&);
 void checkShufflePosition(const RuleContext&);
-void checkSplitAfterShuffle(const RuleContext&);
 void checkShadowing(const RuleContext&);
 void checkLearningRate(const RuleContext&);
 void checkAdamEpsilon(const RuleContext&);
@@ -47,7 +46,6 @@ const Rule kRules[] = {
     {Code::E0507, "labels converted to a float dtype", checkLabelDType},
     {Code::E0602, "channels-last samples fed to a channels-first network", checkDecodeLayout},
     {Code::E0603, "shuffle after batch or repeat", checkShufflePosition},
-    {Code::W0604, "split after an unseeded shuffle", checkSplitAfterShuffle},
     {Code::W0605, "names that shadow declarations", checkShadowing},
     {Code::W0702, "implausible learning rates per optimizer", checkLearningRate},
     {Code::W0703, "Adam epsilon too low", checkAdamEpsilon},
