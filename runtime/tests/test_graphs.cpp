@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "SmallData.h"
+#include "TrainRuns.h"
 #include "train/Metrics.h"
 #include "train/Trainer.h"
 
@@ -94,13 +95,10 @@ dls_backend recording_backend() {
   return b;
 }
 
-Options train_opts(int64_t epochs, const dls_backend* be = nullptr) {
-  Options o;
-  o.command = "train", o.epochs = epochs, o.threads = 2, o.quiet = true, o.backend = be;
-  return o;
-}
-Program mlp_program() { return {mlp_setup, mlp_train_step, mlp_eval_step}; }
 }  // namespace
+
+using dlt::mlp_program;
+using dlt::train_opts;
 
 TEST_CASE("a replayed step graph trains exactly as the eager steps do", "[graphs]") {
   std::string data = dlt::temp_dir(), eager = dlt::temp_dir(), graph = dlt::temp_dir();

@@ -9,19 +9,14 @@
 #include <sstream>
 
 #include "SmallData.h"
+#include "TrainRuns.h"
 #include "train/Metrics.h"
 #include "train/Trainer.h"
 
 using namespace dls;
 
-namespace {
-Program mlp_program() { return {mlp_setup, mlp_train_step, mlp_eval_step}; }
-Options train_opts(int64_t epochs) {
-  Options o;
-  o.command = "train", o.epochs = epochs, o.threads = 2, o.quiet = true;
-  return o;
-}
-}  // namespace
+using dlt::mlp_program;
+using dlt::train_opts;
 
 TEST_CASE("mlp learns, and a resumed run continues the exact trajectory", "[train]") {
   std::string data = dlt::temp_dir(), a = dlt::temp_dir(), b = dlt::temp_dir();
