@@ -7,25 +7,17 @@
 
 namespace dls::checker {
 
-namespace {
-const PipeView* pipelineNamed(const SpecView& v, const std::string& name) {
-  for (const PipeView& p : v.pipelines)
-    if (p.decl->name.name == name) return &p;
-  return nullptr;
-}
-}  // namespace
-
 void checkValidateOnTraining(const RuleContext& c) {
   for (const TrainView& t : c.view.trains) {
     const ast::Item* data = t.item("data");
     const ast::Item* validate = t.item("validate");
     if (!data || !validate) continue;
-    const PipeView* train = pipelineNamed(c.view, nameOf(data->value.get()));
+    const PipeView* train = c.view.pipeline(nameOf(data->value.get()));
     const std::string vname = nameOf(validate->value.get());
-    const PipeView* valid = pipelineNamed(c.view, vname);
+    const PipeView* valid = c.view.pipeline(vname);
     if (!valid && vname.find('.') != std::string::npos) {
       const std::string head = vname.substr(0, vname.find('.')), tail = vname.substr(vname.find('.') + 1);
-      if (pipelineNamed(c.view, head)) continue;  // pipeline.valid: the held-out samples
+      if (c.view.pipeline(head)) continue;  // pipeline.valid: the held-out samples
       for (const PipeView& p : c.view.pipelines)  // dataset.split: the pipeline reading it
         if (p.dataset == head && p.split == tail) valid = &p;
     }
