@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -141,6 +142,10 @@ void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes) {
 void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes) {
   char err[512] = "";
   check_be(rt, rt->be->copy_to_device(rt->ctx, dev, host, bytes, err, sizeof err), err);
+}
+int64_t labels_per_sample(const dls_rt* rt) {
+  const dls_tensor_desc& y = rt->tensors[rt->io_labels].d;
+  return y.dtype == DLS_I32 && y.dims[0] > 0 ? std::max<int64_t>(1, y.numel / y.dims[0]) : 1;
 }
 bool can_capture(const dls_rt* rt) {
   return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
@@ -466,10 +471,7 @@ void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_
     tensor_at(rt, input, "io input"), tensor_at(rt, labels, "io labels");
     tensor_at(rt, output, "io output"), tensor_at(rt, loss, "io loss");
     rt->io_input = input, rt->io_labels = labels, rt->io_output = output, rt->io_loss = loss;
-    // Class labels per sample: 1, or one per step of a sequence (labels i32[N, T]).
-    const dls_tensor_desc& y = rt->tensors[labels].d;
-    const int64_t per = y.dtype == DLS_I32 && y.dims[0] > 0 ? y.numel / y.dims[0] : 1;
-    for (auto& d : rt->data) d.label_numel = per;
+    for (auto& d : rt->data) d.label_numel = labels_per_sample(rt);
     return 0;
   });
 }

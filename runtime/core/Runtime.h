@@ -148,6 +148,8 @@ void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes);
 // generated training step `step` without running it; runs the recorded step with the current step context,
 // learning rate and the next update count (Adam's t).
 bool can_capture(const dls_rt* rt);
+// Class labels per sample of the program's label tensor: 1, or T for per-step labels i32[N, T].
+int64_t labels_per_sample(const dls_rt* rt);
 void capture_step(dls_rt* rt, dls_gen_fn step);
 void replay_step(dls_rt* rt);
 // Reads tensor `id` to host floats (f32 tensors only).

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -91,11 +90,7 @@ struct Progress {
   }
 };
 
-// Class labels per sample (a sequence: one per step) and the classes per output row.
-int64_t labels_per_sample(const dls_rt* rt) {
-  const auto& y = rt->tensors[rt->io_labels].d;
-  return y.dtype == DLS_I32 && y.dims[0] > 0 ? std::max<int64_t>(1, y.numel / y.dims[0]) : 1;
-}
+// Classes per output row (a sequence's output has one row per step: labels_per_sample, Runtime.h).
 int64_t classes_per_row(const dls_rt* rt) {
   const auto& out = rt->tensors[rt->io_output].d;
   return out.numel / (out.dims[0] * labels_per_sample(rt));
