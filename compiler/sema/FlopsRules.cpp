@@ -29,7 +29,7 @@ std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const 
   if (x.shape.unknownRank || x.shape.rank() != 3 || !x.shape.dims[1].isConst() || !x.shape.dims[2].isConst())
     return std::nullopt;
   int64_t t = x.shape.dims[1].value, f = x.shape.dims[2].value, u = n.intAttr("units");
-  int64_t g = n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1;
+  int64_t g = recurrentGates(n);
   int64_t perGate;
   if (!addChecked(f, u, perGate) || !addChecked(perGate, 1, perGate)) return std::nullopt;
   return times(times(times(times(std::optional<int64_t>(t), g), u), perGate), 2);

@@ -51,6 +51,8 @@ std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh
+// Gates of a recurrent layer: 1 (rnn), 3 (gru: r, z, n), 4 (lstm: i, f, g, o).
+int64_t recurrentGates(const Node& n);
 
 // FLOPs per sample.
 std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);

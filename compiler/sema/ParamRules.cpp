@@ -79,9 +79,10 @@ std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {
 // rnn, gru, lstm in torch.nn's layout: weight_ih [G*units, features], weight_hh [G*units, units] and two
 // biases [G*units], with G = 1, 3 (gates r, z, n) or 4 (gates i, f, g, o). torch.nn initialises all four
 // U(-1/sqrt(units), 1/sqrt(units)): the default rule with fan-in = units.
+int64_t recurrentGates(const Node& n) { return n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1; }
+
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n) {
-  int64_t f = lastDim(in), u = n.intAttr("units");
-  int64_t g = n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1;
+  int64_t f = lastDim(in), u = n.intAttr("units"), g = recurrentGates(n);
   std::vector<ParamDesc> p;
   p.push_back({"weight_ih", shape({g * u, f}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, u, g * u});
   p.push_back({"weight_hh", shape({g * u, u}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, u, g * u});
