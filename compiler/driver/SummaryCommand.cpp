@@ -3,9 +3,11 @@
 
 #include <fmt/format.h>
 
+#include "dlspec/runtime.h"
 #include "driver/Command.h"
 #include "plan/Lower.h"
 #include "support/Json.h"
+#include "sema/OpTable.h"
 #include "sema/Program.h"
 #include "sema/Summary.h"
 
@@ -57,13 +59,14 @@ int cmdSummary(const std::vector<std::string>& argv) {
       if (p.trainable) trainable += 4 * n;
     }
     const std::string& o = t->optimizer->name;
-    // As the runtime keeps them (runtime/core/Runtime.h, OptimizerConfig::state_slots).
+    // As the runtime keeps them: the optimizer's opcode is its dls_optimizer kind (sema/OpTable.cpp).
     double momentum = 0;
     if (auto it = t->optimizer->args.find("momentum"); it != t->optimizer->args.end()) {
       if (auto* d = std::get_if<double>(&it->second.value)) momentum = *d;
       else if (auto* i = std::get_if<int64_t>(&it->second.value)) momentum = double(*i);
     }
-    int stateBuffers = o == "adam" || o == "adamw" ? 2 : o == "rmsprop" ? (momentum > 0 ? 2 : 1) : momentum != 0 ? 1 : 0;
+    const sema::OpInfo* op = sema::findOp(o, {sema::OpCategory::Optimizer});
+    int stateBuffers = dls_optimizer_state_slots(op ? op->opcode : DLS_OPT_SGD, momentum);
     int64_t persistent = paramBytes + trainable /* gradients */ + stateBuffers * trainable;
     const plan::MemoryPlan& m = lowered->memory;
     if (opt.format == DiagFormat::Json) {

@@ -51,13 +51,7 @@ struct OptimizerConfig {
   int32_t kind = DLS_OPT_SGD;
   double lr = 0.01, momentum = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   int32_t nesterov = 0;
-  // State buffers per trainable parameter, as torch.optim keeps them: SGD a momentum buffer only with
-  // momentum; Adam/AdamW exp_avg and exp_avg_sq; RMSprop square_avg, and a momentum buffer with momentum.
-  int state_slots() const {
-    if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW) return 2;
-    if (kind == DLS_OPT_RMSPROP) return momentum > 0 ? 2 : 1;
-    return momentum != 0 ? 1 : 0;
-  }
+  int state_slots() const { return dls_optimizer_state_slots(kind, momentum); }
 };
 struct ScheduleConfig {
   int32_t kind = DLS_SCHED_CONSTANT;

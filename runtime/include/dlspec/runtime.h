@@ -79,6 +79,13 @@ void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
 enum dls_optimizer { DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3 };
 /* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum.
  * weight_decay is L2 (added to the gradient) except for AdamW, where it is decoupled. */
+/* State buffers the runtime keeps per trainable parameter, as torch.optim does: SGD a momentum buffer only
+ * with momentum; Adam/AdamW exp_avg and exp_avg_sq; RMSprop square_avg, and a momentum buffer with momentum. */
+static inline int dls_optimizer_state_slots(int32_t kind, double momentum) {
+  if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW) return 2;
+  if (kind == DLS_OPT_RMSPROP) return momentum > 0 ? 2 : 1;
+  return momentum != 0 ? 1 : 0;
+}
 void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
                       double eps, double weight_decay, int32_t nesterov);
 
