@@ -463,22 +463,22 @@ std::optional<DarknetImport> Importer::run(const std::string& path) {
         inexpressible(find(s, "shortcut")->keySpan, feature(s, "shortcut"), "an rnn whose state adds the previous state");
         return std::nullopt;
       }
-      std::string cell;
-      if (*act == " |> tanh") cell = "";
-      else if (*act == " |> relu") cell = ", activation: relu";
-      else if (*act == " |> leaky_relu(0.1)") cell = ", activation: leaky_relu, alpha: 0.1";
-      else {
+      // The cell's activation, by Darknet's name (activation() has checked it and gives the output layer's).
+      static const std::map<std::string, std::string> cells = {
+          {"tanh", ""}, {"relu", ", activation: relu"}, {"leaky", ", activation: leaky_relu, alpha: 0.1"}};
+      const std::string name = word(s, "activation", "logistic");
+      auto cell = cells.find(name);
+      if (cell == cells.end()) {
         Option* o = find(s, "activation");
         inexpressible(o ? o->valueSpan : s.span, feature(s, "activation"),
-                      fmt::format("an rnn cell with activation `{}` (dlspec's rnn takes tanh, relu or leaky_relu)",
-                                  o ? o->value : "logistic"));
+                      fmt::format("an rnn cell with activation `{}` (dlspec's rnn takes tanh, relu or leaky_relu)", name));
         return std::nullopt;
       }
       notModelled(s.span, feature(s),
                   "Darknet's rnn activates its input and recurrent terms separately and adds them; dlspec's rnn "
                   "activates their sum (the weights, their shapes and the output layer are Darknet's)");
       seqBatchNorm("Darknet's rnn");
-      stmt = fmt::format("{} |> rnn({}{}) |> dense({}){}", in, *out, cell, *out, *act);
+      stmt = fmt::format("{} |> rnn({}{}) |> dense({}){}", in, *out, cell->second, *out, *act);
       comment += " (cell, then Darknet's output layer)";
       w = h = 1, c = static_cast<int>(*out), flat = true;
     } else if (s.name == "gru" || s.name == "lstm") {
