@@ -95,6 +95,18 @@ int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtP
 #ifdef DLSPEC_HAVE_CODEGEN
   std::string output = req.output.empty() ? lowered->plan.programName + (req.emit == Emit::Obj ? ".o" : req.emit == Emit::Llvm ? ".ll" : "")
                                           : req.output;
+  {  // The output never replaces an input: the spec or one of its data files.
+    std::vector<std::string> inputs = {req.file};
+    for (const auto& ds : c.program->datasets)
+      for (const auto& src : ds->splits) inputs.insert(inputs.end(), src.resolved.begin(), src.resolved.end());
+    std::error_code ec;
+    for (const std::string& in : inputs)
+      if (output != "-" && std::filesystem::equivalent(output, in, ec) && !ec) {
+        c.diags.report(Code::E0903, Span{}, fmt::format("-o `{}` is an input of this build (`{}`); writing it would replace it", output, in));
+        printDiagnostics(c, opt);
+        return kExitUsage;
+      }
+  }
   llvm::LLVMContext ctx;
   std::string error;
   auto module = codegen::emitModule(lowered->plan, ctx, error);

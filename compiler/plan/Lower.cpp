@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "sema/OpTable.h"
@@ -278,8 +279,10 @@ private:
     }
     int32_t format = src->format == sema::DataFormat::Idx ? DLS_DATA_IDX
                      : src->format == sema::DataFormat::Csv ? DLS_DATA_CSV : DLS_DATA_NPY;
-    std::string a = src->resolved.size() > 0 ? src->resolved[0] : "";
-    std::string b = src->resolved.size() > 1 ? src->resolved[1] : "";
+    // Resolved against the spec's directory, and absolute: the executable reads the same files wherever it runs.
+    auto fixed = [](const std::string& p) { return p.empty() ? p : std::filesystem::absolute(p).lexically_normal().string(); };
+    std::string a = src->resolved.size() > 0 ? fixed(src->resolved[0]) : "";
+    std::string b = src->resolved.size() > 1 ? fixed(src->resolved[1]) : "";
     int64_t d[4] = {1, 1, 1, 1};
     const auto& sd = ds.sample.shape.dims;
     for (size_t i = 0; i < sd.size() && i < 4; ++i) d[i] = sd[i].isConst() ? sd[i].value : 1;
@@ -291,6 +294,7 @@ private:
     }
     call(plan_.setup, "dls_rt_dataset",
          {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});
+    call(plan_.setup, "dls_rt_sample_dtype", {split, dlsDtype(ds.sample.dtype)});
     for (const sema::PipeStep& s : p.steps) {
       const std::string& op = s.name;
       if (op == "to_f32") call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_TO_F32}, 0.0, 0.0, 0.0, 0.0});
@@ -338,6 +342,14 @@ private:
     call(S, "dls_rt_train_config", {int64_t{tc_.epochs.value_or(1)}, int64_t{batch_}, int64_t{tc_.seed.value_or(0)}});
     call(S, "dls_rt_checkpoint",
          {tc_.checkpoint.value_or(std::string()), int64_t{tc_.checkpointEvery}, int64_t{tc_.checkpointKeep}});
+    if (tc_.resume) {
+      // Relative to the spec's directory, as data paths are (and as E0803 looks for it).
+      std::filesystem::path r(*tc_.resume);
+      std::filesystem::path full = r.is_absolute() || prog_.specDir.empty() ? r : std::filesystem::path(prog_.specDir) / r;
+      call(S, "dls_rt_resume", {std::filesystem::absolute(full).lexically_normal().string()});
+    }
+    for (const sema::PipeStep& st : tc_.data->steps)
+      if (st.name == "batch") call(S, "dls_rt_batching", {static_cast<int32_t>(attr(st.attrs, "drop_last", 0))});
     if (tc_.validate) {
       int32_t mask = 0;
       for (const std::string& m : tc_.metrics) mask |= m == "accuracy" ? DLS_METRIC_ACCURACY : m == "loss" ? DLS_METRIC_LOSS : 0;

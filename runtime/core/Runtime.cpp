@@ -309,6 +309,29 @@ void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_
   });
 }
 
+void dls_rt_resume(dls_rt* rt, const char* path) {
+  guarded(rt, 0, [&] {
+    rt->resume_path = path ? path : "";
+    return 0;
+  });
+}
+
+void dls_rt_batching(dls_rt* rt, int32_t drop_last) {
+  guarded(rt, 0, [&] {
+    rt->drop_last = drop_last != 0;
+    return 0;
+  });
+}
+
+void dls_rt_sample_dtype(dls_rt* rt, int32_t split, int32_t dtype) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (dtype < DLS_F32 || dtype > DLS_I64) fail(Diag::R0504, "", fmt::format("unknown sample dtype {}", dtype));
+    rt->data[split].dtype = dtype;
+    return 0;
+  });
+}
+
 void dls_rt_split(dls_rt* rt, double fraction) {
   guarded(rt, 0, [&] {
     if (fraction < 0 || fraction >= 1) fail(Diag::R0504, "", "split fraction must be in [0, 1)");

@@ -66,6 +66,7 @@ struct DataDecl {
   int64_t dims[4] = {1, 1, 1, 1};
   int64_t classes = 0;
   int64_t label_numel = 1;  // class labels per sample: T for per-step labels [N, T] (set by dls_rt_io)
+  int32_t dtype = -1;       // declared sample element type (dls_dtype, dls_rt_sample_dtype); -1: not declared
 };
 struct PipeStep {
   int32_t op = 0;
@@ -82,6 +83,9 @@ struct dls_rt {
   int64_t epochs = 1, batch = 1, seed = 0;
   std::string ckpt_dir;
   int64_t ckpt_every = 1, ckpt_keep = 3;
+  std::string resume_path;  // the train block's `resume = "PATH"` (dls_rt_resume)
+  bool drop_last = false;   // the training pipeline's batch(n, drop_last: ...) (dls_rt_batching)
+  uint64_t data_fingerprint = 0;  // of the training data this run loaded (0: none), recorded in checkpoints
   int64_t validate_every = 1;
   int32_t metrics_mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
   dls::OptimizerConfig opt;

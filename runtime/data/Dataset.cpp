@@ -34,6 +34,24 @@ int64_t check_samples(const std::string& path, const std::vector<int64_t>& shape
   return shape[0];
 }
 
+// File-level checks of a sample array: the element type the spec declares (R0216) and finite values (R0215,
+// naming the record and the feature).
+void check_sample_values(const std::string& path, const Array& a, const DataDecl& decl, int64_t per) {
+  if (decl.dtype >= 0 && !a.elem.empty()) {
+    const bool ok = decl.dtype == DLS_U8                              ? a.elem == "u8"
+                    : decl.dtype == DLS_I32 || decl.dtype == DLS_I64 ? a.elem[0] == 'u' || a.elem[0] == 'i'
+                                                                     : a.elem[0] == 'f';
+    const char* declared = decl.dtype == DLS_U8 ? "u8" : decl.dtype == DLS_I32 ? "i32" : decl.dtype == DLS_I64 ? "i64"
+                           : decl.dtype == DLS_F16 ? "f16" : decl.dtype == DLS_BF16 ? "bf16" : "f32";
+    if (!ok) fail(Diag::R0216, fmt::format("{}:byte 0", path), path, a.elem, declared);
+  }
+  per = std::max<int64_t>(1, per);
+  for (size_t i = 0; i < a.values.size(); ++i)
+    if (!std::isfinite(a.values[i]))
+      fail(Diag::R0215, fmt::format("{}:record {}", path, int64_t(i) / per), path, int64_t(i) / per, int64_t(i) % per,
+           std::isnan(a.values[i]) ? "NaN" : a.values[i] > 0 ? "+Inf" : "-Inf");
+}
+
 void set_labels(Dataset& ds, const std::vector<double>& raw, const std::string& path, int64_t classes,
                 int64_t stride, int64_t offset) {
   if (classes > 0) {
@@ -107,6 +125,7 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   }
   Array x = decl.format == DLS_DATA_IDX ? read_idx(decl.path_a) : read_npy(decl.path_a);
   ds.n = check_samples(decl.path_a, x.shape, decl);
+  check_sample_values(decl.path_a, x, decl, ds.sample_numel);
   ds.x.resize(x.values.size());
   for (size_t i = 0; i < x.values.size(); ++i) ds.x[i] = float(x.values[i]);
   Array y = decl.format == DLS_DATA_IDX ? read_idx(decl.path_b) : read_npy(decl.path_b);
@@ -144,6 +163,7 @@ Dataset load_samples(const std::string& path, const DataDecl& decl) {
   int64_t declared = ds.sample_numel;
   if (x.values.size() == size_t(declared)) x.shape.insert(x.shape.begin(), 1);  // a single sample
   ds.n = check_samples(path, x.shape, decl);
+  check_sample_values(path, x, decl, ds.sample_numel);
   ds.x.assign(x.values.begin(), x.values.end());
   ds.label_numel = std::max<int64_t>(1, decl.label_numel);
   ds.labels.assign(size_t(ds.n * ds.label_numel), 0);

@@ -28,6 +28,7 @@ struct Dataset {
 struct Array {
   std::vector<int64_t> shape;
   std::vector<double> values;  // double so that i64 labels and NaN checks survive
+  std::string elem;            // the file's element type: u8, i8, i16, i32, i64, f32, f64 ("" for CSV text)
 };
 
 // Whole file, gunzipped when it starts with the gzip magic. R0201 / R0202.

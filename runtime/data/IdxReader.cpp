@@ -1,6 +1,8 @@
 // IdxReader.cpp: whole-file reading (raw or gzip through zlib) and the IDX format (big-endian header:
 // 0x00 0x00 type ndims, then ndims u32 sizes, then the data).
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -12,21 +14,34 @@
 namespace dls {
 
 std::vector<uint8_t> read_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail(Diag::R0201, path, path, std::strerror(errno));
-  // fopen succeeds on a directory (and its ftell is LONG_MAX, which once ended in "out of memory").
+  // O_NONBLOCK: opening a FIFO does not wait for a writer; only regular files are read (a FIFO, a device
+  // or a directory is refused before a byte is read).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail(Diag::R0201, path, path, std::strerror(errno));
   struct stat st;
-  if (::fstat(::fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-    std::fclose(f);
-    fail(Diag::R0201, path, path, S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(Diag::R0201, path, path, S_ISDIR(st.st_mode) ? "it is a directory" : S_ISFIFO(st.st_mode) ? "it is a FIFO, not a regular file" : "not a regular file");
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FILE* f = ::fdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    fail(Diag::R0201, path, path, std::strerror(errno));
   }
   unsigned char magic[2] = {0, 0};
   size_t got = std::fread(magic, 1, 2, f);
   std::vector<uint8_t> out;
   if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    // The same open file (not the path again, which may have been replaced meanwhile).
+    int gfd = ::dup(::fileno(f));
+    if (gfd >= 0) ::lseek(gfd, 0, SEEK_SET);  // the stream read ahead
     std::fclose(f);
-    gzFile gz = gzopen(path.c_str(), "rb");
-    if (!gz) fail(Diag::R0201, path, path, "cannot open gzip stream");
+    gzFile gz = gfd >= 0 ? gzdopen(gfd, "rb") : nullptr;
+    if (!gz) {
+      if (gfd >= 0) ::close(gfd);
+      fail(Diag::R0201, path, path, "cannot open gzip stream");
+    }
     gzbuffer(gz, 1 << 17);
     std::vector<uint8_t> buf(1 << 20);
     for (;;) {
@@ -39,6 +54,14 @@ std::vector<uint8_t> read_file(const std::string& path) {
         fail(Diag::R0202, fmt::format("{}:byte {}", path, off), path, off, msg);
       }
       if (n == 0) break;
+      // A gzip bomb stops here, with a diagnostic, instead of exhausting memory.
+      static const size_t cap = size_t(::sysconf(_SC_PHYS_PAGES)) * size_t(::sysconf(_SC_PAGE_SIZE)) / 2;
+      if (out.size() + size_t(n) > cap) {
+        long off = gzoffset(gz);
+        gzclose(gz);
+        fail(Diag::R0202, fmt::format("{}:byte {}", path, off), path, off,
+             fmt::format("it inflates to more than {} bytes, half of this machine's memory", cap));
+      }
       out.insert(out.end(), buf.begin(), buf.begin() + n);
     }
     // gzread returns 0 at a truncated stream end too; gzerror then reports Z_BUF_ERROR.
@@ -76,6 +99,7 @@ Array read_idx(const std::string& path) {
   size_t header = 4 + 4 * size_t(nd);
   if (b.size() < header) fail(Diag::R0203, fmt::format("{}:byte {}", path, b.size()), path, b.size(), header);
   Array a;
+  a.elem = type == 0x08 ? "u8" : type == 0x09 ? "i8" : type == 0x0B ? "i16" : type == 0x0C ? "i32" : type == 0x0D ? "f32" : "f64";
   size_t count = 1;
   for (int i = 0; i < nd; ++i) {
     const uint8_t* p = &b[4 + 4 * i];

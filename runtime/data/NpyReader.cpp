@@ -58,6 +58,7 @@ Array read_npy(const std::string& path) {
   else if (descr == "<i4" || descr == "i4") es = 4, kind = 'i';
   else if (descr == "<i8" || descr == "i8") es = 8, kind = 'l';
   else fail(Diag::R0211, path, path, descr);
+  a.elem = kind == 'f' ? "f32" : kind == 'd' ? "f64" : kind == 'u' ? "u8" : kind == 'i' ? "i32" : "i64";
   size_t data = hstart + hlen, need = data + count * es;
   if (b.size() < need) fail(Diag::R0203, fmt::format("{}:byte {}", path, b.size()), path, b.size(), need);
   a.values.resize(count);

@@ -9,21 +9,45 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+
+#include "RunDir.h"
 
 namespace dls {
 
 namespace {
 
 const char kMagic[8] = {'D', 'L', 'S', 'C', 'K', 'P', 'T', 0};
-const uint32_t kVersion = 1;
+const uint32_t kVersion = 2;
 
-struct Writer {
-  std::string buf;
-  template <class T>
-  void put(const T& v) { buf.append(reinterpret_cast<const char*>(&v), sizeof v); }
-  void bytes(const void* p, size_t n) { buf.append(static_cast<const char*>(p), n); }
+// What made a checkpoint (version 2).
+struct Made {
+  int32_t kind = 0;
+  double lr = 0, momentum = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  int32_t nesterov = 0;
+  int64_t batch = 0;
+  uint64_t structure = 0, data = 0;
 };
+const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8;
+
+Made made_by(const dls_rt* rt) {
+  Made m;
+  m.kind = rt->opt.kind, m.lr = rt->opt.lr, m.momentum = rt->opt.momentum, m.beta1 = rt->opt.beta1;
+  m.beta2 = rt->opt.beta2, m.eps = rt->opt.eps, m.weight_decay = rt->opt.weight_decay, m.nesterov = rt->opt.nesterov;
+  m.batch = rt->batch, m.structure = structure_hash(rt), m.data = rt->data_fingerprint;
+  return m;
+}
+
+const char* optimizer_name(int32_t k) {
+  switch (k) {
+    case DLS_OPT_SGD: return "sgd";
+    case DLS_OPT_ADAM: return "adam";
+    case DLS_OPT_ADAMW: return "adamw";
+    case DLS_OPT_RMSPROP: return "rmsprop";
+    default: return "an unknown optimizer";
+  }
+}
 
 struct Reader {
   const std::string& buf;
@@ -44,6 +68,45 @@ struct Reader {
     if (pos + n > buf.size()) return ok = false;
     std::memcpy(p, buf.data() + pos, n);
     pos += n;
+    return true;
+  }
+};
+
+// Buffered writes to a file descriptor with a running CRC: memory stays bounded by the buffer and the
+// largest tensor, however large the checkpoint.
+struct FileWriter {
+  int fd;
+  std::string buf, why;
+  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  template <class T>
+  void put(const T& v) { bytes(&v, sizeof v); }
+  void bytes(const void* p, size_t n) {
+    const char* c = static_cast<const char*>(p);
+    while (n > 0) {
+      size_t take = std::min(n, size_t(1 << 20));
+      crc = (uint32_t)crc32(crc, reinterpret_cast<const Bytef*>(c), (uInt)take);
+      buf.append(c, take);
+      c += take, n -= take;
+      if (buf.size() >= (1 << 20)) flush();
+    }
+  }
+  bool flush() {
+    if (why.empty() && !buf.empty() && !write_all(fd, buf.data(), buf.size(), why)) return false;
+    buf.clear();
+    return why.empty();
+  }
+  static bool write_all(int fd, const char* p, size_t n, std::string& why) {
+    while (n > 0) {
+      ssize_t w = ::write(fd, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        why = std::strerror(errno);
+        if (errno == ENOSPC) why += " (disk full)";
+        if (errno == EFBIG) why += " (file size limit reached)";
+        return false;
+      }
+      p += w, n -= size_t(w);
+    }
     return true;
   }
 };
@@ -73,7 +136,8 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n.size() == 16 && n.rfind("ckpt-", 0) == 0 && n.compare(11, 5, ".dlsc") == 0)
+    if (n.size() == 16 && n.rfind("ckpt-", 0) == 0 && n.compare(11, 5, ".dlsc") == 0 &&
+        n.find_first_not_of("0123456789", 5) == 11)
       out.push_back({std::atoll(n.substr(5, 6).c_str()), dir + "/" + n});
   }
   closedir(d);
@@ -81,49 +145,68 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   return out;
 }
 
-bool write_all(int fd, const char* p, size_t n, std::string& why) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      why = std::strerror(errno);
-      if (errno == ENOSPC) why += " (disk full)";
-      if (errno == EFBIG) why += " (file size limit reached)";
-      return false;
-    }
-    p += w, n -= size_t(w);
-  }
-  return true;
+// The size of this program's checkpoint file (version 2), the most a reader accepts.
+size_t expected_size(const std::vector<Entry>& es) {
+  size_t n = 8 + 4 + 8 + 8 + 8 + 8 + 8 + kMadeBytes + 4 + 4;
+  for (const auto& e : es) n += 4 + e.name.size() + 4 + 32 + 8 + size_t(e.numel) * 4;
+  return n;
 }
 
-// Temporaries of writers that died mid-write (kill -9, power loss): .tmp-ckpt-EPOCH-PID whose PID is gone.
-// 50 kill -9s during training left 9 of them behind before this.
-void remove_stale_temporaries(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> stale;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n.rfind(".tmp-ckpt-", 0) != 0) continue;
-    size_t dash = n.rfind('-');
-    long pid = std::atol(n.c_str() + dash + 1);
-    if (pid > 0 && pid != long(::getpid()) && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) stale.push_back(dir + "/" + n);
+// Checks what made a checkpoint against this program when training continues from it.
+void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
+  const Made now = made_by(rt);
+  if (m.structure != now.structure) {
+    Fault f = make_fault(Diag::R0307, path, path, "another network structure", "this spec's network");
+    f.notes.push_back(fmt::format("the ops, their attributes or the shapes differ (structure hash {:016x}, this program {:016x})",
+                                  m.structure, now.structure));
+    f.notes.push_back("train from scratch into another checkpoint directory, or `train --overwrite` to replace this run");
+    throw f;
   }
-  closedir(d);
-  for (const auto& p : stale) ::unlink(p.c_str());
+  if (m.kind != now.kind) {
+    Fault f = make_fault(Diag::R0307, path, path, fmt::format("optimizer {}", optimizer_name(m.kind)),
+                         fmt::format("optimizer {}", optimizer_name(now.kind)));
+    f.notes.push_back("its saved state (momentum, moment estimates) means something else to another optimizer");
+    f.notes.push_back("train from scratch into another checkpoint directory, or `train --overwrite` to replace this run");
+    throw f;
+  }
+  auto changed = [&](const char* what, double a, double b) {
+    if (a != b) warn(Diag::R0308, path, path, fmt::format("{} {:g}", what, a), fmt::format("{} {:g}", what, b));
+  };
+  changed("lr", m.lr, now.lr);
+  changed("momentum", m.momentum, now.momentum);
+  changed("beta1", m.beta1, now.beta1);
+  changed(m.kind == DLS_OPT_RMSPROP ? "alpha" : "beta2", m.beta2, now.beta2);
+  changed("eps", m.eps, now.eps);
+  changed("weight_decay", m.weight_decay, now.weight_decay);
+  changed("nesterov", m.nesterov, now.nesterov);
+  changed("batch size", double(m.batch), double(now.batch));
+  if (m.data != 0 && now.data != 0 && m.data != now.data)
+    warn(Diag::R0308, path, path, fmt::format("training data {:016x}", m.data), fmt::format("training data {:016x}", now.data));
 }
 
 // Parses and validates one file; on success copies everything into rt. Returns "" or the reason.
-std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info) {
-  std::string buf;
+std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, bool resuming) {
+  std::vector<Entry> want = entries(rt);
+  std::string buf, why;
+  // This program's checkpoint has expected_size bytes; one of another layout is parsed far enough to say
+  // what differs (R0305, R0306) when it is at most about twice as large; anything larger is not read.
+  const size_t limit = 2 * expected_size(want) + (size_t(1) << 20);
   {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return std::strerror(errno);
-    char tmp[1 << 16];
-    size_t n;
-    while ((n = std::fread(tmp, 1, sizeof tmp, f)) > 0) buf.append(tmp, n);
-    std::fclose(f);
+    int fd = open_regular(path, why);
+    if (fd < 0) return why;
+    struct stat st;
+    char head[20];
+    const bool big = ::fstat(fd, &st) == 0 && size_t(st.st_size) > limit;
+    const bool peeked = big && ::pread(fd, head, sizeof head, 0) == ssize_t(sizeof head);
+    ::close(fd);
+    if (peeked && std::memcmp(head, kMagic, 8) == 0) {
+      uint64_t h;
+      std::memcpy(&h, head + 12, 8);
+      if (h != rt->layout_hash) fail(Diag::R0305, path, path, h, rt->layout_hash);
+    }
+    if (big) return fmt::format("{} bytes, far more than this program's checkpoint ({} bytes)", st.st_size, expected_size(want));
   }
+  if (!read_regular(path, buf, why, limit)) return why;
   if (buf.size() < 8 + 4 + 4 || std::memcmp(buf.data(), kMagic, 8) != 0) return "not a dlspec checkpoint (bad magic)";
   uint32_t stored;
   std::memcpy(&stored, buf.data() + buf.size() - 4, 4);
@@ -131,15 +214,24 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info) 
   if (crc != stored) return fmt::format("CRC mismatch (stored {:08x}, computed {:08x})", stored, crc);
   Reader r{buf, 8};
   uint32_t version = r.get<uint32_t>();
-  if (version != kVersion) return fmt::format("format version {} (this runtime reads {})", version, kVersion);
+  if (version != 1 && version != kVersion) return fmt::format("format version {} (this runtime reads 1 and {})", version, kVersion);
   uint64_t hash = r.get<uint64_t>();
   if (hash != rt->layout_hash) fail(Diag::R0305, path, path, hash, rt->layout_hash);
   info.epoch = r.get<int64_t>();
   info.global_step = r.get<int64_t>();
   int64_t updates = r.get<int64_t>();
   uint64_t seed = r.get<uint64_t>();
+  Made made;
+  if (version >= 2) {
+    made.kind = r.get<int32_t>();
+    made.lr = r.get<double>(), made.momentum = r.get<double>(), made.beta1 = r.get<double>();
+    made.beta2 = r.get<double>(), made.eps = r.get<double>(), made.weight_decay = r.get<double>();
+    made.nesterov = r.get<int32_t>();
+    made.batch = r.get<int64_t>();
+    made.structure = r.get<uint64_t>(), made.data = r.get<uint64_t>();
+  }
   uint32_t count = r.get<uint32_t>();
-  std::vector<Entry> want = entries(rt);
+  if (!r.ok) return "truncated header";
   if (count != want.size())
     fail(Diag::R0306, path, path, fmt::format("it holds {} tensors, this program has {} (parameters and their optimizer state: "
                                               "was it saved with another optimizer or momentum?)", count, want.size()));
@@ -166,8 +258,17 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info) 
     }
     data[i].resize(size_t(numel));
     if (!r.bytes(data[i].data(), size_t(numel) * 4)) return "truncated tensor data";
+    for (float v : data[i])
+      if (!std::isfinite(v)) return fmt::format("'{}' holds a non-finite value", name);
   }
   if (r.pos != buf.size() - 4) return "trailing bytes";
+  if (version >= 2 && resuming) check_made(rt, path, made);
+  if (version >= 2 && !resuming && made.structure != structure_hash(rt)) {
+    Fault f = make_fault(Diag::R0307, path, path, "another network structure", "this spec's network");
+    f.notes.push_back(fmt::format("the ops, their attributes or the shapes differ (structure hash {:016x}, this program {:016x})",
+                                  made.structure, structure_hash(rt)));
+    throw f;
+  }
   for (size_t i = 0; i < want.size(); ++i)
     to_device(rt, want[i].t ? want[i].t->d.data : want[i].state, data[i].data(), data[i].size() * 4);
   rt->updates = updates;
@@ -178,12 +279,77 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info) 
 
 }  // namespace
 
+uint64_t structure_hash(const dls_rt* rt) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* p, size_t n) {
+    const unsigned char* c = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ull;
+  };
+  auto mix64 = [&](int64_t v) { mix(&v, sizeof v); };
+  for (const auto& op : rt->ops) {
+    mix64(op->d.opcode);
+    for (double a : op->attrs) mix(&a, sizeof a);
+    mix64(int64_t(op->tensors.size()));
+    for (const auto& t : op->tensors) {  // per-sample shapes: the batch size is not the structure
+      mix64(t.dtype), mix64(t.rank);
+      for (int k = 1; k < t.rank; ++k) mix64(t.dims[k]);
+    }
+  }
+  for (const auto& p : rt->params) {
+    mix(p.name.data(), p.name.size());
+    const auto& d = rt->tensors[p.value].d;
+    for (int k = 0; k < d.rank; ++k) mix64(d.dims[k]);
+    mix64(p.trainable);
+  }
+  return h;
+}
+
+std::string nonfinite_state(dls_rt* rt) {
+  std::vector<float> host;
+  for (const auto& e : entries(rt)) {
+    host.resize(size_t(e.numel));
+    to_host(rt, host.data(), e.t ? e.t->d.data : e.state, host.size() * 4);
+    for (float v : host)
+      if (!std::isfinite(v)) return e.name;
+  }
+  return "";
+}
+
+std::string newest_checkpoint(const std::string& dir) {
+  auto all = list_checkpoints(dir);
+  return all.empty() ? std::string() : all.front().second;
+}
+
+void remove_checkpoints(const std::string& dir) {
+  for (const auto& c : list_checkpoints(dir)) ::unlink(c.second.c_str());
+}
+
 std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step) {
   ::signal(SIGXFSZ, SIG_IGN);  // exceeding RLIMIT_FSIZE then fails write() with EFBIG instead of killing us
   std::string final_path = fmt::format("{}/ckpt-{:06d}.dlsc", dir, epoch);
+  auto before = list_checkpoints(dir);
+  auto previous = [&] {
+    for (const auto& c : before)
+      if (c.first <= epoch) return fmt::format("the previous checkpoint '{}' is intact", c.second);
+    return std::string("no earlier checkpoint exists");
+  };
   if (!make_dirs(dir))
-    fail(Diag::R0301, dir, final_path, fmt::format("cannot create directory: {}", std::strerror(errno)));
-  Writer w;
+    fail(Diag::R0301, dir, final_path, fmt::format("cannot create directory: {}", std::strerror(errno)), previous());
+  std::vector<Entry> es = entries(rt);
+  // Never write poisoned state: check everything before the file exists (one tensor in memory at a time).
+  if (std::string bad = nonfinite_state(rt); !bad.empty()) {
+    Fault f = make_fault(Diag::R0110, rt->spec_path, fmt::format("'{}'", bad), epoch, global_step);
+    f.notes.push_back(previous());
+    throw f;
+  }
+  std::string tmp = fmt::format("{}/.tmp-ckpt-{:06d}-{}", dir, epoch, ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST) {  // a link or a file planted under our name: never written through
+    ::unlink(tmp.c_str());
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) fail(Diag::R0301, final_path, final_path, std::strerror(errno), previous());
+  FileWriter w{fd, {}, {}};
   w.bytes(kMagic, 8);
   w.put(kVersion);
   w.put(rt->layout_hash);
@@ -191,7 +357,9 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
   w.put(global_step);
   w.put(rt->updates);
   w.put(uint64_t(rt->seed));
-  std::vector<Entry> es = entries(rt);
+  const Made m = made_by(rt);
+  w.put(m.kind), w.put(m.lr), w.put(m.momentum), w.put(m.beta1), w.put(m.beta2), w.put(m.eps), w.put(m.weight_decay);
+  w.put(m.nesterov), w.put(m.batch), w.put(m.structure), w.put(m.data);
   w.put(uint32_t(es.size()));
   std::vector<float> host;
   for (const auto& e : es) {
@@ -203,40 +371,43 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
     host.resize(size_t(e.numel));
     to_host(rt, host.data(), e.t ? e.t->d.data : e.state, host.size() * 4);
     w.bytes(host.data(), host.size() * 4);
+    if (!w.why.empty()) break;
   }
-  uint32_t crc = (uint32_t)crc32(0L, reinterpret_cast<const Bytef*>(w.buf.data()), (uInt)w.buf.size());
-  w.put(crc);
-
-  std::string tmp = fmt::format("{}/.tmp-ckpt-{:06d}-{}", dir, epoch, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail(Diag::R0301, final_path, final_path, std::strerror(errno));
-  std::string why;
-  bool ok = write_all(fd, w.buf.data(), w.buf.size(), why);
+  const uint32_t crc = w.crc;
+  w.buf.append(reinterpret_cast<const char*>(&crc), 4);
+  bool ok = w.flush();
+  std::string why = w.why;
   if (ok && ::fsync(fd) != 0) ok = false, why = std::strerror(errno);
   if (::close(fd) != 0 && ok) ok = false, why = std::strerror(errno);
   if (ok && ::rename(tmp.c_str(), final_path.c_str()) != 0) ok = false, why = std::strerror(errno);
   if (!ok) {
     ::unlink(tmp.c_str());
-    fail(Diag::R0301, final_path, final_path, why);
+    fail(Diag::R0301, final_path, final_path, why, previous());
   }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  auto all = list_checkpoints(dir);
-  for (size_t i = size_t(std::max<int64_t>(rt->ckpt_keep, 1)); i < all.size(); ++i) ::unlink(all[i].second.c_str());
-  remove_stale_temporaries(dir);
+  // Prune: of the checkpoints up to this one, keep the newest `keep`; never touch newer ones.
+  size_t kept = 0;
+  for (const auto& c : list_checkpoints(dir)) {
+    if (c.first > epoch) continue;
+    if (++kept > size_t(std::max<int64_t>(rt->ckpt_keep, 1))) ::unlink(c.second.c_str());
+  }
   return final_path;
 }
 
-CheckpointInfo load_checkpoint(dls_rt* rt, const std::string& dir) {
-  auto all = list_checkpoints(dir);
+CheckpointInfo load_checkpoint(dls_rt* rt, const std::string& dir, bool resuming) {
+  struct stat st;
+  std::vector<std::pair<int64_t, std::string>> all;
+  if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) all.push_back({0, dir});  // one named file
+  else all = list_checkpoints(dir);
   if (all.empty()) fail(Diag::R0302, dir, dir);
   std::string first_reason, first_path;
   for (size_t i = 0; i < all.size(); ++i) {
     CheckpointInfo info;
-    std::string why = try_load(rt, all[i].second, info);
+    std::string why = try_load(rt, all[i].second, info, resuming);
     if (why.empty()) {
       if (i > 0) warn(Diag::R0304, first_path, first_path, first_reason, all[i].second);
       return info;

@@ -1,11 +1,18 @@
 // Checkpoint.h: binary checkpoints. File layout (little-endian):
-//   "DLSCKPT\0"  u32 version(1)  u64 layout_hash  i64 epoch  i64 global_step  i64 updates  u64 rng_seed
+//   "DLSCKPT\0"  u32 version(2)  u64 layout_hash  i64 epoch  i64 global_step  i64 updates  u64 rng_seed
+//   what made it (version 2): i32 optimizer kind, f64 lr, momentum, beta1, beta2, eps, weight_decay,
+//     i32 nesterov, i64 batch, u64 structure hash (every op's opcode, attributes and per-sample shapes, and
+//     every parameter's name and shape), u64 training-data fingerprint
 //   u32 count, then per tensor: u32 name_len, name, i32 rank, i64 dims[4], i64 numel, f32 data[numel]
 //   u32 crc32 of every byte before it.
+// Version 1 files (without "what made it") are still read.
 // Tensor names: "<param>" for values (parameters and state such as running statistics), "<param>#0" and
-// "<param>#1" for optimizer state. Written to DIR/.tmp-*, fsync'd, renamed to DIR/ckpt-EEEEEE.dlsc,
-// directory fsync'd; the newest `keep` are kept. Loading validates everything and falls back to the
-// previous checkpoint (warning R0304) when the newest is damaged.
+// "<param>#1" for optimizer state. Streamed (one tensor in memory at a time) to DIR/.tmp-* created
+// O_EXCL|O_NOFOLLOW, fsync'd, renamed to DIR/ckpt-EEEEEE.dlsc, directory fsync'd. Of the checkpoints up to
+// the one just written the newest `keep` are kept; newer ones (not this run's) are never removed. A state
+// holding NaN or Inf is never written (R0110). Loading reads regular files only, of exactly the size this
+// program's checkpoint has, validates everything and falls back to the previous checkpoint (warning R0304)
+// when the newest is damaged.
 #ifndef DLSPEC_RUNTIME_TRAIN_CHECKPOINT_H
 #define DLSPEC_RUNTIME_TRAIN_CHECKPOINT_H
 #include <string>
@@ -18,9 +25,20 @@ struct CheckpointInfo {
   int64_t global_step = 0;  // steps completed
   std::string path;
 };
-// Returns the written path. On failure (ENOSPC, EFBIG, ...) throws R0301 and leaves earlier files intact.
+// Returns the written path. On failure (ENOSPC, EFBIG, ...) throws R0301 and leaves earlier files intact;
+// a non-finite value in the state throws R0110 naming the tensor (nothing is written).
 std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step);
-// Loads the newest valid checkpoint of `dir` into rt. R0302, R0303, R0305, R0306; warns R0304.
-CheckpointInfo load_checkpoint(dls_rt* rt, const std::string& dir);
+// Loads the newest valid checkpoint of `dir` (or the file `dir` names) into rt. R0302, R0303, R0305, R0306;
+// warns R0304. `resuming`: training continues from it, so what made it must match this program (R0307 for
+// another network structure or optimizer kind; R0308 warnings for changed hyperparameters, batch size or data).
+CheckpointInfo load_checkpoint(dls_rt* rt, const std::string& dir, bool resuming = false);
+// The newest checkpoint file of `dir` ("" when there is none).
+std::string newest_checkpoint(const std::string& dir);
+// Removes every checkpoint of `dir` (train --overwrite).
+void remove_checkpoints(const std::string& dir);
+// The first parameter or optimizer state holding a non-finite value ("" when all are finite).
+std::string nonfinite_state(dls_rt* rt);
+// Hash of the network's ops (opcode, attributes, per-sample shapes) and parameters (names, shapes).
+uint64_t structure_hash(const dls_rt* rt);
 }  // namespace dls
 #endif

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "../core/Rng.h"
+#include "RunDir.h"
 #include "Trainer.h"
 
 namespace dls {
@@ -18,7 +19,9 @@ const char* kUsage =
     "usage: %s <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train [--epochs N] [--threads N] [--resume DIR]   train the network (resume from DIR's newest checkpoint)\n"
+    "  train [--epochs N] [--threads N] [--resume DIR] [--overwrite]\n"
+    "                                                   train the network (resume from DIR's newest checkpoint;\n"
+    "                                                   --overwrite: start over where an earlier run's checkpoints are)\n"
     "  eval [--checkpoint DIR] [--threads N]            evaluate on the test split\n"
     "  predict FILE [--checkpoint DIR]                  print the predicted class of each sample in FILE (.npy or IDX)\n"
     "  bench [--steps N] [--warmup N] [--threads N]     training throughput on synthetic in-memory batches (no data\n"
@@ -39,7 +42,9 @@ BenchArgs g_bench;
 int64_t parse_count(const std::string& flag, const std::string& v) {
   char* end = nullptr;
   long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || n <= 0 || n > 1000000) fail(Diag::R0404, "", flag, v);
+  // Digits only: strtoll alone would also take " 3" and "+3".
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || *end || n <= 0 || n > 1000000)
+    fail(Diag::R0404, "", flag, v);
   return n;
 }
 
@@ -70,9 +75,11 @@ Options parse(int argc, char** argv) {
     } else if (f == "--threads") {
       o.threads = int32_t(parse_count(f, value(f)));
     } else if (f == "--resume" && o.command == "train") {
-      o.resume = value(f);
+      o.resume = value(f);  // a checkpoint directory (its newest valid checkpoint) or one checkpoint file
       struct stat st;
-      if (::stat(o.resume.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.resume);
+      if (::stat(o.resume.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) fail(Diag::R0405, "", o.resume);
+    } else if (f == "--overwrite" && o.command == "train") {
+      o.overwrite = true;
     } else if (f == "--checkpoint" && (o.command == "eval" || o.command == "predict")) {
       o.checkpoint = value(f);
       struct stat st;
@@ -197,6 +204,8 @@ extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn t
     ::setenv("DLS_NO_REEXEC", "1", 1);
     ::execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
   }
+  // A signal while the program sets up or loads data ends training at its first step boundary, as later.
+  if (o.command == "train") install_stop_signals();
   try {
     return run(o, Program{setup, train_step, eval_step});
   } catch (const Fault& f) {

@@ -1,6 +1,8 @@
 #include "Metrics.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <cstring>
 
 #include "../core/Runtime.h"
+#include "RunDir.h"
 
 namespace dls {
 
@@ -20,34 +23,108 @@ namespace {
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
 }  // namespace
 
-void append_metrics(const std::string& dir, const EpochMetrics& m) {
+namespace {
+// Appends `record` to `path` as one write; see append_metrics.
+bool append_record(const std::string& path, const std::string& header, const std::string& record) {
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    warn(Diag::R0108, path, path, errno == ELOOP ? std::string("it is a symbolic link") : std::strerror(errno));
+    return false;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    warn(Diag::R0108, path, path, "not a regular file");
+    return false;
+  }
+  off_t size = st.st_size;
+  if (size > 0) {  // cut a torn last record back to the last newline
+    char last = 0;
+    if (::pread(fd, &last, 1, size - 1) == 1 && last != '\n') {
+      off_t keep = 0;
+      std::vector<char> buf(size_t(std::min<off_t>(size, 1 << 16)));
+      for (off_t end = size; end > 0 && keep == 0;) {
+        off_t from = std::max<off_t>(0, end - off_t(buf.size()));
+        ssize_t n = ::pread(fd, buf.data(), size_t(end - from), from);
+        if (n <= 0) break;
+        for (ssize_t i = n - 1; i >= 0; --i)
+          if (buf[size_t(i)] == '\n') {
+            keep = from + i + 1;
+            break;
+          }
+        end = from;
+      }
+      if (::ftruncate(fd, keep) == 0) size = keep;
+    }
+  }
+  const std::string text = (size == 0 ? header : std::string()) + record;
+  ssize_t w = ::write(fd, text.data(), text.size());
+  if (w != ssize_t(text.size())) {
+    std::string why = w < 0 ? std::strerror(errno) : std::string("short write (disk full?)");
+    if (::ftruncate(fd, size) != 0) why += "; the partial record could not be removed";
+    ::close(fd);
+    warn(Diag::R0108, path, path, why);
+    return false;
+  }
+  ::close(fd);
+  return true;
+}
+}  // namespace
+
+bool append_metrics(const std::string& dir, const EpochMetrics& m) {
   if (!make_dirs(dir)) {
     warn(Diag::R0108, dir, dir, std::strerror(errno));
-    return;
+    return false;
   }
-  {
-    std::ofstream j(dir + "/metrics.jsonl", std::ios::app);
-    if (!j) warn(Diag::R0108, dir + "/metrics.jsonl", dir + "/metrics.jsonl", std::strerror(errno));
-    j << fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{},\"train_accuracy\":{}}}\n",
-                     m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr),
-                     num(m.train_acc));
-  }
-  std::string csv = dir + "/metrics.csv";
-  struct stat st;
-  bool fresh = ::stat(csv.c_str(), &st) != 0 || st.st_size == 0;
-  std::ofstream c(csv, std::ios::app);
-  if (fresh) c << "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr,train_accuracy\n";
+  bool ok = append_record(
+      dir + "/metrics.jsonl", "",
+      fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{},\"train_accuracy\":{}}}\n",
+                  m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr),
+                  num(m.train_acc)));
   auto cn = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
-  c << fmt::format("{},{},{},{},{},{},{},{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc), cn(m.img_s),
-                   cn(m.seconds), cn(m.lr), cn(m.train_acc));
+  ok &= append_record(dir + "/metrics.csv", "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr,train_accuracy\n",
+                      fmt::format("{},{},{},{},{},{},{},{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc),
+                                  cn(m.img_s), cn(m.seconds), cn(m.lr), cn(m.train_acc)));
+  return ok;
+}
+
+void trim_metrics(const std::string& dir, int64_t last_epoch) {
+  for (const char* name : {"metrics.csv", "metrics.jsonl"}) {
+    const std::string path = dir + "/" + name;
+    if (last_epoch <= 0) {
+      ::unlink(path.c_str());
+      continue;
+    }
+    std::string text, why;
+    if (!read_regular(path, text, why, size_t(1) << 30, true)) continue;
+    std::string out;
+    std::stringstream ss(text);
+    std::string line;
+    bool csv = std::string(name) == "metrics.csv";
+    for (bool first = true; std::getline(ss, line); first = false) {
+      if (ss.eof()) break;  // a torn last record (no newline)
+      if (csv && first) {
+        out += line + "\n";
+        continue;
+      }
+      const char* p = csv ? line.c_str() : std::strstr(line.c_str(), "\"epoch\":");
+      if (!p) continue;
+      if (!csv) p += 8;
+      if (std::atoll(p) <= last_epoch) out += line + "\n";
+    }
+    if (out != text) write_replace(path, out, false);
+  }
 }
 
 std::vector<EpochMetrics> read_metrics(const std::string& dir) {
   std::vector<EpochMetrics> out;
-  std::ifstream c(dir + "/metrics.csv");
+  std::string text, why;
+  if (!read_regular(dir + "/metrics.csv", text, why, size_t(1) << 30, true)) return out;
+  std::stringstream c(text);
   std::string line;
   std::getline(c, line);  // header
   while (std::getline(c, line)) {
+    if (c.eof()) break;  // a torn last record (no newline)
     std::vector<double> v;
     std::stringstream ss(line);
     std::string cell;
@@ -61,7 +138,7 @@ std::vector<EpochMetrics> read_metrics(const std::string& dir) {
   return out;
 }
 
-void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
+bool write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
   const int W = 940, H = 360, pw = 380, ph = 260, top = 50, left1 = 70, left2 = 520;
   std::string s = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">\n"
                               "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n", W, H);
@@ -113,7 +190,12 @@ void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
   panel(left1, "loss", {{"train", tl}, {"validation", vl}}, false);
   panel(left2, "accuracy", {{"train", ta}, {"validation", va}}, true);
   s += "</svg>\n";
-  std::ofstream(dir + "/curves.svg") << s;
+  const std::string path = dir + "/curves.svg";
+  if (std::string why = write_replace(path, s, false); !why.empty()) {
+    warn(Diag::R0108, path, path, why);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace dls

@@ -11,9 +11,15 @@ struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
   double train_loss = 0, val_loss = 0, val_acc = 0, img_s = 0, seconds = 0, lr = 0, train_acc = 0;
 };
-void append_metrics(const std::string& dir, const EpochMetrics& m);
+// Appends one record to each file, whole or not at all: one write(2) per record, a file that does not end
+// with a newline (torn by an earlier full disk) is first cut back to its last whole record, and a failed
+// write is undone. Links are not followed. Returns false (after warning R0108) when nothing was written.
+bool append_metrics(const std::string& dir, const EpochMetrics& m);
+// Keeps the records of epochs 1..last_epoch (a resumed run continues after them); 0 removes both files.
+void trim_metrics(const std::string& dir, int64_t last_epoch);
 // Reads metrics.csv of `dir` (all epochs so far, resumed runs included).
 std::vector<EpochMetrics> read_metrics(const std::string& dir);
-void write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms);
+// Written to a temporary and renamed over curves.svg. Returns false (after warning R0108) on failure.
+bool write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms);
 }  // namespace dls
 #endif

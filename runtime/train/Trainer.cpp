@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "Checkpoint.h"
 #include "Guards.h"
 #include "Metrics.h"
+#include "RunDir.h"
 
 namespace dls {
 
@@ -174,93 +176,220 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   return r;
 }
 
+namespace {
+
+// A cheap fingerprint of the training data a run trains on: sizes and a CRC of the values.
+uint64_t data_fingerprint(const Dataset& ds) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  auto add = [&](const void* p, size_t n) {
+    const Bytef* b = static_cast<const Bytef*>(p);
+    while (n > 0) {
+      uInt take = uInt(std::min(n, size_t(1) << 30));
+      crc = crc32(crc, b, take);
+      b += take, n -= take;
+    }
+  };
+  add(ds.x.data(), ds.x.size() * 4);
+  add(ds.labels.data(), ds.labels.size() * 4);
+  add(ds.targets.data(), ds.targets.size() * 4);
+  return (uint64_t(ds.n) << 40) ^ (uint64_t(ds.sample_numel) << 32) ^ uint64_t(crc);
+}
+
+// Whether checkpoint path `resume` (a directory or one of its files) is in run directory `dir`.
+bool same_dir(const std::string& resume, const std::string& dir) {
+  struct stat a, b;
+  std::string rdir = resume;
+  if (::stat(resume.c_str(), &a) == 0 && !S_ISDIR(a.st_mode)) {
+    size_t slash = resume.rfind('/');
+    rdir = slash == std::string::npos ? "." : resume.substr(0, slash);
+  }
+  return ::stat(rdir.c_str(), &a) == 0 && ::stat(dir.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+bool has_op(const dls_rt* rt, int32_t opcode) {
+  for (const auto& op : rt->ops)
+    if (op->d.opcode == opcode) return true;
+  return false;
+}
+
+}  // namespace
+
 int run_train(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
   const int64_t epochs = o.epochs > 0 ? o.epochs : rt->epochs;
-  Splits s = load_splits(rt, true);
+  // The run directory: metrics, and checkpoints (the declared checkpoint directory, or runs/NAME, where the
+  // final weights of a spec without `checkpoint =` are kept). It belongs to this run until it ends.
   const std::string dir = run_dir(rt);
+  const std::string resume = !o.resume.empty() ? o.resume : rt->resume_path;
+  install_stop_signals();  // from here on, SIGINT/SIGTERM/SIGHUP end the run at a step boundary
+  struct Restore {
+    ~Restore() { restore_stop_signals(); }
+  } restore;
+  RunLock lock(dir);
+  remove_temporaries(dir);  // under the lock, every temporary is an earlier run's leftover
+  Splits s = load_splits(rt, true);
+  rt->data_fingerprint = data_fingerprint(s.train);
+  // After the data (its errors come first), before anything is written.
+  const bool continues = !resume.empty() && same_dir(resume, dir);
+  if (o.overwrite) {
+    remove_checkpoints(dir);
+  } else if (std::string newest = newest_checkpoint(dir); !newest.empty() && !continues) {
+    Fault f = make_fault(Diag::R0310, dir, dir, newest);
+    f.notes.push_back(fmt::format("`train --resume {}` continues that run", dir));
+    f.notes.push_back("`train --overwrite` starts over here, deleting its checkpoints and metrics");
+    f.notes.push_back("or train into another directory (the train block's `checkpoint =`)");
+    throw f;
+  }
   int64_t start_epoch = 0, global_step = 0;
-  if (!o.resume.empty()) {
-    CheckpointInfo ci = load_checkpoint(rt, o.resume);
+  std::string last_good;  // the newest checkpoint with this run's good state
+  if (!resume.empty()) {
+    struct stat st;
+    if (::stat(resume.c_str(), &st) != 0) fail(Diag::R0405, rt->spec_path, resume);
+    CheckpointInfo ci = load_checkpoint(rt, resume, true);
     start_epoch = ci.epoch, global_step = ci.global_step;
+    last_good = ci.path;
     if (!o.quiet) std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
   }
-  Loader loader(s.train, s.train_aug, rt->batch, true, uint64_t(rt->seed));
+  trim_metrics(dir, continues ? start_epoch : 0);  // a new run starts its own metrics; a resumed one drops later rows
+  bool drop_last = rt->drop_last;
+  const int64_t rest = s.train.n % rt->batch;
+  if (!drop_last && rest != 0 && has_op(rt, DLS_OP_BATCH_NORM)) {
+    warn(Diag::R0109, rt->spec_path, rest, rt->batch - rest, rt->batch, s.train.n);
+    drop_last = true;
+  }
+  Loader loader(s.train, s.train_aug, rt->batch, drop_last, uint64_t(rt->seed));
   StepRunner steps(rt, p.train_step);
   Guards guards(rt);
   Progress prog;
   prog.quiet = o.quiet;
-  const std::string ckdir = rt->ckpt_dir;
+  const bool declared_ckpt = !rt->ckpt_dir.empty();
   int64_t ckpt_failures = 0;  // checkpoint writes that failed (R0301): training goes on, the exit status is 1
-  for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
-    auto t0 = Clock::now();
-    loader.start_epoch(epoch);
-    const int64_t nb = loader.batches();
-    double loss_sum = 0;
-    int64_t correct = 0;
-    const Tensor& out = rt->tensors[rt->io_output];
-    const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-    const bool classify = !s.train.labels.empty() && C > 1;
-    std::vector<float> logits(size_t(out.d.numel));
-    rt->step.training = 1;
-    for (int64_t k = 0; k < nb; ++k) {
-      const Batch& b = loader.next();
-      bind_batch(rt, b);
-      rt->step.step = global_step;
-      rt->lr_now = schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs);
-      steps.run();
-      float loss = 0;
-      to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
-      guards.after_step(p, epoch, global_step, loss);
-      loss_sum += loss;
-      if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
-        to_host(rt, logits.data(), out.d.data, out.bytes);
-        for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
+  bool metrics_written = false;
+  auto where_good = [&] {
+    return last_good.empty() ? std::string("no checkpoint of a good state was written")
+                             : fmt::format("the last good checkpoint is '{}'", last_good);
+  };
+  auto save = [&](int64_t epoch_done) {
+    try {
+      last_good = save_checkpoint(rt, dir, epoch_done, global_step);
+    } catch (Fault& f) {
+      if (f.code == Diag::R0110) throw;  // poisoned state: the run stops (below)
+      emit(f);  // the run goes on; the previous checkpoint is intact
+      ++ckpt_failures;
+    }
+  };
+  int stopped = 0;
+  int64_t stop_epoch = start_epoch + 1;
+  const int64_t start_step = global_step;
+  try {
+    for (int64_t epoch = start_epoch; epoch < epochs && !stopped; ++epoch) {
+      auto t0 = Clock::now();
+      const int64_t nb = loader.batches();
+      // A checkpoint saved mid-epoch (after a signal) continues at the batch after its last step.
+      int64_t first = epoch == start_epoch ? global_step - start_epoch * nb : 0;
+      if (first < 0 || first >= nb) first = 0;
+      loader.start_epoch(epoch, first);
+      double loss_sum = 0;
+      int64_t correct = 0, samples = 0;
+      const Tensor& out = rt->tensors[rt->io_output];
+      const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
+      const bool classify = !s.train.labels.empty() && C > 1;
+      std::vector<float> logits(size_t(out.d.numel));
+      rt->step.training = 1;
+      for (int64_t k = first; k < nb; ++k) {
+        if ((stopped = stop_signal()) != 0) break;
+        const Batch& b = loader.next();
+        bind_batch(rt, b);
+        rt->step.step = global_step;
+        rt->lr_now = schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs);
+        steps.run();
+        float loss = 0;
+        to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
+        guards.after_step(p, epoch, global_step, loss);
+        loss_sum += double(loss) * double(b.valid);
+        samples += b.valid;
+        if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
+          to_host(rt, logits.data(), out.d.data, out.bytes);
+          for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
+        }
+        ++global_step;
+        double el = since(t0), img_s = double(samples) / el;
+        prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(samples), img_s, el / double(k + 1 - first) * double(nb - k - 1));
       }
-      ++global_step;
-      double el = since(t0), img_s = double((k + 1) * rt->batch) / el;
-      prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(k + 1), img_s, el / double(k + 1) * double(nb - k - 1));
-    }
-    const double train_time = since(t0);
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.train_loss = loss_sum / double(nb);
-    m.train_acc = classify ? double(correct) / double(nb * rt->batch * L) : NAN;
-    m.img_s = double(nb * rt->batch) / train_time;
-    m.lr = rt->lr_now;
-    m.val_loss = m.val_acc = NAN;
-    bool validate = s.has_valid && rt->validate_every > 0 && ((epoch + 1) % rt->validate_every == 0 || epoch + 1 == epochs);
-    if (validate) {
-      EvalResult r = evaluate(rt, p, s.valid);
-      m.val_loss = r.loss, m.val_acc = r.accuracy;
-    }
-    m.seconds = since(t0);
-    std::string line = fmt::format("epoch {}/{}  loss {:.4f}", epoch + 1, epochs, m.train_loss);
-    if (classify) line += fmt::format("  acc {:.2f}%", m.train_acc * 100);
-    if (validate) line += fmt::format("  val_loss {:.4f}", m.val_loss);
-    if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
-    line += fmt::format("  {:.0f} img/s  {:.1f}s", m.img_s, m.seconds);
-    prog.line(line);
-    append_metrics(dir, m);
-    guards.after_epoch(epoch, m.train_loss, m.val_loss);
-    if (!ckdir.empty() && ((epoch + 1) % rt->ckpt_every == 0 || epoch + 1 == epochs)) {
-      try {
-        save_checkpoint(rt, ckdir, epoch + 1, global_step);
-      } catch (const Fault& f) {
-        emit(f);  // the run goes on; the previous checkpoint is intact
-        ++ckpt_failures;
+      if (stopped) {
+        stop_epoch = epoch + 1;
+        if (global_step > start_step) save(epoch);  // mid-epoch: `epoch` epochs are complete
+        break;
       }
+      const double train_time = since(t0);
+      EpochMetrics m;
+      m.epoch = epoch + 1;
+      m.train_loss = samples ? loss_sum / double(samples) : NAN;
+      m.train_acc = classify && samples ? double(correct) / double(samples * L) : NAN;
+      m.img_s = double(samples) / train_time;
+      m.lr = rt->lr_now;
+      m.val_loss = m.val_acc = NAN;
+      bool validate = s.has_valid && rt->validate_every > 0 && ((epoch + 1) % rt->validate_every == 0 || epoch + 1 == epochs);
+      int64_t val_samples = 0;
+      if (validate) {
+        EvalResult r = evaluate(rt, p, s.valid);
+        m.val_loss = r.loss, m.val_acc = r.accuracy, val_samples = r.samples;
+      }
+      m.seconds = since(t0);
+      std::string line = fmt::format("epoch {}/{}  loss {:.4f}", epoch + 1, epochs, m.train_loss);
+      if (classify) line += fmt::format("  acc {:.2f}%", m.train_acc * 100);
+      if (validate) line += fmt::format("  val_loss {:.4f}", m.val_loss);
+      if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
+      line += fmt::format("  {:.0f} img/s  {:.1f}s", m.img_s, m.seconds);
+      prog.line(line);
+      metrics_written |= append_metrics(dir, m);
+      guards.after_epoch(epoch, m.train_loss, m.val_loss);
+      // A model whose validation loss is not finite is not kept, even when its weights are finite numbers.
+      if (val_samples > 0 && !std::isfinite(m.val_loss)) {
+        // R0101, located by re-running the step (without an update) on the last validation batch, still bound.
+        try {
+          guards.after_step(p, epoch, global_step - 1, float(m.val_loss));
+        } catch (Fault& f) {
+          f.notes.insert(f.notes.begin(), "this is the validation loss, after the epoch's last training step");
+          throw;
+        }
+        fail(Diag::R0110, rt->spec_path, "the validation loss", epoch + 1, global_step);
+      }
+      const bool last = epoch + 1 == epochs;
+      if ((declared_ckpt && (epoch + 1) % rt->ckpt_every == 0) || last) {
+        save(epoch + 1);
+      } else if (std::string bad = nonfinite_state(rt); !bad.empty()) {
+        fail(Diag::R0110, rt->spec_path, fmt::format("'{}'", bad), epoch + 1, global_step);
+      }
+      stopped = stop_signal();
+      stop_epoch = epoch + 1;
     }
+  } catch (Fault& f) {
+    if (f.code == Diag::R0101 || f.code == Diag::R0110) {
+      f.notes.push_back(where_good());
+      if (!last_good.empty()) f.notes.push_back(fmt::format("`train --resume {}` continues from it (with a lower learning rate, say)", last_good));
+    }
+    throw;
   }
-  write_curves(dir, read_metrics(dir));
-  if (!o.quiet) std::printf("metrics: %s/metrics.jsonl, %s/metrics.csv, %s/curves.svg\n", dir.c_str(), dir.c_str(), dir.c_str());
+  const bool curves = write_curves(dir, read_metrics(dir));
+  if (!o.quiet && metrics_written && curves)
+    std::printf("metrics: %s/metrics.jsonl, %s/metrics.csv, %s/curves.svg\n", dir.c_str(), dir.c_str(), dir.c_str());
+  if (!o.quiet && !last_good.empty() && !stopped) std::printf("weights: %s\n", last_good.c_str());
+  std::fflush(stdout);
+  if (stopped) {
+    std::string what = global_step > start_step && !last_good.empty()
+                           ? fmt::format("saved '{}'; `train --resume {}` continues", last_good, dir)
+                           : std::string("nothing was trained in this run, no checkpoint written");
+    warn(Diag::R0111, dir, signal_name(stopped), stop_epoch, global_step, what);
+    return 128 + stopped;
+  }
   return ckpt_failures > 0 ? 1 : 0;  // errors were reported (R0301): the run's exit status must say so
 }
 
 namespace {
 void load_weights(dls_rt* rt, const Options& o) {
-  std::string dir = !o.checkpoint.empty() ? o.checkpoint : rt->ckpt_dir;
-  if (dir.empty()) fail(Diag::R0406, "", o.command, "--checkpoint DIR (the program declares no checkpoint directory)");
+  // The declared checkpoint directory, or runs/NAME where training keeps the weights otherwise.
+  std::string dir = !o.checkpoint.empty() ? o.checkpoint : run_dir(rt);
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", dir);
   load_checkpoint(rt, dir);

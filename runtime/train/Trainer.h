@@ -17,6 +17,7 @@ struct Options {
   int64_t epochs = -1;          // --epochs override
   int32_t threads = 2;          // --threads
   std::string resume;           // train --resume DIR
+  bool overwrite = false;       // train --overwrite: start over in a run directory that holds checkpoints
   std::string checkpoint;       // eval/predict --checkpoint DIR
   std::string predict_file;     // predict FILE
   std::string weights, batch_x, batch_y, out;  // step-check

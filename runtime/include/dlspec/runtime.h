@@ -72,6 +72,12 @@ void dls_rt_train_config(dls_rt* rt, int64_t epochs, int64_t batch, int64_t seed
 /* Checkpoint directory (relative to the working directory), written every `every_epochs`,
  * keeping the newest `keep`. dir may be NULL: no checkpoints. */
 void dls_rt_checkpoint(dls_rt* rt, const char* dir, int64_t every_epochs, int64_t keep);
+/* The train block's `resume = "PATH"` (a checkpoint directory or file, already resolved against the spec's
+ * directory): `train` continues from its newest valid checkpoint, as `train --resume PATH` does. */
+void dls_rt_resume(dls_rt* rt, const char* path);
+/* The training pipeline's batch(n, drop_last: ...): 0 trains on the final partial batch of each epoch (its
+ * padded rows count for nothing), 1 leaves it out. Without this call the final partial batch is trained on. */
+void dls_rt_batching(dls_rt* rt, int32_t drop_last);
 /* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST. */
 enum dls_metric { DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2 };
 void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
@@ -113,6 +119,9 @@ enum dls_data_format {
 void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_a, const char* path_b,
                     int32_t label_column, int32_t sample_rank, int64_t d0, int64_t d1, int64_t d2,
                     int64_t d3, int64_t classes);
+/* The element type the spec declares for a split's samples (enum dls_dtype): files of another type are a
+ * diagnostic (R0216) instead of being converted. Without this call any numeric type is read as float. */
+void dls_rt_sample_dtype(dls_rt* rt, int32_t split, int32_t dtype);
 /* Take `fraction` of the train split as the validation split (deterministic by seed), 0 = none. */
 void dls_rt_split(dls_rt* rt, double fraction);
 
