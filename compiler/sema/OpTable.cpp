@@ -237,7 +237,7 @@ std::vector<OpInfo> build() {
   loss("bce_with_logits", DLS_OP_BCE_WITH_LOGITS);
   loss("bce", DLS_OP_BCE);
   loss("mse", DLS_OP_MSE);
-  loss("l1", kOpcodeNone);
+  loss("l1", DLS_OP_L1);
   t.push_back({.name = "softmax_cross_entropy", .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2,
                .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
                .deprecatedSince = 1});
