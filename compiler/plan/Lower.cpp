@@ -287,7 +287,7 @@ private:
     if (src->format == sema::DataFormat::Csv) {
       // The label column by name: the runtime finds it in the file's header row.
       labelCol = -2;
-      b = src->labelColumn.empty() ? "label" : src->labelColumn;
+      b = src->labelColumn.empty() ? ds.labelName : src->labelColumn;
     }
     call(plan_.setup, "dls_rt_dataset",
          {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});

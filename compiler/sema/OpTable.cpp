@@ -222,8 +222,9 @@ std::vector<OpInfo> build() {
   };
   src("idx", {{.name = "images", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
+  // csv's `label`: the label column's name in the header row; without it, the label field's name.
   src("csv", {{.name = "path", .type = AttrType::String, .positional = 0},
-              {.name = "label", .type = AttrType::String, .dflt = S("label")}});
+              {.name = "label", .type = AttrType::String, .optional = true}});
   src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
   // ---- losses: loss(input, target) ----
