@@ -35,8 +35,6 @@ from dlsprog import Word  # noqa: E402
 KNOWN = [
     ("label-transform", lambda p: bool(p.label_transforms), "train", None,
      "a label field's transformation is not applied to the targets"),
-    ("drop_last", lambda p: p.samples % p.batch != 0, "train", None,
-     "batch(n, drop_last: …) is ignored; the last partial batch is dropped"),
     ("embedding-int-data", lambda p: any(n.op == "embedding" for n in p.nodes), "step train", None,
      "embedding cannot be trained from integer data"),
     ("l1", lambda p: p.loss[0] == "l1", "check build", None, "l1 passes the type checker, then E1004 at build"),

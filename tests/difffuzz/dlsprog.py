@@ -569,13 +569,24 @@ def rel(a, b, floor=1e-6):
     return ((a - b).norm() / max(b.norm().item(), floor)).item()
 
 
+# Version 2 checkpoints record what made them after the seed: i32 optimizer kind, 6 f64 hyperparameters,
+# i32 nesterov, i64 batch, u64 structure hash, u64 data fingerprint.
+MADE_BYTES = 4 + 6 * 8 + 4 + 8 + 8 + 8
+
+
 def read_checkpoint(path):
     """dlspec checkpoint (runtime/train/Checkpoint.h) -> (header dict, {name: tensor}), tensors in file order."""
     b = open(path, "rb").read()
     assert b[:8] == b"DLSCKPT\0", path
     pos = 8
-    version, layout, epoch, step, updates, seed, count = struct.unpack_from("<IQqqqQI", b, pos)
-    pos += struct.calcsize("<IQqqqQI")
+    version, layout, epoch, step, updates, seed = struct.unpack_from("<IQqqqQ", b, pos)
+    pos += struct.calcsize("<IQqqqQ")
+    made = b""
+    if version >= 2:  # what made it: optimizer, hyperparameters, batch, structure hash, data fingerprint
+        made = b[pos:pos + MADE_BYTES]
+        pos += MADE_BYTES
+    (count,) = struct.unpack_from("<I", b, pos)
+    pos += 4
     ts = {}
     for _ in range(count):
         (n,) = struct.unpack_from("<I", b, pos)
@@ -587,14 +598,16 @@ def read_checkpoint(path):
         vals = np.frombuffer(b, dtype="<f4", count=numel, offset=pos).copy()
         pos += 4 * numel
         ts[name] = (rank, (d0, d1, d2, d3), torch.from_numpy(vals))
-    hdr = dict(version=version, layout=layout, epoch=epoch, step=step, updates=updates, seed=seed)
+    hdr = dict(version=version, layout=layout, epoch=epoch, step=step, updates=updates, seed=seed, made=made)
     return hdr, ts
 
 
 def write_checkpoint(path, hdr, ts):
     out = bytearray(b"DLSCKPT\0")
-    out += struct.pack("<IQqqqQI", hdr["version"], hdr["layout"], hdr["epoch"], hdr["step"], hdr["updates"],
-                       hdr["seed"], len(ts))
+    out += struct.pack("<IQqqqQ", hdr["version"], hdr["layout"], hdr["epoch"], hdr["step"], hdr["updates"], hdr["seed"])
+    if hdr["version"] >= 2:
+        out += hdr["made"]
+    out += struct.pack("<I", len(ts))
     for name, (rank, dims, vals) in ts.items():
         nb = name.encode()
         out += struct.pack("<I", len(nb)) + nb + struct.pack("<iqqqqq", rank, *dims, vals.numel())
