@@ -28,8 +28,8 @@
  *      OVERWRITTEN, so a parameter may feed only one op). Loss ops: dins = {d(input), -1}.
  *  [2] Every op documents what its gradient op reads ("bwd reads"), for the memory planner: those tensors
  *      must still hold their forward values when dls_rt_bwd runs.
- *  [3] Losses average over the valid rows (training: the whole batch; evaluation pads the last batch
- *      and counts only real rows); MSE/L1/BCE/BCE_WITH_LOGITS average over valid_rows * K elements.
+ *  [3] Losses average over the valid rows (training: the whole batch, or the real rows of an epoch's
+ *      final partial batch under drop_last: false; evaluation pads the last batch and counts only real rows); MSE/L1/BCE/BCE_WITH_LOGITS average over valid_rows * K elements.
  *  [4] BATCH_NORM momentum has PyTorch's meaning (running = (1 - m) running + m batch, running_var
  *      uses the unbiased batch variance); eval mode normalises with the running statistics.
  *  [5] dls_rt_update skips the update when the step's loss is not finite (the R0101 guard then
