@@ -1,5 +1,5 @@
-// W0703: Adam epsilon below 1e-10, or below float16's smallest normal (6.1e-5) under `precision = f16`,
-// where it rounds to zero and the update divides by (almost) zero.
+// W0703: Adam epsilon below 1e-10, where the update divides by (almost) zero where the gradient's second
+// moment is small. (Training runs in f32: `precision = f16|bf16` is refused by sema, E0305.)
 #include "checker/RuleSupport.h"
 
 namespace dls::checker {
@@ -10,18 +10,14 @@ void checkAdamEpsilon(const RuleContext& c) {
     auto u = it ? asOp(it->value.get()) : std::nullopt;
     if (!u || (u->op != "adam" && u->op != "adamw" && u->op != "nadam")) continue;
     const char* key = u->arg("eps") ? "eps" : u->arg("epsilon") ? "epsilon" : nullptr;
-    const ast::Item* prec = t.item("precision");
-    bool f16 = prec && nameOf(prec->value.get()) == "f16";
     auto eps = key ? numArg(*u, key) : std::optional<double>(1e-8);
     if (!eps) continue;
-    double floor = f16 ? 6.103515625e-05 : 1e-10;
-    if (*eps >= floor) continue;
+    if (*eps >= 1e-10) continue;
     Span s = key ? u->argSpans.at(key) : u->span;
     std::string text = key ? std::string(c.sources.text(u->arg(key)->span)) : "1e-8 (the default)";
-    auto& d = c.diags.report(Code::W0703, s, text, f16 ? "float16's smallest normal number (6.1e-5)" : "1e-10");
+    auto& d = c.diags.report(Code::W0703, s, text, "1e-10");
     d.primary("epsilon");
-    if (f16) d.label(prec->span, "half precision");
-    d.help(f16 ? "use `eps: 1e-4` under f16" : "use the default `eps: 1e-8`");
+    d.help("use the default `eps: 1e-8`");
   }
 }
 

@@ -85,6 +85,17 @@ bool load(const RuleContext& c, const ast::Item& it, const std::string& labelFie
   } else {
     return false;
   }
+  if (!ok && out.table.noLabelColumn) {
+    // As the executable reads it: the label column by the name the spec gives (or the label field's name).
+    std::string label = labelField;
+    Span at = out.span;
+    if (auto* l = stripParens(u->arg("label")); l && l->kind == ast::ExprKind::String) label = l->text, at = l->span;
+    c.diags.report(Code::D0118, at, paths[0], label, fmt::format("{}", fmt::join(out.table.header, ", ")))
+        .primary("the label column")
+        .help(out.table.header.empty() ? std::string("give the file a header row that names its columns")
+                                       : fmt::format("name one of its columns: `label: \"{}\"`", out.table.header.back()));
+    return false;
+  }
   if (!ok) {
     c.diags.report(Code::D0106, out.span, paths.empty() ? std::string("?") : paths[0], error)
         .primary("cannot be used")
@@ -341,6 +352,23 @@ void checkDataQuality(const RuleContext& c) {
       for (const OpUse& s : trainPipe->steps) weighted |= s.op == "resample" || s.op == "oversample";
     bool shapeReported = false;
     for (Loaded& L : loaded) {
+      if (L.table.csv && d.sample && d.sample->type) {
+        // Every column but the label is a feature of the sample, as the executable reads the file.
+        int64_t a = 1;
+        for (auto& x : typeDims(*d.sample->type)) a *= x.value_or(-1);
+        const int64_t have = static_cast<int64_t>(L.table.columns.size());
+        if (a != have) {
+          if (shapeReported) continue;
+          shapeReported = true;
+          c.diags.report(Code::D0115, d.sample->type->span, L.table.file,
+                         fmt::format("[{}] ({} columns besides the label)", have, have),
+                         std::string(c.sources.text(d.sample->type->span)))
+              .primary("declared here")
+              .label(L.span, "read from here")
+              .help(fmt::format("declare `f32[{}]`, or remove the extra columns from the file", have));
+          continue;
+        }
+      }
       if (!L.table.csv && d.sample && d.sample->type) {
         auto dims = typeDims(*d.sample->type);
         std::vector<int64_t> want;

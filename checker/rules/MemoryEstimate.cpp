@@ -26,8 +26,7 @@ void checkMemoryEstimate(const RuleContext& c) {
     NetFacts f = analyzeNet(*n);
     auto batch = batchOf(*p);
     if (!f.params || !f.activationElems || !batch || *batch <= 0) continue;
-    const ast::Item* prec = t.item("precision");
-    double bytes = prec && (nameOf(prec->value.get()) == "f16" || nameOf(prec->value.get()) == "bf16") ? 2 : 4;
+    const double bytes = 4;  // training runs in f32 (`precision = f16|bf16` is refused by sema, E0305)
     double state = 0;  // optimizer slots per parameter
     if (const ast::Item* o = t.item("optimizer"))
       if (auto u = asOp(o->value.get())) {
@@ -48,7 +47,7 @@ void checkMemoryEstimate(const RuleContext& c) {
           .primary("does not fit")
           .note("weights " + humanBytes(P * 4) + ", gradients " + humanBytes(P * 4) + ", optimizer state " +
                 humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2))
-          .help("lower the batch size, shrink the largest layers, or use `precision = f16`");
+          .help("lower the batch size or shrink the largest layers");
     } else if (total > 0.9 * mem) {
       c.diags.report(Code::W0802, at, humanBytes(total), humanBytes(mem), device, "the data pipeline and framework need room too")
           .primary("little headroom")

@@ -66,6 +66,9 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     }
     ds->splits.push_back(std::move(src));
   }
+  // A CSV split without `label: "…"` reads its labels from the column named like the label field.
+  for (DataSource& src : ds->splits)
+    if (src.format == DataFormat::Csv && src.labelColumn.empty()) src.labelColumn = ds->labelName;
   if (ds->sampleName.empty())
     diags.report(Code::E0113, d.name.span, "dataset", d.name.name, "sample field")
         .help("declare it: `sample image: u8[28, 28]`");
