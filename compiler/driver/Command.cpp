@@ -84,6 +84,11 @@ bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args&
 bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
   for (auto& [code, level] : opt.levels) {
     const CodeInfo* info = findCode(code);
+    if (!info && findRuntimeCode(code)) {
+      usageError(fmt::format("`{}` is reported by the training executable at run time; the levels of `dlspec` "
+                             "commands do not apply to it (see `dlspec explain {}`)", code, code), "");
+      return false;
+    }
     if (!info) {
       unknownCodeError(code, "");
       return false;
@@ -91,11 +96,6 @@ bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
     diags.setLevel(info->code, level);
   }
   return true;
-    if (!info && findRuntimeCode(code)) {
-      usageError(fmt::format("`{}` is reported by the training executable at run time; the levels of `dlspec` "
-                             "commands do not apply to it (see `dlspec explain {}`)", code, code), "");
-      return false;
-    }
 }
 
 bool rejectUnknown(const Args& a, std::string_view usage) {

@@ -83,9 +83,10 @@ def gen_op(r, s, opnames):
     if rank == 1:
         cands += ["batch_norm"]
     if rank >= 1:
-        cands += ["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "ramp", "dropout", "softmax", "log_softmax"]
+        cands += ["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "ramp", "dropout"]
     if rank >= 1 and s[-1] >= 2:
-        cands += ["layer_norm"]  # over one feature its output is constant and its gradient rounding noise
+        # over one feature their output is constant (0, 1) and what reaches it rounding noise
+        cands += ["layer_norm", "softmax", "log_softmax"]
     if rank >= 2:
         cands += ["flatten"]
     cands += ["reshape"] if rank >= 1 else []
