@@ -20,10 +20,10 @@ int usageError(const std::string& message, std::string_view usage) {
 }
 
 // E0902: a code given on the command line (explain, --deny/--warn/--allow) that is not in the table.
-int unknownCodeError(const std::string& code, std::string_view usage) {
+int unknownCodeError(const std::string& code, std::string_view usage, bool orOp) {
   bool color = isTerminal(2);
-  fmt::print(stderr, "{}error[E0902]{}: no diagnostic code `{}` (see `dlspec explain --list`)\n", color ? "\033[1;31m" : "",
-             color ? "\033[0m" : "", code);
+  fmt::print(stderr, "{}error[E0902]{}: no diagnostic code{} `{}` (see `dlspec explain --list`{})\n", color ? "\033[1;31m" : "",
+             color ? "\033[0m" : "", orOp ? " or op" : "", code, orOp ? " and `dlspec ops`" : "");
   if (!usage.empty()) fmt::print(stderr, "\nusage: {}\n", usage);
   return kExitUsage;
 }
@@ -85,7 +85,7 @@ bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
   for (auto& [code, level] : opt.levels) {
     const CodeInfo* info = findCode(code);
     if (!info) {
-      unknownCodeError(code, "");
+      unknownCodeError(code, "", false);
       return false;
     }
     diags.setLevel(info->code, level);

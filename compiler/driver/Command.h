@@ -39,6 +39,10 @@ bool isTerminal(int fd);
 
 using CommandFn = int (*)(const std::vector<std::string>& argv);
 
+// The reference of the ops named `name` (one per category it is in, e.g. `reshape`), as `dlspec ops NAME`
+// prints it; empty when there is no such op.
+std::string opReferenceText(std::string_view name);
+
 int cmdCheck(const std::vector<std::string>& argv);
 int cmdFmt(const std::vector<std::string>& argv);
 int cmdExplain(const std::vector<std::string>& argv);
@@ -48,5 +52,6 @@ int cmdBuild(const std::vector<std::string>& argv);
 int cmdRun(const std::vector<std::string>& argv);
 int cmdImport(const std::vector<std::string>& argv);
 int cmdMutate(const std::vector<std::string>& argv);
+int cmdOps(const std::vector<std::string>& argv);
 
 }  // namespace dls

@@ -22,6 +22,7 @@ const std::vector<CommandEntry>& commands() {
       {"check", cmdCheck, "type-check a spec and run the fault taxonomy rules"},
       {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)"},
       {"explain", cmdExplain, "explain a diagnostic code, with a failing and a fixed example"},
+      {"ops", cmdOps, "the reference of every layer, activation, loss, optimiser, … with arguments and an example"},
       {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network"},
       {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)"},
       {"build", cmdBuild, "compile a spec's train block to a standalone training executable"},

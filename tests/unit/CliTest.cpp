@@ -119,3 +119,22 @@ TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {
   CHECK(dlspec("fmt").rc == 2);
   CHECK(dlspec("fmt no/such/file.dls").rc == 1);
 }
+
+TEST_CASE("dlspec ops: the op reference from the op table", "[cli]") {
+  Result all = dlspec("ops");
+  CHECK(all.rc == 0);
+  for (const char* name : {"conv2d", "relu", "flatten", "random_crop", "batch", "cross_entropy", "adamw", "cosine",
+                           "accuracy", "glorot", "csv"})
+    CHECK(all.out.find(std::string("  ") + name + " ") != std::string::npos);
+  Result conv = dlspec("ops conv2d");
+  CHECK(conv.rc == 0);
+  CHECK(conv.out.find("| `filters` (1st positional) | integer | required | ≥ 1 |") != std::string::npos);
+  CHECK(conv.out.find("h = x |> conv2d(16, 3)") != std::string::npos);
+  // A name in two categories prints both; `explain` of an op's name prints the same reference.
+  CHECK(dlspec("ops reshape").out.find("*pipeline step*") != std::string::npos);
+  CHECK(dlspec("explain conv2d").out == conv.out);
+  Result typo = dlspec("ops conv2");
+  CHECK(typo.rc == 2);
+  CHECK(typo.out.find("did you mean `conv2d`?") != std::string::npos);
+  CHECK(dlspec("ops --markdown").out.rfind("# Op reference", 0) == 0);
+}

@@ -6,6 +6,7 @@
 #include "support/DiagnosticRenderer.h"
 #include "support/SourceManager.h"
 #include "support/Suggest.h"
+#include "sema/OpTable.h"
 #include "JsonCheck.h"
 
 using namespace dls;
@@ -146,4 +147,11 @@ TEST_CASE("SARIF output: valid 2.1.0 shape", "[render]") {
   for (json::Value& rule : run["tool"]["driver"]["rules"].items) ids.push_back(rule["id"].str);
   for (json::Value& r : run["results"].items)
     CHECK(std::find(ids.begin(), ids.end(), r["ruleId"].str) != ids.end());
+}
+
+TEST_CASE("Op table: every op has its doc string (docs/ops.md and `dlspec ops` print it)", "[support]") {
+  for (const sema::OpInfo& op : sema::opTable()) {
+    INFO(sema::categoryName(op.category) << " " << op.name);
+    CHECK_FALSE(op.doc.empty());
+  }
 }
