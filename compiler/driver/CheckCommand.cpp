@@ -7,8 +7,7 @@
 
 namespace dls {
 
-static constexpr std::string_view kUsage =
-    "dlspec check [--data] [--format=text|json|sarif] [--deny|--warn|--allow CODE]... FILE...";
+static const std::string_view kUsage = commandUsage("check");
 
 int cmdCheck(const std::vector<std::string>& argv) {
   CommonOptions opt;

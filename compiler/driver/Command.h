@@ -46,6 +46,10 @@ bool isTerminal(int fd);
 
 using CommandFn = int (*)(const std::vector<std::string>& argv);
 
+// The usage line of a command, from the command table in main.cpp (empty for an unknown name).
+std::string_view commandUsage(std::string_view name);
+// `dlspec COMMAND --help`: summary, usage and options; returns kExitOk.
+int printCommandHelp(std::string_view name);
 // The reference of the ops named `name` (one per category it is in, e.g. `reshape`), as `dlspec ops NAME`
 // prints it; empty when there is no such op.
 std::string opReferenceText(std::string_view name);

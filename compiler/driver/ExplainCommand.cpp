@@ -10,7 +10,7 @@ namespace dls {
 const std::vector<std::pair<std::string_view, std::string_view>>& embeddedDocs();
 int unknownCodeError(const std::string& code, std::string_view usage, bool orOp);  // Command.cpp
 
-static constexpr std::string_view kUsage = "dlspec explain CODE | dlspec explain OP | dlspec explain --list";
+static const std::string_view kUsage = commandUsage("explain");
 
 int cmdExplain(const std::vector<std::string>& argv) {
   if (argv.size() == 1 && argv[0] == "--list") {

@@ -16,7 +16,7 @@ using sema::AttrType;
 using sema::OpCategory;
 using sema::OpInfo;
 
-static constexpr std::string_view kUsage = "dlspec ops [NAME] [--markdown]";
+static const std::string_view kUsage = commandUsage("ops");
 
 namespace {
 
@@ -325,8 +325,7 @@ int cmdOps(const std::vector<std::string>& argv) {
   if (out.empty()) {
     std::vector<std::string> all;
     for (const OpInfo& op : sema::opTable()) all.emplace_back(op.name);
-    auto near = closest(names[0], all);
-    return usageError(fmt::format("no op `{}`{}", names[0], near ? fmt::format("; did you mean `{}`?", *near) : ""), kUsage);
+    return usageError(fmt::format("no op `{}`; {}", names[0], suggestionText(names[0], all)), kUsage);
   }
   fmt::print("{}", out);
   return kExitOk;

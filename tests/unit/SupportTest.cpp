@@ -6,6 +6,7 @@
 #include "support/DiagnosticRenderer.h"
 #include "support/SourceManager.h"
 #include "support/Suggest.h"
+#include "support/Taxonomy.h"
 #include "sema/OpTable.h"
 #include <nlohmann/json.hpp>
 
@@ -160,6 +161,32 @@ TEST_CASE("SARIF output: valid 2.1.0 shape", "[render]") {
     CHECK(rule["shortDescription"]["text"].get<std::string>().find("…") == std::string::npos);
   }
   for (auto& r : run["results"]) CHECK(std::find(ids.begin(), ids.end(), r["ruleId"]) != ids.end());
+}
+
+TEST_CASE("Taxonomy: every code's path is written the one way, with the taxonomy's numbers and names", "[support]") {
+  size_t withPath = 0;
+  for (const CodeInfo& c : allCodes()) {
+    if (c.taxonomy.empty()) continue;
+    ++withPath;
+    INFO(c.id << ": " << c.taxonomy);
+    CHECK(checkTaxonomyPath(c.taxonomy).empty());
+  }
+  CHECK(withPath > 40);
+  CHECK(checkTaxonomyPath("5 Training > 5.2 Loss function > wrong loss function calculation").empty());
+  CHECK_FALSE(checkTaxonomyPath("Training > Loss function > wrong loss function calculation").empty());
+  CHECK_FALSE(checkTaxonomyPath("5 Training > 1.1 Model type & properties > x").empty());
+  CHECK_FALSE(checkTaxonomyPath("1 Model > 1.1 Model type & properties").empty());  // no leaf
+  CHECK_FALSE(checkTaxonomyPath("4 Tensors & inputs > wrong tensor shape").empty());  // category 4 numbers leaves
+  CHECK(checkTaxonomyPath("4 Tensors & inputs > 4.1 wrong tensor shape").empty());
+}
+
+TEST_CASE("Suggest: the nearest names when none is close", "[support]") {
+  std::vector<std::string> ops = {"dense", "conv2d", "maxpool", "avgpool", "relu", "dropout"};
+  CHECK(suggestionText("dense2", ops) == "did you mean `dense`?");
+  std::string far = suggestionText("transformer", ops);
+  CHECK(far.rfind("nothing is close; the nearest are `", 0) == 0);
+  CHECK(nearest("transformer", ops, 3).size() == 3);
+  CHECK(suggestionText("x", {}).empty());
 }
 
 TEST_CASE("Op table: every op has its doc string (docs/ops.md and `dlspec ops` print it)", "[support]") {
