@@ -114,7 +114,10 @@ TEST_CASE("JSON output: one document with every diagnostic", "[render]") {
     CHECK(d["code"].is_string());
     CHECK(d["severity"] == "error");
   }
-  CHECK(v["diagnostics"][0]["help"][0] == "a \"quoted\" help\nwith a newline");
+  bool quoted = false;
+  for (auto& d : v["diagnostics"])
+    if (d["code"] == "E0004") quoted = d["help"][0] == "a \"quoted\" help\nwith a newline";
+  CHECK(quoted);
   CHECK(v["summary"]["errors"] == 2);
   // Clean: still one document, with empty lists.
   SourceManager sm;
@@ -151,8 +154,11 @@ TEST_CASE("SARIF output: valid 2.1.0 shape", "[render]") {
     CHECK(pl["artifactLocation"]["uriBaseId"] == "%SRCROOT%");
     CHECK(pl["region"]["startLine"].get<int>() >= 1);
   }
-  auto& fix = run["results"][0]["fixes"][0]["artifactChanges"][0]["replacements"][0];
-  CHECK(fix["insertedContent"]["text"] == "= 10");
+  bool fixed = false;
+  for (auto& r : run["results"])
+    if (r["ruleId"] == "E0013")
+      fixed = r["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"] == "= 10";
+  CHECK(fixed);
   // Every result's ruleId is declared in the driver's rules, with an absolute helpUri and no placeholder.
   std::vector<std::string> ids;
   for (auto& rule : run["tool"]["driver"]["rules"]) {
