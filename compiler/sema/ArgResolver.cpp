@@ -41,6 +41,8 @@ const OpInfo* Analyzer::lookupOp(const ast::Ident& name, std::initializer_list<O
     if (auto near = closest(name.name, opNames(cats))) {
       d.help(fmt::format("did you mean `{}`?", *near));
       d.fixit(name.span, *near);
+    } else if (std::string list = suggestionText(name.name, opNames(cats)); !list.empty()) {
+      d.help(list + "; `dlspec ops` lists every op with its arguments");
     }
     return nullptr;
   }

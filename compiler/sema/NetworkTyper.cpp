@@ -170,6 +170,8 @@ int Analyzer::typeCall(NetCtx& n, Scope& s, const ast::Expr& call, int piped) {
       std::vector<std::string> cands = opNames(cats);
       for (auto& bn : declNames(ast::DeclKind::Block)) cands.push_back(bn);
       if (auto near = closest(name.name, cands)) d.help(fmt::format("did you mean `{}`?", *near)).fixit(name.span, *near);
+      else if (std::string list = suggestionText(name.name, cands); !list.empty())
+        d.help(list + "; `dlspec ops` lists every op with its arguments");
     }
     for (auto& a : call.args)
       if (!a.name) typeExpr(n, s, *a.value), void();

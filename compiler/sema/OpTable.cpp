@@ -296,6 +296,71 @@ std::vector<OpInfo> build() {
   // ---- metrics ----
   for (const char* m : {"accuracy", "loss"})
     t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false});
+  // ---- docs of the entries whose helpers above take none (docs/ops.md and `dlspec ops` print them) ----
+  struct Doc {
+    OpCategory category;
+    std::string_view name, doc;
+  };
+  static constexpr Doc docs[] = {
+      {ACT, "relu", "max(x, 0), elementwise; any shape"},
+      {ACT, "leaky_relu", "x if x > 0, else alpha x, elementwise; any shape"},
+      {ACT, "gelu", "x * Phi(x) (the exact, erf form), elementwise; any shape"},
+      {ACT, "tanh", "hyperbolic tangent, elementwise; any shape"},
+      {ACT, "sigmoid", "1 / (1 + e^-x), elementwise: [N, C] -> sigmoid_probs[N, C], one probability per label"},
+      {ACT, "softmax", "softmax over the last (class) axis: [N, C] -> probs[N, C]"},
+      {ACT, "log_softmax", "log of softmax over the last (class) axis: [N, C] -> log_probs[N, C]"},
+      {STRUCT, "flatten", "[N, d1, d2, …] -> [N, d1*d2*…]: every axis but the batch into one"},
+      {STRUCT, "squeeze", "drops the size-1 axis `axis` (not the batch axis): [N, C, 1] -> [N, C] with axis 2"},
+      {STRUCT, "unsqueeze", "inserts a size-1 axis at `axis` (not 0): [N, C] -> [N, 1, C] with axis 1"},
+      {STRUCT, "concat", "joins its inputs along `axis` (not the batch axis); the other axes must agree"},
+      {PIPE, "to_f32", "converts the field's elements to f32; the shape is kept"},
+      {PIPE, "scale", "multiplies every element by `factor` (`scale(1/255)`); the shape is kept"},
+      {PIPE, "normalize", "(x - mean) / std, elementwise; the shape is kept"},
+      {PIPE, "reshape", "per-sample shape: u8[784] -> [1, 28, 28] with reshape([1, 28, 28]); the element count is kept"},
+      {PIPE, "one_hot", "class<C> label -> onehot<C> [C]; `classes` must be C"},
+      {PIPE, "random_crop", "augmentation: pads [C, H, W] by `pad` zeros on each side, then cuts a random `size` window "
+                            "(a new one per sample and epoch)"},
+      {PIPE, "random_flip", "augmentation: mirrors [C, H, W] along `axis` with probability `p`"},
+      {PIPE, "shuffle", "shuffles the samples every epoch, through a buffer of `buffer` samples (`all`: the whole split)"},
+      {PIPE, "batch", "groups samples into batches of `size`; the networks' N is this size. `drop_last`: drop the last "
+                      "partial batch"},
+      {PIPE, "split", "holds out the share `valid` of the samples as the split PIPELINE.valid (never trained on)"},
+      {PIPE, "repeat", "each epoch goes over the data `count` times"},
+      {OpCategory::DataSource, "idx", "IDX files (MNIST's format, optionally .gz): a samples file and a labels file"},
+      {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample"},
+      {OpCategory::DataSource, "npy", "NumPy .npy files: a samples array [n, …] and a labels array [n] or [n, T]"},
+      {OpCategory::Loss, "cross_entropy", "softmax cross-entropy of logits[N, C] (or [N, T, C]) against class<C> or "
+                                          "onehot<C> targets, mean over the batch"},
+      {OpCategory::Loss, "nll", "negative log-likelihood of log_probs[N, C] against class<C> targets, mean over the batch"},
+      {OpCategory::Loss, "bce_with_logits", "binary cross-entropy of logits against 0/1 targets of the same shape, computed "
+                                            "stably from the logits; mean over all elements"},
+      {OpCategory::Loss, "bce", "binary cross-entropy of sigmoid_probs against 0/1 targets of the same shape; mean over all "
+                                "elements"},
+      {OpCategory::Loss, "mse", "mean squared error between real outputs and targets of the same shape"},
+      {OpCategory::Loss, "l1", "mean absolute error between real outputs and targets of the same shape"},
+      {OpCategory::Loss, "softmax_cross_entropy", "the former name of cross_entropy"},
+      {OpCategory::Optimizer, "sgd", "stochastic gradient descent, torch.optim.SGD: momentum, Nesterov and L2 weight decay"},
+      {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2)"},
+      {OpCategory::Optimizer, "adamw", "Adam with decoupled weight decay (torch.optim.AdamW)"},
+      {OpCategory::Optimizer, "rmsprop", "RMSprop (torch.optim.RMSprop)"},
+      {OpCategory::Schedule, "constant", "the optimiser's learning rate throughout"},
+      {OpCategory::Schedule, "step", "multiplies the learning rate by `gamma` every `every` epochs"},
+      {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},
+      {OpCategory::Schedule, "cosine", "cosine annealing from the learning rate to `eta_min` over `t_max` epochs"},
+      {OpCategory::Schedule, "warmup", "scales the learning rate by (step + 1) / `steps` over the first `steps` steps (a linear warm-up)"},
+      {OpCategory::Initializer, "zeros", "every element 0"},
+      {OpCategory::Initializer, "ones", "every element 1"},
+      {OpCategory::Initializer, "constant", "every element `value`"},
+      {OpCategory::Initializer, "normal", "samples of N(mean, std^2)"},
+      {OpCategory::Initializer, "uniform", "samples of U(a, b)"},
+      {OpCategory::Initializer, "he", "Kaiming uniform for relu: U(-l, l) with l = sqrt(6 / fan_in)"},
+      {OpCategory::Initializer, "glorot", "Xavier uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out))"},
+      {OpCategory::Metric, "accuracy", "share of samples whose highest-scoring class is the label"},
+      {OpCategory::Metric, "loss", "the train block's loss, averaged over the split"},
+  };
+  for (OpInfo& op : t)
+    for (const Doc& d : docs)
+      if (op.doc.empty() && op.category == d.category && op.name == d.name) op.doc = d.doc;
   return t;
 }
 
