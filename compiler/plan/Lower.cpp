@@ -242,9 +242,11 @@ private:
     }
   }
 
+  // Whether the loss takes class indices (i32[N], or i32[N, T] per step); the others take f32 targets shaped
+  // like the output (class<2> labels of a one-output binary classifier become 0/1 targets [N, 1]).
   bool classLabels() const {
-    const std::string& l = tc_.loss->name;
-    return l == "cross_entropy" || l == "nll";
+    const sema::OpInfo* op = sema::findOp(tc_.loss->name, {sema::OpCategory::Loss});
+    return op && (op->opcode == DLS_OP_CROSS_ENTROPY || op->opcode == DLS_OP_NLL);
   }
 
   // ---- emission --------------------------------------------------------------------------------------
@@ -289,8 +291,15 @@ private:
       labelCol = -2;
       b = src->labelColumn.empty() ? ds.labelName : src->labelColumn;
     }
+    // Class labels are checked against their count and travel as integers; other labels (real values,
+    // multilabel and one-hot vectors) are f32 targets.
+    const bool classTargets = ds.label.kind == sema::SemKind::Class || (ds.label.kind == sema::SemKind::OneHot && classLabels());
     call(plan_.setup, "dls_rt_dataset",
-         {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});
+         {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3],
+          int64_t{classTargets ? ds.label.classes : 0}});
+    auto pipe = [&](int32_t op, double pa, double pb = 0, double pc = 0, double pd = 0) {
+      call(plan_.setup, "dls_rt_pipe", {split, op, pa, pb, pc, pd});
+    };
     for (const sema::PipeStep& s : p.steps) {
       const std::string& op = s.name;
       if (op == "to_f32") call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_TO_F32}, 0.0, 0.0, 0.0, 0.0});

@@ -148,6 +148,18 @@ int64_t labels_per_sample(const dls_rt* rt) {
   const dls_tensor_desc& y = rt->tensors[rt->io_labels].d;
   return y.dtype == DLS_I32 && y.dims[0] > 0 ? std::max<int64_t>(1, y.numel / y.dims[0]) : 1;
 }
+int64_t predicted_class(const float* row, int64_t c, float threshold) {
+  if (c == 1) return row[0] > threshold ? 1 : 0;
+  int64_t best = 0;
+  for (int64_t i = 1; i < c; ++i)
+    if (row[i] > row[best]) best = i;
+  return best;
+}
+float binary_threshold(const dls_rt* rt) {
+  for (const auto& op : rt->ops)
+    if (op->output == rt->io_loss && op->output >= 0) return op->d.opcode == DLS_OP_BCE ? 0.5f : 0.f;
+  return 0.f;
+}
 bool can_capture(const dls_rt* rt) {
   return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
          !rt->profile && !rt->check_outputs;  // timing and output checks need each op to run as it is issued

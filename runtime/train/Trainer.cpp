@@ -96,13 +96,6 @@ int64_t classes_per_row(const dls_rt* rt) {
   return out.numel / (out.dims[0] * labels_per_sample(rt));
 }
 
-int64_t argmax_row(const float* p, int64_t c) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < c; ++i)
-    if (p[i] > p[best]) best = i;
-  return best;
-}
-
 }  // namespace
 
 void call(dls_rt* rt, dls_gen_fn f) {
@@ -135,6 +128,10 @@ void bind_batch(dls_rt* rt, const Batch& b) {
   const Tensor& y = rt->tensors[rt->io_labels];
   if (y.d.dtype == DLS_I32) {
     to_device(rt, y.d.data, b.labels.data(), y.bytes);
+  } else if (b.class_labels && b.labels.size() * 4 >= y.bytes) {
+    // class<2> labels of a one-output binary classifier (bce_with_logits, bce): 0/1 as f32 targets [N, 1].
+    std::vector<float> t(b.labels.begin(), b.labels.begin() + y.d.numel);
+    to_device(rt, y.d.data, t.data(), y.bytes);
   } else if (b.targets.size() * 4 >= y.bytes) {
     to_device(rt, y.d.data, b.targets.data(), y.bytes);
   }
@@ -148,7 +145,8 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-  const bool classify = !ds.labels.empty() && C > 1;
+  const bool classify = !ds.labels.empty();
+  const float threshold = binary_threshold(rt);
   std::vector<float> o(size_t(out.d.numel));
   double loss_sum = 0;
   int64_t correct = 0, n = 0;
@@ -162,7 +160,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     loss_sum += double(loss) * double(b.valid);
     if (classify) {
       to_host(rt, o.data(), out.d.data, out.bytes);
-      for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(o.data() + r * C, C) == b.labels[size_t(r)];
+      for (int64_t r = 0; r < b.valid * L; ++r) correct += predicted_class(o.data() + r * C, C, threshold) == b.labels[size_t(r)];
     }
     n += b.valid;
   }
@@ -200,7 +198,8 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     int64_t correct = 0;
     const Tensor& out = rt->tensors[rt->io_output];
     const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-    const bool classify = !s.train.labels.empty() && C > 1;
+    const bool classify = !s.train.labels.empty();
+    const float threshold = binary_threshold(rt);
     std::vector<float> logits(size_t(out.d.numel));
     rt->step.training = 1;
     for (int64_t k = 0; k < nb; ++k) {
@@ -215,7 +214,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       loss_sum += loss;
       if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
         to_host(rt, logits.data(), out.d.data, out.bytes);
-        for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
+        for (int64_t r = 0; r < b.valid * L; ++r) correct += predicted_class(logits.data() + r * C, C, threshold) == b.labels[size_t(r)];
       }
       ++global_step;
       double el = since(t0), img_s = double((k + 1) * rt->batch) / el;
@@ -297,6 +296,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
+  const float threshold = binary_threshold(rt);
   std::vector<float> v(size_t(out.d.numel));
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
@@ -307,7 +307,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     // One line per sample: its class, or a sequence's classes per step separated by spaces.
     for (int64_t r = 0; r < b.valid; ++r)
       for (int64_t k = 0; k < L; ++k)
-        std::printf("%lld%c", (long long)argmax_row(v.data() + (r * L + k) * C, C), k + 1 < L ? ' ' : '\n');
+        std::printf("%lld%c", (long long)predicted_class(v.data() + (r * L + k) * C, C, threshold), k + 1 < L ? ' ' : '\n');
   }
   return 0;
 }
