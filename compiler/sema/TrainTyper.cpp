@@ -334,7 +334,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     } else if (sm.dtype != in.dtype && sm.dtype != DType::Unknown) {
       diags.report(Code::E0213, tc->dataSetting.valueSpan, net->name, dtypeName(in.dtype), sm.brief())
           .label(net->declaredInputSpans[0], fmt::format("declared {}", in.brief()))
-          .help("convert the samples in the pipeline: `|> to_f32`");
+          .help(in.dtype == DType::I32 ? "convert the samples in the pipeline: `|> to_i32`"
+                                       : "convert the samples in the pipeline: `|> to_f32`");
     } else if (!in.shape.dims.empty() && in.shape.dims[0].isConst() && data->batch && in.shape.dims[0].value != *data->batch) {
       diags.report(Code::E0214, net->declaredInputSpans[0], in.brief(), fmt::format("batches of {}", *data->batch))
           .label(data->batchSpan, "batched here")

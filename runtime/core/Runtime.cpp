@@ -333,8 +333,13 @@ void dls_rt_split(dls_rt* rt, double fraction) {
 void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d) {
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
-    if (op < DLS_PIPE_TO_F32 || op > DLS_PIPE_RANDOM_FLIP) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
-    if (op == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
+    const int32_t base = op & ~int32_t{DLS_PIPE_LABELS};
+    if (base < DLS_PIPE_TO_F32 || base > DLS_PIPE_RESHAPE) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if ((op & DLS_PIPE_LABELS) && base != DLS_PIPE_TO_F32 && base != DLS_PIPE_SCALE && base != DLS_PIPE_NORMALIZE)
+      fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
+    if (base == DLS_PIPE_RESHAPE && !(a >= 1))
+      fail(Diag::R0504, "", "reshape: the sample shape needs at least one dimension");
+    if (base == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
     rt->pipes[split].push_back({op, a, b, c, d});
     return 0;
   });

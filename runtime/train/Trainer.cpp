@@ -124,7 +124,14 @@ void StepRunner::run() {
 
 void bind_batch(dls_rt* rt, const Batch& b) {
   const Tensor& x = rt->tensors[rt->io_input];
-  to_device(rt, x.d.data, b.x.data(), x.bytes);
+  if (x.d.dtype == DLS_I32) {
+    // Integer samples (to_i32, checked at load time) for an i32 input such as embedding indices.
+    std::vector<int32_t> idx(size_t(x.d.numel));
+    for (size_t i = 0; i < idx.size() && i < b.x.size(); ++i) idx[i] = int32_t(b.x[i]);
+    to_device(rt, x.d.data, idx.data(), x.bytes);
+  } else {
+    to_device(rt, x.d.data, b.x.data(), x.bytes);
+  }
   const Tensor& y = rt->tensors[rt->io_labels];
   if (y.d.dtype == DLS_I32) {
     to_device(rt, y.d.data, b.labels.data(), y.bytes);
