@@ -406,8 +406,28 @@ private:
     }
     emitData(*tc_.data, DLS_SPLIT_TRAIN);
     // validate = train_input.valid: the held-out samples of the training data, which the runtime carves out.
-    if (tc_.validate && !tc_.validateHeldOut)
-      emitData(*tc_.validate, splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate));
+    int32_t validateOn = -1;
+    if (tc_.validate && !tc_.validateHeldOut) {
+      validateOn = splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate);
+      emitData(*tc_.validate, validateOn);
+    } else if (tc_.validateHeldOut) {
+      validateOn = DLS_SPLIT_VALID;
+    } else {
+      // No `validate`: the samples `split(valid: …)` holds out, if any, are still validated on.
+      for (const sema::PipeStep& s : tc_.data->steps)
+        if (s.name == "split") validateOn = DLS_SPLIT_VALID;
+    }
+    // `eval` evaluates on the data set's test split: declare it when validation does not already read it,
+    // with the pipeline that reads it or, when none does, the training pipeline's element-wise steps.
+    const sema::Dataset* data = tc_.data->dataset;
+    if (validateOn != DLS_SPLIT_TEST && data && data->find("test")) {
+      const sema::Pipeline* testPipe = nullptr;
+      for (const auto& pp : prog_.pipelines)
+        if (!testPipe && pp->dataset == data && pp->split == "test") testPipe = pp.get();
+      if (testPipe) emitData(*testPipe, DLS_SPLIT_TEST);
+      else emitData(*tc_.data, DLS_SPLIT_TEST, "test", true);
+    }
+    call(S, "dls_rt_validate_split", {validateOn});
     call(S, "dls_rt_arena", {int64_t{mem_.peak}});
 
     // Tensors: values (views share their root's buffer), their gradients, labels and loss.

@@ -284,6 +284,15 @@ void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask) {
   });
 }
 
+void dls_rt_validate_split(dls_rt* rt, int32_t split) {
+  guarded(rt, 0, [&] {
+    if (split != -1 && split != DLS_SPLIT_VALID && split != DLS_SPLIT_TEST)
+      fail(Diag::R0504, "", fmt::format("validation split {} is neither valid (1), test (2) nor none (-1)", split));
+    rt->validate_split = split;
+    return 0;
+  });
+}
+
 void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
                       double eps, double weight_decay, int32_t nesterov) {
   guarded(rt, 0, [&] {

@@ -88,6 +88,7 @@ struct dls_rt {
   std::vector<dls::ScheduleConfig> schedules;
   dls::DataDecl data[3];
   double split_fraction = 0;
+  int32_t validate_split = -2;  // dls_rt_validate_split: a split, -1 none, -2 not given (runtime.h)
   std::vector<dls::PipeStep> pipes[3];
 
   // backend and memory

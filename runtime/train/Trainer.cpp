@@ -46,7 +46,22 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   // block names (a validation or test split), or on the held-out samples when it names those.
   Dataset held_out;
   if (need_train && rt->split_fraction > 0) held_out = split_off(s.train, rt->split_fraction, uint64_t(rt->seed));
-  if (rt->data[DLS_SPLIT_VALID].declared) {
+  // dls_rt_validate_split: the program names the data it validates on (a test split it declares may be for
+  // `eval` only); without it, the first of the validation split, the test split, the held-out samples.
+  const int32_t vs = rt->validate_split;
+  if (vs == -1) {
+    // training does not validate
+  } else if (vs == DLS_SPLIT_VALID && !rt->data[DLS_SPLIT_VALID].declared) {
+    if (held_out.n > 0) {
+      s.valid = std::move(held_out);
+      s.has_valid = true;
+      s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TRAIN], false);
+    }
+  } else if (vs == DLS_SPLIT_TEST && rt->data[DLS_SPLIT_TEST].declared) {
+    s.valid = load_dataset(rt->data[DLS_SPLIT_TEST], "test");
+    s.has_valid = true;
+    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TEST], false);
+  } else if (rt->data[DLS_SPLIT_VALID].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_VALID], "valid");
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_VALID], false);

@@ -76,6 +76,11 @@ void dls_rt_checkpoint(dls_rt* rt, const char* dir, int64_t every_epochs, int64_
 /* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST. */
 enum dls_metric { DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2 };
 void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
+/* The data training validates on: DLS_SPLIT_VALID (the declared validation split, else the samples
+ * dls_rt_split holds out), DLS_SPLIT_TEST, or -1: training does not validate. Without this call: the
+ * validation split if declared, else the test split, else the held-out samples. `eval` evaluates on the
+ * test split whenever one is declared, so a program may declare one that training never reads. */
+void dls_rt_validate_split(dls_rt* rt, int32_t split);
 
 enum dls_optimizer { DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3 };
 /* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum.
