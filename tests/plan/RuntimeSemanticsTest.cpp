@@ -158,7 +158,7 @@ TEST_CASE("a transformation of a real-valued label field applies to the targets 
   for (auto [split, count, seed] : {std::tuple{"train", 400, 1u}, std::tuple{"test", 100, 2u}}) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> u(-1.f, 1.f);
-    std::vector<float> x(size_t(count) * 2), t(size_t(count));
+    std::vector<float> x(static_cast<size_t>(count) * 2), t(static_cast<size_t>(count));
     for (int i = 0; i < count; ++i) {
       x[i * 2] = u(rng), x[i * 2 + 1] = u(rng);
       t[i] = 100.f * (x[i * 2] - 0.5f * x[i * 2 + 1]) + 50.f;
@@ -255,7 +255,7 @@ train crop {
   };
   std::vector<double> first;
   for (bool augment : {true, false}) {
-    INFO(augment ? "with random_crop" : "without");
+    INFO((augment ? "with random_crop" : "without"));
     std::filesystem::remove_all(dir.path / "ckpt");
     dir.write("crop.dls", spec(augment));
     REQUIRE(dir.build("crop") == 0);
