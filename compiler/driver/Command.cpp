@@ -91,6 +91,11 @@ bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
     diags.setLevel(info->code, level);
   }
   return true;
+    if (!info && findRuntimeCode(code)) {
+      usageError(fmt::format("`{}` is reported by the training executable at run time; the levels of `dlspec` "
+                             "commands do not apply to it (see `dlspec explain {}`)", code, code), "");
+      return false;
+    }
 }
 
 bool rejectUnknown(const Args& a, std::string_view usage) {

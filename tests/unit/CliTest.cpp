@@ -81,6 +81,33 @@ TEST_CASE("dlspec explain: a known code, an unknown code, --list", "[cli]") {
   Result list = dlspec("explain --list");
   CHECK(list.rc == 0);
   CHECK(list.out.find("W0016") != std::string::npos);
+  CHECK(list.out.find("R0205  error    data_shape_mismatch  [run time]") != std::string::npos);
+}
+
+TEST_CASE("dlspec explain: every runtime code, from its own table", "[cli]") {
+  Result r = dlspec("explain R0205");
+  CHECK(r.rc == 0);
+  CHECK(r.out.rfind("# R0205: ", 0) == 0);
+  CHECK(r.out.find("## What to do") != std::string::npos);
+  CHECK(dlspec("explain r0101").rc == 0);
+  // Every code of both tables is explained (the docs' own checks are the doc/ tests).
+  Result list = dlspec("explain --list");
+  size_t codes = 0;
+  for (size_t at = 0; at < list.out.size();) {
+    size_t nl = list.out.find('\n', at);
+    std::string code = list.out.substr(at, 5);
+    at = nl == std::string::npos ? list.out.size() : nl + 1;
+    INFO(code);
+    Result one = dlspec("explain " + code);
+    CHECK(one.rc == 0);
+    CHECK(one.out.rfind("# " + code + ": ", 0) == 0);
+    ++codes;
+  }
+  CHECK(codes > 150);
+  // Runtime codes are not levels of the compiler's commands.
+  Result deny = dlspec("check --allow R0102 specs/lenet.dls");
+  CHECK(deny.rc == 2);
+  CHECK(deny.out.find("reported by the training executable at run time") != std::string::npos);
 }
 
 TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {

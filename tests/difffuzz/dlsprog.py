@@ -1,0 +1,689 @@
+"""A dlspec program held as data, rendered two ways: as a .dls spec and as the same program in PyTorch.
+
+The op walk (optable_walk.py) and the differential fuzzer (difffuzz.py) build `Program`s; `render()` gives
+the spec text, `TorchNet` computes what PyTorch computes for it. Every op of the network categories and
+every loss has one entry in OPS (its torch semantics, its parameters); an op of the op table without an
+entry is reported by both tests, so a new op cannot go untested.
+
+The PyTorch side follows the op table's docs and docs/language.md: dense over the last axis, conv2d/pooling
+NCHW with dlspec's `same` padding (total padding split top/left first, as WindowRule.cpp), avgpool excluding
+padding, softmax/log_softmax over the last axis, the recurrent layers as torch.nn's cells (batch first), and
+losses averaged as torch's `mean` reduction.
+"""
+import json, math, os, struct, subprocess, zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOL = 1e-4
+
+# ---------------------------------------------------------------------------------------------------------
+# The op table, as dumped by the dlspec_optable_dump tool (JSON).
+
+
+def load_optable(dump_exe):
+    out = subprocess.run([dump_exe], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["ops"]
+
+
+NETWORK_CATEGORIES = ("layer", "activation", "structural op")
+
+# ---------------------------------------------------------------------------------------------------------
+# Values of attributes as written in a spec.
+
+
+class Word(str):
+    """An enum word (`same`, `last`, `relu`): rendered bare."""
+
+
+def fmt_value(v):
+    if isinstance(v, Word):
+        return str(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        r = repr(float(v))
+        return r if "e" in r or "." in r else r + ".0"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(fmt_value(x) for x in v) + "]"
+    raise TypeError(v)
+
+
+def fmt_args(args, positional=()):
+    """args: ordered (name, value) pairs; names in `positional` are written without their name, first."""
+    parts = []
+    for n, v in args:
+        parts.append(fmt_value(v) if n in positional else f"{n}: {fmt_value(v)}")
+    return ", ".join(parts)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else (v[0], v[1])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Network ops: params(args, in_shape) -> [(suffix, shape, trainable)], forward(args, xs, p, training) -> y.
+# in_shape is per sample (no batch dim); xs are batched tensors; p maps suffix -> tensor.
+
+
+def same_pad(n, k, s, d):
+    out = (n + s - 1) // s
+    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def pads(args, in_hw, k, s, d):
+    """(top, left, bottom, right) of a window op."""
+    p = args.get("pad", 0)
+    if isinstance(p, str) and p == "same":
+        t, b = same_pad(in_hw[0], k[0], s[0], d[0])
+        l, r = same_pad(in_hw[1], k[1], s[1], d[1])
+        return t, l, b, r
+    if isinstance(p, str) and p == "valid":
+        return 0, 0, 0, 0
+    if isinstance(p, int):
+        return p, p, p, p
+    if len(p) == 2:
+        return p[0], p[1], p[0], p[1]
+    return tuple(p)
+
+
+def dense_params(a, s):
+    ps = [("weight", (a["units"], s[-1]), True)]
+    if a.get("bias", True):
+        ps.append(("bias", (a["units"],), True))
+    return ps
+
+
+def dense_fwd(a, xs, p, training):
+    return F.linear(xs[0], p["weight"], p.get("bias"))
+
+
+def conv_params(a, s):
+    kh, kw = pair(a["kernel"])
+    ps = [("weight", (a["filters"], s[0] // a.get("groups", 1), kh, kw), True)]
+    if a.get("bias", True):
+        ps.append(("bias", (a["filters"],), True))
+    return ps
+
+
+def conv_fwd(a, xs, p, training):
+    x = xs[0]
+    k, st, d = pair(a["kernel"]), pair(a.get("stride", 1)), pair(a.get("dilation", 1))
+    t, l, b, r = pads(a, x.shape[2:], k, st, d)
+    x = F.pad(x, (l, r, t, b))
+    return F.conv2d(x, p["weight"], p.get("bias"), stride=st, dilation=d, groups=a.get("groups", 1))
+
+
+def pool_fwd(kind):
+    def fwd(a, xs, p, training):
+        x = xs[0]
+        k = pair(a["kernel"])
+        st = pair(a.get("stride", a["kernel"]))
+        d = pair(a.get("dilation", 1))
+        t, l, b, r = pads(a, x.shape[2:], k, st, d)
+        if kind == "max":
+            x = F.pad(x, (l, r, t, b), value=-math.inf)
+            return F.max_pool2d(x, k, st, 0, d)
+        # average over the window's real elements (padding excluded)
+        ones = torch.ones_like(x[:1, :1])
+        sx = F.avg_pool2d(F.pad(x, (l, r, t, b)), k, st, 0) * (k[0] * k[1])
+        cnt = F.avg_pool2d(F.pad(ones, (l, r, t, b)), k, st, 0) * (k[0] * k[1])
+        return sx / cnt
+    return fwd
+
+
+def bn_params(a, s):
+    c = s[0]
+    return [("weight", (c,), True), ("bias", (c,), True), ("running_mean", (c,), False), ("running_var", (c,), False)]
+
+
+def bn_fwd(a, xs, p, training):
+    return F.batch_norm(xs[0], p["running_mean"], p["running_var"], p["weight"], p["bias"], training,
+                        a.get("momentum", 0.1), a.get("eps", 1e-5))
+
+
+def ln_params(a, s):
+    return [("weight", (s[-1],), True), ("bias", (s[-1],), True)]
+
+
+def ln_fwd(a, xs, p, training):
+    return F.layer_norm(xs[0], (xs[0].shape[-1],), p["weight"], p["bias"], a.get("eps", 1e-5))
+
+
+def dropout_fwd(a, xs, p, training):
+    assert a.get("p", 0.5) == 0 or not training, "dropout with p > 0 has no deterministic PyTorch twin"
+    return xs[0]
+
+
+def emb_params(a, s):
+    return [("weight", (a["vocab"], a["dim"]), True)]
+
+
+def emb_fwd(a, xs, p, training):
+    return F.embedding(xs[0].long(), p["weight"])
+
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def rec_params(op):
+    def params(a, s):
+        g, u = GATES[op], a["units"]
+        ps = [("weight_ih", (g * u, s[-1]), True), ("weight_hh", (g * u, u), True)]
+        if a.get("bias", True):
+            ps += [("bias_ih", (g * u,), True), ("bias_hh", (g * u,), True)]
+        return ps
+    return params
+
+
+def rec_fwd(op):
+    def fwd(a, xs, p, training):
+        x = xs[0]
+        n, t, _ = x.shape
+        u = a["units"]
+        wih, whh = p["weight_ih"], p["weight_hh"]
+        bih = p.get("bias_ih", torch.zeros(wih.shape[0]))
+        bhh = p.get("bias_hh", torch.zeros(wih.shape[0]))
+        h = torch.zeros(n, u)
+        c = torch.zeros(n, u)
+        hs = []
+        for k in range(t):
+            gx = x[:, k] @ wih.T + bih
+            if op == "rnn":
+                z = gx + h @ whh.T + bhh
+                act = a.get("activation", "tanh")
+                h = torch.tanh(z) if act == "tanh" else F.relu(z) if act == "relu" else F.leaky_relu(z, a.get("alpha", 0.01))
+            elif op == "gru":
+                gh = h @ whh.T + bhh
+                r = torch.sigmoid(gx[:, :u] + gh[:, :u])
+                zz = torch.sigmoid(gx[:, u:2 * u] + gh[:, u:2 * u])
+                if a.get("reset_after", True):
+                    nn_ = torch.tanh(gx[:, 2 * u:] + r * gh[:, 2 * u:])
+                else:
+                    nn_ = torch.tanh(gx[:, 2 * u:] + (r * h) @ whh[2 * u:].T + bhh[2 * u:])
+                h = (1 - zz) * nn_ + zz * h
+            else:
+                g = gx + h @ whh.T + bhh
+                i, f, gg, o = torch.sigmoid(g[:, :u]), torch.sigmoid(g[:, u:2 * u]), torch.tanh(g[:, 2 * u:3 * u]), torch.sigmoid(g[:, 3 * u:])
+                c = f * c + i * gg
+                h = o * torch.tanh(c)
+            hs.append(h)
+        return hs[-1] if a.get("output", "sequence") == "last" else torch.stack(hs, 1)
+    return fwd
+
+
+def upsample_fwd(a, xs, p, training):
+    f = a.get("factor", 2)
+    return xs[0].repeat_interleave(f, 2).repeat_interleave(f, 3)
+
+
+def reorg_fwd(a, xs, p, training):
+    x = xs[0]
+    if a.get("extra", 0) > 0:
+        return torch.cat([x.flatten(1), torch.zeros(x.shape[0], a["extra"])], 1)
+    s = a.get("stride", 2)
+    n, c, h, w = x.shape
+    v = x.reshape(n, c // (s * s), h, s, w, s)
+    return v.permute(0, 3, 5, 1, 2, 4).reshape(n, c * s * s, h // s, w // s)
+
+
+def local_out(a, s):
+    k, st = pair(a["kernel"]), pair(a.get("stride", 1))
+    t, l, b, r = pads(a, s[1:], k, st, (1, 1))
+    return (s[1] + t + b - k[0]) // st[0] + 1, (s[2] + l + r - k[1]) // st[1] + 1
+
+
+def local_params(a, s):
+    kh, kw = pair(a["kernel"])
+    oh, ow = local_out(a, s)
+    ps = [("weight", (oh * ow, a["filters"], s[0], kh, kw), True)]
+    if a.get("bias", True):
+        ps.append(("bias", (a["filters"], oh, ow), True))
+    return ps
+
+
+def local_fwd(a, xs, p, training):
+    x = xs[0]
+    k, st = pair(a["kernel"]), pair(a.get("stride", 1))
+    t, l, b, r = pads(a, x.shape[2:], k, st, (1, 1))
+    oh, ow = local_out(a, tuple(x.shape[1:]))
+    cols = F.unfold(F.pad(x, (l, r, t, b)), k, stride=st)  # [N, C*k*k, L]
+    w = p["weight"]
+    L, f = oh * ow, w.shape[1]
+    y = torch.einsum("nkl,lfk->nfl", cols, w.reshape(L, f, -1))
+    if "bias" in p:
+        y = y + p["bias"].reshape(f, L)
+    return y.reshape(x.shape[0], f, oh, ow)
+
+
+def act(fn):
+    return lambda a, xs, p, training: fn(a, xs[0])
+
+
+def transpose_fwd(a, xs, p, training):
+    return xs[0].permute(*a["perm"])
+
+
+def reshape_fwd(a, xs, p, training):
+    return xs[0].reshape(xs[0].shape[0], *a["shape"])
+
+
+OPS = {
+    "dense": (dense_params, dense_fwd),
+    "conv2d": (conv_params, conv_fwd),
+    "maxpool": (None, pool_fwd("max")),
+    "avgpool": (None, pool_fwd("avg")),
+    "global_avgpool": (None, lambda a, xs, p, t: xs[0].mean((2, 3))),
+    "batch_norm": (bn_params, bn_fwd),
+    "layer_norm": (ln_params, ln_fwd),
+    "dropout": (None, dropout_fwd),
+    "embedding": (emb_params, emb_fwd),
+    "rnn": (rec_params("rnn"), rec_fwd("rnn")),
+    "gru": (rec_params("gru"), rec_fwd("gru")),
+    "lstm": (rec_params("lstm"), rec_fwd("lstm")),
+    "upsample": (None, upsample_fwd),
+    "reorg": (None, reorg_fwd),
+    "local": (local_params, local_fwd),
+    "relu": (None, act(lambda a, x: F.relu(x))),
+    "leaky_relu": (None, act(lambda a, x: F.leaky_relu(x, a.get("alpha", 0.01)))),
+    "gelu": (None, act(lambda a, x: F.gelu(x))),
+    "tanh": (None, act(lambda a, x: torch.tanh(x))),
+    "sigmoid": (None, act(lambda a, x: torch.sigmoid(x))),
+    "softmax": (None, act(lambda a, x: torch.softmax(x, -1))),
+    "log_softmax": (None, act(lambda a, x: torch.log_softmax(x, -1))),
+    "ramp": (None, act(lambda a, x: F.relu(x) + 0.1 * x)),
+    "flatten": (None, lambda a, xs, p, t: xs[0].flatten(1)),
+    "reshape": (None, reshape_fwd),
+    "transpose": (None, transpose_fwd),
+    "squeeze": (None, lambda a, xs, p, t: xs[0].squeeze(a["axis"])),
+    "unsqueeze": (None, lambda a, xs, p, t: xs[0].unsqueeze(a["axis"])),
+    "add": (None, lambda a, xs, p, t: xs[0] + xs[1]),
+    "concat": (None, lambda a, xs, p, t: torch.cat(xs, a.get("axis", 1))),
+}
+
+# The semantic kind an op's output has (op table `kind`; None keeps the input's).
+OUT_KIND = {"sigmoid": "sigmoid_probs", "softmax": "probs", "log_softmax": "log_probs"}
+KEEPS_KIND = {"maxpool", "avgpool", "global_avgpool", "dropout", "upsample", "reorg", "flatten", "reshape",
+              "transpose", "squeeze", "unsqueeze"}
+
+
+def loss_torch(name, args, out, y):
+    """The loss PyTorch computes for `loss = NAME(model.out, label)`. y: int64 class labels, or float targets."""
+    if name in ("cross_entropy", "softmax_cross_entropy"):
+        ls = args.get("label_smoothing", 0.0)
+        if y.dtype == torch.int64:
+            return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=ls)
+        return F.cross_entropy(out, y, label_smoothing=ls)  # one-hot / probability targets
+    if name == "nll":
+        return F.nll_loss(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    if name == "bce_with_logits":
+        return F.binary_cross_entropy_with_logits(out, y.reshape(out.shape))
+    if name == "bce":
+        return F.binary_cross_entropy(out, y.reshape(out.shape))
+    if name == "mse":
+        return F.mse_loss(out, y.reshape(out.shape))
+    if name == "l1":
+        return F.l1_loss(out, y.reshape(out.shape))
+    raise KeyError(name)
+
+
+LOSSES = ("cross_entropy", "softmax_cross_entropy", "nll", "bce_with_logits", "bce", "mse", "l1")
+
+# ---------------------------------------------------------------------------------------------------------
+# The program.
+
+
+class Node:
+    def __init__(self, out, op, ins, args, positional=(), block=None):
+        self.out, self.op, self.ins, self.args = out, op, list(ins), list(args)  # args: [(name, value)]
+        self.positional = tuple(positional)
+        self.block = block  # set on nodes that came from a block call (rendered by the call)
+        self.layer = None
+
+    def a(self):
+        return dict(self.args)
+
+
+class Block:
+    """block NAME(c: int) (x) { return x |> OP(c …) |> … } : `ops` are (op, args) with the value `c` where the
+    parameter goes."""
+
+    def __init__(self, name, ops, param):
+        self.name, self.ops, self.param = name, ops, param  # param: (attr name of the first op, value)
+
+
+class Program:
+    def __init__(self):
+        self.sample_dtype = "f32"
+        self.sample_shape = ()       # per sample, in the data file
+        self.net_in_shape = ()       # per sample, at the network's input (after the pipeline)
+        self.net_in_dtype = "f32"
+        self.label_decl = "class<4>"  # the label field's type, as written in the dataset
+        self.label_np = ("i8", ())   # dtype and per-sample shape of the labels file
+        self.transforms = []         # [(step, args)] on the sample field
+        self.label_transforms = []   # [(step, args)] on the label field
+        self.steps = []              # [(step, args)]: shuffle, batch, split, repeat (batch last but one)
+        self.augments = []           # [(step, args)]
+        self.batch = 8
+        self.samples = 8             # in the data set's train split
+        self.nodes = []
+        self.blocks = []
+        self.block_calls = []        # [(index of first node, count, block, value)]
+        self.output = None
+        self.out_kind = "logits"
+        self.out_shape = ()          # per sample
+        self.declared = None         # (kind, shape) written after `->`; default: the real one
+        self.loss = ("cross_entropy", [])
+        self.optimizer = ("sgd", [("lr", 0.1)])
+        self.schedules = []
+        self.epochs = 1
+        self.seed = 1
+        self.settings = []           # extra train settings [(key, text)]
+        self.data_dir = "."
+        self.checkpoint = None       # "DIR" every 1 epoch keep K
+
+    # -- names, as sema gives them: op_k in the order the nodes are typed (blocks inlined in place)
+    def assign_layers(self):
+        counts = {}
+        for nd in self.nodes:
+            counts[nd.op] = counts.get(nd.op, 0) + 1
+            nd.layer = f"{nd.op}_{counts[nd.op]}"
+
+    def render(self, name="Net"):
+        self.assign_layers()
+        L = ["dlspec 1", ""]
+        sdims = ", ".join(str(d) for d in self.sample_shape)
+        ldecl = self.label_decl
+        L += ["dataset data {",
+              f'  train = npy("{self.data_dir}/x.npy", "{self.data_dir}/y.npy")',
+              f"  sample x: {self.sample_dtype}[{sdims}]",
+              f"  label y: {ldecl}",
+              "}", ""]
+        L.append("pipeline input from data.train {")
+        if self.transforms:
+            L.append("  x = x |> " + " |> ".join(_call(s, a) for s, a in self.transforms))
+        if self.label_transforms:
+            L.append("  y = y |> " + " |> ".join(_call(s, a) for s, a in self.label_transforms))
+        for s, a in self.augments:
+            L.append("  augment " + _call(s, a))
+        for s, a in self.steps:
+            L.append("  " + (_call(s, a) if a else s + "()"))
+        L += ["}", ""]
+        for b in self.blocks:
+            chain = " |> ".join(_call(op, [(k, Word("c") if (k, v) == b.param else v) for k, v in args]) for op, args in b.ops)
+            L += [f"block {b.name}(c: int) (x) {{", f"  return x |> {chain}", "}", ""]
+        indims = ", ".join(["N"] + [str(d) for d in self.net_in_shape])
+        dk, ds = self.declared or (self.out_kind, self.out_shape)
+        outdims = ", ".join(["N"] + [str(d) for d in ds])
+        L.append(f"network {name}(x: {self.net_in_dtype}[{indims}]) -> {dk}[{outdims}] {{")
+        calls = {c[0]: c for c in self.block_calls}
+        i = 0
+        while i < len(self.nodes):
+            nd = self.nodes[i]
+            if i in calls:
+                _, cnt, b, v = calls[i]
+                last = self.nodes[i + cnt - 1]
+                L.append(f"  {last.out} = {nd.ins[0]} |> {b.name}({fmt_value(v)})")
+                i += cnt
+                continue
+            if nd.op == "add" and len(nd.ins) == 2 and dict(nd.args).get("_infix"):
+                L.append(f"  {nd.out} = {nd.ins[0]} + {nd.ins[1]}")
+            elif nd.op in ("add", "concat"):
+                extra = [(k, v) for k, v in nd.args if not k.startswith("_")]
+                L.append(f"  {nd.out} = {nd.op}({', '.join(nd.ins)}{', ' + fmt_args(extra) if extra else ''})")
+            else:
+                L.append(f"  {nd.out} = {nd.ins[0]} |> {_call(nd.op, nd.args, nd.positional)}")
+            i += 1
+        L += [f"  return {self.output}", "}", ""]
+        lname, largs = self.loss
+        la = (", " + fmt_args(largs)) if largs else ""
+        oname, oargs = self.optimizer
+        L += ["train run {", f"  model = {name} on cpu", "  data = input", f"  loss = {lname}(model.out, y{la})",
+              f"  optimizer = {_call(oname, oargs)}"]
+        if self.schedules:
+            sc = [_call(s, a) for s, a in self.schedules]
+            L.append("  schedule = " + (sc[0] if len(sc) == 1 else "[" + ", ".join(sc) + "]"))
+        L.append(f"  epochs = {self.epochs}")
+        L.append(f"  seed = {self.seed}")
+        if self.checkpoint:
+            L.append(f'  checkpoint = "{self.checkpoint}" every 1 epoch keep {max(self.epochs, 1) + 1}')
+        for k, v in self.settings:
+            L.append(f"  {k} = {v}")
+        L += ["}", ""]
+        return "\n".join(L)
+
+    # -- PyTorch
+    def param_specs(self):
+        """[(dlspec name, shape, trainable)] in network order, from the per-sample input shapes."""
+        return self.infer()[0]
+
+    def shapes(self):
+        """Per-sample shape of every value."""
+        return self.infer()[1]
+
+    def infer(self):
+        self.assign_layers()
+        shapes = {"x": self.net_in_shape}
+        out = []
+        with torch.no_grad():
+            x0 = torch.zeros(2, *self.net_in_shape)
+            vals = {"x": x0.long() if self.net_in_dtype in ("i64", "i32", "u8") else x0}
+            for nd in self.nodes:
+                pf, fwd = OPS[nd.op]
+                a = nd.a()
+                ps = pf(a, tuple(shapes[nd.ins[0]])) if pf else []
+                p = {}
+                for suf, shp, tr in ps:
+                    out.append((f"{nd.layer}.{suf}", tuple(shp), tr))
+                    p[suf] = torch.ones(shp) if suf == "running_var" else torch.zeros(shp)
+                xs = [vals[i] for i in nd.ins]
+                if nd.op == "embedding":
+                    xs = [x.long() for x in xs]
+                vals[nd.out] = fwd(a, xs, p, False)
+                shapes[nd.out] = tuple(vals[nd.out].shape[1:])
+        return out, shapes
+
+    def forward(self, x, params, training=True):
+        self.assign_layers()
+        vals = {"x": x}
+        for nd in self.nodes:
+            _, fwd = OPS[nd.op]
+            p = {k.split(".", 1)[1]: v for k, v in params.items() if k.split(".", 1)[0] == nd.layer}
+            vals[nd.out] = fwd(nd.a(), [vals[i] for i in nd.ins], p, training)
+        return vals[self.output]
+
+
+class Builder:
+    """Builds a Program's network one node at a time: b.op(src, "dense", units=5) -> the new value's name."""
+
+    def __init__(self, prog):
+        self.p, self.n = prog, 0
+
+    def op(self, src, op, _positional=(), **args):
+        self.n += 1
+        out = f"v{self.n}"
+        ins = list(src) if isinstance(src, (list, tuple)) else [src]
+        self.p.nodes.append(Node(out, op, ins, list(args.items()), _positional))
+        return out
+
+    def chain(self, src, ops):
+        for op, args in ops:
+            src = self.op(src, op, **dict(args))
+        return src
+
+    def shape(self, v):
+        return self.p.shapes()[v]
+
+
+def _call(op, args, positional=()):
+    return f"{op}({fmt_args(args, positional)})" if args else op
+
+
+def init_params(specs, gen):
+    """Initial values for the comparison: uniform with a scale that keeps activations O(1)."""
+    ps = {}
+    for name, shp, tr in specs:
+        suf = name.split(".", 1)[1]
+        if suf == "running_var":
+            t = torch.rand(shp, generator=gen) + 0.5
+        elif suf == "running_mean":
+            t = torch.rand(shp, generator=gen) - 0.5
+        elif len(shp) == 1:
+            t = (torch.rand(shp, generator=gen) - 0.5) * (1.0 if suf in ("weight",) else 0.4)
+            if suf == "weight":
+                t = t + 1.0
+        else:
+            fan_in = 1
+            for d in shp[1:]:
+                fan_in *= d
+            if name.split(".")[0].startswith("embedding"):
+                fan_in = 1
+            b = 1.0 / math.sqrt(max(fan_in, 1))
+            t = (torch.rand(shp, generator=gen) * 2 - 1) * b * 1.5
+        ps[name] = t.float()
+    return ps
+
+
+# ---------------------------------------------------------------------------------------------------------
+# .npy and checkpoints
+
+
+def write_npy(path, arr):
+    np.save(path, np.ascontiguousarray(arr))
+
+
+def read_npy(path):
+    return torch.from_numpy(np.load(path).astype(np.float32))
+
+
+def rel(a, b, floor=1e-6):
+    """|a - b| / max(|b|, floor), 2-norms over the whole tensor."""
+    a, b = a.double().reshape(-1), b.double().reshape(-1)
+    return ((a - b).norm() / max(b.norm().item(), floor)).item()
+
+
+def read_checkpoint(path):
+    """dlspec checkpoint (runtime/train/Checkpoint.h) -> (header dict, {name: tensor}), tensors in file order."""
+    b = open(path, "rb").read()
+    assert b[:8] == b"DLSCKPT\0", path
+    pos = 8
+    version, layout, epoch, step, updates, seed, count = struct.unpack_from("<IQqqqQI", b, pos)
+    pos += struct.calcsize("<IQqqqQI")
+    ts = {}
+    for _ in range(count):
+        (n,) = struct.unpack_from("<I", b, pos)
+        pos += 4
+        name = b[pos:pos + n].decode()
+        pos += n
+        rank, d0, d1, d2, d3, numel = struct.unpack_from("<iqqqqq", b, pos)
+        pos += struct.calcsize("<iqqqqq")
+        vals = np.frombuffer(b, dtype="<f4", count=numel, offset=pos).copy()
+        pos += 4 * numel
+        ts[name] = (rank, (d0, d1, d2, d3), torch.from_numpy(vals))
+    hdr = dict(version=version, layout=layout, epoch=epoch, step=step, updates=updates, seed=seed)
+    return hdr, ts
+
+
+def write_checkpoint(path, hdr, ts):
+    out = bytearray(b"DLSCKPT\0")
+    out += struct.pack("<IQqqqQI", hdr["version"], hdr["layout"], hdr["epoch"], hdr["step"], hdr["updates"],
+                       hdr["seed"], len(ts))
+    for name, (rank, dims, vals) in ts.items():
+        nb = name.encode()
+        out += struct.pack("<I", len(nb)) + nb + struct.pack("<iqqqqq", rank, *dims, vals.numel())
+        out += vals.detach().float().contiguous().numpy().astype("<f4").tobytes()
+    out += struct.pack("<I", zlib.crc32(bytes(out)) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+# Built executables: one OpenMP thread, no re-exec to set the wait policy (runtime/train/Main.cpp).
+EXE_ENV = dict(os.environ, OMP_NUM_THREADS="1", DLS_NO_REEXEC="1")
+
+
+def run(cmd, cwd=None, timeout=120):
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=EXE_ENV)
+        return r.returncode, r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        return 124, f"timeout after {timeout} s: {e}"
+
+
+def located_diagnostics(dlspec, spec):
+    """Runs `dlspec check --format=json SPEC` (one JSON object per line on stdout); returns
+    (exit code, [(code, severity, file, line, column)], everything it printed)."""
+    try:
+        r = subprocess.run([dlspec, "check", "--format=json", spec], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as e:
+        return 124, [], f"timeout: {e}"
+    diags = []
+    for line in r.stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            diags.append((None, "error", None, None, None))  # unparsable output counts as an unlocated error
+            continue
+        sp = d.get("span") or {}
+        diags.append((d.get("code"), d.get("severity"), sp.get("file") or d.get("file"), sp.get("line"), sp.get("column")))
+    return r.returncode, diags, r.stdout + r.stderr
+
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Programs from a network body: the data set, the pipeline and the head a loss needs.
+
+HEADS = ("ce", "ce_onehot", "ce_seq", "nll", "bce_logits", "bce", "mse", "l1", "sce")
+
+
+def new_program(in_shape, dtype="f32", batch=4, data_dir="."):
+    p = Program()
+    p.sample_dtype = p.net_in_dtype = dtype
+    p.sample_shape = p.net_in_shape = tuple(in_shape)
+    p.batch = p.samples = batch
+    p.steps = [("batch", [("size", batch)])]
+    p.data_dir = data_dir
+    return p, Builder(p)
+
+
+def finish(p, b, h, head="ce", classes=4):
+    """Ends the network at value h with what `head`'s loss takes; sets the label field and the loss."""
+    s = b.shape(h)
+    if head != "ce_seq" and len(s) > 1:
+        h = b.op(h, "flatten")
+    if head == "ce_seq" and len(s) != 2:
+        raise ValueError("ce_seq needs a [T, F] value")
+    h = b.op(h, "dense", units=classes)
+    p.out_kind, p.classes = "logits", classes
+    p.label_decl, p.label_np = f"class<{classes}>", ("i8", ())
+    loss = {"ce": "cross_entropy", "ce_onehot": "cross_entropy", "ce_seq": "cross_entropy", "nll": "nll",
+            "bce_logits": "bce_with_logits", "bce": "bce", "mse": "mse", "l1": "l1", "sce": "softmax_cross_entropy"}[head]
+    p.loss = (loss, [])
+    if head == "ce_onehot":
+        p.label_decl, p.label_np = f"onehot<{classes}>", ("onehot", (classes,))
+    elif head == "ce_seq":
+        T = s[0]
+        p.label_decl, p.label_np = f"class<{classes}>[{T}]", ("i8", (T,))
+    elif head == "nll":
+        h = b.op(h, "log_softmax")
+        p.out_kind = "log_probs"
+    elif head in ("bce_logits", "bce"):
+        p.label_decl, p.label_np = f"multilabel<{classes}>", ("binary", (classes,))
+        if head == "bce":
+            h = b.op(h, "sigmoid")
+            p.out_kind = "sigmoid_probs"
+    elif head in ("mse", "l1"):
+        p.out_kind = "real"
+        p.label_decl, p.label_np = f"f32[{classes}]", ("f4", (classes,))
+    p.output = h
+    p.out_shape = b.shape(h)
+    return h
