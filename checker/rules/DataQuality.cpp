@@ -357,8 +357,8 @@ void checkDataQuality(const RuleContext& c) {
         int64_t a = 1;
         for (auto& x : typeDims(*d.sample->type)) a *= x.value_or(-1);
         const int64_t have = static_cast<int64_t>(L.table.columns.size());
-        if (a != have) {
-          if (shapeReported) continue;
+        // The labels are still checked: they do not depend on the feature columns.
+        if (a != have && !shapeReported) {
           shapeReported = true;
           c.diags.report(Code::D0115, d.sample->type->span, L.table.file,
                          fmt::format("[{}] ({} columns besides the label)", have, have),
@@ -366,7 +366,6 @@ void checkDataQuality(const RuleContext& c) {
               .primary("declared here")
               .label(L.span, "read from here")
               .help(fmt::format("declare `f32[{}]`, or remove the extra columns from the file", have));
-          continue;
         }
       }
       if (!L.table.csv && d.sample && d.sample->type) {

@@ -15,6 +15,7 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_train_config", Void, {RtPtr, Int64, Int64, Int64}},
       {"dls_rt_checkpoint", Void, {RtPtr, CString, Int64, Int64}},
       {"dls_rt_validate", Void, {RtPtr, Int64, Int32}},
+      {"dls_rt_validate_split", Void, {RtPtr, Int32}},
       {"dls_rt_optimizer", Void, {RtPtr, Int32, Double, Double, Double, Double, Double, Double, Int32}},
       {"dls_rt_schedule", Void, {RtPtr, Int32, Double, Double, Double, Double}},
       {"dls_rt_dataset", Void,

@@ -199,6 +199,8 @@ std::vector<OpInfo> build() {
                  .opcode = kOpcodeNone, .doc = doc});
   };
   pipe("to_f32", toF32, {});
+  pipe("to_i32", toI32, {}, "integer samples as i32, such as the token indices an `embedding` takes (every value must be "
+                            "an integer)");
   pipe("scale", same, {{.name = "factor", .type = AttrType::Float, .positional = 0}});
   pipe("normalize", same, {{.name = "mean", .type = AttrType::Float, .positional = 0},
                            {.name = "std", .type = AttrType::Float, .min = 0, .positional = 1, .minExclusive = true}});
