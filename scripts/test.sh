@@ -9,6 +9,7 @@ build=${DLSPEC_BUILD_DIR:-build}
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
 if [ ! -f "$build/CMakeCache.txt" ]; then
   opts=(); [ "${CI:-}" = true ] && opts+=(-DDLSPEC_WERROR=ON)
+  command -v ccache >/dev/null && opts+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   if ! cmake -S . -B "$build" "${gen[@]}" "${opts[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1; then
     cat "$build.configure.log" >&2
     rm -rf "$build"

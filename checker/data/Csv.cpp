@@ -53,12 +53,18 @@ bool readCsv(const std::string& path, const std::string& labelColumn, DataTable&
     auto cells = splitLine(line);
     if (header.empty()) {
       header = cells;
+      out.header = header;
       labelIdx = header.size() - 1;
       if (!labelColumn.empty()) {
         bool found = false;
         for (size_t i = 0; i < header.size(); ++i)
           if (header[i] == labelColumn) { labelIdx = i; found = true; }
-        if (!found) { error = "line 1: no column `" + labelColumn + "`"; return false; }
+        if (!found) {
+          out.header = header;
+          out.noLabelColumn = true;
+          error = "line 1: no column `" + labelColumn + "`";
+          return false;
+        }
       }
       for (size_t i = 0; i < header.size(); ++i)
         if (i != labelIdx) out.columns.push_back(header[i]);

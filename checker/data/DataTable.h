@@ -25,6 +25,8 @@ struct DataTable {
   char sampleKind = 'u';            // IDX/NPY element type: 'u' u8, 'i' i32, 'l' i64, 'f' f32, 'd' f64
   size_t elemSize = 1;
   bool csv = false;
+  std::vector<std::string> header;  // CSV: the header row's names
+  bool noLabelColumn = false;       // CSV: the named label column is not in the header (readCsv failed)
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
 };
 

@@ -369,7 +369,10 @@ std::vector<Mutant> mutateData(const std::string& s, const std::string& specDir,
     size_t lineEnd = body.find('\n', static_cast<size_t>(m.position(0)) + 1);
     std::string line = body.substr(static_cast<size_t>(m.position(0)), lineEnd - static_cast<size_t>(m.position(0)));
     std::smatch lm;
+    // The label column: `label: "…"`, else the column named like the label field (as sema resolves it).
+    static const std::regex labelField(R"re(\n[ \t]*label[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*:)re");
     if (csv && std::regex_search(line, lm, labelArg)) labelName = lm[1];
+    else if (csv && std::regex_search(body, lm, labelField)) labelName = lm[1];
     bool ok = csv ? data::readCsv(resolve(m[2]), labelName, t, err) : data::readIdx(resolve(m[2]), resolve(m[4]), t, err);
     // The label operators below rewrite one label per record; per-step labels ((n, T)) are left alone.
     if (!ok || t.rows < 2 || t.raw.size() > (size_t{256} << 20) || t.labelsPerRow != 1) continue;

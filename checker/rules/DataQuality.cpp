@@ -80,6 +80,16 @@ bool load(const RuleContext& c, const sema::DataSource& src, const std::string& 
   } else {
     return false;
   }
+  if (!ok && out.table.noLabelColumn) {
+    // As the executable reads it: the label column by the name the spec gives (or the label field's name).
+    const std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
+    const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : out.span;
+    c.diags.report(Code::D0118, at, paths[0], label, fmt::format("{}", fmt::join(out.table.header, ", ")))
+        .primary("the label column")
+        .help(out.table.header.empty() ? std::string("give the file a header row that names its columns")
+                                       : fmt::format("name one of its columns: `label: \"{}\"`", out.table.header.back()));
+    return false;
+  }
   if (!ok) {
     c.diags.report(Code::D0106, out.span, paths.empty() ? std::string("?") : paths[0], error)
         .primary("cannot be used")
@@ -322,6 +332,23 @@ void checkDataQuality(const RuleContext& c) {
       if (t->data && t->data->dataset == &d) trainPipe = t->data, trainBlock = t.get();
     bool shapeReported = false;
     for (Loaded& L : loaded) {
+      if (L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
+        // Every column but the label is a feature of the sample, as the executable reads the file.
+        int64_t a = 1;
+        for (const sema::Dim& x : d.sample.shape.dims) a *= x.isConst() ? x.value : -1;
+        const int64_t have = static_cast<int64_t>(L.table.columns.size());
+        if (a != have) {
+          if (shapeReported) continue;
+          shapeReported = true;
+          c.diags.report(Code::D0115, d.sampleTypeSpan, L.table.file,
+                         fmt::format("[{}] ({} columns besides the label)", have, have),
+                         std::string(c.sources.text(d.sampleTypeSpan)))
+              .primary("declared here")
+              .label(L.span, "read from here")
+              .help(fmt::format("declare `f32[{}]`, or remove the extra columns from the file", have));
+          continue;
+        }
+      }
       if (!L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
         int64_t a = 1, b = 1;
         for (const sema::Dim& x : d.sample.shape.dims) a *= x.isConst() ? x.value : -1;

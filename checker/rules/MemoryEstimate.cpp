@@ -45,7 +45,7 @@ void checkMemoryEstimate(const RuleContext& c) {
     auto params = trainableParams(*n);
     double perSample = 0, largest = 0;
     if (!params || !activations(*n, perSample, largest)) continue;
-    double bytes = t->precision && (*t->precision == "f16" || *t->precision == "bf16") ? 2 : 4;
+    const double bytes = 4;  // training runs in f32 (`precision = f16|bf16` is refused by sema, E0305)
     double state = 0;  // optimizer slots per parameter, as the runtime allocates them
     if (t->optimizer)
       if (const sema::OpInfo* op = sema::findOp(t->optimizer->name, {sema::OpCategory::Optimizer}); op && op->opcode >= 0) {
@@ -65,7 +65,7 @@ void checkMemoryEstimate(const RuleContext& c) {
           .primary("does not fit")
           .note("weights " + humanBytes(P * 4) + ", gradients " + humanBytes(P * 4) + ", optimizer state " +
                 humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2))
-          .help("lower the batch size, shrink the largest layers, or use `precision = f16`");
+          .help("lower the batch size or shrink the largest layers");
     } else if (total > 0.9 * mem) {
       c.diags.report(Code::W0802, at, humanBytes(total), humanBytes(mem), device, "the data pipeline and framework need room too")
           .primary("little headroom")

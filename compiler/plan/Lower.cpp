@@ -287,7 +287,7 @@ private:
     if (src->format == sema::DataFormat::Csv) {
       // The label column by name: the runtime finds it in the file's header row.
       labelCol = -2;
-      b = src->labelColumn.empty() ? "label" : src->labelColumn;
+      b = src->labelColumn.empty() ? ds.labelName : src->labelColumn;
     }
     call(plan_.setup, "dls_rt_dataset",
          {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});
@@ -413,9 +413,9 @@ private:
       opId_[n.id] = nextOp_++;
     }
     const std::string& ln = tc_.loss->name;
-    int32_t lossCode = ln == "cross_entropy" ? DLS_OP_CROSS_ENTROPY : ln == "nll" ? DLS_OP_NLL
-                       : ln == "bce_with_logits" ? DLS_OP_BCE_WITH_LOGITS : ln == "bce" ? DLS_OP_BCE
-                       : ln == "mse" ? DLS_OP_MSE : -1;
+    // The loss's runtime opcode is the op table's.
+    const sema::OpInfo* lossInfo = sema::findOp(ln, {sema::OpCategory::Loss});
+    const int32_t lossCode = lossInfo && lossInfo->opcode >= DLS_OP_CROSS_ENTROPY ? lossInfo->opcode : -1;
     if (lossCode < 0) {
       diags_.report(Code::E1004, tc_.loss->nameSpan, fmt::format("loss `{}` is not supported by the runtime yet", ln));
       return;

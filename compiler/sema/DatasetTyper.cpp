@@ -58,6 +58,7 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       if (f == attrs.end() || !std::holds_alternative<std::string>(f->second.value)) continue;
       if (op->name == "csv" && a.name == "label") {
         src.labelColumn = std::get<std::string>(f->second.value);
+        src.labelColumnSpan = f->second.span;
         continue;
       }
       std::string p = std::get<std::string>(f->second.value);
@@ -68,6 +69,9 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     }
     ds->splits.push_back(std::move(src));
   }
+  // A CSV split without `label: "…"` reads its labels from the column named like the label field.
+  for (DataSource& src : ds->splits)
+    if (src.format == DataFormat::Csv && src.labelColumn.empty()) src.labelColumn = ds->labelName;
   if (ds->sampleName.empty())
     diags.report(Code::E0113, d.name.span, "dataset", d.name.name, "sample field")
         .help("declare it: `sample image: u8[28, 28]`");

@@ -323,6 +323,35 @@ int Analyzer::typeBody(NetCtx& n, Scope& s, const std::vector<ast::Item>& items,
   return result;
 }
 
+namespace {
+// Whether a network that returns `actual` values keeps its declared `declared` kind. Plain real values
+// (f32[…]) promise nothing more; a linear output is logits; probabilities of any kind come only from the
+// activation that makes them (sigmoid, softmax, log_softmax).
+bool kindFits(SemKind declared, SemKind actual) {
+  if (declared == actual || declared == SemKind::Real || declared == SemKind::Unknown || actual == SemKind::Unknown)
+    return true;
+  return declared == SemKind::Logits && actual == SemKind::Real;
+}
+
+std::string outputKindHelp(SemKind declared, SemKind actual) {
+  auto last = [](SemKind k) -> std::string_view {
+    switch (k) {
+      case SemKind::Probs: return "softmax";
+      case SemKind::LogProbs: return "log_softmax";
+      case SemKind::SigmoidProbs: return "sigmoid";
+      default: return {};
+    }
+  };
+  if (!last(declared).empty())
+    return fmt::format("end the network with `|> {}`, or declare the output `{}[…]`", last(declared),
+                       actual == SemKind::Real ? "logits" : semKindName(actual));
+  if (declared == SemKind::Logits && !last(actual).empty())
+    return fmt::format("remove the final `|> {}` (the loss takes the logits), or declare the output `{}[…]`",
+                       last(actual), semKindName(actual));
+  return "a network returns values (f32, logits or probabilities), not labels: declare what the last layer produces";
+}
+}  // namespace
+
 void Analyzer::typeNetwork(const ast::Decl& d) {
   auto net = std::make_unique<Network>();
   net->name = d.name.name;
@@ -374,7 +403,23 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
       t.device = ov.type.device;
       ov.type = t;
     }
-    if (ov.type.kind == SemKind::Real && declared->kind != SemKind::Real) {
+    if (!kindFits(declared->kind, ov.type.kind) || (ov.type.dtype != declared->dtype && ov.type.dtype != DType::Unknown &&
+                                                     declared->dtype != DType::Unknown)) {
+      // The declared type is a contract: what the network returns must be that kind of value.
+      const ast::Item* ret = nullptr;
+      for (auto& it : d.items)
+        if (it.kind == ast::ItemKind::Return) ret = &it;
+      auto& dg = diags.report(Code::E0413, ret ? ret->value->span : d.name.span, net->name, ov.type.brief(),
+                              declared->brief());
+      dg.primary(fmt::format("returns {}", ov.type.brief()));
+      dg.label(d.returns->span, fmt::format("declared {}", declared->brief()));
+      if (ov.producer >= 0) labelOperand(dg, n, out, "the result ");
+      dg.help(outputKindHelp(declared->kind, ov.type.kind));
+      // Later checks (the loss) see the declared type: the mismatch is reported once, here.
+      ov.type.kind = declared->kind;
+      ov.type.dtype = declared->dtype;
+      ov.type.classes = declared->classes;
+    } else if (ov.type.kind == SemKind::Real && declared->kind != SemKind::Real) {
       ov.type.kind = declared->kind;
       ov.type.classes = declared->classes;
     }

@@ -238,8 +238,9 @@ std::vector<OpInfo> build() {
   };
   src("idx", {{.name = "images", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
+  // csv's `label`: the label column's name in the header row; without it, the label field's name.
   src("csv", {{.name = "path", .type = AttrType::String, .positional = 0},
-              {.name = "label", .type = AttrType::String, .dflt = S("label")}});
+              {.name = "label", .type = AttrType::String, .optional = true}});
   src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
   // ---- losses: loss(input, target) ----
@@ -253,7 +254,7 @@ std::vector<OpInfo> build() {
   loss("bce_with_logits", DLS_OP_BCE_WITH_LOGITS);
   loss("bce", DLS_OP_BCE);
   loss("mse", DLS_OP_MSE);
-  loss("l1", kOpcodeNone);
+  loss("l1", DLS_OP_L1);
   t.push_back({.name = "softmax_cross_entropy", .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2,
                .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
                .deprecatedSince = 1});

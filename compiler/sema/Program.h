@@ -114,6 +114,7 @@ struct DataSource {
   std::vector<std::string> resolved;    // resolved relative to the spec's directory
   std::vector<Span> pathSpans;
   std::string labelColumn;       // CSV: the label column's name
+  Span labelColumnSpan;          // CSV: the `label: "…"` argument, if given
   Span span;
   Span sourceSpan;               // the source call: idx("…", "…")
 };

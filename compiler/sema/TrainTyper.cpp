@@ -52,6 +52,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   tc->decl = &d;
   Network* net = nullptr;
   const ast::Item* lossItem = nullptr;
+  const ast::Item* halfPrecision = nullptr;
   auto intSetting = [&](const ast::Item& it, const char* what, int64_t min) -> std::optional<int64_t> {
     auto c = evalConst(*it.value, nullptr);
     if (!c) return std::nullopt;
@@ -248,7 +249,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     } else if (key == "precision") {
       auto c = evalConst(v, nullptr);
       std::string p = c ? c->s : "";
-      if (c && (p == "f32" || p == "f16" || p == "bf16")) tc->precision = p;
+      if (c && p == "f32") tc->precision = p;
+      else if (c && (p == "f16" || p == "bf16")) halfPrecision = &it;  // reported once the placement is known
       else if (c)
         diags.report(Code::E0211, v.span, "precision", "train", "`f32`, `f16` or `bf16`", c->describe());
     } else if (key == "devices") {
@@ -280,6 +282,15 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   if (!tc->settings.count("optimizer")) diags.report(Code::E0113, d.name.span, "train", d.name.name, "optimizer")
       .help("add `optimizer = sgd(lr: 0.01)`");
   if (tc->devices.empty()) tc->devices.push_back(Device{});
+  if (halfPrecision) {
+    // No backend trains in reduced precision yet: accepting the setting would train in f32 regardless.
+    const Device& dev = tc->devices.front();
+    auto& dg = diags.report(Code::E0305, halfPrecision->value->span, halfPrecision->value->dotted(),
+                            dev.kind == Device::Kind::Cpu ? std::string("CPU") : dev.str());
+    dg.primary("not implemented yet");
+    if (tc->placementSpan.valid()) dg.label(tc->placementSpan, fmt::format("the model is placed on {}", dev.str()));
+    dg.help("remove the setting (or write `precision = f32`): every backend trains in f32 for now");
+  }
   // Placement: every node and value of the model lives on the first device (replicas mirror it).
   if (net) {
     Device dev = tc->devices.front();

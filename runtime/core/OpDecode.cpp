@@ -233,6 +233,7 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_BCE_WITH_LOGITS:
     case DLS_OP_MSE:
     case DLS_OP_BCE:
+    case DLS_OP_L1:
       need(3), present(0), present(1), present(2);
       d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
       if (d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL) {

@@ -117,6 +117,7 @@ const char* opcode_name(int32_t opcode) {
     case DLS_OP_RNN: return "rnn"; case DLS_OP_GRU: return "gru"; case DLS_OP_LSTM: return "lstm";
     case DLS_OP_CROSS_ENTROPY: return "cross_entropy"; case DLS_OP_NLL: return "nll";
     case DLS_OP_BCE_WITH_LOGITS: return "bce_with_logits"; case DLS_OP_MSE: return "mse"; case DLS_OP_BCE: return "bce";
+    case DLS_OP_L1: return "l1";
     default: return "unknown";
   }
 }

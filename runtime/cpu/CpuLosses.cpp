@@ -68,6 +68,7 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
     }
     case DLS_OP_BCE_WITH_LOGITS:
     case DLS_OP_MSE:
+    case DLS_OP_L1:
     case DLS_OP_BCE: {
       const float* t = fptr(T[1]);
       const int opcode = op.opcode;
@@ -78,6 +79,8 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
           const float v = x[i], tv = t[i];
           if (opcode == DLS_OP_MSE) {
             total += double(v - tv) * double(v - tv);
+          } else if (opcode == DLS_OP_L1) {
+            total += std::fabs(double(v) - double(tv));
           } else if (opcode == DLS_OP_BCE_WITH_LOGITS) {
             total += std::max(v, 0.f) - v * tv + std::log1p(std::exp(-std::fabs(v)));
           } else {  // PyTorch clamps the logs at -100
@@ -136,6 +139,8 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
         const float v = x[i], tv = t[i];
         if (opcode == DLS_OP_MSE) {
           d = 2.f * (v - tv) * scale;
+        } else if (opcode == DLS_OP_L1) {
+          d = v > tv ? scale : v < tv ? -scale : 0.f;  // torch: sign(x - t), 0 at equality
         } else if (opcode == DLS_OP_BCE_WITH_LOGITS) {
           d = (1.f / (1.f + std::exp(-v)) - tv) * scale;
         } else {

@@ -394,7 +394,7 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_GLOBAL_AVGPOOL: case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH:
     case DLS_OP_SIGMOID: case DLS_OP_ADD: case DLS_OP_CONCAT: case DLS_OP_TRANSPOSE: case DLS_OP_EMBEDDING:
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_NLL: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
-    case DLS_OP_BCE: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
+    case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
       break;
     default: throw Error("op is not supported by the CUDA backend");
   }

@@ -214,6 +214,7 @@ __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __rest
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     const float v = x[i], tv = t[i];
     if (opcode == 35) total += double(v - tv) * double(v - tv);
+    else if (opcode == 37) total += fabs(double(v) - double(tv));  // l1
     else if (opcode == 34) total += fmaxf(v, 0.f) - v * tv + log1pf(expf(-fabsf(v)));
     else total -= tv * fmaxf(logf(v), -100.f) + (1 - tv) * fmaxf(log1pf(-v), -100.f);
   }
@@ -245,6 +246,7 @@ __global__ void k_loss_bwd(const DevScalars* sc, int opcode, const float* __rest
     if (i < n) {
       const float v = x[i], tv = t[i];
       if (opcode == 35) d = 2.f * (v - tv) * scale;
+      else if (opcode == 37) d = v > tv ? scale : v < tv ? -scale : 0.f;  // l1: sign(x - t), 0 at equality
       else if (opcode == 34) d = (1.f / (1.f + expf(-v)) - tv) * scale;
       else d = (v - tv) / fmaxf(v * (1 - v), 1e-12f) * scale;
     }

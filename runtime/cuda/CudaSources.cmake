@@ -24,6 +24,10 @@ string(APPEND DLSPEC_RT_CUDA_LINK " -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR}:${_dls
 
 function(dlspec_rt_add_cuda target)
   target_sources(${target} PRIVATE $<TARGET_OBJECTS:dlspec_rt_cuda_kernels>)
+  # The kernels' objects make CUDA one of the target's languages for the Makefile generator, which then asks
+  # for a CUDA dialect: unset, CUDA_STANDARD falls back to the target's CXX_STANDARD (20), which CMake 3.25
+  # cannot request from nvcc. The target compiles no .cu itself; name the kernels' dialect.
+  set_target_properties(${target} PROPERTIES CUDA_STANDARD 17)
   target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas CUDA::cublasLt ${DLSPEC_CUDNN_LIBRARY})
   target_compile_definitions(${target} PRIVATE DLSPEC_HAVE_CUDA)
   if(DLSPEC_HAVE_NCCL)

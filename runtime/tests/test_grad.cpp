@@ -302,8 +302,8 @@ TEST_CASE("loss backward: cross-entropy (with label smoothing), NLL", "[grad]") 
   c.run(DLS_OP_NLL, {}, 2, true);
 }
 
-TEST_CASE("loss backward: MSE, BCE, BCE with logits", "[grad]") {
-  for (int opc : {DLS_OP_MSE, DLS_OP_BCE_WITH_LOGITS, DLS_OP_BCE}) {
+TEST_CASE("loss backward: MSE, L1, BCE, BCE with logits", "[grad]") {
+  for (int opc : {DLS_OP_MSE, DLS_OP_L1, DLS_OP_BCE_WITH_LOGITS, DLS_OP_BCE}) {
     GradCheck c(3);
     if (opc == DLS_OP_BCE) c.input({3, 4}, 0.1, 0.9); else c.input({3, 4});
     int t = c.plain({3, 4});
@@ -311,6 +311,39 @@ TEST_CASE("loss backward: MSE, BCE, BCE with logits", "[grad]") {
     c.plain({1});
     c.run(opc, {}, 2, true);
   }
+}
+
+TEST_CASE("l1: mean |x - t| over the valid rows, gradient sign(x - t) and 0 at equality, as torch", "[grad]") {
+  GradCheck c(2);
+  int x = c.input({2, 3});
+  int t = c.plain({2, 3});
+  int l = c.plain({1});
+  dls_rt* r = c.rt.get();
+  const float xv[6] = {0.5f, -1.f, 2.f, 1.f, 1.f, 1.f}, tv[6] = {0.f, -1.f, 3.f, 9.f, 9.f, 9.f};
+  write_tensor(r, x, xv, sizeof xv);
+  write_tensor(r, t, tv, sizeof tv);
+  int op = dls_rt_op(r, DLS_OP_L1, c.ts.data(), 3, nullptr, 0, 1, 1);
+  int dins[2] = {c.grads[0], -1};
+  int g = dls_rt_grad_op(r, op, -1, dins, 2, 0);
+  raise_pending(r);
+  r->step = {1, 2, 7, 0};
+  dls_rt_fwd(r, op);
+  dls_rt_bwd(r, g);
+  raise_pending(r);
+  CHECK(read_tensor(r, l)[0] == Approx((0.5 + 0 + 1 + 8 * 3) / 6.0));
+  std::vector<float> dx = read_tensor(r, c.grads[0]);
+  CHECK(dx[0] == Approx(1 / 6.0));
+  CHECK(dx[1] == 0.f);  // x == t
+  CHECK(dx[2] == Approx(-1 / 6.0));
+  // One valid row: the second row (|1 - 9| each) counts for nothing and gets no gradient.
+  r->step.valid_rows = 1;
+  dls_rt_fwd(r, op);
+  dls_rt_bwd(r, g);
+  raise_pending(r);
+  CHECK(read_tensor(r, l)[0] == Approx(1.5 / 3.0));
+  dx = read_tensor(r, c.grads[0]);
+  CHECK(dx[0] == Approx(1 / 3.0));
+  CHECK(dx[3] == 0.f);
 }
 
 TEST_CASE("losses average over valid rows only", "[grad]") {

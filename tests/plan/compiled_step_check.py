@@ -163,10 +163,35 @@ def gru_reset_before():
     return m, params, torch.randn(8, 5, 6), torch.randint(0, 4, (8,))
 
 
-def check_params(dlspec, repo, name, make, work):
+class Reg(nn.Module):
+    """tests/plan/specs/l1_regression.dls: a small regression network."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(5, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x)))
+
+
+def l1_regression():
+    m = Reg()
+    params = {"dense_1.weight": m.fc1.weight, "dense_1.bias": m.fc1.bias, "dense_2.weight": m.fc2.weight,
+              "dense_2.bias": m.fc2.bias}
+    y = torch.randn(8, 3)
+    y[0, 0] = 123.0  # one far target: |x - t| is not the squared error
+    return m, params, torch.randn(8, 5), y
+
+
+def cross_entropy(logits, y):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def check_params(dlspec, repo, name, make, work, loss_fn=cross_entropy):
     """Like check, for models whose parameters are not (weight, bias) layers: `make` gives the model, a map
     from dlspec's parameter names to tensors, the batch and its labels ([N] or, per step, [N, T]); the loss
-    is cross-entropy over every labelled row (logits.reshape(-1, C) for a sequence)."""
+    is loss_fn(output, labels): by default cross-entropy over every labelled row (logits.reshape(-1, C) for a
+    sequence)."""
     exe = os.path.join(work, name + ".bin")
     r = subprocess.run([dlspec, "build", os.path.join(repo, SPECS[name]), "-o", exe], capture_output=True, text=True)
     if r.returncode != 0:
@@ -178,8 +203,7 @@ def check_params(dlspec, repo, name, make, work):
     if odir is None:
         return False
     model.zero_grad()
-    logits = model(x)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss = loss_fn(model(x), y)
     loss.backward()
     got = read_npy(os.path.join(odir, "loss.npy")).reshape(())
     e = rel(got, loss.detach())
@@ -197,7 +221,7 @@ def check_params(dlspec, repo, name, make, work):
 
 SPECS = {"sequence": "tests/plan/specs/sequence.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",
          "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
-         "darknet_ops": "tests/plan/specs/darknet_ops.dls"}
+         "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -229,6 +253,7 @@ def main():
     ok &= check(sys.argv[1], sys.argv[2], "darknet_ops", darknet_ops, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "sequence", sequence, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "gru_reset_before", gru_reset_before, sys.argv[3])
+    ok &= check_params(sys.argv[1], sys.argv[2], "l1_regression", l1_regression, sys.argv[3], F.l1_loss)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

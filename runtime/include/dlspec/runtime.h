@@ -29,7 +29,7 @@
  *  [2] Every op documents what its gradient op reads ("bwd reads"), for the memory planner: those tensors
  *      must still hold their forward values when dls_rt_bwd runs.
  *  [3] Losses average over the valid rows (training: the whole batch; evaluation pads the last batch
- *      and counts only real rows); MSE/BCE/BCE_WITH_LOGITS average over valid_rows * K elements.
+ *      and counts only real rows); MSE/L1/BCE/BCE_WITH_LOGITS average over valid_rows * K elements.
  *  [4] BATCH_NORM momentum has PyTorch's meaning (running = (1 - m) running + m batch, running_var
  *      uses the unbiased batch variance); eval mode normalises with the running statistics.
  *  [5] dls_rt_update skips the update when the step's loss is not finite (the R0101 guard then
@@ -205,8 +205,10 @@ enum dls_opcode {
   DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N] (or [N,T,C] and [N,T]); bwd reads labels */
   DLS_OP_BCE_WITH_LOGITS = 34, /* input logits[N,K], targets f32[N,K]; bwd reads input, targets */
   DLS_OP_MSE = 35,           /* input [N,K], targets f32[N,K]; bwd reads input, targets */
-  DLS_OP_BCE = 36            /* input sigmoid probs[N,K], targets f32[N,K] (logs clamped at -100, as
+  DLS_OP_BCE = 36,           /* input sigmoid probs[N,K], targets f32[N,K] (logs clamped at -100, as
                                 PyTorch); bwd reads input, targets */
+  DLS_OP_L1 = 37             /* input [N,K], targets f32[N,K]: mean |x - t| (torch's L1Loss); the gradient is
+                                sign(x - t), 0 where x == t; bwd reads input, targets */
 };
 /* Creates a forward op over the given tensors with the given attributes. line/col: the op's location in
  * the spec, used by runtime guards. Backends create their primitives here, once, for the static shapes. */
