@@ -337,8 +337,8 @@ void checkDataQuality(const RuleContext& c) {
         int64_t a = 1;
         for (const sema::Dim& x : d.sample.shape.dims) a *= x.isConst() ? x.value : -1;
         const int64_t have = static_cast<int64_t>(L.table.columns.size());
-        if (a != have) {
-          if (shapeReported) continue;
+        // The file was read: its labels and records are still checked.
+        if (a != have && !shapeReported) {
           shapeReported = true;
           c.diags.report(Code::D0115, d.sampleTypeSpan, L.table.file,
                          fmt::format("[{}] ({} columns besides the label)", have, have),
@@ -346,7 +346,6 @@ void checkDataQuality(const RuleContext& c) {
               .primary("declared here")
               .label(L.span, "read from here")
               .help(fmt::format("declare `f32[{}]`, or remove the extra columns from the file", have));
-          continue;
         }
       }
       if (!L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
