@@ -127,6 +127,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           }
           seen[k] = dv.span;
           tc->devices.push_back(dev);
+          tc->deviceSpans.push_back(dv.span);
         }
         if (anyCpu && anyCuda && cl.devices.size() > 1)
           diags.report(Code::E0303, cl.span, "cpu", "cuda").help("place the model on GPUs only: `on [cuda:0, cuda:1]`");
@@ -208,6 +209,19 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         std::vector<const ast::Arg*> args;
         for (auto& a : e->args) args.push_back(&a);
         if (!resolveArgs(*op, args, nullptr, e->span, c.args)) continue;
+        if (key == "optimizer")
+          for (const ast::Clause& cl : it.clauses)
+            if (cl.kind == ast::ClauseKind::On) {
+              // Where the optimizer's state is placed; the checker compares it with the model's (E0501, E0502).
+              tc->optimizerPlacementSpan = cl.span;
+              for (const ast::Device& dv : cl.devices) {
+                Device dev;
+                dev.kind = dv.name.name == "cpu" ? Device::Kind::Cpu : Device::Kind::Cuda;
+                dev.index = static_cast<int>(dv.index.value_or(0) > 1023 ? 0 : dv.index.value_or(0));
+                tc->optimizerDevices.push_back(dev);
+                tc->optimizerDeviceSpans.push_back(dv.span);
+              }
+            }
         if (key == "optimizer") tc->optimizer = std::move(c);
         else tc->schedules.push_back(std::move(c));
       }
@@ -242,7 +256,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       else if (c)
         diags.report(Code::E0211, v.span, "precision", "train", "`f32`, `f16` or `bf16`", c->describe());
     } else if (key == "devices") {
-      intSetting(it, "devices", 0);  // the GPU count; the checker compares placements with it (E0501, W0509)
+      tc->devicesSetting = st;
+      tc->deviceCount = intSetting(it, "devices", 0);  // the GPU count; the checker compares placements with it (E0501, W0509)
     } else if (key == "memory") {
       // bytes, or `N * KiB|MiB|GiB|TiB`
       int64_t mult = 1;
