@@ -1,7 +1,5 @@
 #include "checker/Checker.h"
 
-#include <filesystem>
-
 #include "checker/Rule.h"
 #include "checker/Suppressions.h"
 #include "sema/Program.h"
@@ -9,12 +7,9 @@
 namespace dls {
 
 void runChecker(Compilation& c, const CheckOptions& opt) {
-  if (!c.spec) return;
+  if (!c.spec || !c.program) return;
   checker::applySuppressions(*c.spec, c.diags);
-  checker::SpecView view = checker::buildView(*c.spec);
-  std::string dir;
-  if (c.file != Span::kNoFile) dir = std::filesystem::path(c.sources.path(c.file)).parent_path().string();
-  checker::RuleContext ctx{*c.spec, c.program.get(), view, opt, c.diags, c.sources, dir};
+  checker::RuleContext ctx{*c.spec, *c.program, opt, c.diags, c.sources};
   for (const checker::Rule& r : checker::allRules()) {
     if (r.needsData && !opt.data) continue;
     r.check(ctx);

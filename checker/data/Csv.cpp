@@ -1,98 +1,62 @@
+// CSV for `dlspec check --data`: parsed by the runtime's CSV code (runtime/data/CsvTable.h), so that what
+// the check accepts is what the executable loads; the label column is split off as the executable does.
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 
 #include "checker/data/DataTable.h"
+#include "runtime/data/CsvTable.h"
 
 namespace dls::checker::data {
-
-namespace {
-std::vector<std::string> splitLine(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cur;
-  bool quoted = false;
-  for (char ch : line) {
-    if (ch == '"') quoted = !quoted;
-    else if (ch == ',' && !quoted) { cells.push_back(cur); cur.clear(); }
-    else if (ch != '\r') cur += ch;
-  }
-  cells.push_back(cur);
-  for (auto& c : cells) {
-    size_t b = c.find_first_not_of(" \t"), e = c.find_last_not_of(" \t");
-    c = b == std::string::npos ? "" : c.substr(b, e - b + 1);
-  }
-  return cells;
-}
-double parseNumber(const std::string& s, bool& ok) {
-  ok = false;
-  if (s.empty()) return NAN;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  ok = end && *end == 0;
-  return v;
-}
-}  // namespace
 
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error) {
   std::vector<uint8_t> bytes;
   if (!readMaybeGzip(path, bytes, error)) return false;
-  std::string text(bytes.begin(), bytes.end());
   out = DataTable{};
   out.csv = true;
   out.file = out.labelFile = path;
-  size_t pos = 0;
-  int64_t lineNo = 0;
-  std::vector<std::string> header;
-  size_t labelIdx = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? text.size() : nl + 1;
-    ++lineNo;
-    if (line.empty() || line == "\r") continue;
-    auto cells = splitLine(line);
-    if (header.empty()) {
-      header = cells;
-      out.header = header;
-      labelIdx = header.size() - 1;
-      if (!labelColumn.empty()) {
-        bool found = false;
-        for (size_t i = 0; i < header.size(); ++i)
-          if (header[i] == labelColumn) { labelIdx = i; found = true; }
-        if (!found) {
-          out.header = header;
-          out.noLabelColumn = true;
-          error = "line 1: no column `" + labelColumn + "`";
-          return false;
-        }
-      }
-      for (size_t i = 0; i < header.size(); ++i)
-        if (i != labelIdx) out.columns.push_back(header[i]);
-      continue;
+  csv::Table t;
+  csv::Error e;
+  const bool parsed = csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, e);
+  out.header = t.header;
+  if (!parsed) {
+    switch (e.kind) {
+      case csv::Error::Kind::Ragged:
+        error = "line " + std::to_string(e.line) + ": " + std::to_string(e.cells) + " cells, but the header has " +
+                std::to_string(e.expected);
+        break;
+      case csv::Error::Kind::NotANumber:
+        error = "line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": `" + e.cell +
+                "` is not a number";
+        break;
+      default: error = "the file is empty (no header row)"; break;
     }
-    if (cells.size() != header.size()) {
-      error = "line " + std::to_string(lineNo) + ": " + std::to_string(cells.size()) + " cells, but the header has " +
-              std::to_string(header.size());
+    return false;
+  }
+  // The label column by name (default: the last column).
+  int64_t labelIdx = static_cast<int64_t>(t.header.size()) - 1;
+  if (!labelColumn.empty()) {
+    labelIdx = csv::column_index(t.header, labelColumn);
+    if (labelIdx < 0) {
+      out.noLabelColumn = true;
+      error = "line 1: no column `" + labelColumn + "`";
       return false;
     }
-    for (size_t i = 0; i < cells.size(); ++i) {
-      bool ok;
-      double v = parseNumber(cells[i], ok);
-      if (!ok && cells[i] != "nan" && cells[i] != "NaN" && !cells[i].empty()) {
-        error = "line " + std::to_string(lineNo) + ", column " + std::to_string(i + 1) + ": `" + cells[i] + "` is not a number";
-        return false;
-      }
-      if (!ok) v = NAN;
-      if (i == labelIdx) {
+  }
+  const size_t ncols = t.header.size();
+  for (size_t i = 0; i < ncols; ++i)
+    if (static_cast<int64_t>(i) != labelIdx) out.columns.push_back(t.header[i]);
+  for (int64_t r = 0; r < t.rows; ++r)
+    for (size_t i = 0; i < ncols; ++i) {
+      const double v = t.values[static_cast<size_t>(r) * ncols + i];
+      if (static_cast<int64_t>(i) == labelIdx) {
         out.rawLabels.push_back(v);
         out.labels.push_back(std::isfinite(v) ? static_cast<int64_t>(std::llround(v)) : INT64_MIN);
       } else {
         out.values.push_back(v);
       }
     }
-    out.lineOf.push_back(lineNo);
-    ++out.rows;
-  }
+  out.lineOf = std::move(t.line_of);
+  out.rows = t.rows;
   out.rowBytes = out.columns.size() * sizeof(double);
   out.raw.resize(out.values.size() * sizeof(double));
   if (!out.values.empty()) std::memcpy(out.raw.data(), out.values.data(), out.raw.size());

@@ -1,20 +1,24 @@
-// W0705: adam with weight_decay (L2 folded into the gradient) where AdamW's decoupled decay is meant.
-#include "checker/RuleSupport.h"
+// W0705: an optimizer with a decoupled twin (OpInfo::decoupledVariant: adam → adamw) given `weight_decay`:
+// L2 folded into the gradient, which the adaptive step rescales, where the decoupled decay is meant.
+#include <fmt/format.h>
+
+#include "checker/Flow.h"
+#include "sema/OpTable.h"
 
 namespace dls::checker {
 
 void checkAdamL2(const RuleContext& c) {
-  for (const TrainView& t : c.view.trains) {
-    const ast::Item* it = t.item("optimizer");
-    auto u = it ? asOp(it->value.get()) : std::nullopt;
-    if (!u || u->op != "adam" || !u->arg("weight_decay")) continue;
-    auto wd = numArg(*u, "weight_decay");
-    if (wd && *wd == 0) continue;
-    c.diags.report(Code::W0705, u->argSpans.at("weight_decay"))
+  for (const auto& t : c.program.trains) {
+    if (!t->optimizer) continue;
+    const sema::OpInfo* op = sema::findOp(t->optimizer->name, {sema::OpCategory::Optimizer});
+    const sema::Attr* wd = givenAttr(t->optimizer->args, "weight_decay");
+    const double* v = wd ? std::get_if<double>(&wd->value) : nullptr;
+    if (!op || op->decoupledVariant.empty() || !v || *v == 0) continue;
+    c.diags.report(Code::W0705, wd->span)
         .primary("L2 penalty inside Adam")
-        .label(u->nameSpan, "adam")
-        .help("use `adamw(…, weight_decay: …)`")
-        .fixit(u->nameSpan, "adamw");
+        .label(t->optimizer->nameSpan, std::string(op->name))
+        .help(fmt::format("use `{}(…, weight_decay: …)`", op->decoupledVariant))
+        .fixit(t->optimizer->nameSpan, std::string(op->decoupledVariant));
   }
 }
 

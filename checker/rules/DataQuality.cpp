@@ -14,9 +14,9 @@
 #include <fmt/format.h>
 #include <unordered_map>
 
-#include "checker/NetShapes.h"
-#include "checker/RuleSupport.h"
+#include "checker/Flow.h"
 #include "checker/data/DataTable.h"
+#include "sema/OpTable.h"
 
 namespace dls::checker {
 
@@ -48,18 +48,14 @@ struct Loaded {
   DataTable table;
 };
 
-bool load(const RuleContext& c, const ast::Item& it, const std::string& labelField, Loaded& out) {
-  auto u = asOp(it.value.get());
-  if (!u) return false;
-  out.split = it.key.name;
-  out.span = it.value->span;
-  std::vector<std::string> paths;
-  for (auto* e : u->positional)
-    if (auto* s = stripParens(e); s && s->kind == ast::ExprKind::String) paths.push_back(s->text);
+bool load(const RuleContext& c, const sema::DataSource& src, const std::string& labelField, Loaded& out) {
+  out.split = src.split;
+  out.span = src.sourceSpan;
+  const std::vector<std::string>& paths = src.paths;
   std::string error;
   bool ok = false;
-  if ((u->op == "idx" || u->op == "npy") && paths.size() != 2) return false;
-  if (u->op == "csv" && paths.size() != 1) return false;
+  if ((src.format == sema::DataFormat::Idx || src.format == sema::DataFormat::Npy) && paths.size() != 2) return false;
+  if (src.format == sema::DataFormat::Csv && paths.size() != 1) return false;
   // A file that is not there (or not a file) cannot be read at all: D0116; a damaged one is D0106.
   for (const std::string& p : paths) {
     std::error_code ec;
@@ -74,22 +70,20 @@ bool load(const RuleContext& c, const ast::Item& it, const std::string& labelFie
       return false;
     }
   }
-  if (u->op == "npy" && paths.size() == 2) {
+  if (src.format == sema::DataFormat::Npy) {
     ok = data::readNpy(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
-  } else if (u->op == "idx" && paths.size() == 2) {
+  } else if (src.format == sema::DataFormat::Idx) {
     ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
-  } else if (u->op == "csv" && paths.size() == 1) {
-    std::string label = labelField;
-    if (auto* l = stripParens(u->arg("label")); l && l->kind == ast::ExprKind::String) label = l->text;
+  } else if (src.format == sema::DataFormat::Csv) {
+    std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
     ok = data::readCsv(resolvePath(c, paths[0]), label, out.table, error);
   } else {
     return false;
   }
   if (!ok && out.table.noLabelColumn) {
     // As the executable reads it: the label column by the name the spec gives (or the label field's name).
-    std::string label = labelField;
-    Span at = out.span;
-    if (auto* l = stripParens(u->arg("label")); l && l->kind == ast::ExprKind::String) label = l->text, at = l->span;
+    const std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
+    const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : out.span;
     c.diags.report(Code::D0118, at, paths[0], label, fmt::format("{}", fmt::join(out.table.header, ", ")))
         .primary("the label column")
         .help(out.table.header.empty() ? std::string("give the file a header row that names its columns")
@@ -122,10 +116,16 @@ std::string labelName(const DataTable& t, size_t k) {
 // Whether the labels file holds what the class label declares: `class<C>` one label per sample ((n,) or
 // (n, 1)), `class<C>[T]` one per step ((n, T)); size-1 axes aside, and a symbolic dim fits any length. A CSV
 // file has one label column, so one per sample. D0117 when not.
-bool labelShapeFits(const RuleContext& c, const DataView& d, const Loaded& L, int64_t C) {
+std::vector<std::optional<int64_t>> labelDims(const sema::Dataset& d) {
+  std::vector<std::optional<int64_t>> out;
+  for (const sema::Dim& x : d.label.shape.dims) out.push_back(x.isConst() ? std::optional<int64_t>(x.value) : std::nullopt);
+  return out;
+}
+
+bool labelShapeFits(const RuleContext& c, const sema::Dataset& d, const Loaded& L, int64_t C) {
   const DataTable& t = L.table;
   std::vector<std::optional<int64_t>> want;
-  for (auto& x : typeDims(*d.label->type))
+  for (auto& x : labelDims(d))
     if (!x || *x != 1) want.push_back(x);
   std::vector<int64_t> have;
   if (!t.csv)
@@ -135,16 +135,16 @@ bool labelShapeFits(const RuleContext& c, const DataView& d, const Loaded& L, in
   for (size_t k = 0; fits && k < want.size(); ++k) fits = !want[k] || *want[k] == have[k];
   if (fits) return true;
   std::vector<std::string> wantText = {std::to_string(t.rows)};
-  for (auto& x : typeDims(*d.label->type)) wantText.push_back(x ? std::to_string(*x) : "T");
+  for (const sema::Dim& x : d.label.shape.dims) wantText.push_back(x.str());
   std::vector<int64_t> file = {t.rows};
   if (!t.csv) file.insert(file.end(), t.labelDims.begin(), t.labelDims.end());
   bool perStep = !want.empty();
-  std::string decl = "label " + d.label->key.name + ": " + std::string(c.sources.text(d.label->type->span));
+  std::string decl = "label " + d.labelName + ": " + std::string(c.sources.text(d.labelTypeSpan));
   std::string stepDims = fmt::format("{}", fmt::join(wantText.begin() + 1, wantText.end(), ", "));
   Diagnostic& diag = c.diags.report(Code::D0117, L.span, t.labelFile, dimsText(file) + (t.csv ? " (one label column)" : ""), decl,
                                     fmt::format("[{}]", fmt::join(wantText, ", ")),
                                     perStep ? "one class label per step" : "one class label per sample");
-  diag.primary("labels read from here").label(d.label->type->span, "declared here");
+  diag.primary("labels read from here").label(d.labelTypeSpan, "declared here");
   if (t.csv && perStep)
     diag.help(fmt::format("a CSV file has one label column: give per-step labels as `npy(SAMPLES, LABELS)` with labels of "
                           "shape [samples, {}]",
@@ -160,7 +160,7 @@ bool labelShapeFits(const RuleContext& c, const DataView& d, const Loaded& L, in
   return false;
 }
 
-void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, bool weighted) {
+void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_t C) {
   const DataTable& t = L.table;
   Span at = L.span;
   for (size_t k = 0; k < t.rawLabels.size(); ++k)
@@ -189,12 +189,12 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
     if (lo == 1 && hi == C)
       c.diags.report(Code::D0102, at, t.labelFile, C, C - 1)
           .primary("labels read from here")
-          .label(d.label->type->span, "declared class indices in [0, " + std::to_string(C) + ")")
-          .help("subtract 1 in the pipeline: `" + d.label->key.name + " = " + d.label->key.name + " |> add(-1)`");
+          .label(d.labelTypeSpan, "declared class indices in [0, " + std::to_string(C) + ")")
+          .help("subtract 1 in the pipeline: `" + d.labelName + " = " + d.labelName + " |> add(-1)`");
     else
       c.diags.report(Code::D0101, at, t.labelFile, labelName(t, static_cast<size_t>(firstOut)), t.labels[static_cast<size_t>(firstOut)], C)
           .primary("labels read from here")
-          .label(d.label->type->span, "declared here")
+          .label(d.labelTypeSpan, "declared here")
           .help("fix the label, or declare the right number of classes");
     return;
   }
@@ -207,7 +207,7 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
   for (int64_t k = 0; k < C; ++k)
     if (count[static_cast<size_t>(k)] && (minC < 0 || count[static_cast<size_t>(k)] < count[static_cast<size_t>(minC)])) minC = k;
   if (present < C && L.split == "train")
-    c.diags.report(Code::D0114, d.label->type->span, t.labelFile, C, present)
+    c.diags.report(Code::D0114, d.labelTypeSpan, t.labelFile, C, present)
         .primary("declared classes")
         .help("declare `class<" + std::to_string(present) + ">` or add samples of the missing classes");
   if (minC >= 0 && L.split == "train") {
@@ -216,7 +216,7 @@ void checkLabels(const RuleContext& c, const DataView& d, Loaded& L, int64_t C, 
       Diagnostic& r = c.diags.report(Code::D0109, at, t.labelFile, minC, mn, unit);
       r.primary("read from here").help("collect more samples of this class, or merge it with another");
       if (per > 1) r.note(perStepNote);
-    } else if (!weighted && mn > 0 && mx >= 10 * mn) {
+    } else if (mn > 0 && mx >= 10 * mn) {
       Diagnostic& r = c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, unit, minC, mn, mx / mn);
       r.primary("read from here").help("balance the data set (collect or oversample the rare classes, or subsample the frequent ones)");
       if (per > 1) r.note(perStepNote);
@@ -285,33 +285,16 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
         .help("relabel them, or merge the classes they confuse");
 }
 
-void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
+void checkFeatures(const RuleContext& c, Loaded& L) {
   const DataTable& t = L.table;
   if (!t.csv || t.rows < 2) return;
   size_t nc = t.columns.size();
-  std::vector<std::string> dropped;
-  if (p)
-    for (const OpUse& s : p->steps)
-      if (s.op == "drop") {
-        for (auto* e : s.positional) {
-          const ast::Expr* x = stripParens(e);
-          if (x && x->kind == ast::ExprKind::List) {
-            for (auto& it : x->items)
-              if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
-          } else if (x && x->kind == ast::ExprKind::String) {
-            dropped.push_back(x->text);
-          }
-        }
-        if (auto* x = stripParens(s.arg("columns")); x && x->kind == ast::ExprKind::List)
-          for (auto& it : x->items) if (it->kind == ast::ExprKind::String) dropped.push_back(it->text);
-      }
   for (size_t j = 0; j < nc; ++j) {
     std::vector<double> col(static_cast<size_t>(t.rows));
     for (int64_t i = 0; i < t.rows; ++i) col[static_cast<size_t>(i)] = t.values[static_cast<size_t>(i) * nc + j];
-    bool isDropped = std::find(dropped.begin(), dropped.end(), t.columns[j]) != dropped.end();
     bool leak = true;
     for (int64_t i = 0; i < t.rows && leak; ++i) leak = col[static_cast<size_t>(i)] == t.rawLabels[static_cast<size_t>(i)];
-    if (leak && !isDropped) {
+    if (leak) {
       c.diags.report(Code::D0112, L.span, t.file, t.columns[j]).primary("read from here").help("remove the column from the file: it is the answer, not a feature");
       continue;
     }
@@ -319,7 +302,7 @@ void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
     for (double v : col) freq[v]++;
     int64_t top = 0;
     for (auto& [v, n] : freq) top = std::max(top, n);
-    if (!isDropped && (freq.size() == 1 || (t.rows >= 100 && top * 100 >= 99 * t.rows)))
+    if ((freq.size() == 1 || (t.rows >= 100 && top * 100 >= 99 * t.rows)))
       c.diags.report(Code::D0110, L.span, t.file, t.columns[j],
                      freq.size() == 1 ? "every record has the same value" : fmt::format("{} of {} records share one value", top, t.rows))
           .primary("read from here")
@@ -330,64 +313,58 @@ void checkFeatures(const RuleContext& c, const PipeView* p, Loaded& L) {
 }  // namespace
 
 void checkDataQuality(const RuleContext& c) {
-  for (const DataView& d : c.view.datasets) {
-    if (!d.label || !d.label->type) continue;
-    int64_t C = 0;
-    if (d.label->type->base.name == "class" && !d.label->type->params.empty()) C = evalInt(d.label->type->params[0].get()).value_or(0);
+  for (const auto& dp : c.program.datasets) {
+    const sema::Dataset& d = *dp;
+    if (d.labelName.empty() || d.label.poisoned) continue;
+    int64_t C = d.label.kind == sema::SemKind::Class ? d.label.classes : 0;
+    std::vector<const sema::DataSource*> splits;
+    for (const sema::DataSource& src : d.splits) splits.push_back(&src);
+    std::sort(splits.begin(), splits.end(), [](auto* a, auto* b) { return a->split < b->split; });
     std::vector<Loaded> loaded;
-    for (auto& [name, item] : d.splits) {
+    for (const sema::DataSource* src : splits) {
       Loaded L;
-      if (load(c, *item, d.label->key.name, L)) loaded.push_back(std::move(L));
+      if (load(c, *src, d.labelName, L)) loaded.push_back(std::move(L));
     }
     // Which pipeline trains on this data set, and with what.
-    const PipeView* trainPipe = nullptr;
-    const TrainView* trainBlock = nullptr;
-    for (const TrainView& t : c.view.trains)
-      if (const PipeView* p = pipelineOf(c, t, "data"); p && p->dataset == d.decl->name.name) trainPipe = p, trainBlock = &t;
-    bool weighted = false;
-    if (trainBlock)
-      if (auto* l = trainBlock->item("loss"))
-        if (auto u = asOp(l->value.get())) weighted = u->arg("weights") || u->arg("class_weights");
-    if (trainPipe)
-      for (const OpUse& s : trainPipe->steps) weighted |= s.op == "resample" || s.op == "oversample";
+    const sema::Pipeline* trainPipe = nullptr;
+    const sema::TrainConfig* trainBlock = nullptr;
+    for (const auto& t : c.program.trains)
+      if (t->data && t->data->dataset == &d) trainPipe = t->data, trainBlock = t.get();
     bool shapeReported = false;
     for (Loaded& L : loaded) {
-      if (L.table.csv && d.sample && d.sample->type) {
+      if (L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
         // Every column but the label is a feature of the sample, as the executable reads the file.
         int64_t a = 1;
-        for (auto& x : typeDims(*d.sample->type)) a *= x.value_or(-1);
+        for (const sema::Dim& x : d.sample.shape.dims) a *= x.isConst() ? x.value : -1;
         const int64_t have = static_cast<int64_t>(L.table.columns.size());
-        if (a != have) {
-          if (shapeReported) continue;
+        // The file was read: its labels and records are still checked.
+        if (a != have && !shapeReported) {
           shapeReported = true;
-          c.diags.report(Code::D0115, d.sample->type->span, L.table.file,
+          c.diags.report(Code::D0115, d.sampleTypeSpan, L.table.file,
                          fmt::format("[{}] ({} columns besides the label)", have, have),
-                         std::string(c.sources.text(d.sample->type->span)))
+                         std::string(c.sources.text(d.sampleTypeSpan)))
               .primary("declared here")
               .label(L.span, "read from here")
               .help(fmt::format("declare `f32[{}]`, or remove the extra columns from the file", have));
-          continue;
         }
       }
-      if (!L.table.csv && d.sample && d.sample->type) {
-        auto dims = typeDims(*d.sample->type);
-        std::vector<int64_t> want;
+      if (!L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
         int64_t a = 1, b = 1;
-        for (auto& x : dims) a *= x.value_or(-1);
+        for (const sema::Dim& x : d.sample.shape.dims) a *= x.isConst() ? x.value : -1;
         for (auto x : L.table.sampleDims) b *= x;
         if (a != b) {
           if (shapeReported) continue;
           shapeReported = true;
-          c.diags.report(Code::D0115, d.sample->type->span, L.table.file, fmt::format("{}", fmt::join(L.table.sampleDims, "x")),
-                         std::string(c.sources.text(d.sample->type->span)))
+          c.diags.report(Code::D0115, d.sampleTypeSpan, L.table.file, fmt::format("{}", fmt::join(L.table.sampleDims, "x")),
+                         std::string(c.sources.text(d.sampleTypeSpan)))
               .primary("declared here")
               .help("declare the shape the file holds");
           continue;
         }
       }
-      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C, weighted);
+      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C);
       checkSamples(c, L, L.split == "train");
-      checkFeatures(c, trainPipe && trainPipe->split == L.split ? trainPipe : nullptr, L);
+      checkFeatures(c, L);
     }
     // Train/test overlap.
     const Loaded* tr = nullptr;
@@ -410,20 +387,20 @@ void checkDataQuality(const RuleContext& c) {
     }
     // Samples against parameters; augmentation of small image sets.
     if (tr && trainBlock) {
-      const NetView* n = modelOf(c, *trainBlock);
-      NetFacts f = n ? analyzeNet(*n) : NetFacts{};
-      if (f.params && tr->table.rows * 10 < *f.params / 100 && tr->table.rows < 100000)
-        c.diags.report(Code::D0104, tr->span, tr->table.file, tr->table.rows, *f.params)
+      const sema::Network* n = trainBlock->network;
+      std::optional<int64_t> params = n ? trainableParams(*n) : std::nullopt;
+      if (params && tr->table.rows * 10 < *params / 100 && tr->table.rows < 100000)
+        c.diags.report(Code::D0104, tr->span, tr->table.file, tr->table.rows, *params)
             .primary("read from here")
             .help("collect more data, augment it, or use a smaller model");
       bool augmented = false;
-      if (trainPipe) for (const OpUse& s : trainPipe->steps) augmented |= s.augment;
+      if (trainPipe) for (const sema::PipeStep& s : trainPipe->steps) augmented |= s.augment;
       // Samples of two or more axes are images, unless they are sequences ([T, F]): the network reads them
       // with a recurrent layer, or the labels are per step. Cropping or flipping a sequence is no augmentation.
-      bool sequence = C > 0 && !typeDims(*d.label->type).empty();
-      if (n) for (const OpUse& l : n->layers) sequence |= l.op == "rnn" || l.op == "gru" || l.op == "lstm";
+      bool sequence = C > 0 && !d.label.shape.dims.empty();
+      if (n) for (const sema::Node& l : n->nodes) sequence |= l.op->recurrent;
       if (!tr->table.csv && tr->table.sampleDims.size() >= 2 && tr->table.rows < 10000 && !augmented && trainPipe && !sequence)
-        c.diags.report(Code::W0804, trainPipe->decl->name.span, tr->table.rows)
+        c.diags.report(Code::W0804, trainPipe->nameSpan, tr->table.rows)
             .primary("training pipeline")
             .help("add `augment random_crop(…)` or `augment random_flip()` to the pipeline");
     }

@@ -1,47 +1,65 @@
 // E0801: the static memory estimate (weights, gradients, optimizer state, activations × batch,
 // workspace) exceeds the device's memory (`memory = 16 * GiB`, else cpu: this machine's RAM, cuda: 80 GiB).
 // W0802: it needs more than 90% of it.
+// The parameters are sema's (sema::Param), the activations the per-sample sizes of the network's typed
+// values, and the optimizer's state buffers per parameter the runtime's own rule, dls_optimizer_state_slots.
 #include <unistd.h>
 
-#include "checker/NetShapes.h"
-#include "checker/RuleSupport.h"
+#include <algorithm>
+
+#include "checker/Flow.h"
+#include "dlspec/runtime.h"
+#include "sema/OpTable.h"
 
 namespace dls::checker {
 
-double deviceMemory(const RuleContext& c, const TrainView& t, std::string& device) {
-  const ast::Clause* on = onClause(t.item("model"));
-  device = on && !on->devices.empty() ? std::string(c.sources.text(on->devices[0].span)) : "cpu";
-  if (const ast::Item* m = t.item("memory"))
-    if (auto b = bytesOf(m->value.get())) return static_cast<double>(*b);
-  if (device.rfind("cuda", 0) == 0) return 80.0 * (1ull << 30);
+namespace {
+double deviceMemory(const sema::TrainConfig& t) {
+  if (t.memoryLimit) return static_cast<double>(*t.memoryLimit);
+  if (!t.devices.empty() && t.devices.front().kind == sema::Device::Kind::Cuda) return 80.0 * (1ull << 30);
   long pages = ::sysconf(_SC_PHYS_PAGES), size = ::sysconf(_SC_PAGE_SIZE);
   return pages > 0 && size > 0 ? static_cast<double>(pages) * static_cast<double>(size) : 0;
 }
 
+// Per sample: the network's inputs and every node's output, and the largest of them; nullopt when a size
+// is unknown.
+bool activations(const sema::Network& n, double& total, double& largest) {
+  total = largest = 0;
+  std::vector<int> values = n.inputs;
+  for (const sema::Node& nd : n.nodes) values.push_back(nd.output);
+  for (int v : values) {
+    auto e = sampleElements(n.values[static_cast<size_t>(v)]);
+    if (!e) return false;
+    total += static_cast<double>(*e);
+    largest = std::max(largest, static_cast<double>(*e));
+  }
+  return true;
+}
+}  // namespace
+
 void checkMemoryEstimate(const RuleContext& c) {
-  for (const TrainView& t : c.view.trains) {
-    const NetView* n = modelOf(c, t);
-    const PipeView* p = pipelineOf(c, t, "data");
-    if (!n || !p) continue;
-    NetFacts f = analyzeNet(*n);
-    auto batch = batchOf(*p);
-    if (!f.params || !f.activationElems || !batch || *batch <= 0) continue;
+  for (const auto& t : c.program.trains) {
+    const sema::Network* n = t->network;
+    const sema::Pipeline* p = t->data;
+    if (!n || !p || !p->batch || *p->batch <= 0) continue;
+    auto params = trainableParams(*n);
+    double perSample = 0, largest = 0;
+    if (!params || !activations(*n, perSample, largest)) continue;
     const double bytes = 4;  // training runs in f32 (`precision = f16|bf16` is refused by sema, E0305)
-    double state = 0;  // optimizer slots per parameter
-    if (const ast::Item* o = t.item("optimizer"))
-      if (auto u = asOp(o->value.get())) {
-        // As the runtime keeps them (OptimizerConfig::state_slots): momentum buffers only with momentum.
-        double momentum = evalNumber(u->arg("momentum")).value_or(0);
-        if (u->op == "adam" || u->op == "adamw" || u->op == "nadam") state = 2;
-        else if (u->op == "rmsprop") state = momentum > 0 ? 2 : 1;
-        else if (u->op == "adagrad" || momentum != 0) state = 1;
+    double state = 0;  // optimizer slots per parameter, as the runtime allocates them
+    if (t->optimizer)
+      if (const sema::OpInfo* op = sema::findOp(t->optimizer->name, {sema::OpCategory::Optimizer}); op && op->opcode >= 0) {
+        auto m = t->optimizer->args.find("momentum");
+        const double* momentum = m == t->optimizer->args.end() ? nullptr : std::get_if<double>(&m->second.value);
+        state = dls_optimizer_state_slots(op->opcode, momentum ? *momentum : 0);
       }
-    double P = static_cast<double>(*f.params), A = static_cast<double>(*f.activationElems) * static_cast<double>(*batch);
-    double total = P * 4 * (2 + state) + A * bytes * 2 + static_cast<double>(f.maxLayerElems.value_or(0)) * static_cast<double>(*batch) * bytes;
-    std::string device;
-    double mem = deviceMemory(c, t, device);
+    double batch = static_cast<double>(*p->batch);
+    double P = static_cast<double>(*params), A = perSample * batch;
+    double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes;
+    const std::string device = t->devices.empty() ? "cpu" : t->devices.front().str();
+    double mem = deviceMemory(*t);
     if (mem <= 0) continue;
-    Span at = t.item("model")->span;
+    Span at = t->model.span;
     if (total > mem) {
       c.diags.report(Code::E0801, at, humanBytes(total), device, humanBytes(mem))
           .primary("does not fit")

@@ -1,7 +1,8 @@
-// W0605: a local name in a network, or a declaration, that shadows a data set, pipeline or network.
+// W0605: a local name in a network, or a declaration, that shadows a data set, pipeline or network. A rule
+// about the spec's names as written: it reads the syntax tree.
 #include <map>
 
-#include "checker/RuleSupport.h"
+#include "checker/Rule.h"
 
 namespace dls::checker {
 
@@ -15,15 +16,18 @@ void checkShadowing(const RuleContext& c) {
           .label(it->second->name.span, "declared here")
           .help("rename one of them");
   }
-  for (const NetView& n : c.view.networks)
-    for (size_t i = 0; i < n.locals.size(); ++i) {
-      auto it = decls.find(n.locals[i]);
-      if (it == decls.end() || it->second->kind == ast::DeclKind::Block) continue;
-      c.diags.report(Code::W0605, n.localSpans[i], n.locals[i], std::string(ast::declKeyword(it->second->kind)))
+  for (const ast::Decl& d : c.spec.decls) {
+    if (d.kind != ast::DeclKind::Network) continue;
+    for (const ast::Item& it : d.items) {
+      if (it.kind != ast::ItemKind::Assign || !it.value) continue;
+      auto found = decls.find(it.key.name);
+      if (found == decls.end() || found->second->kind == ast::DeclKind::Block) continue;
+      c.diags.report(Code::W0605, it.key.span, it.key.name, std::string(ast::declKeyword(found->second->kind)))
           .primary("local value")
-          .label(it->second->name.span, "declared here")
+          .label(found->second->name.span, "declared here")
           .help("rename the local value");
     }
+  }
 }
 
 }  // namespace dls::checker

@@ -1,21 +1,23 @@
-// W0712: u8 samples converted to floats but never scaled or normalised.
-#include "checker/RuleSupport.h"
+// W0712: u8 samples converted to floats but never rescaled (no step with OpInfo::rescales: scale, normalize).
+#include "checker/Flow.h"
+#include "sema/OpTable.h"
 
 namespace dls::checker {
 
 void checkUnscaledInput(const RuleContext& c) {
-  for (const PipeView& p : c.view.pipelines) {
-    const DataView* d = datasetOf(c, p);
-    if (!d || !d->sample || !d->sample->type || d->sample->type->base.name != "u8") continue;
-    const OpUse* conv = nullptr;
+  for (const auto& p : c.program.pipelines) {
+    const sema::Dataset* d = p->dataset;
+    if (!d || d->sample.poisoned || d->sample.dtype != sema::DType::U8) continue;
+    const sema::PipeStep* conv = nullptr;
     bool scaled = false;
-    for (const OpUse& s : p.steps) {
-      if (s.field != d->sample->key.name) continue;
-      if (s.op == "to_f32" || s.op == "to_f16") conv = &s;
-      if (s.op == "scale" || s.op == "normalize" || s.op == "standardize" || s.op == "to_unit") scaled = true;
+    for (const sema::PipeStep& s : p->steps) {
+      if (s.field != d->sampleName) continue;
+      if (s.before.dtype == sema::DType::U8 && s.after.dtype != sema::DType::U8 && !s.after.poisoned) conv = &s;
+      if (s.op->rescales) scaled = true;
     }
     if (!conv || scaled) continue;
-    c.diags.report(Code::W0712, conv->nameSpan, d->sample->key.name)
+    Span name{conv->span.file, conv->span.begin, conv->span.begin + static_cast<uint32_t>(conv->name.size())};
+    c.diags.report(Code::W0712, name, d->sampleName)
         .primary("converted, not scaled")
         .help("add `|> scale(1/255)` (and `normalize(mean: …, std: …)`)");
   }

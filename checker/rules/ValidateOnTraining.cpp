@@ -3,39 +3,31 @@
 // and the guards that read them (overfitting, R0106) cannot fire. The held-out samples of the training
 // pipeline, `validate = train_input.valid` (split(valid: f)), are the intended way to validate without a
 // separate split.
-#include "checker/RuleSupport.h"
+#include <fmt/format.h>
+
+#include "checker/Flow.h"
 
 namespace dls::checker {
 
 void checkValidateOnTraining(const RuleContext& c) {
-  for (const TrainView& t : c.view.trains) {
-    const ast::Item* data = t.item("data");
-    const ast::Item* validate = t.item("validate");
-    if (!data || !validate) continue;
-    const PipeView* train = c.view.pipeline(nameOf(data->value.get()));
-    const std::string vname = nameOf(validate->value.get());
-    const PipeView* valid = c.view.pipeline(vname);
-    if (!valid && vname.find('.') != std::string::npos) {
-      const std::string head = vname.substr(0, vname.find('.')), tail = vname.substr(vname.find('.') + 1);
-      if (c.view.pipeline(head)) continue;  // pipeline.valid: the held-out samples
-      for (const PipeView& p : c.view.pipelines)  // dataset.split: the pipeline reading it
-        if (p.dataset == head && p.split == tail) valid = &p;
-    }
-    if (!train || !valid || train->dataset.empty() || train->dataset != valid->dataset || train->split != valid->split)
+  for (const auto& t : c.program.trains) {
+    const sema::Pipeline* train = t->data;
+    const sema::Pipeline* valid = t->validate;
+    if (!train || !valid || t->validateHeldOut || !train->dataset || valid->dataset != train->dataset ||
+        train->split.empty() || train->split != valid->split)
       continue;
     bool holdsOut = false;
-    for (const OpUse& s : train->steps) holdsOut |= s.op == "split";
-    auto& d = c.diags.report(Code::W0715, validate->value->span, t.decl->name.name,
-                             train->dataset + "." + train->split);
-    d.primary(fmt::format("`{}` reads {}.{}", valid->decl->name.name, valid->dataset, valid->split))
-        .label(data->value->span, fmt::format("trained on {}.{}", train->dataset, train->split));
+    for (const sema::PipeStep& s : train->steps) holdsOut |= s.name == "split";
+    const std::string& ds = train->dataset->name;
+    auto& d = c.diags.report(Code::W0715, t->validateSetting.valueSpan, t->name, ds + "." + train->split);
+    d.primary(fmt::format("`{}` reads {}.{}", valid->name, ds, valid->split))
+        .label(t->dataSetting.valueSpan, fmt::format("trained on {}.{}", ds, train->split));
     if (holdsOut)
-      d.help(fmt::format("validate on the samples `{}` holds out: `validate = {}.valid`", train->decl->name.name,
-                         train->decl->name.name));
+      d.help(fmt::format("validate on the samples `{}` holds out: `validate = {}.valid`", train->name, train->name));
     else
       d.help(fmt::format("validate on a test split, or hold training samples out: `split(valid: 0.1)` in `{}` and "
                          "`validate = {}.valid`",
-                         train->decl->name.name, train->decl->name.name));
+                         train->name, train->name));
   }
 }
 

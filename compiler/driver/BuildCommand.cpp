@@ -24,9 +24,8 @@
 
 namespace dls {
 
-static constexpr std::string_view kBuildUsage =
-    "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--device cpu|cuda:K] [--format=…] FILE";
-static constexpr std::string_view kRunUsage = "dlspec run [--train NAME] [--device cpu|cuda:K] FILE [-- EXECUTABLE-ARGS...]";
+static const std::string_view kBuildUsage = commandUsage("build");
+static const std::string_view kRunUsage = commandUsage("run");
 
 namespace {
 

@@ -1,11 +1,13 @@
 // dlspec check FILE... : parse, type-check and run the taxonomy rules.
+#include <cstdio>
+#include <memory>
+
 #include "checker/Checker.h"
 #include "driver/Command.h"
 
 namespace dls {
 
-static constexpr std::string_view kUsage =
-    "dlspec check [--data] [--format=text|json|sarif] [--deny|--warn|--allow CODE]... FILE...";
+static const std::string_view kUsage = commandUsage("check");
 
 int cmdCheck(const std::vector<std::string>& argv) {
   CommonOptions opt;
@@ -21,13 +23,23 @@ int cmdCheck(const std::vector<std::string>& argv) {
   if (!rejectUnknown(args, kUsage)) return kExitUsage;
   if (args.positional.empty()) return usageError("no spec file given", kUsage);
   bool errors = false;
+  // json and sarif: one document for all the files, printed at the end.
+  std::vector<std::unique_ptr<Compilation>> kept;
+  std::vector<FileDiagnostics> files;
   for (const std::string& path : args.positional) {
-    Compilation c;
-    if (!applyLevels(opt, c.diags)) return kExitUsage;
-    if (c.load(path) && c.parse()) checkSpec(c, check);
-    printDiagnostics(c, opt);
-    errors |= c.diags.hasErrors();
+    auto c = std::make_unique<Compilation>();
+    if (!applyLevels(opt, c->diags)) return kExitUsage;
+    if (c->load(path) && c->parse()) checkSpec(*c, check);
+    errors |= c->diags.hasErrors();
+    if (opt.format == DiagFormat::Text) {
+      printDiagnostics(*c, opt);
+      continue;
+    }
+    files.push_back({path, &c->sources, c->diags.finish()});
+    kept.push_back(std::move(c));
   }
+  if (opt.format == DiagFormat::Json) std::fputs(renderJson(files, renderOptions(opt)).c_str(), stdout);
+  if (opt.format == DiagFormat::Sarif) std::fputs(renderSarif(files, renderOptions(opt)).c_str(), stdout);
   return errors ? kExitErrors : kExitOk;
 }
 

@@ -20,10 +20,10 @@ int usageError(const std::string& message, std::string_view usage) {
 }
 
 // E0902: a code given on the command line (explain, --deny/--warn/--allow) that is not in the table.
-int unknownCodeError(const std::string& code, std::string_view usage) {
+int unknownCodeError(const std::string& code, std::string_view usage, bool orOp) {
   bool color = isTerminal(2);
-  fmt::print(stderr, "{}error[E0902]{}: no diagnostic code `{}` (see `dlspec explain --list`)\n", color ? "\033[1;31m" : "",
-             color ? "\033[0m" : "", code);
+  fmt::print(stderr, "{}error[E0902]{}: no diagnostic code{} `{}` (see `dlspec explain --list`{})\n", color ? "\033[1;31m" : "",
+             color ? "\033[0m" : "", orOp ? " or op" : "", code, orOp ? " and `dlspec ops`" : "");
   if (!usage.empty()) fmt::print(stderr, "\nusage: {}\n", usage);
   return kExitUsage;
 }
@@ -59,6 +59,13 @@ bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args&
         usageError(fmt::format("unknown format `{}` (expected text, json or sarif)", v), "");
         return false;
       }
+    } else if ((r = value("--help-uri-base", v))) {
+      if (r < 0) return false;
+      if (v.find("://") == std::string::npos) {
+        usageError(fmt::format("`--help-uri-base` needs an absolute URL such as https://host/docs/diagnostics/, not `{}`", v), "");
+        return false;
+      }
+      opt.helpUriBase = v;
     } else if ((r = value("--color", v))) {
       if (r < 0) return false;
       if (v == "always") opt.color = true;
@@ -90,7 +97,7 @@ bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
       return false;
     }
     if (!info) {
-      unknownCodeError(code, "");
+      unknownCodeError(code, "", false);
       return false;
     }
     diags.setLevel(info->code, level);
@@ -104,11 +111,60 @@ bool rejectUnknown(const Args& a, std::string_view usage) {
   return false;
 }
 
-void printDiagnostics(const Compilation& c, const CommonOptions& opt) {
-  auto diags = c.diags.finish();
+const std::vector<std::pair<std::string_view, std::string_view>>& embeddedDocs();  // EmbeddedDocs.cpp
+
+Explanation explanationOf(std::string_view code) {
+  Explanation ex;
+  for (auto& [id, text] : embeddedDocs()) {
+    if (id != code) continue;
+    std::string_view md = text;
+    size_t eol = md.find('\n');
+    std::string_view heading = md.substr(0, eol);
+    size_t colon = heading.find(": ");
+    if (colon != std::string_view::npos) ex.title = std::string(heading.substr(colon + 2));
+    // The first paragraph after the heading.
+    size_t start = md.find_first_not_of('\n', eol);
+    if (start != std::string_view::npos && md[start] != '#' && md[start] != '`') {
+      size_t end = md.find("\n\n", start);
+      ex.summary = std::string(md.substr(start, end == std::string_view::npos ? end : end - start));
+      for (char& c : ex.summary)
+        if (c == '\n') c = ' ';
+    }
+    size_t todo = md.find("\n## What to do\n");
+    if (todo != std::string_view::npos) {
+      size_t from = todo + 16, to = md.find("\n## ", from);
+      std::string_view body = md.substr(from, to == std::string_view::npos ? to : to - from);
+      while (!body.empty() && (body.front() == '\n')) body.remove_prefix(1);
+      while (!body.empty() && (body.back() == '\n')) body.remove_suffix(1);
+      ex.help = std::string(body);
+    }
+    break;
+  }
+  return ex;
+}
+
+RenderOptions renderOptions(const CommonOptions& opt) {
   RenderOptions ro;
   ro.color = opt.color;
-  std::string out = render(opt.format, c.sources, diags, ro);
+  if (!opt.helpUriBase.empty()) ro.helpUriBase = opt.helpUriBase;
+  ro.explanation = explanationOf;
+  return ro;
+}
+
+void printDiagnostics(const Compilation& c, const CommonOptions& opt) {
+  auto diags = c.diags.finish();
+  RenderOptions ro = renderOptions(opt);
+  // The file's path: the spec's, or for a spec that could not be read, the one its diagnostics name.
+  std::string path = c.sources.fileCount() ? c.sources.path(0) : std::string();
+  for (const Diagnostic& d : diags)
+    if (path.empty() && !d.file.empty()) path = d.file;
+  std::vector<FileDiagnostics> files(1);
+  files[0].path = path;
+  files[0].sources = &c.sources;
+  files[0].diags = diags;
+  std::string out = opt.format == DiagFormat::Json    ? renderJson(files, ro)
+                    : opt.format == DiagFormat::Sarif ? renderSarif(files, ro)
+                                                      : renderText(c.sources, diags, ro);
   if (opt.format == DiagFormat::Text) {
     std::fputs(out.c_str(), stderr);
     std::fputs(summaryLine(diags, opt.color).c_str(), stderr);

@@ -17,6 +17,7 @@ struct CommonOptions {
   DiagFormat format = DiagFormat::Text;
   bool color = false;
   std::vector<std::pair<std::string, Level>> levels;  // --deny/--warn/--allow CODE
+  std::string helpUriBase;                             // --help-uri-base=URL (sarif); empty: the default
 };
 
 struct Args {
@@ -29,8 +30,14 @@ struct Args {
 bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args& rest);
 // Applies --deny/--warn/--allow to the engine; false (after printing) when a code does not exist.
 bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags);
-// Prints the diagnostics collected so far in the chosen format, and the summary line in text mode.
+// Prints the diagnostics collected so far in the chosen format, and the summary line in text mode. In
+// json and sarif each call prints one whole document for this one file.
 void printDiagnostics(const Compilation& c, const CommonOptions& opt);
+// The renderer's options for these command-line options: colour, SARIF's helpUri base and the rules'
+// descriptions from the embedded explanations.
+RenderOptions renderOptions(const CommonOptions& opt);
+// The parts of docs/diagnostics/CODE.md (embedded in the binary) that SARIF rules show.
+Explanation explanationOf(std::string_view code);
 // A usage error: prints `error[E0903]: message` (and the command's usage) to stderr; returns kExitUsage.
 int usageError(const std::string& message, std::string_view usage);
 // Reports flags left unparsed as errors; returns false if there were any.
@@ -38,6 +45,14 @@ bool rejectUnknown(const Args& a, std::string_view usage);
 bool isTerminal(int fd);
 
 using CommandFn = int (*)(const std::vector<std::string>& argv);
+
+// The usage line of a command, from the command table in main.cpp (empty for an unknown name).
+std::string_view commandUsage(std::string_view name);
+// `dlspec COMMAND --help`: summary, usage and options; returns kExitOk.
+int printCommandHelp(std::string_view name);
+// The reference of the ops named `name` (one per category it is in, e.g. `reshape`), as `dlspec ops NAME`
+// prints it; empty when there is no such op.
+std::string opReferenceText(std::string_view name);
 
 int cmdCheck(const std::vector<std::string>& argv);
 int cmdFmt(const std::vector<std::string>& argv);
@@ -48,5 +63,6 @@ int cmdBuild(const std::vector<std::string>& argv);
 int cmdRun(const std::vector<std::string>& argv);
 int cmdImport(const std::vector<std::string>& argv);
 int cmdMutate(const std::vector<std::string>& argv);
+int cmdOps(const std::vector<std::string>& argv);
 
 }  // namespace dls

@@ -1,5 +1,5 @@
-// dlspec explain CODE : the long explanation of a diagnostic code, the compiler's or the runtime's
-// (docs/diagnostics/CODE.md, embedded).
+// dlspec explain CODE|OP : the long explanation of a diagnostic code, the compiler's or the runtime's
+// (docs/diagnostics/CODE.md, embedded), or an op's reference (as `dlspec ops OP`).
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -8,9 +8,9 @@
 namespace dls {
 
 const std::vector<std::pair<std::string_view, std::string_view>>& embeddedDocs();
-int unknownCodeError(const std::string& code, std::string_view usage);  // Command.cpp
+int unknownCodeError(const std::string& code, std::string_view usage, bool orOp);  // Command.cpp
 
-static constexpr std::string_view kUsage = "dlspec explain CODE | dlspec explain --list";
+static const std::string_view kUsage = commandUsage("explain");
 
 int cmdExplain(const std::vector<std::string>& argv) {
   if (argv.size() == 1 && argv[0] == "--list") {
@@ -25,7 +25,15 @@ int cmdExplain(const std::vector<std::string>& argv) {
   if (argv.size() != 1 || (!argv[0].empty() && argv[0][0] == '-'))
     return usageError(argv.empty() ? "no code given" : "expected exactly one code", kUsage);
   const CodeInfo* info = findAnyCode(argv[0]);
-  if (!info) return unknownCodeError(argv[0], kUsage);
+  if (!info) {
+    // An op's name: its reference (as `dlspec ops NAME`).
+    std::string ref = opReferenceText(argv[0]);
+    if (!ref.empty()) {
+      std::fwrite(ref.data(), 1, ref.size(), stdout);
+      return kExitOk;
+    }
+    return unknownCodeError(argv[0], kUsage, true);
+  }
   for (auto& [code, text] : embeddedDocs())
     if (code == info->id) {
       std::fwrite(text.data(), 1, text.size(), stdout);

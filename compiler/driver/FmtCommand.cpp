@@ -8,7 +8,7 @@
 
 namespace dls {
 
-static constexpr std::string_view kUsage = "dlspec fmt [--write | --check] FILE...";
+static const std::string_view kUsage = commandUsage("fmt");
 
 // Writes `text` to `path` atomically: a temporary file beside it, then rename.
 static bool writeAtomically(const std::string& path, const std::string& text, std::string& error) {

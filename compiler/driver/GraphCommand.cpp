@@ -19,7 +19,7 @@ extern char** environ;
 namespace dls {
 namespace {
 
-constexpr std::string_view kUsage = "dlspec graph FILE [-o out.dot|out.svg]";
+const std::string_view kUsage = commandUsage("graph");
 
 std::string esc(std::string_view s) {
   std::string q = jsonQuote(s);  // JSON escaping is valid inside DOT's double-quoted strings

@@ -9,7 +9,7 @@
 
 namespace dls {
 
-static constexpr std::string_view kUsage = "dlspec import darknet FILE.cfg [-o FILE.dls] [--layers-json FILE]";
+static const std::string_view kUsage = commandUsage("import");
 
 static bool writeFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -13,7 +13,7 @@
 namespace dls {
 
 namespace {
-constexpr std::string_view kUsage = "dlspec mutate FILE -o DIR";
+const std::string_view kUsage = commandUsage("mutate");
 }
 
 int cmdMutate(const std::vector<std::string>& argv) {

@@ -13,7 +13,7 @@
 
 namespace dls {
 
-static constexpr std::string_view kUsage = "dlspec summary [--format=text|json] FILE";
+static const std::string_view kUsage = commandUsage("summary");
 
 int cmdSummary(const std::vector<std::string>& argv) {
   CommonOptions opt;

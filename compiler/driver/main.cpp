@@ -11,33 +11,102 @@
 namespace dls {
 namespace {
 
+// The commands: name, function, one-line summary, usage and options. `dlspec COMMAND --help` prints them;
+// each command's usage errors print the same usage line (commandUsage).
 struct CommandEntry {
   std::string_view name;
   CommandFn fn;
   std::string_view summary;
+  std::string_view usage;
+  std::string_view options;  // "  FLAG  description" lines
+  bool diagnostics;          // takes the common --format/--color/--deny/--warn/--allow options
 };
+
+constexpr std::string_view kCommonOptions =
+    "  --format=text|json|sarif    how diagnostics are printed: text (stderr), json (one JSON document on\n"
+    "                              stdout, schemas/diagnostics.schema.json) or sarif (one SARIF 2.1.0 log)\n"
+    "  --help-uri-base=URL         sarif: base of each rule's helpUri (default: env DLSPEC_HELP_URI_BASE, else\n"
+    "                              the project's docs/diagnostics/ on the web)\n"
+    "  --color=auto|always|never   colour in text output (auto: when stderr is a terminal and NO_COLOR is unset)\n"
+    "  --deny|--warn|--allow CODE  make a code an error, a warning, or silence it (repeatable)\n";
 
 const std::vector<CommandEntry>& commands() {
   static const std::vector<CommandEntry> table = {
-      {"check", cmdCheck, "type-check a spec and run the fault taxonomy rules"},
-      {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)"},
-      {"explain", cmdExplain, "explain a diagnostic code, with a failing and a fixed example"},
-      {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network"},
-      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)"},
-      {"build", cmdBuild, "compile a spec's train block to a standalone training executable"},
-      {"run", cmdRun, "build a spec and start training"},
-      {"import", cmdImport, "translate a Darknet .cfg network into a spec (dlspec import darknet FILE.cfg)"},
-      {"mutate", cmdMutate, "write DeepCrime-style mutants of a spec and a manifest (dlspec mutate FILE -o DIR)"},
+      {"check", cmdCheck, "type-check a spec and run the fault taxonomy rules",
+       "dlspec check [--data] [OPTIONS] FILE...",
+       "  --data                      also read the data files the spec declares and check them against it\n", true},
+      {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)",
+       "dlspec fmt [--write | --check] FILE...",
+       "  --write, -w                 rewrite each file in place\n"
+       "  --check                     exit 1 when a file is not in the canonical layout; change nothing\n", false},
+      {"explain", cmdExplain, "explain a diagnostic code (compiler or run time) or an op",
+       "dlspec explain CODE | dlspec explain OP | dlspec explain --list",
+       "  CODE                        a diagnostic code, E0013 or R0205: what it means, a failing and a fixed example\n"
+       "  OP                          an op's reference, as `dlspec ops OP` prints it\n"
+       "  --list                      every code with its severity and name\n", false},
+      {"ops", cmdOps, "the reference of every layer, activation, loss, optimiser, … with arguments and an example",
+       "dlspec ops [NAME] [--markdown]",
+       "  NAME                        one op's arguments, types, defaults, ranges and an example\n"
+       "  --markdown                  the whole reference as Markdown (docs/ops.md)\n", false},
+      {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network",
+       "dlspec summary [--format=text|json] FILE", "", true},
+      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)",
+       "dlspec graph FILE [-o out.dot|out.svg]",
+       "  -o, --output FILE           write the graph there (.dot, or .svg through Graphviz's dot)\n", true},
+      {"build", cmdBuild, "compile a spec's train block to a standalone training executable",
+       "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--device cpu|cuda:K] [OPTIONS] FILE",
+       "  -o EXE                      the executable's path\n"
+       "  --emit=exe|obj|llvm         an executable (default), an object file or LLVM IR\n"
+       "  --train NAME                the train block to build, when the spec has several\n"
+       "  --device cpu|cuda:K         place the model there instead of the train block's `on …`\n", true},
+      {"run", cmdRun, "build a spec and start training",
+       "dlspec run [--train NAME] [--device cpu|cuda:K] [OPTIONS] FILE [-- EXECUTABLE-ARGS...]",
+       "  --train NAME                the train block to run, when the spec has several\n"
+       "  --device cpu|cuda:K         place the model there instead of the train block's `on …`\n"
+       "  -- ARGS                     passed to the executable (`-- --epochs 3`, `-- eval`)\n", true},
+      {"import", cmdImport, "translate a Darknet .cfg network into a spec (dlspec import darknet FILE.cfg)",
+       "dlspec import darknet FILE.cfg [-o FILE.dls] [--layers-json FILE]",
+       "  -o, --output FILE.dls       write the spec there instead of stdout\n"
+       "  --layers-json FILE          also write the layer-by-layer shapes as JSON\n", true},
+      {"mutate", cmdMutate, "write DeepCrime-style mutants of a spec and a manifest (dlspec mutate FILE -o DIR)",
+       "dlspec mutate FILE -o DIR", "  -o, --output DIR            the directory for the mutants and manifest.json\n",
+       false},
   };
   return table;
+}
+
+const CommandEntry* findCommand(std::string_view name) {
+  for (const CommandEntry& c : commands())
+    if (c.name == name) return &c;
+  return nullptr;
 }
 
 void printHelp() {
   fmt::print("dlspec {}: a compiler and checker for declarative deep-learning specs\n\nusage: dlspec COMMAND [OPTIONS] FILE...\n\ncommands:\n",
              "0.1.0");
   for (const CommandEntry& c : commands()) fmt::print("  {:<9} {}\n", c.name, c.summary);
+  fmt::print("\n`dlspec COMMAND --help` describes a command's options.\n");
   fmt::print("\nexit status: 0 clean, 1 errors reported, 2 usage or internal error\n");
 }
+
+}  // namespace
+
+std::string_view commandUsage(std::string_view name) {
+  const CommandEntry* c = findCommand(name);
+  return c ? c->usage : std::string_view{};
+}
+
+int printCommandHelp(std::string_view name) {
+  const CommandEntry* c = findCommand(name);
+  if (!c) return kExitUsage;
+  fmt::print("dlspec {}: {}\n\nusage: {}\n", c->name, c->summary, c->usage);
+  if (!c->options.empty() || c->diagnostics) fmt::print("\noptions:\n{}", c->options);
+  if (c->diagnostics) fmt::print("{}", kCommonOptions);
+  fmt::print("  -h, --help                  this text\n\nexit status: 0 clean, 1 errors reported, 2 usage or internal error\n");
+  return kExitOk;
+}
+
+namespace {
 
 int run(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
@@ -49,8 +118,14 @@ int run(int argc, char** argv) {
     return kExitOk;
   }
   std::vector<std::string> rest(argv + 2, argv + argc);
-  for (const CommandEntry& c : commands())
-    if (c.name == argv[1]) return c.fn(rest);
+  if (const CommandEntry* c = findCommand(argv[1])) {
+    // `--help` anywhere before a `--` (after it, arguments belong to the executable `run` starts).
+    for (const std::string& a : rest) {
+      if (a == "--") break;
+      if (a == "--help" || a == "-h") return printCommandHelp(c->name);
+    }
+    return c->fn(rest);
+  }
   std::string msg = fmt::format("unknown command `{}`", argv[1]);
   std::vector<std::string> names;
   for (const CommandEntry& c : commands()) names.emplace_back(c.name);

@@ -243,9 +243,11 @@ private:
     }
   }
 
+  // Whether the loss takes class indices (i32[N], or i32[N, T] per step); the others take f32 targets shaped
+  // like the output (class<2> labels of a one-output binary classifier become 0/1 targets [N, 1]).
   bool classLabels() const {
-    const std::string& l = tc_.loss->name;
-    return l == "cross_entropy" || l == "nll";
+    const sema::OpInfo* op = sema::findOp(tc_.loss->name, {sema::OpCategory::Loss});
+    return op && (op->opcode == DLS_OP_CROSS_ENTROPY || op->opcode == DLS_OP_NLL);
   }
 
   // ---- emission --------------------------------------------------------------------------------------
@@ -270,11 +272,15 @@ private:
     return DLS_SPLIT_TEST;
   }
 
-  void emitData(const sema::Pipeline& p, int32_t split) {
+  // Declares the data of runtime split `split`: the data set's split `from` (by default the one `p` reads)
+  // and `p`'s steps. `borrowed`: `p` is the training pipeline lent to a split no pipeline reads (the test
+  // split `eval` uses): its element-wise steps apply, its `split` does not.
+  void emitData(const sema::Pipeline& p, int32_t split, const std::string& from = {}, bool borrowed = false) {
     const sema::Dataset& ds = *p.dataset;
-    const sema::DataSource* src = ds.find(p.split);
+    const std::string& source = from.empty() ? p.split : from;
+    const sema::DataSource* src = ds.find(source);
     if (!src) {
-      diags_.report(Code::E1004, p.sourceSpan, fmt::format("data set `{}` has no split `{}`", ds.name, p.split));
+      diags_.report(Code::E1004, p.sourceSpan, fmt::format("data set `{}` has no split `{}`", ds.name, source));
       return;
     }
     int32_t format = src->format == sema::DataFormat::Idx ? DLS_DATA_IDX
@@ -292,25 +298,57 @@ private:
       labelCol = -2;
       b = src->labelColumn.empty() ? ds.labelName : src->labelColumn;
     }
+    // Class labels are checked against their count and travel as integers; other labels (real values,
+    // multilabel and one-hot vectors) are f32 targets.
+    const bool classTargets = ds.label.kind == sema::SemKind::Class || (ds.label.kind == sema::SemKind::OneHot && classLabels());
     call(plan_.setup, "dls_rt_dataset",
-         {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3], int64_t{ds.label.classes}});
+         {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3],
+          int64_t{classTargets ? ds.label.classes : 0}});
+    auto pipe = [&](int32_t op, double pa, double pb = 0, double pc = 0, double pd = 0) {
+      call(plan_.setup, "dls_rt_pipe", {split, op, pa, pb, pc, pd});
+    };
     call(plan_.setup, "dls_rt_sample_dtype", {split, dlsDtype(ds.sample.dtype)});
     for (const sema::PipeStep& s : p.steps) {
       const std::string& op = s.name;
-      if (op == "to_f32") call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_TO_F32}, 0.0, 0.0, 0.0, 0.0});
-      else if (op == "scale")
-        call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_SCALE}, attr(s.attrs, "factor", 1), 0.0, 0.0, 0.0});
-      else if (op == "normalize")
-        call(plan_.setup, "dls_rt_pipe",
-             {split, int32_t{DLS_PIPE_NORMALIZE}, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1), 0.0, 0.0});
-      else if (op == "shuffle")
-        call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_SHUFFLE}, attr(s.attrs, "buffer", 0), 0.0, 0.0, 0.0});
-      else if (op == "random_crop")
-        call(plan_.setup, "dls_rt_pipe",
-             {split, int32_t{DLS_PIPE_RANDOM_CROP}, attr(s.attrs, "size", 0), attr(s.attrs, "pad", 0), 0.0, 0.0});
-      else if (op == "random_flip")
-        call(plan_.setup, "dls_rt_pipe", {split, int32_t{DLS_PIPE_RANDOM_FLIP}, attr(s.attrs, "p", 0.5), 0.0, 0.0, 0.0});
-      else if (op == "split" && split == DLS_SPLIT_TRAIN)
+      if (!ds.labelName.empty() && s.field == ds.labelName && ds.labelName != ds.sampleName) {
+        // A step of the label field transforms the targets the loss compares with.
+        if (op == "to_f32" || (op == "reshape" && s.before.shape.elements() == s.after.shape.elements())) {
+          // targets are held as f32, flat per sample
+        } else if ((op == "scale" || op == "normalize") && classTargets) {
+          diags_.report(Code::E1004, s.span, fmt::format("`{}` of the class labels `{}` is not supported by the runtime", op,
+                                                         ds.labelName));
+        } else if (op == "scale") {
+          pipe(DLS_PIPE_SCALE | DLS_PIPE_LABELS, attr(s.attrs, "factor", 1));
+        } else if (op == "normalize") {
+          pipe(DLS_PIPE_NORMALIZE | DLS_PIPE_LABELS, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
+        } else {
+          diags_.report(Code::E1004, s.span,
+                        fmt::format("pipeline step `{}` of the label field `{}` is not supported by the runtime yet", op,
+                                    ds.labelName));
+        }
+        continue;
+      }
+      if (op == "to_f32") pipe(DLS_PIPE_TO_F32, 0);
+      else if (op == "to_i32") pipe(DLS_PIPE_TO_I32, 0);
+      else if (op == "scale") pipe(DLS_PIPE_SCALE, attr(s.attrs, "factor", 1));
+      else if (op == "normalize") pipe(DLS_PIPE_NORMALIZE, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
+      else if (op == "shuffle") pipe(DLS_PIPE_SHUFFLE, attr(s.attrs, "buffer", 0));
+      else if (op == "random_crop") pipe(DLS_PIPE_RANDOM_CROP, attr(s.attrs, "size", 0), attr(s.attrs, "pad", 0));
+      else if (op == "random_flip") pipe(DLS_PIPE_RANDOM_FLIP, attr(s.attrs, "p", 0.5));
+      else if (op == "reshape") {
+        // The per-sample shape from here on, which later steps (random_crop) work on.
+        double dims[4] = {0, 0, 0, 0};
+        const sema::Shape& to = s.after.shape;
+        bool known = !to.unknownRank && to.rank() >= 1 && to.rank() <= 4;
+        for (size_t i = 0; known && i < to.rank(); ++i) {
+          known = to.dims[i].isConst();
+          dims[i] = known ? static_cast<double>(to.dims[i].value) : 0;
+        }
+        if (known) pipe(DLS_PIPE_RESHAPE, dims[0], dims[1], dims[2], dims[3]);
+        else diags_.report(Code::E1004, s.span, fmt::format("the sample shape after `reshape` ({}) is not known", to.str()));
+      } else if (op == "split" && borrowed) {
+        // the held-out share belongs to the training split
+      } else if (op == "split" && split == DLS_SPLIT_TRAIN)
         // The runtime holds out this share of the training samples (seeded), validation data unless the train
         // block validates on another pipeline.
         call(plan_.setup, "dls_rt_split", {attr(s.attrs, "valid", 0)});
@@ -319,8 +357,8 @@ private:
                       fmt::format("`split` holds out part of the training data, but pipeline `{}` is not the one train "
                                   "block `{}` trains on",
                                   p.name, tc_.name));
-      else if (op == "reshape" || op == "batch" || op == "repeat") {
-        // reshape keeps the element order (a view); batch is the train config; repeat is the epoch loop.
+      else if (op == "batch" || op == "repeat") {
+        // batch is the train config; repeat is the epoch loop.
       } else {
         diags_.report(Code::E1004, s.span, fmt::format("pipeline step `{}` is not supported by the runtime yet", op));
       }
@@ -380,8 +418,28 @@ private:
     }
     emitData(*tc_.data, DLS_SPLIT_TRAIN);
     // validate = train_input.valid: the held-out samples of the training data, which the runtime carves out.
-    if (tc_.validate && !tc_.validateHeldOut)
-      emitData(*tc_.validate, splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate));
+    int32_t validateOn = -1;
+    if (tc_.validate && !tc_.validateHeldOut) {
+      validateOn = splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate);
+      emitData(*tc_.validate, validateOn);
+    } else if (tc_.validateHeldOut) {
+      validateOn = DLS_SPLIT_VALID;
+    } else {
+      // No `validate`: the samples `split(valid: …)` holds out, if any, are still validated on.
+      for (const sema::PipeStep& s : tc_.data->steps)
+        if (s.name == "split") validateOn = DLS_SPLIT_VALID;
+    }
+    // `eval` evaluates on the data set's test split: declare it when validation does not already read it,
+    // with the pipeline that reads it or, when none does, the training pipeline's element-wise steps.
+    const sema::Dataset* data = tc_.data->dataset;
+    if (validateOn != DLS_SPLIT_TEST && data && data->find("test")) {
+      const sema::Pipeline* testPipe = nullptr;
+      for (const auto& pp : prog_.pipelines)
+        if (!testPipe && pp->dataset == data && pp->split == "test") testPipe = pp.get();
+      if (testPipe) emitData(*testPipe, DLS_SPLIT_TEST);
+      else emitData(*tc_.data, DLS_SPLIT_TEST, "test", true);
+    }
+    call(S, "dls_rt_validate_split", {validateOn});
     call(S, "dls_rt_arena", {int64_t{mem_.peak}});
 
     // Tensors: values (views share their root's buffer), their gradients, labels and loss.

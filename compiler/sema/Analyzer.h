@@ -22,7 +22,8 @@ struct Const {
   double d = 0;
   bool b = false;
   std::string s;             // String, Word, Call (callee)
-  std::vector<Const> items;  // List, Call (positional arguments)
+  std::vector<Const> items;  // List, Call (arguments, in order)
+  std::vector<std::string> names;  // Call: each argument's name, "" when positional
   Span span;
   std::string describe() const;  // "the integer 3", "`same`", "a list"
 };

@@ -41,6 +41,8 @@ const OpInfo* Analyzer::lookupOp(const ast::Ident& name, std::initializer_list<O
     if (auto near = closest(name.name, opNames(cats))) {
       d.help(fmt::format("did you mean `{}`?", *near));
       d.fixit(name.span, *near);
+    } else if (std::string list = suggestionText(name.name, opNames(cats)); !list.empty()) {
+      d.help(list + "; `dlspec ops` lists every op with its arguments");
     }
     return nullptr;
   }
@@ -152,15 +154,37 @@ bool Analyzer::convertArg(const OpInfo& op, const AttrSpec& sp, const Const& c, 
         if (auto near = closest(name, opNames({OpCategory::Initializer}))) d.help(fmt::format("did you mean `{}`?", *near));
         return false;
       }
+      // The initialiser's own arguments, by position or by name: normal(0, 0.01), normal(std: 0.01).
+      std::vector<std::optional<double>> given(ini->attrs.size());
+      size_t pos = 0;
+      for (size_t j = 0; j < c.items.size(); ++j) {
+        const std::string& nm = j < c.names.size() ? c.names[j] : std::string();
+        size_t k = nm.empty() ? pos++ : ini->attrs.size();
+        for (size_t q = 0; !nm.empty() && q < ini->attrs.size(); ++q)
+          if (ini->attrs[q].name == nm) k = q;
+        if (!nm.empty() && k == ini->attrs.size()) {
+          diags.report(Code::E0103, c.items[j].span, ini->name, nm);
+          return false;
+        }
+        if (k >= ini->attrs.size()) {
+          diags.report(Code::E0110, c.items[j].span, ini->name, ini->attrs.size(), pos);
+          return false;
+        }
+        if (given[k]) {
+          diags.report(Code::E0105, c.items[j].span, ini->attrs[k].name);
+          return false;
+        }
+        given[k] = c.items[j].d;
+      }
       std::string canon(ini->name);
       if (!ini->attrs.empty()) {
         canon += "(";
         for (size_t k = 0; k < ini->attrs.size(); ++k) {
-          double v = k < c.items.size() ? c.items[k].d : std::get<double>(*ini->attrs[k].dflt);
-          if (k >= c.items.size() && !ini->attrs[k].dflt) {
+          if (!given[k] && !ini->attrs[k].dflt) {
             diags.report(Code::E0109, c.span, ini->name, ini->attrs[k].name);
             return false;
           }
+          double v = given[k] ? *given[k] : std::get<double>(*ini->attrs[k].dflt);
           canon += fmt::format("{}{}", k ? ", " : "", v);
         }
         canon += ")";

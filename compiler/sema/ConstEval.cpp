@@ -62,6 +62,7 @@ std::optional<Const> Analyzer::evalConst(const ast::Expr& e, const ConstEnv* env
         auto v = evalConst(*a.value, env, report);
         if (!v) return std::nullopt;
         c.items.push_back(*v);
+        c.names.push_back(a.name ? a.name->name : std::string());
       }
       return c;
     case ast::ExprKind::Neg: {

@@ -24,8 +24,9 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       std::optional<Type> t = it.type ? resolveType(*it.type, nullptr, false) : std::nullopt;
       Type ty = t ? *t : Type{};
       if (!t) ty.poisoned = true, ty.shape.unknownRank = true;
-      if (sample) ds->sampleName = it.key.name, ds->sample = ty, ds->sampleSpan = it.span;
-      else ds->labelName = it.key.name, ds->label = ty, ds->labelSpan = it.span;
+      Span typeSpan = it.type ? it.type->span : it.span;
+      if (sample) ds->sampleName = it.key.name, ds->sample = ty, ds->sampleSpan = it.span, ds->sampleTypeSpan = typeSpan;
+      else ds->labelName = it.key.name, ds->label = ty, ds->labelSpan = it.span, ds->labelTypeSpan = typeSpan;
       continue;
     }
     if (it.kind != ast::ItemKind::Assign || !it.value) {
@@ -50,12 +51,14 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     DataSource src;
     src.split = it.key.name;
     src.span = it.span;
+    src.sourceSpan = e.span;
     src.format = op->name == "idx" ? DataFormat::Idx : op->name == "csv" ? DataFormat::Csv : DataFormat::Npy;
     for (const AttrSpec& a : op->attrs) {
       auto f = attrs.find(std::string(a.name));
       if (f == attrs.end() || !std::holds_alternative<std::string>(f->second.value)) continue;
       if (op->name == "csv" && a.name == "label") {
         src.labelColumn = std::get<std::string>(f->second.value);
+        src.labelColumnSpan = f->second.span;
         continue;
       }
       std::string p = std::get<std::string>(f->second.value);

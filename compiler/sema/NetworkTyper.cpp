@@ -4,8 +4,10 @@
 //
 // Error recovery, so that one network reports every independent fault rather than only its first:
 //  - poisoned: the failing op has no meaningful result (unknown rank, dtype and kind). Every op with a
-//    poisoned input yields a poisoned value without a check and without a node, so nothing computed
-//    from it is ever reported (no cascades).
+//    poisoned input yields a poisoned value without a check, so nothing computed from it is ever reported
+//    (no cascades). The node itself is kept, with the attributes that resolved and no parameters, so that
+//    the checker's rules still see the network's structure and arguments after a type error (rustc's lints
+//    run on the parts of a crate that type-checked); a program with errors is never lowered.
 //  - recovered: the failing op has a defined fallback result (ShapeCtx::recover; today only `add`, which
 //    continues with its left operand's shape: Darknet's [shortcut] output is the shape of the layer it
 //    is in, i.e. its first input). The error is reported, the node is built with the fallback type and
@@ -71,7 +73,24 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
   bool ok = resolveArgs(op, attrArgs, env, span, attrs);
   for (int i : inputs)
     if (n.net->values[i].type.poisoned) ok = false;
-  if (!ok) return poison(n, span);
+  // A node whose output is poisoned: its inputs and resolved attributes, no parameters, no check.
+  auto poisonedNode = [&](std::map<std::string, Attr>& a) {
+    int out = poison(n, span);
+    Node node;
+    node.id = static_cast<int>(n.net->nodes.size());
+    node.op = &op;
+    node.layer = fmt::format("{}_{}", op.name, ++n.opCounters[std::string(op.name)]);
+    node.inputs = inputs;
+    node.output = out;
+    node.attrs = std::move(a);
+    node.span = span;
+    node.nameSpan = nameSpan;
+    node.blockPath = n.blockPath;
+    n.net->values[out].producer = node.id;
+    n.net->nodes.push_back(std::move(node));
+    return out;
+  };
+  if (!ok) return poisonedNode(attrs);
   std::vector<const Type*> in;
   for (int i : inputs) in.push_back(&n.net->values[i].type);
   ShapeCtx c{op, in, attrs, span, {}, {}};
@@ -89,7 +108,7 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
     if (recoveredInput)
       d.note("an operand's shape follows an earlier `+` error in this network, which continues with its left "
              "operand's shape (as if the right side were projected to it)");
-    if (!c.recover) return poison(n, span);
+    if (!c.recover) return poisonedNode(attrs);
     recoveredInput = true;
   }
   Node node;
@@ -122,19 +141,14 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
           diags.report(Code::E0210, span, fmt::format("the size of `{}` ({})", p.name, p.shape.str()))
               .primary("this layer's parameter count")
               .help("use fewer units or filters");
+          n.net->params.resize(node.params.empty() ? n.net->params.size() : static_cast<size_t>(node.params.front()));
           return poison(n, span);
         }
       }
       if (!init.empty() && pd.role == ParamRole::Weight) {
         auto a = node.attrs.find("init");
         p.initSpan = a->second.span;
-        double x = 0, y = 0;
-        std::string name = init.substr(0, init.find('('));
-        if (init.find('(') != std::string::npos) std::sscanf(init.c_str() + init.find('(') + 1, "%lf, %lf", &x, &y);
-        static const std::map<std::string, InitKind> kinds = {
-            {"zeros", InitKind::Zeros}, {"ones", InitKind::Ones}, {"constant", InitKind::Constant},
-            {"normal", InitKind::Normal}, {"uniform", InitKind::Uniform}, {"he", InitKind::He}, {"glorot", InitKind::Glorot}};
-        if (auto k = kinds.find(name); k != kinds.end()) p.init = k->second, p.initA = x, p.initB = y;
+        if (auto k = parseInit(init)) p.init = k->kind, p.initA = k->a, p.initB = k->b;
       }
       node.params.push_back(p.id);
       n.net->params.push_back(std::move(p));
@@ -170,6 +184,8 @@ int Analyzer::typeCall(NetCtx& n, Scope& s, const ast::Expr& call, int piped) {
       std::vector<std::string> cands = opNames(cats);
       for (auto& bn : declNames(ast::DeclKind::Block)) cands.push_back(bn);
       if (auto near = closest(name.name, cands)) d.help(fmt::format("did you mean `{}`?", *near)).fixit(name.span, *near);
+      else if (std::string list = suggestionText(name.name, cands); !list.empty())
+        d.help(list + "; `dlspec ops` lists every op with its arguments");
     }
     for (auto& a : call.args)
       if (!a.name) typeExpr(n, s, *a.value), void();

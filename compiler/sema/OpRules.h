@@ -28,6 +28,7 @@ void upsample(ShapeCtx&);
 void reorg(ShapeCtx&);        // darknet's space-to-depth; `extra: k` flattens and appends k zeros
 // Pipeline (one sample, no batch dim).
 void toF32(ShapeCtx&);
+void toI32(ShapeCtx&);
 void sampleReshape(ShapeCtx&);
 void oneHot(ShapeCtx&);
 void randomCrop(ShapeCtx&);

@@ -64,10 +64,12 @@ AttrSpec init() { return {.name = "init", .type = AttrType::Init, .optional = tr
 
 std::vector<OpInfo> build() {
   std::vector<OpInfo> t;
-  auto act = [&](std::string_view n, int opcode, std::optional<SemKind> kind, std::vector<AttrSpec> attrs = {},
-                 FlopsRule fl = elementFlops, ShapeRule sr = same) {
+  // Every activation is non-linear; `gain` is its second-moment gain at initialisation (see OpInfo::gain).
+  auto act = [&](std::string_view n, int opcode, std::optional<SemKind> kind, double gain,
+                 std::vector<AttrSpec> attrs = {}, FlopsRule fl = elementFlops, ShapeRule sr = same) {
     t.push_back({.name = n, .category = ACT, .attrs = std::move(attrs), .shape = sr,
-                 .kind = kind ? kind : std::optional<SemKind>(SemKind::Real), .opcode = opcode, .flops = fl});
+                 .kind = kind ? kind : std::optional<SemKind>(SemKind::Real), .opcode = opcode, .flops = fl,
+                 .nonLinear = true, .outputOnly = kind == SemKind::Probs || kind == SemKind::LogProbs, .gain = gain});
   };
   // ---- layers ----
   t.push_back({.name = "dense", .category = LAYER,
@@ -76,7 +78,8 @@ std::vector<OpInfo> build() {
                          {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
                          init()},
                .shape = dense, .kind = SemKind::Real, .params = denseParams, .opcode = DLS_OP_DENSE,
-               .flops = denseFlops, .doc = "y = x W^T + b over [N, features], or at every step of [N, T, features]"});
+               .flops = denseFlops, .doc = "y = x W^T + b over [N, features], or at every step of [N, T, features]",
+               .matmul = true, .hasWeights = true});
   t.push_back({.name = "conv2d", .category = LAYER,
                .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
                          {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
@@ -88,34 +91,38 @@ std::vector<OpInfo> build() {
                          {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
                          init()},
                .shape = conv2d, .kind = SemKind::Real, .params = convParams, .opcode = DLS_OP_CONV2D,
-               .flops = convFlops, .doc = "2-D convolution over [N, C, H, W]"});
+               .flops = convFlops, .doc = "2-D convolution over [N, C, H, W]", .matmul = true, .hasWeights = true,
+               .spatial = true});
   for (auto [n, opc] : {std::pair{"maxpool", int(DLS_OP_MAXPOOL)}, std::pair{"avgpool", int(DLS_OP_AVGPOOL)}}) {
     std::vector<AttrSpec> a = {{.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
                                {.name = "stride", .type = AttrType::IntOrPair, .min = 1, .positional = 1, .optional = true},
                                {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"}};
     if (opc == DLS_OP_MAXPOOL) a.push_back({.name = "dilation", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1});
     t.push_back({.name = n, .category = LAYER, .attrs = a, .shape = pool2d, .opcode = opc, .flops = poolFlops,
-                 .doc = "pooling over [N, C, H, W]; stride defaults to the kernel"});
+                 .doc = "pooling over [N, C, H, W]; stride defaults to the kernel", .nonLinear = opc == DLS_OP_MAXPOOL,
+                 .pooling = true, .spatial = true});
   }
   t.push_back({.name = "global_avgpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_AVGPOOL,
-               .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]"});
+               .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]", .spatial = true});
   t.push_back({.name = "batch_norm", .category = LAYER,
                .attrs = {{.name = "eps", .type = AttrType::Float, .dflt = F(1e-5), .min = 0, .minExclusive = true},
                          {.name = "momentum", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1}},
                .shape = batchNorm, .kind = SemKind::Real, .params = normParams, .opcode = DLS_OP_BATCH_NORM,
-               .flops = normFlops, .doc = "batch normalisation over the channel axis"});
+               .flops = normFlops, .doc = "batch normalisation over the channel axis", .normalization = true,
+               .batchStatistics = true});
   t.push_back({.name = "layer_norm", .category = LAYER,
                .attrs = {{.name = "eps", .type = AttrType::Float, .dflt = F(1e-5), .min = 0, .minExclusive = true}},
                .shape = layerNorm, .kind = SemKind::Real, .params = layerNormParams, .opcode = DLS_OP_LAYER_NORM,
-               .flops = normFlops, .doc = "layer normalisation over the last axis"});
+               .flops = normFlops, .doc = "layer normalisation over the last axis", .normalization = true});
   t.push_back({.name = "dropout", .category = LAYER,
                .attrs = {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 0.999999, .positional = 0}},
-               .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation"});
+               .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation",
+               .passThrough = true});
   t.push_back({.name = "embedding", .category = LAYER,
                .attrs = {{.name = "vocab", .type = AttrType::Int, .min = 1, .positional = 0},
                          {.name = "dim", .type = AttrType::Int, .min = 1, .positional = 1}},
                .shape = embedding, .kind = SemKind::Real, .params = embeddingParams, .opcode = DLS_OP_EMBEDDING,
-               .flops = noFlops, .doc = "table lookup: integer indices -> vectors"});
+               .flops = noFlops, .doc = "table lookup: integer indices -> vectors", .hasWeights = true});
   // Recurrent layers over [N, time, features], torch.nn's cells and parameter layout (sema/ParamRules.cpp).
   auto recurrentAttrs = [](std::vector<AttrSpec> extra) {
     std::vector<AttrSpec> a = {{.name = "units", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 0}};
@@ -132,16 +139,19 @@ std::vector<OpInfo> build() {
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "activation: leaky_relu", .opcode = DLS_OP_RNN, .flops = recurrentFlops,
                .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
-                      "(`alpha`: leaky_relu's slope)"});
+                      "(`alpha`: leaky_relu's slope)",
+               .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "gru", .category = LAYER,
                .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool, .dflt = B(true)}}),
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "reset_after: false", .opcode = DLS_OP_GRU, .flops = recurrentFlops,
                .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
-                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])"});
+                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])",
+               .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "lstm", .category = LAYER, .attrs = recurrentAttrs({}), .shape = recurrent,
                .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true, .opcode = DLS_OP_LSTM,
-               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM"});
+               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM",
+               .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "upsample", .category = LAYER,
                .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
                .shape = upsample, .opcode = DLS_OP_UPSAMPLE, .flops = noFlops, .doc = "nearest-neighbour upsampling"});
@@ -161,32 +171,37 @@ std::vector<OpInfo> build() {
                .shape = conv2d, .kind = SemKind::Real, .params = localParams, .cpu = true, .cuda = true,
                .opcode = DLS_OP_LOCAL, .flops = convFlops,
                .doc = "locally connected 2-D layer (darknet's [local]): conv's window without weight sharing; "
-                      "weight [OH*OW, filters, C, KH, KW], bias [filters, OH, OW]"});
+                      "weight [OH*OW, filters, C, KH, KW], bias [filters, OH, OW]",
+               .matmul = true, .hasWeights = true, .spatial = true});
   // ---- activations ----
-  act("relu", DLS_OP_RELU, SemKind::Real);
-  act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real,
+  act("relu", DLS_OP_RELU, SemKind::Real, 0.5);
+  act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real, 0.5 * (1 + 0.01 * 0.01),
       {{.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .positional = 0}});
-  act("gelu", DLS_OP_GELU, SemKind::Real);
-  act("tanh", DLS_OP_TANH, SemKind::Real);
-  act("sigmoid", DLS_OP_SIGMOID, SemKind::SigmoidProbs, {}, elementFlops, softmaxLike);
-  act("softmax", DLS_OP_SOFTMAX, SemKind::Probs, {}, softmaxFlops, softmaxLike);
-  act("log_softmax", DLS_OP_LOG_SOFTMAX, SemKind::LogProbs, {}, softmaxFlops, softmaxLike);
+  act("gelu", DLS_OP_GELU, SemKind::Real, 0.5);
+  act("tanh", DLS_OP_TANH, SemKind::Real, 1.0);  // about linear near zero
+  act("sigmoid", DLS_OP_SIGMOID, SemKind::SigmoidProbs, 1.0 / 16.0, {}, elementFlops, softmaxLike);
+  act("softmax", DLS_OP_SOFTMAX, SemKind::Probs, 1.0, {}, softmaxFlops, softmaxLike);
+  act("log_softmax", DLS_OP_LOG_SOFTMAX, SemKind::LogProbs, 1.0, {}, softmaxFlops, softmaxLike);
   t.push_back({.name = "ramp", .category = ACT, .shape = same, .kind = SemKind::Real, .cpu = true, .cuda = true,
-               .opcode = DLS_OP_RAMP, .flops = elementFlops, .doc = "darknet's ramp activation, relu(x) + 0.1 x"});
+               .opcode = DLS_OP_RAMP, .flops = elementFlops, .doc = "darknet's ramp activation, relu(x) + 0.1 x",
+               .nonLinear = true, .gain = 0.5 * (1 + 0.1 * 0.1)});
   // ---- structural ----
-  t.push_back({.name = "flatten", .category = STRUCT, .shape = flatten, .opcode = kOpcodeView, .flops = noFlops});
+  t.push_back({.name = "flatten", .category = STRUCT, .shape = flatten, .opcode = kOpcodeView, .flops = noFlops,
+               .passThrough = true});
   t.push_back({.name = "reshape", .category = STRUCT,
                .attrs = {{.name = "shape", .type = AttrType::IntList, .positional = 0}},
-               .shape = reshape, .opcode = kOpcodeView, .flops = noFlops, .doc = "per-sample shape; the batch dim is kept"});
+               .shape = reshape, .opcode = kOpcodeView, .flops = noFlops, .doc = "per-sample shape; the batch dim is kept",
+               .passThrough = true});
   t.push_back({.name = "transpose", .category = STRUCT,
                .attrs = {{.name = "perm", .type = AttrType::IntList, .positional = 0}},
-               .shape = transpose, .opcode = DLS_OP_TRANSPOSE, .flops = noFlops, .doc = "perm over all axes, batch included"});
+               .shape = transpose, .opcode = DLS_OP_TRANSPOSE, .flops = noFlops, .doc = "perm over all axes, batch included",
+               .passThrough = true});
   t.push_back({.name = "squeeze", .category = STRUCT,
                .attrs = {{.name = "axis", .type = AttrType::Int, .positional = 0}},
-               .shape = squeeze, .opcode = kOpcodeView, .flops = noFlops});
+               .shape = squeeze, .opcode = kOpcodeView, .flops = noFlops, .passThrough = true});
   t.push_back({.name = "unsqueeze", .category = STRUCT,
                .attrs = {{.name = "axis", .type = AttrType::Int, .positional = 0}},
-               .shape = unsqueeze, .opcode = kOpcodeView, .flops = noFlops});
+               .shape = unsqueeze, .opcode = kOpcodeView, .flops = noFlops, .passThrough = true});
   t.push_back({.name = "add", .category = STRUCT, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
                .shape = add, .kind = SemKind::Real, .opcode = DLS_OP_ADD, .flops = elementFlops,
                .doc = "elementwise sum; also written a + b"});
@@ -196,9 +211,12 @@ std::vector<OpInfo> build() {
   // ---- pipeline steps (per sample) ----
   auto pipe = [&](std::string_view n, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
     t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,
-                 .opcode = kOpcodeNone, .doc = doc});
+                 .opcode = kOpcodeNone, .doc = doc, .wholeDataset = r == datasetLevel,
+                 .rescales = n == "scale" || n == "normalize"});
   };
   pipe("to_f32", toF32, {});
+  pipe("to_i32", toI32, {}, "integer samples as i32, such as the token indices an `embedding` takes (every value must be "
+                            "an integer)");
   pipe("scale", same, {{.name = "factor", .type = AttrType::Float, .positional = 0}});
   pipe("normalize", same, {{.name = "mean", .type = AttrType::Float, .positional = 0},
                            {.name = "std", .type = AttrType::Float, .min = 0, .positional = 1, .minExclusive = true}});
@@ -243,9 +261,10 @@ std::vector<OpInfo> build() {
                .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
                .deprecatedSince = 1});
   // ---- optimizers (opcode: enum dls_optimizer) ----
-  auto opt = [&](std::string_view n, int opcode, std::vector<AttrSpec> a) {
+  auto opt = [&](std::string_view n, int opcode, std::vector<AttrSpec> a, bool adaptive = false,
+                 std::string_view decoupled = {}) {
     t.push_back({.name = n, .category = OpCategory::Optimizer, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
-                 .differentiable = false, .opcode = opcode});
+                 .differentiable = false, .opcode = opcode, .adaptive = adaptive, .decoupledVariant = decoupled});
   };
   AttrSpec lrReq{.name = "lr", .type = AttrType::Float, .min = 0, .max = 10, .positional = 0, .minExclusive = true};
   auto lr = [&](double d) { AttrSpec a = lrReq; a.dflt = F(d); return a; };
@@ -260,12 +279,12 @@ std::vector<OpInfo> build() {
   std::vector<AttrSpec> a2 = a1;
   a1.push_back(wd0);
   a2.push_back({.name = "weight_decay", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .max = 1});
-  opt("adam", DLS_OPT_ADAM, a1);
-  opt("adamw", DLS_OPT_ADAMW, a2);
+  opt("adam", DLS_OPT_ADAM, a1, true, "adamw");
+  opt("adamw", DLS_OPT_ADAMW, a2, true);
   opt("rmsprop", DLS_OPT_RMSPROP, {lr(0.01), {.name = "alpha", .type = AttrType::Float, .dflt = F(0.99), .min = 0, .max = 1},
                                    {.name = "eps", .type = AttrType::Float, .dflt = F(1e-8), .min = 0, .minExclusive = true},
                                    {.name = "momentum", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999},
-                                   wd0});
+                                   wd0}, true);
   // ---- schedules ----
   auto sched = [&](std::string_view n, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::Schedule, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
@@ -296,6 +315,71 @@ std::vector<OpInfo> build() {
   // ---- metrics ----
   for (const char* m : {"accuracy", "loss"})
     t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false});
+  // ---- docs of the entries whose helpers above take none (docs/ops.md and `dlspec ops` print them) ----
+  struct Doc {
+    OpCategory category;
+    std::string_view name, doc;
+  };
+  static constexpr Doc docs[] = {
+      {ACT, "relu", "max(x, 0), elementwise; any shape"},
+      {ACT, "leaky_relu", "x if x > 0, else alpha x, elementwise; any shape"},
+      {ACT, "gelu", "x * Phi(x) (the exact, erf form), elementwise; any shape"},
+      {ACT, "tanh", "hyperbolic tangent, elementwise; any shape"},
+      {ACT, "sigmoid", "1 / (1 + e^-x), elementwise: [N, C] -> sigmoid_probs[N, C], one probability per label"},
+      {ACT, "softmax", "softmax over the last (class) axis: [N, C] -> probs[N, C]"},
+      {ACT, "log_softmax", "log of softmax over the last (class) axis: [N, C] -> log_probs[N, C]"},
+      {STRUCT, "flatten", "[N, d1, d2, …] -> [N, d1*d2*…]: every axis but the batch into one"},
+      {STRUCT, "squeeze", "drops the size-1 axis `axis` (not the batch axis): [N, C, 1] -> [N, C] with axis 2"},
+      {STRUCT, "unsqueeze", "inserts a size-1 axis at `axis` (not 0): [N, C] -> [N, 1, C] with axis 1"},
+      {STRUCT, "concat", "joins its inputs along `axis` (not the batch axis); the other axes must agree"},
+      {PIPE, "to_f32", "converts the field's elements to f32; the shape is kept"},
+      {PIPE, "scale", "multiplies every element by `factor` (`scale(1/255)`); the shape is kept"},
+      {PIPE, "normalize", "(x - mean) / std, elementwise; the shape is kept"},
+      {PIPE, "reshape", "per-sample shape: u8[784] -> [1, 28, 28] with reshape([1, 28, 28]); the element count is kept"},
+      {PIPE, "one_hot", "class<C> label -> onehot<C> [C]; `classes` must be C"},
+      {PIPE, "random_crop", "augmentation: pads [C, H, W] by `pad` zeros on each side, then cuts a random `size` window "
+                            "(a new one per sample and epoch)"},
+      {PIPE, "random_flip", "augmentation: mirrors [C, H, W] along `axis` with probability `p`"},
+      {PIPE, "shuffle", "shuffles the samples every epoch, through a buffer of `buffer` samples (`all`: the whole split)"},
+      {PIPE, "batch", "groups samples into batches of `size`; the networks' N is this size. `drop_last`: drop the last "
+                      "partial batch"},
+      {PIPE, "split", "holds out the share `valid` of the samples as the split PIPELINE.valid (never trained on)"},
+      {PIPE, "repeat", "each epoch goes over the data `count` times"},
+      {OpCategory::DataSource, "idx", "IDX files (MNIST's format, optionally .gz): a samples file and a labels file"},
+      {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample"},
+      {OpCategory::DataSource, "npy", "NumPy .npy files: a samples array [n, …] and a labels array [n] or [n, T]"},
+      {OpCategory::Loss, "cross_entropy", "softmax cross-entropy of logits[N, C] (or [N, T, C]) against class<C> or "
+                                          "onehot<C> targets, mean over the batch"},
+      {OpCategory::Loss, "nll", "negative log-likelihood of log_probs[N, C] against class<C> targets, mean over the batch"},
+      {OpCategory::Loss, "bce_with_logits", "binary cross-entropy of logits against 0/1 targets of the same shape, computed "
+                                            "stably from the logits; mean over all elements"},
+      {OpCategory::Loss, "bce", "binary cross-entropy of sigmoid_probs against 0/1 targets of the same shape; mean over all "
+                                "elements"},
+      {OpCategory::Loss, "mse", "mean squared error between real outputs and targets of the same shape"},
+      {OpCategory::Loss, "l1", "mean absolute error between real outputs and targets of the same shape"},
+      {OpCategory::Loss, "softmax_cross_entropy", "the former name of cross_entropy"},
+      {OpCategory::Optimizer, "sgd", "stochastic gradient descent, torch.optim.SGD: momentum, Nesterov and L2 weight decay"},
+      {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2)"},
+      {OpCategory::Optimizer, "adamw", "Adam with decoupled weight decay (torch.optim.AdamW)"},
+      {OpCategory::Optimizer, "rmsprop", "RMSprop (torch.optim.RMSprop)"},
+      {OpCategory::Schedule, "constant", "the optimiser's learning rate throughout"},
+      {OpCategory::Schedule, "step", "multiplies the learning rate by `gamma` every `every` epochs"},
+      {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},
+      {OpCategory::Schedule, "cosine", "cosine annealing from the learning rate to `eta_min` over `t_max` epochs"},
+      {OpCategory::Schedule, "warmup", "scales the learning rate by (step + 1) / `steps` over the first `steps` steps (a linear warm-up)"},
+      {OpCategory::Initializer, "zeros", "every element 0"},
+      {OpCategory::Initializer, "ones", "every element 1"},
+      {OpCategory::Initializer, "constant", "every element `value`"},
+      {OpCategory::Initializer, "normal", "samples of N(mean, std^2)"},
+      {OpCategory::Initializer, "uniform", "samples of U(a, b)"},
+      {OpCategory::Initializer, "he", "Kaiming uniform for relu: U(-l, l) with l = sqrt(6 / fan_in)"},
+      {OpCategory::Initializer, "glorot", "Xavier uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out))"},
+      {OpCategory::Metric, "accuracy", "share of samples whose highest-scoring class is the label"},
+      {OpCategory::Metric, "loss", "the train block's loss, averaged over the split"},
+  };
+  for (OpInfo& op : t)
+    for (const Doc& d : docs)
+      if (op.doc.empty() && op.category == d.category && op.name == d.name) op.doc = d.doc;
   return t;
 }
 

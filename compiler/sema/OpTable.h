@@ -117,6 +117,30 @@ struct OpInfo {
   std::string_view replacedBy = {};  // deprecated: the op to use instead
   int deprecatedSince = 0;           // language version of the deprecation
 
+  // Properties the checker's rules read, one column each: a rule of a category covers every op that has the
+  // property, whatever its name.
+  // Layers and activations:
+  bool matmul = false;         // a learned matrix product of its input (dense, conv2d, local): two in a row with
+                               // nothing non-linear between them collapse into one linear map
+  bool nonLinear = false;      // a non-linear map of its input (activations, maxpool, recurrent cells)
+  bool outputOnly = false;     // a non-linearity that turns scores into probabilities (softmax): not one
+                               // between hidden layers
+  double gain = 1;             // non-linear ops: the second moment out/in at initialisation for unit-variance
+                               // inputs (He et al. 2015: relu 1/2)
+  bool hasWeights = false;     // learned weights that `init:` initialises
+  bool normalization = false;  // rescales its input to zero mean and unit variance, with a learned shift
+  bool batchStatistics = false;// normalises with statistics over the batch (needs more than one sample)
+  bool pooling = false;        // a windowed pooling over the spatial axes
+  bool spatial = false;        // reads the spatial axes of [N, C, H, W] (convolution, pooling)
+  bool recurrent = false;      // a recurrence over the time axis of [N, T, F]
+  bool passThrough = false;    // moves, reshapes or drops elements without computing new values
+  // Optimizers:
+  bool adaptive = false;       // per-parameter step sizes from gradient moments (an `eps` guards the division)
+  std::string_view decoupledVariant = {};  // the optimizer with this update and decoupled weight decay
+  // Pipeline steps:
+  bool wholeDataset = false;   // acts on the data set's order or grouping (shuffle, batch, split), not a sample
+  bool rescales = false;       // maps a sample's values to a smaller range (scale, normalize)
+
   const AttrSpec* attr(std::string_view n) const {
     for (const AttrSpec& a : attrs)
       if (a.name == n) return &a;

@@ -110,8 +110,8 @@ void Analyzer::typePipeline(const ast::Decl& d) {
       for (auto rit = chain.rbegin(); rit != chain.rend(); ++rit) {
         auto r = step(**rit, it.key.name, false, t);
         if (!r) {
-          t.poisoned = true;
-          break;
+          t.poisoned = true;  // the later steps are still recorded, untyped, for the checker's rules
+          continue;
         }
         t = *r;
       }

@@ -1,5 +1,7 @@
 #include "sema/Program.h"
 
+#include <cstdio>
+
 namespace dls::sema {
 
 std::string_view initName(InitKind k) {
@@ -14,6 +16,22 @@ std::string_view initName(InitKind k) {
     case InitKind::TorchDefault: return "torch_default";
   }
   return "?";
+}
+
+std::optional<InitSpec> parseInit(std::string_view canonical) {
+  static const std::map<std::string, InitKind, std::less<>> kinds = {
+      {"zeros", InitKind::Zeros}, {"ones", InitKind::Ones},     {"constant", InitKind::Constant}, {"normal", InitKind::Normal},
+      {"uniform", InitKind::Uniform}, {"he", InitKind::He}, {"glorot", InitKind::Glorot}};
+  const size_t paren = canonical.find('(');
+  auto k = kinds.find(canonical.substr(0, paren));
+  if (k == kinds.end()) return std::nullopt;
+  InitSpec s;
+  s.kind = k->second;
+  if (paren != std::string_view::npos) {
+    const std::string args(canonical.substr(paren + 1));
+    std::sscanf(args.c_str(), "%lf, %lf", &s.a, &s.b);
+  }
+  return s;
 }
 
 int64_t Node::intAttr(const std::string& n, int64_t dflt) const {

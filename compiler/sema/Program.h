@@ -42,6 +42,14 @@ enum class ParamRole : uint8_t { Weight, Bias, Gamma, Beta, RunningMean, Running
 enum class InitKind : uint8_t { Zeros, Ones, Constant, Normal, Uniform, He, Glorot, TorchDefault };
 std::string_view initName(InitKind k);
 
+// An initialiser as its canonical spelling reads back ("normal(0, 0.01)": kind Normal, a = 0, b = 0.01);
+// nullopt for a spelling that names no initialiser.
+struct InitSpec {
+  InitKind kind = InitKind::TorchDefault;
+  double a = 0, b = 0;
+};
+std::optional<InitSpec> parseInit(std::string_view canonical);
+
 struct Param {
   int id = -1;
   std::string name;      // stable name: "conv2d_1.weight"
@@ -106,7 +114,9 @@ struct DataSource {
   std::vector<std::string> resolved;    // resolved relative to the spec's directory
   std::vector<Span> pathSpans;
   std::string labelColumn;       // CSV: the label column's name
+  Span labelColumnSpan;          // CSV: the `label: "…"` argument, if given
   Span span;
+  Span sourceSpan;               // the source call: idx("…", "…")
 };
 
 struct Dataset {
@@ -117,9 +127,11 @@ struct Dataset {
   std::string sampleName;        // image
   Type sample;                   // u8[28, 28] (no batch dim)
   Span sampleSpan;
+  Span sampleTypeSpan;           // u8[28, 28] as written
   std::string labelName;         // kind
   Type label;                    // class<10>
   Span labelSpan;
+  Span labelTypeSpan;            // class<10> as written
   std::optional<double> validationFraction;  // split(valid: 0.1)
   const DataSource* find(const std::string& split) const {
     for (auto& s : splits)
@@ -173,7 +185,13 @@ struct TrainConfig {
   const Network* network = nullptr;
   Setting model;
   std::vector<Device> devices;   // `on cpu`, `on [cuda:0, cuda:1]`
+  std::vector<Span> deviceSpans; // where each of `devices` is written (none for the default cpu)
   Span placementSpan;
+  std::optional<int64_t> deviceCount;  // `devices = 2`: the GPUs the spec declares
+  Setting devicesSetting;
+  std::vector<Device> optimizerDevices;  // `optimizer = sgd(…) on cuda:1`: where its state is placed
+  std::vector<Span> optimizerDeviceSpans;
+  Span optimizerPlacementSpan;
   const Pipeline* data = nullptr;
   Setting dataSetting;
   std::optional<Call> loss;      // cross_entropy(model.out, kind)

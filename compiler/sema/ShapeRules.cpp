@@ -398,9 +398,10 @@ void concat(ShapeCtx& c) {
 
 void embedding(ShapeCtx& c) {
   const Type& x = *c.in[0];
-  if (x.dtype != DType::I64 && x.dtype != DType::I32 && x.dtype != DType::U8 && x.dtype != DType::Unknown) {
-    c.fail(Code::E0213, fmt::format("`embedding` expects integer indices, but its input is {}", x.brief()),
-           "needs integer indices", "");
+  // Indices travel as i32 (runtime.h DLS_OP_EMBEDDING): u8 or f32 samples are converted in the pipeline.
+  if (x.dtype != DType::I64 && x.dtype != DType::I32 && x.dtype != DType::Unknown) {
+    c.fail(Code::E0213, fmt::format("`embedding` expects i32 indices, but its input is {}", x.brief()),
+           "needs integer indices", "declare the network's input `i32[…]` and convert the samples in the pipeline: `|> to_i32`");
     return;
   }
   c.out = x;
@@ -482,6 +483,11 @@ void reorg(ShapeCtx& c) {
 void toF32(ShapeCtx& c) {
   c.out = *c.in[0];
   c.out.dtype = DType::F32;
+}
+
+void toI32(ShapeCtx& c) {
+  c.out = *c.in[0];
+  c.out.dtype = DType::I32;
 }
 
 void oneHot(ShapeCtx& c) {

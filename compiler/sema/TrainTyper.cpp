@@ -26,8 +26,10 @@ const LossSig* lossSig(std::string_view n) {
   static const std::vector<LossSig> sigs = {
       {"cross_entropy", {SemKind::Logits, SemKind::Real}, {SemKind::Class, SemKind::OneHot}, "logits", "class<C> or onehot<C>"},
       {"nll", {SemKind::LogProbs}, {SemKind::Class}, "log_probs (a log_softmax output)", "class<C>"},
-      {"bce_with_logits", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "logits", "multilabel<K>"},
-      {"bce", {SemKind::SigmoidProbs}, {SemKind::MultiLabel, SemKind::OneHot}, "sigmoid_probs (a sigmoid output)", "multilabel<K>"},
+      {"bce_with_logits", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "logits",
+       "multilabel<K> (or class<2> for one logit)"},
+      {"bce", {SemKind::SigmoidProbs}, {SemKind::MultiLabel, SemKind::OneHot}, "sigmoid_probs (a sigmoid output)",
+       "multilabel<K> (or class<2> for one output)"},
       {"mse", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
       {"l1", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
   };
@@ -125,6 +127,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           }
           seen[k] = dv.span;
           tc->devices.push_back(dev);
+          tc->deviceSpans.push_back(dv.span);
         }
         if (anyCpu && anyCuda && cl.devices.size() > 1)
           diags.report(Code::E0303, cl.span, "cpu", "cuda").help("place the model on GPUs only: `on [cuda:0, cuda:1]`");
@@ -206,6 +209,19 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         std::vector<const ast::Arg*> args;
         for (auto& a : e->args) args.push_back(&a);
         if (!resolveArgs(*op, args, nullptr, e->span, c.args)) continue;
+        if (key == "optimizer")
+          for (const ast::Clause& cl : it.clauses)
+            if (cl.kind == ast::ClauseKind::On) {
+              // Where the optimizer's state is placed; the checker compares it with the model's (E0501, E0502).
+              tc->optimizerPlacementSpan = cl.span;
+              for (const ast::Device& dv : cl.devices) {
+                Device dev;
+                dev.kind = dv.name.name == "cpu" ? Device::Kind::Cpu : Device::Kind::Cuda;
+                dev.index = static_cast<int>(dv.index.value_or(0) > 1023 ? 0 : dv.index.value_or(0));
+                tc->optimizerDevices.push_back(dev);
+                tc->optimizerDeviceSpans.push_back(dv.span);
+              }
+            }
         if (key == "optimizer") tc->optimizer = std::move(c);
         else tc->schedules.push_back(std::move(c));
       }
@@ -240,7 +256,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       else if (c)
         diags.report(Code::E0211, v.span, "precision", "train", "`f32`, `f16` or `bf16`", c->describe());
     } else if (key == "devices") {
-      intSetting(it, "devices", 0);  // the GPU count; the checker compares placements with it (E0501, W0509)
+      tc->devicesSetting = st;
+      tc->deviceCount = intSetting(it, "devices", 0);  // the GPU count; the checker compares placements with it (E0501, W0509)
     } else if (key == "memory") {
       // bytes, or `N * KiB|MiB|GiB|TiB`
       int64_t mult = 1;
@@ -332,7 +349,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     } else if (sm.dtype != in.dtype && sm.dtype != DType::Unknown) {
       diags.report(Code::E0213, tc->dataSetting.valueSpan, net->name, dtypeName(in.dtype), sm.brief())
           .label(net->declaredInputSpans[0], fmt::format("declared {}", in.brief()))
-          .help("convert the samples in the pipeline: `|> to_f32`");
+          .help(in.dtype == DType::I32 ? "convert the samples in the pipeline: `|> to_i32`"
+                                       : "convert the samples in the pipeline: `|> to_f32`");
     } else if (!in.shape.dims.empty() && in.shape.dims[0].isConst() && data->batch && in.shape.dims[0].value != *data->batch) {
       diags.report(Code::E0214, net->declaredInputSpans[0], in.brief(), fmt::format("batches of {}", *data->batch))
           .label(data->batchSpan, "batched here")
@@ -397,6 +415,11 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           if (producer) dg.label(producer->span, fmt::format("this produces {}", ot.brief()));
           else dg.label(out->span, fmt::format("`model.out` is {}", ot.brief()));
         };
+        // Binary classification with one output: class<2> labels (0/1) are the targets of bce_with_logits on
+        // logits[N, 1] (or of bce on sigmoid_probs[N, 1]).
+        const bool binary = (op->name == "bce_with_logits" || op->name == "bce") && target->kind == SemKind::Class &&
+                            target->classes == 2 && target->shape.dims.empty() && !ot.shape.unknownRank &&
+                            ot.shape.rank() == 2 && ot.shape.dims[1].isConst() && ot.shape.dims[1].value == 1;
         if (!has(sig->inputs, ot.kind)) {
           bool softmaxIntoCe = op->name == "cross_entropy" && ot.kind == SemKind::Probs;
           Diagnostic* dg;
@@ -426,12 +449,18 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           }
           labelProducer(*dg);
           dg->label(lossItem->key.span, fmt::format("`{}` is the loss", op->name));
+        } else if (binary) {
+          // one logit per sample against 0/1 labels: nothing more to compare
         } else if (!has(sig->targets, target->kind)) {
           auto& dg = diags.report(Code::E0402, c.positional[1]->span, op->name, sig->targetText,
                                   c.positional[1]->dotted(), target->kindStr());
           dg.primary(fmt::format("this is {}", target->brief()));
           if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
-          if (target->kind == SemKind::Class)
+          if (target->kind == SemKind::Class && target->classes == 2 && (op->name == "bce_with_logits" || op->name == "bce"))
+            dg.help(fmt::format("with class<2> labels, `{}` takes one output per sample (`dense(1)`, {}[N, 1]); or use "
+                                "`cross_entropy(model.out, …)` on two logits", op->name,
+                                op->name == "bce" ? "sigmoid_probs" : "logits"));
+          else if (target->kind == SemKind::Class)
             dg.help("class labels need a classification loss: `cross_entropy(model.out, …)` on logits");
           else if (op->name == "cross_entropy")
             dg.help("cross_entropy needs class labels: declare `label …: class<C>`");

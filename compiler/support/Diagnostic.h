@@ -26,7 +26,7 @@ struct CodeInfo {
   Severity severity;          // default severity
   std::string_view name;      // short snake_case name
   std::string_view message;   // fmt template
-  std::string_view taxonomy;  // "Training > Loss function > …" or empty
+  std::string_view taxonomy;  // "5 Training > 5.2 Loss function > …" (support/Taxonomy.h) or empty
 };
 
 const CodeInfo& codeInfo(Code c);

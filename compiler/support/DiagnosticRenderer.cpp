@@ -1,10 +1,14 @@
 #include "support/DiagnosticRenderer.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 #include <map>
+#include <nlohmann/json.hpp>
 
-#include "support/Json.h"
+#include "support/Taxonomy.h"
 
 namespace dls {
 namespace {
@@ -223,145 +227,250 @@ std::string summaryLine(const std::vector<Diagnostic>& diags, bool color) {
   return parts + " emitted\n";
 }
 
-static void jsonSpan(std::string& out, const SourceManager& sm, Span s) {
+// ---- machine formats (nlohmann::json; invalid UTF-8 in messages or paths becomes U+FFFD) ----
+
+using nlohmann::json;
+
+static std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+static std::string_view levelName(Severity s) {
+  return s == Severity::Error ? "error" : s == Severity::Warning ? "warning" : "note";
+}
+
+static json jsonSpan(const SourceManager& sm, Span s) {
   LineCol b = sm.lineCol(s.file, s.begin), e = sm.lineCol(s.file, s.end);
-  out += fmt::format("{{\"file\":{},\"line\":{},\"column\":{},\"end_line\":{},\"end_column\":{},\"offset\":{},\"length\":{}}}",
-                     jsonQuote(sm.path(s.file)), b.line, b.col, e.line, e.col, s.begin, s.end - s.begin);
+  return {{"file", sm.path(s.file)}, {"line", b.line},      {"column", b.col},          {"end_line", e.line},
+          {"end_column", e.col},     {"offset", s.begin},   {"length", s.end - s.begin}};
+}
+
+static json jsonDiagnostic(const SourceManager& sm, const Diagnostic& d, const std::string& path) {
+  const CodeInfo& info = codeInfo(d.code);
+  json j = {{"code", info.id}, {"severity", severityName(d.severity)}, {"name", info.name}, {"message", d.message}};
+  if (!info.taxonomy.empty()) j["taxonomy"] = info.taxonomy;
+  if (d.span.valid()) {
+    j["file"] = sm.path(d.span.file);
+    j["span"] = jsonSpan(sm, d.span);
+  } else {
+    j["file"] = d.file.empty() ? path : d.file;
+  }
+  if (!d.primaryLabel.empty()) j["label"] = d.primaryLabel;
+  json labels = json::array();
+  for (const Label& l : d.labels) {
+    json lj = {{"message", l.message}};
+    if (l.span.valid()) lj["span"] = jsonSpan(sm, l.span);
+    labels.push_back(std::move(lj));
+  }
+  j["labels"] = std::move(labels);
+  j["notes"] = d.notes;
+  j["help"] = d.helps;
+  json fixits = json::array();
+  for (const FixIt& f : d.fixits) {
+    json fj = {{"replacement", f.replacement}};
+    if (f.span.valid()) fj["span"] = jsonSpan(sm, f.span);
+    fixits.push_back(std::move(fj));
+  }
+  j["fixits"] = std::move(fixits);
+  return j;
+}
+
+std::string renderJson(const std::vector<FileDiagnostics>& files, const RenderOptions& opt) {
+  json doc = {{"version", kJsonFormatVersion},
+              {"tool", {{"name", "dlspec"}, {"version", opt.toolVersion}}}};
+  json all = json::array(), perFile = json::array();
+  size_t counts[3] = {0, 0, 0};
+  for (const FileDiagnostics& f : files) {
+    json list = json::array();
+    for (const Diagnostic& d : f.diags) {
+      list.push_back(jsonDiagnostic(*f.sources, d, f.path));
+      ++counts[static_cast<int>(d.severity)];
+    }
+    all.insert(all.end(), list.begin(), list.end());
+    perFile.push_back({{"path", f.path}, {"diagnostics", std::move(list)}});
+  }
+  doc["files"] = std::move(perFile);
+  doc["diagnostics"] = std::move(all);
+  doc["summary"] = {{"errors", counts[static_cast<int>(Severity::Error)]},
+                    {"warnings", counts[static_cast<int>(Severity::Warning)]},
+                    {"notes", counts[static_cast<int>(Severity::Note)]}};
+  return dump(doc);
+}
+
+// The path of the one file a SourceManager was loaded for: its first file.
+static std::string mainPath(const SourceManager& sm) { return sm.fileCount() ? sm.path(0) : std::string(); }
+
+static std::vector<FileDiagnostics> oneFile(const SourceManager& sm, const std::vector<Diagnostic>& diags) {
+  std::vector<FileDiagnostics> files(1);
+  files[0].path = mainPath(sm);
+  files[0].sources = &sm;
+  files[0].diags = diags;
+  return files;
 }
 
 std::string renderJson(const SourceManager& sm, const std::vector<Diagnostic>& diags) {
+  return renderJson(oneFile(sm, diags), RenderOptions{});
+}
+
+// ---- SARIF 2.1.0 ----
+
+// Percent-encodes a path for a URI reference (RFC 3986: unreserved characters and '/' stay).
+static std::string uriPath(std::string_view path) {
   std::string out;
-  for (const Diagnostic& d : diags) {
-    const CodeInfo& info = codeInfo(d.code);
-    out += "{\"code\":" + jsonQuote(info.id) + ",\"severity\":" + jsonQuote(severityName(d.severity)) +
-           ",\"name\":" + jsonQuote(info.name) + ",\"message\":" + jsonQuote(d.message);
-    if (!info.taxonomy.empty()) out += ",\"taxonomy\":" + jsonQuote(info.taxonomy);
-    if (d.span.valid()) {
-      out += ",\"span\":";
-      jsonSpan(out, sm, d.span);
-    } else if (!d.file.empty()) {
-      out += ",\"file\":" + jsonQuote(d.file);
-    }
-    if (!d.primaryLabel.empty()) out += ",\"label\":" + jsonQuote(d.primaryLabel);
-    out += ",\"labels\":[";
-    for (size_t i = 0; i < d.labels.size(); ++i) {
-      if (i) out += ',';
-      out += "{\"message\":" + jsonQuote(d.labels[i].message);
-      if (d.labels[i].span.valid()) {
-        out += ",\"span\":";
-        jsonSpan(out, sm, d.labels[i].span);
-      }
-      out += '}';
-    }
-    out += "],\"notes\":[";
-    for (size_t i = 0; i < d.notes.size(); ++i) out += (i ? "," : "") + jsonQuote(d.notes[i]);
-    out += "],\"help\":[";
-    for (size_t i = 0; i < d.helps.size(); ++i) out += (i ? "," : "") + jsonQuote(d.helps[i]);
-    out += "],\"fixits\":[";
-    for (size_t i = 0; i < d.fixits.size(); ++i) {
-      if (i) out += ',';
-      out += "{\"replacement\":" + jsonQuote(d.fixits[i].replacement);
-      if (d.fixits[i].span.valid()) {
-        out += ",\"span\":";
-        jsonSpan(out, sm, d.fixits[i].span);
-      }
-      out += '}';
-    }
-    out += "]}\n";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
   }
   return out;
 }
 
-// A message template as a rule description: each `{…}` placeholder becomes `…`.
-static std::string describeTemplate(std::string_view tpl) {
-  std::string out;
-  for (size_t i = 0; i < tpl.size(); ++i) {
-    if (tpl[i] == '{') {
-      size_t close = tpl.find('}', i);
-      if (close != std::string_view::npos) {
-        out += "…";
-        i = close;
-        continue;
-      }
-    }
-    out += tpl[i];
-  }
-  return out;
+// An artifactLocation: relative to %SRCROOT% (the working directory) when the file is under it, else an
+// absolute file: URI.
+static json artifactLocation(std::string_view path, const RenderOptions& opt) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  fs::path abs = p.is_absolute() ? p : fs::path(opt.srcRoot) / p;
+  abs = abs.lexically_normal();
+  fs::path rel = abs.lexically_relative(fs::path(opt.srcRoot).lexically_normal());
+  if (!rel.empty() && *rel.begin() != "..") return {{"uri", uriPath(rel.generic_string())}, {"uriBaseId", "%SRCROOT%"}};
+  return {{"uri", "file://" + uriPath(abs.generic_string())}};
 }
 
-static std::string sarifRegion(const SourceManager& sm, Span s) {
+static json sarifRegion(const SourceManager& sm, Span s) {
   LineCol b = sm.lineCol(s.file, s.begin), e = sm.lineCol(s.file, std::max(s.end, s.begin));
-  return fmt::format("{{\"startLine\":{},\"startColumn\":{},\"endLine\":{},\"endColumn\":{},\"charOffset\":{},\"charLength\":{}}}",
-                     b.line, b.col, e.line, e.col, s.begin, s.end - s.begin);
+  return {{"startLine", b.line}, {"startColumn", b.col},     {"endLine", e.line},
+          {"endColumn", e.col},  {"charOffset", s.begin},    {"charLength", s.end - s.begin}};
 }
 
-static std::string sarifLocation(const SourceManager& sm, Span s, const std::string& message) {
-  std::string out = "{\"physicalLocation\":{\"artifactLocation\":{\"uri\":" + jsonQuote(sm.path(s.file)) +
-                    "},\"region\":" + sarifRegion(sm, s) + "}";
-  if (!message.empty()) out += ",\"message\":{\"text\":" + jsonQuote(message) + "}";
-  return out + "}";
+static json sarifLocation(const SourceManager& sm, Span s, const std::string& message, const RenderOptions& opt) {
+  json loc = {{"physicalLocation", {{"artifactLocation", artifactLocation(sm.path(s.file), opt)}, {"region", sarifRegion(sm, s)}}}};
+  if (!message.empty()) loc["message"] = {{"text", message}};
+  return loc;
+}
+
+// A code's name as words: "unused_value" -> "unused value".
+static std::string words(std::string_view name) {
+  std::string out(name);
+  for (char& c : out)
+    if (c == '_') c = ' ';
+  return out;
+}
+
+std::string defaultHelpUriBase() {
+  const char* env = std::getenv(std::string(kHelpUriBaseEnv).c_str());
+  std::string base = env && *env ? std::string(env) : "file://" + uriPath(DLSPEC_SOURCE_DIR) + "/docs/diagnostics/";
+  if (base.back() != '/') base += '/';
+  return base;
+}
+
+std::string renderSarif(const std::vector<FileDiagnostics>& files, const RenderOptions& optIn) {
+  // %SRCROOT% as an absolute directory without a trailing '/'.
+  RenderOptions opt = optIn;
+  opt.srcRoot = std::filesystem::absolute(optIn.srcRoot).lexically_normal().generic_string();
+  while (opt.srcRoot.size() > 1 && opt.srcRoot.back() == '/') opt.srcRoot.pop_back();
+  if (!opt.helpUriBase.empty() && opt.helpUriBase.back() != '/') opt.helpUriBase += '/';
+  // Rules: every code that occurs, in code order; taxa: every taxonomy path of those rules.
+  std::map<std::string_view, const CodeInfo*> used;
+  for (const FileDiagnostics& f : files)
+    for (const Diagnostic& d : f.diags) used[codeInfo(d.code).id] = &codeInfo(d.code);
+  std::map<std::string_view, size_t> taxonIndex;
+  json taxa = json::array();
+  for (auto& [id, info] : used)
+    if (!info->taxonomy.empty() && !taxonIndex.count(info->taxonomy)) {
+      taxonIndex[info->taxonomy] = taxa.size();
+      std::vector<std::string_view> parts = taxonomyParts(info->taxonomy);
+      taxa.push_back({{"id", info->taxonomy}, {"name", parts.back()}, {"shortDescription", {{"text", info->taxonomy}}}});
+    }
+  auto taxonRef = [&](std::string_view path) {
+    return json{{"id", path}, {"index", taxonIndex[path]}, {"toolComponent", {{"name", kTaxonomyName}, {"index", 0}}}};
+  };
+  std::map<std::string_view, size_t> ruleIndex;
+  json rules = json::array();
+  for (auto& [id, info] : used) {
+    ruleIndex[id] = rules.size();
+    Explanation ex = opt.explanation ? opt.explanation(id) : Explanation{};
+    json rule = {{"id", id},
+                 {"name", info->name},
+                 {"shortDescription", {{"text", ex.title.empty() ? words(info->name) : ex.title}}},
+                 {"helpUri", opt.helpUriBase + std::string(id) + ".md"},
+                 {"defaultConfiguration", {{"level", levelName(info->severity)}}}};
+    if (!ex.summary.empty()) rule["fullDescription"] = {{"text", ex.summary}};
+    if (!ex.help.empty()) rule["help"] = {{"text", ex.help}};
+    if (!info->taxonomy.empty())
+      rule["relationships"] = json::array({{{"target", taxonRef(info->taxonomy)}, {"kinds", json::array({"superset"})}}});
+    rules.push_back(std::move(rule));
+  }
+  json results = json::array();
+  for (const FileDiagnostics& f : files) {
+    const SourceManager& sm = *f.sources;
+    for (const Diagnostic& d : f.diags) {
+      const CodeInfo& info = codeInfo(d.code);
+      std::string text = d.message;
+      for (const std::string& n : d.notes) text += "\nnote: " + n;
+      for (const std::string& h : d.helps) text += "\nhelp: " + h;
+      json r = {{"ruleId", info.id}, {"ruleIndex", ruleIndex[info.id]}, {"level", levelName(d.severity)},
+                {"message", {{"text", text}}}};
+      if (d.span.valid()) {
+        r["locations"] = json::array({sarifLocation(sm, d.span, d.primaryLabel, opt)});
+        json related = json::array();
+        for (size_t i = 0; i < d.labels.size(); ++i) {
+          if (!d.labels[i].span.valid()) continue;
+          json loc = sarifLocation(sm, d.labels[i].span, d.labels[i].message, opt);
+          loc["id"] = i;
+          related.push_back(std::move(loc));
+        }
+        if (!related.empty()) r["relatedLocations"] = std::move(related);
+      } else {
+        r["locations"] = json::array({{{"physicalLocation", {{"artifactLocation", artifactLocation(d.file.empty() ? f.path : d.file, opt)}}}}});
+      }
+      json fixes = json::array();
+      for (const FixIt& fx : d.fixits) {
+        if (!fx.span.valid()) continue;
+        std::string_view old = sm.text(fx.span);
+        std::string what = old.empty() ? fmt::format("insert `{}`", fx.replacement)
+                           : fx.replacement.empty() ? fmt::format("remove `{}`", old.substr(0, 80))
+                                                    : fmt::format("replace `{}` with `{}`", old.substr(0, 80), fx.replacement);
+        fixes.push_back({{"description", {{"text", what}}},
+                         {"artifactChanges", json::array({{{"artifactLocation", artifactLocation(sm.path(fx.span.file), opt)},
+                                                           {"replacements", json::array({{{"deletedRegion", sarifRegion(sm, fx.span)},
+                                                                                          {"insertedContent", {{"text", fx.replacement}}}}})}}})}});
+      }
+      if (!fixes.empty()) r["fixes"] = std::move(fixes);
+      if (!info.taxonomy.empty()) r["taxa"] = json::array({taxonRef(info.taxonomy)});
+      results.push_back(std::move(r));
+    }
+  }
+  json artifacts = json::array();
+  for (const FileDiagnostics& f : files) artifacts.push_back({{"location", artifactLocation(f.path, opt)}});
+  json run = {
+      {"tool",
+       {{"driver",
+         {{"name", "dlspec"},
+          {"version", opt.toolVersion},
+          {"informationUri", opt.helpUriBase},
+          {"rules", std::move(rules)},
+          {"supportedTaxonomies", json::array({{{"name", kTaxonomyName}, {"index", 0}}})}}}}},
+      {"taxonomies", json::array({{{"name", kTaxonomyName},
+                                   {"fullName", kTaxonomyFullName},
+                                   {"informationUri", kTaxonomyUri},
+                                   {"isComprehensive", false},
+                                   {"taxa", std::move(taxa)}}})},
+      {"originalUriBaseIds", {{"%SRCROOT%", {{"uri", "file://" + uriPath(opt.srcRoot == "/" ? "/" : opt.srcRoot + "/")}}}}},
+      {"artifacts", std::move(artifacts)},
+      {"columnKind", "unicodeCodePoints"},
+      {"results", std::move(results)}};
+  json log = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"},
+              {"runs", json::array({std::move(run)})}};
+  return dump(log);
 }
 
 std::string renderSarif(const SourceManager& sm, const std::vector<Diagnostic>& diags, const RenderOptions& opt) {
-  // Rules: every code that occurs, with its short description and taxonomy path.
-  std::map<std::string_view, const CodeInfo*> used;
-  for (const Diagnostic& d : diags) used[codeInfo(d.code).id] = &codeInfo(d.code);
-  std::map<std::string_view, size_t> ruleIndex;
-  std::string rules;
-  for (auto& [id, info] : used) {
-    if (!rules.empty()) rules += ',';
-    ruleIndex[id] = ruleIndex.size();
-    rules += "{\"id\":" + jsonQuote(id) + ",\"name\":" + jsonQuote(info->name) +
-             ",\"shortDescription\":{\"text\":" + jsonQuote(describeTemplate(info->message)) + "}" +
-             ",\"helpUri\":" + jsonQuote(fmt::format("docs/diagnostics/{}.md", id)) +
-             ",\"defaultConfiguration\":{\"level\":" +
-             jsonQuote(info->severity == Severity::Error ? "error" : info->severity == Severity::Warning ? "warning" : "note") + "}" +
-             ",\"properties\":{\"taxonomy\":" + jsonQuote(info->taxonomy) + "}}";
-  }
-  std::string results;
-  for (const Diagnostic& d : diags) {
-    const CodeInfo& info = codeInfo(d.code);
-    if (!results.empty()) results += ',';
-    std::string level = d.severity == Severity::Error ? "error" : d.severity == Severity::Warning ? "warning" : "note";
-    std::string text = d.message;
-    for (const std::string& h : d.helps) text += "\nhelp: " + h;
-    results += "{\"ruleId\":" + jsonQuote(info.id) + fmt::format(",\"ruleIndex\":{}", ruleIndex[info.id]) +
-               ",\"level\":" + jsonQuote(level) + ",\"message\":{\"text\":" + jsonQuote(text) + "}";
-    if (d.span.valid()) {
-      results += ",\"locations\":[" + sarifLocation(sm, d.span, d.primaryLabel) + "]";
-      std::string related;
-      for (size_t i = 0; i < d.labels.size(); ++i) {
-        if (!d.labels[i].span.valid()) continue;
-        if (!related.empty()) related += ',';
-        std::string loc = sarifLocation(sm, d.labels[i].span, d.labels[i].message);
-        related += fmt::format("{{\"id\":{},", i) + loc.substr(1);
-      }
-      if (!related.empty()) results += ",\"relatedLocations\":[" + related + "]";
-      std::string fixes;
-      for (const FixIt& f : d.fixits) {
-        if (!f.span.valid()) continue;
-        if (!fixes.empty()) fixes += ',';
-        fixes += "{\"description\":{\"text\":" + jsonQuote("replace with `" + f.replacement + "`") +
-                 "},\"artifactChanges\":[{\"artifactLocation\":{\"uri\":" + jsonQuote(sm.path(f.span.file)) +
-                 "},\"replacements\":[{\"deletedRegion\":" + sarifRegion(sm, f.span) +
-                 ",\"insertedContent\":{\"text\":" + jsonQuote(f.replacement) + "}}]}]}";
-      }
-      if (!fixes.empty()) results += ",\"fixes\":[" + fixes + "]";
-    } else if (!d.file.empty()) {
-      results += ",\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":" + jsonQuote(d.file) + "}}}]";
-    }
-    if (!info.taxonomy.empty()) results += ",\"properties\":{\"taxonomy\":" + jsonQuote(info.taxonomy) + "}";
-    results += "}";
-  }
-  return "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":"
-         "{\"name\":\"dlspec\",\"version\":" + jsonQuote(opt.toolVersion) +
-         ",\"rules\":[" + rules + "]}},\"columnKind\":\"unicodeCodePoints\",\"results\":[" + results + "]}]}\n";
+  return renderSarif(oneFile(sm, diags), opt);
 }
 
 std::string render(DiagFormat f, const SourceManager& sm, const std::vector<Diagnostic>& diags, const RenderOptions& opt) {
   switch (f) {
     case DiagFormat::Text: return renderText(sm, diags, opt);
-    case DiagFormat::Json: return renderJson(sm, diags);
+    case DiagFormat::Json: return renderJson(oneFile(sm, diags), opt);
     case DiagFormat::Sarif: return renderSarif(sm, diags, opt);
   }
   return {};

@@ -1,4 +1,5 @@
-// Json: a minimal streaming JSON writer for diagnostics, summaries and SARIF.
+// Json: quoting a string for the JSON that summaries and graphs write by hand (through nlohmann::json). The
+// diagnostics' JSON and SARIF documents are built with nlohmann::json (support/DiagnosticRenderer.cpp).
 #pragma once
 #include <string>
 #include <string_view>

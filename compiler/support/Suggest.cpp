@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fmt/format.h>
 
 namespace dls {
 
@@ -39,6 +40,28 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
     }
   }
   return best;
+}
+
+std::vector<std::string> nearest(std::string_view word, const std::vector<std::string>& candidates, size_t n) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const std::string& c : candidates) {
+    bool seen = false;
+    for (auto& [_, s] : scored) seen |= s == c;
+    if (!seen) scored.emplace_back(editDistance(word.substr(0, 64), c, 64), c);
+  }
+  std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && i < n; ++i) out.push_back(scored[i].second);
+  return out;
+}
+
+std::string suggestionText(std::string_view word, const std::vector<std::string>& candidates) {
+  if (auto near = closest(word, candidates)) return fmt::format("did you mean `{}`?", *near);
+  std::vector<std::string> list = nearest(word, candidates);
+  if (list.empty()) return {};
+  std::string quoted;
+  for (const std::string& c : list) quoted += (quoted.empty() ? "`" : ", `") + c + "`";
+  return fmt::format("nothing is close; the nearest are {}", quoted);
 }
 
 }  // namespace dls

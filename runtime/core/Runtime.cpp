@@ -148,6 +148,18 @@ int64_t labels_per_sample(const dls_rt* rt) {
   const dls_tensor_desc& y = rt->tensors[rt->io_labels].d;
   return y.dtype == DLS_I32 && y.dims[0] > 0 ? std::max<int64_t>(1, y.numel / y.dims[0]) : 1;
 }
+int64_t predicted_class(const float* row, int64_t c, float threshold) {
+  if (c == 1) return row[0] > threshold ? 1 : 0;
+  int64_t best = 0;
+  for (int64_t i = 1; i < c; ++i)
+    if (row[i] > row[best]) best = i;
+  return best;
+}
+float binary_threshold(const dls_rt* rt) {
+  for (const auto& op : rt->ops)
+    if (op->output == rt->io_loss && op->output >= 0) return op->d.opcode == DLS_OP_BCE ? 0.5f : 0.f;
+  return 0.f;
+}
 bool can_capture(const dls_rt* rt) {
   return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
          !rt->profile && !rt->check_outputs;  // timing and output checks need each op to run as it is issued
@@ -272,6 +284,15 @@ void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask) {
   });
 }
 
+void dls_rt_validate_split(dls_rt* rt, int32_t split) {
+  guarded(rt, 0, [&] {
+    if (split != -1 && split != DLS_SPLIT_VALID && split != DLS_SPLIT_TEST)
+      fail(Diag::R0504, "", fmt::format("validation split {} is neither valid (1), test (2) nor none (-1)", split));
+    rt->validate_split = split;
+    return 0;
+  });
+}
+
 void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
                       double eps, double weight_decay, int32_t nesterov) {
   guarded(rt, 0, [&] {
@@ -344,8 +365,13 @@ void dls_rt_split(dls_rt* rt, double fraction) {
 void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d) {
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
-    if (op < DLS_PIPE_TO_F32 || op > DLS_PIPE_RANDOM_FLIP) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
-    if (op == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
+    const int32_t base = op & ~int32_t{DLS_PIPE_LABELS};
+    if (base < DLS_PIPE_TO_F32 || base > DLS_PIPE_RESHAPE) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if ((op & DLS_PIPE_LABELS) && base != DLS_PIPE_TO_F32 && base != DLS_PIPE_SCALE && base != DLS_PIPE_NORMALIZE)
+      fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
+    if (base == DLS_PIPE_RESHAPE && !(a >= 1))
+      fail(Diag::R0504, "", "reshape: the sample shape needs at least one dimension");
+    if (base == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
     rt->pipes[split].push_back({op, a, b, c, d});
     return 0;
   });

@@ -92,6 +92,7 @@ struct dls_rt {
   std::vector<dls::ScheduleConfig> schedules;
   dls::DataDecl data[3];
   double split_fraction = 0;
+  int32_t validate_split = -2;  // dls_rt_validate_split: a split, -1 none, -2 not given (runtime.h)
   std::vector<dls::PipeStep> pipes[3];
 
   // backend and memory
@@ -148,6 +149,11 @@ void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes);
 bool can_capture(const dls_rt* rt);
 // Class labels per sample of the program's label tensor: 1, or T for per-step labels i32[N, T].
 int64_t labels_per_sample(const dls_rt* rt);
+// The class an output row of `c` scores predicts: the argmax or, for one output (a binary classifier trained
+// with bce_with_logits or bce on class<2> labels), 1 when the output exceeds binary_threshold(rt): 0 for a
+// logit, 0.5 for a sigmoid probability (the loss is bce).
+int64_t predicted_class(const float* row, int64_t c, float threshold);
+float binary_threshold(const dls_rt* rt);
 void capture_step(dls_rt* rt, dls_gen_fn step);
 void replay_step(dls_rt* rt);
 // Reads tensor `id` to host floats (f32 tensors only).

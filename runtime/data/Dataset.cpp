@@ -34,7 +34,7 @@ int64_t check_samples(const std::string& path, const std::vector<int64_t>& shape
   return shape[0];
 }
 
-// File-level checks of a sample array: the element type the spec declares (R0216) and finite values (R0215,
+// File-level checks of a sample array: the element type the spec declares (R0216) and finite values (R0217,
 // naming the record and the feature).
 void check_sample_values(const std::string& path, const Array& a, const DataDecl& decl, int64_t per) {
   if (decl.dtype >= 0 && !a.elem.empty()) {
@@ -48,7 +48,7 @@ void check_sample_values(const std::string& path, const Array& a, const DataDecl
   per = std::max<int64_t>(1, per);
   for (size_t i = 0; i < a.values.size(); ++i)
     if (!std::isfinite(a.values[i]))
-      fail(Diag::R0215, fmt::format("{}:record {}", path, int64_t(i) / per), path, int64_t(i) / per, int64_t(i) % per,
+      fail(Diag::R0217, fmt::format("{}:record {}", path, int64_t(i) / per), path, int64_t(i) / per, int64_t(i) % per,
            std::isnan(a.values[i]) ? "NaN" : a.values[i] > 0 ? "+Inf" : "-Inf");
 }
 

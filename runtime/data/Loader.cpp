@@ -12,6 +12,7 @@ Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_l
     b.x.resize(size_t(batch * ds.sample_numel));
     b.labels.resize(size_t(batch * ds.label_numel));
     b.targets.resize(size_t(batch * (ds.target_numel > 0 ? ds.target_numel : 1)));
+    b.class_labels = !ds.labels.empty();
   }
   th_ = std::thread([this] { worker(); });
 }

@@ -15,6 +15,7 @@ struct Batch {
   std::vector<float> x;        // batch * sample_numel (padded rows are zero)
   std::vector<int32_t> labels; // batch * label_numel (classification)
   std::vector<float> targets;  // batch * target_numel (regression)
+  bool class_labels = false;   // `labels` holds the split's class labels (else `targets` its targets)
   int64_t valid = 0;           // real rows
 };
 

@@ -1,5 +1,7 @@
 #include "Pipeline.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -10,8 +12,41 @@ namespace dls {
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
   Augment a;
   for (const auto& s : steps) {
+    if (s.op & DLS_PIPE_LABELS) {  // a step of the label field: the real-valued targets
+      const int32_t base = s.op & ~int32_t{DLS_PIPE_LABELS};
+      if (base == DLS_PIPE_SCALE) {
+        const float k = float(s.a);
+        for (auto& v : ds.targets) v *= k;
+      } else if (base == DLS_PIPE_NORMALIZE) {
+        const float m = float(s.a), inv = float(1.0 / s.b);
+        for (auto& v : ds.targets) v = (v - m) * inv;
+      }
+      continue;
+    }
     switch (s.op) {
       case DLS_PIPE_TO_F32: break;  // samples are held as float from loading on
+      case DLS_PIPE_TO_I32:
+        // Held as float too (exact up to 2^24); a network input of dtype i32 receives them as integers.
+        for (size_t i = 0; i < ds.x.size(); ++i) {
+          const float v = ds.x[i];
+          if (!(v == std::floor(v) && v >= -2147483648.f && v < 2147483648.f))
+            fail(Diag::R0215, fmt::format("{}:record {}", ds.name, int64_t(i) / ds.sample_numel), ds.name,
+                 int64_t(i) / ds.sample_numel, v);
+        }
+        break;
+      case DLS_PIPE_RESHAPE: {
+        // The per-sample shape from here on (the elements keep their order): later steps see it.
+        const double d[4] = {s.a, s.b, s.c, s.d};
+        int32_t rank = 0;
+        int64_t dims[4] = {1, 1, 1, 1}, numel = 1;
+        for (int i = 0; i < 4 && d[i] >= 1; ++i) dims[rank++] = int64_t(d[i]), numel *= int64_t(d[i]);
+        if (rank == 0 || numel != ds.sample_numel)
+          fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements", ds.sample_numel),
+               fmt::format("a reshape to {} elements", numel));
+        ds.rank = rank;
+        std::copy(dims, dims + 4, ds.dims);
+        break;
+      }
       case DLS_PIPE_SCALE: {
         const float k = float(s.a);
         for (auto& v : ds.x) v *= k;

@@ -1,6 +1,7 @@
-// Pipeline.h: the data pipeline of a split. Element-wise steps (to_f32, scale, normalize) are applied once
-// to the whole split at load time; shuffling and augmentation (random_crop, random_flip; training split
-// only) run per batch, from deterministic per-(seed, epoch, sample) random numbers.
+// Pipeline.h: the data pipeline of a split. Element-wise steps (to_f32, to_i32, scale, normalize; those
+// marked DLS_PIPE_LABELS on the targets) and reshape are applied once to the whole split at load time, in
+// order; shuffling and augmentation (random_crop, random_flip; training split only) run per batch on the
+// sample shape the steps before left, from deterministic per-(seed, epoch, sample) random numbers.
 #ifndef DLSPEC_RUNTIME_DATA_PIPELINE_H
 #define DLSPEC_RUNTIME_DATA_PIPELINE_H
 #include "Dataset.h"

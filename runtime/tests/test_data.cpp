@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "TestUtil.h"
+#include "data/CsvTable.h"
 #include "data/Loader.h"
 
 using namespace dls;
@@ -189,4 +190,57 @@ TEST_CASE("pipeline and loader: deterministic shuffle, drop last, padded last ba
   Augment ev = apply_pipeline(c2, aug, false);
   CHECK(ev.crop == 0);
   CHECK(ev.flip == 0);
+}
+
+TEST_CASE("pipeline: reshape before random_crop, to_i32, steps on the targets", "[data]") {
+  // Flat [16] samples reshaped to [1, 4, 4]: random_crop(4) then works on the reshaped sample.
+  Dataset ds;
+  ds.name = "flat";
+  ds.n = 2, ds.rank = 1, ds.dims[0] = 16, ds.sample_numel = 16;
+  for (int i = 0; i < 32; ++i) ds.x.push_back(float(i % 5));
+  ds.targets = {100.f, 300.f}, ds.target_numel = 1;
+  std::vector<PipeStep> flat_crop = {{DLS_PIPE_RANDOM_CROP, 4, 1, 0, 0}};
+  Dataset no_reshape = ds;
+  CHECK_THROWS_AS(apply_pipeline(no_reshape, flat_crop, true), Fault);  // R0205: a flat sample has no H, W
+  std::vector<PipeStep> steps = {{DLS_PIPE_RESHAPE, 1, 4, 4, 0},
+                                 {DLS_PIPE_TO_I32, 0, 0, 0, 0},
+                                 {DLS_PIPE_RANDOM_CROP, 4, 1, 0, 0},
+                                 {DLS_PIPE_SCALE | DLS_PIPE_LABELS, 0.01, 0, 0, 0},
+                                 {DLS_PIPE_NORMALIZE | DLS_PIPE_LABELS, 2, 0.5, 0, 0}};
+  Augment a = apply_pipeline(ds, steps, true);
+  CHECK(ds.rank == 3);
+  CHECK((ds.dims[0] == 1 && ds.dims[1] == 4 && ds.dims[2] == 4));
+  CHECK(a.crop == 4);
+  CHECK(ds.x[7] == 2.f);  // samples untouched by the target steps
+  CHECK(ds.targets[0] == Approx((1.0 - 2) / 0.5));
+  CHECK(ds.targets[1] == Approx((3.0 - 2) / 0.5));
+  // A reshape to another element count, and to_i32 of a value that is no integer, are data diagnostics.
+  Dataset bad = ds;
+  std::vector<PipeStep> wrong = {{DLS_PIPE_RESHAPE, 1, 5, 5, 0}};
+  CHECK_THROWS_AS(apply_pipeline(bad, wrong, true), Fault);
+  Dataset frac = ds;
+  frac.x[20] = 1.5f;
+  try {
+    apply_pipeline(frac, {{DLS_PIPE_TO_I32, 0, 0, 0, 0}}, false);
+    FAIL("to_i32 accepted 1.5");
+  } catch (const Fault& f) {
+    CHECK(f.code == Diag::R0215);
+  }
+}
+
+TEST_CASE("CSV: the parser `dlspec check --data` shares (quoted cells, blank lines, empty cells)", "[data]") {
+  csv::Table t;
+  csv::Error e;
+  REQUIRE(csv::parse("\"a\", \"b,c\" ,label\n\n 1 ,\"2.5\",0\r\n", t, e));
+  CHECK(t.header == std::vector<std::string>{"a", "b,c", "label"});
+  CHECK(t.values == std::vector<double>{1, 2.5, 0});
+  CHECK(t.line_of == std::vector<int64_t>{3});
+  CHECK(csv::column_index(t.header, "label") == 2);
+  CHECK_FALSE(csv::parse("a,b\n1,\n", t, e));
+  CHECK(e.kind == csv::Error::Kind::NotANumber);
+  CHECK((e.line == 2 && e.column == 2));
+  CHECK_FALSE(csv::parse("a,b\n1,2,3\n", t, e));
+  CHECK((e.kind == csv::Error::Kind::Ragged && e.cells == 3 && e.expected == 2));
+  CHECK_FALSE(csv::parse(" \n", t, e));
+  CHECK(e.kind == csv::Error::Kind::NoHeader);
 }

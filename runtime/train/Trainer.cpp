@@ -48,7 +48,22 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   // block names (a validation or test split), or on the held-out samples when it names those.
   Dataset held_out;
   if (need_train && rt->split_fraction > 0) held_out = split_off(s.train, rt->split_fraction, uint64_t(rt->seed));
-  if (rt->data[DLS_SPLIT_VALID].declared) {
+  // dls_rt_validate_split: the program names the data it validates on (a test split it declares may be for
+  // `eval` only); without it, the first of the validation split, the test split, the held-out samples.
+  const int32_t vs = rt->validate_split;
+  if (vs == -1) {
+    // training does not validate
+  } else if (vs == DLS_SPLIT_VALID && !rt->data[DLS_SPLIT_VALID].declared) {
+    if (held_out.n > 0) {
+      s.valid = std::move(held_out);
+      s.has_valid = true;
+      s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TRAIN], false);
+    }
+  } else if (vs == DLS_SPLIT_TEST && rt->data[DLS_SPLIT_TEST].declared) {
+    s.valid = load_dataset(rt->data[DLS_SPLIT_TEST], "test");
+    s.has_valid = true;
+    s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TEST], false);
+  } else if (rt->data[DLS_SPLIT_VALID].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_VALID], "valid");
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_VALID], false);
@@ -98,13 +113,6 @@ int64_t classes_per_row(const dls_rt* rt) {
   return out.numel / (out.dims[0] * labels_per_sample(rt));
 }
 
-int64_t argmax_row(const float* p, int64_t c) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < c; ++i)
-    if (p[i] > p[best]) best = i;
-  return best;
-}
-
 }  // namespace
 
 void call(dls_rt* rt, dls_gen_fn f) {
@@ -133,10 +141,21 @@ void StepRunner::run() {
 
 void bind_batch(dls_rt* rt, const Batch& b) {
   const Tensor& x = rt->tensors[rt->io_input];
-  to_device(rt, x.d.data, b.x.data(), x.bytes);
+  if (x.d.dtype == DLS_I32) {
+    // Integer samples (to_i32, checked at load time) for an i32 input such as embedding indices.
+    std::vector<int32_t> idx(size_t(x.d.numel));
+    for (size_t i = 0; i < idx.size() && i < b.x.size(); ++i) idx[i] = int32_t(b.x[i]);
+    to_device(rt, x.d.data, idx.data(), x.bytes);
+  } else {
+    to_device(rt, x.d.data, b.x.data(), x.bytes);
+  }
   const Tensor& y = rt->tensors[rt->io_labels];
   if (y.d.dtype == DLS_I32) {
     to_device(rt, y.d.data, b.labels.data(), y.bytes);
+  } else if (b.class_labels && b.labels.size() * 4 >= y.bytes) {
+    // class<2> labels of a one-output binary classifier (bce_with_logits, bce): 0/1 as f32 targets [N, 1].
+    std::vector<float> t(b.labels.begin(), b.labels.begin() + y.d.numel);
+    to_device(rt, y.d.data, t.data(), y.bytes);
   } else if (b.targets.size() * 4 >= y.bytes) {
     to_device(rt, y.d.data, b.targets.data(), y.bytes);
   }
@@ -150,7 +169,8 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-  const bool classify = !ds.labels.empty() && C > 1;
+  const bool classify = !ds.labels.empty();
+  const float threshold = binary_threshold(rt);
   std::vector<float> o(size_t(out.d.numel));
   double loss_sum = 0;
   int64_t correct = 0, n = 0;
@@ -164,7 +184,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     loss_sum += double(loss) * double(b.valid);
     if (classify) {
       to_host(rt, o.data(), out.d.data, out.bytes);
-      for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(o.data() + r * C, C) == b.labels[size_t(r)];
+      for (int64_t r = 0; r < b.valid * L; ++r) correct += predicted_class(o.data() + r * C, C, threshold) == b.labels[size_t(r)];
     }
     n += b.valid;
   }
@@ -293,7 +313,8 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       int64_t correct = 0, samples = 0;
       const Tensor& out = rt->tensors[rt->io_output];
       const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-      const bool classify = !s.train.labels.empty() && C > 1;
+      const bool classify = !s.train.labels.empty();
+      const float threshold = binary_threshold(rt);
       std::vector<float> logits(size_t(out.d.numel));
       rt->step.training = 1;
       for (int64_t k = first; k < nb; ++k) {
@@ -310,7 +331,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         samples += b.valid;
         if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
           to_host(rt, logits.data(), out.d.data, out.bytes);
-          for (int64_t r = 0; r < b.valid * L; ++r) correct += argmax_row(logits.data() + r * C, C) == b.labels[size_t(r)];
+          for (int64_t r = 0; r < b.valid * L; ++r) correct += predicted_class(logits.data() + r * C, C, threshold) == b.labels[size_t(r)];
         }
         ++global_step;
         double el = since(t0), img_s = double(samples) / el;
@@ -426,6 +447,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
+  const float threshold = binary_threshold(rt);
   std::vector<float> v(size_t(out.d.numel));
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
@@ -436,7 +458,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     // One line per sample: its class, or a sequence's classes per step separated by spaces.
     for (int64_t r = 0; r < b.valid; ++r)
       for (int64_t k = 0; k < L; ++k)
-        std::printf("%lld%c", (long long)argmax_row(v.data() + (r * L + k) * C, C), k + 1 < L ? ' ' : '\n');
+        std::printf("%lld%c", (long long)predicted_class(v.data() + (r * L + k) * C, C, threshold), k + 1 < L ? ' ' : '\n');
   }
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "checker/Checker.h"
 #include "checker/data/DataTable.h"
 #include "compiler/Compilation.h"
+#include "sema/OpTable.h"
 #include "support/Diagnostic.h"
 
 namespace fs = std::filesystem;
@@ -291,6 +292,37 @@ TEST_CASE("docs/taxonomy.md names only existing codes and spec files") {
   }
   CHECK(codes > 30);
   CHECK(specs > 10);
+}
+
+// The rules read the op table's columns, not op names: an op is covered by a rule when its row has the
+// property. These are the implications between the columns and the rest of the row that a new op's row must
+// keep, or a rule would silently skip it.
+TEST_CASE("the op table's rule columns agree with the rest of each row") {
+  using dls::sema::OpCategory;
+  size_t layers = 0;
+  for (const dls::sema::OpInfo& op : dls::sema::opTable()) {
+    INFO("op " << op.name);
+    if (op.category == OpCategory::Activation) {
+      CHECK(op.nonLinear);  // every activation is a non-linearity: M0104, M0106, M0102
+      CHECK(op.gain > 0);
+    }
+    if (op.attr("init")) CHECK(op.hasWeights);  // what `init:` initialises is checked by M0101, M0102
+    if (op.matmul) CHECK((op.hasWeights && op.params != nullptr));
+    if (op.hasWeights) CHECK(op.params != nullptr);
+    if (op.recurrent) CHECK((op.hasWeights && op.nonLinear));
+    if (op.pooling) CHECK(op.spatial);
+    if (op.batchStatistics) CHECK(op.normalization);
+    if (op.outputOnly) CHECK(op.nonLinear);
+    if (op.category == OpCategory::Optimizer && op.attr("eps")) CHECK(op.adaptive);  // W0703, W0702
+    if (!op.decoupledVariant.empty()) {
+      const dls::sema::OpInfo* twin = dls::sema::findOp(op.decoupledVariant, {OpCategory::Optimizer});
+      REQUIRE(twin);
+      CHECK(twin->attr("weight_decay"));
+    }
+    if (op.category == OpCategory::Pipeline && (op.name == "shuffle" || op.name == "batch")) CHECK(op.wholeDataset);
+    layers += op.category == OpCategory::Layer;
+  }
+  CHECK(layers > 10);
 }
 
 TEST_CASE("NPY: per-step labels of shape (n, T) are read as n x T labels") {

@@ -37,7 +37,6 @@ KNOWN = [
      "a label field's transformation is not applied to the targets"),
     ("embedding-int-data", lambda p: any(n.op == "embedding" for n in p.nodes), "step train", None,
      "embedding cannot be trained from integer data"),
-    ("l1", lambda p: p.loss[0] == "l1", "check build", None, "l1 passes the type checker, then E1004 at build"),
     ("random_crop-after-reshape", lambda p: any(s == "random_crop" for s, _ in p.augments), "train", "random_crop",
      "random_crop after reshape fails with R0205"),
     ("one-logit-bce", lambda p: p.loss[0] in ("bce", "bce_with_logits") and p.classes == 1, "train", "R0209",
@@ -54,7 +53,7 @@ FOUND = [
     ("repeat", lambda p: "repeat" in dict(p.steps), "train", None, "repeat(count) is lowered as nothing"),
     ("schedule-list", lambda p: sum(1 for s, _ in p.schedules if s != "warmup") > 1, "train", None,
      "two epoch schedules: dlspec applies the last, PyTorch chains them"),
-    ("weight_decay", lambda p: any(k == "weight_decay" and v > 0 for k, v in p.optimizer[1]) or p.optimizer[0] == "adamw",
+    ("weight_decay", lambda p: dict(p.optimizer[1]).get("weight_decay", 0.01 if p.optimizer[0] == "adamw" else 0) > 0,
      "train", None, "weight_decay is not applied to biases (torch.optim decays every parameter it is given)"),
 ]
 
@@ -62,6 +61,7 @@ FOUND = [
 # generation
 
 POSITIONAL = {}  # op -> {attribute: position}, from the op table
+AVOID_KNOWN = 0.8
 
 
 def choice(r, xs):
@@ -81,9 +81,10 @@ def gen_op(r, s, opnames):
     if rank == 1:
         cands += ["batch_norm"]
     if rank >= 1:
-        cands += ["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "ramp", "dropout", "softmax", "log_softmax"]
+        cands += ["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "ramp", "dropout"]
     if rank >= 1 and s[-1] >= 2:
-        cands += ["layer_norm"]  # over one feature its output is constant and its gradient rounding noise
+        # over one feature their output is constant (0, 1) and what reaches it rounding noise
+        cands += ["layer_norm", "softmax", "log_softmax"]
     if rank >= 2:
         cands += ["flatten"]
     cands += ["reshape"] if rank >= 1 else []
@@ -200,6 +201,8 @@ def gen_program(r, work, opnames, optimizers, schedules):
         in_shape = (r.randint(2, 5), r.randint(2, 5))
     batch = choice(r, [2, 3, 4, 6, 8])
     p, b = D.new_program(in_shape, "f32", batch=batch, data_dir=work)
+    # Most specs stay clear of the known and found disagreements (KNOWN, FOUND), which would hide new ones.
+    avoid = r.random() < AVOID_KNOWN
     # pipeline: raw u8 or f32 data, flat or shaped, then the conversions
     n_in = 1
     for d in in_shape:
@@ -207,7 +210,9 @@ def gen_program(r, work, opnames, optimizers, schedules):
     if r.random() < 0.35:
         p.sample_dtype = "u8"
         p.transforms.append(("to_f32", []))
-        p.transforms.append(("scale", [("factor", choice(r, [1 / 255, 0.01, 0.5]))]))
+        # the data stay O(1): with values in the hundreds a saturated softmax underflows differently in the two,
+        # and Adam turns a 1e-30 gradient into a full step
+        p.transforms.append(("scale", [("factor", choice(r, [1 / 255, 0.01, 0.02]))]))
     if r.random() < 0.35:
         p.transforms.append(("normalize", [("mean", round(r.uniform(-0.5, 0.5), 3)), ("std", round(r.uniform(0.5, 2.0), 3))]))
     if r.random() < 0.3 and len(in_shape) > 1:
@@ -266,17 +271,17 @@ def gen_program(r, work, opnames, optimizers, schedules):
         if n > 600 or len(sh) > 3 or n == 0:
             return None
     s = b.shape(h)
-    heads = ["ce", "ce", "ce", "ce_onehot", "nll", "bce_logits", "bce", "mse", "sce"]
+    heads = ["ce", "ce", "ce", "nll", "mse", "sce"] + ([] if avoid else ["ce_onehot", "bce_logits", "bce"])
     if len(s) == 2:
         heads += ["ce_seq", "ce_seq"]
-    if "l1" in opnames and r.random() < 0.03:
+    if r.random() < 0.04:
         heads = ["l1"]
     head = choice(r, heads)
     classes = r.randint(2, 5) if head not in ("mse", "bce_logits", "bce") else r.randint(1, 4)
     D.finish(p, b, h, head, classes)
     if head in ("ce", "ce_seq", "sce") and r.random() < 0.2:
         p.loss = (p.loss[0], [("label_smoothing", choice(r, [0.05, 0.1]))])
-    if head == "mse" and r.random() < 0.05:
+    if head == "mse" and r.random() < 0.05 and not avoid:
         p.label_transforms.append(("scale", [("factor", 0.5)]))
     # optimizer, schedules, training
     on = choice(r, optimizers)
@@ -289,7 +294,7 @@ def gen_program(r, work, opnames, optimizers, schedules):
             oa.append(("momentum", choice(r, [0.5, 0.9])))
             if r.random() < 0.3:
                 oa.append(("nesterov", True))
-        if r.random() < 0.3:
+        if r.random() < 0.3 and not avoid:
             oa.append(("weight_decay", choice(r, [1e-4, 0.01])))
     elif on in ("adam", "adamw"):
         if r.random() < 0.4:
@@ -298,14 +303,16 @@ def gen_program(r, work, opnames, optimizers, schedules):
             oa.append(("beta2", choice(r, [0.99, 0.999])))
         if r.random() < 0.3:
             oa.append(("eps", choice(r, [1e-6, 1e-8])))
-        if r.random() < 0.4:
+        if avoid:
+            oa.append(("weight_decay", 0.0))
+        elif r.random() < 0.4:
             oa.append(("weight_decay", choice(r, [0.0, 1e-3, 0.05])))
     elif on == "rmsprop":
         if r.random() < 0.4:
             oa.append(("alpha", choice(r, [0.9, 0.99])))
         if r.random() < 0.4:
             oa.append(("momentum", choice(r, [0.0, 0.5])))
-        if r.random() < 0.3:
+        if r.random() < 0.3 and not avoid:
             oa.append(("weight_decay", choice(r, [1e-3])))
     p.optimizer = (on, oa)
     p.epochs = r.randint(1, 3)
@@ -324,7 +331,7 @@ def gen_program(r, work, opnames, optimizers, schedules):
             p.schedules.append(("constant", []))
         if r.random() < 0.25 and sn != "warmup" and "warmup" in schedules:
             p.schedules.append(("warmup", [("steps", r.randint(1, 3))]))
-        elif r.random() < 0.08 and sn in ("step", "multistep", "cosine"):
+        elif r.random() < 0.08 and sn in ("step", "multistep", "cosine") and not avoid:
             p.schedules.append(("step", [("every", 1), ("gamma", 0.5)]))  # two epoch schedules: chained in PyTorch
     # data: one batch per epoch with shuffling; several batches in order without
     if r.random() < 0.5:
@@ -332,15 +339,15 @@ def gen_program(r, work, opnames, optimizers, schedules):
         p.samples = batch
     else:
         p.samples = batch * r.randint(1, 3)
-        if r.random() < 0.08 and batch >= 3:
+        if r.random() < 0.08 and batch >= 3 and not avoid:
             p.samples += 2  # a partial last batch (of 2: batch_norm needs more than one sample)
     if r.random() < 0.15:
         p.steps[-1] = ("batch", [("size", batch), ("drop_last", r.random() < 0.5)])
-    if r.random() < 0.08 and p.samples % batch == 0 and "shuffle" not in dict(p.steps):
+    if r.random() < 0.08 and p.samples % batch == 0 and "shuffle" not in dict(p.steps) and not avoid:
         p.steps.insert(0, ("repeat", [("count", 2)]))
     if r.random() < 0.08 and len(p.sample_shape) == 3:
         p.augments.append(("random_flip", [("p", 0.0)]))
-    if r.random() < 0.05 and len(p.sample_shape) == 3 and p.sample_shape[1] == p.sample_shape[2]:
+    if r.random() < 0.05 and len(p.sample_shape) == 3 and p.sample_shape[1] == p.sample_shape[2] and not avoid:
         p.augments.append(("random_crop", [("size", p.sample_shape[1])]))
     p.checkpoint = "ck"
     # attributes with a position in the op table are written without their name half of the time
@@ -604,7 +611,7 @@ def main():
         if args.only is not None:
             break
         k += 1
-        if k % 25 == 0:
+        if k % 5 == 0:
             print(f"[{time.time() - t0:.0f} s] {json.dumps(stats)}", flush=True)
     stats["seconds"] = round(time.time() - t0)
     print(json.dumps(stats, indent=1))

@@ -189,10 +189,10 @@ def rec_fwd(op):
         n, t, _ = x.shape
         u = a["units"]
         wih, whh = p["weight_ih"], p["weight_hh"]
-        bih = p.get("bias_ih", torch.zeros(wih.shape[0]))
-        bhh = p.get("bias_hh", torch.zeros(wih.shape[0]))
-        h = torch.zeros(n, u)
-        c = torch.zeros(n, u)
+        bih = p.get("bias_ih", wih.new_zeros(wih.shape[0]))
+        bhh = p.get("bias_hh", wih.new_zeros(wih.shape[0]))
+        h = x.new_zeros(n, u)
+        c = x.new_zeros(n, u)
         hs = []
         for k in range(t):
             gx = x[:, k] @ wih.T + bih
@@ -227,7 +227,7 @@ def upsample_fwd(a, xs, p, training):
 def reorg_fwd(a, xs, p, training):
     x = xs[0]
     if a.get("extra", 0) > 0:
-        return torch.cat([x.flatten(1), torch.zeros(x.shape[0], a["extra"])], 1)
+        return torch.cat([x.flatten(1), x.new_zeros(x.shape[0], a["extra"])], 1)
     s = a.get("stride", 2)
     n, c, h, w = x.shape
     v = x.reshape(n, c // (s * s), h, s, w, s)

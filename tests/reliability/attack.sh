@@ -158,7 +158,7 @@ fast() {
   if [ $rc = 1 ] && grep -q "R0216" <<<"$out"; then ok "predict-dtype"; else bad "predict-dtype" "rc=$rc" "$out"; fi
   npy "$d/nan.npy" "<f4" 8 nan
   run "$d" ./p predict nan.npy
-  if [ $rc = 1 ] && grep -q "R0215" <<<"$out" && grep -q "nan.npy:record 5" <<<"$out"; then ok "predict-nan"
+  if [ $rc = 1 ] && grep -q "R0217" <<<"$out" && grep -q "nan.npy:record 5" <<<"$out"; then ok "predict-nan"
   else bad "predict-nan" "rc=$rc" "$out"; fi
 
   # b. a plain train where another run's checkpoints are is refused; --overwrite starts over.
@@ -188,7 +188,7 @@ fast() {
   # d. NaN in the training inputs: located at load (file, record, feature), nothing trained.
   d=$work/nan; fresh "$d"; npy "$d/bad_x.npy" "<f4" 100 nan; spec "$d" n epochs=1 train=bad_x.npy; build "$d" n
   run "$d" ./n train
-  if [ $rc = 1 ] && grep -q "R0215" <<<"$out" && grep -q "bad_x.npy:record 5" <<<"$out" && grep -q "feature 2" <<<"$out" &&
+  if [ $rc = 1 ] && grep -q "R0217" <<<"$out" && grep -q "bad_x.npy:record 5" <<<"$out" && grep -q "feature 2" <<<"$out" &&
      [ ! -e "$d/ckpt/ckpt-000001.dlsc" ]; then ok "nan-input"
   else bad "nan-input" "rc=$rc" "$out"; fi
 

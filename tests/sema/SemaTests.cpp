@@ -170,3 +170,32 @@ TEST_CASE("summary JSON") {
   CHECK(j.find("\"output\":\"[N, 512]\"") != std::string::npos);
   CHECK(j.front() == '{');
 }
+
+TEST_CASE("an initialiser's arguments are read by position or by name") {
+  auto byName = analyzeText(kNetHead + "  return x |> dense(10, init: normal(std: 0.01))\n}\n");
+  REQUIRE(byName->ok);
+  const Param& w = byName->c.program->networks[0]->params[0];
+  CHECK(w.init == InitKind::Normal);
+  CHECK(w.initA == 0);
+  CHECK(w.initB == 0.01);
+  auto byPos = analyzeText(kNetHead + "  return x |> dense(10, init: uniform(-0.5, 0.5))\n}\n");
+  REQUIRE(byPos->ok);
+  CHECK(byPos->c.program->networks[0]->params[0].initA == -0.5);
+  CHECK(byPos->c.program->networks[0]->params[0].initB == 0.5);
+  CHECK(hasCode(*analyzeText(kNetHead + "  return x |> dense(10, init: normal(sd: 0.01))\n}\n"), "E0103"));
+  CHECK(hasCode(*analyzeText(kNetHead + "  return x |> dense(10, init: normal(0, 1, 2))\n}\n"), "E0110"));
+  CHECK(hasCode(*analyzeText(kNetHead + "  return x |> dense(10, init: normal(0, mean: 1))\n}\n"), "E0105"));
+}
+
+TEST_CASE("after a type error the network keeps its nodes, poisoned, with their arguments") {
+  auto a = analyzeText(kNetHead + "  h = x |> conv2d(filters: 8, kernel: 3)\n  return h |> relu |> dense(10, init: zeros)\n}\n");
+  REQUIRE_FALSE(a->ok);
+  CHECK(hasCode(*a, "E0207"));
+  const Network& n = *a->c.program->networks[0];
+  REQUIRE(n.nodes.size() == 3);
+  CHECK(n.nodes[2].op->name == "dense");
+  CHECK(n.nodes[2].strAttr("init") == "zeros");
+  CHECK(n.nodes[2].inputs == std::vector<int>{n.nodes[1].output});
+  CHECK(n.values[static_cast<size_t>(n.nodes[2].output)].type.poisoned);
+  CHECK(n.nodes[2].params.empty());
+}

@@ -119,3 +119,53 @@ TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {
   CHECK(dlspec("fmt").rc == 2);
   CHECK(dlspec("fmt no/such/file.dls").rc == 1);
 }
+
+TEST_CASE("dlspec COMMAND --help: every command describes itself and exits 0", "[cli]") {
+  for (const char* cmd : {"check", "fmt", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate"}) {
+    INFO(cmd);
+    for (const char* flag : {"--help", "-h"}) {
+      Result r = dlspec(std::string(cmd) + " " + flag);
+      CHECK(r.rc == 0);
+      CHECK(r.out.find(std::string("usage: dlspec ") + cmd) != std::string::npos);
+      CHECK(r.out.find("--help") != std::string::npos);
+    }
+  }
+  // With other arguments too, and the common options listed where they apply.
+  Result check = dlspec("check --help specs/lenet.dls");
+  CHECK(check.rc == 0);
+  CHECK(check.out.find("--format=text|json|sarif") != std::string::npos);
+  CHECK(check.out.find("--data") != std::string::npos);
+  // After `--`, arguments belong to the executable `run` starts, not to dlspec.
+  CHECK(dlspec("run --help -- --help").rc == 0);
+  CHECK(dlspec("--help").out.find("`dlspec COMMAND --help`") != std::string::npos);
+}
+
+TEST_CASE("dlspec ops: the op reference from the op table", "[cli]") {
+  Result all = dlspec("ops");
+  CHECK(all.rc == 0);
+  for (const char* name : {"conv2d", "relu", "flatten", "random_crop", "batch", "cross_entropy", "adamw", "cosine",
+                           "accuracy", "glorot", "csv"})
+    CHECK(all.out.find(std::string("  ") + name + " ") != std::string::npos);
+  Result conv = dlspec("ops conv2d");
+  CHECK(conv.rc == 0);
+  CHECK(conv.out.find("| `filters` (1st positional) | integer | required | ≥ 1 |") != std::string::npos);
+  CHECK(conv.out.find("h = x |> conv2d(16, 3)") != std::string::npos);
+  // A name in two categories prints both; `explain` of an op's name prints the same reference.
+  CHECK(dlspec("ops reshape").out.find("*pipeline step*") != std::string::npos);
+  CHECK(dlspec("explain conv2d").out == conv.out);
+  Result typo = dlspec("ops conv2");
+  CHECK(typo.rc == 2);
+  CHECK(typo.out.find("did you mean `conv2d`?") != std::string::npos);
+  Result far = dlspec("ops transformer_block");
+  CHECK(far.rc == 2);
+  CHECK(far.out.find("the nearest are `") != std::string::npos);
+  CHECK(dlspec("ops --markdown").out.rfind("# Op reference", 0) == 0);
+}
+
+TEST_CASE("dlspec check: an unknown op close to nothing lists the nearest names", "[cli]") {
+  Result r = dlspec("check tests/specs/names/unknown_op_nothing_close.dls");
+  CHECK(r.rc == 1);
+  CHECK(r.out.find("error[E0102]: unknown layer `multihead_attention`") != std::string::npos);
+  CHECK(r.out.find("= help: nothing is close; the nearest are `") != std::string::npos);
+  CHECK(r.out.find("`dlspec ops` lists every op with its arguments") != std::string::npos);
+}

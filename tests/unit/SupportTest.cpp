@@ -6,7 +6,9 @@
 #include "support/DiagnosticRenderer.h"
 #include "support/SourceManager.h"
 #include "support/Suggest.h"
-#include "JsonCheck.h"
+#include "support/Taxonomy.h"
+#include "sema/OpTable.h"
+#include <nlohmann/json.hpp>
 
 using namespace dls;
 
@@ -96,26 +98,37 @@ TEST_CASE("text renderer: long lines are windowed around the caret", "[render]")
   CHECK(caret == cols);
 }
 
-TEST_CASE("JSON output: one valid object per diagnostic", "[render]") {
+TEST_CASE("JSON output: one document with every diagnostic", "[render]") {
   Fixture fx("dlspec 1\nnetwork \"q\\\" {\n");
   fx.diags.report(Code::E0004, fx.at("\"q"), "`\"`").help("a \"quoted\" help\nwith a newline");
   fx.diags.report(Code::E0018, Span{}, 50);
   std::string out = renderJson(fx.sm, fx.diags.finish());
-  size_t lines = 0;
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t nl = out.find('\n', pos);
-    std::string obj = out.substr(pos, nl - pos);
-    INFO(obj);
-    json::Value v;
-    REQUIRE(json::parse(obj, v));
-    CHECK(v.isObject());
-    CHECK(v["code"].isString());
-    CHECK(v["severity"].str == "error");
-    pos = nl + 1;
-    ++lines;
+  INFO(out);
+  nlohmann::json v = nlohmann::json::parse(out);  // throws on anything but one JSON document
+  CHECK(v["version"] == kJsonFormatVersion);
+  REQUIRE(v["diagnostics"].size() == 2);
+  REQUIRE(v["files"].size() == 1);
+  CHECK(v["files"][0]["path"] == "spec.dls");
+  CHECK(v["files"][0]["diagnostics"] == v["diagnostics"]);
+  for (auto& d : v["diagnostics"]) {
+    CHECK(d["code"].is_string());
+    CHECK(d["severity"] == "error");
   }
-  CHECK(lines == 2);
+  bool quoted = false;
+  for (auto& d : v["diagnostics"])
+    if (d["code"] == "E0004") quoted = d["help"][0] == "a \"quoted\" help\nwith a newline";
+  CHECK(quoted);
+  CHECK(v["summary"]["errors"] == 2);
+  // Clean: still one document, with empty lists.
+  SourceManager sm;
+  sm.add("clean.dls", "dlspec 1\n");
+  nlohmann::json clean = nlohmann::json::parse(renderJson(sm, {}));
+  CHECK(clean["diagnostics"].empty());
+  CHECK(clean["files"][0]["path"] == "clean.dls");
+  // Invalid UTF-8 in a message still gives valid JSON.
+  Fixture bad("dlspec 1\n");
+  bad.diags.add(Code::E0018, Span{}, "bad bytes \xff\xfe");
+  CHECK_NOTHROW(nlohmann::json::parse(renderJson(bad.sm, bad.diags.finish())));
 }
 
 TEST_CASE("SARIF output: valid 2.1.0 shape", "[render]") {
@@ -123,27 +136,68 @@ TEST_CASE("SARIF output: valid 2.1.0 shape", "[render]") {
   fx.diags.report(Code::E0013, fx.at("10"), "`=`", "in the train block", "number `10`").fixit(fx.at("10"), "= 10");
   fx.diags.report(Code::W0016, Span{fx.f, 0, 0});
   RenderOptions ro;
-  json::Value v;
-  REQUIRE(json::parse(renderSarif(fx.sm, fx.diags.finish(), ro), v));
-  CHECK(v["version"].str == "2.1.0");
-  REQUIRE(v["runs"].isArray());
-  REQUIRE(v["runs"].items.size() == 1);
-  json::Value& run = v["runs"].items[0];
-  CHECK(run["tool"]["driver"]["name"].str == "dlspec");
-  REQUIRE(run["results"].items.size() == 2);
-  for (json::Value& r : run["results"].items) {
-    CHECK(std::regex_match(r["ruleId"].str, std::regex("[EWI][0-9]{4}")));
-    CHECK((r["level"].str == "error" || r["level"].str == "warning" || r["level"].str == "note"));
-    CHECK(r["message"]["text"].isString());
-    REQUIRE(r["locations"].items.size() == 1);
-    json::Value& pl = r["locations"].items[0]["physicalLocation"];
-    CHECK(pl["artifactLocation"]["uri"].str == "spec.dls");
-    CHECK(pl["region"]["startLine"].isNumber());
-    CHECK(pl["region"]["startLine"].num >= 1);
+  ro.helpUriBase = "https://example.org/diagnostics/";
+  nlohmann::json v = nlohmann::json::parse(renderSarif(fx.sm, fx.diags.finish(), ro));
+  CHECK(v["version"] == "2.1.0");
+  REQUIRE(v["runs"].size() == 1);
+  auto& run = v["runs"][0];
+  CHECK(run["tool"]["driver"]["name"] == "dlspec");
+  CHECK(run["originalUriBaseIds"]["%SRCROOT%"]["uri"].get<std::string>().rfind("file:///", 0) == 0);
+  REQUIRE(run["results"].size() == 2);
+  for (auto& r : run["results"]) {
+    CHECK(std::regex_match(r["ruleId"].get<std::string>(), std::regex("[A-Z][0-9]{4}")));
+    CHECK((r["level"] == "error" || r["level"] == "warning" || r["level"] == "note"));
+    CHECK(r["message"]["text"].is_string());
+    REQUIRE(r["locations"].size() == 1);
+    auto& pl = r["locations"][0]["physicalLocation"];
+    CHECK(pl["artifactLocation"]["uri"] == "spec.dls");
+    CHECK(pl["artifactLocation"]["uriBaseId"] == "%SRCROOT%");
+    CHECK(pl["region"]["startLine"].get<int>() >= 1);
   }
-  // Every result's ruleId is declared in the driver's rules.
+  bool fixed = false;
+  for (auto& r : run["results"])
+    if (r["ruleId"] == "E0013")
+      fixed = r["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"] == "= 10";
+  CHECK(fixed);
+  // Every result's ruleId is declared in the driver's rules, with an absolute helpUri and no placeholder.
   std::vector<std::string> ids;
-  for (json::Value& rule : run["tool"]["driver"]["rules"].items) ids.push_back(rule["id"].str);
-  for (json::Value& r : run["results"].items)
-    CHECK(std::find(ids.begin(), ids.end(), r["ruleId"].str) != ids.end());
+  for (auto& rule : run["tool"]["driver"]["rules"]) {
+    ids.push_back(rule["id"]);
+    CHECK(rule["helpUri"] == "https://example.org/diagnostics/" + rule["id"].get<std::string>() + ".md");
+    CHECK(rule["shortDescription"]["text"].get<std::string>().find("…") == std::string::npos);
+  }
+  for (auto& r : run["results"]) CHECK(std::find(ids.begin(), ids.end(), r["ruleId"]) != ids.end());
+}
+
+TEST_CASE("Taxonomy: every code's path is written the one way, with the taxonomy's numbers and names", "[support]") {
+  size_t withPath = 0;
+  for (const CodeInfo& c : allCodes()) {
+    if (c.taxonomy.empty()) continue;
+    ++withPath;
+    INFO(c.id << ": " << c.taxonomy);
+    CHECK(checkTaxonomyPath(c.taxonomy).empty());
+  }
+  CHECK(withPath > 40);
+  CHECK(checkTaxonomyPath("5 Training > 5.2 Loss function > wrong loss function calculation").empty());
+  CHECK_FALSE(checkTaxonomyPath("Training > Loss function > wrong loss function calculation").empty());
+  CHECK_FALSE(checkTaxonomyPath("5 Training > 1.1 Model type & properties > x").empty());
+  CHECK_FALSE(checkTaxonomyPath("1 Model > 1.1 Model type & properties").empty());  // no leaf
+  CHECK_FALSE(checkTaxonomyPath("4 Tensors & inputs > wrong tensor shape").empty());  // category 4 numbers leaves
+  CHECK(checkTaxonomyPath("4 Tensors & inputs > 4.1 wrong tensor shape").empty());
+}
+
+TEST_CASE("Suggest: the nearest names when none is close", "[support]") {
+  std::vector<std::string> ops = {"dense", "conv2d", "maxpool", "avgpool", "relu", "dropout"};
+  CHECK(suggestionText("dense2", ops) == "did you mean `dense`?");
+  std::string far = suggestionText("transformer", ops);
+  CHECK(far.rfind("nothing is close; the nearest are `", 0) == 0);
+  CHECK(nearest("transformer", ops, 3).size() == 3);
+  CHECK(suggestionText("x", {}).empty());
+}
+
+TEST_CASE("Op table: every op has its doc string (docs/ops.md and `dlspec ops` print it)", "[support]") {
+  for (const sema::OpInfo& op : sema::opTable()) {
+    INFO(sema::categoryName(op.category) << " " << op.name);
+    CHECK_FALSE(op.doc.empty());
+  }
 }

@@ -36,9 +36,10 @@
  *      re-runs the step's forward pass to locate the op that produced it).
  *  [6] Only f32 tensors (plus i32 labels and embedding indices) are supported; placement with
  *      device_count > 1 is refused with R0501 by the CPU backend.
- *  [7] Pipeline semantics: to_f32/scale/normalize are applied once to the whole split at load time, in
- *      order; shuffle, random_crop (needs [C, H, W] samples with H = W = size; zero padding in the
- *      values of that point) and random_flip run per batch, on the training split only.
+ *  [7] Pipeline semantics: to_f32/to_i32/scale/normalize/reshape are applied once to the whole split at
+ *      load time, in order (with DLS_PIPE_LABELS: to the targets); shuffle, random_crop (needs [C, H, W]
+ *      samples, after any reshape, with H = W = size; zero padding in the values of that point) and
+ *      random_flip run per batch, on the training split only.
  *  [8] Schedules: STEP/MULTISTEP/COSINE decay per epoch (PyTorch's schedulers stepped once per epoch),
  *      WARMUP multiplies by (step + 1) / a for the first a steps.
  *  [9] dls_rt_main also accepts the developer command `step-check --weights DIR --batch X.npy Y.npy
@@ -81,6 +82,11 @@ void dls_rt_batching(dls_rt* rt, int32_t drop_last);
 /* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST. */
 enum dls_metric { DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2 };
 void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
+/* The data training validates on: DLS_SPLIT_VALID (the declared validation split, else the samples
+ * dls_rt_split holds out), DLS_SPLIT_TEST, or -1: training does not validate. Without this call: the
+ * validation split if declared, else the test split, else the held-out samples. `eval` evaluates on the
+ * test split whenever one is declared, so a program may declare one that training never reads. */
+void dls_rt_validate_split(dls_rt* rt, int32_t split);
 
 enum dls_optimizer { DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3 };
 /* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum.
@@ -131,7 +137,12 @@ enum dls_pipe_op {
   DLS_PIPE_NORMALIZE = 2,  /* x = (x - a) / b */
   DLS_PIPE_SHUFFLE = 3,    /* a = buffer size, 0 = whole split; reshuffled each epoch from the seed */
   DLS_PIPE_RANDOM_CROP = 4,/* a = size, b = pad (zero padding), per sample, training only */
-  DLS_PIPE_RANDOM_FLIP = 5 /* a = probability of a horizontal flip, training only */
+  DLS_PIPE_RANDOM_FLIP = 5,/* a = probability of a horizontal flip, training only */
+  DLS_PIPE_TO_I32 = 6,     /* integer samples as i32 (embedding indices): every value must be an integer in
+                              i32's range; a network input of dtype i32 receives them as integers */
+  DLS_PIPE_RESHAPE = 7,    /* the per-sample shape from here on: a..d = dims (0 = unused), same element count */
+  DLS_PIPE_LABELS = 256    /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
+                              real-valued targets (the label field) instead of its samples */
 };
 /* Appends a pipeline step to a split, in order. */
 void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d);

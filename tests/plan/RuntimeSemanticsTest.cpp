@@ -1,0 +1,331 @@
+// End to end: what `dlspec check` accepts trains as written. Each case builds a small spec with `dlspec build`,
+// trains it on data the test writes, and checks the behaviour numerically: one-logit binary classification
+// on class<2> labels, embedding indices from integer files (to_i32), transformations of a real-valued label
+// field, random_crop after a reshape, and `eval` on the test split of a program that validates on held-out
+// samples.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "E2e.h"
+
+#ifdef DLSPEC_CAN_LINK
+using namespace dls::e2e;
+
+TEST_CASE("one-logit binary classification trains on class<2> labels (bce_with_logits and bce)", "[e2e]") {
+  ScratchDir dir("binary");
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.f, 0.5f);
+  for (const char* split : {"train", "test"}) {
+    std::ofstream csv(dir.path / (std::string(split) + ".csv"));
+    csv << "a,b,y\n";  // no `label:` in the spec: the column named like the label field
+    for (int i = 0; i < 300; ++i) {
+      int c = (i * 7) % 3 == 0 ? 1 : 0;  // a third are class 1: chance is not 50%
+      csv << (c ? 1.5f : -1.5f) + noise(rng) << "," << (c ? -1.f : 1.f) + noise(rng) << "," << c << "\n";
+    }
+  }
+  dir.write("bin.dls", R"(dlspec 1
+dataset pts {
+  train = csv("train.csv")
+  test  = csv("test.csv")
+  sample x: f32[2]
+  label  y: class<2>
+}
+pipeline train_input from pts.train {
+  shuffle(buffer: all)
+  batch(20)
+}
+pipeline test_input from pts.test {
+  batch(20)
+}
+network Logit(x: f32[N, 2]) -> logits[N, 1] {
+  return x |> dense(8) |> relu |> dense(1)
+}
+network Prob(x: f32[N, 2]) -> sigmoid_probs[N, 1] {
+  return x |> dense(8) |> relu |> dense(1) |> sigmoid
+}
+train logit {
+  model      = Logit on cpu
+  data       = train_input
+  loss       = bce_with_logits(model.out, y)
+  optimizer  = sgd(lr: 0.1, momentum: 0.9)
+  epochs     = 4
+  validate   = test_input every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt_logit" every 1 epoch keep 1
+  seed       = 1
+}
+train prob {
+  model      = Prob on cpu
+  data       = train_input
+  loss       = bce(model.out, y)
+  optimizer  = sgd(lr: 0.1, momentum: 0.9)
+  epochs     = 4
+  validate   = test_input every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt_prob" every 1 epoch keep 1
+  seed       = 1
+}
+)");
+  for (const std::string t : {"logit", "prob"}) {
+    INFO("train block " << t);
+    REQUIRE(dir.build("bin", t) == 0);
+    REQUIRE(dir.exec("bin train", t + ".log") == 0);
+    auto rows = readMetrics(dir.path / ("ckpt_" + t) / "metrics.csv");
+    REQUIRE(rows.size() == 4);
+    INFO(dir.read(t + ".log"));
+    CHECK(rows.back()["train_loss"] < 0.5 * rows.front()["train_loss"]);
+    // Accuracy counts a logit > 0 (a probability > 0.5) as class 1; predicting one class everywhere scores
+    // 0.67 or 0.33.
+    CHECK(rows.back()["val_accuracy"] > 0.9);
+    CHECK(rows.back()["train_accuracy"] > 0.9);
+    REQUIRE(dir.exec("bin eval --checkpoint ckpt_" + t, t + ".eval") == 0);
+    CHECK(dir.read(t + ".eval").find("accuracy") != std::string::npos);
+  }
+}
+
+TEST_CASE("embedding trains from integer sample files through to_i32 (i64 and u8 .npy)", "[e2e]") {
+  ScratchDir dir("embed");
+  // Six tokens of a 10-word vocabulary; class 1 when token 7 occurs (about half of the samples).
+  const int n = 800, T = 6;
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> tok(0, 9);
+  std::vector<int64_t> x64(n * T), y(n);
+  std::vector<uint8_t> x8(n * T);
+  std::vector<float> xf(n * T);
+  for (int i = 0; i < n; ++i) {
+    y[i] = 0;
+    for (int t = 0; t < T; ++t) {
+      int v = tok(rng);
+      x64[i * T + t] = v, x8[i * T + t] = uint8_t(v), xf[i * T + t] = float(v);
+      if (v == 7) y[i] = 1;
+    }
+  }
+  writeNpy(dir.path / "x64.npy", "<i8", {n, T}, x64.data(), x64.size() * 8);
+  writeNpy(dir.path / "x8.npy", "|u1", {n, T}, x8.data(), x8.size());
+  xf[5] = 2.5f;  // not an index
+  writeNpy(dir.path / "xf.npy", "<f4", {n, T}, xf.data(), xf.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  auto spec = [](const std::string& file, const std::string& dtype) {
+    return R"(dlspec 1
+dataset tokens {
+  train = npy(")" + file + R"(", "y.npy")
+  sample ids: )" + dtype + R"([6]
+  label  y: class<2>
+}
+pipeline train_input from tokens.train {
+  ids = ids |> to_i32
+  split(valid: 0.25)
+  shuffle(buffer: all)
+  batch(25)
+}
+network Bag(x: i32[N, 6]) -> logits[N, 2] {
+  return x |> embedding(vocab: 10, dim: 8) |> flatten |> dense(2)
+}
+train bag {
+  model      = Bag on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = adam(lr: 0.05)
+  epochs     = 8
+  validate   = train_input.valid every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed       = 2
+}
+)";
+  };
+  for (auto [file, dtype] : {std::pair{"x64.npy", "i64"}, std::pair{"x8.npy", "u8"}}) {
+    INFO(dtype << " samples");
+    std::filesystem::remove_all(dir.path / "ckpt");
+    dir.write("bag.dls", spec(file, dtype));
+    REQUIRE(dir.build("bag") == 0);
+    REQUIRE(dir.exec("bag train", "train.log") == 0);
+    auto rows = readMetrics(dir.path / "ckpt" / "metrics.csv");
+    REQUIRE(rows.size() == 8);
+    INFO(dir.read("train.log"));
+    CHECK(rows.back()["val_accuracy"] > 0.9);
+  }
+  // to_i32 of a value that is not an integer: a located data diagnostic at load time.
+  dir.write("bag.dls", spec("xf.npy", "f32"));
+  REQUIRE(dir.build("bag") == 0);
+  CHECK(dir.exec("bag train", "bad.log") == 1);
+  CHECK(dir.read("bad.log").find("R0215") != std::string::npos);
+}
+
+TEST_CASE("a transformation of a real-valued label field applies to the targets the loss sees", "[e2e]") {
+  ScratchDir dir("labelscale");
+  // t = 100 (a - b/2) + 50: after `t |> scale(1/100) |> normalize(mean: 0.5, std: 1)` it is a - b/2, which a
+  // linear model fits exactly; untransformed targets would leave a loss in the thousands.
+  for (auto [split, count, seed] : {std::tuple{"train", 400, 1u}, std::tuple{"test", 100, 2u}}) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    std::vector<float> x(static_cast<size_t>(count) * 2), t(static_cast<size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      x[i * 2] = u(rng), x[i * 2 + 1] = u(rng);
+      t[i] = 100.f * (x[i * 2] - 0.5f * x[i * 2 + 1]) + 50.f;
+    }
+    writeNpy(dir.path / (std::string(split) + "_x.npy"), "<f4", {count, 2}, x.data(), x.size() * 4);
+    writeNpy(dir.path / (std::string(split) + "_t.npy"), "<f4", {count, 1}, t.data(), t.size() * 4);
+  }
+  dir.write("reg.dls", R"(dlspec 1
+dataset lin {
+  train = npy("train_x.npy", "train_t.npy")
+  test  = npy("test_x.npy", "test_t.npy")
+  sample x: f32[2]
+  label  t: f32[1]
+}
+pipeline train_input from lin.train {
+  t = t |> scale(1/100) |> normalize(mean: 0.5, std: 1)
+  shuffle(buffer: all)
+  batch(20)
+}
+pipeline test_input from lin.test {
+  t = t |> scale(1/100) |> normalize(mean: 0.5, std: 1)
+  batch(20)
+}
+network Lin(x: f32[N, 2]) -> f32[N, 1] {
+  return x |> dense(1)
+}
+train reg {
+  model      = Lin on cpu
+  data       = train_input
+  loss       = mse(model.out, t)
+  optimizer  = sgd(lr: 0.1, momentum: 0.9)
+  epochs     = 10
+  validate   = test_input every 1 epoch metrics [loss]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed       = 4
+}
+)");
+  REQUIRE(dir.build("reg") == 0);
+  REQUIRE(dir.exec("reg train", "train.log") == 0);
+  auto rows = readMetrics(dir.path / "ckpt" / "metrics.csv");
+  REQUIRE(rows.size() == 10);
+  INFO(dir.read("train.log"));
+  // The targets have variance ~0.4: the first epoch's loss is of that order, the last near zero.
+  CHECK(rows.front()["train_loss"] < 2.0);
+  CHECK(rows.back()["val_loss"] < 1e-3);
+  REQUIRE(dir.exec("reg eval --checkpoint ckpt", "eval.log") == 0);
+  const std::string eval = dir.read("eval.log");
+  const size_t at = eval.find("loss ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::atof(eval.c_str() + at + 5) < 1e-3);
+}
+
+TEST_CASE("random_crop after reshape([1, H, W]) crops the reshaped samples", "[e2e]") {
+  ScratchDir dir("crop");
+  // 8x8 images: class 0 bright in the top half, class 1 in the bottom half, stored flat as [64].
+  const int n = 400;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> noise(0.f, 0.2f);
+  std::vector<float> x(size_t(n) * 64);
+  std::vector<int64_t> y(n);
+  for (int i = 0; i < n; ++i) {
+    y[i] = i % 2;
+    for (int p = 0; p < 64; ++p) x[size_t(i) * 64 + p] = ((p / 8 < 4) == (y[i] == 0) ? 1.f : 0.f) + noise(rng);
+  }
+  writeNpy(dir.path / "x.npy", "<f4", {n, 64}, x.data(), x.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  auto spec = [](bool augment) {
+    return std::string(R"(dlspec 1
+dataset halves {
+  train = npy("x.npy", "y.npy")
+  sample image: f32[64]
+  label  y: class<2>
+}
+pipeline train_input from halves.train {
+  image = image |> reshape([1, 8, 8])
+  split(valid: 0.25)
+  shuffle(buffer: all)
+)") + (augment ? "  augment random_crop(8, pad: 2)\n" : "") + R"(  batch(20)
+}
+network Net(x: f32[N, 1, 8, 8]) -> logits[N, 2] {
+  return x |> conv2d(filters: 4, kernel: 3, pad: 1) |> relu |> flatten |> dense(2)
+}
+train crop {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.05, momentum: 0.9)
+  epochs     = 3
+  validate   = train_input.valid every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed       = 3
+}
+)";
+  };
+  std::vector<double> first;
+  for (bool augment : {true, false}) {
+    INFO((augment ? "with random_crop" : "without"));
+    std::filesystem::remove_all(dir.path / "ckpt");
+    dir.write("crop.dls", spec(augment));
+    REQUIRE(dir.build("crop") == 0);
+    REQUIRE(dir.exec("crop train", "train.log") == 0);
+    auto rows = readMetrics(dir.path / "ckpt" / "metrics.csv");
+    REQUIRE(rows.size() == 3);
+    INFO(dir.read("train.log"));
+    CHECK(rows.back()["val_accuracy"] > 0.9);
+    first.push_back(rows.front()["train_loss"]);
+  }
+  CHECK(first[0] != first[1]);  // the crops changed what was trained on
+}
+
+TEST_CASE("eval uses the data set's test split when training validates on held-out samples", "[e2e]") {
+  ScratchDir dir("evaltest");
+  // Train: two blobs; test: the same blobs with every label flipped, so accuracy on it is near 0 while the
+  // held-out training samples score near 1.
+  auto blobs = [&](const std::string& name, int count, unsigned seed, bool flip) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> noise(0.f, 0.5f);
+    std::vector<float> x(size_t(count) * 2);
+    std::vector<int64_t> y(count);
+    for (int i = 0; i < count; ++i) {
+      int c = i % 2;
+      x[i * 2] = (c ? 2.f : -2.f) + noise(rng), x[i * 2 + 1] = noise(rng);
+      y[i] = flip ? 1 - c : c;
+    }
+    writeNpy(dir.path / (name + "_x.npy"), "<f4", {count, 2}, x.data(), x.size() * 4);
+    writeNpy(dir.path / (name + "_y.npy"), "<i8", {count}, y.data(), y.size() * 8);
+  };
+  blobs("train", 400, 1, false);
+  blobs("test", 90, 2, true);
+  dir.write("held.dls", R"(dlspec 1
+dataset blobs {
+  train = npy("train_x.npy", "train_y.npy")
+  test  = npy("test_x.npy", "test_y.npy")
+  sample x: f32[2]
+  label  y: class<2>
+}
+pipeline train_input from blobs.train {
+  x = x |> scale(0.5)
+  split(valid: 0.25)
+  shuffle(buffer: all)
+  batch(20)
+}
+network Net(x: f32[N, 2]) -> logits[N, 2] {
+  return x |> dense(8) |> relu |> dense(2)
+}
+train held {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.1, momentum: 0.9)
+  epochs     = 3
+  validate   = train_input.valid every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed       = 3
+}
+)");
+  REQUIRE(dir.build("held") == 0);
+  REQUIRE(dir.exec("held train", "train.log") == 0);
+  auto rows = readMetrics(dir.path / "ckpt" / "metrics.csv");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.back()["val_accuracy"] > 0.9);  // validation: the 100 held-out training samples
+  REQUIRE(dir.exec("held eval --checkpoint ckpt", "eval.log") == 0);
+  const std::string eval = dir.read("eval.log");
+  INFO(eval);
+  CHECK(eval.find("test: 90 samples") != std::string::npos);
+  const size_t at = eval.find("accuracy ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::atof(eval.c_str() + at + 9) < 10.0);  // percent: the flipped labels
+}
+#endif
