@@ -12,7 +12,9 @@ void checkUnscaledInput(const RuleContext& c) {
     bool scaled = false;
     for (const sema::PipeStep& s : p->steps) {
       if (s.field != d->sampleName) continue;
-      if (s.before.dtype == sema::DType::U8 && s.after.dtype != sema::DType::U8 && !s.after.poisoned) conv = &s;
+      const bool toFloat = s.after.dtype == sema::DType::F32 || s.after.dtype == sema::DType::F16 ||
+                           s.after.dtype == sema::DType::BF16;  // indices (to_i32) are not rescaled
+      if (s.before.dtype == sema::DType::U8 && toFloat && !s.after.poisoned) conv = &s;
       if (s.op->rescales) scaled = true;
     }
     if (!conv || scaled) continue;

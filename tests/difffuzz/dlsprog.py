@@ -630,22 +630,24 @@ def run(cmd, cwd=None, timeout=120):
 
 
 def located_diagnostics(dlspec, spec):
-    """Runs `dlspec check --format=json SPEC` (one JSON object per line on stdout); returns
+    """Runs `dlspec check --format=json SPEC` (one JSON document: `diagnostics: [...]`); returns
     (exit code, [(code, severity, file, line, column)], everything it printed)."""
     try:
         r = subprocess.run([dlspec, "check", "--format=json", spec], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired as e:
         return 124, [], f"timeout: {e}"
     diags = []
-    for line in r.stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            d = json.loads(line)
-        except ValueError:
-            diags.append((None, "error", None, None, None))  # unparsable output counts as an unlocated error
-            continue
+    try:
+        doc = json.loads(r.stdout)
+        found = doc.get("diagnostics")
+        if found is None:
+            found = [d for f in doc.get("files", []) for d in f.get("diagnostics", [])]
+    except ValueError:
+        found = None
+    if found is None:
+        diags.append((None, "error", None, None, None))  # unparsable output counts as an unlocated error
+        found = []
+    for d in found:
         sp = d.get("span") or {}
         diags.append((d.get("code"), d.get("severity"), sp.get("file") or d.get("file"), sp.get("line"), sp.get("column")))
     return r.returncode, diags, r.stdout + r.stderr

@@ -240,7 +240,7 @@ def kill_tests(t, dlspec, tmp, kills):
         args = [f"{d}/net", "train", "--threads", "1"] + (["--resume", "ckpt"] if ckpts(d) else [])
         resumed += "--resume" in args
         p = subprocess.Popen(args, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        time.sleep(r.uniform(0.05, 0.8))
+        time.sleep(r.uniform(0.05, 1.6))  # start-up to the first checkpoint takes ~0.7 s: kills land before and after it
         p.send_signal(signal.SIGKILL)
         err = p.communicate()[1].decode("utf-8", "replace")
         if "error[" in err:
