@@ -2,6 +2,8 @@
 // written by the test (three Gaussian blobs in 4-D, .npy files), reaches high accuracy, and resumes.
 #include <catch2/catch.hpp>
 
+#include "E2e.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,22 +15,11 @@
 namespace fs = std::filesystem;
 
 #ifdef DLSPEC_CAN_LINK
-namespace {
+using dls::e2e::readMetrics;
+using dls::e2e::run;
+using dls::e2e::writeNpy;
 
-void writeNpy(const fs::path& path, const std::string& descr, const std::vector<int64_t>& shape, const void* data,
-              size_t bytes) {
-  std::string dims;
-  for (size_t i = 0; i < shape.size(); ++i) dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
-  while ((10 + header.size() + 1) % 64) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  uint16_t len = static_cast<uint16_t>(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-}
+namespace {
 
 void writeBlobs(const fs::path& dir, const std::string& name, int n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -80,28 +71,7 @@ train blobs_run {
 }
 )";
 
-std::vector<std::map<std::string, double>> readMetrics(const fs::path& csv) {
-  std::ifstream in(csv);
-  std::string line;
-  std::vector<std::string> cols;
-  std::vector<std::map<std::string, double>> rows;
-  if (!std::getline(in, line)) return rows;
-  std::stringstream hs(line);
-  for (std::string c; std::getline(hs, c, ',');) cols.push_back(c);
-  while (std::getline(in, line)) {
-    std::stringstream ls(line);
-    std::map<std::string, double> row;
-    size_t i = 0;
-    for (std::string v; std::getline(ls, v, ',') && i < cols.size(); ++i) row[cols[i]] = std::atof(v.c_str());
-    rows.push_back(row);
-  }
-  return rows;
-}
 
-int run(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 }  // namespace
 
