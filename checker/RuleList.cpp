@@ -48,7 +48,7 @@ const Rule kRules[] = {
     {Code::E0603, "shuffle after batch or repeat", checkShufflePosition},
     {Code::W0605, "names that shadow declarations", checkShadowing},
     {Code::W0702, "implausible learning rates per optimizer", checkLearningRate},
-    {Code::W0703, "Adam epsilon too low", checkAdamEpsilon},
+    {Code::W0703, "adaptive optimizer epsilon too low", checkAdamEpsilon},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
     {Code::W0709, "missing validation set", checkTrainCompleteness},
     {Code::W0715, "validation on the training samples", checkValidateOnTraining},

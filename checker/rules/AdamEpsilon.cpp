@@ -16,7 +16,7 @@ void checkAdamEpsilon(const RuleContext& c) {
     const double* eps = std::get_if<double>(&a.value);
     if (!eps || *eps >= 1e-10) continue;
     std::string text = a.isDefault ? numberText(*eps) + " (the default)" : argValueText(c, a, "eps");
-    c.diags.report(Code::W0703, a.span, text, "1e-10").primary("epsilon").help("use the default `eps: 1e-8`");
+    c.diags.report(Code::W0703, a.span, t->optimizer->name, text, "1e-10").primary("epsilon").help("use the default `eps: 1e-8`");
   }
 }
 

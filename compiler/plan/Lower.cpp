@@ -219,7 +219,8 @@ private:
     for (const Value& v : net_.values) dims_.push_back(concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name));
     labelDims_ = classLabels() ? std::vector<int64_t>{batch_} : dims_[net_.output];
     // Class labels per step of a sequence (`label next: class<C>[T]`): [N, T].
-    if (classLabels() && !tc_.data->label.shape.unknownRank)
+    // onehot<C> targets travel as the class each row encodes: one label per sample.
+    if (classLabels() && tc_.data->label.kind == sema::SemKind::Class && !tc_.data->label.shape.unknownRank)
       for (int64_t d : concreteDims(tc_.data->label.shape, tc_.data->sourceSpan, "the label")) labelDims_.push_back(d);
     for (const Value& v : net_.values) {
       if (rootOf(v.id) != v.id) continue;
@@ -300,14 +301,18 @@ private:
     }
     // Class labels are checked against their count and travel as integers; other labels (real values,
     // multilabel and one-hot vectors) are f32 targets.
-    const bool classTargets = ds.label.kind == sema::SemKind::Class || (ds.label.kind == sema::SemKind::OneHot && classLabels());
+    const bool onehotClasses = ds.label.kind == sema::SemKind::OneHot && classLabels();
+    const bool classTargets = ds.label.kind == sema::SemKind::Class || onehotClasses;
     call(plan_.setup, "dls_rt_dataset",
          {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3],
-          int64_t{classTargets ? ds.label.classes : 0}});
+          int64_t{classTargets && !onehotClasses ? ds.label.classes : 0}});
     auto pipe = [&](int32_t op, double pa, double pb = 0, double pc = 0, double pd = 0) {
       call(plan_.setup, "dls_rt_pipe", {split, op, pa, pb, pc, pd});
     };
     call(plan_.setup, "dls_rt_sample_dtype", {split, dlsDtype(ds.sample.dtype)});
+    // A loss over class indices reads onehot<C> rows as the class each encodes (PyTorch's cross-entropy on
+    // probability targets is that of the class for a one-hot row).
+    if (onehotClasses) pipe(DLS_PIPE_ONEHOT | DLS_PIPE_LABELS, static_cast<double>(ds.label.classes));
     for (const sema::PipeStep& s : p.steps) {
       const std::string& op = s.name;
       if (!ds.labelName.empty() && s.field == ds.labelName && ds.labelName != ds.sampleName) {
@@ -333,8 +338,29 @@ private:
       else if (op == "scale") pipe(DLS_PIPE_SCALE, attr(s.attrs, "factor", 1));
       else if (op == "normalize") pipe(DLS_PIPE_NORMALIZE, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
       else if (op == "shuffle") pipe(DLS_PIPE_SHUFFLE, attr(s.attrs, "buffer", 0));
-      else if (op == "random_crop") pipe(DLS_PIPE_RANDOM_CROP, attr(s.attrs, "size", 0), attr(s.attrs, "pad", 0));
-      else if (op == "random_flip") pipe(DLS_PIPE_RANDOM_FLIP, attr(s.attrs, "p", 0.5));
+      else if (op == "random_crop") {
+        // size: one value or [h, w]. The runtime cuts a window of the sample's own size from the padded sample.
+        std::vector<int64_t> hw;
+        if (auto it = s.attrs.find("size"); it != s.attrs.end()) {
+          if (auto* l = std::get_if<std::vector<int64_t>>(&it->second.value)) hw = *l;
+          else hw.assign(2, static_cast<int64_t>(num(it->second.value, 0)));
+        }
+        if (hw.size() == 1) hw.push_back(hw[0]);
+        const sema::Shape& in = s.before.shape;
+        const bool same = hw.size() == 2 && !in.unknownRank && in.rank() == 3 && in.dims[1].isConst() &&
+                          in.dims[2].isConst() && in.dims[1].value == hw[0] && in.dims[2].value == hw[1];
+        if (same)
+          pipe(DLS_PIPE_RANDOM_CROP, static_cast<double>(hw[0]), attr(s.attrs, "pad", 0), static_cast<double>(hw[1]));
+        else
+          diags_.report(Code::E1004, s.span,
+                        fmt::format("`random_crop` to a window of another size than the sample ({}) is not supported by "
+                                    "the runtime yet: crop to the sample's height and width and pad",
+                                    in.str()));
+      } else if (op == "random_flip") {
+        auto it = s.attrs.find("axis");
+        const std::string* axis = it == s.attrs.end() ? nullptr : std::get_if<std::string>(&it->second.value);
+        pipe(DLS_PIPE_RANDOM_FLIP, attr(s.attrs, "p", 0.5), axis && *axis == "vertical" ? 1.0 : 0.0);
+      }
       else if (op == "reshape") {
         // The per-sample shape from here on, which later steps (random_crop) work on.
         double dims[4] = {0, 0, 0, 0};
@@ -357,8 +383,11 @@ private:
                       fmt::format("`split` holds out part of the training data, but pipeline `{}` is not the one train "
                                   "block `{}` trains on",
                                   p.name, tc_.name));
-      else if (op == "batch" || op == "repeat") {
-        // batch is the train config; repeat is the epoch loop.
+      else if (op == "repeat") {
+        // An epoch goes over the training data `count` times; evaluation reads each sample once.
+        if (split == DLS_SPLIT_TRAIN && !borrowed) pipe(DLS_PIPE_REPEAT, attr(s.attrs, "count", 1));
+      } else if (op == "batch") {
+        // batch is the train config.
       } else {
         diags_.report(Code::E1004, s.span, fmt::format("pipeline step `{}` is not supported by the runtime yet", op));
       }
@@ -409,11 +438,15 @@ private:
       else if (s.name == "warmup")
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_WARMUP}, arg(s, "steps", 0), 0.0, 0.0, 0.0});
       else if (s.name == "multistep") {
-        double m[3] = {0, 0, 0};
+        // Three milestones per call; chained schedules multiply, so further calls carry the rest.
+        std::vector<int64_t> ms;
         if (auto it = s.args.find("milestones"); it != s.args.end())
-          if (auto* v = std::get_if<std::vector<int64_t>>(&it->second.value))
-            for (size_t i = 0; i < v->size() && i < 3; ++i) m[i] = static_cast<double>((*v)[i]);
-        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_MULTISTEP}, m[0], m[1], m[2], arg(s, "gamma", 0.1)});
+          if (auto* v = std::get_if<std::vector<int64_t>>(&it->second.value)) ms = *v;
+        for (size_t k = 0; k == 0 || k < ms.size(); k += 3) {
+          double m[3] = {-1, -1, -1};
+          for (size_t i = 0; i < 3 && k + i < ms.size(); ++i) m[i] = static_cast<double>(ms[k + i]);
+          call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_MULTISTEP}, m[0], m[1], m[2], arg(s, "gamma", 0.1)});
+        }
       }
     }
     emitData(*tc_.data, DLS_SPLIT_TRAIN);
@@ -464,7 +497,8 @@ private:
       int32_t value = tensor({DLS_F32, dims, -1});
       int32_t grad = p.trainable ? tensor({DLS_F32, dims, -1}) : -1;
       paramTensor_[p.id] = value;
-      bool decay = p.role == sema::ParamRole::Weight || p.role == sema::ParamRole::Embedding;
+      // torch.optim decays every parameter it is given: weights, biases and normalisation parameters alike.
+      const bool decay = true;
       call(S, "dls_rt_param",
            {value, grad, p.name, initKind(p.init), p.initA, p.initB, int64_t{p.fanIn}, int64_t{p.fanOut},
             int32_t{p.trainable ? 1 : 0}, int32_t{decay ? 1 : 0}});

@@ -1,5 +1,6 @@
 // Data sets: splits (idx/csv/npy sources, paths resolved against the spec's directory), the sample
 // field and the label field with their types.
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -48,6 +49,16 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       diags.report(Code::E0104, it.key.span, it.key.name).primary("this split is defined twice");
       continue;
     }
+    // `train`, `valid` (`validation`, `val`) and `test` have a meaning (`eval` evaluates on `test`); another name
+    // is a split only the pipelines naming it read. A near miss of a known name is most likely a typo.
+    static const std::vector<std::string> known = {"train", "valid", "validation", "val", "test"};
+    if (std::find(known.begin(), known.end(), it.key.name) == known.end())
+      if (auto near = closest(it.key.name, known))
+        diags.report(Code::W0103, it.key.span, it.key.name, *near)
+            .primary("read only by the pipelines that name it")
+            .help(fmt::format("`{}` is what `eval` and the checker's rules take as {}; rename the split if that is meant",
+                              *near, *near == "train" ? "the training data" : *near == "test" ? "the test data" : "the validation data"))
+            .fixit(it.key.span, *near);
     DataSource src;
     src.split = it.key.name;
     src.span = it.span;

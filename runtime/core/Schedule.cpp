@@ -6,23 +6,24 @@ namespace dls {
 
 double schedule_lr(const std::vector<ScheduleConfig>& sched, double base, int64_t epoch, int64_t step,
                    int64_t total_epochs) {
-  double lr = base, warm = 1.0;
+  // Several decay schedules chain as PyTorch's schedulers on one optimizer do: their factors multiply.
+  double factor = 1.0, warm = 1.0;
   for (const auto& s : sched) {
     switch (s.kind) {
       case DLS_SCHED_STEP:  // StepLR(step_size=a, gamma=b)
-        if (s.a >= 1) lr = base * std::pow(s.b, std::floor(double(epoch) / s.a));
+        if (s.a >= 1) factor *= std::pow(s.b, std::floor(double(epoch) / s.a));
         break;
-      case DLS_SCHED_MULTISTEP: {  // MultiStepLR(milestones=[a,b,c], gamma=d)
+      case DLS_SCHED_MULTISTEP: {  // MultiStepLR(milestones=[a,b,c], gamma=d); a negative milestone is unused
         int passed = 0;
         for (double m : {s.a, s.b, s.c})
-          if (m > 0 && double(epoch) >= m) ++passed;
-        lr = base * std::pow(s.d, passed);
+          if (m >= 0 && double(epoch) >= m) ++passed;
+        factor *= std::pow(s.d, passed);
         break;
       }
       case DLS_SCHED_COSINE: {  // CosineAnnealingLR(T_max=a or total epochs, eta_min=b), closed form
         double tmax = s.a > 0 ? s.a : double(total_epochs);
         double e = std::min(double(epoch), tmax);
-        lr = s.b + (base - s.b) * (1 + std::cos(M_PI * e / tmax)) / 2;
+        if (base != 0) factor *= (s.b + (base - s.b) * (1 + std::cos(M_PI * e / tmax)) / 2) / base;
         break;
       }
       case DLS_SCHED_WARMUP:
@@ -31,7 +32,7 @@ double schedule_lr(const std::vector<ScheduleConfig>& sched, double base, int64_
       default: break;
     }
   }
-  return lr * warm;
+  return base * factor * warm;
 }
 
 }  // namespace dls

@@ -88,6 +88,7 @@ void init_shape(Dataset& ds, const DataDecl& decl) {
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   Dataset ds;
   ds.name = split_name;
+  ds.label_path = decl.format == DLS_DATA_CSV ? decl.path_a : decl.path_b;
   init_shape(ds, decl);
   if (decl.format == DLS_DATA_CSV) {
     int64_t cols = 0;

@@ -13,6 +13,7 @@ namespace dls {
 
 struct Dataset {
   std::string name;            // "train", "valid", "test", or a file name for predict
+  std::string label_path;      // the file the labels come from (diagnostics)
   int64_t n = 0;               // samples
   int64_t dims[4] = {1, 1, 1, 1};
   int32_t rank = 1;

@@ -7,7 +7,8 @@ namespace dls {
 
 Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed)
     : ds_(ds), aug_(aug), batch_(batch), seed_(seed) {
-  nbatches_ = drop_last ? ds.n / batch : (ds.n + batch - 1) / batch;
+  total_ = ds.n * std::max<int64_t>(1, aug.repeat);  // repeat(count): count passes over the split per epoch
+  nbatches_ = drop_last ? total_ / batch : (total_ + batch - 1) / batch;
   for (auto& b : buf_) {
     b.x.resize(size_t(batch * ds.sample_numel));
     b.labels.resize(size_t(batch * ds.label_numel));
@@ -27,7 +28,7 @@ Loader::~Loader() {
 }
 
 void Loader::fill(Batch& b, int64_t k) {
-  const int64_t first = k * batch_, valid = std::min(batch_, ds_.n - first);
+  const int64_t first = k * batch_, valid = std::min(batch_, total_ - first);
   b.valid = valid;
   for (int64_t r = 0; r < batch_; ++r) {
     float* dst = b.x.data() + r * ds_.sample_numel;
@@ -37,7 +38,9 @@ void Loader::fill(Batch& b, int64_t k) {
       continue;
     }
     int64_t i = order_[size_t(first + r)];
-    augment_sample(ds_, aug_, i, seed_, epoch_, dst);
+    // Each pass of a repeated epoch draws its own augmentation.
+    const int64_t pass = ds_.n > 0 ? (first + r) / ds_.n : 0;
+    augment_sample(ds_, aug_, i, seed_, epoch_ * std::max<int64_t>(1, aug_.repeat) + pass, dst);
     if (!ds_.labels.empty())
       std::copy_n(ds_.labels.begin() + i * ds_.label_numel, ds_.label_numel, b.labels.begin() + r * ds_.label_numel);
     if (!ds_.targets.empty())
@@ -68,7 +71,12 @@ void Loader::start_epoch(int64_t epoch, int64_t first) {
   // Wait until the worker is idle before replacing the order it reads.
   cv_.wait(l, [this] { return want_ < 0 && !busy_; });
   epoch_ = epoch, next_ = first;
-  order_ = epoch_order(ds_.n, aug_.shuffle, seed_, epoch);
+  order_.clear();
+  const int64_t passes = std::max<int64_t>(1, aug_.repeat);
+  for (int64_t pass = 0; pass < passes; ++pass) {  // each pass of a repeated epoch in its own order
+    std::vector<int64_t> o = epoch_order(ds_.n, aug_.shuffle, seed_, epoch * passes + pass);
+    order_.insert(order_.end(), o.begin(), o.end());
+  }
   ready_k_[0] = ready_k_[1] = -1;
   if (first < nbatches_) want_ = first;  // the worker prepares the first batch of the epoch
   l.unlock();

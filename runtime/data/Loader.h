@@ -36,6 +36,7 @@ class Loader {
   const Dataset& ds_;
   Augment aug_;
   int64_t batch_, nbatches_;
+  int64_t total_ = 0;  // samples per epoch: the split's, times repeat(count)
   uint64_t seed_;
   int64_t epoch_ = 0, next_ = 0;
   std::vector<int64_t> order_;

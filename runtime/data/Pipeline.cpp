@@ -9,6 +9,33 @@
 
 namespace dls {
 
+namespace {
+// onehot<C> targets, [n, C] rows, as the class labels they encode: cross-entropy on a one-hot row is
+// cross-entropy on its class (PyTorch's class-probability targets, -sum(t * log_softmax(x))).
+void onehot_to_classes(Dataset& ds, int64_t classes) {
+  if (ds.targets.empty() || classes <= 0) return;
+  if (ds.target_numel != classes)
+    fail(Diag::R0205, ds.label_path, ds.label_path, fmt::format("labels [{}]", ds.target_numel),
+         fmt::format("onehot<{}> labels [{}]", classes, classes));
+  ds.labels.assign(size_t(ds.n), 0);
+  for (int64_t i = 0; i < ds.n; ++i) {
+    const float* row = ds.targets.data() + i * classes;
+    int64_t hot = -1, ones = 0;
+    bool other = false;
+    for (int64_t c = 0; c < classes; ++c) {
+      if (row[c] == 1.f) ++ones, hot = c;
+      else if (row[c] != 0.f) other = true;
+    }
+    const std::string& file = ds.label_path.empty() ? ds.name : ds.label_path;
+    if (ones != 1 || other) fail(Diag::R0218, fmt::format("{}:record {}", file, i), file, i, classes);
+    ds.labels[size_t(i)] = int32_t(hot);
+  }
+  ds.label_numel = 1;
+  ds.targets.clear();
+  ds.target_numel = 0;
+}
+}  // namespace
+
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
   Augment a;
   for (const auto& s : steps) {
@@ -20,6 +47,8 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       } else if (base == DLS_PIPE_NORMALIZE) {
         const float m = float(s.a), inv = float(1.0 / s.b);
         for (auto& v : ds.targets) v = (v - m) * inv;
+      } else if (base == DLS_PIPE_ONEHOT) {
+        onehot_to_classes(ds, int64_t(s.a));
       }
       continue;
     }
@@ -59,17 +88,21 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       }
       case DLS_PIPE_SHUFFLE: a.shuffle = training; break;
       case DLS_PIPE_RANDOM_CROP:
-        if (training) a.crop = int64_t(s.a), a.pad = int64_t(s.b);
+        if (training) a.crop = int64_t(s.a), a.pad = int64_t(s.b), a.crop_w = s.c > 0 ? int64_t(s.c) : int64_t(s.a);
         break;
       case DLS_PIPE_RANDOM_FLIP:
-        if (training) a.flip = s.a;
+        if (training) a.flip = s.a, a.flip_axis = s.b > 0 ? 1 : 0;
+        break;
+      case DLS_PIPE_REPEAT:
+        if (training) a.repeat = std::max<int64_t>(1, int64_t(s.a));
         break;
       default: break;
     }
   }
-  if (a.crop > 0 && (ds.rank != 3 || a.crop != ds.dims[1] || a.crop != ds.dims[2]))
+  if (a.crop > 0 && (ds.rank != 3 || a.crop != ds.dims[1] || a.crop_w != ds.dims[2]))
     fail(Diag::R0205, ds.name, ds.name, fmt::format("{}x{}", ds.dims[1], ds.dims[2]),
-         fmt::format("random_crop({}) of [C, H, W] samples with H = W = {}", a.crop, a.crop));
+         fmt::format("random_crop([{}, {}]) of [C, H, W] samples with [H, W] = [{}, {}]", a.crop, a.crop_w, a.crop,
+                     a.crop_w));
   return a;
 }
 
@@ -97,10 +130,11 @@ void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t
     dx = int64_t(rng.below(uint64_t(2 * a.pad + 1))) - a.pad;
   }
   bool flip = a.flip > 0 && rng.uniform() < a.flip;
+  const bool hflip = flip && a.flip_axis == 0, vflip = flip && a.flip_axis == 1;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t y = 0; y < H; ++y)
       for (int64_t x = 0; x < W; ++x) {
-        int64_t sy = y + dy, sx = (flip ? W - 1 - x : x) + dx;
+        int64_t sy = (vflip ? H - 1 - y : y) + dy, sx = (hflip ? W - 1 - x : x) + dx;
         out[(c * H + y) * W + x] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? 0.f : src[(c * H + sy) * W + sx];
       }
 }

@@ -9,14 +9,17 @@
 namespace dls {
 struct Augment {
   bool shuffle = false;
-  int64_t crop = 0, pad = 0;  // random_crop: output size (= input size) and zero padding
+  int64_t crop = 0, pad = 0;  // random_crop: window height (= the sample's) and zero padding
+  int64_t crop_w = 0;          // random_crop: window width (= the sample's)
   double flip = 0;             // random_flip probability
+  int32_t flip_axis = 0;       // random_flip: 0 mirrors the width (horizontal), 1 the height (vertical)
+  int64_t repeat = 1;          // repeat(count): passes over the split per training epoch
 };
 // Applies the element-wise steps in order and returns the per-batch part.
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training);
 // Sample order of `epoch`: identity, or a permutation that is a pure function of (seed, epoch).
 std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch);
-// Writes sample `index` of `ds` into `out`, augmented for (seed, epoch).
+// Writes sample `index` of `ds` into `out`, augmented for (seed, epoch); `epoch` counts passes under repeat.
 void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out);
 }  // namespace dls
 #endif

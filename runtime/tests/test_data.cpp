@@ -1,6 +1,7 @@
 // Readers, validation diagnostics, pipeline and loader.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -226,6 +227,70 @@ TEST_CASE("pipeline: reshape before random_crop, to_i32, steps on the targets", 
   } catch (const Fault& f) {
     CHECK(f.code == Diag::R0215);
   }
+}
+
+TEST_CASE("pipeline: random_flip's axis, random_crop([h, w]), repeat(count), onehot labels", "[data]") {
+  // One [1, 2, 3] sample: rows {0 1 2} {3 4 5}.
+  Dataset ds;
+  ds.name = "train";
+  ds.n = 1, ds.rank = 3, ds.dims[0] = 1, ds.dims[1] = 2, ds.dims[2] = 3, ds.sample_numel = 6;
+  ds.x = {0, 1, 2, 3, 4, 5};
+  ds.labels = {0};
+  float out[6];
+  Dataset h = ds;
+  augment_sample(h, apply_pipeline(h, {{DLS_PIPE_RANDOM_FLIP, 1, 0, 0, 0}}, true), 0, 1, 0, out);
+  CHECK(std::vector<float>(out, out + 6) == std::vector<float>{2, 1, 0, 5, 4, 3});  // horizontal: mirrors W
+  Dataset v = ds;
+  augment_sample(v, apply_pipeline(v, {{DLS_PIPE_RANDOM_FLIP, 1, 1, 0, 0}}, true), 0, 1, 0, out);
+  CHECK(std::vector<float>(out, out + 6) == std::vector<float>{3, 4, 5, 0, 1, 2});  // vertical: mirrors H
+  // random_crop([2, 3]) of a 2x3 sample (pad 0): the sample itself; [3, 3] does not fit it.
+  Dataset c = ds;
+  Augment ca = apply_pipeline(c, {{DLS_PIPE_RANDOM_CROP, 2, 0, 3, 0}}, true);
+  CHECK((ca.crop == 2 && ca.crop_w == 3));
+  augment_sample(c, ca, 0, 1, 0, out);
+  CHECK(std::vector<float>(out, out + 6) == ds.x);
+  Dataset c3 = ds;
+  CHECK_THROWS_AS(apply_pipeline(c3, {{DLS_PIPE_RANDOM_CROP, 3, 0, 3, 0}}, true), Fault);
+  // repeat(3): a training epoch of 3 passes over 4 samples (12 rows: 3 batches of 5, the last of 2), each pass
+  // in its own shuffled order; evaluation reads each sample once.
+  Dataset r;
+  r.n = 4, r.rank = 1, r.dims[0] = 1, r.sample_numel = 1;
+  r.x = {0, 1, 2, 3};
+  r.labels = {0, 1, 2, 3};
+  Augment ra = apply_pipeline(r, {{DLS_PIPE_SHUFFLE, 0, 0, 0, 0}, {DLS_PIPE_REPEAT, 3, 0, 0, 0}}, true);
+  CHECK(ra.repeat == 3);
+  CHECK(apply_pipeline(r, {{DLS_PIPE_REPEAT, 3, 0, 0, 0}}, false).repeat == 1);
+  {
+    Loader l(r, ra, 5, false, 7);
+    REQUIRE(l.batches() == 3);
+    l.start_epoch(0);
+    std::vector<int> seen;
+    for (int k = 0; k < 3; ++k) {
+      const Batch& b = l.next();
+      CHECK(b.valid == (k < 2 ? 5 : 2));
+      for (int64_t i = 0; i < b.valid; ++i) seen.push_back(b.labels[size_t(i)]);
+    }
+    REQUIRE(seen.size() == 12);
+    for (int pass = 0; pass < 3; ++pass) {
+      std::vector<int> p(seen.begin() + pass * 4, seen.begin() + pass * 4 + 4);
+      std::sort(p.begin(), p.end());
+      CHECK(p == std::vector<int>{0, 1, 2, 3});  // every sample once per pass
+    }
+  }
+  // onehot<3> rows as class labels; a row that is not one-hot is R0218.
+  Dataset o;
+  o.name = "train", o.label_path = "y.npy";
+  o.n = 2, o.sample_numel = 1, o.x = {0, 0};
+  o.targets = {0, 0, 1, 1, 0, 0}, o.target_numel = 3;
+  apply_pipeline(o, {{DLS_PIPE_ONEHOT | DLS_PIPE_LABELS, 3, 0, 0, 0}}, true);
+  CHECK(o.labels == std::vector<int32_t>{2, 0});
+  CHECK(o.targets.empty());
+  Dataset soft;
+  soft.name = "train", soft.label_path = "y.npy";
+  soft.n = 1, soft.sample_numel = 1, soft.x = {0};
+  soft.targets = {0.5f, 0.5f, 0}, soft.target_numel = 3;
+  CHECK_THAT(dlt::fault_of([&] { apply_pipeline(soft, {{DLS_PIPE_ONEHOT | DLS_PIPE_LABELS, 3, 0, 0, 0}}, true); }, Diag::R0218),
+             Catch::Contains("y.npy") && Catch::Contains("record 0"));
 }
 
 TEST_CASE("CSV: the parser `dlspec check --data` shares (quoted cells, blank lines, empty cells)", "[data]") {

@@ -85,7 +85,7 @@ TEST_CASE("learning-rate schedules", "[optim]") {
   CHECK(schedule_lr(step, 0.1, 0, 0, 10) == Approx(0.1));
   CHECK(schedule_lr(step, 0.1, 2, 0, 10) == Approx(0.05));
   CHECK(schedule_lr(step, 0.1, 5, 0, 10) == Approx(0.025));
-  std::vector<ScheduleConfig> ms = {{DLS_SCHED_MULTISTEP, 3, 6, 0, 0.1}};
+  std::vector<ScheduleConfig> ms = {{DLS_SCHED_MULTISTEP, 3, 6, -1, 0.1}};
   CHECK(schedule_lr(ms, 1, 2, 0, 10) == Approx(1));
   CHECK(schedule_lr(ms, 1, 3, 0, 10) == Approx(0.1));
   CHECK(schedule_lr(ms, 1, 7, 0, 10) == Approx(0.01));
@@ -97,6 +97,16 @@ TEST_CASE("learning-rate schedules", "[optim]") {
   CHECK(schedule_lr(warm, 1, 0, 0, 10) == Approx(0.25));
   CHECK(schedule_lr(warm, 1, 0, 3, 10) == Approx(1));
   CHECK(schedule_lr(warm, 1, 1, 10, 10) == Approx(0.5));
+  // A list of decay schedules chains (PyTorch's schedulers on one optimizer): the factors multiply.
+  std::vector<ScheduleConfig> chain = {{DLS_SCHED_COSINE, 4, 0.0, 0, 0}, {DLS_SCHED_STEP, 1, 0.5, 0, 0}};
+  CHECK(schedule_lr(chain, 0.1, 0, 0, 4) == Approx(0.1));
+  CHECK(schedule_lr(chain, 0.1, 2, 0, 4) == Approx(0.1 * 0.5 * 0.25));
+  // More than three milestones: the lowering passes them three per schedule, and the factors multiply.
+  std::vector<ScheduleConfig> five = {{DLS_SCHED_MULTISTEP, 1, 2, 3, 0.5}, {DLS_SCHED_MULTISTEP, 4, 5, -1, 0.5}};
+  CHECK(schedule_lr(five, 1, 3, 0, 10) == Approx(0.125));
+  CHECK(schedule_lr(five, 1, 5, 0, 10) == Approx(0.03125));
+  std::vector<ScheduleConfig> zero = {{DLS_SCHED_MULTISTEP, 0, -1, -1, 0.5}};  // milestone 0: from the start
+  CHECK(schedule_lr(zero, 1, 0, 0, 10) == Approx(0.5));
 }
 
 TEST_CASE("initialisers", "[optim]") {

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "../data/Dataset.h"
+#include "../data/Pipeline.h"
 #include "Trainer.h"
 
 namespace dls {
@@ -47,6 +48,17 @@ int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
   Array x = read_npy(o.batch_x), y = read_npy(o.batch_y);
   const Tensor& xt = rt->tensors[rt->io_input];
   const Tensor& yt = rt->tensors[rt->io_labels];
+  for (const PipeStep& ps : rt->pipes[DLS_SPLIT_TRAIN]) {
+    if (ps.op != (DLS_PIPE_ONEHOT | DLS_PIPE_LABELS) || yt.d.dtype != DLS_I32) continue;
+    // onehot<C> rows, as training reads them: the class each encodes (R0218 for a row that is not one-hot).
+    Dataset rows;
+    rows.name = rows.label_path = o.batch_y;
+    rows.n = y.shape.empty() ? 0 : y.shape[0];
+    rows.target_numel = rows.n ? int64_t(y.values.size()) / rows.n : 0;
+    rows.targets.assign(y.values.begin(), y.values.end());
+    apply_pipeline(rows, {ps}, false);
+    y.values.assign(rows.labels.begin(), rows.labels.end());
+  }
   if ((int64_t)x.values.size() != xt.d.numel) fail(Diag::R0205, o.batch_x, o.batch_x, fmt::format("{} values", x.values.size()), shape_str(xt.d));
   if ((int64_t)y.values.size() != yt.d.numel) fail(Diag::R0205, o.batch_y, o.batch_y, fmt::format("{} values", y.values.size()), shape_str(yt.d));
   Batch b;

@@ -272,9 +272,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   }
   trim_metrics(dir, continues ? start_epoch : 0);  // a new run starts its own metrics; a resumed one drops later rows
   bool drop_last = rt->drop_last;
-  const int64_t rest = s.train.n % rt->batch;
+  const int64_t per_epoch = s.train.n * std::max<int64_t>(1, s.train_aug.repeat);  // repeat(count) passes
+  const int64_t rest = per_epoch % rt->batch;
   if (!drop_last && rest != 0 && has_op(rt, DLS_OP_BATCH_NORM)) {
-    warn(Diag::R0109, rt->spec_path, rest, rt->batch - rest, rt->batch, s.train.n);
+    warn(Diag::R0109, rt->spec_path, rest, rt->batch - rest, rt->batch, per_epoch);
     drop_last = true;
   }
   Loader loader(s.train, s.train_aug, rt->batch, drop_last, uint64_t(rt->seed));
@@ -309,8 +310,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       int64_t first = epoch == start_epoch ? global_step - start_epoch * nb : 0;
       if (first < 0 || first >= nb) first = 0;
       loader.start_epoch(epoch, first);
+      // The epoch's loss is the mean of its steps' losses, each the mean over its batch's real rows: what a
+      // PyTorch loop over a DataLoader reports (a final partial batch counts as one step).
       double loss_sum = 0;
-      int64_t correct = 0, samples = 0;
+      int64_t correct = 0, samples = 0, steps_done = 0;
       const Tensor& out = rt->tensors[rt->io_output];
       const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
       const bool classify = !s.train.labels.empty();
@@ -327,7 +330,8 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         float loss = 0;
         to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
         guards.after_step(p, epoch, global_step, loss);
-        loss_sum += double(loss) * double(b.valid);
+        loss_sum += double(loss);
+        ++steps_done;
         samples += b.valid;
         if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
           to_host(rt, logits.data(), out.d.data, out.bytes);
@@ -335,7 +339,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         }
         ++global_step;
         double el = since(t0), img_s = double(samples) / el;
-        prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(samples), img_s, el / double(k + 1 - first) * double(nb - k - 1));
+        prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(steps_done), img_s, el / double(k + 1 - first) * double(nb - k - 1));
       }
       if (stopped) {
         stop_epoch = epoch + 1;
@@ -345,31 +349,35 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       const double train_time = since(t0);
       EpochMetrics m;
       m.epoch = epoch + 1;
-      m.train_loss = samples ? loss_sum / double(samples) : NAN;
+      m.train_loss = steps_done ? loss_sum / double(steps_done) : NAN;
       m.train_acc = classify && samples ? double(correct) / double(samples * L) : NAN;
       m.img_s = double(samples) / train_time;
       m.lr = rt->lr_now;
       m.val_loss = m.val_acc = NAN;
       bool validate = s.has_valid && rt->validate_every > 0 && ((epoch + 1) % rt->validate_every == 0 || epoch + 1 == epochs);
       int64_t val_samples = 0;
+      double val_loss = NAN;  // computed whenever validating: a non-finite one stops the run (below)
       if (validate) {
         EvalResult r = evaluate(rt, p, s.valid);
-        m.val_loss = r.loss, m.val_acc = r.accuracy, val_samples = r.samples;
+        val_loss = r.loss, val_samples = r.samples;
+        // The validate clause's `metrics [...]` says which are reported (printed, in the metrics files).
+        if (rt->metrics_mask & DLS_METRIC_LOSS) m.val_loss = r.loss;
+        if (rt->metrics_mask & DLS_METRIC_ACCURACY) m.val_acc = r.accuracy;
       }
       m.seconds = since(t0);
       std::string line = fmt::format("epoch {}/{}  loss {:.4f}", epoch + 1, epochs, m.train_loss);
       if (classify) line += fmt::format("  acc {:.2f}%", m.train_acc * 100);
-      if (validate) line += fmt::format("  val_loss {:.4f}", m.val_loss);
+      if (validate && (rt->metrics_mask & DLS_METRIC_LOSS)) line += fmt::format("  val_loss {:.4f}", m.val_loss);
       if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
       line += fmt::format("  {:.0f} img/s  {:.1f}s", m.img_s, m.seconds);
       prog.line(line);
       metrics_written |= append_metrics(dir, m);
-      guards.after_epoch(epoch, m.train_loss, m.val_loss);
+      guards.after_epoch(epoch, m.train_loss, val_loss);
       // A model whose validation loss is not finite is not kept, even when its weights are finite numbers.
-      if (val_samples > 0 && !std::isfinite(m.val_loss)) {
+      if (val_samples > 0 && !std::isfinite(val_loss)) {
         // R0101, located by re-running the step (without an update) on the last validation batch, still bound.
         try {
-          guards.after_step(p, epoch, global_step - 1, float(m.val_loss));
+          guards.after_step(p, epoch, global_step - 1, float(val_loss));
         } catch (Fault& f) {
           f.notes.insert(f.notes.begin(), "this is the validation loss, after the epoch's last training step");
           throw;

@@ -130,3 +130,106 @@ TEST_CASE("lowering for a cuda device override reports recurrent settings withou
   CHECK(plan::lowerProgram(*s.program, "", s.sources, s.diags, cuda0));
   CHECK_FALSE(s.diags.hasErrors());
 }
+
+namespace {
+// Lowers spec text (data files need not exist); the setup calls named `callee`, or nullopt with the errors.
+struct TextLowering {
+  Compilation c;
+  std::optional<plan::LowerResult> r;
+  explicit TextLowering(std::string text) {
+    c.loadText("inline.dls", std::move(text));
+    REQUIRE(c.parse());
+    REQUIRE(c.analyze());
+    r = plan::lowerProgram(*c.program, "", c.sources, c.diags);
+  }
+  std::vector<const plan::Call*> calls(const std::string& callee) const {
+    std::vector<const plan::Call*> out;
+    for (const plan::Call& k : r->plan.setup)
+      if (k.callee == callee) out.push_back(&k);
+    return out;
+  }
+  std::vector<const plan::Call*> pipes(int32_t op) const {
+    std::vector<const plan::Call*> out;
+    for (const plan::Call* k : calls("dls_rt_pipe"))
+      if (i32(k->args[2]) == op) out.push_back(k);
+    return out;
+  }
+};
+double f64(const plan::Arg& a) { return std::get<double>(a); }
+
+std::string settingsSpec(const std::string& label, const std::string& steps, const std::string& train) {
+  return R"(dlspec 1
+dataset d {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[1, 4, 6]
+  label  y: )" + label + R"(
+}
+pipeline input from d.train {
+)" + steps + R"(
+  batch(4)
+}
+network Net(x: f32[N, 1, 4, 6]) -> logits[N, 3] {
+  return x |> flatten |> dense(3)
+}
+train run {
+  model     = Net on cpu
+  data      = input
+  loss      = cross_entropy(model.out, y)
+  optimizer = sgd(lr: 0.1, weight_decay: 0.01)
+)" + train + R"(
+  epochs    = 2
+}
+)";
+}
+}  // namespace
+
+TEST_CASE("lowering honours the pipeline's and the train block's settings", "[lower]") {
+  SECTION("multistep with five milestones: two chained schedules, three milestones and two") {
+    TextLowering t(settingsSpec("class<3>", "", "  schedule  = multistep(milestones: [1, 2, 3, 5, 8], gamma: 0.5)"));
+    REQUIRE(t.r);
+    auto s = t.calls("dls_rt_schedule");
+    REQUIRE(s.size() == 2);
+    CHECK((f64(s[0]->args[2]) == 1 && f64(s[0]->args[3]) == 2 && f64(s[0]->args[4]) == 3 && f64(s[0]->args[5]) == 0.5));
+    CHECK((f64(s[1]->args[2]) == 5 && f64(s[1]->args[3]) == 8 && f64(s[1]->args[4]) < 0 && f64(s[1]->args[5]) == 0.5));
+  }
+  SECTION("weight decay applies to every parameter, biases included, as torch.optim") {
+    TextLowering t(settingsSpec("class<3>", "", ""));
+    REQUIRE(t.r);
+    auto ps = t.calls("dls_rt_param");
+    REQUIRE(ps.size() == 2);  // dense.weight, dense.bias
+    for (const plan::Call* p : ps) CHECK(i32(p->args[10]) == 1);
+  }
+  SECTION("repeat(count), random_flip's axis, random_crop([h, w])") {
+    TextLowering t(settingsSpec("class<3>",
+                                "  repeat(3)\n  augment random_flip(p: 0.3, axis: vertical)\n  augment random_crop([4, 6], pad: 1)",
+                                ""));
+    REQUIRE(t.r);
+    auto rep = t.pipes(DLS_PIPE_REPEAT);
+    REQUIRE(rep.size() == 1);
+    CHECK(f64(rep[0]->args[3]) == 3);
+    auto flip = t.pipes(DLS_PIPE_RANDOM_FLIP);
+    REQUIRE(flip.size() == 1);
+    CHECK((f64(flip[0]->args[3]) == 0.3 && f64(flip[0]->args[4]) == 1));
+    auto crop = t.pipes(DLS_PIPE_RANDOM_CROP);
+    REQUIRE(crop.size() == 1);
+    CHECK((f64(crop[0]->args[3]) == 4 && f64(crop[0]->args[4]) == 1 && f64(crop[0]->args[5]) == 6));
+  }
+  SECTION("random_crop to a smaller window than the sample is refused (E1004), by check too") {
+    TextLowering t(settingsSpec("class<3>", "  augment random_crop([3, 5], pad: 1)", ""));
+    CHECK_FALSE(t.r);
+    bool seen = false;
+    for (const Diagnostic& d : t.c.diags.finish())
+      seen |= d.code == Code::E1004 && d.message.find("random_crop") != std::string::npos;
+    CHECK(seen);
+  }
+  SECTION("onehot<C> targets of cross_entropy: f32 rows read as their classes, one i32 label per sample") {
+    TextLowering t(settingsSpec("onehot<3>", "", ""));
+    REQUIRE(t.r);
+    auto ds = t.calls("dls_rt_dataset");
+    REQUIRE(!ds.empty());
+    CHECK(i64(ds[0]->args[11]) == 0);  // no class range: the rows are checked as one-hot (R0218)
+    auto oh = t.pipes(DLS_PIPE_ONEHOT | DLS_PIPE_LABELS);
+    REQUIRE(!oh.empty());
+    CHECK(f64(oh[0]->args[3]) == 3);
+  }
+}

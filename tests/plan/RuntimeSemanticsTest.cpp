@@ -328,4 +328,71 @@ train held {
   REQUIRE(at != std::string::npos);
   CHECK(std::atof(eval.c_str() + at + 9) < 10.0);  // percent: the flipped labels
 }
+
+TEST_CASE("the validate clause's metrics [...] says which validation metrics are reported", "[e2e]") {
+  ScratchDir dir("metrics");
+  std::mt19937 rng(4);
+  std::normal_distribution<float> noise(0.f, 0.5f);
+  const int n = 120;
+  std::vector<float> x(n * 2);
+  std::vector<int64_t> y(n);
+  for (int i = 0; i < n; ++i) {
+    y[i] = i % 2;
+    x[i * 2] = (y[i] ? 2.f : -2.f) + noise(rng), x[i * 2 + 1] = noise(rng);
+  }
+  writeNpy(dir.path / "x.npy", "<f4", {n, 2}, x.data(), x.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  auto spec = [](const std::string& metrics) {
+    return R"(dlspec 1
+dataset blobs {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[2]
+  label  y: class<2>
+}
+pipeline train_input from blobs.train {
+  split(valid: 0.25)
+  shuffle(buffer: all)
+  batch(10)
+}
+network Net(x: f32[N, 2]) -> logits[N, 2] {
+  return x |> dense(4) |> relu |> dense(2)
+}
+train run {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.1)
+  epochs     = 2
+  validate   = train_input.valid every 1 epoch metrics [)" + metrics + R"(]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed       = 2
+}
+)";
+  };
+  // The metrics.csv columns: epoch,train_loss,val_loss,val_accuracy,... (an empty cell: not reported).
+  auto cells = [&](const std::string& name) {
+    std::string csv = dir.read(name + "/ckpt/metrics.csv");
+    std::vector<std::string> row;
+    std::stringstream last(csv.substr(csv.rfind('\n', csv.size() - 2) + 1));
+    for (std::string c; std::getline(last, c, ',');) row.push_back(c);
+    return row;
+  };
+  for (const std::string m : {"loss", "accuracy", "accuracy, loss"}) {
+    INFO("metrics [" << m << "]");
+    const std::string name = m == "loss" ? "l" : m == "accuracy" ? "a" : "al";
+    std::filesystem::create_directories(dir.path / name);
+    dir.write(name + ".dls", spec(m));
+    REQUIRE(dir.build(name) == 0);
+    REQUIRE(dir.exec(name + " train", name + ".log") == 0);
+    std::filesystem::rename(dir.path / "ckpt", dir.path / name / "ckpt");
+    const std::string log = dir.read(name + ".log");
+    INFO(log);
+    auto row = cells(name);
+    REQUIRE(row.size() >= 4);
+    CHECK(row[2].empty() == (m == "accuracy"));  // val_loss
+    CHECK(row[3].empty() == (m == "loss"));      // val_accuracy
+    CHECK((log.find("val_loss") != std::string::npos) == (m != "accuracy"));
+    CHECK((log.find("val_acc") != std::string::npos) == (m != "loss"));
+  }
+}
 #endif

@@ -38,8 +38,9 @@
  *      device_count > 1 is refused with R0501 by the CPU backend.
  *  [7] Pipeline semantics: to_f32/to_i32/scale/normalize/reshape are applied once to the whole split at
  *      load time, in order (with DLS_PIPE_LABELS: to the targets); shuffle, random_crop (needs [C, H, W]
- *      samples, after any reshape, with H = W = size; zero padding in the values of that point) and
- *      random_flip run per batch, on the training split only.
+ *      samples, after any reshape, with [H, W] = its size; zero padding in the values of that point) and
+ *      random_flip run per batch, on the training split only; repeat(count) makes a training epoch count
+ *      passes over the split.
  *  [8] Schedules: STEP/MULTISTEP/COSINE decay per epoch (PyTorch's schedulers stepped once per epoch),
  *      WARMUP multiplies by (step + 1) / a for the first a steps.
  *  [9] dls_rt_main also accepts the developer command `step-check --weights DIR --batch X.npy Y.npy
@@ -104,11 +105,12 @@ void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, doub
 enum dls_schedule {
   DLS_SCHED_CONSTANT = 0,
   DLS_SCHED_STEP = 1,      /* a = every (epochs), b = gamma */
-  DLS_SCHED_MULTISTEP = 2, /* a..c = milestones in epochs (0 = unused), d = gamma */
+  DLS_SCHED_MULTISTEP = 2, /* a..c = milestones in epochs (negative = unused), d = gamma */
   DLS_SCHED_COSINE = 3,    /* a = T_max in epochs (0 = total epochs), b = eta_min */
   DLS_SCHED_WARMUP = 4     /* linear warm-up over a steps, then the schedule set before it continues */
 };
-/* May be called twice: a warm-up followed by (or preceded by) one decay schedule. */
+/* May be called several times: a warm-up and decay schedules, which chain as PyTorch's schedulers on one
+ * optimizer do (their factors multiply). */
 void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d);
 
 /* ---- data ---------------------------------------------------------------------------------------- */
@@ -136,11 +138,17 @@ enum dls_pipe_op {
   DLS_PIPE_SCALE = 1,      /* x *= a */
   DLS_PIPE_NORMALIZE = 2,  /* x = (x - a) / b */
   DLS_PIPE_SHUFFLE = 3,    /* a = buffer size, 0 = whole split; reshuffled each epoch from the seed */
-  DLS_PIPE_RANDOM_CROP = 4,/* a = size, b = pad (zero padding), per sample, training only */
-  DLS_PIPE_RANDOM_FLIP = 5,/* a = probability of a horizontal flip, training only */
+  DLS_PIPE_RANDOM_CROP = 4,/* a = height, b = pad (zero padding), c = width (0: = a), per sample, training only;
+                              the window has the sample's own height and width */
+  DLS_PIPE_RANDOM_FLIP = 5,/* a = probability of a flip, b = axis (0 horizontal: mirrors W, 1 vertical: mirrors H),
+                              training only */
   DLS_PIPE_TO_I32 = 6,     /* integer samples as i32 (embedding indices): every value must be an integer in
                               i32's range; a network input of dtype i32 receives them as integers */
   DLS_PIPE_RESHAPE = 7,    /* the per-sample shape from here on: a..d = dims (0 = unused), same element count */
+  DLS_PIPE_REPEAT = 8,     /* a = count: a training epoch goes over the split count times, each pass in its own
+                              order (training split only) */
+  DLS_PIPE_ONEHOT = 9,     /* with DLS_PIPE_LABELS: the targets are one-hot rows of a classes: each becomes its
+                              class label (a row that is not one-hot is R0218) */
   DLS_PIPE_LABELS = 256    /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
                               real-valued targets (the label field) instead of its samples */
 };
