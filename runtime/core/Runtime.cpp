@@ -366,9 +366,12 @@ void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, doub
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
     const int32_t base = op & ~int32_t{DLS_PIPE_LABELS};
-    if (base < DLS_PIPE_TO_F32 || base > DLS_PIPE_RESHAPE) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
-    if ((op & DLS_PIPE_LABELS) && base != DLS_PIPE_TO_F32 && base != DLS_PIPE_SCALE && base != DLS_PIPE_NORMALIZE)
+    if (base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if ((op & DLS_PIPE_LABELS) && base != DLS_PIPE_TO_F32 && base != DLS_PIPE_SCALE && base != DLS_PIPE_NORMALIZE &&
+        base != DLS_PIPE_ONEHOT)
       fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
+    if (base == DLS_PIPE_ONEHOT && (!(op & DLS_PIPE_LABELS) || !(a >= 1)))
+      fail(Diag::R0504, "", "onehot: a step of the targets, with the number of classes");
     if (base == DLS_PIPE_RESHAPE && !(a >= 1))
       fail(Diag::R0504, "", "reshape: the sample shape needs at least one dimension");
     if (base == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");

@@ -45,17 +45,7 @@ KNOWN = [
 
 # Features of a program that this fuzzer found disagreeing, beyond issue 12's list (regression specs in
 # regressions/, listed in expected_failures.tsv).
-FOUND = [
-    ("onehot-target", lambda p: p.label_decl.startswith("onehot"), "step train", "R0504",
-     "cross_entropy on onehot<C> targets: R0504 at run time"),
-    ("multilabel-npy", lambda p: p.label_decl.startswith("multilabel"), "train", "R0205",
-     "multilabel<K> labels from an .npy file: R0205 when training"),
-    ("repeat", lambda p: "repeat" in dict(p.steps), "train", None, "repeat(count) is lowered as nothing"),
-    ("schedule-list", lambda p: sum(1 for s, _ in p.schedules if s != "warmup") > 1, "train", None,
-     "two epoch schedules: dlspec applies the last, PyTorch chains them"),
-    ("weight_decay", lambda p: dict(p.optimizer[1]).get("weight_decay", 0.01 if p.optimizer[0] == "adamw" else 0) > 0,
-     "train", None, "weight_decay is not applied to biases (torch.optim decays every parameter it is given)"),
-]
+FOUND = []  # none open: each has its regression spec in regressions/, which passes
 
 # ---------------------------------------------------------------------------------------------------------
 # generation

@@ -371,7 +371,7 @@ train run {
   };
   // The metrics.csv columns: epoch,train_loss,val_loss,val_accuracy,... (an empty cell: not reported).
   auto cells = [&](const std::string& name) {
-    std::string csv = dir.read(name + "/ckpt/metrics.csv");
+    std::string csv = dir.read(name + "_ckpt/metrics.csv");
     std::vector<std::string> row;
     std::stringstream last(csv.substr(csv.rfind('\n', csv.size() - 2) + 1));
     for (std::string c; std::getline(last, c, ',');) row.push_back(c);
@@ -380,11 +380,10 @@ train run {
   for (const std::string m : {"loss", "accuracy", "accuracy, loss"}) {
     INFO("metrics [" << m << "]");
     const std::string name = m == "loss" ? "l" : m == "accuracy" ? "a" : "al";
-    std::filesystem::create_directories(dir.path / name);
     dir.write(name + ".dls", spec(m));
     REQUIRE(dir.build(name) == 0);
     REQUIRE(dir.exec(name + " train", name + ".log") == 0);
-    std::filesystem::rename(dir.path / "ckpt", dir.path / name / "ckpt");
+    std::filesystem::rename(dir.path / "ckpt", dir.path / (name + "_ckpt"));
     const std::string log = dir.read(name + ".log");
     INFO(log);
     auto row = cells(name);
