@@ -339,23 +339,17 @@ private:
       else if (op == "normalize") pipe(DLS_PIPE_NORMALIZE, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
       else if (op == "shuffle") pipe(DLS_PIPE_SHUFFLE, attr(s.attrs, "buffer", 0));
       else if (op == "random_crop") {
-        // size: one value or [h, w]. The runtime cuts a window of the sample's own size from the padded sample.
+        // size: one value or [h, w] (sema checks that the window fits the padded sample).
         std::vector<int64_t> hw;
         if (auto it = s.attrs.find("size"); it != s.attrs.end()) {
           if (auto* l = std::get_if<std::vector<int64_t>>(&it->second.value)) hw = *l;
           else hw.assign(2, static_cast<int64_t>(num(it->second.value, 0)));
         }
         if (hw.size() == 1) hw.push_back(hw[0]);
-        const sema::Shape& in = s.before.shape;
-        const bool same = hw.size() == 2 && !in.unknownRank && in.rank() == 3 && in.dims[1].isConst() &&
-                          in.dims[2].isConst() && in.dims[1].value == hw[0] && in.dims[2].value == hw[1];
-        if (same)
+        if (hw.size() == 2)
           pipe(DLS_PIPE_RANDOM_CROP, static_cast<double>(hw[0]), attr(s.attrs, "pad", 0), static_cast<double>(hw[1]));
         else
-          diags_.report(Code::E1004, s.span,
-                        fmt::format("`random_crop` to a window of another size than the sample ({}) is not supported by "
-                                    "the runtime yet: crop to the sample's height and width and pad",
-                                    in.str()));
+          diags_.report(Code::E1004, s.span, "`random_crop` needs a size: one value or [height, width]");
       } else if (op == "random_flip") {
         auto it = s.attrs.find("axis");
         const std::string* axis = it == s.attrs.end() ? nullptr : std::get_if<std::string>(&it->second.value);

@@ -10,7 +10,7 @@ Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_l
   total_ = ds.n * std::max<int64_t>(1, aug.repeat);  // repeat(count): count passes over the split per epoch
   nbatches_ = drop_last ? total_ / batch : (total_ + batch - 1) / batch;
   for (auto& b : buf_) {
-    b.x.resize(size_t(batch * ds.sample_numel));
+    b.x.resize(size_t(batch * aug.row_numel(ds)));
     b.labels.resize(size_t(batch * ds.label_numel));
     b.targets.resize(size_t(batch * (ds.target_numel > 0 ? ds.target_numel : 1)));
     b.class_labels = !ds.labels.empty();
@@ -30,10 +30,11 @@ Loader::~Loader() {
 void Loader::fill(Batch& b, int64_t k) {
   const int64_t first = k * batch_, valid = std::min(batch_, total_ - first);
   b.valid = valid;
+  const int64_t row = aug_.row_numel(ds_);  // a random_crop window may be smaller than the sample
   for (int64_t r = 0; r < batch_; ++r) {
-    float* dst = b.x.data() + r * ds_.sample_numel;
+    float* dst = b.x.data() + r * row;
     if (r >= valid) {
-      std::memset(dst, 0, size_t(ds_.sample_numel) * 4);
+      std::memset(dst, 0, size_t(row) * 4);
       std::fill_n(b.labels.begin() + r * ds_.label_numel, ds_.label_numel, 0);
       continue;
     }

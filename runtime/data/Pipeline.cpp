@@ -88,7 +88,7 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       }
       case DLS_PIPE_SHUFFLE: a.shuffle = training; break;
       case DLS_PIPE_RANDOM_CROP:
-        if (training) a.crop = int64_t(s.a), a.pad = int64_t(s.b), a.crop_w = s.c > 0 ? int64_t(s.c) : int64_t(s.a);
+        a.crop = int64_t(s.a), a.pad = int64_t(s.b), a.crop_w = s.c > 0 ? int64_t(s.c) : int64_t(s.a);
         break;
       case DLS_PIPE_RANDOM_FLIP:
         if (training) a.flip = s.a, a.flip_axis = s.b > 0 ? 1 : 0;
@@ -99,10 +99,29 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       default: break;
     }
   }
-  if (a.crop > 0 && (ds.rank != 3 || a.crop != ds.dims[1] || a.crop_w != ds.dims[2]))
+  if (a.crop > 0 && (ds.rank != 3 || a.crop > ds.dims[1] + 2 * a.pad || a.crop_w > ds.dims[2] + 2 * a.pad))
     fail(Diag::R0205, ds.name, ds.name, fmt::format("{}x{}", ds.dims[1], ds.dims[2]),
-         fmt::format("random_crop([{}, {}]) of [C, H, W] samples with [H, W] = [{}, {}]", a.crop, a.crop_w, a.crop,
-                     a.crop_w));
+         fmt::format("random_crop([{}, {}], pad: {}) of [C, H, W] samples, a window within the padded sample", a.crop,
+                     a.crop_w, a.pad));
+  if (a.crop > 0 && !training) {
+    // Evaluation: the centre window, once (nothing to do when it is the sample itself).
+    const int64_t C = ds.dims[0], H = ds.dims[1], W = ds.dims[2], h = a.crop, w = a.crop_w;
+    if (h != H || w != W) {
+      const int64_t oy = (H + 2 * a.pad - h) / 2 - a.pad, ox = (W + 2 * a.pad - w) / 2 - a.pad;
+      std::vector<float> out(size_t(ds.n * C * h * w));
+      for (int64_t i = 0; i < ds.n; ++i)
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x) {
+              const int64_t sy = y + oy, sx = x + ox;
+              out[size_t(((i * C + c) * h + y) * w + x)] =
+                  sy < 0 || sy >= H || sx < 0 || sx >= W ? 0.f : ds.x[size_t(((i * C + c) * H + sy) * W + sx)];
+            }
+      ds.x = std::move(out);
+      ds.dims[1] = h, ds.dims[2] = w, ds.sample_numel = C * h * w;
+    }
+    a.crop = a.pad = a.crop_w = 0;
+  }
   return a;
 }
 
@@ -124,18 +143,20 @@ void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t
   Rng rng(hash3(seed, uint64_t(epoch) * 0x100000001ull + 0x61756700ull, uint64_t(index)));
   const int64_t C = ds.rank == 3 ? ds.dims[0] : 1, H = ds.rank == 3 ? ds.dims[1] : ds.dims[0],
                 W = ds.rank == 3 ? ds.dims[2] : ds.dims[1];
+  // The window [oh, ow] at (dy, dx) of the sample padded by `pad` zeros: dy, dx in [-pad, H + pad - oh].
+  const int64_t oh = a.crop > 0 ? a.crop : H, ow = a.crop > 0 ? a.crop_w : W;
   int64_t dy = 0, dx = 0;
   if (a.crop > 0) {
-    dy = int64_t(rng.below(uint64_t(2 * a.pad + 1))) - a.pad;
-    dx = int64_t(rng.below(uint64_t(2 * a.pad + 1))) - a.pad;
+    dy = int64_t(rng.below(uint64_t(H + 2 * a.pad - oh + 1))) - a.pad;
+    dx = int64_t(rng.below(uint64_t(W + 2 * a.pad - ow + 1))) - a.pad;
   }
   bool flip = a.flip > 0 && rng.uniform() < a.flip;
   const bool hflip = flip && a.flip_axis == 0, vflip = flip && a.flip_axis == 1;
   for (int64_t c = 0; c < C; ++c)
-    for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = 0; x < W; ++x) {
-        int64_t sy = (vflip ? H - 1 - y : y) + dy, sx = (hflip ? W - 1 - x : x) + dx;
-        out[(c * H + y) * W + x] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? 0.f : src[(c * H + sy) * W + sx];
+    for (int64_t y = 0; y < oh; ++y)
+      for (int64_t x = 0; x < ow; ++x) {
+        int64_t sy = (vflip ? oh - 1 - y : y) + dy, sx = (hflip ? ow - 1 - x : x) + dx;
+        out[(c * oh + y) * ow + x] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? 0.f : src[(c * H + sy) * W + sx];
       }
 }
 

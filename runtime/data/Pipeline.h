@@ -9,13 +9,19 @@
 namespace dls {
 struct Augment {
   bool shuffle = false;
-  int64_t crop = 0, pad = 0;  // random_crop: window height (= the sample's) and zero padding
-  int64_t crop_w = 0;          // random_crop: window width (= the sample's)
+  int64_t crop = 0, pad = 0;  // random_crop: window height and zero padding
+  int64_t crop_w = 0;          // random_crop: window width
   double flip = 0;             // random_flip probability
   int32_t flip_axis = 0;       // random_flip: 0 mirrors the width (horizontal), 1 the height (vertical)
   int64_t repeat = 1;          // repeat(count): passes over the split per training epoch
+  // Elements of one augmented sample: the crop window's [C, h, w], or the sample's own.
+  int64_t row_numel(const Dataset& ds) const {
+    return crop > 0 ? (ds.rank == 3 ? ds.dims[0] : 1) * crop * crop_w : ds.sample_numel;
+  }
 };
-// Applies the element-wise steps in order and returns the per-batch part.
+// Applies the element-wise steps in order and returns the per-batch part. random_crop to a window of another
+// size than the sample: training cuts a random window per batch; evaluation (training = false) takes the
+// centre window of the padded sample once, here, as Darknet's crop layer and torchvision's CenterCrop do.
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training);
 // Sample order of `epoch`: identity, or a permutation that is a pure function of (seed, epoch).
 std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch);

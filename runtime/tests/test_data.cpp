@@ -251,6 +251,21 @@ TEST_CASE("pipeline: random_flip's axis, random_crop([h, w]), repeat(count), one
   CHECK(std::vector<float>(out, out + 6) == ds.x);
   Dataset c3 = ds;
   CHECK_THROWS_AS(apply_pipeline(c3, {{DLS_PIPE_RANDOM_CROP, 3, 0, 3, 0}}, true), Fault);
+  // A smaller window, [1, 2]: in training a random one of the sample (its rows), in evaluation the centre one.
+  Dataset s1 = ds;
+  Augment sa = apply_pipeline(s1, {{DLS_PIPE_RANDOM_CROP, 1, 0, 2, 0}}, true);
+  CHECK(sa.row_numel(s1) == 2);
+  for (int64_t e = 0; e < 8; ++e) {
+    float w[2];
+    augment_sample(s1, sa, 0, 3, e, w);
+    const bool inside = (w[0] == 0 || w[0] == 1 || w[0] == 3 || w[0] == 4) && w[1] == w[0] + 1;
+    CHECK(inside);
+  }
+  Dataset s2 = ds;
+  Augment ea = apply_pipeline(s2, {{DLS_PIPE_RANDOM_CROP, 1, 0, 2, 0}}, false);
+  CHECK(ea.crop == 0);
+  CHECK((s2.dims[1] == 1 && s2.dims[2] == 2 && s2.sample_numel == 2));
+  CHECK(s2.x == std::vector<float>{0, 1});  // rows (2 - 1) / 2 = 0, columns (3 - 2) / 2 = 0
   // repeat(3): a training epoch of 3 passes over 4 samples (12 rows: 3 batches of 5, the last of 2), each pass
   // in its own shuffled order; evaluation reads each sample once.
   Dataset r;

@@ -38,9 +38,9 @@
  *      device_count > 1 is refused with R0501 by the CPU backend.
  *  [7] Pipeline semantics: to_f32/to_i32/scale/normalize/reshape are applied once to the whole split at
  *      load time, in order (with DLS_PIPE_LABELS: to the targets); shuffle, random_crop (needs [C, H, W]
- *      samples, after any reshape, with [H, W] = its size; zero padding in the values of that point) and
- *      random_flip run per batch, on the training split only; repeat(count) makes a training epoch count
- *      passes over the split.
+ *      samples, after any reshape; zero padding in the values of that point; evaluation takes the centre
+ *      window, at load time) and random_flip run per batch, on the training split only; repeat(count) makes a
+ *      training epoch count passes over the split.
  *  [8] Schedules: STEP/MULTISTEP/COSINE decay per epoch (PyTorch's schedulers stepped once per epoch),
  *      WARMUP multiplies by (step + 1) / a for the first a steps.
  *  [9] dls_rt_main also accepts the developer command `step-check --weights DIR --batch X.npy Y.npy
@@ -138,8 +138,8 @@ enum dls_pipe_op {
   DLS_PIPE_SCALE = 1,      /* x *= a */
   DLS_PIPE_NORMALIZE = 2,  /* x = (x - a) / b */
   DLS_PIPE_SHUFFLE = 3,    /* a = buffer size, 0 = whole split; reshuffled each epoch from the seed */
-  DLS_PIPE_RANDOM_CROP = 4,/* a = height, b = pad (zero padding), c = width (0: = a), per sample, training only;
-                              the window has the sample's own height and width */
+  DLS_PIPE_RANDOM_CROP = 4,/* a = height, b = pad (zero padding), c = width (0: = a): a random window of the
+                              padded sample per sample in training; evaluation takes the centre window */
   DLS_PIPE_RANDOM_FLIP = 5,/* a = probability of a flip, b = axis (0 horizontal: mirrors W, 1 vertical: mirrors H),
                               training only */
   DLS_PIPE_TO_I32 = 6,     /* integer samples as i32 (embedding indices): every value must be an integer in
