@@ -394,4 +394,56 @@ train run {
     CHECK((log.find("val_acc") != std::string::npos) == (m != "loss"));
   }
 }
+
+TEST_CASE("random_crop to a smaller window trains on random windows and evaluates on the centre one", "[e2e]") {
+  ScratchDir dir("smallcrop");
+  // [1, 4, 4] samples: class 1 has a bright 2x2 centre, class 0 a dark one; the border is noise.
+  std::mt19937 rng(6);
+  std::normal_distribution<float> noise(0.f, 0.3f);
+  const int n = 200;
+  std::vector<float> x(n * 16);
+  std::vector<int64_t> y(n);
+  for (int i = 0; i < n; ++i) {
+    y[i] = i % 2;
+    for (int k = 0; k < 16; ++k) {
+      const int r = k / 4, c = k % 4;
+      const bool centre = r >= 1 && r <= 2 && c >= 1 && c <= 2;
+      x[i * 16 + k] = (centre ? (y[i] ? 1.f : -1.f) : 0.f) + noise(rng);
+    }
+  }
+  writeNpy(dir.path / "x.npy", "<f4", {n, 1, 4, 4}, x.data(), x.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  dir.write("crop.dls", R"(dlspec 1
+dataset img {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[1, 4, 4]
+  label  y: class<2>
+}
+pipeline train_input from img.train {
+  split(valid: 0.25)
+  shuffle(buffer: all)
+  augment random_crop([3, 2])
+  batch(10)
+}
+network Net(x: f32[N, 1, 3, 2]) -> logits[N, 2] {
+  return x |> flatten |> dense(2)
+}
+train run {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.1, momentum: 0.9)
+  epochs     = 4
+  validate   = train_input.valid every 1 epoch metrics [accuracy, loss]
+  checkpoint = "ckpt" every 1 epoch keep 1
+  seed       = 1
+}
+)");
+  REQUIRE(dir.build("crop") == 0);
+  REQUIRE(dir.exec("crop train", "train.log") == 0);
+  INFO(dir.read("train.log"));
+  auto rows = readMetrics(dir.path / "ckpt" / "metrics.csv");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows.back()["val_accuracy"] > 0.9);  // the centre window (rows 0-2, columns 1-2) holds the signal
+}
 #endif
