@@ -161,11 +161,11 @@ META = {
     "one_logit_bce": dict(mode="train", reject_ok=False),
     "random_crop_after_reshape": dict(mode="train", reject_ok=True),
     "declared_output_mismatch": dict(expect="rejected"),
-    "onehot_target": dict(mode="step", reject_ok=True),
-    "multilabel_npy": dict(mode="train", reject_ok=True),
+    "onehot_target": dict(mode="step", reject_ok=False),
+    "multilabel_npy": dict(mode="train", reject_ok=False),
     "weight_decay_bias": dict(mode="train"),
-    "repeat_count": dict(mode="train", reject_ok=True),
-    "schedule_list": dict(mode="train", reject_ok=True),
+    "repeat_count": dict(mode="train", reject_ok=False),
+    "schedule_list": dict(mode="train", reject_ok=False),
 }
 
 
