@@ -80,7 +80,8 @@ void dls_rt_resume(dls_rt* rt, const char* path);
 /* The training pipeline's batch(n, drop_last: ...): 0 trains on the final partial batch of each epoch (its
  * padded rows count for nothing), 1 leaves it out. Without this call the final partial batch is trained on. */
 void dls_rt_batching(dls_rt* rt, int32_t drop_last);
-/* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST. */
+/* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST; metrics_mask: the
+ * validation metrics printed and written to the metrics files (the loss is computed anyway, for the guards). */
 enum dls_metric { DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2 };
 void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
 /* The data training validates on: DLS_SPLIT_VALID (the declared validation split, else the samples
