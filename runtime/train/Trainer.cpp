@@ -43,6 +43,9 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   if (need_train) {
     if (!rt->data[DLS_SPLIT_TRAIN].declared) fail(Diag::R0213, rt->spec_path, "the program declares no training data");
     s.train = load_dataset(rt->data[DLS_SPLIT_TRAIN], "train");
+    // onehot<C> rows become classes before split() reorders the samples: R0218 names the file's own record.
+    for (const PipeStep& ps : rt->pipes[DLS_SPLIT_TRAIN])
+      if (ps.op == (DLS_PIPE_ONEHOT | DLS_PIPE_LABELS)) apply_pipeline(s.train, {ps}, true);
   }
   // split(valid: f) holds out a seeded share of the training samples. Validation is on the data the train
   // block names (a validation or test split), or on the held-out samples when it names those.
