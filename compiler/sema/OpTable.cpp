@@ -87,6 +87,7 @@ void fromSchema(OpInfo& op) {
         case schema::AttrType::INTS: break;
       }
     }
+    if (r->type != schema::AttrType::INT && r->type != schema::AttrType::FLOAT) continue;  // words and booleans
     if (a.min == kNoMin && r->lo != -schema::kNoLimit) a.min = r->lo, a.minExclusive = r->flags & schema::kLoOpen;
     if (a.max == kNoMax && r->hi != schema::kNoLimit) a.max = r->hi, a.maxExclusive = r->flags & schema::kHiOpen;
   }

@@ -11,8 +11,9 @@ namespace dls {
 static int64_t tail_numel(const dls_tensor_desc& t) { return t.rank <= 1 ? 1 : t.numel / t.dims[0]; }
 
 // The checks every op's row in dlspec/ops.def implies: the operand count and which operands are required
-// (its tensor letters), the attribute count and each attribute's range.
-static void check_schema(const schema::OpRow& row, const Op& op, const std::function<void(const std::string&)>& bad) {
+// (its tensor letters), the attribute count and each attribute's range. Trailing attributes that have a
+// default may be left out: they take it.
+static void check_schema(const schema::OpRow& row, Op& op, const std::function<void(const std::string&)>& bad) {
   const auto& T = op.tensors;
   const size_t fixed = row.tensors.size() - (row.variadic() ? 1 : 0);
   if (row.variadic() ? T.size() < fixed + 2 : T.size() != fixed)
@@ -28,6 +29,7 @@ static void check_schema(const schema::OpRow& row, const Op& op, const std::func
   const int na = row.nattrs();
   const bool list = na > 0 && a[na - 1].type == schema::AttrType::INTS;
   const size_t want = size_t(na - (list ? 1 : 0)) + (list ? size_t(T[0].rank) : 0);
+  while (!list && op.attrs.size() < want && !a[op.attrs.size()].required()) op.attrs.push_back(a[op.attrs.size()].dflt);
   if (op.attrs.size() != want) bad(fmt::format("expects {} attributes, got {}", want, op.attrs.size()));
   for (size_t i = 0; i < want; ++i) {
     const schema::AttrRow& r = a[std::min<size_t>(i, size_t(na - 1))];

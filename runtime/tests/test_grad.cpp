@@ -152,6 +152,13 @@ TEST_CASE("conv2d backward (groups, dilation 2)", "[grad]") {
   c.run(DLS_OP_CONV2D, {1, 1, 0, 0, 0, 0, 2, 2, 2}, 3, false);
 }
 
+TEST_CASE("conv1d backward (stride, padding, dilation, groups)", "[grad]") {
+  // ops.def CONV1D: x[N,C,L], w[F,C/groups,K], b[F], y[N,F,L']; attrs stride, pad_left, pad_right, dilation, groups.
+  GradCheck c(2);
+  c.input({2, 4, 9}), c.weight({6, 2, 3}), c.weight({6}), c.plain({2, 6, 3});
+  c.run(DLS_OP_CONV1D, {2, 1, 0, 2, 2}, 3, false);
+}
+
 TEST_CASE("maxpool backward", "[grad]") {
   GradCheck c(2);
   c.input({2, 3, 6, 6}), c.plain({2, 3, 3, 3}), c.none();

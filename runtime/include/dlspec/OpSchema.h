@@ -7,7 +7,7 @@
 #include <limits>
 #include <string_view>
 
-#include "dlspec/runtime.h"
+#include "runtime.h"
 
 namespace dls::schema {
 
@@ -53,8 +53,8 @@ inline constexpr AttrRow kAttrs[] = {
 #define DLS_ATTR_LO_OPEN ::dls::schema::kLoOpen
 #define DLS_ATTR_HI_OPEN ::dls::schema::kHiOpen
 #define DLS_OP_ATTR(ID, NAME, TYPE, DEFAULT, LO, HI, FLAGS, WORDS) \
-  {DLS_OP_##ID, NAME, AttrType::TYPE, DEFAULT, LO, HI, FLAGS, WORDS},
-#include "dlspec/ops.def"
+  {DLS_OP_##ID, NAME, AttrType::TYPE, DEFAULT, (LO) == kNoLimit ? -kNoLimit : (LO), HI, FLAGS, WORDS},
+#include "ops.def"
 #undef DLS_ATTR_NO_LIMIT
 #undef DLS_ATTR_REQUIRED
 #undef DLS_ATTR_LO_OPEN
@@ -88,7 +88,7 @@ struct OpRow {
 
 inline constexpr OpRow kOps[] = {
 #define DLS_OP(ID, CODE, NAME, TENSORS, KERNEL) {DLS_OP_##ID, NAME, TENSORS, DLS_OP_##KERNEL},
-#include "dlspec/ops.def"
+#include "ops.def"
 };
 
 // The row of an opcode, or nullptr.

@@ -171,7 +171,7 @@ void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int
  * order, with defaults and ranges) and formulas. */
 enum dls_opcode {
 #define DLS_OP(ID, CODE, NAME, TENSORS, KERNEL) DLS_OP_##ID = CODE,
-#include "dlspec/ops.def"
+#include "ops.def"
 };
 /* Creates a forward op over the given tensors with the given attributes. line/col: the op's location in
  * the spec, used by runtime guards. Backends create their primitives here, once, for the static shapes. */
