@@ -204,7 +204,7 @@ TEST_CASE("after a type error the network keeps its nodes, poisoned, with their 
 
 TEST_CASE("the op table and dlspec/ops.def agree") {
   // Every runtime op of the table is its ops.def row (same name; deprecated spellings excepted), every row
-  // is reachable from the table, and every attribute the two share takes the row's default.
+  // but copy is reachable from the table, and every attribute the two share takes the row's default.
   std::set<int> reached;
   for (const OpInfo& op : opTable()) {
     const bool runtimeCat = op.category == OpCategory::Layer || op.category == OpCategory::Activation ||
@@ -226,9 +226,10 @@ TEST_CASE("the op table and dlspec/ops.def agree") {
       else if (const auto* w = std::get_if<std::string>(&*a.dflt)) CHECK(r->wordIndex(*w) == int(r->dflt));
     }
   }
+  // copy is an ABI op no table row lowers to (flatten and reshape are views): hand-written plans use it.
   for (const schema::OpRow& row : schema::kOps) {
     INFO(row.name);
-    CHECK(reached.count(row.code) == 1);
+    CHECK(reached.count(row.code) == (row.code == DLS_OP_COPY ? 0u : 1u));
   }
 }
 
