@@ -129,9 +129,9 @@ std::string typeText(const AttrSpec& a) {
 std::string rangeText(const AttrSpec& a) {
   bool lo = !std::isinf(a.min), hi = !std::isinf(a.max) && a.max < 9e18;
   if (!lo && !hi) return "";
-  if (lo && hi) return fmt::format("{}{}, {}]", a.minExclusive ? "(" : "[", number(a.min), number(a.max));
+  if (lo && hi) return fmt::format("{}{}, {}{}", a.minExclusive ? "(" : "[", number(a.min), number(a.max), a.maxExclusive ? ")" : "]");
   if (lo) return fmt::format("{} {}", a.minExclusive ? ">" : "≥", number(a.min));
-  return fmt::format("≤ {}", number(a.max));
+  return fmt::format("{} {}", a.maxExclusive ? "<" : "≤", number(a.max));
 }
 
 bool required(const AttrSpec& a) { return !a.dflt && !a.optional; }

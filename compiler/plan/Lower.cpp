@@ -1,5 +1,6 @@
 #include "plan/Lower.h"
 
+#include <dlspec/OpSchema.h>
 #include <dlspec/runtime.h>
 #include <fmt/format.h>
 
@@ -413,25 +414,45 @@ private:
       if (st.name == "batch") call(S, "dls_rt_batching", {static_cast<int32_t>(attr(st.attrs, "drop_last", 0))});
     if (tc_.validate) {
       int32_t mask = 0;
-      for (const std::string& m : tc_.metrics) mask |= m == "accuracy" ? DLS_METRIC_ACCURACY : m == "loss" ? DLS_METRIC_LOSS : 0;
+      for (const std::string& m : tc_.metrics) {
+        // The metric's code is its op table row's; sema has rejected names without one (E0301).
+        const sema::OpInfo* info = sema::findOp(m, {sema::OpCategory::Metric});
+        if (!info || info->opcode <= 0) {
+          diags_.report(Code::E1004, tc_.span, fmt::format("metric `{}` is not supported by the runtime yet", m));
+          return;
+        }
+        mask |= info->opcode;
+      }
       if (!mask) mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
       call(S, "dls_rt_validate", {int64_t{tc_.validateEvery}, mask});
     }
     const sema::Call& opt = *tc_.optimizer;
-    int32_t okind = opt.name == "adam" ? DLS_OPT_ADAM : opt.name == "adamw" ? DLS_OPT_ADAMW
-                    : opt.name == "rmsprop" ? DLS_OPT_RMSPROP : DLS_OPT_SGD;
+    // The optimizer's and the schedules' runtime codes are their op table rows'.
+    const sema::OpInfo* optInfo = sema::findOp(opt.name, {sema::OpCategory::Optimizer});
+    if (!optInfo || optInfo->opcode < 0) {
+      diags_.report(Code::E1004, opt.span, fmt::format("optimizer `{}` is not supported by the runtime yet", opt.name));
+      return;
+    }
+    const int32_t okind = optInfo->opcode;
     double beta2 = okind == DLS_OPT_RMSPROP ? arg(opt, "alpha", 0.99) : arg(opt, "beta2", 0.999);
     call(S, "dls_rt_optimizer",
          {okind, arg(opt, "lr", 0.01), arg(opt, "momentum", 0), arg(opt, "beta1", 0.9), beta2, arg(opt, "eps", 1e-8),
           arg(opt, "weight_decay", okind == DLS_OPT_ADAMW ? 0.01 : 0), static_cast<int32_t>(arg(opt, "nesterov", 0))});
     for (const sema::Call& s : tc_.schedules) {
-      if (s.name == "step")
+      const sema::OpInfo* info = sema::findOp(s.name, {sema::OpCategory::Schedule});
+      const int code = info ? info->opcode : -1;
+      if (code == DLS_SCHED_CONSTANT) {
+        // the optimizer's rate throughout: nothing to declare
+      } else if (code == DLS_SCHED_STEP)
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_STEP}, arg(s, "every", 1), arg(s, "gamma", 0.1), 0.0, 0.0});
-      else if (s.name == "cosine")
+      else if (code == DLS_SCHED_COSINE)
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_COSINE}, arg(s, "t_max", 0), arg(s, "eta_min", 0), 0.0, 0.0});
-      else if (s.name == "warmup")
+      else if (code == DLS_SCHED_WARMUP)
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_WARMUP}, arg(s, "steps", 0), 0.0, 0.0, 0.0});
-      else if (s.name == "multistep") {
+      else if (code != DLS_SCHED_MULTISTEP) {
+        diags_.report(Code::E1004, s.span, fmt::format("schedule `{}` is not supported by the runtime yet", s.name));
+        return;
+      } else {
         // Three milestones per call; chained schedules multiply, so further calls carry the rest.
         std::vector<int64_t> ms;
         if (auto it = s.args.find("milestones"); it != s.args.end())
@@ -504,7 +525,7 @@ private:
       if (info_[n.id].opcode < 0) continue;
       std::vector<int32_t> ts;
       std::vector<double> as;
-      operands(n, ts, as);
+      if (!operands(n, ts, as)) return;
       LineCol lc = sm_.lineCol(n.span);
       call(S, "dls_rt_op", {int32_t{info_[n.id].opcode}, I32Array{ts}, static_cast<int32_t>(ts.size()), F64Array{as},
                             static_cast<int32_t>(as.size()), static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
@@ -520,9 +541,15 @@ private:
     }
     LineCol llc = sm_.lineCol(tc_.loss->span);
     std::vector<int32_t> lt = {valueTensor_[net_.output], labelTensor_, lossTensor_};
-    std::vector<double> la = {arg(*tc_.loss, "label_smoothing", 0)};
-    call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, int32_t{1}, static_cast<int32_t>(llc.line),
-                          static_cast<int32_t>(llc.col)});
+    std::vector<double> la;
+    const schema::OpRow* lossRow = schema::find(lossCode);
+    for (int i = 0; lossRow && i < lossRow->nattrs(); ++i) {
+      const schema::AttrRow& r = lossRow->attrsBegin()[i];
+      auto it = tc_.loss->args.find(std::string(r.name));
+      la.push_back(schemaValue(r, it == tc_.loss->args.end() ? nullptr : &it->second.value).value_or(r.dflt));
+    }
+    call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
+                          static_cast<int32_t>(llc.line), static_cast<int32_t>(llc.col)});
     lossOp_ = nextOp_++;
     call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[net_.output], lossTensor_});
 
@@ -569,82 +596,53 @@ private:
     return out;
   }
 
-  int32_t paramByRole(const Node& n, sema::ParamRole role) const {
-    for (int p : n.params)
-      if (net_.params[p].role == role) return paramTensor_[p];
-    return -1;
+  // The value of one schema attribute (dlspec/ops.def) from `attrs` (a node's, or a loss call's arguments):
+  // integers and numbers as they are, booleans as 0/1, words as their index in the row's list; the row's
+  // default when absent. nullopt: a required attribute is missing or a word is not the row's.
+  static std::optional<double> schemaValue(const schema::AttrRow& r, const AttrValue* v) {
+    if (!v) return r.required() ? std::nullopt : std::optional<double>(r.dflt);
+    if (const auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(v)) return *d;
+    if (const auto* b = std::get_if<bool>(v)) return *b ? 1.0 : 0.0;
+    if (const auto* w = std::get_if<std::string>(v); w && r.type == schema::AttrType::ENUM) {
+      const int k = r.wordIndex(*w);
+      if (k >= 0) return static_cast<double>(k);
+    }
+    return std::nullopt;
   }
 
-  void operands(const Node& n, std::vector<int32_t>& ts, std::vector<double>& as) {
-    auto in = [&](size_t i) { return valueTensor_[n.inputs[i]]; };
-    int32_t out = valueTensor_[n.output];
-    auto i64 = [&](const char* name) { return static_cast<double>(n.intAttr(name)); };
-    switch (info_[n.id].opcode) {
-      case DLS_OP_DENSE:
-      case DLS_OP_CONV2D:
-        ts = {in(0), paramByRole(n, sema::ParamRole::Weight), paramByRole(n, sema::ParamRole::Bias), out};
-        if (info_[n.id].opcode == DLS_OP_CONV2D)
-          as = {i64("stride_h"), i64("stride_w"), i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right"),
-                i64("dilation_h"), i64("dilation_w"), static_cast<double>(n.intAttr("groups", 1))};
-        break;
-      case DLS_OP_LOCAL:
-        ts = {in(0), paramByRole(n, sema::ParamRole::Weight), paramByRole(n, sema::ParamRole::Bias), out};
-        as = {i64("stride_h"), i64("stride_w"), i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right")};
-        break;
-      case DLS_OP_REORG:
-        ts = {in(0), out};
-        as = {static_cast<double>(n.intAttr("stride", 2)), static_cast<double>(n.intAttr("extra", 0))};
-        break;
-      case DLS_OP_MAXPOOL:
-      case DLS_OP_AVGPOOL:
-        ts = {in(0), out, -1};
-        as = {i64("kernel_h"), i64("kernel_w"), i64("stride_h"), i64("stride_w"),
-              i64("pad_top"), i64("pad_left"), i64("pad_bottom"), i64("pad_right")};
-        break;
-      case DLS_OP_BATCH_NORM:
-        ts = {in(0), paramByRole(n, sema::ParamRole::Gamma), paramByRole(n, sema::ParamRole::Beta),
-              paramByRole(n, sema::ParamRole::RunningMean), paramByRole(n, sema::ParamRole::RunningVar), out};
-        as = {n.floatAttr("eps", 1e-5), n.floatAttr("momentum", 0.1)};
-        break;
-      case DLS_OP_LAYER_NORM:
-        ts = {in(0), paramByRole(n, sema::ParamRole::Gamma), paramByRole(n, sema::ParamRole::Beta), out};
-        as = {n.floatAttr("eps", 1e-5)};
-        break;
-      case DLS_OP_DROPOUT: ts = {in(0), out}; as = {n.floatAttr("p", 0.5)}; break;
-      case DLS_OP_LEAKY_RELU: ts = {in(0), out}; as = {n.floatAttr("alpha", 0.01)}; break;
-      case DLS_OP_CONCAT:
-        for (size_t i = 0; i < n.inputs.size(); ++i) ts.push_back(in(i));
-        ts.push_back(out);
-        as = {static_cast<double>(n.intAttr("axis", 1))};
-        break;
-      case DLS_OP_TRANSPOSE:
-        ts = {in(0), out};
-        for (int64_t p : n.intsAttr("perm")) as.push_back(static_cast<double>(p));
-        break;
-      case DLS_OP_EMBEDDING: ts = {in(0), paramByRole(n, sema::ParamRole::Embedding), out}; break;
-      case DLS_OP_RNN:
-      case DLS_OP_GRU:
-      case DLS_OP_LSTM: {
-        // n.params in declared order: weight_ih, weight_hh and, with bias: true, bias_ih, bias_hh.
-        auto param = [&](size_t k) { return k < n.params.size() ? paramTensor_[n.params[k]] : int32_t{-1}; };
-        ts = {in(0), param(0), param(1), param(2), param(3), out};
-        double last = n.strAttr("output", "sequence") == "last" ? 1 : 0;
-        if (info_[n.id].opcode == DLS_OP_RNN) {
-          std::string a = n.strAttr("activation", "tanh");
-          as = {a == "relu" ? 1.0 : a == "leaky_relu" ? 2.0 : 0.0, n.floatAttr("alpha", 0.01), last};
-        } else if (info_[n.id].opcode == DLS_OP_GRU) {
-          as = {n.boolAttr("reset_after", true) ? 1.0 : 0.0, last};
-        } else {
-          as = {last};
-        }
-        break;
-      }
-      case DLS_OP_UPSAMPLE: ts = {in(0), out}; as = {static_cast<double>(n.intAttr("factor", 2))}; break;
-      default:
-        for (size_t i = 0; i < n.inputs.size(); ++i) ts.push_back(in(i));
-        ts.push_back(out);
-        break;
+  // A runtime op's tensors and attributes in the order of its row in dlspec/ops.def: the tensor letters
+  // take the node's inputs, parameters (in their declared order) and output; the attributes are the node's
+  // attributes of the same names. False (with a diagnostic) when the node lacks one the row requires.
+  bool operands(const Node& n, std::vector<int32_t>& ts, std::vector<double>& as) {
+    const schema::OpRow* row = schema::find(info_[n.id].opcode);
+    if (!row) {
+      diags_.report(Code::E1004, n.span, fmt::format("`{}` has no runtime op", n.op->name));
+      return false;
     }
+    size_t in = 0, par = 0;
+    for (char c : row->tensors) {
+      if (c == 'x') ts.push_back(in < n.inputs.size() ? valueTensor_[n.inputs[in++]] : -1);
+      else if (c == 'X') while (in < n.inputs.size()) ts.push_back(valueTensor_[n.inputs[in++]]);
+      else if (c == 'p' || c == 'q') ts.push_back(par < n.params.size() ? paramTensor_[n.params[par++]] : -1);
+      else if (c == 'y') ts.push_back(valueTensor_[n.output]);
+      else ts.push_back(-1);  // s: runtime-owned
+    }
+    const schema::AttrRow* a = row->attrsBegin();
+    for (int i = 0; i < row->nattrs(); ++i) {
+      const schema::AttrRow& r = a[i];
+      if (r.type == schema::AttrType::INTS) {
+        for (int64_t v : n.intsAttr(std::string(r.name))) as.push_back(static_cast<double>(v));
+        continue;
+      }
+      std::optional<double> v = schemaValue(r, n.attr(std::string(r.name)));
+      if (!v) {
+        diags_.report(Code::E1004, n.span, fmt::format("`{}`: no value for the runtime attribute `{}`", n.op->name, r.name));
+        return false;
+      }
+      as.push_back(*v);
+    }
+    return true;
   }
 
   void emitSteps() {

@@ -63,13 +63,14 @@ bool Analyzer::convertArg(const OpInfo& op, const AttrSpec& sp, const Const& c, 
   };
   auto rangeErr = [&](double v) {
     std::string range = sp.max == kNoMax ? fmt::format("{} {}", sp.minExclusive ? "greater than" : "at least", fmtNum(sp.min))
-                        : sp.min == kNoMin ? fmt::format("at most {}", fmtNum(sp.max))
-                                           : fmt::format("in {}{}, {}]", sp.minExclusive ? "(" : "[", fmtNum(sp.min), fmtNum(sp.max));
+                        : sp.min == kNoMin ? fmt::format("{} {}", sp.maxExclusive ? "less than" : "at most", fmtNum(sp.max))
+                                           : fmt::format("in {}{}, {}{}", sp.minExclusive ? "(" : "[", fmtNum(sp.min), fmtNum(sp.max),
+                                                         sp.maxExclusive ? ")" : "]");
     diags.report(Code::E0212, c.span, sp.name, op.name, range, fmtNum(v)).primary("out of range");
     return false;
   };
   auto checkRange = [&](double v) {
-    if (v < sp.min || v > sp.max || (sp.minExclusive && v == sp.min)) return rangeErr(v);
+    if (v < sp.min || v > sp.max || (sp.minExclusive && v == sp.min) || (sp.maxExclusive && v == sp.max)) return rangeErr(v);
     return true;
   };
   auto checkInt = [&](const Const& x, int64_t& v) {

@@ -37,7 +37,8 @@ std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const 
 
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n) {
   const Type& x = *in[0];
-  if (x.shape.unknownRank || x.shape.rank() != 4 || !x.shape.dims[1].isConst()) return std::nullopt;
+  if (x.shape.unknownRank || x.shape.rank() < 3 || !x.shape.dims[1].isConst()) return std::nullopt;
+  // conv1d: kernel_h is 1 (its window rule's view)
   int64_t perOut = x.shape.dims[1].value / n.intAttr("groups", 1) * n.intAttr("kernel_h") * n.intAttr("kernel_w");
   return times(times(perSample(out), perOut), 2);
 }

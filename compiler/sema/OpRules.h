@@ -9,7 +9,7 @@ namespace dls::sema::rules {
 // Shapes (network: inputs carry the batch dim first).
 void dense(ShapeCtx&);        // [N, K] or a sequence [N, T, K] (last axis)
 void recurrent(ShapeCtx&);    // rnn, gru, lstm: [N, T, F] -> [N, T, units] or [N, units]
-void conv2d(ShapeCtx&);
+void conv(ShapeCtx&);         // conv2d over [N, C, H, W]; conv1d over [N, C, L] (an integer `kernel`)
 void pool2d(ShapeCtx&);
 void globalAvgPool(ShapeCtx&);
 void batchNorm(ShapeCtx&);
@@ -37,7 +37,7 @@ void datasetLevel(ShapeCtx&);  // shuffle, batch, split, repeat: the sample is u
 // The one window rule of conv and pooling: reads kernel/stride/pad/dilation, writes the normalised
 // kernel_h … dilation_w attributes and the output spatial dims; rejects windows larger than the padded
 // input and outputs that collapse to zero. `isConv` picks the codes and stride default (pool: = kernel).
-bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW);
+bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW, const char* widthName = "width");
 // One spatial dim of the window rule (exposed for tests): nullopt when the window does not fit.
 std::optional<int64_t> windowOut(int64_t in, int64_t kernel, int64_t stride, int64_t padBefore, int64_t padAfter,
                                  int64_t dilation);

@@ -5,6 +5,7 @@
 
 #include <unordered_map>
 
+#include "dlspec/OpSchema.h"
 #include "dlspec/runtime.h"
 #include "sema/OpRules.h"
 
@@ -62,6 +63,36 @@ const auto PIPE = OpCategory::Pipeline;
 
 AttrSpec init() { return {.name = "init", .type = AttrType::Init, .optional = true}; }
 
+// The attributes a runtime op shares with its row in dlspec/ops.def (the same name) take that row's default
+// and, where the table sets no stricter one, its range: the schema is the one copy of them.
+void fromSchema(OpInfo& op) {
+  const bool runtimeOp = op.category == LAYER || op.category == ACT || op.category == STRUCT || op.category == OpCategory::Loss;
+  const schema::OpRow* row = runtimeOp && op.opcode >= 0 ? schema::find(op.opcode) : nullptr;
+  if (!row) return;
+  for (AttrSpec& a : op.attrs) {
+    const schema::AttrRow* r = row->attr(a.name);
+    if (!r || r->type == schema::AttrType::INTS) continue;
+    if (!r->required()) {
+      switch (r->type) {
+        case schema::AttrType::INT: a.dflt = I(static_cast<int64_t>(r->dflt)); break;
+        case schema::AttrType::FLOAT: a.dflt = F(r->dflt); break;
+        case schema::AttrType::BOOL: a.dflt = B(r->dflt != 0); break;
+        case schema::AttrType::ENUM: {
+          std::string_view w = r->words;
+          for (int i = 0; i < static_cast<int>(r->dflt); ++i) w = w.substr(w.find('|') + 1);
+          a.dflt = AV{std::string(w.substr(0, w.find('|')))};
+          a.words = r->words;
+          break;
+        }
+        case schema::AttrType::INTS: break;
+      }
+    }
+    if (r->type != schema::AttrType::INT && r->type != schema::AttrType::FLOAT) continue;  // words and booleans
+    if (a.min == kNoMin && r->lo != -schema::kNoLimit) a.min = r->lo, a.minExclusive = r->flags & schema::kLoOpen;
+    if (a.max == kNoMax && r->hi != schema::kNoLimit) a.max = r->hi, a.maxExclusive = r->flags & schema::kHiOpen;
+  }
+}
+
 std::vector<OpInfo> build() {
   std::vector<OpInfo> t;
   // Every activation is non-linear; `gain` is its second-moment gain at initialisation (see OpInfo::gain).
@@ -86,13 +117,28 @@ std::vector<OpInfo> build() {
                          {.name = "stride", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
                          {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"},
                          {.name = "dilation", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
-                         {.name = "groups", .type = AttrType::Int, .dflt = I(1), .min = 1},
+                         {.name = "groups", .type = AttrType::Int},
                          {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
                          {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
                          init()},
-               .shape = conv2d, .kind = SemKind::Real, .params = convParams, .opcode = DLS_OP_CONV2D,
+               .shape = conv, .kind = SemKind::Real, .params = convParams, .opcode = DLS_OP_CONV2D,
                .flops = convFlops, .doc = "2-D convolution over [N, C, H, W]", .matmul = true, .hasWeights = true,
                .spatial = true});
+  t.push_back({.name = "conv1d", .category = LAYER,
+               .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
+                         {.name = "kernel", .type = AttrType::Int, .min = 1, .positional = 1},
+                         {.name = "stride", .type = AttrType::Int},
+                         {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"},
+                         {.name = "dilation", .type = AttrType::Int},
+                         {.name = "groups", .type = AttrType::Int},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         {.name = "in", .type = AttrType::Int, .dflt = I(0), .min = 0},
+                         init()},
+               .shape = conv, .kind = SemKind::Real, .params = convParams, .opcode = DLS_OP_CONV1D,
+               .flops = convFlops,
+               .doc = "1-D convolution over [N, C, L] (torch.nn.functional.conv1d); `pad`: an integer (both ends), "
+                      "[left, right], `same` or `valid`",
+               .matmul = true, .hasWeights = true, .spatial = true});
   for (auto [n, opc] : {std::pair{"maxpool", int(DLS_OP_MAXPOOL)}, std::pair{"avgpool", int(DLS_OP_AVGPOOL)}}) {
     std::vector<AttrSpec> a = {{.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
                                {.name = "stride", .type = AttrType::IntOrPair, .min = 1, .positional = 1, .optional = true},
@@ -105,17 +151,16 @@ std::vector<OpInfo> build() {
   t.push_back({.name = "global_avgpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_AVGPOOL,
                .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]", .spatial = true});
   t.push_back({.name = "batch_norm", .category = LAYER,
-               .attrs = {{.name = "eps", .type = AttrType::Float, .dflt = F(1e-5), .min = 0, .minExclusive = true},
-                         {.name = "momentum", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1}},
+               .attrs = {{.name = "eps", .type = AttrType::Float}, {.name = "momentum", .type = AttrType::Float}},
                .shape = batchNorm, .kind = SemKind::Real, .params = normParams, .opcode = DLS_OP_BATCH_NORM,
                .flops = normFlops, .doc = "batch normalisation over the channel axis", .normalization = true,
                .batchStatistics = true});
   t.push_back({.name = "layer_norm", .category = LAYER,
-               .attrs = {{.name = "eps", .type = AttrType::Float, .dflt = F(1e-5), .min = 0, .minExclusive = true}},
+               .attrs = {{.name = "eps", .type = AttrType::Float}},
                .shape = layerNorm, .kind = SemKind::Real, .params = layerNormParams, .opcode = DLS_OP_LAYER_NORM,
                .flops = normFlops, .doc = "layer normalisation over the last axis", .normalization = true});
   t.push_back({.name = "dropout", .category = LAYER,
-               .attrs = {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 0.999999, .positional = 0}},
+               .attrs = {{.name = "p", .type = AttrType::Float, .positional = 0}},
                .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation",
                .passThrough = true});
   t.push_back({.name = "embedding", .category = LAYER,
@@ -128,21 +173,20 @@ std::vector<OpInfo> build() {
     std::vector<AttrSpec> a = {{.name = "units", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 0}};
     a.insert(a.end(), extra.begin(), extra.end());
     a.push_back({.name = "bias", .type = AttrType::Bool, .dflt = B(true)});
-    a.push_back({.name = "output", .type = AttrType::Enum, .dflt = S("sequence"), .words = "sequence|last"});
+    a.push_back({.name = "output", .type = AttrType::Enum});
     a.push_back(init());
     return a;
   };
   t.push_back({.name = "rnn", .category = LAYER,
-               .attrs = recurrentAttrs({{.name = "activation", .type = AttrType::Enum, .dflt = S("tanh"),
-                                         .words = "tanh|relu|leaky_relu"},
-                                        {.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0}}),
+               .attrs = recurrentAttrs({{.name = "activation", .type = AttrType::Enum},
+                                        {.name = "alpha", .type = AttrType::Float}}),
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "activation: leaky_relu", .opcode = DLS_OP_RNN, .flops = recurrentFlops,
                .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
                       "(`alpha`: leaky_relu's slope)",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "gru", .category = LAYER,
-               .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool, .dflt = B(true)}}),
+               .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool}}),
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "reset_after: false", .opcode = DLS_OP_GRU, .flops = recurrentFlops,
                .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
@@ -153,11 +197,10 @@ std::vector<OpInfo> build() {
                .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "upsample", .category = LAYER,
-               .attrs = {{.name = "factor", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0}},
+               .attrs = {{.name = "factor", .type = AttrType::Int, .positional = 0}},
                .shape = upsample, .opcode = DLS_OP_UPSAMPLE, .flops = noFlops, .doc = "nearest-neighbour upsampling"});
   t.push_back({.name = "reorg", .category = LAYER,
-               .attrs = {{.name = "stride", .type = AttrType::Int, .dflt = I(2), .min = 1, .positional = 0},
-                         {.name = "extra", .type = AttrType::Int, .dflt = I(0), .min = 0}},
+               .attrs = {{.name = "stride", .type = AttrType::Int, .positional = 0}, {.name = "extra", .type = AttrType::Int}},
                .shape = reorg, .cpu = true, .cuda = true, .opcode = DLS_OP_REORG, .flops = noFlops,
                .doc = "darknet's reorg: [N, C, H, W] -> [N, C*s*s, H/s, W/s] in darknet's element order (not the "
                       "standard space-to-depth; C divisible by s*s); `extra: k`: each sample flat, then k zeros"});
@@ -168,7 +211,7 @@ std::vector<OpInfo> build() {
                          {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"},
                          {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
                          init()},
-               .shape = conv2d, .kind = SemKind::Real, .params = localParams, .cpu = true, .cuda = true,
+               .shape = conv, .kind = SemKind::Real, .params = localParams, .cpu = true, .cuda = true,
                .opcode = DLS_OP_LOCAL, .flops = convFlops,
                .doc = "locally connected 2-D layer (darknet's [local]): conv's window without weight sharing; "
                       "weight [OH*OW, filters, C, KH, KW], bias [filters, OH, OW]",
@@ -176,7 +219,7 @@ std::vector<OpInfo> build() {
   // ---- activations ----
   act("relu", DLS_OP_RELU, SemKind::Real, 0.5);
   act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real, 0.5 * (1 + 0.01 * 0.01),
-      {{.name = "alpha", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .positional = 0}});
+      {{.name = "alpha", .type = AttrType::Float, .min = 0, .positional = 0}});
   act("gelu", DLS_OP_GELU, SemKind::Real, 0.5);
   act("tanh", DLS_OP_TANH, SemKind::Real, 1.0);  // about linear near zero
   act("sigmoid", DLS_OP_SIGMOID, SemKind::SigmoidProbs, 1.0 / 16.0, {}, elementFlops, softmaxLike);
@@ -206,7 +249,7 @@ std::vector<OpInfo> build() {
                .shape = add, .kind = SemKind::Real, .opcode = DLS_OP_ADD, .flops = elementFlops,
                .doc = "elementwise sum; also written a + b"});
   t.push_back({.name = "concat", .category = STRUCT, .minInputs = 2, .maxInputs = -1, .inputsFromArgs = true,
-               .attrs = {{.name = "axis", .type = AttrType::Int, .dflt = I(1)}},
+               .attrs = {{.name = "axis", .type = AttrType::Int}},
                .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops});
   // ---- pipeline steps (per sample) ----
   auto pipe = [&](std::string_view n, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
@@ -251,7 +294,7 @@ std::vector<OpInfo> build() {
                  .attrs = std::move(a), .cpu = opcode >= 0, .cuda = opcode >= 0, .opcode = opcode});
   };
   loss("cross_entropy", DLS_OP_CROSS_ENTROPY,
-       {{.name = "label_smoothing", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999}});
+       {{.name = "label_smoothing", .type = AttrType::Float, .max = 0.999999}});
   loss("nll", DLS_OP_NLL);
   loss("bce_with_logits", DLS_OP_BCE_WITH_LOGITS);
   loss("bce", DLS_OP_BCE);
@@ -286,18 +329,18 @@ std::vector<OpInfo> build() {
                                    {.name = "momentum", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999},
                                    wd0}, true);
   // ---- schedules ----
-  auto sched = [&](std::string_view n, std::vector<AttrSpec> a) {
+  auto sched = [&](std::string_view n, int code, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::Schedule, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
-                 .differentiable = false});
+                 .differentiable = false, .opcode = code});
   };
-  sched("constant", {});
-  sched("step", {{.name = "every", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
+  sched("constant", DLS_SCHED_CONSTANT, {});
+  sched("step", DLS_SCHED_STEP, {{.name = "every", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
                  {.name = "gamma", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1, .minExclusive = true}});
-  sched("multistep", {{.name = "milestones", .type = AttrType::IntList, .positional = 0},
+  sched("multistep", DLS_SCHED_MULTISTEP, {{.name = "milestones", .type = AttrType::IntList, .positional = 0},
                       {.name = "gamma", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1, .minExclusive = true}});
-  sched("cosine", {{.name = "t_max", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
+  sched("cosine", DLS_SCHED_COSINE, {{.name = "t_max", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
                    {.name = "eta_min", .type = AttrType::Float, .dflt = F(0), .min = 0}});
-  sched("warmup", {{.name = "steps", .type = AttrType::Int, .min = 1, .positional = 0, .units = "step|steps"}});
+  sched("warmup", DLS_SCHED_WARMUP, {{.name = "steps", .type = AttrType::Int, .min = 1, .positional = 0, .units = "step|steps"}});
   // ---- initialisers ----
   auto ini = [&](std::string_view n, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::Initializer, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
@@ -313,8 +356,9 @@ std::vector<OpInfo> build() {
   ini("he", {});
   ini("glorot", {});
   // ---- metrics ----
-  for (const char* m : {"accuracy", "loss"})
-    t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false});
+  for (auto [m, code] : {std::pair{"accuracy", int(DLS_METRIC_ACCURACY)}, std::pair{"loss", int(DLS_METRIC_LOSS)}})
+    t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false,
+                 .opcode = code});
   // ---- docs of the entries whose helpers above take none (docs/ops.md and `dlspec ops` print them) ----
   struct Doc {
     OpCategory category;
@@ -380,6 +424,7 @@ std::vector<OpInfo> build() {
   for (OpInfo& op : t)
     for (const Doc& d : docs)
       if (op.doc.empty() && op.category == d.category && op.name == d.name) op.doc = d.doc;
+  for (OpInfo& op : t) fromSchema(op);
   return t;
 }
 

@@ -47,6 +47,7 @@ struct AttrSpec {
   bool minExclusive = false;      // (min, max] instead of [min, max]
   bool optional = false;          // may be absent, with no default (maxpool stride = kernel)
   std::string_view units = {};    // units accepted after the value ("epoch|epochs"), "|"-separated
+  bool maxExclusive = false;      // [min, max) instead of [min, max]
 };
 
 // What a shape rule sees and produces. Network rules see the batch dim; pipeline rules see one sample.

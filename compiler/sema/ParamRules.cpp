@@ -30,7 +30,10 @@ std::vector<ParamDesc> convParams(const Type& in, const Node& n) {
   int64_t cg = c < 0 ? -1 : c / g;
   int64_t fanIn = cg < 0 ? 0 : cg * kh * kw, fanOut = f * kh * kw;
   std::vector<ParamDesc> p;
-  p.push_back({"weight", shape({f, cg, kh, kw}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  // conv1d's weight is torch's [F, C/groups, K] (the same values as the [F, C/groups, 1, K] its kernel reads).
+  const bool one = n.op && n.op->attr("kernel") && n.op->attr("kernel")->type == AttrType::Int;
+  p.push_back({"weight", one ? shape({f, cg, kw}) : shape({f, cg, kh, kw}), ParamRole::Weight, true, InitKind::TorchDefault, 0,
+               0, fanIn, fanOut});
   if (n.boolAttr("bias", true))
     p.push_back({"bias", shape({f}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
   return p;

@@ -138,29 +138,64 @@ void recurrent(ShapeCtx& c) {
   if (c.s("output") == "last") c.out.shape.dims.erase(c.out.shape.dims.begin() + 1);
 }
 
-void conv2d(ShapeCtx& c) {
+// conv2d over [N, C, H, W]; conv1d over [N, C, L] (its `kernel` is an integer), checked as conv2d's window on
+// the view [N, C, 1, L] with nothing along the height (the runtime runs it so, ops.def CONV1D).
+void conv(ShapeCtx& c) {
   const Type& x = *c.in[0];
+  const bool one = c.op.attr("kernel")->type == AttrType::Int;
   if (!needFloat(c)) return;
-  if (!needRank(c, 4, "a [N, channels, height, width] input",
-                "reshape the samples to [channels, height, width] in the pipeline")) return;
+  if (!needRank(c, one ? 3 : 4, one ? "a [N, channels, length] input" : "a [N, channels, height, width] input",
+                one ? "reshape the samples to [channels, length] in the pipeline"
+                    : "reshape the samples to [channels, height, width] in the pipeline")) return;
   int64_t filters = c.i("filters"), groups = c.i("groups", 1);
   const Dim& C = x.shape.dims[1];
   int64_t declared = c.i("in", 0);
   if (declared > 0 && C.isConst() && C.value != declared) {
-    c.fail(Code::E0208, fmt::format("`conv2d` declares {} input channels, but its input has {}", declared, C.value),
+    c.fail(Code::E0208, fmt::format("`{}` declares {} input channels, but its input has {}", c.op.name, declared, C.value),
            fmt::format("declared `in: {}`", declared), fmt::format("use `in: {}` or drop `in:` to infer it", C.value));
     return;
   }
   if (C.isConst() && (C.value % groups != 0 || filters % groups != 0)) {
-    c.fail(Code::E0212, fmt::format("argument `groups` of `conv2d` must divide the input channels ({}) and the filters ({}), found {}",
-                                    C.value, filters, groups),
+    c.fail(Code::E0212, fmt::format("argument `groups` of `{}` must divide the input channels ({}) and the filters ({}), found {}",
+                                    c.op.name, C.value, filters, groups),
            "groups do not divide the channels", "", {});
     return;
   }
   Dim h, w;
-  if (!window(c, true, h, w)) return;
+  if (!one) {
+    if (!window(c, true, h, w)) return;
+    c.out = outLike(x);
+    c.out.shape = Shape{{x.shape.dims[0], Dim::constant(filters), h, w}};
+    return;
+  }
+  // The 1-D arguments as the view's: kernel [1, k], stride [1, s], dilation [1, d], pad [0, left, 0, right].
+  const std::map<std::string, Attr> given = c.attrs;
+  const int64_t k = c.i("kernel"), s = c.i("stride", 1), d = c.i("dilation", 1);
+  c.set("kernel", std::vector<int64_t>{1, k}), c.set("stride", std::vector<int64_t>{1, s});
+  c.set("dilation", std::vector<int64_t>{1, d});
+  if (auto it = c.attrs.find("pad"); it != c.attrs.end()) {
+    if (const auto* p = std::get_if<int64_t>(&it->second.value)) c.set("pad", std::vector<int64_t>{0, *p, 0, *p});
+    else if (const auto* l = std::get_if<std::vector<int64_t>>(&it->second.value); l && l->size() == 2)
+      c.set("pad", std::vector<int64_t>{0, (*l)[0], 0, (*l)[1]});
+    else if (l) {
+      c.fail(Code::E0212, fmt::format("argument `pad` of `{}` takes an integer, [left, right], `same` or `valid`, found {} values",
+                                      c.op.name, l->size()),
+             "too many padding values", "", {});
+      return;
+    }
+  }
+  Type view = x;
+  view.shape.dims.insert(view.shape.dims.begin() + 2, Dim::constant(1));
+  c.in[0] = &view;
+  const bool ok = window(c, true, h, w, "length");
+  c.in[0] = &x;
+  for (const char* n : {"kernel", "stride", "dilation", "pad"}) {
+    if (auto g = given.find(n); g != given.end()) c.attrs[n] = g->second;
+    else c.attrs.erase(n);
+  }
+  if (!ok) return;
   c.out = outLike(x);
-  c.out.shape = Shape{{x.shape.dims[0], Dim::constant(filters), h, w}};
+  c.out.shape = Shape{{x.shape.dims[0], Dim::constant(filters), w}};
 }
 
 void pool2d(ShapeCtx& c) {

@@ -57,8 +57,8 @@ NetworkSummary summarize(const Program& p, const Network& n) {
     if (nd.op->opcode == kOpcodeView) r.activationBytes = 0;  // aliases its input
     s.params += r.params;
     accumulate(s.flops, r.flops);
-    static const std::set<std::string_view> products = {"dense", "conv2d", "local", "rnn", "gru", "lstm"};
-    if (products.count(nd.op->name)) accumulate(s.macFlops, r.flops);
+    // Learned products (dense, convolutions, local, recurrent cells): the op table's columns, not names.
+    if (nd.op->matmul || nd.op->recurrent) accumulate(s.macFlops, r.flops);
     accumulate(s.activationBytes, r.activationBytes);
     s.rows.push_back(std::move(r));
   }

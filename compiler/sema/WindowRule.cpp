@@ -27,7 +27,7 @@ namespace {
 std::string pair(int64_t a, int64_t b) { return a == b ? fmt::format("{}", a) : fmt::format("{}x{}", a, b); }
 }  // namespace
 
-bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW) {
+bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW, const char* widthName) {
   const Type& x = *c.in[0];
   std::vector<int64_t> k = c.ints("kernel");
   if (k.size() != 2) return false;
@@ -94,7 +94,7 @@ bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW) {
                  : one(H, k[0], s[0], pt, pb, d[0], "height", outH);
   bool okW = pad && std::holds_alternative<std::string>(*pad) && std::get<std::string>(*pad) == "same" && !W.isConst()
                  ? true
-                 : one(W, k[1], s[1], pl, pr, d[1], "width", outW);
+                 : one(W, k[1], s[1], pl, pr, d[1], widthName, outW);
   return okH && okW;
 }
 

@@ -1,10 +1,44 @@
 #include "OpDecode.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+
+#include "dlspec/OpSchema.h"
 
 namespace dls {
 
 static int64_t tail_numel(const dls_tensor_desc& t) { return t.rank <= 1 ? 1 : t.numel / t.dims[0]; }
+
+// The checks every op's row in dlspec/ops.def implies: the operand count and which operands are required
+// (its tensor letters), the attribute count and each attribute's range. Trailing attributes that have a
+// default may be left out: they take it.
+static void check_schema(const schema::OpRow& row, Op& op, const std::function<void(const std::string&)>& bad) {
+  const auto& T = op.tensors;
+  const size_t fixed = row.tensors.size() - (row.variadic() ? 1 : 0);
+  if (row.variadic() ? T.size() < fixed + 2 : T.size() != fixed)
+    bad(fmt::format("expects {}{} tensors, got {}", row.variadic() ? "at least " : "", row.variadic() ? fixed + 2 : fixed,
+                    T.size()));
+  for (size_t i = 0, k = 0; k < row.tensors.size(); ++k) {
+    const char c = row.tensors[k];
+    const size_t n = c == 'X' ? T.size() - fixed : 1;
+    for (size_t j = 0; j < n; ++j, ++i)
+      if (c != 'q' && c != 's' && T[i].id < 0) bad(fmt::format("tensor {} is required", i));
+  }
+  const schema::AttrRow* a = row.attrsBegin();
+  const int na = row.nattrs();
+  const bool list = na > 0 && a[na - 1].type == schema::AttrType::INTS;
+  const size_t want = size_t(na - (list ? 1 : 0)) + (list ? size_t(T[0].rank) : 0);
+  while (!list && op.attrs.size() < want && !a[op.attrs.size()].required()) op.attrs.push_back(a[op.attrs.size()].dflt);
+  if (op.attrs.size() != want) bad(fmt::format("expects {} attributes, got {}", want, op.attrs.size()));
+  for (size_t i = 0; i < want; ++i) {
+    const schema::AttrRow& r = a[std::min<size_t>(i, size_t(na - 1))];
+    if (!r.accepts(op.attrs[i]))
+      bad(fmt::format("attribute {} = {} is out of its range {}{}, {}{}{}", r.name, op.attrs[i], r.flags & schema::kLoOpen ? "(" : "[",
+                      r.lo, r.hi, r.flags & schema::kHiOpen ? ")" : "]",
+                      r.type == schema::AttrType::FLOAT ? "" : " (an integer)"));
+  }
+}
 
 void decode_op(const dls_rt* rt, Op& op) {
   dls_op_desc& d = op.d;
@@ -13,18 +47,11 @@ void decode_op(const dls_rt* rt, Op& op) {
   auto bad = [&](const std::string& why) {
     fail(Diag::R0504, where, fmt::format("{} op: {}", opcode_name(d.opcode), why));
   };
-  auto need = [&](int n) {
-    if ((int)T.size() != n) bad(fmt::format("expects {} tensors, got {}", n, T.size()));
-  };
-  auto nattr = [&](int n) {
-    if ((int)op.attrs.size() < n) bad(fmt::format("expects {} attributes, got {}", n, op.attrs.size()));
-  };
-  auto present = [&](int i) {
-    if (T[i].id < 0) bad(fmt::format("tensor {} is required", i));
-  };
+  const schema::OpRow* row = schema::find(d.opcode);
+  if (!row) bad(fmt::format("unknown opcode {}", d.opcode));
+  check_schema(*row, op, bad);
   switch (d.opcode) {
     case DLS_OP_DENSE: {
-      need(4), present(0), present(1), present(3);
       d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
       // A sequence [N, T, K]: every step, over the last axis (rows N*T).
       if (T[0].rank == 3 && T[1].rank == 2 && T[1].dims[1] != d.cols && T[1].dims[1] == T[0].dims[2])
@@ -34,34 +61,48 @@ void decode_op(const dls_rt* rt, Op& op) {
       if (T[2].id >= 0 && T[2].numel != T[1].dims[0]) bad("bias size differs from the output features");
       break;
     }
-    case DLS_OP_CONV2D: {
-      need(4), nattr(9), present(0), present(1), present(3);
+    case DLS_OP_CONV2D:
+    case DLS_OP_CONV1D: {
       const double* a = op.attrs.data();
       dls_window2d& w = d.win;
-      w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3];
-      w.k = T[1].dims[0], w.kh = T[1].dims[2], w.kw = T[1].dims[3];
-      w.sh = (int64_t)a[0], w.sw = (int64_t)a[1], w.pt = (int64_t)a[2], w.pl = (int64_t)a[3];
-      w.pb = (int64_t)a[4], w.pr = (int64_t)a[5], w.dh = (int64_t)a[6], w.dw = (int64_t)a[7];
-      w.groups = (int64_t)a[8];
-      if (w.sh < 1 || w.sw < 1 || w.dh < 1 || w.dw < 1 || w.groups < 1) bad("stride, dilation and groups must be >= 1");
+      const bool one = d.opcode == DLS_OP_CONV1D;
+      const int rank = one ? 3 : 4;
+      if (T[0].rank != rank || T[1].rank != rank || T[3].rank != rank)
+        bad(one ? "input, weight and output must be [N, C, L], [F, C/groups, K] and [N, F, L']"
+                : "input, weight and output must be [N, C, H, W], [F, C/groups, KH, KW] and [N, F, OH, OW]");
+      if (one) {
+        // The conv2d view of the same buffers: x[N,C,1,L], w[F,C/groups,1,K], y[N,F,1,L'] (ops.def CONV1D).
+        w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = 1, w.w = T[0].dims[2];
+        w.k = T[1].dims[0], w.kh = 1, w.kw = T[1].dims[2];
+        w.sh = 1, w.sw = (int64_t)a[0], w.pt = 0, w.pl = (int64_t)a[1], w.pb = 0, w.pr = (int64_t)a[2];
+        w.dh = 1, w.dw = (int64_t)a[3], w.groups = (int64_t)a[4];
+      } else {
+        w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3];
+        w.k = T[1].dims[0], w.kh = T[1].dims[2], w.kw = T[1].dims[3];
+        w.sh = (int64_t)a[0], w.sw = (int64_t)a[1], w.pt = (int64_t)a[2], w.pl = (int64_t)a[3];
+        w.pb = (int64_t)a[4], w.pr = (int64_t)a[5], w.dh = (int64_t)a[6], w.dw = (int64_t)a[7];
+        w.groups = (int64_t)a[8];
+      }
       if (w.c % w.groups || w.k % w.groups || T[1].dims[1] * w.groups != w.c) bad("channels do not match groups");
+      if (w.h + w.pt + w.pb < w.dh * (w.kh - 1) + 1 || w.w + w.pl + w.pr < w.dw * (w.kw - 1) + 1)
+        bad("the window is larger than the padded input");
       w.oh = (w.h + w.pt + w.pb - w.dh * (w.kh - 1) - 1) / w.sh + 1;
       w.ow = (w.w + w.pl + w.pr - w.dw * (w.kw - 1) - 1) / w.sw + 1;
-      if (T[3].dims[0] != w.n || T[3].dims[1] != w.k || T[3].dims[2] != w.oh || T[3].dims[3] != w.ow)
-        bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[3]), w.n, w.k, w.oh, w.ow));
+      if (one ? (T[3].dims[0] != w.n || T[3].dims[1] != w.k || T[3].dims[2] != w.ow)
+              : (T[3].dims[0] != w.n || T[3].dims[1] != w.k || T[3].dims[2] != w.oh || T[3].dims[3] != w.ow))
+        bad(one ? fmt::format("output {} should be [{}, {}, {}]", shape_str(T[3]), w.n, w.k, w.ow)
+                : fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[3]), w.n, w.k, w.oh, w.ow));
       if (T[2].id >= 0 && T[2].numel != w.k) bad("bias size differs from the filters");
       break;
     }
     case DLS_OP_MAXPOOL:
     case DLS_OP_AVGPOOL: {
-      need(3), nattr(8), present(0), present(1);
       const double* a = op.attrs.data();
       dls_window2d& w = d.win;
       w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3], w.k = w.c;
       w.kh = (int64_t)a[0], w.kw = (int64_t)a[1], w.sh = (int64_t)a[2], w.sw = (int64_t)a[3];
       w.pt = (int64_t)a[4], w.pl = (int64_t)a[5], w.pb = (int64_t)a[6], w.pr = (int64_t)a[7];
       w.dh = w.dw = 1, w.groups = 1;
-      if (w.sh < 1 || w.sw < 1 || w.kh < 1 || w.kw < 1) bad("window and stride must be >= 1");
       w.oh = (w.h + w.pt + w.pb - w.kh) / w.sh + 1;
       w.ow = (w.w + w.pl + w.pr - w.kw) / w.sw + 1;
       if (T[1].dims[0] != w.n || T[1].dims[1] != w.c || T[1].dims[2] != w.oh || T[1].dims[3] != w.ow)
@@ -70,60 +111,43 @@ void decode_op(const dls_rt* rt, Op& op) {
       return;
     }
     case DLS_OP_GLOBAL_AVGPOOL:
-      need(2), present(0), present(1);
       d.rows = T[0].dims[0] * T[0].dims[1], d.cols = T[0].dims[2] * T[0].dims[3];
       if (T[1].numel != d.rows) bad("output must be [N, C]");
       break;
     case DLS_OP_BATCH_NORM:
-      need(6), nattr(2);
-      for (int i = 0; i < 6; ++i) present(i);
       d.rows = T[0].dims[0], d.cols = T[0].dims[1];  // N, C
       for (int i = 1; i <= 4; ++i)
         if (T[i].numel != d.cols) bad("gamma, beta and running statistics must have C elements");
       if (T[5].numel != T[0].numel) bad("output shape differs from input");
       break;
     case DLS_OP_LAYER_NORM:
-      need(4), nattr(1);
-      for (int i = 0; i < 4; ++i) present(i);
       d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;
       if (T[1].numel != d.cols || T[2].numel != d.cols) bad("gamma and beta must match the last axis");
       break;
     case DLS_OP_DROPOUT:
-      need(2), nattr(1), present(0), present(1);
-      if (op.attrs[0] < 0 || op.attrs[0] >= 1) bad("p must be in [0, 1)");
-      break;
     case DLS_OP_LEAKY_RELU:
-      nattr(1);
-      [[fallthrough]];
     case DLS_OP_RELU:
     case DLS_OP_RAMP:
     case DLS_OP_GELU:
     case DLS_OP_TANH:
     case DLS_OP_SIGMOID:
     case DLS_OP_COPY:
-      need(2), present(0), present(1);
       if (T[0].numel != T[1].numel) bad("input and output sizes differ");
       break;
     case DLS_OP_SOFTMAX:
     case DLS_OP_LOG_SOFTMAX:
-      need(2), present(0), present(1);
       d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;
       if (T[0].numel != T[1].numel) bad("input and output sizes differ");
       break;
     case DLS_OP_ADD:
-      need(3);
-      for (int i = 0; i < 3; ++i) present(i);
       if (T[0].numel != T[2].numel || T[1].numel != T[2].numel) bad("operands must have the same shape");
       break;
     case DLS_OP_CONCAT: {
-      if (T.size() < 3) bad("needs at least two inputs");
-      nattr(1);
       int axis = (int)op.attrs[0];
       const auto& y = T.back();
       if (axis < 0 || axis >= y.rank) bad("axis out of range");
       int64_t sum = 0;
       for (size_t i = 0; i + 1 < T.size(); ++i) {
-        present((int)i);
         for (int k = 0; k < y.rank; ++k)
           if (k != axis && T[i].dims[k] != y.dims[k]) bad("inputs differ outside the concat axis");
         sum += T[i].dims[axis];
@@ -132,8 +156,6 @@ void decode_op(const dls_rt* rt, Op& op) {
       break;
     }
     case DLS_OP_TRANSPOSE: {
-      need(2), present(0), present(1);
-      nattr(T[0].rank);
       for (int k = 0; k < T[0].rank; ++k) {
         int p = (int)op.attrs[k];
         if (p < 0 || p >= T[0].rank || T[1].dims[k] != T[0].dims[p]) bad("perm does not match the shapes");
@@ -144,9 +166,7 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_GRU:
     case DLS_OP_LSTM: {
       // x[N,T,F], w_ih[G*U,F], w_hh[G*U,U], b_ih, b_hh (both or neither), y[N,T,U] or [N,U] (runtime.h).
-      need(6), present(0), present(1), present(2), present(5);
       const int na = d.opcode == DLS_OP_RNN ? 3 : d.opcode == DLS_OP_GRU ? 2 : 1;
-      nattr(na);
       const int64_t G = d.opcode == DLS_OP_RNN ? 1 : d.opcode == DLS_OP_GRU ? 3 : 4;
       const dls_tensor_desc &x = T[0], &wi = T[1], &wh = T[2], &y = T[5];
       if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
@@ -159,15 +179,7 @@ void decode_op(const dls_rt* rt, Op& op) {
       if ((T[3].id >= 0) != (T[4].id >= 0)) bad("b_ih and b_hh must both be given or both be -1");
       for (int i = 3; i <= 4; ++i)
         if (T[i].id >= 0 && T[i].numel != G * U) bad(fmt::format("bias {} should have {} elements", shape_str(T[i]), G * U));
-      const double last = op.attrs[size_t(na - 1)];
-      if (last != 0 && last != 1) bad("output_last must be 0 or 1");
-      if (d.opcode == DLS_OP_RNN) {
-        const double act = op.attrs[0], alpha = op.attrs[1];
-        if (act != 0 && act != 1 && act != 2) bad("activation must be 0 (tanh), 1 (relu) or 2 (leaky_relu)");
-        if (!(alpha >= 0) || !std::isfinite(alpha)) bad("alpha must be a finite number >= 0");
-      } else if (d.opcode == DLS_OP_GRU && op.attrs[0] != 0 && op.attrs[0] != 1) {
-        bad("reset_after must be 0 or 1");
-      }
+      const double last = op.attrs[size_t(na - 1)];  // output: 0 sequence, 1 last
       const bool ok = last != 0 ? (y.rank == 2 && y.dims[0] == x.dims[0] && y.dims[1] == U)
                                 : (y.rank == 3 && y.dims[0] == x.dims[0] && y.dims[1] == x.dims[1] && y.dims[2] == U);
       if (!ok)
@@ -177,27 +189,22 @@ void decode_op(const dls_rt* rt, Op& op) {
       break;
     }
     case DLS_OP_EMBEDDING:
-      need(3), present(0), present(1), present(2);
       if (T[0].dtype != DLS_I32) bad("indices must be i32");
       d.rows = T[0].numel, d.cols = T[1].dims[1];
       if (T[2].numel != d.rows * d.cols) bad("output must be [indices..., D]");
       break;
     case DLS_OP_UPSAMPLE:
-      need(2), nattr(1), present(0), present(1);
       if (T[1].numel != T[0].numel * (int64_t)op.attrs[0] * (int64_t)op.attrs[0]) bad("output size is not input * factor^2");
       break;
     case DLS_OP_REORG: {
-      need(2), nattr(2), present(0), present(1);
       const dls_tensor_desc &x = T[0], &y = T[1];
       const int64_t s = (int64_t)op.attrs[0], extra = (int64_t)op.attrs[1];
-      if (extra < 0) bad("extra must be >= 0");
       d.rows = x.dims[0], d.cols = tail_numel(x);
       if (extra > 0) {
         if (y.dims[0] != d.rows || y.numel != d.rows * (d.cols + extra))
           bad(fmt::format("output {} should be [{}, {}] (the input flat, then {} zeros)", shape_str(y), d.rows, d.cols + extra, extra));
         break;
       }
-      if (s < 1) bad("stride must be >= 1");
       if (x.rank != 4) bad(fmt::format("input {} is not [N, C, H, W]", shape_str(x)));
       if (x.dims[1] % (s * s) || x.dims[2] % s || x.dims[3] % s)
         bad(fmt::format("input {} needs channels divisible by {} and height and width divisible by {}", shape_str(x), s * s, s));
@@ -207,7 +214,6 @@ void decode_op(const dls_rt* rt, Op& op) {
       break;
     }
     case DLS_OP_LOCAL: {
-      need(4), nattr(6), present(0), present(1), present(3);
       const double* a = op.attrs.data();
       dls_window2d& w = d.win;
       if (T[0].rank != 4 || T[1].rank != 4 || T[3].rank != 4) bad("input, weight and output must be rank 4");
@@ -215,8 +221,6 @@ void decode_op(const dls_rt* rt, Op& op) {
       w.k = T[3].dims[1], w.kh = T[1].dims[2], w.kw = T[1].dims[3];
       w.sh = (int64_t)a[0], w.sw = (int64_t)a[1], w.pt = (int64_t)a[2], w.pl = (int64_t)a[3];
       w.pb = (int64_t)a[4], w.pr = (int64_t)a[5], w.dh = w.dw = 1, w.groups = 1;
-      if (w.sh < 1 || w.sw < 1) bad("stride must be >= 1");
-      if (w.pt < 0 || w.pl < 0 || w.pb < 0 || w.pr < 0) bad("padding must be >= 0");
       w.oh = (w.h + w.pt + w.pb - w.kh) / w.sh + 1;
       w.ow = (w.w + w.pl + w.pr - w.kw) / w.sw + 1;
       if (w.h + w.pt + w.pb < w.kh || w.w + w.pl + w.pr < w.kw) bad("the window is larger than the padded input");
@@ -234,7 +238,6 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_MSE:
     case DLS_OP_BCE:
     case DLS_OP_L1:
-      need(3), present(0), present(1), present(2);
       d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
       if (d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL) {
         // A sequence's logits [N, T, C] take one label per step, i32[N, T]: rows N*T.
@@ -249,12 +252,14 @@ void decode_op(const dls_rt* rt, Op& op) {
       if (T[2].numel != 1) bad("loss must be a scalar");
       break;
     default:
-      bad(fmt::format("unknown opcode {}", d.opcode));
+      bad(fmt::format("no decoder for opcode {}", d.opcode));
   }
   op.output = T.back().id;
   for (const auto& t : T)
     if (t.id >= 0 && t.dtype != DLS_F32 && !(t.dtype == DLS_I32 && (d.opcode == DLS_OP_EMBEDDING || d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL)))
       bad(fmt::format("tensor {} has dtype {}; only f32 is supported by this runtime", t.id, t.dtype));
+  // Backends see the op whose kernel runs it (ops.def KERNEL), over the geometry decoded above.
+  d.opcode = row->kernel;
 }
 
 }  // namespace dls

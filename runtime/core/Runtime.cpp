@@ -15,6 +15,7 @@
 
 #include "Init.h"
 #include "OpDecode.h"
+#include "dlspec/OpSchema.h"
 
 using namespace dls;
 
@@ -103,23 +104,8 @@ std::string shape_str(const dls_tensor_desc& d) {
 }
 
 const char* opcode_name(int32_t opcode) {
-  switch (opcode) {
-    case DLS_OP_DENSE: return "dense"; case DLS_OP_CONV2D: return "conv2d";
-    case DLS_OP_MAXPOOL: return "maxpool"; case DLS_OP_AVGPOOL: return "avgpool";
-    case DLS_OP_GLOBAL_AVGPOOL: return "global_avgpool"; case DLS_OP_BATCH_NORM: return "batch_norm";
-    case DLS_OP_LAYER_NORM: return "layer_norm"; case DLS_OP_DROPOUT: return "dropout";
-    case DLS_OP_RELU: return "relu"; case DLS_OP_LEAKY_RELU: return "leaky_relu";
-    case DLS_OP_GELU: return "gelu"; case DLS_OP_TANH: return "tanh"; case DLS_OP_SIGMOID: return "sigmoid";
-    case DLS_OP_SOFTMAX: return "softmax"; case DLS_OP_LOG_SOFTMAX: return "log_softmax";
-    case DLS_OP_ADD: return "add"; case DLS_OP_CONCAT: return "concat"; case DLS_OP_TRANSPOSE: return "transpose";
-    case DLS_OP_EMBEDDING: return "embedding"; case DLS_OP_UPSAMPLE: return "upsample"; case DLS_OP_COPY: return "copy";
-    case DLS_OP_REORG: return "reorg"; case DLS_OP_RAMP: return "ramp"; case DLS_OP_LOCAL: return "local";
-    case DLS_OP_RNN: return "rnn"; case DLS_OP_GRU: return "gru"; case DLS_OP_LSTM: return "lstm";
-    case DLS_OP_CROSS_ENTROPY: return "cross_entropy"; case DLS_OP_NLL: return "nll";
-    case DLS_OP_BCE_WITH_LOGITS: return "bce_with_logits"; case DLS_OP_MSE: return "mse"; case DLS_OP_BCE: return "bce";
-    case DLS_OP_L1: return "l1";
-    default: return "unknown";
-  }
+  const schema::OpRow* row = schema::find(opcode);
+  return row ? row->name.data() : "unknown";
 }
 
 std::string op_location(const dls_rt* rt, int32_t op) {
@@ -462,7 +448,7 @@ int32_t dls_rt_op(dls_rt* rt, int32_t opcode, const int32_t* tensors, int32_t nt
   return guarded(rt, (int32_t)-1, [&] {
     auto op = std::make_unique<Op>();
     op->d.id = (int32_t)rt->ops.size();
-    op->d.opcode = opcode, op->d.line = line, op->d.col = col;
+    op->opcode = op->d.opcode = opcode, op->d.line = line, op->d.col = col;
     rt->ops.push_back(std::move(op));  // pushed first so op_location() works in decode errors
     Op& o = *rt->ops.back();
     for (int i = 0; i < ntensors; ++i) o.tensors.push_back(desc_or_none(rt, tensors[i], "op"));

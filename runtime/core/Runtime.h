@@ -34,6 +34,7 @@ struct Param {
 };
 
 struct Op {
+  int32_t opcode = -1;  // the spec's op (ops.def); d.opcode is the op whose backend kernel runs it
   dls_op_desc d{};
   std::vector<dls_tensor_desc> tensors;
   std::vector<double> attrs;

@@ -42,9 +42,9 @@ static double bench(const char* name, dls_gen_fn setup, dls_gen_fn train, dls_ge
   if (profile) {
     std::fprintf(stderr, "%s: %.3f ms/step\n", name, 1e3 * s / iters);
     for (size_t i = 0; i < rt->op_seconds.size(); ++i)
-      std::fprintf(stderr, "  fwd %-14s %8.3f ms\n", opcode_name(rt->ops[i]->d.opcode), 1e3 * rt->op_seconds[i] / iters);
+      std::fprintf(stderr, "  fwd %-14s %8.3f ms\n", opcode_name(rt->ops[i]->opcode), 1e3 * rt->op_seconds[i] / iters);
     for (size_t i = 0; i < rt->gop_seconds.size(); ++i)
-      std::fprintf(stderr, "  bwd %-14s %8.3f ms\n", opcode_name(rt->gops[i]->d.fwd->opcode), 1e3 * rt->gop_seconds[i] / iters);
+      std::fprintf(stderr, "  bwd %-14s %8.3f ms\n", opcode_name(rt->ops[rt->gops[i]->d.fwd->id]->opcode), 1e3 * rt->gop_seconds[i] / iters);
     std::fprintf(stderr, "  update             %8.3f ms\n", 1e3 * rt->update_seconds / iters);
   }
   (void)eval;

@@ -152,6 +152,13 @@ TEST_CASE("conv2d backward (groups, dilation 2)", "[grad]") {
   c.run(DLS_OP_CONV2D, {1, 1, 0, 0, 0, 0, 2, 2, 2}, 3, false);
 }
 
+TEST_CASE("conv1d backward (stride, padding, dilation, groups)", "[grad]") {
+  // ops.def CONV1D: x[N,C,L], w[F,C/groups,K], b[F], y[N,F,L']; attrs stride, pad_left, pad_right, dilation, groups.
+  GradCheck c(2);
+  c.input({2, 4, 9}), c.weight({6, 2, 3}), c.weight({6}), c.plain({2, 6, 3});
+  c.run(DLS_OP_CONV1D, {2, 1, 0, 2, 2}, 3, false);
+}
+
 TEST_CASE("maxpool backward", "[grad]") {
   GradCheck c(2);
   c.input({2, 3, 6, 6}), c.plain({2, 3, 3, 3}), c.none();
@@ -198,7 +205,7 @@ TEST_CASE("activation backward", "[grad]") {
   for (int opc : {DLS_OP_RELU, DLS_OP_LEAKY_RELU, DLS_OP_GELU, DLS_OP_TANH, DLS_OP_SIGMOID}) {
     GradCheck c(2);
     c.input({2, 10}), c.plain({2, 10});
-    c.run(opc, {0.1}, 1, false);
+    c.run(opc, opc == DLS_OP_LEAKY_RELU ? std::vector<double>{0.1} : std::vector<double>{}, 1, false);
   }
 }
 
@@ -229,7 +236,7 @@ TEST_CASE("add, copy, concat, transpose, upsample backward", "[grad]") {
   {
     GradCheck c(2);
     c.input({2, 3, 4}), c.plain({4, 2, 3});
-    c.run(DLS_OP_TRANSPOSE, {2, 0, 1, 3}, 1, false);
+    c.run(DLS_OP_TRANSPOSE, {2, 0, 1}, 1, false);
   }
   {
     GradCheck c(2);
@@ -471,7 +478,9 @@ TEST_CASE("recurrent op descriptions that do not fit are R0504 errors", "[grad]"
   CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, -1, y}, {1, 0}).second.find("both") != std::string::npos);
   CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y2}, {1, 0}).second.find("should be [2, 3, 5]") != std::string::npos);
   CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {2, 0}).second.find("reset_after") != std::string::npos);
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1}).second.find("attributes") != std::string::npos);
+  // ops.def: a left-out trailing attribute takes its default (output: sequence); one too many is an error.
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1, 0, 0}).second.find("expects 2 attributes, got 3") != std::string::npos);
   CHECK(attempt(DLS_OP_RNN, {x, wi, wh, b, b}, {0, 0, 0}).second.find("expects 6 tensors") != std::string::npos);
   CHECK(attempt(DLS_OP_GRU, {t(2, 2, 12), wi, wh, b, b, y}, {1, 0}).second.find("not a sequence") != std::string::npos);
 }

@@ -287,7 +287,7 @@ uint64_t structure_hash(const dls_rt* rt) {
   };
   auto mix64 = [&](int64_t v) { mix(&v, sizeof v); };
   for (const auto& op : rt->ops) {
-    mix64(op->d.opcode);
+    mix64(op->opcode);
     for (double a : op->attrs) mix(&a, sizeof a);
     mix64(int64_t(op->tensors.size()));
     for (const auto& t : op->tensors) {  // per-sample shapes: the batch size is not the structure

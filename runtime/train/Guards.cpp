@@ -31,7 +31,7 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
     Fault f = make_fault(Diag::R0101, op >= 0 ? op_location(rt_, op) : rt_->spec_path,
                          std::isnan(loss) ? "NaN" : "infinite", epoch + 1, step + 1);
     if (op >= 0)
-      f.notes.push_back(fmt::format(fmt::runtime(diag_info(Diag::R0107).message), opcode_name(rt_->ops[op]->d.opcode),
+      f.notes.push_back(fmt::format(fmt::runtime(diag_info(Diag::R0107).message), opcode_name(rt_->ops[op]->opcode),
                                     rt_->ops[op]->output));
     throw f;
   }

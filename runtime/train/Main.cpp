@@ -154,9 +154,9 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
     const double n = double(a.steps);
     std::fprintf(stderr, "%s: %.3f ms/step\n", rt->name.c_str(), 1e3 * s / n);
     for (size_t i = 0; i < rt->op_seconds.size(); ++i)
-      std::fprintf(stderr, "  fwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->ops[i]->d.opcode), 1e3 * rt->op_seconds[i] / n);
+      std::fprintf(stderr, "  fwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->ops[i]->opcode), 1e3 * rt->op_seconds[i] / n);
     for (size_t i = 0; i < rt->gop_seconds.size(); ++i)
-      std::fprintf(stderr, "  bwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->gops[i]->d.fwd->opcode), 1e3 * rt->gop_seconds[i] / n);
+      std::fprintf(stderr, "  bwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->ops[rt->gops[i]->d.fwd->id]->opcode), 1e3 * rt->gop_seconds[i] / n);
     std::fprintf(stderr, "  update               %8.3f ms\n", 1e3 * rt->update_seconds / n);
   }
   std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f,\"graph_replays\":%lld}\n",

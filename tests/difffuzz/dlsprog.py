@@ -121,6 +121,27 @@ def conv_fwd(a, xs, p, training):
     return F.conv2d(x, p["weight"], p.get("bias"), stride=st, dilation=d, groups=a.get("groups", 1))
 
 
+def conv1d_params(a, s):
+    ps = [("weight", (a["filters"], s[0] // a.get("groups", 1), a["kernel"]), True)]
+    if a.get("bias", True):
+        ps.append(("bias", (a["filters"],), True))
+    return ps
+
+
+def conv1d_fwd(a, xs, p, training):
+    """torch.nn.functional.conv1d; `pad`: an integer, [left, right], same (TensorFlow's split) or valid."""
+    x = xs[0]
+    k, st, d = a["kernel"], a.get("stride", 1), a.get("dilation", 1)
+    pad = a.get("pad", 0)
+    if isinstance(pad, str):
+        l, r = same_pad(x.shape[2], k, st, d) if pad == "same" else (0, 0)
+    elif isinstance(pad, int):
+        l, r = pad, pad
+    else:
+        l, r = pad
+    return F.conv1d(F.pad(x, (l, r)), p["weight"], p.get("bias"), stride=st, dilation=d, groups=a.get("groups", 1))
+
+
 def pool_fwd(kind):
     def fwd(a, xs, p, training):
         x = xs[0]
@@ -278,6 +299,7 @@ def reshape_fwd(a, xs, p, training):
 OPS = {
     "dense": (dense_params, dense_fwd),
     "conv2d": (conv_params, conv_fwd),
+    "conv1d": (conv1d_params, conv1d_fwd),
     "maxpool": (None, pool_fwd("max")),
     "avgpool": (None, pool_fwd("avg")),
     "global_avgpool": (None, lambda a, xs, p, t: xs[0].mean((2, 3))),

@@ -6,6 +6,8 @@
 #include "sema/OpRules.h"
 #include "sema/Program.h"
 #include "sema/Summary.h"
+#include "dlspec/OpSchema.h"
+#include <set>
 
 using namespace dls;
 using namespace dls::sema;
@@ -198,4 +200,58 @@ TEST_CASE("after a type error the network keeps its nodes, poisoned, with their 
   CHECK(n.nodes[2].inputs == std::vector<int>{n.nodes[1].output});
   CHECK(n.values[static_cast<size_t>(n.nodes[2].output)].type.poisoned);
   CHECK(n.nodes[2].params.empty());
+}
+
+TEST_CASE("the op table and dlspec/ops.def agree") {
+  // Every runtime op of the table is its ops.def row (same name; deprecated spellings excepted), every row
+  // but copy is reachable from the table, and every attribute the two share takes the row's default.
+  std::set<int> reached;
+  for (const OpInfo& op : opTable()) {
+    const bool runtimeCat = op.category == OpCategory::Layer || op.category == OpCategory::Activation ||
+                            op.category == OpCategory::Structural || op.category == OpCategory::Loss;
+    if (!runtimeCat || op.opcode < 0) continue;
+    INFO(op.name);
+    const schema::OpRow* row = schema::find(op.opcode);
+    REQUIRE(row);
+    if (op.replacedBy.empty()) CHECK(row->name == op.name);
+    reached.insert(op.opcode);
+    for (const AttrSpec& a : op.attrs) {
+      const schema::AttrRow* r = row->attr(a.name);
+      if (!r || r->required() || r->type == schema::AttrType::INTS) continue;
+      INFO(a.name);
+      REQUIRE(a.dflt);
+      if (const auto* i = std::get_if<int64_t>(&*a.dflt)) CHECK(double(*i) == r->dflt);
+      else if (const auto* d = std::get_if<double>(&*a.dflt)) CHECK(*d == r->dflt);
+      else if (const auto* b = std::get_if<bool>(&*a.dflt)) CHECK(double(*b) == r->dflt);
+      else if (const auto* w = std::get_if<std::string>(&*a.dflt)) CHECK(r->wordIndex(*w) == int(r->dflt));
+    }
+  }
+  // copy is an ABI op no table row lowers to (flatten and reshape are views): hand-written plans use it.
+  for (const schema::OpRow& row : schema::kOps) {
+    INFO(row.name);
+    CHECK(reached.count(row.code) == (row.code == DLS_OP_COPY ? 0u : 1u));
+  }
+}
+
+TEST_CASE("conv1d: shapes, parameters and FLOPs as torch.nn.Conv1d") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 20]) -> f32[N, 6, 10] {\n"
+                       "  return x |> conv1d(6, 3, stride: 2, pad: same, groups: 2)\n}\n");
+  REQUIRE(a->ok);
+  NetworkSummary s = summarize(*a->c.program, *a->c.program->networks[0]);
+  CHECK(s.params == 6 * 2 * 3 + 6);  // weight [6, 4/2, 3], bias [6]
+  REQUIRE(s.rows.size() == 1);
+  CHECK(s.rows[0].flops == std::optional<int64_t>(6 * 10 * 2 * 3 * 2));
+  CHECK(s.macFlops == s.rows[0].flops);
+  const Network& n = *a->c.program->networks[0];
+  CHECK(n.params[0].shape.str() == "[6, 2, 3]");
+  // The user's arguments stay as written; the window rule adds the runtime's pad_left/pad_right.
+  CHECK(n.nodes[0].intAttr("stride") == 2);
+  CHECK(n.nodes[0].intAttr("pad_left") == 0);
+  CHECK(n.nodes[0].intAttr("pad_right") == 1);
+  auto big = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5]) -> f32[N, 6, 1] {\n  return x |> conv1d(6, 7)\n}\n");
+  CHECK(hasCode(*big, "E0203"));
+  auto rank = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5, 5]) -> f32[N, 6, 3] {\n  return x |> conv1d(6, 3)\n}\n");
+  CHECK(!rank->ok);
+  auto pad4 = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5]) -> f32[N, 6, 5] {\n  return x |> conv1d(6, 3, pad: [1, 1, 1, 1])\n}\n");
+  CHECK(hasCode(*pad4, "E0212"));
 }

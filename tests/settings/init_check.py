@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The `init:` attribute reaches the runtime: for every initialiser of the op table, a spec whose first
-layers (a conv2d and a dense) are `init: INIT` is built and trained one step with a negligible learning rate; the
+layers (a conv2d, a conv1d and a dense) are `init: INIT` is built and trained one step with a negligible learning rate; the
 layer's weights in the checkpoint must have the initialiser's values or statistics (zeros, ones, constant(v):
 to 1e-6, what one step at lr 1e-9 leaves; normal(m, s): mean and std; uniform(a, b): range and mean; he: std sqrt(2 / fan_in); glorot: std
 sqrt(2 / (fan_in + fan_out))). An initialiser of the table without a case here fails the test.
@@ -29,14 +29,16 @@ CASES = {  # initialiser -> (spelling, check(values, fan_in, fan_out) -> error o
 }
 
 
-# conv2d: fan_in = C * k * k = 4 * 4 * 4, fan_out = filters * k * k = 4 * 4 * 4; its output [4, 3, 3] flat is
-# the dense layer's input: fan_in 36, fan_out 64
-FANS = {"conv2d": (64, 64), "dense": (36, 64)}
+# conv2d: fan_in = C * k * k = 4 * 4 * 4, fan_out = filters * k * k = 4 * 4 * 4; its output [4, 3, 3] read as
+# [4, 9] is conv1d's input: fan_in = C * k = 4 * 5, fan_out = filters * k = 16 * 5; its output [16, 5] flat is the
+# dense layer's input: fan_in 80, fan_out 64
+FANS = {"conv2d": (64, 64), "conv1d": (20, 80), "dense": (80, 64)}
 
 
 def spec(d, init):
     sample, shape_in = "f32[4, 6, 6]", "x: f32[N, 4, 6, 6]"
-    net = f"x |> conv2d(filters: 4, kernel: 4, init: {init}) |> relu |> flatten |> dense(64, init: {init}) |> relu |> dense(2)"
+    net = (f"x |> conv2d(filters: 4, kernel: 4, init: {init}) |> relu |> reshape([4, 9]) "
+           f"|> conv1d(filters: 16, kernel: 5, init: {init}) |> relu |> flatten |> dense(64, init: {init}) |> relu |> dense(2)")
     return f"""dlspec 1
 
 dataset data {{
@@ -95,7 +97,7 @@ def main():
             fails.append(f"{name}: training failed: {(r.stdout + r.stderr)[-400:]}")
             continue
         _, ts = D.read_checkpoint(f"{d}/ck/{ck[-1]}")
-        for layer in ("conv2d", "dense"):
+        for layer in ("conv2d", "conv1d", "dense"):
             w = ts[f"{layer}_1.weight"][2].numpy().astype(np.float64)
             fi, fo = FANS[layer]
             err = check(w, fi, fo)

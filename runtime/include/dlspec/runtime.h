@@ -176,68 +176,11 @@ enum dls_init {
 void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int32_t init, double a,
                   double b, int64_t fan_in, int64_t fan_out, int32_t trainable, int32_t decay);
 
+/* Op codes: one per row of dlspec/ops.def, which documents each op's tensors (in order), attributes (in
+ * order, with defaults and ranges) and formulas. */
 enum dls_opcode {
-  DLS_OP_DENSE = 0,       /* t: x[N,K] (or [N,C,H,W], flattened), w[M,K], b[M] or -1, y[N,M];  attrs: -
-                             a sequence x[N,T,K] gives y[N,T,M] (every step: rows N*T);  bwd reads x, w */
-  DLS_OP_CONV2D = 1,      /* t: x, w, b or -1, y;  attrs: stride_h, stride_w, pad_top, pad_left, pad_bottom,
-                             pad_right, dilation_h, dilation_w, groups;  bwd reads x, w */
-  DLS_OP_MAXPOOL = 2,     /* t: x, y, workspace(-1: runtime-owned);  attrs: kh, kw, sh, sw, pt, pl, pb, pr
-                             (floor mode); bwd reads only the runtime-owned workspace */
-  DLS_OP_AVGPOOL = 3,     /* same as maxpool; padding excluded from the average; bwd reads nothing */
-  DLS_OP_GLOBAL_AVGPOOL = 4, /* t: x[N,C,H,W], y[N,C]; bwd reads nothing */
-  DLS_OP_BATCH_NORM = 5,  /* t: x, gamma, beta, running_mean, running_var, y; attrs: eps, momentum [4];
-                             x may be [N,C] or [N,C,H,W]; bwd reads x, gamma, beta (+ runtime-owned stats) */
-  DLS_OP_LAYER_NORM = 6,  /* t: x, gamma, beta, y; attrs: eps (normalises the last axis); bwd reads x, gamma */
-  DLS_OP_DROPOUT = 7,     /* t: x, y; attrs: p  (identity in eval mode; mask from seed, step, op);
-                             bwd reads only its runtime-owned mask */
-  DLS_OP_RELU = 8,        /* t: x, y; bwd reads y */
-  DLS_OP_LEAKY_RELU = 9,  /* t: x, y; attrs: alpha; bwd reads y (alpha > 0) or x (alpha <= 0) */
-  DLS_OP_GELU = 10, DLS_OP_TANH = 11, DLS_OP_SIGMOID = 12, /* t: x, y; bwd reads x (gelu, erf form) or y */
-  DLS_OP_SOFTMAX = 13, DLS_OP_LOG_SOFTMAX = 14,            /* t: x[N,C], y[N,C] (last axis); bwd reads y */
-  DLS_OP_ADD = 15,        /* t: a, b, y (same shape); bwd reads nothing */
-  DLS_OP_CONCAT = 16,     /* t: x1 .. xk, y; attrs: axis; bwd reads nothing */
-  DLS_OP_TRANSPOSE = 17,  /* t: x, y; attrs: perm[0..rank); bwd reads nothing */
-  DLS_OP_EMBEDDING = 18,  /* t: idx[N,...] (i32), table[V,D], y[N,...,D]; bwd reads idx */
-  DLS_OP_UPSAMPLE = 19,   /* t: x, y; attrs: factor (nearest); bwd reads nothing */
-  DLS_OP_COPY = 20,       /* t: x, y (same element count: reshape into a separate buffer); bwd reads nothing */
-  DLS_OP_REORG = 21,      /* t: x[N,C,H,W], y;  attrs: stride s, extra k;  bwd reads nothing.
-                             k = 0: y[N, C*s*s, H/s, W/s] in DARKNET's reorg order (forward_reorg_layer with
-                             reverse=0, i.e. reorg_cpu(x, W, H, C, N, s, forward=0, y)), which is NOT the standard
-                             space-to-depth; it needs C % (s*s) == 0. Per sample, with C' = C/(s*s) and
-                             k < C, j < H, i < W (x's own dims), o = k / C':
-                               y_flat[(k*H + j)*W + i] = x_flat[((k % C')*H*s + j*s + o/s)*W*s + i*s + o%s]
-                             (x read as [C', H*s, W*s] and y as [C, H, W]: a space-to-depth of those views).
-                             k > 0: y[N, C*H*W + k]: each sample copied flat, then k zeros (stride ignored). */
-  DLS_OP_RAMP = 22,       /* t: x, y;  y = max(x, 0) + 0.1 x (Darknet's ramp); bwd reads y (dy * (1.1 or 0.1)) */
-  DLS_OP_LOCAL = 23,      /* t: x[N,C,H,W], w, b[F,OH,OW] or -1, y[N,F,OH,OW];  attrs: stride_h, stride_w,
-                             pad_top, pad_left, pad_bottom, pad_right.  A convolution without weight sharing
-                             (Darknet's [local]): one filter bank per output position l = oh*OW + ow, so w is
-                             [OH*OW, F, C, KH, KW] row-major (declared as the rank-4 [OH*OW*F, C, KH, KW]):
-                               y[n,f,oh,ow] = b[f,oh,ow] + sum_{c,r,s} w[l,f,c,r,s] * x[n, c, oh*sh - pt + r, ow*sw - pl + s]
-                             (x is zero outside [0,H) x [0,W)); bwd reads x, w */
-  /* Recurrent layers over x[N,T,F] (batch first), h_0 = 0 (and c_0 = 0), in torch.nn's cells and layout:
-       t: x[N,T,F], w_ih[G*U,F], w_hh[G*U,U], b_ih[G*U] or -1, b_hh[G*U] or -1 (both or neither),
-          y[N,T,U] (output_last = 0: every step's h) or y[N,U] (output_last = 1: the last step's h);
-       G = 1 (RNN), 3 (GRU: gate rows r, z, n) or 4 (LSTM: gate rows i, f, g, o); bwd (BPTT) reads x, w_ih,
-       w_hh and the gates and states the forward kept in runtime-owned scratch. */
-  DLS_OP_RNN = 24,        /* h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh);  attrs: activation (0 tanh, 1 relu,
-                             2 leaky_relu), alpha (leaky_relu's slope), output_last */
-  DLS_OP_GRU = 25,        /* r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(.. z ..), h' = (1 - z) n + z h with
-                             reset_after = 1: n = tanh(W_in x + b_in + r (W_hn h + b_hn))   (torch.nn.GRU)
-                             reset_after = 0: n = tanh(W_in x + b_in + W_hn (r h) + b_hn)   (Keras v1, Darknet);
-                             attrs: reset_after, output_last */
-  DLS_OP_LSTM = 26,       /* i, f, o = s(..), g = tanh(..), c' = f c + i g, h' = o tanh(c');  attrs: output_last */
-  /* losses: t: input, labels, loss[1] (f32 scalar, the mean over the valid rows of the batch [3]) */
-  DLS_OP_CROSS_ENTROPY = 32, /* input logits[N,C], labels i32[N]; attrs: label_smoothing (optional);
-                                bwd reads labels (+ runtime-owned softmax). A sequence: logits[N,T,C] with
-                                labels i32[N,T], the mean over the N*T steps (valid samples * T) */
-  DLS_OP_NLL = 33,           /* input log_probs[N,C], labels i32[N] (or [N,T,C] and [N,T]); bwd reads labels */
-  DLS_OP_BCE_WITH_LOGITS = 34, /* input logits[N,K], targets f32[N,K]; bwd reads input, targets */
-  DLS_OP_MSE = 35,           /* input [N,K], targets f32[N,K]; bwd reads input, targets */
-  DLS_OP_BCE = 36,           /* input sigmoid probs[N,K], targets f32[N,K] (logs clamped at -100, as
-                                PyTorch); bwd reads input, targets */
-  DLS_OP_L1 = 37             /* input [N,K], targets f32[N,K]: mean |x - t| (torch's L1Loss); the gradient is
-                                sign(x - t), 0 where x == t; bwd reads input, targets */
+#define DLS_OP(ID, CODE, NAME, TENSORS, KERNEL) DLS_OP_##ID = CODE,
+#include "ops.def"
 };
 /* Creates a forward op over the given tensors with the given attributes. line/col: the op's location in
  * the spec, used by runtime guards. Backends create their primitives here, once, for the static shapes. */

@@ -296,3 +296,8 @@ int main(int argc, char** argv) {
   }
   return Catch::Session().run(argc, argv);
 }
+
+TEST_CASE("cuda: conv1d (conv2d's kernels over the [N, C, 1, L] view) matches the CPU backend") {
+  compare_op(DLS_OP_CONV1D, {{2, 4, 9}, {6, 2, 3}, {6}, {2, 6, 3}}, "xppy", {2, 1, 0, 2, 2});
+  compare_op(DLS_OP_CONV1D, {{3, 2, 7}, {4, 2, 2}, {}, {3, 4, 8}}, "xp y", {1, 1, 1, 1, 1});
+}
