@@ -16,7 +16,8 @@ bool truncated(Error& err, size_t size, size_t expected) {
   err.offset = size;
   err.size = size;
   err.expected = expected;
-  err.what = "truncated: " + std::to_string(size) + " bytes, the header promises " + std::to_string(expected);
+  err.what = expected == SIZE_MAX ? std::string("truncated: the header's dimensions promise more bytes than a file can hold")
+                                  : "truncated: the header promises " + std::to_string(expected) + " bytes";
   return false;
 }
 }  // namespace
