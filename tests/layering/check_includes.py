@@ -8,6 +8,8 @@ includes lowering, sema never includes the checker, the runtime never includes t
 readers (runtime/data/formats) include nothing but the standard library, POSIX and zlib.
 
     check_includes.py SOURCE_DIR      exits 1 and lists every include that breaks the table
+    check_includes.py --links FILE    the same for the libraries each stage links (FILE: `target: a;b;c` lines
+                                      that tests/layering/CMakeLists.txt generates from LINK_LIBRARIES)
 """
 import os
 import re
@@ -85,7 +87,50 @@ def check(root):
     return problems, checked
 
 
+# library -> the dlspec libraries it may link (PRIVATE ones included)
+LINKS = {
+    "dlspec_support": set(),
+    "dlspec_syntax": {"dlspec_support", "dlspec_grammar"},
+    "dlspec_sema": {"dlspec_syntax", "dlspec_support"},
+    "dlspec_checker": {"dlspec_sema", "dlspec_syntax", "dlspec_support", "dlspec_data"},
+    "dlspec_plan": {"dlspec_sema", "dlspec_syntax", "dlspec_support"},
+    "dlspec_codegen": {"dlspec_plan", "dlspec_sema", "dlspec_syntax", "dlspec_support"},
+    "dlspec_import": {"dlspec_support"},
+    "dlspec_data": {"dlspec_data_objects"},
+    "dlspec_flow": {"dlspec_checker", "dlspec_plan", "dlspec_sema", "dlspec_syntax", "dlspec_support"},
+}
+
+
+def check_links(path):
+    problems = []
+    seen = 0
+    with open(path) as f:
+        for line in f:
+            if ":" not in line:
+                continue
+            lib, deps = line.split(":", 1)
+            lib = lib.strip()
+            names = {re.sub(r"^\$<LINK_ONLY:(.*)>$", r"\1", d.strip()) for d in deps.strip().split(";") if d.strip()}
+            ours = {n for n in names if n.startswith("dlspec")}
+            if lib not in LINKS:
+                problems.append(f"{lib}: not in the table of stages")
+                continue
+            seen += 1
+            for n in sorted(ours - LINKS[lib]):
+                problems.append(f"{lib} links {n}: {lib} may link only {', '.join(sorted(LINKS[lib])) or 'no dlspec library'}")
+    return problems, seen
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--links":
+        problems, seen = check_links(sys.argv[2])
+        for p in problems:
+            print(p)
+        if seen < 8:
+            print(f"only {seen} libraries in {sys.argv[2]}")
+            return 1
+        print(f"{seen} libraries' links checked, {len(problems)} break the layering")
+        return 1 if problems else 0
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
     problems, checked = check(root)
     for p in problems:
