@@ -29,8 +29,8 @@ public:
   SourceManager sources;
   DiagnosticEngine diags{sources};
   FileId file = Span::kNoFile;
-  std::unique_ptr<ast::Spec> spec;         // parse's result
-  std::unique_ptr<sema::Program> program;  // analyze's result
+  std::unique_ptr<const ast::Spec> spec;         // parse's result, not changed after
+  std::unique_ptr<const sema::Program> program;  // analyze's result, not changed after
 
   // Reads the file (E0901 when it cannot be read).
   bool load(const std::string& path);
