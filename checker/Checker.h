@@ -1,6 +1,10 @@
-// Checker: runs the taxonomy rules over a typed program and, with --data, over the declared data.
+// Checker: runs the taxonomy rules over a typed program and, with --data, over the declared data. A stage
+// of its own: it reads the syntax tree and the typed program and knows nothing of lowering or codegen
+// (Compilation.h runs it in the flow: parse → analyze → check → lower → emit → link).
 #pragma once
-#include "compiler/Compilation.h"
+#include "sema/Program.h"
+#include "support/DiagnosticEngine.h"
+#include "syntax/Ast.h"
 
 namespace dls {
 
@@ -8,13 +12,8 @@ struct CheckOptions {
   bool data = false;  // read the declared data sets (dlspec check --data)
 };
 
-void runChecker(Compilation& c, const CheckOptions& opt);
-
-// Checks a parsed spec: type-checks it, runs the taxonomy rules and validates the lowering; the one sequence
-// behind `dlspec check`, the spec tests and the fuzzers. The rules read the typed program, which keeps what
-// sema could type after a type error (nodes with poisoned values past it), so they run after type errors too
-// (rustc and clang keep going after one); a syntax error stops before them, and the lowering needs a
-// program without errors. Returns whether the program type-checked.
-bool checkSpec(Compilation& c, const CheckOptions& opt);
+// Applies the spec's `allow` suppressions and runs every rule (the data rules with `opt.data`).
+void runChecker(const ast::Spec& spec, const sema::Program& program, const SourceManager& sources,
+                DiagnosticEngine& diags, const CheckOptions& opt);
 
 }  // namespace dls

@@ -1,8 +1,6 @@
 #include "Compilation.h"
 
-#include "plan/Lower.h"
 #include "sema/Analyze.h"
-#include "sema/Program.h"
 #include "syntax/Parser.h"
 
 namespace dls {
@@ -23,27 +21,46 @@ bool Compilation::load(const std::string& path) {
 
 void Compilation::loadText(const std::string& path, std::string text) { file = sources.add(path, std::move(text)); }
 
-bool Compilation::parse() {
-  if (file == Span::kNoFile) return false;
-  spec = parseSpec(sources, file, diags);
-  return spec != nullptr;
+bool Compilation::parse() { return dls::parse(*this); }
+bool Compilation::analyze() { return dls::analyze(*this); }
+
+bool parse(Compilation& c) {
+  if (c.file == Span::kNoFile) return false;
+  c.spec = parseSpec(c.sources, c.file, c.diags);
+  return c.spec != nullptr;
 }
 
-bool Compilation::analyze() {
-  if (!spec && !parse()) return false;
-  size_t before = diags.rawErrorCount();
-  program = sema::analyze(*spec, sources, diags);
-  return program && diags.rawErrorCount() == before;
+bool analyze(Compilation& c) {
+  if (!c.spec && !parse(c)) return false;
+  size_t before = c.diags.rawErrorCount();
+  c.program = sema::analyze(*c.spec, c.sources, c.diags);
+  return c.program && c.diags.rawErrorCount() == before;
 }
 
-}  // namespace dls
+bool check(Compilation& c, const CheckOptions& opt) {
+  if (!c.spec) return false;
+  bool syntaxOk = !c.diags.hasErrors();
+  bool typed = analyze(c);
+  if (syntaxOk && c.program) runChecker(*c.spec, *c.program, c.sources, c.diags, opt);
+  return typed;
+}
 
-namespace dls {
+void validateLowering(Compilation& c) {
+  if (!c.program || c.diags.rawErrorCount() > 0) return;
+  for (const auto& t : c.program->trains)
+    if (t->network && t->optimizer) plan::lowerProgram(*c.program, t->name, c.sources, c.diags, std::nullopt, /*planOffsets=*/false);
+}
 
-void Compilation::validateLowering() {
-  if (!program || diags.rawErrorCount() > 0) return;
-  for (const auto& t : program->trains)
-    if (t->network && t->optimizer) plan::lowerProgram(*program, t->name, sources, diags, std::nullopt, /*planOffsets=*/false);
+bool checkSpec(Compilation& c, const CheckOptions& opt) {
+  bool typed = check(c, opt);
+  if (typed) validateLowering(c);  // what the backends cannot run (E10xx) is part of checking
+  return typed;
+}
+
+std::optional<plan::LowerResult> lower(Compilation& c, const std::string& train, std::optional<sema::Device> device,
+                                       DiagnosticEngine* diags) {
+  if (!c.program) return std::nullopt;
+  return plan::lowerProgram(*c.program, train, c.sources, diags ? *diags : c.diags, device);
 }
 
 }  // namespace dls

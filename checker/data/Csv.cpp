@@ -1,16 +1,20 @@
-// CSV for `dlspec check --data`: parsed by the runtime's CSV code (runtime/data/CsvTable.h), so that what
-// the check accepts is what the executable loads; the label column is split off as the executable does.
+// CSV for `dlspec check --data`: parsed by the runtime's CSV code (runtime/data/formats/CsvTable.h), so that
+// what the check accepts is what the executable loads; the label column is split off as the executable does.
 #include <cmath>
 #include <cstring>
 
 #include "checker/data/DataTable.h"
-#include "runtime/data/CsvTable.h"
+#include "CsvTable.h"
 
 namespace dls::checker::data {
 
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error) {
   std::vector<uint8_t> bytes;
-  if (!readMaybeGzip(path, bytes, error)) return false;
+  dls::data::Error fileError;
+  if (!dls::data::readFile(path, bytes, fileError)) {
+    error = describe(fileError);
+    return false;
+  }
   out = DataTable{};
   out.csv = true;
   out.file = out.labelFile = path;

@@ -1,10 +1,13 @@
 // DataTable: one split of a data set as read by `dlspec check --data`: every sample's bytes (for hashing),
-// CSV features as numbers, and the labels. Readers never throw: a problem is returned as text with the byte
-// or line it concerns.
+// CSV features as numbers, and the labels. The files are parsed by the readers the runtime uses too
+// (runtime/data/formats: DataFormats.h, CsvTable.h); what is here is what the data rules need on top of
+// them. Readers never throw: a problem is returned as text with the byte or line it concerns.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "DataFormats.h"
 
 namespace dls::checker::data {
 
@@ -22,7 +25,7 @@ struct DataTable {
   std::vector<int64_t> labelDims;   // IDX/NPY: the label file's dims after the sample axis ([] for (n,))
   int64_t labelsPerRow = 1;         // product of labelDims: 1, or T for `class<C>[T]` labels of shape (n, T)
   std::vector<int64_t> lineOf;      // CSV: 1-based line of each row
-  char sampleKind = 'u';            // IDX/NPY element type: 'u' u8, 'i' i32, 'l' i64, 'f' f32, 'd' f64
+  char sampleKind = 'u';            // IDX/NPY element type: 'u' u8, 'b' i8, 's' i16, 'i' i32, 'l' i64, 'f' f32, 'd' f64
   size_t elemSize = 1;
   bool csv = false;
   std::vector<std::string> header;  // CSV: the header row's names
@@ -30,20 +33,12 @@ struct DataTable {
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
 };
 
+// The shared readers' error (DataFormats.h) as the checker's text: "byte N: why" for a defect in a file's
+// contents, "damaged gzip stream at byte N: why", "cannot read it: why".
+std::string describe(const dls::data::Error& e);
 // IDX (raw or gzip): images file + labels file, whose first dim counts the images (labels (n,) or, per step,
 // (n, T)). Returns false and sets `error` on a damaged file.
 bool readIdx(const std::string& images, const std::string& labels, DataTable& out, std::string& error);
-// Reads a whole file, gunzipping it when it starts with the gzip magic.
-bool readMaybeGzip(const std::string& path, std::vector<uint8_t>& out, std::string& error);
-// One .npy array (v1/v2 header, <f4/<f8/|u1/<i4/<i8, C order); errors read "byte N: why".
-struct NpyArray {
-  std::vector<int64_t> shape;
-  char kind = 0;
-  size_t elemSize = 0;
-  std::vector<uint8_t> bytes;
-  double at(size_t i) const;
-};
-bool readNpyArray(const std::string& path, NpyArray& out, std::string& error);
 // NPY samples file + labels file (labels: shape (n, ...), integer or float; `labelDims` keeps the dims after n,
 // and whether they fit the declared label is the caller's question: (n,) for one label per sample, (n, T)
 // for one per step).

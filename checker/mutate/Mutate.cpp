@@ -376,6 +376,7 @@ std::vector<Mutant> mutateData(const std::string& s, const std::string& specDir,
     bool ok = csv ? data::readCsv(resolve(m[2]), labelName, t, err) : data::readIdx(resolve(m[2]), resolve(m[4]), t, err);
     // The label operators below rewrite one label per record; per-step labels ((n, T)) are left alone.
     if (!ok || t.rows < 2 || t.raw.size() > (size_t{256} << 20) || t.labelsPerRow != 1) continue;
+    if (!csv && t.sampleKind != 'u') continue;  // the IDX files written below hold u8 samples
     // Offsets of the quoted paths in the spec.
     size_t pathA = d.open + static_cast<size_t>(m.position(2)) - 1, pathAEnd = pathA + m[2].length() + 2;
     size_t pathB = m[4].matched ? d.open + static_cast<size_t>(m.position(4)) - 1 : 0, pathBEnd = pathB + (m[4].matched ? m[4].length() + 2 : 0);

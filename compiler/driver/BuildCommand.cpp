@@ -8,10 +8,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "checker/Checker.h"
 #include "driver/Command.h"
-#include "plan/Lower.h"
-#include "sema/Program.h"
 
 #ifdef DLSPEC_HAVE_CODEGEN
 #include <llvm/IR/LLVMContext.h>
@@ -76,17 +73,13 @@ struct BuildRequest {
 int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtPath) {
   Compilation c;
   if (!applyLevels(opt, c.diags)) return kExitUsage;
-  bool ok = c.load(req.file) && c.parse();
-  if (ok) {  // as `dlspec check`: the taxonomy rules run after type errors too, not after syntax errors
-    bool syntaxOk = !c.diags.hasErrors();
-    ok = c.analyze();
-    if (syntaxOk) runChecker(c, CheckOptions{});
-  }
+  // The flow up to check, as `dlspec check` runs it (the rules without the data), then lower, emit, link.
+  bool ok = c.load(req.file) && parse(c) && check(c, CheckOptions{});
   if (!ok || c.diags.hasErrors()) {
     printDiagnostics(c, opt);
     return kExitErrors;
   }
-  auto lowered = plan::lowerProgram(*c.program, req.train, c.sources, c.diags, req.device);
+  auto lowered = lower(c, req.train, req.device);
   if (!lowered) {
     printDiagnostics(c, opt);
     return kExitErrors;

@@ -2,7 +2,6 @@
 #include <cstdio>
 #include <memory>
 
-#include "checker/Checker.h"
 #include "driver/Command.h"
 
 namespace dls {

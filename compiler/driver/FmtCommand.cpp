@@ -47,7 +47,7 @@ int cmdFmt(const std::vector<std::string>& argv) {
   int rc = kExitOk;
   for (const std::string& path : args.positional) {
     Compilation c;
-    if (!c.load(path) || !c.parse()) {
+    if (!c.load(path) || !parse(c)) {
       printDiagnostics(c, opt);
       rc = kExitErrors;
       continue;

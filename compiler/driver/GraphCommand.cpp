@@ -116,7 +116,7 @@ int cmdGraph(const std::vector<std::string>& argvIn) {
     return usageError(fmt::format("`{}`: the output must end in .dot or .svg", out), kUsage);
   Compilation c;
   if (!applyLevels(opt, c.diags)) return kExitUsage;
-  bool ok = c.load(args.positional[0]) && c.parse() && c.analyze();
+  bool ok = c.load(args.positional[0]) && parse(c) && analyze(c);
   if (!ok || !c.program) {
     printDiagnostics(c, opt);
     return kExitErrors;

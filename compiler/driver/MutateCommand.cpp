@@ -37,7 +37,7 @@ int cmdMutate(const std::vector<std::string>& argv) {
   ss << f.rdbuf();
   // The mutants must check like the original: only specs that parse and type-check are mutated.
   Compilation c;
-  if (!(c.load(in) && c.parse() && c.analyze())) {
+  if (!(c.load(in) && parse(c) && analyze(c))) {
     printDiagnostics(c, CommonOptions{});
     return kExitErrors;
   }

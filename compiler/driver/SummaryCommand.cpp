@@ -5,7 +5,6 @@
 
 #include "dlspec/runtime.h"
 #include "driver/Command.h"
-#include "plan/Lower.h"
 #include "support/Json.h"
 #include "sema/OpTable.h"
 #include "sema/Program.h"
@@ -24,7 +23,7 @@ int cmdSummary(const std::vector<std::string>& argv) {
   if (opt.format == DiagFormat::Sarif) return usageError("summary prints text or json", kUsage);
   Compilation c;
   if (!applyLevels(opt, c.diags)) return kExitUsage;
-  bool ok = c.load(args.positional[0]) && c.parse() && c.analyze();
+  bool ok = c.load(args.positional[0]) && parse(c) && analyze(c);
   if (!ok || !c.program) {
     // With errors in the spec the layers sema could type are still listed (a layer after a shape error
     // keeps the shape sema's error recovery gives it, see sema/NetworkTyper.cpp; a poisoned one is left
@@ -50,7 +49,7 @@ int cmdSummary(const std::vector<std::string>& argv) {
   for (const auto& t : c.program->trains) {
     if (!t->network || !t->optimizer || !t->loss) continue;
     DiagnosticEngine quiet(c.sources);
-    auto lowered = plan::lowerProgram(*c.program, t->name, c.sources, quiet);
+    auto lowered = lower(c, t->name, std::nullopt, &quiet);
     if (!lowered) continue;
     int64_t paramBytes = 0, trainable = 0;
     for (const sema::Param& p : t->network->params) {

@@ -1,6 +1,6 @@
 // CsvReader.cpp: comma-separated numeric tables with one header row, parsed by the CSV code that
 // `dlspec check --data` uses too (CsvTable.h), the problems reported as R02xx diagnostics.
-#include "CsvTable.h"
+#include "CsvTable.h"  // data/formats: shared with `dlspec check --data`
 #include "Dataset.h"
 
 namespace dls {

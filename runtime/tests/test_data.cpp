@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "TestUtil.h"
-#include "data/CsvTable.h"
+#include "CsvTable.h"
 #include "data/Loader.h"
 
 using namespace dls;

@@ -11,9 +11,8 @@
 #include <sstream>
 #include <tuple>
 
-#include "checker/Checker.h"
+#include "Compilation.h"
 #include "checker/data/DataTable.h"
-#include "compiler/Compilation.h"
 #include "sema/OpTable.h"
 #include "support/Diagnostic.h"
 
@@ -173,23 +172,24 @@ TEST_CASE("NPY: v1 and v2 headers, every element type, samples and labels") {
   CHECK(t.rowBytes == 8);
   CHECK(t.sampleKind == 'f');
   CHECK(t.labels == std::vector<int64_t>{0, 2, 1});
-  NpyArray a;
+  dls::data::Array a;
+  dls::data::Error e;
   for (auto [descr, data, want] : std::vector<std::tuple<std::string, std::string, double>>{
            {"|u1", std::string("\x07\x09", 2), 9}, {"<i4", bytesOf<int32_t>({-3, -4}), -4},
            {"<f8", bytesOf<double>({0.5, 1.5}), 1.5}, {"<i8", bytesOf<int64_t>({5, 6}), 6}}) {
     INFO(descr);
-    REQUIRE(readNpyArray(tempFile("t.npy", npy("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (2,), }", data)).string(), a, err));
+    REQUIRE(dls::data::readNpy(tempFile("t.npy", npy("{'descr': '" + descr + "', 'fortran_order': False, 'shape': (2,), }", data)).string(), a, e));
     CHECK(a.shape == std::vector<int64_t>{2});
     CHECK(a.at(1) == want);
   }
 }
 
 TEST_CASE("NPY: malformed headers are errors with the byte offset") {
-  NpyArray a;
+  dls::data::Array a;
   auto bad = [&](const std::string& bytes) {
-    std::string err;
-    CHECK_FALSE(readNpyArray(tempFile("bad.npy", bytes).string(), a, err));
-    return err;
+    dls::data::Error e;
+    CHECK_FALSE(dls::data::readNpy(tempFile("bad.npy", bytes).string(), a, e));
+    return describe(e);
   };
   CHECK(bad("not numpy at all") == "byte 0: not an .npy file (no \\x93NUMPY magic)");
   CHECK(bad(std::string("\x93NUMPY\x04\x00\x10\x00", 10)).rfind("byte 6: format version 4.0", 0) == 0);

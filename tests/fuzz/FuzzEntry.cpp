@@ -3,7 +3,6 @@
 #include <string>
 
 #include "Compilation.h"
-#include "checker/Checker.h"
 #include "support/DiagnosticRenderer.h"
 
 namespace dls::fuzz {

@@ -5,8 +5,7 @@
 
 #include <map>
 
-#include "checker/Checker.h"
-#include "compiler/Compilation.h"
+#include "Compilation.h"
 #include "plan/Lower.h"
 #include "sema/Program.h"
 

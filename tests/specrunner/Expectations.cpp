@@ -4,8 +4,7 @@
 #include <regex>
 
 #include "Runner.h"
-#include "checker/Checker.h"
-#include "compiler/Compilation.h"
+#include "Compilation.h"
 #include "support/DiagnosticRenderer.h"
 
 namespace dls::specrunner {

@@ -1,0 +1,64 @@
+// DataFormats.h: the data files dlspec reads, by one set of readers that `dlspec check --data` (checker/data)
+// and the executable's loader (runtime/data) both use: what the check accepts, the executable loads, and
+// what one refuses the other refuses. Whole files, raw or gzip (zlib); IDX (big-endian header 0x00 0x00
+// type ndims, then ndims u32 sizes, then the data); NumPy .npy (format 1.0, 2.0 and 3.0 headers, little-endian
+// |u1 <i4 <i8 <f4 <f8, C order); CSV is CsvTable.h. No dependency on the compiler or the rest of the runtime:
+// a reader never throws and never prints, it returns a structured Error (what went wrong and where) that each
+// side turns into its own diagnostic (D-codes in check, R-codes at run time).
+#ifndef DLSPEC_DATA_FORMATS_H
+#define DLSPEC_DATA_FORMATS_H
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dls::data {
+
+struct Error {
+  enum class Kind {
+    None,
+    Unreadable,  // the file cannot be opened or read, or is not a regular file (`what` says why)
+    Gzip,        // a damaged gzip stream (`offset`: compressed byte offset; `what`: zlib's message)
+    TooLarge,    // inflates to more than the cap (`offset`: compressed byte offset)
+    Truncated,   // the file ends before what its header promises (`size` bytes of `expected`)
+    BadMagic,    // not this format at all (`offset` 0; IDX: `magic` holds the first 4 bytes)
+    BadHeader,   // a malformed header (`offset`: the byte the defect was found at)
+    BadDtype,    // an element type no reader handles (`detail`: the type as the file spells it)
+  } kind = Kind::None;
+  std::string what;      // the problem in words, without the file name or the offset
+  size_t offset = 0;     // byte offset in the file the problem was found at
+  size_t size = 0;       // Truncated: the bytes there are
+  size_t expected = 0;   // Truncated: the bytes the header promises
+  uint32_t magic = 0;    // IDX BadMagic: the first four bytes, big-endian
+  std::string detail;    // BadDtype: the element type's spelling
+  explicit operator bool() const { return kind != Kind::None; }
+};
+
+enum class Elem { U8, I8, I16, I32, I64, F32, F64 };
+const char* elemName(Elem e);  // "u8", "i8", "i16", "i32", "i64", "f32", "f64"
+size_t elemSize(Elem e);
+inline bool isFloat(Elem e) { return e == Elem::F32 || e == Elem::F64; }
+
+// One decoded array file: its shape and its elements in this machine's byte order.
+struct Array {
+  std::vector<int64_t> shape;
+  Elem elem = Elem::U8;
+  std::vector<uint8_t> bytes;  // numel() × elemSize(elem)
+  size_t numel() const { return bytes.size() / elemSize(elem); }
+  double at(size_t i) const;   // element i as a double
+};
+
+// The whole file, gunzipped when it starts with the gzip magic; only regular files are read (a FIFO, a
+// device or a directory is refused before a byte is read). `cap` bounds a gzip file's inflated size (0: half
+// of this machine's memory), so that a gzip bomb ends as an error.
+bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, size_t cap = 0);
+// IDX: element types u8 (0x08), i8 (0x09), i16 (0x0B), i32 (0x0C), f32 (0x0D), f64 (0x0E), 1 to 4 dims.
+bool parseIdx(const std::vector<uint8_t>& file, Array& out, Error& err);
+// NumPy .npy; every header defect is reported with the byte offset it was found at.
+bool parseNpy(const std::vector<uint8_t>& file, Array& out, Error& err);
+// readFile + parseIdx / parseNpy.
+bool readIdx(const std::string& path, Array& out, Error& err);
+bool readNpy(const std::string& path, Array& out, Error& err);
+
+}  // namespace dls::data
+#endif
