@@ -4,9 +4,10 @@
 // Each stage reads the result of the one before, which it does not change, and reports into the
 // compilation's diagnostics; a stage after an error returns nothing (the rules are the exception: they run
 // after type errors, not after syntax errors). The commands only choose where to stop: `fmt` after parse,
-// `graph` and `summary` after analyze, `check` after check (and validateLowering), `build` and `run` after link
-// (driver/BuildCommand.cpp calls emit and link, compiler/codegen, which this library does not link).
-// Each stage is a library that links only the stages before it (compiler/CMakeLists.txt); this one links them all.
+// `graph` and `summary` after analyze, `check` after check (and validateLowering), `build` and `run` after link.
+// emit and link are emit/Emit.h's `emit`, in a library of its own that links this one and the code generator
+// (a dlspec built without LLVM has none). Each stage is a library that links only the stages before it
+// (compiler/CMakeLists.txt); this one links them all but codegen.
 #pragma once
 #include <memory>
 #include <optional>

@@ -11,12 +11,7 @@
 #include "driver/Command.h"
 
 #ifdef DLSPEC_HAVE_CODEGEN
-#include <llvm/IR/LLVMContext.h>
-#include <llvm/IR/Module.h>
-
-#include "codegen/LLVMEmitter.h"
-#include "codegen/Linker.h"
-#include "codegen/ObjectEmitter.h"
+#include "emit/Emit.h"
 #endif
 
 namespace dls {
@@ -87,60 +82,16 @@ int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtP
 #ifdef DLSPEC_HAVE_CODEGEN
   std::string output = req.output.empty() ? lowered->plan.programName + (req.emit == Emit::Obj ? ".o" : req.emit == Emit::Llvm ? ".ll" : "")
                                           : req.output;
-  {  // The output never replaces an input: the spec or one of its data files.
-    std::vector<std::string> inputs = {req.file};
-    for (const auto& ds : c.program->datasets)
-      for (const auto& src : ds->splits) inputs.insert(inputs.end(), src.resolved.begin(), src.resolved.end());
-    std::error_code ec;
-    for (const std::string& in : inputs)
-      if (output != "-" && std::filesystem::equivalent(output, in, ec) && !ec) {
-        c.diags.report(Code::E0903, Span{}, fmt::format("-o `{}` is an input of this build (`{}`); writing it would replace it", output, in));
-        printDiagnostics(c, opt);
-        return kExitUsage;
-      }
-  }
-  llvm::LLVMContext ctx;
-  std::string error;
-  auto module = codegen::emitModule(lowered->plan, ctx, error);
-  if (!module) {
-    c.diags.report(Code::I0001, Span{}, error);
+  const EmitKind kind = req.emit == Emit::Llvm ? EmitKind::LLVM : req.emit == Emit::Obj ? EmitKind::Object : EmitKind::Executable;
+  std::string ir;
+  if (!emit(c, *lowered, kind, output, &ir)) {
     printDiagnostics(c, opt);
-    return kExitUsage;
-  }
-  if (req.emit == Emit::Llvm) {
-    std::string ir = codegen::emitLLVMText(*module);
-    if (output == "-") {
-      std::fwrite(ir.data(), 1, ir.size(), stdout);
-    } else {
-      std::string tmp = output + ".tmp";
-      FILE* f = std::fopen(tmp.c_str(), "wb");
-      bool good = f && std::fwrite(ir.data(), 1, ir.size(), f) == ir.size();
-      if (f) good = (std::fclose(f) == 0) && good;
-      if (!good || std::rename(tmp.c_str(), output.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        c.diags.report(Code::E0901, Span{}, output, std::strerror(errno));
-        printDiagnostics(c, opt);
-        return kExitErrors;
-      }
-    }
-    printDiagnostics(c, opt);
-    return kExitOk;
-  }
-  std::string object = req.emit == Emit::Obj ? output : output + ".o";
-  if (!codegen::emitObject(*module, object, error)) {
-    c.diags.report(Code::E1005, Span{}, error);
-    printDiagnostics(c, opt);
+    // An output that names an input is a usage error; writing or linking that failed is the build's.
+    for (const Diagnostic& d : c.diags.finish())
+      if (d.code == Code::E0903 || d.code == Code::I0001) return kExitUsage;
     return kExitErrors;
   }
-  if (req.emit == Emit::Exe) {
-    bool linked = codegen::linkExecutable(object, output, error);
-    std::remove(object.c_str());
-    if (!linked) {
-      c.diags.report(Code::E1005, Span{}, error);
-      printDiagnostics(c, opt);
-      return kExitErrors;
-    }
-  }
+  if (kind == EmitKind::LLVM && output == "-") std::fwrite(ir.data(), 1, ir.size(), stdout);
   printDiagnostics(c, opt);
   if (builtPath) *builtPath = output;
   return kExitOk;

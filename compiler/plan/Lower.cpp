@@ -268,12 +268,6 @@ private:
     return nextTensor_++;
   }
 
-  int32_t splitOf(const sema::Pipeline& p) const {
-    if (p.split == "train") return DLS_SPLIT_TRAIN;
-    if (p.split == "valid" || p.split == "validation" || p.split == "val") return DLS_SPLIT_VALID;
-    return DLS_SPLIT_TEST;
-  }
-
   // Declares the data of runtime split `split`: the data set's split `from` (by default the one `p` reads)
   // and `p`'s steps. `borrowed`: `p` is the training pipeline lent to a split no pipeline reads (the test
   // split `eval` uses): its element-wise steps apply, its `split` does not.
@@ -315,17 +309,20 @@ private:
     // probability targets is that of the class for a one-hot row).
     if (onehotClasses) pipe(DLS_PIPE_ONEHOT | DLS_PIPE_LABELS, static_cast<double>(ds.label.classes));
     for (const sema::PipeStep& s : p.steps) {
+      // Each step is resolved through its op table row: its runtime code, or how the lowering consumes it.
       const std::string& op = s.name;
+      const int code = s.op ? s.op->opcode : sema::kOpcodeNone;
       if (!ds.labelName.empty() && s.field == ds.labelName && ds.labelName != ds.sampleName) {
         // A step of the label field transforms the targets the loss compares with.
-        if (op == "to_f32" || (op == "reshape" && s.before.shape.elements() == s.after.shape.elements())) {
+        const bool sameCount = s.before.shape.elements() == s.after.shape.elements();
+        if (code == DLS_PIPE_TO_F32 || (code == DLS_PIPE_RESHAPE && sameCount)) {
           // targets are held as f32, flat per sample
-        } else if ((op == "scale" || op == "normalize") && classTargets) {
+        } else if ((code == DLS_PIPE_SCALE || code == DLS_PIPE_NORMALIZE) && classTargets) {
           diags_.report(Code::E1004, s.span, fmt::format("`{}` of the class labels `{}` is not supported by the runtime", op,
                                                          ds.labelName));
-        } else if (op == "scale") {
+        } else if (code == DLS_PIPE_SCALE) {
           pipe(DLS_PIPE_SCALE | DLS_PIPE_LABELS, attr(s.attrs, "factor", 1));
-        } else if (op == "normalize") {
+        } else if (code == DLS_PIPE_NORMALIZE) {
           pipe(DLS_PIPE_NORMALIZE | DLS_PIPE_LABELS, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
         } else {
           diags_.report(Code::E1004, s.span,
@@ -334,57 +331,68 @@ private:
         }
         continue;
       }
-      if (op == "to_f32") pipe(DLS_PIPE_TO_F32, 0);
-      else if (op == "to_i32") pipe(DLS_PIPE_TO_I32, 0);
-      else if (op == "scale") pipe(DLS_PIPE_SCALE, attr(s.attrs, "factor", 1));
-      else if (op == "normalize") pipe(DLS_PIPE_NORMALIZE, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
-      else if (op == "shuffle") pipe(DLS_PIPE_SHUFFLE, attr(s.attrs, "buffer", 0));
-      else if (op == "random_crop") {
-        // size: one value or [h, w] (sema checks that the window fits the padded sample).
-        std::vector<int64_t> hw;
-        if (auto it = s.attrs.find("size"); it != s.attrs.end()) {
-          if (auto* l = std::get_if<std::vector<int64_t>>(&it->second.value)) hw = *l;
-          else hw.assign(2, static_cast<int64_t>(num(it->second.value, 0)));
+      switch (code) {
+        case DLS_PIPE_TO_F32:
+        case DLS_PIPE_TO_I32: pipe(code, 0); break;
+        case DLS_PIPE_SCALE: pipe(code, attr(s.attrs, "factor", 1)); break;
+        case DLS_PIPE_NORMALIZE: pipe(code, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1)); break;
+        case DLS_PIPE_SHUFFLE: pipe(code, attr(s.attrs, "buffer", 0)); break;
+        case DLS_PIPE_RANDOM_CROP: {
+          // size: one value or [h, w] (sema checks that the window fits the padded sample).
+          std::vector<int64_t> hw;
+          if (auto it = s.attrs.find("size"); it != s.attrs.end()) {
+            if (auto* l = std::get_if<std::vector<int64_t>>(&it->second.value)) hw = *l;
+            else hw.assign(2, static_cast<int64_t>(num(it->second.value, 0)));
+          }
+          if (hw.size() == 1) hw.push_back(hw[0]);
+          if (hw.size() == 2)
+            pipe(code, static_cast<double>(hw[0]), attr(s.attrs, "pad", 0), static_cast<double>(hw[1]));
+          else
+            diags_.report(Code::E1004, s.span, "`random_crop` needs a size: one value or [height, width]");
+          break;
         }
-        if (hw.size() == 1) hw.push_back(hw[0]);
-        if (hw.size() == 2)
-          pipe(DLS_PIPE_RANDOM_CROP, static_cast<double>(hw[0]), attr(s.attrs, "pad", 0), static_cast<double>(hw[1]));
-        else
-          diags_.report(Code::E1004, s.span, "`random_crop` needs a size: one value or [height, width]");
-      } else if (op == "random_flip") {
-        auto it = s.attrs.find("axis");
-        const std::string* axis = it == s.attrs.end() ? nullptr : std::get_if<std::string>(&it->second.value);
-        pipe(DLS_PIPE_RANDOM_FLIP, attr(s.attrs, "p", 0.5), axis && *axis == "vertical" ? 1.0 : 0.0);
-      }
-      else if (op == "reshape") {
-        // The per-sample shape from here on, which later steps (random_crop) work on.
-        double dims[4] = {0, 0, 0, 0};
-        const sema::Shape& to = s.after.shape;
-        bool known = !to.unknownRank && to.rank() >= 1 && to.rank() <= 4;
-        for (size_t i = 0; known && i < to.rank(); ++i) {
-          known = to.dims[i].isConst();
-          dims[i] = known ? static_cast<double>(to.dims[i].value) : 0;
+        case DLS_PIPE_RANDOM_FLIP: {
+          auto it = s.attrs.find("axis");
+          const std::string* axis = it == s.attrs.end() ? nullptr : std::get_if<std::string>(&it->second.value);
+          pipe(code, attr(s.attrs, "p", 0.5), axis && *axis == "vertical" ? 1.0 : 0.0);
+          break;
         }
-        if (known) pipe(DLS_PIPE_RESHAPE, dims[0], dims[1], dims[2], dims[3]);
-        else diags_.report(Code::E1004, s.span, fmt::format("the sample shape after `reshape` ({}) is not known", to.str()));
-      } else if (op == "split" && borrowed) {
-        // the held-out share belongs to the training split
-      } else if (op == "split" && split == DLS_SPLIT_TRAIN)
-        // The runtime holds out this share of the training samples (seeded), validation data unless the train
-        // block validates on another pipeline.
-        call(plan_.setup, "dls_rt_split", {attr(s.attrs, "valid", 0)});
-      else if (op == "split")
-        diags_.report(Code::E1004, s.span,
-                      fmt::format("`split` holds out part of the training data, but pipeline `{}` is not the one train "
-                                  "block `{}` trains on",
-                                  p.name, tc_.name));
-      else if (op == "repeat") {
-        // An epoch goes over the training data `count` times; evaluation reads each sample once.
-        if (split == DLS_SPLIT_TRAIN && !borrowed) pipe(DLS_PIPE_REPEAT, attr(s.attrs, "count", 1));
-      } else if (op == "batch") {
-        // batch is the train config.
-      } else {
-        diags_.report(Code::E1004, s.span, fmt::format("pipeline step `{}` is not supported by the runtime yet", op));
+        case DLS_PIPE_RESHAPE: {
+          // The per-sample shape from here on, which later steps (random_crop) work on.
+          double dims[4] = {0, 0, 0, 0};
+          const sema::Shape& to = s.after.shape;
+          bool known = !to.unknownRank && to.rank() >= 1 && to.rank() <= 4;
+          for (size_t i = 0; known && i < to.rank(); ++i) {
+            known = to.dims[i].isConst();
+            dims[i] = known ? static_cast<double>(to.dims[i].value) : 0;
+          }
+          if (known) pipe(code, dims[0], dims[1], dims[2], dims[3]);
+          else diags_.report(Code::E1004, s.span, fmt::format("the sample shape after `reshape` ({}) is not known", to.str()));
+          break;
+        }
+        case DLS_PIPE_REPEAT:
+          // An epoch goes over the training data `count` times; evaluation reads each sample once.
+          if (split == DLS_SPLIT_TRAIN && !borrowed) pipe(code, attr(s.attrs, "count", 1));
+          break;
+        case sema::kOpcodeSplit:
+          if (borrowed) {
+            // the held-out share belongs to the training split
+          } else if (split == DLS_SPLIT_TRAIN) {
+            // The runtime holds out this share of the training samples (seeded), validation data unless the train
+            // block validates on another pipeline.
+            call(plan_.setup, "dls_rt_split", {attr(s.attrs, "valid", 0)});
+          } else {
+            diags_.report(Code::E1004, s.span,
+                          fmt::format("`split` holds out part of the training data, but pipeline `{}` is not the one "
+                                      "train block `{}` trains on",
+                                      p.name, tc_.name));
+          }
+          break;
+        case sema::kOpcodeBatch:
+          // batch is the train config.
+          break;
+        default:
+          diags_.report(Code::E1004, s.span, fmt::format("pipeline step `{}` is not supported by the runtime yet", op));
       }
     }
   }
@@ -411,7 +419,8 @@ private:
       call(S, "dls_rt_resume", {std::filesystem::absolute(full).lexically_normal().string()});
     }
     for (const sema::PipeStep& st : tc_.data->steps)
-      if (st.name == "batch") call(S, "dls_rt_batching", {static_cast<int32_t>(attr(st.attrs, "drop_last", 0))});
+      if (st.op && st.op->opcode == sema::kOpcodeBatch)
+        call(S, "dls_rt_batching", {static_cast<int32_t>(attr(st.attrs, "drop_last", 0))});
     if (tc_.validate) {
       int32_t mask = 0;
       for (const std::string& m : tc_.metrics) {
@@ -468,14 +477,16 @@ private:
     // validate = train_input.valid: the held-out samples of the training data, which the runtime carves out.
     int32_t validateOn = -1;
     if (tc_.validate && !tc_.validateHeldOut) {
-      validateOn = splitOf(*tc_.validate) == DLS_SPLIT_TRAIN ? DLS_SPLIT_VALID : splitOf(*tc_.validate);
+      // The runtime's test slot is the data set's `test` split, the one `eval` reads; validation on any other
+      // split (a `valid` file, a split of another name, the training files themselves) fills the valid slot.
+      validateOn = tc_.validate->split == "test" ? DLS_SPLIT_TEST : DLS_SPLIT_VALID;
       emitData(*tc_.validate, validateOn);
     } else if (tc_.validateHeldOut) {
       validateOn = DLS_SPLIT_VALID;
     } else {
       // No `validate`: the samples `split(valid: …)` holds out, if any, are still validated on.
       for (const sema::PipeStep& s : tc_.data->steps)
-        if (s.name == "split") validateOn = DLS_SPLIT_VALID;
+        if (s.op && s.op->opcode == sema::kOpcodeSplit) validateOn = DLS_SPLIT_VALID;
     }
     // `eval` evaluates on the data set's test split: declare it when validation does not already read it,
     // with the pipeline that reads it or, when none does, the training pipeline's element-wise steps.

@@ -252,30 +252,35 @@ std::vector<OpInfo> build() {
                .attrs = {{.name = "axis", .type = AttrType::Int}},
                .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops});
   // ---- pipeline steps (per sample) ----
-  auto pipe = [&](std::string_view n, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
+  auto pipe = [&](std::string_view n, int opcode, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
     t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,
-                 .opcode = kOpcodeNone, .doc = doc, .wholeDataset = r == datasetLevel,
+                 .opcode = opcode, .doc = doc, .wholeDataset = r == datasetLevel,
                  .rescales = n == "scale" || n == "normalize"});
   };
-  pipe("to_f32", toF32, {});
-  pipe("to_i32", toI32, {}, "integer samples as i32, such as the token indices an `embedding` takes (every value must be "
-                            "an integer)");
-  pipe("scale", same, {{.name = "factor", .type = AttrType::Float, .positional = 0}});
-  pipe("normalize", same, {{.name = "mean", .type = AttrType::Float, .positional = 0},
-                           {.name = "std", .type = AttrType::Float, .min = 0, .positional = 1, .minExclusive = true}});
-  pipe("reshape", sampleReshape, {{.name = "shape", .type = AttrType::IntList, .positional = 0}});
-  pipe("one_hot", oneHot, {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0}});
-  pipe("random_crop", randomCrop, {{.name = "size", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
-                                   {.name = "pad", .type = AttrType::Int, .dflt = I(0), .min = 0}});
-  pipe("random_flip", same, {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 1, .positional = 0},
-                             {.name = "axis", .type = AttrType::Enum, .dflt = S("horizontal"), .words = "horizontal|vertical"}});
-  pipe("shuffle", datasetLevel, {{.name = "buffer", .type = AttrType::IntOrWord, .dflt = S("all"), .min = 1,
-                                  .positional = 0, .words = "all"}});
-  pipe("batch", datasetLevel, {{.name = "size", .type = AttrType::Int, .min = 1, .max = 1 << 24, .positional = 0},
-                               {.name = "drop_last", .type = AttrType::Bool, .dflt = B(false)}});
-  pipe("split", datasetLevel, {{.name = "valid", .type = AttrType::Float, .min = 0, .max = 1, .positional = 0,
-                                .minExclusive = true}});
-  pipe("repeat", datasetLevel, {{.name = "count", .type = AttrType::Int, .dflt = I(1), .min = 1, .positional = 0}});
+  pipe("to_f32", DLS_PIPE_TO_F32, toF32, {});
+  pipe("to_i32", DLS_PIPE_TO_I32, toI32, {},
+       "integer samples as i32, such as the token indices an `embedding` takes (every value must be an integer)");
+  pipe("scale", DLS_PIPE_SCALE, same, {{.name = "factor", .type = AttrType::Float, .positional = 0}});
+  pipe("normalize", DLS_PIPE_NORMALIZE, same,
+       {{.name = "mean", .type = AttrType::Float, .positional = 0},
+        {.name = "std", .type = AttrType::Float, .min = 0, .positional = 1, .minExclusive = true}});
+  pipe("reshape", DLS_PIPE_RESHAPE, sampleReshape, {{.name = "shape", .type = AttrType::IntList, .positional = 0}});
+  pipe("one_hot", kOpcodeNone, oneHot, {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0}});
+  pipe("random_crop", DLS_PIPE_RANDOM_CROP, randomCrop,
+       {{.name = "size", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
+        {.name = "pad", .type = AttrType::Int, .dflt = I(0), .min = 0}});
+  pipe("random_flip", DLS_PIPE_RANDOM_FLIP, same,
+       {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 1, .positional = 0},
+        {.name = "axis", .type = AttrType::Enum, .dflt = S("horizontal"), .words = "horizontal|vertical"}});
+  pipe("shuffle", DLS_PIPE_SHUFFLE, datasetLevel,
+       {{.name = "buffer", .type = AttrType::IntOrWord, .dflt = S("all"), .min = 1, .positional = 0, .words = "all"}});
+  pipe("batch", kOpcodeBatch, datasetLevel,
+       {{.name = "size", .type = AttrType::Int, .min = 1, .max = 1 << 24, .positional = 0},
+        {.name = "drop_last", .type = AttrType::Bool, .dflt = B(false)}});
+  pipe("split", kOpcodeSplit, datasetLevel,
+       {{.name = "valid", .type = AttrType::Float, .min = 0, .max = 1, .positional = 0, .minExclusive = true}});
+  pipe("repeat", DLS_PIPE_REPEAT, datasetLevel,
+       {{.name = "count", .type = AttrType::Int, .dflt = I(1), .min = 1, .positional = 0}});
   // ---- data sources ----
   auto src = [&](std::string_view n, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::DataSource, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),

@@ -99,6 +99,10 @@ using FlopsRule = std::optional<int64_t> (*)(const std::vector<const Type*>& in,
 
 constexpr int kOpcodeView = -1;   // a pure view (flatten, reshape, squeeze, unsqueeze): the lowering aliases it
 constexpr int kOpcodeNone = -2;   // no runtime kernel (check-only ops)
+// Pipeline steps carry their enum dls_pipe_op code, or one of these for the steps the lowering turns into
+// train settings rather than per-sample work.
+constexpr int kOpcodeBatch = -3;  // the batch size and drop_last of the train block
+constexpr int kOpcodeSplit = -4;  // the held-out validation share of the training split
 
 struct OpInfo {
   std::string_view name;
@@ -112,7 +116,7 @@ struct OpInfo {
   bool cpu = true, cuda = true;      // backends with a kernel
   std::string_view cudaWithout = {}; // settings with no CUDA kernel although the op has one: "attr: value", "|"-separated
   bool differentiable = true;
-  int opcode = kOpcodeNone;          // enum dls_opcode / dls_optimizer, kOpcodeView, kOpcodeNone
+  int opcode = kOpcodeNone;          // enum dls_opcode / dls_optimizer / dls_pipe_op, kOpcodeView, kOpcodeNone, …
   FlopsRule flops = nullptr;
   std::string_view doc;
   std::string_view replacedBy = {};  // deprecated: the op to use instead

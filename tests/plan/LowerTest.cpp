@@ -222,6 +222,20 @@ TEST_CASE("lowering honours the pipeline's and the train block's settings", "[lo
     REQUIRE(crop.size() == 1);
     CHECK((f64(crop[0]->args[3]) == 3 && f64(crop[0]->args[4]) == 1 && f64(crop[0]->args[5]) == 5));
   }
+  SECTION("validation on a split of another name fills the valid slot; eval still reads the test split") {
+    std::string text = settingsSpec("class<3>", "", "  validate  = held");
+    text.replace(text.find("}\npipeline input"), 2,
+                 "  holdout = npy(\"hx.npy\", \"hy.npy\")\n  test = npy(\"tx.npy\", \"ty.npy\")\n}\n");
+    text.replace(text.find("network Net"), 0, "pipeline held from d.holdout {\n  batch(4)\n}\n");
+    TextLowering t(text);
+    REQUIRE(t.r);
+    std::map<int32_t, std::string> files;  // runtime split -> its sample file
+    for (const plan::Call* d : t.calls("dls_rt_dataset")) files[i32(d->args[1])] = std::get<std::string>(d->args[3]);
+    REQUIRE(files.count(DLS_SPLIT_VALID));
+    REQUIRE(files.count(DLS_SPLIT_TEST));
+    CHECK(files[DLS_SPLIT_VALID].ends_with("hx.npy"));
+    CHECK(files[DLS_SPLIT_TEST].ends_with("tx.npy"));
+  }
   SECTION("onehot<C> targets of cross_entropy: f32 rows read as their classes, one i32 label per sample") {
     TextLowering t(settingsSpec("onehot<3>", "", ""));
     REQUIRE(t.r);
