@@ -84,6 +84,10 @@ Splits load_splits(dls_rt* rt, bool need_train) {
     s.train_aug = apply_pipeline(s.train, rt->pipes[DLS_SPLIT_TRAIN], true);
     if (s.train.n < rt->batch) fail(Diag::R0214, rt->data[DLS_SPLIT_TRAIN].path_a, "train", s.train.n, rt->batch);
   }
+  // The loaded data counts against the memory this process may use, as the plan's tensors do (R0505): a
+  // run that cannot hold both stops here, before its first step touches the arena.
+  auto held = [](const Dataset& d) { return uint64_t(d.x.size() + d.labels.size() + d.targets.size()) * 4; };
+  reserve_host(rt, held(s.train) + held(s.valid), "the loaded data");
   return s;
 }
 
