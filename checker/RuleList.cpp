@@ -20,6 +20,7 @@ void checkShadowing(const RuleContext&);
 void checkLearningRate(const RuleContext&);
 void checkAdamEpsilon(const RuleContext&);
 void checkAdamL2(const RuleContext&);
+void checkRecurrentClip(const RuleContext&);
 void checkTrainCompleteness(const RuleContext&);
 void checkValidateOnTraining(const RuleContext&);
 void checkPreprocessingDiffers(const RuleContext&);
@@ -50,6 +51,7 @@ const Rule kRules[] = {
     {Code::W0702, "implausible learning rates per optimizer", checkLearningRate},
     {Code::W0703, "adaptive optimizer epsilon too low", checkAdamEpsilon},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
+    {Code::W0716, "recurrent network trained without gradient clipping", checkRecurrentClip},
     {Code::W0709, "missing validation set", checkTrainCompleteness},
     {Code::W0715, "validation on the training samples", checkValidateOnTraining},
     {Code::W0710, "train and validation preprocessing differ", checkPreprocessingDiffers},

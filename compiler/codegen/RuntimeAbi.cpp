@@ -20,6 +20,8 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_validate_split", Void, {RtPtr, Int32}},
       {"dls_rt_optimizer", Void, {RtPtr, Int32, Double, Double, Double, Double, Double, Double, Int32}},
       {"dls_rt_schedule", Void, {RtPtr, Int32, Double, Double, Double, Double}},
+      {"dls_rt_clip", Void, {RtPtr, Int32, Double}},
+      {"dls_rt_stop", Void, {RtPtr, Int32, Int32, Int64, Double}},
       {"dls_rt_dataset", Void,
        {RtPtr, Int32, Int32, CString, CString, Int32, Int32, Int64, Int64, Int64, Int64, Int64}},
       {"dls_rt_sample_dtype", Void, {RtPtr, Int32, Int32}},

@@ -22,11 +22,12 @@ namespace {
 
 // The sections of the reference, in order; pipeline steps are split into three by how they are written.
 enum class Section { Layer, Activation, Structural, Transform, Augmentation, DatasetStep, DataSource, Loss, Optimizer,
-                     Schedule, Metric, Initializer };
+                     Schedule, Clip, Stop, Metric, Initializer };
 
 constexpr Section kSections[] = {Section::Layer,       Section::Activation,  Section::Structural, Section::Transform,
                                  Section::Augmentation, Section::DatasetStep, Section::DataSource, Section::Loss,
-                                 Section::Optimizer,   Section::Schedule,    Section::Metric,     Section::Initializer};
+                                 Section::Optimizer,   Section::Schedule,    Section::Clip,       Section::Stop,
+                                 Section::Metric,      Section::Initializer};
 
 bool isAugmentation(const OpInfo& op) { return op.name.rfind("random_", 0) == 0; }
 bool isDatasetStep(const OpInfo& op) { return op.shape == sema::rules::datasetLevel; }
@@ -44,6 +45,8 @@ Section sectionOf(const OpInfo& op) {
     case OpCategory::Schedule: return Section::Schedule;
     case OpCategory::Metric: return Section::Metric;
     case OpCategory::Initializer: return Section::Initializer;
+    case OpCategory::Clip: return Section::Clip;
+    case OpCategory::Stop: return Section::Stop;
   }
   return Section::Layer;
 }
@@ -60,6 +63,8 @@ std::string_view sectionTitle(Section s) {
     case Section::Loss: return "Losses";
     case Section::Optimizer: return "Optimisers";
     case Section::Schedule: return "Schedules";
+    case Section::Clip: return "Gradient clipping";
+    case Section::Stop: return "Stopping rules";
     case Section::Metric: return "Metrics";
     case Section::Initializer: return "Initialisers";
   }
@@ -78,6 +83,8 @@ std::string_view sectionWhere(Section s) {
     case Section::Loss: return "in a train block: `loss = NAME(model.out, LABEL)`";
     case Section::Optimizer: return "in a train block: `optimizer = NAME(…)`";
     case Section::Schedule: return "in a train block: `schedule = NAME(…)`";
+    case Section::Clip: return "in a train block: `clip = NAME(…)`";
+    case Section::Stop: return "in a train block that validates: `stop = NAME(…)`";
     case Section::Metric: return "in a train block's `validate = … metrics [NAME, …]`";
     case Section::Initializer: return "as the `init:` argument of a layer with weights: `dense(64, init: NAME)`";
   }
@@ -216,6 +223,8 @@ std::string example(const OpInfo& op) {
     case Section::Loss: return "loss = " + call;
     case Section::Optimizer: return "optimizer = " + call;
     case Section::Schedule: return "schedule = " + call;
+    case Section::Clip: return "clip = " + call;
+    case Section::Stop: return "stop = " + call;
     case Section::Metric: return fmt::format("validate = test_input every 1 epoch metrics [{}]", op.name);
     case Section::Initializer: return fmt::format("h = x |> dense(64, init: {})", call);
   }

@@ -456,6 +456,8 @@ private:
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_STEP}, arg(s, "every", 1), arg(s, "gamma", 0.1), 0.0, 0.0});
       else if (code == DLS_SCHED_COSINE)
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_COSINE}, arg(s, "t_max", 0), arg(s, "eta_min", 0), 0.0, 0.0});
+      else if (code == DLS_SCHED_EXPONENTIAL)
+        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_EXPONENTIAL}, arg(s, "gamma", 1), 0.0, 0.0, 0.0});
       else if (code == DLS_SCHED_WARMUP)
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_WARMUP}, arg(s, "steps", 0), 0.0, 0.0, 0.0});
       else if (code != DLS_SCHED_MULTISTEP) {
@@ -472,6 +474,32 @@ private:
           call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_MULTISTEP}, m[0], m[1], m[2], arg(s, "gamma", 0.1)});
         }
       }
+    }
+    if (tc_.clip) {
+      // The clipping's runtime code is its op table row's; its one attribute, the threshold, is required there.
+      const sema::Call& cl = *tc_.clip;
+      const sema::OpInfo* info = sema::findOp(cl.name, {sema::OpCategory::Clip});
+      auto th = info && info->attrs.size() == 1 ? cl.args.find(std::string(info->attrs[0].name)) : cl.args.end();
+      if (!info || (info->opcode != DLS_CLIP_NORM && info->opcode != DLS_CLIP_VALUE) || th == cl.args.end()) {
+        diags_.report(Code::E1004, cl.span, fmt::format("gradient clipping `{}` is not supported by the runtime yet", cl.name));
+        return;
+      }
+      call(S, "dls_rt_clip", {int32_t{info->opcode}, num(th->second.value)});
+    }
+    if (tc_.stop) {
+      // The rule's runtime code is its op table row's; `monitor` (val_NAME) is the metric row NAME's code.
+      const sema::Call& st = *tc_.stop;
+      const sema::OpInfo* info = sema::findOp(st.name, {sema::OpCategory::Stop});
+      auto mon = st.args.find("monitor");
+      const std::string* word = mon == st.args.end() ? nullptr : std::get_if<std::string>(&mon->second.value);
+      const sema::OpInfo* metric =
+          word && word->rfind("val_", 0) == 0 ? sema::findOp(word->substr(4), {sema::OpCategory::Metric}) : nullptr;
+      if (!info || info->opcode != DLS_STOP_EARLY || !metric || metric->opcode <= 0 || !tc_.validate) {
+        diags_.report(Code::E1004, st.span, fmt::format("stopping rule `{}` is not supported by the runtime yet", st.name));
+        return;
+      }
+      call(S, "dls_rt_stop", {int32_t{info->opcode}, int32_t{metric->opcode}, static_cast<int64_t>(arg(st, "patience", 0)),
+                              arg(st, "min_delta", 0)});
     }
     emitData(*tc_.data, DLS_SPLIT_TRAIN);
     // validate = train_input.valid: the held-out samples of the training data, which the runtime carves out.

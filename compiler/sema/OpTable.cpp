@@ -26,6 +26,8 @@ std::string_view categoryName(OpCategory c) {
     case OpCategory::DataSource: return "data source";
     case OpCategory::Metric: return "metric";
     case OpCategory::Initializer: return "initialiser";
+    case OpCategory::Clip: return "gradient clipping";
+    case OpCategory::Stop: return "stopping rule";
   }
   return "op";
 }
@@ -346,7 +348,32 @@ std::vector<OpInfo> build() {
                       {.name = "gamma", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1, .minExclusive = true}});
   sched("cosine", DLS_SCHED_COSINE, {{.name = "t_max", .type = AttrType::Int, .min = 1, .positional = 0, .units = "epoch|epochs"},
                    {.name = "eta_min", .type = AttrType::Float, .dflt = F(0), .min = 0}});
+  sched("exponential", DLS_SCHED_EXPONENTIAL,
+        {{.name = "gamma", .type = AttrType::Float, .min = 0, .max = 1, .positional = 0, .minExclusive = true}});
   sched("warmup", DLS_SCHED_WARMUP, {{.name = "steps", .type = AttrType::Int, .min = 1, .positional = 0, .units = "step|steps"}});
+  // ---- gradient clipping (opcode: enum dls_clip) ----
+  auto clip = [&](std::string_view n, int code, std::string_view attr, std::string_view doc) {
+    t.push_back({.name = n, .category = OpCategory::Clip, .minInputs = 0, .maxInputs = 0,
+                 .attrs = {{.name = attr, .type = AttrType::Float, .min = 0, .positional = 0, .minExclusive = true}},
+                 .differentiable = false, .opcode = code, .doc = doc});
+  };
+  clip("norm", DLS_CLIP_NORM, "max_norm",
+       "rescales all gradients together when their global L2 norm exceeds `max_norm` "
+       "(torch.nn.utils.clip_grad_norm_), after the backward pass and before the optimizer and its weight decay");
+  clip("value", DLS_CLIP_VALUE, "clip_value",
+       "clamps every gradient element to [-`clip_value`, `clip_value`] (torch.nn.utils.clip_grad_value_), after "
+       "the backward pass and before the optimizer and its weight decay");
+  // ---- stopping rules (opcode: enum dls_stop) ----
+  // `monitor` names a validation metric: `val_` and a metric row's name (the lowering maps it to that row).
+  t.push_back({.name = "early", .category = OpCategory::Stop, .minInputs = 0, .maxInputs = 0,
+               .attrs = {{.name = "monitor", .type = AttrType::Enum, .dflt = S("val_loss"), .positional = 0,
+                          .words = "val_loss|val_accuracy"},
+                         {.name = "patience", .type = AttrType::Int, .dflt = I(3), .min = 1},
+                         {.name = "min_delta", .type = AttrType::Float, .dflt = F(0), .min = 0}},
+               .differentiable = false, .opcode = DLS_STOP_EARLY,
+               .doc = "ends training when the validation metric `monitor` has not improved by more than `min_delta` "
+                      "(val_loss: fallen below the best minus it; val_accuracy: risen above the best plus it) for "
+                      "`patience` validations in a row; needs `validate`"});
   // ---- initialisers ----
   auto ini = [&](std::string_view n, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::Initializer, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
@@ -417,6 +444,7 @@ std::vector<OpInfo> build() {
       {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},
       {OpCategory::Schedule, "cosine", "cosine annealing from the learning rate to `eta_min` over `t_max` epochs; past `t_max` the rate "
        "rises again along the same cosine, as PyTorch's CosineAnnealingLR"},
+      {OpCategory::Schedule, "exponential", "multiplies the learning rate by `gamma` every epoch (torch's ExponentialLR)"},
       {OpCategory::Schedule, "warmup", "scales the learning rate by (step + 1) / `steps` over the first `steps` steps (a linear warm-up)"},
       {OpCategory::Initializer, "zeros", "every element 0"},
       {OpCategory::Initializer, "ones", "every element 1"},

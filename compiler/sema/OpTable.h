@@ -16,7 +16,7 @@
 namespace dls::sema {
 
 enum class OpCategory : uint8_t {
-  Layer, Activation, Structural, Pipeline, Loss, Optimizer, Schedule, DataSource, Metric, Initializer
+  Layer, Activation, Structural, Pipeline, Loss, Optimizer, Schedule, DataSource, Metric, Initializer, Clip, Stop
 };
 std::string_view categoryName(OpCategory c);
 

@@ -197,6 +197,8 @@ struct TrainConfig {
   std::optional<Call> loss;      // cross_entropy(model.out, kind)
   std::optional<Call> optimizer; // sgd(lr: 0.01, momentum: 0.9)
   std::vector<Call> schedules;   // step(every: 5 epochs, gamma: 0.1), warmup(…)
+  std::optional<Call> clip;      // gradient clipping: norm(1.0), value(0.5)
+  std::optional<Call> stop;      // a stopping rule: early(monitor: val_loss, patience: 3, min_delta: 0.001)
   std::optional<int64_t> epochs;
   Setting epochsSetting;
   const Pipeline* validate = nullptr;  // validate = test_input every 1 epoch metrics [...]

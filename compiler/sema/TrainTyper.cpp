@@ -10,7 +10,7 @@ namespace dls::sema {
 namespace {
 
 const std::vector<std::string>& trainKeys() {
-  static const std::vector<std::string> k = {"model", "data", "loss", "optimizer", "schedule", "epochs", "validate",
+  static const std::vector<std::string> k = {"model", "data", "loss", "optimizer", "schedule", "clip", "stop", "epochs", "validate",
                                              "checkpoint", "resume", "seed", "precision", "memory", "devices"};
   return k;
 }
@@ -187,7 +187,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       }
     } else if (key == "loss") {
       lossItem = &it;
-    } else if (key == "optimizer" || key == "schedule") {
+    } else if (key == "optimizer" || key == "schedule" || key == "clip" || key == "stop") {
       std::vector<const ast::Expr*> calls;
       if (v.kind == ast::ExprKind::List && key == "schedule")
         for (auto& x : v.items) calls.push_back(x.get());
@@ -196,10 +196,16 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       for (const ast::Expr* e : calls) {
         if (e->kind != ast::ExprKind::Call && e->kind != ast::ExprKind::Name) {
           diags.report(Code::E0215, e->span, fmt::format("`{}` is a call such as `{}`", key,
-                                                         key == "optimizer" ? "sgd(lr: 0.01)" : "step(every: 5 epochs)"));
+                                                         key == "optimizer" ? "sgd(lr: 0.01)"
+                                                         : key == "clip"    ? "norm(1.0)"
+                                                         : key == "stop"    ? "early(monitor: val_loss, patience: 3)"
+                                                                            : "step(every: 5 epochs)"));
           continue;
         }
-        OpCategory cat = key == "optimizer" ? OpCategory::Optimizer : OpCategory::Schedule;
+        OpCategory cat = key == "optimizer" ? OpCategory::Optimizer
+                         : key == "clip"    ? OpCategory::Clip
+                         : key == "stop"    ? OpCategory::Stop
+                                            : OpCategory::Schedule;
         const OpInfo* op = lookupOp(e->path.back(), {cat}, key);
         if (!op) continue;
         Call c;
@@ -223,6 +229,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
               }
             }
         if (key == "optimizer") tc->optimizer = std::move(c);
+        else if (key == "clip") tc->clip = std::move(c);
+        else if (key == "stop") tc->stop = std::move(c);
         else tc->schedules.push_back(std::move(c));
       }
     } else if (key == "epochs") {
@@ -283,6 +291,10 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   if (!tc->settings.count("data")) diags.report(Code::E0113, d.name.span, "train", d.name.name, "data");
   if (!tc->settings.count("optimizer")) diags.report(Code::E0113, d.name.span, "train", d.name.name, "optimizer")
       .help("add `optimizer = sgd(lr: 0.01)`");
+  if (tc->stop && !tc->settings.count("validate"))
+    diags.report(Code::E0113, tc->stop->span, "train", d.name.name, "validate")
+        .primary(fmt::format("`{}` watches a validation metric", tc->stop->name))
+        .help("add `validate = test_input every 1 epoch` (or validate on `PIPELINE.valid`), or remove `stop`");
   if (tc->devices.empty()) tc->devices.push_back(Device{});
   if (halfPrecision) {
     // No backend trains in reduced precision yet: accepting the setting would train in f32 regardless.

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLS_BACKEND_VERSION 3
+#define DLS_BACKEND_VERSION 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,7 +145,20 @@ typedef struct dls_backend {
   int (*begin_capture)(void* ctx, char* err, size_t errlen);
   int (*end_capture)(void* ctx, char* err, size_t errlen);
   int (*replay)(void* ctx, const dls_step_ctx* step, double lr, int64_t t, char* err, size_t errlen);
+
+  // ---- version 4 -------------------------------------------------------------------------------------
+  // Gradient clipping (enum dls_clip) of the n gradients grads[i] (numels[i] floats each), as one group:
+  // DLS_CLIP_NORM scales them all by min(1, threshold / (total_norm + 1e-6)), total_norm the L2 norm over all
+  // of them; DLS_CLIP_VALUE clamps every element to [-threshold, threshold]. stats: a device buffer of
+  // kDlsClipStats doubles that the step adds to: [0] += 1 when it clipped, [1] += its measure (the total norm,
+  // or the largest |element| before clamping), [2] += 1; [3..] are the backend's scratch. When loss (a device
+  // f32 scalar, may be NULL) is not finite neither the gradients nor stats change. Runs on the step's stream,
+  // without a host round trip (it is part of a captured step). NULL: the backend cannot clip.
+  int (*clip)(void* ctx, int32_t kind, double threshold, float* const* grads, const int64_t* numels, int32_t n,
+              const float* loss, double* stats, char* err, size_t errlen);
 } dls_backend;
+
+#define kDlsClipStats 8
 
 // Writes a one-line reason into a backend's err buffer (errlen bytes, always NUL-terminated).
 static inline void dls_put_error(char* err, size_t errlen, const char* what) {

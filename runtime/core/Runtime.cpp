@@ -171,6 +171,24 @@ void replay_step(dls_rt* rt) {
   check_be(rt, rt->be->replay(rt->ctx, &rt->step, rt->lr_now, t, err, sizeof err), err);
   rt->updates = t;
 }
+void reset_clip_stats(dls_rt* rt) {
+  if (!rt->clip_kind || !rt->be) return;
+  const size_t bytes = kDlsClipStats * sizeof(double);
+  if (!rt->clip_stats) {
+    rt->clip_stats = static_cast<double*>(rt->be->alloc(rt->ctx, bytes));
+    if (!rt->clip_stats) fail(Diag::R0503, rt->spec_path, bytes, "gradient clipping's counters");
+  }
+  char err[512] = "";
+  check_be(rt, rt->be->zero(rt->ctx, rt->clip_stats, bytes, err, sizeof err), err);
+}
+ClipStats read_clip_stats(dls_rt* rt) {
+  ClipStats c;
+  if (!rt->clip_stats) return c;
+  double v[3] = {0, 0, 0};
+  to_host(rt, v, rt->clip_stats, sizeof v);
+  c.clipped = v[0], c.measure_sum = v[1], c.steps = v[2];
+  return c;
+}
 std::vector<float> read_tensor(dls_rt* rt, int32_t id) {
   const Tensor& t = tensor_at(rt, id, "read");
   std::vector<float> v(t.d.numel);
@@ -226,6 +244,7 @@ dls_rt::~dls_rt() {
   }
   for (auto& t : tensors)
     if (t.arena_offset < 0 && t.d.data) be->free(ctx, t.d.data);
+  if (clip_stats) be->free(ctx, clip_stats);
   if (arena) be->free(ctx, arena);
   be->shutdown(ctx);
 }
@@ -302,8 +321,30 @@ void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, doub
 
 void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d) {
   guarded(rt, 0, [&] {
-    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_WARMUP) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
+    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_EXPONENTIAL) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
     rt->schedules.push_back({kind, a, b, c, d});
+    return 0;
+  });
+}
+
+void dls_rt_clip(dls_rt* rt, int32_t kind, double threshold) {
+  guarded(rt, 0, [&] {
+    if (kind != DLS_CLIP_NORM && kind != DLS_CLIP_VALUE) fail(Diag::R0504, "", fmt::format("unknown gradient clipping {}", kind));
+    if (!(threshold > 0) || !std::isfinite(threshold))
+      fail(Diag::R0504, "", fmt::format("the gradient clipping threshold must be a positive number, not {}", threshold));
+    rt->clip_kind = kind, rt->clip_threshold = threshold;
+    return 0;
+  });
+}
+
+void dls_rt_stop(dls_rt* rt, int32_t kind, int32_t monitor, int64_t patience, double min_delta) {
+  guarded(rt, 0, [&] {
+    if (kind != DLS_STOP_EARLY) fail(Diag::R0504, "", fmt::format("unknown stopping rule {}", kind));
+    if (monitor != DLS_METRIC_LOSS && monitor != DLS_METRIC_ACCURACY)
+      fail(Diag::R0504, "", fmt::format("early stopping monitors an unknown metric {}", monitor));
+    if (patience < 1 || !(min_delta >= 0) || !std::isfinite(min_delta))
+      fail(Diag::R0504, "", fmt::format("early stopping needs patience >= 1 and min_delta >= 0, not {} and {}", patience, min_delta));
+    rt->stop_kind = kind, rt->stop_monitor = monitor, rt->stop_patience = patience, rt->stop_min_delta = min_delta;
     return 0;
   });
 }
@@ -598,6 +639,20 @@ void dls_rt_update(dls_rt* rt) {
     }
     const float* loss = rt->io_loss >= 0 ? static_cast<const float*>(rt->tensors[rt->io_loss].d.data) : nullptr;
     char err[512] = "";
+    if (rt->clip_kind && !us.empty()) {
+      // Clipping: after the backward pass, before the optimizer (and its weight decay) reads the gradients.
+      if (!rt->be->clip) fail(Diag::R0504, rt->spec_path, fmt::format("backend '{}' cannot clip gradients", rt->be->name));
+      if (!rt->clip_stats) {
+        if (rt->capturing) internal_error("gradient clipping's counters must exist before a step is captured");
+        reset_clip_stats(rt);
+      }
+      auto& gs = rt->clip_grads;
+      auto& ns = rt->clip_numels;
+      gs.clear(), ns.clear();
+      for (const dls_update_desc& u : us) gs.push_back(const_cast<float*>(u.grad)), ns.push_back(u.numel);
+      check_be(rt, rt->be->clip(rt->ctx, rt->clip_kind, rt->clip_threshold, gs.data(), ns.data(), int32_t(gs.size()),
+                                loss, rt->clip_stats, err, sizeof err), err);
+    }
     if (rt->be->update_all) {
       // One call; a non-finite loss is detected where it lives (on a GPU without a host round trip).
       if (!us.empty()) check_be(rt, rt->be->update_all(rt->ctx, us.data(), int32_t(us.size()), loss, err, sizeof err), err);

@@ -92,6 +92,17 @@ struct dls_rt {
   int32_t metrics_mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
   dls::OptimizerConfig opt;
   std::vector<dls::ScheduleConfig> schedules;
+  // Gradient clipping (dls_rt_clip): kind 0 = none. clip_stats: the backend's device buffer of kDlsClipStats
+  // doubles counting clipped steps since reset_clip_stats (Backend.h, clip).
+  int32_t clip_kind = 0;
+  double clip_threshold = 0;
+  double* clip_stats = nullptr;
+  std::vector<float*> clip_grads;      // rebuilt by each dls_rt_update, as update_descs
+  // Early stopping (dls_rt_stop): kind 0 = none; monitor a dls_metric.
+  int32_t stop_kind = 0, stop_monitor = DLS_METRIC_LOSS;
+  int64_t stop_patience = 1;
+  double stop_min_delta = 0;
+  std::vector<int64_t> clip_numels;
   dls::DataDecl data[3];
   double split_fraction = 0;
   int32_t validate_split = -2;  // dls_rt_validate_split: a split, -1 none, -2 not given (runtime.h)
@@ -162,6 +173,13 @@ int64_t predicted_class(const float* row, int64_t c, float threshold);
 float binary_threshold(const dls_rt* rt);
 void capture_step(dls_rt* rt, dls_gen_fn step);
 void replay_step(dls_rt* rt);
+// Gradient clipping's counters (dls_rt_clip): reset_clip_stats allocates (once) and zeroes them; read_clip_stats
+// returns {clipped steps, sum of the steps' measures (norms, or largest elements), steps}.
+void reset_clip_stats(dls_rt* rt);
+struct ClipStats {
+  double clipped = 0, measure_sum = 0, steps = 0;
+};
+ClipStats read_clip_stats(dls_rt* rt);
 // Reads tensor `id` to host floats (f32 tensors only).
 std::vector<float> read_tensor(dls_rt* rt, int32_t id);
 void write_tensor(dls_rt* rt, int32_t id, const void* host, size_t bytes);

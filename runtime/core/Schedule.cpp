@@ -26,6 +26,9 @@ double schedule_lr(const std::vector<ScheduleConfig>& sched, double base, int64_
         if (base != 0) factor *= (s.b + (base - s.b) * (1 + std::cos(M_PI * double(epoch) / tmax)) / 2) / base;
         break;
       }
+      case DLS_SCHED_EXPONENTIAL:  // ExponentialLR(gamma=a)
+        factor *= std::pow(s.a, double(epoch));
+        break;
       case DLS_SCHED_WARMUP:
         if (s.a > 0 && double(step) < s.a) warm = double(step + 1) / s.a;
         break;

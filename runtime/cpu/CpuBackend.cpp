@@ -163,10 +163,21 @@ int be_update_all(void* ctx, const dls_update_desc* us, int32_t n, const float* 
   });
 }
 
+// Host memory: the loss and the counters are read and written in place, after the queued work.
+int be_clip(void* ctx, int32_t kind, double threshold, float* const* grads, const int64_t* numels, int32_t n,
+            const float* loss, double* stats, char* err, size_t len) {
+  return catching(err, len, [&] {
+    static_cast<Ctx*>(ctx)->strm.wait();
+    if (loss && !std::isfinite(*loss)) return;
+    clip(kind, threshold, grads, numels, n, stats);
+  });
+}
+
 const dls_backend kCpu = {
     DLS_BACKEND_VERSION, "cpu", be_init, be_shutdown, be_alloc, be_free, be_copy_to_device, be_copy_to_host, be_zero,
     be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
     be_update_all, nullptr, nullptr, nullptr,  // no step graphs: the CPU runs each step as issued
+    be_clip,
 };
 
 }  // namespace

@@ -97,6 +97,8 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 bool copy_with_layout(Ctx& c, void* dst, const void* src, size_t bytes, bool to_host);
 // Optimizer update (CpuOptimizer.cpp).
 void update(const dls_update_desc& u);
+// Gradient clipping (Backend.h, clip) over host memory: stats as documented there.
+void clip(int32_t kind, double threshold, float* const* grads, const int64_t* numels, int32_t n, double* stats);
 
 inline float* fptr(const dls_tensor_desc& t) { return static_cast<float*>(t.data); }
 

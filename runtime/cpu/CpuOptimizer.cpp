@@ -1,6 +1,8 @@
 // CpuOptimizer.cpp: PyTorch's optimizer update formulas (torch.optim, single-tensor "foreach=False" path),
 // in float, one pass over each parameter.
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "CpuOp.h"
 
@@ -73,6 +75,51 @@ void update(const dls_update_desc& u) {
     }
     default: throw std::runtime_error("unknown optimizer kind");
   }
+}
+
+void clip(int32_t kind, double threshold, float* const* grads, const int64_t* numels, int32_t n, double* stats) {
+  double measure = 0;
+  bool clipped = false;
+  if (kind == DLS_CLIP_NORM) {
+    // torch.nn.utils.clip_grad_norm_ (norm_type 2): one total norm over every gradient, one factor for all.
+    double sq = 0;
+    for (int32_t k = 0; k < n; ++k) {
+      const float* g = grads[k];
+      const int64_t m = numels[k];
+#pragma omp parallel for simd reduction(+ : sq) if (m > 65536) schedule(static)
+      for (int64_t i = 0; i < m; ++i) sq += double(g[i]) * double(g[i]);
+    }
+    measure = std::sqrt(sq);
+    const float coef = float(threshold / (measure + 1e-6));
+    clipped = coef < 1.f;
+    if (clipped)
+      for (int32_t k = 0; k < n; ++k) {
+        float* g = grads[k];
+        const int64_t m = numels[k];
+#pragma omp parallel for simd if (m > 65536) schedule(static)
+        for (int64_t i = 0; i < m; ++i) g[i] *= coef;
+      }
+  } else if (kind == DLS_CLIP_VALUE) {
+    // torch.nn.utils.clip_grad_value_: every element clamped to [-threshold, threshold].
+    const float c = float(threshold);
+    float mx = 0;
+    for (int32_t k = 0; k < n; ++k) {
+      float* g = grads[k];
+      const int64_t m = numels[k];
+#pragma omp parallel for simd reduction(max : mx) if (m > 65536) schedule(static)
+      for (int64_t i = 0; i < m; ++i) {
+        mx = std::max(mx, std::fabs(g[i]));
+        g[i] = std::min(std::max(g[i], -c), c);
+      }
+    }
+    measure = mx;
+    clipped = mx > c;
+  } else {
+    throw std::runtime_error("unknown gradient clipping kind");
+  }
+  stats[0] += clipped ? 1 : 0;
+  stats[1] += measure;
+  stats[2] += 1;
 }
 
 }  // namespace dls::cpu

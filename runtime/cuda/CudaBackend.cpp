@@ -776,6 +776,14 @@ int update_all(void* ctx, const dls_update_desc* us, int32_t n, const float* los
   });
 }
 int be_update(void* ctx, const dls_update_desc* u, char* err, size_t len) { return update_all(ctx, u, 1, nullptr, err, len); }
+int be_clip(void* ctx, int32_t kind, double threshold, float* const* grads, const int64_t* numels, int32_t n,
+            const float* loss, double* stats, char* err, size_t len) {
+  return catching(err, len, [&] {
+    if (kind != DLS_CLIP_NORM && kind != DLS_CLIP_VALUE) throw Error("clip: unknown kind");
+    clip_grads(static_cast<Ctx*>(ctx)->s, kind, float(threshold), grads, numels, n, loss, stats);
+    CK(cudaGetLastError());
+  });
+}
 
 int be_sync(void* ctx, char* err, size_t len) {
   return catching(err, len, [&] {
@@ -865,6 +873,7 @@ const dls_backend kCuda = {
     DLS_BACKEND_VERSION, "cuda", be_init, be_shutdown, be_alloc, be_free, be_to_device, be_to_host, be_zero,
     be_create_op, be_create_grad_op, be_destroy_op, be_fwd, be_bwd, be_update, be_sync,
     update_all, begin_capture, end_capture, replay,
+    be_clip,
 };
 const dls_backend_ext kCudaExt = {
     DLS_BACKEND_EXT_VERSION, host_alloc, host_free, prefetch, consume, nccl_init, nccl_allreduce,

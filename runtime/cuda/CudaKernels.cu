@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <vector>
 
 #include "CudaKernels.h"
 
@@ -454,7 +455,106 @@ __global__ void k_multi_update(const DevScalars* sc, UpdateHyper h, UpdateArgs a
   }
 }
 
+// Gradient clipping (Backend.h, clip): stats[3] holds the step's sum of squares (norm) and the bits of
+// stats[4] its largest |element| (value; non-negative floats order as their bit patterns).
+struct ClipArgs {
+  float* g[kMaxUpdateTensors];
+  int64_t n[kMaxUpdateTensors];
+  int64_t first_block[kMaxUpdateTensors + 1];
+  int count;
+};
+__device__ __forceinline__ int clip_tensor(const ClipArgs& a) {
+  int ti = 0;
+  while (ti + 1 < a.count && a.first_block[ti + 1] <= (int64_t)blockIdx.x) ++ti;
+  return ti;
+}
+__device__ __forceinline__ bool loss_ok(const float* loss) { return !loss || isfinite(*loss); }
+
+__global__ void k_clip_begin(double* stats, const float* loss) {
+  if (!loss_ok(loss)) return;
+  stats[3] = 0;
+  *reinterpret_cast<unsigned*>(&stats[4]) = 0u;
+}
+__device__ float block_max(float v) {
+  __shared__ float sh[kThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    v = threadIdx.x < kThreads / 32 ? sh[threadIdx.x] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+  }
+  __syncthreads();
+  return v;  // valid in thread 0
+}
+// Sum of squares (kind 1) or largest |element| (kind 2) of every gradient, into the step's scratch.
+__global__ void k_clip_reduce(int kind, ClipArgs a, double* stats, const float* loss) {
+  if (!loss_ok(loss)) return;
+  const int ti = clip_tensor(a);
+  const int64_t begin = ((int64_t)blockIdx.x - a.first_block[ti]) * kUpdateChunk;
+  const int64_t end = begin + kUpdateChunk < a.n[ti] ? begin + kUpdateChunk : a.n[ti];
+  const float* g = a.g[ti];
+  if (kind == 1) {
+    double sq = 0;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) sq += double(g[i]) * double(g[i]);
+    sq = block_sum(sq);
+    if (threadIdx.x == 0) atomicAdd(&stats[3], sq);
+  } else {
+    float mx = 0.f;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) mx = fmaxf(mx, fabsf(g[i]));
+    mx = block_max(mx);
+    if (threadIdx.x == 0) atomicMax(reinterpret_cast<unsigned*>(&stats[4]), __float_as_uint(mx));
+  }
+}
+__device__ __forceinline__ double clip_measure(int kind, const double* stats) {
+  return kind == 1 ? sqrt(stats[3]) : double(__uint_as_float(*reinterpret_cast<const unsigned*>(&stats[4])));
+}
+// Scales (norm: by min(1, threshold / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_) or clamps.
+__global__ void k_clip_apply(int kind, float threshold, ClipArgs a, const double* stats, const float* loss) {
+  if (!loss_ok(loss)) return;
+  const int ti = clip_tensor(a);
+  const int64_t begin = ((int64_t)blockIdx.x - a.first_block[ti]) * kUpdateChunk;
+  const int64_t end = begin + kUpdateChunk < a.n[ti] ? begin + kUpdateChunk : a.n[ti];
+  float* g = a.g[ti];
+  if (kind == 1) {
+    const float coef = float(double(threshold) / (clip_measure(kind, stats) + 1e-6));
+    if (coef >= 1.f) return;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) g[i] *= coef;
+  } else {
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) g[i] = fminf(fmaxf(g[i], -threshold), threshold);
+  }
+}
+__global__ void k_clip_end(int kind, float threshold, double* stats, const float* loss) {
+  if (!loss_ok(loss)) return;
+  const double m = clip_measure(kind, stats);
+  const bool clipped = kind == 1 ? float(double(threshold) / (m + 1e-6)) < 1.f : m > double(threshold);
+  stats[0] += clipped ? 1.0 : 0.0;
+  stats[1] += m;
+  stats[2] += 1.0;
+}
+
 }  // namespace
+
+void clip_grads(cudaStream_t s, int kind, float threshold, float* const* grads, const int64_t* numels, int n,
+                const float* loss, double* stats) {
+  k_clip_begin<<<1, 1, 0, s>>>(stats, loss);
+  std::vector<ClipArgs> groups;
+  for (int b = 0; b < n; b += kMaxUpdateTensors) {
+    ClipArgs a{};
+    a.count = n - b < kMaxUpdateTensors ? n - b : kMaxUpdateTensors;
+    a.first_block[0] = 0;
+    for (int i = 0; i < a.count; ++i) {
+      a.g[i] = grads[b + i], a.n[i] = numels[b + i];
+      a.first_block[i + 1] = a.first_block[i] + (numels[b + i] + kUpdateChunk - 1) / kUpdateChunk;
+    }
+    groups.push_back(a);
+  }
+  for (const ClipArgs& a : groups)
+    if (a.first_block[a.count] > 0) k_clip_reduce<<<unsigned(a.first_block[a.count]), kThreads, 0, s>>>(kind, a, stats, loss);
+  for (const ClipArgs& a : groups)
+    if (a.first_block[a.count] > 0) k_clip_apply<<<unsigned(a.first_block[a.count]), kThreads, 0, s>>>(kind, threshold, a, stats, loss);
+  k_clip_end<<<1, 1, 0, s>>>(kind, threshold, stats, loss);
+}
 
 void set_scalars(cudaStream_t s, DevScalars* d, DevScalars v) { k_set_scalars<<<1, 1, 0, s>>>(d, v); }
 void act_fwd(cudaStream_t s, int act, float alpha, const float* x, float* y, int64_t n) {

@@ -98,6 +98,10 @@ struct UpdateHyper {
 // loss (may be null): when it is not finite the update is skipped on the device (no host round trip).
 void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, const UpdateTensor* ts, int n,
                   const float* loss);
+// Gradient clipping over n gradients as one group (Backend.h, clip; kind: dls_clip): stats is the core's device
+// buffer of kDlsClipStats doubles, [3] and [4] this launcher's scratch.
+void clip_grads(cudaStream_t s, int kind, float threshold, float* const* grads, const int64_t* numels, int n,
+                const float* loss, double* stats);
 
 }  // namespace dls::cuda
 #endif

@@ -93,6 +93,9 @@ TEST_CASE("learning-rate schedules", "[optim]") {
   CHECK(schedule_lr(cos, 1, 0, 0, 10) == Approx(1));
   CHECK(schedule_lr(cos, 1, 5, 0, 10) == Approx(0.5));
   CHECK(schedule_lr(cos, 1, 10, 0, 10) == Approx(0).margin(1e-12));
+  std::vector<ScheduleConfig> ex = {{DLS_SCHED_EXPONENTIAL, 0.5, 0, 0, 0}};  // ExponentialLR(gamma=0.5)
+  CHECK(schedule_lr(ex, 0.1, 0, 0, 10) == Approx(0.1));
+  CHECK(schedule_lr(ex, 0.1, 3, 7, 10) == Approx(0.0125));
   // Past t_max the rate rises again along the cosine, as torch.optim.lr_scheduler.CosineAnnealingLR's does.
   std::vector<ScheduleConfig> short_cos = {{DLS_SCHED_COSINE, 2, 0.0, 0, 0}};
   CHECK(schedule_lr(short_cos, 1, 2, 0, 10) == Approx(0).margin(1e-12));
@@ -160,4 +163,44 @@ TEST_CASE("initialisers", "[optim]") {
   init_values(p, 4, 9, c);
   CHECK(a == b);
   CHECK(a != c);
+}
+
+TEST_CASE("gradient clipping: clip_grad_norm_ over all gradients, clip_grad_value_ per element, counted", "[optim]") {
+  // Two gradient tensors, clipped as one group.
+  std::vector<float> a = {3.f, -4.f, 0.5f}, b = {1.f, 2.f};
+  const double total = std::sqrt(9.0 + 16.0 + 0.25 + 1.0 + 4.0);
+  double stats[kDlsClipStats] = {0};
+  {
+    std::vector<float> x = a, y = b;
+    float* gs[] = {x.data(), y.data()};
+    const int64_t ns[] = {3, 2};
+    cpu::clip(DLS_CLIP_NORM, 1.0, gs, ns, 2, stats);
+    const double coef = 1.0 / (total + 1e-6);  // torch: max_norm / (total_norm + 1e-6), clamped to 1
+    for (size_t i = 0; i < 3; ++i) CHECK(x[i] == Approx(a[i] * coef).epsilon(1e-6));
+    for (size_t i = 0; i < 2; ++i) CHECK(y[i] == Approx(b[i] * coef).epsilon(1e-6));
+    CHECK(stats[0] == 1);  // clipped
+    CHECK(stats[1] == Approx(total));
+    CHECK(stats[2] == 1);
+  }
+  {
+    std::vector<float> x = a, y = b;
+    float* gs[] = {x.data(), y.data()};
+    const int64_t ns[] = {3, 2};
+    cpu::clip(DLS_CLIP_NORM, 100.0, gs, ns, 2, stats);  // below the threshold: unchanged, not counted as clipped
+    CHECK(x == a);
+    CHECK(y == b);
+    CHECK(stats[0] == 1);
+    CHECK(stats[2] == 2);
+  }
+  {
+    std::vector<float> x = a, y = b;
+    float* gs[] = {x.data(), y.data()};
+    const int64_t ns[] = {3, 2};
+    double vs[kDlsClipStats] = {0};
+    cpu::clip(DLS_CLIP_VALUE, 1.5, gs, ns, 2, vs);
+    CHECK(x == std::vector<float>{1.5f, -1.5f, 0.5f});
+    CHECK(y == std::vector<float>{1.f, 1.5f});
+    CHECK(vs[0] == 1);
+    CHECK(vs[1] == 4.0);  // the largest |element| before clamping
+  }
 }

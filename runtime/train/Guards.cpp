@@ -9,6 +9,7 @@ namespace {
 const double kExplode = 1e4, kVanish = 1e-9;
 const int64_t kReluSamples = 10;
 const double kDeadShare = 0.5;
+const int64_t kClipMinSteps = 5;  // an epoch of fewer steps says little about a threshold
 const size_t kShown = 3;  // gradient-norm warnings named per kind and step
 }  // namespace
 
@@ -85,6 +86,15 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
         if (share > kDeadShare) warn(Diag::R0104, op_location(rt_, relu_ops_[k]), share * 100, kReluSamples);
       }
   }
+}
+
+void Guards::after_first_epoch() {
+  if (!rt_->clip_kind) return;
+  const ClipStats c = read_clip_stats(rt_);
+  if (c.steps < double(kClipMinSteps) || c.clipped < c.steps) return;
+  const bool norm = rt_->clip_kind == DLS_CLIP_NORM;
+  warn(Diag::R0112, rt_->spec_path, fmt::format("{}({:g})", norm ? "norm" : "value", rt_->clip_threshold),
+       int64_t(c.steps), norm ? "global L2 norm" : "largest element", c.measure_sum / c.steps, rt_->clip_threshold);
 }
 
 void Guards::after_epoch(int64_t epoch, double train_loss, double val_loss) {

@@ -17,6 +17,8 @@ class Guards {
   // After a training step with loss `loss`. On a non-finite loss re-runs the step's forward pass (no update)
   // checking every op's output and throws R0101 located at the first op producing a non-finite value.
   void after_step(const Program& p, int64_t epoch, int64_t step, float loss);
+  // After the run's first epoch of training steps: gradient clipping that clipped every step (R0112).
+  void after_first_epoch();
   // After an epoch (val_loss NaN when there is no validation).
   void after_epoch(int64_t epoch, double train_loss, double val_loss);
 

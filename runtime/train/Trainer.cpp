@@ -275,6 +275,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   // drop_last: false trains on each epoch's final partial batch: the losses average over its real rows and
   // batch normalization takes its statistics from them, as PyTorch does for a batch of that size.
   Loader loader(s.train, s.train_aug, rt->batch, rt->drop_last, uint64_t(rt->seed));
+  reset_clip_stats(rt);  // before the first step, which may be captured into a step graph
   StepRunner steps(rt, p.train_step);
   Guards guards(rt);
   Progress prog;
@@ -297,6 +298,11 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   };
   int stopped = 0;
   int64_t stop_epoch = start_epoch + 1;
+  // Early stopping (dls_rt_stop): the best validation value so far, its epoch, validations since it improved.
+  const bool maximize = rt->stop_monitor == DLS_METRIC_ACCURACY;
+  double best = maximize ? -INFINITY : INFINITY;
+  int64_t best_epoch = 0, without_improvement = 0;
+  bool stop_early = false;
   const int64_t start_step = global_step;
   try {
     for (int64_t epoch = start_epoch; epoch < epochs && !stopped; ++epoch) {
@@ -342,6 +348,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         if (global_step > start_step) save(epoch);  // mid-epoch: `epoch` epochs are complete
         break;
       }
+      if (epoch == start_epoch) guards.after_first_epoch();
       const double train_time = since(t0);
       EpochMetrics m;
       m.epoch = epoch + 1;
@@ -353,9 +360,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       bool validate = s.has_valid && rt->validate_every > 0 && ((epoch + 1) % rt->validate_every == 0 || epoch + 1 == epochs);
       int64_t val_samples = 0;
       double val_loss = NAN;  // computed whenever validating: a non-finite one stops the run (below)
+      double r_acc = NAN;
       if (validate) {
         EvalResult r = evaluate(rt, p, s.valid);
-        val_loss = r.loss, val_samples = r.samples;
+        val_loss = r.loss, val_samples = r.samples, r_acc = r.accuracy;
         // The validate clause's `metrics [...]` says which are reported (printed, in the metrics files).
         if (rt->metrics_mask & DLS_METRIC_LOSS) m.val_loss = r.loss;
         if (rt->metrics_mask & DLS_METRIC_ACCURACY) m.val_acc = r.accuracy;
@@ -369,6 +377,15 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       prog.line(line);
       metrics_written |= append_metrics(dir, m);
       guards.after_epoch(epoch, m.train_loss, val_loss);
+      if (rt->stop_kind == DLS_STOP_EARLY && validate && val_samples > 0) {
+        const double v = maximize ? r_acc : val_loss;
+        const bool better = maximize ? v > best + rt->stop_min_delta : v < best - rt->stop_min_delta;
+        if (better) {
+          best = v, best_epoch = epoch + 1, without_improvement = 0;
+        } else if (++without_improvement >= rt->stop_patience) {
+          stop_early = true;
+        }
+      }
       // A model whose validation loss is not finite is not kept, even when its weights are finite numbers.
       if (val_samples > 0 && !std::isfinite(val_loss)) {
         // R0101, located by re-running the step (without an update) on the last validation batch, still bound.
@@ -380,14 +397,22 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         }
         fail(Diag::R0110, rt->spec_path, "the validation loss", epoch + 1, global_step);
       }
-      const bool last = epoch + 1 == epochs;
+      const bool last = epoch + 1 == epochs || stop_early;
       if ((declared_ckpt && (epoch + 1) % rt->ckpt_every == 0) || last) {
         save(epoch + 1);
       } else if (std::string bad = nonfinite_state(rt); !bad.empty()) {
         fail(Diag::R0110, rt->spec_path, fmt::format("'{}'", bad), epoch + 1, global_step);
       }
-      stopped = stop_signal();
       stop_epoch = epoch + 1;
+      if (stop_early) {
+        if (!o.quiet)
+          std::printf("early stopping at epoch %lld: %s has not improved by more than %g for %lld validations; best %.4f "
+                      "at epoch %lld\n",
+                      (long long)(epoch + 1), maximize ? "val_accuracy" : "val_loss", rt->stop_min_delta,
+                      (long long)rt->stop_patience, best, (long long)best_epoch);
+        break;
+      }
+      stopped = stop_signal();
     }
   } catch (Fault& f) {
     if (f.code == Diag::R0101 || f.code == Diag::R0110) {

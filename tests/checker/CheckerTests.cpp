@@ -127,6 +127,7 @@ std::string taggerSpec(const std::string& trainSplit, const std::string& labelTy
          "  data      = train_input\n"
          "  loss      = cross_entropy(model.out, next)\n"
          "  optimizer = adam(lr: 0.01)\n"
+         "  clip      = norm(1.0)\n"
          "  epochs    = 1\n"
          "  validate  = test_input every 1 epoch metrics [accuracy, loss]\n"
          "  seed      = 42\n"

@@ -44,6 +44,7 @@ FOUND = []  # none open: each has its regression spec in regressions/, which pas
 # generation
 
 POSITIONAL = {}  # op -> {attribute: position}, from the op table
+CLIPS = {}  # gradient clipping -> its threshold's attribute, from the op table
 # The share of specs kept clear of KNOWN and FOUND features, which would otherwise hide new disagreements;
 # with neither holding an open entry, every spec may use every feature.
 AVOID_KNOWN = 0.0
@@ -312,6 +313,8 @@ def gen_program(r, work, opnames, optimizers, schedules):
             p.schedules.append(("cosine", [("t_max", r.randint(1, 3))] + ([("eta_min", 0.001)] if r.random() < 0.4 else [])))
         elif sn == "warmup":
             p.schedules.append(("warmup", [("steps", r.randint(1, 4))]))
+        elif sn == "exponential":
+            p.schedules.append(("exponential", [("gamma", choice(r, [0.5, 0.9]))]))
         elif sn == "constant":
             p.schedules.append(("constant", []))
         if r.random() < 0.25 and sn != "warmup" and "warmup" in schedules:
@@ -347,6 +350,13 @@ def gen_program(r, work, opnames, optimizers, schedules):
                 break
         if lead and r.random() < 0.5:
             nd.positional = tuple(lead)
+    # gradient clipping, from a generator of its own (the draws above, and the mutants after, stay as they were);
+    # thresholds small enough that most steps are clipped
+    rc = random.Random(f"clip:{p.seed}:{len(p.nodes)}:{p.samples}")
+    if CLIPS and rc.random() < 0.3:
+        cn = choice(rc, sorted(CLIPS))
+        attr = CLIPS[cn]
+        p.clip = (cn, [(attr, choice(rc, [0.05, 0.5, 5.0] if cn == "norm" else [0.005, 0.05, 0.5]))])
     return p
 
 
@@ -549,7 +559,11 @@ def regression_run(dlspec, meta, p, spec, d):
     if meta.get("mode", "step") == "step":
         r, *_ = H.step_compare(p, exe, d, gen, batch=(x, y))
         return r
-    return H.train_compare(p, exe, d, gen, x, y)
+    res = H.train_compare(p, exe, d, gen, x, y, update_tol=meta.get("update_tol"))
+    if res.ok and meta.get("clips_every_step") and p.clipped_steps != p.trained_steps:
+        return H.Result("harness", f"`clip` changed the gradients of {p.clipped_steps} of {p.trained_steps} steps, "
+                                   "not every one: the program does not test clipping")
+    return res
 
 
 def main():
@@ -582,6 +596,7 @@ def main():
     for o in table:
         POSITIONAL[o["name"]] = POSITIONAL.get(o["name"], {}) or {a["name"]: a["positional"] for a in o["attrs"] if a["positional"] >= 0}
     optimizers = [o["name"] for o in table if o["category"] == "optimizer"]
+    CLIPS.update({o["name"]: o["attrs"][0]["name"] for o in table if o["category"] == "gradient clipping"})
     schedules = [o["name"] for o in table if o["category"] == "schedule"]
     stats = {"generated": 0, "clean": 0, "rejected": 0, "other": 0, "trained": 0, "mutants": 0,
              "disagreements": {}, "rejected_codes": {}}

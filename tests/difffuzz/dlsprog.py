@@ -405,6 +405,7 @@ class Program:
         self.loss = ("cross_entropy", [])
         self.optimizer = ("sgd", [("lr", 0.1)])
         self.schedules = []
+        self.clip = None             # (name, args): gradient clipping, norm(max_norm) or value(clip_value)
         self.epochs = 1
         self.seed = 1
         self.settings = []           # extra train settings [(key, text)]
@@ -472,6 +473,8 @@ class Program:
         if self.schedules:
             sc = [_call(s, a) for s, a in self.schedules]
             L.append("  schedule = " + (sc[0] if len(sc) == 1 else "[" + ", ".join(sc) + "]"))
+        if self.clip:
+            L.append(f"  clip = {_call(*self.clip)}")
         L.append(f"  epochs = {self.epochs}")
         L.append(f"  seed = {self.seed}")
         if self.checkpoint:

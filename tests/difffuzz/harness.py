@@ -8,7 +8,7 @@
              random one) against its gradient (step-check at W + e d and W - e d)
   train      `EXE train` from a checkpoint holding the same initial weights (written here, `--resume`):
              every epoch's training loss and the parameters after the last update against PyTorch running the
-             same pipeline, optimizer and schedules
+             same pipeline, optimizer, schedules and gradient clipping
 
 Each returns a Result: kind ('ok' or what disagreed) and a message.
 """
@@ -289,6 +289,8 @@ def torch_lrs(prog, steps_per_epoch):
             s = torch.optim.lr_scheduler.MultiStepLR(o, a["milestones"], a.get("gamma", 0.1))
         elif name == "cosine":
             s = torch.optim.lr_scheduler.CosineAnnealingLR(o, a["t_max"], a.get("eta_min", 0.0))
+        elif name == "exponential":
+            s = torch.optim.lr_scheduler.ExponentialLR(o, a["gamma"])
         else:
             continue
         f = []
@@ -330,8 +332,25 @@ def torch_optimizer(prog, params):
     raise KeyError(name)
 
 
+def clip_torch(prog, params):
+    """The train block's `clip`, where a PyTorch loop puts it: after backward(), before the optimizer step.
+    Returns whether it changed the gradients."""
+    if not prog.clip:
+        return False
+    name, args = prog.clip
+    a = dict(args)
+    if name == "norm":
+        return bool(torch.nn.utils.clip_grad_norm_(params, a["max_norm"]) > a["max_norm"])
+    if name == "value":
+        clipped = any(bool((p.grad.abs() > a["clip_value"]).any()) for p in params if p.grad is not None)
+        torch.nn.utils.clip_grad_value_(params, a["clip_value"])
+        return clipped
+    raise KeyError(name)
+
+
 def torch_train(prog, weights, trainable, x, y, dtype=torch.float32):
-    """Epoch losses (mean over the epoch's steps) and final parameters, batches in data order."""
+    """Epoch losses (mean over the epoch's steps) and final parameters, batches in data order. Sets
+    prog.clipped_steps to the number of steps whose gradients `clip` changed (of prog.trained_steps)."""
     xin, yt = pipeline_torch(prog, x), label_torch(prog, y)
     xin = xin if xin.dtype == torch.int64 else xin.to(dtype)
     yt = yt if yt.dtype == torch.int64 else yt.to(dtype)
@@ -346,6 +365,7 @@ def torch_train(prog, weights, trainable, x, y, dtype=torch.float32):
     opt = torch_optimizer(prog, [p for n, p in ps.items() if trainable[n]])
     lrs = torch_lrs(prog, nb)
     losses, k = [], 0
+    prog.clipped_steps = 0
     for e in range(prog.epochs):
         tot = 0.0
         for b in range(nb):
@@ -355,15 +375,19 @@ def torch_train(prog, weights, trainable, x, y, dtype=torch.float32):
             opt.zero_grad()
             loss = D.loss_torch(prog.loss[0], dict(prog.loss[1]), prog.forward(xb, ps, True), yb)
             loss.backward()
+            prog.clipped_steps += clip_torch(prog, [p for n, p in ps.items() if trainable[n]])
             opt.step()
             tot += loss.item()
             k += 1
         losses.append(tot / nb)
+    prog.trained_steps = k
     return losses, {n: p.detach() for n, p in ps.items()}
 
 
-def train_compare(prog, exe, work, gen, x, y):
-    """Trains prog.epochs epochs in both from the same weights; compares epoch losses and the final weights."""
+def train_compare(prog, exe, work, gen, x, y, update_tol=None):
+    """Trains prog.epochs epochs in both from the same weights; compares epoch losses and the final weights.
+    update_tol: a fixed bound on every parameter's update error, instead of UPDATE_TOL or 10 times float32
+    PyTorch's own."""
     specs = prog.param_specs()
     weights = D.init_params(specs, gen)
     trainable = {n: tr for n, _, tr in specs}
@@ -427,14 +451,17 @@ def train_compare(prog, exe, work, gen, x, y):
             msgs.append(f"epoch {e + 1} loss dlspec {g} torch {r:.7g} rel {err:.1e}")
             bad = True
     floor = 1e-6 * max([(ref - weights[n].double()).norm().item() for n, ref in ref_params.items()] + [1e-6])
+    worst = 0.0
     for n, ref in ref_params.items():
         w0 = weights[n].double()
         got = final[n][2].reshape(ref.shape).double()
         d_got, d_ref, d_32 = got - w0, ref - w0, params32[n].double() - w0
         err = D.rel(d_got, d_ref, floor)
-        if not err <= max(UPDATE_TOL, 10 * D.rel(d_32, d_ref, floor)):
+        worst = max(worst, err)
+        bound = update_tol if update_tol is not None else max(UPDATE_TOL, 10 * D.rel(d_32, d_ref, floor))
+        if not err <= bound:
             msgs.append(f"{n}: update rel {err:.1e}")
             bad = True
     if bad:
         return Result("train-mismatch", "; ".join(msgs), "train")
-    return Result("ok", f"losses {['%.5g' % l for l in ref_losses]}", "train")
+    return Result("ok", f"losses {['%.5g' % l for l in ref_losses]}, worst update rel {worst:.1e}", "train")

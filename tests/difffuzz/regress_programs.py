@@ -173,13 +173,57 @@ def cosine_past_t_max(d):
     return p
 
 
+def schedule_exponential(d):
+    """schedule = exponential(gamma: 0.5) over 3 epochs of 2 steps: torch's ExponentialLR stepped per epoch."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.schedules = [("exponential", [("gamma", 0.5)])]
+    p.optimizer = ("sgd", [("lr", 0.2)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
+def clip_norm_lstm(d):
+    """clip = norm(max_norm: 0.05) on an LSTM with per-step labels and sgd with momentum, as clip_grad_norm_.
+    Every step's global gradient norm is above 0.05, so each of the 4 updates is rescaled."""
+    p, b = D.new_program((6, 3), batch=4, data_dir=d)
+    h = b.op("x", "lstm", units=4)
+    D.finish(p, b, h, "ce_seq", classes=3)
+    p.samples = 8
+    p.optimizer = ("sgd", [("lr", 0.5), ("momentum", 0.9)])
+    p.clip = ("norm", [("max_norm", 0.05)])
+    p.epochs = 2
+    p.checkpoint = "ck"
+    return p
+
+
+def clip_value_decay(d):
+    """clip = value(clip_value: 0.01) with adam and L2 weight decay, as clip_grad_value_ before optimizer.step().
+    The gradients are clamped before the optimizer adds the decay, over 2 epochs of 2 steps."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("adam", [("lr", 0.01), ("weight_decay", 0.1)])
+    p.clip = ("value", [("clip_value", 0.01)])
+    p.epochs = 2
+    p.checkpoint = "ck"
+    return p
+
+
 PROGRAMS = {f.__name__: f for f in (label_scale, drop_last_false, embedding_int_data, l1_loss, one_logit_bce,
                                     random_crop_after_reshape, declared_output_mismatch, onehot_target,
                                     multilabel_npy, weight_decay_bias, repeat_count, schedule_list,
-                                    batch_norm_partial_batch, cosine_past_t_max)}
+                                    batch_norm_partial_batch, cosine_past_t_max, clip_norm_lstm, clip_value_decay,
+                                    schedule_exponential)}
 # How each is judged. mode: `step` (one step against PyTorch) or `train` (epochs from the same weights);
 # expect `rejected`: check must refuse it with a located error; reject_ok: a located rejection by check
-# also passes (the issue may be fixed either by making it run right or by refusing it).
+# also passes (the issue may be fixed either by making it run right or by refusing it); update_tol: every
+# parameter's update after training within this relative error of PyTorch's; clips_every_step: PyTorch's run
+# must have clipped the gradients of every step (the program tests clipping for real).
 META = {
     "label_scale": dict(mode="train"),
     "drop_last_false": dict(mode="train"),
@@ -195,6 +239,9 @@ META = {
     "schedule_list": dict(mode="train", reject_ok=False),
     "batch_norm_partial_batch": dict(mode="train", reject_ok=False),
     "cosine_past_t_max": dict(mode="train", reject_ok=False),
+    "clip_norm_lstm": dict(mode="train", reject_ok=False, update_tol=1e-4, clips_every_step=True),
+    "clip_value_decay": dict(mode="train", reject_ok=False, update_tol=1e-4, clips_every_step=True),
+    "schedule_exponential": dict(mode="train", reject_ok=False, update_tol=1e-4),
 }
 
 

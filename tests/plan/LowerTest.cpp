@@ -191,6 +191,37 @@ TEST_CASE("lowering honours the pipeline's and the train block's settings", "[lo
     CHECK((f64(s[0]->args[2]) == 1 && f64(s[0]->args[3]) == 2 && f64(s[0]->args[4]) == 3 && f64(s[0]->args[5]) == 0.5));
     CHECK((f64(s[1]->args[2]) == 5 && f64(s[1]->args[3]) == 8 && f64(s[1]->args[4]) < 0 && f64(s[1]->args[5]) == 0.5));
   }
+  SECTION("exponential(gamma): the runtime's exponential schedule with that gamma") {
+    TextLowering t(settingsSpec("class<3>", "", "  schedule  = exponential(0.9)"));
+    REQUIRE(t.r);
+    auto s = t.calls("dls_rt_schedule");
+    REQUIRE(s.size() == 1);
+    CHECK((i32(s[0]->args[1]) == DLS_SCHED_EXPONENTIAL && f64(s[0]->args[2]) == 0.9));
+  }
+  SECTION("early stopping: its rule, the monitored metric's code, patience and min_delta") {
+    TextLowering t(settingsSpec("class<3>", "  split(valid: 0.2)",
+                                "  validate  = input.valid\n  stop      = early(monitor: val_accuracy, patience: 4, min_delta: 0.01)"));
+    REQUIRE(t.r);
+    auto s = t.calls("dls_rt_stop");
+    REQUIRE(s.size() == 1);
+    CHECK((i32(s[0]->args[1]) == DLS_STOP_EARLY && i32(s[0]->args[2]) == DLS_METRIC_ACCURACY));
+    CHECK((std::get<int64_t>(s[0]->args[3]) == 4 && f64(s[0]->args[4]) == 0.01));
+  }
+  SECTION("gradient clipping: its op table code and threshold, once; none without `clip`") {
+    TextLowering n(settingsSpec("class<3>", "", "  clip      = norm(0.25)"));
+    REQUIRE(n.r);
+    auto c = n.calls("dls_rt_clip");
+    REQUIRE(c.size() == 1);
+    CHECK((i32(c[0]->args[1]) == DLS_CLIP_NORM && f64(c[0]->args[2]) == 0.25));
+    TextLowering v(settingsSpec("class<3>", "", "  clip      = value(clip_value: 2)"));
+    REQUIRE(v.r);
+    c = v.calls("dls_rt_clip");
+    REQUIRE(c.size() == 1);
+    CHECK((i32(c[0]->args[1]) == DLS_CLIP_VALUE && f64(c[0]->args[2]) == 2));
+    TextLowering none(settingsSpec("class<3>", "", ""));
+    REQUIRE(none.r);
+    CHECK(none.calls("dls_rt_clip").empty());
+  }
   SECTION("weight decay applies to every parameter, biases included, as torch.optim") {
     TextLowering t(settingsSpec("class<3>", "", ""));
     REQUIRE(t.r);

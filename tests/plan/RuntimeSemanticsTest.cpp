@@ -395,6 +395,145 @@ train run {
   }
 }
 
+TEST_CASE("gradient clipping that clips every step of the first epoch is R0112, with the count and the norm", "[e2e]") {
+  ScratchDir dir("clip");
+  std::mt19937 rng(5);
+  std::normal_distribution<float> noise(0.f, 0.5f);
+  const int n = 100;  // batch(10): 10 steps an epoch
+  std::vector<float> x(n * 2);
+  std::vector<int64_t> y(n);
+  for (int i = 0; i < n; ++i) {
+    y[i] = i % 2;
+    x[i * 2] = (y[i] ? 2.f : -2.f) + noise(rng), x[i * 2 + 1] = noise(rng);
+  }
+  writeNpy(dir.path / "x.npy", "<f4", {n, 2}, x.data(), x.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  auto spec = [](const std::string& clip, const std::string& ckpt) {
+    return R"(dlspec 1
+dataset blobs {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[2]
+  label  y: class<2>
+}
+pipeline train_input from blobs.train {
+  shuffle(buffer: all)
+  batch(10)
+}
+network Net(x: f32[N, 2]) -> logits[N, 2] {
+  return x |> dense(4) |> relu |> dense(2)
+}
+train run {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.1)
+  clip       = )" + clip + R"(
+  epochs     = 2
+  checkpoint = ")" + ckpt + R"(" every 1 epoch keep 1
+  seed       = 2
+}
+)";
+  };
+  struct Case {
+    std::string name, clip;
+    bool warns;
+  };
+  for (const Case& c : {Case{"tight", "norm(0.001)", true}, Case{"loose", "norm(1000)", false},
+                        Case{"tightv", "value(0.0001)", true}, Case{"loosev", "value(1000)", false}}) {
+    INFO("clip = " << c.clip);
+    dir.write(c.name + ".dls", spec(c.clip, c.name + "_ckpt"));
+    REQUIRE(dir.build(c.name) == 0);
+    REQUIRE(dir.exec(c.name + " train", c.name + ".log") == 0);
+    const std::string log = dir.read(c.name + ".log");
+    INFO(log);
+    CHECK((log.find("warning[R0112]") != std::string::npos) == c.warns);
+    if (c.warns) {
+      CHECK(log.find("clipped all 10 steps of the first epoch") != std::string::npos);
+      CHECK(log.find(c.clip.substr(0, 4) == "norm" ? "global L2 norm averaged" : "largest element averaged") !=
+            std::string::npos);
+    }
+  }
+  // A tight norm bounds every update: after 2 epochs (20 steps of lr 0.1, each at most 0.001 long) the loss
+  // is about where it started, while the loose run (never clipped) learns.
+  auto loss = [&](const std::string& name) {
+    auto rows = readMetrics(dir.path / (name + "_ckpt") / "metrics.csv");
+    REQUIRE(rows.size() == 2);
+    return std::pair{rows.front()["train_loss"], rows.back()["train_loss"]};
+  };
+  auto [t0, t1] = loss("tight");
+  auto [l0, l1] = loss("loose");
+  CHECK(std::fabs(t1 - t0) < 0.01);
+  CHECK(l1 < l0);
+  CHECK(l1 < t1 - 0.05);
+}
+
+TEST_CASE("early stopping ends training after `patience` validations without an improvement by min_delta", "[e2e]") {
+  ScratchDir dir("early");
+  std::mt19937 rng(6);
+  std::normal_distribution<float> noise(0.f, 0.5f);
+  const int n = 120;
+  std::vector<float> x(n * 2);
+  std::vector<int64_t> y(n);
+  for (int i = 0; i < n; ++i) {
+    y[i] = i % 2;
+    x[i * 2] = (y[i] ? 2.f : -2.f) + noise(rng), x[i * 2 + 1] = noise(rng);
+  }
+  writeNpy(dir.path / "x.npy", "<f4", {n, 2}, x.data(), x.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  auto spec = [](const std::string& stop, const std::string& ckpt) {
+    return R"(dlspec 1
+dataset blobs {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[2]
+  label  y: class<2>
+}
+pipeline train_input from blobs.train {
+  split(valid: 0.25)
+  shuffle(buffer: all)
+  batch(10)
+}
+network Net(x: f32[N, 2]) -> logits[N, 2] {
+  return x |> dense(4) |> relu |> dense(2)
+}
+train run {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.1)
+  epochs     = 8
+  validate   = train_input.valid every 1 epoch metrics [accuracy, loss]
+  stop       = )" + stop + R"(
+  checkpoint = ")" + ckpt + R"(" every 1 epoch keep 1
+  seed       = 2
+}
+)";
+  };
+  struct Case {
+    std::string name, stop;
+    size_t epochs;  // trained before it stops
+  };
+  // min_delta 100: only the first validation improves (on +inf), then 2 without one: stops after epoch 3.
+  // A patience of 8 cannot run out in 8 epochs (the first validation always improves): all 8 run.
+  for (const Case& c : {Case{"never", "early(monitor: val_loss, patience: 2, min_delta: 100)", 3},
+                        Case{"acc", "early(monitor: val_accuracy, patience: 1, min_delta: 2)", 2},
+                        Case{"keeps", "early(val_loss, patience: 8)", 8}}) {
+    INFO("stop = " << c.stop);
+    dir.write(c.name + ".dls", spec(c.stop, c.name + "_ckpt"));
+    REQUIRE(dir.build(c.name) == 0);
+    REQUIRE(dir.exec(c.name + " train", c.name + ".log") == 0);
+    const std::string log = dir.read(c.name + ".log");
+    INFO(log);
+    auto rows = readMetrics(dir.path / (c.name + "_ckpt") / "metrics.csv");
+    CHECK(rows.size() == c.epochs);
+    const std::string said = "early stopping at epoch " + std::to_string(c.epochs) + ": ";
+    CHECK((log.find(said) != std::string::npos) == (c.epochs < 8));
+    if (c.name == "never") CHECK(log.find("val_loss has not improved by more than 100 for 2 validations; best ") != std::string::npos);
+    if (c.name == "acc") CHECK(log.find("val_accuracy has not improved by more than 2 for 1 validations; best ") != std::string::npos);
+    // The final checkpoint is the epoch where training stopped.
+    CHECK(std::filesystem::exists(dir.path / (c.name + "_ckpt")));
+  }
+}
+
 TEST_CASE("random_crop to a smaller window trains on random windows and evaluates on the centre one", "[e2e]") {
   ScratchDir dir("smallcrop");
   // [1, 4, 4] samples: class 1 has a bright 2x2 centre, class 0 a dark one; the border is noise.

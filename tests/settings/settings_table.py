@@ -27,7 +27,8 @@ STATUSES = {"honoured", "rejected", "ignored", "partial", "untested", "static"}
 # Row prefix per op-table category (reshape is both a structural op and a pipeline step).
 PREFIX = {"layer": "op", "activation": "op", "structural op": "op", "pipeline step": "step", "loss": "loss",
           "optimizer": "optimizer", "schedule": "schedule", "data source": "source", "metric": "metric",
-          "initialiser": "init"}
+          "initialiser": "init", "gradient clipping": "clip",
+          "stopping rule": "stop"}
 
 
 def accepted(dump, repo):

@@ -41,7 +41,7 @@
  *      samples, after any reshape; zero padding in the values of that point; evaluation takes the centre
  *      window, at load time) and random_flip run per batch, on the training split only; repeat(count) makes a
  *      training epoch count passes over the split.
- *  [8] Schedules: STEP/MULTISTEP/COSINE decay per epoch (PyTorch's schedulers stepped once per epoch),
+ *  [8] Schedules: STEP/MULTISTEP/COSINE/EXPONENTIAL decay per epoch (PyTorch's schedulers stepped once per epoch),
  *      WARMUP multiplies by (step + 1) / a for the first a steps.
  *  [9] dls_rt_main also accepts the developer command `step-check --weights DIR --batch X.npy Y.npy
  *      --out DIR` (one forward+backward, no update; writes loss.npy and <param>.grad.npy).
@@ -108,11 +108,29 @@ enum dls_schedule {
   DLS_SCHED_STEP = 1,      /* a = every (epochs), b = gamma */
   DLS_SCHED_MULTISTEP = 2, /* a..c = milestones in epochs (negative = unused), d = gamma */
   DLS_SCHED_COSINE = 3,    /* a = T_max in epochs (0 = total epochs), b = eta_min */
-  DLS_SCHED_WARMUP = 4     /* linear warm-up over a steps, then the schedule set before it continues */
+  DLS_SCHED_WARMUP = 4,    /* linear warm-up over a steps, then the schedule set before it continues */
+  DLS_SCHED_EXPONENTIAL = 5 /* a = gamma: the rate times gamma^epoch (ExponentialLR stepped once per epoch) */
 };
 /* May be called several times: a warm-up and decay schedules, which chain as PyTorch's schedulers on one
  * optimizer do (their factors multiply). */
 void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d);
+
+/* Gradient clipping, applied by dls_rt_update to every trainable parameter's gradient after the backward pass
+ * and before the optimizer (its weight decay included), as a PyTorch loop calls torch.nn.utils' clipping
+ * between loss.backward() and optimizer.step(). Without this call gradients are not clipped. */
+enum dls_clip {
+  DLS_CLIP_NORM = 1,  /* clip_grad_norm_(max_norm = threshold, norm_type 2): every gradient times
+                         min(1, threshold / (total_norm + 1e-6)), total_norm the L2 norm over all of them */
+  DLS_CLIP_VALUE = 2  /* clip_grad_value_(threshold): every element clamped to [-threshold, threshold] */
+};
+void dls_rt_clip(dls_rt* rt, int32_t kind, double threshold);
+
+/* Stopping rules. DLS_STOP_EARLY: after each validation, the metric `monitor` (DLS_METRIC_LOSS: lower is
+ * better, DLS_METRIC_ACCURACY: higher is) improves when it beats the best so far by more than min_delta;
+ * training ends after `patience` validations in a row without an improvement, with the checkpoint of that
+ * epoch written and a line saying where and what the best value was. The count starts afresh on resume. */
+enum dls_stop { DLS_STOP_EARLY = 1 };
+void dls_rt_stop(dls_rt* rt, int32_t kind, int32_t monitor, int64_t patience, double min_delta);
 
 /* ---- data ---------------------------------------------------------------------------------------- */
 enum dls_split { DLS_SPLIT_TRAIN = 0, DLS_SPLIT_VALID = 1, DLS_SPLIT_TEST = 2 };
