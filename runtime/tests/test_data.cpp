@@ -106,7 +106,7 @@ TEST_CASE("CSV reader and diagnostics", "[data]") {
   put("ragged.csv", "a,b,label\n1,2,0\n3,1\n");
   CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0206), Catch::Contains("line 3"));
   put("nan.csv", "a,b,label\n1,2,0\n3,abc,1\n");
-  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0207), Catch::Contains("'abc'") && Catch::Contains("line 3"));
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0207), Catch::Contains("the cell is text, not a number") && Catch::Contains("line 3") && !Catch::Contains("abc"));
   put("nanlabel.csv", "a,b,label\n1,2,nan\n");
   CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0208), Catch::StartsWith("R0208"));
   put("range.csv", "a,b,label\n1,2,3\n");
