@@ -99,7 +99,8 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
       else {
         // The type's spelling is shown only when it looks like one (a NumPy type code), never other text.
         const std::string shown = safeDescr(d) ? d : "(" + std::to_string(d.size()) + " bytes that are not a NumPy type code)";
-        fault(err, Error::Kind::BadDtype, hstart + valueAt, "element type " + shown + " is not one of <f4 <f8 |u1 <i4 <i8");
+        fault(err, Error::Kind::BadDtype, hstart + valueAt,
+              "element type " + (safeDescr(d) ? "'" + d + "'" : shown) + " is not one of <f4 <f8 |u1 <i4 <i8");
         err.detail = shown;
         return false;
       }
