@@ -168,7 +168,7 @@ TEST_CASE("check --data and the runtime accept and refuse the same data files") 
          s += static_cast<char>(h.size()), s += '\0';
          return s + h + f32({1, 2, 3, 4, 5, 6}); }()), npyLabels, false, Diag::R0210},
       {"NPY header not ending in a newline", Format::Npy, write("no-newline.npy", [&] {
-         std::string s = samples; s[63] = ' '; return s; }()), npyLabels, false, Diag::R0210},
+         std::string s = samples; s[9 + static_cast<uint8_t>(s[8])] = ' '; return s; }()), npyLabels, false, Diag::R0210},
       {"NPY with bytes after its data", Format::Npy, write("trailing.npy", samples + "junk"), npyLabels, false, Diag::R0219},
       {"IDX with bytes after its data", Format::Idx, write("trailing.idx", images + "x"), idxLabels, false, Diag::R0219},
       {"gzip IDX with bytes after the stream", Format::Idx, write("trailing.idx.gz", gz + "junk"), idxLabels, false, Diag::R0219},
