@@ -29,8 +29,7 @@ bool readCsv(const std::string& path, const std::string& labelColumn, DataTable&
                 std::to_string(e.expected);
         break;
       case csv::Error::Kind::NotANumber:
-        error = "line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": `" + e.cell +
-                "` is not a number";
+        error = "line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": the cell " + e.what;
         break;
       default: error = "the file is empty (no header row)"; break;
     }

@@ -84,10 +84,11 @@ bool load(const RuleContext& c, const sema::DataSource& src, const std::string& 
     // As the executable reads it: the label column by the name the spec gives (or the label field's name).
     const std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
     const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : out.span;
-    c.diags.report(Code::D0118, at, paths[0], label, fmt::format("{}", fmt::join(out.table.header, ", ")))
+    // The header's names are the file's contents: counted, not printed.
+    c.diags.report(Code::D0118, at, paths[0], label, fmt::format("{} columns, not printed", out.table.header.size()))
         .primary("the label column")
         .help(out.table.header.empty() ? std::string("give the file a header row that names its columns")
-                                       : fmt::format("name one of its columns: `label: \"{}\"`", out.table.header.back()));
+                                       : std::string("name one of the columns of the file's header row: `label: \"NAME\"`"));
     return false;
   }
   if (!ok) {
@@ -346,6 +347,35 @@ void checkDataQuality(const RuleContext& c) {
               .primary("declared here")
               .label(L.span, "read from here")
               .help(fmt::format("declare `f32[{}]`, or remove the extra columns from the file", have));
+        }
+      }
+      if (L.table.rows == 0) {
+        // As the executable refuses it (R0213): nothing to train on, and validation would report NaN.
+        c.diags.report(Code::D0106, L.span, L.table.file, "it holds no samples, so split `" + L.split + "` is empty")
+            .primary("an empty split")
+            .help("give the split at least one record");
+        continue;
+      }
+      if (!L.table.csv && !d.sample.poisoned) {
+        // The element type, as the executable checks it (R0216): u8 samples from u8 files, integer samples
+        // from integer files, float samples from float files.
+        const char k = L.table.sampleKind;
+        const bool isInt = k == 'u' || k == 'b' || k == 's' || k == 'i' || k == 'l';
+        const sema::DType want = d.sample.dtype;
+        const bool fits = want == sema::DType::U8                               ? k == 'u'
+                          : want == sema::DType::I32 || want == sema::DType::I64 ? isInt
+                          : want == sema::DType::Unknown                        ? true
+                                                                                 : !isInt;
+        if (!fits) {
+          static const char* names[] = {"u8", "i8", "i16", "i32", "i64", "f32", "f64"};
+          const std::string kinds = "ubsilfd";
+          const std::string have = names[kinds.find(k)];
+          c.diags.report(Code::D0106, d.sampleTypeSpan, L.table.file,
+                         "it holds " + have + " elements, but the spec declares " + std::string(sema::dtypeName(want)) + " samples")
+              .primary("declared here")
+              .label(L.span, "read from here")
+              .help("declare the element type the file holds, or convert the file");
+          continue;
         }
       }
       if (!L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {

@@ -14,7 +14,7 @@ Array read_csv(const std::string& path, int64_t* columns, std::vector<std::strin
       case csv::Error::Kind::Ragged:
         fail(Diag::R0206, fmt::format("{}:{}", path, e.line), path, e.line, e.cells, e.expected);
       case csv::Error::Kind::NotANumber:
-        fail(Diag::R0207, fmt::format("{}:{}:{}", path, e.line, e.column), path, e.line, e.column, e.cell);
+        fail(Diag::R0207, fmt::format("{}:{}:{}", path, e.line, e.column), path, e.line, e.column, e.what);
       default:
         fail(Diag::R0213, path, fmt::format("'{}' is empty (no header row)", path));
     }

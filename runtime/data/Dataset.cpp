@@ -74,6 +74,13 @@ void set_labels(Dataset& ds, const std::vector<double>& raw, const std::string& 
   }
 }
 
+// A split without samples has nothing to train on, and validating on it would report a loss of NaN.
+void require_samples(const Dataset& ds, const std::string& path) {
+  if (ds.n == 0)
+    fail(Diag::R0213, fmt::format("{}:byte 0", path),
+         fmt::format("'{}' holds no samples, so split '{}' is empty; give it at least one record", path, ds.name));
+}
+
 void init_shape(Dataset& ds, const DataDecl& decl) {
   ds.rank = decl.sample_rank;
   ds.sample_numel = 1;
@@ -102,8 +109,8 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
       auto it = std::find(header.begin(), header.end(), decl.path_b);
       if (it == header.end())
         fail(Diag::R0213, fmt::format("{}:1", decl.path_a),
-             fmt::format("'{}' has no column named '{}' for the labels (its header: {})", decl.path_a, decl.path_b,
-                         fmt::join(header, ", ")));
+             fmt::format("'{}' has no column named '{}' for the labels (its header row has {} columns)", decl.path_a,
+                         decl.path_b, header.size()));
       labelColumn = it - header.begin();
     }
     if (labelColumn < 0 || labelColumn >= cols)
@@ -117,11 +124,14 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
       for (int64_t c = 0, k = 0; c < cols; ++c) {
         if (c == labelColumn) continue;
         double v = a.values[size_t(i * cols + c)];
-        if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, i + 2, c + 1), decl.path_a, i + 2, c + 1, v);
+        if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, i + 2, c + 1), decl.path_a, i + 2, c + 1,
+                                        std::isnan(v) ? "is NaN; input data must be finite numbers"
+                                                      : "is an infinity; input data must be finite numbers");
         ds.x[size_t(i * ds.sample_numel + k++)] = float(v);
       }
     // Header is line 1, so record i is on line i + 2 (blank lines aside); records are 0-based in messages.
     set_labels(ds, a.values, decl.path_a, decl.classes, cols, labelColumn);
+    require_samples(ds, decl.path_a);
     return ds;
   }
   Array x = decl.format == DLS_DATA_IDX ? read_idx(decl.path_a) : read_npy(decl.path_a);
@@ -152,6 +162,7 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
       ds.targets[i] = float(y.values[i]);
     }
   }
+  require_samples(ds, decl.path_a);
   return ds;
 }
 

@@ -18,7 +18,8 @@ namespace {
       if (idx) fail(Diag::R0204, fmt::format("{}:byte 0", path), path, e.magic);
       fail(Diag::R0210, fmt::format("{}:byte {}", path, e.offset), path, e.offset, e.what);
     case K::BadHeader: fail(Diag::R0210, fmt::format("{}:byte {}", path, e.offset), path, e.offset, e.what);
-    case K::BadDtype: fail(Diag::R0211, path, path, e.detail);
+    case K::BadDtype: fail(Diag::R0211, fmt::format("{}:byte {}", path, e.offset), path, e.detail);
+    case K::Trailing: fail(Diag::R0219, fmt::format("{}:byte {}", path, e.offset), path, e.offset, e.what, e.size, e.expected);
     case K::Unreadable:
     case K::None: break;
   }

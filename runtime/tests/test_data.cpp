@@ -87,6 +87,25 @@ TEST_CASE("data diagnostics", "[data]") {
   dlt::write_bytes(d + "/y4.idx", dlt::idx_bytes(0x08, {4}, {0, 1, 2, 3}));
   CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/x.idx", d + "/y4.idx"), "train"); }, Diag::R0212),
              Catch::StartsWith("R0212"));
+  // f32 elements for a u8 sample: refused, both types named
+  {
+    std::vector<uint8_t> floats(5 * 16 * 4, 0);
+    dlt::write_bytes(d + "/xf.idx", dlt::idx_bytes(0x0D, {5, 4, 4}, floats));
+    DataDecl u8 = idx_decl(d + "/xf.idx", d + "/y.idx");
+    u8.dtype = DLS_U8;
+    CHECK_THAT(dlt::fault_of([&] { load_dataset(u8, "train"); }, Diag::R0216), Catch::Contains("f32") && Catch::Contains("u8"));
+  }
+  // bytes after the data the header describes, raw and after a gzip stream
+  auto longer = img;
+  longer.push_back(0);
+  dlt::write_bytes(d + "/long.idx", longer);
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/long.idx", d + "/y.idx"), "train"); }, Diag::R0219),
+             Catch::Contains("byte 96") && Catch::Contains("1 bytes after"));
+  // a split without samples
+  dlt::write_bytes(d + "/x0.idx", dlt::idx_bytes(0x08, {0, 4, 4}, {}));
+  dlt::write_bytes(d + "/y0.idx", dlt::idx_bytes(0x08, {0}, {}));
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(idx_decl(d + "/x0.idx", d + "/y0.idx"), "test"); }, Diag::R0213),
+             Catch::Contains("holds no samples") && Catch::Contains("'test'"));
 }
 
 TEST_CASE("CSV reader and diagnostics", "[data]") {
@@ -106,7 +125,7 @@ TEST_CASE("CSV reader and diagnostics", "[data]") {
   put("ragged.csv", "a,b,label\n1,2,0\n3,1\n");
   CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0206), Catch::Contains("line 3"));
   put("nan.csv", "a,b,label\n1,2,0\n3,abc,1\n");
-  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0207), Catch::Contains("'abc'") && Catch::Contains("line 3"));
+  CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0207), Catch::Contains("the cell is text, not a number") && Catch::Contains("line 3") && !Catch::Contains("abc"));
   put("nanlabel.csv", "a,b,label\n1,2,nan\n");
   CHECK_THAT(dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0208), Catch::StartsWith("R0208"));
   put("range.csv", "a,b,label\n1,2,3\n");
@@ -354,6 +373,18 @@ TEST_CASE("CSV: the parser `dlspec check --data` shares (quoted cells, blank lin
   CHECK((e.line == 2 && e.column == 2));
   CHECK_FALSE(csv::parse("a,b\n1,2,3\n", t, e));
   CHECK((e.kind == csv::Error::Kind::Ragged && e.cells == 3 && e.expected == 2));
+  // What a cell is, never its text.
+  CHECK(csv::cell_defect("1.5e-3") == "");
+  CHECK(csv::cell_defect("-Infinity") == "");
+  CHECK(csv::cell_defect("") == "is empty");
+  CHECK(csv::cell_defect(std::string_view("1\0" "2", 3)) == "contains a NUL byte");
+  CHECK(csv::cell_defect("0x1p3") == "is a hex float (only decimal numbers are read)");
+  CHECK(csv::cell_defect("0x10") == "is a hex number (only decimal numbers are read)");
+  CHECK(csv::cell_defect("4e") == "is a number followed by other characters");
+  CHECK(csv::cell_defect("nan(1)") == "is text, not a number");
+  CHECK(csv::cell_defect(std::string(65, '1')) == "is longer than 64 characters");
+  CHECK_FALSE(csv::parse("a,b\n1,0x1p3\n", t, e));
+  CHECK((e.kind == csv::Error::Kind::NotANumber && e.what.find("0x") == std::string::npos));
   CHECK_FALSE(csv::parse(" \n", t, e));
   CHECK(e.kind == csv::Error::Kind::NoHeader);
 }

@@ -102,7 +102,7 @@ bool runtimeAccepts(const Case& c, dls::Diag& code, std::string& why) {
     return true;
   } catch (const dls::Fault& f) {
     code = f.code;
-    why = f.message;
+    why = f.message + " [at " + f.where + "]";
     return false;
   }
 }
@@ -150,6 +150,29 @@ TEST_CASE("check --data and the runtime accept and refuse the same data files") 
       {"CSV with a non-numeric cell", Format::Csv, write("nan.csv", "x,y,label\n1,abc,0\n3,4,1\n"), "", false, Diag::R0207},
       {"CSV with an empty cell", Format::Csv, write("empty-cell.csv", "x,y,label\n1,,0\n"), "", false, Diag::R0207},
       {"empty CSV", Format::Csv, write("empty.csv", ""), "", false, Diag::R0213},
+      {"CSV without a final newline", Format::Csv, write("no-newline.csv", "x,y,label\n1,2.5,0\n3,4,1"), "", true},
+      {"CSV with a NUL in a cell", Format::Csv, write("nul.csv", std::string("x,y,label\n1,2\0" "5,0\n", 18)), "", false, Diag::R0207},
+      {"CSV with a hex float", Format::Csv, write("hexfloat.csv", "x,y,label\n1,0x1p3,0\n"), "", false, Diag::R0207},
+      {"CSV with a hex integer", Format::Csv, write("hex.csv", "x,y,label\n1,0x10,0\n"), "", false, Diag::R0207},
+      {"CSV with nan(chars)", Format::Csv, write("nanchars.csv", "x,y,label\n1,nan(7),0\n"), "", false, Diag::R0207},
+      {"CSV with a cut exponent", Format::Csv, write("cut-exp.csv", "x,y,label\n1,2,0\n3,4,1e"), "", false, Diag::R0207},
+      {"CSV cut inside its last record", Format::Csv, write("cut.csv", "x,y,label\n1,2,0\n3,4"), "", false, Diag::R0206},
+      {"CSV with an overlong cell", Format::Csv, write("long.csv", "x,y,label\n1," + std::string(70, '1') + ",0\n"), "", false, Diag::R0207},
+      {"NPY with a header length one too long", Format::Npy, write("hlen-long.npy", [&] {
+         std::string s = samples; s[8] = static_cast<char>(s[8] + 1); return s; }()), npyLabels, false, Diag::R0210},
+      {"NPY with a header length one too short", Format::Npy, write("hlen-short.npy", [&] {
+         std::string s = samples; s[8] = static_cast<char>(s[8] - 1); return s; }()), npyLabels, false, Diag::R0210},
+      {"NPY header not padded to 64 bytes", Format::Npy, write("unpadded.npy", [&] {
+         std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }\n";
+         std::string s("\x93NUMPY\x01\x00", 8);
+         s += static_cast<char>(h.size()), s += '\0';
+         return s + h + f32({1, 2, 3, 4, 5, 6}); }()), npyLabels, false, Diag::R0210},
+      {"NPY header not ending in a newline", Format::Npy, write("no-newline.npy", [&] {
+         std::string s = samples; s[9 + static_cast<uint8_t>(s[8])] = ' '; return s; }()), npyLabels, false, Diag::R0210},
+      {"NPY with bytes after its data", Format::Npy, write("trailing.npy", samples + "junk"), npyLabels, false, Diag::R0219},
+      {"IDX with bytes after its data", Format::Idx, write("trailing.idx", images + "x"), idxLabels, false, Diag::R0219},
+      {"gzip IDX with bytes after the stream", Format::Idx, write("trailing.idx.gz", gz + "junk"), idxLabels, false, Diag::R0219},
+      {"gzip IDX of two members", Format::Idx, write("two.idx.gz", gzip(images.substr(0, 10)) + gzip(images.substr(10))), idxLabels, true},
       {"a directory", Format::Npy, dir().string(), npyLabels, false, Diag::R0201},
   };
   for (const Case& c : cases) {
@@ -161,7 +184,16 @@ TEST_CASE("check --data and the runtime accept and refuse the same data files") 
     INFO("check --data: " << (checker ? "accepts" : checkerWhy) << "; runtime: " << (runtime ? "accepts" : runtimeWhy));
     CHECK(checker == c.accept);
     CHECK(runtime == c.accept);
-    if (!c.accept) CHECK(dls::diag_info(code).code == std::string(dls::diag_info(c.runtimeCode).code));
+    if (!c.accept) {
+      CHECK(dls::diag_info(code).code == std::string(dls::diag_info(c.runtimeCode).code));
+      // Located on both sides: a line, a byte offset or a record (or the file itself when it cannot be read).
+      const bool located = c.runtimeCode == Diag::R0201 || c.runtimeCode == Diag::R0213 ||
+                           (checkerWhy.find("line ") != std::string::npos || checkerWhy.find("byte ") != std::string::npos);
+      CHECK(located);
+      if (c.runtimeCode != Diag::R0201 && c.runtimeCode != Diag::R0213)
+        CHECK((runtimeWhy.find("line ") != std::string::npos || runtimeWhy.find("byte ") != std::string::npos ||
+               runtimeWhy.find("record ") != std::string::npos));
+    }
   }
   fs::remove_all(dir());
 }

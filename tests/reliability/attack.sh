@@ -5,6 +5,7 @@
 # Prints "ok   CASE" or "FAIL CASE" per case and exits 1 when any case failed.
 set -u
 DLSPEC=$(readlink -f "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WHICH=${2:-fast}
 export OMP_NUM_THREADS=1
 work=$(mktemp -d)
@@ -264,6 +265,44 @@ fast() {
   # g. numbers on the command line are digits only.
   run "$d" ./sgd train --epochs " 3"
   if [ $rc = 2 ] && grep -q R0404 <<<"$out"; then ok "cli-number"; else bad "cli-number" "rc=$rc" "$out"; fi
+
+  # i. a data error never echoes the file: a cell holding a marker in a numeric column is reported by file,
+  # line and column and the kind of value, by `check --data` (D0106) and by the executable (R0207), without
+  # the marker; nor does a label column missing from the header print the header (D0118).
+  d=$work/noecho; mkdir -p "$d"
+  printf 'a,b,c,y\n1,2,3,0\n4,SECRET-12345,6,1\n' >"$d/tab-train.csv"
+  printf 'a,b,c,y\n1,2,3,0\n4,5,6,1\n' >"$d/tab-test.csv"
+  sed -e 's/epochs    = 10/epochs    = 1/' "$ROOT/specs/faults/data/csv_label_column.fixed.dls" >"$d/ne.dls"; build "$d" ne
+  run "$d" "$DLSPEC" check --data ne.dls
+  local checked=$out crc=$rc
+  run "$d" ./ne train
+  if [ $crc = 1 ] && grep -q "D0106.*tab-train.csv.*line 3, column 2: the cell is text" <<<"$checked" &&
+     [ $rc = 1 ] && grep -q "R0207.*tab-train.csv' line 3, column 2: the cell is text" <<<"$out" &&
+     grep -q "tab-train.csv:3:2" <<<"$out" && ! grep -q "SECRET-12345" <<<"$checked$out"; then ok "no-echo"
+  else bad "no-echo" "check rc=$crc" "$checked" "train rc=$rc" "$out"; fi
+  printf 'SECRET-12345\n' >"$d/secret.txt"
+  sed -e 's/csv("tab-train.csv")/csv("secret.txt", label: "y")/' "$d/ne.dls" >"$d/ne2.dls"
+  run "$d" "$DLSPEC" check --data ne2.dls
+  if [ $rc = 1 ] && grep -q "D0118" <<<"$out" && ! grep -q "SECRET-12345" <<<"$out"; then ok "no-echo-header"
+  else bad "no-echo-header" "rc=$rc" "$out"; fi
+
+  # j. the test split is held to the training split's rules: a NaN in it is R0217 at load (file, record,
+  # feature), and an empty one (zero samples) is refused with R0213 instead of validating to `val_loss nan`;
+  # `check --data` refuses both too (D0105, D0106).
+  d=$work/testsplit; fresh "$d"; npy "$d/test_x.npy" "<f4" 60 nan; spec "$d" tn epochs=1; build "$d" tn
+  run "$d" ./tn train
+  local trc=$rc tout=$out
+  run "$d" "$DLSPEC" check --data tn.dls
+  if [ $trc = 1 ] && grep -q "R0217.*test_x.npy' record 5, feature 2" <<<"$tout" && [ ! -e "$d/ckpt/ckpt-000001.dlsc" ] &&
+     [ $rc = 1 ] && grep -q "D0105" <<<"$out"; then ok "nan-test-input"
+  else bad "nan-test-input" "train rc=$trc" "$tout" "check rc=$rc" "$out"; fi
+  npy "$d/test_x.npy" "<f4" 0; npy "$d/test_y.npy" "<i8" 0
+  run "$d" ./tn train
+  trc=$rc tout=$out
+  run "$d" "$DLSPEC" check --data tn.dls
+  if [ $trc = 1 ] && grep -q "R0213.*test_x.npy' holds no samples" <<<"$tout" && ! grep -q "val_loss nan" <<<"$tout" &&
+     [ $rc = 1 ] && grep -q "D0106.*holds no samples" <<<"$out"; then ok "empty-test-split"
+  else bad "empty-test-split" "train rc=$trc" "$tout" "check rc=$rc" "$out"; fi
 
   # h. a batch far larger than the data: R0214 before the step's arena (549 MiB here) is touched.
   d=$work/hugebatch; fresh "$d"; spec "$d" hb epochs=1 batch=2000000; build "$d" hb

@@ -1,7 +1,6 @@
 // CsvTable.cpp: the CSV parser shared by `dlspec check --data` and the runtime (see CsvTable.h).
 #include "CsvTable.h"
 
-#include <cerrno>
 #include <cstdlib>
 
 namespace dls::csv {
@@ -21,6 +20,55 @@ std::vector<std::string> split_line(std::string_view line) {
     c = b == std::string::npos ? std::string() : c.substr(b, e - b + 1);
   }
   return cells;
+}
+
+namespace {
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if ((a[i] | 0x20) != b[i]) return false;
+  return true;
+}
+// Whether `s` is a decimal number or a nan/inf spelling, in full.
+bool decimal(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  std::string_view rest = s.substr(i);
+  if (iequal(rest, "nan") || iequal(rest, "inf") || iequal(rest, "infinity")) return true;
+  size_t digits = 0;
+  while (i < s.size() && digit(s[i])) ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && digit(s[i])) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp = 0;
+    while (i < s.size() && digit(s[i])) ++i, ++exp;
+    if (exp == 0) return false;
+  }
+  return i == s.size();
+}
+}  // namespace
+
+std::string cell_defect(std::string_view cell) {
+  if (cell.empty()) return "is empty";
+  if (cell.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  if (cell.size() > 64) return "is longer than 64 characters";
+  if (decimal(cell)) return "";
+  size_t i = cell[0] == '+' || cell[0] == '-' ? 1 : 0;
+  if (cell.size() > i + 1 && cell[i] == '0' && (cell[i + 1] | 0x20) == 'x')
+    return cell.find_first_of("pP") != std::string_view::npos ? "is a hex float (only decimal numbers are read)"
+                                                               : "is a hex number (only decimal numbers are read)";
+  for (char ch : cell)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return "contains a control byte";
+  for (char ch : cell)
+    if (static_cast<unsigned char>(ch) >= 0x80) return "contains non-ASCII bytes, not a number";
+  if (digit(cell[i]) || cell[i] == '.') return "is a number followed by other characters";
+  return "is text, not a number";
 }
 
 int64_t column_index(const std::vector<std::string>& header, const std::string& name) {
@@ -54,13 +102,12 @@ bool parse(std::string_view text, Table& out, Error& err) {
     }
     for (size_t i = 0; i < cells.size(); ++i) {
       const std::string& cell = cells[i];
-      char* end = nullptr;
-      errno = 0;
-      const double v = cell.empty() ? 0 : std::strtod(cell.c_str(), &end);
-      if (cell.empty() || *end != 0) {
-        err.kind = Error::Kind::NotANumber, err.line = line, err.column = static_cast<int64_t>(i) + 1, err.cell = cell;
+      std::string why = cell_defect(cell);
+      if (!why.empty()) {
+        err.kind = Error::Kind::NotANumber, err.line = line, err.column = static_cast<int64_t>(i) + 1, err.what = std::move(why);
         return false;
       }
+      const double v = std::strtod(cell.c_str(), nullptr);
       out.values.push_back(v);
     }
     out.line_of.push_back(line);

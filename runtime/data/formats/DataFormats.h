@@ -24,6 +24,8 @@ struct Error {
     BadMagic,    // not this format at all (`offset` 0; IDX: `magic` holds the first 4 bytes)
     BadHeader,   // a malformed header (`offset`: the byte the defect was found at)
     BadDtype,    // an element type no reader handles (`detail`: the type as the file spells it)
+    Trailing,    // bytes after what the header describes, or after the gzip stream (`offset`: the first of
+                 // them; `size`: the file's bytes; `expected`: the bytes the header accounts for)
   } kind = Kind::None;
   std::string what;      // the problem in words, without the file name or the offset
   size_t offset = 0;     // byte offset in the file the problem was found at
@@ -48,13 +50,17 @@ struct Array {
   double at(size_t i) const;   // element i as a double
 };
 
-// The whole file, gunzipped when it starts with the gzip magic; only regular files are read (a FIFO, a
+// The whole file, gunzipped when it starts with the gzip magic (one gzip member, or several concatenated;
+// anything else after the last member is Trailing); only regular files are read (a FIFO, a
 // device or a directory is refused before a byte is read). `cap` bounds a gzip file's inflated size (0: half
 // of this machine's memory), so that a gzip bomb ends as an error.
 bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, size_t cap = 0);
-// IDX: element types u8 (0x08), i8 (0x09), i16 (0x0B), i32 (0x0C), f32 (0x0D), f64 (0x0E), 1 to 4 dims.
+// IDX: element types u8 (0x08), i8 (0x09), i16 (0x0B), i32 (0x0C), f32 (0x0D), f64 (0x0E), 1 to 4 dims;
+// exactly the bytes the dims describe (fewer: Truncated, more: Trailing).
 bool parseIdx(const std::vector<uint8_t>& file, Array& out, Error& err);
-// NumPy .npy; every header defect is reported with the byte offset it was found at.
+// NumPy .npy; every header defect is reported with the byte offset it was found at. The header is what
+// NumPy writes: its declared length ends it with a newline, and the data begins at a multiple of 64 bytes;
+// a length off by one, a header not padded so, or bytes after the data the shape describes are refused.
 bool parseNpy(const std::vector<uint8_t>& file, Array& out, Error& err);
 // readFile + parseIdx / parseNpy.
 bool readIdx(const std::string& path, Array& out, Error& err);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -62,6 +63,57 @@ bool unreadable(Error& err, const std::string& why) {
 }
 }  // namespace
 
+// Inflates the gzip members of `in` into `out`. zlib's gzread would skip what follows the last member;
+// here anything after it that is not another gzip member is an error.
+bool gunzip(const std::vector<uint8_t>& in, std::vector<uint8_t>& out, Error& err, size_t cap) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return unreadable(err, "cannot start zlib");
+  auto stop = [&](Error::Kind kind, size_t offset, std::string what) {
+    err = Error{};
+    err.kind = kind;
+    err.offset = offset;
+    err.what = std::move(what);
+    if (kind == Error::Kind::Trailing) err.size = in.size(), err.expected = offset;
+    inflateEnd(&z);
+    out.clear();
+    return false;
+  };
+  std::vector<uint8_t> buf(1 << 20);
+  size_t pos = 0;
+  for (;;) {
+    const size_t chunk = std::min<size_t>(in.size() - pos, 1u << 30);
+    z.next_in = const_cast<Bytef*>(in.data() + pos);
+    z.avail_in = static_cast<uInt>(chunk);
+    int rc = Z_OK;
+    do {
+      z.next_out = buf.data();
+      z.avail_out = static_cast<uInt>(buf.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      const size_t at = pos + (chunk - z.avail_in);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+        return stop(Error::Kind::Gzip, at, z.msg ? z.msg : "damaged gzip stream");
+      const size_t n = buf.size() - z.avail_out;
+      // A gzip bomb stops here, with an error, instead of exhausting memory.
+      if (out.size() + n > cap)
+        return stop(Error::Kind::TooLarge, at, "it inflates to more than " + std::to_string(cap) + " bytes, half of this machine's memory");
+      out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+      if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+    } while (rc != Z_STREAM_END && (z.avail_in > 0 || z.avail_out == 0));
+    pos += chunk - z.avail_in;
+    if (rc == Z_STREAM_END) {
+      if (pos == in.size()) break;
+      if (in.size() - pos >= 2 && in[pos] == 0x1f && in[pos + 1] == 0x8b) {  // another member
+        inflateReset(&z);
+        continue;
+      }
+      return stop(Error::Kind::Trailing, pos, std::to_string(in.size() - pos) + " bytes after the end of the gzip stream");
+    }
+    if (pos == in.size()) return stop(Error::Kind::Gzip, pos, "unexpected end of stream");
+  }
+  inflateEnd(&z);
+  return true;
+}
+
 bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, size_t cap) {
   if (cap == 0) cap = static_cast<size_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(::sysconf(_SC_PAGE_SIZE)) / 2;
   out.clear();
@@ -79,48 +131,6 @@ bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, si
     ::close(fd);
     return unreadable(err, std::strerror(errno));
   }
-  unsigned char magic[2] = {0, 0};
-  size_t got = std::fread(magic, 1, 2, f);
-  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-    // The same open file (not the path again, which may have been replaced meanwhile).
-    int gfd = ::dup(::fileno(f));
-    if (gfd >= 0) ::lseek(gfd, 0, SEEK_SET);  // the stream read ahead
-    std::fclose(f);
-    gzFile gz = gfd >= 0 ? gzdopen(gfd, "rb") : nullptr;
-    if (!gz) {
-      if (gfd >= 0) ::close(gfd);
-      return unreadable(err, "cannot open gzip stream");
-    }
-    gzbuffer(gz, 1 << 17);
-    std::vector<uint8_t> buf(1 << 20);
-    auto stop = [&](Error::Kind kind, std::string what) {
-      err = Error{};
-      err.kind = kind;
-      err.offset = static_cast<size_t>(gzoffset(gz));
-      err.what = std::move(what);
-      gzclose(gz);
-      out.clear();
-      return false;
-    };
-    for (;;) {
-      int n = gzread(gz, buf.data(), static_cast<unsigned>(buf.size()));
-      if (n < 0) {
-        int code = 0;
-        return stop(Error::Kind::Gzip, gzerror(gz, &code));
-      }
-      if (n == 0) break;
-      // A gzip bomb stops here, with an error, instead of exhausting memory.
-      if (out.size() + static_cast<size_t>(n) > cap)
-        return stop(Error::Kind::TooLarge, "it inflates to more than " + std::to_string(cap) + " bytes, half of this machine's memory");
-      out.insert(out.end(), buf.begin(), buf.begin() + n);
-    }
-    // gzread returns 0 at a truncated stream end too; gzerror then reports Z_BUF_ERROR.
-    int code = 0;
-    std::string msg = gzerror(gz, &code);
-    if (code != Z_OK && code != Z_STREAM_END) return stop(Error::Kind::Gzip, msg.empty() ? "unexpected end of stream" : msg);
-    gzclose(gz);
-    return true;
-  }
   std::fseek(f, 0, SEEK_END);
   long size = std::ftell(f);
   std::fseek(f, 0, SEEK_SET);
@@ -135,6 +145,11 @@ bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, si
   if (bad || read != out.size()) {
     out.clear();
     return unreadable(err, "read error");
+  }
+  if (out.size() >= 2 && out[0] == 0x1f && out[1] == 0x8b) {
+    std::vector<uint8_t> packed = std::move(out);
+    out.clear();
+    return gunzip(packed, out, err, cap);
   }
   return true;
 }

@@ -58,6 +58,15 @@ bool parseIdx(const std::vector<uint8_t>& b, Array& out, Error& err) {
   size_t need = 0;
   if (__builtin_mul_overflow(count, es, &need) || __builtin_add_overflow(need, header, &need)) need = SIZE_MAX;
   if (b.size() < need) return truncated(err, b.size(), need);
+  if (b.size() > need) {
+    err = Error{};
+    err.kind = Error::Kind::Trailing;
+    err.offset = need;
+    err.size = b.size();
+    err.expected = need;
+    err.what = std::to_string(b.size() - need) + " bytes after the data the header's dimensions describe";
+    return false;
+  }
   out.elem = elem;
   out.bytes.resize(count * es);
   const uint8_t* p = b.data() + header;

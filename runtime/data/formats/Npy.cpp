@@ -26,6 +26,17 @@ bool fault(Error& err, Error::Kind kind, size_t offset, std::string what) {
   return false;
 }
 
+// A NumPy type code such as <f4, |u1, >c16: a byte-order mark, a letter, up to two digits.
+bool safeDescr(const std::string& d) {
+  size_t i = 0;
+  if (i < d.size() && (d[i] == '<' || d[i] == '>' || d[i] == '|' || d[i] == '=')) ++i;
+  if (i >= d.size() || !std::isalpha(static_cast<unsigned char>(d[i]))) return false;
+  ++i;
+  size_t digits = 0;
+  while (i < d.size() && std::isdigit(static_cast<unsigned char>(d[i]))) ++i, ++digits;
+  return i == d.size() && digits <= 2;
+}
+
 // Parses the header of `b`; on a defect fills `err` and returns false.
 bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
   if (b.size() < 6 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) return fault(err, Error::Kind::BadMagic, 0, "not an .npy file (no \\x93NUMPY magic)");
@@ -42,6 +53,14 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
   }
   if (b.size() - hstart < hlen)
     return fault(err, Error::Kind::BadHeader, hstart, "the header is " + std::to_string(hlen) + " bytes but the file ends at byte " + std::to_string(b.size()));
+  // NumPy pads the header with spaces to a multiple of 64 bytes and ends it with a newline: a length off by
+  // one, or a header written by something else, shows here.
+  if ((hstart + hlen) % 64 != 0)
+    return fault(err, Error::Kind::BadHeader, hstart - 2 - (major > 1 ? 2 : 0),
+                 "the header length " + std::to_string(hlen) + " does not end the header at a multiple of 64 bytes (it ends at byte " +
+                     std::to_string(hstart + hlen) + ")");
+  if (hlen == 0 || b[hstart + hlen - 1] != '\n')
+    return fault(err, Error::Kind::BadHeader, hstart + hlen - (hlen ? 1 : 0), "the header is not terminated by a newline where its length says it ends");
   std::string s(reinterpret_cast<const char*>(b.data() + hstart), hlen);
   auto fail = [&](size_t i, const std::string& why) { return fault(err, Error::Kind::BadHeader, hstart + i, why); };
   size_t i = 0;
@@ -60,7 +79,7 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
     std::string key = s.substr(i + 1, e - i - 1);
     i = e + 1;
     ws();
-    if (i >= s.size() || s[i] != ':') return fail(i, "expected `:` after '" + key + "'");
+    if (i >= s.size() || s[i] != ':') return fail(i, "expected `:` after a key");
     ++i;
     ws();
     size_t valueAt = i;
@@ -78,8 +97,11 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
       else if (d == "<i4" || d == "i4") h.elem = Elem::I32;
       else if (d == "<i8" || d == "i8") h.elem = Elem::I64;
       else {
-        fault(err, Error::Kind::BadDtype, hstart + valueAt, "element type '" + d + "' is not one of <f4 <f8 |u1 <i4 <i8");
-        err.detail = d;
+        // The type's spelling is shown only when it looks like one (a NumPy type code), never other text.
+        const std::string shown = safeDescr(d) ? d : "(" + std::to_string(d.size()) + " bytes that are not a NumPy type code)";
+        fault(err, Error::Kind::BadDtype, hstart + valueAt,
+              "element type " + (safeDescr(d) ? "'" + d + "'" : shown) + " is not one of <f4 <f8 |u1 <i4 <i8");
+        err.detail = shown;
         return false;
       }
       haveDescr = true;
@@ -108,7 +130,7 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
       }
       haveShape = true;
     } else {
-      return fail(i - 1, "unknown key '" + key + "'");
+      return fail(i - 1, "a key other than 'descr', 'fortran_order' and 'shape'");
     }
     ws();
     if (i < s.size() && s[i] == ',') { ++i; continue; }
@@ -130,6 +152,13 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
                                                      std::to_string(h.dataOffset) + " + " + std::to_string(count * elemSize(h.elem)) + " bytes)");
     err.size = b.size();
     err.expected = h.dataOffset + count * elemSize(h.elem);
+    return false;
+  }
+  if (b.size() - h.dataOffset > bytes) {
+    fault(err, Error::Kind::Trailing, h.dataOffset + bytes,
+          std::to_string(b.size() - h.dataOffset - bytes) + " bytes after the " + std::to_string(count) + " elements the header's shape describes");
+    err.size = b.size();
+    err.expected = h.dataOffset + bytes;
     return false;
   }
   return true;

@@ -92,3 +92,9 @@ npy("seq-train-x.npy", "<f4", [N, S, F], f32(seq(N)))
 npy("seq-train-y.npy", "<i8", [N, S], i64([(i + s) % 4 for i in range(N) for s in range(S)]))
 npy("seq-test-x.npy", "<f4", [T, S, F], f32(seq(T)))
 npy("seq-test-y.npy", "<i8", [T, S], i64([(i + s) % 4 for i in range(T) for s in range(S)]))
+
+# IDX of f32 elements (type 0x0D): the training images as floats in [0, 1], for a spec that declares u8
+# samples (D0106 in check --data, R0216 at run time: the element types disagree).
+with open(os.path.join(here, "img-f32.idx"), "wb") as f:
+    f.write(bytes([0, 0, 0x0D, 3]) + b"".join(struct.pack(">I", d) for d in (N, H, W)) +
+            b"".join(struct.pack(">f", p / 255) for p in flat(train)))
