@@ -90,9 +90,12 @@ std::string attrDoc(const sema::AttrSpec& a) {
     std::replace(w.begin(), w.end(), '|', ',');
     s += fmt::format(" ({})", w);
   }
-  if (a.min != sema::kNoMin || a.max != sema::kNoMax)
-    s += fmt::format(", in {}{}, {}{}", a.minExclusive ? "(" : "[", a.min == sema::kNoMin ? "-inf" : fmt::format("{}", a.min),
-                     a.max == sema::kNoMax ? "inf" : fmt::format("{}", a.max), a.maxExclusive ? ")" : "]");
+  if (a.min != sema::kNoMin && a.max != sema::kNoMax)
+    s += fmt::format(", in {}{}, {}{}", a.minExclusive ? "(" : "[", a.min, a.max, a.maxExclusive ? ")" : "]");
+  else if (a.min != sema::kNoMin)
+    s += fmt::format(", {} {}", a.minExclusive ? ">" : ">=", a.min);
+  else if (a.max != sema::kNoMax)
+    s += fmt::format(", {} {}", a.maxExclusive ? "<" : "<=", a.max);
   if (a.dflt) s += fmt::format(", default `{}`", attrValueText(*a.dflt));
   else if (!a.optional) s += ", required";
   if (a.positional >= 0) s += fmt::format(", may be given as argument {} without its name", a.positional + 1);
@@ -446,6 +449,19 @@ std::string valueHover(const sema::Value& v, const sema::Network& net, const std
   return s;
 }
 
+std::string typedUse(const sema::Program& prog, Span callee) {
+  for (const auto& n : prog.networks)
+    for (const sema::Node& node : n->nodes)
+      if (node.nameSpan.begin == callee.begin && node.nameSpan.end == callee.end && node.output >= 0)
+        return fmt::format("\n`{}` → `{}`", node.layer, n->values[node.output].type.str());
+  for (const auto& p : prog.pipelines)
+    for (const sema::PipeStep& st : p->steps)
+      if (st.span.file == callee.file && st.span.begin <= callee.begin && callee.end <= st.span.end &&
+          (st.span.begin == callee.begin))
+        return fmt::format("\nin pipeline `{}`: sample `{}` → `{}`", p->name, st.before.str(), st.after.str());
+  return {};
+}
+
 json Server::hover(const json& params) {
   Document& d = checked(params);
   uint32_t off = d.offsetOf(position(params.at("position")));
@@ -518,15 +534,8 @@ json Server::hover(const json& params) {
         } else if (op && at.onCallee) {
           md = opMarkdown(*op);
           span = at.call->path.back().span;
-          // The typed output of the layer this call made.
-          if (prog)
-            for (const auto& n : prog->networks)
-              for (const sema::Node& node : n->nodes)
-                if (node.nameSpan.begin == span.begin && node.nameSpan.end == span.end && node.output >= 0) {
-                  md += fmt::format("\n`{}` → `{}`", node.layer, n->values[node.output].type.str());
-                  goto done;
-                }
-        done:;
+          // The typed output of the layer this call made, or the sample type around this pipeline step.
+          if (prog) md += typedUse(*prog, span);
         }
       }
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Every keyword token of grammar/DLSpec.g4 (`DATASET : 'dataset' ;`) is highlighted by the extension's
-TextMate grammar: it appears as a whole word in one of the grammar's `match` patterns.
+TextMate grammar (it appears as a whole word in one of the grammar's `match` patterns) and by the Vim syntax
+file (in one of its `syn keyword` lines).
 
-    check_keywords.py DLSpec.g4 dls.tmLanguage.json
+    check_keywords.py DLSpec.g4 dls.tmLanguage.json [dls.vim]
 """
 import json
 import re
@@ -21,7 +22,7 @@ def patterns(node):
             yield from patterns(v)
 
 
-def main(g4, tm):
+def main(g4, tm, vim=None):
     with open(g4) as f:
         keywords = re.findall(r"^[A-Z]+\s*:\s*'([a-z]+)'\s*;", f.read(), re.M)
     if len(keywords) < 10:
@@ -32,9 +33,16 @@ def main(g4, tm):
     missing = [k for k in keywords if not any(re.search(r"(?<![A-Za-z_])" + k + r"(?![A-Za-z_0-9])", p) for p in pats)]
     for k in missing:
         print(f"keyword `{k}` of {g4} is not highlighted by {tm}")
+    if vim:
+        with open(vim) as f:
+            words = {w for line in f if line.startswith("syn keyword") for w in line.split()[3:]}
+        for k in keywords:
+            if k not in words:
+                print(f"keyword `{k}` of {g4} is not highlighted by {vim}")
+                missing.append(k)
     print(f"{len(keywords)} keywords, {len(missing)} missing")
     return 1 if missing else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))
