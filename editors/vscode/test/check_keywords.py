@@ -3,7 +3,7 @@
 TextMate grammar (it appears as a whole word in one of the grammar's `match` patterns) and by the Vim syntax
 file (in one of its `syn keyword` lines).
 
-    check_keywords.py DLSpec.g4 dls.tmLanguage.json [dls.vim]
+    check_keywords.py DLSpec.g4 dls.tmLanguage.json [dlspec.vim]
 """
 import json
 import re
