@@ -374,7 +374,7 @@ void Server::publishDirty() {
 json Server::initialize(const json& params) {
   (void)params;
   initialized_ = true;
-  json triggers = json::array({"(", ",", " ", "|", "."});
+  json triggers = json::array({"(", ",", ":"});
   return {{"capabilities",
            {{"positionEncoding", "utf-16"},
             {"textDocumentSync", {{"openClose", true}, {"change", 1}, {"save", false}}},

@@ -148,7 +148,18 @@ def main(dlspec):
     items = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos(text, "sgd(")})
     labels = [i["label"] for i in items["items"]]
     check("sgd" in labels and "adam" in labels and "conv2d" not in labels, f"ops in a train block: {labels[:20]}")
-    print(f"completion: conv2d(filters: 20, |) offers kernel:, stride:; a train body offers sgd, adam")
+    # While the spec does not parse (as while typing): the open call's arguments, and an argument's words.
+    for version, typed, want, unwanted in ((10, "conv2d(filters: 20, ", ["kernel:", "stride:"], "filters:"),
+                                            (11, "conv2d(filters: 20, pad: ", ["same", "valid"], "kernel:")):
+        broken = text.replace("conv2d(filters: 20, kernel: 5) |> relu", typed)
+        c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": broken}]})
+        items = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos(broken, typed, 0, len(typed))})
+        labels = [i["label"] for i in items["items"]]
+        check(all(w in labels for w in want) and unwanted not in labels, f"completion after `{typed}`: {labels}")
+        check(c.diagnostics(uri, version), f"the unfinished call `{typed}` has a diagnostic")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 12}, "contentChanges": [{"text": text}]})
+    check(c.diagnostics(uri, 12) == [], "the finished text is clean again")
+    print(f"completion: conv2d(filters: 20, |) offers kernel:, stride:; `pad: |` offers same, valid; a train body sgd, adam")
 
     # 5. Go to definition and references.
     loc = c.call("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(text, "Net on", 0, 1)})
