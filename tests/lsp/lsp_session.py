@@ -34,7 +34,7 @@ pipeline test_input from digits.test {
 }
 
 network Net(x: f32[N, 1, 28, 28]) -> logits[N, 10] {
-  h = x |> conv2d(filtres: 20, kernel: 5) |> relu
+  /* ünïcode 🙂 */ h = x |> conv2d(filtres: 20, kernel: 5) |> relu
   h = h |> maxpool(2) |> flatten
   return h |> dense(10)
 }
@@ -50,14 +50,18 @@ train run {
 """
 
 
+def utf16(s):
+    return len(s.encode("utf-16-le")) // 2
+
+
 def pos(text, needle, nth=0, delta=0):
-    """LSP position (UTF-16; the specs here are ASCII) of the nth occurrence of needle, plus delta chars."""
+    """LSP position (line, UTF-16 code units) of the nth occurrence of needle, plus delta characters."""
     off = -1
     for _ in range(nth + 1):
         off = text.index(needle, off + 1)
     off += delta
     line = text.count("\n", 0, off)
-    return {"line": line, "character": off - (text.rfind("\n", 0, off) + 1)}
+    return {"line": line, "character": utf16(text[text.rfind("\n", 0, off) + 1:off])}
 
 
 def span(text, needle, nth=0):
@@ -70,8 +74,12 @@ def apply_edits(text, edits):
     for line in lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
 
-    def off(p):
-        return starts[p["line"]] + p["character"]
+    def off(p):  # UTF-16 units on the line -> index in the str
+        line, units, i = lines[p["line"]], 0, 0
+        while i < len(line) and units < p["character"]:
+            units += utf16(line[i])
+            i += 1
+        return starts[p["line"]] + i
     for e in sorted(edits, key=lambda e: off(e["range"]["start"]), reverse=True):
         text = text[:off(e["range"]["start"])] + e["newText"] + text[off(e["range"]["end"]):]
     return text
@@ -189,12 +197,12 @@ def main(dlspec):
     print(f"symbols: {[s['name'] for s in syms]}")
 
     # 7. Formatting: the same text `dlspec fmt` prints.
-    messy = text.replace("  h = x |> conv2d", "      h   =  x |>conv2d").replace("epochs    = 1", "epochs = 1")
+    messy = text.replace("*/ h = x |> conv2d", "*/     h   =  x |>conv2d").replace("epochs    = 1", "epochs = 1")
     c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": messy}]})
     edits = c.call("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}})
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(messy)
-    want = subprocess.run([dlspec, "fmt", path], capture_output=True, text=True, check=True).stdout
+    want = subprocess.run([dlspec, "fmt", path], capture_output=True, check=True).stdout.decode("utf-8")
     check(want != messy, "the messy text is not in fmt's layout")
     check(apply_edits(messy, edits) == want, f"formatting's edits do not give `dlspec fmt`'s text: {edits}")
     print(f"formatting: {len(edits)} edit, equal to dlspec fmt")
