@@ -510,9 +510,38 @@ json Server::hover(const json& params) {
                 net = n.get();
               }
       }
+      if (!v && s.item && s.decl->kind == ast::DeclKind::Network) {
+        // A value whose expression ends in a block call (its span is in the block): sema names each value after
+        // the first `name = …` that binds it, so the k-th binding of a name is its k-th value of that name.
+        size_t k = 0;
+        for (const ast::Item& it : s.decl->items) {
+          if (&it == s.item) break;
+          if (it.kind == ast::ItemKind::Assign && it.key.name == s.name) ++k;
+        }
+        // Values a block's own `name = …` named (inlined into the network) are not the network's.
+        auto blockInternal = [&](const sema::Value& x) {
+          for (const ast::Decl& b : d.comp->spec->decls)
+            if (b.kind == ast::DeclKind::Block && b.span.begin <= x.span.begin && x.span.end <= b.span.end)
+              for (const ast::Item& it : b.items)
+                if (it.kind == ast::ItemKind::Assign && it.key.name == x.name && it.value && it.value->span.end == x.span.end)
+                  return true;
+          return false;
+        };
+        for (const auto& n : prog->networks)
+          if (n->decl == s.decl)
+            for (const sema::Value& x : n->values)
+              if (x.name == s.name && x.producer >= 0 && !blockInternal(x) && k-- == 0) {
+                v = &x;
+                net = n.get();
+                break;
+              }
+      }
       if (v && net) md = valueHover(*v, *net, s.name);
-      else md = fmt::format("```dls\n{}\n```\n{} of `{}` (typed per use of the block)", s.name,
-                            s.param ? "parameter" : "value", s.decl->name.name);
+      else if (s.decl->kind == ast::DeclKind::Block)
+        md = fmt::format("```dls\n{}\n```\n{} of block `{}`, typed at each use of the block", s.name,
+                         s.param ? "parameter" : "value", s.decl->name.name);
+      else
+        md = fmt::format("```dls\n{}\n```\nvalue of `{}` (not typed: an error before it)", s.name, s.decl->name.name);
     }
   }
   if (md.empty()) {

@@ -196,6 +196,27 @@ def main(dlspec):
           f"the train block's children: {syms[4]['children']}")
     print(f"symbols: {[s['name'] for s in syms]}")
 
+    # 6b. Blocks, in the example spec specs/vgg.dls: calls of a block, its parameters, a value after blocks.
+    vgg_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "specs", "vgg.dls")
+    with open(vgg_path, encoding="utf-8") as f:
+        vgg = f.read()
+    vgg_uri = "file://" + os.path.abspath(vgg_path)
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": vgg_uri, "languageId": "dlspec", "version": 1, "text": vgg}})
+    check(c.diagnostics(vgg_uri, 1) == [], "specs/vgg.dls checks clean")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "conv_bn_relu(c)", 0, 3)})
+    check(loc["range"] == span(vgg, "conv_bn_relu", 0), f"definition of the block conv_bn_relu: {loc}")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "conv_bn_relu(c)", 0, 13)})
+    check(loc["range"] == {"start": pos(vgg, "c: int) (x)"), "end": pos(vgg, "c: int) (x)", 0, 1)},
+          f"definition of vgg_stage's parameter c: {loc}")
+    refs = c.call("textDocument/references", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "vgg_stage", 0),
+                                              "context": {"includeDeclaration": True}})
+    check(len(refs) == 4, f"vgg_stage: declared once, used three times: {refs}")
+    h = c.call("textDocument/hover", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "return h", 0, 7)})
+    check("f32[N, 256, 4, 4]" in h["contents"]["value"], f"h after three VGG stages on 32x32: {h['contents']['value']}")
+    c.notify("textDocument/didClose", {"textDocument": {"uri": vgg_uri}})
+    check(c.diagnostics(vgg_uri) == [], "closing a document clears its diagnostics")
+    print("blocks: definition of a block and of its parameter, 4 references, h: f32[N, 256, 4, 4]")
+
     # 7. Formatting: the same text `dlspec fmt` prints.
     messy = text.replace("*/ h = x |> conv2d", "*/     h   =  x |>conv2d").replace("epochs    = 1", "epochs = 1")
     c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": messy}]})
