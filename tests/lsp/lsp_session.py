@@ -6,6 +6,7 @@ format, and silence a warning with allow(…). Every answer is checked against t
     lsp_session.py DLSPEC
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,8 +86,7 @@ def apply_edits(text, edits):
     return text
 
 
-def main(dlspec):
-    tmp = tempfile.mkdtemp(prefix="dlspec-lsp-")
+def main(dlspec, tmp):
     path = os.path.join(tmp, "net.dls")
     uri = "file://" + path
     c = Client(dlspec, "--debounce-ms=50")
@@ -255,9 +255,12 @@ def main(dlspec):
 
 
 if __name__ == "__main__":
+    tmp = tempfile.mkdtemp(prefix="dlspec-lsp-")
     try:
-        main(sys.argv[1])
+        main(sys.argv[1], tmp)
     except Failure as e:
         print(f"FAIL: {e}")
         sys.exit(1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print("PASS")
