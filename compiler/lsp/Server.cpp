@@ -419,19 +419,24 @@ void findCall(const ast::Expr& e, uint32_t offset, CallAt& at) {
     }
 }
 
-// The typed value an item `name = …` of a network or block defined (its first block instance's, for blocks).
-const sema::Value* valueOfItem(const sema::Program& prog, const ast::Item& it, const sema::Network** netOut) {
+// The typed value an item `name = …` of a network or block defined: the last value made by its expression
+// (for a block's item, in the first network that uses the block). Null when the expression made none here
+// (it ends in a block call, or aliases a name).
+const sema::Value* valueOfItem(const sema::Program& prog, const ast::Decl& decl, const ast::Item& it,
+                               const sema::Network** netOut) {
   if (!it.value) return nullptr;
   Span e = it.value->span;
-  const sema::Value* best = nullptr;
-  for (const auto& net : prog.networks)
+  for (const auto& net : prog.networks) {
+    if (decl.kind == ast::DeclKind::Network && net->decl != &decl) continue;
+    const sema::Value* best = nullptr;
     for (const sema::Value& v : net->values)
-      if (v.span.file == e.file && v.span.begin >= e.begin && v.span.end == e.end && (!best || v.id > best->id)) {
+      if (v.span.file == e.file && v.span.begin >= e.begin && v.span.end == e.end && (!best || v.id > best->id))
         best = &v;
-        *netOut = net.get();
-      }
-  if (best) return best;
-  // An alias (`y = x`): the value of the name it copies.
+    if (best) {
+      *netOut = net.get();
+      return best;
+    }
+  }
   return nullptr;
 }
 
@@ -456,8 +461,7 @@ std::string typedUse(const sema::Program& prog, Span callee) {
         return fmt::format("\n`{}` → `{}`", node.layer, n->values[node.output].type.str());
   for (const auto& p : prog.pipelines)
     for (const sema::PipeStep& st : p->steps)
-      if (st.span.file == callee.file && st.span.begin <= callee.begin && callee.end <= st.span.end &&
-          (st.span.begin == callee.begin))
+      if (st.span.file == callee.file && st.span.begin == callee.begin)
         return fmt::format("\nin pipeline `{}`: sample `{}` → `{}`", p->name, st.before.str(), st.after.str());
   return {};
 }
@@ -500,7 +504,7 @@ json Server::hover(const json& params) {
     } else if (prog) {
       const sema::Network* net = nullptr;
       const sema::Value* v = nullptr;
-      if (s.item) v = valueOfItem(*prog, *s.item, &net);
+      if (s.item) v = valueOfItem(*prog, *s.decl, *s.item, &net);
       if (s.param || (!s.item && !s.param)) {
         for (const auto& n : prog->networks)
           if (n->decl == s.decl)
