@@ -1,6 +1,8 @@
 // E0801: the static memory estimate (weights, gradients, optimizer state, activations × batch,
 // workspace) exceeds the device's memory (`memory = 16 * GiB`, else cpu: this machine's RAM, cuda: 80 GiB).
 // W0802: it needs more than 90% of it.
+// W0807: `memory =` on the cpu declares more than this machine's RAM: the estimate is then checked against
+// an amount that is not there, which would switch E0801 off without a word.
 // The parameters are sema's (sema::Param), the activations the per-sample sizes of the network's typed
 // values, and the optimizer's state buffers per parameter the runtime's own rule, dls_optimizer_state_slots.
 #include <unistd.h>
@@ -14,11 +16,19 @@
 namespace dls::checker {
 
 namespace {
-double deviceMemory(const sema::TrainConfig& t) {
-  if (t.memoryLimit) return static_cast<double>(*t.memoryLimit);
-  if (!t.devices.empty() && t.devices.front().kind == sema::Device::Kind::Cuda) return 80.0 * (1ull << 30);
+double machineRam() {
   long pages = ::sysconf(_SC_PHYS_PAGES), size = ::sysconf(_SC_PAGE_SIZE);
   return pages > 0 && size > 0 ? static_cast<double>(pages) * static_cast<double>(size) : 0;
+}
+
+bool onCuda(const sema::TrainConfig& t) {
+  return !t.devices.empty() && t.devices.front().kind == sema::Device::Kind::Cuda;
+}
+
+double deviceMemory(const sema::TrainConfig& t) {
+  if (t.memoryLimit) return static_cast<double>(*t.memoryLimit);
+  if (onCuda(t)) return 80.0 * (1ull << 30);
+  return machineRam();
 }
 
 // Per sample: the network's inputs and every node's output, and the largest of them; nullopt when a size
@@ -39,6 +49,16 @@ bool activations(const sema::Network& n, double& total, double& largest) {
 
 void checkMemoryEstimate(const RuleContext& c) {
   for (const auto& t : c.program.trains) {
+    if (t->memoryLimit && !onCuda(*t))
+      if (double ram = machineRam(); ram > 0 && static_cast<double>(*t->memoryLimit) > ram) {
+        auto s = t->settings.find("memory");
+        Span at = s != t->settings.end() ? s->second.valueSpan : t->model.span;
+        c.diags.report(Code::W0807, at, humanBytes(static_cast<double>(*t->memoryLimit)), humanBytes(ram))
+            .primary("more than this machine has")
+            .note("E0801 compares the training's estimate with the declared amount; on this machine the run "
+                  "would stop with R0505 before it needs that much")
+            .help("declare the memory the training machine has, or remove `memory =` to use this machine's");
+      }
     const sema::Network* n = t->network;
     const sema::Pipeline* p = t->data;
     if (!n || !p || !p->batch || *p->batch <= 0) continue;

@@ -414,7 +414,8 @@ std::vector<OpInfo> build() {
       {OpCategory::Schedule, "constant", "the optimiser's learning rate throughout"},
       {OpCategory::Schedule, "step", "multiplies the learning rate by `gamma` every `every` epochs"},
       {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},
-      {OpCategory::Schedule, "cosine", "cosine annealing from the learning rate to `eta_min` over `t_max` epochs"},
+      {OpCategory::Schedule, "cosine", "cosine annealing from the learning rate to `eta_min` over `t_max` epochs; past `t_max` the rate "
+       "rises again along the same cosine, as PyTorch's CosineAnnealingLR"},
       {OpCategory::Schedule, "warmup", "scales the learning rate by (step + 1) / `steps` over the first `steps` steps (a linear warm-up)"},
       {OpCategory::Initializer, "zeros", "every element 0"},
       {OpCategory::Initializer, "ones", "every element 1"},

@@ -4,6 +4,8 @@
 // (dls_rt_main, tests) reports it after the generated function returns.
 #include "Runtime.h"
 
+#include "Memory.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -42,7 +44,7 @@ R guarded(dls_rt* rt, R dflt, F&& f) {
   } catch (const Fault& e) {
     rt->error = e;
   } catch (const std::bad_alloc&) {
-    rt->error = make_fault(Diag::R0503, "", 0, "host memory");
+    rt->error = make_fault(Diag::R0503, "", "host memory", "the program (an allocation of unknown size failed)");
   } catch (const std::exception& e) {
     rt->error = make_fault(Diag::R0001, "", e.what());
   }
@@ -61,6 +63,8 @@ void ensure_backend(dls_rt* rt) {
   if (!be)
     fail(Diag::R0501, "", rt->device_kind == DLS_DEVICE_CUDA ? "CUDA" : "CPU", rt->first_device,
          "this runtime was built without that backend");
+  // The CPU backend starts its worker threads in init: their address space is checked first (R0505).
+  if (std::string(be->name) == "cpu") rt->host_budget.reserve_threads(rt->threads, rt->spec_path);
   char err[512] = "";
   void* ctx = be->init(rt->first_device, rt->threads, err, sizeof err);
   if (!ctx) fail(Diag::R0501, "", be->name, rt->first_device, err);
@@ -201,6 +205,11 @@ std::unique_ptr<dls_rt> make_runtime(int32_t threads) {
   auto rt = std::make_unique<dls_rt>();
   rt->threads = threads;
   return rt;
+}
+
+// The CPU backend's memory is the host's: each allocation is checked against what the process may use first.
+void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what) {
+  if (rt->be && std::string(rt->be->name) == "cpu") rt->host_budget.reserve(bytes, what, rt->spec_path);
 }
 
 }  // namespace dls
@@ -373,8 +382,9 @@ void dls_rt_arena(dls_rt* rt, int64_t bytes) {
     ensure_backend(rt);
     rt->arena_bytes = bytes;
     if (bytes > 0) {
+      reserve_host(rt, uint64_t(bytes), "the step's activations and gradients (the arena)");
       rt->arena = rt->be->alloc(rt->ctx, (size_t)bytes);
-      if (!rt->arena) fail(Diag::R0503, "", bytes, "the step arena");
+      if (!rt->arena) fail(Diag::R0503, "", human_bytes(double(bytes)), "the step arena");
     }
     return 0;
   });
@@ -404,8 +414,9 @@ int32_t dls_rt_tensor(dls_rt* rt, int32_t dtype, int32_t rank, int64_t d0, int64
                                           arena_offset, arena_offset + (int64_t)t.bytes, rt->arena_bytes));
       t.d.data = static_cast<char*>(rt->arena) + arena_offset;
     } else {
+      reserve_host(rt, t.bytes, fmt::format("tensor {}", id));
       t.d.data = rt->be->alloc(rt->ctx, t.bytes);
-      if (!t.d.data) fail(Diag::R0503, "", t.bytes, fmt::format("tensor {}", id));
+      if (!t.d.data) fail(Diag::R0503, "", human_bytes(double(t.bytes)), fmt::format("tensor {}", id));
     }
     rt->tensors.push_back(t);
     return id;
@@ -430,10 +441,11 @@ void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int
         fail(Diag::R0504, "", fmt::format("gradient of '{}' has a different shape", p.name));
       size_t bytes = (size_t)v.d.numel * 4;
       const int slots = rt->opt.state_slots();  // the update never reads a slot its optimizer does not keep
+      reserve_host(rt, uint64_t(slots) * bytes, "the optimizer state of " + p.name);
       if (slots > 0) p.state0 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
       if (slots > 1) p.state1 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
       if ((slots > 0 && !p.state0) || (slots > 1 && !p.state1))
-        fail(Diag::R0503, "", size_t(slots) * bytes, "optimizer state of " + p.name);
+        fail(Diag::R0503, "", human_bytes(double(size_t(slots) * bytes)), "optimizer state of " + p.name);
     }
     std::vector<float> host((size_t)v.d.numel);
     init_values(p, (int64_t)rt->params.size(), (uint64_t)rt->seed, host);

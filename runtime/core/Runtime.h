@@ -13,6 +13,7 @@
 
 #include "Backend.h"
 #include "Diagnostics.h"
+#include "Memory.h"
 
 namespace dls {
 
@@ -103,6 +104,7 @@ struct dls_rt {
   const dls_backend* backend_override = nullptr;  // tests: this table instead of the placement's backend
   void* arena = nullptr;
   int64_t arena_bytes = 0;
+  dls::HostBudget host_budget;  // host memory planned so far (Memory.h): checked before each allocation
 
   std::vector<dls::Tensor> tensors;
   std::vector<dls::Param> params;
@@ -141,6 +143,9 @@ namespace dls {
 std::unique_ptr<dls_rt> make_runtime(int32_t threads);
 // Throws the pending fault, if any (used after running generated code).
 void raise_pending(dls_rt* rt);
+// Adds `bytes` for `what` to the host memory the CPU backend has planned (R0505 when it would exceed what
+// this process may use); nothing on other backends.
+void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what);
 // Host <-> device helpers that throw an R0502 fault on failure.
 void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes);
 void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes);

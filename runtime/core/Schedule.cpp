@@ -21,9 +21,9 @@ double schedule_lr(const std::vector<ScheduleConfig>& sched, double base, int64_
         break;
       }
       case DLS_SCHED_COSINE: {  // CosineAnnealingLR(T_max=a or total epochs, eta_min=b), closed form
+        // Past T_max the rate rises again along the same cosine (period 2 T_max), as PyTorch's does.
         double tmax = s.a > 0 ? s.a : double(total_epochs);
-        double e = std::min(double(epoch), tmax);
-        if (base != 0) factor *= (s.b + (base - s.b) * (1 + std::cos(M_PI * e / tmax)) / 2) / base;
+        if (base != 0) factor *= (s.b + (base - s.b) * (1 + std::cos(M_PI * double(epoch) / tmax)) / 2) / base;
         break;
       }
       case DLS_SCHED_WARMUP:

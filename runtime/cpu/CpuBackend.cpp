@@ -1,11 +1,14 @@
 // CpuBackend.cpp: the CPU backend table (oneDNN with its OpenMP runtime, plus hand-written loops).
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "CpuOp.h"
 
@@ -54,6 +57,13 @@ void* be_init(int32_t device, int32_t threads, char* err, size_t len) {
     if (device != 0) throw std::runtime_error("the CPU backend has only device 0");
     if (threads < 1) threads = 1;
     omp_set_num_threads(threads);
+    // Start the worker threads now, each with its heap, so that they exist before the runtime reads how much
+    // memory is left for its buffers (Memory.h); the threads are kept for the run's parallel regions.
+#pragma omp parallel num_threads(threads)
+    {
+      void* volatile heap = std::malloc(64);  // volatile: the compiler may not drop the pair
+      std::free(heap);
+    }
     c = new Ctx();
     c->threads = threads;
   });
@@ -61,13 +71,38 @@ void* be_init(int32_t device, int32_t threads, char* err, size_t len) {
 }
 void be_shutdown(void* ctx) { delete static_cast<Ctx*>(ctx); }
 
+// Allocations from kLazyBytes up are anonymous mappings: zero pages that the kernel provides when first
+// touched, so memory planned but never used (a run refused before its first step) costs nothing; smaller
+// ones come from the heap, zeroed. be_free tells them apart by the registry of mappings.
+const size_t kLazyBytes = size_t(1) << 20;
+std::mutex g_mapped_mutex;
+std::unordered_map<void*, size_t> g_mapped;
+
 void* be_alloc(void*, size_t bytes) {
   size_t rounded = ((bytes + 63) / 64) * 64;
+  if (rounded >= kLazyBytes) {
+    void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    std::lock_guard<std::mutex> lock(g_mapped_mutex);
+    g_mapped.emplace(p, rounded);
+    return p;
+  }
   void* p = std::aligned_alloc(64, rounded ? rounded : 64);
   if (p) std::memset(p, 0, rounded);
   return p;
 }
-void be_free(void*, void* p) { std::free(p); }
+void be_free(void*, void* p) {
+  if (!p) return;
+  {
+    std::lock_guard<std::mutex> lock(g_mapped_mutex);
+    if (auto it = g_mapped.find(p); it != g_mapped.end()) {
+      ::munmap(p, it->second);
+      g_mapped.erase(it);
+      return;
+    }
+  }
+  std::free(p);
+}
 // Host copies of channels-last activations are transposed so the host always sees NCHW (CpuOp.h, Nhwc).
 int be_copy_to_device(void* ctx, void* dst, const void* src, size_t bytes, char* err, size_t len) {
   return catching(err, len, [&] {

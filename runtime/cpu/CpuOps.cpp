@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <stdexcept>
 
 #include <omp.h>
@@ -486,34 +488,76 @@ void pool_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
 }
 
 // ---- batch norm -----------------------------------------------------------------------------------------
+// A partial batch (the last of an epoch under drop_last: false, padded to the plan's N) is normalised over
+// its real rows only, as PyTorch normalises a batch of that size: primitives for those rows run on the same
+// buffers (samples are the outermost axis of the plain NCHW layout), and the padded rows' outputs and input
+// gradients are zero.
 struct BnPds {
   batch_normalization_forward::primitive_desc fwd;
+  struct Rows {  // the primitives for a batch of `rows` real rows (rows < N)
+    batch_normalization_forward::primitive_desc fwd_pd;
+    batch_normalization_forward fwd;
+    std::optional<batch_normalization_backward> bwd;
+  };
+  std::map<int64_t, Rows> partial;
+  int64_t rows = 0;  // real rows of the last training forward
 };
-memory::dims bn_dims(const dls_tensor_desc& x) { return {x.dims[0], x.dims[1], x.dims[2], x.dims[3]}; }
+memory::dims bn_dims(const dls_tensor_desc& x, int64_t rows = 0) {
+  return {rows > 0 ? rows : x.dims[0], x.dims[1], x.dims[2], x.dims[3]};
+}
 const normalization_flags kScaleShift = normalization_flags::use_scale | normalization_flags::use_shift;
+// The real rows of a training step's batch of N: N unless the step says fewer.
+int64_t real_rows(const dls_step_ctx& s, int64_t N) { return s.valid_rows > 0 && s.valid_rows < N ? s.valid_rows : N; }
 
 void bn_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   const float eps = float(op.attrs[0]), momentum = float(op.attrs[1]);
   auto x = fmd(bn_dims(T[0]), tag::nchw);
-  const int64_t C = T[0].dims[1];
+  const int64_t N = T[0].dims[0], C = T[0].dims[1];
+  const int64_t per = T[0].numel / N;  // elements of one sample
   auto cm = fmd({C}, tag::a);
   auto pd = batch_normalization_forward::primitive_desc(
       batch_normalization_forward::desc(prop_kind::forward_training, x, eps, kScaleShift), c.eng);
   st.mean = memory(pd.mean_desc(), c.eng);
   st.var = memory(pd.variance_desc(), c.eng);
   memory xm(x, c.eng, T[0].data), ym(x, c.eng, T[5].data), sc(cm, c.eng, T[1].data), sh(cm, c.eng, T[2].data);
-  st.train.push_back(prim_step(batch_normalization_forward(pd), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym},
-                                                                 {DNNL_ARG_SCALE, sc}, {DNNL_ARG_SHIFT, sh},
-                                                                 {DNNL_ARG_MEAN, st.mean}, {DNNL_ARG_VARIANCE, st.var}}));
-  // Running statistics, as PyTorch: r = (1 - m) r + m * batch, with the unbiased batch variance.
+  auto pds = std::make_shared<BnPds>(BnPds{pd, {}, 0});
+  BnPds* P = pds.get();
+  const std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm},      {DNNL_ARG_DST, ym},
+                                             {DNNL_ARG_SCALE, sc},    {DNNL_ARG_SHIFT, sh},
+                                             {DNNL_ARG_MEAN, st.mean}, {DNNL_ARG_VARIANCE, st.var}};
   float* rm = fptr(T[3]);
   float* rv = fptr(T[4]);
   float* bm = static_cast<float*>(st.mean.get_data_handle());
   float* bv = static_cast<float*>(st.var.get_data_handle());
-  const double n = double(T[0].numel / C);
-  const float unbias = n > 1 ? float(n / (n - 1)) : 1.f;
-  st.train.push_back(fn_step([=](const dls_step_ctx&) {
+  float* xp = fptr(T[0]);
+  float* yp = fptr(T[5]);
+  const dls_tensor_desc xd = T[0];
+  st.train.push_back(fn_step([=, full = batch_normalization_forward(pd), eng = c.eng, strm = c.strm](
+                                 const dls_step_ctx& s) mutable {
+    const int64_t rows = real_rows(s, N);
+    P->rows = rows;
+    if (rows == N) {
+      full.execute(strm, args);
+    } else {
+      auto it = P->partial.find(rows);
+      if (it == P->partial.end()) {
+        auto xr = fmd(bn_dims(xd, rows), tag::nchw);
+        auto rpd = batch_normalization_forward::primitive_desc(
+            batch_normalization_forward::desc(prop_kind::forward_training, xr, eps, kScaleShift), eng);
+        it = P->partial.emplace(rows, BnPds::Rows{rpd, batch_normalization_forward(rpd), std::nullopt}).first;
+      }
+      auto xr = fmd(bn_dims(xd, rows), tag::nchw);
+      auto a = args;
+      a[DNNL_ARG_SRC] = memory(xr, eng, xp);
+      a[DNNL_ARG_DST] = memory(xr, eng, yp);
+      it->second.fwd.execute(strm, a);
+      std::memset(yp + rows * per, 0, size_t((N - rows) * per) * sizeof(float));
+    }
+    strm.wait();
+    // Running statistics, as PyTorch: r = (1 - m) r + m * batch, with the unbiased batch variance.
+    const double n = double(rows * per / C);
+    const float unbias = n > 1 ? float(n / (n - 1)) : 1.f;
     for (int64_t i = 0; i < C; ++i) {
       rm[i] = (1 - momentum) * rm[i] + momentum * bm[i];
       rv[i] = (1 - momentum) * rv[i] + momentum * bv[i] * unbias;
@@ -527,31 +571,55 @@ void bn_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
                               {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}, {DNNL_ARG_SCALE, sc}, {DNNL_ARG_SHIFT, sh},
                                {DNNL_ARG_MEAN, memory(cm, c.eng, T[3].data)},
                                {DNNL_ARG_VARIANCE, memory(cm, c.eng, T[4].data)}}));
-  st.fwd_pd = std::make_shared<BnPds>(BnPds{pd});
+  st.fwd_pd = pds;
 }
 
 void bn_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
   const auto& T = op.tensors;
   auto x = fmd(bn_dims(T[0]), tag::nchw);
-  const int64_t C = T[0].dims[1];
+  const int64_t N = T[0].dims[0], C = T[0].dims[1];
+  const int64_t per = T[0].numel / N;
+  const float eps = float(op.attrs[0]);
   auto cm = fmd({C}, tag::a);
   std::vector<Step> post;
   float* dx = grad_dst(st, g, 0, post);
   Buf* scratch_dx = dx ? nullptr : st.buf((size_t)T[0].numel);  // oneDNN always writes diff_src
   Buf* dscale = g.dparams[0].id >= 0 ? nullptr : st.buf((size_t)C);
   Buf* dshift = g.dparams[1].id >= 0 ? nullptr : st.buf((size_t)C);
+  BnPds* P = static_cast<BnPds*>(f.fwd_pd.get());
   auto pd = batch_normalization_backward::primitive_desc(
-      batch_normalization_backward::desc(prop_kind::backward, x, x, float(op.attrs[0]), kScaleShift), c.eng,
-      static_cast<BnPds*>(f.fwd_pd.get())->fwd);
-  st.train.push_back(prim_step(
-      batch_normalization_backward(pd),
-      {{DNNL_ARG_SRC, memory(x, c.eng, T[0].data)}, {DNNL_ARG_MEAN, f.mean}, {DNNL_ARG_VARIANCE, f.var},
-       {DNNL_ARG_DIFF_DST, memory(x, c.eng, g.dout.data)}, {DNNL_ARG_SCALE, memory(cm, c.eng, T[1].data)},
-       {DNNL_ARG_SHIFT, memory(cm, c.eng, T[2].data)},
-       {DNNL_ARG_DIFF_SRC, memory(x, c.eng, dx ? dx : scratch_dx->p)},
-       {DNNL_ARG_DIFF_SCALE, memory(cm, c.eng, dscale ? dscale->p : g.dparams[0].data)},
-       {DNNL_ARG_DIFF_SHIFT, memory(cm, c.eng, dshift ? dshift->p : g.dparams[1].data)}}));
+      batch_normalization_backward::desc(prop_kind::backward, x, x, eps, kScaleShift), c.eng, P->fwd);
+  float* xp = fptr(T[0]);
+  float* dyp = g.dout.data ? static_cast<float*>(g.dout.data) : nullptr;
+  float* dxp = dx ? dx : scratch_dx->p;
+  const std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, memory(x, c.eng, xp)}, {DNNL_ARG_MEAN, f.mean}, {DNNL_ARG_VARIANCE, f.var},
+      {DNNL_ARG_DIFF_DST, memory(x, c.eng, dyp)}, {DNNL_ARG_SCALE, memory(cm, c.eng, T[1].data)},
+      {DNNL_ARG_SHIFT, memory(cm, c.eng, T[2].data)}, {DNNL_ARG_DIFF_SRC, memory(x, c.eng, dxp)},
+      {DNNL_ARG_DIFF_SCALE, memory(cm, c.eng, dscale ? dscale->p : g.dparams[0].data)},
+      {DNNL_ARG_DIFF_SHIFT, memory(cm, c.eng, dshift ? dshift->p : g.dparams[1].data)}};
+  const dls_tensor_desc xd = T[0];
+  st.train.push_back(fn_step([=, full = batch_normalization_backward(pd), eng = c.eng, strm = c.strm](
+                                 const dls_step_ctx&) mutable {
+    const int64_t rows = P->rows > 0 && P->rows < N ? P->rows : N;
+    if (rows == N) {
+      full.execute(strm, args);
+    } else {
+      BnPds::Rows& R = P->partial.at(rows);  // made by the forward pass of this step
+      auto xr = fmd(bn_dims(xd, rows), tag::nchw);
+      if (!R.bwd)
+        R.bwd.emplace(batch_normalization_backward::primitive_desc(
+            batch_normalization_backward::desc(prop_kind::backward, xr, xr, eps, kScaleShift), eng, R.fwd_pd));
+      auto a = args;
+      a[DNNL_ARG_SRC] = memory(xr, eng, xp);
+      a[DNNL_ARG_DIFF_DST] = memory(xr, eng, dyp);
+      a[DNNL_ARG_DIFF_SRC] = memory(xr, eng, dxp);
+      R.bwd->execute(strm, a);
+      std::memset(dxp + rows * per, 0, size_t((N - rows) * per) * sizeof(float));
+    }
+    strm.wait();
+  }));
   for (auto& s : post) st.train.push_back(std::move(s));
 }
 

@@ -91,6 +91,7 @@ struct Op {
   cublasLtMatmulAlgo_t lt_algo{};
   std::vector<void*> bufs;  // device buffers owned by the op
   RecurrentPtr rec;         // RNN, GRU, LSTM (CudaRecurrent.cpp); its grad op's buffers live here too
+  int64_t rows = 0;         // batch norm: the real rows of the last training forward
   float* buf(size_t floats) {
     void* p = nullptr;
     CK(cudaMalloc(&p, (floats ? floats : 1) * 4));
@@ -335,29 +336,52 @@ void bn_create(const dls_op_desc& op, Op& st) {
   const auto& T = op.tensors;
   if (op.attrs[0] < CUDNN_BN_MIN_EPSILON) throw Error("batch norm eps is below cuDNN's minimum 1e-5");
   st.x = tdesc(T[0]);
+  st.y = tdesc(T[0]);  // the real rows of a partial batch (bn_fwd)
   st.b = tdesc(1, T[0].dims[1], 1, 1);
   st.buf(size_t(T[0].dims[1]));  // bufs[0]: saved mean
   st.buf(size_t(T[0].dims[1]));  // bufs[1]: saved inverse std
 }
-void bn_fwd(Ctx& c, const dls_op_desc& op, Op& st, bool training) {
+// A partial batch (the last of an epoch under drop_last: false, padded to the plan's N) is normalised over its
+// real rows only, as PyTorch normalises a batch of that size: the descriptor `y` holds those rows of the same
+// buffers (samples are the outermost axis), and the padded rows' outputs and input gradients are zero.
+void bn_fwd(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
   const auto& T = op.tensors;
   const float one = 1.f, zero = 0.f;
-  if (training)
-    DNN(cudnnBatchNormalizationForwardTraining(c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, st.x, T[0].data, st.x,
+  const int64_t N = T[0].dims[0];
+  if (s.training) {
+    const int64_t rows = s.valid_rows > 0 && s.valid_rows < N ? s.valid_rows : N;
+    cudnnTensorDescriptor_t xd = st.x;
+    if (rows < N) {
+      DNN(cudnnSetTensor4dDescriptor(st.y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(rows), int(T[0].dims[1]),
+                                     int(T[0].dims[2]), int(T[0].dims[3])));
+      xd = st.y;
+      const int64_t per = T[0].numel / N;
+      CK(cudaMemsetAsync(fp(T[5]) + rows * per, 0, size_t((N - rows) * per) * sizeof(float), c.s));
+    }
+    st.rows = rows;
+    DNN(cudnnBatchNormalizationForwardTraining(c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, T[0].data, xd,
                                                T[5].data, st.b, T[1].data, T[2].data, op.attrs[1], T[3].data,
                                                T[4].data, op.attrs[0], st.bufs[0], st.bufs[1]));
-  else
+  } else {
     DNN(cudnnBatchNormalizationForwardInference(c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, st.x, T[0].data, st.x,
                                                 T[5].data, st.b, T[1].data, T[2].data, T[3].data, T[4].data,
                                                 op.attrs[0]));
+  }
 }
 void bn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   const auto& T = g.fwd->tensors;
   const float one = 1.f, zero = 0.f;
   float* dx = din(g, 0);
+  const int64_t N = T[0].dims[0];
+  const bool partial = f.rows > 0 && f.rows < N;
+  cudnnTensorDescriptor_t xd = partial ? f.y : f.x;  // f.y: the rows of the forward pass of this step
+  if (partial && dx && !acc_bit(g, 0)) {
+    const int64_t per = T[0].numel / N;
+    CK(cudaMemsetAsync(dx + f.rows * per, 0, size_t((N - f.rows) * per) * sizeof(float), c.s));
+  }
   DNN(cudnnBatchNormalizationBackward(
-      c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, dx && acc_bit(g, 0) ? &one : &zero, &one, &zero, f.x, T[0].data, f.x,
-      g.dout.data, f.x, dx ? dx : st.bufs[0], f.b, T[1].data, g.dparams[0].id >= 0 ? g.dparams[0].data : st.bufs[1],
+      c.dnn, CUDNN_BATCHNORM_SPATIAL, &one, dx && acc_bit(g, 0) ? &one : &zero, &one, &zero, xd, T[0].data, xd,
+      g.dout.data, xd, dx ? dx : st.bufs[0], f.b, T[1].data, g.dparams[0].id >= 0 ? g.dparams[0].data : st.bufs[1],
       g.dparams[1].id >= 0 ? g.dparams[1].data : st.bufs[2], g.fwd->attrs[0], f.bufs[0], f.bufs[1]));
 }
 
@@ -409,7 +433,7 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
       DNN(cudnnPoolingForward(c.dnn, st.pool, &one, st.x, T[0].data, &zero, st.y, T[1].data));
       return;
-    case DLS_OP_BATCH_NORM: bn_fwd(c, op, st, s.training != 0); return;
+    case DLS_OP_BATCH_NORM: bn_fwd(c, op, st, s); return;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX:
       DNN(cudnnSoftmaxForward(c.dnn, op.opcode == DLS_OP_SOFTMAX ? CUDNN_SOFTMAX_ACCURATE : CUDNN_SOFTMAX_LOG,
                               CUDNN_SOFTMAX_MODE_INSTANCE, &one, st.x, T[0].data, &zero, st.x, T[1].data));

@@ -36,6 +36,24 @@ TEST_CASE("gradient norm guards", "[guards]") {
   CHECK(any_contains(seen, "warning[R0103]: gradient norm of 'fc2.weight'"));
 }
 
+TEST_CASE("gradient norm guards name a few parameters per step and count the rest", "[guards]") {
+  auto rt = mlp_rt();
+  Program p{mlp_setup, mlp_train_step, mlp_eval_step};
+  size_t trainable = 0;
+  for (const auto& prm : rt->params) trainable += prm.trainable;
+  REQUIRE(trainable > 4);
+  Guards g(rt.get(), 1);  // every gradient is zero: each parameter's gradient vanishes
+  std::vector<std::string> seen;
+  set_diagnostic_capture(&seen);
+  g.after_step(p, 0, 0, 1.0f);
+  g.after_step(p, 0, 1, 1.0f);  // each parameter is reported once: nothing new
+  set_diagnostic_capture(nullptr);
+  size_t r0103 = 0;
+  for (const auto& s : seen) r0103 += s.find("warning[R0103]") != std::string::npos;
+  CHECK(r0103 == 3);
+  CHECK(any_contains(seen, fmt::format("and {} more parameters at this step", trainable - 3)));
+}
+
 TEST_CASE("dying ReLU guard points at the ReLU", "[guards]") {
   auto rt = mlp_rt();
   Program p{mlp_setup, mlp_train_step, mlp_eval_step};
@@ -64,7 +82,15 @@ TEST_CASE("epoch trend guards", "[guards]") {
     g.after_epoch(1, 2.31, 2.2);
     g.after_epoch(2, 2.31, 2.2);
   }
-  CHECK(any_contains(seen, "warning[R0105]"));
+  CHECK(any_contains(seen, "warning[R0105]: training loss has not decreased over epochs 1 to 3 of this run"));
+  seen.clear();
+  {
+    Guards g(rt.get());  // a run resumed after epoch 5
+    g.after_epoch(5, 2.30, 2.2);
+    g.after_epoch(6, 2.31, 2.2);
+    g.after_epoch(7, 2.31, 2.2);
+  }
+  CHECK(any_contains(seen, "warning[R0105]: training loss has not decreased over epochs 6 to 8 of this run"));
   seen.clear();
   {
     Guards g(rt.get());

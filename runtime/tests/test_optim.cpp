@@ -93,6 +93,11 @@ TEST_CASE("learning-rate schedules", "[optim]") {
   CHECK(schedule_lr(cos, 1, 0, 0, 10) == Approx(1));
   CHECK(schedule_lr(cos, 1, 5, 0, 10) == Approx(0.5));
   CHECK(schedule_lr(cos, 1, 10, 0, 10) == Approx(0).margin(1e-12));
+  // Past t_max the rate rises again along the cosine, as torch.optim.lr_scheduler.CosineAnnealingLR's does.
+  std::vector<ScheduleConfig> short_cos = {{DLS_SCHED_COSINE, 2, 0.0, 0, 0}};
+  CHECK(schedule_lr(short_cos, 1, 2, 0, 10) == Approx(0).margin(1e-12));
+  CHECK(schedule_lr(short_cos, 1, 3, 0, 10) == Approx(0.5));
+  CHECK(schedule_lr(short_cos, 1, 4, 0, 10) == Approx(1));
   std::vector<ScheduleConfig> warm = {{DLS_SCHED_WARMUP, 4, 0, 0, 0}, {DLS_SCHED_STEP, 1, 0.5, 0, 0}};
   CHECK(schedule_lr(warm, 1, 0, 0, 10) == Approx(0.25));
   CHECK(schedule_lr(warm, 1, 0, 3, 10) == Approx(1));

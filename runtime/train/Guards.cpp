@@ -1,5 +1,6 @@
 #include "Guards.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace dls {
@@ -8,6 +9,7 @@ namespace {
 const double kExplode = 1e4, kVanish = 1e-9;
 const int64_t kReluSamples = 10;
 const double kDeadShare = 0.5;
+const size_t kShown = 3;  // gradient-norm warnings named per kind and step
 }  // namespace
 
 Guards::Guards(dls_rt* rt, int64_t every) : rt_(rt), every_(every) {
@@ -16,6 +18,18 @@ Guards::Guards(dls_rt* rt, int64_t every) : rt_(rt), every_(every) {
       relu_ops_.push_back(op->d.id);
       relu_alive_.emplace_back(size_t(rt->tensors[op->output].d.numel / rt->tensors[op->output].d.dims[0]), 0);
     }
+}
+
+void Guards::report_norms(Diag d, const std::vector<std::pair<std::string, double>>& found, int64_t epoch,
+                          int64_t step) {
+  const size_t shown = std::min(found.size(), kShown);
+  for (size_t i = 0; i < shown; ++i) {
+    Fault f = make_fault(d, rt_->spec_path, found[i].first, found[i].second, epoch + 1, step + 1);
+    if (i + 1 == shown && found.size() > shown)
+      f.notes.push_back(fmt::format("and {} more parameters at this step (first: '{}'); each is reported once",
+                                    found.size() - shown, found[shown].first));
+    emit(f);
+  }
 }
 
 void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float loss) {
@@ -36,7 +50,10 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
     throw f;
   }
   if (every_ <= 0 || step % every_ != 0) return;
-  // Gradient norms per parameter.
+  // Gradient norms per parameter: one warning per kind and parameter, at most kShown named per kind and
+  // step; the rest of that step's are counted in one more warning (a deep network's thousands of parameters
+  // would otherwise flood the terminal).
+  std::vector<std::pair<std::string, double>> explode, vanish;
   for (const auto& prm : rt_->params) {
     if (!prm.trainable) continue;
     std::vector<float> g = read_tensor(rt_, prm.grad);
@@ -44,10 +61,11 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
     for (float v : g) s += double(v) * v;
     double norm = std::sqrt(s);
     if ((norm > kExplode || !std::isfinite(norm)) && warned_.insert("explode:" + prm.name).second)
-      warn(Diag::R0102, rt_->spec_path, prm.name, norm, epoch + 1, step + 1);
-    if (norm < kVanish && warned_.insert("vanish:" + prm.name).second)
-      warn(Diag::R0103, rt_->spec_path, prm.name, norm, epoch + 1, step + 1);
+      explode.emplace_back(prm.name, norm);
+    if (norm < kVanish && warned_.insert("vanish:" + prm.name).second) vanish.emplace_back(prm.name, norm);
   }
+  report_norms(Diag::R0102, explode, epoch, step);
+  report_norms(Diag::R0103, vanish, epoch, step);
   // Dying ReLU: share of units never positive over the first kReluSamples sampled batches.
   if (relu_samples_ < kReluSamples && !relu_ops_.empty()) {
     for (size_t k = 0; k < relu_ops_.size(); ++k) {
@@ -70,11 +88,12 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
 }
 
 void Guards::after_epoch(int64_t epoch, double train_loss, double val_loss) {
+  if (train_losses_.empty()) first_epoch_ = epoch;
   train_losses_.push_back(train_loss);
   val_losses_.push_back(val_loss);
   const size_t n = train_losses_.size();
   if (n == 3 && train_losses_[2] >= train_losses_[0] && warned_.insert("flat").second)
-    warn(Diag::R0105, rt_->spec_path, 3, train_losses_[0], train_losses_[2]);
+    warn(Diag::R0105, rt_->spec_path, first_epoch_ + 1, first_epoch_ + 3, train_losses_[0], train_losses_[2]);
   // Overfitting: validation loss rose for 2+ consecutive epochs while training loss fell.
   if (n >= 3 && std::isfinite(val_loss)) {
     int rising = 0;

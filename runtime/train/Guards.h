@@ -3,6 +3,8 @@
 #ifndef DLSPEC_RUNTIME_TRAIN_GUARDS_H
 #define DLSPEC_RUNTIME_TRAIN_GUARDS_H
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "Trainer.h"
@@ -19,13 +21,15 @@ class Guards {
   void after_epoch(int64_t epoch, double train_loss, double val_loss);
 
  private:
+  void report_norms(Diag d, const std::vector<std::pair<std::string, double>>& found, int64_t epoch, int64_t step);
   dls_rt* rt_;
   int64_t every_;
   std::set<std::string> warned_;
   std::vector<std::vector<uint8_t>> relu_alive_;  // per relu op: unit ever positive
   std::vector<int32_t> relu_ops_;
   int64_t relu_samples_ = 0;
-  std::vector<double> train_losses_, val_losses_;
+  std::vector<double> train_losses_, val_losses_;  // of the epochs this run trained (from first_epoch_)
+  int64_t first_epoch_ = 0;                        // 0-based; later after a resume
 };
 
 }  // namespace dls

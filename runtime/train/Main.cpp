@@ -212,7 +212,7 @@ extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn t
     emit(f);
     return 1;
   } catch (const std::bad_alloc&) {
-    emit(make_fault(Diag::R0503, "", 0, "host memory"));
+    emit(make_fault(Diag::R0503, "", "host memory", "the program (an allocation of unknown size failed)"));
     return 1;
   } catch (const std::exception& e) {
     emit(make_fault(Diag::R0001, "", e.what()));

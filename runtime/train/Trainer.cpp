@@ -84,6 +84,10 @@ Splits load_splits(dls_rt* rt, bool need_train) {
     s.train_aug = apply_pipeline(s.train, rt->pipes[DLS_SPLIT_TRAIN], true);
     if (s.train.n < rt->batch) fail(Diag::R0214, rt->data[DLS_SPLIT_TRAIN].path_a, "train", s.train.n, rt->batch);
   }
+  // The loaded data counts against the memory this process may use, as the plan's tensors do (R0505): a
+  // run that cannot hold both stops here, before its first step touches the arena.
+  auto held = [](const Dataset& d) { return uint64_t(d.x.size() + d.labels.size() + d.targets.size()) * 4; };
+  reserve_host(rt, held(s.train) + held(s.valid), "the loaded data");
   return s;
 }
 
@@ -229,12 +233,6 @@ bool same_dir(const std::string& resume, const std::string& dir) {
   return ::stat(rdir.c_str(), &a) == 0 && ::stat(dir.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-bool has_op(const dls_rt* rt, int32_t opcode) {
-  for (const auto& op : rt->ops)
-    if (op->d.opcode == opcode) return true;
-  return false;
-}
-
 }  // namespace
 
 int run_train(dls_rt* rt, const Program& p, const Options& o) {
@@ -274,14 +272,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     if (!o.quiet) std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
   }
   trim_metrics(dir, continues ? start_epoch : 0);  // a new run starts its own metrics; a resumed one drops later rows
-  bool drop_last = rt->drop_last;
-  const int64_t per_epoch = s.train.n * std::max<int64_t>(1, s.train_aug.repeat);  // repeat(count) passes
-  const int64_t rest = per_epoch % rt->batch;
-  if (!drop_last && rest != 0 && has_op(rt, DLS_OP_BATCH_NORM)) {
-    warn(Diag::R0109, rt->spec_path, rest, rt->batch - rest, rt->batch, per_epoch);
-    drop_last = true;
-  }
-  Loader loader(s.train, s.train_aug, rt->batch, drop_last, uint64_t(rt->seed));
+  // drop_last: false trains on each epoch's final partial batch: the losses average over its real rows and
+  // batch normalization takes its statistics from them, as PyTorch does for a batch of that size.
+  Loader loader(s.train, s.train_aug, rt->batch, rt->drop_last, uint64_t(rt->seed));
   StepRunner steps(rt, p.train_step);
   Guards guards(rt);
   Progress prog;

@@ -189,25 +189,49 @@ def step_compare(prog, exe, work, gen, batch=None):
     loss, grads = got
     w = {n: (t, train[n]) for n, t in weights.items()}
     # The reference is PyTorch in float64; PyTorch in float32 measures how much rounding the program itself
-    # suffers (a gradient that is zero in exact arithmetic, such as a bias before batch_norm, is all rounding):
-    # dlspec may differ from the reference by TOL or by 10 times PyTorch's own float32 error, whichever is more.
+    # suffers: dlspec may differ from the reference by TOL or by 10 times PyTorch's own float32 error,
+    # whichever is more. Two kinds of gradient are judged by what they are made of:
+    # - a gradient that is a cancelling sum (a bias far from the loss) amplifies the few-ulp errors of
+    #   dlspec's kernels (oneDNN's eltwise functions approximate exp and tanh) that PyTorch's float32 run does
+    #   not show; PyTorch in float64 on weights and batch perturbed by 1e-6 relative measures that
+    #   amplification, and 10 times it is tolerated too;
+    # - a gradient that is zero in exact arithmetic (a bias before batch_norm, or before a softmax over the
+    #   axis it is constant on) is all rounding: its error is absolute, against 1e-5 of the largest gradient.
     ref_loss, ref_grads = torch_step(prog, w, xin, yt, dtype=torch.float64)
     loss32, grads32 = torch_step(prog, w, xin, yt)
+    pert = torch.Generator().manual_seed(1)
+
+    def perturbed(t):
+        if not t.is_floating_point():
+            return t
+        return t.double() * (1 + 1e-6 * torch.randn(t.shape, generator=pert, dtype=torch.float64))
+
+    _, grads_p = torch_step(prog, {n: (perturbed(t), tr) for n, (t, tr) in w.items()}, perturbed(xin), yt,
+                            dtype=torch.float64)
     msgs, worst = [], 0.0
     e = D.rel(loss, ref_loss)
     worst = max(worst, e)
     msgs.append(f"loss dlspec {loss.item():.7g} torch {ref_loss.item():.7g} rel {e:.1e}")
     bad = e > max(D.TOL, 10 * D.rel(loss32, ref_loss)) or not math.isfinite(loss.item())
-    floor = 1e-6 * max([g.norm().item() for g in ref_grads.values()] + [1e-6])
+    largest = max([g.norm().item() for g in ref_grads.values()] + [1e-6])
+    floor = 1e-6 * largest
     for n, g in ref_grads.items():
         if n not in grads:
             msgs.append(f"d {n}: not written by step-check")
             bad = True
             continue
-        e = D.rel(grads[n].reshape(g.shape), g, floor)
-        tol = max(D.TOL, 10 * D.rel(grads32[n], g, floor))
+        got = grads[n].reshape(g.shape).double()
+        if g.norm().item() < 1e-6 * largest:
+            e = (got - g.double()).norm().item() / largest
+            if e > 1e-5 or not math.isfinite(e):
+                msgs.append(f"d {n} {tuple(g.shape)} zero in exact arithmetic: error {e:.1e} of the largest "
+                            f"gradient (tolerance 1.0e-05)  MISMATCH")
+                bad = True
+            continue
+        e = D.rel(got, g, floor)
+        tol = max(D.TOL, 10 * D.rel(grads32[n], g, floor), 10 * D.rel(grads_p[n], g, floor))
         worst = max(worst, e)
-        if e > tol:
+        if e > tol or not math.isfinite(e):
             msgs.append(f"d {n} {tuple(g.shape)} rel {e:.1e} (tolerance {tol:.1e})  MISMATCH")
             bad = True
     if not bad:
@@ -393,9 +417,12 @@ def train_compare(prog, exe, work, gen, x, y):
     msgs, bad = [], False
     if len(got_losses) != len(ref_losses):
         return Result("train-mismatch", f"epochs: dlspec {len(got_losses)} torch {len(ref_losses)}", "train")
+    # A loss that training drove orders of magnitude down (a saturated softmax) is compared against 1% of the
+    # run's largest loss: its last digits are those of exp() at the saturated end, not of the program.
+    lfloor = max([1e-2 * abs(r) for r in ref_losses] + [1e-6])
     for e, (g, r) in enumerate(zip(got_losses, ref_losses)):
-        err = abs((g if g is not None else math.nan) - r) / max(abs(r), 1e-6)
-        own = abs(losses32[e] - r) / max(abs(r), 1e-6)
+        err = abs((g if g is not None else math.nan) - r) / max(abs(r), lfloor)
+        own = abs(losses32[e] - r) / max(abs(r), lfloor)
         if not err <= max(D.TOL * 2, 10 * own):  # the metrics file keeps 6 significant digits
             msgs.append(f"epoch {e + 1} loss dlspec {g} torch {r:.7g} rel {err:.1e}")
             bad = True

@@ -147,9 +147,36 @@ def schedule_list(d):
     return p
 
 
+def batch_norm_partial_batch(d):
+    """batch_norm trained on a final partial batch (10 samples, batch(4), drop_last false): its statistics are
+    those of the batch's real rows, as PyTorch's for a batch of 2."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op(b.op("x", "dense", units=4), "batch_norm"), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 10
+    p.steps = [("batch", [("size", 4), ("drop_last", False)])]
+    p.optimizer = ("sgd", [("lr", 0.1)])
+    p.epochs = 2
+    p.checkpoint = "ck"
+    return p
+
+
+def cosine_past_t_max(d):
+    """cosine(t_max: 1) over 3 epochs: past t_max the rate rises again along the cosine, as in PyTorch."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.schedules = [("cosine", [("t_max", 1)])]
+    p.optimizer = ("sgd", [("lr", 0.1)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
 PROGRAMS = {f.__name__: f for f in (label_scale, drop_last_false, embedding_int_data, l1_loss, one_logit_bce,
                                     random_crop_after_reshape, declared_output_mismatch, onehot_target,
-                                    multilabel_npy, weight_decay_bias, repeat_count, schedule_list)}
+                                    multilabel_npy, weight_decay_bias, repeat_count, schedule_list,
+                                    batch_norm_partial_batch, cosine_past_t_max)}
 # How each is judged. mode: `step` (one step against PyTorch) or `train` (epochs from the same weights);
 # expect `rejected`: check must refuse it with a located error; reject_ok: a located rejection by check
 # also passes (the issue may be fixed either by making it run right or by refusing it).
@@ -166,6 +193,8 @@ META = {
     "weight_decay_bias": dict(mode="train"),
     "repeat_count": dict(mode="train", reject_ok=False),
     "schedule_list": dict(mode="train", reject_ok=False),
+    "batch_norm_partial_batch": dict(mode="train", reject_ok=False),
+    "cosine_past_t_max": dict(mode="train", reject_ok=False),
 }
 
 

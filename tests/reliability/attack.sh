@@ -264,6 +264,30 @@ fast() {
   # g. numbers on the command line are digits only.
   run "$d" ./sgd train --epochs " 3"
   if [ $rc = 2 ] && grep -q R0404 <<<"$out"; then ok "cli-number"; else bad "cli-number" "rc=$rc" "$out"; fi
+
+  # h. a batch far larger than the data: R0214 before the step's arena (549 MiB here) is touched.
+  d=$work/hugebatch; fresh "$d"; spec "$d" hb epochs=1 batch=2000000; build "$d" hb
+  local rss
+  rss=$(cd "$d" && timeout 120 python3 -c '
+import resource, subprocess, sys
+r = subprocess.run(["./hb", "train"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+sys.stdout.write(r.stdout)')
+  out=$(tail -n +2 <<<"$rss"); rc=$(head -1 <<<"$rss" | cut -d" " -f1); rss=$(head -1 <<<"$rss" | cut -d" " -f2)
+  if [ "$rc" = 1 ] && grep -q "R0214" <<<"$out" && [ "${rss:-9999}" -lt 500 ]; then ok "batch-exceeds-data"; echo "     peak RSS ${rss} MiB"
+  else bad "batch-exceeds-data" "rc=$rc peak RSS ${rss} MiB" "$out"; fi
+
+  # h. a plan beyond the address space the process may use (`ulimit -v` 8 GiB, a 14.9 GiB arena; the spec's
+  # `memory = 1 * TiB` gets it past `check`, with W0807): R0505 before anything is allocated or written.
+  d=$work/memlimit; fresh "$d"; spec "$d" big epochs=1 batch=100 hidden=10000000
+  sed -i 's/^  model      = Net on cpu$/&\n  memory     = 1 * TiB/' "$d/big.dls"
+  out=$("$DLSPEC" build "$d/big.dls" -o "$d/big" 2>&1); rc=$?
+  local built=$rc warned=$out
+  run "$d" bash -c 'ulimit -v 8388608 && exec ./big train --threads 1'
+  if [ $built = 0 ] && grep -q "warning\[W0807\]" <<<"$warned" && [ $rc = 1 ] && grep -q "error\[R0505\].*(the arena)" <<<"$out" &&
+     grep -q -- "--> .*big.dls" <<<"$out" && grep -q "smaller batch" <<<"$out" && ! grep -q "R0503" <<<"$out" &&
+     [ -z "$(ls -A "$d/ckpt" 2>/dev/null | grep -v '^.lock$')" ]; then ok "memory-limit"
+  else bad "memory-limit" "build rc=$built, train rc=$rc" "$warned" "$out" "$(ls -A "$d/ckpt" 2>/dev/null)"; fi
 }
 
 # ---- slow cases (training that runs until it is stopped) ---------------------------------------------------
