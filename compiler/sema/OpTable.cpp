@@ -144,7 +144,8 @@ std::vector<OpInfo> build() {
                                {.name = "stride", .type = AttrType::IntOrPair, .min = 1, .positional = 1, .optional = true},
                                {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"}};
     if (opc == DLS_OP_MAXPOOL) a.push_back({.name = "dilation", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1});
-    t.push_back({.name = n, .category = LAYER, .attrs = a, .shape = pool2d, .opcode = opc, .flops = poolFlops,
+    t.push_back({.name = n, .category = LAYER, .attrs = a, .shape = pool2d,
+                 .cudaWithout = opc == DLS_OP_MAXPOOL ? "dilation: > 1" : "", .opcode = opc, .flops = poolFlops,
                  .doc = "pooling over [N, C, H, W]; stride defaults to the kernel", .nonLinear = opc == DLS_OP_MAXPOOL,
                  .pooling = true, .spatial = true});
   }
@@ -473,6 +474,13 @@ std::string_view cudaMissing(const OpInfo& op, const Node& node) {
     if (!v) continue;
     if (const bool* b = std::get_if<bool>(v); b && want == (*b ? "true" : "false")) return setting;
     if (const std::string* w = std::get_if<std::string>(v); w && *w == want) return setting;
+    if (want.rfind("> ", 0) == 0) {  // "attr: > K": an integer, or any element of a pair, above K
+      const int64_t k = std::stoll(std::string(want.substr(2)));
+      if (const int64_t* i = std::get_if<int64_t>(v); i && *i > k) return setting;
+      if (const auto* l = std::get_if<std::vector<int64_t>>(v))
+        for (int64_t e : *l)
+          if (e > k) return setting;
+    }
   }
   return {};
 }

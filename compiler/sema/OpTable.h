@@ -114,7 +114,8 @@ struct OpInfo {
   std::optional<SemKind> kind;       // the kind of the output; nullopt keeps the input's
   ParamRule params = nullptr;
   bool cpu = true, cuda = true;      // backends with a kernel
-  std::string_view cudaWithout = {}; // settings with no CUDA kernel although the op has one: "attr: value", "|"-separated
+  std::string_view cudaWithout = {}; // settings with no CUDA kernel although the op has one: "attr: value" or
+                                     // "attr: > K" (an integer or a pair element above K), "|"-separated
   bool differentiable = true;
   int opcode = kOpcodeNone;          // enum dls_opcode / dls_optimizer / dls_pipe_op, kOpcodeView, kOpcodeNone, …
   FlopsRule flops = nullptr;

@@ -2,6 +2,8 @@
 // parameter counts and initial values match torch.nn.
 #include "sema/OpRules.h"
 
+#include <cmath>
+
 namespace dls::sema::rules {
 namespace {
 int64_t lastDim(const Type& in) {
@@ -81,17 +83,20 @@ std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {
 
 // rnn, gru, lstm in torch.nn's layout: weight_ih [G*units, features], weight_hh [G*units, units] and two
 // biases [G*units], with G = 1, 3 (gates r, z, n) or 4 (gates i, f, g, o). torch.nn initialises all four
-// U(-1/sqrt(units), 1/sqrt(units)): the default rule with fan-in = units.
+// U(-1/sqrt(units), 1/sqrt(units)), whatever the tensor's fans; the fans are torch.nn.init's of each tensor
+// ([out, in]: fan-in the features for weight_ih, the units for weight_hh; fan-out G*units), which `init: he`
+// and `glorot` read.
 int64_t recurrentGates(const Node& n) { return n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1; }
 
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n) {
   int64_t f = lastDim(in), u = n.intAttr("units"), g = recurrentGates(n);
+  const double bound = u > 0 ? 1.0 / std::sqrt(static_cast<double>(u)) : 0.0;
   std::vector<ParamDesc> p;
-  p.push_back({"weight_ih", shape({g * u, f}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, u, g * u});
-  p.push_back({"weight_hh", shape({g * u, u}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, u, g * u});
+  p.push_back({"weight_ih", shape({g * u, f}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, f < 0 ? 0 : f, g * u});
+  p.push_back({"weight_hh", shape({g * u, u}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, u, g * u});
   if (n.boolAttr("bias", true)) {
-    p.push_back({"bias_ih", shape({g * u}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, u, g * u});
-    p.push_back({"bias_hh", shape({g * u}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, u, g * u});
+    p.push_back({"bias_ih", shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
+    p.push_back({"bias_hh", shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
   }
   return p;
 }

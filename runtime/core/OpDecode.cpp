@@ -102,9 +102,13 @@ void decode_op(const dls_rt* rt, Op& op) {
       w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3], w.k = w.c;
       w.kh = (int64_t)a[0], w.kw = (int64_t)a[1], w.sh = (int64_t)a[2], w.sw = (int64_t)a[3];
       w.pt = (int64_t)a[4], w.pl = (int64_t)a[5], w.pb = (int64_t)a[6], w.pr = (int64_t)a[7];
-      w.dh = w.dw = 1, w.groups = 1;
-      w.oh = (w.h + w.pt + w.pb - w.kh) / w.sh + 1;
-      w.ow = (w.w + w.pl + w.pr - w.kw) / w.sw + 1;
+      // maxpool's window may be dilated (attributes 8, 9); avgpool's never is.
+      w.dh = d.opcode == DLS_OP_MAXPOOL ? (int64_t)a[8] : 1, w.dw = d.opcode == DLS_OP_MAXPOOL ? (int64_t)a[9] : 1;
+      w.groups = 1;
+      if (w.h + w.pt + w.pb < w.dh * (w.kh - 1) + 1 || w.w + w.pl + w.pr < w.dw * (w.kw - 1) + 1)
+        bad("the window is larger than the padded input");
+      w.oh = (w.h + w.pt + w.pb - w.dh * (w.kh - 1) - 1) / w.sh + 1;
+      w.ow = (w.w + w.pl + w.pr - w.dw * (w.kw - 1) - 1) / w.sw + 1;
       if (T[1].dims[0] != w.n || T[1].dims[1] != w.c || T[1].dims[2] != w.oh || T[1].dims[3] != w.ow)
         bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[1]), w.n, w.c, w.oh, w.ow));
       op.output = T[1].id;

@@ -432,7 +432,7 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
 // ---- pooling ------------------------------------------------------------------------------------------
 // Runs in the layout its input is stored in (channels-last after a convolution) and leaves its output so.
 struct PoolPds {
-  pooling_forward::primitive_desc fwd;
+  pooling_v2_forward::primitive_desc fwd;
   bool cl = false;
 };
 algorithm pool_alg(int opcode) {
@@ -445,15 +445,16 @@ void pool_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   memory xm = layouts_on() ? act_in(c, st.train, st, op.tensors[0].data, xd) : umem(c, xd, tag::nchw, op.tensors[0].data);
   const bool cl = xm.get_desc() == fmd(xd, tag::nhwc);
   auto x = xm.get_desc(), y = fmd(yd, cl ? tag::nhwc : tag::nchw);
-  auto d = pooling_forward::desc(prop_kind::forward_training, pool_alg(op.opcode), x, y, {v.sh, v.sw}, {v.kh, v.kw},
-                                 {v.pt, v.pl}, {v.pb, v.pr});
-  auto pd = pooling_forward::primitive_desc(d, c.eng);
+  // oneDNN counts dilation from 0 (torch's dilation - 1).
+  auto d = pooling_v2_forward::desc(prop_kind::forward_training, pool_alg(op.opcode), x, y, {v.sh, v.sw}, {v.kh, v.kw},
+                                    {v.dh - 1, v.dw - 1}, {v.pt, v.pl}, {v.pb, v.pr});
+  auto pd = pooling_v2_forward::primitive_desc(d, c.eng);
   std::unordered_map<int, memory> a{{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, memory(y, c.eng, op.tensors[1].data)}};
   if (op.opcode == DLS_OP_MAXPOOL) {
     st.workspace = memory(pd.workspace_desc(), c.eng);
     a[DNNL_ARG_WORKSPACE] = st.workspace;
   }
-  st.train.push_back(prim_step(pooling_forward(pd), a));
+  st.train.push_back(prim_step(pooling_v2_forward(pd), a));
   if (cl) {
     mark(c, op.tensors[1].data, yd, &st);
   } else {
@@ -479,11 +480,12 @@ void pool_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   } else {
     dx = umem(c, xd, tag::nchw, grad_dst(st, g, 0, post));
   }
-  auto d = pooling_backward::desc(pool_alg(op.opcode), x, y, {v.sh, v.sw}, {v.kh, v.kw}, {v.pt, v.pl}, {v.pb, v.pr});
-  auto pd = pooling_backward::primitive_desc(d, c.eng, F->fwd);
+  auto d = pooling_v2_backward::desc(pool_alg(op.opcode), x, y, {v.sh, v.sw}, {v.kh, v.kw}, {v.dh - 1, v.dw - 1},
+                                     {v.pt, v.pl}, {v.pb, v.pr});
+  auto pd = pooling_v2_backward::primitive_desc(d, c.eng, F->fwd);
   std::unordered_map<int, memory> a{{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}};
   if (op.opcode == DLS_OP_MAXPOOL) a[DNNL_ARG_WORKSPACE] = f.workspace;
-  st.train.push_back(prim_step(pooling_backward(pd), a));
+  st.train.push_back(prim_step(pooling_v2_backward(pd), a));
   for (auto& s : post) st.train.push_back(std::move(s));
 }
 

@@ -320,6 +320,8 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
 // ---- pooling, batch norm, softmax: cuDNN -----------------------------------------------------------------
 void pool_create(const dls_op_desc& op, Op& st) {
   const dls_window2d& v = op.win;
+  // cuDNN pooling has no dilation: sema refuses maxpool(dilation > 1) on CUDA (E0304, op table cudaWithout).
+  if (v.dh != 1 || v.dw != 1) throw Error("dilated max pooling has no CUDA kernel");
   st.x = tdesc(v.n, v.c, v.h, v.w);
   st.y = tdesc(v.n, v.c, v.oh, v.ow);
   DNN(cudnnCreatePoolingDescriptor(&st.pool));

@@ -75,7 +75,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first) {
   order_.clear();
   const int64_t passes = std::max<int64_t>(1, aug_.repeat);
   for (int64_t pass = 0; pass < passes; ++pass) {  // each pass of a repeated epoch in its own order
-    std::vector<int64_t> o = epoch_order(ds_.n, aug_.shuffle, seed_, epoch * passes + pass);
+    std::vector<int64_t> o = epoch_order(ds_.n, aug_.shuffle, seed_, epoch * passes + pass, aug_.shuffle_buffer);
     order_.insert(order_.end(), o.begin(), o.end());
   }
   ready_k_[0] = ready_k_[1] = -1;

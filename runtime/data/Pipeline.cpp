@@ -86,7 +86,9 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
         for (auto& v : ds.x) v = (v - m) * inv;
         break;
       }
-      case DLS_PIPE_SHUFFLE: a.shuffle = training; break;
+      case DLS_PIPE_SHUFFLE:
+        a.shuffle = training, a.shuffle_buffer = s.a >= 1 ? int64_t(s.a) : 0;
+        break;
       case DLS_PIPE_RANDOM_CROP:
         a.crop = int64_t(s.a), a.pad = int64_t(s.b), a.crop_w = s.c > 0 ? int64_t(s.c) : int64_t(s.a);
         break;
@@ -125,13 +127,31 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
   return a;
 }
 
-std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch) {
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch, int64_t buffer) {
   std::vector<int64_t> idx((size_t)n);
   std::iota(idx.begin(), idx.end(), 0);
   if (!shuffle) return idx;
   Rng rng(hash3(seed, 0x73687566ull /* "shuf" */, uint64_t(epoch)));
-  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[size_t(i)], idx[size_t(rng.below(uint64_t(i + 1)))]);
-  return idx;
+  if (buffer <= 0 || buffer >= n) {
+    for (int64_t i = n - 1; i > 0; --i) std::swap(idx[size_t(i)], idx[size_t(rng.below(uint64_t(i + 1)))]);
+    return idx;
+  }
+  // The window: the next `buffer` samples of the split; each output empties a random slot, which the next
+  // sample refills until the split is exhausted.
+  std::vector<int64_t> window(idx.begin(), idx.begin() + buffer), order;
+  order.reserve(size_t(n));
+  int64_t next = buffer;
+  while (!window.empty()) {
+    const size_t j = size_t(rng.below(uint64_t(window.size())));
+    order.push_back(window[j]);
+    if (next < n) {
+      window[j] = next++;
+    } else {
+      window[j] = window.back();
+      window.pop_back();
+    }
+  }
+  return order;
 }
 
 void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out) {

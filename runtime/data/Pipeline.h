@@ -9,6 +9,7 @@
 namespace dls {
 struct Augment {
   bool shuffle = false;
+  int64_t shuffle_buffer = 0;  // shuffle(buffer: k): a window of k samples; 0 = all (the whole split)
   int64_t crop = 0, pad = 0;  // random_crop: window height and zero padding
   int64_t crop_w = 0;          // random_crop: window width
   double flip = 0;             // random_flip probability
@@ -23,8 +24,11 @@ struct Augment {
 // size than the sample: training cuts a random window per batch; evaluation (training = false) takes the
 // centre window of the padded sample once, here, as Darknet's crop layer and torchvision's CenterCrop do.
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training);
-// Sample order of `epoch`: identity, or a permutation that is a pure function of (seed, epoch).
-std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch);
+// Sample order of `epoch`: identity, or a permutation that is a pure function of (seed, epoch). With a
+// buffer of k < n samples the order is tf.data's shuffle(buffer_size = k): a window holds the next k samples
+// of the split, each output is a random one of them and its slot takes the next sample, so a sample comes at
+// most k - 1 places earlier than in the split (k = 1: the split's order). k = 0 or k >= n: uniform.
+std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch, int64_t buffer = 0);
 // Writes sample `index` of `ds` into `out`, augmented for (seed, epoch); `epoch` counts passes under repeat.
 void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out);
 }  // namespace dls

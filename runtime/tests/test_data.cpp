@@ -193,6 +193,39 @@ TEST_CASE("pipeline and loader: deterministic shuffle, drop last, padded last ba
   CHECK(ev.flip == 0);
 }
 
+TEST_CASE("pipeline: shuffle(buffer: k) shuffles through a window of k samples", "[data]") {
+  Dataset ds;
+  ds.n = 200, ds.rank = 1, ds.dims[0] = 1, ds.sample_numel = 1;
+  ds.x.assign(200, 0.f);
+  CHECK(apply_pipeline(ds, {{DLS_PIPE_SHUFFLE, 8, 0, 0, 0}}, true).shuffle_buffer == 8);
+  CHECK(apply_pipeline(ds, {{DLS_PIPE_SHUFFLE, 0, 0, 0, 0}}, true).shuffle_buffer == 0);  // all
+  CHECK_FALSE(apply_pipeline(ds, {{DLS_PIPE_SHUFFLE, 8, 0, 0, 0}}, false).shuffle);       // evaluation keeps the order
+  std::vector<int64_t> identity(200);
+  for (int64_t i = 0; i < 200; ++i) identity[size_t(i)] = i;
+  for (int64_t e = 0; e < 3; ++e) {
+    INFO("epoch " << e);
+    CHECK(epoch_order(200, true, 5, e, 1) == identity);  // a window of one sample: the split's order
+    // A window of 8: a permutation in which no sample comes more than 7 places early, not the identity;
+    // the whole-split shuffle moves some sample much further.
+    auto w8 = epoch_order(200, true, 5, e, 8);
+    auto sorted = w8;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(sorted == identity);
+    CHECK(w8 != identity);
+    CHECK(w8 == epoch_order(200, true, 5, e, 8));
+    int64_t earliest = 0, all_earliest = 0;
+    auto all = epoch_order(200, true, 5, e, 0);
+    for (int64_t pos = 0; pos < 200; ++pos) {
+      earliest = std::max(earliest, w8[size_t(pos)] - pos);
+      all_earliest = std::max(all_earliest, all[size_t(pos)] - pos);
+    }
+    CHECK(earliest <= 7);
+    CHECK(earliest >= 1);
+    CHECK(all_earliest > 50);
+    CHECK(epoch_order(200, true, 5, e, 200) == all);  // a window of the whole split is the uniform shuffle
+  }
+}
+
 TEST_CASE("pipeline: reshape before random_crop, to_i32, steps on the targets", "[data]") {
   // Flat [16] samples reshaped to [1, 4, 4]: random_crop(4) then works on the reshaped sample.
   Dataset ds;

@@ -165,6 +165,13 @@ TEST_CASE("maxpool backward", "[grad]") {
   c.run(DLS_OP_MAXPOOL, {2, 2, 2, 2, 0, 0, 0, 0}, 1, false);
 }
 
+TEST_CASE("maxpool backward with a dilated window and padding", "[grad]") {
+  // kernel 3, stride 2, pad 1, dilation 2: the window spans 5; (7 + 2 - 5) / 2 + 1 = 3 outputs per axis.
+  GradCheck c(2);
+  c.input({2, 3, 7, 7}), c.plain({2, 3, 3, 3}), c.none();
+  c.run(DLS_OP_MAXPOOL, {3, 3, 2, 2, 1, 1, 1, 1, 2, 2}, 1, false);
+}
+
 TEST_CASE("avgpool backward with padding", "[grad]") {
   GradCheck c(2);
   c.input({2, 2, 5, 5}), c.plain({2, 2, 3, 3}), c.none();

@@ -14,7 +14,8 @@ The test fails when
     although listed, XPASS fails the test until the line is removed).
 
 usage: optable_walk.py DLSPEC OPTABLE_DUMP WORKDIR [--all] [OP...]
-  ctest runs the first case of every op; --all (tests/difffuzz/run_long.sh) and naming ops run every case.
+  ctest runs the first case of every op and those marked `always`; --all (tests/difffuzz/run_long.sh) and
+  naming ops run every case.
 """
 import concurrent.futures, os, shutil, sys, time
 
@@ -39,8 +40,10 @@ def conv_then(op, c=4, hw=6, **a):
     return build
 
 
-def case(in_shape, build, head="ce", dtype="f32", fd=True, torch_cmp=True, note=""):
-    return dict(in_shape=in_shape, build=build, head=head, dtype=dtype, fd=fd, torch=torch_cmp, note=note)
+def case(in_shape, build, head="ce", dtype="f32", fd=True, torch_cmp=True, note="", always=False):
+    """always: ctest runs this case too, not only the op's first (an attribute whose only proof it is)."""
+    return dict(in_shape=in_shape, build=build, head=head, dtype=dtype, fd=fd, torch=torch_cmp, note=note,
+                always=always)
 
 
 def two_branches(op, **a):
@@ -72,7 +75,9 @@ CASES = {
                                                 dilation=2, bias=False)),
                case((2, 8), lambda p, b: b.op(b.op("x", "conv1d", filters=3, kernel=2, pad=[0, 1]), "relu"))],
     "maxpool": [case((2, 6, 6), conv_then("maxpool", kernel=2)),
-                case((2, 7, 7), conv_then("maxpool", kernel=3, stride=2, pad=1, dilation=1))],
+                case((2, 7, 7), conv_then("maxpool", kernel=3, stride=2, pad=1, dilation=1)),
+                case((2, 8, 8), conv_then("maxpool", kernel=2, stride=1, dilation=2), always=True),
+                case((2, 7, 7), conv_then("maxpool", kernel=[3, 2], stride=2, pad=1, dilation=[2, 3]), always=True)],
     "avgpool": [case((2, 6, 6), conv_then("avgpool", kernel=2)),
                 case((2, 7, 7), conv_then("avgpool", kernel=3, stride=2, pad=1))],
     "global_avgpool": [case((2, 5, 5), conv_then("global_avgpool"))],
@@ -232,7 +237,7 @@ def main():
         if o["name"] not in D.OPS and o["name"] not in D.LOSSES:
             failures.append(f"{o['name']}: no PyTorch semantics in dlsprog.OPS")
         for k, c in enumerate(cases):
-            if k == 0 or all_cases or only:
+            if k == 0 or c["always"] or all_cases or only:
                 jobs.append((o, k, c))
 
     def job(j):

@@ -4,6 +4,7 @@
 
 #include "E2e.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -110,6 +111,55 @@ TEST_CASE("a compiled spec trains, validates, checkpoints and resumes", "[e2e]")
   CHECK(run("cd " + dir.string() + " && ./blobs train --no-such-flag > bad.log 2>&1") == 2);
   fs::remove_all(dir);
 }
+TEST_CASE("validate and checkpoint `every N epochs` with N > 1: only those epochs, and the last", "[e2e]") {
+  fs::path dir = fs::temp_directory_path() / ("dlspec-every-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  writeBlobs(dir, "train", 120, 1);
+  writeBlobs(dir, "test", 60, 2);
+  std::string spec = kSpec;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    size_t at = spec.find(from);
+    REQUIRE(at != std::string::npos);
+    spec.replace(at, from.size(), to);
+  };
+  // Different periods, so that one read in place of the other shows.
+  replace("every 1 epoch metrics", "every 3 epochs metrics");
+  replace("\"ckpt\" every 1 epoch keep 2", "\"ckpt\" every 2 epochs keep 10");
+  replace("epochs     = 6", "epochs     = 7");
+  { std::ofstream(dir / "every.dls") << spec; }
+  REQUIRE(run(std::string(DLSPEC_BIN) + " build " + (dir / "every.dls").string() + " -o " + (dir / "every").string() +
+              " > " + (dir / "build.log").string() + " 2>&1") == 0);
+  REQUIRE(run("cd " + dir.string() + " && ./every train > train.log 2>&1") == 0);
+  // metrics.csv: one row per epoch; the validation cells are empty where the epoch did not validate.
+  std::ifstream csv(dir / "ckpt" / "metrics.csv");
+  std::string line;
+  REQUIRE(std::getline(csv, line));
+  REQUIRE(line.rfind("epoch,train_loss,val_loss,", 0) == 0);
+  std::vector<int> validated;
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    std::stringstream ls(line);
+    std::string epoch, train_loss, val_loss;
+    std::getline(ls, epoch, ',');
+    std::getline(ls, train_loss, ',');
+    std::getline(ls, val_loss, ',');
+    INFO(line);
+    CHECK(!train_loss.empty());
+    if (!val_loss.empty()) validated.push_back(std::stoi(epoch));
+  }
+  CHECK(rows == 7);
+  CHECK(validated == std::vector<int>{3, 6, 7});  // every 3 epochs, and the last
+  std::vector<std::string> ckpts;
+  for (const auto& e : fs::directory_iterator(dir / "ckpt"))
+    if (e.path().extension() == ".dlsc") ckpts.push_back(e.path().filename().string());
+  std::sort(ckpts.begin(), ckpts.end());
+  // every 2 epochs, and the last (keep 10 keeps them all)
+  CHECK(ckpts == std::vector<std::string>{"ckpt-000002.dlsc", "ckpt-000004.dlsc", "ckpt-000006.dlsc", "ckpt-000007.dlsc"});
+  fs::remove_all(dir);
+}
+
 TEST_CASE("a compiled spec reads CSV data with the label column named in the spec", "[e2e]") {
   fs::path dir = fs::temp_directory_path() / ("dlspec-csv-" + std::to_string(::getpid()));
   fs::remove_all(dir);
