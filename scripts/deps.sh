@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dlspec needs. Quick when they are already there.
-# Usage: scripts/deps.sh [build|test|train|bench|fuzz|all]
+# Usage: scripts/deps.sh [build|test|train|bench|fuzz|editor|all]
 set -euo pipefail
 what=${1:-build}
 build=(cmake g++ make ninja-build pkg-config antlr4 libantlr4-runtime-dev llvm-19-dev libfmt-dev nlohmann-json3-dev catch2 zlib1g-dev libdnnl-dev
@@ -10,14 +10,16 @@ tools=(graphviz)
 peer=(python3-torch python3-numpy python3-jsonschema)
 fuzz=(clang-19 libclang-rt-19-dev)
 darknet=(darknet)
+editor=(nodejs npm)  # the VS Code extension (scripts/vscode-extension.sh)
 case "$what" in
   build) want=("${build[@]}") ;;
   train) want=("${build[@]}" "${data[@]}" "${tools[@]}") ;;
   test)  want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${darknet[@]}") ;;
   bench) want=("${build[@]}" "${data[@]}" "${peer[@]}" "${darknet[@]}") ;;
   fuzz)  want=("${build[@]}" "${fuzz[@]}") ;;
-  all)   want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${fuzz[@]}" "${darknet[@]}") ;;
-  *) echo "deps.sh: unknown set '$what' (build|test|train|bench|fuzz|all)" >&2; exit 2 ;;
+  editor) want=("${editor[@]}") ;;
+  all)   want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${fuzz[@]}" "${darknet[@]}" "${editor[@]}") ;;
+  *) echo "deps.sh: unknown set '$what' (build|test|train|bench|fuzz|editor|all)" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${want[@]}"; do

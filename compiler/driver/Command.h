@@ -64,5 +64,6 @@ int cmdRun(const std::vector<std::string>& argv);
 int cmdImport(const std::vector<std::string>& argv);
 int cmdMutate(const std::vector<std::string>& argv);
 int cmdOps(const std::vector<std::string>& argv);
+int cmdLsp(const std::vector<std::string>& argv);
 
 }  // namespace dls

@@ -25,14 +25,15 @@ STAGES = {
     "compiler/codegen": {"support", "syntax", "sema", "plan", "codegen", "dlspec"},
     "compiler/import": {"support", "import"},
     "compiler/emit": {"support", "syntax", "sema", "checker", "plan", "codegen", "emit", "dlspec", "Compilation.h"},
-    "compiler/driver": {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "driver",
+    "compiler/lsp": {"support", "syntax", "sema", "checker", "plan", "lsp", "dlspec", "Compilation.h"},
+    "compiler/driver": {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "lsp", "driver",
                         "dlspec", "Compilation.h"},
     "runtime/data/formats": {"DataFormats.h", "CsvTable.h"},
 }
 # Files directly in compiler/: the flow (Compilation.h), which links every stage but codegen.
 TOP = {"support", "syntax", "sema", "checker", "plan", "Compilation.h"}
 # The rest of the runtime: its own files, never the compiler's.
-COMPILER_ROOTS = {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "driver", "Compilation.h",
+COMPILER_ROOTS = {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "lsp", "driver", "Compilation.h",
                   "compiler"}
 # The data readers' system headers: the standard library (no extension), C headers, POSIX and zlib.
 DATA_SYSTEM = re.compile(r"^([a-z_]+|c[a-z]+|zlib\.h|fcntl\.h|unistd\.h|sys/[a-z]+\.h)$")
@@ -101,6 +102,7 @@ LINKS = {
     "dlspec_data": {"dlspec_data_objects"},
     "dlspec_flow": {"dlspec_checker", "dlspec_plan", "dlspec_sema", "dlspec_syntax", "dlspec_support"},
     "dlspec_emit": {"dlspec_flow", "dlspec_codegen"},
+    "dlspec_lsp": {"dlspec_flow"},
 }
 
 

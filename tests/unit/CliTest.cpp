@@ -121,7 +121,7 @@ TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {
 }
 
 TEST_CASE("dlspec COMMAND --help: every command describes itself and exits 0", "[cli]") {
-  for (const char* cmd : {"check", "fmt", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate"}) {
+  for (const char* cmd : {"check", "fmt", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate", "lsp"}) {
     INFO(cmd);
     for (const char* flag : {"--help", "-h"}) {
       Result r = dlspec(std::string(cmd) + " " + flag);
@@ -138,6 +138,10 @@ TEST_CASE("dlspec COMMAND --help: every command describes itself and exits 0", "
   // After `--`, arguments belong to the executable `run` starts, not to dlspec.
   CHECK(dlspec("run --help -- --help").rc == 0);
   CHECK(dlspec("--help").out.find("`dlspec COMMAND --help`") != std::string::npos);
+  CHECK(dlspec("--help").out.find("  lsp ") != std::string::npos);
+  // The language server's own arguments (tests/lsp drives its sessions).
+  CHECK(dlspec("lsp --bogus").rc == 2);
+  CHECK(dlspec("lsp --debounce-ms=soon").rc == 2);
 }
 
 TEST_CASE("dlspec ops: the op reference from the op table", "[cli]") {

@@ -1,0 +1,2 @@
+" dlspec specs: *.dls
+autocmd BufRead,BufNewFile *.dls setfiletype dlspec

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""A headless editor session against `dlspec lsp`: open a spec with an error, see its diagnostic, take the
+quick fix, edit until it is clean, then hover, complete, go to definition, find references, list symbols,
+format, and silence a warning with allow(…). Every answer is checked against the spec's text.
+
+    lsp_session.py DLSPEC
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lspclient import Client, Failure, check  # noqa: E402
+
+SPEC = """dlspec 1
+
+dataset digits {
+  train = idx("train-images.gz", "train-labels.gz")
+  test  = idx("test-images.gz", "test-labels.gz")
+  sample image: u8[28, 28]
+  label kind: class<10>
+}
+
+pipeline train_input from digits.train {
+  image = image |> to_f32 |> scale(1/255) |> reshape([1, 28, 28])
+  shuffle(buffer: all)
+  batch(64)
+}
+
+pipeline test_input from digits.test {
+  image = image |> to_f32 |> scale(1/255) |> reshape([1, 28, 28])
+  batch(64)
+}
+
+network Net(x: f32[N, 1, 28, 28]) -> logits[N, 10] {
+  /* ünïcode 🙂 */ h = x |> conv2d(filtres: 20, kernel: 5) |> relu
+  h = h |> maxpool(2) |> flatten
+  return h |> dense(10)
+}
+
+train run {
+  model     = Net on cpu
+  data      = train_input
+  loss      = cross_entropy(model.out, kind)
+  optimizer = sgd(lr: 0.01)
+  epochs    = 1
+  validate  = test_input every 1 epoch metrics [accuracy]
+}
+"""
+
+
+def utf16(s):
+    return len(s.encode("utf-16-le")) // 2
+
+
+def pos(text, needle, nth=0, delta=0):
+    """LSP position (line, UTF-16 code units) of the nth occurrence of needle, plus delta characters."""
+    off = -1
+    for _ in range(nth + 1):
+        off = text.index(needle, off + 1)
+    off += delta
+    line = text.count("\n", 0, off)
+    return {"line": line, "character": utf16(text[text.rfind("\n", 0, off) + 1:off])}
+
+
+def span(text, needle, nth=0):
+    return {"start": pos(text, needle, nth), "end": pos(text, needle, nth, len(needle))}
+
+
+def apply_edits(text, edits):
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def off(p):  # UTF-16 units on the line -> index in the str
+        line, units, i = lines[p["line"]], 0, 0
+        while i < len(line) and units < p["character"]:
+            units += utf16(line[i])
+            i += 1
+        return starts[p["line"]] + i
+    for e in sorted(edits, key=lambda e: off(e["range"]["start"]), reverse=True):
+        text = text[:off(e["range"]["start"])] + e["newText"] + text[off(e["range"]["end"]):]
+    return text
+
+
+def main(dlspec, tmp):
+    path = os.path.join(tmp, "net.dls")
+    uri = "file://" + path
+    c = Client(dlspec, "--debounce-ms=50")
+
+    # A request before initialize is refused with ServerNotInitialized.
+    m = c.response(c.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}))
+    check(m.get("error", {}).get("code") == -32002, f"hover before initialize: {m}")
+
+    caps = c.call("initialize", {"processId": None, "rootUri": None, "capabilities": {}})["capabilities"]
+    for cap in ("hoverProvider", "definitionProvider", "referencesProvider", "documentSymbolProvider",
+                "documentFormattingProvider", "completionProvider", "codeActionProvider"):
+        check(caps.get(cap), f"initialize does not announce {cap}: {caps}")
+    check(caps["textDocumentSync"]["change"] == 1, "full document sync")
+    c.notify("initialized")
+    print("initialize: capabilities announced")
+
+    # 1. The misspelt argument: one E0103 on `filtres`, with its fix-it as a quick fix.
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "dlspec", "version": 1, "text": SPEC}})
+    diags = c.diagnostics(uri, 1)
+    codes = [d["code"] for d in diags]
+    check(codes == ["E0103"], f"diagnostics of the misspelt argument: {codes}")
+    d = diags[0]
+    check(d["range"] == span(SPEC, "filtres"), f"E0103's range {d['range']} is not `filtres`'s {span(SPEC, 'filtres')}")
+    check(d["severity"] == 1 and d["source"] == "dlspec", f"severity/source: {d}")
+    check(d["codeDescription"]["href"].endswith("/E0103.md"), f"codeDescription: {d.get('codeDescription')}")
+    print(f"diagnostic: {d['code']} at {d['range']['start']}: {d['message'].splitlines()[0]}")
+
+    actions = c.call("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": d["range"],
+                                                  "context": {"diagnostics": [d]}})
+    fixes = [a for a in actions if a.get("kind") == "quickfix" and a.get("isPreferred")]
+    check(len(fixes) == 1, f"one preferred quick fix for E0103: {actions}")
+    edits = fixes[0]["edit"]["changes"][uri]
+    fixed = apply_edits(SPEC, edits)
+    check("conv2d(filters: 20, kernel: 5)" in fixed and "filtres" not in fixed, f"the fix-it's edit: {edits}")
+    print(f"code action: {fixes[0]['title']}")
+
+    # 2. The fixed text: the diagnostics clear.
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": fixed}]})
+    diags = c.diagnostics(uri, 2)
+    check(diags == [], f"diagnostics after the fix: {diags}")
+    print("after the fix: no diagnostics")
+    text = fixed
+
+    # 3. Hover on a value (its type with the symbolic batch dim) and on an op (its doc and arguments).
+    h = c.call("textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(text, "h = h", 0, 4)})
+    value = h["contents"]["value"]
+    check("f32[N, 20, 24, 24]" in value, f"hover on h (conv2d 5x5 then relu on 28x28): {value}")
+    check("dtype `f32`" in value and "kind `real`" in value, f"hover on h names dtype and kind: {value}")
+    check(h["range"] == {"start": pos(text, "h = h", 0, 4), "end": pos(text, "h = h", 0, 5)}, f"hover range on h: {h['range']}")
+    h = c.call("textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(text, "conv2d", 0, 2)})
+    op = h["contents"]["value"]
+    check("filters" in op and "kernel" in op and "stride" in op, f"hover on conv2d lists its arguments: {op}")
+    check("f32[N, 20, 24, 24]" in op, f"hover on conv2d shows the layer's output: {op}")
+    h = c.call("textDocument/hover", {"textDocument": {"uri": uri}, "position": pos(text, "kernel:", 0, 1)})
+    check("kernel" in h["contents"]["value"] and "conv2d" in h["contents"]["value"], f"hover on kernel: {h}")
+    print(f"hover: h -> {value.splitlines()[1]}; conv2d -> {op.splitlines()[1]}")
+
+    # 4. Completion of conv2d's named arguments after `filters: 20, `: the others, not filters again.
+    items = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos(text, "kernel: 5")})
+    labels = [i["label"] for i in (items["items"] if isinstance(items, dict) else items)]
+    check("kernel:" in labels and "stride:" in labels, f"conv2d's arguments: {labels}")
+    check("filters:" not in labels, f"filters is already given: {labels}")
+    # And op names in a network body: layers and activations, no losses.
+    items = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos(text, "dense(10)")})
+    labels = [i["label"] for i in items["items"]]
+    check("dense" in labels and "relu" in labels and "cross_entropy" not in labels, f"ops in a network: {labels[:20]}")
+    items = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos(text, "sgd(")})
+    labels = [i["label"] for i in items["items"]]
+    check("sgd" in labels and "adam" in labels and "conv2d" not in labels, f"ops in a train block: {labels[:20]}")
+    # While the spec does not parse (as while typing): the open call's arguments, and an argument's words.
+    for version, typed, want, unwanted in ((10, "conv2d(filters: 20, ", ["kernel:", "stride:"], "filters:"),
+                                            (11, "conv2d(filters: 20, pad: ", ["same", "valid"], "kernel:")):
+        broken = text.replace("conv2d(filters: 20, kernel: 5) |> relu", typed)
+        c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": broken}]})
+        items = c.call("textDocument/completion", {"textDocument": {"uri": uri}, "position": pos(broken, typed, 0, len(typed))})
+        labels = [i["label"] for i in items["items"]]
+        check(all(w in labels for w in want) and unwanted not in labels, f"completion after `{typed}`: {labels}")
+        check(c.diagnostics(uri, version), f"the unfinished call `{typed}` has a diagnostic")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 12}, "contentChanges": [{"text": text}]})
+    check(c.diagnostics(uri, 12) == [], "the finished text is clean again")
+    print(f"completion: conv2d(filters: 20, |) offers kernel:, stride:; `pad: |` offers same, valid; a train body sgd, adam")
+
+    # 5. Go to definition and references.
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(text, "Net on", 0, 1)})
+    check(loc["uri"] == uri and loc["range"] == span(text, "Net", 0), f"definition of Net: {loc}")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(text, "h |> dense", 0, 0)})
+    check(loc["range"] == {"start": pos(text, "h = h |> maxpool"), "end": pos(text, "h = h |> maxpool", 0, 1)},
+          f"definition of the last h: {loc}")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(text, "train_input", 1)})
+    check(loc["range"] == span(text, "train_input", 0), f"definition of train_input: {loc}")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(text, "digits.train", 0, 1)})
+    check(loc["range"] == span(text, "digits", 0), f"definition of the data set: {loc}")
+    refs = c.call("textDocument/references", {"textDocument": {"uri": uri}, "position": pos(text, "Net", 0),
+                                              "context": {"includeDeclaration": True}})
+    check(sorted(r["range"]["start"]["line"] for r in refs) == [pos(text, "Net", 0)["line"], pos(text, "Net on")["line"]],
+          f"references of Net: {refs}")
+    refs = c.call("textDocument/references", {"textDocument": {"uri": uri}, "position": pos(text, "kind:"),
+                                              "context": {"includeDeclaration": False}})
+    check([r["range"] for r in refs] == [{"start": pos(text, "kind)"), "end": pos(text, "kind)", 0, 4)}],
+          f"references of the label field: {refs}")
+    print(f"definition/references: Net, h, train_input, digits resolved; {len(refs)} use of `kind`")
+
+    # 6. Document symbols.
+    syms = c.call("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    check([s["name"] for s in syms] == ["digits", "train_input", "test_input", "Net", "run"], f"symbols: {[s['name'] for s in syms]}")
+    check([ch["name"] for ch in syms[4]["children"]] == ["model", "data", "loss", "optimizer", "epochs", "validate"],
+          f"the train block's children: {syms[4]['children']}")
+    print(f"symbols: {[s['name'] for s in syms]}")
+
+    # 6b. Blocks, in the example spec specs/vgg.dls: calls of a block, its parameters, a value after blocks.
+    vgg_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "specs", "vgg.dls")
+    with open(vgg_path, encoding="utf-8") as f:
+        vgg = f.read()
+    vgg_uri = "file://" + os.path.abspath(vgg_path)
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": vgg_uri, "languageId": "dlspec", "version": 1, "text": vgg}})
+    check(c.diagnostics(vgg_uri, 1) == [], "specs/vgg.dls checks clean")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "conv_bn_relu(c)", 0, 3)})
+    check(loc["range"] == span(vgg, "conv_bn_relu", 0), f"definition of the block conv_bn_relu: {loc}")
+    loc = c.call("textDocument/definition", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "conv_bn_relu(c)", 0, 13)})
+    check(loc["range"] == {"start": pos(vgg, "c: int) (x)"), "end": pos(vgg, "c: int) (x)", 0, 1)},
+          f"definition of vgg_stage's parameter c: {loc}")
+    refs = c.call("textDocument/references", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "vgg_stage", 0),
+                                              "context": {"includeDeclaration": True}})
+    check(len(refs) == 4, f"vgg_stage: declared once, used three times: {refs}")
+    h = c.call("textDocument/hover", {"textDocument": {"uri": vgg_uri}, "position": pos(vgg, "return h", 0, 7)})
+    check("f32[N, 256, 4, 4]" in h["contents"]["value"], f"h after three VGG stages on 32x32: {h['contents']['value']}")
+    c.notify("textDocument/didClose", {"textDocument": {"uri": vgg_uri}})
+    check(c.diagnostics(vgg_uri) == [], "closing a document clears its diagnostics")
+    print("blocks: definition of a block and of its parameter, 4 references, h: f32[N, 256, 4, 4]")
+
+    # 7. Formatting: the same text `dlspec fmt` prints.
+    messy = text.replace("*/ h = x |> conv2d", "*/     h   =  x |>conv2d").replace("epochs    = 1", "epochs = 1")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": messy}]})
+    edits = c.call("textDocument/formatting", {"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}})
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(messy)
+    want = subprocess.run([dlspec, "fmt", path], capture_output=True, check=True).stdout.decode("utf-8")
+    check(want != messy, "the messy text is not in fmt's layout")
+    check(apply_edits(messy, edits) == want, f"formatting's edits do not give `dlspec fmt`'s text: {edits}")
+    print(f"formatting: {len(edits)} edit, equal to dlspec fmt")
+
+    # 8. A warning with a fix-it (W0301, `on cuda`) and the allow(…) quick fix that silences it.
+    warn = want.replace("Net on cpu", "Net on cuda")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 4}, "contentChanges": [{"text": warn}]})
+    diags = c.diagnostics(uri, 4)
+    check([d["code"] for d in diags] == ["W0301"] and diags[0]["severity"] == 2, f"W0301 expected: {diags}")
+    actions = c.call("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diags[0]["range"],
+                                                  "context": {"diagnostics": diags}})
+    allow = [a for a in actions if "allow(W0301" in a["title"]]
+    check(len(allow) == 1, f"an allow(W0301, …) action: {[a['title'] for a in actions]}")
+    allowed = apply_edits(warn, allow[0]["edit"]["changes"][uri])
+    check('  allow(W0301, reason: "' in allowed, f"the allow edit: {allowed}")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 5}, "contentChanges": [{"text": allowed}]})
+    diags = c.diagnostics(uri, 5)
+    check(diags == [], f"W0301 is allowed: {diags}")
+    print("allow quick fix: W0301 silenced")
+
+    # 9. Shutdown, a request after it, exit: status 0.
+    check(c.call("shutdown") is None, "shutdown's result is null")
+    m = c.response(c.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}))
+    check(m.get("error", {}).get("code") == -32600, f"a request after shutdown: {m}")
+    c.notify("exit")
+    rc = c.finish()
+    check(rc == 0, f"exit after shutdown: status {rc}")
+    print("shutdown/exit: status 0")
+
+
+if __name__ == "__main__":
+    tmp = tempfile.mkdtemp(prefix="dlspec-lsp-")
+    try:
+        main(sys.argv[1], tmp)
+    except Failure as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("PASS")
