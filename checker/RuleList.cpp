@@ -52,7 +52,7 @@ const Rule kRules[] = {
     {Code::W0703, "adaptive optimizer epsilon too low", checkAdamEpsilon},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
     {Code::W0716, "recurrent network trained without gradient clipping", checkRecurrentClip},
-    {Code::W0709, "missing validation set", checkTrainCompleteness},
+    {Code::W0709, "missing validation set; accuracy on real-valued targets", checkTrainCompleteness},
     {Code::W0715, "validation on the training samples", checkValidateOnTraining},
     {Code::W0710, "train and validation preprocessing differ", checkPreprocessingDiffers},
     {Code::W0712, "u8 inputs not scaled", checkUnscaledInput},
