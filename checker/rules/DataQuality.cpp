@@ -4,6 +4,7 @@
 // (near-constant, leaking the label), train/test overlap, and how many
 // samples there are for the parameters (D0104) and for augmentation (W0804).
 #include <algorithm>
+#include <new>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -70,15 +71,20 @@ bool load(const RuleContext& c, const sema::DataSource& src, const std::string& 
       return false;
     }
   }
-  if (src.format == sema::DataFormat::Npy) {
-    ok = data::readNpy(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
-  } else if (src.format == sema::DataFormat::Idx) {
-    ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
-  } else if (src.format == sema::DataFormat::Csv) {
-    std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
-    ok = data::readCsv(resolvePath(c, paths[0]), label, out.table, error);
-  } else {
-    return false;
+  try {  // a file that fits in memory whose decoded values do not is D0106 naming it, not an internal error
+    if (src.format == sema::DataFormat::Npy) {
+      ok = data::readNpy(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
+    } else if (src.format == sema::DataFormat::Idx) {
+      ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
+    } else if (src.format == sema::DataFormat::Csv) {
+      std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
+      ok = data::readCsv(resolvePath(c, paths[0]), label, out.table, error);
+    } else {
+      return false;
+    }
+  } catch (const std::bad_alloc&) {
+    out.table = DataTable{};
+    ok = false, error = "its values do not fit in this process's memory once decoded";
   }
   if (!ok && out.table.noLabelColumn) {
     // As the executable reads it: the label column by the name the spec gives (or the label field's name).

@@ -1,5 +1,7 @@
 // E0801: the static memory estimate (weights, gradients, optimizer state, activations × batch,
-// workspace) exceeds the device's memory (`memory = 16 * GiB`, else cpu: this machine's RAM, cuda: 80 GiB).
+// workspace; with `check --data`, the loaded data on the cpu) exceeds the device's memory (`memory = 16 * GiB`,
+// else cpu: this machine's RAM, cuda: 80 GiB). The loaded data (data/Footprint.h) is host memory: it counts
+// towards a cpu training's memory; on cuda the executable checks it against the host's (R0505).
 // W0802: it needs more than 90% of it.
 // W0807: `memory =` on the cpu declares more than this machine's RAM: the estimate is then checked against
 // an amount that is not there, which would switch E0801 off without a word.
@@ -10,6 +12,7 @@
 #include <algorithm>
 
 #include "checker/Flow.h"
+#include "checker/data/Footprint.h"
 #include "dlspec/runtime.h"
 #include "sema/OpTable.h"
 
@@ -76,16 +79,28 @@ void checkMemoryEstimate(const RuleContext& c) {
     double batch = static_cast<double>(*p->batch);
     double P = static_cast<double>(*params), A = perSample * batch;
     double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes;
+    // The data the executable loads, counted from the files (only when they are read: `check --data`).
+    double loaded = 0;
+    std::string loadedText;
+    if (c.options.data && !onCuda(*t)) {
+      auto splits = data::loadedData(*t);
+      for (const auto& f : splits) loaded += static_cast<double>(f.bytes());
+      if (!splits.empty()) loadedText = ", loaded data " + humanBytes(loaded) + " (" + data::describe(splits) + ")";
+      total += loaded;
+    }
     const std::string device = t->devices.empty() ? "cpu" : t->devices.front().str();
     double mem = deviceMemory(*t);
     if (mem <= 0) continue;
     Span at = t->model.span;
     if (total > mem) {
-      c.diags.report(Code::E0801, at, humanBytes(total), device, humanBytes(mem))
-          .primary("does not fit")
+      auto& d = c.diags.report(Code::E0801, at, humanBytes(total), device, humanBytes(mem));
+      d.primary("does not fit")
           .note("weights " + humanBytes(P * 4) + ", gradients " + humanBytes(P * 4) + ", optimizer state " +
-                humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2))
-          .help("lower the batch size or shrink the largest layers");
+                humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2) + loadedText);
+      if (!c.options.data && !onCuda(*t))
+        d.note("the loaded data is not counted here: `dlspec check --data` reads the files and counts it");
+      d.help(loaded > total / 2 ? "the loaded data is most of it: train on a machine with more memory or on less data"
+                                : "lower the batch size or shrink the largest layers");
     } else if (total > 0.9 * mem) {
       c.diags.report(Code::W0802, at, humanBytes(total), humanBytes(mem), device, "the data pipeline and framework need room too")
           .primary("little headroom")

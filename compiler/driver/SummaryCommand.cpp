@@ -1,8 +1,10 @@
-// dlspec summary FILE [--format=text|json]: per layer output shape, parameters, FLOPs, activation memory.
+// dlspec summary [--data] FILE [--format=text|json]: per layer output shape, parameters, FLOPs, activation
+// memory, and each training's memory plan (with --data, the loaded data too: checker/data/Footprint.h).
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "checker/data/Footprint.h"
 #include "dlspec/runtime.h"
 #include "driver/Command.h"
 #include "support/Json.h"
@@ -18,6 +20,13 @@ int cmdSummary(const std::vector<std::string>& argv) {
   CommonOptions opt;
   Args args;
   if (!parseCommon(argv, opt, args)) return kExitUsage;
+  bool withData = false;
+  std::vector<std::string> unknown;
+  for (const std::string& f : args.flags) {
+    if (f == "--data") withData = true;
+    else unknown.push_back(f);
+  }
+  args.flags = unknown;
   if (!rejectUnknown(args, kUsage)) return kExitUsage;
   if (args.positional.size() != 1) return usageError("expected one spec file", kUsage);
   if (opt.format == DiagFormat::Sarif) return usageError("summary prints text or json", kUsage);
@@ -68,18 +77,37 @@ int cmdSummary(const std::vector<std::string>& argv) {
     int stateBuffers = dls_optimizer_state_slots(op ? op->opcode : DLS_OPT_SGD, momentum);
     int64_t persistent = paramBytes + trainable /* gradients */ + stateBuffers * trainable;
     const plan::MemoryPlan& m = lowered->memory;
+    // The data the executable holds in host memory while it trains: samples × per-sample bytes as loaded,
+    // per split; counted only with --data (the files are read).
+    std::vector<checker::data::SplitFootprint> splits;
+    if (withData) splits = checker::data::loadedData(*t);
+    int64_t loaded = 0;
+    for (const auto& f : splits) loaded += f.bytes();
     if (opt.format == DiagFormat::Json) {
+      std::string data;
+      for (const auto& f : splits)
+        data += fmt::format("{}{{\"split\":{},\"samples\":{},\"bytes_per_sample\":{},\"bytes\":{}{}}}", data.empty() ? "" : ",",
+                            jsonQuote(f.split), f.samples, f.bytesPerSample, f.bytes(),
+                            f.error.empty() ? std::string() : ",\"error\":" + jsonQuote(f.error));
       steps += fmt::format("{}{{\"train\":{},\"arena_bytes\":{},\"arena_without_reuse_bytes\":{},\"buffers\":{},"
-                           "\"persistent_bytes\":{},\"total_bytes\":{}}}",
-                           steps.empty() ? "" : ",", jsonQuote(t->name), m.peak, m.withoutReuse, m.buffers.size(),
-                           persistent, m.peak + persistent);
+                           "\"persistent_bytes\":{},{}\"total_bytes\":{}}}",
+                           steps.empty() ? "" : ",", jsonQuote(t->name), m.peak, m.withoutReuse, m.buffers.size(), persistent,
+                           withData ? fmt::format("\"loaded_data_bytes\":{},\"loaded_data\":[{}],", loaded, data) : "",
+                           m.peak + persistent + loaded);
     } else {
+      std::string data;
+      for (const auto& f : splits)
+        data += f.samples < 0 ? fmt::format("  loaded data, {}: not counted ({})\n", f.split, f.error)
+                              : fmt::format("  loaded data, {}: {} samples × {} bytes: {:.2f} MiB\n", f.split, f.samples,
+                                            f.bytesPerSample, double(f.bytes()) / 1048576.0);
+      if (!withData) data = "  loaded data: not counted (`dlspec summary --data` reads the files)\n";
       steps += fmt::format("\ntraining step `{}` (memory plan):\n"
                            "  arena: {:.2f} MiB peak for {} buffers ({:.2f} MiB without reuse)\n"
                            "  parameters, gradients and {} state: {:.2f} MiB\n"
+                           "{}"
                            "  total: {:.2f} MiB\n",
                            t->name, m.peak / 1048576.0, m.buffers.size(), m.withoutReuse / 1048576.0, o,
-                           persistent / 1048576.0, (m.peak + persistent) / 1048576.0);
+                           persistent / 1048576.0, data, double(m.peak + persistent + loaded) / 1048576.0);
     }
   }
   if (opt.format == DiagFormat::Json) {

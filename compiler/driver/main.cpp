@@ -65,7 +65,8 @@ const std::vector<CommandEntry>& commands() {
        "  NAME                        one op's arguments, types, defaults, ranges and an example\n"
        "  --markdown                  the whole reference as Markdown (docs/ops.md)\n", false},
       {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network",
-       "dlspec summary [--format=text|json] FILE", "", true},
+       "dlspec summary [--data] [--format=text|json] FILE",
+       "  --data                      also count the data each training loads (reads the data files)\n", true},
       {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|.svg|.png|.pdf)",
        "dlspec graph FILE [-o out.dot|out.svg|out.png|out.pdf]",
        "  -o, --output FILE           write the graph there (.dot/.gv, or .svg/.png/.pdf through Graphviz's dot)\n", true},

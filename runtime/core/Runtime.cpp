@@ -226,8 +226,8 @@ std::unique_ptr<dls_rt> make_runtime(int32_t threads) {
 }
 
 // The CPU backend's memory is the host's: each allocation is checked against what the process may use first.
-void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what) {
-  if (rt->be && std::string(rt->be->name) == "cpu") rt->host_budget.reserve(bytes, what, rt->spec_path);
+void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what, bool on_host) {
+  if (on_host || (rt->be && std::string(rt->be->name) == "cpu")) rt->host_budget.reserve(bytes, what, rt->spec_path);
 }
 
 }  // namespace dls

@@ -154,9 +154,10 @@ namespace dls {
 std::unique_ptr<dls_rt> make_runtime(int32_t threads);
 // Throws the pending fault, if any (used after running generated code).
 void raise_pending(dls_rt* rt);
-// Adds `bytes` for `what` to the host memory the CPU backend has planned (R0505 when it would exceed what
-// this process may use); nothing on other backends.
-void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what);
+// Adds `bytes` for `what` to the host memory planned so far (R0505 when it would exceed what this process
+// may use). Device allocations are host memory on the CPU backend only; `on_host` buffers (the loaded data)
+// are host memory on every backend.
+void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what, bool on_host = false);
 // Host <-> device helpers that throw an R0502 fault on failure.
 void to_host(dls_rt* rt, void* host, const void* dev, size_t bytes);
 void to_device(dls_rt* rt, void* dev, const void* host, size_t bytes);

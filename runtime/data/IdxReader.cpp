@@ -1,5 +1,7 @@
 // IdxReader.cpp: whole files, IDX and NPY arrays through the data readers shared with `dlspec check --data`
 // (data/formats/DataFormats.h), their errors turned into R02xx diagnostics naming the file and the byte.
+#include <new>
+
 #include "DataFormats.h"
 #include "Dataset.h"
 
@@ -26,6 +28,17 @@ namespace {
   fail(Diag::R0201, path, path, e.what);
 }
 
+// Decoding holds the file's values as doubles: a file that fits in memory whose values do not is R0503
+// naming it, not an unlocated allocation failure.
+template <class F>
+auto located(const std::string& path, F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    fail(Diag::R0503, path, "host memory", fmt::format("the values of '{}'", path));
+  }
+}
+
 Array decoded(const data::Array& a) {
   Array out;
   out.shape = a.shape;
@@ -44,17 +57,21 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 Array read_idx(const std::string& path) {
-  data::Array a;
-  data::Error e;
-  if (!data::readIdx(path, a, e)) fail_data(path, e, true);
-  return decoded(a);
+  return located(path, [&] {
+    data::Array a;
+    data::Error e;
+    if (!data::readIdx(path, a, e)) fail_data(path, e, true);
+    return decoded(a);
+  });
 }
 
 Array read_npy(const std::string& path) {
-  data::Array a;
-  data::Error e;
-  if (!data::readNpy(path, a, e)) fail_data(path, e, false);
-  return decoded(a);
+  return located(path, [&] {
+    data::Array a;
+    data::Error e;
+    if (!data::readNpy(path, a, e)) fail_data(path, e, false);
+    return decoded(a);
+  });
 }
 
 }  // namespace dls

@@ -2,9 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "SmallData.h"
@@ -136,4 +139,74 @@ TEST_CASE("optimizer state buffers follow the optimizer, and checkpoints carry e
   CheckpointInfo ci = load_checkpoint(c.get(), dir);
   CHECK(ci.epoch == 1);
   CHECK(all_params(a.get()) == all_params(c.get()));
+}
+
+namespace {
+// Peak resident memory since the last reset_peak(), and the resident memory now (bytes, /proc/self/status).
+uint64_t status_kib(const char* key) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  uint64_t v = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, key, std::strlen(key)) == 0) v = std::strtoull(line + std::strlen(key), nullptr, 10);
+  std::fclose(f);
+  return v;
+}
+// Resets VmHWM to the current VmRSS (Linux >= 4.0); false where the kernel does not allow it.
+bool reset_peak() {
+  FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+// A runtime whose state is one 4096 x 6144 weight (96 MiB) and its SGD momentum buffer (96 MiB): a
+// 192 MiB checkpoint.
+std::unique_ptr<dls_rt> big_runtime(uint64_t seed) {
+  auto rt = make_runtime(1);
+  dls_rt_program(rt.get(), "big", "big.dls", 0xb16ull);
+  dls_rt_placement(rt.get(), DLS_DEVICE_CPU, 0, 1);
+  dls_rt_train_config(rt.get(), 1, 1, int64_t(seed));
+  dls_rt_optimizer(rt.get(), DLS_OPT_SGD, 0.1, 0.9, 0.9, 0.999, 1e-8, 0, 0);
+  dls_rt_arena(rt.get(), 64);
+  int32_t w = dls_rt_tensor(rt.get(), DLS_F32, 2, 4096, 6144, 1, 1, -1);
+  int32_t g = dls_rt_tensor(rt.get(), DLS_F32, 2, 4096, 6144, 1, 1, -1);
+  dls_rt_param(rt.get(), w, g, "fc.weight", DLS_INIT_NORMAL, 0, 1, 6144, 4096, 1, 0);
+  raise_pending(rt.get());
+  std::fill_n(rt->params[0].state0, size_t(4096) * 6144, float(seed));  // touched: resident from here on
+  return rt;
+}
+}  // namespace
+
+TEST_CASE("saving and loading a 192 MiB checkpoint keeps at most a few MiB more in memory", "[checkpoint]") {
+  if (!reset_peak()) {
+    WARN("not measured: this kernel does not let a process reset its peak resident memory (/proc/self/clear_refs)");
+    return;
+  }
+  std::string dir = dlt::temp_dir();
+  const uint64_t mib = 1024;  // status values are KiB
+  auto a = big_runtime(1);
+  REQUIRE(reset_peak());
+  uint64_t before = status_kib("VmRSS:");
+  std::string path = save_checkpoint(a.get(), dir, 1, 1);
+  uint64_t saved_peak = status_kib("VmHWM:");
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size > 192 * 1024 * 1024);
+  INFO("saving: resident " << before / mib << " MiB before, peak " << saved_peak / mib << " MiB");
+  CHECK(saved_peak - before < 16 * mib);
+
+  auto b = big_runtime(2);
+  load_checkpoint(b.get(), dir);  // the first load may make pages of b resident that its setup did not touch
+  REQUIRE(reset_peak());
+  before = status_kib("VmRSS:");
+  CheckpointInfo ci = load_checkpoint(b.get(), dir);
+  uint64_t loaded_peak = status_kib("VmHWM:");
+  INFO("loading: resident " << before / mib << " MiB before, peak " << loaded_peak / mib << " MiB");
+  CHECK(loaded_peak - before < 16 * mib);
+  CHECK(ci.epoch == 1);
+  const size_t n = size_t(4096) * 6144;
+  CHECK(std::memcmp(a->tensors[a->params[0].value].d.data, b->tensors[b->params[0].value].d.data, n * 4) == 0);
+  CHECK(std::memcmp(a->params[0].state0, b->params[0].state0, n * 4) == 0);
+  std::remove(path.c_str());
 }

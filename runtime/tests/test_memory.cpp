@@ -81,3 +81,18 @@ TEST_CASE("worker threads that would not fit in the address-space limit are R050
   CHECK_THAT(message, Catch::Contains("the stacks and heaps of 63 worker threads") &&
                           Catch::Contains("(the address-space limit (ulimit -v))"));
 }
+
+TEST_CASE("the loaded data is host memory on every backend: R0505 off the CPU backend too", "[memory]") {
+  auto rt = make_runtime(1);  // no backend chosen: device allocations are not the host's, the loaded data is
+  dls_rt_program(rt.get(), "big", "big.dls", 0);
+  reserve_host(rt.get(), uint64_t(1) << 62, "a device buffer");
+  CHECK(rt->host_budget.reserved() == 0);
+  try {
+    reserve_host(rt.get(), uint64_t(1) << 62, "the loaded data", true);
+    FAIL("no R0505");
+  } catch (const Fault& f) {
+    CHECK(f.code == Diag::R0505);
+    CHECK(f.where == "big.dls");
+    CHECK_THAT(f.message, Catch::Contains("for the loaded data"));
+  }
+}

@@ -49,27 +49,51 @@ const char* optimizer_name(int32_t k) {
   }
 }
 
-struct Reader {
-  const std::string& buf;
-  size_t pos = 0;
+const size_t kChunk = size_t(1) << 20;  // the most of a checkpoint held in memory at once, either way
+
+// Sequential reads of bytes [pos, end) of an open file through a kChunk buffer, with a running CRC: a
+// checkpoint is parsed without holding it in memory, however large it is.
+struct FileReader {
+  int fd;
+  uint64_t pos = 0, end = 0;
+  std::vector<char> buf;
+  size_t at = 0, len = 0;
   bool ok = true;
+  std::string why;  // a read error (errno), "" when the file was only shorter than it said
+  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  FileReader(int fd_, uint64_t end_) : fd(fd_), end(end_), buf(kChunk) {}
+  bool fill() {
+    if (pos >= end) return false;
+    size_t want = size_t(std::min<uint64_t>(buf.size(), end - pos));
+    ssize_t n;
+    do n = ::pread(fd, buf.data(), want, off_t(pos));
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      if (n < 0) why = std::strerror(errno);
+      return false;
+    }
+    at = 0, len = size_t(n), pos += uint64_t(n);
+    return true;
+  }
+  // Reads n bytes into p (nullptr: through the CRC only).
+  bool bytes(void* p, uint64_t n) {
+    char* c = static_cast<char*>(p);
+    while (n > 0) {
+      if (at == len && !fill()) return ok = false;
+      size_t take = size_t(std::min<uint64_t>(n, len - at));
+      crc = (uint32_t)crc32(crc, reinterpret_cast<const Bytef*>(buf.data() + at), (uInt)take);
+      if (c) std::memcpy(c, buf.data() + at, take), c += take;
+      at += take, n -= take;
+    }
+    return true;
+  }
   template <class T>
   T get() {
     T v{};
-    if (pos + sizeof v > buf.size()) {
-      ok = false;
-      return v;
-    }
-    std::memcpy(&v, buf.data() + pos, sizeof v);
-    pos += sizeof v;
+    if (!bytes(&v, sizeof v)) v = T{};
     return v;
   }
-  bool bytes(void* p, size_t n) {
-    if (pos + n > buf.size()) return ok = false;
-    std::memcpy(p, buf.data() + pos, n);
-    pos += n;
-    return true;
-  }
+  bool done() const { return at == len && pos == end; }
 };
 
 // Buffered writes to a file descriptor with a running CRC: memory stays bounded by the buffer and the
@@ -83,11 +107,11 @@ struct FileWriter {
   void bytes(const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);
     while (n > 0) {
-      size_t take = std::min(n, size_t(1 << 20));
+      size_t take = std::min(n, kChunk);
       crc = (uint32_t)crc32(crc, reinterpret_cast<const Bytef*>(c), (uInt)take);
       buf.append(c, take);
       c += take, n -= take;
-      if (buf.size() >= (1 << 20)) flush();
+      if (buf.size() >= kChunk) flush();
     }
   }
   bool flush() {
@@ -184,45 +208,29 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
     warn(Diag::R0308, path, path, fmt::format("training data {:016x}", m.data), fmt::format("training data {:016x}", now.data));
 }
 
-// Parses and validates one file; on success copies everything into rt. Returns "" or the reason.
-std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, bool resuming) {
-  std::vector<Entry> want = entries(rt);
-  std::string buf, why;
-  // This program's checkpoint has expected_size bytes; one of another layout is parsed far enough to say
-  // what differs (R0305, R0306) when it is at most about twice as large; anything larger is not read.
-  const size_t limit = 2 * expected_size(want) + (size_t(1) << 20);
-  {
-    int fd = open_regular(path, why);
-    if (fd < 0) return why;
-    struct stat st;
-    char head[20];
-    const bool big = ::fstat(fd, &st) == 0 && size_t(st.st_size) > limit;
-    const bool peeked = big && ::pread(fd, head, sizeof head, 0) == ssize_t(sizeof head);
-    ::close(fd);
-    if (peeked && std::memcmp(head, kMagic, 8) == 0) {
-      uint64_t h;
-      std::memcpy(&h, head + 12, 8);
-      if (h != rt->layout_hash) fail(Diag::R0305, path, path, h, rt->layout_hash);
-    }
-    if (big) return fmt::format("{} bytes, far more than this program's checkpoint ({} bytes)", st.st_size, expected_size(want));
-  }
-  if (!read_regular(path, buf, why, limit)) return why;
-  if (buf.size() < 8 + 4 + 4 || std::memcmp(buf.data(), kMagic, 8) != 0) return "not a dlspec checkpoint (bad magic)";
-  uint32_t stored;
-  std::memcpy(&stored, buf.data() + buf.size() - 4, 4);
-  uint32_t crc = (uint32_t)crc32(0L, reinterpret_cast<const Bytef*>(buf.data()), (uInt)(buf.size() - 4));
-  if (crc != stored) return fmt::format("CRC mismatch (stored {:08x}, computed {:08x})", stored, crc);
-  Reader r{buf, 8};
-  uint32_t version = r.get<uint32_t>();
-  if (version != 1 && version != kVersion) return fmt::format("format version {} (this runtime reads 1 and {})", version, kVersion);
+struct Header {
+  uint32_t version = 0;
+  int64_t epoch = 0, global_step = 0, updates = 0;
+  Made made;
+};
+
+// One pass over a checkpoint whose CRC is known to be good: the header, then every tensor checked against
+// this program's (name, shape, finite values). With `commit`, each tensor's values go into rt as they are
+// read, kChunk bytes at a time. Returns "" or why the file is damaged; throws R0305/R0306 for a checkpoint
+// of another program.
+std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std::vector<Entry>& want, Header& h, bool commit) {
+  char magic[8];
+  r.bytes(magic, 8);
+  h.version = r.get<uint32_t>();
+  if (h.version != 1 && h.version != kVersion) return fmt::format("format version {} (this runtime reads 1 and {})", h.version, kVersion);
   uint64_t hash = r.get<uint64_t>();
   if (hash != rt->layout_hash) fail(Diag::R0305, path, path, hash, rt->layout_hash);
-  info.epoch = r.get<int64_t>();
-  info.global_step = r.get<int64_t>();
-  int64_t updates = r.get<int64_t>();
-  uint64_t seed = r.get<uint64_t>();
-  Made made;
-  if (version >= 2) {
+  h.epoch = r.get<int64_t>();
+  h.global_step = r.get<int64_t>();
+  h.updates = r.get<int64_t>();
+  (void)r.get<uint64_t>();  // the seed: the program's own is used
+  Made& made = h.made;
+  if (h.version >= 2) {
     made.kind = r.get<int32_t>();
     made.lr = r.get<double>(), made.momentum = r.get<double>(), made.beta1 = r.get<double>();
     made.beta2 = r.get<double>(), made.eps = r.get<double>(), made.weight_decay = r.get<double>();
@@ -235,7 +243,7 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
   if (count != want.size())
     fail(Diag::R0306, path, path, fmt::format("it holds {} tensors, this program has {} (parameters and their optimizer state: "
                                               "was it saved with another optimizer or momentum?)", count, want.size()));
-  std::vector<std::vector<float>> data(want.size());
+  std::vector<float> chunk(kChunk / 4);
   for (size_t i = 0; i < want.size(); ++i) {
     uint32_t len = r.get<uint32_t>();
     if (!r.ok || len > 4096) return "truncated entry";
@@ -256,23 +264,76 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
       for (int k = 0; k < 4; ++k) got.dims[k] = dims[k];
       fail(Diag::R0306, path, path, fmt::format("'{}' has shape {}, this program expects {}", name, shape_str(got), shape_str(want[i].shape)));
     }
-    data[i].resize(size_t(numel));
-    if (!r.bytes(data[i].data(), size_t(numel) * 4)) return "truncated tensor data";
-    for (float v : data[i])
-      if (!std::isfinite(v)) return fmt::format("'{}' holds a non-finite value", name);
+    float* dst = want[i].t ? static_cast<float*>(want[i].t->d.data) : want[i].state;
+    for (int64_t done = 0; done < numel;) {
+      const size_t m = size_t(std::min<int64_t>(numel - done, int64_t(chunk.size())));
+      if (!r.bytes(chunk.data(), m * 4)) return "truncated tensor data";
+      for (size_t k = 0; k < m; ++k)
+        if (!std::isfinite(chunk[k])) return fmt::format("'{}' holds a non-finite value", name);
+      if (commit) to_device(rt, dst + done, chunk.data(), m * 4);
+      done += int64_t(m);
+    }
   }
-  if (r.pos != buf.size() - 4) return "trailing bytes";
-  if (version >= 2 && resuming) check_made(rt, path, made);
-  if (version >= 2 && !resuming && made.structure != structure_hash(rt)) {
+  if (!r.done()) return "trailing bytes";
+  return "";
+}
+
+// Validates one file in full, then copies it into rt: three sequential reads of the file (its CRC; its
+// header and tensors against this program; the copy), with kChunk bytes in memory at a time. rt is
+// changed only when everything checked out. Returns "" or why the file is damaged.
+std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, bool resuming) {
+  std::vector<Entry> want = entries(rt);
+  std::string why;
+  int fd = open_regular(path, why);
+  if (fd < 0) return why;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return std::strerror(errno);
+  const uint64_t size = uint64_t(st.st_size);
+  char head[20];
+  const bool has_head = ::pread(fd, head, sizeof head, 0) == ssize_t(sizeof head);
+  if (!has_head || std::memcmp(head, kMagic, 8) != 0) return "not a dlspec checkpoint (bad magic)";
+  // This program's checkpoint has expected_size bytes; one of another layout is parsed far enough to say
+  // what differs (R0305, R0306) when it is at most about twice as large; anything larger is not read.
+  const uint64_t limit = 2 * expected_size(want) + (uint64_t(1) << 20);
+  if (size > limit) {
+    uint64_t h;
+    std::memcpy(&h, head + 12, 8);
+    if (h != rt->layout_hash) fail(Diag::R0305, path, path, h, rt->layout_hash);
+    return fmt::format("{} bytes, far more than this program's checkpoint ({} bytes)", size, expected_size(want));
+  }
+  uint32_t stored = 0;
+  if (::pread(fd, &stored, 4, off_t(size - 4)) != 4) return "truncated";
+  {
+    FileReader crc(fd, size - 4);
+    crc.bytes(nullptr, size - 4);
+    if (!crc.ok) return crc.why.empty() ? "truncated" : crc.why;
+    if (crc.crc != stored) return fmt::format("CRC mismatch (stored {:08x}, computed {:08x})", stored, crc.crc);
+  }
+  Header h;
+  {
+    FileReader r(fd, size - 4);
+    if (std::string bad = parse(rt, path, r, want, h, false); !bad.empty()) return bad;
+  }
+  if (h.version >= 2 && resuming) check_made(rt, path, h.made);
+  if (h.version >= 2 && !resuming && h.made.structure != structure_hash(rt)) {
     Fault f = make_fault(Diag::R0307, path, path, "another network structure", "this spec's network");
     f.notes.push_back(fmt::format("the ops, their attributes or the shapes differ (structure hash {:016x}, this program {:016x})",
-                                  made.structure, structure_hash(rt)));
+                                  h.made.structure, structure_hash(rt)));
     throw f;
   }
-  for (size_t i = 0; i < want.size(); ++i)
-    to_device(rt, want[i].t ? want[i].t->d.data : want[i].state, data[i].data(), data[i].size() * 4);
-  rt->updates = updates;
-  (void)seed;
+  FileReader r(fd, size - 4);
+  std::string bad = parse(rt, path, r, want, h, true);
+  // The file was checked a moment ago: if it changed since, part of rt holds its new bytes, and no
+  // other checkpoint may be tried over them.
+  if (!bad.empty() || r.crc != stored)
+    fail(Diag::R0303, path, path, "it changed while it was being loaded" + (bad.empty() ? std::string() : " (" + bad + ")"));
+  rt->updates = h.updates;
+  info.epoch = h.epoch;
+  info.global_step = h.global_step;
   info.path = path;
   return "";
 }
@@ -305,12 +366,16 @@ uint64_t structure_hash(const dls_rt* rt) {
 }
 
 std::string nonfinite_state(dls_rt* rt) {
-  std::vector<float> host;
+  std::vector<float> host(kChunk / 4);
   for (const auto& e : entries(rt)) {
-    host.resize(size_t(e.numel));
-    to_host(rt, host.data(), e.t ? e.t->d.data : e.state, host.size() * 4);
-    for (float v : host)
-      if (!std::isfinite(v)) return e.name;
+    const float* src = e.t ? static_cast<const float*>(e.t->d.data) : e.state;
+    for (int64_t done = 0; done < e.numel;) {
+      const size_t m = size_t(std::min<int64_t>(e.numel - done, int64_t(host.size())));
+      to_host(rt, host.data(), src + done, m * 4);
+      for (size_t k = 0; k < m; ++k)
+        if (!std::isfinite(host[k])) return e.name;
+      done += int64_t(m);
+    }
   }
   return "";
 }
@@ -361,16 +426,20 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
   w.put(m.kind), w.put(m.lr), w.put(m.momentum), w.put(m.beta1), w.put(m.beta2), w.put(m.eps), w.put(m.weight_decay);
   w.put(m.nesterov), w.put(m.batch), w.put(m.structure), w.put(m.data);
   w.put(uint32_t(es.size()));
-  std::vector<float> host;
+  std::vector<float> host(kChunk / 4);
   for (const auto& e : es) {
     w.put(uint32_t(e.name.size()));
     w.bytes(e.name.data(), e.name.size());
     w.put(int32_t(e.shape.rank));
     for (int k = 0; k < 4; ++k) w.put(int64_t(e.shape.dims[k]));
     w.put(int64_t(e.numel));
-    host.resize(size_t(e.numel));
-    to_host(rt, host.data(), e.t ? e.t->d.data : e.state, host.size() * 4);
-    w.bytes(host.data(), host.size() * 4);
+    const float* src = e.t ? static_cast<const float*>(e.t->d.data) : e.state;
+    for (int64_t done = 0; done < e.numel && w.why.empty();) {
+      const size_t m = size_t(std::min<int64_t>(e.numel - done, int64_t(host.size())));
+      to_host(rt, host.data(), src + done, m * 4);
+      w.bytes(host.data(), m * 4);
+      done += int64_t(m);
+    }
     if (!w.why.empty()) break;
   }
   const uint32_t crc = w.crc;

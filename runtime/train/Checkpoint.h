@@ -7,12 +7,13 @@
 //   u32 crc32 of every byte before it.
 // Version 1 files (without "what made it") are still read.
 // Tensor names: "<param>" for values (parameters and state such as running statistics), "<param>#0" and
-// "<param>#1" for optimizer state. Streamed (one tensor in memory at a time) to DIR/.tmp-* created
+// "<param>#1" for optimizer state. Streamed (1 MiB in memory at a time) to DIR/.tmp-* created
 // O_EXCL|O_NOFOLLOW, fsync'd, renamed to DIR/ckpt-EEEEEE.dlsc, directory fsync'd. Of the checkpoints up to
 // the one just written the newest `keep` are kept; newer ones (not this run's) are never removed. A state
-// holding NaN or Inf is never written (R0110). Loading reads regular files only, of exactly the size this
-// program's checkpoint has, validates everything and falls back to the previous checkpoint (warning R0304)
-// when the newest is damaged.
+// holding NaN or Inf is never written (R0110). Loading reads regular files only, of at most about twice
+// the size this program's checkpoint has, streamed too (its CRC, then its header and tensors checked
+// against this program, then the copy into the runtime; 1 MiB in memory at a time), and falls back to the
+// previous checkpoint (warning R0304) when the newest is damaged.
 #ifndef DLSPEC_RUNTIME_TRAIN_CHECKPOINT_H
 #define DLSPEC_RUNTIME_TRAIN_CHECKPOINT_H
 #include <string>

@@ -55,11 +55,19 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
   // step; the rest of that step's are counted in one more warning (a deep network's thousands of parameters
   // would otherwise flood the terminal).
   std::vector<std::pair<std::string, double>> explode, vanish;
+  std::vector<float> piece(size_t(1) << 18);
   for (const auto& prm : rt_->params) {
     if (!prm.trainable) continue;
-    std::vector<float> g = read_tensor(rt_, prm.grad);
+    // Read in 1 MiB pieces: a whole copy of a large gradient would cost its size at every check.
+    const Tensor& t = rt_->tensors[size_t(prm.grad)];
+    const float* src = static_cast<const float*>(t.d.data);
     double s = 0;
-    for (float v : g) s += double(v) * v;
+    for (int64_t done = 0; done < t.d.numel;) {
+      const size_t m = size_t(std::min<int64_t>(t.d.numel - done, int64_t(piece.size())));
+      to_host(rt_, piece.data(), src + done, m * 4);
+      for (size_t k = 0; k < m; ++k) s += double(piece[k]) * piece[k];
+      done += int64_t(m);
+    }
     double norm = std::sqrt(s);
     if ((norm > kExplode || !std::isfinite(norm)) && warned_.insert("explode:" + prm.name).second)
       explode.emplace_back(prm.name, norm);

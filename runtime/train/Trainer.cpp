@@ -85,9 +85,10 @@ Splits load_splits(dls_rt* rt, bool need_train) {
     if (s.train.n < rt->batch) fail(Diag::R0214, rt->data[DLS_SPLIT_TRAIN].path_a, "train", s.train.n, rt->batch);
   }
   // The loaded data counts against the memory this process may use, as the plan's tensors do (R0505): a
-  // run that cannot hold both stops here, before its first step touches the arena.
+  // run that cannot hold both stops here, before its first step touches the arena. It is host memory on
+  // every backend (on CUDA, batches are copied to the device one at a time).
   auto held = [](const Dataset& d) { return uint64_t(d.x.size() + d.labels.size() + d.targets.size()) * 4; };
-  reserve_host(rt, held(s.train) + held(s.valid), "the loaded data");
+  reserve_host(rt, held(s.train) + held(s.valid), "the loaded data", true);
   return s;
 }
 

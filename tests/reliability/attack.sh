@@ -123,7 +123,7 @@ build() {
 run() {
   local dir=$1
   shift
-  out=$(cd "$dir" && timeout 120 "$@" 2>&1)
+  out=$(cd "$dir" && timeout "${RUN_TIMEOUT:-120}" "$@" 2>&1)
   rc=$?
 }
 
@@ -236,6 +236,14 @@ fast() {
      [ ! -e "$d/ckpt/.tmp-ckpt-000002-999999" ]; then ok "torn-metrics-and-temporaries"
   else bad "torn-metrics-and-temporaries" "rc=$rc" "$out" "$(cat "$d/ckpt/metrics.csv")"; fi
 
+  # e. a run killed after an epoch's metrics but before its checkpoint, resumed: that epoch is listed once.
+  d=$work/once; fresh "$d"; spec "$d" o epochs=2; build "$d" o
+  run "$d" ./o train
+  rm -f "$d/ckpt/ckpt-000002.dlsc"
+  run "$d" ./o train --resume ckpt
+  if [ $rc = 0 ] && [ "$(cut -d, -f1 "$d/ckpt/metrics.csv" | grep -c '^2$')" = 1 ] && [ "$(grep -c '"epoch":2' "$d/ckpt/metrics.jsonl")" = 1 ]
+  then ok "metrics-once-per-epoch"; else bad "metrics-once-per-epoch" "rc=$rc" "$out" "$(cat "$d/ckpt/metrics.csv")"; fi
+
   # e. `dlspec build -o` naming an input is refused and the input is left alone.
   d=$work/buildo; fresh "$d"; spec "$d" s epochs=1
   cp "$d/s.dls" "$d/s.orig"
@@ -304,6 +312,55 @@ fast() {
      [ $rc = 1 ] && grep -q "D0106.*holds no samples" <<<"$out"; then ok "empty-test-split"
   else bad "empty-test-split" "train rc=$trc" "$tout" "check rc=$rc" "$out"; fi
 
+  # k. a checkpoint that is a link to /dev/zero is skipped as damaged (not read to the end of memory), the
+  # previous one loads.
+  d=$work/devzero; fresh "$d"; spec "$d" z epochs=1; build "$d" z
+  run "$d" ./z train
+  ln -s /dev/zero "$d/ckpt/ckpt-000009.dlsc"
+  run "$d" ./z eval
+  if [ $rc = 0 ] && grep -q "R0304.*ckpt-000009.dlsc.*not a regular file" <<<"$out"; then ok "checkpoint-dev-zero"
+  else bad "checkpoint-dev-zero" "rc=$rc" "$out"; fi
+
+  # k. a gzip bomb (4 GiB of zeros in 4 MiB: 64 gzip members of 64 MiB each) as the training images, under a
+  # 3 GiB address-space limit: a located error from `train` and from `check --data`, never a crash, an
+  # internal error or the OOM killer.
+  d=$work/bomb; mkdir -p "$d"
+  python3 - "$d" <<'PY'
+import gzip, struct, sys
+d = sys.argv[1]
+member = gzip.compress(bytes(64 << 20), compresslevel=1)
+with open(d + "/img.idx.gz", "wb") as f:
+    for _ in range(64): f.write(member)
+open(d + "/lbl.idx", "wb").write(struct.pack(">IIB", 0x801, 1, 0)[:8] + bytes(1))
+open(d + "/img-test.idx", "wb").write(struct.pack(">IIII", 0x803, 1, 6, 6) + bytes(36))
+open(d + "/lbl-test.idx", "wb").write(struct.pack(">II", 0x801, 1) + bytes(1))
+PY
+  sed -e 's/img-train.idx", "lbl-unbalanced.idx"/img.idx.gz", "lbl.idx"/' -e 's/  \/\/ expect-warning\[D0103\]//' \
+      -e 's/epochs    = 10/epochs    = 1/' "$ROOT/specs/faults/data/class_imbalance.dls" >"$d/b.dls"; build "$d" b
+  # (inflating 768 MiB, a quarter of the limit, takes a few seconds alone and minutes on a loaded machine;
+  # check --data reads the files twice: for E0801's data count and for the data rules)
+  RUN_TIMEOUT=600 run "$d" bash -c 'ulimit -v 3145728 && exec ./b train --threads 1'
+  local brc=$rc bout=$out
+  RUN_TIMEOUT=600 run "$d" bash -c "ulimit -v 3145728 && exec '$DLSPEC' check --data b.dls"
+  if [ $brc = 1 ] && grep -Eq "error\[R0(202|204|503|505)\].*img.idx.gz" <<<"$bout" && [ $rc = 1 ] && grep -q "img.idx.gz" <<<"$out" &&
+     ! grep -Eq "I0001|R0001|internal" <<<"$bout$out"; then ok "gzip-bomb"; echo "     check --data: $(grep -m1 -E '^error' <<<"$out" | cut -c1-150)"
+  else bad "gzip-bomb" "train rc=$brc" "$bout" "check rc=$rc" "$out"; fi
+
+  # l. messages say what happened: a first checkpoint that cannot be written does not claim that a previous
+  # one is intact, and "metrics: …" is printed only when the metrics were written.
+  d=$work/nofirst; fresh "$d"; spec "$d" nf epochs=1 hidden=64; build "$d" nf
+  run "$d" bash -c 'ulimit -f 2 && exec ./nf train'
+  if [ $rc = 1 ] && grep -q "R0301" <<<"$out" && grep -q "no earlier checkpoint exists" <<<"$out" && ! grep -q "intact" <<<"$out"
+  then ok "first-save-fails"; else bad "first-save-fails" "rc=$rc" "$out"; fi
+
+  # m. paths: an executable built from a relative spec path reads its data relative to the spec's directory
+  # (recorded absolute) wherever it runs, and writes its run directory relative to where it runs.
+  d=$work/paths; fresh "$d/spec"; spec "$d/spec" rel epochs=1; mkdir -p "$d/elsewhere"
+  out=$(cd "$d" && "$DLSPEC" build spec/rel.dls -o spec/rel 2>&1) || bad "paths" "build failed" "$out"
+  run "$d/elsewhere" ../spec/rel train
+  if [ $rc = 0 ] && [ -f "$d/elsewhere/ckpt/ckpt-000001.dlsc" ] && [ ! -e "$d/spec/ckpt" ]; then ok "paths"
+  else bad "paths" "rc=$rc" "$out" "$(ls "$d/elsewhere" "$d/spec")"; fi
+
   # h. a batch far larger than the data: R0214 before the step's arena (549 MiB here) is touched.
   d=$work/hugebatch; fresh "$d"; spec "$d" hb epochs=1 batch=2000000; build "$d" hb
   local rss
@@ -329,9 +386,37 @@ sys.stdout.write(r.stdout)')
   else bad "memory-limit" "build rc=$built, train rc=$rc" "$warned" "$out" "$(ls -A "$d/ckpt" 2>/dev/null)"; fi
 }
 
+# maxrss DIR CMD...: runs CMD in DIR; prints "RC PEAK_RSS_MIB" and then its output.
+maxrss() {
+  local dir=$1
+  shift
+  (cd "$dir" && timeout 300 python3 -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+sys.stdout.write(r.stdout)' "$@")
+}
+
 # ---- slow cases (training that runs until it is stopped) ---------------------------------------------------
 slow() {
   local d
+  # h. checkpoints stream to disk and back: a 192 MiB checkpoint (a 4096 x 6144 layer and its momentum)
+  # costs a few MiB of peak memory to write and to load, measured against `bench` (the same network,
+  # arena and optimizer state, with no data loading and no checkpoint).
+  d=$work/bigckpt; fresh "$d"; spec "$d" big epochs=1 hidden=4096
+  sed -i 's/^  return h |> dense(3)$/  return h |> dense(6144) |> dense(3)/' "$d/big.dls"; build "$d" big
+  local r base saved resumed size
+  r=$(maxrss "$d" ./big bench --steps 4 --warmup 0 --threads 1); base=$(head -1 <<<"$r" | cut -d" " -f2)
+  r=$(maxrss "$d" ./big train --threads 1); saved=$(head -1 <<<"$r" | cut -d" " -f2); out=$(tail -n +2 <<<"$r")
+  local src=$(head -1 <<<"$r" | cut -d" " -f1)
+  r=$(maxrss "$d" ./big train --resume ckpt --epochs 2 --threads 1); resumed=$(head -1 <<<"$r" | cut -d" " -f2)
+  local rrc=$(head -1 <<<"$r" | cut -d" " -f1)
+  size=$(( $(stat -c %s "$d/ckpt/ckpt-000002.dlsc" 2>/dev/null || echo 0) / 1048576 ))
+  if [ "$src" = 0 ] && [ "$rrc" = 0 ] && [ "$size" -ge 190 ] && [ $((saved - base)) -lt 48 ] && [ $((resumed - base)) -lt 48 ]; then
+    ok "checkpoint-memory"; echo "     ${size} MiB checkpoint; peak RSS: bench ${base} MiB, train+save ${saved} MiB, resume+train+save ${resumed} MiB"
+  else bad "checkpoint-memory" "train rc=$src, resume rc=$rrc, checkpoint ${size} MiB" \
+    "peak RSS: bench ${base} MiB, train+save ${saved} MiB, resume+train+save ${resumed} MiB" "$out" "$(tail -n +2 <<<"$r")"; fi
+
   # b. two trainings in one run directory: the second is refused while the first holds the lock.
   # c. SIGTERM: a checkpoint at the next step boundary, a message, exit 128+15; --resume continues.
   d=$work/busy; mkdir -p "$d"

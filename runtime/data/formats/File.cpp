@@ -1,5 +1,6 @@
 // File.cpp: whole-file reading, raw or gzip (zlib), and the element types of DataFormats.h.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "DataFormats.h"
 
@@ -95,8 +97,12 @@ bool gunzip(const std::vector<uint8_t>& in, std::vector<uint8_t>& out, Error& er
       const size_t n = buf.size() - z.avail_out;
       // A gzip bomb stops here, with an error, instead of exhausting memory.
       if (out.size() + n > cap)
-        return stop(Error::Kind::TooLarge, at, "it inflates to more than " + std::to_string(cap) + " bytes, half of this machine's memory");
-      out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+        return stop(Error::Kind::TooLarge, at, "it inflates to more than " + std::to_string(cap) + " bytes, the most a data file may hold here");
+      try {
+        out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+      } catch (const std::bad_alloc&) {
+        return stop(Error::Kind::TooLarge, at, "it inflates to more than this process can hold (" + std::to_string(out.size()) + " bytes so far)");
+      }
       if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
     } while (rc != Z_STREAM_END && (z.avail_in > 0 || z.avail_out == 0));
     pos += chunk - z.avail_in;
@@ -115,7 +121,13 @@ bool gunzip(const std::vector<uint8_t>& in, std::vector<uint8_t>& out, Error& er
 }
 
 bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, size_t cap) {
-  if (cap == 0) cap = static_cast<size_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(::sysconf(_SC_PAGE_SIZE)) / 2;
+  // By default half of this machine's memory, and a quarter of an address-space limit (ulimit -v): the
+  // inflated bytes, their copy as a growing vector and the decoded values must fit beside each other.
+  if (cap == 0) {
+    cap = static_cast<size_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(::sysconf(_SC_PAGE_SIZE)) / 2;
+    rlimit as{};
+    if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) cap = std::min<size_t>(cap, as.rlim_cur / 4);
+  }
   out.clear();
   // O_NONBLOCK: opening a FIFO does not wait for a writer.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -138,7 +150,12 @@ bool readFile(const std::string& path, std::vector<uint8_t>& out, Error& err, si
     std::fclose(f);
     return unreadable(err, "not a regular file");
   }
-  out.resize(static_cast<size_t>(size));
+  try {
+    out.resize(static_cast<size_t>(size));
+  } catch (const std::bad_alloc&) {
+    std::fclose(f);
+    return unreadable(err, std::to_string(size) + " bytes, more than this process can hold");
+  }
   size_t read = size ? std::fread(out.data(), 1, out.size(), f) : 0;
   bool bad = std::ferror(f);
   std::fclose(f);

@@ -1,0 +1,69 @@
+#include "Footprint.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <new>
+
+#include "DataTable.h"
+#include "checker/Flow.h"
+
+namespace dls::checker::data {
+
+int64_t loadedBytesPerSample(const sema::Dataset& d) {
+  const int64_t sample = d.sample.shape.elements(0).value_or(0);
+  int64_t label = d.label.shape.elements(0).value_or(1);
+  if (d.label.kind != sema::SemKind::Class) label = std::max(label, d.label.classes);
+  return 4 * (sample + std::max<int64_t>(label, 1));
+}
+
+namespace {
+SplitFootprint count(const sema::Dataset& d, const std::string& split) {
+  SplitFootprint f;
+  f.split = split;
+  f.bytesPerSample = loadedBytesPerSample(d);
+  const sema::DataSource* src = d.find(split);
+  if (!src) {
+    f.error = "the data set declares no split `" + split + "`";
+    return f;
+  }
+  if (!src->paths.empty()) f.file = src->paths[0];
+  const std::vector<std::string>& p = src->resolved;
+  DataTable t;
+  bool ok = false;
+  try {
+    if (src->format == sema::DataFormat::Npy && p.size() == 2) ok = readNpy(p[0], p[1], t, f.error);
+    else if (src->format == sema::DataFormat::Idx && p.size() == 2) ok = readIdx(p[0], p[1], t, f.error);
+    else if (src->format == sema::DataFormat::Csv && p.size() == 1)
+      ok = readCsv(p[0], src->labelColumn.empty() ? d.labelName : src->labelColumn, t, f.error);
+    else f.error = "this data source is not counted";
+  } catch (const std::bad_alloc&) {
+    f.error = "its values do not fit in this process's memory once decoded";
+  }
+  if (ok) f.samples = t.rows;
+  return f;
+}
+}  // namespace
+
+std::vector<SplitFootprint> loadedData(const sema::TrainConfig& train) {
+  std::vector<SplitFootprint> out;
+  const sema::Pipeline* p = train.data;
+  if (!p || !p->dataset) return out;
+  out.push_back(count(*p->dataset, p->split));
+  const sema::Pipeline* v = train.validate;
+  if (v && v->dataset && !train.validateHeldOut && !(v->dataset == p->dataset && v->split == p->split))
+    out.push_back(count(*v->dataset, v->split));
+  return out;
+}
+
+std::string describe(const std::vector<SplitFootprint>& splits) {
+  std::string s;
+  for (const auto& f : splits) {
+    if (!s.empty()) s += ", ";
+    if (f.samples < 0) s += fmt::format("{} not counted", f.split);
+    else s += fmt::format("{} {} × {}", f.split, f.samples, humanBytes(static_cast<double>(f.bytesPerSample)));
+  }
+  return s;
+}
+
+}  // namespace dls::checker::data

@@ -1,0 +1,31 @@
+// Footprint: the data a training loads, as its executable holds it in memory (runtime/data/Dataset.h: every
+// sample element as an f32, every class label as an i32, other labels as f32s), per split: samples ×
+// per-sample bytes. The samples are counted by reading the files with the executable's readers, so only
+// where reading the data is asked for (`dlspec check --data`, `dlspec summary --data`).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sema/Program.h"
+
+namespace dls::checker::data {
+
+struct SplitFootprint {
+  std::string split;           // train, valid, test
+  std::string file;            // the samples' file, as written in the spec
+  int64_t samples = -1;        // -1: not counted (`error` says why)
+  int64_t bytesPerSample = 0;  // as loaded: 4 × (sample elements + label elements)
+  std::string error;
+  int64_t bytes() const { return samples > 0 ? samples * bytesPerSample : 0; }
+};
+
+// The splits `train` loads: its training split (the held-out share of `split(valid: f)` stays in it) and
+// the split it validates on, if another. Reads each split's files (resolved against the spec's directory).
+std::vector<SplitFootprint> loadedData(const sema::TrainConfig& train);
+// Bytes per sample as the executable holds them.
+int64_t loadedBytesPerSample(const sema::Dataset& d);
+// "train 60,000 × 3.1 KiB, test 10,000 × 3.1 KiB"
+std::string describe(const std::vector<SplitFootprint>& splits);
+
+}  // namespace dls::checker::data
