@@ -133,6 +133,18 @@ std::vector<float> floatsOf(const onnx::TensorProto& t) {
   return v;
 }
 
+std::vector<int64_t> intsOf(const onnx::TensorProto& t) {
+  std::vector<int64_t> v;
+  if (t.data_type() != onnx::TensorProto::INT64) throw Fail{Code::E1112, fmt::format("the constant `{}` of element type {}", t.name(), t.data_type())};
+  if (!t.raw_data().empty()) {
+    v.resize(t.raw_data().size() / 8);
+    std::memcpy(v.data(), t.raw_data().data(), v.size() * 8);
+  } else {
+    v.assign(t.int64_data().begin(), t.int64_data().end());
+  }
+  return v;
+}
+
 Dims dimsOf(const onnx::TensorProto& t) { return Dims(t.dims().begin(), t.dims().end()); }
 
 const onnx::AttributeProto* attrOf(const onnx::NodeProto& n, const std::string& name) {
@@ -372,7 +384,7 @@ const std::map<std::string, std::set<std::string>>& readAttributes() {
       {"Transpose", {"perm"}}, {"Concat", {"axis"}}, {"ReduceMean", {"axes", "keepdims"}},
       {"Resize", {"coordinate_transformation_mode", "mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
                   "extrapolation_value"}},
-      {"Upsample", {"mode"}}, {"Add", {"broadcast", "axis"}}, {"Sub", {"broadcast", "axis"}},
+      {"Upsample", {"mode"}}, {"Pad", {"mode", "pads", "value"}}, {"Add", {"broadcast", "axis"}}, {"Sub", {"broadcast", "axis"}},
       {"Mul", {"broadcast", "axis"}}, {"Div", {"broadcast", "axis"}}, {"Constant", {"value"}},
   };
   return k;
@@ -439,6 +451,11 @@ void Importer::translate(int node) {
   if (t == "Softplus") return unary("softplus");
   if (t == "Mish") return unary("mish");
   if (t == "HardSwish") return unary("hardswish");
+  if (t == "Identity" && constant(n.input(0))) {  // torch shares equal initialisers through Identity nodes
+    constants_[out()] = *constant(n.input(0));
+    shapes_[out()] = dimsOf(constants_[out()]);
+    return;
+  }
   if (t == "Identity") return alias();
   if (t == "LeakyRelu") {
     const sema::OpInfo& op = requireOp("leaky_relu");
@@ -480,6 +497,27 @@ void Importer::translate(int node) {
     if (lo == 0 && hi == 6) return unary("relu6");
     if (lo == 0 && std::isinf(hi)) return unary("relu");
     throw Fail{Code::E1112, fmt::format("clipping to [{}, {}] (dlspec has relu, [0, inf), and relu6, [0, 6])", num(lo), num(hi))};
+  }
+  if (t == "Pad") {  // only the padding by nothing torch writes in front of some pools
+    Dims pads;
+    if (opset_ < 11) {
+      pads = intsAttr(n, "pads").value_or(Dims{});
+    } else {
+      const onnx::TensorProto* p = constant(n.input(1));
+      if (!p) throw Fail{Code::E1112, "pads computed by the graph"};
+      pads = intsOf(*p);
+    }
+    if (std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; }))
+      throw Fail{Code::E1112, fmt::format("padding by {} as an op of its own (dlspec pads inside convolutions and pools)", dimsText(pads))};
+    return alias();
+  }
+  if (t == "PRelu") {
+    requireOp("prelu");
+    const onnx::TensorProto* slope = constant(n.input(1));
+    if (!slope) throw Fail{Code::E1112, "a slope computed by the graph (dlspec's prelu learns it as a parameter)"};
+    std::map<ParamRole, OnnxTensor> params;
+    params[ParamRole::Weight] = {dimsOf(*slope), floatsOf(*slope)};
+    return emitStage(node, n.input(0), "prelu", out(), sample(oshape(out())), std::move(params));
   }
   if (t == "Softmax" || t == "LogSoftmax") {
     const size_t r = rank(n.input(0));

@@ -37,8 +37,13 @@ void load_weights_dir(dls_rt* rt, const std::string& dir) {
     if (::stat(path.c_str(), &st) != 0) fail(Diag::R0407, path, path, std::strerror(errno));
     Array a = read_npy(path);
     const Tensor& t = rt->tensors[prm.value];
-    bool same = int64_t(a.shape.size()) == t.d.rank && (int64_t)a.values.size() == t.d.numel;
-    for (int k = 0; same && k < t.d.rank; ++k) same = a.shape[size_t(k)] == t.d.dims[k];
+    // The parameter's shape; a parameter of rank > 4 (local's weight) is held as rank 4 with its leading
+    // dims merged, so a file of its full rank matches by its element count.
+    bool same = (int64_t)a.values.size() == t.d.numel;
+    if (a.shape.size() <= 4) {
+      same = same && int64_t(a.shape.size()) == t.d.rank;
+      for (int k = 0; same && k < t.d.rank; ++k) same = a.shape[size_t(k)] == t.d.dims[k];
+    }
     if (!same) {
       std::string got = "[";
       for (size_t k = 0; k < a.shape.size(); ++k) got += (k ? ", " : "") + std::to_string(a.shape[k]);

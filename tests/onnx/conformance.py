@@ -4,7 +4,8 @@ predict on the test's input, compared with its expected output at the suite's to
 atol 1e-7, as onnx.backend.test's runner).
 
     conformance.py DLSPEC [--suite node,pytorch-converted,pytorch-operator] [--only FILE] [--filter REGEX]
-                   [--markdown] [--write-passing FILE]
+                   [--markdown] [--write-passing FILE] > run.log
+    conformance.py --table run.log     # the per-op Markdown table of docs/onnx-validation.md
 
 A test is `unsupported` when the import or `dlspec check` reports a diagnostic (the first one is its
 reason: an op dlspec lacks, an attribute it cannot express, a graph with two inputs …), `failed` when the
@@ -83,9 +84,39 @@ def one(dlspec, suite, test, d):
     return "passed", f"max abs difference {worst:.1e}"
 
 
+def print_tables(rows):
+    per = collections.defaultdict(collections.Counter)
+    reasons = collections.defaultdict(collections.Counter)
+    for suite, test, ops, status, why in rows:
+        key = "+".join(ops) if len(ops) <= 3 else f"{len(ops)} ops"
+        per[key][status] += 1
+        if status != "passed":
+            why = re.sub(r"(node|input|output) `[^`]*`", r"\1 `…`", why)
+            reasons[key][why if len(why) <= 150 else why[:149] + "…"] += 1
+    total = collections.Counter(status for *_, status, _ in rows)
+    suites = collections.Counter(suite for suite, *_ in rows)
+    print(f"{len(rows)} tests ({', '.join(f'{k} {v}' for k, v in sorted(suites.items()))}): {total['passed']} passed, "
+          f"{total['failed']} failed, {total['unsupported']} unsupported\n")
+    print("| ops of the test | passed | failed | unsupported | most common reason |")
+    print("|---|---|---|---|---|")
+    for key in sorted(per):
+        c = per[key]
+        if not c["passed"] and not c["failed"] and not a_all:
+            continue
+        why = reasons[key].most_common(1)[0][0].replace("|", "/") if reasons[key] else ""
+        print(f"| {key} | {c['passed']} | {c['failed']} | {c['unsupported']} | {why} |")
+    rest = sorted(k for k, c in per.items() if not c["passed"] and not c["failed"])
+    if rest and not a_all:
+        print(f"\nOnly unsupported ({len(rest)} op sets): " + ", ".join(rest))
+
+
+a_all = False
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("dlspec")
+    ap.add_argument("dlspec", nargs="?")
+    ap.add_argument("--table", default="", help="print the Markdown tables of a run's log and exit")
     ap.add_argument("--suite", default="node,pytorch-converted,pytorch-operator")
     ap.add_argument("--filter", default="")
     ap.add_argument("--only", default="")
@@ -98,6 +129,13 @@ def main():
         tests = [(s, t) for s in a.suite.split(",") for t in sorted(os.listdir(f"{DATA}/{s}"))
                  if re.search(a.filter, t)]
     rows = []
+    if a.table:
+        for line in open(a.table):
+            m = re.match(r"(passed|failed|unsupported) +(\S+?)/(\S+) \[([^\]]*)\]: (.*)", line)
+            if m:
+                rows.append((m.group(2), m.group(3), m.group(4).split(), m.group(1), m.group(5)))
+        print_tables(rows)
+        return 0
     with tempfile.TemporaryDirectory() as d:
         for suite, test in tests:
             status, why = one(a.dlspec, suite, test, d)
@@ -112,21 +150,7 @@ def main():
                 if status == "passed":
                     f.write(f"{suite}/{test}\n")
     if a.markdown:
-        per = collections.defaultdict(lambda: collections.Counter())
-        reasons = collections.defaultdict(collections.Counter)
-        for suite, test, ops, status, why in rows:
-            key = "+".join(ops) if len(ops) <= 3 else f"{len(ops)} ops"
-            per[key][status] += 1
-            if status != "passed":
-                reasons[key][re.sub(r"`[^`]*`", "`…`", why)[:110]] += 1
-        total = collections.Counter(status for *_, status, _ in rows)
-        print(f"{len(rows)} tests: {total['passed']} passed, {total['failed']} failed, {total['unsupported']} unsupported\n")
-        print("| ops of the test | passed | failed | unsupported | most common reason |")
-        print("|---|---|---|---|---|")
-        for key in sorted(per):
-            c = per[key]
-            why = reasons[key].most_common(1)[0][0].replace("|", "/") if reasons[key] else ""
-            print(f"| {key} | {c['passed']} | {c['failed']} | {c['unsupported']} | {why} |")
+        print_tables(rows)
     bad = [f"{s}/{t}" for s, t, _, status, _ in rows if status != "passed"] if a.only else []
     for b in bad:
         print(f"FAIL {b}: in the regression set but not passing", file=sys.stderr)

@@ -11,7 +11,8 @@ imported, checked, built, and compared with PyTorch:
            the module in eval mode, max |a - b| / max |b| below 1e-4
 A model that does not import shows the first diagnostic: the ONNX node and op dlspec lacks.
 
-    torchvision_table.py DLSPEC [--models a,b] [--size S] [--markdown]
+    torchvision_table.py DLSPEC [--models a,b] [--size S] [--markdown] > rows.jsonl
+    torchvision_table.py --table rows.jsonl      # the Markdown table of docs/onnx-validation.md
 Exit status 1 when a model that imports differs from PyTorch (or a model expected to import does not:
 --expect a,b).
 """
@@ -131,12 +132,16 @@ def markdown(rows):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("dlspec")
+    ap.add_argument("dlspec", nargs="?")
+    ap.add_argument("--table", default="", help="print the Markdown table of a JSON-lines run and exit")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--expect", default="", help="models that must import and match PyTorch")
     ap.add_argument("--markdown", action="store_true")
     a = ap.parse_args()
+    if a.table:
+        print(markdown([json.loads(l) for l in open(a.table) if l.startswith("{")]))
+        return 0
     torch.set_num_threads(2)
     rows = []
     with tempfile.TemporaryDirectory() as d:
