@@ -742,6 +742,7 @@ void Importer::translate(int node) {
       names.push_back(nm);
     }
     std::string expr;
+    if (t == "Concat" && names.size() == 1) return alias();  // torch's concat of one tensor (densenet)
     if (t == "Concat") {
       int64_t axis = intAttr(n, "axis", 1);
       if (axis < 0) axis += int64_t(o.size());
