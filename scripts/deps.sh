@@ -4,10 +4,11 @@
 set -euo pipefail
 what=${1:-build}
 build=(cmake g++ make ninja-build pkg-config antlr4 libantlr4-runtime-dev llvm-19-dev libfmt-dev nlohmann-json3-dev catch2 zlib1g-dev libdnnl-dev libdtl-dev
-       ocl-icd-opencl-dev libzstd-dev libxml2-dev libedit-dev libffi-dev libcurl4-openssl-dev)
+       ocl-icd-opencl-dev libzstd-dev libxml2-dev libedit-dev libffi-dev libcurl4-openssl-dev
+       libonnx-dev libprotobuf-dev)
 data=(dataset-fashion-mnist)
 tools=(graphviz)
-peer=(python3-torch python3-numpy python3-jsonschema)
+peer=(python3-torch python3-numpy python3-jsonschema python3-onnx python3-opencv python3-torchvision libonnx-testdata)
 fuzz=(clang-19 libclang-rt-19-dev)
 darknet=(darknet)
 editor=(nodejs npm)  # the VS Code extension (scripts/vscode-extension.sh)

@@ -81,10 +81,12 @@ const std::vector<CommandEntry>& commands() {
        "  --train NAME                the train block to run, when the spec has several\n"
        "  --device cpu|cuda:K         place the model there instead of the train block's `on …`\n"
        "  -- ARGS                     passed to the executable (`-- --epochs 3`, `-- eval`)\n", true},
-      {"import", cmdImport, "translate a Darknet .cfg network into a spec (dlspec import darknet FILE.cfg)",
-       "dlspec import darknet FILE.cfg [-o FILE.dls] [--layers-json FILE]",
+      {"import", cmdImport, "translate a Darknet .cfg network or an ONNX model into a spec",
+       "dlspec import darknet FILE.cfg [-o FILE.dls] [--layers-json FILE] | dlspec import onnx MODEL.onnx [-o FILE.dls] [--weights DIR]",
        "  -o, --output FILE.dls       write the spec there instead of stdout\n"
-       "  --layers-json FILE          also write the layer-by-layer shapes as JSON\n", true},
+       "  --layers-json FILE          darknet: also write the layer-by-layer shapes as JSON\n"
+       "  --weights DIR               onnx: write the initialisers there, one DIR/PARAM.npy per parameter (default\n"
+       "                              with -o FILE.dls: FILE.weights); the built program reads them with --weights DIR\n", true},
       {"mutate", cmdMutate, "write DeepCrime-style mutants of a spec and a manifest (dlspec mutate FILE -o DIR)",
        "dlspec mutate FILE -o DIR", "  -o, --output DIR            the directory for the mutants and manifest.json\n",
        false},

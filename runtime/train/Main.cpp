@@ -19,11 +19,15 @@ const char* kUsage =
     "usage: %s <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train [--epochs N] [--threads N] [--resume DIR] [--overwrite]\n"
+    "  train [--epochs N] [--threads N] [--resume DIR] [--overwrite] [--weights DIR]\n"
     "                                                   train the network (resume from DIR's newest checkpoint;\n"
-    "                                                   --overwrite: start over where an earlier run's checkpoints are)\n"
-    "  eval [--checkpoint DIR] [--threads N]            evaluate on the test split\n"
-    "  predict FILE [--checkpoint DIR]                  print the predicted class of each sample in FILE (.npy or IDX)\n"
+    "                                                   --overwrite: start over where an earlier run's checkpoints are;\n"
+    "                                                   --weights: start from DIR/<parameter>.npy, e.g. an import's)\n"
+    "  eval [--checkpoint DIR | --weights DIR] [--threads N]\n"
+    "                                                   evaluate on the test split\n"
+    "  predict FILE [--checkpoint DIR | --weights DIR] [--outputs OUT.npy]\n"
+    "                                                   print the predicted class of each sample in FILE (.npy or IDX);\n"
+    "                                                   --outputs: write the network's outputs to OUT.npy instead\n"
     "  bench [--steps N] [--warmup N] [--threads N]     training throughput on synthetic in-memory batches (no data\n"
     "                                                   loading, validation or checkpoints); prints one JSON line\n"
     "                                                   (DLS_PROFILE=1 or =cpu: a per-op table on stderr)\n"
@@ -89,8 +93,12 @@ Options parse(int argc, char** argv) {
     } else if (o.command == "bench" && f == "--warmup") {
       std::string v = value(f);
       g_bench.warmup = v == "0" ? 0 : parse_count(f, v);
-    } else if (o.command == "step-check" && f == "--weights") {
-      o.weights = value(f);
+    } else if (f == "--weights" && o.command != "bench") {
+      o.weights = value(f);  // a directory of <parameter>.npy files
+      struct stat st;
+      if (::stat(o.weights.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.weights);
+    } else if (o.command == "predict" && f == "--outputs") {
+      o.outputs = value(f);
     } else if (o.command == "step-check" && f == "--batch") {
       o.batch_x = value(f);
       o.batch_y = value(f);
@@ -102,6 +110,10 @@ Options parse(int argc, char** argv) {
       fail(Diag::R0402, "", f, o.command);
     }
   }
+  if (!o.weights.empty() && !o.resume.empty())
+    fail(Diag::R0406, "", "--weights", "a run from scratch: --resume continues from the checkpoint's own weights");
+  if (!o.weights.empty() && !o.checkpoint.empty())
+    fail(Diag::R0406, "", "--weights", "no --checkpoint: both say where the weights come from");
   if (o.command == "predict" && o.predict_file.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy or IDX)");
   return o;
 }

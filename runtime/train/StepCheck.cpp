@@ -13,7 +13,6 @@
 
 namespace dls {
 
-namespace {
 void write_npy(const std::string& path, const std::vector<float>& v, const dls_tensor_desc& d) {
   std::string shape = "(";
   for (int i = 0; i < d.rank; ++i) shape += std::to_string(d.dims[i]) + (d.rank == 1 || i + 1 < d.rank ? "," : "");
@@ -28,23 +27,38 @@ void write_npy(const std::string& path, const std::vector<float>& v, const dls_t
   f.write(reinterpret_cast<const char*>(&len), 2);
   f.write(h.data(), std::streamsize(h.size()));
   f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * 4));
+  if (!f.flush()) fail(Diag::R0407, path, path, std::strerror(errno));
 }
-}  // namespace
+
+void load_weights_dir(dls_rt* rt, const std::string& dir) {
+  for (const auto& prm : rt->params) {
+    std::string path = dir + "/" + prm.name + ".npy";
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) fail(Diag::R0407, path, path, std::strerror(errno));
+    Array a = read_npy(path);
+    const Tensor& t = rt->tensors[prm.value];
+    // The parameter's shape; a parameter of rank > 4 (local's weight) is held as rank 4 with its leading
+    // dims merged, so a file of its full rank matches by its element count.
+    bool same = (int64_t)a.values.size() == t.d.numel;
+    if (a.shape.size() <= 4) {
+      same = same && int64_t(a.shape.size()) == t.d.rank;
+      for (int k = 0; same && k < t.d.rank; ++k) same = a.shape[size_t(k)] == t.d.dims[k];
+    }
+    if (!same) {
+      std::string got = "[";
+      for (size_t k = 0; k < a.shape.size(); ++k) got += (k ? ", " : "") + std::to_string(a.shape[k]);
+      fail(Diag::R0205, path, path, got + "]", shape_str(t.d));
+    }
+    std::vector<float> v(a.values.begin(), a.values.end());
+    to_device(rt, t.d.data, v.data(), t.bytes);
+  }
+}
 
 int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
   if (o.batch_x.empty() || o.batch_y.empty() || o.out.empty())
     fail(Diag::R0406, "", "step-check", "[--weights DIR] --batch X.npy Y.npy --out DIR");
   if (rt->io_input < 0 || rt->io_loss < 0) fail(Diag::R0504, rt->spec_path, "the program declares no io tensors");
-  for (const auto& prm : rt->params) {
-    if (o.weights.empty()) break;
-    std::string path = o.weights + "/" + prm.name + ".npy";
-    Array a = read_npy(path);
-    const Tensor& t = rt->tensors[prm.value];
-    if ((int64_t)a.values.size() != t.d.numel)
-      fail(Diag::R0205, path, path, fmt::format("{} values", a.values.size()), shape_str(t.d));
-    std::vector<float> v(a.values.begin(), a.values.end());
-    to_device(rt, t.d.data, v.data(), t.bytes);
-  }
+  if (!o.weights.empty()) load_weights_dir(rt, o.weights);
   Array x = read_npy(o.batch_x), y = read_npy(o.batch_y);
   const Tensor& xt = rt->tensors[rt->io_input];
   const Tensor& yt = rt->tensors[rt->io_labels];

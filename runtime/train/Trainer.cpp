@@ -272,6 +272,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     last_good = ci.path;
     if (!o.quiet) std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
   }
+  if (!o.weights.empty() && !resume.empty())
+    fail(Diag::R0406, rt->spec_path, "--weights", "a run from scratch: the spec's `resume` continues from a checkpoint's own weights");
+  if (!o.weights.empty()) load_weights_dir(rt, o.weights);  // a run from scratch, from these values
   trim_metrics(dir, continues ? start_epoch : 0);  // a new run starts its own metrics; a resumed one drops later rows
   // drop_last: false trains on each epoch's final partial batch: the losses average over its real rows and
   // batch normalization takes its statistics from them, as PyTorch does for a batch of that size.
@@ -442,6 +445,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
 
 namespace {
 void load_weights(dls_rt* rt, const Options& o) {
+  if (!o.weights.empty()) return load_weights_dir(rt, o.weights);
   // The declared checkpoint directory, or runs/NAME where training keeps the weights otherwise.
   std::string dir = !o.checkpoint.empty() ? o.checkpoint : run_dir(rt);
   struct stat st;
@@ -481,17 +485,26 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
   const float threshold = binary_threshold(rt);
-  std::vector<float> v(size_t(out.d.numel));
+  std::vector<float> v(size_t(out.d.numel)), outputs;
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
     const Batch& b = loader.next();
     bind_batch(rt, b);
     call(rt, p.eval_step);
     to_host(rt, v.data(), out.d.data, out.bytes);
+    if (!o.outputs.empty()) {  // the valid rows' outputs, in the file's order
+      outputs.insert(outputs.end(), v.begin(), v.begin() + b.valid * (out.d.numel / out.d.dims[0]));
+      continue;
+    }
     // One line per sample: its class, or a sequence's classes per step separated by spaces.
     for (int64_t r = 0; r < b.valid; ++r)
       for (int64_t k = 0; k < L; ++k)
         std::printf("%lld%c", (long long)predicted_class(v.data() + (r * L + k) * C, C, threshold), k + 1 < L ? ' ' : '\n');
+  }
+  if (!o.outputs.empty()) {
+    dls_tensor_desc d = out.d;
+    d.dims[0] = ds.n;
+    write_npy(o.outputs, outputs, d);
   }
   return 0;
 }

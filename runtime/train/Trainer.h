@@ -20,7 +20,9 @@ struct Options {
   bool overwrite = false;       // train --overwrite: start over in a run directory that holds checkpoints
   std::string checkpoint;       // eval/predict --checkpoint DIR
   std::string predict_file;     // predict FILE
-  std::string weights, batch_x, batch_y, out;  // step-check
+  std::string weights;          // train/eval/predict/step-check --weights DIR: DIR/<param>.npy
+  std::string outputs;          // predict --outputs FILE.npy: the network's outputs instead of classes
+  std::string batch_x, batch_y, out;  // step-check
   bool quiet = false;           // tests: no progress output
   const dls_backend* backend = nullptr;  // tests: run on this backend table instead of the placement's
 };
@@ -32,6 +34,12 @@ int run_train(dls_rt* rt, const Program& p, const Options& o);
 int run_eval(dls_rt* rt, const Program& p, const Options& o);
 int run_predict(dls_rt* rt, const Program& p, const Options& o);
 int run_step_check(dls_rt* rt, const Program& p, const Options& o);
+
+// Sets every parameter (running statistics included) from DIR/<name>.npy: R0407 for a missing file, R0205
+// for one whose shape is not the parameter's.
+void load_weights_dir(dls_rt* rt, const std::string& dir);
+// Writes `v` as a little-endian f32 .npy file of shape `d` (R0407 when it cannot be written).
+void write_npy(const std::string& path, const std::vector<float>& v, const dls_tensor_desc& d);
 
 // Copies a batch into the program's input/label tensors and sets the step's valid row count.
 void bind_batch(dls_rt* rt, const Batch& b);

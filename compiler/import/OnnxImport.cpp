@@ -1,0 +1,938 @@
+#include "import/OnnxImport.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include "sema/OpTable.h"
+
+namespace dls::import {
+namespace {
+
+using sema::ParamRole;
+using Dims = std::vector<int64_t>;  // -1: not known
+
+std::string dimsText(const Dims& d) {
+  std::string s;
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return "[" + s + "]";
+}
+
+int64_t product(const Dims& d, size_t from = 0) {
+  int64_t n = 1;
+  for (size_t i = from; i < d.size(); ++i) n *= d[i];
+  return n;
+}
+
+// A translation failure of one node: reported by the caller with the node's name and op type.
+struct Fail {
+  Code code;
+  std::string what;
+};
+
+// One ONNX value as the generated spec holds it.
+struct Val {
+  std::string chain;     // the expression that computes it: a name, `a + b`, or a pipe chain
+  bool named = false;    // `chain` is a plain name bound by a statement (or the input)
+  Dims dshape;           // dlspec's per-sample shape (no batch axis)
+  Dims oshape;           // ONNX's shape, batch axis included
+  std::vector<std::pair<size_t, int>> calls;  // (offset in chain, weights index) of the ops with parameters
+  std::vector<int> nodes;                      // ONNX nodes of a pending chain
+  std::string kind = "real";                   // logits, probs, log_probs, sigmoid_probs or real
+};
+
+struct Line {
+  std::string text;
+  std::vector<std::pair<size_t, int>> calls;
+};
+
+class Importer {
+public:
+  Importer(SourceManager& sm, DiagnosticEngine& diags) : sm_(sm), diags_(diags) {}
+  std::optional<OnnxImport> run(const std::string& path);
+
+private:
+  SourceManager& sm_;
+  DiagnosticEngine& diags_;
+  FileId file_ = Span::kNoFile;
+  std::vector<Span> nodeSpans_;
+  Span graphSpan_;
+  onnx::ModelProto model_;
+  int64_t opset_ = 0;
+  std::map<std::string, const onnx::TensorProto*> inits_;
+  std::map<std::string, onnx::TensorProto> constants_;  // Constant nodes' values
+  std::map<std::string, Dims> shapes_;
+  std::map<std::string, int> elemTypes_;
+  std::map<std::string, int> uses_;                      // consumers of each value (graph outputs count)
+  std::map<std::string, std::vector<int>> consumers_;
+  std::map<std::string, Val> vals_;
+  std::set<int> skip_;                                   // nodes folded into an earlier one
+  std::set<std::string> names_;
+  std::vector<Line> body_;
+  OnnxImport out_;
+  bool bad_ = false;
+
+  const onnx::TensorProto* constant(const std::string& name) const {
+    if (auto it = inits_.find(name); it != inits_.end()) return it->second;
+    if (auto it = constants_.find(name); it != constants_.end()) return &it->second;
+    return nullptr;
+  }
+  void fail(int node, const Fail& f) {
+    const onnx::NodeProto& n = model_.graph().node(node);
+    if (f.code == Code::E1111)
+      diags_.report(Code::E1111, nodeSpans_[size_t(node)], nodeName(node), n.op_type(), f.what);
+    else
+      diags_.report(Code::E1112, nodeSpans_[size_t(node)], nodeName(node), n.op_type(), f.what);
+    bad_ = true;
+  }
+  void graphFail(const std::string& what, const std::string& why) {
+    diags_.report(Code::E1113, graphSpan_, what, why);
+    bad_ = true;
+  }
+  std::string nodeName(int node) const {
+    const onnx::NodeProto& n = model_.graph().node(node);
+    return n.name().empty() ? fmt::format("#{}", node) : n.name();
+  }
+  std::string freshName(const std::string& hint);
+  std::string listing(const std::string& path);
+  void collectShapes();
+  // The value `name` as an expression with ONNX's shape (a reshape added where dlspec's differs).
+  Val& input(const std::string& name);
+  std::string materialize(const std::string& name);
+  void translate(int node);
+  void emitStage(int node, const std::string& in, const std::string& stage, const std::string& outName,
+                 Dims dshape, std::map<ParamRole, OnnxTensor> params = {}, std::string kind = "real");
+  const sema::OpInfo& requireOp(const std::string& name);
+  std::string arg(const sema::OpInfo& op, const std::string& name, const std::string& value);
+};
+
+// ---- tensors and attributes ----------------------------------------------------------------------------
+
+std::vector<float> floatsOf(const onnx::TensorProto& t) {
+  std::vector<float> v;
+  if (t.data_type() != onnx::TensorProto::FLOAT) throw Fail{Code::E1112, fmt::format("the initialiser `{}` of element type {} (dlspec's parameters are f32)", t.name(), t.data_type())};
+  if (t.has_data_location() && t.data_location() == onnx::TensorProto::EXTERNAL)
+    throw Fail{Code::E1112, fmt::format("the initialiser `{}` stored outside the model file", t.name())};
+  if (!t.raw_data().empty()) {
+    v.resize(t.raw_data().size() / 4);
+    std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);
+  } else {
+    v.assign(t.float_data().begin(), t.float_data().end());
+  }
+  return v;
+}
+
+std::vector<int64_t> intsOf(const onnx::TensorProto& t) {
+  std::vector<int64_t> v;
+  if (t.data_type() != onnx::TensorProto::INT64) throw Fail{Code::E1112, fmt::format("the constant `{}` of element type {}", t.name(), t.data_type())};
+  if (!t.raw_data().empty()) {
+    v.resize(t.raw_data().size() / 8);
+    std::memcpy(v.data(), t.raw_data().data(), v.size() * 8);
+  } else {
+    v.assign(t.int64_data().begin(), t.int64_data().end());
+  }
+  return v;
+}
+
+Dims dimsOf(const onnx::TensorProto& t) { return Dims(t.dims().begin(), t.dims().end()); }
+
+const onnx::AttributeProto* attrOf(const onnx::NodeProto& n, const std::string& name) {
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+int64_t intAttr(const onnx::NodeProto& n, const std::string& name, int64_t dflt) {
+  const auto* a = attrOf(n, name);
+  return a ? a->i() : dflt;
+}
+double floatAttr(const onnx::NodeProto& n, const std::string& name, double dflt) {
+  const auto* a = attrOf(n, name);
+  return a ? double(a->f()) : dflt;
+}
+std::string strAttr(const onnx::NodeProto& n, const std::string& name, const std::string& dflt) {
+  const auto* a = attrOf(n, name);
+  return a ? a->s() : dflt;
+}
+std::optional<Dims> intsAttr(const onnx::NodeProto& n, const std::string& name) {
+  const auto* a = attrOf(n, name);
+  if (!a) return std::nullopt;
+  return Dims(a->ints().begin(), a->ints().end());
+}
+
+// `%g`-like text of a number that reads back as the same f32.
+std::string num(double v) {
+  for (int p = 6; p <= 17; ++p) {
+    std::string s = fmt::format("{:.{}g}", v, p);
+    if (float(std::strtod(s.c_str(), nullptr)) == float(v)) {
+      if (s.find_first_of(".e") == std::string::npos) s += ".0";
+      if (s[0] == '-') return s;  // the caller wraps negative values where needed
+      return s;
+    }
+  }
+  return fmt::format("{}", v);
+}
+
+// dlspec's pair/quad arguments: one value when all agree.
+std::string pairArg(int64_t a, int64_t b) { return a == b ? std::to_string(a) : fmt::format("[{}, {}]", a, b); }
+std::string padArg(const Dims& p) {  // ONNX pads [top, left, bottom, right]
+  if (p[0] == p[2] && p[1] == p[3]) return pairArg(p[0], p[1]);
+  return fmt::format("[{}, {}, {}, {}]", p[0], p[1], p[2], p[3]);
+}
+
+OnnxTensor transposed(const std::vector<float>& v, int64_t rows, int64_t cols) {  // [rows, cols] -> [cols, rows]
+  OnnxTensor t{{cols, rows}, std::vector<float>(v.size())};
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t.values[size_t(c * rows + r)] = v[size_t(r * cols + c)];
+  return t;
+}
+
+bool isKeyword(const std::string& s) {
+  static const std::set<std::string> k = {"return", "allow", "dlspec", "dataset", "pipeline", "block", "network",
+                                          "train", "sample", "label", "from", "augment", "on", "every", "metrics",
+                                          "keep", "N"};
+  return k.count(s) > 0;
+}
+
+// ---- the importer --------------------------------------------------------------------------------------
+
+std::string Importer::freshName(const std::string& hint) {
+  // "/layer1/layer1.0/conv1/Conv" -> "layer1_0_conv1": module path components, a component dropped when the
+  // next one extends it (torch's "layer1", "layer1.0"), the op type at the end dropped.
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : hint + "/") {
+    if (c == '/') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (parts.size() > 1) parts.pop_back();
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < parts.size(); ++i)
+    if (!(i + 1 < parts.size() && parts[i + 1].rfind(parts[i] + ".", 0) == 0)) kept.push_back(parts[i]);
+  std::string s;
+  for (const std::string& p : kept) s += (s.empty() ? "" : "_") + p;
+  std::string out;
+  for (char c : s) {
+    char ch = std::isalnum(static_cast<unsigned char>(c)) ? char(std::tolower(static_cast<unsigned char>(c))) : '_';
+    if (ch == '_' && (out.empty() || out.back() == '_')) continue;
+    out += ch;
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out = "v" + out;
+  if (isKeyword(out)) out += "_";
+  std::string name = out;
+  for (int k = 2; names_.count(name); ++k) name = fmt::format("{}_{}", out, k);
+  names_.insert(name);
+  return name;
+}
+
+std::string Importer::listing(const std::string& path) {
+  const auto& g = model_.graph();
+  std::string text = fmt::format("graph `{}` of {} (opset {}): {} nodes, one line each below\n", g.name(), path,
+                                 opset_, g.node_size());
+  graphSpan_ = Span{file_, 0, uint32_t(text.size() - 1)};
+  std::vector<std::pair<uint32_t, uint32_t>> at;
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    std::string ins, outs;
+    for (const auto& s : n.input()) ins += (ins.empty() ? "" : ", ") + s;
+    for (const auto& s : n.output()) outs += (outs.empty() ? "" : ", ") + s;
+    std::string line = fmt::format("node {} `{}`: {}({}) -> {}", i, nodeName(i), n.op_type(), ins, outs);
+    at.push_back({uint32_t(text.size()), uint32_t(text.size() + line.size())});
+    text += line + "\n";
+  }
+  file_ = sm_.add(path, text);
+  graphSpan_.file = file_;
+  for (auto [b, e] : at) nodeSpans_.push_back(Span{file_, b, e});
+  return text;
+}
+
+void Importer::collectShapes() {
+  const auto& g = model_.graph();
+  auto take = [&](const onnx::ValueInfoProto& v) {
+    if (!v.type().has_tensor_type()) return;
+    const auto& tt = v.type().tensor_type();
+    elemTypes_[v.name()] = tt.elem_type();
+    if (!tt.has_shape()) return;
+    Dims d;
+    for (const auto& dim : tt.shape().dim()) d.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+    shapes_[v.name()] = d;
+  };
+  for (const auto& v : g.input()) take(v);
+  for (const auto& v : g.value_info()) take(v);
+  for (const auto& v : g.output()) take(v);
+  for (const auto& t : g.initializer()) {
+    inits_[t.name()] = &t;
+    shapes_[t.name()] = dimsOf(t);
+  }
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    for (const auto& s : n.input())
+      if (!s.empty()) ++uses_[s], consumers_[s].push_back(i);
+    if (n.op_type() == "Constant" && n.output_size() == 1)
+      if (const auto* a = attrOf(n, "value")) {
+        constants_[n.output(0)] = a->t();
+        shapes_[n.output(0)] = dimsOf(a->t());
+      }
+  }
+  for (const auto& v : g.output()) ++uses_[v.name()];
+}
+
+const sema::OpInfo& Importer::requireOp(const std::string& name) {
+  const sema::OpInfo* op = sema::findOp(name, {sema::OpCategory::Layer, sema::OpCategory::Activation,
+                                               sema::OpCategory::Structural});
+  if (!op) throw Fail{Code::E1111, fmt::format("dlspec's op table has no `{}`", name)};
+  return *op;
+}
+
+std::string Importer::arg(const sema::OpInfo& op, const std::string& name, const std::string& value) {
+  for (const auto& a : op.attrs)
+    if (a.name == name) return fmt::format("{}: {}", name, value);
+  throw Fail{Code::E1112, fmt::format("`{}` = {} (dlspec's `{}` takes no `{}`)", name, value, op.name, name)};
+}
+
+std::string Importer::materialize(const std::string& name) {
+  Val& v = vals_.at(name);
+  if (v.named) return v.chain;
+  int last = v.nodes.empty() ? -1 : v.nodes.back();
+  std::string stmt = freshName(last >= 0 ? nodeName(last) : name);
+  std::string comment;
+  for (int k : v.nodes) comment += (comment.empty() ? "" : ", ") + model_.graph().node(k).op_type();
+  Line l;
+  const std::string head = "  " + stmt + " = ";
+  l.text = head + v.chain + (comment.empty() ? "" : "  // " + comment);
+  for (auto [off, w] : v.calls) l.calls.push_back({head.size() + off, w});
+  body_.push_back(std::move(l));
+  v.chain = stmt;
+  v.named = true;
+  v.calls.clear();
+  v.nodes.clear();
+  return stmt;
+}
+
+Val& Importer::input(const std::string& name) {
+  auto it = vals_.find(name);
+  if (it == vals_.end()) throw Fail{Code::E1112, fmt::format("the input `{}`, which is a constant or not computed by the graph", name)};
+  return it->second;
+}
+
+// Adds `|> stage` to the value `in` (continuing its chain when this node is its only consumer) and binds the
+// result to `outName`.
+void Importer::emitStage(int node, const std::string& in, const std::string& stage, const std::string& outName,
+                         Dims dshape, std::map<ParamRole, OnnxTensor> params, std::string kind) {
+  Val& src = input(in);
+  const bool continues = !src.named && uses_[in] == 1;
+  Val v;
+  if (continues) {
+    v = src;
+  } else {
+    v.chain = materialize(in);
+    v.named = true;
+  }
+  // The stage must see ONNX's shape of its input.
+  Dims want(src.oshape.begin() + (src.oshape.empty() ? 0 : 1), src.oshape.end());
+  if (!src.oshape.empty() && want != src.dshape) v.chain += fmt::format(" |> reshape({})", dimsText(want));
+  v.chain += " |> ";
+  if (!params.empty()) {
+    OnnxLayerWeights w;
+    w.node = nodeName(node);
+    w.opType = model_.graph().node(node).op_type();
+    w.at = nodeSpans_[size_t(node)];
+    w.params = std::move(params);
+    out_.weights.push_back(std::move(w));
+    v.calls.push_back({v.chain.size(), int(out_.weights.size() - 1)});
+  }
+  v.chain += stage;
+  v.named = false;
+  v.nodes.push_back(node);
+  v.dshape = std::move(dshape);
+  v.oshape = shapes_.count(outName) ? shapes_[outName] : Dims{};
+  v.kind = std::move(kind);
+  vals_[outName] = std::move(v);
+}
+
+// The attributes each translated op type reads (or, for the few listed with a reason, may carry without
+// effect on what it computes); any other attribute is E1112 rather than dropped.
+const std::map<std::string, std::set<std::string>>& readAttributes() {
+  static const std::map<std::string, std::set<std::string>> k = {
+      {"Conv", {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}},
+      {"ConvTranspose", {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", "output_padding", "output_shape"}},
+      {"Gemm", {"alpha", "beta", "transA", "transB", "broadcast"}},  // broadcast (opset < 7): C's broadcast
+      {"BatchNormalization", {"epsilon", "momentum", "training_mode", "is_test", "consumed_inputs", "spatial"}},
+      {"InstanceNormalization", {"epsilon"}},
+      {"LayerNormalization", {"axis", "epsilon", "stash_type"}},
+      {"MaxPool", {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides", "storage_order"}},  // storage_order: Indices only
+      {"AveragePool", {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}},
+      {"LeakyRelu", {"alpha"}}, {"Elu", {"alpha"}}, {"Selu", {"alpha", "gamma"}}, {"HardSigmoid", {"alpha", "beta"}},
+      {"Clip", {"min", "max"}}, {"Softmax", {"axis"}}, {"LogSoftmax", {"axis"}},
+      {"Dropout", {"ratio", "seed", "is_test"}},  // seed: training draws dlspec's own masks
+      {"Flatten", {"axis"}}, {"Reshape", {"allowzero"}}, {"Squeeze", {"axes"}}, {"Unsqueeze", {"axes"}},
+      {"Transpose", {"perm"}}, {"Concat", {"axis"}}, {"ReduceMean", {"axes", "keepdims"}},
+      {"Resize", {"coordinate_transformation_mode", "mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
+                  "extrapolation_value"}},
+      {"Upsample", {"mode"}}, {"Pad", {"mode", "pads", "value"}}, {"Add", {"broadcast", "axis"}}, {"Sub", {"broadcast", "axis"}},
+      {"Mul", {"broadcast", "axis"}}, {"Div", {"broadcast", "axis"}}, {"Constant", {"value"}},
+  };
+  return k;
+}
+
+void Importer::translate(int node) {
+  const onnx::NodeProto& n = model_.graph().node(node);
+  const std::string& t = n.op_type();
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    throw Fail{Code::E1111, fmt::format("the operator domain `{}` (dlspec reads the default ONNX domain)", n.domain())};
+  static const std::set<std::string> withoutAttributes = {"Relu", "Tanh", "Sigmoid", "Softplus", "Mish", "HardSwish",
+                                                          "Identity", "GlobalAveragePool", "GlobalMaxPool", "Sum",
+                                                          "MatMul", "PRelu"};
+  if (!readAttributes().count(t) && !withoutAttributes.count(t)) throw Fail{Code::E1111, "no translation of this op type"};
+  {
+    auto it = readAttributes().find(t);
+    for (const auto& a : n.attribute())
+      if (it == readAttributes().end() || !it->second.count(a.name()))
+        if (!(t != "Conv" && a.name() == "consumed_inputs"))  // opset < 6 bookkeeping, no effect
+          throw Fail{Code::E1112, fmt::format("the attribute `{}` (the translation of {} does not read it)", a.name(), t)};
+  }
+  if (t == "BatchNormalization" && intAttr(n, "spatial", 1) != 1)
+    throw Fail{Code::E1112, "`spatial` = 0 (statistics per element rather than per channel)"};
+  if (t == "Constant") return;  // read where it is used
+  auto out = [&]() -> const std::string& { return n.output(0); };
+  auto oshape = [&](const std::string& name) -> Dims {
+    auto it = shapes_.find(name);
+    if (it == shapes_.end()) throw Fail{Code::E1112, fmt::format("the shape of `{}`, which ONNX's shape inference leaves unknown", name)};
+    for (size_t i = 1; i < it->second.size(); ++i)
+      if (it->second[i] < 0) throw Fail{Code::E1112, fmt::format("the dynamic shape {} of `{}` (dlspec's shapes are fixed but for the batch)", dimsText(it->second), name)};
+    return it->second;
+  };
+  auto sample = [&](const Dims& d) { return Dims(d.begin() + 1, d.end()); };
+  auto onlyOutputs = [&](int k) {
+    for (int i = k; i < n.output_size(); ++i)
+      if (!n.output(i).empty() && uses_[n.output(i)] > 0)
+        throw Fail{Code::E1112, fmt::format("the output `{}` ({} only computes the first)", n.output(i), t)};
+  };
+  auto unary = [&](const std::string& op, std::vector<std::string> args = {}, std::string kind = "real") {
+    const sema::OpInfo& info = requireOp(op);
+    (void)info;
+    std::string stage = op;
+    if (!args.empty()) {
+      stage += "(";
+      for (size_t i = 0; i < args.size(); ++i) stage += (i ? ", " : "") + args[i];
+      stage += ")";
+    }
+    emitStage(node, n.input(0), stage, out(), sample(oshape(out())), {}, kind);
+  };
+  auto alias = [&] {
+    Val& src = input(n.input(0));
+    if (!src.named && uses_[n.input(0)] > 1) materialize(n.input(0));
+    Val v = vals_.at(n.input(0));
+    v.oshape = shapes_.count(out()) ? shapes_[out()] : v.oshape;
+    vals_[out()] = v;
+  };
+  auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max(1.0, std::fabs(b)); };
+  auto rank = [&](const std::string& name) { return oshape(name).size(); };
+  auto lastAxis = [&](int64_t axis, size_t r) { return axis == -1 || axis == int64_t(r) - 1; };
+
+  if (t == "Relu") return unary("relu");
+  if (t == "Tanh") return unary("tanh");
+  if (t == "Sigmoid") return unary("sigmoid", {}, "sigmoid_probs");
+  if (t == "Softplus") return unary("softplus");
+  if (t == "Mish") return unary("mish");
+  if (t == "HardSwish") return unary("hardswish");
+  if (t == "Identity" && constant(n.input(0))) {  // torch shares equal initialisers through Identity nodes
+    constants_[out()] = *constant(n.input(0));
+    shapes_[out()] = dimsOf(constants_[out()]);
+    return;
+  }
+  if (t == "Identity") return alias();
+  if (t == "LeakyRelu") {
+    const sema::OpInfo& op = requireOp("leaky_relu");
+    return unary("leaky_relu", {arg(op, "alpha", num(floatAttr(n, "alpha", 0.01)))});
+  }
+  if (t == "Elu") {
+    const sema::OpInfo& op = requireOp("elu");
+    const double a = floatAttr(n, "alpha", 1.0);
+    return unary("elu", a == 1.0 ? std::vector<std::string>{} : std::vector<std::string>{arg(op, "alpha", num(a))});
+  }
+  if (t == "Selu") {
+    requireOp("selu");
+    if (!near(floatAttr(n, "alpha", 1.67326319217681884765625), 1.67326319217681884765625) ||
+        !near(floatAttr(n, "gamma", 1.05070102214813232421875), 1.05070102214813232421875))
+      throw Fail{Code::E1112, "`alpha` and `gamma` other than SELU's constants"};
+    return unary("selu");
+  }
+  if (t == "HardSigmoid") {
+    requireOp("hardsigmoid");
+    if (!near(floatAttr(n, "alpha", 0.2), 1.0 / 6) || !near(floatAttr(n, "beta", 0.5), 0.5))
+      throw Fail{Code::E1112, fmt::format("`alpha` = {} and `beta` = {} (dlspec's hardsigmoid is torch's: alpha 1/6, beta 0.5)",
+                                          num(floatAttr(n, "alpha", 0.2)), num(floatAttr(n, "beta", 0.5)))};
+    return unary("hardsigmoid");
+  }
+  if (t == "Clip") {
+    double lo = -INFINITY, hi = INFINITY;
+    if (opset_ < 11) {
+      lo = floatAttr(n, "min", lo), hi = floatAttr(n, "max", hi);
+    } else {
+      for (int i : {1, 2}) {
+        if (n.input_size() <= i || n.input(i).empty()) continue;
+        const onnx::TensorProto* c = constant(n.input(i));
+        if (!c) throw Fail{Code::E1112, fmt::format("the computed bound `{}`", n.input(i))};
+        const auto v = floatsOf(*c);
+        if (v.size() != 1) throw Fail{Code::E1112, "a bound that is not a scalar"};
+        (i == 1 ? lo : hi) = v[0];
+      }
+    }
+    if (lo == 0 && hi == 6) return unary("relu6");
+    if (lo == 0 && std::isinf(hi)) return unary("relu");
+    throw Fail{Code::E1112, fmt::format("clipping to [{}, {}] (dlspec has relu, [0, inf), and relu6, [0, 6])", num(lo), num(hi))};
+  }
+  if (t == "Pad") {  // only the padding by nothing torch writes in front of some pools
+    Dims pads;
+    if (opset_ < 11) {
+      pads = intsAttr(n, "pads").value_or(Dims{});
+    } else {
+      const onnx::TensorProto* p = constant(n.input(1));
+      if (!p) throw Fail{Code::E1112, "pads computed by the graph"};
+      pads = intsOf(*p);
+    }
+    if (std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; }))
+      throw Fail{Code::E1112, fmt::format("padding by {} as an op of its own (dlspec pads inside convolutions and pools)", dimsText(pads))};
+    return alias();
+  }
+  if (t == "PRelu") {
+    requireOp("prelu");
+    const onnx::TensorProto* slope = constant(n.input(1));
+    if (!slope) throw Fail{Code::E1112, "a slope computed by the graph (dlspec's prelu learns it as a parameter)"};
+    std::map<ParamRole, OnnxTensor> params;
+    params[ParamRole::Weight] = {dimsOf(*slope), floatsOf(*slope)};
+    return emitStage(node, n.input(0), "prelu", out(), sample(oshape(out())), std::move(params));
+  }
+  if (t == "Softmax" || t == "LogSoftmax") {
+    const size_t r = rank(n.input(0));
+    const int64_t axis = intAttr(n, "axis", opset_ >= 13 ? -1 : 1);
+    if (!lastAxis(axis, r) || (opset_ < 13 && r != 2))
+      throw Fail{Code::E1112, fmt::format("`axis` = {} over a rank-{} input (dlspec's {} is over the last axis)", axis, r,
+                                          t == "Softmax" ? "softmax" : "log_softmax")};
+    return t == "Softmax" ? unary("softmax", {}, "probs") : unary("log_softmax", {}, "log_probs");
+  }
+  if (t == "Dropout") {
+    onlyOutputs(1);
+    double p = opset_ >= 12 ? 0.5 : floatAttr(n, "ratio", 0.5);
+    if (opset_ >= 12 && n.input_size() > 1 && !n.input(1).empty()) {
+      const onnx::TensorProto* c = constant(n.input(1));
+      if (!c) throw Fail{Code::E1112, "a computed `ratio`"};
+      p = floatsOf(*c).at(0);
+    }
+    const sema::OpInfo& op = requireOp("dropout");
+    (void)op;
+    return unary("dropout", {num(p)});
+  }
+  if (t == "Conv" || t == "ConvTranspose") {
+    const onnx::TensorProto* w = constant(n.input(1));
+    if (!w) throw Fail{Code::E1112, "a weight computed by the graph (dlspec's weights are parameters)"};
+    const Dims wd = dimsOf(*w);
+    const bool transposed = t == "ConvTranspose";
+    const size_t sp = wd.size() - 2;
+    if (sp != 1 && sp != 2) throw Fail{Code::E1112, fmt::format("a {}-D convolution", sp)};
+    const std::string opName = transposed ? (sp == 2 ? "conv_transpose2d" : "conv_transpose1d") : (sp == 2 ? "conv2d" : "conv1d");
+    const sema::OpInfo& op = requireOp(opName);
+    const std::string autoPad = strAttr(n, "auto_pad", "NOTSET");
+    if (autoPad != "NOTSET" && autoPad != "VALID") throw Fail{Code::E1112, fmt::format("`auto_pad` = {}", autoPad)};
+    const int64_t groups = intAttr(n, "group", 1);
+    Dims k(wd.begin() + 2, wd.end());
+    if (auto ks = intsAttr(n, "kernel_shape"); ks && *ks != k) throw Fail{Code::E1112, "`kernel_shape` other than the weight's"};
+    Dims strides = intsAttr(n, "strides").value_or(Dims(sp, 1));
+    Dims dil = intsAttr(n, "dilations").value_or(Dims(sp, 1));
+    Dims pads = autoPad == "VALID" ? Dims(2 * sp, 0) : intsAttr(n, "pads").value_or(Dims(2 * sp, 0));
+    const int64_t filters = transposed ? wd[1] * groups : wd[0];
+    std::vector<std::string> args = {std::to_string(filters), sp == 2 ? pairArg(k[0], k[1]) : std::to_string(k[0])};
+    if (strides != Dims(sp, 1)) args.push_back(arg(op, "stride", sp == 2 ? pairArg(strides[0], strides[1]) : std::to_string(strides[0])));
+    if (pads != Dims(2 * sp, 0))
+      args.push_back(arg(op, "pad", sp == 2 ? padArg(pads) : pads[0] == pads[1] ? std::to_string(pads[0]) : fmt::format("[{}, {}]", pads[0], pads[1])));
+    if (dil != Dims(sp, 1)) args.push_back(arg(op, "dilation", sp == 2 ? pairArg(dil[0], dil[1]) : std::to_string(dil[0])));
+    if (groups != 1) args.push_back(arg(op, "groups", std::to_string(groups)));
+    if (transposed) {
+      Dims opad = intsAttr(n, "output_padding").value_or(Dims(sp, 0));
+      if (opad != Dims(sp, 0)) args.push_back(arg(op, "output_padding", sp == 2 ? pairArg(opad[0], opad[1]) : std::to_string(opad[0])));
+      if (intsAttr(n, "output_shape")) throw Fail{Code::E1112, "`output_shape`"};
+    }
+    std::map<ParamRole, OnnxTensor> params;
+    params[ParamRole::Weight] = {wd, floatsOf(*w)};
+    if (n.input_size() > 2 && !n.input(2).empty()) {
+      const onnx::TensorProto* b = constant(n.input(2));
+      if (!b) throw Fail{Code::E1112, "a bias computed by the graph"};
+      params[ParamRole::Bias] = {dimsOf(*b), floatsOf(*b)};
+    } else {
+      args.push_back(arg(op, "bias", "false"));
+    }
+    std::string stage = opName + "(" + args[0];
+    for (size_t i = 1; i < args.size(); ++i) stage += ", " + (i == 1 ? "kernel: " + args[1] : args[i]);
+    stage += ")";
+    return emitStage(node, n.input(0), stage, out(), sample(oshape(out())), std::move(params));
+  }
+  if (t == "Gemm" || t == "MatMul") {
+    const onnx::TensorProto* b = constant(n.input(1));
+    if (!b) throw Fail{Code::E1112, "a product of two computed values (dlspec's dense multiplies by a parameter)"};
+    const Dims bd = dimsOf(*b);
+    if (bd.size() != 2) throw Fail{Code::E1112, fmt::format("a rank-{} right operand", bd.size())};
+    const sema::OpInfo& op = requireOp("dense");
+    const bool transB = t == "Gemm" && intAttr(n, "transB", 0) != 0;
+    if (t == "Gemm" && (intAttr(n, "transA", 0) != 0 || floatAttr(n, "alpha", 1) != 1.0))
+      throw Fail{Code::E1112, "`transA` or `alpha` other than the defaults"};
+    const size_t r = rank(n.input(0));
+    if (r != 2 && !(t == "MatMul" && r == 3)) throw Fail{Code::E1112, fmt::format("a rank-{} input", r)};
+    const int64_t units = transB ? bd[0] : bd[1];
+    std::map<ParamRole, OnnxTensor> params;
+    const std::vector<float> bv = floatsOf(*b);
+    params[ParamRole::Weight] = transB ? OnnxTensor{bd, bv} : transposed(bv, bd[0], bd[1]);
+    std::string outName = out();
+    const onnx::TensorProto* bias = nullptr;
+    if (t == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
+      bias = constant(n.input(2));
+      if (!bias) throw Fail{Code::E1112, "a bias `C` computed by the graph"};
+      if (floatAttr(n, "beta", 1) != 1.0) throw Fail{Code::E1112, "`beta` other than 1"};
+    }
+    if (t == "MatMul" && uses_[out()] == 1) {  // MatMul + Add(bias): one dense layer
+      const int c = consumers_[out()].front();
+      const auto& a = model_.graph().node(c);
+      if (a.op_type() == "Add" && a.input_size() == 2) {
+        const std::string& other = a.input(0) == out() ? a.input(1) : a.input(0);
+        const onnx::TensorProto* bt = constant(other);
+        if (bt && product(dimsOf(*bt)) == units && dimsOf(*bt).back() == units) {
+          bias = bt;
+          skip_.insert(c);
+          outName = a.output(0);
+        }
+      }
+    }
+    if (bias) {
+      if (product(dimsOf(*bias)) != units) throw Fail{Code::E1112, fmt::format("a bias of shape {} (dlspec's dense adds one per unit)", dimsText(dimsOf(*bias)))};
+      params[ParamRole::Bias] = {{units}, floatsOf(*bias)};
+    }
+    std::string stage = fmt::format("dense({}{})", units, bias ? "" : ", " + arg(op, "bias", "false"));
+    return emitStage(node, n.input(0), stage, outName, sample(oshape(outName)), std::move(params), "logits");
+  }
+  if (t == "BatchNormalization" || t == "InstanceNormalization" || t == "LayerNormalization") {
+    onlyOutputs(1);
+    const std::string opName = t == "BatchNormalization" ? "batch_norm" : t == "InstanceNormalization" ? "instance_norm" : "layer_norm";
+    const sema::OpInfo& op = requireOp(opName);
+    if (intAttr(n, "training_mode", 0) != 0) throw Fail{Code::E1112, "`training_mode` = 1"};
+    const size_t r = rank(n.input(0));
+    if (t == "LayerNormalization" && !lastAxis(intAttr(n, "axis", -1), r))
+      throw Fail{Code::E1112, fmt::format("`axis` = {} (dlspec's layer_norm normalises the last axis)", intAttr(n, "axis", -1))};
+    if (t == "BatchNormalization" && r != 2 && r != 4) throw Fail{Code::E1112, fmt::format("a rank-{} input (dlspec's batch_norm takes [N, C] and [N, C, H, W])", r)};
+    std::map<ParamRole, OnnxTensor> params;
+    const ParamRole roles[] = {ParamRole::Gamma, ParamRole::Beta, ParamRole::RunningMean, ParamRole::RunningVar};
+    const int count = t == "BatchNormalization" ? 4 : 2;
+    for (int i = 0; i < count; ++i) {
+      if (n.input_size() <= i + 1 || n.input(i + 1).empty()) throw Fail{Code::E1112, "a missing scale or bias"};
+      const onnx::TensorProto* c = constant(n.input(i + 1));
+      if (!c) throw Fail{Code::E1112, fmt::format("the input `{}` computed by the graph (dlspec's are parameters)", n.input(i + 1))};
+      params[roles[i]] = {dimsOf(*c), floatsOf(*c)};
+    }
+    std::vector<std::string> args;
+    const double eps = floatAttr(n, "epsilon", 1e-5);
+    if (float(eps) != float(1e-5)) args.push_back(arg(op, "eps", num(eps)));
+    if (t == "BatchNormalization") {
+      const double m = 1.0 - floatAttr(n, "momentum", 0.9);  // ONNX keeps `momentum` of the old statistics
+      if (std::fabs(m - 0.1) > 1e-7) args.push_back(arg(op, "momentum", num(m)));
+    }
+    std::string stage = opName;
+    if (!args.empty()) {
+      stage += "(";
+      for (size_t i = 0; i < args.size(); ++i) stage += (i ? ", " : "") + args[i];
+      stage += ")";
+    }
+    return emitStage(node, n.input(0), stage, out(), sample(oshape(out())), std::move(params));
+  }
+  if (t == "MaxPool" || t == "AveragePool") {
+    onlyOutputs(1);
+    const std::string opName = t == "MaxPool" ? "maxpool" : "avgpool";
+    const sema::OpInfo& op = requireOp(opName);
+    const Dims ks = intsAttr(n, "kernel_shape").value_or(Dims{});
+    if (ks.size() != 2) throw Fail{Code::E1112, fmt::format("a {}-D window (dlspec's {} is 2-D)", ks.size(), opName)};
+    const std::string autoPad = strAttr(n, "auto_pad", "NOTSET");
+    if (autoPad != "NOTSET" && autoPad != "VALID") throw Fail{Code::E1112, fmt::format("`auto_pad` = {}", autoPad)};
+    Dims strides = intsAttr(n, "strides").value_or(Dims{1, 1});
+    Dims pads = autoPad == "VALID" ? Dims(4, 0) : intsAttr(n, "pads").value_or(Dims(4, 0));
+    Dims dil = intsAttr(n, "dilations").value_or(Dims{1, 1});
+    const Dims in = oshape(n.input(0));
+    for (int a = 0; a < 2; ++a) {  // ceil_mode: only where it gives floor mode's size
+      const int64_t span = in[size_t(2 + a)] + pads[size_t(a)] + pads[size_t(a + 2)] - dil[size_t(a)] * (ks[size_t(a)] - 1) - 1;
+      const int64_t fl = span / strides[size_t(a)] + 1, ce = (span + strides[size_t(a)] - 1) / strides[size_t(a)] + 1;
+      if (intAttr(n, "ceil_mode", 0) != 0 && fl != ce)
+        throw Fail{Code::E1112, fmt::format("`ceil_mode` = 1 where it gives {} rather than floor mode's {} along axis {}", ce, fl, a + 2)};
+    }
+    if (t == "AveragePool" && intAttr(n, "count_include_pad", 0) != 0 && pads != Dims(4, 0))
+      throw Fail{Code::E1112, "`count_include_pad` = 1 with padding (dlspec's avgpool leaves the padding out of the average)"};
+    std::vector<std::string> args = {pairArg(ks[0], ks[1]), arg(op, "stride", pairArg(strides[0], strides[1]))};
+    if (pads != Dims(4, 0)) args.push_back(arg(op, "pad", padArg(pads)));
+    if (dil != Dims{1, 1}) args.push_back(arg(op, "dilation", pairArg(dil[0], dil[1])));
+    std::string stage = opName + "(" + args[0];
+    for (size_t i = 1; i < args.size(); ++i) stage += ", " + args[i];
+    return emitStage(node, n.input(0), stage + ")", out(), sample(oshape(out())));
+  }
+  if (t == "GlobalAveragePool" || t == "GlobalMaxPool" || t == "ReduceMean") {
+    if (rank(n.input(0)) != 4) throw Fail{Code::E1112, fmt::format("a rank-{} input", rank(n.input(0)))};
+    if (t == "ReduceMean") {
+      Dims axes = intsAttr(n, "axes").value_or(Dims{});
+      for (auto& a : axes) a = a < 0 ? a + 4 : a;
+      std::sort(axes.begin(), axes.end());
+      if (axes != Dims{2, 3}) throw Fail{Code::E1112, fmt::format("`axes` = {} (dlspec's global_avgpool averages the axes 2 and 3)", dimsText(axes))};
+    }
+    const std::string opName = t == "GlobalMaxPool" ? "global_maxpool" : "global_avgpool";
+    requireOp(opName);
+    const Dims in = oshape(n.input(0));
+    return emitStage(node, n.input(0), opName, out(), Dims{in[1]});
+  }
+  if (t == "Flatten" || t == "Reshape" || t == "Squeeze" || t == "Unsqueeze") {
+    const Dims in = oshape(n.input(0)), o = oshape(out());
+    if (t == "Flatten" && intAttr(n, "axis", 1) != 1) throw Fail{Code::E1112, fmt::format("`axis` = {} (dlspec keeps the batch axis apart)", intAttr(n, "axis", 1))};
+    if (o.empty() || in.empty() || o[0] != in[0]) throw Fail{Code::E1112, fmt::format("the shape {} -> {}, which does not keep the batch axis", dimsText(in), dimsText(o))};
+    const Dims ps = sample(o);
+    Val& src = input(n.input(0));
+    if (src.dshape == ps) return alias();
+    requireOp(ps.size() == 1 ? "flatten" : "reshape");
+    Val copy = src;
+    const std::string stage = ps.size() == 1 ? "flatten" : fmt::format("reshape({})", dimsText(ps));
+    // flatten/reshape read dlspec's shape as it is: no ONNX-shape reshape in front
+    src.oshape.clear();
+    emitStage(node, n.input(0), stage, out(), ps);
+    if (vals_.count(n.input(0))) vals_[n.input(0)].oshape = copy.oshape;
+    return;
+  }
+  if (t == "Transpose") {
+    const sema::OpInfo& op = requireOp("transpose");
+    (void)op;
+    const size_t r = rank(n.input(0));
+    Dims perm = intsAttr(n, "perm").value_or(Dims{});
+    if (perm.empty())
+      for (size_t i = 0; i < r; ++i) perm.insert(perm.begin(), int64_t(i));
+    if (perm[0] != 0) throw Fail{Code::E1112, "a permutation that moves the batch axis"};
+    return emitStage(node, n.input(0), fmt::format("transpose({})", dimsText(perm)), out(), sample(oshape(out())));
+  }
+  if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Sum" || t == "Concat") {
+    std::vector<std::string> ins(n.input().begin(), n.input().end());
+    for (const auto& i : ins)
+      if (constant(i)) throw Fail{Code::E1112, fmt::format("the constant operand `{}` (dlspec's elementwise ops combine computed values)", i)};
+    const Dims o = oshape(out());
+    std::string opName = t == "Concat" ? "concat" : t == "Sum" || t == "Add" ? "add" : t == "Sub" ? "sub" : t == "Mul" ? "mul" : "div";
+    const sema::OpInfo& op = requireOp(opName);
+    for (const auto& i : ins)
+      if (t != "Concat" && oshape(i) != o)
+        throw Fail{Code::E1112, fmt::format("broadcasting {} to {}", dimsText(oshape(i)), dimsText(o))};
+    std::vector<std::string> names;
+    for (const auto& i : ins) {
+      Val& v = input(i);
+      std::string nm = materialize(i);
+      Dims want = sample(oshape(i));
+      if (v.dshape != want) nm = fmt::format("({} |> reshape({}))", nm, dimsText(want));
+      names.push_back(nm);
+    }
+    std::string expr;
+    if (t == "Concat" && names.size() == 1) return alias();  // torch's concat of one tensor (densenet)
+    if (t == "Concat") {
+      int64_t axis = intAttr(n, "axis", 1);
+      if (axis < 0) axis += int64_t(o.size());
+      if (axis == 0) throw Fail{Code::E1112, "`axis` = 0 (the batch axis)"};
+      expr = "concat(";
+      for (const auto& nm : names) expr += nm + ", ";
+      expr += arg(op, "axis", std::to_string(axis)) + ")";
+    } else if (t == "Add" || t == "Sum") {
+      if (names.size() < 2) return alias();
+      expr = names[0] + " + " + names[1];
+      for (size_t i = 2; i < names.size(); ++i) expr = "add(" + expr + ", " + names[i] + ")";
+    } else {
+      expr = fmt::format("{}({}, {})", opName, names[0], names[1]);
+    }
+    Val v;
+    v.chain = expr;
+    v.nodes.push_back(node);
+    v.dshape = sample(o);
+    v.oshape = o;
+    vals_[out()] = v;
+    return;
+  }
+  if (t == "Resize" || t == "Upsample") {
+    const sema::OpInfo& op = requireOp("upsample");
+    (void)op;
+    if (strAttr(n, "mode", "nearest") != "nearest") throw Fail{Code::E1112, fmt::format("`mode` = {} (dlspec's upsample is nearest)", strAttr(n, "mode", ""))};
+    if (t == "Resize" && (strAttr(n, "coordinate_transformation_mode", "half_pixel") != "asymmetric" ||
+                          strAttr(n, "nearest_mode", "round_prefer_floor") != "floor"))
+      throw Fail{Code::E1112, "coordinates other than `asymmetric` with `nearest_mode` = floor (dlspec's upsample repeats each pixel)"};
+    const Dims in = oshape(n.input(0)), o = oshape(out());
+    if (in.size() != 4 || o[2] % in[2] || o[3] % in[3] || o[2] / in[2] != o[3] / in[3] || o[1] != in[1])
+      throw Fail{Code::E1112, fmt::format("resizing {} to {} (dlspec's upsample has one integer factor)", dimsText(in), dimsText(o))};
+    return emitStage(node, n.input(0), fmt::format("upsample({})", o[2] / in[2]), out(), sample(o));
+  }
+  throw Fail{Code::E1111, "no translation of this op type"};
+}
+
+std::optional<OnnxImport> Importer::run(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    diags_.report(Code::E0901, Span{}, path, std::strerror(errno));
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (!model_.ParseFromString(ss.str())) {
+    diags_.report(Code::E1110, Span{}, path, "not an ONNX protobuf message");
+    return std::nullopt;
+  }
+  for (const auto& o : model_.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+  listing(path);
+  try {
+    onnx::checker::check_model(model_);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (auto nl = what.find("\n\n"); nl != std::string::npos) what = what.substr(0, nl);
+    diags_.report(Code::E1110, graphSpan_, path, fmt::format("ONNX's checker rejects it: {}", what));
+    return std::nullopt;
+  }
+  try {
+    onnx::shape_inference::InferShapes(model_);
+  } catch (const std::exception& e) {
+    diags_.report(Code::E1110, graphSpan_, path, fmt::format("ONNX's shape inference fails: {}", e.what()));
+    return std::nullopt;
+  }
+  collectShapes();
+  const auto& g = model_.graph();
+  std::vector<const onnx::ValueInfoProto*> inputs;
+  for (const auto& v : g.input())
+    if (!inits_.count(v.name())) inputs.push_back(&v);
+  if (inputs.size() != 1) {
+    graphFail(fmt::format("number of inputs ({})", inputs.size()), "a dlspec network reads one input, the batch of samples");
+    return std::nullopt;
+  }
+  if (g.output_size() != 1) {
+    graphFail(fmt::format("number of outputs ({})", g.output_size()), "a dlspec network returns one value");
+    return std::nullopt;
+  }
+  const std::string inName = inputs[0]->name(), outName = g.output(0).name();
+  Dims in = shapes_.count(inName) ? shapes_[inName] : Dims{};
+  if (elemTypes_[inName] != onnx::TensorProto::FLOAT) {
+    graphFail(fmt::format("input `{}`", inName), "its element type is not f32");
+    return std::nullopt;
+  }
+  if (in.size() < 2 || std::any_of(in.begin() + 1, in.end(), [](int64_t d) { return d < 0; })) {
+    graphFail(fmt::format("input `{}`", inName), fmt::format("its shape {} is not [batch, fixed sizes…]", dimsText(in)));
+    return std::nullopt;
+  }
+  // The input's name, unless it would collide with the names the statements take.
+  const std::string xName = freshName("/" + inName + "/in");
+  Val x;
+  x.chain = xName;
+  x.named = true;
+  x.dshape = Dims(in.begin() + 1, in.end());
+  x.oshape = in;
+  vals_[inName] = x;
+  for (int i = 0; i < g.node_size(); ++i) {
+    if (skip_.count(i)) continue;
+    try {
+      translate(i);
+    } catch (const Fail& e) {
+      fail(i, e);
+    }
+    ++out_.nodes;
+  }
+  if (bad_) return std::nullopt;
+  if (!vals_.count(outName)) {
+    graphFail(fmt::format("output `{}`", outName), "it is not computed from the input");
+    return std::nullopt;
+  }
+  Val& result = vals_[outName];
+  Dims o = shapes_.count(outName) ? shapes_[outName] : Dims{};
+  if (o.size() < 2 || std::any_of(o.begin() + 1, o.end(), [](int64_t d) { return d < 0; })) {
+    graphFail(fmt::format("output `{}`", outName), fmt::format("its shape {} is not [batch, fixed sizes…]", dimsText(o)));
+    return std::nullopt;
+  }
+  Dims od(o.begin() + 1, o.end());
+  std::string ret = result.named ? result.chain : materialize(outName);
+  if (result.dshape != od) ret = fmt::format("{} |> reshape({})", ret, dimsText(od));
+  // Kinds: what the output's last op makes of it; a rank-2 linear output is a classifier's logits.
+  std::string kind = result.kind;
+  if (kind == "logits" && od.size() != 1) kind = "real";
+  const int64_t classes = od.back();
+
+  // ---- the spec ----
+  std::string stem = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  if (auto dot = stem.rfind('.'); dot != std::string::npos) stem = stem.substr(0, dot);
+  std::string net, snake;
+  bool up = true;
+  for (char c : stem) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) {
+      up = true;
+      snake += '_';
+      continue;
+    }
+    net += up ? char(std::toupper(static_cast<unsigned char>(c))) : c;
+    snake += char(std::tolower(static_cast<unsigned char>(c)));
+    up = false;
+  }
+  if (net.empty() || std::isdigit(static_cast<unsigned char>(net[0]))) net = "Net" + net;
+  if (snake.empty() || std::isdigit(static_cast<unsigned char>(snake[0]))) snake = "net_" + snake;
+  auto shapeList = [](const Dims& d) {
+    std::string s;
+    for (int64_t v : d) s += ", " + std::to_string(v);
+    return s;
+  };
+  const int64_t batch = in[0] > 0 ? in[0] : 1;
+  std::string label, loss, outType;
+  if (kind == "logits" || kind == "log_probs") {
+    label = fmt::format("label kind: class<{}>", classes);
+    loss = fmt::format("{}(model.out, kind)", kind == "logits" ? "cross_entropy" : "nll");
+    outType = fmt::format("{}[N{}]", kind, shapeList(od));
+  } else if (kind == "sigmoid_probs") {
+    label = fmt::format("label target: multilabel<{}>", classes);
+    loss = "bce(model.out, target)";
+    outType = fmt::format("sigmoid_probs[N{}]", shapeList(od));
+  } else {
+    label = fmt::format("label target: f32[{}]", shapeList(od).substr(2));
+    loss = "mse(model.out, target)";
+    outType = fmt::format("real[N{}]", shapeList(od));
+  }
+  std::string s = "dlspec 1\n\n";
+  s += fmt::format("// Imported from {} (ONNX opset {}) by `dlspec import onnx`; each statement's comment lists the\n"
+                   "// ONNX ops it translates. The initialisers are the weights the import writes next to the spec.\n\n",
+                   path, opset_);
+  s += "// A placeholder source: point it at real files before `dlspec check --data` or training.\n";
+  s += fmt::format("dataset {}_data {{\n  train = npy(\"data/{}/train_x.npy\", \"data/{}/train_y.npy\")\n", snake, snake, snake);
+  s += fmt::format("  sample image: f32[{}]\n  {}\n}}\n\n", shapeList(x.dshape).substr(2), label);
+  s += fmt::format("pipeline train_input from {}_data.train {{\n  shuffle(buffer: all)\n  batch({})\n}}\n\n", snake, batch);
+  s += fmt::format("network {}({}: f32[N{}]) -> {} {{\n", net, xName, shapeList(x.dshape), outType);
+  std::vector<uint32_t> offsets(out_.weights.size());
+  for (const Line& l : body_) {
+    for (auto [off, w] : l.calls) offsets[size_t(w)] = uint32_t(s.size() + off);
+    s += l.text + "\n";
+  }
+  s += "  return " + ret + "\n}\n\n";
+  s += fmt::format("// A placeholder training set-up, so that the spec builds: the model as imported, trained from its weights.\n"
+                   "train {} {{\n  model     = {} on cpu\n  data      = train_input\n  loss      = {}\n"
+                   "  optimizer = sgd(lr: 0.01, momentum: 0.9)\n  epochs    = 1\n}}\n", snake, net, loss);
+  for (size_t i = 0; i < offsets.size(); ++i) out_.weights[i].callOffset = offsets[i];
+  out_.spec = std::move(s);
+  return std::move(out_);
+}
+
+}  // namespace
+
+std::optional<OnnxImport> importOnnx(const std::string& path, SourceManager& sources, DiagnosticEngine& diags) {
+  Importer im(sources, diags);
+  return im.run(path);
+}
+
+}  // namespace dls::import
