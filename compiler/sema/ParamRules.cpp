@@ -81,6 +81,28 @@ std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {
            n.intAttr("vocab"), n.intAttr("dim")}};
 }
 
+// torch.nn.MultiheadAttention(dim, heads, bias): in_proj_weight [3*dim, dim] Xavier-uniform (over the whole
+// [3*dim, dim]: U(-l, l), l = sqrt(6 / (4 dim))), out_proj.weight [dim, dim] nn.Linear's default, both biases
+// zero. Declared weights first, then the biases (ops.def MULTI_HEAD_ATTENTION's operand order).
+std::vector<ParamDesc> attentionParams(const Type&, const Node& n) {
+  const int64_t d = n.intAttr("dim");
+  const double bound = d > 0 ? std::sqrt(6.0 / static_cast<double>(4 * d)) : 0.0;
+  std::vector<ParamDesc> p;
+  p.push_back({"in_proj_weight", shape({3 * d, d}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, d, 3 * d});
+  p.push_back({"out_proj.weight", shape({d, d}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, d, d});
+  if (n.boolAttr("bias", true)) {
+    p.push_back({"in_proj_bias", shape({3 * d}), ParamRole::Bias, true, InitKind::Zeros, 0, 0, d, 3 * d});
+    p.push_back({"out_proj.bias", shape({d}), ParamRole::Bias, true, InitKind::Zeros, 0, 0, d, d});
+  }
+  return p;
+}
+
+// A learned positional table [max_len, dim], initialised as torch.nn.Embedding's: N(0, 1).
+std::vector<ParamDesc> positionalParams(const Type& in, const Node& n) {
+  const int64_t d = lastDim(in), l = n.intAttr("max_len");
+  return {{"weight", shape({l, d}), ParamRole::Embedding, true, InitKind::Normal, 0, 1, l, d}};
+}
+
 // rnn, gru, lstm in torch.nn's layout: weight_ih [G*units, features], weight_hh [G*units, units] and two
 // biases [G*units], with G = 1, 3 (gates r, z, n) or 4 (gates i, f, g, o). torch.nn initialises all four
 // U(-1/sqrt(units), 1/sqrt(units)), whatever the tensor's fans; the fans are torch.nn.init's of each tensor

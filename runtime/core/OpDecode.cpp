@@ -192,6 +192,34 @@ void decode_op(const dls_rt* rt, Op& op) {
       d.rows = x.dims[0], d.cols = U;
       break;
     }
+    case DLS_OP_MULTI_HEAD_ATTENTION: {
+      // x[N,T,D], w_in[3D,D], w_out[D,D], b_in[3D], b_out[D] (both or neither), y[N,T,D] (ops.def).
+      const dls_tensor_desc &x = T[0], &wi = T[1], &wo = T[2], &y = T[5];
+      if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
+        bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));
+      const int64_t D = x.dims[2], H = (int64_t)op.attrs[0];
+      if (D % H) bad(fmt::format("heads {} do not divide the width {}", H, D));
+      if (wi.rank != 2 || wi.dims[0] != 3 * D || wi.dims[1] != D)
+        bad(fmt::format("in_proj_weight {} should be [{}, {}]", shape_str(wi), 3 * D, D));
+      if (wo.rank != 2 || wo.dims[0] != D || wo.dims[1] != D)
+        bad(fmt::format("out_proj.weight {} should be [{}, {}]", shape_str(wo), D, D));
+      if ((T[3].id >= 0) != (T[4].id >= 0)) bad("in_proj_bias and out_proj.bias must both be given or both be -1");
+      if (T[3].id >= 0 && T[3].numel != 3 * D) bad(fmt::format("in_proj_bias {} should have {} elements", shape_str(T[3]), 3 * D));
+      if (T[4].id >= 0 && T[4].numel != D) bad(fmt::format("out_proj.bias {} should have {} elements", shape_str(T[4]), D));
+      if (y.rank != 3 || y.dims[0] != x.dims[0] || y.dims[1] != x.dims[1] || y.dims[2] != D)
+        bad(fmt::format("output {} should be {}", shape_str(y), shape_str(x)));
+      d.rows = x.dims[0] * x.dims[1], d.cols = D;
+      break;
+    }
+    case DLS_OP_POSITIONAL_EMBEDDING: {
+      const dls_tensor_desc &x = T[0], &w = T[1], &y = T[2];
+      if (x.rank != 3) bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));
+      if (w.rank != 2 || w.dims[1] != x.dims[2] || w.dims[0] < x.dims[1])
+        bad(fmt::format("table {} should be [L, {}] with L >= {} steps", shape_str(w), x.dims[2], x.dims[1]));
+      if (y.numel != x.numel) bad("input and output sizes differ");
+      d.rows = x.dims[0], d.cols = x.dims[1] * x.dims[2];
+      break;
+    }
     case DLS_OP_EMBEDDING:
       if (T[0].dtype != DLS_I32) bad("indices must be i32");
       d.rows = T[0].numel, d.cols = T[1].dims[1];

@@ -240,6 +240,40 @@ def rec_fwd(op):
     return fwd
 
 
+def mha_params(a, s):
+    d = a["dim"]
+    ps = [("in_proj_weight", (3 * d, d), True), ("out_proj.weight", (d, d), True)]
+    if a.get("bias", True):
+        ps += [("in_proj_bias", (3 * d,), True), ("out_proj.bias", (d,), True)]
+    return ps
+
+
+def mha_fwd(a, xs, p, training):
+    """torch.nn.MultiheadAttention(dim, heads, dropout, bias, batch_first=True)'s forward with these parameters
+    (the functional form its forward calls), self-attention, attn_mask triu(-inf, 1) when causal."""
+    assert a.get("dropout", 0.0) == 0 or not training, "attention dropout has no deterministic PyTorch twin"
+    x = xs[0]
+    t = x.shape[1]
+    mask = None
+    if a.get("causal", False):
+        mask = torch.triu(torch.full((t, t), float("-inf")), 1)
+    q = x.transpose(0, 1)
+    y, _ = F.multi_head_attention_forward(
+        q, q, q, a["dim"], a["heads"], p["in_proj_weight"], p.get("in_proj_bias"), None, None, False,
+        a.get("dropout", 0.0), p["out_proj.weight"], p.get("out_proj.bias"), training=training, need_weights=False,
+        attn_mask=mask)
+    return y.transpose(0, 1)
+
+
+def pos_params(a, s):
+    return [("weight", (a["max_len"], s[-1]), True)]
+
+
+def pos_fwd(a, xs, p, training):
+    x = xs[0]
+    return x + p["weight"][: x.shape[1]]
+
+
 def upsample_fwd(a, xs, p, training):
     f = a.get("factor", 2)
     return xs[0].repeat_interleave(f, 2).repeat_interleave(f, 3)
@@ -310,6 +344,8 @@ OPS = {
     "rnn": (rec_params("rnn"), rec_fwd("rnn")),
     "gru": (rec_params("gru"), rec_fwd("gru")),
     "lstm": (rec_params("lstm"), rec_fwd("lstm")),
+    "multi_head_attention": (mha_params, mha_fwd),
+    "positional_embedding": (pos_params, pos_fwd),
     "upsample": (None, upsample_fwd),
     "reorg": (None, reorg_fwd),
     "local": (local_params, local_fwd),

@@ -96,6 +96,17 @@ CASES = {
             case((4, 3), lambda p, b: b.op("x", "gru", units=4, reset_after=False, output=D.Word("last")))],
     "lstm": [case((4, 3), lambda p, b: b.op("x", "lstm", units=5), head="ce_seq"),
              case((4, 3), lambda p, b: b.op("x", "lstm", units=4, bias=False, output=D.Word("last")))],
+    "multi_head_attention": [
+        case((5, 6), lambda p, b: b.op("x", "multi_head_attention", heads=2, dim=6, causal=True), head="ce_seq"),
+        case((4, 8), lambda p, b: b.op("x", "multi_head_attention", heads=4, dim=8), head="ce_seq", always=True),
+        case((3, 4), lambda p, b: b.op("x", "multi_head_attention", heads=1, dim=4, bias=False, causal=True),
+             head="ce_seq"),
+        case((4, 6), lambda p, b: b.op("x", "multi_head_attention", heads=3, dim=6, dropout=0.3), head="ce_seq",
+             torch_cmp=False, note="dropout > 0: its random mask has no PyTorch twin; finite differences only")],
+    "positional_embedding": [
+        case((4, 5), lambda p, b: b.op(b.op("x", "dense", units=6), "positional_embedding", max_len=7), head="ce_seq"),
+        case((3,), lambda p, b: b.op(b.op("x", "embedding", vocab=10, dim=4), "positional_embedding", max_len=3),
+             dtype="i64", head="ce_seq", always=True)],
     "upsample": [case((2, 3, 3), conv_then("upsample", factor=2))],
     "reorg": [case((1, 4, 4), conv_then("reorg", c=8, stride=2)),
               case((2, 3, 3), conv_then("reorg", c=2, stride=1, extra=3))],
