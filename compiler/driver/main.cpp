@@ -38,7 +38,13 @@ const std::vector<CommandEntry>& commands() {
       {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)",
        "dlspec fmt [--write | --check] FILE...",
        "  --write, -w                 rewrite each file in place\n"
-       "  --check                     exit 1 when a file is not in the canonical layout; change nothing\n", false},
+       "  --check                     print the difference from the canonical layout as a unified diff, exit 1\n"
+       "                              when there is one; change nothing\n", false},
+      {"fix", cmdFix, "apply the fix-its of the diagnostics to the files, then check them again",
+       "dlspec fix [--dry-run] [--unsafe-fixes] [OPTIONS] FILE...",
+       "  --dry-run, -n               print the change as a unified diff; change nothing\n"
+       "  --unsafe-fixes              also apply fix-its that may be wrong (closest-name guesses, changes of\n"
+       "                              meaning); by default only machine-applicable ones\n", true},
       {"explain", cmdExplain, "explain a diagnostic code (compiler or run time) or an op",
        "dlspec explain CODE | dlspec explain OP | dlspec explain --list",
        "  CODE                        a diagnostic code, E0013 or R0205: what it means, a failing and a fixed example\n"
