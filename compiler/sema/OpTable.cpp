@@ -159,9 +159,12 @@ std::vector<OpInfo> build() {
                .flops = normFlops, .doc = "batch normalisation over the channel axis", .normalization = true,
                .batchStatistics = true});
   t.push_back({.name = "layer_norm", .category = LAYER,
-               .attrs = {{.name = "eps", .type = AttrType::Float}},
+               .attrs = {{.name = "eps", .type = AttrType::Float}, {.name = "axes", .type = AttrType::Int}},
                .shape = layerNorm, .kind = SemKind::Real, .params = layerNormParams, .opcode = DLS_OP_LAYER_NORM,
-               .flops = normFlops, .doc = "layer normalisation over the last axis", .normalization = true});
+               .flops = normFlops,
+               .doc = "layer normalisation over the last `axes` axes together (torch.nn.LayerNorm with normalized_shape "
+                      "their sizes; weight and bias have that shape)",
+               .normalization = true});
   t.push_back({.name = "dropout", .category = LAYER,
                .attrs = {{.name = "p", .type = AttrType::Float, .positional = 0}},
                .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation",

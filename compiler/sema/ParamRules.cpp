@@ -69,10 +69,16 @@ std::vector<ParamDesc> normParams(const Type& in, const Node&) {
           {"running_var", shape({c}), ParamRole::RunningVar, false, InitKind::Ones}};
 }
 
-std::vector<ParamDesc> layerNormParams(const Type& in, const Node&) {
-  int64_t d = lastDim(in);
-  return {{"weight", shape({d}), ParamRole::Gamma, true, InitKind::Ones},
-          {"bias", shape({d}), ParamRole::Beta, true, InitKind::Zeros}};
+// torch.nn.LayerNorm(normalized_shape): weight and bias shaped as the last `axes` axes.
+std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n) {
+  const int64_t axes = n.intAttr("axes", 1);
+  Shape s;
+  const size_t rank = in.shape.unknownRank ? 0 : in.shape.rank();
+  for (int64_t k = 0; k < axes; ++k) {
+    const size_t i = rank >= static_cast<size_t>(axes) ? rank - static_cast<size_t>(axes) + static_cast<size_t>(k) : rank;
+    s.dims.push_back(i < rank && in.shape.dims[i].isConst() ? in.shape.dims[i] : Dim::unknown());
+  }
+  return {{"weight", s, ParamRole::Gamma, true, InitKind::Ones}, {"bias", s, ParamRole::Beta, true, InitKind::Zeros}};
 }
 
 std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {

@@ -225,9 +225,20 @@ void batchNorm(ShapeCtx& c) {
   c.out = outLike(x);
 }
 
+// layer_norm over the last `axes` axes together (torch.nn.LayerNorm's normalized_shape); never the batch axis.
 void layerNorm(ShapeCtx& c) {
   if (!needFloat(c)) return;
-  c.out = outLike(*c.in[0]);
+  const Type& x = *c.in[0];
+  const int64_t axes = c.i("axes", 1);
+  if (!x.shape.unknownRank && axes >= static_cast<int64_t>(x.shape.rank())) {
+    c.fail(Code::E0212,
+           fmt::format("argument `axes` of `{}` must be below the input's rank {} (the batch axis is never normalised), found {}",
+                       c.op.name, x.shape.rank(), axes),
+           fmt::format("{} has {} axes after the batch", x.brief(), x.shape.rank() - 1),
+           fmt::format("use `axes: {}` at most", static_cast<int64_t>(x.shape.rank()) - 1), {});
+    return;
+  }
+  c.out = outLike(x);
 }
 
 void flatten(ShapeCtx& c) {

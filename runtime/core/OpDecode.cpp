@@ -124,10 +124,16 @@ void decode_op(const dls_rt* rt, Op& op) {
         if (T[i].numel != d.cols) bad("gamma, beta and running statistics must have C elements");
       if (T[5].numel != T[0].numel) bad("output shape differs from input");
       break;
-    case DLS_OP_LAYER_NORM:
-      d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;
-      if (T[1].numel != d.cols || T[2].numel != d.cols) bad("gamma and beta must match the last axis");
+    case DLS_OP_LAYER_NORM: {
+      const int axes = int(op.attrs[1]);
+      if (axes >= T[0].rank) bad(fmt::format("axes {} must leave the batch axis of {} out", axes, shape_str(T[0])));
+      d.cols = 1;
+      for (int k = T[0].rank - axes; k < T[0].rank; ++k) d.cols *= T[0].dims[k];
+      d.rows = T[0].numel / d.cols;
+      if (T[1].numel != d.cols || T[2].numel != d.cols)
+        bad(fmt::format("gamma and beta must have the {} elements of the last {} axes", d.cols, axes));
       break;
+    }
     case DLS_OP_DROPOUT:
     case DLS_OP_LEAKY_RELU:
     case DLS_OP_RELU:

@@ -171,11 +171,13 @@ def bn_fwd(a, xs, p, training):
 
 
 def ln_params(a, s):
-    return [("weight", (s[-1],), True), ("bias", (s[-1],), True)]
+    shp = tuple(s[-a.get("axes", 1):])
+    return [("weight", shp, True), ("bias", shp, True)]
 
 
 def ln_fwd(a, xs, p, training):
-    return F.layer_norm(xs[0], (xs[0].shape[-1],), p["weight"], p["bias"], a.get("eps", 1e-5))
+    """torch.nn.LayerNorm(normalized_shape = the last `axes` axes' sizes)."""
+    return F.layer_norm(xs[0], tuple(xs[0].shape[-a.get("axes", 1):]), p["weight"], p["bias"], a.get("eps", 1e-5))
 
 
 def dropout_fwd(a, xs, p, training):

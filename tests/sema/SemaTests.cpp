@@ -274,6 +274,16 @@ TEST_CASE("multi_head_attention and positional_embedding: shapes, parameters and
   CHECK(hasCode(*drop, "E0212"));
 }
 
+TEST_CASE("layer_norm over the last axes: torch.nn.LayerNorm's normalized_shape, never the batch axis") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 4, 5]) -> f32[N, 3, 4, 5] {\n"
+                       "  return x |> layer_norm(axes: 2)\n}\n");
+  REQUIRE(a->ok);
+  CHECK(a->c.program->networks[0]->params[0].shape.str() == "[4, 5]");
+  auto batch = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 4]) -> f32[N, 3, 4] {\n"
+                           "  return x |> layer_norm(axes: 3)\n}\n");
+  CHECK(hasCode(*batch, "E0212"));
+}
+
 TEST_CASE("conv1d: shapes, parameters and FLOPs as torch.nn.Conv1d") {
   auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 20]) -> f32[N, 6, 10] {\n"
                        "  return x |> conv1d(6, 3, stride: 2, pad: same, groups: 2)\n}\n");
