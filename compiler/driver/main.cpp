@@ -56,9 +56,9 @@ const std::vector<CommandEntry>& commands() {
        "  --markdown                  the whole reference as Markdown (docs/ops.md)\n", false},
       {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network",
        "dlspec summary [--format=text|json] FILE", "", true},
-      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)",
-       "dlspec graph FILE [-o out.dot|out.svg]",
-       "  -o, --output FILE           write the graph there (.dot, or .svg through Graphviz's dot)\n", true},
+      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|.svg|.png|.pdf)",
+       "dlspec graph FILE [-o out.dot|out.svg|out.png|out.pdf]",
+       "  -o, --output FILE           write the graph there (.dot/.gv, or .svg/.png/.pdf through Graphviz's dot)\n", true},
       {"build", cmdBuild, "compile a spec's train block to a standalone training executable",
        "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--device cpu|cuda:K] [OPTIONS] FILE",
        "  -o EXE                      the executable's path\n"
