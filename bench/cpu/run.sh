@@ -2,10 +2,11 @@
 # CPU training throughput of COMPILED specs against PyTorch 1.13 (Debian's, 2 threads).
 #   bench/cpu/run.sh [DLSPEC] [ROUNDS] [STEPS]
 #     DLSPEC  the dlspec compiler (default: build/compiler/dlspec)     ROUNDS  default 3     STEPS  default 200
-# Builds specs/mlp.dls (batch 128), specs/lenet.dls (batch 64) and specs/charlm.dls (batch 32, sequences of 32
-# steps through two LSTMs) with `dlspec build`, then alternates, ROUNDS times: `./mlp bench`, `./lenet bench`,
-# `./charlm bench` (synthetic batches in memory, no data loading; see runtime/train/Main.cpp)
-# and bench/cpu/torch_cpu_anchor.py (the same networks, SGD momentum 0.9, cross-entropy, synthetic data).
+# Builds specs/mlp.dls (batch 128), specs/lenet.dls (batch 64), specs/charlm.dls (batch 32, sequences of 32
+# steps through two LSTMs) and specs/gpt.dls (batch 32, 64 steps through four decoder layers of width 128) with
+# `dlspec build`, then alternates, ROUNDS times: `./mlp bench`, `./lenet bench`, `./charlm bench`, `./gpt bench`
+# (synthetic batches in memory, no data loading; see runtime/train/Main.cpp) and bench/cpu/torch_cpu_anchor.py,
+# torch_cpu_rnn_anchor.py, torch_cpu_gpt_anchor.py (the same networks in torch.nn, synthetic data).
 # Prints every round, then the table: medians of each side and the ratio of the medians.
 # The machine is shared (2 cores): only ratios from the same run mean anything.
 #   HAND=1 bench/cpu/run.sh ...   also prints a second table for the HAND-MADE runtime programs
@@ -20,10 +21,11 @@ trap 'rm -rf "$work"' EXIT
 "$dlspec" build "$root/specs/mlp.dls" -o "$work/mlp" >/dev/null
 "$dlspec" build "$root/specs/lenet.dls" -o "$work/lenet" >/dev/null
 "$dlspec" build "$root/specs/charlm.dls" -o "$work/charlm" >/dev/null
+"$dlspec" build "$root/specs/gpt.dls" -o "$work/gpt" >/dev/null
 # Passive OpenMP waiting on both sides (the built executables default to it): on a shared machine,
 # spinning threads steal the cores the other thread needs.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-ours=() theirs=() hand=() seq_ours=() seq_theirs=()
+ours=() theirs=() hand=() seq_ours=() seq_theirs=() gpt_ours=() gpt_theirs=()
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
   m=$(cd "$work" && ./mlp bench --steps "$steps" --warmup 10 --threads 2 | tail -1)
@@ -31,21 +33,26 @@ for ((r = 1; r <= rounds; r++)); do
   t=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_anchor.py" | tail -1)
   c=$(cd "$work" && ./charlm bench --steps "$((steps / 4))" --warmup 5 --threads 2 | tail -1)
   ct=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_rnn_anchor.py" | tail -1)
-  echo "round $r: $m $l $t $c $ct"
-  ours+=("$m" "$l") theirs+=("$t") seq_ours+=("$c") seq_theirs+=("$ct")
+  g=$(cd "$work" && ./gpt bench --steps "$((steps / 20 > 2 ? steps / 20 : 2))" --warmup 3 --threads 2 | tail -1)
+  gt=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_gpt_anchor.py" | tail -1)
+  echo "round $r: $m $l $t $c $ct $g $gt"
+  ours+=("$m" "$l") theirs+=("$t") seq_ours+=("$c") seq_theirs+=("$ct") gpt_ours+=("$g") gpt_theirs+=("$gt")
   if [ -n "${HAND:-}" ]; then
     hand+=("$("${HAND_BUILD:-$root/build-rt}/tests/dls_bench" --threads 2 | tail -1)")
   fi
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-/usr/bin/python3 - "$rounds" "${ours[@]}" "${theirs[@]}" "${seq_ours[@]}" "${seq_theirs[@]}" "${hand[@]}" <<'PY'
+/usr/bin/python3 - "$rounds" "${ours[@]}" "${theirs[@]}" "${seq_ours[@]}" "${seq_theirs[@]}" "${gpt_ours[@]}" \
+    "${gpt_theirs[@]}" "${hand[@]}" <<'PY'
 import json, statistics, sys
 n = int(sys.argv[1]); a = sys.argv[2:]
 ours = [json.loads(x) for x in a[:2 * n]]
 torch = [json.loads(x) for x in a[2 * n:3 * n]]
 seq_ours = [json.loads(x) for x in a[3 * n:4 * n]]
 seq_torch = [json.loads(x) for x in a[4 * n:5 * n]]
-hand = [json.loads(x) for x in a[5 * n:]]
+gpt_ours = [json.loads(x) for x in a[5 * n:6 * n]]
+gpt_torch = [json.loads(x) for x in a[6 * n:7 * n]]
+hand = [json.loads(x) for x in a[7 * n:]]
 rows = [("mlp (specs/mlp.dls, b128)", "mlp", "mlp_mnist_b128"), ("lenet (specs/lenet.dls, b64)", "lenet", "lenet_mnist_b64")]
 print(f"\ncompiled specs, {n} rounds alternated, medians")
 print(f"| {'workload':30s} | {'dlspec img/s':>12s} | {'PyTorch img/s':>13s} | {'ratio':>7s} |")
@@ -57,7 +64,11 @@ for label, prog, key in rows:
 d = statistics.median(r["img_per_s"] for r in seq_ours)
 t = statistics.median(r["seq_s"]["charlm_b32"] for r in seq_torch)
 print(f"| {'charlm (specs/charlm.dls, b32)':30s} | {d:12,.0f} | {t:13,.0f} | {d / t:6.2f}x |")
+d = statistics.median(r["img_per_s"] for r in gpt_ours)
+t = statistics.median(r["seq_s"]["gpt_b32"] for r in gpt_torch)
+print(f"| {'gpt (specs/gpt.dls, b32)':30s} | {d:12,.1f} | {t:13,.1f} | {d / t:6.2f}x |")
 print("(charlm: sequences of 32 steps per second; two LSTM(128) layers, per-step dense, Adam)")
+print("(gpt: sequences of 64 steps per second; four decoder layers, width 128, 4 heads, causal, AdamW)")
 print(f"PyTorch {torch[0]['torch']}, {torch[0]['threads']} threads; dlspec {ours[0]['threads']} threads")
 if hand:
     print(f"\nHAND-MADE runtime programs (runtime/tests/programs, dls_bench; not the compiler's output), medians")

@@ -34,12 +34,32 @@ double deviceMemory(const sema::TrainConfig& t) {
   return machineRam();
 }
 
-// Per sample: the network's inputs and every node's output, and the largest of them; nullopt when a size
-// is unknown.
+// What attention (OpInfo::attention) keeps per sample beyond its output, as the runtime allocates it
+// (runtime/cpu/CpuAttention.cpp, cuda/CudaBackend.cpp): the attention weights [heads, T, T] (two more with
+// dropout: its mask and the weights after it), q|k|v [T, 3 dim] and the heads' outputs [T, dim]; the estimate
+// counts a gradient beside every activation, theirs included. The weights grow with the square of the sequence
+// length.
+std::optional<double> attentionScratch(const sema::Network& n, const sema::Node& nd) {
+  if (!nd.op->attention || nd.inputs.empty()) return 0.0;
+  const sema::Shape& s = n.values[static_cast<size_t>(nd.inputs[0])].type.shape;
+  if (s.unknownRank || s.rank() != 3 || !s.dims[1].isConst()) return std::nullopt;
+  const double T = static_cast<double>(s.dims[1].value), D = static_cast<double>(nd.intAttr("dim"));
+  const double H = static_cast<double>(nd.intAttr("heads", 1));
+  const double dropout = nd.attr("dropout") ? nd.floatAttr("dropout") : 0.0;
+  return H * T * T * (dropout > 0 ? 3 : 1) + 4 * T * D;
+}
+
+// Per sample: the network's inputs and every node's output (and attention's own buffers), and the largest of
+// them; nullopt when a size is unknown.
 bool activations(const sema::Network& n, double& total, double& largest) {
   total = largest = 0;
   std::vector<int> values = n.inputs;
-  for (const sema::Node& nd : n.nodes) values.push_back(nd.output);
+  for (const sema::Node& nd : n.nodes) {
+    values.push_back(nd.output);
+    auto extra = attentionScratch(n, nd);
+    if (!extra) return false;
+    total += *extra;
+  }
   for (int v : values) {
     auto e = sampleElements(n.values[static_cast<size_t>(v)]);
     if (!e) return false;

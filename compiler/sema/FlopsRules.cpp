@@ -35,6 +35,20 @@ std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const 
   return times(times(times(times(std::optional<int64_t>(t), g), u), perGate), 2);
 }
 
+// multi_head_attention per sample of T steps of width D: the input and output projections (2 T D (3D + D)), the
+// scores q k^T and the weighted sum P v (2 T T D each) and the softmax (3 per score, heads * T * T).
+std::optional<int64_t> attentionFlops(const std::vector<const Type*>& in, const Type&, const Node& n) {
+  const Type& x = *in[0];
+  if (x.shape.unknownRank || x.shape.rank() != 3 || !x.shape.dims[1].isConst()) return std::nullopt;
+  const int64_t t = x.shape.dims[1].value, d = n.intAttr("dim"), h = n.intAttr("heads", 1);
+  std::optional<int64_t> proj = times(times(times(std::optional<int64_t>(t), d), 4 * d), 2);
+  std::optional<int64_t> mix = times(times(times(std::optional<int64_t>(t), t), d), 4);
+  std::optional<int64_t> soft = times(times(times(std::optional<int64_t>(t), t), h), 3);
+  int64_t r;
+  if (!proj || !mix || !soft || !addChecked(*proj, *mix, r) || !addChecked(r, *soft, r)) return std::nullopt;
+  return r;
+}
+
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n) {
   const Type& x = *in[0];
   if (x.shape.unknownRank || x.shape.rank() < 3 || !x.shape.dims[1].isConst()) return std::nullopt;

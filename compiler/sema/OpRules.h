@@ -24,6 +24,8 @@ void unsqueeze(ShapeCtx&);
 void add(ShapeCtx&);
 void concat(ShapeCtx&);
 void embedding(ShapeCtx&);
+void attention(ShapeCtx&);     // multi_head_attention: [N, T, dim] -> [N, T, dim]
+void positional(ShapeCtx&);    // positional_embedding: [N, T, dim], T <= max_len
 void upsample(ShapeCtx&);
 void reorg(ShapeCtx&);        // darknet's space-to-depth; `extra: k` flattens and appends k zeros
 // Pipeline (one sample, no batch dim).
@@ -51,12 +53,15 @@ std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's wi
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
+std::vector<ParamDesc> attentionParams(const Type& in, const Node& n);   // torch.nn.MultiheadAttention
+std::vector<ParamDesc> positionalParams(const Type& in, const Node& n);  // [max_len, dim]
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh
 // Gates of a recurrent layer: 1 (rnn), 3 (gru: r, z, n), 4 (lstm: i, f, g, o).
 int64_t recurrentGates(const Node& n);
 
 // FLOPs per sample.
 std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> attentionFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> poolFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);

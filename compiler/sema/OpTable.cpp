@@ -159,9 +159,12 @@ std::vector<OpInfo> build() {
                .flops = normFlops, .doc = "batch normalisation over the channel axis", .normalization = true,
                .batchStatistics = true});
   t.push_back({.name = "layer_norm", .category = LAYER,
-               .attrs = {{.name = "eps", .type = AttrType::Float}},
+               .attrs = {{.name = "eps", .type = AttrType::Float}, {.name = "axes", .type = AttrType::Int}},
                .shape = layerNorm, .kind = SemKind::Real, .params = layerNormParams, .opcode = DLS_OP_LAYER_NORM,
-               .flops = normFlops, .doc = "layer normalisation over the last axis", .normalization = true});
+               .flops = normFlops,
+               .doc = "layer normalisation over the last `axes` axes together (torch.nn.LayerNorm with normalized_shape "
+                      "their sizes; weight and bias have that shape)",
+               .normalization = true});
   t.push_back({.name = "dropout", .category = LAYER,
                .attrs = {{.name = "p", .type = AttrType::Float, .positional = 0}},
                .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation",
@@ -171,6 +174,27 @@ std::vector<OpInfo> build() {
                          {.name = "dim", .type = AttrType::Int, .min = 1, .positional = 1}},
                .shape = embedding, .kind = SemKind::Real, .params = embeddingParams, .opcode = DLS_OP_EMBEDDING,
                .flops = noFlops, .doc = "table lookup: integer indices -> vectors", .hasWeights = true});
+  t.push_back({.name = "multi_head_attention", .category = LAYER,
+               .attrs = {{.name = "heads", .type = AttrType::Int, .positional = 0},
+                         {.name = "dim", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 1},
+                         {.name = "causal", .type = AttrType::Bool},
+                         {.name = "dropout", .type = AttrType::Float},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         init()},
+               .shape = attention, .kind = SemKind::Real, .params = attentionParams, .opcode = DLS_OP_MULTI_HEAD_ATTENTION,
+               .flops = attentionFlops,
+               .doc = "multi-head self-attention over [N, T, dim] as torch.nn.MultiheadAttention(dim, heads, dropout, "
+                      "bias, batch_first=True): parameters in_proj_weight [3*dim, dim], out_proj.weight [dim, dim], "
+                      "in_proj_bias, out_proj.bias; `causal: true` masks every later step (torch's attn_mask "
+                      "triu(-inf, 1)); `dropout` on the attention weights in training",
+               .matmul = true, .hasWeights = true, .attention = true});
+  t.push_back({.name = "positional_embedding", .category = LAYER,
+               .attrs = {{.name = "max_len", .type = AttrType::Int, .min = 1, .max = 1 << 24, .positional = 0}},
+               .shape = positional, .kind = SemKind::Real, .params = positionalParams,
+               .opcode = DLS_OP_POSITIONAL_EMBEDDING, .flops = elementFlops,
+               .doc = "adds a learned vector per position to [N, T, dim]: y[n, t] = x[n, t] + weight[t], weight "
+                      "[max_len, dim] initialised N(0, 1) as torch.nn.Embedding; T must be at most `max_len`",
+               .hasWeights = true});
   // Recurrent layers over [N, time, features], torch.nn's cells and parameter layout (sema/ParamRules.cpp).
   auto recurrentAttrs = [](std::vector<AttrSpec> extra) {
     std::vector<AttrSpec> a = {{.name = "units", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 0}};

@@ -139,6 +139,8 @@ struct OpInfo {
   bool pooling = false;        // a windowed pooling over the spatial axes
   bool spatial = false;        // reads the spatial axes of [N, C, H, W] (convolution, pooling)
   bool recurrent = false;      // a recurrence over the time axis of [N, T, F]
+  bool attention = false;      // mixes the steps of [N, T, F] by learned attention weights (a sequence model
+                               // trained, like a recurrent one, with clipped gradients)
   bool passThrough = false;    // moves, reshapes or drops elements without computing new values
   // Optimizers:
   bool adaptive = false;       // per-parameter step sizes from gradient moments (an `eps` guards the division)

@@ -69,16 +69,44 @@ std::vector<ParamDesc> normParams(const Type& in, const Node&) {
           {"running_var", shape({c}), ParamRole::RunningVar, false, InitKind::Ones}};
 }
 
-std::vector<ParamDesc> layerNormParams(const Type& in, const Node&) {
-  int64_t d = lastDim(in);
-  return {{"weight", shape({d}), ParamRole::Gamma, true, InitKind::Ones},
-          {"bias", shape({d}), ParamRole::Beta, true, InitKind::Zeros}};
+// torch.nn.LayerNorm(normalized_shape): weight and bias shaped as the last `axes` axes.
+std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n) {
+  const int64_t axes = n.intAttr("axes", 1);
+  Shape s;
+  const size_t rank = in.shape.unknownRank ? 0 : in.shape.rank();
+  for (int64_t k = 0; k < axes; ++k) {
+    const size_t i = rank >= static_cast<size_t>(axes) ? rank - static_cast<size_t>(axes) + static_cast<size_t>(k) : rank;
+    s.dims.push_back(i < rank && in.shape.dims[i].isConst() ? in.shape.dims[i] : Dim::unknown());
+  }
+  return {{"weight", s, ParamRole::Gamma, true, InitKind::Ones}, {"bias", s, ParamRole::Beta, true, InitKind::Zeros}};
 }
 
 std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {
   // nn.Embedding: N(0, 1).
   return {{"weight", shape({n.intAttr("vocab"), n.intAttr("dim")}), ParamRole::Embedding, true, InitKind::Normal, 0, 1,
            n.intAttr("vocab"), n.intAttr("dim")}};
+}
+
+// torch.nn.MultiheadAttention(dim, heads, bias): in_proj_weight [3*dim, dim] Xavier-uniform (over the whole
+// [3*dim, dim]: U(-l, l), l = sqrt(6 / (4 dim))), out_proj.weight [dim, dim] nn.Linear's default, both biases
+// zero. Declared weights first, then the biases (ops.def MULTI_HEAD_ATTENTION's operand order).
+std::vector<ParamDesc> attentionParams(const Type&, const Node& n) {
+  const int64_t d = n.intAttr("dim");
+  const double bound = d > 0 ? std::sqrt(6.0 / static_cast<double>(4 * d)) : 0.0;
+  std::vector<ParamDesc> p;
+  p.push_back({"in_proj_weight", shape({3 * d, d}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, d, 3 * d});
+  p.push_back({"out_proj.weight", shape({d, d}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, d, d});
+  if (n.boolAttr("bias", true)) {
+    p.push_back({"in_proj_bias", shape({3 * d}), ParamRole::Bias, true, InitKind::Zeros, 0, 0, d, 3 * d});
+    p.push_back({"out_proj.bias", shape({d}), ParamRole::Bias, true, InitKind::Zeros, 0, 0, d, d});
+  }
+  return p;
+}
+
+// A learned positional table [max_len, dim], initialised as torch.nn.Embedding's: N(0, 1).
+std::vector<ParamDesc> positionalParams(const Type& in, const Node& n) {
+  const int64_t d = lastDim(in), l = n.intAttr("max_len");
+  return {{"weight", shape({l, d}), ParamRole::Embedding, true, InitKind::Normal, 0, 1, l, d}};
 }
 
 // rnn, gru, lstm in torch.nn's layout: weight_ih [G*units, features], weight_hh [G*units, units] and two

@@ -225,9 +225,20 @@ void batchNorm(ShapeCtx& c) {
   c.out = outLike(x);
 }
 
+// layer_norm over the last `axes` axes together (torch.nn.LayerNorm's normalized_shape); never the batch axis.
 void layerNorm(ShapeCtx& c) {
   if (!needFloat(c)) return;
-  c.out = outLike(*c.in[0]);
+  const Type& x = *c.in[0];
+  const int64_t axes = c.i("axes", 1);
+  if (!x.shape.unknownRank && axes >= static_cast<int64_t>(x.shape.rank())) {
+    c.fail(Code::E0212,
+           fmt::format("argument `axes` of `{}` must be below the input's rank {} (the batch axis is never normalised), found {}",
+                       c.op.name, x.shape.rank(), axes),
+           fmt::format("{} has {} axes after the batch", x.brief(), x.shape.rank() - 1),
+           fmt::format("use `axes: {}` at most", static_cast<int64_t>(x.shape.rank()) - 1), {});
+    return;
+  }
+  c.out = outLike(x);
 }
 
 void flatten(ShapeCtx& c) {
@@ -444,6 +455,57 @@ void embedding(ShapeCtx& c) {
   c.out.kind = SemKind::Real;
   c.out.classes = 0;
   c.out.shape.dims.push_back(Dim::constant(c.i("dim")));
+}
+
+// multi_head_attention over [N, time, dim]: the output has the input's shape. `dim` is the model width
+// (torch.nn.MultiheadAttention's embed_dim): the input's last axis, divisible by `heads`.
+void attention(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 3, "a [N, time, dim] sequence",
+                "embed token indices with `embedding(vocab, dim)`, or give the samples a time axis in the pipeline"))
+    return;
+  const int64_t heads = c.i("heads", 1), dim = c.i("dim");
+  if (dim % heads != 0) {
+    c.fail(Code::E0212,
+           fmt::format("argument `heads` of `{}` must divide `dim` ({}), found {}", c.op.name, dim, heads),
+           fmt::format("{} is not a multiple of {} heads", dim, heads),
+           fmt::format("each head gets dim / heads features: choose heads among the divisors of {}", dim), {});
+    return;
+  }
+  c.out = outLike(x);
+  if (x.shape.unknownRank) {
+    c.out.shape = Shape{{Dim::unknown(), Dim::unknown(), Dim::constant(dim)}};
+    return;
+  }
+  const Dim& t = x.shape.dims[1];
+  if (t.isConst() && t.value < 1) {
+    c.fail(Code::E0207, fmt::format("`{}` needs at least one time step, but its input is {}", c.op.name, x.brief()),
+           "no time steps");
+    return;
+  }
+  const Dim& d = x.shape.dims[2];
+  if (d.isConst() && d.value != dim) {
+    c.fail(Code::E0208, fmt::format("`{}` declares {} input features, but its input has {}", c.op.name, dim, d.value),
+           fmt::format("declared `dim: {}`", dim), fmt::format("use `dim: {}`, or project the input with `dense({})` first", d.value, dim));
+    return;
+  }
+}
+
+// positional_embedding over [N, time, dim]: adds a learned vector per position; at most `max_len` steps.
+void positional(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 3, "a [N, time, dim] sequence", "embed token indices with `embedding(vocab, dim)` first")) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const int64_t maxLen = c.i("max_len");
+  const Dim& t = x.shape.dims[1];
+  if (t.isConst() && t.value > maxLen)
+    c.fail(Code::E0207,
+           fmt::format("`{}` expects at most {} time steps (`max_len`), but its input is {}", c.op.name, maxLen, x.brief()),
+           fmt::format("{} steps, {} positions", t.value, maxLen),
+           fmt::format("use `max_len: {}` or more, or shorter sequences", t.value));
 }
 
 void upsample(ShapeCtx& c) {

@@ -124,10 +124,16 @@ void decode_op(const dls_rt* rt, Op& op) {
         if (T[i].numel != d.cols) bad("gamma, beta and running statistics must have C elements");
       if (T[5].numel != T[0].numel) bad("output shape differs from input");
       break;
-    case DLS_OP_LAYER_NORM:
-      d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;
-      if (T[1].numel != d.cols || T[2].numel != d.cols) bad("gamma and beta must match the last axis");
+    case DLS_OP_LAYER_NORM: {
+      const int axes = int(op.attrs[1]);
+      if (axes >= T[0].rank) bad(fmt::format("axes {} must leave the batch axis of {} out", axes, shape_str(T[0])));
+      d.cols = 1;
+      for (int k = T[0].rank - axes; k < T[0].rank; ++k) d.cols *= T[0].dims[k];
+      d.rows = T[0].numel / d.cols;
+      if (T[1].numel != d.cols || T[2].numel != d.cols)
+        bad(fmt::format("gamma and beta must have the {} elements of the last {} axes", d.cols, axes));
       break;
+    }
     case DLS_OP_DROPOUT:
     case DLS_OP_LEAKY_RELU:
     case DLS_OP_RELU:
@@ -190,6 +196,34 @@ void decode_op(const dls_rt* rt, Op& op) {
         bad(last != 0 ? fmt::format("output {} should be [{}, {}]", shape_str(y), x.dims[0], U)
                       : fmt::format("output {} should be [{}, {}, {}]", shape_str(y), x.dims[0], x.dims[1], U));
       d.rows = x.dims[0], d.cols = U;
+      break;
+    }
+    case DLS_OP_MULTI_HEAD_ATTENTION: {
+      // x[N,T,D], w_in[3D,D], w_out[D,D], b_in[3D], b_out[D] (both or neither), y[N,T,D] (ops.def).
+      const dls_tensor_desc &x = T[0], &wi = T[1], &wo = T[2], &y = T[5];
+      if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
+        bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));
+      const int64_t D = x.dims[2], H = (int64_t)op.attrs[0];
+      if (D % H) bad(fmt::format("heads {} do not divide the width {}", H, D));
+      if (wi.rank != 2 || wi.dims[0] != 3 * D || wi.dims[1] != D)
+        bad(fmt::format("in_proj_weight {} should be [{}, {}]", shape_str(wi), 3 * D, D));
+      if (wo.rank != 2 || wo.dims[0] != D || wo.dims[1] != D)
+        bad(fmt::format("out_proj.weight {} should be [{}, {}]", shape_str(wo), D, D));
+      if ((T[3].id >= 0) != (T[4].id >= 0)) bad("in_proj_bias and out_proj.bias must both be given or both be -1");
+      if (T[3].id >= 0 && T[3].numel != 3 * D) bad(fmt::format("in_proj_bias {} should have {} elements", shape_str(T[3]), 3 * D));
+      if (T[4].id >= 0 && T[4].numel != D) bad(fmt::format("out_proj.bias {} should have {} elements", shape_str(T[4]), D));
+      if (y.rank != 3 || y.dims[0] != x.dims[0] || y.dims[1] != x.dims[1] || y.dims[2] != D)
+        bad(fmt::format("output {} should be {}", shape_str(y), shape_str(x)));
+      d.rows = x.dims[0] * x.dims[1], d.cols = D;
+      break;
+    }
+    case DLS_OP_POSITIONAL_EMBEDDING: {
+      const dls_tensor_desc &x = T[0], &w = T[1], &y = T[2];
+      if (x.rank != 3) bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));
+      if (w.rank != 2 || w.dims[1] != x.dims[2] || w.dims[0] < x.dims[1])
+        bad(fmt::format("table {} should be [L, {}] with L >= {} steps", shape_str(w), x.dims[2], x.dims[1]));
+      if (y.numel != x.numel) bad("input and output sizes differ");
+      d.rows = x.dims[0], d.cols = x.dims[1] * x.dims[2];
       break;
     }
     case DLS_OP_EMBEDDING:

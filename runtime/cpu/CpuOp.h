@@ -91,6 +91,11 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpSta
 // RNN, GRU, LSTM forward and backward through time (CpuRecurrent.cpp).
 void recurrent_fwd(Ctx& c, const dls_op_desc& op, OpState& st);
 void recurrent_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
+// Multi-head attention and the positional embedding (CpuAttention.cpp).
+void attention_fwd(Ctx& c, const dls_op_desc& op, OpState& st);
+void attention_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
+void positional_fwd(Ctx& c, const dls_op_desc& op, OpState& st);
+void positional_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 bool build_loss_forward(const dls_op_desc& op, OpState& st);
 bool build_loss_backward(const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 // Host <-> arena copy of a whole channels-last tensor, transposed so the host sees NCHW (CpuOps.cpp).

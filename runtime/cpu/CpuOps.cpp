@@ -1355,6 +1355,8 @@ void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
     case DLS_OP_LOCAL: local_fwd(c, op, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_fwd(c, op, st); break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_fwd(c, op, st); break;
+    case DLS_OP_MULTI_HEAD_ATTENTION: attention_fwd(c, op, st); break;
+    case DLS_OP_POSITIONAL_EMBEDDING: positional_fwd(c, op, st); break;
     default: misc_fwd(op, st); break;
   }
 }
@@ -1415,6 +1417,8 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState
     case DLS_OP_LOCAL: local_bwd(c, g, f, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_bwd(c, g, f, st); break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_bwd(c, g, f, st); break;
+    case DLS_OP_MULTI_HEAD_ATTENTION: attention_bwd(c, g, f, st); break;
+    case DLS_OP_POSITIONAL_EMBEDDING: positional_bwd(c, g, f, st); break;
     default: misc_bwd(g, f, st); break;
   }
 }

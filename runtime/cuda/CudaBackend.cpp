@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -387,6 +388,110 @@ void bn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
       g.dparams[1].id >= 0 ? g.dparams[1].data : st.bufs[2], g.fwd->attrs[0], f.bufs[0], f.bufs[1]));
 }
 
+// ---- multi-head attention (ops.def MULTI_HEAD_ATTENTION): cuBLAS products, one strided batch over the heads
+// per sample; the op-owned buffers as CpuAttention.cpp's: bufs[0] qkv [N*T, 3D], [1] P [N, H, T, T], [2] o
+// [N*T, D], [3] dropout mask and [4] P after dropout (both [N, H, T, T], dropout > 0); the grad op's: [0] d(qkv),
+// [1] d(o), [2] d(P) [N, H, T, T].
+// Row-major C[M, N] = op(A) op(B), batched: C^T = op(B)^T op(A)^T in cuBLAS's column-major terms.
+void rgemm(cublasHandle_t h, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           long long sA, const float* B, int64_t ldb, long long sB, float beta, float* C, int64_t ldc, long long sC,
+           int64_t batch = 1) {
+  BLAS(cublasSgemmStridedBatched(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M), int(K),
+                                 &alpha, B, int(ldb), sB, A, int(lda), sA, &beta, C, int(ldc), sC, int(batch)));
+}
+struct AttnDims {
+  int64_t N, T, D, H, E;
+  float scale, p;
+  bool causal;
+};
+AttnDims attn_dims(const dls_op_desc& op) {
+  const auto& T = op.tensors;
+  AttnDims d{T[0].dims[0], T[0].dims[1], T[0].dims[2], int64_t(op.attrs[0]), 0, 1.f, float(op.attrs[2]), op.attrs[1] != 0};
+  d.E = d.D / d.H;
+  d.scale = 1.f / std::sqrt(float(d.E));
+  return d;
+}
+void attn_create(const dls_op_desc& op, Op& st) {
+  const AttnDims a = attn_dims(op);
+  const size_t NT = size_t(a.N * a.T), NHTT = size_t(a.N * a.H * a.T * a.T);
+  st.buf(NT * 3 * size_t(a.D));
+  st.buf(NHTT);
+  st.buf(NT * size_t(a.D));
+  if (a.p > 0) st.buf(NHTT), st.buf(NHTT);
+}
+void attn_fwd(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
+  const auto& T = op.tensors;
+  const AttnDims a = attn_dims(op);
+  const int64_t D3 = 3 * a.D, TT = a.T * a.T;
+  float* qkv = static_cast<float*>(st.bufs[0]);
+  float* P = static_cast<float*>(st.bufs[1]);
+  float* o = static_cast<float*>(st.bufs[2]);
+  const bool drop = s.training && a.p > 0;
+  rgemm(c.blas, false, true, a.N * a.T, D3, a.D, 1.f, fp(T[0]), a.D, 0, fp(T[1]), a.D, 0, 0.f, qkv, D3, 0);
+  if (T[3].id >= 0) add_rows(c.s, qkv, fp(T[3]), qkv, a.N * a.T, D3);
+  for (int64_t n = 0; n < a.N; ++n) {
+    const float* q = qkv + n * a.T * D3;
+    rgemm(c.blas, false, true, a.T, a.T, a.E, a.scale, q, D3, a.E, q + a.D, D3, a.E, 0.f, P + n * a.H * TT, a.T, TT, a.H);
+  }
+  float* mask = drop ? static_cast<float*>(st.bufs[3]) : nullptr;
+  float* pd = drop ? static_cast<float*>(st.bufs[4]) : nullptr;
+  attn_softmax(c.s, c.scal, uint64_t(op.id), a.p, drop, a.causal, P, mask, pd, a.N * a.H * a.T, a.T);
+  const float* W = drop ? pd : P;
+  for (int64_t n = 0; n < a.N; ++n) {
+    const float* v = qkv + n * a.T * D3 + 2 * a.D;
+    rgemm(c.blas, false, false, a.T, a.E, a.T, 1.f, W + n * a.H * TT, a.T, TT, v, D3, a.E, 0.f, o + n * a.T * a.D, a.D,
+          a.E, a.H);
+  }
+  rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, o, a.D, 0, fp(T[2]), a.D, 0, 0.f, fp(T[5]), a.D, 0);
+  if (T[4].id >= 0) add_rows(c.s, fp(T[5]), fp(T[4]), fp(T[5]), a.N * a.T, a.D);
+}
+void attn_create_grad(const dls_grad_op_desc& g, Op& st) {
+  const AttnDims a = attn_dims(*g.fwd);
+  const size_t NT = size_t(a.N * a.T);
+  st.buf(NT * 3 * size_t(a.D));
+  st.buf(NT * size_t(a.D));
+  st.buf(size_t(a.N * a.H * a.T * a.T));
+}
+void attn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  const dls_op_desc& op = *g.fwd;
+  const auto& T = op.tensors;
+  const AttnDims a = attn_dims(op);
+  const int64_t D3 = 3 * a.D, TT = a.T * a.T, NT = a.N * a.T;
+  const float* qkv = static_cast<const float*>(f.bufs[0]);
+  const float* P = static_cast<const float*>(f.bufs[1]);
+  const float* o = static_cast<const float*>(f.bufs[2]);
+  const float* mask = a.p > 0 ? static_cast<const float*>(f.bufs[3]) : nullptr;
+  const float* W = a.p > 0 ? static_cast<const float*>(f.bufs[4]) : P;
+  float* dqkv = static_cast<float*>(st.bufs[0]);
+  float* dO = static_cast<float*>(st.bufs[1]);
+  float* dP = static_cast<float*>(st.bufs[2]);
+  const float* dy = fp(g.dout);
+  rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dy, a.D, 0, fp(T[2]), a.D, 0, 0.f, dO, a.D, 0);
+  if (g.dparams[1].id >= 0) rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dy, a.D, 0, o, a.D, 0, 0.f, fp(g.dparams[1]), a.D, 0);
+  if (T[4].id >= 0 && g.dparams[3].id >= 0) col_sum(c.s, dy, fp(g.dparams[3]), NT, a.D);
+  for (int64_t n = 0; n < a.N; ++n) {
+    const float* v = qkv + n * a.T * D3 + 2 * a.D;
+    const float* dOn = dO + n * a.T * a.D;
+    float* dv = dqkv + n * a.T * D3 + 2 * a.D;
+    // d(v) = P'^T d(o); d(P') = d(o) v^T
+    rgemm(c.blas, true, false, a.T, a.E, a.T, 1.f, W + n * a.H * TT, a.T, TT, dOn, a.D, a.E, 0.f, dv, D3, a.E, a.H);
+    rgemm(c.blas, false, true, a.T, a.T, a.E, 1.f, dOn, a.D, a.E, v, D3, a.E, 0.f, dP + n * a.H * TT, a.T, TT, a.H);
+  }
+  attn_softmax_bwd(c.s, P, mask, dP, a.N * a.H * a.T, a.T, a.scale);
+  for (int64_t n = 0; n < a.N; ++n) {
+    const float* q = qkv + n * a.T * D3;
+    float* dq = dqkv + n * a.T * D3;
+    const float* dS = dP + n * a.H * TT;
+    // d(q) = d(s) k; d(k) = d(s)^T q
+    rgemm(c.blas, false, false, a.T, a.E, a.T, 1.f, dS, a.T, TT, q + a.D, D3, a.E, 0.f, dq, D3, a.E, a.H);
+    rgemm(c.blas, true, false, a.T, a.E, a.T, 1.f, dS, a.T, TT, q, D3, a.E, 0.f, dq + a.D, D3, a.E, a.H);
+  }
+  if (float* dx = din(g, 0))
+    rgemm(c.blas, false, false, NT, a.D, D3, 1.f, dqkv, D3, 0, fp(T[1]), a.D, 0, acc_bit(g, 0) ? 1.f : 0.f, dx, a.D, 0);
+  if (g.dparams[0].id >= 0) rgemm(c.blas, true, false, D3, a.D, NT, 1.f, dqkv, D3, 0, fp(T[0]), a.D, 0, 0.f, fp(g.dparams[0]), a.D, 0);
+  if (T[3].id >= 0 && g.dparams[2].id >= 0) col_sum(c.s, dqkv, fp(g.dparams[2]), NT, D3);
+}
+
 int act_of(int opcode) {
   switch (opcode) {
     case DLS_OP_RELU: return ACT_RELU;
@@ -413,6 +518,8 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_DROPOUT: st.buf(size_t(T[0].numel)); break;           // mask
     case DLS_OP_LAYER_NORM: st.buf(size_t(2 * op.rows)); break;       // mean, rstd per row
     case DLS_OP_CROSS_ENTROPY: st.buf(size_t(op.rows * op.cols)); break;  // softmax for the backward
+    case DLS_OP_MULTI_HEAD_ATTENTION: attn_create(op, st); break;
+    case DLS_OP_POSITIONAL_EMBEDDING: break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
       st.rec = recurrent_create(c.dnn, c.tf32, op);
       grow_conv_workspace(c, recurrent_workspace(*st.rec));
@@ -497,6 +604,10 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
       recurrent_fwd(c.dnn, c.s, op, *st.rec, c.conv_ws, c.conv_ws_bytes);
       return;
+    case DLS_OP_MULTI_HEAD_ATTENTION: attn_fwd(c, op, st, s); return;
+    case DLS_OP_POSITIONAL_EMBEDDING:  // y[n] = x[n] + the table's first T rows
+      add_rows(c.s, fp(T[0]), fp(T[1]), fp(T[2]), T[0].dims[0], T[0].dims[1] * T[0].dims[2]);
+      return;
     case DLS_OP_UPSAMPLE:
       upsample_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
       return;
@@ -512,6 +623,7 @@ void create_grad(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   st.opcode = g.fwd->opcode;
   if (st.opcode == DLS_OP_CONV2D) conv_create_bwd(c, g, f, st);
   if (f.rec) recurrent_create_grad(g, *f.rec);
+  if (st.opcode == DLS_OP_MULTI_HEAD_ATTENTION) attn_create_grad(g, st);
   if (st.opcode == DLS_OP_BATCH_NORM) {
     const int64_t C = g.fwd->tensors[0].dims[1];
     st.buf(din(g, 0) ? 1 : size_t(g.fwd->tensors[0].numel));  // scratch d(x) when not needed
@@ -607,6 +719,19 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
       recurrent_bwd(c.dnn, c.s, g, *f.rec, c.conv_ws, c.conv_ws_bytes);
       return;
+    case DLS_OP_MULTI_HEAD_ATTENTION: attn_bwd(c, g, f, st); return;
+    case DLS_OP_POSITIONAL_EMBEDDING: {
+      const int64_t N = T[0].dims[0], per = T[0].dims[1] * T[0].dims[2];
+      if (dx) {
+        if (acc) binary(c.s, 2, dy, nullptr, dx, T[0].numel, true);
+        else if (dx != dy) CK(cudaMemcpyAsync(dx, dy, size_t(T[0].numel) * 4, cudaMemcpyDeviceToDevice, c.s));
+      }
+      if (g.dparams[0].id >= 0) {
+        col_sum(c.s, dy, fp(g.dparams[0]), N, per);
+        if (T[1].numel > per) CK(cudaMemsetAsync(fp(g.dparams[0]) + per, 0, size_t(T[1].numel - per) * 4, c.s));
+      }
+      return;
+    }
     case DLS_OP_UPSAMPLE:
       if (dx) upsample_bwd(c.s, dy, dx, T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
       return;

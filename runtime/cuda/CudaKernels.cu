@@ -533,6 +533,62 @@ __global__ void k_clip_end(int kind, float threshold, double* stats, const float
   stats[2] += 1.0;
 }
 
+// ---- attention (DLS_OP_MULTI_HEAD_ATTENTION): one thread per row of T scores ----
+__global__ void k_attn_softmax(const DevScalars* sc, uint64_t op, float p, bool drop, bool causal, float* P, float* mask,
+                               float* pd, int64_t rows, int64_t T) {
+  const uint64_t key = drop ? hash3(sc->seed, (uint64_t)sc->step, op) : 0;
+  const float keep = 1.f / (1.f - p);
+  GRID_LOOP(r, rows) {
+    float* row = P + r * T;
+    const int64_t i = r % T, len = causal ? i + 1 : T;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; ++j) mx = fmaxf(mx, row[j]);
+    float sum = 0;
+    for (int64_t j = 0; j < len; ++j) sum += row[j] = expf(row[j] - mx);
+    const float inv = 1.f / sum;
+    for (int64_t j = 0; j < T; ++j) {
+      const float v = j < len ? row[j] * inv : 0.f;
+      row[j] = v;
+      if (drop) {
+        const int64_t e = r * T + j;
+        const float m = u01(mix64(key ^ (uint64_t)e * 0x9e3779b97f4a7c15ull)) >= p ? keep : 0.f;
+        mask[e] = m;
+        pd[e] = v * m;
+      }
+    }
+  }
+}
+__global__ void k_attn_softmax_bwd(const float* P, const float* mask, float* dP, int64_t rows, int64_t T, float scale) {
+  GRID_LOOP(r, rows) {
+    float* d = dP + r * T;
+    const float* pr = P + r * T;
+    const float* mr = mask ? mask + r * T : nullptr;
+    float dot = 0;
+    for (int64_t j = 0; j < T; ++j) {
+      if (mr) d[j] *= mr[j];
+      dot += d[j] * pr[j];
+    }
+    for (int64_t j = 0; j < T; ++j) d[j] = pr[j] * (d[j] - dot) * scale;
+  }
+}
+__global__ void k_add_rows(const float* x, const float* b, float* y, int64_t R, int64_t C) {
+  GRID_LOOP(i, R * C) y[i] = x[i] + b[i % C];
+}
+
+}  // namespace
+
+void attn_softmax(cudaStream_t s, const DevScalars* sc, uint64_t op, float p, bool drop, bool causal, float* P,
+                  float* mask, float* pd, int64_t rows, int64_t T) {
+  k_attn_softmax<<<blocks(rows), kThreads, 0, s>>>(sc, op, p, drop, causal, P, mask, pd, rows, T);
+}
+void attn_softmax_bwd(cudaStream_t s, const float* P, const float* mask, float* dP, int64_t rows, int64_t T, float scale) {
+  k_attn_softmax_bwd<<<blocks(rows), kThreads, 0, s>>>(P, mask, dP, rows, T, scale);
+}
+void add_rows(cudaStream_t s, const float* x, const float* b, float* y, int64_t R, int64_t C) {
+  k_add_rows<<<blocks(R * C), kThreads, 0, s>>>(x, b, y, R, C);
+}
+
+namespace {
 }  // namespace
 
 void clip_grads(cudaStream_t s, int kind, float threshold, float* const* grads, const int64_t* numels, int n,

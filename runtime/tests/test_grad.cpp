@@ -491,3 +491,29 @@ TEST_CASE("recurrent op descriptions that do not fit are R0504 errors", "[grad]"
   CHECK(attempt(DLS_OP_RNN, {x, wi, wh, b, b}, {0, 0, 0}).second.find("expects 6 tensors") != std::string::npos);
   CHECK(attempt(DLS_OP_GRU, {t(2, 2, 12), wi, wh, b, b, y}, {1, 0}).second.find("not a sequence") != std::string::npos);
 }
+
+TEST_CASE("multi_head_attention backward: heads, causal, dropout, without biases, an accumulated d(input)", "[grad]") {
+  // ops.def MULTI_HEAD_ATTENTION: x [N, T, D], w_in [3D, D], w_out [D, D], b_in [3D], b_out [D], y; heads, causal,
+  // dropout.
+  for (double causal : {0.0, 1.0}) {
+    GradCheck c(2);
+    c.input({2, 5, 6}), c.weight({18, 6}, -0.5, 0.5), c.weight({6, 6}, -0.5, 0.5), c.weight({18}), c.weight({6}),
+        c.plain({2, 5, 6});
+    c.run(DLS_OP_MULTI_HEAD_ATTENTION, {3, causal, 0}, 5, false);
+  }
+  {  // dropout: the mask is the same function of (seed, step, op) in every forward of the check
+    GradCheck c(2);
+    c.input({2, 4, 4}), c.weight({12, 4}, -0.5, 0.5), c.weight({4, 4}, -0.5, 0.5), c.weight({12}), c.weight({4}),
+        c.plain({2, 4, 4});
+    c.run(DLS_OP_MULTI_HEAD_ATTENTION, {2, 1, 0.3}, 5, false);
+  }
+  GradCheck c(3);
+  c.input({3, 4, 4}), c.weight({12, 4}, -0.5, 0.5), c.weight({4, 4}, -0.5, 0.5), c.none(), c.none(), c.plain({3, 4, 4});
+  c.run(DLS_OP_MULTI_HEAD_ATTENTION, {1, 1, 0}, 5, false, 3e-2, 1u);
+}
+
+TEST_CASE("positional_embedding backward: d(input) and the table's rows, unused rows zero", "[grad]") {
+  GradCheck c(3);
+  c.input({3, 4, 5}), c.weight({6, 5}), c.plain({3, 4, 5});
+  c.run(DLS_OP_POSITIONAL_EMBEDDING, {}, 2, false, 3e-2, 1u);
+}

@@ -119,7 +119,8 @@ Options parse(int argc, char** argv) {
 }
 
 // bench: `steps` training steps (after `warmup` untimed ones) on 8 random batches already in memory
-// (inputs ~ N(0, 1) of the declared input shape, class labels uniform in [0, C) or targets ~ U(0, 1)), as
+// (inputs ~ N(0, 1) of the declared input shape, or for an i32 input, token indices uniform over the rows of the
+// smallest embedding table that reads it; class labels uniform in [0, C) or targets ~ U(0, 1)), as
 // bench/cpu/torch_cpu_anchor.py measures PyTorch. Prints {"program", "batch", "steps", "img_per_s"}.
 int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   if (rt->io_input < 0 || rt->io_labels < 0 || rt->io_output < 0 || rt->io_loss < 0)
@@ -131,9 +132,13 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   const int64_t C = std::max<int64_t>(1, out.d.numel / std::max<int64_t>(1, y.d.dtype == DLS_I32 ? y.d.numel : out.d.dims[0]));
   std::vector<Batch> batches(8);
   Rng rng(uint64_t(rt->seed) ^ 0x5eedull);
+  int64_t vocab = 0;  // an i32 input: the rows of the embedding tables that read it
+  for (const auto& op : rt->ops)
+    if (op->opcode == DLS_OP_EMBEDDING && op->tensors[0].id == rt->io_input)
+      vocab = vocab ? std::min(vocab, op->tensors[1].dims[0]) : op->tensors[1].dims[0];
   for (auto& b : batches) {
     b.x.resize(size_t(x.d.numel));
-    for (auto& v : b.x) v = float(rng.normal());
+    for (auto& v : b.x) v = x.d.dtype == DLS_I32 ? float(rng.below(uint64_t(std::max<int64_t>(1, vocab)))) : float(rng.normal());
     if (y.d.dtype == DLS_I32) {
       b.labels.resize(size_t(y.d.numel));  // B, or B x T per-step labels
       for (auto& l : b.labels) l = int32_t(rng.below(uint64_t(C)));

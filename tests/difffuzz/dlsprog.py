@@ -171,11 +171,13 @@ def bn_fwd(a, xs, p, training):
 
 
 def ln_params(a, s):
-    return [("weight", (s[-1],), True), ("bias", (s[-1],), True)]
+    shp = tuple(s[-a.get("axes", 1):])
+    return [("weight", shp, True), ("bias", shp, True)]
 
 
 def ln_fwd(a, xs, p, training):
-    return F.layer_norm(xs[0], (xs[0].shape[-1],), p["weight"], p["bias"], a.get("eps", 1e-5))
+    """torch.nn.LayerNorm(normalized_shape = the last `axes` axes' sizes)."""
+    return F.layer_norm(xs[0], tuple(xs[0].shape[-a.get("axes", 1):]), p["weight"], p["bias"], a.get("eps", 1e-5))
 
 
 def dropout_fwd(a, xs, p, training):
@@ -238,6 +240,40 @@ def rec_fwd(op):
             hs.append(h)
         return hs[-1] if a.get("output", "sequence") == "last" else torch.stack(hs, 1)
     return fwd
+
+
+def mha_params(a, s):
+    d = a["dim"]
+    ps = [("in_proj_weight", (3 * d, d), True), ("out_proj.weight", (d, d), True)]
+    if a.get("bias", True):
+        ps += [("in_proj_bias", (3 * d,), True), ("out_proj.bias", (d,), True)]
+    return ps
+
+
+def mha_fwd(a, xs, p, training):
+    """torch.nn.MultiheadAttention(dim, heads, dropout, bias, batch_first=True)'s forward with these parameters
+    (the functional form its forward calls), self-attention, attn_mask triu(-inf, 1) when causal."""
+    assert a.get("dropout", 0.0) == 0 or not training, "attention dropout has no deterministic PyTorch twin"
+    x = xs[0]
+    t = x.shape[1]
+    mask = None
+    if a.get("causal", False):
+        mask = torch.triu(torch.full((t, t), float("-inf")), 1)
+    q = x.transpose(0, 1)
+    y, _ = F.multi_head_attention_forward(
+        q, q, q, a["dim"], a["heads"], p["in_proj_weight"], p.get("in_proj_bias"), None, None, False,
+        a.get("dropout", 0.0), p["out_proj.weight"], p.get("out_proj.bias"), training=training, need_weights=False,
+        attn_mask=mask)
+    return y.transpose(0, 1)
+
+
+def pos_params(a, s):
+    return [("weight", (a["max_len"], s[-1]), True)]
+
+
+def pos_fwd(a, xs, p, training):
+    x = xs[0]
+    return x + p["weight"][: x.shape[1]]
 
 
 def upsample_fwd(a, xs, p, training):
@@ -310,6 +346,8 @@ OPS = {
     "rnn": (rec_params("rnn"), rec_fwd("rnn")),
     "gru": (rec_params("gru"), rec_fwd("gru")),
     "lstm": (rec_params("lstm"), rec_fwd("lstm")),
+    "multi_head_attention": (mha_params, mha_fwd),
+    "positional_embedding": (pos_params, pos_fwd),
     "upsample": (None, upsample_fwd),
     "reorg": (None, reorg_fwd),
     "local": (local_params, local_fwd),

@@ -4,7 +4,8 @@
 `dlspec build specs/mlp.dls`, `specs/lenet.dls` and tests/plan/specs/*.dls, then each executable's `step-check`
 runs forward and backward (no update) on a batch with given weights; PyTorch does the same. The loss and every
 parameter gradient must agree within 1e-4 relative. The sequence cases (recurrent layers, per-step dense and
-cross-entropy over [N, T, C]) compare against torch.nn's LSTM/GRU/RNN or a few lines of hand-written PyTorch.
+cross-entropy over [N, T, C]) compare against torch.nn's LSTM/GRU/RNN or a few lines of hand-written PyTorch; the
+transformer case against torch.nn.MultiheadAttention (batch_first, causal attn_mask) and torch.nn.LayerNorm.
 
 usage: compiled_step_check.py DLSPEC REPO WORKDIR
 """
@@ -163,6 +164,43 @@ def gru_reset_before():
     return m, params, torch.randn(8, 5, 6), torch.randint(0, 4, (8,))
 
 
+class Decoder(nn.Module):
+    """tests/plan/specs/transformer.dls: a positional table, pre-norm torch.nn.MultiheadAttention (2 heads,
+    batch_first, causal attn_mask) and a GELU MLP, both residual, and a Linear at every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.Parameter(torch.randn(7, 8))
+        self.ln1, self.ln2 = nn.LayerNorm(8), nn.LayerNorm(8)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        with torch.no_grad():  # torch's zero biases would leave their gradients' layout untested
+            self.attn.in_proj_bias.uniform_(-0.3, 0.3)
+            self.attn.out_proj.bias.uniform_(-0.3, 0.3)
+        self.fc1, self.fc2, self.out = nn.Linear(8, 16), nn.Linear(16, 8), nn.Linear(8, 5)
+
+    def forward(self, x):
+        t = x.shape[1]
+        mask = torch.triu(torch.full((t, t), float("-inf")), 1)
+        h = x + self.pos[:t]
+        q = self.ln1(h)
+        h = h + self.attn(q, q, q, attn_mask=mask, need_weights=False)[0]
+        h = h + self.fc2(F.gelu(self.fc1(self.ln2(h))))
+        return self.out(h)
+
+
+def transformer():
+    m = Decoder()
+    params = {"positional_embedding_1.weight": m.pos, "layer_norm_1.weight": m.ln1.weight,
+              "layer_norm_1.bias": m.ln1.bias, "multi_head_attention_1.in_proj_weight": m.attn.in_proj_weight,
+              "multi_head_attention_1.out_proj.weight": m.attn.out_proj.weight,
+              "multi_head_attention_1.in_proj_bias": m.attn.in_proj_bias,
+              "multi_head_attention_1.out_proj.bias": m.attn.out_proj.bias, "layer_norm_2.weight": m.ln2.weight,
+              "layer_norm_2.bias": m.ln2.bias, "dense_1.weight": m.fc1.weight, "dense_1.bias": m.fc1.bias,
+              "dense_2.weight": m.fc2.weight, "dense_2.bias": m.fc2.bias, "dense_3.weight": m.out.weight,
+              "dense_3.bias": m.out.bias}
+    return m, params, torch.randn(8, 6, 8), torch.randint(0, 5, (8, 6))
+
+
 class Reg(nn.Module):
     """tests/plan/specs/l1_regression.dls: a small regression network."""
 
@@ -219,7 +257,7 @@ def check_params(dlspec, repo, name, make, work, loss_fn=cross_entropy):
     return ok
 
 
-SPECS = {"sequence": "tests/plan/specs/sequence.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",
+SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan/specs/transformer.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",
          "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
          "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls"}
 
@@ -253,6 +291,7 @@ def main():
     ok &= check(sys.argv[1], sys.argv[2], "darknet_ops", darknet_ops, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "sequence", sequence, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "gru_reset_before", gru_reset_before, sys.argv[3])
+    ok &= check_params(sys.argv[1], sys.argv[2], "transformer", transformer, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "l1_regression", l1_regression, sys.argv[3], F.l1_loss)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

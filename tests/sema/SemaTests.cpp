@@ -233,6 +233,57 @@ TEST_CASE("the op table and dlspec/ops.def agree") {
   }
 }
 
+TEST_CASE("multi_head_attention and positional_embedding: shapes, parameters and FLOPs as torch.nn") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 16]) -> f32[N, 16, 32] {\n"
+                       "  h = x |> embedding(50, 32) |> positional_embedding(20)\n"
+                       "  return h |> multi_head_attention(4, 32, causal: true)\n}\n");
+  REQUIRE(a->ok);
+  const Network& n = *a->c.program->networks[0];
+  REQUIRE(n.params.size() == 6);
+  CHECK(n.params[1].name == "positional_embedding_1.weight");
+  CHECK(n.params[1].shape.str() == "[20, 32]");
+  CHECK(n.params[2].name == "multi_head_attention_1.in_proj_weight");
+  CHECK(n.params[2].shape.str() == "[96, 32]");
+  CHECK(n.params[3].name == "multi_head_attention_1.out_proj.weight");
+  CHECK(n.params[3].shape.str() == "[32, 32]");
+  CHECK(n.params[4].name == "multi_head_attention_1.in_proj_bias");
+  CHECK(n.params[5].name == "multi_head_attention_1.out_proj.bias");
+  NetworkSummary s = summarize(*a->c.program, n);
+  CHECK(s.params == 50 * 32 + 20 * 32 + 4 * 32 * 32 + 4 * 32);  // torch.nn.MultiheadAttention(32, 4): 4224
+  REQUIRE(s.rows.size() == 3);
+  // projections 2 T D 4D, scores and weighted sums 4 T T D, softmax 3 H T T
+  CHECK(s.rows[2].flops == std::optional<int64_t>(2 * 16 * 32 * 128 + 4 * 16 * 16 * 32 + 3 * 4 * 16 * 16));
+  auto noBias = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                            "  return x |> multi_head_attention(heads: 2, dim: 6, bias: false)\n}\n");
+  REQUIRE(noBias->ok);
+  CHECK(noBias->c.program->networks[0]->params.size() == 2);
+  auto heads = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                           "  return x |> multi_head_attention(heads: 4, dim: 6)\n}\n");
+  CHECK(hasCode(*heads, "E0212"));
+  auto dim = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 8] {\n"
+                         "  return x |> multi_head_attention(heads: 2, dim: 8)\n}\n");
+  CHECK(hasCode(*dim, "E0208"));
+  auto rank = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 6]) -> f32[N, 6] {\n"
+                          "  return x |> multi_head_attention(heads: 2, dim: 6)\n}\n");
+  CHECK(hasCode(*rank, "E0207"));
+  auto longer = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 9, 6]) -> f32[N, 9, 6] {\n"
+                            "  return x |> positional_embedding(8)\n}\n");
+  CHECK(hasCode(*longer, "E0207"));
+  auto drop = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                          "  return x |> multi_head_attention(heads: 2, dim: 6, dropout: 1.0)\n}\n");
+  CHECK(hasCode(*drop, "E0212"));
+}
+
+TEST_CASE("layer_norm over the last axes: torch.nn.LayerNorm's normalized_shape, never the batch axis") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 4, 5]) -> f32[N, 3, 4, 5] {\n"
+                       "  return x |> layer_norm(axes: 2)\n}\n");
+  REQUIRE(a->ok);
+  CHECK(a->c.program->networks[0]->params[0].shape.str() == "[4, 5]");
+  auto batch = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 4]) -> f32[N, 3, 4] {\n"
+                           "  return x |> layer_norm(axes: 3)\n}\n");
+  CHECK(hasCode(*batch, "E0212"));
+}
+
 TEST_CASE("conv1d: shapes, parameters and FLOPs as torch.nn.Conv1d") {
   auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 20]) -> f32[N, 6, 10] {\n"
                        "  return x |> conv1d(6, 3, stride: 2, pad: same, groups: 2)\n}\n");

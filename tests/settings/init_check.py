@@ -63,19 +63,28 @@ CASES = {  # initialiser -> (spelling, check(values, fan_in, fan_out) -> error o
 # weight tensor ([out, in, *kernel]: fan_in = in * kernel, fan_out = out * kernel); local is conv2d's window
 # with one filter bank per output position, its fans conv2d's.
 #   x [4, 8, 8] -> conv2d(8, k3) [8, 6, 6] -> local(8, k3) [8, 4, 4] -> reshape [8, 16] -> conv1d(16, k5) [16, 12]
-#   -> rnn(32) over T 16, F 12 -> gru(32) -> lstm(32, last) [32] -> dense(64) -> dense(2)
+#   -> rnn(32) over T 16, F 12 -> gru(32) -> multi_head_attention(4 heads, dim 32) -> lstm(32, last) [32]
+#   -> dense(64) -> dense(2)
 FANS = {"conv2d_1.weight": (4 * 9, 8 * 9), "local_1.weight": (8 * 9, 8 * 9), "conv1d_1.weight": (8 * 5, 16 * 5),
         "rnn_1.weight_ih": (12, 32), "rnn_1.weight_hh": (32, 32),
         "gru_1.weight_ih": (32, 3 * 32), "gru_1.weight_hh": (32, 3 * 32),
         "lstm_1.weight_ih": (32, 4 * 32), "lstm_1.weight_hh": (32, 4 * 32),
+        "multi_head_attention_1.in_proj_weight": (32, 3 * 32), "multi_head_attention_1.out_proj.weight": (32, 32),
         "dense_1.weight": (32, 64)}
 UNITS = 32
 
 
 def default_check(name, w):
     """torch.nn's own initialisation where no `init:` is given: nn.Linear, nn.Conv*d: U(-1/sqrt(fan_in),
-    1/sqrt(fan_in)) for weight and bias; nn.RNN, nn.GRU, nn.LSTM: U(-1/sqrt(units), 1/sqrt(units)) for all four."""
+    1/sqrt(fan_in)) for weight and bias; nn.RNN, nn.GRU, nn.LSTM: U(-1/sqrt(units), 1/sqrt(units)) for all four;
+    nn.MultiheadAttention: Xavier-uniform in_proj_weight, nn.Linear's out_proj.weight, zero biases."""
     layer, _, what = name.partition(".")
+    if layer.startswith("multi_head_attention"):
+        if what.endswith("bias"):
+            return "" if np.all(np.abs(w) < 1e-6) else f"bias {what} is not zero"  # one step of lr 1e-9 moved it
+        fi, fo = FANS[name]
+        bound = math.sqrt(6 / (fi + fo)) if what == "in_proj_weight" else 1 / math.sqrt(fi)
+        return check_uniform(w, -bound, bound)
     if layer.split("_")[0] in ("rnn", "gru", "lstm"):
         bound = 1 / math.sqrt(UNITS)
     else:
@@ -87,7 +96,8 @@ def spec(d, init):
     a = f", init: {init}" if init else ""
     net = (f"x |> conv2d(filters: 8, kernel: 3{a}) |> relu |> local(filters: 8, kernel: 3{a}) |> relu "
            f"|> reshape([8, 16]) |> conv1d(filters: 16, kernel: 5{a}) |> relu "
-           f"|> rnn(units: {UNITS}{a}) |> gru(units: {UNITS}{a}) |> lstm(units: {UNITS}, output: last{a}) "
+           f"|> rnn(units: {UNITS}{a}) |> gru(units: {UNITS}{a}) |> multi_head_attention(heads: 4, dim: {UNITS}{a}) "
+           f"|> lstm(units: {UNITS}, output: last{a}) "
            f"|> dense(64{a}) |> relu |> dense(2)")
     return f"""dlspec 1
 
@@ -149,7 +159,8 @@ def main():
         _, ts = D.read_checkpoint(f"{d}/ck/{ck[-1]}")
         # `init:` sets the weights (FANS); without it every parameter of those layers has torch.nn's default.
         names = list(FANS) if check else [n for n in ts if n.split(".")[0] + ".weight" in FANS or
-                                          n.split(".")[0] + ".weight_ih" in FANS]
+                                          n.split(".")[0] + ".weight_ih" in FANS or
+                                          n.split(".")[0] + ".in_proj_weight" in FANS]
         missing = [n for n in FANS if n not in ts]
         if missing:
             fails.append(f"{name}: the checkpoint has no {', '.join(missing)} (renamed parameters? update FANS)")

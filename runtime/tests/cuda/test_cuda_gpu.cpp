@@ -301,3 +301,13 @@ TEST_CASE("cuda: conv1d (conv2d's kernels over the [N, C, 1, L] view) matches th
   compare_op(DLS_OP_CONV1D, {{2, 4, 9}, {6, 2, 3}, {6}, {2, 6, 3}}, "xppy", {2, 1, 0, 2, 2});
   compare_op(DLS_OP_CONV1D, {{3, 2, 7}, {4, 2, 2}, {}, {3, 4, 8}}, "xp y", {1, 1, 1, 1, 1});
 }
+
+TEST_CASE("cuda: multi_head_attention (causal or not, dropout, no bias) and positional_embedding match the CPU backend") {
+  // ops.def MULTI_HEAD_ATTENTION: x [N, T, D], w_in [3D, D], w_out [D, D], b_in [3D], b_out [D], y [N, T, D];
+  // attrs heads, causal, dropout (its masks are the same function of seed, step, op and index on both).
+  compare_op(DLS_OP_MULTI_HEAD_ATTENTION, {{2, 5, 8}, {24, 8}, {8, 8}, {24}, {8}, {2, 5, 8}}, "xppppy", {2, 1, 0}, 1e-4);
+  compare_op(DLS_OP_MULTI_HEAD_ATTENTION, {{3, 4, 6}, {18, 6}, {6, 6}, {18}, {6}, {3, 4, 6}}, "xppppy", {3, 0, 0.25}, 1e-4);
+  compare_op(DLS_OP_MULTI_HEAD_ATTENTION, {{2, 6, 4}, {12, 4}, {4, 4}, {}, {}, {2, 6, 4}}, "xpp  y", {1, 1, 0}, 1e-4);
+  // POSITIONAL_EMBEDDING: x [N, T, D], table [L, D] (L >= T), y [N, T, D].
+  compare_op(DLS_OP_POSITIONAL_EMBEDDING, {{3, 4, 5}, {7, 5}, {3, 4, 5}}, "xpy", {});
+}
