@@ -23,6 +23,10 @@ void squeeze(ShapeCtx&);
 void unsqueeze(ShapeCtx&);
 void add(ShapeCtx&);
 void concat(ShapeCtx&);
+void broadcast(ShapeCtx&);    // mul, sub, div: NumPy broadcasting of two values
+void glu(ShapeCtx&);          // halves `axis`
+void reduce(ShapeCtx&);       // mean, sum, max over `axes` (normalised to one 0/1 flag per axis), keepdims
+void adaptivePool(ShapeCtx&); // [N, C, H, W] -> [N, C, size, size]
 void embedding(ShapeCtx&);
 void upsample(ShapeCtx&);
 void reorg(ShapeCtx&);        // darknet's space-to-depth; `extra: k` flattens and appends k zeros
@@ -51,6 +55,7 @@ std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's wi
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
+std::vector<ParamDesc> preluParams(const Type& in, const Node& n);  // [1] or [C], 0.25 each
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh
 // Gates of a recurrent layer: 1 (rnn), 3 (gru: r, z, n), 4 (lstm: i, f, g, o).
 int64_t recurrentGates(const Node& n);

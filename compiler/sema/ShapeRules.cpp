@@ -389,6 +389,121 @@ void add(ShapeCtx& c) {
     if (!c.out.shape.dims[i].isConst() && b.shape.dims[i].isConst()) c.out.shape.dims[i] = b.shape.dims[i];
 }
 
+void broadcast(ShapeCtx& c) {
+  const Type& a = *c.in[0];
+  const Type& b = *c.in[1];
+  c.out = outLike(a);
+  if (a.shape.unknownRank || b.shape.unknownRank) {
+    if (a.shape.unknownRank) c.out = outLike(b);
+    if (!a.shape.unknownRank && !b.shape.unknownRank) return;
+    c.out.shape.unknownRank = true;
+    return;
+  }
+  // NumPy's rule: the shapes aligned at their last axis; each pair of axes equal, or one of them 1 (or absent).
+  const size_t ra = a.shape.rank(), rb = b.shape.rank(), r = std::max(ra, rb);
+  std::vector<Dim> out(r, Dim::constant(1));
+  const char* verb = c.op.name == "mul" ? "multiply" : c.op.name == "sub" ? "subtract" : "divide";
+  for (size_t k = 0; k < r; ++k) {
+    const bool hasA = k + ra >= r, hasB = k + rb >= r;
+    const Dim da = hasA ? a.shape.dims[k + ra - r] : Dim::constant(1);
+    const Dim db = hasB ? b.shape.dims[k + rb - r] : Dim::constant(1);
+    const bool oneA = da.isConst() && da.value == 1, oneB = db.isConst() && db.value == 1;
+    if (oneA) out[k] = db;
+    else if (oneB) out[k] = da;
+    else if (Dim::compatible(da, db)) out[k] = da.isConst() ? da : db;
+    else {
+      c.fail(Code::E0205,
+             fmt::format("cannot {} values of shapes {} and {}: axis {} of the result has {} on the left and {} on "
+                         "the right",
+                         verb, a.brief(), b.brief(), k, da.str(), db.str()),
+             "shapes do not broadcast",
+             "broadcasting aligns the last axes; each pair must be equal or one of them 1: give the smaller operand "
+             "size-1 axes (`unsqueeze`, `mean(axes: […], keepdims: true)`) or project it",
+             {0, 1});
+      return;
+    }
+  }
+  c.out.shape.dims = out;
+}
+
+void glu(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  int64_t axis = c.i("axis", -1);
+  if (!axisIn(axis, x.shape.rank()) || axis == 0) {
+    c.fail(Code::E0212, fmt::format("argument `axis` of `glu` must name a non-batch axis of {}", x.brief()), "", "");
+    return;
+  }
+  c.set("axis", axis);
+  Dim& d = c.out.shape.dims[static_cast<size_t>(axis)];
+  if (d.isConst() && d.value % 2) {
+    c.fail(Code::E0207, fmt::format("`glu` halves axis {}, but its input {} has an odd size there", axis, x.brief()),
+           fmt::format("axis {} has size {}", axis, d.value), "make that axis even (the gate is its second half)");
+    return;
+  }
+  if (d.isConst()) d = Dim::constant(d.value / 2);
+  else d = Dim::unknown();
+}
+
+void reduce(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const size_t r = x.shape.rank();
+  std::vector<int64_t> axes = c.ints("axes");
+  std::vector<int64_t> flags(r, 0);
+  for (int64_t a : axes) {
+    int64_t ax = a;
+    if (!axisIn(ax, r) || ax == 0) {
+      c.fail(Code::E0212, fmt::format("argument `axes` of `{}` must name non-batch axes of {}; {} is not one", c.op.name,
+                                      x.brief(), a),
+             "", "axis 0 is the batch");
+      return;
+    }
+    if (flags[static_cast<size_t>(ax)]) {
+      c.fail(Code::E0212, fmt::format("argument `axes` of `{}` names axis {} twice", c.op.name, ax), "", "");
+      return;
+    }
+    flags[static_cast<size_t>(ax)] = 1;
+  }
+  if (axes.empty()) {
+    c.fail(Code::E0212, fmt::format("argument `axes` of `{}` names no axis", c.op.name), "", "");
+    return;
+  }
+  const bool keep = c.b("keepdims", false);
+  std::vector<Dim> out;
+  for (size_t k = 0; k < r; ++k) {
+    if (!flags[k]) out.push_back(x.shape.dims[k]);
+    else if (keep) out.push_back(Dim::constant(1));
+  }
+  c.out.shape.dims = out;
+  c.set("axes", flags);  // normalised: one 0/1 flag per input axis (ops.def's `axes`)
+}
+
+void adaptivePool(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
+  c.out = x;
+  if (x.shape.unknownRank) return;
+  std::vector<int64_t> size = c.ints("size");
+  if (size.size() == 1) size.push_back(size[0]);
+  for (int k = 0; k < 2; ++k) {
+    const Dim& d = x.shape.dims[static_cast<size_t>(2 + k)];
+    if (d.isConst() && size[static_cast<size_t>(k)] > d.value) {
+      c.fail(Code::E0207, fmt::format("`adaptive_avgpool` to {} x {} needs an input of at least that size, but its input is {}",
+                                      size[0], size[1], x.brief()),
+             fmt::format("{} {} is less than {}", k == 0 ? "height" : "width", d.value, size[static_cast<size_t>(k)]),
+             "pool to a smaller size, or pool less before this layer");
+      return;
+    }
+    c.out.shape.dims[static_cast<size_t>(2 + k)] = Dim::constant(size[static_cast<size_t>(k)]);
+  }
+}
+
 void concat(ShapeCtx& c) {
   const Type& a = *c.in[0];
   c.out = a;

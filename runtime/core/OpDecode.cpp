@@ -138,6 +138,66 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_COPY:
       if (T[0].numel != T[1].numel) bad("input and output sizes differ");
       break;
+    case DLS_OP_ELU:
+    case DLS_OP_SELU:
+    case DLS_OP_SILU:
+    case DLS_OP_MISH:
+    case DLS_OP_SOFTPLUS:
+    case DLS_OP_HARDSWISH:
+    case DLS_OP_HARDSIGMOID:
+    case DLS_OP_RELU6:
+      if (T[0].numel != T[1].numel) bad("input and output sizes differ");
+      break;
+    case DLS_OP_PRELU: {
+      // One slope, or one per channel of axis 1: rows = N, cols = C, the rest of each sample inner.
+      if (T[0].rank < 2) bad(fmt::format("input {} needs a channel axis", shape_str(T[0])));
+      if (T[1].numel != 1 && T[1].numel != T[0].dims[1])
+        bad(fmt::format("weight {} should have 1 or {} elements", shape_str(T[1]), T[0].dims[1]));
+      if (T[2].numel != T[0].numel) bad("input and output sizes differ");
+      d.rows = T[0].dims[0], d.cols = T[0].dims[1];
+      break;
+    }
+    case DLS_OP_GLU: {
+      const int axis = (int)op.attrs[0];
+      if (axis >= T[0].rank || T[0].dims[axis] % 2) bad(fmt::format("axis {} of {} is not of even size", axis, shape_str(T[0])));
+      for (int k = 0; k < T[0].rank; ++k)
+        if (T[1].dims[k] != (k == axis ? T[0].dims[k] / 2 : T[0].dims[k]))
+          bad(fmt::format("output {} is not the input {} halved along axis {}", shape_str(T[1]), shape_str(T[0]), axis));
+      break;
+    }
+    case DLS_OP_MUL:
+    case DLS_OP_SUB:
+    case DLS_OP_DIV: {
+      // NumPy broadcasting: aligned at the last axis, each operand's axis equal to y's or 1.
+      const dls_tensor_desc& y = T[2];
+      for (int i = 0; i < 2; ++i) {
+        if (T[i].rank > y.rank) bad(fmt::format("operand {} has more axes than the output {}", shape_str(T[i]), shape_str(y)));
+        for (int k = 0; k < T[i].rank; ++k) {
+          const int64_t dy = y.dims[k + y.rank - T[i].rank], da = T[i].dims[k];
+          if (da != dy && da != 1) bad(fmt::format("operand {} does not broadcast to {}", shape_str(T[i]), shape_str(y)));
+        }
+      }
+      break;
+    }
+    case DLS_OP_GLOBAL_MAXPOOL:
+      if (T[0].rank != 4 || T[1].numel != T[0].dims[0] * T[0].dims[1]) bad("input must be [N, C, H, W] and output [N, C]");
+      op.attrs = {0, 0, 0, 1, 1};  // REDUCE_MAX's keepdims, then its axes
+      break;
+    case DLS_OP_REDUCE_MEAN:
+    case DLS_OP_REDUCE_SUM:
+    case DLS_OP_REDUCE_MAX: {
+      int64_t kept = 1;
+      if (op.attrs[1] != 0) bad("the batch axis cannot be reduced");
+      for (int k = 0; k < T[0].rank; ++k)
+        if (op.attrs[size_t(k) + 1] == 0) kept *= T[0].dims[k];
+      if (T[1].numel != kept) bad(fmt::format("output {} does not hold the reduction of {}", shape_str(T[1]), shape_str(T[0])));
+      break;
+    }
+    case DLS_OP_ADAPTIVE_AVGPOOL:
+      if (T[0].rank != 4 || T[1].rank != 4 || T[1].dims[0] != T[0].dims[0] || T[1].dims[1] != T[0].dims[1] ||
+          T[1].dims[2] > T[0].dims[2] || T[1].dims[3] > T[0].dims[3] || T[1].dims[2] < 1 || T[1].dims[3] < 1)
+        bad(fmt::format("output {} is not [N, C, OH, OW] with OH, OW at most the input's {}", shape_str(T[1]), shape_str(T[0])));
+      break;
     case DLS_OP_SOFTMAX:
     case DLS_OP_LOG_SOFTMAX:
       d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / d.cols;

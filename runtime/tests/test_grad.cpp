@@ -491,3 +491,76 @@ TEST_CASE("recurrent op descriptions that do not fit are R0504 errors", "[grad]"
   CHECK(attempt(DLS_OP_RNN, {x, wi, wh, b, b}, {0, 0, 0}).second.find("expects 6 tensors") != std::string::npos);
   CHECK(attempt(DLS_OP_GRU, {t(2, 2, 12), wi, wh, b, b, y}, {1, 0}).second.find("not a sequence") != std::string::npos);
 }
+
+TEST_CASE("core/EltMath.h activations backward (oneDNN's and the loops')", "[grad]") {
+  for (int opcode : {DLS_OP_ELU, DLS_OP_SELU, DLS_OP_SILU, DLS_OP_MISH, DLS_OP_SOFTPLUS, DLS_OP_HARDSWISH,
+                     DLS_OP_HARDSIGMOID, DLS_OP_RELU6}) {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}, -4, 4), c.plain({2, 3, 4, 5});
+    const std::vector<double> attrs = opcode == DLS_OP_ELU ? std::vector<double>{0.7}
+                                      : opcode == DLS_OP_SOFTPLUS ? std::vector<double>{2.0, 20.0}
+                                                                  : std::vector<double>{};
+    c.run(opcode, attrs, 1, false);
+  }
+}
+
+TEST_CASE("prelu and glu backward, accumulating d(input)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.weight({3}, 0.1, 0.4), c.plain({2, 3, 4, 5});
+    c.run(DLS_OP_PRELU, {}, 2, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({4, 6}), c.weight({1}, 0.1, 0.4), c.plain({4, 6});
+    c.run(DLS_OP_PRELU, {}, 2, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 4, 3}), c.plain({2, 2, 3});
+    c.run(DLS_OP_GLU, {1}, 1, false, 3e-2, 1u);
+  }
+}
+
+TEST_CASE("mul, sub, div backward: sums over the broadcast axes", "[grad]") {
+  for (int opcode : {DLS_OP_MUL, DLS_OP_SUB, DLS_OP_DIV}) {
+    {
+      GradCheck c(2);
+      c.input({2, 3, 4, 5}), c.input({2, 3, 1, 1}, 0.5, 1.5), c.plain({2, 3, 4, 5});
+      c.run(opcode, {}, 2, false, 3e-2, 2u);
+    }
+    {
+      GradCheck c(2);
+      c.input({2, 1, 5}), c.input({2, 4, 1}, 0.5, 1.5), c.plain({2, 4, 5});
+      c.run(opcode, {}, 2, false);
+    }
+  }
+}
+
+TEST_CASE("mean, sum, max over axes, global_maxpool and adaptive_avgpool backward", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 3});
+    c.run(DLS_OP_REDUCE_MEAN, {0, 0, 0, 1, 1}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 1, 4, 1});
+    c.run(DLS_OP_REDUCE_SUM, {1, 0, 1, 0, 1}, 1, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 4});
+    c.run(DLS_OP_REDUCE_MAX, {0, 0, 1, 0, 1}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 3});
+    c.run(DLS_OP_GLOBAL_MAXPOOL, {}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 7, 5}), c.plain({2, 3, 3, 2});
+    c.run(DLS_OP_ADAPTIVE_AVGPOOL, {}, 1, false);
+  }
+}

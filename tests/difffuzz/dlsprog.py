@@ -284,6 +284,11 @@ def local_fwd(a, xs, p, training):
     return y.reshape(x.shape[0], f, oh, ow)
 
 
+def prelu_params(a, s):
+    """torch.nn.PReLU(num_parameters): one slope, or one per channel (axis 1)."""
+    return [("weight", (s[0] if a.get("per_channel", False) else 1,), True)]
+
+
 def act(fn):
     return lambda a, xs, p, training: fn(a, xs[0])
 
@@ -327,8 +332,29 @@ OPS = {
     "squeeze": (None, lambda a, xs, p, t: xs[0].squeeze(a["axis"])),
     "unsqueeze": (None, lambda a, xs, p, t: xs[0].unsqueeze(a["axis"])),
     "add": (None, lambda a, xs, p, t: xs[0] + xs[1]),
+    "mul": (None, lambda a, xs, p, t: xs[0] * xs[1]),
+    "sub": (None, lambda a, xs, p, t: xs[0] - xs[1]),
+    "div": (None, lambda a, xs, p, t: xs[0] / xs[1]),
+    "elu": (None, act(lambda a, x: F.elu(x, a.get("alpha", 1.0)))),
+    "selu": (None, act(lambda a, x: F.selu(x))),
+    "silu": (None, act(lambda a, x: F.silu(x))),
+    "mish": (None, act(lambda a, x: F.mish(x))),
+    "softplus": (None, act(lambda a, x: F.softplus(x, a.get("beta", 1.0), a.get("threshold", 20.0)))),
+    "hardswish": (None, act(lambda a, x: F.hardswish(x))),
+    "hardsigmoid": (None, act(lambda a, x: F.hardsigmoid(x))),
+    "relu6": (None, act(lambda a, x: F.relu6(x))),
+    "prelu": (prelu_params, lambda a, xs, p, t: F.prelu(xs[0], p["weight"])),
+    "glu": (None, act(lambda a, x: F.glu(x, a.get("axis", -1)))),
+    "mean": (None, act(lambda a, x: x.mean(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "sum": (None, act(lambda a, x: x.sum(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "max": (None, act(lambda a, x: x.amax(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "global_maxpool": (None, lambda a, xs, p, t: xs[0].amax((2, 3))),
+    "adaptive_avgpool": (None, act(lambda a, x: F.adaptive_avg_pool2d(x, pair(a["size"])))),
     "concat": (None, lambda a, xs, p, t: torch.cat(xs, a.get("axis", 1))),
 }
+
+# The ops written between two values: a + b, a * b, a - b, a / b.
+INFIX = {"add": "+", "mul": "*", "sub": "-", "div": "/"}
 
 # The semantic kind an op's output has (op table `kind`; None keeps the input's).
 OUT_KIND = {"sigmoid": "sigmoid_probs", "softmax": "probs", "log_softmax": "log_probs"}
@@ -456,9 +482,9 @@ class Program:
                 L.append(f"  {last.out} = {nd.ins[0]} |> {b.name}({fmt_value(v)})")
                 i += cnt
                 continue
-            if nd.op == "add" and len(nd.ins) == 2 and dict(nd.args).get("_infix"):
-                L.append(f"  {nd.out} = {nd.ins[0]} + {nd.ins[1]}")
-            elif nd.op in ("add", "concat"):
+            if nd.op in INFIX and len(nd.ins) == 2 and dict(nd.args).get("_infix"):
+                L.append(f"  {nd.out} = {nd.ins[0]} {INFIX[nd.op]} {nd.ins[1]}")
+            elif nd.op in ("add", "concat") or nd.op in INFIX:
                 extra = [(k, v) for k, v in nd.args if not k.startswith("_")]
                 L.append(f"  {nd.out} = {nd.op}({', '.join(nd.ins)}{', ' + fmt_args(extra) if extra else ''})")
             else:

@@ -301,3 +301,23 @@ TEST_CASE("cuda: conv1d (conv2d's kernels over the [N, C, 1, L] view) matches th
   compare_op(DLS_OP_CONV1D, {{2, 4, 9}, {6, 2, 3}, {6}, {2, 6, 3}}, "xppy", {2, 1, 0, 2, 2});
   compare_op(DLS_OP_CONV1D, {{3, 2, 7}, {4, 2, 2}, {}, {3, 4, 8}}, "xp y", {1, 1, 1, 1, 1});
 }
+
+TEST_CASE("cuda: the core/EltMath.h ops (activations, prelu, glu, broadcasting, reductions, pooling) match the CPU backend") {
+  const std::vector<int64_t> s = {2, 3, 4, 5};
+  for (int opcode : {DLS_OP_SELU, DLS_OP_SILU, DLS_OP_MISH, DLS_OP_HARDSWISH, DLS_OP_HARDSIGMOID, DLS_OP_RELU6})
+    compare_op(opcode, {s, s}, "xy", {});
+  compare_op(DLS_OP_ELU, {s, s}, "xy", {0.7});
+  compare_op(DLS_OP_SOFTPLUS, {s, s}, "xy", {2.0, 1.0});
+  compare_op(DLS_OP_PRELU, {s, {3}, s}, "xpy", {});
+  compare_op(DLS_OP_PRELU, {{4, 6}, {1}, {4, 6}}, "xpy", {});
+  compare_op(DLS_OP_GLU, {s, {2, 3, 2, 5}}, "xy", {2});
+  for (int opcode : {DLS_OP_MUL, DLS_OP_SUB, DLS_OP_DIV}) {
+    compare_op(opcode, {s, {2, 3, 1, 1}, s}, "xxy", {});
+    compare_op(opcode, {{2, 1, 5}, {2, 4, 1}, {2, 4, 5}}, "xxy", {});
+  }
+  compare_op(DLS_OP_REDUCE_MEAN, {s, {2, 3}}, "xy", {0, 0, 0, 1, 1});
+  compare_op(DLS_OP_REDUCE_SUM, {s, {2, 1, 4, 1}}, "xy", {1, 0, 1, 0, 1});
+  compare_op(DLS_OP_REDUCE_MAX, {s, {2, 4}}, "xy", {0, 0, 1, 0, 1});
+  compare_op(DLS_OP_GLOBAL_MAXPOOL, {s, {2, 3}}, "xy", {});
+  compare_op(DLS_OP_ADAPTIVE_AVGPOOL, {{2, 3, 7, 5}, {2, 3, 3, 2}}, "xy", {});
+}
