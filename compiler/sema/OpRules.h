@@ -11,9 +11,11 @@ void dense(ShapeCtx&);        // [N, K] or a sequence [N, T, K] (last axis)
 void recurrent(ShapeCtx&);    // rnn, gru, lstm: [N, T, F] -> [N, T, units] or [N, units]
 void conv(ShapeCtx&);         // conv2d over [N, C, H, W]; conv1d over [N, C, L] (an integer `kernel`)
 void pool2d(ShapeCtx&);
+void pool1d(ShapeCtx&);       // maxpool1d, avgpool1d over [N, C, L] (the 2-D window on [N, C, 1, L])
 void globalAvgPool(ShapeCtx&);
 void batchNorm(ShapeCtx&);
 void layerNorm(ShapeCtx&);
+void groupNorm(ShapeCtx&);    // group_norm (groups divide C), instance_norm
 void same(ShapeCtx&);         // elementwise: the input's type
 void softmaxLike(ShapeCtx&);  // elementwise over the class axis, records classes
 void flatten(ShapeCtx&);
@@ -54,6 +56,7 @@ std::vector<ParamDesc> convParams(const Type& in, const Node& n);
 std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's window, no weight sharing
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
+std::vector<ParamDesc> groupNormParams(const Type& in, const Node& n);  // weight, bias [C]; none for instance_norm without `affine`
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
 std::vector<ParamDesc> preluParams(const Type& in, const Node& n);  // [1] or [C], 0.25 each
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh

@@ -152,6 +152,17 @@ std::vector<OpInfo> build() {
                  .doc = "pooling over [N, C, H, W]; stride defaults to the kernel", .nonLinear = opc == DLS_OP_MAXPOOL,
                  .pooling = true, .spatial = true});
   }
+  for (auto [n, opc] : {std::pair{"maxpool1d", int(DLS_OP_MAXPOOL1D)}, std::pair{"avgpool1d", int(DLS_OP_AVGPOOL1D)}}) {
+    std::vector<AttrSpec> a = {{.name = "kernel", .type = AttrType::Int, .min = 1, .positional = 0},
+                               {.name = "stride", .type = AttrType::Int, .min = 1, .positional = 1, .optional = true},
+                               {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"}};
+    if (opc == DLS_OP_MAXPOOL1D) a.push_back({.name = "dilation", .type = AttrType::Int, .dflt = I(1), .min = 1});
+    t.push_back({.name = n, .category = LAYER, .attrs = a, .shape = pool1d,
+                 .cudaWithout = opc == DLS_OP_MAXPOOL1D ? "dilation: > 1" : "", .opcode = opc, .flops = poolFlops,
+                 .doc = "pooling over [N, C, L] (torch's max_pool1d / avg_pool1d, padding excluded from the average); "
+                        "stride defaults to the kernel; `pad`: an integer (both ends), [left, right], `same` or `valid`",
+                 .nonLinear = opc == DLS_OP_MAXPOOL1D, .pooling = true, .spatial = true});
+  }
   t.push_back({.name = "global_avgpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_AVGPOOL,
                .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]", .spatial = true});
   t.push_back({.name = "global_maxpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_MAXPOOL,
@@ -183,6 +194,21 @@ std::vector<OpInfo> build() {
                .attrs = {{.name = "eps", .type = AttrType::Float}},
                .shape = layerNorm, .kind = SemKind::Real, .params = layerNormParams, .opcode = DLS_OP_LAYER_NORM,
                .flops = normFlops, .doc = "layer normalisation over the last axis", .normalization = true});
+  t.push_back({.name = "group_norm", .category = LAYER,
+               .attrs = {{.name = "groups", .type = AttrType::Int, .min = 1, .positional = 0}, {.name = "eps", .type = AttrType::Float}},
+               .shape = groupNorm, .kind = SemKind::Real, .params = groupNormParams, .opcode = DLS_OP_GROUP_NORM,
+               .flops = normFlops,
+               .doc = "group normalisation over [N, C, …] (torch.nn.GroupNorm): each sample's channels in `groups` groups, "
+                      "each normalised over its channels and positions; learned weight and bias [C]",
+               .normalization = true});
+  t.push_back({.name = "instance_norm", .category = LAYER,
+               .attrs = {{.name = "affine", .type = AttrType::Bool, .dflt = B(false)}, {.name = "eps", .type = AttrType::Float}},
+               .shape = groupNorm, .kind = SemKind::Real, .params = groupNormParams, .opcode = DLS_OP_INSTANCE_NORM,
+               .flops = normFlops,
+               .doc = "instance normalisation over [N, C, L] or [N, C, H, W] (torch.nn.InstanceNorm2d, no running "
+                      "statistics): each sample's channels normalised over their positions; `affine: true` adds a "
+                      "learned weight and bias [C]",
+               .normalization = true});
   t.push_back({.name = "dropout", .category = LAYER,
                .attrs = {{.name = "p", .type = AttrType::Float, .positional = 0}},
                .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation",

@@ -83,6 +83,14 @@ std::vector<ParamDesc> layerNormParams(const Type& in, const Node&) {
           {"bias", shape({d}), ParamRole::Beta, true, InitKind::Zeros}};
 }
 
+std::vector<ParamDesc> groupNormParams(const Type& in, const Node& n) {
+  // torch.nn.GroupNorm (affine), torch.nn.InstanceNorm2d (affine only when asked): weight ones, bias zeros.
+  if (n.op && n.op->name == "instance_norm" && !n.boolAttr("affine", false)) return {};
+  int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
+  return {{"weight", shape({c}), ParamRole::Gamma, true, InitKind::Ones},
+          {"bias", shape({c}), ParamRole::Beta, true, InitKind::Zeros}};
+}
+
 std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {
   // nn.Embedding: N(0, 1).
   return {{"weight", shape({n.intAttr("vocab"), n.intAttr("dim")}), ParamRole::Embedding, true, InitKind::Normal, 0, 1,

@@ -207,6 +207,42 @@ void pool2d(ShapeCtx& c) {
   c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1], h, w}};
 }
 
+// maxpool1d, avgpool1d over [N, C, L]: the 2-D window rule on the view [N, C, 1, L] (as conv1d); it adds the
+// runtime's kernel_w, stride_w (the kernel when not given), pad_left, pad_right and dilation_w.
+void pool1d(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needRank(c, 3, "a [N, channels, length] input", "reshape the samples to [channels, length] in the pipeline"))
+    return;
+  const std::map<std::string, Attr> given = c.attrs;
+  c.set("kernel", std::vector<int64_t>{1, c.i("kernel")});
+  if (given.count("stride")) c.set("stride", std::vector<int64_t>{1, c.i("stride")});
+  if (given.count("dilation")) c.set("dilation", std::vector<int64_t>{1, c.i("dilation")});
+  if (auto it = c.attrs.find("pad"); it != c.attrs.end()) {
+    if (const auto* p = std::get_if<int64_t>(&it->second.value)) c.set("pad", std::vector<int64_t>{0, *p, 0, *p});
+    else if (const auto* l = std::get_if<std::vector<int64_t>>(&it->second.value); l && l->size() == 2)
+      c.set("pad", std::vector<int64_t>{0, (*l)[0], 0, (*l)[1]});
+    else if (l) {
+      c.fail(Code::E0212, fmt::format("argument `pad` of `{}` takes an integer, [left, right], `same` or `valid`, found {} values",
+                                      c.op.name, l->size()),
+             "too many padding values", "", {});
+      return;
+    }
+  }
+  Type view = x;
+  if (!view.shape.unknownRank) view.shape.dims.insert(view.shape.dims.begin() + 2, Dim::constant(1));
+  c.in[0] = &view;
+  Dim h, w;
+  const bool ok = window(c, false, h, w, "length");
+  c.in[0] = &x;
+  for (const char* n : {"kernel", "stride", "dilation", "pad"}) {
+    if (auto g = given.find(n); g != given.end()) c.attrs[n] = g->second;
+    else c.attrs.erase(n);
+  }
+  if (!ok) return;
+  c.out = x;
+  if (!x.shape.unknownRank) c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1], w}};
+}
+
 void globalAvgPool(ShapeCtx& c) {
   const Type& x = *c.in[0];
   if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
@@ -223,6 +259,27 @@ void batchNorm(ShapeCtx& c) {
     return;
   }
   c.out = outLike(x);
+}
+
+// group_norm over [N, C, ...] (`groups` must divide C); instance_norm over [N, C, L] or [N, C, H, W].
+void groupNorm(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const bool instance = c.op.name == "instance_norm";
+  if (instance ? (x.shape.rank() != 3 && x.shape.rank() != 4) : x.shape.rank() < 2) {
+    c.fail(Code::E0207, fmt::format("`{}` expects {}, but its input is {}", c.op.name,
+                                    instance ? "a [N, C, L] or [N, C, H, W] input" : "a [N, C, …] input", x.brief()),
+           instance ? "needs rank 3 or 4" : "needs a channel axis", "");
+    return;
+  }
+  const Dim& C = x.shape.dims[1];
+  const int64_t g = c.i("groups", 1);
+  if (!instance && C.isConst() && C.value % g != 0)
+    c.fail(Code::E0212, fmt::format("argument `groups` of `group_norm` must divide the {} channels of {}, found {}", C.value,
+                                    x.brief(), g),
+           "groups do not divide the channels", "", {});
 }
 
 void layerNorm(ShapeCtx& c) {

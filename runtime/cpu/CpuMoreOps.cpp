@@ -4,6 +4,7 @@
 // Gradient outputs of the ops that sum over broadcast or reduced elements are computed into a private buffer
 // and then written (=|+=) into d(input), so an arena address shared with d(output) is never read after it
 // was overwritten.
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -167,6 +168,32 @@ bool more_fwd(const dls_op_desc& op, OpState& st) {
       }));
       return true;
     }
+    case DLS_OP_GROUP_NORM: {
+      const float* x = fptr(T[0]);
+      const float* gm = T[1].id >= 0 ? fptr(T[1]) : nullptr;
+      const float* bt = T[2].id >= 0 ? fptr(T[2]) : nullptr;
+      float* y = fptr(T[3]);
+      const int64_t R = op.rows, M = op.cols, G = (int64_t)op.attrs[0], C = T[0].dims[1], inner = M * G / C;
+      const double eps = op.attrs[1];
+      float* stats = st.buf(size_t(2 * R))->p;  // mean, 1/std per sample and group
+      st.train.push_back(fn([=](const dls_step_ctx&) {
+        for (int64_t r = 0; r < R; ++r) {
+          const float* xr = x + r * M;
+          double m = 0, v = 0;
+          for (int64_t i = 0; i < M; ++i) m += xr[i];
+          m /= double(M);
+          for (int64_t i = 0; i < M; ++i) v += (xr[i] - m) * (xr[i] - m);
+          const float rstd = float(1.0 / std::sqrt(v / double(M) + eps));
+          stats[2 * r] = float(m), stats[2 * r + 1] = rstd;
+          for (int64_t i = 0; i < M; ++i) {
+            const int64_t c = (r % G) * (C / G) + i / inner;
+            const float h = (xr[i] - float(m)) * rstd;
+            y[r * M + i] = gm ? h * gm[c] + bt[c] : h;
+          }
+        }
+      }));
+      return true;
+    }
     default: return false;
   }
 }
@@ -284,6 +311,42 @@ bool more_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
               for (int64_t h = h0; h < h1; ++h)
                 for (int64_t w = w0; w < w1; ++w) tmp[(p * H + h) * W + w] += d;
             }
+        dx.from(tmp);
+      }));
+      return true;
+    }
+    case DLS_OP_GROUP_NORM: {
+      const float* x = fptr(T[0]);
+      const float* gm = T[1].id >= 0 ? fptr(T[1]) : nullptr;
+      const GradSink dx = sink(g, 0);
+      float* dg = g.dparams[0].id >= 0 ? fptr(g.dparams[0]) : nullptr;
+      float* db = g.dparams[1].id >= 0 ? fptr(g.dparams[1]) : nullptr;
+      const int64_t R = op.rows, M = op.cols, G = (int64_t)op.attrs[0], C = T[0].dims[1], inner = M * G / C;
+      const float* stats = f.bufs.at(0)->p;
+      float* tmp = dx.p ? st.buf(size_t(T[0].numel))->p : nullptr;
+      st.train.push_back(fn([=](const dls_step_ctx&) {
+        std::vector<double> sg(size_t(C), 0.0), sb(size_t(C), 0.0);
+        for (int64_t r = 0; r < R; ++r) {
+          const float m = stats[2 * r], rstd = stats[2 * r + 1];
+          double s1 = 0, s2 = 0;
+          for (int64_t i = 0; i < M; ++i) {
+            const int64_t c = (r % G) * (C / G) + i / inner;
+            const float h = (x[r * M + i] - m) * rstd, d = dy[r * M + i];
+            const float dh = gm ? d * gm[c] : d;
+            s1 += dh, s2 += double(dh) * h;
+            sg[size_t(c)] += double(d) * h, sb[size_t(c)] += d;
+          }
+          if (tmp)
+            for (int64_t i = 0; i < M; ++i) {
+              const int64_t c = (r % G) * (C / G) + i / inner;
+              const float h = (x[r * M + i] - m) * rstd, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
+              tmp[r * M + i] = rstd * float(dh - s1 / double(M) - h * s2 / double(M));
+            }
+        }
+        for (int64_t c = 0; c < C; ++c) {
+          if (dg) dg[c] = float(sg[size_t(c)]);
+          if (db) db[c] = float(sb[size_t(c)]);
+        }
         dx.from(tmp);
       }));
       return true;

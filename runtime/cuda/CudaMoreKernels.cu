@@ -159,6 +159,59 @@ __global__ void k_adaptive_grad(const float* dy, float* dx, int64_t NC, int64_t 
   }
 }
 
+// group_norm: one thread per (sample, group) row of M elements, rows of G groups of C/G channels x inner.
+__global__ void k_gn_fwd(const float* x, const float* gm, const float* bt, float* y, float* stats, int64_t R, int64_t M,
+                         int64_t G, int64_t C, int64_t inner, double eps) {
+  MGRID(r, R) {
+    const float* xr = x + r * M;
+    double m = 0, v = 0;
+    for (int64_t i = 0; i < M; ++i) m += xr[i];
+    m /= double(M);
+    for (int64_t i = 0; i < M; ++i) v += (xr[i] - m) * (xr[i] - m);
+    const float rstd = float(1.0 / sqrt(v / double(M) + eps));
+    stats[2 * r] = float(m), stats[2 * r + 1] = rstd;
+    for (int64_t i = 0; i < M; ++i) {
+      const int64_t c = (r % G) * (C / G) + i / inner;
+      const float h = (xr[i] - float(m)) * rstd;
+      y[r * M + i] = gm ? h * gm[c] + bt[c] : h;
+    }
+  }
+}
+__global__ void k_gn_bwd_dx(const float* x, const float* gm, const float* stats, const float* dy, float* dx, int64_t R,
+                            int64_t M, int64_t G, int64_t C, int64_t inner, bool acc) {
+  MGRID(r, R) {
+    const float m = stats[2 * r], rstd = stats[2 * r + 1];
+    double s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < M; ++i) {
+      const int64_t c = (r % G) * (C / G) + i / inner;
+      const float h = (x[r * M + i] - m) * rstd, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
+      s1 += dh, s2 += double(dh) * h;
+    }
+    for (int64_t i = 0; i < M; ++i) {
+      const int64_t c = (r % G) * (C / G) + i / inner;
+      const float h = (x[r * M + i] - m) * rstd, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
+      put(dx, r * M + i, rstd * float(dh - s1 / double(M) - h * s2 / double(M)), acc);
+    }
+  }
+}
+// d(gamma), d(beta): one thread per channel over every sample (overwritten; either may be null).
+__global__ void k_gn_bwd_params(const float* x, const float* stats, const float* dy, float* dg, float* db, int64_t N,
+                                int64_t G, int64_t C, int64_t inner) {
+  MGRID(c, C) {
+    double sg = 0, sb = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t r = n * G + c / (C / G);
+      const float m = stats[2 * r], rstd = stats[2 * r + 1];
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t e = (n * C + c) * inner + i;
+        sg += double(dy[e]) * ((x[e] - m) * rstd), sb += dy[e];
+      }
+    }
+    if (dg) dg[c] = float(sg);
+    if (db) db[c] = float(sb);
+  }
+}
+
 float* fp(const dls_tensor_desc& t) { return static_cast<float*>(t.data); }
 float* din(const dls_grad_op_desc& g, int i) { return i < g.nins ? static_cast<float*>(g.dins[i].data) : nullptr; }
 bool acc_bit(const dls_grad_op_desc& g, int i) { return ((g.accumulate_mask >> i) & 1u) != 0; }
@@ -177,6 +230,7 @@ bool more_is(int opcode) {
     case DLS_OP_ELU: case DLS_OP_SELU: case DLS_OP_SILU: case DLS_OP_MISH: case DLS_OP_SOFTPLUS: case DLS_OP_HARDSWISH:
     case DLS_OP_HARDSIGMOID: case DLS_OP_RELU6: case DLS_OP_PRELU: case DLS_OP_GLU: case DLS_OP_MUL: case DLS_OP_SUB:
     case DLS_OP_DIV: case DLS_OP_REDUCE_MEAN: case DLS_OP_REDUCE_SUM: case DLS_OP_REDUCE_MAX: case DLS_OP_ADAPTIVE_AVGPOOL:
+    case DLS_OP_GROUP_NORM:
       return true;
     default: return false;
   }
@@ -184,6 +238,7 @@ bool more_is(int opcode) {
 
 size_t more_fwd_scratch(const dls_op_desc& op) {
   // max: the ordered keys, then the arg indices, one int each per output
+  if (op.opcode == DLS_OP_GROUP_NORM) return size_t(2 * op.rows);  // mean, 1/std per sample and group
   return op.opcode == DLS_OP_REDUCE_MAX ? size_t(2 * op.tensors[1].numel) : 0;
 }
 
@@ -234,6 +289,13 @@ void more_fwd(cudaStream_t s, const dls_op_desc& op, float* scratch) {
       k_reduce_max_keys<<<blocks(g.n), kThreads, 0, s>>>(g, fp(T[0]), keys);
       k_reduce_max_arg<<<blocks(g.n), kThreads, 0, s>>>(g, fp(T[0]), keys, arg);
       k_keys_to_y<<<blocks(ny), kThreads, 0, s>>>(keys, fp(T[1]), ny);
+      return;
+    }
+    case DLS_OP_GROUP_NORM: {
+      const int64_t G = int64_t(op.attrs[0]), C = T[0].dims[1];
+      k_gn_fwd<<<blocks(op.rows), kThreads, 0, s>>>(fp(T[0]), T[1].id >= 0 ? fp(T[1]) : nullptr,
+                                                    T[2].id >= 0 ? fp(T[2]) : nullptr, fp(T[3]), scratch, op.rows, op.cols,
+                                                    G, C, op.cols * G / C, op.attrs[1]);
       return;
     }
     case DLS_OP_ADAPTIVE_AVGPOOL:
@@ -291,6 +353,15 @@ void more_bwd(cudaStream_t s, const dls_grad_op_desc& g, const float* fwd_scratc
       const int* arg = op.opcode == DLS_OP_REDUCE_MAX ? reinterpret_cast<const int*>(fwd_scratch) + T[1].numel : nullptr;
       k_reduce_grad<<<blocks(geo.n), kThreads, 0, s>>>(geo, dy, arg, dx,
                                                        op.opcode == DLS_OP_REDUCE_MEAN ? 1.f / float(geo.count) : 1.f, acc);
+      return;
+    }
+    case DLS_OP_GROUP_NORM: {
+      const int64_t G = int64_t(op.attrs[0]), C = T[0].dims[1], inner = op.cols * G / C;
+      const float* gm = T[1].id >= 0 ? fp(T[1]) : nullptr;
+      if (dx) k_gn_bwd_dx<<<blocks(op.rows), kThreads, 0, s>>>(fp(T[0]), gm, fwd_scratch, dy, dx, op.rows, op.cols, G, C, inner, acc);
+      float* dg = g.dparams[0].id >= 0 ? fp(g.dparams[0]) : nullptr;
+      float* db = g.dparams[1].id >= 0 ? fp(g.dparams[1]) : nullptr;
+      if (dg || db) k_gn_bwd_params<<<blocks(C), kThreads, 0, s>>>(fp(T[0]), fwd_scratch, dy, dg, db, T[0].dims[0], G, C, inner);
       return;
     }
     case DLS_OP_ADAPTIVE_AVGPOOL:

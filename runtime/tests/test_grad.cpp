@@ -564,3 +564,29 @@ TEST_CASE("mean, sum, max over axes, global_maxpool and adaptive_avgpool backwar
     c.run(DLS_OP_ADAPTIVE_AVGPOOL, {}, 1, false);
   }
 }
+
+TEST_CASE("maxpool1d and avgpool1d backward (the pooling kernels over the [N, C, 1, L] view)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 11}), c.plain({2, 3, 5}), c.none();
+    c.run(DLS_OP_MAXPOOL1D, {3, 2, 1, 1, 2}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 9}), c.plain({2, 3, 4}), c.none();
+    c.run(DLS_OP_AVGPOOL1D, {3, 2, 1, 0}, 1, false);
+  }
+}
+
+TEST_CASE("group_norm and instance_norm backward (with and without weight and bias)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 4, 3, 5}), c.weight({4}, 0.5, 1.5), c.weight({4}), c.plain({2, 4, 3, 5});
+    c.run(DLS_OP_GROUP_NORM, {2, 1e-5}, 3, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 7}), c.none(), c.none(), c.plain({2, 3, 7});
+    c.run(DLS_OP_INSTANCE_NORM, {1e-5}, 3, false);
+  }
+}

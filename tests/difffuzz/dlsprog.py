@@ -160,6 +160,26 @@ def pool_fwd(kind):
     return fwd
 
 
+def pool1d_fwd(kind):
+    """torch's max_pool1d / avg_pool1d (padding excluded from the average); `pad` as conv1d's."""
+    def fwd(a, xs, p, training):
+        x = xs[0]
+        k, st, d = a["kernel"], a.get("stride", a["kernel"]), a.get("dilation", 1)
+        pad = a.get("pad", 0)
+        if isinstance(pad, str):
+            l, r = same_pad(x.shape[2], k, st, d) if pad == "same" else (0, 0)
+        elif isinstance(pad, int):
+            l, r = pad, pad
+        else:
+            l, r = pad
+        if kind == "max":
+            return F.max_pool1d(F.pad(x, (l, r), value=-math.inf), k, st, 0, d)
+        sx = F.avg_pool1d(F.pad(x, (l, r)), k, st, 0) * k
+        cnt = F.avg_pool1d(F.pad(torch.ones_like(x[:1, :1]), (l, r)), k, st, 0) * k
+        return sx / cnt
+    return fwd
+
+
 def bn_params(a, s):
     c = s[0]
     return [("weight", (c,), True), ("bias", (c,), True), ("running_mean", (c,), False), ("running_var", (c,), False)]
@@ -348,6 +368,13 @@ OPS = {
     "mean": (None, act(lambda a, x: x.mean(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
     "sum": (None, act(lambda a, x: x.sum(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
     "max": (None, act(lambda a, x: x.amax(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "group_norm": (lambda a, s: [("weight", (s[0],), True), ("bias", (s[0],), True)],
+                   lambda a, xs, p, t: F.group_norm(xs[0], a["groups"], p["weight"], p["bias"], a.get("eps", 1e-5))),
+    "instance_norm": (lambda a, s: [("weight", (s[0],), True), ("bias", (s[0],), True)] if a.get("affine", False) else [],
+                      lambda a, xs, p, t: F.instance_norm(xs[0], weight=p.get("weight"), bias=p.get("bias"),
+                                                          eps=a.get("eps", 1e-5))),
+    "maxpool1d": (None, pool1d_fwd("max")),
+    "avgpool1d": (None, pool1d_fwd("avg")),
     "global_maxpool": (None, lambda a, xs, p, t: xs[0].amax((2, 3))),
     "adaptive_avgpool": (None, act(lambda a, x: F.adaptive_avg_pool2d(x, pair(a["size"])))),
     "concat": (None, lambda a, xs, p, t: torch.cat(xs, a.get("axis", 1))),

@@ -281,6 +281,22 @@ TEST_CASE("reductions, glu, prelu and the pooling ops: shapes, arguments and par
         "[N, 4, 3, 2]");
   auto small = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 2, 2]) -> f32[N, 4, 3, 3] {\n  return x |> adaptive_avgpool(3)\n}\n");
   CHECK(hasCode(*small, "E0207"));
+  // 1-D pooling: the window rule on [N, C, 1, L]; the stride defaults to the kernel.
+  auto p1 = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 11]) -> f32[N, 4, 2] {\n"
+                        "  h = x |> maxpool1d(3, stride: 2, pad: 1, dilation: 2)\n  return h |> avgpool1d(2)\n}\n");
+  REQUIRE(p1->ok);
+  const Network& q = *p1->c.program->networks[0];
+  CHECK(q.values[q.nodes[0].output].type.shape.str() == "[N, 4, 5]");
+  CHECK(q.nodes[1].intAttr("stride_w") == 2);
+  auto p2 = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 1] {\n  return x |> maxpool1d(5)\n}\n");
+  CHECK(!p2->ok);
+  // group_norm: groups divide the channels; weight and bias [C]. instance_norm has none unless `affine`.
+  auto gn = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 6, 5, 5]) -> f32[N, 6, 5, 5] {\n"
+                        "  return x |> group_norm(3) |> instance_norm |> instance_norm(affine: true)\n}\n");
+  REQUIRE(gn->ok);
+  CHECK(gn->c.program->networks[0]->params.size() == 4);
+  auto gbad = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 6, 5, 5]) -> f32[N, 6, 5, 5] {\n  return x |> group_norm(4)\n}\n");
+  CHECK(hasCode(*gbad, "E0212"));
 }
 
 TEST_CASE("conv1d: shapes, parameters and FLOPs as torch.nn.Conv1d") {

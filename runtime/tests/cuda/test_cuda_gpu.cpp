@@ -320,4 +320,8 @@ TEST_CASE("cuda: the core/EltMath.h ops (activations, prelu, glu, broadcasting, 
   compare_op(DLS_OP_REDUCE_MAX, {s, {2, 4}}, "xy", {0, 0, 1, 0, 1});
   compare_op(DLS_OP_GLOBAL_MAXPOOL, {s, {2, 3}}, "xy", {});
   compare_op(DLS_OP_ADAPTIVE_AVGPOOL, {{2, 3, 7, 5}, {2, 3, 3, 2}}, "xy", {});
+  compare_op(DLS_OP_MAXPOOL1D, {{2, 3, 9}, {2, 3, 4}, {}}, "xy ", {2, 2, 0, 0, 1});
+  compare_op(DLS_OP_GROUP_NORM, {{2, 4, 3, 5}, {4}, {4}, {2, 4, 3, 5}}, "xppy", {2, 1e-5}, 1e-4);
+  compare_op(DLS_OP_INSTANCE_NORM, {{2, 3, 7}, {}, {}, {2, 3, 7}}, "x  y", {1e-5}, 1e-4);
+  compare_op(DLS_OP_AVGPOOL1D, {{2, 3, 9}, {2, 3, 5}, {}}, "xy ", {3, 2, 1, 1});
 }
