@@ -1,4 +1,5 @@
-// W0605: a local name in a network, or a declaration, that shadows a data set, pipeline or network. A rule
+// W0605: a local name in a network that shadows a data set, pipeline or network (a declaration that
+// repeats another's name is sema's E0104). A rule
 // about the spec's names as written: it reads the syntax tree.
 #include <map>
 
@@ -7,15 +8,9 @@
 namespace dls::checker {
 
 void checkShadowing(const RuleContext& c) {
+  // Two declarations of one name are E0104 (sema), whatever their kinds: not reported again here.
   std::map<std::string, const ast::Decl*> decls;
-  for (const ast::Decl& d : c.spec.decls) {
-    auto [it, fresh] = decls.emplace(d.name.name, &d);
-    if (!fresh && it->second->kind != d.kind)
-      c.diags.report(Code::W0605, d.name.span, d.name.name, std::string(ast::declKeyword(it->second->kind)))
-          .primary("same name")
-          .label(it->second->name.span, "declared here")
-          .help("rename one of them");
-  }
+  for (const ast::Decl& d : c.spec.decls) decls.emplace(d.name.name, &d);
   for (const ast::Decl& d : c.spec.decls) {
     if (d.kind != ast::DeclKind::Network) continue;
     for (const ast::Item& it : d.items) {

@@ -40,6 +40,16 @@ const std::vector<CommandEntry>& commands() {
        "  --write, -w                 rewrite each file in place\n"
        "  --check                     print the difference from the canonical layout as a unified diff, exit 1\n"
        "                              when there is one; change nothing\n", false},
+      {"init", cmdInit, "write a starting spec for a data set: types, normalisation, a baseline network, a train block",
+       "dlspec init --data TRAIN [--labels FILE | --label COLUMN] [--test TEST [--test-labels FILE]] [-o FILE.dls]",
+       "  --data TRAIN                the training data: a CSV file, or an NPY or IDX samples file\n"
+       "  --labels FILE               NPY or IDX: the labels file\n"
+       "  --label COLUMN              CSV: the label column (default: the last)\n"
+       "  --test TEST                 a test split in the same format (--test-labels for its labels); without it\n"
+       "                              the spec holds out 10% of the training data for validation\n"
+       "  -o, --output FILE.dls       write the spec there (never over a data file; over an existing file only\n"
+       "                              with --force); default stdout\n"
+       "  --name NAME                 the data set's name (default: from the file name)\n", true},
       {"fix", cmdFix, "apply the fix-its of the diagnostics to the files, then check them again",
        "dlspec fix [--dry-run] [--unsafe-fixes] [OPTIONS] FILE...",
        "  --dry-run, -n               print the change as a unified diff; change nothing\n"

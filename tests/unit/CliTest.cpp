@@ -121,7 +121,7 @@ TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {
 }
 
 TEST_CASE("dlspec COMMAND --help: every command describes itself and exits 0", "[cli]") {
-  for (const char* cmd : {"check", "fmt", "fix", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate", "lsp"}) {
+  for (const char* cmd : {"check", "fmt", "fix", "init", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate", "lsp"}) {
     INFO(cmd);
     for (const char* flag : {"--help", "-h"}) {
       Result r = dlspec(std::string(cmd) + " " + flag);
