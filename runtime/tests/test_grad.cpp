@@ -493,14 +493,24 @@ TEST_CASE("recurrent op descriptions that do not fit are R0504 errors", "[grad]"
 }
 
 TEST_CASE("core/EltMath.h activations backward (oneDNN's and the loops')", "[grad]") {
+  // The piecewise ones (kinks at -3, 0, 3, 6) on ranges between their kinks: central differences across a
+  // kink measure neither side's slope.
+  struct Range {
+    double lo, hi;
+  };
   for (int opcode : {DLS_OP_ELU, DLS_OP_SELU, DLS_OP_SILU, DLS_OP_MISH, DLS_OP_SOFTPLUS, DLS_OP_HARDSWISH,
                      DLS_OP_HARDSIGMOID, DLS_OP_RELU6}) {
-    GradCheck c(2);
-    c.input({2, 3, 4, 5}, -4, 4), c.plain({2, 3, 4, 5});
-    const std::vector<double> attrs = opcode == DLS_OP_ELU ? std::vector<double>{0.7}
-                                      : opcode == DLS_OP_SOFTPLUS ? std::vector<double>{2.0, 20.0}
-                                                                  : std::vector<double>{};
-    c.run(opcode, attrs, 1, false);
+    const bool piecewise = opcode == DLS_OP_HARDSWISH || opcode == DLS_OP_HARDSIGMOID || opcode == DLS_OP_RELU6;
+    const std::vector<Range> ranges = piecewise ? std::vector<Range>{{-5.8, -3.2}, {-2.9, -0.1}, {0.1, 2.9}, {3.2, 5.8}, {6.2, 8}}
+                                                : std::vector<Range>{{-4, 4}};
+    for (const Range& r : ranges) {
+      GradCheck c(2);
+      c.input({2, 3, 4, 5}, r.lo, r.hi), c.plain({2, 3, 4, 5});
+      const std::vector<double> attrs = opcode == DLS_OP_ELU ? std::vector<double>{0.7}
+                                        : opcode == DLS_OP_SOFTPLUS ? std::vector<double>{2.0, 20.0}
+                                                                    : std::vector<double>{};
+      c.run(opcode, attrs, 1, false);
+    }
   }
 }
 
