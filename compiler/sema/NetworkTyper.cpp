@@ -275,13 +275,15 @@ int Analyzer::typeExpr(NetCtx& n, Scope& s, const ast::Expr& e) {
     case ast::ExprKind::Binary: {
       int a = typeExpr(n, s, *e.items[0]);
       int b = typeExpr(n, s, *e.items[1]);
-      if (e.op != '+') {
-        diags.report(Code::E0215, e.span, fmt::format("`{}` is not defined on values; only `a + b` (add) is", e.op));
+      // a + b, a * b, a - b, a / b: the structural ops add, mul, sub, div.
+      const char* name = e.op == '+' ? "add" : e.op == '*' ? "mul" : e.op == '-' ? "sub" : e.op == '/' ? "div" : nullptr;
+      const OpInfo* op = name ? findOp(name, {OpCategory::Structural}) : nullptr;
+      if (!op) {
+        diags.report(Code::E0215, e.span, fmt::format("`{}` is not defined on values; `+`, `-`, `*` and `/` are", e.op));
         return poison(n, e.span);
       }
-      const OpInfo* add = findOp("add", {OpCategory::Structural});
       Span opSpan{e.span.file, e.items[0]->span.end, e.items[1]->span.begin};
-      return applyOp(n, *add, e, {a, b}, {}, s.consts, e.span, opSpan);
+      return applyOp(n, *op, e, {a, b}, {}, s.consts, e.span, opSpan);
     }
     default:
       diags.report(Code::E0215, e.span, "expected a value: a name, a layer call or `x |> layer`");

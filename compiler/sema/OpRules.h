@@ -11,9 +11,11 @@ void dense(ShapeCtx&);        // [N, K] or a sequence [N, T, K] (last axis)
 void recurrent(ShapeCtx&);    // rnn, gru, lstm: [N, T, F] -> [N, T, units] or [N, units]
 void conv(ShapeCtx&);         // conv2d over [N, C, H, W]; conv1d over [N, C, L] (an integer `kernel`)
 void pool2d(ShapeCtx&);
+void pool1d(ShapeCtx&);       // maxpool1d, avgpool1d over [N, C, L] (the 2-D window on [N, C, 1, L])
 void globalAvgPool(ShapeCtx&);
 void batchNorm(ShapeCtx&);
 void layerNorm(ShapeCtx&);
+void groupNorm(ShapeCtx&);    // group_norm (groups divide C), instance_norm
 void same(ShapeCtx&);         // elementwise: the input's type
 void softmaxLike(ShapeCtx&);  // elementwise over the class axis, records classes
 void flatten(ShapeCtx&);
@@ -23,6 +25,10 @@ void squeeze(ShapeCtx&);
 void unsqueeze(ShapeCtx&);
 void add(ShapeCtx&);
 void concat(ShapeCtx&);
+void broadcast(ShapeCtx&);    // mul, sub, div: NumPy broadcasting of two values
+void glu(ShapeCtx&);          // halves `axis`
+void reduce(ShapeCtx&);       // mean, sum, max over `axes` (normalised to one 0/1 flag per axis), keepdims
+void adaptivePool(ShapeCtx&); // [N, C, H, W] -> [N, C, size, size]
 void embedding(ShapeCtx&);
 void attention(ShapeCtx&);     // multi_head_attention: [N, T, dim] -> [N, T, dim]
 void positional(ShapeCtx&);    // positional_embedding: [N, T, dim], T <= max_len
@@ -52,9 +58,11 @@ std::vector<ParamDesc> convParams(const Type& in, const Node& n);
 std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's window, no weight sharing
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
+std::vector<ParamDesc> groupNormParams(const Type& in, const Node& n);  // weight, bias [C]; none for instance_norm without `affine`
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
 std::vector<ParamDesc> attentionParams(const Type& in, const Node& n);   // torch.nn.MultiheadAttention
 std::vector<ParamDesc> positionalParams(const Type& in, const Node& n);  // [max_len, dim]
+std::vector<ParamDesc> preluParams(const Type& in, const Node& n);  // [1] or [C], 0.25 each
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh
 // Gates of a recurrent layer: 1 (rnn), 3 (gru: r, z, n), 4 (lstm: i, f, g, o).
 int64_t recurrentGates(const Node& n);

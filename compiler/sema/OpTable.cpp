@@ -3,6 +3,7 @@
 // summary view (FLOPs). Attribute names after resolution are listed in docs of each op's rule.
 #include "sema/OpTable.h"
 
+#include <tuple>
 #include <unordered_map>
 
 #include "dlspec/OpSchema.h"
@@ -151,8 +152,39 @@ std::vector<OpInfo> build() {
                  .doc = "pooling over [N, C, H, W]; stride defaults to the kernel", .nonLinear = opc == DLS_OP_MAXPOOL,
                  .pooling = true, .spatial = true});
   }
+  for (auto [n, opc] : {std::pair{"maxpool1d", int(DLS_OP_MAXPOOL1D)}, std::pair{"avgpool1d", int(DLS_OP_AVGPOOL1D)}}) {
+    std::vector<AttrSpec> a = {{.name = "kernel", .type = AttrType::Int, .min = 1, .positional = 0},
+                               {.name = "stride", .type = AttrType::Int, .min = 1, .positional = 1, .optional = true},
+                               {.name = "pad", .type = AttrType::Padding, .dflt = I(0), .min = 0, .words = "same|valid"}};
+    if (opc == DLS_OP_MAXPOOL1D) a.push_back({.name = "dilation", .type = AttrType::Int, .dflt = I(1), .min = 1});
+    t.push_back({.name = n, .category = LAYER, .attrs = a, .shape = pool1d,
+                 .cudaWithout = opc == DLS_OP_MAXPOOL1D ? "dilation: > 1" : "", .opcode = opc, .flops = poolFlops,
+                 .doc = "pooling over [N, C, L] (torch's max_pool1d / avg_pool1d, padding excluded from the average); "
+                        "stride defaults to the kernel; `pad`: an integer (both ends), [left, right], `same` or `valid`",
+                 .nonLinear = opc == DLS_OP_MAXPOOL1D, .pooling = true, .spatial = true});
+  }
   t.push_back({.name = "global_avgpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_AVGPOOL,
                .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]", .spatial = true});
+  t.push_back({.name = "global_maxpool", .category = LAYER, .shape = globalAvgPool, .opcode = DLS_OP_GLOBAL_MAXPOOL,
+               .flops = inputElemFlops, .doc = "[N, C, H, W] -> [N, C]: the maximum of each channel", .nonLinear = true,
+               .spatial = true});
+  t.push_back({.name = "adaptive_avgpool", .category = LAYER,
+               .attrs = {{.name = "size", .type = AttrType::IntOrPair, .min = 1, .positional = 0}},
+               .shape = adaptivePool, .opcode = DLS_OP_ADAPTIVE_AVGPOOL, .flops = inputElemFlops,
+               .doc = "average pooling of [N, C, H, W] to [N, C, size, size] (or `[h, w]`), in torch's "
+                      "adaptive_avg_pool2d bins",
+               .spatial = true});
+  for (auto [n, opc, doc] :
+       {std::tuple{"mean", int(DLS_OP_REDUCE_MEAN), "the mean over `axes` (non-batch axes; negative ones count from the end); "
+                                                     "`keepdims: true` keeps them as size 1"},
+        std::tuple{"sum", int(DLS_OP_REDUCE_SUM), "the sum over `axes`; `keepdims: true` keeps them as size 1"},
+        std::tuple{"max", int(DLS_OP_REDUCE_MAX), "the maximum over `axes`; `keepdims: true` keeps them as size 1 (its "
+                                                   "gradient goes to the first maximal element)"}})
+    t.push_back({.name = n, .category = LAYER,
+                 .attrs = {{.name = "axes", .type = AttrType::IntList, .positional = 0},
+                           {.name = "keepdims", .type = AttrType::Bool}},
+                 .shape = reduce, .kind = SemKind::Real, .opcode = opc, .flops = inputElemFlops, .doc = std::string_view(doc),
+                 .nonLinear = opc == DLS_OP_REDUCE_MAX});
   t.push_back({.name = "batch_norm", .category = LAYER,
                .attrs = {{.name = "eps", .type = AttrType::Float}, {.name = "momentum", .type = AttrType::Float}},
                .shape = batchNorm, .kind = SemKind::Real, .params = normParams, .opcode = DLS_OP_BATCH_NORM,
@@ -164,6 +196,21 @@ std::vector<OpInfo> build() {
                .flops = normFlops,
                .doc = "layer normalisation over the last `axes` axes together (torch.nn.LayerNorm with normalized_shape "
                       "their sizes; weight and bias have that shape)",
+               .normalization = true});
+  t.push_back({.name = "group_norm", .category = LAYER,
+               .attrs = {{.name = "groups", .type = AttrType::Int, .min = 1, .positional = 0}, {.name = "eps", .type = AttrType::Float}},
+               .shape = groupNorm, .kind = SemKind::Real, .params = groupNormParams, .opcode = DLS_OP_GROUP_NORM,
+               .flops = normFlops,
+               .doc = "group normalisation over [N, C, …] (torch.nn.GroupNorm): each sample's channels in `groups` groups, "
+                      "each normalised over its channels and positions; learned weight and bias [C]",
+               .normalization = true});
+  t.push_back({.name = "instance_norm", .category = LAYER,
+               .attrs = {{.name = "affine", .type = AttrType::Bool, .dflt = B(false)}, {.name = "eps", .type = AttrType::Float}},
+               .shape = groupNorm, .kind = SemKind::Real, .params = groupNormParams, .opcode = DLS_OP_INSTANCE_NORM,
+               .flops = normFlops,
+               .doc = "instance normalisation over [N, C, L] or [N, C, H, W] (torch.nn.InstanceNorm2d, no running "
+                      "statistics): each sample's channels normalised over their positions; `affine: true` adds a "
+                      "learned weight and bias [C]",
                .normalization = true});
   t.push_back({.name = "dropout", .category = LAYER,
                .attrs = {{.name = "p", .type = AttrType::Float, .positional = 0}},
@@ -255,6 +302,27 @@ std::vector<OpInfo> build() {
   t.push_back({.name = "ramp", .category = ACT, .shape = same, .kind = SemKind::Real, .cpu = true, .cuda = true,
                .opcode = DLS_OP_RAMP, .flops = elementFlops, .doc = "darknet's ramp activation, relu(x) + 0.1 x",
                .nonLinear = true, .gain = 0.5 * (1 + 0.1 * 0.1)});
+  act("elu", DLS_OP_ELU, SemKind::Real, 0.65, {{.name = "alpha", .type = AttrType::Float, .positional = 0}});
+  act("selu", DLS_OP_SELU, SemKind::Real, 1.0);  // self-normalising: unit variance in, unit variance out
+  act("silu", DLS_OP_SILU, SemKind::Real, 0.36);
+  act("mish", DLS_OP_MISH, SemKind::Real, 0.45);
+  act("softplus", DLS_OP_SOFTPLUS, SemKind::Real, 0.92,
+      {{.name = "beta", .type = AttrType::Float, .positional = 0}, {.name = "threshold", .type = AttrType::Float}});
+  act("hardswish", DLS_OP_HARDSWISH, SemKind::Real, 0.33);
+  act("hardsigmoid", DLS_OP_HARDSIGMOID, SemKind::Real, 0.28);
+  act("relu6", DLS_OP_RELU6, SemKind::Real, 0.5);
+  t.push_back({.name = "prelu", .category = ACT,
+               .attrs = {{.name = "per_channel", .type = AttrType::Bool, .dflt = B(false)}},
+               .shape = same, .kind = SemKind::Real, .params = preluParams, .opcode = DLS_OP_PRELU, .flops = elementFlops,
+               .doc = "x if x > 0, else a x with a learned slope a (torch.nn.PReLU): one slope, or with "
+                      "`per_channel: true` one per channel of axis 1; each starts at 0.25",
+               .nonLinear = true, .gain = 0.53});
+  t.push_back({.name = "glu", .category = ACT,
+               .attrs = {{.name = "axis", .type = AttrType::Int, .dflt = I(-1), .min = -4, .max = 3, .positional = 0}},
+               .shape = glu, .kind = SemKind::Real, .opcode = DLS_OP_GLU, .flops = elementFlops,
+               .doc = "gated linear unit (torch's glu): a * sigmoid(b), where a and b are the halves of `axis` (the "
+                      "last by default); that axis must be even and halves",
+               .nonLinear = true, .gain = 0.29});
   // ---- structural ----
   t.push_back({.name = "flatten", .category = STRUCT, .shape = flatten, .opcode = kOpcodeView, .flops = noFlops,
                .passThrough = true});
@@ -275,6 +343,12 @@ std::vector<OpInfo> build() {
   t.push_back({.name = "add", .category = STRUCT, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
                .shape = add, .kind = SemKind::Real, .opcode = DLS_OP_ADD, .flops = elementFlops,
                .doc = "elementwise sum; also written a + b"});
+  for (auto [n, opc, doc] : {std::tuple{"mul", int(DLS_OP_MUL), "elementwise product with NumPy broadcasting; also written a * b"},
+                              std::tuple{"sub", int(DLS_OP_SUB), "elementwise difference with NumPy broadcasting; also written a - b"},
+                              std::tuple{"div", int(DLS_OP_DIV), "elementwise quotient with NumPy broadcasting; also written a / b"}})
+    t.push_back({.name = n, .category = STRUCT, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
+                 .shape = broadcast, .kind = SemKind::Real, .opcode = opc, .flops = elementFlops,
+                 .doc = std::string_view(doc) , .nonLinear = opc != DLS_OP_SUB});  // a product of two values is not linear in them
   t.push_back({.name = "concat", .category = STRUCT, .minInputs = 2, .maxInputs = -1, .inputsFromArgs = true,
                .attrs = {{.name = "axis", .type = AttrType::Int}},
                .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops});
@@ -429,6 +503,14 @@ std::vector<OpInfo> build() {
       {ACT, "sigmoid", "1 / (1 + e^-x), elementwise: [N, C] -> sigmoid_probs[N, C], one probability per label"},
       {ACT, "softmax", "softmax over the last (class) axis: [N, C] -> probs[N, C]"},
       {ACT, "log_softmax", "log of softmax over the last (class) axis: [N, C] -> log_probs[N, C]"},
+      {ACT, "elu", "x if x > 0, else alpha (e^x - 1), elementwise; any shape"},
+      {ACT, "selu", "scale * elu(x, alpha) with the self-normalising constants (torch.nn.SELU), elementwise"},
+      {ACT, "silu", "x * sigmoid(x) (swish), elementwise; any shape"},
+      {ACT, "mish", "x * tanh(softplus(x)), elementwise; any shape"},
+      {ACT, "softplus", "log(1 + e^(beta x)) / beta, and x where beta x > threshold (torch.nn.Softplus), elementwise"},
+      {ACT, "hardswish", "x * relu6(x + 3) / 6, elementwise; any shape"},
+      {ACT, "hardsigmoid", "relu6(x + 3) / 6, elementwise; any shape"},
+      {ACT, "relu6", "min(max(x, 0), 6), elementwise; any shape"},
       {STRUCT, "flatten", "[N, d1, d2, …] -> [N, d1*d2*…]: every axis but the batch into one"},
       {STRUCT, "squeeze", "drops the size-1 axis `axis` (not the batch axis): [N, C, 1] -> [N, C] with axis 2"},
       {STRUCT, "unsqueeze", "inserts a size-1 axis at `axis` (not 0): [N, C] -> [N, 1, C] with axis 1"},

@@ -26,6 +26,14 @@ std::vector<ParamDesc> denseParams(const Type& in, const Node& n) {
   return p;
 }
 
+std::vector<ParamDesc> preluParams(const Type& in, const Node& n) {
+  // torch.nn.PReLU(num_parameters): one slope, or one per channel (axis 1), each initialised to 0.25.
+  int64_t c = 1;
+  if (n.boolAttr("per_channel", false))
+    c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
+  return {{"weight", shape({c}), ParamRole::Weight, true, InitKind::Constant, 0.25, 0, 0, 0}};
+}
+
 std::vector<ParamDesc> convParams(const Type& in, const Node& n) {
   int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
   int64_t f = n.intAttr("filters"), g = n.intAttr("groups", 1), kh = n.intAttr("kernel_h"), kw = n.intAttr("kernel_w");
@@ -79,6 +87,14 @@ std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n) {
     s.dims.push_back(i < rank && in.shape.dims[i].isConst() ? in.shape.dims[i] : Dim::unknown());
   }
   return {{"weight", s, ParamRole::Gamma, true, InitKind::Ones}, {"bias", s, ParamRole::Beta, true, InitKind::Zeros}};
+}
+
+std::vector<ParamDesc> groupNormParams(const Type& in, const Node& n) {
+  // torch.nn.GroupNorm (affine), torch.nn.InstanceNorm2d (affine only when asked): weight ones, bias zeros.
+  if (n.op && n.op->name == "instance_norm" && !n.boolAttr("affine", false)) return {};
+  int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
+  return {{"weight", shape({c}), ParamRole::Gamma, true, InitKind::Ones},
+          {"bias", shape({c}), ParamRole::Beta, true, InitKind::Zeros}};
 }
 
 std::vector<ParamDesc> embeddingParams(const Type&, const Node& n) {

@@ -207,6 +207,42 @@ void pool2d(ShapeCtx& c) {
   c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1], h, w}};
 }
 
+// maxpool1d, avgpool1d over [N, C, L]: the 2-D window rule on the view [N, C, 1, L] (as conv1d); it adds the
+// runtime's kernel_w, stride_w (the kernel when not given), pad_left, pad_right and dilation_w.
+void pool1d(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needRank(c, 3, "a [N, channels, length] input", "reshape the samples to [channels, length] in the pipeline"))
+    return;
+  const std::map<std::string, Attr> given = c.attrs;
+  c.set("kernel", std::vector<int64_t>{1, c.i("kernel")});
+  if (given.count("stride")) c.set("stride", std::vector<int64_t>{1, c.i("stride")});
+  if (given.count("dilation")) c.set("dilation", std::vector<int64_t>{1, c.i("dilation")});
+  if (auto it = c.attrs.find("pad"); it != c.attrs.end()) {
+    if (const auto* p = std::get_if<int64_t>(&it->second.value)) c.set("pad", std::vector<int64_t>{0, *p, 0, *p});
+    else if (const auto* l = std::get_if<std::vector<int64_t>>(&it->second.value); l && l->size() == 2)
+      c.set("pad", std::vector<int64_t>{0, (*l)[0], 0, (*l)[1]});
+    else if (l) {
+      c.fail(Code::E0212, fmt::format("argument `pad` of `{}` takes an integer, [left, right], `same` or `valid`, found {} values",
+                                      c.op.name, l->size()),
+             "too many padding values", "", {});
+      return;
+    }
+  }
+  Type view = x;
+  if (!view.shape.unknownRank) view.shape.dims.insert(view.shape.dims.begin() + 2, Dim::constant(1));
+  c.in[0] = &view;
+  Dim h, w;
+  const bool ok = window(c, false, h, w, "length");
+  c.in[0] = &x;
+  for (const char* n : {"kernel", "stride", "dilation", "pad"}) {
+    if (auto g = given.find(n); g != given.end()) c.attrs[n] = g->second;
+    else c.attrs.erase(n);
+  }
+  if (!ok) return;
+  c.out = x;
+  if (!x.shape.unknownRank) c.out.shape = Shape{{x.shape.dims[0], x.shape.dims[1], w}};
+}
+
 void globalAvgPool(ShapeCtx& c) {
   const Type& x = *c.in[0];
   if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
@@ -223,6 +259,27 @@ void batchNorm(ShapeCtx& c) {
     return;
   }
   c.out = outLike(x);
+}
+
+// group_norm over [N, C, ...] (`groups` must divide C); instance_norm over [N, C, L] or [N, C, H, W].
+void groupNorm(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const bool instance = c.op.name == "instance_norm";
+  if (instance ? (x.shape.rank() != 3 && x.shape.rank() != 4) : x.shape.rank() < 2) {
+    c.fail(Code::E0207, fmt::format("`{}` expects {}, but its input is {}", c.op.name,
+                                    instance ? "a [N, C, L] or [N, C, H, W] input" : "a [N, C, …] input", x.brief()),
+           instance ? "needs rank 3 or 4" : "needs a channel axis", "");
+    return;
+  }
+  const Dim& C = x.shape.dims[1];
+  const int64_t g = c.i("groups", 1);
+  if (!instance && C.isConst() && C.value % g != 0)
+    c.fail(Code::E0212, fmt::format("argument `groups` of `group_norm` must divide the {} channels of {}, found {}", C.value,
+                                    x.brief(), g),
+           "groups do not divide the channels", "", {});
 }
 
 // layer_norm over the last `axes` axes together (torch.nn.LayerNorm's normalized_shape); never the batch axis.
@@ -398,6 +455,121 @@ void add(ShapeCtx& c) {
   c.out.kind = SemKind::Real;
   for (size_t i = 0; i < c.out.shape.dims.size() && !b.shape.unknownRank; ++i)
     if (!c.out.shape.dims[i].isConst() && b.shape.dims[i].isConst()) c.out.shape.dims[i] = b.shape.dims[i];
+}
+
+void broadcast(ShapeCtx& c) {
+  const Type& a = *c.in[0];
+  const Type& b = *c.in[1];
+  c.out = outLike(a);
+  if (a.shape.unknownRank || b.shape.unknownRank) {
+    if (a.shape.unknownRank) c.out = outLike(b);
+    if (!a.shape.unknownRank && !b.shape.unknownRank) return;
+    c.out.shape.unknownRank = true;
+    return;
+  }
+  // NumPy's rule: the shapes aligned at their last axis; each pair of axes equal, or one of them 1 (or absent).
+  const size_t ra = a.shape.rank(), rb = b.shape.rank(), r = std::max(ra, rb);
+  std::vector<Dim> out(r, Dim::constant(1));
+  const char* verb = c.op.name == "mul" ? "multiply" : c.op.name == "sub" ? "subtract" : "divide";
+  for (size_t k = 0; k < r; ++k) {
+    const bool hasA = k + ra >= r, hasB = k + rb >= r;
+    const Dim da = hasA ? a.shape.dims[k + ra - r] : Dim::constant(1);
+    const Dim db = hasB ? b.shape.dims[k + rb - r] : Dim::constant(1);
+    const bool oneA = da.isConst() && da.value == 1, oneB = db.isConst() && db.value == 1;
+    if (oneA) out[k] = db;
+    else if (oneB) out[k] = da;
+    else if (Dim::compatible(da, db)) out[k] = da.isConst() ? da : db;
+    else {
+      c.fail(Code::E0205,
+             fmt::format("cannot {} values of shapes {} and {}: axis {} of the result has {} on the left and {} on "
+                         "the right",
+                         verb, a.brief(), b.brief(), k, da.str(), db.str()),
+             "shapes do not broadcast",
+             "broadcasting aligns the last axes; each pair must be equal or one of them 1: give the smaller operand "
+             "size-1 axes (`unsqueeze`, `mean(axes: […], keepdims: true)`) or project it",
+             {0, 1});
+      return;
+    }
+  }
+  c.out.shape.dims = out;
+}
+
+void glu(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  int64_t axis = c.i("axis", -1);
+  if (!axisIn(axis, x.shape.rank()) || axis == 0) {
+    c.fail(Code::E0212, fmt::format("argument `axis` of `glu` must name a non-batch axis of {}", x.brief()), "", "");
+    return;
+  }
+  c.set("axis", axis);
+  Dim& d = c.out.shape.dims[static_cast<size_t>(axis)];
+  if (d.isConst() && d.value % 2) {
+    c.fail(Code::E0207, fmt::format("`glu` halves axis {}, but its input {} has an odd size there", axis, x.brief()),
+           fmt::format("axis {} has size {}", axis, d.value), "make that axis even (the gate is its second half)");
+    return;
+  }
+  if (d.isConst()) d = Dim::constant(d.value / 2);
+  else d = Dim::unknown();
+}
+
+void reduce(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const size_t r = x.shape.rank();
+  std::vector<int64_t> axes = c.ints("axes");
+  std::vector<int64_t> flags(r, 0);
+  for (int64_t a : axes) {
+    int64_t ax = a;
+    if (!axisIn(ax, r) || ax == 0) {
+      c.fail(Code::E0212, fmt::format("argument `axes` of `{}` must name non-batch axes of {}; {} is not one", c.op.name,
+                                      x.brief(), a),
+             "", "axis 0 is the batch");
+      return;
+    }
+    if (flags[static_cast<size_t>(ax)]) {
+      c.fail(Code::E0212, fmt::format("argument `axes` of `{}` names axis {} twice", c.op.name, ax), "", "");
+      return;
+    }
+    flags[static_cast<size_t>(ax)] = 1;
+  }
+  if (axes.empty()) {
+    c.fail(Code::E0212, fmt::format("argument `axes` of `{}` names no axis", c.op.name), "", "");
+    return;
+  }
+  const bool keep = c.b("keepdims", false);
+  std::vector<Dim> out;
+  for (size_t k = 0; k < r; ++k) {
+    if (!flags[k]) out.push_back(x.shape.dims[k]);
+    else if (keep) out.push_back(Dim::constant(1));
+  }
+  c.out.shape.dims = out;
+  c.set("axes", flags);  // normalised: one 0/1 flag per input axis (ops.def's `axes`)
+}
+
+void adaptivePool(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "")) return;
+  c.out = x;
+  if (x.shape.unknownRank) return;
+  std::vector<int64_t> size = c.ints("size");
+  if (size.size() == 1) size.push_back(size[0]);
+  for (int k = 0; k < 2; ++k) {
+    const Dim& d = x.shape.dims[static_cast<size_t>(2 + k)];
+    if (d.isConst() && size[static_cast<size_t>(k)] > d.value) {
+      c.fail(Code::E0207, fmt::format("`adaptive_avgpool` to {} x {} needs an input of at least that size, but its input is {}",
+                                      size[0], size[1], x.brief()),
+             fmt::format("{} {} is less than {}", k == 0 ? "height" : "width", d.value, size[static_cast<size_t>(k)]),
+             "pool to a smaller size, or pool less before this layer");
+      return;
+    }
+    c.out.shape.dims[static_cast<size_t>(2 + k)] = Dim::constant(size[static_cast<size_t>(k)]);
+  }
 }
 
 void concat(ShapeCtx& c) {

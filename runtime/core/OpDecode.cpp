@@ -114,6 +114,24 @@ void decode_op(const dls_rt* rt, Op& op) {
       op.output = T[1].id;
       return;
     }
+    case DLS_OP_MAXPOOL1D:
+    case DLS_OP_AVGPOOL1D: {
+      // The 2-D window over the views x[N,C,1,L], y[N,C,1,OL] of the same buffers (ops.def MAXPOOL1D).
+      const double* a = op.attrs.data();
+      dls_window2d& w = d.win;
+      if (T[0].rank != 3 || T[1].rank != 3) bad("input and output must be [N, C, L] and [N, C, L']");
+      w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = 1, w.w = T[0].dims[2], w.k = w.c;
+      w.kh = 1, w.kw = (int64_t)a[0], w.sh = 1, w.sw = (int64_t)a[1];
+      w.pt = 0, w.pl = (int64_t)a[2], w.pb = 0, w.pr = (int64_t)a[3];
+      w.dh = 1, w.dw = d.opcode == DLS_OP_MAXPOOL1D ? (int64_t)a[4] : 1, w.groups = 1;
+      if (w.w + w.pl + w.pr < w.dw * (w.kw - 1) + 1) bad("the window is larger than the padded input");
+      w.oh = 1, w.ow = (w.w + w.pl + w.pr - w.dw * (w.kw - 1) - 1) / w.sw + 1;
+      if (T[1].dims[0] != w.n || T[1].dims[1] != w.c || T[1].dims[2] != w.ow)
+        bad(fmt::format("output {} should be [{}, {}, {}]", shape_str(T[1]), w.n, w.c, w.ow));
+      op.output = T[1].id;
+      d.opcode = row->kernel;
+      return;
+    }
     case DLS_OP_GLOBAL_AVGPOOL:
       d.rows = T[0].dims[0] * T[0].dims[1], d.cols = T[0].dims[2] * T[0].dims[3];
       if (T[1].numel != d.rows) bad("output must be [N, C]");
@@ -143,6 +161,78 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_SIGMOID:
     case DLS_OP_COPY:
       if (T[0].numel != T[1].numel) bad("input and output sizes differ");
+      break;
+    case DLS_OP_ELU:
+    case DLS_OP_SELU:
+    case DLS_OP_SILU:
+    case DLS_OP_MISH:
+    case DLS_OP_SOFTPLUS:
+    case DLS_OP_HARDSWISH:
+    case DLS_OP_HARDSIGMOID:
+    case DLS_OP_RELU6:
+      if (T[0].numel != T[1].numel) bad("input and output sizes differ");
+      break;
+    case DLS_OP_PRELU: {
+      // One slope, or one per channel of axis 1: rows = N, cols = C, the rest of each sample inner.
+      if (T[0].rank < 2) bad(fmt::format("input {} needs a channel axis", shape_str(T[0])));
+      if (T[1].numel != 1 && T[1].numel != T[0].dims[1])
+        bad(fmt::format("weight {} should have 1 or {} elements", shape_str(T[1]), T[0].dims[1]));
+      if (T[2].numel != T[0].numel) bad("input and output sizes differ");
+      d.rows = T[0].dims[0], d.cols = T[0].dims[1];
+      break;
+    }
+    case DLS_OP_GLU: {
+      const int axis = (int)op.attrs[0];
+      if (axis >= T[0].rank || T[0].dims[axis] % 2) bad(fmt::format("axis {} of {} is not of even size", axis, shape_str(T[0])));
+      for (int k = 0; k < T[0].rank; ++k)
+        if (T[1].dims[k] != (k == axis ? T[0].dims[k] / 2 : T[0].dims[k]))
+          bad(fmt::format("output {} is not the input {} halved along axis {}", shape_str(T[1]), shape_str(T[0]), axis));
+      break;
+    }
+    case DLS_OP_MUL:
+    case DLS_OP_SUB:
+    case DLS_OP_DIV: {
+      // NumPy broadcasting: aligned at the last axis, each operand's axis equal to y's or 1.
+      const dls_tensor_desc& y = T[2];
+      for (int i = 0; i < 2; ++i) {
+        if (T[i].rank > y.rank) bad(fmt::format("operand {} has more axes than the output {}", shape_str(T[i]), shape_str(y)));
+        for (int k = 0; k < T[i].rank; ++k) {
+          const int64_t dy = y.dims[k + y.rank - T[i].rank], da = T[i].dims[k];
+          if (da != dy && da != 1) bad(fmt::format("operand {} does not broadcast to {}", shape_str(T[i]), shape_str(y)));
+        }
+      }
+      break;
+    }
+    case DLS_OP_INSTANCE_NORM:
+    case DLS_OP_GROUP_NORM: {
+      if (T[0].rank < 2) bad(fmt::format("input {} needs a channel axis", shape_str(T[0])));
+      if (d.opcode == DLS_OP_INSTANCE_NORM) op.attrs = {double(T[0].dims[1]), op.attrs[0]};  // GROUP_NORM's groups, eps
+      const int64_t C = T[0].dims[1], G = (int64_t)op.attrs[0];
+      if (C % G) bad(fmt::format("{} groups do not divide the {} channels", G, C));
+      if ((T[1].id >= 0) != (T[2].id >= 0)) bad("gamma and beta must both be given or both be -1");
+      if (T[1].id >= 0 && (T[1].numel != C || T[2].numel != C)) bad("gamma and beta must have C elements");
+      if (T[3].numel != T[0].numel) bad("output shape differs from input");
+      d.rows = T[0].dims[0] * G, d.cols = T[0].numel / d.rows;  // one row per sample and group
+      break;
+    }
+    case DLS_OP_GLOBAL_MAXPOOL:
+      if (T[0].rank != 4 || T[1].numel != T[0].dims[0] * T[0].dims[1]) bad("input must be [N, C, H, W] and output [N, C]");
+      op.attrs = {0, 0, 0, 1, 1};  // REDUCE_MAX's keepdims, then its axes
+      break;
+    case DLS_OP_REDUCE_MEAN:
+    case DLS_OP_REDUCE_SUM:
+    case DLS_OP_REDUCE_MAX: {
+      int64_t kept = 1;
+      if (op.attrs[1] != 0) bad("the batch axis cannot be reduced");
+      for (int k = 0; k < T[0].rank; ++k)
+        if (op.attrs[size_t(k) + 1] == 0) kept *= T[0].dims[k];
+      if (T[1].numel != kept) bad(fmt::format("output {} does not hold the reduction of {}", shape_str(T[1]), shape_str(T[0])));
+      break;
+    }
+    case DLS_OP_ADAPTIVE_AVGPOOL:
+      if (T[0].rank != 4 || T[1].rank != 4 || T[1].dims[0] != T[0].dims[0] || T[1].dims[1] != T[0].dims[1] ||
+          T[1].dims[2] > T[0].dims[2] || T[1].dims[3] > T[0].dims[3] || T[1].dims[2] < 1 || T[1].dims[3] < 1)
+        bad(fmt::format("output {} is not [N, C, OH, OW] with OH, OW at most the input's {}", shape_str(T[1]), shape_str(T[0])));
       break;
     case DLS_OP_SOFTMAX:
     case DLS_OP_LOG_SOFTMAX:

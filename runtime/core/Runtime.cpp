@@ -535,7 +535,7 @@ int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* 
     g->d.id = (int32_t)rt->gops.size();
     g->d.fwd = &f.d, g->d.fwd_state = f.state;
     g->d.dout = desc_or_none(rt, dout, "gradient op");
-    bool loss = f.d.opcode >= DLS_OP_CROSS_ENTROPY;
+    bool loss = schema::isLoss(f.d.opcode);
     if (!loss && dout < 0) fail(Diag::R0504, op_location(rt, fwd_op), "gradient op needs d(output)");
     if (!loss && g->d.dout.numel != rt->tensors[f.output].d.numel)
       fail(Diag::R0504, op_location(rt, fwd_op), "d(output) has a different size than the output");

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "CpuOp.h"
+#include "dlspec/OpSchema.h"
 
 namespace dls::cpu {
 
@@ -23,7 +24,7 @@ int64_t valid(const dls_step_ctx& s, int64_t rows, int64_t per) {
 }  // namespace
 
 bool build_loss_forward(const dls_op_desc& op, OpState& st) {
-  if (op.opcode < DLS_OP_CROSS_ENTROPY) return false;
+  if (!schema::isLoss(op.opcode)) return false;
   const auto& T = op.tensors;
   const float* x = fptr(T[0]);
   float* loss = fptr(T[2]);
@@ -97,7 +98,7 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
 
 bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
-  if (op.opcode < DLS_OP_CROSS_ENTROPY) return false;
+  if (!schema::isLoss(op.opcode)) return false;
   if (g.nins < 1 || !g.dins[0].data) return true;  // nothing to do
   const auto& T = op.tensors;
   float* dx = fptr(g.dins[0]);

@@ -96,6 +96,13 @@ void attention_fwd(Ctx& c, const dls_op_desc& op, OpState& st);
 void attention_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 void positional_fwd(Ctx& c, const dls_op_desc& op, OpState& st);
 void positional_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& fwd, OpState& st);
+// The loops of CpuMoreOps.cpp: activations without a oneDNN algorithm (loop_act_kind: its elt::Kind, or -1),
+// and the ops of more_fwd / more_bwd (false: not one of them).
+int loop_act_kind(int opcode);
+void act_loop(int kind, const float* x, float* y, int64_t n, float a, float b);
+void act_grad_loop(int kind, const float* x, const float* dy, float* dx, int64_t n, float a, float b, bool acc);
+bool more_fwd(const dls_op_desc& op, OpState& st);
+bool more_bwd(const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 bool build_loss_forward(const dls_op_desc& op, OpState& st);
 bool build_loss_backward(const dls_grad_op_desc& g, OpState& fwd, OpState& st);
 // Host <-> arena copy of a whole channels-last tensor, transposed so the host sees NCHW (CpuOps.cpp).

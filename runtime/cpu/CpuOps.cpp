@@ -14,6 +14,7 @@
 
 #include "CpuOp.h"
 #include "../core/Rng.h"
+#include "dlspec/OpSchema.h"
 
 namespace dls::cpu {
 
@@ -630,9 +631,15 @@ void bn_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
 struct EltPds {
   eltwise_forward::primitive_desc fwd;
 };
-void elt_alg(int opcode, const double* attrs, algorithm& fwd, algorithm& bwd, float& alpha, bool& use_dst) {
-  alpha = 0, use_dst = true;
+void elt_alg(int opcode, const double* attrs, algorithm& fwd, algorithm& bwd, float& alpha, float& beta,
+             bool& use_dst) {
+  alpha = 0, beta = 0, use_dst = true;
   switch (opcode) {
+    case DLS_OP_ELU: fwd = bwd = algorithm::eltwise_elu, alpha = float(attrs[0]), use_dst = false; break;
+    case DLS_OP_SILU: fwd = bwd = algorithm::eltwise_swish, alpha = 1.f, use_dst = false; break;
+    case DLS_OP_MISH: fwd = bwd = algorithm::eltwise_mish, use_dst = false; break;
+    case DLS_OP_HARDSWISH: fwd = bwd = algorithm::eltwise_hardswish, use_dst = false; break;
+    case DLS_OP_RELU6: fwd = bwd = algorithm::eltwise_clip_v2, beta = 6.f, use_dst = false; break;
     case DLS_OP_RELU: fwd = bwd = algorithm::eltwise_relu_use_dst_for_bwd; break;
     case DLS_OP_LEAKY_RELU:
       alpha = float(attrs[0]);
@@ -645,6 +652,13 @@ void elt_alg(int opcode, const double* attrs, algorithm& fwd, algorithm& bwd, fl
     case DLS_OP_GELU: fwd = bwd = algorithm::eltwise_gelu_erf, use_dst = false; break;
     case DLS_OP_TANH: fwd = bwd = algorithm::eltwise_tanh_use_dst_for_bwd; break;
     default: fwd = bwd = algorithm::eltwise_logistic_use_dst_for_bwd; break;
+  }
+}
+// The activations with a oneDNN 2.6 algorithm (elt_alg); the others of loop_act_kind run a loop.
+bool onednn_act(int opcode) {
+  switch (opcode) {
+    case DLS_OP_ELU: case DLS_OP_SILU: case DLS_OP_MISH: case DLS_OP_HARDSWISH: case DLS_OP_RELU6: return true;
+    default: return false;
   }
 }
 // Darknet's ramp, y = max(x, 0) + 0.1 x: no oneDNN algorithm, a loop (layout-blind like the primitives).
@@ -680,12 +694,20 @@ void elt_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
     st.train.push_back(fn_step([=](const dls_step_ctx&) { ramp_loop(x, y, n); }));
     return;
   }
+  if (const int kind = loop_act_kind(op.opcode); kind >= 0 && !onednn_act(op.opcode)) {
+    const float* x = static_cast<const float*>(xp);
+    float* y = fptr(op.tensors[1]);
+    const int64_t n = op.tensors[0].numel;
+    const float a = op.nattrs > 0 ? float(op.attrs[0]) : 0.f, b = op.nattrs > 1 ? float(op.attrs[1]) : 0.f;
+    st.train.push_back(fn_step([=](const dls_step_ctx&) { act_loop(kind, x, y, n, a, b); }));
+    return;
+  }
   algorithm fa, ba;
-  float alpha;
+  float alpha, beta;
   bool use_dst;
-  elt_alg(op.opcode, op.attrs, fa, ba, alpha, use_dst);
+  elt_alg(op.opcode, op.attrs, fa, ba, alpha, beta, use_dst);
   auto m = fmd({op.tensors[0].numel}, tag::a);
-  auto pd = eltwise_forward::primitive_desc(eltwise_forward::desc(prop_kind::forward_training, fa, m, alpha, 0.f), c.eng);
+  auto pd = eltwise_forward::primitive_desc(eltwise_forward::desc(prop_kind::forward_training, fa, m, alpha, beta), c.eng);
   st.train.push_back(prim_step(eltwise_forward(pd), {{DNNL_ARG_SRC, memory(m, c.eng, xp)},
                                                      {DNNL_ARG_DST, memory(m, c.eng, op.tensors[1].data)}}));
   st.fwd_pd = std::make_shared<EltPds>(EltPds{pd});
@@ -693,9 +715,9 @@ void elt_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
 void elt_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
   algorithm fa, ba;
-  float alpha;
+  float alpha, beta;
   bool use_dst;
-  elt_alg(op.opcode, op.attrs, fa, ba, alpha, use_dst);
+  elt_alg(op.opcode, op.attrs, fa, ba, alpha, beta, use_dst);
   std::vector<Step> post;
   if (g.nins < 1 || !g.dins[0].data) return;
   auto m = fmd({op.tensors[0].numel}, tag::a);
@@ -735,7 +757,18 @@ void elt_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
     for (auto& s : post) st.train.push_back(std::move(s));
     return;
   }
-  auto pd = eltwise_backward::primitive_desc(eltwise_backward::desc(ba, m, m, alpha, 0.f), c.eng,
+  if (const int kind = loop_act_kind(op.opcode); kind >= 0 && !onednn_act(op.opcode)) {
+    // reads x, in the layout the forward left its output in (an eltwise op keeps its input's)
+    const float* x = static_cast<const float*>(fwd_in);
+    const float* dyf = static_cast<const float*>(dyp);
+    float* dxf = static_cast<float*>(dx);
+    const int64_t n = op.tensors[0].numel;
+    const float a = op.nattrs > 0 ? float(op.attrs[0]) : 0.f, b = op.nattrs > 1 ? float(op.attrs[1]) : 0.f;
+    st.train.push_back(fn_step([=](const dls_step_ctx&) { act_grad_loop(kind, x, dyf, dxf, n, a, b, false); }));
+    for (auto& s : post) st.train.push_back(std::move(s));
+    return;
+  }
+  auto pd = eltwise_backward::primitive_desc(eltwise_backward::desc(ba, m, m, alpha, beta), c.eng,
                                              static_cast<EltPds*>(f.fwd_pd.get())->fwd);
   st.train.push_back(prim_step(eltwise_backward(pd),
                                {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC,
@@ -1275,7 +1308,8 @@ bool layout_aware(int opcode) {
   switch (opcode) {
     case DLS_OP_CONV2D: case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
-    case DLS_OP_RAMP:
+    case DLS_OP_RAMP: case DLS_OP_ELU: case DLS_OP_SELU: case DLS_OP_SILU: case DLS_OP_MISH: case DLS_OP_SOFTPLUS:
+    case DLS_OP_HARDSWISH: case DLS_OP_HARDSIGMOID: case DLS_OP_RELU6:
       return true;
     default: return false;
   }
@@ -1311,7 +1345,7 @@ void build_forward(Ctx& c, const dls_op_desc& op, OpState& st) {
   st.opcode = op.opcode;
   if (layouts_on() && !layout_aware(op.opcode)) {
     // A plain op: channels-last inputs are copied to NCHW first; its output overwrites any marks.
-    if (op.opcode >= DLS_OP_CROSS_ENTROPY && op.ntensors > 0) make_plain_in_place(c, op.tensors[0].data);
+    if (schema::isLoss(op.opcode) && op.ntensors > 0) make_plain_in_place(c, op.tensors[0].data);
     const int out = output_index(op);
     std::vector<Step> pre;
     st.subst.assign(op.tensors, op.tensors + op.ntensors);
@@ -1349,7 +1383,8 @@ void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL: pool_fwd(c, op, st); break;
     case DLS_OP_BATCH_NORM: bn_fwd(c, op, st); break;
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
-    case DLS_OP_RAMP:
+    case DLS_OP_RAMP: case DLS_OP_ELU: case DLS_OP_SELU: case DLS_OP_SILU: case DLS_OP_MISH: case DLS_OP_SOFTPLUS:
+    case DLS_OP_HARDSWISH: case DLS_OP_HARDSIGMOID: case DLS_OP_RELU6:
       elt_fwd(c, op, st);
       break;
     case DLS_OP_LOCAL: local_fwd(c, op, st); break;
@@ -1357,7 +1392,9 @@ void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_fwd(c, op, st); break;
     case DLS_OP_MULTI_HEAD_ATTENTION: attention_fwd(c, op, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: positional_fwd(c, op, st); break;
-    default: misc_fwd(op, st); break;
+    default:
+      if (!more_fwd(op, st)) misc_fwd(op, st);
+      break;
   }
 }
 
@@ -1411,7 +1448,8 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL: pool_bwd(c, g, f, st); break;
     case DLS_OP_BATCH_NORM: bn_bwd(c, g, f, st); break;
     case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH: case DLS_OP_SIGMOID:
-    case DLS_OP_RAMP:
+    case DLS_OP_RAMP: case DLS_OP_ELU: case DLS_OP_SELU: case DLS_OP_SILU: case DLS_OP_MISH: case DLS_OP_SOFTPLUS:
+    case DLS_OP_HARDSWISH: case DLS_OP_HARDSIGMOID: case DLS_OP_RELU6:
       elt_bwd(c, g, f, st);
       break;
     case DLS_OP_LOCAL: local_bwd(c, g, f, st); break;
@@ -1419,7 +1457,9 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_bwd(c, g, f, st); break;
     case DLS_OP_MULTI_HEAD_ATTENTION: attention_bwd(c, g, f, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: positional_bwd(c, g, f, st); break;
-    default: misc_bwd(g, f, st); break;
+    default:
+      if (!more_bwd(g, f, st)) misc_bwd(g, f, st);
+      break;
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include "CudaExt.h"
 #include "CudaKernels.h"
+#include "CudaMore.h"
 #include "CudaPlan.h"
 #include "CudaRecurrent.h"
 
@@ -529,7 +530,10 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_NLL: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
     case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
       break;
-    default: throw Error("op is not supported by the CUDA backend");
+    default:
+      if (!more_is(op.opcode)) throw Error("op is not supported by the CUDA backend");
+      if (const size_t n = more_fwd_scratch(op)) st.buf(n);
+      break;
   }
 }
 
@@ -611,7 +615,11 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_UPSAMPLE:
       upsample_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
       return;
-    default:  // losses
+    default:
+      if (more_is(op.opcode)) {
+        more_fwd(c.s, op, st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]));
+        return;
+      }
       loss_fwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]),
                fp(T[2]), op.rows, op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
                op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
@@ -630,6 +638,8 @@ void create_grad(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     st.buf(size_t(C));                                         // scratch d(gamma)
     st.buf(size_t(C));                                         // scratch d(beta)
   }
+  if (more_is(st.opcode))
+    if (const size_t n = more_bwd_scratch(g)) st.buf(n);
   if (st.opcode == DLS_OP_SOFTMAX || st.opcode == DLS_OP_LOG_SOFTMAX || st.opcode == DLS_OP_MAXPOOL ||
       st.opcode == DLS_OP_AVGPOOL || st.opcode == DLS_OP_DENSE)
     return;
@@ -735,7 +745,12 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     case DLS_OP_UPSAMPLE:
       if (dx) upsample_bwd(c.s, dy, dx, T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
       return;
-    default:  // losses
+    default:
+      if (more_is(op.opcode)) {
+        more_bwd(c.s, g, f.bufs.empty() ? nullptr : static_cast<const float*>(f.bufs[0]),
+                 st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]));
+        return;
+      }
       if (dx)
         loss_bwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, f.bufs.empty() ? nullptr : static_cast<const float*>(f.bufs[0]),
                  dx, acc, op.rows, op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),

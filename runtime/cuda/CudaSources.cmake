@@ -6,7 +6,7 @@ find_path(DLSPEC_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
 set(DLSPEC_RT_CUDA_SOURCES cuda/CudaBackend.cpp cuda/CudaPlan.cpp cuda/CudaNccl.cpp cuda/CudaRecurrent.cpp)
 
 # The kernels: one object library so that the runtime's C++ flags (-march, warnings) stay off nvcc.
-add_library(dlspec_rt_cuda_kernels OBJECT ${CMAKE_CURRENT_LIST_DIR}/CudaKernels.cu)
+add_library(dlspec_rt_cuda_kernels OBJECT ${CMAKE_CURRENT_LIST_DIR}/CudaKernels.cu ${CMAKE_CURRENT_LIST_DIR}/CudaMoreKernels.cu)
 set_target_properties(dlspec_rt_cuda_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_STANDARD 17
                       CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
 target_compile_options(dlspec_rt_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)

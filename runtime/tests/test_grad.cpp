@@ -517,3 +517,112 @@ TEST_CASE("positional_embedding backward: d(input) and the table's rows, unused 
   c.input({3, 4, 5}), c.weight({6, 5}), c.plain({3, 4, 5});
   c.run(DLS_OP_POSITIONAL_EMBEDDING, {}, 2, false, 3e-2, 1u);
 }
+
+TEST_CASE("core/EltMath.h activations backward (oneDNN's and the loops')", "[grad]") {
+  // The piecewise ones (kinks at -3, 0, 3, 6) on ranges between their kinks: central differences across a
+  // kink measure neither side's slope.
+  struct Range {
+    double lo, hi;
+  };
+  for (int opcode : {DLS_OP_ELU, DLS_OP_SELU, DLS_OP_SILU, DLS_OP_MISH, DLS_OP_SOFTPLUS, DLS_OP_HARDSWISH,
+                     DLS_OP_HARDSIGMOID, DLS_OP_RELU6}) {
+    const bool piecewise = opcode == DLS_OP_HARDSWISH || opcode == DLS_OP_HARDSIGMOID || opcode == DLS_OP_RELU6;
+    const std::vector<Range> ranges = piecewise ? std::vector<Range>{{-5.8, -3.2}, {-2.9, -0.1}, {0.1, 2.9}, {3.2, 5.8}, {6.2, 8}}
+                                                : std::vector<Range>{{-4, 4}};
+    for (const Range& r : ranges) {
+      GradCheck c(2);
+      c.input({2, 3, 4, 5}, r.lo, r.hi), c.plain({2, 3, 4, 5});
+      const std::vector<double> attrs = opcode == DLS_OP_ELU ? std::vector<double>{0.7}
+                                        : opcode == DLS_OP_SOFTPLUS ? std::vector<double>{2.0, 20.0}
+                                                                    : std::vector<double>{};
+      c.run(opcode, attrs, 1, false);
+    }
+  }
+}
+
+TEST_CASE("prelu and glu backward, accumulating d(input)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.weight({3}, 0.1, 0.4), c.plain({2, 3, 4, 5});
+    c.run(DLS_OP_PRELU, {}, 2, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({4, 6}), c.weight({1}, 0.1, 0.4), c.plain({4, 6});
+    c.run(DLS_OP_PRELU, {}, 2, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 4, 3}), c.plain({2, 2, 3});
+    c.run(DLS_OP_GLU, {1}, 1, false, 3e-2, 1u);
+  }
+}
+
+TEST_CASE("mul, sub, div backward: sums over the broadcast axes", "[grad]") {
+  for (int opcode : {DLS_OP_MUL, DLS_OP_SUB, DLS_OP_DIV}) {
+    {
+      GradCheck c(2);
+      c.input({2, 3, 4, 5}), c.input({2, 3, 1, 1}, 0.5, 1.5), c.plain({2, 3, 4, 5});
+      c.run(opcode, {}, 2, false, 3e-2, 2u);
+    }
+    {
+      GradCheck c(2);
+      c.input({2, 1, 5}), c.input({2, 4, 1}, 0.5, 1.5), c.plain({2, 4, 5});
+      c.run(opcode, {}, 2, false);
+    }
+  }
+}
+
+TEST_CASE("mean, sum, max over axes, global_maxpool and adaptive_avgpool backward", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 3});
+    c.run(DLS_OP_REDUCE_MEAN, {0, 0, 0, 1, 1}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 1, 4, 1});
+    c.run(DLS_OP_REDUCE_SUM, {1, 0, 1, 0, 1}, 1, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 4});
+    c.run(DLS_OP_REDUCE_MAX, {0, 0, 1, 0, 1}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.plain({2, 3});
+    c.run(DLS_OP_GLOBAL_MAXPOOL, {}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 7, 5}), c.plain({2, 3, 3, 2});
+    c.run(DLS_OP_ADAPTIVE_AVGPOOL, {}, 1, false);
+  }
+}
+
+TEST_CASE("maxpool1d and avgpool1d backward (the pooling kernels over the [N, C, 1, L] view)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 3, 11}), c.plain({2, 3, 5}), c.none();
+    c.run(DLS_OP_MAXPOOL1D, {3, 2, 1, 1, 2}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 9}), c.plain({2, 3, 4}), c.none();
+    c.run(DLS_OP_AVGPOOL1D, {3, 2, 1, 0}, 1, false);
+  }
+}
+
+TEST_CASE("group_norm and instance_norm backward (with and without weight and bias)", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 4, 3, 5}), c.weight({4}, 0.5, 1.5), c.weight({4}), c.plain({2, 4, 3, 5});
+    c.run(DLS_OP_GROUP_NORM, {2, 1e-5}, 3, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 7}), c.none(), c.none(), c.plain({2, 3, 7});
+    c.run(DLS_OP_INSTANCE_NORM, {1e-5}, 3, false);
+  }
+}

@@ -160,6 +160,26 @@ def pool_fwd(kind):
     return fwd
 
 
+def pool1d_fwd(kind):
+    """torch's max_pool1d / avg_pool1d (padding excluded from the average); `pad` as conv1d's."""
+    def fwd(a, xs, p, training):
+        x = xs[0]
+        k, st, d = a["kernel"], a.get("stride", a["kernel"]), a.get("dilation", 1)
+        pad = a.get("pad", 0)
+        if isinstance(pad, str):
+            l, r = same_pad(x.shape[2], k, st, d) if pad == "same" else (0, 0)
+        elif isinstance(pad, int):
+            l, r = pad, pad
+        else:
+            l, r = pad
+        if kind == "max":
+            return F.max_pool1d(F.pad(x, (l, r), value=-math.inf), k, st, 0, d)
+        sx = F.avg_pool1d(F.pad(x, (l, r)), k, st, 0) * k
+        cnt = F.avg_pool1d(F.pad(torch.ones_like(x[:1, :1]), (l, r)), k, st, 0) * k
+        return sx / cnt
+    return fwd
+
+
 def bn_params(a, s):
     c = s[0]
     return [("weight", (c,), True), ("bias", (c,), True), ("running_mean", (c,), False), ("running_var", (c,), False)]
@@ -320,6 +340,11 @@ def local_fwd(a, xs, p, training):
     return y.reshape(x.shape[0], f, oh, ow)
 
 
+def prelu_params(a, s):
+    """torch.nn.PReLU(num_parameters): one slope, or one per channel (axis 1)."""
+    return [("weight", (s[0] if a.get("per_channel", False) else 1,), True)]
+
+
 def act(fn):
     return lambda a, xs, p, training: fn(a, xs[0])
 
@@ -365,8 +390,36 @@ OPS = {
     "squeeze": (None, lambda a, xs, p, t: xs[0].squeeze(a["axis"])),
     "unsqueeze": (None, lambda a, xs, p, t: xs[0].unsqueeze(a["axis"])),
     "add": (None, lambda a, xs, p, t: xs[0] + xs[1]),
+    "mul": (None, lambda a, xs, p, t: xs[0] * xs[1]),
+    "sub": (None, lambda a, xs, p, t: xs[0] - xs[1]),
+    "div": (None, lambda a, xs, p, t: xs[0] / xs[1]),
+    "elu": (None, act(lambda a, x: F.elu(x, a.get("alpha", 1.0)))),
+    "selu": (None, act(lambda a, x: F.selu(x))),
+    "silu": (None, act(lambda a, x: F.silu(x))),
+    "mish": (None, act(lambda a, x: F.mish(x))),
+    "softplus": (None, act(lambda a, x: F.softplus(x, a.get("beta", 1.0), a.get("threshold", 20.0)))),
+    "hardswish": (None, act(lambda a, x: F.hardswish(x))),
+    "hardsigmoid": (None, act(lambda a, x: F.hardsigmoid(x))),
+    "relu6": (None, act(lambda a, x: F.relu6(x))),
+    "prelu": (prelu_params, lambda a, xs, p, t: F.prelu(xs[0], p["weight"])),
+    "glu": (None, act(lambda a, x: F.glu(x, a.get("axis", -1)))),
+    "mean": (None, act(lambda a, x: x.mean(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "sum": (None, act(lambda a, x: x.sum(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "max": (None, act(lambda a, x: x.amax(tuple(a["axes"]), keepdim=a.get("keepdims", False)))),
+    "group_norm": (lambda a, s: [("weight", (s[0],), True), ("bias", (s[0],), True)],
+                   lambda a, xs, p, t: F.group_norm(xs[0], a["groups"], p["weight"], p["bias"], a.get("eps", 1e-5))),
+    "instance_norm": (lambda a, s: [("weight", (s[0],), True), ("bias", (s[0],), True)] if a.get("affine", False) else [],
+                      lambda a, xs, p, t: F.instance_norm(xs[0], weight=p.get("weight"), bias=p.get("bias"),
+                                                          eps=a.get("eps", 1e-5))),
+    "maxpool1d": (None, pool1d_fwd("max")),
+    "avgpool1d": (None, pool1d_fwd("avg")),
+    "global_maxpool": (None, lambda a, xs, p, t: xs[0].amax((2, 3))),
+    "adaptive_avgpool": (None, act(lambda a, x: F.adaptive_avg_pool2d(x, pair(a["size"])))),
     "concat": (None, lambda a, xs, p, t: torch.cat(xs, a.get("axis", 1))),
 }
+
+# The ops written between two values: a + b, a * b, a - b, a / b.
+INFIX = {"add": "+", "mul": "*", "sub": "-", "div": "/"}
 
 # The semantic kind an op's output has (op table `kind`; None keeps the input's).
 OUT_KIND = {"sigmoid": "sigmoid_probs", "softmax": "probs", "log_softmax": "log_probs"}
@@ -494,9 +547,9 @@ class Program:
                 L.append(f"  {last.out} = {nd.ins[0]} |> {b.name}({fmt_value(v)})")
                 i += cnt
                 continue
-            if nd.op == "add" and len(nd.ins) == 2 and dict(nd.args).get("_infix"):
-                L.append(f"  {nd.out} = {nd.ins[0]} + {nd.ins[1]}")
-            elif nd.op in ("add", "concat"):
+            if nd.op in INFIX and len(nd.ins) == 2 and dict(nd.args).get("_infix"):
+                L.append(f"  {nd.out} = {nd.ins[0]} {INFIX[nd.op]} {nd.ins[1]}")
+            elif nd.op in ("add", "concat") or nd.op in INFIX:
                 extra = [(k, v) for k, v in nd.args if not k.startswith("_")]
                 L.append(f"  {nd.out} = {nd.op}({', '.join(nd.ins)}{', ' + fmt_args(extra) if extra else ''})")
             else:

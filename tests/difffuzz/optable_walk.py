@@ -54,6 +54,26 @@ def two_branches(op, **a):
     return build
 
 
+def squeeze_excite(p, b):
+    """conv2d, then the channels rescaled by a gate from their means: h * sigmoid(dense(mean(h)))."""
+    h = b.op("x", "conv2d", filters=4, kernel=3, pad=1)
+    s = b.op(b.op(h, "mean", axes=[2, 3], keepdims=True), "sigmoid")
+    return b.op([h, s], "mul", _infix=True)
+
+
+def centre(p, b):
+    """h - mean(h) over the features, broadcast back."""
+    h = b.op("x", "dense", units=5)
+    return b.op([h, b.op(h, "mean", axes=[-1], keepdims=True)], "sub", _infix=True)
+
+
+def ratio(p, b):
+    """dense / sigmoid(dense): a denominator in (0, 1)."""
+    l = b.op("x", "dense", units=5)
+    r = b.op(b.op("x", "dense", units=5), "sigmoid")
+    return b.op([l, r], "div", _infix=True)
+
+
 def residual(p, b):
     h = b.op("x", "conv2d", filters=3, kernel=3, pad=D.Word("same"))
     y = b.op(b.op(h, "relu"), "conv2d", filters=3, kernel=3, pad=1)
@@ -123,6 +143,19 @@ CASES = {
     "softmax": [case((6,), dense_then("softmax"))],
     "log_softmax": [case((6,), dense_then("log_softmax")), case((6,), lambda p, b: b.op("x", "dense", units=5), head="nll")],
     "ramp": [case((6,), dense_then("ramp"))],
+    "elu": [case((6,), dense_then("elu", alpha=0.5)), case((2, 5, 5), conv_then("elu"))],
+    "selu": [case((6,), dense_then("selu")), case((2, 5, 5), conv_then("selu"), always=True)],
+    "silu": [case((6,), dense_then("silu")), case((2, 5, 5), conv_then("silu"))],
+    "mish": [case((6,), dense_then("mish"))],
+    "softplus": [case((6,), dense_then("softplus", beta=2.0)), case((2, 5, 5), conv_then("softplus"), always=True),
+                 case((6,), dense_then("softplus", threshold=0.5), fd=False, always=True,
+                      note="threshold: softplus is discontinuous there, no finite differences")],
+    "hardswish": [case((6,), dense_then("hardswish"))],
+    "hardsigmoid": [case((6,), dense_then("hardsigmoid"))],
+    "relu6": [case((6,), dense_then("relu6"))],
+    "prelu": [case((2, 5, 5), conv_then("prelu", per_channel=True)), case((6,), dense_then("prelu"), always=True)],
+    "glu": [case((6,), lambda p, b: b.op(b.op("x", "dense", units=6), "glu")),
+            case((2, 5, 5), conv_then("glu", axis=1), always=True)],
     # ---- structural
     "flatten": [case((2, 3, 3), conv_then("flatten"))],
     "reshape": [case((12,), lambda p, b: b.op(b.op("x", "dense", units=12), "reshape", shape=[3, 4]), head="ce_seq")],
@@ -130,6 +163,25 @@ CASES = {
     "squeeze": [case((1, 6), lambda p, b: b.op(b.op("x", "dense", units=5), "squeeze", axis=1))],
     "unsqueeze": [case((6,), lambda p, b: b.op(b.op("x", "dense", units=5), "unsqueeze", axis=1), head="ce_seq")],
     "add": [case((6,), two_branches("add")), case((2, 5, 5), residual)],
+    "mul": [case((2, 5, 5), squeeze_excite), case((6,), two_branches("mul"), always=True)],
+    "sub": [case((6,), centre), case((6,), two_branches("sub"))],
+    "div": [case((6,), ratio)],
+    "mean": [case((2, 5, 5), conv_then("mean", axes=[2, 3])), case((3, 4), lambda p, b: b.op(b.op("x", "dense", units=5), "mean", axes=[1]))],
+    "sum": [case((2, 5, 5), conv_then("sum", axes=[1], keepdims=True))],
+    "max": [case((2, 5, 5), conv_then("max", axes=[1, 3]))],
+    "group_norm": [case((2, 5, 5), conv_then("group_norm", c=4, groups=2)),
+                   case((3, 7), lambda p, b: b.op(b.op("x", "conv1d", filters=6, kernel=3), "group_norm", groups=3, eps=1e-3),
+                        always=True)],
+    "instance_norm": [case((2, 5, 5), conv_then("instance_norm")),
+                      case((2, 5, 5), conv_then("instance_norm", affine=True, eps=1e-3), always=True)],
+    "maxpool1d": [case((2, 9), lambda p, b: b.op(b.op("x", "conv1d", filters=3, kernel=3, pad=1), "maxpool1d", kernel=2)),
+                  case((2, 11), lambda p, b: b.op(b.op("x", "conv1d", filters=3, kernel=3), "maxpool1d", kernel=3, stride=2,
+                                                  pad=1, dilation=2), always=True)],
+    "avgpool1d": [case((2, 9), lambda p, b: b.op(b.op("x", "conv1d", filters=3, kernel=3, pad=1), "avgpool1d", kernel=3,
+                                                 stride=2, pad=[1, 0]))],
+    "global_maxpool": [case((2, 5, 5), conv_then("global_maxpool"))],
+    "adaptive_avgpool": [case((2, 7, 7), conv_then("adaptive_avgpool", size=3)),
+                         case((2, 6, 5), conv_then("adaptive_avgpool", size=[4, 2]), always=True)],
     "concat": [case((6,), two_branches("concat")),
                case((2, 4, 4), lambda p, b: b.op([b.op("x", "conv2d", filters=2, kernel=1), b.op("x", "conv2d", filters=3, kernel=3, pad=1)],
                                                  "concat", axis=1))],

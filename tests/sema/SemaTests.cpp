@@ -284,6 +284,72 @@ TEST_CASE("layer_norm over the last axes: torch.nn.LayerNorm's normalized_shape,
   CHECK(hasCode(*batch, "E0212"));
 }
 
+TEST_CASE("mul, sub, div broadcast as NumPy; a shape that does not broadcast is E0205") {
+  auto ok = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5, 5]) -> f32[N, 4, 5, 5] {\n"
+                        "  g = x |> mean(axes: [2, 3], keepdims: true)\n  h = x * g\n  d = h - x / g\n  return d\n}\n");
+  REQUIRE(ok->ok);
+  const Network& n = *ok->c.program->networks[0];
+  CHECK(n.values[n.nodes[0].output].type.shape.str() == "[N, 4, 1, 1]");
+  CHECK(n.nodes[1].op->name == "mul");
+  CHECK(n.nodes[2].op->name == "div");
+  CHECK(n.nodes[3].op->name == "sub");
+  // [N, 4, 5] * [N, 5]: aligned at the last axis, 4 meets N.
+  auto bad = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5]) -> f32[N, 4, 5] {\n"
+                         "  g = x |> mean(axes: [1])\n  return x * g\n}\n");
+  CHECK(hasCode(*bad, "E0205"));
+  // A trailing size-1 axis broadcasts either way: [N, 4, 1] * [N, 1, 5] is [N, 4, 5].
+  auto both = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5]) -> f32[N, 4, 5] {\n"
+                          "  a = x |> max(axes: [2], keepdims: true)\n  b = x |> sum(axes: [-2], keepdims: true)\n"
+                          "  return a * b\n}\n");
+  CHECK(both->ok);
+}
+
+TEST_CASE("reductions, glu, prelu and the pooling ops: shapes, arguments and parameters") {
+  auto red = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5, 6]) -> f32[N, 5] {\n  return x |> sum(axes: [1, 3])\n}\n");
+  REQUIRE(red->ok);
+  CHECK(red->c.program->networks[0]->nodes[0].attr("axes") != nullptr);
+  auto batch = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4]) -> f32[N] {\n  return x |> mean(axes: [0])\n}\n");
+  CHECK(hasCode(*batch, "E0212"));
+  auto twice = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5]) -> f32[N, 4] {\n  return x |> mean(axes: [2, -1])\n}\n");
+  CHECK(hasCode(*twice, "E0212"));
+  auto glu = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 6, 3]) -> f32[N, 3, 3] {\n  return x |> glu(axis: 1)\n}\n");
+  CHECK(glu->ok);
+  auto odd = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 5]) -> f32[N, 2] {\n  return x |> glu\n}\n");
+  CHECK(hasCode(*odd, "E0207"));
+  auto pr = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5, 5]) -> f32[N, 4, 5, 5] {\n"
+                        "  return x |> prelu(per_channel: true) |> prelu\n}\n");
+  REQUIRE(pr->ok);
+  const Network& n = *pr->c.program->networks[0];
+  REQUIRE(n.params.size() == 2);
+  CHECK(n.params[0].shape.str() == "[4]");
+  CHECK(n.params[1].shape.str() == "[1]");
+  CHECK(n.params[0].init == InitKind::Constant);
+  CHECK(n.params[0].initA == 0.25);
+  auto pools = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 7, 7]) -> f32[N, 4] {\n"
+                           "  h = x |> adaptive_avgpool([3, 2])\n  return h |> global_maxpool\n}\n");
+  REQUIRE(pools->ok);
+  CHECK(pools->c.program->networks[0]->values[pools->c.program->networks[0]->nodes[0].output].type.shape.str() ==
+        "[N, 4, 3, 2]");
+  auto small = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 2, 2]) -> f32[N, 4, 3, 3] {\n  return x |> adaptive_avgpool(3)\n}\n");
+  CHECK(hasCode(*small, "E0207"));
+  // 1-D pooling: the window rule on [N, C, 1, L]; the stride defaults to the kernel.
+  auto p1 = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 11]) -> f32[N, 4, 2] {\n"
+                        "  h = x |> maxpool1d(3, stride: 2, pad: 1, dilation: 2)\n  return h |> avgpool1d(2)\n}\n");
+  REQUIRE(p1->ok);
+  const Network& q = *p1->c.program->networks[0];
+  CHECK(q.values[q.nodes[0].output].type.shape.str() == "[N, 4, 5]");
+  CHECK(q.nodes[1].intAttr("stride_w") == 2);
+  auto p2 = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 1] {\n  return x |> maxpool1d(5)\n}\n");
+  CHECK(!p2->ok);
+  // group_norm: groups divide the channels; weight and bias [C]. instance_norm has none unless `affine`.
+  auto gn = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 6, 5, 5]) -> f32[N, 6, 5, 5] {\n"
+                        "  return x |> group_norm(3) |> instance_norm |> instance_norm(affine: true)\n}\n");
+  REQUIRE(gn->ok);
+  CHECK(gn->c.program->networks[0]->params.size() == 4);
+  auto gbad = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 6, 5, 5]) -> f32[N, 6, 5, 5] {\n  return x |> group_norm(4)\n}\n");
+  CHECK(hasCode(*gbad, "E0212"));
+}
+
 TEST_CASE("conv1d: shapes, parameters and FLOPs as torch.nn.Conv1d") {
   auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 20]) -> f32[N, 6, 10] {\n"
                        "  return x |> conv1d(6, 3, stride: 2, pad: same, groups: 2)\n}\n");

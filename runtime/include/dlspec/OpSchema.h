@@ -98,5 +98,11 @@ inline const OpRow* find(int32_t code) {
   return nullptr;
 }
 
+// Whether an opcode is a loss: its row takes targets (`t`).
+inline bool isLoss(int32_t code) {
+  const OpRow* r = find(code);
+  return r && r->tensors.find('t') != std::string_view::npos;
+}
+
 }  // namespace dls::schema
 #endif

@@ -311,3 +311,27 @@ TEST_CASE("cuda: multi_head_attention (causal or not, dropout, no bias) and posi
   // POSITIONAL_EMBEDDING: x [N, T, D], table [L, D] (L >= T), y [N, T, D].
   compare_op(DLS_OP_POSITIONAL_EMBEDDING, {{3, 4, 5}, {7, 5}, {3, 4, 5}}, "xpy", {});
 }
+
+TEST_CASE("cuda: the core/EltMath.h ops (activations, prelu, glu, broadcasting, reductions, pooling) match the CPU backend") {
+  const std::vector<int64_t> s = {2, 3, 4, 5};
+  for (int opcode : {DLS_OP_SELU, DLS_OP_SILU, DLS_OP_MISH, DLS_OP_HARDSWISH, DLS_OP_HARDSIGMOID, DLS_OP_RELU6})
+    compare_op(opcode, {s, s}, "xy", {});
+  compare_op(DLS_OP_ELU, {s, s}, "xy", {0.7});
+  compare_op(DLS_OP_SOFTPLUS, {s, s}, "xy", {2.0, 1.0});
+  compare_op(DLS_OP_PRELU, {s, {3}, s}, "xpy", {});
+  compare_op(DLS_OP_PRELU, {{4, 6}, {1}, {4, 6}}, "xpy", {});
+  compare_op(DLS_OP_GLU, {s, {2, 3, 2, 5}}, "xy", {2});
+  for (int opcode : {DLS_OP_MUL, DLS_OP_SUB, DLS_OP_DIV}) {
+    compare_op(opcode, {s, {2, 3, 1, 1}, s}, "xxy", {});
+    compare_op(opcode, {{2, 1, 5}, {2, 4, 1}, {2, 4, 5}}, "xxy", {});
+  }
+  compare_op(DLS_OP_REDUCE_MEAN, {s, {2, 3}}, "xy", {0, 0, 0, 1, 1});
+  compare_op(DLS_OP_REDUCE_SUM, {s, {2, 1, 4, 1}}, "xy", {1, 0, 1, 0, 1});
+  compare_op(DLS_OP_REDUCE_MAX, {s, {2, 4}}, "xy", {0, 0, 1, 0, 1});
+  compare_op(DLS_OP_GLOBAL_MAXPOOL, {s, {2, 3}}, "xy", {});
+  compare_op(DLS_OP_ADAPTIVE_AVGPOOL, {{2, 3, 7, 5}, {2, 3, 3, 2}}, "xy", {});
+  compare_op(DLS_OP_MAXPOOL1D, {{2, 3, 9}, {2, 3, 4}, {}}, "xy ", {2, 2, 0, 0, 1});
+  compare_op(DLS_OP_GROUP_NORM, {{2, 4, 3, 5}, {4}, {4}, {2, 4, 3, 5}}, "xppy", {2, 1e-5}, 1e-4);
+  compare_op(DLS_OP_INSTANCE_NORM, {{2, 3, 7}, {}, {}, {2, 3, 7}}, "x  y", {1e-5}, 1e-4);
+  compare_op(DLS_OP_AVGPOOL1D, {{2, 3, 9}, {2, 3, 5}, {}}, "xy ", {3, 2, 1, 1});
+}

@@ -1,0 +1,26 @@
+// CudaMore.h: the CUDA kernels of the ops added with core/EltMath.h's formulas (ops.def ELU .. ADAPTIVE_AVGPOOL):
+// the activations, prelu, glu, broadcasting mul/sub/div, reductions over axes and adaptive average pooling.
+// Simple grid-stride kernels (CudaMoreKernels.cu); sums over broadcast or reduced elements use atomics into
+// op-owned scratch. Like CudaKernels.h's launchers they run on the given stream, allocate nothing and never
+// synchronise.
+#ifndef DLSPEC_RUNTIME_CUDA_CUDAMORE_H
+#define DLSPEC_RUNTIME_CUDA_CUDAMORE_H
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "../core/Backend.h"
+
+namespace dls::cuda {
+
+// Whether the opcode (after decode_op: the row's KERNEL) is one of these ops.
+bool more_is(int opcode);
+// Floats of op-owned scratch the forward op and its gradient op need (0: none).
+size_t more_fwd_scratch(const dls_op_desc& op);
+size_t more_bwd_scratch(const dls_grad_op_desc& g);
+// fwd_scratch: the forward op's scratch (read by the gradient of max).
+void more_fwd(cudaStream_t s, const dls_op_desc& op, float* fwd_scratch);
+void more_bwd(cudaStream_t s, const dls_grad_op_desc& g, const float* fwd_scratch, float* scratch);
+
+}  // namespace dls::cuda
+#endif
