@@ -20,6 +20,7 @@ struct Options {
   bool overwrite = false;       // train --overwrite: start over in a run directory that holds checkpoints
   std::string checkpoint;       // eval/predict --checkpoint DIR
   std::string predict_file;     // predict FILE
+  int64_t tokens = 200;         // predict --tokens N: tokens a text model generates after the prompt
   std::string weights, batch_x, batch_y, out;  // step-check
   bool quiet = false;           // tests: no progress output
   const dls_backend* backend = nullptr;  // tests: run on this backend table instead of the placement's
