@@ -122,13 +122,13 @@ bool loadImages(const RuleContext& c, const sema::DataSource& src, const sema::D
         .help("give the folder one sub-folder per class, or declare as many classes as it has folders");
   }
   if (bad) return false;
+  out.table.file = out.table.labelFile = dir;
+  for (size_t i = 0; i < out.table.fileOf.size(); ++i) out.table.fileOf[i] = shown(out.table.fileOf[i]);
   if (!found.constantRows.empty())
     c.diags.report(Code::D0122, out.span, dir, found.constantRows.size(), out.table.rows, out.table.recordName(found.constantRows[0]),
                    found.lowConstant, found.highConstant)
         .primary("read from here")
         .help("look at these images: blank or uniform images carry no information about their class");
-  out.table.file = out.table.labelFile = dir;
-  for (size_t i = 0; i < out.table.fileOf.size(); ++i) out.table.fileOf[i] = shown(out.table.fileOf[i]);
   return true;
 }
 

@@ -130,7 +130,7 @@ void Analyzer::checkImageSource(const Dataset& ds, const DataSource& src) {
   if (t.dtype != DType::U8 || !rankOk || !constDims) {
     diags.report(Code::E0215, ds.sampleTypeSpan,
                  fmt::format("images(…) gives samples of type u8[C, H, W] (C = 1 or 3) or u8[H, W], but `{}` is declared {}",
-                             ds.sampleName, t.str()))
+                             ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str())))
         .primary("declared here")
         .help("declare the sample as the decoded image: `sample image: u8[3, 64, 64]` (channels, height, width)");
     return;
@@ -139,13 +139,13 @@ void Analyzer::checkImageSource(const Dataset& ds, const DataSource& src) {
   if (src.imageChannels && src.imageChannels != 2 && src.imageChannels != C)
     diags.report(Code::E0215, src.sourceSpan,
                  fmt::format("images(…) converts to {} channel(s), but `{}` is declared {} with {}", src.imageChannels,
-                             ds.sampleName, t.str(), C))
+                             ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str()), C))
         .primary("`channels` here")
         .help(fmt::format("make them agree: `channels: {}`, or declare the sample with {} channel(s)", C, src.imageChannels));
   if (src.imageHeight && (src.imageHeight != H || src.imageWidth != W))
     diags.report(Code::E0215, src.sourceSpan,
                  fmt::format("images(…) resizes to [{}, {}], but `{}` is declared {}", src.imageHeight, src.imageWidth,
-                             ds.sampleName, t.str()))
+                             ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str())))
         .primary("`size` here")
         .help(fmt::format("make them agree: `size: [{}, {}]`", H, W));
   if (!ds.labelName.empty() && !ds.label.poisoned && (ds.label.kind != SemKind::Class || ds.label.classes <= 0 || !ds.label.shape.dims.empty()))
@@ -166,7 +166,7 @@ void Analyzer::checkTextSource(const Dataset& ds, const DataSource& src) {
   if (!intType || t.shape.unknownRank || d.size() != 1 || !d[0].isConst() || d[0].value != src.textSeq) {
     diags.report(Code::E0215, ds.sampleTypeSpan,
                  fmt::format("text(…, seq: {}) gives windows of {} token ids, i32[{}], but `{}` is declared {}", src.textSeq,
-                             src.textSeq, src.textSeq, ds.sampleName, t.str()))
+                             src.textSeq, src.textSeq, ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str())))
         .primary("declared here")
         .label(src.sourceSpan, "the source")
         .help(fmt::format("declare the sample as `i32[{}]` (embed it with `embedding(vocab: V, dim: …)`)", src.textSeq));

@@ -52,5 +52,6 @@ folder("mixed", 25, lambda c, i: png(8, 8, 1, noise(64)) if c == "a" and i < 3
 root = folder("empty", 25, lambda c, i: None if c == "d" else png(6, 6, 1, noise(36)))
 with open(os.path.join(root, "d", "notes.txt"), "w") as f:
     f.write("no images of this class yet\n")
-# D0122: six images of one grey level.
-folder("constant", 25, lambda c, i: png(6, 6, 1, [200] * 36) if i < 2 and c != "d" else png(6, 6, 1, noise(36)))
+# D0122: six images of one grey level each (each its own, so that they are not also duplicates).
+folder("constant", 25, lambda c, i: png(6, 6, 1, [100 + 20 * "abc".find(c) + 5 * i] * 36) if i < 2 and c != "d"
+       else png(6, 6, 1, noise(36)))
