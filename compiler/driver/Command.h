@@ -56,6 +56,7 @@ std::string opReferenceText(std::string_view name);
 
 int cmdCheck(const std::vector<std::string>& argv);
 int cmdFmt(const std::vector<std::string>& argv);
+int cmdFix(const std::vector<std::string>& argv);
 int cmdExplain(const std::vector<std::string>& argv);
 int cmdSummary(const std::vector<std::string>& argv);
 int cmdGraph(const std::vector<std::string>& argv);

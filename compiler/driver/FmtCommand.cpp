@@ -1,33 +1,15 @@
-// dlspec fmt FILE... : prints the canonical layout; --write rewrites the files, --check only reports.
+// dlspec fmt FILE... : prints the canonical layout; --write rewrites the files, --check prints the difference.
 #include <cstdio>
 #include <fmt/format.h>
 #include <fstream>
 
 #include "driver/Command.h"
+#include "driver/Rewrite.h"
 #include "syntax/Formatter.h"
 
 namespace dls {
 
 static const std::string_view kUsage = commandUsage("fmt");
-
-// Writes `text` to `path` atomically: a temporary file beside it, then rename.
-static bool writeAtomically(const std::string& path, const std::string& text, std::string& error) {
-  std::string tmp = path + ".dlspec-fmt.tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out || !(out << text) || !out.flush()) {
-      error = "cannot write " + tmp;
-      std::remove(tmp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot replace " + path;
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
-}
 
 int cmdFmt(const std::vector<std::string>& argv) {
   CommonOptions opt;
@@ -54,13 +36,15 @@ int cmdFmt(const std::vector<std::string>& argv) {
     }
     std::string out = formatSpec(*c.spec);
     if (check) {
-      if (out != c.sources.text(c.file)) {
-        fmt::print("{}: not formatted\n", path);
+      std::string before(c.sources.text(c.file));
+      if (out != before) {
+        fmt::print("{}", unifiedDiff(path, path + " (formatted)", before, out));
+        fmt::print(stderr, "{}: not in the canonical layout (`dlspec fmt --write {}` rewrites it)\n", path, path);
         rc = kExitErrors;
       }
     } else if (write) {
       std::string error;
-      if (out != c.sources.text(c.file) && !writeAtomically(path, out, error)) {
+      if (out != c.sources.text(c.file) && !writeFileAtomically(path, out, error)) {
         c.diags.report(Code::E0901, Span{}, path, error);
         printDiagnostics(c, opt);
         rc = kExitErrors;

@@ -38,7 +38,13 @@ const std::vector<CommandEntry>& commands() {
       {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)",
        "dlspec fmt [--write | --check] FILE...",
        "  --write, -w                 rewrite each file in place\n"
-       "  --check                     exit 1 when a file is not in the canonical layout; change nothing\n", false},
+       "  --check                     print the difference from the canonical layout as a unified diff, exit 1\n"
+       "                              when there is one; change nothing\n", false},
+      {"fix", cmdFix, "apply the fix-its of the diagnostics to the files, then check them again",
+       "dlspec fix [--dry-run] [--unsafe-fixes] [OPTIONS] FILE...",
+       "  --dry-run, -n               print the change as a unified diff; change nothing\n"
+       "  --unsafe-fixes              also apply fix-its that may be wrong (closest-name guesses, changes of\n"
+       "                              meaning); by default only machine-applicable ones\n", true},
       {"explain", cmdExplain, "explain a diagnostic code (compiler or run time) or an op",
        "dlspec explain CODE | dlspec explain OP | dlspec explain --list",
        "  CODE                        a diagnostic code, E0013 or R0205: what it means, a failing and a fixed example\n"
@@ -50,9 +56,9 @@ const std::vector<CommandEntry>& commands() {
        "  --markdown                  the whole reference as Markdown (docs/ops.md)\n", false},
       {"summary", cmdSummary, "layers, output shapes, parameters, FLOPs and activation memory of each network",
        "dlspec summary [--format=text|json] FILE", "", true},
-      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|out.svg)",
-       "dlspec graph FILE [-o out.dot|out.svg]",
-       "  -o, --output FILE           write the graph there (.dot, or .svg through Graphviz's dot)\n", true},
+      {"graph", cmdGraph, "the network as a Graphviz graph with shapes on the edges (-o out.dot|.svg|.png|.pdf)",
+       "dlspec graph FILE [-o out.dot|out.svg|out.png|out.pdf]",
+       "  -o, --output FILE           write the graph there (.dot/.gv, or .svg/.png/.pdf through Graphviz's dot)\n", true},
       {"build", cmdBuild, "compile a spec's train block to a standalone training executable",
        "dlspec build [-o EXE] [--emit=exe|obj|llvm] [--train NAME] [--device cpu|cuda:K] [OPTIONS] FILE",
        "  -o EXE                      the executable's path\n"

@@ -48,7 +48,7 @@ const OpInfo* Analyzer::lookupOp(const ast::Ident& name, std::initializer_list<O
   }
   if (!op->replacedBy.empty()) {
     diags.report(Code::W0102, name.span, op->name, op->deprecatedSince, op->replacedBy)
-        .fixit(name.span, std::string(op->replacedBy));
+        .fixit(name.span, std::string(op->replacedBy), Applicability::MachineApplicable);
     if (const OpInfo* r = findOp(op->replacedBy, cats)) return r;
   }
   return op;

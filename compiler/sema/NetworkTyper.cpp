@@ -187,8 +187,15 @@ int Analyzer::typeCall(NetCtx& n, Scope& s, const ast::Expr& call, int piped) {
       else if (std::string list = suggestionText(name.name, cands); !list.empty())
         d.help(list + "; `dlspec ops` lists every op with its arguments");
     }
-    for (auto& a : call.args)
-      if (!a.name) typeExpr(n, s, *a.value), void();
+    // Its positional arguments may be inputs (their names count as used, a fault inside them is reported);
+    // literals are taken to be attributes: nothing is known to check them against.
+    for (auto& a : call.args) {
+      if (a.name) continue;
+      ast::ExprKind k = a.value->kind;
+      if (k == ast::ExprKind::Number || k == ast::ExprKind::String || k == ast::ExprKind::List || k == ast::ExprKind::Neg)
+        continue;
+      typeExpr(n, s, *a.value);
+    }
     return poison(n, call.span);
   }
   if (!op->replacedBy.empty()) op = lookupOp(name, cats, "layer");

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+
 #include <set>
 #include <string_view>
 
@@ -75,11 +78,16 @@ std::string summaryText(const std::vector<NetworkSummary>& all) {
   std::string o;
   for (const NetworkSummary& s : all) {
     o += fmt::format("network {}{}\n", s.network, s.train.empty() ? "" : fmt::format(" (train {})", s.train));
-    o += fmt::format("  {:<28} {:<14} {:<20} {:>12} {:>14} {:>12}\n", "layer", "op", "output", "params", "FLOPs/sample",
-                     "act B/sample");
+    // Columns as wide as their widest cell (nested block paths make long layer names).
+    std::vector<std::array<std::string, 6>> cells = {{"layer", "op", "output", "params", "FLOPs/sample", "act B/sample"}};
     for (const LayerRow& r : s.rows)
-      o += fmt::format("  {:<28} {:<14} {:<20} {:>12} {:>14} {:>12}\n", r.blockPath + r.layer, r.op, r.outShape,
-                       num(r.params), num(r.flops), num(r.activationBytes));
+      cells.push_back({r.blockPath + r.layer, r.op, r.outShape, num(r.params), num(r.flops), num(r.activationBytes)});
+    std::array<size_t, 6> w{};
+    for (const auto& row : cells)
+      for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+    for (const auto& row : cells)
+      o += fmt::format("  {:<{}}  {:<{}}  {:<{}}  {:>{}}  {:>{}}  {:>{}}\n", row[0], w[0], row[1], w[1], row[2], w[2], row[3],
+                       w[3], row[4], w[4], row[5], w[5]);
     o += fmt::format("  total: {} trainable parameters ({} bytes f32), {} non-trainable\n", num(s.params),
                      num(s.params * 4), num(s.buffers));
     o += fmt::format("  forward: {} FLOPs per sample ({} in matrix products and convolutions); forward+backward ~ 3x = {}\n",

@@ -105,11 +105,11 @@ void Analyzer::typeTrain(const ast::Decl& d) {
             if (dv.index) diags.report(Code::E0301, dv.span, fmt::format("cpu:{}", *dv.index)).help("write `cpu`");
           } else if (dv.name.name == "cuda" || dv.name.name == "gpu") {
             if (dv.name.name == "gpu")
-              diags.report(Code::E0301, dv.name.span, "gpu").help("did you mean `cuda`?").fixit(dv.name.span, "cuda");
+              diags.report(Code::E0301, dv.name.span, "gpu").help("did you mean `cuda`?").fixit(dv.name.span, "cuda", Applicability::MachineApplicable);
             dev.kind = Device::Kind::Cuda;
             anyCuda = true;
             if (!dv.index) {
-              diags.report(Code::W0301, dv.span).fixit(dv.span, "cuda:0").help("write `cuda:0` to say which GPU");
+              diags.report(Code::W0301, dv.span).fixit(dv.span, "cuda:0", Applicability::MachineApplicable).help("write `cuda:0` to say which GPU");
             } else if (*dv.index > 1023) {
               diags.report(Code::E0301, dv.span, fmt::format("cuda:{}", *dv.index)).primary("no such GPU index");
             }
@@ -150,7 +150,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         if (v.path[1].name != "valid") {
           diags.report(Code::E0101, v.path[1].span, fmt::format("part of pipeline `{}`", src->name), v.path[1].name)
               .help(fmt::format("the samples a pipeline holds out with `split(valid: …)` are `{}.valid`", src->name))
-              .fixit(v.path[1].span, "valid");
+              .fixit(v.path[1].span, "valid", Applicability::MachineApplicable);
         } else if (!splits) {
           diags.report(Code::E0101, v.span, "held-out split", v.dotted())
               .primary(fmt::format("`{}` holds nothing out", src->name))
@@ -415,7 +415,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           } else {
             auto& e = diags.report(Code::E0101, a1.span, "label field", s1.empty() ? "this expression" : s1);
             if (!data->dataset->labelName.empty())
-              e.help(fmt::format("the data's label field is `{}`", data->dataset->labelName)).fixit(a1.span, data->dataset->labelName);
+              e.help(fmt::format("the data's label field is `{}`", data->dataset->labelName)).fixit(a1.span, data->dataset->labelName, Applicability::MachineApplicable);
             ok = false;
           }
         }

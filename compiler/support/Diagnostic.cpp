@@ -59,4 +59,8 @@ std::string_view severityName(Severity s) {
   return "error";
 }
 
+std::string_view applicabilityName(Applicability a) {
+  return a == Applicability::MachineApplicable ? "machine-applicable" : "maybe-incorrect";
+}
+
 }  // namespace dls

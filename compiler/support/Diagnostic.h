@@ -40,9 +40,16 @@ struct Label {
   std::string message;
 };
 
+// How sure a fix-it is (rustc's Applicability). `dlspec fix` applies MachineApplicable ones (the fix is what
+// the user meant: a renamed op, `gpu` for `cuda`), the others (a closest-name guess, a change of meaning) only
+// with --unsafe-fixes.
+enum class Applicability : uint8_t { MachineApplicable, MaybeIncorrect };
+std::string_view applicabilityName(Applicability a);  // "machine-applicable", "maybe-incorrect"
+
 struct FixIt {
   Span span;            // replaced range (empty range = insertion)
   std::string replacement;
+  Applicability applicability = Applicability::MaybeIncorrect;
 };
 
 struct Diagnostic {
@@ -61,7 +68,10 @@ struct Diagnostic {
   Diagnostic& primary(std::string msg) { primaryLabel = std::move(msg); return *this; }
   Diagnostic& note(std::string msg) { notes.push_back(std::move(msg)); return *this; }
   Diagnostic& help(std::string msg) { helps.push_back(std::move(msg)); return *this; }
-  Diagnostic& fixit(Span s, std::string repl) { fixits.push_back({s, std::move(repl)}); return *this; }
+  Diagnostic& fixit(Span s, std::string repl, Applicability a = Applicability::MaybeIncorrect) {
+    fixits.push_back({s, std::move(repl), a});
+    return *this;
+  }
 };
 
 }  // namespace dls

@@ -265,7 +265,7 @@ static json jsonDiagnostic(const SourceManager& sm, const Diagnostic& d, const s
   j["help"] = d.helps;
   json fixits = json::array();
   for (const FixIt& f : d.fixits) {
-    json fj = {{"replacement", f.replacement}};
+    json fj = {{"replacement", f.replacement}, {"applicability", applicabilityName(f.applicability)}};
     if (f.span.valid()) fj["span"] = jsonSpan(sm, f.span);
     fixits.push_back(std::move(fj));
   }
@@ -430,6 +430,7 @@ std::string renderSarif(const std::vector<FileDiagnostics>& files, const RenderO
                            : fx.replacement.empty() ? fmt::format("remove `{}`", old.substr(0, 80))
                                                     : fmt::format("replace `{}` with `{}`", old.substr(0, 80), fx.replacement);
         fixes.push_back({{"description", {{"text", what}}},
+                         {"properties", {{"applicability", applicabilityName(fx.applicability)}}},
                          {"artifactChanges", json::array({{{"artifactLocation", artifactLocation(sm.path(fx.span.file), opt)},
                                                            {"replacements", json::array({{{"deletedRegion", sarifRegion(sm, fx.span)},
                                                                                           {"insertedContent", {{"text", fx.replacement}}}}})}}})}});

@@ -1055,7 +1055,7 @@ std::unique_ptr<ast::Spec> parseSpec(const SourceManager& sm, FileId file, Diagn
   if (diags.rawErrorCount() > errorsBefore) return nullptr;
   if (!spec->version) {
     Span at{file, 0, 0};
-    diags.report(Code::W0016, at).help("start the file with `dlspec 1`").fixit(at, "dlspec 1\n\n");
+    diags.report(Code::W0016, at).help("start the file with `dlspec 1`").fixit(at, "dlspec 1\n\n", Applicability::MachineApplicable);
   } else if (*spec->version != 1) {
     diags.report(Code::E0015, spec->versionSpan, *spec->version).primary("unknown version");
     return nullptr;

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -97,4 +98,31 @@ TEST_CASE("LeNet trains on the small set", "[train]") {
   auto m = read_metrics(data + "/ck");
   REQUIRE(m.size() == 2);
   CHECK(m[1].val_acc > 0.5);
+}
+
+TEST_CASE("curves.svg: axis ticks at round values, accuracies inside 0-100%", "[train]") {
+  auto round_multiple = [](double v, double step) { return std::fabs(v / step - std::round(v / step)) < 1e-6; };
+  // A loss that falls from 0.0342 to 0.0157: ticks 0.01 0.015 ... or 0.005 apart, never 0.034 or -0.0034.
+  Axis a = nice_axis(0.0157, 0.0342, 4, false);
+  REQUIRE(a.ticks.size() >= 3);
+  const double step = a.ticks[1] - a.ticks[0];
+  CHECK(a.ticks.front() <= 0.0157);
+  CHECK(a.ticks.back() >= 0.0342);
+  for (double t : a.ticks) CHECK(round_multiple(t, step));
+  CHECK((round_multiple(step, 0.005) || round_multiple(step, 0.002) || round_multiple(step, 0.01)));
+  CHECK(a.decimals == 3);
+  // Accuracies near 100% never get a 103.5% tick.
+  Axis acc = nice_axis(0.91, 0.995, 4, true);
+  CHECK(acc.ticks.back() <= 1.0);
+  CHECK(acc.ticks.front() >= 0.0);
+  CHECK(acc.ticks.back() >= 0.995 - 1e-12);
+  CHECK(acc.ticks.front() <= 0.91);
+  // A flat series still gets an axis around it.
+  Axis flat = nice_axis(2.0, 2.0, 4, false);
+  CHECK(flat.ticks.front() < 2.0);
+  CHECK(flat.ticks.back() > 2.0);
+  // Losses in the hundreds: integer ticks, no decimals.
+  Axis big = nice_axis(120, 480, 4, false);
+  CHECK(big.decimals == 0);
+  for (double t : big.ticks) CHECK(round_multiple(t, 100));
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -138,6 +139,29 @@ std::vector<EpochMetrics> read_metrics(const std::string& dir) {
   return out;
 }
 
+Axis nice_axis(double lo, double hi, int target, bool unit) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
+  if (hi < lo) std::swap(lo, hi);
+  if (hi - lo < 1e-12) {
+    const double d = std::max(std::fabs(lo) * 0.05, 1e-3);
+    lo -= d, hi += d;
+  }
+  const double raw = (hi - lo) / std::max(target, 1);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double f = raw / mag;
+  const double step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+  double first = std::floor(lo / step + 1e-9) * step, last = std::ceil(hi / step - 1e-9) * step;
+  if (unit) first = std::max(first, 0.0), last = std::min(last, 1.0);
+  if (last <= first) last = first + step;
+  Axis a;
+  for (int k = 0; first + k * step <= last + step * 1e-6; ++k) {
+    double t = first + k * step;
+    a.ticks.push_back(std::fabs(t) < step * 1e-6 ? 0.0 : t);
+  }
+  a.decimals = std::max(0, -int(std::floor(std::log10(step) + 1e-9)));
+  return a;
+}
+
 bool write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
   const int W = 940, H = 360, pw = 380, ph = 260, top = 50, left1 = 70, left2 = 520;
   std::string s = fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -148,19 +172,18 @@ bool write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms) {
     for (auto& [name, v] : series)
       for (double x : v)
         if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
-    if (!std::isfinite(lo)) lo = 0, hi = 1;
-    if (hi - lo < 1e-12) hi = lo + 1;
-    const double pad = (hi - lo) * 0.05;
-    lo -= pad, hi += pad;
+    // The axis runs from tick to tick at round values; accuracies stay inside 0–100%.
+    const Axis axis = nice_axis(lo, hi, 4, percent);
+    lo = axis.ticks.front(), hi = axis.ticks.back();
+    const int decimals = std::max(0, axis.decimals - (percent ? 2 : 0));
     const size_t n = ms.size();
     auto X = [&](size_t i) { return left + (n > 1 ? double(i) * pw / double(n - 1) : pw / 2.0); };
     auto Y = [&](double v) { return top + ph - (v - lo) / (hi - lo) * ph; };
     s += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\" font-weight=\"bold\">{}</text>\n", left, top - 20, title);
     s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n", left, top, pw, ph);
-    for (int k = 0; k <= 4; ++k) {
-      double v = lo + (hi - lo) * k / 4;
+    for (double v : axis.ticks) {
       s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", left - 5, Y(v) + 4,
-                       percent ? fmt::format("{:.1f}%", v * 100) : fmt::format("{:.3g}", v));
+                       percent ? fmt::format("{:.{}f}%", v * 100, decimals) : fmt::format("{:.{}f}", v, decimals));
       s += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n", left, left + pw, Y(v), Y(v));
     }
     for (size_t i = 0; i < n; ++i)

@@ -19,6 +19,14 @@ bool append_metrics(const std::string& dir, const EpochMetrics& m);
 void trim_metrics(const std::string& dir, int64_t last_epoch);
 // Reads metrics.csv of `dir` (all epochs so far, resumed runs included).
 std::vector<EpochMetrics> read_metrics(const std::string& dir);
+// An axis through [lo, hi] with ticks at round values (1, 2 or 5 times a power of ten, about `target` of
+// them): the ticks from the first at or below lo to the last at or above hi, kept inside [0, 1] when `unit`
+// (accuracies). `decimals` is how many digits after the point the step needs.
+struct Axis {
+  std::vector<double> ticks;
+  int decimals = 0;
+};
+Axis nice_axis(double lo, double hi, int target, bool unit);
 // Written to a temporary and renamed over curves.svg. Returns false (after warning R0108) on failure.
 bool write_curves(const std::string& dir, const std::vector<EpochMetrics>& ms);
 }  // namespace dls

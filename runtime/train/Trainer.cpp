@@ -351,6 +351,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       }
       if (epoch == start_epoch) guards.after_first_epoch();
       const double train_time = since(t0);
+      constexpr double kMinTimedEpoch = 1.0;  // seconds
       EpochMetrics m;
       m.epoch = epoch + 1;
       m.train_loss = steps_done ? loss_sum / double(steps_done) : NAN;
@@ -374,7 +375,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       if (classify) line += fmt::format("  acc {:.2f}%", m.train_acc * 100);
       if (validate && (rt->metrics_mask & DLS_METRIC_LOSS)) line += fmt::format("  val_loss {:.4f}", m.val_loss);
       if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
-      line += fmt::format("  {:.0f} img/s  {:.1f}s", m.img_s, m.seconds);
+      // Throughput means something only over an epoch long enough to time (metrics.csv keeps it always).
+      if (train_time >= kMinTimedEpoch) line += fmt::format("  {:.0f} img/s", m.img_s);
+      line += fmt::format("  {:.1f}s", m.seconds);
       prog.line(line);
       metrics_written |= append_metrics(dir, m);
       guards.after_epoch(epoch, m.train_loss, val_loss);

@@ -121,7 +121,7 @@ TEST_CASE("dlspec fmt: prints, checks, refuses bad input", "[cli]") {
 }
 
 TEST_CASE("dlspec COMMAND --help: every command describes itself and exits 0", "[cli]") {
-  for (const char* cmd : {"check", "fmt", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate", "lsp"}) {
+  for (const char* cmd : {"check", "fmt", "fix", "explain", "ops", "summary", "graph", "build", "run", "import", "mutate", "lsp"}) {
     INFO(cmd);
     for (const char* flag : {"--help", "-h"}) {
       Result r = dlspec(std::string(cmd) + " " + flag);
@@ -172,4 +172,27 @@ TEST_CASE("dlspec check: an unknown op close to nothing lists the nearest names"
   CHECK(r.out.find("error[E0102]: unknown layer `multihead_attention`") != std::string::npos);
   CHECK(r.out.find("= help: nothing is close; the nearest are `") != std::string::npos);
   CHECK(r.out.find("`dlspec ops` lists every op with its arguments") != std::string::npos);
+}
+
+TEST_CASE("dlspec summary: columns as wide as their widest cell, nested block paths included", "[cli]") {
+  Result r = dlspec("summary specs/vgg.dls");
+  REQUIRE(r.rc == 0);
+  // Every layer row puts its op at the column of the header's `op`.
+  size_t header = r.out.find("  layer ");
+  REQUIRE(header != std::string::npos);
+  size_t lineStart = r.out.rfind('\n', header) + 1;
+  size_t opCol = r.out.find(" op ", header) + 1 - lineStart;
+  size_t rows = 0;
+  for (const char* layer : {"vgg_stage_1/conv_bn_relu_1/batch_norm_1", "vgg_stage_3/maxpool_3", "dense_1"}) {
+    size_t at = r.out.find(std::string("  ") + layer + " ");
+    REQUIRE(at != std::string::npos);
+    size_t start = r.out.rfind('\n', at) + 1;
+    std::string line = r.out.substr(start, r.out.find('\n', at) - start);
+    INFO(line);
+    CHECK(line.size() > opCol);
+    CHECK(line[opCol - 1] == ' ');
+    CHECK(line[opCol] != ' ');
+    ++rows;
+  }
+  CHECK(rows == 3);
 }
