@@ -37,7 +37,7 @@ COMPILER_ROOTS = {"support", "syntax", "sema", "checker", "plan", "codegen", "im
                   "compiler"}
 # The data readers' system headers: the standard library (no extension), C headers, POSIX, zlib, libpng and
 # libjpeg.
-DATA_SYSTEM = re.compile(r"^([a-z_]+|c[a-z]+|zlib\.h|png\.h|jpeglib\.h|dirent\.h|fcntl\.h|unistd\.h|sys/[a-z]+\.h)$")
+DATA_SYSTEM = re.compile(r"^([a-z_]+|c[a-z]+|zlib\.h|png\.h|jpeglib\.h|jerror\.h|dirent\.h|fcntl\.h|unistd\.h|sys/[a-z]+\.h)$")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 SOURCES = (".cpp", ".h", ".def", ".cu")
@@ -75,7 +75,7 @@ def check(root):
                             if kind == '"' and target not in STAGES[stage]:
                                 problems.append(f"{where}: the data readers include only their own headers")
                             if kind == "<" and not DATA_SYSTEM.match(target):
-                                problems.append(f"{where}: the data readers depend on the standard library, POSIX and zlib only")
+                                problems.append(f"{where}: the data readers depend on the standard library, POSIX, zlib, libpng and libjpeg only")
                         elif kind == "<":
                             continue
                         elif stage is not None:
