@@ -156,9 +156,14 @@ TEST_CASE("damaged image files are refused with what is wrong") {
   std::vector<uint8_t> jcut(jpg.begin(), jpg.begin() + long(jpg.size() * 2 / 3));
   CHECK_FALSE(dls::data::decodeImage(jcut, img, e));
   CHECK(e.kind == Error::Kind::Truncated);
-  std::vector<uint8_t> junk = {0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8};
+  // A JPEG signature followed by bytes that are no marker segment: libjpeg's "extraneous bytes" warning.
+  std::vector<uint8_t> junk = {0xff, 0xd8, 0xff, 0x01, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xd9};
   CHECK_FALSE(dls::data::decodeImage(junk, img, e));
   CHECK(e.kind == Error::Kind::BadHeader);
+  // Cut short after its header: truncated.
+  std::vector<uint8_t> shortJunk = {0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8};
+  CHECK_FALSE(dls::data::decodeImage(shortJunk, img, e));
+  CHECK(e.kind == Error::Kind::Truncated);
   std::vector<uint8_t> text = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
   CHECK_FALSE(dls::data::decodeImage(text, img, e));
   CHECK(e.kind == Error::Kind::BadMagic);
