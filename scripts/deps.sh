@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|test|train|bench|fuzz|editor|all]
 set -euo pipefail
 what=${1:-build}
-build=(cmake g++ make ninja-build pkg-config antlr4 libantlr4-runtime-dev llvm-19-dev libfmt-dev nlohmann-json3-dev catch2 zlib1g-dev libdnnl-dev libdtl-dev
+build=(cmake g++ make ninja-build pkg-config antlr4 libantlr4-runtime-dev llvm-19-dev libfmt-dev nlohmann-json3-dev catch2 zlib1g-dev libpng-dev libjpeg62-turbo-dev libdnnl-dev libdtl-dev
        ocl-icd-opencl-dev libzstd-dev libxml2-dev libedit-dev libffi-dev libcurl4-openssl-dev
        libonnx-dev libprotobuf-dev)
 data=(dataset-fashion-mnist)

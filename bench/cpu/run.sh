@@ -2,7 +2,7 @@
 # CPU training throughput of COMPILED specs against PyTorch 1.13 (Debian's, 2 threads).
 #   bench/cpu/run.sh [DLSPEC] [ROUNDS] [STEPS]
 #     DLSPEC  the dlspec compiler (default: build/compiler/dlspec)     ROUNDS  default 3     STEPS  default 200
-# Builds specs/mlp.dls (batch 128), specs/lenet.dls (batch 64), specs/charlm.dls (batch 32, sequences of 32
+# Builds specs/mlp.dls (batch 128), specs/lenet.dls (batch 64), bench/cpu/charlm.dls (batch 32, sequences of 32
 # steps through two LSTMs) and specs/gpt.dls (batch 32, 64 steps through four decoder layers of width 128) with
 # `dlspec build`, then alternates, ROUNDS times: `./mlp bench`, `./lenet bench`, `./charlm bench`, `./gpt bench`
 # (synthetic batches in memory, no data loading; see runtime/train/Main.cpp) and bench/cpu/torch_cpu_anchor.py,
@@ -20,7 +20,7 @@ work=$(mktemp -d /tmp/dls-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$dlspec" build "$root/specs/mlp.dls" -o "$work/mlp" >/dev/null
 "$dlspec" build "$root/specs/lenet.dls" -o "$work/lenet" >/dev/null
-"$dlspec" build "$root/specs/charlm.dls" -o "$work/charlm" >/dev/null
+"$dlspec" build "$root/bench/cpu/charlm.dls" -o "$work/charlm" >/dev/null
 "$dlspec" build "$root/specs/gpt.dls" -o "$work/gpt" >/dev/null
 # Passive OpenMP waiting on both sides (the built executables default to it): on a shared machine,
 # spinning threads steal the cores the other thread needs.
@@ -63,7 +63,7 @@ for label, prog, key in rows:
     print(f"| {label:30s} | {d:12,.0f} | {t:13,.0f} | {d / t:6.2f}x |")
 d = statistics.median(r["img_per_s"] for r in seq_ours)
 t = statistics.median(r["seq_s"]["charlm_b32"] for r in seq_torch)
-print(f"| {'charlm (specs/charlm.dls, b32)':30s} | {d:12,.0f} | {t:13,.0f} | {d / t:6.2f}x |")
+print(f"| {'charlm (bench/cpu/charlm.dls, b32)':30s} | {d:12,.0f} | {t:13,.0f} | {d / t:6.2f}x |")
 d = statistics.median(r["img_per_s"] for r in gpt_ours)
 t = statistics.median(r["seq_s"]["gpt_b32"] for r in gpt_torch)
 print(f"| {'gpt (specs/gpt.dls, b32)':30s} | {d:12,.1f} | {t:13,.1f} | {d / t:6.2f}x |")

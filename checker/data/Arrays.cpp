@@ -11,6 +11,7 @@ using dls::data::Elem;
 using dls::data::Error;
 
 std::string DataTable::recordName(int64_t row) const {
+  if (row >= 0 && static_cast<size_t>(row) < fileOf.size()) return "`" + fileOf[static_cast<size_t>(row)] + "`";
   if (csv && row >= 0 && static_cast<size_t>(row) < lineOf.size()) return "line " + std::to_string(lineOf[row]);
   return "record " + std::to_string(row);
 }

@@ -30,6 +30,8 @@ struct DataTable {
   bool csv = false;
   std::vector<std::string> header;  // CSV: the header row's names
   bool noLabelColumn = false;       // CSV: the named label column is not in the header (readCsv failed)
+  std::vector<std::string> fileOf;  // images: the file of each row
+  std::vector<std::string> classNames;  // images: the class folders, sorted
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
 };
 
@@ -45,5 +47,29 @@ bool readIdx(const std::string& images, const std::string& labels, DataTable& ou
 bool readNpy(const std::string& samples, const std::string& labels, DataTable& out, std::string& error);
 // CSV with a header line; `labelColumn` names the label column (default: the last column).
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error);
+
+// An images("DIR") source as the executable reads it (Images.h): the sample's channels, height and width,
+// and what the source says to do with other images (0: nothing, they are refused).
+struct ImageSpec {
+  int64_t channels = 1, height = 0, width = 0;
+  int64_t convertTo = 0;          // `channels:`
+  int64_t resizeH = 0, resizeW = 0;  // `size:`
+  int32_t resize = 0;             // dls::data::Resize
+};
+// What reading an image folder found besides the samples: every file that cannot be decoded, every image of
+// another size or channel count than the sample without `size:`/`channels:`, empty class folders, and images
+// that are (nearly) constant after conversion and resizing (every pixel within 2 grey levels).
+struct ImageFindings {
+  std::vector<std::pair<std::string, std::string>> undecodable;  // file, why
+  std::vector<std::string> misfit;                                // files of another size / channel count
+  std::string firstMisfit;                                        // "[h, w] with c channel(s)"
+  int64_t misfitShapes = 0;                                       // distinct sizes/channel counts among them
+  std::vector<std::string> emptyClasses;
+  std::vector<int64_t> constantRows;                              // rows of the table
+  int lowConstant = 0, highConstant = 0;                          // the first constant image's pixel range
+};
+// Lists and decodes `dir`; the rows are the images that decoded and fit. False (and `error`) when the folder
+// cannot be listed.
+bool readImages(const std::string& dir, const ImageSpec& spec, DataTable& out, ImageFindings& found, std::string& error);
 
 }  // namespace dls::checker::data

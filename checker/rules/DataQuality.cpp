@@ -17,6 +17,7 @@
 
 #include "checker/Flow.h"
 #include "checker/data/DataTable.h"
+#include "Text.h"  // the runtime's text reader (data/formats)
 #include "sema/OpTable.h"
 
 namespace dls::checker {
@@ -49,9 +50,131 @@ struct Loaded {
   DataTable table;
 };
 
-bool load(const RuleContext& c, const sema::DataSource& src, const std::string& labelField, Loaded& out) {
+// An images("DIR") split: the folder as the executable reads it, and what only images have: undecodable
+// files (D0119), images of another size or channel count without `size:`/`channels:` (D0120), empty class
+// folders (D0121), a class count other than the label's (D0123), near-constant images (D0122). The errors
+// end the split's checks, as the executable would stop there.
+bool loadImages(const RuleContext& c, const sema::DataSource& src, const sema::Dataset& d, Loaded& out) {
+  if (src.paths.size() != 1 || d.sample.poisoned || d.sample.shape.unknownRank) return false;
+  const auto& dims = d.sample.shape.dims;
+  if ((dims.size() != 2 && dims.size() != 3) || d.sample.dtype != sema::DType::U8) return false;  // sema: E0215
+  for (const sema::Dim& x : dims)
+    if (!x.isConst()) return false;
+  data::ImageSpec spec;
+  spec.channels = dims.size() == 3 ? dims[0].value : 1;
+  spec.height = dims[dims.size() - 2].value, spec.width = dims.back().value;
+  spec.convertTo = src.imageChannels, spec.resizeH = src.imageHeight, spec.resizeW = src.imageWidth;
+  spec.resize = src.imageResize;
+  const std::string& dir = src.paths[0];
+  const std::string r = resolvePath(c, dir);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(r, ec)) {
+    c.diags.report(Code::D0116, out.span, dir,
+                   (std::filesystem::exists(r, ec) ? "not a directory" : "no such directory") + std::string(" (looked for `") + r + "`)")
+        .primary("named here")
+        .help("images(…) reads a folder with one sub-folder of images per class; data paths are relative to the spec's directory");
+    return false;
+  }
+  data::ImageFindings found;
+  std::string error;
+  if (!data::readImages(r, spec, out.table, found, error)) {
+    c.diags.report(Code::D0116, out.span, dir, error).primary("named here").help("make the folder readable");
+    return false;
+  }
+  // File names in messages as the spec writes the folder.
+  auto shown = [&](const std::string& f) { return f.rfind(r, 0) == 0 ? dir + f.substr(r.size()) : f; };
+  bool bad = false;
+  const size_t kShown = 10;
+  for (size_t i = 0; i < found.undecodable.size() && i < kShown; ++i) {
+    auto& dg = c.diags.report(Code::D0119, out.span, dir, "`" + shown(found.undecodable[i].first) + "`", found.undecodable[i].second)
+                   .primary("read from here")
+                   .help("write the file again, or remove it from the folder");
+    if (i + 1 == kShown && found.undecodable.size() > kShown)
+      dg.note(fmt::format("{} more files of this folder cannot be decoded", found.undecodable.size() - kShown));
+  }
+  bad |= !found.undecodable.empty();
+  const int64_t total = out.table.rows + static_cast<int64_t>(found.undecodable.size() + found.misfit.size());
+  if (!found.misfit.empty()) {
+    bad = true;
+    const bool sizes = !spec.resizeH;
+    c.diags.report(Code::D0120, out.span, dir, found.misfit.size(), total, fmt::format("[{}, {}]", spec.height, spec.width),
+                   spec.channels, shown(found.misfit[0]), found.firstMisfit,
+                   found.misfitShapes > 1 ? fmt::format("; {} different sizes among them", found.misfitShapes) : std::string())
+        .primary("read from here")
+        .help(sizes ? fmt::format("resize every image when it is read: `images(\"{}\", size: [{}, {}])` (resize: stretch, crop or pad), "
+                                  "or convert the channels with `channels: {}`", dir, spec.height, spec.width, spec.channels)
+                    : fmt::format("convert every image when it is read: `channels: {}`", spec.channels));
+  }
+  for (const std::string& e : found.emptyClasses) {
+    bad = true;
+    c.diags.report(Code::D0121, out.span, dir, shown(e))
+        .primary("read from here")
+        .help("put the class's images in the folder, or remove the folder (the classes after it move down by one)");
+  }
+  const int64_t C = d.label.kind == sema::SemKind::Class ? d.label.classes : 0;
+  if (C > 0 && static_cast<int64_t>(out.table.classNames.size()) != C) {
+    bad = true;
+    c.diags.report(Code::D0123, out.span, dir,
+                   fmt::format("has {} class folders ({} …), but `{}` declares {} classes", out.table.classNames.size(),
+                               out.table.classNames.empty() ? std::string("none") : "`" + out.table.classNames[0] + "`",
+                               d.labelName, C))
+        .primary("read from here")
+        .label(d.labelTypeSpan, "declared here")
+        .help("give the folder one sub-folder per class, or declare as many classes as it has folders");
+  }
+  if (bad) return false;
+  out.table.file = out.table.labelFile = dir;
+  for (size_t i = 0; i < out.table.fileOf.size(); ++i) out.table.fileOf[i] = shown(out.table.fileOf[i]);
+  if (!found.constantRows.empty())
+    c.diags.report(Code::D0122, out.span, dir, found.constantRows.size(), out.table.rows, out.table.recordName(found.constantRows[0]),
+                   found.lowConstant, found.highConstant)
+        .primary("read from here")
+        .help("look at these images: blank or uniform images carry no information about their class");
+  return true;
+}
+
+// A text(…) split: the file as the executable reads it (D0116 when it is not there, D0106 when it cannot be
+// read): UTF-8 when it reads characters (D0124, with the byte and the line). The label rules do not apply: the labels are the text's own next tokens, as
+// unbalanced as the language.
+void checkText(const RuleContext& c, const sema::DataSource& src, const sema::Dataset& d) {
+  if (src.paths.size() != 1) return;
+  const std::string& p = src.paths[0];
+  const std::string r = resolvePath(c, p);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(r, ec)) {
+    c.diags.report(Code::D0116, src.sourceSpan, p, (std::filesystem::exists(r, ec) ? "not a regular file" : "no such file") +
+                                                      std::string(" (looked for `") + r + "`)")
+        .primary("named here")
+        .help("data paths are relative to the spec's directory");
+    return;
+  }
+  std::vector<uint8_t> bytes;
+  std::vector<uint32_t> tokens;
+  dls::data::Error e;
+  if (!dls::data::readFile(r, bytes, e)) {
+    c.diags.report(Code::D0106, src.sourceSpan, p, data::describe(e)).primary("cannot be used").help("repair or replace the file");
+    return;
+  }
+  if (!dls::data::decodeText(bytes, src.textChars, tokens, e)) {
+    c.diags.report(Code::D0124, src.sourceSpan, p, e.offset, e.what)
+        .primary("read from here")
+        .help("convert the file to UTF-8 (iconv -f LATIN1 -t UTF-8), or read it as bytes: `tokens: bytes`");
+    return;
+  }
+  // The vocabulary against the label's classes is the lowering's E1006: `dlspec build` and `check` read the
+  // training text for it.
+  (void)d;
+}
+
+bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset& d, Loaded& out) {
+  const std::string& labelField = d.labelName;
   out.split = src.split;
   out.span = src.sourceSpan;
+  if (src.format == sema::DataFormat::Images) return loadImages(c, src, d, out);
+  if (src.format == sema::DataFormat::Text) {
+    checkText(c, src, d);
+    return false;
+  }
   const std::vector<std::string>& paths = src.paths;
   std::string error;
   bool ok = false;
@@ -330,8 +453,20 @@ void checkDataQuality(const RuleContext& c) {
     std::vector<Loaded> loaded;
     for (const sema::DataSource* src : splits) {
       Loaded L;
-      if (load(c, *src, d.labelName, L)) loaded.push_back(std::move(L));
+      if (load(c, *src, d, L)) loaded.push_back(std::move(L));
     }
+    // Image folders: every split's class folders are the training folder's (the class of an image is its
+    // folder's index, so another set of folders relabels the images).
+    for (const Loaded& L : loaded)
+      for (const Loaded& T : loaded)
+        if (T.split == "train" && &L != &T && !L.table.classNames.empty() && !T.table.classNames.empty() &&
+            L.table.classNames != T.table.classNames)
+          c.diags.report(Code::D0123, L.span, L.table.file,
+                         fmt::format("has other class folders than the training split's `{}`: `{}`", T.table.file,
+                                     fmt::join(L.table.classNames, "`, `")))
+              .primary("read from here")
+              .label(T.span, "training split")
+              .help(fmt::format("give it the class folders `{}`", fmt::join(T.table.classNames, "`, `")));
     // Which pipeline trains on this data set, and with what.
     const sema::Pipeline* trainPipe = nullptr;
     const sema::TrainConfig* trainBlock = nullptr;

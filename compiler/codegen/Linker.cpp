@@ -28,7 +28,7 @@ constexpr const char* kRuntimeLink = DLSPEC_RT_LINK;
 #else
 constexpr const char* kRuntimeLink = "";
 #endif
-constexpr const char* kDefaultDeps = "-ldnnl -lz -lfmt -lgomp -lpthread -lm";
+constexpr const char* kDefaultDeps = "-ldnnl -lz -lpng -ljpeg -lfmt -lgomp -lpthread -lm";
 
 std::vector<std::string> splitWords(const std::string& text) {
   std::vector<std::string> words;

@@ -3,11 +3,15 @@
 #include <dlspec/OpSchema.h>
 #include <dlspec/runtime.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 
+#include "DataFormats.h"  // the data readers (dlspec_data): vocabularies and class names
+#include "Images.h"
+#include "Text.h"
 #include "sema/OpTable.h"
 
 namespace dls::plan {
@@ -280,7 +284,9 @@ private:
       return;
     }
     int32_t format = src->format == sema::DataFormat::Idx ? DLS_DATA_IDX
-                     : src->format == sema::DataFormat::Csv ? DLS_DATA_CSV : DLS_DATA_NPY;
+                     : src->format == sema::DataFormat::Csv ? DLS_DATA_CSV
+                     : src->format == sema::DataFormat::Images ? DLS_DATA_IMAGES
+                     : src->format == sema::DataFormat::Text ? DLS_DATA_TEXT : DLS_DATA_NPY;
     // Resolved against the spec's directory, and absolute: the executable reads the same files wherever it runs.
     auto fixed = [](const std::string& p) { return p.empty() ? p : std::filesystem::absolute(p).lexically_normal().string(); };
     std::string a = src->resolved.size() > 0 ? fixed(src->resolved[0]) : "";
@@ -305,6 +311,45 @@ private:
       call(plan_.setup, "dls_rt_pipe", {split, op, pa, pb, pc, pd});
     };
     call(plan_.setup, "dls_rt_sample_dtype", {split, dlsDtype(ds.sample.dtype)});
+    if (src->format == sema::DataFormat::Images) {
+      call(plan_.setup, "dls_rt_images", {split, src->imageHeight, src->imageWidth, static_cast<int32_t>(src->imageChannels),
+                                          src->imageResize});
+      // The class names are the training folder's class sub-folders as they are now; the program keeps them for
+      // `predict`, and the runtime refuses a folder whose classes are not these (R0222). A folder that is not
+      // there yet: the program has none, and the runtime takes the folder's.
+      data::ImageFolder folder;
+      data::Error err;
+      if (split == DLS_SPLIT_TRAIN && !classNamesEmitted_ && data::listImageFolder(a, folder, err) && !folder.classes.empty()) {
+        call(plan_.setup, "dls_rt_class_names", {fmt::format("{}", fmt::join(folder.classes, "\n"))});
+        classNamesEmitted_ = true;
+      }
+    }
+    if (src->format == sema::DataFormat::Text) {
+      call(plan_.setup, "dls_rt_text", {split, src->textSeq, int32_t{src->textChars ? 1 : 0}});
+      // The vocabulary is the training text's, read now and kept in the program, so that every split, `eval`
+      // and `predict` map tokens to the same ids.
+      if (split == DLS_SPLIT_TRAIN && !vocabularyEmitted_) {
+        std::vector<uint8_t> bytes;
+        std::vector<uint32_t> tokens;
+        data::Error err;
+        if (!data::readFile(a, bytes, err) || !data::decodeText(bytes, src->textChars, tokens, err)) {
+          diags_.report(Code::E1006, src->pathSpans.empty() ? src->sourceSpan : src->pathSpans[0], src->paths.empty() ? a : src->paths[0],
+                        err.kind == data::Error::Kind::BadHeader ? fmt::format("byte {}: {}", err.offset, err.what) : err.what)
+              .primary("the training text")
+              .help("the program keeps the training text's vocabulary: build it where the file can be read");
+        } else {
+          const std::vector<uint32_t> vocab = data::vocabularyOf(tokens);
+          if (ds.label.kind == sema::SemKind::Class && ds.label.classes > 0 && int64_t(vocab.size()) + 1 > ds.label.classes)
+            diags_.report(Code::E1006, ds.labelTypeSpan, src->paths.empty() ? a : src->paths[0],
+                          fmt::format("it holds {} distinct tokens (ids 1..{}, 0 for unknown ones), more than the {} classes of `{}`",
+                                      vocab.size(), vocab.size(), ds.label.classes, ds.labelName))
+                .primary("declared here")
+                .help(fmt::format("declare `class<{}>[…]` (and the embedding's vocab) or more", vocab.size() + 1));
+          call(plan_.setup, "dls_rt_vocabulary", {fmt::format("{}", fmt::join(vocab, ","))});
+          vocabularyEmitted_ = true;
+        }
+      }
+    }
     // A loss over class indices reads onehot<C> rows as the class each encodes (PyTorch's cross-entropy on
     // probability targets is that of the class for a one-hot row).
     if (onehotClasses) pipe(DLS_PIPE_ONEHOT | DLS_PIPE_LABELS, static_cast<double>(ds.label.classes));
@@ -718,6 +763,8 @@ private:
   int labelBuf_ = -1, lossBuf_ = -1;
   int32_t labelTensor_ = -1, lossTensor_ = -1, lossOp_ = -1, lossGradOp_ = -1;
   int32_t nextTensor_ = 0, nextOp_ = 0, nextGradOp_ = 0;
+  bool classNamesEmitted_ = false;  // dls_rt_class_names called
+  bool vocabularyEmitted_ = false;  // dls_rt_vocabulary called
   int lossFwd_ = 0, lossBwd_ = 0, stepEnd_ = 0;
 };
 

@@ -63,8 +63,31 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     src.split = it.key.name;
     src.span = it.span;
     src.sourceSpan = e.span;
-    src.format = op->name == "idx" ? DataFormat::Idx : op->name == "csv" ? DataFormat::Csv : DataFormat::Npy;
+    src.format = op->name == "idx" ? DataFormat::Idx : op->name == "csv" ? DataFormat::Csv
+                 : op->name == "images" ? DataFormat::Images : op->name == "text" ? DataFormat::Text : DataFormat::Npy;
+    if (src.format == DataFormat::Text) {
+      if (auto f = attrs.find("seq"); f != attrs.end())
+        if (auto* n = std::get_if<int64_t>(&f->second.value)) src.textSeq = *n;
+      if (auto f = attrs.find("tokens"); f != attrs.end())
+        if (auto* w = std::get_if<std::string>(&f->second.value)) src.textChars = *w != "bytes";
+    }
+    if (src.format == DataFormat::Images) {
+      if (auto f = attrs.find("size"); f != attrs.end())
+        if (auto* hw = std::get_if<std::vector<int64_t>>(&f->second.value); hw && hw->size() == 2)
+          src.imageHeight = (*hw)[0], src.imageWidth = (*hw)[1];
+      if (auto f = attrs.find("channels"); f != attrs.end())
+        if (auto* c = std::get_if<int64_t>(&f->second.value)) {
+          src.imageChannels = *c;
+          if (*c == 2)
+            diags.report(Code::E0212, f->second.span, "channels", "images", "1 (grey) or 3 (RGB)", "2")
+                .primary("an image has 1 or 3 channels");
+        }
+      if (auto f = attrs.find("resize"); f != attrs.end())
+        if (auto* w = std::get_if<std::string>(&f->second.value)) src.imageResize = *w == "crop" ? 1 : *w == "pad" ? 2 : 0;
+    }
     for (const AttrSpec& a : op->attrs) {
+      if ((src.format == DataFormat::Images && a.name == "resize") || (src.format == DataFormat::Text && a.name == "tokens"))
+        continue;  // a word, not a path
       auto f = attrs.find(std::string(a.name));
       if (f == attrs.end() || !std::holds_alternative<std::string>(f->second.value)) continue;
       if (op->name == "csv" && a.name == "label") {
@@ -83,6 +106,9 @@ void Analyzer::typeDataset(const ast::Decl& d) {
   // A CSV split without `label: "…"` reads its labels from the column named like the label field.
   for (DataSource& src : ds->splits)
     if (src.format == DataFormat::Csv && src.labelColumn.empty()) src.labelColumn = ds->labelName;
+  for (const DataSource& src : ds->splits)
+    if (src.format == DataFormat::Images && !ds->sampleName.empty()) checkImageSource(*ds, src);
+    else if (src.format == DataFormat::Text && !ds->sampleName.empty()) checkTextSource(*ds, src);
   if (ds->sampleName.empty())
     diags.report(Code::E0113, d.name.span, "dataset", d.name.name, "sample field")
         .help("declare it: `sample image: u8[28, 28]`");
@@ -90,6 +116,71 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     diags.report(Code::E0113, d.name.span, "dataset", d.name.name, "split").help("add one: `train = idx(\"…\", \"…\")`");
   datasets[ds->name] = ds.get();
   prog.datasets.push_back(std::move(ds));
+}
+
+// An images(…) split decodes to u8 samples of shape [C, H, W] (C = 1 or 3) or [H, W] (grey) and class
+// labels (one per class sub-folder): the declared fields must be those, and `size:`/`channels:`, when given,
+// what the samples declare.
+void Analyzer::checkImageSource(const Dataset& ds, const DataSource& src) {
+  const Type& t = ds.sample;
+  if (t.poisoned) return;
+  const auto& d = t.shape.dims;
+  const bool constDims = !t.shape.unknownRank && std::all_of(d.begin(), d.end(), [](const Dim& x) { return x.isConst(); });
+  const bool rankOk = !t.shape.unknownRank && (d.size() == 2 || (d.size() == 3 && d[0].isConst() && (d[0].value == 1 || d[0].value == 3)));
+  if (t.dtype != DType::U8 || !rankOk || !constDims) {
+    diags.report(Code::E0215, ds.sampleTypeSpan,
+                 fmt::format("images(…) gives samples of type u8[C, H, W] (C = 1 or 3) or u8[H, W], but `{}` is declared {}",
+                             ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str())))
+        .primary("declared here")
+        .help("declare the sample as the decoded image: `sample image: u8[3, 64, 64]` (channels, height, width)");
+    return;
+  }
+  const int64_t C = d.size() == 3 ? d[0].value : 1, H = d[d.size() - 2].value, W = d[d.size() - 1].value;
+  if (src.imageChannels && src.imageChannels != 2 && src.imageChannels != C)
+    diags.report(Code::E0215, src.sourceSpan,
+                 fmt::format("images(…) converts to {} channel(s), but `{}` is declared {} with {}", src.imageChannels,
+                             ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str()), C))
+        .primary("`channels` here")
+        .help(fmt::format("make them agree: `channels: {}`, or declare the sample with {} channel(s)", C, src.imageChannels));
+  if (src.imageHeight && (src.imageHeight != H || src.imageWidth != W))
+    diags.report(Code::E0215, src.sourceSpan,
+                 fmt::format("images(…) resizes to [{}, {}], but `{}` is declared {}", src.imageHeight, src.imageWidth,
+                             ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str())))
+        .primary("`size` here")
+        .help(fmt::format("make them agree: `size: [{}, {}]`", H, W));
+  if (!ds.labelName.empty() && !ds.label.poisoned && (ds.label.kind != SemKind::Class || ds.label.classes <= 0 || !ds.label.shape.dims.empty()))
+    diags.report(Code::E0215, ds.labelTypeSpan,
+                 fmt::format("images(…) labels each image with its class folder's index, but `{}` is declared {}",
+                             ds.labelName, ds.label.str()))
+        .primary("declared here")
+        .help("declare the label as `label kind: class<C>`, C the number of class folders");
+}
+
+// A text(…, seq: T) split gives windows of T token ids (integers: i32[T], or i64[T]; u8[T] for bytes) and the
+// next token at every step (class<V>[T]).
+void Analyzer::checkTextSource(const Dataset& ds, const DataSource& src) {
+  const Type& t = ds.sample;
+  if (t.poisoned) return;
+  const auto& d = t.shape.dims;
+  const bool intType = t.dtype == DType::I32 || t.dtype == DType::I64 || (t.dtype == DType::U8 && !src.textChars);
+  if (!intType || t.shape.unknownRank || d.size() != 1 || !d[0].isConst() || d[0].value != src.textSeq) {
+    diags.report(Code::E0215, ds.sampleTypeSpan,
+                 fmt::format("text(…, seq: {}) gives windows of {} token ids, i32[{}], but `{}` is declared {}", src.textSeq,
+                             src.textSeq, src.textSeq, ds.sampleName, fmt::format("{}{}", dtypeName(t.dtype), t.shape.str())))
+        .primary("declared here")
+        .label(src.sourceSpan, "the source")
+        .help(fmt::format("declare the sample as `i32[{}]` (embed it with `embedding(vocab: V, dim: …)`)", src.textSeq));
+    return;
+  }
+  const auto& ld = ds.label.shape.dims;
+  if (!ds.labelName.empty() && !ds.label.poisoned &&
+      (ds.label.kind != SemKind::Class || ds.label.classes <= 0 || ld.size() != 1 || !ld[0].isConst() || ld[0].value != src.textSeq))
+    diags.report(Code::E0215, ds.labelTypeSpan,
+                 fmt::format("text(…, seq: {}) labels every step with the next token, class<V>[{}], but `{}` is declared {}",
+                             src.textSeq, src.textSeq, ds.labelName, ds.label.str()))
+        .primary("declared here")
+        .help(fmt::format("declare the label as `class<V>[{}]`, V at least the vocabulary's size plus one (id 0: unknown tokens)",
+                          src.textSeq));
 }
 
 }  // namespace dls::sema

@@ -394,6 +394,16 @@ std::vector<OpInfo> build() {
               {.name = "label", .type = AttrType::String, .optional = true}});
   src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
+  // images' `size` and `channels`: resize / convert every image to them (without them, images must already
+  // have the declared sample's); `resize`: how an image of another aspect ratio is fitted.
+  src("images", {{.name = "path", .type = AttrType::String, .positional = 0},
+                 {.name = "size", .type = AttrType::IntOrPair, .min = 1, .max = 65536, .optional = true},
+                 {.name = "channels", .type = AttrType::Int, .min = 1, .max = 3, .optional = true},
+                 {.name = "resize", .type = AttrType::Enum, .dflt = S("stretch"), .words = "stretch|crop|pad"}});
+  // text's `seq`: the window length (the sample's and the per-step label's); `tokens`: UTF-8 code points or bytes.
+  src("text", {{.name = "path", .type = AttrType::String, .positional = 0},
+               {.name = "seq", .type = AttrType::Int, .min = 1, .max = 1 << 20},
+               {.name = "tokens", .type = AttrType::Enum, .dflt = S("chars"), .words = "chars|bytes"}});
   // ---- losses: loss(input, target) ----
   auto loss = [&](std::string_view n, int opcode, std::vector<AttrSpec> a = {}) {
     t.push_back({.name = n, .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
@@ -531,6 +541,12 @@ std::vector<OpInfo> build() {
       {OpCategory::DataSource, "idx", "IDX files (MNIST's format, optionally .gz): a samples file and a labels file"},
       {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample"},
       {OpCategory::DataSource, "npy", "NumPy .npy files: a samples array [n, …] and a labels array [n] or [n, T]"},
+      {OpCategory::DataSource, "images", "a folder of class sub-folders of PNG/JPEG files (ImageFolder): u8[C, H, W] or "
+                                         "u8[H, W] samples, the sorted folder names the classes; `size`/`channels` resize "
+                                         "and convert, `resize` stretch|crop|pad"},
+      {OpCategory::DataSource, "text", "a text file as windows of `seq` token ids (i32[T]) labelled with the next token at "
+                                       "every step (class<V>[T]); `tokens`: chars (UTF-8) or bytes; the vocabulary is the "
+                                       "training text's"},
       {OpCategory::Loss, "cross_entropy", "softmax cross-entropy of logits[N, C] (or [N, T, C]) against class<C> or "
                                           "onehot<C> targets, mean over the batch"},
       {OpCategory::Loss, "nll", "negative log-likelihood of log_probs[N, C] against class<C> targets, mean over the batch"},

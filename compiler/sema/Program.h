@@ -105,7 +105,7 @@ struct Network {
 
 // ---- data -----------------------------------------------------------------------------------------
 
-enum class DataFormat : uint8_t { Idx, Csv, Npy };
+enum class DataFormat : uint8_t { Idx, Csv, Npy, Images, Text };
 
 struct DataSource {
   std::string split;             // train, test, valid
@@ -115,6 +115,11 @@ struct DataSource {
   std::vector<Span> pathSpans;
   std::string labelColumn;       // CSV: the label column's name
   Span labelColumnSpan;          // CSV: the `label: "…"` argument, if given
+  int64_t imageHeight = 0, imageWidth = 0;  // images: `size:` (0: not given, images must have the sample's)
+  int64_t imageChannels = 0;     // images: `channels:` (0: not given, images must have the sample's)
+  int32_t imageResize = 0;       // images: `resize:` 0 stretch, 1 crop, 2 pad (data::Resize)
+  int64_t textSeq = 0;           // text: `seq:`, the window length
+  bool textChars = true;         // text: `tokens: chars` (UTF-8 code points) or `bytes`
   Span span;
   Span sourceSpan;               // the source call: idx("…", "…")
 };

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -354,7 +355,7 @@ void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_
                     int64_t classes) {
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
-    if (format < 0 || format > 2) fail(Diag::R0504, "", fmt::format("unknown data format {}", format));
+    if (format < 0 || format > 4) fail(Diag::R0504, "", fmt::format("unknown data format {}", format));
     if (sample_rank < 1 || sample_rank > 4) fail(Diag::R0504, "", "sample rank must be 1..4");
     auto& dd = rt->data[split];
     dd.declared = true, dd.format = format;
@@ -363,6 +364,61 @@ void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_
     int64_t dims[4] = {d0, d1, d2, d3};
     for (int i = 0; i < 4; ++i) dd.dims[i] = i < sample_rank ? dims[i] : 1;
     dd.classes = classes;
+    dd.threads = std::max<int32_t>(1, rt->threads);
+    return 0;
+  });
+}
+
+void dls_rt_images(dls_rt* rt, int32_t split, int64_t height, int64_t width, int32_t channels, int32_t resize) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (height < 0 || width < 0 || (height == 0) != (width == 0) || height > 65536 || width > 65536)
+      fail(Diag::R0504, "", fmt::format("image size {}x{} is not one", height, width));
+    if (channels != 0 && channels != 1 && channels != 3) fail(Diag::R0504, "", fmt::format("images have 1 or 3 channels, not {}", channels));
+    if (resize < 0 || resize > 2) fail(Diag::R0504, "", fmt::format("unknown resize mode {}", resize));
+    auto& dd = rt->data[split];
+    dd.image_h = height, dd.image_w = width, dd.image_channels = channels, dd.image_resize = resize;
+    return 0;
+  });
+}
+
+void dls_rt_text(dls_rt* rt, int32_t split, int64_t seq, int32_t chars) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (seq < 1) fail(Diag::R0504, "", fmt::format("text windows of {} tokens", seq));
+    rt->data[split].text_seq = seq, rt->data[split].text_chars = chars != 0;
+    return 0;
+  });
+}
+
+void dls_rt_vocabulary(dls_rt* rt, const char* tokens) {
+  guarded(rt, 0, [&] {
+    rt->vocab.clear();
+    for (const char* p = tokens ? tokens : ""; *p;) {
+      char* end = nullptr;
+      const unsigned long v = std::strtoul(p, &end, 10);
+      if (end == p || v > 0x10ffff || (!rt->vocab.empty() && v <= rt->vocab.back()))
+        fail(Diag::R0504, "", "the vocabulary is not increasing token numbers");
+      rt->vocab.push_back(uint32_t(v));
+      p = *end == ',' ? end + 1 : end;
+    }
+    for (auto& dd : rt->data) dd.vocab = rt->vocab;
+    return 0;
+  });
+}
+
+void dls_rt_class_names(dls_rt* rt, const char* names) {
+  guarded(rt, 0, [&] {
+    rt->class_names.clear();
+    std::string all = names ? names : "";
+    size_t at = 0;
+    while (at < all.size()) {
+      size_t end = all.find('\n', at);
+      if (end == std::string::npos) end = all.size();
+      rt->class_names.push_back(all.substr(at, end - at));
+      at = end + 1;
+    }
+    for (auto& dd : rt->data) dd.class_names = rt->class_names;
     return 0;
   });
 }

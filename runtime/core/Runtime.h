@@ -69,6 +69,16 @@ struct DataDecl {
   int64_t classes = 0;
   int64_t label_numel = 1;  // class labels per sample: T for per-step labels [N, T] (set by dls_rt_io)
   int32_t dtype = -1;       // declared sample element type (dls_dtype, dls_rt_sample_dtype); -1: not declared
+  // DLS_DATA_IMAGES (dls_rt_images): the size every image is resized to (0: none), the channels it is
+  // converted to (0: none), and how (dls::data::Resize).
+  int64_t image_h = 0, image_w = 0;
+  int32_t image_channels = 0, image_resize = 0;
+  std::vector<std::string> class_names;  // dls_rt_class_names: the classes an image folder must have
+  int32_t threads = 2;                   // threads that decode images (the program's --threads)
+  // DLS_DATA_TEXT (dls_rt_text, dls_rt_vocabulary): window length, code points (1) or bytes (0), vocabulary.
+  int64_t text_seq = 0;
+  int32_t text_chars = 1;
+  std::vector<uint32_t> vocab;
 };
 struct PipeStep {
   int32_t op = 0;
@@ -107,6 +117,8 @@ struct dls_rt {
   double split_fraction = 0;
   int32_t validate_split = -2;  // dls_rt_validate_split: a split, -1 none, -2 not given (runtime.h)
   std::vector<dls::PipeStep> pipes[3];
+  std::vector<std::string> class_names;  // dls_rt_class_names (empty: the program has none)
+  std::vector<uint32_t> vocab;           // dls_rt_vocabulary (empty: the program has none)
 
   // backend and memory
   int32_t threads = 2;  // set by dls_rt_main before setup

@@ -95,6 +95,8 @@ void init_shape(Dataset& ds, const DataDecl& decl) {
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   Dataset ds;
   ds.name = split_name;
+  if (decl.format == DLS_DATA_IMAGES) return load_images(decl, split_name, decl.threads);
+  if (decl.format == DLS_DATA_TEXT) return load_text(decl, split_name);
   ds.label_path = decl.format == DLS_DATA_CSV ? decl.path_a : decl.path_b;
   init_shape(ds, decl);
   if (decl.format == DLS_DATA_CSV) {
@@ -167,6 +169,12 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
 }
 
 Dataset load_samples(const std::string& path, const DataDecl& decl) {
+  if (decl.format == DLS_DATA_IMAGES) {
+    Dataset ds = load_image_files(path, decl, decl.threads);
+    ds.label_numel = std::max<int64_t>(1, decl.label_numel);
+    ds.labels.assign(size_t(ds.n * ds.label_numel), 0);
+    return ds;
+  }
   Dataset ds;
   ds.name = path;
   init_shape(ds, decl);

@@ -23,6 +23,7 @@ struct Dataset {
   int64_t label_numel = 1;     // class labels per sample (T: one per step of a sequence)
   std::vector<float> targets;  // n * target_numel (regression: classes == 0)
   int64_t target_numel = 0;
+  std::vector<std::string> files;  // predict on image files: the file of each sample
 };
 
 // A decoded array file (IDX or NPY): shape and values as float (exact for integers below 2^24).
@@ -44,6 +45,16 @@ Array read_csv(const std::string& path, int64_t* columns, std::vector<std::strin
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name);
 // Loads bare samples for `predict` (IDX or .npy by extension), checking the sample shape against `decl`.
 Dataset load_samples(const std::string& path, const DataDecl& decl);
+// An images("DIR") split: class sub-folders of PNG/JPEG files decoded on `threads` threads, resized and
+// converted as the declaration says. R0201, R0213, R0220, R0221, R0222.
+Dataset load_images(const DataDecl& decl, const std::string& split_name, int threads);
+// Images for `predict`: one image file, or a folder's image files (its own, then its class folders'), sorted.
+Dataset load_image_files(const std::string& path, const DataDecl& decl, int threads);
+// A text("FILE") split: windows of decl.text_seq token ids with the next token's id per step. R0201,
+// R0213, R0223, R0224.
+Dataset load_text(const DataDecl& decl, const std::string& split_name);
+// The class sub-folders of an image folder, sorted (empty when it cannot be listed).
+std::vector<std::string> image_classes(const std::string& dir);
 // Takes `fraction` of `train` out as a validation split, deterministic by seed.
 Dataset split_off(Dataset& train, double fraction, uint64_t seed);
 

@@ -26,8 +26,10 @@ const char* kUsage =
     "  eval [--checkpoint DIR | --weights DIR] [--threads N]\n"
     "                                                   evaluate on the test split\n"
     "  predict FILE [--checkpoint DIR | --weights DIR] [--outputs OUT.npy]\n"
-    "                                                   print the predicted class of each sample in FILE (.npy or IDX);\n"
+    "                                                   print the predicted class of each sample in FILE (.npy or IDX;\n"
+    "                                                   an image file or folder: its file and class name each);\n"
     "                                                   --outputs: write the network's outputs to OUT.npy instead\n"
+    "  predict PROMPT-FILE [--tokens N]                 a text model: the prompt and N generated tokens (default 200)\n"
     "  bench [--steps N] [--warmup N] [--threads N]     training throughput on synthetic in-memory batches (no data\n"
     "                                                   loading, validation or checkpoints); prints one JSON line\n"
     "                                                   (DLS_PROFILE=1 or =cpu: a per-op table on stderr)\n"
@@ -88,6 +90,8 @@ Options parse(int argc, char** argv) {
       o.checkpoint = value(f);
       struct stat st;
       if (::stat(o.checkpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.checkpoint);
+    } else if (f == "--tokens" && o.command == "predict") {
+      o.tokens = parse_count(f, value(f));
     } else if (o.command == "bench" && f == "--steps") {
       g_bench.steps = parse_count(f, value(f));
     } else if (o.command == "bench" && f == "--warmup") {

@@ -16,6 +16,7 @@
 #include "Guards.h"
 #include "Metrics.h"
 #include "RunDir.h"
+#include "Text.h"  // data/formats: a text model's prompt
 
 namespace dls {
 
@@ -474,12 +475,56 @@ int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   return 0;
 }
 
+namespace {
+// A text model's `predict`: the prompt's last T tokens (ids of the program's vocabulary, left-padded with the
+// unknown id 0) go in as one window; the most likely token after the last step is appended, and the window
+// slides on, o.tokens times (greedy decoding). Prints the prompt and what follows it.
+int predict_text(dls_rt* rt, const Program& p, const Options& o, const DataDecl& decl) {
+  std::vector<uint8_t> bytes = read_file(o.predict_file);
+  std::vector<uint32_t> prompt;
+  data::Error e;
+  if (!data::decodeText(bytes, decl.text_chars != 0, prompt, e))
+    fail(Diag::R0223, fmt::format("{}:byte {}", o.predict_file, e.offset), o.predict_file, e.offset, e.what);
+  const std::vector<uint32_t>& vocab = rt->vocab.empty() ? decl.vocab : rt->vocab;
+  if (vocab.empty()) fail(Diag::R0213, rt->spec_path, "the program has no vocabulary for its text (build it where the training text is)");
+  std::vector<int32_t> ids = data::tokenIds(prompt, vocab);
+  const int64_t T = decl.text_seq, C = classes_per_row(rt);
+  const Tensor& out = rt->tensors[rt->io_output];
+  std::vector<float> v(size_t(out.d.numel));
+  Batch b;
+  b.x.assign(size_t(rt->batch * T), 0.0f);
+  b.labels.assign(size_t(rt->batch * T), 0);
+  b.class_labels = true;
+  b.valid = 1;
+  rt->step.training = 0;
+  std::string text(bytes.begin(), bytes.end());
+  for (int64_t k = 0; k < o.tokens; ++k) {
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t at = int64_t(ids.size()) - T + t;
+      b.x[size_t(t)] = at >= 0 ? float(ids[size_t(at)]) : 0.0f;
+    }
+    bind_batch(rt, b);
+    call(rt, p.eval_step);
+    to_host(rt, v.data(), out.d.data, out.bytes);
+    const int64_t next = predicted_class(v.data() + (T - 1) * C, C, binary_threshold(rt));
+    ids.push_back(int32_t(next));
+    text += next >= 1 && size_t(next) <= vocab.size() ? data::tokenText(vocab[size_t(next - 1)], decl.text_chars != 0) : "?";
+  }
+  std::printf("%s\n", text.c_str());
+  return 0;
+}
+}  // namespace
+
 int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
   load_weights(rt, o);
   const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_TRAIN;
+  if (rt->data[split].format == DLS_DATA_TEXT) return predict_text(rt, p, o, rt->data[split]);
   Dataset ds = load_samples(o.predict_file, rt->data[split]);
   apply_pipeline(ds, rt->pipes[split], false);
+  // The class names the program was built with, or an image folder's class folders.
+  std::vector<std::string> names = rt->class_names;
+  if (names.empty() && rt->data[DLS_SPLIT_TRAIN].format == DLS_DATA_IMAGES) names = image_classes(rt->data[DLS_SPLIT_TRAIN].path_a);
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
@@ -496,10 +541,17 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
       outputs.insert(outputs.end(), v.begin(), v.begin() + b.valid * (out.d.numel / out.d.dims[0]));
       continue;
     }
-    // One line per sample: its class, or a sequence's classes per step separated by spaces.
-    for (int64_t r = 0; r < b.valid; ++r)
-      for (int64_t k = 0; k < L; ++k)
-        std::printf("%lld%c", (long long)predicted_class(v.data() + (r * L + k) * C, C, threshold), k + 1 < L ? ' ' : '\n');
+    // One line per sample: its class, or a sequence's classes per step separated by spaces; by name when the
+    // program has class names, after the file's name when the samples are image files.
+    for (int64_t r = 0; r < b.valid; ++r) {
+      const int64_t i = k * rt->batch + r;
+      if (size_t(i) < ds.files.size()) std::printf("%s: ", ds.files[size_t(i)].c_str());
+      for (int64_t s = 0; s < L; ++s) {
+        const int64_t c = predicted_class(v.data() + (r * L + s) * C, C, threshold);
+        if (size_t(c) < names.size()) std::printf("%s%c", names[size_t(c)].c_str(), s + 1 < L ? ' ' : '\n');
+        else std::printf("%lld%c", (long long)c, s + 1 < L ? ' ' : '\n');
+      }
+    }
   }
   if (!o.outputs.empty()) {
     dls_tensor_desc d = out.d;

@@ -20,6 +20,7 @@ struct Options {
   bool overwrite = false;       // train --overwrite: start over in a run directory that holds checkpoints
   std::string checkpoint;       // eval/predict --checkpoint DIR
   std::string predict_file;     // predict FILE
+  int64_t tokens = 200;         // predict --tokens N: tokens a text model generates after the prompt
   std::string weights;          // train/eval/predict/step-check --weights DIR: DIR/<param>.npy
   std::string outputs;          // predict --outputs FILE.npy: the network's outputs instead of classes
   std::string batch_x, batch_y, out;  // step-check

@@ -5,7 +5,7 @@ Each folder below is one stage (one library, compiler/CMakeLists.txt); a quoted 
 stage by its first path component (`sema/Program.h`), or a file of the stage's own folder. A stage may
 include only itself and the stages it links, so that no stage reaches a later one: the checker never
 includes lowering, sema never includes the checker, the runtime never includes the compiler, and the data
-readers (runtime/data/formats) include nothing but the standard library, POSIX and zlib.
+readers (runtime/data/formats) include nothing but the standard library, POSIX, zlib, libpng and libjpeg.
 
     check_includes.py SOURCE_DIR      exits 1 and lists every include that breaks the table
     check_includes.py --links FILE    the same for the libraries each stage links (FILE: `target: a;b;c` lines
@@ -20,23 +20,24 @@ STAGES = {
     "compiler/support": {"support", "runtime"},  # runtime/core/RuntimeDiagnostics.def, the R-code table
     "compiler/syntax": {"support", "syntax", "DLSpecLexer.h", "DLSpecParser.h"},
     "compiler/sema": {"support", "syntax", "sema", "dlspec"},
-    "checker": {"support", "syntax", "sema", "checker", "dlspec", "DataFormats.h", "CsvTable.h"},
-    "compiler/plan": {"support", "syntax", "sema", "plan", "dlspec"},
+    "checker": {"support", "syntax", "sema", "checker", "dlspec", "DataFormats.h", "CsvTable.h", "Images.h", "Text.h"},
+    "compiler/plan": {"support", "syntax", "sema", "plan", "dlspec", "DataFormats.h", "Images.h", "Text.h"},
     "compiler/codegen": {"support", "syntax", "sema", "plan", "codegen", "dlspec"},
     "compiler/import": {"support", "syntax", "sema", "import"},
     "compiler/emit": {"support", "syntax", "sema", "checker", "plan", "codegen", "emit", "dlspec", "Compilation.h"},
     "compiler/lsp": {"support", "syntax", "sema", "checker", "plan", "lsp", "dlspec", "Compilation.h"},
     "compiler/driver": {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "lsp", "driver",
                         "dlspec", "Compilation.h"},
-    "runtime/data/formats": {"DataFormats.h", "CsvTable.h"},
+    "runtime/data/formats": {"DataFormats.h", "CsvTable.h", "Images.h", "Text.h"},
 }
 # Files directly in compiler/: the flow (Compilation.h), which links every stage but codegen.
 TOP = {"support", "syntax", "sema", "checker", "plan", "Compilation.h"}
 # The rest of the runtime: its own files, never the compiler's.
 COMPILER_ROOTS = {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "lsp", "driver", "Compilation.h",
                   "compiler"}
-# The data readers' system headers: the standard library (no extension), C headers, POSIX and zlib.
-DATA_SYSTEM = re.compile(r"^([a-z_]+|c[a-z]+|zlib\.h|fcntl\.h|unistd\.h|sys/[a-z]+\.h)$")
+# The data readers' system headers: the standard library (no extension), C headers, POSIX, zlib, libpng and
+# libjpeg.
+DATA_SYSTEM = re.compile(r"^([a-z_]+|c[a-z]+|zlib\.h|png\.h|jpeglib\.h|jerror\.h|dirent\.h|fcntl\.h|unistd\.h|sys/[a-z]+\.h)$")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 SOURCES = (".cpp", ".h", ".def", ".cu")
@@ -74,7 +75,7 @@ def check(root):
                             if kind == '"' and target not in STAGES[stage]:
                                 problems.append(f"{where}: the data readers include only their own headers")
                             if kind == "<" and not DATA_SYSTEM.match(target):
-                                problems.append(f"{where}: the data readers depend on the standard library, POSIX and zlib only")
+                                problems.append(f"{where}: the data readers depend on the standard library, POSIX, zlib, libpng and libjpeg only")
                         elif kind == "<":
                             continue
                         elif stage is not None:
@@ -96,7 +97,7 @@ LINKS = {
     "dlspec_syntax": {"dlspec_support", "dlspec_grammar"},
     "dlspec_sema": {"dlspec_syntax", "dlspec_support"},
     "dlspec_checker": {"dlspec_sema", "dlspec_syntax", "dlspec_support", "dlspec_data"},
-    "dlspec_plan": {"dlspec_sema", "dlspec_syntax", "dlspec_support"},
+    "dlspec_plan": {"dlspec_sema", "dlspec_syntax", "dlspec_support", "dlspec_data"},
     "dlspec_codegen": {"dlspec_plan", "dlspec_sema", "dlspec_syntax", "dlspec_support"},
     "dlspec_import": {"dlspec_sema", "dlspec_syntax", "dlspec_support"},
     "dlspec_data": {"dlspec_data_objects"},

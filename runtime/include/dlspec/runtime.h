@@ -138,7 +138,10 @@ enum dls_data_format {
   DLS_DATA_IDX = 0, /* path_a = images IDX (gzip or raw), path_b = labels IDX */
   DLS_DATA_CSV = 1, /* path_a = CSV file with a header row; label_column = index of the label column, or -2:
                        the column whose header name is path_b */
-  DLS_DATA_NPY = 2  /* path_a = features .npy (f32/f64/u8), path_b = labels .npy (integer) */
+  DLS_DATA_NPY = 2, /* path_a = features .npy (f32/f64/u8), path_b = labels .npy (integer) */
+  DLS_DATA_IMAGES = 3, /* path_a = a folder of class sub-folders of PNG/JPEG files (dls_rt_images) */
+  DLS_DATA_TEXT = 4   /* path_a = a text file: windows of tokens, labelled with the next token at every step
+                         (dls_rt_text, dls_rt_vocabulary) */
 };
 /* Declares the data of one split. sample_rank/dims: the declared per-sample shape (checked against the
  * file header); classes: the number of classes of the label kind (labels outside [0, classes) are a
@@ -149,6 +152,23 @@ void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_
 /* The element type the spec declares for a split's samples (enum dls_dtype): files of another type are a
  * diagnostic (R0216) instead of being converted. Without this call any numeric type is read as float. */
 void dls_rt_sample_dtype(dls_rt* rt, int32_t split, int32_t dtype);
+/* How a DLS_DATA_IMAGES split's images become samples of the declared shape (u8 [C, H, W] or [H, W] with
+ * C = 1): height/width > 0 resize every image to that size (resize: 0 stretch, 1 crop, 2 pad; bilinear),
+ * 0 = images must already have the declared size; channels 1 or 3 converts every image to that many (grey
+ * to RGB repeats, RGB to grey is BT.601 luminance), 0 = images must already have the declared channels.
+ * Without this call: neither. */
+void dls_rt_images(dls_rt* rt, int32_t split, int64_t height, int64_t width, int32_t channels, int32_t resize);
+/* The class names of the program's label (newline-separated, class 0 first), for `predict` to print and for
+ * image folders, whose class sub-folders must be these (the names the program was built with). */
+void dls_rt_class_names(dls_rt* rt, const char* names);
+/* How a DLS_DATA_TEXT split becomes samples: tokens are code points of UTF-8 (chars = 1) or bytes (0); the
+ * text is cut into windows of `seq` tokens (window i holds tokens [i*seq, (i+1)*seq)), each token as its id,
+ * labelled with the token after it at every step (labels per step: class<V>[seq]). */
+void dls_rt_text(dls_rt* rt, int32_t split, int64_t seq, int32_t chars);
+/* The vocabulary of text splits, built from the training text when the program was built: the tokens
+ * (code points or bytes) as decimal numbers separated by commas, in increasing order. Token id 0 is a token
+ * not in it, token k (1-based place in the list) the k-th. */
+void dls_rt_vocabulary(dls_rt* rt, const char* tokens);
 /* Take `fraction` of the train split as the validation split (deterministic by seed), 0 = none. */
 void dls_rt_split(dls_rt* rt, double fraction);
 
