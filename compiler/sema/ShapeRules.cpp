@@ -138,6 +138,23 @@ void recurrent(ShapeCtx& c) {
   if (c.s("output") == "last") c.out.shape.dims.erase(c.out.shape.dims.begin() + 1);
 }
 
+// A 1-D op's `pad` (p, or [left, right]) as the [N, C, 1, L] view's [0, left, 0, right]; `same`/`valid` stay as
+// they are. False (after E0212) for a list of another length.
+static bool padAs2d(ShapeCtx& c) {
+  if (auto it = c.attrs.find("pad"); it != c.attrs.end()) {
+    if (const auto* p = std::get_if<int64_t>(&it->second.value)) c.set("pad", std::vector<int64_t>{0, *p, 0, *p});
+    else if (const auto* l = std::get_if<std::vector<int64_t>>(&it->second.value); l && l->size() == 2)
+      c.set("pad", std::vector<int64_t>{0, (*l)[0], 0, (*l)[1]});
+    else if (l) {
+      c.fail(Code::E0212, fmt::format("argument `pad` of `{}` takes an integer, [left, right], `same` or `valid`, found {} values",
+                                      c.op.name, l->size()),
+             "too many padding values", "", {});
+      return false;
+    }
+  }
+  return true;
+}
+
 // conv2d over [N, C, H, W]; conv1d over [N, C, L] (its `kernel` is an integer), checked as conv2d's window on
 // the view [N, C, 1, L] with nothing along the height (the runtime runs it so, ops.def CONV1D).
 void conv(ShapeCtx& c) {
@@ -173,17 +190,7 @@ void conv(ShapeCtx& c) {
   const int64_t k = c.i("kernel"), s = c.i("stride", 1), d = c.i("dilation", 1);
   c.set("kernel", std::vector<int64_t>{1, k}), c.set("stride", std::vector<int64_t>{1, s});
   c.set("dilation", std::vector<int64_t>{1, d});
-  if (auto it = c.attrs.find("pad"); it != c.attrs.end()) {
-    if (const auto* p = std::get_if<int64_t>(&it->second.value)) c.set("pad", std::vector<int64_t>{0, *p, 0, *p});
-    else if (const auto* l = std::get_if<std::vector<int64_t>>(&it->second.value); l && l->size() == 2)
-      c.set("pad", std::vector<int64_t>{0, (*l)[0], 0, (*l)[1]});
-    else if (l) {
-      c.fail(Code::E0212, fmt::format("argument `pad` of `{}` takes an integer, [left, right], `same` or `valid`, found {} values",
-                                      c.op.name, l->size()),
-             "too many padding values", "", {});
-      return;
-    }
-  }
+  if (!padAs2d(c)) return;
   Type view = x;
   view.shape.dims.insert(view.shape.dims.begin() + 2, Dim::constant(1));
   c.in[0] = &view;
@@ -217,17 +224,7 @@ void pool1d(ShapeCtx& c) {
   c.set("kernel", std::vector<int64_t>{1, c.i("kernel")});
   if (given.count("stride")) c.set("stride", std::vector<int64_t>{1, c.i("stride")});
   if (given.count("dilation")) c.set("dilation", std::vector<int64_t>{1, c.i("dilation")});
-  if (auto it = c.attrs.find("pad"); it != c.attrs.end()) {
-    if (const auto* p = std::get_if<int64_t>(&it->second.value)) c.set("pad", std::vector<int64_t>{0, *p, 0, *p});
-    else if (const auto* l = std::get_if<std::vector<int64_t>>(&it->second.value); l && l->size() == 2)
-      c.set("pad", std::vector<int64_t>{0, (*l)[0], 0, (*l)[1]});
-    else if (l) {
-      c.fail(Code::E0212, fmt::format("argument `pad` of `{}` takes an integer, [left, right], `same` or `valid`, found {} values",
-                                      c.op.name, l->size()),
-             "too many padding values", "", {});
-      return;
-    }
-  }
+  if (!padAs2d(c)) return;
   Type view = x;
   if (!view.shape.unknownRank) view.shape.dims.insert(view.shape.dims.begin() + 2, Dim::constant(1));
   c.in[0] = &view;
