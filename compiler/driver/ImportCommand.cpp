@@ -22,6 +22,17 @@ static bool writeFile(const std::string& path, const std::string& text) {
   return out && (out << text) && out.flush();
 }
 
+// The imported spec to `output`, or to stdout when none is given; false after E0903 when it cannot be written.
+static bool writeSpec(const std::string& output, const std::string& spec, Compilation& c) {
+  if (output.empty()) {
+    std::fputs(spec.c_str(), stdout);
+    return true;
+  }
+  if (writeFile(output, spec)) return true;
+  c.diags.report(Code::E0903, Span{}, fmt::format("cannot write `{}`", output));
+  return false;
+}
+
 // A little-endian f32 .npy file (format 1.0).
 static bool writeNpy(const std::string& path, const std::vector<int64_t>& shape, const std::vector<float>& v) {
   std::string dims;
@@ -113,12 +124,7 @@ static int importOnnxCommand(const std::string& path, const std::string& output,
     }
     if (!weights.empty() && !writeOnnxWeights(*result, output.empty() ? "<stdout>.dls" : output, weights, c))
       rc = kExitErrors;
-    if (output.empty()) {
-      std::fputs(result->spec.c_str(), stdout);
-    } else if (!writeFile(output, result->spec)) {
-      c.diags.report(Code::E0903, Span{}, fmt::format("cannot write `{}`", output));
-      rc = kExitErrors;
-    }
+    if (!writeSpec(output, result->spec, c)) rc = kExitErrors;
   }
   printDiagnostics(c, opt);
   return rc;
@@ -166,12 +172,7 @@ int cmdImport(const std::vector<std::string>& argv) {
       c.diags.report(Code::E0903, Span{}, fmt::format("cannot write `{}`", layersJson));
       rc = kExitErrors;
     }
-    if (output.empty()) {
-      std::fputs(result->spec.c_str(), stdout);
-    } else if (!writeFile(output, result->spec)) {
-      c.diags.report(Code::E0903, Span{}, fmt::format("cannot write `{}`", output));
-      rc = kExitErrors;
-    }
+    if (!writeSpec(output, result->spec, c)) rc = kExitErrors;
   }
   printDiagnostics(c, opt);
   return rc;
