@@ -486,7 +486,22 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           if (data && data->dataset) dg.label(data->dataset->labelSpan, fmt::format("{} classes", target->classes));
           dg.label(c.span, "compared here");
           if (!net->declaredOutput.poisoned) dg.label(net->declaredOutputSpan, fmt::format("declared {}", net->declaredOutput.brief()));
-          dg.help(fmt::format("make the last layer produce {} units (`dense({})`)", target->classes, target->classes));
+          // Logits of one class per sample are [N, C]: a rank-4 output ([N, 2, 30, 1]) is a rank problem, which
+          // `dense(C)` alone would not solve (it acts on the last axis).
+          const size_t perSample = target->shape.unknownRank ? 1 : target->shape.rank();
+          if (ot.shape.rank() > perSample + 2) {
+            int64_t axis = -1;
+            for (size_t i = 1; i + 1 < ot.shape.rank(); ++i)
+              if (ot.shape.dims[i].isConst() && ot.shape.dims[i].value == target->classes) axis = int64_t(i);
+            dg.help(axis == 1 ? fmt::format("the output {} has {} axes more than logits of {} need: the classes are on axis 1, "
+                                            "so pool away the others (`global_avgpool`, then `flatten`) to get [N, {}]",
+                                            ot.brief(), ot.shape.rank() - perSample - 2, target->kindStr(), target->classes)
+                              : fmt::format("the output {} has {} axes more than logits of {} need ([N, {}]): end the network "
+                                            "with `flatten |> dense({})`", ot.brief(), ot.shape.rank() - perSample - 2,
+                                            target->kindStr(), target->classes, target->classes));
+          } else {
+            dg.help(fmt::format("make the last layer produce {} units (`dense({})`)", target->classes, target->classes));
+          }
         } else if (target->kind == SemKind::Class && !target->shape.unknownRank && !ot.shape.unknownRank &&
                    ot.shape.rank() >= 2) {
           // Class labels name one class per output row: logits [N, C] take a label per sample, a sequence's
@@ -505,10 +520,28 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         } else if ((op->name == "mse" || op->name == "l1") && !target->shape.unknownRank && !ot.shape.unknownRank) {
           Shape per;
           for (size_t i = 1; i < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
-          if (!Shape::compatible(per, target->shape))
-            diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(), target->shape.str())
-                .label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()))
-                .help("make the output's per-sample shape equal the target's");
+          if (!Shape::compatible(per, target->shape)) {
+            auto& dg = diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(), target->shape.str());
+            dg.label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()));
+            // A recurrent layer that returns every step ([N, T, H]), followed by per-step layers, against one
+            // target per sequence: the fix is to take the last step.
+            const Node* rec = nullptr;
+            for (const Node* n = producer; n && !rec;) {
+              if (n->op && n->op->recurrent) rec = n;
+              else if (!n->op || n->inputs.empty() || !(n->op->category == OpCategory::Layer || n->op->category == OpCategory::Activation) ||
+                       n->op->name == "flatten" || net->values[n->inputs[0]].type.shape.rank() != ot.shape.rank())
+                break;
+              else
+                n = net->values[n->inputs[0]].producer >= 0 ? &net->nodes[net->values[n->inputs[0]].producer] : nullptr;
+            }
+            if (rec && rec->strAttr("output", "sequence") != "last" && ot.shape.rank() == 3 && per.rank() > target->shape.rank()) {
+              dg.label(rec->span, "returns every time step");
+              dg.help(fmt::format("for one target per sequence, take the last step: `{}(…, output: last)` (or pool over time)",
+                                  rec->op->name));
+            } else {
+              dg.help("make the output's per-sample shape equal the target's");
+            }
+          }
         }
       }
       tc->loss = std::move(c);

@@ -80,6 +80,16 @@ bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW, const char* widthNam
     std::string help = isConv ? fmt::format("use a kernel of at most {} or pad the input (`pad: same`)",
                                             in.value + before + after)
                           : "pool less often or with a smaller window, or remove this pooling layer";
+    // [N, 32, 32, 1] or [N, 28, 28, 3]: an image laid out channels-last (height, width, channels), as Keras and
+    // NumPy image arrays are, read as 32 channels of 32 x 1. The fix is the layout, not the kernel.
+    if (const Dim& C = x.shape.dims[1]; isConv && axis == std::string_view(widthName) && W.isConst() && H.isConst() &&
+                                        C.isConst() && (W.value == 1 || W.value == 3 || W.value == 4) &&
+                                        H.value == C.value && H.value >= 4 * W.value)
+      help = W.value == 1 ? fmt::format("the input {} looks channels-last (height, width, channels); dlspec is channels-first: "
+                                        "reshape the samples to [1, {}, {}] in the pipeline", x.brief(), C.value, H.value)
+                          : fmt::format("the input {} looks channels-last (height, width, channels); dlspec is channels-first: "
+                                        "transpose the samples to [{}, {}, {}] when they are written", x.brief(), W.value,
+                                        C.value, H.value);
     if (isConv)
       c.fail(Code::E0203, fmt::format("the {} window ({}) is larger than its padded input ({})", axis, win, padded),
              fmt::format("kernel {} does not fit", kk), help);

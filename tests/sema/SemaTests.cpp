@@ -372,3 +372,82 @@ TEST_CASE("conv1d: shapes, parameters and FLOPs as torch.nn.Conv1d") {
   auto pad4 = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 5]) -> f32[N, 6, 5] {\n  return x |> conv1d(6, 3, pad: [1, 1, 1, 1])\n}\n");
   CHECK(hasCode(*pad4, "E0212"));
 }
+
+namespace {
+// The help texts of the first diagnostic with code `id`, joined.
+std::string helpOf(const Analyzed& a, std::string_view id) {
+  std::string out;
+  for (auto& d : a.diags)
+    if (codeInfo(d.code).id == id) {
+      for (auto& h : d.helps) out += h + "\n";
+      break;
+    }
+  return out;
+}
+const std::string kData = R"(dlspec 1
+dataset d {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[SAMPLE]
+  label y: LABEL
+}
+pipeline p from d.train {
+  batch(8)
+}
+)";
+std::string spec(const std::string& sample, const std::string& label, const std::string& net, const std::string& loss) {
+  std::string s = kData;
+  s.replace(s.find("SAMPLE"), 6, sample);
+  s.replace(s.find("LABEL"), 5, label);
+  return s + net + "train t {\n  model = Net on cpu\n  data = p\n  loss = " + loss +
+         "\n  optimizer = sgd(lr: 0.01)\n  epochs = 1\n}\n";
+}
+}  // namespace
+
+TEST_CASE("E0403 on logits of too high a rank says the rank, not the unit count") {
+  // [N, 2, 24, 24] against one class of 2 per sample: the classes are on axis 1.
+  auto a = analyzeText(spec("1, 28, 28", "class<2>",
+                            "network Net(x: f32[N, 1, 28, 28]) -> logits[N, 2, 24, 24] {\n  return x |> conv2d(2, kernel: 5)\n}\n",
+                            "cross_entropy(model.out, y)"));
+  REQUIRE(hasCode(*a, "E0403"));
+  CHECK(helpOf(*a, "E0403").find("pool away the others") != std::string::npos);
+  CHECK(helpOf(*a, "E0403").find("dense(2)") == std::string::npos);
+  // [N, 3, 24, 24] against class<2>: flatten, then dense(2).
+  auto b = analyzeText(spec("1, 28, 28", "class<2>",
+                            "network Net(x: f32[N, 1, 28, 28]) -> logits[N, 3, 24, 24] {\n  return x |> conv2d(3, kernel: 5)\n}\n",
+                            "cross_entropy(model.out, y)"));
+  REQUIRE(hasCode(*b, "E0403"));
+  CHECK(helpOf(*b, "E0403").find("flatten |> dense(2)") != std::string::npos);
+  // A [N, 5] output against class<2>: the unit count is the fix.
+  auto c = analyzeText(spec("4", "class<2>", "network Net(x: f32[N, 4]) -> logits[N, 5] {\n  return x |> dense(5)\n}\n",
+                            "cross_entropy(model.out, y)"));
+  REQUIRE(hasCode(*c, "E0403"));
+  CHECK(helpOf(*c, "E0403").find("`dense(2)`") != std::string::npos);
+}
+
+TEST_CASE("E0405 after a recurrent layer that returns every step suggests output: last") {
+  auto a = analyzeText(spec("20, 3", "f32[1]",
+                            "network Net(x: f32[N, 20, 3]) -> f32[N, 20, 1] {\n  return x |> lstm(16) |> dense(1)\n}\n",
+                            "mse(model.out, y)"));
+  REQUIRE(hasCode(*a, "E0405"));
+  CHECK(helpOf(*a, "E0405").find("lstm(…, output: last)") != std::string::npos);
+  auto b = analyzeText(spec("20, 3", "f32[1]",
+                            "network Net(x: f32[N, 20, 3]) -> f32[N, 1] {\n  return x |> lstm(16, output: last) |> dense(1)\n}\n",
+                            "mse(model.out, y)"));
+  CHECK_FALSE(hasCode(*b, "E0405"));
+}
+
+TEST_CASE("E0203 on images laid out channels-last says the layout") {
+  auto a = analyzeText(spec("32, 32, 1", "class<10>",
+                            "network Net(x: f32[N, 32, 32, 1]) -> logits[N, 10] {\n"
+                            "  return x |> conv2d(16, kernel: 3) |> flatten |> dense(10)\n}\n",
+                            "cross_entropy(model.out, y)"));
+  REQUIRE(hasCode(*a, "E0203"));
+  CHECK(helpOf(*a, "E0203").find("looks channels-last") != std::string::npos);
+  CHECK(helpOf(*a, "E0203").find("[1, 32, 32]") != std::string::npos);
+  auto b = analyzeText(spec("32, 32, 3", "class<10>",
+                            "network Net(x: f32[N, 32, 32, 3]) -> logits[N, 10] {\n"
+                            "  return x |> conv2d(16, kernel: 5) |> flatten |> dense(10)\n}\n",
+                            "cross_entropy(model.out, y)"));
+  REQUIRE(hasCode(*b, "E0203"));
+  CHECK(helpOf(*b, "E0203").find("transpose the samples to [3, 32, 32]") != std::string::npos);
+}
