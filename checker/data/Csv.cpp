@@ -9,6 +9,11 @@
 namespace dls::checker::data {
 
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error) {
+  return readCsv(path, csv::Layout{}, csv::LabelColumn{.name = labelColumn}, out, error);
+}
+
+bool readCsv(const std::string& path, const csv::Layout& layout, const csv::LabelColumn& label, DataTable& out,
+             std::string& error) {
   std::vector<uint8_t> bytes;
   dls::data::Error fileError;
   if (!dls::data::readFile(path, bytes, fileError)) {
@@ -20,7 +25,7 @@ bool readCsv(const std::string& path, const std::string& labelColumn, DataTable&
   out.file = out.labelFile = path;
   csv::Table t;
   csv::Error e;
-  const bool parsed = csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, e);
+  const bool parsed = csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, e, layout);
   out.header = t.header;
   if (!parsed) {
     switch (e.kind) {
@@ -35,13 +40,14 @@ bool readCsv(const std::string& path, const std::string& labelColumn, DataTable&
     }
     return false;
   }
-  // The label column by name (default: the last column).
+  // The label column by index or name (without either: the last column).
   int64_t labelIdx = static_cast<int64_t>(t.header.size()) - 1;
-  if (!labelColumn.empty()) {
-    labelIdx = csv::column_index(t.header, labelColumn);
+  if (label.byIndex || !label.name.empty()) {
+    std::string why;
+    labelIdx = csv::label_index(t, label, why);
     if (labelIdx < 0) {
       out.noLabelColumn = true;
-      error = "line 1: no column `" + labelColumn + "`";
+      error = "the file " + why;
       return false;
     }
   }

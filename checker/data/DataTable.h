@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "CsvTable.h"
 #include "DataFormats.h"
 
 namespace dls::checker::data {
@@ -47,6 +48,9 @@ bool readIdx(const std::string& images, const std::string& labels, DataTable& ou
 bool readNpy(const std::string& samples, const std::string& labels, DataTable& out, std::string& error);
 // CSV with a header line; `labelColumn` names the label column (default: the last column).
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error);
+// The same with the file's layout (header, preamble lines, separator) and the label column by index or name.
+bool readCsv(const std::string& path, const csv::Layout& layout, const csv::LabelColumn& label, DataTable& out,
+             std::string& error);
 
 // An images("DIR") source as the executable reads it (Images.h): the sample's channels, height and width,
 // and what the source says to do with other images (0: nothing, they are refused).

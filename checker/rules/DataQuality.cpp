@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "checker/Flow.h"
+#include "checker/data/CsvSource.h"
 #include "checker/data/DataTable.h"
 #include "Text.h"  // the runtime's text reader (data/formats)
 #include "sema/OpTable.h"
@@ -200,8 +201,7 @@ bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset
     } else if (src.format == sema::DataFormat::Idx) {
       ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
     } else if (src.format == sema::DataFormat::Csv) {
-      std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
-      ok = data::readCsv(resolvePath(c, paths[0]), label, out.table, error);
+      ok = data::readCsv(resolvePath(c, paths[0]), data::csvLayout(src), data::csvLabel(src, labelField), out.table, error);
     } else {
       return false;
     }
@@ -210,14 +210,16 @@ bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset
     ok = false, error = "its values do not fit in this process's memory once decoded";
   }
   if (!ok && out.table.noLabelColumn) {
-    // As the executable reads it: the label column by the name the spec gives (or the label field's name).
-    const std::string label = src.labelColumn.empty() ? labelField : src.labelColumn;
+    // As the executable reads it: the label column by index, by the name the spec gives, or the label field's
+    // name. The header's names are the file's contents: counted, not printed.
     const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : out.span;
-    // The header's names are the file's contents: counted, not printed.
-    c.diags.report(Code::D0118, at, paths[0], label, fmt::format("{} columns, not printed", out.table.header.size()))
+    std::string why = error.rfind("the file ", 0) == 0 ? error.substr(9) : error;
+    if (!src.labelByIndex && src.csvHeader) why += fmt::format(" (its header has {} columns, not printed)", out.table.header.size());
+    c.diags.report(Code::D0118, at, paths[0], data::csvLabelText(src, labelField), why)
         .primary("the label column")
-        .help(out.table.header.empty() ? std::string("give the file a header row that names its columns")
-                                       : std::string("name one of the columns of the file's header row: `label: \"NAME\"`"));
+        .help(src.labelByIndex ? std::string("give the index of one of the file's columns: `label: -1` is the last")
+              : out.table.header.empty() ? std::string("give the file a header row that names its columns")
+                                         : std::string("name one of the columns of the file's header row, or give its index: `label: -1` is the last"));
     return false;
   }
   if (!ok) {
@@ -440,6 +442,39 @@ void checkFeatures(const RuleContext& c, Loaded& L) {
   }
 }
 
+// D0125: a table whose feature columns differ in typical size (root mean square) by 100 times or more, trained
+// through a pipeline with no per-feature step (standardize, min_max): the large columns dominate the first
+// layer's products and its gradients, so training is erratic or slow (the wine data's 0.1 against 1,680).
+void checkFeatureScales(const RuleContext& c, const sema::Dataset& d, const Loaded& L, const sema::Pipeline* trainPipe) {
+  const DataTable& t = L.table;
+  if (!t.csv || t.rows < 2 || !trainPipe || t.columns.size() < 2) return;
+  for (const sema::PipeStep& s : trainPipe->steps)
+    if (s.op && (s.op->opcode == sema::kOpcodeStandardize || s.op->opcode == sema::kOpcodeMinMax)) return;
+  const size_t nc = t.columns.size();
+  size_t big = nc, small = nc;
+  std::vector<double> rms(nc, 0.0);
+  for (size_t j = 0; j < nc; ++j) {
+    for (int64_t i = 0; i < t.rows; ++i) {
+      const double v = t.values[static_cast<size_t>(i) * nc + j];
+      rms[j] += std::isfinite(v) ? v * v : 0.0;
+    }
+    rms[j] = std::sqrt(rms[j] / double(t.rows));
+    if (!(rms[j] > 0)) continue;  // an all-zero column is D0110's
+    if (big == nc || rms[j] > rms[big]) big = j;
+    if (small == nc || rms[j] < rms[small]) small = j;
+  }
+  if (big == nc || small == nc || rms[big] < 100 * rms[small]) return;
+  auto name = [&](size_t j) { return t.columns[j].empty() ? fmt::format("column {}", j) : fmt::format("column `{}`", t.columns[j]); };
+  auto size = [](double v) { return v >= 100 ? fmt::format("{:.0f}", v) : v >= 1 ? fmt::format("{:.3g}", v) : fmt::format("{:.2g}", v); };
+  c.diags.report(Code::D0125, L.span, t.file, fmt::format("{:.0f}", rms[big] / rms[small]),
+                 fmt::format("{} of typical size {}", name(big), size(rms[big])), fmt::format("{} of {}", name(small), size(rms[small])),
+                 trainPipe->name)
+      .primary("read from here")
+      .label(trainPipe->span, "the training pipeline")
+      .help(fmt::format("rescale each feature by the training data's statistics: `{0} = {0} |> standardize` in pipeline `{1}`",
+                        d.sampleName, trainPipe->name));
+}
+
 }  // namespace
 
 void checkDataQuality(const RuleContext& c) {
@@ -536,6 +571,7 @@ void checkDataQuality(const RuleContext& c) {
       if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C);
       checkSamples(c, L, L.split == "train");
       checkFeatures(c, L);
+      if (L.split == "train") checkFeatureScales(c, d, L, trainPipe);
     }
     // Train/test overlap.
     const Loaded* tr = nullptr;

@@ -26,6 +26,8 @@ const std::vector<RuntimeFunction>& table() {
        {RtPtr, Int32, Int32, CString, CString, Int32, Int32, Int64, Int64, Int64, Int64, Int64}},
       {"dls_rt_sample_dtype", Void, {RtPtr, Int32, Int32}},
       {"dls_rt_images", Void, {RtPtr, Int32, Int64, Int64, Int32, Int32}},
+      {"dls_rt_csv", Void, {RtPtr, Int32, Int32, Int64, Int32, Int32, Int64}},
+      {"dls_rt_pipe_features", Void, {RtPtr, Int32, CString, CString}},
       {"dls_rt_class_names", Void, {RtPtr, CString}},
       {"dls_rt_text", Void, {RtPtr, Int32, Int64, Int32}},
       {"dls_rt_vocabulary", Void, {RtPtr, CString}},

@@ -128,6 +128,7 @@ std::string typeText(const AttrSpec& a) {
     case AttrType::Padding: return "integer, `[h, w]`, `[top, left, bottom, right]`, " + words(a.words, " or ");
     case AttrType::IntList: return "list of integers";
     case AttrType::IntOrWord: return "integer or " + words(a.words, " or ");
+    case AttrType::IntOrString: return "string or integer";
     case AttrType::Init: return "initialiser (see Initialisers)";
   }
   return "value";
@@ -179,7 +180,7 @@ std::string exampleValue(const OpInfo& op, const AttrSpec& a) {
         break;
       case AttrType::Float: v = "0.5"; break;
       case AttrType::Bool: v = "true"; break;
-      case AttrType::String: v = "\"file\""; break;
+      case AttrType::String: case AttrType::IntOrString: v = "\"file\""; break;
       case AttrType::Enum: case AttrType::Padding: v = std::string(firstWord(a.words)); break;
       case AttrType::IntList: v = "[1]"; break;
       case AttrType::Init: v = "he"; break;

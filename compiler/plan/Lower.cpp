@@ -12,6 +12,7 @@
 #include "DataFormats.h"  // the data readers (dlspec_data): vocabularies and class names
 #include "Images.h"
 #include "Text.h"
+#include "plan/FeatureStats.h"
 #include "sema/OpTable.h"
 
 namespace dls::plan {
@@ -311,6 +312,10 @@ private:
       call(plan_.setup, "dls_rt_pipe", {split, op, pa, pb, pc, pd});
     };
     call(plan_.setup, "dls_rt_sample_dtype", {split, dlsDtype(ds.sample.dtype)});
+    if (src->format == sema::DataFormat::Csv &&
+        (!src->csvHeader || src->csvSkip != 0 || src->csvSep != ',' || src->labelByIndex))
+      call(plan_.setup, "dls_rt_csv", {split, int32_t{src->csvHeader}, src->csvSkip, int32_t{src->csvSep},
+                                       int32_t{src->labelByIndex}, src->labelIndex});
     if (src->format == sema::DataFormat::Images) {
       call(plan_.setup, "dls_rt_images", {split, src->imageHeight, src->imageWidth, static_cast<int32_t>(src->imageChannels),
                                           src->imageResize});
@@ -382,6 +387,8 @@ private:
         case DLS_PIPE_SCALE: pipe(code, attr(s.attrs, "factor", 1)); break;
         case DLS_PIPE_NORMALIZE: pipe(code, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1)); break;
         case DLS_PIPE_SHUFFLE: pipe(code, attr(s.attrs, "buffer", 0)); break;
+        case sema::kOpcodeStandardize:
+        case sema::kOpcodeMinMax: lowerFeatureStep(split, ds, p, s); break;
         case DLS_PIPE_RANDOM_CROP: {
           // size: one value or [h, w] (sema checks that the window fits the padded sample).
           std::vector<int64_t> hw;
@@ -753,6 +760,56 @@ private:
   StepPlan plan_;
   MemoryPlan mem_;
   int64_t batch_ = 1;
+  // standardize / min_max: the training split's per-feature statistics (read once per data set), carried
+  // through the steps before this one (scale, normalize; sema allows only those and conversions), as the
+  // offsets and scales of a DLS_PIPE_FEATURES step.
+  void lowerFeatureStep(int32_t split, const sema::Dataset& ds, const sema::Pipeline& p, const sema::PipeStep& step) {
+    auto [it, fresh] = featureStats_.try_emplace(ds.name);
+    if (fresh) {
+      const sema::DataSource* train = nullptr;
+      for (const sema::DataSource& src : ds.splits)
+        if (src.split == "train") train = &src;
+      FeatureStats st;
+      std::string error;
+      const int64_t features = ds.sample.shape.elements().value_or(0);
+      if (!train) error = "the data set has no `train` split";
+      if (train && (features <= 0 || !featureStats(*train, ds.labelName, features, st, error)))
+        diags_.report(Code::E1010, train->pathSpans.empty() ? train->sourceSpan : train->pathSpans[0],
+                      train->paths.empty() ? ds.name : train->paths[0], error.empty() ? "the sample's size is not known" : error)
+            .primary("the training split")
+            .label(step.span, "needs its statistics")
+            .help("the program keeps the training split's statistics: build it where the file can be read");
+      else if (train)
+        it->second = std::move(st);
+    }
+    if (!it->second) return;
+    const FeatureStats& st = *it->second;
+    const size_t F = st.mean.size();
+    std::vector<double> lo = st.min, hi = st.max, mean = st.mean, sd = st.std;
+    for (const sema::PipeStep& b : p.steps) {
+      if (&b == &step) break;
+      if (!b.op || b.field != step.field) continue;
+      double k = 1, c = 0;  // v -> v * k + c
+      if (b.op->opcode == DLS_PIPE_SCALE) k = attr(b.attrs, "factor", 1);
+      else if (b.op->opcode == DLS_PIPE_NORMALIZE) k = 1.0 / attr(b.attrs, "std", 1), c = -attr(b.attrs, "mean", 0) * k;
+      else continue;
+      for (size_t f = 0; f < F; ++f) {
+        mean[f] = mean[f] * k + c, sd[f] *= std::fabs(k);
+        const double a = lo[f] * k + c, z = hi[f] * k + c;
+        lo[f] = std::min(a, z), hi[f] = std::max(a, z);
+      }
+    }
+    std::vector<std::string> offsets(F), scales(F);
+    const bool standardize = step.op->opcode == sema::kOpcodeStandardize;
+    for (size_t f = 0; f < F; ++f) {
+      // A constant feature (no spread in the training split) becomes 0: its scale stays 1.
+      const double spread = standardize ? sd[f] : hi[f] - lo[f];
+      offsets[f] = fmt::format("{:.9g}", standardize ? mean[f] : lo[f]);
+      scales[f] = fmt::format("{:.9g}", spread > 0 ? 1.0 / spread : 1.0);
+    }
+    call(plan_.setup, "dls_rt_pipe_features", {split, fmt::format("{}", fmt::join(offsets, ",")), fmt::format("{}", fmt::join(scales, ","))});
+  }
+
   std::vector<NodeInfo> info_;
   std::vector<bool> needsGrad_;
   std::vector<std::vector<int>> consumers_;
@@ -765,6 +822,7 @@ private:
   int32_t nextTensor_ = 0, nextOp_ = 0, nextGradOp_ = 0;
   bool classNamesEmitted_ = false;  // dls_rt_class_names called
   bool vocabularyEmitted_ = false;  // dls_rt_vocabulary called
+  std::map<std::string, std::optional<FeatureStats>> featureStats_;  // per data set: its training split's (standardize, min_max)
   int lossFwd_ = 0, lossBwd_ = 0, stepEnd_ = 0;
 };
 

@@ -68,6 +68,7 @@ public:
   // DatasetTyper.cpp / PipelineTyper.cpp / TrainTyper.cpp
   void typeDataset(const ast::Decl& d);
   void checkImageSource(const Dataset& ds, const DataSource& src);
+  void checkFeatureStatistics(const Pipeline& p);
   void checkTextSource(const Dataset& ds, const DataSource& src);
   void typePipeline(const ast::Decl& d);
   void typeTrain(const ast::Decl& d);

@@ -112,6 +112,15 @@ bool Analyzer::convertArg(const OpInfo& op, const AttrSpec& sp, const Const& c, 
       if (!checkRange(static_cast<double>(c.i))) return false;
       out = c.i;
       return true;
+    case AttrType::IntOrString:
+      if (c.kind == Const::Kind::String) {
+        out = c.s;
+        return true;
+      }
+      if (c.kind != Const::Kind::Int) return typeErr();
+      if (!checkRange(static_cast<double>(c.i))) return false;
+      out = c.i;
+      return true;
     case AttrType::IntOrPair:
     case AttrType::Padding:
     case AttrType::IntList: {

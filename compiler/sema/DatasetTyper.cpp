@@ -85,16 +85,30 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       if (auto f = attrs.find("resize"); f != attrs.end())
         if (auto* w = std::get_if<std::string>(&f->second.value)) src.imageResize = *w == "crop" ? 1 : *w == "pad" ? 2 : 0;
     }
+    if (src.format == DataFormat::Csv) {
+      if (auto f = attrs.find("label"); f != attrs.end()) {
+        src.labelColumnSpan = f->second.span;
+        if (auto* n = std::get_if<int64_t>(&f->second.value)) src.labelByIndex = true, src.labelIndex = *n;
+        else if (auto* w = std::get_if<std::string>(&f->second.value)) src.labelColumn = *w;
+      }
+      if (auto f = attrs.find("header"); f != attrs.end())
+        if (auto* b = std::get_if<bool>(&f->second.value)) src.csvHeader = *b;
+      if (auto f = attrs.find("skip"); f != attrs.end())
+        if (auto* n = std::get_if<int64_t>(&f->second.value)) src.csvSkip = *n;
+      if (auto f = attrs.find("sep"); f != attrs.end())
+        if (auto* w = std::get_if<std::string>(&f->second.value))
+          src.csvSep = *w == "semicolon" ? ';' : *w == "tab" ? '\t' : *w == "space" ? ' ' : ',';
+      if (!src.csvHeader && !src.labelByIndex) {
+        const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : e.span;
+        diags.report(Code::E0215, at, "a CSV file without a header row has no column names: its label column is given by index")
+            .primary(src.labelColumn.empty() ? "no `label:` index here" : "a name, but the file's columns have none")
+            .help("give the label column's index: `label: -1` for the last column, `label: 0` for the first");
+      }
+    }
     for (const AttrSpec& a : op->attrs) {
-      if ((src.format == DataFormat::Images && a.name == "resize") || (src.format == DataFormat::Text && a.name == "tokens"))
-        continue;  // a word, not a path
+      if (a.type != AttrType::String) continue;  // words, numbers and the csv label column: not paths
       auto f = attrs.find(std::string(a.name));
       if (f == attrs.end() || !std::holds_alternative<std::string>(f->second.value)) continue;
-      if (op->name == "csv" && a.name == "label") {
-        src.labelColumn = std::get<std::string>(f->second.value);
-        src.labelColumnSpan = f->second.span;
-        continue;
-      }
       std::string p = std::get<std::string>(f->second.value);
       src.paths.push_back(p);
       std::filesystem::path fp(p);
@@ -105,7 +119,7 @@ void Analyzer::typeDataset(const ast::Decl& d) {
   }
   // A CSV split without `label: "…"` reads its labels from the column named like the label field.
   for (DataSource& src : ds->splits)
-    if (src.format == DataFormat::Csv && src.labelColumn.empty()) src.labelColumn = ds->labelName;
+    if (src.format == DataFormat::Csv && src.labelColumn.empty() && !src.labelByIndex) src.labelColumn = ds->labelName;
   for (const DataSource& src : ds->splits)
     if (src.format == DataFormat::Images && !ds->sampleName.empty()) checkImageSource(*ds, src);
     else if (src.format == DataFormat::Text && !ds->sampleName.empty()) checkTextSource(*ds, src);

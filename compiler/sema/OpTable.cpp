@@ -44,6 +44,7 @@ std::string_view attrTypeName(AttrType t) {
     case AttrType::Padding: return "an integer, [h, w], [top, left, bottom, right], `same` or `valid`";
     case AttrType::IntList: return "a list of integers";
     case AttrType::IntOrWord: return "an integer or a listed word";
+    case AttrType::IntOrString: return "a string or an integer";
     case AttrType::Init: return "an initialiser (zeros, ones, constant(v), normal(mean, std), uniform(a, b), he, glorot)";
   }
   return "a value";
@@ -356,7 +357,7 @@ std::vector<OpInfo> build() {
   auto pipe = [&](std::string_view n, int opcode, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
     t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,
                  .opcode = opcode, .doc = doc, .wholeDataset = r == datasetLevel,
-                 .rescales = n == "scale" || n == "normalize"});
+                 .rescales = n == "scale" || n == "normalize" || n == "standardize" || n == "min_max"});
   };
   pipe("to_f32", DLS_PIPE_TO_F32, toF32, {});
   pipe("to_i32", DLS_PIPE_TO_I32, toI32, {},
@@ -365,6 +366,12 @@ std::vector<OpInfo> build() {
   pipe("normalize", DLS_PIPE_NORMALIZE, same,
        {{.name = "mean", .type = AttrType::Float, .positional = 0},
         {.name = "std", .type = AttrType::Float, .min = 0, .positional = 1, .minExclusive = true}});
+  pipe("standardize", kOpcodeStandardize, same, {},
+       "each feature (each element of the sample) minus its mean, over its standard deviation, both of the "
+       "training split, computed when the program is built");
+  pipe("min_max", kOpcodeMinMax, same, {},
+       "each feature (each element of the sample) mapped to [0, 1] by the training split's minimum and maximum, "
+       "computed when the program is built");
   pipe("reshape", DLS_PIPE_RESHAPE, sampleReshape, {{.name = "shape", .type = AttrType::IntList, .positional = 0}});
   pipe("one_hot", kOpcodeNone, oneHot, {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0}});
   pipe("random_crop", DLS_PIPE_RANDOM_CROP, randomCrop,
@@ -389,9 +396,14 @@ std::vector<OpInfo> build() {
   };
   src("idx", {{.name = "images", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
-  // csv's `label`: the label column's name in the header row; without it, the label field's name.
+  // csv's `label`: the label column, by its name in the header row or by its index (0-based, negative from the
+  // last column); without it, the column named like the label field. `header`: whether the first line (after
+  // `skip` lines of preamble) names the columns; `sep`: what separates the cells (`space`: runs of blanks).
   src("csv", {{.name = "path", .type = AttrType::String, .positional = 0},
-              {.name = "label", .type = AttrType::String, .optional = true}});
+              {.name = "label", .type = AttrType::IntOrString, .optional = true},
+              {.name = "header", .type = AttrType::Bool, .dflt = B(true)},
+              {.name = "skip", .type = AttrType::Int, .dflt = I(0), .min = 0, .max = 1 << 20},
+              {.name = "sep", .type = AttrType::Enum, .dflt = S("comma"), .words = "comma|semicolon|tab|space"}});
   src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
   // images' `size` and `channels`: resize / convert every image to them (without them, images must already

@@ -30,6 +30,7 @@ enum class AttrType : uint8_t {
   Padding,    // int, [h, w], [top, left, bottom, right], `same` or `valid`
   IntList,    // [1, 28, 28]
   IntOrWord,  // 1000 or one of `words` (shuffle(buffer: all))
+  IntOrString,  // 3 or "name" (csv(label: …): a column by index or by name)
   Init        // an initialiser: he, glorot, normal(0, 0.01) …  -> stored as its canonical spelling
 };
 std::string_view attrTypeName(AttrType t);
@@ -103,6 +104,10 @@ constexpr int kOpcodeNone = -2;   // no runtime kernel (check-only ops)
 // train settings rather than per-sample work.
 constexpr int kOpcodeBatch = -3;  // the batch size and drop_last of the train block
 constexpr int kOpcodeSplit = -4;  // the held-out validation share of the training split
+// Per-feature rescaling by the training split's statistics, which the lowering computes when the program is
+// built and gives the runtime as DLS_PIPE_FEATURES (offsets and scales per feature).
+constexpr int kOpcodeStandardize = -5;  // (x - mean) / std
+constexpr int kOpcodeMinMax = -6;       // (x - min) / (max - min)
 
 struct OpInfo {
   std::string_view name;

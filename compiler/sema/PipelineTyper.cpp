@@ -1,4 +1,5 @@
 // Pipelines: the source split, each step with the per-sample type before and after it, the batch size.
+#include <dlspec/runtime.h>
 #include <fmt/format.h>
 
 #include "sema/Analyzer.h"
@@ -126,6 +127,7 @@ void Analyzer::typePipeline(const ast::Decl& d) {
       diags.report(Code::E0112, it.span, "pipeline", "item");
     }
   }
+  checkFeatureStatistics(*p);
   if (p->dataset) {
     p->sample = fields[p->dataset->sampleName];
     if (!p->dataset->labelName.empty()) p->label = fields[p->dataset->labelName];
@@ -134,6 +136,53 @@ void Analyzer::typePipeline(const ast::Decl& d) {
   }
   pipelines[p->name] = p.get();
   prog.pipelines.push_back(std::move(p));
+}
+
+// standardize and min_max rescale each feature by statistics of the training split that the lowering
+// computes from the file when the program is built: they apply to the samples, of a data set with a `train`
+// split in a format of numeric records (CSV, NPY, IDX), after steps whose effect on those statistics is known
+// (conversions, scale, normalize and reshape, which keeps the elements' order).
+void Analyzer::checkFeatureStatistics(const Pipeline& p) {
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PipeStep& s = p.steps[i];
+    if (!s.op || (s.op->opcode != kOpcodeStandardize && s.op->opcode != kOpcodeMinMax)) continue;
+    if (!p.dataset) continue;
+    const Dataset& ds = *p.dataset;
+    if (s.field != ds.sampleName) {
+      diags.report(Code::E0116, s.span, fmt::format("`{}` of the label field `{}` is not supported yet: it rescales samples", s.name, s.field))
+          .primary("a step of the labels")
+          .help(fmt::format("rescale real-valued targets with `normalize(mean, std)`: `{0} = {0} |> normalize(…)`", s.field));
+      continue;
+    }
+    const DataSource* train = nullptr;
+    for (const DataSource& src : ds.splits)
+      if (src.split == "train") train = &src;
+    if (!train) {
+      diags.report(Code::E0116, s.span, fmt::format("`{}` uses the statistics of the training split, but data set `{}` has no `train` split", s.name, ds.name))
+          .primary("statistics of which data?")
+          .help("declare the training data as `train = …`, or normalise with given values: `normalize(mean, std)`");
+      continue;
+    }
+    if (train->format == DataFormat::Images || train->format == DataFormat::Text) {
+      diags.report(Code::E0116, s.span, fmt::format("`{}` of {} samples is not supported yet: it is computed for CSV, NPY and IDX training data",
+                                                    s.name, train->format == DataFormat::Images ? "image-folder" : "text"))
+          .primary("per-feature statistics of these samples")
+          .help("normalise with given values: `normalize(mean, std)`");
+      continue;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      const PipeStep& b = p.steps[j];
+      if (!b.op || b.field != s.field || b.op->shape == rules::datasetLevel) continue;
+      const int c = b.op->opcode;
+      if (c == DLS_PIPE_TO_F32 || c == DLS_PIPE_TO_I32 || c == DLS_PIPE_SCALE || c == DLS_PIPE_NORMALIZE || c == DLS_PIPE_RESHAPE)
+        continue;
+      diags.report(Code::E0116, s.span, fmt::format("`{}` comes after `{}`, whose effect on the training split's statistics is not known when the program is built", s.name, b.name))
+          .primary("computed from the file's values")
+          .label(b.span, "this step comes first")
+          .help(fmt::format("move `{}` before `{}`", s.name, b.name));
+      break;
+    }
+  }
 }
 
 }  // namespace dls::sema

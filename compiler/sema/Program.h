@@ -115,6 +115,11 @@ struct DataSource {
   std::vector<Span> pathSpans;
   std::string labelColumn;       // CSV: the label column's name
   Span labelColumnSpan;          // CSV: the `label: "…"` argument, if given
+  bool labelByIndex = false;     // CSV: `label: 3` (0-based; negative counts from the last column)
+  int64_t labelIndex = 0;
+  bool csvHeader = true;         // CSV: `header:`, whether the first line (after `skip`) names the columns
+  int64_t csvSkip = 0;           // CSV: `skip:`, lines before the header (or the first record) that are not data
+  char csvSep = ',';             // CSV: `sep:` comma ',', semicolon ';', tab '\t', or space ' ' (runs of blanks)
   int64_t imageHeight = 0, imageWidth = 0;  // images: `size:` (0: not given, images must have the sample's)
   int64_t imageChannels = 0;     // images: `channels:` (0: not given, images must have the sample's)
   int32_t imageResize = 0;       // images: `resize:` 0 stretch, 1 crop, 2 pad (data::Resize)

@@ -382,6 +382,19 @@ void dls_rt_images(dls_rt* rt, int32_t split, int64_t height, int64_t width, int
   });
 }
 
+void dls_rt_csv(dls_rt* rt, int32_t split, int32_t header, int64_t skip, int32_t sep, int32_t label_by_index,
+                int64_t label_index) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (sep != ',' && sep != ';' && sep != '\t' && sep != ' ') fail(Diag::R0504, "", fmt::format("unknown CSV separator {}", sep));
+    if (skip < 0) fail(Diag::R0504, "", fmt::format("{} preamble lines", skip));
+    auto& dd = rt->data[split];
+    dd.csv_header = header != 0, dd.csv_skip = skip, dd.csv_sep = static_cast<char>(sep);
+    dd.csv_label_by_index = label_by_index != 0, dd.csv_label_index = label_index;
+    return 0;
+  });
+}
+
 void dls_rt_text(dls_rt* rt, int32_t split, int64_t seq, int32_t chars) {
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
@@ -468,6 +481,30 @@ void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, doub
       fail(Diag::R0504, "", "reshape: the sample shape needs at least one dimension");
     if (base == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
     rt->pipes[split].push_back({op, a, b, c, d});
+    return 0;
+  });
+}
+
+void dls_rt_pipe_features(dls_rt* rt, int32_t split, const char* offsets, const char* scales) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    auto numbers = [](const char* text, const char* what) {
+      std::vector<float> out;
+      for (const char* p = text ? text : ""; *p;) {
+        char* end = nullptr;
+        const double v = std::strtod(p, &end);
+        if (end == p || !std::isfinite(v)) fail(Diag::R0504, "", fmt::format("per-feature {}: not a list of numbers", what));
+        out.push_back(float(v));
+        p = *end == ',' ? end + 1 : end;
+      }
+      return out;
+    };
+    PipeStep st;
+    st.op = DLS_PIPE_FEATURES;
+    st.offset = numbers(offsets, "offsets"), st.scale = numbers(scales, "scales");
+    if (st.offset.empty() || st.offset.size() != st.scale.size())
+      fail(Diag::R0504, "", fmt::format("per-feature step with {} offsets and {} scales", st.offset.size(), st.scale.size()));
+    rt->pipes[split].push_back(std::move(st));
     return 0;
   });
 }

@@ -79,10 +79,17 @@ struct DataDecl {
   int64_t text_seq = 0;
   int32_t text_chars = 1;
   std::vector<uint32_t> vocab;
+  // DLS_DATA_CSV (dls_rt_csv): the file's layout, and the label column by index when csv_label_by_index.
+  bool csv_header = true;
+  int64_t csv_skip = 0;
+  char csv_sep = ',';
+  bool csv_label_by_index = false;
+  int64_t csv_label_index = 0;
 };
 struct PipeStep {
   int32_t op = 0;
   double a = 0, b = 0, c = 0, d = 0;
+  std::vector<float> offset = {}, scale = {};  // DLS_PIPE_FEATURES: per element of the sample
 };
 
 }  // namespace dls

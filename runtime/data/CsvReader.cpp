@@ -6,25 +6,29 @@
 namespace dls {
 
 Array read_csv(const std::string& path, int64_t* columns, std::vector<std::string>* header) {
-  std::vector<uint8_t> b = read_file(path);
   csv::Table t;
+  Array a = read_csv(path, csv::Layout{}, t);
+  *columns = static_cast<int64_t>(t.header.size());
+  if (header) *header = std::move(t.header);
+  return a;
+}
+
+Array read_csv(const std::string& path, const csv::Layout& layout, csv::Table& t) {
+  std::vector<uint8_t> b = read_file(path);
   csv::Error e;
-  if (!csv::parse(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), t, e)) {
+  if (!csv::parse(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), t, e, layout)) {
     switch (e.kind) {
       case csv::Error::Kind::Ragged:
         fail(Diag::R0206, fmt::format("{}:{}", path, e.line), path, e.line, e.cells, e.expected);
       case csv::Error::Kind::NotANumber:
         fail(Diag::R0207, fmt::format("{}:{}:{}", path, e.line, e.column), path, e.line, e.column, e.what);
       default:
-        fail(Diag::R0213, path, fmt::format("'{}' is empty (no header row)", path));
+        fail(Diag::R0213, path, fmt::format("'{}' is empty ({})", path, layout.header ? "no header row" : "no records"));
     }
   }
   Array a;
-  const int64_t ncols = static_cast<int64_t>(t.header.size());
   a.values = std::move(t.values);
-  a.shape = {t.rows, ncols};
-  *columns = ncols;
-  if (header) *header = std::move(t.header);
+  a.shape = {t.rows, static_cast<int64_t>(t.header.size())};
   return a;
 }
 

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "../core/Rng.h"
+#include "CsvTable.h"  // data/formats: shared with `dlspec check --data`
 
 namespace dls {
 
@@ -100,23 +101,22 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   ds.label_path = decl.format == DLS_DATA_CSV ? decl.path_a : decl.path_b;
   init_shape(ds, decl);
   if (decl.format == DLS_DATA_CSV) {
-    int64_t cols = 0;
-    std::vector<std::string> header;
-    Array a = read_csv(decl.path_a, &cols, &header);
+    csv::Table table;
+    Array a = read_csv(decl.path_a, csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep}, table);
+    const int64_t cols = static_cast<int64_t>(table.header.size());
     if (decl.classes > 0 && decl.label_numel > 1)
       fail(Diag::R0213, decl.path_a, fmt::format("'{}' is a CSV file: it has one label column, but the program takes {} class "
                                                  "labels per sample (one per step); give per-step labels as .npy", decl.path_a, decl.label_numel));
-    int64_t labelColumn = decl.label_column;
-    if (labelColumn == -2) {  // by name: path_b holds the label column's name (see runtime.h)
-      auto it = std::find(header.begin(), header.end(), decl.path_b);
-      if (it == header.end())
-        fail(Diag::R0213, fmt::format("{}:1", decl.path_a),
-             fmt::format("'{}' has no column named '{}' for the labels (its header row has {} columns)", decl.path_a,
-                         decl.path_b, header.size()));
-      labelColumn = it - header.begin();
-    }
-    if (labelColumn < 0 || labelColumn >= cols)
-      fail(Diag::R0213, decl.path_a, fmt::format("'{}' has {} columns; the label column {} does not exist", decl.path_a, cols, labelColumn));
+    // The label column by index (dls_rt_csv), by name (label_column -2: path_b holds the name), or by number.
+    csv::LabelColumn label = decl.csv_label_by_index ? csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index}
+                             : decl.label_column == -2 ? csv::LabelColumn{.name = decl.path_b}
+                                                        : csv::LabelColumn{.byIndex = true, .index = decl.label_column};
+    std::string why;
+    const int64_t labelColumn = csv::label_index(table, label, why);
+    if (labelColumn < 0)
+      fail(Diag::R0213, fmt::format("{}:{}", decl.path_a, decl.csv_skip + 1),
+           fmt::format("'{}' {}, so it has no label column{}", decl.path_a, why,
+                       table.named && !label.byIndex ? fmt::format(" (its header row has {} columns)", cols) : ""));
     std::vector<int64_t> shape = {a.shape[0], cols - 1};
     if (cols - 1 != ds.sample_numel)
       fail(Diag::R0205, fmt::format("{}:1", decl.path_a), decl.path_a, dims_str(&shape[1], 1), dims_str(decl.dims, decl.sample_rank));
@@ -126,12 +126,13 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
       for (int64_t c = 0, k = 0; c < cols; ++c) {
         if (c == labelColumn) continue;
         double v = a.values[size_t(i * cols + c)];
-        if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, i + 2, c + 1), decl.path_a, i + 2, c + 1,
+        const int64_t line = table.line_of[size_t(i)];
+        if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, line, c + 1), decl.path_a, line, c + 1,
                                         std::isnan(v) ? "is NaN; input data must be finite numbers"
                                                       : "is an infinity; input data must be finite numbers");
         ds.x[size_t(i * ds.sample_numel + k++)] = float(v);
       }
-    // Header is line 1, so record i is on line i + 2 (blank lines aside); records are 0-based in messages.
+    // Records are 0-based in messages.
     set_labels(ds, a.values, decl.path_a, decl.classes, cols, labelColumn);
     require_samples(ds, decl.path_a);
     return ds;
@@ -178,7 +179,42 @@ Dataset load_samples(const std::string& path, const DataDecl& decl) {
   Dataset ds;
   ds.name = path;
   init_shape(ds, decl);
-  bool npy = path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0;
+  auto ends = [&](std::string_view e) { return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0; };
+  bool npy = ends(".npy");
+  if (!npy && (decl.format == DLS_DATA_CSV || ends(".csv") || ends(".csv.gz"))) {
+    // Records laid out as the program's CSV split: with the label column (it is dropped) or without it.
+    csv::Table table;
+    Array a = read_csv(path, csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep}, table);
+    const auto cols = static_cast<int64_t>(table.header.size());
+    int64_t drop = -1;
+    if (cols == ds.sample_numel + 1) {
+      csv::LabelColumn label = decl.csv_label_by_index ? csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index}
+                               : decl.label_column == -2 ? csv::LabelColumn{.name = decl.path_b}
+                                                          : csv::LabelColumn{.byIndex = true, .index = -1};
+      std::string why;
+      drop = csv::label_index(table, label, why);
+      if (drop < 0) fail(Diag::R0213, fmt::format("{}:{}", path, decl.csv_skip + 1), fmt::format("'{}' {}", path, why));
+    } else if (cols != ds.sample_numel) {
+      std::vector<int64_t> shape = {cols};
+      fail(Diag::R0205, fmt::format("{}:{}", path, decl.csv_skip + 1), path, dims_str(shape.data(), 1),
+           dims_str(decl.dims, decl.sample_rank) + " (or one more column: the label)");
+    }
+    ds.n = table.rows;
+    ds.x.reserve(size_t(ds.n * ds.sample_numel));
+    for (int64_t i = 0; i < ds.n; ++i)
+      for (int64_t c = 0; c < cols; ++c) {
+        if (c == drop) continue;
+        const double v = a.values[size_t(i * cols + c)];
+        if (!std::isfinite(v))
+          fail(Diag::R0207, fmt::format("{}:{}:{}", path, table.line_of[size_t(i)], c + 1), path, table.line_of[size_t(i)], c + 1,
+               std::isnan(v) ? "is NaN; input data must be finite numbers" : "is an infinity; input data must be finite numbers");
+        ds.x.push_back(float(v));
+      }
+    ds.label_numel = std::max<int64_t>(1, decl.label_numel);
+    ds.labels.assign(size_t(ds.n * ds.label_numel), 0);
+    require_samples(ds, path);
+    return ds;
+  }
   Array x = npy ? read_npy(path) : read_idx(path);
   int64_t declared = ds.sample_numel;
   if (x.values.size() == size_t(declared)) x.shape.insert(x.shape.begin(), 1);  // a single sample

@@ -9,6 +9,11 @@
 
 #include "../core/Runtime.h"
 
+namespace dls::csv {  // data/formats/CsvTable.h
+struct Layout;
+struct Table;
+}  // namespace dls::csv
+
 namespace dls {
 
 struct Dataset {
@@ -40,6 +45,8 @@ Array read_npy(const std::string& path);   // R0203, R0210, R0211
 // CSV with a header row: rows of numeric cells. R0206, R0207.
 // `header`, when given, receives the header row's cell names.
 Array read_csv(const std::string& path, int64_t* columns, std::vector<std::string>* header = nullptr);
+// The same laid out as `layout` says; `t` keeps the header and each record's line (its values move to the Array).
+Array read_csv(const std::string& path, const csv::Layout& layout, csv::Table& t);
 
 // Loads the split declared in `decl` (checking the declared sample shape and the label range).
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name);

@@ -86,6 +86,18 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
         for (auto& v : ds.x) v = (v - m) * inv;
         break;
       }
+      case DLS_PIPE_FEATURES: {
+        // standardize / min_max: the program's per-feature statistics must fit this sample.
+        const auto k = int64_t(s.offset.size());
+        if (k != ds.sample_numel)
+          fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements per sample", ds.sample_numel),
+               fmt::format("per-feature statistics of {} elements (standardize, min_max)", k));
+        for (int64_t i = 0; i < ds.n; ++i) {
+          float* x = ds.x.data() + i * k;
+          for (int64_t j = 0; j < k; ++j) x[j] = (x[j] - s.offset[size_t(j)]) * s.scale[size_t(j)];
+        }
+        break;
+      }
       case DLS_PIPE_SHUFFLE:
         a.shuffle = training, a.shuffle_buffer = s.a >= 1 ? int64_t(s.a) : 0;
         break;

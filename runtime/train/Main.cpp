@@ -25,10 +25,13 @@ const char* kUsage =
     "                                                   --weights: start from DIR/<parameter>.npy, e.g. an import's)\n"
     "  eval [--checkpoint DIR | --weights DIR] [--threads N]\n"
     "                                                   evaluate on the test split\n"
-    "  predict FILE [--checkpoint DIR | --weights DIR] [--outputs OUT.npy]\n"
-    "                                                   print the predicted class of each sample in FILE (.npy or IDX;\n"
-    "                                                   an image file or folder: its file and class name each);\n"
-    "                                                   --outputs: write the network's outputs to OUT.npy instead\n"
+    "  predict FILE [--checkpoint DIR | --weights DIR] [--top K] [--output OUT.csv|OUT.json] [--outputs OUT.npy]\n"
+    "                                                   print the predicted class of each sample in FILE (.npy, IDX or\n"
+    "                                                   CSV; an image file or folder: its file and class name each), or\n"
+    "                                                   a regression's values in the targets' own units;\n"
+    "                                                   --top: the K likeliest classes with their probabilities;\n"
+    "                                                   --output: the same as CSV or JSON in OUT instead of printed;\n"
+    "                                                   --outputs: write the network's raw outputs to OUT.npy instead\n"
     "  predict PROMPT-FILE [--tokens N]                 a text model: the prompt and N generated tokens (default 200)\n"
     "  bench [--steps N] [--warmup N] [--threads N]     training throughput on synthetic in-memory batches (no data\n"
     "                                                   loading, validation or checkpoints); prints one JSON line\n"
@@ -103,6 +106,12 @@ Options parse(int argc, char** argv) {
       if (::stat(o.weights.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.weights);
     } else if (o.command == "predict" && f == "--outputs") {
       o.outputs = value(f);
+    } else if (o.command == "predict" && f == "--top") {
+      o.top = parse_count(f, value(f));
+    } else if (o.command == "predict" && f == "--output") {
+      o.output = value(f);
+      const auto ends = [&](const char* e) { return o.output.size() > std::strlen(e) && o.output.ends_with(e); };
+      if (!ends(".csv") && !ends(".json")) fail(Diag::R0406, "", "--output", "a file name ending in .csv or .json");
     } else if (o.command == "step-check" && f == "--batch") {
       o.batch_x = value(f);
       o.batch_y = value(f);
@@ -118,7 +127,9 @@ Options parse(int argc, char** argv) {
     fail(Diag::R0406, "", "--weights", "a run from scratch: --resume continues from the checkpoint's own weights");
   if (!o.weights.empty() && !o.checkpoint.empty())
     fail(Diag::R0406, "", "--weights", "no --checkpoint: both say where the weights come from");
-  if (o.command == "predict" && o.predict_file.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy or IDX)");
+  if (o.command == "predict" && o.predict_file.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy, IDX or CSV)");
+  if (!o.outputs.empty() && (o.top > 0 || !o.output.empty()))
+    fail(Diag::R0406, "", "--outputs", "neither --top nor --output: it writes the raw outputs instead of predictions");
   return o;
 }
 

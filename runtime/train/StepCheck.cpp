@@ -9,6 +9,7 @@
 
 #include "../data/Dataset.h"
 #include "../data/Pipeline.h"
+#include "RunDir.h"
 #include "Trainer.h"
 
 namespace dls {
@@ -20,14 +21,14 @@ void write_npy(const std::string& path, const std::vector<float>& v, const dls_t
   std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + h.size() + 1) % 64) h += ' ';
   h += '\n';
-  std::ofstream f(path, std::ios::binary);
-  if (!f) fail(Diag::R0407, path, path, std::strerror(errno));
-  f.write("\x93NUMPY\x01\x00", 8);
-  uint16_t len = uint16_t(h.size());
-  f.write(reinterpret_cast<const char*>(&len), 2);
-  f.write(h.data(), std::streamsize(h.size()));
-  f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * 4));
-  if (!f.flush()) fail(Diag::R0407, path, path, std::strerror(errno));
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  const uint16_t len = uint16_t(h.size());
+  bytes.append(reinterpret_cast<const char*>(&len), 2);
+  bytes += h;
+  bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  // Through a temporary beside it, renamed into place: never half a file where the user named one.
+  const std::string why = write_replace(path, bytes, false);
+  if (!why.empty()) fail(Diag::R0407, path, path, why);
 }
 
 void load_weights_dir(dls_rt* rt, const std::string& dir) {

@@ -5,6 +5,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -515,11 +518,74 @@ int predict_text(dls_rt* rt, const Program& p, const Options& o, const DataDecl&
 }
 }  // namespace
 
+namespace {
+// What a predicting network's outputs mean, from the loss it was trained with: class scores to turn into
+// probabilities (softmax of logits, exp of log-probabilities, sigmoids), or regression values.
+struct OutputMeaning {
+  bool classes = false;  // integer labels: the outputs score classes
+  int32_t loss = -1;     // the loss's opcode
+};
+OutputMeaning output_meaning(const dls_rt* rt) {
+  OutputMeaning m;
+  m.classes = rt->io_labels >= 0 && rt->tensors[rt->io_labels].d.dtype == DLS_I32;
+  for (const auto& op : rt->ops)
+    if (op->output == rt->io_loss && op->output >= 0) m.loss = op->d.opcode;
+  return m;
+}
+// Probability of each of C classes from one row of outputs.
+void class_probabilities(const OutputMeaning& m, const float* row, int64_t C, std::vector<double>& p) {
+  p.assign(size_t(C == 1 ? 2 : C), 0.0);
+  if (C == 1) {  // one output per sample: the probability of class 1
+    const double q = m.loss == DLS_OP_BCE ? double(row[0]) : 1.0 / (1.0 + std::exp(-double(row[0])));
+    p[0] = 1.0 - q, p[1] = q;
+    return;
+  }
+  if (m.loss == DLS_OP_NLL) {
+    for (int64_t c = 0; c < C; ++c) p[size_t(c)] = std::exp(double(row[c]));
+  } else if (m.loss == DLS_OP_BCE || m.loss == DLS_OP_BCE_WITH_LOGITS) {  // independent classes (multi-label)
+    for (int64_t c = 0; c < C; ++c)
+      p[size_t(c)] = m.loss == DLS_OP_BCE ? double(row[c]) : 1.0 / (1.0 + std::exp(-double(row[c])));
+  } else {
+    double mx = row[0], sum = 0;
+    for (int64_t c = 1; c < C; ++c) mx = std::max(mx, double(row[c]));
+    for (int64_t c = 0; c < C; ++c) sum += p[size_t(c)] = std::exp(double(row[c]) - mx);
+    for (double& v : p) v /= sum;
+  }
+}
+// Regression outputs in the targets' own units: the label field's pipeline steps undone, last first.
+void to_target_units(const std::vector<PipeStep>& steps, float* v, int64_t n) {
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    if (!(it->op & DLS_PIPE_LABELS)) continue;
+    const int32_t base = it->op & ~int32_t{DLS_PIPE_LABELS};
+    for (int64_t i = 0; i < n; ++i)
+      if (base == DLS_PIPE_SCALE) v[i] = float(double(v[i]) / it->a);
+      else if (base == DLS_PIPE_NORMALIZE) v[i] = float(double(v[i]) * it->b + it->a);
+  }
+}
+std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char ch : s) {
+    if (ch == '"' || ch == '\\') o += '\\', o += char(ch);
+    else if (ch < 0x20) o += fmt::format("\\u{:04x}", ch);
+    else o += char(ch);
+  }
+  return o + "\"";
+}
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string o = "\"";
+  for (char ch : s) o += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return o + "\"";
+}
+}  // namespace
+
 int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
   load_weights(rt, o);
   const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_TRAIN;
   if (rt->data[split].format == DLS_DATA_TEXT) return predict_text(rt, p, o, rt->data[split]);
+  const OutputMeaning meaning = output_meaning(rt);
+  if (o.top > 0 && !meaning.classes) fail(Diag::R0406, "", "--top", "a classifier (this program's targets are real values)");
   Dataset ds = load_samples(o.predict_file, rt->data[split]);
   apply_pipeline(ds, rt->pipes[split], false);
   // The class names the program was built with, or an image folder's class folders.
@@ -528,9 +594,25 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
-  const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
+  const int64_t C = classes_per_row(rt), L = labels_per_sample(rt), per = out.d.numel / out.d.dims[0];
   const float threshold = binary_threshold(rt);
+  const bool json = o.output.ends_with(".json");
+  auto class_name = [&](int64_t c) { return size_t(c) < names.size() ? names[size_t(c)] : std::to_string(c); };
+  // One record per sample: its file (image files), then its class (a sequence: its classes per step), its top K
+  // classes with their probabilities, or its regression values.
+  std::string text;  // --output's contents
+  if (!o.output.empty() && !json) {
+    text = "sample";
+    if (!ds.files.empty()) text += ",file";
+    if (!meaning.classes) for (int64_t j = 0; j < per; ++j) text += per == 1 ? ",value" : fmt::format(",value{}", j);
+    else if (o.top > 0) for (int64_t k = 1; k <= o.top; ++k) text += fmt::format(",class{0},probability{0}", k);
+    else for (int64_t s = 0; s < L; ++s) text += L == 1 ? ",class" : fmt::format(",class{}", s);
+    text += "\n";
+  } else if (json) {
+    text = "[";
+  }
   std::vector<float> v(size_t(out.d.numel)), outputs;
+  std::vector<double> prob;
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
     const Batch& b = loader.next();
@@ -538,18 +620,49 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     call(rt, p.eval_step);
     to_host(rt, v.data(), out.d.data, out.bytes);
     if (!o.outputs.empty()) {  // the valid rows' outputs, in the file's order
-      outputs.insert(outputs.end(), v.begin(), v.begin() + b.valid * (out.d.numel / out.d.dims[0]));
+      outputs.insert(outputs.end(), v.begin(), v.begin() + b.valid * per);
       continue;
     }
-    // One line per sample: its class, or a sequence's classes per step separated by spaces; by name when the
-    // program has class names, after the file's name when the samples are image files.
     for (int64_t r = 0; r < b.valid; ++r) {
       const int64_t i = k * rt->batch + r;
-      if (size_t(i) < ds.files.size()) std::printf("%s: ", ds.files[size_t(i)].c_str());
-      for (int64_t s = 0; s < L; ++s) {
-        const int64_t c = predicted_class(v.data() + (r * L + s) * C, C, threshold);
-        if (size_t(c) < names.size()) std::printf("%s%c", names[size_t(c)].c_str(), s + 1 < L ? ' ' : '\n');
-        else std::printf("%lld%c", (long long)c, s + 1 < L ? ' ' : '\n');
+      const std::string file = size_t(i) < ds.files.size() ? ds.files[size_t(i)] : "";
+      std::vector<std::string> cells;  // printed separated by spaces (plain), or as CSV cells / JSON fields
+      std::string fields;              // JSON
+      if (!meaning.classes) {
+        float* row = v.data() + r * per;
+        to_target_units(rt->pipes[split], row, per);
+        std::vector<std::string> vals;
+        for (int64_t j = 0; j < per; ++j) vals.push_back(fmt::format("{:.7g}", row[j]));
+        cells = vals;
+        fields = fmt::format("\"value\": {}", per == 1 ? vals[0] : fmt::format("[{}]", fmt::join(vals, ", ")));
+      } else if (o.top > 0) {
+        class_probabilities(meaning, v.data() + r * C * L, C, prob);  // the first step's classes of a sequence
+        std::vector<int64_t> order(prob.size());
+        for (size_t c = 0; c < order.size(); ++c) order[c] = int64_t(c);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b2) { return prob[size_t(a)] > prob[size_t(b2)]; });
+        std::vector<std::string> items;
+        for (int64_t t = 0; t < std::min<int64_t>(o.top, int64_t(order.size())); ++t) {
+          const int64_t c = order[size_t(t)];
+          if (o.output.empty()) cells.push_back(fmt::format("{} {:.4f}", class_name(c), prob[size_t(c)]));
+          else cells.push_back(csv_cell(class_name(c))), cells.push_back(fmt::format("{:.6g}", prob[size_t(c)]));
+          items.push_back(fmt::format("{{\"class\": {}, \"probability\": {:.6g}}}", json_string(class_name(c)), prob[size_t(c)]));
+        }
+        fields = fmt::format("\"top\": [{}]", fmt::join(items, ", "));
+      } else {
+        std::vector<std::string> cls;
+        for (int64_t s = 0; s < L; ++s) {
+          const std::string n = class_name(predicted_class(v.data() + (r * L + s) * C, C, threshold));
+          cells.push_back(o.output.empty() ? n : csv_cell(n));
+          cls.push_back(json_string(n));
+        }
+        fields = fmt::format("\"class\": {}", L == 1 ? cls[0] : fmt::format("[{}]", fmt::join(cls, ", ")));
+      }
+      if (o.output.empty()) {
+        std::printf("%s%s\n", file.empty() ? "" : (file + ": ").c_str(), fmt::format("{}", fmt::join(cells, o.top > 0 ? ", " : " ")).c_str());
+      } else if (json) {
+        text += fmt::format("{}\n  {{\"sample\": {}{}, {}}}", i ? "," : "", i, file.empty() ? "" : ", \"file\": " + json_string(file), fields);
+      } else {
+        text += fmt::format("{}{},{}\n", i, file.empty() ? "" : "," + csv_cell(file), fmt::join(cells, ","));
       }
     }
   }
@@ -557,6 +670,12 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     dls_tensor_desc d = out.d;
     d.dims[0] = ds.n;
     write_npy(o.outputs, outputs, d);
+  }
+  if (!o.output.empty()) {
+    if (json) text += "\n]\n";
+    // Through a temporary beside it, renamed into place: a full disk leaves the old file, never half of one.
+    const std::string why = write_replace(o.output, text, false);
+    if (!why.empty()) fail(Diag::R0407, o.output, o.output, why);
   }
   return 0;
 }

@@ -23,6 +23,8 @@ struct Options {
   int64_t tokens = 200;         // predict --tokens N: tokens a text model generates after the prompt
   std::string weights;          // train/eval/predict/step-check --weights DIR: DIR/<param>.npy
   std::string outputs;          // predict --outputs FILE.npy: the network's outputs instead of classes
+  int64_t top = 0;              // predict --top K: the K likeliest classes with their probabilities
+  std::string output;           // predict --output FILE.csv|FILE.json: the predictions written there
   std::string batch_x, batch_y, out;  // step-check
   bool quiet = false;           // tests: no progress output
   const dls_backend* backend = nullptr;  // tests: run on this backend table instead of the placement's

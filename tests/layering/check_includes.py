@@ -21,7 +21,7 @@ STAGES = {
     "compiler/syntax": {"support", "syntax", "DLSpecLexer.h", "DLSpecParser.h"},
     "compiler/sema": {"support", "syntax", "sema", "dlspec"},
     "checker": {"support", "syntax", "sema", "checker", "dlspec", "DataFormats.h", "CsvTable.h", "Images.h", "Text.h"},
-    "compiler/plan": {"support", "syntax", "sema", "plan", "dlspec", "DataFormats.h", "Images.h", "Text.h"},
+    "compiler/plan": {"support", "syntax", "sema", "plan", "dlspec", "DataFormats.h", "CsvTable.h", "Images.h", "Text.h"},
     "compiler/codegen": {"support", "syntax", "sema", "plan", "codegen", "dlspec"},
     "compiler/import": {"support", "syntax", "sema", "import"},
     "compiler/emit": {"support", "syntax", "sema", "checker", "plan", "codegen", "emit", "dlspec", "Compilation.h"},

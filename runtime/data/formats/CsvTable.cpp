@@ -5,13 +5,21 @@
 
 namespace dls::csv {
 
-std::vector<std::string> split_line(std::string_view line) {
+std::vector<std::string> split_line(std::string_view line, char sep) {
   std::vector<std::string> cells;
   std::string cur;
   bool quoted = false;
-  for (char ch : line) {
+  if (sep == ' ') {  // runs of blanks separate cells; blanks at either end separate nothing
+    const size_t b = line.find_first_not_of(" \t\r"), e = line.find_last_not_of(" \t\r");
+    line = b == std::string_view::npos ? std::string_view() : line.substr(b, e - b + 1);
+  }
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char ch = line[i];
     if (ch == '"') quoted = !quoted;
-    else if (ch == ',' && !quoted) cells.push_back(std::move(cur)), cur.clear();
+    else if (sep == ' ' && !quoted && (ch == ' ' || ch == '\t')) {
+      if (i + 1 < line.size() && (line[i + 1] == ' ' || line[i + 1] == '\t')) continue;
+      cells.push_back(std::move(cur)), cur.clear();
+    } else if (ch == sep && !quoted) cells.push_back(std::move(cur)), cur.clear();
     else if (ch != '\r') cur += ch;
   }
   cells.push_back(std::move(cur));
@@ -77,9 +85,27 @@ int64_t column_index(const std::vector<std::string>& header, const std::string& 
   return -1;
 }
 
-bool parse(std::string_view text, Table& out, Error& err) {
+int64_t label_index(const Table& t, const LabelColumn& label, std::string& why) {
+  const auto n = static_cast<int64_t>(t.header.size());
+  if (label.byIndex) {
+    const int64_t i = label.index < 0 ? n + label.index : label.index;
+    if (i >= 0 && i < n) return i;
+    why = "has " + std::to_string(n) + " columns, so column " + std::to_string(label.index) + " does not exist";
+    return -1;
+  }
+  if (!t.named) {
+    why = "has no header row to find the column `" + label.name + "` in";
+    return -1;
+  }
+  const int64_t i = column_index(t.header, label.name);
+  if (i < 0) why = "has no column named `" + label.name + "`";
+  return i;
+}
+
+bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) {
   out = Table{};
   err = Error{};
+  out.named = layout.header;
   size_t pos = 0;
   int64_t line = 0;
   bool haveHeader = false;
@@ -88,12 +114,16 @@ bool parse(std::string_view text, Table& out, Error& err) {
     std::string_view row = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     ++line;
+    if (line <= layout.skip) continue;  // the preamble, whatever it holds
     if (row.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank lines
-    std::vector<std::string> cells = split_line(row);
+    std::vector<std::string> cells = split_line(row, layout.sep);
     if (!haveHeader) {
-      out.header = std::move(cells);
       haveHeader = true;
-      continue;
+      if (layout.header) {
+        out.header = std::move(cells);
+        continue;
+      }
+      out.header.assign(cells.size(), std::string());  // the first record sets the column count
     }
     if (cells.size() != out.header.size()) {
       err.kind = Error::Kind::Ragged, err.line = line;

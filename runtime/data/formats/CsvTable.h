@@ -1,7 +1,9 @@
 // CsvTable.h: the one CSV format of dlspec, parsed by the same code for `dlspec check --data` (checker/data)
-// and for the executable's loader (runtime/data): what one accepts the other loads. A header row names the
-// columns; every other non-blank line is a record of numeric cells, as many as the header has. Cells are
-// separated by commas outside double quotes, spaces, tabs and the quotes around a cell are trimmed, and a
+// and for the executable's loader (runtime/data): what one accepts the other loads. After `skip` lines (a
+// preamble, such as the counts line of scikit-learn's CSVs), a header row names the columns (or, without a
+// header, the first record sets their count); every other non-blank line is a record of numeric cells, as
+// many as the columns. Cells are separated by commas (or semicolons, tabs, or runs of blanks: Layout::sep)
+// outside double quotes, spaces, tabs and the quotes around a cell are trimmed, and a
 // cell is a decimal number: an optional sign, digits with an optional point and an optional exponent, or one
 // of the spellings nan, inf, infinity (in any case; for the callers to judge). Everything else is refused:
 // an empty cell, a hex number or hex float (0x1p3), a cell holding a NUL byte, text. A record cut short (the
@@ -17,11 +19,19 @@
 
 namespace dls::csv {
 
+// How the text is laid out: `sep` is ',', ';', '\t', or ' ' for runs of spaces and tabs.
+struct Layout {
+  bool header = true;
+  int64_t skip = 0;
+  char sep = ',';
+};
+
 struct Table {
-  std::vector<std::string> header;  // the column names
+  std::vector<std::string> header;  // the column names (without a header row: empty names, one per column)
   std::vector<double> values;       // rows × header.size(), row-major
   std::vector<int64_t> line_of;     // 1-based line of each record
   int64_t rows = 0;
+  bool named = true;                // the columns have names (a header row)
 };
 
 struct Error {
@@ -34,14 +44,25 @@ struct Error {
 };
 
 // Parses the whole text; on failure fills `err` and returns false (`out` then holds the records before it).
-bool parse(std::string_view text, Table& out, Error& err);
+bool parse(std::string_view text, Table& out, Error& err, const Layout& layout = {});
 // Why `cell` is not a decimal number, as a predicate without the cell's text ("is empty", "is a hex number",
 // "contains a NUL byte", "is longer than 64 characters", "is not a number"); empty when it is one.
 std::string cell_defect(std::string_view cell);
 // The cells of one line, trimmed.
-std::vector<std::string> split_line(std::string_view line);
+std::vector<std::string> split_line(std::string_view line, char sep = ',');
 // Index of the column named `name` in `header`, or -1.
 int64_t column_index(const std::vector<std::string>& header, const std::string& name);
+
+// Which column holds the labels: by index (0-based; negative counts from the last column, as in Python),
+// else by name in the header row.
+struct LabelColumn {
+  std::string name = {};
+  bool byIndex = false;
+  int64_t index = 0;
+};
+// The 0-based index of the label column in a table of `columns` columns, or -1 with `why` ("has no column
+// named `y`", "has 5 columns, so column 7 does not exist", "has no header row to find the column `y` in").
+int64_t label_index(const Table& t, const LabelColumn& label, std::string& why);
 
 }  // namespace dls::csv
 #endif

@@ -158,6 +158,12 @@ void dls_rt_sample_dtype(dls_rt* rt, int32_t split, int32_t dtype);
  * to RGB repeats, RGB to grey is BT.601 luminance), 0 = images must already have the declared channels.
  * Without this call: neither. */
 void dls_rt_images(dls_rt* rt, int32_t split, int64_t height, int64_t width, int32_t channels, int32_t resize);
+/* How a DLS_DATA_CSV split's file is laid out: header 1 = the first line (after `skip` lines of preamble)
+ * names the columns, 0 = every line is a record; sep = ',', ';', '\t', or ' ' for runs of spaces and tabs;
+ * label_by_index 1 = the label column is label_index (0-based, negative from the last column), overriding
+ * dls_rt_dataset's label column. Without this call: a header, no preamble, commas. */
+void dls_rt_csv(dls_rt* rt, int32_t split, int32_t header, int64_t skip, int32_t sep, int32_t label_by_index,
+                int64_t label_index);
 /* The class names of the program's label (newline-separated, class 0 first), for `predict` to print and for
  * image folders, whose class sub-folders must be these (the names the program was built with). */
 void dls_rt_class_names(dls_rt* rt, const char* names);
@@ -188,11 +194,15 @@ enum dls_pipe_op {
                               order (training split only) */
   DLS_PIPE_ONEHOT = 9,     /* with DLS_PIPE_LABELS: the targets are one-hot rows of a classes: each becomes its
                               class label (a row that is not one-hot is R0218) */
+  DLS_PIPE_FEATURES = 10,  /* x[k] = (x[k] - offset[k]) * scale[k] per element k of the sample (dls_rt_pipe_features) */
   DLS_PIPE_LABELS = 256    /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
                               real-valued targets (the label field) instead of its samples */
 };
 /* Appends a pipeline step to a split, in order. */
 void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d);
+/* Appends a DLS_PIPE_FEATURES step: offsets and scales are decimal numbers separated by commas, one per element
+ * of the sample at this point of the pipeline (standardize, min_max: the training split's statistics). */
+void dls_rt_pipe_features(dls_rt* rt, int32_t split, const char* offsets, const char* scales);
 
 /* ---- tensors, parameters, ops ----------------------------------------------------------------- */
 enum dls_dtype { DLS_F32 = 0, DLS_I32 = 1, DLS_U8 = 2, DLS_F16 = 3, DLS_BF16 = 4, DLS_I64 = 5 };

@@ -1,0 +1,24 @@
+// FeatureStats.h: the per-feature statistics of a training split that `standardize` and `min_max` rescale by,
+// computed from the split's file when the program is built (the program keeps them, so that every split,
+// `eval` and `predict` apply the same), read by the data readers the runtime and `check --data` use.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sema/Program.h"
+
+namespace dls::plan {
+
+struct FeatureStats {
+  std::vector<double> mean, std, min, max;  // per element of the sample, over the split's records
+  int64_t records = 0;
+};
+
+// Reads `src` (a CSV, NPY or IDX split of a data set whose samples have `features` elements) and fills `out`;
+// false with `error` (what went wrong and where in the file) otherwise. The standard deviation is the
+// population one (divided by the record count), as scikit-learn's StandardScaler.
+bool featureStats(const sema::DataSource& src, const std::string& labelField, int64_t features, FeatureStats& out,
+                  std::string& error);
+
+}  // namespace dls::plan
