@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""Export round trips: a spec trained briefly, exported with `dlspec export`, run by two other readers.
+
+For each example spec (specs/NAME.dls) in a temporary directory:
+  1. the spec with its Fashion-MNIST sources replaced by 256 random samples (npy), built and trained for one
+     epoch (batch norms get running statistics, dropout and the optimiser state are in the checkpoint);
+  2. `dlspec export SPEC --checkpoint runs/... -o model.onnx --safetensors model.safetensors` (the batch
+     symbolic), and with `--batch 16` (OpenCV 4.6 broadcasts a squeeze-excitation gate only with a fixed batch);
+  3. the program's own outputs on 16 random samples (`predict --checkpoint --outputs`) as the reference;
+  4. OpenCV's dnn module (python3-opencv) runs the --batch 16 model on the same samples after the spec's pipeline
+     (to_f32, scale, normalize, reshape: the network's input);
+  5. `dlspec import onnx model.onnx` (batch symbolic) writes the model back as a spec and weights, which is built and run
+     (`predict --weights --outputs`) on the pipeline's output;
+  6. the safetensors file holds every parameter of the checkpoint, by name, with its shape and values.
+Prints one line per spec and reader with max |a - ref| / max |ref|; exit status 1 when one exceeds 1e-4 or a
+step fails.
+
+    run.py DLSPEC SPECS_DIR [--specs lenet,mlp,senet]
+"""
+import argparse
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+TOL = 1e-4
+MEAN, STD = 0.286, 0.353  # the example specs' normalize(mean:, std:)
+
+
+def run(args, cwd=None):
+    p = subprocess.run(args, capture_output=True, text=True, cwd=cwd)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited with {p.returncode}:\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def derived_spec(text, d):
+    """The spec with its idx(…) sources replaced by small random npy files, and no checkpoint setting."""
+    rng = np.random.default_rng(1)
+    for split in ("train", "test"):
+        np.save(f"{d}/{split}_x.npy", rng.integers(0, 256, size=(256, 28, 28), dtype=np.uint8))
+        np.save(f"{d}/{split}_y.npy", rng.integers(0, 10, size=(256,), dtype=np.uint8))
+    text, n = re.subn(r'(train|test)\s*=\s*idx\([^)]*\)', lambda m: f'{m.group(1)} = npy("{m.group(1)}_x.npy", "{m.group(1)}_y.npy")', text)
+    assert n == 2, "expected a train and a test idx(…) source"
+    return re.sub(r'\n\s*checkpoint\s*=[^\n]*', "\n", text)
+
+
+def pipeline(samples, shape):
+    x = samples.astype(np.float32) * np.float32(1 / 255)
+    x = (x - np.float32(MEAN)) / np.float32(STD)
+    return x.reshape((samples.shape[0],) + shape).astype(np.float32)
+
+
+def rel(a, ref):
+    if a.shape != ref.shape:
+        return float("inf")
+    return float(np.abs(a - ref).max() / max(1e-12, np.abs(ref).max()))
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack_from("<Q", buf, 0)
+    header = json.loads(buf[8:8 + n])
+    base = 8 + n
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        assert v["dtype"] == "F32", v
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(buf[base + a:base + b], dtype="<f4").reshape(v["shape"])
+    return out
+
+
+def one(dlspec, specs, name, d):
+    import cv2
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+    import dlsc
+
+    text = open(f"{specs}/{name}.dls").read()
+    with open(f"{d}/{name}.dls", "w") as f:
+        f.write(derived_spec(text, d))
+    run([dlspec, "build", f"{d}/{name}.dls", "-o", f"{d}/{name}"])
+    run([f"{d}/{name}", "train", "--epochs", "1"], cwd=d)
+    ckpt = f"{d}/runs/{name}"
+    run([dlspec, "export", f"{d}/{name}.dls", "--checkpoint", ckpt, "-o", f"{d}/{name}.onnx",
+         "--safetensors", f"{d}/{name}.safetensors"])
+    run([dlspec, "export", f"{d}/{name}.dls", "--checkpoint", ckpt, "--batch", "16", "-o", f"{d}/{name}_b16.onnx"])
+    samples = np.random.default_rng(2).integers(0, 256, size=(16, 28, 28), dtype=np.uint8)
+    np.save(f"{d}/samples.npy", samples)
+    run([f"{d}/{name}", "predict", f"{d}/samples.npy", "--checkpoint", ckpt, "--outputs", f"{d}/ref.npy"], cwd=d)
+    ref = np.load(f"{d}/ref.npy")
+    m = re.search(r"network \w+\(x: f32\[N, ([\d, ]+)\]\)", text)
+    x = pipeline(samples, tuple(int(v) for v in m.group(1).split(",")))
+    rows = []
+
+    net = cv2.dnn.readNetFromONNX(f"{d}/{name}_b16.onnx")
+    net.setInput(x)
+    rows.append(("opencv", rel(net.forward(), ref)))
+
+    run([dlspec, "import", "onnx", f"{d}/{name}.onnx", "-o", f"{d}/re_{name}.dls"])
+    run([dlspec, "build", f"{d}/re_{name}.dls", "-o", f"{d}/re_{name}"])
+    np.save(f"{d}/x.npy", x)
+    run([f"{d}/re_{name}", "predict", f"{d}/x.npy", "--weights", f"{d}/re_{name}.weights", "--outputs", f"{d}/re.npy"], cwd=d)
+    rows.append(("dlspec import onnx", rel(np.load(f"{d}/re.npy"), ref)))
+
+    ck = dlsc.read(sorted(p for p in (os.path.join(ckpt, f) for f in os.listdir(ckpt)) if p.endswith(".dlsc"))[-1])
+    st = read_safetensors(f"{d}/{name}.safetensors")
+    want = ck.values()
+    same = list(st) == list(want) and all(np.array_equal(st[k], want[k]) for k in want)
+    rows.append(("safetensors", 0.0 if same else float("inf")))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dlspec")
+    ap.add_argument("specs")
+    ap.add_argument("--specs", dest="names", default="lenet,mlp,senet")
+    a = ap.parse_args()
+    bad = 0
+    for name in a.names.split(","):
+        with tempfile.TemporaryDirectory() as d:
+            try:
+                rows = one(os.path.abspath(a.dlspec), os.path.abspath(a.specs), name, d)
+            except Exception as e:  # a failing step: its command and output
+                print(f"FAIL {name}: {e}")
+                bad += 1
+                continue
+        for reader, r in rows:
+            ok = r <= TOL
+            bad += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {name} {reader}: max rel. diff {r:.1e}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
