@@ -316,7 +316,7 @@ private:
   }
 
   std::string translate(const sema::Node& n);
-  std::string layerNorm(const std::string& x, const sema::Node& n, int64_t axes);
+  std::string layerNorm(const std::string& x, int64_t rank, int64_t axes);
   std::string attention(const std::string& x, const sema::Node& n);
   std::string recurrent(const std::string& x, const sema::Node& n);
 };
@@ -328,8 +328,8 @@ std::vector<float> transpose2d(const std::vector<float>& v, int64_t rows, int64_
   return t;
 }
 
-std::string Exporter::layerNorm(const std::string& x, const sema::Node& n, int64_t axes) {
-  const int64_t r = int64_t(shapeOf(n.inputs[0]).size());
+// (x - mean) / sqrt(var + eps) over the last `axes` of the rank-`r` value x, the biased variance.
+std::string Exporter::layerNorm(const std::string& x, int64_t r, int64_t axes) {
   Dims ax;
   for (int64_t a = r - axes; a < r; ++a) ax.push_back(a);
   onnx::NodeProto* m;
@@ -423,9 +423,9 @@ std::string Exporter::recurrent(const std::string& x, const sema::Node& n) {
   attrI(r, "hidden_size", U);
   if (G == 1) {
     const std::string act = cur_->strAttr("activation", "tanh");
-    attrS(r, "activations", "");
-    r->mutable_attribute(r->attribute_size() - 1)->set_type(onnx::AttributeProto::STRINGS);
-    r->mutable_attribute(r->attribute_size() - 1)->add_strings(act == "relu" ? "Relu" : act == "leaky_relu" ? "LeakyRelu" : "Tanh");
+    auto* acts = r->add_attribute();
+    acts->set_name("activations"), acts->set_type(onnx::AttributeProto::STRINGS);
+    acts->add_strings(act == "relu" ? "Relu" : act == "leaky_relu" ? "LeakyRelu" : "Tanh");
     if (act == "leaky_relu") {
       auto* a = r->add_attribute();
       a->set_name("activation_alpha"), a->set_type(onnx::AttributeProto::FLOATS), a->add_floats(float(num("alpha")));
@@ -553,7 +553,7 @@ std::string Exporter::translate(const sema::Node& n) {
     return y;
   }
   if (name == "layer_norm") {
-    std::string y = layerNorm(x, n, i("axes"));
+    std::string y = layerNorm(x, int64_t(xs.size()), i("axes"));
     y = op("Mul", {y, paramInit(*param(n, "weight"))});
     return op("Add", {y, paramInit(*param(n, "bias"))});
   }
@@ -571,7 +571,7 @@ std::string Exporter::translate(const sema::Node& n) {
     }
     // group_norm: [N, G, rest] normalised over its last axis, back to x's shape, then per-channel weight and bias.
     std::string grouped = op("Reshape", {x, initI64(n.layer + "/groups", {0, G, -1})});
-    std::string y = reshapeTo(layerNorm(grouped, n, 1), xs);
+    std::string y = reshapeTo(layerNorm(grouped, 3, 1), xs);
     if (g) y = op("Mul", {y, paramInitAs(*g, cshape)});
     if (b) y = op("Add", {y, paramInitAs(*b, cshape)});
     return y;

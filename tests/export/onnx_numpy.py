@@ -58,6 +58,43 @@ def _softmax(x, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def _sig(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def _recurrent(t, i, a):
+    """RNN, GRU, LSTM (one direction, layout 0): X [T, N, F], W [1, G*U, F], R [1, G*U, U], B [1, 2*G*U]."""
+    x, w, r = i[0].astype(np.float64), i[1][0].astype(np.float64), i[2][0].astype(np.float64)
+    U = a["hidden_size"]
+    G = w.shape[0] // U
+    b = i[3][0].astype(np.float64) if len(i) > 3 and i[3] is not None else np.zeros(2 * G * U)
+    wb, rb = b[:G * U], b[G * U:]
+    h = np.zeros((x.shape[1], U))
+    c = np.zeros_like(h)
+    acts = {"Tanh": np.tanh, "Relu": lambda v: np.maximum(v, 0),
+            "LeakyRelu": lambda v: np.where(v > 0, v, a.get("activation_alpha", [0.01])[0] * v)}
+    ys = []
+    for xt in x:
+        gx, gh = xt @ w.T + wb, h @ r.T + rb
+        if t == "RNN":
+            h = acts[a.get("activations", ["Tanh"])[0]](gx + gh)
+        elif t == "GRU":
+            z = _sig(gx[:, :U] + gh[:, :U])
+            rr = _sig(gx[:, U:2 * U] + gh[:, U:2 * U])
+            if a.get("linear_before_reset", 0):
+                n = np.tanh(gx[:, 2 * U:] + rr * gh[:, 2 * U:])
+            else:
+                n = np.tanh(gx[:, 2 * U:] + (rr * h) @ r[2 * U:].T + rb[2 * U:])
+            h = (1 - z) * n + z * h
+        else:  # LSTM: i o f c
+            g = gx + gh
+            ig, og, fg, cg = _sig(g[:, :U]), _sig(g[:, U:2 * U]), _sig(g[:, 2 * U:3 * U]), np.tanh(g[:, 3 * U:])
+            c = fg * c + ig * cg
+            h = og * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys)[:, None].astype(np.float32), h[None].astype(np.float32)
+
+
 def run(model, x):
     env = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     env[model.graph.input[0].name] = x
@@ -104,6 +141,42 @@ def run(model, x):
             y = np.transpose(i[0], a["perm"])
         elif t == "Gather":
             y = np.take(i[0], i[1].astype(np.int64), axis=a.get("axis", 0))
+        elif t == "LeakyRelu":
+            y = np.where(i[0] > 0, i[0], a.get("alpha", 0.01) * i[0])
+        elif t == "Elu":
+            y = np.where(i[0] > 0, i[0], a.get("alpha", 1.0) * (np.exp(i[0]) - 1))
+        elif t == "Selu":
+            al, ga = a.get("alpha", 1.67326319217681884765625), a.get("gamma", 1.05070102214813232421875)
+            y = ga * np.where(i[0] > 0, i[0], al * (np.exp(i[0]) - 1))
+        elif t == "PRelu":
+            y = np.where(i[0] > 0, i[0], i[1] * i[0])
+        elif t == "Clip":
+            y = np.clip(i[0], i[1], i[2])
+        elif t == "Concat":
+            y = np.concatenate(i, axis=a["axis"])
+        elif t == "Squeeze":
+            y = np.squeeze(i[0], axis=tuple(i[1]))
+        elif t == "Unsqueeze":
+            y = np.expand_dims(i[0], axis=tuple(i[1]))
+        elif t == "Split":
+            parts = np.split(i[0], np.cumsum(i[1])[:-1], axis=a.get("axis", 0))
+            for name, part in zip(node.output, parts):
+                env[name] = part
+            continue
+        elif t == "Resize":  # nearest, asymmetric, floor, integer scales: each element repeated
+            y = i[0]
+            for ax, f in enumerate(i[2]):
+                y = np.repeat(y, int(f), axis=ax)
+        elif t == "InstanceNormalization":
+            ax = tuple(range(2, i[0].ndim))
+            sh = (1, -1) + (1,) * (i[0].ndim - 2)
+            m, v = i[0].mean(axis=ax, keepdims=True), i[0].var(axis=ax, keepdims=True)
+            y = (i[0] - m) / np.sqrt(v + a.get("epsilon", 1e-5)) * i[1].reshape(sh) + i[2].reshape(sh)
+        elif t in ("RNN", "GRU", "LSTM"):
+            outs = _recurrent(t, i, a)
+            for name, v in zip(node.output, outs):
+                env[name] = v
+            continue
         elif t == "Identity":
             y = i[0]
         elif t == "Conv":

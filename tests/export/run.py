@@ -14,7 +14,9 @@ For each example spec (specs/NAME.dls: lenet, mlp, senet, gpt) in a temporary di
      built and run (`predict --weights --outputs`) on the pipeline's output (not gpt: the importer has no
      Gather, Erf or attention subgraph);
   6. the safetensors file holds every parameter of the checkpoint, by name, with its shape and values;
-  7. (lenet) a damaged checkpoint, another network's, a directory without one: E1116, the earlier model kept.
+  7. (lenet) a damaged checkpoint, another network's, a directory without one: E1116, the earlier model kept;
+  8. tests/export/cases/zoo_image.dls and zoo_seq.dls, every other op the export maps, through the NumPy
+     evaluator against `predict --outputs`.
 Prints one line per spec and reader with max |a - ref| / max |ref|; exit status 1 when one exceeds 1e-4 or a
 step fails.
 
@@ -136,6 +138,32 @@ def one(dlspec, specs, name, d):
     return rows
 
 
+def zoo(dlspec, cases, name, d):
+    """tests/export/cases/NAME.dls, every op the export maps, trained an epoch on random samples: the NumPy
+    evaluator of the model against the program's outputs."""
+    import onnx
+    import onnx_numpy
+
+    text = open(f"{cases}/{name}.dls").read()
+    shape = tuple(int(v) for v in re.search(r"sample \w+: f32\[([\d, ]+)\]", text).group(1).split(","))
+    classes = int(re.search(r"class<(\d+)>", text).group(1))
+    rng = np.random.default_rng(3)
+    np.save(f"{d}/zoo_x.npy", rng.standard_normal((64,) + shape).astype(np.float32))
+    np.save(f"{d}/zoo_y.npy", rng.integers(0, classes, size=(64,), dtype=np.uint8))
+    with open(f"{d}/{name}.dls", "w") as f:
+        f.write(text)
+    run([dlspec, "build", f"{d}/{name}.dls", "-o", f"{d}/{name}"])
+    run([f"{d}/{name}", "train", "--epochs", "1"], cwd=d)
+    ckpt = f"{d}/runs/{name}"
+    run([dlspec, "export", f"{d}/{name}.dls", "--checkpoint", ckpt, "-o", f"{d}/{name}.onnx"])
+    x = rng.standard_normal((8,) + shape).astype(np.float32)
+    np.save(f"{d}/samples.npy", x)
+    run([f"{d}/{name}", "predict", f"{d}/samples.npy", "--checkpoint", ckpt, "--outputs", f"{d}/ref.npy"], cwd=d)
+    model = onnx.load(f"{d}/{name}.onnx")
+    ops = sorted({n.op_type for n in model.graph.node})
+    return [(f"numpy (ONNX's operator definitions; {', '.join(ops)})", rel(onnx_numpy.run(model, x), np.load(f"{d}/ref.npy")))]
+
+
 def faults(dlspec, d, ckpt):
     """The export's refusals: each reports its code and leaves an earlier output file as it was."""
     rows = []
@@ -161,13 +189,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dlspec")
     ap.add_argument("specs")
-    ap.add_argument("--specs", dest="names", default="lenet,mlp,senet,gpt")
+    ap.add_argument("--specs", dest="names", default="lenet,mlp,senet,gpt,zoo_image,zoo_seq")
     a = ap.parse_args()
     bad = 0
     for name in a.names.split(","):
         with tempfile.TemporaryDirectory() as d:
             try:
-                rows = one(os.path.abspath(a.dlspec), os.path.abspath(a.specs), name, d)
+                if name.startswith("zoo"):
+                    rows = zoo(os.path.abspath(a.dlspec), os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases"), name, d)
+                else:
+                    rows = one(os.path.abspath(a.dlspec), os.path.abspath(a.specs), name, d)
             except Exception as e:  # a failing step: its command and output
                 print(f"FAIL {name}: {e}")
                 bad += 1
