@@ -14,7 +14,8 @@ For each example spec (specs/NAME.dls: lenet, mlp, senet, gpt) in a temporary di
      built and run (`predict --weights --outputs`) on the pipeline's output (not gpt: the importer has no
      Gather, Erf or attention subgraph);
   6. the safetensors file holds every parameter of the checkpoint, by name, with its shape and values;
-  7. (lenet) a damaged checkpoint, another network's, a directory without one: E1116, the earlier model kept;
+  7. (lenet) a damaged checkpoint, another network's, a directory without one: E1116; the checkpoint's values
+     as --weights DIR give the same model, with a NaN or a wrong shape in one: E1117; the earlier model kept;
   8. tests/export/cases/zoo_image.dls and zoo_seq.dls, every other op the export maps, through the NumPy
      evaluator against `predict --outputs`.
 Prints one line per spec and reader with max |a - ref| / max |ref|; exit status 1 when one exceeds 1e-4 or a
@@ -182,6 +183,20 @@ def faults(dlspec, d, ckpt):
                            capture_output=True, text=True)
         ok = p.returncode == 1 and f"error[{code}]" in p.stderr and open(f"{d}/lenet.onnx", "rb").read() == before
         rows.append((f"refuses {what} ({code}, the earlier model kept)", 0.0 if ok else float("inf")))
+    # --weights: one .npy per parameter, as the checkpoint holds them; a NaN, then a wrong shape, refused (E1117)
+    import dlsc
+    values = dlsc.read(f"{ckpt}/{newest}").values()
+    os.makedirs(f"{d}/w")
+    for k, v in values.items():
+        np.save(f"{d}/w/{k}.npy", v)
+    p = subprocess.run([dlspec, "export", f"{d}/lenet.dls", "--weights", f"{d}/w", "-o", f"{d}/w.onnx"], capture_output=True, text=True)
+    rows.append(("exports from --weights DIR the checkpoint's model", 0.0 if p.returncode == 0 and open(f"{d}/w.onnx", "rb").read() == before else float("inf")))
+    for what, bad in [("a NaN", lambda v: np.where(np.arange(v.size).reshape(v.shape) == 0, np.nan, v).astype(np.float32)),
+                      ("another shape", lambda v: v.reshape(-1)[:-1])]:
+        np.save(f"{d}/w/dense_1.bias.npy", bad(values["dense_1.bias"]))
+        p = subprocess.run([dlspec, "export", f"{d}/lenet.dls", "--weights", f"{d}/w", "-o", f"{d}/lenet.onnx"], capture_output=True, text=True)
+        ok = p.returncode == 1 and "error[E1117]" in p.stderr and "dense_1.bias" in p.stderr and open(f"{d}/lenet.onnx", "rb").read() == before
+        rows.append((f"refuses a weight with {what} (E1117, the earlier model kept)", 0.0 if ok else float("inf")))
     return rows
 
 
@@ -206,7 +221,7 @@ def main():
         for reader, r in rows:
             ok = r <= TOL
             bad += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {name} {reader}" + ("" if reader.startswith("refuses") else f": max rel. diff {r:.1e}"))
+            print(f"{'ok  ' if ok else 'FAIL'} {name} {reader}" + ("" if reader.startswith(("refuses", "exports")) else f": max rel. diff {r:.1e}"))
     return 1 if bad else 0
 
 
