@@ -91,7 +91,7 @@ const std::vector<CommandEntry>& commands() {
        "dlspec export FILE (--checkpoint CKPT | --weights DIR) [-o MODEL.onnx] [--safetensors FILE] [--network NAME] [--opset N] [--batch N]",
        "  --checkpoint CKPT           the weights of a training run: a .dlsc file, or a run directory's newest\n"
        "  --weights DIR               the weights as DIR/PARAM.npy, one per parameter (as `PROGRAM --weights`)\n"
-       "  -o, --output MODEL.onnx     the ONNX model (opset 14), checked by ONNX's checker and shape inference\n"
+       "  -o, --output MODEL.onnx     the ONNX model, checked by ONNX's checker and shape inference\n"
        "  --safetensors FILE          the weights alone, by parameter name, as safetensors\n"
        "  --network NAME              the network to export, when the spec has several\n"
        "  --opset N                   the ONNX opset the model declares, 13 to 17 (default 14)\n"
