@@ -8,7 +8,7 @@ build=(cmake g++ make ninja-build pkg-config antlr4 libantlr4-runtime-dev llvm-1
        libonnx-dev libprotobuf-dev)
 data=(dataset-fashion-mnist)
 tools=(graphviz)
-peer=(python3-torch python3-numpy python3-jsonschema python3-onnx python3-opencv python3-torchvision libonnx-testdata python3-sklearn)
+peer=(python3-torch python3-numpy python3-jsonschema python3-onnx python3-opencv python3-scipy python3-torchvision libonnx-testdata python3-sklearn)
 fuzz=(clang-19 libclang-rt-19-dev)
 darknet=(darknet)
 editor=(nodejs npm)  # the VS Code extension (scripts/vscode-extension.sh)

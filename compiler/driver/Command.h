@@ -64,6 +64,7 @@ int cmdGraph(const std::vector<std::string>& argv);
 int cmdBuild(const std::vector<std::string>& argv);
 int cmdRun(const std::vector<std::string>& argv);
 int cmdImport(const std::vector<std::string>& argv);
+int cmdExport(const std::vector<std::string>& argv);
 int cmdMutate(const std::vector<std::string>& argv);
 int cmdOps(const std::vector<std::string>& argv);
 int cmdLsp(const std::vector<std::string>& argv);

@@ -41,6 +41,9 @@ struct Fail {
   std::string what;
 };
 
+// A node that reads the output of a node already reported: translated no further, reported no second time.
+struct Cascade {};
+
 // One ONNX value as the generated spec holds it.
 struct Val {
   std::string chain;     // the expression that computes it: a name, `a + b`, or a pipe chain
@@ -78,6 +81,7 @@ private:
   std::map<std::string, std::vector<int>> consumers_;
   std::map<std::string, Val> vals_;
   std::set<int> skip_;                                   // nodes folded into an earlier one
+  std::set<std::string> failed_;                         // outputs of nodes that could not be translated
   std::set<std::string> names_;
   std::vector<Line> body_;
   OnnxImport out_;
@@ -325,6 +329,7 @@ std::string Importer::materialize(const std::string& name) {
 }
 
 Val& Importer::input(const std::string& name) {
+  if (failed_.count(name)) throw Cascade{};
   auto it = vals_.find(name);
   if (it == vals_.end()) throw Fail{Code::E1112, fmt::format("the input `{}`, which is a constant or not computed by the graph", name)};
   return it->second;
@@ -730,9 +735,16 @@ void Importer::translate(int node) {
     const Dims o = oshape(out());
     std::string opName = t == "Concat" ? "concat" : t == "Sum" || t == "Add" ? "add" : t == "Sub" ? "sub" : t == "Mul" ? "mul" : "div";
     const sema::OpInfo& op = requireOp(opName);
-    for (const auto& i : ins)
-      if (t != "Concat" && oshape(i) != o)
-        throw Fail{Code::E1112, fmt::format("broadcasting {} to {}", dimsText(oshape(i)), dimsText(o))};
+    // dlspec's mul, sub and div broadcast as NumPy does (an axis of size 1 repeats); add and concat do not.
+    // Either way the batch axis is the operands' own.
+    const bool broadcasts = t == "Mul" || t == "Sub" || t == "Div";
+    for (const auto& i : ins) {
+      if (t == "Concat" || oshape(i) == o) continue;
+      const Dims d = oshape(i);
+      bool fits = broadcasts && d.size() == o.size() && d[0] == o[0];
+      for (size_t k = 1; fits && k < d.size(); ++k) fits = d[k] == o[k] || d[k] == 1;
+      if (!fits) throw Fail{Code::E1112, fmt::format("broadcasting {} to {}", dimsText(d), dimsText(o))};
+    }
     std::vector<std::string> names;
     for (const auto& i : ins) {
       Val& v = input(i);
@@ -846,6 +858,9 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
       translate(i);
     } catch (const Fail& e) {
       fail(i, e);
+      for (const auto& o : g.node(i).output()) failed_.insert(o);
+    } catch (const Cascade&) {  // an input of a node already reported: no second diagnostic
+      for (const auto& o : g.node(i).output()) failed_.insert(o);
     }
     ++out_.nodes;
   }
@@ -890,7 +905,8 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
     for (int64_t v : d) s += ", " + std::to_string(v);
     return s;
   };
-  const int64_t batch = in[0] > 0 ? in[0] : 1;
+  // The model's batch, or for a symbolic one a placeholder of 32 (more than one sample: batch norm trains).
+  const int64_t batch = in[0] > 0 ? in[0] : 32;
   std::string label, loss, outType;
   if (kind == "logits" || kind == "log_probs") {
     label = fmt::format("label kind: class<{}>", classes);

@@ -13,6 +13,7 @@
 #include "Images.h"
 #include "Text.h"
 #include "plan/FeatureStats.h"
+#include "sema/LayoutHash.h"
 #include "sema/OpTable.h"
 
 namespace dls::plan {
@@ -38,17 +39,6 @@ double arg(const sema::Call& c, const std::string& name, double dflt) {
 double attr(const std::map<std::string, Attr>& attrs, const std::string& name, double dflt) {
   auto it = attrs.find(name);
   return it == attrs.end() ? dflt : num(it->second.value, dflt);
-}
-
-// FNV-1a over the parameter layout: a checkpoint from another spec is refused by the runtime.
-uint64_t layoutHash(const Network& net) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-  };
-  for (const sema::Param& p : net.params) mix(p.name + p.shape.str());
-  return h;
 }
 
 int32_t dlsDtype(sema::DType d) {
@@ -453,7 +443,7 @@ private:
     auto& S = plan_.setup;
     plan_.programName = tc_.name;
     plan_.arenaBytes = mem_.peak;
-    call(S, "dls_rt_program", {tc_.name, prog_.specPath, uint64_t{layoutHash(net_)}});
+    call(S, "dls_rt_program", {tc_.name, prog_.specPath, uint64_t{sema::layoutHash(net_)}});
     int32_t kind = DLS_DEVICE_CPU, first = 0, count = 1;
     if (!devices_.empty() && devices_.front().kind == sema::Device::Kind::Cuda) {
       kind = DLS_DEVICE_CUDA;

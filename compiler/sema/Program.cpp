@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "sema/LayoutHash.h"
+
 namespace dls::sema {
 
 std::string_view initName(InitKind k) {
@@ -66,6 +68,16 @@ std::vector<int64_t> Node::intsAttr(const std::string& n) const {
   if (auto* l = std::get_if<std::vector<int64_t>>(v)) return *l;
   if (auto* i = std::get_if<int64_t>(v)) return {*i};
   return {};
+}
+
+uint64_t layoutHash(const Network& net) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  for (const Param& p : net.params) mix(p.name + p.shape.str());
+  return h;
 }
 
 }  // namespace dls::sema
