@@ -585,7 +585,7 @@ std::vector<OpInfo> build() {
       {OpCategory::Optimizer, "adamw", "Adam with decoupled weight decay (torch.optim.AdamW)"},
       {OpCategory::Optimizer, "rmsprop", "RMSprop (torch.optim.RMSprop)"},
       {OpCategory::Optimizer, "adadelta", "Adadelta (torch.optim.Adadelta; `rho` its running-average factor)"},
-      {OpCategory::Optimizer, "nadam", "Adam with Nesterov momentum (torch.optim.NAdam, with its `momentum_decay`)"},
+      {OpCategory::Optimizer, "nadam", "Adam with Nesterov momentum (torch.optim.NAdam of PyTorch 1.13, with its `momentum_decay`)"},
       {OpCategory::Schedule, "constant", "the optimiser's learning rate throughout"},
       {OpCategory::Schedule, "step", "multiplies the learning rate by `gamma` every `every` epochs"},
       {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},

@@ -3,6 +3,8 @@
 #include "sema/OpRules.h"
 
 #include <cmath>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include <fmt/format.h>
@@ -136,6 +138,14 @@ std::vector<ParamDesc> positionalParams(const Type& in, const Node& n) {
 // (layer 0, layer 0 reverse, layer 1, ...), a layer above the first reading directions * units features.
 int64_t recurrentGates(const Node& n) { return n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1; }
 
+// ParamDesc::suffix is a view: the per-layer names live here, one copy each, for the program's lifetime.
+static std::string_view interned(std::string s) {
+  static std::mutex m;
+  static std::set<std::string, std::less<>> names;
+  std::lock_guard<std::mutex> lock(m);
+  return *names.insert(std::move(s)).first;
+}
+
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n) {
   const int64_t f = lastDim(in), u = n.intAttr("units"), g = recurrentGates(n);
   const int64_t layers = n.intAttr("layers", 1), dirs = n.boolAttr("bidirectional", false) ? 2 : 1;
@@ -147,12 +157,12 @@ std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n) {
     for (int64_t d = 0; d < dirs; ++d) {
       const std::string sfx = plain ? "" : fmt::format("_l{}{}", l, d ? "_reverse" : "");
       const int64_t fi = l == 0 ? f : dirs * u;
-      p.push_back({"weight_ih" + sfx, shape({g * u, fi}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound,
+      p.push_back({interned("weight_ih" + sfx), shape({g * u, fi}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound,
                    fi < 0 ? 0 : fi, g * u});
-      p.push_back({"weight_hh" + sfx, shape({g * u, u}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, u, g * u});
+      p.push_back({interned("weight_hh" + sfx), shape({g * u, u}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, u, g * u});
       if (n.boolAttr("bias", true)) {
-        p.push_back({"bias_ih" + sfx, shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
-        p.push_back({"bias_hh" + sfx, shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
+        p.push_back({interned("bias_ih" + sfx), shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
+        p.push_back({interned("bias_hh" + sfx), shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
       }
     }
   return p;

@@ -403,9 +403,15 @@ void decode_op(const dls_rt* rt, Op& op) {
       bad(fmt::format("no decoder for opcode {}", d.opcode));
   }
   op.output = T.back().id;
-  for (const auto& t : T)
-    if (t.id >= 0 && t.dtype != DLS_F32 && !(t.dtype == DLS_I32 && (d.opcode == DLS_OP_EMBEDDING || d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL)))
+  // i32: indices (embedding), labels (cross_entropy, nll), a recurrent layer's mask tokens (its tensor 1).
+  const bool recurrent = d.opcode == DLS_OP_RNN || d.opcode == DLS_OP_GRU || d.opcode == DLS_OP_LSTM;
+  for (size_t i = 0; i < T.size(); ++i) {
+    const auto& t = T[i];
+    const bool i32ok = d.opcode == DLS_OP_EMBEDDING || d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL ||
+                       (recurrent && i == 1);
+    if (t.id >= 0 && t.dtype != DLS_F32 && !(t.dtype == DLS_I32 && i32ok))
       bad(fmt::format("tensor {} has dtype {}; only f32 is supported by this runtime", t.id, t.dtype));
+  }
   // Backends see the op whose kernel runs it (ops.def KERNEL), over the geometry decoded above.
   d.opcode = row->kernel;
 }

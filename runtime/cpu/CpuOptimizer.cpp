@@ -108,7 +108,7 @@ void update(const dls_update_desc& u) {
       const double md = u.momentum;
       auto mu = [&](int64_t k) { return u.beta1 * (1.0 - 0.5 * std::pow(0.96, double(k) * md)); };
       const double prod = nadam_product(u.t, u.beta1, md), mu_t = mu(u.t), mu_next = mu(u.t + 1);
-      const double prod_next = prod * mu_next;
+      const double prod_next = prod * mu_t * mu_next;  // torch 1.13's NAdam multiplies mu_t in twice here
       const float b1 = float(u.beta1), b2 = float(u.beta2), eps = float(u.eps);
       const float bc2 = 1.f - float(std::pow(u.beta2, double(u.t)));
       const float cg = float(u.lr * (1.0 - mu_t) / (1.0 - prod)), cm = float(u.lr * mu_next / (1.0 - prod_next));

@@ -472,7 +472,7 @@ __global__ void k_multi_update(const DevScalars* sc, UpdateHyper h, UpdateArgs a
     const double md = double(h.momentum);
     const double mu = h.beta1 * (1.0 - 0.5 * pow(0.96, double(t) * md));
     const double mu_next = h.beta1 * (1.0 - 0.5 * pow(0.96, double(t + 1) * md));
-    const double prod = h.nadam[1], prod_next = prod * mu_next;
+    const double prod = h.nadam[1], prod_next = prod * mu * mu_next;  // torch 1.13's NAdam: mu_t twice
     const float b1 = float(h.beta1), b2 = float(h.beta2), eps = h.eps;
     const float bc2 = 1.f - float(pow(h.beta2, double(t)));
     const float cg = float(double(lr) * (1.0 - mu) / (1.0 - prod)), cm = float(double(lr) * mu_next / (1.0 - prod_next));

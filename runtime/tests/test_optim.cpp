@@ -49,7 +49,8 @@ struct Ref {  // torch.optim, written out in double
         s0[i] = b1 * s0[i] + (1 - b1) * d;
         s1[i] = b2 * s1[i] + (1 - b2) * d * d;
         double denom = std::sqrt(s1[i] / (1 - std::pow(b2, t))) + eps;
-        p[i] -= lr * (1 - mu(t)) / (1 - prod) * d / denom + lr * mu(t + 1) / (1 - prod * mu(t + 1)) * s0[i] / denom;
+        // torch 1.13: mu_product_next = mu_product * mu * mu_next
+        p[i] -= lr * (1 - mu(t)) / (1 - prod) * d / denom + lr * mu(t + 1) / (1 - prod * mu(t) * mu(t + 1)) * s0[i] / denom;
       } else {
         d += wd * p[i];
         s0[i] = b2 * s0[i] + (1 - b2) * d * d;

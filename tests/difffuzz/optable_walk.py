@@ -242,7 +242,7 @@ def make_program(op, k, c, work):
     h = c["build"](p, b)
     head = c["head"]
     base = {"ce_ls": "ce", "ce_ign": "ce", "ce_seq_ign": "ce_seq", "nll_seq_ign": "ce_seq"}.get(head, head)
-    D.finish(p, b, h, base, classes=4)
+    h = D.finish(p, b, h, base, classes=4)
     if head == "ce_ls":
         p.loss = ("cross_entropy", [("label_smoothing", 0.1)])
     elif head in ("ce_ign", "ce_seq_ign"):  # label 1 (one step or sample in four) is skipped
