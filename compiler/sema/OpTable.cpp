@@ -266,18 +266,21 @@ std::vector<OpInfo> build() {
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "activation: leaky_relu", .opcode = DLS_OP_RNN, .flops = recurrentFlops,
                .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
-                      "(`alpha`: leaky_relu's slope)",
+                      "(`alpha`: leaky_relu's slope); `layers` and `bidirectional` as torch.nn.RNN's num_layers and "
+                      "bidirectional (2 * units features)",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "gru", .category = LAYER,
                .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool}}),
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "reset_after: false", .opcode = DLS_OP_GRU, .flops = recurrentFlops,
                .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
-                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])",
+                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru]); `layers` "
+                      "and `bidirectional` as torch.nn.GRU's",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "lstm", .category = LAYER, .attrs = recurrentAttrs({}), .shape = recurrent,
                .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true, .opcode = DLS_OP_LSTM,
-               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM",
+               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM; `layers` and "
+               "`bidirectional` as torch.nn.LSTM's num_layers and bidirectional (2 * units features)",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "upsample", .category = LAYER,
                .attrs = {{.name = "factor", .type = AttrType::Int, .positional = 0}},
