@@ -4,6 +4,7 @@
 namespace dls::checker {
 
 void checkConstantInit(const RuleContext&);
+void checkPaddingInLoss(const RuleContext&);
 void checkInitVariance(const RuleContext&);
 void checkLinearStack(const RuleContext&);
 void checkNoNonlinearity(const RuleContext&);
@@ -52,6 +53,7 @@ const Rule kRules[] = {
     {Code::W0703, "adaptive optimizer epsilon too low", checkAdamEpsilon},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
     {Code::W0716, "recurrent network trained without gradient clipping", checkRecurrentClip},
+    {Code::W0725, "padded steps counted by the loss", checkPaddingInLoss},
     {Code::W0709, "missing validation set; accuracy on real-valued targets", checkTrainCompleteness},
     {Code::W0715, "validation on the training samples", checkValidateOnTraining},
     {Code::W0710, "train and validation preprocessing differ", checkPreprocessingDiffers},

@@ -292,7 +292,9 @@ bool labelShapeFits(const RuleContext& c, const sema::Dataset& d, const Loaded& 
   return false;
 }
 
-void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_t C) {
+// ignored: the label the training loss skips (its explicit ignore_index: padding), or -1: it neither counts
+// toward the balance of the classes (D0103, D0109) nor needs to be of a class the other labels lack (D0114).
+void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_t C, int64_t ignored) {
   const DataTable& t = L.table;
   Span at = L.span;
   for (size_t k = 0; k < t.rawLabels.size(); ++k)
@@ -311,8 +313,9 @@ void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_
     lo = std::min(lo, v);
     hi = std::max(hi, v);
     if (v < 0 || v >= C) { if (firstOut < 0) firstOut = static_cast<int64_t>(k); }
-    else ++count[static_cast<size_t>(v)];
+    else if (v != ignored) ++count[static_cast<size_t>(v)];
   }
+  const bool skipsPadding = ignored >= 0 && ignored < C;
   if (t.labels.empty()) return;
   std::string unit = per == 1 ? "samples" : "step labels";
   std::string perStepNote = fmt::format("each sample has {} labels, one per step: the counts are over all {} x {} of them", per,
@@ -338,20 +341,25 @@ void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_
   minC = -1;
   for (int64_t k = 0; k < C; ++k)
     if (count[static_cast<size_t>(k)] && (minC < 0 || count[static_cast<size_t>(k)] < count[static_cast<size_t>(minC)])) minC = k;
+  if (skipsPadding && !count[static_cast<size_t>(ignored)]) ++present;  // the padding label is not a class to learn
   if (present < C && L.split == "train")
     c.diags.report(Code::D0114, d.labelTypeSpan, t.labelFile, C, present)
         .primary("declared classes")
         .help("declare `class<" + std::to_string(present) + ">` or add samples of the missing classes");
   if (minC >= 0 && L.split == "train") {
     int64_t mn = count[static_cast<size_t>(minC)], mx = count[static_cast<size_t>(maxC)];
+    const std::string padNote =
+        skipsPadding ? fmt::format("the {} labels {} (the loss's ignore_index) are padding and not counted", unit, ignored) : "";
     if (mn < 5 && static_cast<int64_t>(t.labels.size()) >= 5 * C) {
       Diagnostic& r = c.diags.report(Code::D0109, at, t.labelFile, minC, mn, unit);
       r.primary("read from here").help("collect more samples of this class, or merge it with another");
       if (per > 1) r.note(perStepNote);
+      if (!padNote.empty()) r.note(padNote);
     } else if (mn > 0 && mx >= 10 * mn) {
       Diagnostic& r = c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, unit, minC, mn, mx / mn);
       r.primary("read from here").help("balance the data set (collect or oversample the rare classes, or subsample the frequent ones)");
       if (per > 1) r.note(perStepNote);
+      if (!padNote.empty()) r.note(padNote);
     }
   }
 }
@@ -507,6 +515,11 @@ void checkDataQuality(const RuleContext& c) {
     const sema::TrainConfig* trainBlock = nullptr;
     for (const auto& t : c.program.trains)
       if (t->data && t->data->dataset == &d) trainPipe = t->data, trainBlock = t.get();
+    // The label its loss skips, when the loss names one (ignore_index): padding, not a class.
+    int64_t ignoredLabel = -1;
+    if (trainBlock && trainBlock->loss)
+      if (auto it = trainBlock->loss->args.find("ignore_index"); it != trainBlock->loss->args.end() && !it->second.isDefault)
+        if (const int64_t* k = std::get_if<int64_t>(&it->second.value)) ignoredLabel = *k;
     bool shapeReported = false;
     for (Loaded& L : loaded) {
       if (L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
@@ -568,7 +581,7 @@ void checkDataQuality(const RuleContext& c) {
           continue;
         }
       }
-      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C);
+      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C, ignoredLabel);
       checkSamples(c, L, L.split == "train");
       checkFeatures(c, L);
       if (L.split == "train") checkFeatureScales(c, d, L, trainPipe);

@@ -127,6 +127,13 @@ private:
   }
 
   void reportWithoutCuda(const Node& n) {
+    if (n.op->recurrent && n.inputs.size() > 1) {  // a padded sequence's mask (sema's E0304 for a placement)
+      diags_.report(Code::E0304, n.nameSpan, fmt::format("{} over a padded sequence", n.op->name), "CUDA")
+          .help(fmt::format("the build places the model on {}; build it `--device cpu`, or drop `mask_token` from "
+                            "the embedding",
+                            devices_.front().str()));
+      return;
+    }
     const std::string_view setting = n.op->cuda ? sema::cudaMissing(*n.op, n) : std::string_view{};
     if (n.op->cuda && setting.empty()) return;
     const std::string what = setting.empty() ? std::string(n.op->name) : fmt::format("{}({})", n.op->name, setting);
@@ -485,10 +492,17 @@ private:
       return;
     }
     const int32_t okind = optInfo->opcode;
-    double beta2 = okind == DLS_OPT_RMSPROP ? arg(opt, "alpha", 0.99) : arg(opt, "beta2", 0.999);
+    // runtime.h dls_optimizer: RMSprop's alpha and Adadelta's rho travel as beta2, NAdam's momentum_decay as momentum.
+    double beta2 = okind == DLS_OPT_RMSPROP    ? arg(opt, "alpha", 0.99)
+                   : okind == DLS_OPT_ADADELTA ? arg(opt, "rho", 0.9)
+                                               : arg(opt, "beta2", 0.999);
+    const double momentum = okind == DLS_OPT_NADAM ? arg(opt, "momentum_decay", 4e-3) : arg(opt, "momentum", 0);
     call(S, "dls_rt_optimizer",
-         {okind, arg(opt, "lr", 0.01), arg(opt, "momentum", 0), arg(opt, "beta1", 0.9), beta2, arg(opt, "eps", 1e-8),
+         {okind, arg(opt, "lr", 0.01), momentum, arg(opt, "beta1", 0.9), beta2, arg(opt, "eps", 1e-8),
           arg(opt, "weight_decay", okind == DLS_OPT_ADAMW ? 0.01 : 0), static_cast<int32_t>(arg(opt, "nesterov", 0))});
+    // Keras' `decay` of every optimizer: lr / (1 + decay * iterations), chained with the schedules.
+    if (const double decay = arg(opt, "decay", 0); decay > 0)
+      call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_TIME_DECAY}, decay, 0.0, 0.0, 0.0});
     for (const sema::Call& s : tc_.schedules) {
       const sema::OpInfo* info = sema::findOp(s.name, {sema::OpCategory::Schedule});
       const int code = info ? info->opcode : -1;
@@ -703,9 +717,10 @@ private:
     }
     size_t in = 0, par = 0;
     for (char c : row->tensors) {
-      if (c == 'x') ts.push_back(in < n.inputs.size() ? valueTensor_[n.inputs[in++]] : -1);
+      if (c == 'x' || c == 'o') ts.push_back(in < n.inputs.size() ? valueTensor_[n.inputs[in++]] : -1);
       else if (c == 'X') while (in < n.inputs.size()) ts.push_back(valueTensor_[n.inputs[in++]]);
       else if (c == 'p' || c == 'q') ts.push_back(par < n.params.size() ? paramTensor_[n.params[par++]] : -1);
+      else if (c == 'P') while (par < n.params.size()) ts.push_back(paramTensor_[n.params[par++]]);
       else if (c == 'y') ts.push_back(valueTensor_[n.output]);
       else ts.push_back(-1);  // s: runtime-owned
     }

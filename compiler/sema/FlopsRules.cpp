@@ -29,10 +29,17 @@ std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const 
   if (x.shape.unknownRank || x.shape.rank() != 3 || !x.shape.dims[1].isConst() || !x.shape.dims[2].isConst())
     return std::nullopt;
   int64_t t = x.shape.dims[1].value, f = x.shape.dims[2].value, u = n.intAttr("units");
-  int64_t g = recurrentGates(n);
-  int64_t perGate;
-  if (!addChecked(f, u, perGate) || !addChecked(perGate, 1, perGate)) return std::nullopt;
-  return times(times(times(times(std::optional<int64_t>(t), g), u), perGate), 2);
+  int64_t g = recurrentGates(n), layers = n.intAttr("layers", 1), dirs = n.boolAttr("bidirectional", false) ? 2 : 1;
+  std::optional<int64_t> total = 0;
+  for (int64_t l = 0; l < layers && total; ++l) {  // each layer and direction: 2 t g u (features + u + 1)
+    int64_t perGate;
+    if (!addChecked(l == 0 ? f : dirs * u, u, perGate) || !addChecked(perGate, 1, perGate)) return std::nullopt;
+    std::optional<int64_t> one = times(times(times(times(times(std::optional<int64_t>(t), g), u), perGate), 2), dirs);
+    int64_t sum;
+    if (!one || !addChecked(*total, *one, sum)) return std::nullopt;
+    total = sum;
+  }
+  return total;
 }
 
 // multi_head_attention per sample of T steps of width D: the input and output projections (2 T D (3D + D)), the

@@ -111,12 +111,62 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
     if (!c.recover) return poisonedNode(attrs);
     recoveredInput = true;
   }
+  // Padding masks: an op with a `mask_token` (embedding) starts one from its input's tokens; ops that act on each
+  // step on their own carry it (op table: perStep); a recurrent layer reads it (its tokens become the node's
+  // second input) and skips the padded steps; any other op would treat padding as data: E0216.
+  int maskTokens = -1;
+  int64_t maskToken = 0;
+  c.out.maskValue = -1;
+  for (int i : inputs)
+    if (const Type& t = n.net->values[i].type; t.maskValue >= 0 && maskTokens < 0) maskTokens = t.maskValue, maskToken = t.maskToken;
+  auto intAttr = [&](const char* name) -> std::optional<int64_t> {
+    auto it = attrs.find(name);
+    if (it == attrs.end()) return std::nullopt;
+    const int64_t* v = std::get_if<int64_t>(&it->second.value);
+    return v ? std::optional<int64_t>(*v) : std::nullopt;
+  };
+  bool maskedRecurrent = false;
+  if (auto k = intAttr("mask_token"); k && !op.recurrent && !inputs.empty()) {
+    const Type& tok = n.net->values[inputs[0]].type;
+    if (!tok.shape.unknownRank && tok.shape.rank() != 2)
+      diags.report(Code::E0212, attrs.at("mask_token").span, "mask_token", op.name,
+                   "given for a sequence of tokens [N, T]", fmt::format("tokens {}", tok.brief()));
+    else
+      c.out.maskValue = inputs[0], c.out.maskToken = *k;
+  } else if (maskTokens >= 0 && op.recurrent) {
+    maskedRecurrent = true;
+    if (c.out.shape.unknownRank || c.out.shape.rank() == 3) c.out.maskValue = maskTokens, c.out.maskToken = maskToken;
+  } else if (maskTokens >= 0) {
+    const int64_t rank = c.out.shape.unknownRank ? -1 : int64_t(c.out.shape.rank());
+    auto axis = intAttr("axis"), axes = intAttr("axes");
+    const bool perStep = op.perStep && rank >= 3 && (!axis || *axis == -1 || *axis == rank - 1) && (!axes || *axes == 1);
+    if (perStep) {
+      c.out.maskValue = maskTokens, c.out.maskToken = maskToken;
+    } else {
+      const Value& src = n.net->values[maskTokens];
+      auto& d = diags.report(Code::E0216, span, op.name, fmt::format("mask_token: {}", maskToken));
+      d.primary("would treat the padded steps as data");
+      for (const Node& p : n.net->nodes)
+        if (p.inputs.size() == 1 && p.inputs[0] == maskTokens && p.attrs.count("mask_token")) {
+          d.label(p.span, "the padding mask starts here");
+          break;
+        }
+      d.help(fmt::format("only recurrent layers and ops that act on each step on their own (dense, activations, "
+                         "dropout, layer_norm, +) take a padded sequence; reduce it with `{}(…, output: last)`, or "
+                         "drop `mask_token` from the embedding{}",
+                         "lstm", src.name.empty() ? "" : fmt::format(" of `{}`", src.name)));
+    }
+  }
   Node node;
   node.id = static_cast<int>(n.net->nodes.size());
   node.op = &op;
   node.layer = fmt::format("{}_{}", op.name, ++n.opCounters[std::string(op.name)]);
   node.inputs = inputs;
   node.attrs = std::move(attrs);
+  if (maskedRecurrent) {  // the runtime op's optional second input (dlspec/ops.def `o`) and its mask_token
+    node.inputs.push_back(maskTokens);
+    node.attrs["mask_token"] = Attr{AttrValue{maskToken}, span, true};
+  }
   node.span = span;
   node.nameSpan = nameSpan;
   node.blockPath = n.blockPath;

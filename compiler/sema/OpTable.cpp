@@ -104,7 +104,8 @@ std::vector<OpInfo> build() {
                  std::vector<AttrSpec> attrs = {}, FlopsRule fl = elementFlops, ShapeRule sr = same) {
     t.push_back({.name = n, .category = ACT, .attrs = std::move(attrs), .shape = sr,
                  .kind = kind ? kind : std::optional<SemKind>(SemKind::Real), .opcode = opcode, .flops = fl,
-                 .nonLinear = true, .outputOnly = kind == SemKind::Probs || kind == SemKind::LogProbs, .gain = gain});
+                 .nonLinear = true, .outputOnly = kind == SemKind::Probs || kind == SemKind::LogProbs, .gain = gain,
+                 .perStep = true});
   };
   // ---- layers ----
   t.push_back({.name = "dense", .category = LAYER,
@@ -114,7 +115,7 @@ std::vector<OpInfo> build() {
                          init()},
                .shape = dense, .kind = SemKind::Real, .params = denseParams, .opcode = DLS_OP_DENSE,
                .flops = denseFlops, .doc = "y = x W^T + b over [N, features], or at every step of [N, T, features]",
-               .matmul = true, .hasWeights = true});
+               .matmul = true, .hasWeights = true, .perStep = true});
   t.push_back({.name = "conv2d", .category = LAYER,
                .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
                          {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
@@ -197,7 +198,7 @@ std::vector<OpInfo> build() {
                .flops = normFlops,
                .doc = "layer normalisation over the last `axes` axes together (torch.nn.LayerNorm with normalized_shape "
                       "their sizes; weight and bias have that shape)",
-               .normalization = true});
+               .normalization = true, .perStep = true});
   t.push_back({.name = "group_norm", .category = LAYER,
                .attrs = {{.name = "groups", .type = AttrType::Int, .min = 1, .positional = 0}, {.name = "eps", .type = AttrType::Float}},
                .shape = groupNorm, .kind = SemKind::Real, .params = groupNormParams, .opcode = DLS_OP_GROUP_NORM,
@@ -216,12 +217,16 @@ std::vector<OpInfo> build() {
   t.push_back({.name = "dropout", .category = LAYER,
                .attrs = {{.name = "p", .type = AttrType::Float, .positional = 0}},
                .shape = same, .opcode = DLS_OP_DROPOUT, .flops = elementFlops, .doc = "identity in evaluation",
-               .passThrough = true});
+               .passThrough = true, .perStep = true});
   t.push_back({.name = "embedding", .category = LAYER,
                .attrs = {{.name = "vocab", .type = AttrType::Int, .min = 1, .positional = 0},
-                         {.name = "dim", .type = AttrType::Int, .min = 1, .positional = 1}},
+                         {.name = "dim", .type = AttrType::Int, .min = 1, .positional = 1},
+                         {.name = "mask_token", .type = AttrType::Int, .min = 0, .max = double(kMaxI), .optional = true}},
                .shape = embedding, .kind = SemKind::Real, .params = embeddingParams, .opcode = DLS_OP_EMBEDDING,
-               .flops = noFlops, .doc = "table lookup: integer indices -> vectors", .hasWeights = true});
+               .flops = noFlops,
+               .doc = "table lookup: integer indices -> vectors; `mask_token: k` marks the steps whose index is k as "
+                      "padding: the recurrent layers after it skip them (Keras' mask_zero, torch's packed sequences)",
+               .hasWeights = true});
   t.push_back({.name = "multi_head_attention", .category = LAYER,
                .attrs = {{.name = "heads", .type = AttrType::Int, .positional = 0},
                          {.name = "dim", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 1},
@@ -242,13 +247,17 @@ std::vector<OpInfo> build() {
                .opcode = DLS_OP_POSITIONAL_EMBEDDING, .flops = elementFlops,
                .doc = "adds a learned vector per position to [N, T, dim]: y[n, t] = x[n, t] + weight[t], weight "
                       "[max_len, dim] initialised N(0, 1) as torch.nn.Embedding; T must be at most `max_len`",
-               .hasWeights = true});
-  // Recurrent layers over [N, time, features], torch.nn's cells and parameter layout (sema/ParamRules.cpp).
+               .hasWeights = true, .perStep = true});
+  // Recurrent layers over [N, time, features], torch.nn's cells and parameter layout (sema/ParamRules.cpp);
+  // `layers: k` stacks k of them, `bidirectional: true` adds a reverse direction (torch.nn's num_layers and
+  // bidirectional), the directions' outputs concatenated.
   auto recurrentAttrs = [](std::vector<AttrSpec> extra) {
     std::vector<AttrSpec> a = {{.name = "units", .type = AttrType::Int, .min = 1, .max = double(kMaxI), .positional = 0}};
     a.insert(a.end(), extra.begin(), extra.end());
     a.push_back({.name = "bias", .type = AttrType::Bool, .dflt = B(true)});
     a.push_back({.name = "output", .type = AttrType::Enum});
+    a.push_back({.name = "layers", .type = AttrType::Int, .max = 64});
+    a.push_back({.name = "bidirectional", .type = AttrType::Bool});
     a.push_back(init());
     return a;
   };
@@ -258,18 +267,21 @@ std::vector<OpInfo> build() {
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "activation: leaky_relu", .opcode = DLS_OP_RNN, .flops = recurrentFlops,
                .doc = "Elman recurrence h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), h_0 = 0, over [N, T, F] "
-                      "(`alpha`: leaky_relu's slope)",
+                      "(`alpha`: leaky_relu's slope); `layers` and `bidirectional` as torch.nn.RNN's num_layers and "
+                      "bidirectional (2 * units features)",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "gru", .category = LAYER,
                .attrs = recurrentAttrs({{.name = "reset_after", .type = AttrType::Bool}}),
                .shape = recurrent, .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true,
                .cudaWithout = "reset_after: false", .opcode = DLS_OP_GRU, .flops = recurrentFlops,
                .doc = "gated recurrent unit over [N, T, F], gates r, z, n as torch.nn.GRU; `reset_after: false` "
-                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru])",
+                      "applies the reset gate before the recurrent product (Keras' v1 form, Darknet's [gru]); `layers` "
+                      "and `bidirectional` as torch.nn.GRU's",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "lstm", .category = LAYER, .attrs = recurrentAttrs({}), .shape = recurrent,
                .kind = SemKind::Real, .params = recurrentParams, .cpu = true, .cuda = true, .opcode = DLS_OP_LSTM,
-               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM",
+               .flops = recurrentFlops, .doc = "long short-term memory over [N, T, F], gates i, f, g, o as torch.nn.LSTM; `layers` and "
+               "`bidirectional` as torch.nn.LSTM's num_layers and bidirectional (2 * units features)",
                .nonLinear = true, .hasWeights = true, .recurrent = true});
   t.push_back({.name = "upsample", .category = LAYER,
                .attrs = {{.name = "factor", .type = AttrType::Int, .positional = 0}},
@@ -343,16 +355,16 @@ std::vector<OpInfo> build() {
                .shape = unsqueeze, .opcode = kOpcodeView, .flops = noFlops, .passThrough = true});
   t.push_back({.name = "add", .category = STRUCT, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
                .shape = add, .kind = SemKind::Real, .opcode = DLS_OP_ADD, .flops = elementFlops,
-               .doc = "elementwise sum; also written a + b"});
+               .doc = "elementwise sum; also written a + b", .perStep = true});
   for (auto [n, opc, doc] : {std::tuple{"mul", int(DLS_OP_MUL), "elementwise product with NumPy broadcasting; also written a * b"},
                               std::tuple{"sub", int(DLS_OP_SUB), "elementwise difference with NumPy broadcasting; also written a - b"},
                               std::tuple{"div", int(DLS_OP_DIV), "elementwise quotient with NumPy broadcasting; also written a / b"}})
     t.push_back({.name = n, .category = STRUCT, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
                  .shape = broadcast, .kind = SemKind::Real, .opcode = opc, .flops = elementFlops,
-                 .doc = std::string_view(doc) , .nonLinear = opc != DLS_OP_SUB});  // a product of two values is not linear in them
+                 .doc = std::string_view(doc) , .nonLinear = opc != DLS_OP_SUB, .perStep = true});  // a product of two values is not linear in them
   t.push_back({.name = "concat", .category = STRUCT, .minInputs = 2, .maxInputs = -1, .inputsFromArgs = true,
                .attrs = {{.name = "axis", .type = AttrType::Int}},
-               .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops});
+               .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops, .perStep = true});
   // ---- pipeline steps (per sample) ----
   auto pipe = [&](std::string_view n, int opcode, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
     t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,
@@ -421,9 +433,11 @@ std::vector<OpInfo> build() {
     t.push_back({.name = n, .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
                  .attrs = std::move(a), .cpu = opcode >= 0, .cuda = opcode >= 0, .opcode = opcode});
   };
+  // ignore_index: the steps (or samples) with that label count in neither the loss nor the accuracy.
   loss("cross_entropy", DLS_OP_CROSS_ENTROPY,
-       {{.name = "label_smoothing", .type = AttrType::Float, .max = 0.999999}});
-  loss("nll", DLS_OP_NLL);
+       {{.name = "label_smoothing", .type = AttrType::Float, .max = 0.999999},
+        {.name = "ignore_index", .type = AttrType::Int}});
+  loss("nll", DLS_OP_NLL, {{.name = "ignore_index", .type = AttrType::Int}});
   loss("bce_with_logits", DLS_OP_BCE_WITH_LOGITS);
   loss("bce", DLS_OP_BCE);
   loss("mse", DLS_OP_MSE);
@@ -432,8 +446,11 @@ std::vector<OpInfo> build() {
                .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
                .deprecatedSince = 1});
   // ---- optimizers (opcode: enum dls_optimizer) ----
+  // Every optimizer takes Keras' `decay`: the rate times 1 / (1 + decay * updates so far) (runtime.h
+  // DLS_SCHED_TIME_DECAY), chained with the schedules.
   auto opt = [&](std::string_view n, int opcode, std::vector<AttrSpec> a, bool adaptive = false,
                  std::string_view decoupled = {}) {
+    a.push_back({.name = "decay", .type = AttrType::Float, .dflt = F(0), .min = 0});
     t.push_back({.name = n, .category = OpCategory::Optimizer, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
                  .differentiable = false, .opcode = opcode, .adaptive = adaptive, .decoupledVariant = decoupled});
   };
@@ -456,6 +473,15 @@ std::vector<OpInfo> build() {
                                    {.name = "eps", .type = AttrType::Float, .dflt = F(1e-8), .min = 0, .minExclusive = true},
                                    {.name = "momentum", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.999999},
                                    wd0}, true);
+  // torch.optim.Adadelta(lr=1.0, rho=0.9, eps=1e-6) and torch.optim.NAdam(lr=2e-3, betas, eps, momentum_decay=4e-3).
+  opt("adadelta", DLS_OPT_ADADELTA, {lr(1.0), {.name = "rho", .type = AttrType::Float, .dflt = F(0.9), .min = 0, .max = 1},
+                                     {.name = "eps", .type = AttrType::Float, .dflt = F(1e-6), .min = 0, .minExclusive = true},
+                                     wd0}, true);
+  std::vector<AttrSpec> a3 = {lr(0.002)};
+  a3.insert(a3.end(), adamish.begin(), adamish.end());
+  a3.push_back({.name = "momentum_decay", .type = AttrType::Float, .dflt = F(4e-3), .min = 0});
+  a3.push_back(wd0);
+  opt("nadam", DLS_OPT_NADAM, a3, true);
   // ---- schedules ----
   auto sched = [&](std::string_view n, int code, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::Schedule, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
@@ -573,6 +599,8 @@ std::vector<OpInfo> build() {
       {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2)"},
       {OpCategory::Optimizer, "adamw", "Adam with decoupled weight decay (torch.optim.AdamW)"},
       {OpCategory::Optimizer, "rmsprop", "RMSprop (torch.optim.RMSprop)"},
+      {OpCategory::Optimizer, "adadelta", "Adadelta (torch.optim.Adadelta; `rho` its running-average factor)"},
+      {OpCategory::Optimizer, "nadam", "Adam with Nesterov momentum (torch.optim.NAdam of PyTorch 1.13, with its `momentum_decay`)"},
       {OpCategory::Schedule, "constant", "the optimiser's learning rate throughout"},
       {OpCategory::Schedule, "step", "multiplies the learning rate by `gamma` every `every` epochs"},
       {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},

@@ -147,6 +147,9 @@ struct OpInfo {
   bool attention = false;      // mixes the steps of [N, T, F] by learned attention weights (a sequence model
                                // trained, like a recurrent one, with clipped gradients)
   bool passThrough = false;    // moves, reshapes or drops elements without computing new values
+  bool perStep = false;        // acts on each step of a sequence [N, T, …] on its own (never mixes steps): a
+                               // padding mask (embedding's mask_token) passes through it; with an `axis` only
+                               // along the last axis, with `axes` (layer_norm's trailing axes) only 1
   // Optimizers:
   bool adaptive = false;       // per-parameter step sizes from gradient moments (an `eps` guards the division)
   std::string_view decoupledVariant = {};  // the optimizer with this update and decoupled weight decay

@@ -3,6 +3,11 @@
 #include "sema/OpRules.h"
 
 #include <cmath>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <fmt/format.h>
 
 namespace dls::sema::rules {
 namespace {
@@ -129,19 +134,37 @@ std::vector<ParamDesc> positionalParams(const Type& in, const Node& n) {
 // biases [G*units], with G = 1, 3 (gates r, z, n) or 4 (gates i, f, g, o). torch.nn initialises all four
 // U(-1/sqrt(units), 1/sqrt(units)), whatever the tensor's fans; the fans are torch.nn.init's of each tensor
 // ([out, in]: fan-in the features for weight_ih, the units for weight_hh; fan-out G*units), which `init: he`
-// and `glorot` read.
+// and `glorot` read. `layers` and `bidirectional` repeat the four per layer and direction in torch.nn's order
+// (layer 0, layer 0 reverse, layer 1, ...), a layer above the first reading directions * units features.
 int64_t recurrentGates(const Node& n) { return n.op && n.op->name == "gru" ? 3 : n.op && n.op->name == "lstm" ? 4 : 1; }
 
+// ParamDesc::suffix is a view: the per-layer names live here, one copy each, for the program's lifetime.
+static std::string_view interned(std::string s) {
+  static std::mutex m;
+  static std::set<std::string, std::less<>> names;
+  std::lock_guard<std::mutex> lock(m);
+  return *names.insert(std::move(s)).first;
+}
+
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n) {
-  int64_t f = lastDim(in), u = n.intAttr("units"), g = recurrentGates(n);
+  const int64_t f = lastDim(in), u = n.intAttr("units"), g = recurrentGates(n);
+  const int64_t layers = n.intAttr("layers", 1), dirs = n.boolAttr("bidirectional", false) ? 2 : 1;
   const double bound = u > 0 ? 1.0 / std::sqrt(static_cast<double>(u)) : 0.0;
+  // One layer in one direction keeps the short names; otherwise torch.nn's: weight_ih_l{k}[_reverse].
+  const bool plain = layers == 1 && dirs == 1;
   std::vector<ParamDesc> p;
-  p.push_back({"weight_ih", shape({g * u, f}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, f < 0 ? 0 : f, g * u});
-  p.push_back({"weight_hh", shape({g * u, u}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, u, g * u});
-  if (n.boolAttr("bias", true)) {
-    p.push_back({"bias_ih", shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
-    p.push_back({"bias_hh", shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
-  }
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t d = 0; d < dirs; ++d) {
+      const std::string sfx = plain ? "" : fmt::format("_l{}{}", l, d ? "_reverse" : "");
+      const int64_t fi = l == 0 ? f : dirs * u;
+      p.push_back({interned("weight_ih" + sfx), shape({g * u, fi}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound,
+                   fi < 0 ? 0 : fi, g * u});
+      p.push_back({interned("weight_hh" + sfx), shape({g * u, u}), ParamRole::Weight, true, InitKind::Uniform, -bound, bound, u, g * u});
+      if (n.boolAttr("bias", true)) {
+        p.push_back({interned("bias_ih" + sfx), shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
+        p.push_back({interned("bias_hh" + sfx), shape({g * u}), ParamRole::Bias, true, InitKind::Uniform, -bound, bound, u, g * u});
+      }
+    }
   return p;
 }
 

@@ -98,7 +98,8 @@ void dense(ShapeCtx& c) {
              "flatten it first: `|> flatten |> dense(...)`");
     return;
   }
-  int64_t units = c.i("units");
+  // Two directions concatenate their states: 2 * units features.
+  int64_t units = c.i("units") * (c.b("bidirectional") ? 2 : 1);
   c.out = outLike(x);
   if (x.shape.unknownRank) {
     c.out.shape = Shape{{Dim::unknown(), Dim::constant(units)}};
@@ -115,14 +116,15 @@ void dense(ShapeCtx& c) {
 }
 
 // rnn, gru, lstm over [N, time, features]: [N, time, units] (`output: sequence`) or the last step's
-// state [N, units] (`output: last`).
+// state [N, units] (`output: last`); 2 * units with `bidirectional: true`.
 void recurrent(ShapeCtx& c) {
   const Type& x = *c.in[0];
   if (!needFloat(c)) return;
   if (!needRank(c, 3, "a [N, time, features] sequence",
                 "give the samples a time axis in the pipeline (`reshape([time, features])`), or embed token indices "
                 "with `embedding(vocab, dim)`")) return;
-  int64_t units = c.i("units");
+  // Two directions concatenate their states: 2 * units features.
+  int64_t units = c.i("units") * (c.b("bidirectional") ? 2 : 1);
   c.out = outLike(x);
   if (x.shape.unknownRank) {
     c.out.shape = Shape{{Dim::unknown(), Dim::unknown(), Dim::constant(units)}};

@@ -317,6 +317,12 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         diags.report(Code::E0304, nd.nameSpan, nd.op->name, dev.kind == Device::Kind::Cpu ? "CPU" : "CUDA")
             .label(placed, fmt::format("the model is placed on {}", dev.str()))
             .help("replace it with a supported layer");
+      } else if (dev.kind != Device::Kind::Cpu && nd.op->recurrent && nd.inputs.size() > 1) {
+        // A recurrent layer over a padded sequence (its second input: the mask's tokens): cuDNN takes lengths,
+        // not a per-step mask, so only the CPU kernel skips the padded steps for now.
+        diags.report(Code::E0304, nd.nameSpan, fmt::format("{} over a padded sequence", nd.op->name), "CUDA")
+            .label(placed, fmt::format("the model is placed on {}", dev.str()))
+            .help("place the model `on cpu`, or drop `mask_token` from the embedding");
       } else if (dev.kind != Device::Kind::Cpu) {
         // The op has a CUDA kernel, but not for every setting of its attributes (op table: cudaWithout).
         const std::string_view setting = sema::cudaMissing(*nd.op, nd);
@@ -542,6 +548,18 @@ void Analyzer::typeTrain(const ast::Decl& d) {
               dg.help("make the output's per-sample shape equal the target's");
             }
           }
+        }
+      }
+      // ignore_index names a label to skip; labels lie in [0, classes): one outside matches nothing.
+      if (auto it = c.args.find("ignore_index"); it != c.args.end() && !it->second.isDefault && target &&
+                                                 target->kind == SemKind::Class && target->classes > 0) {
+        const int64_t* k = std::get_if<int64_t>(&it->second.value);
+        if (k && (*k < 0 || *k >= target->classes)) {
+          auto& dg = diags.report(Code::E0406, it->second.span, c.name, *k, target->kindStr(), *k);
+          dg.primary(fmt::format("labels lie in [0, {})", target->classes));
+          if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
+          dg.help(fmt::format("give the class the padded steps are labelled with (0 … {}), or drop `ignore_index`",
+                              target->classes - 1));
         }
       }
       tc->loss = std::move(c);

@@ -74,6 +74,10 @@ struct Type {
   int64_t classes = 0;  // C of class<C>, onehot<C>, multilabel<C>, or the class axis size of logits/probs
   Device device;
   bool poisoned = false;  // produced after an error: checks against it are skipped (no cascades)
+  // A padded sequence [N, T, …]: its step t of sample n is padding where the network value `maskValue` (the
+  // i32 tokens [N, T] an `embedding(mask_token: k)` read) is k at [n, t]; -1: no mask.
+  int maskValue = -1;
+  int64_t maskToken = 0;
   std::string str() const;    // "logits f32[N, 10]"
   std::string brief() const;  // "f32[N, 10]" for real values, "logits[N, 10]", "class<10>[]" otherwise
   std::string kindStr() const;  // "logits", "class<10>"

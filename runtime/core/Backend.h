@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLS_BACKEND_VERSION 4
+#define DLS_BACKEND_VERSION 5
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +82,10 @@ typedef struct dls_grad_op_desc {
   const dls_tensor_desc* dins;
   uint32_t accumulate_mask;
   dls_tensor_desc dparams[4];  // version 2: 4 entries (was 2)
+  // version 5: dparam_of[i] is the gradient of the forward op's tensor i when that tensor is a trainable
+  // parameter, else id -1 (fwd->ntensors entries; always overwritten, as dparams). Ops with more than four
+  // parameters (recurrent layers with several layers or directions) read their gradients here.
+  const dls_tensor_desc* dparam_of;
 } dls_grad_op_desc;
 
 // Per-step context shared by fwd and bwd.

@@ -15,15 +15,18 @@ static int64_t tail_numel(const dls_tensor_desc& t) { return t.rank <= 1 ? 1 : t
 // default may be left out: they take it.
 static void check_schema(const schema::OpRow& row, Op& op, const std::function<void(const std::string&)>& bad) {
   const auto& T = op.tensors;
-  const size_t fixed = row.tensors.size() - (row.variadic() ? 1 : 0);
-  if (row.variadic() ? T.size() < fixed + 2 : T.size() != fixed)
-    bad(fmt::format("expects {}{} tensors, got {}", row.variadic() ? "at least " : "", row.variadic() ? fixed + 2 : fixed,
-                    T.size()));
+  // X (two or more inputs) and P (zero or more parameters, -1 entries allowed: the op's decode checks them)
+  // take what the fixed letters leave.
+  const bool plist = row.paramList();
+  const size_t fixed = row.tensors.size() - (row.variadic() || plist ? 1 : 0);
+  const size_t least = fixed + (row.variadic() ? 2 : 0);
+  if (row.variadic() || plist ? T.size() < least : T.size() != fixed)
+    bad(fmt::format("expects {}{} tensors, got {}", row.variadic() || plist ? "at least " : "", least, T.size()));
   for (size_t i = 0, k = 0; k < row.tensors.size(); ++k) {
     const char c = row.tensors[k];
-    const size_t n = c == 'X' ? T.size() - fixed : 1;
+    const size_t n = c == 'X' || c == 'P' ? T.size() - fixed : 1;
     for (size_t j = 0; j < n; ++j, ++i)
-      if (c != 'q' && c != 's' && T[i].id < 0) bad(fmt::format("tensor {} is required", i));
+      if (c != 'q' && c != 'o' && c != 's' && c != 'P' && T[i].id < 0) bad(fmt::format("tensor {} is required", i));
   }
   const schema::AttrRow* a = row.attrsBegin();
   const int na = row.nattrs();
@@ -265,27 +268,44 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_RNN:
     case DLS_OP_GRU:
     case DLS_OP_LSTM: {
-      // x[N,T,F], w_ih[G*U,F], w_hh[G*U,U], b_ih, b_hh (both or neither), y[N,T,U] or [N,U] (runtime.h).
-      const int na = d.opcode == DLS_OP_RNN ? 3 : d.opcode == DLS_OP_GRU ? 2 : 1;
-      const int64_t G = d.opcode == DLS_OP_RNN ? 1 : d.opcode == DLS_OP_GRU ? 3 : 4;
-      const dls_tensor_desc &x = T[0], &wi = T[1], &wh = T[2], &y = T[5];
+      // x[N,T,F], tokens i32[N,T] or -1, per layer and direction w_ih[G*U,F_l], w_hh[G*U,U] (+ b_ih, b_hh),
+      // y[N,T,D*U] or [N,D*U] (ops.def); recurrent_geometry (RecurrentGeometry.h) reads the attributes.
+      const RecurrentGeometry r = recurrent_geometry(d.opcode, op.attrs.data(), int(op.attrs.size()));
+      const int64_t G = r.G, cells = r.layers * r.dirs, np = int64_t(T.size()) - 3;
+      const dls_tensor_desc &x = T[0], &tok = T[1], &y = T.back();
       if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
         bad(fmt::format("input {} is not a sequence [N, T, F]", shape_str(x)));
-      if (wh.rank != 2 || wh.dims[1] < 1 || wh.dims[0] != G * wh.dims[1])
-        bad(fmt::format("w_hh {} is not [{} * U, U]", shape_str(wh), G));
-      const int64_t U = wh.dims[1];
-      if (wi.rank != 2 || wi.dims[0] != G * U || wi.dims[1] != x.dims[2])
-        bad(fmt::format("w_ih {} should be [{}, {}]", shape_str(wi), G * U, x.dims[2]));
-      if ((T[3].id >= 0) != (T[4].id >= 0)) bad("b_ih and b_hh must both be given or both be -1");
-      for (int i = 3; i <= 4; ++i)
-        if (T[i].id >= 0 && T[i].numel != G * U) bad(fmt::format("bias {} should have {} elements", shape_str(T[i]), G * U));
-      const double last = op.attrs[size_t(na - 1)];  // output: 0 sequence, 1 last
-      const bool ok = last != 0 ? (y.rank == 2 && y.dims[0] == x.dims[0] && y.dims[1] == U)
-                                : (y.rank == 3 && y.dims[0] == x.dims[0] && y.dims[1] == x.dims[1] && y.dims[2] == U);
+      if (tok.id >= 0 && (tok.dtype != DLS_I32 || tok.rank != 2 || tok.dims[0] != x.dims[0] || tok.dims[1] != x.dims[1]))
+        bad(fmt::format("mask tokens {} should be i32 [{}, {}]", shape_str(tok), x.dims[0], x.dims[1]));
+      if (np != 2 * cells && np != 4 * cells)
+        bad(fmt::format("expects {} or {} parameter tensors ({} layer(s) x {} direction(s)), got {}", 2 * cells,
+                        4 * cells, r.layers, r.dirs, np));
+      const int per = int(np / cells);
+      if (T[3].rank != 2 || T[3].dims[1] < 1 || T[3].dims[0] != G * T[3].dims[1])
+        bad(fmt::format("w_hh {} is not [{} * U, U]", shape_str(T[3]), G));
+      const int64_t U = T[3].dims[1];
+      for (int64_t k = 0; k < cells; ++k) {
+        const dls_tensor_desc &wi = T[size_t(2 + per * k)], &wh = T[size_t(3 + per * k)];
+        const int64_t F = k < r.dirs ? x.dims[2] : r.dirs * U;
+        if (wi.id < 0 || wh.id < 0) bad(fmt::format("w_ih and w_hh of layer {} are required", k / r.dirs));
+        if (wh.rank != 2 || wh.dims[0] != G * U || wh.dims[1] != U)
+          bad(fmt::format("w_hh {} of layer {} should be [{}, {}]", shape_str(wh), k / r.dirs, G * U, U));
+        if (wi.rank != 2 || wi.dims[0] != G * U || wi.dims[1] != F)
+          bad(fmt::format("w_ih {} of layer {} should be [{}, {}]", shape_str(wi), k / r.dirs, G * U, F));
+        if (per == 2) continue;
+        const dls_tensor_desc &bi = T[size_t(4 + per * k)], &bh = T[size_t(5 + per * k)];
+        if ((bi.id >= 0) != (bh.id >= 0) || (bi.id < 0 && cells > 1))
+          bad("b_ih and b_hh must both be given or both be -1 (and -1 only for one layer in one direction)");
+        for (const dls_tensor_desc* b : {&bi, &bh})
+          if (b->id >= 0 && b->numel != G * U) bad(fmt::format("bias {} should have {} elements", shape_str(*b), G * U));
+      }
+      const int64_t W = r.dirs * U;
+      const bool ok = r.last ? (y.rank == 2 && y.dims[0] == x.dims[0] && y.dims[1] == W)
+                             : (y.rank == 3 && y.dims[0] == x.dims[0] && y.dims[1] == x.dims[1] && y.dims[2] == W);
       if (!ok)
-        bad(last != 0 ? fmt::format("output {} should be [{}, {}]", shape_str(y), x.dims[0], U)
-                      : fmt::format("output {} should be [{}, {}, {}]", shape_str(y), x.dims[0], x.dims[1], U));
-      d.rows = x.dims[0], d.cols = U;
+        bad(r.last ? fmt::format("output {} should be [{}, {}]", shape_str(y), x.dims[0], W)
+                   : fmt::format("output {} should be [{}, {}, {}]", shape_str(y), x.dims[0], x.dims[1], W));
+      d.rows = x.dims[0], d.cols = W;
       break;
     }
     case DLS_OP_MULTI_HEAD_ATTENTION: {
@@ -383,9 +403,15 @@ void decode_op(const dls_rt* rt, Op& op) {
       bad(fmt::format("no decoder for opcode {}", d.opcode));
   }
   op.output = T.back().id;
-  for (const auto& t : T)
-    if (t.id >= 0 && t.dtype != DLS_F32 && !(t.dtype == DLS_I32 && (d.opcode == DLS_OP_EMBEDDING || d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL)))
+  // i32: indices (embedding), labels (cross_entropy, nll), a recurrent layer's mask tokens (its tensor 1).
+  const bool recurrent = d.opcode == DLS_OP_RNN || d.opcode == DLS_OP_GRU || d.opcode == DLS_OP_LSTM;
+  for (size_t i = 0; i < T.size(); ++i) {
+    const auto& t = T[i];
+    const bool i32ok = d.opcode == DLS_OP_EMBEDDING || d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL ||
+                       (recurrent && i == 1);
+    if (t.id >= 0 && t.dtype != DLS_F32 && !(t.dtype == DLS_I32 && i32ok))
       bad(fmt::format("tensor {} has dtype {}; only f32 is supported by this runtime", t.id, t.dtype));
+  }
   // Backends see the op whose kernel runs it (ops.def KERNEL), over the geometry decoded above.
   d.opcode = row->kernel;
 }

@@ -2,6 +2,7 @@
 // of dls_op_desc (window geometry, rows/cols). Shared by every backend.
 #ifndef DLSPEC_RUNTIME_CORE_OPDECODE_H
 #define DLSPEC_RUNTIME_CORE_OPDECODE_H
+#include "RecurrentGeometry.h"
 #include "Runtime.h"
 
 namespace dls {

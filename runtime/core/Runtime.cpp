@@ -151,6 +151,16 @@ float binary_threshold(const dls_rt* rt) {
     if (op->output == rt->io_loss && op->output >= 0) return op->d.opcode == DLS_OP_BCE ? 0.5f : 0.f;
   return 0.f;
 }
+int64_t ignored_label(const dls_rt* rt) {
+  for (const auto& op : rt->ops)
+    if (op->output == rt->io_loss && op->output >= 0) {
+      // ops.def: cross_entropy's ignore_index is its second attribute, nll's its first.
+      const size_t i = op->d.opcode == DLS_OP_CROSS_ENTROPY ? 1 : 0;
+      if ((op->d.opcode == DLS_OP_CROSS_ENTROPY || op->d.opcode == DLS_OP_NLL) && op->attrs.size() > i)
+        return int64_t(op->attrs[i]);
+    }
+  return -1;
+}
 bool can_capture(const dls_rt* rt) {
   return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
          !rt->profile && !rt->check_outputs;  // timing and output checks need each op to run as it is issued
@@ -311,7 +321,7 @@ void dls_rt_validate_split(dls_rt* rt, int32_t split) {
 void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
                       double eps, double weight_decay, int32_t nesterov) {
   guarded(rt, 0, [&] {
-    if (kind < DLS_OPT_SGD || kind > DLS_OPT_RMSPROP) fail(Diag::R0504, "", fmt::format("unknown optimizer {}", kind));
+    if (kind < DLS_OPT_SGD || kind > DLS_OPT_NADAM) fail(Diag::R0504, "", fmt::format("unknown optimizer {}", kind));
     // The parameters' state buffers are sized by the optimizer (OptimizerConfig::state_slots).
     if (!rt->params.empty()) fail(Diag::R0504, "", "the optimizer must be set before the parameters are declared");
     rt->opt = {kind, lr, momentum, beta1, beta2, eps, weight_decay, nesterov};
@@ -322,7 +332,7 @@ void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, doub
 
 void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d) {
   guarded(rt, 0, [&] {
-    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_EXPONENTIAL) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
+    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_TIME_DECAY) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
     rt->schedules.push_back({kind, a, b, c, d});
     return 0;
   });
@@ -644,6 +654,13 @@ int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* 
       for (const auto& p : rt->params)
         if (p.value == f.tensors[i].id && f.tensors[i].id >= 0 && p.trainable) g->d.dparams[np++] = rt->tensors[p.grad].d;
     for (int i = np; i < 4; ++i) g->d.dparams[i].id = -1;
+    g->dparam_of.assign(size_t(f.d.ntensors), dls_tensor_desc{});
+    for (int i = 0; i < f.d.ntensors; ++i) {
+      g->dparam_of[size_t(i)].id = -1;
+      for (const auto& p : rt->params)
+        if (p.value == f.tensors[i].id && f.tensors[i].id >= 0 && p.trainable) g->dparam_of[size_t(i)] = rt->tensors[p.grad].d;
+    }
+    g->d.dparam_of = g->dparam_of.data();
     char err[512] = "";
     check_be(rt, rt->be->create_grad_op(rt->ctx, &g->d, &g->state, err, sizeof err), err, op_location(rt, fwd_op));
     rt->gops.push_back(std::move(g));

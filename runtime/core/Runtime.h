@@ -46,6 +46,7 @@ struct Op {
 struct GradOp {
   dls_grad_op_desc d{};
   std::vector<dls_tensor_desc> dins;
+  std::vector<dls_tensor_desc> dparam_of;  // d.dparam_of
   void* state = nullptr;
 };
 
@@ -191,6 +192,9 @@ int64_t labels_per_sample(const dls_rt* rt);
 // logit, 0.5 for a sigmoid probability (the loss is bce).
 int64_t predicted_class(const float* row, int64_t c, float threshold);
 float binary_threshold(const dls_rt* rt);
+// The label the loss skips (cross_entropy's and nll's ignore_index; torch's default -100 when not given), or -1
+// for the other losses: the accuracy skips it too.
+int64_t ignored_label(const dls_rt* rt);
 void capture_step(dls_rt* rt, dls_gen_fn step);
 void replay_step(dls_rt* rt);
 // Gradient clipping's counters (dls_rt_clip): reset_clip_stats allocates (once) and zeroes them; read_clip_stats

@@ -29,6 +29,9 @@ double schedule_lr(const std::vector<ScheduleConfig>& sched, double base, int64_
       case DLS_SCHED_EXPONENTIAL:  // ExponentialLR(gamma=a)
         factor *= std::pow(s.a, double(epoch));
         break;
+      case DLS_SCHED_TIME_DECAY:  // Keras' legacy `decay`: lr / (1 + decay * iterations), per update
+        factor /= 1.0 + s.a * double(step);
+        break;
       case DLS_SCHED_WARMUP:
         if (s.a > 0 && double(step) < s.a) warm = double(step + 1) / s.a;
         break;

@@ -1,6 +1,7 @@
 // CpuLosses.cpp: loss ops (hand-written loops). Every loss is the mean over the VALID rows of the batch
 // (dls_step_ctx::valid_rows; padded rows of the last evaluation batch contribute nothing), and its
 // backward seeds d(loss) = 1 implicitly, writing d(input) = d(mean)/d(input) (zero for padded rows).
+// cross_entropy and nll skip the rows whose label is their ignore_index (ops.def): the mean is over the others.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -21,6 +22,11 @@ int64_t valid(const dls_step_ctx& s, int64_t rows, int64_t per) {
   const int64_t v = s.valid_rows * per;
   return v > 0 && v < rows ? v : rows;
 }
+// ops.def: cross_entropy's ignore_index is its second attribute, nll's its first.
+int64_t ignore_of(const dls_op_desc& op) {
+  const int i = op.opcode == DLS_OP_CROSS_ENTROPY ? 1 : 0;
+  return op.nattrs > i ? int64_t(op.attrs[i]) : -100;
+}
 }  // namespace
 
 bool build_loss_forward(const dls_op_desc& op, OpState& st) {
@@ -33,11 +39,15 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
     case DLS_OP_CROSS_ENTROPY: {
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
       const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
+      const int64_t ign = ignore_of(op);
       float* prob = st.buf(size_t(R * C))->p;  // softmax, kept for the backward
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
         const int64_t V = valid(s, R, per);
         double total = 0;
+        int64_t counted = 0;
         for (int64_t r = 0; r < V; ++r) {
+          if (y[r] == ign) continue;
+          ++counted;
           const float* xr = x + r * C;
           float m = xr[0];
           for (int64_t i = 1; i < C; ++i) m = std::max(m, xr[i]);
@@ -53,17 +63,20 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
           int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
           total += (1.0 - eps) * (lse - xr[label]) + eps * (lse - mean_x);
         }
-        loss[0] = float(total / double(V));
+        loss[0] = counted ? float(total / double(counted)) : 0.f;
       }));
       return true;
     }
     case DLS_OP_NLL: {
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
+      const int64_t ign = ignore_of(op);
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
         const int64_t V = valid(s, R, per);
         double total = 0;
-        for (int64_t r = 0; r < V; ++r) total -= x[r * C + (y[r] < 0 || y[r] >= C ? 0 : y[r])];
-        loss[0] = float(total / double(V));
+        int64_t counted = 0;
+        for (int64_t r = 0; r < V; ++r)
+          if (y[r] != ign) total -= x[r * C + (y[r] < 0 || y[r] >= C ? 0 : y[r])], ++counted;
+        loss[0] = counted ? float(total / double(counted)) : 0.f;
       }));
       return true;
     }
@@ -110,14 +123,17 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
     const int32_t* y = static_cast<const int32_t*>(T[1].data);
     const float eps = (opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0) ? float(op.attrs[0]) : 0.f;
     const float* prob = opcode == DLS_OP_CROSS_ENTROPY ? f.bufs.at(0)->p : nullptr;
+    const int64_t ign = ignore_of(op);
     st.train.push_back(fn_step([=](const dls_step_ctx& s) {
       const int64_t V = valid(s, R, per);
-      const float scale = 1.f / float(V);
+      int64_t counted = 0;
+      for (int64_t r = 0; r < V; ++r) counted += y[r] != ign;
+      const float scale = counted ? 1.f / float(counted) : 0.f;
       for (int64_t r = 0; r < R; ++r) {
         int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
         for (int64_t i = 0; i < C; ++i) {
           float d = 0;
-          if (r < V) {
+          if (r < V && y[r] != ign) {
             if (prob) {
               d = (prob[r * C + i] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale;
             } else {

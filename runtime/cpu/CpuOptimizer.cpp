@@ -8,6 +8,24 @@
 
 namespace dls::cpu {
 
+namespace {
+// NAdam's mu_product = mu_1 ... mu_t (torch.optim.NAdam keeps it per parameter; it is the same for all): the
+// last one, advanced by a factor when t is the next step, computed afresh otherwise (a resume).
+double nadam_product(int64_t t, double beta1, double md) {
+  static thread_local int64_t last_t = 0;
+  static thread_local double last = 1, last_b1 = 0, last_md = 0;
+  auto mu = [&](int64_t k) { return beta1 * (1.0 - 0.5 * std::pow(0.96, double(k) * md)); };
+  if (last_b1 != beta1 || last_md != md || (t != last_t && t != last_t + 1)) {
+    last = 1;
+    for (int64_t k = 1; k <= t; ++k) last *= mu(k);
+  } else if (t == last_t + 1) {
+    last *= mu(t);
+  }
+  last_t = t, last_b1 = beta1, last_md = md;
+  return last;
+}
+}  // namespace
+
 void update(const dls_update_desc& u) {
   float* p = u.param;
   const float* g = u.grad;
@@ -70,6 +88,38 @@ void update(const dls_update_desc& u) {
         } else {
           p[i] -= lr * d / avg;
         }
+      }
+      break;
+    }
+    case DLS_OPT_ADADELTA: {  // torch.optim.Adadelta: rho = beta2; square_avg in state0, acc_delta in state1
+      const float rho = float(u.beta2), eps = float(u.eps);
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float d = g[i] + wd * p[i];
+        float v = rho * s0[i] + (1.f - rho) * d * d;
+        s0[i] = v;
+        float delta = std::sqrt(s1[i] + eps) / std::sqrt(v + eps) * d;
+        s1[i] = rho * s1[i] + (1.f - rho) * delta * delta;
+        p[i] -= lr * delta;
+      }
+      break;
+    }
+    case DLS_OPT_NADAM: {  // torch.optim.NAdam: momentum_decay = momentum; exp_avg, exp_avg_sq
+      const double md = u.momentum;
+      auto mu = [&](int64_t k) { return u.beta1 * (1.0 - 0.5 * std::pow(0.96, double(k) * md)); };
+      const double prod = nadam_product(u.t, u.beta1, md), mu_t = mu(u.t), mu_next = mu(u.t + 1);
+      const double prod_next = prod * mu_t * mu_next;  // torch 1.13's NAdam multiplies mu_t in twice here
+      const float b1 = float(u.beta1), b2 = float(u.beta2), eps = float(u.eps);
+      const float bc2 = 1.f - float(std::pow(u.beta2, double(u.t)));
+      const float cg = float(u.lr * (1.0 - mu_t) / (1.0 - prod)), cm = float(u.lr * mu_next / (1.0 - prod_next));
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float d = g[i] + wd * p[i];
+        float m = b1 * s0[i] + (1.f - b1) * d;
+        float v = b2 * s1[i] + (1.f - b2) * d * d;
+        s0[i] = m, s1[i] = v;
+        float denom = std::sqrt(v / bc2) + eps;
+        p[i] -= cg * d / denom + cm * m / denom;
       }
       break;
     }

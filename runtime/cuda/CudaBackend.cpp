@@ -64,6 +64,7 @@ struct Ctx {
   void* conv_ws = nullptr;
   size_t conv_ws_bytes = 0;
   DevScalars* scal = nullptr;  // device
+  double* nadam = nullptr;     // device [t, mu_product(t)] of NAdam (UpdateHyper::nadam)
   DevScalars host{};           // last values written
   bool scal_valid = false;
   int* flags = nullptr;        // device error flags (embedding index)
@@ -507,6 +508,18 @@ LocalDims local_dims(const dls_window2d& v) {
   return {v.n, v.c, v.h, v.w, v.k, v.kh, v.kw, v.oh, v.ow, v.sh, v.sw, v.pt, v.pl};
 }
 
+// cross_entropy, nll: the ignore_index attribute (ops.def: cross_entropy's second, nll's first) and the op's
+// one-float count of the rows not ignored (its last buffer); other losses: none.
+int64_t loss_ignore(const dls_op_desc& op) {
+  const int i = op.opcode == DLS_OP_CROSS_ENTROPY ? 1 : 0;
+  return (op.opcode == DLS_OP_CROSS_ENTROPY || op.opcode == DLS_OP_NLL) && op.nattrs > i ? int64_t(op.attrs[i]) : -100;
+}
+template <class Bufs>
+float* loss_counted(const Bufs& bufs, int opcode) {
+  if (opcode != DLS_OP_CROSS_ENTROPY && opcode != DLS_OP_NLL) return nullptr;
+  return static_cast<float*>(bufs.back());
+}
+
 void create(Ctx& c, const dls_op_desc& op, Op& st) {
   st.opcode = op.opcode;
   const auto& T = op.tensors;
@@ -518,7 +531,10 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: st.x = tdesc(op.rows, op.cols, 1, 1); break;
     case DLS_OP_DROPOUT: st.buf(size_t(T[0].numel)); break;           // mask
     case DLS_OP_LAYER_NORM: st.buf(size_t(2 * op.rows)); break;       // mean, rstd per row
-    case DLS_OP_CROSS_ENTROPY: st.buf(size_t(op.rows * op.cols)); break;  // softmax for the backward
+    case DLS_OP_CROSS_ENTROPY:  // the softmax and the count of rows not ignored, for the backward
+      st.buf(size_t(op.rows * op.cols)), st.buf(1);
+      break;
+    case DLS_OP_NLL: st.buf(1); break;  // the count of rows not ignored
     case DLS_OP_MULTI_HEAD_ATTENTION: attn_create(op, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
@@ -527,7 +543,7 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
       break;
     case DLS_OP_GLOBAL_AVGPOOL: case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH:
     case DLS_OP_SIGMOID: case DLS_OP_ADD: case DLS_OP_CONCAT: case DLS_OP_TRANSPOSE: case DLS_OP_EMBEDDING:
-    case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_NLL: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
+    case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
     case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
       break;
     default:
@@ -620,9 +636,11 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
         more_fwd(c.s, op, st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]));
         return;
       }
-      loss_fwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, st.bufs.empty() ? nullptr : static_cast<float*>(st.bufs[0]),
-               fp(T[2]), op.rows, op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
-               op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
+      loss_fwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data,
+               op.opcode == DLS_OP_CROSS_ENTROPY ? static_cast<float*>(st.bufs[0]) : nullptr, fp(T[2]), op.rows,
+               op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
+               op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f, loss_ignore(op),
+               loss_counted(st.bufs, op.opcode));
       return;
   }
 }
@@ -752,9 +770,11 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
         return;
       }
       if (dx)
-        loss_bwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data, f.bufs.empty() ? nullptr : static_cast<const float*>(f.bufs[0]),
-                 dx, acc, op.rows, op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
-                 op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f);
+        loss_bwd(c.s, c.scal, op.opcode, fp(T[0]), T[1].data,
+                 op.opcode == DLS_OP_CROSS_ENTROPY ? static_cast<const float*>(f.bufs[0]) : nullptr, dx, acc, op.rows,
+                 op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
+                 op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f, loss_ignore(op),
+                 loss_counted(f.bufs, op.opcode));
       return;
   }
 }
@@ -797,6 +817,8 @@ void* be_init(int32_t device, int32_t, char* err, size_t len) {
     DNN(cudnnSetStream(c->dnn, c->s));
     CK(cudaMalloc(&c->scal, sizeof(DevScalars)));
     CK(cudaMemset(c->scal, 0, sizeof(DevScalars)));
+    CK(cudaMalloc(&c->nadam, 2 * sizeof(double)));
+    CK(cudaMemset(c->nadam, 0, 2 * sizeof(double)));
     CK(cudaMalloc(&c->flags, 64));
     CK(cudaMemset(c->flags, 0, 64));
     for (auto& e : c->staged) CK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
@@ -817,7 +839,7 @@ void be_shutdown(void* ctx) {
     if (c->staged[i]) cudaEventDestroy(c->staged[i]);
   }
   nccl_destroy(c->nccl);
-  cudaFree(c->conv_ws), cudaFree(c->blas_ws), cudaFree(c->scal), cudaFree(c->flags);
+  cudaFree(c->conv_ws), cudaFree(c->blas_ws), cudaFree(c->scal), cudaFree(c->flags), cudaFree(c->nadam);
   if (c->dnn) cudnnDestroy(c->dnn);
   if (c->lt) cublasLtDestroy(c->lt);
   if (c->blas) cublasDestroy(c->blas);
@@ -911,7 +933,9 @@ int update_all(void* ctx, const dls_update_desc* us, int32_t n, const float* los
       if (us[i].kind != us[0].kind) throw Error("update_all: mixed optimizer kinds");
       ts.push_back({us[i].param, us[i].grad, us[i].state0, us[i].state1, us[i].numel, float(us[i].weight_decay)});
     }
-    multi_update(c.s, c.scal, hyper_of(us[0]), ts.data(), n, loss);
+    UpdateHyper h = hyper_of(us[0]);
+    h.nadam = c.nadam;
+    multi_update(c.s, c.scal, h, ts.data(), n, loss);
     CK(cudaGetLastError());
   });
 }

@@ -192,13 +192,19 @@ __global__ void k_layer_norm_bwd_params(const float* x, const float* stats, cons
 }
 
 // One block: rows strided over threads, double accumulation, mean over valid rows.
+// cross entropy and nll skip the rows labelled `ignore` and keep how many they counted in *counted for the
+// backward.
 __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
-                           float* prob, float* loss, int64_t R, int64_t C, int64_t per, float eps) {
+                           float* prob, float* loss, int64_t R, int64_t C, int64_t per, float eps, int64_t ignore,
+                           float* counted) {
   const int64_t V = valid_of(sc, R, per);
   double total = 0;
   if (opcode == 32 || opcode == 33) {  // cross entropy, nll
     const int32_t* y = static_cast<const int32_t*>(labels);
+    double cnt = 0;
     for (int64_t r = threadIdx.x; r < V; r += blockDim.x) {
+      if (y[r] == ignore) continue;
+      cnt += 1;
       const float* xr = x + r * C;
       int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
       if (opcode == 33) {
@@ -216,7 +222,11 @@ __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __rest
       total += (1.0 - eps) * (lse - xr[label]) + eps * (lse - mean_x);
     }
     total = block_sum(total);
-    if (threadIdx.x == 0) loss[0] = float(total / double(V));
+    cnt = block_sum(cnt);
+    if (threadIdx.x == 0) {
+      loss[0] = cnt > 0 ? float(total / cnt) : 0.f;
+      if (counted) counted[0] = float(cnt);
+    }
     return;
   }
   const float* t = static_cast<const float*>(labels);
@@ -233,16 +243,18 @@ __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __rest
 }
 
 __global__ void k_loss_bwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
-                           const float* prob, float* dx, bool acc, int64_t R, int64_t C, int64_t per, float eps) {
+                           const float* prob, float* dx, bool acc, int64_t R, int64_t C, int64_t per, float eps,
+                           int64_t ignore, const float* counted) {
   const int64_t V = valid_of(sc, R, per);
   if (opcode == 32 || opcode == 33) {
     const int32_t* y = static_cast<const int32_t*>(labels);
-    const float scale = 1.f / float(V);
+    const float cnt = counted ? counted[0] : float(V);
+    const float scale = cnt > 0 ? 1.f / cnt : 0.f;
     GRID_LOOP(j, R * C) {
       int64_t r = j / C, i = j % C;
       int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
       float d = 0;
-      if (r < V) d = opcode == 32 ? (prob[j] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale
+      if (r < V && y[r] != ignore) d = opcode == 32 ? (prob[j] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale
                                   : (i == label ? -scale : 0.f);
       put(dx, j, d, acc);
     }
@@ -445,6 +457,32 @@ __global__ void k_multi_update(const DevScalars* sc, UpdateHyper h, UpdateArgs a
       float v = T.s1[i] * b2 + (1.f - b2) * d * d;
       T.s0[i] = m, T.s1[i] = v;
       T.p[i] -= step_size * m / (sqrtf(v) / bc2_sqrt + eps);
+    }
+  } else if (h.kind == 4) {  // Adadelta: rho = beta2
+    const float rho = float(h.beta2), eps = h.eps;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float d = T.g[i] + wd * T.p[i];
+      float v = rho * T.s0[i] + (1.f - rho) * d * d;
+      T.s0[i] = v;
+      float delta = sqrtf(T.s1[i] + eps) / sqrtf(v + eps) * d;
+      T.s1[i] = rho * T.s1[i] + (1.f - rho) * delta * delta;
+      T.p[i] -= lr * delta;
+    }
+  } else if (h.kind == 5) {  // NAdam: momentum_decay = momentum, mu_product from k_nadam_product
+    const double md = double(h.momentum);
+    const double mu = h.beta1 * (1.0 - 0.5 * pow(0.96, double(t) * md));
+    const double mu_next = h.beta1 * (1.0 - 0.5 * pow(0.96, double(t + 1) * md));
+    const double prod = h.nadam[1], prod_next = prod * mu * mu_next;  // torch 1.13's NAdam: mu_t twice
+    const float b1 = float(h.beta1), b2 = float(h.beta2), eps = h.eps;
+    const float bc2 = 1.f - float(pow(h.beta2, double(t)));
+    const float cg = float(double(lr) * (1.0 - mu) / (1.0 - prod)), cm = float(double(lr) * mu_next / (1.0 - prod_next));
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float d = T.g[i] + wd * T.p[i];
+      float m = b1 * T.s0[i] + (1.f - b1) * d;
+      float v = b2 * T.s1[i] + (1.f - b2) * d * d;
+      T.s0[i] = m, T.s1[i] = v;
+      float denom = sqrtf(v / bc2) + eps;
+      T.p[i] -= cg * d / denom + cm * m / denom;
     }
   } else {  // RMSprop
     const float alpha = float(h.beta2), eps = h.eps;
@@ -655,12 +693,14 @@ void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float*
   if (dg || db) k_layer_norm_bwd_params<<<blocks(C), kThreads, 0, s>>>(x, stats, dy, dg, db, R, C);
 }
 void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
-              float* loss, int64_t R, int64_t C, int64_t per, float smoothing) {
-  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, per, smoothing);
+              float* loss, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore, float* counted) {
+  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, per, smoothing, ignore, counted);
 }
 void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
-              float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing) {
-  k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, per, smoothing);
+              float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore,
+              const float* counted) {
+  k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, per, smoothing, ignore,
+                                                 counted);
 }
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse, bool acc) {
   Dims4 d;
@@ -701,8 +741,25 @@ void embedding_bwd(cudaStream_t s, const int32_t* idx, const float* dy, float* d
 void copy2d(cudaStream_t s, const float* src, int64_t ss, float* dst, int64_t ds, int64_t outer, int64_t len, bool acc) {
   k_copy2d<<<blocks(outer * len), kThreads, 0, s>>>(src, ss, dst, ds, outer, len, acc);
 }
+// NAdam's mu_product for this step's t: one more factor when the state holds t - 1, else the whole product.
+__global__ void k_nadam_product(const DevScalars* sc, double* state, double beta1, double md, const float* loss) {
+  if (loss && !isfinite(*loss)) return;
+  const int64_t t = sc->t;
+  auto mu = [&](int64_t k) { return beta1 * (1.0 - 0.5 * pow(0.96, double(k) * md)); };
+  if (int64_t(state[0]) == t) return;
+  if (int64_t(state[0]) == t - 1 && t > 1) {
+    state[1] *= mu(t);
+  } else {
+    double p = 1;
+    for (int64_t k = 1; k <= t; ++k) p *= mu(k);
+    state[1] = p;
+  }
+  state[0] = double(t);
+}
+
 void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, const UpdateTensor* ts, int n,
                   const float* loss) {
+  if (h.kind == 5) k_nadam_product<<<1, 1, 0, s>>>(sc, h.nadam, h.beta1, double(h.momentum), loss);
   for (int b = 0; b < n; b += kMaxUpdateTensors) {
     UpdateArgs a{};
     a.n = n - b < kMaxUpdateTensors ? n - b : kMaxUpdateTensors;

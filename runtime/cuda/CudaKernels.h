@@ -46,10 +46,13 @@ void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float*
 
 // Losses: mean over the valid rows (DevScalars::valid_rows samples of `per` rows each: a sequence's steps).
 // opcode as dls_opcode; prob: CE softmax kept.
+// cross entropy, nll: rows labelled `ignore` are skipped; the forward writes how many rows it counted to
+// *counted (one float; may be NULL), which the backward reads (NULL: every valid row).
 void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
-              float* loss, int64_t R, int64_t C, int64_t per, float smoothing);
+              float* loss, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore, float* counted);
 void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
-              float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing);
+              float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore,
+              const float* counted);
 
 // 4-D permutation y = transpose(x, perm) (gather); backward: dx (=|+=) scatter of dy.
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse,
@@ -103,6 +106,9 @@ struct UpdateHyper {
   float momentum, eps;
   double beta1, beta2;  // double: the bias corrections use pow(beta, t) as the CPU backend does
   int nesterov;
+  // NAdam: device [t, mu_product(t)], the product of its momentum coefficients mu_1 .. mu_t (torch.optim.NAdam's
+  // mu_product), advanced on the device each step (recomputed when t is not the next one: a resume).
+  double* nadam = nullptr;
 };
 // loss (may be null): when it is not finite the update is skipped on the device (no host round trip).
 void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, const UpdateTensor* ts, int n,

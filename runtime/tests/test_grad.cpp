@@ -392,6 +392,7 @@ void recurrent_case(int opcode, std::vector<double> attrs, bool bias) {
   INFO(opcode_name(opcode) << " attrs " << attrs.size() << " last " << last << " bias " << bias);
   GradCheck c{int(N)};
   c.input({N, T, F});
+  c.none();  // no mask
   c.weight({G * U, F}, -0.6, 0.6), c.weight({G * U, U}, -0.6, 0.6);
   if (bias) {
     c.weight({G * U}, -0.4, 0.4), c.weight({G * U}, -0.4, 0.4);
@@ -403,7 +404,7 @@ void recurrent_case(int opcode, std::vector<double> attrs, bool bias) {
   } else {
     c.plain({N, T, U});
   }
-  c.run(opcode, attrs, 5, false);
+  c.run(opcode, attrs, 6, false);
 }
 }  // namespace
 
@@ -424,8 +425,86 @@ TEST_CASE("lstm backward through time: sequence/last x bias or not and an accumu
     for (bool bias : {true, false}) recurrent_case(DLS_OP_LSTM, {last}, bias);
   // d(x) added into a gradient that already holds a value.
   GradCheck c(2);
-  c.input({2, 3, 4}), c.weight({20, 4}, -0.6, 0.6), c.weight({20, 5}, -0.6, 0.6), c.none(), c.none(), c.plain({2, 3, 5});
-  c.run(DLS_OP_LSTM, {0}, 5, false, 3e-2, 1u);
+  c.input({2, 3, 4}), c.none(), c.weight({20, 4}, -0.6, 0.6), c.weight({20, 5}, -0.6, 0.6), c.none(), c.none(),
+      c.plain({2, 3, 5});
+  c.run(DLS_OP_LSTM, {0}, 6, false, 3e-2, 1u);
+}
+
+// Several layers and two directions (ops.def: the cells' parameters in torch.nn's order, the last layer's
+// directions side by side): attrs are the op's own (RNN activation, alpha; GRU reset_after) then output,
+// layers, bidirectional.
+namespace {
+void stacked_case(int opcode, std::vector<double> attrs, bool last, int64_t layers, bool bidi, bool bias,
+                  uint32_t acc = 0, bool masked = false) {
+  const int64_t N = 3, T = 4, F = 4, U = 3, G = opcode == DLS_OP_RNN ? 1 : opcode == DLS_OP_GRU ? 3 : 4;
+  const int64_t D = bidi ? 2 : 1;
+  INFO(opcode_name(opcode) << " last " << last << " layers " << layers << " bidirectional " << bidi << " bias " << bias
+                           << " masked " << masked);
+  attrs.push_back(last ? 1 : 0), attrs.push_back(double(layers)), attrs.push_back(bidi ? 1 : 0);
+  attrs.push_back(2);  // mask_token
+  GradCheck c{int(N)};
+  c.input({N, T, F});
+  if (masked) {
+    // Tokens 0..2, 2 the padding: padded steps at the end, at the start and between real ones.
+    int tok = c.plain({N, T}, DLS_I32);
+    const int32_t v[12] = {1, 0, 2, 2, 2, 1, 0, 1, 0, 2, 1, 2};
+    write_tensor(c.rt.get(), tok, v, sizeof v);
+  } else {
+    c.none();
+  }
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t d = 0; d < D; ++d) {
+      c.weight({G * U, l == 0 ? F : D * U}, -0.6, 0.6), c.weight({G * U, U}, -0.6, 0.6);
+      if (bias) c.weight({G * U}, -0.4, 0.4), c.weight({G * U}, -0.4, 0.4);
+    }
+  if (last) {
+    c.plain({N, D * U});
+  } else {
+    c.plain({N, T, D * U});
+  }
+  c.run(opcode, attrs, int(c.ts.size()) - 1, false, 3e-2, acc);
+}
+}  // namespace
+
+TEST_CASE("recurrent layers with several layers and two directions: every cell, sequence/last, bias or not",
+          "[grad]") {
+  for (bool last : {false, true})
+    for (bool bias : {true, false}) {
+      stacked_case(DLS_OP_LSTM, {}, last, 2, true, bias);
+      stacked_case(DLS_OP_GRU, {1}, last, 1, true, bias);
+      stacked_case(DLS_OP_GRU, {0}, last, 2, false, bias);
+      stacked_case(DLS_OP_RNN, {0, 0.1}, last, 3, true, bias);
+    }
+  stacked_case(DLS_OP_RNN, {2, 0.1}, false, 2, true, true);
+  stacked_case(DLS_OP_LSTM, {}, false, 2, true, true, 1u);  // d(x) added into what it holds
+}
+
+TEST_CASE("recurrent layers over a padded sequence: padding steps keep the state, output 0, pass gradients",
+          "[grad]") {
+  for (bool last : {false, true}) {
+    stacked_case(DLS_OP_LSTM, {}, last, 2, true, true, 0, true);
+    stacked_case(DLS_OP_GRU, {1}, last, 1, true, true, 0, true);
+    stacked_case(DLS_OP_GRU, {0}, last, 1, false, false, 0, true);
+    stacked_case(DLS_OP_RNN, {0, 0.1}, last, 2, false, true, 0, true);
+  }
+  // The padded steps' outputs are 0 and a padded tail leaves the last output at the last real step's state.
+  GradCheck c(1);
+  int x = c.input({1, 3, 2});
+  int tok = c.plain({1, 3}, DLS_I32);
+  const int32_t v[3] = {5, 5, 0};
+  write_tensor(c.rt.get(), tok, v, sizeof v);
+  c.weight({4, 2}), c.weight({4, 4});
+  int y = c.plain({1, 3, 4});
+  dls_rt* r = c.rt.get();
+  int op = dls_rt_op(r, DLS_OP_RNN, c.ts.data(), int(c.ts.size()), std::vector<double>{0, 0.01, 0, 1, 0, 0}.data(), 6, 1, 1);
+  raise_pending(r);
+  r->step = {0, 1, 7, 0};
+  dls_rt_fwd(r, op);
+  raise_pending(r);
+  std::vector<float> full = read_tensor(r, y);
+  for (int j = 0; j < 4; ++j) CHECK(full[size_t(8 + j)] == 0.f);
+  CHECK(std::fabs(full[4]) + std::fabs(full[5]) + std::fabs(full[6]) + std::fabs(full[7]) > 0);
+  (void)x;
 }
 
 TEST_CASE("dense and cross-entropy over a sequence [N T C] with per-step labels and valid rows", "[grad]") {
@@ -477,19 +556,38 @@ TEST_CASE("recurrent op descriptions that do not fit are R0504 errors", "[grad]"
     }
     return std::make_pair(id, msg);
   };
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1, 0}).second.empty());
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y2}, {1, 1}).second.empty());
-  auto e = attempt(DLS_OP_LSTM, {x, wi, wh, b, b, y}, {0});  // G = 4 needs 20 rows
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y}, {1, 0}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y2}, {1, 1}).second.empty());
+  auto e = attempt(DLS_OP_LSTM, {x, -1, wi, wh, b, b, y}, {0});  // G = 4 needs 20 rows
   CHECK(e.first == -1);
   CHECK(e.second.find("w_hh") != std::string::npos);
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, -1, y}, {1, 0}).second.find("both") != std::string::npos);
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y2}, {1, 0}).second.find("should be [2, 3, 5]") != std::string::npos);
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {2, 0}).second.find("reset_after") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, -1, y}, {1, 0}).second.find("both") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y2}, {1, 0}).second.find("should be [2, 3, 5]") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y}, {2, 0}).second.find("reset_after") != std::string::npos);
   // ops.def: a left-out trailing attribute takes its default (output: sequence); one too many is an error.
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1}).second.empty());
-  CHECK(attempt(DLS_OP_GRU, {x, wi, wh, b, b, y}, {1, 0, 0}).second.find("expects 2 attributes, got 3") != std::string::npos);
-  CHECK(attempt(DLS_OP_RNN, {x, wi, wh, b, b}, {0, 0, 0}).second.find("expects 6 tensors") != std::string::npos);
-  CHECK(attempt(DLS_OP_GRU, {t(2, 2, 12), wi, wh, b, b, y}, {1, 0}).second.find("not a sequence") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y}, {1}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y}, {1, 0, 1, 0, 0, 0}).second.find("expects 5 attributes, got 6") != std::string::npos);
+  CHECK(attempt(DLS_OP_RNN, {x, -1, wi, wh, b, b}, {0, 0, 0}).second.find("expects 2 or 4 parameter tensors") != std::string::npos);
+  CHECK(attempt(DLS_OP_RNN, {x}, {0, 0, 0}).second.find("expects at least 3 tensors") != std::string::npos);
+  // The mask: i32 tokens [N, T].
+  int tok = dls_rt_tensor(r, DLS_I32, 2, 2, 3, 1, 1, -1), ftok = t(2, 2, 3), tok2 = dls_rt_tensor(r, DLS_I32, 2, 2, 4, 1, 1, -1);
+  CHECK(attempt(DLS_OP_GRU, {x, tok, wi, wh, b, b, y}, {1, 0}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, ftok, wi, wh, b, b, y}, {1, 0}).second.find("mask tokens [2, 3] should be i32 [2, 3]") !=
+        std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, tok2, wi, wh, b, b, y}, {1, 0}).second.find("mask tokens") != std::string::npos);
+  // layers: 2 needs the second layer's weights; bidirectional doubles the output's features.
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, b, b, y}, {1, 0, 2, 0}).second.find("w_hh [15] of layer 1") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, y}, {1, 0, 2, 0}).second.find("expects 4 or 8 parameter tensors") != std::string::npos);
+  int wi1 = t(2, 15, 5);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, wi1, wh, y}, {1, 0, 2, 0}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, wi, wh, y}, {1, 0, 2, 0}).second.find("w_ih [15, 4] of layer 1 should be [15, 5]") !=
+        std::string::npos);
+  int y10 = t(3, 2, 3, 10);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, wi, wh, y10}, {1, 0, 1, 1}).second.empty());
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, wi, wh, y}, {1, 0, 1, 1}).second.find("should be [2, 3, 10]") != std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {x, -1, wi, wh, -1, -1, wi, wh, -1, -1, y10}, {1, 0, 1, 1}).second.find("only for one layer") !=
+        std::string::npos);
+  CHECK(attempt(DLS_OP_GRU, {t(2, 2, 12), -1, wi, wh, b, b, y}, {1, 0}).second.find("not a sequence") != std::string::npos);
 }
 
 TEST_CASE("multi_head_attention backward: heads, causal, dropout, without biases, an accumulated d(input)", "[grad]") {

@@ -35,6 +35,22 @@ struct Ref {  // torch.optim, written out in double
         s1[i] = b2 * s1[i] + (1 - b2) * d * d;
         double bc1 = 1 - std::pow(b1, t), bc2 = 1 - std::pow(b2, t);
         p[i] -= lr / bc1 * s0[i] / (std::sqrt(s1[i]) / std::sqrt(bc2) + eps);
+      } else if (kind == DLS_OPT_ADADELTA) {  // torch.optim.Adadelta, rho = b2
+        d += wd * p[i];
+        s0[i] = b2 * s0[i] + (1 - b2) * d * d;
+        double delta = std::sqrt(s1[i] + eps) / std::sqrt(s0[i] + eps) * d;
+        s1[i] = b2 * s1[i] + (1 - b2) * delta * delta;
+        p[i] -= lr * delta;
+      } else if (kind == DLS_OPT_NADAM) {  // torch.optim.NAdam, momentum_decay = mom
+        d += wd * p[i];
+        auto mu = [&](int k) { return b1 * (1 - 0.5 * std::pow(0.96, k * mom)); };
+        double prod = 1;
+        for (int k = 1; k <= t; ++k) prod *= mu(k);
+        s0[i] = b1 * s0[i] + (1 - b1) * d;
+        s1[i] = b2 * s1[i] + (1 - b2) * d * d;
+        double denom = std::sqrt(s1[i] / (1 - std::pow(b2, t))) + eps;
+        // torch 1.13: mu_product_next = mu_product * mu * mu_next
+        p[i] -= lr * (1 - mu(t)) / (1 - prod) * d / denom + lr * mu(t + 1) / (1 - prod * mu(t) * mu(t + 1)) * s0[i] / denom;
       } else {
         d += wd * p[i];
         s0[i] = b2 * s0[i] + (1 - b2) * d * d;
@@ -78,6 +94,21 @@ TEST_CASE("Adam, AdamW, RMSprop", "[optim]") {
   check_optimizer(DLS_OPT_ADAMW, 1e-2, 0, 0.9, 0.999, 1e-8, 1e-2, false);
   check_optimizer(DLS_OPT_RMSPROP, 1e-2, 0, 0, 0.99, 1e-8, 0, false);
   check_optimizer(DLS_OPT_RMSPROP, 1e-2, 0.9, 0, 0.99, 1e-8, 1e-3, false);
+}
+
+TEST_CASE("Adadelta, NAdam", "[optim]") {
+  check_optimizer(DLS_OPT_ADADELTA, 1.0, 0, 0, 0.9, 1e-6, 0, false);
+  check_optimizer(DLS_OPT_ADADELTA, 0.5, 0, 0, 0.8, 1e-6, 1e-2, false);
+  check_optimizer(DLS_OPT_NADAM, 2e-3, 4e-3, 0.9, 0.999, 1e-8, 0, false);
+  check_optimizer(DLS_OPT_NADAM, 1e-2, 5e-2, 0.8, 0.99, 1e-8, 1e-2, false);
+}
+
+TEST_CASE("Keras' time-based decay: lr / (1 + decay * updates so far), chained with the others", "[optim]") {
+  std::vector<ScheduleConfig> s = {{DLS_SCHED_TIME_DECAY, 0.1, 0, 0, 0}};
+  CHECK(schedule_lr(s, 0.2, 0, 0, 3) == Approx(0.2));
+  CHECK(schedule_lr(s, 0.2, 2, 5, 3) == Approx(0.2 / 1.5));
+  s.push_back({DLS_SCHED_STEP, 1, 0.5, 0, 0});
+  CHECK(schedule_lr(s, 0.2, 1, 3, 3) == Approx(0.2 / 1.3 * 0.5));
 }
 
 TEST_CASE("learning-rate schedules", "[optim]") {

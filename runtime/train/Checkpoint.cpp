@@ -45,6 +45,8 @@ const char* optimizer_name(int32_t k) {
     case DLS_OPT_ADAM: return "adam";
     case DLS_OPT_ADAMW: return "adamw";
     case DLS_OPT_RMSPROP: return "rmsprop";
+    case DLS_OPT_ADADELTA: return "adadelta";
+    case DLS_OPT_NADAM: return "nadam";
     default: return "an unknown optimizer";
   }
 }
@@ -197,9 +199,9 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
     if (a != b) warn(Diag::R0308, path, path, fmt::format("{} {:g}", what, a), fmt::format("{} {:g}", what, b));
   };
   changed("lr", m.lr, now.lr);
-  changed("momentum", m.momentum, now.momentum);
+  changed(m.kind == DLS_OPT_NADAM ? "momentum_decay" : "momentum", m.momentum, now.momentum);
   changed("beta1", m.beta1, now.beta1);
-  changed(m.kind == DLS_OPT_RMSPROP ? "alpha" : "beta2", m.beta2, now.beta2);
+  changed(m.kind == DLS_OPT_RMSPROP ? "alpha" : m.kind == DLS_OPT_ADADELTA ? "rho" : "beta2", m.beta2, now.beta2);
   changed("eps", m.eps, now.eps);
   changed("weight_decay", m.weight_decay, now.weight_decay);
   changed("nesterov", m.nesterov, now.nesterov);

@@ -183,9 +183,10 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
   const bool classify = !ds.labels.empty();
   const float threshold = binary_threshold(rt);
+  const int64_t ignored = ignored_label(rt);
   std::vector<float> o(size_t(out.d.numel));
   double loss_sum = 0;
-  int64_t correct = 0, n = 0;
+  int64_t correct = 0, n = 0, counted = 0;
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
     const Batch& b = loader.next();
@@ -196,7 +197,9 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     loss_sum += double(loss) * double(b.valid);
     if (classify) {
       to_host(rt, o.data(), out.d.data, out.bytes);
-      for (int64_t r = 0; r < b.valid * L; ++r) correct += predicted_class(o.data() + r * C, C, threshold) == b.labels[size_t(r)];
+      for (int64_t r = 0; r < b.valid * L; ++r)
+        if (b.labels[size_t(r)] != ignored)
+          correct += predicted_class(o.data() + r * C, C, threshold) == b.labels[size_t(r)], ++counted;
     }
     n += b.valid;
   }
@@ -204,7 +207,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   EvalResult r;
   r.samples = n;
   r.loss = n ? loss_sum / double(n) : NAN;
-  r.accuracy = classify && n ? double(correct) / double(n * L) : NAN;  // per step for sequences
+  r.accuracy = classify && counted ? double(correct) / double(counted) : NAN;  // per step for sequences, ignored labels aside
   return r;
 }
 
@@ -323,7 +326,8 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       // The epoch's loss is the mean of its steps' losses, each the mean over its batch's real rows: what a
       // PyTorch loop over a DataLoader reports (a final partial batch counts as one step).
       double loss_sum = 0;
-      int64_t correct = 0, samples = 0, steps_done = 0;
+      int64_t correct = 0, samples = 0, steps_done = 0, counted = 0;
+      const int64_t ignored = ignored_label(rt);
       const Tensor& out = rt->tensors[rt->io_output];
       const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
       const bool classify = !s.train.labels.empty();
@@ -345,7 +349,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         samples += b.valid;
         if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
           to_host(rt, logits.data(), out.d.data, out.bytes);
-          for (int64_t r = 0; r < b.valid * L; ++r) correct += predicted_class(logits.data() + r * C, C, threshold) == b.labels[size_t(r)];
+          for (int64_t r = 0; r < b.valid * L; ++r)
+            if (b.labels[size_t(r)] != ignored)
+              correct += predicted_class(logits.data() + r * C, C, threshold) == b.labels[size_t(r)], ++counted;
         }
         ++global_step;
         double el = since(t0), img_s = double(samples) / el;
@@ -362,7 +368,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       EpochMetrics m;
       m.epoch = epoch + 1;
       m.train_loss = steps_done ? loss_sum / double(steps_done) : NAN;
-      m.train_acc = classify && samples ? double(correct) / double(samples * L) : NAN;
+      m.train_acc = classify && counted ? double(correct) / double(counted) : NAN;
       m.img_s = double(samples) / train_time;
       m.lr = rt->lr_now;
       m.val_loss = m.val_acc = NAN;

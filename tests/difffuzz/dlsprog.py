@@ -216,49 +216,110 @@ def emb_fwd(a, xs, p, training):
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
+def rec_names(a):
+    """The parameter-name suffix of each layer and direction: '' for one layer in one direction, else torch.nn's
+    _l{k}[_reverse]."""
+    layers, dirs = a.get("layers", 1), 2 if a.get("bidirectional", False) else 1
+    if layers == 1 and dirs == 1:
+        return [(0, 0, "")]
+    return [(l, d, "_l%d%s" % (l, "_reverse" if d else "")) for l in range(layers) for d in range(dirs)]
+
+
 def rec_params(op):
     def params(a, s):
         g, u = GATES[op], a["units"]
-        ps = [("weight_ih", (g * u, s[-1]), True), ("weight_hh", (g * u, u), True)]
-        if a.get("bias", True):
-            ps += [("bias_ih", (g * u,), True), ("bias_hh", (g * u,), True)]
+        dirs = 2 if a.get("bidirectional", False) else 1
+        ps = []
+        for l, _, sfx in rec_names(a):
+            f = s[-1] if l == 0 else dirs * u
+            ps += [("weight_ih" + sfx, (g * u, f), True), ("weight_hh" + sfx, (g * u, u), True)]
+            if a.get("bias", True):
+                ps += [("bias_ih" + sfx, (g * u,), True), ("bias_hh" + sfx, (g * u,), True)]
         return ps
     return params
+
+
+def rec_torch(op, a, x, p):
+    """torch.nn.RNN/GRU/LSTM(num_layers, bidirectional, batch_first=True)'s forward (the _VF kernel its forward
+    calls, with the flat weights in torch.nn's order) with these parameters, for the cells torch.nn has: the
+    output, or cat(h_n[-2], h_n[-1]) for output: last."""
+    u, layers, bidi, bias = a["units"], a.get("layers", 1), a.get("bidirectional", False), a.get("bias", True)
+    dirs = 2 if bidi else 1
+    flat = []
+    for _, _, sfx in rec_names(a):
+        flat += [p["weight_ih" + sfx], p["weight_hh" + sfx]] + ([p["bias_ih" + sfx], p["bias_hh" + sfx]] if bias else [])
+    h0 = x.new_zeros(layers * dirs, x.shape[0], u)
+    args = (flat, bias, layers, 0.0, True, bidi, True)
+    if op == "lstm":
+        y, h, _ = torch._VF.lstm(x, (h0, h0), *args)
+    elif op == "gru":
+        y, h = torch._VF.gru(x, h0, *args)
+    else:
+        y, h = (torch._VF.rnn_relu if a.get("activation", "tanh") == "relu" else torch._VF.rnn_tanh)(x, h0, *args)
+    if a.get("output", "sequence") != "last":
+        return y
+    return torch.cat([h[-2], h[-1]], 1) if bidi else h[-1]
+
+
+def rec_cell(op, a, x, p, sfx, reverse, pad=None):
+    """One layer in one direction, written out (for the cells torch.nn lacks: leaky_relu, reset_after: false, and
+    for padded sequences: pad[n, t] true where step t of sample n is padding: h and c stay, the output is 0)."""
+    n, t, _ = x.shape
+    u = a["units"]
+    wih, whh = p["weight_ih" + sfx], p["weight_hh" + sfx]
+    bih = p.get("bias_ih" + sfx, wih.new_zeros(wih.shape[0]))
+    bhh = p.get("bias_hh" + sfx, wih.new_zeros(wih.shape[0]))
+    h = x.new_zeros(n, u)
+    c = x.new_zeros(n, u)
+    hs = []
+    for k in (range(t - 1, -1, -1) if reverse else range(t)):
+        h_prev, c_prev = h, c
+        gx = x[:, k] @ wih.T + bih
+        if op == "rnn":
+            z = gx + h @ whh.T + bhh
+            act = a.get("activation", "tanh")
+            h = torch.tanh(z) if act == "tanh" else F.relu(z) if act == "relu" else F.leaky_relu(z, a.get("alpha", 0.01))
+        elif op == "gru":
+            gh = h @ whh.T + bhh
+            r = torch.sigmoid(gx[:, :u] + gh[:, :u])
+            zz = torch.sigmoid(gx[:, u:2 * u] + gh[:, u:2 * u])
+            if a.get("reset_after", True):
+                nn_ = torch.tanh(gx[:, 2 * u:] + r * gh[:, 2 * u:])
+            else:
+                nn_ = torch.tanh(gx[:, 2 * u:] + (r * h) @ whh[2 * u:].T + bhh[2 * u:])
+            h = (1 - zz) * nn_ + zz * h
+        else:
+            g = gx + h @ whh.T + bhh
+            i, f, gg, o = torch.sigmoid(g[:, :u]), torch.sigmoid(g[:, u:2 * u]), torch.tanh(g[:, 2 * u:3 * u]), torch.sigmoid(g[:, 3 * u:])
+            c = f * c + i * gg
+            h = o * torch.tanh(c)
+        if pad is None:
+            hs.append(h)
+            continue
+        m = pad[:, k:k + 1]
+        h, c = torch.where(m, h_prev, h), torch.where(m, c_prev, c)
+        hs.append(torch.where(m, torch.zeros_like(h), h))
+    seq = torch.stack(hs[::-1] if reverse else hs, 1)
+    return seq, h
 
 
 def rec_fwd(op):
     def fwd(a, xs, p, training):
         x = xs[0]
-        n, t, _ = x.shape
-        u = a["units"]
-        wih, whh = p["weight_ih"], p["weight_hh"]
-        bih = p.get("bias_ih", wih.new_zeros(wih.shape[0]))
-        bhh = p.get("bias_hh", wih.new_zeros(wih.shape[0]))
-        h = x.new_zeros(n, u)
-        c = x.new_zeros(n, u)
-        hs = []
-        for k in range(t):
-            gx = x[:, k] @ wih.T + bih
-            if op == "rnn":
-                z = gx + h @ whh.T + bhh
-                act = a.get("activation", "tanh")
-                h = torch.tanh(z) if act == "tanh" else F.relu(z) if act == "relu" else F.leaky_relu(z, a.get("alpha", 0.01))
-            elif op == "gru":
-                gh = h @ whh.T + bhh
-                r = torch.sigmoid(gx[:, :u] + gh[:, :u])
-                zz = torch.sigmoid(gx[:, u:2 * u] + gh[:, u:2 * u])
-                if a.get("reset_after", True):
-                    nn_ = torch.tanh(gx[:, 2 * u:] + r * gh[:, 2 * u:])
-                else:
-                    nn_ = torch.tanh(gx[:, 2 * u:] + (r * h) @ whh[2 * u:].T + bhh[2 * u:])
-                h = (1 - zz) * nn_ + zz * h
-            else:
-                g = gx + h @ whh.T + bhh
-                i, f, gg, o = torch.sigmoid(g[:, :u]), torch.sigmoid(g[:, u:2 * u]), torch.tanh(g[:, 2 * u:3 * u]), torch.sigmoid(g[:, 3 * u:])
-                c = f * c + i * gg
-                h = o * torch.tanh(c)
-            hs.append(h)
-        return hs[-1] if a.get("output", "sequence") == "last" else torch.stack(hs, 1)
+        written = (op == "rnn" and a.get("activation", "tanh") == "leaky_relu") or \
+                  (op == "gru" and not a.get("reset_after", True)) or "_mask" in a
+        if not written:
+            return rec_torch(op, a, x, p)
+        pad = None
+        if "_mask" in a:
+            tok, k = a["_mask"]
+            pad = tok == k
+        layers = a.get("layers", 1)
+        cells = rec_names(a)
+        for l in range(layers):
+            outs = [rec_cell(op, a, x, p, sfx, d == 1, pad) for ll, d, sfx in cells if ll == l]
+            x = torch.cat([o[0] for o in outs], 2)
+        return torch.cat([o[1] for o in outs], 1) if a.get("output", "sequence") == "last" else x
     return fwd
 
 
@@ -432,10 +493,11 @@ def loss_torch(name, args, out, y):
     if name in ("cross_entropy", "softmax_cross_entropy"):
         ls = args.get("label_smoothing", 0.0)
         if y.dtype == torch.int64:
-            return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=ls)
+            return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=ls,
+                                   ignore_index=args.get("ignore_index", -100))
         return F.cross_entropy(out, y, label_smoothing=ls)  # one-hot / probability targets
     if name == "nll":
-        return F.nll_loss(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        return F.nll_loss(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=args.get("ignore_index", -100))
     if name == "bce_with_logits":
         return F.binary_cross_entropy_with_logits(out, y.reshape(out.shape))
     if name == "bce":
@@ -588,6 +650,7 @@ class Program:
         self.assign_layers()
         shapes = {"x": self.net_in_shape}
         out = []
+        masks = {}
         with torch.no_grad():
             x0 = torch.zeros(2, *self.net_in_shape)
             vals = {"x": x0.long() if self.net_in_dtype in ("i64", "i32", "u8") else x0}
@@ -602,17 +665,37 @@ class Program:
                 xs = [vals[i] for i in nd.ins]
                 if nd.op == "embedding":
                     xs = [x.long() for x in xs]
-                vals[nd.out] = fwd(a, xs, p, False)
+                vals[nd.out] = fwd(self.with_mask(nd, a, xs, masks), xs, p, False)
                 shapes[nd.out] = tuple(vals[nd.out].shape[1:])
         return out, shapes
+
+    @staticmethod
+    def with_mask(nd, a, xs, masks):
+        """Padding masks as sema carries them: embedding(mask_token: k) starts one (its tokens, k); a recurrent
+        layer reads it (as a["_mask"]) and keeps it with output: sequence; every other op (sema accepts only
+        per-step ones after a mask) passes it on."""
+        if nd.op == "embedding" and "mask_token" in a:
+            masks[nd.out] = (xs[0], a["mask_token"])
+            return a
+        m = next((masks[i] for i in nd.ins if i in masks), None)
+        if m is None:
+            return a
+        if nd.op in GATES:
+            if a.get("output", "sequence") != "last":
+                masks[nd.out] = m
+            return dict(a, _mask=m)
+        masks[nd.out] = m
+        return a
 
     def forward(self, x, params, training=True):
         self.assign_layers()
         vals = {"x": x}
+        masks = {}
         for nd in self.nodes:
             _, fwd = OPS[nd.op]
             p = {k.split(".", 1)[1]: v for k, v in params.items() if k.split(".", 1)[0] == nd.layer}
-            vals[nd.out] = fwd(nd.a(), [vals[i] for i in nd.ins], p, training)
+            xs = [vals[i] for i in nd.ins]
+            vals[nd.out] = fwd(self.with_mask(nd, nd.a(), xs, masks), xs, p, training)
         return vals[self.output]
 
 

@@ -308,11 +308,16 @@ def torch_lrs(prog, steps_per_epoch):
         for name, args in prog.schedules:
             if name == "warmup":
                 lr *= min(1.0, (k + 1) / dict(args)["steps"])
+        # Keras' optimizer `decay` (its legacy time-based decay): lr / (1 + decay * iterations), iterations the
+        # updates made before this one.
+        decay = dict(prog.optimizer[1]).get("decay", 0.0)
+        if decay:
+            lr *= 1.0 / (1.0 + decay * k)
         lrs.append(lr)
     return lrs
 
 
-DEFAULT_LR = {"sgd": None, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.01}
+DEFAULT_LR = {"sgd": None, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.01, "adadelta": 1.0, "nadam": 0.002}
 
 
 def torch_optimizer(prog, params):
@@ -329,6 +334,13 @@ def torch_optimizer(prog, params):
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=a.get("alpha", 0.99), eps=a.get("eps", 1e-8),
                                    momentum=a.get("momentum", 0.0), weight_decay=a.get("weight_decay", 0.0))
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, rho=a.get("rho", 0.9), eps=a.get("eps", 1e-6),
+                                    weight_decay=a.get("weight_decay", 0.0))
+    if name == "nadam":
+        return torch.optim.NAdam(params, lr=lr, betas=(a.get("beta1", 0.9), a.get("beta2", 0.999)),
+                                 eps=a.get("eps", 1e-8), weight_decay=a.get("weight_decay", 0.0),
+                                 momentum_decay=a.get("momentum_decay", 4e-3))
     raise KeyError(name)
 
 

@@ -113,11 +113,31 @@ CASES = {
     "embedding": [case((5,), lambda p, b: b.op("x", "embedding", vocab=10, dim=3), dtype="i64")],
     "rnn": [case((4, 3), lambda p, b: b.op("x", "rnn", units=5, output=D.Word("last"))),
             case((4, 3), lambda p, b: b.op("x", "rnn", units=5, activation=D.Word("leaky_relu"), alpha=0.1), head="ce_seq"),
-            case((4, 3), lambda p, b: b.op("x", "rnn", units=4, activation=D.Word("relu"), bias=False), head="ce_seq")],
+            case((4, 3), lambda p, b: b.op("x", "rnn", units=4, activation=D.Word("relu"), bias=False), head="ce_seq"),
+            case((4, 3), lambda p, b: b.op("x", "rnn", units=3, activation=D.Word("leaky_relu"), alpha=0.2, layers=2,
+                                           bidirectional=True), head="ce_seq", always=True),
+            case((4, 3), lambda p, b: b.op("x", "rnn", units=3, layers=3, bias=False, output=D.Word("last"))),
+            case((6,), lambda p, b: b.op(b.op("x", "embedding", vocab=10, dim=3, mask_token=0), "rnn", units=3,
+                                         activation=D.Word("relu"), layers=2, output=D.Word("last")), dtype="i64")],
     "gru": [case((4, 3), lambda p, b: b.op("x", "gru", units=5), head="ce_seq"),
-            case((4, 3), lambda p, b: b.op("x", "gru", units=4, reset_after=False, output=D.Word("last")))],
+            case((4, 3), lambda p, b: b.op("x", "gru", units=4, reset_after=False, output=D.Word("last"))),
+            case((4, 3), lambda p, b: b.op("x", "gru", units=3, bidirectional=True, output=D.Word("last")), always=True),
+            case((4, 3), lambda p, b: b.op("x", "gru", units=3, reset_after=False, layers=2, bidirectional=True,
+                                           bias=False), head="ce_seq"),
+            case((6,), lambda p, b: b.op(b.op(b.op("x", "embedding", vocab=10, dim=4, mask_token=0), "dense", units=3),
+                                         "gru", units=3, reset_after=False, bidirectional=True), dtype="i64",
+                 head="ce_seq_ign", always=True, note="the mask passes through dense to the gru")],
     "lstm": [case((4, 3), lambda p, b: b.op("x", "lstm", units=5), head="ce_seq"),
-             case((4, 3), lambda p, b: b.op("x", "lstm", units=4, bias=False, output=D.Word("last")))],
+             case((4, 3), lambda p, b: b.op("x", "lstm", units=4, bias=False, output=D.Word("last"))),
+             case((4, 3), lambda p, b: b.op("x", "lstm", units=3, layers=2, bidirectional=True), head="ce_seq",
+                  always=True),
+             case((5, 3), lambda p, b: b.op("x", "lstm", units=3, layers=2, bidirectional=True, output=D.Word("last")),
+                  always=True),
+             case((6,), lambda p, b: b.op(b.op("x", "embedding", vocab=10, dim=3, mask_token=0), "lstm", units=3,
+                                          layers=2, bidirectional=True), dtype="i64", head="ce_seq_ign", always=True,
+                  note="mask_token: the steps of token 0 (one in ten, anywhere) are padding"),
+             case((6,), lambda p, b: b.op(b.op("x", "embedding", vocab=10, dim=3, mask_token=3), "lstm", units=3,
+                                          bidirectional=True, output=D.Word("last")), dtype="i64", always=True)],
     "multi_head_attention": [
         case((5, 6), lambda p, b: b.op("x", "multi_head_attention", heads=2, dim=6, causal=True), head="ce_seq"),
         case((4, 8), lambda p, b: b.op("x", "multi_head_attention", heads=4, dim=8), head="ce_seq", always=True),
@@ -188,9 +208,12 @@ CASES = {
     # ---- losses (the op under test is the head)
     "cross_entropy": [case((6,), lambda p, b: "x", head="ce"),
                       case((6,), lambda p, b: "x", head="ce_onehot"),
-                      case((6,), lambda p, b: "x", head="ce_ls")],
+                      case((6,), lambda p, b: "x", head="ce_ls"),
+                      case((6,), lambda p, b: "x", head="ce_ign", always=True),
+                      case((5, 3), lambda p, b: b.op("x", "dense", units=4), head="ce_seq_ign", always=True)],
     "softmax_cross_entropy": [case((6,), lambda p, b: "x", head="sce", note="deprecated spelling of cross_entropy")],
-    "nll": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="nll")],
+    "nll": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="nll"),
+            case((5, 3), lambda p, b: b.op("x", "dense", units=4), head="nll_seq_ign", always=True)],
     "bce_with_logits": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="bce_logits")],
     "bce": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="bce")],
     "mse": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="mse")],
@@ -218,9 +241,16 @@ def make_program(op, k, c, work):
         p.vocab = 10
     h = c["build"](p, b)
     head = c["head"]
-    D.finish(p, b, h, "ce" if head == "ce_ls" else head, classes=4)
+    base = {"ce_ls": "ce", "ce_ign": "ce", "ce_seq_ign": "ce_seq", "nll_seq_ign": "ce_seq"}.get(head, head)
+    h = D.finish(p, b, h, base, classes=4)
     if head == "ce_ls":
         p.loss = ("cross_entropy", [("label_smoothing", 0.1)])
+    elif head in ("ce_ign", "ce_seq_ign"):  # label 1 (one step or sample in four) is skipped
+        p.loss = ("cross_entropy", [("ignore_index", 1)])
+    elif head == "nll_seq_ign":
+        p.loss = ("nll", [("ignore_index", 1)])
+        p.output = h = b.op(h, "log_softmax")
+        p.out_kind = "log_probs"
     p.optimizer = ("sgd", [("lr", 0.1)])
     return p, d
 

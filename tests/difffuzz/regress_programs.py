@@ -214,11 +214,51 @@ def clip_value_decay(d):
     return p
 
 
+def adadelta_steps(d):
+    """adadelta(lr: 0.5, rho: 0.8, weight_decay: 0.01) over 3 epochs of 2 steps against torch.optim.Adadelta.
+    Its square_avg and acc_delta start at 0."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("adadelta", [("lr", 0.5), ("rho", 0.8), ("weight_decay", 0.01)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
+def nadam_steps(d):
+    """nadam(lr: 0.01, momentum_decay: 0.05) on an LSTM over 3 epochs of 2 steps against torch.optim.NAdam.
+    Its mu_product runs over the steps."""
+    p, b = D.new_program((4, 3), batch=4, data_dir=d)
+    h = b.op("x", "lstm", units=4, output=Word("last"))
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("nadam", [("lr", 0.01), ("momentum_decay", 0.05)])
+    p.clip = ("norm", [("max_norm", 10.0)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
+def time_decay_sgd(d):
+    """sgd(lr: 0.2, momentum: 0.5, decay: 0.1): Keras' time-based decay, update k at lr / (1 + 0.1 k), 3 epochs.
+    Two steps per epoch; k counts the updates from 0."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("sgd", [("lr", 0.2), ("momentum", 0.5), ("decay", 0.1)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
 PROGRAMS = {f.__name__: f for f in (label_scale, drop_last_false, embedding_int_data, l1_loss, one_logit_bce,
                                     random_crop_after_reshape, declared_output_mismatch, onehot_target,
                                     multilabel_npy, weight_decay_bias, repeat_count, schedule_list,
                                     batch_norm_partial_batch, cosine_past_t_max, clip_norm_lstm, clip_value_decay,
-                                    schedule_exponential)}
+                                    schedule_exponential, adadelta_steps, nadam_steps, time_decay_sgd)}
 # How each is judged. mode: `step` (one step against PyTorch) or `train` (epochs from the same weights);
 # expect `rejected`: check must refuse it with a located error; reject_ok: a located rejection by check
 # also passes (the issue may be fixed either by making it run right or by refusing it); update_tol: every
@@ -242,6 +282,9 @@ META = {
     "clip_norm_lstm": dict(mode="train", reject_ok=False, update_tol=1e-4, clips_every_step=True),
     "clip_value_decay": dict(mode="train", reject_ok=False, update_tol=1e-4, clips_every_step=True),
     "schedule_exponential": dict(mode="train", reject_ok=False, update_tol=1e-4),
+    "adadelta_steps": dict(mode="train", reject_ok=False, update_tol=1e-4),
+    "nadam_steps": dict(mode="train", reject_ok=False, update_tol=1e-4),
+    "time_decay_sgd": dict(mode="train", reject_ok=False, update_tol=1e-4),
 }
 
 

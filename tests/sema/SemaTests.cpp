@@ -451,3 +451,60 @@ TEST_CASE("E0203 on images laid out channels-last says the layout") {
   REQUIRE(hasCode(*b, "E0203"));
   CHECK(helpOf(*b, "E0203").find("transpose the samples to [3, 32, 32]") != std::string::npos);
 }
+
+TEST_CASE("recurrent layers: layers and bidirectional as torch.nn (shapes, parameter names and counts, FLOPs)") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 7, 4]) -> f32[N, 6] {\n"
+                       "  return x |> lstm(3, layers: 2, bidirectional: true, output: last)\n}\n");
+  REQUIRE(a->ok);
+  const Network& n = *a->c.program->networks[0];
+  CHECK(n.values[n.nodes[0].output].type.shape.str() == "[N, 6]");
+  // torch.nn.LSTM(4, 3, num_layers=2, bidirectional=True): 16 tensors, layer 1 reads 2 * 3 features.
+  REQUIRE(n.params.size() == 16);
+  CHECK(n.params[0].name == "lstm_1.weight_ih_l0");
+  CHECK(n.params[4].name == "lstm_1.weight_ih_l0_reverse");
+  CHECK(n.params[8].name == "lstm_1.weight_ih_l1");
+  CHECK(n.params[8].shape.str() == "[12, 6]");
+  CHECK(n.params[15].name == "lstm_1.bias_hh_l1_reverse");
+  NetworkSummary s = summarize(*a->c.program, n);
+  CHECK(s.params == 2 * (12 * 4 + 12 * 3 + 24) + 2 * (12 * 6 + 12 * 3 + 24));
+  // Per layer and direction 2 T G U (features + U + 1).
+  CHECK(s.rows[0].flops == std::optional<int64_t>(2 * 7 * 12 * (4 + 3 + 1) * 2 + 2 * 7 * 12 * (6 + 3 + 1) * 2));
+  // One layer in one direction keeps the short names.
+  auto one = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 7, 4]) -> f32[N, 7, 3] {\n  return x |> gru(3)\n}\n");
+  REQUIRE(one->ok);
+  CHECK(one->c.program->networks[0]->params[0].name == "gru_1.weight_ih");
+  // A head sized for one direction: E0208 (specs/faults/types/bidirectional_features.dls).
+  auto head = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 7, 4]) -> f32[N, 2] {\n"
+                          "  return x |> rnn(3, bidirectional: true, output: last) |> dense(2, in: 3)\n}\n");
+  CHECK(hasCode(*head, "E0208"));
+}
+
+TEST_CASE("padded sequences: embedding(mask_token) masks the steps for the recurrent layers after it") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 7]) -> f32[N, 7, 5] {\n"
+                       "  h = x |> embedding(vocab: 9, dim: 4, mask_token: 0) |> dense(4) |> relu |> gru(3)\n"
+                       "  return h |> dense(5)\n}\n");
+  REQUIRE(a->ok);
+  const Network& n = *a->c.program->networks[0];
+  // embedding, dense, relu, gru, dense: the gru reads the tokens as its second input, with the mask token.
+  REQUIRE(n.nodes.size() == 5);
+  REQUIRE(n.nodes[3].inputs.size() == 2);
+  CHECK(n.nodes[3].inputs[1] == n.nodes[0].inputs[0]);
+  CHECK(n.nodes[3].intAttr("mask_token") == 0);
+  CHECK(n.values[n.output].type.maskValue == n.nodes[0].inputs[0]);
+  // output: last ends the mask; an op that mixes the steps after it is E0216.
+  auto last = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 7]) -> f32[N, 3] {\n"
+                          "  return x |> embedding(vocab: 9, dim: 4, mask_token: 2) |> lstm(3, output: last)\n}\n");
+  REQUIRE(last->ok);
+  CHECK(last->c.program->networks[0]->values[last->c.program->networks[0]->output].type.maskValue == -1);
+  CHECK(last->c.program->networks[0]->nodes[1].intAttr("mask_token") == 2);
+  auto mean = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 7]) -> f32[N, 4] {\n"
+                          "  return x |> embedding(vocab: 9, dim: 4, mask_token: 0) |> mean(axes: [1])\n}\n");
+  CHECK(hasCode(*mean, "E0216"));
+  auto attn = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 7]) -> f32[N, 7, 4] {\n"
+                          "  return x |> embedding(vocab: 9, dim: 4, mask_token: 0) |> multi_head_attention(1, 4)\n}\n");
+  CHECK(hasCode(*attn, "E0216"));
+  // Without mask_token nothing is masked.
+  auto plain = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 7]) -> f32[N, 4] {\n"
+                           "  return x |> embedding(vocab: 9, dim: 4) |> mean(axes: [1])\n}\n");
+  CHECK(plain->ok);
+}

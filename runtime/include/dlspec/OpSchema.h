@@ -64,10 +64,12 @@ inline constexpr AttrRow kAttrs[] = {
 struct OpRow {
   int32_t code;
   std::string_view name;
-  std::string_view tensors;  // ops.def's operand letters: x X p q t s y
+  std::string_view tensors;  // ops.def's operand letters: x X p q P t s y
   int32_t kernel;            // the opcode whose backend kernel runs this op
 
   bool variadic() const { return tensors.find('X') != std::string_view::npos; }
+  // Whether the row takes all the op's parameters as one list (`P`: zero or more tensors).
+  bool paramList() const { return tensors.find('P') != std::string_view::npos; }
   // The op's attributes, in order.
   const AttrRow* attrsBegin() const {
     for (const AttrRow& a : kAttrs)

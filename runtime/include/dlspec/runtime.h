@@ -90,13 +90,17 @@ void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
  * test split whenever one is declared, so a program may declare one that training never reads. */
 void dls_rt_validate_split(dls_rt* rt, int32_t split);
 
-enum dls_optimizer { DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3 };
-/* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum.
- * weight_decay is L2 (added to the gradient) except for AdamW, where it is decoupled. */
+enum dls_optimizer {
+  DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3, DLS_OPT_ADADELTA = 4, DLS_OPT_NADAM = 5
+};
+/* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum; Adadelta:
+ * rho=beta2, eps; NAdam: beta1, beta2, eps, momentum_decay=momentum (torch.optim.NAdam's mu_t = beta1 (1 - 0.5 *
+ * 0.96^(t momentum_decay))). weight_decay is L2 (added to the gradient) except for AdamW, where it is decoupled. */
 /* State buffers the runtime keeps per trainable parameter, as torch.optim does: SGD a momentum buffer only
- * with momentum; Adam/AdamW exp_avg and exp_avg_sq; RMSprop square_avg, and a momentum buffer with momentum. */
+ * with momentum; Adam/AdamW/NAdam exp_avg and exp_avg_sq; RMSprop square_avg, and a momentum buffer with
+ * momentum; Adadelta square_avg and acc_delta. */
 static inline int dls_optimizer_state_slots(int32_t kind, double momentum) {
-  if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW) return 2;
+  if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW || kind == DLS_OPT_NADAM || kind == DLS_OPT_ADADELTA) return 2;
   if (kind == DLS_OPT_RMSPROP) return momentum > 0 ? 2 : 1;
   return momentum != 0 ? 1 : 0;
 }
@@ -109,7 +113,9 @@ enum dls_schedule {
   DLS_SCHED_MULTISTEP = 2, /* a..c = milestones in epochs (negative = unused), d = gamma */
   DLS_SCHED_COSINE = 3,    /* a = T_max in epochs (0 = total epochs), b = eta_min */
   DLS_SCHED_WARMUP = 4,    /* linear warm-up over a steps, then the schedule set before it continues */
-  DLS_SCHED_EXPONENTIAL = 5 /* a = gamma: the rate times gamma^epoch (ExponentialLR stepped once per epoch) */
+  DLS_SCHED_EXPONENTIAL = 5, /* a = gamma: the rate times gamma^epoch (ExponentialLR stepped once per epoch) */
+  DLS_SCHED_TIME_DECAY = 6   /* a = decay: the rate times 1 / (1 + decay * step), step the 0-based count of
+                                updates (Keras' optimizer `decay`, its legacy time-based decay) */
 };
 /* May be called several times: a warm-up and decay schedules, which chain as PyTorch's schedulers on one
  * optimizer do (their factors multiply). */
