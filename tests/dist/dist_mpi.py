@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Data parallelism over MPI ranks through real `dlspec build` executables, on a slice of Fashion-MNIST.
-  equal SPEC   specs/SPEC.dls trained for 3 epochs by one process and by 2 ranks (`mpirun -np 2`) with the same
+  equal SPEC   specs/SPEC.dls trained for 2 epochs by one process and by 2 ranks (`mpirun -np 2`) with the same
                global batch: every epoch's losses agree within 1e-5 relative and the accuracies within one
                sample; a 2-rank checkpoint resumes in one process and a one-process checkpoint under 2 ranks,
                each continuing as the one-process run did; eval and predict under mpirun print what one
@@ -88,8 +88,10 @@ def compare(t, what, one, many, epochs, n_train, n_test, out=""):
             continue
         bad = [k for k in ("train_loss", "val_loss") if not close(a[k], b[k])]
         bad += [k for k, n in (("train_accuracy", n_train), ("val_accuracy", n_test)) if abs(a[k] - b[k]) > 1.01 / n]
+        rel = max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12) for k in ("train_loss", "val_loss"))
         t.check(not bad, f"{what}: epoch {e} train_loss {a['train_loss']:.7g} vs {b['train_loss']:.7g}, "
-                         f"val_loss {a['val_loss']:.7g} vs {b['val_loss']:.7g}" + (f" (differ: {bad})" if bad else ""), out)
+                         f"val_loss {a['val_loss']:.7g} vs {b['val_loss']:.7g}, largest relative difference {rel:.1e}"
+                         + (f" (differ: {bad})" if bad else ""), out)
 
 
 def fresh(base, name):
@@ -99,21 +101,21 @@ def fresh(base, name):
 
 
 def equal(t, dlspec, name, tmp):
-    spec = make_spec(name, tmp, epochs=3)
+    spec = make_spec(name, tmp, epochs=2)
     exe = f"{tmp}/{name}"
     if not build(t, dlspec, spec, exe):
         return
     one, two = fresh(tmp, "one"), fresh(tmp, "two")
     rc, out1 = sh([exe, "train", "--threads", "1"], one)
-    t.check(rc == 0, f"{name}: one process, 3 epochs", out1)
+    t.check(rc == 0, f"{name}: one process, 2 epochs", out1)
     rc, out2 = sh(MPI + ["-np", "2", exe, "train", "--threads", "1"], two)
-    t.check(rc == 0, f"{name}: 2 ranks, 3 epochs", out2)
-    t.check(out2.count("epoch 1/3  loss") == 1, f"{name}: rank 0 alone prints the epoch lines", out2)
+    t.check(rc == 0, f"{name}: 2 ranks, 2 epochs", out2)
+    t.check(out2.count("epoch 1/2  loss") == 1, f"{name}: rank 0 alone prints the epoch lines", out2)
     if rc != 0:
         return
     ref = metrics(one)
-    compare(t, f"{name} 2 ranks = 1 process", ref, metrics(two), [1, 2, 3], 512, 256, out2)
-    t.check(os.path.exists(f"{two}/ckpt/ckpt-000003.dlsc") and os.path.exists(f"{two}/ckpt/curves.svg"),
+    compare(t, f"{name} 2 ranks = 1 process", ref, metrics(two), [1, 2], 512, 256, out2)
+    t.check(os.path.exists(f"{two}/ckpt/ckpt-000002.dlsc") and os.path.exists(f"{two}/ckpt/curves.svg"),
             f"{name}: rank 0 wrote the checkpoints and the plot", str(os.listdir(f"{two}/ckpt")))
     # Checkpoints interchange: epoch 1 of either run continues in the other configuration as one process did.
     for src, cmd, what in ((two, [exe], "a 2-rank checkpoint resumed by one process"),
@@ -126,7 +128,7 @@ def equal(t, dlspec, name, tmp):
         rc, out = sh(cmd + ["train", "--threads", "1", "--resume", "ckpt"], d)
         t.check(rc == 0 and "resumed from" in out, f"{name}: {what}", out)
         if rc == 0:
-            compare(t, f"{name} {what}", ref, metrics(d), [2, 3], 512, 256, out)
+            compare(t, f"{name} {what}", ref, metrics(d), [2], 512, 256, out)
     # eval and predict under mpirun print what one process prints.
     rc1, e1 = sh([exe, "eval", "--checkpoint", "ckpt", "--threads", "1"], one)
     rc2, e2 = sh(MPI + ["-np", "2", exe, "eval", "--checkpoint", "ckpt", "--threads", "1"], one)
