@@ -190,7 +190,7 @@ void Comm::lost(const std::string& what) {
 #endif
   const std::string who = nmissing > 0 ? fmt::format("{} {}", nmissing == 1 ? "rank" : "ranks", missing)
                                        : std::string("some rank (every rank answered, yet the collective did not complete)");
-  Fault f = make_fault(Diag::R0512, "", who, what, timeout_, rank_, size_);
+  Fault f = make_fault(Diag::R0512, "", who, what, timeout_);
   if (!waiting.empty()) f.notes.push_back(fmt::format("rank(s) {} answered: they are waiting there too", waiting));
   f.notes.push_back("a rank that died or hangs stops every other one; checkpoints are written by rank 0 only, "
                     "atomically, so the newest one is intact");

@@ -297,10 +297,10 @@ extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn t
   }
   if (world.active()) {
     // Every rank usually meets the same fault (they run the same program on the same data): rank 0 reports
-    // it and ends the job; another rank reports its own after a moment, in case rank 0 did not fail (a fault
+    // it and ends the job; another rank reports its own a few seconds later, in case rank 0 did not fail (a fault
     // of its own, or a lost rank, is reported at once).
     const bool own = fault->code == Diag::R0512 || fault->code == Diag::R0513;
-    if (world.rank() != 0 && !own) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (world.rank() != 0 && !own) std::this_thread::sleep_for(std::chrono::seconds(3));
     emit(*fault);
     world.abort(1);
   }
