@@ -27,6 +27,7 @@ MPI_Comm g_comm = MPI_COMM_NULL;  // the run's collectives
 MPI_Comm g_live = MPI_COMM_NULL;  // where ranks tell each other how far they got, after a timeout
 std::vector<MPI_Request> g_pending;
 constexpr int kLiveTag = 7;
+constexpr int64_t kSpins = 2000;  // about a millisecond of MPI_Testall before sleeping between polls
 
 std::string mpi_error(int rc) {
   char text[MPI_MAX_ERROR_STRING] = "";
@@ -141,7 +142,7 @@ void Comm::wait_all(const std::string& what) {
       if (signalled == Clock::time_point{}) signalled = Clock::now();
       else if (since(signalled) > std::min(5.0, timeout_)) lost(what);
     }
-    if (spin > 2000) {  // after ~1 ms of spinning, poll every 50 us
+    if (spin > kSpins) {  // after spinning a while, poll every 50 us
       timespec ts{0, 50000};
       nanosleep(&ts, nullptr);
     }
