@@ -5,7 +5,7 @@ set -euo pipefail
 what=${1:-build}
 build=(cmake g++ make ninja-build pkg-config antlr4 libantlr4-runtime-dev llvm-19-dev libfmt-dev nlohmann-json3-dev catch2 zlib1g-dev libpng-dev libjpeg62-turbo-dev libdnnl-dev libdtl-dev
        ocl-icd-opencl-dev libzstd-dev libxml2-dev libedit-dev libffi-dev libcurl4-openssl-dev
-       libonnx-dev libprotobuf-dev)
+       libonnx-dev libprotobuf-dev libopenmpi-dev openmpi-bin)
 data=(dataset-fashion-mnist)
 tools=(graphviz)
 peer=(python3-torch python3-numpy python3-jsonschema python3-onnx python3-opencv python3-scipy python3-torchvision libonnx-testdata python3-sklearn)

@@ -2,7 +2,7 @@
 // against the declaration: one per sample, or one per step for `class<C>[T]`; range, off by one, empty and
 // rare classes, balance, over every label), samples (non-finite, duplicates, conflicting labels), features
 // (near-constant, leaking the label), train/test overlap, and how many
-// samples there are for the parameters (D0104) and for augmentation (W0804).
+// samples there are for the parameters (D0104), for augmentation (W0804) and for one global batch (E0810).
 #include <algorithm>
 #include <new>
 #include <cstdio>
@@ -604,6 +604,20 @@ void checkDataQuality(const RuleContext& c) {
             .primary("evaluation split")
             .label(tr->span, "training split")
             .help("remove the shared samples from the evaluation split");
+    }
+    // E0810: fewer training samples than one (global) batch: no step can be made, on any number of ranks.
+    // The samples split(valid: f) holds out are not trained on (the executable keeps int(n * f) of them).
+    if (tr && trainPipe && trainPipe->batch && *trainPipe->batch > 0) {
+      int64_t rows = tr->table.rows;
+      for (const sema::PipeStep& s : trainPipe->steps)
+        if (s.op && s.op->opcode == sema::kOpcodeSplit)
+          if (auto it = s.attrs.find("valid"); it != s.attrs.end())
+            if (const double* f = std::get_if<double>(&it->second.value)) rows -= static_cast<int64_t>(double(rows) * *f);
+      if (rows < *trainPipe->batch)
+        c.diags.report(Code::E0810, trainPipe->batchSpan, tr->table.file, rows, *trainPipe->batch)
+            .primary("one batch")
+            .label(tr->span, "read from here")
+            .help(fmt::format("use a batch of at most {} samples, or more data", rows));
     }
     // Samples against parameters; augmentation of small image sets.
     if (tr && trainBlock) {

@@ -35,6 +35,8 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_pipe", Void, {RtPtr, Int32, Int32, Double, Double, Double, Double}},
       {"dls_rt_arena", Void, {RtPtr, Int64}},
       {"dls_rt_tensor", Int32, {RtPtr, Int32, Int32, Int64, Int64, Int64, Int64, Int64}},
+      {"dls_rt_batch_axes", Void, {RtPtr, Int32, Int32}},
+      {"dls_rt_batch_origin", Void, {RtPtr, Int32, Int32}},
       {"dls_rt_param", Void,
        {RtPtr, Int32, Int32, CString, Int32, Double, Double, Int64, Int64, Int32, Int32}},
       {"dls_rt_op", Int32, {RtPtr, Int32, Int32Array, Int32, DoubleArray, Int32, Int32, Int32}},

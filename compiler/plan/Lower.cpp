@@ -71,6 +71,7 @@ struct TensorDesc {
   int32_t dtype = DLS_F32;
   std::vector<int64_t> dims;
   int buffer = -1;  // memory-plan buffer, -1: runtime-owned (parameters)
+  int32_t batchAxes = 0;  // bit i: dims[i] is the batch N (dls_rt_batch_axes)
 };
 
 class Lowerer {
@@ -124,6 +125,14 @@ private:
     }
     if (out.size() > 4) diags_.report(Code::E1003, where, what, out.size());
     return out;
+  }
+
+  // The dims of `s` that are the batch N (the symbolic dims: concreteDims gives each the batch size).
+  static int32_t batchAxesOf(const sema::Shape& s) {
+    int32_t mask = 0;
+    for (size_t i = 0; i < s.dims.size() && i < 4; ++i)
+      if (s.dims[i].kind == sema::Dim::Kind::Sym) mask |= int32_t(1) << i;
+    return mask;
   }
 
   void reportWithoutCuda(const Node& n) {
@@ -267,6 +276,8 @@ private:
     int64_t off = t.buffer >= 0 ? mem_.buffers[t.buffer].offset : -1;
     call(plan_.setup, "dls_rt_tensor",
          {int32_t{t.dtype}, static_cast<int32_t>(t.dims.size()), d[0], d[1], d[2], d[3], off});
+    // Which dims are the batch: over MPI ranks each holds its rank's share of them.
+    if (t.batchAxes) call(plan_.setup, "dls_rt_batch_axes", {nextTensor_, t.batchAxes});
     return nextTensor_++;
   }
 
@@ -459,6 +470,10 @@ private:
     }
     call(S, "dls_rt_placement", {kind, first, count});
     call(S, "dls_rt_train_config", {int64_t{tc_.epochs.value_or(1)}, int64_t{batch_}, int64_t{tc_.seed.value_or(0)}});
+    if (tc_.data->batchSpan.valid()) {
+      LineCol blc = sm_.lineCol(tc_.data->batchSpan);
+      call(S, "dls_rt_batch_origin", {static_cast<int32_t>(blc.line), static_cast<int32_t>(blc.col)});
+    }
     call(S, "dls_rt_checkpoint",
          {tc_.checkpoint.value_or(std::string()), int64_t{tc_.checkpointEvery}, int64_t{tc_.checkpointKeep}});
     if (tc_.resume) {
@@ -589,15 +604,17 @@ private:
     valueTensor_.assign(net_.values.size(), -1);
     gradTensor_.assign(net_.values.size(), -1);
     for (const Value& v : net_.values) {
-      TensorDesc t{dlsDtype(v.type.dtype), dims_[v.id], valueBuf_[rootOf(v.id)]};
+      TensorDesc t{dlsDtype(v.type.dtype), dims_[v.id], valueBuf_[rootOf(v.id)], batchAxesOf(v.type.shape)};
       valueTensor_[v.id] = tensor(t);
     }
     for (const Value& v : net_.values) {
       if (!needsGrad_[v.id] || gradBuf_[rootOf(v.id)] < 0) continue;
-      TensorDesc t{DLS_F32, dims_[v.id], gradBuf_[rootOf(v.id)]};
+      TensorDesc t{DLS_F32, dims_[v.id], gradBuf_[rootOf(v.id)], batchAxesOf(v.type.shape)};
       gradTensor_[v.id] = tensor(t);
     }
-    labelTensor_ = tensor({classLabels() ? DLS_I32 : DLS_F32, labelDims_, labelBuf_});
+    // Class labels are [N] or [N, T]; targets are shaped like the output.
+    labelTensor_ = tensor({classLabels() ? DLS_I32 : DLS_F32, labelDims_, labelBuf_,
+                           classLabels() ? int32_t{1} : batchAxesOf(net_.values[net_.output].type.shape)});
     lossTensor_ = tensor({DLS_F32, {1}, lossBuf_});
 
     // Parameters: persistent value and gradient tensors owned by the runtime.

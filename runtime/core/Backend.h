@@ -94,6 +94,10 @@ typedef struct dls_step_ctx {
   int64_t valid_rows;         // rows of the batch that are real samples (losses average over these)
   uint64_t seed;              // program seed
   int64_t step;               // global step (dropout masks are a pure function of seed, step, op, index)
+  // Data parallelism over MPI ranks: this rank's index. Its batch tensors hold rows [shard * B, (shard + 1) * B)
+  // of the global batch, so element i of a batch tensor of n elements is element i + shard * n of the global
+  // batch's (dropout masks index by that, as one process with the global batch does). 0 without ranks.
+  int64_t shard;
 } dls_step_ctx;
 
 // One optimizer update of one parameter tensor (PyTorch's formulas; see runtime.h dls_rt_optimizer).

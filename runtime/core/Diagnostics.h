@@ -59,6 +59,11 @@ std::string warn(Diag d, const std::string& where, A&&... args) {
   return emit(make_fault(d, where, std::forward<A>(args)...));
 }
 
+// Data parallelism over MPI ranks: rank 0 prints warnings and notes (every rank meets the same ones: they
+// run the same program on the same data); errors are printed by the rank that has them, with a note naming
+// it. A world of one (the default) prints everything as it is.
+void set_diagnostic_rank(int rank, int ranks);
+
 // Tests capture what was printed.
 void set_diagnostic_capture(std::vector<std::string>* sink);
 

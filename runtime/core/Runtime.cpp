@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "../dist/GradReducer.h"
 #include "Init.h"
 #include "OpDecode.h"
 #include "dlspec/OpSchema.h"
@@ -244,6 +245,7 @@ void reserve_host(dls_rt* rt, uint64_t bytes, const std::string& what, bool on_h
 }  // namespace dls
 
 dls_rt::~dls_rt() {
+  reducer.reset();
   if (!be) return;
   for (auto& g : gops)
     if (g->state) be->destroy_op(ctx, g->state);
@@ -567,6 +569,38 @@ int32_t dls_rt_tensor(dls_rt* rt, int32_t dtype, int32_t rank, int64_t d0, int64
   });
 }
 
+void dls_rt_batch_origin(dls_rt* rt, int32_t line, int32_t col) {
+  guarded(rt, 0, [&] {
+    rt->batch_where = fmt::format("{}:{}:{}", rt->spec_path, line, col);
+    return 0;
+  });
+}
+
+void dls_rt_batch_axes(dls_rt* rt, int32_t tensor, int32_t axes) {
+  guarded(rt, 0, [&] {
+    Tensor& t = const_cast<Tensor&>(tensor_at(rt, tensor, "batch axes"));
+    rt->batch_axes = true;
+    if (rt->ranks <= 1 || axes == 0) return 0;
+    if (rt->batch % rt->ranks != 0) fail(Diag::R0510, rt->batch_where.empty() ? rt->spec_path : rt->batch_where, rt->batch, rt->ranks);
+    for (const auto& o : rt->ops)
+      for (const auto& d : o->tensors)
+        if (d.id == tensor) fail(Diag::R0504, "", fmt::format("tensor {}: batch axes declared after an op uses it", tensor));
+    // The tensor shrinks to this rank's share: within its arena slot, or a smaller persistent buffer.
+    int64_t numel = 1;
+    for (int i = 0; i < 4; ++i) {
+      if ((axes >> i) & 1) {
+        if (i >= t.d.rank || t.d.dims[i] != rt->batch)
+          fail(Diag::R0504, "", fmt::format("tensor {}: dimension {} of {} is not the batch {}", tensor, i, shape_str(t.d), rt->batch));
+        t.d.dims[i] = rt->batch / rt->ranks;
+      }
+      numel *= t.d.dims[i];
+    }
+    t.d.numel = numel;
+    t.bytes = size_t(numel) * dtype_size(t.d.dtype);
+    return 0;
+  });
+}
+
 void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int32_t init, double a, double b,
                   int64_t fan_in, int64_t fan_out, int32_t trainable, int32_t decay) {
   guarded(rt, 0, [&] {
@@ -712,6 +746,8 @@ void dls_rt_bwd(dls_rt* rt, int32_t grad_op) {
       rt->gop_seconds.resize(rt->gops.size());
       rt->gop_seconds[grad_op] += std::chrono::duration<double>(prof_now() - t0).count();
     }
+    // Over MPI ranks: the gradients this op finished start their all-reduce (not in a re-run without update).
+    if (rt->reducer && !rt->suppress_update) rt->reducer->after_bwd(g.d);
     return 0;
   });
 }
@@ -747,6 +783,9 @@ void dls_rt_update(dls_rt* rt) {
       u.nesterov = o.nesterov, u.t = t;
       us.push_back(u);
     }
+    // Over MPI ranks: every gradient summed over the ranks, and the loss made the global batch's, before
+    // clipping and the optimizer read them.
+    if (rt->reducer) rt->reducer->reduce();
     const float* loss = rt->io_loss >= 0 ? static_cast<const float*>(rt->tensors[rt->io_loss].d.data) : nullptr;
     char err[512] = "";
     if (rt->clip_kind && !us.empty()) {

@@ -16,6 +16,9 @@
 #include "Memory.h"
 
 namespace dls {
+namespace dist {
+class GradReducer;
+}
 
 struct Tensor {
   dls_tensor_desc d{};
@@ -144,7 +147,7 @@ struct dls_rt {
   int32_t io_input = -1, io_labels = -1, io_output = -1, io_loss = -1;
 
   // step state
-  dls_step_ctx step{1, 1, 0, 0};
+  dls_step_ctx step{1, 1, 0, 0, 0};
   int64_t updates = 0;     // optimizer updates done (Adam's t)
   double lr_now = 0;       // learning rate of the current step
   // Guard mode: after each forward op, check its output; the first op with a non-finite output is kept.
@@ -161,6 +164,16 @@ struct dls_rt {
   bool profile = false;
   std::vector<double> op_seconds, gop_seconds;
   double update_seconds = 0;
+
+  // Data parallelism over MPI ranks (runtime/dist): this process is rank `rank` of `ranks` (set before the
+  // setup runs); tensors with a batch axis (dls_rt_batch_axes) hold batch / ranks rows of the global batch.
+  int32_t rank = 0, ranks = 1;
+  bool batch_axes = false;   // the program declared its batch axes
+  std::string batch_where;   // "spec.dls:LINE:COL" of the training pipeline's batch(N) (dls_rt_batch_origin)
+  int64_t global_valid = 0;  // real rows of the current global batch over every rank (0: not sharded)
+  int32_t stop_local = 0;    // this rank's stop signal, offered to the step's reduction
+  int32_t stop_agreed = 0;   // the largest stop signal of any rank in the last step's reduction
+  std::unique_ptr<dls::dist::GradReducer> reducer;  // while training over ranks
 
   // The first fault raised inside a C entry point; later calls are no-ops until it is reported.
   std::optional<dls::Fault> error;

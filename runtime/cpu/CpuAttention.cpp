@@ -86,7 +86,7 @@ void forward(const Attn& a, const dls_step_ctx& s) {
       const float* W = P;
       if (drop) {
         float* M = a.mask + (n * H + h) * T * T;
-        const int64_t base = (n * H + h) * T * T;
+        const int64_t base = ((s.shard * N + n) * H + h) * T * T;  // the global batch's row (dls_step_ctx::shard)
         for (int64_t i = 0; i < T * T; ++i) {
           M[i] = drop_factor(key, base + i, a.dropout, keep);
           a.pd[i] = P[i] * M[i];

@@ -872,8 +872,9 @@ void misc_fwd(const dls_op_desc& op, OpState& st) {
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
         // The mask is a pure function of (seed, step, op, index): reproducible on resume.
         const uint64_t key = hash3(s.seed, (uint64_t)s.step, opid);
+        const int64_t first = s.shard * n;  // this rank's place in the global batch (dls_step_ctx::shard)
         for (int64_t i = 0; i < n; ++i) {
-          mask[i] = u01(mix64(key ^ (uint64_t)i * 0x9e3779b97f4a7c15ull)) >= p ? scale : 0.f;
+          mask[i] = u01(mix64(key ^ (uint64_t)(first + i) * 0x9e3779b97f4a7c15ull)) >= p ? scale : 0.f;
           y[i] = x[i] * mask[i];
         }
       }));

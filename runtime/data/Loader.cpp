@@ -5,14 +5,16 @@
 
 namespace dls {
 
-Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed)
+Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed, int ranks, int rank)
     : ds_(ds), aug_(aug), batch_(batch), seed_(seed) {
   total_ = ds.n * std::max<int64_t>(1, aug.repeat);  // repeat(count): count passes over the split per epoch
   nbatches_ = drop_last ? total_ / batch : (total_ + batch - 1) / batch;
+  rows_ = ranks > 1 ? batch / ranks : batch;
+  first_row_ = ranks > 1 ? int64_t(rank) * rows_ : 0;
   for (auto& b : buf_) {
-    b.x.resize(size_t(batch * aug.row_numel(ds)));
-    b.labels.resize(size_t(batch * ds.label_numel));
-    b.targets.resize(size_t(batch * (ds.target_numel > 0 ? ds.target_numel : 1)));
+    b.x.resize(size_t(rows_ * aug.row_numel(ds)));
+    b.labels.resize(size_t(rows_ * ds.label_numel));
+    b.targets.resize(size_t(rows_ * (ds.target_numel > 0 ? ds.target_numel : 1)));
     b.class_labels = !ds.labels.empty();
   }
   th_ = std::thread([this] { worker(); });
@@ -28,10 +30,13 @@ Loader::~Loader() {
 }
 
 void Loader::fill(Batch& b, int64_t k) {
-  const int64_t first = k * batch_, valid = std::min(batch_, total_ - first);
+  // This rank's rows of global batch k start at `first` of the epoch's order.
+  const int64_t global_first = k * batch_, first = global_first + first_row_;
+  const int64_t valid = std::clamp<int64_t>(total_ - first, 0, rows_);
   b.valid = valid;
+  b.global_valid = std::min(batch_, total_ - global_first);
   const int64_t row = aug_.row_numel(ds_);  // a random_crop window may be smaller than the sample
-  for (int64_t r = 0; r < batch_; ++r) {
+  for (int64_t r = 0; r < rows_; ++r) {
     float* dst = b.x.data() + r * row;
     if (r >= valid) {
       std::memset(dst, 0, size_t(row) * 4);

@@ -17,12 +17,16 @@ struct Batch {
   std::vector<float> targets;  // batch * target_numel (regression)
   bool class_labels = false;   // `labels` holds the split's class labels (else `targets` its targets)
   int64_t valid = 0;           // real rows
+  int64_t global_valid = 0;    // real rows of the whole global batch, over every rank's share
 };
 
 class Loader {
  public:
-  // drop_last: training drops the final partial batch; evaluation pads it.
-  Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed);
+  // drop_last: training drops the final partial batch; evaluation pads it. `batch` is the global batch; over
+  // `ranks` data-parallel ranks this one's batches are rows [rank * batch / ranks, (rank + 1) * batch / ranks)
+  // of each global batch, in the same order and with the same augmentation as one process's (batch must be a
+  // multiple of ranks).
+  Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed, int ranks = 1, int rank = 0);
   ~Loader();
   int64_t batches() const { return nbatches_; }
   // Starts epoch `epoch` at batch `first`.
@@ -36,6 +40,7 @@ class Loader {
   const Dataset& ds_;
   Augment aug_;
   int64_t batch_, nbatches_;
+  int64_t rows_, first_row_;  // this rank's rows of each global batch: [first_row_, first_row_ + rows_)
   int64_t total_ = 0;  // samples per epoch: the split's, times repeat(count)
   uint64_t seed_;
   int64_t epoch_ = 0, next_ = 0;

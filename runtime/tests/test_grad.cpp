@@ -77,7 +77,7 @@ struct GradCheck {
     for (size_t i = 0; i < ts.size(); ++i) dins.push_back(param[i] ? -1 : grads[i]);
     int g = dls_rt_grad_op(r, op, dout, dins.data(), int(dins.size()), int(acc_mask));
     raise_pending(r);
-    rt->step = {1, N, 7, 3};
+    rt->step = {1, N, 7, 3, 0};
     // Pre-fill accumulated gradients with a known value.
     for (size_t i = 0; i < ts.size(); ++i)
       if (grads[i] >= 0 && ((acc_mask >> i) & 1u)) {
@@ -340,7 +340,7 @@ TEST_CASE("l1: mean |x - t| over the valid rows, gradient sign(x - t) and 0 at e
   int dins[2] = {c.grads[0], -1};
   int g = dls_rt_grad_op(r, op, -1, dins, 2, 0);
   raise_pending(r);
-  r->step = {1, 2, 7, 0};
+  r->step = {1, 2, 7, 0, 0};
   dls_rt_fwd(r, op);
   dls_rt_bwd(r, g);
   raise_pending(r);
@@ -369,7 +369,7 @@ TEST_CASE("losses average over valid rows only", "[grad]") {
   dls_rt* r = c.rt.get();
   int op = dls_rt_op(r, DLS_OP_CROSS_ENTROPY, c.ts.data(), 3, nullptr, 0, 1, 1);
   raise_pending(r);
-  r->step = {0, 4, 7, 0};
+  r->step = {0, 4, 7, 0, 0};
   dls_rt_fwd(r, op);
   float full = read_tensor(r, l)[0];
   // Garbage in rows 2..3 must not matter when only 2 rows are valid.
@@ -533,7 +533,7 @@ TEST_CASE("dense and cross-entropy over a sequence [N T C] with per-step labels 
     for (int k = 0; k < 4; ++k) z += std::exp(double(row[k]) - m);
     want += m + std::log(z) - row[lab[size_t(s)]];
   }
-  r->step = {0, 1, 7, 0};
+  r->step = {0, 1, 7, 0, 0};
   dls_rt_fwd(r, op);
   raise_pending(r);
   CHECK(read_tensor(r, l)[0] == Approx(want / 3).epsilon(1e-5));

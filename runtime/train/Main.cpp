@@ -6,8 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <thread>
 
 #include "../core/Rng.h"
+#include "../dist/Comm.h"
+#include "../dist/GradReducer.h"
 #include "RunDir.h"
 #include "Trainer.h"
 
@@ -40,7 +44,12 @@ const char* kUsage =
     "options:\n"
     "  --epochs N      number of epochs (default: the spec's)\n"
     "  --threads N     compute threads (default 2)\n"
-    "  --help          this text\n";
+    "  --help          this text\n"
+    "\n"
+    "data parallelism: mpirun -np K %s train|eval|predict|bench ... runs K ranks (Open MPI); each trains on its\n"
+    "share of every batch of the spec's global batch(N) and the gradients are averaged; rank 0 writes the\n"
+    "checkpoints, metrics and plot. A rank that does not reach a step within DLS_RANK_TIMEOUT seconds (300)\n"
+    "is named and the job ends.\n";
 
 // bench options (only the bench command reads them).
 struct BenchArgs {
@@ -165,6 +174,8 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   }
   rt->step.training = 1;
   rt->lr_now = rt->opt.lr;
+  dist::Comm& world = dist::Comm::world();
+  if (world.active()) rt->reducer = std::make_unique<dist::GradReducer>(rt, world);
   int64_t k = 0;
   // Profiling times each op as it is issued: no step graph then.
   const char* prof = std::getenv("DLS_PROFILE");
@@ -177,6 +188,7 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   };
   for (int64_t i = 0; i < a.warmup; ++i) step();
   rt->profile = profile;
+  const double wait0 = rt->reducer ? rt->reducer->wait_seconds() : 0;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < a.steps; ++i) step();
   char err[512] = "";
@@ -191,9 +203,23 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
       std::fprintf(stderr, "  bwd %3zu %-16s %8.3f ms\n", i, opcode_name(rt->ops[rt->gops[i]->d.fwd->id]->opcode), 1e3 * rt->gop_seconds[i] / n);
     std::fprintf(stderr, "  update               %8.3f ms\n", 1e3 * rt->update_seconds / n);
   }
-  std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f,\"graph_replays\":%lld}\n",
+  if (rt->reducer) {
+    // Over ranks: the global batch's throughput, and per step the time the update waited for the
+    // all-reduce (what the backward pass did not hide) and the bytes each rank reduced.
+    const double wait = rt->reducer->wait_seconds() - wait0;
+    if (world.rank() == 0)
+      std::printf("{\"program\":\"%s\",\"batch\":%lld,\"ranks\":%d,\"rank_batch\":%lld,\"steps\":%lld,\"threads\":%d,"
+                  "\"img_per_s\":%.1f,\"step_ms\":%.3f,\"allreduce_wait_ms\":%.3f,\"grad_bytes\":%lld,\"buckets\":%d}\n",
+                  rt->name.c_str(), (long long)(B * world.size()), world.size(), (long long)B, (long long)a.steps,
+                  rt->threads, double(a.steps) * double(B * world.size()) / s, 1e3 * s / double(a.steps),
+                  1e3 * wait / double(a.steps), (long long)rt->reducer->bytes_per_step(), rt->reducer->buckets());
+    rt->reducer.reset();
+    std::fflush(stdout);
+    return 0;
+  }
+  std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f,\"step_ms\":%.3f,\"graph_replays\":%lld}\n",
               rt->name.c_str(), (long long)B, (long long)a.steps, rt->threads, double(a.steps) * double(B) / s,
-              (long long)runner.replays());
+              1e3 * s / double(a.steps), (long long)runner.replays());
   std::fflush(stdout);
   return 0;
 }
@@ -204,7 +230,23 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
 int run(const Options& o, const Program& p) {
   auto rt = make_runtime(o.threads);
   rt->backend_override = o.backend;
+  const dist::Comm& world = dist::Comm::world();
+  rt->rank = world.rank(), rt->ranks = world.size();  // before the setup: batch tensors take their share
   call(rt.get(), p.setup);
+  if (rt->ranks > 1) {
+    // What data parallelism over MPI ranks needs of a program, before any step.
+    auto refuse = [&](const std::string& why) { fail(Diag::R0511, rt->spec_path, rt->ranks, why); };
+    if (!rt->be || std::string(rt->be->name) != "cpu")
+      refuse(fmt::format("it runs on the {} backend; data parallelism over MPI ranks is the CPU backend's",
+                         rt->be ? rt->be->name : "?"));
+    if (!rt->batch_axes) refuse("it does not declare its batch axes (dls_rt_batch_axes): build it again with this dlspec");
+    if (o.command == "step-check") refuse("step-check runs one given batch in one process; start it without mpirun");
+    for (const auto& op : rt->ops)
+      if (op->opcode == DLS_OP_BATCH_NORM && (o.command == "train" || o.command == "bench")) {
+        warn(Diag::R0514, op_location(rt.get(), op->d.id), opcode_name(op->opcode), rt->batch / rt->ranks, rt->batch);
+        break;
+      }
+  }
   if (o.command == "train") return run_train(rt.get(), p, o);
   if (o.command == "eval") return run_eval(rt.get(), p, o);
   if (o.command == "predict") return run_predict(rt.get(), p, o);
@@ -224,7 +266,8 @@ extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn t
     return 2;
   }
   if (o.command == "help") {
-    std::printf(kUsage, argc > 0 ? argv[0] : "program");
+    const char* self = argc > 0 ? argv[0] : "program";
+    std::printf(kUsage, self, self);
     return 0;
   }
   // OpenMP waiting: libgomp spins by default, which collapses throughput (10x and more) when the cores
@@ -238,16 +281,41 @@ extern "C" int dls_rt_main(int argc, char** argv, dls_gen_fn setup, dls_gen_fn t
   }
   // A signal while the program sets up or loads data ends training at its first step boundary, as later.
   if (o.command == "train") install_stop_signals();
+  // Under mpirun, MPI (after the re-execution above: the same process); without it nothing changes.
+  dist::Comm& world = dist::Comm::world();
+  dist::set_interrupt_probe(&stop_signal);
   try {
-    return run(o, Program{setup, train_step, eval_step});
+    world.init_from_environment();
   } catch (const Fault& f) {
     emit(f);
     return 1;
-  } catch (const std::bad_alloc&) {
-    emit(make_fault(Diag::R0503, "", "host memory", "the program (an allocation of unknown size failed)"));
-    return 1;
-  } catch (const std::exception& e) {
-    emit(make_fault(Diag::R0001, "", e.what()));
-    return 1;
   }
+  set_diagnostic_rank(world.rank(), world.size());
+  std::optional<Fault> fault;
+  int rc = 0;
+  try {
+    rc = run(o, Program{setup, train_step, eval_step});
+  } catch (const Fault& f) {
+    fault = f;
+  } catch (const std::bad_alloc&) {
+    fault = make_fault(Diag::R0503, "", "host memory", "the program (an allocation of unknown size failed)");
+  } catch (const std::exception& e) {
+    fault = make_fault(Diag::R0001, "", e.what());
+  }
+  if (!fault) {
+    world.finalize();
+    return rc;
+  }
+  if (world.active()) {
+    // Every rank usually meets the same fault (they run the same program on the same data): rank 0 reports
+    // it and ends the job; another rank reports its own a few seconds later, in case rank 0 did not fail (a fault
+    // of its own, or a lost rank, is reported at once).
+    const bool own = fault->code == Diag::R0512 || fault->code == Diag::R0513;
+    if (world.rank() != 0 && !own) std::this_thread::sleep_for(std::chrono::seconds(3));
+    emit(*fault);
+    world.abort(1);
+  }
+  emit(*fault);
+  world.finalize();
+  return 1;
 }

@@ -21,7 +21,8 @@
 namespace dls {
 
 namespace {
-std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
+// metrics.jsonl keeps every digit (the shortest text that reads back as the same double); metrics.csv six.
+std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 }  // namespace
 
 namespace {

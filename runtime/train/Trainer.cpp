@@ -13,8 +13,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "../core/Schedule.h"
+#include "../dist/Comm.h"
+#include "../dist/GradReducer.h"
 #include "Checkpoint.h"
 #include "Guards.h"
 #include "Metrics.h"
@@ -32,8 +35,8 @@ void require_io(const dls_rt* rt) {
   if (rt->io_input < 0 || rt->io_labels < 0 || rt->io_output < 0 || rt->io_loss < 0)
     fail(Diag::R0504, rt->spec_path, "the program did not declare its input/label/output/loss tensors (dls_rt_io)");
   const auto& x = rt->tensors[rt->io_input].d;
-  if (x.dims[0] != rt->batch)
-    fail(Diag::R0504, rt->spec_path, fmt::format("input tensor {} does not have the batch size {}", shape_str(x), rt->batch));
+  if (x.dims[0] != local_batch(rt))
+    fail(Diag::R0504, rt->spec_path, fmt::format("input tensor {} does not have the batch size {}", shape_str(x), local_batch(rt)));
 }
 
 struct Splits {
@@ -172,12 +175,36 @@ void bind_batch(dls_rt* rt, const Batch& b) {
     to_device(rt, y.d.data, b.targets.data(), y.bytes);
   }
   rt->step.valid_rows = b.valid;
+  rt->global_valid = b.global_valid;
 }
 
 std::string run_dir(const dls_rt* rt) { return rt->ckpt_dir.empty() ? "runs/" + rt->name : rt->ckpt_dir; }
 
+int64_t local_batch(const dls_rt* rt) { return rt->ranks > 1 ? rt->batch / rt->ranks : rt->batch; }
+
+void sync_state(dls_rt* rt) {
+  dist::Comm& w = dist::Comm::world();
+  if (!w.active()) return;
+  // Parameters, running statistics and optimizer state as rank 0 has them (one host buffer at a time).
+  std::vector<char> host;
+  auto one = [&](void* dev, size_t bytes, const std::string& name) {
+    host.resize(bytes);
+    if (w.rank() == 0) to_host(rt, host.data(), dev, bytes);
+    w.bcast(host.data(), bytes, "the broadcast of '" + name + "' from rank 0");
+    if (w.rank() != 0) to_device(rt, dev, host.data(), bytes);
+  };
+  for (const Param& p : rt->params) {
+    const Tensor& v = rt->tensors[size_t(p.value)];
+    one(v.d.data, v.bytes, p.name);
+    if (p.state0) one(p.state0, v.bytes, p.name + "#0");
+    if (p.state1) one(p.state1, v.bytes, p.name + "#1");
+  }
+  w.bcast(&rt->updates, sizeof rt->updates, "the broadcast of the update count from rank 0");
+}
+
 EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
-  Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
+  // Over ranks, each evaluates its share of every batch and the sums are added up: the whole set's result.
+  Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed), rt->ranks, rt->rank);
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
@@ -190,6 +217,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
     const Batch& b = loader.next();
+    if (b.valid == 0) continue;  // a rank's share past the end of the set
     bind_batch(rt, b);
     call(rt, p.eval_step);
     float loss = 0;
@@ -204,6 +232,9 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     n += b.valid;
   }
   rt->step.training = 1;
+  double sums[3] = {loss_sum, double(correct), double(n)};
+  dist::Comm::world().sum(sums, 3, "the evaluation's sums");
+  loss_sum = sums[0], correct = int64_t(sums[1]), n = int64_t(sums[2]);
   EvalResult r;
   r.samples = n;
   r.loss = n ? loss_sum / double(n) : NAN;
@@ -254,13 +285,21 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   struct Restore {
     ~Restore() { restore_stop_signals(); }
   } restore;
-  RunLock lock(dir);
-  remove_temporaries(dir);  // under the lock, every temporary is an earlier run's leftover
+  // Over MPI ranks (mpirun), rank 0 alone owns the run directory: the lock, checkpoints, metrics and plot.
+  dist::Comm& world = dist::Comm::world();
+  const bool lead = rt->rank == 0;
+  std::optional<RunLock> lock;
+  if (lead) {
+    lock.emplace(dir);
+    remove_temporaries(dir);  // under the lock, every temporary is an earlier run's leftover
+  }
   Splits s = load_splits(rt, true);
   rt->data_fingerprint = data_fingerprint(s.train);
   // After the data (its errors come first), before anything is written.
   const bool continues = !resume.empty() && same_dir(resume, dir);
-  if (o.overwrite) {
+  if (!lead) {
+    // rank 0 decides (and ends every rank when it refuses)
+  } else if (o.overwrite) {
     remove_checkpoints(dir);
   } else if (std::string newest = newest_checkpoint(dir); !newest.empty() && !continues) {
     Fault f = make_fault(Diag::R0310, dir, dir, newest);
@@ -272,25 +311,41 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   int64_t start_epoch = 0, global_step = 0;
   std::string last_good;  // the newest checkpoint with this run's good state
   if (!resume.empty()) {
-    struct stat st;
-    if (::stat(resume.c_str(), &st) != 0) fail(Diag::R0405, rt->spec_path, resume);
-    CheckpointInfo ci = load_checkpoint(rt, resume, true);
+    // Every rank resumes from the checkpoint rank 0 chose (the newest valid one of the directory).
+    std::string file;
+    if (lead) {
+      struct stat st;
+      if (::stat(resume.c_str(), &st) != 0) fail(Diag::R0405, rt->spec_path, resume);
+      file = load_checkpoint(rt, resume, true).path;
+    }
+    world.bcast(file, "the checkpoint to resume from");
+    CheckpointInfo ci = load_checkpoint(rt, lead ? resume : file, true);
     start_epoch = ci.epoch, global_step = ci.global_step;
     last_good = ci.path;
-    if (!o.quiet) std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
+    if (!o.quiet && lead)
+      std::printf("resumed from %s (epoch %lld, step %lld)\n", ci.path.c_str(), (long long)ci.epoch, (long long)ci.global_step);
   }
   if (!o.weights.empty() && !resume.empty())
     fail(Diag::R0406, rt->spec_path, "--weights", "a run from scratch: the spec's `resume` continues from a checkpoint's own weights");
   if (!o.weights.empty()) load_weights_dir(rt, o.weights);  // a run from scratch, from these values
-  trim_metrics(dir, continues ? start_epoch : 0);  // a new run starts its own metrics; a resumed one drops later rows
+  sync_state(rt);  // over ranks: every rank starts from rank 0's state
+  if (lead) trim_metrics(dir, continues ? start_epoch : 0);  // a new run starts its own metrics; a resumed one drops later rows
   // drop_last: false trains on each epoch's final partial batch: the losses average over its real rows and
   // batch normalization takes its statistics from them, as PyTorch does for a batch of that size.
-  Loader loader(s.train, s.train_aug, rt->batch, rt->drop_last, uint64_t(rt->seed));
+  Loader loader(s.train, s.train_aug, rt->batch, rt->drop_last, uint64_t(rt->seed), rt->ranks, rt->rank);
+  if (world.active()) rt->reducer = std::make_unique<dist::GradReducer>(rt, world);
+  struct DropReducer {
+    dls_rt* rt;
+    ~DropReducer() { rt->reducer.reset(); }
+  } drop_reducer{rt};
+  // Over ranks a stop signal ends the run after the step in which any rank offered it (GradReducer), so
+  // that every rank stops after the same step.
+  auto stop_now = [&] { return world.active() ? rt->stop_agreed : stop_signal(); };
   reset_clip_stats(rt);  // before the first step, which may be captured into a step graph
   StepRunner steps(rt, p.train_step);
   Guards guards(rt);
   Progress prog;
-  prog.quiet = o.quiet;
+  prog.quiet = o.quiet || !lead;
   const bool declared_ckpt = !rt->ckpt_dir.empty();
   int64_t ckpt_failures = 0;  // checkpoint writes that failed (R0301): training goes on, the exit status is 1
   bool metrics_written = false;
@@ -299,6 +354,11 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
                              : fmt::format("the last good checkpoint is '{}'", last_good);
   };
   auto save = [&](int64_t epoch_done) {
+    if (!lead) {  // rank 0 writes; every rank refuses a non-finite state alike
+      if (std::string bad = nonfinite_state(rt); !bad.empty())
+        fail(Diag::R0110, rt->spec_path, fmt::format("'{}'", bad), epoch_done, global_step);
+      return;
+    }
     try {
       last_good = save_checkpoint(rt, dir, epoch_done, global_step);
     } catch (Fault& f) {
@@ -335,10 +395,11 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       std::vector<float> logits(size_t(out.d.numel));
       rt->step.training = 1;
       for (int64_t k = first; k < nb; ++k) {
-        if ((stopped = stop_signal()) != 0) break;
+        if ((stopped = stop_now()) != 0) break;
         const Batch& b = loader.next();
         bind_batch(rt, b);
         rt->step.step = global_step;
+        rt->stop_local = stop_signal();
         rt->lr_now = schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs);
         steps.run();
         float loss = 0;
@@ -363,6 +424,11 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         break;
       }
       if (epoch == start_epoch) guards.after_first_epoch();
+      if (world.active()) {  // the accuracy and throughput of the global batches
+        double sums[2] = {double(correct), double(samples)};
+        world.sum(sums, 2, fmt::format("the training accuracy of epoch {}", epoch + 1));
+        correct = int64_t(sums[0]), samples = int64_t(sums[1]);
+      }
       const double train_time = since(t0);
       constexpr double kMinTimedEpoch = 1.0;  // seconds
       EpochMetrics m;
@@ -392,7 +458,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       if (train_time >= kMinTimedEpoch) line += fmt::format("  {:.0f} img/s", m.img_s);
       line += fmt::format("  {:.1f}s", m.seconds);
       prog.line(line);
-      metrics_written |= append_metrics(dir, m);
+      if (lead) metrics_written |= append_metrics(dir, m);
       guards.after_epoch(epoch, m.train_loss, val_loss);
       if (rt->stop_kind == DLS_STOP_EARLY && validate && val_samples > 0) {
         const double v = maximize ? r_acc : val_loss;
@@ -422,14 +488,14 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       }
       stop_epoch = epoch + 1;
       if (stop_early) {
-        if (!o.quiet)
+        if (!o.quiet && lead)
           std::printf("early stopping at epoch %lld: %s has not improved by more than %g for %lld validations; best %.4f "
                       "at epoch %lld\n",
                       (long long)(epoch + 1), maximize ? "val_accuracy" : "val_loss", rt->stop_min_delta,
                       (long long)rt->stop_patience, best, (long long)best_epoch);
         break;
       }
-      stopped = stop_signal();
+      stopped = stop_now();
     }
   } catch (Fault& f) {
     if (f.code == Diag::R0101 || f.code == Diag::R0110) {
@@ -438,10 +504,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     }
     throw;
   }
-  const bool curves = write_curves(dir, read_metrics(dir));
+  const bool curves = lead && write_curves(dir, read_metrics(dir));
   if (!o.quiet && metrics_written && curves)
     std::printf("metrics: %s/metrics.jsonl, %s/metrics.csv, %s/curves.svg\n", dir.c_str(), dir.c_str(), dir.c_str());
-  if (!o.quiet && !last_good.empty() && !stopped) std::printf("weights: %s\n", last_good.c_str());
+  if (!o.quiet && lead && !last_good.empty() && !stopped) std::printf("weights: %s\n", last_good.c_str());
   std::fflush(stdout);
   if (stopped) {
     std::string what = global_step > start_step && !last_good.empty()
@@ -467,6 +533,7 @@ void load_weights(dls_rt* rt, const Options& o) {
 int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
   load_weights(rt, o);
+  sync_state(rt);  // over ranks: rank 0's weights; each rank evaluates its share of every batch
   const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_VALID;
   Dataset ds;
   if (rt->data[split].declared) {
@@ -478,6 +545,7 @@ int run_eval(dls_rt* rt, const Program& p, const Options& o) {
     fail(Diag::R0213, rt->spec_path, "the program declares no test or validation data");
   }
   EvalResult r = evaluate(rt, p, ds);
+  if (rt->rank != 0) return 0;
   std::printf("%s: %lld samples  loss %.4f", ds.name.c_str(), (long long)r.samples, r.loss);
   if (std::isfinite(r.accuracy)) std::printf("  accuracy %.2f%%", r.accuracy * 100);
   std::printf("\n");
@@ -501,8 +569,8 @@ int predict_text(dls_rt* rt, const Program& p, const Options& o, const DataDecl&
   const Tensor& out = rt->tensors[rt->io_output];
   std::vector<float> v(size_t(out.d.numel));
   Batch b;
-  b.x.assign(size_t(rt->batch * T), 0.0f);
-  b.labels.assign(size_t(rt->batch * T), 0);
+  b.x.assign(size_t(local_batch(rt) * T), 0.0f);
+  b.labels.assign(size_t(local_batch(rt) * T), 0);
   b.class_labels = true;
   b.valid = 1;
   rt->step.training = 0;
@@ -587,6 +655,8 @@ std::string csv_cell(const std::string& s) {
 
 int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
+  // Over ranks, rank 0 predicts (in batches of its share) and prints; the others have nothing to do.
+  if (rt->rank != 0) return 0;
   load_weights(rt, o);
   const int split = rt->data[DLS_SPLIT_TEST].declared ? DLS_SPLIT_TEST : DLS_SPLIT_TRAIN;
   if (rt->data[split].format == DLS_DATA_TEXT) return predict_text(rt, p, o, rt->data[split]);
@@ -597,7 +667,8 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   // The class names the program was built with, or an image folder's class folders.
   std::vector<std::string> names = rt->class_names;
   if (names.empty() && rt->data[DLS_SPLIT_TRAIN].format == DLS_DATA_IMAGES) names = image_classes(rt->data[DLS_SPLIT_TRAIN].path_a);
-  Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed));
+  const int64_t rows = local_batch(rt);
+  Loader loader(ds, Augment{}, rows, false, uint64_t(rt->seed));
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt), per = out.d.numel / out.d.dims[0];
@@ -630,7 +701,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
       continue;
     }
     for (int64_t r = 0; r < b.valid; ++r) {
-      const int64_t i = k * rt->batch + r;
+      const int64_t i = k * rows + r;
       const std::string file = size_t(i) < ds.files.size() ? ds.files[size_t(i)] : "";
       std::vector<std::string> cells;  // printed separated by spaces (plain), or as CSV cells / JSON fields
       std::string fields;              // JSON

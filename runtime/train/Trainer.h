@@ -66,6 +66,11 @@ private:
   bool captured_ = false;
   int64_t eager_ = 0, replays_ = 0;
 };
+// Rows of the batch tensors of this process: the global batch, or its share over MPI ranks.
+int64_t local_batch(const dls_rt* rt);
+// Over MPI ranks: every parameter, running statistic and optimizer state (and the update count) as rank 0
+// has them. Nothing without ranks.
+void sync_state(dls_rt* rt);
 // Where metrics and default checkpoints go: the checkpoint dir or ./runs/NAME.
 std::string run_dir(const dls_rt* rt);
 // Evaluates a split in eval mode: mean loss over all samples and accuracy (NaN when not classification).

@@ -224,6 +224,15 @@ enum dls_init {
   DLS_INIT_GLOROT = 5 /* xavier uniform */, DLS_INIT_TORCH_DEFAULT = 6 /* U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */,
   DLS_INIT_ONES = 7
 };
+/* Data parallelism over MPI ranks (`mpirun -np K ./PROGRAM train`): the spec's batch(N) is the global batch;
+ * each of K ranks holds N / K rows of it. Bit i of `axes` says that dimension i of `tensor` is the batch N
+ * (a sample's row index), so that under K ranks it holds N / K (R0510 when K does not divide N). Called right
+ * after the tensor's dls_rt_tensor, before any op uses it. Without ranks it changes nothing. A program that
+ * never calls it cannot train over ranks (R0511). */
+void dls_rt_batch_axes(dls_rt* rt, int32_t tensor, int32_t axes);
+/* Where the training pipeline's batch(N) is in the spec (for R0510). */
+void dls_rt_batch_origin(dls_rt* rt, int32_t line, int32_t col);
+
 /* Marks tensor `value` as a trainable parameter (or, with trainable = 0, persistent state such as
  * running statistics) with gradient tensor `grad` (-1 when not trainable). `name` is its stable name
  * in checkpoints ("conv1.weight"). decay = 1 if weight decay applies. */
