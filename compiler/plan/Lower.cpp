@@ -455,6 +455,7 @@ private:
     }
     call(S, "dls_rt_placement", {kind, first, count});
     call(S, "dls_rt_train_config", {int64_t{tc_.epochs.value_or(1)}, int64_t{batch_}, int64_t{tc_.seed.value_or(0)}});
+    if (tc_.precision == "bf16") call(S, "dls_rt_precision", {int32_t{DLS_BF16}});
     call(S, "dls_rt_checkpoint",
          {tc_.checkpoint.value_or(std::string()), int64_t{tc_.checkpointEvery}, int64_t{tc_.checkpointKeep}});
     if (tc_.resume) {

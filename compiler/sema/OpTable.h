@@ -142,6 +142,9 @@ struct OpInfo {
   bool attention = false;      // mixes the steps of [N, T, F] by learned attention weights (a sequence model
                                // trained, like a recurrent one, with clipped gradients)
   bool passThrough = false;    // moves, reshapes or drops elements without computing new values
+  // Mixed precision, from dlspec/ops.def (DLS_OP_BF16, DLS_OP_KEEP_F32):
+  bool bf16 = false;           // `precision = bf16` on the CPU runs its products in bf16 (f32 accumulation)
+  bool keepF32 = false;        // unstable in low precision (exponentials, normalisation statistics, losses): f32
   // Optimizers:
   bool adaptive = false;       // per-parameter step sizes from gradient moments (an `eps` guards the division)
   std::string_view decoupledVariant = {};  // the optimizer with this update and decoupled weight decay
