@@ -187,7 +187,7 @@ bool more_fwd(const dls_op_desc& op, OpState& st) {
           stats[2 * r] = float(m), stats[2 * r + 1] = rstd;
           for (int64_t i = 0; i < M; ++i) {
             const int64_t c = (r % G) * (C / G) + i / inner;
-            const float h = (xr[i] - float(m)) * rstd;
+            const float h = float((xr[i] - m) * double(rstd));
             y[r * M + i] = gm ? h * gm[c] + bt[c] : h;
           }
         }
@@ -328,10 +328,14 @@ bool more_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
         std::vector<double> sg(size_t(C), 0.0), sb(size_t(C), 0.0);
         for (int64_t r = 0; r < R; ++r) {
           const float m = stats[2 * r], rstd = stats[2 * r + 1];
+          // h re-centred on its own rounded mean, as in layer_norm's gradient: the group's dx then sums to 0
+          double s0 = 0;
+          for (int64_t i = 0; i < M; ++i) s0 += double((x[r * M + i] - m) * rstd);
+          const float c0 = float(s0 / double(M));
           double s1 = 0, s2 = 0;
           for (int64_t i = 0; i < M; ++i) {
             const int64_t c = (r % G) * (C / G) + i / inner;
-            const float h = (x[r * M + i] - m) * rstd, d = dy[r * M + i];
+            const float h = (x[r * M + i] - m) * rstd - c0, d = dy[r * M + i];
             const float dh = gm ? d * gm[c] : d;
             s1 += dh, s2 += double(dh) * h;
             sg[size_t(c)] += double(d) * h, sb[size_t(c)] += d;
@@ -339,7 +343,7 @@ bool more_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
           if (tmp)
             for (int64_t i = 0; i < M; ++i) {
               const int64_t c = (r % G) * (C / G) + i / inner;
-              const float h = (x[r * M + i] - m) * rstd, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
+              const float h = (x[r * M + i] - m) * rstd - c0, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
               tmp[r * M + i] = rstd * float(dh - s1 / double(M) - h * s2 / double(M));
             }
         }

@@ -1005,7 +1005,7 @@ void misc_fwd(const dls_op_desc& op, OpState& st) {
           v /= double(C);
           float rstd = float(1.0 / std::sqrt(v + eps));
           stats[2 * r] = float(m), stats[2 * r + 1] = rstd;
-          for (int64_t i = 0; i < C; ++i) y[r * C + i] = (xr[i] - float(m)) * rstd * gm[i] + bt[i];
+          for (int64_t i = 0; i < C; ++i) y[r * C + i] = float((xr[i] - m) * double(rstd)) * gm[i] + bt[i];
         }
       }));
       return;
@@ -1157,17 +1157,23 @@ void misc_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
           const float m = stats[2 * r], rstd = stats[2 * r + 1];
           const float* xr = x + r * C;
           const float* dyr = dy + r * C;
+          // xhat is re-centred on its own rounded mean: the stored mean is a float, and on a row whose spread
+          // is small beside its mean, sum(xhat) would otherwise be far from 0 and the row's dx would not sum
+          // to 0, which it does exactly in real arithmetic (a bias before layer_norm gets no gradient).
+          double s0 = 0;
+          for (int64_t i = 0; i < C; ++i) s0 += double((xr[i] - m) * rstd);
+          const float c0 = float(s0 / double(C));
           double s1 = 0, s2 = 0;  // sum(dy*g), sum(dy*g*xhat)
           for (int64_t i = 0; i < C; ++i) {
-            float xh = (xr[i] - m) * rstd;
+            float xh = (xr[i] - m) * rstd - c0;
             if (dgam) dgam[i] += dyr[i] * xh;
             if (dbet) dbet[i] += dyr[i];
-            s1 += dyr[i] * gm[i];
-            s2 += dyr[i] * gm[i] * xh;
+            s1 += double(dyr[i]) * gm[i];
+            s2 += double(dyr[i] * gm[i]) * xh;
           }
           if (!dx.p) continue;
           for (int64_t i = 0; i < C; ++i) {
-            float xh = (xr[i] - m) * rstd;
+            float xh = (xr[i] - m) * rstd - c0;
             dx.put(r * C + i, rstd * (dyr[i] * gm[i] - float(s1 / C) - xh * float(s2 / C)));
           }
         }

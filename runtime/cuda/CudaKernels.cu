@@ -144,18 +144,27 @@ __global__ void k_layer_norm_fwd(const float* x, const float* g, const float* b,
     stats[2 * r] = float(m), stats[2 * r + 1] = float(rstd_sh);
   }
   __syncthreads();
-  const float mf = float(m), rs = float(rstd_sh);
-  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) y[r * C + i] = (xr[i] - mf) * rs * g[i] + b[i];
+  const double rs = rstd_sh;
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) y[r * C + i] = float((xr[i] - m) * rs) * g[i] + b[i];
 }
 __global__ void k_layer_norm_bwd_dx(const float* x, const float* g, const float* stats, const float* dy, float* dx,
                                     bool acc, int64_t R, int64_t C) {
   int64_t r = blockIdx.x;
   if (r >= R) return;
   const float m = stats[2 * r], rs = stats[2 * r + 1];
+  // xhat re-centred on its own rounded mean (the stored mean is a float), so that the row's dx sums to 0 as
+  // it does in real arithmetic; see the CPU backend's layer_norm gradient.
+  double s0 = 0;
+  for (int64_t i = threadIdx.x; i < C; i += blockDim.x) s0 += double((x[r * C + i] - m) * rs);
+  __shared__ double c_sh;
+  s0 = block_sum(s0);
+  if (threadIdx.x == 0) c_sh = s0 / double(C);
+  __syncthreads();
+  const float c0 = float(c_sh);
   double s1 = 0, s2 = 0;
   for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
-    float xh = (x[r * C + i] - m) * rs, dg = dy[r * C + i] * g[i];
-    s1 += dg, s2 += dg * xh;
+    float xh = (x[r * C + i] - m) * rs - c0, dg = dy[r * C + i] * g[i];
+    s1 += dg, s2 += double(dg) * xh;
   }
   __shared__ double a_sh, b_sh;
   s1 = block_sum(s1);
@@ -165,7 +174,7 @@ __global__ void k_layer_norm_bwd_dx(const float* x, const float* g, const float*
   __syncthreads();
   const float a = float(a_sh / C), b = float(b_sh / C);
   for (int64_t i = threadIdx.x; i < C; i += blockDim.x) {
-    float xh = (x[r * C + i] - m) * rs;
+    float xh = (x[r * C + i] - m) * rs - c0;
     put(dx, r * C + i, rs * (dy[r * C + i] * g[i] - a - xh * b), acc);
   }
 }

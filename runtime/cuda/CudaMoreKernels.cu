@@ -172,7 +172,7 @@ __global__ void k_gn_fwd(const float* x, const float* gm, const float* bt, float
     stats[2 * r] = float(m), stats[2 * r + 1] = rstd;
     for (int64_t i = 0; i < M; ++i) {
       const int64_t c = (r % G) * (C / G) + i / inner;
-      const float h = (xr[i] - float(m)) * rstd;
+      const float h = float((xr[i] - m) * double(rstd));
       y[r * M + i] = gm ? h * gm[c] + bt[c] : h;
     }
   }
@@ -181,15 +181,18 @@ __global__ void k_gn_bwd_dx(const float* x, const float* gm, const float* stats,
                             int64_t M, int64_t G, int64_t C, int64_t inner, bool acc) {
   MGRID(r, R) {
     const float m = stats[2 * r], rstd = stats[2 * r + 1];
+    double s0 = 0;  // h re-centred on its own rounded mean, as in the CPU backend: the group's dx sums to 0
+    for (int64_t i = 0; i < M; ++i) s0 += double((x[r * M + i] - m) * rstd);
+    const float c0 = float(s0 / double(M));
     double s1 = 0, s2 = 0;
     for (int64_t i = 0; i < M; ++i) {
       const int64_t c = (r % G) * (C / G) + i / inner;
-      const float h = (x[r * M + i] - m) * rstd, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
+      const float h = (x[r * M + i] - m) * rstd - c0, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
       s1 += dh, s2 += double(dh) * h;
     }
     for (int64_t i = 0; i < M; ++i) {
       const int64_t c = (r % G) * (C / G) + i / inner;
-      const float h = (x[r * M + i] - m) * rstd, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
+      const float h = (x[r * M + i] - m) * rstd - c0, dh = gm ? dy[r * M + i] * gm[c] : dy[r * M + i];
       put(dx, r * M + i, rstd * float(dh - s1 / double(M) - h * s2 / double(M)), acc);
     }
   }
