@@ -103,7 +103,7 @@ TEST_CASE("epoch trend guards", "[guards]") {
   CHECK(any_contains(seen, "warning[R0106]: validation loss rose for 2 epochs"));
 }
 
-TEST_CASE("R0411: a gradient that bf16 products flush to zero; f32 keeps it (R0103 at most)", "[guards][precision]") {
+TEST_CASE("R0411: a gradient that bf16 products flush to zero, which f32 keeps (R0103 at most)", "[guards][precision]") {
   // Inputs of 1e-39 (f32 subnormals): d(fc1.weight) = dy^T x is of that size. bf16's products treat such
   // values as zero, so the gradient comes out exactly zero; f32 keeps them.
   for (int32_t precision : {DLS_BF16, DLS_F32}) {

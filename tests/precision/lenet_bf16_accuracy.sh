@@ -15,8 +15,13 @@ rm -rf "$work" && mkdir -p "$work"
 cp "$root/specs/lenet.dls" "$work/lenet_f32.dls"
 sed -e '0,/^train lenet {$/s//train lenet {\n  precision  = bf16/' "$root/specs/lenet.dls" > "$work/lenet_bf16.dls"
 grep -q 'precision  = bf16' "$work/lenet_bf16.dls"
-acc() {  # the last epoch's val_accuracy of metrics.csv in run directory $1, in percent
-  /usr/bin/python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(f"{100*float(r[-1][\"val_accuracy\"]):.2f} {r[-1][\"epoch\"]} {sum(float(x[\"seconds\"]) for x in r):.0f}")' "$1/metrics.csv"
+acc() {  # the last epoch's val_accuracy (percent), its epoch and the seconds of all epochs, from metrics.csv in $1
+  /usr/bin/python3 - "$1/metrics.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+last = rows[-1]
+print("%.2f %s %.0f" % (100 * float(last["val_accuracy"]), last["epoch"], sum(float(r["seconds"]) for r in rows)))
+PY
 }
 for p in f32 bf16; do
   "$dlspec" build "$work/lenet_$p.dls" -o "$work/lenet_$p" >/dev/null
