@@ -20,6 +20,7 @@ void checkShufflePosition(const RuleContext&);
 void checkShadowing(const RuleContext&);
 void checkLearningRate(const RuleContext&);
 void checkAdamEpsilon(const RuleContext&);
+void checkPrecisionEffect(const RuleContext&);
 void checkAdamL2(const RuleContext&);
 void checkRecurrentClip(const RuleContext&);
 void checkTrainCompleteness(const RuleContext&);
@@ -51,6 +52,7 @@ const Rule kRules[] = {
     {Code::W0605, "names that shadow declarations", checkShadowing},
     {Code::W0702, "implausible learning rates per optimizer", checkLearningRate},
     {Code::W0703, "adaptive optimizer epsilon too low", checkAdamEpsilon},
+    {Code::W0721, "reduced precision with no op that uses it", checkPrecisionEffect},
     {Code::W0705, "Adam with L2 weight decay", checkAdamL2},
     {Code::W0716, "recurrent network trained without gradient clipping", checkRecurrentClip},
     {Code::W0725, "padded steps counted by the loss", checkPaddingInLoss},

@@ -23,7 +23,7 @@ MAGIC = b"DLSCKPT\0"
 
 class Checkpoint:
     def __init__(self, header, tensors):
-        self.header = header    # version, layout_hash, epoch, global_step, updates, rng_seed, (version 2) made_by
+        self.header = header    # version, layout_hash, epoch, global_step, updates, rng_seed, (version 2) made_by, (version 3) its precision
         self.tensors = tensors  # name -> float32 array, in file order
 
     def values(self):
@@ -52,8 +52,8 @@ def read(path):
         return vals
 
     (version,) = take("I")
-    if version not in (1, 2):
-        raise FormatError(f"{path}: format version {version} (this reader reads 1 and 2)")
+    if version not in (1, 2, 3):
+        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 3)")
     layout_hash, epoch, global_step, updates, seed = take("QqqqQ")
     header = dict(version=version, layout_hash=layout_hash, epoch=epoch, global_step=global_step,
                   updates=updates, rng_seed=seed)
@@ -62,6 +62,9 @@ def read(path):
         header["made_by"] = dict(optimizer=["sgd", "adam", "adamw", "rmsprop"][kind] if 0 <= kind < 4 else kind,
                                  lr=lr, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, weight_decay=wd,
                                  nesterov=bool(nesterov), batch=batch, structure_hash=structure, data_fingerprint=data)
+    if version >= 3:
+        (precision,) = take("i")
+        header["made_by"]["precision"] = {0: "f32", 3: "f16", 4: "bf16"}.get(precision, precision)
     (count,) = take("I")
     tensors = {}
     for _ in range(count):

@@ -7,6 +7,9 @@
 # `dlspec build`, then alternates, ROUNDS times: `./mlp bench`, `./lenet bench`, `./charlm bench`, `./gpt bench`
 # (synthetic batches in memory, no data loading; see runtime/train/Main.cpp) and bench/cpu/torch_cpu_anchor.py,
 # torch_cpu_rnn_anchor.py, torch_cpu_gpt_anchor.py (the same networks in torch.nn, synthetic data).
+# bf16 rows: mlp, lenet and gpt built again with `precision = bf16` added to their train block, against our f32
+# and against PyTorch in bf16 (the anchors' --bf16: torch.autocast('cpu', dtype=torch.bfloat16)), alternated in
+# the same rounds. BF16=0 leaves them out.
 # Prints every round, then the table: medians of each side and the ratio of the medians.
 # The machine is shared (2 cores): only ratios from the same run mean anything.
 #   HAND=1 bench/cpu/run.sh ...   also prints a second table for the HAND-MADE runtime programs
@@ -22,10 +25,19 @@ trap 'rm -rf "$work"' EXIT
 "$dlspec" build "$root/specs/lenet.dls" -o "$work/lenet" >/dev/null
 "$dlspec" build "$root/bench/cpu/charlm.dls" -o "$work/charlm" >/dev/null
 "$dlspec" build "$root/specs/gpt.dls" -o "$work/gpt" >/dev/null
+bf16=${BF16:-1}
+if [ "$bf16" = 1 ]; then
+  for s in specs/mlp.dls specs/lenet.dls specs/gpt.dls; do
+    n=$(basename "$s" .dls)
+    sed -e '0,/^train [A-Za-z_0-9]* {$/s//&\n  precision = bf16/' "$root/$s" > "$work/${n}_bf16.dls"
+    grep -q '^  precision = bf16$' "$work/${n}_bf16.dls"
+    "$dlspec" build "$work/${n}_bf16.dls" -o "$work/${n}_bf16" >/dev/null
+  done
+fi
 # Passive OpenMP waiting on both sides (the built executables default to it): on a shared machine,
 # spinning threads steal the cores the other thread needs.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-ours=() theirs=() hand=() seq_ours=() seq_theirs=() gpt_ours=() gpt_theirs=()
+ours=() theirs=() hand=() seq_ours=() seq_theirs=() gpt_ours=() gpt_theirs=() bf_ours=() bf_theirs=()
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
   m=$(cd "$work" && ./mlp bench --steps "$steps" --warmup 10 --threads 2 | tail -1)
@@ -36,16 +48,27 @@ for ((r = 1; r <= rounds; r++)); do
   g=$(cd "$work" && ./gpt bench --steps "$((steps / 20 > 2 ? steps / 20 : 2))" --warmup 3 --threads 2 | tail -1)
   gt=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_gpt_anchor.py" | tail -1)
   echo "round $r: $m $l $t $c $ct $g $gt"
+  if [ "$bf16" = 1 ]; then
+    mb=$(cd "$work" && ./mlp_bf16 bench --steps "$steps" --warmup 10 --threads 2 | tail -1)
+    lb=$(cd "$work" && ./lenet_bf16 bench --steps "$((steps / 2))" --warmup 10 --threads 2 | tail -1)
+    gb=$(cd "$work" && ./gpt_bf16 bench --steps "$((steps / 20 > 2 ? steps / 20 : 2))" --warmup 3 --threads 2 | tail -1)
+    tb=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_anchor.py" --bf16 | tail -1)
+    gtb=$(/usr/bin/python3 "$root/bench/cpu/torch_cpu_gpt_anchor.py" --bf16 | tail -1)
+    echo "round $r bf16: $mb $lb $gb $tb $gtb"
+    bf_ours+=("$mb" "$lb" "$gb") bf_theirs+=("$tb" "$gtb")
+  fi
   ours+=("$m" "$l") theirs+=("$t") seq_ours+=("$c") seq_theirs+=("$ct") gpt_ours+=("$g") gpt_theirs+=("$gt")
   if [ -n "${HAND:-}" ]; then
     hand+=("$("${HAND_BUILD:-$root/build-rt}/tests/dls_bench" --threads 2 | tail -1)")
   fi
 done
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-/usr/bin/python3 - "$rounds" "${ours[@]}" "${theirs[@]}" "${seq_ours[@]}" "${seq_theirs[@]}" "${gpt_ours[@]}" \
-    "${gpt_theirs[@]}" "${hand[@]}" <<'PY'
+/usr/bin/python3 - "$rounds" "${#bf_ours[@]}" "${ours[@]}" "${theirs[@]}" "${seq_ours[@]}" "${seq_theirs[@]}" \
+    "${gpt_ours[@]}" "${gpt_theirs[@]}" "${bf_ours[@]}" "${bf_theirs[@]}" "${hand[@]}" <<'PY'
 import json, statistics, sys
-n = int(sys.argv[1]); a = sys.argv[2:]
+n = int(sys.argv[1]); nb = int(sys.argv[2]); a = sys.argv[3:]
+bf = a[7 * n:7 * n + nb + 2 * nb // 3]
+a = a[:7 * n] + a[7 * n + nb + 2 * nb // 3:]
 ours = [json.loads(x) for x in a[:2 * n]]
 torch = [json.loads(x) for x in a[2 * n:3 * n]]
 seq_ours = [json.loads(x) for x in a[3 * n:4 * n]]
@@ -70,6 +93,20 @@ print(f"| {'gpt (specs/gpt.dls, b32)':30s} | {d:12,.1f} | {t:13,.1f} | {d / t:6.
 print("(charlm: sequences of 32 steps per second; two LSTM(128) layers, per-step dense, Adam)")
 print("(gpt: sequences of 64 steps per second; four decoder layers, width 128, 4 heads, causal, AdamW)")
 print(f"PyTorch {torch[0]['torch']}, {torch[0]['threads']} threads; dlspec {ours[0]['threads']} threads")
+if bf:
+    bf_ours = [json.loads(x) for x in bf[:nb]]
+    bf_torch = [json.loads(x) for x in bf[nb:]]
+    med = lambda xs: statistics.median(xs)
+    print(f"\nprecision = bf16 (AVX-512 BF16 via oneDNN) against our f32 and PyTorch bf16 autocast, same rounds, medians")
+    print(f"| {'workload':26s} | {'dlspec f32':>10s} | {'dlspec bf16':>11s} | {'bf16/f32':>8s} | {'PyTorch bf16':>12s} | {'ours/torch bf16':>15s} |")
+    print(f"|{'-'*28}|{'-'*12}|{'-'*13}|{'-'*10}|{'-'*14}|{'-'*17}|")
+    for label, prog, f32_rows, key, tkind in (("mlp (b128, img/s)", "mlp", ours, "mlp_mnist_b128", "img_s"),
+                                              ("lenet (b64, img/s)", "lenet", ours, "lenet_mnist_b64", "img_s"),
+                                              ("gpt (b32, seq/s)", "gpt", gpt_ours, "gpt_b32", "seq_s")):
+        f = med(r["img_per_s"] for r in f32_rows if r["program"] == prog)
+        b = med(r["img_per_s"] for r in bf_ours if r["program"] == prog and r.get("precision") == "bf16")
+        t = med(r[tkind][key] for r in bf_torch if key in r.get(tkind, {}))
+        print(f"| {label:26s} | {f:10,.1f} | {b:11,.1f} | {b / f:7.2f}x | {t:12,.1f} | {b / t:14.2f}x |")
 if hand:
     print(f"\nHAND-MADE runtime programs (runtime/tests/programs, dls_bench; not the compiler's output), medians")
     for label, prog, key in rows:

@@ -4,9 +4,12 @@ a learned positional table [64, 128], four pre-norm decoder layers of nn.LayerNo
 batch_first=True) with a causal attn_mask, residual, nn.LayerNorm, Linear(128, 512), GELU, Linear(512, 128),
 residual; a final nn.LayerNorm and Linear(128, 96)), cross-entropy over every step, gradients clipped to norm 1,
 AdamW lr 0.001, batch 32 of 64 steps, synthetic data in memory, 2 threads. Prints one JSON line: sequences per
-second."""
-import json, time
+second. With --bf16 the forward and the loss run under torch.autocast('cpu', dtype=torch.bfloat16)."""
+import contextlib, json, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
+
+bf16 = "--bf16" in sys.argv[1:]
+autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -49,7 +52,9 @@ x, y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
 
 def step():
     opt.zero_grad()
-    F.cross_entropy(m(x).reshape(-1, V), y.reshape(-1)).backward()
+    with autocast():
+        loss = F.cross_entropy(m(x).reshape(-1, V), y.reshape(-1))
+    loss.backward()
     torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
     opt.step()
 
@@ -59,5 +64,5 @@ for _ in range(3):
 n, t = 15, time.perf_counter()
 for _ in range(n):
     step()
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "precision": "bf16" if bf16 else "f32",
                   "seq_s": {"gpt_b32": n * B / (time.perf_counter() - t)}}))

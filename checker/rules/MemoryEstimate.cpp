@@ -7,6 +7,8 @@
 // an amount that is not there, which would switch E0801 off without a word.
 // The parameters are sema's (sema::Param), the activations the per-sample sizes of the network's typed
 // values, and the optimizer's state buffers per parameter the runtime's own rule, dls_optimizer_state_slots.
+// Under `precision = bf16` the bf16 copies of the ops with bf16 products come on top (sema::bf16Copies, the rule
+// the runtime reserves them by: OpSchema.h bf16CopyBytes); every other buffer stays f32.
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "checker/data/Footprint.h"
 #include "dlspec/runtime.h"
 #include "sema/OpTable.h"
+#include "sema/Summary.h"
 
 namespace dls::checker {
 
@@ -88,7 +91,14 @@ void checkMemoryEstimate(const RuleContext& c) {
     auto params = trainableParams(*n);
     double perSample = 0, largest = 0;
     if (!params || !activations(*n, perSample, largest)) continue;
-    const double bytes = 4;  // training runs in f32 (`precision = f16|bf16` is refused by sema, E0305)
+    const double bytes = 4;  // activations and gradients are f32 in every precision the backends run
+    // `precision = bf16` (the CPU): the bf16 copies its ops with bf16 products keep beside the f32 tensors.
+    double lowp = 0;
+    if (t->precision == "bf16") {
+      const sema::Bf16Copies b = sema::bf16Copies(*n);
+      if (!b.perSample) continue;
+      lowp = static_cast<double>(b.weights) + static_cast<double>(*b.perSample) * static_cast<double>(*p->batch);
+    }
     double state = 0;  // optimizer slots per parameter, as the runtime allocates them
     if (t->optimizer)
       if (const sema::OpInfo* op = sema::findOp(t->optimizer->name, {sema::OpCategory::Optimizer}); op && op->opcode >= 0) {
@@ -98,7 +108,7 @@ void checkMemoryEstimate(const RuleContext& c) {
       }
     double batch = static_cast<double>(*p->batch);
     double P = static_cast<double>(*params), A = perSample * batch;
-    double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes;
+    double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes + lowp;
     // The data the executable loads, counted from the files (only when they are read: `check --data`).
     double loaded = 0;
     std::string loadedText;
@@ -116,7 +126,8 @@ void checkMemoryEstimate(const RuleContext& c) {
       auto& d = c.diags.report(Code::E0801, at, humanBytes(total), device, humanBytes(mem));
       d.primary("does not fit")
           .note("weights " + humanBytes(P * 4) + ", gradients " + humanBytes(P * 4) + ", optimizer state " +
-                humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2) + loadedText);
+                humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2) +
+                (lowp > 0 ? ", bf16 copies " + humanBytes(lowp) : std::string()) + loadedText);
       if (!c.options.data && !onCuda(*t))
         d.note("the loaded data is not counted here: `dlspec check --data` reads the files and counts it");
       d.help(loaded > total / 2 ? "the loaded data is most of it: train on a machine with more memory or on less data"

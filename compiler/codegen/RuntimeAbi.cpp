@@ -16,6 +16,7 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_checkpoint", Void, {RtPtr, CString, Int64, Int64}},
       {"dls_rt_resume", Void, {RtPtr, CString}},
       {"dls_rt_batching", Void, {RtPtr, Int32}},
+      {"dls_rt_precision", Void, {RtPtr, Int32}},
       {"dls_rt_validate", Void, {RtPtr, Int64, Int32}},
       {"dls_rt_validate_split", Void, {RtPtr, Int32}},
       {"dls_rt_optimizer", Void, {RtPtr, Int32, Double, Double, Double, Double, Double, Double, Int32}},

@@ -271,6 +271,10 @@ std::string opReference(const OpInfo& op) {
     if (!op.cudaWithout.empty()) backends += fmt::format(" (cuda not with {})", words(op.cudaWithout, ", "));
     if (op.opcode != sema::kOpcodeView) facts.push_back("backends: " + backends);
     else facts.push_back("a view: no kernel, no copy");
+    if (op.opcode >= 0)
+      facts.push_back(op.bf16      ? "`precision = bf16` (cpu): bf16 products, f32 accumulation and outputs"
+                      : op.keepF32 ? "`precision = bf16` (cpu): kept in f32 (unstable in low precision)"
+                                   : "`precision = bf16` (cpu): f32 (no bf16 kernel)");
     if (!op.differentiable) facts.push_back("not differentiable");
   }
   if (!facts.empty()) out += fmt::format("{}.\n\n", fmt::join(facts, "; "));

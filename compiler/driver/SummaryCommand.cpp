@@ -83,6 +83,12 @@ int cmdSummary(const std::vector<std::string>& argv) {
     if (withData) splits = checker::data::loadedData(*t);
     int64_t loaded = 0;
     for (const auto& f : splits) loaded += f.bytes();
+    // `precision = bf16`: the bf16 copies its ops keep beside the arena (sema::bf16Copies, as the runtime reserves them).
+    int64_t lowp = 0;
+    if (t->precision == "bf16" && t->network && t->data && t->data->batch) {
+      const sema::Bf16Copies b = sema::bf16Copies(*t->network);
+      lowp = b.weights + b.perSample.value_or(0) * *t->data->batch;
+    }
     if (opt.format == DiagFormat::Json) {
       std::string data;
       for (const auto& f : splits)
@@ -90,10 +96,11 @@ int cmdSummary(const std::vector<std::string>& argv) {
                             jsonQuote(f.split), f.samples, f.bytesPerSample, f.bytes(),
                             f.error.empty() ? std::string() : ",\"error\":" + jsonQuote(f.error));
       steps += fmt::format("{}{{\"train\":{},\"arena_bytes\":{},\"arena_without_reuse_bytes\":{},\"buffers\":{},"
-                           "\"persistent_bytes\":{},{}\"total_bytes\":{}}}",
+                           "\"persistent_bytes\":{},{}{}\"total_bytes\":{}}}",
                            steps.empty() ? "" : ",", jsonQuote(t->name), m.peak, m.withoutReuse, m.buffers.size(), persistent,
+                           lowp ? fmt::format("\"bf16_copies_bytes\":{},", lowp) : "",
                            withData ? fmt::format("\"loaded_data_bytes\":{},\"loaded_data\":[{}],", loaded, data) : "",
-                           m.peak + persistent + loaded);
+                           m.peak + persistent + lowp + loaded);
     } else {
       std::string data;
       for (const auto& f : splits)
@@ -104,10 +111,14 @@ int cmdSummary(const std::vector<std::string>& argv) {
       steps += fmt::format("\ntraining step `{}` (memory plan):\n"
                            "  arena: {:.2f} MiB peak for {} buffers ({:.2f} MiB without reuse)\n"
                            "  parameters, gradients and {} state: {:.2f} MiB\n"
-                           "{}"
+                           "{}{}"
                            "  total: {:.2f} MiB\n",
                            t->name, m.peak / 1048576.0, m.buffers.size(), m.withoutReuse / 1048576.0, o,
-                           persistent / 1048576.0, data, double(m.peak + persistent + loaded) / 1048576.0);
+                           persistent / 1048576.0,
+                           lowp ? fmt::format("  bf16 copies (precision bf16: inputs, weights, d(output) of the bf16 ops): {:.2f} MiB\n",
+                                              lowp / 1048576.0)
+                                : std::string(),
+                           data, double(m.peak + persistent + lowp + loaded) / 1048576.0);
     }
   }
   if (opt.format == DiagFormat::Json) {

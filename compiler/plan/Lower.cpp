@@ -474,6 +474,7 @@ private:
       LineCol blc = sm_.lineCol(tc_.data->batchSpan);
       call(S, "dls_rt_batch_origin", {static_cast<int32_t>(blc.line), static_cast<int32_t>(blc.col)});
     }
+    if (tc_.precision == "bf16") call(S, "dls_rt_precision", {int32_t{DLS_BF16}});
     call(S, "dls_rt_checkpoint",
          {tc_.checkpoint.value_or(std::string()), int64_t{tc_.checkpointEvery}, int64_t{tc_.checkpointKeep}});
     if (tc_.resume) {

@@ -73,6 +73,8 @@ void fromSchema(OpInfo& op) {
   const bool runtimeOp = op.category == LAYER || op.category == ACT || op.category == STRUCT || op.category == OpCategory::Loss;
   const schema::OpRow* row = runtimeOp && op.opcode >= 0 ? schema::find(op.opcode) : nullptr;
   if (!row) return;
+  op.bf16 = schema::bf16Kernel(op.opcode);
+  op.keepF32 = schema::keepF32(op.opcode);
   for (AttrSpec& a : op.attrs) {
     const schema::AttrRow* r = row->attr(a.name);
     if (!r || r->type == schema::AttrType::INTS) continue;

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "dlspec/OpSchema.h"
 #include "sema/OpTable.h"
 #include "support/Json.h"
 
@@ -30,6 +31,25 @@ std::string num(std::optional<int64_t> v) {
 }
 std::string jnum(std::optional<int64_t> v) { return v ? std::to_string(*v) : "null"; }
 }  // namespace
+
+Bf16Copies bf16Copies(const Network& n) {
+  Bf16Copies c;
+  for (const Node& nd : n.nodes) {
+    if (!nd.op->bf16 || nd.inputs.empty()) continue;
+    ++c.ops;
+    int64_t w = 0;
+    for (int pid : nd.params)
+      if (n.params[pid].trainable) w += n.params[pid].shape.elements().value_or(0);
+    const Shape& in = n.values[nd.inputs[0]].type.shape;
+    const Shape& out = n.values[nd.output].type.shape;
+    auto ie = in.unknownRank || in.rank() == 0 ? std::nullopt : in.elements(1);
+    auto oe = out.unknownRank || out.rank() == 0 ? std::nullopt : out.elements(1);
+    c.weights += schema::bf16CopyBytes(nd.op->opcode, 0, w, 0, true);
+    if (ie && oe) accumulate(c.perSample, schema::bf16CopyBytes(nd.op->opcode, *ie, 0, *oe, true));
+    else c.perSample.reset();
+  }
+  return c;
+}
 
 NetworkSummary summarize(const Program& p, const Network& n) {
   NetworkSummary s;
@@ -65,10 +85,12 @@ NetworkSummary summarize(const Program& p, const Network& n) {
     accumulate(s.activationBytes, r.activationBytes);
     s.rows.push_back(std::move(r));
   }
+  s.bf16 = bf16Copies(n);
   for (auto& t : p.trains)
     if (t->network == &n) {
       s.train = t->name;
       if (t->data) s.batch = t->data->batch;
+      if (t->precision) s.precision = *t->precision;
       break;
     }
   return s;
@@ -97,6 +119,11 @@ std::string summaryText(const std::vector<NetworkSummary>& all) {
       o += fmt::format(", {} per batch of {}", num(*s.activationBytes * *s.batch), *s.batch);
     o += "\n";
     if (s.batch) o += fmt::format("  batch: {}\n", *s.batch);
+    if (s.precision == "bf16")
+      o += fmt::format("  precision: bf16 on the cpu: {} op(s) compute their products in bf16; their bf16 copies take {} bytes "
+                       "of weights and {} bytes per sample (activations, gradients, master weights and optimizer "
+                       "state stay f32)\n",
+                       s.bf16.ops, num(s.bf16.weights), num(s.bf16.perSample));
   }
   return o;
 }
@@ -118,7 +145,11 @@ std::string summaryJson(const std::vector<NetworkSummary>& all) {
     }
     o += "],\"total_params\":" + std::to_string(s.params) + ",\"non_trainable\":" + std::to_string(s.buffers) +
          ",\"forward_flops\":" + jnum(s.flops) + ",\"product_flops\":" + jnum(s.macFlops) +
-         ",\"activation_bytes\":" + jnum(s.activationBytes) + "}";
+         ",\"activation_bytes\":" + jnum(s.activationBytes) + ",\"precision\":" + jsonQuote(s.precision) +
+         (s.precision == "bf16" ? ",\"bf16_ops\":" + std::to_string(s.bf16.ops) + ",\"bf16_weight_bytes\":" +
+                                      std::to_string(s.bf16.weights) + ",\"bf16_bytes_per_sample\":" + jnum(s.bf16.perSample)
+                                : std::string()) +
+         "}";
   }
   return o + "]}\n";
 }

@@ -21,6 +21,16 @@ struct LayerRow {
   std::string value;       // the spec's name for the output (h, l12), or "" for an intermediate
 };
 
+// What `precision = bf16` adds to a network's memory on the CPU (OpSchema.h bf16CopyBytes): the bf16 copies of the
+// inputs, weights and d(output) of its ops with bf16 products (OpInfo::bf16). Activations, gradients, master
+// weights and optimizer state stay f32 and are counted as in f32. nullopt per-sample: a size is unknown.
+struct Bf16Copies {
+  int ops = 0;                          // ops with bf16 products
+  std::optional<int64_t> perSample = 0; // input and d(output) copies, per sample (training)
+  int64_t weights = 0;                  // the weights' copies
+};
+Bf16Copies bf16Copies(const Network& n);
+
 struct NetworkSummary {
   std::string network;
   std::vector<LayerRow> rows;
@@ -31,6 +41,8 @@ struct NetworkSummary {
   std::optional<int64_t> activationBytes;  // all layer outputs, per sample
   std::optional<int64_t> batch;  // from the train config that uses the network
   std::string train;
+  std::string precision = "f32"; // that train config's `precision`
+  Bf16Copies bf16;               // under precision bf16: its copies (OpInfo::bf16 ops)
 };
 
 NetworkSummary summarize(const Program& p, const Network& n);

@@ -297,13 +297,20 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         .help("add `validate = test_input every 1 epoch` (or validate on `PIPELINE.valid`), or remove `stop`");
   if (tc->devices.empty()) tc->devices.push_back(Device{});
   if (halfPrecision) {
-    // No backend trains in reduced precision yet: accepting the setting would train in f32 regardless.
+    // bf16 trains on the CPU (oneDNN's bf16 primitives, f32 masters); f16, and any reduced precision on a GPU,
+    // has no backend yet: accepting it would train in f32 regardless.
     const Device& dev = tc->devices.front();
-    auto& dg = diags.report(Code::E0305, halfPrecision->value->span, halfPrecision->value->dotted(),
-                            dev.kind == Device::Kind::Cpu ? std::string("CPU") : dev.str());
-    dg.primary("not implemented yet");
-    if (tc->placementSpan.valid()) dg.label(tc->placementSpan, fmt::format("the model is placed on {}", dev.str()));
-    dg.help("remove the setting (or write `precision = f32`): every backend trains in f32 for now");
+    const std::string p = halfPrecision->value->dotted();
+    if (p == "bf16" && dev.kind == Device::Kind::Cpu) {
+      tc->precision = p;
+    } else {
+      auto& dg = diags.report(Code::E0305, halfPrecision->value->span, p,
+                              dev.kind == Device::Kind::Cpu ? std::string("CPU") : dev.str());
+      dg.primary("not implemented yet");
+      if (tc->placementSpan.valid()) dg.label(tc->placementSpan, fmt::format("the model is placed on {}", dev.str()));
+      dg.help(dev.kind == Device::Kind::Cpu ? "write `precision = bf16` (the CPU trains in bf16 with f32 master weights) or `precision = f32`"
+                                            : "remove the setting (or write `precision = f32`): only the CPU trains in reduced precision (bf16) for now");
+    }
   }
   // Placement: every node and value of the model lives on the first device (replicas mirror it).
   if (net) {

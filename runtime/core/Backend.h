@@ -67,6 +67,11 @@ typedef struct dls_op_desc {
   dls_window2d win;           // CONV2D, MAXPOOL, AVGPOOL, LOCAL (k: filters; dilation 1, groups 1)
   int64_t rows, cols;         // DENSE: N, K (x flattened to [N, K]); losses/softmax: N, C; REORG: N, C*H*W
   int32_t line, col;          // spec location (for backend error messages)
+  // ---- version 5 -------------------------------------------------------------------------------------
+  // The precision of the op's products (enum dls_dtype): DLS_F32, or DLS_BF16 under `precision = bf16` for the
+  // ops of ops.def's DLS_OP_BF16 rows (bf16 inputs to the products, f32 accumulation, f32 tensors in and out).
+  // A backend without such kernels fails create_op.
+  int32_t precision;
 } dls_op_desc;
 
 // The gradient op of a forward op. dins[i] receives d(input i) (data == NULL: not needed);

@@ -295,6 +295,22 @@ void dls_rt_train_config(dls_rt* rt, int64_t epochs, int64_t batch, int64_t seed
   });
 }
 
+void dls_rt_precision(dls_rt* rt, int32_t dtype) {
+  guarded(rt, 0, [&] {
+    if (!rt->ops.empty()) fail(Diag::R0504, "", "precision declared after ops");
+    const char* name = dtype == DLS_F32 ? "f32" : dtype == DLS_BF16 ? "bf16" : dtype == DLS_F16 ? "f16" : nullptr;
+    if (!name) fail(Diag::R0504, "", fmt::format("unknown precision {}", dtype));
+    if (dtype == DLS_F16 || (dtype == DLS_BF16 && rt->device_kind != DLS_DEVICE_CPU))
+      fail(Diag::R0410, "", name, rt->device_kind == DLS_DEVICE_CPU ? "CPU" : "CUDA",
+           "only the CPU backend has reduced-precision (bf16) kernels");
+    rt->precision = dtype;
+#if defined(__x86_64__)
+    if (dtype == DLS_BF16 && !__builtin_cpu_supports("avx512bf16")) warn(Diag::R0412, "");
+#endif
+    return 0;
+  });
+}
+
 void dls_rt_checkpoint(dls_rt* rt, const char* dir, int64_t every_epochs, int64_t keep) {
   guarded(rt, 0, [&] {
     rt->ckpt_dir = dir ? dir : "";
@@ -651,6 +667,21 @@ int32_t dls_rt_op(dls_rt* rt, int32_t opcode, const int32_t* tensors, int32_t nt
     }
     o.d.ntensors = (int32_t)o.tensors.size(), o.d.tensors = o.tensors.data();
     o.d.nattrs = (int32_t)o.attrs.size(), o.d.attrs = o.attrs.data();
+    o.d.precision = rt->precision == DLS_BF16 && schema::bf16Kernel(opcode) ? DLS_BF16 : DLS_F32;
+    if (o.d.precision == DLS_BF16) {
+      // The bf16 copies the backend keeps for the op's products (OpSchema.h bf16CopyBytes).
+      int64_t in = 0, w = 0, out = 0;
+      if (const schema::OpRow* row = schema::find(opcode))
+        for (size_t i = 0; i < row->tensors.size() && i < o.tensors.size(); ++i) {
+          const char l = row->tensors[i];
+          const int64_t n = o.tensors[i].id >= 0 ? o.tensors[i].numel : 0;
+          if (l == 'x' && !in) in = n;
+          if (l == 'p' || l == 'q') w += l == 'p' ? n : 0;
+          if (l == 'y') out = n;
+        }
+      reserve_host(rt, uint64_t(schema::bf16CopyBytes(opcode, in, w, out, true)),
+                   fmt::format("the bf16 copies of op {} ({})", o.d.id, opcode_name(opcode)));
+    }
     char err[512] = "";
     int rc = rt->be->create_op(rt->ctx, &o.d, &o.state, err, sizeof err);
     if (rc) {

@@ -108,6 +108,7 @@ struct dls_rt {
   int64_t ckpt_every = 1, ckpt_keep = 3;
   std::string resume_path;  // the train block's `resume = "PATH"` (dls_rt_resume)
   bool drop_last = false;   // the training pipeline's batch(n, drop_last: ...) (dls_rt_batching)
+  int32_t precision = DLS_F32;  // the train block's `precision` (dls_rt_precision): DLS_F32 or DLS_BF16
   uint64_t data_fingerprint = 0;  // of the training data this run loaded (0: none), recorded in checkpoints
   int64_t validate_every = 1;
   int32_t metrics_mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;

@@ -166,17 +166,32 @@ tag conv_act_tag(int64_t in_channels) {
 }
 
 // ---- dense ------------------------------------------------------------------------------------------
+// The element type of an op's product inputs: bf16 under `precision = bf16` (Backend.h dls_op_desc.precision),
+// where in_arg's reorders make the bf16 copies (x and w in the forward, d(y) in the backward) and every product
+// writes f32.
+dt product_dt(const dls_op_desc& op) { return op.precision == DLS_BF16 ? dt::bf16 : dt::f32; }
+// The input of a backward primitive: a copy the forward already made in the wanted format (the weights' bf16
+// copy made once per step, the input's), or a new one.
+memory reuse_or_in(Ctx& c, std::vector<Step>& steps, const memory& made, const memory& user, const memory::desc& want) {
+  return made && made.get_desc() == want ? made : in_arg(c, steps, user, want);
+}
+
 struct DensePds {
   inner_product_forward::primitive_desc fwd;
+  memory x_inner, w_inner;  // the forward's inputs in its formats (the bf16 copies under precision bf16)
 };
 
 void dense_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   const int64_t N = op.rows, K = op.cols, M = T[1].dims[0];
+  const dt pdt = product_dt(op);
+  // bf16: oneDNN picks the formats of the copies (format any); f32 reads the arena's row-major data as it is.
+  const tag in_tag = pdt == dt::bf16 ? tag::any : tag::ab;
   auto x = fmd({N, K}, tag::ab), w = fmd({M, K}, tag::ab), y = fmd({N, M}, tag::ab), b = fmd({M}, tag::a);
+  auto xp = memory::desc({N, K}, pdt, in_tag), wp = memory::desc({M, K}, pdt, in_tag);
   bool has_b = T[2].id >= 0;
-  auto d = has_b ? inner_product_forward::desc(prop_kind::forward_training, x, w, b, y)
-                 : inner_product_forward::desc(prop_kind::forward_training, x, w, y);
+  auto d = has_b ? inner_product_forward::desc(prop_kind::forward_training, xp, wp, b, y)
+                 : inner_product_forward::desc(prop_kind::forward_training, xp, wp, y);
   auto pd = inner_product_forward::primitive_desc(d, c.eng);
   std::vector<Step> pre, post;
   std::unordered_map<int, memory> args;
@@ -187,23 +202,29 @@ void dense_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   st.train = std::move(pre);
   st.train.push_back(prim_step(inner_product_forward(pd), args));
   for (auto& s : post) st.train.push_back(std::move(s));
-  st.fwd_pd = std::make_shared<DensePds>(DensePds{pd});
+  st.fwd_pd = std::make_shared<DensePds>(DensePds{pd, args[DNNL_ARG_SRC], args[DNNL_ARG_WEIGHTS]});
 }
 
 void dense_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
   const auto& T = op.tensors;
   const int64_t N = op.rows, K = op.cols, M = T[1].dims[0];
+  const dt pdt = product_dt(op);
+  const tag in_tag = pdt == dt::bf16 ? tag::any : tag::ab;
   auto x = fmd({N, K}, tag::ab), w = fmd({M, K}, tag::ab), y = fmd({N, M}, tag::ab), b = fmd({M}, tag::a);
-  auto& fpd = static_cast<DensePds*>(f.fwd_pd.get())->fwd;
+  auto xp = memory::desc({N, K}, pdt, in_tag), wp = memory::desc({M, K}, pdt, in_tag);
+  auto yp = memory::desc({N, M}, pdt, in_tag);
+  auto* F = static_cast<DensePds*>(f.fwd_pd.get());
+  auto& fpd = F->fwd;
   std::vector<Step> post;
   memory dy(y, c.eng, g.dout.data);
+  memory dy_inner;  // d(y) in the primitives' format (its bf16 copy), shared by both when equal
   if (float* dx = grad_dst(st, g, 0, post)) {
-    auto pd = inner_product_backward_data::primitive_desc(inner_product_backward_data::desc(x, w, y), c.eng, fpd);
+    auto pd = inner_product_backward_data::primitive_desc(inner_product_backward_data::desc(x, wp, yp), c.eng, fpd);
     std::vector<Step> pre, post2;
     std::unordered_map<int, memory> a;
-    a[DNNL_ARG_DIFF_DST] = in_arg(c, pre, dy, pd.diff_dst_desc());
-    a[DNNL_ARG_WEIGHTS] = in_arg(c, pre, memory(w, c.eng, T[1].data), pd.weights_desc());
+    a[DNNL_ARG_DIFF_DST] = dy_inner = in_arg(c, pre, dy, pd.diff_dst_desc());
+    a[DNNL_ARG_WEIGHTS] = reuse_or_in(c, pre, F->w_inner, memory(w, c.eng, T[1].data), pd.weights_desc());
     a[DNNL_ARG_DIFF_SRC] = out_arg(c, post2, memory(x, c.eng, dx), pd.diff_src_desc());
     for (auto& s : pre) st.train.push_back(std::move(s));
     st.train.push_back(prim_step(inner_product_backward_data(pd), a));
@@ -211,12 +232,12 @@ void dense_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   }
   if (g.dparams[0].id >= 0) {
     bool has_b = T[2].id >= 0 && g.dparams[1].id >= 0;
-    auto d = has_b ? inner_product_backward_weights::desc(x, w, b, y) : inner_product_backward_weights::desc(x, w, y);
+    auto d = has_b ? inner_product_backward_weights::desc(xp, w, b, yp) : inner_product_backward_weights::desc(xp, w, yp);
     auto pd = inner_product_backward_weights::primitive_desc(d, c.eng, fpd);
     std::vector<Step> pre, post2;
     std::unordered_map<int, memory> a;
-    a[DNNL_ARG_SRC] = in_arg(c, pre, memory(x, c.eng, T[0].data), pd.src_desc());
-    a[DNNL_ARG_DIFF_DST] = in_arg(c, pre, dy, pd.diff_dst_desc());
+    a[DNNL_ARG_SRC] = reuse_or_in(c, pre, F->x_inner, memory(x, c.eng, T[0].data), pd.src_desc());
+    a[DNNL_ARG_DIFF_DST] = reuse_or_in(c, pre, dy_inner, dy, pd.diff_dst_desc());
     a[DNNL_ARG_DIFF_WEIGHTS] = out_arg(c, post2, memory(w, c.eng, g.dparams[0].data), pd.diff_weights_desc());
     if (has_b) a[DNNL_ARG_DIFF_BIAS] = memory(b, c.eng, g.dparams[1].data);
     for (auto& s : pre) st.train.push_back(std::move(s));
@@ -231,6 +252,7 @@ struct ConvPds {
   convolution_forward::primitive_desc fwd;
   memory x_inner;  // the forward's (possibly reordered) input, reused by backward-weights
   memory x_user;   // the forward's input as stored (NCHW or channels-last)
+  memory w_inner;  // the forward's weights in its format (bf16: the copy made once per step), reused by backward-data
 };
 
 struct ConvGeom {
@@ -271,7 +293,8 @@ void conv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   ConvGeom G = conv_geom(op);
   const bool any = use_any_formats();
   const tag at = conv_tag(op.win.c);
-  auto xa = fmd(G.x, at), wa = fmd(G.w, any ? tag::any : G.wtag);
+  const dt pdt = product_dt(op);
+  auto xa = memory::desc(G.x, pdt, at), wa = memory::desc(G.w, pdt, any ? tag::any : G.wtag);
   auto ya = fmd(G.y, at), ba = fmd(G.b, tag::a);
   bool has_b = T[2].id >= 0;
   auto d = has_b ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, xa, wa, ba,
@@ -301,7 +324,7 @@ void conv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   } else {
     unmark(c, T[3].data, size_t(T[3].numel) * 4);
   }
-  st.fwd_pd = std::make_shared<ConvPds>(ConvPds{pd, a[DNNL_ARG_SRC], x_user});
+  st.fwd_pd = std::make_shared<ConvPds>(ConvPds{pd, a[DNNL_ARG_SRC], x_user, a[DNNL_ARG_WEIGHTS]});
 }
 
 // d(weights), d(bias) of a convolution with ONE input channel (the first layer on images), from
@@ -385,18 +408,21 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const bool any = use_any_formats();
   auto* F = static_cast<ConvPds*>(f.fwd_pd.get());
   const tag at = conv_tag(op.win.c);
-  auto xa = fmd(G.x, at), wa = fmd(G.w, any ? tag::any : G.wtag);
-  auto ya = fmd(G.y, at), ba = fmd(G.b, tag::a);
+  const dt pdt = product_dt(op);
+  auto xa = fmd(G.x, at), wa = fmd(G.w, any ? tag::any : G.wtag), ba = fmd(G.b, tag::a);
+  // The products' inputs (bf16 copies under precision bf16); d(x) and d(w) stay f32.
+  auto xp = memory::desc(G.x, pdt, at), wp = memory::desc(G.w, pdt, any ? tag::any : G.wtag);
+  auto yp = memory::desc(G.y, pdt, at);
   memory dy_user = layouts_on() ? act_in(c, st.train, st, g.dout.data, G.y) : umem(c, G.y, tag::nchw, g.dout.data);
   std::vector<Step> post;
   memory dy_inner;  // d(output) in the primitive's format, shared by both backward primitives when equal
   if (g.nins > 0 && g.dins[0].data) {
-    auto d = convolution_backward_data::desc(algorithm::convolution_direct, xa, wa, ya, G.strides, G.dil, G.pl, G.pr);
+    auto d = convolution_backward_data::desc(algorithm::convolution_direct, xa, wp, yp, G.strides, G.dil, G.pl, G.pr);
     auto pd = convolution_backward_data::primitive_desc(d, c.eng, F->fwd);
     std::vector<Step> post2;
     std::unordered_map<int, memory> a;
     a[DNNL_ARG_DIFF_DST] = dy_inner = in_arg(c, st.train, dy_user, pd.diff_dst_desc());
-    a[DNNL_ARG_WEIGHTS] = in_arg(c, st.train, umem(c, G.w, G.wtag, T[1].data), pd.weights_desc());
+    a[DNNL_ARG_WEIGHTS] = reuse_or_in(c, st.train, F->w_inner, umem(c, G.w, G.wtag, T[1].data), pd.weights_desc());
     memory dx_user;
     if (layouts_on()) {
       // d(x) takes the layout x had (an NCHW input such as the batch gets an NCHW gradient).
@@ -410,9 +436,9 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   }
   if (g.dparams[0].id >= 0 && !conv1_bwd_weights(c, g, st, F->x_user, dy_user)) {
     bool has_b = T[2].id >= 0 && g.dparams[1].id >= 0;
-    auto d = has_b ? convolution_backward_weights::desc(algorithm::convolution_direct, xa, wa, ba, ya, G.strides, G.dil,
+    auto d = has_b ? convolution_backward_weights::desc(algorithm::convolution_direct, xp, wa, ba, yp, G.strides, G.dil,
                                                         G.pl, G.pr)
-                   : convolution_backward_weights::desc(algorithm::convolution_direct, xa, wa, ya, G.strides, G.dil,
+                   : convolution_backward_weights::desc(algorithm::convolution_direct, xp, wa, yp, G.strides, G.dil,
                                                         G.pl, G.pr);
     auto pd = convolution_backward_weights::primitive_desc(d, c.eng, F->fwd);
     std::vector<Step> post2;

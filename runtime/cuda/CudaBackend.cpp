@@ -889,6 +889,10 @@ int be_zero(void* ctx, void* p, size_t bytes, char* err, size_t len) {
 }
 
 int be_create_op(void* ctx, const dls_op_desc* op, void** state, char* err, size_t len) {
+  if (op->precision != DLS_F32) {  // no reduced-precision kernels here (dls_rt_precision refuses it first)
+    dls_put_error(err, len, "this backend computes in f32 only: reduced precision is not supported on CUDA yet");
+    return 1;
+  }
   auto st = std::make_unique<Op>();
   int rc = catching(err, len, [&] { create(*static_cast<Ctx*>(ctx), *op, *st); });
   if (rc == 0) *state = st.release();

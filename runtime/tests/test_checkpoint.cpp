@@ -210,3 +210,40 @@ TEST_CASE("saving and loading a 192 MiB checkpoint keeps at most a few MiB more 
   CHECK(std::memcmp(a->params[0].state0, b->params[0].state0, n * 4) == 0);
   std::remove(path.c_str());
 }
+
+TEST_CASE("a checkpoint resumes exactly across precisions: f32 master weights and state, R0308 says so", "[checkpoint]") {
+  std::string dir = dlt::temp_dir();
+  mlp_config() = ProgramConfig{};
+  mlp_config().data = false, mlp_config().seed = 1, mlp_config().batch = 8;
+  auto a = make_runtime(1);
+  dls_rt_precision(a.get(), DLS_BF16);
+  call(a.get(), mlp_setup);
+  REQUIRE(a->precision == DLS_BF16);
+  int bf16_ops = 0;
+  for (auto& op : a->ops) bf16_ops += op->d.precision == DLS_BF16;
+  CHECK(bf16_ops == 3);  // the three dense layers; relu and the loss stay f32
+  float v = 0.25f;
+  for (auto& p : a->params)
+    if (p.state0) std::fill_n(p.state0, size_t(a->tensors[p.value].d.numel), v += 0.5f);  // momentum buffers
+  a->updates = 5;
+  save_checkpoint(a.get(), dir, 1, 10);
+  std::vector<float> state_a;
+  for (auto& p : a->params)
+    if (p.state0) state_a.insert(state_a.end(), p.state0, p.state0 + a->tensors[p.value].d.numel);
+
+  auto b = mlp_runtime(2);  // f32
+  REQUIRE(b->precision == DLS_F32);
+  std::vector<std::string> seen;
+  set_diagnostic_capture(&seen);
+  load_checkpoint(b.get(), dir, true);
+  set_diagnostic_capture(nullptr);
+  CHECK(all_params(a.get()) == all_params(b.get()));
+  std::vector<float> state_b;
+  for (auto& p : b->params)
+    if (p.state0) state_b.insert(state_b.end(), p.state0, p.state0 + b->tensors[p.value].d.numel);
+  CHECK(state_a == state_b);
+  CHECK(b->updates == 5);
+  std::string all;
+  for (auto& s : seen) all += s;
+  CHECK_THAT(all, Catch::Contains("R0308") && Catch::Contains("precision = bf16") && Catch::Contains("precision = f32"));
+}

@@ -102,3 +102,48 @@ TEST_CASE("epoch trend guards", "[guards]") {
   set_diagnostic_capture(nullptr);
   CHECK(any_contains(seen, "warning[R0106]: validation loss rose for 2 epochs"));
 }
+
+TEST_CASE("R0411: a gradient that bf16 products flush to zero, which f32 keeps (R0103 at most)", "[guards][precision]") {
+  // Inputs of 1e-39 (f32 subnormals): d(fc1.weight) = dy^T x is of that size. bf16's products treat such
+  // values as zero, so the gradient comes out exactly zero; f32 keeps them.
+  for (int32_t precision : {DLS_BF16, DLS_F32}) {
+    INFO((precision == DLS_BF16 ? "bf16" : "f32"));
+    mlp_config() = ProgramConfig{};
+    mlp_config().data = false, mlp_config().batch = 4;
+    auto rt = make_runtime(1);
+    dls_rt_precision(rt.get(), precision);
+    call(rt.get(), mlp_setup);
+    Program p{mlp_setup, mlp_train_step, mlp_eval_step};
+    const auto& x = rt->tensors[rt->io_input].d;
+    std::vector<float> tiny(size_t(x.numel), 1e-39f);
+    write_tensor(rt.get(), rt->io_input, tiny.data(), tiny.size() * 4);
+    rt->suppress_update = true;
+    call(rt.get(), mlp_train_step);
+    const float loss = read_tensor(rt.get(), rt->io_loss)[0];
+    REQUIRE(loss > 0);
+    Guards g(rt.get(), 1);
+    std::vector<std::string> seen;
+    set_diagnostic_capture(&seen);
+    g.after_step(p, 0, 0, loss);
+    set_diagnostic_capture(nullptr);
+    const bool underflow = any_contains(seen, "warning[R0411]: the gradient of 'fc1.weight' is exactly zero");
+    CHECK(underflow == (precision == DLS_BF16));
+    if (precision == DLS_F32) CHECK(any_contains(seen, "warning[R0103]: gradient norm of 'fc1.weight'"));
+  }
+}
+
+TEST_CASE("R0410: reduced precision the backend has no kernels for is refused, not ignored", "[guards][precision]") {
+  {
+    auto rt = make_runtime(1);
+    dls_rt_placement(rt.get(), DLS_DEVICE_CUDA, 0, 1);
+    dls_rt_precision(rt.get(), DLS_BF16);
+    CHECK_THAT(dlt::fault_of([&] { raise_pending(rt.get()); }, Diag::R0410),
+               Catch::Contains("precision bf16 is not supported on the CUDA backend yet"));
+  }
+  {
+    auto rt = make_runtime(1);
+    dls_rt_precision(rt.get(), DLS_F16);
+    CHECK_THAT(dlt::fault_of([&] { raise_pending(rt.get()); }, Diag::R0410),
+               Catch::Contains("precision f16 is not supported on the CPU backend yet"));
+  }
+}

@@ -19,7 +19,7 @@ namespace dls {
 namespace {
 
 const char kMagic[8] = {'D', 'L', 'S', 'C', 'K', 'P', 'T', 0};
-const uint32_t kVersion = 2;
+const uint32_t kVersion = 3;
 
 // What made a checkpoint (version 2).
 struct Made {
@@ -28,16 +28,20 @@ struct Made {
   int32_t nesterov = 0;
   int64_t batch = 0;
   uint64_t structure = 0, data = 0;
+  int32_t precision = DLS_F32;  // version 3: the run's `precision` (its master weights and state are f32 in every one)
 };
-const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8;
+const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8 + 4;
 
 Made made_by(const dls_rt* rt) {
   Made m;
   m.kind = rt->opt.kind, m.lr = rt->opt.lr, m.momentum = rt->opt.momentum, m.beta1 = rt->opt.beta1;
   m.beta2 = rt->opt.beta2, m.eps = rt->opt.eps, m.weight_decay = rt->opt.weight_decay, m.nesterov = rt->opt.nesterov;
   m.batch = rt->batch, m.structure = structure_hash(rt), m.data = rt->data_fingerprint;
+  m.precision = rt->precision;
   return m;
 }
+
+const char* precision_name(int32_t p) { return p == DLS_BF16 ? "bf16" : p == DLS_F16 ? "f16" : "f32"; }
 
 const char* optimizer_name(int32_t k) {
   switch (k) {
@@ -206,6 +210,12 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
   changed("weight_decay", m.weight_decay, now.weight_decay);
   changed("nesterov", m.nesterov, now.nesterov);
   changed("batch size", double(m.batch), double(now.batch));
+  // Another precision: the master weights and the optimizer state are f32 in every precision, so they carry over
+  // exactly; only the products of the steps from here on are computed in this run's precision.
+  if (m.precision != now.precision)
+    warn(Diag::R0308, path, path, fmt::format("precision = {}", precision_name(m.precision)),
+         fmt::format("precision = {} (its f32 master weights and optimizer state are restored exactly)",
+                     precision_name(now.precision)));
   if (m.data != 0 && now.data != 0 && m.data != now.data)
     warn(Diag::R0308, path, path, fmt::format("training data {:016x}", m.data), fmt::format("training data {:016x}", now.data));
 }
@@ -224,7 +234,7 @@ std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std:
   char magic[8];
   r.bytes(magic, 8);
   h.version = r.get<uint32_t>();
-  if (h.version != 1 && h.version != kVersion) return fmt::format("format version {} (this runtime reads 1 and {})", h.version, kVersion);
+  if (h.version < 1 || h.version > kVersion) return fmt::format("format version {} (this runtime reads 1 to {})", h.version, kVersion);
   uint64_t hash = r.get<uint64_t>();
   if (hash != rt->layout_hash) fail(Diag::R0305, path, path, hash, rt->layout_hash);
   h.epoch = r.get<int64_t>();
@@ -240,6 +250,7 @@ std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std:
     made.batch = r.get<int64_t>();
     made.structure = r.get<uint64_t>(), made.data = r.get<uint64_t>();
   }
+  if (h.version >= 3) made.precision = r.get<int32_t>();
   uint32_t count = r.get<uint32_t>();
   if (!r.ok) return "truncated header";
   if (count != want.size())
@@ -426,7 +437,7 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
   w.put(uint64_t(rt->seed));
   const Made m = made_by(rt);
   w.put(m.kind), w.put(m.lr), w.put(m.momentum), w.put(m.beta1), w.put(m.beta2), w.put(m.eps), w.put(m.weight_decay);
-  w.put(m.nesterov), w.put(m.batch), w.put(m.structure), w.put(m.data);
+  w.put(m.nesterov), w.put(m.batch), w.put(m.structure), w.put(m.data), w.put(m.precision);
   w.put(uint32_t(es.size()));
   std::vector<float> host(kChunk / 4);
   for (const auto& e : es) {

@@ -1,7 +1,10 @@
 #include "Guards.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+
+#include "dlspec/OpSchema.h"
 
 namespace dls {
 
@@ -19,6 +22,12 @@ Guards::Guards(dls_rt* rt, int64_t every) : rt_(rt), every_(every) {
       relu_ops_.push_back(op->d.id);
       relu_alive_.emplace_back(size_t(rt->tensors[op->output].d.numel / rt->tensors[op->output].d.dims[0]), 0);
     }
+  // Parameters whose gradients come from bf16 products: the ones gradient underflow (R0411) can zero out.
+  for (const auto& op : rt->ops)
+    if (op->d.precision == DLS_BF16)
+      if (const schema::OpRow* row = schema::find(op->opcode))
+        for (size_t i = 0; i < row->tensors.size() && i < op->tensors.size(); ++i)
+          if ((row->tensors[i] == 'p' || row->tensors[i] == 'q') && op->tensors[i].id >= 0) bf16_params_.insert(op->tensors[i].id);
 }
 
 void Guards::report_norms(Diag d, const std::vector<std::pair<std::string, double>>& found, int64_t epoch,
@@ -71,7 +80,11 @@ void Guards::after_step(const Program& p, int64_t epoch, int64_t step, float los
     double norm = std::sqrt(s);
     if ((norm > kExplode || !std::isfinite(norm)) && warned_.insert("explode:" + prm.name).second)
       explode.emplace_back(prm.name, norm);
-    if (norm < kVanish && warned_.insert("vanish:" + prm.name).second) vanish.emplace_back(prm.name, norm);
+    // A gradient that is exactly zero where bf16 products made it, while the loss is not: bf16 flushes values
+    // below FLT_MIN (its smallest normal, as f32's) to zero, so gradients that small vanish entirely.
+    if (norm == 0 && loss != 0 && bf16_params_.count(prm.value) && warned_.insert("underflow:" + prm.name).second)
+      warn(Diag::R0411, rt_->spec_path, prm.name, epoch + 1, step + 1, double(loss), double(FLT_MIN));
+    else if (norm < kVanish && warned_.insert("vanish:" + prm.name).second) vanish.emplace_back(prm.name, norm);
   }
   report_norms(Diag::R0102, explode, epoch, step);
   report_norms(Diag::R0103, vanish, epoch, step);

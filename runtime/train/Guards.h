@@ -29,6 +29,7 @@ class Guards {
   std::set<std::string> warned_;
   std::vector<std::vector<uint8_t>> relu_alive_;  // per relu op: unit ever positive
   std::vector<int32_t> relu_ops_;
+  std::set<int32_t> bf16_params_;  // tensor ids of the parameters of ops with bf16 products (precision bf16)
   int64_t relu_samples_ = 0;
   std::vector<double> train_losses_, val_losses_;  // of the epochs this run trained (from first_epoch_)
   int64_t first_epoch_ = 0;                        // 0-based; later after a resume

@@ -145,7 +145,7 @@ Options parse(int argc, char** argv) {
 // bench: `steps` training steps (after `warmup` untimed ones) on 8 random batches already in memory
 // (inputs ~ N(0, 1) of the declared input shape, or for an i32 input, token indices uniform over the rows of the
 // smallest embedding table that reads it; class labels uniform in [0, C) or targets ~ U(0, 1)), as
-// bench/cpu/torch_cpu_anchor.py measures PyTorch. Prints {"program", "batch", "steps", "img_per_s"}.
+// bench/cpu/torch_cpu_anchor.py measures PyTorch. Prints {"program", "precision", "batch", "steps", "img_per_s"}.
 int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   if (rt->io_input < 0 || rt->io_labels < 0 || rt->io_output < 0 || rt->io_loss < 0)
     fail(Diag::R0504, rt->spec_path, "the program did not declare its input/label/output/loss tensors (dls_rt_io)");
@@ -217,9 +217,10 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
     std::fflush(stdout);
     return 0;
   }
-  std::printf("{\"program\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f,\"step_ms\":%.3f,\"graph_replays\":%lld}\n",
-              rt->name.c_str(), (long long)B, (long long)a.steps, rt->threads, double(a.steps) * double(B) / s,
-              1e3 * s / double(a.steps), (long long)runner.replays());
+  std::printf("{\"program\":\"%s\",\"precision\":\"%s\",\"batch\":%lld,\"steps\":%lld,\"threads\":%d,\"img_per_s\":%.1f,"
+              "\"step_ms\":%.3f,\"graph_replays\":%lld}\n",
+              rt->name.c_str(), rt->precision == DLS_BF16 ? "bf16" : "f32", (long long)B, (long long)a.steps, rt->threads,
+              double(a.steps) * double(B) / s, 1e3 * s / double(a.steps), (long long)runner.replays());
   std::fflush(stdout);
   return 0;
 }

@@ -298,6 +298,64 @@ TEST_CASE("docs/taxonomy.md names only existing codes and spec files") {
 // The rules read the op table's columns, not op names: an op is covered by a rule when its row has the
 // property. These are the implications between the columns and the rest of the row that a new op's row must
 // keep, or a rule would silently skip it.
+namespace {
+// `check` of a spec given as text (no data read); its diagnostics.
+std::vector<dls::Diagnostic> checkText(const std::string& spec) {
+  dls::Compilation c;
+  c.loadText("spec.dls", spec);
+  dls::CheckOptions opt;
+  if (c.parse()) dls::checkSpec(c, opt);
+  return c.diags.finish();
+}
+const dls::Diagnostic* find(const std::vector<dls::Diagnostic>& ds, const char* code) {
+  for (const auto& d : ds)
+    if (std::string(dls::codeInfo(d.code).id) == code) return &d;
+  return nullptr;
+}
+// An MLP of dense(1000) layers on 784 features, batch 256, in `precision`, with `memory` bytes.
+std::string mlpSpec(const std::string& precision, const std::string& memory, const std::string& optimizer = "sgd(lr: 0.01)") {
+  return "dlspec 1\n"
+         "dataset d {\n  train = npy(\"x.npy\", \"y.npy\")\n  sample x: f32[784]\n  label y: class<10>\n}\n"
+         "pipeline p from d.train {\n  shuffle(buffer: all)\n  batch(256)\n}\n"
+         "network Net(x: f32[N, 784]) -> logits[N, 10] {\n  h = x |> dense(1000) |> relu\n  return h |> dense(10)\n}\n"
+         "train t {\n  model = Net on cpu\n  data = p\n  loss = cross_entropy(model.out, y)\n  optimizer = " + optimizer +
+         "\n  epochs = 1\n  memory = " + memory + "\n  precision = " + precision + "\n}\n";
+}
+}  // namespace
+
+TEST_CASE("E0801 counts the bf16 copies of precision bf16: inputs, weights and d(output) of the dense layers") {
+  // f32: weights+grads 2 x 4 x 795,010 params = 6.06 MiB (SGD keeps no state), activations and the rest ~9 MiB.
+  // bf16 adds 2 x 795,010 (weights) + 2 x 256 x (784 + 1000 + 1000 + 10) bytes = 2.9 MiB.
+  auto f32 = checkText(mlpSpec("f32", "1 * MiB"));
+  auto bf16 = checkText(mlpSpec("bf16", "1 * MiB"));
+  const dls::Diagnostic* a = find(f32, "E0801");
+  const dls::Diagnostic* b = find(bf16, "E0801");
+  REQUIRE(a);
+  REQUIRE(b);
+  auto mib = [](const std::string& m) {
+    std::smatch r;
+    REQUIRE(std::regex_search(m, r, std::regex("about ([0-9.]+) MiB")));
+    return std::stod(r[1]);
+  };
+  const double extra = (2.0 * 795010 + 2.0 * 256 * (784 + 1000 + 1000 + 10)) / (1 << 20);
+  CHECK(mib(b->message) - mib(a->message) == Approx(extra).margin(0.11));
+  bool noted = false;
+  for (const auto& n : b->notes) noted = noted || n.find("bf16 copies") != std::string::npos;
+  CHECK(noted);
+}
+
+TEST_CASE("W0720: an Adam epsilon that rounds to zero in f32, the precision of the update, in every precision") {
+  for (const char* p : {"f32", "bf16"}) {
+    INFO(p);
+    auto ds = checkText(mlpSpec(p, "64 * GiB", "adam(lr: 0.001, eps: 1e-46)"));
+    CHECK(find(ds, "W0720"));
+    CHECK_FALSE(find(ds, "W0703"));  // the more specific warning replaces it
+    auto ok = checkText(mlpSpec(p, "64 * GiB", "adam(lr: 0.001, eps: 1e-12)"));
+    CHECK_FALSE(find(ok, "W0720"));
+    CHECK(find(ok, "W0703"));
+  }
+}
+
 TEST_CASE("the op table's rule columns agree with the rest of each row") {
   using dls::sema::OpCategory;
   size_t layers = 0;
@@ -321,6 +379,12 @@ TEST_CASE("the op table's rule columns agree with the rest of each row") {
       CHECK(twin->attr("weight_decay"));
     }
     if (op.category == OpCategory::Pipeline && (op.name == "shuffle" || op.name == "batch")) CHECK(op.wholeDataset);
+    // Mixed precision: bf16 products only where a learned product is, never on an op kept in f32; the ops unstable
+    // in low precision (softmax/log-sum-exp, normalisation statistics, losses) are kept in f32.
+    if (op.bf16) CHECK((op.matmul && !op.keepF32 && op.cpu));
+    if (op.opcode >= 0 && (op.outputOnly || op.normalization || op.category == OpCategory::Loss ||
+                           op.name == "log_softmax"))
+      CHECK(op.keepF32);
     layers += op.category == OpCategory::Layer;
   }
   CHECK(layers > 10);

@@ -782,8 +782,9 @@ def read_checkpoint(path):
     pos += struct.calcsize("<IQqqqQ")
     made = b""
     if version >= 2:  # what made it: optimizer, hyperparameters, batch, structure hash, data fingerprint
-        made = b[pos:pos + MADE_BYTES]
-        pos += MADE_BYTES
+        n = MADE_BYTES + (4 if version >= 3 else 0)  # version 3: and the precision (i32)
+        made = b[pos:pos + n]
+        pos += n
     (count,) = struct.unpack_from("<I", b, pos)
     pos += 4
     ts = {}

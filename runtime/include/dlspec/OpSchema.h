@@ -106,5 +106,33 @@ inline bool isLoss(int32_t code) {
   return r && r->tensors.find('t') != std::string_view::npos;
 }
 
+// Mixed precision (ops.def DLS_OP_BF16, DLS_OP_KEEP_F32): whether an op runs its products in bf16 under
+// `precision = bf16` on the CPU (through the op whose kernel runs it), and whether it is kept in f32 because it
+// is unstable in low precision.
+inline bool bf16Kernel(int32_t code) {
+  const OpRow* r = find(code);
+  if (!r) return false;
+#define DLS_OP_BF16(ID) if (r->kernel == DLS_OP_##ID) return true;
+#include "ops.def"
+  return false;
+}
+inline bool keepF32(int32_t code) {
+  const OpRow* r = find(code);
+  if (!r) return false;
+#define DLS_OP_KEEP_F32(ID) if (r->kernel == DLS_OP_##ID || code == DLS_OP_##ID) return true;
+#include "ops.def"
+  return false;
+}
+// The bytes of the bf16 copies a DLS_OP_BF16 op (opcode `code`) keeps under `precision = bf16` (2 bytes an
+// element): its input (made by the forward, read again by the backward), its weights (made by the forward, once
+// per step; a convolution's backward-data kernel wants them in another blocked layout: a second copy) and, in
+// training, d(output) (made by the backward). Blocked layouts that oneDNN pads may take a little more.
+inline int64_t bf16CopyBytes(int32_t code, int64_t inputElements, int64_t weightElements, int64_t outputElements,
+                             bool training) {
+  const OpRow* r = find(code);
+  const int64_t weightCopies = training && r && r->kernel == DLS_OP_CONV2D ? 2 : 1;
+  return 2 * (inputElements + weightCopies * weightElements + (training ? outputElements : 0));
+}
+
 }  // namespace dls::schema
 #endif

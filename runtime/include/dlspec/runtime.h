@@ -74,6 +74,11 @@ void dls_rt_train_config(dls_rt* rt, int64_t epochs, int64_t batch, int64_t seed
 /* Checkpoint directory (relative to the working directory), written every `every_epochs`,
  * keeping the newest `keep`. dir may be NULL: no checkpoints. */
 void dls_rt_checkpoint(dls_rt* rt, const char* dir, int64_t every_epochs, int64_t keep);
+/* The train block's `precision` (enum dls_dtype, declared below): DLS_F32 (the default, without this call) or
+ * DLS_BF16, mixed precision: the ops of ops.def's DLS_OP_BF16 rows compute their products in bf16 with f32
+ * accumulation; master weights, gradients, optimizer state, losses and every other op stay f32. Only the CPU
+ * backend has bf16 kernels (a CUDA placement, or DLS_F16, is refused with R0410). Called before any op. */
+void dls_rt_precision(dls_rt* rt, int32_t dtype);
 /* The train block's `resume = "PATH"` (a checkpoint directory or file, already resolved against the spec's
  * directory): `train` continues from its newest valid checkpoint, as `train --resume PATH` does. */
 void dls_rt_resume(dls_rt* rt, const char* path);
