@@ -498,7 +498,7 @@ TEST_CASE("recurrent layers over a padded sequence: padding steps keep the state
   dls_rt* r = c.rt.get();
   int op = dls_rt_op(r, DLS_OP_RNN, c.ts.data(), int(c.ts.size()), std::vector<double>{0, 0.01, 0, 1, 0, 0}.data(), 6, 1, 1);
   raise_pending(r);
-  r->step = {0, 1, 7, 0};
+  r->step = {0, 1, 7, 0, 0};
   dls_rt_fwd(r, op);
   raise_pending(r);
   std::vector<float> full = read_tensor(r, y);
