@@ -232,9 +232,9 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     n += b.valid;
   }
   rt->step.training = 1;
-  double sums[3] = {loss_sum, double(correct), double(n)};
-  dist::Comm::world().sum(sums, 3, "the evaluation's sums");
-  loss_sum = sums[0], correct = int64_t(sums[1]), n = int64_t(sums[2]);
+  double sums[4] = {loss_sum, double(correct), double(n), double(counted)};
+  dist::Comm::world().sum(sums, 4, "the evaluation's sums");
+  loss_sum = sums[0], correct = int64_t(sums[1]), n = int64_t(sums[2]), counted = int64_t(sums[3]);
   EvalResult r;
   r.samples = n;
   r.loss = n ? loss_sum / double(n) : NAN;
@@ -425,9 +425,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       }
       if (epoch == start_epoch) guards.after_first_epoch();
       if (world.active()) {  // the accuracy and throughput of the global batches
-        double sums[2] = {double(correct), double(samples)};
-        world.sum(sums, 2, fmt::format("the training accuracy of epoch {}", epoch + 1));
-        correct = int64_t(sums[0]), samples = int64_t(sums[1]);
+        double sums[3] = {double(correct), double(samples), double(counted)};
+        world.sum(sums, 3, fmt::format("the training accuracy of epoch {}", epoch + 1));
+        correct = int64_t(sums[0]), samples = int64_t(sums[1]), counted = int64_t(sums[2]);
       }
       const double train_time = since(t0);
       constexpr double kMinTimedEpoch = 1.0;  // seconds
