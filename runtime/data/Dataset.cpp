@@ -91,6 +91,17 @@ void init_shape(Dataset& ds, const DataDecl& decl) {
   }
 }
 
+// A CSV split's layout (dls_rt_csv) and label column: by index (dls_rt_csv), by name (label_column -2: path_b
+// holds it), else column `fallback`.
+csv::Layout csv_layout(const DataDecl& decl) {
+  return csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep};
+}
+csv::LabelColumn csv_label(const DataDecl& decl, int64_t fallback) {
+  if (decl.csv_label_by_index) return csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index};
+  if (decl.label_column == -2) return csv::LabelColumn{.name = decl.path_b};
+  return csv::LabelColumn{.byIndex = true, .index = fallback};
+}
+
 }  // namespace
 
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
@@ -102,15 +113,13 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   init_shape(ds, decl);
   if (decl.format == DLS_DATA_CSV) {
     csv::Table table;
-    Array a = read_csv(decl.path_a, csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep}, table);
+    Array a = read_csv(decl.path_a, csv_layout(decl), table);
     const int64_t cols = static_cast<int64_t>(table.header.size());
     if (decl.classes > 0 && decl.label_numel > 1)
       fail(Diag::R0213, decl.path_a, fmt::format("'{}' is a CSV file: it has one label column, but the program takes {} class "
                                                  "labels per sample (one per step); give per-step labels as .npy", decl.path_a, decl.label_numel));
     // The label column by index (dls_rt_csv), by name (label_column -2: path_b holds the name), or by number.
-    csv::LabelColumn label = decl.csv_label_by_index ? csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index}
-                             : decl.label_column == -2 ? csv::LabelColumn{.name = decl.path_b}
-                                                        : csv::LabelColumn{.byIndex = true, .index = decl.label_column};
+    const csv::LabelColumn label = csv_label(decl, decl.label_column);
     std::string why;
     const int64_t labelColumn = csv::label_index(table, label, why);
     if (labelColumn < 0)
@@ -184,13 +193,11 @@ Dataset load_samples(const std::string& path, const DataDecl& decl) {
   if (!npy && (decl.format == DLS_DATA_CSV || ends(".csv") || ends(".csv.gz"))) {
     // Records laid out as the program's CSV split: with the label column (it is dropped) or without it.
     csv::Table table;
-    Array a = read_csv(path, csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep}, table);
+    Array a = read_csv(path, csv_layout(decl), table);
     const auto cols = static_cast<int64_t>(table.header.size());
     int64_t drop = -1;
     if (cols == ds.sample_numel + 1) {
-      csv::LabelColumn label = decl.csv_label_by_index ? csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index}
-                               : decl.label_column == -2 ? csv::LabelColumn{.name = decl.path_b}
-                                                          : csv::LabelColumn{.byIndex = true, .index = -1};
+      const csv::LabelColumn label = csv_label(decl, -1);
       std::string why;
       drop = csv::label_index(table, label, why);
       if (drop < 0) fail(Diag::R0213, fmt::format("{}:{}", path, decl.csv_skip + 1), fmt::format("'{}' {}", path, why));
