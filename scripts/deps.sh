@@ -18,7 +18,8 @@ case "$what" in
   test)  want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${darknet[@]}") ;;
   bench) want=("${build[@]}" "${data[@]}" "${peer[@]}" "${darknet[@]}") ;;
   fuzz)  want=("${build[@]}" "${fuzz[@]}") ;;
-  editor) want=("${editor[@]}") ;;
+  # A Node.js that brings its own npm (NodeSource's nodejs conflicts with Debian's npm package) is enough.
+  editor) command -v node >/dev/null && command -v npm >/dev/null && exit 0; want=("${editor[@]}") ;;
   all)   want=("${build[@]}" "${data[@]}" "${tools[@]}" "${peer[@]}" "${fuzz[@]}" "${darknet[@]}" "${editor[@]}") ;;
   *) echo "deps.sh: unknown set '$what' (build|test|train|bench|fuzz|editor|all)" >&2; exit 2 ;;
 esac

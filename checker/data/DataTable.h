@@ -76,4 +76,17 @@ struct ImageFindings {
 // cannot be listed.
 bool readImages(const std::string& dir, const ImageSpec& spec, DataTable& out, ImageFindings& found, std::string& error);
 
+// A look at an image folder for `dlspec init`: its classes and image counts, and up to `maxImages` images spread
+// evenly over it decoded: the most common size and channel count among them, how many other shapes there were,
+// and the mean and standard deviation of their pixels scaled to [0, 1] (over the images of the common shape).
+struct ImageSurvey {
+  std::vector<std::string> classes;
+  std::vector<int64_t> perClass;
+  int64_t images = 0, decoded = 0, undecodable = 0;
+  int64_t height = 0, width = 0, channels = 0;  // the most common shape among the decoded images
+  int64_t otherShapes = 0;                      // decoded images of another shape
+  double mean = 0, std = 1;
+};
+bool surveyImages(const std::string& dir, int64_t maxImages, ImageSurvey& out, std::string& error);
+
 }  // namespace dls::checker::data

@@ -1,5 +1,7 @@
-// dlspec fmt FILE... : prints the canonical layout; --write rewrites the files, --check prints the difference.
+// dlspec fmt [--width N] FILE... : prints the canonical layout; --write rewrites the files, --check prints the
+// difference.
 #include <cstdio>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <fstream>
 
@@ -11,7 +13,25 @@ namespace dls {
 
 static const std::string_view kUsage = commandUsage("fmt");
 
-int cmdFmt(const std::vector<std::string>& argv) {
+int cmdFmt(const std::vector<std::string>& argvIn) {
+  FormatOptions options;
+  std::vector<std::string> argv;
+  for (size_t i = 0; i < argvIn.size(); ++i) {
+    const std::string& a = argvIn[i];
+    if (a != "--width" && a.rfind("--width=", 0) != 0) {
+      argv.push_back(a);
+      continue;
+    }
+    std::string v;
+    if (a != "--width") v = a.substr(8);
+    else if (i + 1 < argvIn.size()) v = argvIn[++i];
+    else return usageError("`--width` needs a value", kUsage);
+    char* end = nullptr;
+    long n = v.empty() ? 0 : std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end || n < 40 || n > 1000)
+      return usageError(fmt::format("`--width` takes a line width from 40 to 1000, not `{}`", v), kUsage);
+    options.width = size_t(n);
+  }
   CommonOptions opt;
   Args args;
   if (!parseCommon(argv, opt, args)) return kExitUsage;
@@ -34,7 +54,7 @@ int cmdFmt(const std::vector<std::string>& argv) {
       rc = kExitErrors;
       continue;
     }
-    std::string out = formatSpec(*c.spec);
+    std::string out = formatSpec(*c.spec, options);
     if (check) {
       std::string before(c.sources.text(c.file));
       if (out != before) {

@@ -1,8 +1,9 @@
 // dlspec init --data TRAIN [--labels LABELS] [--label COLUMN] [--test TEST [--test-labels LABELS]] [-o FILE]:
-// a starting spec read off the data: the data set with the sample and label types the files have, pipelines
-// that normalise with the training data's own mean and standard deviation, a baseline network for the task
-// (a small CNN for images, an MLP for feature vectors; classes or regression from the labels), and a train
-// block with validation and checkpoints. The result is checked before it is written; it must check clean.
+// a starting spec read off the data (CSV, NPY, IDX, or a folder of images with a sub-folder per class): the data
+// set with the sample and label types the files have, pipelines that normalise with the training data's own
+// mean and standard deviation, a baseline network for the task (a small CNN for images, an MLP for feature
+// vectors; classes or regression from the labels), and a train block with validation and checkpoints. The
+// result is checked before it is written (it must check clean) and written in `dlspec fmt`'s layout.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "checker/data/DataTable.h"
 #include "driver/Command.h"
 #include "driver/Rewrite.h"
+#include "syntax/Formatter.h"
 
 namespace dls {
 
@@ -184,17 +186,18 @@ int cmdInit(const std::vector<std::string>& argvIn) {
   if (!parseCommon(argv, opt, args)) return kExitUsage;
   if (!rejectUnknown(args, kUsage)) return kExitUsage;
   if (!args.positional.empty()) return usageError(fmt::format("unexpected `{}`: name the data with --data", args.positional[0]), kUsage);
-  if (data.empty()) return usageError("no data given: --data TRAIN (a CSV, an NPY or IDX samples file with --labels)", kUsage);
+  if (data.empty())
+    return usageError("no data given: --data TRAIN (a CSV, an NPY or IDX samples file with --labels, or an image folder)", kUsage);
   Format f = formatOf(data);
-  if (f == Format::Folder)
-    return usageError(fmt::format("`{}` is a directory: image folders are not supported by `init` yet; give a CSV, NPY or IDX file", data), kUsage);
   if (f == Format::Unknown)
     return usageError(fmt::format("`{}`: cannot tell the format from the name (.csv, .npy, or IDX such as *-ubyte[.gz])", data), kUsage);
   if ((f == Format::Idx || f == Format::Npy) && labels.empty())
     return usageError(fmt::format("`{}` holds the samples only: give the labels file with --labels", data), kUsage);
   if (f == Format::Csv && !labels.empty()) return usageError("a CSV holds its labels: name the column with --label, not --labels", kUsage);
   if (!test.empty() && formatOf(test) != f) return usageError("--test must have the same format as --data", kUsage);
-  if (!test.empty() && f != Format::Csv && testLabels.empty()) return usageError("--test needs --test-labels", kUsage);
+  if (f == Format::Folder && (!labels.empty() || !labelColumn.empty() || !testLabels.empty()))
+    return usageError("an image folder's labels are its class sub-folders: --labels, --label and --test-labels do not apply", kUsage);
+  if (!test.empty() && (f == Format::Idx || f == Format::Npy) && testLabels.empty()) return usageError("--test needs --test-labels", kUsage);
   // The spec is never written over a data file, nor over another file unless --force.
   std::error_code ec;
   if (!out.empty()) {
@@ -208,30 +211,66 @@ int cmdInit(const std::vector<std::string>& argvIn) {
   Read train, held;
   Compilation report;  // where data errors are reported
   report.loadText(out.empty() ? "<init>" : out, "");
-  if (!readSplit(f, data, labels, labelColumn, train)) {
-    report.diags.report(Code::E0901, Span{}, data, train.error.empty() ? "not a data file dlspec reads" : train.error);
+  auto fail = [&](const std::string& file, const std::string& why) {
+    report.diags.report(Code::E0901, Span{}, file, why);
     printDiagnostics(report, opt);
     return kExitErrors;
-  }
-  if (!test.empty() && !readSplit(f, test, testLabels, labelColumn, held)) {
-    report.diags.report(Code::E0901, Span{}, test, held.error);
-    printDiagnostics(report, opt);
-    return kExitErrors;
-  }
+  };
+  // What the spec is written from: the sample's element type and dims, the task, the training data's mean and
+  // standard deviation (of integers scaled to [0, 1] first: u8 by 1/255), and an image folder's survey.
+  std::vector<int64_t> dims;
+  std::string elem;
+  Task task;
+  int64_t rows = 0;
+  double scale = 1.0, mean = 0, sd = 1;
+  checker::data::ImageSurvey survey;
   const checker::data::DataTable& t = train.table;
-  if (t.rows < 2) {
-    report.diags.report(Code::E0901, Span{}, data, "it holds fewer than two samples");
-    printDiagnostics(report, opt);
-    return kExitErrors;
+  if (f == Format::Folder) {
+    std::string error;
+    if (!checker::data::surveyImages(data, 2000, survey, error)) return fail(data, error);
+    int64_t classes = 0;
+    for (int64_t c : survey.perClass) classes += c > 0;
+    if (survey.images == 0 || classes < 2)
+      return fail(data, fmt::format("an image folder needs one sub-folder per class with .png or .jpg files; this one has "
+                                    "{} class folder(s) with images", classes));
+    if (survey.decoded == 0) return fail(data, "none of the images it holds could be decoded (`dlspec check --data` names them)");
+    if (!test.empty()) {
+      checker::data::ImageSurvey testSurvey;
+      if (!checker::data::surveyImages(test, 1, testSurvey, error)) return fail(test, error);
+      if (testSurvey.classes != survey.classes)
+        return fail(test, fmt::format("its class folders are not those of `{}` ({} against {})", data, testSurvey.classes.size(),
+                                      survey.classes.size()));
+    }
+    dims = {survey.channels, survey.height, survey.width};
+    elem = "u8";
+    task.classify = true;
+    task.classes = static_cast<int64_t>(survey.classes.size());
+    rows = survey.images;
+    scale = 255.0;
+    mean = survey.mean;
+    sd = survey.std;
+  } else {
+    if (!readSplit(f, data, labels, labelColumn, train))
+      return fail(data, train.error.empty() ? "not a data file dlspec reads" : train.error);
+    if (!test.empty() && !readSplit(f, test, testLabels, labelColumn, held)) return fail(test, held.error);
+    if (t.rows < 2) return fail(data, "it holds fewer than two samples");
+    if (t.labelsPerRow != 1)
+      return usageError("labels with more than one value per sample (sequence or multi-label targets) are not supported by `init` yet", kUsage);
+    dims = t.csv ? std::vector<int64_t>{int64_t(t.columns.size())} : t.sampleDims;
+    if (dims.empty()) dims = {1};
+    elem = t.csv ? "f32" : elemName(t.sampleKind);
+    task = taskOf(t);
+    rows = static_cast<int64_t>(t.rows);
+    std::vector<double> v = sampleValues(t);
+    scale = elem == "u8" ? 255.0 : 1.0;
+    double sq = 0;
+    size_t finite = 0;
+    for (double x : v)
+      if (std::isfinite(x)) mean += x / scale, sq += (x / scale) * (x / scale), ++finite;
+    mean = finite ? mean / double(finite) : 0;
+    sd = finite ? std::sqrt(std::max(sq / double(finite) - mean * mean, 0.0)) : 1;
+    if (!(sd > 1e-8)) sd = 1;
   }
-  if (t.labelsPerRow != 1)
-    return usageError("labels with more than one value per sample (sequence or multi-label targets) are not supported by `init` yet", kUsage);
-
-  // Types.
-  std::vector<int64_t> dims = t.csv ? std::vector<int64_t>{int64_t(t.columns.size())} : t.sampleDims;
-  if (dims.empty()) dims = {1};
-  std::string elem = t.csv ? "f32" : elemName(t.sampleKind);
-  Task task = taskOf(t);
   std::string labelName = f == Format::Csv && !labelColumn.empty() ? identifier(labelColumn, "label")
                           : f == Format::Csv && !t.header.empty() ? identifier(t.header.back(), "label") : "label";
   std::string sampleName = dims.size() >= 2 ? "image" : "x";
@@ -239,23 +278,12 @@ int cmdInit(const std::vector<std::string>& argvIn) {
   std::string setName = name.empty() ? dataName(data) : identifier(name, "data");
   if (setName == sampleName || setName == labelName) setName += "_set";
 
-  // Normalisation from the training data: integers are scaled to [0, 1] first (u8 by 1/255).
-  std::vector<double> v = sampleValues(t);
-  double scale = elem == "u8" ? 255.0 : 1.0;
-  double mean = 0, sq = 0;
-  size_t finite = 0;
-  for (double x : v)
-    if (std::isfinite(x)) mean += x / scale, sq += (x / scale) * (x / scale), ++finite;
-  mean = finite ? mean / double(finite) : 0;
-  double sd = finite ? std::sqrt(std::max(sq / double(finite) - mean * mean, 0.0)) : 1;
-  if (!(sd > 1e-8)) sd = 1;
-
   // Image-like: [H, W] or [C, H, W] with C ≤ 4 and both sides at least 8.
   bool image = (dims.size() == 2 && dims[0] >= 8 && dims[1] >= 8) ||
                (dims.size() == 3 && dims[0] <= 4 && dims[1] >= 8 && dims[2] >= 8);
   std::vector<int64_t> netDims = image ? (dims.size() == 2 ? std::vector<int64_t>{1, dims[0], dims[1]} : dims)
                                        : std::vector<int64_t>{std::accumulate(dims.begin(), dims.end(), int64_t(1), std::multiplies<>())};
-  int64_t batch = std::clamp<int64_t>(t.rows / 20, 1, 64);
+  int64_t batch = std::clamp<int64_t>(rows / 20, 1, 64);
 
   // The paths as the spec writes them: relative to the spec's directory.
   fs::path specDir = out.empty() ? fs::current_path(ec) : fs::absolute(out, ec).parent_path();
@@ -272,6 +300,8 @@ int cmdInit(const std::vector<std::string>& argvIn) {
     switch (f) {
       case Format::Idx: return fmt::format("idx(\"{}\", \"{}\")", rel(d), rel(l));
       case Format::Npy: return fmt::format("npy(\"{}\", \"{}\")", rel(d), rel(l));
+      case Format::Folder:
+        return fmt::format("images(\"{}\", size: [{}, {}], channels: {})", rel(d), survey.height, survey.width, survey.channels);
       default:
         return labelColumn.empty() && !t.header.empty() ? fmt::format("csv(\"{}\", label: \"{}\")", rel(d), t.header.back())
                : labelColumn.empty()                    ? fmt::format("csv(\"{}\")", rel(d))
@@ -281,8 +311,13 @@ int cmdInit(const std::vector<std::string>& argvIn) {
   auto dimList = [](const std::vector<int64_t>& d) { return fmt::format("{}", fmt::join(d, ", ")); };
 
   std::string s = "dlspec 1\n\n";
-  s += fmt::format("// Written by `dlspec init` from {}: {} samples of {}[{}], {}.\n", data, t.rows, elem, dimList(dims),
+  s += fmt::format("// Written by `dlspec init` from {}: {} samples of {}[{}], {}.\n", data, rows, elem, dimList(dims),
                    task.classify ? fmt::format("{} classes", task.classes) : std::string("real-valued targets"));
+  if (f == Format::Folder && survey.otherShapes > 0)
+    s += fmt::format("// {} of the {} images looked at {} another size or channel count: `size:` and `channels:` make every\n"
+                     "// image {}x{} with {} channel(s), the most common shape (`resize:` says how).\n",
+                     survey.otherShapes, survey.decoded, survey.otherShapes == 1 ? "has" : "have", survey.height,
+                     survey.width, survey.channels);
   s += "// A starting point: check it, train it, then make it yours.\n";
   s += fmt::format("dataset {} {{\n", setName);
   s += fmt::format("  train = {}\n", source(data, labels));
@@ -307,6 +342,8 @@ int cmdInit(const std::vector<std::string>& argvIn) {
   if (image) {
     s += "  h = x |> conv2d(filters: 16, kernel: 3, pad: same) |> relu |> maxpool(2)\n";
     s += "  h = h |> conv2d(filters: 32, kernel: 3, pad: same) |> relu |> maxpool(2)\n";
+    // Large images: pooled to 8x8 before the dense layer, so that its weights stay a few hundred thousand.
+    if ((netDims[1] / 4) * (netDims[2] / 4) > 64) s += "  h = h |> adaptive_avgpool(8)\n";
     s += "  h = h |> flatten |> dense(128) |> relu\n";
   } else {
     int64_t width = std::clamp<int64_t>(netDims[0] * 2, 32, 256);
@@ -336,6 +373,7 @@ int cmdInit(const std::vector<std::string>& argvIn) {
     fmt::print(stderr, "error[I0001]: internal error: the spec `init` wrote does not check; please report it\n");
     return kExitUsage;
   }
+  s = formatSpec(*c.spec);  // in `dlspec fmt`'s layout
   if (out.empty()) {
     std::fputs(s.c_str(), stdout);
   } else {

@@ -36,16 +36,18 @@ const std::vector<CommandEntry>& commands() {
        "dlspec check [--data] [OPTIONS] FILE...",
        "  --data                      also read the data files the spec declares and check them against it\n", true},
       {"fmt", cmdFmt, "print a spec in its canonical layout (--write to rewrite it)",
-       "dlspec fmt [--write | --check] FILE...",
+       "dlspec fmt [--write | --check] [--width N] FILE...",
        "  --write, -w                 rewrite each file in place\n"
+       "  --width N                   keep lines within N columns where they can be broken (default 100)\n"
        "  --check                     print the difference from the canonical layout as a unified diff, exit 1\n"
        "                              when there is one; change nothing\n", false},
       {"init", cmdInit, "write a starting spec for a data set: types, normalisation, a baseline network, a train block",
        "dlspec init --data TRAIN [--labels FILE | --label COLUMN] [--test TEST [--test-labels FILE]] [-o FILE.dls]",
-       "  --data TRAIN                the training data: a CSV file, or an NPY or IDX samples file\n"
+       "  --data TRAIN                the training data: a CSV file, an NPY or IDX samples file, or a folder of\n"
+       "                              images with one sub-folder per class (PNG, JPEG)\n"
        "  --labels FILE               NPY or IDX: the labels file\n"
        "  --label COLUMN              CSV: the label column (default: the last)\n"
-       "  --test TEST                 a test split in the same format (--test-labels for its labels); without it\n"
+       "  --test TEST                 a test split in the same format (NPY, IDX: --test-labels for its labels); without it\n"
        "                              the spec holds out 10% of the training data for validation\n"
        "  -o, --output FILE.dls       write the spec there (never over a data file; over an existing file only\n"
        "                              with --force); default stdout\n"

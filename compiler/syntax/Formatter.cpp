@@ -120,7 +120,145 @@ std::string formatType(const ast::TypeExpr& t) {
   return out;
 }
 
-std::string formatSpec(const ast::Spec& spec) {
+namespace {
+
+// The width of text on a terminal: UTF-8 code points (continuation bytes do not count).
+size_t columns(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// The width of the last line of a laid-out text.
+size_t lastLine(std::string_view s) {
+  size_t nl = s.rfind('\n');
+  return columns(nl == std::string_view::npos ? s : s.substr(nl + 1));
+}
+
+std::string spaces(size_t n) { return std::string(n, ' '); }
+
+// Lays an expression out from column `col` (where its first character goes) so that its lines stay within
+// `width` where they can: a pipe chain breaks before `|>` (the continuation's `|>` under the first one), the
+// arguments of a call that does not fit fill lines aligned after its `(` (or indented from `indent` when that
+// column is too far right), a list fills its lines, a sum breaks before its `+`/`-`. A part that cannot be
+// broken (a long string) overflows. The layout depends on the tree and the width only, so formatting the
+// output again changes nothing.
+std::string layout(const ast::Expr& e, size_t col, size_t indent, size_t width) {
+  std::string flat = formatExpr(e);
+  if (col + columns(flat) <= width) return flat;
+  switch (e.kind) {
+    case ast::ExprKind::Pipe: {
+      std::vector<const ast::Expr*> stages;
+      const ast::Expr* cur = &e;
+      while (cur->kind == ast::ExprKind::Pipe) {
+        stages.push_back(cur->items[1].get());
+        cur = cur->items[0].get();
+      }
+      stages.push_back(cur);
+      std::reverse(stages.begin(), stages.end());
+      std::string out = layout(*stages[0], col, indent, width);
+      if (precedence(*stages[0]) < 1) out = "(" + out + ")";
+      size_t pipeCol = out.find('\n') == std::string::npos ? col + columns(out) + 1 : col + 2;
+      if (pipeCol > width / 2) pipeCol = indent + 4;
+      size_t line = out.find('\n') == std::string::npos ? col + columns(out) : lastLine(out);
+      for (size_t i = 1; i < stages.size(); ++i) {
+        std::string s = formatExpr(*stages[i]);
+        if (precedence(*stages[i]) <= 1) s = "(" + s + ")";
+        if (line + 4 + columns(s) <= width) {
+          out += " |> " + s;
+          line += 4 + columns(s);
+          continue;
+        }
+        if (precedence(*stages[i]) > 1) s = layout(*stages[i], pipeCol + 3, indent, width);
+        out += "\n" + spaces(pipeCol) + "|> " + s;
+        line = s.find('\n') == std::string::npos ? pipeCol + 3 + columns(s) : lastLine(s);
+      }
+      return out;
+    }
+    case ast::ExprKind::Call: {
+      if (e.args.empty()) return flat;
+      std::string head = e.dotted() + "(";
+      size_t argCol = col + columns(head);
+      // Too far right for its arguments to fit beside it: a hanging indent from the item's.
+      bool hanging = argCol > width * 3 / 5;
+      if (hanging) argCol = indent + 4;
+      std::string out = head + (hanging ? "\n" + spaces(argCol) : "");
+      // The arguments fill their lines (as a list's items do); one that is itself broken ends its line.
+      size_t line = argCol;
+      bool broken = false;
+      for (size_t i = 0; i < e.args.size(); ++i) {
+        const ast::Arg& a = e.args[i];
+        std::string name = a.name ? a.name->name + ": " : "";
+        std::string unit = a.unit ? " " + a.unit->name : "";
+        std::string tail = i + 1 < e.args.size() ? "," : ")";
+        std::string text = name + formatExpr(*a.value) + unit;
+        bool fits = line + (i ? 1 : 0) + columns(text) + columns(tail) <= width;
+        if (i && (!fits || broken)) {
+          out += "\n" + spaces(argCol);
+          line = argCol;
+        } else if (i) {
+          out += " ";
+          ++line;
+        }
+        if (line + columns(text) + columns(tail) > width) text = name + layout(*a.value, line + columns(name), indent, width) + unit;
+        broken = text.find('\n') != std::string::npos;
+        out += text + tail;
+        line = broken ? lastLine(text) : line + columns(text) + columns(tail);
+      }
+      return out;
+    }
+    case ast::ExprKind::List: {
+      if (e.items.empty()) return flat;
+      std::string out = "[";
+      size_t line = col + 1;
+      for (size_t i = 0; i < e.items.size(); ++i) {
+        std::string s = formatExpr(*e.items[i]) + (i + 1 < e.items.size() ? "," : "]");
+        if (i && line + 1 + columns(s) > width) {
+          out += "\n" + spaces(col + 1);
+          line = col + 1;
+        } else if (i) {
+          out += " ";
+          ++line;
+        }
+        out += s;
+        line += columns(s);
+      }
+      return out;
+    }
+    case ast::ExprKind::Binary: {
+      if (e.op != '+' && e.op != '-') return flat;
+      std::string l = layout(*e.items[0], col, indent, width), r = formatExpr(*e.items[1]);
+      if (precedence(*e.items[0]) < 2) l = "(" + l + ")";
+      bool paren = precedence(*e.items[1]) <= 2;
+      if (!paren) r = layout(*e.items[1], col + 2, indent, width);
+      else r = "(" + r + ")";
+      return l + "\n" + spaces(col) + e.op + " " + r;
+    }
+    default: return flat;
+  }
+}
+
+// `name: type = default`, one per line aligned after the `(` when they do not fit on the header's line.
+std::string layoutParams(const std::vector<ast::Param>& ps, size_t col, size_t width) {
+  std::string flat = params(ps);
+  if (ps.size() < 2 || col + columns(flat) <= width) return flat;
+  std::string out;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (i) out += ",\n" + spaces(col);
+    std::string head = ps[i].name.name + ": " + formatType(ps[i].type);
+    out += head;
+    if (ps[i].defaultValue)
+      out += " = " + layout(*ps[i].defaultValue, col + columns(head) + 3, col, width);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string formatSpec(const ast::Spec& spec) { return formatSpec(spec, FormatOptions{}); }
+
+std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
+  const size_t width = options.width;
   std::string out;
   comments(out, spec.headerComments.leading, "");
   if (spec.version) {
@@ -131,47 +269,102 @@ std::string formatSpec(const ast::Spec& spec) {
     if (!out.empty()) out += "\n";
     comments(out, d.comments.leading, "");
     out += attrs(d.attrs, "");
-    out += std::string(ast::declKeyword(d.kind)) + " " + d.name.name;
+    std::string header = std::string(ast::declKeyword(d.kind)) + " " + d.name.name;
     switch (d.kind) {
       case ast::DeclKind::Pipeline: {
         std::string src;
         for (size_t i = 0; i < d.source.size(); ++i) src += (i ? "." : "") + d.source[i].name;
-        out += " from " + src;
+        header += " from " + src;
         break;
       }
       case ast::DeclKind::Block: {
-        out += "(" + params(d.params) + ") (";
-        for (size_t i = 0; i < d.inputs.size(); ++i) out += (i ? ", " : "") + d.inputs[i].name;
-        out += ")";
+        header += "(";
+        header += layoutParams(d.params, columns(header), width) + ") (";
+        for (size_t i = 0; i < d.inputs.size(); ++i) header += (i ? ", " : "") + d.inputs[i].name;
+        header += ")";
         break;
       }
-      case ast::DeclKind::Network: out += "(" + params(d.params) + ") -> " + formatType(*d.returns); break;
+      case ast::DeclKind::Network:
+        header += "(";
+        header += layoutParams(d.params, columns(header), width) + ") -> " + formatType(*d.returns);
+        break;
       default: break;
     }
-    out += " {";
+    out += header + " {";
     trailing(out, d.comments.trailing);
-    // In dataset and train blocks the `=` of the settings line up, as a table of settings.
-    size_t keyWidth = 0;
-    if (d.kind == ast::DeclKind::Train || d.kind == ast::DeclKind::Dataset)
-      for (const ast::Item& it : d.items)
-        if (it.kind == ast::ItemKind::Assign) keyWidth = std::max(keyWidth, it.key.name.size());
+    // In dataset and train blocks the `=` of the settings line up, as a table of settings; so do the roles
+    // and names of a dataset's fields.
+    size_t keyWidth = 0, roleWidth = 0, nameWidth = 0;
     for (const ast::Item& it : d.items) {
-      comments(out, it.comments.leading, "  ");
-      out += attrs(it.attrs, "  ");
-      out += "  ";
+      if (it.kind == ast::ItemKind::Assign && (d.kind == ast::DeclKind::Train || d.kind == ast::DeclKind::Dataset))
+        keyWidth = std::max(keyWidth, columns(it.key.name));
+      if (it.kind == ast::ItemKind::Field) {
+        roleWidth = std::max(roleWidth, columns(it.role.name));
+        nameWidth = std::max(nameWidth, columns(it.key.name) + 1);
+      }
+    }
+    // Each item's text, then its trailing comment: the comments of consecutive one-line items start in one
+    // column (as gofmt lines them up) when that column is within the width.
+    std::vector<std::string> lines;
+    for (const ast::Item& it : d.items) {
+      std::string line = "  ";
+      const size_t indent = 2;
       switch (it.kind) {
         case ast::ItemKind::Assign: {
-          out += it.key.name + std::string(keyWidth > it.key.name.size() ? keyWidth - it.key.name.size() : 0, ' ') +
-                 " = " + formatExpr(*it.value);
-          for (const ast::Clause& c : it.clauses) out += clause(c);
+          line += it.key.name + spaces(keyWidth > columns(it.key.name) ? keyWidth - columns(it.key.name) : 0) + " = ";
+          const size_t valueCol = lastLine(line);
+          line += layout(*it.value, valueCol, indent, width);
+          // Clauses (`on …`, `every …`, `metrics […]`, `keep …`) that do not fit go on the next lines, under the value.
+          for (const ast::Clause& c : it.clauses) {
+            std::string text = clause(c);
+            if (lastLine(line) + columns(text) > width && lastLine(line) > valueCol)
+              line += "\n" + spaces(valueCol) + text.substr(1);
+            else
+              line += text;
+          }
           break;
         }
-        case ast::ItemKind::Field: out += it.role.name + " " + it.key.name + ": " + formatType(*it.type); break;
-        case ast::ItemKind::Return: out += "return " + formatExpr(*it.value); break;
-        case ast::ItemKind::Call: out += formatExpr(*it.value); break;
-        case ast::ItemKind::Augment: out += "augment " + formatExpr(*it.value); break;
+        case ast::ItemKind::Field: {
+          std::string name = it.key.name + ":";
+          line += it.role.name + spaces(roleWidth - columns(it.role.name)) + " " + name +
+                  spaces(nameWidth - columns(name)) + " " + formatType(*it.type);
+          break;
+        }
+        case ast::ItemKind::Return: line += "return " + layout(*it.value, indent + 7, indent, width); break;
+        case ast::ItemKind::Call: line += layout(*it.value, indent, indent, width); break;
+        case ast::ItemKind::Augment: line += "augment " + layout(*it.value, indent + 8, indent, width); break;
       }
-      trailing(out, it.comments.trailing);
+      lines.push_back(std::move(line));
+    }
+    std::vector<size_t> commentCol(d.items.size(), 0);
+    for (size_t i = 0; i < d.items.size();) {
+      auto aligned = [&](size_t k) {
+        return !d.items[k].comments.trailing.empty() && lines[k].find('\n') == std::string::npos;
+      };
+      if (!aligned(i)) {
+        ++i;
+        continue;
+      }
+      size_t j = i, col = 0;
+      do {
+        col = std::max(col, columns(lines[j]));
+        ++j;
+      } while (j < d.items.size() && aligned(j) && d.items[j].comments.leading.empty() && d.items[j].attrs.empty());
+      col += 2;
+      for (size_t k = i; k < j; ++k)
+        commentCol[k] = col + columns(d.items[k].comments.trailing) <= width ? col : columns(lines[k]) + 2;
+      i = j;
+    }
+    for (size_t k = 0; k < d.items.size(); ++k) {
+      const ast::Item& it = d.items[k];
+      comments(out, it.comments.leading, "  ");
+      out += attrs(it.attrs, "  ");
+      out += lines[k];
+      if (!it.comments.trailing.empty()) {
+        size_t at = commentCol[k] ? commentCol[k] : lastLine(lines[k]) + 2;
+        out += spaces(at - lastLine(lines[k])) + it.comments.trailing;
+      }
+      out += "\n";
     }
     comments(out, d.footer, "  ");
     out += "}\n";

@@ -1,8 +1,10 @@
 // dlspec fmt: keeps every comment and is idempotent, on every spec in the repository that parses and
 // every valid test spec (the ones without expectations).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "support/DiagnosticEngine.h"
@@ -111,4 +113,93 @@ network N(x: f32[N, 4]) -> real[N, 4] {
   auto twice = format("c.dls", *once);
   REQUIRE(twice);
   CHECK(*twice == *once);
+}
+
+namespace {
+
+std::optional<std::string> formatWidth(const std::string& text, size_t width) {
+  SourceManager sm;
+  DiagnosticEngine diags(sm);
+  FileId f = sm.add("w.dls", text);
+  auto spec = parseSpec(sm, f, diags);
+  if (!spec || diags.hasErrors()) return std::nullopt;
+  return formatSpec(*spec, FormatOptions{width});
+}
+
+// A line that no layout can shorten: a comment, or one holding a string literal that alone is too long.
+bool unbreakable(const std::string& line, size_t width) {
+  if (line.find("//") != std::string::npos || line.find("/*") != std::string::npos) return true;
+  size_t q = line.find('"');
+  return q != std::string::npos && line.size() - q > width / 3;
+}
+
+size_t columnsOf(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("fmt keeps lines within the width, idempotent and with the same meaning, on every valid spec", "[fmt]") {
+  for (size_t width : {60, 80, 100}) {
+    for (const fs::path& p : specsToFormat()) {
+      INFO(p.string() << " at width " << width);
+      std::string text = slurp(p);
+      auto once = formatWidth(text, width);
+      REQUIRE(once);
+      std::istringstream lines(*once);
+      for (std::string line; std::getline(lines, line);) {
+        INFO(line);
+        if (!unbreakable(line, width)) CHECK(columnsOf(line) <= width);
+      }
+      auto twice = formatWidth(*once, width);
+      REQUIRE(twice);
+      CHECK(*twice == *once);
+      // Laid out on one line each, the spec and its formatted text are the same program.
+      CHECK(formatWidth(*once, 100000) == formatWidth(text, 100000));
+      CHECK(commentsOf(*once) == commentsOf(text));
+    }
+  }
+}
+
+TEST_CASE("fmt breaks long calls and pipes and lines up columns", "[fmt]") {
+  std::string text = R"(dlspec 1
+
+dataset d {
+  train = idx("/a/very/long/path/to/the/training/images-idx3-ubyte.gz", "/a/very/long/path/to/the/training/labels-idx1-ubyte.gz")
+  sample image: u8[28, 28]  // the picture
+  label kind: class<10>     // its class
+}
+
+pipeline p from d.train {
+  image = image |> to_f32 |> scale(1/255) |> normalize(mean: 0.286, std: 0.353) |> reshape([1, 28, 28]) |> to_f32
+  batch(64)
+}
+
+train t {
+  model = N on cpu  // where
+  data = p   // what
+  loss = cross_entropy(model.out, kind)
+}
+)";
+  auto out = formatWidth(text, 100);
+  REQUIRE(out);
+  INFO(*out);
+  // The arguments of a call that does not fit line up after its `(`.
+  CHECK(out->find("  train = idx(\"/a/very/long/path/to/the/training/images-idx3-ubyte.gz\",\n"
+                  "              \"/a/very/long/path/to/the/training/labels-idx1-ubyte.gz\")\n") != std::string::npos);
+  // Fields in columns: roles, then names; trailing comments of consecutive lines in one column.
+  CHECK(out->find("  sample image: u8[28, 28]  // the picture\n"
+                  "  label  kind:  class<10>   // its class\n") != std::string::npos);
+  // A pipe chain breaks before `|>`, the continuation under the first `|>`.
+  CHECK(out->find("  image = image |> to_f32 |> scale(1/255) |> normalize(mean: 0.286, std: 0.353)\n"
+                  "                |> reshape([1, 28, 28]) |> to_f32\n") != std::string::npos);
+  CHECK(out->find("  model = N on cpu  // where\n"
+                  "  data  = p         // what\n") != std::string::npos);
+  // The narrower the width, the more lines; the program stays the same.
+  auto narrow = formatWidth(text, 60);
+  REQUIRE(narrow);
+  CHECK(std::count(narrow->begin(), narrow->end(), '\n') > std::count(out->begin(), out->end(), '\n'));
+  CHECK(formatWidth(*narrow, 100000) == formatWidth(text, 100000));
 }
