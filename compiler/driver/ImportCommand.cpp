@@ -51,10 +51,11 @@ static bool writeNpy(const std::string& path, const std::vector<int64_t>& shape,
 // Writes each parameter of the generated spec's network from the ONNX initialisers of the op call that made
 // it: the spec is analysed, so the file names and shapes are sema's. Returns false after E1114.
 static bool writeOnnxWeights(const import::OnnxImport& im, const std::string& specPath, const std::string& dir,
-                             Compilation& c) {
+                             Compilation& c, const CommonOptions& opt) {
   Compilation g;
   g.loadText(specPath, im.spec);
   if (!analyze(g) || !g.program || g.program->networks.empty()) {
+    printDiagnostics(g, opt);  // located in the generated spec, which is written for the user to read
     for (const auto& w : im.weights)
       c.diags.report(Code::E1114, w.at, w.node, w.opType, "the generated spec does not type-check (`dlspec check` on it says why)");
     return false;
@@ -122,7 +123,7 @@ static int importOnnxCommand(const std::string& path, const std::string& output,
       if (weights.size() > 4 && weights.compare(weights.size() - 4, 4, ".dls") == 0) weights.resize(weights.size() - 4);
       weights += ".weights";
     }
-    if (!weights.empty() && !writeOnnxWeights(*result, output.empty() ? "<stdout>.dls" : output, weights, c))
+    if (!weights.empty() && !writeOnnxWeights(*result, output.empty() ? "<stdout>.dls" : output, weights, c, opt))
       rc = kExitErrors;
     if (!writeSpec(output, result->spec, c)) rc = kExitErrors;
   }

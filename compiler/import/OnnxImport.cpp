@@ -908,7 +908,12 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
   // The model's batch, or for a symbolic one a placeholder of 32 (more than one sample: batch norm trains).
   const int64_t batch = in[0] > 0 ? in[0] : 32;
   std::string label, loss, outType;
-  if (kind == "logits" || kind == "log_probs") {
+  if ((kind == "logits" || kind == "log_probs") && od.size() == 2) {
+    // Per-step class scores [T, C]: one class per step.
+    label = fmt::format("label kind: class<{}>[{}]", classes, od[0]);
+    loss = fmt::format("{}(model.out, kind)", kind == "logits" ? "cross_entropy" : "nll");
+    outType = fmt::format("{}[N{}]", kind, shapeList(od));
+  } else if (kind == "logits" || kind == "log_probs") {
     label = fmt::format("label kind: class<{}>", classes);
     loss = fmt::format("{}(model.out, kind)", kind == "logits" ? "cross_entropy" : "nll");
     outType = fmt::format("{}[N{}]", kind, shapeList(od));
