@@ -26,6 +26,13 @@ trap 'rm -rf "$work"' EXIT
 "$dlspec" build "$root/bench/cpu/charlm.dls" -o "$work/charlm" >/dev/null
 "$dlspec" build "$root/specs/gpt.dls" -o "$work/gpt" >/dev/null
 bf16=${BF16:-1}
+# oneDNN 2.6's bf16 kernels need AVX-512 (runtime/core/CpuFeatures.h); without it a bf16 program refuses to start.
+for f in avx512f avx512bw avx512vl avx512dq; do
+  if [ "$bf16" = 1 ] && ! grep -qw "$f" /proc/cpuinfo; then
+    echo "bench: this processor has no $f, so no bf16 rows (oneDNN's bf16 kernels need AVX-512)" >&2
+    bf16=0
+  fi
+done
 if [ "$bf16" = 1 ]; then
   for s in specs/mlp.dls specs/lenet.dls specs/gpt.dls; do
     n=$(basename "$s" .dls)

@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "../dist/GradReducer.h"
+#include "CpuFeatures.h"
 #include "Init.h"
 #include "OpDecode.h"
 #include "dlspec/OpSchema.h"
@@ -303,10 +304,11 @@ void dls_rt_precision(dls_rt* rt, int32_t dtype) {
     if (dtype == DLS_F16 || (dtype == DLS_BF16 && rt->device_kind != DLS_DEVICE_CPU))
       fail(Diag::R0410, "", name, rt->device_kind == DLS_DEVICE_CPU ? "CPU" : "CUDA",
            "only the CPU backend has reduced-precision (bf16) kernels");
+    if (dtype == DLS_BF16 && !cpu_has_bf16_kernels())
+      fail(Diag::R0410, "", name, "CPU",
+           "this processor has no AVX-512, and oneDNN's bf16 kernels need it (avx512_core; `precision = f32` runs here)");
     rt->precision = dtype;
-#if defined(__x86_64__)
-    if (dtype == DLS_BF16 && !__builtin_cpu_supports("avx512bf16")) warn(Diag::R0412, "");
-#endif
+    if (dtype == DLS_BF16 && !cpu_has_native_bf16()) warn(Diag::R0412, "");
     return 0;
   });
 }

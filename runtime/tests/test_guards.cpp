@@ -1,8 +1,10 @@
 // Training guards: exploding/vanishing gradients, dying ReLU, loss not decreasing, overfitting.
 #include <catch2/catch.hpp>
+#include <cstdio>
 
 #include "TestUtil.h"
 #include "programs/Programs.h"
+#include "core/CpuFeatures.h"
 #include "train/Guards.h"
 
 using namespace dls;
@@ -106,7 +108,10 @@ TEST_CASE("epoch trend guards", "[guards]") {
 TEST_CASE("R0411: a gradient that bf16 products flush to zero, which f32 keeps (R0103 at most)", "[guards][precision]") {
   // Inputs of 1e-39 (f32 subnormals): d(fc1.weight) = dy^T x is of that size. bf16's products treat such
   // values as zero, so the gradient comes out exactly zero; f32 keeps them.
+  if (!cpu_has_bf16_kernels())
+    std::printf("[skipped: this processor has no AVX-512, so no bf16 kernels (R0410); only the f32 half runs]\n");
   for (int32_t precision : {DLS_BF16, DLS_F32}) {
+    if (precision == DLS_BF16 && !cpu_has_bf16_kernels()) continue;
     INFO((precision == DLS_BF16 ? "bf16" : "f32"));
     mlp_config() = ProgramConfig{};
     mlp_config().data = false, mlp_config().batch = 4;
@@ -145,5 +150,17 @@ TEST_CASE("R0410: reduced precision the backend has no kernels for is refused, n
     dls_rt_precision(rt.get(), DLS_F16);
     CHECK_THAT(dlt::fault_of([&] { raise_pending(rt.get()); }, Diag::R0410),
                Catch::Contains("precision f16 is not supported on the CPU backend yet"));
+  }
+  {
+    // bf16 on the CPU: accepted on an AVX-512 processor (R0412 where it is emulated), refused without one.
+    auto rt = make_runtime(1);
+    dls_rt_precision(rt.get(), DLS_BF16);
+    if (cpu_has_bf16_kernels()) {
+      raise_pending(rt.get());
+      CHECK(rt->precision == DLS_BF16);
+    } else {
+      CHECK_THAT(dlt::fault_of([&] { raise_pending(rt.get()); }, Diag::R0410),
+                 Catch::Contains("precision bf16 is not supported on the CPU backend yet: this processor has no AVX-512"));
+    }
   }
 }

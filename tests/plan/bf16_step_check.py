@@ -102,6 +102,33 @@ def run(dlspec, repo, name, make, work, bf16_layers):
     return ok
 
 
+def has_bf16_kernels():
+    """oneDNN 2.6 has bf16 kernels only on AVX-512 processors (avx512_core), as runtime/core/CpuFeatures.h says."""
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags.update(line.split(":", 1)[1].split())
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+
+
+def refused_without_avx512(dlspec, repo, work):
+    """On a processor without AVX-512 a bf16 program must refuse to start (R0410), not train in f32."""
+    variant = os.path.join(work, "mlp.bf16.dls")
+    bf16_variant(os.path.join(repo, csc.SPECS["mlp"]), variant)
+    exe = os.path.join(work, "mlp.bf16.bin")
+    r = subprocess.run([dlspec, "build", variant, "-o", exe], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"mlp (bf16): dlspec build failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return False
+    r = subprocess.run([exe, "bench", "--steps", "1", "--warmup", "0"], capture_output=True, text=True, timeout=120)
+    ok = r.returncode != 0 and "error[R0410]" in r.stderr and "no AVX-512" in r.stderr
+    print(f"mlp (bf16) on a processor without AVX-512: exit {r.returncode}, {'refused with R0410' if ok else 'NOT refused'}")
+    if not ok:
+        print(r.stdout[-500:], r.stderr[-500:])
+    return ok
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__)
@@ -110,6 +137,12 @@ def main():
     dlspec, repo, work = sys.argv[1:]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work, exist_ok=True)
+    if not has_bf16_kernels():
+        if not refused_without_avx512(dlspec, repo, work):
+            print("FAIL")
+            return 1
+        print("skipped: this processor has no AVX-512, so no bf16 step to compare (the refusal is checked)")
+        return 77
     ok = run(dlspec, repo, "mlp", csc.mlp, work, {"dense_1", "dense_2", "dense_3"})
     ok &= run(dlspec, repo, "lenet", csc.lenet, work, {"conv2d_1", "conv2d_2", "dense_1", "dense_2"})
     ok &= run(dlspec, repo, "resblock", csc.resblock, work, {"conv2d_1", "conv2d_2", "dense_1"})

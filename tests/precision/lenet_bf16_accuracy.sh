@@ -8,6 +8,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 dlspec=${1:-$root/build/compiler/dlspec}
 work=${2:-$(mktemp -d /tmp/dls-bf16-acc.XXXXXX)}
 threads=${3:-2}
+# oneDNN 2.6 has bf16 kernels only on AVX-512 processors: without, the runtime refuses bf16 (R0410, tested in
+# plan/bf16_step_matches_f32), and there is no bf16 accuracy to measure here (exit 77: skipped).
+for f in avx512f avx512bw avx512vl avx512dq; do
+  grep -qw "$f" /proc/cpuinfo || { echo "skipped: this processor has no $f, so no bf16 kernels"; exit 77; }
+done
 if [ ! -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   echo "Fashion-MNIST is not installed (scripts/deps.sh train)"; exit 1
 fi
