@@ -247,7 +247,9 @@ def main():
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
 
-    results = score(args.dlspec)
+    # check runs in each spec's folder: a relative path to dlspec is taken from here
+    dlspec = os.path.abspath(args.dlspec) if os.sep in args.dlspec else args.dlspec
+    results = score(dlspec)
     inexpressible = load_inexpressible()
     if not args.quiet:
         print_report(results, inexpressible)
