@@ -144,6 +144,10 @@ def print_report(results, inexpressible):
     print(f"recall: {found}/{n} = {100.0 * found / n:.1f}% (found at the fault's line; "
           f"{states['label']} with a secondary label there, {states['elsewhere']} elsewhere only, "
           f"{states['missed']} missed)")
+    near = found + states["label"]
+    some = near + states["elsewhere"]
+    print(f"  pointing at the fault's line (primary or label): {near}/{n} = {100.0 * near / n:.1f}%; "
+          f"with a finding of its own anywhere: {some}/{n} = {100.0 * some / n:.1f}%")
     print(f"precision: {clean}/{n} = {100.0 * clean / n:.1f}% of the fixed twins have no error or warning")
     print("codes on the fixed twins: " + (", ".join(f"{c} x{k}" for c, k in fp.most_common()) or "none"))
     missing = sorted(set(fp) - set(load_json(TWIN_REASONS)))
@@ -175,6 +179,10 @@ def markdown(results, inexpressible):
                f"whose primary span is on the fault's line; {states['label']} more point at it with a "
                f"secondary label only, {states['elsewhere']} get findings (that the fixed twin does not share) on other lines only, "
                f"{states['missed']} get none.")
+    near = found + states["label"]
+    some = near + states["elsewhere"]
+    out.append(f"- Pointing at the fault's line with a primary span or a label: {near} of {n} "
+               f"({100.0 * near / n:.1f}%); with a finding of its own anywhere: {some} of {n} ({100.0 * some / n:.1f}%).")
     out.append(f"- Precision: {clean} of {n} fixed twins ({100.0 * clean / n:.1f}%) check without an error "
                f"or a warning.")
     out.append("")
