@@ -52,19 +52,24 @@ def read(path):
         return vals
 
     (version,) = take("I")
-    if version not in (1, 2, 3):
-        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 3)")
+    if version not in (1, 2, 3, 4):
+        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 4)")
     layout_hash, epoch, global_step, updates, seed = take("QqqqQ")
     header = dict(version=version, layout_hash=layout_hash, epoch=epoch, global_step=global_step,
                   updates=updates, rng_seed=seed)
     if version >= 2:
         kind, lr, momentum, beta1, beta2, eps, wd, nesterov, batch, structure, data = take("i6diqQQ")
-        header["made_by"] = dict(optimizer=["sgd", "adam", "adamw", "rmsprop"][kind] if 0 <= kind < 4 else kind,
+        names = ["sgd", "adam", "adamw", "rmsprop", "adadelta", "nadam", "adagrad", "lamb"]
+        header["made_by"] = dict(optimizer=names[kind] if 0 <= kind < len(names) else kind,
                                  lr=lr, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps, weight_decay=wd,
                                  nesterov=bool(nesterov), batch=batch, structure_hash=structure, data_fingerprint=data)
     if version >= 3:
         (precision,) = take("i")
         header["made_by"]["precision"] = {0: "f32", 3: "f16", 4: "bf16"}.get(precision, precision)
+    if version >= 4:
+        plateau, plr, pbest, pbad, pcool, val_loss, val_acc = take("iddqqdd")
+        header["made_by"]["plateau"] = dict(monitor=plateau, lr=plr, best=pbest, bad=pbad, cooldown_left=pcool) if plateau else None
+        header["val_loss"], header["val_acc"] = val_loss, val_acc
     (count,) = take("I")
     tensors = {}
     for _ in range(count):

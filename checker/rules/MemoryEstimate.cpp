@@ -104,7 +104,9 @@ void checkMemoryEstimate(const RuleContext& c) {
       if (const sema::OpInfo* op = sema::findOp(t->optimizer->name, {sema::OpCategory::Optimizer}); op && op->opcode >= 0) {
         auto m = t->optimizer->args.find("momentum");
         const double* momentum = m == t->optimizer->args.end() ? nullptr : std::get_if<double>(&m->second.value);
-        state = dls_optimizer_state_slots(op->opcode, momentum ? *momentum : 0);
+        auto a = t->optimizer->args.find("amsgrad");
+        const bool* amsgrad = a == t->optimizer->args.end() ? nullptr : std::get_if<bool>(&a->second.value);
+        state = dls_optimizer_state_slots(op->opcode, momentum ? *momentum : 0, amsgrad && *amsgrad ? 1 : 0);
       }
     double batch = static_cast<double>(*p->batch);
     double P = static_cast<double>(*params), A = perSample * batch;

@@ -21,6 +21,7 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_validate_split", Void, {RtPtr, Int32}},
       {"dls_rt_optimizer", Void, {RtPtr, Int32, Double, Double, Double, Double, Double, Double, Int32}},
       {"dls_rt_schedule", Void, {RtPtr, Int32, Double, Double, Double, Double}},
+      {"dls_rt_plateau", Void, {RtPtr, Int32, Double, Int64, Double, Int64, Double}},
       {"dls_rt_clip", Void, {RtPtr, Int32, Double}},
       {"dls_rt_stop", Void, {RtPtr, Int32, Int32, Int64, Double}},
       {"dls_rt_dataset", Void,

@@ -74,7 +74,10 @@ int cmdSummary(const std::vector<std::string>& argv) {
       else if (auto* i = std::get_if<int64_t>(&it->second.value)) momentum = double(*i);
     }
     const sema::OpInfo* op = sema::findOp(o, {sema::OpCategory::Optimizer});
-    int stateBuffers = dls_optimizer_state_slots(op ? op->opcode : DLS_OPT_SGD, momentum);
+    int32_t amsgrad = 0;
+    if (auto it = t->optimizer->args.find("amsgrad"); it != t->optimizer->args.end())
+      if (auto* b = std::get_if<bool>(&it->second.value)) amsgrad = *b ? 1 : 0;
+    int stateBuffers = dls_optimizer_state_slots(op ? op->opcode : DLS_OPT_SGD, momentum, amsgrad);
     int64_t persistent = paramBytes + trainable /* gradients */ + stateBuffers * trainable;
     const plan::MemoryPlan& m = lowered->memory;
     // The data the executable holds in host memory while it trains: samples × per-sample bytes as loaded,

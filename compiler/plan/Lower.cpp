@@ -508,16 +508,24 @@ private:
       return;
     }
     const int32_t okind = optInfo->opcode;
-    // runtime.h dls_optimizer: RMSprop's alpha and Adadelta's rho travel as beta2, NAdam's momentum_decay as momentum.
+    // runtime.h dls_optimizer: RMSprop's alpha and Adadelta's rho travel as beta2, NAdam's momentum_decay and
+    // Adagrad's initial_accumulator_value as momentum; the flag is SGD's nesterov or Adam's and AdamW's amsgrad.
     double beta2 = okind == DLS_OPT_RMSPROP    ? arg(opt, "alpha", 0.99)
                    : okind == DLS_OPT_ADADELTA ? arg(opt, "rho", 0.9)
                                                : arg(opt, "beta2", 0.999);
-    const double momentum = okind == DLS_OPT_NADAM ? arg(opt, "momentum_decay", 4e-3) : arg(opt, "momentum", 0);
+    const double momentum = okind == DLS_OPT_NADAM     ? arg(opt, "momentum_decay", 4e-3)
+                            : okind == DLS_OPT_ADAGRAD ? arg(opt, "initial_accumulator_value", 0)
+                                                       : arg(opt, "momentum", 0);
+    const int32_t flag = static_cast<int32_t>(
+        okind == DLS_OPT_ADAM || okind == DLS_OPT_ADAMW ? arg(opt, "amsgrad", 0) : arg(opt, "nesterov", 0));
     call(S, "dls_rt_optimizer",
          {okind, arg(opt, "lr", 0.01), momentum, arg(opt, "beta1", 0.9), beta2, arg(opt, "eps", 1e-8),
-          arg(opt, "weight_decay", okind == DLS_OPT_ADAMW ? 0.01 : 0), static_cast<int32_t>(arg(opt, "nesterov", 0))});
-    // Keras' `decay` of every optimizer: lr / (1 + decay * iterations), chained with the schedules.
+          arg(opt, "weight_decay", okind == DLS_OPT_ADAMW ? 0.01 : 0), flag});
+    // Keras' `decay` of every optimizer: lr / (1 + decay * iterations), chained with the schedules; Adagrad's
+    // lr_decay is the same factor (torch's lr / (1 + (t - 1) lr_decay)).
     if (const double decay = arg(opt, "decay", 0); decay > 0)
+      call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_TIME_DECAY}, decay, 0.0, 0.0, 0.0});
+    if (const double decay = arg(opt, "lr_decay", 0); okind == DLS_OPT_ADAGRAD && decay > 0)
       call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_TIME_DECAY}, decay, 0.0, 0.0, 0.0});
     for (const sema::Call& s : tc_.schedules) {
       const sema::OpInfo* info = sema::findOp(s.name, {sema::OpCategory::Schedule});
@@ -532,7 +540,22 @@ private:
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_EXPONENTIAL}, arg(s, "gamma", 1), 0.0, 0.0, 0.0});
       else if (code == DLS_SCHED_WARMUP)
         call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_WARMUP}, arg(s, "steps", 0), 0.0, 0.0, 0.0});
-      else if (code != DLS_SCHED_MULTISTEP) {
+      else if (code == DLS_SCHED_ONECYCLE)
+        call(S, "dls_rt_schedule", {int32_t{DLS_SCHED_ONECYCLE}, arg(s, "max_lr", 0), arg(s, "pct_start", 0.3),
+                                    arg(s, "div_factor", 25), arg(s, "final_div_factor", 1e4)});
+      else if (code == DLS_SCHED_PLATEAU) {
+        // `monitor` (val_NAME) is the metric row NAME's code, as early stopping's; sema required `validate` (E0113).
+        auto mon = s.args.find("monitor");
+        const std::string* word = mon == s.args.end() ? nullptr : std::get_if<std::string>(&mon->second.value);
+        const sema::OpInfo* metric =
+            word && word->rfind("val_", 0) == 0 ? sema::findOp(word->substr(4), {sema::OpCategory::Metric}) : nullptr;
+        if (!metric || metric->opcode <= 0 || (!tc_.validate && !tc_.validateHeldOut)) {
+          diags_.report(Code::E1004, s.span, fmt::format("schedule `{}` is not supported by the runtime yet", s.name));
+          return;
+        }
+        call(S, "dls_rt_plateau", {int32_t{metric->opcode}, arg(s, "factor", 0.1), static_cast<int64_t>(arg(s, "patience", 10)),
+                                   arg(s, "min_delta", 1e-4), static_cast<int64_t>(arg(s, "cooldown", 0)), arg(s, "min_lr", 0)});
+      } else if (code != DLS_SCHED_MULTISTEP) {
         diags_.report(Code::E1004, s.span, fmt::format("schedule `{}` is not supported by the runtime yet", s.name));
         return;
       } else {

@@ -469,6 +469,8 @@ std::vector<OpInfo> build() {
   std::vector<AttrSpec> a2 = a1;
   a1.push_back(wd0);
   a2.push_back({.name = "weight_decay", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .max = 1});
+  // amsgrad: torch's max_exp_avg_sq, the running maximum of exp_avg_sq, divides the step (a third state buffer).
+  for (auto* a : {&a1, &a2}) a->push_back({.name = "amsgrad", .type = AttrType::Bool, .dflt = B(false)});
   opt("adam", DLS_OPT_ADAM, a1, true, "adamw");
   opt("adamw", DLS_OPT_ADAMW, a2, true);
   opt("rmsprop", DLS_OPT_RMSPROP, {lr(0.01), {.name = "alpha", .type = AttrType::Float, .dflt = F(0.99), .min = 0, .max = 1},
@@ -484,6 +486,17 @@ std::vector<OpInfo> build() {
   a3.push_back({.name = "momentum_decay", .type = AttrType::Float, .dflt = F(4e-3), .min = 0});
   a3.push_back(wd0);
   opt("nadam", DLS_OPT_NADAM, a3, true);
+  // torch.optim.Adagrad(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10).
+  opt("adagrad", DLS_OPT_ADAGRAD, {lr(0.01), {.name = "lr_decay", .type = AttrType::Float, .dflt = F(0), .min = 0}, wd0,
+                                   {.name = "initial_accumulator_value", .type = AttrType::Float, .dflt = F(0), .min = 0},
+                                   {.name = "eps", .type = AttrType::Float, .dflt = F(1e-10), .min = 0, .minExclusive = true}},
+      true);
+  // LAMB (You et al. 2019; runtime.h dls_optimizer): Adam's moments, a trust ratio per parameter tensor.
+  std::vector<AttrSpec> a4 = {lr(0.001)};
+  a4.insert(a4.end(), adamish.begin(), adamish.end());
+  a4[3].dflt = F(1e-6);  // eps
+  a4.push_back({.name = "weight_decay", .type = AttrType::Float, .dflt = F(0.01), .min = 0, .max = 1});
+  opt("lamb", DLS_OPT_LAMB, a4, true);
   // ---- schedules ----
   auto sched = [&](std::string_view n, int code, std::vector<AttrSpec> a) {
     t.push_back({.name = n, .category = OpCategory::Schedule, .minInputs = 0, .maxInputs = 0, .attrs = std::move(a),
@@ -499,6 +512,24 @@ std::vector<OpInfo> build() {
   sched("exponential", DLS_SCHED_EXPONENTIAL,
         {{.name = "gamma", .type = AttrType::Float, .min = 0, .max = 1, .positional = 0, .minExclusive = true}});
   sched("warmup", DLS_SCHED_WARMUP, {{.name = "steps", .type = AttrType::Int, .min = 1, .positional = 0, .units = "step|steps"}});
+  // torch.optim.lr_scheduler.OneCycleLR(max_lr, total_steps = epochs * steps per epoch, pct_start, 'cos',
+  // cycle_momentum=False, div_factor, final_div_factor), stepped per update; it chains with nothing (E0130).
+  sched("onecycle", DLS_SCHED_ONECYCLE,
+        {{.name = "max_lr", .type = AttrType::Float, .min = 0, .max = 10, .positional = 0, .minExclusive = true},
+         {.name = "pct_start", .type = AttrType::Float, .dflt = F(0.3), .min = 0, .max = 1, .minExclusive = true, .maxExclusive = true},
+         {.name = "div_factor", .type = AttrType::Float, .dflt = F(25), .min = 0, .minExclusive = true},
+         {.name = "final_div_factor", .type = AttrType::Float, .dflt = F(1e4), .min = 0, .minExclusive = true}});
+  // torch.optim.lr_scheduler.ReduceLROnPlateau(mode = min for val_loss, max for val_accuracy, factor, patience,
+  // threshold = min_delta with threshold_mode='abs', cooldown, min_lr), stepped after each validation; it needs
+  // `validate` (E0113) and chains with nothing (E0130).
+  sched("plateau", DLS_SCHED_PLATEAU,
+        {{.name = "monitor", .type = AttrType::Enum, .dflt = S("val_loss"), .words = "val_loss|val_accuracy"},
+         {.name = "factor", .type = AttrType::Float, .dflt = F(0.1), .min = 0, .max = 1, .positional = 0, .minExclusive = true,
+          .maxExclusive = true},
+         {.name = "patience", .type = AttrType::Int, .dflt = I(10), .min = 0, .positional = 1},
+         {.name = "min_delta", .type = AttrType::Float, .dflt = F(1e-4), .min = 0},
+         {.name = "cooldown", .type = AttrType::Int, .dflt = I(0), .min = 0},
+         {.name = "min_lr", .type = AttrType::Float, .dflt = F(0), .min = 0}});
   // ---- gradient clipping (opcode: enum dls_clip) ----
   auto clip = [&](std::string_view n, int code, std::string_view attr, std::string_view doc) {
     t.push_back({.name = n, .category = OpCategory::Clip, .minInputs = 0, .maxInputs = 0,
@@ -598,11 +629,18 @@ std::vector<OpInfo> build() {
       {OpCategory::Loss, "l1", "mean absolute error between real outputs and targets of the same shape"},
       {OpCategory::Loss, "softmax_cross_entropy", "the former name of cross_entropy"},
       {OpCategory::Optimizer, "sgd", "stochastic gradient descent, torch.optim.SGD: momentum, Nesterov and L2 weight decay"},
-      {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2)"},
-      {OpCategory::Optimizer, "adamw", "Adam with decoupled weight decay (torch.optim.AdamW)"},
+      {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2); `amsgrad: true` "
+                                      "divides by the running maximum of the second moment (torch's max_exp_avg_sq)"},
+      {OpCategory::Optimizer, "adamw", "Adam with decoupled weight decay (torch.optim.AdamW), `amsgrad` as adam's"},
       {OpCategory::Optimizer, "rmsprop", "RMSprop (torch.optim.RMSprop)"},
       {OpCategory::Optimizer, "adadelta", "Adadelta (torch.optim.Adadelta; `rho` its running-average factor)"},
       {OpCategory::Optimizer, "nadam", "Adam with Nesterov momentum (torch.optim.NAdam of PyTorch 1.13, with its `momentum_decay`)"},
+      {OpCategory::Optimizer, "adagrad", "Adagrad (torch.optim.Adagrad): the sum of squared gradients, from "
+                                         "`initial_accumulator_value`, divides each step; `lr_decay` gives update t the rate "
+                                         "lr / (1 + (t - 1) lr_decay)"},
+      {OpCategory::Optimizer, "lamb", "LAMB (You et al. 2019, Algorithm 2 with Adam's bias corrections): r = m_hat / (sqrt(v_hat) + "
+                                      "eps) + weight_decay p, and p -= lr (|p| / |r|) r with the trust ratio of each parameter "
+                                      "tensor (1 when either norm is 0); no gradient pre-normalisation (use `clip`)"},
       {OpCategory::Schedule, "constant", "the optimiser's learning rate throughout"},
       {OpCategory::Schedule, "step", "multiplies the learning rate by `gamma` every `every` epochs"},
       {OpCategory::Schedule, "multistep", "multiplies the learning rate by `gamma` at each epoch in `milestones`"},
@@ -610,6 +648,15 @@ std::vector<OpInfo> build() {
        "rises again along the same cosine, as PyTorch's CosineAnnealingLR"},
       {OpCategory::Schedule, "exponential", "multiplies the learning rate by `gamma` every epoch (torch's ExponentialLR)"},
       {OpCategory::Schedule, "warmup", "scales the learning rate by (step + 1) / `steps` over the first `steps` steps (a linear warm-up)"},
+      {OpCategory::Schedule, "onecycle", "torch's OneCycleLR, stepped per update over epochs x updates per epoch: from max_lr / "
+                                         "`div_factor` up to `max_lr` over the first `pct_start` of the updates, then down to "
+                                         "max_lr / div_factor / `final_div_factor`, both along a cosine; the optimiser's lr is not "
+                                         "read, momentum is not cycled (cycle_momentum=False), nothing chains with it"},
+      {OpCategory::Schedule, "plateau", "torch's ReduceLROnPlateau after each validation: when `monitor` (val_loss, lower is "
+                                        "better; val_accuracy, higher is) has not beaten its best by more than `min_delta` for more "
+                                        "than `patience` validations, the rate becomes max(rate x `factor`, `min_lr`), then "
+                                        "`cooldown` validations are not counted; kept in checkpoints; needs `validate`, nothing "
+                                        "chains with it"},
       {OpCategory::Initializer, "zeros", "every element 0"},
       {OpCategory::Initializer, "ones", "every element 1"},
       {OpCategory::Initializer, "constant", "every element `value`"},

@@ -295,6 +295,27 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     diags.report(Code::E0113, tc->stop->span, "train", d.name.name, "validate")
         .primary(fmt::format("`{}` watches a validation metric", tc->stop->name))
         .help("add `validate = test_input every 1 epoch` (or validate on `PIPELINE.valid`), or remove `stop`");
+  // onecycle and plateau set the rate themselves: no other schedule, nor a decay of the optimizer's, multiplies it.
+  for (const Call& s : tc->schedules) {
+    if (s.name != "onecycle" && s.name != "plateau") continue;
+    if (s.name == "plateau" && !tc->settings.count("validate"))
+      diags.report(Code::E0113, s.span, "train", d.name.name, "validate")
+          .primary("`plateau` watches a validation metric")
+          .help("add `validate = test_input every 1 epoch` (or validate on `PIPELINE.valid`), or use another schedule");
+    for (const Call& o : tc->schedules)
+      if (&o != &s && o.name != "constant" && !((o.name == "onecycle" || o.name == "plateau") && &o < &s))
+        diags.report(Code::E0130, o.span, s.name, fmt::format("schedule `{}`", o.name))
+            .primary(fmt::format("chained with `{}`", s.name))
+            .help(fmt::format("keep one of the two: `{}` alone, or the others without it", s.name));
+    if (tc->optimizer)
+      for (const char* a : {"decay", "lr_decay"})
+        if (auto it = tc->optimizer->args.find(a); it != tc->optimizer->args.end())
+          if (auto* v = std::get_if<double>(&it->second.value); v && *v > 0)
+            diags.report(Code::E0130, it->second.span.valid() ? it->second.span : tc->optimizer->span, s.name,
+                         fmt::format("`{}`'s `{}`", tc->optimizer->name, a))
+                .primary(fmt::format("a decay of the rate that `{}` sets", s.name))
+                .help(fmt::format("remove `{}: {}`", a, *v));
+  }
   if (tc->devices.empty()) tc->devices.push_back(Device{});
   if (halfPrecision) {
     // bf16 trains on the CPU (oneDNN's bf16 primitives, f32 masters); f16, and any reduced precision on a GPU,

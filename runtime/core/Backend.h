@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DLS_BACKEND_VERSION 5
+#define DLS_BACKEND_VERSION 6
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,7 +107,9 @@ typedef struct dls_step_ctx {
 
 // One optimizer update of one parameter tensor (PyTorch's formulas; see runtime.h dls_rt_optimizer).
 // state0/state1 are zero-initialised device buffers of `numel` floats owned by the core (SGD: momentum
-// buffer in state0; Adam/AdamW: exp_avg, exp_avg_sq; RMSprop: square_avg, momentum buffer).
+// buffer in state0; Adam/AdamW/NAdam/LAMB: exp_avg, exp_avg_sq (amsgrad: max_exp_avg_sq in state2); RMSprop:
+// square_avg, momentum buffer; Adadelta: square_avg, acc_delta; Adagrad: sum, which the update at t = 1 takes as
+// initial_accumulator_value (momentum), as torch.optim.Adagrad initialises it).
 typedef struct dls_update_desc {
   int32_t kind;               // enum dls_optimizer
   float* param;
@@ -116,8 +118,9 @@ typedef struct dls_update_desc {
   float* state1;
   int64_t numel;
   double lr, momentum, beta1, beta2, eps, weight_decay;
-  int32_t nesterov;
+  int32_t nesterov;           // dls_rt_optimizer's flag: SGD's nesterov, Adam/AdamW's amsgrad
   int64_t t;                  // 1-based update count (Adam bias correction)
+  float* state2;              // version 6: Adam/AdamW with amsgrad: max_exp_avg_sq (else NULL)
 } dls_update_desc;
 
 typedef struct dls_backend {

@@ -255,6 +255,7 @@ dls_rt::~dls_rt() {
   for (auto& p : params) {
     if (p.state0) be->free(ctx, p.state0);
     if (p.state1) be->free(ctx, p.state1);
+    if (p.state2) be->free(ctx, p.state2);
   }
   for (auto& t : tensors)
     if (t.arena_offset < 0 && t.d.data) be->free(ctx, t.d.data);
@@ -339,12 +340,12 @@ void dls_rt_validate_split(dls_rt* rt, int32_t split) {
 }
 
 void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
-                      double eps, double weight_decay, int32_t nesterov) {
+                      double eps, double weight_decay, int32_t flag) {
   guarded(rt, 0, [&] {
-    if (kind < DLS_OPT_SGD || kind > DLS_OPT_NADAM) fail(Diag::R0504, "", fmt::format("unknown optimizer {}", kind));
+    if (kind < DLS_OPT_SGD || kind > DLS_OPT_LAMB) fail(Diag::R0504, "", fmt::format("unknown optimizer {}", kind));
     // The parameters' state buffers are sized by the optimizer (OptimizerConfig::state_slots).
     if (!rt->params.empty()) fail(Diag::R0504, "", "the optimizer must be set before the parameters are declared");
-    rt->opt = {kind, lr, momentum, beta1, beta2, eps, weight_decay, nesterov};
+    rt->opt = {kind, lr, momentum, beta1, beta2, eps, weight_decay, flag};
     rt->lr_now = lr;
     return 0;
   });
@@ -352,8 +353,28 @@ void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, doub
 
 void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d) {
   guarded(rt, 0, [&] {
-    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_TIME_DECAY) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
+    if (kind < DLS_SCHED_CONSTANT || kind > DLS_SCHED_ONECYCLE) fail(Diag::R0504, "", fmt::format("unknown schedule {}", kind));
+    if (kind == DLS_SCHED_ONECYCLE && !(a > 0 && b > 0 && b < 1 && c > 0 && d > 0))
+      fail(Diag::R0504, "", fmt::format("onecycle needs max_lr > 0, 0 < pct_start < 1, div_factor > 0 and final_div_factor > 0, "
+                                        "not {}, {}, {} and {}", a, b, c, d));
     rt->schedules.push_back({kind, a, b, c, d});
+    return 0;
+  });
+}
+
+void dls_rt_plateau(dls_rt* rt, int32_t monitor, double factor, int64_t patience, double min_delta, int64_t cooldown,
+                    double min_lr) {
+  guarded(rt, 0, [&] {
+    if (monitor != DLS_METRIC_LOSS && monitor != DLS_METRIC_ACCURACY)
+      fail(Diag::R0504, "", fmt::format("plateau monitors an unknown metric {}", monitor));
+    if (!(factor > 0 && factor < 1) || patience < 0 || cooldown < 0 || !(min_delta >= 0) || !std::isfinite(min_delta) ||
+        !(min_lr >= 0) || !std::isfinite(min_lr))
+      fail(Diag::R0504, "", fmt::format("plateau needs 0 < factor < 1, patience, cooldown, min_delta and min_lr >= 0, not "
+                                        "{}, {}, {}, {} and {}", factor, patience, cooldown, min_delta, min_lr));
+    rt->plateau_monitor = monitor, rt->plateau_factor = factor, rt->plateau_patience = patience;
+    rt->plateau_min_delta = min_delta, rt->plateau_cooldown = cooldown, rt->plateau_min_lr = min_lr;
+    rt->plateau_best = monitor == DLS_METRIC_ACCURACY ? -INFINITY : INFINITY;
+    rt->plateau_lr = rt->opt.lr, rt->plateau_bad = 0, rt->plateau_cooldown_left = 0;
     return 0;
   });
 }
@@ -640,7 +661,8 @@ void dls_rt_param(dls_rt* rt, int32_t value, int32_t grad, const char* name, int
       reserve_host(rt, uint64_t(slots) * bytes, "the optimizer state of " + p.name);
       if (slots > 0) p.state0 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
       if (slots > 1) p.state1 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
-      if ((slots > 0 && !p.state0) || (slots > 1 && !p.state1))
+      if (slots > 2) p.state2 = static_cast<float*>(rt->be->alloc(rt->ctx, bytes));
+      if ((slots > 0 && !p.state0) || (slots > 1 && !p.state1) || (slots > 2 && !p.state2))
         fail(Diag::R0503, "", human_bytes(double(size_t(slots) * bytes)), "optimizer state of " + p.name);
     }
     std::vector<float> host((size_t)v.d.numel);
@@ -813,7 +835,7 @@ void dls_rt_update(dls_rt* rt) {
       u.state0 = p.state0, u.state1 = p.state1, u.numel = v.d.numel;
       u.lr = rt->lr_now, u.momentum = o.momentum, u.beta1 = o.beta1, u.beta2 = o.beta2, u.eps = o.eps;
       u.weight_decay = p.decay ? o.weight_decay : 0.0;
-      u.nesterov = o.nesterov, u.t = t;
+      u.nesterov = o.nesterov, u.t = t, u.state2 = p.state2;
       us.push_back(u);
     }
     // Over MPI ranks: every gradient summed over the ranks, and the loss made the global batch's, before

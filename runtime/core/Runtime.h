@@ -6,6 +6,7 @@
 #define DLSPEC_RUNTIME_CORE_RUNTIME_H
 #include <dlspec/runtime.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,7 @@ struct Param {
   bool trainable = true, decay = true;
   float* state0 = nullptr;  // optimizer state (device), numel floats each, trainable params only
   float* state1 = nullptr;
+  float* state2 = nullptr;  // Adam/AdamW with amsgrad: max_exp_avg_sq
 };
 
 struct Op {
@@ -57,7 +59,7 @@ struct OptimizerConfig {
   int32_t kind = DLS_OPT_SGD;
   double lr = 0.01, momentum = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
   int32_t nesterov = 0;
-  int state_slots() const { return dls_optimizer_state_slots(kind, momentum); }
+  int state_slots() const { return dls_optimizer_state_slots(kind, momentum, nesterov); }
 };
 struct ScheduleConfig {
   int32_t kind = DLS_SCHED_CONSTANT;
@@ -122,6 +124,15 @@ struct dls_rt {
   std::vector<float*> clip_grads;      // rebuilt by each dls_rt_update, as update_descs
   // Early stopping (dls_rt_stop): kind 0 = none; monitor a dls_metric.
   int32_t stop_kind = 0, stop_monitor = DLS_METRIC_LOSS;
+  // ReduceLROnPlateau (dls_rt_plateau): plateau_monitor 0 = none. Its state (the rate it sets, the best value,
+  // validations without an improvement, cooldown left) is saved in checkpoints and restored on resume.
+  int32_t plateau_monitor = 0;
+  double plateau_factor = 0.1, plateau_min_delta = 0, plateau_min_lr = 0;
+  int64_t plateau_patience = 10, plateau_cooldown = 0;
+  double plateau_lr = 0, plateau_best = 0;
+  int64_t plateau_bad = 0, plateau_cooldown_left = 0;
+  // The validation metrics of the epoch a checkpoint is written at (NaN when it did not validate), kept in it.
+  double last_val_loss = NAN, last_val_acc = NAN;
   int64_t stop_patience = 1;
   double stop_min_delta = 0;
   std::vector<int64_t> clip_numels;

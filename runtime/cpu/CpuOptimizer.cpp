@@ -57,6 +57,10 @@ void update(const dls_update_desc& u) {
       const float bc2 = 1.f - float(std::pow(u.beta2, double(u.t)));
       const float step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
       const bool decoupled = u.kind == DLS_OPT_ADAMW;
+      // 1 - beta in double, then rounded, as torch.optim passes `1 - beta2` (a Python float) to addcmul_
+      const float omb1 = float(1.0 - u.beta1), omb2 = float(1.0 - u.beta2);
+      float* s2 = u.nesterov ? u.state2 : nullptr;  // amsgrad: max_exp_avg_sq
+      if (u.nesterov && !s2) throw std::runtime_error("amsgrad without its max_exp_avg_sq buffer");
 #pragma omp parallel for simd if (n > 65536) schedule(static)
       for (int64_t i = 0; i < n; ++i) {
         float d = g[i];
@@ -65,11 +69,50 @@ void update(const dls_update_desc& u) {
         } else {
           d += wd * p[i];
         }
-        float m = s0[i] * b1 + (1.f - b1) * d;
-        float v = s1[i] * b2 + (1.f - b2) * d * d;
+        float m = s0[i] * b1 + omb1 * d;
+        float v = s1[i] * b2 + omb2 * d * d;
         s0[i] = m, s1[i] = v;
+        if (s2) v = s2[i] = std::max(s2[i], v);
         float denom = std::sqrt(v) / bc2_sqrt + eps;
         p[i] -= step_size * m / denom;
+      }
+      break;
+    }
+    case DLS_OPT_ADAGRAD: {  // torch.optim.Adagrad: initial_accumulator_value = momentum; sum in state0
+      // The sum starts at initial_accumulator_value: the update at t = 1 reads that instead of the zeroed buffer.
+      // lr_decay is a DLS_SCHED_TIME_DECAY schedule, already in lr.
+      const float eps = float(u.eps), init = float(u.momentum);
+      const bool first = u.t == 1;
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float d = g[i] + wd * p[i];
+        float sum = (first ? init : s0[i]) + d * d;
+        s0[i] = sum;
+        p[i] -= lr * d / (std::sqrt(sum) + eps);
+      }
+      break;
+    }
+    case DLS_OPT_LAMB: {  // runtime.h dls_optimizer: exp_avg, exp_avg_sq; the trust ratio over the whole tensor
+      const float b1 = float(u.beta1), b2 = float(u.beta2), eps = float(u.eps);
+      const float bc1 = 1.f - float(std::pow(u.beta1, double(u.t)));
+      const float bc2 = 1.f - float(std::pow(u.beta2, double(u.t)));
+      const float omb1 = float(1.0 - u.beta1), omb2 = float(1.0 - u.beta2);
+      double wn = 0, rn = 0;
+#pragma omp parallel for simd reduction(+ : wn, rn) if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float m = b1 * s0[i] + omb1 * g[i];
+        float v = b2 * s1[i] + omb2 * g[i] * g[i];
+        s0[i] = m, s1[i] = v;
+        float r = (m / bc1) / (std::sqrt(v / bc2) + eps) + wd * p[i];
+        wn += double(p[i]) * double(p[i]);
+        rn += double(r) * double(r);
+      }
+      const float ratio = wn > 0 && rn > 0 ? float(std::sqrt(wn) / std::sqrt(rn)) : 1.f;
+      const float step = lr * ratio;
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        float r = (s0[i] / bc1) / (std::sqrt(s1[i] / bc2) + eps) + wd * p[i];
+        p[i] -= step * r;
       }
       break;
     }

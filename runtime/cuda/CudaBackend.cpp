@@ -65,6 +65,7 @@ struct Ctx {
   size_t conv_ws_bytes = 0;
   DevScalars* scal = nullptr;  // device
   double* nadam = nullptr;     // device [t, mu_product(t)] of NAdam (UpdateHyper::nadam)
+  double* lamb = nullptr;      // device scratch of LAMB's norms (UpdateHyper::lamb)
   DevScalars host{};           // last values written
   bool scal_valid = false;
   int* flags = nullptr;        // device error flags (embedding index)
@@ -819,6 +820,7 @@ void* be_init(int32_t device, int32_t, char* err, size_t len) {
     CK(cudaMemset(c->scal, 0, sizeof(DevScalars)));
     CK(cudaMalloc(&c->nadam, 2 * sizeof(double)));
     CK(cudaMemset(c->nadam, 0, 2 * sizeof(double)));
+    CK(cudaMalloc(&c->lamb, 2 * kMaxUpdateTensors * sizeof(double)));
     CK(cudaMalloc(&c->flags, 64));
     CK(cudaMemset(c->flags, 0, 64));
     for (auto& e : c->staged) CK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
@@ -839,7 +841,7 @@ void be_shutdown(void* ctx) {
     if (c->staged[i]) cudaEventDestroy(c->staged[i]);
   }
   nccl_destroy(c->nccl);
-  cudaFree(c->conv_ws), cudaFree(c->blas_ws), cudaFree(c->scal), cudaFree(c->flags), cudaFree(c->nadam);
+  cudaFree(c->conv_ws), cudaFree(c->blas_ws), cudaFree(c->scal), cudaFree(c->flags), cudaFree(c->nadam), cudaFree(c->lamb);
   if (c->dnn) cudnnDestroy(c->dnn);
   if (c->lt) cublasLtDestroy(c->lt);
   if (c->blas) cublasDestroy(c->blas);
@@ -935,10 +937,14 @@ int update_all(void* ctx, const dls_update_desc* us, int32_t n, const float* los
     std::vector<UpdateTensor> ts;
     for (int i = 0; i < n; ++i) {
       if (us[i].kind != us[0].kind) throw Error("update_all: mixed optimizer kinds");
-      ts.push_back({us[i].param, us[i].grad, us[i].state0, us[i].state1, us[i].numel, float(us[i].weight_decay)});
+      ts.push_back({us[i].param, us[i].grad, us[i].state0, us[i].state1, us[i].numel, float(us[i].weight_decay),
+                    us[i].state2});
+      if (us[i].kind <= DLS_OPT_ADAMW && us[i].kind >= DLS_OPT_ADAM && us[i].nesterov && !us[i].state2)
+        throw Error("update_all: amsgrad without its max_exp_avg_sq buffer");
     }
     UpdateHyper h = hyper_of(us[0]);
     h.nadam = c.nadam;
+    h.lamb = c.lamb;
     multi_update(c.s, c.scal, h, ts.data(), n, loss);
     CK(cudaGetLastError());
   });

@@ -449,14 +449,33 @@ __global__ void k_multi_update(const DevScalars* sc, UpdateHyper h, UpdateArgs a
     const float bc1 = 1.f - float(pow(h.beta1, double(t))), bc2 = 1.f - float(pow(h.beta2, double(t)));
     const float step_size = lr / bc1, bc2_sqrt = sqrtf(bc2);
     const bool decoupled = h.kind == 2;
+    const float omb1 = float(1.0 - h.beta1), omb2 = float(1.0 - h.beta2);  // torch.optim's `1 - beta`, rounded once
     for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
       float d = T.g[i];
       if (decoupled) T.p[i] *= 1.f - lr * wd;
       else d += wd * T.p[i];
-      float m = T.s0[i] * b1 + (1.f - b1) * d;
-      float v = T.s1[i] * b2 + (1.f - b2) * d * d;
+      float m = T.s0[i] * b1 + omb1 * d;
+      float v = T.s1[i] * b2 + omb2 * d * d;
       T.s0[i] = m, T.s1[i] = v;
+      if (h.nesterov) v = T.s2[i] = fmaxf(T.s2[i], v);  // amsgrad: max_exp_avg_sq
       T.p[i] -= step_size * m / (sqrtf(v) / bc2_sqrt + eps);
+    }
+  } else if (h.kind == 6) {  // Adagrad: initial_accumulator_value = momentum, read at t = 1 for the zeroed sum
+    const float eps = h.eps;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float d = T.g[i] + wd * T.p[i];
+      float sum = (t == 1 ? mom : T.s0[i]) + d * d;
+      T.s0[i] = sum;
+      T.p[i] -= lr * d / (sqrtf(sum) + eps);
+    }
+  } else if (h.kind == 7) {  // LAMB: exp_avg, exp_avg_sq already advanced by k_lamb_norms, the norms in h.lamb
+    const float eps = h.eps;
+    const float bc1 = 1.f - float(pow(h.beta1, double(t))), bc2 = 1.f - float(pow(h.beta2, double(t)));
+    const double wn = h.lamb[2 * ti], rn = h.lamb[2 * ti + 1];
+    const float step = lr * (wn > 0 && rn > 0 ? float(sqrt(wn) / sqrt(rn)) : 1.f);
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      float r = (T.s0[i] / bc1) / (sqrtf(T.s1[i] / bc2) + eps) + wd * T.p[i];
+      T.p[i] -= step * r;
     }
   } else if (h.kind == 4) {  // Adadelta: rho = beta2
     const float rho = float(h.beta2), eps = h.eps;
@@ -741,6 +760,42 @@ void embedding_bwd(cudaStream_t s, const int32_t* idx, const float* dy, float* d
 void copy2d(cudaStream_t s, const float* src, int64_t ss, float* dst, int64_t ds, int64_t outer, int64_t len, bool acc) {
   k_copy2d<<<blocks(outer * len), kThreads, 0, s>>>(src, ss, dst, ds, outer, len, acc);
 }
+// LAMB's first pass: exp_avg and exp_avg_sq advanced, and per tensor the squared norms of the weights and of the
+// update r = m_hat / (sqrt(v_hat) + eps) + wd p added into norms[2 ti], norms[2 ti + 1] (zeroed before).
+__global__ void k_lamb_norms(const DevScalars* sc, UpdateHyper h, UpdateArgs a, const float* loss) {
+  if (loss && !isfinite(*loss)) return;
+  int ti = 0;
+  while (ti + 1 < a.n && a.first_block[ti + 1] <= (int64_t)blockIdx.x) ++ti;
+  const UpdateTensor T = a.t[ti];
+  const int64_t begin = ((int64_t)blockIdx.x - a.first_block[ti]) * kUpdateChunk;
+  const int64_t end = begin + kUpdateChunk < T.n ? begin + kUpdateChunk : T.n;
+  const int64_t t = sc->t;
+  const float b1 = float(h.beta1), b2 = float(h.beta2), eps = h.eps, wd = T.wd;
+  const float bc1 = 1.f - float(pow(h.beta1, double(t))), bc2 = 1.f - float(pow(h.beta2, double(t)));
+  const float omb1 = float(1.0 - h.beta1), omb2 = float(1.0 - h.beta2);
+  double wn = 0, rn = 0;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    const float g = T.g[i];
+    float m = b1 * T.s0[i] + omb1 * g;
+    float v = b2 * T.s1[i] + omb2 * g * g;
+    T.s0[i] = m, T.s1[i] = v;
+    float r = (m / bc1) / (sqrtf(v / bc2) + eps) + wd * T.p[i];
+    wn += double(T.p[i]) * double(T.p[i]);
+    rn += double(r) * double(r);
+  }
+  __shared__ double sw[kThreads], sr[kThreads];
+  sw[threadIdx.x] = wn, sr[threadIdx.x] = rn;
+  __syncthreads();
+  for (int k = blockDim.x / 2; k > 0; k >>= 1) {
+    if (int(threadIdx.x) < k) sw[threadIdx.x] += sw[threadIdx.x + k], sr[threadIdx.x] += sr[threadIdx.x + k];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    atomicAdd(&h.lamb[2 * ti], sw[0]);
+    atomicAdd(&h.lamb[2 * ti + 1], sr[0]);
+  }
+}
+
 // NAdam's mu_product for this step's t: one more factor when the state holds t - 1, else the whole product.
 __global__ void k_nadam_product(const DevScalars* sc, double* state, double beta1, double md, const float* loss) {
   if (loss && !isfinite(*loss)) return;
@@ -767,6 +822,10 @@ void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, co
     for (int i = 0; i < a.n; ++i) {
       a.t[i] = ts[b + i];
       a.first_block[i + 1] = a.first_block[i] + (ts[b + i].n + kUpdateChunk - 1) / kUpdateChunk;
+    }
+    if (h.kind == 7) {  // LAMB: the norms of every tensor first, then the update scaled by its trust ratio
+      cudaMemsetAsync(h.lamb, 0, 2 * kMaxUpdateTensors * sizeof(double), s);
+      k_lamb_norms<<<unsigned(a.first_block[a.n]), kThreads, 0, s>>>(sc, h, a, loss);
     }
     k_multi_update<<<unsigned(a.first_block[a.n]), kThreads, 0, s>>>(sc, h, a, loss);
   }

@@ -98,6 +98,7 @@ struct UpdateTensor {
   float* s1;
   int64_t n;
   float wd;
+  float* s2 = nullptr;  // Adam/AdamW with amsgrad: max_exp_avg_sq
 };
 constexpr int kMaxUpdateTensors = 48;
 constexpr int64_t kUpdateChunk = 4096;
@@ -109,6 +110,8 @@ struct UpdateHyper {
   // NAdam: device [t, mu_product(t)], the product of its momentum coefficients mu_1 .. mu_t (torch.optim.NAdam's
   // mu_product), advanced on the device each step (recomputed when t is not the next one: a resume).
   double* nadam = nullptr;
+  // LAMB: device scratch of 2 * kMaxUpdateTensors doubles, the squared norms of each tensor's weights and update.
+  double* lamb = nullptr;
 };
 // loss (may be null): when it is not finite the update is skipped on the device (no host round trip).
 void multi_update(cudaStream_t s, const DevScalars* sc, const UpdateHyper& h, const UpdateTensor* ts, int n,

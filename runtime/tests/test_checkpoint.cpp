@@ -253,3 +253,35 @@ TEST_CASE("a checkpoint resumes exactly across precisions: f32 master weights an
   for (auto& s : seen) all += s;
   CHECK_THAT(all, Catch::Contains("R0308") && Catch::Contains("precision = bf16") && Catch::Contains("precision = f32"));
 }
+
+TEST_CASE("resuming with amsgrad switched is R0307; plateau's state goes through the checkpoint", "[checkpoint]") {
+  std::string dir = dlt::temp_dir();
+  auto adam = [](int32_t amsgrad) {
+    mlp_config() = ProgramConfig{};
+    mlp_config().data = false, mlp_config().seed = 1, mlp_config().batch = 8;
+    mlp_config().optimizer = DLS_OPT_ADAM, mlp_config().optimizer_flag = amsgrad, mlp_config().momentum = 0;
+    auto rt = make_runtime(1);
+    call(rt.get(), mlp_setup);
+    return rt;
+  };
+  auto a = adam(1);
+  REQUIRE(a->params[0].state2);  // max_exp_avg_sq
+  dls_rt_plateau(a.get(), DLS_METRIC_LOSS, 0.5, 2, 0.01, 1, 0.001);
+  a->plateau_lr = 0.005, a->plateau_best = 0.731, a->plateau_bad = 2, a->plateau_cooldown_left = 1;
+  std::fill_n(a->params[0].state2, size_t(a->tensors[a->params[0].value].d.numel), 0.125f);
+  save_checkpoint(a.get(), dir, 1, 10);
+
+  auto b = adam(1);
+  dls_rt_plateau(b.get(), DLS_METRIC_LOSS, 0.5, 2, 0.01, 1, 0.001);
+  REQUIRE(b->plateau_lr == Approx(0.02));  // mlp_config().lr: the optimizer's rate before any validation
+  load_checkpoint(b.get(), dir, true);
+  CHECK((b->plateau_lr == 0.005 && b->plateau_best == 0.731 && b->plateau_bad == 2 && b->plateau_cooldown_left == 1));
+  CHECK(read_tensor(b.get(), b->params[0].value) == read_tensor(a.get(), a->params[0].value));
+  CHECK(std::all_of(b->params[0].state2, b->params[0].state2 + b->tensors[b->params[0].value].d.numel,
+                    [](float x) { return x == 0.125f; }));
+
+  auto c = adam(0);  // the same optimizer without amsgrad: its state means something else
+  CHECK_THAT(dlt::fault_of([&] { load_checkpoint(c.get(), dir, true); }, Diag::R0307),
+             Catch::StartsWith("R0307") && Catch::Contains("optimizer adam(amsgrad: true)") &&
+                 Catch::Contains("this program uses optimizer adam:"));
+}

@@ -19,7 +19,7 @@ namespace dls {
 namespace {
 
 const char kMagic[8] = {'D', 'L', 'S', 'C', 'K', 'P', 'T', 0};
-const uint32_t kVersion = 3;
+const uint32_t kVersion = 4;
 
 // What made a checkpoint (version 2).
 struct Made {
@@ -29,8 +29,14 @@ struct Made {
   int64_t batch = 0;
   uint64_t structure = 0, data = 0;
   int32_t precision = DLS_F32;  // version 3: the run's `precision` (its master weights and state are f32 in every one)
+  // version 4: ReduceLROnPlateau's state (plateau 0: the run had none), and the validation metrics of the epoch
+  // the checkpoint was written at (NaN: not validated then).
+  int32_t plateau = 0;
+  double plateau_lr = 0, plateau_best = 0;
+  int64_t plateau_bad = 0, plateau_cooldown_left = 0;
+  double val_loss = NAN, val_acc = NAN;
 };
-const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8 + 4;
+const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8;
 
 Made made_by(const dls_rt* rt) {
   Made m;
@@ -38,6 +44,10 @@ Made made_by(const dls_rt* rt) {
   m.beta2 = rt->opt.beta2, m.eps = rt->opt.eps, m.weight_decay = rt->opt.weight_decay, m.nesterov = rt->opt.nesterov;
   m.batch = rt->batch, m.structure = structure_hash(rt), m.data = rt->data_fingerprint;
   m.precision = rt->precision;
+  m.plateau = rt->plateau_monitor;
+  m.plateau_lr = rt->plateau_lr, m.plateau_best = rt->plateau_best;
+  m.plateau_bad = rt->plateau_bad, m.plateau_cooldown_left = rt->plateau_cooldown_left;
+  m.val_loss = rt->last_val_loss, m.val_acc = rt->last_val_acc;
   return m;
 }
 
@@ -51,6 +61,8 @@ const char* optimizer_name(int32_t k) {
     case DLS_OPT_RMSPROP: return "rmsprop";
     case DLS_OPT_ADADELTA: return "adadelta";
     case DLS_OPT_NADAM: return "nadam";
+    case DLS_OPT_ADAGRAD: return "adagrad";
+    case DLS_OPT_LAMB: return "lamb";
     default: return "an unknown optimizer";
   }
 }
@@ -156,6 +168,7 @@ std::vector<Entry> entries(dls_rt* rt) {
     out.push_back({p.name, &t, nullptr, t.d.numel, t.d});
     if (p.state0) out.push_back({p.name + "#0", nullptr, p.state0, t.d.numel, t.d});
     if (p.state1) out.push_back({p.name + "#1", nullptr, p.state1, t.d.numel, t.d});
+    if (p.state2) out.push_back({p.name + "#2", nullptr, p.state2, t.d.numel, t.d});
   }
   return out;
 }
@@ -182,6 +195,19 @@ size_t expected_size(const std::vector<Entry>& es) {
   return n;
 }
 
+// Adam/AdamW with amsgrad keeps a third state buffer (max_exp_avg_sq): another optimizer to a resume.
+std::string optimizer_desc(const Made& m) {
+  const bool ams = (m.kind == DLS_OPT_ADAM || m.kind == DLS_OPT_ADAMW) && m.nesterov;
+  return fmt::format("optimizer {}{}", optimizer_name(m.kind), ams ? "(amsgrad: true)" : "");
+}
+void refuse_other_optimizer(const std::string& path, const Made& m, const Made& now) {
+  if (optimizer_desc(m) == optimizer_desc(now)) return;
+  Fault f = make_fault(Diag::R0307, path, path, optimizer_desc(m), optimizer_desc(now));
+  f.notes.push_back("its saved state (momentum, moment estimates) means something else to another optimizer");
+  f.notes.push_back("train from scratch into another checkpoint directory, or `train --overwrite` to replace this run");
+  throw f;
+}
+
 // Checks what made a checkpoint against this program when training continues from it.
 void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
   const Made now = made_by(rt);
@@ -192,13 +218,7 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
     f.notes.push_back("train from scratch into another checkpoint directory, or `train --overwrite` to replace this run");
     throw f;
   }
-  if (m.kind != now.kind) {
-    Fault f = make_fault(Diag::R0307, path, path, fmt::format("optimizer {}", optimizer_name(m.kind)),
-                         fmt::format("optimizer {}", optimizer_name(now.kind)));
-    f.notes.push_back("its saved state (momentum, moment estimates) means something else to another optimizer");
-    f.notes.push_back("train from scratch into another checkpoint directory, or `train --overwrite` to replace this run");
-    throw f;
-  }
+  refuse_other_optimizer(path, m, now);
   auto changed = [&](const char* what, double a, double b) {
     if (a != b) warn(Diag::R0308, path, path, fmt::format("{} {:g}", what, a), fmt::format("{} {:g}", what, b));
   };
@@ -208,7 +228,10 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
   changed(m.kind == DLS_OPT_RMSPROP ? "alpha" : m.kind == DLS_OPT_ADADELTA ? "rho" : "beta2", m.beta2, now.beta2);
   changed("eps", m.eps, now.eps);
   changed("weight_decay", m.weight_decay, now.weight_decay);
-  changed("nesterov", m.nesterov, now.nesterov);
+  if (m.kind == DLS_OPT_SGD) changed("nesterov", m.nesterov, now.nesterov);
+  if (now.plateau && m.plateau != now.plateau)
+    warn(Diag::R0308, path, path, m.plateau ? "plateau on another metric" : "no plateau schedule",
+         "plateau (its rate, best value and counts start afresh from the optimizer's lr)");
   changed("batch size", double(m.batch), double(now.batch));
   // Another precision: the master weights and the optimizer state are f32 in every precision, so they carry over
   // exactly; only the products of the steps from here on are computed in this run's precision.
@@ -230,7 +253,8 @@ struct Header {
 // this program's (name, shape, finite values). With `commit`, each tensor's values go into rt as they are
 // read, kChunk bytes at a time. Returns "" or why the file is damaged; throws R0305/R0306 for a checkpoint
 // of another program.
-std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std::vector<Entry>& want, Header& h, bool commit) {
+std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std::vector<Entry>& want, Header& h, bool commit,
+                  bool resuming) {
   char magic[8];
   r.bytes(magic, 8);
   h.version = r.get<uint32_t>();
@@ -251,8 +275,17 @@ std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std:
     made.structure = r.get<uint64_t>(), made.data = r.get<uint64_t>();
   }
   if (h.version >= 3) made.precision = r.get<int32_t>();
+  if (h.version >= 4) {
+    made.plateau = r.get<int32_t>();
+    made.plateau_lr = r.get<double>(), made.plateau_best = r.get<double>();
+    made.plateau_bad = r.get<int64_t>(), made.plateau_cooldown_left = r.get<int64_t>();
+    made.val_loss = r.get<double>(), made.val_acc = r.get<double>();
+  }
   uint32_t count = r.get<uint32_t>();
   if (!r.ok) return "truncated header";
+  // Another optimizer (or amsgrad on or off) keeps another number of state tensors: say so (R0307) rather than
+  // only that the counts differ.
+  if (count != want.size() && h.version >= 2 && resuming) refuse_other_optimizer(path, made, made_by(rt));
   if (count != want.size())
     fail(Diag::R0306, path, path, fmt::format("it holds {} tensors, this program has {} (parameters and their optimizer state: "
                                               "was it saved with another optimizer or momentum?)", count, want.size()));
@@ -329,7 +362,7 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
   Header h;
   {
     FileReader r(fd, size - 4);
-    if (std::string bad = parse(rt, path, r, want, h, false); !bad.empty()) return bad;
+    if (std::string bad = parse(rt, path, r, want, h, false, resuming); !bad.empty()) return bad;
   }
   if (h.version >= 2 && resuming) check_made(rt, path, h.made);
   if (h.version >= 2 && !resuming && h.made.structure != structure_hash(rt)) {
@@ -339,12 +372,17 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
     throw f;
   }
   FileReader r(fd, size - 4);
-  std::string bad = parse(rt, path, r, want, h, true);
+  std::string bad = parse(rt, path, r, want, h, true, resuming);
   // The file was checked a moment ago: if it changed since, part of rt holds its new bytes, and no
   // other checkpoint may be tried over them.
   if (!bad.empty() || r.crc != stored)
     fail(Diag::R0303, path, path, "it changed while it was being loaded" + (bad.empty() ? std::string() : " (" + bad + ")"));
   rt->updates = h.updates;
+  // A resume continues ReduceLROnPlateau where the checkpoint's run left it (the same monitored metric).
+  if (resuming && rt->plateau_monitor && h.version >= 4 && h.made.plateau == rt->plateau_monitor) {
+    rt->plateau_lr = h.made.plateau_lr, rt->plateau_best = h.made.plateau_best;
+    rt->plateau_bad = h.made.plateau_bad, rt->plateau_cooldown_left = h.made.plateau_cooldown_left;
+  }
   info.epoch = h.epoch;
   info.global_step = h.global_step;
   info.path = path;
@@ -438,6 +476,8 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
   const Made m = made_by(rt);
   w.put(m.kind), w.put(m.lr), w.put(m.momentum), w.put(m.beta1), w.put(m.beta2), w.put(m.eps), w.put(m.weight_decay);
   w.put(m.nesterov), w.put(m.batch), w.put(m.structure), w.put(m.data), w.put(m.precision);
+  w.put(m.plateau), w.put(m.plateau_lr), w.put(m.plateau_best), w.put(m.plateau_bad), w.put(m.plateau_cooldown_left);
+  w.put(m.val_loss), w.put(m.val_acc);
   w.put(uint32_t(es.size()));
   std::vector<float> host(kChunk / 4);
   for (const auto& e : es) {

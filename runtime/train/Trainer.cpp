@@ -198,6 +198,7 @@ void sync_state(dls_rt* rt) {
     one(v.d.data, v.bytes, p.name);
     if (p.state0) one(p.state0, v.bytes, p.name + "#0");
     if (p.state1) one(p.state1, v.bytes, p.name + "#1");
+    if (p.state2) one(p.state2, v.bytes, p.name + "#2");
   }
   w.bcast(&rt->updates, sizeof rt->updates, "the broadcast of the update count from rank 0");
 }
@@ -400,7 +401,9 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         bind_batch(rt, b);
         rt->step.step = global_step;
         rt->stop_local = stop_signal();
-        rt->lr_now = schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs);
+        // ReduceLROnPlateau's rate moves only after a validation (below); every other schedule is a function of
+        // the epoch and step.
+        rt->lr_now = rt->plateau_monitor ? rt->plateau_lr : schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs, nb);
         steps.run();
         float loss = 0;
         to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
@@ -460,6 +463,16 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       prog.line(line);
       if (lead) metrics_written |= append_metrics(dir, m);
       guards.after_epoch(epoch, m.train_loss, val_loss);
+      rt->last_val_loss = validate && val_samples > 0 ? val_loss : NAN;
+      rt->last_val_acc = validate && val_samples > 0 ? r_acc : NAN;
+      if (rt->plateau_monitor && validate && val_samples > 0 && std::isfinite(val_loss)) {
+        const double v = rt->plateau_monitor == DLS_METRIC_ACCURACY ? r_acc : val_loss;
+        if (plateau_step(rt, v) && !o.quiet && lead)
+          std::printf("plateau: %s has not improved by more than %g for more than %lld validations; learning rate %g from "
+                      "epoch %lld\n",
+                      rt->plateau_monitor == DLS_METRIC_ACCURACY ? "val_accuracy" : "val_loss", rt->plateau_min_delta,
+                      (long long)rt->plateau_patience, rt->plateau_lr, (long long)(epoch + 2));
+      }
       if (rt->stop_kind == DLS_STOP_EARLY && validate && val_samples > 0) {
         const double v = maximize ? r_acc : val_loss;
         const bool better = maximize ? v > best + rt->stop_min_delta : v < best - rt->stop_min_delta;

@@ -278,6 +278,20 @@ def torch_lrs(prog, steps_per_epoch):
     per epoch, warmup (a LambdaLR) once per step, several schedules chained (their factors multiply)."""
     base = float(dict(prog.optimizer[1]).get("lr", DEFAULT_LR[prog.optimizer[0]]))
     total = prog.epochs * steps_per_epoch
+    for name, args in prog.schedules:
+        if name == "onecycle":  # stepped once per update; it sets the rate itself
+            a = dict(args)
+            o = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+            s = torch.optim.lr_scheduler.OneCycleLR(o, max_lr=a["max_lr"], total_steps=total,
+                                                    pct_start=a.get("pct_start", 0.3), anneal_strategy="cos",
+                                                    cycle_momentum=False, div_factor=a.get("div_factor", 25.0),
+                                                    final_div_factor=a.get("final_div_factor", 1e4))
+            out = []
+            for _ in range(total):
+                out.append(o.param_groups[0]["lr"])
+                o.step()
+                s.step()
+            return out
     per_epoch = []
     for name, args in prog.schedules:
         a = dict(args)
@@ -317,7 +331,36 @@ def torch_lrs(prog, steps_per_epoch):
     return lrs
 
 
-DEFAULT_LR = {"sgd": None, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.01, "adadelta": 1.0, "nadam": 0.002}
+DEFAULT_LR = {"sgd": None, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.01, "adadelta": 1.0, "nadam": 0.002,
+              "adagrad": 0.01, "lamb": 0.001}
+
+
+class Lamb(torch.optim.Optimizer):
+    """LAMB as runtime.h (dls_optimizer) defines it: You et al. 2019, Algorithm 2 with Adam's bias corrections,
+    r = m_hat / (sqrt(v_hat) + eps) + weight_decay p, p -= lr * (|p| / |r|) r per parameter tensor (ratio 1 when
+    either norm is 0); state exp_avg, exp_avg_sq, step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for g in self.param_groups:
+            b1, b2 = g["betas"]
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                st = self.state[p]
+                if not st:
+                    st["step"], st["exp_avg"], st["exp_avg_sq"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                st["step"] += 1
+                t, m, v = st["step"], st["exp_avg"], st["exp_avg_sq"]
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                r = (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + g["eps"]) + g["weight_decay"] * p
+                wn, rn = p.norm(), r.norm()
+                ratio = (wn / rn).item() if wn > 0 and rn > 0 else 1.0
+                p.add_(r, alpha=-g["lr"] * ratio)
 
 
 def torch_optimizer(prog, params):
@@ -330,7 +373,14 @@ def torch_optimizer(prog, params):
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return cls(params, lr=lr, betas=(a.get("beta1", 0.9), a.get("beta2", 0.999)), eps=a.get("eps", 1e-8),
-                   weight_decay=a.get("weight_decay", 0.0 if name == "adam" else 0.01))
+                   weight_decay=a.get("weight_decay", 0.0 if name == "adam" else 0.01), amsgrad=a.get("amsgrad", False))
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, lr_decay=a.get("lr_decay", 0.0), weight_decay=a.get("weight_decay", 0.0),
+                                   initial_accumulator_value=a.get("initial_accumulator_value", 0.0),
+                                   eps=a.get("eps", 1e-10))
+    if name == "lamb":
+        return Lamb(params, lr=lr, betas=(a.get("beta1", 0.9), a.get("beta2", 0.999)), eps=a.get("eps", 1e-6),
+                    weight_decay=a.get("weight_decay", 0.01))
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=a.get("alpha", 0.99), eps=a.get("eps", 1e-8),
                                    momentum=a.get("momentum", 0.0), weight_decay=a.get("weight_decay", 0.0))

@@ -254,11 +254,79 @@ def time_decay_sgd(d):
     return p
 
 
+def adagrad_steps(d):
+    """adagrad(lr: 0.05, lr_decay: 0.1, initial_accumulator_value: 0.1, weight_decay: 0.01) over 3 epochs of 2 steps
+    against torch.optim.Adagrad. Its sum starts at initial_accumulator_value; update t runs at lr / (1 + (t - 1) lr_decay)."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("adagrad", [("lr", 0.05), ("lr_decay", 0.1), ("initial_accumulator_value", 0.1), ("weight_decay", 0.01)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
+def amsgrad_steps(d):
+    """adam(lr: 0.02, beta2: 0.9, amsgrad: true) over 4 epochs of 2 steps against torch.optim.Adam(amsgrad=True).
+    With beta2 0.9 the second moment falls within a few steps, so the running maximum max_exp_avg_sq divides them."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("adam", [("lr", 0.02), ("beta2", 0.9), ("amsgrad", True)])
+    p.epochs = 4
+    p.checkpoint = "ck"
+    return p
+
+
+def lamb_steps(d):
+    """lamb(lr: 0.01, weight_decay: 0.01) over 3 epochs of 2 steps against LAMB written in torch (harness.Lamb).
+    The trust ratio |p| / |r| of each parameter tensor scales its update."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("lamb", [("lr", 0.01), ("weight_decay", 0.01)])
+    p.epochs = 3
+    p.checkpoint = "ck"
+    return p
+
+
+def onecycle_steps(d):
+    """sgd(lr: 0.1, momentum: 0.9) with onecycle(max_lr: 0.2, pct_start: 0.25) over 4 epochs of 2 steps against
+    torch.optim.lr_scheduler.OneCycleLR stepped per update (cycle_momentum=False)."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("sgd", [("lr", 0.1), ("momentum", 0.9)])
+    p.schedules = [("onecycle", [("max_lr", 0.2), ("pct_start", 0.25)])]
+    p.epochs = 4
+    p.checkpoint = "ck"
+    return p
+
+
+def warmup_cosine(d):
+    """adam(lr: 0.01) with [warmup(steps: 3), cosine(t_max: 4)]: cosine annealing with a linear warm-up, over 4
+    epochs of 2 steps, against LambdaLR (per step) chained with CosineAnnealingLR (per epoch)."""
+    p, b = D.new_program((5,), batch=4, data_dir=d)
+    h = b.op(b.op("x", "dense", units=4), "tanh")
+    D.finish(p, b, h, "ce", classes=3)
+    p.samples = 8
+    p.optimizer = ("adam", [("lr", 0.01)])
+    p.schedules = [("warmup", [("steps", 3)]), ("cosine", [("t_max", 4)])]
+    p.epochs = 4
+    p.checkpoint = "ck"
+    return p
+
+
 PROGRAMS = {f.__name__: f for f in (label_scale, drop_last_false, embedding_int_data, l1_loss, one_logit_bce,
                                     random_crop_after_reshape, declared_output_mismatch, onehot_target,
                                     multilabel_npy, weight_decay_bias, repeat_count, schedule_list,
                                     batch_norm_partial_batch, cosine_past_t_max, clip_norm_lstm, clip_value_decay,
-                                    schedule_exponential, adadelta_steps, nadam_steps, time_decay_sgd)}
+                                    schedule_exponential, adadelta_steps, nadam_steps, time_decay_sgd,
+                                    adagrad_steps, amsgrad_steps, lamb_steps, onecycle_steps, warmup_cosine)}
 # How each is judged. mode: `step` (one step against PyTorch) or `train` (epochs from the same weights);
 # expect `rejected`: check must refuse it with a located error; reject_ok: a located rejection by check
 # also passes (the issue may be fixed either by making it run right or by refusing it); update_tol: every
@@ -285,6 +353,11 @@ META = {
     "adadelta_steps": dict(mode="train", reject_ok=False, update_tol=1e-4),
     "nadam_steps": dict(mode="train", reject_ok=False, update_tol=1e-4),
     "time_decay_sgd": dict(mode="train", reject_ok=False, update_tol=1e-4),
+    "adagrad_steps": dict(mode="train", reject_ok=False, update_tol=1e-5),
+    "amsgrad_steps": dict(mode="train", reject_ok=False, update_tol=1e-5),
+    "lamb_steps": dict(mode="train", reject_ok=False, update_tol=1e-5),
+    "onecycle_steps": dict(mode="train", reject_ok=False, update_tol=1e-5),
+    "warmup_cosine": dict(mode="train", reject_ok=False, update_tol=1e-5),
 }
 
 

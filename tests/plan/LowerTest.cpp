@@ -278,3 +278,75 @@ TEST_CASE("lowering honours the pipeline's and the train block's settings", "[lo
     CHECK(f64(oh[0]->args[3]) == 3);
   }
 }
+
+TEST_CASE("lowering of adagrad, lamb, amsgrad, onecycle and plateau", "[lower]") {
+  auto withOptimizer = [](const std::string& opt, const std::string& train) {
+    std::string text = settingsSpec("class<3>", "  split(valid: 0.2)", train);
+    text.replace(text.find("sgd(lr: 0.1, weight_decay: 0.01)"), 32, opt);
+    return text;
+  };
+  SECTION("adam(amsgrad: true): the optimizer's flag; sgd's nesterov stays the flag of sgd") {
+    TextLowering t(withOptimizer("adam(lr: 0.01, amsgrad: true)", ""));
+    REQUIRE(t.r);
+    auto o = t.calls("dls_rt_optimizer");
+    REQUIRE(o.size() == 1);
+    CHECK((i32(o[0]->args[1]) == DLS_OPT_ADAM && i32(o[0]->args[8]) == 1));
+    TextLowering n(withOptimizer("adamw(lr: 0.01)", ""));
+    REQUIRE(n.r);
+    CHECK(i32(n.calls("dls_rt_optimizer")[0]->args[8]) == 0);
+  }
+  SECTION("adagrad: initial_accumulator_value as momentum, lr_decay as a time-based decay") {
+    TextLowering t(withOptimizer("adagrad(lr: 0.05, lr_decay: 0.1, initial_accumulator_value: 0.2, eps: 1e-9)", ""));
+    REQUIRE(t.r);
+    auto o = t.calls("dls_rt_optimizer");
+    REQUIRE(o.size() == 1);
+    CHECK((i32(o[0]->args[1]) == DLS_OPT_ADAGRAD && f64(o[0]->args[2]) == 0.05 && f64(o[0]->args[3]) == 0.2 &&
+           f64(o[0]->args[6]) == 1e-9));
+    auto s = t.calls("dls_rt_schedule");
+    REQUIRE(s.size() == 1);
+    CHECK((i32(s[0]->args[1]) == DLS_SCHED_TIME_DECAY && f64(s[0]->args[2]) == 0.1));
+  }
+  SECTION("lamb: its defaults, eps 1e-6 and weight_decay 0.01") {
+    TextLowering t(withOptimizer("lamb()", ""));
+    REQUIRE(t.r);
+    auto o = t.calls("dls_rt_optimizer");
+    REQUIRE(o.size() == 1);
+    CHECK((i32(o[0]->args[1]) == DLS_OPT_LAMB && f64(o[0]->args[2]) == 0.001 && f64(o[0]->args[6]) == 1e-6 &&
+           f64(o[0]->args[7]) == 0.01));
+  }
+  SECTION("onecycle: max_lr, pct_start, div_factor, final_div_factor") {
+    TextLowering t(withOptimizer("sgd(lr: 0.1, momentum: 0.9)", "  schedule  = onecycle(max_lr: 0.4, pct_start: 0.2)"));
+    REQUIRE(t.r);
+    auto s = t.calls("dls_rt_schedule");
+    REQUIRE(s.size() == 1);
+    CHECK((i32(s[0]->args[1]) == DLS_SCHED_ONECYCLE && f64(s[0]->args[2]) == 0.4 && f64(s[0]->args[3]) == 0.2 &&
+           f64(s[0]->args[4]) == 25 && f64(s[0]->args[5]) == 1e4));
+  }
+  SECTION("plateau: the monitored metric's code and every setting, after the optimizer") {
+    TextLowering t(withOptimizer("sgd(lr: 0.1)", "  validate  = input.valid\n  schedule  = plateau(0.5, 2, monitor: val_accuracy, "
+                                                 "min_delta: 0.01, cooldown: 1, min_lr: 0.001)"));
+    REQUIRE(t.r);
+    auto p = t.calls("dls_rt_plateau");
+    REQUIRE(p.size() == 1);
+    CHECK((i32(p[0]->args[1]) == DLS_METRIC_ACCURACY && f64(p[0]->args[2]) == 0.5 && std::get<int64_t>(p[0]->args[3]) == 2 &&
+           f64(p[0]->args[4]) == 0.01 && std::get<int64_t>(p[0]->args[5]) == 1 && f64(p[0]->args[6]) == 0.001));
+    CHECK(t.calls("dls_rt_schedule").empty());
+  }
+  SECTION("plateau without validate is E0113; onecycle or plateau with another schedule or a decay is E0130") {
+    auto codes = [&](const std::string& opt, const std::string& train) {
+      Compilation c;
+      c.loadText("inline.dls", withOptimizer(opt, train));
+      std::vector<Code> out;
+      if (c.parse()) c.analyze();
+      for (const Diagnostic& d : c.diags.finish())
+        if (d.severity == Severity::Error) out.push_back(d.code);
+      return out;
+    };
+    CHECK(codes("sgd(lr: 0.1)", "  schedule  = plateau(0.5, 2)") == std::vector<Code>{Code::E0113});
+    CHECK(codes("sgd(lr: 0.1)", "  schedule  = [warmup(steps: 10), onecycle(max_lr: 0.5)]") == std::vector<Code>{Code::E0130});
+    CHECK(codes("sgd(lr: 0.1, decay: 0.01)", "  schedule  = onecycle(max_lr: 0.5)") == std::vector<Code>{Code::E0130});
+    CHECK(codes("adagrad(lr_decay: 0.01)", "  validate  = input.valid\n  schedule  = plateau(0.5, 2)") ==
+          std::vector<Code>{Code::E0130});
+    CHECK(codes("sgd(lr: 0.1)", "  schedule  = [onecycle(max_lr: 0.5), constant]").empty());
+  }
+}

@@ -96,21 +96,32 @@ void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
 void dls_rt_validate_split(dls_rt* rt, int32_t split);
 
 enum dls_optimizer {
-  DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3, DLS_OPT_ADADELTA = 4, DLS_OPT_NADAM = 5
+  DLS_OPT_SGD = 0, DLS_OPT_ADAM = 1, DLS_OPT_ADAMW = 2, DLS_OPT_RMSPROP = 3, DLS_OPT_ADADELTA = 4, DLS_OPT_NADAM = 5,
+  DLS_OPT_ADAGRAD = 6, DLS_OPT_LAMB = 7
 };
-/* SGD: momentum, nesterov; Adam/AdamW: beta1, beta2, eps; RMSprop: alpha=beta2, eps, momentum; Adadelta:
- * rho=beta2, eps; NAdam: beta1, beta2, eps, momentum_decay=momentum (torch.optim.NAdam's mu_t = beta1 (1 - 0.5 *
- * 0.96^(t momentum_decay))). weight_decay is L2 (added to the gradient) except for AdamW, where it is decoupled. */
+/* SGD: momentum, flag = nesterov; Adam/AdamW: beta1, beta2, eps, flag = amsgrad (torch's max_exp_avg_sq: the
+ * running maximum of exp_avg_sq divides the step); RMSprop: alpha=beta2, eps, momentum; Adadelta: rho=beta2, eps;
+ * NAdam: beta1, beta2, eps, momentum_decay=momentum (torch.optim.NAdam's mu_t = beta1 (1 - 0.5 * 0.96^(t
+ * momentum_decay))); Adagrad: eps, initial_accumulator_value=momentum (torch.optim.Adagrad; its lr_decay is the
+ * schedule DLS_SCHED_TIME_DECAY, whose lr / (1 + lr_decay (t - 1)) is Adagrad's own); LAMB: beta1, beta2, eps,
+ * weight_decay (You et al. 2019, Algorithm 2 with Adam's bias corrections: r = m_hat / (sqrt(v_hat) + eps) + wd p,
+ * p -= lr * (|p| / |r|) * r, the trust ratio |p| / |r| taken per parameter tensor, 1 when either norm is 0).
+ * weight_decay is L2 (added to the gradient) except for AdamW, where it is decoupled, and LAMB (in r above). */
 /* State buffers the runtime keeps per trainable parameter, as torch.optim does: SGD a momentum buffer only
- * with momentum; Adam/AdamW/NAdam exp_avg and exp_avg_sq; RMSprop square_avg, and a momentum buffer with
- * momentum; Adadelta square_avg and acc_delta. */
-static inline int dls_optimizer_state_slots(int32_t kind, double momentum) {
-  if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW || kind == DLS_OPT_NADAM || kind == DLS_OPT_ADADELTA) return 2;
+ * with momentum; Adam/AdamW/NAdam exp_avg and exp_avg_sq, and with amsgrad max_exp_avg_sq; RMSprop square_avg,
+ * and a momentum buffer with momentum; Adadelta square_avg and acc_delta; Adagrad sum; LAMB exp_avg and
+ * exp_avg_sq. */
+static inline int dls_optimizer_state_slots(int32_t kind, double momentum, int32_t flag) {
+  if ((kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW) && flag) return 3;
+  if (kind == DLS_OPT_ADAM || kind == DLS_OPT_ADAMW || kind == DLS_OPT_NADAM || kind == DLS_OPT_ADADELTA ||
+      kind == DLS_OPT_LAMB)
+    return 2;
+  if (kind == DLS_OPT_ADAGRAD) return 1;
   if (kind == DLS_OPT_RMSPROP) return momentum > 0 ? 2 : 1;
   return momentum != 0 ? 1 : 0;
 }
 void dls_rt_optimizer(dls_rt* rt, int32_t kind, double lr, double momentum, double beta1, double beta2,
-                      double eps, double weight_decay, int32_t nesterov);
+                      double eps, double weight_decay, int32_t flag);
 
 enum dls_schedule {
   DLS_SCHED_CONSTANT = 0,
@@ -119,12 +130,25 @@ enum dls_schedule {
   DLS_SCHED_COSINE = 3,    /* a = T_max in epochs (0 = total epochs), b = eta_min */
   DLS_SCHED_WARMUP = 4,    /* linear warm-up over a steps, then the schedule set before it continues */
   DLS_SCHED_EXPONENTIAL = 5, /* a = gamma: the rate times gamma^epoch (ExponentialLR stepped once per epoch) */
-  DLS_SCHED_TIME_DECAY = 6   /* a = decay: the rate times 1 / (1 + decay * step), step the 0-based count of
+  DLS_SCHED_TIME_DECAY = 6,  /* a = decay: the rate times 1 / (1 + decay * step), step the 0-based count of
                                 updates (Keras' optimizer `decay`, its legacy time-based decay) */
+  DLS_SCHED_ONECYCLE = 7,    /* a = max_lr, b = pct_start, c = div_factor, d = final_div_factor: OneCycleLR with
+                                cosine annealing (anneal_strategy 'cos', three_phase False, cycle_momentum False)
+                                stepped once per update over total_steps = epochs * updates per epoch; it sets
+                                the rate itself (the optimizer's lr is not read) and chains with nothing */
+  DLS_SCHED_PLATEAU = 8      /* set by dls_rt_plateau, never by dls_rt_schedule */
 };
 /* May be called several times: a warm-up and decay schedules, which chain as PyTorch's schedulers on one
  * optimizer do (their factors multiply). */
 void dls_rt_schedule(dls_rt* rt, int32_t kind, double a, double b, double c, double d);
+/* ReduceLROnPlateau on a validation metric (monitor: DLS_METRIC_LOSS, mode 'min', or DLS_METRIC_ACCURACY,
+ * mode 'max'), stepped after each validation: a value that beats the best by more than min_delta (threshold_mode
+ * 'abs') is an improvement; after more than `patience` validations in a row without one the rate becomes
+ * max(rate * factor, min_lr) (unless that changes it by at most 1e-8, torch's eps), and `cooldown` validations
+ * follow in which bad ones are not counted. The rate, the best value and both counts are kept in checkpoints and
+ * restored by a resume. Chains with no other schedule; needs validation (dls_rt_validate). */
+void dls_rt_plateau(dls_rt* rt, int32_t monitor, double factor, int64_t patience, double min_delta, int64_t cooldown,
+                    double min_lr);
 
 /* Gradient clipping, applied by dls_rt_update to every trainable parameter's gradient after the backward pass
  * and before the optimizer (its weight decay included), as a PyTorch loop calls torch.nn.utils' clipping

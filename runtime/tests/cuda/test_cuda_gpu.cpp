@@ -361,3 +361,83 @@ TEST_CASE("cuda: the core/EltMath.h ops (activations, prelu, glu, broadcasting, 
   compare_op(DLS_OP_INSTANCE_NORM, {{2, 3, 7}, {}, {}, {2, 3, 7}}, "x  y", {1e-5}, 1e-4);
   compare_op(DLS_OP_AVGPOOL1D, {{2, 3, 9}, {2, 3, 5}, {}}, "xy ", {3, 2, 1, 1});
 }
+
+namespace {
+// `steps` updates of the parameters sized `sizes` by the optimizer `kind` through `be`'s update_all, from
+// deterministic values and gradients; returns every parameter and state buffer after them.
+std::vector<std::vector<float>> run_updates(const dls_backend* be, int kind, double lr, double momentum, double beta1,
+                                            double beta2, double eps, double wd, int flag, const std::vector<int64_t>& sizes,
+                                            int steps) {
+  char err[512] = "";
+  void* ctx = be->init(0, 1, err, sizeof err);
+  INFO(err);
+  REQUIRE(ctx);
+  const int slots = dls_optimizer_state_slots(kind, momentum, flag);
+  std::vector<std::vector<void*>> mem;  // per tensor: param, grad, states
+  for (int64_t n : sizes) {
+    std::vector<void*> m;
+    for (int k = 0; k < 2 + slots; ++k) m.push_back(be->alloc(ctx, size_t(n) * 4));
+    std::vector<float> p(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) p[size_t(i)] = std::sin(0.3f * float(i) + float(n));
+    REQUIRE(be->copy_to_device(ctx, m[0], p.data(), size_t(n) * 4, err, sizeof err) == 0);
+    mem.push_back(m);
+  }
+  for (int t = 1; t <= steps; ++t) {
+    std::vector<dls_update_desc> us;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      const int64_t n = sizes[k];
+      std::vector<float> g(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) g[size_t(i)] = std::cos(0.7f * float(i) + float(t)) * (1.f + float(k));
+      REQUIRE(be->copy_to_device(ctx, mem[k][1], g.data(), size_t(n) * 4, err, sizeof err) == 0);
+      dls_update_desc u{};
+      u.kind = kind, u.param = static_cast<float*>(mem[k][0]), u.grad = static_cast<const float*>(mem[k][1]);
+      u.state0 = slots > 0 ? static_cast<float*>(mem[k][2]) : nullptr;
+      u.state1 = slots > 1 ? static_cast<float*>(mem[k][3]) : nullptr;
+      u.state2 = slots > 2 ? static_cast<float*>(mem[k][4]) : nullptr;
+      u.numel = n, u.lr = lr, u.momentum = momentum, u.beta1 = beta1, u.beta2 = beta2, u.eps = eps;
+      u.weight_decay = wd, u.nesterov = flag, u.t = t;
+      us.push_back(u);
+    }
+    REQUIRE(be->update_all(ctx, us.data(), int32_t(us.size()), nullptr, err, sizeof err) == 0);
+  }
+  REQUIRE(be->synchronize(ctx, err, sizeof err) == 0);
+  std::vector<std::vector<float>> out;
+  for (size_t k = 0; k < sizes.size(); ++k)
+    for (size_t j = 0; j < mem[k].size(); ++j) {
+      if (j == 1) continue;
+      std::vector<float> h(static_cast<size_t>(sizes[k]));
+      REQUIRE(be->copy_to_host(ctx, h.data(), mem[k][j], h.size() * 4, err, sizeof err) == 0);
+      out.push_back(h);
+    }
+  for (auto& m : mem)
+    for (void* p : m) be->free(ctx, p);
+  be->shutdown(ctx);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("cuda: adam and adamw with amsgrad, adagrad and lamb updates match the CPU backend") {
+  // LAMB's trust ratio is per tensor: a tensor of several update blocks (kUpdateChunk floats each) and small ones.
+  const std::vector<int64_t> sizes = {37, 10000, 5};
+  struct Case {
+    int kind;
+    double lr, momentum, beta1, beta2, eps, wd;
+    int flag;
+  };
+  for (const Case& c : {Case{DLS_OPT_ADAM, 1e-2, 0, 0.9, 0.999, 1e-8, 1e-2, 1}, Case{DLS_OPT_ADAMW, 1e-2, 0, 0.8, 0.99, 1e-8, 1e-2, 1},
+                        Case{DLS_OPT_ADAGRAD, 5e-2, 0.1, 0, 0, 1e-10, 1e-2, 0}, Case{DLS_OPT_LAMB, 1e-2, 0, 0.9, 0.999, 1e-6, 1e-2, 0},
+                        Case{DLS_OPT_LAMB, 1e-2, 0, 0.9, 0.999, 1e-6, 0, 0}}) {
+    auto cpu = run_updates(dls_cpu_backend(), c.kind, c.lr, c.momentum, c.beta1, c.beta2, c.eps, c.wd, c.flag, sizes, 6);
+    auto gpu = run_updates(dls_cuda_backend(), c.kind, c.lr, c.momentum, c.beta1, c.beta2, c.eps, c.wd, c.flag, sizes, 6);
+    REQUIRE(cpu.size() == gpu.size());
+    for (size_t k = 0; k < cpu.size(); ++k) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < cpu[k].size(); ++i) {
+        const double d = double(cpu[k][i]) - double(gpu[k][i]);
+        num += d * d, den += double(cpu[k][i]) * double(cpu[k][i]);
+      }
+      INFO("optimizer " << c.kind << " flag " << c.flag << " buffer " << k);
+      CHECK(std::sqrt(num) <= 1e-5 * std::sqrt(den) + 1e-7);
+    }
+  }
+}

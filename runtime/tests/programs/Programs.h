@@ -19,6 +19,7 @@ struct ProgramConfig {
   bool data = true;            // declare the datasets
   bool dropout = false;        // mlp: dropout(0.2) after each ReLU (tests the RNG path)
   double lr_decay_cosine = 0;  // > 0: cosine schedule
+  int32_t optimizer = DLS_OPT_SGD, optimizer_flag = 0;  // mlp: dls_rt_optimizer's kind and flag (amsgrad)
 };
 
 ProgramConfig& mlp_config();

@@ -30,7 +30,7 @@ extern "C" void mlp_setup(dls_rt* rt) {
   dls_rt_train_config(rt, c.epochs, B, c.seed);
   if (!c.checkpoint_dir.empty()) dls_rt_checkpoint(rt, c.checkpoint_dir.c_str(), 1, c.keep);
   dls_rt_validate(rt, 1, DLS_METRIC_LOSS | DLS_METRIC_ACCURACY);
-  dls_rt_optimizer(rt, DLS_OPT_SGD, c.lr, c.momentum, 0.9, 0.999, 1e-8, 0, 0);
+  dls_rt_optimizer(rt, c.optimizer, c.lr, c.momentum, 0.9, 0.999, 1e-8, 0, c.optimizer_flag);
   if (c.lr_decay_cosine > 0) dls_rt_schedule(rt, DLS_SCHED_COSINE, 0, 0, 0, 0);
   if (c.data) {
     dls_rt_dataset(rt, DLS_SPLIT_TRAIN, DLS_DATA_IDX, c.train_images.c_str(), c.train_labels.c_str(), 0, 3, 1, 28, 28, 0, 10);
