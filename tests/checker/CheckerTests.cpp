@@ -154,6 +154,7 @@ Checked checkWithData(const fs::path& dir, const std::string& spec) {
   write(p, spec);
   dls::Compilation c;
   c.loadText(p.string(), spec);
+  c.diags.setLintLevel(dls::LintGroup::Pedantic);  // every finding, whatever its lint group
   dls::CheckOptions opt;
   opt.data = true;
   if (c.parse()) dls::checkSpec(c, opt);
@@ -303,6 +304,7 @@ namespace {
 std::vector<dls::Diagnostic> checkText(const std::string& spec) {
   dls::Compilation c;
   c.loadText("spec.dls", spec);
+  c.diags.setLintLevel(dls::LintGroup::Pedantic);  // every finding, whatever its lint group
   dls::CheckOptions opt;
   if (c.parse()) dls::checkSpec(c, opt);
   return c.diags.finish();
