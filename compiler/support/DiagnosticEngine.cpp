@@ -150,7 +150,7 @@ void DiagnosticEngine::rank(std::vector<Diagnostic>& out) const {
       if (!upstream) continue;
       ranked[i].secondaryTo = static_cast<int>(j);
       LineCol lc = sm_.lineCol(ranked[j].span);
-      ranked[i].notes.push_back(fmt::format("secondary: likely caused by {} at {}:{}; fix that first",
+      ranked[i].notes.push_back(fmt::format("secondary: downstream of {} at {}:{} in the data flow, which may cause it; fix that first",
                                             codeInfo(ranked[j].code).id, lc.line, lc.col));
       break;
     }

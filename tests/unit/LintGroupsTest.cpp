@@ -141,7 +141,7 @@ TEST_CASE("ranking: group, then data flow, then source order; downstream finding
   CHECK(out[3].secondaryTo == 1);   // after it
   REQUIRE(!out[3].notes.empty());
   LineCol at = sm.lineCol(out[1].span);
-  CHECK(out[3].notes.back() == fmt::format("secondary: likely caused by E0208 at {}:{}; fix that first", at.line, at.col));
+  CHECK(out[3].notes.back() == fmt::format("secondary: downstream of E0208 at {}:{} in the data flow, which may cause it; fix that first", at.line, at.col));
   CHECK(out[4].secondaryTo == 0);   // the train block reads the data set and the network: the first error
   CHECK(out[5].secondaryTo == -1);  // a setting reads neither
   CHECK(out[6].secondaryTo == -1);  // pedantic: never secondary
