@@ -146,3 +146,31 @@ TEST_CASE("ranking: group, then data flow, then source order; downstream finding
   CHECK(out[5].secondaryTo == -1);  // a setting reads neither
   CHECK(out[6].secondaryTo == -1);  // pedantic: never secondary
 }
+
+TEST_CASE("ranking: text, JSON and SARIF print the network's error first and the train block's warning as secondary", "[lint][cli]") {
+  const std::string spec = "tests/specs/ranking/secondary_metric.dls";  // the train block is written before the network
+  auto j = nlohmann::json::parse(dlspecRun("check --format=json " + spec).out);
+  const auto& d = j["diagnostics"];
+  REQUIRE(d.size() == 3);
+  CHECK(d[0]["code"] == "E0202");
+  CHECK(d[1]["code"] == "E0405");
+  CHECK(d[2]["code"] == "W0719");
+  CHECK(!d[0].contains("secondary_to"));
+  CHECK(!d[1].contains("secondary_to"));  // errors are never secondary
+  CHECK(d[2]["secondary_to"] == 0);
+  const int line = d[0]["span"]["line"], col = d[0]["span"]["column"];
+  const std::string note = fmt::format("secondary: downstream of E0202 at {}:{} in the data flow, which may cause it; fix that first", line, col);
+  CHECK(d[2]["notes"].back() == note);
+  auto sarif = nlohmann::json::parse(dlspecRun("check --format=sarif " + spec).out);
+  const auto& r = sarif["runs"][0]["results"];
+  REQUIRE(r.size() == 3);
+  CHECK(r[0]["ruleId"] == "E0202");
+  CHECK(r[2]["properties"]["secondaryTo"]["ruleId"] == "E0202");
+  CHECK(r[2]["properties"]["secondaryTo"]["resultIndex"] == 0);
+  Run text = dlspecRun("check " + spec);
+  CHECK(text.rc == 1);
+  const size_t e0202 = text.out.find("error[E0202]"), e0405 = text.out.find("error[E0405]"), w0719 = text.out.find("warning[W0719]");
+  CHECK(e0202 < e0405);
+  CHECK(e0405 < w0719);
+  CHECK(has(text, "= note: " + note));
+}
