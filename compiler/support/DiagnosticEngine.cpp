@@ -133,27 +133,36 @@ void DiagnosticEngine::rank(std::vector<Diagnostic>& out) const {
       for (uint32_t v : flow_[u].upstream) stack.push_back(v);
     }
   }
-  // A correctness or suspicious warning downstream of an earlier error is likely its consequence: it is
-  // marked secondary to the first such error. Errors stay primary (each stops the spec on its own, and an
-  // error that is a consequence of another is sema's to avoid: it poisons what it cannot type). Style and
-  // pedantic findings are about the spec's form and are never caused by another finding.
+  // A correctness or suspicious warning downstream of an earlier error may be its consequence: it is marked
+  // secondary to the first such error. Errors stay primary (each stops the spec on its own, and an error that
+  // is a consequence of another is sema's to avoid: it poisons what it cannot type). Style and pedantic
+  // findings are about the spec's form and are never caused by another finding. The candidate causes are the
+  // errors of the correctness group; the first of them in each scope (in rank order, which within a scope is
+  // source order) is the one a later warning is marked secondary to, so the work is linear in the findings.
+  auto isRoot = [&](size_t j) {
+    return rankedKeys[j].scope >= 0 && ranked[j].severity == Severity::Error &&
+           rankedKeys[j].group == static_cast<int>(LintGroup::Correctness);
+  };
+  std::vector<int> firstRootIn(n, -1);
+  for (size_t j = 0; j < ranked.size(); ++j)
+    if (isRoot(j) && firstRootIn[static_cast<size_t>(rankedKeys[j].scope)] < 0)
+      firstRootIn[static_cast<size_t>(rankedKeys[j].scope)] = static_cast<int>(j);
   for (size_t i = 0; i < ranked.size(); ++i) {
     const Key& k = rankedKeys[i];
     if (k.scope < 0 || ranked[i].severity == Severity::Error || k.group > static_cast<int>(LintGroup::Suspicious)) continue;
-    for (size_t j = 0; j < i; ++j) {
-      const Key& r = rankedKeys[j];
-      if (r.scope < 0 || ranked[j].severity != Severity::Error || r.group != static_cast<int>(LintGroup::Correctness) ||
-          ranked[j].secondaryTo >= 0)
-        continue;
-      const bool upstream = r.scope == k.scope ? flow_[static_cast<size_t>(k.scope)].ordered && r.begin < k.begin
-                                               : feeds[static_cast<size_t>(k.scope)][static_cast<size_t>(r.scope)];
-      if (!upstream) continue;
-      ranked[i].secondaryTo = static_cast<int>(j);
-      LineCol lc = sm_.lineCol(ranked[j].span);
-      ranked[i].notes.push_back(fmt::format("secondary: downstream of {} at {}:{} in the data flow, which may cause it; fix that first",
-                                            codeInfo(ranked[j].code).id, lc.line, lc.col));
-      break;
+    const size_t s = static_cast<size_t>(k.scope);
+    int cause = -1;
+    for (size_t u = 0; u < n; ++u) {
+      const int j = firstRootIn[u];
+      const bool upstream = u == s ? flow_[s].ordered && j >= 0 && rankedKeys[static_cast<size_t>(j)].begin < k.begin
+                                   : feeds[s][u];
+      if (upstream && j >= 0 && static_cast<size_t>(j) < i && (cause < 0 || j < cause)) cause = j;
     }
+    if (cause < 0) continue;
+    ranked[i].secondaryTo = cause;
+    LineCol lc = sm_.lineCol(ranked[static_cast<size_t>(cause)].span);
+    ranked[i].notes.push_back(fmt::format("secondary: downstream of {} at {}:{} in the data flow, which may cause it; fix that first",
+                                          codeInfo(ranked[static_cast<size_t>(cause)].code).id, lc.line, lc.col));
   }
   out = std::move(ranked);
 }
