@@ -23,6 +23,12 @@
 
 namespace dls::checker {
 
+// W0712's parts (UnscaledInput.cpp).
+const sema::PipeStep* unscaledConversion(const sema::Pipeline& p);
+void reportUnscaledInput(const RuleContext& c, const sema::Pipeline& p, const sema::PipeStep& conv, const std::string& range);
+// Values of at most this size need no scaling (a mask of 0 and 1, a few grey levels): W0712 keeps quiet.
+constexpr double kSmallInput = 10;
+
 using data::DataTable;
 
 namespace {
@@ -43,6 +49,43 @@ uint64_t hashRow(const uint8_t* p, size_t n) {
 bool sameRow(const DataTable& a, int64_t i, const DataTable& b, int64_t j) {
   if (a.rowBytes != b.rowBytes) return false;
   return std::memcmp(&a.raw[static_cast<size_t>(i) * a.rowBytes], &b.raw[static_cast<size_t>(j) * b.rowBytes], a.rowBytes) == 0;
+}
+
+// Element k of sample `row` as a number: a CSV feature, or an IDX/NPY/image element of its stored type.
+double element(const DataTable& t, int64_t row, size_t k) {
+  if (t.csv) return t.values[static_cast<size_t>(row) * t.columns.size() + k];
+  const uint8_t* p = &t.raw[static_cast<size_t>(row) * t.rowBytes + k * t.elemSize];
+  switch (t.sampleKind) {
+    case 'u': return *p;
+    case 'b': return static_cast<int8_t>(*p);
+    case 's': { int16_t v; std::memcpy(&v, p, 2); return v; }
+    case 'i': { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case 'l': { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case 'f': { float v; std::memcpy(&v, p, 4); return v; }
+    case 'd': { double v; std::memcpy(&v, p, 8); return v; }
+  }
+  return *p;
+}
+
+size_t elementsPerRow(const DataTable& t) {
+  return t.csv ? t.columns.size() : t.elemSize ? t.rowBytes / t.elemSize : 0;
+}
+
+// A blank sample: every element the same value (an all-padding sequence, an empty image, a record of zeros),
+// or, for floats, every element within 1e-6 of zero. Its description ("every value is 0") when blank.
+std::optional<std::string> blankSample(const DataTable& t, int64_t row) {
+  const size_t n = elementsPerRow(t);
+  if (n < 2) return std::nullopt;
+  const double first = element(t, row, 0);
+  bool constant = true, nearZero = t.csv || t.sampleKind == 'f' || t.sampleKind == 'd';
+  for (size_t k = 0; k < n && (constant || nearZero); ++k) {
+    const double v = element(t, row, k);
+    constant &= v == first;
+    nearZero &= std::fabs(v) <= 1e-6;
+  }
+  if (constant) return fmt::format("every value is {}", first);
+  if (nearZero) return std::string("every value within 1e-6 of 0");
+  return std::nullopt;
 }
 
 struct Loaded {
@@ -400,7 +443,17 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
   };
   bool labelled = t.labels.size() == static_cast<size_t>(t.rows) * per;
   int64_t dups = 0, conflicts = 0, d1 = -1, d2 = -1, c1 = -1, c2 = -1, cs = -1;
+  // Blank samples (all padding, all zero) repeat one another without being copies of a real sample: they are
+  // D0126's (D0122's for an image folder), not duplicates or conflicting labels.
+  int64_t blanks = 0, firstBlank = -1;
+  std::string blankWhat;
+  std::map<int64_t, int64_t> blankLabels;  // the first label of each blank sample
   for (int64_t i = 0; i < t.rows; ++i) {
+    if (auto what = blankSample(t, i)) {
+      if (blanks++ == 0) firstBlank = i, blankWhat = *what;
+      if (labelled) blankLabels[t.labels[static_cast<size_t>(i) * per]]++;
+      continue;
+    }
     uint64_t h = hashRow(&t.raw[static_cast<size_t>(i) * t.rowBytes], t.rowBytes);
     auto [it, fresh] = first.emplace(h, i);
     if (fresh || !sameRow(t, it->second, t, i)) continue;
@@ -409,6 +462,19 @@ void checkSamples(const RuleContext& c, Loaded& L, bool wantConflicts) {
     } else if (dups++ == 0) {
       d1 = it->second, d2 = i;
     }
+  }
+  // Two or more blank samples, 1 in 1,000 records or more (an image folder's are D0122's).
+  if (blanks >= 2 && blanks * 1000 >= t.rows && t.classNames.empty()) {
+    Diagnostic& r = c.diags.report(Code::D0126, L.span, t.file, blanks, t.rows, t.recordName(firstBlank), blankWhat);
+    r.primary("read from here")
+        .help(per > 1   ? std::string("drop the blank samples when the file is written (a sequence that is all padding "
+                                      "has no steps left: filter out empty sequences before padding them)")
+              : t.csv   ? std::string("remove the blank records, or check how the file was written (a join or an export "
+                                      "that filled missing values with 0)")
+                        : std::string("remove the blank samples from the file, or find where its writer produced them (a "
+                                      "read that failed, an empty crop)"));
+    if (blankLabels.size() > 1)
+      r.note(fmt::format("they carry {} different labels: no model can tell them apart", blankLabels.size()));
   }
   // A few exact repeats are normal in real image sets; report from 1% on.
   if (dups > 0 && dups * 100 >= t.rows)
@@ -585,6 +651,27 @@ void checkDataQuality(const RuleContext& c) {
       checkSamples(c, L, L.split == "train");
       checkFeatures(c, L);
       if (L.split == "train") checkFeatureScales(c, d, L, trainPipe);
+    }
+    // W0712 with the values the data have: the range of the split each unscaled pipeline reads (no step but a
+    // rescaling one changes a value); none when they are already small.
+    for (const auto& p : c.program.pipelines) {
+      const sema::PipeStep* conv = p->dataset == &d ? unscaledConversion(*p) : nullptr;
+      if (!conv) continue;
+      const Loaded* read = nullptr;
+      for (const Loaded& L : loaded)
+        if (L.split == p->split && L.table.rows > 0 && elementsPerRow(L.table) > 0) read = &L;
+      if (!read) {
+        reportUnscaledInput(c, *p, *conv, "[0, 255] (u8's range: the data could not be read)");
+        continue;
+      }
+      double lo = INFINITY, hi = -INFINITY;
+      for (int64_t i = 0; i < read->table.rows; ++i)
+        for (size_t k = 0, n = elementsPerRow(read->table); k < n; ++k) {
+          const double v = element(read->table, i, k);
+          lo = std::min(lo, v), hi = std::max(hi, v);
+        }
+      if (std::max(std::fabs(lo), std::fabs(hi)) <= kSmallInput) continue;
+      reportUnscaledInput(c, *p, *conv, fmt::format("[{}, {}] in `{}`", lo, hi, read->table.file));
     }
     // Train/test overlap.
     const Loaded* tr = nullptr;

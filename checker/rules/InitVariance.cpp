@@ -4,6 +4,11 @@
 // gain (OpInfo::gain: ReLU 1/2, sigmoid 1/16), a normalisation resets it to 1, as does a recurrent layer
 // (its gates bound the state); a join (add, concat) takes its largest operand's. Fan-in and fan-out are sema's
 // (groups, dilation and recurrent inputs included).
+// Depth decides whether it matters: the rule judges the signal where it enters the output layer, after the
+// hidden weight layers, and only when there are at least kMinHiddenLayers of them. The output layer's own
+// scale only sets the size of the first logits (a small output layer is common practice and trains), and a
+// network with one hidden layer trains from a small initialiser (Keras 1's uniform(-0.05, 0.05) and the
+// TensorFlow tutorials' normal(0.1) on two-layer MLPs): the collapse He et al. describe compounds with depth.
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -13,6 +18,8 @@
 namespace dls::checker {
 
 namespace {
+
+constexpr int kMinHiddenLayers = 2;
 
 // E[w²] of an explicit initialiser, or nullopt when it is not judged (the defaults are matched to the
 // activation by the compiler; a constant is M0101's).
@@ -50,6 +57,7 @@ void checkInitVariance(const RuleContext& c) {
     std::vector<double> q(net->values.size(), 1.0);
     int weightLayers = 0;
     bool judged = false;
+    double lastIn = 1;  // the second moment entering the last weight layer (the output layer)
     Span at = net->nameSpan;
     bool atInit = false;
     for (const sema::Node& n : net->nodes) {
@@ -62,6 +70,7 @@ void checkInitVariance(const RuleContext& c) {
         out = 1;
       } else if (n.op->matmul) {
         ++weightLayers;
+        lastIn = in;
         const sema::Param* w = nullptr;
         for (int p : n.params)
           if (net->params[static_cast<size_t>(p)].role == sema::ParamRole::Weight) { w = &net->params[static_cast<size_t>(p)]; break; }
@@ -80,10 +89,13 @@ void checkInitVariance(const RuleContext& c) {
       q[static_cast<size_t>(n.output)] = std::clamp(out, 1e-300, 1e300);
     }
     double ratio = net->output >= 0 ? q[static_cast<size_t>(net->output)] : 1;
-    if (!judged || (ratio >= 1e-3 && ratio <= 1e3)) continue;
+    const int hidden = weightLayers - 1;
+    if (!judged || hidden < kMinHiddenLayers || (lastIn >= 1e-3 && lastIn <= 1e3)) continue;
     c.diags.report(Code::M0102, at, fmt::format("{:.2g}", ratio), weightLayers)
-        .primary(ratio < 1 ? "the signal vanishes with depth" : "the signal explodes with depth")
+        .primary(lastIn < 1 ? "the signal vanishes with depth" : "the signal explodes with depth")
         .label(net->nameSpan, "in this network")
+        .note(fmt::format("its {} hidden weight layers {} it by about {:.2g} times before the output layer", hidden,
+                          lastIn < 1 ? "shrink" : "grow", lastIn < 1 ? 1 / lastIn : lastIn))
         .help("use `init: he` for layers followed by ReLU and `init: glorot` for tanh/sigmoid, or add batch_norm");
   }
 }

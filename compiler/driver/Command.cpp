@@ -75,6 +75,14 @@ bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args&
         usageError(fmt::format("unknown color mode `{}` (expected auto, always or never)", v), "");
         return false;
       }
+    } else if ((r = value("--lint-level", v))) {
+      if (r < 0) return false;
+      auto g = v == "all" ? std::optional<LintGroup>(LintGroup::Pedantic) : findLintGroup(v);
+      if (!g) {
+        usageError(fmt::format("unknown lint level `{}` (expected correctness, suspicious, style, pedantic or all)", v), "");
+        return false;
+      }
+      opt.lintLevel = g;
     } else if ((r = value("--deny", v)) || (r = value("--warn", v)) || (r = value("--allow", v))) {
       if (r < 0) return false;
       Level l = a.rfind("--deny", 0) == 0 ? Level::Deny : a.rfind("--warn", 0) == 0 ? Level::Warn : Level::Allow;
@@ -89,7 +97,17 @@ bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args&
 }
 
 bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags) {
+  if (opt.lintLevel) diags.setLintLevel(*opt.lintLevel);
   for (auto& [code, level] : opt.levels) {
+    if (auto group = code == "all" ? std::optional<LintGroup>() : findLintGroup(code)) {
+      diags.setGroupLevel(*group, level);
+      continue;
+    }
+    if (code == "all") {
+      for (LintGroup g : {LintGroup::Correctness, LintGroup::Suspicious, LintGroup::Style, LintGroup::Pedantic})
+        diags.setGroupLevel(g, level);
+      continue;
+    }
     const CodeInfo* info = findCode(code);
     if (!info && findRuntimeCode(code)) {
       usageError(fmt::format("`{}` is reported by the training executable at run time; the levels of `dlspec` "

@@ -1,5 +1,6 @@
 // Command: one `dlspec` subcommand. Each lives in its own file and is listed in main.cpp's table.
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,7 +17,8 @@ enum ExitCode { kExitOk = 0, kExitErrors = 1, kExitUsage = 2 };
 struct CommonOptions {
   DiagFormat format = DiagFormat::Text;
   bool color = false;
-  std::vector<std::pair<std::string, Level>> levels;  // --deny/--warn/--allow CODE
+  std::vector<std::pair<std::string, Level>> levels;  // --deny/--warn/--allow CODE or GROUP, in order
+  std::optional<LintGroup> lintLevel;                  // --lint-level GROUP (pedantic, all); none: the default
   std::string helpUriBase;                             // --help-uri-base=URL (sarif); empty: the default
 };
 
@@ -28,7 +30,8 @@ struct Args {
 // Parses the common flags out of argv; unknown flags are left in `rest.flags` for the command.
 // Returns false and prints a usage diagnostic on a malformed common flag.
 bool parseCommon(const std::vector<std::string>& argv, CommonOptions& opt, Args& rest);
-// Applies --deny/--warn/--allow to the engine; false (after printing) when a code does not exist.
+// Applies --lint-level and --deny/--warn/--allow (a code or a lint group) to the engine; false (after printing)
+// when a code or group does not exist.
 bool applyLevels(const CommonOptions& opt, DiagnosticEngine& diags);
 // Prints the diagnostics collected so far in the chosen format, and the summary line in text mode. In
 // json and sarif each call prints one whole document for this one file.

@@ -15,7 +15,7 @@ static const std::string_view kUsage = commandUsage("explain");
 int cmdExplain(const std::vector<std::string>& argv) {
   if (argv.size() == 1 && argv[0] == "--list") {
     for (const CodeInfo& info : allCodes())
-      fmt::print("{}  {:<7}  {}{}\n", info.id, severityName(info.severity), info.name,
+      fmt::print("{}  {:<7}  {:<11}  {}{}\n", info.id, severityName(info.severity), lintGroupName(lintGroup(info.code)), info.name,
                  info.taxonomy.empty() ? "" : fmt::format("  [{}]", info.taxonomy));
     // The runtime's codes, printed by the training executable (runtime/core/RuntimeDiagnostics.def).
     for (const CodeInfo& info : runtimeCodes())
@@ -39,7 +39,8 @@ int cmdExplain(const std::vector<std::string>& argv) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       return kExitOk;
     }
-  fmt::print("{} ({}): {}\n\nThis code has no long explanation yet.\n", info->id, info->name, info->message);
+  fmt::print("{} ({}): {}\n\nLint group: `{}`.\n\nThis code has no long explanation yet.\n", info->id, info->name, info->message,
+             info->code == Code::Count_ ? std::string_view("run time") : lintGroupName(lintGroup(info->code)));
   return kExitErrors;
 }
 

@@ -76,6 +76,9 @@ int cmdFix(const std::vector<std::string>& argv) {
   args.flags = unknown;
   if (!rejectUnknown(args, kUsage)) return kExitUsage;
   if (args.positional.empty()) return usageError("no spec file given", kUsage);
+  // A machine-applicable fix-it is what the user meant whatever its lint group: fix applies those of every
+  // group (a missing header, a deprecated name, a bare `cuda`) unless --lint-level says otherwise.
+  if (!opt.lintLevel) opt.lintLevel = LintGroup::Pedantic;
   constexpr int kMaxRounds = 16;  // each round applies at least one edit; fixes that undo each other stop here
   bool errors = false;
   std::vector<std::unique_ptr<Compilation>> kept;

@@ -28,7 +28,12 @@ constexpr std::string_view kCommonOptions =
     "  --help-uri-base=URL         sarif: base of each rule's helpUri (default: env DLSPEC_HELP_URI_BASE, else\n"
     "                              the project's docs/diagnostics/ on the web)\n"
     "  --color=auto|always|never   colour in text output (auto: when stderr is a terminal and NO_COLOR is unset)\n"
-    "  --deny|--warn|--allow CODE  make a code an error, a warning, or silence it (repeatable)\n";
+    "  --deny|--warn|--allow CODE|GROUP\n"
+    "                              make a code, or every code of a lint group (correctness, suspicious, style,\n"
+    "                              pedantic, all), an error, a warning, or silence it (repeatable; the last\n"
+    "                              one that applies wins; a group's --warn/--allow leaves errors as they are)\n"
+    "  --lint-level=GROUP          print the findings of the groups up to GROUP: correctness, suspicious\n"
+    "                              (default), style, pedantic or all; errors are always printed\n";
 
 const std::vector<CommandEntry>& commands() {
   static const std::vector<CommandEntry> table = {
@@ -56,12 +61,14 @@ const std::vector<CommandEntry>& commands() {
        "dlspec fix [--dry-run] [--unsafe-fixes] [OPTIONS] FILE...",
        "  --dry-run, -n               print the change as a unified diff; change nothing\n"
        "  --unsafe-fixes              also apply fix-its that may be wrong (closest-name guesses, changes of\n"
-       "                              meaning); by default only machine-applicable ones\n", true},
+       "                              meaning); by default only machine-applicable ones\n"
+       "                              fix applies the fix-its of every lint group (--lint-level pedantic) unless\n"
+       "                              --lint-level is given\n", true},
       {"explain", cmdExplain, "explain a diagnostic code (compiler or run time) or an op",
        "dlspec explain CODE | dlspec explain OP | dlspec explain --list",
        "  CODE                        a diagnostic code, E0013 or R0205: what it means, a failing and a fixed example\n"
        "  OP                          an op's reference, as `dlspec ops OP` prints it\n"
-       "  --list                      every code with its severity and name\n", false},
+       "  --list                      every code with its severity, lint group and name\n", false},
       {"ops", cmdOps, "the reference of every layer, activation, loss, optimiser, … with arguments and an example",
        "dlspec ops [NAME] [--markdown]",
        "  NAME                        one op's arguments, types, defaults, ranges and an example\n"

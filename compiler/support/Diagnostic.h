@@ -63,6 +63,9 @@ struct Diagnostic {
   std::vector<std::string> helps;
   std::vector<FixIt> fixits;
   std::string file;              // for span-less diagnostics about a file (data files, checkpoints)
+  // Set by DiagnosticEngine::finish(): the index, in its result, of the earlier finding this one is likely a
+  // consequence of (its root cause, upstream in the data flow); -1 for a primary finding.
+  int secondaryTo = -1;
 
   Diagnostic& label(Span s, std::string msg) { labels.push_back({s, std::move(msg)}); return *this; }
   Diagnostic& primary(std::string msg) { primaryLabel = std::move(msg); return *this; }

@@ -1,4 +1,5 @@
 #include "support/DiagnosticRenderer.h"
+#include "support/LintGroups.h"
 
 #include <algorithm>
 #include <cctype>
@@ -247,6 +248,8 @@ static json jsonDiagnostic(const SourceManager& sm, const Diagnostic& d, const s
   const CodeInfo& info = codeInfo(d.code);
   json j = {{"code", info.id}, {"severity", severityName(d.severity)}, {"name", info.name}, {"message", d.message}};
   if (!info.taxonomy.empty()) j["taxonomy"] = info.taxonomy;
+  j["group"] = lintGroupName(lintGroup(d.code));
+  if (d.secondaryTo >= 0) j["secondary_to"] = d.secondaryTo;
   if (d.span.valid()) {
     j["file"] = sm.path(d.span.file);
     j["span"] = jsonSpan(sm, d.span);
@@ -393,6 +396,8 @@ std::string renderSarif(const std::vector<FileDiagnostics>& files, const RenderO
                  {"shortDescription", {{"text", ex.title.empty() ? words(info->name) : ex.title}}},
                  {"helpUri", opt.helpUriBase + std::string(id) + ".md"},
                  {"defaultConfiguration", {{"level", levelName(info->severity)}}}};
+    rule["properties"] = {{"group", lintGroupName(lintGroup(info->code))},
+                          {"tags", json::array({std::string(lintGroupName(lintGroup(info->code)))})}};
     if (!ex.summary.empty()) rule["fullDescription"] = {{"text", ex.summary}};
     if (!ex.help.empty()) rule["help"] = {{"text", ex.help}};
     if (!info->taxonomy.empty())
@@ -402,6 +407,7 @@ std::string renderSarif(const std::vector<FileDiagnostics>& files, const RenderO
   json results = json::array();
   for (const FileDiagnostics& f : files) {
     const SourceManager& sm = *f.sources;
+    const size_t firstResult = results.size();  // this file's results follow one another
     for (const Diagnostic& d : f.diags) {
       const CodeInfo& info = codeInfo(d.code);
       std::string text = d.message;
@@ -437,6 +443,9 @@ std::string renderSarif(const std::vector<FileDiagnostics>& files, const RenderO
       }
       if (!fixes.empty()) r["fixes"] = std::move(fixes);
       if (!info.taxonomy.empty()) r["taxa"] = json::array({taxonRef(info.taxonomy)});
+      if (d.secondaryTo >= 0 && static_cast<size_t>(d.secondaryTo) < f.diags.size())
+        r["properties"] = {{"secondaryTo", {{"ruleId", codeInfo(f.diags[static_cast<size_t>(d.secondaryTo)].code).id},
+                                             {"resultIndex", firstResult + static_cast<size_t>(d.secondaryTo)}}}};
       results.push_back(std::move(r));
     }
   }

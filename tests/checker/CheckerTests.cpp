@@ -154,6 +154,7 @@ Checked checkWithData(const fs::path& dir, const std::string& spec) {
   write(p, spec);
   dls::Compilation c;
   c.loadText(p.string(), spec);
+  c.diags.setLintLevel(dls::LintGroup::Pedantic);  // every finding, whatever its lint group
   dls::CheckOptions opt;
   opt.data = true;
   if (c.parse()) dls::checkSpec(c, opt);
@@ -303,6 +304,7 @@ namespace {
 std::vector<dls::Diagnostic> checkText(const std::string& spec) {
   dls::Compilation c;
   c.loadText("spec.dls", spec);
+  c.diags.setLintLevel(dls::LintGroup::Pedantic);  // every finding, whatever its lint group
   dls::CheckOptions opt;
   if (c.parse()) dls::checkSpec(c, opt);
   return c.diags.finish();
@@ -572,4 +574,35 @@ TEST_CASE("data rules: per-step labels from a 1-D IDX labels file are D0117, an 
   CHECK(r2.find("D0117") == nullptr);
   REQUIRE(r2.find("D0101"));
   CHECK(r2.find("D0101")->message == "`steps.idx` record 39, step 7: label 7 is outside [0, 4)");
+}
+
+TEST_CASE("data rules: blank samples (all padding, near zero) are D0126, not duplicates or conflicting labels") {
+  fs::path d = dataDir("seq_blank");
+  // Records 34 and 35 are near zero (every value below 1e-6, not equal), 36..39 all zero (all padding) under
+  // the per-step labels of other records: no duplicates and no conflicts among the real samples.
+  std::vector<float> x;
+  for (int64_t i = 0; i < 40; ++i)
+    for (int64_t k = 0; k < 16; ++k)
+      x.push_back(i >= 36 ? 0.0f : i >= 34 ? 1e-9f * static_cast<float>(k + 1) : static_cast<float>(i) + 0.01f * static_cast<float>(k));
+  write(d / "train.npy", npyF4({40, 8, 2}, x));
+  write(d / "labels.npy", npyI8({40, 8}, stepLabels()));
+  Checked r = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(r.all());
+  CHECK(r.find("D0107") == nullptr);
+  CHECK(r.find("D0108") == nullptr);
+  const dls::Diagnostic* e = r.find("D0126");
+  REQUIRE(e);
+  CHECK(e->message == "`train.npy`: 6 of 40 samples are blank (first: record 34, every value within 1e-6 of 0)");
+  REQUIRE(!e->helps.empty());
+  CHECK(e->helps[0].find("filter out empty sequences") != std::string::npos);
+  REQUIRE(!e->notes.empty());
+  CHECK(e->notes[0].find("different labels") != std::string::npos);
+  // The same file without its blank records: nothing.
+  x.resize(34 * 16);
+  std::vector<int64_t> y = stepLabels(34);
+  write(d / "train.npy", npyF4({34, 8, 2}, x));
+  write(d / "labels.npy", npyI8({34, 8}, y));
+  Checked clean = checkWithData(d, taggerSpec("npy(\"train.npy\", \"labels.npy\")"));
+  INFO(clean.all());
+  CHECK(clean.find("D0126") == nullptr);
 }

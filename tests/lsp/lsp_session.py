@@ -228,21 +228,27 @@ def main(dlspec, tmp):
     check(apply_edits(messy, edits) == want, f"formatting's edits do not give `dlspec fmt`'s text: {edits}")
     print(f"formatting: {len(edits)} edit, equal to dlspec fmt")
 
-    # 8. A warning with a fix-it (W0301, `on cuda`) and the allow(…) quick fix that silences it.
-    warn = want.replace("Net on cpu", "Net on cuda")
-    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 4}, "contentChanges": [{"text": warn}]})
+    # 8. The language server prints what `dlspec check` prints by default: W0301 (`on cuda`) is pedantic and
+    # hidden; a suspicious warning (W0702, an unusually high learning rate) is shown, with the allow(…) quick
+    # fix that silences it.
+    hidden = want.replace("Net on cpu", "Net on cuda")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 4}, "contentChanges": [{"text": hidden}]})
     diags = c.diagnostics(uri, 4)
-    check([d["code"] for d in diags] == ["W0301"] and diags[0]["severity"] == 2, f"W0301 expected: {diags}")
+    check(diags == [], f"W0301 is pedantic, not shown by default: {diags}")
+    warn = want.replace("sgd(lr: 0.01)", "sgd(lr: 5)")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 5}, "contentChanges": [{"text": warn}]})
+    diags = c.diagnostics(uri, 5)
+    check([d["code"] for d in diags] == ["W0702"] and diags[0]["severity"] == 2, f"W0702 expected: {diags}")
     actions = c.call("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": diags[0]["range"],
                                                   "context": {"diagnostics": diags}})
-    allow = [a for a in actions if "allow(W0301" in a["title"]]
-    check(len(allow) == 1, f"an allow(W0301, …) action: {[a['title'] for a in actions]}")
+    allow = [a for a in actions if "allow(W0702" in a["title"]]
+    check(len(allow) == 1, f"an allow(W0702, …) action: {[a['title'] for a in actions]}")
     allowed = apply_edits(warn, allow[0]["edit"]["changes"][uri])
-    check('  allow(W0301, reason: "' in allowed, f"the allow edit: {allowed}")
-    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 5}, "contentChanges": [{"text": allowed}]})
-    diags = c.diagnostics(uri, 5)
-    check(diags == [], f"W0301 is allowed: {diags}")
-    print("allow quick fix: W0301 silenced")
+    check('  allow(W0702, reason: "' in allowed, f"the allow edit: {allowed}")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 6}, "contentChanges": [{"text": allowed}]})
+    diags = c.diagnostics(uri, 6)
+    check(diags == [], f"W0702 is allowed: {diags}")
+    print("lint groups: W0301 (pedantic) hidden; allow quick fix: W0702 silenced")
 
     # 9. Shutdown, a request after it, exit: status 0.
     check(c.call("shutdown") is None, "shutdown's result is null")

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "Runner.h"
+#include "support/LintGroups.h"
 #include "support/RuntimeCodes.h"
 
 namespace fs = std::filesystem;
@@ -153,6 +154,11 @@ std::string checkDoc(const std::string& root, const std::string& relPath, const 
     return fail + fmt::format("  `{}` is not a code in compiler/support/Diagnostics.def or runtime/core/RuntimeDiagnostics.def\n", code);
   if (md.rfind("# " + code + ": ", 0) != 0)
     return fail + fmt::format("  the first line must be `# {}: short name`\n", code);
+  // The code's lint group, as LintGroups.def gives it, with the reason for it.
+  const std::string groupLine = fmt::format("\nLint group: `{}`. ", lintGroupName(lintGroup(info->code)));
+  if (md.find(groupLine) == std::string::npos)
+    return fail + fmt::format("  needs the line `Lint group: `{}`. REASON` (the group of compiler/support/diagnostics/LintGroups.def)\n",
+                              lintGroupName(lintGroup(info->code)));
   Block bad = blockAfter(md, "Failing example"), good = blockAfter(md, "Fixed example");
   if (!bad.found || !good.found)
     return fail + "  needs a fenced block under `## Failing example` and one under `## Fixed example`\n";

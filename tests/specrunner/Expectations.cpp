@@ -67,6 +67,8 @@ CheckResult checkText(const std::string& path, std::string text, bool data) {
   auto h = std::make_shared<Holder>();
   Compilation& c = h->c;
   c.loadText(path, std::move(text));
+  // Every finding, whatever its lint group: the expectations name pedantic and style codes too.
+  c.diags.setLintLevel(LintGroup::Pedantic);
   CheckOptions opt;
   opt.data = data;
   if (c.parse()) checkSpec(c, opt);

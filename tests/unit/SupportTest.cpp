@@ -56,7 +56,10 @@ struct Fixture {
   SourceManager sm;
   DiagnosticEngine diags{sm};
   FileId f;
-  explicit Fixture(std::string text) { f = sm.add("spec.dls", std::move(text)); }
+  explicit Fixture(std::string text) {
+    f = sm.add("spec.dls", std::move(text));
+    diags.setLintLevel(LintGroup::Pedantic);  // every finding, whatever its lint group
+  }
   Span at(std::string_view needle) {
     auto pos = static_cast<uint32_t>(sm.text(f).find(needle));
     return {f, pos, pos + static_cast<uint32_t>(needle.size())};

@@ -98,3 +98,14 @@ npy("seq-test-y.npy", "<i8", [T, S], i64([(i + s) % 4 for i in range(T) for s in
 with open(os.path.join(here, "img-f32.idx"), "wb") as f:
     f.write(bytes([0, 0, 0x0D, 3]) + b"".join(struct.pack(">I", d) for d in (N, H, W)) +
             b"".join(struct.pack(">f", p / 255) for p in flat(train)))
+
+# Variants with their own generator, so that the files above stay as they are.
+rng2 = random.Random(2026)
+# D0126: records 90..99 are blank (every pixel 0) under labels of every class: no duplicates, no conflicts.
+idx("img-blank.idx", [N, H, W], flat(train[:90] + [[0] * (H * W) for _ in range(10)]))
+# W0712 with --data: u8 images whose values lie in [0, 100] (the range W0712 reports), and a u8 mask of
+# 0 and 1 that needs no scaling (no W0712).
+idx("img-dim.idx", [N, H, W], flat([[rng2.randrange(101) for _ in range(H * W)] for _ in range(N)]))
+idx("img-mask.idx", [N, H, W], flat([[rng2.randrange(2) for _ in range(H * W)] for _ in range(N)]))
+idx("img-dim-test.idx", [T, H, W], flat([[rng2.randrange(101) for _ in range(H * W)] for _ in range(T)]))
+idx("img-mask-test.idx", [T, H, W], flat([[rng2.randrange(2) for _ in range(H * W)] for _ in range(T)]))
