@@ -381,7 +381,7 @@ std::vector<std::vector<float>> loss_step(const char* placement, int opcode, int
   for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37f * float(i)) * 1.5f + shift;
   dls::write_tensor(r, x, xv.data(), xv.size() * 4);
   if (labels) {
-    std::vector<int32_t> yv(size_t(N));
+    std::vector<int32_t> yv(static_cast<size_t>(N));
     for (size_t i = 0; i < yv.size(); ++i) yv[i] = int32_t((i * 7) % size_t(C));
     dls::write_tensor(r, t, yv.data(), yv.size() * 4);
   } else {
