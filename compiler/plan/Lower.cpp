@@ -497,7 +497,11 @@ private:
         }
         mask |= info->opcode;
       }
-      if (!mask) mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
+      // Without a metrics clause: the loss and the accuracy, or for real targets the regression metrics.
+      const bool realTargets = tc_.data && !tc_.data->label.poisoned && tc_.data->label.kind == sema::SemKind::Real;
+      if (!mask)
+        mask = realTargets ? DLS_METRIC_LOSS | DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2
+                           : DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
       call(S, "dls_rt_validate", {int64_t{tc_.validateEvery}, mask});
       // top_k's k and the averages of precision, recall and f1 (0 macro, 1 micro)
       int32_t k = 5, avg[3] = {0, 0, 0};

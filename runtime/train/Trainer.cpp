@@ -716,9 +716,12 @@ void class_probabilities(const OutputMeaning& m, const float* row, int64_t C, st
     p[0] = 1.0 - q, p[1] = q;
     return;
   }
-  if (m.loss == DLS_OP_NLL) {
+  // focal and hinge score independent classes as bce_with_logits does (hinge's scores through the sigmoid: an
+  // order, not a calibrated probability); kl_div's outputs are log-probabilities, as nll's.
+  if (m.loss == DLS_OP_NLL || m.loss == DLS_OP_KL_DIV) {
     for (int64_t c = 0; c < C; ++c) p[size_t(c)] = std::exp(double(row[c]));
-  } else if (m.loss == DLS_OP_BCE || m.loss == DLS_OP_BCE_WITH_LOGITS) {  // independent classes (multi-label)
+  } else if (m.loss == DLS_OP_BCE || m.loss == DLS_OP_BCE_WITH_LOGITS || m.loss == DLS_OP_FOCAL ||
+             m.loss == DLS_OP_HINGE) {  // independent classes (multi-label)
     for (int64_t c = 0; c < C; ++c)
       p[size_t(c)] = m.loss == DLS_OP_BCE ? double(row[c]) : 1.0 / (1.0 + std::exp(-double(row[c])));
   } else {

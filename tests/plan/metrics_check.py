@@ -181,6 +181,20 @@ def regression(dlspec, work):
         check(f"  {key} {w:.4f}" in stdout, f"reg: the progress line shows {key} {w:.4f}")
 
 
+def regression_default(dlspec, work):
+    """Without a metrics clause a regression reports its loss and the regression metrics."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(40, 6)).astype(np.float32)
+    y = rng.normal(size=(40, 2)).astype(np.float32)
+    spec = REGRESSION.replace(" metrics [loss, mae, rmse, r2]", "")
+    r = build_and_train(dlspec, work, "reg_default", spec, x, y, x[:17], y[:17])
+    if r is None:
+        return
+    rec = r[2]
+    check(all(k in rec and math.isfinite(rec[k]) for k in ("val_loss", "val_mae", "val_rmse", "val_r2")),
+          f"reg_default: val_mae, val_rmse and val_r2 reported without a metrics clause {sorted(rec)}")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -191,6 +205,7 @@ def main():
     one = classifier(dlspec, work, "macro")
     classifier(dlspec, work, "micro")
     regression(dlspec, work)
+    regression_default(dlspec, work)
     if shutil.which("mpirun") and one is not None:
         two = classifier(dlspec, work, "macro", mpi=2)
         if two is not None:
