@@ -490,7 +490,7 @@ KEEPS_KIND = {"maxpool", "avgpool", "global_avgpool", "dropout", "upsample", "re
 
 def loss_torch(name, args, out, y):
     """The loss PyTorch computes for `loss = NAME(model.out, label)`. y: int64 class labels, or float targets."""
-    w = torch.tensor(args["weight"], dtype=torch.float32) if "weight" in args else None
+    w = torch.tensor(args["weight"], dtype=out.dtype) if "weight" in args else None
     if name in ("cross_entropy", "softmax_cross_entropy"):
         ls = args.get("label_smoothing", 0.0)
         if y.dtype == torch.int64:
