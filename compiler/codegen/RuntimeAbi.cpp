@@ -19,6 +19,7 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_precision", Void, {RtPtr, Int32}},
       {"dls_rt_validate", Void, {RtPtr, Int64, Int32}},
       {"dls_rt_validate_split", Void, {RtPtr, Int32}},
+      {"dls_rt_metric_options", Void, {RtPtr, Int32, Int32, Int32, Int32}},
       {"dls_rt_optimizer", Void, {RtPtr, Int32, Double, Double, Double, Double, Double, Double, Int32}},
       {"dls_rt_schedule", Void, {RtPtr, Int32, Double, Double, Double, Double}},
       {"dls_rt_plateau", Void, {RtPtr, Int32, Double, Int64, Double, Int64, Double}},

@@ -127,6 +127,7 @@ std::string typeText(const AttrSpec& a) {
     case AttrType::IntOrPair: return "integer or pair `[h, w]`";
     case AttrType::Padding: return "integer, `[h, w]`, `[top, left, bottom, right]`, " + words(a.words, " or ");
     case AttrType::IntList: return "list of integers";
+    case AttrType::FloatList: return "list of numbers";
     case AttrType::IntOrWord: return "integer or " + words(a.words, " or ");
     case AttrType::IntOrString: return "string or integer";
     case AttrType::Init: return "initialiser (see Initialisers)";
@@ -183,6 +184,7 @@ std::string exampleValue(const OpInfo& op, const AttrSpec& a) {
       case AttrType::String: case AttrType::IntOrString: v = "\"file\""; break;
       case AttrType::Enum: case AttrType::Padding: v = std::string(firstWord(a.words)); break;
       case AttrType::IntList: v = "[1]"; break;
+      case AttrType::FloatList: v = "[1, 2]"; break;
       case AttrType::Init: v = "he"; break;
     }
   }

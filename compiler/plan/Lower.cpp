@@ -497,8 +497,25 @@ private:
         }
         mask |= info->opcode;
       }
-      if (!mask) mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
+      // Without a metrics clause: the loss and the accuracy, or for real targets the regression metrics.
+      const bool realTargets = tc_.data && !tc_.data->label.poisoned && tc_.data->label.kind == sema::SemKind::Real;
+      if (!mask)
+        mask = realTargets ? DLS_METRIC_LOSS | DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2
+                           : DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
       call(S, "dls_rt_validate", {int64_t{tc_.validateEvery}, mask});
+      // top_k's k and the averages of precision, recall and f1 (0 macro, 1 micro)
+      int32_t k = 5, avg[3] = {0, 0, 0};
+      bool options = false;
+      for (const sema::Call& m : tc_.metricCalls) {
+        if (m.name == "top_k") k = static_cast<int32_t>(arg(m, "k", 5)), options = true;
+        const int i = m.name == "precision" ? 0 : m.name == "recall" ? 1 : m.name == "f1" ? 2 : -1;
+        if (i < 0) continue;
+        auto it = m.args.find("average");
+        const std::string* w = it == m.args.end() ? nullptr : std::get_if<std::string>(&it->second.value);
+        avg[i] = w && *w == "micro" ? 1 : 0;
+        options = true;
+      }
+      if (options) call(S, "dls_rt_metric_options", {k, avg[0], avg[1], avg[2]});
     }
     const sema::Call& opt = *tc_.optimizer;
     // The optimizer's and the schedules' runtime codes are their op table rows'.
@@ -682,6 +699,11 @@ private:
     for (int i = 0; lossRow && i < lossRow->nattrs(); ++i) {
       const schema::AttrRow& r = lossRow->attrsBegin()[i];
       auto it = tc_.loss->args.find(std::string(r.name));
+      if (r.type == schema::AttrType::FLOATS) {  // a trailing list: its values, or none (ops.def)
+        if (it != tc_.loss->args.end())
+          if (const auto* l = std::get_if<std::vector<double>>(&it->second.value)) la.insert(la.end(), l->begin(), l->end());
+        continue;
+      }
       la.push_back(schemaValue(r, it == tc_.loss->args.end() ? nullptr : &it->second.value).value_or(r.dflt));
     }
     call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),

@@ -155,6 +155,18 @@ bool Analyzer::convertArg(const OpInfo& op, const AttrSpec& sp, const Const& c, 
       out = v;
       return true;
     }
+    case AttrType::FloatList: {
+      if (c.kind != Const::Kind::List) return typeErr();
+      std::vector<double> v;
+      for (const Const& x : c.items) {
+        if (x.kind != Const::Kind::Int && x.kind != Const::Kind::Float) return typeErr();
+        const double d = x.kind == Const::Kind::Int ? static_cast<double>(x.i) : x.d;
+        if (!checkRange(d)) return false;
+        v.push_back(d);
+      }
+      out = v;
+      return true;
+    }
     case AttrType::Init: {
       std::string name = c.s;
       if (c.kind != Const::Kind::Word && c.kind != Const::Kind::Call) return typeErr();

@@ -43,6 +43,7 @@ std::string_view attrTypeName(AttrType t) {
     case AttrType::IntOrPair: return "an integer or a pair [h, w]";
     case AttrType::Padding: return "an integer, [h, w], [top, left, bottom, right], `same` or `valid`";
     case AttrType::IntList: return "a list of integers";
+    case AttrType::FloatList: return "a list of numbers";
     case AttrType::IntOrWord: return "an integer or a listed word";
     case AttrType::IntOrString: return "a string or an integer";
     case AttrType::Init: return "an initialiser (zeros, ones, constant(v), normal(mean, std), uniform(a, b), he, glorot)";
@@ -77,7 +78,7 @@ void fromSchema(OpInfo& op) {
   op.keepF32 = schema::keepF32(op.opcode);
   for (AttrSpec& a : op.attrs) {
     const schema::AttrRow* r = row->attr(a.name);
-    if (!r || r->type == schema::AttrType::INTS) continue;
+    if (!r || r->list()) continue;
     if (!r->required()) {
       switch (r->type) {
         case schema::AttrType::INT: a.dflt = I(static_cast<int64_t>(r->dflt)); break;
@@ -90,7 +91,8 @@ void fromSchema(OpInfo& op) {
           a.words = r->words;
           break;
         }
-        case schema::AttrType::INTS: break;
+        case schema::AttrType::INTS:
+        case schema::AttrType::FLOATS: break;
       }
     }
     if (r->type != schema::AttrType::INT && r->type != schema::AttrType::FLOAT) continue;  // words and booleans
@@ -436,14 +438,24 @@ std::vector<OpInfo> build() {
                  .attrs = std::move(a), .cpu = opcode >= 0, .cuda = opcode >= 0, .opcode = opcode});
   };
   // ignore_index: the steps (or samples) with that label count in neither the loss nor the accuracy.
+  // weight: one weight per class (torch's weighted mean over the counted rows).
   loss("cross_entropy", DLS_OP_CROSS_ENTROPY,
        {{.name = "label_smoothing", .type = AttrType::Float, .max = 0.999999},
-        {.name = "ignore_index", .type = AttrType::Int}});
-  loss("nll", DLS_OP_NLL, {{.name = "ignore_index", .type = AttrType::Int}});
+        {.name = "ignore_index", .type = AttrType::Int},
+        {.name = "weight", .type = AttrType::FloatList, .min = 0, .optional = true}});
+  loss("nll", DLS_OP_NLL,
+       {{.name = "ignore_index", .type = AttrType::Int}, {.name = "weight", .type = AttrType::FloatList, .min = 0, .optional = true}});
   loss("bce_with_logits", DLS_OP_BCE_WITH_LOGITS);
   loss("bce", DLS_OP_BCE);
   loss("mse", DLS_OP_MSE);
   loss("l1", DLS_OP_L1);
+  loss("huber", DLS_OP_HUBER, {{.name = "delta", .type = AttrType::Float}});
+  loss("smooth_l1", DLS_OP_SMOOTH_L1, {{.name = "beta", .type = AttrType::Float}});
+  loss("kl_div", DLS_OP_KL_DIV);
+  loss("focal", DLS_OP_FOCAL, {{.name = "gamma", .type = AttrType::Float},
+                               {.name = "alpha", .type = AttrType::Float}});
+  loss("hinge", DLS_OP_HINGE);
+  loss("poisson", DLS_OP_POISSON);
   t.push_back({.name = "softmax_cross_entropy", .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2,
                .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
                .deprecatedSince = 1});
@@ -568,9 +580,20 @@ std::vector<OpInfo> build() {
   ini("he", {});
   ini("glorot", {});
   // ---- metrics ----
-  for (auto [m, code] : {std::pair{"accuracy", int(DLS_METRIC_ACCURACY)}, std::pair{"loss", int(DLS_METRIC_LOSS)}})
+  for (auto [m, code] : {std::pair{"accuracy", int(DLS_METRIC_ACCURACY)}, std::pair{"loss", int(DLS_METRIC_LOSS)},
+                        std::pair{"confusion", int(DLS_METRIC_CONFUSION)}, std::pair{"mae", int(DLS_METRIC_MAE)},
+                        std::pair{"rmse", int(DLS_METRIC_RMSE)}, std::pair{"r2", int(DLS_METRIC_R2)}})
     t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false,
                  .opcode = code});
+  t.push_back({.name = "top_k", .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0,
+               .attrs = {{.name = "k", .type = AttrType::Int, .dflt = I(5), .min = 1, .max = 1 << 20, .positional = 0}},
+               .differentiable = false, .opcode = DLS_METRIC_TOP_K});
+  for (auto [m, code] : {std::pair{"precision", int(DLS_METRIC_PRECISION)}, std::pair{"recall", int(DLS_METRIC_RECALL)},
+                         std::pair{"f1", int(DLS_METRIC_F1)}})
+    t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0,
+                 .attrs = {{.name = "average", .type = AttrType::Enum, .dflt = AV{std::string("macro")}, .positional = 0,
+                            .words = "macro|micro"}},
+                 .differentiable = false, .opcode = code});
   // ---- docs of the entries whose helpers above take none (docs/ops.md and `dlspec ops` print them) ----
   struct Doc {
     OpCategory category;
@@ -627,6 +650,17 @@ std::vector<OpInfo> build() {
                                 "elements"},
       {OpCategory::Loss, "mse", "mean squared error between real outputs and targets of the same shape"},
       {OpCategory::Loss, "l1", "mean absolute error between real outputs and targets of the same shape"},
+      {OpCategory::Loss, "huber", "Huber loss (torch.nn.HuberLoss): quadratic within `delta` of the target, linear beyond; "
+                                  "mean over all elements"},
+      {OpCategory::Loss, "smooth_l1", "smooth L1 loss (torch.nn.SmoothL1Loss): quadratic (divided by `beta`) within `beta` of "
+                                      "the target, linear beyond; mean over all elements"},
+      {OpCategory::Loss, "kl_div", "Kullback-Leibler divergence of log_probs[N, C] from target probabilities of the same shape "
+                                   "(torch.nn.KLDivLoss, reduction 'batchmean'): the sum over classes, mean over the batch"},
+      {OpCategory::Loss, "focal", "sigmoid focal loss of logits against 0/1 targets (torchvision.ops.sigmoid_focal_loss): "
+                                  "bce_with_logits times (1 - p_t)^gamma, weighted by `alpha` (negative: unweighted); mean"},
+      {OpCategory::Loss, "hinge", "binary hinge loss of scores against 0/1 targets (read as -1/+1): mean of max(0, 1 - y x)"},
+      {OpCategory::Loss, "poisson", "Poisson negative log-likelihood of log rates against counts (torch.nn.PoissonNLLLoss, "
+                                    "log_input): mean of exp(x) - t x"},
       {OpCategory::Loss, "softmax_cross_entropy", "the former name of cross_entropy"},
       {OpCategory::Optimizer, "sgd", "stochastic gradient descent, torch.optim.SGD: momentum, Nesterov and L2 weight decay"},
       {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2); `amsgrad: true` "
@@ -665,6 +699,17 @@ std::vector<OpInfo> build() {
       {OpCategory::Initializer, "he", "Kaiming uniform for relu: U(-l, l) with l = sqrt(6 / fan_in)"},
       {OpCategory::Initializer, "glorot", "Xavier uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out))"},
       {OpCategory::Metric, "accuracy", "share of samples whose highest-scoring class is the label"},
+      {OpCategory::Metric, "top_k", "share of samples whose label is among the `k` highest-scoring classes (sklearn's "
+                                    "top_k_accuracy_score)"},
+      {OpCategory::Metric, "precision", "precision of the predicted classes, `average` macro (the mean over the classes) or "
+                                        "micro (over all samples), as sklearn's precision_score"},
+      {OpCategory::Metric, "recall", "recall of the predicted classes, `average` macro or micro, as sklearn's recall_score"},
+      {OpCategory::Metric, "f1", "F1 score of the predicted classes, `average` macro or micro, as sklearn's f1_score"},
+      {OpCategory::Metric, "confusion", "the confusion matrix (rows: true class, columns: predicted), written to "
+                                        "confusion.csv in the run directory at each validation"},
+      {OpCategory::Metric, "mae", "mean absolute error over every output of real-valued targets"},
+      {OpCategory::Metric, "rmse", "root of the mean squared error over every output of real-valued targets"},
+      {OpCategory::Metric, "r2", "coefficient of determination (sklearn's r2_score: the mean over the outputs)"},
       {OpCategory::Metric, "loss", "the train block's loss, averaged over the split"},
   };
   for (OpInfo& op : t)

@@ -29,6 +29,7 @@ enum class AttrType : uint8_t {
   IntOrPair,  // 3 or [3, 5]  -> stored as [a, b]
   Padding,    // int, [h, w], [top, left, bottom, right], `same` or `valid`
   IntList,    // [1, 28, 28]
+  FloatList,  // [1, 0.5, 2] (integers accepted)  -> stored as std::vector<double>
   IntOrWord,  // 1000 or one of `words` (shuffle(buffer: all))
   IntOrString,  // 3 or "name" (csv(label: …): a column by index or by name)
   Init        // an initialiser: he, glorot, normal(0, 0.01) …  -> stored as its canonical spelling

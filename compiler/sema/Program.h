@@ -21,7 +21,7 @@ namespace dls::sema {
 struct OpInfo;  // sema/OpTable.h
 
 // A resolved attribute value.
-using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>>;
+using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>>;
 
 struct Attr {
   AttrValue value;
@@ -218,6 +218,7 @@ struct TrainConfig {
   Setting validateSetting;
   int64_t validateEvery = 1;
   std::vector<std::string> metrics;
+  std::vector<Call> metricCalls;  // the same metrics with their resolved arguments: top_k(5), f1(average: micro)
   std::optional<std::string> checkpoint;  // directory
   Setting checkpointSetting;
   int64_t checkpointEvery = 1, checkpointKeep = 3;

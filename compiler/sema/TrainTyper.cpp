@@ -32,6 +32,15 @@ const LossSig* lossSig(std::string_view n) {
        "multilabel<K> (or class<2> for one output)"},
       {"mse", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
       {"l1", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
+      {"huber", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
+      {"smooth_l1", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
+      {"poisson", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "log rates (real values)", "real (counts)"},
+      {"kl_div", {SemKind::LogProbs}, {SemKind::Real, SemKind::OneHot}, "log_probs (a log_softmax output)",
+       "real (a probability per class) or onehot<C>"},
+      {"focal", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "logits",
+       "multilabel<K> (or class<2> for one logit)"},
+      {"hinge", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "scores (logits)",
+       "multilabel<K> (or class<2> for one score): 0/1 targets"},
   };
   for (auto& s : sigs)
     if (s.name == n) return &s;
@@ -177,11 +186,21 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         if (cl.kind == ast::ClauseKind::Every && key == "validate") tc->validateEvery = clauseCount(cl, "every");
         if (cl.kind == ast::ClauseKind::Metrics && cl.value) {
           for (auto& m : cl.value->items) {
-            if (m->kind != ast::ExprKind::Name || m->path.size() != 1) {
-              diags.report(Code::E0215, m->span, "a metric is a name: `accuracy` or `loss`");
+            if ((m->kind != ast::ExprKind::Name && m->kind != ast::ExprKind::Call) || m->path.size() != 1) {
+              diags.report(Code::E0215, m->span, "a metric is a name or a call: `accuracy`, `loss`, `top_k(5)`, `f1(average: micro)`");
               continue;
             }
-            if (lookupOp(m->path[0], {OpCategory::Metric}, "metric")) tc->metrics.push_back(m->dotted());
+            const OpInfo* mop = lookupOp(m->path[0], {OpCategory::Metric}, "metric");
+            if (!mop) continue;
+            Call mc;
+            mc.name = std::string(mop->name);
+            mc.span = m->span;
+            mc.nameSpan = m->path[0].span;
+            std::vector<const ast::Arg*> margs;
+            for (auto& a : m->args) margs.push_back(&a);
+            if (!resolveArgs(*mop, margs, nullptr, m->span, mc.args)) continue;
+            tc->metrics.push_back(mc.name);
+            tc->metricCalls.push_back(std::move(mc));
           }
         }
       }
@@ -463,7 +482,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         };
         // Binary classification with one output: class<2> labels (0/1) are the targets of bce_with_logits on
         // logits[N, 1] (or of bce on sigmoid_probs[N, 1]).
-        const bool binary = (op->name == "bce_with_logits" || op->name == "bce") && target->kind == SemKind::Class &&
+        const bool binaryLoss = op->name == "bce_with_logits" || op->name == "bce" || op->name == "focal" || op->name == "hinge";
+        const bool binary = binaryLoss && target->kind == SemKind::Class &&
                             target->classes == 2 && target->shape.dims.empty() && !ot.shape.unknownRank &&
                             ot.shape.rank() == 2 && ot.shape.dims[1].isConst() && ot.shape.dims[1].value == 1;
         if (!has(sig->inputs, ot.kind)) {
@@ -483,6 +503,14 @@ void Analyzer::typeTrain(const ast::Decl& d) {
               help = "replace the final `softmax` with `log_softmax`";
             else if (op->name == "bce_with_logits" && ot.kind == SemKind::SigmoidProbs)
               help = "remove the final `|> sigmoid` (the loss applies it), or use `bce`";
+            else if (op->name == "focal" && ot.kind == SemKind::SigmoidProbs)
+              help = "remove the final `|> sigmoid`: focal applies it to the logits itself";
+            else if (op->name == "hinge" && (ot.kind == SemKind::SigmoidProbs || ot.kind == SemKind::Probs))
+              help = "remove the final activation: hinge takes the raw scores (logits)";
+            else if (op->name == "kl_div" && ot.kind == SemKind::Probs)
+              help = "replace the final `softmax` with `log_softmax`: kl_div takes log-probabilities";
+            else if (op->name == "kl_div" && (ot.kind == SemKind::Logits || ot.kind == SemKind::Real))
+              help = "end the network with `|> log_softmax`: kl_div takes log-probabilities";
             else if (op->name == "bce")
               help = "end the network with `|> sigmoid`, or use `bce_with_logits` on the logits";
             else if (op->name == "cross_entropy" && ot.kind == SemKind::LogProbs)
@@ -502,7 +530,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
                                   c.positional[1]->dotted(), target->kindStr());
           dg.primary(fmt::format("this is {}", target->brief()));
           if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
-          if (target->kind == SemKind::Class && target->classes == 2 && (op->name == "bce_with_logits" || op->name == "bce"))
+          if (target->kind == SemKind::Class && target->classes == 2 && binaryLoss)
             dg.help(fmt::format("with class<2> labels, `{}` takes one output per sample (`dense(1)`, {}[N, 1]); or use "
                                 "`cross_entropy(model.out, …)` on two logits", op->name,
                                 op->name == "bce" ? "sigmoid_probs" : "logits"));
@@ -551,7 +579,9 @@ void Analyzer::typeTrain(const ast::Decl& d) {
             dg.help(per.dims.empty() ? std::string("declare one class per sample: `label …: class<C>`")
                                      : fmt::format("declare one class per step: `label …: {}{}`", target->kindStr(), per.str()));
           }
-        } else if ((op->name == "mse" || op->name == "l1") && !target->shape.unknownRank && !ot.shape.unknownRank) {
+        } else if ((op->name == "mse" || op->name == "l1" || op->name == "huber" || op->name == "smooth_l1" ||
+                    op->name == "poisson" || (op->name == "kl_div" && target->kind == SemKind::Real)) &&
+                   !target->shape.unknownRank && !ot.shape.unknownRank) {
           Shape per;
           for (size_t i = 1; i < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
           if (!Shape::compatible(per, target->shape)) {
@@ -590,10 +620,53 @@ void Analyzer::typeTrain(const ast::Decl& d) {
                               target->classes - 1));
         }
       }
+      // weight: one per class of the targets (torch's `weight` of CrossEntropyLoss / NLLLoss).
+      if (auto it = c.args.find("weight"); it != c.args.end() && !it->second.isDefault && target && target->classes > 0) {
+        const auto* w = std::get_if<std::vector<double>>(&it->second.value);
+        if (w && int64_t(w->size()) != target->classes) {
+          auto& dg = diags.report(Code::E0420, it->second.span, c.name, w->size(), target->kindStr());
+          dg.primary(fmt::format("{} weight{}", w->size(), w->size() == 1 ? "" : "s"));
+          if (data && data->dataset) dg.label(data->dataset->labelSpan, fmt::format("{} classes", target->classes));
+          dg.help(fmt::format("give one weight per class: {} values", target->classes));
+        } else if (w) {
+          double sum = 0;
+          for (double x : *w) sum += x;
+          if (sum <= 0)
+            diags.report(Code::E0212, it->second.span, "weight", c.name, "a list with at least one positive weight", "only zeros")
+                .primary("every class weighs 0");
+        }
+      }
       tc->loss = std::move(c);
     }
   } else {
     diags.report(Code::E0404, d.name.span, d.name.name).help("add `loss = cross_entropy(model.out, …)`");
+  }
+  // The metrics that fit the targets: class labels take the classification metrics, real targets the regression
+  // ones (accuracy on real targets is W0719's, the checker's).
+  if (tc->data && tc->data->dataset && !tc->data->label.poisoned) {
+    const Type& target = tc->data->label;
+    const bool classes = target.kind == SemKind::Class, real = target.kind == SemKind::Real;
+    for (const Call& m : tc->metricCalls) {
+      const bool classMetric = m.name == "top_k" || m.name == "precision" || m.name == "recall" || m.name == "f1" ||
+                               m.name == "confusion";
+      const bool realMetric = m.name == "mae" || m.name == "rmse" || m.name == "r2";
+      if ((classMetric && !classes) || (realMetric && !real)) {
+        auto& dg = diags.report(Code::E0421, m.span, m.name, classMetric ? "class<C>" : "real", tc->name, target.kindStr());
+        dg.primary(fmt::format("needs {} targets", classMetric ? "class" : "real"));
+        dg.label(tc->data->dataset->labelSpan, "the label is declared here");
+        dg.help(classMetric ? "for real targets report `mae`, `rmse` or `r2`"
+                            : "for class labels report `accuracy`, `top_k(k)`, `precision`, `recall`, `f1` or `confusion`");
+      } else if (m.name == "top_k" && classes && target.classes > 0) {
+        auto it = m.args.find("k");
+        const int64_t* k = it == m.args.end() ? nullptr : std::get_if<int64_t>(&it->second.value);
+        if (k && *k >= target.classes) {
+          auto& dg = diags.report(Code::E0422, it->second.span, *k, target.kindStr());
+          dg.primary(fmt::format("every label is among the {} highest of {} scores", *k, target.classes));
+          dg.label(tc->data->dataset->labelSpan, fmt::format("{} classes", target.classes));
+          dg.help(fmt::format("take k below {}", target.classes));
+        }
+      }
+    }
   }
   prog.trains.push_back(std::move(tc));
 }

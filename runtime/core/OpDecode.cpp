@@ -30,9 +30,14 @@ static void check_schema(const schema::OpRow& row, Op& op, const std::function<v
   }
   const schema::AttrRow* a = row.attrsBegin();
   const int na = row.nattrs();
-  const bool list = na > 0 && a[na - 1].type == schema::AttrType::INTS;
-  const size_t want = size_t(na - (list ? 1 : 0)) + (list ? size_t(T[0].rank) : 0);
-  while (!list && op.attrs.size() < want && !a[op.attrs.size()].required()) op.attrs.push_back(a[op.attrs.size()].dflt);
+  // A trailing list: INTS has one value per axis of the first tensor; FLOATS none or any number (the op's decode
+  // checks how many).
+  const bool list = na > 0 && a[na - 1].list();
+  const bool floats = list && a[na - 1].type == schema::AttrType::FLOATS;
+  const size_t fixedAttrs = size_t(na - (list ? 1 : 0));
+  const size_t want = floats ? std::max(fixedAttrs, op.attrs.size()) : fixedAttrs + (list ? size_t(T[0].rank) : 0);
+  while ((!list || floats) && op.attrs.size() < fixedAttrs && !a[op.attrs.size()].required())
+    op.attrs.push_back(a[op.attrs.size()].dflt);
   if (op.attrs.size() != want) bad(fmt::format("expects {} attributes, got {}", want, op.attrs.size()));
   for (size_t i = 0; i < want; ++i) {
     const schema::AttrRow& r = a[std::min<size_t>(i, size_t(na - 1))];
@@ -386,6 +391,12 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_MSE:
     case DLS_OP_BCE:
     case DLS_OP_L1:
+    case DLS_OP_HUBER:
+    case DLS_OP_SMOOTH_L1:
+    case DLS_OP_KL_DIV:
+    case DLS_OP_FOCAL:
+    case DLS_OP_HINGE:
+    case DLS_OP_POISSON:
       d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
       if (d.opcode == DLS_OP_CROSS_ENTROPY || d.opcode == DLS_OP_NLL) {
         // A sequence's logits [N, T, C] take one label per step, i32[N, T]: rows N*T.
@@ -394,6 +405,9 @@ void decode_op(const dls_rt* rt, Op& op) {
         if (T[1].dtype != DLS_I32 || T[1].numel != d.rows)
           bad(T[0].rank == 3 ? fmt::format("labels {} must be i32[N] or, per step, i32[{}, {}]", shape_str(T[1]), T[0].dims[0], T[0].dims[1])
                              : std::string("labels must be i32[N]"));
+        // The class weights (ops.def `weight`): none, or one per class.
+        const size_t fixed = d.opcode == DLS_OP_CROSS_ENTROPY ? 2 : 1, given = op.attrs.size() - fixed;
+        if (given != 0 && int64_t(given) != d.cols) bad(fmt::format("{} class weights for {} classes", given, d.cols));
       } else if (T[1].numel != T[0].numel) {
         bad("targets must have the input's shape");
       }

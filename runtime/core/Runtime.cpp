@@ -330,6 +330,20 @@ void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask) {
   });
 }
 
+void dls_rt_metric_options(dls_rt* rt, int32_t top_k, int32_t precision_average, int32_t recall_average,
+                           int32_t f1_average) {
+  guarded(rt, 0, [&] {
+    if (top_k < 1) fail(Diag::R0504, "", fmt::format("top_k's k is {}: it must be at least 1", top_k));
+    const int32_t avg[3] = {precision_average, recall_average, f1_average};
+    for (int i = 0; i < 3; ++i) {
+      if (avg[i] != 0 && avg[i] != 1) fail(Diag::R0504, "", fmt::format("metric average {} is neither macro (0) nor micro (1)", avg[i]));
+      rt->metric_average[i] = avg[i];
+    }
+    rt->metric_top_k = top_k;
+    return 0;
+  });
+}
+
 void dls_rt_validate_split(dls_rt* rt, int32_t split) {
   guarded(rt, 0, [&] {
     if (split != -1 && split != DLS_SPLIT_VALID && split != DLS_SPLIT_TEST)

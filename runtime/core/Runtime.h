@@ -114,6 +114,8 @@ struct dls_rt {
   uint64_t data_fingerprint = 0;  // of the training data this run loaded (0: none), recorded in checkpoints
   int64_t validate_every = 1;
   int32_t metrics_mask = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
+  int32_t metric_top_k = 5;                   // dls_rt_metric_options
+  int32_t metric_average[3] = {0, 0, 0};      // precision, recall, f1: 0 macro, 1 micro
   dls::OptimizerConfig opt;
   std::vector<dls::ScheduleConfig> schedules;
   // Gradient clipping (dls_rt_clip): kind 0 = none. clip_stats: the backend's device buffer of kDlsClipStats

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "CpuOp.h"
+#include "core/LossMath.h"
 #include "dlspec/OpSchema.h"
 
 namespace dls::cpu {
@@ -27,6 +28,14 @@ int64_t ignore_of(const dls_op_desc& op) {
   const int i = op.opcode == DLS_OP_CROSS_ENTROPY ? 1 : 0;
   return op.nattrs > i ? int64_t(op.attrs[i]) : -100;
 }
+// ops.def: cross_entropy's and nll's class weights follow ignore_index (none: every class weighs 1).
+std::vector<float> weights_of(const dls_op_desc& op, int64_t C) {
+  const int first = op.opcode == DLS_OP_CROSS_ENTROPY ? 2 : 1;
+  std::vector<float> w(size_t(C), 1.f);
+  if (op.nattrs - first == C)
+    for (int64_t i = 0; i < C; ++i) w[size_t(i)] = float(op.attrs[first + i]);
+  return w;
+}
 }  // namespace
 
 bool build_loss_forward(const dls_op_desc& op, OpState& st) {
@@ -40,58 +49,71 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
       const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
       const int64_t ign = ignore_of(op);
+      const std::vector<float> w = weights_of(op, C);
       float* prob = st.buf(size_t(R * C))->p;  // softmax, kept for the backward
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
         const int64_t V = valid(s, R, per);
-        double total = 0;
-        int64_t counted = 0;
+        double total = 0, counted = 0;  // counted: the sum of the counted rows' label weights (torch's weighted mean)
         for (int64_t r = 0; r < V; ++r) {
           if (y[r] == ign) continue;
-          ++counted;
           const float* xr = x + r * C;
           float m = xr[0];
           for (int64_t i = 1; i < C; ++i) m = std::max(m, xr[i]);
           float sum = 0;
           for (int64_t i = 0; i < C; ++i) sum += (prob[r * C + i] = std::exp(xr[i] - m));
           const float inv = 1.f / sum, lse = m + std::log(sum);
-          double mean_x = 0;
+          double smooth = 0;  // sum_i w_i (lse - x_i) / C: the smoothed term, each class by its weight
           for (int64_t i = 0; i < C; ++i) {
             prob[r * C + i] *= inv;
-            mean_x += xr[i];
+            smooth += double(w[size_t(i)]) * (double(lse) - double(xr[i]));
           }
-          mean_x /= double(C);
+          smooth /= double(C);
           int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
-          total += (1.0 - eps) * (lse - xr[label]) + eps * (lse - mean_x);
+          const double wl = w[size_t(label)];
+          counted += wl;
+          total += (1.0 - eps) * wl * (lse - xr[label]) + eps * smooth;
         }
-        loss[0] = counted ? float(total / double(counted)) : 0.f;
+        loss[0] = counted != 0 ? float(total / counted) : 0.f;
       }));
       return true;
     }
     case DLS_OP_NLL: {
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
       const int64_t ign = ignore_of(op);
+      const std::vector<float> w = weights_of(op, C);
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
         const int64_t V = valid(s, R, per);
-        double total = 0;
-        int64_t counted = 0;
+        double total = 0, counted = 0;
         for (int64_t r = 0; r < V; ++r)
-          if (y[r] != ign) total -= x[r * C + (y[r] < 0 || y[r] >= C ? 0 : y[r])], ++counted;
-        loss[0] = counted ? float(total / double(counted)) : 0.f;
+          if (y[r] != ign) {
+            const int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+            total -= double(w[size_t(label)]) * x[r * C + label], counted += w[size_t(label)];
+          }
+        loss[0] = counted != 0 ? float(total / counted) : 0.f;
       }));
       return true;
     }
     case DLS_OP_BCE_WITH_LOGITS:
     case DLS_OP_MSE:
     case DLS_OP_L1:
+    case DLS_OP_HUBER:
+    case DLS_OP_SMOOTH_L1:
+    case DLS_OP_KL_DIV:
+    case DLS_OP_FOCAL:
+    case DLS_OP_HINGE:
+    case DLS_OP_POISSON:
     case DLS_OP_BCE: {
       const float* t = fptr(T[1]);
       const int opcode = op.opcode;
+      const double a0 = op.nattrs > 0 ? op.attrs[0] : 0, a1 = op.nattrs > 1 ? op.attrs[1] : 0;
       st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-        const int64_t n = valid(s, R, per) * C;
+        const int64_t rows = valid(s, R, per), n = rows * C;
         double total = 0;
         for (int64_t i = 0; i < n; ++i) {
           const float v = x[i], tv = t[i];
-          if (opcode == DLS_OP_MSE) {
+          if (loss_math::handles(opcode)) {
+            total += loss_math::value(opcode, v, tv, a0, a1);
+          } else if (opcode == DLS_OP_MSE) {
             total += double(v - tv) * double(v - tv);
           } else if (opcode == DLS_OP_L1) {
             total += std::fabs(double(v) - double(tv));
@@ -101,7 +123,8 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
             total -= tv * std::max(std::log(v), -100.f) + (1 - tv) * std::max(std::log1p(-v), -100.f);
           }
         }
-        loss[0] = float(total / double(n));
+        // kl_div's batchmean divides by the rows, the others by the elements
+        loss[0] = float(total / double(opcode == DLS_OP_KL_DIV ? rows : n));
       }));
       return true;
     }
@@ -124,20 +147,29 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
     const float eps = (opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0) ? float(op.attrs[0]) : 0.f;
     const float* prob = opcode == DLS_OP_CROSS_ENTROPY ? f.bufs.at(0)->p : nullptr;
     const int64_t ign = ignore_of(op);
+    const std::vector<float> w = weights_of(op, C);
     st.train.push_back(fn_step([=](const dls_step_ctx& s) {
       const int64_t V = valid(s, R, per);
-      int64_t counted = 0;
-      for (int64_t r = 0; r < V; ++r) counted += y[r] != ign;
-      const float scale = counted ? 1.f / float(counted) : 0.f;
+      double counted = 0;
+      for (int64_t r = 0; r < V; ++r)
+        if (y[r] != ign) counted += w[size_t(y[r] < 0 || y[r] >= C ? 0 : y[r])];
+      const float scale = counted != 0 ? float(1.0 / counted) : 0.f;
       for (int64_t r = 0; r < R; ++r) {
         int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+        // d/dx_i of (1 - eps) w_l (lse - x_l) + eps / C sum_j w_j (lse - x_j):
+        //   p_i ((1 - eps) w_l + eps W / C) - (1 - eps) w_l [i = l] - eps w_i / C, W = sum_j w_j
+        float wsum = 0;
+        if (prob && eps != 0.f)
+          for (int64_t j = 0; j < C; ++j) wsum += w[size_t(j)];
+        const float wl = w[size_t(label)];
         for (int64_t i = 0; i < C; ++i) {
           float d = 0;
           if (r < V && y[r] != ign) {
             if (prob) {
-              d = (prob[r * C + i] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale;
+              d = (prob[r * C + i] * ((1.f - eps) * wl + eps * wsum / float(C)) - (i == label ? (1.f - eps) * wl : 0.f) -
+                   eps * w[size_t(i)] / float(C)) * scale;
             } else {
-              d = i == label ? -scale : 0.f;
+              d = i == label ? -wl * scale : 0.f;
             }
           }
           dx[r * C + i] = acc ? dx[r * C + i] + d : d;
@@ -147,14 +179,17 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
     return true;
   }
   const float* t = fptr(T[1]);
+  const double a0 = op.nattrs > 0 ? op.attrs[0] : 0, a1 = op.nattrs > 1 ? op.attrs[1] : 0;
   st.train.push_back(fn_step([=](const dls_step_ctx& s) {
-    const int64_t n = valid(s, R, per) * C, all = R * C;
-    const float scale = 1.f / float(n);
+    const int64_t rows = valid(s, R, per), n = rows * C, all = R * C;
+    const float scale = 1.f / float(opcode == DLS_OP_KL_DIV ? rows : n);
     for (int64_t i = 0; i < all; ++i) {
       float d = 0;
       if (i < n) {
         const float v = x[i], tv = t[i];
-        if (opcode == DLS_OP_MSE) {
+        if (loss_math::handles(opcode)) {
+          d = float(loss_math::grad(opcode, v, tv, a0, a1)) * scale;
+        } else if (opcode == DLS_OP_MSE) {
           d = 2.f * (v - tv) * scale;
         } else if (opcode == DLS_OP_L1) {
           d = v > tv ? scale : v < tv ? -scale : 0.f;  // torch: sign(x - t), 0 at equality

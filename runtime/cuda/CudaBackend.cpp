@@ -520,6 +520,25 @@ float* loss_counted(const Bufs& bufs, int opcode) {
   if (opcode != DLS_OP_CROSS_ENTROPY && opcode != DLS_OP_NLL) return nullptr;
   return static_cast<float*>(bufs.back());
 }
+// cross_entropy, nll: the class weights on the device (the buffer before the count: all ones without `weight`).
+template <class Bufs>
+float* loss_weights(const Bufs& bufs, int opcode) {
+  if (opcode != DLS_OP_CROSS_ENTROPY && opcode != DLS_OP_NLL) return nullptr;
+  return static_cast<float*>(bufs[bufs.size() - 2]);
+}
+float* class_weights_create(const dls_op_desc& op, Op& st) {
+  const int first = op.opcode == DLS_OP_CROSS_ENTROPY ? 2 : 1;
+  std::vector<float> w(size_t(op.cols), 1.f);
+  if (op.nattrs - first == op.cols)
+    for (int64_t i = 0; i < op.cols; ++i) w[size_t(i)] = float(op.attrs[first + i]);
+  float* d = st.buf(w.size());
+  CK(cudaMemcpy(d, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
+  return d;
+}
+// The element-wise losses' attributes (LossMath.h): huber's delta, smooth_l1's beta, focal's gamma and alpha.
+double loss_attr(const dls_op_desc& op, int i) {
+  return op.opcode >= DLS_OP_HUBER && op.opcode <= DLS_OP_POISSON && op.nattrs > i ? op.attrs[i] : 0.0;
+}
 
 void create(Ctx& c, const dls_op_desc& op, Op& st) {
   st.opcode = op.opcode;
@@ -532,10 +551,10 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: st.x = tdesc(op.rows, op.cols, 1, 1); break;
     case DLS_OP_DROPOUT: st.buf(size_t(T[0].numel)); break;           // mask
     case DLS_OP_LAYER_NORM: st.buf(size_t(2 * op.rows)); break;       // mean, rstd per row
-    case DLS_OP_CROSS_ENTROPY:  // the softmax and the count of rows not ignored, for the backward
-      st.buf(size_t(op.rows * op.cols)), st.buf(1);
+    case DLS_OP_CROSS_ENTROPY:  // the softmax, the class weights and the (weighted) count of rows not ignored
+      st.buf(size_t(op.rows * op.cols)), class_weights_create(op, st), st.buf(1);
       break;
-    case DLS_OP_NLL: st.buf(1); break;  // the count of rows not ignored
+    case DLS_OP_NLL: class_weights_create(op, st), st.buf(1); break;  // the class weights and the count
     case DLS_OP_MULTI_HEAD_ATTENTION: attn_create(op, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
@@ -545,7 +564,8 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_GLOBAL_AVGPOOL: case DLS_OP_RELU: case DLS_OP_LEAKY_RELU: case DLS_OP_GELU: case DLS_OP_TANH:
     case DLS_OP_SIGMOID: case DLS_OP_ADD: case DLS_OP_CONCAT: case DLS_OP_TRANSPOSE: case DLS_OP_EMBEDDING:
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
-    case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
+    case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_HUBER: case DLS_OP_SMOOTH_L1: case DLS_OP_KL_DIV: case DLS_OP_FOCAL:
+    case DLS_OP_HINGE: case DLS_OP_POISSON: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
       break;
     default:
       if (!more_is(op.opcode)) throw Error("op is not supported by the CUDA backend");
@@ -641,7 +661,7 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
                op.opcode == DLS_OP_CROSS_ENTROPY ? static_cast<float*>(st.bufs[0]) : nullptr, fp(T[2]), op.rows,
                op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
                op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f, loss_ignore(op),
-               loss_counted(st.bufs, op.opcode));
+               loss_counted(st.bufs, op.opcode), loss_weights(st.bufs, op.opcode), loss_attr(op, 0), loss_attr(op, 1));
       return;
   }
 }
@@ -775,7 +795,7 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
                  op.opcode == DLS_OP_CROSS_ENTROPY ? static_cast<const float*>(f.bufs[0]) : nullptr, dx, acc, op.rows,
                  op.cols, op.rows / std::max<int64_t>(1, T[0].dims[0]),
                  op.opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0 ? float(op.attrs[0]) : 0.f, loss_ignore(op),
-                 loss_counted(f.bufs, op.opcode));
+                 loss_counted(f.bufs, op.opcode), loss_weights(f.bufs, op.opcode), loss_attr(op, 0), loss_attr(op, 1));
       return;
   }
 }

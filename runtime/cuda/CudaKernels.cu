@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../core/LossMath.h"
 #include "CudaKernels.h"
 
 namespace dls::cuda {
@@ -196,19 +197,20 @@ __global__ void k_layer_norm_bwd_params(const float* x, const float* stats, cons
 // backward.
 __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
                            float* prob, float* loss, int64_t R, int64_t C, int64_t per, float eps, int64_t ignore,
-                           float* counted) {
+                           float* counted, const float* __restrict__ w, double a0, double a1) {
   const int64_t V = valid_of(sc, R, per);
   double total = 0;
-  if (opcode == 32 || opcode == 33) {  // cross entropy, nll
+  if (opcode == 32 || opcode == 33) {  // cross entropy, nll: torch's weighted mean (counted: the labels' weights)
     const int32_t* y = static_cast<const int32_t*>(labels);
     double cnt = 0;
     for (int64_t r = threadIdx.x; r < V; r += blockDim.x) {
       if (y[r] == ignore) continue;
-      cnt += 1;
       const float* xr = x + r * C;
       int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+      const double wl = w ? w[label] : 1.0;
+      cnt += wl;
       if (opcode == 33) {
-        total -= xr[label];
+        total -= wl * xr[label];
         continue;
       }
       float m = xr[0];
@@ -216,10 +218,10 @@ __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __rest
       float sum = 0;
       for (int64_t i = 0; i < C; ++i) sum += (prob[r * C + i] = expf(xr[i] - m));
       const float inv = 1.f / sum, lse = m + logf(sum);
-      double mean_x = 0;
-      for (int64_t i = 0; i < C; ++i) prob[r * C + i] *= inv, mean_x += xr[i];
-      mean_x /= double(C);
-      total += (1.0 - eps) * (lse - xr[label]) + eps * (lse - mean_x);
+      double smooth = 0;  // sum_i w_i (lse - x_i) / C
+      for (int64_t i = 0; i < C; ++i) prob[r * C + i] *= inv, smooth += (w ? w[i] : 1.0) * (double(lse) - double(xr[i]));
+      smooth /= double(C);
+      total += (1.0 - eps) * wl * (lse - xr[label]) + eps * smooth;
     }
     total = block_sum(total);
     cnt = block_sum(cnt);
@@ -233,41 +235,54 @@ __global__ void k_loss_fwd(const DevScalars* sc, int opcode, const float* __rest
   const int64_t n = V * C;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     const float v = x[i], tv = t[i];
-    if (opcode == 35) total += double(v - tv) * double(v - tv);
+    if (dls::loss_math::handles(opcode)) total += dls::loss_math::value(opcode, v, tv, a0, a1);
+    else if (opcode == 35) total += double(v - tv) * double(v - tv);
     else if (opcode == 37) total += fabs(double(v) - double(tv));  // l1
     else if (opcode == 34) total += fmaxf(v, 0.f) - v * tv + log1pf(expf(-fabsf(v)));
     else total -= tv * fmaxf(logf(v), -100.f) + (1 - tv) * fmaxf(log1pf(-v), -100.f);
   }
   total = block_sum(total);
-  if (threadIdx.x == 0) loss[0] = float(total / double(n));
+  if (threadIdx.x == 0) loss[0] = float(total / double(opcode == DLS_OP_KL_DIV ? V : n));  // kl_div: batchmean
 }
 
 __global__ void k_loss_bwd(const DevScalars* sc, int opcode, const float* __restrict__ x, const void* labels,
                            const float* prob, float* dx, bool acc, int64_t R, int64_t C, int64_t per, float eps,
-                           int64_t ignore, const float* counted) {
+                           int64_t ignore, const float* counted, const float* __restrict__ w, double a0, double a1) {
   const int64_t V = valid_of(sc, R, per);
   if (opcode == 32 || opcode == 33) {
     const int32_t* y = static_cast<const int32_t*>(labels);
     const float cnt = counted ? counted[0] : float(V);
-    const float scale = cnt > 0 ? 1.f / cnt : 0.f;
+    const float scale = cnt != 0 ? 1.f / cnt : 0.f;
     GRID_LOOP(j, R * C) {
       int64_t r = j / C, i = j % C;
       int64_t label = y[r] < 0 || y[r] >= C ? 0 : y[r];
+      const float wl = w ? w[label] : 1.f, wi = w ? w[i] : 1.f;
       float d = 0;
-      if (r < V && y[r] != ignore) d = opcode == 32 ? (prob[j] - (i == label ? 1.f - eps : 0.f) - eps / float(C)) * scale
-                                  : (i == label ? -scale : 0.f);
+      if (r < V && y[r] != ignore) {
+        if (opcode == 32) {
+          // p_i ((1 - eps) w_l + eps W / C) - (1 - eps) w_l [i = l] - eps w_i / C, W = sum_j w_j (CpuLosses.cpp)
+          float wsum = 0;
+          if (eps != 0.f)
+            for (int64_t k = 0; k < C; ++k) wsum += w ? w[k] : 1.f;
+          d = (prob[j] * ((1.f - eps) * wl + eps * wsum / float(C)) - (i == label ? (1.f - eps) * wl : 0.f) -
+               eps * wi / float(C)) * scale;
+        } else {
+          d = i == label ? -wl * scale : 0.f;
+        }
+      }
       put(dx, j, d, acc);
     }
     return;
   }
   const float* t = static_cast<const float*>(labels);
   const int64_t n = V * C;
-  const float scale = 1.f / float(n);
+  const float scale = 1.f / float(opcode == DLS_OP_KL_DIV ? V : n);
   GRID_LOOP(i, R * C) {
     float d = 0;
     if (i < n) {
       const float v = x[i], tv = t[i];
-      if (opcode == 35) d = 2.f * (v - tv) * scale;
+      if (dls::loss_math::handles(opcode)) d = float(dls::loss_math::grad(opcode, v, tv, a0, a1)) * scale;
+      else if (opcode == 35) d = 2.f * (v - tv) * scale;
       else if (opcode == 37) d = v > tv ? scale : v < tv ? -scale : 0.f;  // l1: sign(x - t), 0 at equality
       else if (opcode == 34) d = (1.f / (1.f + expf(-v)) - tv) * scale;
       else d = (v - tv) / fmaxf(v * (1 - v), 1e-12f) * scale;
@@ -712,14 +727,16 @@ void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float*
   if (dg || db) k_layer_norm_bwd_params<<<blocks(C), kThreads, 0, s>>>(x, stats, dy, dg, db, R, C);
 }
 void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
-              float* loss, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore, float* counted) {
-  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, per, smoothing, ignore, counted);
+              float* loss, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore, float* counted,
+              const float* weights, double a0, double a1) {
+  k_loss_fwd<<<1, kThreads, 0, s>>>(sc, opcode, x, labels, prob, loss, R, C, per, smoothing, ignore, counted, weights,
+                                    a0, a1);
 }
 void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
               float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore,
-              const float* counted) {
+              const float* counted, const float* weights, double a0, double a1) {
   k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, per, smoothing, ignore,
-                                                 counted);
+                                                 counted, weights, a0, a1);
 }
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse, bool acc) {
   Dims4 d;

@@ -48,11 +48,14 @@ void layer_norm_bwd(cudaStream_t s, const float* x, const float* g, const float*
 // opcode as dls_opcode; prob: CE softmax kept.
 // cross entropy, nll: rows labelled `ignore` are skipped; the forward writes how many rows it counted to
 // *counted (one float; may be NULL), which the backward reads (NULL: every valid row).
+// weights: cross_entropy's and nll's class weights (C floats; nullptr for the other losses); a0, a1: the
+// element-wise losses' attributes (core/LossMath.h).
 void loss_fwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, float* prob,
-              float* loss, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore, float* counted);
+              float* loss, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore, float* counted,
+              const float* weights, double a0, double a1);
 void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, const void* labels, const float* prob,
               float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore,
-              const float* counted);
+              const float* counted, const float* weights, double a0, double a1);
 
 // 4-D permutation y = transpose(x, perm) (gather); backward: dx (=|+=) scatter of dy.
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse,

@@ -724,3 +724,158 @@ TEST_CASE("group_norm and instance_norm backward (with and without weight and bi
     c.run(DLS_OP_INSTANCE_NORM, {1e-5}, 3, false);
   }
 }
+
+TEST_CASE("loss backward: huber, smooth_l1, kl_div, focal, hinge, poisson", "[grad]") {
+  struct Case {
+    int opcode;
+    std::vector<double> attrs;
+    double xlo, xhi, tlo, thi;
+  };
+  const std::vector<Case> cases = {
+      {DLS_OP_HUBER, {0.5}, -1, 1, 0, 1},       {DLS_OP_HUBER, {1.0}, -2, 2, -1, 1},
+      {DLS_OP_SMOOTH_L1, {0.5}, -1, 1, 0, 1},   {DLS_OP_SMOOTH_L1, {0.0}, -1, 1, 0, 1},
+      {DLS_OP_KL_DIV, {}, -3, -0.1, 0.01, 1},    {DLS_OP_FOCAL, {2.0, 0.25}, -2, 2, 0, 1},
+      {DLS_OP_FOCAL, {0.0, -1.0}, -2, 2, 0, 1}, {DLS_OP_FOCAL, {1.5, 0.6}, -3, 3, 0, 1},
+      {DLS_OP_HINGE, {}, -0.9, 0.9, 0, 1},       {DLS_OP_POISSON, {}, -1, 1, 0, 3},
+  };
+  for (const Case& k : cases) {
+    GradCheck c(3);
+    c.input({3, 4}, k.xlo, k.xhi);
+    int t = c.plain({3, 4});
+    c.fill(t, k.tlo, k.thi);
+    if (k.opcode == DLS_OP_HINGE || (k.opcode == DLS_OP_FOCAL && k.attrs[0] == 2.0)) {
+      // 0/1 targets
+      std::vector<float> v = read_tensor(c.rt.get(), t);
+      for (auto& x : v) x = x < 0.5f ? 0.f : 1.f;
+      write_tensor(c.rt.get(), t, v.data(), v.size() * 4);
+    }
+    c.plain({1});
+    c.run(k.opcode, k.attrs, 2, true);
+  }
+}
+
+TEST_CASE("loss backward: cross_entropy and nll with class weights (and label smoothing)", "[grad]") {
+  const std::vector<double> w = {0.5, 2.0, 1.0, 0.25, 3.0};
+  for (double smooth : {0.0, 0.2}) {
+    GradCheck c(4);
+    c.input({4, 5}, -2, 2);
+    int y = c.plain({4}, DLS_I32);
+    c.labels(y, 5);
+    c.plain({1});
+    std::vector<double> attrs = {smooth, -100};
+    attrs.insert(attrs.end(), w.begin(), w.end());
+    c.run(DLS_OP_CROSS_ENTROPY, attrs, 2, true);
+  }
+  GradCheck c(4);
+  c.input({4, 5}, -3, -0.1);
+  int y = c.plain({4}, DLS_I32);
+  c.labels(y, 5);
+  c.plain({1});
+  std::vector<double> attrs = {-100};
+  attrs.insert(attrs.end(), w.begin(), w.end());
+  c.run(DLS_OP_NLL, attrs, 2, true);
+}
+
+TEST_CASE("weighted nll is torch's weighted mean; kl_div divides by the rows; huber and hinge at their boundaries", "[grad]") {
+  {
+    GradCheck c(3);
+    int x = c.input({3, 2});
+    int y = c.plain({3}, DLS_I32);
+    int l = c.plain({1});
+    dls_rt* r = c.rt.get();
+    const float xv[6] = {-1.f, -2.f, -3.f, -4.f, -5.f, -6.f};
+    const int32_t yv[3] = {0, 1, 1};
+    write_tensor(r, x, xv, sizeof xv);
+    write_tensor(r, y, yv, sizeof yv);
+    const double attrs[3] = {-100, 2.0, 0.5};  // ignore_index, w0, w1
+    int op = dls_rt_op(r, DLS_OP_NLL, c.ts.data(), 3, attrs, 3, 1, 1);
+    raise_pending(r);
+    r->step = {0, 3, 7, 0, 0};
+    dls_rt_fwd(r, op);
+    raise_pending(r);
+    // (2 * 1 + 0.5 * 4 + 0.5 * 6) / (2 + 0.5 + 0.5)
+    CHECK(read_tensor(r, l)[0] == Approx(7.0 / 3.0));
+  }
+  {
+    GradCheck c(2);
+    int x = c.input({2, 2});
+    int t = c.plain({2, 2});
+    int l = c.plain({1});
+    dls_rt* r = c.rt.get();
+    const float xv[4] = {std::log(0.25f), std::log(0.75f), std::log(0.5f), std::log(0.5f)};
+    const float tv[4] = {0.5f, 0.5f, 0.f, 1.f};
+    write_tensor(r, x, xv, sizeof xv);
+    write_tensor(r, t, tv, sizeof tv);
+    int op = dls_rt_op(r, DLS_OP_KL_DIV, c.ts.data(), 3, nullptr, 0, 1, 1);
+    raise_pending(r);
+    r->step = {0, 2, 7, 0, 0};
+    dls_rt_fwd(r, op);
+    raise_pending(r);
+    const double row0 = 0.5 * (std::log(0.5) - std::log(0.25)) + 0.5 * (std::log(0.5) - std::log(0.75));
+    const double row1 = 0 + 1.0 * (0 - std::log(0.5));  // 0 log 0 = 0
+    CHECK(read_tensor(r, l)[0] == Approx((row0 + row1) / 2.0));
+  }
+  {
+    GradCheck c(1);
+    int x = c.input({1, 4});
+    int t = c.plain({1, 4});
+    int l = c.plain({1});
+    dls_rt* r = c.rt.get();
+    const float xv[4] = {0.f, 2.f, -3.f, 0.25f}, tv[4] = {1.f, 0.f, 0.f, 0.f};
+    write_tensor(r, x, xv, sizeof xv);
+    write_tensor(r, t, tv, sizeof tv);
+    const double delta = 1.0;
+    int op = dls_rt_op(r, DLS_OP_HUBER, c.ts.data(), 3, &delta, 1, 1, 1);
+    int dins[2] = {c.grads[0], -1};
+    int g = dls_rt_grad_op(r, op, -1, dins, 2, 0);
+    raise_pending(r);
+    r->step = {1, 1, 7, 0, 0};
+    dls_rt_fwd(r, op);
+    dls_rt_bwd(r, g);
+    raise_pending(r);
+    // |d| = 1 (at delta: quadratic), 2, 3 (linear), 0.25
+    CHECK(read_tensor(r, l)[0] == Approx((0.5 + 1.5 + 2.5 + 0.03125) / 4.0));
+    std::vector<float> dx = read_tensor(r, c.grads[0]);
+    CHECK(dx[0] == Approx(-0.25));
+    CHECK(dx[1] == Approx(0.25));
+    CHECK(dx[2] == Approx(-0.25));
+    CHECK(dx[3] == Approx(0.0625));
+  }
+  {
+    GradCheck c(1);
+    int x = c.input({1, 4});
+    int t = c.plain({1, 4});
+    int l = c.plain({1});
+    dls_rt* r = c.rt.get();
+    const float xv[4] = {1.f, 2.f, -0.5f, 0.5f}, tv[4] = {1.f, 1.f, 0.f, 0.f};  // y = +1, +1, -1, -1
+    write_tensor(r, x, xv, sizeof xv);
+    write_tensor(r, t, tv, sizeof tv);
+    int op = dls_rt_op(r, DLS_OP_HINGE, c.ts.data(), 3, nullptr, 0, 1, 1);
+    int dins[2] = {c.grads[0], -1};
+    int g = dls_rt_grad_op(r, op, -1, dins, 2, 0);
+    raise_pending(r);
+    r->step = {1, 1, 7, 0, 0};
+    dls_rt_fwd(r, op);
+    dls_rt_bwd(r, g);
+    raise_pending(r);
+    CHECK(read_tensor(r, l)[0] == Approx((0 + 0 + 0.5 + 1.5) / 4.0));
+    std::vector<float> dx = read_tensor(r, c.grads[0]);
+    CHECK(dx[0] == Approx(-0.25));  // on the boundary: torch's clamp passes the gradient
+    CHECK(dx[1] == 0.f);
+    CHECK(dx[2] == Approx(0.25));
+    CHECK(dx[3] == Approx(0.25));
+  }
+}
+
+TEST_CASE("cross_entropy with a class weight count other than the classes is an R0504 fault", "[grad]") {
+  GradCheck c(2);
+  c.input({2, 3});
+  int y = c.plain({2}, DLS_I32);
+  c.labels(y, 3);
+  c.plain({1});
+  dls_rt* r = c.rt.get();
+  const double attrs[4] = {0, -100, 1, 2};  // two weights for three classes
+  dls_rt_op(r, DLS_OP_CROSS_ENTROPY, c.ts.data(), 3, attrs, 4, 1, 1);
+  REQUIRE(r->error);
+  CHECK(r->error->code == Diag::R0504);
+}

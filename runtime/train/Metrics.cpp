@@ -78,15 +78,24 @@ bool append_metrics(const std::string& dir, const EpochMetrics& m) {
     warn(Diag::R0108, dir, dir, std::strerror(errno));
     return false;
   }
+  std::string json_extra, csv_header_extra, csv_extra;
+  auto cn = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
+  for (const auto& [name, v] : m.extra) {
+    json_extra += fmt::format(",\"{}\":{}", name, num(v));
+    csv_header_extra += ',';  // (not "," + name: GCC 12 -Wrestrict false positive)
+    csv_header_extra += name;
+    csv_extra += ',';
+    csv_extra += cn(v);
+  }
   bool ok = append_record(
       dir + "/metrics.jsonl", "",
-      fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{},\"train_accuracy\":{}}}\n",
+      fmt::format("{{\"epoch\":{},\"train_loss\":{},\"val_loss\":{},\"val_accuracy\":{},\"img_per_s\":{},\"seconds\":{},\"lr\":{},\"train_accuracy\":{}{}}}\n",
                   m.epoch, num(m.train_loss), num(m.val_loss), num(m.val_acc), num(m.img_s), num(m.seconds), num(m.lr),
-                  num(m.train_acc)));
-  auto cn = [](double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); };
-  ok &= append_record(dir + "/metrics.csv", "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr,train_accuracy\n",
-                      fmt::format("{},{},{},{},{},{},{},{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc),
-                                  cn(m.img_s), cn(m.seconds), cn(m.lr), cn(m.train_acc)));
+                  num(m.train_acc), json_extra));
+  ok &= append_record(dir + "/metrics.csv",
+                      "epoch,train_loss,val_loss,val_accuracy,img_per_s,seconds,lr,train_accuracy" + csv_header_extra + "\n",
+                      fmt::format("{},{},{},{},{},{},{},{}{}\n", m.epoch, cn(m.train_loss), cn(m.val_loss), cn(m.val_acc),
+                                  cn(m.img_s), cn(m.seconds), cn(m.lr), cn(m.train_acc), csv_extra));
   return ok;
 }
 
@@ -132,7 +141,7 @@ std::vector<EpochMetrics> read_metrics(const std::string& dir) {
     std::string cell;
     while (std::getline(ss, cell, ',')) v.push_back(cell.empty() ? NAN : std::atof(cell.c_str()));
     while (v.size() < 8) v.push_back(NAN);
-    EpochMetrics m{int64_t(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    EpochMetrics m{int64_t(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7], {}};
     // A resumed run may repeat epochs after a crash: keep the latest row per epoch.
     while (!out.empty() && out.back().epoch >= m.epoch) out.pop_back();
     out.push_back(m);

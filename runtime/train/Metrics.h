@@ -10,6 +10,9 @@ namespace dls {
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
   double train_loss = 0, val_loss = 0, val_acc = 0, img_s = 0, seconds = 0, lr = 0, train_acc = 0;
+  // The other validation metrics the program reports (val_top_k, val_precision, ... val_r2), in runtime.h's
+  // dls_metric order: the columns after train_accuracy in metrics.csv, the keys after it in metrics.jsonl.
+  std::vector<std::pair<std::string, double>> extra = {};
 };
 // Appends one record to each file, whole or not at all: one write(2) per record, a file that does not end
 // with a newline (torn by an earlier full disk) is first cut back to its last whole record, and a failed

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "../core/Schedule.h"
 #include "../dist/Comm.h"
@@ -203,6 +204,27 @@ void sync_state(dls_rt* rt) {
   w.bcast(&rt->updates, sizeof rt->updates, "the broadcast of the update count from rank 0");
 }
 
+namespace {
+// confusion.csv in the run directory: the validation's confusion matrix, one row per true class (its counts per
+// predicted class), replaced whole through a temporary (write_replace): never half a file.
+void write_confusion(const std::string& dir, const EvalResult& r) {
+  std::string text = "true\\predicted";
+  for (int64_t c = 0; c < r.classes; ++c) text += fmt::format(",{}", c);
+  text += "\n";
+  for (int64_t t = 0; t < r.classes; ++t) {
+    text += std::to_string(t);
+    for (int64_t c = 0; c < r.classes; ++c) text += fmt::format(",{}", int64_t(r.confusion[size_t(t * r.classes + c)]));
+    text += "\n";
+  }
+  const std::string path = dir + "/confusion.csv";
+  if (!make_dirs(dir)) {
+    warn(Diag::R0108, dir, dir, std::strerror(errno));
+    return;
+  }
+  if (std::string why = write_replace(path, text, false); !why.empty()) warn(Diag::R0108, path, path, why);
+}
+}  // namespace
+
 EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   // Over ranks, each evaluates its share of every batch and the sums are added up: the whole set's result.
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed), rt->ranks, rt->rank);
@@ -215,6 +237,17 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   std::vector<float> o(size_t(out.d.numel));
   double loss_sum = 0;
   int64_t correct = 0, n = 0, counted = 0;
+  // The other metrics' sums (runtime.h dls_metric), added up over ranks with the rest: the confusion matrix
+  // (classes x classes; one output against class<2> labels is a binary classifier: 2 classes), the labels among
+  // the k highest scores, and per output of real targets: sum |e|, sum e^2, sum t, sum t^2 (e = output - target).
+  const int32_t mask = rt->metrics_mask;
+  const bool class_metrics = classify && (mask & (DLS_METRIC_TOP_K | DLS_METRIC_PRECISION | DLS_METRIC_RECALL |
+                                                  DLS_METRIC_F1 | DLS_METRIC_CONFUSION));
+  const bool real_metrics = !classify && (mask & (DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2));
+  const int64_t K = classify ? std::max<int64_t>(C, 2) : 0, per = out.d.numel / std::max<int64_t>(1, out.d.dims[0]);
+  std::vector<double> confusion(size_t(class_metrics ? K * K : 0), 0.0), reg(size_t(real_metrics ? 4 * per : 0), 0.0);
+  double top_hits = 0;
+  const int64_t topk = rt->metric_top_k;
   rt->step.training = 0;
   for (int64_t k = 0; k < loader.batches(); ++k) {
     const Batch& b = loader.next();
@@ -224,22 +257,82 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     float loss = 0;
     to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
     loss_sum += double(loss) * double(b.valid);
+    if (classify || real_metrics) to_host(rt, o.data(), out.d.data, out.bytes);
     if (classify) {
-      to_host(rt, o.data(), out.d.data, out.bytes);
-      for (int64_t r = 0; r < b.valid * L; ++r)
-        if (b.labels[size_t(r)] != ignored)
-          correct += predicted_class(o.data() + r * C, C, threshold) == b.labels[size_t(r)], ++counted;
+      for (int64_t r = 0; r < b.valid * L; ++r) {
+        const int32_t label = b.labels[size_t(r)];
+        if (label == ignored) continue;
+        const float* row = o.data() + r * C;
+        const int64_t pred = predicted_class(row, C, threshold);
+        correct += pred == label, ++counted;
+        if (!class_metrics || label < 0 || label >= K) continue;
+        confusion[size_t(label * K + pred)] += 1;
+        if (C == 1) {
+          top_hits += topk >= 2 || pred == label;  // two classes: the top 2 hold every label
+        } else {
+          int64_t above = 0;  // classes scored strictly above the label's
+          for (int64_t i = 0; i < C; ++i) above += row[i] > row[label];
+          top_hits += above < topk;
+        }
+      }
+    } else if (real_metrics) {
+      for (int64_t r = 0; r < b.valid; ++r)
+        for (int64_t j = 0; j < per; ++j) {
+          const double y = o[size_t(r * per + j)], t = b.targets[size_t(r * per + j)], e = y - t;
+          reg[size_t(j)] += std::fabs(e), reg[size_t(per + j)] += e * e;
+          reg[size_t(2 * per + j)] += t, reg[size_t(3 * per + j)] += t * t;
+        }
     }
     n += b.valid;
   }
   rt->step.training = 1;
-  double sums[4] = {loss_sum, double(correct), double(n), double(counted)};
-  dist::Comm::world().sum(sums, 4, "the evaluation's sums");
-  loss_sum = sums[0], correct = int64_t(sums[1]), n = int64_t(sums[2]), counted = int64_t(sums[3]);
+  std::vector<double> sums = {loss_sum, double(correct), double(n), double(counted), top_hits};
+  sums.insert(sums.end(), confusion.begin(), confusion.end());
+  sums.insert(sums.end(), reg.begin(), reg.end());
+  dist::Comm::world().sum(sums.data(), int(sums.size()), "the evaluation's sums");
+  loss_sum = sums[0], correct = int64_t(sums[1]), n = int64_t(sums[2]), counted = int64_t(sums[3]), top_hits = sums[4];
+  std::copy(sums.begin() + 5, sums.begin() + 5 + std::ptrdiff_t(confusion.size()), confusion.begin());
+  std::copy(sums.begin() + 5 + std::ptrdiff_t(confusion.size()), sums.end(), reg.begin());
   EvalResult r;
   r.samples = n;
   r.loss = n ? loss_sum / double(n) : NAN;
   r.accuracy = classify && counted ? double(correct) / double(counted) : NAN;  // per step for sequences, ignored labels aside
+  if (class_metrics && counted) {
+    r.classes = K;
+    r.confusion = confusion;
+    r.top_k = top_hits / double(counted);
+    // sklearn's precision/recall/f1_score: macro over the classes present among the labels or the predictions (a
+    // class never predicted has precision 0), micro over every decision (for one label per sample: the accuracy).
+    double tp_all = 0, pred_all = 0, true_all = 0, ps = 0, rs = 0, fs = 0;
+    int64_t present = 0;
+    for (int64_t c = 0; c < K; ++c) {
+      double tp = confusion[size_t(c * K + c)], predicted = 0, truth = 0;
+      for (int64_t i = 0; i < K; ++i) predicted += confusion[size_t(i * K + c)], truth += confusion[size_t(c * K + i)];
+      tp_all += tp, pred_all += predicted, true_all += truth;
+      if (predicted + truth == 0) continue;
+      ++present;
+      ps += predicted > 0 ? tp / predicted : 0.0;
+      rs += truth > 0 ? tp / truth : 0.0;
+      fs += 2 * tp / (predicted + truth);
+    }
+    const bool micro[3] = {rt->metric_average[0] != 0, rt->metric_average[1] != 0, rt->metric_average[2] != 0};
+    const double mp = pred_all > 0 ? tp_all / pred_all : 0.0, mr = true_all > 0 ? tp_all / true_all : 0.0;
+    r.precision = micro[0] ? mp : ps / double(std::max<int64_t>(present, 1));
+    r.recall = micro[1] ? mr : rs / double(std::max<int64_t>(present, 1));
+    r.f1 = micro[2] ? (pred_all + true_all > 0 ? 2 * tp_all / (pred_all + true_all) : 0.0) : fs / double(std::max<int64_t>(present, 1));
+  }
+  if (real_metrics && n) {
+    double abs_sum = 0, sq_sum = 0, r2_sum = 0;
+    for (int64_t j = 0; j < per; ++j) {
+      abs_sum += reg[size_t(j)], sq_sum += reg[size_t(per + j)];
+      const double ss_tot = reg[size_t(3 * per + j)] - reg[size_t(2 * per + j)] * reg[size_t(2 * per + j)] / double(n);
+      // sklearn: a constant target scores 1 when predicted exactly, else 0
+      r2_sum += ss_tot > 0 ? 1.0 - reg[size_t(per + j)] / ss_tot : reg[size_t(per + j)] == 0 ? 1.0 : 0.0;
+    }
+    r.mae = abs_sum / double(n * per);
+    r.rmse = std::sqrt(sq_sum / double(n * per));
+    r.r2 = r2_sum / double(per);
+  }
   return r;
 }
 
@@ -451,12 +544,21 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         // The validate clause's `metrics [...]` says which are reported (printed, in the metrics files).
         if (rt->metrics_mask & DLS_METRIC_LOSS) m.val_loss = r.loss;
         if (rt->metrics_mask & DLS_METRIC_ACCURACY) m.val_acc = r.accuracy;
+        for (const auto& [bit, name, v] : {std::tuple{DLS_METRIC_TOP_K, "val_top_k", r.top_k},
+                                           std::tuple{DLS_METRIC_PRECISION, "val_precision", r.precision},
+                                           std::tuple{DLS_METRIC_RECALL, "val_recall", r.recall},
+                                           std::tuple{DLS_METRIC_F1, "val_f1", r.f1}, std::tuple{DLS_METRIC_MAE, "val_mae", r.mae},
+                                           std::tuple{DLS_METRIC_RMSE, "val_rmse", r.rmse}, std::tuple{DLS_METRIC_R2, "val_r2", r.r2}})
+          if (rt->metrics_mask & bit) m.extra.emplace_back(name, v);
+        if ((rt->metrics_mask & DLS_METRIC_CONFUSION) && lead && r.classes > 0) write_confusion(dir, r);
       }
       m.seconds = since(t0);
       std::string line = fmt::format("epoch {}/{}  loss {:.4f}", epoch + 1, epochs, m.train_loss);
       if (classify) line += fmt::format("  acc {:.2f}%", m.train_acc * 100);
       if (validate && (rt->metrics_mask & DLS_METRIC_LOSS)) line += fmt::format("  val_loss {:.4f}", m.val_loss);
       if (validate && std::isfinite(m.val_acc)) line += fmt::format("  val_acc {:.2f}%", m.val_acc * 100);
+      for (const auto& [name, v] : m.extra)
+        if (std::isfinite(v)) line += fmt::format("  {} {:.4f}", name, v);
       // Throughput means something only over an epoch long enough to time (metrics.csv keeps it always).
       if (train_time >= kMinTimedEpoch) line += fmt::format("  {:.0f} img/s", m.img_s);
       line += fmt::format("  {:.1f}s", m.seconds);
@@ -627,9 +729,12 @@ void class_probabilities(const OutputMeaning& m, const float* row, int64_t C, st
     p[0] = 1.0 - q, p[1] = q;
     return;
   }
-  if (m.loss == DLS_OP_NLL) {
+  // focal and hinge score independent classes as bce_with_logits does (hinge's scores through the sigmoid: an
+  // order, not a calibrated probability); kl_div's outputs are log-probabilities, as nll's.
+  if (m.loss == DLS_OP_NLL || m.loss == DLS_OP_KL_DIV) {
     for (int64_t c = 0; c < C; ++c) p[size_t(c)] = std::exp(double(row[c]));
-  } else if (m.loss == DLS_OP_BCE || m.loss == DLS_OP_BCE_WITH_LOGITS) {  // independent classes (multi-label)
+  } else if (m.loss == DLS_OP_BCE || m.loss == DLS_OP_BCE_WITH_LOGITS || m.loss == DLS_OP_FOCAL ||
+             m.loss == DLS_OP_HINGE) {  // independent classes (multi-label)
     for (int64_t c = 0; c < C; ++c)
       p[size_t(c)] = m.loss == DLS_OP_BCE ? double(row[c]) : 1.0 / (1.0 + std::exp(-double(row[c])));
   } else {

@@ -74,8 +74,14 @@ void sync_state(dls_rt* rt);
 // Where metrics and default checkpoints go: the checkpoint dir or ./runs/NAME.
 std::string run_dir(const dls_rt* rt);
 // Evaluates a split in eval mode: mean loss over all samples and accuracy (NaN when not classification).
+// The other validation metrics (runtime.h dls_metric) are NaN where they do not apply: top_k, precision, recall
+// and f1 on class labels, mae, rmse and r2 on real targets. confusion: classes x classes counts (row: the true
+// class, column: the predicted one; empty without class labels).
 struct EvalResult {
   double loss = 0, accuracy = 0;
+  double top_k = NAN, precision = NAN, recall = NAN, f1 = NAN, mae = NAN, rmse = NAN, r2 = NAN;
+  int64_t classes = 0;
+  std::vector<double> confusion;
   int64_t samples = 0;
 };
 EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds);

@@ -490,14 +490,35 @@ KEEPS_KIND = {"maxpool", "avgpool", "global_avgpool", "dropout", "upsample", "re
 
 def loss_torch(name, args, out, y):
     """The loss PyTorch computes for `loss = NAME(model.out, label)`. y: int64 class labels, or float targets."""
+    w = torch.tensor(args["weight"], dtype=out.dtype) if "weight" in args else None
     if name in ("cross_entropy", "softmax_cross_entropy"):
         ls = args.get("label_smoothing", 0.0)
         if y.dtype == torch.int64:
             return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), label_smoothing=ls,
-                                   ignore_index=args.get("ignore_index", -100))
-        return F.cross_entropy(out, y, label_smoothing=ls)  # one-hot / probability targets
+                                   ignore_index=args.get("ignore_index", -100), weight=w)
+        return F.cross_entropy(out, y, label_smoothing=ls, weight=w)  # one-hot / probability targets
     if name == "nll":
-        return F.nll_loss(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=args.get("ignore_index", -100))
+        return F.nll_loss(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=args.get("ignore_index", -100),
+                          weight=w)
+    if name == "huber":
+        return F.huber_loss(out, y.reshape(out.shape), delta=args.get("delta", 1.0))
+    if name == "smooth_l1":
+        return F.smooth_l1_loss(out, y.reshape(out.shape), beta=args.get("beta", 1.0))
+    if name == "poisson":
+        return F.poisson_nll_loss(out, y.reshape(out.shape), log_input=True, full=False)
+    if name == "kl_div":
+        return F.kl_div(out, y.reshape(out.shape), reduction="batchmean", log_target=False)
+    if name == "focal":  # torchvision.ops.sigmoid_focal_loss, mean
+        t = y.reshape(out.shape)
+        p = torch.sigmoid(out)
+        ce = F.binary_cross_entropy_with_logits(out, t, reduction="none")
+        loss = ce * (1 - (p * t + (1 - p) * (1 - t))) ** args.get("gamma", 2.0)
+        alpha = args.get("alpha", 0.25)
+        if alpha >= 0:
+            loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
+        return loss.mean()
+    if name == "hinge":
+        return torch.clamp(1 - (2 * y.reshape(out.shape) - 1) * out, min=0).mean()
     if name == "bce_with_logits":
         return F.binary_cross_entropy_with_logits(out, y.reshape(out.shape))
     if name == "bce":
@@ -509,7 +530,8 @@ def loss_torch(name, args, out, y):
     raise KeyError(name)
 
 
-LOSSES = ("cross_entropy", "softmax_cross_entropy", "nll", "bce_with_logits", "bce", "mse", "l1")
+LOSSES = ("cross_entropy", "softmax_cross_entropy", "nll", "bce_with_logits", "bce", "mse", "l1", "huber", "smooth_l1",
+          "kl_div", "focal", "hinge", "poisson")
 
 # ---------------------------------------------------------------------------------------------------------
 # The program.

@@ -62,6 +62,7 @@ std::string_view typeWord(AttrType t) {
     case AttrType::IntOrPair: return "int_or_pair";
     case AttrType::Padding: return "padding";
     case AttrType::IntList: return "int_list";
+    case AttrType::FloatList: return "float_list";
     case AttrType::IntOrWord: return "int_or_word";
     case AttrType::IntOrString: return "int_or_string";
     case AttrType::Init: return "init";

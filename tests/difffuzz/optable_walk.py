@@ -218,7 +218,16 @@ CASES = {
     "bce": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="bce")],
     "mse": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="mse")],
     "l1": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="l1")],
+    "huber": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="huber")],
+    "smooth_l1": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="smooth_l1")],
+    "poisson": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="poisson")],
+    "kl_div": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="kl_div")],
+    "focal": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="focal")],
+    "hinge": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="hinge")],
 }
+# Class weights of cross_entropy and nll (the `weight` list), always run.
+CASES["cross_entropy"].append(case((6,), lambda p, b: "x", head="ce_w", always=True))
+CASES["nll"].append(case((6,), lambda p, b: b.op("x", "dense", units=5), head="nll_w", always=True))
 
 
 def read_expected(path):
@@ -241,7 +250,9 @@ def make_program(op, k, c, work):
         p.vocab = 10
     h = c["build"](p, b)
     head = c["head"]
-    base = {"ce_ls": "ce", "ce_ign": "ce", "ce_seq_ign": "ce_seq", "nll_seq_ign": "ce_seq"}.get(head, head)
+    base = {"ce_ls": "ce", "ce_ign": "ce", "ce_seq_ign": "ce_seq", "nll_seq_ign": "ce_seq", "huber": "mse",
+            "smooth_l1": "mse", "poisson": "mse", "kl_div": "ce_onehot", "focal": "bce_logits", "hinge": "bce_logits",
+            "ce_w": "ce", "nll_w": "nll"}.get(head, head)
     h = D.finish(p, b, h, base, classes=4)
     if head == "ce_ls":
         p.loss = ("cross_entropy", [("label_smoothing", 0.1)])
@@ -251,6 +262,15 @@ def make_program(op, k, c, work):
         p.loss = ("nll", [("ignore_index", 1)])
         p.output = h = b.op(h, "log_softmax")
         p.out_kind = "log_probs"
+    elif head in ("huber", "smooth_l1", "poisson", "focal", "hinge"):
+        p.loss = (head, {"huber": [("delta", 0.5)], "smooth_l1": [("beta", 0.5)],
+                         "focal": [("gamma", 2.0), ("alpha", 0.25)]}.get(head, []))
+    elif head == "kl_div":  # log-probabilities against one-hot target distributions
+        p.loss = ("kl_div", [])
+        p.output = h = b.op(h, "log_softmax")
+        p.out_kind = "log_probs"
+    elif head in ("ce_w", "nll_w"):
+        p.loss = ("cross_entropy" if head == "ce_w" else "nll", [("weight", [0.5, 2.0, 1.0, 0.25])])
     p.optimizer = ("sgd", [("lr", 0.1)])
     return p, d
 

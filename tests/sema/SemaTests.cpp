@@ -218,7 +218,7 @@ TEST_CASE("the op table and dlspec/ops.def agree") {
     reached.insert(op.opcode);
     for (const AttrSpec& a : op.attrs) {
       const schema::AttrRow* r = row->attr(a.name);
-      if (!r || r->required() || r->type == schema::AttrType::INTS) continue;
+      if (!r || r->required() || r->list()) continue;
       INFO(a.name);
       REQUIRE(a.dflt);
       if (const auto* i = std::get_if<int64_t>(&*a.dflt)) CHECK(double(*i) == r->dflt);
@@ -508,4 +508,87 @@ TEST_CASE("padded sequences: embedding(mask_token) masks the steps for the recur
   auto plain = analyzeText("dlspec 1\nnetwork Net(x: i32[N, 7]) -> f32[N, 4] {\n"
                            "  return x |> embedding(vocab: 9, dim: 4) |> mean(axes: [1])\n}\n");
   CHECK(plain->ok);
+}
+
+TEST_CASE("the losses' input and target kinds: huber, smooth_l1, poisson, kl_div, focal, hinge") {
+  const std::string real = "network Net(x: f32[N, 4]) -> f32[N, 3] {\n  return x |> dense(3)\n}\n";
+  const std::string logits = "network Net(x: f32[N, 4]) -> logits[N, 3] {\n  return x |> dense(3)\n}\n";
+  const std::string sigmoid = "network Net(x: f32[N, 4]) -> sigmoid_probs[N, 3] {\n  return x |> dense(3) |> sigmoid\n}\n";
+  const std::string logp = "network Net(x: f32[N, 4]) -> log_probs[N, 3] {\n  return x |> dense(3) |> log_softmax\n}\n";
+  const std::string probs = "network Net(x: f32[N, 4]) -> probs[N, 3] {\n  return x |> dense(3) |> softmax\n}\n";
+  const std::string one = "network Net(x: f32[N, 4]) -> logits[N, 1] {\n  return x |> dense(1)\n}\n";
+  struct Case {
+    std::string label, net, loss, code;  // code: "" when clean
+  };
+  const std::vector<Case> cases = {
+      {"f32[3]", real, "huber(model.out, y, delta: 0.5)", ""},
+      {"f32[3]", real, "smooth_l1(model.out, y, beta: 0)", ""},
+      {"f32[3]", real, "poisson(model.out, y)", ""},
+      {"f32[3]", logp, "kl_div(model.out, y)", ""},
+      {"onehot<3>", logp, "kl_div(model.out, y)", ""},
+      {"multilabel<3>", logits, "focal(model.out, y, gamma: 1, alpha: -1)", ""},
+      {"class<2>", one, "focal(model.out, y)", ""},
+      {"multilabel<3>", logits, "hinge(model.out, y)", ""},
+      {"class<2>", one, "hinge(model.out, y)", ""},
+      {"class<3>", logits, "huber(model.out, y)", "E0402"},
+      {"f32[3]", real, "huber(model.out, y, delta: 0)", "E0212"},
+      {"f32[2]", real, "huber(model.out, y)", "E0405"},
+      {"f32[3]", probs, "kl_div(model.out, y)", "E0401"},
+      {"f32[3]", logits, "kl_div(model.out, y)", "E0401"},
+      {"multilabel<3>", sigmoid, "focal(model.out, y)", "E0401"},
+      {"multilabel<3>", sigmoid, "hinge(model.out, y)", "E0401"},
+      {"class<3>", logits, "hinge(model.out, y)", "E0402"},
+      {"class<3>", logits, "focal(model.out, y)", "E0402"},
+      {"multilabel<3>", logits, "focal(model.out, y, alpha: 2)", "E0212"},
+      {"class<3>", logits, "cross_entropy(model.out, y, weight: [1, 2, 0.5])", ""},
+      {"class<3>", logp, "nll(model.out, y, weight: [1, 2])", "E0420"},
+      {"class<3>", logits, "cross_entropy(model.out, y, weight: [1, -2, 0.5])", "E0212"},
+      {"class<3>", logits, "cross_entropy(model.out, y, weight: [0, 0, 0])", "E0212"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.label << " " << c.loss);
+    auto a = analyzeText(spec("4", c.label, c.net, c.loss));
+    if (c.code.empty()) {
+      for (auto& d : a->diags) {
+        INFO(codeInfo(d.code).id << ": " << d.message);
+        CHECK(d.severity != Severity::Error);
+      }
+    } else {
+      CHECK(hasCode(*a, c.code));
+    }
+  }
+}
+
+TEST_CASE("metrics fit the targets: classification metrics on class labels, regression metrics on real targets") {
+  const std::string logits = "network Net(x: f32[N, 4]) -> logits[N, 3] {\n  return x |> dense(3)\n}\n";
+  const std::string real = "network Net(x: f32[N, 4]) -> f32[N, 3] {\n  return x |> dense(3)\n}\n";
+  auto with = [](const std::string& loss, const std::string& metrics) {
+    return loss + "\n  validate = p every 1 epoch metrics [" + metrics + "]";
+  };
+  struct Case {
+    std::string label, net, loss, metrics, code;
+  };
+  const std::vector<Case> cases = {
+      {"class<3>", logits, "cross_entropy(model.out, y)", "loss, accuracy, top_k(2), precision, recall(average: micro), f1(average: macro), confusion", ""},
+      {"f32[3]", real, "mse(model.out, y)", "loss, mae, rmse, r2", ""},
+      {"class<3>", logits, "cross_entropy(model.out, y)", "mae", "E0421"},
+      {"class<3>", logits, "cross_entropy(model.out, y)", "r2", "E0421"},
+      {"f32[3]", real, "mse(model.out, y)", "f1", "E0421"},
+      {"f32[3]", real, "mse(model.out, y)", "confusion", "E0421"},
+      {"class<3>", logits, "cross_entropy(model.out, y)", "top_k(3)", "E0422"},
+      {"class<3>", logits, "cross_entropy(model.out, y)", "f1(average: weighted)", "E0211"},
+      {"class<3>", logits, "cross_entropy(model.out, y)", "top_k(0)", "E0212"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.label << " " << c.metrics);
+    auto a = analyzeText(spec("4", c.label, c.net, with(c.loss, c.metrics)));
+    if (c.code.empty()) {
+      for (auto& d : a->diags) {
+        INFO(codeInfo(d.code).id << ": " << d.message);
+        CHECK(d.severity != Severity::Error);
+      }
+    } else {
+      CHECK(hasCode(*a, c.code));
+    }
+  }
 }

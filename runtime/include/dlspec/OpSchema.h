@@ -11,7 +11,7 @@
 
 namespace dls::schema {
 
-enum class AttrType : uint8_t { INT, FLOAT, BOOL, ENUM, INTS };
+enum class AttrType : uint8_t { INT, FLOAT, BOOL, ENUM, INTS, FLOATS };
 
 inline constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 inline constexpr int kRequired = 1;  // no default: the compiler always computes the value
@@ -27,10 +27,12 @@ struct AttrRow {
   std::string_view words;  // ENUM: "|"-separated, the value is the word's index
 
   bool required() const { return flags & kRequired; }
+  // A trailing list (INTS: one value per axis of the first tensor; FLOATS: none or one per class).
+  bool list() const { return type == AttrType::INTS || type == AttrType::FLOATS; }
   // Whether v is in the attribute's range (and an integer for INT, BOOL, ENUM, INTS).
   bool accepts(double v) const {
     if (!(v - v == 0)) return false;  // NaN or infinite
-    if (type != AttrType::FLOAT && v != static_cast<double>(static_cast<int64_t>(v))) return false;
+    if (type != AttrType::FLOAT && type != AttrType::FLOATS && v != static_cast<double>(static_cast<int64_t>(v))) return false;
     const bool loOk = (flags & kLoOpen) ? v > lo : v >= lo;
     const bool hiOk = (flags & kHiOpen) ? v < hi : v <= hi;
     return loOk && hiOk;

@@ -87,8 +87,22 @@ void dls_rt_resume(dls_rt* rt, const char* path);
 void dls_rt_batching(dls_rt* rt, int32_t drop_last);
 /* Validation every `every_epochs` on split DLS_SPLIT_VALID if declared, else DLS_SPLIT_TEST; metrics_mask: the
  * validation metrics printed and written to the metrics files (the loss is computed anyway, for the guards). */
-enum dls_metric { DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2 };
+enum dls_metric {
+  DLS_METRIC_LOSS = 1, DLS_METRIC_ACCURACY = 2,
+  /* class labels: the share of labels among the k highest scores (dls_rt_metric_options' top_k); precision,
+     recall and f1 over the classes (macro: the mean of the per-class values, micro: over all decisions, as
+     sklearn's average='macro' / 'micro'); the confusion matrix (rows: true class, columns: predicted), written to
+     confusion.csv in the run directory at each validation */
+  DLS_METRIC_TOP_K = 4, DLS_METRIC_PRECISION = 8, DLS_METRIC_RECALL = 16, DLS_METRIC_F1 = 32, DLS_METRIC_CONFUSION = 64,
+  /* real targets: mean absolute error, the root of the mean squared error (over every output element), and the
+     coefficient of determination (sklearn's r2_score: the mean over the outputs of 1 - SS_res / SS_tot) */
+  DLS_METRIC_MAE = 128, DLS_METRIC_RMSE = 256, DLS_METRIC_R2 = 512
+};
 void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
+/* The metrics' settings: top_k's k (at least 1), and for precision, recall and f1 their average: 0 macro,
+ * 1 micro. Without this call: k = 5, every average macro. */
+void dls_rt_metric_options(dls_rt* rt, int32_t top_k, int32_t precision_average, int32_t recall_average,
+                           int32_t f1_average);
 /* The data training validates on: DLS_SPLIT_VALID (the declared validation split, else the samples
  * dls_rt_split holds out), DLS_SPLIT_TEST, or -1: training does not validate. Without this call: the
  * validation split if declared, else the test split, else the held-out samples. `eval` evaluates on the

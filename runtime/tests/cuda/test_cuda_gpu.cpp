@@ -441,3 +441,72 @@ TEST_CASE("cuda: adam and adamw with amsgrad, adagrad and lamb updates match the
     }
   }
 }
+
+namespace {
+// A loss op's forward and backward on `placement`: input x[N, C] (sin values, shifted by `shift`), targets t (f32
+// in [0, 1] from |sin|, rounded to 0/1 when `binary`; i32 class labels when `labels`), the loss scalar. Returns
+// the loss, then d(x).
+std::vector<std::vector<float>> loss_step(const char* placement, int opcode, int64_t N, int64_t C,
+                                          const std::vector<double>& attrs, bool labels, bool binary, float shift) {
+  setenv("DLS_PLACEMENT", placement, 1);
+  auto rt = dls::make_runtime(2);
+  dls_rt* r = rt.get();
+  dls_rt_placement(r, DLS_DEVICE_CPU, 0, 1);  // redirected by placement_override.cpp
+  dls_rt_train_config(r, 1, N, 7);
+  dls_rt_arena(r, 0);
+  const int x = dls_rt_tensor(r, DLS_F32, 2, N, C, 1, 1, -1), dx = dls_rt_tensor(r, DLS_F32, 2, N, C, 1, 1, -1);
+  const int t = labels ? dls_rt_tensor(r, DLS_I32, 1, N, 1, 1, 1, -1) : dls_rt_tensor(r, DLS_F32, 2, N, C, 1, 1, -1);
+  const int l = dls_rt_tensor(r, DLS_F32, 1, 1, 1, 1, 1, -1);
+  std::vector<float> xv(size_t(N * C));
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37f * float(i)) * 1.5f + shift;
+  dls::write_tensor(r, x, xv.data(), xv.size() * 4);
+  if (labels) {
+    std::vector<int32_t> yv(static_cast<size_t>(N));
+    for (size_t i = 0; i < yv.size(); ++i) yv[i] = int32_t((i * 7) % size_t(C));
+    dls::write_tensor(r, t, yv.data(), yv.size() * 4);
+  } else {
+    std::vector<float> tv(size_t(N * C));
+    for (size_t i = 0; i < tv.size(); ++i) {
+      tv[i] = std::fabs(std::sin(0.91f * float(i) + 2.f));
+      if (binary) tv[i] = tv[i] < 0.5f ? 0.f : 1.f;
+    }
+    dls::write_tensor(r, t, tv.data(), tv.size() * 4);
+  }
+  const int ts[3] = {x, t, l};
+  const int op = dls_rt_op(r, opcode, ts, 3, attrs.data(), int(attrs.size()), 1, 1);
+  const int dins[2] = {dx, -1};
+  const int g = dls_rt_grad_op(r, op, -1, dins, 2, 0);
+  rt->step.training = 1, rt->step.step = 0, rt->step.valid_rows = N;
+  dls_rt_fwd(r, op);
+  dls_rt_bwd(r, g);
+  dls::raise_pending(r);
+  return {dls::read_tensor(r, l), dls::read_tensor(r, dx)};
+}
+
+void compare_loss(int opcode, const std::vector<double>& attrs, bool labels, bool binary, float shift = 0.f) {
+  auto cpu = loss_step("cpu", opcode, 6, 5, attrs, labels, binary, shift);
+  auto gpu = loss_step("cuda:0", opcode, 6, 5, attrs, labels, binary, shift);
+  INFO(dls::opcode_name(opcode));
+  CHECK(gpu[0][0] == Approx(cpu[0][0]).epsilon(1e-5));
+  double num = 0, den = 0;
+  for (size_t i = 0; i < cpu[1].size(); ++i) {
+    const double d = double(cpu[1][i]) - double(gpu[1][i]);
+    num += d * d, den += double(cpu[1][i]) * double(cpu[1][i]);
+  }
+  CHECK(std::sqrt(num) <= 1e-5 * std::sqrt(den) + 1e-7);
+}
+}  // namespace
+
+TEST_CASE("cuda: huber, smooth_l1, kl_div, focal, hinge, poisson and weighted cross_entropy/nll match the CPU backend") {
+  compare_loss(DLS_OP_HUBER, {0.5}, false, false);
+  compare_loss(DLS_OP_SMOOTH_L1, {0.7}, false, false);
+  compare_loss(DLS_OP_SMOOTH_L1, {0.0}, false, false);
+  compare_loss(DLS_OP_KL_DIV, {}, false, false, -2.f);
+  compare_loss(DLS_OP_FOCAL, {2.0, 0.25}, false, true);
+  compare_loss(DLS_OP_FOCAL, {1.5, -1.0}, false, false);
+  compare_loss(DLS_OP_HINGE, {}, false, true);
+  compare_loss(DLS_OP_POISSON, {}, false, false);
+  compare_loss(DLS_OP_CROSS_ENTROPY, {0.0, -100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false);
+  compare_loss(DLS_OP_CROSS_ENTROPY, {0.1, -100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false);
+  compare_loss(DLS_OP_NLL, {-100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false, -3.f);
+}
