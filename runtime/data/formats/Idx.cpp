@@ -72,10 +72,12 @@ bool parseIdx(const std::vector<uint8_t>& b, Array& out, Error& err) {
   const uint8_t* p = b.data() + header;
   uint8_t* q = out.bytes.data();
   // Big-endian in the file, this machine's order in `bytes`.
-  if (es == 1) std::memcpy(q, p, count);
-  else
+  if (es == 1) {
+    if (count) std::memcpy(q, p, count);  // an empty array has no buffer to copy into
+  } else {
     for (size_t i = 0; i < count; ++i, p += es, q += es)
       for (size_t k = 0; k < es; ++k) q[k] = p[es - 1 - k];
+  }
   return true;
 }
 
