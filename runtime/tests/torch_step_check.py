@@ -105,6 +105,30 @@ def compare(name, exe, model, layers, x, y, work, extra=None):
     return ok
 
 
+def compare_params(name, exe, model, params, x, y, work, loss_fn):
+    """Like compare, for any parameters: `params` maps dlspec's parameter names to the model's tensors, and the
+    PyTorch step's loss is loss_fn(model(x), y). Prints each relative error and the worst; True when all agree
+    within TOL."""
+    odir = step_check(name, exe, params, x, y, work)
+    if odir is None:
+        return False
+    model.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    got = read_npy(os.path.join(odir, "loss.npy")).reshape(())
+    e = rel(got, loss.detach())
+    print(f"{name}: loss dlspec {got.item():.7f} torch {loss.item():.7f} rel {e:.2e}")
+    ok, worst = e <= TOL, e
+    for pname, t in params.items():
+        g = read_npy(os.path.join(odir, pname + ".grad.npy")).reshape(t.shape)
+        e = rel(g, t.grad)
+        worst = max(worst, e)
+        print(f"{name}: d {pname:16s} {tuple(t.shape)} rel {e:.2e}{'' if e <= TOL else '  MISMATCH'}")
+        ok &= e <= TOL
+    print(f"{name}: worst relative error {worst:.2e}")
+    return ok
+
+
 def check(name, exe, make, work):
     torch.manual_seed(0)
     model, layers, batch = make()

@@ -13,7 +13,7 @@ import os, shutil, subprocess, sys
 import torch, torch.nn as nn, torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
-from torch_step_check import TOL, compare, read_npy, rel, step_check  # noqa: E402  (one step against PyTorch)
+from torch_step_check import compare, compare_params  # noqa: E402  (one step against PyTorch)
 
 
 def mlp():
@@ -237,24 +237,7 @@ def check_params(dlspec, repo, name, make, work, loss_fn=cross_entropy):
         return False
     torch.manual_seed(0)
     model, params, x, y = make()
-    odir = step_check(name, exe, params, x, y, work)
-    if odir is None:
-        return False
-    model.zero_grad()
-    loss = loss_fn(model(x), y)
-    loss.backward()
-    got = read_npy(os.path.join(odir, "loss.npy")).reshape(())
-    e = rel(got, loss.detach())
-    print(f"{name}: loss dlspec {got.item():.7f} torch {loss.item():.7f} rel {e:.2e}")
-    ok, worst = e <= TOL, e
-    for pname, t in params.items():
-        g = read_npy(os.path.join(odir, pname + ".grad.npy")).reshape(t.shape)
-        e = rel(g, t.grad)
-        worst = max(worst, e)
-        print(f"{name}: d {pname:16s} {tuple(t.shape)} rel {e:.2e}{'' if e <= TOL else '  MISMATCH'}")
-        ok &= e <= TOL
-    print(f"{name}: worst relative error {worst:.2e}")
-    return ok
+    return compare_params(name, exe, model, params, x, y, work, loss_fn)
 
 
 SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan/specs/transformer.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",

@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime", "tests"))
-from torch_step_check import TOL, read_npy, rel, step_check  # noqa: E402
+from torch_step_check import compare_params  # noqa: E402
 
 
 class Net(nn.Module):
@@ -63,24 +63,7 @@ def check(dlspec, repo, name, work):
     params = {"dense_1.weight": model.fc1.weight, "dense_1.bias": model.fc1.bias, "dense_2.weight": model.fc2.weight,
               "dense_2.bias": model.fc2.bias}
     x, y = torch.randn(8, 6), targets(8)
-    odir = step_check(name, exe, params, x, y, work)
-    if odir is None:
-        return False
-    model.zero_grad()
-    loss = loss_fn(model(x), y)
-    loss.backward()
-    got = read_npy(os.path.join(odir, "loss.npy")).reshape(())
-    e = rel(got, loss.detach())
-    print(f"{name}: loss dlspec {got.item():.7f} torch {loss.item():.7f} rel {e:.2e}")
-    ok, worst = e <= TOL, e
-    for pname, t in params.items():
-        g = read_npy(os.path.join(odir, pname + ".grad.npy")).reshape(t.shape)
-        e = rel(g, t.grad)
-        worst = max(worst, e)
-        print(f"{name}: d {pname:16s} {tuple(t.shape)} rel {e:.2e}{'' if e <= TOL else '  MISMATCH'}")
-        ok &= e <= TOL
-    print(f"{name}: worst relative error {worst:.2e}")
-    return ok
+    return compare_params(name, exe, model, params, x, y, work, loss_fn)
 
 
 def main():
