@@ -1,31 +1,11 @@
 // The real dlspec binary: exit codes 0 (clean), 1 (errors in a spec), 2 (usage), and their messages.
-#include <array>
 #include <catch2/catch.hpp>
-#include <cstdio>
 #include <string>
-#include <sys/wait.h>
 
-namespace {
+#include "RunDlspec.h"
 
-struct Result {
-  int rc = -1;
-  std::string out;
-};
-
-Result dlspec(const std::string& args) {
-  Result r;
-  std::string cmd = std::string("cd '") + DLSPEC_SOURCE_DIR + "' && '" + DLSPEC_BIN + "' " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-}  // namespace
+using dls_test::dlspec;
+using dls_test::Result;
 
 TEST_CASE("dlspec check: 0 when clean, 1 on errors, 2 on usage errors", "[cli]") {
   CHECK(dlspec("check specs/lenet.dls").rc == 0);

@@ -1,6 +1,5 @@
 // Lint groups (support/LintGroups.h): the table, the command line's --lint-level/--deny/--warn/--allow on
 // groups, and the ranking of findings in DiagnosticEngine::finish().
-#include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -8,8 +7,8 @@
 #include <regex>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
+#include "RunDlspec.h"
 #include "support/DiagnosticEngine.h"
 #include "support/LintGroups.h"
 
@@ -17,25 +16,9 @@ using namespace dls;
 
 namespace {
 
-struct Run {
-  int rc = -1;
-  std::string out;
-};
+using dls_test::Result;
 
-Run dlspecRun(const std::string& args) {
-  Run r;
-  std::string cmd = std::string("cd '") + DLSPEC_SOURCE_DIR + "' && '" + DLSPEC_BIN + "' " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-bool has(const Run& r, const std::string& s) { return r.out.find(s) != std::string::npos; }
+bool has(const Result& r, const std::string& s) { return r.out.find(s) != std::string::npos; }
 
 }  // namespace
 
@@ -66,47 +49,47 @@ TEST_CASE("lint groups: docs/taxonomy.md lists every code of the table with its 
 TEST_CASE("lint groups: the default profile hides pedantic findings; --lint-level, --deny, --warn, --allow", "[lint][cli]") {
   const std::string pedantic = "specs/faults/training/missing_validation.dls";  // W0709 only: pedantic
   const std::string suspicious = "specs/faults/training/lr_implausible.dls";    // W0702 only: suspicious
-  Run dflt = dlspecRun("check " + pedantic);
+  Result dflt = dls_test::dlspec("check " + pedantic);
   CHECK(dflt.rc == 0);
   CHECK(!has(dflt, "W0709"));
-  Run all = dlspecRun("check --lint-level pedantic " + pedantic);
+  Result all = dls_test::dlspec("check --lint-level pedantic " + pedantic);
   CHECK(all.rc == 0);
   CHECK(has(all, "warning[W0709]"));
-  CHECK(has(dlspecRun("check --lint-level=all " + pedantic), "warning[W0709]"));
+  CHECK(has(dls_test::dlspec("check --lint-level=all " + pedantic), "warning[W0709]"));
   // A group or a code turned on by its own level, whatever the lint level.
-  CHECK(has(dlspecRun("check --warn pedantic " + pedantic), "warning[W0709]"));
-  CHECK(has(dlspecRun("check --warn W0709 " + pedantic), "warning[W0709]"));
-  Run denied = dlspecRun("check --deny pedantic " + pedantic);
+  CHECK(has(dls_test::dlspec("check --warn pedantic " + pedantic), "warning[W0709]"));
+  CHECK(has(dls_test::dlspec("check --warn W0709 " + pedantic), "warning[W0709]"));
+  Result denied = dls_test::dlspec("check --deny pedantic " + pedantic);
   CHECK(denied.rc == 1);
   CHECK(has(denied, "error[W0709]"));
-  Run allowed = dlspecRun("check --lint-level pedantic --allow W0709 " + pedantic);
+  Result allowed = dls_test::dlspec("check --lint-level pedantic --allow W0709 " + pedantic);
   CHECK(allowed.rc == 0);
   CHECK(!has(allowed, "W0709"));
   // Suspicious findings are printed by default; --deny suspicious makes them errors (exit 1).
-  Run s = dlspecRun("check " + suspicious);
+  Result s = dls_test::dlspec("check " + suspicious);
   CHECK(s.rc == 0);
   CHECK(has(s, "warning[W0702]"));
-  Run sd = dlspecRun("check --deny suspicious " + suspicious);
+  Result sd = dls_test::dlspec("check --deny suspicious " + suspicious);
   CHECK(sd.rc == 1);
   CHECK(has(sd, "error[W0702]"));
-  CHECK(!has(dlspecRun("check --allow suspicious " + suspicious), "W0702"));
-  CHECK(!has(dlspecRun("check --allow W0702 " + suspicious), "W0702"));
-  CHECK(!has(dlspecRun("check --lint-level correctness " + suspicious), "W0702"));
+  CHECK(!has(dls_test::dlspec("check --allow suspicious " + suspicious), "W0702"));
+  CHECK(!has(dls_test::dlspec("check --allow W0702 " + suspicious), "W0702"));
+  CHECK(!has(dls_test::dlspec("check --lint-level correctness " + suspicious), "W0702"));
   // The last level that applies wins: a code's own after its group's.
-  CHECK(has(dlspecRun("check --allow suspicious --warn W0702 " + suspicious), "warning[W0702]"));
-  CHECK(!has(dlspecRun("check --warn W0702 --allow suspicious " + suspicious), "W0702"));
+  CHECK(has(dls_test::dlspec("check --allow suspicious --warn W0702 " + suspicious), "warning[W0702]"));
+  CHECK(!has(dls_test::dlspec("check --warn W0702 --allow suspicious " + suspicious), "W0702"));
   // Errors are printed whatever the lint level, and a group's --allow leaves them as they are.
-  Run e = dlspecRun("check --lint-level correctness --allow correctness tests/specs/syntax/missing_assign.dls");
+  Result e = dls_test::dlspec("check --lint-level correctness --allow correctness tests/specs/syntax/missing_assign.dls");
   CHECK(e.rc == 1);
   CHECK(has(e, "error[E0013]"));
-  CHECK(dlspecRun("check --lint-level bogus " + pedantic).rc == 2);
+  CHECK(dls_test::dlspec("check --lint-level bogus " + pedantic).rc == 2);
   // The group in explain, in JSON and in SARIF (a property of the rule).
-  CHECK(has(dlspecRun("explain W0709"), "Lint group: `pedantic`."));
-  CHECK(has(dlspecRun("explain --list"), "W0709  warning  pedantic"));
-  auto j = nlohmann::json::parse(dlspecRun("check --format=json --lint-level pedantic " + pedantic).out);
+  CHECK(has(dls_test::dlspec("explain W0709"), "Lint group: `pedantic`."));
+  CHECK(has(dls_test::dlspec("explain --list"), "W0709  warning  pedantic"));
+  auto j = nlohmann::json::parse(dls_test::dlspec("check --format=json --lint-level pedantic " + pedantic).out);
   REQUIRE(j["diagnostics"].size() == 1);
   CHECK(j["diagnostics"][0]["group"] == "pedantic");
-  auto sarif = nlohmann::json::parse(dlspecRun("check --format=sarif " + suspicious).out);
+  auto sarif = nlohmann::json::parse(dls_test::dlspec("check --format=sarif " + suspicious).out);
   CHECK(sarif["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["group"] == "suspicious");
 }
 
@@ -149,7 +132,7 @@ TEST_CASE("ranking: group, then data flow, then source order; downstream finding
 
 TEST_CASE("ranking: text, JSON and SARIF print the network's error first and the train block's warning as secondary", "[lint][cli]") {
   const std::string spec = "tests/specs/ranking/secondary_metric.dls";  // the train block is written before the network
-  auto j = nlohmann::json::parse(dlspecRun("check --format=json " + spec).out);
+  auto j = nlohmann::json::parse(dls_test::dlspec("check --format=json " + spec).out);
   const auto& d = j["diagnostics"];
   REQUIRE(d.size() == 3);
   CHECK(d[0]["code"] == "E0202");
@@ -161,13 +144,13 @@ TEST_CASE("ranking: text, JSON and SARIF print the network's error first and the
   const int line = d[0]["span"]["line"], col = d[0]["span"]["column"];
   const std::string note = fmt::format("secondary: downstream of E0202 at {}:{} in the data flow, which may cause it; fix that first", line, col);
   CHECK(d[2]["notes"].back() == note);
-  auto sarif = nlohmann::json::parse(dlspecRun("check --format=sarif " + spec).out);
+  auto sarif = nlohmann::json::parse(dls_test::dlspec("check --format=sarif " + spec).out);
   const auto& r = sarif["runs"][0]["results"];
   REQUIRE(r.size() == 3);
   CHECK(r[0]["ruleId"] == "E0202");
   CHECK(r[2]["properties"]["secondaryTo"]["ruleId"] == "E0202");
   CHECK(r[2]["properties"]["secondaryTo"]["resultIndex"] == 0);
-  Run text = dlspecRun("check " + spec);
+  Result text = dls_test::dlspec("check " + spec);
   CHECK(text.rc == 1);
   const size_t e0202 = text.out.find("error[E0202]"), e0405 = text.out.find("error[E0405]"), w0719 = text.out.find("warning[W0719]");
   CHECK(e0202 < e0405);
