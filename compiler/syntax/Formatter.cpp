@@ -157,7 +157,6 @@ std::string layout(const ast::Expr& e, size_t col, size_t indent, size_t width) 
       stages.push_back(cur);
       std::reverse(stages.begin(), stages.end());
       std::string out = layout(*stages[0], col, indent, width);
-      if (precedence(*stages[0]) < 1) out = "(" + out + ")";
       size_t pipeCol = out.find('\n') == std::string::npos ? col + columns(out) + 1 : col + 2;
       if (pipeCol > width / 2) pipeCol = indent + 4;
       size_t line = out.find('\n') == std::string::npos ? col + columns(out) : lastLine(out);
