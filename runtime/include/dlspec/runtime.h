@@ -22,7 +22,7 @@
  *    runtime/core/RuntimeDiagnostics.def) in the dls_rt and turns every later call into a no-op;
  *    dls_rt_main reports it once the generated function returns. Nothing throws through generated code.
  *
- * Changes made by the runtime engineer (2026-11-26); ids and enum values are unchanged:
+ * Contract details (ids and enum values are ABI and never change):
  *  [1] dls_rt_grad_op: dins[] is indexed like the forward op's tensor list; entries for parameter tensors
  *      are ignored (parameter gradients always go to the grad tensor given in dls_rt_param and are
  *      OVERWRITTEN, so a parameter may feed only one op). Loss ops: dins = {d(input), -1}.
