@@ -9,7 +9,7 @@
 namespace dls::checker::data {
 
 inline csv::Layout csvLayout(const sema::DataSource& src) {
-  return csv::Layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep};
+  return csv::Layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty()};
 }
 
 // The label column as the executable finds it: by index, by the name `label:` gives, else by the label

@@ -49,8 +49,11 @@ bool readNpy(const std::string& samples, const std::string& labels, DataTable& o
 // CSV with a header line; `labelColumn` names the label column (default: the last column).
 bool readCsv(const std::string& path, const std::string& labelColumn, DataTable& out, std::string& error);
 // The same with the file's layout (header, preamble lines, separator) and the label column by index or name.
+// `several`: more than one label column (names, "#K" for index K), real-valued targets laid out per row;
+// `impute`: missing cells of the feature columns (read as NaN: layout.missing) take this file's column mean,
+// median or zero, as the executable fills them with the training split's.
 bool readCsv(const std::string& path, const csv::Layout& layout, const csv::LabelColumn& label, DataTable& out,
-             std::string& error);
+             std::string& error, const std::vector<std::string>& several = {}, csv::Impute impute = csv::Impute::None);
 
 // An images("DIR") source as the executable reads it (Images.h): the sample's channels, height and width,
 // and what the source says to do with other images (0: nothing, they are refused).

@@ -36,7 +36,7 @@ SplitFootprint count(const sema::Dataset& d, const std::string& split) {
     if (src->format == sema::DataFormat::Npy && p.size() == 2) ok = readNpy(p[0], p[1], t, f.error);
     else if (src->format == sema::DataFormat::Idx && p.size() == 2) ok = readIdx(p[0], p[1], t, f.error);
     else if (src->format == sema::DataFormat::Csv && p.size() == 1)
-      ok = readCsv(p[0], csvLayout(*src), csvLabel(*src, d.labelName), t, f.error);
+      ok = readCsv(p[0], csvLayout(*src), csvLabel(*src, d.labelName), t, f.error, src->labelColumns, csv::impute_of(src->impute));
     else f.error = "this data source is not counted";
   } catch (const std::bad_alloc&) {
     f.error = "its values do not fit in this process's memory once decoded";

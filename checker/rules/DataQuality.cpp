@@ -244,7 +244,8 @@ bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset
     } else if (src.format == sema::DataFormat::Idx) {
       ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
     } else if (src.format == sema::DataFormat::Csv) {
-      ok = data::readCsv(resolvePath(c, paths[0]), data::csvLayout(src), data::csvLabel(src, labelField), out.table, error);
+      ok = data::readCsv(resolvePath(c, paths[0]), data::csvLayout(src), data::csvLabel(src, labelField), out.table, error,
+                        src.labelColumns, csv::impute_of(src.impute));
     } else {
       return false;
     }

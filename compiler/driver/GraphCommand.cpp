@@ -38,6 +38,7 @@ std::string attrText(const sema::AttrValue& v) {
     std::string operator()(const std::string& s) const { return s; }
     std::string operator()(const std::vector<int64_t>& l) const { return fmt::format("[{}]", fmt::join(l, ", ")); }
     std::string operator()(const std::vector<double>& l) const { return fmt::format("[{:g}]", fmt::join(l, ", ")); }
+    std::string operator()(const std::vector<std::string>& l) const { return fmt::format("[{}]", fmt::join(l, ", ")); }
   };
   return std::visit(Print{}, v);
 }

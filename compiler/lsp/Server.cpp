@@ -79,6 +79,7 @@ std::string attrValueText(const sema::AttrValue& v) {
         else if constexpr (std::is_same_v<T, std::string>) return x;
         else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return fmt::format("[{}]", fmt::join(x, ", "));
         else if constexpr (std::is_same_v<T, std::vector<double>>) return fmt::format("[{:g}]", fmt::join(x, ", "));
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>) return fmt::format("[{}]", fmt::join(x, ", "));
         else return fmt::format("{}", x);
       },
       v);

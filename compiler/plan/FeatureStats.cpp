@@ -2,6 +2,7 @@
 // FeatureStats.h). Sums are in double, two passes (mean, then squared deviations).
 #include "plan/FeatureStats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -14,7 +15,57 @@ namespace {
 std::string describe(const data::Error& e) {
   return e.offset ? fmt::format("byte {}: {}", e.offset, e.what) : e.what;
 }
+// The training CSV file as the runtime reads it: its table (missing cells as NaN when it imputes) and its label
+// columns.
+bool readTrainingCsv(const sema::DataSource& src, const std::string& labelField, csv::Table& t, std::vector<int64_t>& labels,
+                     std::string& error) {
+  if (src.resolved.empty()) return error = "the split names no file", false;
+  std::vector<uint8_t> bytes;
+  data::Error fe;
+  if (!data::readFile(src.resolved[0], bytes, fe)) return error = describe(fe), false;
+  csv::Error ce;
+  const csv::Layout layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty()};
+  if (!csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, ce, layout)) {
+    error = ce.kind == csv::Error::Kind::Ragged       ? fmt::format("line {}: {} cells, but the file has {} columns", ce.line, ce.cells, ce.expected)
+            : ce.kind == csv::Error::Kind::NotANumber ? fmt::format("line {}, column {}: the cell {}", ce.line, ce.column, ce.what)
+                                                      : std::string("the file is empty");
+    return false;
+  }
+  const csv::LabelColumn label = src.labelByIndex ? csv::LabelColumn{.byIndex = true, .index = src.labelIndex}
+                                                  : csv::LabelColumn{.name = src.labelColumn.empty() ? labelField : src.labelColumn};
+  std::string why;
+  labels = csv::label_indices(t, src.labelColumns, label, why);
+  if (labels.empty()) return error = "the file " + why, false;
+  if (t.rows == 0) return error = "it holds no records", false;
+  return true;
+}
 }  // namespace
+
+bool imputeValues(const sema::DataSource& src, const std::string& labelField, std::vector<double>& fill, std::string& error) {
+  csv::Table t;
+  std::vector<int64_t> labels;
+  if (!readTrainingCsv(src, labelField, t, labels, error)) return false;
+  fill = csv::fill_values(t, labels, csv::impute_of(src.impute));
+  return true;
+}
+
+bool targetValues(const sema::DataSource& src, const std::string& labelField, std::vector<std::vector<double>>& columns,
+                  std::string& error) {
+  csv::Table t;
+  std::vector<int64_t> labels;
+  if (src.format != sema::DataFormat::Csv) return error = "target statistics are computed for CSV training data", false;
+  if (!readTrainingCsv(src, labelField, t, labels, error)) return false;
+  const auto cols = static_cast<int64_t>(t.header.size());
+  columns.assign(labels.size(), {});
+  for (size_t j = 0; j < labels.size(); ++j)
+    for (int64_t r = 0; r < t.rows; ++r) {
+      const double v = t.values[size_t(r * cols + labels[j])];
+      if (!std::isfinite(v))
+        return error = fmt::format("line {}, column {}: the target is not a finite number", t.line_of[size_t(r)], labels[j] + 1), false;
+      columns[j].push_back(v);
+    }
+  return true;
+}
 
 bool featureStats(const sema::DataSource& src, const std::string& labelField, int64_t features, FeatureStats& out,
                   std::string& error) {
@@ -23,31 +74,23 @@ bool featureStats(const sema::DataSource& src, const std::string& labelField, in
   std::vector<double> values;  // records × features
   int64_t records = 0;
   if (src.format == sema::DataFormat::Csv) {
-    std::vector<uint8_t> bytes;
-    data::Error fe;
-    if (!data::readFile(src.resolved[0], bytes, fe)) return error = describe(fe), false;
     csv::Table t;
-    csv::Error ce;
-    const csv::Layout layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep};
-    if (!csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, ce, layout)) {
-      error = ce.kind == csv::Error::Kind::Ragged       ? fmt::format("line {}: {} cells, but the file has {} columns", ce.line, ce.cells, ce.expected)
-              : ce.kind == csv::Error::Kind::NotANumber ? fmt::format("line {}, column {}: the cell {}", ce.line, ce.column, ce.what)
-                                                        : std::string("the file is empty");
-      return false;
-    }
-    const csv::LabelColumn label = src.labelByIndex ? csv::LabelColumn{.byIndex = true, .index = src.labelIndex}
-                                                    : csv::LabelColumn{.name = src.labelColumn.empty() ? labelField : src.labelColumn};
-    std::string why;
-    const int64_t li = csv::label_index(t, label, why);
-    if (li < 0) return error = "the file " + why, false;
+    std::vector<int64_t> labels;
+    if (!readTrainingCsv(src, labelField, t, labels, error)) return false;
     const auto cols = static_cast<int64_t>(t.header.size());
-    if (cols - 1 != features)
-      return error = fmt::format("its records have {} feature columns, but the sample has {} elements", cols - 1, features), false;
+    if (cols - int64_t(labels.size()) != features)
+      return error = fmt::format("its records have {} feature columns, but the sample has {} elements", cols - int64_t(labels.size()), features), false;
+    // Missing cells count as the values `impute:` gives them.
+    const std::vector<double> fill = src.impute.empty() ? std::vector<double>{} : csv::fill_values(t, labels, csv::impute_of(src.impute));
     records = t.rows;
     values.reserve(size_t(records * features));
     for (int64_t r = 0; r < records; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        if (c != li) values.push_back(t.values[size_t(r * cols + c)]);
+      for (int64_t c = 0, k = 0; c < cols; ++c) {
+        if (std::find(labels.begin(), labels.end(), c) != labels.end()) continue;
+        const double v = t.values[size_t(r * cols + c)];
+        values.push_back(std::isnan(v) && !fill.empty() ? fill[size_t(k)] : v);
+        ++k;
+      }
   } else if (src.format == sema::DataFormat::Npy || src.format == sema::DataFormat::Idx) {
     data::Array a;
     data::Error fe;

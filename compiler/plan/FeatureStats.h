@@ -21,4 +21,13 @@ struct FeatureStats {
 bool featureStats(const sema::DataSource& src, const std::string& labelField, int64_t features, FeatureStats& out,
                   std::string& error);
 
+// The values that fill the missing cells of a CSV split's feature columns (`impute:`), one per feature column
+// in the file's order: the training split's column mean, median or zero. False with `error` otherwise.
+bool imputeValues(const sema::DataSource& src, const std::string& labelField, std::vector<double>& fill, std::string& error);
+
+// The targets (label columns) of a CSV training split, one list per column, for a label field's `standardize`.
+// False with `error` otherwise (a target that is not a finite number names its line and column).
+bool targetValues(const sema::DataSource& src, const std::string& labelField, std::vector<std::vector<double>>& columns,
+                  std::string& error);
+
 }  // namespace dls::plan

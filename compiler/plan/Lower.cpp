@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -324,6 +325,29 @@ private:
         (!src->csvHeader || src->csvSkip != 0 || src->csvSep != ',' || src->labelByIndex))
       call(plan_.setup, "dls_rt_csv", {split, int32_t{src->csvHeader}, src->csvSkip, int32_t{src->csvSep},
                                        int32_t{src->labelByIndex}, src->labelIndex});
+    if (src->format == sema::DataFormat::Csv && (src->labelColumns.size() > 1 || !src->impute.empty())) {
+      // Several label columns, and the values that fill missing cells: the training split's, computed now and kept
+      // in the program, so that every split, `eval` and `predict` fill alike.
+      std::vector<std::string> fill;
+      if (!src->impute.empty()) {
+        const sema::DataSource* train = nullptr;
+        for (const sema::DataSource& d : ds.splits)
+          if (d.split == "train") train = &d;
+        sema::DataSource from = train ? *train : *src;
+        from.impute = src->impute;
+        std::vector<double> values;
+        std::string error;
+        if (!imputeValues(from, ds.labelName, values, error))
+          diags_.report(Code::E1010, from.pathSpans.empty() ? from.sourceSpan : from.pathSpans[0],
+                        from.paths.empty() ? ds.name : from.paths[0], error)
+              .primary("the training split")
+              .label(src->sourceSpan, fmt::format("`impute: {}` needs its statistics", src->impute))
+              .help("the program keeps the training split's statistics: build it where the file can be read");
+        for (double v : values) fill.push_back(fmt::format("{:.17g}", v));
+      }
+      const std::string labels = src->labelColumns.size() > 1 ? fmt::format("{}", fmt::join(src->labelColumns, "\n")) : "";
+      call(plan_.setup, "dls_rt_csv_columns", {split, labels, int32_t{src->impute.empty() ? 0 : 1}, fmt::format("{}", fmt::join(fill, ","))});
+    }
     if (src->format == sema::DataFormat::Images) {
       call(plan_.setup, "dls_rt_images", {split, src->imageHeight, src->imageWidth, static_cast<int32_t>(src->imageChannels),
                                           src->imageResize});
@@ -378,10 +402,19 @@ private:
         } else if ((code == DLS_PIPE_SCALE || code == DLS_PIPE_NORMALIZE) && classTargets) {
           diags_.report(Code::E1004, s.span, fmt::format("`{}` of the class labels `{}` is not supported by the runtime", op,
                                                          ds.labelName));
+        } else if ((code == DLS_PIPE_ADD || code == DLS_PIPE_LOG1P || code == sema::kOpcodeStandardize) && classTargets) {
+          diags_.report(Code::E1004, s.span, fmt::format("`{}` of the class labels `{}` is not supported by the runtime", op,
+                                                         ds.labelName));
         } else if (code == DLS_PIPE_SCALE) {
           pipe(DLS_PIPE_SCALE | DLS_PIPE_LABELS, attr(s.attrs, "factor", 1));
         } else if (code == DLS_PIPE_NORMALIZE) {
           pipe(DLS_PIPE_NORMALIZE | DLS_PIPE_LABELS, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1));
+        } else if (code == DLS_PIPE_ADD) {
+          pipe(DLS_PIPE_ADD | DLS_PIPE_LABELS, attr(s.attrs, "offset", 0));
+        } else if (code == DLS_PIPE_LOG1P) {
+          pipe(DLS_PIPE_LOG1P | DLS_PIPE_LABELS, 0);
+        } else if (code == sema::kOpcodeStandardize) {
+          lowerTargetStandardize(ds, p, s, pipe);
         } else {
           diags_.report(Code::E1004, s.span,
                         fmt::format("pipeline step `{}` of the label field `{}` is not supported by the runtime yet", op,
@@ -393,6 +426,7 @@ private:
         case DLS_PIPE_TO_F32:
         case DLS_PIPE_TO_I32: pipe(code, 0); break;
         case DLS_PIPE_SCALE: pipe(code, attr(s.attrs, "factor", 1)); break;
+        case DLS_PIPE_ADD: pipe(code, attr(s.attrs, "offset", 0)); break;
         case DLS_PIPE_NORMALIZE: pipe(code, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1)); break;
         case DLS_PIPE_SHUFFLE: pipe(code, attr(s.attrs, "buffer", 0)); break;
         case sema::kOpcodeStandardize:
@@ -828,6 +862,57 @@ private:
   StepPlan plan_;
   MemoryPlan mem_;
   int64_t batch_ = 1;
+  // A label field's `standardize`: (t - mean) / std by the training split's targets, as the label steps before
+  // it leave them (conversions, scale, normalize, add, log1p: sema refuses others), a normalize of the targets.
+  template <class Pipe>
+  void lowerTargetStandardize(const sema::Dataset& ds, const sema::Pipeline& p, const sema::PipeStep& step, Pipe& pipe) {
+    const sema::DataSource* train = nullptr;
+    for (const sema::DataSource& src : ds.splits)
+      if (src.split == "train") train = &src;
+    std::vector<std::vector<double>> targets;
+    std::string error;
+    if (!train) error = "the data set has no `train` split";
+    if (!train || !targetValues(*train, ds.labelName, targets, error)) {
+      diags_.report(Code::E1010, train && !train->pathSpans.empty() ? train->pathSpans[0] : step.span,
+                    train && !train->paths.empty() ? train->paths[0] : ds.name, error)
+          .primary("the training split")
+          .label(step.span, "needs its statistics")
+          .help("the program keeps the training split's statistics: build it where the file can be read");
+      return;
+    }
+    if (targets.size() != 1) {
+      diags_.report(Code::E1004, step.span, fmt::format("`standardize` of {} targets is not supported by the runtime yet: "
+                                                        "standardize one target, or `normalize(mean, std)` all alike", targets.size()));
+      return;
+    }
+    // The targets as the label steps before this one leave them (in double, as the runtime applies them in float).
+    std::vector<double>& v = targets[0];
+    for (const sema::PipeStep& b : p.steps) {
+      if (&b == &step) break;
+      if (!b.op || b.field != step.field) continue;
+      const int c = b.op->opcode;
+      for (double& t : v)
+        if (c == DLS_PIPE_SCALE) t *= attr(b.attrs, "factor", 1);
+        else if (c == DLS_PIPE_NORMALIZE) t = (t - attr(b.attrs, "mean", 0)) / attr(b.attrs, "std", 1);
+        else if (c == DLS_PIPE_ADD) t += attr(b.attrs, "offset", 0);
+        else if (c == DLS_PIPE_LOG1P) t = t > -1 ? std::log1p(t) : NAN;
+    }
+    double m = 0, d = 0;
+    for (double t : v) m += t;
+    m /= double(v.size());
+    for (double t : v) d += (t - m) * (t - m);
+    d = std::sqrt(d / double(v.size()));
+    if (!std::isfinite(m)) {
+      diags_.report(Code::E1010, !train->pathSpans.empty() ? train->pathSpans[0] : step.span,
+                    !train->paths.empty() ? train->paths[0] : ds.name, "a target is -1 or less where `log1p` takes it, so its log is not a number")
+          .primary("the training split")
+          .label(step.span, "needs its statistics")
+          .help("shift the targets above -1 first: `add(…)` before `log1p`");
+      return;
+    }
+    pipe(DLS_PIPE_NORMALIZE | DLS_PIPE_LABELS, m, d > 0 ? d : 1.0);
+  }
+
   // standardize / min_max: the training split's per-feature statistics (read once per data set), carried
   // through the steps before this one (scale, normalize; sema allows only those and conversions), as the
   // offsets and scales of a DLS_PIPE_FEATURES step.

@@ -117,6 +117,17 @@ bool Analyzer::convertArg(const OpInfo& op, const AttrSpec& sp, const Const& c, 
         out = c.s;
         return true;
       }
+      if (c.kind == Const::Kind::List) {  // several: names and indices ("#K")
+        std::vector<std::string> v;
+        for (const Const& x : c.items) {
+          if (x.kind == Const::Kind::String) v.push_back(x.s);
+          else if (x.kind == Const::Kind::Int && checkRange(static_cast<double>(x.i))) v.push_back("#" + std::to_string(x.i));
+          else return x.kind == Const::Kind::Int ? false : typeErr();
+        }
+        if (v.empty()) return typeErr();
+        out = v;
+        return true;
+      }
       if (c.kind != Const::Kind::Int) return typeErr();
       if (!checkRange(static_cast<double>(c.i))) return false;
       out = c.i;

@@ -90,7 +90,16 @@ void Analyzer::typeDataset(const ast::Decl& d) {
         src.labelColumnSpan = f->second.span;
         if (auto* n = std::get_if<int64_t>(&f->second.value)) src.labelByIndex = true, src.labelIndex = *n;
         else if (auto* w = std::get_if<std::string>(&f->second.value)) src.labelColumn = *w;
+        else if (auto* l = std::get_if<std::vector<std::string>>(&f->second.value)) {
+          src.labelColumns = *l;
+          // The first column also stands for the whole list where one label column is looked up by index.
+          const std::string& first = l->front();
+          if (first[0] == '#') src.labelByIndex = true, src.labelIndex = std::stoll(first.substr(1));
+          else src.labelColumn = first;
+        }
       }
+      if (auto f = attrs.find("impute"); f != attrs.end())
+        if (auto* w = std::get_if<std::string>(&f->second.value)) src.impute = *w;
       if (auto f = attrs.find("header"); f != attrs.end())
         if (auto* b = std::get_if<bool>(&f->second.value)) src.csvHeader = *b;
       if (auto f = attrs.find("skip"); f != attrs.end())
@@ -116,6 +125,21 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       src.pathSpans.push_back(f->second.span);
     }
     ds->splits.push_back(std::move(src));
+  }
+  // Several label columns are real-valued targets, one per column: the label field is real[K], K the columns.
+  for (const DataSource& src : ds->splits) {
+    if (src.format != DataFormat::Csv || src.labelColumns.size() < 2 || ds->labelName.empty() || ds->label.poisoned) continue;
+    const auto K = static_cast<int64_t>(src.labelColumns.size());
+    const auto& ld = ds->label.shape.dims;
+    const bool fits = ds->label.kind == SemKind::Real && !ds->label.shape.unknownRank && ld.size() == 1 && ld[0].isConst() &&
+                      ld[0].value == K;
+    if (!fits)
+      diags.report(Code::E0604, src.labelColumnSpan.valid() ? src.labelColumnSpan : src.sourceSpan,
+                   fmt::format("csv(…, label: […]) reads {} label columns, the {} real-valued targets of each record, but `{}` is declared {}",
+                               K, K, ds->labelName, ds->label.str()))
+          .primary(fmt::format("{} label columns", K))
+          .label(ds->labelTypeSpan, "declared here")
+          .help(fmt::format("declare the label as `label {}: f32[{}]` (class labels come from one column)", ds->labelName, K));
   }
   // A CSV split without `label: "…"` reads its labels from the column named like the label field.
   for (DataSource& src : ds->splits)

@@ -388,6 +388,11 @@ std::vector<OpInfo> build() {
   pipe("min_max", kOpcodeMinMax, same, {},
        "each feature (each element of the sample) mapped to [0, 1] by the training split's minimum and maximum, "
        "computed when the program is built");
+  pipe("add", DLS_PIPE_ADD, same, {{.name = "offset", .type = AttrType::Float, .positional = 0}},
+       "adds `offset` to every element (`add(-1)`); of the label field, undone on `predict`'s values");
+  pipe("log1p", DLS_PIPE_LOG1P, same, {},
+       "log(1 + x) of every real-valued target (a label field's step; every target must be above -1); undone "
+       "(exp(y) - 1) on `predict`'s values");
   pipe("reshape", DLS_PIPE_RESHAPE, sampleReshape, {{.name = "shape", .type = AttrType::IntList, .positional = 0}});
   pipe("one_hot", kOpcodeNone, oneHot, {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0}});
   pipe("random_crop", DLS_PIPE_RANDOM_CROP, randomCrop,
@@ -413,13 +418,16 @@ std::vector<OpInfo> build() {
   src("idx", {{.name = "images", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
   // csv's `label`: the label column, by its name in the header row or by its index (0-based, negative from the
-  // last column); without it, the column named like the label field. `header`: whether the first line (after
+  // last column), or a list of them (several real-valued targets); without it, the column named like the label
+  // field. `impute`: missing cells (empty, NA, nan) of the feature columns take the training split's column mean,
+  // median, or zero; without it they are refused. `header`: whether the first line (after
   // `skip` lines of preamble) names the columns; `sep`: what separates the cells (`space`: runs of blanks).
   src("csv", {{.name = "path", .type = AttrType::String, .positional = 0},
               {.name = "label", .type = AttrType::IntOrString, .optional = true},
               {.name = "header", .type = AttrType::Bool, .dflt = B(true)},
               {.name = "skip", .type = AttrType::Int, .dflt = I(0), .min = 0, .max = 1 << 20},
-              {.name = "sep", .type = AttrType::Enum, .dflt = S("comma"), .words = "comma|semicolon|tab|space"}});
+              {.name = "sep", .type = AttrType::Enum, .dflt = S("comma"), .words = "comma|semicolon|tab|space"},
+              {.name = "impute", .type = AttrType::Enum, .words = "mean|median|zero", .optional = true}});
   src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
   // images' `size` and `channels`: resize / convert every image to them (without them, images must already
@@ -633,7 +641,7 @@ std::vector<OpInfo> build() {
       {PIPE, "split", "holds out the share `valid` of the samples as the split PIPELINE.valid (never trained on)"},
       {PIPE, "repeat", "each epoch goes over the data `count` times"},
       {OpCategory::DataSource, "idx", "IDX files (MNIST's format, optionally .gz): a samples file and a labels file"},
-      {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample"},
+      {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample; `label: [a, b]` takes several columns as real-valued targets, `impute` fills missing cells with the training split's mean, median or zero"},
       {OpCategory::DataSource, "npy", "NumPy .npy files: a samples array [n, …] and a labels array [n] or [n, T]"},
       {OpCategory::DataSource, "images", "a folder of class sub-folders of PNG/JPEG files (ImageFolder): u8[C, H, W] or "
                                          "u8[H, W] samples, the sorted folder names the classes; `size`/`channels` resize "

@@ -31,7 +31,8 @@ enum class AttrType : uint8_t {
   IntList,    // [1, 28, 28]
   FloatList,  // [1, 0.5, 2] (integers accepted)  -> stored as std::vector<double>
   IntOrWord,  // 1000 or one of `words` (shuffle(buffer: all))
-  IntOrString,  // 3 or "name" (csv(label: …): a column by index or by name)
+  IntOrString,  // 3 or "name" (csv(label: …): a column by index or by name), or a list of them -> std::vector<std::string>
+                // of names and "#K" for index K
   Init        // an initialiser: he, glorot, normal(0, 0.01) …  -> stored as its canonical spelling
 };
 std::string_view attrTypeName(AttrType t);

@@ -148,6 +148,28 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
     if (!s.op || (s.op->opcode != kOpcodeStandardize && s.op->opcode != kOpcodeMinMax)) continue;
     if (!p.dataset) continue;
     const Dataset& ds = *p.dataset;
+    const DataSource* csvTrain = nullptr;
+    for (const DataSource& src : ds.splits)
+      if (src.split == "train" && src.format == DataFormat::Csv) csvTrain = &src;
+    if (s.field != ds.sampleName && s.field == ds.labelName && s.op->opcode == kOpcodeStandardize && csvTrain &&
+        ds.label.kind == SemKind::Real) {
+      // The targets of a CSV training split, standardised by their mean and deviation: after steps whose effect
+      // on each target is known (conversions, scale, normalize, add, log1p).
+      for (size_t j = 0; j < i; ++j) {
+        const PipeStep& b = p.steps[j];
+        if (!b.op || b.field != s.field || b.op->shape == rules::datasetLevel) continue;
+        const int c = b.op->opcode;
+        if (c == DLS_PIPE_TO_F32 || c == DLS_PIPE_SCALE || c == DLS_PIPE_NORMALIZE || c == DLS_PIPE_ADD || c == DLS_PIPE_LOG1P ||
+            c == DLS_PIPE_RESHAPE)
+          continue;
+        diags.report(Code::E0116, s.span, fmt::format("`{}` comes after `{}`, whose effect on the training split's statistics is not known when the program is built", s.name, b.name))
+            .primary("computed from the file's values")
+            .label(b.span, "this step comes first")
+            .help(fmt::format("move `{}` before `{}`", s.name, b.name));
+        break;
+      }
+      continue;
+    }
     if (s.field != ds.sampleName) {
       diags.report(Code::E0116, s.span, fmt::format("`{}` of the label field `{}` is not supported yet: it rescales samples", s.name, s.field))
           .primary("a step of the labels")

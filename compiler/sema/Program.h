@@ -21,7 +21,9 @@ namespace dls::sema {
 struct OpInfo;  // sema/OpTable.h
 
 // A resolved attribute value.
-using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>>;
+// std::vector<std::string>: a list of columns (csv's `label: ["a", 2]`), each a name or "#K" for index K.
+using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>,
+                               std::vector<std::string>>;
 
 struct Attr {
   AttrValue value;
@@ -120,6 +122,8 @@ struct DataSource {
   bool csvHeader = true;         // CSV: `header:`, whether the first line (after `skip`) names the columns
   int64_t csvSkip = 0;           // CSV: `skip:`, lines before the header (or the first record) that are not data
   char csvSep = ',';             // CSV: `sep:` comma ',', semicolon ';', tab '\t', or space ' ' (runs of blanks)
+  std::vector<std::string> labelColumns;  // CSV: `label: [a, 2]`, several label columns (names, "#K" for index K)
+  std::string impute;            // CSV: `impute:` mean, median or zero; empty: missing cells are refused
   int64_t imageHeight = 0, imageWidth = 0;  // images: `size:` (0: not given, images must have the sample's)
   int64_t imageChannels = 0;     // images: `channels:` (0: not given, images must have the sample's)
   int32_t imageResize = 0;       // images: `resize:` 0 stretch, 1 crop, 2 pad (data::Resize)

@@ -460,6 +460,37 @@ void dls_rt_csv(dls_rt* rt, int32_t split, int32_t header, int64_t skip, int32_t
   });
 }
 
+void dls_rt_csv_columns(dls_rt* rt, int32_t split, const char* labels, int32_t impute, const char* fill) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (impute != 0 && impute != 1) fail(Diag::R0504, "", fmt::format("unknown CSV impute mode {}", impute));
+    auto& dd = rt->data[split];
+    dd.csv_labels.clear();
+    std::string line;
+    for (const char* p = labels ? labels : "";; ++p) {
+      if (*p == '\n' || *p == 0) {
+        if (!line.empty()) dd.csv_labels.push_back(line);
+        line.clear();
+        if (*p == 0) break;
+      } else {
+        line += *p;
+      }
+    }
+    dd.csv_impute = impute != 0;
+    dd.csv_fill.clear();
+    for (const char* p = fill ? fill : ""; *p;) {
+      char* end = nullptr;
+      const double v = std::strtod(p, &end);
+      if (end == p || !std::isfinite(v)) fail(Diag::R0504, "", "CSV fill values: not a list of finite numbers");
+      dd.csv_fill.push_back(v);
+      p = *end == ',' ? end + 1 : end;
+      if (*end != ',' && *end != 0) fail(Diag::R0504, "", "CSV fill values: not a list of finite numbers");
+    }
+    if (dd.csv_impute && dd.csv_fill.empty()) fail(Diag::R0504, "", "CSV imputation without fill values");
+    return 0;
+  });
+}
+
 void dls_rt_text(dls_rt* rt, int32_t split, int64_t seq, int32_t chars) {
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
@@ -536,9 +567,10 @@ void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, doub
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
     const int32_t base = op & ~int32_t{DLS_PIPE_LABELS};
-    if (base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if ((base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P)
+      fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
     if ((op & DLS_PIPE_LABELS) && base != DLS_PIPE_TO_F32 && base != DLS_PIPE_SCALE && base != DLS_PIPE_NORMALIZE &&
-        base != DLS_PIPE_ONEHOT)
+        base != DLS_PIPE_ONEHOT && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P)
       fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
     if (base == DLS_PIPE_ONEHOT && (!(op & DLS_PIPE_LABELS) || !(a >= 1)))
       fail(Diag::R0504, "", "onehot: a step of the targets, with the number of classes");

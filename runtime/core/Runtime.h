@@ -91,6 +91,11 @@ struct DataDecl {
   char csv_sep = ',';
   bool csv_label_by_index = false;
   int64_t csv_label_index = 0;
+  // dls_rt_csv_columns: several label columns ("#K" or a name each; empty: the one above), and the values that
+  // fill missing cells of the feature columns (csv_impute).
+  std::vector<std::string> csv_labels;
+  bool csv_impute = false;
+  std::vector<double> csv_fill;
 };
 struct PipeStep {
   int32_t op = 0;

@@ -94,12 +94,36 @@ void init_shape(Dataset& ds, const DataDecl& decl) {
 // A CSV split's layout (dls_rt_csv) and label column: by index (dls_rt_csv), by name (label_column -2: path_b
 // holds it), else column `fallback`.
 csv::Layout csv_layout(const DataDecl& decl) {
-  return csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep};
+  return csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep, .missing = decl.csv_impute};
 }
 csv::LabelColumn csv_label(const DataDecl& decl, int64_t fallback) {
   if (decl.csv_label_by_index) return csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index};
   if (decl.label_column == -2) return csv::LabelColumn{.name = decl.path_b};
   return csv::LabelColumn{.byIndex = true, .index = fallback};
+}
+
+// Record i's feature cells (every column but `labels`) appended to `out`: a missing cell takes the program's fill
+// value for its feature when the split imputes; a cell that is not a finite number is R0207 with its line and column.
+void csv_features(const DataDecl& decl, const std::string& path, const csv::Table& table, const Array& a, int64_t i,
+                  const std::vector<int64_t>& labels, std::vector<float>& out) {
+  const auto cols = static_cast<int64_t>(table.header.size());
+  const int64_t line = table.line_of[size_t(i)];
+  for (int64_t c = 0, k = 0; c < cols; ++c) {
+    if (std::find(labels.begin(), labels.end(), c) != labels.end()) continue;
+    double v = a.values[size_t(i * cols + c)];
+    if (std::isnan(v) && decl.csv_impute) {
+      if (size_t(k) >= decl.csv_fill.size())
+        fail(Diag::R0205, fmt::format("{}:{}", path, line), path, fmt::format("[{}] feature columns", k + 1),
+             fmt::format("the {} features the program imputes", decl.csv_fill.size()));
+      v = decl.csv_fill[size_t(k)];
+    }
+    if (!std::isfinite(v))
+      fail(Diag::R0207, fmt::format("{}:{}:{}", path, line, c + 1), path, line, c + 1,
+           std::isnan(v) ? "is NaN; input data must be finite numbers (`impute:` fills missing values)"
+                         : "is an infinity; input data must be finite numbers");
+    out.push_back(float(v));
+    ++k;
+  }
 }
 
 }  // namespace
@@ -118,31 +142,37 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
     if (decl.classes > 0 && decl.label_numel > 1)
       fail(Diag::R0213, decl.path_a, fmt::format("'{}' is a CSV file: it has one label column, but the program takes {} class "
                                                  "labels per sample (one per step); give per-step labels as .npy", decl.path_a, decl.label_numel));
-    // The label column by index (dls_rt_csv), by name (label_column -2: path_b holds the name), or by number.
+    // The label columns (dls_rt_csv_columns), or the one by index (dls_rt_csv), by name (label_column -2: path_b
+    // holds the name), or by number.
     const csv::LabelColumn label = csv_label(decl, decl.label_column);
     std::string why;
-    const int64_t labelColumn = csv::label_index(table, label, why);
-    if (labelColumn < 0)
+    const std::vector<int64_t> labels = csv::label_indices(table, decl.csv_labels, label, why);
+    if (labels.empty())
       fail(Diag::R0213, fmt::format("{}:{}", decl.path_a, decl.csv_skip + 1),
            fmt::format("'{}' {}, so it has no label column{}", decl.path_a, why,
                        table.named && !label.byIndex ? fmt::format(" (its header row has {} columns)", cols) : ""));
-    std::vector<int64_t> shape = {a.shape[0], cols - 1};
-    if (cols - 1 != ds.sample_numel)
+    const auto nl = static_cast<int64_t>(labels.size());
+    std::vector<int64_t> shape = {a.shape[0], cols - nl};
+    if (cols - nl != ds.sample_numel)
       fail(Diag::R0205, fmt::format("{}:1", decl.path_a), decl.path_a, dims_str(&shape[1], 1), dims_str(decl.dims, decl.sample_rank));
+    if (nl > 1 && decl.classes > 0)
+      fail(Diag::R0213, decl.path_a, fmt::format("'{}': {} label columns give real-valued targets, not class labels", decl.path_a, nl));
     ds.n = a.shape[0];
-    ds.x.resize(size_t(ds.n * ds.sample_numel));
-    for (int64_t i = 0; i < ds.n; ++i)
-      for (int64_t c = 0, k = 0; c < cols; ++c) {
-        if (c == labelColumn) continue;
-        double v = a.values[size_t(i * cols + c)];
-        const int64_t line = table.line_of[size_t(i)];
-        if (!std::isfinite(v)) fail(Diag::R0207, fmt::format("{}:{}:{}", decl.path_a, line, c + 1), decl.path_a, line, c + 1,
-                                        std::isnan(v) ? "is NaN; input data must be finite numbers"
-                                                      : "is an infinity; input data must be finite numbers");
-        ds.x[size_t(i * ds.sample_numel + k++)] = float(v);
-      }
+    ds.x.reserve(size_t(ds.n * ds.sample_numel));
+    for (int64_t i = 0; i < ds.n; ++i) csv_features(decl, decl.path_a, table, a, i, labels, ds.x);
     // Records are 0-based in messages.
-    set_labels(ds, a.values, decl.path_a, decl.classes, cols, labelColumn);
+    if (nl == 1) {
+      set_labels(ds, a.values, decl.path_a, decl.classes, cols, labels[0]);
+    } else {
+      ds.target_numel = nl;
+      ds.targets.resize(size_t(ds.n * nl));
+      for (int64_t i = 0; i < ds.n; ++i)
+        for (int64_t j = 0; j < nl; ++j) {
+          const double v = a.values[size_t(i * cols + labels[size_t(j)])];
+          if (!std::isfinite(v)) fail(Diag::R0208, fmt::format("{}:record {}", decl.path_a, i), decl.path_a, i);
+          ds.targets[size_t(i * nl + j)] = float(v);
+        }
+    }
     require_samples(ds, decl.path_a);
     return ds;
   }
@@ -195,28 +225,22 @@ Dataset load_samples(const std::string& path, const DataDecl& decl) {
     csv::Table table;
     Array a = read_csv(path, csv_layout(decl), table);
     const auto cols = static_cast<int64_t>(table.header.size());
-    int64_t drop = -1;
-    if (cols == ds.sample_numel + 1) {
+    // The program's label columns are dropped when the file has them.
+    std::vector<int64_t> drop;
+    const int64_t nl = std::max<int64_t>(1, int64_t(decl.csv_labels.size()));
+    if (cols == ds.sample_numel + nl) {
       const csv::LabelColumn label = csv_label(decl, -1);
       std::string why;
-      drop = csv::label_index(table, label, why);
-      if (drop < 0) fail(Diag::R0213, fmt::format("{}:{}", path, decl.csv_skip + 1), fmt::format("'{}' {}", path, why));
+      drop = csv::label_indices(table, decl.csv_labels, label, why);
+      if (drop.empty()) fail(Diag::R0213, fmt::format("{}:{}", path, decl.csv_skip + 1), fmt::format("'{}' {}", path, why));
     } else if (cols != ds.sample_numel) {
       std::vector<int64_t> shape = {cols};
       fail(Diag::R0205, fmt::format("{}:{}", path, decl.csv_skip + 1), path, dims_str(shape.data(), 1),
-           dims_str(decl.dims, decl.sample_rank) + " (or one more column: the label)");
+           dims_str(decl.dims, decl.sample_rank) + fmt::format(" (or {} more: the label{})", nl == 1 ? "one" : std::to_string(nl), nl == 1 ? "" : "s"));
     }
     ds.n = table.rows;
     ds.x.reserve(size_t(ds.n * ds.sample_numel));
-    for (int64_t i = 0; i < ds.n; ++i)
-      for (int64_t c = 0; c < cols; ++c) {
-        if (c == drop) continue;
-        const double v = a.values[size_t(i * cols + c)];
-        if (!std::isfinite(v))
-          fail(Diag::R0207, fmt::format("{}:{}:{}", path, table.line_of[size_t(i)], c + 1), path, table.line_of[size_t(i)], c + 1,
-               std::isnan(v) ? "is NaN; input data must be finite numbers" : "is an infinity; input data must be finite numbers");
-        ds.x.push_back(float(v));
-      }
+    for (int64_t i = 0; i < ds.n; ++i) csv_features(decl, path, table, a, i, drop, ds.x);
     ds.label_numel = std::max<int64_t>(1, decl.label_numel);
     ds.labels.assign(size_t(ds.n * ds.label_numel), 0);
     require_samples(ds, path);

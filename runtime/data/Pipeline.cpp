@@ -47,6 +47,17 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       } else if (base == DLS_PIPE_NORMALIZE) {
         const float m = float(s.a), inv = float(1.0 / s.b);
         for (auto& v : ds.targets) v = (v - m) * inv;
+      } else if (base == DLS_PIPE_ADD) {
+        const double b = s.a;
+        for (auto& v : ds.targets) v = float(double(v) + b);
+      } else if (base == DLS_PIPE_LOG1P) {
+        const int64_t per = std::max<int64_t>(1, ds.target_numel);
+        const std::string& file = ds.label_path.empty() ? ds.name : ds.label_path;
+        for (size_t i = 0; i < ds.targets.size(); ++i) {
+          if (!(ds.targets[i] > -1.f))
+            fail(Diag::R0230, fmt::format("{}:record {}", file, int64_t(i) / per), file, int64_t(i) / per, ds.targets[i]);
+          ds.targets[i] = float(std::log1p(double(ds.targets[i])));
+        }
       } else if (base == DLS_PIPE_ONEHOT) {
         onehot_to_classes(ds, int64_t(s.a));
       }
@@ -84,6 +95,11 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       case DLS_PIPE_NORMALIZE: {
         const float m = float(s.a), inv = float(1.0 / s.b);
         for (auto& v : ds.x) v = (v - m) * inv;
+        break;
+      }
+      case DLS_PIPE_ADD: {
+        const double b = s.a;
+        for (auto& v : ds.x) v = float(double(v) + b);
         break;
       }
       case DLS_PIPE_FEATURES: {

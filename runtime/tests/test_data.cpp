@@ -376,7 +376,7 @@ TEST_CASE("CSV: the parser `dlspec check --data` shares (quoted cells, blank lin
   // What a cell is, never its text.
   CHECK(csv::cell_defect("1.5e-3") == "");
   CHECK(csv::cell_defect("-Infinity") == "");
-  CHECK(csv::cell_defect("") == "is empty");
+  CHECK(csv::cell_defect("") == "is empty (a missing value; `impute:` fills missing values)");
   CHECK(csv::cell_defect(std::string_view("1\0" "2", 3)) == "contains a NUL byte");
   CHECK(csv::cell_defect("0x1p3") == "is a hex float (only decimal numbers are read)");
   CHECK(csv::cell_defect("0x10") == "is a hex number (only decimal numbers are read)");
@@ -387,4 +387,66 @@ TEST_CASE("CSV: the parser `dlspec check --data` shares (quoted cells, blank lin
   CHECK((e.kind == csv::Error::Kind::NotANumber && e.what.find("0x") == std::string::npos));
   CHECK_FALSE(csv::parse(" \n", t, e));
   CHECK(e.kind == csv::Error::Kind::NoHeader);
+}
+
+TEST_CASE("CSV: missing cells, several label columns, the values imputation fills with", "[data]") {
+  CHECK(csv::is_missing(""));
+  CHECK(csv::is_missing("NA"));
+  CHECK(csv::is_missing("n/a"));
+  CHECK(csv::is_missing("NaN"));
+  CHECK(csv::is_missing("-nan"));
+  CHECK_FALSE(csv::is_missing("nana"));
+  CHECK_FALSE(csv::is_missing("0"));
+  CHECK(csv::cell_defect("NA") == "is NA (a missing value; `impute:` fills missing values)");
+  csv::Table t;
+  csv::Error e;
+  // Refused without `missing`, read as NaN with it (line 3, column 1: the empty cell).
+  const std::string_view text = "a,t1,b,t2\n1,10,4,100\n,20,NA,200\n3,30,8,300\n6,40,nan,400\n";
+  CHECK_FALSE(csv::parse(text, t, e));
+  CHECK((e.kind == csv::Error::Kind::NotANumber && e.line == 3 && e.column == 1));
+  REQUIRE(csv::parse(text, t, e, csv::Layout{.missing = true}));
+  CHECK(t.rows == 4);
+  CHECK(std::isnan(t.values[4]));
+  // Label columns by name and by index, in the list's order; a column named twice is refused.
+  std::string why;
+  CHECK(csv::label_indices(t, {"t2", "#1"}, {}, why) == std::vector<int64_t>{3, 1});
+  CHECK(csv::label_indices(t, {"#-1"}, {}, why) == std::vector<int64_t>{3});
+  CHECK(csv::label_indices(t, {}, csv::LabelColumn{.name = "t1"}, why) == std::vector<int64_t>{1});
+  CHECK(csv::label_indices(t, {"t1", "#1"}, {}, why).empty());
+  CHECK(why == "has column 1 named twice among the label columns");
+  CHECK(csv::label_indices(t, {"t3"}, {}, why).empty());
+  // Per feature column (a, b): NumPy's nanmean [10/3, 6], nanmedian [3, 6], zero.
+  int64_t missing = 0;
+  const std::vector<double> mean = csv::fill_values(t, {1, 3}, csv::Impute::Mean, &missing);
+  CHECK(missing == 3);
+  REQUIRE(mean.size() == 2);
+  CHECK(mean[0] == Approx(10.0 / 3));
+  CHECK(mean[1] == Approx(6.0));
+  CHECK(csv::fill_values(t, {1, 3}, csv::Impute::Median) == std::vector<double>{3, 6});
+  CHECK(csv::fill_values(t, {1, 3}, csv::Impute::Zero) == std::vector<double>{0, 0});
+  CHECK(csv::impute_of("median") == csv::Impute::Median);
+  CHECK(csv::impute_of("max") == csv::Impute::None);
+}
+
+TEST_CASE("pipeline: add and log1p of the targets (R0230 at -1 or less)", "[data]") {
+  Dataset ds;
+  ds.name = "t";
+  ds.n = 3;
+  ds.target_numel = 1;
+  ds.targets = {0.f, 1.5f, 9.f};
+  ds.x = {1.f, 2.f, 3.f};
+  apply_pipeline(ds, {PipeStep{.op = DLS_PIPE_ADD | DLS_PIPE_LABELS, .a = 1}, PipeStep{.op = DLS_PIPE_LOG1P | DLS_PIPE_LABELS}}, true);
+  CHECK(ds.targets[0] == Approx(std::log1p(1.0)));
+  CHECK(ds.targets[1] == Approx(std::log1p(2.5)));
+  CHECK(ds.targets[2] == Approx(std::log1p(10.0)));
+  CHECK(ds.x == std::vector<float>{1.f, 2.f, 3.f});
+  apply_pipeline(ds, {PipeStep{.op = DLS_PIPE_ADD, .a = -0.5}}, true);
+  CHECK(ds.x == std::vector<float>{0.5f, 1.5f, 2.5f});
+  Dataset bad;
+  bad.name = "b";
+  bad.n = 2;
+  bad.target_numel = 1;
+  bad.targets = {3.f, -1.f};
+  CHECK_THAT(dlt::fault_of([&] { apply_pipeline(bad, {PipeStep{.op = DLS_PIPE_LOG1P | DLS_PIPE_LABELS}}, true); }, Diag::R0230),
+             Catch::Contains("record 1") && Catch::Contains("-1"));
 }

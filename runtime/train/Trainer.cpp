@@ -225,6 +225,21 @@ void write_confusion(const std::string& dir, const EvalResult& r) {
 }
 }  // namespace
 
+namespace {
+// Regression outputs in the targets' own units: the label field's pipeline steps undone, last first.
+void to_target_units(const std::vector<PipeStep>& steps, float* v, int64_t n) {
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    if (!(it->op & DLS_PIPE_LABELS)) continue;
+    const int32_t base = it->op & ~int32_t{DLS_PIPE_LABELS};
+    for (int64_t i = 0; i < n; ++i)
+      if (base == DLS_PIPE_SCALE) v[i] = float(double(v[i]) / it->a);
+      else if (base == DLS_PIPE_NORMALIZE) v[i] = float(double(v[i]) * it->b + it->a);
+      else if (base == DLS_PIPE_ADD) v[i] = float(double(v[i]) - it->a);
+      else if (base == DLS_PIPE_LOG1P) v[i] = float(std::expm1(double(v[i])));
+  }
+}
+}  // namespace
+
 EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   // Over ranks, each evaluates its share of every batch and the sums are added up: the whole set's result.
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed), rt->ranks, rt->rank);
@@ -276,9 +291,14 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
         }
       }
     } else if (real_metrics) {
+      // In the targets' own units: the training pipeline's steps of the label field undone on the outputs and
+      // the targets alike (the loss stays in the transformed units it was trained on).
+      std::vector<float> ty(o.begin(), o.begin() + b.valid * per), tt(b.targets.begin(), b.targets.begin() + b.valid * per);
+      to_target_units(rt->pipes[DLS_SPLIT_TRAIN], ty.data(), b.valid * per);
+      to_target_units(rt->pipes[DLS_SPLIT_TRAIN], tt.data(), b.valid * per);
       for (int64_t r = 0; r < b.valid; ++r)
         for (int64_t j = 0; j < per; ++j) {
-          const double y = o[size_t(r * per + j)], t = b.targets[size_t(r * per + j)], e = y - t;
+          const double y = ty[size_t(r * per + j)], t = tt[size_t(r * per + j)], e = y - t;
           reg[size_t(j)] += std::fabs(e), reg[size_t(per + j)] += e * e;
           reg[size_t(2 * per + j)] += t, reg[size_t(3 * per + j)] += t * t;
         }
@@ -742,16 +762,6 @@ void class_probabilities(const OutputMeaning& m, const float* row, int64_t C, st
     for (int64_t c = 1; c < C; ++c) mx = std::max(mx, double(row[c]));
     for (int64_t c = 0; c < C; ++c) sum += p[size_t(c)] = std::exp(double(row[c]) - mx);
     for (double& v : p) v /= sum;
-  }
-}
-// Regression outputs in the targets' own units: the label field's pipeline steps undone, last first.
-void to_target_units(const std::vector<PipeStep>& steps, float* v, int64_t n) {
-  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-    if (!(it->op & DLS_PIPE_LABELS)) continue;
-    const int32_t base = it->op & ~int32_t{DLS_PIPE_LABELS};
-    for (int64_t i = 0; i < n; ++i)
-      if (base == DLS_PIPE_SCALE) v[i] = float(double(v[i]) / it->a);
-      else if (base == DLS_PIPE_NORMALIZE) v[i] = float(double(v[i]) * it->b + it->a);
   }
 }
 std::string json_string(const std::string& s) {

@@ -43,6 +43,11 @@ std::string value(const AttrValue& v) {
         else if constexpr (std::is_same_v<T, double>) return num(x);
         else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
         else if constexpr (std::is_same_v<T, std::string>) return quote(x);
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          std::string o = "[";
+          for (size_t i = 0; i < x.size(); ++i) o += (i ? "," : "") + quote(x[i]);
+          return o + "]";
+        }
         else {
           std::string o = "[";
           for (size_t i = 0; i < x.size(); ++i) o += (i ? "," : "") + std::to_string(x[i]);

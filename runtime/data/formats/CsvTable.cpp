@@ -1,6 +1,8 @@
 // CsvTable.cpp: the CSV parser shared by `dlspec check --data` and the runtime (see CsvTable.h).
 #include "CsvTable.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 namespace dls::csv {
@@ -62,8 +64,14 @@ bool decimal(std::string_view s) {
 }
 }  // namespace
 
+bool is_missing(std::string_view cell) {
+  if (cell.empty() || iequal(cell, "na") || iequal(cell, "n/a") || iequal(cell, "nan")) return true;
+  return cell.size() == 4 && (cell[0] == '+' || cell[0] == '-') && iequal(cell.substr(1), "nan");
+}
+
 std::string cell_defect(std::string_view cell) {
-  if (cell.empty()) return "is empty";
+  if (cell.empty()) return "is empty (a missing value; `impute:` fills missing values)";
+  if (iequal(cell, "na") || iequal(cell, "n/a")) return "is NA (a missing value; `impute:` fills missing values)";
   if (cell.find('\0') != std::string_view::npos) return "contains a NUL byte";
   if (cell.size() > 64) return "is longer than 64 characters";
   if (decimal(cell)) return "";
@@ -102,6 +110,61 @@ int64_t label_index(const Table& t, const LabelColumn& label, std::string& why) 
   return i;
 }
 
+std::vector<int64_t> label_indices(const Table& t, const std::vector<std::string>& several, const LabelColumn& one,
+                                   std::string& why) {
+  std::vector<int64_t> out;
+  if (several.empty()) {
+    const int64_t i = label_index(t, one, why);
+    if (i >= 0) out.push_back(i);
+    return out;
+  }
+  for (const std::string& c : several) {
+    LabelColumn l;
+    if (!c.empty() && c[0] == '#') l.byIndex = true, l.index = std::strtoll(c.c_str() + 1, nullptr, 10);
+    else l.name = c;
+    const int64_t i = label_index(t, l, why);
+    if (i < 0) return {};
+    if (std::find(out.begin(), out.end(), i) != out.end()) {
+      why = "has column " + std::to_string(i) + " named twice among the label columns";
+      return {};
+    }
+    out.push_back(i);
+  }
+  return out;
+}
+
+Impute impute_of(std::string_view word) {
+  return word == "mean" ? Impute::Mean : word == "median" ? Impute::Median : word == "zero" ? Impute::Zero : Impute::None;
+}
+
+std::vector<double> fill_values(const Table& t, const std::vector<int64_t>& labels, Impute mode, int64_t* missing) {
+  const auto cols = static_cast<int64_t>(t.header.size());
+  std::vector<double> fill;
+  int64_t absent = 0;
+  std::vector<double> col;
+  for (int64_t c = 0; c < cols; ++c) {
+    if (std::find(labels.begin(), labels.end(), c) != labels.end()) continue;
+    col.clear();
+    for (int64_t r = 0; r < t.rows; ++r) {
+      const double v = t.values[size_t(r * cols + c)];
+      if (std::isnan(v)) ++absent;
+      else col.push_back(v);
+    }
+    double f = 0;
+    if (!col.empty() && mode == Impute::Mean) {
+      for (double v : col) f += v;
+      f /= double(col.size());
+    } else if (!col.empty() && mode == Impute::Median) {  // NumPy's median: the mean of the middle two of an even count
+      std::sort(col.begin(), col.end());
+      const size_t m = col.size() / 2;
+      f = col.size() % 2 ? col[m] : (col[m - 1] + col[m]) / 2;
+    }
+    fill.push_back(f);
+  }
+  if (missing) *missing = absent;
+  return fill;
+}
+
 bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) {
   out = Table{};
   err = Error{};
@@ -132,6 +195,10 @@ bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) 
     }
     for (size_t i = 0; i < cells.size(); ++i) {
       const std::string& cell = cells[i];
+      if (layout.missing && is_missing(cell)) {
+        out.values.push_back(NAN);
+        continue;
+      }
       std::string why = cell_defect(cell);
       if (!why.empty()) {
         err.kind = Error::Kind::NotANumber, err.line = line, err.column = static_cast<int64_t>(i) + 1, err.what = std::move(why);

@@ -24,6 +24,7 @@ struct Layout {
   bool header = true;
   int64_t skip = 0;
   char sep = ',';
+  bool missing = false;  // a missing cell (empty, NA, N/A, nan: is_missing) is read as NaN instead of refused
 };
 
 struct Table {
@@ -48,6 +49,8 @@ bool parse(std::string_view text, Table& out, Error& err, const Layout& layout =
 // Why `cell` is not a decimal number, as a predicate without the cell's text ("is empty", "is a hex number",
 // "contains a NUL byte", "is longer than 64 characters", "is not a number"); empty when it is one.
 std::string cell_defect(std::string_view cell);
+// Whether `cell` marks a missing value: empty, NA, N/A or nan (in any case, nan with an optional sign).
+bool is_missing(std::string_view cell);
 // The cells of one line, trimmed.
 std::vector<std::string> split_line(std::string_view line, char sep = ',');
 // Index of the column named `name` in `header`, or -1.
@@ -63,6 +66,17 @@ struct LabelColumn {
 // The 0-based index of the label column in a table of `columns` columns, or -1 with `why` ("has no column
 // named `y`", "has 5 columns, so column 7 does not exist", "has no header row to find the column `y` in").
 int64_t label_index(const Table& t, const LabelColumn& label, std::string& why);
+// The label columns of `t`: `several` (each a name, or "#K" for index K) when not empty, else `one`; their
+// 0-based indices in that order, or an empty list with `why` (a column named twice says so).
+std::vector<int64_t> label_indices(const Table& t, const std::vector<std::string>& several, const LabelColumn& one,
+                                   std::string& why);
+// How missing cells of the feature columns are filled: by the column's mean or median over the records that
+// have it, or by zero.
+enum class Impute { None, Mean, Median, Zero };
+Impute impute_of(std::string_view word);  // "mean", "median", "zero"; anything else: None
+// One value per feature column (every column but `labels`, in order) for `mode`: a column without a value
+// gets 0. `missing` receives how many cells were missing.
+std::vector<double> fill_values(const Table& t, const std::vector<int64_t>& labels, Impute mode, int64_t* missing = nullptr);
 
 }  // namespace dls::csv
 #endif

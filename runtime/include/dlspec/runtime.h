@@ -224,6 +224,13 @@ void dls_rt_text(dls_rt* rt, int32_t split, int64_t seq, int32_t chars);
  * (code points or bytes) as decimal numbers separated by commas, in increasing order. Token id 0 is a token
  * not in it, token k (1-based place in the list) the k-th. */
 void dls_rt_vocabulary(dls_rt* rt, const char* tokens);
+/* More of a DLS_DATA_CSV split's columns (after dls_rt_dataset and dls_rt_csv). labels: the label columns, one
+ * per line, each "#K" (index K, 0-based, negative from the last column) or a header name, in the order of the
+ * targets (real[K] targets, one per column); NULL or empty = the one label column of dls_rt_dataset/dls_rt_csv.
+ * impute: 0 = an empty cell, NA or nan is refused (R0207); 1 = such a cell of a feature column takes `fill`'s
+ * value for that feature: decimal numbers separated by commas, one per feature column in the file's order (the
+ * training split's mean, median or zero, computed when the program is built). */
+void dls_rt_csv_columns(dls_rt* rt, int32_t split, const char* labels, int32_t impute, const char* fill);
 /* Take `fraction` of the train split as the validation split (deterministic by seed), 0 = none. */
 void dls_rt_split(dls_rt* rt, double fraction);
 
@@ -244,8 +251,10 @@ enum dls_pipe_op {
   DLS_PIPE_ONEHOT = 9,     /* with DLS_PIPE_LABELS: the targets are one-hot rows of a classes: each becomes its
                               class label (a row that is not one-hot is R0218) */
   DLS_PIPE_FEATURES = 10,  /* x[k] = (x[k] - offset[k]) * scale[k] per element k of the sample (dls_rt_pipe_features) */
-  DLS_PIPE_LABELS = 256    /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
+  DLS_PIPE_LABELS = 256,   /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
                               real-valued targets (the label field) instead of its samples */
+  DLS_PIPE_ADD = 11,       /* x += a (with DLS_PIPE_LABELS: the targets) */
+  DLS_PIPE_LOG1P = 12      /* x = log(1 + x) (with DLS_PIPE_LABELS: the targets; a value <= -1 is R0230) */
 };
 /* Appends a pipeline step to a split, in order. */
 void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d);
