@@ -31,11 +31,11 @@ stmt        : attribute* ( ident '=' expr
                          ) ;
 
 trainDecl   : TRAIN ident '{' trainItem* '}' ;
-trainItem   : attribute* ident '=' expr clause* ;
+trainItem   : attribute* ident '=' expr unit=ident? clause* ;      // a unit: accumulate = 4 steps
 clause      : ON placement                 # onClause
             | EVERY expr ident             # everyClause
             | METRICS list                 # metricsClause
-            | KEEP expr                    # keepClause
+            | KEEP expr (best=ident by=ident metric=ident)?   # keepClause   // keep 3 best by val_loss
             ;
 placement   : device
             | '[' device (',' device)* ','? ']'

@@ -575,8 +575,9 @@ private:
     itemStart(it, c);
     it.attrs = attributes(c->attribute());
     it.kind = ast::ItemKind::Assign;
-    it.key = ident(c->ident());
+    it.key = ident(c->ident(0));  // the key; a second ident is the value's unit
     it.value = expr(c->expr());
+    if (c->unit) it.unit = ident(c->unit);
     for (auto* cl : c->clause()) {
       ast::Clause k;
       k.span = spanOf(cl);
@@ -607,6 +608,11 @@ private:
         k.kind = ast::ClauseKind::Keep;
         k.keywordSpan = spanOf(ke->KEEP()->getSymbol());
         k.value = expr(ke->expr());
+        if (ke->best && ke->by && ke->metric) {
+          k.bestWord = ident(ke->best);
+          k.byWord = ident(ke->by);
+          k.bestMetric = ident(ke->metric);
+        }
       }
       it.clauses.push_back(std::move(k));
     }
