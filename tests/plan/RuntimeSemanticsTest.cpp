@@ -651,11 +651,11 @@ TEST_CASE("keep N best by a validation metric keeps the best epoch's checkpoint 
   ScratchDir dir("keepbest");
   writeNoisyBlobs(dir);
   // keep 8: every epoch's checkpoint stays, to compare best.dlsc with the best epoch's own.
-  dir.write("all.dls", noisyBlobsSpec("all", "keep 8 best by val_loss"));
+  dir.write("all.dls", noisyBlobsSpec("all_ckpt", "keep 8 best by val_loss"));
   REQUIRE(dir.build("all") == 0);
   REQUIRE(dir.exec("all train", "all.log") == 0);
   INFO(dir.read("all.log"));
-  auto rows = readMetrics(dir.path / "all" / "metrics.csv");
+  auto rows = readMetrics(dir.path / "all_ckpt" / "metrics.csv");
   REQUIRE(rows.size() == 8);
   size_t best = 0;
   for (size_t e = 1; e < rows.size(); ++e)
@@ -664,34 +664,34 @@ TEST_CASE("keep N best by a validation metric keeps the best epoch's checkpoint 
   REQUIRE(best + 1 < rows.size());  // the case this test is about: the best epoch is not the last
   char name[32];
   std::snprintf(name, sizeof name, "ckpt-%06zu.dlsc", best + 1);
-  REQUIRE(fs::exists(dir.path / "all" / "best.dlsc"));
+  REQUIRE(fs::exists(dir.path / "all_ckpt" / "best.dlsc"));
   // The same state, header and all: the best epoch's checkpoint, byte for byte.
-  CHECK(bytesOf(dir.path / "all" / "best.dlsc") == bytesOf(dir.path / "all" / name));
-  for (auto& e : fs::directory_iterator(dir.path / "all")) CHECK(e.path().filename().string().rfind(".tmp-", 0) != 0);
+  CHECK(bytesOf(dir.path / "all_ckpt" / "best.dlsc") == bytesOf(dir.path / "all_ckpt" / name));
+  for (auto& e : fs::directory_iterator(dir.path / "all_ckpt")) CHECK(e.path().filename().string().rfind(".tmp-", 0) != 0);
 
   // keep 1 best by val_f1 (higher is better): the newest alone, and best.dlsc beside it, never pruned.
-  dir.write("one.dls", noisyBlobsSpec("one", "keep 1 best by val_f1"));
+  dir.write("one.dls", noisyBlobsSpec("one_ckpt", "keep 1 best by val_f1"));
   REQUIRE(dir.build("one") == 0);
   REQUIRE(dir.exec("one train", "one.log") == 0);
   INFO(dir.read("one.log"));
-  auto frows = readMetrics(dir.path / "one" / "metrics.csv");
+  auto frows = readMetrics(dir.path / "one_ckpt" / "metrics.csv");
   REQUIRE(frows.size() == 8);
   size_t fbest = 0;
   for (size_t e = 1; e < frows.size(); ++e)
     if (frows[e]["val_f1"] > frows[fbest]["val_f1"]) fbest = e;
   // The epoch best.dlsc holds (its header's i64 after the magic, the version and the layout hash).
-  const std::string bestBytes = bytesOf(dir.path / "one" / "best.dlsc");
+  const std::string bestBytes = bytesOf(dir.path / "one_ckpt" / "best.dlsc");
   REQUIRE(bestBytes.size() > 28);
   int64_t bestEpoch = 0;
   std::memcpy(&bestEpoch, bestBytes.data() + 20, 8);
   CHECK(frows[size_t(bestEpoch - 1)]["val_f1"] == frows[fbest]["val_f1"]);  // an epoch of the highest val_f1
   fbest = size_t(bestEpoch - 1);
-  REQUIRE(fs::exists(dir.path / "one" / "best.dlsc"));
+  REQUIRE(fs::exists(dir.path / "one_ckpt" / "best.dlsc"));
   size_t ckpts = 0;
-  for (auto& e : fs::directory_iterator(dir.path / "one")) ckpts += e.path().filename().string().rfind("ckpt-", 0) == 0;
+  for (auto& e : fs::directory_iterator(dir.path / "one_ckpt")) ckpts += e.path().filename().string().rfind("ckpt-", 0) == 0;
   CHECK(ckpts == 1);
   // eval --checkpoint best.dlsc: the test split's loss and f1 are those the best epoch's validation printed.
-  REQUIRE(dir.exec("one eval --checkpoint one/best.dlsc", "eval.log") == 0);
+  REQUIRE(dir.exec("one eval --checkpoint one_ckpt/best.dlsc", "eval.log") == 0);
   const std::string ev = dir.read("eval.log");
   INFO(ev);
   // The figures as the best epoch's progress line printed them (the same evaluation, to the last bit).
@@ -707,7 +707,7 @@ TEST_CASE("keep N best by a validation metric keeps the best epoch's checkpoint 
   CHECK(ev.find("  loss " + figure("val_loss")) != std::string::npos);
   CHECK(ev.find("  f1 " + figure("val_f1")) != std::string::npos);
   // predict takes it too.
-  CHECK(dir.exec("one predict xt.npy --checkpoint one/best.dlsc", "predict.log") == 0);
+  CHECK(dir.exec("one predict xt.npy --checkpoint one_ckpt/best.dlsc", "predict.log") == 0);
 }
 
 TEST_CASE("early stopping's patience count and best value survive a resume: it stops at the uninterrupted run's epoch", "[e2e]") {
@@ -715,24 +715,24 @@ TEST_CASE("early stopping's patience count and best value survive a resume: it s
   writeNoisyBlobs(dir);
   // min_delta 100: only the first validation improves; patience 4 ends the run at epoch 5.
   const std::string stop = "keep 2\n  stop       = early(monitor: val_loss, patience: 4, min_delta: 100)";
-  dir.write("whole.dls", noisyBlobsSpec("whole", stop));
+  dir.write("whole.dls", noisyBlobsSpec("whole_ckpt", stop));
   REQUIRE(dir.build("whole") == 0);
   REQUIRE(dir.exec("whole train", "whole.log") == 0);
   const std::string whole = dir.read("whole.log");
   INFO(whole);
   REQUIRE(whole.find("early stopping at epoch 5: ") != std::string::npos);
   // The same run stopped after epoch 3 (two validations into its patience), then resumed.
-  dir.write("split.dls", noisyBlobsSpec("split", stop));
+  dir.write("split.dls", noisyBlobsSpec("split_ckpt", stop));
   REQUIRE(dir.build("split") == 0);
   REQUIRE(dir.exec("split train --epochs 3", "first.log") == 0);
-  REQUIRE(dir.exec("split train --resume split", "second.log") == 0);
+  REQUIRE(dir.exec("split train --resume split_ckpt", "second.log") == 0);
   const std::string second = dir.read("second.log");
   INFO(dir.read("first.log") << second);
   CHECK(second.find("resumed from") != std::string::npos);
   CHECK(second.find("early stopping at epoch 5: ") != std::string::npos);
   CHECK(second.find("best ") != std::string::npos);
   CHECK(second.find("at epoch 1") != std::string::npos);  // the best value is the first epoch's, from the checkpoint
-  CHECK(readMetrics(dir.path / "split" / "metrics.csv").size() == 5);
+  CHECK(readMetrics(dir.path / "split_ckpt" / "metrics.csv").size() == 5);
 }
 
 #endif
