@@ -252,7 +252,8 @@ protected:
                      t == DLSpecLexer::FROM || t == DLSpecLexer::AUGMENT || t == DLSpecLexer::ON ||
                      t == DLSpecLexer::EVERY || t == DLSpecLexer::METRICS || t == DLSpecLexer::KEEP ||
                      t == DLSpecLexer::DLSPEC || t == DLSpecLexer::DATASET || t == DLSpecLexer::PIPELINE ||
-                     t == DLSpecLexer::BLOCK || t == DLSpecLexer::NETWORK || t == DLSpecLexer::TRAIN))
+                     t == DLSpecLexer::BLOCK || t == DLSpecLexer::NETWORK || t == DLSpecLexer::TRAIN ||
+                     t == DLSpecLexer::STEPS || t == DLSpecLexer::STEP))
         types.push_back(t);
     if (types.size() > 5) return "";
     std::string out;
@@ -575,9 +576,10 @@ private:
     itemStart(it, c);
     it.attrs = attributes(c->attribute());
     it.kind = ast::ItemKind::Assign;
-    it.key = ident(c->ident(0));  // the key; a second ident is the value's unit
+    it.key = ident(c->ident());
     it.value = expr(c->expr());
-    if (c->unit) it.unit = ident(c->unit);
+    if (c->STEPS()) it.unit = ident(c->STEPS());
+    else if (c->STEP()) it.unit = ident(c->STEP());
     for (auto* cl : c->clause()) {
       ast::Clause k;
       k.span = spanOf(cl);
