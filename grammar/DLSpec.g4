@@ -31,11 +31,11 @@ stmt        : attribute* ( ident '=' expr
                          ) ;
 
 trainDecl   : TRAIN ident '{' trainItem* '}' ;
-trainItem   : attribute* ident '=' expr clause* ;
+trainItem   : attribute* ident '=' expr (STEPS | STEP)? clause* ;  // a unit: accumulate = 4 steps
 clause      : ON placement                 # onClause
             | EVERY expr ident             # everyClause
             | METRICS list                 # metricsClause
-            | KEEP expr                    # keepClause
+            | KEEP expr (best=ident by=ident metric=ident)?   # keepClause   // keep 3 best by val_loss
             ;
 placement   : device
             | '[' device (',' device)* ','? ']'
@@ -66,7 +66,7 @@ qualified   : ident ('.' ident)* ;
 
 // Words that are keywords only where the grammar needs them; elsewhere they are plain names.
 ident       : ID | SAMPLE | LABEL | FROM | AUGMENT | ON | EVERY | METRICS | KEEP
-            | DLSPEC | DATASET | PIPELINE | BLOCK | NETWORK | TRAIN ;
+            | DLSPEC | DATASET | PIPELINE | BLOCK | NETWORK | TRAIN | STEPS | STEP ;
 
 DLSPEC   : 'dlspec' ;
 DATASET  : 'dataset' ;
@@ -84,6 +84,8 @@ ON       : 'on' ;
 EVERY    : 'every' ;
 METRICS  : 'metrics' ;
 KEEP     : 'keep' ;
+STEPS    : 'steps' ;
+STEP     : 'step' ;
 
 ARROW    : '->' ;
 PIPE     : '|>' ;

@@ -23,7 +23,7 @@ MAGIC = b"DLSCKPT\0"
 
 class Checkpoint:
     def __init__(self, header, tensors):
-        self.header = header    # version, layout_hash, epoch, global_step, updates, rng_seed, (version 2) made_by, (version 3) its precision
+        self.header = header    # version, layout_hash, epoch, global_step, updates, rng_seed, (version 2) made_by, (version 3) its precision, (version 4) plateau and validation metrics, (version 5) early stopping and best-checkpoint state
         self.tensors = tensors  # name -> float32 array, in file order
 
     def values(self):
@@ -52,8 +52,8 @@ def read(path):
         return vals
 
     (version,) = take("I")
-    if version not in (1, 2, 3, 4):
-        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 4)")
+    if version not in (1, 2, 3, 4, 5):
+        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 5)")
     layout_hash, epoch, global_step, updates, seed = take("QqqqQ")
     header = dict(version=version, layout_hash=layout_hash, epoch=epoch, global_step=global_step,
                   updates=updates, rng_seed=seed)
@@ -70,6 +70,10 @@ def read(path):
         plateau, plr, pbest, pbad, pcool, val_loss, val_acc = take("iddqqdd")
         header["made_by"]["plateau"] = dict(monitor=plateau, lr=plr, best=pbest, bad=pbad, cooldown_left=pcool) if plateau else None
         header["val_loss"], header["val_acc"] = val_loss, val_acc
+    if version >= 5:
+        stop, sbest, sbest_epoch, sbad, bmetric, bvalue, bepoch = take("idqqidq")
+        header["made_by"]["stop"] = dict(monitor=stop, best=sbest, best_epoch=sbest_epoch, bad=sbad) if stop else None
+        header["made_by"]["best_checkpoint"] = dict(metric=bmetric, value=bvalue, epoch=bepoch) if bmetric else None
     (count,) = take("I")
     tensors = {}
     for _ in range(count):

@@ -701,11 +701,17 @@ void checkDataQuality(const RuleContext& c) {
         if (s.op && s.op->opcode == sema::kOpcodeSplit)
           if (auto it = s.attrs.find("valid"); it != s.attrs.end())
             if (const double* f = std::get_if<double>(&it->second.value)) rows -= static_cast<int64_t>(double(rows) * *f);
-      if (rows < *trainPipe->batch)
-        c.diags.report(Code::E0810, trainPipe->batchSpan, tr->table.file, rows, *trainPipe->batch)
-            .primary("one batch")
-            .label(tr->span, "read from here")
-            .help(fmt::format("use a batch of at most {} samples, or more data", rows));
+      // Under `accumulate = K steps` one optimiser step takes K batches: the effective batch is K times the batch.
+      const int64_t K = trainBlock ? trainBlock->accumulate : 1;
+      const int64_t effective = *trainPipe->batch * K;
+      if (rows < effective) {
+        auto& dg = c.diags.report(Code::E0810, trainPipe->batchSpan, tr->table.file, rows, effective)
+                       .primary(K > 1 ? fmt::format("one batch, {} of them per step", K) : std::string("one batch"))
+                       .label(tr->span, "read from here");
+        if (K > 1 && trainBlock->accumulateSpan.valid()) dg.label(trainBlock->accumulateSpan, fmt::format("{} batches per optimiser step", K));
+        dg.help(K > 1 ? fmt::format("make batch × accumulate at most {} samples, or use more data", rows)
+                      : fmt::format("use a batch of at most {} samples, or more data", rows));
+      }
     }
     // Samples against parameters; augmentation of small image sets.
     if (tr && trainBlock) {

@@ -25,6 +25,8 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_plateau", Void, {RtPtr, Int32, Double, Int64, Double, Int64, Double}},
       {"dls_rt_clip", Void, {RtPtr, Int32, Double}},
       {"dls_rt_stop", Void, {RtPtr, Int32, Int32, Int64, Double}},
+      {"dls_rt_accumulate", Void, {RtPtr, Int64}},
+      {"dls_rt_checkpoint_best", Void, {RtPtr, Int32, Int32}},
       {"dls_rt_dataset", Void,
        {RtPtr, Int32, Int32, CString, CString, Int32, Int32, Int64, Int64, Int64, Int64, Int64}},
       {"dls_rt_sample_dtype", Void, {RtPtr, Int32, Int32}},

@@ -116,7 +116,7 @@ bool readCheckpoint(const std::string& given, const sema::Network& net, Weights&
   const std::vector<uint8_t> body(bytes.begin(), bytes.end() - 4);
   Reader r{body, 8};
   const uint32_t version = r.get<uint32_t>();
-  if (version < 1 || version > 4) return bad(fmt::format("format version {} (this dlspec reads 1 to 4)", version));
+  if (version < 1 || version > 5) return bad(fmt::format("format version {} (this dlspec reads 1 to 5)", version));
   const uint64_t hash = r.get<uint64_t>();
   r.get<int64_t>(), r.get<int64_t>(), r.get<int64_t>(), r.get<uint64_t>();  // epoch, step, updates, seed
   if (version >= 2) {
@@ -128,6 +128,10 @@ bool readCheckpoint(const std::string& given, const sema::Network& net, Weights&
   if (version >= 4) {                  // plateau's state and the epoch's validation metrics
     r.get<int32_t>(), r.get<double>(), r.get<double>(), r.get<int64_t>(), r.get<int64_t>();
     r.get<double>(), r.get<double>();
+  }
+  if (version >= 5) {  // early stopping's state and the best checkpoint's
+    r.get<int32_t>(), r.get<double>(), r.get<int64_t>(), r.get<int64_t>();
+    r.get<int32_t>(), r.get<double>(), r.get<int64_t>();
   }
   if (!r.ok) return bad("it ends inside its header");
   if (hash != sema::layoutHash(net))

@@ -511,6 +511,18 @@ private:
     if (tc_.precision == "bf16") call(S, "dls_rt_precision", {int32_t{DLS_BF16}});
     call(S, "dls_rt_checkpoint",
          {tc_.checkpoint.value_or(std::string()), int64_t{tc_.checkpointEvery}, int64_t{tc_.checkpointKeep}});
+    if (tc_.checkpointBest) {
+      // keep N best by val_METRIC: the metric row's code; higher is better for the scores, lower for loss and errors.
+      const sema::OpInfo* metric = sema::findOp(*tc_.checkpointBest, {sema::OpCategory::Metric});
+      if (!metric || metric->opcode <= 0) {
+        diags_.report(Code::E1004, tc_.checkpointBestSpan,
+                      fmt::format("keeping the best checkpoint by `val_{}` is not supported by the runtime yet", *tc_.checkpointBest));
+        return;
+      }
+      const int32_t lowerIsBetter = DLS_METRIC_LOSS | DLS_METRIC_MAE | DLS_METRIC_RMSE;
+      call(S, "dls_rt_checkpoint_best", {int32_t{metric->opcode}, int32_t{(metric->opcode & lowerIsBetter) ? 0 : 1}});
+    }
+    if (tc_.accumulate > 1) call(S, "dls_rt_accumulate", {int64_t{tc_.accumulate}});
     if (tc_.resume) {
       // Relative to the spec's directory, as data paths are (and as E0803 looks for it).
       std::filesystem::path r(*tc_.resume);

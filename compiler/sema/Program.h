@@ -226,6 +226,12 @@ struct TrainConfig {
   std::optional<std::string> checkpoint;  // directory
   Setting checkpointSetting;
   int64_t checkpointEvery = 1, checkpointKeep = 3;
+  // `keep N best by METRIC`: the validation metric (its metric row's name, without `val_`) whose best checkpoint is kept
+  std::optional<std::string> checkpointBest;
+  Span checkpointBestSpan;
+  // `accumulate = K steps`: micro-batches whose gradients make one optimiser step (1: none)
+  int64_t accumulate = 1;
+  Span accumulateSpan;
   std::optional<std::string> resume;      // resume = "runs/lenet/ckpt-3"
   Setting resumeSetting;
   std::optional<int64_t> seed;

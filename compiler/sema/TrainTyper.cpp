@@ -3,6 +3,8 @@
 // checkpoints, resume, seed and precision.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "sema/Analyzer.h"
 #include "support/Suggest.h"
 
@@ -11,7 +13,7 @@ namespace {
 
 const std::vector<std::string>& trainKeys() {
   static const std::vector<std::string> k = {"model", "data", "loss", "optimizer", "schedule", "clip", "stop", "epochs", "validate",
-                                             "checkpoint", "resume", "seed", "precision", "memory", "devices"};
+                                             "checkpoint", "resume", "seed", "precision", "memory", "devices", "accumulate"};
   return k;
 }
 
@@ -93,6 +95,11 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     Setting st{it.span, it.value->span};
     tc->settings[key] = st;
     const ast::Expr& v = *it.value;
+    // A unit after the value belongs to `accumulate = K steps` only.
+    if (it.unit && key != "accumulate")
+      diags.report(Code::E0132, it.unit->span, key, it.unit->name)
+          .primary("no unit here")
+          .help(key == "epochs" ? "write `epochs = 10`" : fmt::format("remove `{}`", it.unit->name));
     if (key == "model") {
       tc->model = st;
       if (v.kind == ast::ExprKind::Name && v.path.size() == 1) {
@@ -252,6 +259,19 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         else if (key == "stop") tc->stop = std::move(c);
         else tc->schedules.push_back(std::move(c));
       }
+    } else if (key == "accumulate") {
+      // accumulate = K steps: K micro-batches' gradients make one optimiser step.
+      tc->accumulateSpan = it.span;
+      auto c = evalConst(v, nullptr);
+      const bool unitOk = !it.unit || it.unit->name == "steps" || it.unit->name == "step";
+      if (c && (c->kind != Const::Kind::Int || c->i < 1 || !unitOk)) {
+        diags.report(Code::E0131, unitOk ? v.span : it.unit->span,
+                     unitOk ? c->describe() : fmt::format("{} {}", c->describe(), it.unit->name))
+            .primary(unitOk ? "not a count of batches" : "not a unit of batches")
+            .help("write `accumulate = 4 steps`: the gradients of 4 batches make one optimiser step");
+      } else if (c) {
+        tc->accumulate = c->i;
+      }
     } else if (key == "epochs") {
       tc->epochsSetting = st;
       tc->epochs = intSetting(it, "epochs", 1);
@@ -269,7 +289,18 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         if (c) tc->checkpoint = c->s;
         for (const ast::Clause& cl : it.clauses) {
           if (cl.kind == ast::ClauseKind::Every) tc->checkpointEvery = clauseCount(cl, "every");
-          if (cl.kind == ast::ClauseKind::Keep) tc->checkpointKeep = clauseCount(cl, "keep");
+          if (cl.kind == ast::ClauseKind::Keep) {
+            tc->checkpointKeep = clauseCount(cl, "keep");
+            if (!cl.bestMetric) continue;
+            if (cl.bestWord->name != "best" || cl.byWord->name != "by") {
+              diags.report(Code::E0134, Span::join(cl.bestWord->span, cl.bestMetric->span), tc->checkpointKeep,
+                           cl.bestWord->name, cl.byWord->name)
+                  .help(fmt::format("write `keep {} best by {}`", tc->checkpointKeep, cl.bestMetric->name));
+              continue;
+            }
+            tc->checkpointBest = cl.bestMetric->name;
+            tc->checkpointBestSpan = cl.bestMetric->span;
+          }
         }
       } else {
         tc->resumeSetting = st;
@@ -314,6 +345,38 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     diags.report(Code::E0113, tc->stop->span, "train", d.name.name, "validate")
         .primary(fmt::format("`{}` watches a validation metric", tc->stop->name))
         .help("add `validate = test_input every 1 epoch` (or validate on `PIPELINE.valid`), or remove `stop`");
+  // keep N best by METRIC: a validation metric the validate clause reports (val_loss: computed at every validation).
+  if (tc->checkpointBest) {
+    const std::string& m = *tc->checkpointBest;
+    const std::string bare = m.rfind("val_", 0) == 0 ? m.substr(4) : std::string();
+    const OpInfo* mop = bare.empty() ? nullptr : findOp(bare == "acc" ? "accuracy" : bare, {OpCategory::Metric});
+    std::string why;
+    if (!mop || mop->name == "confusion")
+      why = "it is not `val_` and a metric's name (val_loss, val_accuracy, val_f1, val_mae, …)";
+    else if (!tc->settings.count("validate"))
+      why = "the train block has no `validate`";
+    else {
+      // What the validation reports: its `metrics [...]`, or without one the loss and accuracy, or for real
+      // targets the loss and the regression metrics (as the lowering's dls_rt_validate mask).
+      std::vector<std::string> reported = tc->metrics;
+      const bool realTargets = tc->data && !tc->data->label.poisoned && tc->data->label.kind == SemKind::Real;
+      if (reported.empty())
+        reported = realTargets ? std::vector<std::string>{"loss", "mae", "rmse", "r2"} : std::vector<std::string>{"loss", "accuracy"};
+      if (mop->name != "loss" && std::find(reported.begin(), reported.end(), std::string(mop->name)) == reported.end())
+        why = tc->metrics.empty() ? fmt::format("the validation reports {} (no `metrics [...]`), not `{}`",
+                                                realTargets ? "loss, mae, rmse and r2" : "loss and accuracy", mop->name)
+                                  : fmt::format("`{}` is not in the validate clause's `metrics [...]`", mop->name);
+    }
+    if (!why.empty()) {
+      diags.report(Code::E0133, tc->checkpointBestSpan, m, why)
+          .primary("no such validation metric")
+          .help(mop && mop->name != "confusion" ? fmt::format("add `{}` to `metrics [...]` of `validate`", mop->name)
+                                                : std::string("watch `val_loss` or a metric the validation reports"));
+      tc->checkpointBest.reset();
+    } else {
+      tc->checkpointBest = std::string(mop->name);
+    }
+  }
   // onecycle and plateau set the rate themselves: no other schedule, nor a decay of the optimizer's, multiplies it.
   for (const Call& s : tc->schedules) {
     if (s.name != "onecycle" && s.name != "plateau") continue;

@@ -96,6 +96,8 @@ struct Clause {
   bool deviceList = false;      // On [a, b]
   ExprPtr value;                // Every (count), Metrics (list), Keep (count)
   std::optional<Ident> unit;    // Every
+  // Keep: `keep N best by METRIC` (the three words as written; absent for `keep N`)
+  std::optional<Ident> bestWord, byWord, bestMetric;
 };
 
 enum class ItemKind : uint8_t {
@@ -115,6 +117,7 @@ struct Item {
   std::optional<TypeExpr> type;  // Field
   ExprPtr value;         // Assign, Return, Call, Augment (the call)
   std::vector<Clause> clauses;   // Assign in train
+  std::optional<Ident> unit;     // Assign in train: the unit after the value (accumulate = 4 steps)
   Comments comments;
 };
 

@@ -56,7 +56,9 @@ std::string clause(const ast::Clause& c) {
     }
     case ast::ClauseKind::Every: return " every " + formatExpr(*c.value) + " " + c.unit->name;
     case ast::ClauseKind::Metrics: return " metrics " + formatExpr(*c.value);
-    case ast::ClauseKind::Keep: return " keep " + formatExpr(*c.value);
+    case ast::ClauseKind::Keep:
+      return " keep " + formatExpr(*c.value) +
+             (c.bestMetric ? " " + c.bestWord->name + " " + c.byWord->name + " " + c.bestMetric->name : std::string());
   }
   return {};
 }
@@ -313,6 +315,7 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
           line += it.key.name + spaces(keyWidth > columns(it.key.name) ? keyWidth - columns(it.key.name) : 0) + " = ";
           const size_t valueCol = lastLine(line);
           line += layout(*it.value, valueCol, indent, width);
+          if (it.unit) line += " " + it.unit->name;  // accumulate = 4 steps
           // Clauses (`on …`, `every …`, `metrics […]`, `keep …`) that do not fit go on the next lines, under the value.
           for (const ast::Clause& c : it.clauses) {
             std::string text = clause(c);

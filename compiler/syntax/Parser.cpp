@@ -252,7 +252,8 @@ protected:
                      t == DLSpecLexer::FROM || t == DLSpecLexer::AUGMENT || t == DLSpecLexer::ON ||
                      t == DLSpecLexer::EVERY || t == DLSpecLexer::METRICS || t == DLSpecLexer::KEEP ||
                      t == DLSpecLexer::DLSPEC || t == DLSpecLexer::DATASET || t == DLSpecLexer::PIPELINE ||
-                     t == DLSpecLexer::BLOCK || t == DLSpecLexer::NETWORK || t == DLSpecLexer::TRAIN))
+                     t == DLSpecLexer::BLOCK || t == DLSpecLexer::NETWORK || t == DLSpecLexer::TRAIN ||
+                     t == DLSpecLexer::STEPS || t == DLSpecLexer::STEP))
         types.push_back(t);
     if (types.size() > 5) return "";
     std::string out;
@@ -577,6 +578,8 @@ private:
     it.kind = ast::ItemKind::Assign;
     it.key = ident(c->ident());
     it.value = expr(c->expr());
+    if (c->STEPS()) it.unit = ident(c->STEPS());
+    else if (c->STEP()) it.unit = ident(c->STEP());
     for (auto* cl : c->clause()) {
       ast::Clause k;
       k.span = spanOf(cl);
@@ -607,6 +610,11 @@ private:
         k.kind = ast::ClauseKind::Keep;
         k.keywordSpan = spanOf(ke->KEEP()->getSymbol());
         k.value = expr(ke->expr());
+        if (ke->best && ke->by && ke->metric) {
+          k.bestWord = ident(ke->best);
+          k.byWord = ident(ke->by);
+          k.bestMetric = ident(ke->metric);
+        }
       }
       it.clauses.push_back(std::move(k));
     }

@@ -415,6 +415,25 @@ void dls_rt_stop(dls_rt* rt, int32_t kind, int32_t monitor, int64_t patience, do
   });
 }
 
+void dls_rt_accumulate(dls_rt* rt, int64_t micro_batches) {
+  guarded(rt, 0, [&] {
+    if (micro_batches < 1) fail(Diag::R0504, "", fmt::format("gradient accumulation needs at least 1 batch per step, not {}", micro_batches));
+    rt->accumulate = micro_batches;
+    return 0;
+  });
+}
+
+void dls_rt_checkpoint_best(dls_rt* rt, int32_t metric, int32_t maximize) {
+  guarded(rt, 0, [&] {
+    const int32_t known = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY | DLS_METRIC_TOP_K | DLS_METRIC_PRECISION | DLS_METRIC_RECALL |
+                          DLS_METRIC_F1 | DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2;
+    if (metric <= 0 || (metric & (metric - 1)) != 0 || !(metric & known))
+      fail(Diag::R0504, "", fmt::format("the best checkpoint watches an unknown metric {}", metric));
+    rt->ckpt_best_metric = metric, rt->ckpt_best_max = maximize ? 1 : 0;
+    return 0;
+  });
+}
+
 void dls_rt_dataset(dls_rt* rt, int32_t split, int32_t format, const char* path_a, const char* path_b,
                     int32_t label_column, int32_t sample_rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                     int64_t classes) {
@@ -867,6 +886,41 @@ void dls_rt_update(dls_rt* rt) {
     if (rt->suppress_update) return 0;
     auto t0 = prof_now();
     const OptimizerConfig& o = rt->opt;
+    if (rt->accumulate > 1) {
+      // Gradient accumulation: this batch's gradients, weighted by its real rows, join its group's; the group's
+      // last batch updates with their row-weighted mean (each batch's loss scaled by its share of the group's
+      // rows, as loss * rows / group_rows before backward() in PyTorch). Steps with accumulation are never
+      // captured (StepRunner), so this runs eagerly on every backend, through host copies.
+      if (rt->capturing) internal_error("a step with gradient accumulation cannot be captured");
+      const double w = double(rt->step.valid_rows);
+      size_t k = 0;
+      std::vector<float> host;
+      for (auto& p : rt->params) {
+        if (!p.trainable) continue;
+        const Tensor& g = rt->tensors[p.grad];
+        if (rt->accum.size() <= k) rt->accum.emplace_back();
+        auto& a = rt->accum[k++];
+        host.resize(size_t(g.d.numel));
+        to_host(rt, host.data(), g.d.data, g.bytes);
+        if (a.size() != host.size()) {
+          reserve_host(rt, uint64_t(host.size()) * 8, fmt::format("the accumulated gradient of '{}'", p.name), true);
+          a.assign(host.size(), 0.0);
+        }
+        for (size_t i = 0; i < host.size(); ++i) a[i] += w * double(host[i]);
+      }
+      rt->accum_rows += w;
+      if (!rt->accum_last) return 0;
+      k = 0;
+      for (auto& p : rt->params) {
+        if (!p.trainable) continue;
+        const Tensor& g = rt->tensors[p.grad];
+        auto& a = rt->accum[k++];
+        host.resize(a.size());
+        for (size_t i = 0; i < a.size(); ++i) host[i] = float(a[i] / rt->accum_rows), a[i] = 0.0;
+        to_device(rt, g.d.data, host.data(), g.bytes);
+      }
+      rt->accum_rows = 0;
+    }
     // While a step graph is captured, nothing runs: replay counts the update and passes its t.
     const int64_t t = rt->capturing ? rt->updates + 1 : ++rt->updates;
     auto& us = rt->update_descs;

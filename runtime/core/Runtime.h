@@ -142,6 +142,21 @@ struct dls_rt {
   double last_val_loss = NAN, last_val_acc = NAN;
   int64_t stop_patience = 1;
   double stop_min_delta = 0;
+  // Early stopping's state: the best value so far (NaN: none yet), its epoch, validations since it improved;
+  // kept in checkpoints (format 5) and restored by a resume.
+  double stop_best = NAN;
+  int64_t stop_best_epoch = 0, stop_bad = 0;
+  // The best checkpoint (dls_rt_checkpoint_best): metric 0 = none; the best value so far (NaN: none) and its epoch.
+  int32_t ckpt_best_metric = 0, ckpt_best_max = 0;
+  double ckpt_best_value = NAN;
+  int64_t ckpt_best_epoch = 0;
+  // Gradient accumulation (dls_rt_accumulate): micro-batches per optimizer step. accum_last: the current batch
+  // is its group's last (the trainer sets it); accum: the group's gradients so far, each batch's weighted by its
+  // real rows (host floats, one vector per trainable parameter); accum_rows: the group's real rows so far.
+  int64_t accumulate = 1;
+  bool accum_last = true;
+  std::vector<std::vector<double>> accum;
+  double accum_rows = 0;
   std::vector<int64_t> clip_numels;
   dls::DataDecl data[3];
   double split_fraction = 0;

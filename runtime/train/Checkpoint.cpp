@@ -19,7 +19,7 @@ namespace dls {
 namespace {
 
 const char kMagic[8] = {'D', 'L', 'S', 'C', 'K', 'P', 'T', 0};
-const uint32_t kVersion = 4;
+const uint32_t kVersion = 5;
 
 // What made a checkpoint (version 2).
 struct Made {
@@ -35,8 +35,16 @@ struct Made {
   double plateau_lr = 0, plateau_best = 0;
   int64_t plateau_bad = 0, plateau_cooldown_left = 0;
   double val_loss = NAN, val_acc = NAN;
+  // version 5: early stopping's state (stop 0: the run had none; else its monitored metric) and the best
+  // checkpoint's (best_metric 0: none); NaN best values: no validation yet.
+  int32_t stop = 0;
+  double stop_best = NAN;
+  int64_t stop_best_epoch = 0, stop_bad = 0;
+  int32_t best_metric = 0;
+  double best_value = NAN;
+  int64_t best_epoch = 0;
 };
-const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8;
+const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8 + 8 + 4 + 8 + 8;
 
 Made made_by(const dls_rt* rt) {
   Made m;
@@ -48,6 +56,9 @@ Made made_by(const dls_rt* rt) {
   m.plateau_lr = rt->plateau_lr, m.plateau_best = rt->plateau_best;
   m.plateau_bad = rt->plateau_bad, m.plateau_cooldown_left = rt->plateau_cooldown_left;
   m.val_loss = rt->last_val_loss, m.val_acc = rt->last_val_acc;
+  m.stop = rt->stop_kind ? rt->stop_monitor : 0;
+  m.stop_best = rt->stop_best, m.stop_best_epoch = rt->stop_best_epoch, m.stop_bad = rt->stop_bad;
+  m.best_metric = rt->ckpt_best_metric, m.best_value = rt->ckpt_best_value, m.best_epoch = rt->ckpt_best_epoch;
   return m;
 }
 
@@ -281,6 +292,14 @@ std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std:
     made.plateau_bad = r.get<int64_t>(), made.plateau_cooldown_left = r.get<int64_t>();
     made.val_loss = r.get<double>(), made.val_acc = r.get<double>();
   }
+  if (h.version >= 5) {
+    made.stop = r.get<int32_t>();
+    made.stop_best = r.get<double>();
+    made.stop_best_epoch = r.get<int64_t>(), made.stop_bad = r.get<int64_t>();
+    made.best_metric = r.get<int32_t>();
+    made.best_value = r.get<double>();
+    made.best_epoch = r.get<int64_t>();
+  }
   uint32_t count = r.get<uint32_t>();
   if (!r.ok) return "truncated header";
   // Another optimizer (or amsgrad on or off) keeps another number of state tensors: say so (R0307) rather than
@@ -383,6 +402,21 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
     rt->plateau_lr = h.made.plateau_lr, rt->plateau_best = h.made.plateau_best;
     rt->plateau_bad = h.made.plateau_bad, rt->plateau_cooldown_left = h.made.plateau_cooldown_left;
   }
+  // ... and early stopping's patience count and best value, and the best checkpoint's value (format 5).
+  if (resuming && rt->stop_kind) {
+    if (h.version >= 5 && h.made.stop == rt->stop_monitor) {
+      rt->stop_best = h.made.stop_best, rt->stop_best_epoch = h.made.stop_best_epoch, rt->stop_bad = h.made.stop_bad;
+    } else {
+      warn(Diag::R0311, path, path, h.version, "early-stopping state for this monitor", "the patience count");
+    }
+  }
+  if (resuming && rt->ckpt_best_metric) {
+    if (h.version >= 5 && h.made.best_metric == rt->ckpt_best_metric) {
+      rt->ckpt_best_value = h.made.best_value, rt->ckpt_best_epoch = h.made.best_epoch;
+    } else {
+      warn(Diag::R0311, path, path, h.version, "best-checkpoint value for this metric", "the choice of best.dlsc");
+    }
+  }
   info.epoch = h.epoch;
   info.global_step = h.global_step;
   info.path = path;
@@ -438,11 +472,12 @@ std::string newest_checkpoint(const std::string& dir) {
 
 void remove_checkpoints(const std::string& dir) {
   for (const auto& c : list_checkpoints(dir)) ::unlink(c.second.c_str());
+  ::unlink((dir + "/" + kBestCheckpoint).c_str());
 }
 
-std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step) {
+std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step, const std::string& name) {
   ::signal(SIGXFSZ, SIG_IGN);  // exceeding RLIMIT_FSIZE then fails write() with EFBIG instead of killing us
-  std::string final_path = fmt::format("{}/ckpt-{:06d}.dlsc", dir, epoch);
+  std::string final_path = name.empty() ? fmt::format("{}/ckpt-{:06d}.dlsc", dir, epoch) : dir + "/" + name;
   auto before = list_checkpoints(dir);
   auto previous = [&] {
     for (const auto& c : before)
@@ -458,7 +493,8 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
     f.notes.push_back(previous());
     throw f;
   }
-  std::string tmp = fmt::format("{}/.tmp-ckpt-{:06d}-{}", dir, epoch, ::getpid());
+  std::string tmp = name.empty() ? fmt::format("{}/.tmp-ckpt-{:06d}-{}", dir, epoch, ::getpid())
+                                 : fmt::format("{}/.tmp-{}-{}", dir, name, ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0 && errno == EEXIST) {  // a link or a file planted under our name: never written through
     ::unlink(tmp.c_str());
@@ -478,6 +514,8 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
   w.put(m.nesterov), w.put(m.batch), w.put(m.structure), w.put(m.data), w.put(m.precision);
   w.put(m.plateau), w.put(m.plateau_lr), w.put(m.plateau_best), w.put(m.plateau_bad), w.put(m.plateau_cooldown_left);
   w.put(m.val_loss), w.put(m.val_acc);
+  w.put(m.stop), w.put(m.stop_best), w.put(m.stop_best_epoch), w.put(m.stop_bad);
+  w.put(m.best_metric), w.put(m.best_value), w.put(m.best_epoch);
   w.put(uint32_t(es.size()));
   std::vector<float> host(kChunk / 4);
   for (const auto& e : es) {
@@ -511,6 +549,7 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
     ::fsync(dfd);
     ::close(dfd);
   }
+  if (!name.empty()) return final_path;  // best.dlsc: never pruned, never pruning
   // Prune: of the checkpoints up to this one, keep the newest `keep`; never touch newer ones.
   size_t kept = 0;
   for (const auto& c : list_checkpoints(dir)) {

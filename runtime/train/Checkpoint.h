@@ -5,7 +5,9 @@
 //     every parameter's name and shape), u64 training-data fingerprint
 //   u32 count, then per tensor: u32 name_len, name, i32 rank, i64 dims[4], i64 numel, f32 data[numel]
 //   u32 crc32 of every byte before it.
-// Version 1 files (without "what made it") are still read.
+//   (version 3: precision; version 4: plateau's state and the epoch's validation metrics; version 5: early
+//   stopping's best value, its epoch and count, and the best checkpoint's value and epoch: docs/checkpoint-format.md)
+// Version 1 files (without "what made it") and later ones up to 4 are still read.
 // Tensor names: "<param>" for values (parameters and state such as running statistics), "<param>#0" and
 // "<param>#1" for optimizer state. Streamed (1 MiB in memory at a time) to DIR/.tmp-* created
 // O_EXCL|O_NOFOLLOW, fsync'd, renamed to DIR/ckpt-EEEEEE.dlsc, directory fsync'd. Of the checkpoints up to
@@ -26,16 +28,22 @@ struct CheckpointInfo {
   int64_t global_step = 0;  // steps completed
   std::string path;
 };
+// The best checkpoint's file name in the run directory (dls_rt_checkpoint_best): never pruned by `keep`, never
+// taken for the newest by a resume or `eval` without --checkpoint.
+inline constexpr const char* kBestCheckpoint = "best.dlsc";
 // Returns the written path. On failure (ENOSPC, EFBIG, ...) throws R0301 and leaves earlier files intact;
-// a non-finite value in the state throws R0110 naming the tensor (nothing is written).
-std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step);
+// a non-finite value in the state throws R0110 naming the tensor (nothing is written). `name` empty: the
+// epoch's DIR/ckpt-EEEEEE.dlsc, then pruning to the newest `keep`; else DIR/name (kBestCheckpoint), replaced
+// through a temporary renamed into place, pruning nothing.
+std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, int64_t global_step,
+                            const std::string& name = "");
 // Loads the newest valid checkpoint of `dir` (or the file `dir` names) into rt. R0302, R0303, R0305, R0306;
 // warns R0304. `resuming`: training continues from it, so what made it must match this program (R0307 for
 // another network structure or optimizer kind; R0308 warnings for changed hyperparameters, batch size or data).
 CheckpointInfo load_checkpoint(dls_rt* rt, const std::string& dir, bool resuming = false);
 // The newest checkpoint file of `dir` ("" when there is none).
 std::string newest_checkpoint(const std::string& dir);
-// Removes every checkpoint of `dir` (train --overwrite).
+// Removes every checkpoint of `dir`, the best one included (train --overwrite).
 void remove_checkpoints(const std::string& dir);
 // The first parameter or optimizer state holding a non-finite value ("" when all are finite).
 std::string nonfinite_state(dls_rt* rt);

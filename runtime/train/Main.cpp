@@ -27,9 +27,10 @@ const char* kUsage =
     "                                                   train the network (resume from DIR's newest checkpoint;\n"
     "                                                   --overwrite: start over where an earlier run's checkpoints are;\n"
     "                                                   --weights: start from DIR/<parameter>.npy, e.g. an import's)\n"
-    "  eval [--checkpoint DIR | --weights DIR] [--threads N]\n"
-    "                                                   evaluate on the test split\n"
-    "  predict FILE [--checkpoint DIR | --weights DIR] [--top K] [--output OUT.csv|OUT.json] [--outputs OUT.npy]\n"
+    "  eval [--checkpoint DIR|FILE | --weights DIR] [--threads N]\n"
+    "                                                   evaluate on the test split (DIR's newest checkpoint, or\n"
+    "                                                   one file such as DIR/best.dlsc); every validation metric\n"
+    "  predict FILE [--checkpoint DIR|FILE | --weights DIR] [--top K] [--output OUT.csv|OUT.json] [--outputs OUT.npy]\n"
     "                                                   print the predicted class of each sample in FILE (.npy, IDX or\n"
     "                                                   CSV; an image file or folder: its file and class name each), or\n"
     "                                                   a regression's values in the targets' own units;\n"
@@ -101,7 +102,9 @@ Options parse(int argc, char** argv) {
     } else if (f == "--checkpoint" && (o.command == "eval" || o.command == "predict")) {
       o.checkpoint = value(f);
       struct stat st;
-      if (::stat(o.checkpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.checkpoint);
+      // A checkpoint directory (its newest valid checkpoint) or one checkpoint file (DIR/best.dlsc).
+      if (::stat(o.checkpoint.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+        fail(Diag::R0405, "", o.checkpoint);
     } else if (f == "--tokens" && o.command == "predict") {
       o.tokens = parse_count(f, value(f));
     } else if (o.command == "bench" && f == "--steps") {

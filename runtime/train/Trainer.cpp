@@ -90,7 +90,11 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   }
   if (need_train) {
     s.train_aug = apply_pipeline(s.train, rt->pipes[DLS_SPLIT_TRAIN], true);
-    if (s.train.n < rt->batch) fail(Diag::R0214, rt->data[DLS_SPLIT_TRAIN].path_a, "train", s.train.n, rt->batch);
+    // One optimizer step takes `accumulate` batches: the split must hold one such effective batch.
+    const int64_t k = std::max<int64_t>(rt->accumulate, 1);
+    if (s.train.n < rt->batch * k)
+      fail(Diag::R0214, rt->data[DLS_SPLIT_TRAIN].path_a, "train", s.train.n,
+           k > 1 ? fmt::format("{} ({} accumulated batches of {})", rt->batch * k, k, rt->batch) : std::to_string(rt->batch));
   }
   // The loaded data counts against the memory this process may use, as the plan's tensors do (R0505): a
   // run that cannot hold both stops here, before its first step touches the arena. It is host memory on
@@ -456,7 +460,11 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   // that every rank stops after the same step.
   auto stop_now = [&] { return world.active() ? rt->stop_agreed : stop_signal(); };
   reset_clip_stats(rt);  // before the first step, which may be captured into a step graph
-  StepRunner steps(rt, p.train_step);
+  // Gradient accumulation: K batches per optimizer step (dls_rt_accumulate), run eagerly (never captured: the
+  // update differs between a group's batches).
+  const int64_t K = std::max<int64_t>(rt->accumulate, 1);
+  if (K > 1 && rt->ranks > 1) fail(Diag::R0113, rt->spec_path, K, rt->ranks);
+  StepRunner steps(rt, p.train_step, K == 1);
   Guards guards(rt);
   Progress prog;
   prog.quiet = o.quiet || !lead;
@@ -483,20 +491,36 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   };
   int stopped = 0;
   int64_t stop_epoch = start_epoch + 1;
-  // Early stopping (dls_rt_stop): the best validation value so far, its epoch, validations since it improved.
+  // Early stopping (dls_rt_stop): the best validation value so far (NaN: none yet), its epoch, validations since
+  // it improved; a resume restored them from the checkpoint (format 5).
   const bool maximize = rt->stop_monitor == DLS_METRIC_ACCURACY;
-  double best = maximize ? -INFINITY : INFINITY;
-  int64_t best_epoch = 0, without_improvement = 0;
+  double& best = rt->stop_best;
+  int64_t& best_epoch = rt->stop_best_epoch;
+  int64_t& without_improvement = rt->stop_bad;
   bool stop_early = false;
+  // The best checkpoint (dls_rt_checkpoint_best): written after each validation that beats the best so far.
+  auto save_best = [&](int64_t epoch_done) {
+    if (!lead) return;
+    try {
+      save_checkpoint(rt, dir, epoch_done, global_step, kBestCheckpoint);
+    } catch (Fault& f) {
+      if (f.code == Diag::R0110) throw;
+      emit(f);
+      ++ckpt_failures;
+    }
+  };
   const int64_t start_step = global_step;
   try {
     for (int64_t epoch = start_epoch; epoch < epochs && !stopped; ++epoch) {
       auto t0 = Clock::now();
       const int64_t nb = loader.batches();
+      // Optimizer steps per epoch: groups of K batches, the last one possibly shorter.
+      const int64_t ns = (nb + K - 1) / K;
       // A checkpoint saved mid-epoch (after a signal) continues at the batch after its last step.
-      int64_t first = epoch == start_epoch ? global_step - start_epoch * nb : 0;
-      if (first < 0 || first >= nb) first = 0;
-      loader.start_epoch(epoch, first);
+      int64_t first = epoch == start_epoch ? global_step - start_epoch * ns : 0;
+      if (first < 0 || first >= ns) first = 0;
+      loader.start_epoch(epoch, first * K);
+      double group_loss = 0, group_rows = 0;  // the current group's row-weighted loss (K > 1)
       // The epoch's loss is the mean of its steps' losses, each the mean over its batch's real rows: what a
       // PyTorch loop over a DataLoader reports (a final partial batch counts as one step).
       double loss_sum = 0;
@@ -508,21 +532,35 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       const float threshold = binary_threshold(rt);
       std::vector<float> logits(size_t(out.d.numel));
       rt->step.training = 1;
-      for (int64_t k = first; k < nb; ++k) {
-        if ((stopped = stop_now()) != 0) break;
+      for (int64_t k = first * K; k < nb; ++k) {
+        // A run stops (and checkpoints) only between optimizer steps.
+        const int64_t j = k % K;  // the batch's place in its group
+        if (j == 0 && (stopped = stop_now()) != 0) break;
         const Batch& b = loader.next();
         bind_batch(rt, b);
-        rt->step.step = global_step;
+        // Each batch of a group draws its own dropout masks.
+        rt->step.step = K > 1 ? global_step * K + j : global_step;
+        rt->accum_last = j == K - 1 || k == nb - 1;
         rt->stop_local = stop_signal();
         // ReduceLROnPlateau's rate moves only after a validation (below); every other schedule is a function of
-        // the epoch and step.
-        rt->lr_now = rt->plateau_monitor ? rt->plateau_lr : schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs, nb);
+        // the epoch and (optimizer) step.
+        rt->lr_now = rt->plateau_monitor ? rt->plateau_lr : schedule_lr(rt->schedules, rt->opt.lr, epoch, global_step, epochs, ns);
         steps.run();
         float loss = 0;
         to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
         guards.after_step(p, epoch, global_step, loss);
-        loss_sum += double(loss);
-        ++steps_done;
+        if (K == 1) {
+          loss_sum += double(loss);
+          ++steps_done;
+        } else {
+          // A step's loss is its group's: each batch's mean weighted by its real rows, the mean over the K·B samples.
+          group_loss += double(loss) * double(b.valid), group_rows += double(b.valid);
+          if (rt->accum_last) {
+            loss_sum += group_rows > 0 ? group_loss / group_rows : 0.0;
+            ++steps_done;
+            group_loss = group_rows = 0;
+          }
+        }
         samples += b.valid;
         if (classify) {  // training accuracy from this step's (training-mode) outputs: B (x T) x C floats
           to_host(rt, logits.data(), out.d.data, out.bytes);
@@ -530,9 +568,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
             if (b.labels[size_t(r)] != ignored)
               correct += predicted_class(logits.data() + r * C, C, threshold) == b.labels[size_t(r)], ++counted;
         }
-        ++global_step;
+        if (rt->accum_last) ++global_step;
         double el = since(t0), img_s = double(samples) / el;
-        prog.step(epoch + 1, epochs, k + 1, nb, loss_sum / double(steps_done), img_s, el / double(k + 1 - first) * double(nb - k - 1));
+        prog.step(epoch + 1, epochs, k + 1, nb, steps_done ? loss_sum / double(steps_done) : double(loss), img_s,
+                  el / double(k + 1 - first * K) * double(nb - k - 1));
       }
       if (stopped) {
         stop_epoch = epoch + 1;
@@ -558,8 +597,10 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       int64_t val_samples = 0;
       double val_loss = NAN;  // computed whenever validating: a non-finite one stops the run (below)
       double r_acc = NAN;
+      EvalResult best_r;  // this validation's metrics, for the best checkpoint
       if (validate) {
         EvalResult r = evaluate(rt, p, s.valid);
+        best_r = r;
         val_loss = r.loss, val_samples = r.samples, r_acc = r.accuracy;
         // The validate clause's `metrics [...]` says which are reported (printed, in the metrics files).
         if (rt->metrics_mask & DLS_METRIC_LOSS) m.val_loss = r.loss;
@@ -597,7 +638,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       }
       if (rt->stop_kind == DLS_STOP_EARLY && validate && val_samples > 0) {
         const double v = maximize ? r_acc : val_loss;
-        const bool better = maximize ? v > best + rt->stop_min_delta : v < best - rt->stop_min_delta;
+        const bool better = !std::isnan(v) && (std::isnan(best) || (maximize ? v > best + rt->stop_min_delta : v < best - rt->stop_min_delta));
         if (better) {
           best = v, best_epoch = epoch + 1, without_improvement = 0;
         } else if (++without_improvement >= rt->stop_patience) {
@@ -615,12 +656,29 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         }
         fail(Diag::R0110, rt->spec_path, "the validation loss", epoch + 1, global_step);
       }
+      // The best checkpoint's metric: a better value than the best so far (NaN: none yet) makes this epoch the best.
+      bool best_now = false;
+      if (rt->ckpt_best_metric && validate && val_samples > 0) {
+        double v = NAN;
+        for (const auto& [bit, x] : {std::pair{DLS_METRIC_LOSS, val_loss}, std::pair{DLS_METRIC_ACCURACY, r_acc},
+                                     std::pair{DLS_METRIC_TOP_K, best_r.top_k}, std::pair{DLS_METRIC_PRECISION, best_r.precision},
+                                     std::pair{DLS_METRIC_RECALL, best_r.recall}, std::pair{DLS_METRIC_F1, best_r.f1},
+                                     std::pair{DLS_METRIC_MAE, best_r.mae}, std::pair{DLS_METRIC_RMSE, best_r.rmse},
+                                     std::pair{DLS_METRIC_R2, best_r.r2}})
+          if (bit == rt->ckpt_best_metric) v = x;
+        const double was = rt->ckpt_best_value;
+        if (std::isfinite(v) && (std::isnan(was) || (rt->ckpt_best_max ? v > was : v < was))) {
+          rt->ckpt_best_value = v, rt->ckpt_best_epoch = epoch + 1;
+          best_now = true;
+        }
+      }
       const bool last = epoch + 1 == epochs || stop_early;
       if ((declared_ckpt && (epoch + 1) % rt->ckpt_every == 0) || last) {
         save(epoch + 1);
       } else if (std::string bad = nonfinite_state(rt); !bad.empty()) {
         fail(Diag::R0110, rt->spec_path, fmt::format("'{}'", bad), epoch + 1, global_step);
       }
+      if (best_now) save_best(epoch + 1);
       stop_epoch = epoch + 1;
       if (stop_early) {
         if (!o.quiet && lead)
@@ -658,9 +716,11 @@ namespace {
 void load_weights(dls_rt* rt, const Options& o) {
   if (!o.weights.empty()) return load_weights_dir(rt, o.weights);
   // The declared checkpoint directory, or runs/NAME where training keeps the weights otherwise.
+  // --checkpoint names a directory (its newest valid checkpoint) or one checkpoint file (such as best.dlsc).
   std::string dir = !o.checkpoint.empty() ? o.checkpoint : run_dir(rt);
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", dir);
+  if (::stat(dir.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || (!o.checkpoint.empty() && S_ISREG(st.st_mode))))
+    fail(Diag::R0405, "", dir);
   load_checkpoint(rt, dir);
 }
 }  // namespace
@@ -683,7 +743,19 @@ int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   if (rt->rank != 0) return 0;
   std::printf("%s: %lld samples  loss %.4f", ds.name.c_str(), (long long)r.samples, r.loss);
   if (std::isfinite(r.accuracy)) std::printf("  accuracy %.2f%%", r.accuracy * 100);
+  // Every other metric of the validate clause's `metrics [...]`, as training prints them (4 decimals).
+  for (const auto& [bit, name, v] : {std::tuple{DLS_METRIC_TOP_K, "top_k", r.top_k}, std::tuple{DLS_METRIC_PRECISION, "precision", r.precision},
+                                     std::tuple{DLS_METRIC_RECALL, "recall", r.recall}, std::tuple{DLS_METRIC_F1, "f1", r.f1},
+                                     std::tuple{DLS_METRIC_MAE, "mae", r.mae}, std::tuple{DLS_METRIC_RMSE, "rmse", r.rmse},
+                                     std::tuple{DLS_METRIC_R2, "r2", r.r2}})
+    if ((rt->metrics_mask & bit) && std::isfinite(v)) std::printf("  %s %.4f", name, v);
   std::printf("\n");
+  if ((rt->metrics_mask & DLS_METRIC_CONFUSION) && r.classes > 0) {
+    // Where training writes it: the run directory.
+    const std::string dir = run_dir(rt);
+    write_confusion(dir, r);
+    std::printf("confusion: %s/confusion.csv\n", dir.c_str());
+  }
   return 0;
 }
 

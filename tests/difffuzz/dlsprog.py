@@ -805,8 +805,9 @@ def read_checkpoint(path):
     made = b""
     if version >= 2:  # what made it: optimizer, hyperparameters, batch, structure hash, data fingerprint
         # version 3: and the precision (i32); version 4: plateau's state (i32, 2 f64, 2 i64) and the epoch's
-        # validation loss and accuracy (2 f64)
-        n = MADE_BYTES + (4 if version >= 3 else 0) + (4 + 8 * 6 if version >= 4 else 0)
+        # validation loss and accuracy (2 f64); version 5: early stopping's state (i32, f64, 2 i64) and the best
+        # checkpoint's (i32, f64, i64)
+        n = MADE_BYTES + (4 if version >= 3 else 0) + (4 + 8 * 6 if version >= 4 else 0) + (4 + 8 * 3 + 4 + 8 * 2 if version >= 5 else 0)
         made = b[pos:pos + n]
         pos += n
     (count,) = struct.unpack_from("<I", b, pos)

@@ -350,3 +350,30 @@ TEST_CASE("lowering of adagrad, lamb, amsgrad, onecycle and plateau", "[lower]")
     CHECK(codes("sgd(lr: 0.1)", "  schedule  = [onecycle(max_lr: 0.5), constant]").empty());
   }
 }
+
+TEST_CASE("lowering: accumulate = K steps and keep N best by a validation metric", "[lower]") {
+  SECTION("accumulate = 4 steps: dls_rt_accumulate(4); none without it") {
+    TextLowering t(settingsSpec("class<3>", "", "  accumulate = 4 steps"));
+    REQUIRE(t.r);
+    auto a = t.calls("dls_rt_accumulate");
+    REQUIRE(a.size() == 1);
+    CHECK(std::get<int64_t>(a[0]->args[1]) == 4);
+    TextLowering none(settingsSpec("class<3>", "", ""));
+    REQUIRE(none.r);
+    CHECK(none.calls("dls_rt_accumulate").empty());
+  }
+  SECTION("keep 3 best by val_loss (lower is better) and by val_f1 (higher is better)") {
+    TextLowering l(settingsSpec("class<3>", "  split(valid: 0.2)",
+                                "  validate  = input.valid\n  checkpoint = \"ck\" every 1 epoch keep 3 best by val_loss"));
+    REQUIRE(l.r);
+    auto b = l.calls("dls_rt_checkpoint_best");
+    REQUIRE(b.size() == 1);
+    CHECK((i32(b[0]->args[1]) == DLS_METRIC_LOSS && i32(b[0]->args[2]) == 0));
+    TextLowering f(settingsSpec("class<3>", "  split(valid: 0.2)",
+                                "  validate  = input.valid metrics [loss, f1]\n  checkpoint = \"ck\" every 1 epoch keep 3 best by val_f1"));
+    REQUIRE(f.r);
+    b = f.calls("dls_rt_checkpoint_best");
+    REQUIRE(b.size() == 1);
+    CHECK((i32(b[0]->args[1]) == DLS_METRIC_F1 && i32(b[0]->args[2]) == 1));
+  }
+}

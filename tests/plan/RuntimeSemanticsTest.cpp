@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "E2e.h"
@@ -585,4 +587,152 @@ train run {
   REQUIRE(rows.size() == 4);
   CHECK(rows.back()["val_accuracy"] > 0.9);  // the centre window (rows 0-2, columns 1-2) holds the signal
 }
+namespace {
+// Blobs of two classes whose test labels are noise: the network learns the training split, so its test loss is
+// lowest early and rises as it grows confident (the best epoch is not the last).
+void writeNoisyBlobs(const ScratchDir& dir) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> noise(0.f, 0.5f);
+  const int n = 96, m = 40;
+  std::vector<float> x(n * 2), xt(m * 2);
+  std::vector<int64_t> y(n), yt(m);
+  for (int i = 0; i < n; ++i) {
+    y[i] = i % 2;
+    x[i * 2] = (y[i] ? 2.f : -2.f) + noise(rng), x[i * 2 + 1] = noise(rng);
+  }
+  for (int i = 0; i < m; ++i) {
+    yt[i] = (i * 7 / 3) % 2;
+    xt[i * 2] = (i % 2 ? 2.f : -2.f) + noise(rng), xt[i * 2 + 1] = noise(rng);
+  }
+  writeNpy(dir.path / "x.npy", "<f4", {n, 2}, x.data(), x.size() * 4);
+  writeNpy(dir.path / "y.npy", "<i8", {n}, y.data(), y.size() * 8);
+  writeNpy(dir.path / "xt.npy", "<f4", {m, 2}, xt.data(), xt.size() * 4);
+  writeNpy(dir.path / "yt.npy", "<i8", {m}, yt.data(), yt.size() * 8);
+}
+
+std::string noisyBlobsSpec(const std::string& ckpt, const std::string& extra) {
+  return R"(dlspec 1
+dataset blobs {
+  train = npy("x.npy", "y.npy")
+  test  = npy("xt.npy", "yt.npy")
+  sample x: f32[2]
+  label  y: class<2>
+}
+pipeline train_input from blobs.train {
+  shuffle(buffer: all)
+  batch(8)
+}
+pipeline test_input from blobs.test {
+  batch(8)
+}
+network Net(x: f32[N, 2]) -> logits[N, 2] {
+  return x |> dense(8) |> relu |> dense(2)
+}
+train run {
+  model      = Net on cpu
+  data       = train_input
+  loss       = cross_entropy(model.out, y)
+  optimizer  = sgd(lr: 0.2, momentum: 0.9)
+  epochs     = 8
+  validate   = test_input every 1 epoch metrics [loss, accuracy, f1]
+  checkpoint = ")" + ckpt + R"(" every 1 epoch )" + extra + R"(
+  seed       = 4
+}
+)";
+}
+
+std::string bytesOf(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST_CASE("keep N best by a validation metric keeps the best epoch's checkpoint beside the newest, and eval reads it", "[e2e]") {
+  ScratchDir dir("keepbest");
+  writeNoisyBlobs(dir);
+  // keep 8: every epoch's checkpoint stays, to compare best.dlsc with the best epoch's own.
+  dir.write("all.dls", noisyBlobsSpec("all_ckpt", "keep 8 best by val_loss"));
+  REQUIRE(dir.build("all") == 0);
+  REQUIRE(dir.exec("all train", "all.log") == 0);
+  INFO(dir.read("all.log"));
+  auto rows = readMetrics(dir.path / "all_ckpt" / "metrics.csv");
+  REQUIRE(rows.size() == 8);
+  size_t best = 0;
+  for (size_t e = 1; e < rows.size(); ++e)
+    if (rows[e]["val_loss"] < rows[best]["val_loss"]) best = e;
+  INFO("best epoch " << best + 1);
+  REQUIRE(best + 1 < rows.size());  // the case this test is about: the best epoch is not the last
+  char name[32];
+  std::snprintf(name, sizeof name, "ckpt-%06zu.dlsc", best + 1);
+  REQUIRE(fs::exists(dir.path / "all_ckpt" / "best.dlsc"));
+  // The same state, header and all: the best epoch's checkpoint, byte for byte.
+  CHECK(bytesOf(dir.path / "all_ckpt" / "best.dlsc") == bytesOf(dir.path / "all_ckpt" / name));
+  for (auto& e : fs::directory_iterator(dir.path / "all_ckpt")) CHECK(e.path().filename().string().rfind(".tmp-", 0) != 0);
+
+  // keep 1 best by val_f1 (higher is better): the newest alone, and best.dlsc beside it, never pruned.
+  dir.write("one.dls", noisyBlobsSpec("one_ckpt", "keep 1 best by val_f1"));
+  REQUIRE(dir.build("one") == 0);
+  REQUIRE(dir.exec("one train", "one.log") == 0);
+  INFO(dir.read("one.log"));
+  auto frows = readMetrics(dir.path / "one_ckpt" / "metrics.csv");
+  REQUIRE(frows.size() == 8);
+  size_t fbest = 0;
+  for (size_t e = 1; e < frows.size(); ++e)
+    if (frows[e]["val_f1"] > frows[fbest]["val_f1"]) fbest = e;
+  // The epoch best.dlsc holds (its header's i64 after the magic, the version and the layout hash).
+  const std::string bestBytes = bytesOf(dir.path / "one_ckpt" / "best.dlsc");
+  REQUIRE(bestBytes.size() > 28);
+  int64_t bestEpoch = 0;
+  std::memcpy(&bestEpoch, bestBytes.data() + 20, 8);
+  CHECK(frows[size_t(bestEpoch - 1)]["val_f1"] == frows[fbest]["val_f1"]);  // an epoch of the highest val_f1
+  fbest = size_t(bestEpoch - 1);
+  REQUIRE(fs::exists(dir.path / "one_ckpt" / "best.dlsc"));
+  size_t ckpts = 0;
+  for (auto& e : fs::directory_iterator(dir.path / "one_ckpt")) ckpts += e.path().filename().string().rfind("ckpt-", 0) == 0;
+  CHECK(ckpts == 1);
+  // eval --checkpoint best.dlsc: the test split's loss and f1 are those the best epoch's validation printed.
+  REQUIRE(dir.exec("one eval --checkpoint one_ckpt/best.dlsc", "eval.log") == 0);
+  const std::string ev = dir.read("eval.log");
+  INFO(ev);
+  // The figures as the best epoch's progress line printed them (the same evaluation, to the last bit).
+  const std::string log = dir.read("one.log");
+  const size_t at = log.find("epoch " + std::to_string(fbest + 1) + "/8 ");
+  REQUIRE(at != std::string::npos);
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  auto figure = [&](const std::string& key) {
+    const size_t k = line.find("  " + key + " ");
+    return k == std::string::npos ? std::string("?") : line.substr(k + key.size() + 3, line.find(' ', k + key.size() + 3) - (k + key.size() + 3));
+  };
+  INFO(line);
+  CHECK(ev.find("  loss " + figure("val_loss")) != std::string::npos);
+  CHECK(ev.find("  f1 " + figure("val_f1")) != std::string::npos);
+  // predict takes it too.
+  CHECK(dir.exec("one predict xt.npy --checkpoint one_ckpt/best.dlsc", "predict.log") == 0);
+}
+
+TEST_CASE("early stopping's patience count and best value survive a resume: it stops at the uninterrupted run's epoch", "[e2e]") {
+  ScratchDir dir("stopresume");
+  writeNoisyBlobs(dir);
+  // min_delta 100: only the first validation improves; patience 4 ends the run at epoch 5.
+  const std::string stop = "keep 2\n  stop       = early(monitor: val_loss, patience: 4, min_delta: 100)";
+  dir.write("whole.dls", noisyBlobsSpec("whole_ckpt", stop));
+  REQUIRE(dir.build("whole") == 0);
+  REQUIRE(dir.exec("whole train", "whole.log") == 0);
+  const std::string whole = dir.read("whole.log");
+  INFO(whole);
+  REQUIRE(whole.find("early stopping at epoch 5: ") != std::string::npos);
+  // The same run stopped after epoch 3 (two validations into its patience), then resumed.
+  dir.write("split.dls", noisyBlobsSpec("split_ckpt", stop));
+  REQUIRE(dir.build("split") == 0);
+  REQUIRE(dir.exec("split train --epochs 3", "first.log") == 0);
+  REQUIRE(dir.exec("split train --resume split_ckpt", "second.log") == 0);
+  const std::string second = dir.read("second.log");
+  INFO(dir.read("first.log") << second);
+  CHECK(second.find("resumed from") != std::string::npos);
+  CHECK(second.find("early stopping at epoch 5: ") != std::string::npos);
+  CHECK(second.find("best ") != std::string::npos);
+  CHECK(second.find("at epoch 1") != std::string::npos);  // the best value is the first epoch's, from the checkpoint
+  CHECK(readMetrics(dir.path / "split_ckpt" / "metrics.csv").size() == 5);
+}
+
 #endif

@@ -158,7 +158,28 @@ def classifier(dlspec, work, avg, mpi=0):
     print(f"{name}: confusion.csv\n{got}\nsklearn\n{cm}")
     check(got.shape == cm.shape and (got == cm).all(), f"{name}: confusion.csv = sklearn's confusion_matrix")
     check(not any(n.startswith(".tmp-") for n in os.listdir(os.path.join(d, "ck"))), f"{name}: no temporary left beside it")
+    eval_metrics(d, name, want, cm, mpi)
     return rec
+
+
+def eval_metrics(d, name, want, cm=None, mpi=0):
+    """`./prog eval` on the final checkpoint prints every metric of the validate clause (the test split is the one
+    training validated on), as sklearn computes them, and writes the confusion matrix where training writes it."""
+    if mpi:
+        return
+    if cm is not None:
+        os.remove(os.path.join(d, "ck", "confusion.csv"))
+    e = run(["./prog", "eval", "--threads", "1"], d)
+    check(e.returncode == 0, f"{name}: eval {e.stdout[-400:]}{e.stderr[-400:]}")
+    print(f"{name}: eval printed: {e.stdout.strip()}")
+    for key, w in want.items():
+        shown = f"  accuracy {100 * w:.2f}%" if key == "val_accuracy" else f"  {key[4:]} {w:.4f}"
+        check(shown in e.stdout, f"{name}: eval prints{shown} (sklearn's)")
+    if cm is not None:
+        with open(os.path.join(d, "ck", "confusion.csv")) as f:
+            lines = list(csv.reader(f))
+        got = np.array([[int(v) for v in line[1:]] for line in lines[1:]])
+        check(got.shape == cm.shape and (got == cm).all(), f"{name}: eval writes confusion.csv = sklearn's confusion_matrix")
 
 
 def regression(dlspec, work):
@@ -179,6 +200,7 @@ def regression(dlspec, work):
         check(close(g, w, 1e-5), f"reg: metrics.jsonl {key} = sklearn's")
         check(row.get(key) not in (None, "") and close(float(row[key]), w, 1e-5), f"reg: metrics.csv {key} = sklearn's")
         check(f"  {key} {w:.4f}" in stdout, f"reg: the progress line shows {key} {w:.4f}")
+    eval_metrics(d, "reg", want)
 
 
 def regression_default(dlspec, work):

@@ -177,9 +177,22 @@ void dls_rt_clip(dls_rt* rt, int32_t kind, double threshold);
 /* Stopping rules. DLS_STOP_EARLY: after each validation, the metric `monitor` (DLS_METRIC_LOSS: lower is
  * better, DLS_METRIC_ACCURACY: higher is) improves when it beats the best so far by more than min_delta;
  * training ends after `patience` validations in a row without an improvement, with the checkpoint of that
- * epoch written and a line saying where and what the best value was. The count starts afresh on resume. */
+ * epoch written and a line saying where and what the best value was. The count, the best value and its epoch
+ * are kept in checkpoints (format 5) and restored by a resume. */
 enum dls_stop { DLS_STOP_EARLY = 1 };
 void dls_rt_stop(dls_rt* rt, int32_t kind, int32_t monitor, int64_t patience, double min_delta);
+/* Gradient accumulation (`accumulate = K steps`): the gradients of `micro_batches` consecutive batches of an
+ * epoch make one optimizer step, as a PyTorch loop calling backward() on each and step() after the K-th does
+ * with each loss scaled by its share of the group's real rows (1/K for equal batches; an epoch's final group may
+ * hold fewer batches). dls_rt_update adds each batch's gradients into the group's and updates after the last one;
+ * schedules, warm-up, clipping (of the summed gradient), the step count, checkpoints and stopping count
+ * optimizer steps. Without this call (or with 1) every batch is a step. */
+void dls_rt_accumulate(dls_rt* rt, int64_t micro_batches);
+/* Besides the newest `keep` (dls_rt_checkpoint), the checkpoint with the best value of validation metric
+ * `metric` (one enum dls_metric bit; maximize 1: higher is better) so far is kept as DIR/best.dlsc, replaced
+ * (through a temporary renamed into place) after each validation that beats it; `keep` never removes it. Its
+ * value and epoch are kept in checkpoints and restored by a resume. */
+void dls_rt_checkpoint_best(dls_rt* rt, int32_t metric, int32_t maximize);
 
 /* ---- data ---------------------------------------------------------------------------------------- */
 enum dls_split { DLS_SPLIT_TRAIN = 0, DLS_SPLIT_VALID = 1, DLS_SPLIT_TEST = 2 };

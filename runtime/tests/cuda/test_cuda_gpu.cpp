@@ -510,3 +510,51 @@ TEST_CASE("cuda: huber, smooth_l1, kl_div, focal, hinge, poisson and weighted cr
   compare_loss(DLS_OP_CROSS_ENTROPY, {0.1, -100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false);
   compare_loss(DLS_OP_NLL, {-100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false, -3.f);
 }
+
+namespace {
+// Gradient accumulation (dls_rt_accumulate): four batches of the mlp program, the last one half real rows, make
+// one update on `placement`; every trainable parameter after it.
+std::vector<std::vector<float>> accumulated_update(const char* placement) {
+  setenv("DLS_PLACEMENT", placement, 1);
+  mlp_config().data = false;
+  auto rt = dls::make_runtime(2);
+  mlp_setup(rt.get());
+  dls_rt_accumulate(rt.get(), 4);
+  dls::raise_pending(rt.get());
+  const auto& x = rt->tensors[rt->io_input].d;
+  rt->lr_now = rt->opt.lr;
+  rt->step.training = 1;
+  for (int j = 0; j < 4; ++j) {
+    std::vector<float> xs((size_t)x.numel);
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = std::sin(0.37f * float(i) + 0.9f * float(j)) * 1.5f;
+    dls::write_tensor(rt.get(), rt->io_input, xs.data(), xs.size() * 4);
+    std::vector<int32_t> ys((size_t)x.dims[0]);
+    for (size_t i = 0; i < ys.size(); ++i) ys[i] = int32_t((i * 7 + size_t(j) * 3) % 10);
+    dls::write_tensor(rt.get(), rt->io_labels, ys.data(), ys.size() * 4);
+    rt->step.step = j, rt->step.valid_rows = j == 3 ? x.dims[0] / 2 : x.dims[0];
+    rt->accum_last = j == 3;
+    mlp_train_step(rt.get());
+    dls::raise_pending(rt.get());
+    CHECK(rt->updates == (j == 3 ? 1 : 0));  // one optimizer update, after the group's last batch
+  }
+  std::vector<std::vector<float>> out;
+  for (const auto& p : rt->params)
+    if (p.trainable) out.push_back(dls::read_tensor(rt.get(), p.value));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("cuda: gradient accumulation (four batches, the last partial, one update) matches the CPU backend") {
+  auto cpu = accumulated_update("cpu");
+  auto gpu = accumulated_update("cuda:0");
+  REQUIRE(cpu.size() == gpu.size());
+  for (size_t k = 0; k < cpu.size(); ++k) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < cpu[k].size(); ++i) {
+      const double d = double(cpu[k][i]) - double(gpu[k][i]);
+      num += d * d, den += double(cpu[k][i]) * double(cpu[k][i]);
+    }
+    INFO("parameter " << k);
+    CHECK(std::sqrt(num) <= 1e-4 * std::sqrt(den) + 1e-7);
+  }
+}
