@@ -1,8 +1,8 @@
-// dlspec export SPEC.dls (--checkpoint CKPT | --weights DIR) [-o MODEL.onnx] [--safetensors FILE] [--network NAME]
+// dlspec export SPEC.dls (--checkpoint CKPT | --weights DIR) [-o MODEL.onnx] [--safetensors FILE] [--npz FILE] [--network NAME]
 //                        [--opset 13..17] [--batch N]
 // The network of a spec with the weights a training run left (a checkpoint file, or a run directory's newest)
 // or a directory of per-parameter .npy files, as an ONNX model in inference form (import/OnnxExport.h) and/or
-// the raw weights as safetensors. Each file is replaced atomically (driver/Rewrite.h): written beside the
+// the raw weights as safetensors and/or .npz (numpy.load). Each file is replaced atomically (driver/Rewrite.h): written beside the
 // target, synced, renamed over it.
 #include <cstdlib>
 #include <fmt/format.h>
@@ -19,13 +19,14 @@ int cmdExport(const std::vector<std::string>& argv) {
   CommonOptions opt;
   Args args;
   std::vector<std::string> rest;
-  std::string output, checkpoint, weights, safetensors, network, opsetText, batchText;
+  std::string output, checkpoint, weights, safetensors, npzPath, network, opsetText, batchText;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     std::string* into = a == "-o" || a == "--output" ? &output
                         : a == "--checkpoint"        ? &checkpoint
                         : a == "--weights"           ? &weights
                         : a == "--safetensors"       ? &safetensors
+                        : a == "--npz"               ? &npzPath
                         : a == "--network"           ? &network
                         : a == "--opset"             ? &opsetText
                         : a == "--batch"             ? &batchText
@@ -42,7 +43,8 @@ int cmdExport(const std::vector<std::string>& argv) {
   if (args.positional.size() != 1) return usageError("expected one spec file", kUsage);
   if (checkpoint.empty() == weights.empty())
     return usageError("give the weights with `--checkpoint FILE|DIR` (a training run's) or `--weights DIR` (.npy files), one of them", kUsage);
-  if (output.empty() && safetensors.empty()) return usageError("nothing to write: give `-o MODEL.onnx` and/or `--safetensors FILE`", kUsage);
+  if (output.empty() && safetensors.empty() && npzPath.empty())
+    return usageError("nothing to write: give `-o MODEL.onnx`, `--safetensors FILE` and/or `--npz FILE`", kUsage);
   int64_t opset = import::kExportOpset;
   if (!opsetText.empty()) {
     char* end = nullptr;
@@ -80,14 +82,26 @@ int cmdExport(const std::vector<std::string>& argv) {
     model = import::exportOnnx(*net, w, c.program->specPath, opset, batch, c.diags);
     ok = model.has_value();
   }
-  // Nothing is written unless everything asked for can be.
+  std::optional<std::string> npzBytes;
   std::string error;
+  if (ok && !npzPath.empty()) {
+    npzBytes = import::npz(*net, w, error);
+    if (!npzBytes) {
+      c.diags.report(Code::E1119, Span{}, npzPath, error);
+      ok = false;
+    }
+  }
+  // Nothing is written unless everything asked for can be.
   if (ok && model && !writeFileAtomically(output, *model, error)) {
     c.diags.report(Code::E1119, Span{}, output, error);
     ok = false;
   }
   if (ok && !safetensors.empty() && !writeFileAtomically(safetensors, import::safetensors(*net, w), error)) {
     c.diags.report(Code::E1119, Span{}, safetensors, error);
+    ok = false;
+  }
+  if (ok && npzBytes && !writeFileAtomically(npzPath, *npzBytes, error)) {
+    c.diags.report(Code::E1119, Span{}, npzPath, error);
     ok = false;
   }
   printDiagnostics(c, opt);

@@ -75,7 +75,9 @@ static bool writeOnnxWeights(const import::OnnxImport& im, const std::string& sp
     if (node.params.empty()) continue;
     const import::OnnxLayerWeights* w = nullptr;
     for (size_t i = 0; i < im.weights.size(); ++i)
-      if (im.weights[i].callOffset == node.span.begin) w = &im.weights[i], written[i] = true;
+      if (im.weights[i].callOffset == node.span.begin &&
+          im.weights[i].instance == (node.blockPath.empty() ? std::string() : node.blockPath.back()))
+        w = &im.weights[i], written[i] = true;
     if (!w) {
       c.diags.report(Code::E1114, Span{}, node.layer, node.op ? std::string(node.op->name) : "?",
                      "no ONNX node gives this layer's parameters");

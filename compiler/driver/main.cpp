@@ -96,12 +96,13 @@ const std::vector<CommandEntry>& commands() {
        "  --layers-json FILE          darknet: also write the layer-by-layer shapes as JSON\n"
        "  --weights DIR               onnx: write the initialisers there, one DIR/PARAM.npy per parameter (default\n"
        "                              with -o FILE.dls: FILE.weights); the built program reads them with --weights DIR\n", true},
-      {"export", cmdExport, "write a spec's network with trained weights as an ONNX model (inference form) or safetensors",
-       "dlspec export FILE (--checkpoint CKPT | --weights DIR) [-o MODEL.onnx] [--safetensors FILE] [--network NAME] [--opset N] [--batch N]",
+      {"export", cmdExport, "write a spec's network with trained weights as an ONNX model (inference form), safetensors or npz",
+       "dlspec export FILE (--checkpoint CKPT | --weights DIR) [-o MODEL.onnx] [--safetensors FILE] [--npz FILE] [--network NAME] [--opset N] [--batch N]",
        "  --checkpoint CKPT           the weights of a training run: a .dlsc file, or a run directory's newest\n"
        "  --weights DIR               the weights as DIR/PARAM.npy, one per parameter (as `PROGRAM --weights`)\n"
        "  -o, --output MODEL.onnx     the ONNX model, checked by ONNX's checker and shape inference\n"
        "  --safetensors FILE          the weights alone, by parameter name, as safetensors\n"
+       "  --npz FILE                  the weights alone, by parameter name, as .npz (numpy.load reads it)\n"
        "  --network NAME              the network to export, when the spec has several\n"
        "  --opset N                   the ONNX opset the model declares, 13 to 17 (default 14)\n"
        "  --batch N                   a fixed batch size for the model's input and output (default: the symbol,\n"

@@ -13,6 +13,7 @@
 #include <onnx/shape_inference/implementation.h>
 #include <zlib.h>
 
+#include "CheckpointFile.h"
 #include "DataFormats.h"
 #include "dlspec/OpSchema.h"
 #include "sema/LayoutHash.h"
@@ -58,24 +59,6 @@ bool accept(const sema::Network& net, const sema::Param& p, WeightTensor t, cons
   return true;
 }
 
-// A little-endian reader over a whole file.
-struct Reader {
-  const std::vector<uint8_t>& b;
-  size_t pos = 0;
-  bool ok = true;
-  template <class T>
-  T get() {
-    T v{};
-    if (pos + sizeof(T) > b.size()) {
-      ok = false;
-      return v;
-    }
-    std::memcpy(&v, b.data() + pos, sizeof(T));
-    pos += sizeof(T);
-    return v;
-  }
-};
-
 // The newest ckpt-EEEEEE.dlsc of a run directory (by name: the epoch is zero-padded), or "" when none.
 std::string newestCheckpoint(const std::string& dir) {
   std::string best;
@@ -99,65 +82,27 @@ bool readCheckpoint(const std::string& given, const sema::Network& net, Weights&
       return false;
     }
   }
-  std::vector<uint8_t> bytes;
-  data::Error err;
-  if (!data::readFile(path, bytes, err)) {
-    diags.report(Code::E1116, net.nameSpan, path, err.what);
-    return false;
-  }
-  auto bad = [&](const std::string& why) {
+  // The format is read where the executable reads it (data/formats/CheckpointFile.h): magic, CRC-32, version.
+  data::CheckpointHeader h;
+  std::vector<data::CheckpointTensor> tensors;
+  if (std::string why = data::readCheckpointFile(path, h, tensors); !why.empty()) {
     diags.report(Code::E1116, net.nameSpan, path, why);
     return false;
-  };
-  if (bytes.size() < 16 || std::memcmp(bytes.data(), "DLSCKPT\0", 8) != 0) return bad("not a dlspec checkpoint (no `DLSCKPT` magic)");
-  uint32_t stored;
-  std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
-  if (uint32_t(crc32(0L, bytes.data(), uInt(bytes.size() - 4))) != stored) return bad("its CRC-32 does not match (the file is damaged)");
-  const std::vector<uint8_t> body(bytes.begin(), bytes.end() - 4);
-  Reader r{body, 8};
-  const uint32_t version = r.get<uint32_t>();
-  if (version < 1 || version > 5) return bad(fmt::format("format version {} (this dlspec reads 1 to 5)", version));
-  const uint64_t hash = r.get<uint64_t>();
-  r.get<int64_t>(), r.get<int64_t>(), r.get<int64_t>(), r.get<uint64_t>();  // epoch, step, updates, seed
-  if (version >= 2) {
-    r.get<int32_t>();
-    for (int i = 0; i < 6; ++i) r.get<double>();
-    r.get<int32_t>(), r.get<int64_t>(), r.get<uint64_t>(), r.get<uint64_t>();
   }
-  if (version >= 3) r.get<int32_t>();  // precision: the tensors are f32 in every precision
-  if (version >= 4) {                  // plateau's state and the epoch's validation metrics
-    r.get<int32_t>(), r.get<double>(), r.get<double>(), r.get<int64_t>(), r.get<int64_t>();
-    r.get<double>(), r.get<double>();
+  if (h.layout_hash != sema::layoutHash(net)) {
+    diags.report(Code::E1116, net.nameSpan, path,
+                 fmt::format("it holds the parameters of another network (layout hash {:016x}, `{}` has {:016x})", h.layout_hash,
+                             net.name, sema::layoutHash(net)));
+    return false;
   }
-  if (version >= 5) {  // early stopping's state and the best checkpoint's
-    r.get<int32_t>(), r.get<double>(), r.get<int64_t>(), r.get<int64_t>();
-    r.get<int32_t>(), r.get<double>(), r.get<int64_t>();
-  }
-  if (!r.ok) return bad("it ends inside its header");
-  if (hash != sema::layoutHash(net))
-    return bad(fmt::format("it holds the parameters of another network (layout hash {:016x}, `{}` has {:016x})", hash, net.name,
-                           sema::layoutHash(net)));
-  const uint32_t count = r.get<uint32_t>();
   std::map<std::string, WeightTensor> found;
-  for (uint32_t i = 0; i < count && r.ok; ++i) {
-    const uint32_t n = r.get<uint32_t>();
-    if (n > 4096 || r.pos + n > body.size()) return bad("a tensor name runs past the end of the file");
-    std::string name(reinterpret_cast<const char*>(body.data() + r.pos), n);
-    r.pos += n;
-    const int32_t rank = r.get<int32_t>();
-    int64_t dims[4];
-    for (int64_t& d : dims) d = r.get<int64_t>();
-    const int64_t numel = r.get<int64_t>();
-    if (!r.ok || rank < 0 || rank > 4 || numel < 0 || r.pos + size_t(numel) * 4 > body.size())
-      return bad(fmt::format("the tensor `{}` runs past the end of the file", name));
-    WeightTensor t;
-    t.shape.assign(dims, dims + rank);
-    t.values.resize(size_t(numel));
-    std::memcpy(t.values.data(), body.data() + r.pos, size_t(numel) * 4);
-    r.pos += size_t(numel) * 4;
-    if (name.find('#') == std::string::npos) found[name] = std::move(t);  // optimiser state is not exported
+  for (auto& t : tensors) {
+    if (t.entry.name.find('#') != std::string::npos) continue;  // optimiser state is not exported
+    WeightTensor w;
+    w.shape.assign(t.entry.dims, t.entry.dims + t.entry.rank);
+    w.values = std::move(t.values);
+    found[t.entry.name] = std::move(w);
   }
-  if (!r.ok || r.pos != body.size()) return bad("its tensors do not end where the file does");
   bool ok = true;
   for (const sema::Param& p : net.params) {
     auto it = found.find(p.name);
@@ -818,15 +763,75 @@ std::optional<std::string> exportOnnx(const sema::Network& net, const Weights& w
   return Exporter(net, weights, batch, diags).run(specPath, opset);
 }
 
+namespace {
+// The raw weights in the order of the network's parameters: what --safetensors and --npz write.
+std::vector<std::pair<std::string, const WeightTensor*>> rawWeights(const sema::Network& net, const Weights& weights) {
+  std::vector<std::pair<std::string, const WeightTensor*>> out;
+  for (const sema::Param& p : net.params) out.push_back({p.name, &weights.at(p.name)});
+  return out;
+}
+
+template <class T>
+void putLE(std::string& s, T v) {
+  s.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+}  // namespace
+
+std::optional<std::string> npz(const sema::Network& net, const Weights& weights, std::string& why) {
+  std::string out, central;
+  uint16_t count = 0;
+  for (const auto& [name, t] : rawWeights(net, weights)) {
+    // The .npy (format 1.0): magic, header length, a Python dict literal padded to 64 bytes, the data.
+    std::string dims;
+    for (size_t k = 0; k < t->shape.size(); ++k) dims += std::to_string(t->shape[k]) + (t->shape.size() == 1 || k + 1 < t->shape.size() ? "," : "");
+    std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+    while ((10 + h.size() + 1) % 64) h += ' ';
+    h += '\n';
+    std::string npy("\x93NUMPY\x01\x00", 8);
+    putLE<uint16_t>(npy, uint16_t(h.size()));
+    npy += h;
+    npy.append(reinterpret_cast<const char*>(t->values.data()), t->values.size() * 4);
+    const std::string file = name + ".npy";
+    if (out.size() + npy.size() + 64 + file.size() > 0xFFFFFFFFull || count == 0xFFFF) {
+      why = "the weights take more than the 4 GiB (or 65,535 files) of a zip archive without zip64";
+      return std::nullopt;
+    }
+    const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(npy.data()), uInt(npy.size())));
+    const uint32_t at = uint32_t(out.size());
+    // Local file header: version 2.0, no flags, stored, 1980-01-01 00:00.
+    putLE<uint32_t>(out, 0x04034b50), putLE<uint16_t>(out, 20), putLE<uint16_t>(out, 0), putLE<uint16_t>(out, 0);
+    putLE<uint16_t>(out, 0), putLE<uint16_t>(out, 0x21), putLE<uint32_t>(out, crc), putLE<uint32_t>(out, uint32_t(npy.size()));
+    putLE<uint32_t>(out, uint32_t(npy.size())), putLE<uint16_t>(out, uint16_t(file.size())), putLE<uint16_t>(out, 0);
+    out += file;
+    out += npy;
+    putLE<uint32_t>(central, 0x02014b50), putLE<uint16_t>(central, 20), putLE<uint16_t>(central, 20), putLE<uint16_t>(central, 0);
+    putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0x21), putLE<uint32_t>(central, crc);
+    putLE<uint32_t>(central, uint32_t(npy.size())), putLE<uint32_t>(central, uint32_t(npy.size()));
+    putLE<uint16_t>(central, uint16_t(file.size())), putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0);
+    putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0), putLE<uint32_t>(central, 0), putLE<uint32_t>(central, at);
+    central += file;
+    ++count;
+  }
+  if (out.size() + central.size() + 22 > 0xFFFFFFFFull) {
+    why = "the weights take more than the 4 GiB of a zip archive without zip64";
+    return std::nullopt;
+  }
+  const uint32_t cdAt = uint32_t(out.size());
+  out += central;
+  putLE<uint32_t>(out, 0x06054b50), putLE<uint16_t>(out, 0), putLE<uint16_t>(out, 0), putLE<uint16_t>(out, count);
+  putLE<uint16_t>(out, count), putLE<uint32_t>(out, uint32_t(central.size())), putLE<uint32_t>(out, cdAt), putLE<uint16_t>(out, 0);
+  return out;
+}
+
 std::string safetensors(const sema::Network& net, const Weights& weights) {
   std::string header = "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"dlspec\"}";
   size_t offset = 0;
-  for (const sema::Param& p : net.params) {
-    const WeightTensor& t = weights.at(p.name);
+  for (const auto& [name, tp] : rawWeights(net, weights)) {
+    const WeightTensor& t = *tp;
     std::string dims;
     for (size_t k = 0; k < t.shape.size(); ++k) dims += (k ? "," : "") + std::to_string(t.shape[k]);
     const size_t bytes = t.values.size() * 4;
-    header += fmt::format(",\"{}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{},{}]}}", p.name, dims, offset, offset + bytes);
+    header += fmt::format(",\"{}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{},{}]}}", name, dims, offset, offset + bytes);
     offset += bytes;
   }
   header += "}";
@@ -835,10 +840,7 @@ std::string safetensors(const sema::Network& net, const Weights& weights) {
   uint64_t n = header.size();
   std::memcpy(out.data(), &n, 8);
   out += header;
-  for (const sema::Param& p : net.params) {
-    const auto& v = weights.at(p.name).values;
-    out.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
-  }
+  for (const auto& [name, t] : rawWeights(net, weights)) out.append(reinterpret_cast<const char*>(t->values.data()), t->values.size() * 4);
   return out;
 }
 

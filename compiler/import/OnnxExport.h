@@ -38,7 +38,11 @@ bool readWeightsDir(const std::string& dir, const sema::Network& net, Weights& o
 std::optional<std::string> exportOnnx(const sema::Network& net, const Weights& weights, const std::string& specPath,
                                       int64_t opset, int64_t batch, DiagnosticEngine& diags);
 
-// The weights alone as a safetensors file (little-endian f32, the parameters' names and shapes).
+// The weights alone, each parameter (running statistics included) by its name with its shape, in the order
+// of `net`'s parameters: a safetensors file (little-endian f32), or an .npz file (a zip archive of one
+// little-endian f32 `.npy` per parameter, stored uncompressed, as numpy.savez writes it). `npz` returns
+// nullopt with `why` for an archive past zip's 4 GiB.
 std::string safetensors(const sema::Network& net, const Weights& weights);
+std::optional<std::string> npz(const sema::Network& net, const Weights& weights, std::string& why);
 
 }  // namespace dls::import

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -55,10 +56,75 @@ struct Val {
   std::string kind = "real";                   // logits, probs, log_probs, sigmoid_probs or real
 };
 
+// The value of a shape computation: integers (bool as 0/1) of a static shape, the batch as kBatch where the
+// model's batch is symbolic.
+constexpr int64_t kBatch = std::numeric_limits<int64_t>::min() / 3;
+struct Folded {
+  Dims dims;
+  std::vector<int64_t> v;
+  int type = 7;  // onnx::TensorProto::INT64
+};
+
 struct Line {
   std::string text;
   std::vector<std::pair<size_t, int>> calls;
+  std::string def;  // the name the statement binds
+  std::string key;  // the module instance its nodes belong to (instanceKey), "" for none
 };
+
+// The torch module instance a node belongs to: the first numbered child of a container in the node's path
+// ("/layer1/layer1.0/conv1/Conv" -> "layer1.0"), "" for a node outside such a child. Repeated instances
+// are the candidates for blocks.
+std::string instanceKey(const std::string& name) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : name + "/") {
+    if (c == '/') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  for (size_t i = 0; i + 2 < parts.size(); ++i)
+    if (parts[i + 1].rfind(parts[i] + ".", 0) == 0 && parts[i + 1].size() > parts[i].size() + 1 &&
+        std::isdigit(static_cast<unsigned char>(parts[i + 1][parts[i].size() + 1])))
+      return parts[i + 1];
+  return "";
+}
+
+// A statement's text as tokens: names, integer literals, and everything else (spaces, punctuation, other numbers).
+struct Tok {
+  enum Kind { Name, Int, Other } kind;
+  std::string text;
+  size_t off;
+};
+std::vector<Tok> tokens(const std::string& s) {
+  std::vector<Tok> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t b = i;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (std::isalpha(c) || c == '_') {
+      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
+      out.push_back({Tok::Name, s.substr(b, i - b), b});
+    } else if (std::isdigit(c)) {
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+      bool real = false;
+      while (i < s.size() && (s[i] == '.' || s[i] == 'e' || s[i] == 'E' || std::isdigit(static_cast<unsigned char>(s[i])) ||
+                              ((s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+        ++i, real = true;
+      out.push_back({real ? Tok::Other : Tok::Int, s.substr(b, i - b), b});
+    } else if (s.compare(i, 2, "//") == 0) {
+      i = s.size();
+      out.push_back({Tok::Other, s.substr(b), b});
+    } else {
+      ++i;
+      out.push_back({Tok::Other, s.substr(b, 1), b});
+    }
+  }
+  return out;
+}
 
 class Importer {
 public:
@@ -81,6 +147,10 @@ private:
   std::map<std::string, std::vector<int>> consumers_;
   std::map<std::string, Val> vals_;
   std::set<int> skip_;                                   // nodes folded into an earlier one
+  std::set<int> folded_;                                 // shape computations evaluated by the import
+  std::map<int, std::string> foldWhy_;                   // shape computations that cannot be evaluated, and why
+  std::map<std::string, Folded> foldedValues_;
+  std::map<std::string, int> producer_;                  // the node computing each value
   std::set<std::string> failed_;                         // outputs of nodes that could not be translated
   std::set<std::string> names_;
   std::vector<Line> body_;
@@ -96,6 +166,8 @@ private:
     const onnx::NodeProto& n = model_.graph().node(node);
     if (f.code == Code::E1111)
       diags_.report(Code::E1111, nodeSpans_[size_t(node)], nodeName(node), n.op_type(), f.what);
+    else if (f.code == Code::E1120)
+      diags_.report(Code::E1120, nodeSpans_[size_t(node)], nodeName(node), n.op_type(), f.what);
     else
       diags_.report(Code::E1112, nodeSpans_[size_t(node)], nodeName(node), n.op_type(), f.what);
     bad_ = true;
@@ -111,6 +183,11 @@ private:
   std::string freshName(const std::string& hint);
   std::string listing(const std::string& path);
   void collectShapes();
+  // Evaluates the graph's shape computations (Shape, Gather, Concat … on static shapes) and replaces each by
+  // a Constant node, re-running shape inference until nothing more folds.
+  bool foldShapes();
+  std::optional<Folded> foldNode(int node, std::string& why);
+  std::optional<Folded> known(const std::string& name);
   // The value `name` as an expression with ONNX's shape (a reshape added where dlspec's differs).
   Val& input(const std::string& name);
   std::string materialize(const std::string& name);
@@ -119,6 +196,10 @@ private:
                  Dims dshape, std::map<ParamRole, OnnxTensor> params = {}, std::string kind = "real");
   const sema::OpInfo& requireOp(const std::string& name);
   std::string arg(const sema::OpInfo& op, const std::string& name, const std::string& value);
+  void reshapeTransposed(int node, const Dims& o);
+  std::string makeBlocks(const std::string& ret);
+  std::string xName_;
+  std::vector<std::pair<size_t, int>> blockCalls_;  // (offset in the blocks' text, weights index)
 };
 
 // ---- tensors and attributes ----------------------------------------------------------------------------
@@ -287,6 +368,7 @@ void Importer::collectShapes() {
     const auto& n = g.node(i);
     for (const auto& s : n.input())
       if (!s.empty()) ++uses_[s], consumers_[s].push_back(i);
+    for (const auto& s : n.output()) producer_[s] = i;
     if (n.op_type() == "Constant" && n.output_size() == 1)
       if (const auto* a = attrOf(n, "value")) {
         constants_[n.output(0)] = a->t();
@@ -294,6 +376,306 @@ void Importer::collectShapes() {
       }
   }
   for (const auto& v : g.output()) ++uses_[v.name()];
+}
+
+// ---- shape computations --------------------------------------------------------------------------------
+
+std::optional<Folded> Importer::known(const std::string& name) {
+  if (auto it = foldedValues_.find(name); it != foldedValues_.end()) return it->second;
+  const onnx::TensorProto* t = constant(name);
+  if (!t) return std::nullopt;
+  Folded f;
+  f.dims = dimsOf(*t);
+  f.type = t->data_type();
+  const int64_t n = product(f.dims);
+  if (n > 4096) return std::nullopt;
+  if (t->data_type() == onnx::TensorProto::INT64) {
+    f.v = intsOf(*t);
+  } else if (t->data_type() == onnx::TensorProto::INT32 || t->data_type() == onnx::TensorProto::BOOL) {
+    if (!t->raw_data().empty()) {
+      const size_t w = t->data_type() == onnx::TensorProto::INT32 ? 4 : 1;
+      for (size_t k = 0; k + w <= t->raw_data().size(); k += w) {
+        int32_t x = 0;
+        std::memcpy(&x, t->raw_data().data() + k, w);
+        f.v.push_back(w == 1 ? (x & 0xff) : x);
+      }
+    } else {
+      f.v.assign(t->int32_data().begin(), t->int32_data().end());
+    }
+  } else {
+    return std::nullopt;  // float data: not a shape computation
+  }
+  if (int64_t(f.v.size()) != n) return std::nullopt;
+  return f;
+}
+
+namespace {
+bool isIntType(int t) {
+  return t == onnx::TensorProto::INT64 || t == onnx::TensorProto::INT32 || t == onnx::TensorProto::BOOL;
+}
+std::string foldedText(const Folded& f) {
+  std::string s;
+  for (size_t i = 0; i < f.v.size(); ++i) s += (i ? ", " : "") + (f.v[i] == kBatch ? std::string("N") : std::to_string(f.v[i]));
+  return "[" + s + "]";
+}
+}  // namespace
+
+// One shape computation evaluated, or nullopt with `why` (empty: not a shape computation at all).
+std::optional<Folded> Importer::foldNode(int node, std::string& why) {
+  const onnx::NodeProto& n = model_.graph().node(node);
+  const std::string& t = n.op_type();
+  std::vector<Folded> in;
+  if (t != "Shape") {
+    for (int i = 0; i < n.input_size(); ++i) {
+      if (n.input(i).empty()) {
+        in.push_back(Folded{});
+        continue;
+      }
+      auto k = known(n.input(i));
+      if (!k) {
+        auto et = elemTypes_.find(n.input(i));
+        auto from = producer_.find(n.input(i));
+        const bool reported = from != producer_.end() && foldWhy_.count(from->second);  // said at its producer
+        if (et != elemTypes_.end() && isIntType(et->second) && !constant(n.input(i)) && !reported)
+          why = fmt::format("it reads `{}`, which is computed from the data rather than from static shapes", n.input(i));
+        return std::nullopt;
+      }
+      in.push_back(std::move(*k));
+    }
+  }
+  auto need = [&](size_t k) {
+    if (in.size() < k) throw Fail{Code::E1120, "missing inputs"};
+  };
+  Folded o;
+  if (t == "Shape") {
+    auto it = shapes_.find(n.input(0));
+    if (it == shapes_.end()) {
+      why = fmt::format("the shape of `{}` is not known to ONNX's shape inference", n.input(0));
+      return std::nullopt;
+    }
+    const Dims& d = it->second;
+    for (size_t k = 0; k < d.size(); ++k) {
+      if (d[k] < 0 && k > 0) {
+        why = fmt::format("the shape {} of `{}` is not static", dimsText(d), n.input(0));
+        return std::nullopt;
+      }
+      o.v.push_back(d[k] < 0 ? kBatch : d[k]);
+    }
+    int64_t r = int64_t(d.size());
+    int64_t start = intAttr(n, "start", 0), end = intAttr(n, "end", r);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = std::clamp<int64_t>(start, 0, r), end = std::clamp<int64_t>(end, start, r);
+    o.v = std::vector<int64_t>(o.v.begin() + start, o.v.begin() + end);
+    o.dims = {int64_t(o.v.size())};
+    return o;
+  }
+  if (t == "Identity" || t == "Cast") {
+    need(1);
+    o = in[0];
+    if (t == "Cast") {
+      o.type = int(intAttr(n, "to", 7));
+      if (!isIntType(o.type)) return std::nullopt;
+      if (o.type == onnx::TensorProto::BOOL)
+        for (auto& x : o.v) x = x != 0;
+    }
+    return o;
+  }
+  if (t == "Unsqueeze" || t == "Squeeze") {
+    need(1);
+    o = in[0];
+    Dims axes = intsAttr(n, "axes").value_or(in.size() > 1 ? in[1].v : Dims{});
+    if (t == "Unsqueeze") {
+      const int64_t r = int64_t(o.dims.size() + axes.size());
+      for (auto& a : axes) a = a < 0 ? a + r : a;
+      std::sort(axes.begin(), axes.end());
+      for (int64_t a : axes) o.dims.insert(o.dims.begin() + std::clamp<int64_t>(a, 0, int64_t(o.dims.size())), 1);
+    } else {
+      Dims d;
+      const int64_t r = int64_t(o.dims.size());
+      for (auto& a : axes) a = a < 0 ? a + r : a;
+      for (int64_t k = 0; k < r; ++k)
+        if (!(axes.empty() ? o.dims[size_t(k)] == 1 : std::count(axes.begin(), axes.end(), k) > 0)) d.push_back(o.dims[size_t(k)]);
+      o.dims = d;
+    }
+    return o;
+  }
+  if (t == "Gather") {
+    need(2);
+    if (in[0].dims.size() != 1) return std::nullopt;
+    o.type = in[0].type;
+    o.dims = in[1].dims;
+    for (int64_t k : in[1].v) {
+      const int64_t size = int64_t(in[0].v.size());
+      if (k < 0) k += size;
+      if (k < 0 || k >= size) throw Fail{Code::E1120, fmt::format("the index {} is outside the shape {}", k, foldedText(in[0]))};
+      o.v.push_back(in[0].v[size_t(k)]);
+    }
+    return o;
+  }
+  if (t == "Concat") {
+    o.type = in.empty() ? 7 : in[0].type;
+    for (const auto& f : in) {
+      if (f.dims.size() != 1) return std::nullopt;
+      o.v.insert(o.v.end(), f.v.begin(), f.v.end());
+    }
+    o.dims = {int64_t(o.v.size())};
+    return o;
+  }
+  if (t == "Slice") {
+    need(3);
+    if (in[0].dims.size() != 1) return std::nullopt;
+    const int64_t size = int64_t(in[0].v.size());
+    int64_t start = in[1].v.at(0), end = in[2].v.at(0), step = in.size() > 4 && !in[4].v.empty() ? in[4].v[0] : 1;
+    if (step == 0) return std::nullopt;
+    auto norm = [&](int64_t x, int64_t lo, int64_t hi) { return std::clamp<int64_t>(x < 0 ? x + size : x, lo, hi); };
+    start = step > 0 ? norm(start, 0, size) : norm(start, -1, size - 1);
+    end = step > 0 ? norm(end, 0, size) : norm(end, -1, size - 1);
+    o.type = in[0].type;
+    for (int64_t k = start; step > 0 ? k < end : k > end; k += step) o.v.push_back(in[0].v[size_t(k)]);
+    o.dims = {int64_t(o.v.size())};
+    return o;
+  }
+  if (t == "ConstantOfShape") {
+    need(1);
+    int64_t fill = 0;
+    int type = onnx::TensorProto::FLOAT;
+    if (const auto* a = attrOf(n, "value")) {
+      Folded v;
+      type = a->t().data_type();
+      if (!isIntType(type)) return std::nullopt;  // a float tensor: data, not a shape
+      v.v = type == onnx::TensorProto::INT64 ? intsOf(a->t()) : Dims(a->t().int32_data().begin(), a->t().int32_data().end());
+      if (v.v.empty() && !a->t().raw_data().empty()) {
+        int32_t x = 0;
+        std::memcpy(&x, a->t().raw_data().data(), std::min<size_t>(4, a->t().raw_data().size()));
+        v.v = {x};
+      }
+      fill = v.v.empty() ? 0 : v.v[0];
+    } else {
+      return std::nullopt;
+    }
+    for (int64_t d : in[0].v)
+      if (d == kBatch) {
+        why = "it makes a tensor the size of the batch";
+        return std::nullopt;
+      }
+    o.dims = in[0].v;
+    if (product(o.dims) > 4096) return std::nullopt;
+    o.type = type;
+    o.v.assign(size_t(product(o.dims)), fill);
+    return o;
+  }
+  if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Equal" || t == "Where") {
+    const size_t arity = t == "Where" ? 3 : 2;
+    need(arity);
+    size_t len = 1;
+    for (size_t k = 0; k < arity; ++k) len = std::max(len, in[k].v.size());
+    for (size_t k = 0; k < arity; ++k)
+      if (in[k].v.size() != len && in[k].v.size() != 1) return std::nullopt;
+    for (size_t k = 0; k < arity; ++k)
+      if (in[k].v.size() == len) o.dims = in[k].dims;
+    o.type = t == "Equal" ? int(onnx::TensorProto::BOOL) : in[arity - 1].type;
+    for (size_t i = 0; i < len; ++i) {
+      auto at = [&](size_t k) { return in[k].v.size() == 1 ? in[k].v[0] : in[k].v[i]; };
+      const int64_t a = at(0), b = at(1);
+      int64_t r = 0;
+      if (t == "Where") {
+        if (a == kBatch) return std::nullopt;
+        r = a ? b : at(2);
+      } else if (a == kBatch || b == kBatch) {
+        const int64_t other = a == kBatch ? b : a;
+        if (t == "Equal" && other != kBatch && other <= 0) r = 0;  // the batch is at least 1
+        else if (t == "Equal" && other == kBatch) r = 1;
+        else if ((t == "Add" && other == 0) || (t == "Sub" && b == 0) || (t == "Mul" && other == 1) || (t == "Div" && b == 1)) r = kBatch;
+        else {
+          why = fmt::format("it computes {} {} {} with the batch N, which dlspec keeps as a symbol",
+                            a == kBatch ? "N" : std::to_string(a), t, b == kBatch ? "N" : std::to_string(b));
+          return std::nullopt;
+        }
+      } else if (t == "Add") r = a + b;
+      else if (t == "Sub") r = a - b;
+      else if (t == "Mul") r = a * b;
+      else if (t == "Equal") r = a == b;
+      else {
+        if (b == 0) throw Fail{Code::E1120, "a division by zero"};
+        r = a / b;  // ONNX's integer Div truncates, as C++
+      }
+      o.v.push_back(r);
+    }
+    return o;
+  }
+  return std::nullopt;
+}
+
+bool Importer::foldShapes() {
+  static const std::set<std::string> kFoldable = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Identity",
+                                                  "Slice", "ConstantOfShape", "Add", "Sub", "Mul", "Div", "Equal", "Where"};
+  auto* g = model_.mutable_graph();
+  for (int round = 0; round < 16; ++round) {
+    bool changed = false;
+    foldWhy_.clear();
+    for (int i = 0; i < g->node_size(); ++i) {
+      const onnx::NodeProto& n = g->node(i);
+      if (folded_.count(i) || !kFoldable.count(n.op_type()) || n.output_size() != 1) continue;
+      if (!n.domain().empty() && n.domain() != "ai.onnx") continue;
+      std::string why;
+      std::optional<Folded> f;
+      try {
+        f = foldNode(i, why);
+      } catch (const Fail& e) {
+        why = e.what;
+      }
+      if (!f) {
+        if (!why.empty()) foldWhy_[i] = why;
+        continue;
+      }
+      const std::string out = n.output(0);
+      foldedValues_[out] = *f;
+      folded_.insert(i);
+      changed = true;
+      // The value as a Constant node, for shape inference and for the translation of the node that reads it.
+      // The batch N passes through only as a Reshape's first size (0: "the input's").
+      bool batchOk = true;
+      for (size_t k = 0; k < f->v.size(); ++k)
+        if (f->v[k] == kBatch) batchOk = batchOk && k == 0 && f->dims.size() == 1;
+      if (batchOk && std::count(f->v.begin(), f->v.end(), kBatch) > 0)
+        for (int c : consumers_[out]) {
+          const auto& cn = g->node(c);
+          if (!(cn.op_type() == "Reshape" && cn.input(1) == out && cn.input(0) != out && intAttr(cn, "allowzero", 0) == 0) &&
+              !kFoldable.count(cn.op_type()))
+            batchOk = false;
+        }
+      if (!batchOk) continue;  // a consumer that is not folded reports it
+      onnx::NodeProto c;
+      c.set_name(n.name());
+      c.set_op_type("Constant");
+      c.add_output(out);
+      auto* a = c.add_attribute();
+      a->set_name("value");
+      a->set_type(onnx::AttributeProto::TENSOR);
+      onnx::TensorProto* tp = a->mutable_t();
+      tp->set_data_type(onnx::TensorProto::INT64);
+      for (int64_t d : f->dims) tp->add_dims(d);
+      for (int64_t v : f->v) tp->add_int64_data(v == kBatch ? 0 : v);
+      if (f->type == onnx::TensorProto::BOOL || f->type == onnx::TensorProto::INT32) {
+        tp->set_data_type(f->type);
+        tp->clear_int64_data();
+        for (int64_t v : f->v) tp->add_int32_data(int32_t(v));
+      }
+      *g->mutable_node(i) = c;
+    }
+    if (!changed) break;
+    g->clear_value_info();
+    try {
+      onnx::shape_inference::InferShapes(model_);
+    } catch (const std::exception& e) {
+      diags_.report(Code::E1110, graphSpan_, model_.graph().name(), fmt::format("ONNX's shape inference fails after the shape computations are folded: {}", e.what()));
+      return false;
+    }
+    shapes_.clear(), elemTypes_.clear(), inits_.clear(), constants_.clear(), uses_.clear(), consumers_.clear(), producer_.clear();
+    collectShapes();
+  }
+  return true;
 }
 
 const sema::OpInfo& Importer::requireOp(const std::string& name) {
@@ -320,6 +702,8 @@ std::string Importer::materialize(const std::string& name) {
   const std::string head = "  " + stmt + " = ";
   l.text = head + v.chain + (comment.empty() ? "" : "  // " + comment);
   for (auto [off, w] : v.calls) l.calls.push_back({head.size() + off, w});
+  l.def = stmt;
+  l.key = last >= 0 ? instanceKey(nodeName(last)) : "";
   body_.push_back(std::move(l));
   v.chain = stmt;
   v.named = true;
@@ -330,6 +714,9 @@ std::string Importer::materialize(const std::string& name) {
 
 Val& Importer::input(const std::string& name) {
   if (failed_.count(name)) throw Cascade{};
+  if (auto f = foldedValues_.find(name); f != foldedValues_.end())
+    throw Fail{Code::E1120, fmt::format("it reads `{}` = {}, a shape that holds the batch N, as a value (only a Reshape's first size may pass the batch through)",
+                                        name, foldedText(f->second))};
   auto it = vals_.find(name);
   if (it == vals_.end()) throw Fail{Code::E1112, fmt::format("the input `{}`, which is a constant or not computed by the graph", name)};
   return it->second;
@@ -340,7 +727,9 @@ Val& Importer::input(const std::string& name) {
 void Importer::emitStage(int node, const std::string& in, const std::string& stage, const std::string& outName,
                          Dims dshape, std::map<ParamRole, OnnxTensor> params, std::string kind) {
   Val& src = input(in);
-  const bool continues = !src.named && uses_[in] == 1;
+  // A chain ends where the torch module instance changes, so that each instance's statements are its own.
+  const bool continues = !src.named && uses_[in] == 1 &&
+                         (src.nodes.empty() || instanceKey(nodeName(src.nodes.back())) == instanceKey(nodeName(node)));
   Val v;
   if (continues) {
     v = src;
@@ -403,6 +792,12 @@ void Importer::translate(int node) {
   static const std::set<std::string> withoutAttributes = {"Relu", "Tanh", "Sigmoid", "Softplus", "Mish", "HardSwish",
                                                           "Identity", "GlobalAveragePool", "GlobalMaxPool", "Sum",
                                                           "MatMul", "PRelu"};
+  if (auto w = foldWhy_.find(node); w != foldWhy_.end()) throw Fail{Code::E1120, w->second};
+  for (const auto& i : n.input())
+    if (failed_.count(i)) throw Cascade{};  // an input of a node already reported
+  if (t == "Expand" && constant(n.input(0)))
+    throw Fail{Code::E1111, fmt::format("the initialiser `{}` {} broadcast over the batch (a learned tensor, such as a class token, taken into "
+                                        "every sample: no dlspec op holds one)", n.input(0), dimsText(dimsOf(*constant(n.input(0)))))};
   if (!readAttributes().count(t) && !withoutAttributes.count(t)) throw Fail{Code::E1111, "no translation of this op type"};
   {
     auto it = readAttributes().find(t);
@@ -708,6 +1103,7 @@ void Importer::translate(int node) {
     if (o.empty() || in.empty() || o[0] != in[0]) throw Fail{Code::E1112, fmt::format("the shape {} -> {}, which does not keep the batch axis", dimsText(in), dimsText(o))};
     const Dims ps = sample(o);
     Val& src = input(n.input(0));
+    if (t == "Reshape" && ps.size() > 3) return reshapeTransposed(node, o);
     if (src.dshape == ps) return alias();
     requireOp(ps.size() == 1 ? "flatten" : "reshape");
     Val copy = src;
@@ -792,6 +1188,251 @@ void Importer::translate(int node) {
   throw Fail{Code::E1111, "no translation of this op type"};
 }
 
+// A Reshape to a rank above dlspec's, followed by a Transpose and a Reshape back (a channel shuffle:
+// [N, g, C/g, H, W] -> [N, C/g, g, H, W]): the axes that the permutation keeps together, in order, are one
+// axis, which gives the same element order at a rank dlspec holds ([N, g, C/g, H*W] -> [N, C/g, g, H*W]).
+void Importer::reshapeTransposed(int node, const Dims& o) {
+  const onnx::NodeProto& n = model_.graph().node(node);
+  const std::string& out = n.output(0);
+  auto rankFail = [&] {
+    return Fail{Code::E1112, fmt::format("the rank-{} shape {} (dlspec's tensors have at most 4 axes, the batch included)", o.size(), dimsText(o))};
+  };
+  if (uses_[out] != 1) throw rankFail();
+  const int tn = consumers_[out].front();
+  const onnx::NodeProto& tr = model_.graph().node(tn);
+  if (tr.op_type() != "Transpose" || uses_[tr.output(0)] != 1) throw rankFail();
+  const onnx::NodeProto& back = model_.graph().node(consumers_[tr.output(0)].front());
+  if (back.op_type() != "Reshape" && back.op_type() != "Flatten") throw rankFail();
+  Dims perm = intsAttr(tr, "perm").value_or(Dims{});
+  if (perm.empty())
+    for (size_t i = 0; i < o.size(); ++i) perm.insert(perm.begin(), int64_t(i));
+  if (perm.size() != o.size() || perm[0] != 0) throw rankFail();
+  // Runs of consecutive input axes that stay consecutive in the output; the batch is a run of its own.
+  std::vector<std::vector<int64_t>> runs;  // in output order
+  for (size_t k = 0; k < perm.size(); ++k) {
+    if (k > 1 && perm[k] == perm[k - 1] + 1) runs.back().push_back(perm[k]);
+    else runs.push_back({perm[k]});
+  }
+  if (runs.size() > 4) throw rankFail();
+  std::vector<size_t> byInput(runs.size());
+  for (size_t k = 0; k < runs.size(); ++k) byInput[k] = k;
+  std::sort(byInput.begin(), byInput.end(), [&](size_t a, size_t b) { return runs[a].front() < runs[b].front(); });
+  Dims merged, rperm(runs.size()), after;
+  for (size_t j = 0; j < byInput.size(); ++j) {
+    int64_t size = 1;
+    for (int64_t a : runs[byInput[j]]) size *= o[size_t(a)];
+    merged.push_back(size);
+  }
+  for (size_t k = 0; k < runs.size(); ++k) {
+    rperm[k] = int64_t(std::find(byInput.begin(), byInput.end(), k) - byInput.begin());
+    after.push_back(merged[size_t(rperm[k])]);
+  }
+  requireOp("reshape");
+  requireOp("transpose");
+  const Dims ms(merged.begin() + 1, merged.end()), as(after.begin() + 1, after.end());
+  Val& src = input(n.input(0));
+  const Dims keep = src.oshape;
+  src.oshape.clear();  // reshape reads dlspec's shape as it is
+  emitStage(node, n.input(0), fmt::format("reshape({})", dimsText(ms)), out, ms);
+  if (vals_.count(n.input(0))) vals_[n.input(0)].oshape = keep;
+  vals_[out].oshape.clear();
+  emitStage(tn, out, fmt::format("transpose({})", dimsText(rperm)), tr.output(0), as);
+  vals_[tr.output(0)].oshape.clear();  // ONNX's is the rank-5 one: the Reshape that follows reads dlspec's
+  skip_.insert(tn);
+}
+
+// Statements of repeated torch module instances (resnet's BasicBlocks, one per `layerK.J`) as blocks: the
+// runs of consecutive statements of one instance that read one value and give one; runs whose statements
+// agree but for integer arguments (the channel counts) are one block, those integers its parameters. The
+// weights of instance k of a block are its k-th call's, which sema names `BLOCK_k`.
+std::string Importer::makeBlocks(const std::string& ret) {
+  struct Run {
+    size_t begin, end;
+    std::string in;
+    std::vector<std::vector<Tok>> toks;
+    std::vector<size_t> ints;  // (line, token) flattened: token indices of integer literals, line by line
+  };
+  std::set<std::string> defs = {xName_};
+  for (const Line& l : body_) defs.insert(l.def);
+  auto refs = [&](const std::vector<Tok>& ts, size_t from) {
+    std::set<std::string> r;
+    for (size_t k = from; k < ts.size(); ++k)
+      if (ts[k].kind == Tok::Name && defs.count(ts[k].text)) r.insert(ts[k].text);
+    return r;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < body_.size(); ++i) {
+    if (body_[i].key.empty()) continue;
+    if (!runs.empty() && runs.back().end == i && body_[runs.back().begin].key == body_[i].key) ++runs.back().end;
+    else runs.push_back(Run{i, i + 1, "", {}, {}});
+  }
+  std::map<std::string, std::vector<size_t>> bySignature;
+  std::vector<std::string> order;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    Run& run = runs[r];
+    std::set<std::string> local, inputs, usedAfter;
+    for (size_t i = run.begin; i < run.end; ++i) local.insert(body_[i].def);
+    for (size_t i = run.begin; i < run.end; ++i) {
+      run.toks.push_back(tokens(body_[i].text));
+      for (const auto& n : refs(run.toks.back(), 1))
+        if (!local.count(n)) inputs.insert(n);
+    }
+    for (size_t i = run.end; i < body_.size(); ++i)
+      for (const auto& n : refs(tokens(body_[i].text), 1))
+        if (local.count(n)) usedAfter.insert(n);
+    for (const auto& n : refs(tokens(ret), 0))
+      if (local.count(n)) usedAfter.insert(n);
+    if (inputs.size() != 1 || usedAfter != std::set<std::string>{body_[run.end - 1].def}) continue;
+    run.in = *inputs.begin();
+    std::string sig;
+    std::vector<std::string> locals;
+    for (size_t i = run.begin; i < run.end; ++i) locals.push_back(body_[i].def);
+    for (const auto& ts : run.toks) {
+      for (const Tok& t : ts) {
+        if (t.kind == Tok::Int) sig += "#";
+        else if (t.kind == Tok::Name && t.text == run.in) sig += "<in>";
+        else if (t.kind == Tok::Name && local.count(t.text))
+          sig += fmt::format("<{}>", std::find(locals.begin(), locals.end(), t.text) - locals.begin());
+        else sig += t.text;
+      }
+      sig += "\n";
+    }
+    if (!bySignature.count(sig)) order.push_back(sig);
+    bySignature[sig].push_back(r);
+  }
+  std::string text;
+  std::map<size_t, Line> replaced;  // first line of a run -> the call that replaces the run
+  std::set<size_t> dropped;
+  for (const std::string& sig : order) {
+    const std::vector<size_t>& group = bySignature[sig];
+    if (group.size() < 2) continue;
+    const Run& first = runs[group.front()];
+    // The integers that differ between the instances: the block's parameters (one per distinct column).
+    std::vector<std::pair<size_t, size_t>> ints;  // (line, token) of the first run
+    for (size_t j = 0; j < first.toks.size(); ++j)
+      for (size_t k = 0; k < first.toks[j].size(); ++k)
+        if (first.toks[j][k].kind == Tok::Int) ints.push_back({j, k});
+    std::vector<std::vector<std::string>> columns(ints.size());
+    for (size_t r : group)
+      for (size_t p = 0; p < ints.size(); ++p) columns[p].push_back(runs[r].toks[ints[p].first][ints[p].second].text);
+    std::vector<int> paramOf(ints.size(), -1);
+    std::vector<std::vector<std::string>> paramValues;
+    std::vector<std::string> paramNames;
+    std::set<std::string> taken = {"x"};
+    for (size_t p = 0; p < ints.size(); ++p) {
+      if (std::all_of(columns[p].begin(), columns[p].end(), [&](const std::string& v) { return v == columns[p][0]; })) continue;
+      auto same = std::find(paramValues.begin(), paramValues.end(), columns[p]);
+      if (same != paramValues.end()) {
+        paramOf[p] = int(same - paramValues.begin());
+        continue;
+      }
+      // Named after the argument it gives (`stride: s`), else `c` (a channel or unit count).
+      const auto& ts = first.toks[ints[p].first];
+      std::string name = "c";
+      for (size_t k = ints[p].second; k-- > 0;) {
+        const std::string& x = ts[k].text;
+        if (x == " " || x == "[" || x == "," || ts[k].kind == Tok::Int) continue;
+        if (x == ":" && k > 0 && ts[k - 1].kind == Tok::Name) name = ts[k - 1].text;
+        break;
+      }
+      std::string unique = name;
+      for (int n = 2; taken.count(unique) || isKeyword(unique); ++n) unique = fmt::format("{}{}", name, n);
+      taken.insert(unique);
+      paramOf[p] = int(paramValues.size());
+      paramValues.push_back(columns[p]);
+      paramNames.push_back(unique);
+    }
+    // Local names: the first instance's without its prefix (`layer1_0_bn2` -> `bn2`).
+    std::string prefix;
+    for (char c : body_[first.begin].key) prefix += std::isalnum(static_cast<unsigned char>(c)) ? char(std::tolower(static_cast<unsigned char>(c))) : '_';
+    prefix += "_";
+    std::vector<std::string> localName;
+    for (size_t j = 0; j < first.toks.size(); ++j) {
+      const std::string& d = body_[first.begin + j].def;
+      std::string n = d.rfind(prefix, 0) == 0 ? d.substr(prefix.size()) : d;
+      if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0])) || isKeyword(n) || taken.count(n)) n = fmt::format("h{}", j + 1);
+      for (int k = 2; taken.count(n); ++k) n = fmt::format("h{}_{}", j + 1, k);
+      taken.insert(n);
+      localName.push_back(n);
+    }
+    // The block's name: the container of its first instance (`layer1.0` -> `layer1_block`).
+    std::string container = body_[first.begin].key.substr(0, body_[first.begin].key.rfind('.'));
+    std::string bname;
+    for (char c : container) bname += std::isalnum(static_cast<unsigned char>(c)) ? char(std::tolower(static_cast<unsigned char>(c))) : '_';
+    if (bname.empty() || std::isdigit(static_cast<unsigned char>(bname[0]))) bname = "b" + bname;
+    bname += "_block";
+    std::string unique = bname;
+    for (int n = 2; names_.count(unique); ++n) unique = fmt::format("{}_{}", bname, n);
+    bname = unique;
+    names_.insert(bname);
+    // The block's text, with the calls' offsets of every instance's weights.
+    std::string head = "block " + bname + "(";
+    for (size_t p = 0; p < paramNames.size(); ++p) head += (p ? ", " : "") + paramNames[p] + ": int";
+    head += ") (x) {\n";
+    text += head;
+    size_t intIndex = 0;
+    for (size_t j = 0; j < first.toks.size(); ++j) {
+      const auto& ts = first.toks[j];
+      std::string line;
+      std::map<size_t, size_t> at;  // token index -> offset in `line`
+      for (size_t k = 0; k < ts.size(); ++k) {
+        at[k] = line.size();
+        const Tok& t = ts[k];
+        if (t.kind == Tok::Int) {
+          const int p = paramOf[intIndex++];
+          line += p >= 0 ? paramNames[size_t(p)] : t.text;
+        } else if (t.kind == Tok::Name && t.text == first.in) {
+          line += "x";
+        } else if (t.kind == Tok::Name && defs.count(t.text)) {
+          size_t idx = 0;
+          while (idx < first.toks.size() && body_[first.begin + idx].def != t.text) ++idx;
+          line += idx < localName.size() ? localName[idx] : t.text;
+        } else {
+          line += t.text;
+        }
+      }
+      size_t shift = 0;
+      if (j + 1 == first.toks.size()) {  // `  out = expr` -> `  return expr`
+        const std::string lead = "  " + localName[j] + " = ";
+        if (line.rfind(lead, 0) == 0) {
+          line = "  return " + line.substr(lead.size());
+          shift = lead.size() - std::string("  return ").size();
+        }
+      }
+      const size_t base = text.size();
+      for (size_t g = 0; g < group.size(); ++g) {
+        const Line& src = body_[runs[group[g]].begin + j];
+        const auto& st = runs[group[g]].toks[j];
+        for (auto [off, w] : src.calls) {
+          size_t k = 0;
+          while (k < st.size() && st[k].off != off) ++k;
+          blockCalls_.push_back({base + at[k] - shift, w});
+          out_.weights[size_t(w)].instance = fmt::format("{}_{}", bname, g + 1);
+        }
+      }
+      text += line + "\n";
+    }
+    text += "}\n\n";
+    for (size_t g = 0; g < group.size(); ++g) {
+      const Run& run = runs[group[g]];
+      std::string args;
+      for (size_t p = 0; p < paramNames.size(); ++p) args += (p ? ", " : "") + paramValues[p][g];
+      Line call;
+      call.def = body_[run.end - 1].def;
+      call.text = fmt::format("  {} = {} |> {}({})  // {}", call.def, run.in, bname, args, body_[run.begin].key);
+      replaced[run.begin] = call;
+      for (size_t i = run.begin + 1; i < run.end; ++i) dropped.insert(i);
+    }
+  }
+  std::vector<Line> body;
+  for (size_t i = 0; i < body_.size(); ++i) {
+    if (dropped.count(i)) continue;
+    body.push_back(replaced.count(i) ? replaced[i] : body_[i]);
+  }
+  body_ = std::move(body);
+  return text;
+}
+
 std::optional<OnnxImport> Importer::run(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
@@ -822,6 +1463,7 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
     return std::nullopt;
   }
   collectShapes();
+  if (!foldShapes()) return std::nullopt;
   const auto& g = model_.graph();
   std::vector<const onnx::ValueInfoProto*> inputs;
   for (const auto& v : g.input())
@@ -846,6 +1488,7 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
   }
   // The input's name, unless it would collide with the names the statements take.
   const std::string xName = freshName("/" + inName + "/in");
+  xName_ = xName;
   Val x;
   x.chain = xName;
   x.named = true;
@@ -853,7 +1496,7 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
   x.oshape = in;
   vals_[inName] = x;
   for (int i = 0; i < g.node_size(); ++i) {
-    if (skip_.count(i)) continue;
+    if (skip_.count(i) || folded_.count(i)) continue;
     try {
       translate(i);
     } catch (const Fail& e) {
@@ -934,8 +1577,11 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
   s += fmt::format("dataset {}_data {{\n  train = npy(\"data/{}/train_x.npy\", \"data/{}/train_y.npy\")\n", snake, snake, snake);
   s += fmt::format("  sample image: f32[{}]\n  {}\n}}\n\n", shapeList(x.dshape).substr(2), label);
   s += fmt::format("pipeline train_input from {}_data.train {{\n  shuffle(buffer: all)\n  batch({})\n}}\n\n", snake, batch);
-  s += fmt::format("network {}({}: f32[N{}]) -> {} {{\n", net, xName, shapeList(x.dshape), outType);
   std::vector<uint32_t> offsets(out_.weights.size());
+  const std::string blocks = makeBlocks(ret);
+  for (auto [off, w] : blockCalls_) offsets[size_t(w)] = uint32_t(s.size() + off);
+  s += blocks;
+  s += fmt::format("network {}({}: f32[N{}]) -> {} {{\n", net, xName, shapeList(x.dshape), outType);
   for (const Line& l : body_) {
     for (auto [off, w] : l.calls) offsets[size_t(w)] = uint32_t(s.size() + off);
     s += l.text + "\n";

@@ -25,6 +25,7 @@ struct OnnxLayerWeights {
   uint32_t callOffset = 0;  // byte offset of the op's call in the generated spec
   std::string node, opType; // the ONNX node it translates
   Span at;                  // the node's line of the graph listing
+  std::string instance;     // for a call inside a block: the block instance (`NAME_k`, as sema names it), else empty
   std::map<sema::ParamRole, OnnxTensor> params;
 };
 

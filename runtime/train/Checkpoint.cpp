@@ -12,39 +12,18 @@
 #include <cmath>
 #include <cstring>
 
+#include "CheckpointFile.h"
 #include "RunDir.h"
 
 namespace dls {
 
 namespace {
 
-const char kMagic[8] = {'D', 'L', 'S', 'C', 'K', 'P', 'T', 0};
-const uint32_t kVersion = 5;
-
-// What made a checkpoint (version 2).
-struct Made {
-  int32_t kind = 0;
-  double lr = 0, momentum = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
-  int32_t nesterov = 0;
-  int64_t batch = 0;
-  uint64_t structure = 0, data = 0;
-  int32_t precision = DLS_F32;  // version 3: the run's `precision` (its master weights and state are f32 in every one)
-  // version 4: ReduceLROnPlateau's state (plateau 0: the run had none), and the validation metrics of the epoch
-  // the checkpoint was written at (NaN: not validated then).
-  int32_t plateau = 0;
-  double plateau_lr = 0, plateau_best = 0;
-  int64_t plateau_bad = 0, plateau_cooldown_left = 0;
-  double val_loss = NAN, val_acc = NAN;
-  // version 5: early stopping's state (stop 0: the run had none; else its monitored metric) and the best
-  // checkpoint's (best_metric 0: none); NaN best values: no validation yet.
-  int32_t stop = 0;
-  double stop_best = NAN;
-  int64_t stop_best_epoch = 0, stop_bad = 0;
-  int32_t best_metric = 0;
-  double best_value = NAN;
-  int64_t best_epoch = 0;
-};
-const size_t kMadeBytes = 4 + 6 * 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8 + 8 + 4 + 8 + 8;
+// The format is read by data/formats/CheckpointFile.h, shared with `dlspec export`; written here.
+const char* const kMagic = data::kCheckpointMagic;
+const uint32_t kVersion = data::kCheckpointVersion;
+using Made = data::CheckpointMade;  // what made a checkpoint (version 2 on)
+const size_t kMadeBytes = data::kCheckpointMadeBytes;
 
 Made made_by(const dls_rt* rt) {
   Made m;
@@ -80,50 +59,7 @@ const char* optimizer_name(int32_t k) {
 
 const size_t kChunk = size_t(1) << 20;  // the most of a checkpoint held in memory at once, either way
 
-// Sequential reads of bytes [pos, end) of an open file through a kChunk buffer, with a running CRC: a
-// checkpoint is parsed without holding it in memory, however large it is.
-struct FileReader {
-  int fd;
-  uint64_t pos = 0, end = 0;
-  std::vector<char> buf;
-  size_t at = 0, len = 0;
-  bool ok = true;
-  std::string why;  // a read error (errno), "" when the file was only shorter than it said
-  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
-  FileReader(int fd_, uint64_t end_) : fd(fd_), end(end_), buf(kChunk) {}
-  bool fill() {
-    if (pos >= end) return false;
-    size_t want = size_t(std::min<uint64_t>(buf.size(), end - pos));
-    ssize_t n;
-    do n = ::pread(fd, buf.data(), want, off_t(pos));
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-      if (n < 0) why = std::strerror(errno);
-      return false;
-    }
-    at = 0, len = size_t(n), pos += uint64_t(n);
-    return true;
-  }
-  // Reads n bytes into p (nullptr: through the CRC only).
-  bool bytes(void* p, uint64_t n) {
-    char* c = static_cast<char*>(p);
-    while (n > 0) {
-      if (at == len && !fill()) return ok = false;
-      size_t take = size_t(std::min<uint64_t>(n, len - at));
-      crc = (uint32_t)crc32(crc, reinterpret_cast<const Bytef*>(buf.data() + at), (uInt)take);
-      if (c) std::memcpy(c, buf.data() + at, take), c += take;
-      at += take, n -= take;
-    }
-    return true;
-  }
-  template <class T>
-  T get() {
-    T v{};
-    if (!bytes(&v, sizeof v)) v = T{};
-    return v;
-  }
-  bool done() const { return at == len && pos == end; }
-};
+using FileReader = data::CheckpointReader;
 
 // Buffered writes to a file descriptor with a running CRC: memory stays bounded by the buffer and the
 // largest tensor, however large the checkpoint.
@@ -254,11 +190,7 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
     warn(Diag::R0308, path, path, fmt::format("training data {:016x}", m.data), fmt::format("training data {:016x}", now.data));
 }
 
-struct Header {
-  uint32_t version = 0;
-  int64_t epoch = 0, global_step = 0, updates = 0;
-  Made made;
-};
+using Header = data::CheckpointHeader;
 
 // One pass over a checkpoint whose CRC is known to be good: the header, then every tensor checked against
 // this program's (name, shape, finite values). With `commit`, each tensor's values go into rt as they are
@@ -266,42 +198,10 @@ struct Header {
 // of another program.
 std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std::vector<Entry>& want, Header& h, bool commit,
                   bool resuming) {
-  char magic[8];
-  r.bytes(magic, 8);
-  h.version = r.get<uint32_t>();
-  if (h.version < 1 || h.version > kVersion) return fmt::format("format version {} (this runtime reads 1 to {})", h.version, kVersion);
-  uint64_t hash = r.get<uint64_t>();
-  if (hash != rt->layout_hash) fail(Diag::R0305, path, path, hash, rt->layout_hash);
-  h.epoch = r.get<int64_t>();
-  h.global_step = r.get<int64_t>();
-  h.updates = r.get<int64_t>();
-  (void)r.get<uint64_t>();  // the seed: the program's own is used
-  Made& made = h.made;
-  if (h.version >= 2) {
-    made.kind = r.get<int32_t>();
-    made.lr = r.get<double>(), made.momentum = r.get<double>(), made.beta1 = r.get<double>();
-    made.beta2 = r.get<double>(), made.eps = r.get<double>(), made.weight_decay = r.get<double>();
-    made.nesterov = r.get<int32_t>();
-    made.batch = r.get<int64_t>();
-    made.structure = r.get<uint64_t>(), made.data = r.get<uint64_t>();
-  }
-  if (h.version >= 3) made.precision = r.get<int32_t>();
-  if (h.version >= 4) {
-    made.plateau = r.get<int32_t>();
-    made.plateau_lr = r.get<double>(), made.plateau_best = r.get<double>();
-    made.plateau_bad = r.get<int64_t>(), made.plateau_cooldown_left = r.get<int64_t>();
-    made.val_loss = r.get<double>(), made.val_acc = r.get<double>();
-  }
-  if (h.version >= 5) {
-    made.stop = r.get<int32_t>();
-    made.stop_best = r.get<double>();
-    made.stop_best_epoch = r.get<int64_t>(), made.stop_bad = r.get<int64_t>();
-    made.best_metric = r.get<int32_t>();
-    made.best_value = r.get<double>();
-    made.best_epoch = r.get<int64_t>();
-  }
-  uint32_t count = r.get<uint32_t>();
-  if (!r.ok) return "truncated header";
+  if (std::string bad = data::readCheckpointHeader(r, h); !bad.empty()) return bad;
+  if (h.layout_hash != rt->layout_hash) fail(Diag::R0305, path, path, h.layout_hash, rt->layout_hash);
+  const Made& made = h.made;
+  const uint32_t count = h.count;
   // Another optimizer (or amsgrad on or off) keeps another number of state tensors: say so (R0307) rather than
   // only that the counts differ.
   if (count != want.size() && h.version >= 2 && resuming) refuse_other_optimizer(path, made, made_by(rt));
@@ -310,15 +210,12 @@ std::string parse(dls_rt* rt, const std::string& path, FileReader& r, const std:
                                               "was it saved with another optimizer or momentum?)", count, want.size()));
   std::vector<float> chunk(kChunk / 4);
   for (size_t i = 0; i < want.size(); ++i) {
-    uint32_t len = r.get<uint32_t>();
-    if (!r.ok || len > 4096) return "truncated entry";
-    std::string name(len, 0);
-    r.bytes(name.data(), len);
-    int32_t rank = r.get<int32_t>();
-    int64_t dims[4];
-    for (auto& d : dims) d = r.get<int64_t>();
-    int64_t numel = r.get<int64_t>();
-    if (!r.ok) return "truncated entry";
+    data::CheckpointEntry e;
+    if (std::string bad = data::readCheckpointEntry(r, e); !bad.empty()) return bad;
+    const std::string& name = e.name;
+    const int32_t rank = e.rank;
+    const int64_t* dims = e.dims;
+    const int64_t numel = e.numel;
     if (name != want[i].name)
       fail(Diag::R0306, path, path, fmt::format("tensor {} is '{}', this program expects '{}'", i, name, want[i].name));
     bool same = rank == want[i].shape.rank && numel == want[i].numel;
@@ -371,13 +268,7 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
     return fmt::format("{} bytes, far more than this program's checkpoint ({} bytes)", size, expected_size(want));
   }
   uint32_t stored = 0;
-  if (::pread(fd, &stored, 4, off_t(size - 4)) != 4) return "truncated";
-  {
-    FileReader crc(fd, size - 4);
-    crc.bytes(nullptr, size - 4);
-    if (!crc.ok) return crc.why.empty() ? "truncated" : crc.why;
-    if (crc.crc != stored) return fmt::format("CRC mismatch (stored {:08x}, computed {:08x})", stored, crc.crc);
-  }
+  if (std::string bad = data::checkCheckpointCrc(fd, size, stored); !bad.empty()) return bad;
   Header h;
   {
     FileReader r(fd, size - 4);

@@ -13,7 +13,9 @@ For each example spec (specs/NAME.dls: lenet, mlp, senet, gpt) in a temporary di
   5. `dlspec import onnx model.onnx` (batch symbolic) writes the model back as a spec and weights, which is
      built and run (`predict --weights --outputs`) on the pipeline's output (not gpt: the importer has no
      Gather, Erf or attention subgraph);
-  6. the safetensors file holds every parameter of the checkpoint, by name, with its shape and values;
+  6. the safetensors file, and the .npz file (`--npz`, read by numpy.load), hold every parameter of the
+     checkpoint, by name, with its shape and values; (lenet) the .npz loaded into a torch.nn LeNet's
+     state_dict gives the program's outputs;
   7. (lenet) a damaged checkpoint, another network's, a directory without one: E1116; the checkpoint's values
      as --weights DIR give the same model, with a NaN or a wrong shape in one: E1117; the earlier model kept;
   8. tests/export/cases/zoo_image.dls and zoo_seq.dls, every other op the export maps, through the NumPy
@@ -111,7 +113,7 @@ def one(dlspec, specs, name, d):
     run([f"{d}/{name}", "train", "--epochs", "1"], cwd=d)
     ckpt = f"{d}/runs/{name}"
     run([dlspec, "export", f"{d}/{name}.dls", "--checkpoint", ckpt, "-o", f"{d}/{name}.onnx",
-         "--safetensors", f"{d}/{name}.safetensors"])
+         "--safetensors", f"{d}/{name}.safetensors", "--npz", f"{d}/{name}.npz"])
     run([dlspec, "export", f"{d}/{name}.dls", "--checkpoint", ckpt, "--batch", str(len(samples)), "-o", f"{d}/{name}_b.onnx"])
     np.save(f"{d}/samples.npy", samples)
     run([f"{d}/{name}", "predict", f"{d}/samples.npy", "--checkpoint", ckpt, "--outputs", f"{d}/ref.npy"], cwd=d)
@@ -134,9 +136,36 @@ def one(dlspec, specs, name, d):
     want = ck.values()
     same = list(st) == list(want) and all(np.array_equal(st[k], want[k]) for k in want)
     rows.append(("safetensors", 0.0 if same else float("inf")))
+    with np.load(f"{d}/{name}.npz") as z:
+        nz = {k: z[k] for k in z.files}
+    same = list(nz) == list(want) and all(nz[k].dtype == np.float32 and np.array_equal(nz[k], want[k]) for k in want)
+    rows.append(("npz", 0.0 if same else float("inf")))
+    if name == "lenet":  # the npz's values as a torch.nn LeNet's state_dict: torch's forward against the program's
+        rows.append(("npz into torch.nn", npz_into_torch(dlsc, nz, samples, ref)))
     if name == "lenet":
         rows += faults(dlspec, d, ckpt)
     return rows
+
+
+def npz_into_torch(dlsc, values, samples, ref):
+    import torch
+
+    class LeNet(torch.nn.Module):  # specs/lenet.dls in torch.nn
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = torch.nn.Conv2d(1, 20, 5), torch.nn.Conv2d(20, 50, 5)
+            self.fc1, self.fc2 = torch.nn.Linear(800, 500), torch.nn.Linear(500, 10)
+
+        def forward(self, x):
+            x = torch.max_pool2d(self.conv1(x), 2)
+            x = torch.max_pool2d(self.conv2(x), 2)
+            return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+    m = LeNet()
+    m.load_state_dict(dlsc.state_dict(dlsc.Checkpoint({}, values), m), strict=True)
+    x = torch.from_numpy(pipeline(samples, (1, 28, 28)))
+    with torch.no_grad():
+        return rel(m(x).numpy(), ref)
 
 
 def zoo(dlspec, cases, name, d):

@@ -9,7 +9,9 @@ imported, checked, built, and compared with PyTorch:
            dlspec summary's layers against forward hooks on the torch.nn modules
   forward  the outputs of one batch: the built program (`predict --weights --outputs`, eval mode) against
            the module in eval mode, max |a - b| / max |b| below 1e-4
-A model that does not import shows the first diagnostic: the ONNX node and op dlspec lacks.
+A model that does not import shows the first diagnostic: the ONNX node and op dlspec lacks. The blocks the
+import makes of repeated module instances are recorded (`blocks`: each block's number of calls) and checked
+for the models of BLOCK_CALLS.
 
     torchvision_table.py DLSPEC [--models a,b] [--size S] [--markdown] > rows.jsonl
     torchvision_table.py --table rows.jsonl      # the Markdown table of docs/onnx-validation.md
@@ -33,6 +35,10 @@ MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "densene
           "shufflenet_v2_x1_0", "efficientnet_b0", "vgg16", "vit_b_16"]
 WITH_PARAMS = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.ConvTranspose2d)
 BATCH = 2
+# The blocks the import makes of repeated module instances: the number of calls of each block, in order
+# (resnet18: the BasicBlock without a downsample, layer1.0 to layer4.1 but the first of layers 2-4, and the one
+# with it).
+BLOCK_CALLS = {"resnet18": [5, 3]}
 
 
 def first_error(text):
@@ -77,6 +83,8 @@ def one(dlspec, name, size, d):
         row["status"] = "does not import"
         row["reason"] = first_error(err)
         return row
+    spec = open(f"{d}/{name}.dls").read()
+    row["blocks"] = {b: len(re.findall(rf"\|> {b}\(", spec)) for b in re.findall(r"^block (\w+)\(", spec, re.M)}
     rc, out, err = run([dlspec, "check", f"{d}/{name}.dls"])
     if rc != 0:
         row["status"] = "imports, check fails"
@@ -153,6 +161,10 @@ def main():
     if a.markdown:
         print(markdown(rows))
     bad = [r["model"] for r in rows if r["status"] == "differs from PyTorch"]
+    for r in rows:
+        if r["model"] in BLOCK_CALLS and list(r.get("blocks", {}).values()) != BLOCK_CALLS[r["model"]]:
+            print(f"FAIL {r['model']}: blocks {r.get('blocks')}, expected calls {BLOCK_CALLS[r['model']]}", file=sys.stderr)
+            bad.append(r["model"])
     missing = [m for m in a.expect.split(",") if m and not any(r["model"] == m and r["status"] == "matches PyTorch" for r in rows)]
     for m in bad:
         print(f"FAIL {m}: imports but differs from PyTorch", file=sys.stderr)

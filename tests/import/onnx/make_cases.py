@@ -72,6 +72,23 @@ def f32(name, shape):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
 
+def shape_cases():
+    """E1120: a reshape's target computed from the shape with the batch multiplied ([2 N, 8]); fixed: [N, 16]."""
+    def i64(name, vals):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(vals)], vals))
+
+    def case(name, factor, rest, out):
+        nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"), i64("i0", [0]), i64("k", [factor]), i64("rest", rest),
+                 helper.make_node("Gather", ["s", "i0"], ["n"], name="batch", axis=0),
+                 helper.make_node("Mul", ["n", "k"], ["nk"], name="times"),
+                 helper.make_node("Concat", ["nk", "rest"], ["target"], name="target", axis=0),
+                 helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape")]
+        graph_model(name, nodes, [f32("x", ["N", 4, 2, 2])], [f32("y", out)])
+
+    case("batch_times", 2, [8], ["M", 8])
+    case("batch_kept", 1, [16], ["N", 16])
+
+
 def main():
     os.makedirs(HERE, exist_ok=True)
     export(TinyCnn, (2, 3, 8, 8), "tiny_cnn.onnx")
@@ -94,6 +111,7 @@ def main():
                 [f32("x", [1, 3, 8, 8])], [f32("y", [1, 4, 4, 4])], [w])
     graph_model("floor_pool", [helper.make_node("MaxPool", ["x"], ["y"], name="pool1", kernel_shape=[2, 2], strides=[2, 2])],
                 [f32("x", [1, 3, 8, 8])], [f32("y", [1, 3, 4, 4])])
+    shape_cases()
     with open(os.path.join(HERE, "not_onnx.onnx"), "w") as f:
         f.write("dlspec 1\n")  # E1110: a text file
 
