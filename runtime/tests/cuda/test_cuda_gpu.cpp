@@ -510,3 +510,13 @@ TEST_CASE("cuda: huber, smooth_l1, kl_div, focal, hinge, poisson and weighted cr
   compare_loss(DLS_OP_CROSS_ENTROPY, {0.1, -100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false);
   compare_loss(DLS_OP_NLL, {-100, 0.5, 2.0, 1.0, 0.25, 3.0}, true, false, -3.f);
 }
+
+TEST_CASE("cuda: conv_transpose2d, slice, pad and repeat forward and backward match the CPU backend") {
+  compare_op(DLS_OP_CONV_TRANSPOSE2D, {{2, 4, 3, 3}, {4, 3, 3, 3}, {6}, {2, 6, 6, 6}}, "xppy", {2, 2, 1, 1, 1, 1, 1, 1, 2}, 1e-4);
+  compare_op(DLS_OP_CONV_TRANSPOSE2D, {{2, 3, 4, 5}, {3, 2, 2, 3}, {}, {2, 2, 6, 10}}, "xp y", {1, 2, 0, 1, 0, 1, 2, 1, 1}, 1e-4);
+  compare_op(DLS_OP_SLICE, {{2, 5, 4}, {2, 2, 4}}, "xy", {1, 1, 5, 2});
+  compare_op(DLS_OP_PAD, {{2, 3, 4, 5}, {2, 3, 8, 8}}, "xy", {1, 0, 2, 1, 1, 3, 0, 0});
+  compare_op(DLS_OP_PAD, {{2, 3, 4}, {2, 4, 9}}, "xy", {2, 0, 3, 2, 1, 0, 0, 0});
+  compare_op(DLS_OP_PAD, {{2, 3, 4, 5}, {2, 6, 4, 7}}, "xy", {0, 0.5, 1, 1, 0, 0, 1, 2});
+  compare_op(DLS_OP_REPEAT, {{2, 3, 2}, {2, 6, 6}}, "xy", {1, 2, 3});
+}
