@@ -640,6 +640,40 @@ std::string Exporter::translate(const sema::Node& n) {
     attrI(o, "axis", i("axis"));
     return y;
   }
+  if (name == "conv_transpose2d") {
+    const sema::Param* w = param(n, "weight");
+    const sema::Param* b = param(n, "bias");
+    std::vector<std::string> args = {x, paramInit(*w)};
+    if (b) args.push_back(paramInit(*b));
+    std::string y = op("ConvTranspose", args, &o);
+    const Dims& ws = value(*w).shape;
+    attrInts(o, "kernel_shape", Dims(ws.begin() + 2, ws.end()));
+    attrInts(o, "strides", {i("stride_h"), i("stride_w")});
+    attrInts(o, "pads", {i("pad_h"), i("pad_w"), i("pad_h"), i("pad_w")});
+    attrInts(o, "dilations", {i("dilation_h"), i("dilation_w")});
+    attrInts(o, "output_padding", {i("output_pad_h"), i("output_pad_w")});
+    attrI(o, "group", i("groups"));
+    return y;
+  }
+  if (name == "slice")
+    return op("Slice", {x, initI64(n.layer + "/starts", {i("start")}), initI64(n.layer + "/ends", {i("end")}),
+                        initI64(n.layer + "/axes", {i("axis")}), initI64(n.layer + "/steps", {i("step")})});
+  if (name == "pad") {
+    // ONNX's pads: every axis' begin, then every axis' end; dlspec's pairs run from the last axis back.
+    const size_t r = xs.size();
+    Dims pads(2 * r, 0);
+    const char* names[6] = {"pad_left", "pad_right", "pad_top", "pad_bottom", "pad_front", "pad_back"};
+    for (size_t k = 0; k < 3 && k + 1 < r; ++k) pads[r - 1 - k] = i(names[2 * k]), pads[2 * r - 1 - k] = i(names[2 * k + 1]);
+    std::string mode = "constant";
+    if (const sema::AttrValue* m = n.attr("mode"))
+      if (const auto* w = std::get_if<std::string>(m)) mode = *w;
+    std::vector<std::string> args = {x, initI64(n.layer + "/pads", pads)};
+    if (mode == "constant") args.push_back(scalar(float(num("value"))));
+    std::string y = op("Pad", args, &o);
+    attrS(o, "mode", mode == "replicate" ? "edge" : mode);
+    return y;
+  }
+  if (name == "repeat") return op("Tile", {x, initI64(n.layer + "/repeats", n.intsAttr("counts"))});
   throw NoForm{"the export has no translation of this op"};
 }
 

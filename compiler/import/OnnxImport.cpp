@@ -778,7 +778,7 @@ const std::map<std::string, std::set<std::string>>& readAttributes() {
       {"Transpose", {"perm"}}, {"Concat", {"axis"}}, {"ReduceMean", {"axes", "keepdims"}},
       {"Resize", {"coordinate_transformation_mode", "mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
                   "extrapolation_value"}},
-      {"Upsample", {"mode"}}, {"Pad", {"mode", "pads", "value"}}, {"Add", {"broadcast", "axis"}}, {"Sub", {"broadcast", "axis"}},
+      {"Upsample", {"mode"}}, {"Pad", {"mode", "pads", "value"}}, {"Slice", {"starts", "ends", "axes"}}, {"Tile", {}}, {"Add", {"broadcast", "axis"}}, {"Sub", {"broadcast", "axis"}},
       {"Mul", {"broadcast", "axis"}}, {"Div", {"broadcast", "axis"}}, {"Constant", {"value"}},
   };
   return k;
@@ -898,7 +898,7 @@ void Importer::translate(int node) {
     if (lo == 0 && std::isinf(hi)) return unary("relu");
     throw Fail{Code::E1112, fmt::format("clipping to [{}, {}] (dlspec has relu, [0, inf), and relu6, [0, 6])", num(lo), num(hi))};
   }
-  if (t == "Pad") {  // only the padding by nothing torch writes in front of some pools
+  if (t == "Pad") {  // dlspec's pad (constant, reflect, edge as replicate); padding by nothing is dropped
     Dims pads;
     if (opset_ < 11) {
       pads = intsAttr(n, "pads").value_or(Dims{});
@@ -907,9 +907,84 @@ void Importer::translate(int node) {
       if (!p) throw Fail{Code::E1112, "pads computed by the graph"};
       pads = intsOf(*p);
     }
-    if (std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; }))
-      throw Fail{Code::E1112, fmt::format("padding by {} as an op of its own (dlspec pads inside convolutions and pools)", dimsText(pads))};
-    return alias();
+    const std::string mode = strAttr(n, "mode", "constant");
+    if (std::none_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; })) return alias();
+    // dlspec's pad: torch.nn.functional.pad's pairs, the last axis first, never the batch axis.
+    const size_t r = rank(n.input(0));
+    if (pads.size() != 2 * r) throw Fail{Code::E1112, fmt::format("`pads` {} for a rank-{} input", dimsText(pads), r)};
+    if (pads[0] != 0 || pads[r] != 0) throw Fail{Code::E1112, "padding of the batch axis"};
+    if (std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v < 0; }))
+      throw Fail{Code::E1112, fmt::format("negative `pads` {} (cropping)", dimsText(pads))};
+    size_t first = 1;  // the outermost padded axis
+    while (pads[first] == 0 && pads[first + r] == 0) ++first;
+    if (r - first > 3) throw Fail{Code::E1112, "padding of more than the last three axes"};
+    const sema::OpInfo& op = requireOp("pad");
+    std::string list;
+    for (size_t a = r; a-- > first;) list += fmt::format("{}{}, {}", list.empty() ? "" : ", ", pads[a], pads[a + r]);
+    std::vector<std::string> args = {"[" + list + "]"};
+    if (mode == "reflect" || mode == "edge") {
+      args.push_back(arg(op, "mode", mode == "edge" ? "replicate" : "reflect"));
+    } else if (mode != "constant") {
+      throw Fail{Code::E1112, fmt::format("`mode` = {}", mode)};
+    }
+    double value = opset_ < 11 ? floatAttr(n, "value", 0.0) : 0.0;
+    if (opset_ >= 11 && n.input_size() > 2 && !n.input(2).empty()) {
+      const onnx::TensorProto* c = constant(n.input(2));
+      if (!c) throw Fail{Code::E1112, "a padding value computed by the graph"};
+      value = floatsOf(*c).at(0);
+    }
+    if (mode == "constant" && value != 0.0) args.push_back(arg(op, "value", num(value)));
+    return unary("pad", args);
+  }
+  if (t == "Slice") {  // one `slice` per sliced axis, with constant starts, ends, axes and steps
+    Dims starts, ends, axes, steps;
+    if (opset_ < 10) {
+      starts = intsAttr(n, "starts").value_or(Dims{}), ends = intsAttr(n, "ends").value_or(Dims{});
+      axes = intsAttr(n, "axes").value_or(Dims{});
+    } else {
+      for (int i = 1; i < n.input_size() && i <= 4; ++i) {
+        if (n.input(i).empty()) continue;
+        const onnx::TensorProto* c = constant(n.input(i));
+        if (!c) throw Fail{Code::E1112, fmt::format("`{}` computed by the graph", i == 1 ? "starts" : i == 2 ? "ends" : i == 3 ? "axes" : "steps")};
+        (i == 1 ? starts : i == 2 ? ends : i == 3 ? axes : steps) = intsOf(*c);
+      }
+    }
+    const Dims in = oshape(n.input(0));
+    const int64_t r = int64_t(in.size());
+    if (axes.empty())
+      for (int64_t a = 0; a < int64_t(starts.size()); ++a) axes.push_back(a);
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+      throw Fail{Code::E1112, "`starts`, `ends`, `axes` and `steps` of different lengths"};
+    const sema::OpInfo& op = requireOp("slice");
+    std::string stage;
+    for (size_t k = 0; k < starts.size(); ++k) {
+      const int64_t a = axes[k] < 0 ? axes[k] + r : axes[k];
+      if (a < 0 || a >= r) throw Fail{Code::E1112, fmt::format("the axis {}", axes[k])};
+      if (steps[k] < 1) throw Fail{Code::E1112, fmt::format("the step {} (dlspec's slice steps forward)", steps[k])};
+      const int64_t n0 = in[size_t(a)] < 0 ? 0 : in[size_t(a)];
+      auto clamp = [&](int64_t v) { return v < 0 ? std::max<int64_t>(0, v + n0) : std::min(v, n0); };
+      const int64_t b = clamp(starts[k]), e = clamp(ends[k]);
+      if (a == 0) {
+        if (b == 0 && e == n0 && steps[k] == 1) continue;
+        throw Fail{Code::E1112, "slicing the batch axis"};
+      }
+      if (b == 0 && e == n0 && steps[k] == 1) continue;
+      std::string s1 = fmt::format("slice({}, {}, {}", a, b, e);
+      if (steps[k] != 1) s1 += ", " + arg(op, "step", std::to_string(steps[k]));
+      stage += (stage.empty() ? "" : " |> ") + s1 + ")";
+    }
+    if (stage.empty()) return alias();
+    return emitStage(node, n.input(0), stage, out(), sample(oshape(out())));
+  }
+  if (t == "Tile") {  // Tensor.repeat: one count per axis, the batch's 1
+    const onnx::TensorProto* c = n.input_size() > 1 ? constant(n.input(1)) : nullptr;
+    if (!c) throw Fail{Code::E1112, "`repeats` computed by the graph"};
+    const Dims reps = intsOf(*c);
+    if (reps.empty() || reps[0] != 1) throw Fail{Code::E1112, fmt::format("`repeats` {} (the batch axis repeated)", dimsText(reps))};
+    if (std::all_of(reps.begin(), reps.end(), [](int64_t v) { return v == 1; })) return alias();
+    requireOp("repeat");
+    return unary("repeat", {dimsText(reps)});
   }
   if (t == "PRelu") {
     requireOp("prelu");
@@ -959,13 +1034,18 @@ void Importer::translate(int node) {
     const int64_t filters = transposed ? wd[1] * groups : wd[0];
     std::vector<std::string> args = {std::to_string(filters), sp == 2 ? pairArg(k[0], k[1]) : std::to_string(k[0])};
     if (strides != Dims(sp, 1)) args.push_back(arg(op, "stride", sp == 2 ? pairArg(strides[0], strides[1]) : std::to_string(strides[0])));
-    if (pads != Dims(2 * sp, 0))
+    if (transposed && sp == 2 && pads != Dims(4, 0)) {  // conv_transpose2d's padding is symmetric: [h, w]
+      if (pads[0] != pads[2] || pads[1] != pads[3])
+        throw Fail{Code::E1112, fmt::format("the asymmetric `pads` {} (dlspec's conv_transpose2d pads both sides alike)", dimsText(pads))};
+      args.push_back(arg(op, "pad", pairArg(pads[0], pads[1])));
+    } else if (pads != Dims(2 * sp, 0)) {
       args.push_back(arg(op, "pad", sp == 2 ? padArg(pads) : pads[0] == pads[1] ? std::to_string(pads[0]) : fmt::format("[{}, {}]", pads[0], pads[1])));
+    }
     if (dil != Dims(sp, 1)) args.push_back(arg(op, "dilation", sp == 2 ? pairArg(dil[0], dil[1]) : std::to_string(dil[0])));
     if (groups != 1) args.push_back(arg(op, "groups", std::to_string(groups)));
     if (transposed) {
       Dims opad = intsAttr(n, "output_padding").value_or(Dims(sp, 0));
-      if (opad != Dims(sp, 0)) args.push_back(arg(op, "output_padding", sp == 2 ? pairArg(opad[0], opad[1]) : std::to_string(opad[0])));
+      if (opad != Dims(sp, 0)) args.push_back(arg(op, "output_pad", sp == 2 ? pairArg(opad[0], opad[1]) : std::to_string(opad[0])));
       if (intsAttr(n, "output_shape")) throw Fail{Code::E1112, "`output_shape`"};
     }
     std::map<ParamRole, OnnxTensor> params;

@@ -64,6 +64,12 @@ std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type&
   return times(times(perSample(out), perOut), 2);
 }
 
+// conv_transpose2d: every input element times filters/groups * KH * KW multiply-adds.
+std::optional<int64_t> convTransposeFlops(const std::vector<const Type*>& in, const Type&, const Node& n) {
+  int64_t perIn = n.intAttr("filters") / n.intAttr("groups", 1) * n.intAttr("kernel_h") * n.intAttr("kernel_w");
+  return times(times(perSample(*in[0]), perIn), 2);
+}
+
 std::optional<int64_t> poolFlops(const std::vector<const Type*>&, const Type& out, const Node& n) {
   return times(perSample(out), n.intAttr("kernel_h") * n.intAttr("kernel_w"));
 }

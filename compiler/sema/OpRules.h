@@ -33,7 +33,11 @@ void embedding(ShapeCtx&);
 void attention(ShapeCtx&);     // multi_head_attention: [N, T, dim] -> [N, T, dim]
 void positional(ShapeCtx&);    // positional_embedding: [N, T, dim], T <= max_len
 void upsample(ShapeCtx&);
-void reorg(ShapeCtx&);        // darknet's space-to-depth; `extra: k` flattens and appends k zeros
+void reorg(ShapeCtx&);
+void convTranspose(ShapeCtx&);  // conv_transpose2d over [N, C, H, W] (torch.nn.ConvTranspose2d's output size)
+void slice(ShapeCtx&);          // one axis, Python's start:end:step (never the batch)
+void padRule(ShapeCtx&);        // torch.nn.functional.pad on the trailing axes
+void repeatRule(ShapeCtx&);     // torch's Tensor.repeat (the batch's count 1)        // darknet's space-to-depth; `extra: k` flattens and appends k zeros
 // Pipeline (one sample, no batch dim).
 void toF32(ShapeCtx&);
 void toI32(ShapeCtx&);
@@ -55,6 +59,7 @@ void samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, i
 // Parameters.
 std::vector<ParamDesc> denseParams(const Type& in, const Node& n);
 std::vector<ParamDesc> convParams(const Type& in, const Node& n);
+std::vector<ParamDesc> convTransposeParams(const Type& in, const Node& n);  // [C, filters/groups, KH, KW], bias [filters]
 std::vector<ParamDesc> localParams(const Type& in, const Node& n);  // conv's window, no weight sharing
 std::vector<ParamDesc> normParams(const Type& in, const Node& n);
 std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
@@ -72,6 +77,7 @@ std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type
 std::optional<int64_t> attentionFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> convTransposeFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> poolFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> elementFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);   // 1/elem
 std::optional<int64_t> inputElemFlops(const std::vector<const Type*>& in, const Type& out, const Node& n); // 1/in elem

@@ -307,6 +307,22 @@ std::vector<OpInfo> build() {
                .doc = "locally connected 2-D layer (darknet's [local]): conv's window without weight sharing; "
                       "weight [OH*OW, filters, C, KH, KW], bias [filters, OH, OW]",
                .matmul = true, .hasWeights = true, .spatial = true});
+  t.push_back({.name = "conv_transpose2d", .category = LAYER,
+               .attrs = {{.name = "filters", .type = AttrType::Int, .min = 1, .positional = 0},
+                         {.name = "kernel", .type = AttrType::IntOrPair, .min = 1, .positional = 1},
+                         {.name = "stride", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
+                         {.name = "pad", .type = AttrType::IntOrPair, .dflt = L({0, 0}), .min = 0},
+                         {.name = "output_pad", .type = AttrType::IntOrPair, .dflt = L({0, 0}), .min = 0},
+                         {.name = "groups", .type = AttrType::Int},
+                         {.name = "dilation", .type = AttrType::IntOrPair, .dflt = L({1, 1}), .min = 1},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         init()},
+               .shape = convTranspose, .kind = SemKind::Real, .params = convTransposeParams,
+               .opcode = DLS_OP_CONV_TRANSPOSE2D, .flops = convTransposeFlops,
+               .doc = "transposed 2-D convolution over [N, C, H, W] (torch.nn.ConvTranspose2d): weight [C, filters/groups, "
+                      "KH, KW]; output (H - 1) stride - 2 pad + dilation (KH - 1) + output_pad + 1; `output_pad` below "
+                      "`stride` or `dilation`",
+               .matmul = true, .hasWeights = true, .spatial = true});
   // ---- activations ----
   act("relu", DLS_OP_RELU, SemKind::Real, 0.5);
   act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real, 0.5 * (1 + 0.01 * 0.01),
@@ -369,6 +385,29 @@ std::vector<OpInfo> build() {
   t.push_back({.name = "concat", .category = STRUCT, .minInputs = 2, .maxInputs = -1, .inputsFromArgs = true,
                .attrs = {{.name = "axis", .type = AttrType::Int}},
                .shape = concat, .kind = SemKind::Real, .opcode = DLS_OP_CONCAT, .flops = noFlops, .perStep = true});
+  t.push_back({.name = "slice", .category = STRUCT,
+               .attrs = {{.name = "axis", .type = AttrType::Int, .min = -8, .max = 7, .positional = 0},
+                         {.name = "start", .type = AttrType::Int, .min = -double(kMaxI), .positional = 1},
+                         {.name = "end", .type = AttrType::Int, .min = -double(kMaxI), .positional = 2, .optional = true},
+                         {.name = "step", .type = AttrType::Int, .positional = 3}},
+               .shape = slice, .kind = SemKind::Real, .opcode = DLS_OP_SLICE, .flops = noFlops,
+               .doc = "x[..., start:end:step, ...] along `axis` (Python's slicing: negative indices count from the end, "
+                      "bounds are clamped; `end` defaults to the axis' size); never the batch axis",
+               .passThrough = true});
+  t.push_back({.name = "pad", .category = STRUCT,
+               .attrs = {{.name = "pads", .type = AttrType::IntList, .positional = 0},
+                         {.name = "mode", .type = AttrType::Enum},
+                         {.name = "value", .type = AttrType::Float}},
+               .shape = padRule, .kind = SemKind::Real, .opcode = DLS_OP_PAD, .flops = noFlops,
+               .doc = "torch.nn.functional.pad: `pads` [left, right] for the last axis, then [top, bottom] for the one "
+                      "before, then [front, back] (never the batch axis); `mode` constant (`value`), reflect or replicate",
+               .passThrough = true});
+  t.push_back({.name = "repeat", .category = STRUCT,
+               .attrs = {{.name = "counts", .type = AttrType::IntList, .positional = 0}},
+               .shape = repeatRule, .kind = SemKind::Real, .opcode = DLS_OP_REPEAT, .flops = noFlops,
+               .doc = "torch's Tensor.repeat: one count per axis, batch included (its count 1): each axis tiled that "
+                      "many times",
+               .passThrough = true});
   // ---- pipeline steps (per sample) ----
   auto pipe = [&](std::string_view n, int opcode, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
     t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,

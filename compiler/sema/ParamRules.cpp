@@ -54,6 +54,19 @@ std::vector<ParamDesc> convParams(const Type& in, const Node& n) {
   return p;
 }
 
+// conv_transpose2d: torch.nn.ConvTranspose2d's weight [C, filters/groups, KH, KW] and bias [filters]; torch's default
+// initialisation reads the fan-in from the weight's second axis: filters/groups * KH * KW.
+std::vector<ParamDesc> convTransposeParams(const Type& in, const Node& n) {
+  int64_t c = in.shape.unknownRank || in.shape.rank() < 2 || !in.shape.dims[1].isConst() ? -1 : in.shape.dims[1].value;
+  int64_t f = n.intAttr("filters"), g = n.intAttr("groups", 1), kh = n.intAttr("kernel_h"), kw = n.intAttr("kernel_w");
+  int64_t fanIn = f / g * kh * kw, fanOut = c < 0 ? 0 : c * kh * kw;
+  std::vector<ParamDesc> p;
+  p.push_back({"weight", shape({c, f / g, kh, kw}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  if (n.boolAttr("bias", true))
+    p.push_back({"bias", shape({f}), ParamRole::Bias, true, InitKind::TorchDefault, 0, 0, fanIn, fanOut});
+  return p;
+}
+
 // A locally connected layer (Darknet's [local]): conv's window, one filter bank per output position, one
 // bias per output value (local_layer.c: weights c*n*size*size*locations, biases outputs).
 std::vector<ParamDesc> localParams(const Type& in, const Node& n) {

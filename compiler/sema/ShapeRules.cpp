@@ -801,5 +801,173 @@ void randomCrop(ShapeCtx& c) {
 
 void datasetLevel(ShapeCtx& c) { c.out = *c.in[0]; }
 
+// An IntOrPair argument as [h, w] (an integer: both).
+static std::vector<int64_t> pairOf(const ShapeCtx& c, const char* n, int64_t dflt) {
+  std::vector<int64_t> v = c.ints(n);
+  if (v.empty()) v = {dflt, dflt};
+  if (v.size() == 1) v.push_back(v[0]);
+  return v;
+}
+
+// conv_transpose2d over [N, C, H, W] (torch.nn.ConvTranspose2d): OH = (H - 1) sh - 2 ph + dh (KH - 1) + oph + 1.
+void convTranspose(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  if (!needRank(c, 4, "a [N, channels, height, width] input", "reshape the samples to [channels, height, width] in the pipeline"))
+    return;
+  const int64_t filters = c.i("filters"), groups = c.i("groups", 1);
+  const std::vector<int64_t> k = pairOf(c, "kernel", 1), s = pairOf(c, "stride", 1), p = pairOf(c, "pad", 0),
+                             op = pairOf(c, "output_pad", 0), d = pairOf(c, "dilation", 1);
+  if (k.size() != 2 || s.size() != 2 || p.size() != 2 || op.size() != 2 || d.size() != 2) return;  // E0211 reported
+  const char* hw[2] = {"height", "width"};
+  // torch also accepts an output_pad below the dilation (and not the stride); cuDNN's and oneDNN's size rules do
+  // not, so that case is refused here rather than run differently.
+  for (int i = 0; i < 2; ++i)
+    if (op[size_t(i)] >= s[size_t(i)]) {
+      c.fail(Code::E0217,
+             fmt::format("`output_pad` of `conv_transpose2d` must be below its stride ({} along the {}), found {}",
+                         s[size_t(i)], hw[i], op[size_t(i)]),
+             "output_pad not below the stride",
+             op[size_t(i)] < d[size_t(i)] ? "torch also accepts an output_pad below the dilation; dlspec does not support that yet"
+                                          : "the output size rule adds output_pad rows that only a stride leaves room for");
+      return;
+    }
+  c.set("kernel_h", k[0]), c.set("kernel_w", k[1]), c.set("stride_h", s[0]), c.set("stride_w", s[1]);
+  c.set("pad_h", p[0]), c.set("pad_w", p[1]), c.set("output_pad_h", op[0]), c.set("output_pad_w", op[1]);
+  c.set("dilation_h", d[0]), c.set("dilation_w", d[1]);
+  const Dim& C = x.shape.dims[1];
+  if (C.isConst() && (C.value % groups != 0 || filters % groups != 0)) {
+    c.fail(Code::E0212, fmt::format("argument `groups` of `{}` must divide the input channels ({}) and the filters ({}), found {}",
+                                    c.op.name, C.value, filters, groups),
+           "groups do not divide the channels", "", {});
+    return;
+  }
+  c.out = outLike(x);
+  c.out.shape = Shape{{x.shape.dims[0], Dim::constant(filters), Dim::unknown(), Dim::unknown()}};
+  for (int i = 0; i < 2; ++i) {
+    const Dim& in = x.shape.dims[size_t(2 + i)];
+    if (!in.isConst()) continue;
+    const size_t j = size_t(i);
+    const int64_t o = (in.value - 1) * s[j] - 2 * p[j] + d[j] * (k[j] - 1) + op[j] + 1;
+    if (o < 1) {
+      c.fail(Code::E0212, fmt::format("argument `pad` of `conv_transpose2d` leaves no output {}: ({} - 1) x {} - 2 x {} + {} x ({} - 1) + {} + 1 = {}",
+                                      hw[i], in.value, s[j], p[j], d[j], k[j], op[j], o),
+             "padding removes the whole output", "use a smaller `pad`");
+      return;
+    }
+    c.out.shape.dims[size_t(2 + i)] = Dim::constant(o);
+  }
+}
+
+// slice(axis, start, end, step): Python's slice of one axis (negative indices from the end, bounds clamped).
+void slice(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  int64_t axis = c.i("axis");
+  if (!axisIn(axis, x.shape.rank())) {
+    c.fail(Code::E0212, fmt::format("argument `axis` of `slice` must name an axis of {}, found {}", x.brief(), c.i("axis")), "", "");
+    return;
+  }
+  if (axis == 0) {
+    c.fail(Code::E0218, fmt::format("`slice` cannot change the batch axis (axis 0) of {}: it slices samples, not features",
+                                    x.brief()),
+           "slices the batch", "select samples in the pipeline; slice a non-batch axis (1 or later)");
+    return;
+  }
+  const Dim& dim = x.shape.dims[size_t(axis)];
+  if (!dim.isConst()) {
+    c.fail(Code::E0207, fmt::format("`slice` expects an axis of known size, but axis {} of its input {} is {}", axis, x.brief(), dim.str()),
+           "", "");
+    return;
+  }
+  const int64_t n = dim.value, step = c.i("step", 1);
+  auto norm = [n](int64_t v) { return v < 0 ? std::max<int64_t>(0, v + n) : std::min(v, n); };
+  const int64_t start = norm(c.i("start")), end = c.attrs.count("end") ? norm(c.i("end")) : n;
+  const int64_t len = end > start ? (end - start + step - 1) / step : 0;
+  if (len == 0) {
+    c.fail(Code::E0219, fmt::format("`slice` selects no element of axis {} ({} elements): {}:{} is empty", axis, n,
+                                    c.i("start"), c.attrs.count("end") ? std::to_string(c.i("end")) : std::string()),
+           "an empty slice", "choose start below end within the axis");
+    return;
+  }
+  c.set("axis", axis), c.set("start", start), c.set("end", end), c.set("step", step);
+  c.out.shape.dims[size_t(axis)] = Dim::constant(len);
+}
+
+// pad(pads, mode, value): torch.nn.functional.pad on the trailing axes, pairs from the last axis back.
+void padRule(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  if (!needFloat(c)) return;
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const std::vector<int64_t> pads = c.ints("pads");
+  const size_t r = x.shape.rank();
+  if (pads.empty() || pads.size() % 2 || pads.size() > 6) {
+    c.fail(Code::E0212, fmt::format("argument `pads` of `pad` must be [left, right], [left, right, top, bottom] or six values, "
+                                    "found {} values", pads.size()), "", "");
+    return;
+  }
+  if (pads.size() / 2 >= r) {
+    c.fail(Code::E0218, fmt::format("`pad` cannot change the batch axis (axis 0) of {}: {} pads {} axes", x.brief(),
+                                    pads.size(), pads.size() / 2),
+           "pads the batch axis", "give one pair per non-batch axis, the last axis first");
+    return;
+  }
+  for (int64_t v : pads)
+    if (v < 0) {
+      c.fail(Code::E0212, fmt::format("argument `pads` of `pad` must be at least 0, found {}", v), "", "");
+      return;
+    }
+  const bool reflect = c.s("mode") == "reflect";
+  const char* names[6] = {"pad_left", "pad_right", "pad_top", "pad_bottom", "pad_front", "pad_back"};
+  for (size_t k = 0; k < 6; ++k) c.set(names[k], k < pads.size() ? pads[k] : int64_t(0));
+  for (size_t k = 0; k < pads.size() / 2; ++k) {
+    Dim& d = c.out.shape.dims[r - 1 - k];
+    if (!d.isConst()) continue;
+    if (reflect && (pads[2 * k] >= d.value || pads[2 * k + 1] >= d.value)) {
+      c.fail(Code::E0220, fmt::format("reflect padding of `pad` must be below the size of the axis it pads ({}), found {}",
+                                      d.value, std::max(pads[2 * k], pads[2 * k + 1])),
+             "reflect pads past the axis", "pad less, or use `mode: replicate` or `mode: constant`");
+      return;
+    }
+    d = Dim::constant(d.value + pads[2 * k] + pads[2 * k + 1]);
+  }
+}
+
+// repeat(counts): torch's Tensor.repeat with one count per axis (the batch's 1).
+void repeatRule(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  c.out = outLike(x);
+  if (x.shape.unknownRank) return;
+  const std::vector<int64_t> counts = c.ints("counts");
+  if (counts.size() != x.shape.rank()) {
+    c.fail(Code::E0212, fmt::format("argument `counts` of `repeat` must give one count per axis of {} (batch included), found {}",
+                                    x.brief(), counts.size()), "", "");
+    return;
+  }
+  for (int64_t v : counts)
+    if (v < 1) {
+      c.fail(Code::E0212, fmt::format("argument `counts` of `repeat` must be at least 1, found {}", v), "", "");
+      return;
+    }
+  if (counts[0] != 1) {
+    c.fail(Code::E0218, fmt::format("`repeat` cannot change the batch axis (axis 0) of {}: its count is {}", x.brief(), counts[0]),
+           "repeats the batch", "give the batch axis the count 1");
+    return;
+  }
+  for (size_t k = 1; k < counts.size(); ++k) {
+    Dim& d = c.out.shape.dims[k];
+    if (!d.isConst()) continue;
+    int64_t v;
+    if (!mulChecked(d.value, counts[k], v)) {
+      c.fail(Code::E0210, "the repeated size overflows 64-bit integers", "", "", {});
+      return;
+    }
+    d = Dim::constant(v);
+  }
+}
+
+
 }  // namespace rules
 }  // namespace dls::sema

@@ -385,6 +385,61 @@ void decode_op(const dls_rt* rt, Op& op) {
       if (T[2].id >= 0 && T[2].numel != w.k * w.oh * w.ow) bad("bias size differs from filters * output height * width");
       break;
     }
+    case DLS_OP_CONV_TRANSPOSE2D: {
+      // x[N,C,H,W], w[C,F/groups,KH,KW], b[F] or -1, y[N,F,OH,OW] (ops.def); win: the input, the output (k = F,
+      // oh, ow), the window; pt = pb = pad_h, pl = pr = pad_w (output_pad is what OH adds beyond the formula's).
+      const double* a = op.attrs.data();
+      dls_window2d& w = d.win;
+      if (T[0].rank != 4 || T[1].rank != 4 || T[3].rank != 4)
+        bad("input, weight and output must be [N, C, H, W], [C, F/groups, KH, KW] and [N, F, OH, OW]");
+      w.n = T[0].dims[0], w.c = T[0].dims[1], w.h = T[0].dims[2], w.w = T[0].dims[3];
+      w.groups = (int64_t)a[8];
+      w.k = T[1].dims[1] * w.groups, w.kh = T[1].dims[2], w.kw = T[1].dims[3];
+      w.sh = (int64_t)a[0], w.sw = (int64_t)a[1], w.pt = w.pb = (int64_t)a[2], w.pl = w.pr = (int64_t)a[3];
+      w.dh = (int64_t)a[6], w.dw = (int64_t)a[7];
+      const int64_t oph = (int64_t)a[4], opw = (int64_t)a[5];
+      if (w.c % w.groups || T[1].dims[0] != w.c) bad(fmt::format("weight {} does not match {} input channels in {} groups", shape_str(T[1]), w.c, w.groups));
+      // (torch also accepts output_pad below the dilation; the backends' size rules need it below the stride)
+      if (oph >= w.sh || opw >= w.sw) bad("output_pad must be below the stride");
+      w.oh = (w.h - 1) * w.sh - 2 * w.pt + w.dh * (w.kh - 1) + oph + 1;
+      w.ow = (w.w - 1) * w.sw - 2 * w.pl + w.dw * (w.kw - 1) + opw + 1;
+      if (w.oh < 1 || w.ow < 1) bad("the padding leaves no output");
+      if (T[3].dims[0] != w.n || T[3].dims[1] != w.k || T[3].dims[2] != w.oh || T[3].dims[3] != w.ow)
+        bad(fmt::format("output {} should be [{}, {}, {}, {}]", shape_str(T[3]), w.n, w.k, w.oh, w.ow));
+      if (T[2].id >= 0 && T[2].numel != w.k) bad("bias size differs from the filters");
+      break;
+    }
+    case DLS_OP_SLICE:
+    case DLS_OP_PAD:
+    case DLS_OP_REPEAT: {
+      // y's shape from x's and the attributes (ops.def); the element map itself: core/IndexMap.h.
+      const dls_tensor_desc &x = T[0], &y = T[1];
+      if (x.rank < 2 || y.rank != x.rank) bad(fmt::format("input {} and output {} must have the same rank, at least 2", shape_str(x), shape_str(y)));
+      int64_t want[4] = {x.dims[0], x.dims[1], x.dims[2], x.dims[3]};
+      if (d.opcode == DLS_OP_SLICE) {
+        const int64_t axis = (int64_t)op.attrs[0], start = (int64_t)op.attrs[1], end = (int64_t)op.attrs[2], step = (int64_t)op.attrs[3];
+        if (axis >= x.rank) bad(fmt::format("axis {} is not a non-batch axis of {}", axis, shape_str(x)));
+        if (start >= end || end > x.dims[axis]) bad(fmt::format("{}:{} is not a non-empty range of axis {} ({} elements)", start, end, axis, x.dims[axis]));
+        want[axis] = (end - start + step - 1) / step;
+      } else if (d.opcode == DLS_OP_PAD) {
+        for (int k = 0; k < 3; ++k) {
+          const int64_t lo = (int64_t)op.attrs[size_t(2 + 2 * k)], hi = (int64_t)op.attrs[size_t(3 + 2 * k)];
+          if (!lo && !hi) continue;
+          const int axis = x.rank - 1 - k;
+          if (axis < 1) bad(fmt::format("the pads of axis {} would pad the batch of {}", axis, shape_str(x)));
+          if (op.attrs[0] == 1 && (lo >= x.dims[axis] || hi >= x.dims[axis]))
+            bad(fmt::format("reflect pads {}, {} must be below the {} elements of axis {}", lo, hi, x.dims[axis], axis));
+          want[axis] = x.dims[axis] + lo + hi;
+        }
+      } else {
+        if (op.attrs[0] != 1) bad("the batch axis cannot be repeated");
+        for (int k = 0; k < x.rank; ++k) want[k] = x.dims[k] * (int64_t)op.attrs[size_t(k)];
+      }
+      for (int k = 0; k < x.rank; ++k)
+        if (y.dims[k] != want[k]) bad(fmt::format("output {} does not match input {} and the attributes", shape_str(y), shape_str(x)));
+      if (y.numel >= (int64_t(1) << 31) || x.numel >= (int64_t(1) << 31)) bad("more than 2^31 elements");
+      break;
+    }
     case DLS_OP_CROSS_ENTROPY:
     case DLS_OP_NLL:
     case DLS_OP_BCE_WITH_LOGITS:

@@ -6,10 +6,12 @@
 // was overwritten.
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include "CpuOp.h"
 #include "../core/EltMath.h"
+#include "../core/IndexMap.h"
 
 namespace dls::cpu {
 
@@ -168,6 +170,21 @@ bool more_fwd(const dls_op_desc& op, OpState& st) {
       }));
       return true;
     }
+    case DLS_OP_SLICE:
+    case DLS_OP_PAD:
+    case DLS_OP_REPEAT: {
+      // y[i] = x[map[i]] (constant padding: `value` where the map is -1); core/IndexMap.h
+      auto map = std::make_shared<std::vector<int32_t>>(index_map(op));
+      const float* x = fptr(T[0]);
+      float* y = fptr(T[1]);
+      const float value = op.opcode == DLS_OP_PAD ? float(op.attrs[1]) : 0.f;
+      const int64_t n = T[1].numel;
+      st.train.push_back(fn([=](const dls_step_ctx&) {
+        const int32_t* m = map->data();
+        for (int64_t i = 0; i < n; ++i) y[i] = m[i] >= 0 ? x[m[i]] : value;
+      }));
+      return true;
+    }
     case DLS_OP_GROUP_NORM: {
       const float* x = fptr(T[0]);
       const float* gm = T[1].id >= 0 ? fptr(T[1]) : nullptr;
@@ -311,6 +328,24 @@ bool more_bwd(const dls_grad_op_desc& g, OpState& f, OpState& st) {
               for (int64_t h = h0; h < h1; ++h)
                 for (int64_t w = w0; w < w1; ++w) tmp[(p * H + h) * W + w] += d;
             }
+        dx.from(tmp);
+      }));
+      return true;
+    }
+    case DLS_OP_SLICE:
+    case DLS_OP_PAD:
+    case DLS_OP_REPEAT: {
+      // d(x)[map[i]] += d(y)[i]
+      const GradSink dx = sink(g, 0);
+      if (!dx.p) return true;
+      auto map = std::make_shared<std::vector<int32_t>>(index_map(op));
+      float* tmp = st.buf(size_t(T[0].numel))->p;
+      const int64_t nx = T[0].numel, ny = T[1].numel;
+      st.train.push_back(fn([=](const dls_step_ctx&) {
+        const int32_t* m = map->data();
+        std::memset(tmp, 0, size_t(nx) * 4);
+        for (int64_t i = 0; i < ny; ++i)
+          if (m[i] >= 0) tmp[m[i]] += dy[i];
         dx.from(tmp);
       }));
       return true;

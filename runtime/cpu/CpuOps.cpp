@@ -456,6 +456,93 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   for (auto& s : post) st.train.push_back(std::move(s));
 }
 
+// ---- conv_transpose2d (oneDNN's deconvolution, NCHW) -------------------------------------------------------
+// Weights in torch.nn.ConvTranspose2d's layout [C, F/groups, KH, KW]: oneDNN's iohw (giohw with groups).
+// oneDNN checks the sizes as a convolution from y to x (integer division), so with output_pad below the stride
+// (OpDecode.cpp) the padding is symmetric: pb = pt, pr = pl.
+struct DeconvGeom {
+  memory::dims x, w, b, y, strides, dil, pl, pr;
+  tag wtag;
+};
+DeconvGeom deconv_geom(const dls_op_desc& op) {
+  const dls_window2d& v = op.win;
+  DeconvGeom g;
+  g.x = {v.n, v.c, v.h, v.w};
+  g.y = {v.n, v.k, v.oh, v.ow};
+  g.b = {v.k};
+  if (v.groups > 1) {
+    g.w = {v.groups, v.k / v.groups, v.c / v.groups, v.kh, v.kw};
+    g.wtag = tag::giohw;
+  } else {
+    g.w = {v.k, v.c, v.kh, v.kw};
+    g.wtag = tag::iohw;
+  }
+  g.strides = {v.sh, v.sw};
+  g.dil = {v.dh - 1, v.dw - 1};
+  g.pl = {v.pt, v.pl};
+  g.pr = {v.pb, v.pr};
+  return g;
+}
+
+void deconv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
+  const auto& T = op.tensors;
+  DeconvGeom G = deconv_geom(op);
+  auto xa = fmd(G.x, tag::nchw), wa = fmd(G.w, G.wtag), ya = fmd(G.y, tag::nchw), ba = fmd(G.b, tag::a);
+  const bool has_b = T[2].id >= 0;
+  auto d = has_b ? deconvolution_forward::desc(prop_kind::forward_training, algorithm::deconvolution_direct, xa, wa, ba, ya,
+                                               G.strides, G.dil, G.pl, G.pr)
+                 : deconvolution_forward::desc(prop_kind::forward_training, algorithm::deconvolution_direct, xa, wa, ya,
+                                               G.strides, G.dil, G.pl, G.pr);
+  auto pd = deconvolution_forward::primitive_desc(d, c.eng);
+  std::unordered_map<int, memory> a;
+  std::vector<Step> post;
+  a[DNNL_ARG_SRC] = in_arg(c, st.train, umem(c, G.x, tag::nchw, T[0].data), pd.src_desc());
+  a[DNNL_ARG_WEIGHTS] = in_arg(c, st.train, umem(c, G.w, G.wtag, T[1].data), pd.weights_desc());
+  if (has_b) a[DNNL_ARG_BIAS] = umem(c, G.b, tag::a, T[2].data);
+  a[DNNL_ARG_DST] = out_arg(c, post, umem(c, G.y, tag::nchw, T[3].data), pd.dst_desc());
+  st.train.push_back(prim_step(deconvolution_forward(pd), a));
+  for (auto& s2 : post) st.train.push_back(std::move(s2));
+  st.fwd_pd = std::make_shared<deconvolution_forward::primitive_desc>(pd);
+}
+
+void deconv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
+  const dls_op_desc& op = *g.fwd;
+  const auto& T = op.tensors;
+  DeconvGeom G = deconv_geom(op);
+  auto* F = static_cast<deconvolution_forward::primitive_desc*>(f.fwd_pd.get());
+  auto xa = fmd(G.x, tag::nchw), wa = fmd(G.w, G.wtag), ya = fmd(G.y, tag::nchw), ba = fmd(G.b, tag::a);
+  memory dy = umem(c, G.y, tag::nchw, g.dout.data);
+  std::vector<Step> post;
+  if (g.nins > 0 && g.dins[0].data) {
+    auto d = deconvolution_backward_data::desc(algorithm::deconvolution_direct, xa, wa, ya, G.strides, G.dil, G.pl, G.pr);
+    auto pd = deconvolution_backward_data::primitive_desc(d, c.eng, *F);
+    std::vector<Step> post2;
+    std::unordered_map<int, memory> a;
+    a[DNNL_ARG_DIFF_DST] = in_arg(c, st.train, dy, pd.diff_dst_desc());
+    a[DNNL_ARG_WEIGHTS] = in_arg(c, st.train, umem(c, G.w, G.wtag, T[1].data), pd.weights_desc());
+    a[DNNL_ARG_DIFF_SRC] = out_arg(c, post2, umem(c, G.x, tag::nchw, grad_dst(st, g, 0, post)), pd.diff_src_desc());
+    st.train.push_back(prim_step(deconvolution_backward_data(pd), a));
+    for (auto& s2 : post2) st.train.push_back(std::move(s2));
+  }
+  if (g.dparams[0].id >= 0) {
+    const bool has_b = T[2].id >= 0 && g.dparams[1].id >= 0;
+    auto d = has_b ? deconvolution_backward_weights::desc(algorithm::deconvolution_direct, xa, wa, ba, ya, G.strides, G.dil,
+                                                          G.pl, G.pr)
+                   : deconvolution_backward_weights::desc(algorithm::deconvolution_direct, xa, wa, ya, G.strides, G.dil,
+                                                          G.pl, G.pr);
+    auto pd = deconvolution_backward_weights::primitive_desc(d, c.eng, *F);
+    std::vector<Step> post2;
+    std::unordered_map<int, memory> a;
+    a[DNNL_ARG_SRC] = in_arg(c, st.train, umem(c, G.x, tag::nchw, T[0].data), pd.src_desc());
+    a[DNNL_ARG_DIFF_DST] = in_arg(c, st.train, dy, pd.diff_dst_desc());
+    a[DNNL_ARG_DIFF_WEIGHTS] = out_arg(c, post2, umem(c, G.w, G.wtag, g.dparams[0].data), pd.diff_weights_desc());
+    if (has_b) a[DNNL_ARG_DIFF_BIAS] = umem(c, G.b, tag::a, g.dparams[1].data);
+    st.train.push_back(prim_step(deconvolution_backward_weights(pd), a));
+    for (auto& s2 : post2) st.train.push_back(std::move(s2));
+  }
+  for (auto& s2 : post) st.train.push_back(std::move(s2));
+}
+
 // ---- pooling ------------------------------------------------------------------------------------------
 // Runs in the layout its input is stored in (channels-last after a convolution) and leaves its output so.
 struct PoolPds {
@@ -1421,6 +1508,7 @@ void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
       elt_fwd(c, op, st);
       break;
     case DLS_OP_LOCAL: local_fwd(c, op, st); break;
+    case DLS_OP_CONV_TRANSPOSE2D: deconv_fwd(c, op, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_fwd(c, op, st); break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_fwd(c, op, st); break;
     case DLS_OP_MULTI_HEAD_ATTENTION: attention_fwd(c, op, st); break;
@@ -1486,6 +1574,7 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState
       elt_bwd(c, g, f, st);
       break;
     case DLS_OP_LOCAL: local_bwd(c, g, f, st); break;
+    case DLS_OP_CONV_TRANSPOSE2D: deconv_bwd(c, g, f, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_bwd(c, g, f, st); break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_bwd(c, g, f, st); break;
     case DLS_OP_MULTI_HEAD_ATTENTION: attention_bwd(c, g, f, st); break;

@@ -25,6 +25,7 @@
 #include "CudaMore.h"
 #include "CudaPlan.h"
 #include "CudaRecurrent.h"
+#include "../core/IndexMap.h"
 
 namespace dls::cuda {
 
@@ -321,6 +322,84 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     DNN(cudnnConvolutionBackwardBias(c.dnn, &one, f.y, g.dout.data, &zero, f.b, g.dparams[1].data));
 }
 
+// ---- conv_transpose2d: cuDNN's convolution from y to x run backwards ----------------------------------------
+// The forward is the backward-data pass of the convolution whose input is y [N, F, OH, OW] and output x [N, C, H, W],
+// with the filter [C, F/groups, KH, KW] (torch.nn.ConvTranspose2d's layout); its gradients are that convolution's
+// forward (d(x)) and backward-filter (d(w), with x and y's roles swapped). output_pad is below the stride
+// (OpDecode.cpp), so the convolution's output size rule gives H back from OH.
+void deconv_create(Ctx& c, const dls_op_desc& op, Op& st) {
+  const dls_window2d& v = op.win;
+  st.x = tdesc(v.n, v.c, v.h, v.w);
+  st.y = tdesc(v.n, v.k, v.oh, v.ow);
+  DNN(cudnnCreateFilterDescriptor(&st.w));
+  DNN(cudnnSetFilter4dDescriptor(st.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(v.c), int(v.k / v.groups), int(v.kh),
+                                 int(v.kw)));
+  DNN(cudnnCreateConvolutionDescriptor(&st.conv));
+  DNN(cudnnSetConvolution2dDescriptor(st.conv, int(v.pt), int(v.pl), int(v.sh), int(v.sw), int(v.dh), int(v.dw),
+                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  if (v.groups > 1) DNN(cudnnSetConvolutionGroupCount(st.conv, int(v.groups)));
+  DNN(cudnnSetConvolutionMathType(st.conv, c.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  int n, ch, h, w;
+  DNN(cudnnGetConvolution2dForwardOutputDim(st.conv, st.y, st.w, &n, &ch, &h, &w));
+  if (h != v.h || w != v.w) throw Error("conv_transpose2d: cuDNN's size rule does not give the input back from the output");
+  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  int found = 0;
+  DNN(cudnnFindConvolutionBackwardDataAlgorithm(c.dnn, st.w, st.x, st.conv, st.y, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                &found, perf));
+  int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+  if (i < 0) throw Error("cuDNN found no backward-data convolution algorithm for these shapes");
+  st.bwd_data_algo = perf[i].algo;
+  grow_conv_workspace(c, perf[i].memory);
+  if (op.tensors[2].id >= 0) st.b = tdesc(1, v.k, 1, 1);
+}
+void deconv_fwd(Ctx& c, const dls_op_desc& op, Op& st) {
+  const auto& T = op.tensors;
+  const float one = 1.f, zero = 0.f;
+  DNN(cudnnConvolutionBackwardData(c.dnn, &one, st.w, T[1].data, st.x, T[0].data, st.conv, st.bwd_data_algo, c.conv_ws,
+                                   c.conv_ws_bytes, &zero, st.y, T[3].data));
+  if (st.b) DNN(cudnnAddTensor(c.dnn, &one, st.b, T[2].data, &one, st.y, T[3].data));
+}
+void deconv_create_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  if (din(g, 0)) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int found = 0;
+    DNN(cudnnFindConvolutionForwardAlgorithm(c.dnn, f.y, f.w, f.conv, f.x, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+    if (i < 0) throw Error("cuDNN found no forward convolution algorithm for these shapes");
+    st.fwd_algo = perf[i].algo;
+    grow_conv_workspace(c, perf[i].memory);
+  }
+  if (g.dparams[0].id >= 0) {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int found = 0;
+    DNN(cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn, f.y, f.x, f.conv, f.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                    &found, perf));
+    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+    if (i < 0) throw Error("cuDNN found no backward-filter convolution algorithm for these shapes");
+    st.bwd_filter_algo = perf[i].algo;
+    grow_conv_workspace(c, perf[i].memory);
+  }
+}
+void deconv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
+  const auto& T = g.fwd->tensors;
+  const float one = 1.f, zero = 0.f;
+  if (float* dx = din(g, 0))
+    DNN(cudnnConvolutionForward(c.dnn, &one, f.y, g.dout.data, f.w, T[1].data, f.conv, st.fwd_algo, c.conv_ws,
+                                c.conv_ws_bytes, acc_bit(g, 0) ? &one : &zero, f.x, dx));
+  if (g.dparams[0].id >= 0)
+    DNN(cudnnConvolutionBackwardFilter(c.dnn, &one, f.y, g.dout.data, f.x, T[0].data, f.conv, st.bwd_filter_algo,
+                                       c.conv_ws, c.conv_ws_bytes, &zero, f.w, g.dparams[0].data));
+  if (f.b && g.dparams[1].id >= 0)
+    DNN(cudnnConvolutionBackwardBias(c.dnn, &one, f.y, g.dout.data, &zero, f.b, g.dparams[1].data));
+}
+
+// slice, pad, repeat: core/IndexMap.h's map, uploaded once (the forward op's first buffer).
+void index_create(const dls_op_desc& op, Op& st) {
+  const std::vector<int32_t> map = index_map(op);
+  float* d = st.buf(map.size());
+  CK(cudaMemcpy(d, map.data(), map.size() * 4, cudaMemcpyHostToDevice));
+}
+
 // ---- pooling, batch norm, softmax: cuDNN -----------------------------------------------------------------
 void pool_create(const dls_op_desc& op, Op& st) {
   const dls_window2d& v = op.win;
@@ -546,6 +625,8 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
   switch (op.opcode) {
     case DLS_OP_DENSE: dense_create(c, op, st); break;
     case DLS_OP_CONV2D: conv_create(c, op, st); break;
+    case DLS_OP_CONV_TRANSPOSE2D: deconv_create(c, op, st); break;
+    case DLS_OP_SLICE: case DLS_OP_PAD: case DLS_OP_REPEAT: index_create(op, st); break;
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL: pool_create(op, st); break;
     case DLS_OP_BATCH_NORM: bn_create(op, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: st.x = tdesc(op.rows, op.cols, 1, 1); break;
@@ -580,6 +661,11 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
   switch (op.opcode) {
     case DLS_OP_DENSE: dense_fwd(c, op, st); return;
     case DLS_OP_CONV2D: conv_fwd(c, op, st); return;
+    case DLS_OP_CONV_TRANSPOSE2D: deconv_fwd(c, op, st); return;
+    case DLS_OP_SLICE: case DLS_OP_PAD: case DLS_OP_REPEAT:
+      index_gather(c.s, fp(T[0]), static_cast<const int32_t*>(st.bufs[0]), fp(T[1]), T[1].numel,
+                   op.opcode == DLS_OP_PAD ? float(op.attrs[1]) : 0.f);
+      return;
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
       DNN(cudnnPoolingForward(c.dnn, st.pool, &one, st.x, T[0].data, &zero, st.y, T[1].data));
       return;
@@ -669,6 +755,9 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
 void create_grad(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   st.opcode = g.fwd->opcode;
   if (st.opcode == DLS_OP_CONV2D) conv_create_bwd(c, g, f, st);
+  if (st.opcode == DLS_OP_CONV_TRANSPOSE2D) deconv_create_bwd(c, g, f, st);
+  if ((st.opcode == DLS_OP_SLICE || st.opcode == DLS_OP_PAD || st.opcode == DLS_OP_REPEAT) && din(g, 0))
+    st.buf(size_t(g.fwd->tensors[0].numel));  // the scratch d(x)
   if (f.rec) recurrent_create_grad(g, *f.rec);
   if (st.opcode == DLS_OP_MULTI_HEAD_ATTENTION) attn_create_grad(g, st);
   if (st.opcode == DLS_OP_BATCH_NORM) {
@@ -694,6 +783,11 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   switch (op.opcode) {
     case DLS_OP_DENSE: dense_bwd(c, g, f); return;
     case DLS_OP_CONV2D: conv_bwd(c, g, f, st); return;
+    case DLS_OP_CONV_TRANSPOSE2D: deconv_bwd(c, g, f, st); return;
+    case DLS_OP_SLICE: case DLS_OP_PAD: case DLS_OP_REPEAT:
+      if (dx)
+        index_scatter(c.s, dy, static_cast<const int32_t*>(f.bufs[0]), static_cast<float*>(st.bufs[0]), dx, T[1].numel, T[0].numel, acc);
+      return;
     case DLS_OP_MAXPOOL: case DLS_OP_AVGPOOL:
       if (dx)
         DNN(cudnnPoolingBackward(c.dnn, f.pool, &one, f.y, T[1].data, f.y, dy, f.x, T[0].data, acc ? &one : &zero, f.x, dx));

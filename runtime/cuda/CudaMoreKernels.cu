@@ -376,4 +376,30 @@ void more_bwd(cudaStream_t s, const dls_grad_op_desc& g, const float* fwd_scratc
   }
 }
 
+// slice, pad, repeat (core/IndexMap.h): y[i] = x[map[i]] or `value` where map[i] < 0; the gradient sums d(y) into
+// op-owned scratch d(x) by atomics, then writes (=|+=) d(input).
+namespace {
+__global__ void k_index_gather(const float* x, const int32_t* map, float* y, int64_t n, float value) {
+  MGRID(i, n) { y[i] = map[i] >= 0 ? x[map[i]] : value; }
+}
+__global__ void k_index_scatter(const float* dy, const int32_t* map, float* dx, int64_t n) {
+  MGRID(i, n) {
+    if (map[i] >= 0) atomicAdd(dx + map[i], dy[i]);
+  }
+}
+__global__ void k_put_all(const float* src, float* dst, int64_t n, bool acc) {
+  MGRID(i, n) { put(dst, i, src[i], acc); }
+}
+}  // namespace
+
+void index_gather(cudaStream_t s, const float* x, const int32_t* map, float* y, int64_t ny, float value) {
+  k_index_gather<<<blocks(ny), kThreads, 0, s>>>(x, map, y, ny, value);
+}
+void index_scatter(cudaStream_t s, const float* dy, const int32_t* map, float* scratch, float* dx, int64_t ny, int64_t nx,
+                   bool acc) {
+  check(cudaMemsetAsync(scratch, 0, size_t(nx) * 4, s));
+  k_index_scatter<<<blocks(ny), kThreads, 0, s>>>(dy, map, scratch, ny);
+  k_put_all<<<blocks(nx), kThreads, 0, s>>>(scratch, dx, nx, acc);
+}
+
 }  // namespace dls::cuda

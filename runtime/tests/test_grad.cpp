@@ -879,3 +879,46 @@ TEST_CASE("cross_entropy with a class weight count other than the classes is an 
   REQUIRE(r->error);
   CHECK(r->error->code == Diag::R0504);
 }
+
+TEST_CASE("conv_transpose2d backward (groups, stride, pad, output_pad, dilation; with and without bias)", "[grad]") {
+  {
+    // x[2,4,3,3], w[4,6/2,3,3], groups 2, stride 2, pad 1, output_pad 1: OH = 2*2 - 2 + 2 + 1 + 1 = 6
+    GradCheck c(2);
+    c.input({2, 4, 3, 3}), c.weight({4, 3, 3, 3}), c.weight({6}), c.plain({2, 6, 6, 6});
+    c.run(DLS_OP_CONV_TRANSPOSE2D, {2, 2, 1, 1, 1, 1, 1, 1, 2}, 3, false, 3e-2, 1u);
+  }
+  {
+    // stride [1, 2], pad [0, 1], output_pad [0, 1], dilation [2, 1]: OH = 3 + 2 + 1 = 6, OW = 8 - 2 + 2 + 1 + 1 = 10
+    GradCheck c(2);
+    c.input({2, 3, 4, 5}), c.weight({3, 2, 2, 3}), c.none(), c.plain({2, 2, 6, 10});
+    c.run(DLS_OP_CONV_TRANSPOSE2D, {1, 2, 0, 1, 0, 1, 2, 1, 1}, 3, false);
+  }
+}
+
+TEST_CASE("slice, pad and repeat backward", "[grad]") {
+  {
+    GradCheck c(2);
+    c.input({2, 5, 4}), c.plain({2, 2, 4});
+    c.run(DLS_OP_SLICE, {1, 1, 5, 2}, 1, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);  // reflect on the last two axes
+    c.input({2, 3, 4, 5}), c.plain({2, 3, 8, 8});
+    c.run(DLS_OP_PAD, {1, 0, 2, 1, 1, 3, 0, 0}, 1, false);
+  }
+  {
+    GradCheck c(2);  // replicate, rank 3
+    c.input({2, 3, 4}), c.plain({2, 4, 9});
+    c.run(DLS_OP_PAD, {2, 0, 3, 2, 1, 0, 0, 0}, 1, false, 3e-2, 1u);
+  }
+  {
+    GradCheck c(2);  // constant 0.5 on the last and the third-last axes
+    c.input({2, 3, 4, 5}), c.plain({2, 6, 4, 7});
+    c.run(DLS_OP_PAD, {0, 0.5, 1, 1, 0, 0, 1, 2}, 1, false);
+  }
+  {
+    GradCheck c(2);
+    c.input({2, 3, 2}), c.plain({2, 6, 6});
+    c.run(DLS_OP_REPEAT, {1, 2, 3}, 1, false);
+  }
+}

@@ -418,6 +418,45 @@ def reshape_fwd(a, xs, p, training):
     return xs[0].reshape(xs[0].shape[0], *a["shape"])
 
 
+def conv_transpose_params(a, s):
+    """torch.nn.ConvTranspose2d's weight [C, filters/groups, KH, KW] and bias [filters]."""
+    kh, kw = pair(a["kernel"])
+    ps = [("weight", (s[0], a["filters"] // a.get("groups", 1), kh, kw), True)]
+    if a.get("bias", True):
+        ps.append(("bias", (a["filters"],), True))
+    return ps
+
+
+def conv_transpose_fwd(a, xs, p, training):
+    return F.conv_transpose2d(xs[0], p["weight"], p.get("bias"), stride=pair(a.get("stride", 1)),
+                              padding=pair(a.get("pad", 0)), output_padding=pair(a.get("output_pad", 0)),
+                              groups=a.get("groups", 1), dilation=pair(a.get("dilation", 1)))
+
+
+def slice_fwd(a, xs, p, training):
+    """Python's x[..., start:end:step, ...] along `axis`."""
+    x = xs[0]
+    idx = [slice(None)] * x.dim()
+    idx[a["axis"]] = slice(a["start"], a.get("end"), a.get("step", 1))
+    return x[tuple(idx)]
+
+
+def pad_fwd(a, xs, p, training):
+    """torch.nn.functional.pad; torch 1.13's reflect/replicate want one pair per spatial axis of a 3-D to 5-D
+    input, so missing pairs are zeros and a pair on the channel axis runs on a leading unit axis."""
+    x, pads, mode = xs[0], list(a["pads"]), str(a.get("mode", "constant"))
+    if mode == "constant":
+        return F.pad(x, tuple(pads), value=a.get("value", 0.0))
+    lead = 0
+    while len(pads) > 2 * (x.dim() - 2):
+        x, lead = x.unsqueeze(0), lead + 1
+    pads += [0] * (2 * (x.dim() - 2) - len(pads))
+    y = F.pad(x, tuple(pads), mode=mode)
+    for _ in range(lead):
+        y = y.squeeze(0)
+    return y
+
+
 OPS = {
     "dense": (dense_params, dense_fwd),
     "conv2d": (conv_params, conv_fwd),
@@ -477,6 +516,10 @@ OPS = {
     "global_maxpool": (None, lambda a, xs, p, t: xs[0].amax((2, 3))),
     "adaptive_avgpool": (None, act(lambda a, x: F.adaptive_avg_pool2d(x, pair(a["size"])))),
     "concat": (None, lambda a, xs, p, t: torch.cat(xs, a.get("axis", 1))),
+    "conv_transpose2d": (conv_transpose_params, conv_transpose_fwd),
+    "slice": (None, slice_fwd),
+    "pad": (None, pad_fwd),
+    "repeat": (None, act(lambda a, x: x.repeat(*a["counts"]))),
 }
 
 # The ops written between two values: a + b, a * b, a - b, a / b.

@@ -221,6 +221,28 @@ def l1_regression():
     return m, params, torch.randn(8, 5), y
 
 
+class UpconvOps(nn.Module):
+    """tests/plan/specs/upconv_ops.dls: torch.nn.ConvTranspose2d, F.pad (reflect, constant), slicing, Tensor.repeat."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.t1 = nn.ConvTranspose2d(4, 5, 3, stride=2, padding=1, output_padding=1)
+        self.t2 = nn.ConvTranspose2d(4, 4, 2, groups=2, dilation=2, bias=False)
+        self.fc = nn.Linear(4 * 20 * 9, 10)
+
+    def forward(self, x):
+        h = F.relu(self.t1(F.relu(self.c1(x))))
+        h = F.pad(h, (1, 2, 2, 1), mode="reflect")[:, 1:5][..., 0::2]
+        h = F.pad(h.repeat(1, 1, 2, 1), (1, 1), value=0.5)
+        return self.fc(torch.flatten(self.t2(h), 1))
+
+
+def upconv_ops():
+    m = UpconvOps()
+    return m, {"conv2d_1": m.c1, "conv_transpose2d_1": m.t1, "conv_transpose2d_2": m.t2, "dense_1": m.fc}, (8, 3, 6, 6)
+
+
 def cross_entropy(logits, y):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
@@ -242,7 +264,8 @@ def check_params(dlspec, repo, name, make, work, loss_fn=cross_entropy):
 
 SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan/specs/transformer.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",
          "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
-         "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls"}
+         "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls",
+         "upconv_ops": "tests/plan/specs/upconv_ops.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -276,6 +299,7 @@ def main():
     ok &= check_params(sys.argv[1], sys.argv[2], "gru_reset_before", gru_reset_before, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "transformer", transformer, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "l1_regression", l1_regression, sys.argv[3], F.l1_loss)
+    ok &= check(sys.argv[1], sys.argv[2], "upconv_ops", upconv_ops, sys.argv[3])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -592,3 +592,64 @@ TEST_CASE("metrics fit the targets: classification metrics on class labels, regr
     }
   }
 }
+
+TEST_CASE("conv_transpose2d: shapes, parameters and FLOPs as torch.nn.ConvTranspose2d; output_pad below the stride") {
+  // H = 7: (7 - 1) * 2 - 2 * 1 + 1 * (3 - 1) + 1 + 1 = 14; groups 2: weight [4, 6/2, 3, 3]
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 7, 5]) -> f32[N, 6, 14, 10] {\n"
+                       "  return x |> conv_transpose2d(6, 3, stride: 2, pad: 1, output_pad: 1, groups: 2)\n}\n");
+  REQUIRE(a->ok);
+  NetworkSummary s = summarize(*a->c.program, *a->c.program->networks[0]);
+  CHECK(s.params == 4 * 3 * 3 * 3 + 6);
+  REQUIRE(s.rows.size() == 1);
+  CHECK(s.rows[0].flops == std::optional<int64_t>(4 * 7 * 5 * 3 * 3 * 3 * 2));  // every input element times 3*3*3 MACs
+  const Network& n = *a->c.program->networks[0];
+  CHECK(n.params[0].shape.str() == "[4, 3, 3, 3]");
+  CHECK(n.nodes[0].intAttr("output_pad_h") == 1);
+  CHECK(n.nodes[0].intAttr("pad_w") == 1);
+  // [h, w] arguments and dilation: OH = (3 - 1) * 1 + 2 * (2 - 1) + 1 = 5, OW = (4 - 1) * 3 - 0 + 1 * (3 - 1) + 2 + 1 = 14
+  auto b = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 2, 3, 4]) -> f32[N, 5, 5, 14] {\n"
+                       "  return x |> conv_transpose2d(5, [2, 3], stride: [1, 3], output_pad: [0, 2], dilation: [2, 1])\n}\n");
+  CHECK(b->ok);
+  auto op = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 7, 7]) -> f32[N, 6, 16, 16] {\n"
+                        "  return x |> conv_transpose2d(6, 3, stride: 2, output_pad: 2)\n}\n");
+  CHECK(hasCode(*op, "E0217"));
+  auto dil = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 7, 7]) -> f32[N, 6, 12, 12] {\n"
+                         "  return x |> conv_transpose2d(6, 3, output_pad: 1, dilation: 2)\n}\n");
+  CHECK(hasCode(*dil, "E0217"));  // torch accepts output_pad below the dilation; not supported yet
+  auto g = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 7, 7]) -> f32[N, 6, 9, 9] {\n"
+                       "  return x |> conv_transpose2d(6, 3, groups: 2)\n}\n");
+  CHECK(hasCode(*g, "E0212"));
+  auto gone = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 3, 1, 1]) -> f32[N, 6, 1, 1] {\n"
+                          "  return x |> conv_transpose2d(6, 1, pad: 1)\n}\n");
+  CHECK(hasCode(*gone, "E0212"));
+}
+
+TEST_CASE("slice, pad and repeat: Python's slicing, torch's pad and Tensor.repeat; the batch axis is E0218") {
+  auto a = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 7, 5]) -> f32[N, 2, 10, 6] {\n"
+                       "  return x |> slice(1, -3, -1) |> slice(-1, 0, step: 2) |> pad([1, 2, 2, 1], mode: reflect)\n}\n");
+  REQUIRE(a->ok);
+  const Network& n = *a->c.program->networks[0];
+  CHECK(n.nodes[0].intAttr("start") == 1);
+  CHECK(n.nodes[0].intAttr("end") == 3);
+  CHECK(n.nodes[1].intAttr("axis") == 3);
+  CHECK(n.nodes[1].intAttr("end") == 5);
+  CHECK(n.nodes[2].intAttr("pad_top") == 2);
+  auto r = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 8, 9] {\n  return x |> repeat([1, 2, 3])\n}\n");
+  CHECK(r->ok);
+  auto clamp = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 3, 3] {\n  return x |> slice(1, 1, 100)\n}\n");
+  CHECK(clamp->ok);
+  for (const char* bad : {"slice(0, 0, 2)", "pad([1, 1, 1, 1, 1, 1])", "repeat([2, 1, 1])"}) {
+    auto b = analyzeText(std::string("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 3] {\n  return x |> ") + bad +
+                         "\n}\n");
+    INFO(bad);
+    CHECK(hasCode(*b, "E0218"));
+  }
+  auto empty = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 3] {\n  return x |> slice(1, 3, 1)\n}\n");
+  CHECK(hasCode(*empty, "E0219"));
+  auto refl = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 9] {\n  return x |> pad([3, 3], mode: reflect)\n}\n");
+  CHECK(hasCode(*refl, "E0220"));
+  auto odd = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 4] {\n  return x |> pad([1])\n}\n");
+  CHECK(hasCode(*odd, "E0212"));
+  auto counts = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 6] {\n  return x |> repeat([1, 2])\n}\n");
+  CHECK(hasCode(*counts, "E0212"));
+}

@@ -62,10 +62,11 @@ CASES = {  # initialiser -> (spelling, check(values, fan_in, fan_out) -> error o
 # Every layer with weights that takes `init:`. Fans as torch.nn.init's _calculate_fan_in_and_fan_out reads the
 # weight tensor ([out, in, *kernel]: fan_in = in * kernel, fan_out = out * kernel); local is conv2d's window
 # with one filter bank per output position, its fans conv2d's.
-#   x [4, 8, 8] -> conv2d(8, k3) [8, 6, 6] -> local(8, k3) [8, 4, 4] -> reshape [8, 16] -> conv1d(16, k5) [16, 12]
+#   x [4, 8, 8] -> conv2d(8, k3) [8, 6, 6] -> local(8, k3) [8, 4, 4] -> conv_transpose2d(8, k1) [8, 4, 4]
+#   (torch.nn.ConvTranspose2d's weight [in, out, *kernel]: fan_in = out * kernel) -> reshape [8, 16] -> conv1d(16, k5) [16, 12]
 #   -> rnn(32) over T 16, F 12 -> gru(32) -> multi_head_attention(4 heads, dim 32) -> lstm(32, last) [32]
 #   -> dense(64) -> dense(2)
-FANS = {"conv2d_1.weight": (4 * 9, 8 * 9), "local_1.weight": (8 * 9, 8 * 9), "conv1d_1.weight": (8 * 5, 16 * 5),
+FANS = {"conv2d_1.weight": (4 * 9, 8 * 9), "local_1.weight": (8 * 9, 8 * 9), "conv_transpose2d_1.weight": (8, 8), "conv1d_1.weight": (8 * 5, 16 * 5),
         "rnn_1.weight_ih": (12, 32), "rnn_1.weight_hh": (32, 32),
         "gru_1.weight_ih": (32, 3 * 32), "gru_1.weight_hh": (32, 3 * 32),
         "lstm_1.weight_ih": (32, 4 * 32), "lstm_1.weight_hh": (32, 4 * 32),
@@ -95,7 +96,7 @@ def default_check(name, w):
 def spec(d, init):
     a = f", init: {init}" if init else ""
     net = (f"x |> conv2d(filters: 8, kernel: 3{a}) |> relu |> local(filters: 8, kernel: 3{a}) |> relu "
-           f"|> reshape([8, 16]) |> conv1d(filters: 16, kernel: 5{a}) |> relu "
+           f"|> conv_transpose2d(filters: 8, kernel: 1{a}) |> relu |> reshape([8, 16]) |> conv1d(filters: 16, kernel: 5{a}) |> relu "
            f"|> rnn(units: {UNITS}{a}) |> gru(units: {UNITS}{a}) |> multi_head_attention(heads: 4, dim: {UNITS}{a}) "
            f"|> lstm(units: {UNITS}, output: last{a}) "
            f"|> dense(64{a}) |> relu |> dense(2)")

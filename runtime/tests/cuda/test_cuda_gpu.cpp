@@ -558,3 +558,13 @@ TEST_CASE("cuda: gradient accumulation (four batches, the last partial, one upda
     CHECK(std::sqrt(num) <= 1e-4 * std::sqrt(den) + 1e-7);
   }
 }
+
+TEST_CASE("cuda: conv_transpose2d, slice, pad and repeat forward and backward match the CPU backend") {
+  compare_op(DLS_OP_CONV_TRANSPOSE2D, {{2, 4, 3, 3}, {4, 3, 3, 3}, {6}, {2, 6, 6, 6}}, "xppy", {2, 2, 1, 1, 1, 1, 1, 1, 2}, 1e-4);
+  compare_op(DLS_OP_CONV_TRANSPOSE2D, {{2, 3, 4, 5}, {3, 2, 2, 3}, {}, {2, 2, 6, 10}}, "xp y", {1, 2, 0, 1, 0, 1, 2, 1, 1}, 1e-4);
+  compare_op(DLS_OP_SLICE, {{2, 5, 4}, {2, 2, 4}}, "xy", {1, 1, 5, 2});
+  compare_op(DLS_OP_PAD, {{2, 3, 4, 5}, {2, 3, 8, 8}}, "xy", {1, 0, 2, 1, 1, 3, 0, 0});
+  compare_op(DLS_OP_PAD, {{2, 3, 4}, {2, 4, 9}}, "xy", {2, 0, 3, 2, 1, 0, 0, 0});
+  compare_op(DLS_OP_PAD, {{2, 3, 4, 5}, {2, 6, 4, 7}}, "xy", {0, 0.5, 1, 1, 0, 0, 1, 2});
+  compare_op(DLS_OP_REPEAT, {{2, 3, 2}, {2, 6, 6}}, "xy", {1, 2, 3});
+}
