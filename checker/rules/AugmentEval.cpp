@@ -1,6 +1,7 @@
 // E0805: augmentation applied to validation or test data (a pipeline used by `validate`, or reading a
 // test/valid split, that no train block trains on).
 #include "checker/Flow.h"
+#include "sema/OpTable.h"
 
 namespace dls::checker {
 
@@ -14,7 +15,7 @@ void checkAugmentEval(const RuleContext& c) {
     }
     if (!eval || trainedOn) continue;
     for (const sema::PipeStep& s : p->steps)
-      if (s.augment) {
+      if (s.augment || (s.op && s.op->augmentation)) {
         c.diags.report(Code::E0805, s.span, p->split.empty() ? "validation" : p->split)
             .primary("augmentation")
             .label(p->sourceSpan, "evaluation data")

@@ -29,7 +29,7 @@ constexpr Section kSections[] = {Section::Layer,       Section::Activation,  Sec
                                  Section::Optimizer,   Section::Schedule,    Section::Clip,       Section::Stop,
                                  Section::Metric,      Section::Initializer};
 
-bool isAugmentation(const OpInfo& op) { return op.name.rfind("random_", 0) == 0; }
+bool isAugmentation(const OpInfo& op) { return op.augmentation; }
 bool isDatasetStep(const OpInfo& op) { return op.shape == sema::rules::datasetLevel; }
 
 Section sectionOf(const OpInfo& op) {

@@ -41,6 +41,13 @@ double attr(const std::map<std::string, Attr>& attrs, const std::string& name, d
   auto it = attrs.find(name);
   return it == attrs.end() ? dflt : num(it->second.value, dflt);
 }
+// A two-number attribute (a range, a pair): its value, else `dflt` (sema checked the length).
+std::vector<double> doubles(const std::map<std::string, Attr>& attrs, const std::string& name, std::vector<double> dflt) {
+  auto it = attrs.find(name);
+  if (it == attrs.end()) return dflt;
+  if (auto* l = std::get_if<std::vector<double>>(&it->second.value); l && l->size() == dflt.size()) return *l;
+  return dflt;
+}
 
 int32_t dlsDtype(sema::DType d) {
   switch (d) {
@@ -261,7 +268,15 @@ private:
   // like the output (class<2> labels of a one-output binary classifier become 0/1 targets [N, 1]).
   bool classLabels() const {
     const sema::OpInfo* op = sema::findOp(tc_.loss->name, {sema::OpCategory::Loss});
-    return op && (op->opcode == DLS_OP_CROSS_ENTROPY || op->opcode == DLS_OP_NLL);
+    return op && (op->opcode == DLS_OP_CROSS_ENTROPY || op->opcode == DLS_OP_NLL) && !softLabels();
+  }
+  // mixup / cutmix in the training pipeline: cross_entropy takes class probabilities f32[N, C], which the runtime
+  // makes from the class labels (mixed in training, one-hot in evaluation).
+  bool softLabels() const {
+    if (!tc_.data) return false;
+    for (const sema::PipeStep& s : tc_.data->steps)
+      if (s.op && s.op->mixesLabels) return true;
+    return false;
   }
 
   // ---- emission --------------------------------------------------------------------------------------
@@ -312,7 +327,7 @@ private:
     }
     // Class labels are checked against their count and travel as integers; other labels (real values,
     // multilabel and one-hot vectors) are f32 targets.
-    const bool onehotClasses = ds.label.kind == sema::SemKind::OneHot && classLabels();
+    const bool onehotClasses = ds.label.kind == sema::SemKind::OneHot && (classLabels() || softLabels());
     const bool classTargets = ds.label.kind == sema::SemKind::Class || onehotClasses;
     call(plan_.setup, "dls_rt_dataset",
          {split, format, a, b, labelCol, static_cast<int32_t>(sd.size()), d[0], d[1], d[2], d[3],
@@ -451,6 +466,26 @@ private:
           pipe(code, attr(s.attrs, "p", 0.5), axis && *axis == "vertical" ? 1.0 : 0.0);
           break;
         }
+        case DLS_PIPE_RANDOM_ROTATION: pipe(code, attr(s.attrs, "degrees", 0), attr(s.attrs, "fill", 0)); break;
+        case DLS_PIPE_RANDOM_AFFINE: {
+          const std::vector<double> tr = doubles(s.attrs, "translate", {0, 0}), sc = doubles(s.attrs, "scale", {1, 1});
+          pipe(code, attr(s.attrs, "degrees", 0), tr[0], tr[1], attr(s.attrs, "shear", 0));
+          pipe(DLS_PIPE_PARAMS, sc[0], sc[1]);
+          break;
+        }
+        case DLS_PIPE_COLOR_JITTER:
+          pipe(code, attr(s.attrs, "brightness", 0), attr(s.attrs, "contrast", 0), attr(s.attrs, "saturation", 0),
+               attr(s.attrs, "hue", 0));
+          break;
+        case DLS_PIPE_GAUSSIAN_NOISE: pipe(code, attr(s.attrs, "std", 0)); break;
+        case DLS_PIPE_RANDOM_ERASING: {
+          const std::vector<double> sc = doubles(s.attrs, "scale", {0.02, 0.33}), ra = doubles(s.attrs, "ratio", {0.3, 3.3});
+          pipe(code, attr(s.attrs, "p", 0.5), sc[0], sc[1], attr(s.attrs, "value", 0));
+          pipe(DLS_PIPE_PARAMS, ra[0], ra[1]);
+          break;
+        }
+        case DLS_PIPE_MIXUP:
+        case DLS_PIPE_CUTMIX: pipe(code, attr(s.attrs, "alpha", 1)); break;
         case DLS_PIPE_RESHAPE: {
           // The per-sample shape from here on, which later steps (random_crop) work on.
           double dims[4] = {0, 0, 0, 0};

@@ -44,6 +44,7 @@ void toI32(ShapeCtx&);
 void sampleReshape(ShapeCtx&);
 void oneHot(ShapeCtx&);
 void randomCrop(ShapeCtx&);
+void imageSample(ShapeCtx&);   // image augmentations: a [C, H, W] sample, checked ranges
 void datasetLevel(ShapeCtx&);  // shuffle, batch, split, repeat: the sample is unchanged
 
 // The one window rule of conv and pooling: reads kernel/stride/pad/dilation, writes the normalised

@@ -412,8 +412,11 @@ std::vector<OpInfo> build() {
   auto pipe = [&](std::string_view n, int opcode, ShapeRule r, std::vector<AttrSpec> a, std::string_view doc = {}) {
     t.push_back({.name = n, .category = PIPE, .attrs = std::move(a), .shape = r, .differentiable = false,
                  .opcode = opcode, .doc = doc, .wholeDataset = r == datasetLevel,
-                 .rescales = n == "scale" || n == "normalize" || n == "standardize" || n == "min_max"});
+                 .rescales = n == "scale" || n == "normalize" || n == "standardize" || n == "min_max",
+                 .augmentation = n.starts_with("random_") || (opcode >= DLS_PIPE_RANDOM_ROTATION && opcode <= DLS_PIPE_CUTMIX),
+                 .mixesLabels = opcode == DLS_PIPE_MIXUP || opcode == DLS_PIPE_CUTMIX});
   };
+  auto FL = [](std::vector<double> v) { return AV{std::move(v)}; };
   pipe("to_f32", DLS_PIPE_TO_F32, toF32, {});
   pipe("to_i32", DLS_PIPE_TO_I32, toI32, {},
        "integer samples as i32, such as the token indices an `embedding` takes (every value must be an integer)");
@@ -440,6 +443,46 @@ std::vector<OpInfo> build() {
   pipe("random_flip", DLS_PIPE_RANDOM_FLIP, same,
        {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 1, .positional = 0},
         {.name = "axis", .type = AttrType::Enum, .dflt = S("horizontal"), .words = "horizontal|vertical"}});
+  pipe("random_rotation", DLS_PIPE_RANDOM_ROTATION, imageSample,
+       {{.name = "degrees", .type = AttrType::Float, .min = 0, .max = 180, .positional = 0},
+        {.name = "fill", .type = AttrType::Float, .dflt = F(0), .positional = 1}},
+       "augmentation: rotates [C, H, W] by an angle uniform in [-degrees, degrees] about the centre (bilinear, "
+       "torchvision's rotate); the corners outside the image take `fill`");
+  pipe("random_affine", DLS_PIPE_RANDOM_AFFINE, imageSample,
+       {{.name = "degrees", .type = AttrType::Float, .min = 0, .max = 180, .positional = 0},
+        {.name = "translate", .type = AttrType::FloatList, .dflt = FL({0, 0}), .min = 0, .max = 1},
+        {.name = "scale", .type = AttrType::FloatList, .dflt = FL({1, 1}), .min = 0},
+        {.name = "shear", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 60}},
+       "augmentation: rotation in [-degrees, degrees], a shift of up to `translate` [x, y] of the width and height "
+       "(whole pixels), a scale in the range `scale` and an x shear in [-shear, shear] degrees (torchvision's "
+       "RandomAffine, bilinear, zero fill)");
+  pipe("color_jitter", DLS_PIPE_COLOR_JITTER, imageSample,
+       {{.name = "brightness", .type = AttrType::Float, .dflt = F(0), .min = 0, .positional = 0},
+        {.name = "contrast", .type = AttrType::Float, .dflt = F(0), .min = 0, .positional = 1},
+        {.name = "saturation", .type = AttrType::Float, .dflt = F(0), .min = 0, .positional = 2},
+        {.name = "hue", .type = AttrType::Float, .dflt = F(0), .min = 0, .max = 0.5, .positional = 3}},
+       "augmentation: brightness, contrast and saturation factors uniform in [max(0, 1 - v), 1 + v] and a hue shift "
+       "in [-hue, hue], in a random order (torchvision's ColorJitter on [0, 1] values, clamped); saturation and hue "
+       "need 3 channels");
+  pipe("gaussian_noise", DLS_PIPE_GAUSSIAN_NOISE, same,
+       {{.name = "std", .type = AttrType::Float, .min = 0, .positional = 0}},
+       "augmentation: adds noise drawn from N(0, std^2) to every element");
+  pipe("random_erasing", DLS_PIPE_RANDOM_ERASING, imageSample,
+       {{.name = "p", .type = AttrType::Float, .dflt = F(0.5), .min = 0, .max = 1, .positional = 0},
+        {.name = "scale", .type = AttrType::FloatList, .dflt = FL({0.02, 0.33}), .min = 0, .max = 1},
+        {.name = "ratio", .type = AttrType::FloatList, .dflt = FL({0.3, 3.3}), .min = 0},
+        {.name = "value", .type = AttrType::Float, .dflt = F(0)}},
+       "augmentation (cutout): with probability p sets a box of a share `scale` of H x W and aspect ratio in `ratio` "
+       "to `value` (torchvision's RandomErasing)");
+  pipe("mixup", DLS_PIPE_MIXUP, same,
+       {{.name = "alpha", .type = AttrType::Float, .dflt = F(1), .min = 0, .positional = 0, .minExclusive = true}},
+       "augmentation over the batch: each sample becomes lam x + (1 - lam) x' with the sample before it in the "
+       "batch, lam ~ Beta(alpha, alpha) per batch, and its label the same mix of the two one-hot labels (the loss "
+       "takes class probabilities: cross_entropy)");
+  pipe("cutmix", DLS_PIPE_CUTMIX, imageSample,
+       {{.name = "alpha", .type = AttrType::Float, .dflt = F(1), .min = 0, .positional = 0, .minExclusive = true}},
+       "augmentation over the batch: pastes a box of the sample before it in the batch into each [C, H, W] sample "
+       "(its size from lam ~ Beta(alpha, alpha)) and mixes the labels by the box's share (cross_entropy)");
   pipe("shuffle", DLS_PIPE_SHUFFLE, datasetLevel,
        {{.name = "buffer", .type = AttrType::IntOrWord, .dflt = S("all"), .min = 1, .positional = 0, .words = "all"}});
   pipe("batch", kOpcodeBatch, datasetLevel,

@@ -161,6 +161,8 @@ struct OpInfo {
   // Pipeline steps:
   bool wholeDataset = false;   // acts on the data set's order or grouping (shuffle, batch, split), not a sample
   bool rescales = false;       // maps a sample's values to a smaller range (scale, normalize)
+  bool augmentation = false;   // random, training only (random_crop, color_jitter, mixup, …): off in evaluation
+  bool mixesLabels = false;    // mixes pairs of samples and their labels (mixup, cutmix): the loss takes soft labels
 
   const AttrSpec* attr(std::string_view n) const {
     for (const AttrSpec& a : attrs)

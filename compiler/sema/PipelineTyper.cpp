@@ -128,6 +128,7 @@ void Analyzer::typePipeline(const ast::Decl& d) {
     }
   }
   checkFeatureStatistics(*p);
+  checkAugmentations(*p);
   if (p->dataset) {
     p->sample = fields[p->dataset->sampleName];
     if (!p->dataset->labelName.empty()) p->label = fields[p->dataset->labelName];
@@ -202,6 +203,26 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
           .primary("computed from the file's values")
           .label(b.span, "this step comes first")
           .help(fmt::format("move `{}` before `{}`", s.name, b.name));
+      break;
+    }
+  }
+}
+
+// color_jitter blends and clamps to [0, 1] as torchvision's does on float images: after normalize or standardize
+// the values are no longer in that range, and the clamp cuts them off.
+void Analyzer::checkAugmentations(const Pipeline& p) {
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PipeStep& s = p.steps[i];
+    if (!s.op || s.op->name != "color_jitter") continue;
+    for (size_t j = 0; j < i; ++j) {
+      const PipeStep& b = p.steps[j];
+      if (!b.op || b.field != s.field || b.op->wholeDataset) continue;
+      const int c = b.op->opcode;
+      if (c != DLS_PIPE_NORMALIZE && c != kOpcodeStandardize) continue;
+      diags.report(Code::W0610, s.span, b.name)
+          .primary("clamps to [0, 1]")
+          .label(b.span, "the values leave [0, 1] here")
+          .help(fmt::format("jitter the colours before `{}`: `augment color_jitter(…)` after `scale(1/255)`", b.name));
       break;
     }
   }

@@ -799,6 +799,47 @@ void randomCrop(ShapeCtx& c) {
   }
 }
 
+// The image augmentations: a [C, H, W] sample, kept as it is.
+void imageSample(ShapeCtx& c) {
+  const Type& x = *c.in[0];
+  c.out = x;
+  if (!x.shape.unknownRank && x.shape.rank() != 3) {
+    c.fail(Code::E0207, fmt::format("`{}` expects a [channels, height, width] sample, but the sample is {}", c.op.name, x.brief()),
+           "", "reshape the samples first: `|> reshape([1, 28, 28])`");
+    return;
+  }
+  // Ranges [low, high]: random_affine's scale, random_erasing's scale and ratio.
+  for (const char* n : {"scale", "ratio"}) {
+    auto it = c.attrs.find(n);
+    if (it == c.attrs.end()) continue;
+    const auto* v = std::get_if<std::vector<double>>(&it->second.value);
+    if (!v) continue;
+    const bool share = c.op.name == "random_erasing" && std::string_view(n) == "scale";
+    if (v->size() != 2 || !((*v)[0] > 0 && (*v)[0] <= (*v)[1]) || (share && (*v)[1] > 1)) {
+      std::string found = "[";
+      for (size_t i = 0; i < v->size(); ++i) found += fmt::format("{}{}", i ? ", " : "", (*v)[i]);
+      c.fail(Code::E0622, fmt::format("argument `{}` of `{}` is a range [low, high] with 0 < low <= high{}, found {}]", n,
+                                      c.op.name, share ? " <= 1" : "", found),
+             "", "write two numbers, the smaller first");
+      return;
+    }
+  }
+  if (auto it = c.attrs.find("translate"); it != c.attrs.end())
+    if (const auto* v = std::get_if<std::vector<double>>(&it->second.value); v && v->size() != 2) {
+      c.fail(Code::E0212, fmt::format("argument `translate` of `{}` must be [x, y] (fractions of the width and height), found {} values",
+                                      c.op.name, v->size()));
+      return;
+    }
+  if (c.op.name != "color_jitter" || x.shape.unknownRank) return;
+  const Dim& ch = x.shape.dims[0];
+  for (const char* n : {"saturation", "hue"})
+    if (c.f(n, 0) > 0 && ch.isConst() && ch.value != 3) {
+      c.fail(Code::E0620, fmt::format("`color_jitter`'s `{}` needs RGB samples (3 channels), but the sample has {}", n, ch.value),
+             "", fmt::format("drop `{}` for {}-channel images: brightness and contrast apply to any", n, ch.value));
+      return;
+    }
+}
+
 void datasetLevel(ShapeCtx& c) { c.out = *c.in[0]; }
 
 // An IntOrPair argument as [h, w] (an integer: both).

@@ -731,7 +731,61 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       }
     }
   }
+  checkMixing(*tc);
   prog.trains.push_back(std::move(tc));
+}
+
+// mixup and cutmix make each target a mix of two classes: the loss must take class probabilities (cross_entropy,
+// as torch's probability targets), over one class label per sample, with no setting that differs between class
+// labels and probabilities (class weights, ignore_index); its kernel for them is the CPU's.
+void Analyzer::checkMixing(const TrainConfig& tc) {
+  if (!tc.data) return;
+  const PipeStep* mix = nullptr;
+  for (const PipeStep& s : tc.data->steps)
+    if (s.op && s.op->mixesLabels) mix = mix ? mix : &s;
+  if (!mix) return;
+  for (const PipeStep& s : tc.data->steps)
+    if (s.op && s.op->mixesLabels && &s != mix) {
+      diags.report(Code::E0621, s.span, s.name, fmt::format("`{}` mixes them already", mix->name))
+          .primary("a second mix")
+          .label(mix->span, "the first")
+          .help("keep one of mixup and cutmix per pipeline");
+      return;
+    }
+  auto report = [&](const std::string& why, Span at, const std::string& help) {
+    auto& dg = diags.report(Code::E0621, mix->span, mix->name, why);
+    dg.primary("soft labels").label(at, "here");
+    dg.help(help);
+  };
+  const Span lossSpan = tc.loss ? tc.loss->span : tc.nameSpan;
+  const Type& label = tc.data->label;
+  if (!tc.loss) return;
+  if (tc.loss->name != "cross_entropy") {
+    report(fmt::format("loss `{}` cannot take soft labels", tc.loss->name), tc.loss->nameSpan,
+           "train with `loss = cross_entropy(…)`, which takes class probabilities, or remove the step");
+    return;
+  }
+  if (!label.poisoned && label.kind != SemKind::Class && label.kind != SemKind::OneHot) {
+    report(fmt::format("the labels are {}, not classes", label.kindStr()), tc.data->dataset ? tc.data->dataset->labelSpan : lossSpan,
+           "mixup and cutmix mix class labels: remove the step for real-valued targets");
+    return;
+  }
+  if (!label.poisoned && label.kind == SemKind::Class && !label.shape.unknownRank && label.shape.rank() > 0) {
+    report("the labels are per step of a sequence", tc.data->dataset ? tc.data->dataset->labelSpan : lossSpan,
+           "mixup and cutmix take one class label per sample");
+    return;
+  }
+  for (const char* a : {"weight", "ignore_index"})
+    if (auto it = tc.loss->args.find(a); it != tc.loss->args.end() && !it->second.isDefault) {
+      report(fmt::format("`{}`'s `{}` applies to class labels only", tc.loss->name, a), it->second.span,
+             fmt::format("remove `{}` from the loss, or the step", a));
+      return;
+    }
+  const Device dev = tc.devices.empty() ? Device{} : tc.devices.front();
+  if (dev.kind != Device::Kind::Cpu)
+    diags.report(Code::E0304, mix->span, fmt::format("cross_entropy with the soft labels of `{}`", mix->name), "CUDA")
+        .label(tc.placementSpan.valid() ? tc.placementSpan : tc.model.span, fmt::format("the model is placed on {}", dev.str()))
+        .help("place the model `on cpu`, or remove the step");
 }
 
 }  // namespace dls::sema

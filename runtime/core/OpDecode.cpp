@@ -457,7 +457,10 @@ void decode_op(const dls_rt* rt, Op& op) {
         // A sequence's logits [N, T, C] take one label per step, i32[N, T]: rows N*T.
         if (T[0].rank == 3 && T[1].numel != d.rows && T[1].dims[0] == T[0].dims[0])
           d.cols = T[0].dims[2], d.rows = T[0].dims[0] * T[0].dims[1];
-        if (T[1].dtype != DLS_I32 || T[1].numel != d.rows)
+        // cross_entropy also takes class probabilities f32[N, C] (mixup, cutmix: torch's probability targets).
+        const bool probs = d.opcode == DLS_OP_CROSS_ENTROPY && T[1].dtype == DLS_F32 && T[0].rank == 2 &&
+                           T[1].numel == d.rows * d.cols;
+        if (!probs && (T[1].dtype != DLS_I32 || T[1].numel != d.rows))
           bad(T[0].rank == 3 ? fmt::format("labels {} must be i32[N] or, per step, i32[{}, {}]", shape_str(T[1]), T[0].dims[0], T[0].dims[1])
                              : std::string("labels must be i32[N]"));
         // The class weights (ops.def `weight`): none, or one per class.

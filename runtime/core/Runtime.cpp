@@ -586,8 +586,24 @@ void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, doub
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
     const int32_t base = op & ~int32_t{DLS_PIPE_LABELS};
-    if ((base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P)
+    const bool augmentation = base >= DLS_PIPE_RANDOM_ROTATION && base <= DLS_PIPE_CUTMIX;
+    if ((base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P && !augmentation)
       fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if (augmentation && (op & DLS_PIPE_LABELS))
+      fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
+    // The augmentations' parameters (sema's ranges, checked again for a hand-written program).
+    const auto& prev = rt->pipes[split];
+    const bool ok = base == DLS_PIPE_RANDOM_ROTATION   ? a >= 0 && a <= 180
+                    : base == DLS_PIPE_RANDOM_AFFINE   ? a >= 0 && a <= 180 && b >= 0 && b <= 1 && c >= 0 && c <= 1 && d >= 0 && d <= 60
+                    : base == DLS_PIPE_PARAMS          ? !prev.empty() && (prev.back().op == DLS_PIPE_RANDOM_AFFINE ||
+                                                                           prev.back().op == DLS_PIPE_RANDOM_ERASING) &&
+                                                             a > 0 && a <= b
+                    : base == DLS_PIPE_COLOR_JITTER    ? a >= 0 && b >= 0 && c >= 0 && d >= 0 && d <= 0.5
+                    : base == DLS_PIPE_GAUSSIAN_NOISE  ? a >= 0
+                    : base == DLS_PIPE_RANDOM_ERASING  ? a >= 0 && a <= 1 && b > 0 && b <= c && c <= 1
+                    : base == DLS_PIPE_MIXUP || base == DLS_PIPE_CUTMIX ? a > 0
+                                                        : true;
+    if (!ok) fail(Diag::R0504, "", fmt::format("pipeline op {}: parameters {}, {}, {}, {} out of range", base, a, b, c, d));
     if ((op & DLS_PIPE_LABELS) && base != DLS_PIPE_TO_F32 && base != DLS_PIPE_SCALE && base != DLS_PIPE_NORMALIZE &&
         base != DLS_PIPE_ONEHOT && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P)
       fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
@@ -756,6 +772,13 @@ int32_t dls_rt_op(dls_rt* rt, int32_t opcode, const int32_t* tensors, int32_t nt
     }
     o.d.ntensors = (int32_t)o.tensors.size(), o.d.tensors = o.tensors.data();
     o.d.nattrs = (int32_t)o.attrs.size(), o.d.attrs = o.attrs.data();
+    // Class-probability targets of cross_entropy (mixup, cutmix) have a CPU kernel only.
+    if (opcode == DLS_OP_CROSS_ENTROPY && o.tensors.size() > 1 && o.tensors[1].dtype == DLS_F32 &&
+        rt->device_kind != DLS_DEVICE_CPU) {
+      std::string where = op_location(rt, o.d.id);
+      rt->ops.pop_back();
+      fail(Diag::R0240, where, "cross_entropy", "CUDA");
+    }
     o.d.precision = rt->precision == DLS_BF16 && schema::bf16Kernel(opcode) ? DLS_BF16 : DLS_F32;
     if (o.d.precision == DLS_BF16) {
       // The bf16 copies the backend keeps for the op's products (OpSchema.h bf16CopyBytes).

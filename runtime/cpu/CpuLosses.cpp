@@ -46,6 +46,37 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
   const int64_t R = op.rows, C = op.cols, per = R / std::max<int64_t>(1, T[0].dims[0]);
   switch (op.opcode) {
     case DLS_OP_CROSS_ENTROPY: {
+      if (T[1].dtype == DLS_F32) {
+        // Class probabilities t[N, C] (torch 1.13's CrossEntropyLoss with probability targets): the mean over the
+        // valid rows of -sum_i t'_i log_softmax(x)_i, t' = (1 - eps) t + eps / C. A one-hot row gives exactly the
+        // class-label loss of its class.
+        const float* t = fptr(T[1]);
+        const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
+        float* prob = st.buf(size_t(R * C))->p;
+        st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+          const int64_t V = valid(s, R, per);
+          double total = 0;
+          for (int64_t r = 0; r < V; ++r) {
+            const float* xr = x + r * C;
+            const float* tr = t + r * C;
+            float m = xr[0];
+            for (int64_t i = 1; i < C; ++i) m = std::max(m, xr[i]);
+            float sum = 0;
+            for (int64_t i = 0; i < C; ++i) sum += (prob[r * C + i] = std::exp(xr[i] - m));
+            const float inv = 1.f / sum, lse = m + std::log(sum);
+            double smooth = 0, hard = 0;
+            for (int64_t i = 0; i < C; ++i) {
+              prob[r * C + i] *= inv;
+              smooth += double(lse) - double(xr[i]);
+              if (tr[i] != 0.f) hard += double(tr[i]) * double(lse - xr[i]);
+            }
+            smooth /= double(C);
+            total += (1.0 - eps) * hard + eps * smooth;
+          }
+          loss[0] = V > 0 ? float(total / double(V)) : 0.f;
+        }));
+        return true;
+      }
       const int32_t* y = static_cast<const int32_t*>(T[1].data);
       const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
       const int64_t ign = ignore_of(op);
@@ -142,6 +173,29 @@ bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const float* x = fptr(T[0]);
   const int64_t R = op.rows, C = op.cols, per = R / std::max<int64_t>(1, T[0].dims[0]);
   const int opcode = op.opcode;
+  if (opcode == DLS_OP_CROSS_ENTROPY && T[1].dtype == DLS_F32) {
+    // d/dx_i of the probability-target loss: (p_i sum_j t'_j - t'_i) / valid rows.
+    const float* t = fptr(T[1]);
+    const float eps = op.nattrs > 0 ? float(op.attrs[0]) : 0.f;
+    const float* prob = f.bufs.at(0)->p;
+    st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+      const int64_t V = valid(s, R, per);
+      const float scale = V > 0 ? float(1.0 / double(V)) : 0.f;
+      for (int64_t r = 0; r < R; ++r) {
+        float tsum = 0;
+        for (int64_t i = 0; i < C; ++i) tsum += t[r * C + i];
+        for (int64_t i = 0; i < C; ++i) {
+          float d = 0;
+          if (r < V) {
+            const float ti = (1.f - eps) * t[r * C + i] + eps / float(C), ts = (1.f - eps) * tsum + eps;
+            d = (prob[r * C + i] * ts - ti) * scale;
+          }
+          dx[r * C + i] = acc ? dx[r * C + i] + d : d;
+        }
+      }
+    }));
+    return true;
+  }
   if (opcode == DLS_OP_CROSS_ENTROPY || opcode == DLS_OP_NLL) {
     const int32_t* y = static_cast<const int32_t*>(T[1].data);
     const float eps = (opcode == DLS_OP_CROSS_ENTROPY && op.nattrs > 0) ? float(op.attrs[0]) : 0.f;

@@ -53,6 +53,26 @@ void Loader::fill(Batch& b, int64_t k) {
       std::memcpy(b.targets.data() + r * ds_.target_numel, ds_.targets.data() + i * ds_.target_numel,
                   size_t(ds_.target_numel) * 4);
   }
+  b.lam = 1;
+  b.partner_labels.assign(size_t(rows_), -1);
+  if (aug_.mix == 0 || valid <= 0) return;
+  // mixup / cutmix: each real row with the row before it in the global batch; a partner on another rank is
+  // augmented here the same way (augment_sample is a pure function of seed, epoch and sample).
+  const int64_t C = aug_.mix == DLS_PIPE_CUTMIX ? aug_.mix_C : 1;
+  const int64_t Hc = aug_.mix != DLS_PIPE_CUTMIX ? 1 : aug_.crop > 0 ? aug_.crop : aug_.mix_H;
+  const int64_t Wc = aug_.mix != DLS_PIPE_CUTMIX ? row : aug_.crop > 0 ? aug_.crop_w : aug_.mix_W;
+  if (C * Hc * Wc != row) return;  // apply_pipeline refuses a cutmix of another shape (R0205)
+  auto partner = [&](int64_t g, float* dst) {
+    const int64_t pos = global_first + g, i = order_[size_t(pos)];
+    const int64_t pass = ds_.n > 0 ? pos / ds_.n : 0;
+    augment_sample(ds_, aug_, i, seed_, epoch_ * std::max<int64_t>(1, aug_.repeat) + pass, dst);
+  };
+  std::vector<int64_t> partner_of;
+  b.lam = mix_rows(aug_, b.x.data(), row, first_row_, rows_, b.global_valid, C, Hc, Wc, seed_, epoch_, k, partner,
+                   partner_of);
+  for (int64_t r = 0; r < rows_; ++r)
+    if (partner_of[size_t(r)] >= 0 && !ds_.labels.empty())
+      b.partner_labels[size_t(r)] = ds_.labels[size_t(order_[size_t(global_first + partner_of[size_t(r)])] * ds_.label_numel)];
 }
 
 void Loader::worker() {

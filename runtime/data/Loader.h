@@ -18,6 +18,11 @@ struct Batch {
   bool class_labels = false;   // `labels` holds the split's class labels (else `targets` its targets)
   int64_t valid = 0;           // real rows
   int64_t global_valid = 0;    // real rows of the whole global batch, over every rank's share
+  // mixup / cutmix: row r is lam of its own sample and 1 - lam of the sample whose class is partner_labels[r]
+  // (-1: none; evaluation and batches without mixing), so its target is lam onehot(labels[r]) + (1 - lam)
+  // onehot(partner_labels[r]).
+  double lam = 1;
+  std::vector<int32_t> partner_labels;
 };
 
 class Loader {

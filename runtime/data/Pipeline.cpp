@@ -38,7 +38,19 @@ void onehot_to_classes(Dataset& ds, int64_t classes) {
 
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
   Augment a;
+  bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize per sample
+  auto here = [&](Augment::Step& st) {
+    st.C = ds.rank == 3 ? ds.dims[0] : 1, st.H = ds.rank == 3 ? ds.dims[1] : 1;
+    st.W = ds.rank == 3 ? ds.dims[2] : ds.sample_numel;
+  };
   for (const auto& s : steps) {
+    if (deferring && (s.op == DLS_PIPE_SCALE || s.op == DLS_PIPE_NORMALIZE)) {
+      Augment::Step st;
+      st.op = s.op, st.a = s.a, st.b = s.b;
+      here(st);
+      a.steps.push_back(st);
+      continue;
+    }
     if (s.op & DLS_PIPE_LABELS) {  // a step of the label field: the real-valued targets
       const int32_t base = s.op & ~int32_t{DLS_PIPE_LABELS};
       if (base == DLS_PIPE_SCALE) {
@@ -126,6 +138,40 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
       case DLS_PIPE_REPEAT:
         if (training) a.repeat = std::max<int64_t>(1, int64_t(s.a));
         break;
+      case DLS_PIPE_RANDOM_ROTATION:
+      case DLS_PIPE_RANDOM_AFFINE:
+      case DLS_PIPE_COLOR_JITTER:
+      case DLS_PIPE_GAUSSIAN_NOISE:
+      case DLS_PIPE_RANDOM_ERASING:
+        // The images the geometric and colour steps work on: [C, H, W] samples (after any reshape).
+        if (s.op != DLS_PIPE_GAUSSIAN_NOISE && ds.rank != 3)
+          fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements", ds.sample_numel),
+               "[C, H, W] samples for an image augmentation");
+        if (training) {
+          Augment::Step st;
+          st.op = s.op, st.a = s.a, st.b = s.b, st.c = s.c, st.d = s.d;
+          // Defaults of the parameters a DLS_PIPE_PARAMS step gives: affine's scale [1, 1], erasing's ratio.
+          if (s.op == DLS_PIPE_RANDOM_AFFINE) st.e = st.f = 1;
+          if (s.op == DLS_PIPE_RANDOM_ERASING) st.e = 0.3, st.f = 3.3;
+          here(st);
+          a.steps.push_back(st);
+          deferring = true;
+        }
+        break;
+      case DLS_PIPE_PARAMS:
+        if (training && !a.steps.empty()) a.steps.back().e = s.a, a.steps.back().f = s.b;
+        break;
+      case DLS_PIPE_MIXUP:
+      case DLS_PIPE_CUTMIX:
+        if (s.op == DLS_PIPE_CUTMIX && ds.rank != 3)
+          fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements", ds.sample_numel), "[C, H, W] samples for cutmix");
+        if (training) {
+          a.mix = s.op, a.mix_alpha = s.a;
+          Augment::Step st;
+          here(st);
+          a.mix_C = st.C, a.mix_H = st.H, a.mix_W = st.W;
+        }
+        break;
       default: break;
     }
   }
@@ -133,6 +179,17 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
     fail(Diag::R0205, ds.name, ds.name, fmt::format("{}x{}", ds.dims[1], ds.dims[2]),
          fmt::format("random_crop([{}, {}], pad: {}) of [C, H, W] samples, a window within the padded sample", a.crop,
                      a.crop_w, a.pad));
+  // The image augmentations see the sample as [C, H, W] where they stand (random_crop's window when it crops).
+  for (const Augment::Step& st : a.steps) {
+    if (st.op == DLS_PIPE_SCALE || st.op == DLS_PIPE_NORMALIZE || st.op == DLS_PIPE_GAUSSIAN_NOISE) continue;
+    const int64_t numel = st.C * (a.crop > 0 ? a.crop * a.crop_w : st.H * st.W);
+    if (numel != a.row_numel(ds))
+      fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements per augmented sample", a.row_numel(ds)),
+           fmt::format("an image augmentation of [{}, {}, {}] samples", st.C, st.H, st.W));
+  }
+  if (a.mix == DLS_PIPE_CUTMIX && a.mix_C * (a.crop > 0 ? a.crop * a.crop_w : a.mix_H * a.mix_W) != a.row_numel(ds))
+    fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements per augmented sample", a.row_numel(ds)),
+         fmt::format("cutmix of [{}, {}, {}] samples", a.mix_C, a.mix_H, a.mix_W));
   if (a.crop > 0 && !training) {
     // Evaluation: the centre window, once (nothing to do when it is the sample itself).
     const int64_t C = ds.dims[0], H = ds.dims[1], W = ds.dims[2], h = a.crop, w = a.crop_w;
@@ -182,10 +239,93 @@ std::vector<int64_t> epoch_order(int64_t n, bool shuffle, uint64_t seed, int64_t
   return order;
 }
 
+namespace {
+// The steps after random_crop / random_flip, on the [C, H, W] sample in `x`, in order.
+void augment_steps(const Augment& a, float* x, int64_t numel, uint64_t seed, int64_t epoch, int64_t index) {
+  if (a.steps.empty()) return;
+  // A stream of its own, so that random_crop's and random_flip's draws stay what they are without these steps.
+  Rng rng(hash3(seed, uint64_t(epoch) * 0x100000001ull + 0x61756701ull, uint64_t(index)));
+  const int64_t n = numel;
+  std::vector<float> tmp;
+  for (const Augment::Step& s : a.steps) {
+    // The sample's shape at the step; random_crop (which runs first) makes its window the image.
+    const int64_t C = s.C, H = a.crop > 0 ? a.crop : s.H, W = a.crop > 0 ? a.crop_w : s.W;
+    const bool image = s.op != DLS_PIPE_SCALE && s.op != DLS_PIPE_NORMALIZE && s.op != DLS_PIPE_GAUSSIAN_NOISE;
+    if (image && C * H * W != n) continue;  // apply_pipeline refuses such a shape (R0205)
+    switch (s.op) {
+      case DLS_PIPE_SCALE: {  // written after an augmentation: on the augmented sample, as at load time
+        const float k = float(s.a);
+        for (int64_t i = 0; i < n; ++i) x[i] *= k;
+        break;
+      }
+      case DLS_PIPE_NORMALIZE: {
+        const float m = float(s.a), inv = float(1.0 / s.b);
+        for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - m) * inv;
+        break;
+      }
+      case DLS_PIPE_RANDOM_ROTATION: {  // torchvision's RandomRotation: angle uniform in [-degrees, degrees]
+        const double angle = -s.a + 2 * s.a * rng.uniform();
+        tmp.assign(x, x + n);
+        affine_image(tmp.data(), C, H, W, -angle, 0, 0, 1, 0, 0, float(s.b), x);
+        break;
+      }
+      case DLS_PIPE_RANDOM_AFFINE: {  // torchvision's RandomAffine.get_params
+        const double angle = -s.a + 2 * s.a * rng.uniform();
+        const double mx = s.b * double(W), my = s.c * double(H);
+        const double tx = std::nearbyint(-mx + 2 * mx * rng.uniform()), ty = std::nearbyint(-my + 2 * my * rng.uniform());
+        const double scale = s.e + (s.f - s.e) * rng.uniform();
+        const double shear = -s.d + 2 * s.d * rng.uniform();
+        tmp.assign(x, x + n);
+        affine_image(tmp.data(), C, H, W, angle, tx, ty, scale, shear, 0, 0.f, x);
+        break;
+      }
+      case DLS_PIPE_COLOR_JITTER: {  // torchvision's ColorJitter: the four in a random order
+        int order[4] = {0, 1, 2, 3};
+        for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.below(uint64_t(i + 1))]);
+        const double v[4] = {s.a, s.b, s.c, s.d};
+        double f[4];
+        for (int i = 0; i < 3; ++i) {
+          const double lo = std::max(0.0, 1 - v[i]), hi = 1 + v[i];
+          f[i] = lo + (hi - lo) * rng.uniform();
+        }
+        f[3] = -v[3] + 2 * v[3] * rng.uniform();
+        for (int i : order) {
+          if (v[i] <= 0) continue;  // a factor of 0 leaves it out, as torchvision's None
+          if (i == 0) adjust_brightness(x, C, H, W, f[0]);
+          else if (i == 1) adjust_contrast(x, C, H, W, f[1]);
+          else if (i == 2) adjust_saturation(x, C, H, W, f[2]);
+          else adjust_hue(x, C, H, W, f[3]);
+        }
+        break;
+      }
+      case DLS_PIPE_GAUSSIAN_NOISE:
+        for (int64_t i = 0; i < n; ++i) x[i] += float(s.a * rng.normal());
+        break;
+      case DLS_PIPE_RANDOM_ERASING: {  // torchvision's RandomErasing.get_params: ten tries at a box that fits
+        if (!(rng.uniform() < s.a)) break;
+        const double area = double(H * W), lr0 = std::log(s.e), lr1 = std::log(s.f);
+        for (int attempt = 0; attempt < 10; ++attempt) {
+          const double erase = area * (s.b + (s.c - s.b) * rng.uniform());
+          const double ratio = std::exp(lr0 + (lr1 - lr0) * rng.uniform());
+          const auto h = int64_t(std::nearbyint(std::sqrt(erase * ratio))), w = int64_t(std::nearbyint(std::sqrt(erase / ratio)));
+          if (!(h < H && w < W)) continue;
+          const auto i = int64_t(rng.below(uint64_t(H - h + 1))), j = int64_t(rng.below(uint64_t(W - w + 1)));
+          erase_image(x, C, H, W, i, j, h, w, float(s.d));
+          break;
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+}
+}  // namespace
+
 void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out) {
   const float* src = ds.x.data() + index * ds.sample_numel;
   if (a.crop == 0 && a.flip == 0) {
     std::memcpy(out, src, size_t(ds.sample_numel) * 4);
+    augment_steps(a, out, ds.sample_numel, seed, epoch, index);
     return;
   }
   Rng rng(hash3(seed, uint64_t(epoch) * 0x100000001ull + 0x61756700ull, uint64_t(index)));
@@ -206,6 +346,181 @@ void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t
         int64_t sy = (vflip ? oh - 1 - y : y) + dy, sx = (hflip ? ow - 1 - x : x) + dx;
         out[(c * oh + y) * ow + x] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? 0.f : src[(c * H + sy) * W + sx];
       }
+  augment_steps(a, out, C * oh * ow, seed, epoch, index);
+}
+
+void affine_image(const float* src, int64_t C, int64_t H, int64_t W, double angle, double tx, double ty, double scale,
+                  double shear_x, double shear_y, float fill, float* out) {
+  // torchvision's _get_inverse_affine_matrix with the centre at (0, 0) of centre-relative coordinates.
+  constexpr double kRad = 3.14159265358979323846 / 180.0;
+  const double rot = angle * kRad, sx = shear_x * kRad, sy = shear_y * kRad;
+  const double a = std::cos(rot - sy) / std::cos(sy);
+  const double b = -std::cos(rot - sy) * std::tan(sx) / std::cos(sy) - std::sin(rot);
+  const double c = std::sin(rot - sy) / std::cos(sy);
+  const double d = -std::sin(rot - sy) * std::tan(sx) / std::cos(sy) + std::cos(rot);
+  double m[6] = {d / scale, -b / scale, 0, -c / scale, a / scale, 0};
+  m[2] += m[0] * -tx + m[1] * -ty;
+  m[5] += m[3] * -tx + m[4] * -ty;
+  // _gen_affine_grid and grid_sample(bilinear, zeros, align_corners=False): output pixel (x, y) reads the
+  // source at M (x - W/2 + 1/2, y - H/2 + 1/2, 1) + (W/2 - 1/2, H/2 - 1/2); a mask of ones sampled the same
+  // way blends the area outside the image to `fill`.
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t x = 0; x < W; ++x) {
+      const double xb = double(x) - double(W) * 0.5 + 0.5, yb = double(y) - double(H) * 0.5 + 0.5;
+      const double ix = m[0] * xb + m[1] * yb + m[2] + double(W) * 0.5 - 0.5;
+      const double iy = m[3] * xb + m[4] * yb + m[5] + double(H) * 0.5 - 0.5;
+      const double x0 = std::floor(ix), y0 = std::floor(iy), fx = ix - x0, fy = iy - y0;
+      const int64_t xi = int64_t(x0), yi = int64_t(y0);
+      const double w4[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+      const int64_t px[4] = {xi, xi + 1, xi, xi + 1}, py[4] = {yi, yi, yi + 1, yi + 1};
+      double mask = 0;
+      bool in[4];
+      for (int k = 0; k < 4; ++k) {
+        in[k] = px[k] >= 0 && px[k] < W && py[k] >= 0 && py[k] < H;
+        if (in[k]) mask += w4[k];
+      }
+      for (int64_t ch = 0; ch < C; ++ch) {
+        double v = 0;
+        for (int k = 0; k < 4; ++k)
+          if (in[k]) v += w4[k] * double(src[(ch * H + py[k]) * W + px[k]]);
+        out[(ch * H + y) * W + x] = float(v * mask + (1.0 - mask) * double(fill));
+      }
+    }
+}
+
+namespace {
+// torchvision's _blend: (ratio a + (1 - ratio) b) clamped to [0, 1].
+inline float blend(float a, float b, float ratio) { return std::clamp(ratio * a + (1.f - ratio) * b, 0.f, 1.f); }
+inline float grey(const float* x, int64_t n, int64_t i) { return 0.2989f * x[i] + 0.587f * x[n + i] + 0.114f * x[2 * n + i]; }
+}  // namespace
+
+void adjust_brightness(float* x, int64_t C, int64_t H, int64_t W, double factor) {
+  const float r = float(factor);
+  for (int64_t i = 0, n = C * H * W; i < n; ++i) x[i] = blend(x[i], 0.f, r);
+}
+
+void adjust_contrast(float* x, int64_t C, int64_t H, int64_t W, double factor) {
+  const int64_t n = H * W;
+  double sum = 0;
+  if (C == 3)
+    for (int64_t i = 0; i < n; ++i) sum += double(grey(x, n, i));
+  else
+    for (int64_t i = 0; i < C * n; ++i) sum += double(x[i]);
+  const float mean = float(sum / double(C == 3 ? n : C * n)), r = float(factor);
+  for (int64_t i = 0; i < C * n; ++i) x[i] = blend(x[i], mean, r);
+}
+
+void adjust_saturation(float* x, int64_t C, int64_t H, int64_t W, double factor) {
+  if (C != 3) return;
+  const int64_t n = H * W;
+  const float r = float(factor);
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grey(x, n, i);
+    for (int64_t c = 0; c < 3; ++c) x[c * n + i] = blend(x[c * n + i], g, r);
+  }
+}
+
+void adjust_hue(float* x, int64_t C, int64_t H, int64_t W, double hue) {
+  if (C != 3) return;
+  const int64_t n = H * W;
+  const float hf = float(hue);
+  for (int64_t i = 0; i < n; ++i) {
+    // _rgb2hsv
+    const float r = x[i], g = x[n + i], b = x[2 * n + i];
+    const float maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
+    const bool eqc = maxc == minc;
+    const float cr = maxc - minc;
+    const float s = cr / (eqc ? 1.f : maxc);
+    const float crd = eqc ? 1.f : cr;
+    const float rc = (maxc - r) / crd, gc = (maxc - g) / crd, bc = (maxc - b) / crd;
+    const float hr = maxc == r ? bc - gc : 0.f;
+    const float hg = maxc == g && maxc != r ? 2.f + rc - bc : 0.f;
+    const float hb = maxc != g && maxc != r ? 4.f + gc - rc : 0.f;
+    float h = std::fmod((hr + hg + hb) / 6.f + 1.f, 1.f);
+    // (h + hue) % 1.0, Python's modulo
+    h = std::fmod(h + hf, 1.f);
+    if (h < 0) h += 1.f;
+    // _hsv2rgb
+    const float v = maxc;
+    const float fi = std::floor(h * 6.f), f = h * 6.f - fi;
+    int k = int(fi) % 6;
+    if (k < 0) k += 6;
+    const float p = std::clamp(v * (1.f - s), 0.f, 1.f), q = std::clamp(v * (1.f - s * f), 0.f, 1.f),
+                t = std::clamp(v * (1.f - s * (1.f - f)), 0.f, 1.f);
+    const float R[6] = {v, q, p, p, t, v}, G[6] = {t, v, v, q, p, p}, B[6] = {p, p, t, v, v, q};
+    x[i] = R[k], x[n + i] = G[k], x[2 * n + i] = B[k];
+  }
+}
+
+void erase_image(float* x, int64_t C, int64_t H, int64_t W, int64_t i, int64_t j, int64_t h, int64_t w, float value) {
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = i; y < i + h && y < H; ++y)
+      for (int64_t xx = j; xx < j + w && xx < W; ++xx) x[(c * H + y) * W + xx] = value;
+}
+
+namespace {
+// Gamma(shape, 1) by Marsaglia and Tsang (shape < 1: Gamma(shape + 1) U^(1/shape)).
+double gamma_sample(Rng& rng, double shape) {
+  if (shape < 1) {
+    double u = rng.uniform();
+    if (u < 1e-300) u = 1e-300;
+    return gamma_sample(rng, shape + 1) * std::pow(u, 1.0 / shape);
+  }
+  const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    double z, v;
+    do {
+      z = rng.normal();
+      v = 1 + c * z;
+    } while (v <= 0);
+    v = v * v * v;
+    const double u = rng.uniform();
+    if (u < 1 - 0.0331 * z * z * z * z) return d * v;
+    if (u > 0 && std::log(u) < 0.5 * z * z + d * (1 - v + std::log(v))) return d * v;
+  }
+}
+}  // namespace
+
+double beta_sample(Rng& rng, double alpha) {
+  const double g1 = gamma_sample(rng, alpha), g2 = gamma_sample(rng, alpha);
+  return g1 + g2 > 0 ? g1 / (g1 + g2) : 0.5;
+}
+
+double mix_rows(const Augment& a, float* x, int64_t row, int64_t first, int64_t rows, int64_t global_rows, int64_t C,
+                int64_t H, int64_t W, uint64_t seed, int64_t epoch, int64_t k,
+                const std::function<void(int64_t, float*)>& partner, std::vector<int64_t>& partner_of) {
+  partner_of.assign(size_t(rows), -1);
+  if (a.mix == 0 || global_rows < 1) return 1.0;
+  // One lam (and one cutmix box) per global batch, the same on every rank.
+  Rng rng(hash3(seed, uint64_t(epoch) * 0x100000001ull + 0x6d697800ull, uint64_t(k)));
+  double lam = beta_sample(rng, a.mix_alpha);
+  int64_t x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  if (a.mix == DLS_PIPE_CUTMIX) {  // torchvision's references/classification RandomCutmix
+    const auto rx = int64_t(rng.below(uint64_t(W))), ry = int64_t(rng.below(uint64_t(H)));
+    const double r = 0.5 * std::sqrt(1.0 - lam);
+    const auto rw = int64_t(r * double(W)), rh = int64_t(r * double(H));
+    x1 = std::max<int64_t>(rx - rw, 0), y1 = std::max<int64_t>(ry - rh, 0);
+    x2 = std::min<int64_t>(rx + rw, W), y2 = std::min<int64_t>(ry + rh, H);
+    lam = 1.0 - double((x2 - x1) * (y2 - y1)) / double(W * H);
+  }
+  const float l = float(lam), m = float(1.0 - lam);
+  std::vector<float> other(static_cast<size_t>(row));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t g = first + r;
+    if (g >= global_rows) break;
+    const int64_t pg = (g + global_rows - 1) % global_rows;  // batch.roll(1, 0): the row before
+    partner_of[size_t(r)] = pg;
+    partner(pg, other.data());
+    float* xr = x + r * row;
+    if (a.mix == DLS_PIPE_MIXUP) {
+      for (int64_t i = 0; i < row; ++i) xr[i] = xr[i] * l + other[size_t(i)] * m;
+    } else {
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t yy = y1; yy < y2; ++yy)
+          for (int64_t xx = x1; xx < x2; ++xx) xr[(c * H + yy) * W + xx] = other[size_t((c * H + yy) * W + xx)];
+    }
+  }
+  return lam;
 }
 
 }  // namespace dls

@@ -450,3 +450,143 @@ TEST_CASE("pipeline: add and log1p of the targets (R0230 at -1 or less)", "[data
   CHECK_THAT(dlt::fault_of([&] { apply_pipeline(bad, {PipeStep{.op = DLS_PIPE_LOG1P | DLS_PIPE_LABELS}}, true); }, Diag::R0230),
              Catch::Contains("record 1") && Catch::Contains("-1"));
 }
+
+namespace {
+// Eight RGB samples [3, 6, 5] of values in [0, 1], labels 0..3.
+Dataset rgb_images() {
+  Dataset ds;
+  ds.name = "images";
+  ds.n = 8, ds.rank = 3, ds.dims[0] = 3, ds.dims[1] = 6, ds.dims[2] = 5, ds.sample_numel = 90;
+  for (int i = 0; i < 8 * 90; ++i) ds.x.push_back(float((i * 37) % 101) / 100.f);
+  for (int i = 0; i < 8; ++i) ds.labels.push_back(i % 4);
+  return ds;
+}
+// Every batch of an epoch of `ds` under `steps`, as bytes.
+std::vector<float> epoch_bytes(const Dataset& src, const std::vector<PipeStep>& steps, uint64_t seed, bool training,
+                               std::vector<int32_t>* partners = nullptr, std::vector<double>* lams = nullptr) {
+  Dataset ds = src;
+  Augment a = apply_pipeline(ds, steps, training);
+  Loader l(ds, a, 4, false, seed);
+  l.start_epoch(1);
+  std::vector<float> out;
+  for (int64_t k = 0; k < l.batches(); ++k) {
+    const Batch& b = l.next();
+    out.insert(out.end(), b.x.begin(), b.x.end());
+    if (partners) partners->insert(partners->end(), b.partner_labels.begin(), b.partner_labels.end());
+    if (lams) lams->push_back(b.lam);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("augmentation: each step is a function of the seed, changes the batch, and is off in evaluation", "[data]") {
+  const Dataset ds = rgb_images();
+  const std::vector<std::pair<const char*, std::vector<PipeStep>>> steps = {
+      {"random_rotation", {{DLS_PIPE_RANDOM_ROTATION, 30, 0.5, 0, 0}}},
+      {"random_affine", {{DLS_PIPE_RANDOM_AFFINE, 20, 0.2, 0.1, 10}, {DLS_PIPE_PARAMS, 0.8, 1.2, 0, 0}}},
+      {"color_jitter", {{DLS_PIPE_COLOR_JITTER, 0.4, 0.4, 0.4, 0.1}}},
+      {"gaussian_noise", {{DLS_PIPE_GAUSSIAN_NOISE, 0.1, 0, 0, 0}}},
+      {"random_erasing", {{DLS_PIPE_RANDOM_ERASING, 1, 0.1, 0.3, 0.25}, {DLS_PIPE_PARAMS, 0.3, 3.3, 0, 0}}},
+      {"mixup", {{DLS_PIPE_MIXUP, 0.4, 0, 0, 0}}},
+      {"cutmix", {{DLS_PIPE_CUTMIX, 1, 0, 0, 0}}},
+  };
+  const std::vector<float> plain = epoch_bytes(ds, {}, 3, true);
+  for (const auto& [name, st] : steps) {
+    INFO(name);
+    const std::vector<float> a = epoch_bytes(ds, st, 3, true), b = epoch_bytes(ds, st, 3, true),
+                             c = epoch_bytes(ds, st, 4, true);
+    REQUIRE(a.size() == plain.size());
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);  // same seed: the same bytes
+    CHECK(std::memcmp(a.data(), c.data(), a.size() * 4) != 0);  // another seed: others
+    CHECK(std::memcmp(a.data(), plain.data(), a.size() * 4) != 0);  // the step changes the batch
+    // Evaluation (validation, `eval`, `predict`) reads the samples as they are.
+    const std::vector<float> e = epoch_bytes(ds, st, 3, false);
+    CHECK(std::memcmp(e.data(), plain.data(), e.size() * 4) == 0);
+    Dataset d2 = ds;
+    const Augment ea = apply_pipeline(d2, st, false);
+    CHECK((ea.steps.empty() && ea.mix == 0));
+  }
+}
+
+TEST_CASE("augmentation: mixup mixes each row with the row before it by one lam per batch, cutmix pastes a box", "[data]") {
+  const Dataset ds = rgb_images();
+  std::vector<int32_t> partners;
+  std::vector<double> lams;
+  const std::vector<float> plain = epoch_bytes(ds, {}, 3, true);
+  const std::vector<float> mixed = epoch_bytes(ds, {{DLS_PIPE_MIXUP, 0.4, 0, 0, 0}}, 3, true, &partners, &lams);
+  REQUIRE(lams.size() == 2);
+  Dataset d2 = ds;
+  Loader l(d2, apply_pipeline(d2, {}, true), 4, false, 3);
+  l.start_epoch(1);
+  std::vector<int32_t> labels;
+  for (int k = 0; k < 2; ++k) {
+    const Batch& b = l.next();
+    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+  }
+  for (int k = 0; k < 2; ++k) {
+    const float lam = float(lams[size_t(k)]);
+    CHECK((lam > 0.f && lam < 1.f));
+    for (int r = 0; r < 4; ++r) {
+      const int p = k * 4 + (r + 3) % 4;  // batch.roll(1, 0): row 0 takes the last row
+      CHECK(partners[size_t(k * 4 + r)] == labels[size_t(p)]);
+      for (int i = 0; i < 90; ++i)
+        CHECK(mixed[size_t((k * 4 + r) * 90 + i)] ==  // within rounding (the compiler may fuse the multiply-add)
+              Approx(plain[size_t((k * 4 + r) * 90 + i)] * lam + plain[size_t(p * 90 + i)] * float(1.0 - lams[size_t(k)]))
+                  .margin(1e-6));
+    }
+  }
+  // cutmix: every element is the row's own or its partner's, and lam is the share of the row's own pixels.
+  std::vector<double> clams;
+  std::vector<int32_t> cp;
+  const std::vector<float> cut = epoch_bytes(ds, {{DLS_PIPE_CUTMIX, 1, 0, 0, 0}}, 3, true, &cp, &clams);
+  for (int k = 0; k < 2; ++k)
+    for (int r = 0; r < 4; ++r) {
+      const int p = k * 4 + (r + 3) % 4;
+      int own = 0;
+      for (int i = 0; i < 30; ++i) {  // one channel's pixels
+        const size_t at = size_t((k * 4 + r) * 90 + i);
+        const bool mine = cut[at] == plain[at];
+        CHECK((mine || cut[at] == plain[size_t(p * 90 + i)]));
+        own += mine || plain[at] == plain[size_t(p * 90 + i)];
+      }
+      CHECK(double(own) / 30.0 >= clams[size_t(k)] - 1e-9);
+    }
+}
+
+TEST_CASE("augmentation: the kernels' fixed points (identity affine, unit factors, hue 0)", "[data]") {
+  const Dataset ds = rgb_images();
+  const float* src = ds.x.data();
+  std::vector<float> out(90);
+  affine_image(src, 3, 6, 5, 0, 0, 0, 1, 0, 0, 0.f, out.data());
+  for (int i = 0; i < 90; ++i) CHECK(out[size_t(i)] == Approx(src[i]).margin(1e-6));
+  std::vector<float> x(src, src + 90);
+  adjust_brightness(x.data(), 3, 6, 5, 1.0);
+  adjust_saturation(x.data(), 3, 6, 5, 1.0);
+  adjust_hue(x.data(), 3, 6, 5, 0.0);
+  for (int i = 0; i < 90; ++i) CHECK(x[size_t(i)] == Approx(src[i]).margin(1e-6));
+  erase_image(x.data(), 3, 6, 5, 1, 2, 2, 2, 0.5f);
+  CHECK(x[size_t(1 * 5 + 2)] == 0.5f);
+  CHECK(x[size_t(2 * 30 + 2 * 5 + 3)] == 0.5f);
+  CHECK(x[0] == src[0]);
+  // rotation by 90 degrees of a square image is a transpose and a mirror (torchvision: counter-clockwise).
+  std::vector<float> sq(16), rot(16);
+  for (int i = 0; i < 16; ++i) sq[size_t(i)] = float(i);
+  affine_image(sq.data(), 1, 4, 4, -90, 0, 0, 1, 0, 0, 0.f, rot.data());
+  for (int y = 0; y < 4; ++y)
+    for (int xx = 0; xx < 4; ++xx) CHECK(rot[size_t(y * 4 + xx)] == Approx(sq[size_t(xx * 4 + (3 - y))]).margin(1e-5));
+}
+
+TEST_CASE("augmentation: a scale or normalize written after an augmentation applies to the augmented sample", "[data]") {
+  const Dataset ds = rgb_images();
+  // Noise of std 0 changes nothing: training (normalize per sample) equals evaluation (normalize at load time).
+  const std::vector<PipeStep> steps = {{DLS_PIPE_GAUSSIAN_NOISE, 0, 0, 0, 0}, {DLS_PIPE_NORMALIZE, 0.5, 0.25, 0, 0},
+                                       {DLS_PIPE_SCALE, 2, 0, 0, 0}};
+  const std::vector<float> train = epoch_bytes(ds, steps, 3, true), eval = epoch_bytes(ds, steps, 3, false);
+  CHECK(std::memcmp(train.data(), eval.data(), train.size() * 4) == 0);
+  // color_jitter before normalize sees [0, 1] values and clamps them there; the normalised result goes below 0
+  // (normalised first, the clamp would leave nothing below 0).
+  const std::vector<float> j =
+      epoch_bytes(ds, {{DLS_PIPE_COLOR_JITTER, 0.5, 0, 0, 0}, {DLS_PIPE_NORMALIZE, 0.5, 0.25, 0, 0}}, 3, true);
+  CHECK(*std::min_element(j.begin(), j.end()) < -1.f);
+  CHECK(*std::max_element(j.begin(), j.end()) <= 2.f + 1e-6f);  // (1 - 0.5) / 0.25
+}

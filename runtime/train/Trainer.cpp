@@ -170,8 +170,23 @@ void bind_batch(dls_rt* rt, const Batch& b) {
     to_device(rt, x.d.data, b.x.data(), x.bytes);
   }
   const Tensor& y = rt->tensors[rt->io_labels];
+  bool soft = false;  // mixup / cutmix: the loss takes class probabilities f32[N, C]
+  for (const PipeStep& ps : rt->pipes[DLS_SPLIT_TRAIN]) soft |= ps.op == DLS_PIPE_MIXUP || ps.op == DLS_PIPE_CUTMIX;
+  const int64_t rows = y.d.rank >= 1 ? y.d.dims[0] : 0;
   if (y.d.dtype == DLS_I32) {
     to_device(rt, y.d.data, b.labels.data(), y.bytes);
+  } else if (soft && b.class_labels && y.d.rank == 2 && rows > 0 && int64_t(b.labels.size()) >= rows) {
+    // Each row's target: lam onehot(label) + (1 - lam) onehot(partner's label); one-hot rows without mixing.
+    const int64_t C = y.d.dims[1];
+    std::vector<float> t(size_t(y.d.numel), 0.f);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t own = b.labels[size_t(r)];
+      const int32_t other = size_t(r) < b.partner_labels.size() ? b.partner_labels[size_t(r)] : -1;
+      const float lam = other >= 0 ? float(b.lam) : 1.f;
+      if (own >= 0 && own < C) t[size_t(r * C + own)] += lam;
+      if (other >= 0 && other < C) t[size_t(r * C + other)] += 1.f - lam;
+    }
+    to_device(rt, y.d.data, t.data(), y.bytes);
   } else if (b.class_labels && b.labels.size() * 4 >= y.bytes) {
     // class<2> labels of a one-output binary classifier (bce_with_logits, bce): 0/1 as f32 targets [N, 1].
     std::vector<float> t(b.labels.begin(), b.labels.begin() + y.d.numel);

@@ -377,3 +377,107 @@ TEST_CASE("lowering: accumulate = K steps and keep N best by a validation metric
     CHECK((i32(b[0]->args[1]) == DLS_METRIC_F1 && i32(b[0]->args[2]) == 1));
   }
 }
+
+TEST_CASE("lowering of the augmentations, and what sema refuses about them", "[lower]") {
+  SECTION("each step's parameters, ranges as a DLS_PIPE_PARAMS step right after the step") {
+    TextLowering t(settingsSpec("class<3>",
+                                "  augment random_rotation(15, fill: 0.5)\n"
+                                "  augment random_affine(10, translate: [0.1, 0.2], scale: [0.8, 1.2], shear: 5)\n"
+                                "  augment color_jitter(brightness: 0.3, contrast: 0.2)\n"
+                                "  augment gaussian_noise(0.05)\n"
+                                "  augment random_erasing(0.4, scale: [0.1, 0.2], ratio: [0.5, 2], value: 0.25)",
+                                ""));
+    REQUIRE(t.r);
+    auto rot = t.pipes(DLS_PIPE_RANDOM_ROTATION);
+    REQUIRE(rot.size() == 1);
+    CHECK((f64(rot[0]->args[3]) == 15 && f64(rot[0]->args[4]) == 0.5));
+    auto aff = t.pipes(DLS_PIPE_RANDOM_AFFINE);
+    REQUIRE(aff.size() == 1);
+    CHECK((f64(aff[0]->args[3]) == 10 && f64(aff[0]->args[4]) == 0.1 && f64(aff[0]->args[5]) == 0.2 &&
+           f64(aff[0]->args[6]) == 5));
+    auto jit = t.pipes(DLS_PIPE_COLOR_JITTER);
+    REQUIRE(jit.size() == 1);
+    CHECK((f64(jit[0]->args[3]) == 0.3 && f64(jit[0]->args[4]) == 0.2 && f64(jit[0]->args[5]) == 0 &&
+           f64(jit[0]->args[6]) == 0));
+    auto noise = t.pipes(DLS_PIPE_GAUSSIAN_NOISE);
+    REQUIRE(noise.size() == 1);
+    CHECK(f64(noise[0]->args[3]) == 0.05);
+    auto er = t.pipes(DLS_PIPE_RANDOM_ERASING);
+    REQUIRE(er.size() == 1);
+    CHECK((f64(er[0]->args[3]) == 0.4 && f64(er[0]->args[4]) == 0.1 && f64(er[0]->args[5]) == 0.2 &&
+           f64(er[0]->args[6]) == 0.25));
+    // The ranges follow their step: affine's scale, erasing's ratio.
+    std::vector<std::pair<int32_t, std::pair<double, double>>> seq;
+    for (const plan::Call* k : t.calls("dls_rt_pipe")) seq.push_back({i32(k->args[2]), {f64(k->args[3]), f64(k->args[4])}});
+    for (size_t i = 0; i < seq.size(); ++i) {
+      if (seq[i].first == DLS_PIPE_RANDOM_AFFINE) {
+        REQUIRE(i + 1 < seq.size());
+        CHECK((seq[i + 1].first == DLS_PIPE_PARAMS && seq[i + 1].second == std::pair<double, double>{0.8, 1.2}));
+      }
+      if (seq[i].first == DLS_PIPE_RANDOM_ERASING) {
+        REQUIRE(i + 1 < seq.size());
+        CHECK((seq[i + 1].first == DLS_PIPE_PARAMS && seq[i + 1].second == std::pair<double, double>{0.5, 2}));
+      }
+    }
+  }
+  SECTION("mixup and cutmix: their alpha, and a labels tensor of class probabilities f32[N, C]") {
+    for (const char* step : {"mixup(0.4)", "cutmix(0.4)"}) {
+      TextLowering t(settingsSpec("class<3>", std::string("  augment ") + step, ""));
+      REQUIRE(t.r);
+      auto m = t.pipes(std::string(step).starts_with("mixup") ? DLS_PIPE_MIXUP : DLS_PIPE_CUTMIX);
+      REQUIRE(m.size() == 1);
+      CHECK(f64(m[0]->args[3]) == 0.4);
+      // dls_rt_io's second tensor: the labels, f32 [4, 3]
+      auto io = t.calls("dls_rt_io");
+      REQUIRE(io.size() == 1);
+      const int32_t labels = i32(io[0]->args[2]);
+      auto ts = t.calls("dls_rt_tensor");
+      REQUIRE(size_t(labels) < ts.size());
+      CHECK(i32(ts[size_t(labels)]->args[1]) == DLS_F32);
+      CHECK((i32(ts[size_t(labels)]->args[2]) == 2 && std::get<int64_t>(ts[size_t(labels)]->args[3]) == 4 &&
+             std::get<int64_t>(ts[size_t(labels)]->args[4]) == 3));
+    }
+  }
+  SECTION("located codes for what cannot work") {
+    auto codes = [](std::string text, bool warnings = false) {
+      Compilation c;
+      c.loadText("inline.dls", std::move(text));
+      std::vector<Code> out;
+      if (c.parse()) c.analyze();
+      for (const Diagnostic& d : c.diags.finish())
+        if (d.severity == Severity::Error || (warnings && d.code == Code::W0610)) {
+          CHECK(d.span.valid());
+          out.push_back(d.code);
+        }
+      return out;
+    };
+    auto spec = [](const std::string& steps, const std::string& loss = "cross_entropy(model.out, y)") {
+      std::string t = settingsSpec("class<3>", steps, "");
+      t.replace(t.find("cross_entropy(model.out, y)"), 27, loss);
+      return t;
+    };
+    CHECK(codes(spec("  augment color_jitter(saturation: 0.2)")) == std::vector<Code>{Code::E0620});  // 1 channel
+    CHECK(codes(spec("  augment color_jitter(hue: 0.1)")) == std::vector<Code>{Code::E0620});
+    CHECK(codes(spec("  augment color_jitter(0.2, 0.2)")).empty());
+    CHECK(codes(spec("  augment color_jitter(hue: 0.6)")) == std::vector<Code>{Code::E0212});
+    CHECK(codes(spec("  augment random_affine(10, scale: [1.2, 0.8])")) == std::vector<Code>{Code::E0622});
+    CHECK(codes(spec("  augment random_erasing(0.5, scale: [0.1, 1.5])")) == std::vector<Code>{Code::E0212});
+    CHECK(codes(spec("  augment random_erasing(0.5, ratio: [3, 0.3])")) == std::vector<Code>{Code::E0622});
+    CHECK(codes(spec("  augment random_erasing(1.5)")) == std::vector<Code>{Code::E0212});
+    CHECK(codes(spec("  augment gaussian_noise(-0.1)")) == std::vector<Code>{Code::E0212});
+    CHECK(codes(spec("  augment mixup(0)")) == std::vector<Code>{Code::E0212});
+    CHECK(codes(spec("  x = x |> reshape([24])\n  augment random_rotation(10)")) == std::vector<Code>{Code::E0207});
+    const std::vector<Code> nll = codes(spec("  augment mixup(0.2)", "nll(model.out, y)"));  // also: nll wants log-probabilities
+    CHECK(std::find(nll.begin(), nll.end(), Code::E0621) != nll.end());
+    CHECK(codes(spec("  augment cutmix(0.2)", "cross_entropy(model.out, y, weight: [1, 2, 1])")) ==
+          std::vector<Code>{Code::E0621});
+    CHECK(codes(spec("  augment mixup(0.2)", "cross_entropy(model.out, y, ignore_index: 0)")) ==
+          std::vector<Code>{Code::E0621});
+    CHECK(codes(spec("  augment mixup(0.2)", "cross_entropy(model.out, y, label_smoothing: 0.1)")).empty());
+    std::string cuda = spec("  augment mixup(0.2)");
+    cuda.replace(cuda.find("Net on cpu"), 10, "Net on cuda:0");
+    CHECK(codes(cuda) == std::vector<Code>{Code::E0304});
+    CHECK(codes(spec("  x = x |> normalize(0.5, 0.25)\n  augment color_jitter(0.2)"), true) == std::vector<Code>{Code::W0610});
+    CHECK(codes(spec("  augment color_jitter(0.2)\n  x = x |> normalize(0.5, 0.25)"), true).empty());
+  }
+}

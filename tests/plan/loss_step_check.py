@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""One training step of each loss's compiled spec (tests/plan/specs/losses/*.dls) against PyTorch 1.13.
+"""One training step of each loss's compiled spec (tests/plan/specs/losses/*.dls) against PyTorch 1.13 (cross_entropy
+also over the class probabilities mixup and cutmix make).
 
 `dlspec build` the spec, run the executable's `step-check` (forward and backward, no update) on a batch with given
 weights; PyTorch (and torchvision for the focal loss) does the same with its own loss. The loss and every parameter
@@ -30,6 +31,12 @@ class Net(nn.Module):
 WEIGHT = torch.tensor([0.5, 2, 1, 0.25, 3])
 
 
+def mixed(n, lam):
+    """Soft labels as mixup and cutmix make them: lam of each row's class, 1 - lam of the previous row's."""
+    y = F.one_hot(torch.randint(0, 5, (n,)), 5).float()
+    return lam * y + (1 - lam) * y.roll(1, 0)
+
+
 def binary(n, k):
     return (torch.rand(n, k) < 0.5).float()
 
@@ -47,6 +54,9 @@ CASES = {
     "weighted_ce": (5, False, lambda n: torch.randint(0, 5, (n,)),
                     lambda o, y: F.cross_entropy(o, y, weight=WEIGHT, label_smoothing=0.1)),
     "weighted_nll": (5, True, lambda n: torch.randint(0, 5, (n,)), lambda o, y: F.nll_loss(o, y, weight=WEIGHT)),
+    # mixup / cutmix: each row lam onehot(y) + (1 - lam) onehot(y of the row before), torch's probability targets
+    "mixup_ce": (5, False, lambda n: mixed(n, 0.3), lambda o, y: F.cross_entropy(o, y, label_smoothing=0.1)),
+    "cutmix_ce": (5, False, lambda n: mixed(n, 2 / 3), lambda o, y: F.cross_entropy(o, y)),
 }
 
 

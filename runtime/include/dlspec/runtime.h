@@ -40,7 +40,8 @@
  *      load time, in order (with DLS_PIPE_LABELS: to the targets); shuffle, random_crop (needs [C, H, W]
  *      samples, after any reshape; zero padding in the values of that point; evaluation takes the centre
  *      window, at load time) and random_flip run per batch, on the training split only; repeat(count) makes a
- *      training epoch count passes over the split.
+ *      training epoch count passes over the split. The augmentations 20..27 run per batch on the host (for every
+ *      backend), training split only; mixup/cutmix make the labels tensor f32[N, C] class probabilities.
  *  [8] Schedules: STEP/MULTISTEP/COSINE/EXPONENTIAL decay per epoch (PyTorch's schedulers stepped once per epoch),
  *      WARMUP multiplies by (step + 1) / a for the first a steps.
  *  [9] dls_rt_main also accepts the developer command `step-check --weights DIR --batch X.npy Y.npy
@@ -264,6 +265,28 @@ enum dls_pipe_op {
   DLS_PIPE_ONEHOT = 9,     /* with DLS_PIPE_LABELS: the targets are one-hot rows of a classes: each becomes its
                               class label (a row that is not one-hot is R0218) */
   DLS_PIPE_FEATURES = 10,  /* x[k] = (x[k] - offset[k]) * scale[k] per element k of the sample (dls_rt_pipe_features) */
+  /* Augmentation of [C, H, W] samples, training split only (evaluation, `eval` and `predict` skip them), per
+     batch from per-(seed, epoch, sample) random numbers, after random_crop / random_flip, in pipeline order;
+     values in the units of that point of the pipeline. Geometric steps are torchvision 0.14's functional affine
+     (bilinear, the image centre as the centre, the area outside the sample at `fill`). */
+  DLS_PIPE_RANDOM_ROTATION = 20, /* a = degrees (the angle is uniform in [-a, a], counter-clockwise), b = fill */
+  DLS_PIPE_RANDOM_AFFINE = 21,   /* a = degrees, b, c = translate (the largest shift as a fraction of the width,
+                                    height: a whole number of pixels, uniform), d = shear (x shear in degrees,
+                                    uniform in [-d, d]); its scale range follows in a DLS_PIPE_PARAMS step */
+  DLS_PIPE_PARAMS = 22,          /* parameters 5..8 (a..d) of the step before: random_affine: a, b = scale range;
+                                    random_erasing: a, b = aspect-ratio range */
+  DLS_PIPE_COLOR_JITTER = 23,    /* a = brightness, b = contrast, c = saturation, d = hue (torchvision's
+                                    ColorJitter: factors uniform in [max(0, 1 - v), 1 + v], hue in [-d, d], the four
+                                    in a random order, values clamped to [0, 1]); saturation and hue need C = 3 */
+  DLS_PIPE_GAUSSIAN_NOISE = 24,  /* a = std: x += N(0, a^2) per element */
+  DLS_PIPE_RANDOM_ERASING = 25,  /* a = p, b, c = the erased share of H * W (range), d = value (torchvision's
+                                    RandomErasing); its aspect-ratio range follows in a DLS_PIPE_PARAMS step */
+  DLS_PIPE_MIXUP = 26,           /* a = alpha: per batch lam ~ Beta(a, a); row r becomes lam x_r + (1 - lam) x_r'
+                                    with r' the row before it in the global batch (the first: the last real row),
+                                    its target lam onehot(y_r) + (1 - lam) onehot(y_r'): the labels tensor is then
+                                    f32[N, C] class probabilities (evaluation: one-hot rows) */
+  DLS_PIPE_CUTMIX = 27,          /* a = alpha: as DLS_PIPE_MIXUP, but a box of about (1 - lam) H W of row r' is
+                                    pasted into row r and lam is 1 - the box's share of H W */
   DLS_PIPE_LABELS = 256,   /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
                               real-valued targets (the label field) instead of its samples */
   DLS_PIPE_ADD = 11,       /* x += a (with DLS_PIPE_LABELS: the targets) */
