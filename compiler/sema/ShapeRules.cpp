@@ -163,9 +163,16 @@ void conv(ShapeCtx& c) {
   const Type& x = *c.in[0];
   const bool one = c.op.attr("kernel")->type == AttrType::Int;
   if (!needFloat(c)) return;
+  // One axis short ([N, H, W] for conv2d, [N, L] for conv1d): the channel axis is missing; say which reshape adds it.
+  std::string rankHelp = one ? "reshape the samples to [channels, length] in the pipeline"
+                             : "reshape the samples to [channels, height, width] in the pipeline";
+  if (!x.shape.unknownRank && x.shape.rank() + 1 == (one ? 3u : 4u)) {
+    std::string rest;
+    for (size_t k = 1; k < x.shape.rank(); ++k) rest += ", " + x.shape.dims[k].str();
+    rankHelp = fmt::format("the input has no channel axis: add one with `reshape([1{}])`", rest);
+  }
   if (!needRank(c, one ? 3 : 4, one ? "a [N, channels, length] input" : "a [N, channels, height, width] input",
-                one ? "reshape the samples to [channels, length] in the pipeline"
-                    : "reshape the samples to [channels, height, width] in the pipeline")) return;
+                rankHelp.c_str())) return;
   int64_t filters = c.i("filters"), groups = c.i("groups", 1);
   const Dim& C = x.shape.dims[1];
   int64_t declared = c.i("in", 0);
