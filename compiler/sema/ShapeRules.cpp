@@ -177,8 +177,17 @@ void conv(ShapeCtx& c) {
   const Dim& C = x.shape.dims[1];
   int64_t declared = c.i("in", 0);
   if (declared > 0 && C.isConst() && C.value != declared) {
+    // [N, 32, 32, 3] with `in: 3`: the channels are the last axis, as Keras and NumPy lay images out.
+    const Dim& last = x.shape.dims.back();
+    const bool channelsLast = !one && last.isConst() && last.value == declared && x.shape.dims[2].isConst() &&
+                              x.shape.dims[2].value == C.value;
     c.fail(Code::E0208, fmt::format("`{}` declares {} input channels, but its input has {}", c.op.name, declared, C.value),
-           fmt::format("declared `in: {}`", declared), fmt::format("use `in: {}` or drop `in:` to infer it", C.value));
+           fmt::format("declared `in: {}`", declared),
+           channelsLast ? fmt::format("the input {} looks channels-last (height, width, channels); dlspec is channels-first: "
+                                      "declare the samples [{}, {}, {}] and transpose them when they are written, or "
+                                      "transpose inside the network: `x |> transpose([0, 3, 1, 2])`",
+                                      x.brief(), declared, C.value, x.shape.dims[2].value)
+                        : fmt::format("use `in: {}` or drop `in:` to infer it", C.value));
     return;
   }
   if (C.isConst() && (C.value % groups != 0 || filters % groups != 0)) {
