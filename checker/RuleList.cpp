@@ -33,6 +33,7 @@ void checkResumeMissing(const RuleContext&);
 void checkAugmentEval(const RuleContext&);
 void checkAugmentTwice(const RuleContext&);
 void checkDataQuality(const RuleContext&);
+void checkNonNegativeLogits(const RuleContext&);
 
 namespace {
 const Rule kRules[] = {
@@ -66,6 +67,7 @@ const Rule kRules[] = {
     {Code::E0805, "augmentation of evaluation data", checkAugmentEval},
     {Code::W0806, "the same augmentation twice", checkAugmentTwice},
     {Code::D0101, "data quality (labels, balance, duplicates, features, overlap)", checkDataQuality, true},
+    {Code::W0730, "logits through an activation that is never negative", checkNonNegativeLogits},
 };
 }  // namespace
 

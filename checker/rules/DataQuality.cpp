@@ -338,7 +338,11 @@ bool labelShapeFits(const RuleContext& c, const sema::Dataset& d, const Loaded& 
 
 // ignored: the label the training loss skips (its explicit ignore_index: padding), or -1: it neither counts
 // toward the balance of the classes (D0103, D0109) nor needs to be of a class the other labels lack (D0114).
-void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_t C, int64_t ignored) {
+// padToken: with one label per step, the token (an `embedding(mask_token: k)` on the network's input) whose
+// steps are padding; their labels are not counted either. weighted: the loss gives class weights, which is the
+// remedy D0103 and D0127 point to.
+void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_t C, int64_t ignored,
+                 std::optional<int64_t> padToken, bool weighted) {
   const DataTable& t = L.table;
   Span at = L.span;
   for (size_t k = 0; k < t.rawLabels.size(); ++k)
@@ -350,6 +354,23 @@ void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_
     }
   // Every label counts: one per sample, or one per step of each sample (`class<C>[T]`).
   int64_t per = std::max<int64_t>(t.labelsPerRow, 1);
+  // The padded steps of a per-step label: the integer token of the sample at that step is the padding token.
+  const bool isIntSample = !t.csv && (t.sampleKind == 'u' || t.sampleKind == 'b' || t.sampleKind == 's' ||
+                                      t.sampleKind == 'i' || t.sampleKind == 'l');
+  const bool maskSteps = padToken && per > 1 && isIntSample && t.rowBytes == static_cast<size_t>(per) * t.elemSize &&
+                         t.raw.size() == static_cast<size_t>(t.rows) * t.rowBytes &&
+                         t.labels.size() == static_cast<size_t>(t.rows * per);
+  auto tokenAt = [&](size_t k) -> int64_t {
+    const uint8_t* b = &t.raw[k * t.elemSize];
+    switch (t.sampleKind) {
+      case 'u': return *b;
+      case 'b': return static_cast<int8_t>(*b);
+      case 's': { int16_t v; std::memcpy(&v, b, 2); return v; }
+      case 'i': { int32_t v; std::memcpy(&v, b, 4); return v; }
+      default: { int64_t v; std::memcpy(&v, b, 8); return v; }
+    }
+  };
+  int64_t paddedSteps = 0;
   std::vector<int64_t> count(static_cast<size_t>(C), 0);
   int64_t lo = INT64_MAX, hi = INT64_MIN, firstOut = -1;
   for (size_t k = 0; k < t.labels.size(); ++k) {
@@ -357,6 +378,7 @@ void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_
     lo = std::min(lo, v);
     hi = std::max(hi, v);
     if (v < 0 || v >= C) { if (firstOut < 0) firstOut = static_cast<int64_t>(k); }
+    else if (maskSteps && tokenAt(k) == *padToken) ++paddedSteps;
     else if (v != ignored) ++count[static_cast<size_t>(v)];
   }
   const bool skipsPadding = ignored >= 0 && ignored < C;
@@ -393,17 +415,42 @@ void checkLabels(const RuleContext& c, const sema::Dataset& d, Loaded& L, int64_
   if (minC >= 0 && L.split == "train") {
     int64_t mn = count[static_cast<size_t>(minC)], mx = count[static_cast<size_t>(maxC)];
     const std::string padNote =
-        skipsPadding ? fmt::format("the {} labels {} (the loss's ignore_index) are padding and not counted", unit, ignored) : "";
+        skipsPadding ? fmt::format("the {} labelled {} (the loss's ignore_index) are padding and not counted",
+                                   per == 1 ? "samples" : "steps", ignored)
+                     : "";
     if (mn < 5 && static_cast<int64_t>(t.labels.size()) >= 5 * C) {
       Diagnostic& r = c.diags.report(Code::D0109, at, t.labelFile, minC, mn, unit);
       r.primary("read from here").help("collect more samples of this class, or merge it with another");
       if (per > 1) r.note(perStepNote);
       if (!padNote.empty()) r.note(padNote);
-    } else if (mn > 0 && mx >= 10 * mn) {
+    } else if (mn > 0 && mx >= 10 * mn && !weighted && per == 1) {
       Diagnostic& r = c.diags.report(Code::D0103, at, t.labelFile, maxC, mx, unit, minC, mn, mx / mn);
       r.primary("read from here").help("balance the data set (collect or oversample the rare classes, or subsample the frequent ones)");
-      if (per > 1) r.note(perStepNote);
       if (!padNote.empty()) r.note(padNote);
+    } else if (mn > 0 && mx >= 10 * mn && !weighted) {
+      // One label per step (token tagging): one class covering most steps (the "outside" tag) is the nature of
+      // many such tasks, so this is a pedantic finding, counted over the labelled steps that are not padding.
+      int64_t total = 0;
+      for (int64_t k = 0; k < C; ++k)
+        if (k != ignored) total += count[static_cast<size_t>(k)];
+      Diagnostic& r = c.diags.report(Code::D0127, at, t.labelFile, maxC, mx, total, minC, fmt::format("covers {}", mn), mx / mn);
+      r.primary("read from here");
+      r.note(fmt::format("each sample has {} labels, one per step: the counts are over the steps that are not padding", per));
+      if (maskSteps && paddedSteps)
+        r.note(fmt::format("{} padded steps (the token {} of the network's `mask_token`) are not counted", paddedSteps, *padToken));
+      if (!padNote.empty()) r.note(padNote);
+      // Inverse-frequency weights, the mean weight of a labelled step 1 (sklearn's class_weight="balanced").
+      std::vector<std::string> w;
+      int64_t classesCounted = 0;
+      for (int64_t k = 0; k < C; ++k)
+        if (k != ignored && count[static_cast<size_t>(k)]) ++classesCounted;
+      for (int64_t k = 0; k < C; ++k) {
+        const int64_t n = count[static_cast<size_t>(k)];
+        w.push_back(n && k != ignored ? fmt::format("{:.3g}", double(total) / double(classesCounted * n)) : std::string("0"));
+      }
+      r.help(fmt::format("a dominant class is often the nature of per-step labels; if the rare classes matter, weight them "
+                         "in the loss: `weight: [{}]`",
+                         fmt::join(w, ", ")));
     }
   }
 }
@@ -587,6 +634,16 @@ void checkDataQuality(const RuleContext& c) {
     if (trainBlock && trainBlock->loss)
       if (auto it = trainBlock->loss->args.find("ignore_index"); it != trainBlock->loss->args.end() && !it->second.isDefault)
         if (const int64_t* k = std::get_if<int64_t>(&it->second.value)) ignoredLabel = *k;
+    // Class weights in the loss: the remedy for an unbalanced label.
+    const bool weighted = trainBlock && trainBlock->loss && trainBlock->loss->args.count("weight") &&
+                          !trainBlock->loss->args.at("weight").isDefault;
+    // The padding token of per-step labels: the network's output is padded where its input token is the
+    // `mask_token` of an embedding that reads that input.
+    std::optional<int64_t> padToken;
+    if (trainBlock && trainBlock->network && trainBlock->network->output >= 0 && !trainBlock->network->inputs.empty()) {
+      const sema::Type& out = trainBlock->network->values[size_t(trainBlock->network->output)].type;
+      if (out.maskValue >= 0 && out.maskValue == trainBlock->network->inputs[0]) padToken = out.maskToken;
+    }
     bool shapeReported = false;
     for (Loaded& L : loaded) {
       if (L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
@@ -648,7 +705,7 @@ void checkDataQuality(const RuleContext& c) {
           continue;
         }
       }
-      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C, ignoredLabel);
+      if (C > 0 && labelShapeFits(c, d, L, C)) checkLabels(c, d, L, C, ignoredLabel, padToken, weighted);
       checkSamples(c, L, L.split == "train");
       checkFeatures(c, L);
       if (L.split == "train") checkFeatureScales(c, d, L, trainPipe);

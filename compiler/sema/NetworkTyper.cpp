@@ -449,16 +449,55 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
       const ast::Item* ret = nullptr;
       for (auto& it : d.items)
         if (it.kind == ast::ItemKind::Return) ret = &it;
-      auto& dg = diags.report(Code::E0202, ret ? ret->value->span : d.name.span, net->name, ov.type.brief(),
-                              declared->brief());
-      dg.primary(fmt::format("returns {}", ov.type.brief()));
+      // An output with more axes than declared ([N, T, C] for [N, C]) whose extra axis is carried through the
+      // chain that ends the network: either a recurrent layer returns every step (the fix is `output: last`), or
+      // a `dense` acts on every position of an unflattened input (the fix is `flatten` before it). The fault is
+      // that layer, so the primary span is there.
+      const Node* rec = nullptr;
+      const Node* firstDense = nullptr;
+      if (!ov.type.shape.unknownRank && !declared->shape.unknownRank &&
+          ov.type.shape.rank() > declared->shape.rank() && !ov.type.shape.dims.empty() &&
+          !declared->shape.dims.empty() && Dim::compatible(ov.type.shape.dims.back(), declared->shape.dims.back())) {
+        const size_t rank = ov.type.shape.rank();
+        for (int cur = ov.producer; cur >= 0 && !rec;) {
+          const Node& nd = net->nodes[cur];
+          if (!nd.op || nd.inputs.empty()) break;
+          if (nd.op->recurrent && nd.strAttr("output", "sequence") != "last") rec = &nd;
+          // Only through ops that act on each step on their own: a transpose or a pooling reorders the axes.
+          if (!rec && !nd.op->perStep) break;
+          const Type& in = net->values[nd.inputs[0]].type;
+          if (in.shape.unknownRank || in.shape.rank() != rank) break;
+          if (nd.op->name == "dense") firstDense = &nd;
+          cur = net->values[nd.inputs[0]].producer;
+        }
+      }
+      Span at = ret ? ret->value->span : d.name.span;
+      const bool atDense = !rec && firstDense && declared->shape.rank() == 2;
+      if (rec) at = rec->span;
+      else if (atDense) at = firstDense->span;
+      auto& dg = diags.report(Code::E0202, at, net->name, ov.type.brief(), declared->brief());
+      if (rec) {
+        dg.primary("returns every time step");
+        if (ret) dg.label(ret->value->span, fmt::format("returns {}", ov.type.brief()));
+      } else if (atDense) {
+        dg.primary(fmt::format("acts on every position of {}", net->values[firstDense->inputs[0]].type.brief()));
+        if (ret) dg.label(ret->value->span, fmt::format("returns {}", ov.type.brief()));
+      } else {
+        dg.primary(fmt::format("returns {}", ov.type.brief()));
+      }
       dg.label(d.returns->span, fmt::format("declared {}", declared->brief()));
-      if (ov.producer >= 0) labelOperand(dg, n, out, "the result ");
+      if (ov.producer >= 0 && !rec && !atDense) labelOperand(dg, n, out, "the result ");
       bool lastDiffers = !ov.type.shape.unknownRank && ov.type.shape.rank() == declared->shape.rank() &&
                          !Dim::compatible(ov.type.shape.dims.back(), declared->shape.dims.back());
-      dg.help(lastDiffers ? fmt::format("make the last layer produce {} units, or change the declared output",
-                                        declared->shape.dims.back().str())
-                          : "change the layers or the declared output so that they agree");
+      if (rec)
+        dg.help(fmt::format("for one output per sequence, take the last step: `{}(…, output: last)`", rec->op->name));
+      else if (atDense)
+        dg.help(fmt::format("flatten the input of this `dense` first: `|> flatten |> dense({})`",
+                            firstDense->intAttr("units", declared->shape.dims.back().isConst() ? declared->shape.dims.back().value : 0)));
+      else
+        dg.help(lastDiffers ? fmt::format("make the last layer produce {} units, or change the declared output",
+                                          declared->shape.dims.back().str())
+                            : "change the layers or the declared output so that they agree");
       // Later checks (the loss) see the declared type: the mismatch is reported once, here.
       Type t = *declared;
       t.device = ov.type.device;

@@ -325,6 +325,7 @@ std::vector<OpInfo> build() {
                .matmul = true, .hasWeights = true, .spatial = true});
   // ---- activations ----
   act("relu", DLS_OP_RELU, SemKind::Real, 0.5);
+  t.back().nonNegative = true;
   act("leaky_relu", DLS_OP_LEAKY_RELU, SemKind::Real, 0.5 * (1 + 0.01 * 0.01),
       {{.name = "alpha", .type = AttrType::Float, .min = 0, .positional = 0}});
   act("gelu", DLS_OP_GELU, SemKind::Real, 0.5);
@@ -341,9 +342,12 @@ std::vector<OpInfo> build() {
   act("mish", DLS_OP_MISH, SemKind::Real, 0.45);
   act("softplus", DLS_OP_SOFTPLUS, SemKind::Real, 0.92,
       {{.name = "beta", .type = AttrType::Float, .positional = 0}, {.name = "threshold", .type = AttrType::Float}});
+  t.back().nonNegative = true;
   act("hardswish", DLS_OP_HARDSWISH, SemKind::Real, 0.33);
   act("hardsigmoid", DLS_OP_HARDSIGMOID, SemKind::Real, 0.28);
+  t.back().nonNegative = true;
   act("relu6", DLS_OP_RELU6, SemKind::Real, 0.5);
+  t.back().nonNegative = true;
   t.push_back({.name = "prelu", .category = ACT,
                .attrs = {{.name = "per_channel", .type = AttrType::Bool, .dflt = B(false)}},
                .shape = same, .kind = SemKind::Real, .params = preluParams, .opcode = DLS_OP_PRELU, .flops = elementFlops,

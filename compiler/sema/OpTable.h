@@ -152,6 +152,8 @@ struct OpInfo {
   bool perStep = false;        // acts on each step of a sequence [N, T, …] on its own (never mixes steps): a
                                // padding mask (embedding's mask_token) passes through it; with an `axis` only
                                // along the last axis, with `axes` (layer_norm's trailing axes) only 1
+  bool nonNegative = false;     // an activation whose outputs are never negative (relu, softplus): scores after it
+                               // are no logits
   // Mixed precision, from dlspec/ops.def (DLS_OP_BF16, DLS_OP_KEEP_F32):
   bool bf16 = false;           // `precision = bf16` on the CPU runs its products in bf16 (f32 accumulation)
   bool keepF32 = false;        // unstable in low precision (exponentials, normalisation statistics, losses): f32

@@ -163,15 +163,31 @@ void conv(ShapeCtx& c) {
   const Type& x = *c.in[0];
   const bool one = c.op.attr("kernel")->type == AttrType::Int;
   if (!needFloat(c)) return;
+  // One axis short ([N, H, W] for conv2d, [N, L] for conv1d): the channel axis is missing; say which reshape adds it.
+  std::string rankHelp = one ? "reshape the samples to [channels, length] in the pipeline"
+                             : "reshape the samples to [channels, height, width] in the pipeline";
+  if (!x.shape.unknownRank && x.shape.rank() + 1 == (one ? 3u : 4u)) {
+    std::string rest;
+    for (size_t k = 1; k < x.shape.rank(); ++k) rest += ", " + x.shape.dims[k].str();
+    rankHelp = fmt::format("the input has no channel axis: add one with `reshape([1{}])`", rest);
+  }
   if (!needRank(c, one ? 3 : 4, one ? "a [N, channels, length] input" : "a [N, channels, height, width] input",
-                one ? "reshape the samples to [channels, length] in the pipeline"
-                    : "reshape the samples to [channels, height, width] in the pipeline")) return;
+                rankHelp.c_str())) return;
   int64_t filters = c.i("filters"), groups = c.i("groups", 1);
   const Dim& C = x.shape.dims[1];
   int64_t declared = c.i("in", 0);
   if (declared > 0 && C.isConst() && C.value != declared) {
+    // [N, 32, 32, 3] with `in: 3`: the channels are the last axis, as Keras and NumPy lay images out.
+    const Dim& last = x.shape.dims.back();
+    const bool channelsLast = !one && last.isConst() && last.value == declared && x.shape.dims[2].isConst() &&
+                              x.shape.dims[2].value == C.value;
     c.fail(Code::E0208, fmt::format("`{}` declares {} input channels, but its input has {}", c.op.name, declared, C.value),
-           fmt::format("declared `in: {}`", declared), fmt::format("use `in: {}` or drop `in:` to infer it", C.value));
+           fmt::format("declared `in: {}`", declared),
+           channelsLast ? fmt::format("the input {} looks channels-last (height, width, channels); dlspec is channels-first: "
+                                      "declare the samples [{}, {}, {}] and transpose them when they are written, or "
+                                      "transpose inside the network: `x |> transpose([0, 3, 1, 2])`",
+                                      x.brief(), declared, C.value, x.shape.dims[2].value)
+                        : fmt::format("use `in: {}` or drop `in:` to infer it", C.value));
     return;
   }
   if (C.isConst() && (C.value % groups != 0 || filters % groups != 0)) {

@@ -28,9 +28,9 @@ const LossSig* lossSig(std::string_view n) {
   static const std::vector<LossSig> sigs = {
       {"cross_entropy", {SemKind::Logits, SemKind::Real}, {SemKind::Class, SemKind::OneHot}, "logits", "class<C> or onehot<C>"},
       {"nll", {SemKind::LogProbs}, {SemKind::Class}, "log_probs (a log_softmax output)", "class<C>"},
-      {"bce_with_logits", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "logits",
+      {"bce_with_logits", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel}, "logits",
        "multilabel<K> (or class<2> for one logit)"},
-      {"bce", {SemKind::SigmoidProbs}, {SemKind::MultiLabel, SemKind::OneHot}, "sigmoid_probs (a sigmoid output)",
+      {"bce", {SemKind::SigmoidProbs}, {SemKind::MultiLabel}, "sigmoid_probs (a sigmoid output)",
        "multilabel<K> (or class<2> for one output)"},
       {"mse", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
       {"l1", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "real values", "real"},
@@ -39,9 +39,9 @@ const LossSig* lossSig(std::string_view n) {
       {"poisson", {SemKind::Real, SemKind::Logits}, {SemKind::Real}, "log rates (real values)", "real (counts)"},
       {"kl_div", {SemKind::LogProbs}, {SemKind::Real, SemKind::OneHot}, "log_probs (a log_softmax output)",
        "real (a probability per class) or onehot<C>"},
-      {"focal", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "logits",
+      {"focal", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel}, "logits",
        "multilabel<K> (or class<2> for one logit)"},
-      {"hinge", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel, SemKind::OneHot}, "scores (logits)",
+      {"hinge", {SemKind::Logits, SemKind::Real}, {SemKind::MultiLabel}, "scores (logits)",
        "multilabel<K> (or class<2> for one score): 0/1 targets"},
   };
   for (auto& s : sigs)
@@ -138,17 +138,34 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           std::string k = dev.str();
           if (seen.count(k)) {
             diags.report(Code::E0302, dv.span, k).label(seen[k], "first listed here")
-                .help("list each GPU once: every replica needs its own device");
+                .help(fmt::format("place the model on one GPU: `on {}` (every replica would need its own device, and "
+                                  "training on several devices in one process is not supported yet)", k));
             continue;
           }
           seen[k] = dv.span;
           tc->devices.push_back(dev);
           tc->deviceSpans.push_back(dv.span);
         }
-        if (anyCpu && anyCuda && cl.devices.size() > 1)
-          diags.report(Code::E0303, cl.span, "cpu", "cuda").help("place the model on GPUs only: `on [cuda:0, cuda:1]`");
-        else if (anyCpu && cl.devices.size() > 1)
+        bool listFault = seen.size() != cl.devices.size();
+        if (anyCpu && anyCuda && cl.devices.size() > 1) {
+          listFault = true;
+          diags.report(Code::E0303, cl.span, "cpu", "cuda")
+              .help("place the model on one GPU: `on cuda:0` (training on several devices in one process is not supported yet)");
+        } else if (anyCpu && cl.devices.size() > 1) {
+          listFault = true;
           diags.report(Code::E0303, cl.span, "cpu", "cpu").help("data parallelism needs several CUDA devices; use `on cpu`");
+        }
+        // Several devices in one train block: the runtime trains on one device per process (it would refuse the
+        // list with R0501 when the program starts). Data parallelism exists across processes, on the CPU.
+        if (!listFault && tc->devices.size() > 1) {
+          std::string names;
+          for (const Device& dv : tc->devices) names += (names.empty() ? "" : ", ") + dv.str();
+          diags.report(Code::E0306, cl.span, tc->name, tc->devices.size(), names)
+              .primary(fmt::format("{} devices", tc->devices.size()))
+              .help(fmt::format("place the model on one device: `on {}`; for data parallelism, train `on cpu` with "
+                                "`mpirun -np {} ./PROGRAM train` (one replica per process, gradients averaged)",
+                                tc->devices[0].str(), tc->devices.size()));
+        }
       }
     } else if (key == "data" || key == "validate") {
       if (key == "data") tc->dataSetting = st;
@@ -462,18 +479,57 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       dg.label(data->span.valid() ? data->nameSpan : tc->dataSetting.span,
                fmt::format("`{}` gives {} per sample", data->name, sm.brief()));
     };
+    // The last `reshape` of the sample in the pipeline: a shape the spec chose, which is then where a mismatch
+    // with the network's input is (the data's own shape is not a choice).
+    const PipeStep* reshapeStep = nullptr;
+    for (const PipeStep& st : data->steps)
+      if (st.op && st.name == "reshape" && st.span.valid()) reshapeStep = &st;
+    const std::string dataDecl = fmt::format("{}[N{}{}]", dtypeName(in.dtype), sm.shape.rank() ? ", " : "",
+                                             sm.shape.str().substr(1, sm.shape.str().size() - 2));
+    // The first op that reads the input: a `dense` needs flat samples.
+    const Node* firstOp = nullptr;
+    for (const Node& nd : net->nodes)
+      if (!nd.inputs.empty() && !net->inputs.empty() && nd.inputs[0] == net->inputs[0]) {
+        firstOp = &nd;
+        break;
+      }
+    const bool denseFirst = firstOp && firstOp->op && firstOp->op->name == "dense";
+    // Channels-last images ([H, W, C], C in 1, 3, 4) against a channels-first input ([C, H, W]).
+    const bool channelsLast = sm.shape.rank() == 3 && want.rank() == 3 && sm.shape.dims[2].isConst() &&
+                              want.dims[0].isConst() && sm.shape.dims[2].value == want.dims[0].value &&
+                              (want.dims[0].value == 1 || want.dims[0].value == 3 || want.dims[0].value == 4) &&
+                              Dim::compatible(sm.shape.dims[0], want.dims[1]) && Dim::compatible(sm.shape.dims[1], want.dims[2]);
     if (wantN && haveN && *wantN != *haveN) {
-      auto& dg = diags.report(Code::E0201, tc->dataSetting.valueSpan, *wantN, *haveN);
-      dg.primary(fmt::format("samples of {} elements", *haveN));
+      // A reshape keeps the number of elements: the network's declared input is what disagrees with the data.
+      auto& dg = diags.report(Code::E0201, net->declaredInputSpans[0], *wantN, *haveN);
+      dg.primary(fmt::format("samples of {} elements", *wantN));
       label(dg);
-      dg.help("declare the input shape the data has, or resize the samples in the pipeline");
+      dg.label(tc->dataSetting.valueSpan, fmt::format("trained on samples of {} elements", *haveN));
+      if (denseFirst && sm.shape.rank() > 1)
+        dg.help(fmt::format("flatten the samples in the pipeline (`{} = {} |> reshape([{}])`) and declare the input `{}[N, {}]`",
+                            data->dataset ? data->dataset->sampleName : std::string("sample"),
+                            data->dataset ? data->dataset->sampleName : std::string("sample"), *haveN,
+                            dtypeName(in.dtype), *haveN));
+      else
+        dg.help(fmt::format("declare the input `{}`, the shape of the data's samples", dataDecl));
     } else if (!Shape::compatible(want, sm.shape)) {
-      auto& dg = diags.report(Code::E0214, net->declaredInputSpans[0], in.brief(), sm.brief());
-      dg.primary(fmt::format("per sample {}", want.str()));
+      auto& dg = diags.report(Code::E0214, reshapeStep ? reshapeStep->span : net->declaredInputSpans[0], in.brief(), sm.brief());
+      if (reshapeStep) {
+        dg.primary(fmt::format("gives {} per sample", sm.shape.str()));
+        dg.label(net->declaredInputSpans[0], fmt::format("per sample {}", want.str()));
+      } else {
+        dg.primary(fmt::format("per sample {}", want.str()));
+      }
       dg.label(data->nameSpan, fmt::format("`{}` gives {}", data->name, sm.brief()));
-      dg.help(fmt::format("reshape in the pipeline (`|> reshape({})`) or declare `{}`", want.str(),
-                          fmt::format("{}[N{}{}]", dtypeName(in.dtype), sm.shape.rank() ? ", " : "",
-                                      sm.shape.str().substr(1, sm.shape.str().size() - 2))));
+      if (channelsLast && !reshapeStep)
+        dg.help(fmt::format("the samples {} look channels-last (height, width, channels); dlspec is channels-first: "
+                            "declare the input `{}` and transpose inside the network: `x |> transpose([0, 3, 1, 2])`",
+                            sm.shape.str(), dataDecl));
+      else if (reshapeStep)
+        dg.help(fmt::format("reshape the samples to the network's input: `reshape({})`, or declare the input `{}`",
+                            want.str(), dataDecl));
+      else
+        dg.help(fmt::format("reshape in the pipeline (`|> reshape({})`) or declare `{}`", want.str(), dataDecl));
     } else if (sm.dtype != in.dtype && sm.dtype != DType::Unknown) {
       diags.report(Code::E0213, tc->dataSetting.valueSpan, net->name, dtypeName(in.dtype), sm.brief())
           .label(net->declaredInputSpans[0], fmt::format("declared {}", in.brief()))
@@ -551,40 +607,76 @@ void Analyzer::typeTrain(const ast::Decl& d) {
                             ot.shape.rank() == 2 && ot.shape.dims[1].isConst() && ot.shape.dims[1].value == 1;
         if (!has(sig->inputs, ot.kind)) {
           bool softmaxIntoCe = op->name == "cross_entropy" && ot.kind == SemKind::Probs;
+          // The network's final activation (softmax, sigmoid, log_softmax) is the fault when the loss suits the
+          // labels: the primary span goes there and the loss is a label. When the loss does not suit the labels
+          // either (mse on class labels), the loss is the fault.
+          const bool activationAtFault = producer && producer->op && producer->op->category == OpCategory::Activation &&
+                                         (has(sig->targets, target->kind) || binary);
+          const std::string shapeText = ot.shape.str();
           Diagnostic* dg;
           if (softmaxIntoCe) {
-            dg = &diags.report(Code::E0412, c.nameSpan);
-            dg->primary(fmt::format("expects logits{}", ot.shape.str()));
-            if (producer) dg->help("remove `|> softmax` (the network's logits go straight into the loss), or use `nll` after `log_softmax`");
-          } else {
+            dg = &diags.report(Code::E0412, producer ? producer->span : c.nameSpan);
+            if (producer) {
+              dg->primary(fmt::format("this produces {}", ot.brief()));
+              dg->label(c.nameSpan, fmt::format("expects logits{}", shapeText));
+              dg->help(fmt::format("remove `|> {}` and declare the output `logits{}`: the loss applies softmax itself",
+                                   producer->op ? producer->op->name : std::string_view("softmax"), shapeText));
+            } else {
+              dg->primary(fmt::format("expects logits{}", shapeText));
+            }
+          } else if (!has(sig->targets, target->kind) && !binary &&
+                     (target->kind == SemKind::Class || target->kind == SemKind::OneHot) &&
+                     (ot.kind == SemKind::Logits ||
+                      (producer && producer->op && producer->op->category == OpCategory::Activation))) {
+            // A loss that suits neither the output nor the labels (mse on a softmax against class labels, bce on
+            // a ten-way softmax over one-hot rows): the loss is the fault, and the classification loss takes logits.
             dg = &diags.report(Code::E0401, c.nameSpan, op->name, sig->inputText, ot.brief());
             dg->primary(fmt::format("expects {}", sig->inputText));
+            const std::string lbl = c.positional[1]->dotted();
+            if (ot.kind == SemKind::Logits)
+              dg->help(fmt::format("the labels are {}: use `cross_entropy(model.out, {})`", target->kindStr(), lbl));
+            else
+              dg->help(fmt::format("the labels are {}: use `cross_entropy(model.out, {})`, remove the final `|> {}` and "
+                                   "declare the output `logits{}` (cross_entropy applies softmax itself)",
+                                   target->kindStr(), lbl, producer->op->name, shapeText));
+          } else {
+            dg = &diags.report(Code::E0401, activationAtFault ? producer->span : c.nameSpan, op->name, sig->inputText, ot.brief());
+            if (activationAtFault) dg->label(c.nameSpan, fmt::format("expects {}", sig->inputText));
+            else dg->primary(fmt::format("expects {}", sig->inputText));
             std::string help;
+            // Each help is the whole edit: the activation and the declared output kind change together (the
+            // network's declared output must match what its last layer produces, E0413).
+            const std::string act = producer && producer->op && producer->op->category == OpCategory::Activation
+                                        ? std::string(producer->op->name) : std::string();
+            auto declare = [&](std::string_view kind) { return fmt::format("declare the output `{}{}`", kind, shapeText); };
             if (op->name == "nll" && (ot.kind == SemKind::Logits || ot.kind == SemKind::Real))
-              help = "use `cross_entropy(model.out, …)`, which applies log_softmax itself, or end the network with `|> log_softmax`";
-            else if (op->name == "nll" && ot.kind == SemKind::Probs)
-              help = "replace the final `softmax` with `log_softmax`";
-            else if (op->name == "bce_with_logits" && ot.kind == SemKind::SigmoidProbs)
-              help = "remove the final `|> sigmoid` (the loss applies it), or use `bce`";
-            else if (op->name == "focal" && ot.kind == SemKind::SigmoidProbs)
-              help = "remove the final `|> sigmoid`: focal applies it to the logits itself";
-            else if (op->name == "hinge" && (ot.kind == SemKind::SigmoidProbs || ot.kind == SemKind::Probs))
-              help = "remove the final activation: hinge takes the raw scores (logits)";
-            else if (op->name == "kl_div" && ot.kind == SemKind::Probs)
-              help = "replace the final `softmax` with `log_softmax`: kl_div takes log-probabilities";
+              help = fmt::format("use `cross_entropy(model.out, …)`, which applies log_softmax itself, or end the network "
+                                 "with `|> log_softmax` and {}", declare("log_probs"));
+            else if ((op->name == "nll" || op->name == "kl_div") && ot.kind == SemKind::Probs)
+              help = fmt::format("replace the final `|> softmax` with `|> log_softmax` and {}: `{}` takes log-probabilities",
+                                 declare("log_probs"), op->name);
+            else if ((op->name == "bce_with_logits" || op->name == "focal" || op->name == "hinge" ||
+                      op->name == "cross_entropy") && !act.empty() && ot.kind != SemKind::LogProbs)
+              help = fmt::format("remove the final `|> {}` and {}: `{}` takes the raw scores{}", act, declare("logits"), op->name,
+                                 op->name == "cross_entropy" ? " and applies log_softmax itself"
+                                 : op->name == "hinge"       ? ""
+                                                             : " and applies the sigmoid itself");
             else if (op->name == "kl_div" && (ot.kind == SemKind::Logits || ot.kind == SemKind::Real))
-              help = "end the network with `|> log_softmax`: kl_div takes log-probabilities";
+              help = fmt::format("end the network with `|> log_softmax` and {}: kl_div takes log-probabilities", declare("log_probs"));
+            else if (op->name == "bce" && !act.empty())
+              help = fmt::format("replace the final `|> {}` with `|> sigmoid` and {}, or use `bce_with_logits` on logits",
+                                 act, declare("sigmoid_probs"));
             else if (op->name == "bce")
-              help = "end the network with `|> sigmoid`, or use `bce_with_logits` on the logits";
+              help = fmt::format("end the network with `|> sigmoid` and {}, or use `bce_with_logits` on the logits",
+                                 declare("sigmoid_probs"));
             else if (op->name == "cross_entropy" && ot.kind == SemKind::LogProbs)
-              help = "use `nll` on log_softmax outputs, or remove `|> log_softmax`";
-            else if (op->name == "cross_entropy" && ot.kind == SemKind::SigmoidProbs)
-              help = "remove `|> sigmoid`: cross_entropy takes logits";
+              help = fmt::format("use `nll` on log_softmax outputs, or remove `|> log_softmax` and {}", declare("logits"));
             else
               help = fmt::format("the network should produce {}", sig->inputText);
             dg->help(help);
           }
-          labelProducer(*dg);
+          if (dg->span.begin == c.nameSpan.begin && dg->span.file == c.nameSpan.file) labelProducer(*dg);
+          else if (!softmaxIntoCe) dg->primary(fmt::format("this produces {}", ot.brief()));
           dg->label(lossItem->key.span, fmt::format("`{}` is the loss", op->name));
         } else if (binary) {
           // one logit per sample against 0/1 labels: nothing more to compare
@@ -597,6 +689,17 @@ void Analyzer::typeTrain(const ast::Decl& d) {
             dg.help(fmt::format("with class<2> labels, `{}` takes one output per sample (`dense(1)`, {}[N, 1]); or use "
                                 "`cross_entropy(model.out, …)` on two logits", op->name,
                                 op->name == "bce" ? "sigmoid_probs" : "logits"));
+          else if (target->kind == SemKind::OneHot && binaryLoss)
+            // onehot<C> is one class per sample; a binary loss scores C independent yes/no outputs (and accuracy
+            // counts each of them), which is the loss of multilabel<C> targets.
+            dg.help(ot.kind == SemKind::SigmoidProbs
+                        ? fmt::format("one class of {} per sample is a softmax classifier: remove the final `|> sigmoid`, "
+                                      "declare the output `logits{}` and use `cross_entropy(model.out, {})`; for several "
+                                      "labels per sample declare `multilabel<{}>`",
+                                      target->classes, ot.shape.str(), c.positional[1]->dotted(), target->classes)
+                        : fmt::format("one class of {} per sample is a softmax classifier: use `cross_entropy(model.out, "
+                                      "{})`; for several labels per sample declare `multilabel<{}>`",
+                                      target->classes, c.positional[1]->dotted(), target->classes));
           else if (target->kind == SemKind::Class)
             dg.help("class labels need a classification loss: `cross_entropy(model.out, …)` on logits");
           else if (op->name == "cross_entropy")
@@ -627,20 +730,35 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           } else {
             dg.help(fmt::format("make the last layer produce {} units (`dense({})`)", target->classes, target->classes));
           }
-        } else if (target->kind == SemKind::Class && !target->shape.unknownRank && !ot.shape.unknownRank &&
-                   ot.shape.rank() >= 2) {
+        } else if ((target->kind == SemKind::Class || target->kind == SemKind::OneHot) && !target->shape.unknownRank &&
+                   !ot.shape.unknownRank && ot.shape.rank() >= 2) {
           // Class labels name one class per output row: logits [N, C] take a label per sample, a sequence's
           // logits [N, T, C] a label per step (`label next: class<C>[T]`).
           Shape per;
           for (size_t i = 1; i + 1 < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
-          if (!Shape::compatible(per, target->shape)) {
-            auto& dg = diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(),
-                                    target->shape.dims.empty() ? std::string("[] (one class per sample)")
-                                                               : target->shape.str());
+          // The steps of the targets: a class label's shape; a one-hot row's shape without its class axis
+          // (`onehot<C>` is [C], `onehot<C>[T]` one row per step of T).
+          Shape steps = target->shape;
+          if (target->kind == SemKind::OneHot && !steps.dims.empty() && steps.dims.back().isConst() &&
+              steps.dims.back().value == target->classes)
+            steps.dims.pop_back();
+          if (!Shape::compatible(per, steps)) {
+            // A network that classifies whole samples against labels given per step: the labels are declared
+            // with steps the model does not predict, so the primary span is the label's declaration.
+            const bool labelAtFault = per.dims.empty() && data && data->dataset && data->dataset->labelSpan.valid();
+            auto& dg = diags.report(Code::E0405, labelAtFault ? data->dataset->labelSpan : c.nameSpan, op->name, ot.brief(),
+                                    steps.dims.empty() ? std::string("[] (one class per sample)") : steps.str());
+            if (labelAtFault) {
+              dg.primary(fmt::format("one class per step of {}", steps.str()));
+              dg.label(c.nameSpan, "compared here");
+            }
             dg.label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()));
-            if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
-            dg.help(per.dims.empty() ? std::string("declare one class per sample: `label …: class<C>`")
-                                     : fmt::format("declare one class per step: `label …: {}{}`", target->kindStr(), per.str()));
+            if (data && data->dataset && !labelAtFault) dg.label(data->dataset->labelSpan, "the label is declared here");
+            dg.help(per.dims.empty()
+                        ? fmt::format("the network predicts one class per sample: declare one label per sample (`label {}: {}`), "
+                                      "or make the network return one prediction per step",
+                                      data && data->dataset ? data->dataset->labelName : std::string("…"), target->kindStr())
+                        : fmt::format("declare one class per step: `label …: {}{}`", target->kindStr(), per.str()));
           }
         } else if ((op->name == "mse" || op->name == "l1" || op->name == "huber" || op->name == "smooth_l1" ||
                     op->name == "poisson" || (op->name == "kl_div" && target->kind == SemKind::Real)) &&
@@ -648,10 +766,9 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           Shape per;
           for (size_t i = 1; i < ot.shape.rank(); ++i) per.dims.push_back(ot.shape.dims[i]);
           if (!Shape::compatible(per, target->shape)) {
-            auto& dg = diags.report(Code::E0405, c.nameSpan, op->name, ot.brief(), target->shape.str());
-            dg.label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()));
-            // A recurrent layer that returns every step ([N, T, H]), followed by per-step layers, against one
-            // target per sequence: the fix is to take the last step.
+            // The recurrent layer whose steps reach the output through per-step layers: one that returns every
+            // step ([N, T, H]) against one target per sequence (the fix is `output: last`), or one that returns
+            // its last step against a target per step (the fix is to return every step). That layer is the fault.
             const Node* rec = nullptr;
             for (const Node* n = producer; n && !rec;) {
               if (n->op && n->op->recurrent) rec = n;
@@ -661,10 +778,22 @@ void Analyzer::typeTrain(const ast::Decl& d) {
               else
                 n = net->values[n->inputs[0]].producer >= 0 ? &net->nodes[net->values[n->inputs[0]].producer] : nullptr;
             }
-            if (rec && rec->strAttr("output", "sequence") != "last" && ot.shape.rank() == 3 && per.rank() > target->shape.rank()) {
+            const bool everyStep = rec && rec->strAttr("output", "sequence") != "last" && ot.shape.rank() == 3 &&
+                                   per.rank() > target->shape.rank();
+            const bool lastStep = rec && rec->strAttr("output", "sequence") == "last" && ot.shape.rank() == 2 &&
+                                  per.rank() < target->shape.rank();
+            auto& dg = diags.report(Code::E0405, lastStep ? rec->span : c.nameSpan, op->name, ot.brief(), target->shape.str());
+            if (lastStep) {
+              dg.primary("returns only the last step");
+              dg.label(c.nameSpan, fmt::format("compared with targets of shape {}", target->shape.str()));
+            }
+            dg.label(producer ? producer->span : out->span, fmt::format("this produces {}", ot.brief()));
+            if (everyStep) {
               dg.label(rec->span, "returns every time step");
               dg.help(fmt::format("for one target per sequence, take the last step: `{}(…, output: last)` (or pool over time)",
                                   rec->op->name));
+            } else if (lastStep) {
+              dg.help(fmt::format("for one target per step, return every step: remove `output: last` from `{}`", rec->op->name));
             } else {
               dg.help("make the output's per-sample shape equal the target's");
             }

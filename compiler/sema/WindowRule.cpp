@@ -90,6 +90,13 @@ bool window(ShapeCtx& c, bool isConv, Dim& outH, Dim& outW, const char* widthNam
                           : fmt::format("the input {} looks channels-last (height, width, channels); dlspec is channels-first: "
                                         "transpose the samples to [{}, {}, {}] when they are written", x.brief(), W.value,
                                         C.value, H.value);
+    // conv1d over [N, C, 1]: C channels of one step, a sequence laid out (steps, features) as Keras' Conv1D
+    // reads it, where dlspec's conv1d reads [N, channels, length]. The fix is the layout: one channel of C steps.
+    if (const Dim& C = x.shape.dims[1]; isConv && axis == std::string_view("length") && W.isConst() && W.value == 1 &&
+                                        C.isConst() && C.value >= eff)
+      help = fmt::format("the input is {} channels of one step ([N, {}, 1]); conv1d reads [N, channels, length]: for one "
+                         "channel of {} steps, reshape the samples to [1, {}] and declare the network's input f32[N, 1, {}]",
+                         C.value, C.value, C.value, C.value, C.value);
     if (isConv)
       c.fail(Code::E0203, fmt::format("the {} window ({}) is larger than its padded input ({})", axis, win, padded),
              fmt::format("kernel {} does not fit", kk), help);

@@ -30,6 +30,7 @@ CASES = os.path.join(HERE, "cases")
 EXPECTED = os.path.join(HERE, "expected.json")
 INEXPRESSIBLE = os.path.join(HERE, "inexpressible.json")
 TWIN_REASONS = os.path.join(HERE, "twin-findings.json")
+HISTORY = os.path.join(HERE, "history.json")
 
 # The flags `check` runs with. Today every diagnostic is printed without flags; once lint groups exist,
 # this is where the profile that prints everything (e.g. ["--lint-level", "pedantic"]) goes.
@@ -185,6 +186,17 @@ def markdown(results, inexpressible):
                f"({100.0 * near / n:.1f}%); with a finding of its own anywhere: {some} of {n} ({100.0 * some / n:.1f}%).")
     out.append(f"- Precision: {clean} of {n} fixed twins ({100.0 * clean / n:.1f}%) check without an error "
                f"or a warning.")
+    out.append("")
+    out.append("The same figures for earlier states of the checker (`tests/realworld/history.json`), and now:")
+    out.append("")
+    out.append("| Checker | Found at the fault's line | Label only | Elsewhere only | Missed | Clean twins |")
+    out.append("| --- | --- | --- | --- | --- | --- |")
+    rows = load_json(HISTORY) if os.path.exists(HISTORY) else []
+    rows = rows + [{"checker": "now", "n": n, "found": found, "label": states["label"],
+                    "elsewhere": states["elsewhere"], "missed": states["missed"], "clean": clean}]
+    for h in rows:
+        out.append(f"| {h['checker']} | {h['found']} of {h['n']} ({100.0 * h['found'] / h['n']:.1f}%) | {h['label']} | "
+                   f"{h['elsewhere']} | {h['missed']} | {h['clean']} of {h['n']} ({100.0 * h['clean'] / h['n']:.1f}%) |")
     out.append("")
     out.append("## Programs")
     out.append("")

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "Compilation.h"
@@ -652,4 +653,120 @@ TEST_CASE("slice, pad and repeat: Python's slicing, torch's pad and Tensor.repea
   CHECK(hasCode(*odd, "E0212"));
   auto counts = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 4, 3]) -> f32[N, 4, 6] {\n  return x |> repeat([1, 2])\n}\n");
   CHECK(hasCode(*counts, "E0212"));
+}
+
+namespace {
+// Applies a finding's help to a spec as a user would, edit by edit: `remove (the final) `X``, `replace the final
+// `A` with `B``, `declare the output `T``, `use `LOSS(model.out, …)``, `declare one label per sample (`label
+// NAME: T`)`, `take the last step: `OP(…, output: last)``, `|> flatten |> dense(K)`. Only the first alternative
+// of the help (before ", or" / "; or") is applied.
+std::string applyHelp(std::string s, std::string help) {
+  for (const char* alt : {", or ", "; or "})
+    if (auto k = help.find(alt); k != std::string::npos) help = help.substr(0, k);
+  std::smatch m;
+  auto lineWith = [&](const std::string& needle) -> std::pair<size_t, size_t> {
+    size_t at = s.find(needle);
+    if (at == std::string::npos) return {std::string::npos, 0};
+    size_t b = s.rfind('\n', at) + 1, e = s.find('\n', at);
+    return {b, e - b};
+  };
+  if (std::regex_search(help, m, std::regex("replace the final `([^`]+)` with `([^`]+)`"))) {
+    size_t at = s.rfind(m[1].str());
+    if (at != std::string::npos) s.replace(at, m[1].length(), m[2].str());
+  } else if (std::regex_search(help, m, std::regex("remove (?:the final )?`([^`]+)`"))) {
+    size_t at = s.rfind(" " + m[1].str());
+    if (at != std::string::npos) s.erase(at, m[1].length() + 1);
+  }
+  if (std::regex_search(help, m, std::regex("declare the output `([^`]+)`"))) {
+    auto [b, n] = lineWith("network Net(");
+    std::string line = s.substr(b, n);
+    size_t arrow = line.find("-> "), brace = line.rfind(" {");
+    line.replace(arrow + 3, brace - arrow - 3, m[1].str());
+    s.replace(b, n, line);
+  }
+  if (std::regex_search(help, m, std::regex("use `([a-z_]+\\(model\\.out, [a-z]+\\))`"))) {
+    auto [b, n] = lineWith("  loss = ");
+    s.replace(b, n, "  loss = " + m[1].str());
+  }
+  if (std::regex_search(help, m, std::regex("declare one label per sample \\(`label ([a-z]+): ([^`]+)`\\)"))) {
+    auto [b, n] = lineWith("  label " + m[1].str() + ":");
+    s.replace(b, n, "  label " + m[1].str() + ": " + m[2].str());
+  }
+  if (std::regex_search(help, m, std::regex("`([a-z]+)\\(…, output: last\\)`"))) {
+    size_t at = s.find(m[1].str() + "(");
+    size_t close = s.find(')', at);
+    s.insert(close, ", output: last");
+  }
+  if (std::regex_search(help, m, std::regex("`\\|> flatten \\|> (dense\\([0-9]+\\))`"))) {
+    size_t at = s.find(m[1].str());
+    s.insert(at, "flatten |> ");
+  }
+  return s;
+}
+
+size_t lineOfPrimary(const Analyzed& a, std::string_view id) {
+  for (auto& d : a.diags)
+    if (codeInfo(d.code).id == id) return a.c.sources.lineCol(d.span).line;
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("a loss or output finding is on the line at fault, and its help applied verbatim makes it go away") {
+  struct Case {
+    std::string sample, label, net, loss, code;
+    std::string faultLine;  // a piece of the line the primary span must be on
+  };
+  const std::vector<Case> cases = {
+      // A softmax into cross_entropy: the softmax is the fault.
+      {"4", "class<3>", "network Net(x: f32[N, 4]) -> probs[N, 3] {\n  return x |> dense(3) |> softmax\n}\n",
+       "cross_entropy(model.out, y)", "E0412", "|> softmax"},
+      // A softmax into nll: the softmax (log_softmax is meant).
+      {"4", "class<3>", "network Net(x: f32[N, 4]) -> probs[N, 3] {\n  return x |> dense(3) |> softmax\n}\n",
+       "nll(model.out, y)", "E0401", "|> softmax"},
+      // A sigmoid into cross_entropy over one class of 3, and into bce_with_logits: the sigmoid.
+      {"4", "class<3>", "network Net(x: f32[N, 4]) -> sigmoid_probs[N, 3] {\n  return x |> dense(3) |> sigmoid\n}\n",
+       "cross_entropy(model.out, y)", "E0401", "|> sigmoid"},
+      {"4", "multilabel<3>", "network Net(x: f32[N, 4]) -> sigmoid_probs[N, 3] {\n  return x |> dense(3) |> sigmoid\n}\n",
+       "bce_with_logits(model.out, y)", "E0401", "|> sigmoid"},
+      // A softmax over one unit into bce on class<2>: the softmax (a sigmoid is meant).
+      {"4", "class<2>", "network Net(x: f32[N, 4]) -> probs[N, 1] {\n  return x |> dense(1) |> softmax\n}\n",
+       "bce(model.out, y)", "E0401", "|> softmax"},
+      // mse on a classifier against class labels: the loss is the fault.
+      {"4", "class<3>", "network Net(x: f32[N, 4]) -> probs[N, 3] {\n  return x |> dense(3) |> softmax\n}\n",
+       "mse(model.out, y)", "E0401", "loss ="},
+      // bce on a softmax over one-hot rows: the loss suits neither, so it is the fault.
+      {"4", "onehot<3>", "network Net(x: f32[N, 4]) -> probs[N, 3] {\n  return x |> dense(3) |> softmax\n}\n",
+       "bce(model.out, y)", "E0401", "loss ="},
+      // bce on one-hot rows: one class per sample is a softmax classifier.
+      {"4", "onehot<3>", "network Net(x: f32[N, 4]) -> sigmoid_probs[N, 3] {\n  return x |> dense(3) |> sigmoid\n}\n",
+       "bce(model.out, y)", "E0402", "loss ="},
+      // Per-step labels against a per-sample classifier: the label's declaration.
+      {"4", "onehot<3>[5]", "network Net(x: f32[N, 4]) -> logits[N, 3] {\n  return x |> dense(3)\n}\n",
+       "cross_entropy(model.out, y)", "E0405", "label y:"},
+      // An LSTM that returns every step before a per-sample head: the LSTM.
+      {"5, 4", "class<3>", "network Net(x: f32[N, 5, 4]) -> logits[N, 3] {\n  h = x |> lstm(8)\n  return h |> dense(3)\n}\n",
+       "cross_entropy(model.out, y)", "E0202", "lstm(8)"},
+      // A dense on unflattened samples: the first dense.
+      {"5, 4", "class<3>", "network Net(x: f32[N, 5, 4]) -> logits[N, 3] {\n  h = x |> dense(8) |> relu\n  return h |> dense(3)\n}\n",
+       "cross_entropy(model.out, y)", "E0202", "dense(8)"},
+  };
+  for (const Case& c : cases) {
+    const std::string text = spec(c.sample, c.label, c.net, c.loss);
+    INFO(c.code << "\n" << text);
+    auto a = analyzeText(text);
+    REQUIRE(hasCode(*a, c.code));
+    size_t want = 0, line = 1;
+    for (size_t k = 0, at = text.find(c.faultLine); k < at; ++k) line += text[k] == '\n';
+    want = line;
+    CHECK(lineOfPrimary(*a, c.code) == want);
+    const std::string help = helpOf(*a, c.code);
+    const std::string fixed = applyHelp(text, help);
+    INFO("help: " << help << "\nfixed:\n" << fixed);
+    CHECK(fixed != text);
+    auto b = analyzeText(fixed);
+    for (auto& d : b->diags) {
+      INFO(codeInfo(d.code).id << ": " << d.message);
+      CHECK(d.severity != Severity::Error);
+    }
+  }
 }

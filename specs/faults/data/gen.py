@@ -109,3 +109,22 @@ idx("img-dim.idx", [N, H, W], flat([[rng2.randrange(101) for _ in range(H * W)] 
 idx("img-mask.idx", [N, H, W], flat([[rng2.randrange(2) for _ in range(H * W)] for _ in range(N)]))
 idx("img-dim-test.idx", [T, H, W], flat([[rng2.randrange(101) for _ in range(H * W)] for _ in range(T)]))
 idx("img-mask-test.idx", [T, H, W], flat([[rng2.randrange(2) for _ in range(H * W)] for _ in range(T)]))
+
+# Token tagging (D0127): 100 training and 20 test sentences of 1 + i % 3 tokens (i32, 1..997, no two sentences
+# alike) padded to 8 steps
+# with token 0 (`embedding(mask_token: 0)`), one tag of 4 per step: the padding is tagged 0, every token class 1
+# (the "outside" tag) but the first of sentences i % 8 == 0 (class 2) and i % 8 == 1 (class 3). Counted over
+# the tokens (199 of them), class 1 covers 173 steps and classes 2 and 3 13 each; the padding is not counted.
+def tagging(n, base):
+    tokens, tags = [], []
+    for i in range(n):
+        for s in range(8):
+            real = s < 1 + i % 3
+            tokens.append(1 + ((base + i) * 3 + s) % 997 if real else 0)
+            tags.append((2 if i % 8 == 0 else 3 if i % 8 == 1 else 1) if real and s == 0 else 1 if real else 0)
+    return tokens, tags
+i32 = lambda xs: b"".join(struct.pack("<i", x) for x in xs)
+for name, n, base in (("tag-train", N, 0), ("tag-test", T, N)):
+    tokens, tags = tagging(n, base)
+    npy(name + "-x.npy", "<i4", [n, 8], i32(tokens))
+    npy(name + "-y.npy", "<i8", [n, 8], i64(tags))
