@@ -38,15 +38,16 @@ void onehot_to_classes(Dataset& ds, int64_t classes) {
 
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
   Augment a;
-  bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize per sample
+  bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize / add per sample
   auto here = [&](Augment::Step& st) {
     st.C = ds.rank == 3 ? ds.dims[0] : 1, st.H = ds.rank == 3 ? ds.dims[1] : 1;
     st.W = ds.rank == 3 ? ds.dims[2] : ds.sample_numel;
   };
   for (const auto& s : steps) {
-    if (deferring && (s.op == DLS_PIPE_SCALE || s.op == DLS_PIPE_NORMALIZE)) {
+    if (deferring && (s.op == DLS_PIPE_SCALE || s.op == DLS_PIPE_NORMALIZE || s.op == DLS_PIPE_ADD)) {
       Augment::Step st;
       st.op = s.op, st.a = s.a, st.b = s.b;
+      if (s.op == DLS_PIPE_ADD) st.op = DLS_PIPE_NORMALIZE, st.a = -s.a, st.b = 1;  // x + b = (x - (-b)) / 1
       here(st);
       a.steps.push_back(st);
       continue;

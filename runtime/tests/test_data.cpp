@@ -589,4 +589,10 @@ TEST_CASE("augmentation: a scale or normalize written after an augmentation appl
       epoch_bytes(ds, {{DLS_PIPE_COLOR_JITTER, 0.5, 0, 0, 0}, {DLS_PIPE_NORMALIZE, 0.5, 0.25, 0, 0}}, 3, true);
   CHECK(*std::min_element(j.begin(), j.end()) < -1.f);
   CHECK(*std::max_element(j.begin(), j.end()) <= 2.f + 1e-6f);  // (1 - 0.5) / 0.25
+  // So does an add: color_jitter clamps to [0, 1] first, then -0.5 moves the values to [-0.5, 0.5] (added at load
+  // time instead, the clamp would leave nothing below 0).
+  const std::vector<float> k =
+      epoch_bytes(ds, {{DLS_PIPE_COLOR_JITTER, 0.5, 0, 0, 0}, {DLS_PIPE_ADD, -0.5, 0, 0, 0}}, 3, true);
+  CHECK(*std::min_element(k.begin(), k.end()) < 0.f);
+  CHECK(*std::max_element(k.begin(), k.end()) <= 0.5f + 1e-6f);
 }
