@@ -6,7 +6,7 @@ endif
 
 syn keyword dlsDecl dataset pipeline block network train
 syn keyword dlsField sample label
-syn keyword dlsClause from augment on every metrics keep
+syn keyword dlsClause from augment on every metrics keep steps step
 syn keyword dlsStatement return
 syn keyword dlsKeyword dlspec allow
 syn keyword dlsConstant true false all same valid
