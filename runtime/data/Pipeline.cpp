@@ -38,16 +38,23 @@ void onehot_to_classes(Dataset& ds, int64_t classes) {
 
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
   Augment a;
-  bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize / add per sample
+  bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize / add / features per sample
   auto here = [&](Augment::Step& st) {
     st.C = ds.rank == 3 ? ds.dims[0] : 1, st.H = ds.rank == 3 ? ds.dims[1] : 1;
     st.W = ds.rank == 3 ? ds.dims[2] : ds.sample_numel;
   };
   for (const auto& s : steps) {
-    if (deferring && (s.op == DLS_PIPE_SCALE || s.op == DLS_PIPE_NORMALIZE || s.op == DLS_PIPE_ADD)) {
+    if (deferring && (s.op == DLS_PIPE_SCALE || s.op == DLS_PIPE_NORMALIZE || s.op == DLS_PIPE_ADD ||
+                      s.op == DLS_PIPE_FEATURES)) {
       Augment::Step st;
       st.op = s.op, st.a = s.a, st.b = s.b;
       if (s.op == DLS_PIPE_ADD) st.op = DLS_PIPE_NORMALIZE, st.a = -s.a, st.b = 1;  // x + b = (x - (-b)) / 1
+      if (s.op == DLS_PIPE_FEATURES) {
+        if (int64_t(s.offset.size()) != ds.sample_numel)
+          fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements per sample", ds.sample_numel),
+               fmt::format("per-feature statistics of {} elements (standardize, min_max)", s.offset.size()));
+        st.offset = s.offset, st.scale = s.scale;
+      }
       here(st);
       a.steps.push_back(st);
       continue;
@@ -182,7 +189,9 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
                      a.crop_w, a.pad));
   // The image augmentations see the sample as [C, H, W] where they stand (random_crop's window when it crops).
   for (const Augment::Step& st : a.steps) {
-    if (st.op == DLS_PIPE_SCALE || st.op == DLS_PIPE_NORMALIZE || st.op == DLS_PIPE_GAUSSIAN_NOISE) continue;
+    if (st.op == DLS_PIPE_SCALE || st.op == DLS_PIPE_NORMALIZE || st.op == DLS_PIPE_FEATURES ||
+        st.op == DLS_PIPE_GAUSSIAN_NOISE)
+      continue;
     const int64_t numel = st.C * (a.crop > 0 ? a.crop * a.crop_w : st.H * st.W);
     if (numel != a.row_numel(ds))
       fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements per augmented sample", a.row_numel(ds)),
@@ -251,7 +260,8 @@ void augment_steps(const Augment& a, float* x, int64_t numel, uint64_t seed, int
   for (const Augment::Step& s : a.steps) {
     // The sample's shape at the step; random_crop (which runs first) makes its window the image.
     const int64_t C = s.C, H = a.crop > 0 ? a.crop : s.H, W = a.crop > 0 ? a.crop_w : s.W;
-    const bool image = s.op != DLS_PIPE_SCALE && s.op != DLS_PIPE_NORMALIZE && s.op != DLS_PIPE_GAUSSIAN_NOISE;
+    const bool image = s.op != DLS_PIPE_SCALE && s.op != DLS_PIPE_NORMALIZE && s.op != DLS_PIPE_FEATURES &&
+                       s.op != DLS_PIPE_GAUSSIAN_NOISE;
     if (image && C * H * W != n) continue;  // apply_pipeline refuses such a shape (R0205)
     switch (s.op) {
       case DLS_PIPE_SCALE: {  // written after an augmentation: on the augmented sample, as at load time
@@ -264,6 +274,10 @@ void augment_steps(const Augment& a, float* x, int64_t numel, uint64_t seed, int
         for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - m) * inv;
         break;
       }
+      case DLS_PIPE_FEATURES:  // the same expression as at load time, per element of the sample
+        if (int64_t(s.offset.size()) == n)
+          for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - s.offset[size_t(i)]) * s.scale[size_t(i)];
+        break;
       case DLS_PIPE_RANDOM_ROTATION: {  // torchvision's RandomRotation: angle uniform in [-degrees, degrees]
         const double angle = -s.a + 2 * s.a * rng.uniform();
         tmp.assign(x, x + n);

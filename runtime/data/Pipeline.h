@@ -22,12 +22,14 @@ struct Augment {
   int64_t repeat = 1;          // repeat(count): passes over the split per training epoch
   // The per-sample augmentations after random_crop / random_flip (DLS_PIPE_RANDOM_ROTATION ..
   // DLS_PIPE_RANDOM_ERASING), in pipeline order: op and parameters a..d, e..f (from a DLS_PIPE_PARAMS step).
-  // In training, a scale or normalize written after one of them applies to the augmented sample (here, per
-  // sample) instead of to the split at load time. C, H, W: the sample's shape at the step.
+  // In training, a scale, normalize, add or per-feature step (standardize, min_max) written after one of them
+  // applies to the augmented sample (here, per sample) instead of to the split at load time. C, H, W: the
+  // sample's shape at the step; offset, scale: a DLS_PIPE_FEATURES step's per-element statistics.
   struct Step {
     int32_t op = 0;
     double a = 0, b = 0, c = 0, d = 0, e = 0, f = 0;
     int64_t C = 1, H = 1, W = 1;
+    std::vector<float> offset, scale;
   };
   std::vector<Step> steps;
   int32_t mix = 0;             // DLS_PIPE_MIXUP or DLS_PIPE_CUTMIX (0: none), per batch

@@ -595,4 +595,17 @@ TEST_CASE("augmentation: a scale or normalize written after an augmentation appl
       epoch_bytes(ds, {{DLS_PIPE_COLOR_JITTER, 0.5, 0, 0, 0}, {DLS_PIPE_ADD, -0.5, 0, 0, 0}}, 3, true);
   CHECK(*std::min_element(k.begin(), k.end()) < 0.f);
   CHECK(*std::max_element(k.begin(), k.end()) <= 0.5f + 1e-6f);
+  // And per-feature statistics (standardize, min_max): noise of std 0 first, training equals evaluation; after
+  // color_jitter's clamp to [0, 1], features with offset 1 and scale 1 lie in [-1, 0] with some below -0.5.
+  PipeStep features{DLS_PIPE_FEATURES, 0, 0, 0, 0};
+  features.offset.assign(size_t(ds.sample_numel), 0.25f);
+  features.scale.assign(size_t(ds.sample_numel), 4.f);
+  const std::vector<PipeStep> fs = {{DLS_PIPE_GAUSSIAN_NOISE, 0, 0, 0, 0}, features};
+  const std::vector<float> ft = epoch_bytes(ds, fs, 3, true), fe = epoch_bytes(ds, fs, 3, false);
+  CHECK(std::memcmp(ft.data(), fe.data(), ft.size() * 4) == 0);
+  features.offset.assign(size_t(ds.sample_numel), 1.f);
+  features.scale.assign(size_t(ds.sample_numel), 1.f);
+  const std::vector<float> fj = epoch_bytes(ds, {{DLS_PIPE_COLOR_JITTER, 0.5, 0, 0, 0}, features}, 3, true);
+  CHECK(*std::min_element(fj.begin(), fj.end()) < -0.5f);
+  CHECK(*std::max_element(fj.begin(), fj.end()) <= 1e-6f);
 }
