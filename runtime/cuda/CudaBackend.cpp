@@ -238,19 +238,25 @@ std::vector<AlgoCandidate> candidates(const Perf* p, int n) {
   for (int i = 0; i < n; ++i) v.push_back({int(p[i].algo), int(p[i].status), p[i].time, p[i].memory});
   return v;
 }
-void conv_create(Ctx& c, const dls_op_desc& op, Op& st) {
-  const dls_window2d& v = op.win;
-  const auto& T = op.tensors;
+// The descriptors of a convolution over the window `v` (x [N, C, H, W], y [N, K, OH, OW]) whose filter is
+// [out, in / groups, KH, KW]: conv2d's [K, C/groups, ...], and conv_transpose2d's [C, K/groups, ...] (the convolution it
+// runs backwards maps y to x).
+void conv_descriptors(Ctx& c, const dls_window2d& v, int64_t out, int64_t in, Op& st) {
   st.x = tdesc(v.n, v.c, v.h, v.w);
   st.y = tdesc(v.n, v.k, v.oh, v.ow);
   DNN(cudnnCreateFilterDescriptor(&st.w));
-  DNN(cudnnSetFilter4dDescriptor(st.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(v.k), int(v.c / v.groups), int(v.kh),
+  DNN(cudnnSetFilter4dDescriptor(st.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(out), int(in / v.groups), int(v.kh),
                                  int(v.kw)));
   DNN(cudnnCreateConvolutionDescriptor(&st.conv));
   DNN(cudnnSetConvolution2dDescriptor(st.conv, int(v.pt), int(v.pl), int(v.sh), int(v.sw), int(v.dh), int(v.dw),
                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   if (v.groups > 1) DNN(cudnnSetConvolutionGroupCount(st.conv, int(v.groups)));
   DNN(cudnnSetConvolutionMathType(st.conv, c.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+}
+void conv_create(Ctx& c, const dls_op_desc& op, Op& st) {
+  const dls_window2d& v = op.win;
+  const auto& T = op.tensors;
+  conv_descriptors(c, v, v.k, v.c, st);
   int n, ch, oh, ow;
   DNN(cudnnGetConvolution2dForwardOutputDim(st.conv, st.x, st.w, &n, &ch, &oh, &ow));
   if (oh != v.oh || ow != v.ow)
@@ -329,16 +335,7 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
 // (OpDecode.cpp), so the convolution's output size rule gives H back from OH.
 void deconv_create(Ctx& c, const dls_op_desc& op, Op& st) {
   const dls_window2d& v = op.win;
-  st.x = tdesc(v.n, v.c, v.h, v.w);
-  st.y = tdesc(v.n, v.k, v.oh, v.ow);
-  DNN(cudnnCreateFilterDescriptor(&st.w));
-  DNN(cudnnSetFilter4dDescriptor(st.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, int(v.c), int(v.k / v.groups), int(v.kh),
-                                 int(v.kw)));
-  DNN(cudnnCreateConvolutionDescriptor(&st.conv));
-  DNN(cudnnSetConvolution2dDescriptor(st.conv, int(v.pt), int(v.pl), int(v.sh), int(v.sw), int(v.dh), int(v.dw),
-                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  if (v.groups > 1) DNN(cudnnSetConvolutionGroupCount(st.conv, int(v.groups)));
-  DNN(cudnnSetConvolutionMathType(st.conv, c.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  conv_descriptors(c, v, v.c, v.k, st);
   int n, ch, h, w;
   DNN(cudnnGetConvolution2dForwardOutputDim(st.conv, st.y, st.w, &n, &ch, &h, &w));
   if (h != v.h || w != v.w) throw Error("conv_transpose2d: cuDNN's size rule does not give the input back from the output");
