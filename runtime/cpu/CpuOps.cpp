@@ -460,33 +460,17 @@ void conv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
 // Weights in torch.nn.ConvTranspose2d's layout [C, F/groups, KH, KW]: oneDNN's iohw (giohw with groups).
 // oneDNN checks the sizes as a convolution from y to x (integer division), so with output_pad below the stride
 // (OpDecode.cpp) the padding is symmetric: pb = pt, pr = pl.
-struct DeconvGeom {
-  memory::dims x, w, b, y, strides, dil, pl, pr;
-  tag wtag;
-};
-DeconvGeom deconv_geom(const dls_op_desc& op) {
-  const dls_window2d& v = op.win;
-  DeconvGeom g;
-  g.x = {v.n, v.c, v.h, v.w};
-  g.y = {v.n, v.k, v.oh, v.ow};
-  g.b = {v.k};
-  if (v.groups > 1) {
-    g.w = {v.groups, v.k / v.groups, v.c / v.groups, v.kh, v.kw};
-    g.wtag = tag::giohw;
-  } else {
-    g.w = {v.k, v.c, v.kh, v.kw};
-    g.wtag = tag::iohw;
-  }
-  g.strides = {v.sh, v.sw};
-  g.dil = {v.dh - 1, v.dw - 1};
-  g.pl = {v.pt, v.pl};
-  g.pr = {v.pb, v.pr};
+// The logical dims are conv2d's (oneDNN orders a deconvolution's weight dims o, i, h, w as well); only the weights'
+// memory layout differs: (g)iohw, which is torch's [C, F/groups, KH, KW].
+ConvGeom deconv_geom(const dls_op_desc& op) {
+  ConvGeom g = conv_geom(op);
+  g.wtag = op.win.groups > 1 ? tag::giohw : tag::iohw;
   return g;
 }
 
 void deconv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
-  DeconvGeom G = deconv_geom(op);
+  ConvGeom G = deconv_geom(op);
   auto xa = fmd(G.x, tag::nchw), wa = fmd(G.w, G.wtag), ya = fmd(G.y, tag::nchw), ba = fmd(G.b, tag::a);
   const bool has_b = T[2].id >= 0;
   auto d = has_b ? deconvolution_forward::desc(prop_kind::forward_training, algorithm::deconvolution_direct, xa, wa, ba, ya,
@@ -508,7 +492,7 @@ void deconv_fwd(Ctx& c, const dls_op_desc& op, OpState& st) {
 void deconv_bwd(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
   const auto& T = op.tensors;
-  DeconvGeom G = deconv_geom(op);
+  ConvGeom G = deconv_geom(op);
   auto* F = static_cast<deconvolution_forward::primitive_desc*>(f.fwd_pd.get());
   auto xa = fmd(G.x, tag::nchw), wa = fmd(G.w, G.wtag), ya = fmd(G.y, tag::nchw), ba = fmd(G.b, tag::a);
   memory dy = umem(c, G.y, tag::nchw, g.dout.data);
