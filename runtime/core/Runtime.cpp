@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "../dist/Comm.h"
 #include "../dist/GradReducer.h"
 #include "CpuFeatures.h"
 #include "Init.h"
@@ -68,9 +69,13 @@ void ensure_backend(dls_rt* rt) {
          "this runtime was built without that backend");
   // The CPU backend starts its worker threads in init: their address space is checked first (R0505).
   if (std::string(be->name) == "cpu") rt->host_budget.reserve_threads(rt->threads, rt->spec_path);
+  // Over MPI ranks on a GPU backend each rank drives its own device: the placement's plus its index among
+  // the ranks on its machine (K ranks on one machine need K devices; a missing one is R0501).
+  const int32_t device = rt->first_device + (rt->ranks > 1 && std::string(be->name) != "cpu"
+                                                 ? int32_t(dist::Comm::world().local_rank()) : 0);
   char err[512] = "";
-  void* ctx = be->init(rt->first_device, rt->threads, err, sizeof err);
-  if (!ctx) fail(Diag::R0501, "", be->name, rt->first_device, err);
+  void* ctx = be->init(device, rt->threads, err, sizeof err);
+  if (!ctx) fail(Diag::R0501, "", be->name, device, err);
   rt->be = be;
   rt->ctx = ctx;
 }
@@ -165,7 +170,8 @@ int64_t ignored_label(const dls_rt* rt) {
 }
 bool can_capture(const dls_rt* rt) {
   return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
-         !rt->profile && !rt->check_outputs;  // timing and output checks need each op to run as it is issued
+         !rt->profile && !rt->check_outputs &&  // timing and output checks need each op to run as it is issued
+         rt->ranks <= 1;  // over MPI ranks the update waits on host collectives (GradReducer) every step
 }
 void capture_step(dls_rt* rt, dls_gen_fn step) {
   if (!can_capture(rt)) internal_error("capture_step: the backend has no step graphs");

@@ -1,5 +1,6 @@
-// CudaExt.h: what the CUDA backend offers beyond the dls_backend table (Backend.h), not yet called by the
-// core: pinned host memory with next-batch prefetch on a second stream, and NCCL gradient all-reduce. The
+// CudaExt.h: what the CUDA backend offers beyond the dls_backend table (Backend.h): pinned host memory with
+// next-batch prefetch on a second stream (not yet called by the core), and NCCL gradient all-reduce (called by
+// dist::GradReducer for the ranks of `mpirun`; in one process over several devices not yet). The
 // fused multi-tensor update and whole-step graphs moved into dls_backend (version 3), where the core uses them.
 #ifndef DLSPEC_RUNTIME_CUDA_CUDAEXT_H
 #define DLSPEC_RUNTIME_CUDA_CUDAEXT_H
@@ -9,7 +10,7 @@
 extern "C" {
 #endif
 
-#define DLS_BACKEND_EXT_VERSION 2
+#define DLS_BACKEND_EXT_VERSION 3
 
 typedef struct dls_backend_ext {
   int32_t version;
@@ -28,7 +29,21 @@ typedef struct dls_backend_ext {
   // (dls::cuda::shard_grad_weight), in one NCCL group. grads[i][j]: context i's j-th gradient.
   int (*allreduce)(void** ctxs, int32_t n, float* const* const* grads, const int64_t* numels, int32_t ngrads,
                    const float* weights, char* err, size_t errlen);
+
+  // ---- version 3: one rank per device across processes (mpirun), the communicator bootstrapped over MPI ----
+  // Writes a new NCCL unique id (ncclGetUniqueId) into id[0..idlen) (idlen >= DLS_NCCL_ID_BYTES): rank 0 makes
+  // it and broadcasts it to the others.
+  int (*nccl_unique_id)(char* id, size_t idlen, char* err, size_t errlen);
+  // Joins ctx to the communicator of `nranks` ranks named by `id` as rank `rank` (ncclCommInitRank); allreduce
+  // with n == 1 and this ctx then sums over the ranks.
+  int (*nccl_init_rank)(void* ctx, int32_t nranks, int32_t rank, const char* id, char* err, size_t errlen);
+  // Waits up to `seconds` for ctx's stream (the all-reduces on it) to finish, polling NCCL's asynchronous
+  // errors; on a timeout or an error it aborts the communicator (ncclCommAbort) and returns 1 (err says which),
+  // so that a peer that died or hangs never blocks this rank for ever.
+  int (*nccl_wait)(void* ctx, double seconds, char* err, size_t errlen);
 } dls_backend_ext;
+
+#define DLS_NCCL_ID_BYTES 128
 
 // NULL when the CUDA backend is not built.
 const dls_backend_ext* dls_cuda_backend_ext(void);

@@ -49,6 +49,7 @@ void Comm::init_from_environment() {
   if (initialised_) return;
   const char* env = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (!env) return;  // not started by mpirun: a world of one, MPI untouched
+  if (const char* l = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK")) local_rank_ = std::max(0, std::atoi(l));
   if (const char* t = std::getenv("DLS_RANK_TIMEOUT")) {
     const double s = std::atof(t);
     if (s > 0) timeout_ = s;

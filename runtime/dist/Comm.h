@@ -24,6 +24,9 @@ class Comm {
   void init_from_environment();
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // This rank's index among the ranks on its machine (OMPI_COMM_WORLD_LOCAL_RANK): a rank on a GPU backend
+  // drives the device its placement names plus this index, so that K ranks on one machine use K devices.
+  int local_rank() const { return local_rank_; }
   bool active() const { return size_ > 1; }
   // Seconds a collective may wait for the other ranks (train --rank-timeout; default 300).
   void set_timeout(double seconds) { timeout_ = seconds; }
@@ -51,7 +54,7 @@ class Comm {
   Comm() = default;
   void check(int rc, const char* call);
   [[noreturn]] void lost(const std::string& what);
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
   bool initialised_ = false;
   double timeout_ = 300;
 };

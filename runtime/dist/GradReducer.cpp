@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "../core/Runtime.h"
+#include "../cuda/CudaExt.h"
 #include "Comm.h"
 
 namespace dls::dist {
@@ -15,6 +18,26 @@ constexpr int64_t kBucketFloats = (int64_t(1) << 20) / 4;  // 1 MiB
 }
 
 GradReducer::GradReducer(dls_rt* rt, Comm& comm) : rt_(rt), comm_(comm) {
+  // DLS_DIST_STAGED=1 sends a CPU run through the host copies a GPU run without NCCL takes (tests/dist).
+  const char* staged = std::getenv("DLS_DIST_STAGED");
+  if (rt->be && (std::string(rt->be->name) != "cpu" || (staged && std::string(staged) == "1"))) {
+    mode_ = Mode::staged;
+    const dls_backend_ext* ext = std::string(rt->be->name) == "cuda" ? dls_cuda_backend_ext() : nullptr;
+    if (const char* n = std::getenv("DLS_NCCL"); n && std::string(n) == "0") ext = nullptr;  // host copies, MPI
+    if (ext && ext->version >= 3 && ext->nccl_unique_id) {
+      // Rank 0 makes the id; every rank must learn whether it could before any of them joins.
+      char id[DLS_NCCL_ID_BYTES] = {};
+      char err[512] = "";
+      double ok = comm.rank() == 0 ? (ext->nccl_unique_id(id, sizeof id, err, sizeof err) == 0 ? 1.0 : 0.0) : 0.0;
+      comm.sum(&ok, 1, "the NCCL set-up");
+      if (ok > 0) {
+        comm.bcast(id, sizeof id, "the broadcast of the NCCL unique id from rank 0");
+        if (ext->nccl_init_rank(rt->ctx, comm.size(), comm.rank(), id, err, sizeof err) != 0)
+          fail(Diag::R0502, rt->spec_path, rt->be->name, err);
+        mode_ = Mode::nccl;
+      }
+    }
+  }
   param_of_grad_.assign(rt->tensors.size(), -1);
   for (size_t p = 0; p < rt->params.size(); ++p)
     if (rt->params[p].trainable && rt->params[p].grad >= 0) param_of_grad_[size_t(rt->params[p].grad)] = int(p);
@@ -41,7 +64,7 @@ void GradReducer::after_bwd(const dls_grad_op_desc& g) {
     Bucket& b = buckets_[size_t(bucket_of_[size_t(p)])];
     ++b.ready;
   }
-  if (!planned_) return;
+  if (!planned_ || mode_ == Mode::nccl) return;  // NCCL: every bucket in reduce(), on the compute stream
   // Buckets start in order (every rank issues the same collectives in the same order).
   while (next_ < buckets_.size() && buckets_[next_].ready == int(buckets_[next_].params.size())) start(buckets_[next_++]);
   comm_.progress();
@@ -53,12 +76,13 @@ void GradReducer::plan() {
   bytes_ = 0;
   for (int p : order_) {
     const int64_t n = rt_->tensors[size_t(rt_->params[size_t(p)].grad)].d.numel;
-    if (buckets_.empty() || (!buckets_.back().params.empty() && int64_t(buckets_.back().buf.size()) + n > kBucketFloats))
+    if (buckets_.empty() || (!buckets_.back().params.empty() && buckets_.back().floats + n > kBucketFloats))
       buckets_.emplace_back();
     Bucket& b = buckets_.back();
     b.params.push_back(p);
-    b.offsets.push_back(int64_t(b.buf.size()));
-    b.buf.resize(b.buf.size() + size_t(n));
+    b.offsets.push_back(b.floats);
+    b.floats += n;
+    if (mode_ != Mode::nccl) b.buf.resize(size_t(b.floats));
     bucket_of_[size_t(p)] = int(buckets_.size() - 1);
     bytes_ += n * 4;
   }
@@ -70,6 +94,11 @@ void GradReducer::start(Bucket& b) {
   for (size_t i = 0; i < b.params.size(); ++i) {
     const Tensor& g = rt_->tensors[size_t(rt_->params[size_t(b.params[i])].grad)];
     const float* src = static_cast<const float*>(g.d.data);  // CPU backend: host memory
+    if (mode_ == Mode::staged) {
+      stage_.resize(size_t(g.d.numel));
+      to_host(rt_, stage_.data(), g.d.data, size_t(g.d.numel) * 4);
+      src = stage_.data();
+    }
     float* dst = b.buf.data() + b.offsets[i];
     // A rank without real rows in this batch (the last, partial one) contributes nothing, not 0 * its values.
     if (w == 0.f) std::fill_n(dst, g.d.numel, 0.f);
@@ -81,11 +110,12 @@ void GradReducer::start(Bucket& b) {
 
 void GradReducer::reduce() {
   if (!planned_) plan();
+  if (mode_ == Mode::nccl) return reduce_nccl();
   while (next_ < buckets_.size()) start(buckets_[next_++]);
   // The loss goes with the last bucket: each rank's mean over its rows times its share sums to the global mean.
   float local = 0;
   Tensor& lt = rt_->tensors[size_t(rt_->io_loss)];
-  if (rt_->io_loss >= 0) local = *static_cast<const float*>(lt.d.data);
+  if (rt_->io_loss >= 0) to_host(rt_, &local, lt.d.data, 4);
   const float w = weight();
   loss_ = w == 0.f ? 0.0 : double(local) * double(w);
   stop_ = rt_->stop_local;
@@ -97,13 +127,59 @@ void GradReducer::reduce() {
   for (Bucket& b : buckets_) {
     for (size_t i = 0; i < b.params.size(); ++i) {
       const Tensor& g = rt_->tensors[size_t(rt_->params[size_t(b.params[i])].grad)];
-      std::copy_n(b.buf.data() + b.offsets[i], g.d.numel, static_cast<float*>(g.d.data));
+      if (mode_ == Mode::staged) to_device(rt_, g.d.data, b.buf.data() + b.offsets[i], size_t(g.d.numel) * 4);
+      else std::copy_n(b.buf.data() + b.offsets[i], g.d.numel, static_cast<float*>(g.d.data));
     }
     b.ready = 0;
     b.started = false;
   }
   next_ = 0;
-  if (rt_->io_loss >= 0) *static_cast<float*>(lt.d.data) = float(loss_);
+  if (rt_->io_loss >= 0) {
+    const float global = float(loss_);
+    if (mode_ == Mode::staged) to_device(rt_, lt.d.data, &global, 4);
+    else *static_cast<float*>(lt.d.data) = global;
+  }
+  rt_->stop_agreed = stop_;
+}
+
+// NCCL: the loss and the stop signals first, over MPI (a bounded wait that names a rank that is gone), then
+// every bucket's gradients, each pre-scaled by this rank's share, summed on the compute stream.
+void GradReducer::reduce_nccl() {
+  float local = 0;
+  Tensor& lt = rt_->tensors[size_t(rt_->io_loss)];
+  if (rt_->io_loss >= 0) to_host(rt_, &local, lt.d.data, 4);  // the backward pass is done when this returns
+  const float w = weight();
+  loss_ = w == 0.f ? 0.0 : double(local) * double(w);
+  stop_ = rt_->stop_local;
+  comm_.start_sum(&loss_, 1);
+  comm_.start_max(&stop_, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  comm_.wait_all(fmt::format("the gradient all-reduce of step {}", rt_->step.step));
+  const dls_backend_ext* ext = dls_cuda_backend_ext();
+  char err[512] = "";
+  std::vector<float*> grads;
+  std::vector<int64_t> numels;
+  for (const Bucket& b : buckets_) {
+    grads.clear(), numels.clear();
+    for (int p : b.params) {
+      const Tensor& g = rt_->tensors[size_t(rt_->params[size_t(p)].grad)];
+      grads.push_back(static_cast<float*>(g.d.data));
+      numels.push_back(g.d.numel);
+    }
+    // A rank without real rows in this batch contributes zeros: its share is 0.
+    float* const* row = grads.data();
+    void* ctx = rt_->ctx;
+    if (ext->allreduce(&ctx, 1, &row, numels.data(), int32_t(grads.size()), &w, err, sizeof err) != 0)
+      fail(Diag::R0502, rt_->spec_path, rt_->be->name, err);
+  }
+  if (ext->nccl_wait(rt_->ctx, comm_.timeout(), err, sizeof err) != 0)
+    fail(Diag::R0512, rt_->spec_path, "some rank", fmt::format("the gradient all-reduce of step {} ({})", rt_->step.step, err),
+         comm_.timeout());
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (rt_->io_loss >= 0) {
+    const float global = float(loss_);
+    to_device(rt_, lt.d.data, &global, 4);
+  }
   rt_->stop_agreed = stop_;
 }
 

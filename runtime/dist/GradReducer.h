@@ -8,6 +8,10 @@
 //     driven by MPI_Testall after each gradient op. Open MPI progresses a non-blocking collective only inside
 //     MPI calls, so the overlap with the backward pass is partial: what is left is finished in the update.
 //     The first step records the order; buckets are planned from it (the same on every rank).
+//   - On a GPU backend (one rank per device) the buckets are summed where the gradients are: with NCCL, its
+//     communicator made from rank 0's unique id broadcast over MPI, after the loss and stop signals went
+//     over MPI (a bounded wait that names a lost rank); the NCCL wait is bounded too (CudaExt nccl_wait).
+//     Without NCCL in the build the buckets go through host memory and MPI, as on the CPU.
 //   - With the last bucket go the step's loss (each rank's mean times its share: their sum is the global
 //     mean) and the ranks' stop signals (the largest), so every rank sees the same loss, skips the same
 //     non-finite steps and stops after the same step.
@@ -42,15 +46,20 @@ class GradReducer {
   struct Bucket {
     std::vector<int> params;  // indices into rt->params
     std::vector<int64_t> offsets;
-    std::vector<float> buf;
+    std::vector<float> buf;  // the bucket's host copy (not with NCCL)
+    int64_t floats = 0;
     int ready = 0;
     bool started = false;
   };
+  enum class Mode { host, staged, nccl };  // CPU memory; device memory through host copies; NCCL on devices
   void plan();
   void start(Bucket& b);
+  void reduce_nccl();
   float weight() const;
   dls_rt* rt_;
   Comm& comm_;
+  Mode mode_ = Mode::host;
+  std::vector<float> stage_;  // Mode::staged: one gradient's host copy
   std::vector<int> param_of_grad_;  // tensor id -> param index (-1: not a trainable parameter's gradient)
   std::vector<int> order_;          // first step: the order gradients became final
   std::vector<char> seen_;

@@ -240,9 +240,7 @@ int run(const Options& o, const Program& p) {
   if (rt->ranks > 1) {
     // What data parallelism over MPI ranks needs of a program, before any step.
     auto refuse = [&](const std::string& why) { fail(Diag::R0511, rt->spec_path, rt->ranks, why); };
-    if (!rt->be || std::string(rt->be->name) != "cpu")
-      refuse(fmt::format("it runs on the {} backend; data parallelism over MPI ranks is the CPU backend's",
-                         rt->be ? rt->be->name : "?"));
+    if (!rt->be) refuse("it declares no placement, so no backend runs it");
     if (!rt->batch_axes) refuse("it does not declare its batch axes (dls_rt_batch_axes): build it again with this dlspec");
     if (o.command == "step-check") refuse("step-check runs one given batch in one process; start it without mpirun");
     for (const auto& op : rt->ops)

@@ -115,6 +115,12 @@ def equal(t, dlspec, name, tmp):
         return
     ref = metrics(one)
     compare(t, f"{name} 2 ranks = 1 process", ref, metrics(two), [1, 2], 512, 256, out2)
+    # The host copies a GPU backend's ranks take without NCCL (DLS_DIST_STAGED=1 sends a CPU run through them).
+    staged = fresh(tmp, "staged")
+    rc, out3 = sh(MPI + ["-np", "2", exe, "train", "--threads", "1"], staged, env=dict(ENV, DLS_DIST_STAGED="1"))
+    t.check(rc == 0, f"{name}: 2 ranks through host copies, 2 epochs", out3)
+    if rc == 0:
+        compare(t, f"{name} 2 ranks through host copies = 1 process", ref, metrics(staged), [1, 2], 512, 256, out3)
     t.check(os.path.exists(f"{two}/ckpt/ckpt-000002.dlsc") and os.path.exists(f"{two}/ckpt/curves.svg"),
             f"{name}: rank 0 wrote the checkpoints and the plot", str(os.listdir(f"{two}/ckpt")))
     # Checkpoints interchange: epoch 1 of either run continues in the other configuration as one process did.

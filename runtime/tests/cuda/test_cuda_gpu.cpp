@@ -568,3 +568,34 @@ TEST_CASE("cuda: conv_transpose2d, slice, pad and repeat forward and backward ma
   compare_op(DLS_OP_PAD, {{2, 3, 4, 5}, {2, 6, 4, 7}}, "xy", {0, 0.5, 1, 1, 0, 0, 1, 2});
   compare_op(DLS_OP_REPEAT, {{2, 3, 2}, {2, 6, 6}}, "xy", {1, 2, 3});
 }
+
+TEST_CASE("cuda: NCCL over ranks: a communicator from a unique id, scaled all-reduce, bounded wait") {
+  const dls_backend* be = dls_cuda_backend();
+  const dls_backend_ext* ext = dls_cuda_backend_ext();
+  REQUIRE(ext->version >= 3);
+  char err[512] = "";
+  void* ctx = be->init(0, 1, err, sizeof err);
+  REQUIRE(ctx);
+  char id[DLS_NCCL_ID_BYTES] = {};
+  if (ext->nccl_unique_id(id, sizeof id, err, sizeof err) != 0) {
+    WARN("NCCL unavailable: " << err);
+  } else {
+    // A world of one rank, as GradReducer makes it under mpirun (rank 0's id broadcast over MPI).
+    REQUIRE(ext->nccl_init_rank(ctx, 1, 0, id, err, sizeof err) == 0);
+    std::vector<float> h(1000), back(1000);
+    for (size_t i = 0; i < h.size(); ++i) h[i] = float(i) - 500.f;
+    float* d = static_cast<float*>(be->alloc(ctx, h.size() * 4));
+    REQUIRE(be->copy_to_device(ctx, d, h.data(), h.size() * 4, err, sizeof err) == 0);
+    float* const row[] = {d};
+    float* const* grads[] = {row};
+    int64_t numel = int64_t(h.size());
+    float w = 0.5f;  // this rank's share of the global batch's rows
+    void* ctxs[] = {ctx};
+    CHECK(ext->allreduce(ctxs, 1, grads, &numel, 1, &w, err, sizeof err) == 0);
+    CHECK(ext->nccl_wait(ctx, 30.0, err, sizeof err) == 0);
+    CHECK(be->copy_to_host(ctx, back.data(), d, h.size() * 4, err, sizeof err) == 0);
+    for (size_t i = 0; i < h.size(); ++i) CHECK(back[i] == 0.5f * h[i]);
+    be->free(ctx, d);
+  }
+  be->shutdown(ctx);
+}
