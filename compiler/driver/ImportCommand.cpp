@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 
 #include "driver/Command.h"
+#include "driver/Rewrite.h"
 #include "import/DarknetImport.h"
 #include "import/OnnxImport.h"
 #include "sema/OpTable.h"
@@ -17,9 +17,11 @@ namespace dls {
 
 static const std::string_view kUsage = commandUsage("import");
 
+// Whole or not at all: a temporary beside the target, synced and renamed over it (an interrupted import
+// leaves no half-written spec or weight file).
 static bool writeFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  return out && (out << text) && out.flush();
+  std::string error;
+  return writeFileAtomically(path, text, error);
 }
 
 // The imported spec to `output`, or to stdout when none is given; false after E0903 when it cannot be written.
