@@ -8,7 +8,8 @@
 // The parameters are sema's (sema::Param), the activations the per-sample sizes of the network's typed
 // values, and the optimizer's state buffers per parameter the runtime's own rule, dls_optimizer_state_slots.
 // Under `precision = bf16` the bf16 copies of the ops with bf16 products come on top (sema::bf16Copies, the rule
-// the runtime reserves them by: OpSchema.h bf16CopyBytes); every other buffer stays f32.
+// the runtime reserves them by: OpSchema.h bf16CopyBytes); every other buffer stays f32. Gradient accumulation
+// adds its f64 sums of the gradients (host memory: counted on the cpu).
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,7 +111,10 @@ void checkMemoryEstimate(const RuleContext& c) {
       }
     double batch = static_cast<double>(*p->batch);
     double P = static_cast<double>(*params), A = perSample * batch;
-    double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes + lowp;
+    // `accumulate = K steps` (K > 1): the runtime sums each parameter's gradient over the group in f64 host
+    // buffers (dls_rt_update), host memory that is the device's on the cpu.
+    const double accum = t->accumulate > 1 && !onCuda(*t) ? P * 8 : 0;
+    double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes + lowp + accum;
     // The data the executable loads, counted from the files (only when they are read: `check --data`).
     double loaded = 0;
     std::string loadedText;
@@ -129,7 +133,8 @@ void checkMemoryEstimate(const RuleContext& c) {
       d.primary("does not fit")
           .note("weights " + humanBytes(P * 4) + ", gradients " + humanBytes(P * 4) + ", optimizer state " +
                 humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2) +
-                (lowp > 0 ? ", bf16 copies " + humanBytes(lowp) : std::string()) + loadedText);
+                (lowp > 0 ? ", bf16 copies " + humanBytes(lowp) : std::string()) +
+                (accum > 0 ? ", accumulated gradients " + humanBytes(accum) : std::string()) + loadedText);
       if (!c.options.data && !onCuda(*t))
         d.note("the loaded data is not counted here: `dlspec check --data` reads the files and counts it");
       d.help(loaded > total / 2 ? "the loaded data is most of it: train on a machine with more memory or on less data"

@@ -707,3 +707,25 @@ TEST_CASE("data rules: one tag dominating the tokens is D0127 with weights that 
   CHECK(fixed.find("D0127") == nullptr);
   CHECK(fixed.find("D0103") == nullptr);
 }
+
+TEST_CASE("E0801 counts gradient accumulation's f64 sums of the gradients on the cpu") {
+  // 795,010 parameters: accumulate = 4 steps adds 8 bytes each (6.07 MiB), named in the note.
+  const std::string plain = mlpSpec("f32", "1 * MiB");
+  std::string accum = plain;
+  accum.replace(accum.find("  epochs = 1\n"), 0, "  accumulate = 4 steps\n");
+  auto without = checkText(plain);
+  auto withAccum = checkText(accum);
+  const dls::Diagnostic* a = find(without, "E0801");
+  const dls::Diagnostic* b = find(withAccum, "E0801");
+  REQUIRE(a);
+  REQUIRE(b);
+  auto mib = [](const std::string& m) {
+    std::smatch r;
+    REQUIRE(std::regex_search(m, r, std::regex("about ([0-9.]+) MiB")));
+    return std::stod(r[1]);
+  };
+  CHECK(mib(b->message) - mib(a->message) == Approx(8.0 * 795010 / (1 << 20)).margin(0.11));
+  bool noted = false;
+  for (const auto& n : b->notes) noted = noted || n.find("accumulated gradients 6.") != std::string::npos;
+  CHECK(noted);
+}
