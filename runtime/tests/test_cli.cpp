@@ -33,7 +33,11 @@ TEST_CASE("command-line errors are diagnostics", "[cli]") {
   CHECK(main_with({"train", "--epochs", "x1"}, &seen) == 2);
   CHECK_THAT(seen.back(), Catch::Contains("error[R0404]"));
   CHECK(main_with({"train", "--resume", "/nonexistent/dir"}, &seen) == 2);
-  CHECK_THAT(seen.back(), Catch::Contains("error[R0405]"));
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0405]: cannot use '/nonexistent/dir': No such file or directory") &&
+                              Catch::Contains("--resume takes a checkpoint directory"));
+  CHECK(main_with({"predict", "x.npy", "--weights", "/etc/hostname"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("cannot use '/etc/hostname': it is a file, not a directory") &&
+                              Catch::Contains("--weights takes a directory of <parameter>.npy files"));
   CHECK(main_with({"predict"}, &seen) == 2);
   CHECK_THAT(seen.back(), Catch::Contains("error[R0406]"));
   CHECK(main_with({"eval", "--checkpoint", "/tmp"}, &seen) == 1);  // no checkpoint in /tmp

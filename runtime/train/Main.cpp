@@ -96,7 +96,7 @@ Options parse(int argc, char** argv) {
     } else if (f == "--resume" && o.command == "train") {
       o.resume = value(f);  // a checkpoint directory (its newest valid checkpoint) or one checkpoint file
       struct stat st;
-      if (::stat(o.resume.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) fail(Diag::R0405, "", o.resume);
+      if (::stat(o.resume.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) fail_path(o.resume, f, true);
     } else if (f == "--overwrite" && o.command == "train") {
       o.overwrite = true;
     } else if (f == "--checkpoint" && (o.command == "eval" || o.command == "predict")) {
@@ -104,7 +104,7 @@ Options parse(int argc, char** argv) {
       struct stat st;
       // A checkpoint directory (its newest valid checkpoint) or one checkpoint file (DIR/best.dlsc).
       if (::stat(o.checkpoint.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
-        fail(Diag::R0405, "", o.checkpoint);
+        fail_path(o.checkpoint, f, true);
     } else if (f == "--tokens" && o.command == "predict") {
       o.tokens = parse_count(f, value(f));
     } else if (o.command == "bench" && f == "--steps") {
@@ -115,7 +115,7 @@ Options parse(int argc, char** argv) {
     } else if (f == "--weights" && o.command != "bench") {
       o.weights = value(f);  // a directory of <parameter>.npy files
       struct stat st;
-      if (::stat(o.weights.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Diag::R0405, "", o.weights);
+      if (::stat(o.weights.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail_path(o.weights, f, false);
     } else if (o.command == "predict" && f == "--outputs") {
       o.outputs = value(f);
     } else if (o.command == "predict" && f == "--top") {

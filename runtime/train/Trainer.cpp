@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -221,6 +222,26 @@ void sync_state(dls_rt* rt) {
     if (p.state2) one(p.state2, v.bytes, p.name + "#2");
   }
   w.bcast(&rt->updates, sizeof rt->updates, "the broadcast of the update count from rank 0");
+}
+
+void fail_path(const std::string& path, const std::string& option, bool file_ok) {
+  struct stat st;
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  const std::string why = !exists ? std::strerror(errno)
+                          : S_ISREG(st.st_mode) ? "it is a file, not a directory"
+                                                : "it is neither a directory nor a file";
+  Fault f = make_fault(Diag::R0405, "", path, why);
+  if (option.empty()) {
+    f.notes.push_back("no --checkpoint was given, so this is the run directory that `train` writes its checkpoints to "
+                      "(the spec's `checkpoint = \"DIR\"`, else runs/NAME)");
+    f.notes.push_back("train first, or name a checkpoint directory or one checkpoint file with --checkpoint");
+  } else {
+    f.notes.push_back(fmt::format("{} takes {}", option,
+                                  option == "--weights" ? std::string("a directory of <parameter>.npy files")
+                                  : file_ok ? std::string("a checkpoint directory (its newest valid checkpoint) or one checkpoint file (.dlsc)")
+                                            : std::string("a directory")));
+  }
+  throw f;
 }
 
 namespace {
@@ -448,7 +469,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
     std::string file;
     if (lead) {
       struct stat st;
-      if (::stat(resume.c_str(), &st) != 0) fail(Diag::R0405, rt->spec_path, resume);
+      if (::stat(resume.c_str(), &st) != 0) fail_path(resume, "--resume", true);
       file = load_checkpoint(rt, resume, true).path;
     }
     world.bcast(file, "the checkpoint to resume from");
@@ -735,7 +756,7 @@ void load_weights(dls_rt* rt, const Options& o) {
   std::string dir = !o.checkpoint.empty() ? o.checkpoint : run_dir(rt);
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || (!o.checkpoint.empty() && S_ISREG(st.st_mode))))
-    fail(Diag::R0405, "", dir);
+    fail_path(dir, o.checkpoint.empty() ? "" : "--checkpoint", true);
   load_checkpoint(rt, dir);
 }
 }  // namespace

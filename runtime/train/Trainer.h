@@ -73,6 +73,10 @@ int64_t local_batch(const dls_rt* rt);
 void sync_state(dls_rt* rt);
 // Where metrics and default checkpoints go: the checkpoint dir or ./runs/NAME.
 std::string run_dir(const dls_rt* rt);
+// R0405 for a path the command line names (`option`, e.g. "--checkpoint") or, with `option` empty, the run
+// directory eval and predict read without --checkpoint: what the path is instead (missing, a file), and what to
+// give. `file_ok`: a regular file (a checkpoint file) is acceptable there.
+[[noreturn]] void fail_path(const std::string& path, const std::string& option, bool file_ok);
 // Evaluates a split in eval mode: mean loss over all samples and accuracy (NaN when not classification).
 // The other validation metrics (runtime.h dls_metric) are NaN where they do not apply: top_k, precision, recall
 // and f1 on class labels, mae, rmse and r2 on real targets. confusion: classes x classes counts (row: the true
