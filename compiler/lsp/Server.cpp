@@ -21,7 +21,7 @@ using json = nlohmann::json;
 
 // JSON-RPC and LSP error codes.
 constexpr int kParseError = -32700, kInvalidRequest = -32600, kMethodNotFound = -32601, kInvalidParams = -32602,
-              kInternalError = -32603, kServerNotInitialized = -32002;
+              kInternalError = -32603, kServerNotInitialized = -32002, kRequestFailed = -32803;
 
 struct RpcError {
   int code;
@@ -168,6 +168,9 @@ private:
   json completion(const json& params);
   json formatting(const json& params);
   json codeActions(const json& params);
+  json inlayHints(const json& params);
+  json prepareRename(const json& params);
+  json rename(const json& params);
 
   Transport& t_;
   ServerOptions opt_;
@@ -271,6 +274,9 @@ json Server::dispatch(const std::string& method, const json& params) {
   if (method == "textDocument/completion") return completion(params);
   if (method == "textDocument/formatting") return formatting(params);
   if (method == "textDocument/codeAction") return codeActions(params);
+  if (method == "textDocument/inlayHint") return inlayHints(params);
+  if (method == "textDocument/prepareRename") return prepareRename(params);
+  if (method == "textDocument/rename") return rename(params);
   throw RpcError{kMethodNotFound, "no method `" + method + "`"};
 }
 
@@ -386,7 +392,9 @@ json Server::initialize(const json& params) {
             {"documentSymbolProvider", true},
             {"documentFormattingProvider", true},
             {"completionProvider", {{"triggerCharacters", triggers}, {"resolveProvider", false}}},
-            {"codeActionProvider", {{"codeActionKinds", json::array({"quickfix"})}}}}},
+            {"codeActionProvider", {{"codeActionKinds", json::array({"quickfix"})}}},
+            {"inlayHintProvider", true},
+            {"renameProvider", {{"prepareProvider", true}}}}},
           {"serverInfo", {{"name", "dlspec"}, {"version", "0.1.0"}}}};
 }
 
@@ -440,6 +448,73 @@ const sema::Value* valueOfItem(const sema::Program& prog, const ast::Decl& decl,
     }
   }
   return nullptr;
+}
+
+// The typed value of a network's `name = …` whose expression ends in a block call (its span is in the block):
+// sema names each value after the first `name = …` that binds it, so the k-th binding of a name is its k-th
+// value of that name.
+const sema::Value* blockCallValue(const Document& d, const sema::Program& prog, const ast::Decl& decl,
+                                  const ast::Item& item, const sema::Network** netOut) {
+  const std::string& name = item.key.name;
+  size_t k = 0;
+  for (const ast::Item& it : decl.items) {
+    if (&it == &item) break;
+    if (it.kind == ast::ItemKind::Assign && it.key.name == name) ++k;
+  }
+  // Values a block's own `name = …` named (inlined into the network) are not the network's.
+  auto blockInternal = [&](const sema::Value& x) {
+    for (const ast::Decl& b : d.comp->spec->decls)
+      if (b.kind == ast::DeclKind::Block && b.span.begin <= x.span.begin && x.span.end <= b.span.end)
+        for (const ast::Item& it : b.items)
+          if (it.kind == ast::ItemKind::Assign && it.key.name == x.name && it.value && it.value->span.end == x.span.end)
+            return true;
+    return false;
+  };
+  for (const auto& n : prog.networks)
+    if (n->decl == &decl)
+      for (const sema::Value& x : n->values)
+        if (x.name == name && x.producer >= 0 && !blockInternal(x) && k-- == 0) {
+          *netOut = n.get();
+          return &x;
+        }
+  return nullptr;
+}
+
+// A type as a hint shows it: `f32[N, 20, 24, 24]`, with the kind first when it is not plain real numbers
+// (`logits f32[N, 10]`).
+std::string hintType(const sema::Type& t) {
+  const std::string kind = t.kindStr();
+  return (kind == "real" ? std::string() : kind + " ") + std::string(sema::dtypeName(t.dtype)) + t.shape.str();
+}
+
+// The type an item of a network or pipeline gives, for an inlay hint after it: a network's `name = …` its
+// value's, `return …` the network's output's; a pipeline's `field = field |> …` the field's after its last step.
+std::optional<std::string> itemType(const Document& d, const sema::Program& prog, const ast::Decl& decl,
+                                    const ast::Item& item) {
+  if (!item.value) return std::nullopt;
+  if (decl.kind == ast::DeclKind::Network) {
+    const sema::Network* net = nullptr;
+    if (item.kind == ast::ItemKind::Return) {
+      for (const auto& n : prog.networks)
+        if (n->decl == &decl && n->output >= 0) return hintType(n->values[size_t(n->output)].type);
+      return std::nullopt;
+    }
+    if (item.kind != ast::ItemKind::Assign) return std::nullopt;
+    const sema::Value* v = valueOfItem(prog, decl, item, &net);
+    if (!v) v = blockCallValue(d, prog, decl, item, &net);
+    return v ? std::optional<std::string>(hintType(v->type)) : std::nullopt;
+  }
+  if (decl.kind == ast::DeclKind::Pipeline && item.kind == ast::ItemKind::Assign) {
+    const Span e = item.value->span;
+    for (const auto& p : prog.pipelines) {
+      if (p->decl != &decl) continue;
+      const sema::PipeStep* last = nullptr;
+      for (const sema::PipeStep& st : p->steps)
+        if (st.field == item.key.name && st.span.file == e.file && st.span.begin >= e.begin && st.span.end <= e.end) last = &st;
+      if (last) return hintType(last->after);
+    }
+  }
+  return std::nullopt;
 }
 
 std::string valueHover(const sema::Value& v, const sema::Network& net, const std::string& name) {
@@ -516,32 +591,7 @@ json Server::hover(const json& params) {
                 net = n.get();
               }
       }
-      if (!v && s.item && s.decl->kind == ast::DeclKind::Network) {
-        // A value whose expression ends in a block call (its span is in the block): sema names each value after
-        // the first `name = …` that binds it, so the k-th binding of a name is its k-th value of that name.
-        size_t k = 0;
-        for (const ast::Item& it : s.decl->items) {
-          if (&it == s.item) break;
-          if (it.kind == ast::ItemKind::Assign && it.key.name == s.name) ++k;
-        }
-        // Values a block's own `name = …` named (inlined into the network) are not the network's.
-        auto blockInternal = [&](const sema::Value& x) {
-          for (const ast::Decl& b : d.comp->spec->decls)
-            if (b.kind == ast::DeclKind::Block && b.span.begin <= x.span.begin && x.span.end <= b.span.end)
-              for (const ast::Item& it : b.items)
-                if (it.kind == ast::ItemKind::Assign && it.key.name == x.name && it.value && it.value->span.end == x.span.end)
-                  return true;
-          return false;
-        };
-        for (const auto& n : prog->networks)
-          if (n->decl == s.decl)
-            for (const sema::Value& x : n->values)
-              if (x.name == s.name && x.producer >= 0 && !blockInternal(x) && k-- == 0) {
-                v = &x;
-                net = n.get();
-                break;
-              }
-      }
+      if (!v && s.item && s.decl->kind == ast::DeclKind::Network) v = blockCallValue(d, *prog, *s.decl, *s.item, &net);
       if (v && net) md = valueHover(*v, *net, s.name);
       else if (s.decl->kind == ast::DeclKind::Block)
         md = fmt::format("```dls\n{}\n```\n{} of block `{}`, typed at each use of the block", s.name,
@@ -847,6 +897,86 @@ json Server::codeActions(const json& params) {
   return actions;
 }
 
+// The typed shape after each statement of a network (`h = …`, `return …`) and each field transformation of a
+// pipeline, at the end of its expression: what `dlspec summary` and hover say, shown inline as the spec is
+// written. Nothing for a statement that did not type (an error before it).
+json Server::inlayHints(const json& params) {
+  Document& d = checked(params);
+  json hints = json::array();
+  const sema::Program* prog = d.comp ? d.comp->program.get() : nullptr;
+  if (!prog || !d.comp->spec) return hints;
+  const json& r = params.at("range");
+  const uint32_t b = d.offsetOf(position(r.at("start"))), e = d.offsetOf(position(r.at("end")));
+  for (const ast::Decl& decl : d.comp->spec->decls) {
+    if (decl.kind != ast::DeclKind::Network && decl.kind != ast::DeclKind::Pipeline) continue;
+    if (decl.span.end < b || decl.span.begin > e) continue;
+    for (const ast::Item& it : decl.items) {
+      if (!it.value || it.value->span.end < b || it.value->span.end > e) continue;
+      auto type = itemType(d, *prog, decl, it);
+      if (!type) continue;
+      hints.push_back({{"position", pos(d.positionOf(it.value->span.end))},
+                       {"label", ": " + *type},
+                       {"kind", 1},  // InlayHintKind.Type
+                       {"paddingLeft", true}});
+    }
+  }
+  return hints;
+}
+
+// The name under the cursor, if it can be renamed: a declaration, a network's or block's input or value, or a
+// data set field.
+json Server::prepareRename(const json& params) {
+  Document& d = checked(params);
+  const Occurrence* o = d.occurrenceAt(d.offsetOf(position(params.at("position"))));
+  if (!o) return nullptr;
+  return {{"range", range(d, o->span)}, {"placeholder", d.symbols[size_t(o->symbol)].name}};
+}
+
+// Every occurrence of the symbol renamed, refused (RequestFailed) when the new name is not a name or when the
+// renamed spec would not check as cleanly as this one (a clash with another name, a keyword, a data set
+// field that the data files or another declaration bind by name).
+json Server::rename(const json& params) {
+  Document& d = checked(params);
+  const Occurrence* o = d.occurrenceAt(d.offsetOf(position(params.at("position"))));
+  if (!o) throw RpcError{kRequestFailed, "nothing to rename here: put the cursor on a declared name"};
+  const std::string to = params.at("newName").get<std::string>();
+  const Symbol& sym = d.symbols[size_t(o->symbol)];
+  bool ident = !to.empty() && (std::isalpha(static_cast<unsigned char>(to[0])) || to[0] == '_');
+  for (char c : to) ident = ident && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!ident) throw RpcError{kRequestFailed, fmt::format("`{}` is not a name (a letter or _, then letters, digits, _)", to)};
+  std::vector<Span> spans;
+  for (const Occurrence& x : d.occurrences)
+    if (x.symbol == o->symbol) spans.push_back(x.span);
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  std::string text = d.text;
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) text.replace(it->begin, it->end - it->begin, to);
+  // The renamed spec must check with no error the current one does not have.
+  auto errors = [&](const std::string& t) {
+    Document probe;
+    probe.path = d.path;
+    probe.setText(t);
+    probe.check();
+    size_t n = 0;
+    for (const Diagnostic& x : probe.diags) n += x.severity == Severity::Error ? 1 : 0;
+    return std::pair{n, probe.diags};
+  };
+  auto [before, ignored] = errors(d.text);
+  auto [after, found] = errors(text);
+  if (after > before) {
+    std::string first;
+    for (const Diagnostic& x : found)
+      if (x.severity == Severity::Error) {
+        first = fmt::format("{}: {}", codeInfo(x.code).id, x.message);
+        break;
+      }
+    throw RpcError{kRequestFailed, fmt::format("renaming `{}` to `{}` would not check: {}", sym.name, to, first)};
+  }
+  json edits = json::array();
+  for (const Span& sp : spans) edits.push_back({{"range", range(d, sp)}, {"newText", to}});
+  return {{"changes", {{d.uri, edits}}}};
+}
+
+
 }  // namespace
 
 int runServer(int in, int out, const ServerOptions& opt) {
@@ -858,3 +988,4 @@ int runServer(int in, int out, const ServerOptions& opt) {
 }
 
 }  // namespace dls::lsp
+

@@ -1,7 +1,8 @@
 // The dlspec language server: LSP 3.17 over a pair of file descriptors (stdin/stdout for `dlspec lsp`).
 // Each open document is checked by the same flow as `dlspec check` (Compilation.h's checkSpec) after each
-// change, once the input has been quiet for the debounce delay; hover, definition, references, symbols and
-// completion read that compilation's AST, typed program and the op table; formatting is `dlspec fmt`'s.
+// change, once the input has been quiet for the debounce delay; hover, inlay hints, definition, references,
+// rename, symbols and completion read that compilation's AST, typed program and the op table; formatting is
+// `dlspec fmt`'s.
 #pragma once
 
 namespace dls::lsp {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A headless editor session against `dlspec lsp`: open a spec with an error, see its diagnostic, take the
 quick fix, edit until it is clean, then hover, complete, go to definition, find references, list symbols,
-format, and silence a warning with allow(…). Every answer is checked against the spec's text.
+show inlay hints, rename, format, and silence a warning with allow(…). Every answer is checked against the spec's text.
 
     lsp_session.py DLSPEC
 """
@@ -97,7 +97,8 @@ def main(dlspec, tmp):
 
     caps = c.call("initialize", {"processId": None, "rootUri": None, "capabilities": {}})["capabilities"]
     for cap in ("hoverProvider", "definitionProvider", "referencesProvider", "documentSymbolProvider",
-                "documentFormattingProvider", "completionProvider", "codeActionProvider"):
+                "documentFormattingProvider", "completionProvider", "codeActionProvider", "inlayHintProvider",
+                "renameProvider"):
         check(caps.get(cap), f"initialize does not announce {cap}: {caps}")
     check(caps["textDocumentSync"]["change"] == 1, "full document sync")
     c.notify("initialized")
@@ -195,6 +196,50 @@ def main(dlspec, tmp):
     check([ch["name"] for ch in syms[4]["children"]] == ["model", "data", "loss", "optimizer", "epochs", "validate"],
           f"the train block's children: {syms[4]['children']}")
     print(f"symbols: {[s['name'] for s in syms]}")
+
+    # 6a. Inlay hints: the typed shape after each network statement and pipeline field transformation, at the end
+    # of its expression (UTF-16 positions: the line with the emoji comes first).
+    hints = c.call("textDocument/inlayHint", {"textDocument": {"uri": uri},
+                                              "range": {"start": {"line": 0, "character": 0}, "end": pos(text, "train run")}})
+    got = [(h["position"], h["label"]) for h in hints]
+    want = [(pos(text, "reshape([1, 28, 28])", 0, len("reshape([1, 28, 28])")), ": f32[1, 28, 28]"),
+            (pos(text, "reshape([1, 28, 28])", 1, len("reshape([1, 28, 28])")), ": f32[1, 28, 28]"),
+            (pos(text, "|> relu", 0, len("|> relu")), ": f32[N, 20, 24, 24]"),
+            (pos(text, "|> flatten", 0, len("|> flatten")), ": f32[N, 2880]"),
+            (pos(text, "dense(10)", 0, len("dense(10)")), ": logits f32[N, 10]")]
+    check(got == want, f"inlay hints: {got}, expected {want}")
+    hints = c.call("textDocument/inlayHint", {"textDocument": {"uri": uri},
+                                              "range": {"start": pos(text, "network Net"), "end": pos(text, "  return")}})
+    check([h["label"] for h in hints] == [": f32[N, 20, 24, 24]", ": f32[N, 2880]"], f"inlay hints of a range: {hints}")
+    print(f"inlay hints: {[label for _, label in got]}")
+
+    # 6b. Rename: a value binding with its uses (not the other binding of the same name), a data set field;
+    # refused when the new name is not a name or the renamed spec would not check (a clash, a keyword).
+    p = c.call("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": pos(text, "h = x")})
+    check(p == {"range": {"start": pos(text, "h = x"), "end": pos(text, "h = x", 0, 1)},
+                "placeholder": "h"}, f"prepareRename on h: {p}")
+    check(c.call("textDocument/prepareRename", {"textDocument": {"uri": uri}, "position": pos(text, "conv2d")}) is None,
+          "prepareRename on an op name: nothing to rename")
+    edit = c.call("textDocument/rename", {"textDocument": {"uri": uri}, "position": pos(text, "h = x"), "newName": "conv"})
+    renamed = apply_edits(text, edit["changes"][uri])
+    check("conv = x |> conv2d" in renamed and "h = conv |> maxpool" in renamed and "return h |> dense" in renamed,
+          f"renaming the first h: {edit}")
+    edit = c.call("textDocument/rename", {"textDocument": {"uri": uri}, "position": pos(text, "kind:"), "newName": "category"})
+    renamed = apply_edits(renamed, edit["changes"][uri])
+    check("label category: class<10>" in renamed and "cross_entropy(model.out, category)" in renamed and "kind" not in renamed,
+          f"renaming the label field: {edit}")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 13}, "contentChanges": [{"text": renamed}]})
+    check(c.diagnostics(uri, 13) == [], "the renamed spec checks clean")
+    for at, to, why in (("Net(x", "run", "clashes with the train block"), ("category: class", "image", "clashes with the sample field"),
+                        ("Net(x", "2net", "not a name")):
+        m = c.response(c.request("textDocument/rename", {"textDocument": {"uri": uri}, "position": pos(renamed, at), "newName": to}))
+        check(m.get("error", {}).get("code") == -32803 and ("would not check" in m["error"]["message"] or
+                                                            "not a name" in m["error"]["message"]),
+              f"rename to `{to}` ({why}) is refused: {m}")
+        print(f"  refused: {m['error']['message']}")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 14}, "contentChanges": [{"text": text}]})
+    check(c.diagnostics(uri, 14) == [], "back to the text before the renames")
+    print("rename: a binding of h, the field kind; refused: a clash with a declaration or a field, not a name")
 
     # 6b. Blocks, in the example spec specs/vgg.dls: calls of a block, its parameters, a value after blocks.
     vgg_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "specs", "vgg.dls")
