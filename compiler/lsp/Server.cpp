@@ -169,6 +169,7 @@ private:
   json formatting(const json& params);
   json codeActions(const json& params);
   json inlayHints(const json& params);
+  json signatureHelp(const json& params);
   json prepareRename(const json& params);
   json rename(const json& params);
 
@@ -275,6 +276,7 @@ json Server::dispatch(const std::string& method, const json& params) {
   if (method == "textDocument/formatting") return formatting(params);
   if (method == "textDocument/codeAction") return codeActions(params);
   if (method == "textDocument/inlayHint") return inlayHints(params);
+  if (method == "textDocument/signatureHelp") return signatureHelp(params);
   if (method == "textDocument/prepareRename") return prepareRename(params);
   if (method == "textDocument/rename") return rename(params);
   throw RpcError{kMethodNotFound, "no method `" + method + "`"};
@@ -394,6 +396,7 @@ json Server::initialize(const json& params) {
             {"completionProvider", {{"triggerCharacters", triggers}, {"resolveProvider", false}}},
             {"codeActionProvider", {{"codeActionKinds", json::array({"quickfix"})}}},
             {"inlayHintProvider", true},
+            {"signatureHelpProvider", {{"triggerCharacters", json::array({"(", ","})}}},
             {"renameProvider", {{"prepareProvider", true}}}}},
           {"serverInfo", {{"name", "dlspec"}, {"version", "0.1.0"}}}};
 }
@@ -690,6 +693,7 @@ struct TextContext {
   std::set<std::string> given; // argument names already written in it
   std::string argBeforeColon;  // `name: |`: the argument whose value is being typed
   bool afterDot = false;
+  size_t argsBegin = 0;        // where the innermost open call's arguments begin (after its `(`)
 };
 
 bool isWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
@@ -743,6 +747,7 @@ TextContext textContext(std::string_view text, uint32_t offset) {
   ctx.declKeyword = depth > 0 || !opens.empty() ? lastKeyword : "";
   if (!opens.empty()) {
     ctx.callee = opens.back().callee;
+    ctx.argsBegin = opens.back().at;
     std::string_view args = text.substr(opens.back().at, offset - opens.back().at);
     for (size_t k = 0; k < args.size(); ++k)
       if (args[k] == ':') {
@@ -768,16 +773,22 @@ TextContext textContext(std::string_view text, uint32_t offset) {
   return ctx;
 }
 
+// The op categories a body takes, from the keyword of the declaration the text is in.
+std::vector<sema::OpCategory> categoriesForKeyword(const std::string& keyword) {
+  using C = sema::OpCategory;
+  if (keyword == "dataset") return {C::DataSource};
+  if (keyword == "pipeline") return {C::Pipeline};
+  if (keyword == "network" || keyword == "block") return {C::Layer, C::Activation, C::Structural};
+  if (keyword == "train") return {C::Loss, C::Optimizer, C::Schedule, C::Metric};
+  return {};
+}
+
 json Server::completion(const json& params) {
   Document& d = doc(params);
   uint32_t off = d.offsetOf(position(params.at("position")));
   TextContext ctx = textContext(d.text, off);
   using C = sema::OpCategory;
-  std::vector<C> cats;
-  if (ctx.declKeyword == "dataset") cats = {C::DataSource};
-  else if (ctx.declKeyword == "pipeline") cats = {C::Pipeline};
-  else if (ctx.declKeyword == "network" || ctx.declKeyword == "block") cats = {C::Layer, C::Activation, C::Structural};
-  else if (ctx.declKeyword == "train") cats = {C::Loss, C::Optimizer, C::Schedule, C::Metric};
+  const std::vector<C> cats = categoriesForKeyword(ctx.declKeyword);
   json items = json::array();
   // LSP CompletionItemKind: Function 3, Field 5, Class 7, Module 9, Property 10, Value 12, Keyword 14, EnumMember 20.
   if (ctx.afterDot) return items;
@@ -895,6 +906,55 @@ json Server::codeActions(const json& params) {
     }
   }
   return actions;
+}
+
+// Inside an op call's parentheses: the op's signature from the op table, each argument with its doc, and the
+// argument being written (by name after `name:`, else by position: positional arguments fill the op's
+// arguments in order). Read from the text, as completion is, so it works while the spec does not parse.
+json Server::signatureHelp(const json& params) {
+  Document& d = doc(params);
+  const uint32_t off = d.offsetOf(position(params.at("position")));
+  TextContext ctx = textContext(d.text, off);
+  if (ctx.callee.empty()) return nullptr;
+  const sema::OpInfo* op = findOpFor(ctx.callee, categoriesForKeyword(ctx.declKeyword));
+  if (!op) return nullptr;
+  std::string label = std::string(op->name) + "(";
+  json ps = json::array();
+  for (const sema::AttrSpec& a : op->attrs) {
+    if (&a != op->attrs.data()) label += ", ";
+    const size_t b = label.size();
+    label += a.dflt ? fmt::format("{}: {}", a.name, attrValueText(*a.dflt)) : std::string(a.name);
+    ps.push_back({{"label", json::array({b, label.size()})}, {"documentation", {{"kind", "markdown"}, {"value", attrDoc(a)}}}});
+  }
+  label += ")";
+  // The argument at the cursor: commas and colons outside nested brackets and strings.
+  const std::string_view args = std::string_view(d.text).substr(ctx.argsBegin, off - ctx.argsBegin);
+  int level = 0;
+  size_t index = 0, segment = 0;
+  bool inString = false;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const char c = args[k];
+    if (c == '"') inString = !inString;
+    if (inString) continue;
+    if (c == '(' || c == '[') ++level;
+    if ((c == ')' || c == ']') && level > 0) --level;
+    if (c == ',' && level == 0) ++index, segment = k + 1;
+  }
+  int64_t active = index < op->attrs.size() ? int64_t(index) : -1;
+  const std::string_view seg = args.substr(segment);
+  if (size_t colon = seg.find(':'); colon != std::string_view::npos) {
+    size_t e = colon;
+    while (e > 0 && seg[e - 1] == ' ') --e;
+    size_t b = e;
+    while (b > 0 && isWordChar(seg[b - 1])) --b;
+    active = -1;
+    for (size_t i = 0; i < op->attrs.size(); ++i)
+      if (op->attrs[i].name == seg.substr(b, e - b)) active = int64_t(i);
+  }
+  json sig = {{"label", label}, {"documentation", {{"kind", "markdown"}, {"value", std::string(op->doc)}}}, {"parameters", ps}};
+  json r = {{"signatures", json::array({sig})}, {"activeSignature", 0}};
+  if (active >= 0) r["activeParameter"] = active;  // none for an unknown name or one positional argument too many
+  return r;
 }
 
 // The typed shape after each statement of a network (`h = …`, `return …`) and each field transformation of a

@@ -98,7 +98,7 @@ def main(dlspec, tmp):
     caps = c.call("initialize", {"processId": None, "rootUri": None, "capabilities": {}})["capabilities"]
     for cap in ("hoverProvider", "definitionProvider", "referencesProvider", "documentSymbolProvider",
                 "documentFormattingProvider", "completionProvider", "codeActionProvider", "inlayHintProvider",
-                "renameProvider"):
+                "renameProvider", "signatureHelpProvider"):
         check(caps.get(cap), f"initialize does not announce {cap}: {caps}")
     check(caps["textDocumentSync"]["change"] == 1, "full document sync")
     c.notify("initialized")
@@ -166,9 +166,19 @@ def main(dlspec, tmp):
         labels = [i["label"] for i in items["items"]]
         check(all(w in labels for w in want) and unwanted not in labels, f"completion after `{typed}`: {labels}")
         check(c.diagnostics(uri, version), f"the unfinished call `{typed}` has a diagnostic")
+        # Signature help: conv2d's arguments from the op table, the one being written active (by name after `pad:`,
+        # else by position: the third argument is stride).
+        sh = c.call("textDocument/signatureHelp", {"textDocument": {"uri": uri}, "position": pos(broken, typed, 0, len(typed))})
+        sig = sh["signatures"][sh["activeSignature"]]
+        names = [sig["label"][p["label"][0]:p["label"][1]].split(":")[0] for p in sig["parameters"]]
+        check(sig["label"].startswith("conv2d(filters, kernel, stride: ") and names[:4] == ["filters", "kernel", "stride", "pad"],
+              f"signature of conv2d: {sig['label']} {names}")
+        check(names[sh["activeParameter"]] == ("pad" if "pad:" in typed else "kernel"),
+              f"active argument after `{typed}`: {sh.get('activeParameter')}")
     c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 12}, "contentChanges": [{"text": text}]})
     check(c.diagnostics(uri, 12) == [], "the finished text is clean again")
-    print(f"completion: conv2d(filters: 20, |) offers kernel:, stride:; `pad: |` offers same, valid; a train body sgd, adam")
+    print(f"completion: conv2d(filters: 20, |) offers kernel:, stride:; `pad: |` offers same, valid; a train body sgd, adam; "
+          "signature help: conv2d's arguments, kernel then pad active")
 
     # 5. Go to definition and references.
     loc = c.call("textDocument/definition", {"textDocument": {"uri": uri}, "position": pos(text, "Net on", 0, 1)})
