@@ -241,6 +241,41 @@ std::vector<AlgoCandidate> candidates(const Perf* p, int n) {
   for (int i = 0; i < n; ++i) v.push_back({int(p[i].algo), int(p[i].status), p[i].time, p[i].memory});
   return v;
 }
+// The algorithm cudnnFind* measured fastest within the workspace limit (CudaPlan pick_algo); the shared
+// convolution workspace grows to what it needs. `pass` names the pass in the error when none fits.
+template <class Perf>
+auto chosen_algo(Ctx& c, const Perf* perf, int found, const char* pass) {
+  int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
+  if (i < 0) throw Error(std::string("cuDNN found no ") + pass + " convolution algorithm for these shapes");
+  grow_conv_workspace(c, perf[i].memory);
+  return perf[i].algo;
+}
+// y = conv(x, w)
+cudnnConvolutionFwdAlgo_t fwd_algo(Ctx& c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+                                   cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t y) {
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int found = 0;
+  DNN(cudnnFindConvolutionForwardAlgorithm(c.dnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+  return chosen_algo(c, perf, found, "forward");
+}
+// dx from dy and w
+cudnnConvolutionBwdDataAlgo_t bwd_data_algo(Ctx& c, cudnnFilterDescriptor_t w, cudnnTensorDescriptor_t dy,
+                                            cudnnConvolutionDescriptor_t conv, cudnnTensorDescriptor_t dx) {
+  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  int found = 0;
+  DNN(cudnnFindConvolutionBackwardDataAlgorithm(c.dnn, w, dy, conv, dx, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found,
+                                                perf));
+  return chosen_algo(c, perf, found, "backward-data");
+}
+// dw from x and dy
+cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo(Ctx& c, cudnnTensorDescriptor_t x, cudnnTensorDescriptor_t dy,
+                                                cudnnConvolutionDescriptor_t conv, cudnnFilterDescriptor_t dw) {
+  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  int found = 0;
+  DNN(cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn, x, dy, conv, dw, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                  &found, perf));
+  return chosen_algo(c, perf, found, "backward-filter");
+}
 // The descriptors of a convolution over the window `v` (x [N, C, H, W], y [N, K, OH, OW]) whose filter is
 // [out, in / groups, KH, KW]: conv2d's [K, C/groups, ...], and conv_transpose2d's [C, K/groups, ...] (the convolution it
 // runs backwards maps y to x).
@@ -265,14 +300,7 @@ void conv_create(Ctx& c, const dls_op_desc& op, Op& st) {
   if (oh != v.oh || ow != v.ow)
     throw Error("asymmetric padding (top/left " + std::to_string(v.pt) + "/" + std::to_string(v.pl) + ", bottom/right " +
                 std::to_string(v.pb) + "/" + std::to_string(v.pr) + ") is not supported by cuDNN convolution");
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int found = 0;
-  DNN(cudnnFindConvolutionForwardAlgorithm(c.dnn, st.x, st.w, st.conv, st.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
-                                           perf));
-  int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
-  if (i < 0) throw Error("cuDNN found no forward convolution algorithm for these shapes");
-  st.fwd_algo = perf[i].algo;
-  grow_conv_workspace(c, perf[i].memory);
+  st.fwd_algo = fwd_algo(c, st.x, st.w, st.conv, st.y);
   if (T[2].id >= 0) {
     st.b = tdesc(1, v.k, 1, 1);
     // cuDNN fuses the bias (identity activation) only with IMPLICIT_PRECOMP_GEMM.
@@ -297,26 +325,8 @@ void conv_fwd(Ctx& c, const dls_op_desc& op, Op& st) {
   if (st.b) DNN(cudnnAddTensor(c.dnn, &one, st.b, T[2].data, &one, st.y, T[3].data));
 }
 void conv_create_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
-  if (din(g, 0)) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int found = 0;
-    DNN(cudnnFindConvolutionBackwardDataAlgorithm(c.dnn, f.w, f.y, f.conv, f.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                  &found, perf));
-    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
-    if (i < 0) throw Error("cuDNN found no backward-data convolution algorithm for these shapes");
-    st.bwd_data_algo = perf[i].algo;
-    grow_conv_workspace(c, perf[i].memory);
-  }
-  if (g.dparams[0].id >= 0) {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int found = 0;
-    DNN(cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn, f.x, f.y, f.conv, f.w,
-                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, perf));
-    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
-    if (i < 0) throw Error("cuDNN found no backward-filter convolution algorithm for these shapes");
-    st.bwd_filter_algo = perf[i].algo;
-    grow_conv_workspace(c, perf[i].memory);
-  }
+  if (din(g, 0)) st.bwd_data_algo = bwd_data_algo(c, f.w, f.y, f.conv, f.x);
+  if (g.dparams[0].id >= 0) st.bwd_filter_algo = bwd_filter_algo(c, f.x, f.y, f.conv, f.w);
 }
 void conv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   const auto& T = g.fwd->tensors;
@@ -342,14 +352,7 @@ void deconv_create(Ctx& c, const dls_op_desc& op, Op& st) {
   int n, ch, h, w;
   DNN(cudnnGetConvolution2dForwardOutputDim(st.conv, st.y, st.w, &n, &ch, &h, &w));
   if (h != v.h || w != v.w) throw Error("conv_transpose2d: cuDNN's size rule does not give the input back from the output");
-  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  int found = 0;
-  DNN(cudnnFindConvolutionBackwardDataAlgorithm(c.dnn, st.w, st.x, st.conv, st.y, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                &found, perf));
-  int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
-  if (i < 0) throw Error("cuDNN found no backward-data convolution algorithm for these shapes");
-  st.bwd_data_algo = perf[i].algo;
-  grow_conv_workspace(c, perf[i].memory);
+  st.bwd_data_algo = bwd_data_algo(c, st.w, st.x, st.conv, st.y);
   if (op.tensors[2].id >= 0) st.b = tdesc(1, v.k, 1, 1);
 }
 void deconv_fwd(Ctx& c, const dls_op_desc& op, Op& st) {
@@ -360,25 +363,8 @@ void deconv_fwd(Ctx& c, const dls_op_desc& op, Op& st) {
   if (st.b) DNN(cudnnAddTensor(c.dnn, &one, st.b, T[2].data, &one, st.y, T[3].data));
 }
 void deconv_create_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
-  if (din(g, 0)) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int found = 0;
-    DNN(cudnnFindConvolutionForwardAlgorithm(c.dnn, f.y, f.w, f.conv, f.x, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
-    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
-    if (i < 0) throw Error("cuDNN found no forward convolution algorithm for these shapes");
-    st.fwd_algo = perf[i].algo;
-    grow_conv_workspace(c, perf[i].memory);
-  }
-  if (g.dparams[0].id >= 0) {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int found = 0;
-    DNN(cudnnFindConvolutionBackwardFilterAlgorithm(c.dnn, f.y, f.x, f.conv, f.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                    &found, perf));
-    int i = pick_algo(candidates(perf, found), kConvWorkspaceLimit);
-    if (i < 0) throw Error("cuDNN found no backward-filter convolution algorithm for these shapes");
-    st.bwd_filter_algo = perf[i].algo;
-    grow_conv_workspace(c, perf[i].memory);
-  }
+  if (din(g, 0)) st.fwd_algo = fwd_algo(c, f.y, f.w, f.conv, f.x);
+  if (g.dparams[0].id >= 0) st.bwd_filter_algo = bwd_filter_algo(c, f.y, f.x, f.conv, f.w);
 }
 void deconv_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   const auto& T = g.fwd->tensors;
