@@ -314,6 +314,12 @@ const dls::Diagnostic* find(const std::vector<dls::Diagnostic>& ds, const char* 
     if (std::string(dls::codeInfo(d.code).id) == code) return &d;
   return nullptr;
 }
+// The estimate E0801's message states, in MiB ("training needs about 15.2 MiB on cpu, …").
+double mib(const std::string& message) {
+  std::smatch r;
+  REQUIRE(std::regex_search(message, r, std::regex("about ([0-9.]+) MiB")));
+  return std::stod(r[1]);
+}
 // An MLP of dense(1000) layers on 784 features, batch 256, in `precision`, with `memory` bytes.
 std::string mlpSpec(const std::string& precision, const std::string& memory, const std::string& optimizer = "sgd(lr: 0.01)") {
   return "dlspec 1\n"
@@ -334,11 +340,6 @@ TEST_CASE("E0801 counts the bf16 copies of precision bf16: inputs, weights and d
   const dls::Diagnostic* b = find(bf16, "E0801");
   REQUIRE(a);
   REQUIRE(b);
-  auto mib = [](const std::string& m) {
-    std::smatch r;
-    REQUIRE(std::regex_search(m, r, std::regex("about ([0-9.]+) MiB")));
-    return std::stod(r[1]);
-  };
   const double extra = (2.0 * 795010 + 2.0 * 256 * (784 + 1000 + 1000 + 10)) / (1 << 20);
   CHECK(mib(b->message) - mib(a->message) == Approx(extra).margin(0.11));
   bool noted = false;
@@ -719,11 +720,6 @@ TEST_CASE("E0801 counts gradient accumulation's f64 sums of the gradients on the
   const dls::Diagnostic* b = find(withAccum, "E0801");
   REQUIRE(a);
   REQUIRE(b);
-  auto mib = [](const std::string& m) {
-    std::smatch r;
-    REQUIRE(std::regex_search(m, r, std::regex("about ([0-9.]+) MiB")));
-    return std::stod(r[1]);
-  };
   CHECK(mib(b->message) - mib(a->message) == Approx(8.0 * 795010 / (1 << 20)).margin(0.11));
   bool noted = false;
   for (const auto& n : b->notes) noted = noted || n.find("accumulated gradients 6.") != std::string::npos;
