@@ -62,12 +62,24 @@ def gen_op(r, s, opnames):
         cands += ["dense"] * 4
     if rank == 3:
         cands += ["conv2d"] * 4 + ["maxpool", "avgpool", "global_avgpool", "upsample", "reorg", "local", "batch_norm"]
+    if rank == 3:
+        cands += ["conv_transpose2d", "global_maxpool", "adaptive_avgpool"]
     if rank == 2:
         cands += ["rnn", "gru", "lstm", "transpose"]
+        cands += ["conv1d"] * 2 + ["maxpool1d", "avgpool1d"]
+    if rank in (2, 3):
+        cands += ["group_norm"]
+        if s[1:] != (1,) * (rank - 1):  # statistics over one position are constant
+            cands += ["instance_norm"]
     if rank == 1:
         cands += ["batch_norm"]
     if rank >= 1:
         cands += ["relu", "leaky_relu", "gelu", "tanh", "sigmoid", "ramp", "dropout"]
+        cands += ["elu", "selu", "silu", "mish", "softplus", "hardswish", "hardsigmoid", "relu6", "prelu", "slice", "pad"]
+        if s[-1] % 2 == 0:
+            cands += ["glu"]
+        if rank >= 2:
+            cands += ["mean", "sum", "max"]
     if rank >= 1 and s[-1] >= 2:
         # over one feature their output is constant (0, 1) and what reaches it rounding noise
         cands += ["layer_norm", "softmax", "log_softmax"]
@@ -173,6 +185,80 @@ def gen_op(r, s, opnames):
         a = [("axis", choice(r, axes))]
     elif op == "unsqueeze":
         a = [("axis", r.randint(1, len(s) + 1))]
+    elif op == "conv1d":
+        C, L = s
+        g = choice(r, [g for g in (1, 2) if C % g == 0])
+        k = r.randint(1, min(3, L))
+        a = [("filters", g * r.randint(1, 3)), ("kernel", k)]
+        if g > 1:
+            a.append(("groups", g))
+        if r.random() < 0.3 and L >= k + 1:
+            a.append(("stride", 2))
+        if r.random() < 0.4 and k >= 2:
+            a.append(("pad", r.randint(0, k // 2)))
+        if r.random() < 0.2:
+            a.append(("bias", False))
+    elif op in ("maxpool1d", "avgpool1d"):
+        k = r.randint(1, min(3, s[1]))
+        a = [("kernel", k)]
+        if r.random() < 0.4:
+            a.append(("stride", r.randint(1, k)))
+        if r.random() < 0.3 and k >= 2:
+            a.append(("pad", r.randint(0, k // 2)))
+    elif op == "conv_transpose2d":
+        k, st = r.randint(1, 3), r.choice([1, 1, 2])
+        a = [("filters", r.randint(1, 3)), ("kernel", k)]
+        if st > 1:
+            a.append(("stride", st))
+            if r.random() < 0.4:
+                a.append(("output_pad", 1))
+        if r.random() < 0.3 and k >= 2:
+            a.append(("pad", r.randint(0, k - 1)))
+        if r.random() < 0.2:
+            a.append(("bias", False))
+    elif op == "adaptive_avgpool":
+        a = [("size", r.randint(1, min(s[1], s[2])))]
+    elif op == "group_norm":
+        a = [("groups", choice(r, [g for g in (1, 2, 3) if s[0] % g == 0]))]
+    elif op == "instance_norm":
+        if r.random() < 0.5:
+            a = [("affine", True)]
+    elif op == "elu":
+        if r.random() < 0.5:
+            a = [("alpha", choice(r, [0.5, 1.0, 2.0]))]
+    elif op == "softplus":
+        if r.random() < 0.5:
+            a = [("beta", choice(r, [0.5, 2.0]))]
+    elif op == "prelu":
+        if rank >= 2 and r.random() < 0.5:
+            a = [("per_channel", True)]
+    elif op == "glu":
+        a = [("axis", -1)]
+    elif op in ("mean", "sum", "max"):
+        a = [("axes", [r.randint(1, rank)])]
+        if r.random() < 0.3:
+            a.append(("keepdims", True))
+    elif op == "slice":
+        ax = r.randint(1, rank)
+        d = s[ax - 1]
+        if d < 2:
+            return None
+        start = r.randint(0, d - 1)
+        a = [("axis", ax), ("start", start), ("end", r.randint(start + 1, d))]
+        if r.random() < 0.3:
+            a.append(("step", 2))
+    elif op == "pad":
+        mode = choice(r, ["constant", "constant", "reflect", "replicate"])
+        m = s[-1] - 1 if mode == "reflect" else 2
+        if m < 1:
+            return None
+        a = [("pads", [r.randint(0, m), r.randint(1, m)])]
+        if mode != "constant":
+            if rank < 2:
+                return None  # torch 1.13's reflect/replicate pad a 3-D to 5-D tensor: [N, C, L] at least
+            a.append(("mode", Word(mode)))
+        elif r.random() < 0.3:
+            a.append(("value", 0.5))
     return op, a
 
 
