@@ -15,8 +15,29 @@ set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(cd "${1:-$here/gpu/bundle}" 2>/dev/null && pwd)" || { echo "gpu.sh: no bundle (run bench/gpu/prepare.sh on the CPU machine)" >&2; exit 2; }
 cd "$dir"
-export LD_LIBRARY_PATH="$dir/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
 out="${GPU_RESULTS:-$dir/results}"; mkdir -p "$out"
+# The bundle's libraries (prepare.sh gzipped the big ones), unpacked beside the results; only dlspec's
+# executables see them: PyTorch runs with the machine's own library path.
+libs="$out/lib"; mkdir -p "$libs"
+for f in "$dir"/lib/*; do
+  case "$f" in
+    *.gz) b=$(basename "$f" .gz); [ -s "$libs/$b" ] || gzip -dc "$f" >"$libs/$b" || { echo "gpu.sh: FAIL: cannot unpack $f" >&2; exit 2; } ;;
+    *) cp -f "$f" "$libs/" ;;
+  esac
+done
+host_ld="${LD_LIBRARY_PATH:-}"
+py() { LD_LIBRARY_PATH="$host_ld" python3 "$@"; }
+# CUDA's libraries: the toolkit's, and the pip wheels' beside PyTorch (nvidia-cudnn-cu13, nvidia-nccl-cu13,
+# nvidia-cublas, nvidia-cuda-runtime), where a machine has cuDNN and NCCL only there.
+wheels=$(py -c 'import glob, os, nvidia; print(":".join(sorted(d for p in nvidia.__path__ for d in glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null)
+export LD_LIBRARY_PATH="$libs:/usr/local/cuda/lib64:/usr/local/cuda/lib${wheels:+:$wheels}${host_ld:+:$host_ld}"
+# Every library the executables need must resolve before any device time is spent on them.
+missing=$(ldd ./mlp ./lenet ./vgg $( [ -x ./dlspec_cuda_gpu_tests ] && echo ./dlspec_cuda_gpu_tests) 2>&1 | grep "not found" | sort -u)
+if [ -n "$missing" ]; then
+  echo "gpu.sh: FAIL: libraries not found (LD_LIBRARY_PATH=$LD_LIBRARY_PATH):" >&2
+  echo "$missing" >&2
+  exit 2
+fi
 steps=${GPU_BENCH_STEPS:-300}
 
 # 0. Is there a GPU at all? (bounded: a wedged driver must not hang the script)
@@ -50,7 +71,7 @@ for w in mlp lenet vgg; do
   if ! timeout 300 "./$w" step-check --batch "check/$w/x.npy" "check/$w/y.npy" --out "$out/step_$w" >"$out/step_$w.log" 2>&1; then
     echo "$w: step-check FAILED on the GPU:"; cat "$out/step_$w.log"; status=1; continue
   fi
-  python3 - "check/$w/cpu" "$out/step_$w" "$w" <<'PY' || status=1
+  py - "check/$w/cpu" "$out/step_$w" "$w" <<'PY' || status=1
 import os, struct, sys
 ref, got, name = sys.argv[1:4]
 def load(path):
@@ -79,18 +100,18 @@ declare -A dls
 for w in mlp lenet vgg; do
   line=$(timeout 600 "./$w" bench --steps "$steps" --warmup 20 2>"$out/bench_$w.err" | tail -1)
   echo "$w: $line"
-  dls[$w]=$(printf '%s' "$line" | python3 -c 'import json,sys
+  dls[$w]=$(printf '%s' "$line" | py -c 'import json,sys
 try: print(json.load(sys.stdin)["img_per_s"])
 except Exception: print("")')
   [ -n "${dls[$w]}" ] || { echo "$w: bench FAILED:"; cat "$out/bench_$w.err"; status=1; }
 done
 
 echo "== 4. PyTorch anchor on the same GPU (torch_gpu_anchor.py)"
-timeout 1200 python3 ./torch_gpu_anchor.py 2>&1 | tee "$out/torch.txt"
+timeout 1200 env LD_LIBRARY_PATH="$host_ld" python3 ./torch_gpu_anchor.py 2>&1 | tee "$out/torch.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "torch anchor: FAIL"; status=1; }
 
 echo "== 5. ratios (same GPU, same run)"
-python3 - "$out/torch.txt" "${dls[mlp]:-}" "${dls[lenet]:-}" "${dls[vgg]:-}" <<'PY'
+py - "$out/torch.txt" "${dls[mlp]:-}" "${dls[lenet]:-}" "${dls[vgg]:-}" <<'PY'
 import json, sys
 res = {}
 for line in open(sys.argv[1]):

@@ -8,7 +8,8 @@
 #   check/<w>/{x,y}.npy        one synthetic batch per workload
 #   check/<w>/cpu/*.npy        the CPU executable's step-check on that batch: loss and every gradient, from
 #                              the program's own seeded initial weights (host-generated: the same on the GPU)
-#   lib/                       the shared libraries the executables need that a GPU machine lacks
+#   lib/                       the shared libraries the executables need but glibc's and CUDA's (the big
+#                              ones gzipped: bench/gpu.sh unpacks them)
 #   torch_gpu_anchor.py        PyTorch's side of the comparison (../shared/bench/)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,11 +51,20 @@ done
 gpu_tests=$build/runtime/tests/cuda/dlspec_cuda_gpu_tests
 if [ -x "$gpu_tests" ]; then strip -o "$out/dlspec_cuda_gpu_tests" "$gpu_tests"; fi
 cp "$root/bench/gpu/torch_gpu_anchor.py" "$out/"
-# Libraries a GPU machine does not have (CUDA, cuDNN, NCCL and the C/C++ runtimes it has).
-for lib in $(ldd "$work/mlp.cuda" | awk '/=> \//{print $3}'); do
+# Every library the executables load but glibc's (the GPU machine has its own C library, which cannot be
+# swapped) and CUDA's (cudart, cuBLAS, cuDNN, NCCL: under /usr/local/cuda there): oneDNN, fmt, Open MPI and
+# what it loads, libpng, libjpeg, zlib, libgomp and the C++ runtime. The big ones travel gzipped (the device
+# tool carries 64 MiB); bench/gpu.sh unpacks them before it starts.
+exes=("$work/mlp.cuda")
+[ -x "$out/dlspec_cuda_gpu_tests" ] && exes+=("$out/dlspec_cuda_gpu_tests")
+for lib in $(ldd "${exes[@]}" | awk '/=> \//{print $3}' | sort -u); do
   case "$(basename "$lib")" in
-    libdnnl.so*|libfmt.so*|libOpenCL.so*|libz.so*|libgomp.so*) cp -L "$lib" "$out/lib/" ;;
+    libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*|libcuda.so*|libcudart*|libcublas*|libcudnn*|libnccl*) ;;
+    *) cp -L "$lib" "$out/lib/" ;;
   esac
+done
+for lib in "$out"/lib/*; do
+  if [ "$(stat -c %s "$lib")" -gt $((8 << 20)) ]; then gzip -6 "$lib"; fi
 done
 size=$(du -sm "$out" | cut -f1)
 echo "bench/gpu/bundle: ${size} MiB"
