@@ -61,10 +61,11 @@ void GradReducer::after_bwd(const dls_grad_op_desc& g) {
       if (!seen_[size_t(p)]) seen_[size_t(p)] = 1, order_.push_back(p);
       continue;
     }
+    if (mode_ == Mode::nccl) continue;  // NCCL: every bucket in reduce(), on the compute stream
     Bucket& b = buckets_[size_t(bucket_of_[size_t(p)])];
     ++b.ready;
   }
-  if (!planned_ || mode_ == Mode::nccl) return;  // NCCL: every bucket in reduce(), on the compute stream
+  if (!planned_ || mode_ == Mode::nccl) return;
   // Buckets start in order (every rank issues the same collectives in the same order).
   while (next_ < buckets_.size() && buckets_[next_].ready == int(buckets_[next_].params.size())) start(buckets_[next_++]);
   comm_.progress();
