@@ -110,7 +110,7 @@ const std::vector<CommandEntry>& commands() {
       {"mutate", cmdMutate, "write DeepCrime-style mutants of a spec and a manifest (dlspec mutate FILE -o DIR)",
        "dlspec mutate FILE -o DIR", "  -o, --output DIR            the directory for the mutants and manifest.json\n",
        false},
-      {"lsp", cmdLsp, "the language server: diagnostics, hover, completion, definitions, formatting (LSP on stdio)",
+      {"lsp", cmdLsp, "the language server: diagnostics, hover, completion, shapes inline, rename, formatting (LSP on stdio)",
        "dlspec lsp [--stdio] [--debounce-ms=MS]",
        "  --stdio                     speak LSP on stdin/stdout (the default and only transport)\n"
        "  --debounce-ms=MS            quiet time after an edit before the document is checked again (default 200)\n",
