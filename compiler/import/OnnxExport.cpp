@@ -257,30 +257,43 @@ private:
     return nullptr;
   }
   const WeightTensor& value(const sema::Param& p) const { return w_.at(p.name); }
-  // An initialiser made of parameters' values (Seg): the values, and in a template its parts.
+  // A parameter's number of values (its shape's: a template holds no values).
+  int64_t numel(const sema::Param& p) const {
+    int64_t n = 1;
+    for (int64_t d : value(p).shape) n *= d;
+    return n;
+  }
+  // An initialiser made of parameters' values (Seg): the values, and in a template its parts (and zeros, which
+  // leave once ONNX's checker has seen them).
   std::string initP(const std::string& name, const Dims& dims, const std::vector<Seg>& segs) {
     std::vector<float> v;
     std::string parts;
+    int64_t total = 0;
     for (const Seg& s : segs) {
       const std::vector<float>& src = value(*s.p).values;
-      if (s.offset < 0 || s.rows < 1 || s.cols < 1 || s.offset + s.rows * s.cols > int64_t(src.size()))
+      if (s.offset < 0 || s.rows < 1 || s.cols < 1 || s.offset + s.rows * s.cols > numel(*s.p) ||
+          (!template_ && int64_t(src.size()) != numel(*s.p)))
         throw NoForm{fmt::format("a part of `{}` outside the parameter (an internal inconsistency)", s.p->name)};
+      parts += fmt::format("{}{},{},{},{},{}", parts.empty() ? "" : ";", s.p->name, s.offset, s.rows, s.cols, s.transpose ? "t" : "n");
+      total += s.rows * s.cols;
+      if (template_) continue;
       if (!s.transpose) {
         v.insert(v.end(), src.begin() + s.offset, src.begin() + s.offset + s.rows * s.cols);
       } else {
         for (int64_t c = 0; c < s.cols; ++c)
           for (int64_t r = 0; r < s.rows; ++r) v.push_back(src[size_t(s.offset + r * s.cols + c)]);
       }
-      parts += fmt::format("{}{},{},{},{},{}", parts.empty() ? "" : ";", s.p->name, s.offset, s.rows, s.cols, s.transpose ? "t" : "n");
     }
-    const std::string n = initF(name, dims, v);
-    if (template_) parts_[n] = parts;
+    if (!template_) return initF(name, dims, v);
+    const std::string n = initF(name, dims, {});
+    g_->mutable_initializer(g_->initializer_size() - 1)->mutable_raw_data()->assign(size_t(total) * 4, '\0');
+    parts_[n] = parts;
     return n;
   }
   static Seg whole(const sema::Param& p, int64_t numel) { return Seg{&p, 0, 1, numel, false}; }
-  std::string paramInit(const sema::Param& p) { return initP(p.name, value(p).shape, {whole(p, int64_t(value(p).values.size()))}); }
+  std::string paramInit(const sema::Param& p) { return initP(p.name, value(p).shape, {whole(p, numel(p))}); }
   std::string paramInitAs(const sema::Param& p, const Dims& shape) {
-    return initP(p.name, shape, {whole(p, int64_t(value(p).values.size()))});
+    return initP(p.name, shape, {whole(p, numel(p))});
   }
 
   // An attribute as the runtime reads it: the node's value, else the op's row in ops.def.
@@ -620,9 +633,9 @@ std::string Exporter::translate(const sema::Node& n) {
   if (name == "prelu") {
     const sema::Param* w = param(n, "weight");
     Dims s = {1};
-    if (value(*w).values.size() > 1) {
+    if (numel(*w) > 1) {
       s.assign(xs.size() - 1, 1);
-      s[0] = int64_t(value(*w).values.size());
+      s[0] = numel(*w);
     }
     return op("PRelu", {x, paramInitAs(*w, s)});
   }
@@ -780,6 +793,16 @@ std::optional<std::string> Exporter::run(const std::string& specPath, int64_t op
     diags_.report(Code::E1118, net_.nameSpan, net_.name, "ONNX's checker", what);
     return std::nullopt;
   }
+  if (template_) {
+    // The values made of parameters leave (shape inference reads their types and shapes); their parts stay, for
+    // the program's `export` to fill in.
+    for (auto& t : *g_->mutable_initializer()) {
+      auto it = parts_.find(t.name());
+      if (it == parts_.end()) continue;
+      t.clear_raw_data();
+      t.set_doc_string(std::string(kTemplatePrefix) + it->second);
+    }
+  }
   onnx::ModelProto inferred = model_;
   try {
     onnx::ShapeInferenceOptions opts{true, 1, false};
@@ -803,15 +826,6 @@ std::optional<std::string> Exporter::run(const std::string& specPath, int64_t op
       diags_.report(Code::E1118, net_.nameSpan, net_.name, "the shape check",
                     fmt::format("ONNX's shape inference gives the output {}, dlspec {}", dimsText(got), output.type.shape.str()));
       return std::nullopt;
-    }
-  }
-  if (template_) {
-    // The values made of parameters leave; their parts stay, for the program's `export` to fill in.
-    for (auto& t : *g_->mutable_initializer()) {
-      auto it = parts_.find(t.name());
-      if (it == parts_.end()) continue;
-      t.clear_raw_data();
-      t.set_doc_string(std::string(kTemplatePrefix) + it->second);
     }
   }
   std::string bytes;
@@ -838,7 +852,7 @@ std::optional<std::string> onnxTemplate(const sema::Network& net, const std::str
       why = fmt::format("the parameter `{}` has no fixed shape ({})", p.name, p.shape.str());
       return std::nullopt;
     }
-    zeros[p.name] = WeightTensor{constDims(p.shape), std::vector<float>(size_t(*numel), 0.0f)};
+    zeros[p.name] = WeightTensor{constDims(p.shape), {}};  // shapes only: the template holds no values
   }
   DiagnosticEngine diags(sm);
   std::optional<std::string> model;

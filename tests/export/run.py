@@ -188,7 +188,7 @@ def program_export(d, name, ckpt, x, ref):
         os.rename(f"{d}/{name}.dls.away", f"{d}/{name}.dls")
     onnx.checker.check_model(onnx.load(f"{d}/p.onnx"))
     rows = [("PROGRAM export --onnx: dlspec export's model (graph, initialisers)", same_model(f"{d}/p.onnx", f"{d}/{name}.onnx")),
-            ("PROGRAM export --onnx --batch: dlspec export --batch's model", same_model(f"{d}/p_b.onnx", f"{d}/{name}_b.onnx")),
+            ("PROGRAM export --onnx --batch 16: dlspec export's model with --batch 16", same_model(f"{d}/p_b.onnx", f"{d}/{name}_b.onnx")),
             ("PROGRAM export --onnx, numpy (ONNX's operator definitions)", rel(onnx_numpy.run(onnx.load(f"{d}/p.onnx"), x), ref))]
     if name != "gpt":
         net = cv2.dnn.readNetFromONNX(f"{d}/p_b.onnx")
