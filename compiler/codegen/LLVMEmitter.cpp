@@ -44,6 +44,7 @@ class Emitter {
     llvm::Function* eval = emitStep("dls_gen_eval_step", plan_.eval, "eval", error);
     if (!eval) return nullptr;
     if (!emitMain(setup, train, eval, error)) return nullptr;
+    emitOnnx();
 
     std::string problems;
     llvm::raw_string_ostream os(problems);
@@ -235,6 +236,23 @@ class Emitter {
     llvm::Value* code = b.CreateCall(declare(*rtMain), {fn->getArg(0), fn->getArg(1), setup, train, eval});
     b.CreateRet(code);
     return true;
+  }
+
+  // The network's ONNX model for the program's `export` (runtime/train/Export.cpp reads these symbols, weakly):
+  // dls_onnx_model[dls_onnx_model_size], a serialised ModelProto without its weights; or dls_onnx_unavailable,
+  // why the network has no ONNX form.
+  void emitOnnx() {
+    auto external = [&](llvm::Constant* init, const char* name, unsigned align) {
+      auto* g = new llvm::GlobalVariable(*module_, init->getType(), /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
+                                         init, name);
+      g->setAlignment(llvm::Align(align));
+    };
+    if (!plan_.onnxTemplate.empty()) {
+      external(llvm::ConstantDataArray::getString(ctx_, plan_.onnxTemplate, /*AddNull=*/false), "dls_onnx_model", 8);
+      external(llvm::ConstantInt::get(llvm::Type::getInt64Ty(ctx_), plan_.onnxTemplate.size()), "dls_onnx_model_size", 8);
+    } else if (!plan_.onnxUnavailable.empty()) {
+      external(llvm::ConstantDataArray::getString(ctx_, plan_.onnxUnavailable, /*AddNull=*/true), "dls_onnx_unavailable", 1);
+    }
   }
 
   const plan::StepPlan& plan_;

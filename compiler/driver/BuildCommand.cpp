@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "driver/Command.h"
+#include "import/OnnxExport.h"
 
 #ifdef DLSPEC_HAVE_CODEGEN
 #include "emit/Emit.h"
@@ -78,6 +79,15 @@ int build(const BuildRequest& req, const CommonOptions& opt, std::string* builtP
   if (!lowered) {
     printDiagnostics(c, opt);
     return kExitErrors;
+  }
+  // The network in ONNX without its weights, for the program's `export` (runtime/train/Export.cpp).
+  const sema::TrainConfig* trained = nullptr;
+  for (const auto& t : c.program->trains)
+    if (req.train.empty() ? c.program->trains.size() == 1 : t->name == req.train) trained = t.get();
+  if (trained && trained->network) {
+    std::string why;
+    if (auto model = import::onnxTemplate(*trained->network, c.program->specPath, c.sources, why)) lowered->plan.onnxTemplate = std::move(*model);
+    else lowered->plan.onnxUnavailable = fmt::format("network `{}`: {}", trained->network->name, why);
   }
 #ifdef DLSPEC_HAVE_CODEGEN
   std::string output = req.output.empty() ? lowered->plan.programName + (req.emit == Emit::Obj ? ".o" : req.emit == Emit::Llvm ? ".ll" : "")

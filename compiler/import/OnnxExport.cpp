@@ -15,6 +15,7 @@
 
 #include "CheckpointFile.h"
 #include "DataFormats.h"
+#include "WeightFiles.h"
 #include "dlspec/OpSchema.h"
 #include "sema/LayoutHash.h"
 #include "sema/OpTable.h"
@@ -156,10 +157,20 @@ struct NoForm {
   std::string why;
 };
 
+// One part of an initialiser taken from a parameter: its values [offset, offset + rows * cols) as a [rows, cols]
+// matrix, transposed or not. An initialiser made of parameters is the concatenation of its parts; the template of a
+// built program (onnxTemplate) records the parts in place of the values, which the program's `export` reads its
+// own parameters into (runtime/train/Export.cpp).
+struct Seg {
+  const sema::Param* p = nullptr;
+  int64_t offset = 0, rows = 1, cols = 0;
+  bool transpose = false;
+};
+
 class Exporter {
 public:
-  Exporter(const sema::Network& net, const Weights& w, int64_t batch, DiagnosticEngine& diags)
-      : net_(net), w_(w), diags_(diags), batch_(batch) {}
+  Exporter(const sema::Network& net, const Weights& w, int64_t batch, DiagnosticEngine& diags, bool tmpl = false)
+      : net_(net), w_(w), diags_(diags), batch_(batch), template_(tmpl) {}
   std::optional<std::string> run(const std::string& specPath, int64_t opset);
 
 private:
@@ -167,6 +178,8 @@ private:
   const Weights& w_;
   DiagnosticEngine& diags_;
   int64_t batch_ = 0;     // a fixed batch size for the graph's inputs and outputs; 0: the symbol
+  bool template_ = false;  // a template: the initialisers made of parameters hold their parts (Seg), not values
+  std::map<std::string, std::string> parts_;  // template: initialiser name -> its parts, as text
   std::string batchSym_;  // the batch symbol (N)
   onnx::ModelProto model_;
   onnx::GraphProto* g_ = nullptr;
@@ -244,8 +257,44 @@ private:
     return nullptr;
   }
   const WeightTensor& value(const sema::Param& p) const { return w_.at(p.name); }
-  std::string paramInit(const sema::Param& p) { return initF(p.name, value(p).shape, value(p).values); }
-  std::string paramInitAs(const sema::Param& p, const Dims& shape) { return initF(p.name, shape, value(p).values); }
+  // A parameter's number of values (its shape's: a template holds no values).
+  int64_t numel(const sema::Param& p) const {
+    int64_t n = 1;
+    for (int64_t d : value(p).shape) n *= d;
+    return n;
+  }
+  // An initialiser made of parameters' values (Seg): the values, and in a template its parts (and zeros, which
+  // leave once ONNX's checker has seen them).
+  std::string initP(const std::string& name, const Dims& dims, const std::vector<Seg>& segs) {
+    std::vector<float> v;
+    std::string parts;
+    int64_t total = 0;
+    for (const Seg& s : segs) {
+      const std::vector<float>& src = value(*s.p).values;
+      if (s.offset < 0 || s.rows < 1 || s.cols < 1 || s.offset + s.rows * s.cols > numel(*s.p) ||
+          (!template_ && int64_t(src.size()) != numel(*s.p)))
+        throw NoForm{fmt::format("a part of `{}` outside the parameter (an internal inconsistency)", s.p->name)};
+      parts += fmt::format("{}{},{},{},{},{}", parts.empty() ? "" : ";", s.p->name, s.offset, s.rows, s.cols, s.transpose ? "t" : "n");
+      total += s.rows * s.cols;
+      if (template_) continue;
+      if (!s.transpose) {
+        v.insert(v.end(), src.begin() + s.offset, src.begin() + s.offset + s.rows * s.cols);
+      } else {
+        for (int64_t c = 0; c < s.cols; ++c)
+          for (int64_t r = 0; r < s.rows; ++r) v.push_back(src[size_t(s.offset + r * s.cols + c)]);
+      }
+    }
+    if (!template_) return initF(name, dims, v);
+    const std::string n = initF(name, dims, {});
+    g_->mutable_initializer(g_->initializer_size() - 1)->mutable_raw_data()->assign(size_t(total) * 4, '\0');
+    parts_[n] = parts;
+    return n;
+  }
+  static Seg whole(const sema::Param& p, int64_t numel) { return Seg{&p, 0, 1, numel, false}; }
+  std::string paramInit(const sema::Param& p) { return initP(p.name, value(p).shape, {whole(p, numel(p))}); }
+  std::string paramInitAs(const sema::Param& p, const Dims& shape) {
+    return initP(p.name, shape, {whole(p, numel(p))});
+  }
 
   // An attribute as the runtime reads it: the node's value, else the op's row in ops.def.
   double num(const std::string& name) const {
@@ -275,13 +324,6 @@ private:
   std::string recurrent(const std::string& x, const sema::Node& n);
 };
 
-std::vector<float> transpose2d(const std::vector<float>& v, int64_t rows, int64_t cols) {
-  std::vector<float> t(v.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) t[size_t(c * rows + r)] = v[size_t(r * cols + c)];
-  return t;
-}
-
 // (x - mean) / sqrt(var + eps) over the last `axes` of the rank-`r` value x, the biased variance.
 std::string Exporter::layerNorm(const std::string& x, int64_t r, int64_t axes) {
   Dims ax;
@@ -306,14 +348,9 @@ std::string Exporter::attention(const std::string& x, const sema::Node& n) {
   const sema::Param* bin = param(n, "in_proj_bias");
   const sema::Param* bout = param(n, "out_proj.bias");
   if (!win || !wout) throw NoForm{"its projection weights are missing (an internal inconsistency)"};
-  const auto& wi = value(*win).values;
   auto project = [&](int k, const std::string& name) {  // rows k*D .. (k+1)*D of in_proj: [D, D] -> x W^T + b
-    std::vector<float> rows(wi.begin() + k * D * D, wi.begin() + (k + 1) * D * D);
-    std::string y = op("MatMul", {x, initF(n.layer + "/" + name + "_weight", {D, D}, transpose2d(rows, D, D))});
-    if (bin) {
-      const auto& bv = value(*bin).values;
-      y = op("Add", {y, initF(n.layer + "/" + name + "_bias", {D}, std::vector<float>(bv.begin() + k * D, bv.begin() + (k + 1) * D))});
-    }
+    std::string y = op("MatMul", {x, initP(n.layer + "/" + name + "_weight", {D, D}, {Seg{win, k * D * D, D, D, true}})});
+    if (bin) y = op("Add", {y, initP(n.layer + "/" + name + "_bias", {D}, {Seg{bin, k * D, 1, D, false}})});
     return y;
   };
   auto heads = [&](const std::string& v, const Dims& perm) {  // [N, T, D] -> [N, T, H, E] -> permuted
@@ -339,7 +376,7 @@ std::string Exporter::attention(const std::string& x, const sema::Node& n) {
   const std::string o = op("Transpose", {op("MatMul", {p, v})}, &t);  // [N, T, H, E]
   attrInts(t, "perm", {0, 2, 1, 3});
   std::string y = op("MatMul", {op("Reshape", {o, initI64(n.layer + "/merge", {-1, T, D})}),
-                                initF(wout->name, {D, D}, transpose2d(value(*wout).values, D, D))});
+                                initP(wout->name, {D, D}, {Seg{wout, 0, D, D, true}})});
   if (bout) y = op("Add", {y, paramInit(*bout)});
   return y;
 }
@@ -351,9 +388,9 @@ std::string Exporter::recurrent(const std::string& x, const sema::Node& n) {
   const int64_t U = shapeOf(n.output).back();
   const int G = name == "lstm" ? 4 : name == "gru" ? 3 : 1;
   std::vector<int> order = G == 4 ? std::vector<int>{0, 3, 1, 2} : G == 3 ? std::vector<int>{1, 0, 2} : std::vector<int>{0};
-  auto reorder = [&](const std::vector<float>& v, int64_t cols) {
-    std::vector<float> out;
-    for (int g : order) out.insert(out.end(), v.begin() + g * U * cols, v.begin() + (g + 1) * U * cols);
+  auto reorder = [&](const sema::Param* p, int64_t cols) {  // the gates' blocks of rows in ONNX's order
+    std::vector<Seg> out;
+    for (int g : order) out.push_back(Seg{p, g * U * cols, 1, U * cols, false});
     return out;
   };
   const sema::Param* wih = param(n, "weight_ih");
@@ -362,14 +399,14 @@ std::string Exporter::recurrent(const std::string& x, const sema::Node& n) {
   const sema::Param* bhh = param(n, "bias_hh");
   if (!wih || !whh) throw NoForm{"its weights are missing (an internal inconsistency)"};
   const int64_t F = value(*wih).shape.back();
-  std::vector<std::string> in = {op("Transpose", {x}), initF(wih->name, {1, G * U, F}, reorder(value(*wih).values, F)),
-                                 initF(whh->name, {1, G * U, U}, reorder(value(*whh).values, U))};
+  std::vector<std::string> in = {op("Transpose", {x}), initP(wih->name, {1, G * U, F}, reorder(wih, F)),
+                                 initP(whh->name, {1, G * U, U}, reorder(whh, U))};
   attrInts(g_->mutable_node(g_->node_size() - 1), "perm", {1, 0, 2});
   if (bih && bhh) {
-    std::vector<float> b = reorder(value(*bih).values, 1);
-    const std::vector<float> bh = reorder(value(*bhh).values, 1);
+    std::vector<Seg> b = reorder(bih, 1);
+    const std::vector<Seg> bh = reorder(bhh, 1);
     b.insert(b.end(), bh.begin(), bh.end());
-    in.push_back(initF(n.layer + ".bias", {1, 2 * G * U}, b));
+    in.push_back(initP(n.layer + ".bias", {1, 2 * G * U}, b));
   }
   const std::string type = G == 4 ? "LSTM" : G == 3 ? "GRU" : "RNN";
   const std::string y = tmp(type + "_Y"), yh = tmp(type + "_Y_h");
@@ -421,7 +458,7 @@ std::string Exporter::translate(const sema::Node& n) {
       attrI(o, "transB", 1);
       return y;
     }
-    std::string y = op("MatMul", {x, initF(w->name, {K, M}, transpose2d(value(*w).values, M, K))});
+    std::string y = op("MatMul", {x, initP(w->name, {K, M}, {Seg{w, 0, M, K, true}})});
     return b ? op("Add", {y, paramInit(*b)}) : y;
   }
   if (name == "conv2d" || name == "conv1d") {
@@ -537,8 +574,7 @@ std::string Exporter::translate(const sema::Node& n) {
   if (name == "positional_embedding") {
     const sema::Param* w = param(n, "weight");
     const int64_t T = xs[1], D = xs[2];
-    const auto& v = value(*w).values;
-    return op("Add", {x, initF(w->name, {T, D}, std::vector<float>(v.begin(), v.begin() + T * D))});
+    return op("Add", {x, initP(w->name, {T, D}, {Seg{w, 0, 1, T * D, false}})});
   }
   if (name == "multi_head_attention") return attention(x, n);
   if (name == "rnn" || name == "gru" || name == "lstm") return recurrent(x, n);
@@ -597,9 +633,9 @@ std::string Exporter::translate(const sema::Node& n) {
   if (name == "prelu") {
     const sema::Param* w = param(n, "weight");
     Dims s = {1};
-    if (value(*w).values.size() > 1) {
+    if (numel(*w) > 1) {
       s.assign(xs.size() - 1, 1);
-      s[0] = int64_t(value(*w).values.size());
+      s[0] = numel(*w);
     }
     return op("PRelu", {x, paramInitAs(*w, s)});
   }
@@ -757,6 +793,16 @@ std::optional<std::string> Exporter::run(const std::string& specPath, int64_t op
     diags_.report(Code::E1118, net_.nameSpan, net_.name, "ONNX's checker", what);
     return std::nullopt;
   }
+  if (template_) {
+    // The values made of parameters leave (shape inference reads their types and shapes); their parts stay, for
+    // the program's `export` to fill in.
+    for (auto& t : *g_->mutable_initializer()) {
+      auto it = parts_.find(t.name());
+      if (it == parts_.end()) continue;
+      t.clear_raw_data();
+      t.set_doc_string(std::string(kTemplatePrefix) + it->second);
+    }
+  }
   onnx::ModelProto inferred = model_;
   try {
     onnx::ShapeInferenceOptions opts{true, 1, false};
@@ -797,85 +843,52 @@ std::optional<std::string> exportOnnx(const sema::Network& net, const Weights& w
   return Exporter(net, weights, batch, diags).run(specPath, opset);
 }
 
-namespace {
-// The raw weights in the order of the network's parameters: what --safetensors and --npz write.
-std::vector<std::pair<std::string, const WeightTensor*>> rawWeights(const sema::Network& net, const Weights& weights) {
-  std::vector<std::pair<std::string, const WeightTensor*>> out;
-  for (const sema::Param& p : net.params) out.push_back({p.name, &weights.at(p.name)});
-  return out;
+std::optional<std::string> onnxTemplate(const sema::Network& net, const std::string& specPath, const SourceManager& sm,
+                                        std::string& why) {
+  Weights zeros;
+  for (const sema::Param& p : net.params) {
+    const std::optional<int64_t> numel = p.shape.elements();
+    if (!numel) {
+      why = fmt::format("the parameter `{}` has no fixed shape ({})", p.name, p.shape.str());
+      return std::nullopt;
+    }
+    zeros[p.name] = WeightTensor{constDims(p.shape), {}};  // shapes only: the template holds no values
+  }
+  DiagnosticEngine diags(sm);
+  std::optional<std::string> model;
+  try {
+    model = Exporter(net, zeros, 0, diags, true).run(specPath, kExportOpset);
+  } catch (const std::exception& e) {
+    why = fmt::format("the translation failed ({})", e.what());
+    return std::nullopt;
+  }
+  if (!model) {
+    why = "the export refuses it";
+    for (const Diagnostic& d : diags.finish())
+      if (d.severity == Severity::Error) {
+        why = fmt::format("{} (`dlspec export`: {})", d.message, codeInfo(d.code).id);
+        break;
+      }
+  }
+  return model;
 }
 
-template <class T>
-void putLE(std::string& s, T v) {
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
+namespace {
+// The raw weights in the order of the network's parameters: what --safetensors and --npz write.
+std::vector<data::NamedWeights> rawWeights(const sema::Network& net, const Weights& weights) {
+  std::vector<data::NamedWeights> out;
+  for (const sema::Param& p : net.params) {
+    const WeightTensor& t = weights.at(p.name);
+    out.push_back({p.name, t.shape, t.values.data(), t.values.size()});
+  }
+  return out;
 }
 }  // namespace
 
 std::optional<std::string> npz(const sema::Network& net, const Weights& weights, std::string& why) {
-  std::string out, central;
-  uint16_t count = 0;
-  for (const auto& [name, t] : rawWeights(net, weights)) {
-    // The .npy (format 1.0): magic, header length, a Python dict literal padded to 64 bytes, the data.
-    std::string dims;
-    for (size_t k = 0; k < t->shape.size(); ++k) dims += std::to_string(t->shape[k]) + (t->shape.size() == 1 || k + 1 < t->shape.size() ? "," : "");
-    std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
-    while ((10 + h.size() + 1) % 64) h += ' ';
-    h += '\n';
-    std::string npy("\x93NUMPY\x01\x00", 8);
-    putLE<uint16_t>(npy, uint16_t(h.size()));
-    npy += h;
-    npy.append(reinterpret_cast<const char*>(t->values.data()), t->values.size() * 4);
-    const std::string file = name + ".npy";
-    if (out.size() + npy.size() + 64 + file.size() > 0xFFFFFFFFull || count == 0xFFFF) {
-      why = "the weights take more than the 4 GiB (or 65,535 files) of a zip archive without zip64";
-      return std::nullopt;
-    }
-    const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(npy.data()), uInt(npy.size())));
-    const uint32_t at = uint32_t(out.size());
-    // Local file header: version 2.0, no flags, stored, 1980-01-01 00:00.
-    putLE<uint32_t>(out, 0x04034b50), putLE<uint16_t>(out, 20), putLE<uint16_t>(out, 0), putLE<uint16_t>(out, 0);
-    putLE<uint16_t>(out, 0), putLE<uint16_t>(out, 0x21), putLE<uint32_t>(out, crc), putLE<uint32_t>(out, uint32_t(npy.size()));
-    putLE<uint32_t>(out, uint32_t(npy.size())), putLE<uint16_t>(out, uint16_t(file.size())), putLE<uint16_t>(out, 0);
-    out += file;
-    out += npy;
-    putLE<uint32_t>(central, 0x02014b50), putLE<uint16_t>(central, 20), putLE<uint16_t>(central, 20), putLE<uint16_t>(central, 0);
-    putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0x21), putLE<uint32_t>(central, crc);
-    putLE<uint32_t>(central, uint32_t(npy.size())), putLE<uint32_t>(central, uint32_t(npy.size()));
-    putLE<uint16_t>(central, uint16_t(file.size())), putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0);
-    putLE<uint16_t>(central, 0), putLE<uint16_t>(central, 0), putLE<uint32_t>(central, 0), putLE<uint32_t>(central, at);
-    central += file;
-    ++count;
-  }
-  if (out.size() + central.size() + 22 > 0xFFFFFFFFull) {
-    why = "the weights take more than the 4 GiB of a zip archive without zip64";
-    return std::nullopt;
-  }
-  const uint32_t cdAt = uint32_t(out.size());
-  out += central;
-  putLE<uint32_t>(out, 0x06054b50), putLE<uint16_t>(out, 0), putLE<uint16_t>(out, 0), putLE<uint16_t>(out, count);
-  putLE<uint16_t>(out, count), putLE<uint32_t>(out, uint32_t(central.size())), putLE<uint32_t>(out, cdAt), putLE<uint16_t>(out, 0);
-  return out;
+  return data::npzBytes(rawWeights(net, weights), why);
 }
 
-std::string safetensors(const sema::Network& net, const Weights& weights) {
-  std::string header = "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"dlspec\"}";
-  size_t offset = 0;
-  for (const auto& [name, tp] : rawWeights(net, weights)) {
-    const WeightTensor& t = *tp;
-    std::string dims;
-    for (size_t k = 0; k < t.shape.size(); ++k) dims += (k ? "," : "") + std::to_string(t.shape[k]);
-    const size_t bytes = t.values.size() * 4;
-    header += fmt::format(",\"{}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{},{}]}}", name, dims, offset, offset + bytes);
-    offset += bytes;
-  }
-  header += "}";
-  while (header.size() % 8) header += ' ';
-  std::string out(8, '\0');
-  uint64_t n = header.size();
-  std::memcpy(out.data(), &n, 8);
-  out += header;
-  for (const auto& [name, t] : rawWeights(net, weights)) out.append(reinterpret_cast<const char*>(t->values.data()), t->values.size() * 4);
-  return out;
-}
+std::string safetensors(const sema::Network& net, const Weights& weights) { return data::safetensorsBytes(rawWeights(net, weights)); }
 
 }  // namespace dls::import

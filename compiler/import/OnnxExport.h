@@ -38,6 +38,16 @@ bool readWeightsDir(const std::string& dir, const sema::Network& net, Weights& o
 std::optional<std::string> exportOnnx(const sema::Network& net, const Weights& weights, const std::string& specPath,
                                       int64_t opset, int64_t batch, DiagnosticEngine& diags);
 
+// The template of the ONNX model that a built program carries (its `export` command, runtime/train/Export.cpp):
+// the model of `net` as exportOnnx makes it (symbolic batch, the default opset), checked, with every initialiser
+// made of parameters' values holding instead, in its doc_string, kTemplatePrefix and its parts: `;`-separated
+// `PARAM,OFFSET,ROWS,COLS,t|n`, each the values [OFFSET, OFFSET + ROWS * COLS) of the parameter PARAM as a
+// [ROWS, COLS] matrix, transposed (t) or not (n), the initialiser their concatenation. nullopt with `why` (the
+// export's diagnostic) for a network without an ONNX form.
+inline constexpr const char* kTemplatePrefix = "dlspec-parts:";
+std::optional<std::string> onnxTemplate(const sema::Network& net, const std::string& specPath, const SourceManager& sm,
+                                        std::string& why);
+
 // The weights alone, each parameter (running statistics included) by its name with its shape, in the order
 // of `net`'s parameters: a safetensors file (little-endian f32), or an .npz file (a zip archive of one
 // little-endian f32 `.npy` per parameter, stored uncompressed, as numpy.savez writes it). `npz` returns

@@ -1164,6 +1164,57 @@ void Importer::translate(int node) {
     for (size_t i = 1; i < args.size(); ++i) stage += ", " + args[i];
     return emitStage(node, n.input(0), stage + ")", out(), sample(oshape(out())));
   }
+  if (t == "ReduceMean" && rank(n.input(0)) >= 2) {
+    // torch's layer_norm over the last axis before opset 17 (LayerNormalization): m = ReduceMean(x), d = x - m,
+    // v = ReduceMean(d ^ 2), y = d / Sqrt(v + eps) * gamma + beta, each intermediate read only by the next
+    // (d by Pow and Div): one layer_norm, gamma and beta its parameters.
+    const size_t r = rank(n.input(0));
+    auto only = [&](const std::string& v, const char* type) -> const onnx::NodeProto* {
+      if (uses_[v] != 1) return nullptr;
+      const onnx::NodeProto& c = model_.graph().node(consumers_[v].front());
+      return c.op_type() == type ? &c : nullptr;
+    };
+    auto other = [](const onnx::NodeProto& c, const std::string& v) -> std::string {
+      return c.input_size() == 2 ? (c.input(0) == v ? c.input(1) : c.input(0)) : "";
+    };
+    auto scalarOf = [&](const std::string& v) -> std::optional<double> {
+      const onnx::TensorProto* c = constant(v);
+      if (!c || product(dimsOf(*c)) != 1) return std::nullopt;
+      return double(floatsOf(*c).at(0));
+    };
+    const Dims ax = intsAttr(n, "axes").value_or(Dims{});
+    const onnx::NodeProto *sub = nullptr, *pw = nullptr, *m2 = nullptr, *add = nullptr, *sq = nullptr, *dv = nullptr, *mul = nullptr,
+                          *bias = nullptr;
+    if (ax.size() == 1 && lastAxis(ax[0], r) && intAttr(n, "keepdims", 1) == 1 && (sub = only(out(), "Sub")) &&
+        sub->input(0) == n.input(0) && sub->input(1) == out() && uses_[sub->output(0)] == 2) {
+      for (int c : consumers_[sub->output(0)]) {
+        const onnx::NodeProto& k = model_.graph().node(c);
+        if (k.op_type() == "Pow" && k.input(0) == sub->output(0)) pw = &k;
+        if (k.op_type() == "Div" && k.input(0) == sub->output(0)) dv = &k;
+      }
+    }
+    if (pw && dv && scalarOf(pw->input(1)) == 2.0 && (m2 = only(pw->output(0), "ReduceMean")) &&
+        intsAttr(*m2, "axes").value_or(Dims{}) == ax && intAttr(*m2, "keepdims", 1) == 1 && (add = only(m2->output(0), "Add")) &&
+        scalarOf(other(*add, m2->output(0))) && (sq = only(add->output(0), "Sqrt")) && dv->input(1) == sq->output(0) &&
+        (mul = only(dv->output(0), "Mul")) && (bias = only(mul->output(0), "Add"))) {
+      const onnx::TensorProto* g = constant(other(*mul, dv->output(0)));
+      const onnx::TensorProto* b = constant(other(*bias, mul->output(0)));
+      const int64_t D = oshape(n.input(0)).back();
+      if (g && b && product(dimsOf(*g)) == D && product(dimsOf(*b)) == D) {
+        const sema::OpInfo& op = requireOp("layer_norm");
+        std::map<ParamRole, OnnxTensor> params;
+        params[ParamRole::Gamma] = {{D}, floatsOf(*g)};
+        params[ParamRole::Beta] = {{D}, floatsOf(*b)};
+        const double eps = *scalarOf(other(*add, m2->output(0)));
+        std::string stage = "layer_norm";
+        if (float(eps) != float(1e-5)) stage += "(" + arg(op, "eps", num(eps)) + ")";
+        for (const onnx::NodeProto* k : {sub, pw, m2, add, sq, dv, mul, bias})
+          for (int i = 0; i < model_.graph().node_size(); ++i)
+            if (&model_.graph().node(i) == k) skip_.insert(i);
+        return emitStage(node, n.input(0), stage, bias->output(0), sample(oshape(bias->output(0))), std::move(params));
+      }
+    }
+  }
   if (t == "GlobalAveragePool" || t == "GlobalMaxPool" || t == "ReduceMean") {
     if (rank(n.input(0)) != 4) throw Fail{Code::E1112, fmt::format("a rank-{} input", rank(n.input(0)))};
     if (t == "ReduceMean") {
@@ -1203,6 +1254,33 @@ void Importer::translate(int node) {
       for (size_t i = 0; i < r; ++i) perm.insert(perm.begin(), int64_t(i));
     if (perm[0] != 0) throw Fail{Code::E1112, "a permutation that moves the batch axis"};
     return emitStage(node, n.input(0), fmt::format("transpose({})", dimsText(perm)), out(), sample(oshape(out())));
+  }
+  if (t == "Div" && n.input_size() == 2 && !constant(n.input(0))) {
+    // torch's gelu (the erf form) before opset 20: x * (Erf(x / sqrt(2)) + 1) * 0.5, each intermediate read only by
+    // the next: one gelu.
+    auto scalarOf = [&](const std::string& v) -> std::optional<double> {
+      const onnx::TensorProto* c = constant(v);
+      if (!c || product(dimsOf(*c)) != 1) return std::nullopt;
+      return double(floatsOf(*c).at(0));
+    };
+    auto only = [&](const std::string& v, const char* type) -> const onnx::NodeProto* {
+      if (uses_[v] != 1) return nullptr;
+      const onnx::NodeProto& c = model_.graph().node(consumers_[v].front());
+      return c.op_type() == type && c.input_size() == (std::string(type) == "Erf" ? 1 : 2) ? &c : nullptr;
+    };
+    auto other = [](const onnx::NodeProto& c, const std::string& v) { return c.input(0) == v ? c.input(1) : c.input(0); };
+    const std::string& x = n.input(0);
+    const std::optional<double> root2 = scalarOf(n.input(1));
+    const onnx::NodeProto *erf = nullptr, *plus = nullptr, *times = nullptr, *half = nullptr;
+    if (root2 && near(*root2, std::sqrt(2.0)) && (erf = only(out(), "Erf")) && (plus = only(erf->output(0), "Add")) &&
+        scalarOf(other(*plus, erf->output(0))) == 1.0 && (times = only(plus->output(0), "Mul")) &&
+        other(*times, plus->output(0)) == x && (half = only(times->output(0), "Mul")) && scalarOf(other(*half, times->output(0))) == 0.5) {
+      requireOp("gelu");
+      for (const onnx::NodeProto* k : {erf, plus, times, half})
+        for (int i = 0; i < model_.graph().node_size(); ++i)
+          if (&model_.graph().node(i) == k) skip_.insert(i);
+      return emitStage(node, x, "gelu", half->output(0), sample(oshape(half->output(0))));
+    }
   }
   if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Sum" || t == "Concat") {
     std::vector<std::string> ins(n.input().begin(), n.input().end());

@@ -40,6 +40,9 @@ struct StepPlan {
   std::vector<Call> train;    // dls_gen_train_step
   std::vector<Call> eval;     // dls_gen_eval_step
   int64_t arenaBytes = 0;     // the memory plan's peak, also passed to dls_rt_arena in setup
+  // The network's ONNX model without its weights (import/OnnxExport.h: onnxTemplate), which the program's `export`
+  // fills from a checkpoint; or, when the network has no ONNX form, why (one of them is set by `dlspec build`).
+  std::string onnxTemplate, onnxUnavailable;
 };
 
 }  // namespace dls::plan

@@ -38,6 +38,13 @@ const char* kUsage =
     "                                                   --output: the same as CSV or JSON in OUT instead of printed;\n"
     "                                                   --outputs: write the network's raw outputs to OUT.npy instead\n"
     "  predict PROMPT-FILE [--tokens N]                 a text model: the prompt and N generated tokens (default 200)\n"
+    "  export [--onnx MODEL.onnx] [--npz FILE.npz] [--safetensors FILE] [--checkpoint DIR|FILE | --weights DIR] [--batch N]\n"
+    "                                                   the trained network as an ONNX model in inference form (the\n"
+    "                                                   model this program was built with, filled with the weights of\n"
+    "                                                   DIR's newest checkpoint, or one file such as DIR/best.dlsc), and/or\n"
+    "                                                   every parameter by name as .npz (numpy.load) or safetensors;\n"
+    "                                                   --batch: the model's batch axis fixed to N (default: a symbol);\n"
+    "                                                   each file replaced atomically\n"
     "  bench [--steps N] [--warmup N] [--threads N]     training throughput on synthetic in-memory batches (no data\n"
     "                                                   loading, validation or checkpoints); prints one JSON line\n"
     "                                                   (DLS_PROFILE=1 or =cpu: a per-op table on stderr)\n"
@@ -78,7 +85,7 @@ Options parse(int argc, char** argv) {
   }
   o.command = a[i++];
   if (o.command != "train" && o.command != "eval" && o.command != "predict" && o.command != "step-check" &&
-      o.command != "bench")
+      o.command != "bench" && o.command != "export")
     fail(Diag::R0401, "", o.command);
   auto value = [&](const std::string& flag) -> std::string {
     if (i >= a.size() || a[i].rfind("--", 0) == 0) fail(Diag::R0403, "", flag);
@@ -99,7 +106,7 @@ Options parse(int argc, char** argv) {
       if (::stat(o.resume.c_str(), &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) fail_path(o.resume, f, true);
     } else if (f == "--overwrite" && o.command == "train") {
       o.overwrite = true;
-    } else if (f == "--checkpoint" && (o.command == "eval" || o.command == "predict")) {
+    } else if (f == "--checkpoint" && (o.command == "eval" || o.command == "predict" || o.command == "export")) {
       o.checkpoint = value(f);
       struct stat st;
       // A checkpoint directory (its newest valid checkpoint) or one checkpoint file (DIR/best.dlsc).
@@ -124,6 +131,10 @@ Options parse(int argc, char** argv) {
       o.output = value(f);
       const auto ends = [&](const char* e) { return o.output.size() > std::strlen(e) && o.output.ends_with(e); };
       if (!ends(".csv") && !ends(".json")) fail(Diag::R0406, "", "--output", "a file name ending in .csv or .json");
+    } else if (o.command == "export" && (f == "--onnx" || f == "--npz" || f == "--safetensors")) {
+      (f == "--onnx" ? o.onnx_out : f == "--npz" ? o.npz_out : o.safetensors_out) = value(f);
+    } else if (o.command == "export" && f == "--batch") {
+      o.export_batch = parse_count(f, value(f));
     } else if (o.command == "step-check" && f == "--batch") {
       o.batch_x = value(f);
       o.batch_y = value(f);
@@ -140,6 +151,8 @@ Options parse(int argc, char** argv) {
   if (!o.weights.empty() && !o.checkpoint.empty())
     fail(Diag::R0406, "", "--weights", "no --checkpoint: both say where the weights come from");
   if (o.command == "predict" && o.predict_file.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy, IDX or CSV)");
+  if (o.command == "export" && o.onnx_out.empty() && o.npz_out.empty() && o.safetensors_out.empty())
+    fail(Diag::R0406, "", "export", "a file to write: --onnx MODEL.onnx, --npz FILE.npz and/or --safetensors FILE");
   if (!o.outputs.empty() && (o.top > 0 || !o.output.empty()))
     fail(Diag::R0406, "", "--outputs", "neither --top nor --output: it writes the raw outputs instead of predictions");
   return o;
@@ -252,6 +265,7 @@ int run(const Options& o, const Program& p) {
   if (o.command == "train") return run_train(rt.get(), p, o);
   if (o.command == "eval") return run_eval(rt.get(), p, o);
   if (o.command == "predict") return run_predict(rt.get(), p, o);
+  if (o.command == "export") return run_export(rt.get(), p, o);
   if (o.command == "bench") return run_bench(rt.get(), p, g_bench);
   return run_step_check(rt.get(), p, o);
 }

@@ -748,7 +748,6 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   return ckpt_failures > 0 ? 1 : 0;  // errors were reported (R0301): the run's exit status must say so
 }
 
-namespace {
 void load_weights(dls_rt* rt, const Options& o) {
   if (!o.weights.empty()) return load_weights_dir(rt, o.weights);
   // The declared checkpoint directory, or runs/NAME where training keeps the weights otherwise.
@@ -759,7 +758,6 @@ void load_weights(dls_rt* rt, const Options& o) {
     fail_path(dir, o.checkpoint.empty() ? "" : "--checkpoint", true);
   load_checkpoint(rt, dir);
 }
-}  // namespace
 
 int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);

@@ -26,6 +26,8 @@ struct Options {
   int64_t top = 0;              // predict --top K: the K likeliest classes with their probabilities
   std::string output;           // predict --output FILE.csv|FILE.json: the predictions written there
   std::string batch_x, batch_y, out;  // step-check
+  std::string onnx_out, npz_out, safetensors_out;  // export --onnx / --npz / --safetensors FILE
+  int64_t export_batch = 0;     // export --batch N: the ONNX model's batch fixed (0: the symbol)
   bool quiet = false;           // tests: no progress output
   const dls_backend* backend = nullptr;  // tests: run on this backend table instead of the placement's
 };
@@ -37,6 +39,12 @@ int run_train(dls_rt* rt, const Program& p, const Options& o);
 int run_eval(dls_rt* rt, const Program& p, const Options& o);
 int run_predict(dls_rt* rt, const Program& p, const Options& o);
 int run_step_check(dls_rt* rt, const Program& p, const Options& o);
+// export: the network as ONNX (the model the program was built with, filled with the weights) and/or its weights as
+// .npz or safetensors (Export.cpp). R0520 (no ONNX model), R0521 (a file cannot be written), R0522 (a damaged model).
+int run_export(dls_rt* rt, const Program& p, const Options& o);
+// The weights of eval, predict and export: --weights DIR, else --checkpoint DIR|FILE, else the run directory's
+// newest checkpoint (R0405 when there is none; the checkpoint's own checks: R0302, R0303, R0305, R0306).
+void load_weights(dls_rt* rt, const Options& o);
 
 // Sets every parameter (running statistics included) from DIR/<name>.npy: R0407 for a missing file, R0205
 // for one whose shape is not the parameter's.

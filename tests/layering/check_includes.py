@@ -23,12 +23,12 @@ STAGES = {
     "checker": {"support", "syntax", "sema", "checker", "dlspec", "DataFormats.h", "CsvTable.h", "Images.h", "Text.h"},
     "compiler/plan": {"support", "syntax", "sema", "plan", "dlspec", "DataFormats.h", "CsvTable.h", "Images.h", "Text.h"},
     "compiler/codegen": {"support", "syntax", "sema", "plan", "codegen", "dlspec"},
-    "compiler/import": {"support", "syntax", "sema", "import", "dlspec", "DataFormats.h", "CheckpointFile.h"},
+    "compiler/import": {"support", "syntax", "sema", "import", "dlspec", "DataFormats.h", "CheckpointFile.h", "WeightFiles.h"},
     "compiler/emit": {"support", "syntax", "sema", "checker", "plan", "codegen", "emit", "dlspec", "Compilation.h"},
     "compiler/lsp": {"support", "syntax", "sema", "checker", "plan", "lsp", "dlspec", "Compilation.h"},
     "compiler/driver": {"support", "syntax", "sema", "checker", "plan", "codegen", "import", "emit", "lsp", "driver",
                         "dlspec", "Compilation.h"},
-    "runtime/data/formats": {"DataFormats.h", "CsvTable.h", "Images.h", "Text.h", "CheckpointFile.h"},
+    "runtime/data/formats": {"DataFormats.h", "CsvTable.h", "Images.h", "Text.h", "CheckpointFile.h", "WeightFiles.h"},
 }
 # Files directly in compiler/: the flow (Compilation.h), which links every stage but codegen.
 TOP = {"support", "syntax", "sema", "checker", "plan", "Compilation.h"}

@@ -39,6 +39,10 @@ BATCH = 2
 # (resnet18: the BasicBlock without a downsample, layer1.0 to layer4.1 but the first of layers 2-4, and the one
 # with it).
 BLOCK_CALLS = {"resnet18": [5, 3]}
+# A model that does not import stops at its first node dlspec lacks; what would stop it after that node shows in
+# one of its repeated modules exported alone (`probe`: that module's first diagnostic, or that it imports): a
+# vision transformer's first encoder block, over [batch, patches + 1, 768].
+PROBES = {"vit_b_16": ("encoder.layers.encoder_layer_0", lambda size: torch.randn(BATCH, (size // 16) ** 2 + 1, 768))}
 
 
 def first_error(text):
@@ -82,6 +86,8 @@ def one(dlspec, name, size, d):
     if rc != 0:
         row["status"] = "does not import"
         row["reason"] = first_error(err)
+        if name in PROBES:
+            row["probe"] = probe(dlspec, m, name, size, d)
         return row
     spec = open(f"{d}/{name}.dls").read()
     row["blocks"] = {b: len(re.findall(rf"\|> {b}\(", spec)) for b in re.findall(r"^block (\w+)\(", spec, re.M)}
@@ -126,6 +132,16 @@ def one(dlspec, name, size, d):
     return row
 
 
+def probe(dlspec, m, name, size, d):
+    """The first diagnostic of one repeated module of `m`, exported alone (PROBES)."""
+    path, make = PROBES[name]
+    sub = m.get_submodule(path)
+    torch.onnx.export(sub, make(size), f"{d}/{name}_probe.onnx", opset_version=13, input_names=["x"], output_names=["y"],
+                      training=torch.onnx.TrainingMode.PRESERVE)
+    rc, out, err = run([dlspec, "import", "onnx", f"{d}/{name}_probe.onnx", "-o", f"{d}/{name}_probe.dls"])
+    return f"`{path}` alone: " + ("imports" if rc == 0 else first_error(err))
+
+
 def markdown(rows):
     out = ["| model | input | status | params (dlspec / torch) | layers with parameters: shapes | forward, max rel. diff | reason |",
            "|---|---|---|---|---|---|---|"]
@@ -134,7 +150,7 @@ def markdown(rows):
         shapes = (f"{r['layers']}: {'equal' if r['shapes_equal'] else 'differ'}") if "layers" in r else "–"
         fwd = f"{r['forward_rel']:.1e}" if "forward_rel" in r else "–"
         out.append(f"| {r['model']} | {r['input']} | {r['status']} | {params} | {shapes} | {fwd} | "
-                   f"{r.get('reason', '').replace('|', '/')} |")
+                   f"{(r.get('reason', '') + ('; then ' + r['probe'] if 'probe' in r else '')).replace('|', '/')} |")
     return "\n".join(out)
 
 
