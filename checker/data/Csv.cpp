@@ -74,6 +74,9 @@ bool readCsv(const std::string& path, const csv::Layout& layout, const csv::Labe
   out.header = t.header;
   if (!parsed) {
     error = parseError(e);
+    out.categoricalDefect = e.kind == csv::Error::Kind::Column ||
+                            (e.kind == csv::Error::Kind::NotANumber &&
+                             std::find(t.text_cols.begin(), t.text_cols.end(), e.column - 1) != t.text_cols.end());
     return false;
   }
   // The categorical cells as indices into the training split's values (or this file's own).

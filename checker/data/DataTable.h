@@ -42,6 +42,9 @@ struct DataTable {
   // first value and its line.
   struct TextColumn { int64_t column = 0; int64_t distinct = 0; std::string first; int64_t line = 0; };
   std::vector<TextColumn> textColumns;
+  // CSV: the file failed on a categorical column of its own (not there, or a cell that names no category), which the
+  // lowering reports for the training split when the program is built (E0631, E0635).
+  bool categoricalDefect = false;
   // CSV `label_file:`: its record count when it is not the samples' (-1: it is, or there is none).
   int64_t labelFileRows = -1;
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
