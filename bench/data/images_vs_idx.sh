@@ -18,7 +18,7 @@ dlspec=${1:-$root/build/compiler/dlspec}
 rounds=${2:-2}
 threads=${3:-2}
 work=$(mktemp -d /tmp/dls-imgbench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 t0=$(date +%s.%N)
 /usr/bin/python3 "$root/scripts/fashion_png.py" "$work/png" >/dev/null
 t1=$(date +%s.%N)
@@ -44,7 +44,7 @@ declare -A times
 for ((r = 1; r <= rounds; r++)); do
   for p in png_load idx_load png_lenet idx_lenet; do
     s=$(date +%s.%N)
-    (cd "$work" && "./$p" train --epochs 1 --threads "$threads" > "$work/$p.$r.log" 2>&1)
+    (cd "$work" && "./$p" train --epochs 1 --overwrite --threads "$threads" > "$work/$p.$r.log" 2>&1)
     e=$(date +%s.%N)
     dt=$(echo "$e - $s" | bc)
     times[$p]="${times[$p]:-} $dt"
