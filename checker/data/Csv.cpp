@@ -66,9 +66,17 @@ bool readCsv(const std::string& path, const csv::Layout& layout, const csv::Labe
     }
     if (pe.kind == csv::Error::Kind::None) {
       const auto vocabs = csv::vocabularies(probe);
-      for (size_t j = layout.categorical.size(); j < probe.text_cols.size() && probe.rows > 0; ++j)
-        out.textColumns.push_back({probe.text_cols[j], int64_t(vocabs[j].size()),
-                                   probe.text_cells[j], probe.line_of[0]});
+      // Only columns of text throughout: a numeric column with a stray cell is D0106, which never prints the cell.
+      const size_t k = probe.text_cols.size();
+      for (size_t j = layout.categorical.size(); j < k && probe.rows > 0; ++j) {
+        bool text = true;
+        for (int64_t r = 0; r < probe.rows && text; ++r) text = !csv::cell_defect(probe.text_cells[size_t(r) * k + j]).empty();
+        if (!text) {
+          out.textColumns.clear();
+          break;
+        }
+        out.textColumns.push_back({probe.text_cols[j], int64_t(vocabs[j].size()), probe.text_cells[j], probe.line_of[0]});
+      }
     }
   }
   out.header = t.header;
