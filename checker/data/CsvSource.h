@@ -9,7 +9,8 @@
 namespace dls::checker::data {
 
 inline csv::Layout csvLayout(const sema::DataSource& src) {
-  return csv::Layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty()};
+  return csv::Layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty(),
+                     .categorical = src.categorical};
 }
 
 // The label column as the executable finds it: by index, by the name `label:` gives, else by the label

@@ -33,6 +33,20 @@ struct DataTable {
   bool noLabelColumn = false;       // CSV: the named label column is not in the header (readCsv failed)
   std::vector<std::string> fileOf;  // images: the file of each row
   std::vector<std::string> classNames;  // images: the class folders, sorted
+  // CSV categorical columns (`categorical:`): their 0-based columns, their values (the training split's), and the
+  // first cell whose value is not among them (line 0: none).
+  std::vector<int64_t> categoricalColumns;
+  std::vector<std::vector<std::string>> categories;
+  struct Unknown { int64_t line = 0, column = 0; std::string value; size_t which = 0; } unknown;
+  // CSV columns of text that `categorical:` does not name (readCsv fails): the column, its distinct values, the
+  // first value and its line.
+  struct TextColumn { int64_t column = 0; int64_t distinct = 0; std::string first; int64_t line = 0; };
+  std::vector<TextColumn> textColumns;
+  // CSV: the file failed on a categorical column of its own (not there, or a cell that names no category), which the
+  // lowering reports for the training split when the program is built (E0631, E0635).
+  bool categoricalDefect = false;
+  // CSV `label_file:`: its record count when it is not the samples' (-1: it is, or there is none).
+  int64_t labelFileRows = -1;
   std::string recordName(int64_t row) const;  // "record 17" / "line 18"
 };
 
@@ -52,8 +66,14 @@ bool readCsv(const std::string& path, const std::string& labelColumn, DataTable&
 // `several`: more than one label column (names, "#K" for index K), real-valued targets laid out per row;
 // `impute`: missing cells of the feature columns (read as NaN: layout.missing) take this file's column mean,
 // median or zero, as the executable fills them with the training split's.
+// `vocab`: the categorical columns' values to encode them by (layout.categorical's; null: this file's own);
+// `labelFile`: the labels are the records of this file instead of columns of the first.
 bool readCsv(const std::string& path, const csv::Layout& layout, const csv::LabelColumn& label, DataTable& out,
-             std::string& error, const std::vector<std::string>& several = {}, csv::Impute impute = csv::Impute::None);
+             std::string& error, const std::vector<std::string>& several = {}, csv::Impute impute = csv::Impute::None,
+             const std::vector<std::vector<std::string>>* vocab = nullptr, const std::string& labelFile = {});
+// The values of the categorical columns of a CSV file (layout.categorical), sorted: false with `error` otherwise.
+bool csvCategories(const std::string& path, const csv::Layout& layout, std::vector<std::vector<std::string>>& vocab,
+                   std::string& error);
 
 // An images("DIR") source as the executable reads it (Images.h): the sample's channels, height and width,
 // and what the source says to do with other images (0: nothing, they are refused).

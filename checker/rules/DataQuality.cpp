@@ -12,7 +12,9 @@
 #include <map>
 #include <cmath>
 #include <optional>
+#include <dlspec/runtime.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unordered_map>
 
 #include "checker/Flow.h"
@@ -223,7 +225,7 @@ bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset
   std::string error;
   bool ok = false;
   if ((src.format == sema::DataFormat::Idx || src.format == sema::DataFormat::Npy) && paths.size() != 2) return false;
-  if (src.format == sema::DataFormat::Csv && paths.size() != 1) return false;
+  if (src.format == sema::DataFormat::Csv && paths.size() != (src.labelFile.empty() ? 1u : 2u)) return false;
   // A file that is not there (or not a file) cannot be read at all: D0116; a damaged one is D0106.
   for (const std::string& p : paths) {
     std::error_code ec;
@@ -244,14 +246,58 @@ bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset
     } else if (src.format == sema::DataFormat::Idx) {
       ok = data::readIdx(resolvePath(c, paths[0]), resolvePath(c, paths[1]), out.table, error);
     } else if (src.format == sema::DataFormat::Csv) {
+      // Categorical columns of another split take the training split's values, as the executable's program keeps them.
+      std::vector<std::vector<std::string>> vocab;
+      bool haveVocab = false;
+      if (!src.categorical.empty() && src.split != "train")
+        for (const sema::DataSource& t : d.splits)
+          if (t.split == "train" && t.format == sema::DataFormat::Csv && !t.paths.empty()) {
+            csv::Layout tl = data::csvLayout(t);
+            tl.categorical = src.categorical;
+            std::string ignored;
+            haveVocab = data::csvCategories(resolvePath(c, t.paths[0]), tl, vocab, ignored);
+          }
       ok = data::readCsv(resolvePath(c, paths[0]), data::csvLayout(src), data::csvLabel(src, labelField), out.table, error,
-                        src.labelColumns, csv::impute_of(src.impute));
+                        src.labelColumns, csv::impute_of(src.impute), haveVocab ? &vocab : nullptr,
+                        src.labelFile.empty() ? std::string() : resolvePath(c, paths[1]));
     } else {
       return false;
     }
   } catch (const std::bad_alloc&) {
     out.table = DataTable{};
     ok = false, error = "its values do not fit in this process's memory once decoded";
+  }
+  // A categorical column the training file lacks, or a cell of it that names no category: the lowering's E0631 and
+  // E0635, which `check` reports when the program is lowered.
+  if (!ok && out.table.categoricalDefect && src.split == "train") return false;
+  if (!ok && out.table.unknown.line > 0) {
+    const DataTable& t = out.table;
+    const std::vector<std::string>& known = t.categories[t.unknown.which];
+    c.diags.report(Code::D0129, out.span, paths[0], t.unknown.line, t.unknown.column, t.unknown.value, known.size(),
+                   csv::list_values(known))
+        .primary("read from here")
+        .label(src.categoricalSpan, "categorical")
+        .help("the program maps the training split's values only: correct the value, or add records with it to the training split");
+    return false;
+  }
+  if (!ok && !out.table.textColumns.empty()) {
+    for (const DataTable::TextColumn& tc : out.table.textColumns) {
+      const std::string name = src.csvHeader && size_t(tc.column) < out.table.header.size()
+                                   ? fmt::format("`{}`", out.table.header[size_t(tc.column)]) : std::to_string(tc.column);
+      c.diags.report(Code::D0130, out.span, paths[0], name, tc.distinct, tc.first, tc.line)
+          .primary("read from here")
+          .help(fmt::format("read its values as categories, their indices in the training split's sorted values: `categorical: [{}]`",
+                            src.csvHeader ? "\"" + out.table.header[size_t(tc.column)] + "\"" : std::to_string(tc.column)));
+    }
+    return false;
+  }
+  if (!ok && out.table.labelFileRows >= 0) {
+    c.diags.report(Code::D0132, src.labelFileSpan.valid() ? src.labelFileSpan : out.span, paths[0], out.table.rows, paths[1],
+                   out.table.labelFileRows)
+        .primary("the label file")
+        .label(out.span, "read from here")
+        .help("give the label file one record per record of the samples' file, in the same order");
+    return false;
   }
   if (!ok && out.table.noLabelColumn) {
     // As the executable reads it: the label column by index, by the name the spec gives, or the label field's
@@ -272,8 +318,18 @@ bool load(const RuleContext& c, const sema::DataSource& src, const sema::Dataset
         .help("repair or replace the file");
     return false;
   }
-  if (!out.table.csv) out.table.file = paths[0], out.table.labelFile = paths[1];
+  if (!out.table.csv || !src.labelFile.empty()) out.table.file = paths[0], out.table.labelFile = paths[1];
   else out.table.file = out.table.labelFile = paths[0];
+  // The categorical columns of the training split, as the program keeps them.
+  if (src.split == "train")
+    for (size_t j = 0; j < out.table.categoricalColumns.size(); ++j) {
+      const int64_t col = out.table.categoricalColumns[j];
+      const std::string name = src.csvHeader && size_t(col) < out.table.header.size()
+                                   ? fmt::format("`{}`", out.table.header[size_t(col)]) : std::to_string(col);
+      c.diags.report(Code::D0128, src.categoricalSpan.valid() ? src.categoricalSpan : out.span, paths[0], name,
+                     out.table.categories[j].size(), csv::list_values(out.table.categories[j]))
+          .primary("categorical");
+    }
   if (std::getenv("DLSPEC_DATA_DEBUG"))
     std::fprintf(stderr, "dlspec-data: %s: %s: %lld records of %zu bytes, %zu labels\n", out.split.c_str(), out.table.file.c_str(),
                  static_cast<long long>(out.table.rows), out.table.rowBytes, out.table.labels.size());
@@ -597,6 +653,74 @@ void checkFeatureScales(const RuleContext& c, const sema::Dataset& d, const Load
                         d.sampleName, trainPipe->name));
 }
 
+// D0131: real-valued targets, after the training pipeline's steps of the label field, that the network's output
+// activation cannot produce: negative targets under relu or softplus, beyond [0, 6] under relu6, outside [0, 1]
+// under sigmoid or hardsigmoid, outside [-1, 1] under tanh. A regression loss then cannot get below what those
+// rows contribute, and their gradient through the saturated activation is zero or vanishing.
+void checkTargetRange(const RuleContext& c, const sema::Dataset& d, const Loaded& L, const sema::Pipeline* pipe,
+                      const sema::TrainConfig* train) {
+  if (!pipe || !train || !train->network || !train->loss || d.label.kind != sema::SemKind::Real || L.table.rawLabels.empty()) return;
+  const std::string& loss = train->loss->name;
+  if (loss == "cross_entropy" || loss == "bce_with_logits" || loss == "focal" || loss == "hinge" || loss == "nll") return;
+  const sema::Network& net = *train->network;
+  const sema::Node* act = producerOf(net, net.output);
+  if (!act || !act->op) return;
+  const std::string a(act->op->name);
+  double lo = 0, hi = INFINITY;
+  if (a == "relu" || a == "softplus") lo = 0, hi = INFINITY;
+  else if (a == "relu6") lo = 0, hi = 6;
+  else if (a == "sigmoid" || a == "hardsigmoid") lo = 0, hi = 1;
+  else if (a == "tanh") lo = -1, hi = 1;
+  else return;
+  // The targets as the loss sees them: the label field's steps in order.
+  std::vector<double> y = L.table.rawLabels;
+  std::vector<std::string> steps;
+  for (const sema::PipeStep& s : pipe->steps) {
+    if (!s.op || s.field != d.labelName || s.field == d.sampleName) continue;
+    auto num = [&](const char* n, double dflt) {
+      auto it = s.attrs.find(n);
+      if (it == s.attrs.end()) return dflt;
+      if (const double* v = std::get_if<double>(&it->second.value)) return *v;
+      if (const int64_t* v = std::get_if<int64_t>(&it->second.value)) return double(*v);
+      return dflt;
+    };
+    const int code = s.op->opcode;
+    if (code == DLS_PIPE_SCALE) {
+      for (double& v : y) v *= num("factor", 1);
+    } else if (code == DLS_PIPE_NORMALIZE) {
+      for (double& v : y) v = (v - num("mean", 0)) / num("std", 1);
+    } else if (code == DLS_PIPE_ADD) {
+      for (double& v : y) v += num("offset", 0);
+    } else if (code == DLS_PIPE_LOG1P) {
+      for (double& v : y) v = v > -1 ? std::log1p(v) : NAN;
+    } else if (code == sema::kOpcodeStandardize) {
+      double m = 0, q = 0;
+      for (double v : y) m += v;
+      m /= double(y.size());
+      for (double v : y) q += (v - m) * (v - m);
+      const double sd = std::sqrt(q / double(y.size()));
+      for (double& v : y) v = sd > 0 ? (v - m) / sd : 0;
+    } else if (code != DLS_PIPE_TO_F32 && code != DLS_PIPE_RESHAPE) {
+      return;  // a step whose effect is not followed here
+    }
+    steps.push_back(s.name);
+  }
+  const int64_t per = std::max<int64_t>(1, L.table.labelsPerRow);
+  int64_t outside = 0, first = -1;
+  for (size_t i = 0; i < y.size(); ++i)
+    if (std::isfinite(y[i]) && (y[i] < lo || y[i] > hi) && outside++ == 0) first = int64_t(i);
+  if (outside == 0) return;
+  const std::string range = std::isinf(hi) ? fmt::format("[{}, ∞)", lo) : fmt::format("[{}, {}]", lo, hi);
+  const int64_t rows = int64_t(y.size());
+  c.diags.report(Code::D0131, act->span, L.table.labelFile, outside, rows, range, a, L.table.recordName(first / per),
+                 fmt::format("{:.6g}{}", y[size_t(first)], steps.empty() ? "" : fmt::format(" after `{}`", fmt::join(steps, "`, `"))))
+      .primary(fmt::format("outputs values in {}", range))
+      .label(L.span, "the training targets")
+      .label(train->loss->nameSpan, "compares them")
+      .help(lo == 0 && std::isinf(hi) ? fmt::format("remove the final `|> {}` (a regression head is linear), or shift the targets: `{} = {} |> add(…)`", a, d.labelName, d.labelName)
+            : fmt::format("remove the final `|> {}` (a regression head is linear), or rescale the targets into {}", a, range));
+}
+
 }  // namespace
 
 void checkDataQuality(const RuleContext& c) {
@@ -709,6 +833,7 @@ void checkDataQuality(const RuleContext& c) {
       checkSamples(c, L, L.split == "train");
       checkFeatures(c, L);
       if (L.split == "train") checkFeatureScales(c, d, L, trainPipe);
+      if (L.split == "train") checkTargetRange(c, d, L, trainPipe, trainBlock);
     }
     // W0712 with the values the data have: the range of the split each unscaled pipeline reads (no step but a
     // rescaling one changes a value); none when they are already small.

@@ -33,6 +33,8 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_images", Void, {RtPtr, Int32, Int64, Int64, Int32, Int32}},
       {"dls_rt_csv", Void, {RtPtr, Int32, Int32, Int64, Int32, Int32, Int64}},
       {"dls_rt_csv_columns", Void, {RtPtr, Int32, CString, Int32, CString}},
+      {"dls_rt_csv_categories", Void, {RtPtr, Int32, CString}},
+      {"dls_rt_csv_label_file", Void, {RtPtr, Int32, CString}},
       {"dls_rt_pipe_features", Void, {RtPtr, Int32, CString, CString}},
       {"dls_rt_class_names", Void, {RtPtr, CString}},
       {"dls_rt_text", Void, {RtPtr, Int32, Int64, Int32}},

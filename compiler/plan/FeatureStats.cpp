@@ -15,31 +15,69 @@ namespace {
 std::string describe(const data::Error& e) {
   return e.offset ? fmt::format("byte {}: {}", e.offset, e.what) : e.what;
 }
-// The training CSV file as the runtime reads it: its table (missing cells as NaN when it imputes) and its label
-// columns.
+// The training CSV file as the runtime reads it: its table (missing cells as NaN when it imputes, categorical
+// cells as their indices in this file's own sorted values) and its label columns (none when the labels have a
+// file of their own).
 bool readTrainingCsv(const sema::DataSource& src, const std::string& labelField, csv::Table& t, std::vector<int64_t>& labels,
-                     std::string& error) {
+                     std::string& error, csv::Error* parseError = nullptr) {
   if (src.resolved.empty()) return error = "the split names no file", false;
   std::vector<uint8_t> bytes;
   data::Error fe;
   if (!data::readFile(src.resolved[0], bytes, fe)) return error = describe(fe), false;
   csv::Error ce;
-  const csv::Layout layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty()};
+  const csv::Layout layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty(),
+                           .categorical = src.categorical};
   if (!csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, ce, layout)) {
     error = ce.kind == csv::Error::Kind::Ragged       ? fmt::format("line {}: {} cells, but the file has {} columns", ce.line, ce.cells, ce.expected)
             : ce.kind == csv::Error::Kind::NotANumber ? fmt::format("line {}, column {}: the cell {}", ce.line, ce.column, ce.what)
+            : ce.kind == csv::Error::Kind::Column     ? "the file " + ce.what + " (a categorical column)"
                                                       : std::string("the file is empty");
+    if (parseError) *parseError = ce;
     return false;
   }
+  int64_t row = 0, col = 0;
+  if (!t.text_cols.empty() && !csv::encode(t, csv::vocabularies(t), row, col)) return error = "a category is missing from its own file", false;
+  if (t.rows == 0) return error = "it holds no records", false;
+  if (!src.labelFile.empty()) return true;
   const csv::LabelColumn label = src.labelByIndex ? csv::LabelColumn{.byIndex = true, .index = src.labelIndex}
                                                   : csv::LabelColumn{.name = src.labelColumn.empty() ? labelField : src.labelColumn};
   std::string why;
   labels = csv::label_indices(t, src.labelColumns, label, why);
   if (labels.empty()) return error = "the file " + why, false;
-  if (t.rows == 0) return error = "it holds no records", false;
   return true;
 }
 }  // namespace
+
+bool categories(const sema::DataSource& src, const std::string& labelField, Categories& out, std::string& error) {
+  out = Categories{};
+  if (src.resolved.empty()) return error = "the split names no file", false;
+  std::vector<uint8_t> bytes;
+  data::Error fe;
+  if (!data::readFile(src.resolved[0], bytes, fe)) return error = describe(fe), false;
+  csv::Table t;
+  csv::Error ce;
+  const csv::Layout layout{.header = src.csvHeader, .skip = src.csvSkip, .sep = src.csvSep, .missing = !src.impute.empty(),
+                           .categorical = src.categorical};
+  if (!csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), t, ce, layout)) {
+    out.cellLine = ce.kind == csv::Error::Kind::NotANumber ? ce.line : 0, out.cellColumn = ce.column, out.cellWhy = ce.what;
+    error = ce.kind == csv::Error::Kind::Ragged       ? fmt::format("line {}: {} cells, but the file has {} columns", ce.line, ce.cells, ce.expected)
+            : ce.kind == csv::Error::Kind::NotANumber ? fmt::format("line {}, column {}: the cell {}", ce.line, ce.column, ce.what)
+            : ce.kind == csv::Error::Kind::Column     ? "the file " + ce.what
+                                                      : std::string("the file is empty");
+    return false;
+  }
+  out.columns = t.text_cols;
+  out.values = csv::vocabularies(t);
+  out.header = t.header;
+  out.named = t.named;
+  if (src.labelFile.empty()) {
+    const csv::LabelColumn label = src.labelByIndex ? csv::LabelColumn{.byIndex = true, .index = src.labelIndex}
+                                                    : csv::LabelColumn{.name = src.labelColumn.empty() ? labelField : src.labelColumn};
+    std::string why;
+    out.labels = csv::label_indices(t, src.labelColumns, label, why);
+  }
+  return true;
+}
 
 bool imputeValues(const sema::DataSource& src, const std::string& labelField, std::vector<double>& fill, std::string& error) {
   csv::Table t;
@@ -54,7 +92,17 @@ bool targetValues(const sema::DataSource& src, const std::string& labelField, st
   csv::Table t;
   std::vector<int64_t> labels;
   if (src.format != sema::DataFormat::Csv) return error = "target statistics are computed for CSV training data", false;
-  if (!readTrainingCsv(src, labelField, t, labels, error)) return false;
+  if (!src.labelFile.empty()) {
+    // The labels' own file: every column a target.
+    sema::DataSource lf = src;
+    lf.resolved = {src.labelFile}, lf.categorical.clear(), lf.impute.clear(), lf.labelFile.clear();
+    lf.labelColumns.clear(), lf.labelByIndex = true, lf.labelIndex = 0;
+    if (!readTrainingCsv(lf, labelField, t, labels, error)) return false;
+    labels.clear();
+    for (int64_t j = 0; j < int64_t(t.header.size()); ++j) labels.push_back(j);
+  } else if (!readTrainingCsv(src, labelField, t, labels, error)) {
+    return false;
+  }
   const auto cols = static_cast<int64_t>(t.header.size());
   columns.assign(labels.size(), {});
   for (size_t j = 0; j < labels.size(); ++j)

@@ -30,4 +30,18 @@ bool imputeValues(const sema::DataSource& src, const std::string& labelField, st
 bool targetValues(const sema::DataSource& src, const std::string& labelField, std::vector<std::vector<double>>& columns,
                   std::string& error);
 
+// The categorical columns of a CSV training split (`categorical:`): their 0-based columns in the order the spec
+// names them, each one's values (sorted, distinct), the header, and the label columns (none with `label_file:`).
+// False with `error` otherwise; a categorical cell that names no category gives its line, column and why.
+struct Categories {
+  std::vector<int64_t> columns;
+  std::vector<std::vector<std::string>> values;
+  std::vector<std::string> header;
+  bool named = true;
+  std::vector<int64_t> labels;
+  int64_t cellLine = 0, cellColumn = 0;
+  std::string cellWhy;
+};
+bool categories(const sema::DataSource& src, const std::string& labelField, Categories& out, std::string& error);
+
 }  // namespace dls::plan

@@ -13,6 +13,7 @@
 #include "DataFormats.h"  // the data readers (dlspec_data): vocabularies and class names
 #include "Images.h"
 #include "Text.h"
+#include "plan/CsvCategories.h"
 #include "plan/FeatureStats.h"
 #include "sema/LayoutHash.h"
 #include "sema/OpTable.h"
@@ -363,6 +364,18 @@ private:
       const std::string labels = src->labelColumns.size() > 1 ? fmt::format("{}", fmt::join(src->labelColumns, "\n")) : "";
       call(plan_.setup, "dls_rt_csv_columns", {split, labels, int32_t{src->impute.empty() ? 0 : 1}, fmt::format("{}", fmt::join(fill, ","))});
     }
+    if (src->format == sema::DataFormat::Csv && !src->categorical.empty()) {
+      // The categorical columns' values, the training split's, read now and kept in the program (and the class
+      // names, when the label column is one of them).
+      const CategoryPlan cats = planCategories(ds, *src, diags_, split == DLS_SPLIT_TRAIN);
+      if (!cats.text.empty()) call(plan_.setup, "dls_rt_csv_categories", {split, cats.text});
+      if (split == DLS_SPLIT_TRAIN && !classNamesEmitted_ && !cats.classNames.empty()) {
+        call(plan_.setup, "dls_rt_class_names", {fmt::format("{}", fmt::join(cats.classNames, "\n"))});
+        classNamesEmitted_ = true;
+      }
+    }
+    if (src->format == sema::DataFormat::Csv && !src->labelFile.empty())
+      call(plan_.setup, "dls_rt_csv_label_file", {split, fixed(src->labelFile)});
     if (src->format == sema::DataFormat::Images) {
       call(plan_.setup, "dls_rt_images", {split, src->imageHeight, src->imageWidth, static_cast<int32_t>(src->imageChannels),
                                           src->imageResize});
@@ -439,7 +452,13 @@ private:
       }
       switch (code) {
         case DLS_PIPE_TO_F32:
-        case DLS_PIPE_TO_I32: pipe(code, 0); break;
+        case DLS_PIPE_TO_I32:
+        case DLS_PIPE_TO_I64: pipe(code, 0); break;
+        case DLS_PIPE_ONE_HOT:
+          // Every element of an integer sample, or one feature (a categorical column's index).
+          if (const int64_t e = oneHotElement(ds, p, s, diags_, !borrowed); e >= -1)
+            pipe(code, attr(s.attrs, "classes", 1), static_cast<double>(e));
+          break;
         case DLS_PIPE_SCALE: pipe(code, attr(s.attrs, "factor", 1)); break;
         case DLS_PIPE_ADD: pipe(code, attr(s.attrs, "offset", 0)); break;
         case DLS_PIPE_NORMALIZE: pipe(code, attr(s.attrs, "mean", 0), attr(s.attrs, "std", 1)); break;

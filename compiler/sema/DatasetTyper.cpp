@@ -100,6 +100,22 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       }
       if (auto f = attrs.find("impute"); f != attrs.end())
         if (auto* w = std::get_if<std::string>(&f->second.value)) src.impute = *w;
+      if (auto f = attrs.find("categorical"); f != attrs.end()) {
+        src.categoricalSpan = f->second.span;
+        if (auto* n = std::get_if<int64_t>(&f->second.value)) src.categorical = {"#" + std::to_string(*n)};
+        else if (auto* w = std::get_if<std::string>(&f->second.value)) src.categorical = {*w};
+        else if (auto* l = std::get_if<std::vector<std::string>>(&f->second.value)) src.categorical = *l;
+      }
+      if (auto f = attrs.find("label_file"); f != attrs.end()) {
+        src.labelFileSpan = f->second.span;
+        if (src.labelColumnSpan.valid())
+          diags.report(Code::E0633, src.labelColumnSpan,
+                       attrs.count("path") && std::holds_alternative<std::string>(attrs.at("path").value)
+                           ? std::get<std::string>(attrs.at("path").value) : std::string("the file"))
+              .primary("a label column")
+              .label(f->second.span, "the labels' file")
+              .help("drop `label:`: every column of the first file is a feature, every column of the label file a label");
+      }
       if (auto f = attrs.find("header"); f != attrs.end())
         if (auto* b = std::get_if<bool>(&f->second.value)) src.csvHeader = *b;
       if (auto f = attrs.find("skip"); f != attrs.end())
@@ -107,7 +123,7 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       if (auto f = attrs.find("sep"); f != attrs.end())
         if (auto* w = std::get_if<std::string>(&f->second.value))
           src.csvSep = *w == "semicolon" ? ';' : *w == "tab" ? '\t' : *w == "space" ? ' ' : ',';
-      if (!src.csvHeader && !src.labelByIndex) {
+      if (!src.csvHeader && !src.labelByIndex && !attrs.count("label_file")) {
         const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : e.span;
         diags.report(Code::E0215, at, "a CSV file without a header row has no column names: its label column is given by index")
             .primary(src.labelColumn.empty() ? "no `label:` index here" : "a name, but the file's columns have none")
@@ -123,6 +139,7 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       std::filesystem::path fp(p);
       src.resolved.push_back(fp.is_absolute() || prog.specDir.empty() ? p : (std::filesystem::path(prog.specDir) / fp).string());
       src.pathSpans.push_back(f->second.span);
+      if (a.name == "label_file") src.labelFile = src.resolved.back();
     }
     ds->splits.push_back(std::move(src));
   }
@@ -143,7 +160,7 @@ void Analyzer::typeDataset(const ast::Decl& d) {
   }
   // A CSV split without `label: "…"` reads its labels from the column named like the label field.
   for (DataSource& src : ds->splits)
-    if (src.format == DataFormat::Csv && src.labelColumn.empty() && !src.labelByIndex) src.labelColumn = ds->labelName;
+    if (src.format == DataFormat::Csv && src.labelColumn.empty() && !src.labelByIndex && src.labelFile.empty()) src.labelColumn = ds->labelName;
   for (const DataSource& src : ds->splits)
     if (src.format == DataFormat::Images && !ds->sampleName.empty()) checkImageSource(*ds, src);
     else if (src.format == DataFormat::Text && !ds->sampleName.empty()) checkTextSource(*ds, src);

@@ -41,6 +41,7 @@ void repeatRule(ShapeCtx&);     // torch's Tensor.repeat (the batch's count 1)  
 // Pipeline (one sample, no batch dim).
 void toF32(ShapeCtx&);
 void toI32(ShapeCtx&);
+void toI64(ShapeCtx&);
 void sampleReshape(ShapeCtx&);
 void oneHot(ShapeCtx&);
 void randomCrop(ShapeCtx&);

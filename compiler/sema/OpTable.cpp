@@ -424,6 +424,9 @@ std::vector<OpInfo> build() {
   pipe("to_f32", DLS_PIPE_TO_F32, toF32, {});
   pipe("to_i32", DLS_PIPE_TO_I32, toI32, {},
        "integer samples as i32, such as the token indices an `embedding` takes (every value must be an integer)");
+  pipe("to_i64", DLS_PIPE_TO_I64, toI64, {},
+       "integer samples as i64, such as the token indices an `embedding` takes (every value must be an integer; "
+       "indices travel as i32)");
   pipe("scale", DLS_PIPE_SCALE, same, {{.name = "factor", .type = AttrType::Float, .positional = 0}});
   pipe("normalize", DLS_PIPE_NORMALIZE, same,
        {{.name = "mean", .type = AttrType::Float, .positional = 0},
@@ -440,7 +443,12 @@ std::vector<OpInfo> build() {
        "log(1 + x) of every real-valued target (a label field's step; every target must be above -1); undone "
        "(exp(y) - 1) on `predict`'s values");
   pipe("reshape", DLS_PIPE_RESHAPE, sampleReshape, {{.name = "shape", .type = AttrType::IntList, .positional = 0}});
-  pipe("one_hot", kOpcodeNone, oneHot, {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0}});
+  pipe("one_hot", DLS_PIPE_ONE_HOT, oneHot,
+       {{.name = "classes", .type = AttrType::Int, .min = 1, .positional = 0},
+        {.name = "feature", .type = AttrType::IntOrString, .min = 0, .optional = true}},
+       "class indices as one-hot rows of `classes` values (torch.nn.functional.one_hot, as f32): every element of "
+       "an integer sample ([...] -> [..., classes]), or the one `feature` of a rank-1 sample, an index or a CSV "
+       "categorical column's name ([F] -> [F - 1 + classes])");
   pipe("random_crop", DLS_PIPE_RANDOM_CROP, randomCrop,
        {{.name = "size", .type = AttrType::IntOrPair, .min = 1, .positional = 0},
         {.name = "pad", .type = AttrType::Int, .dflt = I(0), .min = 0}});
@@ -513,7 +521,9 @@ std::vector<OpInfo> build() {
               {.name = "header", .type = AttrType::Bool, .dflt = B(true)},
               {.name = "skip", .type = AttrType::Int, .dflt = I(0), .min = 0, .max = 1 << 20},
               {.name = "sep", .type = AttrType::Enum, .dflt = S("comma"), .words = "comma|semicolon|tab|space"},
-              {.name = "impute", .type = AttrType::Enum, .words = "mean|median|zero", .optional = true}});
+              {.name = "impute", .type = AttrType::Enum, .words = "mean|median|zero", .optional = true},
+              {.name = "categorical", .type = AttrType::IntOrString, .optional = true},
+              {.name = "label_file", .type = AttrType::String, .optional = true}});
   src("npy", {{.name = "samples", .type = AttrType::String, .positional = 0},
               {.name = "labels", .type = AttrType::String, .positional = 1}});
   // images' `size` and `channels`: resize / convert every image to them (without them, images must already
@@ -717,7 +727,9 @@ std::vector<OpInfo> build() {
       {PIPE, "scale", "multiplies every element by `factor` (`scale(1/255)`); the shape is kept"},
       {PIPE, "normalize", "(x - mean) / std, elementwise; the shape is kept"},
       {PIPE, "reshape", "per-sample shape: u8[784] -> [1, 28, 28] with reshape([1, 28, 28]); the element count is kept"},
-      {PIPE, "one_hot", "class<C> label -> onehot<C> [C]; `classes` must be C"},
+      {PIPE, "one_hot", "class indices -> one-hot rows of `classes` f32 values: every element of an integer sample "
+                        "([...] -> [..., classes]), or the one `feature` of a rank-1 sample, by index or CSV categorical "
+                        "column name ([F] -> [F - 1 + classes])"},
       {PIPE, "random_crop", "augmentation: pads [C, H, W] by `pad` zeros on each side, then cuts a random `size` window "
                             "(a new one per sample and epoch)"},
       {PIPE, "random_flip", "augmentation: mirrors [C, H, W] along `axis` with probability `p`"},
@@ -727,7 +739,7 @@ std::vector<OpInfo> build() {
       {PIPE, "split", "holds out the share `valid` of the samples as the split PIPELINE.valid (never trained on)"},
       {PIPE, "repeat", "each epoch goes over the data `count` times"},
       {OpCategory::DataSource, "idx", "IDX files (MNIST's format, optionally .gz): a samples file and a labels file"},
-      {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample; `label: [a, b]` takes several columns as real-valued targets, `impute` fills missing cells with the training split's mean, median or zero"},
+      {OpCategory::DataSource, "csv", "a CSV file with a header row: the label column (named by `label`, else the label field's name) is the label, the other columns the sample; `label: [a, b]` takes several columns as real-valued targets, `impute` fills missing cells with the training split's mean, median or zero, `categorical` reads columns of category names as their indices in the training split's sorted values, `label_file` takes the labels from a second, row-aligned file"},
       {OpCategory::DataSource, "npy", "NumPy .npy files: a samples array [n, …] and a labels array [n] or [n, T]"},
       {OpCategory::DataSource, "images", "a folder of class sub-folders of PNG/JPEG files (ImageFolder): u8[C, H, W] or "
                                          "u8[H, W] samples, the sorted folder names the classes; `size`/`channels` resize "

@@ -197,7 +197,8 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
       const PipeStep& b = p.steps[j];
       if (!b.op || b.field != s.field || b.op->shape == rules::datasetLevel) continue;
       const int c = b.op->opcode;
-      if (c == DLS_PIPE_TO_F32 || c == DLS_PIPE_TO_I32 || c == DLS_PIPE_SCALE || c == DLS_PIPE_NORMALIZE || c == DLS_PIPE_RESHAPE)
+      if (c == DLS_PIPE_TO_F32 || c == DLS_PIPE_TO_I32 || c == DLS_PIPE_TO_I64 || c == DLS_PIPE_SCALE || c == DLS_PIPE_NORMALIZE ||
+          c == DLS_PIPE_RESHAPE)
         continue;
       diags.report(Code::E0116, s.span, fmt::format("`{}` comes after `{}`, whose effect on the training split's statistics is not known when the program is built", s.name, b.name))
           .primary("computed from the file's values")
@@ -211,6 +212,24 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
 // color_jitter blends and clamps to [0, 1] as torchvision's does on float images: after normalize or standardize
 // the values are no longer in that range, and the clamp cuts them off.
 void Analyzer::checkAugmentations(const Pipeline& p) {
+  // one_hot encodes the indices the data holds: at load time, before any augmentation, and of values no step has
+  // rescaled.
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PipeStep& s = p.steps[i];
+    if (!s.op || s.op->opcode != DLS_PIPE_ONE_HOT || s.before.kind == SemKind::Class) continue;
+    for (size_t j = 0; j < i; ++j) {
+      const PipeStep& b = p.steps[j];
+      if (!b.op || b.field != s.field || b.op->wholeDataset || !(b.augment || b.op->augmentation || b.op->rescales ||
+                                                                  b.op->opcode == DLS_PIPE_ADD || b.op->opcode == DLS_PIPE_LOG1P))
+        continue;
+      diags.report(Code::E0630, s.span, fmt::format("it comes after `{}`, which {} the values it would read as indices", b.name,
+                                                    b.augment || b.op->augmentation ? "augments" : "rescales"))
+          .primary("one_hot here")
+          .label(b.span, "this step comes first")
+          .help(fmt::format("encode first: move `one_hot` before `{}`", b.name));
+      break;
+    }
+  }
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const PipeStep& s = p.steps[i];
     if (!s.op || s.op->name != "color_jitter") continue;

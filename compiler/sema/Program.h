@@ -124,6 +124,10 @@ struct DataSource {
   char csvSep = ',';             // CSV: `sep:` comma ',', semicolon ';', tab '\t', or space ' ' (runs of blanks)
   std::vector<std::string> labelColumns;  // CSV: `label: [a, 2]`, several label columns (names, "#K" for index K)
   std::string impute;            // CSV: `impute:` mean, median or zero; empty: missing cells are refused
+  std::vector<std::string> categorical;  // CSV: `categorical: [a, 2]`, columns of category names (names, "#K" for index K)
+  Span categoricalSpan;          // CSV: the `categorical:` argument, if given
+  std::string labelFile;         // CSV: `label_file:`, the labels' own file (resolved); empty: a label column
+  Span labelFileSpan;
   int64_t imageHeight = 0, imageWidth = 0;  // images: `size:` (0: not given, images must have the sample's)
   int64_t imageChannels = 0;     // images: `channels:` (0: not given, images must have the sample's)
   int32_t imageResize = 0;       // images: `resize:` 0 stretch, 1 crop, 2 pad (data::Resize)

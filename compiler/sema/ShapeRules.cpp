@@ -774,9 +774,57 @@ void toI32(ShapeCtx& c) {
   c.out.dtype = DType::I32;
 }
 
+void toI64(ShapeCtx& c) {
+  c.out = *c.in[0];
+  c.out.dtype = DType::I64;
+}
+
 void oneHot(ShapeCtx& c) {
   const Type& x = *c.in[0];
   int64_t n = c.i("classes");
+  if (x.kind != SemKind::Class) {
+    // Indices of a sample: every element of an integer sample, or one feature of a rank-1 sample (a CSV categorical
+    // column's index: whether it is one is known when the file's header is read, at lowering).
+    auto f = c.attrs.find("feature");
+    const bool feature = f != c.attrs.end();
+    const bool integer = x.dtype == DType::I32 || x.dtype == DType::I64 || x.dtype == DType::U8 || x.dtype == DType::Unknown;
+    if (x.shape.unknownRank) {
+      c.out = x, c.out.dtype = DType::F32, c.out.shape = Shape{}, c.out.shape.unknownRank = true;
+      return;
+    }
+    if (feature) {
+      if (x.shape.rank() != 1 || !x.shape.dims[0].isConst()) {
+        c.fail(Code::E0630, fmt::format("`feature:` picks one element of a rank-1 sample, and the input is {}", x.brief()), "",
+               "encode every element of an integer sample without `feature:`");
+        return;
+      }
+      const int64_t F = x.shape.dims[0].value;
+      if (const int64_t* j = std::get_if<int64_t>(&f->second.value); j && *j >= F) {
+        c.fail(Code::E0630, fmt::format("its `feature: {}` is not one of the {} features of the sample {}", *j, F, x.brief()), "",
+               fmt::format("features are numbered 0 to {}", F - 1));
+        return;
+      }
+      c.out = x;
+      c.out.dtype = DType::F32, c.out.kind = SemKind::Real, c.out.classes = 0;
+      c.out.shape = Shape{{Dim::constant(F - 1 + n)}};
+      return;
+    }
+    if (!integer) {
+      c.fail(Code::E0630, fmt::format("its input is {}, a float sample", x.brief()), "float values",
+             "convert integer-valued samples first (`|> to_i32 |> one_hot(C)`), or encode one CSV categorical column: "
+             "`one_hot(C, feature: \"column\")`");
+      return;
+    }
+    if (x.shape.rank() > 3) {
+      c.fail(Code::E0630, fmt::format("its input is {}: the one-hot rows would make a sample of rank {}, more than 4", x.brief(),
+                                      x.shape.rank() + 1), "");
+      return;
+    }
+    c.out = x;
+    c.out.dtype = DType::F32, c.out.kind = SemKind::Real, c.out.classes = 0;
+    c.out.shape.dims.push_back(Dim::constant(n));
+    return;
+  }
   if (x.kind != SemKind::Class && x.kind != SemKind::Unknown) {
     c.fail(Code::E0213, fmt::format("`one_hot` expects class labels, but its input is {}", x.brief()), "", "");
     return;

@@ -18,6 +18,7 @@
 
 #include "../dist/Comm.h"
 #include "../dist/GradReducer.h"
+#include "CsvTable.h"  // data/formats: the categories text (dls_rt_csv_categories)
 #include "CpuFeatures.h"
 #include "Init.h"
 #include "OpDecode.h"
@@ -516,6 +517,25 @@ void dls_rt_csv_columns(dls_rt* rt, int32_t split, const char* labels, int32_t i
   });
 }
 
+void dls_rt_csv_categories(dls_rt* rt, int32_t split, const char* columns) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    auto& dd = rt->data[split];
+    if (!dls::csv::parse_categories(columns ? columns : "", dd.csv_categorical, dd.csv_categories))
+      fail(Diag::R0504, "", "CSV categories: not lines of a column and its sorted, distinct values");
+    return 0;
+  });
+}
+
+void dls_rt_csv_label_file(dls_rt* rt, int32_t split, const char* path) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (!path || !*path) fail(Diag::R0504, "", "CSV label file: no path");
+    rt->data[split].csv_label_file = path;
+    return 0;
+  });
+}
+
 void dls_rt_text(dls_rt* rt, int32_t split, int64_t seq, int32_t chars) {
   guarded(rt, 0, [&] {
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
@@ -593,8 +613,13 @@ void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, doub
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
     const int32_t base = op & ~int32_t{DLS_PIPE_LABELS};
     const bool augmentation = base >= DLS_PIPE_RANDOM_ROTATION && base <= DLS_PIPE_CUTMIX;
-    if ((base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P && !augmentation)
+    const bool indices = base == DLS_PIPE_TO_I64 || base == DLS_PIPE_ONE_HOT;
+    if ((base < DLS_PIPE_TO_F32 || base > DLS_PIPE_ONEHOT) && base != DLS_PIPE_ADD && base != DLS_PIPE_LOG1P && !augmentation && !indices)
       fail(Diag::R0504, "", fmt::format("unknown pipeline op {}", op));
+    if (indices && (op & DLS_PIPE_LABELS))
+      fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
+    if (base == DLS_PIPE_ONE_HOT && !(a >= 1 && b >= -1 && b == std::floor(b)))
+      fail(Diag::R0504, "", "one_hot: the number of classes, and the element (-1: every one)");
     if (augmentation && (op & DLS_PIPE_LABELS))
       fail(Diag::R0504, "", fmt::format("pipeline op {} does not apply to the targets", base));
     // The augmentations' parameters (sema's ranges, checked again for a hand-written program).

@@ -96,6 +96,12 @@ struct DataDecl {
   std::vector<std::string> csv_labels;
   bool csv_impute = false;
   std::vector<double> csv_fill;
+  // dls_rt_csv_categories: the categorical columns ("#K" or a name each) and their values, sorted (the training
+  // split's); a cell of such a column becomes its value's index.
+  std::vector<std::string> csv_categorical;
+  std::vector<std::vector<std::string>> csv_categories;
+  // dls_rt_csv_label_file: the file whose records are the labels, row-aligned with path_a's (empty: none).
+  std::string csv_label_file;
 };
 struct PipeStep {
   int32_t op = 0;

@@ -22,6 +22,8 @@ Array read_csv(const std::string& path, const csv::Layout& layout, csv::Table& t
         fail(Diag::R0206, fmt::format("{}:{}", path, e.line), path, e.line, e.cells, e.expected);
       case csv::Error::Kind::NotANumber:
         fail(Diag::R0207, fmt::format("{}:{}:{}", path, e.line, e.column), path, e.line, e.column, e.what);
+      case csv::Error::Kind::Column:
+        fail(Diag::R0253, fmt::format("{}:{}", path, e.line), path, "the categorical column: the file " + e.what);
       default:
         fail(Diag::R0213, path, fmt::format("'{}' is empty ({})", path, layout.header ? "no header row" : "no records"));
     }

@@ -94,7 +94,29 @@ void init_shape(Dataset& ds, const DataDecl& decl) {
 // A CSV split's layout (dls_rt_csv) and label column: by index (dls_rt_csv), by name (label_column -2: path_b
 // holds it), else column `fallback`.
 csv::Layout csv_layout(const DataDecl& decl) {
-  return csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep, .missing = decl.csv_impute};
+  return csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep, .missing = decl.csv_impute,
+                     .categorical = decl.csv_categorical};
+}
+
+// A CSV file with its categorical columns' cells as their indices in the program's vocabularies (the training
+// split's): a value not among them is R0250 with its line, column and the known values.
+Array read_csv_encoded(const std::string& path, const DataDecl& decl, csv::Table& table) {
+  Array a = read_csv(path, csv_layout(decl), table);
+  if (table.text_cols.empty()) return a;
+  table.values = std::move(a.values);
+  int64_t row = 0, col = 0;
+  if (!csv::encode(table, decl.csv_categories, row, col)) {
+    size_t j = 0;
+    while (j < table.text_cols.size() && table.text_cols[j] != col) ++j;
+    const std::vector<std::string>& known = decl.csv_categories[j];
+    const std::string& cell = table.text_cells[size_t(row) * table.text_cols.size() + j];
+    const std::string name = table.named ? fmt::format("`{}`", table.header[size_t(col)]) : fmt::format("{}", col + 1);
+    const int64_t line = table.line_of[size_t(row)];
+    fail(Diag::R0250, fmt::format("{}:{}:{}", path, line, col + 1), path, line, col + 1, cell, known.size(), name,
+         csv::list_values(known));
+  }
+  a.values = std::move(table.values);
+  return a;
 }
 csv::LabelColumn csv_label(const DataDecl& decl, int64_t fallback) {
   if (decl.csv_label_by_index) return csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index};
@@ -137,39 +159,60 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   init_shape(ds, decl);
   if (decl.format == DLS_DATA_CSV) {
     csv::Table table;
-    Array a = read_csv(decl.path_a, csv_layout(decl), table);
+    Array a = read_csv_encoded(decl.path_a, decl, table);
     const int64_t cols = static_cast<int64_t>(table.header.size());
     if (decl.classes > 0 && decl.label_numel > 1)
       fail(Diag::R0213, decl.path_a, fmt::format("'{}' is a CSV file: it has one label column, but the program takes {} class "
                                                  "labels per sample (one per step); give per-step labels as .npy", decl.path_a, decl.label_numel));
-    // The label columns (dls_rt_csv_columns), or the one by index (dls_rt_csv), by name (label_column -2: path_b
+    // The labels: the records of a label file of their own (dls_rt_csv_label_file), row-aligned with these; else
+    // the label columns (dls_rt_csv_columns), or the one by index (dls_rt_csv), by name (label_column -2: path_b
     // holds the name), or by number.
-    const csv::LabelColumn label = csv_label(decl, decl.label_column);
-    std::string why;
-    const std::vector<int64_t> labels = csv::label_indices(table, decl.csv_labels, label, why);
-    if (labels.empty())
-      fail(Diag::R0213, fmt::format("{}:{}", decl.path_a, decl.csv_skip + 1),
-           fmt::format("'{}' {}, so it has no label column{}", decl.path_a, why,
-                       table.named && !label.byIndex ? fmt::format(" (its header row has {} columns)", cols) : ""));
+    csv::Table ltable;
+    Array la;
+    std::vector<int64_t> labels;
+    const bool labelFile = !decl.csv_label_file.empty();
+    if (labelFile) {
+      ds.label_path = decl.csv_label_file;
+      la = read_csv(decl.csv_label_file, csv::Layout{.header = decl.csv_header, .skip = decl.csv_skip, .sep = decl.csv_sep}, ltable);
+      if (ltable.rows != table.rows) {
+        const int64_t at = ltable.rows > table.rows ? ltable.line_of[size_t(table.rows)]
+                           : ltable.rows > 0         ? ltable.line_of.back() : decl.csv_skip + 1;
+        fail(Diag::R0252, fmt::format("{}:{}", decl.csv_label_file, at), decl.path_a, table.rows, decl.csv_label_file, ltable.rows);
+      }
+      for (int64_t j = 0; j < int64_t(ltable.header.size()); ++j) labels.push_back(j);
+    } else {
+      const csv::LabelColumn label = csv_label(decl, decl.label_column);
+      std::string why;
+      labels = csv::label_indices(table, decl.csv_labels, label, why);
+      if (labels.empty())
+        fail(Diag::R0213, fmt::format("{}:{}", decl.path_a, decl.csv_skip + 1),
+             fmt::format("'{}' {}, so it has no label column{}", decl.path_a, why,
+                         table.named && !label.byIndex ? fmt::format(" (its header row has {} columns)", cols) : ""));
+    }
+    const std::string& lpath = labelFile ? decl.csv_label_file : decl.path_a;
+    const std::vector<double>& lvalues = labelFile ? la.values : a.values;
+    const int64_t lcols = labelFile ? static_cast<int64_t>(ltable.header.size()) : cols;
     const auto nl = static_cast<int64_t>(labels.size());
-    std::vector<int64_t> shape = {a.shape[0], cols - nl};
-    if (cols - nl != ds.sample_numel)
+    const int64_t features = labelFile ? cols : cols - nl;
+    std::vector<int64_t> shape = {a.shape[0], features};
+    if (features != ds.sample_numel)
       fail(Diag::R0205, fmt::format("{}:1", decl.path_a), decl.path_a, dims_str(&shape[1], 1), dims_str(decl.dims, decl.sample_rank));
     if (nl > 1 && decl.classes > 0)
-      fail(Diag::R0213, decl.path_a, fmt::format("'{}': {} label columns give real-valued targets, not class labels", decl.path_a, nl));
+      fail(Diag::R0213, lpath, fmt::format("'{}': {} label columns give real-valued targets, not class labels", lpath, nl));
     ds.n = a.shape[0];
     ds.x.reserve(size_t(ds.n * ds.sample_numel));
-    for (int64_t i = 0; i < ds.n; ++i) csv_features(decl, decl.path_a, table, a, i, labels, ds.x);
+    const std::vector<int64_t> none;
+    for (int64_t i = 0; i < ds.n; ++i) csv_features(decl, decl.path_a, table, a, i, labelFile ? none : labels, ds.x);
     // Records are 0-based in messages.
     if (nl == 1) {
-      set_labels(ds, a.values, decl.path_a, decl.classes, cols, labels[0]);
+      set_labels(ds, lvalues, lpath, decl.classes, lcols, labels[0]);
     } else {
       ds.target_numel = nl;
       ds.targets.resize(size_t(ds.n * nl));
       for (int64_t i = 0; i < ds.n; ++i)
         for (int64_t j = 0; j < nl; ++j) {
-          const double v = a.values[size_t(i * cols + labels[size_t(j)])];
-          if (!std::isfinite(v)) fail(Diag::R0208, fmt::format("{}:record {}", decl.path_a, i), decl.path_a, i);
+          const double v = lvalues[size_t(i * lcols + labels[size_t(j)])];
+          if (!std::isfinite(v)) fail(Diag::R0208, fmt::format("{}:record {}", lpath, i), lpath, i);
           ds.targets[size_t(i * nl + j)] = float(v);
         }
     }
@@ -221,9 +264,24 @@ Dataset load_samples(const std::string& path, const DataDecl& decl) {
   auto ends = [&](std::string_view e) { return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0; };
   bool npy = ends(".npy");
   if (!npy && (decl.format == DLS_DATA_CSV || ends(".csv") || ends(".csv.gz"))) {
-    // Records laid out as the program's CSV split: with the label column (it is dropped) or without it.
+    // Records laid out as the program's CSV split: with the label column (it is dropped) or without it. A
+    // categorical label column the file does not have is no categorical column of it.
+    DataDecl use = decl;
+    const std::string labelRef = decl.csv_label_by_index ? "#" + std::to_string(decl.csv_label_index)
+                                 : decl.label_column == -2 ? decl.path_b : std::string();
+    auto at = std::find(use.csv_categorical.begin(), use.csv_categorical.end(), labelRef);
+    if (!labelRef.empty() && at != use.csv_categorical.end()) {
+      const std::vector<uint8_t> bytes = read_file(path);
+      csv::Table probe;
+      csv::Error e;
+      if (!csv::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), probe, e, csv_layout(use)) &&
+          e.kind == csv::Error::Kind::Column) {
+        use.csv_categories.erase(use.csv_categories.begin() + (at - use.csv_categorical.begin()));
+        use.csv_categorical.erase(at);
+      }
+    }
     csv::Table table;
-    Array a = read_csv(path, csv_layout(decl), table);
+    Array a = read_csv_encoded(path, use, table);
     const auto cols = static_cast<int64_t>(table.header.size());
     // The program's label columns are dropped when the file has them.
     std::vector<int64_t> drop;

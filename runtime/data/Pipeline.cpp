@@ -36,6 +36,41 @@ void onehot_to_classes(Dataset& ds, int64_t classes) {
 }
 }  // namespace
 
+void one_hot(Dataset& ds, int64_t classes, int64_t element) {
+  const int64_t F = ds.sample_numel;
+  if (classes < 1 || element >= F || (element < 0 && element != -1) || (element < 0 && ds.rank >= 4) ||
+      (element >= 0 && ds.rank != 1))
+    fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements of rank {}", F, ds.rank),
+         element >= 0 ? fmt::format("one_hot({}) of element {} of a rank-1 sample", classes, element)
+                      : fmt::format("one_hot({}) of a sample of rank 3 or less", classes));
+  const int64_t per = element >= 0 ? F - 1 + classes : F * classes;
+  std::vector<float> out(size_t(ds.n * per), 0.f);
+  for (int64_t i = 0; i < ds.n; ++i) {
+    const float* x = ds.x.data() + i * F;
+    float* o = out.data() + i * per;
+    for (int64_t k = element >= 0 ? element : 0; k < (element >= 0 ? element + 1 : F); ++k) {
+      const float v = x[k];
+      if (!(v == std::floor(v) && v >= 0.f && v < float(classes)))
+        fail(Diag::R0251, fmt::format("{}:record {}", ds.name, i), ds.name, i, k, v, classes);
+    }
+    if (element >= 0) {
+      std::copy(x, x + element, o);
+      o[element + int64_t(x[element])] = 1.f;
+      std::copy(x + element + 1, x + F, o + element + classes);
+    } else {
+      for (int64_t k = 0; k < F; ++k) o[k * classes + int64_t(x[k])] = 1.f;
+    }
+  }
+  ds.x = std::move(out);
+  ds.sample_numel = per;
+  if (element >= 0) {
+    ds.dims[0] = per;
+  } else {
+    ds.dims[ds.rank] = classes;
+    ++ds.rank;
+  }
+}
+
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
   Augment a;
   bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize / add / features per sample
@@ -93,6 +128,18 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
             fail(Diag::R0215, fmt::format("{}:record {}", ds.name, int64_t(i) / ds.sample_numel), ds.name,
                  int64_t(i) / ds.sample_numel, v);
         }
+        break;
+      case DLS_PIPE_TO_I64:
+        // Held as float too; the index tensors an i64 network input travels in hold i32.
+        for (size_t i = 0; i < ds.x.size(); ++i) {
+          const float v = ds.x[i];
+          if (!(v == std::floor(v) && v >= -2147483648.f && v < 2147483648.f))
+            fail(Diag::R0254, fmt::format("{}:record {}", ds.name, int64_t(i) / ds.sample_numel), ds.name,
+                 int64_t(i) / ds.sample_numel, v);
+        }
+        break;
+      case DLS_PIPE_ONE_HOT:
+        one_hot(ds, int64_t(s.a), int64_t(s.b));
         break;
       case DLS_PIPE_RESHAPE: {
         // The per-sample shape from here on (the elements keep their order): later steps see it.

@@ -44,6 +44,9 @@ struct Augment {
 // size than the sample: training cuts a random window per batch; evaluation (training = false) takes the
 // centre window of the padded sample once, here, as Darknet's crop layer and torchvision's CenterCrop do.
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training);
+// one_hot(classes) of every element (element -1: [...] -> [..., classes]) or of one element of a rank-1 sample
+// ([F] -> [F - 1 + classes], its C values in its place); a value that is not an index in [0, classes) is R0251.
+void one_hot(Dataset& ds, int64_t classes, int64_t element);
 // Sample order of `epoch`: identity, or a permutation that is a pure function of (seed, epoch). With a
 // buffer of k < n samples the order is tf.data's shuffle(buffer_size = k): a window holds the next k samples
 // of the split, each output is a random one of them and its slot takes the next sample, so a sample comes at

@@ -609,3 +609,65 @@ TEST_CASE("augmentation: a scale or normalize written after an augmentation appl
   CHECK(*std::min_element(fj.begin(), fj.end()) < -0.5f);
   CHECK(*std::max_element(fj.begin(), fj.end()) <= 1e-6f);
 }
+
+TEST_CASE("pipeline: one_hot of every element and of one feature, to_i64", "[data]") {
+  Dataset ds;
+  ds.name = "train";
+  ds.n = 2, ds.rank = 1, ds.dims[0] = 3, ds.sample_numel = 3;
+  ds.x = {0.5f, 2, -1, 7, 0, 3};
+  ds.labels = {0, 1};
+  // Element 1 of each sample (2 and 0) becomes 3 values in its place: [F] -> [F - 1 + C].
+  Dataset one = ds;
+  apply_pipeline(one, {{DLS_PIPE_ONE_HOT, 3, 1, 0, 0}}, false);
+  CHECK(one.sample_numel == 5);
+  CHECK((one.rank == 1 && one.dims[0] == 5));
+  CHECK(one.x == std::vector<float>{0.5f, 0, 0, 1, -1, 7, 1, 0, 0, 3});
+  // Every element: [3] -> [3, C]; rows of torch.nn.functional.one_hot.
+  Dataset all;
+  all.name = "train";
+  all.n = 1, all.rank = 1, all.dims[0] = 3, all.sample_numel = 3;
+  all.x = {2, 0, 1};
+  apply_pipeline(all, {{DLS_PIPE_TO_I64, 0, 0, 0, 0}, {DLS_PIPE_ONE_HOT, 3, -1, 0, 0}}, false);
+  CHECK((all.rank == 2 && all.dims[0] == 3 && all.dims[1] == 3 && all.sample_numel == 9));
+  CHECK(all.x == std::vector<float>{0, 0, 1, 1, 0, 0, 0, 1, 0});
+  // An index out of range names its record; to_i64 of a fraction too.
+  Dataset past = ds;
+  CHECK(dlt::fault_of([&] { apply_pipeline(past, {{DLS_PIPE_ONE_HOT, 2, 1, 0, 0}}, false); }, Diag::R0251).find("record 0") !=
+        std::string::npos);
+  Dataset frac = ds;
+  CHECK(dlt::fault_of([&] { apply_pipeline(frac, {{DLS_PIPE_TO_I64, 0, 0, 0, 0}}, false); }, Diag::R0254).find("record 0") !=
+        std::string::npos);
+}
+
+TEST_CASE("CSV categorical columns: sorted values, indices, the program's text, unknown values", "[data]") {
+  csv::Table t;
+  csv::Error e;
+  const std::string text = "a,color,y\n1,red,x\n2,blue,y\n3,red,x\n4,dark\\blue,y\n";
+  REQUIRE(csv::parse(text, t, e, csv::Layout{.categorical = {"color", "#-1"}}));
+  csv::Table u0;
+  CHECK(t.text_cols == std::vector<int64_t>{1, 2});
+  const auto vocab = csv::vocabularies(t);
+  CHECK(vocab[0] == std::vector<std::string>{"blue", "dark\\blue", "red"});
+  CHECK(vocab[1] == std::vector<std::string>{"x", "y"});
+  int64_t row = -1, col = -1;
+  REQUIRE(csv::encode(t, vocab, row, col));
+  CHECK(t.values == std::vector<double>{1, 2, 0, 2, 0, 1, 3, 2, 0, 4, 1, 1});
+  // The text the program keeps round-trips, backslash included; a tab in a cell is a control byte, refused.
+  std::vector<std::string> refs;
+  std::vector<std::vector<std::string>> back;
+  REQUIRE(csv::parse_categories(csv::categories_text({"color", "#-1"}, vocab), refs, back));
+  CHECK(refs == std::vector<std::string>{"color", "#-1"});
+  CHECK(back == vocab);
+  CHECK_FALSE(csv::parse_categories("color\tred\tblue", refs, back));  // not sorted
+  CHECK_FALSE(csv::parse("a,color\n1,dark\tblue\n", u0, e, csv::Layout{.categorical = {"color"}}));
+  // A value the vocabulary lacks: its row and column.
+  csv::Table u;
+  REQUIRE(csv::parse("a,color,y\n1,red,x\n2,green,y\n", u, e, csv::Layout{.categorical = {"color", "#-1"}}));
+  CHECK_FALSE(csv::encode(u, vocab, row, col));
+  CHECK((row == 1 && col == 1));
+  // An empty categorical cell, and a column that is not there.
+  CHECK_FALSE(csv::parse("a,color\n1,\n", u, e, csv::Layout{.categorical = {"color"}}));
+  CHECK((e.kind == csv::Error::Kind::NotANumber && e.line == 2 && e.column == 2));
+  CHECK_FALSE(csv::parse("a,color\n1,red\n", u, e, csv::Layout{.categorical = {"colour"}}));
+  CHECK(e.kind == csv::Error::Kind::Column);
+}

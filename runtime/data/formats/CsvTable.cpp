@@ -182,11 +182,23 @@ bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) 
     std::vector<std::string> cells = split_line(row, layout.sep);
     if (!haveHeader) {
       haveHeader = true;
-      if (layout.header) {
-        out.header = std::move(cells);
-        continue;
+      if (layout.header) out.header = std::move(cells);
+      else out.header.assign(cells.size(), std::string());  // the first record sets the column count
+      // The categorical columns, by index or by name.
+      for (const std::string& ref : layout.categorical) {
+        LabelColumn c;
+        if (!ref.empty() && ref[0] == '#') c.byIndex = true, c.index = std::strtoll(ref.c_str() + 1, nullptr, 10);
+        else c.name = ref;
+        std::string why;
+        const int64_t k = label_index(out, c, why);
+        if (k < 0 || std::find(out.text_cols.begin(), out.text_cols.end(), k) != out.text_cols.end()) {
+          err.kind = Error::Kind::Column, err.line = line;
+          err.what = k < 0 ? why : "has column " + std::to_string(k) + " named twice among the categorical columns";
+          return false;
+        }
+        out.text_cols.push_back(k);
       }
-      out.header.assign(cells.size(), std::string());  // the first record sets the column count
+      if (layout.header) continue;
     }
     if (cells.size() != out.header.size()) {
       err.kind = Error::Kind::Ragged, err.line = line;
@@ -195,6 +207,16 @@ bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) 
     }
     for (size_t i = 0; i < cells.size(); ++i) {
       const std::string& cell = cells[i];
+      if (!out.text_cols.empty() &&
+          std::find(out.text_cols.begin(), out.text_cols.end(), static_cast<int64_t>(i)) != out.text_cols.end()) {
+        std::string why = category_defect(cell);
+        if (!why.empty()) {
+          err.kind = Error::Kind::NotANumber, err.line = line, err.column = static_cast<int64_t>(i) + 1, err.what = std::move(why);
+          return false;
+        }
+        out.values.push_back(NAN);  // its index, once encode() knows the vocabulary
+        continue;
+      }
       if (layout.missing && is_missing(cell)) {
         out.values.push_back(NAN);
         continue;
@@ -207,6 +229,7 @@ bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) 
       const double v = std::strtod(cell.c_str(), nullptr);
       out.values.push_back(v);
     }
+    for (int64_t k : out.text_cols) out.text_cells.push_back(cells[size_t(k)]);
     out.line_of.push_back(line);
     ++out.rows;
   }
@@ -215,6 +238,103 @@ bool parse(std::string_view text, Table& out, Error& err, const Layout& layout) 
     return false;
   }
   return true;
+}
+
+std::string category_defect(std::string_view cell) {
+  if (cell.empty()) return "is empty (a missing category; a categorical column's cells name categories)";
+  if (cell.size() > 256) return "is longer than 256 bytes (a categorical column's cells name categories)";
+  for (char ch : cell)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return "contains a control byte";
+  return "";
+}
+
+std::vector<std::vector<std::string>> vocabularies(const Table& t) {
+  const size_t k = t.text_cols.size();
+  std::vector<std::vector<std::string>> out(k);
+  for (size_t j = 0; j < k; ++j) {
+    for (int64_t r = 0; r < t.rows; ++r) out[j].push_back(t.text_cells[size_t(r) * k + j]);
+    std::sort(out[j].begin(), out[j].end());
+    out[j].erase(std::unique(out[j].begin(), out[j].end()), out[j].end());
+  }
+  return out;
+}
+
+bool encode(Table& t, const std::vector<std::vector<std::string>>& vocab, int64_t& row, int64_t& col) {
+  const size_t k = t.text_cols.size(), cols = t.header.size();
+  static const std::vector<std::string> none;
+  for (int64_t r = 0; r < t.rows; ++r)
+    for (size_t j = 0; j < k; ++j) {
+      const std::string& cell = t.text_cells[size_t(r) * k + j];
+      const std::vector<std::string>& v = j < vocab.size() ? vocab[j] : none;
+      auto it = std::lower_bound(v.begin(), v.end(), cell);
+      if (it == v.end() || *it != cell) {
+        row = r, col = t.text_cols[j];
+        return false;
+      }
+      t.values[size_t(r) * cols + size_t(t.text_cols[j])] = double(it - v.begin());
+    }
+  return true;
+}
+
+namespace {
+void escape_to(std::string& out, std::string_view s) {
+  for (char ch : s) {
+    if (ch == '\\') out += "\\\\";
+    else if (ch == '\t') out += "\\t";
+    else if (ch == '\n') out += "\\n";
+    else out += ch;
+  }
+}
+}  // namespace
+
+std::string categories_text(const std::vector<std::string>& refs, const std::vector<std::vector<std::string>>& vocab) {
+  std::string out;
+  for (size_t j = 0; j < refs.size(); ++j) {
+    if (j) out += '\n';
+    escape_to(out, refs[j]);
+    if (j < vocab.size())
+      for (const std::string& v : vocab[j]) out += '\t', escape_to(out, v);
+  }
+  return out;
+}
+
+bool parse_categories(std::string_view text, std::vector<std::string>& refs, std::vector<std::vector<std::string>>& vocab) {
+  refs.clear(), vocab.clear();
+  if (text.empty()) return true;
+  std::vector<std::string> fields(1);
+  auto endLine = [&] {
+    refs.push_back(fields[0]);
+    vocab.emplace_back(fields.begin() + 1, fields.end());
+    fields.assign(1, std::string());
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\\') {
+      if (++i >= text.size()) return false;
+      const char e = text[i];
+      if (e == 't') fields.back() += '\t';
+      else if (e == 'n') fields.back() += '\n';
+      else if (e == '\\') fields.back() += '\\';
+      else return false;
+    } else if (ch == '\t') {
+      fields.emplace_back();
+    } else if (ch == '\n') {
+      endLine();
+    } else {
+      fields.back() += ch;
+    }
+  }
+  endLine();
+  for (const auto& v : vocab)
+    if (v.empty() || !std::is_sorted(v.begin(), v.end()) || std::adjacent_find(v.begin(), v.end()) != v.end()) return false;
+  return true;
+}
+
+std::string list_values(const std::vector<std::string>& values, size_t most) {
+  std::string out;
+  for (size_t i = 0; i < values.size() && i < most; ++i) out += (i ? ", `" : "`") + values[i] + "`";
+  if (values.size() > most) out += ", … (" + std::to_string(values.size() - most) + " more)";
+  return out;
 }
 
 }  // namespace dls::csv

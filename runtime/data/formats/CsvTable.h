@@ -25,6 +25,9 @@ struct Layout {
   int64_t skip = 0;
   char sep = ',';
   bool missing = false;  // a missing cell (empty, NA, N/A, nan: is_missing) is read as NaN instead of refused
+  // Categorical columns ("#K": index K, 0-based, negative from the last column; else a header name): their cells
+  // are kept as text (Table::text_cells) and read as NaN in `values` until encode() gives them their indices.
+  std::vector<std::string> categorical = {};
 };
 
 struct Table {
@@ -33,15 +36,18 @@ struct Table {
   std::vector<int64_t> line_of;     // 1-based line of each record
   int64_t rows = 0;
   bool named = true;                // the columns have names (a header row)
+  std::vector<int64_t> text_cols;   // Layout::categorical's columns, 0-based, in its order
+  std::vector<std::string> text_cells;  // rows × text_cols.size(): their cells, trimmed
 };
 
 struct Error {
-  enum class Kind { None, NoHeader, Ragged, NotANumber } kind = Kind::None;
+  enum class Kind { None, NoHeader, Ragged, NotANumber, Column } kind = Kind::None;
   int64_t line = 0;      // 1-based
   int64_t column = 0;    // 1-based (NotANumber)
   int64_t cells = 0;     // cells of the line (Ragged)
   int64_t expected = 0;  // cells of the header (Ragged)
-  std::string what;      // NotANumber: what the cell is, without its text ("is empty", "contains a NUL byte", ...)
+  std::string what;      // NotANumber: what the cell is, without its text ("is empty", "contains a NUL byte", ...);
+                         // Column: why a categorical column is not one ("has no column named `x`")
 };
 
 // Parses the whole text; on failure fills `err` and returns false (`out` then holds the records before it).
@@ -77,6 +83,22 @@ Impute impute_of(std::string_view word);  // "mean", "median", "zero"; anything 
 // One value per feature column (every column but `labels`, in order) for `mode`: a column without a value
 // gets 0. `missing` receives how many cells were missing.
 std::vector<double> fill_values(const Table& t, const std::vector<int64_t>& labels, Impute mode, int64_t* missing = nullptr);
+
+// Categorical columns (Layout::categorical). The values of each, sorted by their bytes and distinct: the
+// vocabulary the training split gives it (index k is the k-th).
+std::vector<std::vector<std::string>> vocabularies(const Table& t);
+// Replaces every categorical cell's NaN in `t.values` with its value's index in `vocab` (one list per
+// Layout::categorical entry). A value not in its list: false, with `row` and `col` (0-based) of the first.
+bool encode(Table& t, const std::vector<std::vector<std::string>>& vocab, int64_t& row, int64_t& col);
+// Why a categorical cell cannot be a category ("is empty (a missing category)", "contains a control byte",
+// "is longer than 256 bytes"); empty when it can.
+std::string category_defect(std::string_view cell);
+// The categorical columns and their values in the text the program keeps (runtime.h dls_rt_csv_categories):
+// a line per column, its reference then each value after a tab; backslash escapes tab, newline, backslash.
+std::string categories_text(const std::vector<std::string>& refs, const std::vector<std::vector<std::string>>& vocab);
+bool parse_categories(std::string_view text, std::vector<std::string>& refs, std::vector<std::vector<std::string>>& vocab);
+// `values` as a short list for messages: "`a`, `b`, `c`" (the first `most`, then "… (k more)").
+std::string list_values(const std::vector<std::string>& values, size_t most = 12);
 
 }  // namespace dls::csv
 #endif

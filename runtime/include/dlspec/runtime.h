@@ -245,6 +245,16 @@ void dls_rt_vocabulary(dls_rt* rt, const char* tokens);
  * value for that feature: decimal numbers separated by commas, one per feature column in the file's order (the
  * training split's mean, median or zero, computed when the program is built). */
 void dls_rt_csv_columns(dls_rt* rt, int32_t split, const char* labels, int32_t impute, const char* fill);
+/* The categorical columns of a DLS_DATA_CSV split (after dls_rt_dataset and dls_rt_csv): one line per column,
+ * its reference ("#K" or a header name) and then its values, each after a tab, sorted (the training split's,
+ * collected when the program is built); a backslash escapes a tab, a newline or a backslash in them. A cell of
+ * such a column is the index of its value (a feature's value, or the class label); a value that is not among
+ * them is R0250. */
+void dls_rt_csv_categories(dls_rt* rt, int32_t split, const char* columns);
+/* The labels of a DLS_DATA_CSV split come from a second file laid out as the first (header, skip, sep), one
+ * record per record of the first, in the same order (R0252 when the counts differ): its columns are the label
+ * (one: a class label or one target; K: real[K] targets), every column of the first file a feature. */
+void dls_rt_csv_label_file(dls_rt* rt, int32_t split, const char* path);
 /* Take `fraction` of the train split as the validation split (deterministic by seed), 0 = none. */
 void dls_rt_split(dls_rt* rt, double fraction);
 
@@ -290,7 +300,13 @@ enum dls_pipe_op {
   DLS_PIPE_LABELS = 256,   /* added to SCALE or NORMALIZE (or TO_F32): the step transforms the split's
                               real-valued targets (the label field) instead of its samples */
   DLS_PIPE_ADD = 11,       /* x += a (with DLS_PIPE_LABELS: the targets) */
-  DLS_PIPE_LOG1P = 12      /* x = log(1 + x) (with DLS_PIPE_LABELS: the targets; a value <= -1 is R0230) */
+  DLS_PIPE_LOG1P = 12,     /* x = log(1 + x) (with DLS_PIPE_LABELS: the targets; a value <= -1 is R0230) */
+  DLS_PIPE_TO_I64 = 30,    /* integer samples as i64 (embedding indices): every value must be an integer in the
+                              range of the index tensors, which hold i32 (R0254) */
+  DLS_PIPE_ONE_HOT = 31    /* a = classes C, b = the element of a rank-1 sample to encode (0-based), or -1: every
+                              element. Each encoded value must be an integer in [0, C) (R0251); it becomes C values
+                              (1 at its index, 0 elsewhere): b >= 0 replaces element b by them ([F] -> [F - 1 + C]),
+                              b = -1 appends an axis ([...] -> [..., C], torch.nn.functional.one_hot) */
 };
 /* Appends a pipeline step to a split, in order. */
 void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, double c, double d);
