@@ -287,7 +287,15 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
       }
       case ast::DeclKind::Network:
         header += "(";
-        header += layoutParams(d.params, columns(header), width) + ") -> " + formatType(*d.returns);
+        header += layoutParams(d.params, columns(header), width) + ") -> ";
+        if (d.returns) {
+          header += formatType(*d.returns);
+        } else {
+          header += "(";
+          for (size_t i = 0; i < d.outputs.size(); ++i)
+            header += (i ? ", " : "") + d.outputs[i].name.name + ": " + formatType(d.outputs[i].type);
+          header += ")";
+        }
         break;
       default: break;
     }
@@ -332,7 +340,18 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
                   spaces(nameWidth - columns(name)) + " " + formatType(*it.type);
           break;
         }
-        case ast::ItemKind::Return: line += "return " + layout(*it.value, indent + 7, indent, width); break;
+        case ast::ItemKind::Return:
+          if (!it.outputNames.empty() && it.value->items.size() == it.outputNames.size()) {
+            line += "return (";
+            for (size_t i = 0; i < it.outputNames.size(); ++i) {
+              const std::string head = (i ? ", " : "") + it.outputNames[i].name + ": ";
+              line += head + layout(*it.value->items[i], columns(line) + columns(head), indent, width);
+            }
+            line += ")";
+          } else {
+            line += "return " + layout(*it.value, indent + 7, indent, width);
+          }
+          break;
         case ast::ItemKind::Call: line += layout(*it.value, indent, indent, width); break;
         case ast::ItemKind::Augment: line += "augment " + layout(*it.value, indent + 8, indent, width); break;
       }
