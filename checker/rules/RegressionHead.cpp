@@ -13,7 +13,7 @@ void checkRegressionHead(const RuleContext& c) {
     // the sample field, an autoencoder's, is a regression on purpose), or the one output without a loss.
     std::vector<std::pair<const sema::Type*, Span>> outs;
     for (const auto& term : t->lossTerms) {
-      if (term.targetIsSample) continue;
+      if (term.targetIsSample || term.target.empty()) continue;  // (an unresolved target is E0136 already)
       if (const sema::Network::Output* o = term.output.empty() ? nullptr : n->findOutput(term.output))
         outs.push_back({&o->declared, o->declaredSpan});
       else

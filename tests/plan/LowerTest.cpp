@@ -583,7 +583,7 @@ train run {
     CHECK(codes(with("0 * cross_entropy(model.cls, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0137});
     CHECK(codes(with("cross_entropy(model.cls, y) + x")) == std::vector<Code>{Code::E0137});
     CHECK(codes(with("1.0 * mse(model.cls, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0402});
-    CHECK(codes(with("1.0 * cross_entropy(model.recon, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0401});
+    CHECK(codes(with("1.0 * cross_entropy(model.recon, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0403});
     std::string missing = with("cross_entropy(model.cls, y) + mse(model.recon, x)");
     missing.replace(missing.find("(cls: h |> dense(3), recon: h |> dense(6))"), 42, "(cls: h |> dense(3))");
     CHECK(codes(missing) == std::vector<Code>{Code::E0138});
@@ -591,5 +591,13 @@ train run {
     two.replace(two.find("Net(x: f32[N, 6])"), 17, "Net(x: f32[N, 6], m: f32[N, 2])");
     const std::vector<Code> c2 = codes(two);
     CHECK(std::find(c2.begin(), c2.end(), Code::E0139) != c2.end());
+    // No term compares with the labels (an autoencoder): the labels' metrics have no output to score (E0421).
+    auto validated = [&](const std::string& metrics) {
+      std::string t = with("mse(model.recon, x)");
+      t.replace(t.find("  epochs    = 1\n"), 16, "  epochs    = 1\n  validate  = input every 1 epoch metrics [" + metrics + "]\n");
+      return t;
+    };
+    CHECK(codes(validated("accuracy")) == std::vector<Code>{Code::E0421});
+    CHECK(codes(validated("loss")).empty());
   }
 }
