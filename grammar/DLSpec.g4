@@ -24,11 +24,17 @@ pipeItem    : attribute* ( ident '=' expr
                          ) ;
 
 blockDecl   : BLOCK ident '(' (param (',' param)* ','?)? ')' '(' (ident (',' ident)* ','?)? ')' '{' stmt* '}' ;
-networkDecl : NETWORK ident '(' (param (',' param)* ','?)? ')' ARROW typeExpr '{' stmt* '}' ;
+// Several outputs: `-> (cls: logits[N, 10], box: real[N, 4])`, returned as `return (cls: a, box: b)`.
+networkDecl : NETWORK ident '(' (param (',' param)* ','?)? ')' ARROW (typeExpr | outputs) '{' stmt* '}' ;
+outputs     : '(' output (',' output)* ','? ')' ;
+output      : ident ':' typeExpr ;
 param       : ident ':' typeExpr ('=' expr)? ;
 stmt        : attribute* ( ident '=' expr
+                         | RETURN namedValues
                          | RETURN expr
                          ) ;
+namedValues : '(' namedValue (',' namedValue)* ','? ')' ;
+namedValue  : ident ':' expr ;
 
 trainDecl   : TRAIN ident '{' trainItem* '}' ;
 trainItem   : attribute* ident '=' expr (STEPS | STEP)? clause* ;  // a unit: accumulate = 4 steps

@@ -12,21 +12,22 @@
 namespace dls::checker {
 
 void checkNonNegativeLogits(const RuleContext& c) {
-  for (const auto& t : c.program.trains) {
-    if (!t->loss || !t->network || t->network->output < 0) continue;
-    const std::string& loss = t->loss->name;
+  for (const auto& t : c.program.trains)
+    for (const auto& term : t->lossTerms) {  // every term of the loss, on the output it reads
+    if (!t->network || term.outputValue < 0) continue;
+    const std::string& loss = term.call.name;
     if (loss != "cross_entropy" && loss != "bce_with_logits" && loss != "focal" && loss != "hinge") continue;
     const sema::Network& net = *t->network;
-    const sema::Node* act = producerOf(net, net.output);
+    const sema::Node* act = producerOf(net, term.outputValue);
     if (!act || !act->op || !act->op->nonNegative) continue;
     c.diags.report(Code::W0730, act->span, loss, net.name, act->op->name)
         .primary("outputs 0 or more")
-        .label(t->loss->nameSpan, "takes logits")
+        .label(term.call.nameSpan, "takes logits")
         .note(fmt::format("`{}` reads its input as unbounded scores: after `{}` none can be negative, and a unit "
                           "that is below zero before it gets no gradient",
                           loss, act->op->name))
         .help(fmt::format("remove the final `|> {}`: the last layer's output is the logits", act->op->name));
-  }
+    }
 }
 
 }  // namespace dls::checker

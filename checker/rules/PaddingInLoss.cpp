@@ -10,16 +10,18 @@
 namespace dls::checker {
 
 void checkPaddingInLoss(const RuleContext& c) {
-  for (const auto& t : c.program.trains) {
+  for (const auto& t : c.program.trains)
+    for (const auto& term : t->lossTerms) {  // every term of the loss, on the output it reads
     const sema::Network* net = t->network;
-    if (!net || !t->loss || net->output < 0) continue;
-    const sema::Type& out = net->values[size_t(net->output)].type;
+    const sema::Call* lc = &term.call;
+    if (!net || term.outputValue < 0) continue;
+    const sema::Type& out = net->values[size_t(term.outputValue)].type;
     if (out.maskValue < 0 || out.poisoned) continue;
-    auto it = t->loss->args.find("ignore_index");
-    const sema::OpInfo* loss = sema::findOp(t->loss->name, {sema::OpCategory::Loss});
-    if (it != t->loss->args.end() && !it->second.isDefault) continue;  // the padded steps' label is skipped
-    auto& d = c.diags.report(Code::W0725, t->loss->nameSpan, net->name, fmt::format("mask_token: {}", out.maskToken),
-                             t->loss->name);
+    auto it = lc->args.find("ignore_index");
+    const sema::OpInfo* loss = sema::findOp(lc->name, {sema::OpCategory::Loss});
+    if (it != lc->args.end() && !it->second.isDefault) continue;  // the padded steps' label is skipped
+    auto& d = c.diags.report(Code::W0725, lc->nameSpan, net->name, fmt::format("mask_token: {}", out.maskToken),
+                             lc->name);
     d.primary("scores the padded steps too");
     for (const sema::Node& n : net->nodes)
       if (n.inputs.size() == 1 && n.inputs[0] == out.maskValue && n.attrs.count("mask_token")) {
@@ -29,10 +31,10 @@ void checkPaddingInLoss(const RuleContext& c) {
     if (loss && loss->attr("ignore_index"))
       d.help(fmt::format("label the padded steps with one class and give it to the loss: `{}(model.out, …, "
                          "ignore_index: K)`",
-                         t->loss->name));
+                         lc->name));
     else
-      d.help(fmt::format("`{}` cannot skip steps: use `cross_entropy` or `nll` with `ignore_index`", t->loss->name));
-  }
+      d.help(fmt::format("`{}` cannot skip steps: use `cross_entropy` or `nll` with `ignore_index`", lc->name));
+    }
 }
 
 }  // namespace dls::checker

@@ -104,7 +104,12 @@ std::string toDot(const sema::Program& p) {
     for (const sema::Node& nd : n.nodes)
       for (int in : nd.inputs)
         o += fmt::format("    {} -> {}op{} [label={}];\n", src(in), pre, nd.id, esc(n.values[in].type.brief()));
-    if (n.output >= 0) {
+    for (const auto& out : n.outputs) {  // several outputs: one node each, under its name
+      if (out.value < 0) continue;
+      o += fmt::format("    {}out_{} [label={}, shape=ellipse, fillcolor=\"#ffffff\"];\n", pre, out.name, esc(out.name));
+      o += fmt::format("    {} -> {}out_{} [label={}];\n", src(out.value), pre, out.name, esc(n.values[out.value].type.brief()));
+    }
+    if (n.output >= 0 && n.outputs.empty()) {
       o += fmt::format("    {}out [label={}, shape=ellipse, fillcolor=\"#ffffff\"];\n", pre, esc("out"));
       o += fmt::format("    {} -> {}out [label={}];\n", src(n.output), pre, esc(n.values[n.output].type.brief()));
     }

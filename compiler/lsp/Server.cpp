@@ -575,7 +575,14 @@ json Server::hover(const json& params) {
             if (p.trainable)
               if (auto e = p.shape.elements()) params += *e;
           md += fmt::format("{} layers, {} trainable parameters", n->nodes.size(), params);
-          if (n->output >= 0) md += fmt::format("; output `{}`", n->values[n->output].type.str());
+          if (!n->outputs.empty()) {
+            md += "; outputs";
+            for (size_t i = 0; i < n->outputs.size(); ++i)
+              md += fmt::format("{} `model.{}: {}`", i ? "," : "", n->outputs[i].name,
+                                n->outputs[i].value >= 0 ? n->values[n->outputs[i].value].type.str() : n->outputs[i].declared.str());
+          } else if (n->output >= 0) {
+            md += fmt::format("; output `{}`", n->values[n->output].type.str());
+          }
         }
       }
     } else if (s.kind == SymbolKind::Field) {

@@ -224,13 +224,13 @@ private:
         end[r] = std::max(end[r], info_[c].fwdTime);
         if (info_[c].hasBwd) end[r] = std::max(end[r], info_[c].bwdTime);
       }
-      // The runtime reads the output (accuracy) after the step.
-      if (v.id == net_.output) end[r] = stepEnd_;
+      // The runtime reads the output (accuracy) after the step; so it does every loss term's output.
+      if (v.id == net_.output || isTermOutput(v.id)) end[r] = stepEnd_;
       if (v.producer < 0) end[r] = stepEnd_;  // the input batch lives for the whole step
       if (needsGrad_[v.id]) {
         for (int c : consumers_[v.id])
           if (info_[c].hasBwd) gStart[r] = std::min(gStart[r], info_[c].bwdTime);
-        if (v.id == net_.output) gStart[r] = std::min(gStart[r], lossBwd_);
+        if (v.id == net_.output || isTermOutput(v.id)) gStart[r] = std::min(gStart[r], lossBwd_);
         int pb = v.producer >= 0 ? info_[v.producer].bwdTime : stepEnd_;
         gEnd[r] = std::max(gEnd[r], pb);
       }
@@ -238,7 +238,13 @@ private:
     // Every value's concrete dims, once: a shape the runtime cannot take is reported once.
     dims_.clear();
     for (const Value& v : net_.values) dims_.push_back(concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name));
-    labelDims_ = classLabels() ? std::vector<int64_t>{batch_} : dims_[net_.output];
+    labelDims_ = classLabels() ? std::vector<int64_t>{batch_} : dims_[ioOutput()];
+    if (general() && labelTerm() < 0 && !classLabels() && tc_.data) {
+      // No term compares with the label field: the labels travel as the data set declares them.
+      labelDims_ = {batch_};
+      if (!tc_.data->label.shape.unknownRank)
+        for (int64_t d : concreteDims(tc_.data->label.shape, tc_.data->sourceSpan, "the label")) labelDims_.push_back(d);
+    }
     // Class labels per step of a sequence (`label next: class<C>[T]`): [N, T].
     // onehot<C> targets travel as the class each row encodes: one label per sample.
     if (classLabels() && tc_.data->label.kind == sema::SemKind::Class && !tc_.data->label.shape.unknownRank)
@@ -257,6 +263,18 @@ private:
     for (int64_t d : labelDims_) le *= d;
     labelBuf_ = addBuffer("labels", le * 4, 0, stepEnd_);
     lossBuf_ = addBuffer("loss", 4, lossFwd_, stepEnd_);  // read by the runtime after the step
+    if (general()) {
+      // Each term's scalar (read by the runtime after an evaluation step), and for a weighted term the gradient
+      // of its output before the weight scales it into the output's gradient.
+      for (size_t i = 0; i < tc_.lossTerms.size(); ++i) {
+        const auto& t = tc_.lossTerms[i];
+        termLossBuf_.push_back(addBuffer(fmt::format("loss.{}", i), 4, lossFwd_, stepEnd_));
+        int64_t elems = 1;
+        for (int64_t d : dims_[t.outputValue]) elems *= d;
+        const bool scaled = t.weight != 1.0 && needsGrad_[t.outputValue];
+        termGradBuf_.push_back(scaled ? addBuffer(fmt::format("grad(loss.{})", i), elems * 4, lossBwd_, lossBwd_) : -1);
+      }
+    }
     if (planOffsets_) {
       planMemory(mem_);
     } else {
@@ -268,9 +286,35 @@ private:
   // Whether the loss takes class indices (i32[N], or i32[N, T] per step); the others take f32 targets shaped
   // like the output (class<2> labels of a one-output binary classifier become 0/1 targets [N, 1]).
   bool classLabels() const {
-    const sema::OpInfo* op = sema::findOp(tc_.loss->name, {sema::OpCategory::Loss});
+    if (general() && labelTerm() < 0) return tc_.data && tc_.data->label.kind == sema::SemKind::Class;
+    const std::string& name = general() ? tc_.lossTerms[size_t(labelTerm())].call.name : tc_.loss->name;
+    const sema::OpInfo* op = sema::findOp(name, {sema::OpCategory::Loss});
     return op && (op->opcode == DLS_OP_CROSS_ENTROPY || op->opcode == DLS_OP_NLL) && !softLabels();
   }
+  // A loss the runtime runs as terms: several terms, a weight other than 1, a target that is the sample field, or a
+  // network with several outputs. Otherwise the one loss op of `loss = LOSS(model.out, LABEL)`.
+  bool general() const {
+    if (!net_.outputs.empty() || tc_.lossTerms.size() > 1) return true;
+    return tc_.lossTerms.size() == 1 && (tc_.lossTerms[0].weight != 1.0 || tc_.lossTerms[0].targetIsSample);
+  }
+  // The first term whose target is the label field (-1: none).
+  int labelTerm() const {
+    for (size_t i = 0; i < tc_.lossTerms.size(); ++i)
+      if (!tc_.lossTerms[i].targetIsSample) return int(i);
+    return -1;
+  }
+  // The output the runtime scores against the labels (accuracy, the other metrics, predict's classes).
+  int ioOutput() const {
+    if (!general() || labelTerm() < 0) return net_.output;
+    return tc_.lossTerms[size_t(labelTerm())].outputValue;
+  }
+  bool isTermOutput(int v) const {
+    if (!general()) return false;
+    for (const auto& t : tc_.lossTerms)
+      if (t.outputValue == v) return true;
+    return false;
+  }
+
   // mixup / cutmix in the training pipeline: cross_entropy takes class probabilities f32[N, C], which the runtime
   // makes from the class labels (mixed in training, one-hot in evaluation).
   bool softLabels() const {
@@ -755,8 +799,14 @@ private:
     }
     // Class labels are [N] or [N, T]; targets are shaped like the output.
     labelTensor_ = tensor({classLabels() ? DLS_I32 : DLS_F32, labelDims_, labelBuf_,
-                           classLabels() ? int32_t{1} : batchAxesOf(net_.values[net_.output].type.shape)});
+                           classLabels() ? int32_t{1} : batchAxesOf(net_.values[ioOutput()].type.shape)});
     lossTensor_ = tensor({DLS_F32, {1}, lossBuf_});
+    for (size_t i = 0; i < termLossBuf_.size(); ++i) {
+      termLossTensor_.push_back(tensor({DLS_F32, {1}, termLossBuf_[i]}));
+      const int v = tc_.lossTerms[i].outputValue;
+      termGradTensor_.push_back(termGradBuf_[i] < 0 ? -1
+                                                    : tensor({DLS_F32, dims_[v], termGradBuf_[i], batchAxesOf(net_.values[v].type.shape)}));
+    }
 
     // Parameters: persistent value and gradient tensors owned by the runtime.
     paramTensor_.assign(net_.params.size(), -1);
@@ -784,33 +834,6 @@ private:
                             static_cast<int32_t>(as.size()), static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
       opId_[n.id] = nextOp_++;
     }
-    const std::string& ln = tc_.loss->name;
-    // The loss's runtime opcode is the op table's.
-    const sema::OpInfo* lossInfo = sema::findOp(ln, {sema::OpCategory::Loss});
-    const int32_t lossCode = lossInfo && lossInfo->opcode >= DLS_OP_CROSS_ENTROPY ? lossInfo->opcode : -1;
-    if (lossCode < 0) {
-      diags_.report(Code::E1004, tc_.loss->nameSpan, fmt::format("loss `{}` is not supported by the runtime yet", ln));
-      return;
-    }
-    LineCol llc = sm_.lineCol(tc_.loss->span);
-    std::vector<int32_t> lt = {valueTensor_[net_.output], labelTensor_, lossTensor_};
-    std::vector<double> la;
-    const schema::OpRow* lossRow = schema::find(lossCode);
-    for (int i = 0; lossRow && i < lossRow->nattrs(); ++i) {
-      const schema::AttrRow& r = lossRow->attrsBegin()[i];
-      auto it = tc_.loss->args.find(std::string(r.name));
-      if (r.type == schema::AttrType::FLOATS) {  // a trailing list: its values, or none (ops.def)
-        if (it != tc_.loss->args.end())
-          if (const auto* l = std::get_if<std::vector<double>>(&it->second.value)) la.insert(la.end(), l->begin(), l->end());
-        continue;
-      }
-      la.push_back(schemaValue(r, it == tc_.loss->args.end() ? nullptr : &it->second.value).value_or(r.dflt));
-    }
-    call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
-                          static_cast<int32_t>(llc.line), static_cast<int32_t>(llc.col)});
-    lossOp_ = nextOp_++;
-    call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[net_.output], lossTensor_});
-
     // Gradient ops. Reverse order; a gradient buffer is written by the first op that reaches it and
     // accumulated into by the later ones (values with several consumers: residual connections).
     std::vector<bool> written(mem_.buffers.size(), false);
@@ -821,11 +844,42 @@ private:
       written[buf] = true;
       return gradTensor_[v];
     };
-    {
-      int acc = 0;
-      std::vector<int32_t> dins = {dinFor(net_.output, acc, 0), -1};
-      call(S, "dls_rt_grad_op", {lossOp_, int32_t{-1}, I32Array{dins}, int32_t{2}, int32_t{acc}});
-      lossGradOp_ = nextGradOp_++;
+    if (general()) {
+      if (!emitLossTerms(dinFor)) return;
+    } else {
+      const std::string& ln = tc_.loss->name;
+      // The loss's runtime opcode is the op table's.
+      const sema::OpInfo* lossInfo = sema::findOp(ln, {sema::OpCategory::Loss});
+      const int32_t lossCode = lossInfo && lossInfo->opcode >= DLS_OP_CROSS_ENTROPY ? lossInfo->opcode : -1;
+      if (lossCode < 0) {
+        diags_.report(Code::E1004, tc_.loss->nameSpan, fmt::format("loss `{}` is not supported by the runtime yet", ln));
+        return;
+      }
+      LineCol llc = sm_.lineCol(tc_.loss->span);
+      std::vector<int32_t> lt = {valueTensor_[net_.output], labelTensor_, lossTensor_};
+      std::vector<double> la;
+      const schema::OpRow* lossRow = schema::find(lossCode);
+      for (int i = 0; lossRow && i < lossRow->nattrs(); ++i) {
+        const schema::AttrRow& r = lossRow->attrsBegin()[i];
+        auto it = tc_.loss->args.find(std::string(r.name));
+        if (r.type == schema::AttrType::FLOATS) {  // a trailing list: its values, or none (ops.def)
+          if (it != tc_.loss->args.end())
+            if (const auto* l = std::get_if<std::vector<double>>(&it->second.value)) la.insert(la.end(), l->begin(), l->end());
+          continue;
+        }
+        la.push_back(schemaValue(r, it == tc_.loss->args.end() ? nullptr : &it->second.value).value_or(r.dflt));
+      }
+      call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
+                            static_cast<int32_t>(llc.line), static_cast<int32_t>(llc.col)});
+      lossOp_ = nextOp_++;
+      call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[net_.output], lossTensor_});
+
+      {
+        int acc = 0;
+        std::vector<int32_t> dins = {dinFor(net_.output, acc, 0), -1};
+        call(S, "dls_rt_grad_op", {lossOp_, int32_t{-1}, I32Array{dins}, int32_t{2}, int32_t{acc}});
+        lossGradOp_ = nextGradOp_++;
+      }
     }
     gradOp_.assign(net_.nodes.size(), -1);
     for (auto it = net_.nodes.rbegin(); it != net_.nodes.rend(); ++it) {
@@ -838,6 +892,86 @@ private:
                                   static_cast<int32_t>(dins.size()), int32_t{acc}});
       gradOp_[n.id] = nextGradOp_++;
     }
+  }
+
+  // The terms of the loss as runtime ops: each term's loss op (its output against its target: the labels, or the
+  // input batch for a target that is the sample field) writing its own scalar, the step's loss as the weighted sum
+  // of them (scaled_add), and each term's gradient op; a weighted term writes the gradient of its output into a
+  // buffer of its own, which a scaled_add adds into the output's gradient times the weight.
+  template <typename DinFor>
+  bool emitLossTerms(DinFor& dinFor) {
+    auto& S = plan_.setup;
+    const size_t T = tc_.lossTerms.size();
+    for (size_t i = 0; i < T; ++i) {
+      const auto& term = tc_.lossTerms[i];
+      const sema::Call& c = term.call;
+      const sema::OpInfo* info = sema::findOp(c.name, {sema::OpCategory::Loss});
+      const int32_t code = info && info->opcode >= DLS_OP_CROSS_ENTROPY ? info->opcode : -1;
+      if (code < 0 || term.outputValue < 0) {
+        diags_.report(Code::E1004, c.nameSpan, fmt::format("loss `{}` is not supported by the runtime yet", c.name));
+        return false;
+      }
+      std::vector<double> la;
+      const schema::OpRow* row = schema::find(code);
+      for (int k = 0; row && k < row->nattrs(); ++k) {
+        const schema::AttrRow& r = row->attrsBegin()[k];
+        auto it = c.args.find(std::string(r.name));
+        if (r.type == schema::AttrType::FLOATS) {
+          if (it != c.args.end())
+            if (const auto* l = std::get_if<std::vector<double>>(&it->second.value)) la.insert(la.end(), l->begin(), l->end());
+          continue;
+        }
+        la.push_back(schemaValue(r, it == c.args.end() ? nullptr : &it->second.value).value_or(r.dflt));
+      }
+      termTarget_.push_back(term.targetIsSample ? valueTensor_[net_.inputs.at(0)] : labelTensor_);
+      std::vector<int32_t> lt = {valueTensor_[term.outputValue], termTarget_.back(), termLossTensor_[i]};
+      LineCol lc = sm_.lineCol(c.span);
+      call(S, "dls_rt_op", {code, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
+                            static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
+      termOp_.push_back(nextOp_++);
+    }
+    // The step's loss: sum_i weight_i * loss_i.
+    for (size_t i = 0; i < T; ++i) {
+      LineCol lc = sm_.lineCol(tc_.lossTerms[i].call.span);
+      std::vector<double> a = {tc_.lossTerms[i].weight, i == 0 ? 0.0 : 1.0};
+      call(S, "dls_rt_op", {int32_t{DLS_OP_SCALED_ADD}, I32Array{{termLossTensor_[i], lossTensor_}}, int32_t{2},
+                            F64Array{a}, int32_t{2}, static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
+      sumOp_.push_back(nextOp_++);
+    }
+    // Where each term's gradient goes (the loss terms' gradients run first in the backward pass, in order).
+    std::vector<int32_t> dout(T, -1), acc(T, 0);
+    for (size_t i = 0; i < T; ++i) {
+      int a = 0;
+      dout[i] = dinFor(tc_.lossTerms[i].outputValue, a, 0);
+      acc[i] = a;
+    }
+    for (size_t i = 0; i < T; ++i) {
+      const auto& term = tc_.lossTerms[i];
+      if (termGradTensor_[i] >= 0 && dout[i] >= 0) {
+        LineCol lc = sm_.lineCol(term.call.span);
+        std::vector<double> a = {term.weight, acc[i] ? 1.0 : 0.0};
+        call(S, "dls_rt_op", {int32_t{DLS_OP_SCALED_ADD}, I32Array{{termGradTensor_[i], dout[i]}}, int32_t{2},
+                              F64Array{a}, int32_t{2}, static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
+        scaleOp_.push_back(nextOp_++);
+      } else {
+        scaleOp_.push_back(-1);
+      }
+    }
+    call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[ioOutput()], lossTensor_});
+    for (size_t i = 0; i < T; ++i) {
+      const auto& term = tc_.lossTerms[i];
+      std::string name = term.output.empty() ? std::string("out") : term.output;
+      for (size_t j = 0; j < i; ++j)
+        if (tc_.lossTerms[j].outputValue == term.outputValue) name = fmt::format("{}_{}", name, term.call.name);
+      call(S, "dls_rt_head", {valueTensor_[term.outputValue], termTarget_[i], name, term.weight, termLossTensor_[i]});
+    }
+    for (size_t i = 0; i < T; ++i) {
+      const bool scaled = scaleOp_[i] >= 0;
+      std::vector<int32_t> dins = {scaled ? termGradTensor_[i] : dout[i], -1};
+      call(S, "dls_rt_grad_op", {termOp_[i], int32_t{-1}, I32Array{dins}, int32_t{2}, int32_t{scaled ? 0 : acc[i]}});
+      termGradOp_.push_back(nextGradOp_++);
+    }
+    return true;
   }
 
   // A parameter of rank > 4 (local's weight [L, F, C, KH, KW]) travels as rank 4 with its leading dims merged
@@ -910,9 +1044,20 @@ private:
         call(plan_.train, "dls_rt_fwd", {int32_t{opId_[n.id]}});
         call(plan_.eval, "dls_rt_fwd", {int32_t{opId_[n.id]}});
       }
-    call(plan_.train, "dls_rt_fwd", {int32_t{lossOp_}});
-    call(plan_.eval, "dls_rt_fwd", {int32_t{lossOp_}});
-    call(plan_.train, "dls_rt_bwd", {int32_t{lossGradOp_}});
+    if (general()) {
+      for (auto* list : {&plan_.train, &plan_.eval}) {
+        for (int32_t op : termOp_) call(*list, "dls_rt_fwd", {op});
+        for (int32_t op : sumOp_) call(*list, "dls_rt_fwd", {op});
+      }
+      for (size_t i = 0; i < termGradOp_.size(); ++i) {
+        call(plan_.train, "dls_rt_bwd", {termGradOp_[i]});
+        if (scaleOp_[i] >= 0) call(plan_.train, "dls_rt_fwd", {scaleOp_[i]});
+      }
+    } else {
+      call(plan_.train, "dls_rt_fwd", {int32_t{lossOp_}});
+      call(plan_.eval, "dls_rt_fwd", {int32_t{lossOp_}});
+      call(plan_.train, "dls_rt_bwd", {int32_t{lossGradOp_}});
+    }
     for (auto it = net_.nodes.rbegin(); it != net_.nodes.rend(); ++it)
       if (gradOp_[it->id] >= 0) call(plan_.train, "dls_rt_bwd", {int32_t{gradOp_[it->id]}});
     call(plan_.train, "dls_rt_update", {});
@@ -1038,6 +1183,10 @@ private:
   std::vector<int32_t> valueTensor_, gradTensor_, paramTensor_, opId_, gradOp_;
   int labelBuf_ = -1, lossBuf_ = -1;
   int32_t labelTensor_ = -1, lossTensor_ = -1, lossOp_ = -1, lossGradOp_ = -1;
+  // A loss of terms (general()): per term its scalar's and its weighted gradient's buffers and tensors, its target
+  // tensor, its loss op, its gradient op, the op adding it into the step's loss and the op scaling its gradient.
+  std::vector<int> termLossBuf_, termGradBuf_;
+  std::vector<int32_t> termLossTensor_, termGradTensor_, termTarget_, termOp_, termGradOp_, sumOp_, scaleOp_;
   int32_t nextTensor_ = 0, nextOp_ = 0, nextGradOp_ = 0;
   bool classNamesEmitted_ = false;  // dls_rt_class_names called
   bool vocabularyEmitted_ = false;  // dls_rt_vocabulary called

@@ -90,6 +90,8 @@ public:
     // Unknown callees already reported (by span start): a block body's typo is reported, with its
     // did-you-mean search, once, not once per block instance (2^16 under a fan-out, found by fuzz_check).
     std::unordered_set<uint32_t> unknownCallees;
+    // `return (cls: a, box: b)` of the network's body: each name and its value id, in order.
+    std::vector<std::pair<ast::Ident, int>> namedReturns;
   };
   // Types an expression; returns a value id (-1 after an error: the caller poisons).
   int typeExpr(NetCtx& n, Scope& s, const ast::Expr& e);

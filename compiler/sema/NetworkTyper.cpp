@@ -353,6 +353,20 @@ int Analyzer::typeBody(NetCtx& n, Scope& s, const std::vector<ast::Item>& items,
         diags.report(Code::E0104, it.span, "return").primary("a second `return`");
         continue;
       }
+      if (!it.outputNames.empty()) {
+        // return (cls: a, box: b): only the body of a network declared with several outputs.
+        if (!n.blockStack.empty() || what.rfind("network", 0) != 0) {
+          diags.report(Code::E0138, it.value->span, what)
+              .primary("a block returns one value")
+              .help("return one value from the block, and name the outputs in the network's `return (…)`");
+        }
+        for (size_t i = 0; i < it.outputNames.size() && i < it.value->items.size(); ++i) {
+          int id = typeExpr(n, s, *it.value->items[i]);
+          if (i == 0) result = id;
+          if (n.blockStack.empty()) n.namedReturns.push_back({it.outputNames[i], id});
+        }
+        continue;
+      }
       result = typeExpr(n, s, *it.value);
       continue;
     }
@@ -372,6 +386,8 @@ int Analyzer::typeBody(NetCtx& n, Scope& s, const std::vector<ast::Item>& items,
     return poison(n, declSpan);
   }
   n.used[result] = true;
+  for (auto& [name, id] : n.namedReturns)
+    if (id >= 0 && size_t(id) < n.used.size()) n.used[id] = true;
   // After an error in this body the unused value is most likely the one a broken reference meant.
   if (diags.rawErrorCount() != errorsBefore) return result;
   for (const Binding& b : bindings) {
@@ -441,14 +457,54 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
   std::optional<Type> declared = d.returns ? resolveType(*d.returns, nullptr, true) : std::nullopt;
   if (declared) net->declaredOutput = *declared, net->declaredOutputSpan = d.returns->span;
   else net->declaredOutput.poisoned = true;
+  std::vector<std::optional<Type>> declaredOuts;  // several outputs: each one's declared type
+  for (const ast::Param& o : d.outputs) {
+    declaredOuts.push_back(resolveType(o.type, nullptr, true));
+    for (size_t j = 0; j + 1 < declaredOuts.size(); ++j)
+      if (d.outputs[j].name.name == o.name.name) diags.report(Code::E0104, o.name.span, o.name.name);
+  }
   int out = typeBody(n, s, d.items, fmt::format("network `{}`", d.name.name), d.name.span);
   net->output = out;
+  const ast::Item* retItem = nullptr;
+  for (auto& it : d.items)
+    if (it.kind == ast::ItemKind::Return) retItem = &it;
+  // The declared outputs against the returned ones: the same names in the same order.
+  std::vector<int> outIds;  // per declared output: the value returned under its name (-1: none)
+  if (!d.outputs.empty() && !net->values[out].type.poisoned) {
+    bool same = n.namedReturns.size() == d.outputs.size();
+    for (size_t i = 0; same && i < d.outputs.size(); ++i) same = n.namedReturns[i].first.name == d.outputs[i].name.name;
+    if (!same) {
+      auto& dg = diags.report(Code::E0138, retItem ? retItem->value->span : d.name.span, fmt::format("network `{}`", d.name.name));
+      std::string want;
+      for (size_t i = 0; i < d.outputs.size(); ++i) want += (i ? ", " : "") + d.outputs[i].name.name + ": …";
+      if (n.namedReturns.empty()) {
+        dg.primary("returns one value");
+      } else {
+        std::string got;
+        for (size_t i = 0; i < n.namedReturns.size(); ++i) got += (i ? ", " : "") + n.namedReturns[i].first.name;
+        dg.primary(fmt::format("returns {}", got));
+      }
+      dg.label(d.outputsSpan, "declared here");
+      dg.help(fmt::format("return every declared output by name, in the declared order: `return ({})`", want));
+    }
+    for (size_t i = 0; i < d.outputs.size(); ++i) {
+      int id = -1;
+      for (auto& [nm, v] : n.namedReturns)
+        if (nm.name == d.outputs[i].name.name) id = v;
+      if (id < 0) id = poison(n, d.outputs[i].span);
+      outIds.push_back(id);
+    }
+  } else if (d.outputs.empty() && !n.namedReturns.empty() && !net->values[out].type.poisoned) {
+    diags.report(Code::E0138, retItem ? retItem->value->span : d.name.span, fmt::format("network `{}`", d.name.name))
+        .primary("returns named outputs")
+        .label(d.returns ? d.returns->span : d.name.span, "declares one output")
+        .help("declare the outputs by name: `-> (NAME: TYPE, …)`, or return one value");
+  }
+  auto checkOutput = [&](int out, const std::optional<Type>& declared, Span declSpan, Span retSpan) {
   Value& ov = net->values[out];
   if (declared && !ov.type.poisoned) {
     if (!Shape::compatible(ov.type.shape, declared->shape)) {
-      const ast::Item* ret = nullptr;
-      for (auto& it : d.items)
-        if (it.kind == ast::ItemKind::Return) ret = &it;
+      const bool ret = retItem != nullptr;
       // An output with more axes than declared ([N, T, C] for [N, C]) whose extra axis is carried through the
       // chain that ends the network: either a recurrent layer returns every step (the fix is `output: last`), or
       // a `dense` acts on every position of an unflattened input (the fix is `flatten` before it). The fault is
@@ -471,21 +527,21 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
           cur = net->values[nd.inputs[0]].producer;
         }
       }
-      Span at = ret ? ret->value->span : d.name.span;
+      Span at = retSpan;
       const bool atDense = !rec && firstDense && declared->shape.rank() == 2;
       if (rec) at = rec->span;
       else if (atDense) at = firstDense->span;
       auto& dg = diags.report(Code::E0202, at, net->name, ov.type.brief(), declared->brief());
       if (rec) {
         dg.primary("returns every time step");
-        if (ret) dg.label(ret->value->span, fmt::format("returns {}", ov.type.brief()));
+        if (ret) dg.label(retSpan, fmt::format("returns {}", ov.type.brief()));
       } else if (atDense) {
         dg.primary(fmt::format("acts on every position of {}", net->values[firstDense->inputs[0]].type.brief()));
-        if (ret) dg.label(ret->value->span, fmt::format("returns {}", ov.type.brief()));
+        if (ret) dg.label(retSpan, fmt::format("returns {}", ov.type.brief()));
       } else {
         dg.primary(fmt::format("returns {}", ov.type.brief()));
       }
-      dg.label(d.returns->span, fmt::format("declared {}", declared->brief()));
+      dg.label(declSpan, fmt::format("declared {}", declared->brief()));
       if (ov.producer >= 0 && !rec && !atDense) labelOperand(dg, n, out, "the result ");
       bool lastDiffers = !ov.type.shape.unknownRank && ov.type.shape.rank() == declared->shape.rank() &&
                          !Dim::compatible(ov.type.shape.dims.back(), declared->shape.dims.back());
@@ -506,13 +562,10 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
     if (!kindFits(declared->kind, ov.type.kind) || (ov.type.dtype != declared->dtype && ov.type.dtype != DType::Unknown &&
                                                      declared->dtype != DType::Unknown)) {
       // The declared type is a contract: what the network returns must be that kind of value.
-      const ast::Item* ret = nullptr;
-      for (auto& it : d.items)
-        if (it.kind == ast::ItemKind::Return) ret = &it;
-      auto& dg = diags.report(Code::E0413, ret ? ret->value->span : d.name.span, net->name, ov.type.brief(),
+      auto& dg = diags.report(Code::E0413, retSpan, net->name, ov.type.brief(),
                               declared->brief());
       dg.primary(fmt::format("returns {}", ov.type.brief()));
-      dg.label(d.returns->span, fmt::format("declared {}", declared->brief()));
+      dg.label(declSpan, fmt::format("declared {}", declared->brief()));
       if (ov.producer >= 0) labelOperand(dg, n, out, "the result ");
       dg.help(outputKindHelp(declared->kind, ov.type.kind));
       // Later checks (the loss) see the declared type: the mismatch is reported once, here.
@@ -522,6 +575,31 @@ void Analyzer::typeNetwork(const ast::Decl& d) {
     } else if (ov.type.kind == SemKind::Real && declared->kind != SemKind::Real) {
       ov.type.kind = declared->kind;
       ov.type.classes = declared->classes;
+    }
+  }
+  };
+  while (outIds.size() < d.outputs.size()) outIds.push_back(poison(n, d.outputs[outIds.size()].span));
+  if (d.outputs.empty()) {
+    checkOutput(out, declared, d.returns ? d.returns->span : d.name.span, retItem ? retItem->value->span : d.name.span);
+  } else {
+    for (size_t i = 0; i < d.outputs.size(); ++i) {
+      Span retSpan = d.name.span;
+      for (size_t j = 0; retItem && j < retItem->outputNames.size() && j < retItem->value->items.size(); ++j)
+        if (retItem->outputNames[j].name == d.outputs[i].name.name) retSpan = retItem->value->items[j]->span;
+      if (!net->values[outIds[i]].type.poisoned) checkOutput(outIds[i], declaredOuts[i], d.outputs[i].type.span, retSpan);
+      Network::Output o;
+      o.name = d.outputs[i].name.name;
+      o.value = outIds[i];
+      o.declared = declaredOuts[i] ? *declaredOuts[i] : Type{};
+      if (!declaredOuts[i]) o.declared.poisoned = true;
+      o.nameSpan = d.outputs[i].name.span;
+      o.declaredSpan = d.outputs[i].type.span;
+      net->outputs.push_back(std::move(o));
+    }
+    if (!outIds.empty()) {
+      net->output = outIds[0];
+      net->declaredOutput = net->outputs[0].declared;
+      net->declaredOutputSpan = net->outputs[0].declaredSpan;
     }
   }
   for (int id : net->inputs)

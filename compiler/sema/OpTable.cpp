@@ -686,7 +686,8 @@ std::vector<OpInfo> build() {
   // ---- metrics ----
   for (auto [m, code] : {std::pair{"accuracy", int(DLS_METRIC_ACCURACY)}, std::pair{"loss", int(DLS_METRIC_LOSS)},
                         std::pair{"confusion", int(DLS_METRIC_CONFUSION)}, std::pair{"mae", int(DLS_METRIC_MAE)},
-                        std::pair{"rmse", int(DLS_METRIC_RMSE)}, std::pair{"r2", int(DLS_METRIC_R2)}})
+                        std::pair{"rmse", int(DLS_METRIC_RMSE)}, std::pair{"r2", int(DLS_METRIC_R2)},
+                        std::pair{"auc", int(DLS_METRIC_AUC)}})
     t.push_back({.name = m, .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0, .differentiable = false,
                  .opcode = code});
   t.push_back({.name = "top_k", .category = OpCategory::Metric, .minInputs = 0, .maxInputs = 0,
@@ -817,6 +818,8 @@ std::vector<OpInfo> build() {
       {OpCategory::Metric, "rmse", "root of the mean squared error over every output of real-valued targets"},
       {OpCategory::Metric, "r2", "coefficient of determination (sklearn's r2_score: the mean over the outputs)"},
       {OpCategory::Metric, "loss", "the train block's loss, averaged over the split"},
+      {OpCategory::Metric, "auc", "area under the ROC curve of class labels (sklearn's roc_auc_score): binary for two "
+                                  "classes, else the macro mean of one-vs-rest over the classes present"},
   };
   for (OpInfo& op : t)
     for (const Doc& d : docs)

@@ -103,6 +103,20 @@ struct Network {
   std::vector<Type> declaredInputs;
   std::vector<Span> declaredInputSpans;
   std::vector<std::string> symbols;  // symbolic dims used (N)
+  // A network with several outputs (`-> (cls: logits[N, 10], box: real[N, 4])`): each by name, in the declared
+  // order; `output` and `declaredOutput` are then the first's. Empty for a network with one output (`model.out`).
+  struct Output {
+    std::string name;
+    int value = -1;        // value id returned under this name
+    Type declared;
+    Span nameSpan, declaredSpan;
+  };
+  std::vector<Output> outputs;
+  const Output* findOutput(const std::string& n) const {
+    for (auto& o : outputs)
+      if (o.name == n) return &o;
+    return nullptr;
+  }
 };
 
 // ---- data -----------------------------------------------------------------------------------------
@@ -212,7 +226,19 @@ struct TrainConfig {
   Span optimizerPlacementSpan;
   const Pipeline* data = nullptr;
   Setting dataSetting;
-  std::optional<Call> loss;      // cross_entropy(model.out, kind)
+  std::optional<Call> loss;      // cross_entropy(model.out, kind); with several terms, the first
+  // Every term of the loss, in order: `cross_entropy(model.out, kind)` is one term of weight 1; a network with
+  // several outputs sums weighted terms, `1.0 * cross_entropy(model.cls, kind) + 0.5 * mse(model.box, box)`.
+  struct LossTerm {
+    Call call;
+    double weight = 1;
+    Span weightSpan;             // the weight as written (none for an implicit 1)
+    std::string output;          // the network output it reads: "" for `model.out`, else the output's name
+    int outputValue = -1;        // that output's value id
+    bool targetIsSample = false; // the target is the data's sample field (an autoencoder), not its label field
+    std::string target;          // the target field's name
+  };
+  std::vector<LossTerm> lossTerms;
   std::optional<Call> optimizer; // sgd(lr: 0.01, momentum: 0.9)
   std::vector<Call> schedules;   // step(every: 5 epochs, gamma: 0.1), warmup(…)
   std::optional<Call> clip;      // gradient clipping: norm(1.0), value(0.5)

@@ -86,11 +86,18 @@ NetworkSummary summarize(const Program& p, const Network& n) {
     s.rows.push_back(std::move(r));
   }
   s.bf16 = bf16Copies(n);
+  for (const auto& o : n.outputs)
+    s.outputs.push_back({o.name, o.value >= 0 ? n.values[o.value].type.str() : o.declared.str()});
   for (auto& t : p.trains)
     if (t->network == &n) {
       s.train = t->name;
       if (t->data) s.batch = t->data->batch;
       if (t->precision) s.precision = *t->precision;
+      const bool terms = t->lossTerms.size() > 1 || (t->lossTerms.size() == 1 && (t->lossTerms[0].weight != 1.0 ||
+                                                                                 t->lossTerms[0].targetIsSample));
+      if (terms || !n.outputs.empty())
+        for (const auto& lt : t->lossTerms)
+          s.lossTerms.push_back({lt.call.name, lt.output.empty() ? std::string("out") : lt.output, lt.target, lt.weight});
       break;
     }
   return s;
@@ -119,6 +126,17 @@ std::string summaryText(const std::vector<NetworkSummary>& all) {
       o += fmt::format(", {} per batch of {}", num(*s.activationBytes * *s.batch), *s.batch);
     o += "\n";
     if (s.batch) o += fmt::format("  batch: {}\n", *s.batch);
+    if (!s.outputs.empty()) {
+      std::string outs;
+      for (const auto& [name, type] : s.outputs) outs += fmt::format("{}{}: {}", outs.empty() ? "" : ", ", name, type);
+      o += fmt::format("  outputs: {}\n", outs);
+    }
+    if (!s.lossTerms.empty()) {
+      std::string terms;
+      for (const auto& t : s.lossTerms)
+        terms += fmt::format("{}{:g} * {}(model.{}, {})", terms.empty() ? "" : " + ", t.weight, t.loss, t.output, t.target);
+      o += fmt::format("  loss: {}\n", terms);
+    }
     if (s.precision == "bf16")
       o += fmt::format("  precision: bf16 on the cpu: {} op(s) compute their products in bf16; their bf16 copies take {} bytes "
                        "of weights and {} bytes per sample (activations, gradients, master weights and optimizer "
@@ -148,8 +166,23 @@ std::string summaryJson(const std::vector<NetworkSummary>& all) {
          ",\"activation_bytes\":" + jnum(s.activationBytes) + ",\"precision\":" + jsonQuote(s.precision) +
          (s.precision == "bf16" ? ",\"bf16_ops\":" + std::to_string(s.bf16.ops) + ",\"bf16_weight_bytes\":" +
                                       std::to_string(s.bf16.weights) + ",\"bf16_bytes_per_sample\":" + jnum(s.bf16.perSample)
-                                : std::string()) +
-         "}";
+                                : std::string());
+    if (!s.outputs.empty()) {
+      o += ",\"outputs\":[";
+      for (size_t i = 0; i < s.outputs.size(); ++i)
+        o += (i ? "," : "") + std::string("{\"name\":") + jsonQuote(s.outputs[i].first) + ",\"type\":" +
+             jsonQuote(s.outputs[i].second) + "}";
+      o += "]";
+    }
+    if (!s.lossTerms.empty()) {
+      o += ",\"loss_terms\":[";
+      for (size_t i = 0; i < s.lossTerms.size(); ++i)
+        o += (i ? "," : "") + std::string("{\"loss\":") + jsonQuote(s.lossTerms[i].loss) + ",\"output\":" +
+             jsonQuote(s.lossTerms[i].output) + ",\"target\":" + jsonQuote(s.lossTerms[i].target) +
+             ",\"weight\":" + fmt::format("{}", s.lossTerms[i].weight) + "}";
+      o += "]";
+    }
+    o += "}";
   }
   return o + "]}\n";
 }

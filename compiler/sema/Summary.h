@@ -43,6 +43,14 @@ struct NetworkSummary {
   std::string train;
   std::string precision = "f32"; // that train config's `precision`
   Bf16Copies bf16;               // under precision bf16: its copies (OpInfo::bf16 ops)
+  // A network with several outputs: each output's name and type; a loss of weighted terms (several, a weight other
+  // than 1, or the sample field as a target): each term. Both empty otherwise.
+  std::vector<std::pair<std::string, std::string>> outputs;
+  struct Term {
+    std::string loss, output, target;
+    double weight = 1;
+  };
+  std::vector<Term> lossTerms;
 };
 
 NetworkSummary summarize(const Program& p, const Network& n);

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 
 #include "sema/Analyzer.h"
 #include "support/Suggest.h"
@@ -468,6 +470,15 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   const Pipeline* data = tc->data;
   // Data vs the network's input: N is bound by the batch.
   if (net && data && data->batch) tc->symbols["N"] = *data->batch;
+  // A data set has one sample field: it feeds the network's one input.
+  if (net && data && data->dataset && net->inputs.size() > 1 && net->decl && net->decl->params.size() > 1) {
+    const ast::Param& second = net->decl->params[1];
+    diags.report(Code::E0139, second.span, net->name, net->inputs.size(), data->dataset->name)
+        .primary("no field of the data feeds this input")
+        .label(data->dataset->sampleSpan, "the one sample field")
+        .help("give the network one input; several inputs need a data set with several sample fields, which the "
+              "language does not have yet");
+  }
   if (net && data && !data->sample.poisoned && !net->declaredInputs.empty() && !net->declaredInputs[0].poisoned) {
     const Type& in = net->declaredInputs[0];
     const Type& sm = data->sample;
@@ -541,12 +552,10 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           .help("write the batch dimension as a symbol: `N`");
     }
   }
-  // The loss: input model.out, target the label field.
-  if (lossItem) {
-    const ast::Expr& v = *lossItem->value;
-    if (v.kind != ast::ExprKind::Call) {
-      diags.report(Code::E0215, v.span, "`loss` is a call such as `cross_entropy(model.out, kind)`");
-    } else if (const OpInfo* op = lookupOp(v.path.back(), {OpCategory::Loss}, "loss")) {
+  // The loss: input model.out, target the label field; or a weighted sum of such terms, each on one output of a
+  // network with several outputs (model.cls), each target a field of the data (the label, or the sample itself).
+  auto typeLossTerm = [&](const ast::Expr& v, double weight, Span weightSpan) {
+    if (const OpInfo* op = lookupOp(v.path.back(), {OpCategory::Loss}, "loss")) {
       Call c;
       c.name = std::string(op->name);
       c.span = v.span;
@@ -566,14 +575,50 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       const Value* out = nullptr;
       const Node* producer = nullptr;
       const Type* target = nullptr;
+      TrainConfig::LossTerm term;
+      term.weight = weight;
+      term.weightSpan = weightSpan;
       if (ok) {
         const ast::Expr& a0 = *c.positional[0];
         std::string s0 = a0.kind == ast::ExprKind::Name ? a0.dotted() : "";
-        if (s0 == "model.out" || (net && s0 == net->name + ".out")) {
+        // model.NAME (or NETWORK.NAME): `out` for a network with one output, one of its outputs' names otherwise.
+        std::string outName;
+        if (a0.kind == ast::ExprKind::Name && a0.path.size() == 2 &&
+            (a0.path[0].name == "model" || (net && a0.path[0].name == net->name)))
+          outName = a0.path[1].name;
+        if (net && !net->outputs.empty() && !outName.empty()) {
+          if (const Network::Output* o = net->findOutput(outName)) {
+            term.output = o->name;
+            term.outputValue = o->value;
+            if (o->value >= 0) {
+              out = &net->values[o->value];
+              if (out->producer >= 0) producer = &net->nodes[out->producer];
+            }
+          } else {
+            std::string names;
+            for (size_t i = 0; i < net->outputs.size(); ++i)
+              names += fmt::format("{}`model.{}`", i == 0 ? "" : i + 1 == net->outputs.size() ? " and " : ", ", net->outputs[i].name);
+            auto& dg = diags.report(Code::E0135, a0.path[1].span, net->name, outName);
+            dg.primary("no output of this name");
+            std::vector<std::string> cands;
+            for (auto& o : net->outputs) cands.push_back(o.name);
+            if (auto best = closest(outName, cands))
+              dg.fixit(a0.path[1].span, *best, Applicability::MaybeIncorrect);
+            dg.help(fmt::format("network `{}` has the outputs {}", net->name, names));
+            ok = false;
+          }
+        } else if (outName == "out") {
           if (net && net->output >= 0) {
+            term.outputValue = net->output;
             out = &net->values[net->output];
             if (out->producer >= 0) producer = &net->nodes[out->producer];
           }
+        } else if (net && !outName.empty()) {
+          diags.report(Code::E0135, a0.path[1].span, net->name, outName)
+              .primary("no output of this name")
+              .help(fmt::format("network `{}` has one output: `model.out`", net->name))
+              .fixit(a0.path[1].span, "out", Applicability::MaybeIncorrect);
+          ok = false;
         } else {
           diags.report(Code::E0101, a0.span, "loss input", s0.empty() ? "this expression" : s0)
               .help("the loss's first argument is the model's output: `model.out`");
@@ -582,12 +627,30 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         const ast::Expr& a1 = *c.positional[1];
         std::string s1 = a1.kind == ast::ExprKind::Name ? a1.dotted() : "";
         if (data && data->dataset) {
-          if (s1 == data->dataset->labelName || s1 == data->dataset->name + "." + data->dataset->labelName) {
+          const Dataset& ds = *data->dataset;
+          if (s1 == ds.labelName || s1 == ds.name + "." + ds.labelName) {
             target = &data->label;
+            term.target = ds.labelName;
+          } else if (!ds.sampleName.empty() && (s1 == ds.sampleName || s1 == ds.name + "." + ds.sampleName)) {
+            // The sample field itself (an autoencoder's target): the samples as the pipeline makes them.
+            target = &data->sample;
+            term.target = ds.sampleName;
+            term.targetIsSample = true;
+          } else if (!s1.empty() && net && !net->outputs.empty()) {
+            auto& e = diags.report(Code::E0136, a1.span, ds.name, s1);
+            e.primary("no field of this name");
+            std::vector<std::string> cands;
+            if (!ds.sampleName.empty()) cands.push_back(ds.sampleName);
+            if (!ds.labelName.empty()) cands.push_back(ds.labelName);
+            if (auto best = closest(s1, cands)) e.fixit(a1.span, *best, Applicability::MaybeIncorrect);
+            e.help(fmt::format("the fields of `{}` are {}", ds.name,
+                               cands.size() == 2 ? fmt::format("`{}` (the sample) and `{}` (the label)", cands[0], cands[1])
+                                                 : fmt::format("`{}`", cands.empty() ? std::string("…") : cands[0])));
+            ok = false;
           } else {
             auto& e = diags.report(Code::E0101, a1.span, "label field", s1.empty() ? "this expression" : s1);
-            if (!data->dataset->labelName.empty())
-              e.help(fmt::format("the data's label field is `{}`", data->dataset->labelName)).fixit(a1.span, data->dataset->labelName, Applicability::MachineApplicable);
+            if (!ds.labelName.empty())
+              e.help(fmt::format("the data's label field is `{}`", ds.labelName)).fixit(a1.span, ds.labelName, Applicability::MachineApplicable);
             ok = false;
           }
         }
@@ -828,19 +891,87 @@ void Analyzer::typeTrain(const ast::Decl& d) {
                 .primary("every class weighs 0");
         }
       }
-      tc->loss = std::move(c);
+      if (!tc->loss) tc->loss = c;
+      term.call = std::move(c);
+      tc->lossTerms.push_back(std::move(term));
+    }
+  };
+  if (lossItem) {
+    const ast::Expr& v = *lossItem->value;
+    auto bare = [](const ast::Expr* e) {
+      while (e->kind == ast::ExprKind::Paren && !e->items.empty()) e = e->items[0].get();
+      return e;
+    };
+    if (v.kind == ast::ExprKind::Call) {
+      typeLossTerm(v, 1.0, Span{});
+    } else if (bare(&v)->kind != ast::ExprKind::Binary) {
+      diags.report(Code::E0215, v.span, "`loss` is a call such as `cross_entropy(model.out, kind)`");
+    } else {
+      // A weighted sum: terms `w * loss(…)` (or `loss(…) * w`, or a bare `loss(…)` of weight 1) joined by `+`.
+      struct Raw { const ast::Expr* call; double weight; Span weightSpan; };
+      std::vector<Raw> terms;
+      bool formOk = true;
+      std::function<void(const ast::Expr&)> collect = [&](const ast::Expr& e0) {
+        const ast::Expr* e = bare(&e0);
+        if (e->kind == ast::ExprKind::Binary && e->op == '+') {
+          collect(*e->items[0]);
+          collect(*e->items[1]);
+          return;
+        }
+        if (e->kind == ast::ExprKind::Call) {
+          terms.push_back({e, 1.0, Span{}});
+          return;
+        }
+        if (e->kind == ast::ExprKind::Binary && e->op == '*') {
+          const ast::Expr* a = bare(e->items[0].get());
+          const ast::Expr* b = bare(e->items[1].get());
+          if (a->kind == ast::ExprKind::Call) std::swap(a, b);
+          if (a->kind == ast::ExprKind::Number && b->kind == ast::ExprKind::Call) {
+            if (!(a->number > 0) || !std::isfinite(a->number)) {
+              diags.report(Code::E0137, a->span, fmt::format("the weight {} is not a positive number", a->text))
+                  .primary("a weight above 0")
+                  .help("weigh each term by a positive number; leave out a term that should not count");
+              formOk = false;
+            }
+            terms.push_back({b, a->number, a->span});
+            return;
+          }
+        }
+        auto& dg = diags.report(Code::E0137, e->span,
+                                e->kind == ast::ExprKind::Binary && e->op == '-' ? "terms are added, never subtracted"
+                                                                                 : "this term is not a number times a loss");
+        dg.primary("expected `WEIGHT * LOSS(model.OUTPUT, FIELD)`");
+        dg.help("write the loss as `1.0 * cross_entropy(model.cls, label) + 0.5 * mse(model.box, box)`");
+        formOk = false;
+      };
+      collect(v);
+      if (formOk)
+        for (const Raw& r : terms) typeLossTerm(*r.call, r.weight, r.weightSpan);
     }
   } else {
     diags.report(Code::E0404, d.name.span, d.name.name).help("add `loss = cross_entropy(model.out, …)`");
   }
+  // A loss none of whose terms compares with the label field (an autoencoder): the validation scores each term's
+  // output against its own target, and there is no output for the label's metrics.
+  bool labelTerm = tc->lossTerms.empty();
+  for (const auto& t : tc->lossTerms) labelTerm |= !t.targetIsSample;
+  if (!labelTerm && tc->data && tc->data->dataset)
+    for (const Call& m : tc->metricCalls)
+      if (m.name != "loss")
+        diags.report(Code::E0421, m.span, m.name, "label", tc->name,
+                     fmt::format("the sample field `{}` (no loss term compares an output with the label `{}`)",
+                                 tc->data->dataset->sampleName, tc->data->dataset->labelName))
+            .primary("scores an output against the labels")
+            .help("report `loss` (validation also reports each term's loss and its output's mae and rmse), or add a loss "
+                  "term on the label field");
   // The metrics that fit the targets: class labels take the classification metrics, real targets the regression
   // ones (accuracy on real targets is W0719's, the checker's).
-  if (tc->data && tc->data->dataset && !tc->data->label.poisoned) {
+  if (labelTerm && tc->data && tc->data->dataset && !tc->data->label.poisoned) {
     const Type& target = tc->data->label;
     const bool classes = target.kind == SemKind::Class, real = target.kind == SemKind::Real;
     for (const Call& m : tc->metricCalls) {
       const bool classMetric = m.name == "top_k" || m.name == "precision" || m.name == "recall" || m.name == "f1" ||
-                               m.name == "confusion";
+                               m.name == "confusion" || m.name == "auc";
       const bool realMetric = m.name == "mae" || m.name == "rmse" || m.name == "r2";
       if ((classMetric && !classes) || (realMetric && !real)) {
         auto& dg = diags.report(Code::E0421, m.span, m.name, classMetric ? "class<C>" : "real", tc->name, target.kindStr());

@@ -118,6 +118,9 @@ struct Item {
   ExprPtr value;         // Assign, Return, Call, Augment (the call)
   std::vector<Clause> clauses;   // Assign in train
   std::optional<Ident> unit;     // Assign in train: the unit after the value (accumulate = 4 steps)
+  // Return of a network with several outputs, `return (cls: a, box: b)`: value is a List of the values (a, b)
+  // spanning the parenthesised tuple, and these are their names, in the same order.
+  std::vector<Ident> outputNames;
   Comments comments;
 };
 
@@ -140,6 +143,8 @@ struct Decl {
   std::vector<Param> params;          // Block (parameters), Network (inputs)
   std::vector<Ident> inputs;          // Block: the input value names
   std::optional<TypeExpr> returns;    // Network: -> logits[N, 10]
+  std::vector<Param> outputs;         // Network with several outputs: -> (cls: logits[N, 10], box: real[N, 4])
+  Span outputsSpan;                   // the parenthesised list of outputs
   std::vector<Item> items;
   Span bodySpan;                      // from '{' to '}'
   Comments comments;

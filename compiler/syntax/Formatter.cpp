@@ -287,7 +287,24 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
       }
       case ast::DeclKind::Network:
         header += "(";
-        header += layoutParams(d.params, columns(header), width) + ") -> " + formatType(*d.returns);
+        header += layoutParams(d.params, columns(header), width) + ") -> ";
+        if (d.returns) {
+          header += formatType(*d.returns);
+        } else {
+          // Several outputs: on the header's line, or one per line aligned after the `(` when that is too wide.
+          header += "(";
+          const size_t col = columns(header);
+          std::string flat;
+          for (size_t i = 0; i < d.outputs.size(); ++i)
+            flat += (i ? ", " : "") + d.outputs[i].name.name + ": " + formatType(d.outputs[i].type);
+          if (col + columns(flat) + 3 <= width || d.outputs.size() < 2) {
+            header += flat;
+          } else {
+            for (size_t i = 0; i < d.outputs.size(); ++i)
+              header += (i ? ",\n" + spaces(col) : std::string()) + d.outputs[i].name.name + ": " + formatType(d.outputs[i].type);
+          }
+          header += ")";
+        }
         break;
       default: break;
     }
@@ -332,7 +349,30 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
                   spaces(nameWidth - columns(name)) + " " + formatType(*it.type);
           break;
         }
-        case ast::ItemKind::Return: line += "return " + layout(*it.value, indent + 7, indent, width); break;
+        case ast::ItemKind::Return:
+          if (!it.outputNames.empty() && it.value->items.size() == it.outputNames.size()) {
+            // return (NAME: VALUE, …): on one line, or one named value per line aligned after the `(`.
+            line += "return (";
+            const size_t col = columns(line);
+            std::string flat;
+            for (size_t i = 0; i < it.outputNames.size(); ++i) {
+              const std::string head = (i ? ", " : "") + it.outputNames[i].name + ": ";
+              flat += head + layout(*it.value->items[i], col + columns(flat) + columns(head), indent, width);
+            }
+            if (flat.find('\n') == std::string::npos && col + columns(flat) + 1 <= width) {
+              line += flat;
+            } else {
+              for (size_t i = 0; i < it.outputNames.size(); ++i) {
+                const std::string head = it.outputNames[i].name + ": ";
+                if (i) line += ",\n" + spaces(col);
+                line += head + layout(*it.value->items[i], col + columns(head), col, width);
+              }
+            }
+            line += ")";
+          } else {
+            line += "return " + layout(*it.value, indent + 7, indent, width);
+          }
+          break;
         case ast::ItemKind::Call: line += layout(*it.value, indent, indent, width); break;
         case ast::ItemKind::Augment: line += "augment " + layout(*it.value, indent + 8, indent, width); break;
       }

@@ -487,7 +487,18 @@ private:
       d.keywordSpan = spanOf(c->NETWORK()->getSymbol());
       d.name = ident(c->ident());
       for (auto* p : c->param()) d.params.push_back(param(p));
-      d.returns = type(c->typeExpr());
+      if (c->typeExpr()) {
+        d.returns = type(c->typeExpr());
+      } else if (auto* outs = c->outputs()) {
+        d.outputsSpan = spanOf(outs);
+        for (auto* o : outs->output()) {
+          ast::Param p;
+          p.span = spanOf(o);
+          p.name = ident(o->ident());
+          p.type = type(o->typeExpr());
+          d.outputs.push_back(std::move(p));
+        }
+      }
       header(d, c->LBRACE()->getSymbol());
       for (auto* it : c->stmt()) d.items.push_back(stmt(it));
       body = c;
@@ -566,7 +577,16 @@ private:
       it.kind = ast::ItemKind::Assign;
       it.key = ident(c->ident());
     }
-    it.value = expr(c->expr());
+    if (auto* nv = c->namedValues()) {
+      // return (cls: a, box: b): a List of the values, and their names beside it
+      it.value = make(ast::ExprKind::List, spanOf(nv));
+      for (auto* v : nv->namedValue()) {
+        it.outputNames.push_back(ident(v->ident()));
+        it.value->items.push_back(expr(v->expr()));
+      }
+    } else {
+      it.value = expr(c->expr());
+    }
     itemEnd(it);
     return it;
   }

@@ -170,6 +170,10 @@ void decode_op(const dls_rt* rt, Op& op) {
     case DLS_OP_COPY:
       if (T[0].numel != T[1].numel) bad("input and output sizes differ");
       break;
+    case DLS_OP_SCALED_ADD:
+      if (T[0].numel != T[1].numel) bad("input and output sizes differ");
+      if (T[0].dtype != DLS_F32 || T[1].dtype != DLS_F32) bad("scaled_add takes f32 tensors");
+      break;
     case DLS_OP_ELU:
     case DLS_OP_SELU:
     case DLS_OP_SILU:

@@ -154,14 +154,22 @@ int64_t predicted_class(const float* row, int64_t c, float threshold) {
     if (row[i] > row[best]) best = i;
   return best;
 }
+int32_t label_loss(const dls_rt* rt) {
+  if (rt->heads.empty()) return rt->io_loss;
+  for (const auto& h : rt->heads)
+    if (h.target == rt->io_labels && h.output == rt->io_output) return h.loss;
+  return -1;
+}
 float binary_threshold(const dls_rt* rt) {
+  const int32_t loss = label_loss(rt);
   for (const auto& op : rt->ops)
-    if (op->output == rt->io_loss && op->output >= 0) return op->d.opcode == DLS_OP_BCE ? 0.5f : 0.f;
+    if (op->output == loss && op->output >= 0) return op->d.opcode == DLS_OP_BCE ? 0.5f : 0.f;
   return 0.f;
 }
 int64_t ignored_label(const dls_rt* rt) {
+  const int32_t loss = label_loss(rt);
   for (const auto& op : rt->ops)
-    if (op->output == rt->io_loss && op->output >= 0) {
+    if (op->output == loss && op->output >= 0) {
       // ops.def: cross_entropy's ignore_index is its second attribute, nll's its first.
       const size_t i = op->d.opcode == DLS_OP_CROSS_ENTROPY ? 1 : 0;
       if ((op->d.opcode == DLS_OP_CROSS_ENTROPY || op->d.opcode == DLS_OP_NLL) && op->attrs.size() > i)
@@ -433,7 +441,7 @@ void dls_rt_accumulate(dls_rt* rt, int64_t micro_batches) {
 void dls_rt_checkpoint_best(dls_rt* rt, int32_t metric, int32_t maximize) {
   guarded(rt, 0, [&] {
     const int32_t known = DLS_METRIC_LOSS | DLS_METRIC_ACCURACY | DLS_METRIC_TOP_K | DLS_METRIC_PRECISION | DLS_METRIC_RECALL |
-                          DLS_METRIC_F1 | DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2;
+                          DLS_METRIC_F1 | DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2 | DLS_METRIC_AUC;
     if (metric <= 0 || (metric & (metric - 1)) != 0 || !(metric & known))
       fail(Diag::R0504, "", fmt::format("the best checkpoint watches an unknown metric {}", metric));
     rt->ckpt_best_metric = metric, rt->ckpt_best_max = maximize ? 1 : 0;
@@ -882,6 +890,17 @@ void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_
     tensor_at(rt, output, "io output"), tensor_at(rt, loss, "io loss");
     rt->io_input = input, rt->io_labels = labels, rt->io_output = output, rt->io_loss = loss;
     for (auto& d : rt->data) d.label_numel = labels_per_sample(rt);
+    return 0;
+  });
+}
+
+void dls_rt_head(dls_rt* rt, int32_t output, int32_t target, const char* name, double weight, int32_t loss) {
+  guarded(rt, 0, [&] {
+    tensor_at(rt, output, "head output"), tensor_at(rt, target, "head target"), tensor_at(rt, loss, "head loss");
+    if (!name || !*name) internal_error("dls_rt_head: an output without a name");
+    dls_rt::Head h;
+    h.output = output, h.target = target, h.loss = loss, h.name = name, h.weight = weight;
+    rt->heads.push_back(std::move(h));
     return 0;
   });
 }

@@ -185,6 +185,13 @@ struct dls_rt {
   std::vector<std::unique_ptr<dls::Op>> ops;
   std::vector<std::unique_ptr<dls::GradOp>> gops;
   int32_t io_input = -1, io_labels = -1, io_output = -1, io_loss = -1;
+  // dls_rt_head: the terms of a loss over several outputs (or with a target other than the labels), in order.
+  struct Head {
+    int32_t output = -1, target = -1, loss = -1;
+    std::string name;
+    double weight = 1;
+  };
+  std::vector<Head> heads;
 
   // step state
   dls_step_ctx step{1, 1, 0, 0, 0};
@@ -244,6 +251,8 @@ int64_t labels_per_sample(const dls_rt* rt);
 // with bce_with_logits or bce on class<2> labels), 1 when the output exceeds binary_threshold(rt): 0 for a
 // logit, 0.5 for a sigmoid probability (the loss is bce).
 int64_t predicted_class(const float* row, int64_t c, float threshold);
+// The scalar of the loss term that compares the labels with io_output: io_loss without heads (-1: no such term).
+int32_t label_loss(const dls_rt* rt);
 float binary_threshold(const dls_rt* rt);
 // The label the loss skips (cross_entropy's and nll's ignore_index; torch's default -100 when not given), or -1
 // for the other losses: the accuracy skips it too.

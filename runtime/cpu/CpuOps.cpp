@@ -989,6 +989,21 @@ void misc_fwd(const dls_op_desc& op, OpState& st) {
       }));
       return;
     }
+    case DLS_OP_SCALED_ADD: {
+      const float* x = fptr(T[0]);
+      float* y = fptr(T[1]);
+      const float a = float(op.attrs[0]);
+      const bool acc = op.attrs[1] != 0;
+      int64_t n = T[1].numel;
+      st.train.push_back(fn_step([=](const dls_step_ctx&) {
+        if (acc) {
+          for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+        } else {
+          for (int64_t i = 0; i < n; ++i) y[i] = a * x[i];
+        }
+      }));
+      return;
+    }
     case DLS_OP_COPY: {
       const float* x = fptr(T[0]);
       float* y = fptr(T[1]);

@@ -633,6 +633,7 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
     case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_HUBER: case DLS_OP_SMOOTH_L1: case DLS_OP_KL_DIV: case DLS_OP_FOCAL:
     case DLS_OP_HINGE: case DLS_OP_POISSON: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
+    case DLS_OP_SCALED_ADD:
       break;
     default:
       if (!more_is(op.opcode)) throw Error("op is not supported by the CUDA backend");
@@ -678,6 +679,12 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_COPY:
       if (T[0].data != T[1].data) CK(cudaMemcpyAsync(T[1].data, T[0].data, size_t(T[0].numel) * 4, cudaMemcpyDeviceToDevice, c.s));
       return;
+    case DLS_OP_SCALED_ADD: {  // y = a x, or y += a x (the weighted loss terms)
+      const float a = float(op.attrs[0]);
+      if (op.attrs[1] == 0) CK(cudaMemsetAsync(T[1].data, 0, size_t(T[1].numel) * 4, c.s));
+      BLAS(cublasSaxpy(c.blas, int(T[1].numel), &a, fp(T[0]), 1, fp(T[1]), 1));
+      return;
+    }
     case DLS_OP_CONCAT: {
       const int axis = int(op.attrs[0]);
       const dls_tensor_desc& y = T[op.ntensors - 1];

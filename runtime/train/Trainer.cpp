@@ -280,13 +280,96 @@ void to_target_units(const std::vector<PipeStep>& steps, float* v, int64_t n) {
 }
 }  // namespace
 
+namespace {
+// Binary ROC AUC of `score` against `positive` (the Mann-Whitney statistic with average ranks for ties, as sklearn's
+// roc_auc_score): NaN when either class is absent.
+double binary_auc(const std::vector<double>& score, const std::vector<bool>& positive) {
+  const size_t n = score.size();
+  std::vector<size_t> idx(n);
+  for (size_t i = 0; i < n; ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return score[a] < score[b]; });
+  double rank_sum = 0, pos = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && score[idx[j]] == score[idx[i]]) ++j;
+    const double avg = (double(i) + double(j - 1)) / 2.0 + 1.0;  // 1-based average rank of the tie group
+    for (size_t k = i; k < j; ++k)
+      if (positive[idx[k]]) rank_sum += avg, pos += 1;
+    i = j;
+  }
+  const double neg = double(n) - pos;
+  if (pos == 0 || neg == 0) return NAN;
+  return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg);
+}
+// AUC of rows of C scores (C = 1: one logit per sample) against class labels: binary for one output or two classes
+// (the score of class 1), else one-vs-rest on the softmax probabilities (cross_entropy's logits; other losses' scores
+// are already per-class monotone in their probabilities), the macro mean over the classes present.
+double roc_auc(const std::vector<float>& rows, const std::vector<int32_t>& labels, int64_t C, int32_t loss) {
+  const size_t n = labels.size();
+  if (n == 0 || C < 1) return NAN;
+  std::vector<double> score(n);
+  std::vector<bool> positive(n);
+  if (C <= 2) {
+    for (size_t i = 0; i < n; ++i) {
+      score[i] = C == 1 ? double(rows[i]) : double(rows[i * 2 + 1]) - double(rows[i * 2]);
+      positive[i] = labels[i] == 1;
+    }
+    return binary_auc(score, positive);
+  }
+  std::vector<double> prob(rows.begin(), rows.end());
+  if (loss == DLS_OP_CROSS_ENTROPY)
+    for (size_t i = 0; i < n; ++i) {
+      double* r = prob.data() + i * size_t(C);
+      double mx = r[0], sum = 0;
+      for (int64_t c = 1; c < C; ++c) mx = std::max(mx, r[c]);
+      for (int64_t c = 0; c < C; ++c) sum += r[c] = std::exp(r[c] - mx);
+      for (int64_t c = 0; c < C; ++c) r[c] /= sum;
+    }
+  double total = 0;
+  int64_t present = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    for (size_t i = 0; i < n; ++i) score[i] = prob[i * size_t(C) + size_t(c)], positive[i] = labels[i] == c;
+    const double a = binary_auc(score, positive);
+    if (std::isfinite(a)) total += a, ++present;
+  }
+  return present ? total / double(present) : NAN;
+}
+// Every rank's rows of `per` scores and their labels, on every rank, in rank order (sums of zero-padded slots).
+void gather_rows(dist::Comm& w, std::vector<float>& rows, std::vector<int32_t>& labels, int64_t per) {
+  std::vector<double> counts(size_t(w.size()), 0.0);
+  counts[size_t(w.rank())] = double(labels.size());
+  w.sum(counts.data(), int64_t(counts.size()), "the auc's row counts");
+  size_t total = 0, before = 0;
+  for (int k = 0; k < w.size(); ++k) {
+    if (k < w.rank()) before += size_t(counts[size_t(k)]);
+    total += size_t(counts[size_t(k)]);
+  }
+  std::vector<double> all(total * size_t(per + 1), 0.0);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    double* slot = all.data() + (before + i) * size_t(per + 1);
+    for (int64_t c = 0; c < per; ++c) slot[c] = rows[i * size_t(per) + size_t(c)];
+    slot[per] = labels[i];
+  }
+  w.sum(all.data(), int64_t(all.size()), "the auc's rows");
+  rows.assign(total * size_t(per), 0.f);
+  labels.assign(total, 0);
+  for (size_t i = 0; i < total; ++i) {
+    const double* slot = all.data() + i * size_t(per + 1);
+    for (int64_t c = 0; c < per; ++c) rows[i * size_t(per) + size_t(c)] = float(slot[c]);
+    labels[i] = int32_t(slot[per]);
+  }
+}
+}  // namespace
+
 EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   // Over ranks, each evaluates its share of every batch and the sums are added up: the whole set's result.
   Loader loader(ds, Augment{}, rt->batch, false, uint64_t(rt->seed), rt->ranks, rt->rank);
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-  const bool classify = !ds.labels.empty();
+  // With loss terms (dls_rt_head), the labels' metrics need a term that compares io_output with the labels.
+  const bool scored = rt->heads.empty() || label_loss(rt) >= 0;
+  const bool classify = !ds.labels.empty() && scored;
   const float threshold = binary_threshold(rt);
   const int64_t ignored = ignored_label(rt);
   std::vector<float> o(size_t(out.d.numel));
@@ -298,7 +381,15 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   const int32_t mask = rt->metrics_mask;
   const bool class_metrics = classify && (mask & (DLS_METRIC_TOP_K | DLS_METRIC_PRECISION | DLS_METRIC_RECALL |
                                                   DLS_METRIC_F1 | DLS_METRIC_CONFUSION));
-  const bool real_metrics = !classify && (mask & (DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2));
+  const bool real_metrics = !classify && scored && (mask & (DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2));
+  // auc: every valid row's scores and label, ranked once at the end (gathered from every rank).
+  const bool auc_metric = classify && (mask & DLS_METRIC_AUC);
+  std::vector<float> auc_scores;
+  std::vector<int32_t> auc_labels;
+  // Per loss term: sum of its loss, and its metrics' sums: [loss, correct, counted, sum |e|, sum e^2, elements].
+  const size_t H = rt->heads.size();
+  std::vector<double> head_sums(H * 6, 0.0);
+  std::vector<std::vector<float>> head_out(H), head_tgt(H);
   const int64_t K = classify ? std::max<int64_t>(C, 2) : 0, per = out.d.numel / std::max<int64_t>(1, out.d.dims[0]);
   std::vector<double> confusion(size_t(class_metrics ? K * K : 0), 0.0), reg(size_t(real_metrics ? 4 * per : 0), 0.0);
   double top_hits = 0;
@@ -312,6 +403,37 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     float loss = 0;
     to_host(rt, &loss, rt->tensors[rt->io_loss].d.data, 4);
     loss_sum += double(loss) * double(b.valid);
+    for (size_t h = 0; h < H; ++h) {
+      const auto& hd = rt->heads[h];
+      float hl = 0;
+      to_host(rt, &hl, rt->tensors[size_t(hd.loss)].d.data, 4);
+      head_sums[h * 6] += double(hl) * double(b.valid);
+      const Tensor& ho = rt->tensors[size_t(hd.output)];
+      const Tensor& ht = rt->tensors[size_t(hd.target)];
+      head_out[h].resize(size_t(ho.d.numel));
+      to_host(rt, head_out[h].data(), ho.d.data, ho.bytes);
+      const int64_t hper = ho.d.numel / std::max<int64_t>(1, ho.d.dims[0]);
+      if (ht.d.dtype == DLS_I32) {
+        // class labels: the accuracy of this output's argmax (one row per label)
+        const int64_t hc = ht.d.numel > 0 ? ho.d.numel / ht.d.numel : 1;
+        const int64_t rows = ht.d.numel / std::max<int64_t>(1, ht.d.dims[0]);
+        for (int64_t r = 0; r < b.valid * rows && size_t(r) < b.labels.size(); ++r) {
+          const int32_t label = b.labels[size_t(r)];
+          if (label == ignored) continue;
+          head_sums[h * 6 + 1] += predicted_class(head_out[h].data() + r * hc, hc, threshold) == label;
+          head_sums[h * 6 + 2] += 1;
+        }
+      } else {
+        head_tgt[h].resize(size_t(ht.d.numel));
+        to_host(rt, head_tgt[h].data(), ht.d.data, ht.bytes);
+        const int64_t m = std::min<int64_t>(b.valid * hper, std::min(ho.d.numel, ht.d.numel));
+        for (int64_t i = 0; i < m; ++i) {
+          const double e = double(head_out[h][size_t(i)]) - double(head_tgt[h][size_t(i)]);
+          head_sums[h * 6 + 3] += std::fabs(e), head_sums[h * 6 + 4] += e * e;
+        }
+        head_sums[h * 6 + 5] += double(m);
+      }
+    }
     if (classify || real_metrics) to_host(rt, o.data(), out.d.data, out.bytes);
     if (classify) {
       for (int64_t r = 0; r < b.valid * L; ++r) {
@@ -320,6 +442,10 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
         const float* row = o.data() + r * C;
         const int64_t pred = predicted_class(row, C, threshold);
         correct += pred == label, ++counted;
+        if (auc_metric && label >= 0 && label < std::max<int64_t>(C, 2)) {
+          auc_scores.insert(auc_scores.end(), row, row + C);
+          auc_labels.push_back(label);
+        }
         if (!class_metrics || label < 0 || label >= K) continue;
         confusion[size_t(label * K + pred)] += 1;
         if (C == 1) {
@@ -349,12 +475,34 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   std::vector<double> sums = {loss_sum, double(correct), double(n), double(counted), top_hits};
   sums.insert(sums.end(), confusion.begin(), confusion.end());
   sums.insert(sums.end(), reg.begin(), reg.end());
+  const size_t head_at = sums.size();
+  sums.insert(sums.end(), head_sums.begin(), head_sums.end());
   dist::Comm::world().sum(sums.data(), int(sums.size()), "the evaluation's sums");
+  std::copy(sums.begin() + std::ptrdiff_t(head_at), sums.end(), head_sums.begin());
+  sums.resize(head_at);
   loss_sum = sums[0], correct = int64_t(sums[1]), n = int64_t(sums[2]), counted = int64_t(sums[3]), top_hits = sums[4];
   std::copy(sums.begin() + 5, sums.begin() + 5 + std::ptrdiff_t(confusion.size()), confusion.begin());
   std::copy(sums.begin() + 5 + std::ptrdiff_t(confusion.size()), sums.end(), reg.begin());
   EvalResult r;
   r.samples = n;
+  for (size_t h = 0; h < H; ++h) {
+    EvalResult::Head hr;
+    hr.name = rt->heads[h].name;
+    const double* hs = head_sums.data() + h * 6;
+    hr.loss = n ? hs[0] / double(n) : NAN;
+    if (hs[2] > 0) hr.accuracy = hs[1] / hs[2];
+    if (hs[5] > 0) hr.mae = hs[3] / hs[5], hr.rmse = std::sqrt(hs[4] / hs[5]);
+    r.heads.push_back(std::move(hr));
+  }
+  if (auc_metric) {
+    // Over ranks: every rank's rows, gathered (each rank's count first).
+    dist::Comm& w = dist::Comm::world();
+    if (w.active()) gather_rows(w, auc_scores, auc_labels, std::max<int64_t>(C, 1));
+    int32_t loss_op = -1;
+    for (const auto& op : rt->ops)
+      if (op->output == label_loss(rt) && op->output >= 0) loss_op = op->d.opcode;
+    r.auc = roc_auc(auc_scores, auc_labels, C, loss_op);
+  }
   r.loss = n ? loss_sum / double(n) : NAN;
   r.accuracy = classify && counted ? double(correct) / double(counted) : NAN;  // per step for sequences, ignored labels aside
   if (class_metrics && counted) {
@@ -564,7 +712,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       const int64_t ignored = ignored_label(rt);
       const Tensor& out = rt->tensors[rt->io_output];
       const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
-      const bool classify = !s.train.labels.empty();
+      const bool classify = !s.train.labels.empty() && (rt->heads.empty() || label_loss(rt) >= 0);
       const float threshold = binary_threshold(rt);
       std::vector<float> logits(size_t(out.d.numel));
       rt->step.training = 1;
@@ -645,8 +793,14 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
                                            std::tuple{DLS_METRIC_PRECISION, "val_precision", r.precision},
                                            std::tuple{DLS_METRIC_RECALL, "val_recall", r.recall},
                                            std::tuple{DLS_METRIC_F1, "val_f1", r.f1}, std::tuple{DLS_METRIC_MAE, "val_mae", r.mae},
-                                           std::tuple{DLS_METRIC_RMSE, "val_rmse", r.rmse}, std::tuple{DLS_METRIC_R2, "val_r2", r.r2}})
+                                           std::tuple{DLS_METRIC_RMSE, "val_rmse", r.rmse}, std::tuple{DLS_METRIC_R2, "val_r2", r.r2},
+                                           std::tuple{DLS_METRIC_AUC, "val_auc", r.auc}})
           if (rt->metrics_mask & bit) m.extra.emplace_back(name, v);
+        // A loss of several terms: each term's loss and its output's metrics, under the output's name.
+        for (const EvalResult::Head& h : r.heads)
+          for (const auto& [suffix, v] : {std::pair{"loss", h.loss}, std::pair{"acc", h.accuracy}, std::pair{"mae", h.mae},
+                                          std::pair{"rmse", h.rmse}})
+            if (std::isfinite(v)) m.extra.emplace_back(fmt::format("val_{}_{}", h.name, suffix), v);
         if ((rt->metrics_mask & DLS_METRIC_CONFUSION) && lead && r.classes > 0) write_confusion(dir, r);
       }
       m.seconds = since(t0);
@@ -700,7 +854,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
                                      std::pair{DLS_METRIC_TOP_K, best_r.top_k}, std::pair{DLS_METRIC_PRECISION, best_r.precision},
                                      std::pair{DLS_METRIC_RECALL, best_r.recall}, std::pair{DLS_METRIC_F1, best_r.f1},
                                      std::pair{DLS_METRIC_MAE, best_r.mae}, std::pair{DLS_METRIC_RMSE, best_r.rmse},
-                                     std::pair{DLS_METRIC_R2, best_r.r2}})
+                                     std::pair{DLS_METRIC_R2, best_r.r2}, std::pair{DLS_METRIC_AUC, best_r.auc}})
           if (bit == rt->ckpt_best_metric) v = x;
         const double was = rt->ckpt_best_value;
         if (std::isfinite(v) && (std::isnan(was) || (rt->ckpt_best_max ? v > was : v < was))) {
@@ -781,8 +935,12 @@ int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   for (const auto& [bit, name, v] : {std::tuple{DLS_METRIC_TOP_K, "top_k", r.top_k}, std::tuple{DLS_METRIC_PRECISION, "precision", r.precision},
                                      std::tuple{DLS_METRIC_RECALL, "recall", r.recall}, std::tuple{DLS_METRIC_F1, "f1", r.f1},
                                      std::tuple{DLS_METRIC_MAE, "mae", r.mae}, std::tuple{DLS_METRIC_RMSE, "rmse", r.rmse},
-                                     std::tuple{DLS_METRIC_R2, "r2", r.r2}})
+                                     std::tuple{DLS_METRIC_R2, "r2", r.r2}, std::tuple{DLS_METRIC_AUC, "auc", r.auc}})
     if ((rt->metrics_mask & bit) && std::isfinite(v)) std::printf("  %s %.4f", name, v);
+  for (const EvalResult::Head& h : r.heads)
+    for (const auto& [suffix, v] : {std::pair{"loss", h.loss}, std::pair{"acc", h.accuracy}, std::pair{"mae", h.mae},
+                                    std::pair{"rmse", h.rmse}})
+      if (std::isfinite(v)) std::printf("  %s_%s %.4f", h.name.c_str(), suffix, v);
   std::printf("\n");
   if ((rt->metrics_mask & DLS_METRIC_CONFUSION) && r.classes > 0) {
     // Where training writes it: the run directory.
@@ -844,7 +1002,7 @@ OutputMeaning output_meaning(const dls_rt* rt) {
   OutputMeaning m;
   m.classes = rt->io_labels >= 0 && rt->tensors[rt->io_labels].d.dtype == DLS_I32;
   for (const auto& op : rt->ops)
-    if (op->output == rt->io_loss && op->output >= 0) m.loss = op->d.opcode;
+    if (op->output == label_loss(rt) && op->output >= 0) m.loss = op->d.opcode;
   return m;
 }
 // Probability of each of C classes from one row of outputs.
@@ -909,6 +1067,22 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   const float threshold = binary_threshold(rt);
   const bool json = o.output.ends_with(".json");
   auto class_name = [&](int64_t c) { return size_t(c) < names.size() ? names[size_t(c)] : std::to_string(c); };
+  // A loss of several terms (dls_rt_head): the outputs besides io_output are printed after it, each under its
+  // name (its class against class labels, else its values); io_output itself only when a term scores it against the
+  // labels (an autoencoder's one output is a head of its own).
+  const bool main_scored = rt->heads.empty() || label_loss(rt) >= 0;
+  std::vector<size_t> shown;
+  for (size_t h = 0; h < rt->heads.size(); ++h) {
+    bool dup = !main_scored ? false : rt->heads[h].output == rt->io_output;
+    for (size_t j : shown) dup |= rt->heads[j].output == rt->heads[h].output;
+    if (!dup) shown.push_back(h);
+  }
+  std::vector<std::vector<float>> head_v(shown.size());
+  auto head_per = [&](size_t k) {
+    const dls_tensor_desc& d = rt->tensors[size_t(rt->heads[shown[k]].output)].d;
+    return d.numel / std::max<int64_t>(1, d.dims[0]);
+  };
+  auto head_classes = [&](size_t k) { return rt->tensors[size_t(rt->heads[shown[k]].target)].d.dtype == DLS_I32; };
   // One record per sample: its file (image files), then its class (a sequence: its classes per step), its top K
   // classes with their probabilities, or its regression values.
   std::string text;  // --output's contents
@@ -918,6 +1092,12 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     if (!meaning.classes) for (int64_t j = 0; j < per; ++j) text += per == 1 ? ",value" : fmt::format(",value{}", j);
     else if (o.top > 0) for (int64_t k = 1; k <= o.top; ++k) text += fmt::format(",class{0},probability{0}", k);
     else for (int64_t s = 0; s < L; ++s) text += L == 1 ? ",class" : fmt::format(",class{}", s);
+    if (!main_scored) text = ds.files.empty() ? "sample" : "sample,file";
+    for (size_t k = 0; k < shown.size(); ++k) {
+      const std::string& n = rt->heads[shown[k]].name;
+      if (head_classes(k)) text += "," + n;
+      else for (int64_t j = 0; j < head_per(k); ++j) text += head_per(k) == 1 ? "," + n : fmt::format(",{}{}", n, j);
+    }
     text += "\n";
   } else if (json) {
     text = "[";
@@ -930,6 +1110,11 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
     bind_batch(rt, b);
     call(rt, p.eval_step);
     to_host(rt, v.data(), out.d.data, out.bytes);
+    for (size_t k = 0; k < shown.size(); ++k) {
+      const Tensor& ht = rt->tensors[size_t(rt->heads[shown[k]].output)];
+      head_v[k].resize(size_t(ht.d.numel));
+      to_host(rt, head_v[k].data(), ht.d.data, ht.bytes);
+    }
     if (!o.outputs.empty()) {  // the valid rows' outputs, in the file's order
       outputs.insert(outputs.end(), v.begin(), v.begin() + b.valid * per);
       continue;
@@ -967,6 +1152,25 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
           cls.push_back(json_string(n));
         }
         fields = fmt::format("\"class\": {}", L == 1 ? cls[0] : fmt::format("[{}]", fmt::join(cls, ", ")));
+      }
+      if (!main_scored) cells.clear(), fields.clear();
+      for (size_t k = 0; k < shown.size(); ++k) {
+        const std::string& n = rt->heads[shown[k]].name;
+        const int64_t hp = head_per(k);
+        const float* row = head_v[k].data() + r * hp;
+        std::string field;
+        if (head_classes(k)) {
+          const std::string c = class_name(predicted_class(row, hp, 0.f));
+          cells.push_back(o.output.empty() ? n + ": " + c : csv_cell(c));
+          field = json_string(c);
+        } else {
+          std::vector<std::string> vals;
+          for (int64_t j = 0; j < hp; ++j) vals.push_back(fmt::format("{:.7g}", row[j]));
+          if (o.output.empty()) cells.push_back(fmt::format("{}: {}", n, fmt::join(vals, " ")));
+          else cells.insert(cells.end(), vals.begin(), vals.end());
+          field = hp == 1 ? vals[0] : fmt::format("[{}]", fmt::join(vals, ", "));
+        }
+        fields += fmt::format("{}{}: {}", fields.empty() ? "" : ", ", json_string(n), field);
       }
       if (o.output.empty()) {
         std::printf("%s%s\n", file.empty() ? "" : (file + ": ").c_str(), fmt::format("{}", fmt::join(cells, o.top > 0 ? ", " : " ")).c_str());

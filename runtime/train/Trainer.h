@@ -95,6 +95,13 @@ struct EvalResult {
   int64_t classes = 0;
   std::vector<double> confusion;
   int64_t samples = 0;
+  double auc = NAN;
+  // A loss of several terms (dls_rt_head): per term its name and its metrics (NaN where they do not apply).
+  struct Head {
+    std::string name;
+    double loss = NAN, accuracy = NAN, mae = NAN, rmse = NAN;
+  };
+  std::vector<Head> heads;
 };
 EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds);
 

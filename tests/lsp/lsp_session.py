@@ -272,6 +272,26 @@ def main(dlspec, tmp):
     check(c.diagnostics(vgg_uri) == [], "closing a document clears its diagnostics")
     print("blocks: definition of a block and of its parameter, 4 references, h: f32[N, 256, 4, 4]")
 
+    # 6b. A network with several outputs (specs/multihead.dls): hover on it names each output with its type; a loss
+    # term on an output it does not declare is E0135 at that name.
+    mh_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "specs", "multihead.dls")
+    with open(mh_path, encoding="utf-8") as f:
+        mh = f.read()
+    mh_uri = "file://" + os.path.abspath(mh_path)
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": mh_uri, "languageId": "dlspec", "version": 1, "text": mh}})
+    check(c.diagnostics(mh_uri, 1) == [], "specs/multihead.dls checks clean")
+    h = c.call("textDocument/hover", {"textDocument": {"uri": mh_uri}, "position": pos(mh, "TwoHeads(x", 0, 2)})
+    value = h["contents"]["value"] if h else ""
+    check("`model.cls: logits f32[N, 10]`" in value and "`model.recon: real f32[N, 784]`" in value,
+          f"hover on TwoHeads names its outputs: {value}")
+    bad = mh.replace("mse(model.recon, image)", "mse(model.box, image)")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": mh_uri, "version": 2}, "contentChanges": [{"text": bad}]})
+    diags = c.diagnostics(mh_uri, 2)
+    check([d["code"] for d in diags] == ["E0135"] and diags[0]["range"] == span(bad, "box", 0),
+          f"E0135 at `box`: {diags}")
+    c.notify("textDocument/didClose", {"textDocument": {"uri": mh_uri}})
+    print("several outputs: hover names cls and recon; model.box is E0135")
+
     # 7. Formatting: the same text `dlspec fmt` prints.
     messy = text.replace("*/ h = x |> conv2d", "*/     h   =  x |>conv2d").replace("epochs    = 1", "epochs = 1")
     c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": messy}]})

@@ -481,3 +481,123 @@ TEST_CASE("lowering of the augmentations, and what sema refuses about them", "[l
     CHECK(codes(spec("  augment color_jitter(0.2)\n  x = x |> normalize(0.5, 0.25)"), true).empty());
   }
 }
+
+TEST_CASE("a loss of weighted terms over several outputs lowers to one loss op per term and their weighted sum", "[lower]") {
+  const std::string base = R"(dlspec 1
+dataset d {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[6]
+  label  y: class<3>
+}
+pipeline input from d.train {
+  batch(4)
+}
+network Net(x: f32[N, 6]) -> (cls: logits[N, 3], recon: f32[N, 6]) {
+  h = x |> dense(5) |> tanh
+  return (cls: h |> dense(3), recon: h |> dense(6))
+}
+train run {
+  model     = Net on cpu
+  data      = input
+  loss      = LOSS
+  optimizer = sgd(lr: 0.1)
+  epochs    = 1
+}
+)";
+  auto with = [&](const std::string& loss) {
+    std::string t = base;
+    t.replace(t.find("LOSS"), 4, loss);
+    return t;
+  };
+  SECTION("two terms: two loss ops, the step's loss their weighted sum, the weighted term's gradient scaled") {
+    TextLowering t(with("1.0 * cross_entropy(model.cls, y) + 0.5 * mse(model.recon, x)"));
+    REQUIRE(t.r);
+    std::vector<const plan::Call*> losses, sums;
+    for (const plan::Call* k : t.calls("dls_rt_op")) {
+      const int32_t code = i32(k->args[1]);
+      if (code == DLS_OP_CROSS_ENTROPY || code == DLS_OP_MSE) losses.push_back(k);
+      if (code == DLS_OP_SCALED_ADD) sums.push_back(k);
+    }
+    REQUIRE(losses.size() == 2);
+    // the step's loss: 1.0 * ce, then += 0.5 * mse; and the mse term's gradient times 0.5 into d(recon)
+    REQUIRE(sums.size() == 3);
+    auto attrs = [](const plan::Call* k) { return std::get<plan::F64Array>(k->args[4]).values; };
+    CHECK(attrs(sums[0]) == std::vector<double>{1.0, 0.0});
+    CHECK(attrs(sums[1]) == std::vector<double>{0.5, 1.0});
+    CHECK(attrs(sums[2]) == std::vector<double>{0.5, 0.0});
+    // the mse term's target is the input batch (dls_rt_io's first tensor)
+    auto io = t.calls("dls_rt_io");
+    REQUIRE(io.size() == 1);
+    CHECK(std::get<plan::I32Array>(losses[1]->args[2]).values[1] == i32(io[0]->args[1]));
+    CHECK(std::get<plan::I32Array>(losses[0]->args[2]).values[1] == i32(io[0]->args[2]));
+    auto heads = t.calls("dls_rt_head");
+    REQUIRE(heads.size() == 2);
+    CHECK(std::get<std::string>(heads[0]->args[3]) == "cls");
+    CHECK(std::get<std::string>(heads[1]->args[3]) == "recon");
+    CHECK(f64(heads[1]->args[4]) == 0.5);
+    CHECK(t.r->plan.train.size() > t.r->plan.eval.size());
+  }
+  SECTION("a network with one output keeps its one loss op") {
+    TextLowering t(R"(dlspec 1
+dataset d {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[6]
+  label  y: class<3>
+}
+pipeline input from d.train {
+  batch(4)
+}
+network Net(x: f32[N, 6]) -> logits[N, 3] {
+  return x |> dense(3)
+}
+train run {
+  model     = Net on cpu
+  data      = input
+  loss      = cross_entropy(model.out, y)
+  optimizer = sgd(lr: 0.1)
+  epochs    = 1
+}
+)");
+    REQUIRE(t.r);
+    CHECK(t.calls("dls_rt_head").empty());
+    for (const plan::Call* k : t.calls("dls_rt_op")) CHECK(i32(k->args[1]) != DLS_OP_SCALED_ADD);
+  }
+  SECTION("located codes: an unknown output, an unknown field, a subtracted term, a missing output, two inputs") {
+    auto codes = [](std::string text) {
+      Compilation c;
+      c.loadText("inline.dls", std::move(text));
+      std::vector<Code> out;
+      if (c.parse()) c.analyze();
+      for (const Diagnostic& d : c.diags.finish())
+        if (d.severity == Severity::Error) {
+          CHECK(d.span.valid());
+          out.push_back(d.code);
+        }
+      return out;
+    };
+    CHECK(codes(with("cross_entropy(model.cls, y) + mse(model.recon, x)")).empty());
+    CHECK(codes(with("1.0 * cross_entropy(model.cls, y) + 0.5 * mse(model.box, x)")) == std::vector<Code>{Code::E0135});
+    CHECK(codes(with("1.0 * cross_entropy(model.out, y)")) == std::vector<Code>{Code::E0135});
+    CHECK(codes(with("1.0 * cross_entropy(model.cls, y) + 0.5 * mse(model.recon, z)")) == std::vector<Code>{Code::E0136});
+    CHECK(codes(with("1.0 * cross_entropy(model.cls, y) - 0.5 * mse(model.recon, x)")) == std::vector<Code>{Code::E0137});
+    CHECK(codes(with("0 * cross_entropy(model.cls, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0137});
+    CHECK(codes(with("cross_entropy(model.cls, y) + x")) == std::vector<Code>{Code::E0137});
+    CHECK(codes(with("1.0 * mse(model.cls, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0402});
+    CHECK(codes(with("1.0 * cross_entropy(model.recon, y) + mse(model.recon, x)")) == std::vector<Code>{Code::E0403});
+    std::string missing = with("cross_entropy(model.cls, y) + mse(model.recon, x)");
+    missing.replace(missing.find("(cls: h |> dense(3), recon: h |> dense(6))"), 42, "(cls: h |> dense(3))");
+    CHECK(codes(missing) == std::vector<Code>{Code::E0138});
+    std::string two = with("cross_entropy(model.cls, y) + mse(model.recon, x)");
+    two.replace(two.find("Net(x: f32[N, 6])"), 17, "Net(x: f32[N, 6], m: f32[N, 2])");
+    const std::vector<Code> c2 = codes(two);
+    CHECK(std::find(c2.begin(), c2.end(), Code::E0139) != c2.end());
+    // No term compares with the labels (an autoencoder): the labels' metrics have no output to score (E0421).
+    auto validated = [&](const std::string& metrics) {
+      std::string t = with("mse(model.recon, x)");
+      t.replace(t.find("  epochs    = 1\n"), 16, "  epochs    = 1\n  validate  = input every 1 epoch metrics [" + metrics + "]\n");
+      return t;
+    };
+    CHECK(codes(validated("accuracy")) == std::vector<Code>{Code::E0421});
+    CHECK(codes(validated("loss")).empty());
+  }
+}

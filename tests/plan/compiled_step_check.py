@@ -243,6 +243,51 @@ def upconv_ops():
     return m, {"conv2d_1": m.c1, "conv_transpose2d_1": m.t1, "conv_transpose2d_2": m.t2, "dense_1": m.fc}, (8, 3, 6, 6)
 
 
+class TwoHeads(nn.Module):
+    """tests/plan/specs/two_heads.dls: two outputs of one trunk (a class head and a reconstruction head)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.cls, self.rec = nn.Linear(6, 8), nn.Linear(8, 4), nn.Linear(8, 6)
+
+    def forward(self, x):
+        h = torch.tanh(self.fc1(x))
+        return self.cls(h), self.rec(h)
+
+
+def layer_params(layers):
+    """dlspec's parameter names of (weight, bias) layers: {"dense_1.weight": ..., "dense_1.bias": ...}."""
+    return {f"{n}.{p}": getattr(m, p) for n, m in layers.items() for p in ("weight", "bias")}
+
+
+def two_heads():
+    m = TwoHeads()
+    return m, layer_params({"dense_1": m.fc1, "dense_2": m.cls, "dense_3": m.rec}), torch.randn(8, 6), torch.randint(0, 4, (8,))
+
+
+def two_heads_loss(x):
+    """The spec's loss: 1.0 * cross_entropy(model.cls, kind) + 0.5 * mse(model.recon, features)
+    + 0.25 * l1(model.recon, features), the targets of the last two terms the input batch itself."""
+    return lambda out, y: 1.0 * F.cross_entropy(out[0], y) + 0.5 * F.mse_loss(out[1], x) + 0.25 * F.l1_loss(out[1], x)
+
+
+def autoencoder():
+    m = nn.Sequential(nn.Linear(6, 3), nn.Tanh(), nn.Linear(3, 6))
+    return m, layer_params({"dense_1": m[0], "dense_2": m[2]}), torch.randn(8, 6), torch.randint(0, 4, (8,))
+
+
+def check_with_input_target(dlspec, repo, name, make, work, loss_of_input):
+    """check_params for a loss whose targets include the input batch: loss_of_input(x) is the loss function."""
+    exe = os.path.join(work, name + ".bin")
+    r = subprocess.run([dlspec, "build", os.path.join(repo, SPECS[name]), "-o", exe], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"{name}: dlspec build failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return False
+    torch.manual_seed(0)
+    model, params, x, y = make()
+    return compare_params(name, exe, model, params, x, y, work, loss_of_input(x))
+
+
 def cross_entropy(logits, y):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
@@ -265,7 +310,8 @@ def check_params(dlspec, repo, name, make, work, loss_fn=cross_entropy):
 SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan/specs/transformer.dls", "gru_reset_before": "tests/plan/specs/gru_reset_before.dls",
          "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
          "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls",
-         "upconv_ops": "tests/plan/specs/upconv_ops.dls"}
+         "upconv_ops": "tests/plan/specs/upconv_ops.dls", "two_heads": "tests/plan/specs/two_heads.dls",
+         "autoencoder": "tests/plan/specs/autoencoder.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -300,6 +346,9 @@ def main():
     ok &= check_params(sys.argv[1], sys.argv[2], "transformer", transformer, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "l1_regression", l1_regression, sys.argv[3], F.l1_loss)
     ok &= check(sys.argv[1], sys.argv[2], "upconv_ops", upconv_ops, sys.argv[3])
+    ok &= check_with_input_target(sys.argv[1], sys.argv[2], "two_heads", two_heads, sys.argv[3], two_heads_loss)
+    ok &= check_with_input_target(sys.argv[1], sys.argv[2], "autoencoder", autoencoder, sys.argv[3],
+                                  lambda x: (lambda out, y: F.mse_loss(out, x)))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

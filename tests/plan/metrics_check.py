@@ -15,7 +15,7 @@ import csv, json, math, os, shutil, subprocess, sys
 
 import numpy as np
 from sklearn.metrics import (confusion_matrix, f1_score, mean_absolute_error, mean_squared_error, precision_score,
-                             r2_score, recall_score, top_k_accuracy_score)
+                             r2_score, recall_score, roc_auc_score, top_k_accuracy_score)
 
 failures = []
 
@@ -55,7 +55,7 @@ train cls {{
   epochs     = 2
   seed       = 3
   checkpoint = "ck" every 1 epoch keep 1
-  validate   = test_input every 1 epoch metrics [loss, accuracy, top_k(2), precision(average: {avg}), recall(average: {avg}), f1(average: {avg}), confusion]
+  validate   = test_input every 1 epoch metrics [loss, accuracy, top_k(2), precision(average: {avg}), recall(average: {avg}), f1(average: {avg}), confusion, auc]
 }}
 """
 
@@ -143,6 +143,7 @@ def classifier(dlspec, work, avg, mpi=0):
         "val_precision": precision_score(yte, pred, average=avg, zero_division=0),
         "val_recall": recall_score(yte, pred, average=avg, zero_division=0),
         "val_f1": f1_score(yte, pred, average=avg, zero_division=0),
+        "val_auc": roc_auc_score(yte, softmax(out), multi_class="ovr", average="macro"),
     }
     for key, w in want.items():
         g = rec.get(key)
@@ -160,6 +161,129 @@ def classifier(dlspec, work, avg, mpi=0):
     check(not any(n.startswith(".tmp-") for n in os.listdir(os.path.join(d, "ck"))), f"{name}: no temporary left beside it")
     eval_metrics(d, name, want, cm, mpi)
     return rec
+
+
+def softmax(out):
+    e = np.exp(out.astype(np.float64) - out.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+BINARY = """dlspec 1
+dataset d {
+  train = npy("xtr.npy", "ytr.npy")
+  test  = npy("xte.npy", "yte.npy")
+  sample x: f32[6]
+  label y: class<2>
+}
+pipeline train_input from d.train {
+  shuffle(buffer: all)
+  batch(8)
+}
+pipeline test_input from d.test {
+  batch(8)
+}
+network Net(x: f32[N, 6]) -> logits[N, LOGITS] {
+  return x |> dense(8) |> tanh |> dense(LOGITS)
+}
+train bin {
+  model      = Net on cpu
+  data       = train_input
+  loss       = LOSS(model.out, y)
+  optimizer  = sgd(lr: 0.05)
+  epochs     = 2
+  seed       = 3
+  checkpoint = "ck" every 1 epoch keep 1
+  validate   = test_input every 1 epoch metrics [loss, accuracy, auc]
+}
+"""
+
+
+def binary(dlspec, work, logits):
+    """Binary ROC AUC: two logits under cross_entropy (the score of class 1), or one logit under bce_with_logits."""
+    rng = np.random.default_rng(12)
+    ytr, yte = rng.integers(0, 2, 160), rng.integers(0, 2, 59)
+    xtr = (rng.normal(size=(160, 6)) + 0.8 * ytr[:, None]).astype(np.float32)
+    xte = (rng.normal(size=(59, 6)) + 0.8 * yte[:, None]).astype(np.float32)
+    spec = BINARY.replace("LOGITS", str(logits)).replace("LOSS", "cross_entropy" if logits == 2 else "bce_with_logits")
+    name = f"auc_binary_{logits}"
+    r = build_and_train(dlspec, work, name, spec, xtr, ytr.astype(np.int64), xte, yte.astype(np.int64))
+    if r is None:
+        return
+    d, out, rec, row, stdout = r
+    w = roc_auc_score(yte, softmax(out)[:, 1] if logits == 2 else out[:, 0])
+    g = rec.get("val_auc")
+    print(f"{name}: val_auc dlspec {g} sklearn {w:.9f} diff {abs(g - w) if g is not None else 'n/a'}")
+    check(close(g, w), f"{name}: metrics.jsonl val_auc = sklearn's roc_auc_score")
+    check(f"  val_auc {w:.4f}" in stdout, f"{name}: the progress line shows val_auc {w:.4f}")
+
+
+TWO_HEADS = """dlspec 1
+dataset d {
+  train = npy("xtr.npy", "ytr.npy")
+  test  = npy("xte.npy", "yte.npy")
+  sample x: f32[6]
+  label y: class<4>
+}
+pipeline train_input from d.train {
+  shuffle(buffer: all)
+  batch(8)
+}
+pipeline test_input from d.test {
+  batch(8)
+}
+network Net(x: f32[N, 6]) -> (cls: logits[N, 4], recon: f32[N, 6]) {
+  h = x |> dense(8) |> tanh
+  return (cls: h |> dense(4), recon: h |> dense(6))
+}
+train two {
+  model      = Net on cpu
+  data       = train_input
+  loss       = 1.0 * cross_entropy(model.cls, y) + 0.5 * mse(model.recon, x)
+  optimizer  = sgd(lr: 0.05)
+  epochs     = 2
+  seed       = 3
+  checkpoint = "ck" every 1 epoch keep 1
+  validate   = test_input every 1 epoch metrics [loss, accuracy]
+}
+"""
+
+
+def two_heads(dlspec, work):
+    """A network with two outputs: validation reports each term's loss and its output's metrics under the output's
+    name, the step's loss is their weighted sum, and `predict` prints both outputs (the reconstruction's values give
+    the mae and rmse numpy computes against the samples)."""
+    rng = np.random.default_rng(13)
+    centers = rng.normal(size=(4, 6)) * 1.2
+    ytr, yte = rng.integers(0, 4, 160), rng.integers(0, 4, 61)
+    xtr = (centers[ytr] + rng.normal(size=(160, 6))).astype(np.float32)
+    xte = (centers[yte] + rng.normal(size=(61, 6))).astype(np.float32)
+    r = build_and_train(dlspec, work, "two_heads", TWO_HEADS, xtr, ytr.astype(np.int64), xte, yte.astype(np.int64))
+    if r is None:
+        return
+    d, out, rec, row, stdout = r
+    for key in ("val_cls_loss", "val_cls_acc", "val_recon_loss", "val_recon_mae", "val_recon_rmse"):
+        check(key in rec and math.isfinite(rec[key]), f"two_heads: metrics.jsonl has {key} ({sorted(rec)})")
+        check(key in stdout, f"two_heads: the progress line shows {key}")
+    if not all(k in rec for k in ("val_cls_loss", "val_recon_loss", "val_cls_acc", "val_recon_mae")):
+        return
+    check(close(rec["val_loss"], rec["val_cls_loss"] + 0.5 * rec["val_recon_loss"], 1e-5),
+          f"two_heads: val_loss {rec['val_loss']} = val_cls_loss + 0.5 val_recon_loss")
+    pred = out.argmax(1)
+    check(close(rec["val_cls_acc"], float((pred == yte).mean())) and close(rec["val_accuracy"], rec["val_cls_acc"]),
+          f"two_heads: val_cls_acc {rec['val_cls_acc']} = the class head's accuracy")
+    p = run(["./prog", "predict", "xte.npy", "--checkpoint", "ck", "--threads", "1"], d)
+    check(p.returncode == 0, f"two_heads: predict {p.stdout[-400:]}{p.stderr[-400:]}")
+    recon = []
+    for line in p.stdout.splitlines():
+        if "recon:" in line:
+            recon.append([float(v) for v in line.split("recon:")[1].split()])
+    check(len(recon) == len(yte) and all(len(v) == 6 for v in recon), f"two_heads: predict prints recon for every sample")
+    if len(recon) == len(yte):
+        rv = np.array(recon)
+        mae, rmse = float(np.abs(rv - xte).mean()), float(np.sqrt(((rv - xte) ** 2).mean()))
+        print(f"two_heads: val_recon_mae dlspec {rec['val_recon_mae']} numpy {mae:.7f}; val_recon_rmse {rec['val_recon_rmse']} numpy {rmse:.7f}")
+        check(close(rec["val_recon_mae"], mae, 1e-5), "two_heads: val_recon_mae = numpy's from predict's outputs")
+        check(close(rec["val_recon_rmse"], rmse, 1e-5), "two_heads: val_recon_rmse = numpy's from predict's outputs")
 
 
 def eval_metrics(d, name, want, cm=None, mpi=0):
@@ -228,10 +352,13 @@ def main():
     classifier(dlspec, work, "micro")
     regression(dlspec, work)
     regression_default(dlspec, work)
+    binary(dlspec, work, 2)
+    binary(dlspec, work, 1)
+    two_heads(dlspec, work)
     if shutil.which("mpirun") and one is not None:
         two = classifier(dlspec, work, "macro", mpi=2)
         if two is not None:
-            for key in ("val_loss", "val_accuracy", "val_top_k", "val_precision", "val_recall", "val_f1"):
+            for key in ("val_loss", "val_accuracy", "val_top_k", "val_precision", "val_recall", "val_f1", "val_auc"):
                 check(close(two[key], one[key], 1e-5), f"2 ranks: {key} {two[key]} = one process's {one[key]}")
     print("PASS" if not failures else f"FAIL ({len(failures)})")
     return 0 if not failures else 1

@@ -97,7 +97,11 @@ enum dls_metric {
   DLS_METRIC_TOP_K = 4, DLS_METRIC_PRECISION = 8, DLS_METRIC_RECALL = 16, DLS_METRIC_F1 = 32, DLS_METRIC_CONFUSION = 64,
   /* real targets: mean absolute error, the root of the mean squared error (over every output element), and the
      coefficient of determination (sklearn's r2_score: the mean over the outputs of 1 - SS_res / SS_tot) */
-  DLS_METRIC_MAE = 128, DLS_METRIC_RMSE = 256, DLS_METRIC_R2 = 512
+  DLS_METRIC_MAE = 128, DLS_METRIC_RMSE = 256, DLS_METRIC_R2 = 512,
+  /* class labels: the area under the ROC curve (sklearn's roc_auc_score; ties count one half): binary for two
+     classes (the score of class 1; one output against class<2> labels: its logit), else one-vs-rest over the
+     classes, the macro mean over the classes present among the targets */
+  DLS_METRIC_AUC = 1024
 };
 void dls_rt_validate(dls_rt* rt, int64_t every_epochs, int32_t metrics_mask);
 /* The metrics' settings: top_k's k (at least 1), and for precision, recall and f1 their average: 0 macro,
@@ -365,6 +369,14 @@ int32_t dls_rt_grad_op(dls_rt* rt, int32_t fwd_op, int32_t dout, const int32_t* 
 /* Which tensors carry the batch: input x, labels (i32[N] for class labels, f32[N,K] otherwise), the
  * network output (for accuracy and predict) and the scalar loss. */
 void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_t loss);
+/* A loss of weighted terms (a network with several outputs, or a target other than the labels): one call per term,
+ * in order, after dls_rt_io (whose output is then the output of the first term compared with the labels, and whose
+ * loss the weighted sum): `output` the term's output tensor, `target` the tensor it is compared with (the labels, or
+ * the input for a target that is the sample field), `name` the output's name in the spec, `weight` the term's weight
+ * and `loss` the term's scalar. Validation and `eval` report each term's loss and its output's metrics (accuracy
+ * against class labels; mae and rmse against real targets) as val_NAME_loss, val_NAME_acc, val_NAME_mae,
+ * val_NAME_rmse; `predict` prints every output under its name. Without these calls the program's loss is one op. */
+void dls_rt_head(dls_rt* rt, int32_t output, int32_t target, const char* name, double weight, int32_t loss);
 
 /* ---- step execution (called from dls_gen_train_step / dls_gen_eval_step) -------------------------- */
 void dls_rt_fwd(dls_rt* rt, int32_t op);

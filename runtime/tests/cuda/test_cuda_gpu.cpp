@@ -599,3 +599,40 @@ TEST_CASE("cuda: NCCL over ranks: a communicator from a unique id, scaled all-re
   }
   be->shutdown(ctx);
 }
+
+namespace {
+// scaled_add (the weighted sum of a loss's terms, and each weighted term's gradient) on `placement`: y = a x, then
+// y += b x2 over the same y.
+std::vector<float> scaled_add_on(const char* placement, double a, double b) {
+  setenv("DLS_PLACEMENT", placement, 1);
+  auto rt = dls::make_runtime(2);
+  dls_rt* r = rt.get();
+  dls_rt_placement(r, DLS_DEVICE_CPU, 0, 1);  // redirected by placement_override.cpp
+  dls_rt_train_config(r, 1, 4, 7);
+  dls_rt_arena(r, 0);
+  const int x = dls_rt_tensor(r, DLS_F32, 2, 4, 5, 1, 1, -1), x2 = dls_rt_tensor(r, DLS_F32, 2, 4, 5, 1, 1, -1);
+  const int y = dls_rt_tensor(r, DLS_F32, 2, 4, 5, 1, 1, -1);
+  for (int t : {x, x2, y}) {
+    std::vector<float> v(20);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.37f * float(i) + float(t));
+    dls::write_tensor(r, t, v.data(), v.size() * 4);
+  }
+  const int32_t t1[2] = {x, y}, t2[2] = {x2, y};
+  const double a1[2] = {a, 0}, a2[2] = {b, 1};
+  const int op1 = dls_rt_op(r, DLS_OP_SCALED_ADD, t1, 2, a1, 2, 1, 1), op2 = dls_rt_op(r, DLS_OP_SCALED_ADD, t2, 2, a2, 2, 1, 1);
+  dls_rt_fwd(r, op1);
+  dls_rt_fwd(r, op2);
+  dls::raise_pending(r);
+  return dls::read_tensor(r, y);
+}
+}  // namespace
+
+TEST_CASE("cuda: scaled_add (the weighted terms of a loss over several outputs) matches the CPU backend") {
+  const auto cpu = scaled_add_on("cpu", 0.5, 0.25), gpu = scaled_add_on("cuda:0", 0.5, 0.25);
+  REQUIRE(cpu.size() == gpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const float want = 0.5f * std::sin(0.37f * float(i) + 0.f) + 0.25f * std::sin(0.37f * float(i) + 1.f);
+    CHECK(std::fabs(cpu[i] - want) <= 1e-6f);
+    CHECK(std::fabs(gpu[i] - cpu[i]) <= 1e-6f);
+  }
+}
