@@ -113,15 +113,7 @@ void GradReducer::reduce() {
   if (!planned_) plan();
   if (mode_ == Mode::nccl) return reduce_nccl();
   while (next_ < buckets_.size()) start(buckets_[next_++]);
-  // The loss goes with the last bucket: each rank's mean over its rows times its share sums to the global mean.
-  float local = 0;
-  Tensor& lt = rt_->tensors[size_t(rt_->io_loss)];
-  if (rt_->io_loss >= 0) to_host(rt_, &local, lt.d.data, 4);
-  const float w = weight();
-  loss_ = w == 0.f ? 0.0 : double(local) * double(w);
-  stop_ = rt_->stop_local;
-  comm_.start_sum(&loss_, 1);
-  comm_.start_max(&stop_, 1);
+  start_loss_and_stop();  // with the last bucket
   const auto t0 = std::chrono::steady_clock::now();
   comm_.wait_all(fmt::format("the gradient all-reduce of step {}", rt_->step.step));
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -135,25 +127,14 @@ void GradReducer::reduce() {
     b.started = false;
   }
   next_ = 0;
-  if (rt_->io_loss >= 0) {
-    const float global = float(loss_);
-    if (mode_ == Mode::staged) to_device(rt_, lt.d.data, &global, 4);
-    else *static_cast<float*>(lt.d.data) = global;
-  }
-  rt_->stop_agreed = stop_;
+  finish_loss_and_stop();
 }
 
 // NCCL: the loss and the stop signals first, over MPI (a bounded wait that names a rank that is gone), then
 // every bucket's gradients, each pre-scaled by this rank's share, summed on the compute stream.
 void GradReducer::reduce_nccl() {
-  float local = 0;
-  Tensor& lt = rt_->tensors[size_t(rt_->io_loss)];
-  if (rt_->io_loss >= 0) to_host(rt_, &local, lt.d.data, 4);  // the backward pass is done when this returns
+  start_loss_and_stop();  // reading the loss waits for the backward pass
   const float w = weight();
-  loss_ = w == 0.f ? 0.0 : double(local) * double(w);
-  stop_ = rt_->stop_local;
-  comm_.start_sum(&loss_, 1);
-  comm_.start_max(&stop_, 1);
   const auto t0 = std::chrono::steady_clock::now();
   comm_.wait_all(fmt::format("the gradient all-reduce of step {}", rt_->step.step));
   const dls_backend_ext* ext = dls_cuda_backend_ext();
@@ -177,9 +158,26 @@ void GradReducer::reduce_nccl() {
     fail(Diag::R0512, rt_->spec_path, "some rank", fmt::format("the gradient all-reduce of step {} ({})", rt_->step.step, err),
          comm_.timeout());
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  finish_loss_and_stop();
+}
+
+// Each rank's mean loss over its rows times its share of the batch's rows sums to the global mean; the stop
+// signals go as their largest.
+void GradReducer::start_loss_and_stop() {
+  float local = 0;
+  if (rt_->io_loss >= 0) to_host(rt_, &local, rt_->tensors[size_t(rt_->io_loss)].d.data, 4);
+  const float w = weight();
+  loss_ = w == 0.f ? 0.0 : double(local) * double(w);
+  stop_ = rt_->stop_local;
+  comm_.start_sum(&loss_, 1);
+  comm_.start_max(&stop_, 1);
+}
+
+// After the wait: the loss tensor holds the global loss, and every rank sees the same stop signal.
+void GradReducer::finish_loss_and_stop() {
   if (rt_->io_loss >= 0) {
     const float global = float(loss_);
-    to_device(rt_, lt.d.data, &global, 4);
+    to_device(rt_, rt_->tensors[size_t(rt_->io_loss)].d.data, &global, 4);
   }
   rt_->stop_agreed = stop_;
 }

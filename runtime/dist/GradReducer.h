@@ -55,6 +55,8 @@ class GradReducer {
   void plan();
   void start(Bucket& b);
   void reduce_nccl();
+  void start_loss_and_stop();
+  void finish_loss_and_stop();
   float weight() const;
   dls_rt* rt_;
   Comm& comm_;
