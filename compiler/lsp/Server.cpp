@@ -1017,21 +1017,17 @@ json Server::rename(const json& params) {
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
   std::string text = d.text;
   for (auto it = spans.rbegin(); it != spans.rend(); ++it) text.replace(it->begin, it->end - it->begin, to);
-  // The renamed spec must check with no error the current one does not have.
-  auto errors = [&](const std::string& t) {
-    Document probe;
-    probe.path = d.path;
-    probe.setText(t);
-    probe.check();
-    size_t n = 0;
-    for (const Diagnostic& x : probe.diags) n += x.severity == Severity::Error ? 1 : 0;
-    return std::pair{n, probe.diags};
+  // The renamed spec must check with no error the current one (checked above) does not have.
+  auto errors = [](const std::vector<Diagnostic>& ds) {
+    return std::count_if(ds.begin(), ds.end(), [](const Diagnostic& x) { return x.severity == Severity::Error; });
   };
-  auto [before, ignored] = errors(d.text);
-  auto [after, found] = errors(text);
-  if (after > before) {
+  Document probe;
+  probe.path = d.path;
+  probe.setText(text);
+  probe.check();
+  if (errors(probe.diags) > errors(d.diags)) {
     std::string first;
-    for (const Diagnostic& x : found)
+    for (const Diagnostic& x : probe.diags)
       if (x.severity == Severity::Error) {
         first = fmt::format("{}: {}", codeInfo(x.code).id, x.message);
         break;
