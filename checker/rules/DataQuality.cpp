@@ -653,17 +653,33 @@ void checkFeatureScales(const RuleContext& c, const sema::Dataset& d, const Load
                         d.sampleName, trainPipe->name));
 }
 
+// The loss term that compares a network output with the data set's label field, and the network value it
+// reads: with several outputs, the first term whose target is the label (a term whose target is the sample field,
+// an autoencoder's, says nothing about the labels); with one output, the loss.
+struct LabelTerm {
+  const sema::Call* call = nullptr;
+  int value = -1;
+};
+LabelTerm labelTerm(const sema::TrainConfig* t) {
+  if (!t || !t->loss || !t->network) return {};
+  if (t->lossTerms.empty()) return {&*t->loss, t->network->output};
+  for (const sema::TrainConfig::LossTerm& term : t->lossTerms)
+    if (!term.targetIsSample) return {&term.call, term.outputValue >= 0 ? term.outputValue : t->network->output};
+  return {};
+}
+
 // D0131: real-valued targets, after the training pipeline's steps of the label field, that the network's output
 // activation cannot produce: negative targets under relu or softplus, beyond [0, 6] under relu6, outside [0, 1]
 // under sigmoid or hardsigmoid, outside [-1, 1] under tanh. A regression loss then cannot get below what those
 // rows contribute, and their gradient through the saturated activation is zero or vanishing.
 void checkTargetRange(const RuleContext& c, const sema::Dataset& d, const Loaded& L, const sema::Pipeline* pipe,
                       const sema::TrainConfig* train) {
-  if (!pipe || !train || !train->network || !train->loss || d.label.kind != sema::SemKind::Real || L.table.rawLabels.empty()) return;
-  const std::string& loss = train->loss->name;
+  const LabelTerm term = labelTerm(train);
+  if (!pipe || !term.call || term.value < 0 || d.label.kind != sema::SemKind::Real || L.table.rawLabels.empty()) return;
+  const std::string& loss = term.call->name;
   if (loss == "cross_entropy" || loss == "bce_with_logits" || loss == "focal" || loss == "hinge" || loss == "nll") return;
   const sema::Network& net = *train->network;
-  const sema::Node* act = producerOf(net, net.output);
+  const sema::Node* act = producerOf(net, term.value);
   if (!act || !act->op) return;
   const std::string a(act->op->name);
   double lo = 0, hi = INFINITY;
@@ -716,7 +732,7 @@ void checkTargetRange(const RuleContext& c, const sema::Dataset& d, const Loaded
                  fmt::format("{:.6g}{}", y[size_t(first)], steps.empty() ? "" : fmt::format(" after `{}`", fmt::join(steps, "`, `"))))
       .primary(fmt::format("outputs values in {}", range))
       .label(L.span, "the training targets")
-      .label(train->loss->nameSpan, "compares them")
+      .label(term.call->nameSpan, "compares them")
       .help(lo == 0 && std::isinf(hi) ? fmt::format("remove the final `|> {}` (a regression head is linear), or shift the targets: `{} = {} |> add(…)`", a, d.labelName, d.labelName)
             : fmt::format("remove the final `|> {}` (a regression head is linear), or rescale the targets into {}", a, range));
 }
@@ -754,18 +770,18 @@ void checkDataQuality(const RuleContext& c) {
     for (const auto& t : c.program.trains)
       if (t->data && t->data->dataset == &d) trainPipe = t->data, trainBlock = t.get();
     // The label its loss skips, when the loss names one (ignore_index): padding, not a class.
+    const LabelTerm term = labelTerm(trainBlock);
     int64_t ignoredLabel = -1;
-    if (trainBlock && trainBlock->loss)
-      if (auto it = trainBlock->loss->args.find("ignore_index"); it != trainBlock->loss->args.end() && !it->second.isDefault)
+    if (term.call)
+      if (auto it = term.call->args.find("ignore_index"); it != term.call->args.end() && !it->second.isDefault)
         if (const int64_t* k = std::get_if<int64_t>(&it->second.value)) ignoredLabel = *k;
     // Class weights in the loss: the remedy for an unbalanced label.
-    const bool weighted = trainBlock && trainBlock->loss && trainBlock->loss->args.count("weight") &&
-                          !trainBlock->loss->args.at("weight").isDefault;
+    const bool weighted = term.call && term.call->args.count("weight") && !term.call->args.at("weight").isDefault;
     // The padding token of per-step labels: the network's output is padded where its input token is the
     // `mask_token` of an embedding that reads that input.
     std::optional<int64_t> padToken;
-    if (trainBlock && trainBlock->network && trainBlock->network->output >= 0 && !trainBlock->network->inputs.empty()) {
-      const sema::Type& out = trainBlock->network->values[size_t(trainBlock->network->output)].type;
+    if (term.value >= 0 && !trainBlock->network->inputs.empty()) {
+      const sema::Type& out = trainBlock->network->values[size_t(term.value)].type;
       if (out.maskValue >= 0 && out.maskValue == trainBlock->network->inputs[0]) padToken = out.maskToken;
     }
     bool shapeReported = false;
