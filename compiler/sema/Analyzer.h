@@ -69,7 +69,7 @@ public:
   void typeDataset(const ast::Decl& d);
   void checkImageSource(const Dataset& ds, const DataSource& src);
   void checkFeatureStatistics(const Pipeline& p);
-  void checkAugmentations(const Pipeline& p);  // W0610
+  void checkAugmentations(const Pipeline& p);  // E0630, E0640, W0610
   void checkMixing(const TrainConfig& tc);     // E0621, E0304: mixup and cutmix against the loss
   void checkTextSource(const Dataset& ds, const DataSource& src);
   void typePipeline(const ast::Decl& d);

@@ -230,6 +230,31 @@ void Analyzer::checkAugmentations(const Pipeline& p) {
       break;
     }
   }
+  // The runtime augments a sample in three stages: random_crop and random_flip when it gathers the sample, then
+  // the other per-sample augmentations in the order written, then mixup / cutmix over the batch. An order written
+  // otherwise would silently not be the order run.
+  auto stage = [](const PipeStep& s) {
+    if (!s.op || !s.op->augmentation) return -1;
+    const int c = s.op->opcode;
+    return c == DLS_PIPE_RANDOM_CROP || c == DLS_PIPE_RANDOM_FLIP ? 0 : c == DLS_PIPE_MIXUP || c == DLS_PIPE_CUTMIX ? 2 : 1;
+  };
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const PipeStep& s = p.steps[i];
+    const int si = stage(s);
+    if (si < 0) continue;
+    for (size_t j = 0; j < i; ++j) {
+      const PipeStep& b = p.steps[j];
+      const int sb = stage(b);
+      if (sb <= si || (si == 0 && sb == 0)) continue;
+      const std::string why = si == 0 ? fmt::format("`{}` crops or mirrors each sample as it is read, before any other augmentation runs", s.name)
+                                      : fmt::format("`{}` mixes the samples of the batch after every per-sample augmentation has run", b.name);
+      diags.report(Code::E0640, s.span, s.name, b.name, why)
+          .primary(fmt::format("`{}` would run first", s.name))
+          .label(b.span, "written first")
+          .help(fmt::format("write `augment {}(…)` before `augment {}(…)`", s.name, b.name));
+      break;
+    }
+  }
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const PipeStep& s = p.steps[i];
     if (!s.op || s.op->name != "color_jitter") continue;
