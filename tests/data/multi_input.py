@@ -130,6 +130,36 @@ def forward(w, img, meta):
     return np.concatenate([h, m], axis=1) @ w["dense_3.weight"].T + w["dense_3.bias"]
 
 
+def lsp_hover(tmp):
+    """The language server's hovers: the data set's and the pipeline's fields, the network's inputs with theirs."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lsp"))
+    from lspclient import Client
+    path = os.path.join(tmp, "t.dls")
+    text = open(path).read()
+    uri = "file://" + path
+    c = Client(DLSPEC, "--debounce-ms=50")
+    try:
+        c.call("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        c.notify("initialized")
+        c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "dlspec", "version": 1, "text": text}})
+        c.diagnostics(uri, 1)
+
+        def hover(needle, delta):
+            before = text[:text.index(needle) + delta]
+            at = {"line": before.count("\n"), "character": len(before) - (before.rfind("\n") + 1)}
+            h = c.call("textDocument/hover", {"textDocument": {"uri": uri}, "position": at})
+            return (h or {}).get("contents", {}).get("value", "")
+        ds, net, pipe = hover("dataset d", 8), hover("network M", 8), hover("pipeline train_input", 9)
+        check("sample `img: " in ds and "sample `meta: " in ds, f"hover on the data set lists both sample fields: {ds!r}")
+        check("sample `meta: " in pipe, f"hover on the pipeline lists both fields: {pipe!r}")
+        check("`img` ← `d.img`" in net and "`meta` ← `d.meta`" in net, f"hover on the network lists each input's field: {net!r}")
+        c.call("shutdown")
+        c.notify("exit")
+        c.finish()
+    except Exception as e:  # a failed exchange is a failed check, not a crash of the whole test
+        check(False, f"language server session: {e}")
+
+
 def step_against_torch(tmp, exe):
     """One compiled step (forward and backward, no update) on a batch of two inputs against PyTorch 1.13."""
     import torch
@@ -182,6 +212,9 @@ def main():
         s = run([DLSPEC, "summary", os.path.join(tmp, "t.dls")], tmp)
         check("inputs: img: f32[N, 64] <- d.img, meta: f32[N, 3] <- d.meta" in s.stdout,
               "summary lists each input with its field" + ("" if "<- d.meta" in s.stdout else f": {s.stdout[-600:]}"))
+        g = run([DLSPEC, "graph", os.path.join(tmp, "t.dls")], tmp)
+        check("<- d.img" in g.stdout and "<- d.meta" in g.stdout, "graph labels each input with its field")
+        lsp_hover(tmp)
         step_against_torch(tmp, exe)
 
         r = run([exe, "train", "--threads", "1"], tmp)

@@ -636,8 +636,16 @@ train run {
 }
 )");
   REQUIRE(l.r);
-  const auto fields = l.calls("dls_rt_sample_field");
+  // The training split's calls (validation reads the same pipeline into the valid split, with the same calls).
+  auto train = [&](const std::string& callee) {
+    std::vector<const plan::Call*> out;
+    for (const plan::Call* k : l.calls(callee))
+      if (i32(k->args[1]) == DLS_SPLIT_TRAIN) out.push_back(k);
+    return out;
+  };
+  const auto fields = train("dls_rt_sample_field");
   REQUIRE(fields.size() == 2);  // the first field's name, then meta's file
+  CHECK(l.calls("dls_rt_sample_field").size() == 4);  // and the same for the valid split
   CHECK(i32(fields[0]->args[2]) == 0);
   CHECK(std::get<std::string>(fields[0]->args[3]) == "img");
   CHECK(i32(fields[1]->args[2]) == 1);
@@ -645,14 +653,14 @@ train run {
   CHECK(std::get<std::string>(fields[1]->args[4]).ends_with("meta.npy"));
   CHECK(i32(fields[1]->args[6]) == 1);  // rank 1: [3]
   // meta's step after a switch to field 1; shuffle after the switch back to field 0.
-  const auto switches = l.calls("dls_rt_pipe_field");
+  const auto switches = train("dls_rt_pipe_field");
   REQUIRE(switches.size() == 2);
   CHECK(i32(switches[0]->args[2]) == 1);
   CHECK(i32(switches[1]->args[2]) == 0);
   std::vector<std::string> order;
   for (const plan::Call& k : l.r->plan.setup)
-    if (k.callee == "dls_rt_pipe_field") order.push_back("field" + std::to_string(i32(k.args[2])));
-    else if (k.callee == "dls_rt_pipe") order.push_back(std::to_string(i32(k.args[2])));
+    if (k.callee == "dls_rt_pipe_field" && i32(k.args[1]) == DLS_SPLIT_TRAIN) order.push_back("field" + std::to_string(i32(k.args[2])));
+    else if (k.callee == "dls_rt_pipe" && i32(k.args[1]) == DLS_SPLIT_TRAIN) order.push_back(std::to_string(i32(k.args[2])));
   CHECK(order == std::vector<std::string>{std::to_string(DLS_PIPE_TO_F32), std::to_string(DLS_PIPE_SCALE),
                                           std::to_string(DLS_PIPE_RESHAPE), "field1", std::to_string(DLS_PIPE_SCALE), "field0",
                                           std::to_string(DLS_PIPE_SHUFFLE)});
