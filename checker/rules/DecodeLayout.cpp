@@ -22,6 +22,7 @@ void checkDecodeLayout(const RuleContext& c) {
     const sema::Network* n = t->network;
     const sema::Dataset* d = t->data ? t->data->dataset : nullptr;
     if (!n || !d || d->sample.poisoned || n->declaredInputs.empty() || n->declaredInputs[0].poisoned) continue;
+    if (!t->inputFields.empty() && t->inputFields[0] != 0) continue;  // the first input takes another sample field
     const sema::Shape& ns = n->declaredInputs[0].shape;
     const sema::Shape& ds = d->sample.shape;
     if (ns.unknownRank || ds.unknownRank || ns.rank() != 4 || ds.rank() != 3) continue;

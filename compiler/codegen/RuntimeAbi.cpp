@@ -55,6 +55,10 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_bwd", Void, {RtPtr, Int32}},
       {"dls_rt_zero", Void, {RtPtr, Int32}},
       {"dls_rt_update", Void, {RtPtr}},
+      {"dls_rt_sample_field", Void, {RtPtr, Int32, Int32, CString, CString, Int32, Int32, Int64, Int64, Int64, Int64}},
+      {"dls_rt_pipe_field", Void, {RtPtr, Int32, Int32}},
+      {"dls_rt_input", Void, {RtPtr, Int32, Int32}},
+      {"dls_rt_watch_output", Void, {RtPtr, Int32, CString, Int32}},
   };
   return functions;
 }

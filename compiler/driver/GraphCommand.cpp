@@ -70,9 +70,21 @@ std::string toDot(const sema::Program& p) {
     const sema::Network& n = *p.networks[k];
     std::string pre = fmt::format("n{}_", k);
     o += fmt::format("  subgraph cluster_{} {{\n    label={};\n    style=dashed;\n", clusterId++, esc("network " + n.name));
-    for (int id : n.inputs) {
+    // Several inputs: the sample field each takes (by the first train block that trains the network).
+    const sema::TrainConfig* bound = nullptr;
+    for (const auto& t : p.trains)
+      if (!bound && t->network == &n && t->data && t->data->dataset && t->inputFields.size() == n.inputs.size() && n.inputs.size() > 1)
+        bound = t.get();
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int id = n.inputs[i];
       const sema::Value& v = n.values[id];
-      o += fmt::format("    {}v{} [label={}, shape=ellipse, fillcolor=\"#ffffff\"];\n", pre, id, esc(v.name + "\n" + v.type.brief()));
+      std::string field;
+      if (bound) {
+        const sema::Dataset& ds = *bound->data->dataset;
+        const int f = bound->inputFields[i];
+        field = "\n<- " + ds.name + "." + (f == 0 ? ds.sampleName : ds.moreSamples[size_t(f - 1)].name);
+      }
+      o += fmt::format("    {}v{} [label={}, shape=ellipse, fillcolor=\"#ffffff\"];\n", pre, id, esc(v.name + "\n" + v.type.brief() + field));
     }
     // Nodes in nested clusters, one per block instance: a node's block path is a path in that tree. Nodes of
     // one instance are contiguous in source order, so the open clusters are a stack.

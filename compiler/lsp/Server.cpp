@@ -564,17 +564,38 @@ json Server::hover(const json& params) {
       if (prog) {
         for (const auto& p : prog->pipelines)
           if (p->name == s.name)
-            md += fmt::format("sample `{}`, label `{}`{}", p->sample.str(), p->label.str(),
+          {
+            std::string more;  // the further sample fields, as the pipeline leaves them
+            for (size_t k = 0; p->dataset && k < p->moreSamples.size() && k < p->dataset->moreSamples.size(); ++k)
+              more += fmt::format(", sample `{}: {}`", p->dataset->moreSamples[k].name, p->moreSamples[k].str());
+            md += fmt::format("sample `{}`{}, label `{}`{}", p->sample.str(), more, p->label.str(),
                               p->batch ? fmt::format(", batches of {}", *p->batch) : std::string());
+          }
         for (const auto& ds : prog->datasets)
           if (ds->name == s.name)
-            md += fmt::format("sample `{}: {}`, label `{}: {}`", ds->sampleName, ds->sample.str(), ds->labelName, ds->label.str());
+          {
+            std::string more;
+            for (const auto& f : ds->moreSamples) more += fmt::format(", sample `{}: {}`", f.name, f.type.str());
+            md += fmt::format("sample `{}: {}`{}, label `{}: {}`", ds->sampleName, ds->sample.str(), more, ds->labelName, ds->label.str());
+          }
         if (const sema::Network* n = prog->findNetwork(s.name)) {
           int64_t params = 0;
           for (const sema::Param& p : n->params)
             if (p.trainable)
               if (auto e = p.shape.elements()) params += *e;
           md += fmt::format("{} layers, {} trainable parameters", n->nodes.size(), params);
+          // Several inputs: the sample field each takes, by the train blocks that train the network.
+          for (const auto& t : prog->trains)
+            if (t->network == n && t->data && t->data->dataset && t->inputFields.size() == n->inputs.size() && n->inputs.size() > 1) {
+              const sema::Dataset& ds = *t->data->dataset;
+              md += "; inputs";
+              for (size_t i = 0; i < n->inputs.size(); ++i) {
+                const int k = t->inputFields[i];
+                md += fmt::format("{} `{}` ← `{}.{}`", i ? "," : "", n->values[size_t(n->inputs[i])].name, ds.name,
+                                  k == 0 ? ds.sampleName : ds.moreSamples[size_t(k - 1)].name);
+              }
+              break;
+            }
           if (!n->outputs.empty()) {
             md += "; outputs";
             for (size_t i = 0; i < n->outputs.size(); ++i)

@@ -297,6 +297,17 @@ private:
     if (!net_.outputs.empty() || tc_.lossTerms.size() > 1) return true;
     return tc_.lossTerms.size() == 1 && (tc_.lossTerms[0].weight != 1.0 || tc_.lossTerms[0].targetIsSample);
   }
+  // The network input that takes sample field 0 (the io input): by the train block's binding, else the first.
+  int firstFieldInput() const {
+    for (size_t i = 0; i < tc_.inputFields.size() && i < net_.inputs.size(); ++i)
+      if (tc_.inputFields[i] == 0) return net_.inputs[i];
+    return net_.inputs.at(0);
+  }
+  // dls_rt_input for every further input: the sample field it takes.
+  void emitFieldInputs() {
+    for (size_t i = 0; i < tc_.inputFields.size() && i < net_.inputs.size(); ++i)
+      if (tc_.inputFields[i] > 0) call(plan_.setup, "dls_rt_input", {int32_t{tc_.inputFields[i]}, valueTensor_[net_.inputs[i]]});
+  }
   // The first term whose target is the label field (-1: none).
   int labelTerm() const {
     for (size_t i = 0; i < tc_.lossTerms.size(); ++i)
@@ -381,6 +392,20 @@ private:
       call(plan_.setup, "dls_rt_pipe", {split, op, pa, pb, pc, pd});
     };
     call(plan_.setup, "dls_rt_sample_dtype", {split, dlsDtype(ds.sample.dtype)});
+    // The further sample fields, each from a file of its own (and the first's name).
+    if (!ds.moreSamples.empty())
+      call(plan_.setup, "dls_rt_sample_field", {split, int32_t{0}, ds.sampleName, std::string(), int32_t{-1}, int32_t{1},
+                                                int64_t{1}, int64_t{1}, int64_t{1}, int64_t{1}});
+    for (size_t k = 0; k < ds.moreSamples.size() && k < src->fieldFiles.size(); ++k) {
+      const sema::Dataset::Field& f = ds.moreSamples[k];
+      int64_t fd[4] = {1, 1, 1, 1};
+      const auto& dims = f.type.shape.dims;
+      for (size_t i = 0; i < dims.size() && i < 4; ++i) fd[i] = dims[i].isConst() ? dims[i].value : 1;
+      call(plan_.setup, "dls_rt_sample_field", {split, static_cast<int32_t>(k + 1), f.name, fixed(src->fieldFiles[k].resolved),
+                                                dlsDtype(f.type.dtype), static_cast<int32_t>(std::max<size_t>(1, dims.size())),
+                                                fd[0], fd[1], fd[2], fd[3]});
+    }
+    int32_t pipeField = 0;  // the field dls_rt_pipe's steps transform (dls_rt_pipe_field)
     if (src->format == sema::DataFormat::Csv &&
         (!src->csvHeader || src->csvSkip != 0 || src->csvSep != ',' || src->labelByIndex))
       call(plan_.setup, "dls_rt_csv", {split, int32_t{src->csvHeader}, src->csvSkip, int32_t{src->csvSep},
@@ -466,6 +491,11 @@ private:
       // Each step is resolved through its op table row: its runtime code, or how the lowering consumes it.
       const std::string& op = s.name;
       const int code = s.op ? s.op->opcode : sema::kOpcodeNone;
+      // A step of another sample field (the data set's further fields), or of the first again.
+      if (const int k = ds.sampleIndex(s.field); !ds.moreSamples.empty() && k >= 0 && k != pipeField) {
+        call(plan_.setup, "dls_rt_pipe_field", {split, int32_t{k}});
+        pipeField = k;
+      }
       if (!ds.labelName.empty() && s.field == ds.labelName && ds.labelName != ds.sampleName) {
         // A step of the label field transforms the targets the loss compares with.
         const bool sameCount = s.before.shape.elements() == s.after.shape.elements();
@@ -754,7 +784,8 @@ private:
         diags_.report(Code::E1004, st.span, fmt::format("stopping rule `{}` is not supported by the runtime yet", st.name));
         return;
       }
-      call(S, "dls_rt_stop", {int32_t{info->opcode}, int32_t{metric->opcode}, static_cast<int64_t>(arg(st, "patience", 0)),
+      call(S, "dls_rt_stop", {int32_t{info->opcode}, tc_.stopOutput.empty() ? int32_t{metric->opcode} : int32_t{DLS_METRIC_LOSS},
+                              static_cast<int64_t>(arg(st, "patience", 0)),
                               arg(st, "min_delta", 0)});
     }
     emitData(*tc_.data, DLS_SPLIT_TRAIN);
@@ -872,7 +903,8 @@ private:
       call(S, "dls_rt_op", {lossCode, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
                             static_cast<int32_t>(llc.line), static_cast<int32_t>(llc.col)});
       lossOp_ = nextOp_++;
-      call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[net_.output], lossTensor_});
+      call(S, "dls_rt_io", {valueTensor_[firstFieldInput()], labelTensor_, valueTensor_[net_.output], lossTensor_});
+      emitFieldInputs();
 
       {
         int acc = 0;
@@ -923,7 +955,7 @@ private:
         }
         la.push_back(schemaValue(r, it == c.args.end() ? nullptr : &it->second.value).value_or(r.dflt));
       }
-      termTarget_.push_back(term.targetIsSample ? valueTensor_[net_.inputs.at(0)] : labelTensor_);
+      termTarget_.push_back(term.targetIsSample ? valueTensor_[firstFieldInput()] : labelTensor_);
       std::vector<int32_t> lt = {valueTensor_[term.outputValue], termTarget_.back(), termLossTensor_[i]};
       LineCol lc = sm_.lineCol(c.span);
       call(S, "dls_rt_op", {code, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
@@ -957,13 +989,26 @@ private:
         scaleOp_.push_back(-1);
       }
     }
-    call(S, "dls_rt_io", {valueTensor_[net_.inputs.at(0)], labelTensor_, valueTensor_[ioOutput()], lossTensor_});
+    call(S, "dls_rt_io", {valueTensor_[firstFieldInput()], labelTensor_, valueTensor_[ioOutput()], lossTensor_});
+    emitFieldInputs();
     for (size_t i = 0; i < T; ++i) {
       const auto& term = tc_.lossTerms[i];
       std::string name = term.output.empty() ? std::string("out") : term.output;
       for (size_t j = 0; j < i; ++j)
         if (tc_.lossTerms[j].outputValue == term.outputValue) name = fmt::format("{}_{}", name, term.call.name);
       call(S, "dls_rt_head", {valueTensor_[term.outputValue], termTarget_[i], name, term.weight, termLossTensor_[i]});
+    }
+    // keep N best by val_OUTPUT_METRIC, early(monitor: val_OUTPUT_METRIC): the metric of that output's term.
+    auto metricCode = [](const std::string& m) {
+      const sema::OpInfo* info = sema::findOp(m, {sema::OpCategory::Metric});
+      return info && info->opcode > 0 ? int32_t{info->opcode} : int32_t{0};
+    };
+    if (tc_.checkpointBest && !tc_.checkpointBestOutput.empty())
+      call(S, "dls_rt_watch_output", {int32_t{1}, tc_.checkpointBestOutput, metricCode(*tc_.checkpointBest)});
+    if (tc_.stop && !tc_.stopOutput.empty()) {
+      auto mon = tc_.stop->args.find("monitor");
+      const std::string* word = mon == tc_.stop->args.end() ? nullptr : std::get_if<std::string>(&mon->second.value);
+      call(S, "dls_rt_watch_output", {int32_t{2}, tc_.stopOutput, metricCode(word && word->size() > 4 ? word->substr(4) : "loss")});
     }
     for (size_t i = 0; i < T; ++i) {
       const bool scaled = scaleOp_[i] >= 0;
@@ -1128,14 +1173,29 @@ private:
   // through the steps before this one (scale, normalize; sema allows only those and conversions), as the
   // offsets and scales of a DLS_PIPE_FEATURES step.
   void lowerFeatureStep(int32_t split, const sema::Dataset& ds, const sema::Pipeline& p, const sema::PipeStep& step) {
-    auto [it, fresh] = featureStats_.try_emplace(ds.name);
+    // A further sample field's statistics are those of its own training file.
+    const int field = std::max(0, ds.sampleIndex(step.field));
+    auto [it, fresh] = featureStats_.try_emplace(field == 0 ? ds.name : ds.name + "." + step.field);
     if (fresh) {
       const sema::DataSource* train = nullptr;
       for (const sema::DataSource& src : ds.splits)
         if (src.split == "train") train = &src;
+      sema::DataSource fieldTrain;
+      if (train && field > 0) {
+        fieldTrain = *train;
+        fieldTrain.paths.clear(), fieldTrain.resolved.clear(), fieldTrain.pathSpans.clear();
+        for (const auto& ff : train->fieldFiles)
+          if (ff.field == step.field)
+            fieldTrain.paths.push_back(ff.path), fieldTrain.resolved.push_back(ff.resolved), fieldTrain.pathSpans.push_back(ff.span);
+        // Its file's own format: an .npy file beside IDX images (the runtime reads a field's file by its name).
+        const std::string& fp = fieldTrain.resolved.empty() ? std::string() : fieldTrain.resolved[0];
+        fieldTrain.format = fp.ends_with(".npy") ? sema::DataFormat::Npy : train->format;
+        train = &fieldTrain;
+      }
       FeatureStats st;
       std::string error;
-      const int64_t features = ds.sample.shape.elements().value_or(0);
+      const sema::Type& sampleType = field == 0 ? ds.sample : ds.moreSamples[size_t(field - 1)].type;
+      const int64_t features = sampleType.shape.elements().value_or(0);
       if (!train) error = "the data set has no `train` split";
       if (train && (features <= 0 || !featureStats(*train, ds.labelName, features, st, error)))
         diags_.report(Code::E1010, train->pathSpans.empty() ? train->sourceSpan : train->pathSpans[0],

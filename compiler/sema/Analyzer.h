@@ -67,6 +67,8 @@ public:
 
   // DatasetTyper.cpp / PipelineTyper.cpp / TrainTyper.cpp
   void typeDataset(const ast::Decl& d);
+  static std::vector<std::string> sampleFieldNames(const ast::Decl& d);
+  static std::string labelFieldName(const ast::Decl& d);
   void checkImageSource(const Dataset& ds, const DataSource& src);
   void checkFeatureStatistics(const Pipeline& p);
   void checkAugmentations(const Pipeline& p);  // E0630, E0640, W0610

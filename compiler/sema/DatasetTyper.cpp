@@ -9,6 +9,22 @@
 
 namespace dls::sema {
 
+// The names of a data set declaration's sample fields, in order, and of its label field ("" for none): sources read
+// before the fields are declared bind their files to them by name.
+std::vector<std::string> Analyzer::sampleFieldNames(const ast::Decl& d) {
+  std::vector<std::string> out;
+  for (const ast::Item& it : d.items)
+    if (it.kind == ast::ItemKind::Field && it.role.name == "sample" &&
+        std::find(out.begin(), out.end(), it.key.name) == out.end())
+      out.push_back(it.key.name);
+  return out;
+}
+std::string Analyzer::labelFieldName(const ast::Decl& d) {
+  for (const ast::Item& it : d.items)
+    if (it.kind == ast::ItemKind::Field && it.role.name != "sample") return it.key.name;
+  return "";
+}
+
 void Analyzer::typeDataset(const ast::Decl& d) {
   auto ds = std::make_unique<Dataset>();
   ds->name = d.name.name;
@@ -18,15 +34,22 @@ void Analyzer::typeDataset(const ast::Decl& d) {
   for (const ast::Item& it : d.items) {
     if (it.kind == ast::ItemKind::Field) {
       bool sample = it.role.name == "sample";
-      if ((sample && !ds->sampleName.empty()) || (!sample && !ds->labelName.empty())) {
+      if (!sample && !ds->labelName.empty()) {
         diags.report(Code::E0104, it.key.span, it.role.name).primary("a second field of this role");
+        continue;
+      }
+      // Several sample fields are the inputs of a network with several inputs, each taken by its name.
+      if (sample && (ds->sampleIndex(it.key.name) >= 0 || it.key.name == ds->labelName)) {
+        diags.report(Code::E0104, it.key.span, it.key.name).primary("a second field of this name");
         continue;
       }
       std::optional<Type> t = it.type ? resolveType(*it.type, nullptr, false) : std::nullopt;
       Type ty = t ? *t : Type{};
       if (!t) ty.poisoned = true, ty.shape.unknownRank = true;
       Span typeSpan = it.type ? it.type->span : it.span;
-      if (sample) ds->sampleName = it.key.name, ds->sample = ty, ds->sampleSpan = it.span, ds->sampleTypeSpan = typeSpan;
+      if (sample && !ds->sampleName.empty())
+        ds->moreSamples.push_back({it.key.name, ty, it.span, typeSpan});
+      else if (sample) ds->sampleName = it.key.name, ds->sample = ty, ds->sampleSpan = it.span, ds->sampleTypeSpan = typeSpan;
       else ds->labelName = it.key.name, ds->label = ty, ds->labelSpan = it.span, ds->labelTypeSpan = typeSpan;
       continue;
     }
@@ -42,7 +65,48 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     const OpInfo* op = lookupOp(e.path[0], {OpCategory::DataSource}, "data source");
     if (!op) continue;
     std::vector<const ast::Arg*> args;
-    for (auto& a : e.args) args.push_back(&a);
+    // A data set with several sample fields names each field's file after the field: `npy(img: "…", meta: "…",
+    // kind: "…")`; the first sample field's is the samples' file, the label field's the labels' file.
+    std::vector<ast::Arg> renamed;
+    std::vector<DataSource::FieldFile> fieldFiles;
+    renamed.reserve(e.args.size());
+    const std::vector<std::string> fieldNames = sampleFieldNames(d);
+    const std::string labelField = labelFieldName(d);
+    for (auto& a : e.args) {
+      const bool named = a.name.has_value();
+      const auto at = named ? std::find(fieldNames.begin(), fieldNames.end(), a.name->name) : fieldNames.end();
+      if (fieldNames.size() < 2 || !named || (at == fieldNames.end() && a.name->name != labelField)) {
+        args.push_back(&a);
+        continue;
+      }
+      if (at != fieldNames.begin() && at != fieldNames.end()) {
+        DataSource::FieldFile ff;
+        ff.field = a.name->name;
+        ff.span = a.span;
+        if (a.value && a.value->kind == ast::ExprKind::String) ff.path = a.value->text;
+        else diags.report(Code::E0142, a.span, it.key.name, ds->name, fmt::format("the file of sample field `{}` is a path string", ff.field))
+                 .primary("not a string");
+        fieldFiles.push_back(std::move(ff));
+        continue;
+      }
+      if (!a.value || a.value->kind != ast::ExprKind::String) {
+        diags.report(Code::E0142, a.span, it.key.name, ds->name, fmt::format("the file of field `{}` is a path string", a.name->name))
+            .primary("not a string");
+        continue;
+      }
+      ast::Arg r;
+      // The source's own argument: its first positional one (the samples' file) or its second (the labels' file).
+      std::string argName = at == fieldNames.begin() ? "samples" : "labels";
+      for (const AttrSpec& spec : op->attrs)
+        if (spec.positional == (at == fieldNames.begin() ? 0 : 1)) argName = std::string(spec.name);
+      r.name = ast::Ident{argName, a.name->span};
+      r.value = std::make_unique<ast::Expr>();
+      r.value->kind = ast::ExprKind::String, r.value->span = a.value->span;
+      r.value->text = a.value->text, r.value->raw = a.value->raw;
+      r.span = a.span;
+      renamed.push_back(std::move(r));
+      args.push_back(&renamed.back());
+    }
     std::map<std::string, Attr> attrs;
     if (!resolveArgs(*op, args, nullptr, e.span, attrs)) continue;
     if (ds->find(it.key.name)) {
@@ -65,6 +129,29 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     src.sourceSpan = e.span;
     src.format = op->name == "idx" ? DataFormat::Idx : op->name == "csv" ? DataFormat::Csv
                  : op->name == "images" ? DataFormat::Images : op->name == "text" ? DataFormat::Text : DataFormat::Npy;
+    if (fieldNames.size() > 1) {
+      // Each further sample field's file, resolved as the other paths are; every field needs one.
+      if (src.format != DataFormat::Npy && src.format != DataFormat::Idx) {
+        diags.report(Code::E0143, e.span, fmt::format("`{}(…)`", op->name))
+            .primary("reads one sample per record")
+            .help(fmt::format("give each sample field a file of its own: `npy({}: \"….npy\", {}: \"….npy\"{})`", fieldNames[0],
+                              fieldNames[1], labelField.empty() ? "" : fmt::format(", {}: \"….npy\"", labelField)));
+      } else {
+        for (auto& ff : fieldFiles) {
+          std::filesystem::path fp(ff.path);
+          ff.resolved = fp.is_absolute() || prog.specDir.empty() ? ff.path : (std::filesystem::path(prog.specDir) / fp).string();
+        }
+        for (size_t k = 1; k < fieldNames.size(); ++k) {
+          auto ff = std::find_if(fieldFiles.begin(), fieldFiles.end(), [&](const DataSource::FieldFile& f) { return f.field == fieldNames[k]; });
+          if (ff == fieldFiles.end())
+            diags.report(Code::E0142, e.span, it.key.name, ds->name, fmt::format("it gives no file for sample field `{}`", fieldNames[k]))
+                .primary("each sample field reads a file of its own")
+                .help(fmt::format("name it after the field: `{}: \"….npy\"`", fieldNames[k]));
+          else if (!ff->resolved.empty())
+            src.fieldFiles.push_back(*ff);
+        }
+      }
+    }
     if (src.format == DataFormat::Text) {
       if (auto f = attrs.find("seq"); f != attrs.end())
         if (auto* n = std::get_if<int64_t>(&f->second.value)) src.textSeq = *n;

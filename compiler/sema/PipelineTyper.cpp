@@ -37,6 +37,7 @@ void Analyzer::typePipeline(const ast::Decl& d) {
   std::unordered_map<std::string, Type> fields;
   if (p->dataset) {
     fields[p->dataset->sampleName] = p->dataset->sample;
+    for (const Dataset::Field& f : p->dataset->moreSamples) fields[f.name] = f.type;
     if (!p->dataset->labelName.empty()) fields[p->dataset->labelName] = p->dataset->label;
   } else {
     poisoned = true;
@@ -120,6 +121,16 @@ void Analyzer::typePipeline(const ast::Decl& d) {
     } else if (it.kind == ast::ItemKind::Call || it.kind == ast::ItemKind::Augment) {
       std::string field = p->dataset ? p->dataset->sampleName : "";
       Type before = p->dataset ? fields[field] : Type{};
+      // Augmentations transform one sample: with several sample fields, which one is not said.
+      if (p->dataset && !p->dataset->moreSamples.empty() && it.value &&
+          (it.kind == ast::ItemKind::Augment ||
+           (!it.value->path.empty() && (it.value->path.back().name == "mixup" || it.value->path.back().name == "cutmix")))) {
+        diags.report(Code::E0143, it.value->span, fmt::format("`{}`", it.value->path.empty() ? std::string("augment") : it.value->path.back().name))
+            .primary("an augmentation of which field?")
+            .label(p->dataset->nameSpan, fmt::format("`{}` has {} sample fields", p->dataset->name, p->dataset->moreSamples.size() + 1))
+            .help("train without augmentation, or on a data set of one sample field");
+        continue;
+      }
       if (!p->dataset) before.poisoned = true;
       auto r = step(*it.value, field, it.kind == ast::ItemKind::Augment, before);
       if (r && p->dataset && !p->steps.empty() && p->steps.back().op->shape != rules::datasetLevel) fields[field] = *r;
@@ -131,6 +142,7 @@ void Analyzer::typePipeline(const ast::Decl& d) {
   checkAugmentations(*p);
   if (p->dataset) {
     p->sample = fields[p->dataset->sampleName];
+    for (const Dataset::Field& f : p->dataset->moreSamples) p->moreSamples.push_back(fields[f.name]);
     if (!p->dataset->labelName.empty()) p->label = fields[p->dataset->labelName];
   } else {
     p->sample.poisoned = p->label.poisoned = true;
@@ -171,7 +183,7 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
       }
       continue;
     }
-    if (s.field != ds.sampleName) {
+    if (ds.sampleIndex(s.field) < 0) {
       diags.report(Code::E0116, s.span, fmt::format("`{}` of the label field `{}` is not supported yet: it rescales samples", s.name, s.field))
           .primary("a step of the labels")
           .help(fmt::format("rescale real-valued targets with `normalize(mean, std)`: `{0} = {0} |> normalize(…)`", s.field));

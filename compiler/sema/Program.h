@@ -149,6 +149,14 @@ struct DataSource {
   bool textChars = true;         // text: `tokens: chars` (UTF-8 code points) or `bytes`
   Span span;
   Span sourceSpan;               // the source call: idx("…", "…")
+  // A data set with several sample fields: the file of each field after the first (`npy(img: "…", meta: "…",
+  // kind: "…")`), in the order of Dataset::moreSamples.
+  struct FieldFile {
+    std::string field;
+    std::string path, resolved;
+    Span span;
+  };
+  std::vector<FieldFile> fieldFiles = {};
 };
 
 struct Dataset {
@@ -165,6 +173,21 @@ struct Dataset {
   Span labelSpan;
   Span labelTypeSpan;            // class<10> as written
   std::optional<double> validationFraction;  // split(valid: 0.1)
+  // The sample fields after the first (`sample meta: f32[4]`), in the declared order: a network with several inputs
+  // takes each by its name.
+  struct Field {
+    std::string name;
+    Type type;
+    Span span, typeSpan;
+  };
+  std::vector<Field> moreSamples = {};
+  // The index of sample field `n` (0: sampleName, k: moreSamples[k - 1]), or -1.
+  int sampleIndex(const std::string& n) const {
+    if (n == sampleName) return 0;
+    for (size_t i = 0; i < moreSamples.size(); ++i)
+      if (moreSamples[i].name == n) return static_cast<int>(i) + 1;
+    return -1;
+  }
   const DataSource* find(const std::string& split) const {
     for (auto& s : splits)
       if (s.split == split) return &s;
@@ -194,6 +217,7 @@ struct Pipeline {
   Span batchSpan;
   Type sample;                  // per-sample type after the pipeline (f32[1, 28, 28])
   Type label;                   // label type after the pipeline (class<10> or onehot<10>)
+  std::vector<Type> moreSamples = {};  // the further sample fields' types after the pipeline (Dataset::moreSamples)
 };
 
 // ---- training ---------------------------------------------------------------------------------------
@@ -259,6 +283,12 @@ struct TrainConfig {
   // `keep N best by METRIC`: the validation metric (its metric row's name, without `val_`) whose best checkpoint is kept
   std::optional<std::string> checkpointBest;
   Span checkpointBestSpan;
+  // `keep N best by val_OUTPUT_METRIC` (a network with several outputs): the loss term's output; empty: the whole
+  // validation's metric. The same for early stopping's monitor.
+  std::string checkpointBestOutput, stopOutput;
+  // The sample field each network input takes (an index for Dataset::sampleIndex), by the input's name when the data
+  // set has several sample fields; empty when the binding failed.
+  std::vector<int> inputFields;
   // `accumulate = K steps`: micro-batches whose gradients make one optimiser step (1: none)
   int64_t accumulate = 1;
   Span accumulateSpan;

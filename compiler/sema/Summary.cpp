@@ -95,6 +95,15 @@ NetworkSummary summarize(const Program& p, const Network& n) {
       if (t->precision) s.precision = *t->precision;
       const bool terms = t->lossTerms.size() > 1 || (t->lossTerms.size() == 1 && (t->lossTerms[0].weight != 1.0 ||
                                                                                  t->lossTerms[0].targetIsSample));
+      if (t->data && t->data->dataset && (n.inputs.size() > 1 || !t->data->dataset->moreSamples.empty()))
+        for (size_t i = 0; i < n.inputs.size(); ++i) {
+          const Dataset& ds = *t->data->dataset;
+          const int k = i < t->inputFields.size() ? t->inputFields[i] : -1;
+          const std::string field = k == 0 ? ds.sampleName : k > 0 ? ds.moreSamples[size_t(k - 1)].name : std::string();
+          const Type& it = n.values[size_t(n.inputs[i])].type;
+          s.inputs.push_back({n.values[size_t(n.inputs[i])].name, fmt::format("{}{}", dtypeName(it.dtype), it.shape.str()),
+                              field.empty() ? std::string() : ds.name + "." + field});
+        }
       if (terms || !n.outputs.empty())
         for (const auto& lt : t->lossTerms)
           s.lossTerms.push_back({lt.call.name, lt.output.empty() ? std::string("out") : lt.output, lt.target, lt.weight});
@@ -126,6 +135,12 @@ std::string summaryText(const std::vector<NetworkSummary>& all) {
       o += fmt::format(", {} per batch of {}", num(*s.activationBytes * *s.batch), *s.batch);
     o += "\n";
     if (s.batch) o += fmt::format("  batch: {}\n", *s.batch);
+    if (!s.inputs.empty()) {
+      std::string ins;
+      for (const auto& in : s.inputs)
+        ins += fmt::format("{}{}: {} <- {}", ins.empty() ? "" : ", ", in.name, in.type, in.field.empty() ? "(no field)" : in.field);
+      o += fmt::format("  inputs: {}\n", ins);
+    }
     if (!s.outputs.empty()) {
       std::string outs;
       for (const auto& [name, type] : s.outputs) outs += fmt::format("{}{}: {}", outs.empty() ? "" : ", ", name, type);
@@ -167,6 +182,13 @@ std::string summaryJson(const std::vector<NetworkSummary>& all) {
          (s.precision == "bf16" ? ",\"bf16_ops\":" + std::to_string(s.bf16.ops) + ",\"bf16_weight_bytes\":" +
                                       std::to_string(s.bf16.weights) + ",\"bf16_bytes_per_sample\":" + jnum(s.bf16.perSample)
                                 : std::string());
+    if (!s.inputs.empty()) {
+      o += ",\"inputs\":[";
+      for (size_t i = 0; i < s.inputs.size(); ++i)
+        o += (i ? "," : "") + std::string("{\"name\":") + jsonQuote(s.inputs[i].name) + ",\"type\":" + jsonQuote(s.inputs[i].type) +
+             ",\"field\":" + (s.inputs[i].field.empty() ? std::string("null") : jsonQuote(s.inputs[i].field)) + "}";
+      o += "]";
+    }
     if (!s.outputs.empty()) {
       o += ",\"outputs\":[";
       for (size_t i = 0; i < s.outputs.size(); ++i)

@@ -51,6 +51,12 @@ struct NetworkSummary {
     double weight = 1;
   };
   std::vector<Term> lossTerms;
+  // A network with several inputs, or a data set with several sample fields: each input's name, type and the
+  // sample field that feeds it (DATASET.FIELD; empty when unbound). Empty otherwise.
+  struct Input {
+    std::string name, type, field;
+  };
+  std::vector<Input> inputs = {};
 };
 
 NetworkSummary summarize(const Program& p, const Network& n);

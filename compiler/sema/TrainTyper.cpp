@@ -66,6 +66,8 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   tc->nameSpan = d.name.span;
   tc->decl = &d;
   Network* net = nullptr;
+  std::string stopMonitor;  // early(monitor: val_OUTPUT_METRIC), resolved once the loss terms are known
+  Span stopMonitorSpan;
   const ast::Item* lossItem = nullptr;
   const ast::Item* halfPrecision = nullptr;
   auto intSetting = [&](const ast::Item& it, const char* what, int64_t min) -> std::optional<int64_t> {
@@ -258,7 +260,19 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         c.span = e->span;
         c.nameSpan = e->path.back().span;
         std::vector<const ast::Arg*> args;
-        for (auto& a : e->args) args.push_back(&a);
+        for (auto& a : e->args) {
+          // early(monitor: val_OUTPUT_METRIC): a metric of one output of a network with several outputs, resolved
+          // once the loss is known (below).
+          const bool monitorArg = a.name ? a.name->name == "monitor" : &a == &e->args.front();
+          if (key == "stop" && monitorArg && a.value && a.value->kind == ast::ExprKind::Name && a.value->path.size() == 1) {
+            const std::string w = a.value->path[0].name;
+            if (w.rfind("val_", 0) == 0 && w != "val_loss" && w != "val_accuracy" && w.find('_', 4) != std::string::npos) {
+              stopMonitor = w, stopMonitorSpan = a.value->span;
+              continue;
+            }
+          }
+          args.push_back(&a);
+        }
         if (!resolveArgs(*op, args, nullptr, e->span, c.args)) continue;
         if (key == "optimizer")
           for (const ast::Clause& cl : it.clauses)
@@ -364,8 +378,15 @@ void Analyzer::typeTrain(const ast::Decl& d) {
     diags.report(Code::E0113, tc->stop->span, "train", d.name.name, "validate")
         .primary(fmt::format("`{}` watches a validation metric", tc->stop->name))
         .help("add `validate = test_input every 1 epoch` (or validate on `PIPELINE.valid`), or remove `stop`");
+  // `keep … best by val_OUTPUT_METRIC`: a metric of one output, resolved once the loss terms are known (below).
+  auto namesOutput = [&](const std::string& m) {
+    if (!net || m.rfind("val_", 0) != 0) return false;
+    for (const Network::Output& o : net->outputs)
+      if (m.compare(4, o.name.size() + 1, o.name + "_") == 0) return true;
+    return false;
+  };
   // keep N best by METRIC: a validation metric the validate clause reports (val_loss: computed at every validation).
-  if (tc->checkpointBest) {
+  if (tc->checkpointBest && !namesOutput(*tc->checkpointBest)) {
     const std::string& m = *tc->checkpointBest;
     const std::string bare = m.rfind("val_", 0) == 0 ? m.substr(4) : std::string();
     const OpInfo* mop = bare.empty() ? nullptr : findOp(bare == "acc" ? "accuracy" : bare, {OpCategory::Metric});
@@ -470,16 +491,81 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   const Pipeline* data = tc->data;
   // Data vs the network's input: N is bound by the batch.
   if (net && data && data->batch) tc->symbols["N"] = *data->batch;
-  // A data set has one sample field: it feeds the network's one input.
-  if (net && data && data->dataset && net->inputs.size() > 1 && net->decl && net->decl->params.size() > 1) {
-    const ast::Param& second = net->decl->params[1];
-    diags.report(Code::E0139, second.span, net->name, net->inputs.size(), data->dataset->name)
-        .primary("no field of the data feeds this input")
-        .label(data->dataset->sampleSpan, "the one sample field")
-        .help("give the network one input; several inputs need a data set with several sample fields, which the "
-              "language does not have yet");
+  // The network's inputs take the data set's sample fields. With one of each, the one feeds the other; with several
+  // sample fields, each input takes the field of its own name.
+  bool firstFromFirst = true;  // input 0 takes sample field 0 (the checks below compare those two)
+  if (net && data && data->dataset && net->decl && net->decl->params.size() == net->inputs.size()) {
+    const Dataset& ds = *data->dataset;
+    if (net->inputs.size() > 1 && ds.moreSamples.empty()) {
+      const ast::Param& second = net->decl->params[1];
+      diags.report(Code::E0139, second.span, net->name, net->inputs.size(), ds.name)
+          .primary("no field of the data feeds this input")
+          .label(ds.sampleSpan, "the one sample field")
+          .help(fmt::format("declare a sample field for each input, named as the input (`sample {}: …`), each read from a "
+                            "file of its own (`npy({}: \"….npy\", {}: \"….npy\", …)`)",
+                            second.name.name, ds.sampleName.empty() ? std::string("x") : ds.sampleName, second.name.name));
+    } else if (ds.moreSamples.empty()) {
+      tc->inputFields = {0};
+    } else {
+      std::vector<std::string> names = {ds.sampleName};
+      for (const Dataset::Field& f : ds.moreSamples) names.push_back(f.name);
+      std::vector<int> bound;
+      firstFromFirst = false;
+      for (size_t i = 0; i < net->inputs.size(); ++i) {
+        const ast::Param& prm = net->decl->params[i];
+        const int k = ds.sampleIndex(prm.name.name);
+        if (k < 0) {
+          std::string all;
+          for (size_t j = 0; j < names.size(); ++j) all += fmt::format("{}`{}`", j == 0 ? "" : j + 1 == names.size() ? " and " : ", ", names[j]);
+          auto& dg = diags.report(Code::E0140, prm.name.span, net->name, prm.name.name, ds.name)
+                         .primary("takes the sample field of this name")
+                         .label(ds.nameSpan, fmt::format("its sample fields are {}", all))
+                         .label(tc->dataSetting.valueSpan, "the data");
+          if (auto near = closest(prm.name.name, names)) dg.help(fmt::format("did you mean `{}`?", *near)).fixit(prm.name.span, *near);
+          else dg.help("name each input after the sample field it takes");
+          continue;
+        }
+        bound.push_back(k);
+      }
+      if (bound.size() == net->inputs.size()) {
+        tc->inputFields = bound;
+        firstFromFirst = bound[0] == 0;
+        if (std::find(bound.begin(), bound.end(), 0) == bound.end())
+          diags.report(Code::E0143, ds.sampleSpan, fmt::format("a network that leaves the first sample field `{}` unused", ds.sampleName))
+              .primary("no input takes it")
+              .label(net->nameSpan, fmt::format("network `{}`", net->name))
+              .help(fmt::format("give the network an input `{}`, or declare the fields it takes first", ds.sampleName));
+        // Each input against its field as the pipeline leaves it: per-sample shape and element type.
+        for (size_t i = 0; i < bound.size(); ++i) {
+          const int k = bound[i];
+          if (i == 0 && k == 0) continue;  // compared below, with the hints for one input
+          if (i >= net->declaredInputs.size() || net->declaredInputs[i].poisoned) continue;
+          const Type& in = net->declaredInputs[i];
+          const Type sm = k == 0 ? data->sample : size_t(k - 1) < data->moreSamples.size() ? data->moreSamples[size_t(k - 1)] : Type{};
+          if (sm.poisoned || sm.shape.unknownRank || in.shape.unknownRank) continue;
+          Shape want;
+          for (size_t j = 1; j < in.shape.rank(); ++j) want.dims.push_back(in.shape.dims[j]);
+          const bool shapeOk = Shape::compatible(want, sm.shape);
+          const bool dtypeOk = sm.dtype == in.dtype || sm.dtype == DType::Unknown;
+          if (shapeOk && dtypeOk) continue;
+          const std::string& fname = names[size_t(k)];
+          auto& dg = diags.report(Code::E0141, net->declaredInputSpans[i], net->decl->params[i].name.name, net->name,
+                                  fmt::format("{}{}", dtypeName(in.dtype), want.str()), fname, data->name,
+                                  fmt::format("{}{}", dtypeName(sm.dtype), sm.shape.str()));
+          dg.primary(fmt::format("{}{} per sample", dtypeName(in.dtype), want.str()));
+          dg.label(k == 0 ? ds.sampleSpan : ds.moreSamples[size_t(k - 1)].span, "the field");
+          if (!shapeOk)
+            dg.help(fmt::format("reshape the field in the pipeline (`{0} = {0} |> reshape({1})`) or declare the input `{2}[N{3}{4}]`",
+                                fname, want.str(), dtypeName(in.dtype), sm.shape.rank() ? ", " : "",
+                                sm.shape.str().substr(1, sm.shape.str().size() - 2)));
+          else
+            dg.help(fmt::format("convert the field in the pipeline: `{0} = {0} |> {1}`", fname,
+                                in.dtype == DType::I32 ? "to_i32" : in.dtype == DType::I64 ? "to_i64" : "to_f32"));
+        }
+      }
+    }
   }
-  if (net && data && !data->sample.poisoned && !net->declaredInputs.empty() && !net->declaredInputs[0].poisoned) {
+  if (net && data && firstFromFirst && !data->sample.poisoned && !net->declaredInputs.empty() && !net->declaredInputs[0].poisoned) {
     const Type& in = net->declaredInputs[0];
     const Type& sm = data->sample;
     Shape want;
@@ -989,6 +1075,64 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           dg.help(fmt::format("take k below {}", target.classes));
         }
       }
+    }
+  }
+  // val_OUTPUT_METRIC: the validation's metric of one output of a network with several outputs (its loss term's
+  // val_OUTPUT_loss, and val_OUTPUT_acc against class labels, val_OUTPUT_mae and val_OUTPUT_rmse against real
+  // targets). Returns false when `m` names no output; `why` says why a named output's metric is not reported.
+  auto outputMetric = [&](const std::string& m, std::string& output, std::string& metric, std::string& why) {
+    if (!net || net->outputs.empty() || m.rfind("val_", 0) != 0) return false;
+    const std::string rest = m.substr(4);
+    for (const Network::Output& o : net->outputs) {
+      if (rest.size() <= o.name.size() + 1 || rest.compare(0, o.name.size() + 1, o.name + "_") != 0) continue;
+      const std::string suffix = rest.substr(o.name.size() + 1);
+      if (suffix != "loss" && suffix != "acc" && suffix != "mae" && suffix != "rmse") continue;
+      output = o.name;
+      metric = suffix == "acc" ? "accuracy" : suffix;
+      const TrainConfig::LossTerm* term = nullptr;
+      for (const auto& t : tc->lossTerms)
+        if (t.output == o.name) term = &t;
+      const bool classes = term && !term->targetIsSample && tc->data && tc->data->dataset && !tc->data->label.poisoned &&
+                           tc->data->label.kind == SemKind::Class;
+      if (!tc->settings.count("validate")) why = "the train block has no `validate`";
+      else if (!term) why = fmt::format("no term of the loss reads `model.{}`, so the validation has no metrics of it", o.name);
+      else if (suffix == "acc" && !classes) why = fmt::format("`model.{}` is compared with real-valued targets: its metrics are val_{}_mae and val_{}_rmse", o.name, o.name, o.name);
+      else if ((suffix == "mae" || suffix == "rmse") && classes) why = fmt::format("`model.{}` is compared with class labels: its metric is val_{}_acc", o.name, o.name);
+      return true;
+    }
+    return false;
+  };
+  if (tc->checkpointBest) {
+    std::string output, metric, why;
+    if (outputMetric(*tc->checkpointBest, output, metric, why)) {
+      if (!why.empty()) {
+        diags.report(Code::E0133, tc->checkpointBestSpan, *tc->checkpointBest, why)
+            .primary("no such validation metric")
+            .help(fmt::format("watch a metric the validation reports of `model.{}`, or `val_loss`", output));
+        tc->checkpointBest.reset();
+      } else {
+        tc->checkpointBest = metric;
+        tc->checkpointBestOutput = output;
+      }
+    }
+  }
+  if (!stopMonitor.empty()) {
+    std::string output, metric, why;
+    const bool named = outputMetric(stopMonitor, output, metric, why);
+    if (!named) {
+      std::string words = "`val_loss`, `val_accuracy`";
+      if (net)
+        for (const Network::Output& o : net->outputs) words += fmt::format(", `val_{}_loss`", o.name);
+      diags.report(Code::E0212, stopMonitorSpan, "monitor", tc->stop ? tc->stop->name : std::string("early"), words, stopMonitor)
+          .primary("not a validation metric")
+          .help("watch `val_loss`, `val_accuracy`, or an output's `val_OUTPUT_loss`/`_acc`/`_mae`/`_rmse`");
+    } else if (!why.empty()) {
+      diags.report(Code::E0133, stopMonitorSpan, stopMonitor, why)
+          .primary("no such validation metric")
+          .help(fmt::format("watch a metric the validation reports of `model.{}`, or `val_loss`", output));
+    } else if (tc->stop) {
+      tc->stopOutput = output;
+      tc->stop->args["monitor"] = Attr{std::string("val_") + metric, stopMonitorSpan, false};
     }
   }
   checkMixing(*tc);

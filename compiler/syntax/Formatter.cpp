@@ -240,9 +240,10 @@ std::string layout(const ast::Expr& e, size_t col, size_t indent, size_t width) 
 }
 
 // `name: type = default`, one per line aligned after the `(` when they do not fit on the header's line.
-std::string layoutParams(const std::vector<ast::Param>& ps, size_t col, size_t width) {
+// `tail`: the columns that follow the `)` on the same line (a network's `-> TYPE {`).
+std::string layoutParams(const std::vector<ast::Param>& ps, size_t col, size_t width, size_t tail = 0) {
   std::string flat = params(ps);
-  if (ps.size() < 2 || col + columns(flat) <= width) return flat;
+  if (ps.size() < 2 || col + columns(flat) + tail <= width) return flat;
   std::string out;
   for (size_t i = 0; i < ps.size(); ++i) {
     if (i) out += ",\n" + spaces(col);
@@ -287,7 +288,8 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
       }
       case ast::DeclKind::Network:
         header += "(";
-        header += layoutParams(d.params, columns(header), width) + ") -> ";
+        // With one output type, the `) -> TYPE {` after the parameters stays on their last line.
+        header += layoutParams(d.params, columns(header), width, d.returns ? columns(") -> " + formatType(*d.returns) + " {") : 0) + ") -> ";
         if (d.returns) {
           header += formatType(*d.returns);
         } else {

@@ -652,6 +652,7 @@ void dls_rt_pipe(dls_rt* rt, int32_t split, int32_t op, double a, double b, doub
       fail(Diag::R0504, "", "reshape: the sample shape needs at least one dimension");
     if (base == DLS_PIPE_NORMALIZE && b == 0) fail(Diag::R0504, "", "normalize: std must not be 0");
     rt->pipes[split].push_back({op, a, b, c, d});
+    rt->pipes[split].back().field = rt->pipe_field[split];
     return 0;
   });
 }
@@ -675,6 +676,7 @@ void dls_rt_pipe_features(dls_rt* rt, int32_t split, const char* offsets, const 
     st.offset = numbers(offsets, "offsets"), st.scale = numbers(scales, "scales");
     if (st.offset.empty() || st.offset.size() != st.scale.size())
       fail(Diag::R0504, "", fmt::format("per-feature step with {} offsets and {} scales", st.offset.size(), st.scale.size()));
+    st.field = rt->pipe_field[split];
     rt->pipes[split].push_back(std::move(st));
     return 0;
   });
@@ -1046,3 +1048,73 @@ void dls_rt_update(dls_rt* rt) {
 }
 
 }  // extern "C"
+
+void dls_rt_sample_field(dls_rt* rt, int32_t split, int32_t field, const char* name, const char* path, int32_t dtype,
+                         int32_t rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    auto& dd = rt->data[split];
+    if (!dd.declared) fail(Diag::R0504, "", fmt::format("sample field {} of split {} before its dls_rt_dataset", field, split));
+    if (dd.format != DLS_DATA_NPY && dd.format != DLS_DATA_IDX)
+      fail(Diag::R0504, "", "several sample fields are read from IDX or .npy files only");
+    if (field == 0) {
+      if (!name || !*name) fail(Diag::R0504, "", "sample field 0 without a name");
+      dd.sample_name = name;
+      return 0;
+    }
+    if (field != int32_t(dd.fields.size()) + 1) fail(Diag::R0504, "", fmt::format("sample field {} out of order", field));
+    if (rank < 1 || rank > 4) fail(Diag::R0504, "", "sample rank must be 1..4");
+    if (dtype < -1 || dtype > DLS_I64) fail(Diag::R0504, "", fmt::format("unknown sample dtype {}", dtype));
+    DataDecl::Field f;
+    f.name = name ? name : "", f.path = path ? path : "", f.dtype = dtype, f.rank = rank;
+    const int64_t dims[4] = {d0, d1, d2, d3};
+    for (int i = 0; i < 4; ++i) f.dims[i] = i < rank ? dims[i] : 1;
+    if (f.name.empty() || f.path.empty()) fail(Diag::R0504, "", "a sample field needs a name and a file");
+    dd.fields.push_back(std::move(f));
+    return 0;
+  });
+}
+
+void dls_rt_pipe_field(dls_rt* rt, int32_t split, int32_t field) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    if (field < 0 || field > int32_t(rt->data[split].fields.size()))
+      fail(Diag::R0504, "", fmt::format("split {} has no sample field {}", split, field));
+    rt->pipe_field[split] = field;
+    return 0;
+  });
+}
+
+void dls_rt_input(dls_rt* rt, int32_t field, int32_t tensor) {
+  guarded(rt, 0, [&] {
+    tensor_at(rt, tensor, "field input");
+    if (rt->io_input < 0) fail(Diag::R0504, "", "dls_rt_input before dls_rt_io");
+    if (field < 1 || field > 64) fail(Diag::R0504, "", fmt::format("unknown sample field {}", field));
+    if (rt->tensors[size_t(tensor)].d.dims[0] != rt->tensors[size_t(rt->io_input)].d.dims[0])
+      fail(Diag::R0504, "", fmt::format("the input of sample field {} does not have the batch size", field));
+    if (rt->io_fields.size() < size_t(field)) rt->io_fields.resize(size_t(field), -1);
+    rt->io_fields[size_t(field - 1)] = tensor;
+    return 0;
+  });
+}
+
+void dls_rt_watch_output(dls_rt* rt, int32_t rule, const char* output, int32_t metric) {
+  guarded(rt, 0, [&] {
+    if (!output || !*output) fail(Diag::R0504, "", "dls_rt_watch_output: an output without a name");
+    const bool named = std::any_of(rt->heads.begin(), rt->heads.end(), [&](const dls_rt::Head& h) { return h.name == output; });
+    if (!named) fail(Diag::R0504, "", fmt::format("dls_rt_watch_output: no loss term names output `{}`", output));
+    if (metric != DLS_METRIC_LOSS && metric != DLS_METRIC_ACCURACY && metric != DLS_METRIC_MAE && metric != DLS_METRIC_RMSE)
+      fail(Diag::R0504, "", fmt::format("an output's metric {} is not reported (loss, accuracy, mae, rmse)", metric));
+    if (rule == 1) {
+      if (rt->ckpt_best_metric != metric) fail(Diag::R0504, "", "dls_rt_watch_output: not the best checkpoint's metric");
+      rt->ckpt_best_output = output;
+    } else if (rule == 2) {
+      if (rt->stop_kind == 0) fail(Diag::R0504, "", "dls_rt_watch_output: no stopping rule");
+      rt->stop_monitor = metric;
+      rt->stop_output = output;
+    } else {
+      fail(Diag::R0504, "", fmt::format("dls_rt_watch_output: unknown rule {}", rule));
+    }
+    return 0;
+  });
+}

@@ -102,11 +102,21 @@ struct DataDecl {
   std::vector<std::vector<std::string>> csv_categories;
   // dls_rt_csv_label_file: the file whose records are the labels, row-aligned with path_a's (empty: none).
   std::string csv_label_file;
+  // dls_rt_sample_field: the sample fields after the first, each from a file of its own.
+  struct Field {
+    std::string name, path;
+    int32_t dtype = -1;
+    int32_t rank = 0;
+    int64_t dims[4] = {1, 1, 1, 1};
+  };
+  std::vector<Field> fields = {};
+  std::string sample_name = {};  // the first sample field's name (dls_rt_sample_field 0)
 };
 struct PipeStep {
   int32_t op = 0;
   double a = 0, b = 0, c = 0, d = 0;
   std::vector<float> offset = {}, scale = {};  // DLS_PIPE_FEATURES: per element of the sample
+  int32_t field = 0;  // dls_rt_pipe_field: the sample field it transforms (0: the first)
 };
 
 }  // namespace dls
@@ -156,6 +166,9 @@ struct dls_rt {
   int32_t ckpt_best_metric = 0, ckpt_best_max = 0;
   double ckpt_best_value = NAN;
   int64_t ckpt_best_epoch = 0;
+  // dls_rt_watch_output: the loss term (its name; empty: the whole validation) whose metric the best checkpoint
+  // (ckpt_best_output) and early stopping (stop_output) watch.
+  std::string ckpt_best_output, stop_output;
   // Gradient accumulation (dls_rt_accumulate): micro-batches per optimizer step. accum_last: the current batch
   // is its group's last (the trainer sets it); accum: the group's gradients so far, each batch's weighted by its
   // real rows (host floats, one vector per trainable parameter); accum_rows: the group's real rows so far.
@@ -168,6 +181,7 @@ struct dls_rt {
   double split_fraction = 0;
   int32_t validate_split = -2;  // dls_rt_validate_split: a split, -1 none, -2 not given (runtime.h)
   std::vector<dls::PipeStep> pipes[3];
+  int32_t pipe_field[3] = {0, 0, 0};  // dls_rt_pipe_field: the field each split's next steps transform
   std::vector<std::string> class_names;  // dls_rt_class_names (empty: the program has none)
   std::vector<uint32_t> vocab;           // dls_rt_vocabulary (empty: the program has none)
 
@@ -185,6 +199,7 @@ struct dls_rt {
   std::vector<std::unique_ptr<dls::Op>> ops;
   std::vector<std::unique_ptr<dls::GradOp>> gops;
   int32_t io_input = -1, io_labels = -1, io_output = -1, io_loss = -1;
+  std::vector<int32_t> io_fields;  // dls_rt_input: the input tensor of sample field k + 1 (-1: none)
   // dls_rt_head: the terms of a loss over several outputs (or with a target other than the labels), in order.
   struct Head {
     int32_t output = -1, target = -1, loss = -1;

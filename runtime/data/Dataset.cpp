@@ -248,7 +248,33 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
     }
   }
   require_samples(ds, decl.path_a);
+  std::vector<std::string> files;
+  for (const DataDecl::Field& f : decl.fields) files.push_back(f.path);
+  load_field_samples(ds, files, decl, decl.path_a);
   return ds;
+}
+
+void load_field_samples(Dataset& ds, const std::vector<std::string>& files, const DataDecl& decl, const std::string& first_file) {
+  ds.fields.clear();
+  for (size_t k = 0; k < decl.fields.size() && k < files.size(); ++k) {
+    const DataDecl::Field& f = decl.fields[k];
+    const std::string& path = files[k];
+    // The field's own declaration, as the checks of the first field's samples read it.
+    DataDecl fd;
+    fd.sample_rank = f.rank, fd.dtype = f.dtype;
+    std::copy(f.dims, f.dims + 4, fd.dims);
+    Dataset field;
+    field.name = f.name;
+    init_shape(field, fd);
+    auto ends = [&](std::string_view e) { return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0; };
+    Array a = ends(".npy") || ends(".npy.gz") || (decl.format == DLS_DATA_NPY && !ends(".gz")) ? read_npy(path) : read_idx(path);
+    if (a.values.size() == size_t(field.sample_numel) && ds.n == 1) a.shape.insert(a.shape.begin(), 1);  // one sample
+    field.n = check_samples(path, a.shape, fd);
+    if (field.n != ds.n) fail(Diag::R0255, fmt::format("{}:byte 0", path), first_file, ds.n, path, f.name, field.n);
+    check_sample_values(path, a, fd, field.sample_numel);
+    field.x.assign(a.values.begin(), a.values.end());
+    ds.fields.push_back(std::move(field));
+  }
 }
 
 Dataset load_samples(const std::string& path, const DataDecl& decl) {
@@ -346,6 +372,25 @@ Dataset split_off(Dataset& train, double fraction, uint64_t seed) {
   };
   take(v, 0, nv);
   take(t, nv, train.n);
+  // The further sample fields, in the same order as the samples.
+  for (const Dataset& f : train.fields) {
+    Dataset fv, ft;
+    for (Dataset* d : {&fv, &ft}) {
+      d->name = f.name, d->rank = f.rank, d->sample_numel = f.sample_numel;
+      std::copy(f.dims, f.dims + 4, d->dims);
+    }
+    auto takeField = [&](Dataset& dst, int64_t from, int64_t to) {
+      dst.n = to - from;
+      for (int64_t k = from; k < to; ++k) {
+        const int64_t i = idx[size_t(k)];
+        dst.x.insert(dst.x.end(), f.x.begin() + i * f.sample_numel, f.x.begin() + (i + 1) * f.sample_numel);
+      }
+    };
+    takeField(fv, 0, nv);
+    takeField(ft, nv, train.n);
+    v.fields.push_back(std::move(fv));
+    t.fields.push_back(std::move(ft));
+  }
   train = std::move(t);
   return v;
 }

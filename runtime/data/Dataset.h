@@ -29,6 +29,9 @@ struct Dataset {
   std::vector<float> targets;  // n * target_numel (regression: classes == 0)
   int64_t target_numel = 0;
   std::vector<std::string> files;  // predict on image files: the file of each sample
+  // A data set with several sample fields (DataDecl::fields): the fields after the first, each a Dataset of its own
+  // samples only (name = the field's name, x, dims, rank, sample_numel, n), record i of each being sample i's.
+  std::vector<Dataset> fields = {};
 };
 
 // A decoded array file (IDX or NPY): shape and values as float (exact for integers below 2^24).
@@ -62,6 +65,9 @@ Dataset load_image_files(const std::string& path, const DataDecl& decl, int thre
 Dataset load_text(const DataDecl& decl, const std::string& split_name);
 // The class sub-folders of an image folder, sorted (empty when it cannot be listed).
 std::vector<std::string> image_classes(const std::string& dir);
+// The further sample fields of `ds` (decl.fields): field k's samples from files[k - 1] (IDX or .npy), checked against
+// the field's declared shape and type; each must hold ds.n records, as `first_file` (the first field's) does (R0255).
+void load_field_samples(Dataset& ds, const std::vector<std::string>& files, const DataDecl& decl, const std::string& first_file);
 // Takes `fraction` of `train` out as a validation split, deterministic by seed.
 Dataset split_off(Dataset& train, double fraction, uint64_t seed);
 

@@ -16,6 +16,7 @@ Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_l
     b.labels.resize(size_t(rows_ * ds.label_numel));
     b.targets.resize(size_t(rows_ * (ds.target_numel > 0 ? ds.target_numel : 1)));
     b.class_labels = !ds.labels.empty();
+    for (const Dataset& f : ds.fields) b.fields.emplace_back(size_t(rows_ * f.sample_numel), 0.f);
   }
   th_ = std::thread([this] { worker(); });
 }
@@ -36,6 +37,15 @@ void Loader::fill(Batch& b, int64_t k) {
   b.valid = valid;
   b.global_valid = std::min(batch_, total_ - global_first);
   const int64_t row = aug_.row_numel(ds_);  // a random_crop window may be smaller than the sample
+  // The further sample fields: row r holds the same sample's (no augmentation: sema allows none with them).
+  for (size_t j = 0; j < ds_.fields.size(); ++j) {
+    const Dataset& f = ds_.fields[j];
+    for (int64_t r = 0; r < rows_; ++r) {
+      float* dst = b.fields[j].data() + r * f.sample_numel;
+      if (r >= valid) std::memset(dst, 0, size_t(f.sample_numel) * 4);
+      else std::memcpy(dst, f.x.data() + order_[size_t(first + r)] * f.sample_numel, size_t(f.sample_numel) * 4);
+    }
+  }
   for (int64_t r = 0; r < rows_; ++r) {
     float* dst = b.x.data() + r * row;
     if (r >= valid) {

@@ -23,6 +23,8 @@ struct Batch {
   // onehot(partner_labels[r]).
   double lam = 1;
   std::vector<int32_t> partner_labels;
+  // The further sample fields (Dataset::fields), each batch * its sample_numel floats (padded rows are zero).
+  std::vector<std::vector<float>> fields = {};
 };
 
 class Loader {

@@ -72,6 +72,23 @@ void one_hot(Dataset& ds, int64_t classes, int64_t element) {
 }
 
 Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool training) {
+  // Steps of the further sample fields (dls_rt_pipe_field) transform those fields' samples, in order; the rest (the
+  // first field's, the targets', shuffling and batching) apply to the split below.
+  bool fieldSteps = false;
+  for (const auto& s : steps) fieldSteps |= s.field != 0 && !(s.op & DLS_PIPE_LABELS);
+  if (fieldSteps) {
+    std::vector<PipeStep> first;
+    for (size_t k = 0; k < ds.fields.size(); ++k) {
+      std::vector<PipeStep> own;
+      for (const auto& s : steps)
+        if (s.field == int32_t(k + 1) && !(s.op & DLS_PIPE_LABELS)) own.push_back(s);
+      for (auto& s : own) s.field = 0;
+      if (!own.empty()) apply_pipeline(ds.fields[k], own, false);
+    }
+    for (const auto& s : steps)
+      if (s.field == 0 || (s.op & DLS_PIPE_LABELS)) first.push_back(s);
+    return apply_pipeline(ds, first, training);
+  }
   Augment a;
   bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize / add / features per sample
   auto here = [&](Augment::Step& st) {

@@ -37,6 +37,9 @@ const char* kUsage =
     "                                                   --top: the K likeliest classes with their probabilities;\n"
     "                                                   --output: the same as CSV or JSON in OUT instead of printed;\n"
     "                                                   --outputs: write the network's raw outputs to OUT.npy instead\n"
+    "  predict --input NAME=FILE --input NAME=FILE ... [options as above]\n"
+    "                                                   a data set with several sample fields: each field's samples\n"
+    "                                                   from its own file (.npy or IDX), one record per sample\n"
     "  predict PROMPT-FILE [--tokens N]                 a text model: the prompt and N generated tokens (default 200)\n"
     "  export [--onnx MODEL.onnx] [--npz FILE.npz] [--safetensors FILE] [--checkpoint DIR|FILE | --weights DIR] [--batch N]\n"
     "                                                   the trained network as an ONNX model in inference form (the\n"
@@ -140,6 +143,13 @@ Options parse(int argc, char** argv) {
       o.batch_y = value(f);
     } else if (o.command == "step-check" && f == "--out") {
       o.out = value(f);
+    } else if ((o.command == "predict" || o.command == "step-check") && f == "--input") {
+      // NAME=FILE: the file of sample field NAME (a data set with several sample fields)
+      const std::string v = value(f);
+      const size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+        fail(Diag::R0406, "", "--input", "NAME=FILE: a sample field's name and its file");
+      o.inputs.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     } else if (o.command == "predict" && f.rfind("--", 0) != 0 && o.predict_file.empty()) {
       o.predict_file = f;
     } else {
@@ -150,7 +160,7 @@ Options parse(int argc, char** argv) {
     fail(Diag::R0406, "", "--weights", "a run from scratch: --resume continues from the checkpoint's own weights");
   if (!o.weights.empty() && !o.checkpoint.empty())
     fail(Diag::R0406, "", "--weights", "no --checkpoint: both say where the weights come from");
-  if (o.command == "predict" && o.predict_file.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy, IDX or CSV)");
+  if (o.command == "predict" && o.predict_file.empty() && o.inputs.empty()) fail(Diag::R0406, "", "predict", "a FILE of samples (.npy, IDX or CSV)");
   if (o.command == "export" && o.onnx_out.empty() && o.npz_out.empty() && o.safetensors_out.empty())
     fail(Diag::R0406, "", "export", "a file to write: --onnx MODEL.onnx, --npz FILE.npz and/or --safetensors FILE");
   if (!o.outputs.empty() && (o.top > 0 || !o.output.empty()))
@@ -186,6 +196,13 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
       b.targets.resize(size_t(y.d.numel));
       for (auto& t : b.targets) t = u01(rng.next());
     }
+    // The further inputs (dls_rt_input): N(0, 1) of their shapes.
+    b.fields.resize(rt->io_fields.size());
+    for (size_t j = 0; j < rt->io_fields.size(); ++j)
+      if (rt->io_fields[j] >= 0) {
+        b.fields[j].resize(size_t(rt->tensors[size_t(rt->io_fields[j])].d.numel));
+        for (auto& v : b.fields[j]) v = float(rng.normal());
+      }
     b.valid = B;
   }
   rt->step.training = 1;

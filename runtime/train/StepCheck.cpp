@@ -4,6 +4,7 @@
 // writes loss.npy and <name>.grad.npy for each trainable parameter to --out.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -79,6 +80,20 @@ int run_step_check(dls_rt* rt, const Program& p, const Options& o) {
   Batch b;
   b.x.assign(x.values.begin(), x.values.end());
   b.valid = xt.d.dims[0];
+  // The further sample fields' batches: --input NAME=FILE.npy for each network input that takes one.
+  const auto& fields = rt->data[DLS_SPLIT_TRAIN].fields;
+  for (size_t j = 0; j < rt->io_fields.size(); ++j) {
+    if (rt->io_fields[j] < 0) continue;
+    const std::string name = j < fields.size() ? fields[j].name : std::to_string(j + 1);
+    auto in = std::find_if(o.inputs.begin(), o.inputs.end(), [&](const auto& i) { return i.first == name; });
+    if (in == o.inputs.end()) fail(Diag::R0256, "", fmt::format("step-check: give sample field `{}`'s batch with --input {}=FILE.npy", name, name));
+    Array f = read_npy(in->second);
+    const Tensor& ft = rt->tensors[size_t(rt->io_fields[j])];
+    if (int64_t(f.values.size()) != ft.d.numel)
+      fail(Diag::R0205, in->second, in->second, fmt::format("{} values", f.values.size()), shape_str(ft.d));
+    if (b.fields.size() <= j) b.fields.resize(j + 1);
+    b.fields[j].assign(f.values.begin(), f.values.end());
+  }
   if (yt.d.dtype == DLS_I32) {
     for (size_t i = 0; i < y.values.size(); ++i) {
       double v = y.values[i];

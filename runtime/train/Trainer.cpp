@@ -100,7 +100,11 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   // The loaded data counts against the memory this process may use, as the plan's tensors do (R0505): a
   // run that cannot hold both stops here, before its first step touches the arena. It is host memory on
   // every backend (on CUDA, batches are copied to the device one at a time).
-  auto held = [](const Dataset& d) { return uint64_t(d.x.size() + d.labels.size() + d.targets.size()) * 4; };
+  auto held = [](const Dataset& d) {
+    uint64_t n = d.x.size() + d.labels.size() + d.targets.size();
+    for (const Dataset& f : d.fields) n += f.x.size();
+    return n * 4;
+  };
   reserve_host(rt, held(s.train) + held(s.valid), "the loaded data", true);
   return s;
 }
@@ -161,14 +165,26 @@ void StepRunner::run() {
 }
 
 void bind_batch(dls_rt* rt, const Batch& b) {
-  const Tensor& x = rt->tensors[rt->io_input];
-  if (x.d.dtype == DLS_I32) {
-    // Integer samples (to_i32, checked at load time) for an i32 input such as embedding indices.
-    std::vector<int32_t> idx(size_t(x.d.numel));
-    for (size_t i = 0; i < idx.size() && i < b.x.size(); ++i) idx[i] = int32_t(b.x[i]);
-    to_device(rt, x.d.data, idx.data(), x.bytes);
-  } else {
-    to_device(rt, x.d.data, b.x.data(), x.bytes);
+  auto input = [&](int32_t tensor, const std::vector<float>& values) {
+    const Tensor& x = rt->tensors[size_t(tensor)];
+    if (tensor != rt->io_input && int64_t(values.size()) < x.d.numel)
+      fail(Diag::R0504, rt->spec_path, fmt::format("a batch of {} values for input tensor {}", values.size(), shape_str(x.d)));
+    if (x.d.dtype == DLS_I32) {
+      // Integer samples (to_i32, checked at load time) for an i32 input such as embedding indices.
+      std::vector<int32_t> idx(size_t(x.d.numel));
+      for (size_t i = 0; i < idx.size() && i < values.size(); ++i) idx[i] = int32_t(values[i]);
+      to_device(rt, x.d.data, idx.data(), x.bytes);
+    } else {
+      to_device(rt, x.d.data, values.data(), x.bytes);
+    }
+  };
+  input(rt->io_input, b.x);
+  // The further sample fields, each to the network input that takes it (dls_rt_input).
+  for (size_t j = 0; j < rt->io_fields.size(); ++j) {
+    if (rt->io_fields[j] < 0) continue;
+    if (j >= b.fields.size())
+      fail(Diag::R0504, rt->spec_path, fmt::format("the network takes sample field {}, but the data has {} fields", j + 1, b.fields.size() + 1));
+    input(rt->io_fields[j], b.fields[j]);
   }
   const Tensor& y = rt->tensors[rt->io_labels];
   bool soft = false;  // mixup / cutmix: the loss takes class probabilities f32[N, C]
@@ -560,6 +576,7 @@ uint64_t data_fingerprint(const Dataset& ds) {
   add(ds.x.data(), ds.x.size() * 4);
   add(ds.labels.data(), ds.labels.size() * 4);
   add(ds.targets.data(), ds.targets.size() * 4);
+  for (const Dataset& f : ds.fields) add(f.x.data(), f.x.size() * 4);
   return (uint64_t(ds.n) << 40) ^ (uint64_t(ds.sample_numel) << 32) ^ uint64_t(crc);
 }
 
@@ -678,6 +695,19 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   // Early stopping (dls_rt_stop): the best validation value so far (NaN: none yet), its epoch, validations since
   // it improved; a resume restored them from the checkpoint (format 5).
   const bool maximize = rt->stop_monitor == DLS_METRIC_ACCURACY;
+  // A metric of one loss term's output (dls_rt_watch_output): val_OUTPUT_loss, _acc, _mae or _rmse; NaN when this
+  // validation has no such term.
+  auto output_metric = [](const EvalResult& r, const std::string& output, int32_t metric) {
+    for (const EvalResult::Head& h : r.heads)
+      if (h.name == output)
+        return metric == DLS_METRIC_ACCURACY ? h.accuracy : metric == DLS_METRIC_MAE ? h.mae : metric == DLS_METRIC_RMSE ? h.rmse : h.loss;
+    return double(NAN);
+  };
+  const std::string stop_name =
+      rt->stop_output.empty() ? std::string(maximize ? "val_accuracy" : "val_loss")
+                              : fmt::format("val_{}_{}", rt->stop_output,
+                                            rt->stop_monitor == DLS_METRIC_ACCURACY ? "acc" : rt->stop_monitor == DLS_METRIC_MAE ? "mae"
+                                            : rt->stop_monitor == DLS_METRIC_RMSE ? "rmse" : "loss");
   double& best = rt->stop_best;
   int64_t& best_epoch = rt->stop_best_epoch;
   int64_t& without_improvement = rt->stop_bad;
@@ -827,7 +857,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
                       (long long)rt->plateau_patience, rt->plateau_lr, (long long)(epoch + 2));
       }
       if (rt->stop_kind == DLS_STOP_EARLY && validate && val_samples > 0) {
-        const double v = maximize ? r_acc : val_loss;
+        const double v = !rt->stop_output.empty() ? output_metric(best_r, rt->stop_output, rt->stop_monitor) : maximize ? r_acc : val_loss;
         const bool better = !std::isnan(v) && (std::isnan(best) || (maximize ? v > best + rt->stop_min_delta : v < best - rt->stop_min_delta));
         if (better) {
           best = v, best_epoch = epoch + 1, without_improvement = 0;
@@ -856,6 +886,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
                                      std::pair{DLS_METRIC_MAE, best_r.mae}, std::pair{DLS_METRIC_RMSE, best_r.rmse},
                                      std::pair{DLS_METRIC_R2, best_r.r2}, std::pair{DLS_METRIC_AUC, best_r.auc}})
           if (bit == rt->ckpt_best_metric) v = x;
+        if (!rt->ckpt_best_output.empty()) v = output_metric(best_r, rt->ckpt_best_output, rt->ckpt_best_metric);
         const double was = rt->ckpt_best_value;
         if (std::isfinite(v) && (std::isnan(was) || (rt->ckpt_best_max ? v > was : v < was))) {
           rt->ckpt_best_value = v, rt->ckpt_best_epoch = epoch + 1;
@@ -874,7 +905,7 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         if (!o.quiet && lead)
           std::printf("early stopping at epoch %lld: %s has not improved by more than %g for %lld validations; best %.4f "
                       "at epoch %lld\n",
-                      (long long)(epoch + 1), maximize ? "val_accuracy" : "val_loss", rt->stop_min_delta,
+                      (long long)(epoch + 1), stop_name.c_str(), rt->stop_min_delta,
                       (long long)rt->stop_patience, best, (long long)best_epoch);
         break;
       }
@@ -1045,6 +1076,37 @@ std::string csv_cell(const std::string& s) {
 }
 }  // namespace
 
+// predict's samples: FILE, or with several sample fields one file per field (--input NAME=FILE; FILE, when given,
+// is the first field's). Every field needs its file, and every --input names a field (R0256).
+static Dataset load_predict_samples(const Options& o, const DataDecl& decl) {
+  if (decl.fields.empty()) {
+    if (!o.inputs.empty())
+      fail(Diag::R0256, o.inputs[0].second, fmt::format("--input {}={}: the program's data has one sample field; give its file "
+                                                        "alone (`predict FILE`)", o.inputs[0].first, o.inputs[0].second));
+    return load_samples(o.predict_file, decl);
+  }
+  std::vector<std::string> names = {decl.sample_name};
+  for (const DataDecl::Field& f : decl.fields) names.push_back(f.name);
+  std::vector<std::string> files(names.size());
+  files[0] = o.predict_file;
+  for (const auto& [name, file] : o.inputs) {
+    const auto at = std::find(names.begin(), names.end(), name);
+    if (at == names.end())
+      fail(Diag::R0256, file, fmt::format("--input {}={}: the data has no sample field `{}` (its fields: {})", name, file, name,
+                                          fmt::join(names, ", ")));
+    std::string& slot = files[size_t(at - names.begin())];
+    if (!slot.empty()) fail(Diag::R0256, file, fmt::format("sample field `{}` is given two files, '{}' and '{}'", name, slot, file));
+    slot = file;
+  }
+  for (size_t k = 0; k < names.size(); ++k)
+    if (files[k].empty())
+      fail(Diag::R0256, "", fmt::format("the network takes sample field `{}`: give its file with --input {}=FILE (one per field: {})",
+                                        names[k], names[k], fmt::join(names, ", ")));
+  Dataset ds = load_samples(files[0], decl);
+  load_field_samples(ds, std::vector<std::string>(files.begin() + 1, files.end()), decl, files[0]);
+  return ds;
+}
+
 int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   require_io(rt);
   // Over ranks, rank 0 predicts (in batches of its share) and prints; the others have nothing to do.
@@ -1054,7 +1116,7 @@ int run_predict(dls_rt* rt, const Program& p, const Options& o) {
   if (rt->data[split].format == DLS_DATA_TEXT) return predict_text(rt, p, o, rt->data[split]);
   const OutputMeaning meaning = output_meaning(rt);
   if (o.top > 0 && !meaning.classes) fail(Diag::R0406, "", "--top", "a classifier (this program's targets are real values)");
-  Dataset ds = load_samples(o.predict_file, rt->data[split]);
+  Dataset ds = load_predict_samples(o, rt->data[split]);
   apply_pipeline(ds, rt->pipes[split], false);
   // The class names the program was built with, or an image folder's class folders.
   std::vector<std::string> names = rt->class_names;

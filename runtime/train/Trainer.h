@@ -26,6 +26,8 @@ struct Options {
   int64_t top = 0;              // predict --top K: the K likeliest classes with their probabilities
   std::string output;           // predict --output FILE.csv|FILE.json: the predictions written there
   std::string batch_x, batch_y, out;  // step-check
+  // predict/step-check --input NAME=FILE: the file of sample field NAME (a data set with several sample fields)
+  std::vector<std::pair<std::string, std::string>> inputs = {};
   std::string onnx_out, npz_out, safetensors_out;  // export --onnx / --npz / --safetensors FILE
   int64_t export_batch = 0;     // export --batch N: the ONNX model's batch fixed (0: the symbol)
   bool quiet = false;           // tests: no progress output

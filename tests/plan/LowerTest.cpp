@@ -601,3 +601,125 @@ train run {
     CHECK(codes(validated("loss")).empty());
   }
 }
+
+TEST_CASE("several sample fields: each file, each field's steps and each input by name; one output's metric watched",
+          "[lower]") {
+  const std::string data = R"(dlspec 1
+dataset d {
+  train = npy(img: "img.npy", meta: "meta.npy", y: "y.npy")
+  sample img:  u8[8, 8]
+  sample meta: f32[3]
+  label  y:    class<4>
+}
+pipeline input from d.train {
+  img  = img |> to_f32 |> scale(0.5) |> reshape([64])
+  meta = meta |> scale(2)
+  shuffle(buffer: all)
+  batch(4)
+}
+)";
+  // The inputs declared in another order than the fields: bound by name.
+  TextLowering l(data + R"(
+network Net(meta: f32[N, 3], img: f32[N, 64]) -> (cls: logits[N, 4], recon: f32[N, 64]) {
+  h = concat(img |> dense(5), meta |> dense(2), axis: 1)
+  return (cls: h |> dense(4), recon: h |> dense(64))
+}
+train run {
+  model      = Net on cpu
+  data       = input
+  loss       = 1.0*cross_entropy(model.cls, y) + 0.5*mse(model.recon, img)
+  optimizer  = sgd(lr: 0.1)
+  epochs     = 3
+  validate   = input every 1 epoch metrics [accuracy, loss]
+  checkpoint = "runs/x" every 1 epoch keep 1 best by val_cls_acc
+  stop       = early(monitor: val_recon_loss, patience: 2)
+}
+)");
+  REQUIRE(l.r);
+  // The training split's calls (validation reads the same pipeline into the valid split, with the same calls).
+  auto train = [&](const std::string& callee) {
+    std::vector<const plan::Call*> out;
+    for (const plan::Call* k : l.calls(callee))
+      if (i32(k->args[1]) == DLS_SPLIT_TRAIN) out.push_back(k);
+    return out;
+  };
+  const auto fields = train("dls_rt_sample_field");
+  REQUIRE(fields.size() == 2);  // the first field's name, then meta's file
+  CHECK(l.calls("dls_rt_sample_field").size() == 4);  // and the same for the valid split
+  CHECK(i32(fields[0]->args[2]) == 0);
+  CHECK(std::get<std::string>(fields[0]->args[3]) == "img");
+  CHECK(i32(fields[1]->args[2]) == 1);
+  CHECK(std::get<std::string>(fields[1]->args[3]) == "meta");
+  CHECK(std::get<std::string>(fields[1]->args[4]).ends_with("meta.npy"));
+  CHECK(i32(fields[1]->args[6]) == 1);  // rank 1: [3]
+  // meta's step after a switch to field 1; shuffle after the switch back to field 0.
+  const auto switches = train("dls_rt_pipe_field");
+  REQUIRE(switches.size() == 2);
+  CHECK(i32(switches[0]->args[2]) == 1);
+  CHECK(i32(switches[1]->args[2]) == 0);
+  std::vector<std::string> order;
+  for (const plan::Call& k : l.r->plan.setup)
+    if (k.callee == "dls_rt_pipe_field" && i32(k.args[1]) == DLS_SPLIT_TRAIN) order.push_back("field" + std::to_string(i32(k.args[2])));
+    else if (k.callee == "dls_rt_pipe" && i32(k.args[1]) == DLS_SPLIT_TRAIN) order.push_back(std::to_string(i32(k.args[2])));
+  CHECK(order == std::vector<std::string>{std::to_string(DLS_PIPE_TO_F32), std::to_string(DLS_PIPE_SCALE),
+                                          std::to_string(DLS_PIPE_RESHAPE), "field1", std::to_string(DLS_PIPE_SCALE), "field0",
+                                          std::to_string(DLS_PIPE_SHUFFLE)});
+  // io's input is `img` (field 0), the second input `meta` takes field 1.
+  const auto io = l.calls("dls_rt_io");
+  const auto inputs = l.calls("dls_rt_input");
+  REQUIRE(io.size() == 1);
+  REQUIRE(inputs.size() == 1);
+  CHECK(i32(inputs[0]->args[1]) == 1);
+  CHECK(i32(inputs[0]->args[2]) != i32(io[0]->args[1]));
+  // keep best by val_cls_acc and early stopping on val_recon_loss watch those outputs' metrics.
+  const auto watch = l.calls("dls_rt_watch_output");
+  REQUIRE(watch.size() == 2);
+  CHECK(i32(watch[0]->args[1]) == 1);
+  CHECK(std::get<std::string>(watch[0]->args[2]) == "cls");
+  CHECK(i32(watch[0]->args[3]) == DLS_METRIC_ACCURACY);
+  CHECK(i32(watch[1]->args[1]) == 2);
+  CHECK(std::get<std::string>(watch[1]->args[2]) == "recon");
+  CHECK(i32(watch[1]->args[3]) == DLS_METRIC_LOSS);
+  const auto best = l.calls("dls_rt_checkpoint_best");
+  REQUIRE(best.size() == 1);
+  CHECK(i32(best[0]->args[1]) == DLS_METRIC_ACCURACY);
+  CHECK(i32(best[0]->args[2]) == 1);
+
+  auto codes = [](std::string text) {
+    Compilation c;
+    c.loadText("inline.dls", std::move(text));
+    std::vector<Code> out;
+    if (c.parse()) c.analyze();
+    for (const Diagnostic& d : c.diags.finish())
+      if (d.severity == Severity::Error) {
+        CHECK(d.span.valid());
+        out.push_back(d.code);
+      }
+    return out;
+  };
+  const std::string net = R"(
+network Net(img: f32[N, 64], meta: f32[N, 3]) -> logits[N, 4] {
+  return concat(img |> dense(5), meta |> dense(2), axis: 1) |> dense(4)
+}
+train run {
+  model     = Net on cpu
+  data      = input
+  loss      = cross_entropy(model.out, y)
+  optimizer = sgd(lr: 0.1)
+}
+)";
+  CHECK(codes(data + net).empty());
+  std::string misnamed = data + net;
+  misnamed.replace(misnamed.find("meta: f32[N, 3]"), 4, "info");
+  misnamed.replace(misnamed.find("meta |> dense(2)"), 4, "info");
+  CHECK(codes(misnamed) == std::vector<Code>{Code::E0140});
+  std::string shaped = data + net;
+  shaped.replace(shaped.find("meta: f32[N, 3]"), 15, "meta: f32[N, 5]");
+  CHECK(codes(shaped) == std::vector<Code>{Code::E0141});
+  std::string nofile = data + net;
+  nofile.replace(nofile.find("meta: \"meta.npy\", "), 18, "");
+  CHECK(codes(nofile) == std::vector<Code>{Code::E0142});
+  std::string augmented = data + net;
+  augmented.replace(augmented.find("  shuffle(buffer: all)"), 0, "  augment random_flip(0.5)\n");
+  CHECK(codes(augmented) == std::vector<Code>{Code::E0143});
+}

@@ -387,6 +387,28 @@ void dls_rt_zero(dls_rt* rt, int32_t tensor);
  * skipped when this step's loss is not finite [5]). */
 void dls_rt_update(dls_rt* rt);
 
+/* ---- several sample fields, per-output metrics ------------------------------------------------- */
+/* A data set with several sample fields (`sample img: u8[28, 28]`, `sample meta: f32[4]`): field `field` (1, 2, …
+ * in the declared order; field 0 is the samples dls_rt_dataset declares) of a split, read from a file of its own,
+ * `path` (IDX or .npy, as the split's samples), holding one record per sample of the split, in the same order (R0255
+ * otherwise). rank/d0..d3: its declared per-sample shape (R0205 for a file of another); dtype: its declared element
+ * type (enum dls_dtype, R0216 for a file of another; -1: any numeric type, read as float). `name` is the field's
+ * name in the spec (messages, `predict --input NAME=FILE`). Called after the split's dls_rt_dataset; shuffling and
+ * batching keep the fields of a sample together. Field 0 gives only the first field's name (path NULL). */
+void dls_rt_sample_field(dls_rt* rt, int32_t split, int32_t field, const char* name, const char* path, int32_t dtype,
+                         int32_t rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* The element-wise pipeline steps of `split` appended after this call (dls_rt_pipe, dls_rt_pipe_features) transform
+ * sample field `field` (0: the first, the default until this is called) instead. */
+void dls_rt_pipe_field(dls_rt* rt, int32_t split, int32_t field);
+/* Network input `tensor` takes sample field `field` (1, 2, …) of each batch; dls_rt_io's input takes field 0.
+ * Called after dls_rt_io, once per further field. */
+void dls_rt_input(dls_rt* rt, int32_t field, int32_t tensor);
+/* The validation metric a rule watches is the one of the loss term named `output` (dls_rt_head) instead of the
+ * whole validation's: rule 1 the best checkpoint (dls_rt_checkpoint_best: its metric, DLS_METRIC_LOSS,
+ * DLS_METRIC_ACCURACY, DLS_METRIC_MAE or DLS_METRIC_RMSE, is then the term's val_OUTPUT_loss, _acc, _mae or _rmse),
+ * rule 2 early stopping (dls_rt_stop's monitor, likewise). Called after that rule's own call. */
+void dls_rt_watch_output(dls_rt* rt, int32_t rule, const char* output, int32_t metric);
+
 #ifdef __cplusplus
 }
 #endif

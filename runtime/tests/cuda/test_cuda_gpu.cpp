@@ -14,6 +14,7 @@
 
 #include "core/Runtime.h"
 #include "cuda/CudaExt.h"
+#include "train/Trainer.h"
 #include "tests/programs/Programs.h"
 
 namespace {
@@ -635,4 +636,49 @@ TEST_CASE("cuda: scaled_add (the weighted terms of a loss over several outputs) 
     CHECK(std::fabs(cpu[i] - want) <= 1e-6f);
     CHECK(std::fabs(gpu[i] - cpu[i]) <= 1e-6f);
   }
+}
+
+namespace {
+// A batch of two sample fields bound to two input tensors (bind_batch: dls_rt_io's input takes field 0,
+// dls_rt_input's field 1), then concat over them, on `placement`: the output's rows are each sample's two fields.
+std::vector<float> two_fields_on(const char* placement) {
+  setenv("DLS_PLACEMENT", placement, 1);
+  auto rt = dls::make_runtime(2);
+  dls_rt* r = rt.get();
+  dls_rt_placement(r, DLS_DEVICE_CPU, 0, 1);  // redirected by placement_override.cpp
+  dls_rt_train_config(r, 1, 4, 7);
+  dls_rt_arena(r, 0);
+  const int x = dls_rt_tensor(r, DLS_F32, 2, 4, 5, 1, 1, -1), m = dls_rt_tensor(r, DLS_F32, 2, 4, 3, 1, 1, -1);
+  const int y = dls_rt_tensor(r, DLS_F32, 2, 4, 8, 1, 1, -1), labels = dls_rt_tensor(r, DLS_I32, 1, 4, 1, 1, 1, -1);
+  const int loss = dls_rt_tensor(r, DLS_F32, 1, 1, 1, 1, 1, -1);
+  const int32_t t[3] = {x, m, y};
+  const double axis[1] = {1};
+  const int op = dls_rt_op(r, DLS_OP_CONCAT, t, 3, axis, 1, 1, 1);
+  dls_rt_io(r, x, labels, y, loss);
+  dls_rt_input(r, 1, m);
+  dls::raise_pending(r);
+  dls::Batch b;
+  for (int i = 0; i < 20; ++i) b.x.push_back(std::sin(0.37f * float(i)));
+  b.fields.emplace_back();
+  for (int i = 0; i < 12; ++i) b.fields[0].push_back(100.f + float(i));
+  b.labels.assign(4, 0);
+  b.class_labels = true;
+  b.valid = b.global_valid = 4;
+  dls::bind_batch(r, b);
+  dls_rt_fwd(r, op);
+  dls::raise_pending(r);
+  return dls::read_tensor(r, y);
+}
+}  // namespace
+
+TEST_CASE("cuda: a batch of two sample fields feeds two inputs (bind_batch, dls_rt_input) as on the CPU backend") {
+  const auto cpu = two_fields_on("cpu"), gpu = two_fields_on("cuda:0");
+  REQUIRE(cpu.size() == 32);
+  REQUIRE(gpu.size() == 32);
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 8; ++c) {
+      const float want = c < 5 ? std::sin(0.37f * float(r * 5 + c)) : 100.f + float(r * 3 + c - 5);
+      CHECK(cpu[size_t(r * 8 + c)] == want);
+      CHECK(gpu[size_t(r * 8 + c)] == want);
+    }
 }
