@@ -42,7 +42,7 @@ double deviceMemory(const sema::TrainConfig& t) {
 // (runtime/cpu/CpuAttention.cpp, cuda/CudaBackend.cpp): the attention weights [heads, T, T] (two more with
 // dropout: its mask and the weights after it), q|k|v [T, 3 dim] and the heads' outputs [T, dim]; the estimate
 // counts a gradient beside every activation, theirs included. The weights grow with the square of the sequence
-// length.
+// length (cross_attention: [heads, T, S] over the memory's S steps).
 std::optional<double> attentionScratch(const sema::Network& n, const sema::Node& nd) {
   if (!nd.op->attention || nd.inputs.empty()) return 0.0;
   const sema::Shape& s = n.values[static_cast<size_t>(nd.inputs[0])].type.shape;
@@ -50,6 +50,13 @@ std::optional<double> attentionScratch(const sema::Network& n, const sema::Node&
   const double T = static_cast<double>(s.dims[1].value), D = static_cast<double>(nd.intAttr("dim"));
   const double H = static_cast<double>(nd.intAttr("heads", 1));
   const double dropout = nd.attr("dropout") ? nd.floatAttr("dropout") : 0.0;
+  if (nd.inputs.size() > 1) {
+    // cross_attention: weights [heads, T, S] over the memory's S steps, q [T, dim], k|v [S, 2 dim], o [T, dim].
+    const sema::Shape& m = n.values[static_cast<size_t>(nd.inputs[1])].type.shape;
+    if (m.unknownRank || m.rank() != 3 || !m.dims[1].isConst()) return std::nullopt;
+    const double S = static_cast<double>(m.dims[1].value);
+    return H * T * S * (dropout > 0 ? 3 : 1) + 2 * T * D + 2 * S * D;
+  }
   return H * T * T * (dropout > 0 ? 3 : 1) + 4 * T * D;
 }
 

@@ -1,5 +1,5 @@
 // W0716: a network with a recurrence over time (OpInfo::recurrent: rnn, gru, lstm) or attention over time
-// (OpInfo::attention: multi_head_attention) trained without gradient clipping. Backpropagation through time
+// (OpInfo::attention: multi_head_attention, cross_attention) trained without gradient clipping. Backpropagation through time
 // multiplies the recurrent Jacobian once per step, so the gradient of a long sequence can grow without bound on
 // one batch and throw the weights away (exploding gradients); attention's softmax over the scores q k^T grows
 // sharp as the query and key weights grow, and transformers show the same loss spikes. The remedy PyTorch

@@ -205,6 +205,7 @@ std::string exampleCall(const OpInfo& op) {
   std::vector<std::string> args;
   if (op.inputsFromArgs) {
     if (op.category == OpCategory::Loss) args = {"model.out", "label"};
+    else if (op.attention) args = {"x", "memory"};  // cross_attention: the queries, then the keys' and values' sequence
     else args = {"a", "b"};
   }
   for (const AttrSpec* a : pos) args.push_back(exampleValue(op, *a));
@@ -217,7 +218,7 @@ std::string example(const OpInfo& op) {
   std::string call = exampleCall(op);
   switch (sectionOf(op)) {
     case Section::Layer: case Section::Activation:
-      return "h = x |> " + call;
+      return op.inputsFromArgs ? "h = " + call : "h = x |> " + call;
     case Section::Structural: return op.inputsFromArgs ? "h = " + call : "h = x |> " + call;
     case Section::Transform: return "image = image |> " + call;
     case Section::Augmentation: return "augment " + call;

@@ -320,7 +320,7 @@ private:
 
   std::string translate(const sema::Node& n);
   std::string layerNorm(const std::string& x, int64_t rank, int64_t axes);
-  std::string attention(const std::string& x, const sema::Node& n);
+  std::string attention(const std::string& x, const sema::Node& n, const std::string& memory = {});
   std::string recurrent(const std::string& x, const sema::Node& n);
 };
 
@@ -339,35 +339,40 @@ std::string Exporter::layerNorm(const std::string& x, int64_t r, int64_t axes) {
   return op("Div", {d, sd});
 }
 
-// torch.nn.MultiheadAttention (batch first, self-attention) as MatMul / Softmax: ops.def MULTI_HEAD_ATTENTION.
-std::string Exporter::attention(const std::string& x, const sema::Node& n) {
+// torch.nn.MultiheadAttention (batch first) as MatMul / Softmax: self-attention (ops.def MULTI_HEAD_ATTENTION), or
+// cross-attention with the keys and values projected from `memory` [N, S, D] (CROSS_ATTENTION).
+std::string Exporter::attention(const std::string& x, const sema::Node& n, const std::string& memory) {
   const Dims xs = shapeOf(n.inputs[0]);  // [N, T, D]
   const int64_t T = xs[1], D = xs[2], H = i("heads"), E = D / H;
+  const int64_t S = memory.empty() ? T : shapeOf(n.inputs[1])[1];
+  const std::string& kvIn = memory.empty() ? x : memory;
   const sema::Param* win = param(n, "in_proj_weight");
   const sema::Param* wout = param(n, "out_proj.weight");
   const sema::Param* bin = param(n, "in_proj_bias");
   const sema::Param* bout = param(n, "out_proj.bias");
   if (!win || !wout) throw NoForm{"its projection weights are missing (an internal inconsistency)"};
   auto project = [&](int k, const std::string& name) {  // rows k*D .. (k+1)*D of in_proj: [D, D] -> x W^T + b
-    std::string y = op("MatMul", {x, initP(n.layer + "/" + name + "_weight", {D, D}, {Seg{win, k * D * D, D, D, true}})});
+    std::string y = op("MatMul", {k == 0 ? x : kvIn, initP(n.layer + "/" + name + "_weight", {D, D}, {Seg{win, k * D * D, D, D, true}})});
     if (bin) y = op("Add", {y, initP(n.layer + "/" + name + "_bias", {D}, {Seg{bin, k * D, 1, D, false}})});
     return y;
   };
-  auto heads = [&](const std::string& v, const Dims& perm) {  // [N, T, D] -> [N, T, H, E] -> permuted
+  auto heads = [&](const std::string& v, int64_t steps, const std::string& tag, const Dims& perm) {
+    // [N, steps, D] -> [N, steps, H, E] -> permuted
     onnx::NodeProto* t;
-    std::string r = op("Transpose", {op("Reshape", {v, initI64(n.layer + "/heads", {-1, T, H, E})})}, &t);
+    std::string r = op("Transpose", {op("Reshape", {v, initI64(n.layer + tag, {-1, steps, H, E})})}, &t);
     attrInts(t, "perm", perm);
     return r;
   };
-  const std::string q = heads(project(0, "q"), {0, 2, 1, 3});  // [N, H, T, E]
-  const std::string k = heads(project(1, "k"), {0, 2, 3, 1});  // [N, H, E, T]
-  const std::string v = heads(project(2, "v"), {0, 2, 1, 3});  // [N, H, T, E]
+  const std::string memHeads = memory.empty() ? "/heads" : "/memory_heads";
+  const std::string q = heads(project(0, "q"), T, "/heads", {0, 2, 1, 3});  // [N, H, T, E]
+  const std::string k = heads(project(1, "k"), S, memHeads, {0, 2, 3, 1});  // [N, H, E, S]
+  const std::string v = heads(project(2, "v"), S, memHeads, {0, 2, 1, 3});  // [N, H, S, E]
   std::string s = op("Mul", {op("MatMul", {q, k}), scalar(float(1.0 / std::sqrt(double(E))))});
-  if (num("causal") != 0) {
-    std::vector<float> mask(size_t(T * T), 0.0f);
+  if (num("causal") != 0) {  // torch's attn_mask triu(-inf, 1) of shape [T, S]
+    std::vector<float> mask(size_t(T * S), 0.0f);
     for (int64_t a = 0; a < T; ++a)
-      for (int64_t b = a + 1; b < T; ++b) mask[size_t(a * T + b)] = -std::numeric_limits<float>::infinity();
-    s = op("Add", {s, initF(n.layer + "/causal_mask", {T, T}, mask)});
+      for (int64_t b = a + 1; b < S; ++b) mask[size_t(a * S + b)] = -std::numeric_limits<float>::infinity();
+    s = op("Add", {s, initF(n.layer + "/causal_mask", {T, S}, mask)});
   }
   onnx::NodeProto* sm;
   const std::string p = op("Softmax", {s}, &sm);
@@ -577,6 +582,7 @@ std::string Exporter::translate(const sema::Node& n) {
     return op("Add", {x, initP(w->name, {T, D}, {Seg{w, 0, 1, T * D, false}})});
   }
   if (name == "multi_head_attention") return attention(x, n);
+  if (name == "cross_attention") return attention(names_[size_t(n.inputs[0])], n, names_[size_t(n.inputs[1])]);
   if (name == "rnn" || name == "gru" || name == "lstm") return recurrent(x, n);
   if (name == "upsample") {
     const float f = float(i("factor"));

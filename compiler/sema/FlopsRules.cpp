@@ -56,6 +56,27 @@ std::optional<int64_t> attentionFlops(const std::vector<const Type*>& in, const 
   return r;
 }
 
+// cross_attention per sample of T query steps over S memory steps of width D: the projections (2 T D (D + D) for
+// the queries and the output, 2 S D 2D for the keys and values), q k^T and P v (2 T S D each) and the softmax (3 per
+// score, heads * T * S).
+std::optional<int64_t> crossAttentionFlops(const std::vector<const Type*>& in, const Type&, const Node& n) {
+  if (in.size() < 2) return std::nullopt;
+  const Type& x = *in[0];
+  const Type& m = *in[1];
+  if (x.shape.unknownRank || x.shape.rank() != 3 || !x.shape.dims[1].isConst()) return std::nullopt;
+  if (m.shape.unknownRank || m.shape.rank() != 3 || !m.shape.dims[1].isConst()) return std::nullopt;
+  const int64_t t = x.shape.dims[1].value, s = m.shape.dims[1].value, d = n.intAttr("dim"), h = n.intAttr("heads", 1);
+  std::optional<int64_t> projQ = times(times(times(std::optional<int64_t>(t), d), 2 * d), 2);
+  std::optional<int64_t> projKV = times(times(times(std::optional<int64_t>(s), d), 2 * d), 2);
+  std::optional<int64_t> mix = times(times(times(std::optional<int64_t>(t), s), d), 4);
+  std::optional<int64_t> soft = times(times(times(std::optional<int64_t>(t), s), h), 3);
+  int64_t r;
+  if (!projQ || !projKV || !mix || !soft || !addChecked(*projQ, *projKV, r) || !addChecked(r, *mix, r) ||
+      !addChecked(r, *soft, r))
+    return std::nullopt;
+  return r;
+}
+
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n) {
   const Type& x = *in[0];
   if (x.shape.unknownRank || x.shape.rank() < 3 || !x.shape.dims[1].isConst()) return std::nullopt;

@@ -101,9 +101,11 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
     auto& d = diags.add(c.error->code, span, c.error->message);
     if (!c.error->primary.empty()) d.primary(c.error->primary);
     const char* roles[] = {"the left operand ", "the right operand "};
+    const char* attentionRoles[] = {"the queries ", "the memory "};  // cross_attention(x, memory)
     for (int k : c.error->inputs)
       if (k < static_cast<int>(inputs.size()))
-        labelOperand(d, n, inputs[k], inputs.size() == 2 && op.inputsFromArgs ? roles[k] : "its input ");
+        labelOperand(d, n, inputs[k], inputs.size() == 2 && op.inputsFromArgs ? (op.attention ? attentionRoles[k] : roles[k])
+                                                                              : "its input ");
     if (!c.error->help.empty()) d.help(c.error->help);
     if (recoveredInput)
       d.note("an operand's shape follows an earlier `+` error in this network, which continues with its left "

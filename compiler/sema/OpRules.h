@@ -31,6 +31,7 @@ void reduce(ShapeCtx&);       // mean, sum, max over `axes` (normalised to one 0
 void adaptivePool(ShapeCtx&); // [N, C, H, W] -> [N, C, size, size]
 void embedding(ShapeCtx&);
 void attention(ShapeCtx&);     // multi_head_attention: [N, T, dim] -> [N, T, dim]
+void crossAttention(ShapeCtx&);  // cross_attention: [N, T, dim], memory [N, S, dim] -> [N, T, dim]
 void positional(ShapeCtx&);    // positional_embedding: [N, T, dim], T <= max_len
 void upsample(ShapeCtx&);
 void reorg(ShapeCtx&);
@@ -77,6 +78,7 @@ int64_t recurrentGates(const Node& n);
 // FLOPs per sample.
 std::optional<int64_t> denseFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> attentionFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
+std::optional<int64_t> crossAttentionFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> recurrentFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> convFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);
 std::optional<int64_t> convTransposeFlops(const std::vector<const Type*>& in, const Type& out, const Node& n);

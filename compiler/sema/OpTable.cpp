@@ -245,6 +245,21 @@ std::vector<OpInfo> build() {
                       "in_proj_bias, out_proj.bias; `causal: true` masks every later step (torch's attn_mask "
                       "triu(-inf, 1)); `dropout` on the attention weights in training",
                .matmul = true, .hasWeights = true, .attention = true});
+  t.push_back({.name = "cross_attention", .category = LAYER, .minInputs = 2, .maxInputs = 2, .inputsFromArgs = true,
+               .attrs = {{.name = "heads", .type = AttrType::Int},
+                         {.name = "dim", .type = AttrType::Int, .min = 1, .max = double(kMaxI)},
+                         {.name = "causal", .type = AttrType::Bool},
+                         {.name = "dropout", .type = AttrType::Float},
+                         {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
+                         init()},
+               .shape = crossAttention, .kind = SemKind::Real, .params = attentionParams, .opcode = DLS_OP_CROSS_ATTENTION,
+               .flops = crossAttentionFlops,
+               .doc = "multi-head cross-attention: `cross_attention(x, memory, heads: h, dim: d)` (or `x |> "
+                      "cross_attention(memory, …)`), the queries from x [N, T, dim], the keys and values from memory "
+                      "[N, S, dim] (S may differ from T), as torch.nn.MultiheadAttention(dim, heads, dropout, bias, "
+                      "batch_first=True)(x, memory, memory): the same parameters as multi_head_attention; `causal: true` "
+                      "lets query step i see memory steps 0..i (torch's attn_mask triu(-inf, 1) of shape [T, S])",
+               .matmul = true, .hasWeights = true, .attention = true});
   t.push_back({.name = "positional_embedding", .category = LAYER,
                .attrs = {{.name = "max_len", .type = AttrType::Int, .min = 1, .max = 1 << 24, .positional = 0}},
                .shape = positional, .kind = SemKind::Real, .params = positionalParams,

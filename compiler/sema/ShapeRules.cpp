@@ -679,6 +679,53 @@ void attention(ShapeCtx& c) {
   }
 }
 
+// cross_attention(queries, memory) over [N, T, dim] and [N, S, dim]: the output has the queries' shape. The keys and
+// values come from the memory, which must have the queries' width (torch's kdim = vdim = embed_dim, the layout of
+// in_proj_weight [3*dim, dim]) and batch; its length S may differ from T (E0221 otherwise).
+void crossAttention(ShapeCtx& c) {
+  attention(c);
+  if (c.error) return;
+  const Type& x = *c.in[0];
+  const Type& m = *c.in[1];
+  const std::string where = x.brief(), mem = m.brief();
+  if (m.dtype != DType::F32 && m.dtype != DType::F16 && m.dtype != DType::BF16 && m.dtype != DType::Unknown) {
+    c.fail(Code::E0221, fmt::format("`{}` attends from {} to the memory {}: the memory must be floating-point values",
+                                    c.op.name, where, mem),
+           "integer memory", "embed token indices with `embedding(vocab, dim)` first", {1});
+    return;
+  }
+  if (m.shape.unknownRank) return;
+  if (m.shape.rank() != 3) {
+    c.fail(Code::E0221, fmt::format("`{}` attends from {} to the memory {}: the memory must be a [N, steps, dim] sequence",
+                                    c.op.name, where, mem),
+           "not a sequence", "give the memory a time axis (`reshape`, `unsqueeze`) or embed it", {1});
+    return;
+  }
+  const int64_t dim = c.i("dim");
+  const Dim& s = m.shape.dims[1];
+  if (s.isConst() && s.value < 1) {
+    c.fail(Code::E0221, fmt::format("`{}` attends from {} to the memory {}: the memory has no time steps", c.op.name,
+                                    where, mem),
+           "no memory steps", "", {1});
+    return;
+  }
+  const Dim& d = m.shape.dims[2];
+  if (d.isConst() && d.value != dim) {
+    c.fail(Code::E0221,
+           fmt::format("`{}` attends from {} to the memory {}: the memory has {} features, the queries `dim: {}` (keys and "
+                       "values of another width, torch's kdim and vdim, are not supported)",
+                       c.op.name, where, mem, d.value, dim),
+           fmt::format("memory of width {}", d.value),
+           fmt::format("project the memory to the queries' width first: `memory |> dense({})`", dim), {0, 1});
+    return;
+  }
+  if (!x.shape.unknownRank && !Shape::compatible(Shape{{x.shape.dims[0]}}, Shape{{m.shape.dims[0]}})) {
+    c.fail(Code::E0221, fmt::format("`{}` attends from {} to the memory {}: the batch sizes differ", c.op.name, where, mem),
+           "batches differ", "", {0, 1});
+    return;
+  }
+}
+
 // positional_embedding over [N, time, dim]: adds a learned vector per position; at most `max_len` steps.
 void positional(ShapeCtx& c) {
   const Type& x = *c.in[0];

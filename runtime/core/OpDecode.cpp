@@ -336,6 +336,27 @@ void decode_op(const dls_rt* rt, Op& op) {
       d.rows = x.dims[0] * x.dims[1], d.cols = D;
       break;
     }
+    case DLS_OP_CROSS_ATTENTION: {
+      // x[N,T,D], memory[N,S,D], w_in[3D,D], w_out[D,D], b_in[3D], b_out[D] (both or neither), y[N,T,D] (ops.def).
+      const dls_tensor_desc &x = T[0], &m = T[1], &wi = T[2], &wo = T[3], &y = T[6];
+      if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
+        bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));
+      const int64_t D = x.dims[2], H = (int64_t)op.attrs[0];
+      if (m.rank != 3 || m.dims[0] != x.dims[0] || m.dims[1] < 1 || m.dims[2] != D)
+        bad(fmt::format("memory {} should be [{}, S, {}]", shape_str(m), x.dims[0], D));
+      if (D % H) bad(fmt::format("heads {} do not divide the width {}", H, D));
+      if (wi.rank != 2 || wi.dims[0] != 3 * D || wi.dims[1] != D)
+        bad(fmt::format("in_proj_weight {} should be [{}, {}]", shape_str(wi), 3 * D, D));
+      if (wo.rank != 2 || wo.dims[0] != D || wo.dims[1] != D)
+        bad(fmt::format("out_proj.weight {} should be [{}, {}]", shape_str(wo), D, D));
+      if ((T[4].id >= 0) != (T[5].id >= 0)) bad("in_proj_bias and out_proj.bias must both be given or both be -1");
+      if (T[4].id >= 0 && T[4].numel != 3 * D) bad(fmt::format("in_proj_bias {} should have {} elements", shape_str(T[4]), 3 * D));
+      if (T[5].id >= 0 && T[5].numel != D) bad(fmt::format("out_proj.bias {} should have {} elements", shape_str(T[5]), D));
+      if (y.rank != 3 || y.dims[0] != x.dims[0] || y.dims[1] != x.dims[1] || y.dims[2] != D)
+        bad(fmt::format("output {} should be {}", shape_str(y), shape_str(x)));
+      d.rows = x.dims[0] * x.dims[1], d.cols = D;
+      break;
+    }
     case DLS_OP_POSITIONAL_EMBEDDING: {
       const dls_tensor_desc &x = T[0], &w = T[1], &y = T[2];
       if (x.rank != 3) bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));

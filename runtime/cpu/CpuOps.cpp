@@ -1510,7 +1510,7 @@ void build_forward_plain(Ctx& c, const dls_op_desc& op, OpState& st) {
     case DLS_OP_CONV_TRANSPOSE2D: deconv_fwd(c, op, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_fwd(c, op, st); break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_fwd(c, op, st); break;
-    case DLS_OP_MULTI_HEAD_ATTENTION: attention_fwd(c, op, st); break;
+    case DLS_OP_MULTI_HEAD_ATTENTION: case DLS_OP_CROSS_ATTENTION: attention_fwd(c, op, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: positional_fwd(c, op, st); break;
     default:
       if (!more_fwd(op, st)) misc_fwd(op, st);
@@ -1576,7 +1576,7 @@ void build_backward_plain(Ctx& c, const dls_grad_op_desc& g, OpState& f, OpState
     case DLS_OP_CONV_TRANSPOSE2D: deconv_bwd(c, g, f, st); break;
     case DLS_OP_SOFTMAX: case DLS_OP_LOG_SOFTMAX: softmax_bwd(c, g, f, st); break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM: recurrent_bwd(c, g, f, st); break;
-    case DLS_OP_MULTI_HEAD_ATTENTION: attention_bwd(c, g, f, st); break;
+    case DLS_OP_MULTI_HEAD_ATTENTION: case DLS_OP_CROSS_ATTENTION: attention_bwd(c, g, f, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: positional_bwd(c, g, f, st); break;
     default:
       if (!more_bwd(g, f, st)) misc_bwd(g, f, st);

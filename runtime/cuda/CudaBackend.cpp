@@ -456,7 +456,7 @@ void bn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
       g.dparams[1].id >= 0 ? g.dparams[1].data : st.bufs[2], g.fwd->attrs[0], f.bufs[0], f.bufs[1]));
 }
 
-// ---- multi-head attention (ops.def MULTI_HEAD_ATTENTION): cuBLAS products, one strided batch over the heads
+// ---- multi-head attention (ops.def MULTI_HEAD_ATTENTION, CROSS_ATTENTION): cuBLAS products, one strided batch over the heads
 // per sample; the op-owned buffers as CpuAttention.cpp's: bufs[0] qkv [N*T, 3D], [1] P [N, H, T, T], [2] o
 // [N*T, D], [3] dropout mask and [4] P after dropout (both [N, H, T, T], dropout > 0); the grad op's: [0] d(qkv),
 // [1] d(o), [2] d(P) [N, H, T, T].
@@ -471,93 +471,141 @@ struct AttnDims {
   int64_t N, T, D, H, E;
   float scale, p;
   bool causal;
+  bool cross;
+  int64_t S;  // the key steps: the memory's (cross-attention) or T
+  size_t w;   // the first weight's operand: 1, or 2 after the memory
+  int64_t ldq() const { return cross ? D : 3 * D; }
+  int64_t ldk() const { return cross ? 2 * D : 3 * D; }
 };
 AttnDims attn_dims(const dls_op_desc& op) {
   const auto& T = op.tensors;
-  AttnDims d{T[0].dims[0], T[0].dims[1], T[0].dims[2], int64_t(op.attrs[0]), 0, 1.f, float(op.attrs[2]), op.attrs[1] != 0};
+  AttnDims d{T[0].dims[0], T[0].dims[1], T[0].dims[2], int64_t(op.attrs[0]), 0, 1.f, float(op.attrs[2]), op.attrs[1] != 0,
+             op.opcode == DLS_OP_CROSS_ATTENTION, T[0].dims[1], 1};
+  if (d.cross) d.S = T[1].dims[1], d.w = 2;
   d.E = d.D / d.H;
   d.scale = 1.f / std::sqrt(float(d.E));
   return d;
 }
+// Cross-attention adds bufs[5] k|v [N*S, 2D] after the forward's five (bufs[0] holds q [N*T, D]; [3], [4] are
+// allocated empty without dropout), and the grad op's bufs[3] d(k|v).
 void attn_create(const dls_op_desc& op, Op& st) {
   const AttnDims a = attn_dims(op);
-  const size_t NT = size_t(a.N * a.T), NHTT = size_t(a.N * a.H * a.T * a.T);
-  st.buf(NT * 3 * size_t(a.D));
-  st.buf(NHTT);
+  const size_t NT = size_t(a.N * a.T), NHTS = size_t(a.N * a.H * a.T * a.S);
+  st.buf(NT * (a.cross ? 1 : 3) * size_t(a.D));
+  st.buf(NHTS);
   st.buf(NT * size_t(a.D));
-  if (a.p > 0) st.buf(NHTT), st.buf(NHTT);
+  if (a.p > 0) st.buf(NHTS), st.buf(NHTS);
+  else if (a.cross) st.buf(1), st.buf(1);
+  if (a.cross) st.buf(size_t(a.N * a.S) * 2 * size_t(a.D));
 }
 void attn_fwd(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
   const auto& T = op.tensors;
   const AttnDims a = attn_dims(op);
-  const int64_t D3 = 3 * a.D, TT = a.T * a.T;
+  const int64_t D3 = 3 * a.D, TS = a.T * a.S, ldq = a.ldq(), ldk = a.ldk();
+  const size_t w = a.w;
   float* qkv = static_cast<float*>(st.bufs[0]);
   float* P = static_cast<float*>(st.bufs[1]);
   float* o = static_cast<float*>(st.bufs[2]);
+  float* kv = a.cross ? static_cast<float*>(st.bufs[5]) : qkv + a.D;  // k of sample 0; v follows at + D
   const bool drop = s.training && a.p > 0;
-  rgemm(c.blas, false, true, a.N * a.T, D3, a.D, 1.f, fp(T[0]), a.D, 0, fp(T[1]), a.D, 0, 0.f, qkv, D3, 0);
-  if (T[3].id >= 0) add_rows(c.s, qkv, fp(T[3]), qkv, a.N * a.T, D3);
+  if (a.cross) {
+    rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, fp(T[0]), a.D, 0, fp(T[w]), a.D, 0, 0.f, qkv, a.D, 0);
+    rgemm(c.blas, false, true, a.N * a.S, 2 * a.D, a.D, 1.f, fp(T[1]), a.D, 0, fp(T[w]) + a.D * a.D, a.D, 0, 0.f, kv,
+          2 * a.D, 0);
+    if (T[w + 2].id >= 0) {
+      add_rows(c.s, qkv, fp(T[w + 2]), qkv, a.N * a.T, a.D);
+      add_rows(c.s, kv, fp(T[w + 2]) + a.D, kv, a.N * a.S, 2 * a.D);
+    }
+  } else {
+    rgemm(c.blas, false, true, a.N * a.T, D3, a.D, 1.f, fp(T[0]), a.D, 0, fp(T[w]), a.D, 0, 0.f, qkv, D3, 0);
+    if (T[w + 2].id >= 0) add_rows(c.s, qkv, fp(T[w + 2]), qkv, a.N * a.T, D3);
+  }
   for (int64_t n = 0; n < a.N; ++n) {
-    const float* q = qkv + n * a.T * D3;
-    rgemm(c.blas, false, true, a.T, a.T, a.E, a.scale, q, D3, a.E, q + a.D, D3, a.E, 0.f, P + n * a.H * TT, a.T, TT, a.H);
+    const float* q = qkv + n * a.T * ldq;
+    const float* k = kv + n * a.S * ldk;
+    rgemm(c.blas, false, true, a.T, a.S, a.E, a.scale, q, ldq, a.E, k, ldk, a.E, 0.f, P + n * a.H * TS, a.S, TS, a.H);
   }
   float* mask = drop ? static_cast<float*>(st.bufs[3]) : nullptr;
   float* pd = drop ? static_cast<float*>(st.bufs[4]) : nullptr;
-  attn_softmax(c.s, c.scal, uint64_t(op.id), a.p, drop, a.causal, P, mask, pd, a.N * a.H * a.T, a.T);
+  attn_softmax(c.s, c.scal, uint64_t(op.id), a.p, drop, a.causal, P, mask, pd, a.N * a.H * a.T, a.T, a.S);
   const float* W = drop ? pd : P;
   for (int64_t n = 0; n < a.N; ++n) {
-    const float* v = qkv + n * a.T * D3 + 2 * a.D;
-    rgemm(c.blas, false, false, a.T, a.E, a.T, 1.f, W + n * a.H * TT, a.T, TT, v, D3, a.E, 0.f, o + n * a.T * a.D, a.D,
+    const float* v = kv + n * a.S * ldk + a.D;
+    rgemm(c.blas, false, false, a.T, a.E, a.S, 1.f, W + n * a.H * TS, a.S, TS, v, ldk, a.E, 0.f, o + n * a.T * a.D, a.D,
           a.E, a.H);
   }
-  rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, o, a.D, 0, fp(T[2]), a.D, 0, 0.f, fp(T[5]), a.D, 0);
-  if (T[4].id >= 0) add_rows(c.s, fp(T[5]), fp(T[4]), fp(T[5]), a.N * a.T, a.D);
+  rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, o, a.D, 0, fp(T[w + 1]), a.D, 0, 0.f, fp(T[w + 4]), a.D, 0);
+  if (T[w + 3].id >= 0) add_rows(c.s, fp(T[w + 4]), fp(T[w + 3]), fp(T[w + 4]), a.N * a.T, a.D);
 }
 void attn_create_grad(const dls_grad_op_desc& g, Op& st) {
   const AttnDims a = attn_dims(*g.fwd);
   const size_t NT = size_t(a.N * a.T);
-  st.buf(NT * 3 * size_t(a.D));
+  st.buf(NT * (a.cross ? 1 : 3) * size_t(a.D));
   st.buf(NT * size_t(a.D));
-  st.buf(size_t(a.N * a.H * a.T * a.T));
+  st.buf(size_t(a.N * a.H * a.T * a.S));
+  if (a.cross) st.buf(size_t(a.N * a.S) * 2 * size_t(a.D));
 }
 void attn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   const dls_op_desc& op = *g.fwd;
   const auto& T = op.tensors;
   const AttnDims a = attn_dims(op);
-  const int64_t D3 = 3 * a.D, TT = a.T * a.T, NT = a.N * a.T;
+  const int64_t D3 = 3 * a.D, TS = a.T * a.S, NT = a.N * a.T, NS = a.N * a.S, ldq = a.ldq(), ldk = a.ldk();
+  const size_t w = a.w;
   const float* qkv = static_cast<const float*>(f.bufs[0]);
   const float* P = static_cast<const float*>(f.bufs[1]);
   const float* o = static_cast<const float*>(f.bufs[2]);
   const float* mask = a.p > 0 ? static_cast<const float*>(f.bufs[3]) : nullptr;
   const float* W = a.p > 0 ? static_cast<const float*>(f.bufs[4]) : P;
+  const float* kv = a.cross ? static_cast<const float*>(f.bufs[5]) : qkv + a.D;
   float* dqkv = static_cast<float*>(st.bufs[0]);
   float* dO = static_cast<float*>(st.bufs[1]);
   float* dP = static_cast<float*>(st.bufs[2]);
+  float* dkv = a.cross ? static_cast<float*>(st.bufs[3]) : dqkv + a.D;
   const float* dy = fp(g.dout);
-  rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dy, a.D, 0, fp(T[2]), a.D, 0, 0.f, dO, a.D, 0);
+  rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dy, a.D, 0, fp(T[w + 1]), a.D, 0, 0.f, dO, a.D, 0);
   if (g.dparams[1].id >= 0) rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dy, a.D, 0, o, a.D, 0, 0.f, fp(g.dparams[1]), a.D, 0);
-  if (T[4].id >= 0 && g.dparams[3].id >= 0) col_sum(c.s, dy, fp(g.dparams[3]), NT, a.D);
+  if (T[w + 3].id >= 0 && g.dparams[3].id >= 0) col_sum(c.s, dy, fp(g.dparams[3]), NT, a.D);
   for (int64_t n = 0; n < a.N; ++n) {
-    const float* v = qkv + n * a.T * D3 + 2 * a.D;
+    const float* v = kv + n * a.S * ldk + a.D;
     const float* dOn = dO + n * a.T * a.D;
-    float* dv = dqkv + n * a.T * D3 + 2 * a.D;
+    float* dv = dkv + n * a.S * ldk + a.D;
     // d(v) = P'^T d(o); d(P') = d(o) v^T
-    rgemm(c.blas, true, false, a.T, a.E, a.T, 1.f, W + n * a.H * TT, a.T, TT, dOn, a.D, a.E, 0.f, dv, D3, a.E, a.H);
-    rgemm(c.blas, false, true, a.T, a.T, a.E, 1.f, dOn, a.D, a.E, v, D3, a.E, 0.f, dP + n * a.H * TT, a.T, TT, a.H);
+    rgemm(c.blas, true, false, a.S, a.E, a.T, 1.f, W + n * a.H * TS, a.S, TS, dOn, a.D, a.E, 0.f, dv, ldk, a.E, a.H);
+    rgemm(c.blas, false, true, a.T, a.S, a.E, 1.f, dOn, a.D, a.E, v, ldk, a.E, 0.f, dP + n * a.H * TS, a.S, TS, a.H);
   }
-  attn_softmax_bwd(c.s, P, mask, dP, a.N * a.H * a.T, a.T, a.scale);
+  attn_softmax_bwd(c.s, P, mask, dP, a.N * a.H * a.T, a.S, a.scale);
   for (int64_t n = 0; n < a.N; ++n) {
-    const float* q = qkv + n * a.T * D3;
-    float* dq = dqkv + n * a.T * D3;
-    const float* dS = dP + n * a.H * TT;
+    const float* q = qkv + n * a.T * ldq;
+    const float* k = kv + n * a.S * ldk;
+    float* dq = dqkv + n * a.T * ldq;
+    float* dk = dkv + n * a.S * ldk;
+    const float* dS = dP + n * a.H * TS;
     // d(q) = d(s) k; d(k) = d(s)^T q
-    rgemm(c.blas, false, false, a.T, a.E, a.T, 1.f, dS, a.T, TT, q + a.D, D3, a.E, 0.f, dq, D3, a.E, a.H);
-    rgemm(c.blas, true, false, a.T, a.E, a.T, 1.f, dS, a.T, TT, q, D3, a.E, 0.f, dq + a.D, D3, a.E, a.H);
+    rgemm(c.blas, false, false, a.T, a.E, a.S, 1.f, dS, a.S, TS, k, ldk, a.E, 0.f, dq, ldq, a.E, a.H);
+    rgemm(c.blas, true, false, a.S, a.E, a.T, 1.f, dS, a.S, TS, q, ldq, a.E, 0.f, dk, ldk, a.E, a.H);
+  }
+  if (a.cross) {
+    // d(x) = d(q) W_q, then d(memory) = d(k|v) [W_k|W_v] (added into d(x) when x and memory are one value).
+    if (float* dx = din(g, 0))
+      rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dqkv, a.D, 0, fp(T[w]), a.D, 0, acc_bit(g, 0) ? 1.f : 0.f, dx, a.D, 0);
+    if (float* dm = din(g, 1))
+      rgemm(c.blas, false, false, NS, a.D, 2 * a.D, 1.f, dkv, 2 * a.D, 0, fp(T[w]) + a.D * a.D, a.D, 0,
+            acc_bit(g, 1) ? 1.f : 0.f, dm, a.D, 0);
+    if (g.dparams[0].id >= 0) {
+      rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dqkv, a.D, 0, fp(T[0]), a.D, 0, 0.f, fp(g.dparams[0]), a.D, 0);
+      rgemm(c.blas, true, false, 2 * a.D, a.D, NS, 1.f, dkv, 2 * a.D, 0, fp(T[1]), a.D, 0, 0.f,
+            fp(g.dparams[0]) + a.D * a.D, a.D, 0);
+    }
+    if (T[w + 2].id >= 0 && g.dparams[2].id >= 0) {
+      col_sum(c.s, dqkv, fp(g.dparams[2]), NT, a.D);
+      col_sum(c.s, dkv, fp(g.dparams[2]) + a.D, NS, 2 * a.D);
+    }
+    return;
   }
   if (float* dx = din(g, 0))
-    rgemm(c.blas, false, false, NT, a.D, D3, 1.f, dqkv, D3, 0, fp(T[1]), a.D, 0, acc_bit(g, 0) ? 1.f : 0.f, dx, a.D, 0);
+    rgemm(c.blas, false, false, NT, a.D, D3, 1.f, dqkv, D3, 0, fp(T[w]), a.D, 0, acc_bit(g, 0) ? 1.f : 0.f, dx, a.D, 0);
   if (g.dparams[0].id >= 0) rgemm(c.blas, true, false, D3, a.D, NT, 1.f, dqkv, D3, 0, fp(T[0]), a.D, 0, 0.f, fp(g.dparams[0]), a.D, 0);
-  if (T[3].id >= 0 && g.dparams[2].id >= 0) col_sum(c.s, dqkv, fp(g.dparams[2]), NT, D3);
+  if (T[w + 2].id >= 0 && g.dparams[2].id >= 0) col_sum(c.s, dqkv, fp(g.dparams[2]), NT, D3);
 }
 
 int act_of(int opcode) {
@@ -622,7 +670,7 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
       st.buf(size_t(op.rows * op.cols)), class_weights_create(op, st), st.buf(1);
       break;
     case DLS_OP_NLL: class_weights_create(op, st), st.buf(1); break;  // the class weights and the count
-    case DLS_OP_MULTI_HEAD_ATTENTION: attn_create(op, st); break;
+    case DLS_OP_MULTI_HEAD_ATTENTION: case DLS_OP_CROSS_ATTENTION: attn_create(op, st); break;
     case DLS_OP_POSITIONAL_EMBEDDING: break;
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
       st.rec = recurrent_create(c.dnn, c.tf32, op);
@@ -724,7 +772,7 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
       recurrent_fwd(c.dnn, c.s, op, *st.rec, c.conv_ws, c.conv_ws_bytes);
       return;
-    case DLS_OP_MULTI_HEAD_ATTENTION: attn_fwd(c, op, st, s); return;
+    case DLS_OP_MULTI_HEAD_ATTENTION: case DLS_OP_CROSS_ATTENTION: attn_fwd(c, op, st, s); return;
     case DLS_OP_POSITIONAL_EMBEDDING:  // y[n] = x[n] + the table's first T rows
       add_rows(c.s, fp(T[0]), fp(T[1]), fp(T[2]), T[0].dims[0], T[0].dims[1] * T[0].dims[2]);
       return;
@@ -752,7 +800,7 @@ void create_grad(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   if ((st.opcode == DLS_OP_SLICE || st.opcode == DLS_OP_PAD || st.opcode == DLS_OP_REPEAT) && din(g, 0))
     st.buf(size_t(g.fwd->tensors[0].numel));  // the scratch d(x)
   if (f.rec) recurrent_create_grad(g, *f.rec);
-  if (st.opcode == DLS_OP_MULTI_HEAD_ATTENTION) attn_create_grad(g, st);
+  if (st.opcode == DLS_OP_MULTI_HEAD_ATTENTION || st.opcode == DLS_OP_CROSS_ATTENTION) attn_create_grad(g, st);
   if (st.opcode == DLS_OP_BATCH_NORM) {
     const int64_t C = g.fwd->tensors[0].dims[1];
     st.buf(din(g, 0) ? 1 : size_t(g.fwd->tensors[0].numel));  // scratch d(x) when not needed
@@ -855,7 +903,7 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     case DLS_OP_RNN: case DLS_OP_GRU: case DLS_OP_LSTM:
       recurrent_bwd(c.dnn, c.s, g, *f.rec, c.conv_ws, c.conv_ws_bytes);
       return;
-    case DLS_OP_MULTI_HEAD_ATTENTION: attn_bwd(c, g, f, st); return;
+    case DLS_OP_MULTI_HEAD_ATTENTION: case DLS_OP_CROSS_ATTENTION: attn_bwd(c, g, f, st); return;
     case DLS_OP_POSITIONAL_EMBEDDING: {
       const int64_t N = T[0].dims[0], per = T[0].dims[1] * T[0].dims[2];
       if (dx) {

@@ -614,14 +614,14 @@ __global__ void k_clip_end(int kind, float threshold, double* stats, const float
   stats[2] += 1.0;
 }
 
-// ---- attention (DLS_OP_MULTI_HEAD_ATTENTION): one thread per row of T scores ----
+// ---- attention (DLS_OP_MULTI_HEAD_ATTENTION, DLS_OP_CROSS_ATTENTION): one thread per row of T scores ----
 __global__ void k_attn_softmax(const DevScalars* sc, uint64_t op, float p, bool drop, bool causal, float* P, float* mask,
-                               float* pd, int64_t rows, int64_t T) {
+                               float* pd, int64_t rows, int64_t Tq, int64_t T) {
   const uint64_t key = drop ? hash3(sc->seed, (uint64_t)sc->step, op) : 0;
   const float keep = 1.f / (1.f - p);
   GRID_LOOP(r, rows) {
     float* row = P + r * T;
-    const int64_t i = r % T, len = causal ? i + 1 : T;
+    const int64_t i = r % Tq, len = causal ? (i + 1 < T ? i + 1 : T) : T;
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; ++j) mx = fmaxf(mx, row[j]);
     float sum = 0;
@@ -659,8 +659,8 @@ __global__ void k_add_rows(const float* x, const float* b, float* y, int64_t R, 
 }  // namespace
 
 void attn_softmax(cudaStream_t s, const DevScalars* sc, uint64_t op, float p, bool drop, bool causal, float* P,
-                  float* mask, float* pd, int64_t rows, int64_t T) {
-  k_attn_softmax<<<blocks(rows), kThreads, 0, s>>>(sc, op, p, drop, causal, P, mask, pd, rows, T);
+                  float* mask, float* pd, int64_t rows, int64_t Tq, int64_t T) {
+  k_attn_softmax<<<blocks(rows), kThreads, 0, s>>>(sc, op, p, drop, causal, P, mask, pd, rows, Tq, T);
 }
 void attn_softmax_bwd(cudaStream_t s, const float* P, const float* mask, float* dP, int64_t rows, int64_t T, float scale) {
   k_attn_softmax_bwd<<<blocks(rows), kThreads, 0, s>>>(P, mask, dP, rows, T, scale);

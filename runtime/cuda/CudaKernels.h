@@ -80,12 +80,12 @@ void local_bwd_params(cudaStream_t s, const float* x, const float* dy, float* dw
 void embedding_fwd(cudaStream_t s, const int32_t* idx, const float* table, float* y, int64_t R, int64_t D, int64_t V,
                    int* flag);
 void embedding_bwd(cudaStream_t s, const int32_t* idx, const float* dy, float* dtable, int64_t R, int64_t D, int64_t V);
-// Attention weights (DLS_OP_MULTI_HEAD_ATTENTION), rows of T scaled scores in place: P = softmax over the row
-// (row r is query step r % T; causal: entries j > r % T are 0); drop: mask = dropout's scale-or-zero factors
+// Attention weights (DLS_OP_MULTI_HEAD_ATTENTION, DLS_OP_CROSS_ATTENTION), rows of T scaled scores in place (one
+// per query step of Tq): P = softmax over the row (row r is query step r % Tq; causal: entries j > r % Tq are 0); drop: mask = dropout's scale-or-zero factors
 // (seed, step, op, element index, as dropout_fwd) and pd = P * mask. Backward, dP in place:
 // d(s) = P * (dP * mask - sum_j dP * mask * P) * scale (mask may be null).
 void attn_softmax(cudaStream_t s, const DevScalars* sc, uint64_t op, float p, bool drop, bool causal, float* P,
-                  float* mask, float* pd, int64_t rows, int64_t T);
+                  float* mask, float* pd, int64_t rows, int64_t Tq, int64_t T);
 void attn_softmax_bwd(cudaStream_t s, const float* P, const float* mask, float* dP, int64_t rows, int64_t T, float scale);
 // y[r, c] = x[r, c] + b[c] (x may be y).
 void add_rows(cudaStream_t s, const float* x, const float* b, float* y, int64_t R, int64_t C);

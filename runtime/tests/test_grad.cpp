@@ -922,3 +922,57 @@ TEST_CASE("slice, pad and repeat backward", "[grad]") {
     c.run(DLS_OP_REPEAT, {1, 2, 3}, 1, false);
   }
 }
+
+TEST_CASE("cross_attention backward: queries and memory of different lengths, heads, causal, dropout, no bias", "[grad]") {
+  // ops.def CROSS_ATTENTION: x [N, T, D], memory [N, S, D], w_in [3D, D], w_out [D, D], b_in [3D], b_out [D], y
+  // [N, T, D]; heads, causal, dropout. d(x), d(memory) and every parameter's gradient by central differences.
+  for (double causal : {0.0, 1.0}) {
+    GradCheck c(2);
+    c.input({2, 5, 6}), c.input({2, 3, 6}), c.weight({18, 6}, -0.5, 0.5), c.weight({6, 6}, -0.5, 0.5), c.weight({18}),
+        c.weight({6}), c.plain({2, 5, 6});
+    c.run(DLS_OP_CROSS_ATTENTION, {3, causal, 0}, 6, false);
+  }
+  {  // a longer memory than the queries (causal: query i sees memory steps 0..i), and dropout on the weights
+    GradCheck c(2);
+    c.input({2, 3, 4}), c.input({2, 6, 4}), c.weight({12, 4}, -0.5, 0.5), c.weight({4, 4}, -0.5, 0.5), c.weight({12}),
+        c.weight({4}), c.plain({2, 3, 4});
+    c.run(DLS_OP_CROSS_ATTENTION, {2, 1, 0.3}, 6, false);
+  }
+  // Without biases, both d(inputs) accumulated into (bits 0 and 1).
+  GradCheck c(3);
+  c.input({3, 4, 4}), c.input({3, 2, 4}), c.weight({12, 4}, -0.5, 0.5), c.weight({4, 4}, -0.5, 0.5), c.none(), c.none(),
+      c.plain({3, 4, 4});
+  c.run(DLS_OP_CROSS_ATTENTION, {1, 0, 0}, 6, false, 3e-2, 3u);
+}
+
+TEST_CASE("cross_attention descriptions that do not fit are R0504 errors", "[grad]") {
+  auto rt = make_runtime(1);
+  dls_rt* r = rt.get();
+  dls_rt_train_config(r, 1, 2, 7);
+  dls_rt_arena(r, 0);
+  auto t = [&](std::vector<int64_t> d) {
+    const int rank = int(d.size());
+    d.resize(4, 1);
+    return dls_rt_tensor(r, DLS_F32, rank, d[0], d[1], d[2], d[3], -1);
+  };
+  auto attempt = [&](std::vector<int> ts, std::vector<double> as) {
+    dls_rt_op(r, DLS_OP_CROSS_ATTENTION, ts.data(), int(ts.size()), as.data(), int(as.size()), 4, 2);
+    std::string msg;
+    try {
+      raise_pending(r);
+    } catch (const Fault& f) {
+      msg = f.message;
+    }
+    return msg;
+  };
+  const int x = t({2, 5, 4}), m = t({2, 3, 4}), wi = t({12, 4}), wo = t({4, 4}), bi = t({12}), bo = t({4}), y = t({2, 5, 4});
+  CHECK(attempt({x, m, wi, wo, bi, bo, y}, {2, 0, 0}).empty());
+  CHECK(attempt({x, m, wi, wo, -1, -1, y}, {2, 1, 0.1}).empty());
+  CHECK(attempt({x, t({3, 3, 4}), wi, wo, bi, bo, y}, {2, 0, 0}).find("memory [3, 3, 4] should be [2, S, 4]") != std::string::npos);
+  CHECK(attempt({x, t({2, 3, 6}), wi, wo, bi, bo, y}, {2, 0, 0}).find("memory [2, 3, 6]") != std::string::npos);
+  CHECK(attempt({x, m, wi, wo, bi, bo, y}, {3, 0, 0}).find("heads 3 do not divide the width 4") != std::string::npos);
+  CHECK(attempt({x, m, t({4, 4}), wo, bi, bo, y}, {2, 0, 0}).find("in_proj_weight") != std::string::npos);
+  CHECK(attempt({x, m, wi, wo, bi, -1, y}, {2, 0, 0}).find("both") != std::string::npos);
+  CHECK(attempt({x, m, wi, wo, bi, bo, t({2, 3, 4})}, {2, 0, 0}).find("output") != std::string::npos);
+  CHECK(attempt({x, m, wi, wo, bi, bo, y}, {2, 0, 1}).find("dropout") != std::string::npos);
+}

@@ -348,6 +348,22 @@ def mha_fwd(a, xs, p, training):
     return y.transpose(0, 1)
 
 
+def cross_fwd(a, xs, p, training):
+    """torch.nn.MultiheadAttention(dim, heads, dropout, bias, batch_first=True)(x, memory, memory)'s forward with these
+    parameters, attn_mask triu(-inf, 1) of shape [T, S] when causal."""
+    assert a.get("dropout", 0.0) == 0 or not training, "attention dropout has no deterministic PyTorch twin"
+    x, m = xs[0], xs[1]
+    mask = None
+    if a.get("causal", False):
+        mask = torch.triu(torch.full((x.shape[1], m.shape[1]), float("-inf")), 1)
+    q, kv = x.transpose(0, 1), m.transpose(0, 1)
+    y, _ = F.multi_head_attention_forward(
+        q, kv, kv, a["dim"], a["heads"], p["in_proj_weight"], p.get("in_proj_bias"), None, None, False,
+        a.get("dropout", 0.0), p["out_proj.weight"], p.get("out_proj.bias"), training=training, need_weights=False,
+        attn_mask=mask)
+    return y.transpose(0, 1)
+
+
 def pos_params(a, s):
     return [("weight", (a["max_len"], s[-1]), True)]
 
@@ -472,6 +488,7 @@ OPS = {
     "gru": (rec_params("gru"), rec_fwd("gru")),
     "lstm": (rec_params("lstm"), rec_fwd("lstm")),
     "multi_head_attention": (mha_params, mha_fwd),
+    "cross_attention": (mha_params, cross_fwd),
     "positional_embedding": (pos_params, pos_fwd),
     "upsample": (None, upsample_fwd),
     "reorg": (None, reorg_fwd),
@@ -676,7 +693,7 @@ class Program:
                 continue
             if nd.op in INFIX and len(nd.ins) == 2 and dict(nd.args).get("_infix"):
                 L.append(f"  {nd.out} = {nd.ins[0]} {INFIX[nd.op]} {nd.ins[1]}")
-            elif nd.op in ("add", "concat") or nd.op in INFIX:
+            elif nd.op in ("add", "concat", "cross_attention") or nd.op in INFIX:
                 extra = [(k, v) for k, v in nd.args if not k.startswith("_")]
                 L.append(f"  {nd.out} = {nd.op}({', '.join(nd.ins)}{', ' + fmt_args(extra) if extra else ''})")
             else:

@@ -145,6 +145,15 @@ CASES = {
              head="ce_seq"),
         case((4, 6), lambda p, b: b.op("x", "multi_head_attention", heads=3, dim=6, dropout=0.3), head="ce_seq",
              torch_cmp=False, note="dropout > 0: its random mask has no PyTorch twin; finite differences only")],
+    "cross_attention": [
+        case((5, 6), lambda p, b: b.op(["x", b.op(b.op("x", "slice", axis=1, start=0, end=3), "dense", units=6)],
+                                       "cross_attention", heads=2, dim=6), head="ce_seq",
+             note="a memory of 3 steps for 5 queries"),
+        case((3, 4), lambda p, b: b.op(["x", b.op(["x", b.op("x", "tanh")], "concat", axis=1)], "cross_attention",
+                                       heads=2, dim=4, causal=True, bias=False), head="ce_seq", always=True,
+             note="causal over a memory of 6 steps for 3 queries (attn_mask triu(-inf, 1) of shape [3, 6])"),
+        case((4, 6), lambda p, b: b.op(["x", b.op("x", "tanh")], "cross_attention", heads=3, dim=6, dropout=0.3),
+             head="ce_seq", torch_cmp=False, note="dropout > 0: its random mask has no PyTorch twin; finite differences only")],
     "positional_embedding": [
         case((4, 5), lambda p, b: b.op(b.op("x", "dense", units=6), "positional_embedding", max_len=7), head="ce_seq"),
         case((3,), lambda p, b: b.op(b.op("x", "embedding", vocab=10, dim=4), "positional_embedding", max_len=3),

@@ -5,7 +5,8 @@
 runs forward and backward (no update) on a batch with given weights; PyTorch does the same. The loss and every
 parameter gradient must agree within 1e-4 relative. The sequence cases (recurrent layers, per-step dense and
 cross-entropy over [N, T, C]) compare against torch.nn's LSTM/GRU/RNN or a few lines of hand-written PyTorch; the
-transformer case against torch.nn.MultiheadAttention (batch_first, causal attn_mask) and torch.nn.LayerNorm.
+transformer case against torch.nn.MultiheadAttention (batch_first, causal attn_mask) and torch.nn.LayerNorm, the
+cross-attention case against torch.nn.MultiheadAttention(queries, memory, memory).
 
 usage: compiled_step_check.py DLSPEC REPO WORKDIR
 """
@@ -201,6 +202,43 @@ def transformer():
     return m, params, torch.randn(8, 6, 8), torch.randint(0, 5, (8, 6))
 
 
+class CrossDecoder(nn.Module):
+    """tests/plan/specs/cross_attention.dls: torch.nn.MultiheadAttention(q, memory, memory) twice (batch_first), the
+    memory four steps derived from the first four of the input; the second causal (attn_mask triu(-inf, 1) of shape
+    [6, 4]) and without biases."""
+
+    def __init__(self):
+        super().__init__()
+        self.mem, self.ln, self.out = nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 5)
+        self.a1 = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.a2 = nn.MultiheadAttention(8, 4, bias=False, batch_first=True)
+        with torch.no_grad():  # torch's zero biases would leave their gradients' layout untested
+            self.a1.in_proj_bias.uniform_(-0.3, 0.3)
+            self.a1.out_proj.bias.uniform_(-0.3, 0.3)
+            self.ln.weight.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        m = torch.tanh(self.mem(x[:, 0:4]))
+        q = self.ln(x)
+        h = x + self.a1(q, m, m, need_weights=False)[0]
+        mask = torch.triu(torch.full((x.shape[1], m.shape[1]), float("-inf")), 1)
+        h = h + self.a2(h, m, m, attn_mask=mask, need_weights=False)[0]
+        return self.out(h)
+
+
+def cross_attention():
+    m = CrossDecoder()
+    params = {"dense_1.weight": m.mem.weight, "dense_1.bias": m.mem.bias, "layer_norm_1.weight": m.ln.weight,
+              "layer_norm_1.bias": m.ln.bias, "cross_attention_1.in_proj_weight": m.a1.in_proj_weight,
+              "cross_attention_1.out_proj.weight": m.a1.out_proj.weight,
+              "cross_attention_1.in_proj_bias": m.a1.in_proj_bias,
+              "cross_attention_1.out_proj.bias": m.a1.out_proj.bias,
+              "cross_attention_2.in_proj_weight": m.a2.in_proj_weight,
+              "cross_attention_2.out_proj.weight": m.a2.out_proj.weight, "dense_2.weight": m.out.weight,
+              "dense_2.bias": m.out.bias}
+    return m, params, torch.randn(8, 6, 8), torch.randint(0, 5, (8, 6))
+
+
 class Reg(nn.Module):
     """tests/plan/specs/l1_regression.dls: a small regression network."""
 
@@ -311,7 +349,7 @@ SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan
          "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
          "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls",
          "upconv_ops": "tests/plan/specs/upconv_ops.dls", "two_heads": "tests/plan/specs/two_heads.dls",
-         "autoencoder": "tests/plan/specs/autoencoder.dls"}
+         "autoencoder": "tests/plan/specs/autoencoder.dls", "cross_attention": "tests/plan/specs/cross_attention.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -349,6 +387,7 @@ def main():
     ok &= check_with_input_target(sys.argv[1], sys.argv[2], "two_heads", two_heads, sys.argv[3], two_heads_loss)
     ok &= check_with_input_target(sys.argv[1], sys.argv[2], "autoencoder", autoencoder, sys.argv[3],
                                   lambda x: (lambda out, y: F.mse_loss(out, x)))
+    ok &= check_params(sys.argv[1], sys.argv[2], "cross_attention", cross_attention, sys.argv[3])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -771,3 +771,48 @@ TEST_CASE("a loss or output finding is on the line at fault, and its help applie
     }
   }
 }
+
+TEST_CASE("cross_attention: queries and memory of different lengths, torch.nn's parameters, FLOPs and E0221") {
+  // Both spellings: the queries and the memory as the call's two inputs, or the queries piped in.
+  for (const char* call : {"cross_attention(q, m, heads: 4, dim: 32)", "q |> cross_attention(m, heads: 4, dim: 32)"}) {
+    auto a = analyzeText(std::string("dlspec 1\nnetwork Net(x: f32[N, 16, 32]) -> f32[N, 16, 32] {\n"
+                                     "  m = x |> slice(1, 0, 10) |> dense(32)\n  q = x |> layer_norm\n  return ") +
+                         call + "\n}\n");
+    REQUIRE(a->ok);
+    const Network& n = *a->c.program->networks[0];
+    REQUIRE(n.params.size() == 8);
+    CHECK(n.params[4].name == "cross_attention_1.in_proj_weight");
+    CHECK(n.params[4].shape.str() == "[96, 32]");
+    CHECK(n.params[5].name == "cross_attention_1.out_proj.weight");
+    CHECK(n.params[6].name == "cross_attention_1.in_proj_bias");
+    CHECK(n.params[7].name == "cross_attention_1.out_proj.bias");
+    const Node& att = n.nodes.back();
+    REQUIRE(att.inputs.size() == 2);
+    CHECK(n.values[size_t(att.output)].type.shape.str() == "[N, 16, 32]");
+    NetworkSummary s = summarize(*a->c.program, n);
+    CHECK(s.params == 32 * 32 + 32 + 2 * 32 + 4 * 32 * 32 + 4 * 32);
+    // q and output projections 2 T D 2D, k|v projection 2 S D 2D, scores and weighted sums 4 T S D, softmax 3 H T S
+    CHECK(s.rows.back().flops ==
+          std::optional<int64_t>(2 * 16 * 32 * 64 + 2 * 10 * 32 * 64 + 4 * 16 * 10 * 32 + 3 * 4 * 16 * 10));
+  }
+  auto noBias = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                            "  return cross_attention(x, x, heads: 2, dim: 6, bias: false, causal: true)\n}\n");
+  REQUIRE(noBias->ok);
+  CHECK(noBias->c.program->networks[0]->params.size() == 2);
+  // The memory's width differs from the queries' (torch's kdim/vdim): E0221, with the projection as the help.
+  auto width = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                           "  m = x |> dense(4)\n  return cross_attention(x, m, heads: 2, dim: 6)\n}\n");
+  CHECK(hasCode(*width, "E0221"));
+  auto memRank = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                             "  m = x |> flatten |> dense(6)\n  return cross_attention(x, m, heads: 2, dim: 6)\n}\n");
+  CHECK(hasCode(*memRank, "E0221"));
+  auto heads = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                           "  return cross_attention(x, x, heads: 4, dim: 6)\n}\n");
+  CHECK(hasCode(*heads, "E0212"));
+  auto dim = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 8] {\n"
+                         "  return cross_attention(x, x, heads: 2, dim: 8)\n}\n");
+  CHECK(hasCode(*dim, "E0208"));
+  auto one = analyzeText("dlspec 1\nnetwork Net(x: f32[N, 8, 6]) -> f32[N, 8, 6] {\n"
+                         "  return x |> cross_attention(heads: 2, dim: 6)\n}\n");
+  CHECK(hasCode(*one, "E0108"));
+}

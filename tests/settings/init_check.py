@@ -64,13 +64,15 @@ CASES = {  # initialiser -> (spelling, check(values, fan_in, fan_out) -> error o
 # with one filter bank per output position, its fans conv2d's.
 #   x [4, 8, 8] -> conv2d(8, k3) [8, 6, 6] -> local(8, k3) [8, 4, 4] -> conv_transpose2d(8, k1) [8, 4, 4]
 #   (torch.nn.ConvTranspose2d's weight [in, out, *kernel]: fan_in = out * kernel) -> reshape [8, 16] -> conv1d(16, k5) [16, 12]
-#   -> rnn(32) over T 16, F 12 -> gru(32) -> multi_head_attention(4 heads, dim 32) -> lstm(32, last) [32]
+#   -> rnn(32) over T 16, F 12 -> gru(32) -> multi_head_attention(4 heads, dim 32) -> cross_attention(4 heads, dim
+#   32, the memory the gru's output) -> lstm(32, last) [32]
 #   -> dense(64) -> dense(2)
 FANS = {"conv2d_1.weight": (4 * 9, 8 * 9), "local_1.weight": (8 * 9, 8 * 9), "conv_transpose2d_1.weight": (8, 8), "conv1d_1.weight": (8 * 5, 16 * 5),
         "rnn_1.weight_ih": (12, 32), "rnn_1.weight_hh": (32, 32),
         "gru_1.weight_ih": (32, 3 * 32), "gru_1.weight_hh": (32, 3 * 32),
         "lstm_1.weight_ih": (32, 4 * 32), "lstm_1.weight_hh": (32, 4 * 32),
         "multi_head_attention_1.in_proj_weight": (32, 3 * 32), "multi_head_attention_1.out_proj.weight": (32, 32),
+        "cross_attention_1.in_proj_weight": (32, 3 * 32), "cross_attention_1.out_proj.weight": (32, 32),
         "dense_1.weight": (32, 64)}
 UNITS = 32
 
@@ -80,7 +82,7 @@ def default_check(name, w):
     1/sqrt(fan_in)) for weight and bias; nn.RNN, nn.GRU, nn.LSTM: U(-1/sqrt(units), 1/sqrt(units)) for all four;
     nn.MultiheadAttention: Xavier-uniform in_proj_weight, nn.Linear's out_proj.weight, zero biases."""
     layer, _, what = name.partition(".")
-    if layer.startswith("multi_head_attention"):
+    if layer.startswith("multi_head_attention") or layer.startswith("cross_attention"):
         if what.endswith("bias"):
             return "" if np.all(np.abs(w) < 1e-6) else f"bias {what} is not zero"  # one step of lr 1e-9 moved it
         fi, fo = FANS[name]
@@ -97,7 +99,8 @@ def spec(d, init):
     a = f", init: {init}" if init else ""
     net = (f"x |> conv2d(filters: 8, kernel: 3{a}) |> relu |> local(filters: 8, kernel: 3{a}) |> relu "
            f"|> conv_transpose2d(filters: 8, kernel: 1{a}) |> relu |> reshape([8, 16]) |> conv1d(filters: 16, kernel: 5{a}) |> relu "
-           f"|> rnn(units: {UNITS}{a}) |> gru(units: {UNITS}{a}) |> multi_head_attention(heads: 4, dim: {UNITS}{a}) "
+           f"|> rnn(units: {UNITS}{a}) |> gru(units: {UNITS}{a})\n  h = g |> multi_head_attention(heads: 4, dim: {UNITS}{a}) "
+           f"|> cross_attention(g, heads: 4, dim: {UNITS}{a}) "
            f"|> lstm(units: {UNITS}, output: last{a}) "
            f"|> dense(64{a}) |> relu |> dense(2)")
     return f"""dlspec 1
@@ -114,7 +117,8 @@ pipeline input from data.train {{
 
 allow(M0101, reason: "the test reads the initial weights back")
 network Net(x: f32[N, 4, 8, 8]) -> logits[N, 2] {{
-  return {net}
+  g = {net}
+  return h
 }}
 
 train run {{

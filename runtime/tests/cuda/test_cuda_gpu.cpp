@@ -682,3 +682,11 @@ TEST_CASE("cuda: a batch of two sample fields feeds two inputs (bind_batch, dls_
       CHECK(gpu[size_t(r * 8 + c)] == want);
     }
 }
+
+TEST_CASE("cuda: cross_attention (memory longer or shorter than the queries, causal, dropout, no bias) matches the CPU backend") {
+  // ops.def CROSS_ATTENTION: x [N, T, D], memory [N, S, D], w_in [3D, D], w_out [D, D], b_in [3D], b_out [D],
+  // y [N, T, D]; heads, causal, dropout. y, d(x), d(memory) and the parameters' gradients.
+  compare_op(DLS_OP_CROSS_ATTENTION, {{2, 5, 8}, {2, 3, 8}, {24, 8}, {8, 8}, {24}, {8}, {2, 5, 8}}, "xxppppy", {2, 1, 0}, 1e-4);
+  compare_op(DLS_OP_CROSS_ATTENTION, {{3, 4, 6}, {3, 7, 6}, {18, 6}, {6, 6}, {18}, {6}, {3, 4, 6}}, "xxppppy", {3, 0, 0.25}, 1e-4);
+  compare_op(DLS_OP_CROSS_ATTENTION, {{2, 6, 4}, {2, 6, 4}, {12, 4}, {4, 4}, {}, {}, {2, 6, 4}}, "xxpp  y", {1, 1, 0}, 1e-4);
+}
