@@ -10,7 +10,8 @@
 # batches in memory, the step replayed as a CUDA graph after two eager steps); (4) PyTorch's anchor on the
 # same GPU, in the same run; (5) one table of ratios against the issue's targets (mlp and lenet >= 1.2x
 # PyTorch's CUDA-graph figure, vgg >= 1.1x PyTorch eager); (6) Fashion-MNIST LeNet on the GPU, where the data
-# set is installed. Exits 2 within seconds where there is no GPU; 1 when a check fails.
+# set is installed; (7) the device-list path (`on [cuda:0]`: one replica per GPU, NCCL; a world of one on a
+# one-GPU machine) benchmarked, its losses checked against one device by step 1's test case. Exits 2 within seconds where there is no GPU; 1 when a check fails.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(cd "${1:-$here/gpu/bundle}" 2>/dev/null && pwd)" || { echo "gpu.sh: no bundle (run bench/gpu/prepare.sh on the CPU machine)" >&2; exit 2; }
@@ -32,7 +33,7 @@ py() { LD_LIBRARY_PATH="$host_ld" python3 "$@"; }
 wheels=$(py -c 'import glob, os, nvidia; print(":".join(sorted(d for p in nvidia.__path__ for d in glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null)
 export LD_LIBRARY_PATH="$libs:/usr/local/cuda/lib64:/usr/local/cuda/lib${wheels:+:$wheels}${host_ld:+:$host_ld}"
 # Every library the executables need must resolve before any device time is spent on them.
-missing=$(ldd ./mlp ./lenet ./vgg $( [ -x ./dlspec_cuda_gpu_tests ] && echo ./dlspec_cuda_gpu_tests) 2>&1 | grep "not found" | sort -u)
+missing=$(ldd ./mlp ./lenet ./vgg $( [ -x ./mlp_list ] && echo ./mlp_list) $( [ -x ./dlspec_cuda_gpu_tests ] && echo ./dlspec_cuda_gpu_tests) 2>&1 | grep "not found" | sort -u)
 if [ -n "$missing" ]; then
   echo "gpu.sh: FAIL: libraries not found (LD_LIBRARY_PATH=$LD_LIBRARY_PATH):" >&2
   echo "$missing" >&2
@@ -135,5 +136,18 @@ if [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
   (mkdir -p "$out/lenet_run" && cd "$out/lenet_run" && timeout 900 "$dir/lenet" train 2>&1 | tail -12)
 else
   echo "not run: $fm is not installed on this machine (the CPU figure is in README.md)"
+fi
+
+echo "== 7. a device list: mlp on [cuda:0] (one replica per GPU, gradients summed with NCCL)"
+if [ -x ./mlp_list ]; then
+  line=$(timeout 600 ./mlp_list bench --steps "$steps" --warmup 20 2>"$out/bench_mlp_list.err" | tail -1)
+  echo "mlp_list: $line"
+  printf '%s' "$line" | py -c 'import json, sys
+r = json.load(sys.stdin)
+assert r["ranks"] == 1 and r["img_per_s"] > 0 and r["buckets"] >= 1, r
+print("device list: PASS (world size %d, %d buckets, allreduce wait %.3f ms per step)" % (r["ranks"], r["buckets"], r["allreduce_wait_ms"]))' \
+    || { echo "device list: FAIL"; cat "$out/bench_mlp_list.err"; status=1; }
+else
+  echo "device list: FAIL: $dir/mlp_list is missing (bench/gpu/prepare.sh)"; status=1
 fi
 exit $status

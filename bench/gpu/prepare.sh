@@ -4,6 +4,7 @@
 #   bench/gpu/prepare.sh [DLSPEC] [BUILD]   (defaults: build/compiler/dlspec, build)
 # Writes bench/gpu/bundle/ (git-ignored, < 64 MiB so that the device tool can carry it):
 #   mlp, lenet, vgg            specs/{mlp,lenet,vgg}.dls compiled with --device cuda:0, stripped
+#   mlp_list                   specs/mlp.dls placed on the device list [cuda:0], stripped
 #   dlspec_cuda_gpu_tests      the CUDA backend's op-level tests against the CPU backend, stripped
 #   check/<w>/{x,y}.npy        one synthetic batch per workload
 #   check/<w>/cpu/*.npy        the CPU executable's step-check on that batch: loss and every gradient, from
@@ -48,6 +49,12 @@ PY
   (cd "$work" && ./$w.cpu step-check --batch "$out/check/$w/x.npy" "$out/check/$w/y.npy" --out "$out/check/$w/cpu" \
      >/dev/null)
 done
+# mlp on a device list of one (`on [cuda:0]`): one replica per GPU in one process, gradients summed with NCCL
+# (a world of one here; bench/gpu.sh step 7).
+sed -E 's/(model[[:space:]]*=[[:space:]]*[A-Za-z_]+) on cpu/\1 on [cuda:0]/' "$root/specs/mlp.dls" >"$work/mlp_list.dls"
+grep -q 'on \[cuda:0\]' "$work/mlp_list.dls"
+"$dlspec" build "$work/mlp_list.dls" -o "$work/mlp_list" >/dev/null
+strip -o "$out/mlp_list" "$work/mlp_list"
 gpu_tests=$build/runtime/tests/cuda/dlspec_cuda_gpu_tests
 if [ -x "$gpu_tests" ]; then strip -o "$out/dlspec_cuda_gpu_tests" "$gpu_tests"; fi
 cp "$root/bench/gpu/torch_gpu_anchor.py" "$out/"

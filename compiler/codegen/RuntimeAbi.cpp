@@ -51,6 +51,7 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_grad_op", Int32, {RtPtr, Int32, Int32, Int32Array, Int32, Int32}},
       {"dls_rt_io", Void, {RtPtr, Int32, Int32, Int32, Int32}},
       {"dls_rt_head", Void, {RtPtr, Int32, Int32, CString, Double, Int32}},
+      {"dls_rt_device_list", Void, {RtPtr, Int32, Int32, Int32}},
       {"dls_rt_fwd", Void, {RtPtr, Int32}},
       {"dls_rt_bwd", Void, {RtPtr, Int32}},
       {"dls_rt_zero", Void, {RtPtr, Int32}},

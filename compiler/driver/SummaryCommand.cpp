@@ -80,6 +80,10 @@ int cmdSummary(const std::vector<std::string>& argv) {
     int stateBuffers = dls_optimizer_state_slots(op ? op->opcode : DLS_OPT_SGD, momentum, amsgrad);
     int64_t persistent = paramBytes + trainable /* gradients */ + stateBuffers * trainable;
     const plan::MemoryPlan& m = lowered->memory;
+    // A device list: every device holds a replica (the arena as planned, its batch tensors using batch / devices rows
+    // of their slots, and the persistent state).
+    const int64_t devices = int64_t(t->devices.size()), batch = t->data && t->data->batch ? *t->data->batch : 0;
+    const int64_t deviceBatch = devices > 0 ? batch / devices : batch;
     // The data the executable holds in host memory while it trains: samples × per-sample bytes as loaded,
     // per split; counted only with --data (the files are read).
     std::vector<checker::data::SplitFootprint> splits;
@@ -104,6 +108,9 @@ int cmdSummary(const std::vector<std::string>& argv) {
                            lowp ? fmt::format("\"bf16_copies_bytes\":{},", lowp) : "",
                            withData ? fmt::format("\"loaded_data_bytes\":{},\"loaded_data\":[{}],", loaded, data) : "",
                            m.peak + persistent + lowp + loaded);
+      if (devices > 1 || t->deviceList)  // each device's share: the arena and the persistent state, on every device
+        steps.insert(steps.size() - 1, fmt::format(",\"devices\":{},\"device_batch\":{},\"per_device_bytes\":{}", devices,
+                                                   deviceBatch, m.peak + persistent));
     } else {
       std::string data;
       for (const auto& f : splits)
@@ -122,6 +129,10 @@ int cmdSummary(const std::vector<std::string>& argv) {
                                               lowp / 1048576.0)
                                 : std::string(),
                            data, double(m.peak + persistent + lowp + loaded) / 1048576.0);
+      if (devices > 1 || t->deviceList)
+        steps += fmt::format("  per device: {} devices, one replica each with {} rows of every batch of {}: the arena and the "
+                             "parameters, gradients and {} state on each, {:.2f} MiB per device\n",
+                             devices, deviceBatch, batch, o, double(m.peak + persistent) / 1048576.0);
     }
   }
   if (opt.format == DiagFormat::Json) {

@@ -89,6 +89,7 @@ public:
           std::optional<sema::Device> device, bool planOffsets)
       : prog_(p), tc_(tc), net_(*tc.network), sm_(sm), diags_(d), devices_(tc.devices), planOffsets_(planOffsets) {
     if (device) devices_ = {*device};
+    deviceList_ = tc.deviceList && !device;
   }
 
   std::optional<LowerResult> run() {
@@ -631,6 +632,10 @@ private:
       count = static_cast<int32_t>(devices_.size());
     }
     call(S, "dls_rt_placement", {kind, first, count});
+    if (deviceList_ && kind == DLS_DEVICE_CUDA) {  // one replica per device (a list of one too)
+      LineCol plc = sm_.lineCol(tc_.placementSpan);
+      call(S, "dls_rt_device_list", {count, static_cast<int32_t>(plc.line), static_cast<int32_t>(plc.col)});
+    }
     call(S, "dls_rt_train_config", {int64_t{tc_.epochs.value_or(1)}, int64_t{batch_}, int64_t{tc_.seed.value_or(0)}});
     if (tc_.data->batchSpan.valid()) {
       LineCol blc = sm_.lineCol(tc_.data->batchSpan);
@@ -1118,6 +1123,7 @@ private:
   StepPlan plan_;
   MemoryPlan mem_;
   int64_t batch_ = 1;
+  bool deviceList_ = false;  // `on [cuda:N, ...]`: dls_rt_device_list
   // A label field's `standardize`: (t - mean) / std by the training split's targets, as the label steps before
   // it leave them (conversions, scale, normalize, add, log1p: sema refuses others), a normalize of the targets.
   template <class Pipe>

@@ -243,6 +243,7 @@ struct TrainConfig {
   std::vector<Device> devices;   // `on cpu`, `on [cuda:0, cuda:1]`
   std::vector<Span> deviceSpans; // where each of `devices` is written (none for the default cpu)
   Span placementSpan;
+  bool deviceList = false;       // `on [cuda:0, ...]` (a list of one too): one replica per device in one process
   std::optional<int64_t> deviceCount;  // `devices = 2`: the GPUs the spec declares
   Setting devicesSetting;
   std::vector<Device> optimizerDevices;  // `optimizer = sgd(…) on cuda:1`: where its state is placed

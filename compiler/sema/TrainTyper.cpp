@@ -142,8 +142,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
           std::string k = dev.str();
           if (seen.count(k)) {
             diags.report(Code::E0302, dv.span, k).label(seen[k], "first listed here")
-                .help(fmt::format("place the model on one GPU: `on {}` (every replica would need its own device, and "
-                                  "training on several devices in one process is not supported yet)", k));
+                .help(fmt::format("each replica needs its own device: list `{}` once", k));
             continue;
           }
           seen[k] = dv.span;
@@ -154,21 +153,26 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         if (anyCpu && anyCuda && cl.devices.size() > 1) {
           listFault = true;
           diags.report(Code::E0303, cl.span, "cpu", "cuda")
-              .help("place the model on one GPU: `on cuda:0` (training on several devices in one process is not supported yet)");
+              .help("place the model on one GPU (`on cuda:0`) or on several GPUs (`on [cuda:0, cuda:1]`)");
         } else if (anyCpu && cl.devices.size() > 1) {
           listFault = true;
           diags.report(Code::E0303, cl.span, "cpu", "cpu").help("data parallelism needs several CUDA devices; use `on cpu`");
         }
-        // Several devices in one train block: the runtime trains on one device per process (it would refuse the
-        // list with R0501 when the program starts). Data parallelism exists across processes, on the CPU.
+        // A device list: one replica per device in this process. The runtime drives consecutive devices
+        // (dls_rt_placement's first device and count).
+        tc->deviceList = cl.deviceList && anyCuda && !anyCpu;
         if (!listFault && tc->devices.size() > 1) {
-          std::string names;
-          for (const Device& dv : tc->devices) names += (names.empty() ? "" : ", ") + dv.str();
-          diags.report(Code::E0306, cl.span, tc->name, tc->devices.size(), names)
-              .primary(fmt::format("{} devices", tc->devices.size()))
-              .help(fmt::format("place the model on one device: `on {}`; for data parallelism, train `on cpu` with "
-                                "`mpirun -np {} ./PROGRAM train` (one replica per process, gradients averaged)",
-                                tc->devices[0].str(), tc->devices.size()));
+          for (size_t d = 1; d < tc->devices.size(); ++d)
+            if (tc->devices[d].index != tc->devices[0].index + int(d)) {
+              std::string names;
+              for (const Device& dv : tc->devices) names += (names.empty() ? "" : ", ") + dv.str();
+              diags.report(Code::E0306, tc->deviceSpans[d], tc->name, tc->devices.size(), names)
+                  .primary(fmt::format("expected `cuda:{}` here", tc->devices[0].index + int(d)))
+                  .help(fmt::format("list consecutive devices: `on [cuda:{}, ..., cuda:{}]`; `CUDA_VISIBLE_DEVICES` "
+                                    "renumbers the machine's GPUs", tc->devices[0].index,
+                                    tc->devices[0].index + int(tc->devices.size()) - 1));
+              break;
+            }
         }
       }
     } else if (key == "data" || key == "validate") {
@@ -1135,6 +1139,11 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       tc->stop->args["monitor"] = Attr{std::string("val_") + metric, stopMonitorSpan, false};
     }
   }
+  // Gradient accumulation runs its micro-batches on one replica: with several devices it is refused.
+  if (tc->accumulate > 1 && tc->devices.size() > 1)
+    diags.report(Code::E0308, tc->accumulateSpan, tc->accumulate, tc->devices.size())
+        .label(tc->placementSpan, fmt::format("{} devices", tc->devices.size()))
+        .help(fmt::format("drop `accumulate` and take a {} times larger batch: the devices split it", tc->devices.size()));
   checkMixing(*tc);
   prog.trains.push_back(std::move(tc));
 }

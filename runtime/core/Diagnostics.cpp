@@ -17,6 +17,8 @@ void set_diagnostic_capture(std::vector<std::string>* sink) { g_capture = sink; 
 
 static int g_rank = 0, g_ranks = 1;
 void set_diagnostic_rank(int rank, int ranks) { g_rank = rank, g_ranks = ranks; }
+static thread_local int t_replica = 0;
+void set_diagnostic_replica(int replica) { t_replica = replica; }
 
 std::string emit(const Fault& f) {
   const DiagInfo& i = diag_info(f.code);
@@ -25,6 +27,7 @@ std::string emit(const Fault& f) {
   if (!f.where.empty()) text += fmt::format("  --> {}\n", f.where);
   for (const auto& n : f.notes) text += fmt::format("  = note: {}\n", n);
   if (g_ranks > 1 && !error && g_rank != 0) return text;  // rank 0 prints it
+  if (!error && t_replica != 0) return text;  // replica 0 of a device list prints it
   if (g_ranks > 1 && error) text += fmt::format("  = note: on rank {} of {} (mpirun)\n", g_rank, g_ranks);
   // Every code has an explanation with what to do (docs/diagnostics/RXXXX.md, embedded in dlspec).
   text += fmt::format("  = help: `dlspec explain {}` says what causes this and what to do\n", i.code);

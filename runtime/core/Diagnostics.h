@@ -63,6 +63,8 @@ std::string warn(Diag d, const std::string& where, A&&... args) {
 // run the same program on the same data); errors are printed by the rank that has them, with a note naming
 // it. A world of one (the default) prints everything as it is.
 void set_diagnostic_rank(int rank, int ranks);
+// The calling thread is replica `replica` of a device list (runtime/dist/Replicas.h): only replica 0 prints warnings.
+void set_diagnostic_replica(int replica);
 
 // Tests capture what was printed.
 void set_diagnostic_capture(std::vector<std::string>* sink);

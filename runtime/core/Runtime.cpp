@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "../cuda/CudaExt.h"
 #include "../dist/Comm.h"
 #include "../dist/GradReducer.h"
 #include "CsvTable.h"  // data/formats: the categories text (dls_rt_csv_categories)
@@ -60,9 +61,17 @@ void check_be(const dls_rt* rt, int rc, const char* err, const std::string& wher
   if (rc != 0) fail(Diag::R0502, where, rt->be ? rt->be->name : "?", err);
 }
 
+// Tests: DLS_REPLICA_BACKEND=cpu runs the replicas of a device list on the CPU backend (a machine without GPUs
+// takes the same path as one with them: the threads, the shards and the host reduction of the gradients).
+bool cpu_replicas(const dls_rt* rt) {
+  const char* e = std::getenv("DLS_REPLICA_BACKEND");
+  return rt->device_list && e && std::string(e) == "cpu";
+}
+
 void ensure_backend(dls_rt* rt) {
   if (rt->be) return;
-  const dls_backend* be = rt->backend_override ? rt->backend_override
+  const dls_backend* be = rt->backend_override       ? rt->backend_override
+                          : cpu_replicas(rt)                 ? dls_cpu_backend()
                           : rt->device_kind == DLS_DEVICE_CUDA ? dls_cuda_backend()
                                                                : dls_cpu_backend();
   if (!be)
@@ -72,8 +81,13 @@ void ensure_backend(dls_rt* rt) {
   if (std::string(be->name) == "cpu") rt->host_budget.reserve_threads(rt->threads, rt->spec_path);
   // Over MPI ranks on a GPU backend each rank drives its own device: the placement's plus its index among
   // the ranks on its machine (K ranks on one machine need K devices; a missing one is R0501).
-  const int32_t device = rt->first_device + (rt->ranks > 1 && std::string(be->name) != "cpu"
-                                                 ? int32_t(dist::Comm::world().local_rank()) : 0);
+  // With a device list each rank drives its `device_count` devices, one per replica.
+  const dist::Comm& proc = dist::Comm::process();
+  const int32_t per_rank = rt->device_list ? rt->device_count : 1;
+  // The CPU backend is one device, whatever the placement (the replicas of DLS_REPLICA_BACKEND=cpu share it).
+  const bool cpu = std::string(be->name) == "cpu";
+  const int32_t device = cpu ? (rt->device_list ? 0 : rt->first_device)
+                             : rt->first_device + (proc.size() > 1 ? int32_t(proc.local_rank()) * per_rank : 0) + rt->replica;
   char err[512] = "";
   void* ctx = be->init(device, rt->threads, err, sizeof err);
   if (!ctx) fail(Diag::R0501, "", be->name, device, err);
@@ -180,7 +194,7 @@ int64_t ignored_label(const dls_rt* rt) {
 bool can_capture(const dls_rt* rt) {
   return rt->be && rt->be->update_all && rt->be->begin_capture && rt->be->end_capture && rt->be->replay &&
          !rt->profile && !rt->check_outputs &&  // timing and output checks need each op to run as it is issued
-         rt->ranks <= 1;  // over MPI ranks the update waits on host collectives (GradReducer) every step
+         rt->ranks <= 1 && !rt->device_list;  // over ranks and replicas the update waits on collectives (GradReducer)
 }
 void capture_step(dls_rt* rt, dls_gen_fn step) {
   if (!can_capture(rt)) internal_error("capture_step: the backend has no step graphs");
@@ -295,9 +309,8 @@ void dls_rt_placement(dls_rt* rt, int32_t device_kind, int32_t first_device, int
     if (rt->be) fail(Diag::R0504, "", "placement declared after tensors");
     if (device_kind != DLS_DEVICE_CPU && device_kind != DLS_DEVICE_CUDA)
       fail(Diag::R0504, "", fmt::format("unknown device kind {}", device_kind));
-    if (device_count > 1)
-      fail(Diag::R0501, "", device_kind == DLS_DEVICE_CUDA ? "CUDA" : "CPU", first_device + 1,
-           "this runtime runs on one device; multi-device placement is not implemented");
+    if (device_count < 1) fail(Diag::R0504, "", fmt::format("a placement on {} devices", device_count));
+    // Several devices are a device list's (dls_rt_device_list), which follows this call.
     rt->device_kind = device_kind, rt->first_device = first_device, rt->device_count = device_count;
     return 0;
   });
@@ -727,6 +740,35 @@ int32_t dls_rt_tensor(dls_rt* rt, int32_t dtype, int32_t rank, int64_t d0, int64
     }
     rt->tensors.push_back(t);
     return id;
+  });
+}
+
+void dls_rt_device_list(dls_rt* rt, int32_t count, int32_t line, int32_t col) {
+  guarded(rt, 0, [&] {
+    if (rt->be) fail(Diag::R0504, "", "device list declared after tensors");
+    if (count < 1 || count != rt->device_count)
+      fail(Diag::R0504, "", fmt::format("a device list of {} devices after a placement on {}", count, rt->device_count));
+    rt->device_list = true;
+    rt->placement_where = fmt::format("{}:{}:{}", rt->spec_path, line, col);
+    const dist::Comm& proc = dist::Comm::process();
+    // Each rank on a machine drives its own `count` devices: rank i (among the ranks on this machine) the i-th group.
+    const int32_t base = rt->first_device + (proc.size() > 1 ? int32_t(proc.local_rank()) * count : 0);
+    if (rt->device_kind == DLS_DEVICE_CUDA && !rt->backend_override && !cpu_replicas(rt)) {
+      const dls_backend_ext* ext = dls_cuda_backend_ext();
+      if (ext && ext->version >= 4 && ext->device_count) {
+        const int32_t have = ext->device_count();
+        const int32_t used = rt->replicate ? count : 1;
+        for (int32_t d = 0; d < used; ++d)
+          if (base + d >= have)
+            fail(Diag::R0515, rt->placement_where, fmt::format("cuda:{}", base + d), have,
+                 proc.size() > 1 ? fmt::format(" (rank {} of {}, local rank {} on this machine, drives cuda:{} to cuda:{})", proc.rank(),
+                                               proc.size(), proc.local_rank(), base, base + count - 1)
+                                 : std::string());
+      }
+    }
+    // Every replica of every process is a rank of the training (batch tensors take batch / ranks rows).
+    if (rt->replicate) rt->ranks = proc.size() * count, rt->rank = proc.rank() * count + rt->replica;
+    return 0;
   });
 }
 

@@ -236,6 +236,13 @@ struct dls_rt {
   int32_t stop_local = 0;    // this rank's stop signal, offered to the step's reduction
   int32_t stop_agreed = 0;   // the largest stop signal of any rank in the last step's reduction
   std::unique_ptr<dls::dist::GradReducer> reducer;  // while training over ranks
+  // A device list (dls_rt_device_list): this process drives `device_count` devices, one replica each (a thread
+  // with its own runtime); this runtime is replica `replica` of them, on device first_device + replica (plus the
+  // devices of the ranks before it on this machine). Its rank above counts every replica of every process.
+  bool device_list = false;
+  int32_t replica = 0;
+  std::string placement_where;  // "spec.dls:LINE:COL" of the device list (R0515)
+  bool replicate = true;  // false: the command (eval, predict, export, step-check) runs on the list's first device alone
 
   // The first fault raised inside a C entry point; later calls are no-ops until it is reported.
   std::optional<dls::Fault> error;

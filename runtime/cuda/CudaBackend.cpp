@@ -127,6 +127,7 @@ int nccl_allreduce(void** ctxs, int32_t n, float* const* const* grads, const int
 int nccl_unique_id(char* id, size_t idlen, char* err, size_t len);
 int nccl_init_rank(void* ctx, int32_t nranks, int32_t rank, const char* id, char* err, size_t len);
 int nccl_wait(void* ctx, double seconds, char* err, size_t len);
+int32_t device_count();
 
 namespace {
 
@@ -1206,7 +1207,7 @@ const dls_backend kCuda = {
 };
 const dls_backend_ext kCudaExt = {
     DLS_BACKEND_EXT_VERSION, host_alloc, host_free, prefetch, consume, nccl_init, nccl_allreduce,
-    nccl_unique_id, nccl_init_rank, nccl_wait,
+    nccl_unique_id, nccl_init_rank, nccl_wait, device_count,
 };
 
 }  // namespace dls::cuda

@@ -1,6 +1,6 @@
 // CudaExt.h: what the CUDA backend offers beyond the dls_backend table (Backend.h): pinned host memory with
 // next-batch prefetch on a second stream (not yet called by the core), and NCCL gradient all-reduce (called by
-// dist::GradReducer for the ranks of `mpirun`; in one process over several devices not yet). The
+// dist::GradReducer for every replica: the ranks of `mpirun` and the devices of a device list, one thread each). The
 // fused multi-tensor update and whole-step graphs moved into dls_backend (version 3), where the core uses them.
 #ifndef DLSPEC_RUNTIME_CUDA_CUDAEXT_H
 #define DLSPEC_RUNTIME_CUDA_CUDAEXT_H
@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define DLS_BACKEND_EXT_VERSION 3
+#define DLS_BACKEND_EXT_VERSION 4
 
 typedef struct dls_backend_ext {
   int32_t version;
@@ -41,6 +41,10 @@ typedef struct dls_backend_ext {
   // errors; on a timeout or an error it aborts the communicator (ncclCommAbort) and returns 1 (err says which),
   // so that a peer that died or hangs never blocks this rank for ever.
   int (*nccl_wait)(void* ctx, double seconds, char* err, size_t errlen);
+
+  // ---- version 4: several devices in one process (`on [cuda:0, cuda:1, ...]`, runtime/dist/Replicas.h) ----
+  // The number of CUDA devices this process can use (cudaGetDeviceCount; 0 when there is no driver or device).
+  int32_t (*device_count)(void);
 } dls_backend_ext;
 
 #define DLS_NCCL_ID_BYTES 128

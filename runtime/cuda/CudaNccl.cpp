@@ -37,6 +37,12 @@ void put(char* err, size_t len, const std::string& s) {
 }
 }  // namespace
 
+int32_t device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+  return int32_t(n);
+}
+
 #ifdef DLSPEC_HAVE_NCCL
 void nccl_destroy(void* comm) {
   if (comm) ncclCommDestroy(static_cast<ncclComm_t>(comm));

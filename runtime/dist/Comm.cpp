@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/Diagnostics.h"
+#include "Replicas.h"
 
 #ifdef DLSPEC_HAVE_MPI
 #include <mpi.h>
@@ -40,10 +41,21 @@ std::string mpi_error(int rc) {
 
 void set_interrupt_probe(int (*probe)()) { g_interrupted = probe; }
 
-Comm& Comm::world() {
+namespace {
+thread_local Comm* t_view = nullptr;
+}
+
+Comm& Comm::process() {
   static Comm c;
   return c;
 }
+
+Comm& Comm::world() { return t_view ? *t_view : process(); }
+
+void Comm::set_thread_view(Comm* view) { t_view = view; }
+
+Comm::Comm(Replicas* group, int replica, int rank, int size, double timeout)
+    : group_(group), replica_(replica), rank_(rank), size_(size), timeout_(timeout) {}
 
 void Comm::init_from_environment() {
   if (initialised_) return;
@@ -82,6 +94,10 @@ void Comm::check(int rc, const char* call) {
 }
 
 void Comm::start_sum(float* buf, int64_t n) {
+  if (group_) {
+    if (n > 0) pending_.push_back({buf, n, 0});
+    return;
+  }
 #ifdef DLSPEC_HAVE_MPI
   if (!active() || n <= 0) return;
   MPI_Request r;
@@ -93,6 +109,10 @@ void Comm::start_sum(float* buf, int64_t n) {
 }
 
 void Comm::start_sum(double* buf, int64_t n) {
+  if (group_) {
+    if (n > 0) pending_.push_back({buf, n, 1});
+    return;
+  }
 #ifdef DLSPEC_HAVE_MPI
   if (!active() || n <= 0) return;
   MPI_Request r;
@@ -104,6 +124,10 @@ void Comm::start_sum(double* buf, int64_t n) {
 }
 
 void Comm::start_max(int32_t* buf, int64_t n) {
+  if (group_) {
+    if (n > 0) pending_.push_back({buf, n, 2});
+    return;
+  }
 #ifdef DLSPEC_HAVE_MPI
   if (!active() || n <= 0) return;
   MPI_Request r;
@@ -115,6 +139,7 @@ void Comm::start_max(int32_t* buf, int64_t n) {
 }
 
 void Comm::progress() {
+  if (group_) return;  // a view's requests are combined at wait_all
 #ifdef DLSPEC_HAVE_MPI
   if (g_pending.empty()) return;
   int done = 0;
@@ -124,6 +149,12 @@ void Comm::progress() {
 }
 
 void Comm::wait_all(const std::string& what) {
+  if (group_) {
+    std::vector<Request> reqs;
+    reqs.swap(pending_);
+    group_->combine(replica_, reqs, what);
+    return;
+  }
 #ifdef DLSPEC_HAVE_MPI
   if (g_pending.empty()) return;
   const auto t0 = Clock::now();
@@ -206,6 +237,10 @@ void Comm::sum(double* v, int64_t n, const std::string& what) {
 }
 
 void Comm::bcast(void* buf, size_t bytes, const std::string& what) {
+  if (group_) {
+    if (size_ > 1) group_->bcast(replica_, buf, bytes, what);
+    return;
+  }
 #ifdef DLSPEC_HAVE_MPI
   if (!active()) return;
   char* p = static_cast<char*>(buf);

@@ -9,8 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dls::dist {
+
+class Replicas;
 
 // While a collective waits, `probe` says whether a stop signal arrived (train: stop_signal): the other ranks
 // then get a few seconds instead of the whole timeout (mpirun signals every rank when one of them died).
@@ -18,8 +21,13 @@ void set_interrupt_probe(int (*probe)());
 
 class Comm {
  public:
-  // The process's world (one per process: MPI is initialised once).
+  // The world the calling thread trains in: the view of its replica when it drives one device of a device list
+  // (Replicas.h: every replica of every process is a rank of it), else the process's.
   static Comm& world();
+  // The process's world (one per process: MPI is initialised once).
+  static Comm& process();
+  // Makes `view` the calling thread's world (nullptr: the process's again).
+  static void set_thread_view(Comm* view);
   // Initialises MPI when mpirun started this process; otherwise leaves a world of one. Idempotent.
   void init_from_environment();
   int rank() const { return rank_; }
@@ -47,11 +55,23 @@ class Comm {
   void bcast(std::string& s, const std::string& what);
   // Ends every rank (MPI_Abort) after this one reported why; a world of one just exits.
   [[noreturn]] void abort(int code);
+  // A replica's view of a device list's group (Replicas.h): rank process.rank() * count + replica of
+  // process.size() * count. Its collectives meet the process's other replicas first (threads), then go over
+  // MPI once per process.
+  Comm(Replicas* group, int replica, int rank, int size, double timeout);
+  struct Request {
+    void* buf;
+    int64_t n;
+    int type;  // 0: float sum, 1: double sum, 2: int32 max
+  };
   // MPI_Finalize after a run that ended the same way on every rank.
   void finalize();
 
  private:
   Comm() = default;
+  Replicas* group_ = nullptr;
+  int replica_ = 0;
+  std::vector<Request> pending_;  // a view's requests, combined at wait_all
   void check(int rc, const char* call);
   [[noreturn]] void lost(const std::string& what);
   int rank_ = 0, size_ = 1, local_rank_ = 0;

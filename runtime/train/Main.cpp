@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "../core/Rng.h"
 #include "../dist/Comm.h"
 #include "../dist/GradReducer.h"
+#include "../dist/Replicas.h"
 #include "RunDir.h"
 #include "Trainer.h"
 
@@ -60,7 +62,8 @@ const char* kUsage =
     "data parallelism: mpirun -np K %s train|eval|predict|bench ... runs K ranks (Open MPI); each trains on its\n"
     "share of every batch of the spec's global batch(N) and the gradients are averaged; rank 0 writes the\n"
     "checkpoints, metrics and plot. A rank that does not reach a step within DLS_RANK_TIMEOUT seconds (300)\n"
-    "is named and the job ends.\n";
+    "is named and the job ends. A spec placed on a device list (on [cuda:0, cuda:1]) trains one replica per\n"
+    "device in this process the same way; under mpirun each rank drives its own devices of the list.\n";
 
 // bench options (only the bench command reads them).
 struct BenchArgs {
@@ -208,7 +211,7 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
   rt->step.training = 1;
   rt->lr_now = rt->opt.lr;
   dist::Comm& world = dist::Comm::world();
-  if (world.active()) rt->reducer = std::make_unique<dist::GradReducer>(rt, world);
+  if (world.active() || rt->device_list) rt->reducer = std::make_unique<dist::GradReducer>(rt, world);
   int64_t k = 0;
   // Profiling times each op as it is issued: no step graph then.
   const char* prof = std::getenv("DLS_PROFILE");
@@ -260,31 +263,60 @@ int run_bench(dls_rt* rt, const Program& p, const BenchArgs& a) {
 
 }  // namespace
 
-// Runs one command line with already-parsed options; shared by dls_rt_main and the tests.
-int run(const Options& o, const Program& p) {
-  auto rt = make_runtime(o.threads);
-  rt->backend_override = o.backend;
-  const dist::Comm& world = dist::Comm::world();
-  rt->rank = world.rank(), rt->ranks = world.size();  // before the setup: batch tensors take their share
-  call(rt.get(), p.setup);
+// Sets up replica `replica` of the program (0 without a device list) and runs the command on it.
+static int run_one(dls_rt* rt, const Options& o, const Program& p) {
   if (rt->ranks > 1) {
-    // What data parallelism over MPI ranks needs of a program, before any step.
+    // What data parallelism over MPI ranks and devices needs of a program, before any step.
     auto refuse = [&](const std::string& why) { fail(Diag::R0511, rt->spec_path, rt->ranks, why); };
     if (!rt->be) refuse("it declares no placement, so no backend runs it");
     if (!rt->batch_axes) refuse("it does not declare its batch axes (dls_rt_batch_axes): build it again with this dlspec");
     if (o.command == "step-check") refuse("step-check runs one given batch in one process; start it without mpirun");
     for (const auto& op : rt->ops)
       if (op->opcode == DLS_OP_BATCH_NORM && (o.command == "train" || o.command == "bench")) {
-        warn(Diag::R0514, op_location(rt.get(), op->d.id), opcode_name(op->opcode), rt->batch / rt->ranks, rt->batch);
+        warn(Diag::R0514, op_location(rt, op->d.id), opcode_name(op->opcode), rt->batch / rt->ranks, rt->batch);
         break;
       }
   }
-  if (o.command == "train") return run_train(rt.get(), p, o);
-  if (o.command == "eval") return run_eval(rt.get(), p, o);
-  if (o.command == "predict") return run_predict(rt.get(), p, o);
-  if (o.command == "export") return run_export(rt.get(), p, o);
-  if (o.command == "bench") return run_bench(rt.get(), p, g_bench);
-  return run_step_check(rt.get(), p, o);
+  if (o.command == "train") return run_train(rt, p, o);
+  if (o.command == "eval") return run_eval(rt, p, o);
+  if (o.command == "predict") return run_predict(rt, p, o);
+  if (o.command == "export") return run_export(rt, p, o);
+  if (o.command == "bench") return run_bench(rt, p, g_bench);
+  return run_step_check(rt, p, o);
+}
+
+// Runs one command line with already-parsed options; shared by dls_rt_main and the tests.
+int run(const Options& o, const Program& p) {
+  auto rt = make_runtime(o.threads);
+  rt->backend_override = o.backend;
+  const dist::Comm& world = dist::Comm::process();
+  rt->rank = world.rank(), rt->ranks = world.size();  // before the setup: batch tensors take their share
+  // A device list trains (and benchmarks) one replica per device (dist/Replicas.h); eval, predict, export and
+  // step-check run on its first device.
+  rt->replicate = o.command == "train" || o.command == "bench";
+  call(rt.get(), p.setup);
+  if (!rt->device_list || !rt->replicate) return run_one(rt.get(), o, p);
+  const int D = rt->device_count;
+  std::vector<std::string> names;
+  for (int d = 0; d < D; ++d)
+    names.push_back(fmt::format("replica {} ({}:{})", d, rt->device_kind == DLS_DEVICE_CUDA ? "cuda" : "cpu",
+                                rt->first_device + (world.size() > 1 ? world.local_rank() * D : 0) + d));
+  dist::Replicas group(D, names);
+  std::unique_ptr<dls_rt> first = std::move(rt);
+  return group.run([&](int d) {
+    if (d == 0) return run_one(first.get(), o, p);
+    // Every other replica: its own runtime, set up on its own thread (its device is current there).
+    auto r = make_runtime(o.threads);
+    r->backend_override = o.backend;
+    r->rank = world.rank(), r->ranks = world.size();
+    r->replica = d;
+    {
+      static std::mutex setting_up;  // one set-up at a time (a hand-written program may keep state while it sets up)
+      std::lock_guard<std::mutex> lk(setting_up);
+      call(r.get(), p.setup);
+    }
+    return run_one(r.get(), o, p);
+  });
 }
 
 }  // namespace dls

@@ -600,10 +600,16 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   // final weights of a spec without `checkpoint =` are kept). It belongs to this run until it ends.
   const std::string dir = run_dir(rt);
   const std::string resume = !o.resume.empty() ? o.resume : rt->resume_path;
-  install_stop_signals();  // from here on, SIGINT/SIGTERM/SIGHUP end the run at a step boundary
+  // From here on, SIGINT/SIGTERM/SIGHUP end the run at a step boundary (the process's handlers: the first replica
+  // of a device list installs and restores them, every replica reads them).
+  const bool own_signals = rt->replica == 0;
+  if (own_signals) install_stop_signals();
   struct Restore {
-    ~Restore() { restore_stop_signals(); }
-  } restore;
+    bool own;
+    ~Restore() {
+      if (own) restore_stop_signals();
+    }
+  } restore{own_signals};
   // Over MPI ranks (mpirun), rank 0 alone owns the run directory: the lock, checkpoints, metrics and plot.
   dist::Comm& world = dist::Comm::world();
   const bool lead = rt->rank == 0;
@@ -652,14 +658,16 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   // drop_last: false trains on each epoch's final partial batch: the losses average over its real rows and
   // batch normalization takes its statistics from them, as PyTorch does for a batch of that size.
   Loader loader(s.train, s.train_aug, rt->batch, rt->drop_last, uint64_t(rt->seed), rt->ranks, rt->rank);
-  if (world.active()) rt->reducer = std::make_unique<dist::GradReducer>(rt, world);
+  // Over ranks, and on a device list (a list of one too: the same path, a world of one), every step's gradients,
+  // loss and stop signals are combined (GradReducer).
+  if (world.active() || rt->device_list) rt->reducer = std::make_unique<dist::GradReducer>(rt, world);
   struct DropReducer {
     dls_rt* rt;
     ~DropReducer() { rt->reducer.reset(); }
   } drop_reducer{rt};
   // Over ranks a stop signal ends the run after the step in which any rank offered it (GradReducer), so
   // that every rank stops after the same step.
-  auto stop_now = [&] { return world.active() ? rt->stop_agreed : stop_signal(); };
+  auto stop_now = [&] { return rt->reducer ? rt->stop_agreed : stop_signal(); };
   reset_clip_stats(rt);  // before the first step, which may be captured into a step graph
   // Gradient accumulation: K batches per optimizer step (dls_rt_accumulate), run eagerly (never captured: the
   // update differs between a group's batches).

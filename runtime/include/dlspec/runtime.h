@@ -377,6 +377,13 @@ void dls_rt_io(dls_rt* rt, int32_t input, int32_t labels, int32_t output, int32_
  * against class labels; mae and rmse against real targets) as val_NAME_loss, val_NAME_acc, val_NAME_mae,
  * val_NAME_rmse; `predict` prints every output under its name. Without these calls the program's loss is one op. */
 void dls_rt_head(dls_rt* rt, int32_t output, int32_t target, const char* name, double weight, int32_t loss);
+/* The placement is a device list (`on [cuda:0, cuda:1, ...]`, a list of one too) of `count` consecutive devices
+ * starting at dls_rt_placement's first_device, written in the spec at line:col: data parallelism in one
+ * process, one replica per device, each training on its share of the global batch (batch / count rows, with
+ * the tensors of dls_rt_batch_axes), their gradients all-reduced every step (NCCL where it is built in). Under
+ * mpirun each of K ranks drives its own `count` devices and the replicas are the K * count of them. Called
+ * after dls_rt_placement; a device the machine does not have is R0515, located here. */
+void dls_rt_device_list(dls_rt* rt, int32_t count, int32_t line, int32_t col);
 
 /* ---- step execution (called from dls_gen_train_step / dls_gen_eval_step) -------------------------- */
 void dls_rt_fwd(dls_rt* rt, int32_t op);

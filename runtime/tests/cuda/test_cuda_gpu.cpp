@@ -4,11 +4,14 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 #include <cuda_runtime_api.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "cuda/CudaExt.h"
 #include "train/Trainer.h"
 #include "tests/programs/Programs.h"
+#include "train/Trainer.h"
 
 namespace {
 constexpr int kSkip = 77;
@@ -301,6 +305,65 @@ TEST_CASE("cuda: NCCL all-reduce with one device leaves the gradient as it is") 
   be->shutdown(ctx);
 }
 
+namespace {
+// Writes `n` seeded 28x28 u8 images and their labels in [0, 10) as IDX files.
+void write_idx(const std::string& images, const std::string& labels, int n, uint32_t seed) {
+  std::ofstream xi(images, std::ios::binary), yl(labels, std::ios::binary);
+  auto be32 = [](std::ofstream& f, uint32_t v) {
+    const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+    f.write(b, 4);
+  };
+  be32(xi, 0x0803), be32(xi, uint32_t(n)), be32(xi, 28), be32(xi, 28);
+  be32(yl, 0x0801), be32(yl, uint32_t(n));
+  uint32_t s = seed;
+  for (int i = 0; i < n; ++i) {
+    const int label = int((s = s * 1664525u + 1013904223u) >> 28) % 10;
+    yl.put(char(label));
+    for (int k = 0; k < 784; ++k) {  // a class-dependent stripe over noise: learnable
+      s = s * 1664525u + 1013904223u;
+      xi.put(char((k / 28) % 10 == label ? 200 + (s >> 29) : (s >> 26)));
+    }
+  }
+}
+
+// The mlp trained for 2 epochs where DLS_PLACEMENT says, on a small seeded set; every epoch's training loss.
+std::vector<double> mlp_epoch_losses(const char* placement, const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  write_idx(dir + "/train-x.idx", dir + "/train-y.idx", 512, 11);
+  write_idx(dir + "/test-x.idx", dir + "/test-y.idx", 256, 12);
+  ProgramConfig& c = mlp_config();
+  const ProgramConfig saved = c;
+  c.train_images = dir + "/train-x.idx", c.train_labels = dir + "/train-y.idx";
+  c.test_images = dir + "/test-x.idx", c.test_labels = dir + "/test-y.idx";
+  c.epochs = 2, c.batch = 64, c.data = true, c.checkpoint_dir = dir + "/ckpt";
+  setenv("DLS_PLACEMENT", placement, 1);
+  dls::Options o;
+  o.command = "train", o.threads = 2, o.quiet = true;
+  const int rc = dls::run(o, {mlp_setup, mlp_train_step, mlp_eval_step});
+  c = saved;
+  std::vector<double> losses;
+  std::ifstream m(dir + "/ckpt/metrics.jsonl");
+  for (std::string line; std::getline(m, line);)
+    if (size_t at = line.find("\"train_loss\":"); at != std::string::npos) losses.push_back(std::atof(line.c_str() + at + 13));
+  if (rc != 0) losses.clear();
+  return losses;
+}
+
+// Training the mlp on [cuda:0, cuda:1] where there is no GPU: the fault's code and text ("" when it trained).
+std::string device_list_refusal() {
+  const std::string dir = std::filesystem::temp_directory_path().string() + "/dls-device-list-" + std::to_string(getpid());
+  try {
+    mlp_epoch_losses("[cuda:0, cuda:1]", dir);
+  } catch (const dls::Fault& f) {
+    std::filesystem::remove_all(dir);
+    return std::string(dls::diag_info(f.code).code) + " " + f.message + " at " + f.where;
+  }
+  std::filesystem::remove_all(dir);
+  return "";
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   int n = 0;
   cudaError_t rc = cudaGetDeviceCount(&n);
@@ -314,6 +377,11 @@ int main(int argc, char** argv) {
     std::printf("init(cuda:0) -> %s: %s\n", ctx ? "context" : "refused", err);
     bool ok = !ctx && std::strstr(err, "built for cuda:0 but no CUDA device is available") != nullptr &&
               std::strstr(err, "place the model `on cpu`") != nullptr;
+    // A device list naming devices the machine does not have stops before any set-up: R0515 at the list.
+    std::string list = device_list_refusal();
+    std::printf("train on [cuda:0, cuda:1] -> %s\n", list.c_str());
+    ok = ok && list.find("R0515 ") == 0 && list.find("`cuda:0`") != std::string::npos &&
+         list.find("0 CUDA device(s)") != std::string::npos && list.find("mlp.dls:1:1") != std::string::npos;
     return ok ? 0 : 1;
   }
   if (rc != cudaSuccess || n == 0) {
@@ -689,4 +757,43 @@ TEST_CASE("cuda: cross_attention (memory longer or shorter than the queries, cau
   compare_op(DLS_OP_CROSS_ATTENTION, {{2, 5, 8}, {2, 3, 8}, {24, 8}, {8, 8}, {24}, {8}, {2, 5, 8}}, "xxppppy", {2, 1, 0}, 1e-4);
   compare_op(DLS_OP_CROSS_ATTENTION, {{3, 4, 6}, {3, 7, 6}, {18, 6}, {6, 6}, {18}, {6}, {3, 4, 6}}, "xxppppy", {3, 0, 0.25}, 1e-4);
   compare_op(DLS_OP_CROSS_ATTENTION, {{2, 6, 4}, {2, 6, 4}, {12, 4}, {4, 4}, {}, {}, {2, 6, 4}}, "xxpp  y", {1, 1, 0}, 1e-4);
+}
+
+TEST_CASE("cuda: a device list trains one replica per device, its gradients summed with NCCL, as one device trains "
+          "the global batch") {
+  int n = 0;
+  REQUIRE(cudaGetDeviceCount(&n) == cudaSuccess);
+  const std::string tmp = std::filesystem::temp_directory_path().string() + "/dls-devices-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  const std::vector<double> one = mlp_epoch_losses("cuda:0", tmp + "/one");
+  REQUIRE(one.size() == 2);
+  // A list of one goes through the replicas, the GradReducer and an NCCL communicator of one.
+  const std::vector<double> list = mlp_epoch_losses("[cuda:0]", tmp + "/list");
+  REQUIRE(list.size() == 2);
+  for (size_t e = 0; e < 2; ++e) {
+    INFO("epoch " << e + 1 << ": cuda:0 " << one[e] << ", [cuda:0] " << list[e]);
+    CHECK(std::fabs(one[e] - list[e]) <= 1e-5 * std::fabs(one[e]));
+  }
+  if (n >= 2) {  // two replicas of 32 rows each: the same steps as one device with the batch of 64
+    const std::vector<double> two = mlp_epoch_losses("[cuda:0, cuda:1]", tmp + "/two");
+    REQUIRE(two.size() == 2);
+    for (size_t e = 0; e < 2; ++e) {
+      INFO("epoch " << e + 1 << ": cuda:0 " << one[e] << ", [cuda:0, cuda:1] " << two[e]);
+      CHECK(std::fabs(one[e] - two[e]) <= 1e-4 * std::fabs(one[e]));
+    }
+  } else {
+    WARN("one GPU: the two-replica case needs a second device");
+  }
+  // A list longer than the machine's devices: R0515 before anything is set up.
+  std::string beyond = "[";
+  for (int d = 0; d <= n; ++d) beyond += (d ? ", cuda:" : "cuda:") + std::to_string(d);
+  beyond += "]";
+  try {
+    mlp_epoch_losses(beyond.c_str(), tmp + "/beyond");
+    FAIL("training on " << beyond << " did not stop");
+  } catch (const dls::Fault& f) {
+    CHECK(std::string(dls::diag_info(f.code).code) == "R0515");
+    CHECK(f.message.find("`cuda:" + std::to_string(n) + "`") != std::string::npos);
+  }
+  std::filesystem::remove_all(tmp);
 }

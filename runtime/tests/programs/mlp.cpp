@@ -77,6 +77,9 @@ extern "C" void mlp_setup(dls_rt* rt) {
   I.gd1 = dls_rt_tensor(rt, DLS_F32, 2, B, 512, 1, 1, A(B * 512 * f));
   I.gr1 = dls_rt_tensor(rt, DLS_F32, 2, B, 512, 1, 1, A(B * 512 * f));
   I.gh1 = dls_rt_tensor(rt, DLS_F32, 2, B, 512, 1, 1, A(B * 512 * f));
+  // Data parallelism over ranks or the replicas of a device list: the tensors whose first dimension is the batch.
+  for (int t : {I.x, I.y, I.h1, I.r1, I.d1, I.h2, I.r2, I.d2, I.logits, I.glogits, I.gd2, I.gr2, I.gh2, I.gd1, I.gr1, I.gh1})
+    dls_rt_batch_axes(rt, t, 1);
   dls_rt_param(rt, I.w1, I.gw1, "fc1.weight", DLS_INIT_TORCH_DEFAULT, 0, 0, 784, 512, 1, 1);
   dls_rt_param(rt, I.b1, I.gb1, "fc1.bias", DLS_INIT_TORCH_DEFAULT, 0, 0, 784, 512, 1, 0);
   dls_rt_param(rt, I.w2, I.gw2, "fc2.weight", DLS_INIT_TORCH_DEFAULT, 0, 0, 512, 256, 1, 1);
