@@ -115,9 +115,11 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   const uint64_t budget = load_budget(&source);
   for (const Dataset* d : {&s.train, &s.valid})
     if (d->stream && rt->rank == 0)
-      warn(Diag::R0263, d->stream->src->path, d->name, d->stream->src->path, human_bytes(double(d->stream->decoded)),
-           budget == UINT64_MAX ? std::string("unlimited") : human_bytes(double(budget)),
-           load_policy().mode == LoadMode::Stream ? std::string("--load stream") : source,
+      warn(Diag::R0263, d->stream->src->path, d->name, d->stream->src->path,
+           load_policy().mode == LoadMode::Stream
+               ? std::string("--load stream")
+               : fmt::format("more than the {} the loaded data may use: {}", human_bytes(double(budget)), source),
+           human_bytes(double(d->stream->decoded)),
            human_bytes(double(held_bytes(*d) + prefetch_bytes(*d, d == &s.train ? s.train_aug.row_numel(*d) : s.valid_aug.row_numel(*d), rows))));
   return s;
 }
@@ -578,6 +580,7 @@ uint64_t data_fingerprint(const Dataset& ds) {
     // The same bytes as the held split's ds.x, read one sample at a time.
     std::vector<float> one(size_t(ds.sample_numel));
     for (int64_t i = 0; i < ds.n; ++i) {
+      if (i % 1024 == 0) ds.stream->src->check();  // releases the pages read so far (a whole file would stay resident)
       read_sample(ds, i, one.data());
       add(one.data(), one.size() * 4);
     }
