@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../core/Memory.h"
+#include "DataFormats.h"  // data/formats: streamBuffers, shared with `dlspec summary --data`
 #include "Pipeline.h"
 
 namespace dls {
@@ -87,13 +88,11 @@ int loader_depth(const Dataset& ds) { return ds.stream ? 3 : 2; }
 uint64_t prefetch_bytes(const Dataset& ds, int64_t row_numel, int64_t rows) {
   const int depth = loader_depth(ds);
   const int64_t label = std::max<int64_t>(ds.label_numel, std::max<int64_t>(ds.target_numel, 1));
-  uint64_t b = uint64_t(depth) * uint64_t(rows) * uint64_t(row_numel + label) * 4;
-  if (ds.stream) {
-    // Each pool thread converts one sample at a time; the batches being prepared touch their samples' pages.
-    b += uint64_t(std::max(1, g_policy.threads)) * uint64_t(ds.stream->sample_numel + ds.sample_numel) * 4;
-    b += ds.stream->src->window_bytes(int64_t(depth) * rows);
-  }
-  return b;
+  if (!ds.stream) return uint64_t(depth) * uint64_t(rows) * uint64_t(row_numel + label) * 4;
+  // Each pool thread converts one sample at a time; the batches being prepared touch their samples' pages.
+  return data::streamBuffers(depth, rows, row_numel, label, std::max(1, g_policy.threads), ds.stream->sample_numel,
+                             ds.sample_numel, 0) +
+         ds.stream->src->window_bytes(int64_t(depth) * rows);
 }
 
 RowPool::RowPool(int threads) {

@@ -236,6 +236,15 @@ with tempfile.TemporaryDirectory() as tmp:
           "big: above the 8 MiB budget the samples are read per batch (R0263 names --data-memory)")
     check(epochs_of(outs["stream"]) == epochs_of(outs["memory"]) and len(epochs_of(outs["memory"])) == 1,
           f"big: the same epoch streamed and held: {epochs_of(outs['stream'])} against {epochs_of(outs['memory'])}")
+    # The static memory plan shows what the run holds streamed: `dlspec summary --data` against R0263's figure.
+    sm = run([DLSPEC, "summary", "--data", os.path.join(tmp, "big.dls")], tmp)
+    planned = re.search(r"loaded data, train: 24576 samples × 4100 bytes: 96\.[0-9]+ MiB \(read per batch, above the "
+                        r"executable's --data-memory: ([0-9.]+) MiB\)", sm.stdout)
+    noted = re.search(r"of its 96\.0 MiB of decoded samples, ([0-9.]+) MiB stay in memory", outs["stream"])
+    check(sm.returncode == 0 and planned is not None and noted is not None and
+          abs(float(planned.group(1)) - float(noted.group(1))) < 0.06,
+          f"big: summary --data plans the streamed split's resident bytes as the run counts them: "
+          f"{planned.group(1) if planned else sm.stdout[-600:]} MiB against {noted.group(1) if noted else '?'} MiB")
     check(rss["memory"] > rss["base"] + decoded_kib,
           "big: holding the data costs more than its size in RSS (so the bound below can fail)")
     check(rss["stream"] < rss["base"] + decoded_kib // 2,

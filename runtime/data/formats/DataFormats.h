@@ -111,6 +111,14 @@ class MappedArray {
 };
 bool mapArray(const std::string& path, bool idx, MappedArray& out, Error& err, bool& gzip);
 
+// The host memory a split read per batch holds besides its labels and index (runtime/data/Stream.h), as the
+// executable counts it and `dlspec summary --data` shows it: the loader's queue of `depth` batches of `rows` rows
+// (`rowElems` sample and `labelElems` label elements each, 4 bytes an element), a sample read (`readElems`) and
+// converted (`sampleElems`) per pool thread, and the file's pages `depth` batches touch (`fileBytesPerSample` each,
+// and a page at each end).
+uint64_t streamBuffers(int depth, int64_t rows, int64_t rowElems, int64_t labelElems, int threads, int64_t readElems,
+                       int64_t sampleElems, uint64_t fileBytesPerSample);
+
 // readFile + parseIdx / parseNpy.
 bool readIdx(const std::string& path, Array& out, Error& err);
 bool readNpy(const std::string& path, Array& out, Error& err);

@@ -52,6 +52,13 @@ void MappedArray::release() const {
   if (base_ && size_) ::madvise(const_cast<uint8_t*>(base_), size_, MADV_DONTNEED);
 }
 
+uint64_t streamBuffers(int depth, int64_t rows, int64_t rowElems, int64_t labelElems, int threads, int64_t readElems,
+                       int64_t sampleElems, uint64_t fileBytesPerSample) {
+  const uint64_t queued = uint64_t(depth) * uint64_t(rows);
+  return queued * uint64_t(rowElems + labelElems) * 4 + uint64_t(threads) * uint64_t(readElems + sampleElems) * 4 +
+         (fileBytesPerSample ? queued * (fileBytesPerSample + 2 * 4096) : 0);
+}
+
 bool mapArray(const std::string& path, bool idx, MappedArray& out, Error& err, bool& gzip) {
   gzip = false;
   err = Error{};
