@@ -110,7 +110,7 @@ TEST_CASE("export: the weights as .npz and safetensors from a checkpoint, and it
   CHECK(st.substr(8, header).find("\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[20,1,5,5]") != std::string::npos);
 }
 
-TEST_CASE("--load and --data-memory: their values are checked", "[cli][stream]") {
+TEST_CASE("command line: the values of --load and --data-memory are checked", "[cli][stream]") {
   mlp_config() = ProgramConfig{};
   mlp_config().data = false;
   std::vector<std::string> seen;

@@ -282,7 +282,7 @@ TEST_CASE("streamed reads: a bad value, a damaged image, a file cut short end as
   }, Diag::R0220), Catch::StartsWith("R0220") && Catch::Contains("c1/3.png"));
 }
 
-TEST_CASE("load policy: auto streams above the budget; a streamed split holds its labels and index, not its samples", "[data][stream]") {
+TEST_CASE("load policy: auto streams above the budget, and a streamed split holds its labels and index, not its samples", "[data][stream]") {
   const std::string d = dlt::temp_dir();
   std::vector<uint8_t> px(size_t(64 * 36)), lab(64, 3);
   dlt::write_bytes(d + "/x.idx", dlt::idx_bytes(0x08, {64, 6, 6}, px));
