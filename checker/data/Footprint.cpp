@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <new>
+
+#include "DataFormats.h"  // runtime/data/formats: streamBuffers, as the executable counts a streamed split
 
 #include "CsvSource.h"
 #include "DataTable.h"
@@ -42,9 +45,36 @@ SplitFootprint count(const sema::Dataset& d, const std::string& split) {
     f.error = "its values do not fit in this process's memory once decoded";
   }
   if (ok) f.samples = t.rows;
+  // As runtime/data/Stream.h reads it per batch: uncompressed IDX/.npy mapped, CSV indexed; gzip files are held.
+  f.sampleElems = d.sample.shape.elements(0).value_or(0);
+  f.labelElems = f.bytesPerSample / 4 - f.sampleElems;
+  const bool gzip = !p.empty() && [&] {
+    std::FILE* fp = std::fopen(p[0].c_str(), "rb");
+    if (!fp) return false;
+    unsigned char m[2] = {0, 0};
+    const bool z = std::fread(m, 1, 2, fp) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    std::fclose(fp);
+    return z;
+  }();
+  if (src->format == sema::DataFormat::Idx || src->format == sema::DataFormat::Npy) {
+    f.streamable = !gzip;
+    f.fileBytesPerSample = static_cast<int64_t>(sema::dtypeBytes(d.sample.dtype)) * f.sampleElems;
+  } else if (src->format == sema::DataFormat::Csv) {
+    f.streamable = !gzip && src->labelFile.empty();
+    f.indexBytesPerSample = 16;
+  }
   return f;
 }
+
 }  // namespace
+
+int64_t SplitFootprint::streamedBytes(int64_t rows) const {
+  if (!streamable || samples <= 0) return 0;
+  // The executable's loader: a queue of 3 batches, a pool of --threads threads (2 by default).
+  const uint64_t buffers = dls::data::streamBuffers(3, rows, sampleElems, labelElems, 2, sampleElems, sampleElems,
+                                                    static_cast<uint64_t>(fileBytesPerSample));
+  return samples * (4 * labelElems + indexBytesPerSample) + static_cast<int64_t>(buffers);
+}
 
 std::vector<SplitFootprint> loadedData(const sema::TrainConfig& train) {
   std::vector<SplitFootprint> out;

@@ -18,6 +18,14 @@ struct SplitFootprint {
   int64_t bytesPerSample = 0;  // as loaded: 4 × (sample elements + label elements)
   std::string error;
   int64_t bytes() const { return samples > 0 ? samples * bytesPerSample : 0; }
+  // Read per batch instead (the executable's --load stream, or above --data-memory; runtime/data/Stream.h): what
+  // it holds then, its labels, index and batches prepared ahead for batches of `rows` rows (0: it is not streamed:
+  // a gzip file, a CSV with a label file).
+  int64_t streamedBytes(int64_t rows) const;
+  int64_t sampleElems = 0, labelElems = 0;  // per sample, as loaded (4 bytes each)
+  int64_t fileBytesPerSample = 0;           // a mapped IDX/.npy sample's bytes in the file (0: none mapped)
+  int64_t indexBytesPerSample = 0;          // a CSV record's place in the index
+  bool streamable = false;
 };
 
 // The splits `train` loads: its training split (the held-out share of `split(valid: f)` stays in it) and

@@ -2,6 +2,7 @@
 // `dlspec check --data` uses too (CsvTable.h), the problems reported as R02xx diagnostics.
 #include "CsvTable.h"  // data/formats: shared with `dlspec check --data`
 #include "Dataset.h"
+#include "Stream.h"
 
 namespace dls {
 
@@ -16,7 +17,15 @@ Array read_csv(const std::string& path, int64_t* columns, std::vector<std::strin
 Array read_csv(const std::string& path, const csv::Layout& layout, csv::Table& t) {
   std::vector<uint8_t> b = read_file(path);
   csv::Error e;
-  if (!csv::parse(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), t, e, layout)) {
+  if (!csv::parse(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), t, e, layout)) fail_csv(path, e, layout);
+  Array a;
+  a.values = std::move(t.values);
+  a.shape = {t.rows, static_cast<int64_t>(t.header.size())};
+  return a;
+}
+
+void fail_csv(const std::string& path, const csv::Error& e, const csv::Layout& layout) {
+  {
     switch (e.kind) {
       case csv::Error::Kind::Ragged:
         fail(Diag::R0206, fmt::format("{}:{}", path, e.line), path, e.line, e.cells, e.expected);
@@ -28,10 +37,6 @@ Array read_csv(const std::string& path, const csv::Layout& layout, csv::Table& t
         fail(Diag::R0213, path, fmt::format("'{}' is empty ({})", path, layout.header ? "no header row" : "no records"));
     }
   }
-  Array a;
-  a.values = std::move(t.values);
-  a.shape = {t.rows, static_cast<int64_t>(t.header.size())};
-  return a;
 }
 
 }  // namespace dls

@@ -1,13 +1,22 @@
 // Dataset.cpp: loading a declared split from its files and validating it against the spec.
 #include "Dataset.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fmt/ranges.h>
 #include <numeric>
 
+#include "../core/Memory.h"
 #include "../core/Rng.h"
-#include "CsvTable.h"  // data/formats: shared with `dlspec check --data`
+#include "CsvTable.h"     // data/formats: shared with `dlspec check --data`
+#include "DataFormats.h"  // data/formats: the mapped IDX / .npy files
+#include "Stream.h"
 
 namespace dls {
 
@@ -100,9 +109,14 @@ csv::Layout csv_layout(const DataDecl& decl) {
 
 // A CSV file with its categorical columns' cells as their indices in the program's vocabularies (the training
 // split's): a value not among them is R0250 with its line, column and the known values.
+void encode_table(const std::string& path, const DataDecl& decl, csv::Table& table, Array& a);
 Array read_csv_encoded(const std::string& path, const DataDecl& decl, csv::Table& table) {
   Array a = read_csv(path, csv_layout(decl), table);
-  if (table.text_cols.empty()) return a;
+  encode_table(path, decl, table, a);
+  return a;
+}
+void encode_table(const std::string& path, const DataDecl& decl, csv::Table& table, Array& a) {
+  if (table.text_cols.empty()) return;
   table.values = std::move(a.values);
   int64_t row = 0, col = 0;
   if (!csv::encode(table, decl.csv_categories, row, col)) {
@@ -116,7 +130,6 @@ Array read_csv_encoded(const std::string& path, const DataDecl& decl, csv::Table
          csv::list_values(known));
   }
   a.values = std::move(table.values);
-  return a;
 }
 csv::LabelColumn csv_label(const DataDecl& decl, int64_t fallback) {
   if (decl.csv_label_by_index) return csv::LabelColumn{.byIndex = true, .index = decl.csv_label_index};
@@ -148,6 +161,240 @@ void csv_features(const DataDecl& decl, const std::string& path, const csv::Tabl
   }
 }
 
+// The samples of an uncompressed IDX or .npy file, mapped read-only and converted per sample (Stream.h).
+class MappedSource final : public SampleSource {
+ public:
+  data::MappedArray arr;
+  int64_t per = 1;
+  void read(int64_t i, float* out) const override {
+    const size_t first = size_t(i) * size_t(per);
+    for (int64_t k = 0; k < per; ++k) {
+      const double v = arr.at(first + size_t(k));
+      // As check_sample_values reports a held file's value: the record and the feature.
+      if (!std::isfinite(v))
+        fail(Diag::R0217, fmt::format("{}:record {}", path, i), path, i, k, std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+      out[k] = float(v);
+    }
+  }
+  void check() const override {
+    const size_t now = arr.currentBytes();
+    if (now < arr.fileBytes()) fail(Diag::R0265, fmt::format("{}:byte {}", path, now), path, now, arr.fileBytes());
+    arr.release();  // the pages the last batch read leave this process: a batch's pages stay resident at most
+  }
+  uint64_t index_bytes() const override { return 0; }
+  // The pages a batch's samples touch: their bytes and a page at each end at most.
+  uint64_t window_bytes(int64_t samples) const override {
+    return uint64_t(samples) * (uint64_t(per) * data::elemSize(arr.layout().elem) + 2 * 4096);
+  }
+};
+
+// An IDX / .npy split read per batch when the policy says so (Stream.h): the file mapped, its shape and element
+// type checked as a held file's are; false (nothing done) when it is held instead, or cannot be mapped (a gzip
+// file: R0264 when --load stream asked for streaming; a damaged one: the held load reports it).
+bool map_samples(const DataDecl& decl, Dataset& ds) {
+  if (load_policy().mode == LoadMode::Memory) return false;
+  auto src = std::make_shared<MappedSource>();
+  data::Error e;
+  bool gzip = false;
+  if (!data::mapArray(decl.path_a, decl.format == DLS_DATA_IDX, src->arr, e, gzip)) {
+    if (gzip && load_policy().mode == LoadMode::Stream)
+      warn(Diag::R0264, decl.path_a, decl.path_a);
+    return false;
+  }
+  const data::ArrayLayout& l = src->arr.layout();
+  const int64_t n = check_samples(decl.path_a, l.shape, decl);
+  const uint64_t decoded = uint64_t(src->arr.numel()) * 4;
+  if (!stream_split(decoded, ds.name, decl.path_a)) return false;
+  Array probe;  // the element type only: values are checked as each sample is read
+  probe.elem = data::elemName(l.elem);
+  check_sample_values(decl.path_a, probe, decl, ds.sample_numel);
+  src->path = decl.path_a;
+  src->per = ds.sample_numel;
+  ds.n = n;
+  auto st = std::make_shared<Stream>();
+  st->rank = ds.rank;
+  std::copy(ds.dims, ds.dims + 4, st->dims);
+  st->sample_numel = ds.sample_numel;
+  st->decoded = decoded;
+  st->src = std::move(src);
+  ds.stream = std::move(st);
+  return true;
+}
+
+// A CSV file read per batch: indexed at load time (each record's byte offset and line), its records parsed as a
+// batch takes them. Parsing a record needs its columns: a later part of the file, or one record, is parsed after
+// the header line (a line of blank names when the file has none), so names, categorical columns and column
+// counts mean what they mean in the whole file.
+class CsvSource final : public SampleSource {
+ public:
+  DataDecl decl;
+  csv::Layout layout;       // of the header line and one record
+  std::string header;       // the header line (or a line of as many cells), then a newline
+  std::vector<int64_t> labels;  // the label columns, left out of the sample
+  std::vector<int64_t> offset, line;  // each record's first byte and 1-based line
+  const char* text = nullptr;
+  size_t size = 0;
+  int fd = -1;
+  ~CsvSource() override {
+    if (text && size) ::munmap(const_cast<char*>(text), size);
+    if (fd >= 0) ::close(fd);
+  }
+  void read(int64_t i, float* out) const override {
+    const size_t b = size_t(offset[size_t(i)]);
+    const void* nl = std::memchr(text + b, '\n', size - b);
+    const size_t e = nl ? size_t(static_cast<const char*>(nl) - text) : size;
+    thread_local std::string buf;
+    buf.assign(header);
+    buf.append(text + b, e - b);
+    csv::Table t;
+    csv::Error err;
+    const int64_t at = line[size_t(i)];
+    if (!csv::parse(buf, t, err, layout)) {
+      err.line = at;
+      fail_csv(path, err, layout);
+    }
+    Array a;
+    a.values = std::move(t.values);
+    t.line_of.assign(1, at);
+    encode_table(path, decl, t, a);
+    thread_local std::vector<float> row;
+    row.clear();
+    csv_features(decl, path, t, a, 0, labels, row);
+    std::memcpy(out, row.data(), row.size() * 4);
+  }
+  void check() const override {
+    struct stat st;
+    const size_t now = fd >= 0 && ::fstat(fd, &st) == 0 ? size_t(st.st_size) : 0;
+    if (now < size) fail(Diag::R0265, fmt::format("{}:byte {}", path, now), path, now, size);
+    if (text && size) ::madvise(const_cast<char*>(text), size, MADV_DONTNEED);  // as MappedSource::check
+  }
+  uint64_t index_bytes() const override { return (offset.size() + line.size()) * 8 + header.size(); }
+  uint64_t window_bytes(int64_t samples) const override {
+    return offset.empty() ? 0 : uint64_t(samples) * (size / offset.size() + 1 + 2 * 4096);
+  }
+};
+
+// A CSV split read per batch when the policy says so: the file is parsed a part at a time (every record checked
+// as the held load checks it, the labels kept), and each record's place recorded. False (nothing done) when it
+// is held instead: --load memory, a label file of its own, a gzip file (R0264 under --load stream), a layout
+// the held load refuses (it reports it), or under auto a file no larger than the budget.
+bool index_csv(const DataDecl& decl, Dataset& ds) {
+  if (load_policy().mode == LoadMode::Memory || !decl.csv_label_file.empty()) return false;
+  if (decl.classes > 0 && decl.label_numel > 1) return false;
+  const std::string& path = decl.path_a;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 2) {
+    ::close(fd);
+    return false;
+  }
+  const size_t size = size_t(st.st_size);
+  unsigned char magic[2] = {0, 0};
+  if (::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    ::close(fd);
+    if (load_policy().mode == LoadMode::Stream) warn(Diag::R0264, path, path);
+    return false;
+  }
+  // Held, a CSV split takes at least its text's size (the text, its cells as doubles, the samples).
+  if (!stream_split(size, ds.name, path)) {
+    ::close(fd);
+    return false;
+  }
+  void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) {
+    ::close(fd);
+    return false;
+  }
+  auto src = std::make_shared<CsvSource>();
+  src->fd = fd, src->text = static_cast<const char*>(base), src->size = size, src->path = path, src->decl = decl;
+  const csv::Layout full = csv_layout(decl);
+  std::vector<double> lvalues;  // each record's label cells
+  int64_t nl = 0, lineBase = 0;
+  size_t pos = 0;
+  bool first = true;
+  std::vector<float> scratch;
+  while (pos < size) {
+    size_t end = std::min(size, pos + (size_t(8) << 20));
+    if (end < size) {
+      const void* nlp = std::memchr(src->text + end, '\n', size - end);
+      end = nlp ? size_t(static_cast<const char*>(nlp) - src->text) + 1 : size;
+    }
+    std::string chunk = first ? std::string() : src->header;
+    chunk.append(src->text + pos, end - pos);
+    // Line starts of the part: record line L of the parse is at starts[L - 1 - (first ? 0 : 1)].
+    std::vector<size_t> starts{pos};
+    for (size_t k = pos; k < end; ++k)
+      if (src->text[k] == '\n') starts.push_back(k + 1);
+    const int64_t headerLines = first ? 0 : 1;
+    csv::Table t;
+    csv::Error err;
+    const csv::Layout& L = first ? full : src->layout;
+    if (!csv::parse(chunk, t, err, L)) {
+      if (!first && err.kind == csv::Error::Kind::NoHeader) return false;  // cannot happen: the header line is there
+      if (first && err.kind != csv::Error::Kind::Ragged && err.kind != csv::Error::Kind::NotANumber) return false;
+      err.line += lineBase - headerLines;
+      fail_csv(path, err, L);
+    }
+    for (auto& l : t.line_of) l += lineBase - headerLines;
+    if (first) {
+      // The columns, and the layout of every later part: the header line first (blank names without one), the
+      // preamble behind, the categorical columns by index.
+      const auto cols = int64_t(t.header.size());
+      const csv::LabelColumn label = csv_label(decl, decl.label_column);
+      std::string why;
+      src->labels = csv::label_indices(t, decl.csv_labels, label, why);
+      nl = int64_t(src->labels.size());
+      if (src->labels.empty() || cols - nl != ds.sample_numel || (nl > 1 && decl.classes > 0)) return false;
+      std::string sep(1, decl.csv_sep == ' ' ? ' ' : decl.csv_sep);
+      for (int64_t c = 0; c < cols; ++c) src->header += (c ? sep : "") + (t.named ? "h" + std::to_string(c) : "h");
+      src->header += "\n";
+      src->layout = full;
+      src->layout.header = true, src->layout.skip = 0;
+      src->layout.categorical.clear();
+      for (int64_t k : t.text_cols) src->layout.categorical.push_back("#" + std::to_string(k));
+    }
+    Array a;
+    a.values = std::move(t.values);
+    encode_table(path, decl, t, a);
+    const auto cols = int64_t(t.header.size());
+    for (int64_t r = 0; r < t.rows; ++r) {
+      scratch.clear();
+      csv_features(decl, path, t, a, r, src->labels, scratch);
+      for (int64_t j = 0; j < nl; ++j) lvalues.push_back(a.values[size_t(r * cols + src->labels[size_t(j)])]);
+      const int64_t at = t.line_of[size_t(r)];
+      src->line.push_back(at);
+      src->offset.push_back(int64_t(starts[size_t(at - lineBase - 1)]));
+    }
+    for (size_t k = pos; k < end; ++k) lineBase += src->text[k] == '\n';
+    pos = end;
+    first = false;
+  }
+  if (first) return false;
+  ds.n = int64_t(src->offset.size());
+  if (nl == 1) {
+    set_labels(ds, lvalues, path, decl.classes, 1, 0);
+  } else {
+    ds.target_numel = nl;
+    ds.targets.resize(size_t(ds.n * nl));
+    for (int64_t i = 0; i < ds.n; ++i)
+      for (int64_t j = 0; j < nl; ++j) {
+        const double v = lvalues[size_t(i * nl + j)];
+        if (!std::isfinite(v)) fail(Diag::R0208, fmt::format("{}:record {}", path, i), path, i);
+        ds.targets[size_t(i * nl + j)] = float(v);
+      }
+  }
+  require_samples(ds, path);
+  auto s = std::make_shared<Stream>();
+  s->rank = ds.rank;
+  std::copy(ds.dims, ds.dims + 4, s->dims);
+  s->sample_numel = ds.sample_numel;
+  s->decoded = uint64_t(ds.n) * uint64_t(ds.sample_numel) * 4;
+  s->src = std::move(src);
+  ds.stream = std::move(s);
+  return true;
+}
+
 }  // namespace
 
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
@@ -157,6 +404,7 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   if (decl.format == DLS_DATA_TEXT) return load_text(decl, split_name);
   ds.label_path = decl.format == DLS_DATA_CSV ? decl.path_a : decl.path_b;
   init_shape(ds, decl);
+  if (decl.format == DLS_DATA_CSV && index_csv(decl, ds)) return ds;
   if (decl.format == DLS_DATA_CSV) {
     csv::Table table;
     Array a = read_csv_encoded(decl.path_a, decl, table);
@@ -219,11 +467,13 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
     require_samples(ds, decl.path_a);
     return ds;
   }
-  Array x = decl.format == DLS_DATA_IDX ? read_idx(decl.path_a) : read_npy(decl.path_a);
-  ds.n = check_samples(decl.path_a, x.shape, decl);
-  check_sample_values(decl.path_a, x, decl, ds.sample_numel);
-  ds.x.resize(x.values.size());
-  for (size_t i = 0; i < x.values.size(); ++i) ds.x[i] = float(x.values[i]);
+  if (!map_samples(decl, ds)) {
+    Array x = decl.format == DLS_DATA_IDX ? read_idx(decl.path_a) : read_npy(decl.path_a);
+    ds.n = check_samples(decl.path_a, x.shape, decl);
+    check_sample_values(decl.path_a, x, decl, ds.sample_numel);
+    ds.x.resize(x.values.size());
+    for (size_t i = 0; i < x.values.size(); ++i) ds.x[i] = float(x.values[i]);
+  }
   Array y = decl.format == DLS_DATA_IDX ? read_idx(decl.path_b) : read_npy(decl.path_b);
   int64_t ny = y.shape.empty() ? 0 : y.shape[0];
   if (ny != ds.n) fail(Diag::R0212, decl.path_b, decl.path_a, ds.n, decl.path_b, ny);
@@ -357,11 +607,19 @@ Dataset split_off(Dataset& train, double fraction, uint64_t seed) {
   t.name = train.name, t.rank = train.rank, t.sample_numel = train.sample_numel, t.target_numel = train.target_numel;
   t.label_numel = train.label_numel;
   std::copy(train.dims, train.dims + 4, t.dims);
+  // A streamed split is cut by its record numbers: each part reads its own records of the same source.
+  if (train.stream) {
+    for (Dataset* d : {&v, &t}) {
+      d->stream = std::make_shared<Stream>(*train.stream);
+      d->stream->rows.clear();
+    }
+  }
   auto take = [&](Dataset& dst, int64_t from, int64_t to) {
     dst.n = to - from;
     for (int64_t k = from; k < to; ++k) {
       int64_t i = idx[size_t(k)];
-      dst.x.insert(dst.x.end(), train.x.begin() + i * train.sample_numel, train.x.begin() + (i + 1) * train.sample_numel);
+      if (dst.stream) dst.stream->rows.push_back(train.stream->rows.empty() ? i : train.stream->rows[size_t(i)]);
+      else dst.x.insert(dst.x.end(), train.x.begin() + i * train.sample_numel, train.x.begin() + (i + 1) * train.sample_numel);
       if (!train.labels.empty())
         dst.labels.insert(dst.labels.end(), train.labels.begin() + i * train.label_numel,
                           train.labels.begin() + (i + 1) * train.label_numel);

@@ -4,6 +4,7 @@
 #ifndef DLSPEC_RUNTIME_DATA_DATASET_H
 #define DLSPEC_RUNTIME_DATA_DATASET_H
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ struct Table;
 }  // namespace dls::csv
 
 namespace dls {
+
+struct Stream;  // Stream.h: the samples of a split read per batch
 
 struct Dataset {
   std::string name;            // "train", "valid", "test", or a file name for predict
@@ -32,6 +35,8 @@ struct Dataset {
   // A data set with several sample fields (DataDecl::fields): the fields after the first, each a Dataset of its own
   // samples only (name = the field's name, x, dims, rank, sample_numel, n), record i of each being sample i's.
   std::vector<Dataset> fields = {};
+  // Read per batch (Stream.h): `x` stays empty and read_sample() gives sample i; labels and targets are held.
+  std::shared_ptr<Stream> stream;
 };
 
 // A decoded array file (IDX or NPY): shape and values as float (exact for integers below 2^24).

@@ -9,6 +9,7 @@
 
 #include "Dataset.h"
 #include "Images.h"  // data/formats: shared with `dlspec check --data`
+#include "Stream.h"
 
 namespace dls {
 
@@ -79,7 +80,37 @@ void decode_all(const std::vector<std::string>& files, const DataDecl& decl, Dat
   }
 }
 
+// An image folder read per batch: each file decoded as a batch takes it, its problem the R-code decode_all gives.
+class ImageSource final : public SampleSource {
+ public:
+  std::vector<std::string> files;
+  DataDecl decl;
+  void read(int64_t i, float* out) const override {
+    const std::string& file = files[size_t(i)];
+    const Outcome o = decode_one(file, decl, out);
+    if (o.ok) return;
+    int64_t C, H, W;
+    declared_chw(decl, C, H, W);
+    if (o.code == Diag::R0220) fail(Diag::R0220, file, file, o.err.what);
+    fail(Diag::R0221, file, file, size_str(o.ih, o.iw), o.ic, size_str(H, W), C);
+  }
+  uint64_t index_bytes() const override {
+    uint64_t b = 0;
+    for (const auto& f : files) b += f.size() + sizeof(std::string);
+    return b;
+  }
+  uint64_t window_bytes(int64_t) const override { return 0; }  // files are read whole, one at a time per thread
+};
+
 }  // namespace
+
+std::shared_ptr<SampleSource> image_source(const std::vector<std::string>& files, const DataDecl& decl) {
+  auto s = std::make_shared<ImageSource>();
+  s->files = files;
+  s->decl = decl;
+  s->path = decl.path_a;
+  return s;
+}
 
 Dataset load_images(const DataDecl& decl, const std::string& split_name, int threads) {
   Dataset ds;
@@ -105,7 +136,19 @@ Dataset load_images(const DataDecl& decl, const std::string& split_name, int thr
       fail(Diag::R0222, decl.path_a + "/" + f.classes[k],
            fmt::format("class folder '{}/{}' holds no images (.png, .jpg, .jpeg)", decl.path_a, f.classes[k]));
   ds.n = int64_t(f.files.size());
-  decode_all(f.files, decl, ds, threads);
+  const uint64_t decoded = uint64_t(ds.n) * uint64_t(ds.sample_numel) * 4;
+  if (ds.n > 0 && stream_split(decoded, split_name, decl.path_a)) {
+    // Decoded per batch by the loader's pool (Stream.h) instead of all here.
+    auto st = std::make_shared<Stream>();
+    st->src = image_source(f.files, decl);
+    st->rank = ds.rank;
+    std::copy(ds.dims, ds.dims + 4, st->dims);
+    st->sample_numel = ds.sample_numel;
+    st->decoded = decoded;
+    ds.stream = std::move(st);
+  } else {
+    decode_all(f.files, decl, ds, threads);
+  }
   ds.labels = f.labels;
   ds.label_numel = 1;
   if (ds.n == 0)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "Stream.h"
+
 namespace dls {
 
 Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_last, uint64_t seed, int ranks, int rank)
@@ -11,6 +13,10 @@ Loader::Loader(const Dataset& ds, const Augment& aug, int64_t batch, bool drop_l
   nbatches_ = drop_last ? total_ / batch : (total_ + batch - 1) / batch;
   rows_ = ranks > 1 ? batch / ranks : batch;
   first_row_ = ranks > 1 ? int64_t(rank) * rows_ : 0;
+  const int depth = loader_depth(ds);
+  buf_.resize(size_t(depth));
+  ready_k_.assign(size_t(depth), -1);
+  if (ds.stream) pool_ = std::make_unique<RowPool>(std::max(1, load_policy().threads));
   for (auto& b : buf_) {
     b.x.resize(size_t(rows_ * aug.row_numel(ds)));
     b.labels.resize(size_t(rows_ * ds.label_numel));
@@ -46,12 +52,13 @@ void Loader::fill(Batch& b, int64_t k) {
       else std::memcpy(dst, f.x.data() + order_[size_t(first + r)] * f.sample_numel, size_t(f.sample_numel) * 4);
     }
   }
-  for (int64_t r = 0; r < rows_; ++r) {
+  if (ds_.stream) ds_.stream->src->check();
+  auto one_row = [&](int64_t r) {
     float* dst = b.x.data() + r * row;
     if (r >= valid) {
       std::memset(dst, 0, size_t(row) * 4);
       std::fill_n(b.labels.begin() + r * ds_.label_numel, ds_.label_numel, 0);
-      continue;
+      return;
     }
     int64_t i = order_[size_t(first + r)];
     // Each pass of a repeated epoch draws its own augmentation.
@@ -62,7 +69,10 @@ void Loader::fill(Batch& b, int64_t k) {
     if (!ds_.targets.empty())
       std::memcpy(b.targets.data() + r * ds_.target_numel, ds_.targets.data() + i * ds_.target_numel,
                   size_t(ds_.target_numel) * 4);
-  }
+  };
+  if (pool_) pool_->run(rows_, one_row);
+  else
+    for (int64_t r = 0; r < rows_; ++r) one_row(r);
   b.lam = 1;
   b.partner_labels.assign(size_t(rows_), -1);
   if (aug_.mix == 0 || valid <= 0) return;
@@ -94,10 +104,22 @@ void Loader::worker() {
     want_ = -1;
     busy_ = true;
     l.unlock();
-    fill(buf_[k % 2], k);
+    const size_t slot = size_t(k % int64_t(buf_.size()));
+    std::exception_ptr err;
+    try {
+      fill(buf_[slot], k);
+    } catch (...) {
+      err = std::current_exception();
+    }
     l.lock();
     busy_ = false;
-    ready_k_[k % 2] = k;
+    if (err) {
+      err_ = err, err_k_ = k;  // next() rethrows it for batch k; nothing more is prepared this epoch
+    } else {
+      ready_k_[slot] = k;
+      // The queue: the next batch too, while its buffer is not the one the caller holds.
+      if (want_ < 0 && k + 1 < nbatches_ && k + 1 < cur_ + int64_t(buf_.size())) want_ = k + 1;
+    }
     cv_.notify_all();
   }
 }
@@ -113,7 +135,9 @@ void Loader::start_epoch(int64_t epoch, int64_t first) {
     std::vector<int64_t> o = epoch_order(ds_.n, aug_.shuffle, seed_, epoch * passes + pass, aug_.shuffle_buffer);
     order_.insert(order_.end(), o.begin(), o.end());
   }
-  ready_k_[0] = ready_k_[1] = -1;
+  std::fill(ready_k_.begin(), ready_k_.end(), -1);
+  err_ = nullptr, err_k_ = -1;
+  cur_ = first - 1;
   if (first < nbatches_) want_ = first;  // the worker prepares the first batch of the epoch
   l.unlock();
   cv_.notify_all();
@@ -122,14 +146,21 @@ void Loader::start_epoch(int64_t epoch, int64_t first) {
 const Batch& Loader::next() {
   std::unique_lock<std::mutex> l(mu_);
   const int64_t k = next_++;
-  cv_.wait(l, [&] { return ready_k_[k % 2] == k; });
-  if (k + 1 < nbatches_) {
-    // The worker may only touch the other buffer, which the caller finished with (it asked for batch k).
-    cv_.wait(l, [this] { return want_ < 0 && !busy_; });
-    want_ = k + 1;
-    cv_.notify_all();
+  const int64_t D = int64_t(buf_.size());
+  cv_.wait(l, [&] { return ready_k_[size_t(k % D)] == k || (err_ && err_k_ <= k); });
+  if (err_ && ready_k_[size_t(k % D)] != k) std::rethrow_exception(err_);
+  cur_ = k;
+  // The caller finished with batch k - 1 (it asked for batch k): its buffer may take batch k + D - 1. When
+  // the worker is idle and the queue has room, it prepares the first batch not yet prepared.
+  if (want_ < 0 && !busy_ && !err_) {
+    int64_t n = k + 1;
+    while (n < nbatches_ && n < k + D && ready_k_[size_t(n % D)] == n) ++n;
+    if (n < nbatches_ && n < k + D) {
+      want_ = n;
+      cv_.notify_all();
+    }
   }
-  return buf_[k % 2];
+  return buf_[size_t(k % D)];
 }
 
 }  // namespace dls

@@ -1,15 +1,22 @@
 // Loader.h: assembles batches of one split on a background thread: while the caller trains on batch k,
 // the worker prepares batch k+1 into the other of two buffers. The worker only copies/augments (cheap,
 // memory-bound) and sleeps otherwise, so it does not compete with the step's compute threads for long.
+// A streamed split (Stream.h) reads and converts its samples as a batch takes them: its worker prepares the
+// next batches (a queue of loader_depth buffers) with a pool of --threads threads, a row each. A problem
+// found while preparing a batch (a damaged file, a bad record) is rethrown by next() for that batch.
 #ifndef DLSPEC_RUNTIME_DATA_LOADER_H
 #define DLSPEC_RUNTIME_DATA_LOADER_H
 #include <condition_variable>
+#include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "Pipeline.h"
 
 namespace dls {
+
+class RowPool;  // Stream.h
 
 struct Batch {
   std::vector<float> x;        // batch * sample_numel (padded rows are zero)
@@ -52,10 +59,16 @@ class Loader {
   uint64_t seed_;
   int64_t epoch_ = 0, next_ = 0;
   std::vector<int64_t> order_;
-  Batch buf_[2];
-  int64_t ready_k_[2] = {-1, -1};
+  // Batch k is prepared in buf_[k % depth]; the caller holds batch cur_ (its buffer is not touched) and the
+  // worker prepares batches up to cur_ + depth - 1, in order.
+  std::vector<Batch> buf_;
+  std::vector<int64_t> ready_k_;
+  int64_t cur_ = -1;   // the batch the caller holds
   int64_t want_ = -1;  // batch the worker should fill next (-1: none)
   bool stop_ = false, busy_ = false;
+  std::exception_ptr err_;  // the fault met preparing batch err_k_
+  int64_t err_k_ = -1;
+  std::unique_ptr<RowPool> pool_;  // a streamed split's readers
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread th_;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "../core/Rng.h"
+#include "Stream.h"
 
 namespace dls {
 
@@ -44,14 +45,16 @@ void one_hot(Dataset& ds, int64_t classes, int64_t element) {
          element >= 0 ? fmt::format("one_hot({}) of element {} of a rank-1 sample", classes, element)
                       : fmt::format("one_hot({}) of a sample of rank 3 or less", classes));
   const int64_t per = element >= 0 ? F - 1 + classes : F * classes;
-  std::vector<float> out(size_t(ds.n * per), 0.f);
-  for (int64_t i = 0; i < ds.n; ++i) {
+  // A streamed split's samples are encoded as each is read (read_sample replays this step on it).
+  const int64_t held = ds.stream ? 0 : ds.n;
+  std::vector<float> out(size_t(held * per), 0.f);
+  for (int64_t i = 0; i < held; ++i) {
     const float* x = ds.x.data() + i * F;
     float* o = out.data() + i * per;
     for (int64_t k = element >= 0 ? element : 0; k < (element >= 0 ? element + 1 : F); ++k) {
       const float v = x[k];
       if (!(v == std::floor(v) && v >= 0.f && v < float(classes)))
-        fail(Diag::R0251, fmt::format("{}:record {}", ds.name, i), ds.name, i, k, v, classes);
+        fail(Diag::R0251, fmt::format("{}:record {}", ds.name, stream_record_base() + i), ds.name, stream_record_base() + i, k, v, classes);
     }
     if (element >= 0) {
       std::copy(x, x + element, o);
@@ -90,6 +93,9 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
     return apply_pipeline(ds, first, training);
   }
   Augment a;
+  // Streamed (Stream.h): the element-wise steps below change the shape here and the samples as each is read.
+  if (ds.stream) ds.stream->steps.emplace_back(steps, training);
+  const int64_t held = ds.stream ? 0 : ds.n;  // samples held in ds.x
   bool deferring = false;  // training, after an augmentation of Augment::steps: scale / normalize / add / features per sample
   auto here = [&](Augment::Step& st) {
     st.C = ds.rank == 3 ? ds.dims[0] : 1, st.H = ds.rank == 3 ? ds.dims[1] : 1;
@@ -142,8 +148,8 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
         for (size_t i = 0; i < ds.x.size(); ++i) {
           const float v = ds.x[i];
           if (!(v == std::floor(v) && v >= -2147483648.f && v < 2147483648.f))
-            fail(Diag::R0215, fmt::format("{}:record {}", ds.name, int64_t(i) / ds.sample_numel), ds.name,
-                 int64_t(i) / ds.sample_numel, v);
+            fail(Diag::R0215, fmt::format("{}:record {}", ds.name, stream_record_base() + int64_t(i) / ds.sample_numel), ds.name,
+                 stream_record_base() + int64_t(i) / ds.sample_numel, v);
         }
         break;
       case DLS_PIPE_TO_I64:
@@ -151,8 +157,8 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
         for (size_t i = 0; i < ds.x.size(); ++i) {
           const float v = ds.x[i];
           if (!(v == std::floor(v) && v >= -2147483648.f && v < 2147483648.f))
-            fail(Diag::R0254, fmt::format("{}:record {}", ds.name, int64_t(i) / ds.sample_numel), ds.name,
-                 int64_t(i) / ds.sample_numel, v);
+            fail(Diag::R0254, fmt::format("{}:record {}", ds.name, stream_record_base() + int64_t(i) / ds.sample_numel), ds.name,
+                 stream_record_base() + int64_t(i) / ds.sample_numel, v);
         }
         break;
       case DLS_PIPE_ONE_HOT:
@@ -192,7 +198,7 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
         if (k != ds.sample_numel)
           fail(Diag::R0205, ds.name, ds.name, fmt::format("{} elements per sample", ds.sample_numel),
                fmt::format("per-feature statistics of {} elements (standardize, min_max)", k));
-        for (int64_t i = 0; i < ds.n; ++i) {
+        for (int64_t i = 0; i < held; ++i) {
           float* x = ds.x.data() + i * k;
           for (int64_t j = 0; j < k; ++j) x[j] = (x[j] - s.offset[size_t(j)]) * s.scale[size_t(j)];
         }
@@ -269,8 +275,8 @@ Augment apply_pipeline(Dataset& ds, const std::vector<PipeStep>& steps, bool tra
     const int64_t C = ds.dims[0], H = ds.dims[1], W = ds.dims[2], h = a.crop, w = a.crop_w;
     if (h != H || w != W) {
       const int64_t oy = (H + 2 * a.pad - h) / 2 - a.pad, ox = (W + 2 * a.pad - w) / 2 - a.pad;
-      std::vector<float> out(size_t(ds.n * C * h * w));
-      for (int64_t i = 0; i < ds.n; ++i)
+      std::vector<float> out(size_t(held * C * h * w));
+      for (int64_t i = 0; i < held; ++i)
         for (int64_t c = 0; c < C; ++c)
           for (int64_t y = 0; y < h; ++y)
             for (int64_t x = 0; x < w; ++x) {
@@ -401,7 +407,13 @@ void augment_steps(const Augment& a, float* x, int64_t numel, uint64_t seed, int
 }  // namespace
 
 void augment_sample(const Dataset& ds, const Augment& a, int64_t index, uint64_t seed, int64_t epoch, float* out) {
+  thread_local std::vector<float> read;  // a streamed sample, read and converted (Stream.h)
   const float* src = ds.x.data() + index * ds.sample_numel;
+  if (ds.stream) {
+    read.resize(size_t(ds.sample_numel));
+    read_sample(ds, index, read.data());
+    src = read.data();
+  }
   if (a.crop == 0 && a.flip == 0) {
     std::memcpy(out, src, size_t(ds.sample_numel) * 4);
     augment_steps(a, out, ds.sample_numel, seed, epoch, index);

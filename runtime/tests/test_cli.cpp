@@ -109,3 +109,20 @@ TEST_CASE("export: the weights as .npz and safetensors from a checkpoint, and it
   REQUIRE(header + 8 <= st.size());
   CHECK(st.substr(8, header).find("\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[20,1,5,5]") != std::string::npos);
 }
+
+TEST_CASE("command line: the values of --load and --data-memory are checked", "[cli][stream]") {
+  mlp_config() = ProgramConfig{};
+  mlp_config().data = false;
+  std::vector<std::string> seen;
+  CHECK(main_with({"train", "--load", "disk"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0406]") && Catch::Contains("auto, memory or stream, not 'disk'"));
+  CHECK(main_with({"train", "--data-memory", "12X"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0406]") && Catch::Contains("a size such as 512M or 4G"));
+  CHECK(main_with({"train", "--data-memory", "0"}, &seen) == 2);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0406]") && Catch::Contains("a size above zero"));
+  CHECK(main_with({"predict", "x.npy", "--load", "stream"}, &seen) == 2);  // train and eval only
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0402]"));
+  // Valid values parse: the run goes on to the program's missing data.
+  CHECK(main_with({"train", "--load", "stream", "--data-memory", "512M"}, &seen) == 1);
+  CHECK_THAT(seen.back(), Catch::Contains("error[R0213]"));
+}

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "../core/Rng.h"
+#include "../data/Stream.h"
 #include "../dist/Comm.h"
 #include "../dist/GradReducer.h"
 #include "../dist/Replicas.h"
@@ -56,7 +57,12 @@ const char* kUsage =
     "\n"
     "options:\n"
     "  --epochs N      number of epochs (default: the spec's)\n"
-    "  --threads N     compute threads (default 2)\n"
+    "  --threads N     compute threads (default 2); a split read per batch is prepared by as many threads\n"
+    "  --load MODE     train, eval: auto (default), memory or stream: hold each split's decoded samples in memory,\n"
+    "                  or read them per batch (uncompressed IDX/.npy mapped, image files decoded, CSV records\n"
+    "                  parsed as each batch takes them); auto streams a split whose samples exceed --data-memory\n"
+    "  --data-memory SIZE  train, eval: bytes of decoded samples a split may hold (512M, 4G; default: half of\n"
+    "                  the memory this process may use)\n"
     "  --help          this text\n"
     "\n"
     "data parallelism: mpirun -np K %s train|eval|predict|bench ... runs K ranks (Open MPI); each trains on its\n"
@@ -78,6 +84,23 @@ int64_t parse_count(const std::string& flag, const std::string& v) {
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || *end || n <= 0 || n > 1000000)
     fail(Diag::R0404, "", flag, v);
   return n;
+}
+
+// --data-memory: bytes, or a count of KiB, MiB, GiB (K, M, G).
+uint64_t parse_size(const std::string& flag, const std::string& v) {
+  size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  const std::string unit = v.substr(digits);
+  uint64_t scale = 0;
+  if (unit.empty()) scale = 1;
+  else if (unit == "K" || unit == "KiB") scale = uint64_t(1) << 10;
+  else if (unit == "M" || unit == "MiB") scale = uint64_t(1) << 20;
+  else if (unit == "G" || unit == "GiB") scale = uint64_t(1) << 30;
+  if (digits == 0 || digits > 12 || scale == 0)
+    fail(Diag::R0406, "", flag, fmt::format("a size such as 512M or 4G (bytes, or K, M, G: KiB, MiB, GiB), not '{}'", v));
+  const uint64_t n = std::stoull(v.substr(0, digits));
+  if (n == 0) fail(Diag::R0406, "", flag, "a size above zero");
+  return n * scale;
 }
 
 Options parse(int argc, char** argv) {
@@ -106,6 +129,12 @@ Options parse(int argc, char** argv) {
       o.epochs = parse_count(f, value(f));
     } else if (f == "--threads") {
       o.threads = int32_t(parse_count(f, value(f)));
+    } else if (f == "--load" && (o.command == "train" || o.command == "eval")) {
+      o.load = value(f);
+      if (o.load != "auto" && o.load != "memory" && o.load != "stream")
+        fail(Diag::R0406, "", "--load", fmt::format("auto, memory or stream, not '{}'", o.load));
+    } else if (f == "--data-memory" && (o.command == "train" || o.command == "eval")) {
+      o.data_memory = parse_size(f, value(f));
     } else if (f == "--resume" && o.command == "train") {
       o.resume = value(f);  // a checkpoint directory (its newest valid checkpoint) or one checkpoint file
       struct stat st;
@@ -288,6 +317,10 @@ static int run_one(dls_rt* rt, const Options& o, const Program& p) {
 // Runs one command line with already-parsed options; shared by dls_rt_main and the tests.
 int run(const Options& o, const Program& p) {
   auto rt = make_runtime(o.threads);
+  // How the splits are held: in memory, or read per batch by a pool of --threads threads (data/Stream.h).
+  set_load_policy(LoadPolicy{.mode = o.load == "memory" ? LoadMode::Memory : o.load == "stream" ? LoadMode::Stream : LoadMode::Auto,
+                             .budget = o.data_memory,
+                             .threads = std::max<int32_t>(1, o.threads)});
   rt->backend_override = o.backend;
   const dist::Comm& world = dist::Comm::process();
   rt->rank = world.rank(), rt->ranks = world.size();  // before the setup: batch tensors take their share

@@ -17,7 +17,9 @@
 #include <optional>
 #include <tuple>
 
+#include "../core/Memory.h"
 #include "../core/Schedule.h"
+#include "../data/Stream.h"
 #include "../dist/Comm.h"
 #include "../dist/GradReducer.h"
 #include "Checkpoint.h"
@@ -100,12 +102,25 @@ Splits load_splits(dls_rt* rt, bool need_train) {
   // The loaded data counts against the memory this process may use, as the plan's tensors do (R0505): a
   // run that cannot hold both stops here, before its first step touches the arena. It is host memory on
   // every backend (on CUDA, batches are copied to the device one at a time).
-  auto held = [](const Dataset& d) {
-    uint64_t n = d.x.size() + d.labels.size() + d.targets.size();
-    for (const Dataset& f : d.fields) n += f.x.size();
-    return n * 4;
-  };
-  reserve_host(rt, held(s.train) + held(s.valid), "the loaded data", true);
+  // A split read per batch (data/Stream.h) holds its labels and index instead of its samples; the batches
+  // prepared ahead (the loader's queue and, streamed, the samples being converted and the mapping's pages they
+  // touch) count too.
+  reserve_host(rt, held_bytes(s.train) + held_bytes(s.valid), "the loaded data", true);
+  const int64_t rows = local_batch(rt);
+  uint64_t ahead = 0;
+  if (need_train) ahead += prefetch_bytes(s.train, s.train_aug.row_numel(s.train), rows);
+  if (s.has_valid) ahead += prefetch_bytes(s.valid, s.valid_aug.row_numel(s.valid), rows);
+  reserve_host(rt, ahead, "the batches prepared ahead", true);
+  std::string source;
+  const uint64_t budget = load_budget(&source);
+  for (const Dataset* d : {&s.train, &s.valid})
+    if (d->stream && rt->rank == 0)
+      warn(Diag::R0263, d->stream->src->path, d->name, d->stream->src->path,
+           load_policy().mode == LoadMode::Stream
+               ? std::string("--load stream")
+               : fmt::format("more than the {} the loaded data may use: {}", human_bytes(double(budget)), source),
+           human_bytes(double(d->stream->decoded)),
+           human_bytes(double(held_bytes(*d) + prefetch_bytes(*d, d == &s.train ? s.train_aug.row_numel(*d) : s.valid_aug.row_numel(*d), rows))));
   return s;
 }
 
@@ -573,7 +588,17 @@ uint64_t data_fingerprint(const Dataset& ds) {
       b += take, n -= take;
     }
   };
-  add(ds.x.data(), ds.x.size() * 4);
+  if (ds.stream) {
+    // The same bytes as the held split's ds.x, read one sample at a time.
+    std::vector<float> one(size_t(ds.sample_numel));
+    for (int64_t i = 0; i < ds.n; ++i) {
+      if (i % 1024 == 0) ds.stream->src->check();  // releases the pages read so far (a whole file would stay resident)
+      read_sample(ds, i, one.data());
+      add(one.data(), one.size() * 4);
+    }
+  } else {
+    add(ds.x.data(), ds.x.size() * 4);
+  }
   add(ds.labels.data(), ds.labels.size() * 4);
   add(ds.targets.data(), ds.targets.size() * 4);
   for (const Dataset& f : ds.fields) add(f.x.data(), f.x.size() * 4);

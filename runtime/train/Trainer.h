@@ -30,6 +30,8 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> inputs = {};
   std::string onnx_out, npz_out, safetensors_out;  // export --onnx / --npz / --safetensors FILE
   int64_t export_batch = 0;     // export --batch N: the ONNX model's batch fixed (0: the symbol)
+  std::string load = "auto";    // train/eval --load auto|memory|stream: how the splits are held (data/Stream.h)
+  uint64_t data_memory = 0;     // train/eval --data-memory SIZE: the bytes of decoded samples a split may hold (0: half of memory)
   bool quiet = false;           // tests: no progress output
   const dls_backend* backend = nullptr;  // tests: run on this backend table instead of the placement's
 };

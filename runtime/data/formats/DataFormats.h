@@ -14,6 +14,15 @@
 
 namespace dls::data {
 
+// A byte range read by the header parsers (a file read whole, or a mapping of one).
+struct Bytes {
+  const uint8_t* p = nullptr;
+  size_t n = 0;
+  size_t size() const { return n; }
+  const uint8_t* data() const { return p; }
+  uint8_t operator[](size_t i) const { return p[i]; }
+};
+
 struct Error {
   enum class Kind {
     None,
@@ -62,6 +71,54 @@ bool parseIdx(const std::vector<uint8_t>& file, Array& out, Error& err);
 // NumPy writes: its declared length ends it with a newline, and the data begins at a multiple of 64 bytes;
 // a length off by one, a header not padded so, or bytes after the data the shape describes are refused.
 bool parseNpy(const std::vector<uint8_t>& file, Array& out, Error& err);
+// Where an IDX or .npy file's elements are: its header checked as parseIdx / parseNpy check it, the file's size
+// included (`p`, `n`: the whole file, or the mapping of it), without copying the elements.
+struct ArrayLayout {
+  std::vector<int64_t> shape;
+  Elem elem = Elem::U8;
+  size_t dataOffset = 0;   // the first element's byte
+  bool bigEndian = false;  // IDX: elements are big-endian in the file
+};
+bool idxLayout(const uint8_t* p, size_t n, ArrayLayout& out, Error& err);
+bool npyLayout(const uint8_t* p, size_t n, ArrayLayout& out, Error& err);
+
+// An uncompressed IDX or .npy file mapped read-only (PROT_READ, MAP_SHARED: never written) with its layout
+// checked; element i is read in place. A gzip file cannot be mapped: mapArray returns false with `gzip` set and
+// no error (the caller reads it whole with readFile). Only regular files are mapped.
+class MappedArray {
+ public:
+  MappedArray() = default;
+  MappedArray(const MappedArray&) = delete;
+  MappedArray& operator=(const MappedArray&) = delete;
+  ~MappedArray();
+  const ArrayLayout& layout() const { return layout_; }
+  size_t fileBytes() const { return size_; }
+  size_t numel() const;
+  double at(size_t i) const;  // element i (file order) as a double, as Array::at gives it
+  // The file's size now (fstat on the descriptor held open): a file cut short after it was mapped would make
+  // a read of its lost pages end the process (SIGBUS), so readers check it before each batch.
+  size_t currentBytes() const;
+  // Drops the mapped pages from this process (MADV_DONTNEED; the page cache keeps them): what a batch read stays
+  // resident until the next batch releases it. Safe while other threads read it: they fault the pages in again.
+  void release() const;
+  friend bool mapArray(const std::string& path, bool idx, MappedArray& out, Error& err, bool& gzip);
+
+ private:
+  ArrayLayout layout_;
+  const uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  int fd_ = -1;
+};
+bool mapArray(const std::string& path, bool idx, MappedArray& out, Error& err, bool& gzip);
+
+// The host memory a split read per batch holds besides its labels and index (runtime/data/Stream.h), as the
+// executable counts it and `dlspec summary --data` shows it: the loader's queue of `depth` batches of `rows` rows
+// (`rowElems` sample and `labelElems` label elements each, 4 bytes an element), a sample read (`readElems`) and
+// converted (`sampleElems`) per pool thread, and the file's pages `depth` batches touch (`fileBytesPerSample` each,
+// and a page at each end).
+uint64_t streamBuffers(int depth, int64_t rows, int64_t rowElems, int64_t labelElems, int threads, int64_t readElems,
+                       int64_t sampleElems, uint64_t fileBytesPerSample);
+
 // readFile + parseIdx / parseNpy.
 bool readIdx(const std::string& path, Array& out, Error& err);
 bool readNpy(const std::string& path, Array& out, Error& err);

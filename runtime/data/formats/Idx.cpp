@@ -22,8 +22,32 @@ bool truncated(Error& err, size_t size, size_t expected) {
 }
 }  // namespace
 
-bool parseIdx(const std::vector<uint8_t>& b, Array& out, Error& err) {
+bool parseIdx(const std::vector<uint8_t>& file, Array& out, Error& err) {
   out = Array{};
+  ArrayLayout l;
+  if (!idxLayout(file.data(), file.size(), l, err)) return false;
+  out.shape = l.shape;
+  out.elem = l.elem;
+  size_t count = 1;
+  for (int64_t d : l.shape) count *= static_cast<size_t>(d);
+  const size_t es = elemSize(l.elem);
+  out.bytes.resize(count * es);
+  const uint8_t* p = file.data() + l.dataOffset;
+  uint8_t* q = out.bytes.data();
+  // Big-endian in the file, this machine's order in `bytes`.
+  if (es == 1) {
+    if (count) std::memcpy(q, p, count);  // an empty array has no buffer to copy into
+  } else {
+    for (size_t i = 0; i < count; ++i, p += es, q += es)
+      for (size_t k = 0; k < es; ++k) q[k] = p[es - 1 - k];
+  }
+  return true;
+}
+
+bool idxLayout(const uint8_t* data, size_t size, ArrayLayout& out, Error& err) {
+  out = ArrayLayout{};
+  out.bigEndian = true;
+  const Bytes b{data, size};
   if (b.size() < 4) return truncated(err, b.size(), 4);
   const int type = b[2], nd = b[3];
   Elem elem = Elem::U8;
@@ -40,7 +64,7 @@ bool parseIdx(const std::vector<uint8_t>& b, Array& out, Error& err) {
   if (b[0] != 0 || b[1] != 0 || !known || nd < 1 || nd > 4) {
     err = Error{};
     err.kind = Error::Kind::BadMagic;
-    err.magic = be32(b.data());
+    err.magic = b.size() >= 4 ? be32(b.data()) : 0;
     char hex[16];
     std::snprintf(hex, sizeof hex, "0x%08x", err.magic);
     err.what = std::string("not an IDX file (magic ") + hex + " at byte 0)";
@@ -50,7 +74,7 @@ bool parseIdx(const std::vector<uint8_t>& b, Array& out, Error& err) {
   if (b.size() < header) return truncated(err, b.size(), header);
   size_t count = 1;
   for (int i = 0; i < nd; ++i) {
-    out.shape.push_back(be32(&b[4 + 4 * static_cast<size_t>(i)]));
+    out.shape.push_back(be32(b.data() + 4 + 4 * static_cast<size_t>(i)));
     // A product past any size: a file cannot hold it.
     if (__builtin_mul_overflow(count, static_cast<size_t>(out.shape.back()), &count)) return truncated(err, b.size(), SIZE_MAX);
   }
@@ -68,16 +92,7 @@ bool parseIdx(const std::vector<uint8_t>& b, Array& out, Error& err) {
     return false;
   }
   out.elem = elem;
-  out.bytes.resize(count * es);
-  const uint8_t* p = b.data() + header;
-  uint8_t* q = out.bytes.data();
-  // Big-endian in the file, this machine's order in `bytes`.
-  if (es == 1) {
-    if (count) std::memcpy(q, p, count);  // an empty array has no buffer to copy into
-  } else {
-    for (size_t i = 0; i < count; ++i, p += es, q += es)
-      for (size_t k = 0; k < es; ++k) q[k] = p[es - 1 - k];
-  }
+  out.dataOffset = header;
   return true;
 }
 

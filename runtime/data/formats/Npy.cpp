@@ -38,7 +38,7 @@ bool safeDescr(const std::string& d) {
 }
 
 // Parses the header of `b`; on a defect fills `err` and returns false.
-bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
+bool parseHeader(const Bytes& b, Header& h, Error& err) {
   if (b.size() < 6 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0) return fault(err, Error::Kind::BadMagic, 0, "not an .npy file (no \\x93NUMPY magic)");
   if (b.size() < 10) return fault(err, Error::Kind::BadHeader, b.size(), "truncated before the header length");
   int major = b[6];
@@ -169,12 +169,22 @@ bool parseHeader(const std::vector<uint8_t>& b, Header& h, Error& err) {
 bool parseNpy(const std::vector<uint8_t>& b, Array& out, Error& err) {
   out = Array{};
   Header h;
-  if (!parseHeader(b, h, err)) return false;
+  if (!parseHeader(Bytes{b.data(), b.size()}, h, err)) return false;
   size_t count = 1;
   for (int64_t d : h.shape) count *= static_cast<size_t>(d);
   out.shape = h.shape;
   out.elem = h.elem;
   out.bytes.assign(b.begin() + static_cast<long>(h.dataOffset), b.begin() + static_cast<long>(h.dataOffset + count * elemSize(h.elem)));
+  return true;
+}
+
+bool npyLayout(const uint8_t* p, size_t n, ArrayLayout& out, Error& err) {
+  out = ArrayLayout{};
+  Header h;
+  if (!parseHeader(Bytes{p, n}, h, err)) return false;
+  out.shape = h.shape;
+  out.elem = h.elem;
+  out.dataOffset = h.dataOffset;
   return true;
 }
 
