@@ -90,7 +90,7 @@ int cmdSummary(const std::vector<std::string>& argv) {
     if (withData) splits = checker::data::loadedData(*t);
     int64_t loaded = 0;
     for (const auto& f : splits) loaded += f.bytes();
-    const int64_t batch = t->data && t->data->batch ? *t->data->batch : 1;  // a streamed split's batches prepared ahead
+    const int64_t aheadBatch = batch > 0 ? batch : 1;  // a streamed split's batches prepared ahead
     // `precision = bf16`: the bf16 copies its ops keep beside the arena (sema::bf16Copies, as the runtime reserves them).
     int64_t lowp = 0;
     if (t->precision == "bf16" && t->network && t->data && t->data->batch) {
@@ -102,7 +102,7 @@ int cmdSummary(const std::vector<std::string>& argv) {
       for (const auto& f : splits)
         data += fmt::format("{}{{\"split\":{},\"samples\":{},\"bytes_per_sample\":{},\"bytes\":{}{}{}}}", data.empty() ? "" : ",",
                             jsonQuote(f.split), f.samples, f.bytesPerSample, f.bytes(),
-                            f.streamedBytes(batch) > 0 ? fmt::format(",\"streamed_bytes\":{}", f.streamedBytes(batch)) : std::string(),
+                            f.streamedBytes(aheadBatch) > 0 ? fmt::format(",\"streamed_bytes\":{}", f.streamedBytes(aheadBatch)) : std::string(),
                             f.error.empty() ? std::string() : ",\"error\":" + jsonQuote(f.error));
       steps += fmt::format("{}{{\"train\":{},\"arena_bytes\":{},\"arena_without_reuse_bytes\":{},\"buffers\":{},"
                            "\"persistent_bytes\":{},{}{}\"total_bytes\":{}}}",
@@ -119,9 +119,9 @@ int cmdSummary(const std::vector<std::string>& argv) {
         data += f.samples < 0 ? fmt::format("  loaded data, {}: not counted ({})\n", f.split, f.error)
                               : fmt::format("  loaded data, {}: {} samples × {} bytes: {:.2f} MiB{}\n", f.split, f.samples,
                                             f.bytesPerSample, double(f.bytes()) / 1048576.0,
-                                            f.streamedBytes(batch) > 0
+                                            f.streamedBytes(aheadBatch) > 0
                                                 ? fmt::format(" (read per batch, above the executable's --data-memory: "
-                                                              "{:.2f} MiB)", double(f.streamedBytes(batch)) / 1048576.0)
+                                                              "{:.2f} MiB)", double(f.streamedBytes(aheadBatch)) / 1048576.0)
                                                 : std::string());
       if (!withData) data = "  loaded data: not counted (`dlspec summary --data` reads the files)\n";
       steps += fmt::format("\ntraining step `{}` (memory plan):\n"
