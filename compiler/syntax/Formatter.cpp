@@ -227,6 +227,11 @@ std::string layout(const ast::Expr& e, size_t col, size_t indent, size_t width) 
       return out;
     }
     case ast::ExprKind::Binary: {
+      // `w*call(…)` (a weighted loss term): the call's arguments break as a call's do.
+      if ((e.op == '*' || e.op == '/') && precedence(*e.items[0]) > 3 && precedence(*e.items[1]) > 3) {
+        const std::string l = formatExpr(*e.items[0]) + std::string(1, e.op);
+        return l + layout(*e.items[1], col + columns(l), indent, width);
+      }
       if (e.op != '+' && e.op != '-') return flat;
       std::string l = layout(*e.items[0], col, indent, width), r = formatExpr(*e.items[1]);
       if (precedence(*e.items[0]) < 2) l = "(" + l + ")";
@@ -302,8 +307,14 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
           if (col + columns(flat) + 3 <= width || d.outputs.size() < 2) {
             header += flat;
           } else {
+            // Aligned after the `(`, or, when an output would still pass the width there, each on its own line
+            // indented by four.
+            size_t widest = 0;
+            for (const auto& o : d.outputs) widest = std::max(widest, columns(o.name.name + ": " + formatType(o.type)));
+            const std::string at = col + widest + 3 <= width ? spaces(col) : spaces(4);
+            if (col + widest + 3 > width) header += "\n" + at;
             for (size_t i = 0; i < d.outputs.size(); ++i)
-              header += (i ? ",\n" + spaces(col) : std::string()) + d.outputs[i].name.name + ": " + formatType(d.outputs[i].type);
+              header += (i ? ",\n" + at : std::string()) + d.outputs[i].name.name + ": " + formatType(d.outputs[i].type);
           }
           header += ")";
         }
