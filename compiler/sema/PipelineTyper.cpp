@@ -1,4 +1,7 @@
 // Pipelines: the source split, each step with the per-sample type before and after it, the batch size.
+#include <algorithm>
+#include <initializer_list>
+
 #include <dlspec/runtime.h>
 #include <fmt/format.h>
 
@@ -156,6 +159,20 @@ void Analyzer::typePipeline(const ast::Decl& d) {
 // split in a format of numeric records (CSV, NPY, IDX), after steps whose effect on those statistics is known
 // (conversions, scale, normalize and reshape, which keeps the elements' order).
 void Analyzer::checkFeatureStatistics(const Pipeline& p) {
+  // E0116 at the first step of s's field before step i whose effect on the statistics is not followed (not in
+  // `known`), if any.
+  auto firstUnknownStep = [&](const PipeStep& s, size_t i, std::initializer_list<int> known) {
+    for (size_t j = 0; j < i; ++j) {
+      const PipeStep& b = p.steps[j];
+      if (!b.op || b.field != s.field || b.op->shape == rules::datasetLevel) continue;
+      if (std::find(known.begin(), known.end(), b.op->opcode) != known.end()) continue;
+      diags.report(Code::E0116, s.span, fmt::format("`{}` comes after `{}`, whose effect on the training split's statistics is not known when the program is built", s.name, b.name))
+          .primary("computed from the file's values")
+          .label(b.span, "this step comes first")
+          .help(fmt::format("move `{}` before `{}`", s.name, b.name));
+      return;
+    }
+  };
   for (size_t i = 0; i < p.steps.size(); ++i) {
     const PipeStep& s = p.steps[i];
     if (!s.op || (s.op->opcode != kOpcodeStandardize && s.op->opcode != kOpcodeMinMax)) continue;
@@ -168,19 +185,7 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
         ds.label.kind == SemKind::Real) {
       // The targets of a CSV training split, standardised by their mean and deviation: after steps whose effect
       // on each target is known (conversions, scale, normalize, add, log1p).
-      for (size_t j = 0; j < i; ++j) {
-        const PipeStep& b = p.steps[j];
-        if (!b.op || b.field != s.field || b.op->shape == rules::datasetLevel) continue;
-        const int c = b.op->opcode;
-        if (c == DLS_PIPE_TO_F32 || c == DLS_PIPE_SCALE || c == DLS_PIPE_NORMALIZE || c == DLS_PIPE_ADD || c == DLS_PIPE_LOG1P ||
-            c == DLS_PIPE_RESHAPE)
-          continue;
-        diags.report(Code::E0116, s.span, fmt::format("`{}` comes after `{}`, whose effect on the training split's statistics is not known when the program is built", s.name, b.name))
-            .primary("computed from the file's values")
-            .label(b.span, "this step comes first")
-            .help(fmt::format("move `{}` before `{}`", s.name, b.name));
-        break;
-      }
+      firstUnknownStep(s, i, {DLS_PIPE_TO_F32, DLS_PIPE_SCALE, DLS_PIPE_NORMALIZE, DLS_PIPE_ADD, DLS_PIPE_LOG1P, DLS_PIPE_RESHAPE});
       continue;
     }
     if (ds.sampleIndex(s.field) < 0) {
@@ -205,19 +210,7 @@ void Analyzer::checkFeatureStatistics(const Pipeline& p) {
           .help("normalise with given values: `normalize(mean, std)`");
       continue;
     }
-    for (size_t j = 0; j < i; ++j) {
-      const PipeStep& b = p.steps[j];
-      if (!b.op || b.field != s.field || b.op->shape == rules::datasetLevel) continue;
-      const int c = b.op->opcode;
-      if (c == DLS_PIPE_TO_F32 || c == DLS_PIPE_TO_I32 || c == DLS_PIPE_TO_I64 || c == DLS_PIPE_SCALE || c == DLS_PIPE_NORMALIZE ||
-          c == DLS_PIPE_RESHAPE)
-        continue;
-      diags.report(Code::E0116, s.span, fmt::format("`{}` comes after `{}`, whose effect on the training split's statistics is not known when the program is built", s.name, b.name))
-          .primary("computed from the file's values")
-          .label(b.span, "this step comes first")
-          .help(fmt::format("move `{}` before `{}`", s.name, b.name));
-      break;
-    }
+    firstUnknownStep(s, i, {DLS_PIPE_TO_F32, DLS_PIPE_TO_I32, DLS_PIPE_TO_I64, DLS_PIPE_SCALE, DLS_PIPE_NORMALIZE, DLS_PIPE_RESHAPE});
   }
 }
 

@@ -48,6 +48,8 @@ struct Error {
 enum class Elem { U8, I8, I16, I32, I64, F32, F64 };
 const char* elemName(Elem e);  // "u8", "i8", "i16", "i32", "i64", "f32", "f64"
 size_t elemSize(Elem e);
+// The element at `p` (elemSize(e) bytes in the host's byte order) as a double.
+double elemValue(Elem e, const uint8_t* p);
 inline bool isFloat(Elem e) { return e == Elem::F32 || e == Elem::F64; }
 
 // One decoded array file: its shape and its elements in this machine's byte order.

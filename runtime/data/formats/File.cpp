@@ -42,9 +42,8 @@ size_t elemSize(Elem e) {
   return 1;
 }
 
-double Array::at(size_t i) const {
-  const uint8_t* p = &bytes[i * elemSize(elem)];
-  switch (elem) {
+double elemValue(Elem e, const uint8_t* p) {
+  switch (e) {
     case Elem::U8: return p[0];
     case Elem::I8: return static_cast<int8_t>(p[0]);
     case Elem::I16: { int16_t v; std::memcpy(&v, p, 2); return v; }
@@ -55,6 +54,8 @@ double Array::at(size_t i) const {
   }
   return 0;
 }
+
+double Array::at(size_t i) const { return elemValue(elem, &bytes[i * elemSize(elem)]); }
 
 namespace {
 bool unreadable(Error& err, const std::string& why) {

@@ -31,16 +31,7 @@ double MappedArray::at(size_t i) const {
     for (size_t k = 0; k < es; ++k) p[k] = src[es - 1 - k];
   else
     std::memcpy(p, src, es);
-  switch (layout_.elem) {
-    case Elem::U8: return p[0];
-    case Elem::I8: return static_cast<int8_t>(p[0]);
-    case Elem::I16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-    case Elem::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case Elem::I64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case Elem::F32: { float v; std::memcpy(&v, p, 4); return v; }
-    case Elem::F64: { double v; std::memcpy(&v, p, 8); return v; }
-  }
-  return 0;
+  return elemValue(layout_.elem, p);
 }
 
 size_t MappedArray::currentBytes() const {
