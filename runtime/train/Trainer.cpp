@@ -662,14 +662,17 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   std::string last_good;  // the newest checkpoint with this run's good state
   if (!resume.empty()) {
     // Every rank resumes from the checkpoint rank 0 chose (the newest valid one of the directory).
+    // The lead loads it once (its warnings, R0308 and R0266, said once); the other ranks load the file it chose.
     std::string file;
+    CheckpointInfo ci;
     if (lead) {
       struct stat st;
       if (::stat(resume.c_str(), &st) != 0) fail_path(resume, "--resume", true);
-      file = load_checkpoint(rt, resume, true).path;
+      ci = load_checkpoint(rt, resume, true);
+      file = ci.path;
     }
     world.bcast(file, "the checkpoint to resume from");
-    CheckpointInfo ci = load_checkpoint(rt, lead ? resume : file, true);
+    if (!lead) ci = load_checkpoint(rt, file, true);
     start_epoch = ci.epoch, global_step = ci.global_step;
     last_good = ci.path;
     if (!o.quiet && lead)

@@ -163,6 +163,8 @@ def changed_monitor(tmp):
         return
     r = run([exe, "train", "--threads", "1"], tmp)
     check(r.returncode == 0, "it trains 2 epochs" + ("" if r.returncode == 0 else f": {r.stdout[-600:]}{r.stderr[-600:]}"))
+    if r.returncode != 0:
+        return
     # The same monitors: everything continues without a word.
     same, why = build(tmp, "mon_same", spec(run_name, epochs=3, extra=STOP.format(m="val_cls_loss") + PLATEAU.format(m="val_cls_loss")))
     check(same is not None, "the same spec with epochs 3 builds" + ("" if same else f": {why}"))
@@ -177,11 +179,18 @@ def changed_monitor(tmp):
     check(other is not None, "the spec watching val_loss builds" + ("" if other else f": {why}"))
     if other is None:
         return
+    if not os.path.exists(os.path.join(tmp, "runs", run_name, "best.dlsc")):
+        check(False, "the first run wrote best.dlsc")
+        return
     best_before = os.path.getmtime(os.path.join(tmp, "runs", run_name, "best.dlsc"))
     r = run([other, "train", "--resume", os.path.join("runs", run_name), "--threads", "1"], tmp)
     out = r.stdout + r.stderr
-    print("     " + "\n     ".join(l for l in out.splitlines() if "R0266" in l))
+    said = [l for l in out.splitlines() if "warning[R0266]" in l]
+    print("     " + "\n     ".join(said))
+    check(len(said) == 3, f"three R0266 warnings, one per rule ({len(said)})")
     check(r.returncode == 0, "the resume watching val_loss trains" + ("" if r.returncode == 0 else f": {out[-800:]}"))
+    if r.returncode != 0:
+        return
     for state, fresh in (("the best checkpoint's value for val_cls_loss, this run watches val_loss", "the choice of best.dlsc"),
                          ("early stopping's best value and count for val_cls_loss, this run watches val_loss", "its patience count"),
                          ("the plateau schedule's rate, best value and counts for val_cls_loss, this run watches val_loss",
@@ -200,7 +209,9 @@ def changed_settings(tmp):
     if exe is None:
         return
     r = run([exe, "train", "--threads", "1"], tmp)
-    check(r.returncode == 0, "it trains 2 epochs")
+    check(r.returncode == 0, "it trains 2 epochs" + ("" if r.returncode == 0 else f": {r.stdout[-600:]}{r.stderr[-600:]}"))
+    if r.returncode != 0:
+        return
     b_text = spec(run_name, epochs=3, lr=0.25, batch=8).replace("  epochs     = 3", "  accumulate = 2 steps\n  epochs     = 3")
     b, why = build(tmp, "set_b", b_text)
     check(b is not None, "the spec with accumulate 2, batch 8, lr 0.25 builds" + ("" if b else f": {why}"))
@@ -208,7 +219,7 @@ def changed_settings(tmp):
         return
     r = run([b, "train", "--resume", os.path.join("runs", run_name), "--threads", "1"], tmp)
     out = r.stdout + r.stderr
-    lines = [l for l in out.splitlines() if "R0308" in l]
+    lines = [l for l in out.splitlines() if "warning[R0308]" in l]
     print("     " + "\n     ".join(lines))
     check(r.returncode == 0 and len(lines) == 1, f"one R0308 warning ({len(lines)})")
     text = lines[0] if lines else ""
