@@ -334,7 +334,7 @@ TEST_CASE("a mapped file cut short between the check and a batch's reads: R0265 
   decl.sample_rank = 1, decl.dims[0] = f, decl.classes = 2;
   Dataset ds = load_dataset(decl, "train");
   REQUIRE(ds.stream);
-  std::vector<float> out(size_t(f));
+  std::vector<float> out(static_cast<size_t>(f));
   read_sample(ds, 40, out.data());
   CHECK(out[0] == 0.5f);
   ds.stream->src->check();  // the check before a batch passes: the file is whole
@@ -347,7 +347,7 @@ TEST_CASE("a mapped file cut short between the check and a batch's reads: R0265 
   RowPool pool(3);
   CHECK_THAT(within([&] {
     pool.run(n, [&](int64_t i) {
-      std::vector<float> row(size_t(f));
+      std::vector<float> row(static_cast<size_t>(f));
       read_sample(ds, i, row.data());
     });
   }, Diag::R0265), Catch::StartsWith("R0265"));
