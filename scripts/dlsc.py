@@ -23,7 +23,7 @@ MAGIC = b"DLSCKPT\0"
 
 class Checkpoint:
     def __init__(self, header, tensors):
-        self.header = header    # version, layout_hash, epoch, global_step, updates, rng_seed, (version 2) made_by, (version 3) its precision, (version 4) plateau and validation metrics, (version 5) early stopping and best-checkpoint state
+        self.header = header    # version, layout_hash, epoch, global_step, updates, rng_seed, (version 2) made_by, (version 3) its precision, (version 4) plateau and validation metrics, (version 5) early stopping and best-checkpoint state, (version 6) named settings
         self.tensors = tensors  # name -> float32 array, in file order
 
     def values(self):
@@ -52,8 +52,8 @@ def read(path):
         return vals
 
     (version,) = take("I")
-    if version not in (1, 2, 3, 4, 5):
-        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 5)")
+    if version not in (1, 2, 3, 4, 5, 6):
+        raise FormatError(f"{path}: format version {version} (this reader reads 1 to 6)")
     layout_hash, epoch, global_step, updates, seed = take("QqqqQ")
     header = dict(version=version, layout_hash=layout_hash, epoch=epoch, global_step=global_step,
                   updates=updates, rng_seed=seed)
@@ -74,6 +74,20 @@ def read(path):
         stop, sbest, sbest_epoch, sbad, bmetric, bvalue, bepoch = take("idqqidq")
         header["made_by"]["stop"] = dict(monitor=stop, best=sbest, best_epoch=sbest_epoch, bad=sbad) if stop else None
         header["made_by"]["best_checkpoint"] = dict(metric=bmetric, value=bvalue, epoch=bepoch) if bmetric else None
+    if version >= 6:
+        # accumulate, clip, schedule, plateau, stop, and the metrics the rules watch (stop.monitor, ...)
+        (n,) = take("I")
+        settings = {}
+        for _ in range(n):
+            pair = []
+            for _ in range(2):
+                (k,) = take("I")
+                if k > 4096:
+                    raise FormatError(f"{path}: a setting of {k} bytes")
+                pair.append(buf[pos:pos + k].decode("utf-8"))
+                pos += k
+            settings[pair[0]] = pair[1]
+        header["made_by"]["settings"] = settings
     (count,) = take("I")
     tensors = {}
     for _ in range(count):

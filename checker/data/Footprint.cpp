@@ -87,12 +87,14 @@ std::vector<SplitFootprint> loadedData(const sema::TrainConfig& train) {
   return out;
 }
 
-std::string describe(const std::vector<SplitFootprint>& splits) {
+std::string describe(const std::vector<SplitFootprint>& splits, double memory, int64_t rows) {
   std::string s;
   for (const auto& f : splits) {
     if (!s.empty()) s += ", ";
     if (f.samples < 0) s += fmt::format("{} not counted", f.split);
     else s += fmt::format("{} {} × {}", f.split, f.samples, humanBytes(static_cast<double>(f.bytesPerSample)));
+    if (memory > 0 && f.streamedBy(memory))
+      s += fmt::format(" read per batch ({} held)", humanBytes(static_cast<double>(f.streamedBytes(rows))));
   }
   return s;
 }

@@ -22,6 +22,14 @@ struct SplitFootprint {
   // it holds then, its labels, index and batches prepared ahead for batches of `rows` rows (0: it is not streamed:
   // a gzip file, a CSV with a label file).
   int64_t streamedBytes(int64_t rows) const;
+  // The split's decoded samples (samples × sample elements × 4 bytes): what the executable compares with its
+  // --data-memory budget to decide whether to read the split per batch.
+  int64_t decodedBytes() const { return samples > 0 ? samples * sampleElems * 4 : 0; }
+  // Whether the executable, left to its defaults (--load auto, --data-memory half of the memory it may use), reads
+  // the split per batch on a machine with `memory` bytes: it can be streamed and its decoded samples exceed half.
+  bool streamedBy(double memory) const { return streamable && samples > 0 && double(decodedBytes()) > memory / 2; }
+  // What it then holds in memory: streamedBytes(rows) when it is read per batch, else bytes().
+  int64_t heldBytes(double memory, int64_t rows) const { return streamedBy(memory) ? streamedBytes(rows) : bytes(); }
   int64_t sampleElems = 0, labelElems = 0;  // per sample, as loaded (4 bytes each)
   int64_t fileBytesPerSample = 0;           // a mapped IDX/.npy sample's bytes in the file (0: none mapped)
   int64_t indexBytesPerSample = 0;          // a CSV record's place in the index
@@ -33,7 +41,9 @@ struct SplitFootprint {
 std::vector<SplitFootprint> loadedData(const sema::TrainConfig& train);
 // Bytes per sample as the executable holds them.
 int64_t loadedBytesPerSample(const sema::Dataset& d);
-// "train 60,000 × 3.1 KiB, test 10,000 × 3.1 KiB"
-std::string describe(const std::vector<SplitFootprint>& splits);
+// "train 60,000 × 3.1 KiB, test 10,000 × 3.1 KiB"; with `memory` (> 0) and `rows`, a split the executable reads per
+// batch on a machine with that memory (SplitFootprint::streamedBy) says so: "train 6,000,000 × 3.1 KiB read per
+// batch (12.0 MiB held)".
+std::string describe(const std::vector<SplitFootprint>& splits, double memory = 0, int64_t rows = 0);
 
 }  // namespace dls::checker::data

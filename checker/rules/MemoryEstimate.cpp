@@ -122,18 +122,29 @@ void checkMemoryEstimate(const RuleContext& c) {
     // buffers (dls_rt_update), host memory that is the device's on the cpu.
     const double accum = t->accumulate > 1 && !onCuda(*t) ? P * 8 : 0;
     double total = P * 4 * (2 + state) + A * bytes * 2 + largest * batch * bytes + lowp + accum;
-    // The data the executable loads, counted from the files (only when they are read: `check --data`).
-    double loaded = 0;
-    std::string loadedText;
-    if (c.options.data && !onCuda(*t)) {
-      auto splits = data::loadedData(*t);
-      for (const auto& f : splits) loaded += static_cast<double>(f.bytes());
-      if (!splits.empty()) loadedText = ", loaded data " + humanBytes(loaded) + " (" + data::describe(splits) + ")";
-      total += loaded;
-    }
     const std::string device = t->devices.empty() ? "cpu" : t->devices.front().str();
     double mem = deviceMemory(*t);
     if (mem <= 0) continue;
+    // The data the executable loads, counted from the files (only when they are read: `check --data`), as it holds
+    // it by default: a split whose decoded samples exceed half of the memory is read per batch (its labels, index
+    // and batches prepared ahead: SplitFootprint::streamedBytes, which `dlspec summary --data` shows too).
+    double loaded = 0;
+    std::string loadedText;
+    std::vector<std::string> streamed;
+    if (c.options.data && !onCuda(*t)) {
+      auto splits = data::loadedData(*t);
+      for (const auto& f : splits) {
+        loaded += static_cast<double>(f.heldBytes(mem, *p->batch));
+        if (f.streamedBy(mem))
+          streamed.push_back(fmt::format("split `{}` is read per batch: its {} of decoded samples exceed the executable's "
+                                         "--data-memory budget (by default half of the memory, {}), so it holds {} of it "
+                                         "(labels, index, batches prepared ahead)",
+                                         f.split, humanBytes(static_cast<double>(f.decodedBytes())), humanBytes(mem / 2),
+                                         humanBytes(static_cast<double>(f.streamedBytes(*p->batch)))));
+      }
+      if (!splits.empty()) loadedText = ", loaded data " + humanBytes(loaded) + " (" + data::describe(splits, mem, *p->batch) + ")";
+      total += loaded;
+    }
     Span at = t->model.span;
     if (total > mem) {
       auto& d = c.diags.report(Code::E0801, at, humanBytes(total), device, humanBytes(mem));
@@ -142,6 +153,7 @@ void checkMemoryEstimate(const RuleContext& c) {
                 humanBytes(P * 4 * state) + ", activations " + humanBytes(A * bytes * 2) +
                 (lowp > 0 ? ", bf16 copies " + humanBytes(lowp) : std::string()) +
                 (accum > 0 ? ", accumulated gradients " + humanBytes(accum) : std::string()) + loadedText);
+      for (const std::string& s : streamed) d.note(s);
       if (!c.options.data && !onCuda(*t))
         d.note("the loaded data is not counted here: `dlspec check --data` reads the files and counts it");
       d.help(loaded > total / 2 ? "the loaded data is most of it: train on a machine with more memory or on less data"

@@ -749,7 +749,9 @@ private:
           diags_.report(Code::E1004, s.span, fmt::format("schedule `{}` is not supported by the runtime yet", s.name));
           return;
         }
-        call(S, "dls_rt_plateau", {int32_t{metric->opcode}, arg(s, "factor", 0.1), static_cast<int64_t>(arg(s, "patience", 10)),
+        // plateau(monitor: val_OUTPUT_METRIC): sema resolved it to `monitor: val_METRIC` and the argument `output`, the
+        // output whose metric it is, set once the loss terms are known (dls_rt_watch_output).
+        call(S, "dls_rt_plateau", {s.args.count("output") ? int32_t{DLS_METRIC_LOSS} : int32_t{metric->opcode}, arg(s, "factor", 0.1), static_cast<int64_t>(arg(s, "patience", 10)),
                                    arg(s, "min_delta", 1e-4), static_cast<int64_t>(arg(s, "cooldown", 0)), arg(s, "min_lr", 0)});
       } else if (code != DLS_SCHED_MULTISTEP) {
         diags_.report(Code::E1004, s.span, fmt::format("schedule `{}` is not supported by the runtime yet", s.name));
@@ -1014,6 +1016,14 @@ private:
       auto mon = tc_.stop->args.find("monitor");
       const std::string* word = mon == tc_.stop->args.end() ? nullptr : std::get_if<std::string>(&mon->second.value);
       call(S, "dls_rt_watch_output", {int32_t{2}, tc_.stopOutput, metricCode(word && word->size() > 4 ? word->substr(4) : "loss")});
+    }
+    for (const sema::Call& sch : tc_.schedules) {
+      auto out = sch.args.find("output");
+      const std::string* output = out == sch.args.end() ? nullptr : std::get_if<std::string>(&out->second.value);
+      if (sch.name != "plateau" || !output) continue;
+      auto mon = sch.args.find("monitor");
+      const std::string* word = mon == sch.args.end() ? nullptr : std::get_if<std::string>(&mon->second.value);
+      call(S, "dls_rt_watch_output", {int32_t{3}, *output, metricCode(word && word->size() > 4 ? word->substr(4) : "loss")});
     }
     for (size_t i = 0; i < T; ++i) {
       const bool scaled = scaleOp_[i] >= 0;

@@ -68,6 +68,9 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   Network* net = nullptr;
   std::string stopMonitor;  // early(monitor: val_OUTPUT_METRIC), resolved once the loss terms are known
   Span stopMonitorSpan;
+  std::string plateauMonitor;  // plateau(monitor: val_OUTPUT_METRIC), likewise; the schedule's index in tc->schedules
+  Span plateauMonitorSpan;
+  size_t plateauIndex = 0;
   const ast::Item* lossItem = nullptr;
   const ast::Item* halfPrecision = nullptr;
   auto intSetting = [&](const ast::Item& it, const char* what, int64_t min) -> std::optional<int64_t> {
@@ -265,13 +268,15 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         c.nameSpan = e->path.back().span;
         std::vector<const ast::Arg*> args;
         for (auto& a : e->args) {
-          // early(monitor: val_OUTPUT_METRIC): a metric of one output of a network with several outputs, resolved
-          // once the loss is known (below).
-          const bool monitorArg = a.name ? a.name->name == "monitor" : &a == &e->args.front();
-          if (key == "stop" && monitorArg && a.value && a.value->kind == ast::ExprKind::Name && a.value->path.size() == 1) {
+          // early(monitor: val_OUTPUT_METRIC), plateau(monitor: val_OUTPUT_METRIC): a metric of one output of a
+          // network with several outputs, resolved once the loss is known (below).
+          const bool plateau = key == "schedule" && op->name == "plateau";
+          const bool monitorArg = a.name ? a.name->name == "monitor" : key == "stop" && &a == &e->args.front();
+          if ((key == "stop" || plateau) && monitorArg && a.value && a.value->kind == ast::ExprKind::Name && a.value->path.size() == 1) {
             const std::string w = a.value->path[0].name;
             if (w.rfind("val_", 0) == 0 && w != "val_loss" && w != "val_accuracy" && w.find('_', 4) != std::string::npos) {
-              stopMonitor = w, stopMonitorSpan = a.value->span;
+              if (plateau) plateauMonitor = w, plateauMonitorSpan = a.value->span, plateauIndex = tc->schedules.size();
+              else stopMonitor = w, stopMonitorSpan = a.value->span;
               continue;
             }
           }
@@ -1120,24 +1125,38 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       }
     }
   }
-  if (!stopMonitor.empty()) {
+  // A rule's `monitor: val_OUTPUT_METRIC` (early stopping's, the plateau schedule's): `rule` (when it was built)
+  // watches that output's metric: its `monitor` becomes val_METRIC, and the output is returned. E0212 for a name
+  // that is no validation metric, E0133 for an output's metric the validation does not report (nullopt then).
+  auto resolveMonitor = [&](const std::string& word, Span span, const std::string& ruleName, Call* rule) -> std::optional<std::string> {
     std::string output, metric, why;
-    const bool named = outputMetric(stopMonitor, output, metric, why);
+    const bool named = outputMetric(word, output, metric, why);
     if (!named) {
       std::string words = "`val_loss`, `val_accuracy`";
       if (net)
         for (const Network::Output& o : net->outputs) words += fmt::format(", `val_{}_loss`", o.name);
-      diags.report(Code::E0212, stopMonitorSpan, "monitor", tc->stop ? tc->stop->name : std::string("early"), words, stopMonitor)
+      diags.report(Code::E0212, span, "monitor", ruleName, words, word)
           .primary("not a validation metric")
           .help("watch `val_loss`, `val_accuracy`, or an output's `val_OUTPUT_loss`/`_acc`/`_mae`/`_rmse`");
     } else if (!why.empty()) {
-      diags.report(Code::E0133, stopMonitorSpan, stopMonitor, why)
+      diags.report(Code::E0133, span, word, why)
           .primary("no such validation metric")
           .help(fmt::format("watch a metric the validation reports of `model.{}`, or `val_loss`", output));
-    } else if (tc->stop) {
-      tc->stopOutput = output;
-      tc->stop->args["monitor"] = Attr{std::string("val_") + metric, stopMonitorSpan, false};
+    } else if (rule) {
+      rule->args["monitor"] = Attr{std::string("val_") + metric, span, false};
+      return output;
     }
+    return std::nullopt;
+  };
+  if (!stopMonitor.empty())
+    if (auto output = resolveMonitor(stopMonitor, stopMonitorSpan, tc->stop ? tc->stop->name : std::string("early"),
+                                     tc->stop ? &*tc->stop : nullptr))
+      tc->stopOutput = *output;
+  // The plateau schedule's output goes with its call, as its resolved argument `output` (the lowering reads it).
+  if (!plateauMonitor.empty()) {
+    Call* rule = plateauIndex < tc->schedules.size() && tc->schedules[plateauIndex].name == "plateau" ? &tc->schedules[plateauIndex] : nullptr;
+    if (auto output = resolveMonitor(plateauMonitor, plateauMonitorSpan, "plateau", rule))
+      rule->args["output"] = Attr{*output, plateauMonitorSpan, false};
   }
   // Gradient accumulation runs its micro-batches on one replica: with several devices it is refused.
   if (tc->accumulate > 1 && tc->devices.size() > 1)

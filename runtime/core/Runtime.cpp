@@ -1154,6 +1154,11 @@ void dls_rt_watch_output(dls_rt* rt, int32_t rule, const char* output, int32_t m
       if (rt->stop_kind == 0) fail(Diag::R0504, "", "dls_rt_watch_output: no stopping rule");
       rt->stop_monitor = metric;
       rt->stop_output = output;
+    } else if (rule == 3) {
+      if (rt->plateau_monitor == 0) fail(Diag::R0504, "", "dls_rt_watch_output: no plateau schedule");
+      rt->plateau_monitor = metric;
+      rt->plateau_output = output;
+      rt->plateau_best = metric == DLS_METRIC_ACCURACY ? -INFINITY : INFINITY;  // mode max for _acc, min for the others
     } else {
       fail(Diag::R0504, "", fmt::format("dls_rt_watch_output: unknown rule {}", rule));
     }

@@ -169,6 +169,8 @@ struct dls_rt {
   // dls_rt_watch_output: the loss term (its name; empty: the whole validation) whose metric the best checkpoint
   // (ckpt_best_output) and early stopping (stop_output) watch.
   std::string ckpt_best_output, stop_output;
+  // dls_rt_watch_output rule 3: the loss term whose metric the plateau schedule watches (empty: the whole validation).
+  std::string plateau_output;
   // Gradient accumulation (dls_rt_accumulate): micro-batches per optimizer step. accum_last: the current batch
   // is its group's last (the trainer sets it); accum: the group's gradients so far, each batch's weighted by its
   // real rows (host floats, one vector per trainable parameter); accum_rows: the group's real rows so far.

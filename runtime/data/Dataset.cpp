@@ -167,18 +167,38 @@ class MappedSource final : public SampleSource {
   data::MappedArray arr;
   int64_t per = 1;
   void read(int64_t i, float* out) const override {
-    const size_t first = size_t(i) * size_t(per);
-    for (int64_t k = 0; k < per; ++k) {
-      const double v = arr.at(first + size_t(k));
-      // As check_sample_values reports a held file's value: the record and the feature.
-      if (!std::isfinite(v))
-        fail(Diag::R0217, fmt::format("{}:record {}", path, i), path, i, k, std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
-      out[k] = float(v);
-    }
+    // The file's pages are read under read_mapped: a file cut short since the check before this batch is R0265,
+    // not the end of the process (SIGBUS).
+    struct Read {
+      const data::MappedArray* arr;
+      size_t first;
+      int64_t per;
+      float* out;
+      int64_t bad = -1;  // the first feature that is not finite, and its value
+      double bad_value = 0;
+    } r{&arr, size_t(i) * size_t(per), per, out};
+    const bool read = read_mapped([](void* p) {
+      auto* r = static_cast<Read*>(p);
+      for (int64_t k = 0; k < r->per; ++k) {
+        const double v = r->arr->at(r->first + size_t(k));
+        if (!std::isfinite(v) && r->bad < 0) r->bad = k, r->bad_value = v;
+        r->out[k] = float(v);
+      }
+    }, &r);
+    if (!read) cut_short();
+    // As check_sample_values reports a held file's value: the record and the feature.
+    if (r.bad >= 0)
+      fail(Diag::R0217, fmt::format("{}:record {}", path, i), path, i, r.bad,
+           std::isnan(r.bad_value) ? "NaN" : r.bad_value > 0 ? "+Inf" : "-Inf");
+  }
+  [[noreturn]] void cut_short() const {
+    const size_t now = arr.currentBytes();
+    fail(Diag::R0265, fmt::format("{}:byte {}", path, now), path, now, arr.fileBytes());
   }
   void check() const override {
+    guard_sigbus();
     const size_t now = arr.currentBytes();
-    if (now < arr.fileBytes()) fail(Diag::R0265, fmt::format("{}:byte {}", path, now), path, now, arr.fileBytes());
+    if (now < arr.fileBytes()) cut_short();
     arr.release();  // the pages the last batch read leave this process: a batch's pages stay resident at most
   }
   uint64_t index_bytes() const override { return 0; }
@@ -241,11 +261,14 @@ class CsvSource final : public SampleSource {
   }
   void read(int64_t i, float* out) const override {
     const size_t b = size_t(offset[size_t(i)]);
-    const void* nl = std::memchr(text + b, '\n', size - b);
-    const size_t e = nl ? size_t(static_cast<const char*>(nl) - text) : size;
+    // The mapped text is read under read_mapped (find_mapped, copy_mapped): a file cut short since the check before
+    // this batch is R0265, not the end of the process (SIGBUS).
+    size_t len = 0;
+    if (!find_mapped(text + b, size - b, '\n', len)) cut_short();
     thread_local std::string buf;
     buf.assign(header);
-    buf.append(text + b, e - b);
+    buf.resize(header.size() + len);
+    if (!copy_mapped(buf.data() + header.size(), text + b, len)) cut_short();
     csv::Table t;
     csv::Error err;
     const int64_t at = line[size_t(i)];
@@ -262,10 +285,16 @@ class CsvSource final : public SampleSource {
     csv_features(decl, path, t, a, 0, labels, row);
     std::memcpy(out, row.data(), row.size() * 4);
   }
-  void check() const override {
+  [[noreturn]] void cut_short() const {
     struct stat st;
     const size_t now = fd >= 0 && ::fstat(fd, &st) == 0 ? size_t(st.st_size) : 0;
-    if (now < size) fail(Diag::R0265, fmt::format("{}:byte {}", path, now), path, now, size);
+    fail(Diag::R0265, fmt::format("{}:byte {}", path, now), path, now, size);
+  }
+  void check() const override {
+    guard_sigbus();
+    struct stat st;
+    const size_t now = fd >= 0 && ::fstat(fd, &st) == 0 ? size_t(st.st_size) : 0;
+    if (now < size) cut_short();
     if (text && size) ::madvise(const_cast<char*>(text), size, MADV_DONTNEED);  // as MappedSource::check
   }
   uint64_t index_bytes() const override { return (offset.size() + line.size()) * 8 + header.size(); }

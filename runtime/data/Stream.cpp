@@ -1,8 +1,12 @@
 // Stream.cpp: the load policy, per-sample reads of streamed splits and the loader's worker pool (Stream.h).
 #include "Stream.h"
 
+#include <setjmp.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "../core/Memory.h"
 #include "DataFormats.h"  // data/formats: streamBuffers, shared with `dlspec summary --data`
@@ -13,7 +17,81 @@ namespace dls {
 namespace {
 LoadPolicy g_policy;
 thread_local int64_t t_record_base = 0;
+
+// The SIGBUS guard of copy_mapped and find_mapped: the jump buffer of the guarded read running on this thread.
+thread_local sigjmp_buf* t_bus_jump = nullptr;
+struct sigaction g_prev_bus;
+
+void on_sigbus(int sig, siginfo_t* info, void* context) {
+  if (sigjmp_buf* j = t_bus_jump) {
+    t_bus_jump = nullptr;
+    siglongjmp(*j, 1);
+  }
+  // Not a guarded read: what SIGBUS did before. Returning retries the faulting access, which the restored default
+  // action then ends the process with, as it would have without this handler.
+  if (g_prev_bus.sa_flags & SA_SIGINFO) {
+    if (g_prev_bus.sa_sigaction) return g_prev_bus.sa_sigaction(sig, info, context);
+  } else if (g_prev_bus.sa_handler != SIG_DFL && g_prev_bus.sa_handler != SIG_IGN) {
+    return g_prev_bus.sa_handler(sig);
+  }
+  ::signal(SIGBUS, SIG_DFL);
+}
+
 }  // namespace
+
+// Runs fn(ctx) with a SIGBUS it raises turned into a false return. fn holds nothing that needs a destructor:
+// siglongjmp leaves it without unwinding.
+void guard_sigbus() {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> l(mu);
+  struct sigaction cur {};
+  if (::sigaction(SIGBUS, nullptr, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigbus) return;
+  struct sigaction sa {};
+  sa.sa_sigaction = on_sigbus;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGBUS, &sa, &g_prev_bus);
+}
+
+bool read_mapped(void (*fn)(void*), void* ctx) {
+  static std::once_flag once;
+  std::call_once(once, guard_sigbus);
+  sigjmp_buf env;
+  if (sigsetjmp(env, 1) != 0) return false;  // the signal mask (SIGBUS blocked in the handler) is restored
+  t_bus_jump = &env;
+  fn(ctx);
+  t_bus_jump = nullptr;
+  return true;
+}
+
+bool copy_mapped(void* dst, const void* src, size_t n) {
+  struct Copy {
+    void* dst;
+    const void* src;
+    size_t n;
+  } c{dst, src, n};
+  return read_mapped([](void* p) {
+    auto* c = static_cast<Copy*>(p);
+    std::memcpy(c->dst, c->src, c->n);
+  }, &c);
+}
+
+bool find_mapped(const char* p, size_t n, char ch, size_t& at) {
+  struct Find {
+    const char* p;
+    size_t n;
+    char ch;
+    size_t at;
+  } f{p, n, ch, n};
+  if (!read_mapped([](void* q) {
+        auto* f = static_cast<Find*>(q);
+        const void* hit = std::memchr(f->p, f->ch, f->n);
+        f->at = hit ? size_t(static_cast<const char*>(hit) - f->p) : f->n;
+      }, &f))
+    return false;
+  at = f.at;
+  return true;
+}
 
 void set_load_policy(const LoadPolicy& p) { g_policy = p; }
 const LoadPolicy& load_policy() { return g_policy; }

@@ -109,6 +109,20 @@ class RowPool {
   std::exception_ptr err_;
 };
 
+// Reads of a mapped file that another process cuts short (truncate, a rewrite in place) between the check before a
+// batch (SampleSource::check) and the batch's reads: a read of a page wholly past the file's new end raises SIGBUS,
+// which would end the process. copy_mapped and find_mapped read under a SIGBUS handler (installed once, on first use)
+// that leaves the read with siglongjmp when the signal comes from a read they guard on this thread; they return
+// false then, and the caller reports R0265. A SIGBUS from anywhere else keeps the action it had before.
+// read_mapped runs fn(ctx) so: fn must hold nothing that needs a destructor and throw nothing.
+bool read_mapped(void (*fn)(void*), void* ctx);
+// Installs the handler, or installs it again when something replaced it since (the sources' check() calls it before
+// each batch); the action it replaces is the one a SIGBUS outside a guarded read then takes.
+void guard_sigbus();
+bool copy_mapped(void* dst, const void* src, size_t n);
+// The first `c` in [p, p + n): its offset, or n when there is none. False: the read raised SIGBUS.
+bool find_mapped(const char* p, size_t n, char c, size_t& at);
+
 // A CSV parse error as the R-code read_csv gives (R0206, R0207, R0253, R0213), at its line.
 [[noreturn]] void fail_csv(const std::string& path, const csv::Error& e, const csv::Layout& layout);
 // Sources (IdxReader.cpp, ImageReader.cpp, CsvReader.cpp).

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "SmallData.h"
 #include "core/CpuFeatures.h"
+#include "data/formats/CheckpointFile.h"
 #include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
@@ -251,7 +253,7 @@ TEST_CASE("a checkpoint resumes exactly across precisions: f32 master weights an
   CHECK(b->updates == 5);
   std::string all;
   for (auto& s : seen) all += s;
-  CHECK_THAT(all, Catch::Contains("R0308") && Catch::Contains("precision = bf16") && Catch::Contains("precision = f32"));
+  CHECK_THAT(all, Catch::Contains("R0308") && Catch::Contains("precision bf16 → f32"));
 }
 
 TEST_CASE("resuming with amsgrad switched is R0307; plateau's state goes through the checkpoint", "[checkpoint]") {
@@ -284,4 +286,141 @@ TEST_CASE("resuming with amsgrad switched is R0307; plateau's state goes through
   CHECK_THAT(dlt::fault_of([&] { load_checkpoint(c.get(), dir, true); }, Diag::R0307),
              Catch::StartsWith("R0307") && Catch::Contains("optimizer adam(amsgrad: true)") &&
                  Catch::Contains("this program uses optimizer adam:"));
+}
+
+TEST_CASE("format 6 names the metric each rule watches: another one on resume is R0266 and that rule starts afresh", "[checkpoint]") {
+  std::string dir = dlt::temp_dir();
+  // A run watching one output's loss (val_cls_loss) with early stopping, the plateau schedule and the best checkpoint.
+  auto watching = [](const std::string& output, int32_t metric) {
+    auto rt = mlp_runtime(1);
+    dls_rt_stop(rt.get(), DLS_STOP_EARLY, DLS_METRIC_LOSS, 5, 0);
+    dls_rt_plateau(rt.get(), DLS_METRIC_LOSS, 0.5, 2, 0.01, 0, 0);
+    dls_rt_checkpoint_best(rt.get(), DLS_METRIC_LOSS, 0);
+    rt->stop_monitor = metric, rt->plateau_monitor = metric, rt->ckpt_best_metric = metric;
+    rt->stop_output = output, rt->plateau_output = output, rt->ckpt_best_output = output;
+    return rt;
+  };
+  auto a = watching("cls", DLS_METRIC_LOSS);
+  a->stop_best = 0.25, a->stop_best_epoch = 2, a->stop_bad = 3;
+  a->plateau_lr = 0.005, a->plateau_best = 0.3, a->plateau_bad = 1;
+  a->ckpt_best_value = 0.2, a->ckpt_best_epoch = 2;
+  save_checkpoint(a.get(), dir, 4, 40);
+  std::vector<std::string> seen;
+  {  // The same metric: every rule continues, without a word.
+    auto b = watching("cls", DLS_METRIC_LOSS);
+    set_diagnostic_capture(&seen);
+    load_checkpoint(b.get(), dir, true);
+    set_diagnostic_capture(nullptr);
+    CHECK(seen.empty());
+    CHECK((b->stop_best == 0.25 && b->stop_best_epoch == 2 && b->stop_bad == 3));
+    CHECK((b->plateau_lr == 0.005 && b->plateau_best == 0.3 && b->plateau_bad == 1));
+    CHECK((b->ckpt_best_value == 0.2 && b->ckpt_best_epoch == 2));
+  }
+  {  // val_loss: the same metric code (loss), another metric: R0266 for each rule, and each starts afresh.
+    auto c = watching("", DLS_METRIC_LOSS);
+    seen.clear();
+    set_diagnostic_capture(&seen);
+    load_checkpoint(c.get(), dir, true);
+    set_diagnostic_capture(nullptr);
+    std::string all;
+    for (auto& s : seen) all += s + "\n";
+    INFO(all);
+    CHECK(seen.size() == 3);
+    CHECK_THAT(all, Catch::Contains("warning[R0266]") &&
+                        Catch::Contains("holds early stopping's best value and count for val_cls_loss, this run watches val_loss") &&
+                        Catch::Contains("holds the plateau schedule's rate, best value and counts for val_cls_loss, this run watches val_loss") &&
+                        Catch::Contains("holds the best checkpoint's value for val_cls_loss, this run watches val_loss"));
+    CHECK((std::isnan(c->stop_best) && c->stop_bad == 0 && c->stop_best_epoch == 0));
+    CHECK((c->plateau_lr == Approx(0.02) && c->plateau_best == INFINITY && c->plateau_bad == 0));
+    CHECK((std::isnan(c->ckpt_best_value) && c->ckpt_best_epoch == 0));
+  }
+  {  // Another output's accuracy (val_cls_acc): likewise, and the plateau's best starts at -inf (mode max).
+    auto d = watching("cls", DLS_METRIC_ACCURACY);
+    d->plateau_best = -INFINITY;
+    seen.clear();
+    set_diagnostic_capture(&seen);
+    load_checkpoint(d.get(), dir, true);
+    set_diagnostic_capture(nullptr);
+    std::string all;
+    for (auto& s : seen) all += s + "\n";
+    CHECK_THAT(all, Catch::Contains("this run watches val_cls_acc"));
+    CHECK((d->plateau_best == -INFINITY && std::isnan(d->stop_best)));
+  }
+}
+
+TEST_CASE("a resume with other settings: one R0308 lists each, old → new; another momentum buffer is R0307", "[checkpoint]") {
+  std::string dir = dlt::temp_dir();
+  auto a = mlp_runtime(1);
+  save_checkpoint(a.get(), dir, 1, 10);
+  {
+    std::vector<std::string> seen;
+    auto b = mlp_runtime(2);
+    dls_rt_accumulate(b.get(), 4);
+    dls_rt_clip(b.get(), DLS_CLIP_NORM, 1.5);
+    b->opt.lr = 0.05, b->batch = 8;
+    set_diagnostic_capture(&seen);
+    load_checkpoint(b.get(), dir, true);
+    set_diagnostic_capture(nullptr);
+    REQUIRE(seen.size() == 1);
+    INFO(seen[0]);
+    CHECK_THAT(seen[0], Catch::Contains("warning[R0308]") && Catch::Contains("lr 0.02 → 0.05") &&
+                            Catch::Contains("accumulate 1 step → 4 steps") && Catch::Contains("clip none → norm(1.5)"));
+    CHECK(b->accumulate == 4);  // this run's setting goes on
+  }
+  // sgd without momentum keeps no momentum buffer: the checkpoint's buffers cannot go anywhere.
+  mlp_config() = ProgramConfig{};
+  mlp_config().data = false, mlp_config().seed = 1, mlp_config().batch = 8, mlp_config().momentum = 0;
+  auto c = make_runtime(1);
+  call(c.get(), mlp_setup);
+  CHECK_THAT(dlt::fault_of([&] { load_checkpoint(c.get(), dir, true); }, Diag::R0307),
+             Catch::StartsWith("R0307") && Catch::Contains("sgd(momentum: 0.9), which keeps 1 state tensor per parameter") &&
+                 Catch::Contains("sgd(momentum: 0), which keeps 0 state tensors per parameter"));
+  // `eval` (no resume) reads the values whatever the optimizer.
+}
+
+TEST_CASE("format 5 checkpoints still load: their rules' state is matched by the metric's code", "[checkpoint]") {
+  std::string dir = dlt::temp_dir();
+  auto a = mlp_runtime(1);
+  dls_rt_stop(a.get(), DLS_STOP_EARLY, DLS_METRIC_LOSS, 5, 0);
+  a->stop_best = 0.5, a->stop_best_epoch = 1, a->stop_bad = 2;
+  save_checkpoint(a.get(), dir, 2, 20);
+  // Rewrite the file as format 5: version 5, without the settings block, CRC recomputed.
+  const std::string path = dir + "/ckpt-000002.dlsc";
+  std::string bytes;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) bytes.append(buf, n);
+    std::fclose(f);
+  }
+  const size_t made = 8 + 4 + 8 * 5, settings_at = made + data::kCheckpointMadeBytes;
+  uint32_t count = 0;
+  std::memcpy(&count, bytes.data() + settings_at, 4);
+  size_t end = settings_at + 4;
+  for (uint32_t i = 0; i < 2 * count; ++i) {
+    uint32_t len = 0;
+    std::memcpy(&len, bytes.data() + end, 4);
+    end += 4 + len;
+  }
+  REQUIRE(count >= 4);  // accumulate, clip, schedule, stop, stop.monitor
+  std::string v5 = bytes.substr(0, settings_at) + bytes.substr(end, bytes.size() - 4 - end);
+  const uint32_t five = 5;
+  std::memcpy(v5.data() + 8, &five, 4);
+  const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(v5.data()), uInt(v5.size())));
+  v5.append(reinterpret_cast<const char*>(&crc), 4);
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    std::fwrite(v5.data(), 1, v5.size(), f);
+    std::fclose(f);
+  }
+  std::vector<std::string> seen;
+  auto b = mlp_runtime(2);
+  dls_rt_stop(b.get(), DLS_STOP_EARLY, DLS_METRIC_LOSS, 5, 0);
+  set_diagnostic_capture(&seen);
+  CheckpointInfo ci = load_checkpoint(b.get(), dir, true);
+  set_diagnostic_capture(nullptr);
+  CHECK(seen.empty());
+  CHECK(ci.epoch == 2);
+  CHECK(all_params(a.get()) == all_params(b.get()));
+  CHECK((b->stop_best == 0.5 && b->stop_best_epoch == 1 && b->stop_bad == 2));
 }

@@ -2,8 +2,13 @@
 // .npy, CSV and image folders, through the pipeline, split(), shuffling, augmentation and rank shares; the
 // problems a streamed read meets end as located R-codes from Loader::next(), never a hang.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <png.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <cmath>
@@ -313,4 +318,70 @@ TEST_CASE("load policy: auto streams above the budget, and a streamed split hold
     CHECK(!ds.stream);
     CHECK(ds.x.size() == 64 * 36);
   }
+}
+
+TEST_CASE("a mapped file cut short between the check and a batch's reads: R0265 from the read, never SIGBUS", "[data][stream]") {
+  Policy p(LoadMode::Stream, 0, 4);
+  const std::string d = dlt::temp_dir();
+  // 64 samples of 1024 f32 (4 KiB each): every sample past the first page lies on pages of its own.
+  const int64_t n = 64, f = 1024;
+  std::vector<float> x(size_t(n * f), 0.5f);
+  std::vector<int64_t> y(size_t(n), 1);
+  dlt::write_bytes(d + "/x.npy", dlt::npy_bytes("<f4", {n, f}, x.data(), x.size() * 4));
+  dlt::write_bytes(d + "/y.npy", dlt::npy_bytes("<i8", {n}, y.data(), y.size() * 8));
+  DataDecl decl;
+  decl.declared = true, decl.format = DLS_DATA_NPY, decl.path_a = d + "/x.npy", decl.path_b = d + "/y.npy";
+  decl.sample_rank = 1, decl.dims[0] = f, decl.classes = 2;
+  Dataset ds = load_dataset(decl, "train");
+  REQUIRE(ds.stream);
+  std::vector<float> out(static_cast<size_t>(f));
+  read_sample(ds, 40, out.data());
+  CHECK(out[0] == 0.5f);
+  ds.stream->src->check();  // the check before a batch passes: the file is whole
+  // Cut short after the check: the pages of sample 40 are gone. The read itself says so, on this thread and on the
+  // loader's pool threads, and says it again on the next read (the process goes on).
+  REQUIRE(::truncate((d + "/x.npy").c_str(), 4096) == 0);
+  for (int k = 0; k < 2; ++k)
+    CHECK_THAT(within([&] { read_sample(ds, 40, out.data()); }, Diag::R0265),
+               Catch::StartsWith("R0265") && Catch::Contains("x.npy:byte 4096") && Catch::Contains("it is 4096 bytes now"));
+  RowPool pool(3);
+  CHECK_THAT(within([&] {
+    pool.run(n, [&](int64_t i) {
+      std::vector<float> row(static_cast<size_t>(f));
+      read_sample(ds, i, row.data());
+    });
+  }, Diag::R0265), Catch::StartsWith("R0265"));
+  // A SIGBUS outside a guarded read takes the action the handler replaced: a child process whose SIGBUS action was
+  // the default one reads the lost page unguarded and ends with it.
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::signal(SIGBUS, SIG_DFL);
+    guard_sigbus();
+    const int fd = ::open((d + "/x.npy").c_str(), O_RDONLY);
+    void* m = ::mmap(nullptr, size_t(n * f * 4), PROT_READ, MAP_SHARED, fd, 0);
+    volatile const char* c = static_cast<const char*>(m);
+    (void)c[40 * 4096];
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS));
+}
+
+TEST_CASE("a CSV file read per batch and cut short after the check: R0265 from the read", "[data][stream]") {
+  Policy p(LoadMode::Stream, 0, 2);
+  const std::string d = dlt::temp_dir();
+  std::string text = "a,b,label\n";
+  for (int i = 0; i < 4000; ++i) text += std::to_string(i % 7) + ".25," + std::to_string(i % 5) + ".5," + std::to_string(i % 2) + "\n";
+  std::ofstream(d + "/t.csv") << text;
+  DataDecl decl;
+  decl.declared = true, decl.format = DLS_DATA_CSV, decl.path_a = d + "/t.csv", decl.path_b = "label";
+  decl.label_column = -2, decl.sample_rank = 1, decl.dims[0] = 2, decl.classes = 2;
+  Dataset ds = load_dataset(decl, "train");
+  REQUIRE(ds.stream);
+  std::vector<float> out(2);
+  read_sample(ds, 3900, out.data());
+  ds.stream->src->check();
+  REQUIRE(::truncate((d + "/t.csv").c_str(), 100) == 0);
+  CHECK_THAT(within([&] { read_sample(ds, 3900, out.data()); }, Diag::R0265), Catch::StartsWith("R0265") && Catch::Contains("t.csv"));
 }

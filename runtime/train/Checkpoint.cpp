@@ -25,6 +25,43 @@ const uint32_t kVersion = data::kCheckpointVersion;
 using Made = data::CheckpointMade;  // what made a checkpoint (version 2 on)
 const size_t kMadeBytes = data::kCheckpointMadeBytes;
 
+const char* schedule_name(int32_t k) {
+  switch (k) {
+    case DLS_SCHED_CONSTANT: return "constant";
+    case DLS_SCHED_STEP: return "step";
+    case DLS_SCHED_MULTISTEP: return "multistep";
+    case DLS_SCHED_COSINE: return "cosine";
+    case DLS_SCHED_WARMUP: return "warmup";
+    case DLS_SCHED_EXPONENTIAL: return "exponential";
+    case DLS_SCHED_TIME_DECAY: return "time_decay";
+    case DLS_SCHED_ONECYCLE: return "onecycle";
+    default: return "plateau";
+  }
+}
+
+// Version 6's named settings: what else changes a run's meaning, as a resume compares them (check_made), and the
+// metric each rule watches (restore_rules).
+std::vector<std::pair<std::string, std::string>> settings_of(const dls_rt* rt) {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back("accumulate", fmt::format("{} step{}", rt->accumulate, rt->accumulate == 1 ? "" : "s"));
+  out.emplace_back("clip", rt->clip_kind == DLS_CLIP_NORM    ? fmt::format("norm({:g})", rt->clip_threshold)
+                           : rt->clip_kind == DLS_CLIP_VALUE ? fmt::format("value({:g})", rt->clip_threshold)
+                                                             : std::string("none"));
+  std::string sched;
+  for (const auto& c : rt->schedules)
+    sched += fmt::format("{}{}({:g}, {:g}, {:g}, {:g})", sched.empty() ? "" : ", ", schedule_name(c.kind), c.a, c.b, c.c, c.d);
+  out.emplace_back("schedule", sched.empty() ? std::string("none") : sched);
+  if (rt->plateau_monitor)
+    out.emplace_back("plateau", fmt::format("factor {:g}, patience {}, min_delta {:g}, cooldown {}, min_lr {:g}", rt->plateau_factor,
+                                            rt->plateau_patience, rt->plateau_min_delta, rt->plateau_cooldown, rt->plateau_min_lr));
+  if (rt->stop_kind)
+    out.emplace_back("stop", fmt::format("patience {}, min_delta {:g}", rt->stop_patience, rt->stop_min_delta));
+  if (rt->stop_kind) out.emplace_back("stop.monitor", monitor_name(rt->stop_output, rt->stop_monitor));
+  if (rt->plateau_monitor) out.emplace_back("plateau.monitor", monitor_name(rt->plateau_output, rt->plateau_monitor));
+  if (rt->ckpt_best_metric) out.emplace_back("best.monitor", monitor_name(rt->ckpt_best_output, rt->ckpt_best_metric));
+  return out;
+}
+
 Made made_by(const dls_rt* rt) {
   Made m;
   m.kind = rt->opt.kind, m.lr = rt->opt.lr, m.momentum = rt->opt.momentum, m.beta1 = rt->opt.beta1;
@@ -38,6 +75,7 @@ Made made_by(const dls_rt* rt) {
   m.stop = rt->stop_kind ? rt->stop_monitor : 0;
   m.stop_best = rt->stop_best, m.stop_best_epoch = rt->stop_best_epoch, m.stop_bad = rt->stop_bad;
   m.best_metric = rt->ckpt_best_metric, m.best_value = rt->ckpt_best_value, m.best_epoch = rt->ckpt_best_epoch;
+  m.settings = settings_of(rt);
   return m;
 }
 
@@ -135,9 +173,11 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   return out;
 }
 
-// The size of this program's checkpoint file (version 2), the most a reader accepts.
-size_t expected_size(const std::vector<Entry>& es) {
-  size_t n = 8 + 4 + 8 + 8 + 8 + 8 + 8 + kMadeBytes + 4 + 4;
+// The size of this program's checkpoint file, the most a reader accepts.
+size_t expected_size(const dls_rt* rt, const std::vector<Entry>& es) {
+  Made m;
+  m.settings = settings_of(rt);
+  size_t n = 8 + 4 + 8 + 8 + 8 + 8 + 8 + kMadeBytes + data::checkpointSettingsBytes(m) + 4 + 4;
   for (const auto& e : es) n += 4 + e.name.size() + 4 + 32 + 8 + size_t(e.numel) * 4;
   return n;
 }
@@ -147,8 +187,23 @@ std::string optimizer_desc(const Made& m) {
   const bool ams = (m.kind == DLS_OPT_ADAM || m.kind == DLS_OPT_ADAMW) && m.nesterov;
   return fmt::format("optimizer {}{}", optimizer_name(m.kind), ams ? "(amsgrad: true)" : "");
 }
+// sgd and rmsprop keep a momentum buffer only with momentum: one without it is another optimizer to a resume too.
+std::string optimizer_state_desc(const Made& m) {
+  const int slots = dls_optimizer_state_slots(m.kind, m.momentum, m.nesterov);
+  if (m.kind != DLS_OPT_SGD && m.kind != DLS_OPT_RMSPROP) return optimizer_desc(m);
+  return fmt::format("{}(momentum: {:g}), which keeps {} state tensor{} per parameter", optimizer_desc(m), m.momentum, slots,
+                     slots == 1 ? "" : "s");
+}
 void refuse_other_optimizer(const std::string& path, const Made& m, const Made& now) {
-  if (optimizer_desc(m) == optimizer_desc(now)) return;
+  if (optimizer_desc(m) == optimizer_desc(now)) {
+    const int a = dls_optimizer_state_slots(m.kind, m.momentum, m.nesterov);
+    const int b = dls_optimizer_state_slots(now.kind, now.momentum, now.nesterov);
+    if (a == b) return;
+    Fault f = make_fault(Diag::R0307, path, path, optimizer_state_desc(m), optimizer_state_desc(now));
+    f.notes.push_back("the momentum buffers cannot be made up or dropped without changing what the next steps do");
+    f.notes.push_back("resume with the checkpoint's momentum, or train from scratch into another checkpoint directory");
+    throw f;
+  }
   Fault f = make_fault(Diag::R0307, path, path, optimizer_desc(m), optimizer_desc(now));
   f.notes.push_back("its saved state (momentum, moment estimates) means something else to another optimizer");
   f.notes.push_back("train from scratch into another checkpoint directory, or `train --overwrite` to replace this run");
@@ -156,7 +211,7 @@ void refuse_other_optimizer(const std::string& path, const Made& m, const Made& 
 }
 
 // Checks what made a checkpoint against this program when training continues from it.
-void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
+void check_made(const dls_rt* rt, const std::string& path, const Made& m, uint32_t h_version) {
   const Made now = made_by(rt);
   if (m.structure != now.structure) {
     Fault f = make_fault(Diag::R0307, path, path, "another network structure", "this spec's network");
@@ -166,8 +221,10 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
     throw f;
   }
   refuse_other_optimizer(path, m, now);
+  // Every changed setting, old → new, in one warning.
+  std::vector<std::string> list;
   auto changed = [&](const char* what, double a, double b) {
-    if (a != b) warn(Diag::R0308, path, path, fmt::format("{} {:g}", what, a), fmt::format("{} {:g}", what, b));
+    if (a != b) list.push_back(fmt::format("{} {:g} → {:g}", what, a, b));
   };
   changed("lr", m.lr, now.lr);
   changed(m.kind == DLS_OPT_NADAM ? "momentum_decay" : "momentum", m.momentum, now.momentum);
@@ -176,21 +233,88 @@ void check_made(const dls_rt* rt, const std::string& path, const Made& m) {
   changed("eps", m.eps, now.eps);
   changed("weight_decay", m.weight_decay, now.weight_decay);
   if (m.kind == DLS_OPT_SGD) changed("nesterov", m.nesterov, now.nesterov);
-  if (now.plateau && m.plateau != now.plateau)
-    warn(Diag::R0308, path, path, m.plateau ? "plateau on another metric" : "no plateau schedule",
-         "plateau (its rate, best value and counts start afresh from the optimizer's lr)");
+  // Format 6 names the plateau's metric (restore_rules compares the names); up to 5 its code.
+  if (h_version < 6 && now.plateau && m.plateau != now.plateau)
+    list.push_back(fmt::format("{} → plateau (its rate, best value and counts start afresh from the optimizer's lr)",
+                               m.plateau ? "plateau on another metric" : "no plateau schedule"));
   changed("batch size", double(m.batch), double(now.batch));
+  // Format 6: accumulate, clip, the schedules, the plateau's and early stopping's settings.
+  for (const auto& [key, value] : now.settings) {
+    if (key.find('.') != std::string::npos) continue;  // the monitors: restore_rules
+    bool had = false;
+    const std::string was = m.setting(key, &had);
+    if (h_version >= 6 && had && was != value) list.push_back(fmt::format("{} {} → {}", key, was, value));
+  }
   // Another precision: the master weights and the optimizer state are f32 in every precision, so they carry over
   // exactly; only the products of the steps from here on are computed in this run's precision.
   if (m.precision != now.precision)
-    warn(Diag::R0308, path, path, fmt::format("precision = {}", precision_name(m.precision)),
-         fmt::format("precision = {} (its f32 master weights and optimizer state are restored exactly)",
-                     precision_name(now.precision)));
+    list.push_back(fmt::format("precision {} → {} (its f32 master weights and optimizer state are restored exactly)",
+                               precision_name(m.precision), precision_name(now.precision)));
   if (m.data != 0 && now.data != 0 && m.data != now.data)
-    warn(Diag::R0308, path, path, fmt::format("training data {:016x}", m.data), fmt::format("training data {:016x}", now.data));
+    list.push_back(fmt::format("training data {:016x} → {:016x}", m.data, now.data));
+  if (list.empty()) return;
+  std::string all;
+  for (const std::string& c : list) all += (all.empty() ? "" : "; ") + c;
+  warn(Diag::R0308, path, path, all);
 }
 
 using Header = data::CheckpointHeader;
+
+// A resume continues each rule that watches a validation metric (ReduceLROnPlateau, early stopping, the best
+// checkpoint) where the checkpoint's run left it, when that run watched the same metric. Format 6 names it
+// (val_loss, val_OUTPUT_acc, ...): another name is R0266 and the rule's state starts afresh. Formats 4 and 5 keep
+// only the metric's code, compared as such; a format without a rule's state is R0311.
+void restore_rules(dls_rt* rt, const std::string& path, const Header& h) {
+  const Made& m = h.made;
+  // Whether the rule `key` of the checkpoint's run watched `now`; warns R0266 when it watched another metric.
+  auto same = [&](const char* key, const std::string& now, const char* state, const char* fresh) {
+    bool had = false;
+    const std::string was = m.setting(key, &had);
+    if (had && was != now) warn(Diag::R0266, path, path, state, was, now, fresh);
+    return had && was == now;
+  };
+  if (rt->plateau_monitor) {
+    const std::string now = monitor_name(rt->plateau_output, rt->plateau_monitor);
+    const char* fresh = "the plateau's state";
+    bool restore = false;
+    if (h.version >= 6) {
+      bool had = false;
+      m.setting("plateau.monitor", &had);
+      restore = same("plateau.monitor", now, "the plateau schedule's rate, best value and counts", fresh);
+      if (!had) warn(Diag::R0311, path, path, h.version, "plateau state", fresh);
+    } else {
+      restore = h.version >= 4 && m.plateau == rt->plateau_monitor;  // else R0308 (check_made) says so
+    }
+    if (restore) {
+      rt->plateau_lr = m.plateau_lr, rt->plateau_best = m.plateau_best;
+      rt->plateau_bad = m.plateau_bad, rt->plateau_cooldown_left = m.plateau_cooldown_left;
+    }
+  }
+  if (rt->stop_kind) {
+    const std::string now = monitor_name(rt->stop_output, rt->stop_monitor);
+    bool restore = false, had = h.version >= 5 && m.stop != 0;
+    if (h.version >= 6) {
+      m.setting("stop.monitor", &had);
+      restore = same("stop.monitor", now, "early stopping's best value and count", "its patience count");
+    } else {
+      restore = h.version >= 5 && m.stop == rt->stop_monitor;
+    }
+    if (restore) rt->stop_best = m.stop_best, rt->stop_best_epoch = m.stop_best_epoch, rt->stop_bad = m.stop_bad;
+    else if (!had || h.version < 6) warn(Diag::R0311, path, path, h.version, "early-stopping state for this monitor", "the patience count");
+  }
+  if (rt->ckpt_best_metric) {
+    const std::string now = monitor_name(rt->ckpt_best_output, rt->ckpt_best_metric);
+    bool restore = false, had = h.version >= 5 && m.best_metric != 0;
+    if (h.version >= 6) {
+      m.setting("best.monitor", &had);
+      restore = same("best.monitor", now, "the best checkpoint's value", "the choice of best.dlsc");
+    } else {
+      restore = h.version >= 5 && m.best_metric == rt->ckpt_best_metric;
+    }
+    if (restore) rt->ckpt_best_value = m.best_value, rt->ckpt_best_epoch = m.best_epoch;
+    else if (!had || h.version < 6) warn(Diag::R0311, path, path, h.version, "best-checkpoint value for this metric", "the choice of best.dlsc");
+  }
+}
 
 // One pass over a checkpoint whose CRC is known to be good: the header, then every tensor checked against
 // this program's (name, shape, finite values). With `commit`, each tensor's values go into rt as they are
@@ -260,12 +384,12 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
   if (!has_head || std::memcmp(head, kMagic, 8) != 0) return "not a dlspec checkpoint (bad magic)";
   // This program's checkpoint has expected_size bytes; one of another layout is parsed far enough to say
   // what differs (R0305, R0306) when it is at most about twice as large; anything larger is not read.
-  const uint64_t limit = 2 * expected_size(want) + (uint64_t(1) << 20);
+  const uint64_t limit = 2 * expected_size(rt, want) + (uint64_t(1) << 20);
   if (size > limit) {
     uint64_t h;
     std::memcpy(&h, head + 12, 8);
     if (h != rt->layout_hash) fail(Diag::R0305, path, path, h, rt->layout_hash);
-    return fmt::format("{} bytes, far more than this program's checkpoint ({} bytes)", size, expected_size(want));
+    return fmt::format("{} bytes, far more than this program's checkpoint ({} bytes)", size, expected_size(rt, want));
   }
   uint32_t stored = 0;
   if (std::string bad = data::checkCheckpointCrc(fd, size, stored); !bad.empty()) return bad;
@@ -274,7 +398,7 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
     FileReader r(fd, size - 4);
     if (std::string bad = parse(rt, path, r, want, h, false, resuming); !bad.empty()) return bad;
   }
-  if (h.version >= 2 && resuming) check_made(rt, path, h.made);
+  if (h.version >= 2 && resuming) check_made(rt, path, h.made, h.version);
   if (h.version >= 2 && !resuming && h.made.structure != structure_hash(rt)) {
     Fault f = make_fault(Diag::R0307, path, path, "another network structure", "this spec's network");
     f.notes.push_back(fmt::format("the ops, their attributes or the shapes differ (structure hash {:016x}, this program {:016x})",
@@ -288,26 +412,7 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
   if (!bad.empty() || r.crc != stored)
     fail(Diag::R0303, path, path, "it changed while it was being loaded" + (bad.empty() ? std::string() : " (" + bad + ")"));
   rt->updates = h.updates;
-  // A resume continues ReduceLROnPlateau where the checkpoint's run left it (the same monitored metric).
-  if (resuming && rt->plateau_monitor && h.version >= 4 && h.made.plateau == rt->plateau_monitor) {
-    rt->plateau_lr = h.made.plateau_lr, rt->plateau_best = h.made.plateau_best;
-    rt->plateau_bad = h.made.plateau_bad, rt->plateau_cooldown_left = h.made.plateau_cooldown_left;
-  }
-  // ... and early stopping's patience count and best value, and the best checkpoint's value (format 5).
-  if (resuming && rt->stop_kind) {
-    if (h.version >= 5 && h.made.stop == rt->stop_monitor) {
-      rt->stop_best = h.made.stop_best, rt->stop_best_epoch = h.made.stop_best_epoch, rt->stop_bad = h.made.stop_bad;
-    } else {
-      warn(Diag::R0311, path, path, h.version, "early-stopping state for this monitor", "the patience count");
-    }
-  }
-  if (resuming && rt->ckpt_best_metric) {
-    if (h.version >= 5 && h.made.best_metric == rt->ckpt_best_metric) {
-      rt->ckpt_best_value = h.made.best_value, rt->ckpt_best_epoch = h.made.best_epoch;
-    } else {
-      warn(Diag::R0311, path, path, h.version, "best-checkpoint value for this metric", "the choice of best.dlsc");
-    }
-  }
+  if (resuming) restore_rules(rt, path, h);
   info.epoch = h.epoch;
   info.global_step = h.global_step;
   info.path = path;
@@ -315,6 +420,25 @@ std::string try_load(dls_rt* rt, const std::string& path, CheckpointInfo& info, 
 }
 
 }  // namespace
+
+std::string monitor_name(const std::string& output, int32_t metric) {
+  if (!output.empty())
+    return fmt::format("val_{}_{}", output, metric == DLS_METRIC_ACCURACY ? "acc" : metric == DLS_METRIC_MAE ? "mae"
+                                            : metric == DLS_METRIC_RMSE ? "rmse" : "loss");
+  switch (metric) {
+    case DLS_METRIC_LOSS: return "val_loss";
+    case DLS_METRIC_ACCURACY: return "val_accuracy";
+    case DLS_METRIC_TOP_K: return "val_top_k";
+    case DLS_METRIC_PRECISION: return "val_precision";
+    case DLS_METRIC_RECALL: return "val_recall";
+    case DLS_METRIC_F1: return "val_f1";
+    case DLS_METRIC_MAE: return "val_mae";
+    case DLS_METRIC_RMSE: return "val_rmse";
+    case DLS_METRIC_R2: return "val_r2";
+    case DLS_METRIC_AUC: return "val_auc";
+    default: return fmt::format("metric {}", metric);
+  }
+}
 
 uint64_t structure_hash(const dls_rt* rt) {
   uint64_t h = 1469598103934665603ull;
@@ -407,6 +531,11 @@ std::string save_checkpoint(dls_rt* rt, const std::string& dir, int64_t epoch, i
   w.put(m.val_loss), w.put(m.val_acc);
   w.put(m.stop), w.put(m.stop_best), w.put(m.stop_best_epoch), w.put(m.stop_bad);
   w.put(m.best_metric), w.put(m.best_value), w.put(m.best_epoch);
+  w.put(uint32_t(m.settings.size()));
+  for (const auto& [k, v] : m.settings) {
+    w.put(uint32_t(k.size())), w.bytes(k.data(), k.size());
+    w.put(uint32_t(v.size())), w.bytes(v.data(), v.size());
+  }
   w.put(uint32_t(es.size()));
   std::vector<float> host(kChunk / 4);
   for (const auto& e : es) {

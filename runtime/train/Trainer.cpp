@@ -662,14 +662,17 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
   std::string last_good;  // the newest checkpoint with this run's good state
   if (!resume.empty()) {
     // Every rank resumes from the checkpoint rank 0 chose (the newest valid one of the directory).
+    // The lead loads it once (its warnings, R0308 and R0266, said once); the other ranks load the file it chose.
     std::string file;
+    CheckpointInfo ci;
     if (lead) {
       struct stat st;
       if (::stat(resume.c_str(), &st) != 0) fail_path(resume, "--resume", true);
-      file = load_checkpoint(rt, resume, true).path;
+      ci = load_checkpoint(rt, resume, true);
+      file = ci.path;
     }
     world.bcast(file, "the checkpoint to resume from");
-    CheckpointInfo ci = load_checkpoint(rt, lead ? resume : file, true);
+    if (!lead) ci = load_checkpoint(rt, file, true);
     start_epoch = ci.epoch, global_step = ci.global_step;
     last_good = ci.path;
     if (!o.quiet && lead)
@@ -736,11 +739,8 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
         return metric == DLS_METRIC_ACCURACY ? h.accuracy : metric == DLS_METRIC_MAE ? h.mae : metric == DLS_METRIC_RMSE ? h.rmse : h.loss;
     return double(NAN);
   };
-  const std::string stop_name =
-      rt->stop_output.empty() ? std::string(maximize ? "val_accuracy" : "val_loss")
-                              : fmt::format("val_{}_{}", rt->stop_output,
-                                            rt->stop_monitor == DLS_METRIC_ACCURACY ? "acc" : rt->stop_monitor == DLS_METRIC_MAE ? "mae"
-                                            : rt->stop_monitor == DLS_METRIC_RMSE ? "rmse" : "loss");
+  const std::string stop_name = monitor_name(rt->stop_output, rt->stop_monitor);
+  const std::string plateau_name = monitor_name(rt->plateau_output, rt->plateau_monitor);
   double& best = rt->stop_best;
   int64_t& best_epoch = rt->stop_best_epoch;
   int64_t& without_improvement = rt->stop_bad;
@@ -882,11 +882,12 @@ int run_train(dls_rt* rt, const Program& p, const Options& o) {
       rt->last_val_loss = validate && val_samples > 0 ? val_loss : NAN;
       rt->last_val_acc = validate && val_samples > 0 ? r_acc : NAN;
       if (rt->plateau_monitor && validate && val_samples > 0 && std::isfinite(val_loss)) {
-        const double v = rt->plateau_monitor == DLS_METRIC_ACCURACY ? r_acc : val_loss;
-        if (plateau_step(rt, v) && !o.quiet && lead)
+        const double v = !rt->plateau_output.empty() ? output_metric(best_r, rt->plateau_output, rt->plateau_monitor)
+                         : rt->plateau_monitor == DLS_METRIC_ACCURACY ? r_acc : val_loss;
+        if (!std::isnan(v) && plateau_step(rt, v) && !o.quiet && lead)
           std::printf("plateau: %s has not improved by more than %g for more than %lld validations; learning rate %g from "
                       "epoch %lld\n",
-                      rt->plateau_monitor == DLS_METRIC_ACCURACY ? "val_accuracy" : "val_loss", rt->plateau_min_delta,
+                      plateau_name.c_str(), rt->plateau_min_delta,
                       (long long)rt->plateau_patience, rt->plateau_lr, (long long)(epoch + 2));
       }
       if (rt->stop_kind == DLS_STOP_EARLY && validate && val_samples > 0) {

@@ -725,3 +725,46 @@ TEST_CASE("E0801 counts gradient accumulation's f64 sums of the gradients on the
   for (const auto& n : b->notes) noted = noted || n.find("accumulated gradients 6.") != std::string::npos;
   CHECK(noted);
 }
+
+TEST_CASE("E0801 counts a split the executable would read per batch as it holds it: its labels and batches ahead") {
+  // 2,000 samples of 784 f32: 6.0 MiB decoded, more than half of `memory = 6 * MiB`, so the executable (--load auto,
+  // --data-memory half of the memory) reads the split per batch and holds about 1.3 MiB of it. Held whole, the data
+  // and the tiny network would not fit.
+  fs::path d = fs::temp_directory_path() / "dlspec_checker_e0801_stream";
+  fs::create_directories(d);
+  const int64_t n = 2000;
+  std::vector<float> x(static_cast<size_t>(n * 784), 0.25f);
+  for (size_t i = 0; i < x.size(); i += 97) x[i] = static_cast<float>(i % 13);
+  std::vector<int64_t> y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) y[static_cast<size_t>(i)] = i % 10;
+  write(d / "x.npy", npyF4({n, 784}, x));
+  write(d / "y.npy", npyI8({n}, y));
+  auto spec = [](const std::string& memory) {
+    return "dlspec 1\n"
+           "dataset d {\n  train = npy(\"x.npy\", \"y.npy\")\n  sample x: f32[784]\n  label y: class<10>\n}\n"
+           "pipeline p from d.train {\n  batch(32)\n}\n"
+           "network Net(x: f32[N, 784]) -> logits[N, 10] {\n  return x |> dense(10)\n}\n"
+           "train t {\n  model = Net on cpu\n  data = p\n  loss = cross_entropy(model.out, y)\n  optimizer = sgd(lr: 0.01)\n"
+           "  epochs = 1\n  memory = " + memory + "\n}\n";
+  };
+  Checked fits = checkWithData(d, spec("6 * MiB"));
+  INFO(fits.all());
+  CHECK(fits.find("E0801") == nullptr);
+  // With 1 MiB even the streamed split does not fit: E0801 counts what it holds and says it is read per batch.
+  Checked tight = checkWithData(d, spec("1 * MiB"));
+  INFO(tight.all());
+  const dls::Diagnostic* e = tight.find("E0801");
+  REQUIRE(e);
+  CHECK(mib(e->message) < 3.0);  // held whole, the 6.0 MiB of samples alone would be counted
+  bool said = false, listed = false;
+  for (const auto& note : e->notes) {
+    said = said || note.find("split `train` is read per batch: its 6.0 MiB of decoded samples exceed") != std::string::npos;
+    listed = listed || note.find("read per batch (") != std::string::npos;
+  }
+  CHECK(said);
+  CHECK(listed);
+  // Held whole it is counted whole: with 16 MiB (half is 8 MiB, more than the 6.0 MiB) the split stays in memory.
+  Checked held = checkWithData(d, spec("16 * MiB"));
+  CHECK(held.find("E0801") == nullptr);
+  CHECK(held.find("W0802") == nullptr);
+}

@@ -868,6 +868,12 @@ def read_checkpoint(path):
         # validation loss and accuracy (2 f64); version 5: early stopping's state (i32, f64, 2 i64) and the best
         # checkpoint's (i32, f64, i64)
         n = MADE_BYTES + (4 if version >= 3 else 0) + (4 + 8 * 6 if version >= 4 else 0) + (4 + 8 * 3 + 4 + 8 * 2 if version >= 5 else 0)
+        if version >= 6:  # named settings: u32 count, then (u32 length, bytes) for each key and value
+            (k,) = struct.unpack_from("<I", b, pos + n)
+            n += 4
+            for _ in range(2 * k):
+                (m,) = struct.unpack_from("<I", b, pos + n)
+                n += 4 + m
         made = b[pos:pos + n]
         pos += n
     (count,) = struct.unpack_from("<I", b, pos)

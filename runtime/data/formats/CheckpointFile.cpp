@@ -94,6 +94,21 @@ std::string readCheckpointHeader(CheckpointReader& r, CheckpointHeader& h) {
     m.best_value = r.get<double>();
     m.best_epoch = r.get<int64_t>();
   }
+  if (h.version >= 6) {
+    const uint32_t n = r.get<uint32_t>();
+    if (!r.ok || n > kCheckpointMaxSettings) return "truncated header (its settings)";
+    auto text = [&](std::string& out) {
+      const uint32_t len = r.get<uint32_t>();
+      if (!r.ok || len > kCheckpointMaxSettingBytes) return false;
+      out.assign(len, '\0');
+      return r.bytes(out.data(), len);
+    };
+    for (uint32_t i = 0; i < n; ++i) {
+      std::pair<std::string, std::string> kv;
+      if (!text(kv.first) || !text(kv.second)) return "truncated header (its settings)";
+      m.settings.push_back(std::move(kv));
+    }
+  }
   h.count = r.get<uint32_t>();
   if (!r.ok) return "truncated header";
   return "";

@@ -8,6 +8,9 @@
 //     plateau_cooldown_left, f64 val_loss, val_acc
 //   version >= 5: i32 stop, f64 stop_best, i64 stop_best_epoch, stop_bad, i32 best_metric, f64 best_value,
 //     i64 best_epoch
+//   version >= 6: u32 n, then n settings (u32 key_len, key, u32 value_len, value; UTF-8): what else changes a run's
+//     meaning (accumulate, clip, schedule) and the names of the metrics early stopping, the plateau schedule and the
+//     best checkpoint watch (stop.monitor, plateau.monitor, best.monitor: val_loss, val_OUTPUT_acc, ...)
 //   u32 count, then per tensor: u32 name_len, name, i32 rank, i64 dims[4], i64 numel, f32 data[numel]
 //   u32 crc32 of every byte before it.
 // No dependency on the compiler or the rest of the runtime; the functions return "" or why the file is damaged.
@@ -16,12 +19,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dls::data {
 
 inline constexpr char kCheckpointMagic[8] = {'D', 'L', 'S', 'C', 'K', 'P', 'T', 0};
-inline constexpr uint32_t kCheckpointVersion = 5;  // the version written; 1 to it are read
+inline constexpr uint32_t kCheckpointVersion = 6;  // the version written; 1 to it are read
 
 // What made a checkpoint (version 2 on).
 struct CheckpointMade {
@@ -45,9 +49,31 @@ struct CheckpointMade {
   int32_t best_metric = 0;
   double best_value = NAN;
   int64_t best_epoch = 0;
+  // version 6: named settings, in the order written. Keys: "accumulate", "clip", "schedule" (their values as a
+  // resume compares them), "stop.monitor", "plateau.monitor", "best.monitor" (the full metric name each rule
+  // watches; absent when the run has no such rule).
+  std::vector<std::pair<std::string, std::string>> settings;
+  // The value of `key` ("" when absent); `has` says whether it is there.
+  std::string setting(const std::string& key, bool* has = nullptr) const {
+    for (const auto& [k, v] : settings)
+      if (k == key) {
+        if (has) *has = true;
+        return v;
+      }
+    if (has) *has = false;
+    return "";
+  }
 };
+// The fixed part of "made by" (versions 2 to 5's fields); version 6's settings follow it.
 inline constexpr size_t kCheckpointMadeBytes =
     4 + 6 * 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8 + 8 + 4 + 8 + 8;
+// The bytes version 6's settings take in the file.
+inline size_t checkpointSettingsBytes(const CheckpointMade& m) {
+  size_t n = 4;
+  for (const auto& [k, v] : m.settings) n += 8 + k.size() + v.size();
+  return n;
+}
+inline constexpr uint32_t kCheckpointMaxSettings = 64, kCheckpointMaxSettingBytes = 4096;
 
 struct CheckpointHeader {
   uint32_t version = 0;

@@ -413,7 +413,8 @@ void dls_rt_input(dls_rt* rt, int32_t field, int32_t tensor);
 /* The validation metric a rule watches is the one of the loss term named `output` (dls_rt_head) instead of the
  * whole validation's: rule 1 the best checkpoint (dls_rt_checkpoint_best: its metric, DLS_METRIC_LOSS,
  * DLS_METRIC_ACCURACY, DLS_METRIC_MAE or DLS_METRIC_RMSE, is then the term's val_OUTPUT_loss, _acc, _mae or _rmse),
- * rule 2 early stopping (dls_rt_stop's monitor, likewise). Called after that rule's own call. */
+ * rule 2 early stopping (dls_rt_stop's monitor, likewise), rule 3 the plateau schedule (dls_rt_plateau's monitor,
+ * likewise: mode max for _acc, min for the others). Called after that rule's own call. */
 void dls_rt_watch_output(dls_rt* rt, int32_t rule, const char* output, int32_t metric);
 
 #ifdef __cplusplus
