@@ -89,10 +89,32 @@ static bool writeOnnxWeights(const import::OnnxImport& im, const std::string& sp
     for (int pid : node.params) {
       const sema::Param& p = net.params[size_t(pid)];
       auto it = w->params.find(p.role);
+      bool found = it != w->params.end();
+      if (!w->named.empty()) {  // by the name after the layer's
+        const std::string suffix = p.name.size() > node.layer.size() ? p.name.substr(node.layer.size() + 1) : p.name;
+        auto nt = w->named.find(suffix);
+        found = nt != w->named.end();
+        if (found && (!p.shape.elements() || int64_t(nt->second.values.size()) != *p.shape.elements())) {
+          c.diags.report(Code::E1114, w->at, w->node, w->opType,
+                         fmt::format("`{}` is {} in dlspec, the initialiser has {} values", p.name, p.shape.str(),
+                                     nt->second.values.size()));
+          ok = false;
+          continue;
+        }
+        if (found) {
+          std::vector<int64_t> shape;
+          for (const auto& d : p.shape.dims) shape.push_back(d.value);
+          if (!writeNpy(dir + "/" + p.name + ".npy", shape, nt->second.values)) {
+            c.diags.report(Code::E1114, w->at, w->node, w->opType, fmt::format("cannot write `{}/{}.npy`", dir, p.name));
+            ok = false;
+          }
+          continue;
+        }
+      }
       const auto numel = p.shape.elements();
-      if (it == w->params.end() || !numel || int64_t(it->second.values.size()) != *numel) {
+      if (!found || !numel || int64_t(it->second.values.size()) != *numel) {
         c.diags.report(Code::E1114, w->at, w->node, w->opType,
-                       it == w->params.end() ? fmt::format("no initialiser gives `{}`", p.name)
+                       !found ? fmt::format("no initialiser gives `{}`", p.name)
                                              : fmt::format("`{}` is {} in dlspec, the initialiser has {} values", p.name,
                                                            p.shape.str(), it->second.values.size()));
         ok = false;

@@ -340,19 +340,25 @@ std::string Exporter::layerNorm(const std::string& x, int64_t r, int64_t axes) {
 }
 
 // torch.nn.MultiheadAttention (batch first) as MatMul / Softmax: self-attention (ops.def MULTI_HEAD_ATTENTION), or
-// cross-attention with the keys and values projected from `memory` [N, S, D] (CROSS_ATTENTION).
+// cross-attention with the keys and values projected from `memory` [N, S, K] (CROSS_ATTENTION; K != D: torch's
+// q_proj_weight, k_proj_weight, v_proj_weight).
 std::string Exporter::attention(const std::string& x, const sema::Node& n, const std::string& memory) {
   const Dims xs = shapeOf(n.inputs[0]);  // [N, T, D]
   const int64_t T = xs[1], D = xs[2], H = i("heads"), E = D / H;
   const int64_t S = memory.empty() ? T : shapeOf(n.inputs[1])[1];
   const std::string& kvIn = memory.empty() ? x : memory;
+  const int64_t K = memory.empty() ? D : shapeOf(n.inputs[1])[2];  // the memory's width (kdim = vdim)
   const sema::Param* win = param(n, "in_proj_weight");
+  const sema::Param* wsplit[3] = {param(n, "q_proj_weight"), param(n, "k_proj_weight"), param(n, "v_proj_weight")};
   const sema::Param* wout = param(n, "out_proj.weight");
   const sema::Param* bin = param(n, "in_proj_bias");
   const sema::Param* bout = param(n, "out_proj.bias");
-  if (!win || !wout) throw NoForm{"its projection weights are missing (an internal inconsistency)"};
-  auto project = [&](int k, const std::string& name) {  // rows k*D .. (k+1)*D of in_proj: [D, D] -> x W^T + b
-    std::string y = op("MatMul", {k == 0 ? x : kvIn, initP(n.layer + "/" + name + "_weight", {D, D}, {Seg{win, k * D * D, D, D, true}})});
+  if ((!win && (!wsplit[0] || !wsplit[1] || !wsplit[2])) || !wout)
+    throw NoForm{"its projection weights are missing (an internal inconsistency)"};
+  auto project = [&](int k, const std::string& name) {  // rows k*D .. (k+1)*D of in_proj, or W_q, W_k, W_v: x W^T + b
+    const int64_t cols = k == 0 ? D : K;
+    const Seg w = win ? Seg{win, k * D * D, D, D, true} : Seg{wsplit[k], 0, D, cols, true};
+    std::string y = op("MatMul", {k == 0 ? x : kvIn, initP(n.layer + "/" + name + "_weight", {cols, D}, {w})});
     if (bin) y = op("Add", {y, initP(n.layer + "/" + name + "_bias", {D}, {Seg{bin, k * D, 1, D, false}})});
     return y;
   };

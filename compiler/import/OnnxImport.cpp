@@ -65,6 +65,36 @@ struct Folded {
   int type = 7;  // onnx::TensorProto::INT64
 };
 
+// A float tensor the import evaluates (weights sliced or transposed by the graph, an attention mask).
+struct FTensor {
+  Dims dims;
+  std::vector<float> v;  // NaN: a size the import does not know (the batch in a Shape)
+  bool isInt = false;    // integer values (shapes): Div truncates
+};
+
+// A value computed as `in` W + b over its last axis (a projection): W [kin, m] row-major, b [m].
+struct Affine {
+  std::string in;
+  int64_t kin = 0, m = 0;
+  std::vector<float> w, b;
+  bool bias = false;  // an Add gave b
+};
+
+// An attention subgraph the import translates as one multi_head_attention or cross_attention call.
+struct AttnMatch {
+  std::string x, mem, y;  // the queries' value, the memory's (x for self-attention), the output [N, T, D]
+  int64_t T = 0, S = 0, D = 0, K = 0, H = 1;
+  bool causal = false, bias = false;
+  std::vector<float> wq, wk, wv, wo, bq, bk, bv, bo;  // torch.nn's layout: [out, in]
+  std::set<int> region;                               // the nodes it replaces
+};
+
+// Why a subgraph that computes attention scores is not translated: the code (E1112, at the Softmax) and the reason.
+struct AttnFail {
+  Code code;
+  std::string what;
+};
+
 struct Line {
   std::string text;
   std::vector<std::pair<size_t, int>> calls;
@@ -193,7 +223,21 @@ private:
   std::string materialize(const std::string& name);
   void translate(int node);
   void emitStage(int node, const std::string& in, const std::string& stage, const std::string& outName,
-                 Dims dshape, std::map<ParamRole, OnnxTensor> params = {}, std::string kind = "real");
+                 Dims dshape, std::map<ParamRole, OnnxTensor> params = {}, std::string kind = "real",
+                 std::map<std::string, OnnxTensor> named = {});
+  // Attention subgraphs (torch.nn.MultiheadAttention as torch.onnx writes it, dlspec's own export).
+  std::optional<FTensor> evalConst(const std::string& name, int depth = 0);  // memoised evalNode
+  std::optional<FTensor> evalNode(const std::string& name, int depth);
+  std::optional<Dims> constInts(const std::string& name, int depth = 0);
+  std::map<std::string, std::optional<FTensor>> evalCache_;
+  std::optional<Affine> affine(const std::string& v, int depth = 0);
+  Dims valueShape(const std::string& v, int depth = 0);
+  Dims structuralShape(const std::string& v, int depth);
+  std::optional<std::string> attentionSide(std::string v, double& scale, int64_t& width);
+  std::optional<AttnMatch> matchAttention(int softmax, std::optional<AttnFail>& why);
+  bool findAttention();
+  void translateAttention(int node, const AttnMatch& a);
+  std::map<int, AttnMatch> attn_;  // by the node that computes the attention's output
   const sema::OpInfo& requireOp(const std::string& name);
   std::string arg(const sema::OpInfo& op, const std::string& name, const std::string& value);
   void reshapeTransposed(int node, const Dims& o);
@@ -725,7 +769,8 @@ Val& Importer::input(const std::string& name) {
 // Adds `|> stage` to the value `in` (continuing its chain when this node is its only consumer) and binds the
 // result to `outName`.
 void Importer::emitStage(int node, const std::string& in, const std::string& stage, const std::string& outName,
-                         Dims dshape, std::map<ParamRole, OnnxTensor> params, std::string kind) {
+                         Dims dshape, std::map<ParamRole, OnnxTensor> params, std::string kind,
+                         std::map<std::string, OnnxTensor> named) {
   Val& src = input(in);
   // A chain ends where the torch module instance changes, so that each instance's statements are its own.
   const bool continues = !src.named && uses_[in] == 1 &&
@@ -741,12 +786,13 @@ void Importer::emitStage(int node, const std::string& in, const std::string& sta
   Dims want(src.oshape.begin() + (src.oshape.empty() ? 0 : 1), src.oshape.end());
   if (!src.oshape.empty() && want != src.dshape) v.chain += fmt::format(" |> reshape({})", dimsText(want));
   v.chain += " |> ";
-  if (!params.empty()) {
+  if (!params.empty() || !named.empty()) {
     OnnxLayerWeights w;
     w.node = nodeName(node);
     w.opType = model_.graph().node(node).op_type();
     w.at = nodeSpans_[size_t(node)];
     w.params = std::move(params);
+    w.named = std::move(named);
     out_.weights.push_back(std::move(w));
     v.calls.push_back({v.chain.size(), int(out_.weights.size() - 1)});
   }
@@ -1591,6 +1637,739 @@ std::string Importer::makeBlocks(const std::string& ret) {
   return text;
 }
 
+// ---- attention subgraphs -------------------------------------------------------------------------------
+// torch.nn.MultiheadAttention as torch.onnx writes it (sequence-first transposes, in_proj_weight sliced or its
+// product chunked, the heads folded into the batch, shape computations) and dlspec's own export (OnnxExport.cpp)
+// compute the same thing through different nodes. The import recognises what they compute, anchored at the Softmax
+// of the scores:
+//   scores = (q side) MatMul (k side), times scalars, plus a constant mask; Softmax; Dropout; MatMul (v side);
+//   layout nodes; the output projection (MatMul or Gemm by constant weights, a constant bias); layout nodes back to
+//   the queries' shape [N, T, D].
+// Each side is a projection (an affine map of the queries or the memory over the last axis, evalConst giving its
+// weights) followed by layout nodes (Reshape, Transpose) and scalar factors. The factors together must be
+// 1/sqrt(E) for a head width E dividing D (the heads: D / E); a mask must be torch's causal triu(-inf, 1).
+
+std::optional<FTensor> Importer::evalConst(const std::string& name, int depth) {
+  if (depth > 48 || name.empty()) return std::nullopt;
+  if (auto c = evalCache_.find(name); c != evalCache_.end()) return c->second;
+  std::optional<FTensor> r = evalNode(name, depth);
+  evalCache_[name] = r;
+  return r;
+}
+
+std::optional<FTensor> Importer::evalNode(const std::string& name, int depth) {
+  auto ints = [&](const Folded& k) -> std::optional<FTensor> {
+    FTensor f;
+    f.dims = k.dims;
+    f.isInt = true;
+    for (int64_t x : k.v) {
+      if (x == kBatch) return std::nullopt;
+      f.v.push_back(float(x));
+    }
+    return f;
+  };
+  if (const onnx::TensorProto* t = constant(name)) {
+    FTensor f;
+    f.dims = dimsOf(*t);
+    f.isInt = isIntType(t->data_type());
+    if (product(f.dims) > (int64_t(1) << 24)) return std::nullopt;
+    if (t->data_type() == onnx::TensorProto::FLOAT) {
+      try {
+        f.v = floatsOf(*t);
+      } catch (const Fail&) {
+        return std::nullopt;
+      }
+    } else if (auto k = known(name)) {
+      return ints(*k);
+    } else {
+      return std::nullopt;
+    }
+    if (int64_t(f.v.size()) != product(f.dims)) return std::nullopt;
+    return f;
+  }
+  if (auto k = foldedValues_.find(name); k != foldedValues_.end()) return ints(k->second);
+  auto p = producer_.find(name);
+  if (p == producer_.end()) return std::nullopt;
+  const onnx::NodeProto& n = model_.graph().node(p->second);
+  const std::string& t = n.op_type();
+  auto in = [&](int k) { return k < n.input_size() ? evalConst(n.input(k), depth + 1) : std::nullopt; };
+  auto intsIn = [&](int k) -> std::optional<Dims> {
+    if (k >= n.input_size() || n.input(k).empty()) return std::nullopt;
+    return constInts(n.input(k), depth + 1);
+  };
+  if (t == "Identity" || t == "Dropout") return in(0);
+  if (t == "Cast") {
+    auto f = in(0);
+    if (!f) return std::nullopt;
+    const int64_t to = intAttr(n, "to", onnx::TensorProto::FLOAT);
+    f->isInt = isIntType(int(to));
+    if (f->isInt)
+      for (float& x : f->v) x = std::trunc(x);
+    else if (to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::DOUBLE)
+      return std::nullopt;
+    return f;
+  }
+  if (t == "Shape") {  // the static sizes; NaN for the others
+    Dims d = valueShape(n.input(0));
+    if (d.empty()) return std::nullopt;
+    if (d.back() < 0)  // a projection's width
+      if (auto a = affine(n.input(0), depth + 1)) d.back() = a->m;
+    FTensor f;
+    f.dims = {int64_t(d.size())};
+    f.isInt = true;
+    for (int64_t x : d) f.v.push_back(x >= 0 ? float(x) : std::numeric_limits<float>::quiet_NaN());
+    return f;
+  }
+  if (t == "Gather") {  // of a vector (a shape) at constant indices
+    auto f = in(0), idx = in(1);
+    if (!f || !idx || f->dims.size() != 1 || intAttr(n, "axis", 0) != 0) return std::nullopt;
+    FTensor o;
+    o.dims = idx->dims, o.isInt = f->isInt;
+    for (float x : idx->v) {
+      int64_t k = int64_t(x);
+      if (std::isnan(x)) return std::nullopt;
+      if (k < 0) k += int64_t(f->v.size());
+      if (k < 0 || k >= int64_t(f->v.size())) return std::nullopt;
+      o.v.push_back(f->v[size_t(k)]);
+    }
+    return o;
+  }
+  if (t == "Concat") {  // vectors
+    FTensor o;
+    o.isInt = true;
+    for (int k = 0; k < n.input_size(); ++k) {
+      auto f = in(k);
+      if (!f || f->dims.size() > 1) return std::nullopt;
+      o.v.insert(o.v.end(), f->v.begin(), f->v.end());
+      o.isInt = o.isInt && f->isInt;
+    }
+    o.dims = {int64_t(o.v.size())};
+    return o;
+  }
+  if (t == "Unsqueeze" || t == "Squeeze" || t == "Reshape") {
+    auto f = in(0);
+    if (!f) return std::nullopt;
+    Dims d = f->dims;
+    std::optional<Dims> axes = intsIn(1);
+    if (!axes) axes = intsAttr(n, "axes");
+    if (t == "Unsqueeze") {
+      if (!axes) return std::nullopt;
+      const int64_t r = int64_t(d.size() + axes->size());
+      Dims norm;
+      for (int64_t a : *axes) norm.push_back(a < 0 ? a + r : a);
+      std::sort(norm.begin(), norm.end());
+      for (int64_t a : norm) {
+        if (a < 0 || a > int64_t(d.size())) return std::nullopt;
+        d.insert(d.begin() + a, 1);
+      }
+    } else if (t == "Squeeze") {
+      Dims o;
+      const int64_t r = int64_t(d.size());
+      for (int64_t k = 0; k < r; ++k) {
+        bool drop = !axes && d[size_t(k)] == 1;
+        if (axes)
+          for (int64_t a : *axes) drop = drop || (a < 0 ? a + r : a) == k;
+        if (!drop) o.push_back(d[size_t(k)]);
+      }
+      d = o;
+    } else {
+      auto shape = intsIn(1);
+      if (!shape) return std::nullopt;
+      d = *shape;
+      int64_t rest = int64_t(f->v.size()), unknown = -1;
+      for (size_t k = 0; k < d.size(); ++k) {
+        if (d[k] == 0 && intAttr(n, "allowzero", 0) == 0) d[k] = k < f->dims.size() ? f->dims[k] : 1;
+        if (d[k] < 0) unknown = int64_t(k);
+        else if (d[k] > 0) rest /= d[k];
+      }
+      if (unknown >= 0) d[size_t(unknown)] = rest;
+    }
+    if (product(d) != int64_t(f->v.size())) return std::nullopt;
+    f->dims = d;
+    return f;
+  }
+  if (t == "Transpose") {
+    auto f = in(0);
+    if (!f) return std::nullopt;
+    const size_t r = f->dims.size();
+    Dims perm;
+    if (auto a = intsAttr(n, "perm")) perm = *a;
+    else
+      for (size_t k = 0; k < r; ++k) perm.push_back(int64_t(r - 1 - k));
+    if (perm.size() != r) return std::nullopt;
+    FTensor o;
+    for (int64_t a : perm) o.dims.push_back(f->dims[size_t(a)]);
+    o.v.resize(f->v.size());
+    Dims stride(r, 1), idx(r, 0);
+    for (size_t k = r; k-- > 1;) stride[k - 1] = stride[k] * f->dims[k];
+    for (size_t e = 0; e < o.v.size(); ++e) {
+      int64_t src = 0;
+      for (size_t k = 0; k < r; ++k) src += idx[k] * stride[size_t(perm[k])];
+      o.v[e] = f->v[size_t(src)];
+      for (size_t k = r; k-- > 0;)
+        if (++idx[k] < o.dims[k]) break;
+        else idx[k] = 0;
+    }
+    return o;
+  }
+  if (t == "Slice") {
+    auto f = in(0);
+    auto starts = intsIn(1), ends = intsIn(2);
+    if (!f || !starts || !ends || starts->size() != ends->size()) return std::nullopt;
+    Dims axes, steps(starts->size(), 1);
+    if (auto a = intsIn(3)) axes = *a;
+    else
+      for (size_t k = 0; k < starts->size(); ++k) axes.push_back(int64_t(k));
+    if (auto st = intsIn(4)) steps = *st;
+    if (axes.size() != starts->size() || steps.size() != starts->size()) return std::nullopt;
+    const int64_t r = int64_t(f->dims.size());
+    Dims lo(size_t(r), 0), hi = f->dims;
+    for (size_t k = 0; k < axes.size(); ++k) {
+      const int64_t a = axes[k] < 0 ? axes[k] + r : axes[k];
+      if (a < 0 || a >= r || steps[k] != 1) return std::nullopt;
+      const int64_t d = f->dims[size_t(a)];
+      auto clampi = [&](int64_t v) { return std::clamp(v < 0 ? v + d : v, int64_t(0), d); };
+      lo[size_t(a)] = clampi((*starts)[k]), hi[size_t(a)] = std::max(lo[size_t(a)], clampi((*ends)[k]));
+    }
+    FTensor o;
+    for (int64_t k = 0; k < r; ++k) o.dims.push_back(hi[size_t(k)] - lo[size_t(k)]);
+    Dims stride(size_t(r), 1), idx(size_t(r), 0);
+    for (int64_t k = r; k-- > 1;) stride[size_t(k - 1)] = stride[size_t(k)] * f->dims[size_t(k)];
+    const int64_t total = product(o.dims);
+    for (int64_t e = 0; e < total; ++e) {
+      int64_t src = 0;
+      for (int64_t k = 0; k < r; ++k) src += (lo[size_t(k)] + idx[size_t(k)]) * stride[size_t(k)];
+      o.v.push_back(f->v[size_t(src)]);
+      for (int64_t k = r; k-- > 0;)
+        if (++idx[size_t(k)] < o.dims[size_t(k)]) break;
+        else idx[size_t(k)] = 0;
+    }
+    return o;
+  }
+  if (t == "ConstantOfShape") {
+    auto shape = intsIn(0);
+    if (!shape || std::any_of(shape->begin(), shape->end(), [](int64_t d) { return d < 0; }) ||
+        product(*shape) > (int64_t(1) << 24))
+      return std::nullopt;
+    float value = 0;
+    if (const auto* a = attrOf(n, "value")) {
+      if (a->t().data_type() != onnx::TensorProto::FLOAT) return std::nullopt;
+      std::vector<float> v;
+      try {
+        v = floatsOf(a->t());
+      } catch (const Fail&) {
+        return std::nullopt;
+      }
+      if (v.size() != 1) return std::nullopt;
+      value = v[0];
+    }
+    FTensor o;
+    o.dims = *shape;
+    o.v.assign(size_t(product(*shape)), value);
+    return o;
+  }
+  if (t == "Trilu") {
+    auto f = in(0);
+    if (!f || f->dims.size() < 2) return std::nullopt;
+    int64_t k = 0;
+    if (n.input_size() > 1 && !n.input(1).empty()) {
+      auto kk = intsIn(1);
+      if (!kk || kk->size() != 1) return std::nullopt;
+      k = (*kk)[0];
+    }
+    const bool upper = intAttr(n, "upper", 1) != 0;
+    const int64_t rows = f->dims[f->dims.size() - 2], cols = f->dims.back();
+    for (size_t e = 0; e < f->v.size(); ++e) {
+      const int64_t i = int64_t(e) / cols % rows, j = int64_t(e) % cols;
+      if (upper ? j - i < k : j - i > k) f->v[e] = 0.f;
+    }
+    return f;
+  }
+  if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div") {
+    auto a = in(0);
+    if (!a) return std::nullopt;
+    auto b = in(1);
+    if (!b) return std::nullopt;
+    const size_t len = std::max(a->v.size(), b->v.size());
+    if ((a->v.size() != len && a->v.size() != 1) || (b->v.size() != len && b->v.size() != 1)) return std::nullopt;
+    FTensor o;
+    o.dims = a->v.size() == len && (b->v.size() != len || a->dims.size() >= b->dims.size()) ? a->dims : b->dims;
+    o.isInt = a->isInt && b->isInt;
+    for (size_t e = 0; e < len; ++e) {
+      const float x = a->v[a->v.size() == 1 ? 0 : e], y = b->v[b->v.size() == 1 ? 0 : e];
+      float r = t == "Add" ? x + y : t == "Sub" ? x - y : t == "Mul" ? x * y : x / y;
+      if (o.isInt && t == "Div") r = std::trunc(r);  // ONNX's integer Div truncates
+      o.v.push_back(r);
+    }
+    return o;
+  }
+  return std::nullopt;
+}
+
+// The integers of `name` where the import can tell them all (a folded shape computation, or evalConst).
+std::optional<Dims> Importer::constInts(const std::string& name, int depth) {
+  if (auto f = known(name)) {
+    if (std::find(f->v.begin(), f->v.end(), kBatch) == f->v.end()) return f->v;
+  }
+  auto f = evalConst(name, depth);
+  if (!f) return std::nullopt;
+  Dims d;
+  for (float x : f->v) {
+    if (!std::isfinite(x) || x != std::trunc(x)) return std::nullopt;
+    d.push_back(int64_t(x));
+  }
+  return d;
+}
+
+// `v` as a projection of a value the import does not evaluate: MatMul or Gemm by constant weights, a constant bias
+// added, the result's last axis sliced (torch's chunk of q|k|v).
+std::optional<Affine> Importer::affine(const std::string& v, int depth) {
+  auto p = producer_.find(v);
+  if (depth > 16 || p == producer_.end() || evalConst(v)) return std::nullopt;
+  const onnx::NodeProto& n = model_.graph().node(p->second);
+  const std::string& t = n.op_type();
+  if (t == "MatMul" || t == "Gemm") {
+    if (evalConst(n.input(0))) return std::nullopt;
+    auto w = evalConst(n.input(1));
+    if (!w || w->dims.size() != 2) return std::nullopt;
+    Affine a;
+    a.in = n.input(0);
+    a.kin = w->dims[0], a.m = w->dims[1], a.w = w->v;
+    if (t == "Gemm") {
+      if (intAttr(n, "transA", 0) != 0 || floatAttr(n, "alpha", 1.0) != 1.0) return std::nullopt;
+      if (intAttr(n, "transB", 0) != 0) {
+        a.kin = w->dims[1], a.m = w->dims[0];
+        for (int64_t i = 0; i < a.kin; ++i)
+          for (int64_t j = 0; j < a.m; ++j) a.w[size_t(i * a.m + j)] = w->v[size_t(j * a.kin + i)];
+      }
+    }
+    a.b.assign(size_t(a.m), 0.f);
+    if (t == "Gemm" && n.input_size() > 2 && !n.input(2).empty()) {
+      auto c = evalConst(n.input(2));
+      const float beta = float(floatAttr(n, "beta", 1.0));
+      if (!c || (int64_t(c->v.size()) != a.m && c->v.size() != 1)) return std::nullopt;
+      for (int64_t j = 0; j < a.m; ++j) a.b[size_t(j)] = beta * c->v[c->v.size() == 1 ? 0 : size_t(j)];
+      a.bias = true;
+    }
+    return a;
+  }
+  if (t == "Add") {
+    for (int side : {0, 1}) {
+      auto c = evalConst(n.input(side));
+      if (!c) continue;
+      auto a = affine(n.input(1 - side), depth + 1);
+      if (!a || (int64_t(c->v.size()) != a->m && c->v.size() != 1)) return std::nullopt;
+      for (int64_t j = 0; j < a->m; ++j) a->b[size_t(j)] += c->v[c->v.size() == 1 ? 0 : size_t(j)];
+      a->bias = true;
+      return a;
+    }
+    return std::nullopt;
+  }
+  if (t == "Slice") {
+    auto a = affine(n.input(0), depth + 1);
+    if (!a || n.input_size() < 4) return std::nullopt;
+    auto starts = constInts(n.input(1)), ends = constInts(n.input(2)), axes = constInts(n.input(3));
+    std::optional<Dims> steps = n.input_size() > 4 && !n.input(4).empty() ? constInts(n.input(4)) : std::nullopt;
+    if (!starts || !ends || !axes || starts->size() != 1 || ends->size() != 1 || axes->size() != 1) return std::nullopt;
+    if (steps && (steps->size() != 1 || (*steps)[0] != 1)) return std::nullopt;
+    const Dims ish = valueShape(n.input(0));
+    const int64_t axis = (*axes)[0];
+    if (axis != -1 && (ish.empty() || axis != int64_t(ish.size()) - 1)) return std::nullopt;
+    auto clampi = [&](int64_t x) { return std::clamp(x < 0 ? x + a->m : x, int64_t(0), a->m); };
+    const int64_t lo = clampi((*starts)[0]), hi = std::max(lo, clampi((*ends)[0]));
+    Affine o;
+    o.in = a->in, o.kin = a->kin, o.m = hi - lo, o.bias = a->bias;
+    for (int64_t i = 0; i < a->kin; ++i)
+      for (int64_t j = lo; j < hi; ++j) o.w.push_back(a->w[size_t(i * a->m + j)]);
+    o.b.assign(a->b.begin() + lo, a->b.begin() + hi);
+    return o;
+  }
+  return std::nullopt;
+}
+
+// ONNX's shape of `v` where shape inference gives it, else what a Reshape to a computed shape or a Transpose makes
+// of it (the batch N as -2); -1 where not known.
+Dims Importer::valueShape(const std::string& v, int depth) {
+  Dims inferred;
+  if (auto it = shapes_.find(v); it != shapes_.end()) inferred = it->second;
+  if (!inferred.empty() && std::none_of(inferred.begin(), inferred.end(), [](int64_t d) { return d < 0; })) return inferred;
+  Dims s = structuralShape(v, depth);
+  if (inferred.empty()) return s;
+  if (s.size() == inferred.size())
+    for (size_t k = 0; k < s.size(); ++k)
+      if (inferred[k] < 0) inferred[k] = s[k];
+  return inferred;
+}
+
+Dims Importer::structuralShape(const std::string& v, int depth) {
+  auto p = producer_.find(v);
+  if (depth > 16 || p == producer_.end()) return {};
+  const onnx::NodeProto& n = model_.graph().node(p->second);
+  if (n.op_type() == "Reshape" && n.input_size() > 1) {
+    std::optional<Folded> s = known(n.input(1));
+    if (!s) {  // sizes the import evaluates, the unknown ones (the batch) as -1
+      auto f = evalConst(n.input(1), depth + 1);
+      if (!f) return {};
+      s = Folded{};
+      for (float x : f->v) s->v.push_back(std::isfinite(x) ? int64_t(x) : -1);
+    }
+    const Dims in = valueShape(n.input(0), depth + 1);
+    Dims o;
+    for (size_t k = 0; k < s->v.size(); ++k) {
+      const int64_t d = s->v[k];
+      o.push_back(d == kBatch ? -2 : d == 0 ? (k < in.size() ? in[k] : -1) : d < 0 ? -1 : d);
+    }
+    return o;
+  }
+  if (n.op_type() == "Transpose") {
+    const Dims in = valueShape(n.input(0), depth + 1);
+    auto perm = intsAttr(n, "perm");
+    if (in.empty() || !perm || perm->size() != in.size()) return {};
+    Dims o;
+    for (int64_t a : *perm) o.push_back(in[size_t(a)]);
+    return o;
+  }
+  if (n.op_type() == "Identity" || n.op_type() == "Dropout") return valueShape(n.input(0), depth + 1);
+  return {};
+}
+
+// From an operand of the scores' or the weighted sum's MatMul back through layout nodes (Reshape, Transpose) and
+// scalar factors (multiplied into `scale`) to the projection; `width` is the last size of a Reshape on the way that
+// the import knows (the head width), else left as it is.
+std::optional<std::string> Importer::attentionSide(std::string v, double& scale, int64_t& width) {
+  for (int k = 0; k < 24; ++k) {
+    auto p = producer_.find(v);
+    if (p == producer_.end()) return std::nullopt;
+    const onnx::NodeProto& n = model_.graph().node(p->second);
+    const std::string& t = n.op_type();
+    if (t == "Transpose" || t == "Identity" || t == "Dropout") {
+      v = n.input(0);
+    } else if (t == "Reshape") {
+      // the target's last size, where the import can tell it (the other sizes may hold the batch)
+      std::optional<FTensor> s = n.input_size() > 1 ? evalConst(n.input(1)) : std::nullopt;
+      std::optional<Folded> k = n.input_size() > 1 ? known(n.input(1)) : std::nullopt;
+      if (k && !k->v.empty() && k->v.back() > 0) width = k->v.back();
+      else if (s && !s->v.empty() && std::isfinite(s->v.back()) && s->v.back() > 0) width = int64_t(s->v.back());
+      v = n.input(0);
+    } else if (t == "Mul" || t == "Div") {
+      auto c0 = evalConst(n.input(0)), c1 = evalConst(n.input(1));
+      const std::optional<FTensor>& c = c1 ? c1 : c0;
+      if (!c || c->v.size() != 1 || (c0 && c1) || (t == "Div" && !c1)) return std::nullopt;
+      scale = t == "Mul" ? scale * c->v[0] : scale / c->v[0];
+      v = n.input(c1 ? 0 : 1);
+    } else if (t == "MatMul" || t == "Gemm" || t == "Add" || t == "Slice") {
+      return v;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<AttnMatch> Importer::matchAttention(int sm, std::optional<AttnFail>& why) {
+  const auto& g = model_.graph();
+  const onnx::NodeProto& s = g.node(sm);
+  auto opName = [&](const std::string& v) {
+    auto p = producer_.find(v);
+    return p == producer_.end() ? fmt::format("`{}`", v)
+                                : fmt::format("node `{}` ({})", nodeName(p->second), g.node(p->second).op_type());
+  };
+  // The scores: back from the Softmax through scalar factors and a mask to a MatMul of two computed values.
+  std::string v = s.input(0);
+  double scale = 1;
+  std::optional<std::string> maskName;
+  int scores = -1;
+  for (int k = 0; k < 16 && scores < 0; ++k) {
+    auto p = producer_.find(v);
+    if (p == producer_.end()) return std::nullopt;
+    const onnx::NodeProto& n = g.node(p->second);
+    const std::string& t = n.op_type();
+    if (t == "MatMul") {
+      if (evalConst(n.input(0)) || evalConst(n.input(1))) return std::nullopt;  // a projection, not scores
+      scores = p->second;
+    } else if (t == "Mul" || t == "Div") {
+      auto c0 = evalConst(n.input(0)), c1 = evalConst(n.input(1));
+      const std::optional<FTensor>& c = c1 ? c1 : c0;
+      if (!c || c->v.size() != 1 || (t == "Div" && !c1)) return std::nullopt;
+      scale = t == "Mul" ? scale * c->v[0] : scale / c->v[0];
+      v = n.input(c1 ? 0 : 1);
+    } else if (t == "Add" || t == "Where") {
+      if (maskName) return std::nullopt;
+      // Which side is the scores: the one that leads to a MatMul of two computed values (checked when reached).
+      const bool first = t == "Add" && !evalConst(n.input(0)) && evalConst(n.input(1));
+      const bool second = t == "Add" && evalConst(n.input(0)) && !evalConst(n.input(1));
+      if (!first && !second) {
+        // A mask the graph computes: attention when the other operands lead to scores.
+        for (const std::string& o : n.input()) {
+          auto q = producer_.find(o);
+          if (q != producer_.end() && g.node(q->second).op_type() == "MatMul" && !evalConst(g.node(q->second).input(0)) &&
+              !evalConst(g.node(q->second).input(1))) {
+            why = AttnFail{Code::E1112, fmt::format("the scores are masked by the other operand of {}, computed by the graph "
+                                                    "(a key padding mask, or a mask the import cannot evaluate)", opName(v))};
+            return std::nullopt;
+          }
+        }
+        return std::nullopt;
+      }
+      maskName = n.input(first ? 1 : 0);
+      v = n.input(first ? 0 : 1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (scores < 0) return std::nullopt;
+  // From here on the subgraph computes attention scores: what does not match is E1112 at the Softmax.
+  auto fail = [&](std::string what) {
+    why = AttnFail{Code::E1112, std::move(what)};
+    return std::nullopt;
+  };
+  // The nodes that read `v`'s values (not only its shape), and how many read it (a graph output counts).
+  auto readers = [&](const std::string& v) {
+    std::vector<int> r;
+    for (int c : consumers_[v])
+      if (g.node(c).op_type() != "Shape" && !folded_.count(c)) r.push_back(c);
+    return r;
+  };
+  auto reads = [&](const std::string& v) {
+    int k = int(readers(v).size());
+    for (const auto& go : g.output()) k += go.name() == v;
+    return k;
+  };
+  const onnx::NodeProto& sc = g.node(scores);
+  const int64_t axis = intAttr(s, "axis", opset_ >= 13 ? -1 : 1);
+  const Dims sshape = valueShape(s.input(0));
+  if (axis != -1 && !(sshape.size() > 0 && axis == int64_t(sshape.size()) - 1))
+    return fail(fmt::format("the Softmax's `axis` = {} is not the last (the memory steps)", axis));
+  int64_t wq = -1, wk = -1, wv = -1;
+  auto qs = attentionSide(sc.input(0), scale, wq);
+  auto ks = attentionSide(sc.input(1), scale, wk);
+  if (!qs || !ks)
+    return fail(fmt::format("the {} of the scores' MatMul `{}` does not come from a projection through Reshape and Transpose "
+                            "nodes", !qs ? "queries" : "keys", nodeName(scores)));
+  // The weighted sum: the Softmax's one consumer (through Dropout) a MatMul with the weights first.
+  std::string pv = s.output(0);
+  int sum = -1;
+  for (int k = 0; k < 4 && sum < 0; ++k) {
+    if (reads(pv) != 1) return fail(fmt::format("the attention weights `{}` are read by {} nodes", pv, reads(pv)));
+    const int ci = readers(pv)[0];
+    const onnx::NodeProto& c = g.node(ci);
+    if (c.op_type() == "Dropout" || c.op_type() == "Identity") pv = c.output(0);
+    else if (c.op_type() == "MatMul" && c.input(0) == pv) sum = ci;
+    else return fail(fmt::format("the attention weights feed node `{}` ({}), not a MatMul with the values", nodeName(ci), c.op_type()));
+  }
+  if (sum < 0) return fail("the attention weights do not reach a MatMul with the values");
+  double vscale = 1;
+  auto vs = attentionSide(g.node(sum).input(1), vscale, wv);
+  if (!vs || vscale != 1)
+    return fail(fmt::format("the values of the weighted sum `{}` do not come from a projection through Reshape and "
+                            "Transpose nodes", nodeName(sum)));
+  auto aq = affine(*qs), ak = affine(*ks), av = affine(*vs);
+  if (!aq || !ak || !av)
+    return fail(fmt::format("the {} projection, {}, is not a MatMul or Gemm by constant weights (plus a constant bias)",
+                            !aq ? "queries'" : !ak ? "keys'" : "values'", opName(!aq ? *qs : !ak ? *ks : *vs)));
+  // The projections' inputs, batch first (torch's sequence-first Transpose undone).
+  auto source = [&](const std::string& in) {
+    auto p = producer_.find(in);
+    if (p != producer_.end() && g.node(p->second).op_type() == "Transpose") {
+      auto perm = intsAttr(g.node(p->second), "perm");
+      if (perm && *perm == Dims{1, 0, 2}) return g.node(p->second).input(0);
+    }
+    return in;
+  };
+  AttnMatch a;
+  a.x = source(aq->in), a.mem = source(ak->in);
+  if (source(av->in) != a.mem)
+    return fail(fmt::format("the keys and the values are projected from different values (`{}`, `{}`)", a.mem, source(av->in)));
+  const Dims xs = valueShape(a.x), ms = valueShape(a.mem);
+  if (xs.size() != 3 || xs[1] < 1 || xs[2] < 1 || ms.size() != 3 || ms[1] < 1 || ms[2] < 1)
+    return fail(fmt::format("the queries {} and the memory {} are not [N, steps, features] sequences of known sizes",
+                            dimsText(xs), dimsText(ms)));
+  a.T = xs[1], a.D = xs[2], a.S = ms[1], a.K = ms[2];
+  if (aq->kin != a.D || aq->m != a.D || ak->kin != a.K || ak->m != a.D || av->kin != a.K || av->m != a.D)
+    return fail(fmt::format("the projections' weights [{}, {}], [{}, {}], [{}, {}] do not map the queries' {} and the memory's "
+                            "{} features to {}",
+                            aq->kin, aq->m, ak->kin, ak->m, av->kin, av->m, a.D, a.K, a.D));
+  // The heads: the scale is 1/sqrt(E) for the head width E.
+  const double e = 1.0 / (scale * scale);
+  const int64_t E = int64_t(std::llround(e));
+  if (!(scale > 0) || E < 1 || std::abs(e - double(E)) > 1e-3 * e || a.D % E)
+    return fail(fmt::format("the scores are scaled by {}, not 1/sqrt(E) for a head width E that divides {}", num(scale), a.D));
+  for (int64_t w : {wq, wk, wv})
+    if (w > 0 && w != E)
+      return fail(fmt::format("the scores are scaled for heads of width {}, but the heads are {} wide", E, w));
+  a.H = a.D / E;
+  // The mask: none, or torch's causal triu(-inf, 1) of shape [T, S].
+  if (maskName) {
+    auto m = evalConst(*maskName);
+    if (!m) {
+      why = AttnFail{Code::E1112, fmt::format("the scores are masked by {}, computed by the graph", opName(*maskName))};
+      return std::nullopt;
+    }
+    if (int64_t(m->v.size()) != a.T * a.S || (!m->dims.empty() && m->dims.back() != a.S)) {
+      why = AttnFail{Code::E1112, fmt::format("the scores are masked by `{}` {}, not one [T, S] = [{}, {}] mask", *maskName,
+                                              dimsText(m->dims), a.T, a.S)};
+      return std::nullopt;
+    }
+    bool causal = true, none = true;
+    for (int64_t i = 0; i < a.T; ++i)
+      for (int64_t j = 0; j < a.S; ++j) {
+        const float x = m->v[size_t(i * a.S + j)];
+        none = none && x == 0.f;
+        causal = causal && (j > i ? x <= -1e4f : x == 0.f);
+      }
+    if (!none && !causal) {
+      why = AttnFail{Code::E1112, fmt::format("the scores are masked by `{}`, a [{}, {}] mask other than torch's causal "
+                                              "triu(-inf, 1) (dlspec's attention masks only causally)", *maskName, a.T, a.S)};
+      return std::nullopt;
+    }
+    a.causal = causal && !none;
+  }
+  // The output: layout nodes from the weighted sum to the output projection, then layout nodes to [N, T, D].
+  std::string o = g.node(sum).output(0);
+  int proj = -1;
+  for (int k = 0; k < 8 && proj < 0; ++k) {
+    if (reads(o) != 1) return fail(fmt::format("the heads' outputs `{}` are read by {} nodes", o, reads(o)));
+    const int c = readers(o)[0];
+    const std::string& t = g.node(c).op_type();
+    if (t == "Transpose" || t == "Reshape" || t == "Identity") o = g.node(c).output(0);
+    else if ((t == "MatMul" || t == "Gemm") && g.node(c).input(0) == o) proj = c;
+    else return fail(fmt::format("the heads' outputs feed node `{}` ({}), not the output projection", nodeName(c), t));
+  }
+  if (proj < 0) return fail("the heads' outputs do not reach the output projection");
+  std::string z = g.node(proj).output(0);
+  while (reads(z) == 1 && g.node(readers(z)[0]).op_type() == "Add") {
+    const onnx::NodeProto& c = g.node(readers(z)[0]);
+    if (!evalConst(c.input(c.input(0) == z ? 1 : 0))) break;
+    z = c.output(0);
+  }
+  auto ao = affine(z);
+  if (!ao || ao->in != o || ao->kin != a.D || ao->m != a.D)
+    return fail(fmt::format("the output projection at node `{}` is not a [{}, {}] MatMul or Gemm by constant weights",
+                            nodeName(proj), a.D, a.D));
+  // Layout nodes after it, to the last value of the queries' shape [N, T, D].
+  std::string y;
+  bool transposed = false, passed = false;
+  for (std::string u = z;;) {
+    const Dims us = valueShape(u);
+    if (us.size() == 3 && us[1] == a.T && us[2] == a.D && (us[0] < 0 || us[0] == xs[0])) y = u, transposed = passed;
+    if (reads(u) != 1 || readers(u).empty()) break;
+    const onnx::NodeProto& c = g.node(readers(u)[0]);
+    if (c.op_type() != "Transpose" && c.op_type() != "Reshape" && c.op_type() != "Identity") break;
+    passed = passed || c.op_type() == "Transpose";
+    u = c.output(0);
+  }
+  if (y.empty()) return fail(fmt::format("no value after the output projection `{}` has the queries' shape [N, {}, {}]", nodeName(proj), a.T, a.D));
+  if (transposed && xs[0] > 0 && xs[0] == a.T)
+    return fail(fmt::format("the batch and the steps are both {}, so the output's layout cannot be told apart (export "
+                            "with a dynamic batch axis)", a.T));
+  a.y = y;
+  // The weights in torch.nn's layout [out, in]; the biases (zero where the graph adds none).
+  auto rows = [](const Affine& f) {
+    std::vector<float> w(size_t(f.kin * f.m));
+    for (int64_t i = 0; i < f.kin; ++i)
+      for (int64_t j = 0; j < f.m; ++j) w[size_t(j * f.kin + i)] = f.w[size_t(i * f.m + j)];
+    return w;
+  };
+  a.wq = rows(*aq), a.wk = rows(*ak), a.wv = rows(*av), a.wo = rows(*ao);
+  a.bq = aq->b, a.bk = ak->b, a.bv = av->b, a.bo = ao->b;
+  a.bias = aq->bias || ak->bias || av->bias || ao->bias;
+  // The nodes it replaces: those the output depends on, back to the queries and the memory (a Shape reads only their
+  // shapes; folded shape computations are constants already).
+  std::vector<std::string> todo = {a.y};
+  std::set<std::string> seen;
+  while (!todo.empty()) {
+    const std::string u = todo.back();
+    todo.pop_back();
+    if (u.empty() || u == a.x || u == a.mem || !seen.insert(u).second) continue;
+    auto p = producer_.find(u);
+    if (p == producer_.end() || folded_.count(p->second)) continue;
+    a.region.insert(p->second);
+    if (g.node(p->second).op_type() == "Shape") continue;
+    for (const std::string& in : g.node(p->second).input()) todo.push_back(in);
+  }
+  for (int r : a.region) {
+    if (folded_.count(r) || g.node(r).op_type() == "Constant") continue;
+    for (const std::string& out : g.node(r).output()) {
+      if (out == a.y) continue;
+      for (const auto& go : g.output())
+        if (go.name() == out) return fail(fmt::format("its intermediate value `{}` is an output of the graph", out));
+      for (int c : consumers_[out])
+        if (!a.region.count(c) && !folded_.count(c))
+          return fail(fmt::format("its intermediate value `{}` is also read by node `{}` ({})", out, nodeName(c),
+                                  g.node(c).op_type()));
+    }
+  }
+  return a;
+}
+
+// Finds the attention subgraphs before the node-by-node translation: each matched one is translated at the node
+// computing its output, its other nodes skipped. False after an E1112 at a Softmax (the nodes of an attention that does
+// not match would otherwise each fail on their own, with less to say).
+bool Importer::findAttention() {
+  const auto& g = model_.graph();
+  bool ok = true;
+  std::set<int> taken;
+  for (int i = 0; i < g.node_size(); ++i) {
+    if (g.node(i).op_type() != "Softmax" || taken.count(i)) continue;
+    std::optional<AttnFail> why;
+    std::optional<AttnMatch> a;
+    try {
+      a = matchAttention(i, why);
+    } catch (const Fail& f) {  // a constant the import cannot read, on the way
+      why = AttnFail{Code::E1112, f.what};
+    }
+    if (why) {
+      diags_.report(why->code, nodeSpans_[size_t(i)], nodeName(i), g.node(i).op_type(),
+                    fmt::format("an attention subgraph where {}", why->what));
+      bad_ = true, ok = false;
+      continue;
+    }
+    if (!a) continue;
+    const int at = producer_.at(a->y);
+    for (int r : a->region) {
+      if (r != at) skip_.insert(r);
+      taken.insert(r);
+    }
+    attn_[at] = std::move(*a);
+  }
+  return ok;
+}
+
+// The attention's call: `x |> multi_head_attention(heads: H, dim: D …)` or `x |> cross_attention(memory, …)`, its
+// weights by torch.nn's names (a memory of another width: q_proj_weight, k_proj_weight, v_proj_weight).
+void Importer::translateAttention(int node, const AttnMatch& a) {
+  const bool self = a.mem == a.x;
+  std::string memory;
+  if (!self) {
+    Val& m = input(a.mem);
+    if (m.dshape != Dims{a.S, a.K})
+      throw Fail{Code::E1112, fmt::format("the memory `{}` is {} per sample in the spec, not [{}, {}]", a.mem,
+                                          dimsText(m.dshape), a.S, a.K)};
+    memory = materialize(a.mem) + ", ";
+  }
+  const std::string stage = fmt::format("{}({}heads: {}, dim: {}{}{})", self ? "multi_head_attention" : "cross_attention",
+                                        memory, a.H, a.D, a.causal ? ", causal: true" : "", a.bias ? "" : ", bias: false");
+  std::map<std::string, OnnxTensor> w;
+  auto cat = [](std::initializer_list<const std::vector<float>*> parts) {
+    std::vector<float> o;
+    for (const auto* p : parts) o.insert(o.end(), p->begin(), p->end());
+    return o;
+  };
+  if (a.K == a.D) {
+    w["in_proj_weight"] = OnnxTensor{{3 * a.D, a.D}, cat({&a.wq, &a.wk, &a.wv})};
+  } else {
+    w["q_proj_weight"] = OnnxTensor{{a.D, a.D}, a.wq};
+    w["k_proj_weight"] = OnnxTensor{{a.D, a.K}, a.wk};
+    w["v_proj_weight"] = OnnxTensor{{a.D, a.K}, a.wv};
+  }
+  w["out_proj.weight"] = OnnxTensor{{a.D, a.D}, a.wo};
+  if (a.bias) {
+    w["in_proj_bias"] = OnnxTensor{{3 * a.D}, cat({&a.bq, &a.bk, &a.bv})};
+    w["out_proj.bias"] = OnnxTensor{{a.D}, a.bo};
+  }
+  emitStage(node, a.x, stage, a.y, Dims{a.T, a.D}, {}, "real", std::move(w));
+}
+
 std::optional<OnnxImport> Importer::run(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
@@ -1653,10 +2432,14 @@ std::optional<OnnxImport> Importer::run(const std::string& path) {
   x.dshape = Dims(in.begin() + 1, in.end());
   x.oshape = in;
   vals_[inName] = x;
+  if (!findAttention()) return std::nullopt;
   for (int i = 0; i < g.node_size(); ++i) {
     if (skip_.count(i) || folded_.count(i)) continue;
     try {
-      translate(i);
+      if (auto a = attn_.find(i); a != attn_.end())
+        translateAttention(i, a->second);
+      else
+        translate(i);
     } catch (const Fail& e) {
       fail(i, e);
       for (const auto& o : g.node(i).output()) failed_.insert(o);

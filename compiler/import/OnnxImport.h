@@ -27,6 +27,9 @@ struct OnnxLayerWeights {
   Span at;                  // the node's line of the graph listing
   std::string instance;     // for a call inside a block: the block instance (`NAME_k`, as sema names it), else empty
   std::map<sema::ParamRole, OnnxTensor> params;
+  // Parameters told apart by name rather than role (attention: in_proj_weight, out_proj.weight, …): the name after
+  // the layer's (`LAYER.NAME`); looked up before `params`.
+  std::map<std::string, OnnxTensor> named = {};
 };
 
 struct OnnxImport {

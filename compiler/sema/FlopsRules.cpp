@@ -56,8 +56,8 @@ std::optional<int64_t> attentionFlops(const std::vector<const Type*>& in, const 
   return r;
 }
 
-// cross_attention per sample of T query steps over S memory steps of width D: the projections (2 T D (D + D) for
-// the queries and the output, 2 S D 2D for the keys and values), q k^T and P v (2 T S D each) and the softmax (3 per
+// cross_attention per sample of T query steps of width D over S memory steps of width K: the projections (2 T D (D + D)
+// for the queries and the output, 2 S K 2D for the keys and values), q k^T and P v (2 T S D each) and the softmax (3 per
 // score, heads * T * S).
 std::optional<int64_t> crossAttentionFlops(const std::vector<const Type*>& in, const Type&, const Node& n) {
   if (in.size() < 2) return std::nullopt;
@@ -67,7 +67,8 @@ std::optional<int64_t> crossAttentionFlops(const std::vector<const Type*>& in, c
   if (m.shape.unknownRank || m.shape.rank() != 3 || !m.shape.dims[1].isConst()) return std::nullopt;
   const int64_t t = x.shape.dims[1].value, s = m.shape.dims[1].value, d = n.intAttr("dim"), h = n.intAttr("heads", 1);
   std::optional<int64_t> projQ = times(times(times(std::optional<int64_t>(t), d), 2 * d), 2);
-  std::optional<int64_t> projKV = times(times(times(std::optional<int64_t>(s), d), 2 * d), 2);
+  const int64_t k = m.shape.dims[2].isConst() ? m.shape.dims[2].value : d;  // the memory's width (kdim = vdim)
+  std::optional<int64_t> projKV = times(times(times(std::optional<int64_t>(s), k), 2 * d), 2);
   std::optional<int64_t> mix = times(times(times(std::optional<int64_t>(t), s), d), 4);
   std::optional<int64_t> soft = times(times(times(std::optional<int64_t>(t), s), h), 3);
   int64_t r;

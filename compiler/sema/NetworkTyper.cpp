@@ -174,7 +174,9 @@ int Analyzer::applyOp(NetCtx& n, const OpInfo& op, const ast::Expr& call, std::v
   node.blockPath = n.blockPath;
   for (int i : inputs) n.used[i] = true;
   if (op.params) {
-    std::vector<ParamDesc> descs = op.params(*in[0], node);
+    // The rule reads the first input's type; cross_attention's (an attention of two inputs) the memory's, whose width
+    // sets its projections (torch's kdim = vdim).
+    std::vector<ParamDesc> descs = op.params(*in[op.attention && in.size() > 1 ? 1 : 0], node);
     std::string init = node.strAttr("init");
     for (ParamDesc& pd : descs) {
       Param p;

@@ -69,6 +69,7 @@ std::vector<ParamDesc> layerNormParams(const Type& in, const Node& n);
 std::vector<ParamDesc> groupNormParams(const Type& in, const Node& n);  // weight, bias [C]; none for instance_norm without `affine`
 std::vector<ParamDesc> embeddingParams(const Type& in, const Node& n);
 std::vector<ParamDesc> attentionParams(const Type& in, const Node& n);   // torch.nn.MultiheadAttention
+std::vector<ParamDesc> crossAttentionParams(const Type& memory, const Node& n);  // with kdim = vdim = memory's width
 std::vector<ParamDesc> positionalParams(const Type& in, const Node& n);  // [max_len, dim]
 std::vector<ParamDesc> preluParams(const Type& in, const Node& n);  // [1] or [C], 0.25 each
 std::vector<ParamDesc> recurrentParams(const Type& in, const Node& n);  // weight_ih, weight_hh, bias_ih, bias_hh

@@ -252,12 +252,15 @@ std::vector<OpInfo> build() {
                          {.name = "dropout", .type = AttrType::Float},
                          {.name = "bias", .type = AttrType::Bool, .dflt = B(true)},
                          init()},
-               .shape = crossAttention, .kind = SemKind::Real, .params = attentionParams, .opcode = DLS_OP_CROSS_ATTENTION,
+               .shape = crossAttention, .kind = SemKind::Real, .params = crossAttentionParams,
+               .opcode = DLS_OP_CROSS_ATTENTION,
                .flops = crossAttentionFlops,
                .doc = "multi-head cross-attention: `cross_attention(x, memory, heads: h, dim: d)` (or `x |> "
                       "cross_attention(memory, …)`), the queries from x [N, T, dim], the keys and values from memory "
-                      "[N, S, dim] (S may differ from T), as torch.nn.MultiheadAttention(dim, heads, dropout, bias, "
-                      "batch_first=True)(x, memory, memory): the same parameters as multi_head_attention; `causal: true` "
+                      "[N, S, K] (S may differ from T), as torch.nn.MultiheadAttention(dim, heads, dropout, bias, "
+                      "batch_first=True, kdim=K, vdim=K)(x, memory, memory): K = dim gives multi_head_attention's "
+                      "parameters, another K torch's q_proj_weight [dim, dim], k_proj_weight and v_proj_weight "
+                      "[dim, K], out_proj.weight, in_proj_bias, out_proj.bias; `causal: true` "
                       "lets query step i see memory steps 0..i (torch's attn_mask triu(-inf, 1) of shape [T, S])",
                .matmul = true, .hasWeights = true, .attention = true});
   t.push_back({.name = "positional_embedding", .category = LAYER,

@@ -137,6 +137,26 @@ std::vector<ParamDesc> attentionParams(const Type&, const Node& n) {
   return p;
 }
 
+// cross_attention over a memory of width K (torch.nn.MultiheadAttention(dim, heads, kdim=K, vdim=K)): K = dim (or not
+// known) is multi_head_attention's layout; another K gives torch's separate projections q_proj_weight [dim, dim],
+// k_proj_weight [dim, K], v_proj_weight [dim, K], each xavier_uniform (U(-l, l), l = sqrt(6 / (fan_in + fan_out))),
+// then out_proj.weight and the biases as multi_head_attention's (ops.def CROSS_ATTENTION's parameter order).
+std::vector<ParamDesc> crossAttentionParams(const Type& memory, const Node& n) {
+  const int64_t d = n.intAttr("dim"), k = lastDim(memory);
+  if (k < 0 || k == d || d <= 0) return attentionParams(memory, n);
+  auto bound = [](int64_t a, int64_t b) { return std::sqrt(6.0 / static_cast<double>(a + b)); };
+  std::vector<ParamDesc> p;
+  p.push_back({"q_proj_weight", shape({d, d}), ParamRole::Weight, true, InitKind::Uniform, -bound(d, d), bound(d, d), d, d});
+  p.push_back({"k_proj_weight", shape({d, k}), ParamRole::Weight, true, InitKind::Uniform, -bound(d, k), bound(d, k), k, d});
+  p.push_back({"v_proj_weight", shape({d, k}), ParamRole::Weight, true, InitKind::Uniform, -bound(d, k), bound(d, k), k, d});
+  p.push_back({"out_proj.weight", shape({d, d}), ParamRole::Weight, true, InitKind::TorchDefault, 0, 0, d, d});
+  if (n.boolAttr("bias", true)) {
+    p.push_back({"in_proj_bias", shape({3 * d}), ParamRole::Bias, true, InitKind::Zeros, 0, 0, d, 3 * d});
+    p.push_back({"out_proj.bias", shape({d}), ParamRole::Bias, true, InitKind::Zeros, 0, 0, d, d});
+  }
+  return p;
+}
+
 // A learned positional table [max_len, dim], initialised as torch.nn.Embedding's: N(0, 1).
 std::vector<ParamDesc> positionalParams(const Type& in, const Node& n) {
   const int64_t d = lastDim(in), l = n.intAttr("max_len");

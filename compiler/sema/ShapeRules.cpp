@@ -679,9 +679,9 @@ void attention(ShapeCtx& c) {
   }
 }
 
-// cross_attention(queries, memory) over [N, T, dim] and [N, S, dim]: the output has the queries' shape. The keys and
-// values come from the memory, which must have the queries' width (torch's kdim = vdim = embed_dim, the layout of
-// in_proj_weight [3*dim, dim]) and batch; its length S may differ from T (E0221 otherwise).
+// cross_attention(queries, memory) over [N, T, dim] and [N, S, K]: the output has the queries' shape. The keys and
+// values come from the memory, a floating-point [N, S, K] sequence of the queries' batch (E0221 otherwise); its
+// length S may differ from T and its width K from dim (torch's kdim = vdim = K: ParamRules.cpp's layout).
 void crossAttention(ShapeCtx& c) {
   attention(c);
   if (c.error) return;
@@ -701,7 +701,6 @@ void crossAttention(ShapeCtx& c) {
            "not a sequence", "give the memory a time axis (`reshape`, `unsqueeze`) or embed it", {1});
     return;
   }
-  const int64_t dim = c.i("dim");
   const Dim& s = m.shape.dims[1];
   if (s.isConst() && s.value < 1) {
     c.fail(Code::E0221, fmt::format("`{}` attends from {} to the memory {}: the memory has no time steps", c.op.name,
@@ -710,13 +709,10 @@ void crossAttention(ShapeCtx& c) {
     return;
   }
   const Dim& d = m.shape.dims[2];
-  if (d.isConst() && d.value != dim) {
-    c.fail(Code::E0221,
-           fmt::format("`{}` attends from {} to the memory {}: the memory has {} features, the queries `dim: {}` (keys and "
-                       "values of another width, torch's kdim and vdim, are not supported)",
-                       c.op.name, where, mem, d.value, dim),
-           fmt::format("memory of width {}", d.value),
-           fmt::format("project the memory to the queries' width first: `memory |> dense({})`", dim), {0, 1});
+  if (d.isConst() && d.value < 1) {
+    c.fail(Code::E0221, fmt::format("`{}` attends from {} to the memory {}: the memory has no features", c.op.name,
+                                    where, mem),
+           "no memory features", "", {1});
     return;
   }
   if (!x.shape.unknownRank && !Shape::compatible(Shape{{x.shape.dims[0]}}, Shape{{m.shape.dims[0]}})) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 
+#include "AttentionOperands.h"
 #include "dlspec/OpSchema.h"
 
 namespace dls {
@@ -337,22 +338,43 @@ void decode_op(const dls_rt* rt, Op& op) {
       break;
     }
     case DLS_OP_CROSS_ATTENTION: {
-      // x[N,T,D], memory[N,S,D], w_in[3D,D], w_out[D,D], b_in[3D], b_out[D] (both or neither), y[N,T,D] (ops.def).
-      const dls_tensor_desc &x = T[0], &m = T[1], &wi = T[2], &wo = T[3], &y = T[6];
+      // x[N,T,D], memory[N,S,K], the parameters in torch's layout for K (AttentionOperands.h), y[N,T,D] (ops.def).
+      const dls_tensor_desc &x = T[0], &m = T[1], &y = T.back();
       if (x.rank != 3 || x.dims[0] < 1 || x.dims[1] < 1 || x.dims[2] < 1)
         bad(fmt::format("input {} is not a sequence [N, T, D]", shape_str(x)));
       const int64_t D = x.dims[2], H = (int64_t)op.attrs[0];
-      if (m.rank != 3 || m.dims[0] != x.dims[0] || m.dims[1] < 1 || m.dims[2] != D)
-        bad(fmt::format("memory {} should be [{}, S, {}]", shape_str(m), x.dims[0], D));
+      if (m.rank != 3 || m.dims[0] != x.dims[0] || m.dims[1] < 1 || m.dims[2] < 1)
+        bad(fmt::format("memory {} should be [{}, S, K]", shape_str(m), x.dims[0]));
       if (D % H) bad(fmt::format("heads {} do not divide the width {}", H, D));
-      if (wi.rank != 2 || wi.dims[0] != 3 * D || wi.dims[1] != D)
-        bad(fmt::format("in_proj_weight {} should be [{}, {}]", shape_str(wi), 3 * D, D));
-      if (wo.rank != 2 || wo.dims[0] != D || wo.dims[1] != D)
-        bad(fmt::format("out_proj.weight {} should be [{}, {}]", shape_str(wo), D, D));
-      if ((T[4].id >= 0) != (T[5].id >= 0)) bad("in_proj_bias and out_proj.bias must both be given or both be -1");
-      if (T[4].id >= 0 && T[4].numel != 3 * D) bad(fmt::format("in_proj_bias {} should have {} elements", shape_str(T[4]), 3 * D));
-      if (T[5].id >= 0 && T[5].numel != D) bad(fmt::format("out_proj.bias {} should have {} elements", shape_str(T[5]), D));
-      if (y.rank != 3 || y.dims[0] != x.dims[0] || y.dims[1] != x.dims[1] || y.dims[2] != D)
+      const CrossAttentionOperands o = cross_attention_operands(T.data(), int(T.size()));
+      const int w = o.split ? 4 : 2;
+      if (o.nparams != w && o.nparams != w + 2)
+        bad(fmt::format("{} parameters given: a memory of width {} takes {} weights ({}), then in_proj_bias and "
+                        "out_proj.bias or neither", o.nparams, o.K, w,
+                        o.split ? "q_proj_weight, k_proj_weight, v_proj_weight, out_proj.weight"
+                                : "in_proj_weight, out_proj.weight"));
+      for (int i = 2; i < 2 + w; ++i)
+        if (T[size_t(i)].id < 0) bad(fmt::format("tensor {} (a weight) is required", i));
+      auto matrix = [&](int i, const char* name, int64_t rows, int64_t cols) {
+        const dls_tensor_desc& t = T[size_t(i)];
+        if (t.rank != 2 || t.dims[0] != rows || t.dims[1] != cols)
+          bad(fmt::format("{} {} should be [{}, {}]", name, shape_str(t), rows, cols));
+      };
+      if (o.split) {
+        matrix(o.wq, "q_proj_weight", D, D);
+        matrix(o.wk, "k_proj_weight", D, o.K);
+        matrix(o.wv, "v_proj_weight", D, o.K);
+      } else {
+        matrix(o.wq, "in_proj_weight", 3 * D, D);
+      }
+      matrix(o.wo, "out_proj.weight", D, D);
+      if (o.nparams == w + 2) {
+        const dls_tensor_desc &bi = T[size_t(2 + w)], &bo = T[size_t(3 + w)];
+        if ((bi.id >= 0) != (bo.id >= 0)) bad("in_proj_bias and out_proj.bias must both be given or both be -1");
+        if (bi.id >= 0 && bi.numel != 3 * D) bad(fmt::format("in_proj_bias {} should have {} elements", shape_str(bi), 3 * D));
+        if (bo.id >= 0 && bo.numel != D) bad(fmt::format("out_proj.bias {} should have {} elements", shape_str(bo), D));
+      }
+      if (y.id < 0 || y.rank != 3 || y.dims[0] != x.dims[0] || y.dims[1] != x.dims[1] || y.dims[2] != D)
         bad(fmt::format("output {} should be {}", shape_str(y), shape_str(x)));
       d.rows = x.dims[0] * x.dims[1], d.cols = D;
       break;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../core/AttentionOperands.h"
 #include "../core/Rng.h"
 #include "CpuOp.h"
 
@@ -22,10 +23,12 @@ namespace {
 
 struct Attn {
   int64_t N = 0, T = 0, S = 0, D = 0, H = 1, E = 0;  // S: the key steps (T for self-attention)
+  int64_t K = 0;  // cross-attention: the memory's width (kdim = vdim)
   bool causal = false, cross = false;
   float dropout = 0, scale = 1;
   uint64_t opid = 0;
   const float *x = nullptr, *mem = nullptr, *wi = nullptr, *wo = nullptr, *bi = nullptr, *bo = nullptr;
+  const float *wq = nullptr, *wk = nullptr, *wv = nullptr;  // cross-attention: W_q [D, D], W_k and W_v [D, K]
   float* y = nullptr;
   float *qkv = nullptr, *p = nullptr, *mask = nullptr, *o = nullptr, *pd = nullptr;  // pd: P after dropout [T, S]
   float* kv = nullptr;  // cross-attention: qkv holds q [N*T, D], kv holds k|v [N*S, 2D]
@@ -70,9 +73,12 @@ void forward(const Attn& a, const dls_step_ctx& s) {
   const int64_t N = a.N, T = a.T, S = a.S, D = a.D, H = a.H, E = a.E, D3 = 3 * D;
   const int64_t ldq = a.ldq(), ldk = a.ldk();
   if (a.cross) {
-    // q = x W_q^T + b_q; [k|v] = memory [W_k|W_v]^T + [b_k|b_v] (rows D.. of in_proj_weight).
-    dnnl_sgemm('N', 'T', N * T, D, D, 1.f, a.x, D, a.wi, D, 0.f, a.qkv, D);
-    dnnl_sgemm('N', 'T', N * S, 2 * D, D, 1.f, a.mem, D, a.wi + D * D, D, 0.f, a.kv, 2 * D);
+    // q = x W_q^T + b_q; k = memory W_k^T + b_k, v = memory W_v^T + b_v side by side in kv (W_q, W_k, W_v: rows 0, D,
+    // 2D of in_proj_weight, or q_proj_weight, k_proj_weight, v_proj_weight over a memory of width K).
+    const int64_t K = a.K;
+    dnnl_sgemm('N', 'T', N * T, D, D, 1.f, a.x, D, a.wq, D, 0.f, a.qkv, D);
+    dnnl_sgemm('N', 'T', N * S, D, K, 1.f, a.mem, K, a.wk, K, 0.f, a.kv, 2 * D);
+    dnnl_sgemm('N', 'T', N * S, D, K, 1.f, a.mem, K, a.wv, K, 0.f, a.kv + D, 2 * D);
     if (a.bi) add_rows(a.qkv, a.bi, N * T, D), add_rows(a.kv, a.bi + D, N * S, 2 * D);
   } else {
     dnnl_sgemm('N', 'T', N * T, D3, D, 1.f, a.x, D, a.wi, D, 0.f, a.qkv, D3);
@@ -123,6 +129,7 @@ struct AttnGrad {
   float *dx = nullptr, *dmem = nullptr;
   bool dx_acc = false, dmem_acc = false;
   float *dwi = nullptr, *dwo = nullptr, *dbi = nullptr, *dbo = nullptr;
+  float *dwq = nullptr, *dwk = nullptr, *dwv = nullptr;  // cross-attention: d(W_q), d(W_k), d(W_v)
   float *dqkv = nullptr, *dkv = nullptr, *dO = nullptr, *dP = nullptr, *pd = nullptr;  // dP, pd: [T, S]
   bool trained_with_dropout = false;
 };
@@ -173,14 +180,17 @@ void backward(const Attn& a, const AttnGrad& g) {
       dnnl_sgemm('T', 'N', S, E, T, 1.f, dS, S, q, ldq, 0.f, dk, ldk);
     }
   if (a.cross) {
-    // d(x) = d(q) W_q, d(memory) = d(k|v) [W_k|W_v]; d(W_in) rows: d(q)^T x, then d(k|v)^T memory. d(x) first: when
-    // x and memory are one value, d(memory) adds into it (its accumulate bit).
-    if (g.dx) dnnl_sgemm('N', 'N', N * T, D, D, 1.f, g.dqkv, D, a.wi, D, g.dx_acc ? 1.f : 0.f, g.dx, D);
-    if (g.dmem) dnnl_sgemm('N', 'N', N * S, D, 2 * D, 1.f, g.dkv, 2 * D, a.wi + D * D, D, g.dmem_acc ? 1.f : 0.f, g.dmem, D);
-    if (g.dwi) {
-      dnnl_sgemm('T', 'N', D, D, N * T, 1.f, g.dqkv, D, a.x, D, 0.f, g.dwi, D);
-      dnnl_sgemm('T', 'N', 2 * D, D, N * S, 1.f, g.dkv, 2 * D, a.mem, D, 0.f, g.dwi + D * D, D);
+    // d(x) = d(q) W_q, d(memory) = d(k) W_k + d(v) W_v; d(W_q) = d(q)^T x, d(W_k) = d(k)^T memory, d(W_v) =
+    // d(v)^T memory. d(x) first: when x and memory are one value, d(memory) adds into it (its accumulate bit).
+    const int64_t K = a.K;
+    if (g.dx) dnnl_sgemm('N', 'N', N * T, D, D, 1.f, g.dqkv, D, a.wq, D, g.dx_acc ? 1.f : 0.f, g.dx, D);
+    if (g.dmem) {
+      dnnl_sgemm('N', 'N', N * S, K, D, 1.f, g.dkv, 2 * D, a.wk, K, g.dmem_acc ? 1.f : 0.f, g.dmem, K);
+      dnnl_sgemm('N', 'N', N * S, K, D, 1.f, g.dkv + D, 2 * D, a.wv, K, 1.f, g.dmem, K);
     }
+    if (g.dwq) dnnl_sgemm('T', 'N', D, D, N * T, 1.f, g.dqkv, D, a.x, D, 0.f, g.dwq, D);
+    if (g.dwk) dnnl_sgemm('T', 'N', D, K, N * S, 1.f, g.dkv, 2 * D, a.mem, K, 0.f, g.dwk, K);
+    if (g.dwv) dnnl_sgemm('T', 'N', D, K, N * S, 1.f, g.dkv + D, 2 * D, a.mem, K, 0.f, g.dwv, K);
     if (g.dbi) col_sums(g.dqkv, N * T, D, g.dbi), col_sums(g.dkv, N * S, 2 * D, g.dbi + D);
     return;
   }
@@ -193,7 +203,7 @@ void backward(const Attn& a, const AttnGrad& g) {
 }  // namespace
 
 // Self-attention (ops.def MULTI_HEAD_ATTENTION: x, w_in, w_out, b_in, b_out, y) or cross-attention
-// (CROSS_ATTENTION: x, memory, then the same); the attributes heads, causal, dropout in both.
+// (CROSS_ATTENTION: x, memory, the parameters of AttentionOperands.h, y); the attributes heads, causal, dropout in both.
 void attention_fwd(Ctx&, const dls_op_desc& op, OpState& st) {
   const auto& T = op.tensors;
   auto a = std::make_shared<Attn>();
@@ -206,10 +216,21 @@ void attention_fwd(Ctx&, const dls_op_desc& op, OpState& st) {
   a->scale = 1.f / std::sqrt(float(a->E));
   a->opid = uint64_t(op.id);
   a->x = fptr(T[0]), a->mem = a->cross ? fptr(T[1]) : nullptr;
-  a->wi = fptr(T[w]), a->wo = fptr(T[w + 1]);
-  a->bi = T[w + 2].id >= 0 ? fptr(T[w + 2]) : nullptr;
-  a->bo = T[w + 3].id >= 0 ? fptr(T[w + 3]) : nullptr;
-  a->y = fptr(T[w + 4]);
+  if (a->cross) {
+    const CrossAttentionOperands o = cross_attention_operands(op.tensors, op.ntensors);
+    a->K = o.K;
+    a->wq = fptr(T[size_t(o.wq)]), a->wo = fptr(T[size_t(o.wo)]);
+    a->wk = o.split ? fptr(T[size_t(o.wk)]) : a->wq + a->D * a->D;
+    a->wv = o.split ? fptr(T[size_t(o.wv)]) : a->wq + 2 * a->D * a->D;
+    a->bi = o.bi >= 0 ? fptr(T[size_t(o.bi)]) : nullptr;
+    a->bo = o.bo >= 0 ? fptr(T[size_t(o.bo)]) : nullptr;
+    a->y = fptr(T[size_t(o.y)]);
+  } else {
+    a->wi = fptr(T[w]), a->wo = fptr(T[w + 1]);
+    a->bi = T[w + 2].id >= 0 ? fptr(T[w + 2]) : nullptr;
+    a->bo = T[w + 3].id >= 0 ? fptr(T[w + 3]) : nullptr;
+    a->y = fptr(T[w + 4]);
+  }
   const size_t NT = size_t(a->N * a->T), NS = size_t(a->N * a->S), TS = size_t(a->T * a->S),
                NHTS = size_t(a->N * a->H) * TS;
   a->qkv = st.buf(NT * (a->cross ? 1 : 3) * size_t(a->D))->p;
@@ -230,8 +251,27 @@ void attention_bwd(Ctx&, const dls_grad_op_desc& g, OpState& f, OpState& st) {
   if (a.cross && g.nins > 1 && g.dins[1].data) d.dmem = fptr(g.dins[1]), d.dmem_acc = (g.accumulate_mask & 2u) != 0;
   // dparams: the op's trainable parameters in tensor order: w_in, w_out, then b_in, b_out when present.
   auto dp = [&](int i) { return g.dparams[i].id >= 0 ? fptr(g.dparams[i]) : nullptr; };
-  d.dwi = dp(0), d.dwo = dp(1);
-  if (a.bi) d.dbi = dp(2), d.dbo = dp(3);
+  if (a.cross) {
+    // Cross-attention: the gradient of operand i (dparam_of), or dparams in the operands' order where a caller
+    // gives only those (at most four: one of each weight, or in_proj_weight, out_proj.weight and the biases).
+    const dls_op_desc& fw = *g.fwd;
+    const CrossAttentionOperands o = cross_attention_operands(fw.tensors, fw.ntensors);
+    auto of = [&](int i) -> float* {
+      if (i < 0) return nullptr;
+      if (g.dparam_of) return g.dparam_of[i].id >= 0 ? fptr(g.dparam_of[i]) : nullptr;
+      return i - 2 < 4 ? dp(i - 2) : nullptr;
+    };
+    d.dwq = of(o.wq), d.dwo = of(o.wo);
+    if (o.split) {
+      d.dwk = of(o.wk), d.dwv = of(o.wv);
+    } else if (d.dwq) {
+      d.dwk = d.dwq + a.D * a.D, d.dwv = d.dwq + 2 * a.D * a.D;
+    }
+    if (a.bi) d.dbi = of(o.bi), d.dbo = of(o.bo);
+  } else {
+    d.dwi = dp(0), d.dwo = dp(1);
+    if (a.bi) d.dbi = dp(2), d.dbo = dp(3);
+  }
   const size_t NT = size_t(a.N * a.T), NS = size_t(a.N * a.S), TS = size_t(a.T * a.S);
   d.dqkv = st.buf(NT * (a.cross ? 1 : 3) * size_t(a.D))->p;
   d.dO = st.buf(NT * size_t(a.D))->p;

@@ -20,6 +20,7 @@
 
 #include <dlspec/runtime.h>
 
+#include "../core/AttentionOperands.h"
 #include "CudaExt.h"
 #include "CudaKernels.h"
 #include "CudaMore.h"
@@ -509,17 +510,28 @@ void attn_fwd(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
   float* o = static_cast<float*>(st.bufs[2]);
   float* kv = a.cross ? static_cast<float*>(st.bufs[5]) : qkv + a.D;  // k of sample 0; v follows at + D
   const bool drop = s.training && a.p > 0;
+  // The output projection's operands: out_proj.weight, out_proj.bias (-1: none) and y.
+  int iwo = int(w) + 1, ibo = int(w) + 3, iy = int(w) + 4;
   if (a.cross) {
-    rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, fp(T[0]), a.D, 0, fp(T[w]), a.D, 0, 0.f, qkv, a.D, 0);
-    rgemm(c.blas, false, true, a.N * a.S, 2 * a.D, a.D, 1.f, fp(T[1]), a.D, 0, fp(T[w]) + a.D * a.D, a.D, 0, 0.f, kv,
-          2 * a.D, 0);
-    if (T[w + 2].id >= 0) {
-      add_rows(c.s, qkv, fp(T[w + 2]), qkv, a.N * a.T, a.D);
-      add_rows(c.s, kv, fp(T[w + 2]) + a.D, kv, a.N * a.S, 2 * a.D);
+    // q = x W_q^T + b_q; k = memory W_k^T + b_k, v = memory W_v^T + b_v side by side in kv (AttentionOperands.h: rows
+    // of in_proj_weight, or q_proj_weight, k_proj_weight, v_proj_weight over a memory of width K).
+    const CrossAttentionOperands co = cross_attention_operands(T, op.ntensors);
+    const int64_t K = co.K;
+    const float* wq = fp(T[co.wq]);
+    const float* wk = co.split ? fp(T[co.wk]) : wq + a.D * a.D;
+    const float* wv = co.split ? fp(T[co.wv]) : wq + 2 * a.D * a.D;
+    rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, fp(T[0]), a.D, 0, wq, a.D, 0, 0.f, qkv, a.D, 0);
+    rgemm(c.blas, false, true, a.N * a.S, a.D, K, 1.f, fp(T[1]), K, 0, wk, K, 0, 0.f, kv, 2 * a.D, 0);
+    rgemm(c.blas, false, true, a.N * a.S, a.D, K, 1.f, fp(T[1]), K, 0, wv, K, 0, 0.f, kv + a.D, 2 * a.D, 0);
+    if (co.bi >= 0) {
+      add_rows(c.s, qkv, fp(T[co.bi]), qkv, a.N * a.T, a.D);
+      add_rows(c.s, kv, fp(T[co.bi]) + a.D, kv, a.N * a.S, 2 * a.D);
     }
+    iwo = co.wo, ibo = co.bo, iy = co.y;
   } else {
     rgemm(c.blas, false, true, a.N * a.T, D3, a.D, 1.f, fp(T[0]), a.D, 0, fp(T[w]), a.D, 0, 0.f, qkv, D3, 0);
     if (T[w + 2].id >= 0) add_rows(c.s, qkv, fp(T[w + 2]), qkv, a.N * a.T, D3);
+    if (T[ibo].id < 0) ibo = -1;
   }
   for (int64_t n = 0; n < a.N; ++n) {
     const float* q = qkv + n * a.T * ldq;
@@ -535,8 +547,8 @@ void attn_fwd(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
     rgemm(c.blas, false, false, a.T, a.E, a.S, 1.f, W + n * a.H * TS, a.S, TS, v, ldk, a.E, 0.f, o + n * a.T * a.D, a.D,
           a.E, a.H);
   }
-  rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, o, a.D, 0, fp(T[w + 1]), a.D, 0, 0.f, fp(T[w + 4]), a.D, 0);
-  if (T[w + 3].id >= 0) add_rows(c.s, fp(T[w + 4]), fp(T[w + 3]), fp(T[w + 4]), a.N * a.T, a.D);
+  rgemm(c.blas, false, true, a.N * a.T, a.D, a.D, 1.f, o, a.D, 0, fp(T[iwo]), a.D, 0, 0.f, fp(T[iy]), a.D, 0);
+  if (ibo >= 0) add_rows(c.s, fp(T[iy]), fp(T[ibo]), fp(T[iy]), a.N * a.T, a.D);
 }
 void attn_create_grad(const dls_grad_op_desc& g, Op& st) {
   const AttnDims a = attn_dims(*g.fwd);
@@ -563,9 +575,20 @@ void attn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
   float* dP = static_cast<float*>(st.bufs[2]);
   float* dkv = a.cross ? static_cast<float*>(st.bufs[3]) : dqkv + a.D;
   const float* dy = fp(g.dout);
-  rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dy, a.D, 0, fp(T[w + 1]), a.D, 0, 0.f, dO, a.D, 0);
-  if (g.dparams[1].id >= 0) rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dy, a.D, 0, o, a.D, 0, 0.f, fp(g.dparams[1]), a.D, 0);
-  if (T[w + 3].id >= 0 && g.dparams[3].id >= 0) col_sum(c.s, dy, fp(g.dparams[3]), NT, a.D);
+  // The gradient of the op's operand i (dparam_of), or dparams[k] where a caller gives only those; the operands of the
+  // weights and biases as the forward's (AttentionOperands.h for cross-attention).
+  auto dpar = [&](int i, int k) -> float* {
+    if (i < 0) return nullptr;
+    if (g.dparam_of) return g.dparam_of[i].id >= 0 ? fp(g.dparam_of[i]) : nullptr;
+    return k < 4 && g.dparams[k].id >= 0 ? fp(g.dparams[k]) : nullptr;
+  };
+  CrossAttentionOperands co;
+  if (a.cross) co = cross_attention_operands(T, op.ntensors);
+  const int iwo = a.cross ? co.wo : int(w) + 1;
+  const int ibo = a.cross ? co.bo : T[w + 3].id >= 0 ? int(w) + 3 : -1;
+  rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dy, a.D, 0, fp(T[iwo]), a.D, 0, 0.f, dO, a.D, 0);
+  if (float* dwo = dpar(iwo, 1)) rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dy, a.D, 0, o, a.D, 0, 0.f, dwo, a.D, 0);
+  if (float* dbo = dpar(ibo, 3)) col_sum(c.s, dy, dbo, NT, a.D);
   for (int64_t n = 0; n < a.N; ++n) {
     const float* v = kv + n * a.S * ldk + a.D;
     const float* dOn = dO + n * a.T * a.D;
@@ -586,20 +609,27 @@ void attn_bwd(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     rgemm(c.blas, true, false, a.S, a.E, a.T, 1.f, dS, a.S, TS, q, ldq, a.E, 0.f, dk, ldk, a.E, a.H);
   }
   if (a.cross) {
-    // d(x) = d(q) W_q, then d(memory) = d(k|v) [W_k|W_v] (added into d(x) when x and memory are one value).
+    // d(x) = d(q) W_q, then d(memory) = d(k) W_k + d(v) W_v (added into d(x) when x and memory are one value);
+    // d(W_q) = d(q)^T x, d(W_k) = d(k)^T memory, d(W_v) = d(v)^T memory (rows of d(in_proj_weight) when packed).
+    const int64_t K = co.K;
+    const float* wq = fp(T[co.wq]);
+    const float* wk = co.split ? fp(T[co.wk]) : wq + a.D * a.D;
+    const float* wv = co.split ? fp(T[co.wv]) : wq + 2 * a.D * a.D;
+    float* dwq = dpar(co.wq, 0);
+    float* dwk = co.split ? dpar(co.wk, 1) : dwq ? dwq + a.D * a.D : nullptr;
+    float* dwv = co.split ? dpar(co.wv, 2) : dwq ? dwq + 2 * a.D * a.D : nullptr;
     if (float* dx = din(g, 0))
-      rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dqkv, a.D, 0, fp(T[w]), a.D, 0, acc_bit(g, 0) ? 1.f : 0.f, dx, a.D, 0);
-    if (float* dm = din(g, 1))
-      rgemm(c.blas, false, false, NS, a.D, 2 * a.D, 1.f, dkv, 2 * a.D, 0, fp(T[w]) + a.D * a.D, a.D, 0,
-            acc_bit(g, 1) ? 1.f : 0.f, dm, a.D, 0);
-    if (g.dparams[0].id >= 0) {
-      rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dqkv, a.D, 0, fp(T[0]), a.D, 0, 0.f, fp(g.dparams[0]), a.D, 0);
-      rgemm(c.blas, true, false, 2 * a.D, a.D, NS, 1.f, dkv, 2 * a.D, 0, fp(T[1]), a.D, 0, 0.f,
-            fp(g.dparams[0]) + a.D * a.D, a.D, 0);
+      rgemm(c.blas, false, false, NT, a.D, a.D, 1.f, dqkv, a.D, 0, wq, a.D, 0, acc_bit(g, 0) ? 1.f : 0.f, dx, a.D, 0);
+    if (float* dm = din(g, 1)) {
+      rgemm(c.blas, false, false, NS, K, a.D, 1.f, dkv, 2 * a.D, 0, wk, K, 0, acc_bit(g, 1) ? 1.f : 0.f, dm, K, 0);
+      rgemm(c.blas, false, false, NS, K, a.D, 1.f, dkv + a.D, 2 * a.D, 0, wv, K, 0, 1.f, dm, K, 0);
     }
-    if (T[w + 2].id >= 0 && g.dparams[2].id >= 0) {
-      col_sum(c.s, dqkv, fp(g.dparams[2]), NT, a.D);
-      col_sum(c.s, dkv, fp(g.dparams[2]) + a.D, NS, 2 * a.D);
+    if (dwq) rgemm(c.blas, true, false, a.D, a.D, NT, 1.f, dqkv, a.D, 0, fp(T[0]), a.D, 0, 0.f, dwq, a.D, 0);
+    if (dwk) rgemm(c.blas, true, false, a.D, K, NS, 1.f, dkv, 2 * a.D, 0, fp(T[1]), K, 0, 0.f, dwk, K, 0);
+    if (dwv) rgemm(c.blas, true, false, a.D, K, NS, 1.f, dkv + a.D, 2 * a.D, 0, fp(T[1]), K, 0, 0.f, dwv, K, 0);
+    if (float* dbi = dpar(co.bi, 2)) {
+      col_sum(c.s, dqkv, dbi, NT, a.D);
+      col_sum(c.s, dkv, dbi + a.D, NS, 2 * a.D);
     }
     return;
   }

@@ -968,11 +968,70 @@ TEST_CASE("cross_attention descriptions that do not fit are R0504 errors", "[gra
   const int x = t({2, 5, 4}), m = t({2, 3, 4}), wi = t({12, 4}), wo = t({4, 4}), bi = t({12}), bo = t({4}), y = t({2, 5, 4});
   CHECK(attempt({x, m, wi, wo, bi, bo, y}, {2, 0, 0}).empty());
   CHECK(attempt({x, m, wi, wo, -1, -1, y}, {2, 1, 0.1}).empty());
-  CHECK(attempt({x, t({3, 3, 4}), wi, wo, bi, bo, y}, {2, 0, 0}).find("memory [3, 3, 4] should be [2, S, 4]") != std::string::npos);
-  CHECK(attempt({x, t({2, 3, 6}), wi, wo, bi, bo, y}, {2, 0, 0}).find("memory [2, 3, 6]") != std::string::npos);
+  CHECK(attempt({x, t({3, 3, 4}), wi, wo, bi, bo, y}, {2, 0, 0}).find("memory [3, 3, 4] should be [2, S, K]") != std::string::npos);
+  // A memory of width 6 takes torch's separate q_proj_weight [4, 4], k_proj_weight and v_proj_weight [4, 6].
+  CHECK(attempt({x, t({2, 3, 6}), wi, wo, bi, bo, y}, {2, 0, 0}).find("q_proj_weight [12, 4] should be [4, 4]") != std::string::npos);
   CHECK(attempt({x, m, wi, wo, bi, bo, y}, {3, 0, 0}).find("heads 3 do not divide the width 4") != std::string::npos);
   CHECK(attempt({x, m, t({4, 4}), wo, bi, bo, y}, {2, 0, 0}).find("in_proj_weight") != std::string::npos);
   CHECK(attempt({x, m, wi, wo, bi, -1, y}, {2, 0, 0}).find("both") != std::string::npos);
   CHECK(attempt({x, m, wi, wo, bi, bo, t({2, 3, 4})}, {2, 0, 0}).find("output") != std::string::npos);
   CHECK(attempt({x, m, wi, wo, bi, bo, y}, {2, 0, 1}).find("dropout") != std::string::npos);
+}
+
+TEST_CASE("cross_attention backward over a memory of another width (torch's kdim = vdim)", "[grad]") {
+  // ops.def CROSS_ATTENTION with memory [N, S, K], K != D: q_proj_weight [D, D], k_proj_weight [D, K], v_proj_weight
+  // [D, K], out_proj.weight [D, D], in_proj_bias [3D], out_proj.bias [D]; d(x), d(memory) and every parameter's
+  // gradient by central differences.
+  for (double causal : {0.0, 1.0}) {
+    GradCheck c(2);
+    c.input({2, 4, 6}), c.input({2, 3, 5}), c.weight({6, 6}, -0.5, 0.5), c.weight({6, 5}, -0.5, 0.5),
+        c.weight({6, 5}, -0.5, 0.5), c.weight({6, 6}, -0.5, 0.5), c.weight({18}), c.weight({6}), c.plain({2, 4, 6});
+    c.run(DLS_OP_CROSS_ATTENTION, {3, causal, 0}, 8, false);
+  }
+  {  // a narrower memory, dropout on the weights
+    GradCheck c(2);
+    c.input({2, 3, 4}), c.input({2, 5, 2}), c.weight({4, 4}, -0.5, 0.5), c.weight({4, 2}, -0.5, 0.5),
+        c.weight({4, 2}, -0.5, 0.5), c.weight({4, 4}, -0.5, 0.5), c.weight({12}), c.weight({4}), c.plain({2, 3, 4});
+    c.run(DLS_OP_CROSS_ATTENTION, {2, 1, 0.3}, 8, false);
+  }
+  // Without biases (left out), d(x) and d(memory) accumulated into (bits 0 and 1).
+  GradCheck c(3);
+  c.input({3, 2, 4}), c.input({3, 4, 7}), c.weight({4, 4}, -0.5, 0.5), c.weight({4, 7}, -0.5, 0.5),
+      c.weight({4, 7}, -0.5, 0.5), c.weight({4, 4}, -0.5, 0.5), c.plain({3, 2, 4});
+  c.run(DLS_OP_CROSS_ATTENTION, {1, 0, 0}, 6, false, 3e-2, 3u);
+}
+
+TEST_CASE("cross_attention over a memory of another width: descriptions that do not fit are R0504 errors", "[grad]") {
+  auto rt = make_runtime(1);
+  dls_rt* r = rt.get();
+  dls_rt_train_config(r, 1, 2, 7);
+  dls_rt_arena(r, 0);
+  auto t = [&](std::vector<int64_t> d) {
+    const int rank = int(d.size());
+    d.resize(4, 1);
+    return dls_rt_tensor(r, DLS_F32, rank, d[0], d[1], d[2], d[3], -1);
+  };
+  auto attempt = [&](std::vector<int> ts, std::vector<double> as) {
+    dls_rt_op(r, DLS_OP_CROSS_ATTENTION, ts.data(), int(ts.size()), as.data(), int(as.size()), 4, 2);
+    std::string msg;
+    try {
+      raise_pending(r);
+    } catch (const Fault& f) {
+      msg = f.message;
+    }
+    return msg;
+  };
+  const int x = t({2, 5, 4}), m = t({2, 3, 6}), wq = t({4, 4}), wk = t({4, 6}), wv = t({4, 6}), wo = t({4, 4}),
+            bi = t({12}), bo = t({4}), y = t({2, 5, 4});
+  CHECK(attempt({x, m, wq, wk, wv, wo, bi, bo, y}, {2, 0, 0}).empty());
+  CHECK(attempt({x, m, wq, wk, wv, wo, -1, -1, y}, {2, 1, 0}).empty());
+  CHECK(attempt({x, m, wq, wk, wv, wo, y}, {2, 1, 0}).empty());
+  CHECK(attempt({x, m, wq, wk, wo, y}, {2, 0, 0}).find("3 parameters given") != std::string::npos);
+  CHECK(attempt({x, m, wq, t({4, 4}), wv, wo, bi, bo, y}, {2, 0, 0}).find("k_proj_weight [4, 4] should be [4, 6]") !=
+        std::string::npos);
+  CHECK(attempt({x, m, wq, wk, t({6, 4}), wo, bi, bo, y}, {2, 0, 0}).find("v_proj_weight") != std::string::npos);
+  CHECK(attempt({x, m, wq, wk, wv, t({4, 6}), bi, bo, y}, {2, 0, 0}).find("out_proj.weight") != std::string::npos);
+  CHECK(attempt({x, m, wq, wk, wv, wo, t({4}), bo, y}, {2, 0, 0}).find("in_proj_bias") != std::string::npos);
+  CHECK(attempt({x, m, wq, wk, wv, wo, bi, -1, y}, {2, 0, 0}).find("both") != std::string::npos);
+  CHECK(attempt({x, m, wq, wk, wv, wo, bi, bo, t({2, 5, 6})}, {2, 0, 0}).find("output") != std::string::npos);
 }

@@ -348,19 +348,34 @@ def mha_fwd(a, xs, p, training):
     return y.transpose(0, 1)
 
 
+def cross_params(a, s):
+    """cross_attention over a memory of shape s: multi_head_attention's parameters, or over a memory of another width
+    torch's q_proj_weight, k_proj_weight, v_proj_weight (kdim = vdim = s[-1]) in dlspec's order."""
+    d, k = a["dim"], s[-1]
+    if k == d:
+        return mha_params(a, s)
+    ps = [("q_proj_weight", (d, d), True), ("k_proj_weight", (d, k), True), ("v_proj_weight", (d, k), True),
+          ("out_proj.weight", (d, d), True)]
+    if a.get("bias", True):
+        ps += [("in_proj_bias", (3 * d,), True), ("out_proj.bias", (d,), True)]
+    return ps
+
+
 def cross_fwd(a, xs, p, training):
-    """torch.nn.MultiheadAttention(dim, heads, dropout, bias, batch_first=True)(x, memory, memory)'s forward with these
-    parameters, attn_mask triu(-inf, 1) of shape [T, S] when causal."""
+    """torch.nn.MultiheadAttention(dim, heads, dropout, bias, batch_first=True, kdim=K, vdim=K)(x, memory, memory)'s
+    forward with these parameters, attn_mask triu(-inf, 1) of shape [T, S] when causal."""
     assert a.get("dropout", 0.0) == 0 or not training, "attention dropout has no deterministic PyTorch twin"
     x, m = xs[0], xs[1]
     mask = None
     if a.get("causal", False):
         mask = torch.triu(torch.full((x.shape[1], m.shape[1]), float("-inf")), 1)
     q, kv = x.transpose(0, 1), m.transpose(0, 1)
+    split = "q_proj_weight" in p
     y, _ = F.multi_head_attention_forward(
-        q, kv, kv, a["dim"], a["heads"], p["in_proj_weight"], p.get("in_proj_bias"), None, None, False,
+        q, kv, kv, a["dim"], a["heads"], p.get("in_proj_weight"), p.get("in_proj_bias"), None, None, False,
         a.get("dropout", 0.0), p["out_proj.weight"], p.get("out_proj.bias"), training=training, need_weights=False,
-        attn_mask=mask)
+        attn_mask=mask, use_separate_proj_weight=split, q_proj_weight=p.get("q_proj_weight"),
+        k_proj_weight=p.get("k_proj_weight"), v_proj_weight=p.get("v_proj_weight"))
     return y.transpose(0, 1)
 
 
@@ -488,7 +503,7 @@ OPS = {
     "gru": (rec_params("gru"), rec_fwd("gru")),
     "lstm": (rec_params("lstm"), rec_fwd("lstm")),
     "multi_head_attention": (mha_params, mha_fwd),
-    "cross_attention": (mha_params, cross_fwd),
+    "cross_attention": (cross_params, cross_fwd),
     "positional_embedding": (pos_params, pos_fwd),
     "upsample": (None, upsample_fwd),
     "reorg": (None, reorg_fwd),
@@ -739,7 +754,9 @@ class Program:
             for nd in self.nodes:
                 pf, fwd = OPS[nd.op]
                 a = nd.a()
-                ps = pf(a, tuple(shapes[nd.ins[0]])) if pf else []
+                # cross_attention's parameters follow its memory's width (kdim = vdim)
+                pin = nd.ins[1] if nd.op == "cross_attention" else nd.ins[0]
+                ps = pf(a, tuple(shapes[pin])) if pf else []
                 p = {}
                 for suf, shp, tr in ps:
                     out.append((f"{nd.layer}.{suf}", tuple(shp), tr))

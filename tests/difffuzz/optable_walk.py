@@ -153,7 +153,13 @@ CASES = {
                                        heads=2, dim=4, causal=True, bias=False), head="ce_seq", always=True,
              note="causal over a memory of 6 steps for 3 queries (attn_mask triu(-inf, 1) of shape [3, 6])"),
         case((4, 6), lambda p, b: b.op(["x", b.op("x", "tanh")], "cross_attention", heads=3, dim=6, dropout=0.3),
-             head="ce_seq", torch_cmp=False, note="dropout > 0: its random mask has no PyTorch twin; finite differences only")],
+             head="ce_seq", torch_cmp=False, note="dropout > 0: its random mask has no PyTorch twin; finite differences only"),
+        case((5, 6), lambda p, b: b.op(["x", b.op(b.op("x", "slice", axis=1, start=0, end=3), "dense", units=4)],
+                                       "cross_attention", heads=2, dim=6, causal=True), head="ce_seq", always=True,
+             note="a memory of 4 features for queries of 6 (torch's kdim = vdim = 4: q_proj_weight, k_proj_weight, "
+                  "v_proj_weight)"),
+        case((3, 4), lambda p, b: b.op(["x", b.op("x", "dense", units=7)], "cross_attention", heads=1, dim=4,
+                                       bias=False), head="ce_seq", note="a memory of 7 features, no biases")],
     "positional_embedding": [
         case((4, 5), lambda p, b: b.op(b.op("x", "dense", units=6), "positional_embedding", max_len=7), head="ce_seq"),
         case((3,), lambda p, b: b.op(b.op("x", "embedding", vocab=10, dim=4), "positional_embedding", max_len=3),

@@ -239,6 +239,44 @@ def cross_attention():
     return m, params, torch.randn(8, 6, 8), torch.randint(0, 5, (8, 6))
 
 
+class WideMemoryDecoder(nn.Module):
+    """tests/plan/specs/cross_attention_kdim.dls: CrossDecoder over a memory of 5 features, the queries' 8
+    (torch.nn.MultiheadAttention(8, heads, kdim=5, vdim=5): q_proj_weight, k_proj_weight, v_proj_weight)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mem, self.ln, self.out = nn.Linear(8, 5), nn.LayerNorm(8), nn.Linear(8, 5)
+        self.a1 = nn.MultiheadAttention(8, 2, batch_first=True, kdim=5, vdim=5)
+        self.a2 = nn.MultiheadAttention(8, 4, bias=False, batch_first=True, kdim=5, vdim=5)
+        with torch.no_grad():
+            self.a1.in_proj_bias.uniform_(-0.3, 0.3)
+            self.a1.out_proj.bias.uniform_(-0.3, 0.3)
+            self.ln.weight.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        m = torch.tanh(self.mem(x[:, 0:4]))
+        q = self.ln(x)
+        h = x + self.a1(q, m, m, need_weights=False)[0]
+        mask = torch.triu(torch.full((x.shape[1], m.shape[1]), float("-inf")), 1)
+        h = h + self.a2(h, m, m, attn_mask=mask, need_weights=False)[0]
+        return self.out(h)
+
+
+def cross_attention_kdim():
+    m = WideMemoryDecoder()
+    params = {"dense_1.weight": m.mem.weight, "dense_1.bias": m.mem.bias, "layer_norm_1.weight": m.ln.weight,
+              "layer_norm_1.bias": m.ln.bias}
+    for k, a in ((1, m.a1), (2, m.a2)):
+        for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight",
+                     "out_proj.bias"):
+            t = a.out_proj.weight if name == "out_proj.weight" else a.out_proj.bias if name == "out_proj.bias" \
+                else getattr(a, name)
+            if t is not None:
+                params[f"cross_attention_{k}.{name}"] = t
+    params.update({"dense_2.weight": m.out.weight, "dense_2.bias": m.out.bias})
+    return m, params, torch.randn(8, 6, 8), torch.randint(0, 5, (8, 6))
+
+
 class Reg(nn.Module):
     """tests/plan/specs/l1_regression.dls: a small regression network."""
 
@@ -349,7 +387,8 @@ SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan
          "mlp": "specs/mlp.dls", "lenet": "specs/lenet.dls", "resblock": "tests/plan/specs/resblock.dls",
          "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls",
          "upconv_ops": "tests/plan/specs/upconv_ops.dls", "two_heads": "tests/plan/specs/two_heads.dls",
-         "autoencoder": "tests/plan/specs/autoencoder.dls", "cross_attention": "tests/plan/specs/cross_attention.dls"}
+         "autoencoder": "tests/plan/specs/autoencoder.dls", "cross_attention": "tests/plan/specs/cross_attention.dls",
+         "cross_attention_kdim": "tests/plan/specs/cross_attention_kdim.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -388,6 +427,7 @@ def main():
     ok &= check_with_input_target(sys.argv[1], sys.argv[2], "autoencoder", autoencoder, sys.argv[3],
                                   lambda x: (lambda out, y: F.mse_loss(out, x)))
     ok &= check_params(sys.argv[1], sys.argv[2], "cross_attention", cross_attention, sys.argv[3])
+    ok &= check_params(sys.argv[1], sys.argv[2], "cross_attention_kdim", cross_attention_kdim, sys.argv[3])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -797,3 +797,15 @@ TEST_CASE("cuda: a device list trains one replica per device, its gradients summ
   }
   std::filesystem::remove_all(tmp);
 }
+
+TEST_CASE("cuda: cross_attention over a memory of another width (torch's kdim = vdim) matches the CPU backend") {
+  // ops.def CROSS_ATTENTION with memory [N, S, K], K != D: x [N, T, D], memory, q_proj_weight [D, D], k_proj_weight
+  // [D, K], v_proj_weight [D, K], out_proj.weight [D, D], in_proj_bias [3D], out_proj.bias [D] (or neither), y; heads,
+  // causal, dropout.
+  compare_op(DLS_OP_CROSS_ATTENTION, {{2, 5, 8}, {2, 3, 6}, {8, 8}, {8, 6}, {8, 6}, {8, 8}, {24}, {8}, {2, 5, 8}},
+             "xxppppppy", {2, 1, 0}, 1e-4);
+  compare_op(DLS_OP_CROSS_ATTENTION, {{3, 4, 6}, {3, 7, 10}, {6, 6}, {6, 10}, {6, 10}, {6, 6}, {18}, {6}, {3, 4, 6}},
+             "xxppppppy", {3, 0, 0.25}, 1e-4);
+  compare_op(DLS_OP_CROSS_ATTENTION, {{2, 6, 4}, {2, 6, 3}, {4, 4}, {4, 3}, {4, 3}, {4, 4}, {2, 6, 4}}, "xxppppy",
+             {1, 1, 0}, 1e-4);
+}
