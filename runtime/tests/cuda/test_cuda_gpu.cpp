@@ -812,7 +812,8 @@ std::vector<std::vector<float>> cosine_step(const char* placement, double margin
   const int a = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1), b = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1);
   const int da = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1), db = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1);
   const int t = dls_rt_tensor(r, DLS_F32, 1, N, 1, 1, 1, -1), l = dls_rt_tensor(r, DLS_F32, 1, 1, 1, 1, 1, -1);
-  std::vector<float> av(size_t(N * D)), bv(size_t(N * D)), ones(size_t(N * D), 1.f), tv(size_t(N));
+  std::vector<float> av(static_cast<size_t>(N * D)), bv(static_cast<size_t>(N * D)), ones(static_cast<size_t>(N * D), 1.f),
+      tv(static_cast<size_t>(N));
   for (size_t i = 0; i < av.size(); ++i) av[i] = std::sin(0.37f * float(i)) * 1.5f, bv[i] = std::cos(0.53f * float(i) + 1.f);
   for (size_t i = 0; i < tv.size(); ++i) tv[i] = i % 3 == 0 ? 1.f : -1.f;
   dls::write_tensor(r, a, av.data(), av.size() * 4);
