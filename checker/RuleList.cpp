@@ -34,6 +34,7 @@ void checkAugmentEval(const RuleContext&);
 void checkAugmentTwice(const RuleContext&);
 void checkDataQuality(const RuleContext&);
 void checkNonNegativeLogits(const RuleContext&);
+void checkCosineMargin(const RuleContext&);
 
 namespace {
 const Rule kRules[] = {
@@ -68,6 +69,7 @@ const Rule kRules[] = {
     {Code::W0806, "the same augmentation twice", checkAugmentTwice},
     {Code::D0101, "data quality (labels, balance, duplicates, features, overlap)", checkDataQuality, true},
     {Code::W0730, "logits through an activation that is never negative", checkNonNegativeLogits},
+    {Code::W0736, "a negative cosine margin on outputs that are never negative", checkCosineMargin},
 };
 }  // namespace
 

@@ -737,6 +737,33 @@ void checkTargetRange(const RuleContext& c, const sema::Dataset& d, const Loaded
             : fmt::format("remove the final `|> {}` (a regression head is linear), or rescale the targets into {}", a, range));
 }
 
+// D0133: cosine_embedding's targets hold another value than 1 or -1 (the executable refuses them, R0257); D0134: the
+// training targets are all 1 or all -1, so the loss sees one kind of pair only (all alike: every embedding may
+// collapse onto one direction; all unlike: nothing pulls alike samples together).
+void checkPairTargets(const RuleContext& c, const Loaded& L, const sema::TrainConfig* train) {
+  const LabelTerm term = labelTerm(train);
+  if (!term.call || term.call->name != "cosine_embedding" || L.table.rawLabels.empty()) return;
+  const std::vector<double>& y = L.table.rawLabels;
+  const int64_t per = std::max<int64_t>(1, L.table.labelsPerRow);
+  int64_t bad = 0, first = -1, ones = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == 1) ++ones;
+    else if (y[i] != -1 && bad++ == 0) first = int64_t(i);
+  }
+  const int64_t rows = int64_t(y.size());
+  if (bad > 0) {
+    c.diags.report(Code::D0133, L.span, L.table.labelFile, bad, rows, L.table.recordName(first / per), fmt::format("{:.6g}", y[size_t(first)]))
+        .primary("read from here")
+        .label(term.call->nameSpan, "compares the pairs")
+        .help("give each pair the target 1 (alike) or -1 (not alike)");
+  } else if (L.split == "train" && (ones == 0 || ones == rows)) {
+    c.diags.report(Code::D0134, L.span, L.table.labelFile, rows, ones ? "1" : "-1", ones ? "alike" : "unlike")
+        .primary("read from here")
+        .label(term.call->nameSpan, "compares the pairs")
+        .help("train on both kinds of pairs: alike ones (1) and unlike ones (-1)");
+  }
+}
+
 }  // namespace
 
 void checkDataQuality(const RuleContext& c) {
@@ -850,6 +877,7 @@ void checkDataQuality(const RuleContext& c) {
       checkFeatures(c, L);
       if (L.split == "train") checkFeatureScales(c, d, L, trainPipe);
       if (L.split == "train") checkTargetRange(c, d, L, trainPipe, trainBlock);
+      checkPairTargets(c, L, trainBlock);
     }
     // W0712 with the values the data have: the range of the split each unscaled pipeline reads (no step but a
     // rescaling one changes a value); none when they are already small.

@@ -52,7 +52,10 @@ void checkTrainCompleteness(const RuleContext& c) {
                                          : std::string()));
     }
     // A label whose type did not check (poisoned, or of no known kind) is not known to be real-valued.
-    const bool realTargets = !classes && data && !data->label.poisoned && data->label.kind == sema::SemKind::Real;
+    // A pair loss (cosine_embedding) has an accuracy of its own: the pairs'.
+    bool pairLoss = false;
+    for (const auto& term : t->lossTerms) pairLoss |= term.outputValue2 >= 0;
+    const bool realTargets = !classes && !pairLoss && data && !data->label.poisoned && data->label.kind == sema::SemKind::Real;
     if (realTargets)
       for (const std::string& m : t->metrics)
         if (m == "accuracy") {

@@ -204,7 +204,8 @@ std::string exampleCall(const OpInfo& op) {
   std::sort(pos.begin(), pos.end(), [](const AttrSpec* x, const AttrSpec* y) { return x->positional < y->positional; });
   std::vector<std::string> args;
   if (op.inputsFromArgs) {
-    if (op.category == OpCategory::Loss) args = {"model.out", "label"};
+    if (op.category == OpCategory::Loss && op.minInputs == 3) args = {"model.a", "model.b", "label"};  // two outputs
+    else if (op.category == OpCategory::Loss) args = {"model.out", "label"};
     else if (op.attention) args = {"x", "memory"};  // cross_attention: the queries, then the keys' and values' sequence
     else args = {"a", "b"};
   }

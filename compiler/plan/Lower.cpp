@@ -240,7 +240,7 @@ private:
     dims_.clear();
     for (const Value& v : net_.values) dims_.push_back(concreteDims(v.type.shape, v.span, v.name.empty() ? "value" : v.name));
     labelDims_ = classLabels() ? std::vector<int64_t>{batch_} : dims_[ioOutput()];
-    if (general() && labelTerm() < 0 && !classLabels() && tc_.data) {
+    if (general() && (labelTerm() < 0 || pairLoss()) && !classLabels() && tc_.data) {
       // No term compares with the label field: the labels travel as the data set declares them.
       labelDims_ = {batch_};
       if (!tc_.data->label.shape.unknownRank)
@@ -274,6 +274,9 @@ private:
         for (int64_t d : dims_[t.outputValue]) elems *= d;
         const bool scaled = t.weight != 1.0 && needsGrad_[t.outputValue];
         termGradBuf_.push_back(scaled ? addBuffer(fmt::format("grad(loss.{})", i), elems * 4, lossBwd_, lossBwd_) : -1);
+        // A pair loss's second output (cosine_embedding): its own buffer for the weighted term's gradient.
+        const bool scaled2 = t.outputValue2 >= 0 && t.weight != 1.0 && needsGrad_[t.outputValue2];
+        termGradBuf2_.push_back(scaled2 ? addBuffer(fmt::format("grad(loss.{}.b)", i), elems * 4, lossBwd_, lossBwd_) : -1);
       }
     }
     if (planOffsets_) {
@@ -315,6 +318,12 @@ private:
       if (!tc_.lossTerms[i].targetIsSample) return int(i);
     return -1;
   }
+  // Whether a term of the loss compares two outputs (cosine_embedding): its labels are the data's own targets.
+  bool pairLoss() const {
+    for (const auto& t : tc_.lossTerms)
+      if (t.outputValue2 >= 0) return true;
+    return false;
+  }
   // The output the runtime scores against the labels (accuracy, the other metrics, predict's classes).
   int ioOutput() const {
     if (!general() || labelTerm() < 0) return net_.output;
@@ -323,7 +332,7 @@ private:
   bool isTermOutput(int v) const {
     if (!general()) return false;
     for (const auto& t : tc_.lossTerms)
-      if (t.outputValue == v) return true;
+      if (t.outputValue == v || t.outputValue2 == v) return true;
     return false;
   }
 
@@ -677,7 +686,9 @@ private:
         mask |= info->opcode;
       }
       // Without a metrics clause: the loss and the accuracy, or for real targets the regression metrics.
-      const bool realTargets = tc_.data && !tc_.data->label.poisoned && tc_.data->label.kind == sema::SemKind::Real;
+      // A pair loss (cosine_embedding): the loss and the pairs' accuracy.
+      const bool realTargets = tc_.data && !tc_.data->label.poisoned && tc_.data->label.kind == sema::SemKind::Real &&
+                               !pairLoss();
       if (!mask)
         mask = realTargets ? DLS_METRIC_LOSS | DLS_METRIC_MAE | DLS_METRIC_RMSE | DLS_METRIC_R2
                            : DLS_METRIC_LOSS | DLS_METRIC_ACCURACY;
@@ -844,6 +855,9 @@ private:
       const int v = tc_.lossTerms[i].outputValue;
       termGradTensor_.push_back(termGradBuf_[i] < 0 ? -1
                                                     : tensor({DLS_F32, dims_[v], termGradBuf_[i], batchAxesOf(net_.values[v].type.shape)}));
+      const int v2 = tc_.lossTerms[i].outputValue2;
+      termGradTensor2_.push_back(termGradBuf2_[i] < 0 ? -1
+                                                      : tensor({DLS_F32, dims_[v2], termGradBuf2_[i], batchAxesOf(net_.values[v2].type.shape)}));
     }
 
     // Parameters: persistent value and gradient tensors owned by the runtime.
@@ -964,8 +978,10 @@ private:
       }
       termTarget_.push_back(term.targetIsSample ? valueTensor_[firstFieldInput()] : labelTensor_);
       std::vector<int32_t> lt = {valueTensor_[term.outputValue], termTarget_.back(), termLossTensor_[i]};
+      if (term.outputValue2 >= 0)  // ops.def "xxty": both outputs, then the targets
+        lt = {valueTensor_[term.outputValue], valueTensor_[term.outputValue2], termTarget_.back(), termLossTensor_[i]};
       LineCol lc = sm_.lineCol(c.span);
-      call(S, "dls_rt_op", {code, I32Array{lt}, int32_t{3}, F64Array{la}, static_cast<int32_t>(la.size()),
+      call(S, "dls_rt_op", {code, I32Array{lt}, static_cast<int32_t>(lt.size()), F64Array{la}, static_cast<int32_t>(la.size()),
                             static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
       termOp_.push_back(nextOp_++);
     }
@@ -979,10 +995,16 @@ private:
     }
     // Where each term's gradient goes (the loss terms' gradients run first in the backward pass, in order).
     std::vector<int32_t> dout(T, -1), acc(T, 0);
+    dout2_.assign(T, -1), acc2_.assign(T, 0);
     for (size_t i = 0; i < T; ++i) {
       int a = 0;
       dout[i] = dinFor(tc_.lossTerms[i].outputValue, a, 0);
       acc[i] = a;
+      if (tc_.lossTerms[i].outputValue2 >= 0) {
+        int a2 = 0;
+        dout2_[i] = dinFor(tc_.lossTerms[i].outputValue2, a2, 0);
+        acc2_[i] = a2;
+      }
     }
     for (size_t i = 0; i < T; ++i) {
       const auto& term = tc_.lossTerms[i];
@@ -994,6 +1016,15 @@ private:
         scaleOp_.push_back(nextOp_++);
       } else {
         scaleOp_.push_back(-1);
+      }
+      if (termGradTensor2_[i] >= 0 && dout2_[i] >= 0) {
+        LineCol lc = sm_.lineCol(term.call.span);
+        std::vector<double> a = {term.weight, acc2_[i] ? 1.0 : 0.0};
+        call(S, "dls_rt_op", {int32_t{DLS_OP_SCALED_ADD}, I32Array{{termGradTensor2_[i], dout2_[i]}}, int32_t{2},
+                              F64Array{a}, int32_t{2}, static_cast<int32_t>(lc.line), static_cast<int32_t>(lc.col)});
+        scaleOp2_.push_back(nextOp_++);
+      } else {
+        scaleOp2_.push_back(-1);
       }
     }
     call(S, "dls_rt_io", {valueTensor_[firstFieldInput()], labelTensor_, valueTensor_[ioOutput()], lossTensor_});
@@ -1028,7 +1059,13 @@ private:
     for (size_t i = 0; i < T; ++i) {
       const bool scaled = scaleOp_[i] >= 0;
       std::vector<int32_t> dins = {scaled ? termGradTensor_[i] : dout[i], -1};
-      call(S, "dls_rt_grad_op", {termOp_[i], int32_t{-1}, I32Array{dins}, int32_t{2}, int32_t{scaled ? 0 : acc[i]}});
+      int32_t mask = scaled ? 0 : acc[i];
+      if (tc_.lossTerms[i].outputValue2 >= 0) {  // d(x1), d(x2), none for the targets
+        const bool scaled2 = scaleOp2_[i] >= 0;
+        dins = {dins[0], scaled2 ? termGradTensor2_[i] : dout2_[i], -1};
+        mask |= (scaled2 ? 0 : acc2_[i]) << 1;
+      }
+      call(S, "dls_rt_grad_op", {termOp_[i], int32_t{-1}, I32Array{dins}, static_cast<int32_t>(dins.size()), mask});
       termGradOp_.push_back(nextGradOp_++);
     }
     return true;
@@ -1112,6 +1149,7 @@ private:
       for (size_t i = 0; i < termGradOp_.size(); ++i) {
         call(plan_.train, "dls_rt_bwd", {termGradOp_[i]});
         if (scaleOp_[i] >= 0) call(plan_.train, "dls_rt_fwd", {scaleOp_[i]});
+        if (i < scaleOp2_.size() && scaleOp2_[i] >= 0) call(plan_.train, "dls_rt_fwd", {scaleOp2_[i]});
       }
     } else {
       call(plan_.train, "dls_rt_fwd", {int32_t{lossOp_}});
@@ -1261,7 +1299,8 @@ private:
   int32_t labelTensor_ = -1, lossTensor_ = -1, lossOp_ = -1, lossGradOp_ = -1;
   // A loss of terms (general()): per term its scalar's and its weighted gradient's buffers and tensors, its target
   // tensor, its loss op, its gradient op, the op adding it into the step's loss and the op scaling its gradient.
-  std::vector<int> termLossBuf_, termGradBuf_;
+  std::vector<int> termLossBuf_, termGradBuf_, termGradBuf2_;
+  std::vector<int32_t> termGradTensor2_, dout2_, acc2_, scaleOp2_;
   std::vector<int32_t> termLossTensor_, termGradTensor_, termTarget_, termOp_, termGradOp_, sumOp_, scaleOp_;
   int32_t nextTensor_ = 0, nextOp_ = 0, nextGradOp_ = 0;
   bool classNamesEmitted_ = false;  // dls_rt_class_names called

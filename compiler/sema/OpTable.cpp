@@ -578,6 +578,10 @@ std::vector<OpInfo> build() {
                                {.name = "alpha", .type = AttrType::Float}});
   loss("hinge", DLS_OP_HINGE);
   loss("poisson", DLS_OP_POISSON);
+  // cosine_embedding(model.a, model.b, target, margin: 0.0): two outputs of the network and the ±1 targets.
+  t.push_back({.name = "cosine_embedding", .category = OpCategory::Loss, .minInputs = 3, .maxInputs = 3,
+               .inputsFromArgs = true, .attrs = {{.name = "margin", .type = AttrType::Float}}, .cpu = true, .cuda = true,
+               .opcode = DLS_OP_COSINE_EMBEDDING});
   t.push_back({.name = "softmax_cross_entropy", .category = OpCategory::Loss, .minInputs = 2, .maxInputs = 2,
                .inputsFromArgs = true, .opcode = DLS_OP_CROSS_ENTROPY, .replacedBy = "cross_entropy",
                .deprecatedSince = 1});
@@ -786,6 +790,8 @@ std::vector<OpInfo> build() {
       {OpCategory::Loss, "hinge", "binary hinge loss of scores against 0/1 targets (read as -1/+1): mean of max(0, 1 - y x)"},
       {OpCategory::Loss, "poisson", "Poisson negative log-likelihood of log rates against counts (torch.nn.PoissonNLLLoss, "
                                     "log_input): mean of exp(x) - t x"},
+      {OpCategory::Loss, "cosine_embedding", "cosine embedding loss of two outputs [N, D] against 1/-1 targets "
+                                             "(torch.nn.CosineEmbeddingLoss): mean of 1 - cos for 1, max(0, cos - margin) for -1"},
       {OpCategory::Loss, "softmax_cross_entropy", "the former name of cross_entropy"},
       {OpCategory::Optimizer, "sgd", "stochastic gradient descent, torch.optim.SGD: momentum, Nesterov and L2 weight decay"},
       {OpCategory::Optimizer, "adam", "Adam (torch.optim.Adam); `weight_decay` is added to the gradient (L2); `amsgrad: true` "

@@ -262,6 +262,9 @@ struct TrainConfig {
     int outputValue = -1;        // that output's value id
     bool targetIsSample = false; // the target is the data's sample field (an autoencoder), not its label field
     std::string target;          // the target field's name
+    // A loss of two outputs (cosine_embedding): the second output it reads ("" for none) and its value id.
+    std::string output2 = {};
+    int outputValue2 = -1;
   };
   std::vector<LossTerm> lossTerms;
   std::optional<Call> optimizer; // sgd(lr: 0.01, momentum: 0.9)

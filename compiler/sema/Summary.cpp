@@ -106,7 +106,7 @@ NetworkSummary summarize(const Program& p, const Network& n) {
         }
       if (terms || !n.outputs.empty())
         for (const auto& lt : t->lossTerms)
-          s.lossTerms.push_back({lt.call.name, lt.output.empty() ? std::string("out") : lt.output, lt.target, lt.weight});
+          s.lossTerms.push_back({lt.call.name, lt.output.empty() ? std::string("out") : lt.output, lt.target, lt.weight, lt.output2});
       break;
     }
   return s;
@@ -149,7 +149,8 @@ std::string summaryText(const std::vector<NetworkSummary>& all) {
     if (!s.lossTerms.empty()) {
       std::string terms;
       for (const auto& t : s.lossTerms)
-        terms += fmt::format("{}{:g} * {}(model.{}, {})", terms.empty() ? "" : " + ", t.weight, t.loss, t.output, t.target);
+        terms += fmt::format("{}{:g} * {}(model.{}, {}{})", terms.empty() ? "" : " + ", t.weight, t.loss, t.output,
+                             t.output2.empty() ? std::string() : fmt::format("model.{}, ", t.output2), t.target);
       o += fmt::format("  loss: {}\n", terms);
     }
     if (s.precision == "bf16")
@@ -200,7 +201,9 @@ std::string summaryJson(const std::vector<NetworkSummary>& all) {
       o += ",\"loss_terms\":[";
       for (size_t i = 0; i < s.lossTerms.size(); ++i)
         o += (i ? "," : "") + std::string("{\"loss\":") + jsonQuote(s.lossTerms[i].loss) + ",\"output\":" +
-             jsonQuote(s.lossTerms[i].output) + ",\"target\":" + jsonQuote(s.lossTerms[i].target) +
+             jsonQuote(s.lossTerms[i].output) +
+             (s.lossTerms[i].output2.empty() ? std::string() : ",\"output2\":" + jsonQuote(s.lossTerms[i].output2)) +
+             ",\"target\":" + jsonQuote(s.lossTerms[i].target) +
              ",\"weight\":" + fmt::format("{}", s.lossTerms[i].weight) + "}";
       o += "]";
     }

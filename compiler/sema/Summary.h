@@ -49,6 +49,7 @@ struct NetworkSummary {
   struct Term {
     std::string loss, output, target;
     double weight = 1;
+    std::string output2 = {};  // a loss of two outputs (cosine_embedding): the second
   };
   std::vector<Term> lossTerms;
   // A network with several inputs, or a data set with several sample fields: each input's name, type and the

@@ -649,6 +649,118 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   }
   // The loss: input model.out, target the label field; or a weighted sum of such terms, each on one output of a
   // network with several outputs (model.cls), each target a field of the data (the label, or the sample itself).
+
+  // cosine_embedding(model.a, model.b, target): a loss of two outputs of the network, each [N, D] of one shape (E0144,
+  // E0145), against one target of 1 or -1 per sample from the label field (E0146; the values: D0133, R0257).
+  auto typePairTerm = [&](const OpInfo* op, Call& c, bool ok, double weight, Span weightSpan) {
+    if (c.positional.size() != 3) {
+      diags.report(Code::E0108, c.span, op->name, 3, fmt::format("{} {}", c.positional.size(), c.positional.size() == 1 ? "was" : "were"))
+          .help(fmt::format("`{}(model.a, model.b, {})`: two outputs of the network and the targets", op->name,
+                            data && data->dataset && !data->dataset->labelName.empty() ? data->dataset->labelName : "label"));
+      return;
+    }
+    TrainConfig::LossTerm term;
+    term.weight = weight;
+    term.weightSpan = weightSpan;
+    const Network::Output* outs[2] = {nullptr, nullptr};
+    for (int k = 0; k < 2 && net; ++k) {
+      const ast::Expr& a = *c.positional[size_t(k)];
+      std::string outName;
+      if (a.kind == ast::ExprKind::Name && a.path.size() == 2 && (a.path[0].name == "model" || a.path[0].name == net->name))
+        outName = a.path[1].name;
+      if (net->outputs.empty()) {
+        diags.report(Code::E0144, a.span, op->name, fmt::format("network `{}` has one output", net->name))
+            .primary("one output")
+            .label(net->declaredOutputSpan, "the network's only output")
+            .help(fmt::format("return the two embeddings under names: `-> (a: real[N, D], b: real[N, D])` and "
+                              "`return (a: …, b: …)`, then `{}(model.a, model.b, …)`", op->name));
+        ok = false;
+        break;
+      }
+      if (outName.empty()) {
+        diags.report(Code::E0144, a.span, op->name, fmt::format("`{}` is not an output of network `{}`",
+                                                                 a.kind == ast::ExprKind::Name ? a.dotted() : std::string("this"), net->name))
+            .primary("expected `model.OUTPUT`")
+            .help(fmt::format("name the outputs: `{}(model.{}, model.{}, …)`", op->name, net->outputs[0].name,
+                              net->outputs[net->outputs.size() > 1 ? 1 : 0].name));
+        ok = false;
+        continue;
+      }
+      outs[k] = net->findOutput(outName);
+      if (!outs[k]) {
+        std::vector<std::string> cands;
+        for (auto& o : net->outputs) cands.push_back(o.name);
+        auto& dg = diags.report(Code::E0135, a.path[1].span, net->name, outName);
+        dg.primary("no output of this name");
+        if (auto best = closest(outName, cands)) dg.fixit(a.path[1].span, *best, Applicability::MaybeIncorrect);
+        ok = false;
+      }
+    }
+    if (ok && outs[0] && outs[1] && outs[0]->value == outs[1]->value) {
+      diags.report(Code::E0144, c.positional[1]->span, op->name,
+                   fmt::format("both arguments are `model.{}`, whose cosine with itself is always 1", outs[0]->name))
+          .primary("the same output again")
+          .label(c.positional[0]->span, "first here")
+          .help("compare the embeddings of the two samples of a pair: two outputs of the network");
+      ok = false;
+    }
+    const Value* vals[2] = {nullptr, nullptr};
+    for (int k = 0; k < 2; ++k)
+      if (outs[k] && outs[k]->value >= 0) vals[k] = &net->values[outs[k]->value];
+    if (ok && vals[0] && vals[1] && !vals[0]->type.poisoned && !vals[1]->type.poisoned) {
+      const Shape &s0 = vals[0]->type.shape, &s1 = vals[1]->type.shape;
+      const bool known = !s0.unknownRank && !s1.unknownRank;
+      if (known && (s0.rank() != 2 || s1.rank() != 2 || !Shape::compatible(s0, s1))) {
+        const int bad = s0.rank() != 2 ? 0 : 1;
+        auto& dg = diags.report(Code::E0145, c.positional[size_t(bad)]->span, op->name, c.positional[0]->dotted(),
+                                vals[0]->type.brief(), c.positional[1]->dotted(), vals[1]->type.brief());
+        dg.primary(fmt::format("this is {}", vals[size_t(bad)]->type.brief()));
+        dg.label(c.positional[size_t(1 - bad)]->span, fmt::format("this is {}", vals[size_t(1 - bad)]->type.brief()));
+        dg.help(s0.rank() != 2 || s1.rank() != 2
+                    ? "the cosine is taken over the last axis of [N, D]: end each output with `flatten |> dense(D)`"
+                    : "give both outputs the same width D: the two embeddings are compared element by element");
+        ok = false;
+      }
+    }
+    const Type* target = nullptr;
+    if (ok && data && data->dataset) {
+      const ast::Expr& a2 = *c.positional[2];
+      const std::string s2 = a2.kind == ast::ExprKind::Name ? a2.dotted() : "";
+      const Dataset& ds = *data->dataset;
+      if (s2 == ds.labelName || s2 == ds.name + "." + ds.labelName) {
+        target = &data->label;
+        term.target = ds.labelName;
+      } else {
+        auto& e = diags.report(Code::E0101, a2.span, "label field", s2.empty() ? "this expression" : s2);
+        if (!ds.labelName.empty())
+          e.help(fmt::format("the targets are the data's label field `{}`", ds.labelName))
+              .fixit(a2.span, ds.labelName, Applicability::MachineApplicable);
+        ok = false;
+      }
+    }
+    if (ok && target && !target->poisoned) {
+      const bool one = !target->shape.unknownRank &&
+                       (target->shape.rank() == 0 || (target->shape.rank() == 1 && target->shape.dims[0].isConst() &&
+                                                      target->shape.dims[0].value == 1));
+      if (target->kind != SemKind::Real || !one) {
+        auto& dg = diags.report(Code::E0146, c.positional[2]->span, op->name, c.positional[2]->dotted(), target->brief());
+        dg.primary(fmt::format("this is {}", target->brief()));
+        if (data && data->dataset) dg.label(data->dataset->labelSpan, "the label is declared here");
+        dg.help(target->kind == SemKind::Class
+                    ? "class labels are 0 … C-1; declare the label `f32[1]` and give each pair 1 (alike) or -1 (not alike)"
+                    : "declare the label `f32[1]`: one target per pair, 1 (alike) or -1 (not alike)");
+        ok = false;
+      }
+    }
+    if (!ok) return;
+    term.output = outs[0]->name;
+    term.outputValue = outs[0]->value;
+    term.output2 = outs[1]->name;
+    term.outputValue2 = outs[1]->value;
+    if (!tc->loss) tc->loss = c;
+    term.call = std::move(c);
+    tc->lossTerms.push_back(std::move(term));
+  };
   auto typeLossTerm = [&](const ast::Expr& v, double weight, Span weightSpan) {
     if (const OpInfo* op = lookupOp(v.path.back(), {OpCategory::Loss}, "loss")) {
       Call c;
@@ -661,6 +773,10 @@ void Analyzer::typeTrain(const ast::Decl& d) {
         else c.positional.push_back(a.value.get());
       }
       bool ok = resolveArgs(*op, named, nullptr, v.span, c.args);
+      if (op->name == "cosine_embedding") {
+        typePairTerm(op, c, ok, weight, weightSpan);
+        return;
+      }
       if (c.positional.size() != 2) {
         diags.report(Code::E0108, v.span, op->name, 2, fmt::format("{} {}", c.positional.size(), c.positional.size() == 1 ? "was" : "were"))
             .help(fmt::format("`{}(model.out, {})`", op->name,
@@ -1061,7 +1177,18 @@ void Analyzer::typeTrain(const ast::Decl& d) {
                   "term on the label field");
   // The metrics that fit the targets: class labels take the classification metrics, real targets the regression
   // ones (accuracy on real targets is W0719's, the checker's).
-  if (labelTerm && tc->data && tc->data->dataset && !tc->data->label.poisoned) {
+  // cosine_embedding's targets say whether two outputs should agree: its validation reports the loss and the pairs'
+  // accuracy (the share of pairs whose cosine lies on their target's side of (1 + margin) / 2), nothing else.
+  bool pairLoss = false;
+  for (const auto& t : tc->lossTerms) pairLoss |= t.outputValue2 >= 0;
+  if (pairLoss)
+    for (const Call& m : tc->metricCalls)
+      if (m.name != "loss" && m.name != "accuracy")
+        diags.report(Code::E0421, m.span, m.name, m.name == "mae" || m.name == "rmse" || m.name == "r2" ? "real" : "class<C>", tc->name,
+                     "the 1/-1 pair targets of `cosine_embedding`")
+            .primary("not a metric of pairs")
+            .help("report `loss` and `accuracy` (the share of pairs whose cosine lies on their target's side of (1 + margin) / 2)");
+  if (labelTerm && !pairLoss && tc->data && tc->data->dataset && !tc->data->label.poisoned) {
     const Type& target = tc->data->label;
     const bool classes = target.kind == SemKind::Class, real = target.kind == SemKind::Real;
     for (const Call& m : tc->metricCalls) {

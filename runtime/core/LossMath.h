@@ -74,5 +74,34 @@ DLS_LOSS_HD double grad(int opcode, float xf, float tf, double a, double b) {
   }
 }
 
+// cosine_embedding (ops.def COSINE_EMBEDDING), one row of x1[N, D], x2[N, D] as torch 1.13 computes it:
+// cos = x1.x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12)).
+struct CosRow {
+  double dot, a, b, s, cos;  // x1.x2, |x1|^2 + eps, |x2|^2 + eps, sqrt(a b), dot / s
+};
+DLS_LOSS_HD CosRow cos_row(const float* x1, const float* x2, long long D) {
+  CosRow r{0, 0, 0, 0, 0};
+  for (long long k = 0; k < D; ++k) {
+    const double u = x1[k], v = x2[k];
+    r.dot += u * v, r.a += u * u, r.b += v * v;
+  }
+  r.a += 1e-12, r.b += 1e-12;  // torch's EPSILON
+  r.s = sqrt(r.a * r.b);
+  r.cos = r.dot / r.s;
+  return r;
+}
+// The row's loss: 1 - cos where t = 1, max(0, cos - margin) where t = -1, 0 for another target.
+DLS_LOSS_HD double cos_loss(double cos, float t, double margin) {
+  return t == 1.f ? 1.0 - cos : t == -1.f ? fmax(0.0, cos - margin) : 0.0;
+}
+// d(row loss)/d(cos); torch's clamp_min passes the gradient at the boundary.
+DLS_LOSS_HD double cos_loss_dcos(double cos, float t, double margin) {
+  return t == 1.f ? -1.0 : t == -1.f ? (cos - margin >= 0 ? 1.0 : 0.0) : 0.0;
+}
+// d(cos)/d(x1_k) = x2_k / s - cos x1_k / a (and for x2 the same with the roles swapped: mine = x2, other = x1, b).
+DLS_LOSS_HD double cos_dx(const CosRow& r, float mine, float other, double mine_sq) {
+  return double(other) / r.s - r.cos * double(mine) / mine_sq;
+}
+
 }  // namespace dls::loss_math
 #endif

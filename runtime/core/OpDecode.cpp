@@ -518,6 +518,16 @@ void decode_op(const dls_rt* rt, Op& op) {
       }
       if (T[2].numel != 1) bad("loss must be a scalar");
       break;
+    case DLS_OP_COSINE_EMBEDDING:
+      // x1[N, D], x2[N, D] (the last axis is the vectors'), targets f32[N] or [N, 1], loss[1].
+      d.rows = T[0].dims[0], d.cols = tail_numel(T[0]);
+      if (T[0].rank < 2 || T[1].rank != T[0].rank) bad(fmt::format("inputs {} and {} must be [N, D]", shape_str(T[0]), shape_str(T[1])));
+      for (int k = 0; k < T[0].rank; ++k)
+        if (T[1].dims[k] != T[0].dims[k]) bad(fmt::format("inputs {} and {} must have one shape", shape_str(T[0]), shape_str(T[1])));
+      d.cols = T[0].dims[T[0].rank - 1], d.rows = T[0].numel / std::max<int64_t>(1, d.cols);
+      if (T[2].numel != d.rows) bad(fmt::format("targets {} must hold one value per row of {}", shape_str(T[2]), shape_str(T[0])));
+      if (T[3].numel != 1) bad("loss must be a scalar");
+      break;
     default:
       bad(fmt::format("no decoder for opcode {}", d.opcode));
   }

@@ -45,6 +45,23 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
   float* loss = fptr(T[2]);
   const int64_t R = op.rows, C = op.cols, per = R / std::max<int64_t>(1, T[0].dims[0]);
   switch (op.opcode) {
+    case DLS_OP_COSINE_EMBEDDING: {
+      // x1, x2 [rows, D], targets [rows] of 1 or -1: the mean of the rows' losses (core/LossMath.h).
+      const float* x2 = fptr(T[1]);
+      const float* t = fptr(T[2]);
+      float* out = fptr(T[3]);
+      const double margin = op.nattrs > 0 ? op.attrs[0] : 0.0;
+      st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+        const int64_t V = valid(s, R, per);
+        double total = 0;
+        for (int64_t r = 0; r < V; ++r) {
+          const loss_math::CosRow cr = loss_math::cos_row(x + r * C, x2 + r * C, C);
+          total += loss_math::cos_loss(cr.cos, t[r], margin);
+        }
+        out[0] = V > 0 ? float(total / double(V)) : 0.f;
+      }));
+      return true;
+    }
     case DLS_OP_CROSS_ENTROPY: {
       if (T[1].dtype == DLS_F32) {
         // Class probabilities t[N, C] (torch 1.13's CrossEntropyLoss with probability targets): the mean over the
@@ -166,6 +183,36 @@ bool build_loss_forward(const dls_op_desc& op, OpState& st) {
 bool build_loss_backward(const dls_grad_op_desc& g, OpState& f, OpState& st) {
   const dls_op_desc& op = *g.fwd;
   if (!schema::isLoss(op.opcode)) return false;
+  if (op.opcode == DLS_OP_COSINE_EMBEDDING) {
+    // d(x1) and d(x2) (dins[0], dins[1]; either may be absent): d(row loss)/d(cos) d(cos)/d(x) / valid rows.
+    const auto& T = op.tensors;
+    float* d1 = g.nins > 0 ? fptr(g.dins[0]) : nullptr;
+    float* d2 = g.nins > 1 ? fptr(g.dins[1]) : nullptr;
+    if (!d1 && !d2) return true;
+    const bool acc1 = (g.accumulate_mask & 1u) != 0, acc2 = (g.accumulate_mask & 2u) != 0;
+    const float *x1 = fptr(T[0]), *x2 = fptr(T[1]), *t = fptr(T[2]);
+    const int64_t R = op.rows, D = op.cols, per = R / std::max<int64_t>(1, T[0].dims[0]);
+    const double margin = op.nattrs > 0 ? op.attrs[0] : 0.0;
+    st.train.push_back(fn_step([=](const dls_step_ctx& s) {
+      const int64_t V = valid(s, R, per);
+      for (int64_t r = 0; r < R; ++r) {
+        const float *a = x1 + r * D, *b = x2 + r * D;
+        double k = 0;
+        loss_math::CosRow cr{0, 1, 1, 1, 0};
+        if (r < V) {
+          cr = loss_math::cos_row(a, b, D);
+          k = loss_math::cos_loss_dcos(cr.cos, t[r], margin) / double(V);
+        }
+        for (int64_t j = 0; j < D; ++j) {
+          const float g1 = k != 0 ? float(k * loss_math::cos_dx(cr, a[j], b[j], cr.a)) : 0.f;
+          const float g2 = k != 0 ? float(k * loss_math::cos_dx(cr, b[j], a[j], cr.b)) : 0.f;
+          if (d1) d1[r * D + j] = acc1 ? d1[r * D + j] + g1 : g1;
+          if (d2) d2[r * D + j] = acc2 ? d2[r * D + j] + g2 : g2;
+        }
+      }
+    }));
+    return true;
+  }
   if (g.nins < 1 || !g.dins[0].data) return true;  // nothing to do
   const auto& T = op.tensors;
   float* dx = fptr(g.dins[0]);

@@ -1465,6 +1465,7 @@ void build_forward(Ctx& c, const dls_op_desc& op, OpState& st) {
   if (layouts_on() && !layout_aware(op.opcode)) {
     // A plain op: channels-last inputs are copied to NCHW first; its output overwrites any marks.
     if (schema::isLoss(op.opcode) && op.ntensors > 0) make_plain_in_place(c, op.tensors[0].data);
+    if (op.opcode == DLS_OP_COSINE_EMBEDDING && op.ntensors > 1) make_plain_in_place(c, op.tensors[1].data);
     const int out = output_index(op);
     std::vector<Step> pre;
     st.subst.assign(op.tensors, op.tensors + op.ntensors);

@@ -712,7 +712,7 @@ void create(Ctx& c, const dls_op_desc& op, Op& st) {
     case DLS_OP_UPSAMPLE: case DLS_OP_COPY: case DLS_OP_BCE_WITH_LOGITS: case DLS_OP_MSE:
     case DLS_OP_BCE: case DLS_OP_L1: case DLS_OP_HUBER: case DLS_OP_SMOOTH_L1: case DLS_OP_KL_DIV: case DLS_OP_FOCAL:
     case DLS_OP_HINGE: case DLS_OP_POISSON: case DLS_OP_RAMP: case DLS_OP_REORG: case DLS_OP_LOCAL:
-    case DLS_OP_SCALED_ADD:
+    case DLS_OP_SCALED_ADD: case DLS_OP_COSINE_EMBEDDING:
       break;
     default:
       if (!more_is(op.opcode)) throw Error("op is not supported by the CUDA backend");
@@ -809,6 +809,10 @@ void forward(Ctx& c, const dls_op_desc& op, Op& st, const dls_step_ctx& s) {
       return;
     case DLS_OP_UPSAMPLE:
       upsample_fwd(c.s, fp(T[0]), fp(T[1]), T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]));
+      return;
+    case DLS_OP_COSINE_EMBEDDING:
+      cosine_fwd(c.s, c.scal, fp(T[0]), fp(T[1]), fp(T[2]), fp(T[3]), op.rows, op.cols,
+                 op.rows / std::max<int64_t>(1, T[0].dims[0]), op.nattrs > 0 ? op.attrs[0] : 0.0);
       return;
     default:
       if (more_is(op.opcode)) {
@@ -950,6 +954,13 @@ void backward(Ctx& c, const dls_grad_op_desc& g, Op& f, Op& st) {
     case DLS_OP_UPSAMPLE:
       if (dx) upsample_bwd(c.s, dy, dx, T[0].dims[0] * T[0].dims[1], T[0].dims[2], T[0].dims[3], int64_t(op.attrs[0]), acc);
       return;
+    case DLS_OP_COSINE_EMBEDDING: {
+      float* d2 = din(g, 1);
+      if (dx || d2)
+        cosine_bwd(c.s, c.scal, fp(T[0]), fp(T[1]), fp(T[2]), dx, acc, d2, acc_bit(g, 1), op.rows, op.cols,
+                   op.rows / std::max<int64_t>(1, T[0].dims[0]), op.nattrs > 0 ? op.attrs[0] : 0.0);
+      return;
+    }
     default:
       if (more_is(op.opcode)) {
         more_bwd(c.s, g, f.bufs.empty() ? nullptr : static_cast<const float*>(f.bufs[0]),

@@ -291,6 +291,37 @@ __global__ void k_loss_bwd(const DevScalars* sc, int opcode, const float* __rest
   }
 }
 
+// cosine_embedding (core/LossMath.h): one thread per row for the loss's sum; one thread per row for the gradient.
+__global__ void k_cosine_fwd(const DevScalars* sc, const float* __restrict__ x1, const float* __restrict__ x2,
+                             const float* __restrict__ t, float* loss, int64_t R, int64_t D, int64_t per, double margin) {
+  const int64_t V = valid_of(sc, R, per);
+  double total = 0;
+  for (int64_t r = threadIdx.x; r < V; r += blockDim.x) {
+    const dls::loss_math::CosRow cr = dls::loss_math::cos_row(x1 + r * D, x2 + r * D, D);
+    total += dls::loss_math::cos_loss(cr.cos, t[r], margin);
+  }
+  total = block_sum(total);
+  if (threadIdx.x == 0) loss[0] = V > 0 ? float(total / double(V)) : 0.f;
+}
+__global__ void k_cosine_bwd(const DevScalars* sc, const float* __restrict__ x1, const float* __restrict__ x2,
+                             const float* __restrict__ t, float* d1, bool acc1, float* d2, bool acc2, int64_t R, int64_t D,
+                             int64_t per, double margin) {
+  const int64_t V = valid_of(sc, R, per);
+  GRID_LOOP(r, R) {
+    const float *a = x1 + r * D, *b = x2 + r * D;
+    double k = 0;
+    dls::loss_math::CosRow cr{0, 1, 1, 1, 0};
+    if (r < V) {
+      cr = dls::loss_math::cos_row(a, b, D);
+      k = dls::loss_math::cos_loss_dcos(cr.cos, t[r], margin) / double(V);
+    }
+    for (int64_t j = 0; j < D; ++j) {
+      if (d1) put(d1, r * D + j, k != 0 ? float(k * dls::loss_math::cos_dx(cr, a[j], b[j], cr.a)) : 0.f, acc1);
+      if (d2) put(d2, r * D + j, k != 0 ? float(k * dls::loss_math::cos_dx(cr, b[j], a[j], cr.b)) : 0.f, acc2);
+    }
+  }
+}
+
 struct Dims4 {
   int64_t x[4];
   int perm[4];
@@ -737,6 +768,14 @@ void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, 
               const float* counted, const float* weights, double a0, double a1) {
   k_loss_bwd<<<blocks(R * C), kThreads, 0, s>>>(sc, opcode, x, labels, prob, dx, acc, R, C, per, smoothing, ignore,
                                                  counted, weights, a0, a1);
+}
+void cosine_fwd(cudaStream_t s, const DevScalars* sc, const float* x1, const float* x2, const float* t, float* loss,
+                int64_t R, int64_t D, int64_t per, double margin) {
+  k_cosine_fwd<<<1, kThreads, 0, s>>>(sc, x1, x2, t, loss, R, D, per, margin);
+}
+void cosine_bwd(cudaStream_t s, const DevScalars* sc, const float* x1, const float* x2, const float* t, float* d1, bool acc1,
+                float* d2, bool acc2, int64_t R, int64_t D, int64_t per, double margin) {
+  k_cosine_bwd<<<blocks(R), kThreads, 0, s>>>(sc, x1, x2, t, d1, acc1, d2, acc2, R, D, per, margin);
 }
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse, bool acc) {
   Dims4 d;

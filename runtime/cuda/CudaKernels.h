@@ -57,6 +57,13 @@ void loss_bwd(cudaStream_t s, const DevScalars* sc, int opcode, const float* x, 
               float* dx, bool acc, int64_t R, int64_t C, int64_t per, float smoothing, int64_t ignore,
               const float* counted, const float* weights, double a0, double a1);
 
+// cosine_embedding (ops.def COSINE_EMBEDDING): x1, x2 [R, D], targets t[R] of 1 or -1, the mean over the valid rows;
+// the backward writes d(x1) and d(x2) (either may be null).
+void cosine_fwd(cudaStream_t s, const DevScalars* sc, const float* x1, const float* x2, const float* t, float* loss,
+                int64_t R, int64_t D, int64_t per, double margin);
+void cosine_bwd(cudaStream_t s, const DevScalars* sc, const float* x1, const float* x2, const float* t, float* d1, bool acc1,
+                float* d2, bool acc2, int64_t R, int64_t D, int64_t per, double margin);
+
 // 4-D permutation y = transpose(x, perm) (gather); backward: dx (=|+=) scatter of dy.
 void transpose4(cudaStream_t s, const float* x, float* y, const int64_t* xdims, const int* perm, bool inverse,
                 bool acc);

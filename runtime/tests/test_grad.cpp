@@ -1035,3 +1035,74 @@ TEST_CASE("cross_attention over a memory of another width: descriptions that do 
   CHECK(attempt({x, m, wq, wk, wv, wo, bi, -1, y}, {2, 0, 0}).find("both") != std::string::npos);
   CHECK(attempt({x, m, wq, wk, wv, wo, bi, bo, t({2, 5, 6})}, {2, 0, 0}).find("output") != std::string::npos);
 }
+
+TEST_CASE("loss backward: cosine_embedding to both inputs, with and without accumulation", "[grad]") {
+  for (double margin : {0.2, -0.3, 0.0}) {
+    for (uint32_t acc : {0u, 3u}) {
+      GradCheck c(6);
+      c.input({6, 5}, -1, 1);
+      c.input({6, 5}, -1, 1);
+      int t = c.plain({6, 1});
+      const float tv[6] = {1.f, -1.f, -1.f, 1.f, -1.f, -1.f};
+      write_tensor(c.rt.get(), t, tv, sizeof tv);
+      c.plain({1});
+      c.run(DLS_OP_COSINE_EMBEDDING, {margin}, 3, true, 3e-2, acc);
+    }
+  }
+}
+
+TEST_CASE("cosine_embedding is torch's CosineEmbeddingLoss: 1 - cos for 1, max(0, cos - margin) for -1", "[grad]") {
+  GradCheck c(4);
+  int a = c.input({4, 2});
+  int b = c.input({4, 2});
+  int t = c.plain({4});
+  int l = c.plain({1});
+  dls_rt* r = c.rt.get();
+  // cos 0 (target 1), cos 1 (target -1), cos -1 (target -1), cos 1 (target 1)
+  const float av[8] = {1.f, 0.f, 1.f, 1.f, 3.f, 4.f, 1.f, 2.f}, bv[8] = {0.f, 1.f, 1.f, 1.f, -3.f, -4.f, 2.f, 4.f};
+  const float tv[4] = {1.f, -1.f, -1.f, 1.f};
+  write_tensor(r, a, av, sizeof av);
+  write_tensor(r, b, bv, sizeof bv);
+  write_tensor(r, t, tv, sizeof tv);
+  const double margin = 0.2;
+  int op = dls_rt_op(r, DLS_OP_COSINE_EMBEDDING, c.ts.data(), 4, &margin, 1, 1, 1);
+  int dins[3] = {c.grads[0], c.grads[1], -1};
+  int g = dls_rt_grad_op(r, op, -1, dins, 3, 0);
+  raise_pending(r);
+  r->step = {1, 4, 7, 0, 0};
+  dls_rt_fwd(r, op);
+  dls_rt_bwd(r, g);
+  raise_pending(r);
+  CHECK(read_tensor(r, l)[0] == Approx((1.0 + 0.8 + 0.0 + 0.0) / 4.0).margin(1e-6));
+  std::vector<float> da = read_tensor(r, c.grads[0]), db = read_tensor(r, c.grads[1]);
+  // row 0: d(1 - cos)/da = -(b / (|a||b|) - cos a / |a|^2) / 4 = -(0, 1) / 4
+  CHECK(da[0] == Approx(0.0).margin(1e-6));
+  CHECK(da[1] == Approx(-0.25));
+  CHECK(db[0] == Approx(-0.25));
+  CHECK(db[1] == Approx(0.0).margin(1e-6));
+  // row 2: cos - margin < 0 passes no gradient
+  CHECK(da[4] == 0.f);
+  CHECK(db[5] == 0.f);
+  // only the valid rows count: the last batch's padding adds nothing, and the mean is over the 2 valid rows
+  r->step = {0, 2, 7, 0, 0};
+  dls_rt_fwd(r, op);
+  raise_pending(r);
+  CHECK(read_tensor(r, l)[0] == Approx((1.0 + 0.8) / 2.0).margin(1e-6));
+}
+
+TEST_CASE("cosine_embedding refuses inputs of different shapes and targets of another count (R0504)", "[grad]") {
+  auto attempt = [](std::vector<int64_t> b, std::vector<int64_t> t) {
+    GradCheck c(3);
+    c.input({3, 4});
+    c.input(b);
+    c.plain(t);
+    c.plain({1});
+    dls_rt* r = c.rt.get();
+    const double margin = 0;
+    dls_rt_op(r, DLS_OP_COSINE_EMBEDDING, c.ts.data(), 4, &margin, 1, 1, 1);
+    return r->error ? r->error->code : Diag::R0001;
+  };
+  CHECK(attempt({3, 5}, {3}) == Diag::R0504);
+  CHECK(attempt({3, 4}, {3, 4}) == Diag::R0504);
+  CHECK(attempt({3, 4}, {3, 1}) == Diag::R0001);  // accepted: no error
+}

@@ -17,6 +17,7 @@
 #include <optional>
 #include <tuple>
 
+#include "../core/LossMath.h"
 #include "../core/Memory.h"
 #include "../core/Schedule.h"
 #include "../data/Stream.h"
@@ -49,11 +50,25 @@ struct Splits {
   Augment train_aug, valid_aug;
 };
 
+// cosine_embedding's targets say whether a pair is alike (1) or not (-1): a loaded split whose targets hold another
+// value is R0257 at its file's first such record (before split() reorders the samples).
+void check_pair_targets(const dls_rt* rt, const Dataset& ds) {
+  bool pair = false;
+  for (const auto& op : rt->ops) pair |= op->d.opcode == DLS_OP_COSINE_EMBEDDING;
+  if (!pair) return;
+  const int64_t per = std::max<int64_t>(1, ds.target_numel);
+  const std::string& file = ds.label_path.empty() ? ds.name : ds.label_path;
+  for (size_t i = 0; i < ds.targets.size(); ++i)
+    if (ds.targets[i] != 1.f && ds.targets[i] != -1.f)
+      fail(Diag::R0257, fmt::format("{}:record {}", file, int64_t(i) / per), file, int64_t(i) / per, ds.targets[i]);
+}
+
 Splits load_splits(dls_rt* rt, bool need_train) {
   Splits s;
   if (need_train) {
     if (!rt->data[DLS_SPLIT_TRAIN].declared) fail(Diag::R0213, rt->spec_path, "the program declares no training data");
     s.train = load_dataset(rt->data[DLS_SPLIT_TRAIN], "train");
+    check_pair_targets(rt, s.train);
     // onehot<C> rows become classes before split() reorders the samples: R0218 names the file's own record.
     for (const PipeStep& ps : rt->pipes[DLS_SPLIT_TRAIN])
       if (ps.op == (DLS_PIPE_ONEHOT | DLS_PIPE_LABELS)) apply_pipeline(s.train, {ps}, true);
@@ -75,14 +90,17 @@ Splits load_splits(dls_rt* rt, bool need_train) {
     }
   } else if (vs == DLS_SPLIT_TEST && rt->data[DLS_SPLIT_TEST].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_TEST], "test");
+    check_pair_targets(rt, s.valid);
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TEST], false);
   } else if (rt->data[DLS_SPLIT_VALID].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_VALID], "valid");
+    check_pair_targets(rt, s.valid);
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_VALID], false);
   } else if (rt->data[DLS_SPLIT_TEST].declared) {
     s.valid = load_dataset(rt->data[DLS_SPLIT_TEST], "test");
+    check_pair_targets(rt, s.valid);
     s.has_valid = true;
     s.valid_aug = apply_pipeline(s.valid, rt->pipes[DLS_SPLIT_TEST], false);
   } else if (held_out.n > 0) {
@@ -398,8 +416,17 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
   loader.start_epoch(0);
   const Tensor& out = rt->tensors[rt->io_output];
   const int64_t C = classes_per_row(rt), L = labels_per_sample(rt);
+  // cosine_embedding compares two outputs with each other, its ±1 targets saying whether they should agree: its
+  // accuracy is the share of pairs whose cosine lies on their target's side of (1 + margin) / 2, the middle of the
+  // values the loss pushes the two kinds of pairs to; no other metric of the labels applies.
+  const Op* pair = nullptr;
+  for (const auto& op : rt->ops)
+    if (op->d.opcode == DLS_OP_COSINE_EMBEDDING && op->output == label_loss(rt) && op->output >= 0) pair = op.get();
+  const double pair_cut = pair ? (1.0 + (pair->attrs.empty() ? 0.0 : pair->attrs[0])) / 2.0 : 0.0;
+  std::vector<float> pair_a, pair_b, pair_t;
+  int64_t pair_correct = 0;
   // With loss terms (dls_rt_head), the labels' metrics need a term that compares io_output with the labels.
-  const bool scored = rt->heads.empty() || label_loss(rt) >= 0;
+  const bool scored = (rt->heads.empty() || label_loss(rt) >= 0) && !pair;
   const bool classify = !ds.labels.empty() && scored;
   const float threshold = binary_threshold(rt);
   const int64_t ignored = ignored_label(rt);
@@ -444,7 +471,9 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
       head_out[h].resize(size_t(ho.d.numel));
       to_host(rt, head_out[h].data(), ho.d.data, ho.bytes);
       const int64_t hper = ho.d.numel / std::max<int64_t>(1, ho.d.dims[0]);
-      if (ht.d.dtype == DLS_I32) {
+      if (pair && hd.loss == pair->output) {
+        // the pair loss's term: its accuracy is the pairs' (below), its output has no targets of its own shape
+      } else if (ht.d.dtype == DLS_I32) {
         // class labels: the accuracy of this output's argmax (one row per label)
         const int64_t hc = ht.d.numel > 0 ? ho.d.numel / ht.d.numel : 1;
         const int64_t rows = ht.d.numel / std::max<int64_t>(1, ht.d.dims[0]);
@@ -463,6 +492,18 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
           head_sums[h * 6 + 3] += std::fabs(e), head_sums[h * 6 + 4] += e * e;
         }
         head_sums[h * 6 + 5] += double(m);
+      }
+    }
+    if (pair) {
+      const dls_tensor_desc &a = pair->tensors[0], &bt = pair->tensors[1], &t = pair->tensors[2];
+      pair_a.resize(size_t(a.numel)), pair_b.resize(size_t(bt.numel)), pair_t.resize(size_t(t.numel));
+      to_host(rt, pair_a.data(), a.data, size_t(a.numel) * 4);
+      to_host(rt, pair_b.data(), bt.data, size_t(bt.numel) * 4);
+      to_host(rt, pair_t.data(), t.data, size_t(t.numel) * 4);
+      const int64_t D = pair->d.cols, rows = std::min<int64_t>(b.valid, t.numel);
+      for (int64_t r = 0; r < rows; ++r) {
+        const loss_math::CosRow cr = loss_math::cos_row(pair_a.data() + r * D, pair_b.data() + r * D, D);
+        pair_correct += (cr.cos > pair_cut) == (pair_t[size_t(r)] == 1.f);
       }
     }
     if (classify || real_metrics) to_host(rt, o.data(), out.d.data, out.bytes);
@@ -503,6 +544,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     n += b.valid;
   }
   rt->step.training = 1;
+  if (pair) correct = pair_correct, counted = n;
   std::vector<double> sums = {loss_sum, double(correct), double(n), double(counted), top_hits};
   sums.insert(sums.end(), confusion.begin(), confusion.end());
   sums.insert(sums.end(), reg.begin(), reg.end());
@@ -535,7 +577,7 @@ EvalResult evaluate(dls_rt* rt, const Program& p, const Dataset& ds) {
     r.auc = roc_auc(auc_scores, auc_labels, C, loss_op);
   }
   r.loss = n ? loss_sum / double(n) : NAN;
-  r.accuracy = classify && counted ? double(correct) / double(counted) : NAN;  // per step for sequences, ignored labels aside
+  r.accuracy = (classify || pair) && counted ? double(correct) / double(counted) : NAN;  // per step for sequences, ignored labels aside
   if (class_metrics && counted) {
     r.classes = K;
     r.confusion = confusion;
@@ -986,6 +1028,7 @@ int run_eval(dls_rt* rt, const Program& p, const Options& o) {
   Dataset ds;
   if (rt->data[split].declared) {
     ds = load_dataset(rt->data[split], split == DLS_SPLIT_TEST ? "test" : "valid");
+    check_pair_targets(rt, ds);
     apply_pipeline(ds, rt->pipes[split], false);
   } else if (rt->split_fraction > 0 && rt->data[DLS_SPLIT_TRAIN].declared) {
     ds = std::move(load_splits(rt, true).valid);  // the samples training holds out (split(valid: f))

@@ -602,11 +602,13 @@ def loss_torch(name, args, out, y):
         return F.mse_loss(out, y.reshape(out.shape))
     if name == "l1":
         return F.l1_loss(out, y.reshape(out.shape))
+    if name == "cosine_embedding":  # out: the two outputs it compares; y: 1/-1 per sample
+        return F.cosine_embedding_loss(out[0], out[1], y.reshape(-1), margin=args.get("margin", 0.0))
     raise KeyError(name)
 
 
 LOSSES = ("cross_entropy", "softmax_cross_entropy", "nll", "bce_with_logits", "bce", "mse", "l1", "huber", "smooth_l1",
-          "kl_div", "focal", "hinge", "poisson")
+          "kl_div", "focal", "hinge", "poisson", "cosine_embedding")
 
 # ---------------------------------------------------------------------------------------------------------
 # The program.
@@ -649,6 +651,7 @@ class Program:
         self.blocks = []
         self.block_calls = []        # [(index of first node, count, block, value)]
         self.output = None
+        self.output2 = None          # a loss of two outputs (cosine_embedding): the network returns (a: output, b: output2)
         self.out_kind = "logits"
         self.out_shape = ()          # per sample
         self.declared = None         # (kind, shape) written after `->`; default: the real one
@@ -695,7 +698,10 @@ class Program:
         indims = ", ".join(["N"] + [str(d) for d in self.net_in_shape])
         dk, ds = self.declared or (self.out_kind, self.out_shape)
         outdims = ", ".join(["N"] + [str(d) for d in ds])
-        L.append(f"network {name}(x: {self.net_in_dtype}[{indims}]) -> {dk}[{outdims}] {{")
+        if self.output2:
+            L.append(f"network {name}(x: {self.net_in_dtype}[{indims}]) -> (a: {dk}[{outdims}], b: {dk}[{outdims}]) {{")
+        else:
+            L.append(f"network {name}(x: {self.net_in_dtype}[{indims}]) -> {dk}[{outdims}] {{")
         calls = {c[0]: c for c in self.block_calls}
         i = 0
         while i < len(self.nodes):
@@ -714,11 +720,12 @@ class Program:
             else:
                 L.append(f"  {nd.out} = {nd.ins[0]} |> {_call(nd.op, nd.args, nd.positional)}")
             i += 1
-        L += [f"  return {self.output}", "}", ""]
+        L += [f"  return (a: {self.output}, b: {self.output2})" if self.output2 else f"  return {self.output}", "}", ""]
         lname, largs = self.loss
         la = (", " + fmt_args(largs)) if largs else ""
         oname, oargs = self.optimizer
-        L += ["train run {", f"  model = {name} on cpu", "  data = input", f"  loss = {lname}(model.out, y{la})",
+        outs = "model.a, model.b" if self.output2 else "model.out"
+        L += ["train run {", f"  model = {name} on cpu", "  data = input", f"  loss = {lname}({outs}, y{la})",
               f"  optimizer = {_call(oname, oargs)}"]
         if self.schedules:
             sc = [_call(s, a) for s, a in self.schedules]
@@ -795,7 +802,7 @@ class Program:
             p = {k.split(".", 1)[1]: v for k, v in params.items() if k.split(".", 1)[0] == nd.layer}
             xs = [vals[i] for i in nd.ins]
             vals[nd.out] = fwd(self.with_mask(nd, nd.a(), xs, masks), xs, p, training)
-        return vals[self.output]
+        return (vals[self.output], vals[self.output2]) if self.output2 else vals[self.output]
 
 
 class Builder:

@@ -57,6 +57,8 @@ def make_data(prog, gen):
         y = F.one_hot(torch.randint(0, lshape[0], (S,), generator=gen), lshape[0]).float()
     elif dt == "binary":
         y = (torch.rand((S, *lshape), generator=gen) > 0.5).float()
+    elif dt == "pm1":  # cosine_embedding's targets: 1 or -1
+        y = (torch.rand((S, *lshape), generator=gen) > 0.5).float() * 2 - 1
     else:
         y = torch.randn((S, *lshape), generator=gen)
     return x, y

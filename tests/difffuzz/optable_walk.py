@@ -250,6 +250,7 @@ CASES = {
     "kl_div": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="kl_div")],
     "focal": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="focal")],
     "hinge": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="hinge")],
+    "cosine_embedding": [case((6,), lambda p, b: b.op("x", "dense", units=5), head="pair")],
 }
 # Class weights of cross_entropy and nll (the `weight` list), always run.
 CASES["cross_entropy"].append(case((6,), lambda p, b: "x", head="ce_w", always=True))
@@ -276,6 +277,13 @@ def make_program(op, k, c, work):
         p.vocab = 10
     h = c["build"](p, b)
     head = c["head"]
+    if head == "pair":  # cosine_embedding: two embeddings of the value, against 1/-1 targets
+        p.output, p.output2 = b.op(h, "dense", units=4), b.op(h, "dense", units=4)
+        p.out_kind, p.out_shape, p.classes = "real", (4,), 0
+        p.label_decl, p.label_np = "f32[1]", ("pm1", (1,))
+        p.loss = ("cosine_embedding", [("margin", 0.2)])
+        p.optimizer = ("sgd", [("lr", 0.1)])
+        return p, d
     base = {"ce_ls": "ce", "ce_ign": "ce", "ce_seq_ign": "ce_seq", "nll_seq_ign": "ce_seq", "huber": "mse",
             "smooth_l1": "mse", "poisson": "mse", "kl_div": "ce_onehot", "focal": "bce_logits", "hinge": "bce_logits",
             "ce_w": "ce", "nll_w": "nll"}.get(head, head)

@@ -352,6 +352,33 @@ def autoencoder():
     return m, layer_params({"dense_1": m[0], "dense_2": m[2]}), torch.randn(8, 6), torch.randint(0, 4, (8,))
 
 
+class PairNet(nn.Module):
+    """tests/plan/specs/pair.dls and pair_weighted.dls: a trunk and two embeddings of it (and a score for the second)."""
+
+    def __init__(self, score=False):
+        super().__init__()
+        self.fc1, self.a, self.b = nn.Linear(6, 8), nn.Linear(8, 4), nn.Linear(8, 4)
+        self.s = nn.Linear(8, 1) if score else None
+
+    def forward(self, x):
+        h = torch.tanh(self.fc1(x))
+        return (self.a(h), self.b(h)) + ((self.s(h),) if self.s is not None else ())
+
+
+def pair_targets():
+    return torch.tensor([1, -1, -1, 1, -1, 1, -1, -1], dtype=torch.float32).reshape(8, 1)
+
+
+def pair():
+    m = PairNet()
+    return m, layer_params({"dense_1": m.fc1, "dense_2": m.a, "dense_3": m.b}), torch.randn(8, 6), pair_targets()
+
+
+def pair_weighted():
+    m = PairNet(score=True)
+    return m, layer_params({"dense_1": m.fc1, "dense_2": m.a, "dense_3": m.b, "dense_4": m.s}), torch.randn(8, 6), pair_targets()
+
+
 def check_with_input_target(dlspec, repo, name, make, work, loss_of_input):
     """check_params for a loss whose targets include the input batch: loss_of_input(x) is the loss function."""
     exe = os.path.join(work, name + ".bin")
@@ -388,7 +415,8 @@ SPECS = {"sequence": "tests/plan/specs/sequence.dls", "transformer": "tests/plan
          "darknet_ops": "tests/plan/specs/darknet_ops.dls", "l1_regression": "tests/plan/specs/l1_regression.dls",
          "upconv_ops": "tests/plan/specs/upconv_ops.dls", "two_heads": "tests/plan/specs/two_heads.dls",
          "autoencoder": "tests/plan/specs/autoencoder.dls", "cross_attention": "tests/plan/specs/cross_attention.dls",
-         "cross_attention_kdim": "tests/plan/specs/cross_attention_kdim.dls"}
+         "cross_attention_kdim": "tests/plan/specs/cross_attention_kdim.dls",
+         "pair": "tests/plan/specs/pair.dls", "pair_weighted": "tests/plan/specs/pair_weighted.dls"}
 
 
 def check(dlspec, repo, name, make, work):
@@ -428,6 +456,12 @@ def main():
                                   lambda x: (lambda out, y: F.mse_loss(out, x)))
     ok &= check_params(sys.argv[1], sys.argv[2], "cross_attention", cross_attention, sys.argv[3])
     ok &= check_params(sys.argv[1], sys.argv[2], "cross_attention_kdim", cross_attention_kdim, sys.argv[3])
+    # torch.nn.CosineEmbeddingLoss (mean): its margin, its eps inside the norms' product, both outputs' gradients
+    ok &= check_params(sys.argv[1], sys.argv[2], "pair", pair, sys.argv[3],
+                       lambda out, y: F.cosine_embedding_loss(out[0], out[1], y.reshape(-1), margin=0.3))
+    ok &= check_params(sys.argv[1], sys.argv[2], "pair_weighted", pair_weighted, sys.argv[3],
+                       lambda out, y: 0.5 * F.cosine_embedding_loss(out[0], out[1], y.reshape(-1), margin=-0.2) +
+                       1.0 * F.mse_loss(out[2], y))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

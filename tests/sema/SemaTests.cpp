@@ -853,3 +853,54 @@ TEST_CASE("cross_attention over a memory of another width: torch's q_proj_weight
                           "  return cross_attention(x, m, heads: 2, dim: 6)\n}\n");
   CHECK(hasCode(*flat, "E0221"));
 }
+
+TEST_CASE("cosine_embedding: two outputs of one shape [N, D] against one real target of 1 or -1 per sample") {
+  const std::string two = "network Net(x: f32[N, 4]) -> (a: real[N, 3], b: real[N, 3]) {\n"
+                          "  return (a: x |> dense(3), b: x |> dense(3))\n}\n";
+  const std::string wide = "network Net(x: f32[N, 4]) -> (a: real[N, 3], b: real[N, 5]) {\n"
+                           "  return (a: x |> dense(3), b: x |> dense(5))\n}\n";
+  const std::string seq = "network Net(x: f32[N, 4]) -> (a: real[N, 4, 3], b: real[N, 4, 3]) {\n"
+                          "  return (a: x |> reshape([4, 1]) |> dense(3), b: x |> reshape([4, 1]) |> dense(3))\n}\n";
+  const std::string one = "network Net(x: f32[N, 4]) -> f32[N, 3] {\n  return x |> dense(3)\n}\n";
+  struct Case {
+    std::string label, net, loss, code;  // code: "" when clean
+  };
+  const std::vector<Case> cases = {
+      {"f32[1]", two, "cosine_embedding(model.a, model.b, y)", ""},
+      {"f32", two, "cosine_embedding(model.a, model.b, y, margin: -0.5)", ""},
+      {"real", two, "cosine_embedding(model.a, model.b, y)", ""},
+      {"f32[1]", two, "0.5 * cosine_embedding(model.a, model.b, y, margin: 0.5)", ""},
+      {"f32[1]", two, "cosine_embedding(model.a, model.a, y)", "E0144"},
+      {"f32[1]", one, "cosine_embedding(model.out, model.out, y)", "E0144"},
+      {"f32[1]", two, "cosine_embedding(x, model.b, y)", "E0144"},
+      {"f32[1]", two, "cosine_embedding(model.a, model.c, y)", "E0135"},
+      {"f32[1]", two, "cosine_embedding(model.a, model.b)", "E0108"},
+      {"f32[1]", wide, "cosine_embedding(model.a, model.b, y)", "E0145"},
+      {"f32[1]", seq, "cosine_embedding(model.a, model.b, y)", "E0145"},
+      {"class<2>", two, "cosine_embedding(model.a, model.b, y)", "E0146"},
+      {"f32[3]", two, "cosine_embedding(model.a, model.b, y)", "E0146"},
+      {"f32[1]", two, "cosine_embedding(model.a, model.b, z)", "E0101"},
+      {"f32[1]", two, "cosine_embedding(model.a, model.b, y, margin: 1.5)", "E0212"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.label << " " << c.loss);
+    auto a = analyzeText(spec("4", c.label, c.net, c.loss));
+    if (c.code.empty()) {
+      for (auto& d : a->diags) {
+        INFO(codeInfo(d.code).id << ": " << d.message);
+        CHECK(d.severity != Severity::Error);
+      }
+    } else {
+      CHECK(hasCode(*a, c.code));
+    }
+  }
+  // Its metrics: the loss and the pairs' accuracy; a regression or classification metric is E0421.
+  auto withMetrics = [&](const std::string& m) {
+    std::string s = spec("4", "f32[1]", two, "cosine_embedding(model.a, model.b, y)");
+    s.replace(s.find("\n  epochs = 1"), 0, "\n  validate = p every 1 epoch metrics [" + m + "]");
+    return analyzeText(s);
+  };
+  CHECK_FALSE(hasCode(*withMetrics("loss, accuracy"), "E0421"));
+  CHECK(hasCode(*withMetrics("loss, mae"), "E0421"));
+  CHECK(hasCode(*withMetrics("f1"), "E0421"));
+}

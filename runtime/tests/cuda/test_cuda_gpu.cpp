@@ -809,3 +809,55 @@ TEST_CASE("cuda: cross_attention over a memory of another width (torch's kdim = 
   compare_op(DLS_OP_CROSS_ATTENTION, {{2, 6, 4}, {2, 6, 3}, {4, 4}, {4, 3}, {4, 3}, {4, 4}, {2, 6, 4}}, "xxppppy",
              {1, 1, 0}, 1e-4);
 }
+
+namespace {
+// cosine_embedding on `placement`: x1, x2 [N, D], targets [N] of 1 and -1, the valid rows `valid`, gradients to both
+// inputs (d(x2) accumulated into ones); the loss, d(x1) and d(x2).
+std::vector<std::vector<float>> cosine_step(const char* placement, double margin, int64_t valid) {
+  setenv("DLS_PLACEMENT", placement, 1);
+  const int64_t N = 7, D = 5;
+  auto rt = dls::make_runtime(2);
+  dls_rt* r = rt.get();
+  dls_rt_placement(r, DLS_DEVICE_CPU, 0, 1);  // redirected by placement_override.cpp
+  dls_rt_train_config(r, 1, N, 7);
+  dls_rt_arena(r, 0);
+  const int a = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1), b = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1);
+  const int da = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1), db = dls_rt_tensor(r, DLS_F32, 2, N, D, 1, 1, -1);
+  const int t = dls_rt_tensor(r, DLS_F32, 1, N, 1, 1, 1, -1), l = dls_rt_tensor(r, DLS_F32, 1, 1, 1, 1, 1, -1);
+  std::vector<float> av(static_cast<size_t>(N * D)), bv(static_cast<size_t>(N * D)), ones(static_cast<size_t>(N * D), 1.f),
+      tv(static_cast<size_t>(N));
+  for (size_t i = 0; i < av.size(); ++i) av[i] = std::sin(0.37f * float(i)) * 1.5f, bv[i] = std::cos(0.53f * float(i) + 1.f);
+  for (size_t i = 0; i < tv.size(); ++i) tv[i] = i % 3 == 0 ? 1.f : -1.f;
+  dls::write_tensor(r, a, av.data(), av.size() * 4);
+  dls::write_tensor(r, b, bv.data(), bv.size() * 4);
+  dls::write_tensor(r, db, ones.data(), ones.size() * 4);
+  dls::write_tensor(r, t, tv.data(), tv.size() * 4);
+  const int ts[4] = {a, b, t, l};
+  const int op = dls_rt_op(r, DLS_OP_COSINE_EMBEDDING, ts, 4, &margin, 1, 1, 1);
+  const int dins[3] = {da, db, -1};
+  const int g = dls_rt_grad_op(r, op, -1, dins, 3, 2);  // d(x2) accumulates
+  rt->step.training = 1, rt->step.step = 0, rt->step.valid_rows = valid;
+  dls_rt_fwd(r, op);
+  dls_rt_bwd(r, g);
+  dls::raise_pending(r);
+  return {dls::read_tensor(r, l), dls::read_tensor(r, da), dls::read_tensor(r, db)};
+}
+}  // namespace
+
+TEST_CASE("cuda: cosine_embedding (both inputs' gradients, accumulation, valid rows) matches the CPU backend") {
+  for (double margin : {0.0, 0.25, -0.4})
+    for (int64_t valid : {7, 4}) {
+      auto cpu = cosine_step("cpu", margin, valid);
+      auto gpu = cosine_step("cuda:0", margin, valid);
+      INFO("margin " << margin << ", valid rows " << valid);
+      CHECK(gpu[0][0] == Approx(cpu[0][0]).epsilon(1e-5));
+      for (size_t k = 1; k < 3; ++k) {
+        double num = 0, den = 0;
+        for (size_t i = 0; i < cpu[k].size(); ++i) {
+          const double d = double(cpu[k][i]) - double(gpu[k][i]);
+          num += d * d, den += double(cpu[k][i]) * double(cpu[k][i]);
+        }
+        CHECK(std::sqrt(num) <= 1e-5 * std::sqrt(den) + 1e-7);
+      }
+    }
+}

@@ -128,3 +128,19 @@ for name, n, base in (("tag-train", N, 0), ("tag-test", T, N)):
     tokens, tags = tagging(n, base)
     npy(name + "-x.npy", "<i4", [n, 8], i32(tokens))
     npy(name + "-y.npy", "<i8", [n, 8], i64(tags))
+
+# cosine_embedding's pairs: 40 training records of 8 features (two halves of 4, the pair's samples) and a `same`
+# target of 1 or -1; variants with targets that are neither (D0133) and with only alike pairs (D0134).
+prng = random.Random(94)
+
+
+def pairs(name, targets):
+    with open(os.path.join(here, name), "w") as f:
+        f.write(",".join(f"f{k}" for k in range(8)) + ",same\n")
+        for t in targets:
+            f.write(",".join(f"{prng.uniform(-1, 1):.3f}" for _ in range(8)) + f",{t}\n")
+
+
+pairs("pairs-train.csv", [1 if i % 2 == 0 else -1 for i in range(40)])
+pairs("pairs-zero.csv", [1 if i % 2 == 0 else (0 if i in (7, 21) else -1) for i in range(40)])
+pairs("pairs-alike.csv", [1] * 40)
