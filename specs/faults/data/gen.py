@@ -128,3 +128,11 @@ for name, n, base in (("tag-train", N, 0), ("tag-test", T, N)):
     tokens, tags = tagging(n, base)
     npy(name + "-x.npy", "<i4", [n, 8], i32(tokens))
     npy(name + "-y.npy", "<i8", [n, 8], i64(tags))
+
+
+# E0639: two sample fields and the label from one CSV file (p0,p1 | y | m0,m1), from a generator of their own.
+frng = random.Random(639)
+csv("fields-train.csv", [[frng.uniform(-1, 1), frng.uniform(-1, 1), i % 2, frng.uniform(-1, 1), frng.uniform(-1, 1)] for i in range(60)],
+    header=("p0", "p1", "y", "m0", "m1"))
+csv("fields-test.csv", [[frng.uniform(-1, 1), frng.uniform(-1, 1), i % 2, frng.uniform(-1, 1), frng.uniform(-1, 1)] for i in range(20)],
+    header=("p0", "p1", "y", "m0", "m1"))
