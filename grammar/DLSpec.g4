@@ -19,7 +19,7 @@ datasetItem : attribute* ( role=(SAMPLE | LABEL) ident ':' typeExpr
 
 pipelineDecl: PIPELINE ident FROM qualified '{' pipeItem* '}' ;
 pipeItem    : attribute* ( ident '=' expr
-                         | AUGMENT call
+                         | AUGMENT call (ON ident)?
                          | call
                          ) ;
 

@@ -813,7 +813,33 @@ void checkDataQuality(const RuleContext& c) {
     }
     bool shapeReported = false;
     for (Loaded& L : loaded) {
-      if (L.table.csv && !d.sample.poisoned && !d.sample.shape.unknownRank) {
+      // A split whose sample fields are groups of its columns: the groups against the file's columns (E0639).
+      const sema::DataSource* grouped = d.find(L.split);
+      if (grouped && (!L.table.csv || grouped->columnGroups.empty())) grouped = nullptr;
+      if (grouped) {
+        const bool labelColumn = grouped->labelFile.empty();
+        const int64_t cols = static_cast<int64_t>(L.table.columns.size()) + (labelColumn ? 1 : 0);
+        int64_t last = labelColumn && grouped->labelByIndex ? (grouped->labelIndex < 0 ? cols + grouped->labelIndex : grouped->labelIndex) + 1 : 0;
+        bool past = false;
+        for (const sema::DataSource::ColumnGroup& g : grouped->columnGroups) {
+          last = std::max(last, g.end);
+          if (g.end > cols && !past) {
+            past = true;
+            c.diags.report(Code::E0639, g.span, L.table.file, cols,
+                           fmt::format("sample field `{}` takes columns [{}, {}), past the last one, {}", g.field, g.first, g.end, cols - 1))
+                .primary(fmt::format("columns [{}, {})", g.first, g.end))
+                .label(L.span, "read from here")
+                .help("count the file's columns from 0, the label's too");
+          }
+        }
+        if (!past && last < cols)
+          c.diags.report(Code::E0639, grouped->sourceSpan, L.table.file, cols,
+                         fmt::format("{} in no sample field and not the label", cols - last == 1 ? fmt::format("column {} is", last)
+                                                                                              : fmt::format("columns {} to {} are", last, cols - 1)))
+              .primary("the split's column groups")
+              .help("every column of the file is a sample field's or the label's: widen a group, or remove the columns from the file");
+      }
+      if (L.table.csv && !grouped && !d.sample.poisoned && !d.sample.shape.unknownRank) {
         // Every column but the label is a feature of the sample, as the executable reads the file.
         int64_t a = 1;
         for (const sema::Dim& x : d.sample.shape.dims) a *= x.isConst() ? x.value : -1;

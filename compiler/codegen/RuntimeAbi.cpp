@@ -60,6 +60,7 @@ const std::vector<RuntimeFunction>& table() {
       {"dls_rt_pipe_field", Void, {RtPtr, Int32, Int32}},
       {"dls_rt_input", Void, {RtPtr, Int32, Int32}},
       {"dls_rt_watch_output", Void, {RtPtr, Int32, CString, Int32}},
+      {"dls_rt_csv_field", Void, {RtPtr, Int32, Int32, Int64, Int64}},
   };
   return functions;
 }

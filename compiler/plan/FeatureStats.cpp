@@ -116,7 +116,7 @@ bool targetValues(const sema::DataSource& src, const std::string& labelField, st
 }
 
 bool featureStats(const sema::DataSource& src, const std::string& labelField, int64_t features, FeatureStats& out,
-                  std::string& error) {
+                  std::string& error, std::pair<int64_t, int64_t> columns) {
   out = FeatureStats{};
   if (src.resolved.empty()) return error = "the split names no file", false;
   std::vector<double> values;  // records × features
@@ -126,7 +126,11 @@ bool featureStats(const sema::DataSource& src, const std::string& labelField, in
     std::vector<int64_t> labels;
     if (!readTrainingCsv(src, labelField, t, labels, error)) return false;
     const auto cols = static_cast<int64_t>(t.header.size());
-    if (cols - int64_t(labels.size()) != features)
+    const bool group = columns.first >= 0;
+    if (group && (columns.second > cols || columns.second - columns.first != features))
+      return error = fmt::format("its records have {} columns, so columns [{}, {}) are not the {} of the sample field", cols,
+                                 columns.first, columns.second, features), false;
+    if (!group && cols - int64_t(labels.size()) != features)
       return error = fmt::format("its records have {} feature columns, but the sample has {} elements", cols - int64_t(labels.size()), features), false;
     // Missing cells count as the values `impute:` gives them.
     const std::vector<double> fill = src.impute.empty() ? std::vector<double>{} : csv::fill_values(t, labels, csv::impute_of(src.impute));
@@ -136,7 +140,7 @@ bool featureStats(const sema::DataSource& src, const std::string& labelField, in
       for (int64_t c = 0, k = 0; c < cols; ++c) {
         if (std::find(labels.begin(), labels.end(), c) != labels.end()) continue;
         const double v = t.values[size_t(r * cols + c)];
-        values.push_back(std::isnan(v) && !fill.empty() ? fill[size_t(k)] : v);
+        if (!group || (c >= columns.first && c < columns.second)) values.push_back(std::isnan(v) && !fill.empty() ? fill[size_t(k)] : v);
         ++k;
       }
   } else if (src.format == sema::DataFormat::Npy || src.format == sema::DataFormat::Idx) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sema/Program.h"
@@ -18,8 +19,10 @@ struct FeatureStats {
 // Reads `src` (a CSV, NPY or IDX split of a data set whose samples have `features` elements) and fills `out`;
 // false with `error` (what went wrong and where in the file) otherwise. The standard deviation is the
 // population one (divided by the record count), as scikit-learn's StandardScaler.
+// `columns`: a CSV file's columns [first, end) are the features (a sample field that is a group of its columns);
+// {-1, -1}: every column but the labels'.
 bool featureStats(const sema::DataSource& src, const std::string& labelField, int64_t features, FeatureStats& out,
-                  std::string& error);
+                  std::string& error, std::pair<int64_t, int64_t> columns = {-1, -1});
 
 // The values that fill the missing cells of a CSV split's feature columns (`impute:`), one per feature column
 // in the file's order: the training split's column mean, median or zero. False with `error` otherwise.

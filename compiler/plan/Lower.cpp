@@ -406,15 +406,21 @@ private:
     if (!ds.moreSamples.empty())
       call(plan_.setup, "dls_rt_sample_field", {split, int32_t{0}, ds.sampleName, std::string(), int32_t{-1}, int32_t{1},
                                                 int64_t{1}, int64_t{1}, int64_t{1}, int64_t{1}});
-    for (size_t k = 0; k < ds.moreSamples.size() && k < src->fieldFiles.size(); ++k) {
+    // A CSV split's further fields are groups of its columns (dls_rt_csv_field), not files of their own.
+    const bool columnGroups = src->format == sema::DataFormat::Csv && !src->columnGroups.empty();
+    for (size_t k = 0; k < ds.moreSamples.size() && (columnGroups || k < src->fieldFiles.size()); ++k) {
       const sema::Dataset::Field& f = ds.moreSamples[k];
       int64_t fd[4] = {1, 1, 1, 1};
       const auto& dims = f.type.shape.dims;
       for (size_t i = 0; i < dims.size() && i < 4; ++i) fd[i] = dims[i].isConst() ? dims[i].value : 1;
-      call(plan_.setup, "dls_rt_sample_field", {split, static_cast<int32_t>(k + 1), f.name, fixed(src->fieldFiles[k].resolved),
+      call(plan_.setup, "dls_rt_sample_field", {split, static_cast<int32_t>(k + 1), f.name,
+                                                columnGroups ? std::string() : fixed(src->fieldFiles[k].resolved),
                                                 dlsDtype(f.type.dtype), static_cast<int32_t>(std::max<size_t>(1, dims.size())),
                                                 fd[0], fd[1], fd[2], fd[3]});
     }
+    if (columnGroups)
+      for (size_t k = 0; k < src->columnGroups.size(); ++k)
+        call(plan_.setup, "dls_rt_csv_field", {split, static_cast<int32_t>(k), src->columnGroups[k].first, src->columnGroups[k].end});
     int32_t pipeField = 0;  // the field dls_rt_pipe's steps transform (dls_rt_pipe_field)
     if (src->format == sema::DataFormat::Csv &&
         (!src->csvHeader || src->csvSkip != 0 || src->csvSep != ',' || src->labelByIndex))
@@ -1235,7 +1241,12 @@ private:
       for (const sema::DataSource& src : ds.splits)
         if (src.split == "train") train = &src;
       sema::DataSource fieldTrain;
-      if (train && field > 0) {
+      // A CSV split whose fields are groups of its columns: the field's columns of the training file.
+      std::pair<int64_t, int64_t> columns{-1, -1};
+      if (train && train->format == sema::DataFormat::Csv && !train->columnGroups.empty()) {
+        for (const auto& g : train->columnGroups)
+          if (g.field == step.field) columns = {g.first, g.end};
+      } else if (train && field > 0) {
         fieldTrain = *train;
         fieldTrain.paths.clear(), fieldTrain.resolved.clear(), fieldTrain.pathSpans.clear();
         for (const auto& ff : train->fieldFiles)
@@ -1251,7 +1262,7 @@ private:
       const sema::Type& sampleType = field == 0 ? ds.sample : ds.moreSamples[size_t(field - 1)].type;
       const int64_t features = sampleType.shape.elements().value_or(0);
       if (!train) error = "the data set has no `train` split";
-      if (train && (features <= 0 || !featureStats(*train, ds.labelName, features, st, error)))
+      if (train && (features <= 0 || !featureStats(*train, ds.labelName, features, st, error, columns)))
         diags_.report(Code::E1010, train->pathSpans.empty() ? train->sourceSpan : train->pathSpans[0],
                       train->paths.empty() ? ds.name : train->paths[0], error.empty() ? "the sample's size is not known" : error)
             .primary("the training split")

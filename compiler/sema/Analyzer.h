@@ -72,6 +72,8 @@ public:
   void checkImageSource(const Dataset& ds, const DataSource& src);
   void checkFeatureStatistics(const Pipeline& p);
   void checkAugmentations(const Pipeline& p);  // E0630, E0640, W0610
+  bool augmentedField(const Dataset& ds, const ast::Item& it, const std::string& op,
+                      const std::unordered_map<std::string, Type>& fields, std::string& field);  // E0636, E0637
   void checkMixing(const TrainConfig& tc);     // E0621, E0304: mixup and cutmix against the loss
   void checkTextSource(const Dataset& ds, const DataSource& src);
   void typePipeline(const ast::Decl& d);

@@ -25,6 +25,127 @@ std::string Analyzer::labelFieldName(const ast::Decl& d) {
   return "";
 }
 
+namespace {
+// `columns(FIRST, END)` (the file's columns FIRST … END - 1, counted from 0) or `column(K)`, as the argument of a
+// field of a CSV split; E0638 when it is neither.
+std::optional<DataSource::ColumnGroup> columnGroupOf(const ast::Arg& a, DiagnosticEngine& diags, const std::string& split,
+                                                    const std::string& dataset) {
+  const ast::Expr* v = a.value.get();
+  const std::string field = a.name->name;
+  const bool call = v && v->kind == ast::ExprKind::Call && v->path.size() == 1 &&
+                    (v->path[0].name == "columns" || v->path[0].name == "column");
+  const size_t want = call && v->path[0].name == "column" ? 1 : 2;
+  std::vector<int64_t> n;
+  if (call)
+    for (const ast::Arg& x : v->args)
+      if (!x.name && x.value && x.value->kind == ast::ExprKind::Number && x.value->isInteger && x.value->integer >= 0)
+        n.push_back(x.value->integer);
+  if (!call || v->args.size() != want || n.size() != want) {
+    diags.report(Code::E0638, a.span, split, dataset,
+                 fmt::format("the columns of field `{}` are `columns(FIRST, END)`, the file's columns FIRST to END - 1 counted from 0, "
+                             "or `column(K)`", field))
+        .primary(call ? "not two column numbers (one for `column`)" : "not a group of columns")
+        .help(fmt::format("for instance `{}: columns(0, 4)`", field));
+    return std::nullopt;
+  }
+  DataSource::ColumnGroup g;
+  g.field = field, g.span = a.span;
+  g.first = n[0], g.end = want == 1 ? n[0] + 1 : n[1];
+  if (g.end <= g.first) {
+    diags.report(Code::E0638, v->argsSpan, split, dataset, fmt::format("columns({}, {}) of field `{}` is empty", g.first, g.end, field))
+        .primary("END is not past FIRST")
+        .help(fmt::format("`columns(FIRST, END)` takes columns FIRST to END - 1: `{}: columns({}, {})`", field, g.first, g.first + 1));
+    return std::nullopt;
+  }
+  return g;
+}
+
+// A CSV split of a data set with several sample fields: a group of its columns for every sample field, in the
+// fields' order, apart from each other and from the label's column, leaving no column between them out.
+void checkColumnGroups(DiagnosticEngine& diags, DataSource& src, const std::map<std::string, Attr>& attrs,
+                                 const std::vector<DataSource::ColumnGroup>& groups,
+                                 const std::optional<DataSource::ColumnGroup>& labelGroup, bool labelArg, const std::vector<std::string>& fieldNames,
+                                 const std::string& labelField, const std::string& dataset) {
+  const std::string& split = src.split;
+  if (auto c = attrs.find("categorical"); c != attrs.end())
+    diags.report(Code::E0143, c->second.span, "`categorical:`")
+        .primary("categorical columns of a split whose sample fields are groups of columns")
+        .help("encode the categories as numbers in the file, or read the fields from .npy files: `npy(img: \"….npy\", …)`");
+  bool complete = true;
+  for (const std::string& f : fieldNames) {
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const DataSource::ColumnGroup& x) { return x.field == f; });
+    if (g == groups.end()) {
+      complete = false;
+      diags.report(Code::E0638, src.sourceSpan, split, dataset, fmt::format("it gives no columns for sample field `{}`", f))
+          .primary("each sample field is a group of the file's columns")
+          .help(fmt::format("name them after the field: `{}: columns(FIRST, END)`", f));
+    } else if (g->first < 0) {
+      complete = false;
+    } else {
+      src.columnGroups.push_back(*g);
+    }
+  }
+  // The label: its column by `kind: column(K)` (or `label: K`), or a file of its own (`label_file:`).
+  if (labelGroup) {
+    if (src.labelColumnSpan.valid() || attrs.count("label_file")) {
+      diags.report(Code::E0638, labelGroup->span, split, dataset, fmt::format("the labels are given twice: by `{}:` and by `{}:`", labelField,
+                                                                                    attrs.count("label_file") ? "label_file" : "label"))
+          .primary("the label's column")
+          .label(attrs.count("label_file") ? attrs.at("label_file").span : src.labelColumnSpan, "and here")
+          .help("keep one of them");
+    } else {
+      src.labelByIndex = true, src.labelIndex = labelGroup->first, src.labelColumnSpan = labelGroup->span;
+    }
+  } else if (labelArg) {
+    return;  // its column is malformed: reported where it is written
+  } else if (!attrs.count("label_file") && !labelField.empty() && (!src.labelByIndex || src.labelColumns.size() > 1)) {
+    diags.report(Code::E0638, src.labelColumnSpan.valid() ? src.labelColumnSpan : src.sourceSpan, split, dataset,
+                 src.labelColumns.size() > 1 ? std::string("a split whose sample fields are groups of columns reads one label column")
+                                             : std::string("a split whose sample fields are groups of columns names its label column by its number"))
+        .primary(src.labelColumnSpan.valid() ? "not one column number" : "no label column")
+        .help(fmt::format("name it: `{}: column(K)`, K counted from 0", labelField));
+    return;
+  }
+  if (!complete) return;
+  // Overlaps, and columns left out below the last one a field or the label takes.
+  struct Taken {
+    int64_t first, end;
+    std::string what;
+    Span span;
+  };
+  std::vector<Taken> taken;
+  for (const DataSource::ColumnGroup& g : src.columnGroups)
+    taken.push_back({g.first, g.end, fmt::format("sample field `{}`", g.field), g.span});
+  const bool labelKnown = src.labelByIndex && src.labelIndex >= 0 && !attrs.count("label_file");
+  if (labelKnown) taken.push_back({src.labelIndex, src.labelIndex + 1, "the label", src.labelColumnSpan});
+  std::stable_sort(taken.begin(), taken.end(), [](const Taken& a, const Taken& b) { return a.first < b.first; });
+  bool overlap = false;
+  for (size_t i = 1; i < taken.size(); ++i)
+    if (taken[i].first < taken[i - 1].end) {
+      overlap = true;
+      const Taken& a = taken[i - 1];
+      const Taken& b = taken[i];
+      diags.report(Code::E0638, b.span, split, dataset,
+                   fmt::format("{} and {} both take column {}", b.what, a.what, b.first))
+          .primary(fmt::format("columns [{}, {})", b.first, b.end))
+          .label(a.span, fmt::format("columns [{}, {})", a.first, a.end))
+          .help("each column of the file belongs to one field");
+    }
+  // A column left out needs the file's columns to be told only when it comes after the last group (`check
+  // --data`, the executable: E0639, R0260); one between two groups is left out whatever the file.
+  if (overlap || (!labelKnown && !attrs.count("label_file"))) return;
+  for (size_t i = 0; i < taken.size(); ++i) {
+    const int64_t from = i == 0 ? 0 : taken[i - 1].end;
+    if (taken[i].first > from)
+      diags.report(Code::E0638, taken[i].span, split, dataset,
+                   fmt::format("{} {} in no sample field and not the label", taken[i].first - from == 1 ? "column" : "columns",
+                               taken[i].first - from == 1 ? fmt::format("{} is", from) : fmt::format("{} to {} are", from, taken[i].first - 1)))
+          .primary(fmt::format("{} starts at column {}", taken[i].what, taken[i].first))
+          .help("every column of the file is a sample field's or the label's: widen a group, or remove the column from the file");
+  }
+}
+}  // namespace
+
 void Analyzer::typeDataset(const ast::Decl& d) {
   auto ds = std::make_unique<Dataset>();
   ds->name = d.name.name;
@@ -72,9 +193,34 @@ void Analyzer::typeDataset(const ast::Decl& d) {
     renamed.reserve(e.args.size());
     const std::vector<std::string> fieldNames = sampleFieldNames(d);
     const std::string labelField = labelFieldName(d);
+    // A CSV file with several sample fields gives each field a group of its columns: `img: columns(0, 784)`, and
+    // the label its column: `kind: column(788)`.
+    const bool csvGroups = op->name == "csv" && fieldNames.size() > 1;
+    std::vector<DataSource::ColumnGroup> groups;
+    std::optional<DataSource::ColumnGroup> labelGroup;
+    bool labelArg = false;  // the label field named among the source's arguments (its column, maybe malformed)
     for (auto& a : e.args) {
       const bool named = a.name.has_value();
       const auto at = named ? std::find(fieldNames.begin(), fieldNames.end(), a.name->name) : fieldNames.end();
+      if (csvGroups && named && (at != fieldNames.end() || a.name->name == labelField)) {
+        labelArg |= at == fieldNames.end();
+        std::optional<DataSource::ColumnGroup> g = columnGroupOf(a, diags, it.key.name, ds->name);
+        if (!g) {
+          // Reported there; the field has its (malformed) group: [-1, -1).
+          if (at != fieldNames.end()) groups.push_back({a.name->name, -1, -1, a.span});
+          continue;
+        }
+        if (at != fieldNames.end()) {
+          groups.push_back(*g);
+        } else if (g->end - g->first != 1) {
+          diags.report(Code::E0638, a.span, it.key.name, ds->name, fmt::format("the label field `{}` is one column, but it names {}", g->field, g->end - g->first))
+              .primary("several columns")
+              .help(fmt::format("name the label's column: `{}: column({})`", g->field, g->first));
+        } else {
+          labelGroup = g;
+        }
+        continue;
+      }
       if (fieldNames.size() < 2 || !named || (at == fieldNames.end() && a.name->name != labelField)) {
         args.push_back(&a);
         continue;
@@ -131,7 +277,9 @@ void Analyzer::typeDataset(const ast::Decl& d) {
                  : op->name == "images" ? DataFormat::Images : op->name == "text" ? DataFormat::Text : DataFormat::Npy;
     if (fieldNames.size() > 1) {
       // Each further sample field's file, resolved as the other paths are; every field needs one.
-      if (src.format != DataFormat::Npy && src.format != DataFormat::Idx) {
+      if (src.format == DataFormat::Csv) {
+        // below, with the split's label column
+      } else if (src.format != DataFormat::Npy && src.format != DataFormat::Idx) {
         diags.report(Code::E0143, e.span, fmt::format("`{}(…)`", op->name))
             .primary("reads one sample per record")
             .help(fmt::format("give each sample field a file of its own: `npy({}: \"….npy\", {}: \"….npy\"{})`", fieldNames[0],
@@ -210,6 +358,7 @@ void Analyzer::typeDataset(const ast::Decl& d) {
       if (auto f = attrs.find("sep"); f != attrs.end())
         if (auto* w = std::get_if<std::string>(&f->second.value))
           src.csvSep = *w == "semicolon" ? ';' : *w == "tab" ? '\t' : *w == "space" ? ' ' : ',';
+      if (csvGroups) checkColumnGroups(diags, src, attrs, groups, labelGroup, labelArg, fieldNames, labelField, ds->name);
       if (!src.csvHeader && !src.labelByIndex && !attrs.count("label_file")) {
         const Span at = src.labelColumnSpan.valid() ? src.labelColumnSpan : e.span;
         diags.report(Code::E0215, at, "a CSV file without a header row has no column names: its label column is given by index")
@@ -245,6 +394,23 @@ void Analyzer::typeDataset(const ast::Decl& d) {
           .label(ds->labelTypeSpan, "declared here")
           .help(fmt::format("declare the label as `label {}: f32[{}]` (class labels come from one column)", ds->labelName, K));
   }
+  // A field's column group against the field's declared shape: one column per element.
+  for (const DataSource& src : ds->splits)
+    for (const DataSource::ColumnGroup& g : src.columnGroups) {
+      const int k = ds->sampleIndex(g.field);
+      if (k < 0) continue;
+      const Type& t = k == 0 ? ds->sample : ds->moreSamples[size_t(k - 1)].type;
+      const Span typeSpan = k == 0 ? ds->sampleTypeSpan : ds->moreSamples[size_t(k - 1)].typeSpan;
+      if (t.poisoned || t.shape.unknownRank) continue;
+      const std::optional<int64_t> n = t.shape.elements();
+      if (n && *n != g.end - g.first)
+        diags.report(Code::E0638, g.span, src.split, ds->name,
+                     fmt::format("sample field `{}` takes {} columns, one per element, but it is declared {} ({} elements)", g.field,
+                                 g.end - g.first, t.str(), *n))
+            .primary(fmt::format("columns [{}, {})", g.first, g.end))
+            .label(typeSpan, "declared here")
+            .help(fmt::format("give it {} columns: `{}: columns({}, {})`", *n, g.field, g.first, g.first + *n));
+    }
   // A CSV split without `label: "…"` reads its labels from the column named like the label field.
   for (DataSource& src : ds->splits)
     if (src.format == DataFormat::Csv && src.labelColumn.empty() && !src.labelByIndex && src.labelFile.empty()) src.labelColumn = ds->labelName;

@@ -11,6 +11,74 @@
 
 namespace dls::sema {
 
+namespace {
+std::string fieldList(const Dataset& ds) {
+  std::string all = "`" + ds.sampleName + "`";
+  for (size_t k = 0; k < ds.moreSamples.size(); ++k)
+    all += fmt::format("{}`{}`", k + 1 == ds.moreSamples.size() ? " and " : ", ", ds.moreSamples[k].name);
+  return all;
+}
+}  // namespace
+
+// The sample field an augmentation transforms: the one `on` names, else the only one of image shape (rank 2 or more
+// as the pipeline has it so far); mixup mixes every field alike and names none. The runtime augments the first
+// sample field. False, with E0636 or E0637, when that is not one field the runtime augments.
+bool Analyzer::augmentedField(const Dataset& ds, const ast::Item& it, const std::string& op,
+                              const std::unordered_map<std::string, Type>& fields, std::string& field) {
+  const Span at = it.value->span;
+  if (it.on && op == "mixup") {
+    diags.report(Code::E0636, it.on->span, op, "mixup mixes every sample field of a pair, and the labels, with the same weight")
+        .primary("one field named")
+        .label(at, "mixup")
+        .help("drop `on …`");
+    return false;
+  }
+  if (it.on && ds.sampleIndex(it.on->name) < 0) {
+    auto& dg = diags.report(Code::E0636, it.on->span, op, fmt::format("`{}` is not a sample field of data set `{}`", it.on->name, ds.name))
+                   .primary("not a sample field")
+                   .label(ds.nameSpan, fmt::format("its sample fields: {}", fieldList(ds)));
+    std::vector<std::string> names = {ds.sampleName};
+    for (const auto& f : ds.moreSamples) names.push_back(f.name);
+    if (auto near = closest(it.on->name, names)) dg.help(fmt::format("did you mean `{}`?", *near)).fixit(it.on->span, *near);
+    return false;
+  }
+  if (ds.moreSamples.empty() || op == "mixup") return true;  // the one sample field; mixup: every field
+  std::string target;
+  if (it.on) {
+    target = it.on->name;
+  } else {
+    std::vector<std::string> images;
+    auto add = [&](const std::string& name) {
+      auto f = fields.find(name);
+      if (f != fields.end() && !f->second.shape.unknownRank && f->second.shape.dims.size() >= 2) images.push_back(name);
+    };
+    add(ds.sampleName);
+    for (const auto& f : ds.moreSamples) add(f.name);
+    if (images.size() != 1) {
+      std::string which;
+      for (size_t k = 0; k < images.size(); ++k) which += fmt::format("{}`{}`", k == 0 ? "" : k + 1 == images.size() ? " and " : ", ", images[k]);
+      diags.report(Code::E0636, at, op,
+                   images.empty() ? fmt::format("data set `{}` has {} sample fields and none of image shape (rank 2 or more)",
+                                                ds.name, ds.moreSamples.size() + 1)
+                                  : fmt::format("data set `{}` has several sample fields of image shape: {}", ds.name, which))
+          .primary("an augmentation of which field?")
+          .label(ds.nameSpan, fmt::format("its sample fields: {}", fieldList(ds)))
+          .help(fmt::format("name the field: `augment {}(…) on {}`", op, images.empty() ? ds.sampleName : images[0]));
+      return false;
+    }
+    target = images[0];
+  }
+  if (target != ds.sampleName) {
+    diags.report(Code::E0637, it.on ? it.on->span : at, op, target, ds.sampleName)
+        .primary(it.on ? "a further sample field" : fmt::format("`{}` is the field of image shape", target))
+        .label(ds.sampleSpan, "the first sample field")
+        .help(fmt::format("declare `sample {}` first, before `sample {}`", target, ds.sampleName));
+    return false;
+  }
+  field = target;
+  return true;
+}
+
 void Analyzer::typePipeline(const ast::Decl& d) {
   auto p = std::make_unique<Pipeline>();
   p->name = d.name.name;
@@ -123,17 +191,10 @@ void Analyzer::typePipeline(const ast::Decl& d) {
       f->second = t;
     } else if (it.kind == ast::ItemKind::Call || it.kind == ast::ItemKind::Augment) {
       std::string field = p->dataset ? p->dataset->sampleName : "";
+      const std::string opName = it.value && !it.value->path.empty() ? it.value->path.back().name : std::string("augment");
+      const bool augments = it.value && (it.kind == ast::ItemKind::Augment || opName == "mixup" || opName == "cutmix");
+      if (p->dataset && augments && !augmentedField(*p->dataset, it, opName, fields, field)) continue;
       Type before = p->dataset ? fields[field] : Type{};
-      // Augmentations transform one sample: with several sample fields, which one is not said.
-      if (p->dataset && !p->dataset->moreSamples.empty() && it.value &&
-          (it.kind == ast::ItemKind::Augment ||
-           (!it.value->path.empty() && (it.value->path.back().name == "mixup" || it.value->path.back().name == "cutmix")))) {
-        diags.report(Code::E0143, it.value->span, fmt::format("`{}`", it.value->path.empty() ? std::string("augment") : it.value->path.back().name))
-            .primary("an augmentation of which field?")
-            .label(p->dataset->nameSpan, fmt::format("`{}` has {} sample fields", p->dataset->name, p->dataset->moreSamples.size() + 1))
-            .help("train without augmentation, or on a data set of one sample field");
-        continue;
-      }
       if (!p->dataset) before.poisoned = true;
       auto r = step(*it.value, field, it.kind == ast::ItemKind::Augment, before);
       if (r && p->dataset && !p->steps.empty() && p->steps.back().op->shape != rules::datasetLevel) fields[field] = *r;

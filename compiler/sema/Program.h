@@ -157,6 +157,14 @@ struct DataSource {
     Span span;
   };
   std::vector<FieldFile> fieldFiles = {};
+  // CSV with several sample fields: the file's columns [first, end) each sample field takes (`img: columns(0, 784)`),
+  // in the order of the fields (0: the first); empty when the split does not group its columns.
+  struct ColumnGroup {
+    std::string field;
+    int64_t first = 0, end = 0;
+    Span span;
+  };
+  std::vector<ColumnGroup> columnGroups = {};
 };
 
 struct Dataset {

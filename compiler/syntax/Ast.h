@@ -122,6 +122,7 @@ struct Item {
   // spanning the parenthesised tuple, and these are their names, in the same order.
   std::vector<Ident> outputNames;
   Comments comments;
+  std::optional<Ident> on = {};  // Augment: `augment random_flip(0.5) on img`, the sample field it augments
 };
 
 struct Param {

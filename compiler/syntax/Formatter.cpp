@@ -387,7 +387,10 @@ std::string formatSpec(const ast::Spec& spec, const FormatOptions& options) {
           }
           break;
         case ast::ItemKind::Call: line += layout(*it.value, indent, indent, width); break;
-        case ast::ItemKind::Augment: line += "augment " + layout(*it.value, indent + 8, indent, width); break;
+        case ast::ItemKind::Augment:
+          line += "augment " + layout(*it.value, indent + 8, indent, width);
+          if (it.on) line += " on " + it.on->name;
+          break;
       }
       lines.push_back(std::move(line));
     }

@@ -554,6 +554,7 @@ private:
       it.kind = ast::ItemKind::Augment;
       it.key = ident(c->AUGMENT());
       it.value = call(c->call());
+      if (c->ON()) it.on = ident(c->ident());
     } else if (c->call()) {
       it.kind = ast::ItemKind::Call;
       it.value = call(c->call());

@@ -1097,8 +1097,8 @@ void dls_rt_sample_field(dls_rt* rt, int32_t split, int32_t field, const char* n
     if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
     auto& dd = rt->data[split];
     if (!dd.declared) fail(Diag::R0504, "", fmt::format("sample field {} of split {} before its dls_rt_dataset", field, split));
-    if (dd.format != DLS_DATA_NPY && dd.format != DLS_DATA_IDX)
-      fail(Diag::R0504, "", "several sample fields are read from IDX or .npy files only");
+    if (dd.format != DLS_DATA_NPY && dd.format != DLS_DATA_IDX && dd.format != DLS_DATA_CSV)
+      fail(Diag::R0504, "", "several sample fields are read from IDX, .npy or CSV files only");
     if (field == 0) {
       if (!name || !*name) fail(Diag::R0504, "", "sample field 0 without a name");
       dd.sample_name = name;
@@ -1111,7 +1111,10 @@ void dls_rt_sample_field(dls_rt* rt, int32_t split, int32_t field, const char* n
     f.name = name ? name : "", f.path = path ? path : "", f.dtype = dtype, f.rank = rank;
     const int64_t dims[4] = {d0, d1, d2, d3};
     for (int i = 0; i < 4; ++i) f.dims[i] = i < rank ? dims[i] : 1;
-    if (f.name.empty() || f.path.empty()) fail(Diag::R0504, "", "a sample field needs a name and a file");
+    // A CSV split's further fields are groups of its columns (dls_rt_csv_field), not files.
+    if (f.name.empty() || (f.path.empty() != (dd.format == DLS_DATA_CSV)))
+      fail(Diag::R0504, "", dd.format == DLS_DATA_CSV ? "a CSV split's sample field needs a name and no file"
+                                                     : "a sample field needs a name and a file");
     dd.fields.push_back(std::move(f));
     return 0;
   });
@@ -1165,3 +1168,18 @@ void dls_rt_watch_output(dls_rt* rt, int32_t rule, const char* output, int32_t m
     return 0;
   });
 }
+
+void dls_rt_csv_field(dls_rt* rt, int32_t split, int32_t field, int64_t first, int64_t end) {
+  guarded(rt, 0, [&] {
+    if (split < 0 || split > 2) fail(Diag::R0504, "", fmt::format("unknown split {}", split));
+    auto& dd = rt->data[split];
+    if (!dd.declared || dd.format != DLS_DATA_CSV)
+      fail(Diag::R0504, "", fmt::format("column group of split {}, which is not a declared CSV split", split));
+    if (field != int32_t(dd.csv_field_columns.size()) || field > int32_t(dd.fields.size()))
+      fail(Diag::R0504, "", fmt::format("column group of sample field {} out of order", field));
+    if (first < 0 || end <= first) fail(Diag::R0504, "", fmt::format("column group [{}, {}) is empty", first, end));
+    dd.csv_field_columns.emplace_back(first, end);
+    return 0;
+  });
+}
+

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "Backend.h"
@@ -111,6 +112,9 @@ struct DataDecl {
   };
   std::vector<Field> fields = {};
   std::string sample_name = {};  // the first sample field's name (dls_rt_sample_field 0)
+  // dls_rt_csv_field: the columns [first, end) of the CSV file each sample field takes (empty: the first field takes
+  // every column but the labels').
+  std::vector<std::pair<int64_t, int64_t>> csv_field_columns = {};
 };
 struct PipeStep {
   int32_t op = 0;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <fmt/ranges.h>
 #include <numeric>
 
@@ -424,7 +425,147 @@ bool index_csv(const DataDecl& decl, Dataset& ds) {
   return true;
 }
 
+// One sample field of a CSV split read per batch (CSV column groups): features [offset, offset + width) of each record
+// the whole split's source gives. The field that owns the source checks it and counts its index.
+class ColumnsSource final : public SampleSource {
+ public:
+  std::shared_ptr<const SampleSource> all;
+  int64_t offset = 0, width = 0, total = 0;
+  bool owner = false;
+  void read(int64_t i, float* out) const override {
+    thread_local std::vector<float> row;
+    row.resize(size_t(total));
+    all->read(i, row.data());
+    std::memcpy(out, row.data() + offset, size_t(width) * 4);
+  }
+  void check() const override {
+    if (owner) all->check();
+  }
+  uint64_t index_bytes() const override { return owner ? all->index_bytes() : 0; }
+  uint64_t window_bytes(int64_t samples) const override { return owner ? all->window_bytes(samples) : 0; }
+};
+
+// The columns of a CSV file's first record (its header row's when it has one), read from the start of the file; -1
+// when that cannot be told so (a gzip file, a first record the layout cannot parse alone): the load tells then.
+int64_t csv_first_columns(const DataDecl& decl) {
+  std::ifstream f(decl.path_a, std::ios::binary);
+  if (!f) return -1;
+  char magic[2] = {0, 0};
+  f.read(magic, 2);
+  if (f.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b) return -1;
+  f.clear();
+  f.seekg(0);
+  std::string text, line;
+  for (int64_t k = 0; k < decl.csv_skip + 2 && std::getline(f, line); ++k) text += line + "\n";
+  csv::Table t;
+  csv::Error e;
+  if (!csv::parse(text, t, e, csv_layout(decl))) return -1;
+  return static_cast<int64_t>(t.header.size());
+}
+
 }  // namespace
+
+// A CSV split whose sample fields are groups of its columns (dls_rt_csv_field): the records are read as one sample of
+// every feature column (held, or indexed and read per batch), then each field takes its columns of it.
+static Dataset load_csv_fields(const DataDecl& decl, const std::string& split_name) {
+  const auto& groups = decl.csv_field_columns;
+  if (groups.size() != decl.fields.size() + 1)
+    fail(Diag::R0504, "", fmt::format("split '{}' has {} sample fields, but {} column groups", split_name, decl.fields.size() + 1,
+                                      groups.size()));
+  if (!decl.csv_labels.empty() || (decl.csv_label_file.empty() && !decl.csv_label_by_index))
+    fail(Diag::R0504, "", "a CSV split with column groups names its label column by index");
+  const bool labelColumn = decl.csv_label_file.empty();
+  auto name = [&](size_t k) { return k == 0 ? (decl.sample_name.empty() ? std::string("1") : decl.sample_name) : decl.fields[k - 1].name; };
+  int64_t total = 0;
+  for (const auto& [a, b] : groups) total += b - a;
+  // The groups against the file's columns: inside them, apart from each other and the label's, all of them taken.
+  auto check = [&](int64_t cols) {
+    const int64_t label = !labelColumn ? -1 : decl.csv_label_index < 0 ? cols + decl.csv_label_index : decl.csv_label_index;
+    if (labelColumn && (label < 0 || label >= cols))
+      fail(Diag::R0260, fmt::format("{}:1", decl.path_a), decl.path_a, cols, fmt::format("there is no label column {}", decl.csv_label_index));
+    std::vector<int> taken(size_t(cols), -1);
+    if (label >= 0) taken[size_t(label)] = int(groups.size());
+    for (size_t k = 0; k < groups.size(); ++k) {
+      const auto [a, b] = groups[k];
+      if (b > cols)
+        fail(Diag::R0260, fmt::format("{}:1", decl.path_a), decl.path_a, cols,
+             fmt::format("sample field `{}` takes columns [{}, {}), past the last one", name(k), a, b));
+      for (int64_t c = a; c < b; ++c) {
+        if (taken[size_t(c)] >= 0)
+          fail(Diag::R0260, fmt::format("{}:1", decl.path_a), decl.path_a, cols,
+               fmt::format("column {} is taken by sample field `{}` and by {}", c, name(k),
+                           taken[size_t(c)] == int(groups.size()) ? std::string("the label") : "sample field `" + name(size_t(taken[size_t(c)])) + "`"));
+        taken[size_t(c)] = int(k);
+      }
+    }
+    for (int64_t c = 0; c < cols; ++c)
+      if (taken[size_t(c)] < 0)
+        fail(Diag::R0260, fmt::format("{}:1", decl.path_a), decl.path_a, cols,
+             fmt::format("column {} is neither the label nor in a sample field's columns", c));
+    return label;
+  };
+  const int64_t first_cols = csv_first_columns(decl);
+  if (first_cols >= 0) check(first_cols);
+  // Every feature column, in the file's order, as one sample.
+  DataDecl whole = decl;
+  whole.csv_field_columns.clear();
+  whole.fields.clear();
+  whole.sample_rank = 1;
+  whole.dims[0] = total, whole.dims[1] = whole.dims[2] = whole.dims[3] = 1;
+  Dataset all = load_dataset(whole, split_name);
+  const int64_t label = check(all.sample_numel + (labelColumn ? 1 : 0));
+  Dataset ds;
+  ds.name = split_name;
+  ds.label_path = all.label_path;
+  ds.n = all.n;
+  ds.labels = std::move(all.labels), ds.label_numel = all.label_numel;
+  ds.targets = std::move(all.targets), ds.target_numel = all.target_numel;
+  for (size_t k = 0; k < groups.size(); ++k) {
+    DataDecl fd;
+    if (k == 0) {
+      fd = decl;
+    } else {
+      const DataDecl::Field& f = decl.fields[k - 1];
+      fd.sample_rank = f.rank, fd.dtype = f.dtype;
+      std::copy(f.dims, f.dims + 4, fd.dims);
+    }
+    Dataset field;
+    field.name = k == 0 ? split_name : decl.fields[k - 1].name;
+    init_shape(field, fd);
+    const auto [a, b] = groups[k];
+    if (b - a != field.sample_numel)
+      fail(Diag::R0260, fmt::format("{}:1", decl.path_a), decl.path_a, all.sample_numel + (labelColumn ? 1 : 0),
+           fmt::format("sample field `{}` takes {} columns, but declares {} ({} elements)", name(k), b - a,
+                       dims_str(fd.dims, fd.sample_rank), field.sample_numel));
+    // The feature of column a: the label column, when it comes before, is not a feature.
+    const int64_t offset = a - (label >= 0 && label < a ? 1 : 0), width = b - a;
+    field.n = all.n;
+    if (all.stream) {
+      auto src = std::make_shared<ColumnsSource>();
+      src->all = all.stream->src, src->offset = offset, src->width = width, src->total = all.sample_numel, src->owner = k == 0;
+      src->path = all.stream->src->path;
+      auto st = std::make_shared<Stream>();
+      st->rank = field.rank;
+      std::copy(field.dims, field.dims + 4, st->dims);
+      st->sample_numel = field.sample_numel;
+      st->decoded = uint64_t(field.n) * uint64_t(width) * 4;
+      st->src = std::move(src);
+      field.stream = std::move(st);
+    } else {
+      field.x.resize(size_t(field.n * width));
+      for (int64_t i = 0; i < field.n; ++i)
+        std::memcpy(field.x.data() + i * width, all.x.data() + i * all.sample_numel + offset, size_t(width) * 4);
+    }
+    if (k == 0) {
+      ds.rank = field.rank, ds.sample_numel = field.sample_numel;
+      std::copy(field.dims, field.dims + 4, ds.dims);
+      ds.x = std::move(field.x), ds.stream = std::move(field.stream);
+    } else {
+      ds.fields.push_back(std::move(field));
+    }
+  }
+  return ds;
+}
 
 Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   Dataset ds;
@@ -433,6 +574,7 @@ Dataset load_dataset(const DataDecl& decl, const std::string& split_name) {
   if (decl.format == DLS_DATA_TEXT) return load_text(decl, split_name);
   ds.label_path = decl.format == DLS_DATA_CSV ? decl.path_a : decl.path_b;
   init_shape(ds, decl);
+  if (decl.format == DLS_DATA_CSV && !decl.csv_field_columns.empty()) return load_csv_fields(decl, split_name);
   if (decl.format == DLS_DATA_CSV && index_csv(decl, ds)) return ds;
   if (decl.format == DLS_DATA_CSV) {
     csv::Table table;
@@ -665,12 +807,17 @@ Dataset split_off(Dataset& train, double fraction, uint64_t seed) {
     for (Dataset* d : {&fv, &ft}) {
       d->name = f.name, d->rank = f.rank, d->sample_numel = f.sample_numel;
       std::copy(f.dims, f.dims + 4, d->dims);
+      if (f.stream) {  // a field read per batch (CSV column groups): by its record numbers, as the samples
+        d->stream = std::make_shared<Stream>(*f.stream);
+        d->stream->rows.clear();
+      }
     }
     auto takeField = [&](Dataset& dst, int64_t from, int64_t to) {
       dst.n = to - from;
       for (int64_t k = from; k < to; ++k) {
         const int64_t i = idx[size_t(k)];
-        dst.x.insert(dst.x.end(), f.x.begin() + i * f.sample_numel, f.x.begin() + (i + 1) * f.sample_numel);
+        if (dst.stream) dst.stream->rows.push_back(f.stream->rows.empty() ? i : f.stream->rows[size_t(i)]);
+        else dst.x.insert(dst.x.end(), f.x.begin() + i * f.sample_numel, f.x.begin() + (i + 1) * f.sample_numel);
       }
     };
     takeField(fv, 0, nv);

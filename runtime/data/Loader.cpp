@@ -43,24 +43,22 @@ void Loader::fill(Batch& b, int64_t k) {
   b.valid = valid;
   b.global_valid = std::min(batch_, total_ - global_first);
   const int64_t row = aug_.row_numel(ds_);  // a random_crop window may be smaller than the sample
-  // The further sample fields: row r holds the same sample's (no augmentation: sema allows none with them).
-  for (size_t j = 0; j < ds_.fields.size(); ++j) {
-    const Dataset& f = ds_.fields[j];
-    for (int64_t r = 0; r < rows_; ++r) {
-      float* dst = b.fields[j].data() + r * f.sample_numel;
-      if (r >= valid) std::memset(dst, 0, size_t(f.sample_numel) * 4);
-      else std::memcpy(dst, f.x.data() + order_[size_t(first + r)] * f.sample_numel, size_t(f.sample_numel) * 4);
-    }
-  }
   if (ds_.stream) ds_.stream->src->check();
+  for (const Dataset& f : ds_.fields)
+    if (f.stream) f.stream->src->check();
   auto one_row = [&](int64_t r) {
     float* dst = b.x.data() + r * row;
     if (r >= valid) {
       std::memset(dst, 0, size_t(row) * 4);
       std::fill_n(b.labels.begin() + r * ds_.label_numel, ds_.label_numel, 0);
+      for (size_t j = 0; j < ds_.fields.size(); ++j)
+        std::memset(b.fields[j].data() + r * ds_.fields[j].sample_numel, 0, size_t(ds_.fields[j].sample_numel) * 4);
       return;
     }
     int64_t i = order_[size_t(first + r)];
+    // The further sample fields: row r holds the same sample's (augmentations transform the first field only).
+    for (size_t j = 0; j < ds_.fields.size(); ++j)
+      read_sample(ds_.fields[j], i, b.fields[j].data() + r * ds_.fields[j].sample_numel);
     // Each pass of a repeated epoch draws its own augmentation.
     const int64_t pass = ds_.n > 0 ? (first + r) / ds_.n : 0;
     augment_sample(ds_, aug_, i, seed_, epoch_ * std::max<int64_t>(1, aug_.repeat) + pass, dst);
@@ -93,6 +91,21 @@ void Loader::fill(Batch& b, int64_t k) {
   for (int64_t r = 0; r < rows_; ++r)
     if (partner_of[size_t(r)] >= 0 && !ds_.labels.empty())
       b.partner_labels[size_t(r)] = ds_.labels[size_t(order_[size_t(global_first + partner_of[size_t(r)])] * ds_.label_numel)];
+  // The further sample fields of each mixed row: mixed with its partner's with the same lam, as mixup mixes the
+  // first field (cutmix's lam is the share of the image its box leaves).
+  if (ds_.fields.empty()) return;
+  const float l = float(b.lam), m = float(1.0 - b.lam);
+  std::vector<float> other;
+  for (size_t j = 0; j < ds_.fields.size(); ++j) {
+    const Dataset& f = ds_.fields[j];
+    other.resize(size_t(f.sample_numel));
+    for (int64_t r = 0; r < rows_; ++r) {
+      if (partner_of[size_t(r)] < 0) continue;
+      read_sample(f, order_[size_t(global_first + partner_of[size_t(r)])], other.data());
+      float* xr = b.fields[j].data() + r * f.sample_numel;
+      for (int64_t e = 0; e < f.sample_numel; ++e) xr[e] = xr[e] * l + other[size_t(e)] * m;
+    }
+  }
 }
 
 void Loader::worker() {

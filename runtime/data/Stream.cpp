@@ -158,8 +158,8 @@ void read_sample(const Dataset& ds, int64_t i, float* out) {
 
 uint64_t held_bytes(const Dataset& ds) {
   const uint64_t samples = ds.stream ? ds.stream->src->index_bytes() + ds.stream->rows.size() * 8 : ds.x.size() * 4;
-  uint64_t fields = 0;  // the further sample fields are held (data/Dataset.cpp: load_field_samples)
-  for (const Dataset& f : ds.fields) fields += f.x.size() * 4;
+  uint64_t fields = 0;  // the further sample fields: held, or read per batch from the first's file (CSV column groups)
+  for (const Dataset& f : ds.fields) fields += f.stream ? f.stream->src->index_bytes() : f.x.size() * 4;
   return samples + fields + uint64_t(ds.labels.size() + ds.targets.size()) * 4;
 }
 

@@ -385,3 +385,182 @@ TEST_CASE("a CSV file read per batch and cut short after the check: R0265 from t
   REQUIRE(::truncate((d + "/t.csv").c_str(), 100) == 0);
   CHECK_THAT(within([&] { read_sample(ds, 3900, out.data()); }, Diag::R0265), Catch::StartsWith("R0265") && Catch::Contains("t.csv"));
 }
+
+namespace {
+// Every batch of a split with several sample fields: the first field, each further field's rows, labels and lam.
+std::vector<std::vector<float>> field_batches(const DataDecl& decl, const std::vector<PipeStep>& steps, bool training,
+                                              int64_t batch, int ranks = 1, double split = 0) {
+  Dataset ds = load_dataset(decl, "train");
+  std::vector<std::vector<float>> out;
+  auto take = [&](Loader& l, int64_t epoch) {
+    l.start_epoch(epoch);
+    for (int64_t k = 0; k < l.batches(); ++k) {
+      const Batch& b = l.next();
+      std::vector<float> row = b.x;
+      for (const auto& f : b.fields) row.insert(row.end(), f.begin(), f.end());
+      for (int32_t y : b.labels) row.push_back(float(y));
+      for (int32_t y : b.partner_labels) row.push_back(float(y));
+      row.push_back(float(b.lam));
+      out.push_back(std::move(row));
+    }
+  };
+  if (split > 0) {
+    Dataset v = split_off(ds, split, 7);
+    apply_pipeline(v, steps, false);
+    Loader l(v, Augment{}, batch, false, 7);
+    take(l, 0);
+  }
+  Augment a = apply_pipeline(ds, steps, training);
+  for (int r = 0; r < ranks; ++r) {
+    Loader l(ds, a, batch, false, 11, ranks, r);
+    take(l, 0);
+    take(l, 1);
+  }
+  return out;
+}
+
+void same_field_batches(const DataDecl& decl, const std::vector<PipeStep>& steps, bool training, int64_t batch, int ranks = 1,
+                        double split = 0) {
+  std::vector<std::vector<float>> held, streamed;
+  {
+    Policy p(LoadMode::Memory);
+    held = field_batches(decl, steps, training, batch, ranks, split);
+  }
+  {
+    Policy p(LoadMode::Stream);
+    streamed = field_batches(decl, steps, training, batch, ranks, split);
+  }
+  REQUIRE(held.size() == streamed.size());
+  REQUIRE(!held.empty());
+  for (size_t k = 0; k < held.size(); ++k) {
+    REQUIRE(held[k].size() == streamed[k].size());
+    CHECK(std::memcmp(held[k].data(), streamed[k].data(), held[k].size() * 4) == 0);
+  }
+}
+
+// A CSV file of 16 image columns (a 1x4x4 image), the label, then 3 measurements: `img: columns(0, 16), kind:
+// column(16), meta: columns(17, 20)`.
+DataDecl grouped_csv(const std::string& d, int n = 23) {
+  std::ofstream o(d + "/g.csv");
+  for (int c = 0; c < 20; ++c) o << (c ? "," : "") << "c" << c;
+  o << "\n";
+  for (int i = 0; i < n; ++i) {
+    for (int c = 0; c < 16; ++c) o << ((i * 7 + c * 3) % 11) << ",";
+    o << (i % 3);
+    for (int c = 0; c < 3; ++c) o << "," << (i * 0.5 - c * 1.25);
+    o << "\n";
+  }
+  o.close();
+  DataDecl decl;
+  decl.declared = true, decl.format = DLS_DATA_CSV, decl.path_a = d + "/g.csv", decl.path_b = "kind", decl.label_column = -2;
+  decl.csv_label_by_index = true, decl.csv_label_index = 16;
+  decl.sample_rank = 3, decl.dims[0] = 1, decl.dims[1] = 4, decl.dims[2] = 4, decl.classes = 3;
+  decl.sample_name = "img";
+  DataDecl::Field meta;
+  meta.name = "meta", meta.rank = 1, meta.dims[0] = 3;
+  decl.fields = {meta};
+  decl.csv_field_columns = {{0, 16}, {17, 20}};
+  return decl;
+}
+}  // namespace
+
+TEST_CASE("CSV column groups: each field takes its columns, held and streamed alike, with augmentation and mixing", "[data][stream]") {
+  const std::string d = dlt::temp_dir();
+  const DataDecl decl = grouped_csv(d);
+  for (LoadMode m : {LoadMode::Memory, LoadMode::Stream}) {
+    Policy p(m);
+    Dataset ds = load_dataset(decl, "train");
+    CHECK((ds.stream != nullptr) == (m == LoadMode::Stream));
+    REQUIRE(ds.n == 23);
+    REQUIRE(ds.sample_numel == 16);
+    REQUIRE(ds.rank == 3);
+    REQUIRE(ds.fields.size() == 1);
+    REQUIRE(ds.fields[0].sample_numel == 3);
+    CHECK(ds.fields[0].name == "meta");
+    // Record 5's columns, as the file has them.
+    std::vector<float> img(16), meta(3);
+    read_sample(ds, 5, img.data());
+    read_sample(ds.fields[0], 5, meta.data());
+    for (int c = 0; c < 16; ++c) CHECK(img[size_t(c)] == float((5 * 7 + c * 3) % 11));
+    for (int c = 0; c < 3; ++c) CHECK(meta[size_t(c)] == float(5 * 0.5 - c * 1.25));
+    CHECK(ds.labels[5] == 2);
+  }
+  PipeStep metaScale{DLS_PIPE_FEATURES, 0, 0, 0, 0};
+  metaScale.offset = {0.5f, -1, 2}, metaScale.scale = {2, 0.5f, 0.25f}, metaScale.field = 1;
+  PipeStep metaNorm{DLS_PIPE_NORMALIZE, 0.25, 2, 0, 0};
+  metaNorm.field = 1;
+  const std::vector<PipeStep> steps = {{DLS_PIPE_SCALE, 1.0 / 11, 0, 0, 0}, metaScale, metaNorm, {DLS_PIPE_SHUFFLE, 0, 0, 0, 0},
+                                       {DLS_PIPE_RANDOM_CROP, 4, 1, 4, 0},  {DLS_PIPE_RANDOM_FLIP, 0.5, 0, 0, 0},
+                                       {DLS_PIPE_GAUSSIAN_NOISE, 0.1, 0, 0, 0}, {DLS_PIPE_MIXUP, 0.4, 0, 0, 0}};
+  same_field_batches(decl, steps, true, 8);
+  same_field_batches(decl, steps, false, 8);
+  same_field_batches(decl, steps, true, 8, 2);       // rank shares of each global batch
+  same_field_batches(decl, steps, true, 6, 1, 0.25);  // split(valid: 0.25): both parts
+  std::vector<PipeStep> cut = steps;
+  cut.back() = {DLS_PIPE_CUTMIX, 1, 0, 0, 0};
+  same_field_batches(decl, cut, true, 8);
+}
+
+TEST_CASE("mixup and cutmix mix every sample field of a pair with the batch's lam", "[data][stream]") {
+  const std::string d = dlt::temp_dir();
+  const DataDecl decl = grouped_csv(d, 16);
+  for (int32_t mix : {int32_t(DLS_PIPE_MIXUP), int32_t(DLS_PIPE_CUTMIX)}) {
+    Dataset ds = load_dataset(decl, "train");
+    Augment a = apply_pipeline(ds, {{DLS_PIPE_SHUFFLE, 0, 0, 0, 0}, {mix, 1, 0, 0, 0}}, true);
+    Loader l(ds, a, 8, true, 5);
+    int mixedBatches = 0;
+    for (int64_t epoch = 0; epoch < 6; ++epoch) {
+      l.start_epoch(epoch);
+      for (int64_t k = 0; k < l.batches(); ++k) {
+        const Batch& b = l.next();
+        mixedBatches += b.lam < 1;
+        const double lam = b.lam;
+        for (int64_t r = 0; r < 8; ++r) {
+          // Row r's partner is the row before it (its label says which sample it is among those of its class).
+          const int64_t pr = (r + 7) % 8;
+          REQUIRE(b.partner_labels[size_t(r)] == b.labels[size_t(pr)]);
+          // The meta row is lam * its own + (1 - lam) * its partner's (within float rounding: the runtime may fuse
+          // the multiply-add): a sample of its class and one of its partner's give it.
+          int found = 0;
+          std::vector<float> own(3), other(3);
+          for (int64_t i = 0; i < ds.n; ++i)
+            for (int64_t j = 0; j < ds.n; ++j) {
+              if (ds.labels[size_t(i)] != b.labels[size_t(r)] || ds.labels[size_t(j)] != b.labels[size_t(pr)]) continue;
+              read_sample(ds.fields[0], i, own.data());
+              read_sample(ds.fields[0], j, other.data());
+              bool same = true;
+              for (int e = 0; e < 3; ++e)
+                same &= std::fabs(b.fields[0][size_t(r * 3 + e)] - (lam * own[size_t(e)] + (1 - lam) * other[size_t(e)])) < 1e-5;
+              found += same;
+            }
+          CHECK(found >= 1);
+        }
+      }
+    }
+    CHECK(mixedBatches > 0);  // some batch mixes (a cutmix box may cover nothing: lam 1)
+  }
+}
+
+TEST_CASE("CSV column groups against the file: past its columns, over the label's, a column left out (R0260)", "[data][stream]") {
+  const std::string d = dlt::temp_dir();
+  const DataDecl good = grouped_csv(d);
+  auto refused = [&](const DataDecl& decl, const std::string& what) {
+    for (LoadMode m : {LoadMode::Memory, LoadMode::Stream}) {
+      Policy p(m);
+      const std::string msg = dlt::fault_of([&] { load_dataset(decl, "train"); }, Diag::R0260);
+      CHECK_THAT(msg, Catch::StartsWith("R0260") && Catch::Contains("g.csv") && Catch::Contains("20 columns") && Catch::Contains(what));
+    }
+  };
+  DataDecl past = good;
+  past.csv_field_columns = {{0, 16}, {17, 21}};
+  past.fields[0].dims[0] = 4;
+  refused(past, "columns [17, 21), past the last one");
+  DataDecl over = good;
+  over.csv_field_columns = {{0, 17}, {17, 20}};
+  over.dims[0] = 17, over.sample_rank = 1, over.dims[1] = over.dims[2] = 1;
+  refused(over, "column 16 is taken by sample field `img` and by the label");
+  DataDecl left = good;
+  left.csv_field_columns = {{0, 16}, {18, 20}};
+  left.fields[0].dims[0] = 2;
+  refused(left, "column 17 is neither the label nor in a sample field's columns");
+}

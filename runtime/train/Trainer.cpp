@@ -643,7 +643,17 @@ uint64_t data_fingerprint(const Dataset& ds) {
   }
   add(ds.labels.data(), ds.labels.size() * 4);
   add(ds.targets.data(), ds.targets.size() * 4);
-  for (const Dataset& f : ds.fields) add(f.x.data(), f.x.size() * 4);
+  for (const Dataset& f : ds.fields) {
+    if (!f.stream) {
+      add(f.x.data(), f.x.size() * 4);
+      continue;
+    }
+    std::vector<float> one(size_t(f.sample_numel));  // a streamed field (CSV column groups): as ds's samples above
+    for (int64_t i = 0; i < f.n; ++i) {
+      read_sample(f, i, one.data());
+      add(one.data(), one.size() * 4);
+    }
+  }
   return (uint64_t(ds.n) << 40) ^ (uint64_t(ds.sample_numel) << 32) ^ uint64_t(crc);
 }
 

@@ -5,7 +5,7 @@ with two inputs is compared with PyTorch (loss and every gradient within 1e-4 re
 scores it, and `predict --input img=… --input meta=…` gives the outputs NumPy computes from the exported weights and
 the training split's statistics (`meta |> standardize`); the same weights through a network that declares its inputs
 in the other order give the same outputs. Files of another record count or shape, and missing or unknown `--input`s,
-are refused with their codes, and so are the spec mistakes (E0139-E0143). A network with two outputs keeps the best
+are refused with their codes, and so are the spec mistakes (E0139-E0142, E0636, E0638). A network with two outputs keeps the best
 checkpoint by one output's validation metric (val_cls_acc, val_recon_loss) and stops early on one.
 Usage: multi_input.py DLSPEC"""
 import json
@@ -288,9 +288,9 @@ def main():
         refused(tmp, "wrong_shape", spec(net=NET.replace("meta: f32[N, 3]", "meta: f32[N, 4]")), "E0141")
         refused(tmp, "wrong_type", spec(net=NET.replace("meta: f32[N, 3]", "meta: i32[N, 3]")), "E0141")
         refused(tmp, "no_file", spec().replace('meta: "test-meta.npy", ', ""), "E0142")
-        refused(tmp, "augmented", spec().replace("  shuffle(buffer: all)", "  augment gaussian_noise(0.1)\n  shuffle(buffer: all)"), "E0143")
+        refused(tmp, "augmented", spec().replace("  shuffle(buffer: all)", "  augment gaussian_noise(0.1)\n  shuffle(buffer: all)"), "E0636")
         refused(tmp, "csv_fields", spec().replace('npy(img: "train-img.npy", meta: "train-meta.npy", kind: "train-y.npy")',
-                                                  'csv("train.csv", label: -1)'), "E0143")
+                                                  'csv("train.csv", label: -1)'), "E0638")
         one_field = spec().replace("  sample meta: f32[3]\n", "").replace('meta: "train-meta.npy", ', "").replace(
             'meta: "test-meta.npy", ', "").replace("  meta = meta |> standardize\n", "")
         refused(tmp, "one_field", one_field, "E0139")

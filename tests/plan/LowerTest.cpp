@@ -721,5 +721,179 @@ train run {
   CHECK(codes(nofile) == std::vector<Code>{Code::E0142});
   std::string augmented = data + net;
   augmented.replace(augmented.find("  shuffle(buffer: all)"), 0, "  augment random_flip(0.5)\n");
-  CHECK(codes(augmented) == std::vector<Code>{Code::E0143});
+  // No sample field of image shape (both rank 1 here): which field it augments is not said.
+  CHECK(codes(augmented) == std::vector<Code>{Code::E0636});
 }
+
+TEST_CASE("several sample fields from one CSV file: column groups lower to dls_rt_csv_field; mistakes are located", "[lower]") {
+  auto spec = [](const std::string& split, const std::string& meta = "f32[3]", const std::string& extra = "") {
+    return R"(dlspec 1
+dataset d {
+  train = )" + split + R"(
+  sample img:  f32[2, 2]
+  sample meta: )" + meta + R"(
+  label  kind: class<3>
+}
+pipeline input from d.train {
+  img  = img |> reshape([4])
+  meta = meta |> standardize
+)" + extra + R"(  batch(4)
+}
+network Net(img: f32[N, 4], meta: f32[N, 3]) -> logits[N, 3] {
+  return concat(img |> dense(4), meta |> dense(2), axis: 1) |> dense(3)
+}
+train run {
+  model     = Net on cpu
+  data      = input
+  loss      = cross_entropy(model.out, kind)
+  optimizer = sgd(lr: 0.1)
+}
+)";
+  };
+  auto codes = [](std::string text) {
+    Compilation c;
+    c.loadText("inline.dls", std::move(text));
+    std::vector<Code> out;
+    if (c.parse()) c.analyze();
+    for (const Diagnostic& d : c.diags.finish())
+      if (d.severity == Severity::Error) {
+        CHECK(d.span.valid());
+        out.push_back(d.code);
+      }
+    return out;
+  };
+  const std::string good = R"(csv("t.csv", img: columns(0, 4), kind: column(4), meta: columns(5, 8)))";
+  CHECK(codes(spec(good)).empty());
+  {
+    Compilation c;
+    c.loadText("inline.dls", spec(good));
+    REQUIRE(c.parse());
+    REQUIRE(c.analyze());
+    const sema::DataSource* src = c.program->datasets[0]->find("train");
+    REQUIRE(src);
+    REQUIRE(src->columnGroups.size() == 2);
+    CHECK(src->columnGroups[0].field == "img");
+    CHECK(src->columnGroups[0].first == 0);
+    CHECK(src->columnGroups[0].end == 4);
+    CHECK(src->columnGroups[1].field == "meta");
+    CHECK(src->columnGroups[1].first == 5);
+    CHECK(src->columnGroups[1].end == 8);
+    CHECK(src->labelByIndex);
+    CHECK(src->labelIndex == 4);
+  }
+  // A headerless file with the label by `label:` and one column for a field of one element.
+  CHECK(codes(spec(R"(csv("t.csv", header: false, label: 0, img: columns(1, 5), meta: columns(5, 8)))")).empty());
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), meta: columns(4, 7), label_file: "y.csv"))")).empty());
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), meta: column(4), kind: column(5)))", "f32[1]")) == std::vector<Code>{Code::E0141});  // Net takes meta f32[N, 3]
+  // Mistakes: a field without columns, a group that is no group, an empty one, an overlap (with a field, with the
+  // label), a gap, a shape of another size, a label by name or given twice, several label columns, categorical.
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(4)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(4), meta: "m.csv"))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(4), meta: columns(5)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(4), meta: columns(8, 5)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(7), meta: columns(3, 6)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(5), meta: columns(4, 7)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(4), meta: columns(6, 9)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: column(4), meta: columns(5, 9)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), meta: columns(5, 8)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", label: "kind", img: columns(0, 4), meta: columns(5, 8)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", label: 4, img: columns(0, 4), kind: column(4), meta: columns(5, 8)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", img: columns(0, 4), kind: columns(4, 6), meta: columns(6, 9)))")) == std::vector<Code>{Code::E0638});
+  CHECK(codes(spec(R"(csv("t.csv", categorical: [5], img: columns(0, 4), kind: column(4), meta: columns(5, 8)))")) ==
+        std::vector<Code>{Code::E0143});
+  // The lowering: the further field without a file, each field's columns, the label's index (standardize would
+  // read the training file's statistics: a step that reads no file here).
+  std::string lowered = spec(good);
+  lowered.replace(lowered.find("meta |> standardize"), 19, "meta |> scale(2)");
+  TextLowering l(lowered);
+  REQUIRE(l.r);
+  std::vector<const plan::Call*> fields, groups;
+  for (const plan::Call* k : l.calls("dls_rt_sample_field"))
+    if (i32(k->args[1]) == DLS_SPLIT_TRAIN) fields.push_back(k);
+  for (const plan::Call* k : l.calls("dls_rt_csv_field"))
+    if (i32(k->args[1]) == DLS_SPLIT_TRAIN) groups.push_back(k);
+  REQUIRE(fields.size() == 2);
+  CHECK(std::get<std::string>(fields[1]->args[3]) == "meta");
+  CHECK(std::get<std::string>(fields[1]->args[4]).empty());
+  REQUIRE(groups.size() == 2);
+  CHECK(i32(groups[0]->args[2]) == 0);
+  CHECK(i64(groups[0]->args[3]) == 0);
+  CHECK(i64(groups[0]->args[4]) == 4);
+  CHECK(i32(groups[1]->args[2]) == 1);
+  CHECK(i64(groups[1]->args[3]) == 5);
+  CHECK(i64(groups[1]->args[4]) == 8);
+  const auto csv = l.calls("dls_rt_csv");
+  REQUIRE(!csv.empty());
+  CHECK(i32(csv[0]->args[5]) == 1);  // the label by index
+  CHECK(i64(csv[0]->args[6]) == 4);
+}
+
+TEST_CASE("augmentations of a data set with several sample fields: the field named or of image shape", "[lower]") {
+  auto spec = [](const std::string& steps, const std::string& meta = "f32[3]", const std::string& metaSteps = "") {
+    return R"(dlspec 1
+dataset d {
+  train = npy(img: "img.npy", meta: "meta.npy", y: "y.npy")
+  sample img:  u8[8, 8]
+  sample meta: )" + meta + R"(
+  label  y:    class<4>
+}
+pipeline input from d.train {
+  img  = img |> to_f32 |> scale(0.5) |> reshape([1, 8, 8])
+)" + metaSteps + steps + R"(
+  batch(4)
+}
+)";
+  };
+  auto codes = [](std::string text) {
+    Compilation c;
+    c.loadText("inline.dls", std::move(text));
+    std::vector<Code> out;
+    if (c.parse()) c.analyze();
+    for (const Diagnostic& d : c.diags.finish())
+      if (d.severity == Severity::Error) {
+        CHECK(d.span.valid());
+        out.push_back(d.code);
+      }
+    return out;
+  };
+  // The one field of image shape, inferred or named; mixup and cutmix mix every field.
+  CHECK(codes(spec("  augment random_flip(0.5)")).empty());
+  CHECK(codes(spec("  augment random_flip(0.5) on img")).empty());
+  CHECK(codes(spec("  augment random_crop(8, pad: 1) on img\n  augment random_erasing(0.5)")).empty());
+  CHECK(codes(spec("  augment mixup(0.2)")).empty());
+  CHECK(codes(spec("  augment cutmix(1)")).empty());
+  // A field that is not one, `on` with mixup, several fields of image shape, a further field.
+  CHECK(codes(spec("  augment random_flip(0.5) on imgs")) == std::vector<Code>{Code::E0636});
+  CHECK(codes(spec("  augment mixup(0.2) on img")) == std::vector<Code>{Code::E0636});
+  CHECK(codes(spec("  augment random_flip(0.5)", "f32[1, 8, 8]")) == std::vector<Code>{Code::E0636});
+  CHECK(codes(spec("  augment random_flip(0.5) on img", "f32[1, 8, 8]")).empty());
+  CHECK(codes(spec("  augment random_flip(0.5) on meta", "f32[1, 8, 8]")) == std::vector<Code>{Code::E0637});
+  CHECK(codes(spec("  augment gaussian_noise(0.1) on meta")) == std::vector<Code>{Code::E0637});
+  // On a data set of one sample field, `on` names it.
+  const std::string one = R"(dlspec 1
+dataset d {
+  train = npy("x.npy", "y.npy")
+  sample x: f32[1, 8, 8]
+  label  y: class<4>
+}
+pipeline input from d.train {
+  augment random_flip(0.5) on )";
+  CHECK(codes(one + "x\n  batch(4)\n}\n").empty());
+  CHECK(codes(one + "y\n  batch(4)\n}\n") == std::vector<Code>{Code::E0636});
+  // The lowering: the image field's flip as the first field's step, mixup's after it.
+  TextLowering l(spec("  augment random_flip(0.5) on img\n  augment mixup(0.2)", "f32[3]", "  meta = meta |> scale(2)\n") + R"(
+network Net(img: f32[N, 1, 8, 8], meta: f32[N, 3]) -> logits[N, 4] {
+  return concat(img |> flatten |> dense(5), meta |> dense(2), axis: 1) |> dense(4)
+}
+train run {
+  model     = Net on cpu
+  data      = input
+  loss      = cross_entropy(model.out, y)
+  optimizer = sgd(lr: 0.1)
+}
+)");
+  REQUIRE(l.r);
+  CHECK(l.pipes(DLS_PIPE_RANDOM_FLIP).size() == 1);
+  CHECK(l.pipes(DLS_PIPE_MIXUP).size() == 1);
+}
+

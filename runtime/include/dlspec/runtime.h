@@ -416,6 +416,12 @@ void dls_rt_input(dls_rt* rt, int32_t field, int32_t tensor);
  * rule 2 early stopping (dls_rt_stop's monitor, likewise), rule 3 the plateau schedule (dls_rt_plateau's monitor,
  * likewise: mode max for _acc, min for the others). Called after that rule's own call. */
 void dls_rt_watch_output(dls_rt* rt, int32_t rule, const char* output, int32_t metric);
+/* A CSV split whose sample fields are groups of its columns (`csv("f.csv", img: columns(0, 784), meta: columns(784,
+ * 788), kind: column(788))`): sample field `field` (0: the first, as dls_rt_sample_field numbers them) takes the
+ * file's columns [first, end) (0-based, counting every column of a record, the label's too), in order. Every field
+ * of the split names its columns; together they take every column but the labels' (R0260 otherwise). The further
+ * fields are declared by dls_rt_sample_field with an empty path. */
+void dls_rt_csv_field(dls_rt* rt, int32_t split, int32_t field, int64_t first, int64_t end);
 
 #ifdef __cplusplus
 }

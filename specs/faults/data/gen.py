@@ -144,3 +144,10 @@ def pairs(name, targets):
 pairs("pairs-train.csv", [1 if i % 2 == 0 else -1 for i in range(40)])
 pairs("pairs-zero.csv", [1 if i % 2 == 0 else (0 if i in (7, 21) else -1) for i in range(40)])
 pairs("pairs-alike.csv", [1] * 40)
+
+# E0639: two sample fields and the label from one CSV file (p0,p1 | y | m0,m1), from a generator of their own.
+frng = random.Random(639)
+csv("fields-train.csv", [[frng.uniform(-1, 1), frng.uniform(-1, 1), i % 2, frng.uniform(-1, 1), frng.uniform(-1, 1)] for i in range(60)],
+    header=("p0", "p1", "y", "m0", "m1"))
+csv("fields-test.csv", [[frng.uniform(-1, 1), frng.uniform(-1, 1), i % 2, frng.uniform(-1, 1), frng.uniform(-1, 1)] for i in range(20)],
+    header=("p0", "p1", "y", "m0", "m1"))
