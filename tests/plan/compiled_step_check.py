@@ -205,13 +205,14 @@ def transformer():
 class CrossDecoder(nn.Module):
     """tests/plan/specs/cross_attention.dls: torch.nn.MultiheadAttention(q, memory, memory) twice (batch_first), the
     memory four steps derived from the first four of the input; the second causal (attn_mask triu(-inf, 1) of shape
-    [6, 4]) and without biases."""
+    [6, 4]) and without biases. A memory of another width than the queries' 8 (tests/plan/specs/cross_attention_kdim.dls:
+    5) is torch's kdim = vdim, with q_proj_weight, k_proj_weight and v_proj_weight."""
 
-    def __init__(self):
+    def __init__(self, memory_width=8):
         super().__init__()
-        self.mem, self.ln, self.out = nn.Linear(8, 8), nn.LayerNorm(8), nn.Linear(8, 5)
-        self.a1 = nn.MultiheadAttention(8, 2, batch_first=True)
-        self.a2 = nn.MultiheadAttention(8, 4, bias=False, batch_first=True)
+        self.mem, self.ln, self.out = nn.Linear(8, memory_width), nn.LayerNorm(8), nn.Linear(8, 5)
+        self.a1 = nn.MultiheadAttention(8, 2, batch_first=True, kdim=memory_width, vdim=memory_width)
+        self.a2 = nn.MultiheadAttention(8, 4, bias=False, batch_first=True, kdim=memory_width, vdim=memory_width)
         with torch.no_grad():  # torch's zero biases would leave their gradients' layout untested
             self.a1.in_proj_bias.uniform_(-0.3, 0.3)
             self.a1.out_proj.bias.uniform_(-0.3, 0.3)
@@ -239,31 +240,8 @@ def cross_attention():
     return m, params, torch.randn(8, 6, 8), torch.randint(0, 5, (8, 6))
 
 
-class WideMemoryDecoder(nn.Module):
-    """tests/plan/specs/cross_attention_kdim.dls: CrossDecoder over a memory of 5 features, the queries' 8
-    (torch.nn.MultiheadAttention(8, heads, kdim=5, vdim=5): q_proj_weight, k_proj_weight, v_proj_weight)."""
-
-    def __init__(self):
-        super().__init__()
-        self.mem, self.ln, self.out = nn.Linear(8, 5), nn.LayerNorm(8), nn.Linear(8, 5)
-        self.a1 = nn.MultiheadAttention(8, 2, batch_first=True, kdim=5, vdim=5)
-        self.a2 = nn.MultiheadAttention(8, 4, bias=False, batch_first=True, kdim=5, vdim=5)
-        with torch.no_grad():
-            self.a1.in_proj_bias.uniform_(-0.3, 0.3)
-            self.a1.out_proj.bias.uniform_(-0.3, 0.3)
-            self.ln.weight.uniform_(0.5, 1.5)
-
-    def forward(self, x):
-        m = torch.tanh(self.mem(x[:, 0:4]))
-        q = self.ln(x)
-        h = x + self.a1(q, m, m, need_weights=False)[0]
-        mask = torch.triu(torch.full((x.shape[1], m.shape[1]), float("-inf")), 1)
-        h = h + self.a2(h, m, m, attn_mask=mask, need_weights=False)[0]
-        return self.out(h)
-
-
 def cross_attention_kdim():
-    m = WideMemoryDecoder()
+    m = CrossDecoder(memory_width=5)
     params = {"dense_1.weight": m.mem.weight, "dense_1.bias": m.mem.bias, "layer_norm_1.weight": m.ln.weight,
               "layer_norm_1.bias": m.ln.bias}
     for k, a in ((1, m.a1), (2, m.a2)):
