@@ -650,6 +650,20 @@ void Analyzer::typeTrain(const ast::Decl& d) {
   // The loss: input model.out, target the label field; or a weighted sum of such terms, each on one output of a
   // network with several outputs (model.cls), each target a field of the data (the label, or the sample itself).
 
+  // E0135: `model.NAME` (`a`, a two-part name) names no output of the network, which has several: the closest name as
+  // a fix-it, and the outputs it has.
+  auto reportUnknownOutput = [&](const ast::Expr& a, const std::string& outName) {
+    std::string names;
+    std::vector<std::string> cands;
+    for (size_t i = 0; i < net->outputs.size(); ++i) {
+      names += fmt::format("{}`model.{}`", i == 0 ? "" : i + 1 == net->outputs.size() ? " and " : ", ", net->outputs[i].name);
+      cands.push_back(net->outputs[i].name);
+    }
+    auto& dg = diags.report(Code::E0135, a.path[1].span, net->name, outName);
+    dg.primary("no output of this name");
+    if (auto best = closest(outName, cands)) dg.fixit(a.path[1].span, *best, Applicability::MaybeIncorrect);
+    dg.help(fmt::format("network `{}` has the outputs {}", net->name, names));
+  };
   // cosine_embedding(model.a, model.b, target): a loss of two outputs of the network, each [N, D] of one shape (E0144,
   // E0145), against one target of 1 or -1 per sample from the label field (E0146; the values: D0133, R0257).
   auto typePairTerm = [&](const OpInfo* op, Call& c, bool ok, double weight, Span weightSpan) {
@@ -688,11 +702,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
       }
       outs[k] = net->findOutput(outName);
       if (!outs[k]) {
-        std::vector<std::string> cands;
-        for (auto& o : net->outputs) cands.push_back(o.name);
-        auto& dg = diags.report(Code::E0135, a.path[1].span, net->name, outName);
-        dg.primary("no output of this name");
-        if (auto best = closest(outName, cands)) dg.fixit(a.path[1].span, *best, Applicability::MaybeIncorrect);
+        reportUnknownOutput(a, outName);
         ok = false;
       }
     }
@@ -806,16 +816,7 @@ void Analyzer::typeTrain(const ast::Decl& d) {
               if (out->producer >= 0) producer = &net->nodes[out->producer];
             }
           } else {
-            std::string names;
-            for (size_t i = 0; i < net->outputs.size(); ++i)
-              names += fmt::format("{}`model.{}`", i == 0 ? "" : i + 1 == net->outputs.size() ? " and " : ", ", net->outputs[i].name);
-            auto& dg = diags.report(Code::E0135, a0.path[1].span, net->name, outName);
-            dg.primary("no output of this name");
-            std::vector<std::string> cands;
-            for (auto& o : net->outputs) cands.push_back(o.name);
-            if (auto best = closest(outName, cands))
-              dg.fixit(a0.path[1].span, *best, Applicability::MaybeIncorrect);
-            dg.help(fmt::format("network `{}` has the outputs {}", net->name, names));
+            reportUnknownOutput(a0, outName);
             ok = false;
           }
         } else if (outName == "out") {
